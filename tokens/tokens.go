@@ -1,0 +1,128 @@
+// Package tokens defines Signet's crypto token abstraction: a named set of keys
+// that can sign, with optional capabilities (batch signing, key generation,
+// certificate storage) discovered by type assertion, in the way crypto.Signer
+// and crypto.Decrypter are used in the standard library.
+//
+// Workers never loop over a token themselves: they call SignAll, which uses a
+// token's BatchSigner when it has one and otherwise signs item by item with
+// bounded parallelism, keeping the order of the inputs.
+package tokens
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"time"
+)
+
+// Errors returned by tokens. Implementations wrap them with %w so that callers
+// can test with errors.Is and map them to protocol status codes.
+var (
+	// ErrOffline reports that the token cannot sign now (not activated, module
+	// unavailable, remote end unreachable). Clients see 503.
+	ErrOffline = errors.New("crypto token is offline")
+	// ErrKeyNotFound reports that no key with the requested alias exists.
+	ErrKeyNotFound = errors.New("key not found")
+	// ErrBadPIN reports that activation failed because of a wrong PIN.
+	ErrBadPIN = errors.New("wrong PIN")
+	// ErrUnsupported reports that the token or key cannot do what was asked
+	// (an algorithm, a padding, an operation).
+	ErrUnsupported = errors.New("not supported by this token")
+	// ErrUsageLimit reports that a key reached its usage limit. Clients see 503.
+	ErrUsageLimit = errors.New("key usage limit exceeded")
+)
+
+// State is the life-cycle state of a token.
+type State int
+
+// Token states.
+const (
+	Offline State = iota
+	Active
+)
+
+// String returns SignServer's spelling of the state.
+func (s State) String() string {
+	if s == Active {
+		return "ACTIVE"
+	}
+	return "OFFLINE"
+}
+
+// Status is a token's state and, when it is offline, why.
+type Status struct {
+	State  State
+	Reason string // empty when Active
+}
+
+// KeyInfo describes one key of a token.
+type KeyInfo struct {
+	Alias     string
+	Algorithm string // "RSA", "ECDSA", "Ed25519"
+	Bits      int    // RSA modulus size or curve size
+	Curve     string // "P-256", … for ECDSA
+	HasChain  bool
+	NotAfter  time.Time // signer certificate expiry, zero without a chain
+}
+
+// Token is a set of keys that can sign. Implementations are safe for
+// concurrent use.
+type Token interface {
+	// Name is the token's configured name.
+	Name() string
+	// Status reports whether the token can sign now.
+	Status(ctx context.Context) Status
+	// Activate makes the token usable with the given PIN.
+	Activate(ctx context.Context, pin string) error
+	// Deactivate logs out; the token is Offline until activated again.
+	Deactivate(ctx context.Context) error
+	// Keys lists the token's keys.
+	Keys(ctx context.Context) ([]KeyInfo, error)
+	// Signer returns a crypto.Signer for the key with the given alias.
+	// It wraps ErrKeyNotFound or ErrOffline.
+	Signer(ctx context.Context, alias string) (crypto.Signer, error)
+	// Chain returns the certificate chain of the key, signer first. A key
+	// without certificates returns an empty chain and no error.
+	Chain(ctx context.Context, alias string) ([]*x509.Certificate, error)
+}
+
+// Result is the outcome of signing one item: a signature or an error.
+type Result struct {
+	Signature []byte
+	Err       error
+}
+
+// BatchSigner is implemented by tokens that sign many inputs with one key in
+// one call (a remote HSM's batch API). Results are in input order, one per
+// input; a failed item does not fail the others. The returned error reports a
+// failure of the whole call (nothing was signed).
+type BatchSigner interface {
+	SignBatch(ctx context.Context, alias string, inputs [][]byte, opts crypto.SignerOpts) ([]Result, error)
+}
+
+// Parallelizer is implemented by tokens that know how many signatures they can
+// compute at once (a PKCS#11 session pool, a connection pool). SignAll uses it
+// to bound its parallelism.
+type Parallelizer interface {
+	Parallelism() int
+}
+
+// KeySpec describes a key to generate.
+type KeySpec struct {
+	Algorithm string // "RSA", "ECDSA", "Ed25519"
+	Bits      int    // RSA size: 2048, 3072, 4096
+	Curve     string // ECDSA curve: "P-256", "P-384", "P-521"
+}
+
+// KeyGenerator is implemented by tokens that can create and remove keys.
+type KeyGenerator interface {
+	GenerateKey(ctx context.Context, alias string, spec KeySpec) (crypto.PublicKey, error)
+	RemoveKey(ctx context.Context, alias string) error
+}
+
+// CertificateStore is implemented by tokens that can store a key's
+// certificate chain (signer first).
+type CertificateStore interface {
+	ImportChain(ctx context.Context, alias string, chain []*x509.Certificate) error
+}

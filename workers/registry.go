@@ -1,0 +1,78 @@
+package workers
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/signet-project/signet/tokens"
+)
+
+// Set is an immutable set of workers and the tokens they use, built from one
+// configuration. A reload builds a new Set and swaps it into the Registry.
+type Set struct {
+	workers []Worker // sorted by ID
+	byName  map[string]Worker
+	byID    map[int]Worker
+	tokens  map[string]tokens.Token
+}
+
+// NewSet returns a Set of the given workers and tokens. Worker names are
+// matched case-insensitively, as SignServer does.
+func NewSet(ws []Worker, toks map[string]tokens.Token) *Set {
+	s := &Set{
+		workers: slices.Clone(ws),
+		byName:  make(map[string]Worker, len(ws)),
+		byID:    make(map[int]Worker, len(ws)),
+		tokens:  toks,
+	}
+	slices.SortFunc(s.workers, func(a, b Worker) int { return a.ID() - b.ID() })
+	for _, w := range ws {
+		s.byName[strings.ToLower(w.Name())] = w
+		s.byID[w.ID()] = w
+	}
+	return s
+}
+
+// Workers returns the workers ordered by ID.
+func (s *Set) Workers() []Worker { return s.workers }
+
+// Tokens returns the tokens by name.
+func (s *Set) Tokens() map[string]tokens.Token { return s.tokens }
+
+// Lookup finds a worker by name or by numeric ID.
+func (s *Set) Lookup(idOrName string) (Worker, error) {
+	if w, ok := s.byName[strings.ToLower(idOrName)]; ok {
+		return w, nil
+	}
+	if id, err := strconv.Atoi(idOrName); err == nil {
+		if w, ok := s.byID[id]; ok {
+			return w, nil
+		}
+	}
+	return nil, &Error{Kind: ErrNotFound, Msg: fmt.Sprintf("No worker named or numbered %q: check the worker name.", idOrName)}
+}
+
+// Registry holds the live Set. Requests take the current Set once and finish
+// on it even when a reload swaps in a new one.
+type Registry struct {
+	cur atomic.Pointer[Set]
+}
+
+// NewRegistry returns a Registry serving s.
+func NewRegistry(s *Set) *Registry {
+	r := &Registry{}
+	r.cur.Store(s)
+	return r
+}
+
+// Current returns the Set in force.
+func (r *Registry) Current() *Set { return r.cur.Load() }
+
+// Swap installs s and returns the previous Set.
+func (r *Registry) Swap(s *Set) *Set { return r.cur.Swap(s) }
+
+// Lookup finds a worker in the current Set.
+func (r *Registry) Lookup(idOrName string) (Worker, error) { return r.Current().Lookup(idOrName) }

@@ -1,0 +1,104 @@
+// Package workers holds Signet's worker kinds (CMSSigner, CAdESSigner,
+// PlainSigner, …), the request pipeline they share and the live registry that
+// a configuration reload swaps atomically.
+//
+// A worker never talks HTTP: it takes a Request (document bytes as a stream
+// plus request metadata) and returns a Response or an error that wraps one of
+// the Err* kinds below, which the web layer maps to a status code.
+package workers
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Error kinds. Errors returned by Process wrap exactly one of them.
+var (
+	// ErrIllegalRequest: the request is malformed or not allowed (400).
+	ErrIllegalRequest = errors.New("illegal request")
+	// ErrTooLarge: the request exceeds a configured size (413).
+	ErrTooLarge = errors.New("request too large")
+	// ErrNotFound: no such worker (404).
+	ErrNotFound = errors.New("no such worker")
+	// ErrMisconfigured: the worker's configuration is wrong (500).
+	ErrMisconfigured = errors.New("worker misconfigured")
+	// ErrUnavailable: the worker cannot serve now: disabled, token offline,
+	// key usage exhausted, time-stamp authority down (503).
+	ErrUnavailable = errors.New("worker unavailable")
+)
+
+// Error is an error of one of the kinds above with a sentence a user can act
+// on. Error() returns only the sentence.
+type Error struct {
+	Kind error  // one of the Err* kinds
+	Msg  string // one sentence, no secrets
+	Err  error  // optional cause, for errors.Is/As
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Is reports whether target is e's kind.
+func (e *Error) Is(target error) bool { return target == e.Kind }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Illegal returns an ErrIllegalRequest error with a formatted message.
+func Illegal(format string, args ...any) error {
+	return &Error{Kind: ErrIllegalRequest, Msg: fmt.Sprintf(format, args...)}
+}
+
+// TooLarge returns an ErrTooLarge error with a formatted message.
+func TooLarge(format string, args ...any) error {
+	return &Error{Kind: ErrTooLarge, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Unavailable returns an ErrUnavailable error with a message and a cause.
+func Unavailable(cause error, format string, args ...any) error {
+	return &Error{Kind: ErrUnavailable, Msg: fmt.Sprintf(format, args...), Err: cause}
+}
+
+// Request is one signing request as a worker sees it.
+type Request struct {
+	// Data is the document, the batch JSON or the client-side digest. Workers
+	// that can stream (detached signatures) read it once without buffering.
+	Data io.Reader
+	// Size is the length of Data, or -1 when unknown.
+	Size int64
+	// Metadata is the request metadata (REQUEST_METADATA.* in the process
+	// servlet, metaData in REST), keys upper case.
+	Metadata map[string]string
+	// ID identifies the request in logs and responses.
+	ID string
+}
+
+// Response is a worker's answer.
+type Response struct {
+	Data              []byte
+	ContentType       string
+	SignerCertificate *x509.Certificate
+	Metadata          map[string]string
+	// Items is the number of signatures made (1, or the batch size).
+	Items int
+}
+
+// Status is a worker's health: Active, or offline with the reasons.
+type Status struct {
+	Active bool
+	Errors []string
+}
+
+// Worker processes requests. Implementations are safe for concurrent use.
+type Worker interface {
+	Name() string
+	ID() int
+	Kind() string
+	// Status reports whether the worker can serve, and if not, why. It
+	// includes the state of the worker's token.
+	Status(ctx context.Context) Status
+	// Process handles one request.
+	Process(ctx context.Context, req *Request) (*Response, error)
+}
