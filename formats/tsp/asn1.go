@@ -1,0 +1,233 @@
+package tsp
+
+import (
+	"crypto"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"math/big"
+	"time"
+)
+
+// This file holds the RFC 3161 and RFC 5035 structures Signet writes itself.
+//
+// digitorus/timestamp parses queries and tokens well, but its response
+// builder (Timestamp.CreateResponseWithOpts) draws its own serial number, always
+// names the TSA from the certificate subject, encodes genTime without the
+// fraction of a second a sub-second accuracy needs, and cannot put a
+// statusString into a rejection (CreateErrorResponse takes only a failInfo).
+// So the TSTInfo and the TimeStampResp are marshalled here with encoding/asn1,
+// and the SignedData around the TSTInfo is still built by digitorus/pkcs7.
+
+var (
+	oidTSTInfo              = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 4}
+	oidSigningCertificateV2 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}
+	oidExtKeyUsage          = asn1.ObjectIdentifier{2, 5, 29, 37}
+	oidKPTimeStamping       = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
+	oidSHA1                 = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
+	oidSHA256               = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
+	oidSHA384               = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
+	oidSHA512               = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
+)
+
+// PKIStatus values (RFC 3161 section 2.4.2) and the statusString of a granted
+// request, spelled as SignServer (BouncyCastle) spells it.
+const (
+	statusGranted   = 0
+	statusRejection = 2
+	textGranted     = "Operation Okay"
+	maxStatusString = 200
+)
+
+// hashOID returns the digest algorithm OID of the hashes digitorus/timestamp
+// can parse in a query, and nil for any other.
+func hashOID(h crypto.Hash) asn1.ObjectIdentifier {
+	switch h {
+	case crypto.SHA1:
+		return oidSHA1
+	case crypto.SHA256:
+		return oidSHA256
+	case crypto.SHA384:
+		return oidSHA384
+	case crypto.SHA512:
+		return oidSHA512
+	}
+	return nil
+}
+
+// hashName spells a hash the way SignServer's ACCEPTEDALGORITHMS does.
+func hashName(h crypto.Hash) string {
+	switch h {
+	case crypto.SHA1:
+		return "SHA1"
+	case crypto.SHA256:
+		return "SHA256"
+	case crypto.SHA384:
+		return "SHA384"
+	case crypto.SHA512:
+		return "SHA512"
+	}
+	return h.String()
+}
+
+// FailInfo is a PKIFailureInfo bit of a rejected time-stamp request
+// (RFC 3161 section 2.4.2).
+type FailInfo int
+
+// The failure reasons of RFC 3161.
+const (
+	BadAlg              FailInfo = 0  // unrecognized or unsupported algorithm
+	BadRequest          FailInfo = 2  // transaction not permitted or supported
+	BadDataFormat       FailInfo = 5  // the data submitted has the wrong format
+	TimeNotAvailable    FailInfo = 14 // the TSA's time source is not available
+	UnacceptedPolicy    FailInfo = 15 // the requested TSA policy is not supported
+	UnacceptedExtension FailInfo = 16 // the requested extension is not supported
+	AddInfoNotAvailable FailInfo = 17 // the additional information requested is not available
+	SystemFailure       FailInfo = 25 // the request cannot be handled due to system failure
+)
+
+var failInfoNames = map[FailInfo]string{
+	BadAlg:              "badAlg",
+	BadRequest:          "badRequest",
+	BadDataFormat:       "badDataFormat",
+	TimeNotAvailable:    "timeNotAvailable",
+	UnacceptedPolicy:    "unacceptedPolicy",
+	UnacceptedExtension: "unacceptedExtension",
+	AddInfoNotAvailable: "addInfoNotAvailable",
+	SystemFailure:       "systemFailure",
+}
+
+// String returns the RFC 3161 name of the failure, such as "badAlg".
+func (f FailInfo) String() string {
+	if s, ok := failInfoNames[f]; ok {
+		return s
+	}
+	return "failInfo(" + big.NewInt(int64(f)).String() + ")"
+}
+
+// bitString returns the DER named-bit-list encoding of one failure bit:
+// trailing zero bits are not encoded.
+func (f FailInfo) bitString() asn1.BitString {
+	b := make([]byte, int(f)/8+1)
+	b[int(f)/8] = 0x80 >> (uint(f) % 8)
+	return asn1.BitString{Bytes: b, BitLength: int(f) + 1}
+}
+
+// pkiStatusInfo is RFC 3161's PKIStatusInfo. The statusString (PKIFreeText)
+// elements are UTF8String raw values because encoding/asn1 does not apply the
+// utf8 field option to the elements of a slice.
+type pkiStatusInfo struct {
+	Status       int
+	StatusString []asn1.RawValue `asn1:"optional"`
+	FailInfo     asn1.BitString  `asn1:"optional"`
+}
+
+// timeStampResp is RFC 3161's TimeStampResp.
+type timeStampResp struct {
+	Status         pkiStatusInfo
+	TimeStampToken asn1.RawValue `asn1:"optional"`
+}
+
+func freeText(s string) []asn1.RawValue {
+	if len(s) > maxStatusString {
+		s = s[:maxStatusString]
+	}
+	return []asn1.RawValue{{Tag: asn1.TagUTF8String, Bytes: []byte(s)}}
+}
+
+// marshalResponse encodes a TimeStampResp with the given status, an optional
+// status text and failure bit (fail < 0 for none) and an optional token.
+func marshalResponse(status int, text string, fail FailInfo, token []byte) ([]byte, error) {
+	r := timeStampResp{Status: pkiStatusInfo{Status: status}}
+	if text != "" {
+		r.Status.StatusString = freeText(text)
+	}
+	if fail >= 0 {
+		r.Status.FailInfo = fail.bitString()
+	}
+	if token != nil {
+		r.TimeStampToken = asn1.RawValue{FullBytes: token}
+	}
+	return asn1.Marshal(r)
+}
+
+// messageImprint is RFC 3161's MessageImprint.
+type messageImprint struct {
+	HashAlgorithm pkix.AlgorithmIdentifier
+	HashedMessage []byte
+}
+
+// accuracy is RFC 3161's Accuracy; zero fields are omitted.
+type accuracy struct {
+	Seconds int64 `asn1:"optional"`
+	Millis  int64 `asn1:"tag:0,optional"`
+	Micros  int64 `asn1:"tag:1,optional"`
+}
+
+// newAccuracy splits d into seconds, milliseconds and microseconds, rounding
+// a remainder below one microsecond up (a TSA must not claim to be more
+// accurate than it is).
+func newAccuracy(d time.Duration) accuracy {
+	if d <= 0 {
+		return accuracy{}
+	}
+	us := (d + time.Microsecond - 1) / time.Microsecond
+	return accuracy{
+		Seconds: int64(us / 1e6),
+		Millis:  int64(us / 1e3 % 1e3),
+		Micros:  int64(us % 1e3),
+	}
+}
+
+// tstInfo is RFC 3161's TSTInfo. GenTime and TSA are pre-encoded raw values:
+// GenTime to carry fractions of a second, TSA as [0] EXPLICIT GeneralName.
+type tstInfo struct {
+	Version        int
+	Policy         asn1.ObjectIdentifier
+	MessageImprint messageImprint
+	SerialNumber   *big.Int
+	GenTime        asn1.RawValue
+	Accuracy       accuracy      `asn1:"optional"`
+	Ordering       bool          `asn1:"optional,default:false"`
+	Nonce          *big.Int      `asn1:"optional"`
+	TSA            asn1.RawValue `asn1:"optional"`
+}
+
+// generalizedTime encodes t as a DER GeneralizedTime in UTC, with as many
+// fraction digits as the accuracy needs (milliseconds, or microseconds for an
+// accuracy below one millisecond) and no trailing zeros. The time is
+// truncated, never rounded up, so genTime is never later than the clock.
+func generalizedTime(t time.Time, acc time.Duration) asn1.RawValue {
+	layout, unit := "20060102150405.999Z", time.Millisecond
+	if acc > 0 && acc < time.Millisecond {
+		layout, unit = "20060102150405.999999Z", time.Microsecond
+	}
+	s := t.UTC().Truncate(unit).Format(layout)
+	return asn1.RawValue{Tag: asn1.TagGeneralizedTime, Bytes: []byte(s)}
+}
+
+// directoryName encodes a Name (DER) as the [0] EXPLICIT GeneralName of the
+// TSTInfo tsa field: [0] { [4] { Name } }.
+func directoryName(name []byte) (asn1.RawValue, error) {
+	gn, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 4, IsCompound: true, Bytes: name})
+	if err != nil {
+		return asn1.RawValue{}, err
+	}
+	return asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: gn}, nil
+}
+
+// RFC 5035 SigningCertificateV2, which RFC 5816 lets a TSA use instead of
+// SigningCertificate (SHA-1).
+type signingCertificateV2 struct {
+	Certs []essCertIDv2
+}
+
+type essCertIDv2 struct {
+	HashAlgorithm pkix.AlgorithmIdentifier `asn1:"optional"` // absent means SHA-256
+	CertHash      []byte
+	IssuerSerial  issuerSerial
+}
+
+type issuerSerial struct {
+	Issuer []asn1.RawValue // GeneralNames
+	Serial *big.Int
+}

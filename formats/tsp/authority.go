@@ -1,0 +1,351 @@
+// Package tsp implements the RFC 3161 Time-Stamp Protocol for Signet: an
+// Authority that answers time-stamp queries and makes time-stamp tokens with a
+// token's key (the TimeStampSigner worker, and TSA_WORKER for CAdES-T), and a
+// Client that fetches tokens from a remote time-stamp authority over HTTP
+// (TSA_URL). Both implement Stamper, which is all a CAdES-T signer needs.
+//
+// Queries are parsed and tokens are checked with github.com/digitorus/timestamp;
+// the SignedData of a token is built with github.com/digitorus/pkcs7.
+package tsp
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"math/big"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/digitorus/pkcs7"
+	"github.com/digitorus/timestamp"
+)
+
+// ErrRejected reports that a time-stamp request was refused: the local
+// Authority does not accept the digest algorithm or digest, or a remote
+// authority answered with a status other than granted.
+var ErrRejected = errors.New("time-stamp request rejected")
+
+// Stamper makes a time-stamp token over a digest: what a CAdES-T signer needs
+// for its signature-time-stamp attribute. The token is a DER ContentInfo
+// (SignedData with a TSTInfo). Authority and Client implement it.
+type Stamper interface {
+	Stamp(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error)
+}
+
+// SerialSource hands out the serial numbers of time-stamp tokens. Every
+// number it returns must be positive and unique for the authority's lifetime
+// (RFC 3161 section 2.4.2), including across restarts and across the nodes
+// that share one TSA key. Implementations are safe for concurrent use.
+type SerialSource interface {
+	NextSerial(ctx context.Context) (*big.Int, error)
+}
+
+// Options configure an Authority. The comments name the TimeStampSigner
+// worker properties of SignServer that each field comes from.
+type Options struct {
+	// Chain is the TSA certificate chain, signer first. The signer
+	// certificate must carry a critical extended key usage extension with
+	// timeStamping as its only purpose (RFC 3161 section 2.3).
+	Chain []*x509.Certificate
+	// Signer is the token's key for Chain[0].
+	Signer crypto.Signer
+	// Hash is the digest of the token's signature (SIGNATUREALGORITHM's
+	// digest): SHA-256 (the default), SHA-384 or SHA-512.
+	Hash crypto.Hash
+	// DefaultPolicy is the TSA policy of tokens whose query names none
+	// (DEFAULTTSAPOLICYOID). Required.
+	DefaultPolicy asn1.ObjectIdentifier
+	// AcceptedPolicies are the policies a query may ask for
+	// (ACCEPTEDPOLICIES). As in SignServer, a query that names a policy not
+	// in this list, the default policy included, is rejected with
+	// unacceptedPolicy; a query that names none gets DefaultPolicy.
+	AcceptedPolicies []asn1.ObjectIdentifier
+	// AcceptedAlgorithms are the message imprint digests accepted
+	// (ACCEPTEDALGORITHMS): any of SHA-1, SHA-256, SHA-384 and SHA-512.
+	// Empty means SHA-256, SHA-384 and SHA-512. Others are rejected with
+	// badAlg.
+	AcceptedAlgorithms []crypto.Hash
+	// Accuracy is the accuracy of genTime (ACCURACYSECONDS, ACCURACYMILLIS,
+	// ACCURACYMICROS added up); zero leaves it out of the token.
+	Accuracy time.Duration
+	// Ordering sets the TSTInfo ordering flag (ORDERING).
+	Ordering bool
+	// IncludeStatusString puts a statusString into every response
+	// (INCLUDESTATUSSTRING): "Operation Okay", or why the query was rejected.
+	IncludeStatusString bool
+	// TSAName, when set, is written as the TSTInfo tsa field, a GeneralName
+	// directoryName (TSA). For TSA_FROM_CERT pass &Chain[0].Subject: the
+	// certificate's subject is then copied byte for byte.
+	TSAName *pkix.Name
+	// IncludeCertificates is how many certificates of Chain, signer first,
+	// go into a token whose query sets certReq (INCLUDE_CERTIFICATE_LEVELS).
+	// Zero means 1: RFC 3161 requires the signer certificate then. A value
+	// above len(Chain) includes the whole chain. Without certReq a token
+	// carries no certificates.
+	IncludeCertificates int
+	// Serials hands out serial numbers; nil means RandomSerials().
+	Serials SerialSource
+	// Now is the time source; nil means time.Now.
+	Now func() time.Time
+}
+
+// Authority is an RFC 3161 time-stamp authority over one key. It is safe for
+// concurrent use.
+type Authority struct {
+	opts     Options
+	accepted []crypto.Hash
+	tsaName  asn1.RawValue // [0] GeneralName, or zero when no TSA name
+	essAttr  pkcs7.Attribute
+}
+
+// New checks opts and returns an Authority.
+func New(opts Options) (*Authority, error) {
+	if len(opts.Chain) == 0 || opts.Chain[0] == nil {
+		return nil, errors.New("the time-stamp authority has no certificate: give the signer certificate first in its chain")
+	}
+	if opts.Signer == nil {
+		return nil, errors.New("the time-stamp authority has no signing key")
+	}
+	cert := opts.Chain[0]
+	if err := checkTimeStampingEKU(cert); err != nil {
+		return nil, err
+	}
+	if pub, ok := opts.Signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("the signing key does not belong to the TSA certificate %q: configure the key and certificate of the same pair", cert.Subject.CommonName)
+	}
+	for i := 0; i+1 < len(opts.Chain); i++ {
+		if err := opts.Chain[i].CheckSignatureFrom(opts.Chain[i+1]); err != nil {
+			return nil, fmt.Errorf("the TSA certificate chain is out of order: %q is not issued by %q; give the chain signer first, each certificate followed by its issuer", opts.Chain[i].Subject.CommonName, opts.Chain[i+1].Subject.CommonName)
+		}
+	}
+	switch opts.Hash {
+	case 0:
+		opts.Hash = crypto.SHA256
+	case crypto.SHA256, crypto.SHA384, crypto.SHA512:
+	default:
+		return nil, fmt.Errorf("the time-stamp signature digest %s is not supported: use SHA-256, SHA-384 or SHA-512", opts.Hash)
+	}
+	if len(opts.DefaultPolicy) == 0 {
+		return nil, errors.New("the time-stamp authority has no default policy: set DEFAULTTSAPOLICYOID")
+	}
+	a := &Authority{opts: opts, accepted: opts.AcceptedAlgorithms}
+	if len(a.accepted) == 0 {
+		a.accepted = []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512}
+	}
+	for _, h := range a.accepted {
+		if hashOID(h) == nil {
+			return nil, fmt.Errorf("the accepted algorithm %s is not supported: use SHA1, SHA256, SHA384 or SHA512", h)
+		}
+	}
+	if opts.Accuracy < 0 {
+		return nil, errors.New("the time-stamp accuracy is negative: give zero or a positive accuracy")
+	}
+	if opts.IncludeCertificates < 0 {
+		return nil, errors.New("INCLUDE_CERTIFICATE_LEVELS is negative: give 1 or more")
+	}
+	if a.opts.Serials == nil {
+		a.opts.Serials = RandomSerials()
+	}
+	if a.opts.Now == nil {
+		a.opts.Now = time.Now
+	}
+	if opts.TSAName != nil {
+		name := cert.RawSubject
+		if !reflect.DeepEqual(*opts.TSAName, cert.Subject) {
+			var err error
+			if name, err = asn1.Marshal(opts.TSAName.ToRDNSequence()); err != nil {
+				return nil, fmt.Errorf("the TSA name cannot be encoded: %w", err)
+			}
+		}
+		var err error
+		if a.tsaName, err = directoryName(name); err != nil {
+			return nil, fmt.Errorf("the TSA name cannot be encoded: %w", err)
+		}
+	}
+	var err error
+	if a.essAttr, err = signingCertificateAttr(cert, opts.Hash); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// checkTimeStampingEKU enforces RFC 3161 section 2.3: exactly one extended
+// key usage, timeStamping, in a critical extension.
+func checkTimeStampingEKU(cert *x509.Certificate) error {
+	for _, ext := range cert.Extensions {
+		if !ext.Id.Equal(oidExtKeyUsage) {
+			continue
+		}
+		var usages []asn1.ObjectIdentifier
+		if _, err := asn1.Unmarshal(ext.Value, &usages); err != nil || len(usages) != 1 || !usages[0].Equal(oidKPTimeStamping) {
+			return fmt.Errorf("the TSA certificate %q must have timeStamping as its only extended key usage: issue a time-stamping certificate", cert.Subject.CommonName)
+		}
+		if !ext.Critical {
+			return fmt.Errorf("the TSA certificate %q has a non-critical extended key usage extension: RFC 3161 requires it critical, issue a new time-stamping certificate", cert.Subject.CommonName)
+		}
+		return nil
+	}
+	return fmt.Errorf("the TSA certificate %q has no extended key usage extension: issue a certificate with the critical timeStamping extended key usage", cert.Subject.CommonName)
+}
+
+// signingCertificateAttr makes the RFC 5035 signing-certificate-v2 signed
+// attribute that binds the token to the TSA certificate.
+func signingCertificateAttr(cert *x509.Certificate, h crypto.Hash) (pkcs7.Attribute, error) {
+	d := h.New()
+	d.Write(cert.Raw)
+	id := essCertIDv2{
+		CertHash: d.Sum(nil),
+		IssuerSerial: issuerSerial{
+			Issuer: []asn1.RawValue{{Class: asn1.ClassContextSpecific, Tag: 4, IsCompound: true, Bytes: cert.RawIssuer}},
+			Serial: cert.SerialNumber,
+		},
+	}
+	if h != crypto.SHA256 {
+		id.HashAlgorithm = pkix.AlgorithmIdentifier{Algorithm: hashOID(h)}
+	}
+	der, err := asn1.Marshal(signingCertificateV2{Certs: []essCertIDv2{id}})
+	if err != nil {
+		return pkcs7.Attribute{}, fmt.Errorf("encode signing-certificate-v2: %w", err)
+	}
+	return pkcs7.Attribute{Type: oidSigningCertificateV2, Value: asn1.RawValue{FullBytes: der}}, nil
+}
+
+// Certificate returns the TSA certificate.
+func (a *Authority) Certificate() *x509.Certificate { return a.opts.Chain[0] }
+
+// Respond answers a DER TimeStampReq with a DER TimeStampResp.
+//
+// A query the authority cannot serve gets a response with status rejection
+// and the failInfo that says why (badDataFormat, badAlg, unacceptedPolicy,
+// unacceptedExtension), with a statusString when IncludeStatusString is set;
+// that is not an error. Respond returns an error only when the authority
+// itself failed: no serial number, or signing failed (a token offline is
+// wrapped so that errors.Is(err, tokens.ErrOffline) holds).
+func (a *Authority) Respond(ctx context.Context, query []byte) ([]byte, error) {
+	req, err := timestamp.ParseRequest(query)
+	if err != nil {
+		// digitorus/timestamp reports an unknown digest OID only by this
+		// ParseError value; anything else is a malformed query.
+		if errors.Is(err, timestamp.ParseError("Time-Stamp request uses unknown hash function")) {
+			return a.reject(BadAlg, "The message imprint digest algorithm is not supported.")
+		}
+		return a.reject(BadDataFormat, "The request is not a DER TimeStampReq.")
+	}
+	if !slices.Contains(a.accepted, req.HashAlgorithm) {
+		return a.reject(BadAlg, fmt.Sprintf("The message imprint digest %s is not accepted; use %s.", hashName(req.HashAlgorithm), a.acceptedNames()))
+	}
+	if len(req.HashedMessage) != req.HashAlgorithm.Size() {
+		return a.reject(BadDataFormat, fmt.Sprintf("The message imprint is %d bytes long; a %s digest is %d bytes.", len(req.HashedMessage), hashName(req.HashAlgorithm), req.HashAlgorithm.Size()))
+	}
+	if len(req.Extensions) > 0 {
+		return a.reject(UnacceptedExtension, fmt.Sprintf("The request extension %s is not supported.", req.Extensions[0].Id))
+	}
+	policy := a.opts.DefaultPolicy
+	if len(req.TSAPolicyOID) > 0 {
+		if !slices.ContainsFunc(a.opts.AcceptedPolicies, req.TSAPolicyOID.Equal) {
+			return a.reject(UnacceptedPolicy, fmt.Sprintf("The requested policy %s is not accepted.", req.TSAPolicyOID))
+		}
+		policy = req.TSAPolicyOID
+	}
+	token, err := a.token(ctx, req.HashAlgorithm, req.HashedMessage, policy, req.Nonce, req.Certificates)
+	if err != nil {
+		return nil, err
+	}
+	text := ""
+	if a.opts.IncludeStatusString {
+		text = textGranted
+	}
+	return marshalResponse(statusGranted, text, -1, token)
+}
+
+func (a *Authority) reject(f FailInfo, text string) ([]byte, error) {
+	if !a.opts.IncludeStatusString {
+		text = ""
+	}
+	return marshalResponse(statusRejection, text, f, nil)
+}
+
+func (a *Authority) acceptedNames() string {
+	names := make([]string, len(a.accepted))
+	for i, h := range a.accepted {
+		names[i] = hashName(h)
+	}
+	return strings.Join(names, ", ")
+}
+
+// Stamp makes a time-stamp token (DER ContentInfo) over a digest computed
+// with h, under the default policy, with the certificates a query with certReq
+// would get. It is the in-process path for CAdES signers (TSA_WORKER). A
+// digest the authority does not accept is an error wrapping ErrRejected.
+func (a *Authority) Stamp(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
+	if !slices.Contains(a.accepted, h) {
+		return nil, fmt.Errorf("%w: the time-stamp authority does not accept %s digests; use %s", ErrRejected, hashName(h), a.acceptedNames())
+	}
+	if len(digest) != h.Size() {
+		return nil, fmt.Errorf("%w: the digest to time-stamp is %d bytes long, a %s digest is %d bytes", ErrRejected, len(digest), hashName(h), h.Size())
+	}
+	return a.token(ctx, h, digest, a.opts.DefaultPolicy, nil, true)
+}
+
+// token builds and signs a TimeStampToken.
+func (a *Authority) token(ctx context.Context, h crypto.Hash, digest []byte, policy asn1.ObjectIdentifier, nonce *big.Int, withCerts bool) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	serial, err := a.opts.Serials.NextSerial(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("the time-stamp authority has no serial number for the token: %w", err)
+	}
+	if serial == nil || serial.Sign() <= 0 {
+		return nil, errors.New("the time-stamp serial number source returned a number that is not positive")
+	}
+	info := tstInfo{
+		Version: 1,
+		Policy:  policy,
+		MessageImprint: messageImprint{
+			HashAlgorithm: pkix.AlgorithmIdentifier{Algorithm: hashOID(h), Parameters: asn1.NullRawValue},
+			HashedMessage: digest,
+		},
+		SerialNumber: serial,
+		GenTime:      generalizedTime(a.opts.Now(), a.opts.Accuracy),
+		Accuracy:     newAccuracy(a.opts.Accuracy),
+		Ordering:     a.opts.Ordering,
+		Nonce:        nonce,
+		TSA:          a.tsaName,
+	}
+	content, err := asn1.Marshal(info)
+	if err != nil {
+		return nil, fmt.Errorf("encode TSTInfo: %w", err)
+	}
+	sd, err := pkcs7.NewSignedData(content)
+	if err != nil {
+		return nil, fmt.Errorf("build time-stamp token: %w", err)
+	}
+	sd.SetDigestAlgorithm(hashOID(a.opts.Hash))
+	sd.SetContentType(oidTSTInfo)
+	// RFC 5652 section 5.1: version 3 when the content is not id-data.
+	sd.GetSignedData().Version = 3
+	cfg := pkcs7.SignerInfoConfig{
+		ExtraSignedAttributes: []pkcs7.Attribute{a.essAttr},
+		SkipCertificates:      !withCerts,
+	}
+	var parents []*x509.Certificate
+	if withCerts {
+		n := max(a.opts.IncludeCertificates, 1)
+		parents = a.opts.Chain[1:min(n, len(a.opts.Chain))]
+	}
+	if err := sd.AddSignerChain(a.opts.Chain[0], a.opts.Signer, parents, cfg); err != nil {
+		return nil, fmt.Errorf("sign the time-stamp token: %w", err)
+	}
+	der, err := sd.Finish()
+	if err != nil {
+		return nil, fmt.Errorf("encode the time-stamp token: %w", err)
+	}
+	return der, nil
+}
