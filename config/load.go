@@ -1,0 +1,430 @@
+package config
+
+import (
+	"net"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/dustin/go-humanize"
+	"gopkg.in/yaml.v3"
+)
+
+// loader builds a Config from one or more YAML files. It walks yaml.Node
+// trees rather than decoding into structs so that every value keeps its
+// line, and so that one bad worker does not stop the others from loading.
+type loader struct {
+	cfg         *Config
+	structural  Problems
+	serverPos   Pos
+	workerNames map[string]Pos // lower case
+	workerIDs   map[int]Pos
+	tokenNames  map[string]Pos
+}
+
+func newLoader() *loader {
+	return &loader{
+		cfg:         &Config{},
+		workerNames: map[string]Pos{},
+		workerIDs:   map[int]Pos{},
+		tokenNames:  map[string]Pos{},
+	}
+}
+
+// yamlErrLine finds the line in a yaml.v3 syntax error.
+var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// file loads one file's data.
+func (l *loader) file(name string, data []byte) {
+	l.cfg.Files = append(l.cfg.Files, name)
+	dir, err := filepath.Abs(filepath.Dir(name))
+	if err != nil {
+		dir = filepath.Dir(name)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		pos, msg := Pos{File: name}, strings.TrimPrefix(err.Error(), "yaml: ")
+		if m := yamlErrLine.FindStringSubmatch(err.Error()); m != nil {
+			pos.Line, _ = strconv.Atoi(m[1])
+			msg = m[2]
+		}
+		l.structural.add(pos, "The file is not valid YAML (%s): fix the syntax.", msg)
+		return
+	}
+	if len(root.Content) == 0 {
+		return // an empty file configures nothing
+	}
+	doc := deref(root.Content[0])
+	if isNull(doc) {
+		return
+	}
+	if doc.Kind != yaml.MappingNode {
+		l.structural.add(Pos{name, doc.Line}, "The top level must be a mapping with the keys server, tokens and workers.")
+		return
+	}
+	for _, e := range entries(name, doc, &l.structural) {
+		switch e.key {
+		case "server":
+			l.server(name, e)
+		case "tokens", "workers":
+			if isNull(e.val) {
+				continue
+			}
+			if e.val.Kind != yaml.SequenceNode {
+				l.structural.add(e.pos, "%s must be a list: start each entry with \"- name: ...\".", e.key)
+				continue
+			}
+			for _, item := range e.val.Content {
+				if e.key == "tokens" {
+					l.token(name, dir, deref(item))
+				} else {
+					l.worker(name, dir, deref(item))
+				}
+			}
+		default:
+			l.structural.add(e.pos, "Unknown top-level key %q: %s.", e.key, hint(e.key, []string{"server", "tokens", "workers"}))
+		}
+	}
+}
+
+// hint is the end of a sentence about an unknown key.
+func hint(key string, known []string) string {
+	if s := suggest(key, known, nil); s != "" {
+		return "did you mean " + s + "?"
+	}
+	return "use one of " + strings.Join(known, ", ")
+}
+
+func (l *loader) server(file string, e entry) {
+	if l.serverPos != (Pos{}) {
+		l.structural.add(e.pos, "server is already set at %s: keep one server section.", l.serverPos)
+		return
+	}
+	l.serverPos = e.pos
+	if isNull(e.val) {
+		return
+	}
+	if e.val.Kind != yaml.MappingNode {
+		l.structural.add(e.pos, "server must be a mapping with listen and maxUploadSize.")
+		return
+	}
+	for _, f := range entries(file, e.val, &l.structural) {
+		v, ok := scalar(f.val)
+		if !ok {
+			l.structural.add(f.pos, "server %s must be a single value.", f.key)
+			continue
+		}
+		switch f.key {
+		case "listen":
+			_, port, err := net.SplitHostPort(v)
+			if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+				l.structural.add(f.pos, "server listen must be host:port, such as 127.0.0.1:8080 or :8080, not %q.", v)
+				continue
+			}
+			l.cfg.Server.Listen = v
+		case "maxUploadSize":
+			n, err := humanize.ParseBytes(v)
+			if err != nil || n == 0 || n > 1<<62 {
+				l.structural.add(f.pos, "server maxUploadSize must be a size such as 100MiB, 1GiB or 1048576 (bytes), not %q.", v)
+				continue
+			}
+			l.cfg.Server.MaxUploadSize = int64(n)
+		default:
+			l.structural.add(f.pos, "Unknown server setting %q: %s.", f.key, hint(f.key, []string{"listen", "maxUploadSize"}))
+		}
+	}
+}
+
+func (l *loader) token(file, dir string, n *yaml.Node) {
+	pos := Pos{file, n.Line}
+	if n.Kind != yaml.MappingNode {
+		l.structural.add(pos, "Each token must be a mapping with name, type, properties and pin.")
+		return
+	}
+	t := Token{Pos: pos}
+	var props, pin *yaml.Node
+	var fieldProblems Problems
+	for _, e := range entries(file, n, &fieldProblems) {
+		switch e.key {
+		case "name":
+			t.Name, _ = scalar(e.val)
+		case "type":
+			t.Type, _ = scalar(e.val)
+		case "properties":
+			props = e.val
+		case "pin":
+			pin = e.val
+		default:
+			fieldProblems.add(e.pos, "Unknown token field %q: %s.", e.key, hint(e.key, []string{"name", "type", "properties", "pin"}))
+		}
+	}
+	if t.Name == "" {
+		l.structural.add(pos, "A token has no name: add name: to it.")
+		return
+	}
+	if prev, dup := l.tokenNames[t.Name]; dup {
+		l.structural.add(pos, "Token name %q is already used at %s: give each token its own name.", t.Name, prev)
+		return
+	}
+	l.tokenNames[t.Name] = pos
+	t.Problems = fieldProblems
+	switch _, known := tokenSchemas()[t.Type]; {
+	case t.Type == "":
+		t.Problems.add(pos, "Set type to one of %s.", strings.Join(TokenTypes(), ", "))
+	case !known:
+		t.Problems.add(pos, "Unknown token type %q: %s.", t.Type, hint(t.Type, TokenTypes()))
+	default:
+		b := newPropBuilder(t.Type, dir)
+		readProperties(b, file, props)
+		var ps Problems
+		t.Properties, ps = b.finish(pos)
+		t.Problems = append(t.Problems, ps...)
+	}
+	if pin != nil && !isNull(pin) {
+		t.PIN = readSecret(file, dir, "pin", pin, &t.Problems)
+	}
+	l.cfg.Tokens = append(l.cfg.Tokens, t)
+}
+
+func (l *loader) worker(file, dir string, n *yaml.Node) {
+	pos := Pos{file, n.Line}
+	if n.Kind != yaml.MappingNode {
+		l.structural.add(pos, "Each worker must be a mapping with name, id, kind, token, key and properties.")
+		return
+	}
+	w := Worker{Pos: pos}
+	var props, id *yaml.Node
+	var fieldProblems Problems
+	for _, e := range entries(file, n, &fieldProblems) {
+		switch e.key {
+		case "name":
+			w.Name, _ = scalar(e.val)
+		case "id":
+			id = e.val
+		case "kind":
+			w.Kind, _ = scalar(e.val)
+		case "token":
+			w.Token, _ = scalar(e.val)
+		case "key":
+			w.Key, _ = scalar(e.val)
+		case "properties":
+			props = e.val
+		default:
+			fieldProblems.add(e.pos, "Unknown worker field %q: %s.", e.key, hint(e.key, []string{"name", "id", "kind", "token", "key", "properties"}))
+		}
+	}
+	if w.Name == "" {
+		l.structural.add(pos, "A worker has no name: add name: to it.")
+		return
+	}
+	if strings.TrimLeft(w.Name, "0123456789") == "" {
+		l.structural.add(pos, "Worker name %q is all digits and would read as a worker ID: give it a name with a letter.", w.Name)
+		return
+	}
+	if prev, dup := l.workerNames[strings.ToLower(w.Name)]; dup {
+		l.structural.add(pos, "Worker name %q is already used at %s: give each worker its own name.", w.Name, prev)
+		return
+	}
+	l.workerNames[strings.ToLower(w.Name)] = pos
+	idStr, _ := scalar(id)
+	if id == nil || idStr == "" {
+		l.structural.add(pos, "Worker %q has no id: add id: with a number no other worker uses.", w.Name)
+		return
+	}
+	var err error
+	if w.ID, err = strconv.Atoi(idStr); err != nil || w.ID <= 0 {
+		l.structural.add(Pos{file, id.Line}, "Worker %q has id %q: use a whole number of 1 or more.", w.Name, idStr)
+		return
+	}
+	if prev, dup := l.workerIDs[w.ID]; dup {
+		l.structural.add(Pos{file, id.Line}, "Worker id %d is already used at %s: give each worker its own id.", w.ID, prev)
+		return
+	}
+	l.workerIDs[w.ID] = pos
+	b := newPropBuilder(w.Kind, dir)
+	readProperties(b, file, props)
+	var ps Problems
+	w.Properties, ps = b.finish(pos)
+	w.Problems = append(fieldProblems, ps...)
+	l.cfg.Workers = append(l.cfg.Workers, w)
+}
+
+// finish applies the rules that need the whole configuration.
+func (l *loader) finish() *Config {
+	c := l.cfg
+	if c.Server.MaxUploadSize == 0 {
+		c.Server.MaxUploadSize = DefaultMaxUploadSize
+	}
+	rules := workerRules()
+	for i := range c.Workers {
+		w := &c.Workers[i]
+		for _, r := range rules {
+			if pos, msg := r(w, c); msg != "" {
+				w.Problems.add(pos, "%s", msg)
+			}
+		}
+		sortProblems(w.Problems, c.Files)
+	}
+	for i := range c.Tokens {
+		sortProblems(c.Tokens[i].Problems, c.Files)
+	}
+	c.structural = l.structural
+	return c
+}
+
+// readProperties adds the properties mapping n to b.
+func readProperties(b *propBuilder, file string, n *yaml.Node) {
+	if n == nil || isNull(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		b.problems.add(Pos{file, n.Line}, "properties must be a mapping of NAME: value lines.")
+		return
+	}
+	for _, e := range entries(file, n, &b.problems) {
+		switch v := e.val; v.Kind {
+		case yaml.ScalarNode:
+			b.set(e.key, e.pos, v.Value)
+		case yaml.MappingNode:
+			if def, ok := b.defs[e.key]; ok && def.Secret {
+				s := readSecret(file, "", e.key, v, &b.problems)
+				if !s.IsZero() {
+					b.setSecret(e.key, e.pos, s)
+				}
+				continue
+			}
+			if _, ok := b.known(e.key, e.pos); ok {
+				b.problems.add(e.pos, "%s must be a single value, not a mapping.", e.key)
+			}
+		case yaml.SequenceNode:
+			// A YAML list is accepted for a List property: [SHA-256, SHA-384].
+			def, ok := b.known(e.key, e.pos)
+			if !ok {
+				continue
+			}
+			var items []string
+			for _, it := range v.Content {
+				s, ok := scalar(deref(it))
+				if !ok || def.Type != List {
+					items = nil
+					break
+				}
+				items = append(items, s)
+			}
+			if items == nil {
+				b.problems.add(e.pos, "%s must be a single value, not a list.", e.key)
+				continue
+			}
+			b.set(e.key, e.pos, strings.Join(items, ","))
+		}
+	}
+}
+
+// readSecret reads {env: NAME} or {file: PATH}. what names the field in
+// messages. A relative file is resolved against dir (when dir is not empty;
+// properties resolve their own paths). The secret itself never appears in a
+// message.
+func readSecret(file, dir, what string, n *yaml.Node, ps *Problems) Secret {
+	pos := Pos{file, n.Line}
+	if n.Kind != yaml.MappingNode {
+		ps.add(pos, "%s must not hold the secret itself: write {env: NAME} or {file: PATH} and keep the value there.", what)
+		return Secret{}
+	}
+	var s Secret
+	for _, e := range entries(file, n, ps) {
+		v, ok := scalar(e.val)
+		if !ok || v == "" {
+			ps.add(e.pos, "%s %s must be a single non-empty value.", what, e.key)
+			continue
+		}
+		switch e.key {
+		case "env":
+			s.Env = v
+		case "file":
+			s.File = resolvePath(dir, v)
+		default:
+			ps.add(e.pos, "Unknown %s field %q: %s.", what, e.key, hint(e.key, []string{"env", "file"}))
+		}
+	}
+	switch {
+	case s.Env != "" && s.File != "":
+		ps.add(pos, "%s sets both env and file: keep one.", what)
+		return Secret{}
+	case s.IsZero():
+		ps.add(pos, "%s needs env: NAME (an environment variable) or file: PATH.", what)
+	}
+	return s
+}
+
+// entry is one key and value of a YAML mapping.
+type entry struct {
+	key string
+	pos Pos // of the key
+	val *yaml.Node
+}
+
+// entries returns a mapping's entries with aliases resolved and merge keys
+// (<<: *anchor) expanded; keys set explicitly override merged ones. A key
+// set twice explicitly, or a key that is not a plain value, is a problem.
+func entries(file string, n *yaml.Node, ps *Problems) []entry {
+	var merged, own []entry
+	seen := map[string]Pos{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		pos := Pos{file, k.Line}
+		if k.Kind != yaml.ScalarNode {
+			ps.add(pos, "A key must be a plain name, not a list or mapping.")
+			continue
+		}
+		if k.Tag == "!!merge" {
+			srcs := []*yaml.Node{v}
+			if v.Kind == yaml.SequenceNode {
+				srcs = v.Content
+			}
+			for _, src := range srcs {
+				if src = deref(src); src.Kind == yaml.MappingNode {
+					merged = append(merged, entries(file, src, ps)...)
+				}
+			}
+			continue
+		}
+		if prev, dup := seen[k.Value]; dup {
+			ps.add(pos, "%s is already set at %s: keep one.", k.Value, prev)
+			continue
+		}
+		seen[k.Value] = pos
+		own = append(own, entry{key: k.Value, pos: pos, val: v})
+	}
+	out := own[:len(own):len(own)]
+	for _, m := range merged {
+		if _, overridden := seen[m.key]; !overridden {
+			seen[m.key] = m.pos
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n == nil || (n.Kind == yaml.ScalarNode && n.Tag == "!!null")
+}
+
+// scalar returns a scalar's value; null reads as "".
+func scalar(n *yaml.Node) (string, bool) {
+	n = deref(n)
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return "", false
+	}
+	if n.Tag == "!!null" {
+		return "", true
+	}
+	return strings.TrimSpace(n.Value), true
+}

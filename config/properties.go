@@ -1,0 +1,359 @@
+package config
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Properties is an immutable view of a worker's or a token's properties,
+// with the schema's defaults for the ones not set. The zero value has no
+// properties set and reads the worker schema's defaults.
+//
+// A name the schema does not declare reads as the zero value of its type.
+// A value that was set but is invalid (and reported as a problem) reads as
+// the default.
+type Properties struct {
+	kind string              // worker kind or token type
+	defs map[string]Property // the schema that applies
+	vals map[string]propValue
+}
+
+type propValue struct {
+	raw    string // trimmed; Enum values in their declared spelling; Path values resolved
+	pos    Pos
+	secret Secret
+	bad    bool // reported as a problem; reads as the default
+}
+
+// NewProperties makes the properties of a worker of the given kind (or of a
+// token, when kind is a token type such as "soft") from a map, as a YAML
+// file would set them. It returns the problems of unknown names, bad values
+// and broken rules between properties; problems have no file position. A
+// secret property is written "env:NAME" or "file:PATH".
+func NewProperties(kind string, m map[string]string) (Properties, Problems) {
+	b := newPropBuilder(kind, "")
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		v := m[n]
+		if def, ok := b.defs[n]; ok && def.Secret {
+			s, ok := parseSecretRef(v)
+			if !ok {
+				b.problems.add(Pos{}, "%s is a secret: write it as env:NAME or file:PATH, never the value itself.", n)
+				continue
+			}
+			b.setSecret(n, Pos{}, s)
+			continue
+		}
+		b.set(n, Pos{}, v)
+	}
+	return b.finish(Pos{})
+}
+
+// parseSecretRef parses "env:NAME" or "file:PATH".
+func parseSecretRef(v string) (Secret, bool) {
+	if name, ok := strings.CutPrefix(v, "env:"); ok && strings.TrimSpace(name) != "" {
+		return Secret{Env: strings.TrimSpace(name)}, true
+	}
+	if path, ok := strings.CutPrefix(v, "file:"); ok && strings.TrimSpace(path) != "" {
+		return Secret{File: strings.TrimSpace(path)}, true
+	}
+	return Secret{}, false
+}
+
+// propBuilder collects properties and their problems.
+type propBuilder struct {
+	kind     string
+	token    bool
+	dir      string // folder of the YAML file, for Path values
+	defs     map[string]Property
+	vals     map[string]propValue
+	problems Problems
+}
+
+func newPropBuilder(kind, dir string) *propBuilder {
+	b := &propBuilder{kind: kind, dir: dir, vals: map[string]propValue{}}
+	schema, token := tokenSchemas()[kind]
+	if !token {
+		schema = workerSchema()
+	}
+	b.token = token
+	b.defs = make(map[string]Property, len(schema))
+	for _, p := range schema {
+		b.defs[p.Name] = p
+	}
+	return b
+}
+
+// known reports whether name is declared, and reports it when it is not or
+// does not apply to the worker's kind.
+func (b *propBuilder) known(name string, pos Pos) (Property, bool) {
+	def, ok := b.defs[name]
+	if !ok {
+		names := make([]string, 0, len(b.defs))
+		for n := range b.defs {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		what := "worker"
+		if b.token {
+			what = b.kind + " token"
+		}
+		if s := suggest(name, names, aliases()); s != "" {
+			b.problems.add(pos, "Unknown %s property %s: did you mean %s?", what, name, s)
+		} else {
+			b.problems.add(pos, "Unknown %s property %s: remove it or check its spelling in the property reference.", what, name)
+		}
+		return def, false
+	}
+	if _, isKind := lookupKind(b.kind); isKind && !def.AppliesTo(b.kind) {
+		b.problems.add(pos, "%s does not apply to %s workers (only to %s): remove it.", name, b.kind, strings.Join(def.Kinds, ", "))
+		return def, false
+	}
+	return def, true
+}
+
+// set records a scalar value.
+func (b *propBuilder) set(name string, pos Pos, raw string) {
+	def, ok := b.known(name, pos)
+	if !ok {
+		return
+	}
+	if def.Secret {
+		b.problems.add(pos, "%s is a secret: give it as {env: NAME} or {file: PATH}, never the value itself.", name)
+		return
+	}
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return // an empty value is the same as leaving the property out
+	}
+	v := propValue{raw: raw, pos: pos}
+	if msg := def.validate(raw); msg != "" {
+		b.problems.add(pos, "%s", msg)
+		v.bad = true
+	}
+	switch def.Type {
+	case Enum:
+		if c, ok := canonical(def.Values, raw); ok {
+			v.raw = c
+		}
+	case Path:
+		v.raw = resolvePath(b.dir, raw)
+	}
+	b.vals[name] = v
+}
+
+// setSecret records a secret reference.
+func (b *propBuilder) setSecret(name string, pos Pos, s Secret) {
+	def, ok := b.known(name, pos)
+	if !ok {
+		return
+	}
+	if !def.Secret {
+		b.problems.add(pos, "%s is not a secret: write its value directly, not an env or file reference.", name)
+		return
+	}
+	if s.File != "" {
+		s.File = resolvePath(b.dir, s.File)
+	}
+	b.vals[name] = propValue{pos: pos, secret: s}
+}
+
+// finish checks required properties and the rules between properties.
+// owner is the position of the worker or token, for what is missing.
+func (b *propBuilder) finish(owner Pos) (Properties, Problems) {
+	p := Properties{kind: b.kind, defs: b.defs, vals: b.vals}
+	names := make([]string, 0, len(b.defs))
+	for n := range b.defs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	_, isKind := lookupKind(b.kind)
+	for _, n := range names {
+		def := b.defs[n]
+		if def.Required && (b.token || (isKind && def.AppliesTo(b.kind))) && !p.IsSet(n) {
+			b.problems.add(owner, "Set %s: %s", n, lowerFirst(def.Doc))
+		}
+	}
+	if !b.token && isKind {
+		b.problems = append(b.problems, propertyRuleProblems(p, owner)...)
+	}
+	return p, b.problems
+}
+
+func resolvePath(dir, p string) string {
+	if dir == "" || p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
+func (p Properties) def(name string) (Property, bool) {
+	if p.defs != nil {
+		d, ok := p.defs[name]
+		return d, ok
+	}
+	return LookupProperty(name)
+}
+
+// get returns the value in force: the one set, or the default.
+func (p Properties) get(name string) string {
+	if v, ok := p.vals[name]; ok && !v.bad {
+		return v.raw
+	}
+	d, _ := p.def(name)
+	return d.Default
+}
+
+// String returns the value of a property, or its default. Enum values come
+// in the schema's spelling, Path values resolved against the YAML file's
+// folder. A secret property reads as "": use Secret.
+func (p Properties) String(name string) string { return p.get(name) }
+
+// Bool returns a Bool property.
+func (p Properties) Bool(name string) bool { return strings.EqualFold(p.get(name), "true") }
+
+// Int returns an Int property, or 0 when it is not set and has no default.
+func (p Properties) Int(name string) int {
+	n, _ := strconv.Atoi(p.get(name))
+	return n
+}
+
+// List returns a List property's items: split on commas (and semicolons),
+// trimmed, empty items dropped. Items of a List with declared Values come in
+// the schema's spelling.
+func (p Properties) List(name string) []string {
+	items := splitList(p.get(name))
+	if d, ok := p.def(name); ok && d.Values != nil {
+		for i, it := range items {
+			if c, ok := canonical(d.Values, it); ok {
+				items[i] = c
+			}
+		}
+	}
+	return items
+}
+
+// Duration returns a Duration property, or 0 when it is not set and has no
+// default.
+func (p Properties) Duration(name string) time.Duration {
+	d, _ := time.ParseDuration(p.get(name))
+	return d
+}
+
+// Secret returns the reference of a secret property (zero when not set).
+func (p Properties) Secret(name string) Secret { return p.vals[name].secret }
+
+// IsSet reports whether the configuration sets the property (to a non-empty
+// value, valid or not).
+func (p Properties) IsSet(name string) bool {
+	_, ok := p.vals[name]
+	return ok
+}
+
+// Pos returns where the property is set, or the zero Pos.
+func (p Properties) Pos(name string) Pos { return p.vals[name].pos }
+
+// Names returns the names of the properties set, sorted.
+func (p Properties) Names() []string {
+	names := make([]string, 0, len(p.vals))
+	for n := range p.vals {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Map returns the properties set, for display: secrets appear as their
+// reference (env:NAME or file:PATH), never as a value.
+func (p Properties) Map() map[string]string {
+	m := make(map[string]string, len(p.vals))
+	for n, v := range p.vals {
+		if v.secret != (Secret{}) {
+			m[n] = v.secret.String()
+			continue
+		}
+		m[n] = v.raw
+	}
+	return m
+}
+
+// aliases maps names people write by mistake, which edit distance would not
+// find, to the property they mean.
+func aliases() map[string]string {
+	return map[string]string{
+		"DEFAULTTIMESTAMPPOLICY": "DEFAULTTSAPOLICYOID",
+		"DEFAULTTSAPOLICY":       "DEFAULTTSAPOLICYOID",
+		"KEYSTOREPASSWORD":       "the token's pin (pin: {env: NAME} or {file: PATH})",
+		"PIN":                    "the token's pin (pin: {env: NAME} or {file: PATH})",
+		"DEFAULTKEY":             "the worker's key field",
+		"CRYPTOTOKEN":            "the worker's token field",
+	}
+}
+
+// suggest returns the candidate closest to name: an alias, then a match
+// ignoring letter case, then the nearest by edit distance if it is close.
+func suggest(name string, candidates []string, alias map[string]string) string {
+	up := strings.ToUpper(name)
+	if a, ok := alias[up]; ok {
+		return a
+	}
+	for _, c := range candidates {
+		if strings.ToUpper(c) == up {
+			return c
+		}
+	}
+	best, bestD := "", -1
+	for _, c := range candidates {
+		d := editDistance(up, strings.ToUpper(c))
+		if bestD < 0 || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if bestD >= 0 && bestD <= max(2, len(up)/4) {
+		return best
+	}
+	return ""
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes; property
+// names are ASCII). Hand-written: it is a dozen lines and no library in the
+// module graph offers it.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// add appends a problem with a formatted message.
+func (ps *Problems) add(pos Pos, format string, args ...any) {
+	*ps = append(*ps, Problem{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}

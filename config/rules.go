@@ -1,0 +1,201 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// A cond is a condition on a worker's properties. When it holds it returns
+// the name of the property that makes it hold, for the problem's position.
+type cond func(p Properties) (name string, ok bool)
+
+// propertyRule is one rule between properties of a worker: when If holds,
+// Need must hold too, and Forbid must not. The problem is reported at the
+// property that made If hold (or at the worker when If is always).
+type propertyRule struct {
+	Kinds  []string // worker kinds it applies to; nil: every kind
+	If     cond
+	Need   cond
+	Forbid cond
+	Msg    string // one sentence; %s is the property that made If hold
+}
+
+// propertyRules are the rules between a worker's properties, as SignServer
+// documents them (and Signet adds for batch signing).
+func propertyRules() []propertyRule {
+	return []propertyRule{
+		{If: anyTrue("BATCHSIGNING", "ALLOW_BATCHSIGNING_OVERRIDE", "CLIENTSIDEHASHING", "ALLOW_CLIENTSIDEHASHING_OVERRIDE"),
+			Need: set("ACCEPTED_HASH_DIGEST_ALGORITHMS"),
+			Msg:  "%s=true needs ACCEPTED_HASH_DIGEST_ALGORITHMS: set it to the digest algorithms clients may use, such as SHA-256,SHA-384,SHA-512."},
+		{If: limited("KEYUSAGELIMIT"), Forbid: isTrue("DISABLEKEYUSAGECOUNTER"),
+			Msg: "%s cannot be combined with DISABLEKEYUSAGECOUNTER=true, since uncounted signatures cannot be limited: remove one of them."},
+		{Kinds: cadesKinds(), If: set("TSA_URL"), Forbid: set("TSA_WORKER"),
+			Msg: "%s and TSA_WORKER cannot both be set: keep the one time-stamp authority to use."},
+		{Kinds: cadesKinds(), If: equals("SIGNATURE_LEVEL", "BASELINE-T"), Need: anySet("TSA_URL", "TSA_WORKER"),
+			Msg: "%s BASELINE-T needs a time-stamp authority: set TSA_URL or TSA_WORKER."},
+		{Kinds: cadesKinds(), If: set("TSA_USERNAME"), Need: set("TSA_PASSWORD"),
+			Msg: "%s needs TSA_PASSWORD: set it as {env: NAME} or {file: PATH}."},
+		{Kinds: cmsKinds(), If: isTrue("CLIENTSIDEHASHING"), Need: isTrue("DETACHEDSIGNATURE"),
+			Msg: "%s=true makes detached signatures only (the server never sees the document): set DETACHEDSIGNATURE=true."},
+		{Kinds: tsaKinds(), If: equals("INCLUDE_CERTIFICATE_LEVELS", "0"), Forbid: always,
+			Msg: "%s 0 is not supported by TimeStampSigner, which must include its certificate: set 1 or more."},
+		{Kinds: tsaKinds(), If: set("TSA"), Forbid: isTrue("TSA_FROM_CERT"),
+			Msg: "%s cannot be combined with TSA_FROM_CERT=true: keep one way of naming the TSA."},
+	}
+}
+
+// Conditions.
+
+func always(Properties) (string, bool) { return "", true }
+
+func set(name string) cond {
+	return func(p Properties) (string, bool) { return name, p.IsSet(name) }
+}
+
+func anySet(names ...string) cond {
+	return func(p Properties) (string, bool) {
+		for _, n := range names {
+			if p.IsSet(n) {
+				return n, true
+			}
+		}
+		return "", false
+	}
+}
+
+func isTrue(name string) cond {
+	return func(p Properties) (string, bool) { return name, p.Bool(name) }
+}
+
+func anyTrue(names ...string) cond {
+	return func(p Properties) (string, bool) {
+		for _, n := range names {
+			if p.Bool(n) {
+				return n, true
+			}
+		}
+		return "", false
+	}
+}
+
+func equals(name, value string) cond {
+	return func(p Properties) (string, bool) {
+		return name, p.IsSet(name) && strings.EqualFold(p.String(name), value)
+	}
+}
+
+// limited holds when an Int property is set to a limit (not -1).
+func limited(name string) cond {
+	return func(p Properties) (string, bool) { return name, p.IsSet(name) && p.Int(name) >= 0 }
+}
+
+// propertyRuleProblems applies the property rules to a worker's properties.
+func propertyRuleProblems(p Properties, owner Pos) Problems {
+	var ps Problems
+	for _, r := range propertyRules() {
+		if r.Kinds != nil && !slices.Contains(r.Kinds, p.kind) {
+			continue
+		}
+		name, ok := r.If(p)
+		if !ok {
+			continue
+		}
+		broken := false
+		if r.Need != nil {
+			if _, ok := r.Need(p); !ok {
+				broken = true
+			}
+		}
+		if r.Forbid != nil {
+			if _, ok := r.Forbid(p); ok {
+				broken = true
+			}
+		}
+		if !broken {
+			continue
+		}
+		pos := p.Pos(name)
+		if pos == (Pos{}) {
+			pos = owner
+		}
+		ps.add(pos, r.Msg, name)
+	}
+	return ps
+}
+
+// workerRule is one rule about a worker in its configuration: its kind, its
+// token and key, and references to other workers.
+type workerRule func(w *Worker, c *Config) (Pos, string)
+
+// workerRules are the rules that need the whole configuration. Each returns
+// the position and the sentence of a problem, or "" when the worker keeps it.
+func workerRules() []workerRule {
+	return []workerRule{
+		// The kind must be known.
+		func(w *Worker, c *Config) (Pos, string) {
+			if _, ok := lookupKind(w.Kind); ok {
+				return Pos{}, ""
+			}
+			if w.Kind == "" {
+				return w.Pos, "Set kind to one of " + strings.Join(Kinds(), ", ") + "."
+			}
+			if s := suggest(w.Kind, Kinds(), nil); s != "" {
+				return w.Pos, fmt.Sprintf("Unknown worker kind %q: did you mean %s?", w.Kind, s)
+			}
+			return w.Pos, fmt.Sprintf("Unknown worker kind %q: use one of %s.", w.Kind, strings.Join(Kinds(), ", "))
+		},
+		// A worker that signs needs a token, and it must be declared.
+		func(w *Worker, c *Config) (Pos, string) {
+			if k, ok := lookupKind(w.Kind); !ok || !k.signs {
+				return Pos{}, ""
+			}
+			if w.Token == "" {
+				return w.Pos, "Set token to the name of a token declared under tokens."
+			}
+			if _, ok := c.Token(w.Token); ok {
+				return Pos{}, ""
+			}
+			var names []string
+			for _, t := range c.Tokens {
+				names = append(names, t.Name)
+			}
+			if s := suggest(w.Token, names, nil); s != "" {
+				return w.Pos, fmt.Sprintf("Token %q is not declared: did you mean %s?", w.Token, s)
+			}
+			return w.Pos, fmt.Sprintf("Token %q is not declared: declare it under tokens or correct the name.", w.Token)
+		},
+		// The token must be configured correctly itself.
+		func(w *Worker, c *Config) (Pos, string) {
+			t, ok := c.Token(w.Token)
+			if !ok || len(t.Problems) == 0 {
+				return Pos{}, ""
+			}
+			return w.Pos, fmt.Sprintf("Token %q has configuration problems (first at %s): fix them.", w.Token, t.Problems[0].Pos)
+		},
+		// A worker that signs needs a key alias.
+		func(w *Worker, c *Config) (Pos, string) {
+			if k, ok := lookupKind(w.Kind); ok && k.signs && w.Key == "" {
+				return w.Pos, "Set key to the alias of the signing key in the token."
+			}
+			return Pos{}, ""
+		},
+		// TSA_WORKER must name a TimeStampSigner of this configuration.
+		func(w *Worker, c *Config) (Pos, string) {
+			ref := w.Properties.String("TSA_WORKER")
+			if ref == "" {
+				return Pos{}, ""
+			}
+			for _, o := range c.Workers {
+				if strings.EqualFold(o.Name, ref) || strconv.Itoa(o.ID) == ref {
+					if o.Kind != KindTimeStampSigner {
+						return w.Properties.Pos("TSA_WORKER"), fmt.Sprintf("TSA_WORKER %q is a %s, not a TimeStampSigner: name a TimeStampSigner worker.", ref, o.Kind)
+					}
+					return Pos{}, ""
+				}
+			}
+			return w.Properties.Pos("TSA_WORKER"), fmt.Sprintf("TSA_WORKER %q names no worker of this configuration: name a TimeStampSigner worker by name or ID.", ref)
+		},
+	}
+}
