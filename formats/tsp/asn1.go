@@ -5,6 +5,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"math/big"
+	"strings"
 	"time"
 )
 
@@ -129,7 +130,7 @@ type timeStampResp struct {
 
 func freeText(s string) []asn1.RawValue {
 	if len(s) > maxStatusString {
-		s = s[:maxStatusString]
+		s = strings.ToValidUTF8(s[:maxStatusString], "")
 	}
 	return []asn1.RawValue{{Tag: asn1.TagUTF8String, Bytes: []byte(s)}}
 }

@@ -11,6 +11,7 @@ package tsp
 import (
 	"context"
 	"crypto"
+	"crypto/ed25519"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -56,7 +57,8 @@ type Options struct {
 	// Signer is the token's key for Chain[0].
 	Signer crypto.Signer
 	// Hash is the digest of the token's signature (SIGNATUREALGORITHM's
-	// digest): SHA-256 (the default), SHA-384 or SHA-512.
+	// digest): SHA-256 (the default), SHA-384 or SHA-512. Ed25519 keys
+	// always use SHA-512 (RFC 8419).
 	Hash crypto.Hash
 	// DefaultPolicy is the TSA policy of tokens whose query names none
 	// (DEFAULTTSAPOLICYOID). Required.
@@ -123,6 +125,14 @@ func New(opts Options) (*Authority, error) {
 		if err := opts.Chain[i].CheckSignatureFrom(opts.Chain[i+1]); err != nil {
 			return nil, fmt.Errorf("the TSA certificate chain is out of order: %q is not issued by %q; give the chain signer first, each certificate followed by its issuer", opts.Chain[i].Subject.CommonName, opts.Chain[i+1].Subject.CommonName)
 		}
+	}
+	if _, ok := cert.PublicKey.(ed25519.PublicKey); ok {
+		// RFC 8419 section 3.1: SignedData signed with Ed25519 uses SHA-512
+		// for the message digest.
+		if opts.Hash != 0 && opts.Hash != crypto.SHA512 {
+			return nil, fmt.Errorf("an Ed25519 time-stamp key signs with SHA-512, not %s: leave the signature digest unset or set SHA-512", opts.Hash)
+		}
+		opts.Hash = crypto.SHA512
 	}
 	switch opts.Hash {
 	case 0:

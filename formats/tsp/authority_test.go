@@ -465,6 +465,59 @@ func TestStampRefuses(t *testing.T) {
 	}
 }
 
+// TestStampEd25519 checks an Ed25519 token by its parts, as openssl 3.0
+// cannot verify Ed25519 CMS: digitorus/pkcs7 verifies the signature over the
+// signed attributes, and the digest algorithm must be SHA-512 (RFC 8419).
+func TestStampEd25519(t *testing.T) {
+	p := newPKI(t, "Ed25519")
+	a := p.authority(t, nil)
+	digest := sha256.Sum256([]byte("ed25519"))
+	tok, err := a.Stamp(context.Background(), digest[:], crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p7, err := pkcs7.Parse(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p7.VerifyWithChain(certPool(p.ca.Cert)); err != nil {
+		t.Errorf("Ed25519 token does not verify: %v", err)
+	}
+	bad := bytes.Clone(tok)
+	bad[len(bad)-1] ^= 1 // the signature value ends the token
+	if p7bad, err := pkcs7.Parse(bad); err == nil && p7bad.VerifyWithChain(certPool(p.ca.Cert)) == nil {
+		t.Errorf("a token with a corrupted Ed25519 signature verifies")
+	}
+	var sd struct {
+		Version int
+		Digests []pkix.AlgorithmIdentifier `asn1:"set"`
+	}
+	var ci struct {
+		Type    asn1.ObjectIdentifier
+		Content asn1.RawValue `asn1:"explicit,tag:0"`
+	}
+	if _, err := asn1.Unmarshal(tok, &ci); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil {
+		t.Fatal(err)
+	}
+	if len(sd.Digests) != 1 || !sd.Digests[0].Algorithm.Equal(oidSHA512) {
+		t.Errorf("digest algorithms %v, want SHA-512", sd.Digests)
+	}
+	if _, err := New(Options{Chain: []*x509.Certificate{p.cert}, Signer: p.key, DefaultPolicy: policyDefault, Hash: crypto.SHA256}); err == nil {
+		t.Errorf("New accepted SHA-256 for an Ed25519 key")
+	}
+}
+
+func certPool(certs ...*x509.Certificate) *x509.CertPool {
+	pool := x509.NewCertPool()
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return pool
+}
+
 // offlineSigner is a key whose token went offline.
 type offlineSigner struct{ crypto.Signer }
 
