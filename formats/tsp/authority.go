@@ -144,7 +144,10 @@ func New(opts Options) (*Authority, error) {
 	if len(opts.DefaultPolicy) == 0 {
 		return nil, errors.New("the time-stamp authority has no default policy: set DEFAULTTSAPOLICYOID")
 	}
-	a := &Authority{opts: opts, accepted: opts.AcceptedAlgorithms}
+	// Copies, so that a caller changing its slices later changes nothing.
+	opts.Chain = slices.Clone(opts.Chain)
+	opts.AcceptedPolicies = slices.Clone(opts.AcceptedPolicies)
+	a := &Authority{opts: opts, accepted: slices.Clone(opts.AcceptedAlgorithms)}
 	if len(a.accepted) == 0 {
 		a.accepted = []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512}
 	}
@@ -165,20 +168,19 @@ func New(opts Options) (*Authority, error) {
 	if a.opts.Now == nil {
 		a.opts.Now = time.Now
 	}
+	var err error
 	if opts.TSAName != nil {
-		name := cert.RawSubject
+		name := cert.RawSubject // TSA_FROM_CERT: the subject byte for byte
 		if !reflect.DeepEqual(*opts.TSAName, cert.Subject) {
-			var err error
-			if name, err = asn1.Marshal(opts.TSAName.ToRDNSequence()); err != nil {
-				return nil, fmt.Errorf("the TSA name cannot be encoded: %w", err)
-			}
+			name, err = asn1.Marshal(opts.TSAName.ToRDNSequence())
 		}
-		var err error
-		if a.tsaName, err = directoryName(name); err != nil {
+		if err == nil {
+			a.tsaName, err = directoryName(name)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("the TSA name cannot be encoded: %w", err)
 		}
 	}
-	var err error
 	if a.essAttr, err = signingCertificateAttr(cert, opts.Hash); err != nil {
 		return nil, err
 	}

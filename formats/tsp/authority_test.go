@@ -180,6 +180,12 @@ func TestRespondVerifiesWithOpenSSL(t *testing.T) {
 				if out := mustOpenSSL(t, verify...); !strings.Contains(out, "Verification: OK") {
 					t.Errorf("openssl ts -verify: %s", out)
 				}
+				// Against the query: openssl checks the nonce, the policy
+				// and the message imprint too.
+				verify[2], verify[3] = "-queryfile", tsq
+				if out := mustOpenSSL(t, verify...); !strings.Contains(out, "Verification: OK") {
+					t.Errorf("openssl ts -verify -queryfile: %s", out)
+				}
 
 				// The token seen through digitorus/timestamp.
 				req, err := timestamp.ParseRequest(query)
