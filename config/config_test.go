@@ -1,0 +1,680 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+const dir = "../testdata/config/"
+
+// want is a problem a sample file expects: a part of its message at a line.
+type want struct {
+	pos Pos
+	msg string
+}
+
+var wantComment = regexp.MustCompile(`# want((?: "(?:[^"\\]|\\.)*")+)\s*$`)
+var wantString = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`)
+
+// wantsOf reads the `# want "..."` comments of a sample file.
+func wantsOf(t *testing.T, file string) []want {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ws []want
+	for i, line := range strings.Split(string(data), "\n") {
+		m := wantComment.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		for _, s := range wantString.FindAllStringSubmatch(m[1], -1) {
+			msg, err := strconv.Unquote(`"` + s[1] + `"`)
+			if err != nil {
+				t.Fatalf("%s:%d: bad want string: %v", file, i+1, err)
+			}
+			ws = append(ws, want{Pos{file, i + 1}, msg})
+		}
+	}
+	return ws
+}
+
+// matchWants checks that every want is found and every problem is wanted.
+func matchWants(t *testing.T, got Problems, wants []want) {
+	t.Helper()
+	used := make([]bool, len(got))
+	for _, w := range wants {
+		found := false
+		for i, p := range got {
+			if p.Pos == w.pos && strings.Contains(p.Msg, w.msg) {
+				used[i], found = true, true
+			}
+		}
+		if !found {
+			t.Errorf("%s: missing problem %q", w.pos, w.msg)
+		}
+	}
+	for i, p := range got {
+		if !used[i] {
+			t.Errorf("unexpected problem: %s", p.Error())
+		}
+	}
+}
+
+// TestSampleFiles checks the problems of the sample files against their
+// `# want` comments: what, and at which file:line.
+func TestSampleFiles(t *testing.T) {
+	tests := []struct {
+		name       string
+		files      []string
+		structural bool // Load refuses the configuration
+	}{
+		{"per-worker and per-token problems", []string{"tokens.yaml", "tokens-bad.yaml", "workers-bad.yaml"}, false},
+		{"syntax error", []string{"syntax.yaml"}, true},
+		{"structure", []string{"structure.yaml"}, true},
+		{"not a list", []string{"not-a-list.yaml"}, true},
+		{"duplicates across files", []string{"dup-a.yaml", "dup-b.yaml"}, true},
+		{"missing file", []string{"tokens.yaml", "no-such-file.yaml"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var paths []string
+			var wants []want
+			for _, f := range tt.files {
+				p := dir + f
+				paths = append(paths, p)
+				if _, err := os.Stat(p); err == nil {
+					wants = append(wants, wantsOf(t, p)...)
+				} else {
+					wants = append(wants, want{Pos{File: p}, "The file cannot be read (no such file or directory)"})
+				}
+			}
+			matchWants(t, Check(paths...), wants)
+
+			cfg, err := Load(paths...)
+			if !tt.structural {
+				if err != nil {
+					t.Fatalf("Load refused the configuration: %v", err)
+				}
+				// The problems are the workers' and tokens', not the load's.
+				matchWants(t, cfg.Problems(), wants)
+				return
+			}
+			var ps Problems
+			if !errors.As(err, &ps) || cfg != nil {
+				t.Fatalf("Load = %v, %v; want nil and Problems", cfg, err)
+			}
+			matchWants(t, ps, wants)
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !regexp.MustCompile(`^\.\./testdata/config/[a-z-]+\.yaml(:\d+)?: [A-Z].*[.?]$`).MatchString(line) {
+					t.Errorf("error line %q is not \"file:line: Sentence.\"", line)
+				}
+			}
+		})
+	}
+}
+
+// TestProblemsStayWithTheirWorker checks that a worker's problems are in its
+// own Problems, and that workers without problems have none.
+func TestProblemsStayWithTheirWorker(t *testing.T) {
+	cfg, err := Load(dir+"tokens.yaml", dir+"tokens-bad.yaml", dir+"workers-bad.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range cfg.Workers {
+		if len(w.Problems) == 0 {
+			t.Errorf("worker %s has no problems; every worker in workers-bad.yaml has some", w.Name)
+		}
+		for _, p := range w.Problems {
+			if p.Pos.File != dir+"workers-bad.yaml" {
+				t.Errorf("worker %s has a problem in another file: %s", w.Name, p.Error())
+			}
+		}
+	}
+	for _, tok := range cfg.Tokens {
+		if tok.Pos.File == dir+"tokens.yaml" && len(tok.Problems) > 0 {
+			t.Errorf("good token %s has problems: %v", tok.Name, tok.Problems)
+		}
+	}
+}
+
+// TestSecretsNeverInMessages checks that values written where a secret
+// belongs never appear in a problem.
+func TestSecretsNeverInMessages(t *testing.T) {
+	ps := Check(dir+"tokens.yaml", dir+"tokens-bad.yaml", dir+"workers-bad.yaml")
+	for _, secret := range []string{"1234-super-secret", "s3cret", "hunter2"} {
+		if strings.Contains(ps.Error(), secret) {
+			t.Errorf("a problem shows the secret %q:\n%s", secret, ps.Error())
+		}
+	}
+}
+
+func TestGoodConfig(t *testing.T) {
+	cfg, err := Load(dir+"tokens.yaml", dir+"workers.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := cfg.Problems(); len(ps) > 0 {
+		t.Fatalf("problems in the good configuration:\n%v", ps)
+	}
+	absDir, _ := filepath.Abs(dir)
+	if want := []string{dir + "tokens.yaml", dir + "workers.yaml"}; !slices.Equal(cfg.Files, want) {
+		t.Errorf("Files = %q, want %q", cfg.Files, want)
+	}
+	if cfg.Server != (Server{Listen: "127.0.0.1:8080", MaxUploadSize: 20 << 20}) {
+		t.Errorf("Server = %+v", cfg.Server)
+	}
+	demo, _ := cfg.Token("demo")
+	hsm, _ := cfg.Token("hsm")
+	dsm, _ := cfg.Token("dsm")
+	nethsm, _ := cfg.Token("nethsm")
+	cms, _ := cfg.Worker("cmssigner") // any letter case
+	cades, _ := cfg.Worker("2")       // by ID
+	cadesT, _ := cfg.Worker("CAdESSignerT")
+	ext, _ := cfg.Worker("CAdESSignerExternalTSA")
+	plain, _ := cfg.Worker("PlainSigner")
+	tsa, _ := cfg.Worker("TimeStampSigner")
+
+	checks := []struct {
+		what      string
+		got, want any
+	}{
+		{"token type", demo.Type, "soft"},
+		{"token line", demo.Pos, Pos{dir + "tokens.yaml", 3}},
+		{"relative keystore path", demo.Properties.String("KEYSTOREPATH"), filepath.Join(absDir, "keystore.p12")},
+		{"enum in any case", demo.Properties.String("KEYSTORETYPE"), "PKCS12"},
+		{"pin from env", demo.PIN, Secret{Env: "SIGNET_DEMO_PIN"}},
+		{"relative pin file", hsm.PIN, Secret{File: filepath.Join(absDir, "secrets/hsm.pin")}},
+		{"pool size", hsm.Properties.Int("POOLSIZE"), 4},
+		{"pool size default", nethsm.Properties.Int("POOLSIZE"), 8},
+		{"token timeout", nethsm.Properties.Duration("TIMEOUT"), 5 * time.Second},
+		{"token timeout default", dsm.Properties.Duration("TIMEOUT"), 30 * time.Second},
+		{"CA bundle path", nethsm.Properties.String("CABUNDLE"), filepath.Join(absDir, "nethsm-ca.pem")},
+		{"no pin", dsm.PIN.IsZero(), true},
+
+		{"worker", [...]any{cms.Name, cms.ID, cms.Kind, cms.Token, cms.Key}, [...]any{"CMSSigner", 1, "CMSSigner", "demo", "signer-rsa3072"}},
+		{"worker line", cms.Pos, Pos{dir + "workers.yaml", 7}},
+		{"bool", cms.Properties.Bool("ALLOW_DETACHEDSIGNATURE_OVERRIDE"), true},
+		{"bool default", cms.Properties.Bool("CLIENTSIDEHASHING"), false},
+		{"int", cms.Properties.Int("INCLUDE_CERTIFICATE_LEVELS"), 1},
+		{"int default", cms.Properties.Int("MAX_BATCH_SIZE"), 1000},
+		{"string default", cms.Properties.String("CONTENTOID"), "1.2.840.113549.1.7.1"},
+		{"names set", cms.Properties.Names(), []string{"ALLOW_DETACHEDSIGNATURE_OVERRIDE", "DETACHEDSIGNATURE", "INCLUDE_CERTIFICATE_LEVELS"}},
+		{"property line", cms.Properties.Pos("INCLUDE_CERTIFICATE_LEVELS"), Pos{dir + "workers.yaml", 15}},
+		{"unset property line", cms.Properties.Pos("BATCHSIGNING"), Pos{}},
+		{"is set", [...]bool{cms.Properties.IsSet("DETACHEDSIGNATURE"), cms.Properties.IsSet("BATCHSIGNING")}, [...]bool{true, false}},
+
+		{"list", cades.Properties.List("ACCEPTED_HASH_DIGEST_ALGORITHMS"), []string{"SHA-256", "SHA-384", "SHA-512"}},
+		{"anchor", cades.Properties.Int("MAX_BATCH_SIZE"), 500},
+		{"merge key", cadesT.Properties.Bool("ALLOW_BATCHSIGNING_OVERRIDE"), true},
+		{"merge key overridden", cadesT.Properties.Int("MAX_BATCH_SIZE"), 50},
+		{"enum", cadesT.Properties.String("SIGNATURE_LEVEL"), "BASELINE-T"},
+		{"enum default", cades.Properties.String("SIGNATURE_LEVEL"), "BASELINE-B"},
+		{"key usage limit", cadesT.Properties.Int("KEYUSAGELIMIT"), 100000},
+		{"key usage limit default", cades.Properties.Int("KEYUSAGELIMIT"), -1},
+		{"duration default", cadesT.Properties.Duration("TSA_TIMEOUT"), 10 * time.Second},
+		{"duration", ext.Properties.Duration("TSA_TIMEOUT"), 3 * time.Second},
+		{"enum lower case", ext.Properties.String("SIGNATURE_LEVEL"), "BASELINE-T"},
+		{"secret property", ext.Properties.Secret("TSA_PASSWORD"), Secret{Env: "SIGNET_TSA_PASSWORD"}},
+		{"secret reads as empty string", ext.Properties.String("TSA_PASSWORD"), ""},
+		{"secret shown by reference", ext.Properties.Map()["TSA_PASSWORD"], "env:SIGNET_TSA_PASSWORD"},
+
+		{"YAML list", plain.Properties.List("ACCEPTED_HASH_DIGEST_ALGORITHMS"), []string{"SHA256", "SHA3-256"}},
+		{"semicolon list", tsa.Properties.List("ACCEPTEDPOLICIES"), []string{"1.2.3.4.1", "1.2.3.4.2"}},
+		{"TSA bool default true", tsa.Properties.Bool("INCLUDESTATUSSTRING"), true},
+		{"unset int", tsa.Properties.Int("ACCURACYMICROS"), 0},
+	}
+	for _, c := range checks {
+		if !equal(c.got, c.want) {
+			t.Errorf("%s: got %#v, want %#v", c.what, c.got, c.want)
+		}
+	}
+}
+
+func equal(a, b any) bool {
+	if as, ok := a.([]string); ok {
+		bs, ok := b.([]string)
+		return ok && slices.Equal(as, bs)
+	}
+	return a == b
+}
+
+// TestDemoConfig checks that the embedded default configuration of
+// config/demo is valid.
+func TestDemoConfig(t *testing.T) {
+	cfg, err := Load("demo/default.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := cfg.Problems(); len(ps) > 0 {
+		t.Errorf("the default configuration has problems:\n%v", ps)
+	}
+	if len(cfg.Workers) == 0 || cfg.Server.MaxUploadSize != DefaultMaxUploadSize {
+		t.Errorf("workers %d, server %+v", len(cfg.Workers), cfg.Server)
+	}
+}
+
+// TestRules checks each rule between properties, with NewProperties.
+func TestRules(t *testing.T) {
+	tests := []struct {
+		kind  string
+		props map[string]string
+		want  string // part of the only problem; "" for none
+	}{
+		// ACCEPTED_HASH_DIGEST_ALGORITHMS with batch signing and client-side hashing.
+		{"CMSSigner", map[string]string{"BATCHSIGNING": "true"}, "BATCHSIGNING=true needs ACCEPTED_HASH_DIGEST_ALGORITHMS"},
+		{"CMSSigner", map[string]string{"ALLOW_BATCHSIGNING_OVERRIDE": "true"}, "ALLOW_BATCHSIGNING_OVERRIDE=true needs ACCEPTED_HASH_DIGEST_ALGORITHMS"},
+		{"PlainSigner", map[string]string{"CLIENTSIDEHASHING": "true"}, "CLIENTSIDEHASHING=true needs ACCEPTED_HASH_DIGEST_ALGORITHMS"},
+		{"CAdESSigner", map[string]string{"ALLOW_CLIENTSIDEHASHING_OVERRIDE": "True"}, "ALLOW_CLIENTSIDEHASHING_OVERRIDE=true needs ACCEPTED_HASH_DIGEST_ALGORITHMS"},
+		{"CAdESSigner", map[string]string{"ALLOW_BATCHSIGNING_OVERRIDE": "true", "ACCEPTED_HASH_DIGEST_ALGORITHMS": "SHA-256"}, ""},
+		{"CAdESSigner", map[string]string{"BATCHSIGNING": "false", "ALLOW_CLIENTSIDEHASHING_OVERRIDE": "false"}, ""},
+		// Client-side hashing makes detached signatures.
+		{"CMSSigner", map[string]string{"CLIENTSIDEHASHING": "true", "ACCEPTED_HASH_DIGEST_ALGORITHMS": "SHA-256"}, "set DETACHEDSIGNATURE=true"},
+		{"CMSSigner", map[string]string{"CLIENTSIDEHASHING": "true", "DETACHEDSIGNATURE": "true", "ACCEPTED_HASH_DIGEST_ALGORITHMS": "SHA-256"}, ""},
+		{"PlainSigner", map[string]string{"CLIENTSIDEHASHING": "true", "ACCEPTED_HASH_DIGEST_ALGORITHMS": "SHA-256"}, ""},
+		// Key usage limit and counter.
+		{"CMSSigner", map[string]string{"KEYUSAGELIMIT": "5", "DISABLEKEYUSAGECOUNTER": "true"}, "KEYUSAGELIMIT cannot be combined with DISABLEKEYUSAGECOUNTER=true"},
+		{"CMSSigner", map[string]string{"KEYUSAGELIMIT": "0", "DISABLEKEYUSAGECOUNTER": "TRUE"}, "cannot be combined"},
+		{"CMSSigner", map[string]string{"KEYUSAGELIMIT": "-1", "DISABLEKEYUSAGECOUNTER": "true"}, ""},
+		{"CMSSigner", map[string]string{"KEYUSAGELIMIT": "5", "DISABLEKEYUSAGECOUNTER": "false"}, ""},
+		// One time-stamp authority.
+		{"CAdESSigner", map[string]string{"TSA_URL": "https://tsa.example", "TSA_WORKER": "TSA"}, "TSA_URL and TSA_WORKER cannot both be set"},
+		{"CAdESSigner", map[string]string{"SIGNATURE_LEVEL": "BASELINE-T"}, "BASELINE-T needs a time-stamp authority"},
+		{"CAdESSigner", map[string]string{"SIGNATURE_LEVEL": "BASELINE-T", "TSA_URL": "https://tsa.example"}, ""},
+		{"CAdESSigner", map[string]string{"SIGNATURE_LEVEL": "BASELINE-T", "TSA_WORKER": "TSA"}, ""},
+		{"CAdESSigner", map[string]string{"SIGNATURE_LEVEL": "BASELINE-B"}, ""},
+		{"CAdESSigner", map[string]string{"TSA_URL": "https://tsa.example", "TSA_USERNAME": "u"}, "TSA_USERNAME needs TSA_PASSWORD"},
+		{"CAdESSigner", map[string]string{"TSA_URL": "https://tsa.example", "TSA_USERNAME": "u", "TSA_PASSWORD": "env:TSA_PW"}, ""},
+		{"CAdESSigner", map[string]string{"TSA_PASSWORD": "plain"}, "TSA_PASSWORD is a secret"},
+		// TimeStampSigner.
+		{"TimeStampSigner", map[string]string{}, "Set DEFAULTTSAPOLICYOID"},
+		{"TimeStampSigner", map[string]string{"DEFAULTTSAPOLICYOID": "1.2.3", "INCLUDE_CERTIFICATE_LEVELS": "0"}, "not supported by TimeStampSigner"},
+		{"TimeStampSigner", map[string]string{"DEFAULTTSAPOLICYOID": "1.2.3", "TSA": "CN=TSA", "TSA_FROM_CERT": "true"}, "TSA cannot be combined with TSA_FROM_CERT=true"},
+		{"TimeStampSigner", map[string]string{"DEFAULTTSAPOLICYOID": "1.2.3", "TSA": "CN=TSA"}, ""},
+		{"CMSSigner", map[string]string{"INCLUDE_CERTIFICATE_LEVELS": "0"}, ""},
+		// Properties of other kinds.
+		{"PlainSigner", map[string]string{"DETACHEDSIGNATURE": "true"}, "DETACHEDSIGNATURE does not apply to PlainSigner workers (only to CMSSigner, CAdESSigner)"},
+		{"CMSSigner", map[string]string{"DEFAULTTSAPOLICYOID": "1.2.3"}, "does not apply to CMSSigner"},
+		// Empty values are left out.
+		{"CAdESSigner", map[string]string{"TSA_URL": "", "TSA_WORKER": "TSA"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind+"/"+mapString(tt.props), func(t *testing.T) {
+			_, ps := NewProperties(tt.kind, tt.props)
+			switch {
+			case tt.want == "" && len(ps) > 0:
+				t.Errorf("unexpected problems:\n%v", ps)
+			case tt.want != "" && (len(ps) != 1 || !strings.Contains(ps[0].Msg, tt.want)):
+				t.Errorf("problems:\n%v\nwant one containing %q", ps, tt.want)
+			}
+			for _, p := range ps {
+				if !strings.HasSuffix(p.Msg, ".") && !strings.HasSuffix(p.Msg, "?") {
+					t.Errorf("%q is not a sentence", p.Msg)
+				}
+			}
+		})
+	}
+}
+
+func mapString(m map[string]string) string {
+	var parts []string
+	for k, v := range m {
+		parts = append(parts, k+"="+v)
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
+}
+
+// TestValues checks value validation per type.
+func TestValues(t *testing.T) {
+	tests := []struct {
+		kind, name, value string
+		ok                bool
+	}{
+		{"CMSSigner", "DETACHEDSIGNATURE", "true", true},
+		{"CMSSigner", "DETACHEDSIGNATURE", "FALSE", true},
+		{"CMSSigner", "DETACHEDSIGNATURE", "yes", false},
+		{"CMSSigner", "DETACHEDSIGNATURE", "1", false},
+		{"CMSSigner", "MAX_BATCH_SIZE", "10", true},
+		{"CMSSigner", "MAX_BATCH_SIZE", "0", false},
+		{"CMSSigner", "MAX_BATCH_SIZE", "1e3", false},
+		{"CMSSigner", "KEYUSAGELIMIT", "-1", true},
+		{"CMSSigner", "KEYUSAGELIMIT", "-2", false},
+		{"CAdESSigner", "TSA_TIMEOUT", "1m30s", true},
+		{"CAdESSigner", "TSA_TIMEOUT", "10", false},
+		{"CAdESSigner", "TSA_TIMEOUT", "0s", false},
+		{"CAdESSigner", "SIGNATURE_LEVEL", "baseline-b", true},
+		{"CAdESSigner", "SIGNATURE_LEVEL", "BASELINE-LTA", false},
+		{"CMSSigner", "AUTHTYPE", "NOAUTH", true},
+		{"CMSSigner", "AUTHTYPE", "PASSWORD", false},
+		{"CMSSigner", "CONTENTOID", "1.2.840.113549.1.7.1", true},
+		{"CMSSigner", "CONTENTOID", "1.2.840.0113549", false},
+		{"CMSSigner", "CONTENTOID", "3.1", false},
+		{"CMSSigner", "CONTENTOID", "id-data", false},
+		{"CMSSigner", "DIGESTALGORITHM", "SHA3-512", true},
+		{"CMSSigner", "DIGESTALGORITHM", "MD5", false},
+		{"PlainSigner", "ACCEPTED_HASH_DIGEST_ALGORITHMS", "SHA-256, SHA384 ,sha-512,,SHA3-256,SHA1", true},
+		{"PlainSigner", "ACCEPTED_HASH_DIGEST_ALGORITHMS", "SHA-256,SHA-257", false},
+		{"PlainSigner", "SIGNATUREALGORITHM", "SHA256withRSAandMGF1", true},
+		{"PlainSigner", "SIGNATUREALGORITHM", "sha384withecdsa", true},
+		{"PlainSigner", "SIGNATUREALGORITHM", "SHA3-256withECDSA", true},
+		{"PlainSigner", "SIGNATUREALGORITHM", "NONEwithRSA", true},
+		{"PlainSigner", "SIGNATUREALGORITHM", "Ed25519", true},
+		{"PlainSigner", "SIGNATUREALGORITHM", "SHA256withEd25519", false},
+		{"PlainSigner", "SIGNATUREALGORITHM", "RSA", false},
+		{"CAdESSigner", "TSA_URL", "http://localhost:8080/tsa", true},
+		{"CAdESSigner", "TSA_URL", "localhost:8080", false},
+		{"TimeStampSigner", "ACCEPTEDALGORITHMS", "SHA256;SHA384", true},
+		{"TimeStampSigner", "ACCEPTEDALGORITHMS", "SHA256;WHIRLPOOL", false},
+		{"TimeStampSigner", "ACCURACYMILLIS", "999", true},
+		{"TimeStampSigner", "ACCURACYMILLIS", "1000", false},
+		{"soft", "KEYSTORETYPE", "pem", true},
+		{"soft", "KEYSTORETYPE", "JKS", false},
+		{"pkcs11", "SLOTLABELTYPE", "SLOT_INDEX", true},
+		{"dsm", "MAXBATCHSIZE", "0", false},
+		{"nethsm", "TIMEOUT", "-1s", false},
+	}
+	required := map[string]map[string]string{
+		"TimeStampSigner": {"DEFAULTTSAPOLICYOID": "1.2.3"},
+		"soft":            {"KEYSTOREPATH": "ks.p12"},
+		"pkcs11":          {"SHAREDLIBRARYNAME": "x.so", "SLOTLABELTYPE": "SLOT_INDEX", "SLOTLABELVALUE": "0"},
+		"nethsm":          {"URL": "https://h", "USER": "u"},
+		"dsm":             {"URL": "https://h"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind+"/"+tt.name+"="+tt.value, func(t *testing.T) {
+			m := map[string]string{}
+			for k, v := range required[tt.kind] {
+				m[k] = v
+			}
+			m[tt.name] = tt.value
+			p, ps := NewProperties(tt.kind, m)
+			if ok := len(ps) == 0; ok != tt.ok {
+				t.Fatalf("problems %v, want ok=%v", ps, tt.ok)
+			}
+			if !p.IsSet(tt.name) {
+				t.Errorf("IsSet(%s) = false", tt.name)
+			}
+			if !tt.ok {
+				if !strings.HasPrefix(ps[0].Msg, tt.name+" ") || !strings.Contains(ps[0].Msg, ": ") && !strings.Contains(ps[0].Msg, "must") {
+					t.Errorf("problem %q does not name the property and the fix", ps[0].Msg)
+				}
+				// An invalid value reads as the default.
+				d, _ := p.def(tt.name)
+				if got := p.String(tt.name); got != d.Default {
+					t.Errorf("invalid value reads as %q, want the default %q", got, d.Default)
+				}
+			}
+		})
+	}
+}
+
+// TestDidYouMean checks the hints for unknown property names.
+func TestDidYouMean(t *testing.T) {
+	tests := []struct{ kind, name, want string }{
+		{"CMSSigner", "detachedsignature", "did you mean DETACHEDSIGNATURE?"},
+		{"CMSSigner", "Detached_Signature", "did you mean DETACHEDSIGNATURE?"},
+		{"CMSSigner", "DETACHEDSIGNATUR", "did you mean DETACHEDSIGNATURE?"},
+		{"CMSSigner", "ALLOW_DETACHED_SIGNATURE_OVERRIDE", "did you mean ALLOW_DETACHEDSIGNATURE_OVERRIDE?"},
+		{"CMSSigner", "ACCEPTED_HASH_DIGEST_ALGORITHM", "did you mean ACCEPTED_HASH_DIGEST_ALGORITHMS?"},
+		{"CMSSigner", "KEYUSAGELIMITS", "did you mean KEYUSAGELIMIT?"},
+		{"CMSSigner", "INCLUDE_CERTIFICATE_LEVEL", "did you mean INCLUDE_CERTIFICATE_LEVELS?"},
+		{"CMSSigner", "BATCH_SIGNING", "did you mean BATCHSIGNING?"},
+		{"TimeStampSigner", "DEFAULTTIMESTAMPPOLICY", "did you mean DEFAULTTSAPOLICYOID?"},
+		{"CMSSigner", "DEFAULTKEY", "did you mean the worker's key field?"},
+		{"CMSSigner", "FOO", "Unknown worker property FOO: remove it or check its spelling"},
+		{"soft", "KEYSTORE_PATH", "Unknown soft token property KEYSTORE_PATH: did you mean KEYSTOREPATH?"},
+		{"soft", "KEYSTOREPASSWORD", "did you mean the token's pin"},
+		{"pkcs11", "SLOT_LABEL_TYPE", "did you mean SLOTLABELTYPE?"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ps := NewProperties(tt.kind, map[string]string{tt.name: "x"})
+			var hit bool
+			for _, p := range ps {
+				hit = hit || strings.Contains(p.Msg, tt.want)
+			}
+			if !hit {
+				t.Errorf("problems %v, want one containing %q", ps, tt.want)
+			}
+		})
+	}
+}
+
+// TestDefaults checks that every declared default is valid and is what the
+// typed accessors read when the property is not set, also from the zero
+// Properties.
+func TestDefaults(t *testing.T) {
+	empty, _ := NewProperties("CAdESSigner", nil)
+	var zero Properties
+	for _, p := range Schema() {
+		if p.Default == "" {
+			continue
+		}
+		if msg := p.validate(p.Default); msg != "" {
+			t.Errorf("%s: default is invalid: %s", p.Name, msg)
+		}
+		for _, props := range []Properties{empty, zero} {
+			if got := props.String(p.Name); got != p.Default {
+				t.Errorf("%s: String = %q, want default %q", p.Name, got, p.Default)
+			}
+			if props.IsSet(p.Name) {
+				t.Errorf("%s: IsSet without a value", p.Name)
+			}
+		}
+	}
+	named := []struct {
+		what      string
+		got, want any
+	}{
+		{"MAX_BATCH_SIZE", empty.Int("MAX_BATCH_SIZE"), 1000},
+		{"KEYUSAGELIMIT", zero.Int("KEYUSAGELIMIT"), -1},
+		{"TSA_TIMEOUT", empty.Duration("TSA_TIMEOUT"), 10 * time.Second},
+		{"DETACHEDSIGNATURE", zero.Bool("DETACHEDSIGNATURE"), false},
+		{"SIGNATURE_LEVEL", empty.String("SIGNATURE_LEVEL"), "BASELINE-B"},
+		{"TSA_DIGESTALGORITHM", empty.String("TSA_DIGESTALGORITHM"), "SHA-256"},
+		{"INCLUDE_CERTIFICATE_LEVELS unset", empty.IsSet("INCLUDE_CERTIFICATE_LEVELS"), false},
+		{"ACCEPTED_HASH_DIGEST_ALGORITHMS", len(empty.List("ACCEPTED_HASH_DIGEST_ALGORITHMS")), 0},
+		{"undeclared name", empty.String("NO_SUCH_PROPERTY"), ""},
+	}
+	for _, n := range named {
+		if n.got != n.want {
+			t.Errorf("%s: got %v, want %v", n.what, n.got, n.want)
+		}
+	}
+}
+
+// TestSchema checks the declarations themselves.
+func TestSchema(t *testing.T) {
+	tables := map[string][]Property{"worker": Schema()}
+	for _, typ := range TokenTypes() {
+		tables[typ] = TokenSchema(typ)
+		if len(tables[typ]) == 0 {
+			t.Errorf("no schema for token type %s", typ)
+		}
+	}
+	for table, props := range tables {
+		seen := map[string]bool{}
+		for _, p := range props {
+			if p.Name != strings.ToUpper(p.Name) || p.Name == "" {
+				t.Errorf("%s: %q is not an upper-case name", table, p.Name)
+			}
+			if seen[p.Name] {
+				t.Errorf("%s: %s declared twice", table, p.Name)
+			}
+			seen[p.Name] = true
+			if p.Doc == "" {
+				t.Errorf("%s: %s has no Doc", table, p.Name)
+			}
+			if (p.Type == Enum) != (p.Values != nil) && p.Type != List {
+				t.Errorf("%s: %s: Values and Enum go together", table, p.Name)
+			}
+			for _, k := range p.Kinds {
+				if _, ok := lookupKind(k); !ok {
+					t.Errorf("%s: %s applies to unknown kind %s", table, p.Name, k)
+				}
+			}
+			if p.OverriddenBy != "" {
+				o, ok := LookupProperty(p.OverriddenBy)
+				if !ok || o.Type != Bool || !strings.HasPrefix(o.Name, "ALLOW_") || p.MetaKey == "" {
+					t.Errorf("%s: %s is overridden by %q, which is not a declared ALLOW_ bool, or has no MetaKey", table, p.Name, p.OverriddenBy)
+				}
+			}
+		}
+	}
+	for _, name := range []string{"DISABLED", "AUTHTYPE", "SIGNATUREALGORITHM", "DIGESTALGORITHM", "DETACHEDSIGNATURE",
+		"ALLOW_DETACHEDSIGNATURE_OVERRIDE", "CLIENTSIDEHASHING", "ALLOW_CLIENTSIDEHASHING_OVERRIDE",
+		"ACCEPTED_HASH_DIGEST_ALGORITHMS", "CONTENTOID", "ALLOW_CONTENTOID_OVERRIDE", "INCLUDE_CERTIFICATE_LEVELS",
+		"BATCHSIGNING", "ALLOW_BATCHSIGNING_OVERRIDE", "MAX_BATCH_SIZE", "KEYUSAGELIMIT", "DISABLEKEYUSAGECOUNTER",
+		"SIGNATURE_LEVEL", "TSA_URL", "TSA_USERNAME", "TSA_PASSWORD", "TSA_WORKER", "TSA_DIGESTALGORITHM", "TSA_TIMEOUT",
+		"DEFAULTTSAPOLICYOID", "ACCEPTEDPOLICIES", "ACCEPTEDALGORITHMS", "ACCURACYMICROS", "ACCURACYMILLIS",
+		"ACCURACYSECONDS", "ORDERING", "INCLUDESTATUSSTRING", "TSA", "TSA_FROM_CERT"} {
+		if _, ok := LookupProperty(name); !ok {
+			t.Errorf("%s is not declared", name)
+		}
+	}
+	if p, _ := LookupProperty("TSA_PASSWORD"); !p.Secret {
+		t.Error("TSA_PASSWORD is not a secret")
+	}
+	if TokenSchema("nope") != nil {
+		t.Error("schema for an unknown token type")
+	}
+	// Schema returns a copy: changing it changes nothing for others.
+	s := Schema()
+	s[0].Default = "changed"
+	s[0].Kinds = append(s[0].Kinds, "X")
+	if p, _ := LookupProperty(s[0].Name); p.Default == "changed" || p.Kinds != nil {
+		t.Error("Schema() shares its table")
+	}
+}
+
+func TestSecretResolve(t *testing.T) {
+	tmp := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(tmp, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	t.Setenv("SIGNET_TEST_PIN", "  env-pin-value\n")
+	t.Setenv("SIGNET_TEST_EMPTY", "")
+	tests := []struct {
+		name    string
+		s       Secret
+		want    string
+		errPart string // the error names the variable or file
+	}{
+		{"env", Secret{Env: "SIGNET_TEST_PIN"}, "env-pin-value", ""},
+		{"env unset", Secret{Env: "SIGNET_TEST_UNSET_VARIABLE"}, "", "SIGNET_TEST_UNSET_VARIABLE is not set"},
+		{"env empty", Secret{Env: "SIGNET_TEST_EMPTY"}, "", "SIGNET_TEST_EMPTY is empty"},
+		{"file trimmed", Secret{File: write("pin", "file-pin-value\n")}, "file-pin-value", ""},
+		{"file with spaces inside", Secret{File: write("pw", " pass phrase \r\n")}, "pass phrase", ""},
+		{"file missing", Secret{File: filepath.Join(tmp, "missing.pin")}, "", "missing.pin"},
+		{"file empty", Secret{File: write("empty", "\n")}, "", "empty is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.s.Resolve()
+			if tt.errPart == "" {
+				if err != nil || got != tt.want {
+					t.Fatalf("Resolve = %q, %v; want %q", got, err, tt.want)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.errPart) {
+				t.Fatalf("Resolve error %v, want one naming %q", err, tt.errPart)
+			}
+			if got != "" {
+				t.Errorf("Resolve returned %q with an error", got)
+			}
+		})
+	}
+	if _, err := (Secret{File: filepath.Join(tmp, "missing.pin")}).Resolve(); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file error %v does not wrap fs.ErrNotExist", err)
+	}
+	if _, err := (Secret{}).Resolve(); !errors.Is(err, ErrNoSecret) {
+		t.Errorf("zero Secret: %v, want ErrNoSecret", err)
+	}
+	if s := (Secret{Env: "X"}).String(); s != "env:X" {
+		t.Errorf("String = %q", s)
+	}
+}
+
+// TestSecretFromConfig resolves a token's pin file relative to its YAML file.
+func TestSecretFromConfig(t *testing.T) {
+	tmp := t.TempDir()
+	if err := os.WriteFile(filepath.Join(tmp, "token.pin"), []byte("1234\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yml := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\n    pin: {file: token.pin}\n"
+	cfg, err := Parse(filepath.Join(tmp, "signet.yaml"), []byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin, err := cfg.Tokens[0].PIN.Resolve()
+	if err != nil || pin != "1234" {
+		t.Errorf("Resolve = %q, %v", pin, err)
+	}
+	t.Setenv("SIGNET_TEST_TSA_PW", "tsa-secret")
+	props, ps := NewProperties("CAdESSigner", map[string]string{"TSA_PASSWORD": "env:SIGNET_TEST_TSA_PW"})
+	if len(ps) > 0 {
+		t.Fatal(ps)
+	}
+	if pw, err := props.Secret("TSA_PASSWORD").Resolve(); err != nil || pw != "tsa-secret" {
+		t.Errorf("TSA_PASSWORD = %q, %v", pw, err)
+	}
+}
+
+func TestProblemText(t *testing.T) {
+	ps := Problems{
+		{Pos{"b.yaml", 3}, "Second."},
+		{Pos{"a.yaml", 10}, "Third."},
+		{Pos{"b.yaml", 1}, "First."},
+		{Pos{}, "No position."},
+	}
+	sortProblems(ps, []string{"b.yaml", "a.yaml"})
+	want := "b.yaml:1: First.\nb.yaml:3: Second.\na.yaml:10: Third.\nNo position."
+	if got := ps.Error(); got != want {
+		t.Errorf("Error() =\n%s\nwant\n%s", got, want)
+	}
+	if (Problems{}).Err() != nil || (Problems(nil)).Err() != nil {
+		t.Error("Err() of no problems is not nil")
+	}
+	if s := (Pos{File: "x.yaml"}).String(); s != "x.yaml" {
+		t.Errorf("Pos without line = %q", s)
+	}
+	if Check() == nil {
+		t.Error("Check() without files reports nothing")
+	}
+}
+
+// TestParseRelative checks that Parse resolves relative paths against the
+// name it is given and that an empty file is an empty configuration.
+func TestParse(t *testing.T) {
+	cfg, err := Parse("/etc/signet/tokens.yaml", []byte("tokens:\n  - name: t\n    type: soft\n    properties:\n      KEYSTOREPATH: ks/demo.p12\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Tokens[0].Properties.String("KEYSTOREPATH"); got != "/etc/signet/ks/demo.p12" {
+		t.Errorf("KEYSTOREPATH = %q", got)
+	}
+	for _, data := range []string{"", "# nothing\n", "---\n"} {
+		cfg, err := Parse("empty.yaml", []byte(data))
+		if err != nil || len(cfg.Workers) != 0 || cfg.Server.MaxUploadSize != DefaultMaxUploadSize {
+			t.Errorf("Parse(%q) = %+v, %v", data, cfg, err)
+		}
+	}
+	if _, err := Parse("x.yaml", []byte("- a\n- b\n")); err == nil || !strings.Contains(err.Error(), "x.yaml:1: The top level must be a mapping") {
+		t.Errorf("list at top level: %v", err)
+	}
+}
