@@ -49,7 +49,7 @@ func (l *loader) file(name string, data []byte) {
 			pos.Line, _ = strconv.Atoi(m[1])
 			msg = m[2]
 		}
-		l.structural.add(pos, "The file is not valid YAML (%s): fix the syntax.", msg)
+		l.structural.add(pos, "The file is not valid YAML (%s): fix the syntax at or after this line.", msg)
 		return
 	}
 	if len(root.Content) == 0 {
@@ -72,7 +72,7 @@ func (l *loader) file(name string, data []byte) {
 				continue
 			}
 			if e.val.Kind != yaml.SequenceNode {
-				l.structural.add(e.pos, "%s must be a list: start each entry with \"- name: ...\".", e.key)
+				l.structural.add(e.pos, "The %s section must be a list: start each entry with \"- name: ...\".", e.key)
 				continue
 			}
 			for _, item := range e.val.Content {
@@ -98,7 +98,7 @@ func hint(key string, known []string) string {
 
 func (l *loader) server(file string, e entry) {
 	if l.serverPos != (Pos{}) {
-		l.structural.add(e.pos, "server is already set at %s: keep one server section.", l.serverPos)
+		l.structural.add(e.pos, "The server section is already set at %s: keep one server section.", l.serverPos)
 		return
 	}
 	l.serverPos = e.pos
@@ -106,27 +106,27 @@ func (l *loader) server(file string, e entry) {
 		return
 	}
 	if e.val.Kind != yaml.MappingNode {
-		l.structural.add(e.pos, "server must be a mapping with listen and maxUploadSize.")
+		l.structural.add(e.pos, "The server section must be a mapping with listen and maxUploadSize.")
 		return
 	}
 	for _, f := range entries(file, e.val, &l.structural) {
 		v, ok := scalar(f.val)
 		if !ok {
-			l.structural.add(f.pos, "server %s must be a single value.", f.key)
+			l.structural.add(f.pos, "Set server %s to a single value.", f.key)
 			continue
 		}
 		switch f.key {
 		case "listen":
 			_, port, err := net.SplitHostPort(v)
 			if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
-				l.structural.add(f.pos, "server listen must be host:port, such as 127.0.0.1:8080 or :8080, not %q.", v)
+				l.structural.add(f.pos, "The server listen address must be host:port, such as 127.0.0.1:8080 or :8080, not %q.", v)
 				continue
 			}
 			l.cfg.Server.Listen = v
 		case "maxUploadSize":
 			n, err := humanize.ParseBytes(v)
 			if err != nil || n == 0 || n > 1<<62 {
-				l.structural.add(f.pos, "server maxUploadSize must be a size such as 100MiB, 1GiB or 1048576 (bytes), not %q.", v)
+				l.structural.add(f.pos, "The server maxUploadSize must be a size such as 100MiB, 1GiB or 1048576 (bytes), not %q.", v)
 				continue
 			}
 			l.cfg.Server.MaxUploadSize = int64(n)
@@ -144,6 +144,7 @@ func (l *loader) token(file, dir string, n *yaml.Node) {
 	}
 	t := Token{Pos: pos}
 	var props, pin *yaml.Node
+	var propsPos, pinPos Pos
 	var fieldProblems Problems
 	for _, e := range entries(file, n, &fieldProblems) {
 		switch e.key {
@@ -152,9 +153,9 @@ func (l *loader) token(file, dir string, n *yaml.Node) {
 		case "type":
 			t.Type, _ = scalar(e.val)
 		case "properties":
-			props = e.val
+			props, propsPos = e.val, e.pos
 		case "pin":
-			pin = e.val
+			pin, pinPos = e.val, e.pos
 		default:
 			fieldProblems.add(e.pos, "Unknown token field %q: %s.", e.key, hint(e.key, []string{"name", "type", "properties", "pin"}))
 		}
@@ -176,13 +177,13 @@ func (l *loader) token(file, dir string, n *yaml.Node) {
 		t.Problems.add(pos, "Unknown token type %q: %s.", t.Type, hint(t.Type, TokenTypes()))
 	default:
 		b := newPropBuilder(t.Type, dir)
-		readProperties(b, file, props)
+		readProperties(b, file, propsPos, props)
 		var ps Problems
 		t.Properties, ps = b.finish(pos)
 		t.Problems = append(t.Problems, ps...)
 	}
 	if pin != nil && !isNull(pin) {
-		t.PIN = readSecret(file, dir, "pin", pin, &t.Problems)
+		t.PIN = readSecret(file, dir, "pin", pinPos, pin, &t.Problems)
 	}
 	l.cfg.Tokens = append(l.cfg.Tokens, t)
 }
@@ -195,6 +196,7 @@ func (l *loader) worker(file, dir string, n *yaml.Node) {
 	}
 	w := Worker{Pos: pos}
 	var props, id *yaml.Node
+	var propsPos Pos
 	var fieldProblems Problems
 	for _, e := range entries(file, n, &fieldProblems) {
 		switch e.key {
@@ -209,7 +211,7 @@ func (l *loader) worker(file, dir string, n *yaml.Node) {
 		case "key":
 			w.Key, _ = scalar(e.val)
 		case "properties":
-			props = e.val
+			props, propsPos = e.val, e.pos
 		default:
 			fieldProblems.add(e.pos, "Unknown worker field %q: %s.", e.key, hint(e.key, []string{"name", "id", "kind", "token", "key", "properties"}))
 		}
@@ -243,7 +245,7 @@ func (l *loader) worker(file, dir string, n *yaml.Node) {
 	}
 	l.workerIDs[w.ID] = pos
 	b := newPropBuilder(w.Kind, dir)
-	readProperties(b, file, props)
+	readProperties(b, file, propsPos, props)
 	var ps Problems
 	w.Properties, ps = b.finish(pos)
 	w.Problems = append(fieldProblems, ps...)
@@ -273,13 +275,13 @@ func (l *loader) finish() *Config {
 	return c
 }
 
-// readProperties adds the properties mapping n to b.
-func readProperties(b *propBuilder, file string, n *yaml.Node) {
+// readProperties adds the properties mapping n, whose key is at pos, to b.
+func readProperties(b *propBuilder, file string, pos Pos, n *yaml.Node) {
 	if n == nil || isNull(n) {
 		return
 	}
 	if n.Kind != yaml.MappingNode {
-		b.problems.add(Pos{file, n.Line}, "properties must be a mapping of NAME: value lines.")
+		b.problems.add(pos, "The properties must be a mapping of NAME: value lines.")
 		return
 	}
 	for _, e := range entries(file, n, &b.problems) {
@@ -288,7 +290,7 @@ func readProperties(b *propBuilder, file string, n *yaml.Node) {
 			b.set(e.key, e.pos, v.Value)
 		case yaml.MappingNode:
 			if def, ok := b.defs[e.key]; ok && def.Secret {
-				s := readSecret(file, "", e.key, v, &b.problems)
+				s := readSecret(file, "", e.key, e.pos, v, &b.problems)
 				if !s.IsZero() {
 					b.setSecret(e.key, e.pos, s)
 				}
@@ -321,21 +323,20 @@ func readProperties(b *propBuilder, file string, n *yaml.Node) {
 	}
 }
 
-// readSecret reads {env: NAME} or {file: PATH}. what names the field in
-// messages. A relative file is resolved against dir (when dir is not empty;
+// readSecret reads {env: NAME} or {file: PATH}; what names the field in
+// messages and pos is where its key is. A relative file is resolved against dir (when dir is not empty;
 // properties resolve their own paths). The secret itself never appears in a
 // message.
-func readSecret(file, dir, what string, n *yaml.Node, ps *Problems) Secret {
-	pos := Pos{file, n.Line}
+func readSecret(file, dir, what string, pos Pos, n *yaml.Node, ps *Problems) Secret {
 	if n.Kind != yaml.MappingNode {
-		ps.add(pos, "%s must not hold the secret itself: write {env: NAME} or {file: PATH} and keep the value there.", what)
+		ps.add(pos, "The value of %s must not be the secret itself: write {env: NAME} or {file: PATH} and keep the secret there.", what)
 		return Secret{}
 	}
 	var s Secret
 	for _, e := range entries(file, n, ps) {
 		v, ok := scalar(e.val)
 		if !ok || v == "" {
-			ps.add(e.pos, "%s %s must be a single non-empty value.", what, e.key)
+			ps.add(e.pos, "Set %s of %s to a single non-empty value.", e.key, what)
 			continue
 		}
 		switch e.key {
@@ -344,15 +345,15 @@ func readSecret(file, dir, what string, n *yaml.Node, ps *Problems) Secret {
 		case "file":
 			s.File = resolvePath(dir, v)
 		default:
-			ps.add(e.pos, "Unknown %s field %q: %s.", what, e.key, hint(e.key, []string{"env", "file"}))
+			ps.add(e.pos, "Unknown field %q in %s: %s.", e.key, what, hint(e.key, []string{"env", "file"}))
 		}
 	}
 	switch {
 	case s.Env != "" && s.File != "":
-		ps.add(pos, "%s sets both env and file: keep one.", what)
+		ps.add(pos, "Both env and file are set for %s: keep one.", what)
 		return Secret{}
 	case s.IsZero():
-		ps.add(pos, "%s needs env: NAME (an environment variable) or file: PATH.", what)
+		ps.add(pos, "Set env: NAME (an environment variable) or file: PATH for %s.", what)
 	}
 	return s
 }
@@ -390,7 +391,7 @@ func entries(file string, n *yaml.Node, ps *Problems) []entry {
 			continue
 		}
 		if prev, dup := seen[k.Value]; dup {
-			ps.add(pos, "%s is already set at %s: keep one.", k.Value, prev)
+			ps.add(pos, "The key %s is set twice (first at %s): keep one.", k.Value, prev)
 			continue
 		}
 		seen[k.Value] = pos
