@@ -44,12 +44,14 @@ func (l *loader) file(name string, data []byte) {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		pos, msg := Pos{File: name}, strings.TrimPrefix(err.Error(), "yaml: ")
+		// yaml.v3 reports the line where the enclosing block starts, which
+		// may be before the mistake: say so.
 		if m := yamlErrLine.FindStringSubmatch(err.Error()); m != nil {
-			pos.Line, _ = strconv.Atoi(m[1])
-			msg = m[2]
+			line, _ := strconv.Atoi(m[1])
+			l.structural.add(Pos{name, line}, "The file is not valid YAML (%s): fix the syntax at or after this line.", m[2])
+			return
 		}
-		l.structural.add(pos, "The file is not valid YAML (%s): fix the syntax at or after this line.", msg)
+		l.structural.add(Pos{File: name}, "The file is not valid YAML (%s): fix the syntax.", strings.TrimPrefix(err.Error(), "yaml: "))
 		return
 	}
 	if len(root.Content) == 0 {
