@@ -1,0 +1,307 @@
+// Package nethsm serves the signing part of the Nitrokey NetHSM REST API
+// (/api/v1) over Signet's crypto tokens, so that NetHSM clients (the NetHSM
+// PKCS#11 module, pynitrokey, the Go and Python SDKs) can sign with any Signet
+// key: key listing and public keys, certificates, health, vendor information
+// and POST /keys/{KeyID}/sign in every signature mode Signet's tokens support.
+//
+// Requests and responses follow the NetHSM API description
+// (nethsm-api.yaml): HTTP basic authentication, users in the Operator role
+// sign, errors are JSON {"message": "..."}, and request bodies with properties
+// the API does not define are rejected with 400.
+package nethsm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/tokens"
+)
+
+// BasePath is the path prefix of the NetHSM API.
+const BasePath = "/api/v1"
+
+// Key is one key served through the NetHSM API: the token and alias that hold
+// it, and its NetHSM key ID.
+type Key struct {
+	// ID is the NetHSM key ID. An empty ID, or one that is not a valid NetHSM
+	// ID, is replaced by KeyID(Alias).
+	ID    string
+	Token tokens.Token
+	Alias string
+}
+
+// KeySource lists the keys served through the NetHSM API. The handler asks
+// for them on every request, so that a configuration reload shows at once.
+type KeySource interface {
+	NetHSMKeys(ctx context.Context) []Key
+}
+
+// KeySourceFunc adapts a function to a KeySource.
+type KeySourceFunc func(ctx context.Context) []Key
+
+// NetHSMKeys calls f.
+func (f KeySourceFunc) NetHSMKeys(ctx context.Context) []Key { return f(ctx) }
+
+// User is an authenticated API user.
+type User struct {
+	Name string
+	// Role is the NetHSM role: "Operator", "Administrator", "Metrics" or
+	// "Backup". Only operators sign; operators and administrators read keys.
+	Role string
+}
+
+// NetHSM user roles.
+const (
+	RoleOperator      = "Operator"
+	RoleAdministrator = "Administrator"
+)
+
+// State is a NetHSM system state, as /health/state reports it.
+type State string
+
+// NetHSM system states.
+const (
+	Operational   State = "Operational"
+	Locked        State = "Locked"
+	Unprovisioned State = "Unprovisioned"
+	Failed        State = "Failed"
+)
+
+// Options configure a Handler.
+type Options struct {
+	// Keys lists the keys the API serves.
+	Keys KeySource
+	// Authenticate checks a basic-auth user name and passphrase. Nil rejects
+	// every request that needs authentication.
+	Authenticate func(user, pass string) (User, bool)
+	// Vendor and Product are what GET /info reports; they default to
+	// "Signet" and "Signet NetHSM API".
+	Vendor, Product string
+	// State reports the system state. Nil means always Operational; any
+	// other state makes key operations answer 412, as a NetHSM that is not
+	// Operational does.
+	State func(ctx context.Context) State
+}
+
+// Handler serves the NetHSM API. It is safe for concurrent use.
+type Handler struct {
+	opts      Options
+	signCalls atomic.Int64
+	ops       sync.Map // key ID -> *atomic.Int64, successful signatures
+}
+
+// New returns a Handler with the given options.
+func New(opts Options) *Handler {
+	if opts.Vendor == "" {
+		opts.Vendor = "Signet"
+	}
+	if opts.Product == "" {
+		opts.Product = "Signet NetHSM API"
+	}
+	return &Handler{opts: opts}
+}
+
+// Register adds the NetHSM routes under BasePath to e.
+func (h *Handler) Register(e *echo.Echo) {
+	g := e.Group(BasePath)
+	g.GET("/info", h.info)
+	g.GET("/health/alive", h.alive)
+	g.GET("/health/ready", h.ready)
+	g.GET("/health/state", h.healthState)
+	g.GET("/keys", h.listKeys)
+	g.GET("/keys/:KeyID", h.getKey)
+	g.GET("/keys/:KeyID/public.pem", h.publicPEM)
+	g.GET("/keys/:KeyID/cert", h.cert)
+	g.POST("/keys/:KeyID/sign", h.sign)
+}
+
+// SignCalls reports how many signatures the handler asked its tokens for.
+func (h *Handler) SignCalls() int64 { return h.signCalls.Load() }
+
+func (h *Handler) state(ctx context.Context) State {
+	if h.opts.State == nil {
+		return Operational
+	}
+	return h.opts.State(ctx)
+}
+
+// idPattern is the NetHSM ID schema's pattern (maxLength 128).
+var idPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+const maxIDLen = 128
+
+// ValidID reports whether id is a valid NetHSM key ID.
+func ValidID(id string) bool {
+	return len(id) <= maxIDLen && idPattern.MatchString(id)
+}
+
+// KeyID maps a token alias to a NetHSM key ID. An alias that is already a
+// valid ID (letters, digits, '_', '.', '-', starting with a letter or digit,
+// at most 128 characters) is its own ID. Any other alias is rewritten: each
+// character outside that set becomes '_', an ID that would start with '_',
+// '.' or '-' gets a leading "k", and "-" plus the first 8 hex digits of the
+// SHA-256 of the alias is appended, so that two aliases that differ only in
+// rewritten characters keep distinct, stable IDs.
+func KeyID(alias string) string {
+	if ValidID(alias) {
+		return alias
+	}
+	var b strings.Builder
+	for _, r := range alias {
+		switch {
+		case r < 0x80 && (r == '_' || r == '.' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'):
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	base := b.String()
+	if base == "" || !isAlnum(base[0]) {
+		base = "k" + base
+	}
+	sum := sha256.Sum256([]byte(alias))
+	suffix := "-" + hex.EncodeToString(sum[:4])
+	if len(base)+len(suffix) > maxIDLen {
+		base = base[:maxIDLen-len(suffix)]
+	}
+	return base + suffix
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// keys returns the served keys by ID, in the source's order. When two keys
+// map to the same ID the first one wins.
+func (h *Handler) keys(ctx context.Context) ([]Key, map[string]Key) {
+	if h.opts.Keys == nil {
+		return nil, nil
+	}
+	src := h.opts.Keys.NetHSMKeys(ctx)
+	list := make([]Key, 0, len(src))
+	byID := make(map[string]Key, len(src))
+	for _, k := range src {
+		if k.Token == nil {
+			continue
+		}
+		if !ValidID(k.ID) {
+			k.ID = KeyID(k.Alias)
+		}
+		if _, dup := byID[k.ID]; dup {
+			continue
+		}
+		byID[k.ID] = k
+		list = append(list, k)
+	}
+	return list, byID
+}
+
+func (h *Handler) operations(id string) *atomic.Int64 {
+	v, ok := h.ops.Load(id)
+	if !ok {
+		v, _ = h.ops.LoadOrStore(id, new(atomic.Int64))
+	}
+	return v.(*atomic.Int64)
+}
+
+// apiError is the NetHSM error body.
+type apiError struct {
+	Message string `json:"message"`
+}
+
+func fail(c echo.Context, code int, msg string) error {
+	if code == http.StatusUnauthorized {
+		c.Response().Header().Set("WWW-Authenticate", `Basic realm="NetHSM"`)
+	}
+	return c.JSON(code, apiError{Message: msg})
+}
+
+// accepts reports whether an Accept header value allows the media type mt.
+// An absent header accepts everything; media ranges with q=0 are refused.
+func accepts(header, mt string) bool {
+	if strings.TrimSpace(header) == "" {
+		return true
+	}
+	typ, _, _ := strings.Cut(mt, "/")
+	for _, part := range strings.Split(header, ",") {
+		rng, params, _ := strings.Cut(part, ";")
+		rng = strings.ToLower(strings.TrimSpace(rng))
+		if q, ok := qParam(params); ok && q == 0 {
+			continue
+		}
+		if rng == "*/*" || rng == mt || rng == typ+"/*" {
+			return true
+		}
+	}
+	return false
+}
+
+// qParam returns whether the media-range parameters say q=0.
+func qParam(params string) (q float64, ok bool) {
+	for _, p := range strings.Split(params, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if strings.EqualFold(k, "q") {
+			v = strings.TrimSpace(v)
+			if strings.Trim(v, "0.") == "" {
+				return 0, true
+			}
+			return 1, true
+		}
+	}
+	return 1, false
+}
+
+// access checks, in order, the Accept header (406), the system state (412),
+// the credentials (401) and the role (403). It returns false after writing
+// the error response.
+func (h *Handler) access(c echo.Context, produces string, roles ...string) (bool, error) {
+	r := c.Request()
+	if !accepts(r.Header.Get(echo.HeaderAccept), produces) {
+		return false, fail(c, http.StatusNotAcceptable, "The Accept header must allow "+produces+".")
+	}
+	if s := h.state(r.Context()); s != Operational {
+		return false, fail(c, http.StatusPreconditionFailed, "The NetHSM service is "+string(s)+", not Operational: unlock or activate it first.")
+	}
+	name, pass, ok := r.BasicAuth()
+	if !ok {
+		return false, fail(c, http.StatusUnauthorized, "Authentication required: send HTTP basic credentials.")
+	}
+	var u User
+	if h.opts.Authenticate != nil {
+		u, ok = h.opts.Authenticate(name, pass)
+	} else {
+		ok = false
+	}
+	if !ok {
+		return false, fail(c, http.StatusUnauthorized, "Wrong user name or passphrase.")
+	}
+	for _, role := range roles {
+		if u.Role == role {
+			return true, nil
+		}
+	}
+	return false, fail(c, http.StatusForbidden, "User "+u.Name+" is not allowed to do this: it needs the "+strings.Join(roles, " or ")+" role.")
+}
+
+// lookup finds the key of the KeyID path parameter, answering 400 for an
+// invalid ID and 404 for an unknown one.
+func (h *Handler) lookup(c echo.Context) (Key, bool, error) {
+	id := c.Param("KeyID")
+	if !ValidID(id) {
+		return Key{}, false, fail(c, http.StatusBadRequest, "Invalid character in the KeyID: use letters, digits, '_', '.' and '-'.")
+	}
+	_, byID := h.keys(c.Request().Context())
+	k, ok := byID[id]
+	if !ok {
+		return Key{}, false, fail(c, http.StatusNotFound, "No key with ID "+id+": check the KeyID.")
+	}
+	return k, true, nil
+}

@@ -1,0 +1,213 @@
+package nethsm
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	_ "crypto/md5" // PSS_MD5 needs MD5 registered for its size
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// maxSignBody bounds a sign request body. EdDSA signs whole messages, so the
+// bound is generous; digests are tiny.
+const maxSignBody = 8 << 20
+
+// signRequest is the SignRequestData schema.
+type signRequest struct {
+	Mode    *string `json:"mode"`
+	Message *string `json:"message"`
+}
+
+type signData struct {
+	Signature string `json:"signature"`
+}
+
+var pssModes = map[string]crypto.Hash{
+	"PSS_MD5":    crypto.MD5,
+	"PSS_SHA1":   crypto.SHA1,
+	"PSS_SHA224": crypto.SHA224,
+	"PSS_SHA256": crypto.SHA256,
+	"PSS_SHA384": crypto.SHA384,
+	"PSS_SHA512": crypto.SHA512,
+}
+
+// digestInfoHashes are the hashes whose DigestInfo prefix PKCS1 mode
+// recognises, so that the token is asked for a normal PKCS#1 v1.5 signature
+// of the digest (PKCS#1 v1.5 is deterministic: the result is the same as
+// padding the DigestInfo raw, and tokens that cannot sign raw data work too).
+var digestInfoHashes = []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512, crypto.SHA224, crypto.SHA1, crypto.MD5}
+
+var hashOIDs = map[crypto.Hash]asn1.ObjectIdentifier{
+	crypto.MD5:    {1, 2, 840, 113549, 2, 5},
+	crypto.SHA1:   {1, 3, 14, 3, 2, 26},
+	crypto.SHA224: {2, 16, 840, 1, 101, 3, 4, 2, 4},
+	crypto.SHA256: {2, 16, 840, 1, 101, 3, 4, 2, 1},
+	crypto.SHA384: {2, 16, 840, 1, 101, 3, 4, 2, 2},
+	crypto.SHA512: {2, 16, 840, 1, 101, 3, 4, 2, 3},
+}
+
+// digestInfoPrefix returns the DER DigestInfo header that precedes a digest
+// made with h (RFC 8017, section 9.2, note 1).
+func digestInfoPrefix(h crypto.Hash) []byte {
+	der, err := asn1.Marshal(struct {
+		Alg    pkix.AlgorithmIdentifier
+		Digest []byte
+	}{pkix.AlgorithmIdentifier{Algorithm: hashOIDs[h], Parameters: asn1.NullRawValue}, make([]byte, h.Size())})
+	if err != nil {
+		panic(err) // constant input
+	}
+	return der[:len(der)-h.Size()]
+}
+
+// ecdsaHash names the hash of an ECDSA digest by its length, for tokens that
+// check the length against opts. The NetHSM does not know the hash.
+func ecdsaHash(n int) crypto.Hash {
+	switch n {
+	case 20:
+		return crypto.SHA1
+	case 28:
+		return crypto.SHA224
+	case 32:
+		return crypto.SHA256
+	case 48:
+		return crypto.SHA384
+	case 64:
+		return crypto.SHA512
+	}
+	return 0
+}
+
+// decodeSignRequest parses a SignRequestData body strictly: unknown
+// properties, missing properties and bad base64 are errors.
+func decodeSignRequest(r io.Reader) (mode string, msg []byte, err error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var req signRequest
+	if err := dec.Decode(&req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return "", nil, fmt.Errorf("the request body is larger than %d bytes", maxSignBody)
+		}
+		return "", nil, fmt.Errorf("the body must be a JSON object with only \"mode\" and \"message\" (%v)", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return "", nil, errors.New("the body must hold one JSON object and nothing after it")
+	}
+	if req.Mode == nil || req.Message == nil {
+		return "", nil, errors.New("the body needs both \"mode\" and \"message\"")
+	}
+	b64 := *req.Message
+	if b64 == "" {
+		return "", nil, errors.New("\"message\" is empty: send the base64 of the data to sign")
+	}
+	enc := base64.StdEncoding
+	if !strings.HasSuffix(b64, "=") && len(b64)%4 != 0 {
+		enc = base64.RawStdEncoding
+	}
+	msg, err = enc.DecodeString(b64)
+	if err != nil {
+		return "", nil, errors.New("\"message\" is not valid base64")
+	}
+	return *req.Mode, msg, nil
+}
+
+// signOpts chooses the token call for a NetHSM mode: the input handed to
+// crypto.Signer.Sign and its options. It answers the 400 cases of the API
+// description: unknown mode, mode not matching the key, wrong input length.
+func signOpts(mode string, pub crypto.PublicKey, msg []byte) ([]byte, crypto.SignerOpts, error) {
+	switch mode {
+	case "PKCS1":
+		k, ok := pub.(*rsa.PublicKey)
+		if !ok {
+			return nil, nil, errors.New("mode PKCS1 needs an RSA key")
+		}
+		if len(msg) > k.Size()-11 {
+			return nil, nil, fmt.Errorf("mode PKCS1 input of %d bytes is too long for a %d-bit key", len(msg), k.N.BitLen())
+		}
+		for _, h := range digestInfoHashes {
+			p := digestInfoPrefix(h)
+			if len(msg) == len(p)+h.Size() && bytes.HasPrefix(msg, p) {
+				return msg[len(p):], h, nil
+			}
+		}
+		return msg, crypto.Hash(0), nil
+	case "EdDSA":
+		if _, ok := pub.(ed25519.PublicKey); !ok {
+			return nil, nil, errors.New("mode EdDSA needs a Curve25519 key")
+		}
+		return msg, crypto.Hash(0), nil
+	case "ECDSA":
+		k, ok := pub.(*ecdsa.PublicKey)
+		if !ok {
+			return nil, nil, errors.New("mode ECDSA needs an EC key")
+		}
+		if bits := k.Curve.Params().BitSize; len(msg)*8 > bits+7 {
+			return nil, nil, fmt.Errorf("mode ECDSA input of %d bytes exceeds the %d-bit group size", len(msg), bits)
+		}
+		return msg, ecdsaHash(len(msg)), nil
+	case "BIP340":
+		return nil, nil, errors.New("mode BIP340 is not supported")
+	}
+	h, ok := pssModes[mode]
+	if !ok {
+		return nil, nil, fmt.Errorf("unknown signing mode %q", mode)
+	}
+	k, isRSA := pub.(*rsa.PublicKey)
+	if !isRSA {
+		return nil, nil, fmt.Errorf("mode %s needs an RSA key", mode)
+	}
+	if len(msg) != h.Size() {
+		return nil, nil, fmt.Errorf("mode %s needs a %d-byte hash, not %d bytes", mode, h.Size(), len(msg))
+	}
+	if k.Size() < 2*h.Size()+2 {
+		return nil, nil, fmt.Errorf("the key is too small for mode %s", mode)
+	}
+	return msg, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}, nil
+}
+
+// sign serves POST /keys/{KeyID}/sign.
+func (h *Handler) sign(c echo.Context) error {
+	if ok, err := h.access(c, mimeJSON, RoleOperator); !ok {
+		return err
+	}
+	k, ok, err := h.lookup(c)
+	if !ok {
+		return err
+	}
+	r := c.Request()
+	mode, msg, err := decodeSignRequest(http.MaxBytesReader(c.Response(), r.Body, maxSignBody))
+	if err != nil {
+		return fail(c, http.StatusBadRequest, "Bad sign request: "+err.Error()+".")
+	}
+	s, ok, err := h.signer(c, k)
+	if !ok {
+		return err
+	}
+	input, opts, err := signOpts(mode, s.Public(), msg)
+	if err != nil {
+		return fail(c, http.StatusBadRequest, "Bad sign request for key "+k.ID+": "+err.Error()+".")
+	}
+	h.signCalls.Add(1)
+	sig, err := s.Sign(rand.Reader, input, opts)
+	if err != nil {
+		if errors.Is(err, rsa.ErrMessageTooLong) {
+			return fail(c, http.StatusBadRequest, "The input is too long for key "+k.ID+".")
+		}
+		return tokenError(c, k, err)
+	}
+	h.operations(k.ID).Add(1)
+	return c.JSON(http.StatusOK, signData{Signature: base64.StdEncoding.EncodeToString(sig)})
+}
