@@ -5,9 +5,9 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	_ "crypto/md5" // PSS_MD5 needs MD5 registered for its size
 	"crypto/rand"
 	"crypto/rsa"
-	_ "crypto/md5" // PSS_MD5 needs MD5 registered for its size
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
