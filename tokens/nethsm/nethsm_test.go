@@ -1,0 +1,599 @@
+package nethsm
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/web/nethsm"
+	"github.com/signet-project/signet/web/nethsm/nethsmtest"
+)
+
+const (
+	opUser = "operator"
+	opPass = "operator-passphrase"
+)
+
+var (
+	keysOnce sync.Once
+	keySet   map[string]crypto.Signer
+	keyErr   error
+)
+
+func testKeys(t *testing.T) map[string]crypto.Signer {
+	keysOnce.Do(func() {
+		keySet = map[string]crypto.Signer{}
+		for alias, spec := range map[string]string{"rsa2048": "RSA-2048", "p256": "EC-P256", "p384": "EC-P384", "ed25519": "Ed25519"} {
+			if keySet[alias], keyErr = demo.NewKey(spec); keyErr != nil {
+				return
+			}
+		}
+	})
+	if keyErr != nil {
+		t.Fatal(keyErr)
+	}
+	return keySet
+}
+
+// hsm is a NetHSM API server (Signet's web/nethsm over an in-memory token)
+// that can be stopped and started again on the same address, and that
+// counts the connections its clients open.
+type hsm struct {
+	t     *testing.T
+	h     *nethsm.Handler
+	e     *echo.Echo
+	addr  string
+	srv   *httptest.Server
+	keys  map[string]crypto.Signer
+	chain []*x509.Certificate
+	state atomic.Value // nethsm.State
+
+	newConns, open, maxOpen atomic.Int64
+}
+
+func newHSM(t *testing.T) *hsm {
+	s := &hsm{t: t, keys: testKeys(t)}
+	s.state.Store(nethsm.Operational)
+	ca, err := demo.NewCA("NetHSM Client Test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := ca.Issue("NetHSM client RSA signer", s.keys["rsa2048"].Public(), demo.DocumentSigning, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.chain = []*x509.Certificate{leaf, ca.Cert}
+	tok := nethsmtest.NewToken("backend", s.keys, map[string][]*x509.Certificate{"rsa2048": s.chain})
+	s.h = nethsm.New(nethsm.Options{
+		Keys: nethsm.KeySourceFunc(func(context.Context) []nethsm.Key {
+			return []nethsm.Key{
+				{Token: tok, Alias: "rsa2048"}, {Token: tok, Alias: "p256"},
+				{Token: tok, Alias: "p384"}, {Token: tok, Alias: "ed25519"},
+			}
+		}),
+		Authenticate: func(user, pass string) (nethsm.User, bool) {
+			switch {
+			case user == opUser && pass == opPass:
+				return nethsm.User{Name: user, Role: nethsm.RoleOperator}, true
+			case user == "admin" && pass == "admin-passphrase":
+				return nethsm.User{Name: user, Role: nethsm.RoleAdministrator}, true
+			}
+			return nethsm.User{}, false
+		},
+		State: func(context.Context) nethsm.State { return s.state.Load().(nethsm.State) },
+	})
+	s.e = echo.New()
+	s.e.HideBanner = true
+	s.h.Register(s.e)
+	s.start("127.0.0.1:0")
+	t.Cleanup(func() { s.stop() })
+	return s
+}
+
+func (s *hsm) start(addr string) {
+	s.t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.addr = l.Addr().String()
+	s.srv = httptest.NewUnstartedServer(s.e)
+	s.srv.Listener.Close()
+	s.srv.Listener = l
+	s.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			s.newConns.Add(1)
+			n := s.open.Add(1)
+			for m := s.maxOpen.Load(); n > m && !s.maxOpen.CompareAndSwap(m, n); m = s.maxOpen.Load() {
+			}
+		case http.StateClosed, http.StateHijacked:
+			s.open.Add(-1)
+		}
+	}
+	s.srv.Start()
+}
+
+func (s *hsm) stop() {
+	if s.srv != nil {
+		s.srv.Close()
+		s.srv = nil
+	}
+}
+
+func (s *hsm) url() string { return "http://" + s.addr }
+
+// newToken makes a token for the server whose every exchange is checked
+// against the NetHSM API description.
+func newToken(t *testing.T, s *hsm, opts Options) (*Token, *nethsmtest.Transport) {
+	t.Helper()
+	spec := nethsmtest.LoadSpec(t)
+	if opts.Name == "" {
+		opts.Name = "nethsm-test"
+	}
+	opts.URL = s.url()
+	if opts.User == "" {
+		opts.User, opts.Passphrase = opUser, opPass
+	}
+	if opts.ProbeInterval == 0 {
+		opts.ProbeInterval = 20 * time.Millisecond
+	}
+	tok, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := nethsmtest.NewTransport(spec, tok.client.Transport)
+	tok.client.Transport = tr
+	t.Cleanup(func() { tr.RequireValid(t) })
+	return tok, tr
+}
+
+func TestCapabilities(t *testing.T) {
+	tok, err := New(Options{Name: "n", URL: "https://nethsm.example", User: "op", PoolSize: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tk tokens.Token = tok
+	if _, ok := tk.(tokens.BatchSigner); ok {
+		t.Error("the NetHSM token must not be a BatchSigner: the NetHSM has no batch API")
+	}
+	if p, ok := tk.(tokens.Parallelizer); !ok || p.Parallelism() != 5 {
+		t.Errorf("Parallelism = %v, want the pool size 5", p)
+	}
+	tr := tok.client.Transport.(*http.Transport)
+	if tr.MaxConnsPerHost != 5 || tr.MaxIdleConnsPerHost != 5 {
+		t.Errorf("transport allows %d connections (%d idle), want 5", tr.MaxConnsPerHost, tr.MaxIdleConnsPerHost)
+	}
+	if tok.base != "https://nethsm.example/api/v1" {
+		t.Errorf("base URL %q", tok.base)
+	}
+	if st := tok.Status(context.Background()); st.State != tokens.Offline || !strings.Contains(st.Reason, "not activated") {
+		t.Errorf("token without passphrase: status %v %q", st.State, st.Reason)
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"no name", Options{URL: "https://h", User: "u"}, "set a name"},
+		{"bad scheme", Options{Name: "n", URL: "ftp://h", User: "u"}, "must be https"},
+		{"credentials in URL", Options{Name: "n", URL: "https://u:p@h", User: "u"}, "not in the URL"},
+		{"no user", Options{Name: "n", URL: "https://h"}, "operator user"},
+		{"bad key ID", Options{Name: "n", URL: "https://h", User: "u", KeyIDs: []string{"a b"}}, "not a NetHSM key ID"},
+		{"missing CA bundle", Options{Name: "n", URL: "https://h", User: "u", CABundle: "/nonexistent/ca.pem"}, "CA bundle"},
+		{"empty CA bundle", Options{Name: "n", URL: "https://h", User: "u", CABundle: "-----BEGIN nothing"}, "no PEM certificate"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New: %v, want an error about %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSignAllThousand(t *testing.T) {
+	s := newHSM(t)
+	const pool = 4
+	tok, tr := newToken(t, s, Options{PoolSize: pool})
+	ctx := context.Background()
+	digests := make([][]byte, 1000)
+	for i := range digests {
+		d := sha256.Sum256(fmt.Appendf(nil, "document %d", i))
+		digests[i] = d[:]
+	}
+	res, err := tokens.SignAll(ctx, tok, "p256", digests, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := s.keys["p256"].Public().(*ecdsa.PublicKey)
+	for i, r := range res {
+		if r.Err != nil {
+			t.Fatalf("item %d: %v", i, r.Err)
+		}
+		if !ecdsa.VerifyASN1(pub, digests[i], r.Signature) {
+			t.Fatalf("item %d: signature does not verify", i)
+		}
+	}
+	if n := s.h.SignCalls(); n != 1000 {
+		t.Errorf("server counted %d sign calls, want 1000", n)
+	}
+	if n := s.newConns.Load(); n > pool {
+		t.Errorf("client opened %d connections, want at most the pool size %d", n, pool)
+	}
+	if n := s.maxOpen.Load(); n > pool {
+		t.Errorf("%d connections open at once, want at most %d", n, pool)
+	}
+	var signs int
+	for _, ex := range tr.Exchanges() {
+		if ex.RequestErr != nil || ex.ResponseErr != nil {
+			t.Fatalf("%s %s: does not conform: %v / %v", ex.Method, ex.Path, ex.RequestErr, ex.ResponseErr)
+		}
+		if strings.HasSuffix(ex.Path, "/sign") {
+			signs++
+		}
+	}
+	if signs != 1000 {
+		t.Errorf("%d sign requests checked, want 1000", signs)
+	}
+}
+
+func TestSignModes(t *testing.T) {
+	s := newHSM(t)
+	tok, _ := newToken(t, s, Options{})
+	ctx := context.Background()
+	data := []byte("Signet NetHSM client test")
+	sum := func(h crypto.Hash) []byte { w := h.New(); w.Write(data); return w.Sum(nil) }
+	rsaPub := s.keys["rsa2048"].Public().(*rsa.PublicKey)
+	tests := []struct {
+		name, alias string
+		opts        crypto.SignerOpts
+		verify      func(sig []byte) bool
+	}{
+		{"PKCS1 SHA-256", "rsa2048", crypto.SHA256, func(sig []byte) bool {
+			return rsa.VerifyPKCS1v15(rsaPub, crypto.SHA256, sum(crypto.SHA256), sig) == nil
+		}},
+		{"PKCS1 SHA-512", "rsa2048", crypto.SHA512, func(sig []byte) bool {
+			return rsa.VerifyPKCS1v15(rsaPub, crypto.SHA512, sum(crypto.SHA512), sig) == nil
+		}},
+		{"PSS SHA-256", "rsa2048", &rsa.PSSOptions{Hash: crypto.SHA256, SaltLength: rsa.PSSSaltLengthEqualsHash}, func(sig []byte) bool {
+			return rsa.VerifyPSS(rsaPub, crypto.SHA256, sum(crypto.SHA256), sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
+		}},
+		{"PSS SHA-384 auto salt", "rsa2048", &rsa.PSSOptions{Hash: crypto.SHA384}, func(sig []byte) bool {
+			return rsa.VerifyPSS(rsaPub, crypto.SHA384, sum(crypto.SHA384), sig, &rsa.PSSOptions{SaltLength: 48}) == nil
+		}},
+		{"PSS SHA-512", "rsa2048", &rsa.PSSOptions{Hash: crypto.SHA512, SaltLength: 64}, func(sig []byte) bool {
+			return rsa.VerifyPSS(rsaPub, crypto.SHA512, sum(crypto.SHA512), sig, nil) == nil
+		}},
+		{"ECDSA P-256", "p256", crypto.SHA256, func(sig []byte) bool {
+			return ecdsa.VerifyASN1(s.keys["p256"].Public().(*ecdsa.PublicKey), sum(crypto.SHA256), sig)
+		}},
+		{"ECDSA P-384", "p384", crypto.SHA384, func(sig []byte) bool {
+			return ecdsa.VerifyASN1(s.keys["p384"].Public().(*ecdsa.PublicKey), sum(crypto.SHA384), sig)
+		}},
+		{"Ed25519", "ed25519", crypto.Hash(0), func(sig []byte) bool {
+			return ed25519.Verify(s.keys["ed25519"].Public().(ed25519.PublicKey), data, sig)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sg, err := tok.Signer(ctx, tc.alias)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sg.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(s.keys[tc.alias].Public()) {
+				t.Fatal("Signer.Public is not the key's public key")
+			}
+			in := data
+			if h := tc.opts.HashFunc(); h != 0 {
+				in = sum(h)
+			}
+			sig, err := sg.Sign(rand.Reader, in, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.verify(sig) {
+				t.Fatal("signature does not verify")
+			}
+			sig[len(sig)/2] ^= 1
+			if tc.verify(sig) {
+				t.Fatal("corrupted signature verifies")
+			}
+		})
+	}
+
+	unsupported := []struct {
+		name, alias string
+		digest      []byte
+		opts        crypto.SignerOpts
+	}{
+		{"PSS with a long salt", "rsa2048", sum(crypto.SHA256), &rsa.PSSOptions{Hash: crypto.SHA256, SaltLength: 100}},
+		{"Ed25519ph", "ed25519", sum(crypto.SHA512), &ed25519.Options{Hash: crypto.SHA512}},
+		{"digest of the wrong length", "p256", sum(crypto.SHA256), crypto.SHA384},
+	}
+	for _, tc := range unsupported {
+		t.Run(tc.name, func(t *testing.T) {
+			sg, err := tok.Signer(ctx, tc.alias)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := sg.Sign(rand.Reader, tc.digest, tc.opts); err == nil {
+				t.Fatal("Sign succeeded")
+			}
+		})
+	}
+	// The server refuses what the mode cannot do (400): ErrUnsupported.
+	sg, err := tok.Signer(ctx, "p256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sg.Sign(rand.Reader, make([]byte, 64), crypto.SHA512); !errors.Is(err, tokens.ErrUnsupported) {
+		t.Errorf("ECDSA P-256 with a 64-byte digest: %v, want ErrUnsupported", err)
+	}
+	if st := tok.Status(ctx); st.State != tokens.Active {
+		t.Errorf("a refused item made the token %v: %s", st.State, st.Reason)
+	}
+}
+
+func TestKeysAndChain(t *testing.T) {
+	s := newHSM(t)
+	tok, _ := newToken(t, s, Options{})
+	ctx := context.Background()
+	keys, err := tok.Keys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]tokens.KeyInfo{}
+	for _, k := range keys {
+		got[k.Alias] = k
+	}
+	want := map[string]tokens.KeyInfo{
+		"rsa2048": {Alias: "rsa2048", Algorithm: "RSA", Bits: 2048, HasChain: true, NotAfter: s.chain[0].NotAfter},
+		"p256":    {Alias: "p256", Algorithm: "ECDSA", Bits: 256, Curve: "P-256"},
+		"p384":    {Alias: "p384", Algorithm: "ECDSA", Bits: 384, Curve: "P-384"},
+		"ed25519": {Alias: "ed25519", Algorithm: "Ed25519", Bits: 256},
+	}
+	if len(got) != len(want) {
+		t.Errorf("Keys = %+v", keys)
+	}
+	for a, w := range want {
+		g := got[a]
+		if g.Algorithm != w.Algorithm || g.Bits != w.Bits || g.Curve != w.Curve || g.HasChain != w.HasChain || !g.NotAfter.Equal(w.NotAfter) {
+			t.Errorf("key %s = %+v, want %+v", a, g, w)
+		}
+	}
+	chain, err := tok.Chain(ctx, "rsa2048")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(chain) != 2 || !chain[0].Equal(s.chain[0]) || !chain[1].Equal(s.chain[1]) {
+		t.Errorf("Chain returned %d certificates, want the 2-certificate chain", len(chain))
+	}
+	if chain, err := tok.Chain(ctx, "p256"); err != nil || len(chain) != 0 {
+		t.Errorf("Chain of a key without certificate = %v, %v", chain, err)
+	}
+	for _, alias := range []string{"nokey", "bad alias"} {
+		if _, err := tok.Signer(ctx, alias); !errors.Is(err, tokens.ErrKeyNotFound) {
+			t.Errorf("Signer(%q): %v, want ErrKeyNotFound", alias, err)
+		}
+		if _, err := tok.Chain(ctx, alias); !errors.Is(err, tokens.ErrKeyNotFound) {
+			t.Errorf("Chain(%q): %v, want ErrKeyNotFound", alias, err)
+		}
+	}
+
+	// KeyIDs restricts the token to those keys.
+	only, _ := newToken(t, s, Options{Name: "only", KeyIDs: []string{"p384"}})
+	keys, err = only.Keys(ctx)
+	if err != nil || len(keys) != 1 || keys[0].Alias != "p384" {
+		t.Errorf("Keys with KeyIDs = %+v, %v", keys, err)
+	}
+	if _, err := only.Signer(ctx, "p256"); !errors.Is(err, tokens.ErrKeyNotFound) {
+		t.Errorf("Signer outside KeyIDs: %v, want ErrKeyNotFound", err)
+	}
+}
+
+// waitActive waits for the token to become Active on its own; it fails the
+// test if that does not happen within a generous deadline.
+func waitActive(t *testing.T, tok *Token) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := tok.Status(context.Background())
+		if st.State == tokens.Active {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("token did not recover: %s", st.Reason)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestOfflineAndRecovery(t *testing.T) {
+	s := newHSM(t)
+	tok, _ := newToken(t, s, Options{Timeout: 2 * time.Second})
+	ctx := context.Background()
+	waitActive(t, tok)
+	sg, err := tok.Signer(ctx, "p256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256([]byte("x"))
+
+	// Server stopped: Offline with the reason, ErrOffline.
+	s.stop()
+	if _, err := sg.Sign(rand.Reader, d[:], crypto.SHA256); !errors.Is(err, tokens.ErrOffline) {
+		t.Fatalf("Sign with the NetHSM down: %v, want ErrOffline", err)
+	}
+	st := tok.Status(ctx)
+	if st.State != tokens.Offline || !strings.Contains(st.Reason, "unreachable") {
+		t.Fatalf("status %v %q, want Offline because unreachable", st.State, st.Reason)
+	}
+	if _, err := tokens.SignAll(ctx, tok, "p256", [][]byte{d[:]}, crypto.SHA256); !errors.Is(err, tokens.ErrOffline) {
+		t.Errorf("SignAll with the NetHSM down: %v, want ErrOffline", err)
+	}
+	if strings.Contains(st.Reason, opPass) {
+		t.Error("the reason shows the passphrase")
+	}
+
+	// Back on the same address: Active on its own, and signing works.
+	s.start(s.addr)
+	waitActive(t, tok)
+	res, err := tokens.SignAll(ctx, tok, "p256", [][]byte{d[:]}, crypto.SHA256)
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("SignAll after recovery: %v %v", err, res)
+	}
+
+	// Not Operational (412): Offline with the reason, then back.
+	s.state.Store(nethsm.Locked)
+	if _, err := sg.Sign(rand.Reader, d[:], crypto.SHA256); !errors.Is(err, tokens.ErrOffline) {
+		t.Fatalf("Sign on a Locked NetHSM: %v, want ErrOffline", err)
+	}
+	st = tok.Status(ctx)
+	if st.State != tokens.Offline || !strings.Contains(st.Reason, "Operational") {
+		t.Fatalf("status %v %q, want Offline because not Operational", st.State, st.Reason)
+	}
+	s.state.Store(nethsm.Operational)
+	waitActive(t, tok)
+}
+
+func TestActivate(t *testing.T) {
+	s := newHSM(t)
+	tok, _ := newToken(t, s, Options{User: opUser})
+	ctx := context.Background()
+	if st := tok.Status(ctx); st.State != tokens.Offline {
+		t.Fatalf("token without passphrase is %v", st.State)
+	}
+	if _, err := tok.Signer(ctx, "p256"); !errors.Is(err, tokens.ErrOffline) {
+		t.Errorf("Signer before activation: %v, want ErrOffline", err)
+	}
+	if err := tok.Activate(ctx, "wrong-passphrase"); !errors.Is(err, tokens.ErrBadPIN) {
+		t.Errorf("Activate with a wrong passphrase: %v, want ErrBadPIN", err)
+	} else if strings.Contains(err.Error(), "wrong-passphrase") {
+		t.Error("the error shows the passphrase")
+	}
+	if err := tok.Activate(ctx, opPass); err != nil {
+		t.Fatal(err)
+	}
+	if st := tok.Status(ctx); st.State != tokens.Active {
+		t.Fatalf("after Activate: %v %s", st.State, st.Reason)
+	}
+	if err := tok.Deactivate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := tok.Status(ctx); st.State != tokens.Offline {
+		t.Errorf("after Deactivate: %v", st.State)
+	}
+
+	// An Administrator passes the probe but may not sign: 403 makes the
+	// token Offline with a reason naming the role.
+	admin, _ := newToken(t, s, Options{Name: "admin", User: "admin", Passphrase: "admin-passphrase"})
+	waitActive(t, admin)
+	sg, err := admin.Signer(ctx, "p256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256(nil)
+	if _, err := sg.Sign(rand.Reader, d[:], crypto.SHA256); !errors.Is(err, tokens.ErrOffline) {
+		t.Errorf("Sign as Administrator: %v, want ErrOffline", err)
+	}
+	if st := admin.Status(ctx); !strings.Contains(st.Reason, "Operator") {
+		t.Errorf("status reason %q does not name the Operator role", st.Reason)
+	}
+}
+
+// TestRetries checks that GETs are retried after a broken connection, and a
+// sign request that reached the server is not.
+func TestRetries(t *testing.T) {
+	var signHits, keyHits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/sign"):
+			signHits.Add(1)
+		case strings.HasSuffix(r.URL.Path, "/cert"):
+			keyHits.Add(1)
+		}
+		// Break the connection without an answer.
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer srv.Close()
+	tok, err := New(Options{Name: "r", URL: srv.URL, User: opUser, Passphrase: opPass, ProbeInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := s256Key(t)
+	tok.status = tokens.Status{State: tokens.Active}
+	tok.probed = time.Now()
+	sg := &signer{t: tok, ctx: context.Background(), id: "p256", pub: k}
+	d := sha256.Sum256(nil)
+	if _, err := sg.Sign(rand.Reader, d[:], crypto.SHA256); !errors.Is(err, tokens.ErrOffline) {
+		t.Errorf("Sign over a broken connection: %v, want ErrOffline", err)
+	}
+	if n := signHits.Load(); n != 1 {
+		t.Errorf("the sign request reached the server %d times, want once", n)
+	}
+	tok.status = tokens.Status{State: tokens.Active}
+	if _, err := tok.Chain(context.Background(), "p256"); !errors.Is(err, tokens.ErrOffline) {
+		t.Errorf("Chain over a broken connection: %v, want ErrOffline", err)
+	}
+	if n := keyHits.Load(); n != 3 {
+		t.Errorf("the GET reached the server %d times, want 3 attempts", n)
+	}
+}
+
+func s256Key(t *testing.T) *ecdsa.PublicKey {
+	return testKeys(t)["p256"].Public().(*ecdsa.PublicKey)
+}
+
+func TestECDSADER(t *testing.T) {
+	k := testKeys(t)["p384"].(*ecdsa.PrivateKey)
+	d := sha512.Sum384([]byte("raw"))
+	der, err := ecdsa.SignASN1(rand.Reader, k, d[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// DER passes through unchanged.
+	if out, err := ecdsaDER(&k.PublicKey, der); err != nil || string(out) != string(der) {
+		t.Errorf("DER input changed: %v", err)
+	}
+	// r||s (older NetHSM releases) becomes DER.
+	r, s, err := ecdsa.Sign(rand.Reader, k, d[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := append(r.FillBytes(make([]byte, 48)), s.FillBytes(make([]byte, 48))...)
+	out, err := ecdsaDER(&k.PublicKey, raw)
+	if err != nil || !ecdsa.VerifyASN1(&k.PublicKey, d[:], out) {
+		t.Errorf("r||s not converted to valid DER: %v", err)
+	}
+	if _, err := ecdsaDER(&k.PublicKey, raw[:90]); err == nil {
+		t.Error("a truncated signature was accepted")
+	}
+}

@@ -1,0 +1,174 @@
+package nethsm
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net/http/httptrace"
+	"strings"
+	"sync/atomic"
+
+	"github.com/signet-project/signet/tokens"
+)
+
+// signer signs with one NetHSM key.
+type signer struct {
+	t   *Token
+	ctx context.Context
+	id  string
+	pub crypto.PublicKey
+}
+
+func (s *signer) Public() crypto.PublicKey { return s.pub }
+
+var pssModes = map[crypto.Hash]string{
+	crypto.MD5:    "PSS_MD5",
+	crypto.SHA1:   "PSS_SHA1",
+	crypto.SHA224: "PSS_SHA224",
+	crypto.SHA256: "PSS_SHA256",
+	crypto.SHA384: "PSS_SHA384",
+	crypto.SHA512: "PSS_SHA512",
+}
+
+var hashOIDs = map[crypto.Hash]asn1.ObjectIdentifier{
+	crypto.MD5:        {1, 2, 840, 113549, 2, 5},
+	crypto.SHA1:       {1, 3, 14, 3, 2, 26},
+	crypto.SHA224:     {2, 16, 840, 1, 101, 3, 4, 2, 4},
+	crypto.SHA256:     {2, 16, 840, 1, 101, 3, 4, 2, 1},
+	crypto.SHA384:     {2, 16, 840, 1, 101, 3, 4, 2, 2},
+	crypto.SHA512:     {2, 16, 840, 1, 101, 3, 4, 2, 3},
+	crypto.SHA512_224: {2, 16, 840, 1, 101, 3, 4, 2, 5},
+	crypto.SHA512_256: {2, 16, 840, 1, 101, 3, 4, 2, 6},
+	crypto.SHA3_224:   {2, 16, 840, 1, 101, 3, 4, 2, 7},
+	crypto.SHA3_256:   {2, 16, 840, 1, 101, 3, 4, 2, 8},
+	crypto.SHA3_384:   {2, 16, 840, 1, 101, 3, 4, 2, 9},
+	crypto.SHA3_512:   {2, 16, 840, 1, 101, 3, 4, 2, 10},
+}
+
+// digestInfo encodes the DER DigestInfo of a digest (RFC 8017, section 9.2):
+// the NetHSM's PKCS1 mode pads its input as is and does not know the hash.
+func digestInfo(h crypto.Hash, digest []byte) ([]byte, error) {
+	oid, ok := hashOIDs[h]
+	if !ok {
+		return nil, fmt.Errorf("PKCS#1 v1.5 with hash %v: %w", h, tokens.ErrUnsupported)
+	}
+	return asn1.Marshal(struct {
+		Alg    pkix.AlgorithmIdentifier
+		Digest []byte
+	}{pkix.AlgorithmIdentifier{Algorithm: oid, Parameters: asn1.NullRawValue}, digest})
+}
+
+// request maps a Sign call to a NetHSM mode and message.
+func (s *signer) request(digest []byte, opts crypto.SignerOpts) (mode string, msg []byte, err error) {
+	h := opts.HashFunc()
+	if h != 0 && len(digest) != h.Size() {
+		return "", nil, fmt.Errorf("a %v digest is %d bytes, not %d", h, h.Size(), len(digest))
+	}
+	switch s.pub.(type) {
+	case *rsa.PublicKey:
+		if pss, ok := opts.(*rsa.PSSOptions); ok {
+			mode, ok := pssModes[h]
+			if !ok {
+				return "", nil, fmt.Errorf("RSA-PSS with hash %v: %w", h, tokens.ErrUnsupported)
+			}
+			// The NetHSM's salt is as long as the hash; PSSSaltLengthAuto
+			// verifies any salt, so it is satisfied too.
+			if sl := pss.SaltLength; sl != rsa.PSSSaltLengthAuto && sl != rsa.PSSSaltLengthEqualsHash && sl != h.Size() {
+				return "", nil, fmt.Errorf("RSA-PSS salt length %d (the NetHSM uses the hash length): %w", sl, tokens.ErrUnsupported)
+			}
+			return mode, digest, nil
+		}
+		if h == 0 {
+			return "PKCS1", digest, nil // already a DigestInfo, or raw data
+		}
+		di, err := digestInfo(h, digest)
+		return "PKCS1", di, err
+	case *ecdsa.PublicKey:
+		return "ECDSA", digest, nil
+	case ed25519.PublicKey:
+		if eo, ok := opts.(*ed25519.Options); ok && (eo.Context != "" || eo.Hash != 0) {
+			return "", nil, fmt.Errorf("Ed25519ph and Ed25519ctx: %w", tokens.ErrUnsupported)
+		}
+		if h != 0 {
+			return "", nil, fmt.Errorf("Ed25519 signs the whole message, not a %v digest: %w", h, tokens.ErrUnsupported)
+		}
+		return "EdDSA", digest, nil
+	}
+	return "", nil, fmt.Errorf("key type %T: %w", s.pub, tokens.ErrUnsupported)
+}
+
+// Sign signs digest with the NetHSM key, in the mode opts select: PKCS1
+// (the DigestInfo is added here), PSS_<hash>, ECDSA or EdDSA (opts.HashFunc()
+// zero: digest is the whole message). ECDSA signatures are ASN.1 DER.
+func (s *signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	t := s.t
+	mode, msg, err := s.request(digest, opts)
+	if err != nil {
+		return nil, fmt.Errorf("nethsm token %s: key %s: %w", t.name, s.id, err)
+	}
+	body, err := json.Marshal(map[string]string{"mode": mode, "message": base64.StdEncoding.EncodeToString(msg)})
+	if err != nil {
+		return nil, err
+	}
+	resp, err := t.do(s.ctx, "POST", "/keys/"+s.id+"/sign", "application/json", body, true)
+	if err != nil {
+		var he *httpError
+		if errors.As(err, &he) && he.status == 400 {
+			return nil, fmt.Errorf("nethsm token %s: key %s: mode %s: %w: %w", t.name, s.id, mode, he, tokens.ErrUnsupported)
+		}
+		return nil, t.keyErr(s.id, err)
+	}
+	var out struct {
+		Signature string `json:"signature"`
+	}
+	if err := json.Unmarshal(resp, &out); err != nil {
+		return nil, fmt.Errorf("nethsm token %s: key %s: sign answer: %w", t.name, s.id, err)
+	}
+	sig, err := decodeB64(out.Signature)
+	if err != nil || len(sig) == 0 {
+		return nil, fmt.Errorf("nethsm token %s: key %s: the sign answer has no base64 signature", t.name, s.id)
+	}
+	if k, ok := s.pub.(*ecdsa.PublicKey); ok {
+		return ecdsaDER(k, sig)
+	}
+	return sig, nil
+}
+
+// ecdsaDER returns an ECDSA signature as ASN.1 DER. The API description
+// promises DER; older NetHSM releases answered r||s, which is converted.
+func ecdsaDER(k *ecdsa.PublicKey, sig []byte) ([]byte, error) {
+	var rs struct{ R, S *big.Int }
+	if rest, err := asn1.Unmarshal(sig, &rs); err == nil && len(rest) == 0 {
+		return sig, nil
+	}
+	n := (k.Curve.Params().BitSize + 7) / 8
+	if len(sig) != 2*n {
+		return nil, fmt.Errorf("the ECDSA signature is neither DER nor %d-byte r||s", 2*n)
+	}
+	rs.R = new(big.Int).SetBytes(sig[:n])
+	rs.S = new(big.Int).SetBytes(sig[n:])
+	return asn1.Marshal(rs)
+}
+
+// decodeB64 decodes standard base64, padded or not.
+func decodeB64(s string) ([]byte, error) {
+	return base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
+}
+
+// withConnTrace records in sent whether the request got a connection: until
+// then no byte of it can have left, and even a POST may be sent again.
+func withConnTrace(ctx context.Context, sent *atomic.Bool) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { sent.Store(true) },
+	})
+}
