@@ -28,10 +28,30 @@ import (
 	"github.com/signet-project/signet/tokens"
 )
 
-// SpecPath is where CI puts the NetHSM API description, relative to a
-// package folder two levels below the repository root (shared/ sits beside
-// the clone).
-const SpecPath = "../../../shared/openapi/nethsm-api.yaml"
+// SpecPath is where CI puts the NetHSM API description, relative to the
+// repository root: shared/ sits beside the clone, so from a package folder
+// two levels down (web/nethsm, tokens/nethsm) it is
+// ../../../shared/openapi/nethsm-api.yaml.
+const SpecPath = "../shared/openapi/nethsm-api.yaml"
+
+// specFile returns SpecPath resolved against the repository root, the
+// nearest folder above the working directory that holds go.mod.
+func specFile() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, filepath.FromSlash(SpecPath)), nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
 
 // Spec is a loaded NetHSM API description and its router.
 type Spec struct {
@@ -42,14 +62,14 @@ type Spec struct {
 var registerPEM sync.Once
 
 // LoadSpec loads and validates the NetHSM API description at SpecPath. It
-// skips the test when the file is absent.
+// skips the test, saying where it looked, when the file is absent.
 //
 // The description's server URL (https://{host}/api/{version}) is replaced by
 // its path alone, /api/v1, so that requests to a test server on any host and
 // scheme route, while paths still need the /api/v1 base.
 func LoadSpec(t testing.TB) *Spec {
 	t.Helper()
-	path, err := filepath.Abs(SpecPath)
+	path, err := specFile()
 	if err != nil {
 		t.Fatal(err)
 	}
