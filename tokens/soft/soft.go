@@ -1,0 +1,288 @@
+// Package soft is Signet's software crypto token, the equivalent of
+// SignServer's KeystoreCryptoToken: keys kept in files on disk, decrypted
+// into memory when the token is activated.
+//
+// # Keystore layout
+//
+// A keystore is a folder with one file (PKCS12) or one pair of files (PEM) per
+// key, named after the key's alias:
+//
+//	PKCS12: <dir>/<alias>.p12 (or .pfx): the key and its chain, signer first,
+//	        protected by the token's PIN.
+//	PEM:    <dir>/<alias>.key: the key as an unencrypted PKCS#8 "PRIVATE KEY"
+//	        block; <dir>/<alias>.pem: its chain as "CERTIFICATE" blocks,
+//	        signer first (optional).
+//
+// The path may also name a single file (a .p12 made by `openssl pkcs12
+// -export`, or a PEM file holding one PRIVATE KEY block and its CERTIFICATE
+// blocks). Such a keystore holds exactly one key, whose alias is the file name
+// without its extension; it can take a new chain but not new keys.
+//
+// Why a folder rather than one PKCS#12 file with several aliases:
+// go-pkcs12, the PKCS#12 library Signet uses, reads and writes exactly one
+// private key per file (Encoder.Encode, DecodeChain) and does not expose the
+// friendlyName attribute. A several-key file would need a hand-written
+// PKCS#12 codec (PBES2, the PKCS#12 MAC key derivation, legacy PBE ciphers);
+// one standard file per key keeps every file readable by openssl, Java and
+// Windows, and lets an operator add a key by dropping in an exported .p12.
+// go-pkcs12 handles Ed25519 keys (it stores PKCS#8, which crypto/x509 encodes
+// for Ed25519), so both formats hold every key type.
+//
+// # PINs
+//
+// PKCS12: every file of a keystore is protected by the same password, the
+// token's PIN. Activate decrypts every file with it; a wrong PIN fails with
+// an error wrapping tokens.ErrBadPIN and the token stays Offline. A keystore
+// with no keys yet accepts any PIN, and the keys generated after that are
+// protected with it. Files are written with go-pkcs12's Modern encoder
+// (PBES2, AES-256-CBC, PBKDF2-HMAC-SHA-256, HMAC-SHA-256 MAC).
+//
+// PEM: keys are not encrypted and are protected by file permissions only
+// (files are written with mode 0600). Activate ignores the PIN: it reads the
+// keys into memory, and any PIN, empty included, is accepted.
+//
+// # Keys without certificates
+//
+// A PKCS#12 file must hold a certificate for its key, so GenerateKey stores a
+// self-signed placeholder certificate with the key, as SignServer (CESeCore)
+// does for Java keystores. The placeholder is not a chain: Chain returns no
+// certificates and KeyInfo.HasChain is false until ImportChain stores one.
+package soft
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/signet-project/signet/tokens"
+)
+
+// Keystore types accepted in Options.Type.
+const (
+	TypePKCS12 = "PKCS12"
+	TypePEM    = "PEM"
+)
+
+// ErrChainMismatch reports that a certificate chain given to ImportChain does
+// not start with a certificate for the key.
+var ErrChainMismatch = errors.New("certificate does not match the key")
+
+// Options configure a soft token.
+type Options struct {
+	// Path is the keystore folder, or a single keystore file holding one key.
+	Path string
+	// Type is "PKCS12" or "PEM" (case-insensitive).
+	Type string
+	// Name is the token's name; the base name of Path when empty.
+	Name string
+}
+
+// Token is a crypto token over a keystore on disk. It is Offline until
+// Activate succeeds. A Token is safe for concurrent use; signing takes no
+// lock, so signers of one token run in parallel.
+type Token struct {
+	name string
+	path string
+	typ  string
+
+	mu     sync.RWMutex
+	active bool
+	reason string // why the token is Offline
+	pin    string // kept while active to protect the files GenerateKey and ImportChain write
+	single bool   // path is a file holding one key
+	keys   map[string]*entry
+}
+
+var (
+	_ tokens.Token            = (*Token)(nil)
+	_ tokens.KeyGenerator     = (*Token)(nil)
+	_ tokens.CertificateStore = (*Token)(nil)
+)
+
+const reasonNotActivated = "not activated"
+
+func (o Options) check() (Options, error) {
+	if o.Path == "" {
+		return o, errors.New("soft token needs a keystore path: set the token's keystore path")
+	}
+	switch strings.ToUpper(o.Type) {
+	case TypePKCS12, "P12", "PFX":
+		o.Type = TypePKCS12
+	case TypePEM:
+		o.Type = TypePEM
+	default:
+		return o, fmt.Errorf("unknown keystore type %q: use PKCS12 or PEM", o.Type)
+	}
+	o.Path = filepath.Clean(o.Path)
+	if o.Name == "" {
+		o.Name = filepath.Base(o.Path)
+	}
+	return o, nil
+}
+
+// Open returns a token over the keystore at opts.Path. The token is Offline
+// with the reason "not activated" until Activate succeeds, or with the reason
+// "keystore unreadable: …" when the path cannot be read. Open fails only for
+// invalid options.
+func Open(opts Options) (*Token, error) {
+	opts, err := opts.check()
+	if err != nil {
+		return nil, err
+	}
+	t := &Token{name: opts.Name, path: opts.Path, typ: opts.Type, reason: reasonNotActivated}
+	if _, err := t.files(); err != nil {
+		t.reason = unreadable(err)
+	}
+	return t, nil
+}
+
+// Create makes a new empty keystore folder at opts.Path (mode 0700) and
+// returns its token, activated with pin. It fails when opts.Path is a file or
+// a folder that already holds keys, so an existing keystore is never
+// overwritten.
+func Create(opts Options, pin string) (*Token, error) {
+	opts, err := opts.check()
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(opts.Path); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("cannot create keystore %s: a file with that name exists", opts.Path)
+	}
+	if err := os.MkdirAll(opts.Path, 0o700); err != nil {
+		return nil, fmt.Errorf("cannot create keystore folder: %w", err)
+	}
+	t := &Token{name: opts.Name, path: opts.Path, typ: opts.Type, reason: reasonNotActivated}
+	files, err := t.files()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read new keystore: %w", err)
+	}
+	if len(files) > 0 {
+		return nil, fmt.Errorf("keystore %s already holds keys: open it instead of creating it", opts.Path)
+	}
+	if err := t.Activate(context.Background(), pin); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func unreadable(err error) string { return "keystore unreadable: " + err.Error() }
+
+// Name returns the token's name.
+func (t *Token) Name() string { return t.name }
+
+// Status reports whether the token is Active, or Offline and why.
+func (t *Token) Status(ctx context.Context) tokens.Status {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.active {
+		return tokens.Status{State: tokens.Active}
+	}
+	return tokens.Status{State: tokens.Offline, Reason: t.reason}
+}
+
+// Activate reads the keystore and decrypts its keys with pin (PKCS12), or
+// reads its unencrypted keys and ignores pin (PEM). On a wrong PIN the error
+// wraps tokens.ErrBadPIN and the token keeps its state. Activating an active
+// token reloads the keystore from disk.
+func (t *Token) Activate(ctx context.Context, pin string) error {
+	keys, single, err := t.load(pin)
+	if err != nil {
+		if errors.Is(err, tokens.ErrBadPIN) {
+			return fmt.Errorf("cannot activate token %s: %w", t.name, err)
+		}
+		t.mu.Lock()
+		if !t.active {
+			t.reason = unreadable(err)
+		}
+		t.mu.Unlock()
+		return fmt.Errorf("cannot activate token %s: keystore unreadable: %w", t.name, err)
+	}
+	t.mu.Lock()
+	old := t.keys
+	t.keys, t.single, t.pin, t.active, t.reason = keys, single, pin, true, ""
+	t.mu.Unlock()
+	kill(old)
+	return nil
+}
+
+// Deactivate drops the keys and the PIN from memory. Signers handed out
+// before fail with tokens.ErrOffline from then on.
+func (t *Token) Deactivate(ctx context.Context) error {
+	t.mu.Lock()
+	old := t.keys
+	t.keys, t.pin, t.active, t.reason = nil, "", false, reasonNotActivated
+	t.mu.Unlock()
+	kill(old)
+	return nil
+}
+
+func kill(keys map[string]*entry) {
+	for _, e := range keys {
+		e.live.Store(false)
+	}
+}
+
+// lookup returns the entry of alias; the caller holds t.mu.
+func (t *Token) lookup(alias string) (*entry, error) {
+	if !t.active {
+		return nil, fmt.Errorf("token %s is not activated: %w", t.name, tokens.ErrOffline)
+	}
+	e, ok := t.keys[alias]
+	if !ok {
+		return nil, fmt.Errorf("token %s has no key %q: %w", t.name, alias, tokens.ErrKeyNotFound)
+	}
+	return e, nil
+}
+
+// Keys lists the keys of an active token, sorted by alias.
+func (t *Token) Keys(ctx context.Context) ([]tokens.KeyInfo, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if !t.active {
+		return nil, fmt.Errorf("token %s is not activated: %w", t.name, tokens.ErrOffline)
+	}
+	out := make([]tokens.KeyInfo, 0, len(t.keys))
+	for alias, e := range t.keys {
+		info := describe(e.key.Public())
+		info.Alias = alias
+		if len(e.chain) > 0 {
+			info.HasChain = true
+			info.NotAfter = e.chain[0].NotAfter
+		}
+		out = append(out, info)
+	}
+	slices.SortFunc(out, func(a, b tokens.KeyInfo) int { return strings.Compare(a.Alias, b.Alias) })
+	return out, nil
+}
+
+// Signer returns the key alias as a crypto.Signer. The signer is a thin
+// wrapper around the key: it takes no lock, and fails with tokens.ErrOffline
+// once the token is deactivated or the key removed.
+func (t *Token) Signer(ctx context.Context, alias string) (crypto.Signer, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	e, err := t.lookup(alias)
+	if err != nil {
+		return nil, err
+	}
+	return &signer{e: e}, nil
+}
+
+// Chain returns the certificate chain of the key alias, signer first; empty
+// when no chain has been imported.
+func (t *Token) Chain(ctx context.Context, alias string) ([]*x509.Certificate, error) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	e, err := t.lookup(alias)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(e.chain), nil
+}
