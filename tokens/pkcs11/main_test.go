@@ -32,6 +32,9 @@ const (
 
 func findModule() string {
 	if m := os.Getenv("SOFTHSM2_MODULE"); m != "" {
+		if _, err := os.Stat(m); err != nil {
+			return ""
+		}
 		return m
 	}
 	for _, m := range []string{

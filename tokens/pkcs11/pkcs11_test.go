@@ -26,7 +26,7 @@ import (
 
 // newToken returns an activated token on the SoftHSM2 token label, closed
 // when the test ends.
-func newToken(t *testing.T, label string, opts Options) *Token {
+func newToken(t testing.TB, label string, opts Options) *Token {
 	t.Helper()
 	needHSM(t)
 	if opts.Name == "" {
@@ -679,5 +679,29 @@ func TestConcurrentReopen(t *testing.T) {
 	}
 	if st := tok.Status(ctx); st.State != tokens.Active {
 		t.Errorf("Status = %+v, want Active", st)
+	}
+}
+
+// TestStatusNotices checks that Status alone, with nothing signing, sees
+// the token go and come back.
+func TestStatusNotices(t *testing.T) {
+	tok := newToken(t, labelFail, Options{RetryInterval: 20 * time.Millisecond})
+	folder := hsm.folder[labelFail]
+	away := filepath.Join(hsm.dir, "away-status")
+	if err := os.Rename(folder, away); err != nil {
+		t.Fatal(err)
+	}
+	st := waitStatus(t, tok, tokens.Offline)
+	if err := os.Rename(away, folder); err != nil {
+		t.Fatal(err)
+	}
+	if st.State != tokens.Offline || st.Reason == "" {
+		t.Fatalf("Status with the token gone = %+v, want Offline with a reason", st)
+	}
+	if st := waitStatus(t, tok, tokens.Active); st.State != tokens.Active {
+		t.Fatalf("Status after repair = %+v, want Active", st)
+	}
+	if err := signAndVerify(t, tok, 10); err != nil {
+		t.Fatal(err)
 	}
 }
