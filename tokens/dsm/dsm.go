@@ -1,0 +1,812 @@
+// Package dsm is a Signet crypto token backed by Fortanix Data Security
+// Manager (DSM), or any server of its REST API such as Signet's own web/dsm,
+// signing through POST /crypto/v1/keys/batch/sign.
+//
+// The token implements tokens.BatchSigner: tokens.SignAll hands it every
+// digest at once, and it sends them in batches of at most MaxBatchSize
+// items, Parallelism batches in flight, reassembling the results in order.
+// Each item fails alone: the DSM's per-item status becomes that item's
+// tokens.Result.Err (400: tokens.ErrUnsupported, 403: ErrForbidden, 404:
+// tokens.ErrKeyNotFound, 503: tokens.ErrOffline).
+//
+// Aliases are DSM key names. The token authenticates with an API key (app
+// ID and secret, or DSM's base64 form of them) at /sys/v1/session/auth and
+// signs with the bearer token it gets, renewed before it expires.
+//
+// A DSM key has no certificate on the API: the chain of an alias is read
+// from a PEM file, Options.Chains[alias] or <ChainDir>/<alias>.pem, signer
+// first; without one the key has an empty chain.
+//
+// The token is Offline, with the reason, while the DSM is unreachable or
+// refuses the API key; Status and the signing calls probe it again at most
+// once per ProbeInterval, so the token recovers on its own. Safe requests
+// (authentication, key listing, health) are retried on network errors and
+// 502/503/504 answers; a batch sign is retried only when the connection was
+// refused, so nothing is ever signed twice.
+package dsm
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/signet-project/signet/tokens"
+)
+
+// Defaults for Options.
+const (
+	DefaultTimeout       = 30 * time.Second
+	DefaultMaxBatchSize  = 100
+	DefaultParallelism   = 4
+	DefaultProbeInterval = 5 * time.Second
+)
+
+// ErrForbidden reports that the DSM does not let the token's app use a key.
+var ErrForbidden = errors.New("the DSM app may not use this key")
+
+// Options configure a DSM token.
+type Options struct {
+	// Name is the token's configured name.
+	Name string
+	// URL is the DSM's address, "https://host[:port]", such as
+	// https://amer.smartkey.io.
+	URL string
+	// APIKey is the app's API key: "app-id:secret", or the base64 form of
+	// it that the DSM console shows. When empty the token waits for
+	// Activate with the API key as PIN.
+	APIKey string
+	// CABundle is a PEM file (or PEM text) of the CA certificates that
+	// issued the DSM's TLS certificate; empty means the system roots.
+	CABundle string
+	// Timeout bounds each HTTP request (DefaultTimeout when zero).
+	Timeout time.Duration
+	// MaxBatchSize is the most items one batch sign request carries
+	// (DefaultMaxBatchSize when zero).
+	MaxBatchSize int
+	// Parallelism is how many batch requests one SignBatch sends at once
+	// (DefaultParallelism when zero).
+	Parallelism int
+	// ProbeInterval is the shortest time between two probes of the DSM
+	// (DefaultProbeInterval when zero).
+	ProbeInterval time.Duration
+	// HTTPClient replaces the client the token makes; CABundle is then the
+	// caller's business.
+	HTTPClient *http.Client
+	// Chains maps an alias to the PEM file of its certificate chain,
+	// signer first.
+	Chains map[string]string
+	// ChainDir is a folder of chain files named <alias>.pem, used for the
+	// aliases that Chains does not name.
+	ChainDir string
+	// Now is the clock bearer tokens expire by; time.Now when nil.
+	Now func() time.Time
+}
+
+// Token is a Fortanix DSM crypto token. It is safe for concurrent use.
+type Token struct {
+	name       string
+	base       string // URL without trailing slash
+	timeout    time.Duration
+	maxBatch   int
+	parallel   int
+	probeEvery time.Duration
+	client     *http.Client
+	chains     map[string]string
+	chainDir   string
+	now        func() time.Time
+	configured string // Options.APIKey
+
+	authMu sync.Mutex // one session request at a time
+
+	mu      sync.Mutex
+	user    string
+	secret  string
+	hasKey  bool
+	bearer  string
+	renewAt time.Time
+	status  tokens.Status
+	probed  time.Time
+	probing bool
+	keys    map[string]keyEntry // by name
+}
+
+var (
+	_ tokens.Token       = (*Token)(nil)
+	_ tokens.BatchSigner = (*Token)(nil)
+)
+
+// keyEntry is what the token knows of a DSM key.
+type keyEntry struct {
+	kid string
+	pub crypto.PublicKey
+}
+
+const notActivated = "not activated: activate the token with the DSM API key"
+
+// parseAPIKey splits an API key into app ID and secret.
+func parseAPIKey(k string) (user, secret string, err error) {
+	k = strings.TrimSpace(k)
+	if u, s, ok := strings.Cut(k, ":"); ok && u != "" && s != "" {
+		return u, s, nil
+	}
+	if raw, err := base64.StdEncoding.DecodeString(k); err == nil {
+		if u, s, ok := strings.Cut(string(raw), ":"); ok && u != "" && s != "" {
+			return u, s, nil
+		}
+	}
+	return "", "", errors.New("the API key must be app-id:secret or the base64 API key of the DSM console")
+}
+
+// New returns a token for the DSM at opts.URL. It does not contact the DSM:
+// the first Status or signing call does.
+func New(opts Options) (*Token, error) {
+	if opts.Name == "" {
+		return nil, errors.New("dsm token: set a name")
+	}
+	u, err := url.Parse(opts.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("dsm token %s: URL %q must be https://host[:port]", opts.Name, opts.URL)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("dsm token %s: URL %q must have no credentials, query or fragment: put the API key in its own setting", opts.Name, opts.URL)
+	}
+	t := &Token{
+		name:       opts.Name,
+		base:       strings.TrimSuffix(u.String(), "/"),
+		timeout:    orDefault(opts.Timeout, DefaultTimeout),
+		maxBatch:   orDefault(opts.MaxBatchSize, DefaultMaxBatchSize),
+		parallel:   orDefault(opts.Parallelism, DefaultParallelism),
+		probeEvery: orDefault(opts.ProbeInterval, DefaultProbeInterval),
+		client:     opts.HTTPClient,
+		chains:     opts.Chains,
+		chainDir:   opts.ChainDir,
+		now:        opts.Now,
+		configured: opts.APIKey,
+		status:     tokens.Status{State: tokens.Offline, Reason: "not contacted yet"},
+		keys:       map[string]keyEntry{},
+	}
+	if t.now == nil {
+		t.now = time.Now
+	}
+	if opts.APIKey != "" {
+		if t.user, t.secret, err = parseAPIKey(opts.APIKey); err != nil {
+			return nil, fmt.Errorf("dsm token %s: %w", opts.Name, err)
+		}
+		t.hasKey = true
+	} else {
+		t.status.Reason = notActivated
+	}
+	if t.client == nil {
+		tr, err := newTransport(opts.CABundle, t.parallel)
+		if err != nil {
+			return nil, fmt.Errorf("dsm token %s: %w", opts.Name, err)
+		}
+		t.client = &http.Client{Transport: tr}
+	}
+	// Never follow redirects: they would resend the credentials elsewhere.
+	c := *t.client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	t.client = &c
+	return t, nil
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// newTransport makes a keep-alive transport that trusts caBundle.
+func newTransport(caBundle string, parallel int) (*http.Transport, error) {
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caBundle != "" {
+		pemData := []byte(caBundle)
+		if !strings.Contains(caBundle, "-----BEGIN") {
+			var err error
+			if pemData, err = os.ReadFile(caBundle); err != nil {
+				return nil, fmt.Errorf("read CA bundle: %w", err)
+			}
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pemData) {
+			return nil, errors.New("the CA bundle holds no PEM certificate")
+		}
+		tlsConf.RootCAs = roots
+	}
+	return &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:     tlsConf,
+		TLSHandshakeTimeout: 10 * time.Second,
+		MaxIdleConnsPerHost: parallel,
+		MaxIdleConns:        parallel,
+		IdleConnTimeout:     90 * time.Second,
+	}, nil
+}
+
+// Name returns the token's configured name.
+func (t *Token) Name() string { return t.name }
+
+// Status reports whether the token can sign. The DSM is probed again when
+// the last probe is older than ProbeInterval, whether the token is Active or
+// not, so that health reports follow the DSM.
+func (t *Token) Status(ctx context.Context) tokens.Status {
+	t.mu.Lock()
+	due := t.hasKey && time.Since(t.probed) >= t.probeEvery && !t.probing
+	t.mu.Unlock()
+	if due {
+		t.probe(ctx)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.status
+}
+
+// probe checks that the DSM answers and takes the API key: it gets a
+// bearer token when it has none and asks /sys/v1/health.
+func (t *Token) probe(ctx context.Context) error {
+	t.mu.Lock()
+	if t.probing {
+		st := t.status
+		t.mu.Unlock()
+		if st.State == tokens.Active {
+			return nil
+		}
+		return fmt.Errorf("dsm token %s: %s: %w", t.name, st.Reason, tokens.ErrOffline)
+	}
+	t.probing = true
+	t.probed = time.Now()
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		t.probing = false
+		t.mu.Unlock()
+	}()
+	if _, err := t.authorization(ctx); err != nil {
+		return err
+	}
+	status, body, err := t.send(ctx, http.MethodGet, "/sys/v1/health", nil, "", true)
+	if err != nil {
+		return err
+	}
+	if status/100 != 2 {
+		return t.offline(fmt.Sprintf("the DSM at %s is not healthy (%v)", t.base, &httpError{status, errorMessage(body)}))
+	}
+	t.active()
+	return nil
+}
+
+func (t *Token) active() {
+	t.mu.Lock()
+	if t.hasKey {
+		t.status = tokens.Status{State: tokens.Active}
+	}
+	t.mu.Unlock()
+}
+
+// offline sets the token Offline with reason (while it has an API key) and
+// returns an error wrapping ErrOffline.
+func (t *Token) offline(reason string) error {
+	t.mu.Lock()
+	if t.hasKey {
+		t.status = tokens.Status{State: tokens.Offline, Reason: reason}
+	}
+	t.mu.Unlock()
+	return fmt.Errorf("dsm token %s: %s: %w", t.name, reason, tokens.ErrOffline)
+}
+
+// ready returns nil when the token may send requests, probing a token that
+// is not Active when a probe is due.
+func (t *Token) ready(ctx context.Context) error {
+	t.mu.Lock()
+	st, due, hasKey := t.status, time.Since(t.probed) >= t.probeEvery && !t.probing, t.hasKey
+	t.mu.Unlock()
+	switch {
+	case !hasKey:
+		return fmt.Errorf("dsm token %s: %s: %w", t.name, notActivated, tokens.ErrOffline)
+	case st.State == tokens.Active:
+		return nil
+	case due:
+		return t.probe(ctx)
+	}
+	return fmt.Errorf("dsm token %s: %s: %w", t.name, st.Reason, tokens.ErrOffline)
+}
+
+// Activate sets the API key (pin; the configured APIKey when pin is empty)
+// and checks it against the DSM. A key the DSM refuses is ErrBadPIN and is
+// forgotten; an unreachable DSM is ErrOffline, and the key is kept so that
+// the token becomes Active when the DSM comes back.
+func (t *Token) Activate(ctx context.Context, pin string) error {
+	if pin == "" {
+		pin = t.configured
+	}
+	user, secret, err := parseAPIKey(pin)
+	if err != nil {
+		return fmt.Errorf("dsm token %s: %w: %w", t.name, err, tokens.ErrBadPIN)
+	}
+	t.mu.Lock()
+	t.user, t.secret, t.hasKey = user, secret, true
+	t.bearer, t.renewAt = "", time.Time{}
+	t.keys = map[string]keyEntry{}
+	t.mu.Unlock()
+	err = t.probe(ctx)
+	var ae *authError
+	if errors.As(err, &ae) {
+		t.forget(notActivated)
+		return fmt.Errorf("dsm token %s: the DSM refused the API key of app %s: %w", t.name, user, tokens.ErrBadPIN)
+	}
+	return err
+}
+
+// forget drops the API key and the session; the token is Offline with
+// reason.
+func (t *Token) forget(reason string) {
+	t.mu.Lock()
+	t.user, t.secret, t.hasKey = "", "", false
+	t.bearer, t.renewAt = "", time.Time{}
+	t.keys = map[string]keyEntry{}
+	t.status = tokens.Status{State: tokens.Offline, Reason: reason}
+	t.mu.Unlock()
+}
+
+// Deactivate ends the DSM session, forgets the API key and closes idle
+// connections; the token is Offline until activated again.
+func (t *Token) Deactivate(ctx context.Context) error {
+	t.mu.Lock()
+	bearer := t.bearer
+	t.mu.Unlock()
+	if bearer != "" {
+		// Best effort: an unreachable DSM expires the session by itself.
+		t.send(ctx, http.MethodPost, "/sys/v1/session/terminate", nil, "Bearer "+bearer, false)
+	}
+	t.forget("deactivated")
+	t.client.CloseIdleConnections()
+	return nil
+}
+
+// httpError is a DSM error answer.
+type httpError struct {
+	status  int
+	message string
+}
+
+func (e *httpError) Error() string {
+	if e.message == "" {
+		return fmt.Sprintf("DSM answered %d %s", e.status, http.StatusText(e.status))
+	}
+	return fmt.Sprintf("DSM answered %d: %s", e.status, e.message)
+}
+
+// authError is a refused API key.
+type authError struct{ httpError }
+
+func (e *authError) Unwrap() error { return &e.httpError }
+
+// errorMessage extracts the message of a DSM error body (JSON {"error"} or
+// {"message"}, or text), shortened.
+func errorMessage(body []byte) string {
+	var e struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}
+	msg := strings.TrimSpace(string(body))
+	if json.Unmarshal(body, &e) == nil {
+		msg = e.Error
+		if msg == "" {
+			msg = e.Message
+		}
+	}
+	if len(msg) > 200 {
+		msg = msg[:200] + "…"
+	}
+	return msg
+}
+
+// authorization returns the Authorization header value of a bearer token
+// valid now, getting a new one from /sys/v1/session/auth when there is none
+// or it is due for renewal.
+func (t *Token) authorization(ctx context.Context) (string, error) {
+	valid := func() (string, bool) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.bearer != "" && t.now().Before(t.renewAt) {
+			return "Bearer " + t.bearer, true
+		}
+		return "", false
+	}
+	if h, ok := valid(); ok {
+		return h, nil
+	}
+	t.authMu.Lock()
+	defer t.authMu.Unlock()
+	if h, ok := valid(); ok { // another goroutine renewed it meanwhile
+		return h, nil
+	}
+	t.mu.Lock()
+	user, secret, hasKey := t.user, t.secret, t.hasKey
+	t.mu.Unlock()
+	if !hasKey {
+		return "", fmt.Errorf("dsm token %s: %s: %w", t.name, notActivated, tokens.ErrOffline)
+	}
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+secret))
+	status, body, err := t.send(ctx, http.MethodPost, "/sys/v1/session/auth", nil, basic, true)
+	if err != nil {
+		return "", err
+	}
+	he := httpError{status, errorMessage(body)}
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		err := t.offline(fmt.Sprintf("the DSM refused the API key of app %s: check it", user))
+		return "", fmt.Errorf("%w (%w)", err, &authError{he})
+	case status != http.StatusOK:
+		return "", fmt.Errorf("dsm token %s: session auth: %w", t.name, &he)
+	}
+	var a struct {
+		TokenType   string `json:"token_type"`
+		ExpiresIn   int64  `json:"expires_in"`
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(body, &a); err != nil || a.AccessToken == "" || !strings.EqualFold(a.TokenType, "Bearer") {
+		return "", fmt.Errorf("dsm token %s: the session auth answer has no bearer token", t.name)
+	}
+	life := time.Duration(a.ExpiresIn) * time.Second
+	if life <= 0 {
+		life = time.Minute
+	}
+	// Renew before the DSM would refuse the token: a fifth of its life
+	// early, at most a minute.
+	margin := min(life/5, time.Minute)
+	t.mu.Lock()
+	t.bearer, t.renewAt = a.AccessToken, t.now().Add(life-margin)
+	t.mu.Unlock()
+	return "Bearer " + a.AccessToken, nil
+}
+
+// dropBearer forgets the bearer token of authz if it is still the current
+// one (the DSM refused it).
+func (t *Token) dropBearer(authz string) {
+	t.mu.Lock()
+	if "Bearer "+t.bearer == authz {
+		t.bearer, t.renewAt = "", time.Time{}
+	}
+	t.mu.Unlock()
+}
+
+const maxBody = 64 << 20
+
+// request sends an authenticated API request and returns the body of a 2xx
+// answer. A 401 (the DSM forgot the session) gets a new bearer token and one
+// more try: the DSM refused the request before doing anything.
+func (t *Token) request(ctx context.Context, method, path string, body []byte, idempotent bool) ([]byte, error) {
+	for try := 0; ; try++ {
+		authz, err := t.authorization(ctx)
+		if err != nil {
+			return nil, err
+		}
+		status, resp, err := t.send(ctx, method, path, body, authz, idempotent)
+		if err != nil {
+			return nil, err
+		}
+		if status == http.StatusUnauthorized && try == 0 {
+			t.dropBearer(authz)
+			continue
+		}
+		if status/100 == 2 {
+			t.active()
+			return resp, nil
+		}
+		he := &httpError{status, errorMessage(resp)}
+		if status == http.StatusUnauthorized {
+			err := t.offline("the DSM refused the session of the API key: check the app")
+			return nil, fmt.Errorf("%w (%w)", err, &authError{*he})
+		}
+		return nil, fmt.Errorf("dsm token %s: %s %s: %w", t.name, method, path, he)
+	}
+}
+
+// send sends one request, retrying where that is safe: an idempotent
+// request on network errors and 502/503/504, any request when the
+// connection was refused before a byte left. A DSM that cannot be reached
+// sets the token Offline.
+func (t *Token) send(ctx context.Context, method, path string, body []byte, authz string, idempotent bool) (int, []byte, error) {
+	const attempts = 3
+	var lastErr error
+	for i := range attempts {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return 0, nil, ctx.Err()
+			case <-time.After(time.Duration(i) * 100 * time.Millisecond):
+			}
+		}
+		status, resp, sent, err := t.once(ctx, method, path, body, authz)
+		if err != nil {
+			if ctx.Err() != nil {
+				return 0, nil, ctx.Err() // the caller gave up: says nothing about the DSM
+			}
+			lastErr = err
+			if idempotent || (!sent && errors.Is(err, syscall.ECONNREFUSED)) {
+				continue
+			}
+			break
+		}
+		switch status {
+		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+			if idempotent && i < attempts-1 {
+				continue
+			}
+		}
+		return status, resp, nil
+	}
+	return 0, nil, t.offline(fmt.Sprintf("the DSM at %s is unreachable (%v)", t.base, cause(lastErr)))
+}
+
+// cause strips the URL wrapper of a client error: the URL is in the reason.
+func cause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// once sends one request. sent reports whether a connection was obtained,
+// that is whether any byte of the request may have left.
+func (t *Token) once(ctx context.Context, method, path string, body []byte, authz string) (status int, respBody []byte, sent bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	var gotConn atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { gotConn.Store(true) },
+	})
+	req, err := http.NewRequestWithContext(ctx, method, t.base+path, rd)
+	if err != nil {
+		return 0, nil, false, err
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if authz != "" {
+		req.Header.Set("Authorization", authz)
+	}
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return 0, nil, gotConn.Load(), err
+	}
+	defer resp.Body.Close()
+	respBody, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return 0, nil, true, err
+	}
+	io.Copy(io.Discard, resp.Body) // keep the connection reusable
+	return resp.StatusCode, respBody, true, nil
+}
+
+// sobject is the part of DSM's Sobject schema the token reads.
+type sobject struct {
+	Kid           string `json:"kid"`
+	Name          string `json:"name"`
+	ObjType       string `json:"obj_type"`
+	KeySize       int    `json:"key_size"`
+	EllipticCurve string `json:"elliptic_curve"`
+	PubKey        string `json:"pub_key"`
+}
+
+// curves maps DSM EllipticCurve names to Go's.
+var curves = map[string]string{"NistP256": "P-256", "NistP384": "P-384", "NistP521": "P-521"}
+
+// info describes o for Keys; ok is false for keys Signet cannot sign with.
+func (o sobject) info() (tokens.KeyInfo, bool) {
+	switch {
+	case o.ObjType == "RSA":
+		return tokens.KeyInfo{Alias: o.Name, Algorithm: "RSA", Bits: o.KeySize}, true
+	case o.ObjType == "EC" && o.EllipticCurve == "Ed25519":
+		return tokens.KeyInfo{Alias: o.Name, Algorithm: "Ed25519", Bits: 256}, true
+	case o.ObjType == "EC" && curves[o.EllipticCurve] != "":
+		c := curves[o.EllipticCurve]
+		bits := map[string]int{"P-256": 256, "P-384": 384, "P-521": 521}[c]
+		return tokens.KeyInfo{Alias: o.Name, Algorithm: "ECDSA", Bits: bits, Curve: c}, true
+	}
+	return tokens.KeyInfo{}, false
+}
+
+func (o sobject) entry() (keyEntry, error) {
+	der, err := base64.StdEncoding.DecodeString(o.PubKey)
+	if err != nil || len(der) == 0 {
+		return keyEntry{}, fmt.Errorf("the DSM sent no public key for key %q", o.Name)
+	}
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return keyEntry{}, fmt.Errorf("public key of key %q: %w", o.Name, err)
+	}
+	return keyEntry{kid: o.Kid, pub: pub}, nil
+}
+
+// listKeys asks GET /crypto/v1/keys, with ?name= when name is not empty.
+func (t *Token) listKeys(ctx context.Context, name string) ([]sobject, error) {
+	path := "/crypto/v1/keys"
+	if name != "" {
+		path += "?name=" + url.QueryEscape(name)
+	}
+	body, err := t.request(ctx, http.MethodGet, path, nil, true)
+	if err != nil {
+		return nil, err
+	}
+	var list []sobject
+	if err := json.Unmarshal(body, &list); err != nil {
+		return nil, fmt.Errorf("dsm token %s: key list: %w", t.name, err)
+	}
+	return list, nil
+}
+
+// key returns the DSM key named alias, cached.
+func (t *Token) key(ctx context.Context, alias string) (keyEntry, error) {
+	t.mu.Lock()
+	k, ok := t.keys[alias]
+	t.mu.Unlock()
+	if ok {
+		return k, nil
+	}
+	list, err := t.listKeys(ctx, alias)
+	if err != nil {
+		return keyEntry{}, err
+	}
+	for _, o := range list {
+		if o.Name != alias {
+			continue
+		}
+		k, err := o.entry()
+		if err != nil {
+			return keyEntry{}, fmt.Errorf("dsm token %s: %w", t.name, err)
+		}
+		t.mu.Lock()
+		t.keys[alias] = k
+		t.mu.Unlock()
+		return k, nil
+	}
+	return keyEntry{}, fmt.Errorf("dsm token %s: no key named %q that this app may use: %w", t.name, alias, tokens.ErrKeyNotFound)
+}
+
+func (t *Token) forgetKey(alias string) {
+	t.mu.Lock()
+	delete(t.keys, alias)
+	t.mu.Unlock()
+}
+
+// Keys lists the DSM keys the app may use that Signet can sign with (RSA,
+// ECDSA on NIST curves, Ed25519), with HasChain from the chain files.
+func (t *Token) Keys(ctx context.Context) ([]tokens.KeyInfo, error) {
+	if err := t.ready(ctx); err != nil {
+		return nil, err
+	}
+	list, err := t.listKeys(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []tokens.KeyInfo
+	for _, o := range list {
+		info, ok := o.info()
+		if !ok {
+			continue
+		}
+		if k, err := o.entry(); err == nil {
+			t.mu.Lock()
+			t.keys[o.Name] = k
+			t.mu.Unlock()
+		}
+		if chain, err := t.readChain(o.Name); err == nil && len(chain) > 0 {
+			info.HasChain, info.NotAfter = true, chain[0].NotAfter
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// Signer returns a crypto.Signer for the DSM key named alias. Each Sign is
+// a batch of one; its calls use ctx, and fail once ctx is done.
+func (t *Token) Signer(ctx context.Context, alias string) (crypto.Signer, error) {
+	if err := t.ready(ctx); err != nil {
+		return nil, err
+	}
+	k, err := t.key(ctx, alias)
+	if err != nil {
+		return nil, err
+	}
+	return &signer{t: t, ctx: ctx, alias: alias, pub: k.pub}, nil
+}
+
+// chainFile returns the chain file of alias: Chains[alias], or
+// <ChainDir>/<alias>.pem when the alias is a plain file name. explicit is
+// true when the file was named in Chains and so must exist.
+func (t *Token) chainFile(alias string) (file string, explicit bool) {
+	if f, ok := t.chains[alias]; ok {
+		return f, true
+	}
+	if t.chainDir == "" || alias == "" || strings.ContainsAny(alias, `/\`) || !filepath.IsLocal(alias+".pem") {
+		return "", false
+	}
+	return filepath.Join(t.chainDir, alias+".pem"), false
+}
+
+// readChain reads the chain file of alias; no file is an empty chain.
+func (t *Token) readChain(alias string) ([]*x509.Certificate, error) {
+	file, explicit := t.chainFile(alias)
+	if file == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) && !explicit {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dsm token %s: chain of key %q: %w", t.name, alias, err)
+	}
+	var certs []*x509.Certificate
+	for rest := data; ; {
+		var p *pem.Block
+		if p, rest = pem.Decode(rest); p == nil {
+			break
+		}
+		if p.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(p.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("dsm token %s: chain file %s: %w", t.name, file, err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, fmt.Errorf("dsm token %s: chain file %s holds no PEM certificate", t.name, file)
+	}
+	return certs, nil
+}
+
+// Chain returns the certificate chain of the DSM key named alias, signer
+// first. The DSM API holds no certificates: the chain comes from the PEM
+// file Options.Chains names for the alias, or <ChainDir>/<alias>.pem. A key
+// without a chain file has an empty chain; a file whose first certificate
+// is not for the key is an error.
+func (t *Token) Chain(ctx context.Context, alias string) ([]*x509.Certificate, error) {
+	if err := t.ready(ctx); err != nil {
+		return nil, err
+	}
+	k, err := t.key(ctx, alias)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := t.readChain(alias)
+	if err != nil || len(chain) == 0 {
+		return nil, err
+	}
+	if pub, ok := chain[0].PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(k.pub) {
+		file, _ := t.chainFile(alias)
+		return nil, fmt.Errorf("dsm token %s: the first certificate of %s is not for key %q: put the signer certificate first", t.name, file, alias)
+	}
+	return chain, nil
+}
