@@ -658,3 +658,43 @@ func TestNewErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusedBatchRetried checks the one retry a batch sign gets: the
+// connection was refused, so no byte of the request left.
+func TestRefusedBatchRetried(t *testing.T) {
+	s := newServer(t)
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusing := closed.Addr().String()
+	closed.Close()
+	var refuse atomic.Bool
+	var d net.Dialer
+	base := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if refuse.CompareAndSwap(true, false) {
+			return d.DialContext(ctx, network, refusing)
+		}
+		return d.DialContext(ctx, network, addr)
+	}}
+	tok, _, _ := client(t, s, func(o *dsm.Options) {
+		o.HTTPClient = &http.Client{Transport: dsmtest.NewTransport(dsmtest.LoadSpec(t), base)}
+	})
+	ctx := context.Background()
+	if _, err := tok.Signer(ctx, "p256"); err != nil {
+		t.Fatal(err)
+	}
+	base.CloseIdleConnections()
+	refuse.Store(true)
+	before := s.posts.Load()
+	res, err := tokens.SignAll(ctx, tok, "p256", digests(2, "refused"), crypto.SHA256)
+	if err != nil || res[0].Err != nil || res[1].Err != nil {
+		t.Fatalf("SignAll after a refused connection: %v %+v", err, res)
+	}
+	if refuse.Load() {
+		t.Fatal("no connection was refused")
+	}
+	if got := s.posts.Load() - before; got != 1 {
+		t.Errorf("the batch reached the server %d times, want 1", got)
+	}
+}
