@@ -17,6 +17,8 @@ type Set struct {
 	byName  map[string]Worker
 	byID    map[int]Worker
 	tokens  map[string]tokens.Token
+	// fingerprints of the token configurations, to reuse tokens on reload.
+	fingerprints map[string]string
 }
 
 // NewSet returns a Set of the given workers and tokens. Worker names are

@@ -1,0 +1,37 @@
+# Signet — the two commands a new user needs are `make run` and `make test`.
+GO      ?= go
+BIN     := bin/signet
+export GOTOOLCHAIN := local
+export CGO_ENABLED := 1
+
+.PHONY: run build test deps vet lint unit bench clean
+
+## run: build and start the server with the embedded demo configuration.
+run: build
+	./$(BIN) serve $(ARGS)
+
+## build: compile the signet binary into bin/.
+build:
+	$(GO) build -o $(BIN) ./cmd/signet
+
+## test: install what the tests need (Debian packages, as root, only if missing), then vet, lint and run every test.
+test: deps vet lint unit
+
+deps:
+	@./scripts/install-deps.sh
+
+vet:
+	$(GO) vet ./...
+
+lint:
+	$(GO) tool staticcheck ./...
+
+unit:
+	$(GO) test -count=1 -timeout 20m ./...
+
+## bench: start a server on loopback and run the benchmark suite; writes BENCHMARKS.md.
+bench: build
+	./scripts/bench.sh
+
+clean:
+	rm -rf bin signet-data

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/signet-project/signet/formats/cms"
+)
+
+// server is a Signet started in process by run("serve", …).
+type server struct {
+	url    string
+	data   string
+	cancel context.CancelFunc
+	done   chan error
+	logs   *bytes.Buffer
+}
+
+// startServer runs signet serve with args on a free loopback port and waits
+// until it listens.
+func startServer(t *testing.T, args ...string) *server {
+	t.Helper()
+	data := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	s := &server{data: data, cancel: cancel, done: make(chan error, 1), logs: &bytes.Buffer{}}
+	all := append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0"}, args...)
+	go func() {
+		err := run(ctx, all, pw, &lockedWriter{w: s.logs})
+		pw.CloseWithError(fmt.Errorf("server stopped: %v", err))
+		s.done <- err
+	}()
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		if addr, ok := strings.CutPrefix(sc.Text(), "Signet listening on "); ok {
+			s.url = addr
+			break
+		}
+	}
+	if s.url == "" {
+		cancel()
+		t.Fatalf("server did not start: %v\n%s", sc.Err(), s.logs)
+	}
+	go io.Copy(io.Discard, pr)
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-s.done:
+			if err != nil {
+				t.Errorf("server: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("server did not stop within 10s")
+		}
+	})
+	return s
+}
+
+// lockedWriter serialises writes from the server's goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// postRaw sends body to the worker servlet with metadata in the query.
+func (s *server) postRaw(t *testing.T, worker string, body io.Reader, meta map[string]string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Post(workerURL(s.url, worker, meta), "application/octet-stream", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, out
+}
+
+// restRequest is the SignServer REST process request.
+type restRequest struct {
+	Data     string            `json:"data"`
+	Encoding string            `json:"encoding,omitempty"`
+	MetaData map[string]string `json:"metaData,omitempty"`
+}
+
+// postREST sends a REST process request and returns the decoded data.
+func (s *server) postREST(t *testing.T, worker string, req any) (int, []byte, map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(req)
+	resp, err := http.Post(s.url+"/signserver/rest/v1/workers/"+url.PathEscape(worker)+"/process", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("REST answer is not JSON (%d): %s", resp.StatusCode, raw)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, nil, m
+	}
+	data, err := base64.StdEncoding.DecodeString(m["data"].(string))
+	if err != nil {
+		t.Fatalf("REST data is not base64: %v", err)
+	}
+	return resp.StatusCode, data, m
+}
+
+// opensslVerify runs openssl cms -verify on a DER signature; content is the
+// detached document (nil for attached). It returns openssl's error.
+func opensslVerify(t *testing.T, sig, content []byte, caFile string, cades bool) error {
+	t.Helper()
+	dir := t.TempDir()
+	sigFile := filepath.Join(dir, "sig.der")
+	if err := os.WriteFile(sigFile, sig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"cms", "-verify", "-binary", "-inform", "DER", "-in", sigFile, "-CAfile", caFile, "-purpose", "any", "-out", filepath.Join(dir, "out")}
+	if cades {
+		args = append(args, "-cades")
+	}
+	if content != nil {
+		cf := filepath.Join(dir, "content")
+		if err := os.WriteFile(cf, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-content", cf)
+	}
+	out, err := exec.Command("openssl", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	return nil
+}
+
+func TestDemoCurlLine(t *testing.T) {
+	s := startServer(t)
+	doc := []byte("An invoice to sign.\n")
+	code, sig := s.postRaw(t, "CAdESSigner", bytes.NewReader(doc), map[string]string{"USING_BATCHSIGNING": "false"})
+	if code != http.StatusOK {
+		t.Fatalf("status %d: %s", code, sig)
+	}
+	ca := filepath.Join(s.data, "demo-ca.pem")
+	if err := opensslVerify(t, sig, doc, ca, true); err != nil {
+		t.Fatalf("openssl rejects the demo signature: %v", err)
+	}
+	if err := opensslVerify(t, sig, []byte("An invoice to sign!\n"), ca, true); err == nil {
+		t.Fatal("openssl accepts the signature over a tampered document")
+	}
+	// The attached CMSSigner through REST.
+	code, der, m := s.postREST(t, "CMSSigner", restRequest{Data: base64.StdEncoding.EncodeToString(doc), Encoding: "BASE64"})
+	if code != http.StatusOK {
+		t.Fatalf("REST status %d: %v", code, m)
+	}
+	if err := opensslVerify(t, der, nil, ca, false); err != nil {
+		t.Fatalf("openssl rejects the attached CMS signature: %v", err)
+	}
+	certDER, err := base64.StdEncoding.DecodeString(fmt.Sprint(m["signerCertificate"]))
+	if err != nil {
+		t.Fatalf("signerCertificate: %v", err)
+	}
+	if _, err := x509.ParseCertificate(certDER); err != nil {
+		t.Fatalf("signerCertificate is not a certificate: %v", err)
+	}
+	// Health.
+	resp, err := http.Get(s.url + "/signserver/healthcheck/signserverhealth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "ALLOK" {
+		t.Fatalf("health %d %q", resp.StatusCode, body)
+	}
+}
+
+// TestStreamedDetachedKeepsMemoryFlat sends 1 GiB through the raw worker
+// servlet and samples the heap while the server hashes it.
+func TestStreamedDetachedKeepsMemoryFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1 GiB upload skipped in -short mode")
+	}
+	s := startServer(t)
+	const size = 1 << 30
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var m runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+		}
+	}()
+	h := sha256.New()
+	body := io.TeeReader(io.LimitReader(&pattern{}, size), h)
+	code, sig := s.postRaw(t, "CAdESSigner", body, map[string]string{"USING_BATCHSIGNING": "false"})
+	close(stop)
+	<-sampled
+	if code != http.StatusOK {
+		t.Fatalf("status %d: %s", code, sig)
+	}
+	grew := int64(peak.Load()) - int64(base.HeapInuse)
+	t.Logf("heap in use grew by at most %d KiB while streaming 1 GiB", grew/1024)
+	if grew > 64<<20 {
+		t.Fatalf("heap grew by %d MiB while streaming 1 GiB: the body is being buffered", grew>>20)
+	}
+	sd, err := cms.Parse(sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(sd.Signers[0].MessageDigest, h.Sum(nil)) {
+		t.Fatal("the signature's message digest is not the SHA-256 of the 1 GiB upload")
+	}
+	if err := sd.Verify(io.LimitReader(&pattern{}, size)); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+}
+
+// pattern is an endless reader of a byte pattern that depends only on the
+// offset, so that two readers with different buffer sizes agree.
+type pattern struct{ off int }
+
+func (r *pattern) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte((r.off+i)*7 + 3)
+	}
+	r.off += len(p)
+	return len(p), nil
+}

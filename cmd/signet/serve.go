@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/web"
+	"github.com/signet-project/signet/workers"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+const defaultListen = "127.0.0.1:8080"
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var paths stringList
+	fs.Var(&paths, "config", "YAML configuration `file` (repeatable); default: the embedded demo configuration")
+	listen := fs.String("listen", "", "`address` to listen on (default "+defaultListen+", or server.listen from the configuration)")
+	dataDir := fs.String("data", "signet-data", "data `folder` for the demo PKI and run-time state")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	if err := fs.Parse(args); err != nil {
+		return exitError{2}
+	}
+	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
+	if *logFormat == "json" {
+		handler = slog.NewJSONHandler(stderr, nil)
+	}
+	log := slog.New(handler)
+
+	demoMode := len(paths) == 0
+	var files demo.Files
+	if demoMode {
+		var created bool
+		var err error
+		files, created, err = demo.Bootstrap(ctx, *dataDir)
+		if err != nil {
+			return fmt.Errorf("prepare the demo configuration in %s: %w", *dataDir, err)
+		}
+		if created {
+			fmt.Fprintf(stdout, "Created the demo PKI and configuration in %s (root CA: %s).\n", *dataDir, files.CA)
+		}
+		paths = stringList{files.Config}
+	}
+
+	cfg, err := config.Load(paths...)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitError{1}
+	}
+	opener := tokenOpener()
+	reg := workers.NewRegistry(workers.Build(ctx, cfg, workers.BuildOptions{Open: opener, Logger: log}))
+
+	addr := *listen
+	if addr == "" {
+		addr = cfg.Server.Listen
+	}
+	if addr == "" {
+		addr = defaultListen
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := web.New(web.Options{Registry: reg, MaxUploadSize: cfg.Server.MaxUploadSize, Logger: log})
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				reload(ctx, reg, paths, opener, log)
+			}
+		}
+	}()
+
+	base := "http://" + l.Addr().String()
+	fmt.Fprintf(stdout, "Signet listening on %s\n", base)
+	if demoMode {
+		fmt.Fprintf(stdout, "Sign a file (detached CAdES, verify with openssl cms -verify -cades -binary -inform DER -CAfile %s -content FILE -in FILE.p7s):\n", files.CA)
+		fmt.Fprintf(stdout, "  curl -sS --data-binary @FILE '%s/signserver/worker/CAdESSigner?REQUEST_METADATA.USING_BATCHSIGNING=false' -o FILE.p7s\n", base)
+	}
+	return srv.Serve(ctx, l)
+}
+
+// reload loads the configuration files again and swaps in the new workers.
+// A configuration that does not load is refused as a whole and the running
+// one stays.
+func reload(ctx context.Context, reg *workers.Registry, paths []string, open workers.TokenOpener, log *slog.Logger) {
+	cfg, err := config.Load(paths...)
+	if err != nil {
+		log.Error("configuration reload refused; the running configuration stays", "error", err)
+		return
+	}
+	set := workers.Build(ctx, cfg, workers.BuildOptions{Open: open, Previous: reg.Current(), Logger: log})
+	reg.Swap(set)
+	log.Info("configuration reloaded", "workers", len(set.Workers()), "problems", len(cfg.Problems()))
+}
+
+func configCheck(paths []string, stdout, stderr io.Writer) error {
+	if len(paths) == 0 {
+		fmt.Fprintln(stderr, "usage: signet config check FILE...")
+		return exitError{2}
+	}
+	problems := config.Check(paths...)
+	for _, p := range problems {
+		fmt.Fprintln(stderr, p.Error())
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(stderr, "%d problem(s) found.\n", len(problems))
+		return exitError{1}
+	}
+	fmt.Fprintf(stdout, "%s: OK\n", strings.Join(paths, ", "))
+	return nil
+}

@@ -1,0 +1,178 @@
+package demo
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	_ "embed"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/soft"
+)
+
+//go:embed default.yaml
+var defaultConfig []byte
+
+// DefaultConfig returns the embedded default configuration.
+func DefaultConfig() []byte { return append([]byte(nil), defaultConfig...) }
+
+// Files names what Bootstrap keeps in the data folder.
+type Files struct {
+	Dir      string
+	Config   string // signet.yaml, the embedded default configuration
+	CA       string // demo-ca.pem, the root to verify signatures against
+	CAKey    string // demo-ca.key, to issue further demo certificates
+	Keystore string // keystore.p12
+	PIN      string // keystore.pin
+}
+
+// FilesIn returns the file names Bootstrap uses in dir.
+func FilesIn(dir string) Files {
+	return Files{
+		Dir:      dir,
+		Config:   filepath.Join(dir, "signet.yaml"),
+		CA:       filepath.Join(dir, "demo-ca.pem"),
+		CAKey:    filepath.Join(dir, "demo-ca.key"),
+		Keystore: filepath.Join(dir, "keystore.p12"),
+		PIN:      filepath.Join(dir, "keystore.pin"),
+	}
+}
+
+// Demo signer keys: alias and key spec.
+var demoKeys = [...]struct{ alias, spec string }{
+	{"signer-p256", "EC-P256"},
+	{"signer-rsa3072", "RSA-3072"},
+}
+
+// Bootstrap makes the demo PKI and configuration in dir unless they are
+// there already: a root CA, a PKCS#12 keystore with an ECDSA P-256 and an
+// RSA-3072 signer key and their certificates, a random keystore PIN, and the
+// embedded default configuration. It reports whether it created them.
+// signet.yaml is written last, so an interrupted first start is redone.
+func Bootstrap(ctx context.Context, dir string) (Files, bool, error) {
+	f := FilesIn(dir)
+	if _, err := os.Stat(f.Config); err == nil {
+		return f, false, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return f, false, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return f, false, fmt.Errorf("create data folder: %w", err)
+	}
+	ca, err := NewCA("Signet Demo Root CA")
+	if err != nil {
+		return f, false, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(ca.Key)
+	if err != nil {
+		return f, false, err
+	}
+	if err := writeFile(f.CA, PEM(ca.Cert), 0o644); err != nil {
+		return f, false, err
+	}
+	if err := writeFile(f.CAKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return f, false, err
+	}
+	pinBytes := make([]byte, 16)
+	if _, err := rand.Read(pinBytes); err != nil {
+		return f, false, err
+	}
+	pin := hex.EncodeToString(pinBytes)
+	if err := writeFile(f.PIN, []byte(pin+"\n"), 0o600); err != nil {
+		return f, false, err
+	}
+	os.Remove(f.Keystore)
+	ks, err := soft.Create(soft.Options{Path: f.Keystore, Type: "PKCS12", Name: "demo"}, pin)
+	if err != nil {
+		return f, false, fmt.Errorf("create demo keystore: %w", err)
+	}
+	for _, k := range demoKeys {
+		if err := addSigner(ctx, ks, ca, k.alias, k.spec); err != nil {
+			return f, false, err
+		}
+	}
+	if err := writeFile(f.Config, defaultConfig, 0o644); err != nil {
+		return f, false, err
+	}
+	return f, true, nil
+}
+
+// addSigner generates a key in tok and stores a chain issued by ca for it.
+func addSigner(ctx context.Context, tok *soft.Token, ca *CA, alias, spec string) error {
+	ks := tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"}
+	if spec == "RSA-3072" {
+		ks = tokens.KeySpec{Algorithm: "RSA", Bits: 3072}
+	}
+	pub, err := tok.GenerateKey(ctx, alias, ks)
+	if err != nil {
+		return fmt.Errorf("generate demo key %s: %w", alias, err)
+	}
+	cert, err := ca.Issue("Signet Demo Signer "+alias, pub, DocumentSigning, 2*365*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	if err := tok.ImportChain(ctx, alias, []*x509.Certificate{cert, ca.Cert}); err != nil {
+		return fmt.Errorf("store demo certificate %s: %w", alias, err)
+	}
+	return nil
+}
+
+// LoadCA reads the demo CA written by Bootstrap.
+func LoadCA(f Files) (*CA, error) {
+	certPEM, err := os.ReadFile(f.CA)
+	if err != nil {
+		return nil, err
+	}
+	keyPEM, err := os.ReadFile(f.CAKey)
+	if err != nil {
+		return nil, err
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil {
+		return nil, fmt.Errorf("demo CA files in %s are not PEM", f.Dir)
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	key, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("demo CA key in %s is not a signing key", f.CAKey)
+	}
+	return &CA{Cert: cert, Key: signer}, nil
+}
+
+// writeFile writes data atomically (temp file and rename).
+func writeFile(name string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), name)
+}

@@ -1,0 +1,131 @@
+package workers
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/tokens"
+)
+
+// TokenOpener opens the crypto token a configuration declares. The caller
+// (cmd/signet) maps token types to implementations, so that this package
+// does not depend on every backend.
+type TokenOpener func(ctx context.Context, t config.Token) (tokens.Token, error)
+
+// BuildOptions are the inputs of Build besides the configuration.
+type BuildOptions struct {
+	Open TokenOpener
+	// Previous is the Set being replaced: tokens whose configuration did not
+	// change are kept (an HSM session or a loaded keystore survives a reload).
+	Previous *Set
+	Usage    UsageCounter
+	Now      func() time.Time
+	Logger   *slog.Logger
+}
+
+// Build makes a Set from a configuration. It never fails as a whole: a worker
+// whose configuration is wrong, or whose token cannot be opened, is in the
+// Set as an offline worker that lists why.
+func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	toks := make(map[string]tokens.Token, len(cfg.Tokens))
+	fps := make(map[string]string, len(cfg.Tokens))
+	tokErr := map[string]string{}
+	for _, tc := range cfg.Tokens {
+		fp := fingerprint(tc)
+		fps[tc.Name] = fp
+		if opts.Previous != nil && opts.Previous.fingerprints[tc.Name] == fp {
+			if t, ok := opts.Previous.tokens[tc.Name]; ok {
+				toks[tc.Name] = t
+				continue
+			}
+		}
+		t, err := opts.Open(ctx, tc)
+		if err != nil {
+			tokErr[tc.Name] = err.Error()
+			opts.Logger.Error("crypto token could not be opened", "token", tc.Name, "type", tc.Type, "error", err)
+			continue
+		}
+		activate(ctx, t, tc, opts.Logger)
+		toks[tc.Name] = t
+	}
+
+	ws := make([]Worker, 0, len(cfg.Workers))
+	for _, wc := range cfg.Workers {
+		b := base{name: wc.Name, id: wc.ID, kind: wc.Kind, tokName: wc.Token, alias: wc.Key, usage: opts.Usage}
+		for _, p := range wc.Problems {
+			b.problems = append(b.problems, p.Error())
+		}
+		b.disabled = wc.Properties.Bool(propDisabled)
+		if wc.Token != "" {
+			b.tok = toks[wc.Token]
+			if msg, ok := tokErr[wc.Token]; ok {
+				b.problems = append(b.problems, fmt.Sprintf("Crypto token %q could not be opened: %s", wc.Token, msg))
+			}
+		}
+		var w Worker
+		switch wc.Kind {
+		case KindCMSSigner, KindCAdESSigner:
+			w = newCMSSigner(ctx, b, wc.Properties, opts.Now)
+		case KindPlainSigner:
+			w = newPlainSigner(ctx, b, wc.Properties)
+		default:
+			b.problems = append(b.problems, fmt.Sprintf("%s: unknown worker kind %q: use CMSSigner, CAdESSigner or PlainSigner.", wc.Pos, wc.Kind))
+			w = &offline{base: b}
+		}
+		if st := w.Status(ctx); !st.Active {
+			opts.Logger.Warn("worker offline", "worker", wc.Name, "errors", strings.Join(st.Errors, "; "))
+		}
+		ws = append(ws, w)
+	}
+	s := NewSet(ws, toks)
+	s.fingerprints = fps
+	return s
+}
+
+// activate logs a token in with its configured PIN, when it has one and is
+// not active yet. A token that cannot be activated stays offline and says why
+// in its status; the server serves the other workers.
+func activate(ctx context.Context, t tokens.Token, tc config.Token, log *slog.Logger) {
+	if t.Status(ctx).State == tokens.Active || (tc.PIN.Env == "" && tc.PIN.File == "") {
+		return
+	}
+	pin, err := tc.PIN.Resolve()
+	if err != nil {
+		log.Error("crypto token PIN unavailable", "token", tc.Name, "error", err)
+		return
+	}
+	if err := t.Activate(ctx, pin); err != nil {
+		log.Error("crypto token activation failed", "token", tc.Name, "error", err)
+	}
+}
+
+// fingerprint identifies a token configuration, to reuse an open token across
+// a reload when nothing about it changed.
+func fingerprint(tc config.Token) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\x00%s\x00%s\x00%s", tc.Type, tc.PIN.Env, tc.PIN.File, tc.Pos.File)
+	names := tc.Properties.Names()
+	slices.Sort(names)
+	for _, n := range names {
+		fmt.Fprintf(&b, "\x00%s=%s", n, tc.Properties.String(n))
+	}
+	return b.String()
+}
+
+// offline is a worker that cannot be built; it answers with its problems.
+type offline struct{ base }
+
+func (w *offline) Process(context.Context, *Request) (*Response, error) {
+	return nil, w.ready()
+}

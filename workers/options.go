@@ -1,0 +1,217 @@
+package workers
+
+import (
+	"crypto"
+	"encoding/asn1"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/formats/cms"
+)
+
+// Request metadata keys, as SignServer names them.
+const (
+	MetaUsingBatchSigning          = "USING_BATCHSIGNING"
+	MetaUsingClientSuppliedHash    = "USING_CLIENTSUPPLIED_HASH"
+	MetaClientSideHashAlgorithm    = "CLIENTSIDE_HASHDIGESTALGORITHM"
+	MetaDetachedSignature          = "DETACHEDSIGNATURE"
+	MetaContentOID                 = "CONTENTOID"
+	propBatchSigning               = "BATCHSIGNING"
+	propAllowBatchSigningOverride  = "ALLOW_BATCHSIGNING_OVERRIDE"
+	propClientSideHashing          = "CLIENTSIDEHASHING"
+	propAllowClientSideHashing     = "ALLOW_CLIENTSIDEHASHING_OVERRIDE"
+	propAcceptedHashDigests        = "ACCEPTED_HASH_DIGEST_ALGORITHMS"
+	propDetachedSignature          = "DETACHEDSIGNATURE"
+	propAllowDetachedOverride      = "ALLOW_DETACHEDSIGNATURE_OVERRIDE"
+	propContentOID                 = "CONTENTOID"
+	propAllowContentOIDOverride    = "ALLOW_CONTENTOID_OVERRIDE"
+	propSignatureAlgorithm         = "SIGNATUREALGORITHM"
+	propDigestAlgorithm            = "DIGESTALGORITHM"
+	propIncludeCertificateLevels   = "INCLUDE_CERTIFICATE_LEVELS"
+	propMaxBatchSize               = "MAX_BATCH_SIZE"
+	propDisabled                   = "DISABLED"
+	defaultContentOIDString        = "1.2.840.113549.1.7.1"
+	defaultMaxBatchSize            = 1000
+	metaBoolHint                   = "use true or false"
+	overrideNotAllowedMessageShape = "The request sets %s but the worker does not allow overriding it: remove it or set %s=true."
+)
+
+// policy is the part of a worker's configuration that decides how one
+// request is treated. It is resolved once when the worker is built.
+type policy struct {
+	batch, allowBatchOverride       bool
+	clientHash, allowClientOverride bool
+	detached, allowDetachedOverride bool
+	contentOID                      asn1.ObjectIdentifier
+	allowContentOIDOverride         bool
+	accepted                        []crypto.Hash // ACCEPTED_HASH_DIGEST_ALGORITHMS
+	maxBatch                        int
+}
+
+// decision is how one request is processed.
+type decision struct {
+	batch      bool
+	clientHash bool
+	detached   bool
+	contentOID asn1.ObjectIdentifier
+	// clientHashAlg is CLIENTSIDE_HASHDIGESTALGORITHM (0 when absent).
+	clientHashAlg crypto.Hash
+}
+
+func newPolicy(p config.Properties) (policy, []string) {
+	var problems []string
+	pol := policy{
+		batch:                   p.Bool(propBatchSigning),
+		allowBatchOverride:      p.Bool(propAllowBatchSigningOverride),
+		clientHash:              p.Bool(propClientSideHashing),
+		allowClientOverride:     p.Bool(propAllowClientSideHashing),
+		detached:                p.Bool(propDetachedSignature),
+		allowDetachedOverride:   p.Bool(propAllowDetachedOverride),
+		allowContentOIDOverride: p.Bool(propAllowContentOIDOverride),
+		maxBatch:                p.Int(propMaxBatchSize),
+	}
+	if pol.maxBatch <= 0 {
+		pol.maxBatch = defaultMaxBatchSize
+	}
+	for _, name := range p.List(propAcceptedHashDigests) {
+		h, err := cms.ParseHash(name)
+		if err != nil {
+			problems = append(problems, propAcceptedHashDigests+": "+err.Error())
+			continue
+		}
+		pol.accepted = append(pol.accepted, h)
+	}
+	oid := p.String(propContentOID)
+	if oid == "" {
+		oid = defaultContentOIDString
+	}
+	var err error
+	if pol.contentOID, err = parseOID(oid); err != nil {
+		problems = append(problems, propContentOID+": "+err.Error())
+	}
+	return pol, problems
+}
+
+func parseOID(s string) (asn1.ObjectIdentifier, error) {
+	parts := strings.Split(strings.TrimSpace(s), ".")
+	if len(parts) < 2 {
+		return nil, Illegal("%q is not an object identifier: use dotted decimal such as 1.2.840.113549.1.7.1.", s)
+	}
+	oid := make(asn1.ObjectIdentifier, len(parts))
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return nil, Illegal("%q is not an object identifier: use dotted decimal such as 1.2.840.113549.1.7.1.", s)
+		}
+		oid[i] = n
+	}
+	return oid, nil
+}
+
+// metaBool reads a boolean request metadata value.
+func metaBool(meta map[string]string, key string) (value, present bool, err error) {
+	v, ok := meta[key]
+	if !ok || strings.TrimSpace(v) == "" {
+		return false, false, nil
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true":
+		return true, true, nil
+	case "false":
+		return false, true, nil
+	}
+	return false, true, Illegal("Request metadata %s=%q is not a boolean: %s.", key, v, metaBoolHint)
+}
+
+// overridable resolves a boolean property that request metadata may
+// override when allow is set. Metadata that repeats the configured value is
+// accepted; metadata that would change it without permission is refused.
+func overridable(meta map[string]string, key string, configured, allow bool, allowProp string) (bool, error) {
+	v, present, err := metaBool(meta, key)
+	if err != nil || !present {
+		return configured, err
+	}
+	if v != configured && !allow {
+		return false, Illegal(overrideNotAllowedMessageShape, key, allowProp)
+	}
+	return v, nil
+}
+
+// decide applies SignServer's rules to one request's metadata.
+func (pol *policy) decide(meta map[string]string, canBatch bool) (decision, error) {
+	var d decision
+	var err error
+
+	// Batch: BATCHSIGNING wins; with only the override allowed the client
+	// must say USING_BATCHSIGNING.
+	using, present, err := metaBool(meta, MetaUsingBatchSigning)
+	if err != nil {
+		return d, err
+	}
+	switch {
+	case !canBatch && (pol.batch || using):
+		return d, Illegal("This worker does not support batch signing: send one document per request.")
+	case pol.batch:
+		d.batch = true
+	case pol.allowBatchOverride:
+		if !present {
+			return d, Illegal("Request metadata %s is mandatory for this worker: set it to true for a batch request or false for a single document.", MetaUsingBatchSigning)
+		}
+		d.batch = using
+	case using:
+		return d, Illegal(overrideNotAllowedMessageShape, MetaUsingBatchSigning, propAllowBatchSigningOverride)
+	}
+
+	if d.clientHash, err = overridable(meta, MetaUsingClientSuppliedHash, pol.clientHash, pol.allowClientOverride, propAllowClientSideHashing); err != nil {
+		return d, err
+	}
+	if d.detached, err = overridable(meta, MetaDetachedSignature, pol.detached, pol.allowDetachedOverride, propAllowDetachedOverride); err != nil {
+		return d, err
+	}
+	d.contentOID = pol.contentOID
+	if v := strings.TrimSpace(meta[MetaContentOID]); v != "" {
+		oid, err := parseOID(v)
+		if err != nil {
+			return d, err
+		}
+		if !oid.Equal(pol.contentOID) && !pol.allowContentOIDOverride {
+			return d, Illegal(overrideNotAllowedMessageShape, MetaContentOID, propAllowContentOIDOverride)
+		}
+		d.contentOID = oid
+	}
+	if name := strings.TrimSpace(meta[MetaClientSideHashAlgorithm]); name != "" {
+		if d.clientHashAlg, err = pol.acceptHash(name); err != nil {
+			return d, err
+		}
+	}
+	if d.clientHash && !d.detached {
+		return d, Illegal("Client-side hashing produces detached signatures only: set DETACHEDSIGNATURE=true or send the document instead of its hash.")
+	}
+	return d, nil
+}
+
+// acceptHash parses a digest algorithm name and checks it against
+// ACCEPTED_HASH_DIGEST_ALGORITHMS.
+func (pol *policy) acceptHash(name string) (crypto.Hash, error) {
+	h, err := cms.ParseHash(name)
+	if err != nil {
+		return 0, Illegal("Unknown digest algorithm %q: use one of %s.", name, hashNames(pol.accepted))
+	}
+	if !slices.Contains(pol.accepted, h) {
+		return 0, Illegal("Digest algorithm %s is not accepted by this worker: use one of %s.", cms.HashName(h), hashNames(pol.accepted))
+	}
+	return h, nil
+}
+
+func hashNames(hs []crypto.Hash) string {
+	if len(hs) == 0 {
+		return "(none configured)"
+	}
+	names := make([]string, len(hs))
+	for i, h := range hs {
+		names[i] = cms.HashName(h)
+	}
+	return strings.Join(names, ", ")
+}

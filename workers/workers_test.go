@@ -1,0 +1,485 @@
+package workers_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/soft"
+	"github.com/signet-project/signet/workers"
+)
+
+// fixture is a soft token with one P-256 key and its chain.
+type fixture struct {
+	ca  *demo.CA
+	tok *countingToken
+}
+
+// countingToken counts signatures and batch calls made through it, so that
+// tests can assert that nothing was signed.
+type countingToken struct {
+	tokens.Token
+	signed     atomic.Int64
+	batchCalls atomic.Int64
+	batch      bool
+}
+
+type countingSigner struct {
+	crypto.Signer
+	n *atomic.Int64
+}
+
+func (s countingSigner) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, error) {
+	s.n.Add(1)
+	return s.Signer.Sign(r, d, o)
+}
+
+func (t *countingToken) Signer(ctx context.Context, alias string) (crypto.Signer, error) {
+	s, err := t.Token.Signer(ctx, alias)
+	if err != nil {
+		return nil, err
+	}
+	return countingSigner{s, &t.signed}, nil
+}
+
+// batchToken adds a BatchSigner to countingToken.
+type batchToken struct{ *countingToken }
+
+func (t batchToken) SignBatch(ctx context.Context, alias string, in [][]byte, o crypto.SignerOpts) ([]tokens.Result, error) {
+	t.batchCalls.Add(1)
+	s, err := t.Token.Signer(ctx, alias)
+	if err != nil {
+		return nil, err
+	}
+	res := make([]tokens.Result, len(in))
+	for i, d := range in {
+		t.signed.Add(1)
+		res[i].Signature, res[i].Err = s.Sign(rand.Reader, d, o)
+	}
+	return res, nil
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ca, err := demo.NewCA("Test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := soft.Create(soft.Options{Path: filepath.Join(t.TempDir(), "ks.p12"), Type: "PKCS12", Name: "t"}, "pin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := st.GenerateKey(ctx, "k", tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Issue("signer", pub, demo.DocumentSigning, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ImportChain(ctx, "k", []*x509.Certificate{cert, ca.Cert}); err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{ca: ca, tok: &countingToken{Token: st}}
+}
+
+// worker builds one CAdESSigner with the given properties.
+func (f *fixture) worker(t *testing.T, props string) workers.Worker {
+	t.Helper()
+	y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n  - name: W\n    id: 1\n    kind: CAdESSigner\n    token: t\n    key: k\n    properties:\n"
+	for _, l := range strings.Split(strings.TrimSpace(props), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			y += "      " + l + "\n"
+		}
+	}
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "w.yaml"), []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok tokens.Token = f.tok
+	if f.tok.batch {
+		tok = batchToken{f.tok}
+	}
+	set := workers.Build(context.Background(), cfg, workers.BuildOptions{
+		Open: func(context.Context, config.Token) (tokens.Token, error) { return tok, nil },
+	})
+	w, err := set.Lookup("W")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func process(w workers.Worker, data []byte, meta map[string]string) (*workers.Response, error) {
+	return w.Process(context.Background(), &workers.Request{Data: bytes.NewReader(data), Size: int64(len(data)), Metadata: meta})
+}
+
+func batchJSON(items ...workers.BatchItem) []byte {
+	b, _ := json.Marshal(workers.BatchRequest{SignatureRequests: items})
+	return b
+}
+
+func digestItem(id string, alg string, h crypto.Hash, doc string) workers.BatchItem {
+	hh := h.New()
+	hh.Write([]byte(doc))
+	return workers.BatchItem{Data: base64.StdEncoding.EncodeToString(hh.Sum(nil)), HashingAlgorithm: alg, CustomIdentifier: id}
+}
+
+// verifyDetached checks a detached signature over digest with Signet's
+// parser and the signer key; openssl checks run in the end-to-end tests.
+func verifyDetached(t *testing.T, der []byte, h crypto.Hash, digest []byte) {
+	t.Helper()
+	sd, err := cms.Parse(der)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	si := sd.Signers[0]
+	if !bytes.Equal(si.MessageDigest, digest) {
+		t.Fatalf("message digest %x, want %x", si.MessageDigest, digest)
+	}
+	if si.Algorithm.Hash != h {
+		t.Fatalf("digest algorithm %v, want %v", si.Algorithm.Hash, h)
+	}
+	ah := h.New()
+	ah.Write(si.RawSignedAttrs)
+	if !ecdsa.VerifyASN1(sd.Certificates[0].PublicKey.(*ecdsa.PublicKey), ah.Sum(nil), si.Signature) {
+		t.Fatal("signature does not verify")
+	}
+}
+
+func wantErr(t *testing.T, err error, kind error, substr string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want %v containing %q", kind, substr)
+	}
+	if !errors.Is(err, kind) {
+		t.Fatalf("error %q is not %v", err, kind)
+	}
+	if !strings.Contains(err.Error(), substr) {
+		t.Fatalf("error %q does not contain %q", err, substr)
+	}
+}
+
+func TestBatchFlagsNeedAcceptedDigests(t *testing.T) {
+	f := newFixture(t)
+	for _, props := range []string{"BATCHSIGNING: true", "ALLOW_BATCHSIGNING_OVERRIDE: true"} {
+		t.Run(props, func(t *testing.T) {
+			w := f.worker(t, props)
+			st := w.Status(context.Background())
+			if st.Active || !strings.Contains(strings.Join(st.Errors, " "), "ACCEPTED_HASH_DIGEST_ALGORITHMS") {
+				t.Fatalf("status %+v, want OFFLINE naming ACCEPTED_HASH_DIGEST_ALGORITHMS", st)
+			}
+			_, err := process(w, batchJSON(digestItem("a", "SHA-256", crypto.SHA256, "x")), map[string]string{"USING_BATCHSIGNING": "true"})
+			wantErr(t, err, workers.ErrMisconfigured, "ACCEPTED_HASH_DIGEST_ALGORITHMS")
+		})
+	}
+}
+
+func TestBatchDecision(t *testing.T) {
+	f := newFixture(t)
+	const accepted = "ACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256,SHA-384\nDETACHEDSIGNATURE: true\nCLIENTSIDEHASHING: true"
+	batch := batchJSON(digestItem("a", "SHA-256", crypto.SHA256, "x"))
+	single := sha256.Sum256([]byte("x"))
+	cases := []struct {
+		name, props string
+		meta        map[string]string
+		data        []byte
+		wantBatch   bool
+		wantErr     string
+	}{
+		{"BATCHSIGNING alone", "BATCHSIGNING: true", map[string]string{}, batch, true, ""},
+		{"override, client says batch", "ALLOW_BATCHSIGNING_OVERRIDE: true", map[string]string{"USING_BATCHSIGNING": "true"}, batch, true, ""},
+		{"override, client says single", "ALLOW_BATCHSIGNING_OVERRIDE: true", map[string]string{"USING_BATCHSIGNING": "false"}, single[:], false, ""},
+		{"override, metadata missing", "ALLOW_BATCHSIGNING_OVERRIDE: true", map[string]string{}, batch, false, "USING_BATCHSIGNING is mandatory"},
+		{"both: BATCHSIGNING wins over false", "BATCHSIGNING: true\nALLOW_BATCHSIGNING_OVERRIDE: true", map[string]string{"USING_BATCHSIGNING": "false"}, batch, true, ""},
+		{"both: no metadata needed", "BATCHSIGNING: true\nALLOW_BATCHSIGNING_OVERRIDE: true", map[string]string{}, batch, true, ""},
+		{"no override allowed", "", map[string]string{"USING_BATCHSIGNING": "true"}, batch, false, "ALLOW_BATCHSIGNING_OVERRIDE"},
+		{"not a boolean", "ALLOW_BATCHSIGNING_OVERRIDE: true", map[string]string{"USING_BATCHSIGNING": "yes"}, batch, false, "not a boolean"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := f.worker(t, accepted+"\n"+c.props)
+			meta := map[string]string{"CLIENTSIDE_HASHDIGESTALGORITHM": "SHA-256"}
+			for k, v := range c.meta {
+				meta[k] = v
+			}
+			resp, err := process(w, c.data, meta)
+			if c.wantErr != "" {
+				wantErr(t, err, workers.ErrIllegalRequest, c.wantErr)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := resp.ContentType == workers.ContentTypeJSON; got != c.wantBatch {
+				t.Fatalf("batch response %v, want %v (content type %s)", got, c.wantBatch, resp.ContentType)
+			}
+		})
+	}
+}
+
+func TestBatchHashSigning(t *testing.T) {
+	f := newFixture(t)
+	w := f.worker(t, "BATCHSIGNING: true\nCLIENTSIDEHASHING: true\nDETACHEDSIGNATURE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256,SHA-384,SHA-512")
+	items := []workers.BatchItem{
+		digestItem("one", "SHA-256", crypto.SHA256, "doc1"),
+		digestItem("two", "SHA256", crypto.SHA256, "doc2"),
+		digestItem("three", "SHA-384", crypto.SHA384, "doc3"),
+		digestItem("four", "", crypto.SHA512, "doc4"), // from CLIENTSIDE_HASHDIGESTALGORITHM
+		digestItem("", "sha-512", crypto.SHA512, "doc5"),
+	}
+	resp, err := process(w, batchJSON(items...), map[string]string{"CLIENTSIDE_HASHDIGESTALGORITHM": "SHA-512"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Items != len(items) {
+		t.Fatalf("Items %d, want %d", resp.Items, len(items))
+	}
+	var br workers.BatchResponse
+	if err := json.Unmarshal(resp.Data, &br); err != nil {
+		t.Fatal(err)
+	}
+	if len(br.Signatures) != len(items) {
+		t.Fatalf("%d signatures for %d items", len(br.Signatures), len(items))
+	}
+	hashes := []crypto.Hash{crypto.SHA256, crypto.SHA256, crypto.SHA384, crypto.SHA512, crypto.SHA512}
+	for i, s := range br.Signatures {
+		want, _ := base64.StdEncoding.DecodeString(items[i].Data)
+		if !bytes.Equal(s.Hash, want) {
+			t.Errorf("item %d: hash %x, want the request data %x", i, s.Hash, want)
+		}
+		if s.CustomIdentifier != items[i].CustomIdentifier {
+			t.Errorf("item %d: customIdentifier %q, want %q", i, s.CustomIdentifier, items[i].CustomIdentifier)
+		}
+		verifyDetached(t, s.Signature, hashes[i], want)
+	}
+	if !strings.Contains(string(resp.Data), `"signatures":[`) {
+		t.Fatalf("response is not SignServer's format: %.80s", resp.Data)
+	}
+}
+
+func TestBatchDocuments(t *testing.T) {
+	f := newFixture(t)
+	w := f.worker(t, "BATCHSIGNING: true\nDETACHEDSIGNATURE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256,SHA-512")
+	docs := []string{"first document", "second document"}
+	var items []workers.BatchItem
+	for i, d := range docs {
+		items = append(items, workers.BatchItem{Data: base64.StdEncoding.EncodeToString([]byte(d)), HashingAlgorithm: "SHA-512", CustomIdentifier: fmt.Sprint(i)})
+	}
+	resp, err := process(w, batchJSON(items...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var br workers.BatchResponse
+	if err := json.Unmarshal(resp.Data, &br); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range br.Signatures {
+		sum := sha512.Sum512([]byte(docs[i]))
+		if !bytes.Equal(s.Hash, sum[:]) {
+			t.Errorf("item %d: hash is not the SHA-512 of the document", i)
+		}
+		verifyDetached(t, s.Signature, crypto.SHA512, sum[:])
+	}
+}
+
+func TestBatchInvalidItemRejectsWholeBatch(t *testing.T) {
+	f := newFixture(t)
+	w := f.worker(t, "BATCHSIGNING: true\nCLIENTSIDEHASHING: true\nDETACHEDSIGNATURE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256\nMAX_BATCH_SIZE: 5")
+	good := digestItem("good", "SHA-256", crypto.SHA256, "x")
+	cases := []struct {
+		name string
+		bad  workers.BatchItem
+		want string
+	}{
+		{"bad base64", workers.BatchItem{Data: "!!notbase64", HashingAlgorithm: "SHA-256", CustomIdentifier: "b64"}, `Batch item 1 (customIdentifier "b64"): data is not valid base64`},
+		{"wrong digest length", workers.BatchItem{Data: base64.StdEncoding.EncodeToString(make([]byte, 20)), HashingAlgorithm: "SHA-256", CustomIdentifier: "short"}, `Batch item 1 (customIdentifier "short"): data is 20 bytes but a SHA-256 digest is 32 bytes`},
+		{"algorithm not accepted", digestItem("sha384", "SHA-384", crypto.SHA384, "x"), `Batch item 1 (customIdentifier "sha384"): Digest algorithm SHA-384 is not accepted`},
+		{"unknown algorithm", workers.BatchItem{Data: good.Data, HashingAlgorithm: "MD4", CustomIdentifier: "md4"}, `Batch item 1 (customIdentifier "md4"): Unknown digest algorithm "MD4"`},
+		{"no algorithm at all", workers.BatchItem{Data: good.Data, CustomIdentifier: "none"}, `Batch item 1 (customIdentifier "none"): no hashingAlgorithm`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := f.tok.signed.Load()
+			_, err := process(w, batchJSON(good, c.bad, good), nil)
+			wantErr(t, err, workers.ErrIllegalRequest, c.want)
+			if n := f.tok.signed.Load() - before; n != 0 {
+				t.Fatalf("%d items were signed; an invalid batch must sign nothing", n)
+			}
+		})
+	}
+	t.Run("malformed JSON", func(t *testing.T) {
+		_, err := process(w, []byte(`{"signatureRequests":[{"data":`), nil)
+		wantErr(t, err, workers.ErrIllegalRequest, "not valid JSON")
+	})
+	t.Run("unknown field", func(t *testing.T) {
+		_, err := process(w, []byte(`{"signatureRequests":[],"extra":1}`), nil)
+		wantErr(t, err, workers.ErrIllegalRequest, "not valid JSON")
+	})
+	t.Run("empty batch", func(t *testing.T) {
+		_, err := process(w, batchJSON(), nil)
+		wantErr(t, err, workers.ErrIllegalRequest, "no signatureRequests")
+	})
+	t.Run("too many items", func(t *testing.T) {
+		before := f.tok.signed.Load()
+		_, err := process(w, batchJSON(good, good, good, good, good, good), nil)
+		wantErr(t, err, workers.ErrTooLarge, "at most 5")
+		if f.tok.signed.Load() != before {
+			t.Fatal("an oversize batch was signed")
+		}
+	})
+}
+
+func TestBatchDefaultLimit(t *testing.T) {
+	f := newFixture(t)
+	w := f.worker(t, "BATCHSIGNING: true\nCLIENTSIDEHASHING: true\nDETACHEDSIGNATURE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256")
+	items := make([]workers.BatchItem, 1001)
+	for i := range items {
+		items[i] = digestItem(fmt.Sprint(i), "SHA-256", crypto.SHA256, "x")
+	}
+	_, err := process(w, batchJSON(items...), nil)
+	wantErr(t, err, workers.ErrTooLarge, "at most 1000")
+	resp, err := process(w, batchJSON(items[:1000]...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Items != 1000 {
+		t.Fatalf("signed %d items, want 1000", resp.Items)
+	}
+}
+
+func TestBatchUsesTokenBatchSigner(t *testing.T) {
+	f := newFixture(t)
+	f.tok.batch = true
+	w := f.worker(t, "BATCHSIGNING: true\nCLIENTSIDEHASHING: true\nDETACHEDSIGNATURE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256")
+	items := make([]workers.BatchItem, 50)
+	for i := range items {
+		items[i] = digestItem(fmt.Sprint(i), "SHA-256", crypto.SHA256, fmt.Sprint("doc", i))
+	}
+	if _, err := process(w, batchJSON(items...), nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.tok.batchCalls.Load(); n != 1 {
+		t.Fatalf("%d batch calls to the token, want 1", n)
+	}
+	if n := f.tok.signed.Load(); n != 50 {
+		t.Fatalf("%d signatures, want 50", n)
+	}
+}
+
+func TestSingleOverrides(t *testing.T) {
+	f := newFixture(t)
+	doc := []byte("a document")
+	sum := sha256.Sum256(doc)
+	cases := []struct {
+		name, props string
+		meta        map[string]string
+		data        []byte
+		wantAttach  bool
+		wantErr     string
+	}{
+		{"attached by default", "", nil, doc, true, ""},
+		{"detached by property", "DETACHEDSIGNATURE: true", nil, doc, false, ""},
+		{"detached override allowed", "ALLOW_DETACHEDSIGNATURE_OVERRIDE: true", map[string]string{"DETACHEDSIGNATURE": "true"}, doc, false, ""},
+		{"detached override refused", "", map[string]string{"DETACHEDSIGNATURE": "true"}, doc, false, "ALLOW_DETACHEDSIGNATURE_OVERRIDE"},
+		{"same value as configured is fine", "", map[string]string{"DETACHEDSIGNATURE": "false"}, doc, true, ""},
+		{"client hash by property", "DETACHEDSIGNATURE: true\nCLIENTSIDEHASHING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", map[string]string{"CLIENTSIDE_HASHDIGESTALGORITHM": "SHA256"}, sum[:], false, ""},
+		{"client hash override", "DETACHEDSIGNATURE: true\nALLOW_CLIENTSIDEHASHING_OVERRIDE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", map[string]string{"USING_CLIENTSUPPLIED_HASH": "true", "CLIENTSIDE_HASHDIGESTALGORITHM": "SHA-256"}, sum[:], false, ""},
+		{"client hash override refused", "DETACHEDSIGNATURE: true", map[string]string{"USING_CLIENTSUPPLIED_HASH": "true", "CLIENTSIDE_HASHDIGESTALGORITHM": "SHA-256"}, sum[:], false, "ALLOW_CLIENTSIDEHASHING_OVERRIDE"},
+		{"client hash without algorithm", "DETACHEDSIGNATURE: true\nCLIENTSIDEHASHING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", nil, sum[:], false, "CLIENTSIDE_HASHDIGESTALGORITHM"},
+		{"client hash wrong length", "DETACHEDSIGNATURE: true\nCLIENTSIDEHASHING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", map[string]string{"CLIENTSIDE_HASHDIGESTALGORITHM": "SHA-256"}, sum[:20], false, "20 bytes but a SHA-256 digest is 32 bytes"},
+		{"client hash algorithm not accepted", "DETACHEDSIGNATURE: true\nCLIENTSIDEHASHING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", map[string]string{"CLIENTSIDE_HASHDIGESTALGORITHM": "SHA-512"}, sum[:], false, "not accepted"},
+		{"client hash needs detached", "ALLOW_CLIENTSIDEHASHING_OVERRIDE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", map[string]string{"USING_CLIENTSUPPLIED_HASH": "true", "CLIENTSIDE_HASHDIGESTALGORITHM": "SHA-256"}, sum[:], false, "detached"},
+		{"content OID override refused", "", map[string]string{"CONTENTOID": "1.2.3.4"}, doc, false, "ALLOW_CONTENTOID_OVERRIDE"},
+		{"content OID malformed", "ALLOW_CONTENTOID_OVERRIDE: true", map[string]string{"CONTENTOID": "abc"}, doc, false, "not an object identifier"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := f.worker(t, c.props)
+			resp, err := process(w, c.data, c.meta)
+			if c.wantErr != "" {
+				wantErr(t, err, workers.ErrIllegalRequest, c.wantErr)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			sd, err := cms.Parse(resp.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := sd.Content != nil; got != c.wantAttach {
+				t.Fatalf("attached %v, want %v", got, c.wantAttach)
+			}
+			if c.wantAttach && !bytes.Equal(sd.Content, doc) {
+				t.Fatal("encapsulated content differs from the document")
+			}
+			if !bytes.Equal(sd.Signers[0].MessageDigest, sum[:]) {
+				t.Fatal("message digest is not the SHA-256 of the document")
+			}
+			if err := sd.Verify(bytes.NewReader(doc)); err != nil {
+				t.Fatalf("verify: %v", err)
+			}
+		})
+	}
+}
+
+func TestContentOIDOverride(t *testing.T) {
+	f := newFixture(t)
+	w := f.worker(t, "ALLOW_CONTENTOID_OVERRIDE: true")
+	resp, err := process(w, []byte("doc"), map[string]string{"CONTENTOID": "1.2.840.113549.1.9.16.1.4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := cms.Parse(resp.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sd.ContentType.String(); got != "1.2.840.113549.1.9.16.1.4" {
+		t.Fatalf("content type %s", got)
+	}
+}
+
+func TestDisabledWorker(t *testing.T) {
+	f := newFixture(t)
+	w := f.worker(t, "DISABLED: true")
+	if st := w.Status(context.Background()); st.Active {
+		t.Fatal("a disabled worker is active")
+	}
+	_, err := process(w, []byte("doc"), nil)
+	wantErr(t, err, workers.ErrUnavailable, "disabled")
+}
+
+func TestTokenOfflineIsUnavailable(t *testing.T) {
+	f := newFixture(t)
+	w := f.worker(t, "")
+	if err := f.tok.Deactivate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := w.Status(context.Background())
+	if st.Active || !strings.Contains(strings.Join(st.Errors, " "), "offline") {
+		t.Fatalf("status %+v, want offline", st)
+	}
+	_, err := process(w, []byte("doc"), nil)
+	wantErr(t, err, workers.ErrUnavailable, "offline")
+}
