@@ -206,8 +206,8 @@ func TestStreamedDetachedKeepsMemoryFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1 GiB upload skipped in -short mode")
 	}
-	s := startServer(t)
 	const size = 1 << 30
+	s := startServer(t, "--max-upload", fmt.Sprint(2*size))
 	runtime.GC()
 	var base runtime.MemStats
 	runtime.ReadMemStats(&base)

@@ -33,6 +33,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var(&paths, "config", "YAML configuration `file` (repeatable); default: the embedded demo configuration")
 	listen := fs.String("listen", "", "`address` to listen on (default "+defaultListen+", or server.listen from the configuration)")
 	dataDir := fs.String("data", "signet-data", "data `folder` for the demo PKI and run-time state")
+	maxUpload := fs.Int64("max-upload", 0, "upload limit in `bytes` (default: server.maxUploadSize from the configuration, 100 MiB)")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	if err := fs.Parse(args); err != nil {
 		return exitError{2}
@@ -77,7 +78,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	srv := web.New(web.Options{Registry: reg, MaxUploadSize: cfg.Server.MaxUploadSize, Logger: log})
+	limit := cfg.Server.MaxUploadSize
+	if *maxUpload > 0 {
+		limit = *maxUpload
+	}
+	srv := web.New(web.Options{Registry: reg, MaxUploadSize: limit, Logger: log})
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
