@@ -1,0 +1,52 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestClientSignAndBatch signs a folder with signet client sign (one request
+// per file, client-side hashing) and signet client batch, and verifies every
+// output with openssl.
+func TestClientSignAndBatch(t *testing.T) {
+	s := startServer(t)
+	in := t.TempDir()
+	for i := range 5 {
+		os.WriteFile(filepath.Join(in, fmt.Sprintf("doc%d.txt", i)), []byte(fmt.Sprintf("document %d\n", i)), 0o644)
+	}
+	ca := filepath.Join(s.data, "demo-ca.pem")
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"sign", []string{"client", "sign", "-clientside", "-meta", "USING_BATCHSIGNING=false", "-threads", "3"}},
+		{"batch", []string{"client", "batch", "-clientside", "-size", "2"}},
+		{"batch-documents", []string{"client", "batch", "-size", "3", "-digest", "SHA-384"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := t.TempDir()
+			var stdout, stderr bytes.Buffer
+			args := append(c.args, "-url", s.url, "-worker", "CAdESSigner", "-out", out, in)
+			if err := run(t.Context(), args, &stdout, &stderr); err != nil {
+				t.Fatalf("%v: %s", err, stderr.String())
+			}
+			if got := stdout.String(); got != "5 signed, 0 failed\n" {
+				t.Fatalf("client printed %q", got)
+			}
+			for i := range 5 {
+				doc, _ := os.ReadFile(filepath.Join(in, fmt.Sprintf("doc%d.txt", i)))
+				sig, err := os.ReadFile(filepath.Join(out, fmt.Sprintf("doc%d.txt.p7s", i)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := opensslVerify(t, sig, doc, ca, true); err != nil {
+					t.Fatalf("doc%d: %v", i, err)
+				}
+			}
+		})
+	}
+}
