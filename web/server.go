@@ -23,6 +23,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/signet-project/signet/workers"
@@ -61,7 +62,7 @@ func newMetrics() *metrics {
 		items:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "signet_items_signed_total", Help: "Signatures made, by worker."}, []string{"worker"}),
 		latency:  prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "signet_request_duration_seconds", Help: "Request latency by worker.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"worker"}),
 	}
-	m.registry.MustRegister(m.requests, m.items, m.latency, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	m.registry.MustRegister(m.requests, m.items, m.latency, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

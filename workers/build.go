@@ -73,6 +73,7 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 				b.problems = append(b.problems, fmt.Sprintf("Crypto token %q could not be opened: %s", wc.Token, msg))
 			}
 		}
+		b.problems = append(b.problems, notYetSupported(wc.Properties)...)
 		var w Worker
 		switch wc.Kind {
 		case KindCMSSigner, KindCAdESSigner:
@@ -80,7 +81,9 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 		case KindPlainSigner:
 			w = newPlainSigner(ctx, b, wc.Properties)
 		default:
-			b.problems = append(b.problems, fmt.Sprintf("%s: unknown worker kind %q: use CMSSigner, CAdESSigner or PlainSigner.", wc.Pos, wc.Kind))
+			// config reports unknown kinds; a known kind without an
+			// implementation in this version (TimeStampSigner) lands here.
+			b.problems = append(b.problems, fmt.Sprintf("%s: worker kind %s is not available in this version of Signet: use CMSSigner, CAdESSigner or PlainSigner.", wc.Pos, wc.Kind))
 			w = &offline{base: b}
 		}
 		if st := w.Status(ctx); !st.Active {
@@ -128,4 +131,22 @@ type offline struct{ base }
 
 func (w *offline) Process(context.Context, *Request) (*Response, error) {
 	return nil, w.ready()
+}
+
+// notYetSupported reports properties that the schema declares but this
+// version does not enforce yet (key usage limits, time-stamps, client
+// certificate authorisation). A worker that sets them is OFFLINE rather than
+// serving without what its configuration asks for.
+func notYetSupported(p config.Properties) []string {
+	var out []string
+	if p.IsSet("KEYUSAGELIMIT") && p.Int("KEYUSAGELIMIT") >= 0 {
+		out = append(out, "KEYUSAGELIMIT is not enforced by this version of Signet: remove it rather than rely on it.")
+	}
+	if strings.EqualFold(p.String("SIGNATURE_LEVEL"), "BASELINE-T") || p.IsSet("TSA_URL") || p.IsSet("TSA_WORKER") {
+		out = append(out, "Time-stamped signatures (SIGNATURE_LEVEL BASELINE-T, TSA_URL, TSA_WORKER) are not available in this version of Signet: use BASELINE-B.")
+	}
+	if strings.EqualFold(p.String("AUTHTYPE"), "CLIENTCERT") {
+		out = append(out, "AUTHTYPE CLIENTCERT is not available in this version of Signet: use NOAUTH behind an authenticating proxy.")
+	}
+	return out
 }

@@ -483,3 +483,16 @@ func TestTokenOfflineIsUnavailable(t *testing.T) {
 	_, err := process(w, []byte("doc"), nil)
 	wantErr(t, err, workers.ErrUnavailable, "offline")
 }
+
+func TestNotYetSupportedPropertiesKeepWorkerOffline(t *testing.T) {
+	f := newFixture(t)
+	for _, props := range []string{"KEYUSAGELIMIT: 10", "AUTHTYPE: CLIENTCERT"} {
+		w := f.worker(t, props)
+		st := w.Status(context.Background())
+		if st.Active || !strings.Contains(strings.Join(st.Errors, " "), "not") {
+			t.Fatalf("%s: status %+v, want OFFLINE saying it is not supported", props, st)
+		}
+		_, err := process(w, []byte("doc"), nil)
+		wantErr(t, err, workers.ErrMisconfigured, "this version")
+	}
+}

@@ -7,6 +7,9 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/dsm"
+	"github.com/signet-project/signet/tokens/nethsm"
+	"github.com/signet-project/signet/tokens/pkcs11"
 	"github.com/signet-project/signet/tokens/soft"
 	"github.com/signet-project/signet/workers"
 )
@@ -24,8 +27,36 @@ func tokenOpener() workers.TokenOpener {
 				Path: relativeTo(tc.Pos.File, p.String("KEYSTOREPATH")),
 				Type: p.String("KEYSTORETYPE"),
 			})
+		case "pkcs11":
+			return pkcs11.New(pkcs11.Options{
+				Name:      tc.Name,
+				Module:    p.String("SHAREDLIBRARYNAME"),
+				SlotType:  p.String("SLOTLABELTYPE"),
+				SlotValue: p.String("SLOTLABELVALUE"),
+				PoolSize:  p.Int("POOLSIZE"),
+			}), nil
+		case "nethsm":
+			// The passphrase is the token's secret, given to Activate by
+			// workers.Build.
+			return nethsm.New(nethsm.Options{
+				Name:     tc.Name,
+				URL:      p.String("URL"),
+				User:     p.String("USER"),
+				CABundle: p.String("CABUNDLE"),
+				Timeout:  p.Duration("TIMEOUT"),
+				PoolSize: p.Int("POOLSIZE"),
+			})
+		case "dsm":
+			// The API key is the token's secret, given to Activate.
+			return dsm.New(dsm.Options{
+				Name:         tc.Name,
+				URL:          p.String("URL"),
+				CABundle:     p.String("CABUNDLE"),
+				Timeout:      p.Duration("TIMEOUT"),
+				MaxBatchSize: p.Int("MAXBATCHSIZE"),
+			})
 		}
-		return nil, fmt.Errorf("%s: token type %q is not supported: use soft", tc.Pos, tc.Type)
+		return nil, fmt.Errorf("%s: token type %q is not supported: use soft, pkcs11, nethsm or dsm", tc.Pos, tc.Type)
 	}
 }
 

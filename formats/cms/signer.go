@@ -171,10 +171,9 @@ func (s *Signer) Certificate() *x509.Certificate { return s.cert }
 
 // Pending is a SignerInfo waiting for its signature.
 type Pending struct {
-	s          *Signer
-	attrs      []byte // DER SET OF Attribute, tag SET, as signed
-	input      []byte
-	digestSize int
+	s     *Signer
+	attrs []byte // DER SET OF Attribute, tag SET, as signed
+	input []byte
 }
 
 // Prepare builds the signed attributes for a content digest made with
