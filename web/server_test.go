@@ -1,0 +1,125 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signet-project/signet/web"
+	"github.com/signet-project/signet/workers"
+)
+
+// fakeWorker answers with what it read, after an optional delay, or panics.
+type fakeWorker struct {
+	name    string
+	delay   time.Duration
+	panics  bool
+	offline []string
+}
+
+func (w *fakeWorker) Name() string { return w.name }
+func (w *fakeWorker) ID() int      { return 7 }
+func (w *fakeWorker) Kind() string { return "Fake" }
+func (w *fakeWorker) Status(context.Context) workers.Status {
+	return workers.Status{Active: len(w.offline) == 0, Errors: w.offline}
+}
+func (w *fakeWorker) Process(ctx context.Context, r *workers.Request) (*workers.Response, error) {
+	if w.panics {
+		panic("boom")
+	}
+	time.Sleep(w.delay)
+	b, err := io.ReadAll(r.Data)
+	if err != nil {
+		return nil, err
+	}
+	return &workers.Response{Data: append([]byte("signed:"), b...), ContentType: "text/plain", Items: 1}, nil
+}
+
+func serve(t *testing.T, ws ...workers.Worker) (string, context.CancelFunc, chan error) {
+	t.Helper()
+	reg := workers.NewRegistry(workers.NewSet(ws, nil))
+	srv := web.New(web.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, l) }()
+	t.Cleanup(cancel)
+	return "http://" + l.Addr().String(), cancel, done
+}
+
+func TestGracefulShutdownFinishesInFlight(t *testing.T) {
+	url, cancel, done := serve(t, &fakeWorker{name: "Slow", delay: 500 * time.Millisecond})
+	got := make(chan string, 1)
+	go func() {
+		resp, err := http.Post(url+"/signserver/worker/Slow", "application/octet-stream", strings.NewReader("doc"))
+		if err != nil {
+			got <- "error: " + err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(b)
+	}()
+	time.Sleep(100 * time.Millisecond) // the request is in flight
+	cancel()
+	if r := <-got; r != "signed:doc" {
+		t.Fatalf("in-flight request got %q", r)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if _, err := http.Get(url + "/metrics"); err == nil {
+		t.Fatal("the server still accepts connections after shutdown")
+	}
+}
+
+func TestPanicIsAGeneric500(t *testing.T) {
+	url, _, _ := serve(t, &fakeWorker{name: "Bad", panics: true})
+	resp, err := http.Post(url+"/signserver/rest/v1/workers/Bad/process", "application/json", strings.NewReader(`{"data":"x"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 500 || !strings.Contains(string(b), "Internal error") || strings.Contains(string(b), "boom") {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+}
+
+func TestHealthListsOfflineWorkers(t *testing.T) {
+	url, _, _ := serve(t, &fakeWorker{name: "Good"}, &fakeWorker{name: "Off", offline: []string{"Crypto token \"t\" is offline: not activated"}})
+	resp, err := http.Get(url + "/signserver/healthcheck/signserverhealth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 500 || !strings.Contains(string(b), "Worker Off (7): Crypto token \"t\" is offline") || strings.Contains(string(b), "ALLOK") {
+		t.Fatalf("%d %q", resp.StatusCode, b)
+	}
+}
+
+func TestProcessServletMultipartAndMetadata(t *testing.T) {
+	url, _, _ := serve(t, &fakeWorker{name: "W"})
+	body := "--X\r\nContent-Disposition: form-data; name=\"workerName\"\r\n\r\nW\r\n--X\r\nContent-Disposition: form-data; name=\"filerecievefile\"; filename=\"a.txt\"\r\n\r\nfile content\r\n--X--\r\n"
+	resp, err := http.Post(url+"/signserver/process", "multipart/form-data; boundary=X", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "signed:file content" {
+		t.Fatalf("%d %q", resp.StatusCode, b)
+	}
+	if resp.Header.Get("X-Request-ID") == "" {
+		t.Fatal("no X-Request-ID header")
+	}
+}
