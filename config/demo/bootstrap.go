@@ -31,7 +31,7 @@ type Files struct {
 	Config   string // signet.yaml, the embedded default configuration
 	CA       string // demo-ca.pem, the root to verify signatures against
 	CAKey    string // demo-ca.key, to issue further demo certificates
-	Keystore string // keystore.p12
+	Keystore string // keystore/, one PKCS#12 file per key
 	PIN      string // keystore.pin
 }
 
@@ -42,7 +42,7 @@ func FilesIn(dir string) Files {
 		Config:   filepath.Join(dir, "signet.yaml"),
 		CA:       filepath.Join(dir, "demo-ca.pem"),
 		CAKey:    filepath.Join(dir, "demo-ca.key"),
-		Keystore: filepath.Join(dir, "keystore.p12"),
+		Keystore: filepath.Join(dir, "keystore"),
 		PIN:      filepath.Join(dir, "keystore.pin"),
 	}
 }
@@ -90,7 +90,7 @@ func Bootstrap(ctx context.Context, dir string) (Files, bool, error) {
 	if err := writeFile(f.PIN, []byte(pin+"\n"), 0o600); err != nil {
 		return f, false, err
 	}
-	os.Remove(f.Keystore)
+	os.RemoveAll(f.Keystore) // an interrupted first start
 	ks, err := soft.Create(soft.Options{Path: f.Keystore, Type: "PKCS12", Name: "demo"}, pin)
 	if err != nil {
 		return f, false, fmt.Errorf("create demo keystore: %w", err)
