@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -264,4 +265,41 @@ func (r *pattern) Read(p []byte) (int, error) {
 	}
 	r.off += len(p)
 	return len(p), nil
+}
+
+// TestPlainSigner checks raw ECDSA signatures from the demo PlainSigner over
+// a document and over a client-side digest with the standard library.
+func TestPlainSigner(t *testing.T) {
+	s := startServer(t)
+	doc := []byte("plain document")
+	sum := sha256.Sum256(doc)
+	cases := []struct {
+		name string
+		data []byte
+		meta map[string]string
+	}{
+		{"document", doc, nil},
+		{"client hash", sum[:], map[string]string{"USING_CLIENTSUPPLIED_HASH": "true", "CLIENTSIDE_HASHDIGESTALGORITHM": "SHA-256"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, sig, m := s.postREST(t, "PlainSigner", restRequest{Data: base64.StdEncoding.EncodeToString(c.data), Encoding: "BASE64", MetaData: c.meta})
+			if code != http.StatusOK {
+				t.Fatalf("status %d: %v", code, m)
+			}
+			der, _ := base64.StdEncoding.DecodeString(fmt.Sprint(m["signerCertificate"]))
+			cert, err := x509.ParseCertificate(der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pub := cert.PublicKey.(*ecdsa.PublicKey)
+			if !ecdsa.VerifyASN1(pub, sum[:], sig) {
+				t.Fatal("the plain signature does not verify over SHA-256 of the document")
+			}
+			other := sha256.Sum256([]byte("other"))
+			if ecdsa.VerifyASN1(pub, other[:], sig) {
+				t.Fatal("the plain signature verifies over another document")
+			}
+		})
+	}
 }
