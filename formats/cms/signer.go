@@ -8,7 +8,10 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -17,33 +20,55 @@ import (
 
 // Options configure a Signer.
 type Options struct {
-	Chain               []*x509.Certificate   // signer first; required
-	IncludeCertificates int                   // how many of Chain to embed; <0 means all
-	Algorithm           Algorithm             // Hash digests the content and the signed attributes
-	ContentType         asn1.ObjectIdentifier // eContentType; nil means id-data
-	CAdES               bool                  // add signing-certificate-v2 (CAdES-BASELINE-B)
+	// Chain is the signer certificate followed by its issuers. Required.
+	Chain []*x509.Certificate
+	// IncludeCertificates is how many certificates of Chain, signer first,
+	// to embed in the SignedData (INCLUDE_CERTIFICATE_LEVELS): 0 embeds
+	// none, a negative number or one larger than the chain embeds all.
+	IncludeCertificates int
+	// Algorithm names the digest of the content and of the signed
+	// attributes, and the signature scheme.
+	Algorithm Algorithm
+	// ContentType is the eContentType; nil means id-data.
+	ContentType asn1.ObjectIdentifier
+	// CAdES adds the signing-certificate-v2 attribute (CAdES-BASELINE-B).
+	// Without it the signed attributes are content-type, signing-time and
+	// message-digest.
+	CAdES bool
 }
 
-// Signer builds SignedData for one key and certificate. Everything that does
-// not depend on the document is encoded once in NewSigner. A Signer is safe
-// for concurrent use.
+// Signer builds SignedData for one key, certificate chain and algorithm.
+// Everything that does not depend on the document is encoded once by
+// NewSigner. A Signer is safe for concurrent use.
 type Signer struct {
-	alg         Algorithm
-	cert        *x509.Certificate
-	version     int64
-	digestAlgID []byte // DER AlgorithmIdentifier
-	sigAlgID    []byte // DER AlgorithmIdentifier
-	sid         []byte // DER IssuerAndSerialNumber
-	certs       []byte // concatenated certificate DER
-	contentType []byte // DER OBJECT IDENTIFIER
-	ctAttr      []byte // DER Attribute content-type
-	scv2Attr    []byte // DER Attribute signing-certificate-v2, or nil
+	alg    Algorithm
+	opts   crypto.SignerOpts
+	cert   *x509.Certificate
+	hashes sync.Pool // of hash.Hash for alg.Hash
+
+	ciOID  []byte // DER OBJECT IDENTIFIER id-signedData
+	sdHead []byte // DER version and digestAlgorithms of SignedData
+	eCT    []byte // DER OBJECT IDENTIFIER eContentType
+	certs  []byte // DER [0] certificates, or nil
+	siHead []byte // DER version, sid and digestAlgorithm of SignerInfo
+	sigAlg []byte // DER signatureAlgorithm
+
+	// attrs are the signed attributes with a zero digest and time, sorted as
+	// DER requires, for a UTCTime ([0]) and a GeneralizedTime ([1]) signing
+	// time: Prepare copies one and fills in the blanks.
+	attrs [2]attrTemplate
+}
+
+type attrTemplate struct {
+	der     []byte // DER SET OF Attribute
+	mdOff   int    // offset of the message digest octets
+	timeOff int    // offset of the signing time characters
 }
 
 // NewSigner checks the options and precomputes the per-signer encodings.
 func NewSigner(opts Options) (*Signer, error) {
-	if len(opts.Chain) == 0 {
-		return nil, errors.New("cms: a signer certificate is required")
+	if len(opts.Chain) == 0 || opts.Chain[0] == nil {
+		return nil, errors.New("cms: a signer certificate is required; configure the key's certificate chain")
 	}
 	cert := opts.Chain[0]
 	if err := opts.Algorithm.Check(cert.PublicKey); err != nil {
@@ -54,60 +79,120 @@ func NewSigner(opts Options) (*Signer, error) {
 	if ct == nil {
 		ct = OIDData
 	}
-	s := &Signer{alg: opts.Algorithm, cert: cert, version: 1}
+	s := &Signer{alg: opts.Algorithm, opts: opts.Algorithm.SignerOpts(), cert: cert}
+	s.hashes.New = func() any { return s.alg.Hash.New() }
+
+	// RFC 5652 5.1: version 1, or 3 when eContentType is not id-data.
+	version := int64(1)
 	if !ct.Equal(OIDData) {
-		s.version = 3 // RFC 5652 5.1: eContentType other than id-data
+		version = 3
 	}
-	s.digestAlgID = algID(hi.oid, false)
-	s.sigAlgID = sigAlgID(opts.Algorithm, hi)
-	s.sid = mustBuild(func(b *cryptobyte.Builder) {
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			b.AddBytes(cert.RawIssuer)
-			b.AddASN1BigInt(cert.SerialNumber)
-		})
+	digestAlg := algID(hi.oid, false) // RFC 5754: parameters absent
+	s.ciOID = build(func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(OIDSignedData) })
+	s.sdHead = build(func(b *cryptobyte.Builder) {
+		b.AddASN1Int64(version)
+		b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) { b.AddBytes(digestAlg) })
 	})
+	s.eCT = build(func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(ct) })
 	n := opts.IncludeCertificates
 	if n < 0 || n > len(opts.Chain) {
 		n = len(opts.Chain)
 	}
-	for _, c := range opts.Chain[:n] {
-		s.certs = append(s.certs, c.Raw...)
-	}
-	s.contentType = mustBuild(func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(ct) })
-	s.ctAttr = attribute(OIDAttrContentType, s.contentType)
-	if opts.CAdES {
-		certHash := sha256.Sum256(cert.Raw)
-		value := mustBuild(func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // SigningCertificateV2
-				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // certs
-					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // ESSCertIDv2, hashAlgorithm SHA-256 by default
-						b.AddASN1OctetString(certHash[:])
-						b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // IssuerSerial
-							b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // GeneralNames
-								b.AddASN1(cbasn1.Tag(4).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-									b.AddBytes(cert.RawIssuer)
-								})
-							})
-							b.AddASN1BigInt(cert.SerialNumber)
-						})
-					})
-				})
+	if n > 0 {
+		s.certs = build(func(b *cryptobyte.Builder) {
+			b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+				for _, c := range opts.Chain[:n] {
+					b.AddBytes(c.Raw)
+				}
 			})
 		})
-		s.scv2Attr = attribute(OIDAttrSigningCertV2, value)
+	}
+	s.siHead = build(func(b *cryptobyte.Builder) {
+		b.AddASN1Int64(1) // sid is IssuerAndSerialNumber
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddBytes(cert.RawIssuer)
+			b.AddASN1BigInt(cert.SerialNumber)
+		})
+		b.AddBytes(digestAlg)
+	})
+	s.sigAlg = sigAlgID(opts.Algorithm, hi)
+
+	var fixed [][]byte
+	fixed = append(fixed, attribute(OIDAttrContentType, s.eCT))
+	if opts.CAdES {
+		fixed = append(fixed, signingCertificateV2(cert))
+	}
+	for i, gen := range []bool{false, true} {
+		s.attrs[i] = attrTemplateFor(fixed, opts.Algorithm.Hash.Size(), gen)
 	}
 	return s, nil
 }
 
-// mustBuild runs an encoder that cannot fail on valid inputs.
-func mustBuild(f func(*cryptobyte.Builder)) []byte {
+// signingCertificateV2 encodes the signing-certificate-v2 attribute (RFC
+// 5035) for cert: one ESSCertIDv2 with the DEFAULT hash algorithm SHA-256
+// (so omitted) and the issuerSerial.
+func signingCertificateV2(cert *x509.Certificate) []byte {
+	certHash := sha256.Sum256(cert.Raw)
+	value := build(func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // SigningCertificateV2
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // certs
+				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // ESSCertIDv2
+					b.AddASN1OctetString(certHash[:])
+					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // IssuerSerial
+						b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // GeneralNames
+							// directoryName [4] Name, explicit because Name is a CHOICE.
+							b.AddASN1(cbasn1.Tag(4).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+								b.AddBytes(cert.RawIssuer)
+							})
+						})
+						b.AddASN1BigInt(cert.SerialNumber)
+					})
+				})
+			})
+		})
+	})
+	return attribute(OIDAttrSigningCertV2, value)
+}
+
+// attrTemplateFor sorts the fixed attributes with a zero message digest and
+// signing time. The blanks never decide the order: attributes differ in
+// their length or type before their values start.
+func attrTemplateFor(fixed [][]byte, digestLen int, gen bool) attrTemplate {
+	timeTag, timeLen := byte(tagUTCTime), 13
+	if gen {
+		timeTag, timeLen = tagGenTime, 15
+	}
+	md := attribute(OIDAttrMessageDigest, appendHeader(nil, tagOctetString, int64(digestLen)), make([]byte, digestLen))
+	st := attribute(OIDAttrSigningTime, appendHeader(nil, timeTag, int64(timeLen)), make([]byte, timeLen))
+	list := append(slices.Clone(fixed), md, st)
+	slices.SortFunc(list, bytes.Compare) // DER SET OF order
+	var t attrTemplate
+	var body []byte
+	for _, a := range list {
+		body = append(body, a...)
+		switch {
+		case &a[0] == &md[0]:
+			t.mdOff = len(body) - digestLen
+		case &a[0] == &st[0]:
+			t.timeOff = len(body) - timeLen
+		}
+	}
+	t.der = appendHeader(nil, tagSet, int64(len(body)))
+	t.mdOff += len(t.der)
+	t.timeOff += len(t.der)
+	t.der = append(t.der, body...)
+	return t
+}
+
+// build runs an encoder that cannot fail on valid inputs.
+func build(f func(*cryptobyte.Builder)) []byte {
 	var b cryptobyte.Builder
 	f(&b)
 	return b.BytesOrPanic()
 }
 
 func algID(oid asn1.ObjectIdentifier, null bool) []byte {
-	return mustBuild(func(b *cryptobyte.Builder) {
+	return build(func(b *cryptobyte.Builder) {
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 			b.AddASN1ObjectIdentifier(oid)
 			if null {
@@ -117,6 +202,10 @@ func algID(oid asn1.ObjectIdentifier, null bool) []byte {
 	})
 }
 
+// sigAlgID encodes the SignerInfo signatureAlgorithm: rsaEncryption for
+// PKCS#1 v1.5 (RFC 3370), id-RSASSA-PSS with explicit parameters (RFC
+// 4056), ecdsa-with-SHA* or id-ecdsa-with-sha3-* (RFC 5753, NIST), and
+// id-Ed25519 (RFC 8419).
 func sigAlgID(a Algorithm, hi hashInfo) []byte {
 	switch a.Scheme {
 	case PKCS1v15:
@@ -126,10 +215,8 @@ func sigAlgID(a Algorithm, hi hashInfo) []byte {
 	case Ed25519:
 		return algID(oidEd25519, false)
 	}
-	// RSASSA-PSS with explicit parameters: hash, MGF1 with the same hash,
-	// salt length equal to the hash length.
-	hashAlg := algID(hi.oid, true)
-	return mustBuild(func(b *cryptobyte.Builder) {
+	hashAlg := algID(hi.oid, true) // RSASSA-PSS-params use NULL parameters
+	return build(func(b *cryptobyte.Builder) {
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 			b.AddASN1ObjectIdentifier(oidPSS)
 			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
@@ -147,20 +234,26 @@ func sigAlgID(a Algorithm, hi hashInfo) []byte {
 }
 
 // attribute encodes Attribute ::= SEQUENCE { attrType, attrValues SET OF }
-// with one value given as DER.
-func attribute(oid asn1.ObjectIdentifier, value []byte) []byte {
-	return mustBuild(func(b *cryptobyte.Builder) {
+// with one value, given as DER in parts.
+func attribute(oid asn1.ObjectIdentifier, value ...[]byte) []byte {
+	return build(func(b *cryptobyte.Builder) {
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 			b.AddASN1ObjectIdentifier(oid)
-			b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) { b.AddBytes(value) })
+			b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
+				for _, v := range value {
+					b.AddBytes(v)
+				}
+			})
 		})
 	})
 }
 
-// SignerOpts returns what the token must sign Input() with.
-func (s *Signer) SignerOpts() crypto.SignerOpts { return s.alg.SignerOpts() }
+// SignerOpts returns the options the token must sign Input with: the hash,
+// *rsa.PSSOptions with a salt as long as the hash, or crypto.Hash(0) for
+// Ed25519. The value is shared; do not modify it.
+func (s *Signer) SignerOpts() crypto.SignerOpts { return s.opts }
 
-// Hash returns the digest algorithm of content and signed attributes.
+// Hash returns the digest algorithm of the content and signed attributes.
 func (s *Signer) Hash() crypto.Hash { return s.alg.Hash }
 
 // Algorithm returns the signer's algorithm.
@@ -169,109 +262,185 @@ func (s *Signer) Algorithm() Algorithm { return s.alg }
 // Certificate returns the signer certificate.
 func (s *Signer) Certificate() *x509.Certificate { return s.cert }
 
-// Pending is a SignerInfo waiting for its signature.
+// Digest hashes content read from r with s.Hash, as a stream, and returns
+// the digest to give Prepare and the number of bytes read.
+func (s *Signer) Digest(r io.Reader) ([]byte, int64, error) {
+	h := s.alg.Hash.New()
+	n, err := io.Copy(h, r)
+	if err != nil {
+		return nil, n, fmt.Errorf("cms: reading the content: %w", err)
+	}
+	return h.Sum(nil), n, nil
+}
+
+// Pending is a SignerInfo waiting for its signature. It is not safe for
+// concurrent use.
 type Pending struct {
 	s     *Signer
-	attrs []byte // DER SET OF Attribute, tag SET, as signed
+	attrs []byte // DER SET OF Attribute, as signed
 	input []byte
 }
 
 // Prepare builds the signed attributes for a content digest made with
-// s.Hash() and a signing time.
+// s.Hash() and a signing time. It fails if the digest has the wrong length
+// or the time cannot be encoded (before year 0 or after 9999).
 func (s *Signer) Prepare(digest []byte, signingTime time.Time) (*Pending, error) {
 	if len(digest) != s.alg.Hash.Size() {
-		return nil, fmt.Errorf("the digest is %d bytes but a %s digest is %d bytes", len(digest), HashName(s.alg.Hash), s.alg.Hash.Size())
+		return nil, fmt.Errorf("cms: the digest is %d bytes but a %s digest is %d bytes; send the %s digest of the document", len(digest), HashName(s.alg.Hash), s.alg.Hash.Size(), HashName(s.alg.Hash))
 	}
-	md := mustBuild(func(b *cryptobyte.Builder) { b.AddASN1OctetString(digest) })
-	st, err := encodeTime(signingTime)
-	if err != nil {
-		return nil, err
+	t := signingTime.UTC()
+	year, month, day := t.Date()
+	hour, min, sec := t.Clock()
+	if year < 0 || year > 9999 {
+		return nil, fmt.Errorf("cms: signing time %v cannot be encoded; check the clock", signingTime)
 	}
-	list := [][]byte{s.ctAttr, attribute(OIDAttrSigningTime, st), attribute(OIDAttrMessageDigest, md)}
-	if s.scv2Attr != nil {
-		list = append(list, s.scv2Attr)
+	gen := year < 1950 || year >= 2050 // RFC 5652 11.3
+	tp := &s.attrs[0]
+	if gen {
+		tp = &s.attrs[1]
 	}
-	slices.SortFunc(list, bytes.Compare) // DER SET OF order
-	attrs := mustBuild(func(b *cryptobyte.Builder) {
-		b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
-			for _, a := range list {
-				b.AddBytes(a)
-			}
-		})
-	})
-	p := &Pending{s: s, attrs: attrs}
+	n := len(tp.der)
+	inputLen := len(digest)
 	if s.alg.Scheme == Ed25519 {
-		p.input = attrs
-	} else {
-		h := s.alg.Hash.New()
-		h.Write(attrs)
-		p.input = h.Sum(nil)
+		inputLen = 0
 	}
+	buf := make([]byte, n, n+inputLen)
+	copy(buf, tp.der)
+	copy(buf[tp.mdOff:], digest)
+	appendTime(buf[tp.timeOff:tp.timeOff], year, int(month), day, hour, min, sec, gen)
+	p := &Pending{s: s, attrs: buf[:n:n]}
+	if s.alg.Scheme == Ed25519 {
+		p.input = p.attrs // RFC 8419: pure Ed25519 over the DER attributes
+		return p, nil
+	}
+	h := s.hashes.Get().(hash.Hash)
+	h.Reset()
+	h.Write(p.attrs)
+	p.input = h.Sum(buf[n:n])
+	s.hashes.Put(h)
 	return p, nil
 }
 
-// encodeTime encodes a signing time as UTCTime, or GeneralizedTime from 2050
-// as RFC 5652 11.3 requires.
-func encodeTime(t time.Time) ([]byte, error) {
-	t = t.UTC().Truncate(time.Second)
-	var b cryptobyte.Builder
-	if t.Year() >= 1950 && t.Year() < 2050 {
-		b.AddASN1UTCTime(t)
-	} else {
-		b.AddASN1GeneralizedTime(t)
-	}
-	return b.Bytes()
-}
-
-// Input is what the token signs with SignerOpts(): the digest of the signed
-// attributes, or the attributes themselves for Ed25519.
+// Input is what the token must sign with SignerOpts: the digest of the DER
+// signed attributes, or for Ed25519 the DER itself.
 func (p *Pending) Input() []byte { return p.input }
 
-// Encode returns the DER ContentInfo holding SignedData; content nil makes a
-// detached signature.
-func (p *Pending) Encode(signature []byte, content []byte) ([]byte, error) {
-	s := p.s
-	var b cryptobyte.Builder
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // ContentInfo
-		b.AddASN1ObjectIdentifier(OIDSignedData)
-		b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // SignedData
-				b.AddASN1Int64(s.version)
-				b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) { b.AddBytes(s.digestAlgID) })
-				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // EncapsulatedContentInfo
-					b.AddBytes(s.contentType)
-					if content != nil {
-						b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-							b.AddASN1OctetString(content)
-						})
-					}
-				})
-				if len(s.certs) > 0 {
-					b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) { b.AddBytes(s.certs) })
-				}
-				b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) { // SignerInfos
-					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-						b.AddASN1Int64(1)
-						b.AddBytes(s.sid)
-						b.AddBytes(s.digestAlgID)
-						// signedAttrs [0] IMPLICIT: the SET's contents under tag A0.
-						b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-							b.AddBytes(setContents(p.attrs))
-						})
-						b.AddBytes(s.sigAlgID)
-						b.AddASN1OctetString(signature)
-					})
-				})
-			})
-		})
-	})
-	return b.Bytes()
+// SignedAttributes returns the DER SET OF signed attributes.
+func (p *Pending) SignedAttributes() []byte { return p.attrs }
+
+// layout holds the content lengths of the nested elements of one
+// ContentInfo. A negative content length means detached.
+type layout struct {
+	content, encap, si, sis, sd, ciInner, ci, total int64
 }
 
-// setContents returns the contents of a DER SET.
-func setContents(set []byte) []byte {
-	in := cryptobyte.String(set)
-	var out cryptobyte.String
-	in.ReadASN1(&out, cbasn1.SET)
-	return out
+func (p *Pending) layout(sigLen int, contentLen int64) layout {
+	s := p.s
+	var z layout
+	z.content = contentLen
+	z.encap = int64(len(s.eCT))
+	if contentLen >= 0 {
+		z.encap += elemLen(elemLen(contentLen))
+	}
+	z.si = int64(len(s.siHead)+len(p.attrs)+len(s.sigAlg)) + elemLen(int64(sigLen))
+	z.sis = elemLen(z.si)
+	z.sd = int64(len(s.sdHead)) + elemLen(z.encap) + int64(len(s.certs)) + elemLen(z.sis)
+	z.ciInner = elemLen(z.sd)
+	z.ci = int64(len(s.ciOID)) + elemLen(z.ciInner)
+	z.total = elemLen(z.ci)
+	return z
+}
+
+// appendHead appends the encoding up to the content octets.
+func (p *Pending) appendHead(b []byte, z layout) []byte {
+	s := p.s
+	b = appendHeader(b, tagSequence, z.ci) // ContentInfo
+	b = append(b, s.ciOID...)
+	b = appendHeader(b, tagContext0, z.ciInner)
+	b = appendHeader(b, tagSequence, z.sd) // SignedData
+	b = append(b, s.sdHead...)
+	b = appendHeader(b, tagSequence, z.encap) // EncapsulatedContentInfo
+	b = append(b, s.eCT...)
+	if z.content >= 0 {
+		b = appendHeader(b, tagContext0, elemLen(z.content))
+		b = appendHeader(b, tagOctetString, z.content)
+	}
+	return b
+}
+
+// appendTail appends the encoding after the content octets.
+func (p *Pending) appendTail(b []byte, z layout, signature []byte) []byte {
+	s := p.s
+	b = append(b, s.certs...)
+	b = appendHeader(b, tagSet, z.sis)     // SignerInfos
+	b = appendHeader(b, tagSequence, z.si) // SignerInfo
+	b = append(b, s.siHead...)
+	b = append(b, tagContext0) // signedAttrs [0] IMPLICIT SET OF
+	b = append(b, p.attrs[1:]...)
+	b = append(b, s.sigAlg...)
+	b = appendHeader(b, tagOctetString, int64(len(signature)))
+	return append(b, signature...)
+}
+
+// Size returns the length of the encoding for a signature of sigLen bytes
+// and contentLen bytes of encapsulated content (negative: detached), for
+// example to set Content-Length before WriteTo.
+func (p *Pending) Size(sigLen int, contentLen int64) int64 {
+	return p.layout(sigLen, contentLen).total
+}
+
+var errNoSignature = errors.New("cms: the signature is empty; the token returned no signature")
+
+// Encode returns the DER ContentInfo holding the SignedData: detached when
+// content is nil, otherwise with content encapsulated.
+func (p *Pending) Encode(signature []byte, content []byte) ([]byte, error) {
+	if len(signature) == 0 {
+		return nil, errNoSignature
+	}
+	cl := int64(-1)
+	if content != nil {
+		cl = int64(len(content))
+	}
+	z := p.layout(len(signature), cl)
+	b := make([]byte, 0, z.total)
+	b = p.appendHead(b, z)
+	b = append(b, content...)
+	return p.appendTail(b, z, signature), nil
+}
+
+// WriteTo writes the same DER ContentInfo as Encode, with contentLen bytes
+// copied from content between the two halves of the encoding, so that a
+// large document is never held in memory (hash it first with Signer.Digest).
+// A nil content writes a detached signature. It returns the bytes written
+// and fails if content ends early.
+func (p *Pending) WriteTo(w io.Writer, signature []byte, content io.Reader, contentLen int64) (int64, error) {
+	if len(signature) == 0 {
+		return 0, errNoSignature
+	}
+	if content == nil {
+		contentLen = -1
+	} else if contentLen < 0 {
+		return 0, fmt.Errorf("cms: content length %d is negative; give the document's length", contentLen)
+	}
+	z := p.layout(len(signature), contentLen)
+	b := p.appendHead(make([]byte, 0, z.total-max(contentLen, 0)), z)
+	head := len(b)
+	b = p.appendTail(b, z, signature)
+	n, err := w.Write(b[:head])
+	written := int64(n)
+	if err != nil {
+		return written, err
+	}
+	if contentLen > 0 {
+		m, err := io.CopyN(w, content, contentLen)
+		written += m
+		if errors.Is(err, io.EOF) {
+			return written, fmt.Errorf("cms: the content ended after %d of %d bytes: %w", m, contentLen, io.ErrUnexpectedEOF)
+		}
+		if err != nil {
+			return written, err
+		}
+	}
+	n, err = w.Write(b[head:])
+	return written + int64(n), err
 }
