@@ -1,0 +1,131 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/workers"
+)
+
+// httpError is an error with a status code and a sentence for the client.
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+}
+
+// statusClientClosed is logged and counted when the client went away before
+// the answer (nginx's convention); the client never sees it.
+const statusClientClosed = 499
+
+const internalError = "Internal error: see the server log for the request ID."
+
+// tooLarge is the 413 sentence for the upload limit.
+func tooLarge(limit int64) string {
+	return fmt.Sprintf("The request exceeds the upload limit of %d bytes: send a smaller document, or its hash with client-side hashing.", limit)
+}
+
+// status maps an error to a status code and the sentence the client sees.
+// The second result reports whether the error was expected (a kind the
+// layers below return on purpose); unexpected errors are logged in full.
+func (s *Server) status(err error) (code int, msg string, expected bool) {
+	var (
+		mbe *http.MaxBytesError
+		he  *httpError
+		ee  *echo.HTTPError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge, tooLarge(mbe.Limit), true
+	case errors.As(err, &he):
+		return he.code, he.msg, true
+	case errors.As(err, &ee):
+		switch ee.Code {
+		case http.StatusNotFound:
+			return ee.Code, "No such endpoint: see the README for Signet's HTTP interface.", true
+		case http.StatusMethodNotAllowed:
+			return ee.Code, "This endpoint does not accept that method: signing endpoints take POST, health and metrics take GET.", true
+		case http.StatusRequestEntityTooLarge:
+			return ee.Code, tooLarge(s.max), true
+		}
+		if ee.Code >= 400 && ee.Code < 500 {
+			if m, ok := ee.Message.(string); ok && m != "" {
+				return ee.Code, m, true
+			}
+			return ee.Code, http.StatusText(ee.Code) + ".", true
+		}
+	case errors.Is(err, workers.ErrTooLarge):
+		return http.StatusRequestEntityTooLarge, err.Error(), true
+	case errors.Is(err, workers.ErrIllegalRequest):
+		return http.StatusBadRequest, err.Error(), true
+	case errors.Is(err, workers.ErrNotFound):
+		return http.StatusNotFound, err.Error(), true
+	case errors.Is(err, workers.ErrUnavailable):
+		return http.StatusServiceUnavailable, err.Error(), true
+	case errors.Is(err, workers.ErrMisconfigured):
+		return http.StatusInternalServerError, err.Error(), true
+	case errors.Is(err, context.Canceled):
+		return statusClientClosed, "The client closed the request before it was answered.", true
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, "The request took too long: try again later.", true
+	}
+	return http.StatusInternalServerError, internalError, false
+}
+
+// jsonErrors reports whether errors on this request are rendered as
+// {"error": "..."}: the REST API and mounted JSON APIs do; SignServer's
+// servlets and the health check answer text/plain, as SignServer does.
+func jsonErrors(c echo.Context) bool {
+	p := c.Request().URL.Path
+	switch {
+	case strings.HasPrefix(p, "/signserver/rest/"):
+		return true
+	case strings.HasPrefix(p, "/signserver/"), p == pathMetrics:
+		return false
+	}
+	return strings.Contains(c.Request().Header.Get(echo.HeaderAccept), "json") ||
+		strings.Contains(c.Request().Header.Get(echo.HeaderContentType), "json")
+}
+
+// errorHandler renders an error as a status code and one sentence. It is
+// echo's HTTPErrorHandler, so echo's own {"message": ...} never reaches a
+// client.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	info := infoOf(c)
+	if info != nil && info.body != nil && info.body.tooBig {
+		// The worker read past the limit, whatever it made of the error.
+		err = &http.MaxBytesError{Limit: s.max}
+	}
+	code, msg, expected := s.status(err)
+	if info != nil {
+		info.msg = msg
+		if !expected {
+			info.cause = err
+		}
+	}
+	if code == statusClientClosed {
+		c.Response().WriteHeader(code)
+		return
+	}
+	h := c.Response().Header()
+	h.Del(echo.HeaderContentDisposition)
+	h.Del(echo.HeaderContentLength)
+	if jsonErrors(c) {
+		c.JSON(code, map[string]string{"error": msg})
+		return
+	}
+	c.Blob(code, "text/plain; charset=utf-8", []byte(msg+"\n"))
+}

@@ -1,0 +1,75 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/workers"
+)
+
+// healthTimeout bounds the status checks of one health request, so that a
+// hung HSM makes the node unhealthy rather than the load balancer wait.
+const healthTimeout = 10 * time.Second
+
+// disabler is the optional capability of a worker that can be disabled
+// (DISABLED=true). As in SignServer, disabled workers are left out of the
+// health check.
+type disabler interface {
+	Disabled() bool
+}
+
+// health serves GET /signserver/healthcheck/signserverhealth as SignServer's
+// health check: 200 with ALLOK when every worker is active, otherwise 500
+// with one line per problem, "Worker NAME (ID): problem".
+func (s *Server) health(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), healthTimeout)
+	defer cancel()
+	ws := s.reg.Current().Workers()
+	statuses := make([]workers.Status, len(ws))
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		if d, ok := w.(disabler); ok && d.Disabled() {
+			statuses[i].Active = true
+			continue
+		}
+		wg.Go(func() {
+			// A panic here would not reach the recover middleware.
+			defer func() {
+				if v := recover(); v != nil {
+					s.log.Error("worker status panicked", "worker", w.Name(), "panic", fmt.Sprint(v))
+					statuses[i] = workers.Status{Errors: []string{"The status check failed: see the server log."}}
+				}
+			}()
+			statuses[i] = w.Status(ctx)
+		})
+	}
+	wg.Wait()
+	var lines []string
+	for i, st := range statuses {
+		if st.Active {
+			continue
+		}
+		errs := st.Errors
+		if len(errs) == 0 {
+			errs = []string{"offline"}
+		}
+		for _, e := range errs {
+			lines = append(lines, fmt.Sprintf("Worker %s (%d): %s", ws[i].Name(), ws[i].ID(), oneLine(e)))
+		}
+	}
+	if len(lines) == 0 {
+		return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte("ALLOK"))
+	}
+	return c.Blob(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte(strings.Join(lines, "\n")+"\n"))
+}
+
+// oneLine keeps a problem on its line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,253 @@
+package web
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits on request metadata, so that a request cannot make the server hold
+// an unbounded map. SignServer bounds the number of form fields
+// (HTTP_MAX_UPLOAD_FIELD_COUNT) for the same reason.
+const (
+	maxMetadataEntries = 64
+	maxMetadataKey     = 128
+	maxMetadataValue   = 64 << 10
+)
+
+// metadataPrefix starts the form fields and query parameters that carry
+// request metadata: REQUEST_METADATA.<KEY>=value.
+const metadataPrefix = "REQUEST_METADATA"
+
+// metadata collects request metadata with SignServer's precedence: the
+// entries of the REQUEST_METADATA field (Java properties syntax) first, then
+// REQUEST_METADATA.<KEY> fields, which override them. Keys are upper case.
+type metadata struct {
+	props  map[string]string // from REQUEST_METADATA
+	fields map[string]string // from REQUEST_METADATA.<KEY>
+}
+
+// isMetadataField reports whether a form field or query parameter name
+// carries request metadata.
+func isMetadataField(name string) bool {
+	return name == metadataPrefix || strings.HasPrefix(name, metadataPrefix+".")
+}
+
+// add records one metadata form field or query parameter. The first value
+// of a repeated field wins, as in a servlet's getParameter.
+func (m *metadata) add(name, value string) error {
+	if name == metadataPrefix {
+		if m.props != nil {
+			return nil
+		}
+		props, err := parseProperties(value)
+		if err != nil {
+			return err
+		}
+		m.props = make(map[string]string, len(props))
+		for _, kv := range props {
+			key, err := metadataKey(kv[0])
+			if err != nil {
+				return err
+			}
+			m.props[key] = kv[1]
+		}
+		return m.check()
+	}
+	key, err := metadataKey(strings.TrimPrefix(name, metadataPrefix+"."))
+	if err != nil {
+		return err
+	}
+	if m.fields == nil {
+		m.fields = map[string]string{}
+	}
+	if _, dup := m.fields[key]; !dup {
+		m.fields[key] = value
+	}
+	return m.check()
+}
+
+func (m *metadata) check() error {
+	if len(m.props)+len(m.fields) > maxMetadataEntries {
+		return badRequest("The request has more than %d request metadata entries: send fewer.", maxMetadataEntries)
+	}
+	for _, v := range m.fields {
+		if len(v) > maxMetadataValue {
+			return badRequest("A request metadata value is longer than %d bytes: send a shorter value.", maxMetadataValue)
+		}
+	}
+	return nil
+}
+
+// result merges the two sources; REQUEST_METADATA.<KEY> overrides.
+func (m *metadata) result() map[string]string {
+	out := make(map[string]string, len(m.props)+len(m.fields))
+	for k, v := range m.props {
+		out[k] = v
+	}
+	for k, v := range m.fields {
+		out[k] = v
+	}
+	return out
+}
+
+// metadataKey checks a metadata key and returns it upper case. Keys are
+// names such as USING_BATCHSIGNING or CLIENTSIDE_HASHDIGESTALGORITHM.
+func metadataKey(k string) (string, error) {
+	if k == "" {
+		return "", badRequest("A request metadata key is empty: name it, as in REQUEST_METADATA.KEY=value.")
+	}
+	if len(k) > maxMetadataKey {
+		return "", badRequest("A request metadata key is longer than %d characters: use a shorter key.", maxMetadataKey)
+	}
+	for _, r := range k {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return "", badRequest("Request metadata key %q has a character other than letters, digits, '_', '-' and '.': rename it.", k)
+		}
+	}
+	return strings.ToUpper(k), nil
+}
+
+// parseProperties reads the REQUEST_METADATA field, which SignServer
+// specifies in Java properties file syntax: one KEY=VALUE (or KEY:VALUE, or
+// KEY VALUE) per line, '#' and '!' comments, backslash escapes and line
+// continuations. Hand-written because only this key/value subset is needed
+// and the Go properties libraries add ${} expansion, which would change
+// values that contain "${".
+func parseProperties(s string) ([][2]string, error) {
+	if !utf8.ValidString(s) {
+		return nil, badRequest("The REQUEST_METADATA field is not valid UTF-8: send KEY=VALUE lines in UTF-8.")
+	}
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\r", "\n")
+	lines := strings.Split(s, "\n")
+	var out [][2]string
+	for i := 0; i < len(lines); i++ {
+		line := strings.TrimLeft(lines[i], " \t\f")
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		// Join continuation lines: an odd number of trailing backslashes.
+		for endsInContinuation(line) && i+1 < len(lines) {
+			i++
+			line = line[:len(line)-1] + strings.TrimLeft(lines[i], " \t\f")
+		}
+		if endsInContinuation(line) {
+			line = line[:len(line)-1]
+		}
+		key, value, err := splitProperty(line)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, [2]string{key, value})
+		if len(out) > maxMetadataEntries {
+			return nil, badRequest("The REQUEST_METADATA field has more than %d entries: send fewer.", maxMetadataEntries)
+		}
+	}
+	return out, nil
+}
+
+func endsInContinuation(line string) bool {
+	n := 0
+	for i := len(line) - 1; i >= 0 && line[i] == '\\'; i-- {
+		n++
+	}
+	return n%2 == 1
+}
+
+// splitProperty splits a logical line into its unescaped key and value.
+func splitProperty(line string) (string, string, error) {
+	// The key ends at the first unescaped '=', ':' or white space.
+	end := len(line)
+	for i := 0; i < len(line); i++ {
+		if line[i] == '\\' {
+			i++
+			continue
+		}
+		if strings.IndexByte("=: \t\f", line[i]) >= 0 {
+			end = i
+			break
+		}
+	}
+	rawKey, rest := line[:end], line[end:]
+	rest = strings.TrimLeft(rest, " \t\f")
+	if rest != "" && (rest[0] == '=' || rest[0] == ':') {
+		rest = strings.TrimLeft(rest[1:], " \t\f")
+	}
+	key, err := unescapeProperty(rawKey)
+	if err != nil {
+		return "", "", err
+	}
+	value, err := unescapeProperty(rest)
+	if err != nil {
+		return "", "", err
+	}
+	return key, value, nil
+}
+
+func unescapeProperty(s string) (string, error) {
+	if !strings.Contains(s, `\`) {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' || i+1 == len(s) {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		switch s[i] {
+		case 't':
+			b.WriteByte('\t')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 'f':
+			b.WriteByte('\f')
+		case 'u':
+			if i+5 > len(s) {
+				return "", malformedProperties()
+			}
+			r, err := strconv.ParseUint(s[i+1:i+5], 16, 16)
+			if err != nil {
+				return "", malformedProperties()
+			}
+			b.WriteRune(rune(r))
+			i += 4
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String(), nil
+}
+
+func malformedProperties() error {
+	return badRequest("The REQUEST_METADATA field has a malformed \\u escape: write \\u followed by four hex digits, or send the value in a REQUEST_METADATA.<KEY> field.")
+}
+
+// restMetadata checks the metaData object of a REST request and returns it
+// with upper-case keys.
+func restMetadata(in map[string]string) (map[string]string, error) {
+	if len(in) > maxMetadataEntries {
+		return nil, badRequest("metaData has more than %d entries: send fewer.", maxMetadataEntries)
+	}
+	out := make(map[string]string, len(in))
+	orig := make(map[string]string, len(in))
+	for k, v := range in {
+		key, err := metadataKey(k)
+		if err != nil {
+			return nil, err
+		}
+		if len(v) > maxMetadataValue {
+			return nil, badRequest("metaData value %q is longer than %d bytes: send a shorter value.", k, maxMetadataValue)
+		}
+		if prev, dup := orig[key]; dup {
+			return nil, badRequest("metaData has both %q and %q, which name the same key: keep one.", prev, k)
+		}
+		orig[key] = k
+		out[key] = v
+	}
+	return out, nil
+}

@@ -1,0 +1,172 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+)
+
+// HeaderRequestID carries the request ID in requests and responses.
+const HeaderRequestID = "X-Request-ID"
+
+// requestInfo is what the handlers tell the observe middleware about one
+// request, for its log line and metrics.
+type requestInfo struct {
+	id     string
+	worker string // the worker's configured name, never client input
+	items  int
+	body   *limitedBody
+	msg    string // the sentence sent with an error status
+	cause  error  // an unexpected error, logged in full
+}
+
+const infoKey = "signet.requestInfo"
+
+func infoOf(c echo.Context) *requestInfo {
+	info, _ := c.Get(infoKey).(*requestInfo)
+	return info
+}
+
+// RequestID returns the ID of the request c serves, for handlers mounted
+// through Echo.
+func RequestID(c echo.Context) string {
+	if info := infoOf(c); info != nil {
+		return info.id
+	}
+	return ""
+}
+
+// requestID honours an incoming X-Request-ID that is short and made of
+// characters safe in logs and headers, and otherwise makes a new one.
+func requestID(r *http.Request) string {
+	if id := r.Header.Get(HeaderRequestID); id != "" && len(id) <= 64 {
+		ok := true
+		for _, c := range id {
+			if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return id
+		}
+	}
+	return uuid.NewString()
+}
+
+// limitedBody is a request body under http.MaxBytesReader that counts the
+// bytes read and remembers whether the limit was hit, so that the answer is
+// 413 even when a layer below reported the read error in its own words.
+type limitedBody struct {
+	r      io.ReadCloser
+	n      int64
+	tooBig bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	var mbe *http.MaxBytesError
+	if err != nil && errors.As(err, &mbe) {
+		b.tooBig = true
+	}
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.r.Close() }
+
+// observe is the outermost middleware: it assigns the request ID, limits the
+// body, renders errors, and then logs the request and counts it.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		r := c.Request()
+		info := &requestInfo{id: requestID(r)}
+		c.Set(infoKey, info)
+		c.Response().Header().Set(HeaderRequestID, info.id)
+		c.Response().Header().Set("X-Content-Type-Options", "nosniff")
+
+		var err error
+		if r.ContentLength > s.max {
+			err = &http.MaxBytesError{Limit: s.max}
+		} else {
+			// The underlying writer, not echo's wrapper, so that net/http
+			// closes the connection after a body over the limit.
+			info.body = &limitedBody{r: http.MaxBytesReader(c.Response().Writer, r.Body, s.max)}
+			r.Body = info.body
+			err = next(c)
+		}
+		if err != nil {
+			c.Error(err)
+		}
+
+		status := c.Response().Status
+		endpoint := endpointNames[c.Path()]
+		if endpoint == "" {
+			endpoint = "other"
+			if c.Path() != "" && status != http.StatusNotFound {
+				endpoint = c.Path() // a mounted route: a template, bounded
+			}
+		}
+		elapsed := time.Since(start)
+		s.metrics.observe(info.worker, endpoint, status, info.items, elapsed)
+
+		var bytesIn int64
+		if info.body != nil {
+			bytesIn = info.body.n
+		}
+		attrs := []slog.Attr{
+			slog.String("id", info.id),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path), // never the query: it may hold metadata
+			slog.String("worker", info.worker),
+			slog.Int("items", info.items),
+			slog.Int("status", status),
+			slog.Duration("duration", elapsed),
+			slog.Int64("bytes_in", bytesIn),
+			slog.Int64("bytes_out", c.Response().Size),
+		}
+		level := slog.LevelInfo
+		if info.msg != "" {
+			attrs = append(attrs, slog.String("error", info.msg))
+		}
+		if info.cause != nil {
+			attrs = append(attrs, slog.String("cause", info.cause.Error()))
+			level = slog.LevelError
+		}
+		s.log.LogAttrs(r.Context(), level, "request", attrs...)
+		return nil
+	}
+}
+
+// panicError is a recovered panic: a 500 with a generic sentence for the
+// client, the value and stack for the log.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (p *panicError) Error() string { return fmt.Sprintf("panic: %v\n%s", p.value, p.stack) }
+
+// recoverer turns a panic in a handler into a 500 with a generic sentence;
+// the panic and its stack go to the log only.
+func (s *Server) recoverer(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				err = &panicError{value: v, stack: debug.Stack()}
+			}
+		}()
+		return next(c)
+	}
+}

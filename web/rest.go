@@ -1,0 +1,126 @@
+package web
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// RESTRequest is the body of SignServer's REST process request,
+// POST /signserver/rest/v1/workers/{idOrName}/process.
+type RESTRequest struct {
+	// Data is the document, as text (encoding NONE) or base64 (BASE64).
+	Data *string `json:"data"`
+	// Encoding is NONE (the default) or BASE64.
+	Encoding string `json:"encoding,omitempty"`
+	// MetaData is the request metadata.
+	MetaData map[string]string `json:"metaData,omitempty"`
+}
+
+// RESTResponse is the body of SignServer's REST process response.
+type RESTResponse struct {
+	// Data is the result (the signature), base64.
+	Data string `json:"data"`
+	// RequestID identifies the request in Signet's logs.
+	RequestID string `json:"requestId"`
+	// ArchiveID identifies the archived result, when the worker archives.
+	ArchiveID string `json:"archiveId,omitempty"`
+	// SignerCertificate is the signer's certificate, base64 DER.
+	SignerCertificate string `json:"signerCertificate,omitempty"`
+	// MetaData is the worker's response metadata.
+	MetaData map[string]string `json:"metaData"`
+}
+
+const restShape = `{"data": "...", "encoding": "NONE" or "BASE64", "metaData": {"KEY": "value"}}`
+
+// rest serves POST /signserver/rest/v1/workers/{idOrName}/process.
+func (s *Server) rest(c echo.Context) error {
+	r := c.Request()
+	ct, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+	if err != nil || ct != echo.MIMEApplicationJSON {
+		return badRequest("The REST API takes application/json, not %q: send a JSON body with Content-Type application/json.", r.Header.Get(echo.HeaderContentType))
+	}
+	req, err := decodeREST(r.Body)
+	if err != nil {
+		return err
+	}
+	raw := []byte(*req.Data)
+	switch strings.ToUpper(req.Encoding) {
+	case "", "NONE":
+	case "BASE64":
+		if raw, err = base64.StdEncoding.DecodeString(*req.Data); err != nil {
+			return badRequest("Field data is not valid base64 (encoding BASE64): send standard base64 with padding.")
+		}
+	default:
+		return badRequest("encoding %q is not supported: use NONE or BASE64.", req.Encoding)
+	}
+	meta, err := restMetadata(req.MetaData)
+	if err != nil {
+		return err
+	}
+	resp, err := s.process(c, c.Param("idOrName"), bytes.NewReader(raw), int64(len(raw)), meta)
+	if err != nil {
+		return err
+	}
+	out := RESTResponse{
+		Data:      base64.StdEncoding.EncodeToString(resp.Data),
+		RequestID: infoOf(c).id,
+		MetaData:  resp.Metadata,
+	}
+	if out.MetaData == nil {
+		out.MetaData = map[string]string{}
+	}
+	if resp.SignerCertificate != nil {
+		out.SignerCertificate = base64.StdEncoding.EncodeToString(resp.SignerCertificate.Raw)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// decodeREST reads one JSON object with only the known fields, each of its
+// type, and nothing after it.
+func decodeREST(body io.Reader) (*RESTRequest, error) {
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	var req RESTRequest
+	if err := dec.Decode(&req); err != nil {
+		var (
+			mbe *http.MaxBytesError
+			te  *json.UnmarshalTypeError
+			se  *json.SyntaxError
+		)
+		switch {
+		case errors.As(err, &mbe):
+			return nil, err
+		case errors.As(err, &te) && te.Field == "":
+			return nil, badRequest("The request body is a JSON %s, not an object: send %s.", te.Value, restShape)
+		case errors.As(err, &te):
+			return nil, badRequest("Field %q has the wrong type (%s): data and encoding are strings, metaData maps names to strings.", te.Field, te.Value)
+		case errors.Is(err, io.EOF):
+			return nil, badRequest("The request body is empty: send %s.", restShape)
+		case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, badRequest("The request body is not valid JSON: send %s.", restShape)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			// encoding/json has no error type for unknown fields.
+			return nil, badRequest("The request has an unknown field %s: use data, encoding and metaData.", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		}
+		return nil, badRequest("The request body is not valid JSON: send %s.", restShape)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
+		return nil, badRequest("The request body has more after the JSON object: send one object.")
+	}
+	if req.Data == nil {
+		return nil, badRequest("The request has no data field: send the document in data.")
+	}
+	return &req, nil
+}
