@@ -138,3 +138,12 @@ func tamper(t testing.TB, b, part []byte) []byte {
 	out[i+len(part)-1] ^= 1
 	return out
 }
+
+func readFile(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
