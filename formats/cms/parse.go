@@ -80,7 +80,8 @@ func malformed(what string) error { return fmt.Errorf("%w: %s", ErrMalformed, wh
 
 // Parse reads a DER ContentInfo holding a SignedData (BER with indefinite
 // lengths is not accepted). It fails on digests and signature algorithms
-// this package does not support.
+// this package does not support. The result refers to der, which must not
+// change while it is in use.
 func Parse(der []byte) (*SignedData, error) {
 	in := cryptobyte.String(der)
 	var ci, inner, sd cryptobyte.String
