@@ -157,7 +157,7 @@ func Parse(der []byte) (*SignedData, error) {
 		}
 		s, err := parseSignerInfo(si)
 		if err != nil {
-			return nil, fmt.Errorf("signer %d: %w", len(out.Signers)+1, err)
+			return nil, fmt.Errorf("%w (signer %d)", err, len(out.Signers)+1)
 		}
 		out.Signers = append(out.Signers, s)
 	}

@@ -58,7 +58,7 @@ func (sd *SignedData) Verify(detachedContent io.Reader, extra ...*x509.Certifica
 			return err
 		}
 		if err := sd.verifySigner(si, cert, digests[si.Algorithm.Hash]); err != nil {
-			return fmt.Errorf("cms: signer %d: %w", i+1, err)
+			return fmt.Errorf("%w (signer %d)", err, i+1)
 		}
 	}
 	return nil
