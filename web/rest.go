@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -83,12 +85,20 @@ func (s *Server) rest(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
+// restWire is RESTRequest as read: metaData values are checked one by one,
+// so that an error can name the key whose value is not a string.
+type restWire struct {
+	Data     *string                    `json:"data"`
+	Encoding string                     `json:"encoding"`
+	MetaData map[string]json.RawMessage `json:"metaData"`
+}
+
 // decodeREST reads one JSON object with only the known fields, each of its
 // type, and nothing after it.
 func decodeREST(body io.Reader) (*RESTRequest, error) {
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
-	var req RESTRequest
+	var req restWire
 	if err := dec.Decode(&req); err != nil {
 		var (
 			mbe *http.MaxBytesError
@@ -122,5 +132,17 @@ func decodeREST(body io.Reader) (*RESTRequest, error) {
 	if req.Data == nil {
 		return nil, badRequest("The request has no data field: send the document in data.")
 	}
-	return &req, nil
+	out := &RESTRequest{Data: req.Data, Encoding: req.Encoding}
+	if req.MetaData != nil {
+		out.MetaData = make(map[string]string, len(req.MetaData))
+	}
+	for _, k := range slices.Sorted(maps.Keys(req.MetaData)) {
+		var v string
+		raw := req.MetaData[k]
+		if err := json.Unmarshal(raw, &v); err != nil || string(raw) == "null" {
+			return nil, badRequest("metaData value of %q is not a string: send every metadata value as a JSON string.", k)
+		}
+		out.MetaData[k] = v
+	}
+	return out, nil
 }
