@@ -217,7 +217,7 @@ func parseSignerInfo(si cryptobyte.String) (*SignerInfo, error) {
 		out.RawSignedAttrs[0] = tagSet
 		var err error
 		if out.SignedAttributes, err = parseAttributes(out.RawSignedAttrs); err != nil {
-			return nil, fmt.Errorf("signedAttrs: %w", err)
+			return nil, fmt.Errorf("%w (signedAttrs)", err)
 		}
 		if err := out.readSignedAttributes(); err != nil {
 			return nil, err
@@ -243,7 +243,7 @@ func parseSignerInfo(si cryptobyte.String) (*SignerInfo, error) {
 		}
 		var err error
 		if out.UnsignedAttributes, err = parseAttributes(attrs); err != nil {
-			return nil, fmt.Errorf("unsignedAttrs: %w", err)
+			return nil, fmt.Errorf("%w (unsignedAttrs)", err)
 		}
 	}
 	if !si.Empty() {
