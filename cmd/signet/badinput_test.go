@@ -78,7 +78,7 @@ func TestBadInput(t *testing.T) {
 		{"REST: malformed JSON", rest("CMSSigner", `{"data":`), 400, "not valid JSON"},
 		{"REST: unknown field", rest("CMSSigner", `{"data":"x","extra":1}`), 400, "unknown field"},
 		{"REST: wrong type", rest("CMSSigner", `{"data":42}`), 400, "wrong type"},
-		{"REST: metadata not strings", rest("CMSSigner", `{"data":"x","metaData":{"A":1}}`), 400, "wrong type"},
+		{"REST: metadata not strings", rest("CMSSigner", `{"data":"x","metaData":{"A":1}}`), 400, "is not a string"},
 		{"REST: no data", rest("CMSSigner", `{"encoding":"NONE"}`), 400, "no data field"},
 		{"REST: bad base64", rest("CMSSigner", `{"data":"%%%","encoding":"BASE64"}`), 400, "not valid base64"},
 		{"REST: bad encoding", rest("CMSSigner", `{"data":"x","encoding":"HEX"}`), 400, "use NONE or BASE64"},
@@ -89,7 +89,7 @@ func TestBadInput(t *testing.T) {
 		{"REST: batch item invalid", rest("CAdESSigner", `{"data":"`+b64([]byte(`{"signatureRequests":[{"data":"!!","customIdentifier":"x1"}]}`))+`","encoding":"BASE64","metaData":{"USING_BATCHSIGNING":"true"}}`), 400, `data is not valid base64`},
 		{"REST: batch too large", rest("CAdESSigner", `{"data":"`+b64([]byte(`{"signatureRequests":[`+strings.Repeat(`{"data":"AA=="},`, 200)+`{"data":"AA=="}]}`))+`","encoding":"BASE64","metaData":{"USING_BATCHSIGNING":"true"}}`), 413, "upload limit"},
 		{"no such route", req{"POST", "/signserver/nothing", "text/plain", strings.NewReader("")}, 404, "No such endpoint"},
-		{"wrong method", req{"GET", "/signserver/process", "", nil}, 405, "take POST"},
+		{"wrong method", req{"PUT", "/signserver/process", "", nil}, 405, "POST"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
