@@ -105,9 +105,15 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		return
 	}
 	info := infoOf(c)
-	if info != nil && info.body != nil && info.body.tooBig {
-		// The worker read past the limit, whatever it made of the error.
-		err = &http.MaxBytesError{Limit: s.max}
+	if info != nil && info.body != nil {
+		// Whatever the layers below made of a failed read of the body, the
+		// cause is the client's.
+		switch {
+		case info.body.tooBig:
+			err = &http.MaxBytesError{Limit: s.max}
+		case info.body.broken != nil:
+			err = badRequest("The request body ended before its end (%v): send it again.", info.body.broken)
+		}
 	}
 	code, msg, expected := s.status(err)
 	if info != nil {

@@ -68,14 +68,19 @@ type limitedBody struct {
 	r      io.ReadCloser
 	n      int64
 	tooBig bool
+	broken error // another read error: the client sent a truncated body
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.n += int64(n)
 	var mbe *http.MaxBytesError
-	if err != nil && errors.As(err, &mbe) {
+	switch {
+	case err == nil, err == io.EOF:
+	case errors.As(err, &mbe):
 		b.tooBig = true
+	default:
+		b.broken = err
 	}
 	return n, err
 }

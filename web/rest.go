@@ -140,7 +140,7 @@ func decodeREST(body io.Reader) (*RESTRequest, error) {
 		var v string
 		raw := req.MetaData[k]
 		if err := json.Unmarshal(raw, &v); err != nil || string(raw) == "null" {
-			return nil, badRequest("metaData value of %q is not a string: send every metadata value as a JSON string.", k)
+			return nil, badRequest("metaData value of %q has the wrong type: send every metadata value as a JSON string.", k)
 		}
 		out.MetaData[k] = v
 	}

@@ -184,7 +184,8 @@ func (s *Server) serveForm(c echo.Context, worker string, values url.Values, doc
 		}
 		doc = &document{r: bytes.NewReader(raw), size: int64(len(raw))}
 	} else if b64 {
-		doc.decode = &decodeReader{r: base64.NewDecoder(base64.StdEncoding, doc.r)}
+		src := &sourceReader{r: doc.r}
+		doc.decode = &decodeReader{r: base64.NewDecoder(base64.StdEncoding, src), src: src}
 		doc.r, doc.size = doc.decode, -1
 	}
 
@@ -357,18 +358,33 @@ func decodeBase64Field(s string) ([]byte, error) {
 	return base64.RawStdEncoding.DecodeString(s)
 }
 
-// decodeReader remembers a base64 decoding error, which a worker may report
-// in its own words.
+// decodeReader remembers a base64 decoding error (corrupt input, or a
+// truncated last quantum), which a worker may report in its own words.
 type decodeReader struct {
 	r   io.Reader
+	src *sourceReader
 	err error
 }
 
 func (d *decodeReader) Read(p []byte) (int, error) {
 	n, err := d.r.Read(p)
-	var ce base64.CorruptInputError
-	if errors.As(err, &ce) {
+	if err != nil && err != io.EOF && err != d.src.err {
 		d.err = err
+	}
+	return n, err
+}
+
+// sourceReader remembers the last error of the reader under a decoder, to
+// tell a decoding error from a read error.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil {
+		s.err = err
 	}
 	return n, err
 }

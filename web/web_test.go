@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -426,6 +427,7 @@ func TestBadInput(t *testing.T) {
 		{"worker: bad metadata key", r(raw("/signserver/worker/Echo?REQUEST_METADATA.%C3%A9=1", "d")), 400, "has a character other than"},
 		{"worker: GET without data", r("GET", "/signserver/worker/Echo", "", nil), 400, "data field"},
 		{"worker: bad base64 body", r("POST", "/signserver/worker/Echo?encoding=base64", "text/plain", strings.NewReader("%%%%")), 400, "not valid base64"},
+		{"worker: truncated base64 body", r("POST", "/signserver/worker/Echo?encoding=base64", "text/plain", strings.NewReader("QUJD0")), 400, "not valid base64"},
 		// Worker errors of each kind.
 		{"worker error: illegal request", r(raw("/signserver/worker/Illegal", "d")), 400, `USING_BATCHSIGNING value "maybe" is not a boolean`},
 		{"worker error: too large", r(raw("/signserver/worker/Large", "d")), 413, "more than 100 items"},
@@ -442,8 +444,8 @@ func TestBadInput(t *testing.T) {
 		{"REST: trailing data", r(rest("Echo", `{"data":"x"} {"data":"y"}`)), 400, "more after the JSON object"},
 		{"REST: unknown field", r(rest("Echo", `{"data":"x","extra":1}`)), 400, `unknown field "extra"`},
 		{"REST: data wrong type", r(rest("Echo", `{"data":42}`)), 400, `Field "data" has the wrong type`},
-		{"REST: metadata not strings", r(rest("Echo", `{"data":"x","metaData":{"A":1}}`)), 400, `metaData value of "A" is not a string`},
-		{"REST: metadata value null", r(rest("Echo", `{"data":"x","metaData":{"A":null}}`)), 400, `metaData value of "A" is not a string`},
+		{"REST: metadata not strings", r(rest("Echo", `{"data":"x","metaData":{"A":1}}`)), 400, `metaData value of "A" has the wrong type`},
+		{"REST: metadata value null", r(rest("Echo", `{"data":"x","metaData":{"A":null}}`)), 400, `metaData value of "A" has the wrong type`},
 		{"REST: metadata not an object", r(rest("Echo", `{"data":"x","metaData":"A=1"}`)), 400, `Field "metaData" has the wrong type`},
 		{"REST: metadata bad key", r(rest("Echo", `{"data":"x","metaData":{"":"v"}}`)), 400, "metadata key is empty"},
 		{"REST: metadata keys differ in case", r(rest("Echo", `{"data":"x","metaData":{"k":"1","K":"2"}}`)), 400, "name the same key"},
@@ -870,5 +872,97 @@ func TestParseProperties(t *testing.T) {
 		if _, err := parseProperties(bad); err == nil {
 			t.Errorf("parseProperties(%q) accepted", bad)
 		}
+	}
+}
+
+// TestWorkerNameInPath checks that a worker name with characters escaped in
+// the path is found.
+func TestWorkerNameInPath(t *testing.T) {
+	f := newFixture(t, 0, &echoWorker{name: "My Worker", id: 2}, &echoWorker{name: "50%", id: 3})
+	for _, path := range []string{"/signserver/worker/My%20Worker", "/signserver/worker/50%25", "/signserver/rest/v1/workers/My%20Worker/process"} {
+		ct, body := "application/octet-stream", "d"
+		if strings.Contains(path, "/rest/") {
+			ct, body = "application/json", `{"data":"d"}`
+		}
+		if code, out, _ := f.do("POST", path, ct, strings.NewReader(body)); code != 200 {
+			t.Errorf("%s: %d %s", path, code, out)
+		}
+	}
+}
+
+// FuzzEndpoints sends arbitrary bodies and query strings to every signing
+// endpoint: nothing a client sends may cause a 5xx or reach the panic
+// handler. Without -fuzz it runs the seeds.
+func FuzzEndpoints(f *testing.F) {
+	f.Add(0, "", `{"data":"x"}`)
+	f.Add(1, "workerName=Echo", "data=%zz&encoding=base64")
+	f.Add(2, "REQUEST_METADATA=%5Cu", "\x00\xff")
+	f.Add(3, "", "--b\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\nx\r\n--b--\r\n")
+	f.Add(4, "encoding=base64&REQUEST_METADATA.A=1", "====")
+	f.Add(0, "", `{"data":"x","metaData":{"a":"1","A":"2"}}`)
+	f.Add(0, "", `{"data":"x","encoding":"BASE64","metaData":null}`)
+	var logs bytes.Buffer
+	echo := &echoWorker{name: "Echo", id: 1}
+	srv := New(Options{
+		Registry:      workers.NewRegistry(workers.NewSet([]workers.Worker{echo}, nil)),
+		MaxUploadSize: 1 << 16,
+		Logger:        slog.New(slog.NewTextHandler(&logs, nil)),
+		TempDir:       f.TempDir(),
+	})
+	h := srv.Handler()
+	f.Fuzz(func(t *testing.T, route int, query, body string) {
+		targets := []struct{ path, ctype string }{
+			{"/signserver/rest/v1/workers/Echo/process", "application/json"},
+			{"/signserver/process", formType},
+			{"/signserver/process?workerName=Echo", "application/octet-stream"},
+			{"/signserver/process", "multipart/form-data; boundary=b"},
+			{"/signserver/worker/Echo", "text/plain"},
+		}
+		tg := targets[(route%len(targets)+len(targets))%len(targets)]
+		path := tg.path
+		if query != "" {
+			sep := "?"
+			if strings.Contains(path, "?") {
+				sep = "&"
+			}
+			path += sep + url.PathEscape(query)
+		}
+		req := httptest.NewRequest("POST", "http://signet"+strings.ReplaceAll(path, " ", "%20"), strings.NewReader(body))
+		req.Header.Set("Content-Type", tg.ctype)
+		rec := httptest.NewRecorder()
+		done := make(chan struct{})
+		go func() { h.ServeHTTP(rec, req); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%s %q hangs:\n%s", path, body, buf[:runtime.Stack(buf, true)])
+		}
+		if rec.Code >= 500 || strings.Contains(logs.String(), "panic") {
+			t.Fatalf("%s %q: %d %s\n%s", path, body, rec.Code, rec.Body, logs.String())
+		}
+	})
+}
+
+// TestTruncatedBody checks that a body that ends before its Content-Length
+// is the client's error (400), not the server's, even when the worker
+// reports the read error as its own.
+func TestTruncatedBody(t *testing.T) {
+	f := newFixture(t, 0)
+	u, _ := url.Parse(f.url)
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "POST /signserver/worker/Echo HTTP/1.1\r\nHost: signet\r\nContent-Type: application/octet-stream\r\nContent-Length: 100\r\n\r\nonly part")
+	conn.(*net.TCPConn).CloseWrite()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "ended before its end") {
+		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 }
