@@ -78,7 +78,7 @@ func TestBadInput(t *testing.T) {
 		{"REST: malformed JSON", rest("CMSSigner", `{"data":`), 400, "not valid JSON"},
 		{"REST: unknown field", rest("CMSSigner", `{"data":"x","extra":1}`), 400, "unknown field"},
 		{"REST: wrong type", rest("CMSSigner", `{"data":42}`), 400, "wrong type"},
-		{"REST: metadata not strings", rest("CMSSigner", `{"data":"x","metaData":{"A":1}}`), 400, "is not a string"},
+		{"REST: metadata not strings", rest("CMSSigner", `{"data":"x","metaData":{"A":1}}`), 400, "send every metadata value as a JSON string"},
 		{"REST: no data", rest("CMSSigner", `{"encoding":"NONE"}`), 400, "no data field"},
 		{"REST: bad base64", rest("CMSSigner", `{"data":"%%%","encoding":"BASE64"}`), 400, "not valid base64"},
 		{"REST: bad encoding", rest("CMSSigner", `{"data":"x","encoding":"HEX"}`), 400, "use NONE or BASE64"},
