@@ -185,6 +185,7 @@ type Config struct {
 	Server  Server
 	Tokens  []Token
 	Workers []Worker
+	Users   []User   // who may call the admin and vendor-compatible APIs
 	Files   []string // the files it was loaded from, in order
 
 	structural Problems

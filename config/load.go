@@ -21,6 +21,7 @@ type loader struct {
 	workerNames map[string]Pos // lower case
 	workerIDs   map[int]Pos
 	tokenNames  map[string]Pos
+	userNames   map[string]Pos
 }
 
 func newLoader() *loader {
@@ -29,6 +30,7 @@ func newLoader() *loader {
 		workerNames: map[string]Pos{},
 		workerIDs:   map[int]Pos{},
 		tokenNames:  map[string]Pos{},
+		userNames:   map[string]Pos{},
 	}
 }
 
@@ -62,14 +64,14 @@ func (l *loader) file(name string, data []byte) {
 		return
 	}
 	if doc.Kind != yaml.MappingNode {
-		l.structural.add(Pos{name, doc.Line}, "The top level must be a mapping with the keys server, tokens and workers.")
+		l.structural.add(Pos{name, doc.Line}, "The top level must be a mapping with the keys server, tokens, workers and users.")
 		return
 	}
 	for _, e := range entries(name, doc, &l.structural) {
 		switch e.key {
 		case "server":
 			l.server(name, e)
-		case "tokens", "workers":
+		case "tokens", "workers", "users":
 			if isNull(e.val) {
 				continue
 			}
@@ -78,14 +80,17 @@ func (l *loader) file(name string, data []byte) {
 				continue
 			}
 			for _, item := range e.val.Content {
-				if e.key == "tokens" {
+				switch e.key {
+				case "tokens":
 					l.token(name, dir, deref(item))
-				} else {
+				case "workers":
 					l.worker(name, dir, deref(item))
+				default:
+					l.user(name, dir, deref(item))
 				}
 			}
 		default:
-			l.structural.add(e.pos, "Unknown top-level key %q: %s.", e.key, hint(e.key, []string{"server", "tokens", "workers"}))
+			l.structural.add(e.pos, "Unknown top-level key %q: %s.", e.key, hint(e.key, []string{"server", "tokens", "workers", "users"}))
 		}
 	}
 }

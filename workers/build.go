@@ -24,6 +24,10 @@ type BuildOptions struct {
 	// change are kept (an HSM session or a loaded keystore survives a reload).
 	Previous *Set
 	Usage    UsageCounter
+	// Registry is the registry the Set will serve in; workers that call
+	// other workers in process (TSA_WORKER) look them up through it at
+	// request time, so that a reload is seen. Nil: no such calls.
+	Registry *Registry
 	Now      func() time.Time
 	Logger   *slog.Logger
 }

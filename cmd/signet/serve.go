@@ -56,6 +56,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if created {
 			fmt.Fprintf(stdout, "Created the demo PKI and configuration in %s (root CA: %s).\n", *dataDir, files.CA)
 		}
+		if files.Password != "" {
+			fmt.Fprintf(stdout, "Demo password of the users admin, operator and demo (shown once; set %s to choose it): %s\n", demo.PasswordEnv, files.Password)
+		}
 		paths = stringList{files.Config}
 	}
 
@@ -64,8 +67,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, err)
 		return exitError{1}
 	}
-	opener := tokenOpener()
-	reg := workers.NewRegistry(workers.Build(ctx, cfg, workers.BuildOptions{Open: opener, Logger: log}))
+	a := &app{ctx: ctx, log: log, paths: paths, dataDir: *dataDir, demo: demoMode, files: files,
+		opener: tokenOpener(), reg: workers.NewRegistry(workers.NewSet(nil, nil))}
+	defer func() {
+		if err := a.close(); err != nil {
+			log.Error("shutdown", "error", err)
+		}
+	}()
+	if err := a.openState(); err != nil {
+		return fmt.Errorf("open the run-time state in %s: %w", *dataDir, err)
+	}
+	a.build(cfg)
 
 	addr := *listen
 	if addr == "" {
@@ -82,7 +94,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *maxUpload > 0 {
 		limit = *maxUpload
 	}
-	srv := web.New(web.Options{Registry: reg, MaxUploadSize: limit, Logger: log})
+	a.srv = web.New(web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log})
+	if err := a.mountAdmin(); err != nil {
+		return err
+	}
+	if err := a.mountVendorAPIs(); err != nil {
+		return err
+	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -93,7 +111,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				reload(ctx, reg, paths, opener, log)
+				_ = a.reload() // logged; the running configuration stays
 			}
 		}
 	}()
@@ -104,21 +122,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "Sign a file (detached CAdES, verify with openssl cms -verify -cades -binary -inform DER -CAfile %s -content FILE -in FILE.p7s):\n", files.CA)
 		fmt.Fprintf(stdout, "  curl -sS --data-binary @FILE '%s/signserver/worker/CAdESSigner?REQUEST_METADATA.USING_BATCHSIGNING=false' -o FILE.p7s\n", base)
 	}
-	return srv.Serve(ctx, l)
-}
-
-// reload loads the configuration files again and swaps in the new workers.
-// A configuration that does not load is refused as a whole and the running
-// one stays.
-func reload(ctx context.Context, reg *workers.Registry, paths []string, open workers.TokenOpener, log *slog.Logger) {
-	cfg, err := config.Load(paths...)
-	if err != nil {
-		log.Error("configuration reload refused; the running configuration stays", "error", err)
-		return
-	}
-	set := workers.Build(ctx, cfg, workers.BuildOptions{Open: open, Previous: reg.Current(), Logger: log})
-	reg.Swap(set)
-	log.Info("configuration reloaded", "workers", len(set.Workers()), "problems", len(cfg.Problems()))
+	return a.srv.Serve(ctx, l)
 }
 
 func configCheck(paths []string, stdout, stderr io.Writer) error {

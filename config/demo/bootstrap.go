@@ -33,7 +33,17 @@ type Files struct {
 	CAKey    string // demo-ca.key, to issue further demo certificates
 	Keystore string // keystore/, one PKCS#12 file per key
 	PIN      string // keystore.pin
+	// PasswordHash is demo-password.bcrypt: the bcrypt hash of the demo
+	// password of the users admin, operator and demo.
+	PasswordHash string
+	// Password is the random demo password, set only by the Bootstrap call
+	// that generated it: print it once, it is not kept anywhere.
+	Password string
 }
+
+// PasswordEnv names the environment variable that chooses the demo
+// password instead of a random one.
+const PasswordEnv = "SIGNET_DEMO_PASSWORD"
 
 // FilesIn returns the file names Bootstrap uses in dir.
 func FilesIn(dir string) Files {
@@ -44,6 +54,8 @@ func FilesIn(dir string) Files {
 		CAKey:    filepath.Join(dir, "demo-ca.key"),
 		Keystore: filepath.Join(dir, "keystore"),
 		PIN:      filepath.Join(dir, "keystore.pin"),
+
+		PasswordHash: filepath.Join(dir, "demo-password.bcrypt"),
 	}
 }
 
@@ -58,15 +70,24 @@ var demoKeys = [...]struct{ alias, spec string }{
 // RSA-3072 signer key and their certificates, a random keystore PIN, and the
 // embedded default configuration. It reports whether it created them.
 // signet.yaml is written last, so an interrupted first start is redone.
+//
+// On every start it also makes sure of the demo password (see
+// EnsurePassword): $SIGNET_DEMO_PASSWORD when set, otherwise the random one
+// made at first start, whose hash is kept in demo-password.bcrypt.
 func Bootstrap(ctx context.Context, dir string) (Files, bool, error) {
 	f := FilesIn(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return f, false, fmt.Errorf("create data folder: %w", err)
+	}
+	pw, err := EnsurePassword(f.PasswordHash, os.Getenv(PasswordEnv))
+	if err != nil {
+		return f, false, err
+	}
+	f.Password = pw
 	if _, err := os.Stat(f.Config); err == nil {
 		return f, false, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return f, false, err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return f, false, fmt.Errorf("create data folder: %w", err)
 	}
 	ca, err := NewCA("Signet Demo Root CA")
 	if err != nil {

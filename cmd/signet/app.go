@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/web"
+	"github.com/signet-project/signet/workers"
+)
+
+// app is one running server: its configuration, workers, run-time state and
+// HTTP server. The parts that the admin API, the vendor-compatible APIs and
+// the state database add hook in through the methods in their own files
+// (state.go, admin.go, vendorapi.go), so that serve stays one flow:
+// configuration → state → workers → routes → serve.
+type app struct {
+	ctx     context.Context
+	log     *slog.Logger
+	paths   []string // configuration files, loaded again on reload
+	dataDir string   // run-time state lives here
+	demo    bool     // started with the embedded default configuration
+	files   demo.Files
+	opener  workers.TokenOpener
+	cfg     atomic.Pointer[config.Config] // the configuration in force
+	reg     *workers.Registry
+	srv     *web.Server
+	closers []func() error
+	usage   workers.UsageCounter // set by openState; nil: key usage is not counted
+}
+
+// config returns the configuration in force.
+func (a *app) config() *config.Config { return a.cfg.Load() }
+
+// buildOptions returns the options for building the workers of a
+// configuration, with prev the Set being replaced (nil at start).
+func (a *app) buildOptions(prev *workers.Set) workers.BuildOptions {
+	return workers.BuildOptions{
+		Open:     a.opener,
+		Previous: prev,
+		Usage:    a.usage,
+		Registry: a.reg,
+		Logger:   a.log,
+	}
+}
+
+// build builds the workers of cfg and swaps them in.
+func (a *app) build(cfg *config.Config) *workers.Set {
+	set := workers.Build(a.ctx, cfg, a.buildOptions(a.reg.Current()))
+	a.cfg.Store(cfg)
+	a.reg.Swap(set)
+	return set
+}
+
+// reload loads the configuration files again and swaps in the new workers.
+// A configuration that does not load is refused as a whole and the running
+// one stays.
+func (a *app) reload() error {
+	cfg, err := config.Load(a.paths...)
+	if err != nil {
+		a.log.Error("configuration reload refused; the running configuration stays", "error", err)
+		return err
+	}
+	set := a.build(cfg)
+	a.log.Info("configuration reloaded", "workers", len(set.Workers()), "problems", len(cfg.Problems()))
+	return nil
+}
+
+// onClose registers f to run when the server stops, last registered first.
+func (a *app) onClose(f func() error) { a.closers = append(a.closers, f) }
+
+// close runs the registered closers.
+func (a *app) close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,170 @@
+package config
+
+import (
+	"slices"
+	"strings"
+
+	"golang.org/x/crypto/bcrypt"
+	"gopkg.in/yaml.v3"
+)
+
+// Roles a user may hold.
+const (
+	// RoleAdmin may use the admin API under /admin/api/ and `signet admin`.
+	RoleAdmin = "admin"
+	// RoleOperator may sign through the NetHSM-compatible API (/api/v1),
+	// as NetHSM's Operator role.
+	RoleOperator = "operator"
+	// RoleDSM may sign through the Fortanix DSM-compatible API
+	// (/crypto/v1, /sys/v1): the user is a DSM app and its password the
+	// app's API key secret.
+	RoleDSM = "dsm"
+)
+
+// Roles returns every role name, sorted.
+func Roles() []string { return []string{RoleAdmin, RoleDSM, RoleOperator} }
+
+// User is someone who may call the admin or vendor-compatible APIs. Users
+// authenticate with HTTP basic: name and password, the password checked
+// against a bcrypt hash.
+type User struct {
+	Name  string
+	Roles []string
+	// PasswordHash is the bcrypt hash itself when it is written in the
+	// configuration; a hash is not a secret.
+	PasswordHash string
+	// PasswordHashFrom is where the hash is kept when it is not inline
+	// ({file: PATH} or {env: NAME}).
+	PasswordHashFrom Secret
+	// Keys limits the keys the user may sign with through the vendor APIs,
+	// each "token/alias" or "alias"; empty means every key.
+	Keys []string
+	Pos  Pos
+}
+
+// HasRole reports whether the user holds role.
+func (u User) HasRole(role string) bool { return slices.Contains(u.Roles, role) }
+
+// MayUseKey reports whether the user may sign with the key alias of token.
+func (u User) MayUseKey(token, alias string) bool {
+	if len(u.Keys) == 0 {
+		return true
+	}
+	return slices.Contains(u.Keys, alias) || slices.Contains(u.Keys, token+"/"+alias)
+}
+
+// Hash returns the user's bcrypt hash, reading it from its file or
+// environment variable when it is not inline.
+func (u User) Hash() (string, error) {
+	if u.PasswordHash != "" {
+		return u.PasswordHash, nil
+	}
+	return u.PasswordHashFrom.Resolve()
+}
+
+// User returns the user with the given name.
+func (c *Config) User(name string) (User, bool) {
+	for _, u := range c.Users {
+		if u.Name == name {
+			return u, true
+		}
+	}
+	return User{}, false
+}
+
+func (l *loader) user(file, dir string, n *yaml.Node) {
+	pos := Pos{file, n.Line}
+	if n.Kind != yaml.MappingNode {
+		l.structural.add(pos, "Each user must be a mapping with name, roles and passwordHash.")
+		return
+	}
+	u := User{Pos: pos}
+	fields := []string{"name", "roles", "passwordHash", "keys"}
+	var hashNode *yaml.Node
+	var hashPos Pos
+	for _, e := range entries(file, n, &l.structural) {
+		switch e.key {
+		case "name":
+			u.Name, _ = scalar(e.val)
+		case "roles", "keys":
+			items, ok := stringList(e.val)
+			if !ok {
+				l.structural.add(e.pos, "Set %s to a list such as [%s].", e.key, map[string]string{"roles": "admin", "keys": "signer-p256"}[e.key])
+				continue
+			}
+			if e.key == "roles" {
+				u.Roles = items
+			} else {
+				u.Keys = items
+			}
+		case "passwordHash":
+			hashNode, hashPos = e.val, e.pos
+		default:
+			l.structural.add(e.pos, "Unknown user field %q: %s.", e.key, hint(e.key, fields))
+		}
+	}
+	if u.Name == "" {
+		l.structural.add(pos, "A user has no name: add name: to it.")
+		return
+	}
+	if strings.ContainsRune(u.Name, ':') {
+		l.structural.add(pos, "User name %q contains a colon, which HTTP basic authentication cannot carry: choose another name.", u.Name)
+		return
+	}
+	if prev, dup := l.userNames[u.Name]; dup {
+		l.structural.add(pos, "User name %q is already used at %s: give each user its own name.", u.Name, prev)
+		return
+	}
+	l.userNames[u.Name] = pos
+	if len(u.Roles) == 0 {
+		l.structural.add(pos, "User %q has no roles: add roles: with one or more of %s.", u.Name, strings.Join(Roles(), ", "))
+	}
+	for _, r := range u.Roles {
+		if !slices.Contains(Roles(), r) {
+			l.structural.add(pos, "User %q has the unknown role %q: %s.", u.Name, r, hint(r, Roles()))
+		}
+	}
+	switch {
+	case hashNode == nil || isNull(hashNode):
+		l.structural.add(pos, "User %q has no passwordHash: add a bcrypt hash (htpasswd -nbB or signet admin hash-password) or {file: PATH}.", u.Name)
+	case hashNode.Kind == yaml.ScalarNode:
+		h, _ := scalar(hashNode)
+		if _, err := bcrypt.Cost([]byte(h)); err != nil {
+			l.structural.add(hashPos, "The passwordHash of user %q is not a bcrypt hash ($2a$, $2b$ or $2y$): write the hash, never the password.", u.Name)
+		}
+		u.PasswordHash = h
+	default:
+		u.PasswordHashFrom = readSecret(file, dir, "passwordHash", hashPos, hashNode, &l.structural)
+	}
+	l.cfg.Users = append(l.cfg.Users, u)
+}
+
+// stringList reads a YAML list of plain values, or a single comma-separated
+// value.
+func stringList(n *yaml.Node) ([]string, bool) {
+	n = deref(n)
+	if n == nil {
+		return nil, false
+	}
+	if n.Kind == yaml.ScalarNode {
+		var out []string
+		for _, s := range strings.Split(n.Value, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+		return out, true
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, false
+	}
+	out := make([]string, 0, len(n.Content))
+	for _, it := range n.Content {
+		s, ok := scalar(deref(it))
+		if !ok || s == "" {
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
+}

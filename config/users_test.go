@@ -1,0 +1,81 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+func TestUsers(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "h.bcrypt"), append(hash, '\n'), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, yaml string
+		wantErr    string // empty: loads
+	}{
+		{"inline hash", "users:\n  - name: admin\n    roles: [admin]\n    passwordHash: '" + string(hash) + "'\n", ""},
+		{"hash file and key list", "users:\n  - name: demo\n    roles: dsm, operator\n    keys: [signer-p256]\n    passwordHash: {file: h.bcrypt}\n", ""},
+		{"password not hash", "users:\n  - name: admin\n    roles: [admin]\n    passwordHash: secret\n", "x.yaml:4: The passwordHash of user \"admin\" is not a bcrypt hash"},
+		{"no hash", "users:\n  - name: admin\n    roles: [admin]\n", "x.yaml:2: User \"admin\" has no passwordHash"},
+		{"unknown role", "users:\n  - name: a\n    roles: [admn]\n    passwordHash: {file: h.bcrypt}\n", "unknown role \"admn\": did you mean admin?"},
+		{"no roles", "users:\n  - name: a\n    passwordHash: {file: h.bcrypt}\n", "has no roles"},
+		{"duplicate", "users:\n  - {name: a, roles: [admin], passwordHash: {file: h.bcrypt}}\n  - {name: a, roles: [admin], passwordHash: {file: h.bcrypt}}\n", "x.yaml:3: User name \"a\" is already used at "},
+		{"colon in name", "users:\n  - {name: 'a:b', roles: [admin], passwordHash: {file: h.bcrypt}}\n", "contains a colon"},
+		{"unknown field", "users:\n  - {name: a, role: [admin], roles: [admin], passwordHash: {file: h.bcrypt}}\n", "Unknown user field \"role\": did you mean roles?"},
+		{"not a list", "users: {name: a}\n", "The users section must be a list"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse(filepath.Join(dir, "x.yaml"), []byte(tt.yaml))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := cfg.Users[0]
+			h, err := u.Hash()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bcrypt.CompareHashAndPassword([]byte(h), []byte("pw")) != nil {
+				t.Fatalf("hash %q does not match the password", h)
+			}
+			if _, ok := cfg.User(u.Name); !ok {
+				t.Fatalf("User(%q) not found", u.Name)
+			}
+		})
+	}
+}
+
+func TestUserMayUseKey(t *testing.T) {
+	all := User{Name: "a"}
+	some := User{Name: "b", Keys: []string{"signer-p256", "hsm/rsa"}}
+	for _, tt := range []struct {
+		u            User
+		token, alias string
+		want         bool
+	}{
+		{all, "demo", "x", true},
+		{some, "demo", "signer-p256", true},
+		{some, "hsm", "rsa", true},
+		{some, "demo", "rsa", false},
+		{some, "demo", "signer-rsa3072", false},
+	} {
+		if got := tt.u.MayUseKey(tt.token, tt.alias); got != tt.want {
+			t.Errorf("%s.MayUseKey(%s, %s) = %v, want %v", tt.u.Name, tt.token, tt.alias, got, tt.want)
+		}
+	}
+}
