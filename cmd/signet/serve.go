@@ -67,8 +67,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, err)
 		return exitError{1}
 	}
-	a := &app{ctx: ctx, log: log, paths: paths, dataDir: *dataDir, demo: demoMode, files: files,
-		opener: tokenOpener(), reg: workers.NewRegistry(workers.NewSet(nil, nil))}
+	a := newApp(ctx, log, paths, *dataDir)
+	a.demo, a.files = demoMode, files
 	defer func() {
 		if err := a.close(); err != nil {
 			log.Error("shutdown", "error", err)
