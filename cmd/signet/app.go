@@ -30,6 +30,16 @@ type app struct {
 	srv     *web.Server
 	closers []func() error
 	usage   workers.UsageCounter // set by openState; nil: key usage is not counted
+	auth    *authenticator       // HTTP basic users of the admin and vendor APIs
+}
+
+// newApp returns an app for the configuration files paths, with no workers
+// built yet.
+func newApp(ctx context.Context, log *slog.Logger, paths []string, dataDir string) *app {
+	a := &app{ctx: ctx, log: log, paths: paths, dataDir: dataDir, opener: tokenOpener(),
+		reg: workers.NewRegistry(workers.NewSet(nil, nil))}
+	a.auth = newAuthenticator(func() []config.User { return a.config().Users })
+	return a
 }
 
 // config returns the configuration in force.
