@@ -15,7 +15,6 @@ import (
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/web"
-	"github.com/signet-project/signet/workers"
 )
 
 // stringList is a repeatable string flag.
