@@ -1,0 +1,39 @@
+// Package state keeps what changes while Signet runs: the audit log of
+// admin actions and the key usage counters. It is a small interface so that
+// the embedded SQLite store (the default, in the data folder) can be
+// replaced by PostgreSQL.
+package state
+
+import (
+	"context"
+	"time"
+)
+
+// Entry is one audit record. Records are append-only and hash-chained:
+// each holds the hash of the one before, so that an edited or deleted
+// record is detected by Audit.Verify.
+type Entry struct {
+	Seq     int64     // 1, 2, 3, … in the order appended; set by Append
+	Time    time.Time // set by Append when zero
+	Actor   string    // the authenticated user, or "system"
+	Action  string    // what was done, such as "token.activate" or "key.generate"
+	Target  string    // what it was done to, such as "token/demo" or "token/demo/key/signer-p256"
+	Outcome string    // "ok", or the error sentence the caller got
+	// Details are further facts (algorithm, subject DN, remote address),
+	// never a secret.
+	Details map[string]string
+	Prev    []byte // hash of the record before (zero for the first); set by Append
+	Hash    []byte // hash of this record; set by Append
+}
+
+// Audit is the audit log.
+type Audit interface {
+	// Append stores e as the next record and returns it with Seq, Time,
+	// Prev and Hash set.
+	Append(ctx context.Context, e Entry) (Entry, error)
+	// Entries returns up to limit records with Seq > after, oldest first.
+	Entries(ctx context.Context, after int64, limit int) ([]Entry, error)
+	// Verify checks the whole chain; the error names the first record that
+	// was edited, deleted or reordered.
+	Verify(ctx context.Context) error
+}
