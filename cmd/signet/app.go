@@ -8,6 +8,7 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/web"
 	"github.com/signet-project/signet/workers"
 )
@@ -31,6 +32,7 @@ type app struct {
 	closers []func() error
 	usage   workers.UsageCounter // set by openState; nil: key usage is not counted
 	auth    *authenticator       // HTTP basic users of the admin and vendor APIs
+	audit   state.Audit          // set by openState; nil: admin actions are not recorded
 }
 
 // newApp returns an app for the configuration files paths, with no workers

@@ -25,6 +25,7 @@ Usage:
   signet client sign  [flags] FILE|FOLDER...   Sign documents one request each.
   signet client batch [flags] FILE|FOLDER...   Sign documents in batch requests.
   signet config check FILE...                  Report every configuration error.
+  signet admin COMMAND …                       Administer a server (run "signet admin" for commands).
 
 Run "signet COMMAND -h" for a command's flags.
 `
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "client":
 		return client(ctx, args[1:], stdout, stderr)
+	case "admin":
+		return admin(ctx, args[1:], stdout, stderr)
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprint(stderr, usage)
