@@ -1,0 +1,334 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/soft"
+	"github.com/signet-project/signet/workers"
+)
+
+// writeUsageConfig makes a keystore with one P-256 key and a configuration
+// with workers on it: Limited (KEYUSAGELIMIT limit), Shared (the same key,
+// no limit, counted), Uncounted (DISABLEKEYUSAGECOUNTER=true).
+func writeUsageConfig(t *testing.T, limit int) (cfgFile, caFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	ca, err := demo.NewCA("Usage CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile = filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, demo.PEM(ca.Cert), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ks, err := soft.Create(soft.Options{Path: filepath.Join(dir, "ks"), Type: "PKCS12", Name: "u"}, "usage-pin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ks.GenerateKey(context.Background(), "p256", tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := ca.Issue("usage signer", pub, demo.DocumentSigning, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ks.ImportChain(context.Background(), "p256", []*x509.Certificate{cert, ca.Cert}); err != nil {
+		t.Fatal(err)
+	}
+	const props = "      ALLOW_BATCHSIGNING_OVERRIDE: true\n      ALLOW_CLIENTSIDEHASHING_OVERRIDE: true\n      DETACHEDSIGNATURE: true\n      ACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256\n"
+	y := fmt.Sprintf(`tokens:
+  - name: u
+    type: soft
+    properties: {KEYSTOREPATH: ks, KEYSTORETYPE: PKCS12}
+    pin: {file: pin}
+workers:
+  - {name: Limited, id: 1, kind: CAdESSigner, token: u, key: p256, properties: {KEYUSAGELIMIT: %d, ALLOW_BATCHSIGNING_OVERRIDE: true, ALLOW_CLIENTSIDEHASHING_OVERRIDE: true, DETACHEDSIGNATURE: true, ACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256}}
+  - name: Shared
+    id: 2
+    kind: CMSSigner
+    token: u
+    key: p256
+    properties:
+%s  - name: Uncounted
+    id: 3
+    kind: CMSSigner
+    token: u
+    key: p256
+    properties:
+      DISABLEKEYUSAGECOUNTER: true
+%s`, limit, props, props)
+	if err := os.WriteFile(filepath.Join(dir, "pin"), []byte("usage-pin\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile = filepath.Join(dir, "usage.yaml")
+	if err := os.WriteFile(cfgFile, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfgFile, caFile
+}
+
+// usageMeta is the request metadata of a client-side-hashed request.
+func usageMeta(batch bool) map[string]string {
+	return map[string]string{"USING_BATCHSIGNING": fmt.Sprint(batch), "USING_CLIENTSUPPLIED_HASH": "true", "CLIENTSIDE_HASHDIGESTALGORITHM": "SHA-256"}
+}
+
+// signOne asks worker for one detached signature of doc (hashed here) and
+// returns the status, the signature and the body of an error.
+func usageSign(t *testing.T, s *server, worker string, doc []byte) (int, []byte) {
+	t.Helper()
+	d := sha256.Sum256(doc)
+	return s.postRaw(t, worker, bytes.NewReader(d[:]), usageMeta(false))
+}
+
+// signBatch asks worker for one signature per doc in one batch request.
+func usageBatch(t *testing.T, s *server, worker string, docs [][]byte) (int, []workers.BatchSignature, []byte) {
+	t.Helper()
+	var req workers.BatchRequest
+	for i, doc := range docs {
+		d := sha256.Sum256(doc)
+		req.SignatureRequests = append(req.SignatureRequests, workers.BatchItem{Data: base64.StdEncoding.EncodeToString(d[:]), HashingAlgorithm: "SHA-256", CustomIdentifier: fmt.Sprint(i)})
+	}
+	b, _ := json.Marshal(req)
+	code, body := s.postRaw(t, worker, bytes.NewReader(b), usageMeta(true))
+	if code != http.StatusOK {
+		return code, nil, body
+	}
+	var br workers.BatchResponse
+	if err := json.Unmarshal(body, &br); err != nil {
+		t.Fatalf("batch answer: %v: %s", err, body)
+	}
+	return code, br.Signatures, body
+}
+
+// stop stops s and waits for it, leaving the result for its cleanup.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	select {
+	case err := <-s.done:
+		s.done <- err
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not stop within 10s")
+	}
+}
+
+// TestKeyUsageLimitConcurrent: 8 clients hammer a key with KEYUSAGELIMIT
+// 500 with single and batch requests; exactly 500 signatures come out, every
+// other request is a 503 saying the limit is exceeded, and after a restart
+// the key stays at its limit. A worker on the same key without a limit
+// counts too; DISABLEKEYUSAGECOUNTER does not count.
+func TestKeyUsageLimitConcurrent(t *testing.T) {
+	const limit = 500
+	cfgFile, caFile := writeUsageConfig(t, limit)
+	data := t.TempDir()
+	s := startServer(t, "--data", data, "--config", cfgFile)
+
+	// The shared key has made 3 signatures before the rush: through
+	// Shared (counted) and Uncounted (not counted).
+	for range 3 {
+		if code, body := usageSign(t, s, "Shared", []byte("shared")); code != http.StatusOK {
+			t.Fatalf("Shared: %d %s", code, body)
+		}
+		if code, body := usageSign(t, s, "Uncounted", []byte("uncounted")); code != http.StatusOK {
+			t.Fatalf("Uncounted: %d %s", code, body)
+		}
+	}
+	const want = limit - 3
+
+	var signed, refused atomic.Int64
+	type signed1 struct{ doc, sig []byte }
+	var sample atomic.Pointer[signed1]
+	var wg sync.WaitGroup
+	for c := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				doc := []byte(fmt.Sprintf("client %d document %d", c, i))
+				if c%2 == 0 && i%3 != 2 {
+					n := 1 + (c+i)%9
+					docs := make([][]byte, n)
+					for j := range docs {
+						docs[j] = append(doc, byte(j))
+					}
+					code, sigs, body := usageBatch(t, s, "Limited", docs)
+					switch code {
+					case http.StatusOK:
+						if len(sigs) != n {
+							t.Errorf("%d signatures for a batch of %d", len(sigs), n)
+							return
+						}
+						signed.Add(int64(n))
+					case http.StatusServiceUnavailable:
+						refused.Add(1)
+						if !strings.Contains(string(body), "usage limit exceeded") {
+							t.Errorf("503 without the reason: %s", body)
+							return
+						}
+					default:
+						t.Errorf("batch: %d %s", code, body)
+						return
+					}
+					continue
+				}
+				code, body := usageSign(t, s, "Limited", doc)
+				switch code {
+				case http.StatusOK:
+					signed.Add(1)
+					if i%50 == 0 {
+						sample.Store(&signed1{doc, body})
+					}
+				case http.StatusServiceUnavailable:
+					refused.Add(1)
+					if !strings.Contains(string(body), "usage limit exceeded") {
+						t.Errorf("503 without the reason: %s", body)
+					}
+					return // a single signature refused: the key is at its limit
+				default:
+					t.Errorf("single: %d %s", code, body)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	if signed.Load() != want {
+		t.Fatalf("%d signatures came out, want exactly %d (KEYUSAGELIMIT %d, 3 made by Shared)", signed.Load(), want, limit)
+	}
+	t.Logf("%d signatures, %d requests refused", signed.Load(), refused.Load())
+	if p := sample.Load(); p != nil {
+		if err := opensslVerify(t, p.sig, p.doc, caFile, true); err != nil {
+			t.Fatalf("a signature of the rush: %v", err)
+		}
+	}
+	// Every worker on the key is now at the limit except the uncounted
+	// one; Limited is OFFLINE in the health check.
+	if code, _ := usageSign(t, s, "Uncounted", []byte("still fine")); code != http.StatusOK {
+		t.Fatalf("Uncounted after the limit: %d", code)
+	}
+	if code, _ := usageSign(t, s, "Shared", []byte("no limit")); code != http.StatusOK {
+		t.Fatalf("Shared (no limit) after the limit: %d", code)
+	}
+	checkHealthNames(t, s, "Limited", "usage limit exceeded")
+
+	s.stop(t)
+	s2 := startServer(t, "--data", data, "--config", cfgFile)
+	code, body := usageSign(t, s2, "Limited", []byte("after restart"))
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "usage limit exceeded") {
+		t.Fatalf("after a restart Limited answers %d %s, want 503 usage limit exceeded", code, body)
+	}
+	if code, _, body := usageBatch(t, s2, "Limited", [][]byte{[]byte("x")}); code != http.StatusServiceUnavailable {
+		t.Fatalf("after a restart a batch answers %d %s, want 503", code, body)
+	}
+	s2.stop(t)
+	// Shared signed 3+1 times, Limited 497: the key's count is 501.
+	if got := keyCount(t, data); got != limit+1 {
+		t.Fatalf("the key's count is %d, want %d", got, limit+1)
+	}
+}
+
+// checkHealthNames checks that the health check reports worker offline
+// with a reason containing want.
+func checkHealthNames(t *testing.T, s *server, worker, want string) {
+	t.Helper()
+	resp, err := http.Get(s.url + "/signserver/healthcheck/signserverhealth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode == http.StatusOK || !strings.Contains(string(body), worker) || !strings.Contains(string(body), want) {
+		t.Fatalf("health check: %d %s, want %s offline with %q", resp.StatusCode, body, worker, want)
+	}
+}
+
+// keyCount reads the only key's usage count from the state database.
+func keyCount(t *testing.T, data string) int64 {
+	t.Helper()
+	db := openStateDB(t, data)
+	var n int64
+	if err := db.QueryRow("SELECT count FROM key_usage").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func openStateDB(t *testing.T, data string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(data, stateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestAuditVerify: the server writes start, reload and stop records;
+// `signet admin audit verify` passes on the intact log and fails, naming
+// the record, once a middle record is edited.
+func TestAuditVerify(t *testing.T) {
+	cfgFile, _ := writeUsageConfig(t, -1)
+	data := t.TempDir()
+	s := startServer(t, "--data", data, "--config", cfgFile)
+	s.stop(t)
+	s = startServer(t, "--data", data, "--config", cfgFile)
+	s.stop(t)
+
+	verify := func() (string, string, error) {
+		var out, errOut bytes.Buffer
+		err := run(t.Context(), []string{"admin", "audit", "verify", "--data", data}, &out, &errOut)
+		return out.String(), errOut.String(), err
+	}
+	out, errOut, err := verify()
+	if err != nil || out != "audit log intact: 4 records\n" {
+		t.Fatalf("verify of an intact log: %v, %q %q", err, out, errOut)
+	}
+	db := openStateDB(t, data)
+	if _, err := db.Exec("UPDATE audit SET outcome = 'edited' WHERE seq = 2"); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err = verify()
+	var ee exitError
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(errOut, "audit record 2") || !strings.Contains(errOut, "edited") {
+		t.Fatalf("verify of an edited log: %v, %q %q; want exit 1 naming record 2", err, out, errOut)
+	}
+	if _, err := db.Exec("UPDATE audit SET outcome = 'ok' WHERE seq = 2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("DELETE FROM audit WHERE seq = 3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, err = verify(); err == nil || !strings.Contains(errOut, "audit record 3") {
+		t.Fatalf("verify of a log missing record 3: %v %q", err, errOut)
+	}
+	if _, errOut, err := run2(t, "admin", "audit", "verify", "--data", t.TempDir()); err == nil {
+		t.Fatalf("verify without a database succeeded: %q", errOut)
+	}
+}
+
+func run2(t *testing.T, args ...string) (string, string, error) {
+	var out, errOut bytes.Buffer
+	err := run(t.Context(), args, &out, &errOut)
+	return out.String(), errOut.String(), err
+}
