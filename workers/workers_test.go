@@ -486,7 +486,7 @@ func TestTokenOfflineIsUnavailable(t *testing.T) {
 
 func TestNotYetSupportedPropertiesKeepWorkerOffline(t *testing.T) {
 	f := newFixture(t)
-	for _, props := range []string{"KEYUSAGELIMIT: 10", "AUTHTYPE: CLIENTCERT"} {
+	for _, props := range []string{"AUTHTYPE: CLIENTCERT"} {
 		w := f.worker(t, props)
 		st := w.Status(context.Background())
 		if st.Active || !strings.Contains(strings.Join(st.Errors, " "), "not") {
