@@ -35,6 +35,12 @@ func (t *Token) Chain(ctx context.Context, alias string) ([]*x509.Certificate, e
 	if err != nil {
 		return nil, t.failure(c, alias, fmt.Errorf("read the chain of key %q: %w", alias, err))
 	}
+	// A token whose objects vanished (SoftHSM2 whose files were removed)
+	// finds no certificate without an error: ask the module whether the
+	// token is still there before reporting that the key has none.
+	if len(chain) == 0 && !t.check(c) {
+		return nil, t.offlineErr()
+	}
 	if len(chain) == 0 && k == nil {
 		return nil, t.notFound(c, alias)
 	}
