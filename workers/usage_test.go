@@ -105,3 +105,40 @@ workers:
 		t.Fatalf("Other: status %+v, want ACTIVE", st)
 	}
 }
+
+// benchmarkSingle signs single documents from 16 goroutines per CPU through
+// a CAdESSigner on a soft P-256 key, with the usage counter on or off.
+func benchmarkSingle(b *testing.B, counted bool) {
+	f := newFixture(b)
+	ctx := context.Background()
+	opts := workers.BuildOptions{Open: func(context.Context, config.Token) (tokens.Token, error) { return f.tok, nil }}
+	if counted {
+		store, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "state.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer store.Close()
+		opts.Usage = store
+	}
+	cfg, err := config.Parse(filepath.Join(b.TempDir(), "w.yaml"), []byte("tokens:\n  - {name: t, type: soft, properties: {KEYSTOREPATH: ks.p12}}\nworkers:\n  - {name: W, id: 1, kind: CAdESSigner, token: t, key: k}\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := workers.Build(ctx, cfg, opts).Lookup("W")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := process(w, []byte("doc"), nil); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "items/s")
+}
+
+func BenchmarkSingleCounted(b *testing.B)   { benchmarkSingle(b, true) }
+func BenchmarkSingleUncounted(b *testing.B) { benchmarkSingle(b, false) }

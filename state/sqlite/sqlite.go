@@ -4,10 +4,21 @@
 //
 // The database runs in WAL mode with synchronous=FULL, so a commit is on
 // disk before Reserve or Append returns. Writes are serialised by BEGIN
-// IMMEDIATE transactions with a busy timeout; counter reservations that
-// arrive together are committed in one transaction (group commit), so that
-// counting every signature costs one fsync per group of requests, not one
-// per request.
+// IMMEDIATE transactions with a busy timeout.
+//
+// # Key usage counters
+//
+// Counting every signature must not cost a disk write per request, yet a
+// signature must never leave unless its count is stored. The store therefore
+// stores a lease ahead of the count: when a key's count would pass the
+// stored value, the stored value is raised to the new count plus Lease
+// (never past the caller's limit) in one transaction, and the signatures up
+// to it are granted from memory. The stored value is thus never below the
+// signatures granted; Close writes the exact counts back. After a crash a
+// key's count may be up to Lease too high — the key then makes fewer
+// signatures than its limit, never more. Reservations that wait together are
+// committed in one transaction (group commit). A data folder serves one
+// Signet process: the counts in memory are the truth.
 //
 // The schema is versioned with PRAGMA user_version and migrated from empty
 // when the file is opened for writing.
@@ -61,6 +72,10 @@ var ErrClosed = errors.New("the state database is closed")
 // maxGroup is the most counter reservations committed in one transaction.
 const maxGroup = 256
 
+// Lease is how many signatures past a key's count the store reserves in
+// the database at a time.
+const Lease = 128
+
 // Store is the SQLite state database. It implements state.Audit and
 // state.Counters and is safe for concurrent use.
 type Store struct {
@@ -70,11 +85,18 @@ type Store struct {
 
 	appendMu sync.Mutex // one Append at a time keeps the chain in order
 
+	mu   sync.Mutex           // guards keys
+	keys map[string]*keyCount // the counters read or written so far
+
 	reqs      chan *reservation // to the group-commit writer; unbuffered
 	quit      chan struct{}     // closed by Close
 	done      chan struct{}     // closed when the writer has stopped
 	closeOnce sync.Once
 }
+
+// keyCount is a key's count in memory: used signatures granted, stored the
+// value in the database (used <= stored but while a raise is committed).
+type keyCount struct{ used, stored int64 }
 
 // reservation is one Reserve call waiting for the writer.
 type reservation struct {
@@ -95,12 +117,17 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open the state database %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	s := &Store{db: db, path: path, reqs: make(chan *reservation), quit: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{db: db, path: path, keys: map[string]*keyCount{}, reqs: make(chan *reservation), quit: make(chan struct{}), done: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
-	go s.writer()
+	w, err := newCounterWriter(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open the state database %s: %w", path, err)
+	}
+	go s.writer(w)
 	return s, nil
 }
 
@@ -115,7 +142,7 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the state database %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, readOnly: true, quit: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{db: db, path: path, readOnly: true, keys: map[string]*keyCount{}, quit: make(chan struct{}), done: make(chan struct{})}
 	close(s.done)
 	var v int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
@@ -187,6 +214,21 @@ func (s *Store) Reserve(ctx context.Context, key string, n, limit int64) (int64,
 	if s.readOnly {
 		return 0, fmt.Errorf("reserve signatures of key %s: the state database is open read-only", key)
 	}
+	s.mu.Lock()
+	if k := s.keys[key]; k != nil {
+		if limit >= 0 && k.used+n > limit {
+			used := k.used
+			s.mu.Unlock()
+			return used, limitError(key, used, n, limit)
+		}
+		if k.used+n <= k.stored {
+			k.used += n
+			used := k.used
+			s.mu.Unlock()
+			return used, nil
+		}
+	}
+	s.mu.Unlock()
 	r := &reservation{key: key, n: n, limit: limit, done: make(chan struct{})}
 	select {
 	case s.reqs <- r:
@@ -201,13 +243,16 @@ func (s *Store) Reserve(ctx context.Context, key string, n, limit int64) (int64,
 	return r.count, r.err
 }
 
-// writer commits the reservations, grouping those that wait together.
-func (s *Store) writer() {
+// writer commits the reservations, grouping those that wait together, on
+// one connection with its statements prepared once.
+func (s *Store) writer(w *counterWriter) {
 	defer close(s.done)
+	defer w.close()
 	for {
 		var r *reservation
 		select {
 		case <-s.quit:
+			s.flush(w)
 			return
 		case r = <-s.reqs:
 		}
@@ -221,64 +266,170 @@ func (s *Store) writer() {
 				break more
 			}
 		}
-		s.commit(group)
+		s.commit(w, group)
 		for _, r := range group {
 			close(r.done)
 		}
 	}
 }
 
-// commit applies a group of reservations in one transaction. A reservation
-// that would pass its limit is refused alone; when the transaction fails
-// every other one gets the error.
-func (s *Store) commit(group []*reservation) {
-	ctx := context.Background() // reservations are answered whatever their callers' contexts
-	fail := func(err error) {
-		for _, r := range group {
-			if r.err == nil {
-				r.count, r.err = 0, fmt.Errorf("store the usage count of key %s: %w", r.key, err)
-			}
-		}
-	}
-	tx, err := s.db.BeginTx(ctx, nil)
+// counterWriter is the writer's connection and its statements.
+type counterWriter struct {
+	conn        *sql.Conn
+	sel, upsert *sql.Stmt
+}
+
+func newCounterWriter(ctx context.Context, db *sql.DB) (*counterWriter, error) {
+	conn, err := db.Conn(ctx)
 	if err != nil {
-		fail(err)
-		return
+		return nil, err
 	}
-	counts := map[string]int64{}
-	for _, r := range group {
-		cur, ok := counts[r.key]
-		if !ok {
-			err := tx.QueryRowContext(ctx, "SELECT count FROM key_usage WHERE key = ?", r.key).Scan(&cur)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				tx.Rollback()
-				fail(err)
-				return
-			}
+	w := &counterWriter{conn: conn}
+	if w.sel, err = conn.PrepareContext(ctx, "SELECT count FROM key_usage WHERE key = ?"); err == nil {
+		w.upsert, err = conn.PrepareContext(ctx, "INSERT INTO key_usage (key, count) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET count = excluded.count")
+	}
+	if err != nil {
+		w.close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *counterWriter) close() {
+	for _, st := range []*sql.Stmt{w.sel, w.upsert} {
+		if st != nil {
+			st.Close()
 		}
-		if r.limit >= 0 && cur+r.n > r.limit {
-			counts[r.key] = cur
-			r.count = cur
-			r.err = fmt.Errorf("key %s has made %d of its %d signatures, %d more were asked for: %w", r.key, cur, r.limit, r.n, state.ErrLimit)
+	}
+	w.conn.Close()
+}
+
+// commit grants a group of reservations, raising the stored counts that
+// they pass in one transaction. A reservation that would pass its limit is
+// refused alone; when the transaction fails every reservation that needed
+// it gets the error.
+func (s *Store) commit(w *counterWriter, group []*reservation) {
+	ctx := context.Background() // reservations are answered whatever their callers' contexts
+	// Read the counts of keys not seen yet; only the writer adds keys.
+	for _, r := range group {
+		s.mu.Lock()
+		_, ok := s.keys[r.key]
+		s.mu.Unlock()
+		if ok {
 			continue
 		}
-		counts[r.key] = cur + r.n
-		r.count = cur + r.n
+		var c int64
+		if err := w.sel.QueryRowContext(ctx, r.key).Scan(&c); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			r.err = fmt.Errorf("read the usage count of key %s: %w", r.key, err)
+			continue
+		}
+		s.mu.Lock()
+		s.keys[r.key] = &keyCount{used: c, stored: c}
+		s.mu.Unlock()
 	}
-	for k, c := range counts {
-		if _, err := tx.ExecContext(ctx, "INSERT INTO key_usage (key, count) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET count = excluded.count", k, c); err != nil {
-			tx.Rollback()
-			fail(err)
-			return
+
+	targets := map[string]int64{}
+	var pending []*reservation
+	s.mu.Lock()
+	for _, r := range group {
+		if r.err != nil {
+			continue
+		}
+		k := s.keys[r.key]
+		if r.limit >= 0 && k.used+r.n > r.limit {
+			r.count, r.err = k.used, limitError(r.key, k.used, r.n, r.limit)
+			continue
+		}
+		k.used += r.n
+		r.count = k.used
+		if k.used <= k.stored {
+			continue // a raise committed since the caller looked covers it
+		}
+		t := k.used + Lease
+		if r.limit >= 0 {
+			t = min(t, r.limit)
+		}
+		targets[r.key] = max(targets[r.key], t)
+		pending = append(pending, r)
+	}
+	s.mu.Unlock()
+	if len(targets) == 0 {
+		return
+	}
+	err := w.save(ctx, targets)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		for _, r := range pending {
+			s.keys[r.key].used -= r.n
+			r.count, r.err = 0, fmt.Errorf("store the usage count of key %s: %w", r.key, err)
+		}
+		return
+	}
+	for key, t := range targets {
+		k := s.keys[key]
+		k.stored = max(k.stored, t)
+	}
+}
+
+// flush stores the exact counts, releasing the leases, when the store
+// closes.
+func (s *Store) flush(w *counterWriter) {
+	exact := map[string]int64{}
+	s.mu.Lock()
+	for key, k := range s.keys {
+		if k.stored != k.used {
+			exact[key] = k.used
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		fail(err)
+	s.mu.Unlock()
+	if len(exact) == 0 {
+		return
 	}
+	if err := w.save(context.Background(), exact); err != nil {
+		return // the leases stay counted: fewer signatures, never more
+	}
+	s.mu.Lock()
+	for key, c := range exact {
+		s.keys[key].stored = c
+	}
+	s.mu.Unlock()
+}
+
+func limitError(key string, used, n, limit int64) error {
+	return fmt.Errorf("key %s has made %d of its %d signatures, %d more were asked for: %w", key, used, limit, n, state.ErrLimit)
+}
+
+// save stores counts in one transaction.
+func (w *counterWriter) save(ctx context.Context, counts map[string]int64) error {
+	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return err
+	}
+	for k, c := range counts {
+		if _, err := w.upsert.ExecContext(ctx, k, c); err != nil {
+			w.conn.ExecContext(ctx, "ROLLBACK")
+			return err
+		}
+	}
+	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		w.conn.ExecContext(ctx, "ROLLBACK")
+		return err
+	}
+	return nil
 }
 
 // Count implements state.Counters.
 func (s *Store) Count(ctx context.Context, key string) (int64, error) {
+	s.mu.Lock()
+	k := s.keys[key]
+	var used int64
+	if k != nil {
+		used = k.used
+	}
+	s.mu.Unlock()
+	if k != nil {
+		return used, nil
+	}
 	var c int64
 	err := s.db.QueryRowContext(ctx, "SELECT count FROM key_usage WHERE key = ?", key).Scan(&c)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -262,3 +262,49 @@ func BenchmarkReserve(b *testing.B) {
 		}
 	})
 }
+
+// TestLease: while the store is open the database holds at least every
+// signature granted (a crash loses none: it over-counts at most Lease), and
+// Close writes the exact count back.
+func TestLease(t *testing.T) {
+	s, path := openTest(t)
+	ctx := t.Context()
+	stored := func() int64 {
+		t.Helper()
+		var c int64
+		if err := s.db.QueryRowContext(ctx, "SELECT count FROM key_usage WHERE key = 'k'").Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for i := int64(1); i <= 3*Lease; i++ {
+		n := 1 + i%3
+		if _, err := s.Reserve(ctx, "k", n, -1); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.Count(ctx, "k")
+		if st := stored(); st < got || st > got+Lease+n {
+			t.Fatalf("after granting %d the database holds %d, want between %d and %d", got, st, got, got+Lease+n)
+		}
+	}
+	// A limit caps the lease: the database never holds more than it.
+	if _, err := s.Reserve(ctx, "limited", 1, 10); err != nil {
+		t.Fatal(err)
+	}
+	var c int64
+	if err := s.db.QueryRowContext(ctx, "SELECT count FROM key_usage WHERE key = 'limited'").Scan(&c); err != nil || c != 10 {
+		t.Fatalf("the lease of a key limited to 10 stored %d, %v", c, err)
+	}
+	want, _ := s.Count(ctx, "k")
+	s.Close()
+	s2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	for key, w := range map[string]int64{"k": want, "limited": 1} {
+		if got, err := s2.Count(ctx, key); err != nil || got != w {
+			t.Fatalf("after Close and Open %s counts %d, %v; want %d", key, got, err, w)
+		}
+	}
+}
