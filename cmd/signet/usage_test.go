@@ -135,26 +135,15 @@ func (s *server) stop(t *testing.T) {
 // TestKeyUsageLimitConcurrent: 8 clients hammer a key with KEYUSAGELIMIT
 // 500 with single and batch requests; exactly 500 signatures come out, every
 // other request is a 503 saying the limit is exceeded, and after a restart
-// the key stays at its limit. A worker on the same key without a limit
-// counts too; DISABLEKEYUSAGECOUNTER does not count.
+// the key stays at its limit. A worker on the same key without a limit of
+// its own still signs and counts; DISABLEKEYUSAGECOUNTER does not count.
 func TestKeyUsageLimitConcurrent(t *testing.T) {
 	const limit = 500
 	cfgFile, caFile := writeUsageConfig(t, limit)
 	data := t.TempDir()
 	s := startServer(t, "--data", data, "--config", cfgFile)
 
-	// The shared key has made 3 signatures before the rush: through
-	// Shared (counted) and Uncounted (not counted).
-	for range 3 {
-		if code, body := usageSign(t, s, "Shared", []byte("shared")); code != http.StatusOK {
-			t.Fatalf("Shared: %d %s", code, body)
-		}
-		if code, body := usageSign(t, s, "Uncounted", []byte("uncounted")); code != http.StatusOK {
-			t.Fatalf("Uncounted: %d %s", code, body)
-		}
-	}
-	const want = limit - 3
-
+	const want = limit
 	var signed, refused atomic.Int64
 	type signed1 struct{ doc, sig []byte }
 	var sample atomic.Pointer[signed1]
@@ -214,7 +203,7 @@ func TestKeyUsageLimitConcurrent(t *testing.T) {
 		return
 	}
 	if signed.Load() != want {
-		t.Fatalf("%d signatures came out, want exactly %d (KEYUSAGELIMIT %d, 3 made by Shared)", signed.Load(), want, limit)
+		t.Fatalf("%d signatures came out, want exactly %d (KEYUSAGELIMIT %d)", signed.Load(), want, limit)
 	}
 	t.Logf("%d signatures, %d requests refused", signed.Load(), refused.Load())
 	if p := sample.Load(); p != nil {
@@ -222,13 +211,16 @@ func TestKeyUsageLimitConcurrent(t *testing.T) {
 			t.Fatalf("a signature of the rush: %v", err)
 		}
 	}
-	// Every worker on the key is now at the limit except the uncounted
-	// one; Limited is OFFLINE in the health check.
-	if code, _ := usageSign(t, s, "Uncounted", []byte("still fine")); code != http.StatusOK {
-		t.Fatalf("Uncounted after the limit: %d", code)
-	}
-	if code, _ := usageSign(t, s, "Shared", []byte("no limit")); code != http.StatusOK {
-		t.Fatalf("Shared (no limit) after the limit: %d", code)
+	// The limit is Limited's: Shared (the same key, no limit of its own)
+	// still signs and is counted, Uncounted signs and is not counted.
+	// Limited is OFFLINE in the health check.
+	for range 3 {
+		if code, body := usageSign(t, s, "Shared", []byte("no limit")); code != http.StatusOK {
+			t.Fatalf("Shared (no limit) after the limit: %d %s", code, body)
+		}
+		if code, body := usageSign(t, s, "Uncounted", []byte("not counted")); code != http.StatusOK {
+			t.Fatalf("Uncounted after the limit: %d %s", code, body)
+		}
 	}
 	checkHealthNames(t, s, "Limited", "usage limit exceeded")
 
@@ -242,9 +234,9 @@ func TestKeyUsageLimitConcurrent(t *testing.T) {
 		t.Fatalf("after a restart a batch answers %d %s, want 503", code, body)
 	}
 	s2.stop(t)
-	// Shared signed 3+1 times, Limited 497: the key's count is 501.
-	if got := keyCount(t, data); got != limit+1 {
-		t.Fatalf("the key's count is %d, want %d", got, limit+1)
+	// Limited made 500 signatures and Shared 3: the key's count is 503.
+	if got := keyCount(t, data); got != limit+3 {
+		t.Fatalf("the key's count is %d, want %d", got, limit+3)
 	}
 }
 
@@ -293,13 +285,17 @@ func TestAuditVerify(t *testing.T) {
 	s := startServer(t, "--data", data, "--config", cfgFile)
 	s.stop(t)
 	s = startServer(t, "--data", data, "--config", cfgFile)
-	s.stop(t)
-
 	verify := func() (string, string, error) {
 		var out, errOut bytes.Buffer
 		err := run(t.Context(), []string{"admin", "audit", "verify", "--data", data}, &out, &errOut)
 		return out.String(), errOut.String(), err
 	}
+	// While the server runs, read-only.
+	if out, errOut, err := verify(); err != nil || out != "audit log intact: 3 records\n" {
+		t.Fatalf("verify beside a running server: %v, %q %q", err, out, errOut)
+	}
+	s.stop(t)
+
 	out, errOut, err := verify()
 	if err != nil || out != "audit log intact: 4 records\n" {
 		t.Fatalf("verify of an intact log: %v, %q %q", err, out, errOut)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -306,5 +307,42 @@ func TestLease(t *testing.T) {
 		if got, err := s2.Count(ctx, key); err != nil || got != w {
 			t.Fatalf("after Close and Open %s counts %d, %v; want %d", key, got, err, w)
 		}
+	}
+}
+
+// TestCrash copies the database files while the store runs, as a crash
+// would leave them: the copy counts every signature granted, at most Lease
+// more, and a limited key never more than its limit.
+func TestCrash(t *testing.T) {
+	s, path := openTest(t)
+	ctx := t.Context()
+	for range 300 {
+		if _, err := s.Reserve(ctx, "free", 1, -1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Reserve(ctx, "limited", 1, 200); err != nil && !errors.Is(err, tokens.ErrUsageLimit) {
+			t.Fatal(err)
+		}
+	}
+	crashed := filepath.Join(t.TempDir(), "crashed.db")
+	for _, suffix := range []string{"", "-wal"} {
+		data, err := os.ReadFile(path + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(crashed+suffix, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := Open(ctx, crashed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if n, err := c.Count(ctx, "free"); err != nil || n < 300 || n > 300+Lease {
+		t.Fatalf("after a crash free counts %d, %v; want 300 to %d", n, err, 300+Lease)
+	}
+	if n, err := c.Count(ctx, "limited"); err != nil || n != 200 {
+		t.Fatalf("after a crash limited counts %d, %v; want 200", n, err)
 	}
 }
