@@ -110,6 +110,11 @@ func (b *base) sign(ctx context.Context, inputs [][]byte, opts crypto.SignerOpts
 	if err := b.count(ctx, len(inputs)); err != nil {
 		return nil, err
 	}
+	return b.signCounted(ctx, inputs, opts)
+}
+
+// signCounted is sign for inputs whose key usage the caller counted.
+func (b *base) signCounted(ctx context.Context, inputs [][]byte, opts crypto.SignerOpts) ([][]byte, error) {
 	res, err := tokens.SignAll(ctx, b.tok, b.alias, inputs, opts)
 	if err != nil {
 		return nil, b.tokenError(err)

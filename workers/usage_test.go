@@ -32,7 +32,7 @@ func TestKeyUsageCounting(t *testing.T) {
     type: soft
     properties: {KEYSTOREPATH: ks.p12}
 workers:
-  - {name: Limited, id: 1, kind: CAdESSigner, token: t, key: k, properties: {KEYUSAGELIMIT: 5, ALLOW_BATCHSIGNING_OVERRIDE: true, ACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256}}
+  - {name: Limited, id: 1, kind: CAdESSigner, token: t, key: k, properties: {KEYUSAGELIMIT: 5, ALLOW_BATCHSIGNING_OVERRIDE: true, ACCEPTED_HASH_DIGEST_ALGORITHMS: "SHA-256,SHA-384"}}
   - {name: Other, id: 2, kind: CMSSigner, token: t, key: k}
   - {name: Uncounted, id: 3, kind: CMSSigner, token: t, key: k, properties: {DISABLEKEYUSAGECOUNTER: true}}
 `
@@ -67,6 +67,7 @@ workers:
 	}
 
 	batch := batchJSON(digestItem("a", "SHA-256", crypto.SHA256, "a"), digestItem("b", "SHA-256", crypto.SHA256, "b"), digestItem("c", "SHA-256", crypto.SHA256, "c"))
+	mixed := batchJSON(digestItem("a", "SHA-256", crypto.SHA256, "a"), digestItem("b", "SHA-384", crypto.SHA384, "b"))
 	steps := []struct {
 		worker    string
 		data      []byte
@@ -78,6 +79,7 @@ workers:
 		{"Uncounted", []byte("doc"), nil, 1, ""},
 		{"Limited", batch, map[string]string{"USING_BATCHSIGNING": "true"}, 4, ""},
 		{"Limited", batch, map[string]string{"USING_BATCHSIGNING": "true"}, 4, "Key usage limit exceeded"}, // 4+3 > 5: refused whole
+		{"Limited", mixed, map[string]string{"USING_BATCHSIGNING": "true"}, 4, "Key usage limit exceeded"}, // two digest algorithms, counted as one batch
 		{"Limited", []byte("doc"), map[string]string{"USING_BATCHSIGNING": "false"}, 5, ""},
 		{"Limited", []byte("doc"), map[string]string{"USING_BATCHSIGNING": "false"}, 5, "Key usage limit exceeded"},
 		{"Other", []byte("doc"), nil, 6, ""}, // no limit of its own: counts past Limited's
