@@ -17,10 +17,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/state/sqlite"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/soft"
 	"github.com/signet-project/signet/workers"
@@ -290,14 +292,26 @@ func TestAuditVerify(t *testing.T) {
 		err := run(t.Context(), []string{"admin", "audit", "verify", "--data", data}, &out, &errOut)
 		return out.String(), errOut.String(), err
 	}
+	// A reload is recorded.
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(auditActions(t, data), "config.reload") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no config.reload record after SIGHUP: %s", auditActions(t, data))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	// While the server runs, read-only.
-	if out, errOut, err := verify(); err != nil || out != "audit log intact: 3 records\n" {
+	if out, errOut, err := verify(); err != nil || out != "audit log intact: 4 records\n" {
 		t.Fatalf("verify beside a running server: %v, %q %q", err, out, errOut)
 	}
 	s.stop(t)
+	if got, want := auditActions(t, data), "server.start ok,server.stop ok,server.start ok,config.reload ok,server.stop ok"; got != want {
+		t.Fatalf("audit records %q, want %q", got, want)
+	}
 
 	out, errOut, err := verify()
-	if err != nil || out != "audit log intact: 4 records\n" {
+	if err != nil || out != "audit log intact: 5 records\n" {
 		t.Fatalf("verify of an intact log: %v, %q %q", err, out, errOut)
 	}
 	db := openStateDB(t, data)
@@ -321,6 +335,28 @@ func TestAuditVerify(t *testing.T) {
 	if _, errOut, err := run2(t, "admin", "audit", "verify", "--data", t.TempDir()); err == nil {
 		t.Fatalf("verify without a database succeeded: %q", errOut)
 	}
+}
+
+// auditActions lists the audit records' actions and outcomes, read-only.
+func auditActions(t *testing.T, data string) string {
+	t.Helper()
+	st, err := sqlite.OpenReadOnly(t.Context(), filepath.Join(data, stateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	es, err := st.Entries(t.Context(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range es {
+		if e.Actor != "system" {
+			t.Errorf("record %d has actor %q", e.Seq, e.Actor)
+		}
+		out = append(out, e.Action+" "+e.Outcome)
+	}
+	return strings.Join(out, ",")
 }
 
 func run2(t *testing.T, args ...string) (string, string, error) {
