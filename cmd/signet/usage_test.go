@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -13,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -363,4 +365,70 @@ func run2(t *testing.T, args ...string) (string, string, error) {
 	var out, errOut bytes.Buffer
 	err := run(t.Context(), args, &out, &errOut)
 	return out.String(), errOut.String(), err
+}
+
+// TestKeyUsageAfterKill kills the server with SIGKILL after some signatures:
+// restarted, the key makes at most its limit in all, and at least the limit
+// less the lease the store held when it died.
+func TestKeyUsageAfterKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the signet binary")
+	}
+	const limit = 300
+	cfgFile, _ := writeUsageConfig(t, limit)
+	data := t.TempDir()
+	bin := filepath.Join(t.TempDir(), "signet")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	start := func() (*server, *exec.Cmd) {
+		cmd := exec.Command(bin, "serve", "--data", data, "--listen", "127.0.0.1:0", "--config", cfgFile)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if addr, ok := strings.CutPrefix(sc.Text(), "Signet listening on "); ok {
+				go io.Copy(io.Discard, stdout)
+				return &server{url: addr}, cmd
+			}
+		}
+		t.Fatalf("the server did not start: %v", sc.Err())
+		return nil, nil
+	}
+	signAll := func(s *server, max int) int {
+		n := 0
+		for n < max {
+			code, body := usageSign(t, s, "Limited", []byte(fmt.Sprint("doc ", n)))
+			if code == http.StatusServiceUnavailable {
+				break
+			}
+			if code != http.StatusOK {
+				t.Fatalf("sign: %d %s", code, body)
+			}
+			n++
+		}
+		return n
+	}
+	s, cmd := start()
+	before := signAll(s, 20)
+	if before != 20 {
+		t.Fatalf("%d signatures before the kill, want 20", before)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	s, _ = start()
+	after := signAll(s, limit)
+	t.Logf("%d signatures before SIGKILL, %d after", before, after)
+	// The lease of a limited key is a sixteenth of what the limit leaves.
+	if lease := (limit - before) / 16; before+after > limit || before+after < limit-lease {
+		t.Fatalf("%d+%d signatures in all with KEYUSAGELIMIT %d: want at most the limit and at least the limit less the lease (%d)", before, after, limit, lease)
+	}
 }

@@ -11,12 +11,13 @@
 // Counting every signature must not cost a disk write per request, yet a
 // signature must never leave unless its count is stored. The store therefore
 // stores a lease ahead of the count: when a key's count would pass the
-// stored value, the stored value is raised to the new count plus Lease
-// (never past the caller's limit) in one transaction, and the signatures up
-// to it are granted from memory. The stored value is thus never below the
-// signatures granted; Close writes the exact counts back. After a crash a
-// key's count may be up to Lease too high — the key then makes fewer
-// signatures than its limit, never more. Reservations that wait together are
+// stored value, the stored value is raised to the new count plus Lease in
+// one transaction (for a key with a limit, plus a sixteenth of what the
+// limit leaves), and the signatures up to it are granted from memory. The
+// stored value is thus never below the signatures granted, nor above a
+// limit; Close writes the exact counts back. After a crash a key's count
+// may be up to the lease too high — the key then makes fewer signatures
+// than its limit, never more. Reservations that wait together are
 // committed in one transaction (group commit). A data folder serves one
 // Signet process: the counts in memory are the truth.
 //
@@ -347,7 +348,9 @@ func (s *Store) commit(w *counterWriter, group []*reservation) {
 		}
 		t := k.used + Lease
 		if r.limit >= 0 {
-			t = min(t, r.limit)
+			// A crash forfeits the lease: keep it to a sixteenth of what
+			// the limit leaves.
+			t = min(t, k.used+(r.limit-k.used)/16)
 		}
 		targets[r.key] = max(targets[r.key], t)
 		pending = append(pending, r)

@@ -288,13 +288,19 @@ func TestLease(t *testing.T) {
 			t.Fatalf("after granting %d the database holds %d, want between %d and %d", got, st, got, got+Lease+n)
 		}
 	}
-	// A limit caps the lease: the database never holds more than it.
-	if _, err := s.Reserve(ctx, "limited", 1, 10); err != nil {
-		t.Fatal(err)
-	}
-	var c int64
-	if err := s.db.QueryRowContext(ctx, "SELECT count FROM key_usage WHERE key = 'limited'").Scan(&c); err != nil || c != 10 {
-		t.Fatalf("the lease of a key limited to 10 stored %d, %v", c, err)
+	// A limit shrinks the lease to a sixteenth of what it leaves, and the
+	// database never holds more than the limit.
+	for i := int64(1); i <= 1000; i++ {
+		if _, err := s.Reserve(ctx, "limited", 1, 1000); err != nil {
+			t.Fatal(err)
+		}
+		var c int64
+		if err := s.db.QueryRowContext(ctx, "SELECT count FROM key_usage WHERE key = 'limited'").Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		if c < i || c > i+(1000-i)/16+1 {
+			t.Fatalf("after granting %d of 1000 the database holds %d", i, c)
+		}
 	}
 	want, _ := s.Count(ctx, "k")
 	s.Close()
@@ -303,7 +309,7 @@ func TestLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	for key, w := range map[string]int64{"k": want, "limited": 1} {
+	for key, w := range map[string]int64{"k": want, "limited": 1000} {
 		if got, err := s2.Count(ctx, key); err != nil || got != w {
 			t.Fatalf("after Close and Open %s counts %d, %v; want %d", key, got, err, w)
 		}
