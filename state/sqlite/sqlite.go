@@ -86,8 +86,9 @@ type Store struct {
 
 	appendMu sync.Mutex // one Append at a time keeps the chain in order
 
-	mu   sync.Mutex           // guards keys
-	keys map[string]*keyCount // the counters read or written so far
+	mu      sync.Mutex           // guards keys and closing
+	keys    map[string]*keyCount // the counters read or written so far
+	closing bool                 // no more grants from memory: the exact counts are being stored
 
 	reqs      chan *reservation // to the group-commit writer; unbuffered
 	quit      chan struct{}     // closed by Close
@@ -203,8 +204,8 @@ func (s *Store) Close() error {
 func (s *Store) Path() string { return s.path }
 
 // Reserve implements state.Counters: it adds n to key's count unless limit
-// >= 0 and the count would pass it, and returns once the new count is
-// committed to disk.
+// >= 0 and the count would pass it, and returns once a count at least as
+// high is committed to disk (see Lease).
 func (s *Store) Reserve(ctx context.Context, key string, n, limit int64) (int64, error) {
 	if n < 0 {
 		return 0, fmt.Errorf("reserve %d signatures of key %s: the number must not be negative", n, key)
@@ -216,7 +217,7 @@ func (s *Store) Reserve(ctx context.Context, key string, n, limit int64) (int64,
 		return 0, fmt.Errorf("reserve signatures of key %s: the state database is open read-only", key)
 	}
 	s.mu.Lock()
-	if k := s.keys[key]; k != nil {
+	if k := s.keys[key]; k != nil && !s.closing {
 		if limit >= 0 && k.used+n > limit {
 			used := k.used
 			s.mu.Unlock()
@@ -380,6 +381,7 @@ func (s *Store) commit(w *counterWriter, group []*reservation) {
 func (s *Store) flush(w *counterWriter) {
 	exact := map[string]int64{}
 	s.mu.Lock()
+	s.closing = true
 	for key, k := range s.keys {
 		if k.stored != k.used {
 			exact[key] = k.used
