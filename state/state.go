@@ -6,8 +6,15 @@ package state
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"github.com/signet-project/signet/tokens"
 )
+
+// ErrLimit reports that a key usage limit would be passed. It is
+// tokens.ErrUsageLimit, which clients see as 503.
+var ErrLimit = tokens.ErrUsageLimit
 
 // Entry is one audit record. Records are append-only and hash-chained:
 // each holds the hash of the one before, so that an edited or deleted
@@ -36,4 +43,28 @@ type Audit interface {
 	// Verify checks the whole chain; the error names the first record that
 	// was edited, deleted or reordered.
 	Verify(ctx context.Context) error
+}
+
+// Counters are the key usage counters (KEYUSAGELIMIT). A key is counted by
+// a string the caller chooses; Signet uses the SHA-256 fingerprint of the
+// key's public key, as SignServer counts per key, not per worker.
+type Counters interface {
+	// Reserve adds n to the count of key and returns the new count, once
+	// it is stored. When limit >= 0 and the count would pass it, nothing
+	// is added and the error wraps ErrLimit: Reserve never lets the count
+	// go over the limit, also under concurrent calls.
+	Reserve(ctx context.Context, key string, n, limit int64) (int64, error)
+	// Count returns the stored count of key, 0 for a key never counted.
+	Count(ctx context.Context, key string) (int64, error)
+}
+
+// ChainError is the error of Audit.Verify: the audit log's hash chain is
+// broken at record Seq, the first bad one.
+type ChainError struct {
+	Seq    int64  // the first record that fails the check
+	Reason string // what is wrong with it, one sentence
+}
+
+func (e *ChainError) Error() string {
+	return fmt.Sprintf("audit record %d: %s", e.Seq, e.Reason)
 }

@@ -3,10 +3,13 @@ package workers
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"github.com/signet-project/signet/tokens"
 )
@@ -23,6 +26,17 @@ type base struct {
 	problems []string
 	disabled bool
 	usage    UsageCounter
+	// limit is KEYUSAGELIMIT, -1 for none; noCount is
+	// DISABLEKEYUSAGECOUNTER.
+	limit   int64
+	noCount bool
+	keyID   *atomic.Pointer[keyID] // usage counter key of the last public key seen; nil: not kept
+}
+
+// keyID is a public key and its usage counter key.
+type keyID struct {
+	pub crypto.PublicKey
+	id  string
 }
 
 func (b *base) Name() string { return b.name }
@@ -44,8 +58,22 @@ func (b *base) Status(ctx context.Context) Status {
 	if st := b.tok.Status(ctx); st.State != tokens.Active {
 		return Status{Errors: []string{fmt.Sprintf("Crypto token %q is offline: %s", b.tokName, st.Reason)}}
 	}
-	if _, err := b.tok.Signer(ctx, b.alias); err != nil {
+	signer, err := b.tok.Signer(ctx, b.alias)
+	if err != nil {
 		return Status{Errors: []string{fmt.Sprintf("Key %q in crypto token %q: %v", b.alias, b.tokName, err)}}
+	}
+	if b.usage != nil && !b.noCount && b.limit >= 0 {
+		id, err := b.usageKey(signer.Public())
+		if err != nil {
+			return Status{Errors: []string{fmt.Sprintf("Key %q in crypto token %q: %v", b.alias, b.tokName, err)}}
+		}
+		n, err := b.usage.Count(ctx, id)
+		if err != nil {
+			return Status{Errors: []string{fmt.Sprintf("Key usage counter of key %q: %v", b.alias, err)}}
+		}
+		if n >= b.limit {
+			return Status{Errors: []string{fmt.Sprintf("Key usage limit exceeded: key %q has made %d of its KEYUSAGELIMIT %d signatures.", b.alias, n, b.limit)}}
+		}
 	}
 	return Status{Active: true}
 }
@@ -79,11 +107,14 @@ func (b *base) chain(ctx context.Context) ([]*x509.Certificate, error) {
 // sign signs inputs through tokens.SignAll, counting key usage first, and
 // turns token errors into worker errors.
 func (b *base) sign(ctx context.Context, inputs [][]byte, opts crypto.SignerOpts) ([][]byte, error) {
-	if b.usage != nil {
-		if err := b.usage.Use(ctx, b.tokName, b.alias, len(inputs)); err != nil {
-			return nil, b.tokenError(err)
-		}
+	if err := b.count(ctx, len(inputs)); err != nil {
+		return nil, err
 	}
+	return b.signCounted(ctx, inputs, opts)
+}
+
+// signCounted is sign for inputs whose key usage the caller counted.
+func (b *base) signCounted(ctx context.Context, inputs [][]byte, opts crypto.SignerOpts) ([][]byte, error) {
 	res, err := tokens.SignAll(ctx, b.tok, b.alias, inputs, opts)
 	if err != nil {
 		return nil, b.tokenError(err)
@@ -107,7 +138,7 @@ func (b *base) tokenError(err error) error {
 	case errors.As(err, &we):
 		return err
 	case errors.Is(err, tokens.ErrUsageLimit):
-		return Unavailable(err, "Key usage limit exceeded for key %q of worker %s.", b.alias, b.name)
+		return Unavailable(err, "Key usage limit exceeded for key %q of worker %s (KEYUSAGELIMIT %d): use a new key.", b.alias, b.name, b.limit)
 	case errors.Is(err, tokens.ErrOffline):
 		return Unavailable(err, "Crypto token %q of worker %s is offline: activate it or check the HSM.", b.tokName, b.name)
 	case errors.Is(err, tokens.ErrKeyNotFound):
@@ -118,11 +149,62 @@ func (b *base) tokenError(err error) error {
 	return Unavailable(err, "Signing with key %q of worker %s failed: %v", b.alias, b.name, err)
 }
 
-// UsageCounter counts signatures per key (KEYUSAGELIMIT). Use must refuse
-// with an error wrapping tokens.ErrUsageLimit when n more signatures would
-// pass the limit, and must have stored the count before it returns nil.
+// UsageCounter counts signatures per key (KEYUSAGELIMIT). Reserve adds n to
+// the count of key and must refuse, adding nothing, with an error wrapping
+// tokens.ErrUsageLimit when limit >= 0 and the count would pass it; it must
+// have stored the count before it returns nil. Count returns the stored
+// count. state.Counters (state/sqlite.Store) is one.
+//
+// The key is "sha256:" and the hex SHA-256 of the key's public key in DER
+// (SubjectPublicKeyInfo), as SignServer counts per key: every worker using
+// the key, through whatever token name or alias, shares one count, and the
+// count stays with the key when the configuration is renamed.
 type UsageCounter interface {
-	Use(ctx context.Context, token, alias string, n int) error
+	Reserve(ctx context.Context, key string, n, limit int64) (int64, error)
+	Count(ctx context.Context, key string) (int64, error)
+}
+
+// count reserves n signatures of the worker's key before they are made, so
+// that no signature leaves unless its count is stored. Signatures reserved
+// but then not made (a token error) stay counted, which errs on the side of
+// the limit.
+func (b *base) count(ctx context.Context, n int) error {
+	if b.usage == nil || b.noCount || n == 0 {
+		return nil
+	}
+	signer, err := b.tok.Signer(ctx, b.alias)
+	if err != nil {
+		return b.tokenError(err)
+	}
+	id, err := b.usageKey(signer.Public())
+	if err != nil {
+		return b.tokenError(err)
+	}
+	if _, err := b.usage.Reserve(ctx, id, int64(n), b.limit); err != nil {
+		return b.tokenError(err)
+	}
+	return nil
+}
+
+// usageKey returns the usage counter key of pub, remembering the last one.
+func (b *base) usageKey(pub crypto.PublicKey) (string, error) {
+	if b.keyID != nil {
+		if k := b.keyID.Load(); k != nil {
+			if eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool }); ok && eq.Equal(k.pub) {
+				return k.id, nil
+			}
+		}
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", fmt.Errorf("the public key of key %q cannot be encoded to count its usage: %w", b.alias, err)
+	}
+	sum := sha256.Sum256(der)
+	id := "sha256:" + hex.EncodeToString(sum[:])
+	if b.keyID != nil {
+		b.keyID.Store(&keyID{pub: pub, id: id})
+	}
+	return id, nil
 }
 
 // readAll reads a request body that must be in memory (attached content,

@@ -155,6 +155,10 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision) 
 		}
 		groups[it.h] = append(groups[it.h], i)
 	}
+	// The whole batch is counted at once, so that a limit refuses it whole.
+	if err := w.count(ctx, len(items)); err != nil {
+		return nil, err
+	}
 	sigs := make([][]byte, len(items))
 	for _, h := range order {
 		idx := groups[h]
@@ -162,7 +166,7 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision) 
 		for j, i := range idx {
 			inputs[j] = items[i].pending.Input()
 		}
-		out, err := w.sign(ctx, inputs, items[idx[0]].signer.SignerOpts())
+		out, err := w.signCounted(ctx, inputs, items[idx[0]].signer.SignerOpts())
 		if err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/signet-project/signet/config"
@@ -71,6 +72,8 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 			b.problems = append(b.problems, p.Error())
 		}
 		b.disabled = wc.Properties.Bool(propDisabled)
+		b.limit, b.noCount = int64(wc.Properties.Int("KEYUSAGELIMIT")), wc.Properties.Bool("DISABLEKEYUSAGECOUNTER")
+		b.keyID = new(atomic.Pointer[keyID])
 		if wc.Token != "" {
 			b.tok = toks[wc.Token]
 			if msg, ok := tokErr[wc.Token]; ok {
@@ -138,14 +141,11 @@ func (w *offline) Process(context.Context, *Request) (*Response, error) {
 }
 
 // notYetSupported reports properties that the schema declares but this
-// version does not enforce yet (key usage limits, time-stamps, client
+// version does not enforce yet (time-stamps, client
 // certificate authorisation). A worker that sets them is OFFLINE rather than
 // serving without what its configuration asks for.
 func notYetSupported(p config.Properties) []string {
 	var out []string
-	if p.IsSet("KEYUSAGELIMIT") && p.Int("KEYUSAGELIMIT") >= 0 {
-		out = append(out, "KEYUSAGELIMIT is not enforced by this version of Signet: remove it rather than rely on it.")
-	}
 	if strings.EqualFold(p.String("SIGNATURE_LEVEL"), "BASELINE-T") || p.IsSet("TSA_URL") || p.IsSet("TSA_WORKER") {
 		out = append(out, "Time-stamped signatures (SIGNATURE_LEVEL BASELINE-T, TSA_URL, TSA_WORKER) are not available in this version of Signet: use BASELINE-B.")
 	}

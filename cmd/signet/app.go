@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/signet-project/signet/config"
@@ -74,9 +75,11 @@ func (a *app) reload() error {
 	cfg, err := config.Load(a.paths...)
 	if err != nil {
 		a.log.Error("configuration reload refused; the running configuration stays", "error", err)
+		a.record(a.ctx, "config.reload", err.Error(), nil)
 		return err
 	}
 	set := a.build(cfg)
+	a.record(a.ctx, "config.reload", "ok", map[string]string{"workers": strconv.Itoa(len(set.Workers()))})
 	a.log.Info("configuration reloaded", "workers", len(set.Workers()), "problems", len(cfg.Problems()))
 	return nil
 }

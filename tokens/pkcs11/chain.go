@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/ThalesGroup/crypto11"
@@ -21,6 +22,12 @@ func chainLabel(alias string, i int) []byte {
 // first: the certificate labelled alias, then those labelled
 // alias+"-chain-1", alias+"-chain-2", … A key without a certificate returns
 // an empty chain.
+//
+// A chain found is kept for as long as the token stays open (a search for
+// certificates costs more than a signature on some modules, SoftHSM2 among
+// them); ImportChain and RemoveKey through the token refresh it. A chain
+// changed by another tool is seen once the token is re-opened (deactivate
+// and activate it).
 func (t *Token) Chain(ctx context.Context, alias string) ([]*x509.Certificate, error) {
 	c, err := t.acquire(ctx)
 	if err != nil {
@@ -35,6 +42,12 @@ func (t *Token) Chain(ctx context.Context, alias string) ([]*x509.Certificate, e
 	if err != nil {
 		return nil, t.failure(c, alias, fmt.Errorf("read the chain of key %q: %w", alias, err))
 	}
+	// A token whose objects vanished (SoftHSM2 whose files were removed)
+	// finds no certificate without an error: ask the module whether the
+	// token is still there before reporting that the key has none.
+	if len(chain) == 0 && !t.check(c) {
+		return nil, t.offlineErr()
+	}
 	if len(chain) == 0 && k == nil {
 		return nil, t.notFound(c, alias)
 	}
@@ -42,6 +55,23 @@ func (t *Token) Chain(ctx context.Context, alias string) ([]*x509.Certificate, e
 }
 
 func (c *conn) chain(alias string) ([]*x509.Certificate, error) {
+	c.keyMu.Lock()
+	cached, ok := c.chains[alias]
+	c.keyMu.Unlock()
+	if ok {
+		return slices.Clone(cached), nil
+	}
+	chain, err := c.readChain(alias)
+	if err != nil || len(chain) == 0 {
+		return chain, err
+	}
+	c.keyMu.Lock()
+	c.chains[alias] = chain
+	c.keyMu.Unlock()
+	return slices.Clone(chain), nil
+}
+
+func (c *conn) readChain(alias string) ([]*x509.Certificate, error) {
 	cert, err := c.c.FindCertificate(nil, []byte(alias), nil)
 	if err != nil || cert == nil {
 		return nil, err
@@ -99,6 +129,8 @@ func (t *Token) ImportChain(ctx context.Context, alias string, chain []*x509.Cer
 }
 
 func (c *conn) importChain(k crypto11.Signer, alias string, chain []*x509.Certificate) error {
+	c.forgetChain(alias)
+	defer c.forgetChain(alias)
 	id, err := c.c.GetAttribute(k, crypto11.CkaId)
 	if err != nil {
 		return err
@@ -120,6 +152,13 @@ func (c *conn) importChain(k crypto11.Signer, alias string, chain []*x509.Certif
 		}
 	}
 	return nil
+}
+
+// forgetChain drops the cached chain of alias.
+func (c *conn) forgetChain(alias string) {
+	c.keyMu.Lock()
+	delete(c.chains, alias)
+	c.keyMu.Unlock()
 }
 
 // deleteChain deletes the certificates stored for alias.

@@ -1,6 +1,7 @@
 package pkcs11
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -28,8 +29,9 @@ type conn struct {
 	closed    bool
 	closeOnce sync.Once
 
-	keyMu sync.Mutex
-	keys  map[string]crypto11.Signer // alias → key pair, found on this conn
+	keyMu  sync.Mutex
+	keys   map[string]crypto11.Signer     // alias → key pair, found on this conn
+	chains map[string][]*x509.Certificate // alias → its certificate chain, read on this conn; never empty
 }
 
 // open loads the module, finds the token and logs in with pin.
@@ -64,7 +66,7 @@ func (t *Token) open(pin string) (*conn, error) {
 		probeH.Destroy()
 		return nil, openError(t.slotType, t.slotValue, err)
 	}
-	cn := &conn{c: c, probeH: probeH, keys: map[string]crypto11.Signer{}}
+	cn := &conn{c: c, probeH: probeH, keys: map[string]crypto11.Signer{}, chains: map[string][]*x509.Certificate{}}
 	if err := cn.findSlot(t.slotType, t.slotValue); err != nil {
 		cn.close()
 		return nil, err
@@ -194,10 +196,11 @@ func (c *conn) key(alias string) (crypto11.Signer, error) {
 	return ks[0], nil
 }
 
-// forget drops the cached key pair of alias.
+// forget drops the cached key pair and chain of alias.
 func (c *conn) forget(alias string) {
 	c.keyMu.Lock()
 	delete(c.keys, alias)
+	delete(c.chains, alias)
 	c.keyMu.Unlock()
 }
 

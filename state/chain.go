@@ -1,0 +1,42 @@
+package state
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"slices"
+)
+
+// Hash returns the hash of an audit record: SHA-256 over a canonical,
+// length-prefixed encoding of Seq, Time (Unix nanoseconds), Actor, Action,
+// Target, Outcome, the Details sorted by name, and Prev. Every backend
+// chains records with it, so a log can be checked whatever stores it.
+func Hash(e Entry) []byte {
+	h := sha256.New()
+	var n [8]byte
+	num := func(v uint64) {
+		binary.BigEndian.PutUint64(n[:], v)
+		h.Write(n[:])
+	}
+	field := func(b []byte) {
+		num(uint64(len(b)))
+		h.Write(b)
+	}
+	h.Write([]byte("signet-audit-v1\x00"))
+	num(uint64(e.Seq))
+	num(uint64(e.Time.UnixNano()))
+	for _, s := range []string{e.Actor, e.Action, e.Target, e.Outcome} {
+		field([]byte(s))
+	}
+	keys := make([]string, 0, len(e.Details))
+	for k := range e.Details {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	num(uint64(len(keys)))
+	for _, k := range keys {
+		field([]byte(k))
+		field([]byte(e.Details[k]))
+	}
+	field(e.Prev)
+	return h.Sum(nil)
+}
