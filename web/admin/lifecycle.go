@@ -316,7 +316,12 @@ func (h *Handler) testKey(c echo.Context) error {
 			err = errorf(http.StatusConflict, "The test signature of key %q does not verify with its public key: the token or key is faulty.", alias)
 		}
 	}
-	h.record(c, "key.test", keyTarget(name, alias), map[string]string{"algorithm": res.Algorithm}, err)
+	details := map[string]string{}
+	if res.Algorithm != "" {
+		details["algorithm"] = res.Algorithm
+		details["durationMs"] = strconv.FormatFloat(res.Duration, 'f', 2, 64)
+	}
+	h.record(c, "key.test", keyTarget(name, alias), details, err)
 	return h.answer(c, http.StatusOK, res, err)
 }
 
