@@ -4,18 +4,26 @@ import (
 	"context"
 
 	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/state"
 	adminapi "github.com/signet-project/signet/web/admin"
 	"github.com/signet-project/signet/workers"
 )
 
 // mountAdmin adds the admin API under /admin/api/ to a.srv.
+// Without the state database (openState did not set a.audit) admin actions
+// are recorded in memory only, and the log says so.
 func (a *app) mountAdmin() error {
+	audit := a.audit
+	if audit == nil {
+		a.log.Warn("the audit log of admin actions is kept in memory only and is lost when the server stops")
+		audit = state.NewMemory()
+	}
 	h := adminapi.New(adminapi.Options{
 		Workers:      a.reg,
 		Authenticate: a.adminAccess,
 		Reload:       func(context.Context) error { return a.reload() },
 		Refresh:      func(context.Context) error { a.refresh(); return nil },
-		Audit:        a.audit,
+		Audit:        audit,
 		Logger:       a.log,
 	})
 	h.Register(a.srv.Echo())
