@@ -122,6 +122,9 @@ func newAdminEnv(t *testing.T, withHSM bool) *adminEnv {
 		fmt.Fprintf(&y, "  - name: hsm\n    type: pkcs11\n    properties:\n      SHAREDLIBRARYNAME: %s\n      SLOTLABELTYPE: SLOT_LABEL\n      SLOTLABELVALUE: %s\n", module, adminTestHSMLabel)
 	}
 	y.WriteString("workers:\n  - name: SoftSigner\n    id: 1\n    kind: CMSSigner\n    token: soft\n    key: admin-soft\n")
+	// A PlainSigner without SIGNATUREALGORITHM chooses it from the key
+	// when it is built: it works only if key changes rebuild the workers.
+	y.WriteString("  - name: SoftPlain\n    id: 3\n    kind: PlainSigner\n    token: soft\n    key: admin-soft\n")
 	if e.hsm {
 		y.WriteString("  - name: HSMSigner\n    id: 2\n    kind: CMSSigner\n    token: hsm\n    key: admin-hsm\n")
 	}
@@ -187,6 +190,9 @@ func TestAdminKeyLifecycle(t *testing.T) {
 		}
 		e.mustAdmin(t, "activate", "hsm", "--pin-file", filepath.Join(e.dir, "hsm-pin"))
 		e.lifecycle(t, "hsm", "admin-hsm", "HSMSigner", "ECDSA", "--curve", "P-256")
+		if code, _, errs := e.admin(t, "keys", "generate", "hsm", "ed", "--algorithm", "Ed25519"); code != 1 || !strings.Contains(errs, "HTTP 409") {
+			t.Errorf("Ed25519 on the PKCS#11 token: exit %d %s", code, errs)
+		}
 		out = e.mustAdmin(t, "deactivate", "hsm")
 		if !regexpLine(out, "hsm", "OFFLINE") {
 			t.Errorf("deactivate:\n%s", out)
@@ -234,6 +240,12 @@ func (e *adminEnv) lifecycle(t *testing.T, token, alias, worker string, keyArgs 
 	}
 	if code, _, errs := e.admin(t, genArgs...); code != 1 || !strings.Contains(errs, "already has a key") {
 		t.Errorf("generating the key again: exit %d %s", code, errs)
+	}
+	if token == "soft" {
+		code, body := e.s.postRaw(t, "SoftPlain", bytes.NewReader(doc), nil)
+		if code != http.StatusOK {
+			t.Errorf("PlainSigner after key generation (no restart): %d %s", code, body)
+		}
 	}
 	out = e.mustAdmin(t, "keys", "test", token, alias)
 	if !strings.Contains(out, "signature verified") {

@@ -131,14 +131,18 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if h.opts.Authenticate != nil {
 			d = h.opts.Authenticate(name, pass)
 		}
-		switch d {
-		case Allowed:
-			c.Set(userKey, name)
+		c.Set(userKey, name)
+		if d == Allowed {
 			return next(c)
-		case Forbidden:
-			return fail(c, http.StatusForbidden, fmt.Sprintf("User %s is not an administrator: use a user with the admin role.", name))
 		}
-		return fail(c, http.StatusUnauthorized, "Wrong user name or password: check the admin credentials.")
+		// Refused credentials are recorded (as the user they claim to be):
+		// repeated failures are what an audit reader looks for.
+		err := errorf(http.StatusUnauthorized, "Wrong user name or password: check the admin credentials.")
+		if d == Forbidden {
+			err = errorf(http.StatusForbidden, "User %s is not an administrator: use a user with the admin role.", name)
+		}
+		h.record(c, "admin.refused", c.Request().Method+" "+c.Request().URL.Path, nil, err)
+		return h.answer(c, 0, nil, err)
 	}
 }
 

@@ -183,6 +183,18 @@ func TestAuth(t *testing.T) {
 	if st := f.soft.Status(context.Background()); st.State != tokens.Active {
 		t.Fatal("a refused deactivate deactivated the token")
 	}
+	// Refused credentials are recorded; requests without credentials are
+	// not.
+	es, _ := f.audit.Entries(context.Background(), 0, 0)
+	var got []string
+	for _, e := range es {
+		got = append(got, e.Actor+" "+e.Action+" "+e.Target+" "+e.Outcome[:5])
+	}
+	want := "admin admin.refused GET /admin/api/workers Wrong,mallory admin.refused GET /admin/api/workers Wrong," +
+		"operator admin.refused GET /admin/api/workers User ,admin admin.refused POST /admin/api/tokens/soft/deactivate Wrong"
+	if strings.Join(got, ",") != want {
+		t.Errorf("audit of refused requests:\n got %s\nwant %s", strings.Join(got, ","), want)
+	}
 }
 
 func TestBadInput(t *testing.T) {
@@ -194,6 +206,8 @@ func TestBadInput(t *testing.T) {
 		says                            string
 	}{
 		{"unknown endpoint", "GET", "/nothing", "", "", 404, "No such admin endpoint"},
+		{"wrong method", "DELETE", "/workers", "", "", 404, "No such admin endpoint"},
+		{"API root", "GET", "", "", "", 404, "No such admin endpoint"},
 		{"unknown worker", "GET", "/workers/Nope", "", "", 404, "No worker"},
 		{"unknown token", "GET", "/tokens/nope", "", "", 404, "No crypto token named"},
 		{"activate without body", "POST", "/tokens/soft/activate", js, "", 400, "empty"},
