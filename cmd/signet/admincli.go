@@ -275,6 +275,9 @@ func readPIN(file string) (string, error) {
 	if p, ok := os.LookupEnv("SIGNET_PIN"); ok {
 		return p, nil
 	}
+	if fi, err := os.Stdin.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		fmt.Fprint(os.Stderr, "Token PIN (shown as typed; --pin-file or SIGNET_PIN avoid that): ")
+	}
 	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
 	if err != nil && (err != io.EOF || line == "") {
 		return "", errors.New("no PIN: give --pin-file, set SIGNET_PIN or write the PIN to stdin")
