@@ -481,3 +481,37 @@ func (b badSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]b
 	other[0] ^= 0xff
 	return b.Signer.Sign(r, other, opts)
 }
+
+func TestCSRAlgorithms(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		key, gen, alg string
+		want          x509.SignatureAlgorithm
+	}{
+		{"ec", `"algorithm":"ECDSA","curve":"P-384"`, "", x509.ECDSAWithSHA384},
+		{"ec", "", "SHA256withECDSA", x509.ECDSAWithSHA256},
+		{"rsa", `"algorithm":"RSA","bits":2048`, "", x509.SHA256WithRSA},
+		{"rsa", "", "SHA384withRSAandMGF1", x509.SHA384WithRSAPSS},
+		{"ed", `"algorithm":"Ed25519"`, "", x509.PureEd25519},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key+"/"+tt.alg, func(t *testing.T) {
+			if tt.gen != "" {
+				if code, body, _ := f.call(t, "POST", "/tokens/soft/keys", admin, "application/json", `{"alias":"`+tt.key+`",`+tt.gen+`}`); code != 201 {
+					t.Fatalf("generate: %d %s", code, body)
+				}
+			}
+			req, _ := json.Marshal(CSRRequest{Subject: "/C=DE/O=Example/CN=" + tt.key, SignatureAlgorithm: tt.alg})
+			code, body, _ := f.call(t, "POST", "/tokens/soft/keys/"+tt.key+"/csr", admin, "application/json", string(req))
+			var cr CSRResponse
+			if code != 200 || json.Unmarshal(body, &cr) != nil {
+				t.Fatalf("csr: %d %s", code, body)
+			}
+			blk, _ := pem.Decode([]byte(cr.CSR))
+			csr, err := x509.ParseCertificateRequest(blk.Bytes)
+			if err != nil || csr.CheckSignature() != nil || csr.SignatureAlgorithm != tt.want || cr.Subject != "CN="+tt.key+",O=Example,C=DE" {
+				t.Fatalf("csr %v (%s, %v): %s", csr.SignatureAlgorithm, cr.Subject, err, body)
+			}
+		})
+	}
+}
