@@ -21,6 +21,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -96,24 +97,61 @@ func New(opts Options) *Handler {
 // Register adds the admin routes under BasePath to e.
 func (h *Handler) Register(e *echo.Echo) {
 	g := e.Group(BasePath, h.authenticate)
-	g.GET("/workers", h.listWorkers)
-	g.GET("/workers/:name", h.getWorker)
-	g.GET("/tokens", h.listTokens)
-	g.GET("/tokens/:token", h.getToken)
-	g.POST("/tokens/:token/activate", h.activate)
-	g.POST("/tokens/:token/deactivate", h.deactivate)
-	g.GET("/tokens/:token/keys", h.listKeys)
-	g.POST("/tokens/:token/keys", h.generateKey)
-	g.GET("/tokens/:token/keys/:alias", h.getKey)
-	g.DELETE("/tokens/:token/keys/:alias", h.removeKey)
-	g.POST("/tokens/:token/keys/:alias/test", h.testKey)
-	g.POST("/tokens/:token/keys/:alias/csr", h.csr)
-	g.GET("/tokens/:token/keys/:alias/chain", h.getChain)
-	g.PUT("/tokens/:token/keys/:alias/chain", h.putChain)
-	g.POST("/reload", h.reload)
-	g.GET("/audit", h.listAudit)
+	for _, r := range h.routes() {
+		g.Add(r.method, r.path, r.handler)
+	}
 	g.Any("", h.notFound)
 	g.Any("/*", h.notFound)
+}
+
+type route struct {
+	method, path string
+	handler      echo.HandlerFunc
+}
+
+func (h *Handler) routes() []route {
+	return []route{
+		{http.MethodGet, "/workers", h.listWorkers},
+		{http.MethodGet, "/workers/:name", h.getWorker},
+		{http.MethodGet, "/tokens", h.listTokens},
+		{http.MethodGet, "/tokens/:token", h.getToken},
+		{http.MethodPost, "/tokens/:token/activate", h.activate},
+		{http.MethodPost, "/tokens/:token/deactivate", h.deactivate},
+		{http.MethodGet, "/tokens/:token/keys", h.listKeys},
+		{http.MethodPost, "/tokens/:token/keys", h.generateKey},
+		{http.MethodGet, "/tokens/:token/keys/:alias", h.getKey},
+		{http.MethodDelete, "/tokens/:token/keys/:alias", h.removeKey},
+		{http.MethodPost, "/tokens/:token/keys/:alias/test", h.testKey},
+		{http.MethodPost, "/tokens/:token/keys/:alias/csr", h.csr},
+		{http.MethodGet, "/tokens/:token/keys/:alias/chain", h.getChain},
+		{http.MethodPut, "/tokens/:token/keys/:alias/chain", h.putChain},
+		{http.MethodPost, "/reload", h.reload},
+		{http.MethodGet, "/audit", h.listAudit},
+	}
+}
+
+// allowed returns the methods of the routes matching path (under
+// BasePath), for a 405.
+func (h *Handler) allowed(path string) []string {
+	segs := strings.Split(strings.Trim(strings.TrimPrefix(path, BasePath), "/"), "/")
+	var out []string
+	for _, r := range h.routes() {
+		pat := strings.Split(strings.Trim(r.path, "/"), "/")
+		if len(pat) != len(segs) {
+			continue
+		}
+		ok := true
+		for i, p := range pat {
+			if !strings.HasPrefix(p, ":") && p != segs[i] || segs[i] == "" {
+				ok = false
+				break
+			}
+		}
+		if ok && !slices.Contains(out, r.method) {
+			out = append(out, r.method)
+		}
+	}
+	return out
 }
 
 // userKey is where authenticate leaves the user name in the echo context.
@@ -152,6 +190,10 @@ func user(c echo.Context) string {
 }
 
 func (h *Handler) notFound(c echo.Context) error {
+	if methods := h.allowed(c.Request().URL.Path); len(methods) > 0 {
+		c.Response().Header().Set(echo.HeaderAllow, strings.Join(methods, ", "))
+		return fail(c, http.StatusMethodNotAllowed, fmt.Sprintf("This admin endpoint does not take %s: use %s.", c.Request().Method, strings.Join(methods, " or ")))
+	}
 	return fail(c, http.StatusNotFound, "No such admin endpoint: see the README section Administration for the admin API.")
 }
 
