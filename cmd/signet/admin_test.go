@@ -182,7 +182,7 @@ func TestAdminKeyLifecycle(t *testing.T) {
 		}
 		// Configured without a PIN: offline until activated.
 		out := e.mustAdmin(t, "tokens")
-		if !strings.Contains(out, "hsm") || !regexpLine(out, "hsm", "OFFLINE") {
+		if !strings.Contains(out, "hsm") || !lineHas(out, "hsm", "OFFLINE") {
 			t.Fatalf("hsm token not offline before activation:\n%s", out)
 		}
 		if code, _, errs := e.admin(t, "activate", "hsm", "--pin-file", e.caFile); code != 1 || !strings.Contains(errs, "PIN") {
@@ -194,7 +194,7 @@ func TestAdminKeyLifecycle(t *testing.T) {
 			t.Errorf("Ed25519 on the PKCS#11 token: exit %d %s", code, errs)
 		}
 		out = e.mustAdmin(t, "deactivate", "hsm")
-		if !regexpLine(out, "hsm", "OFFLINE") {
+		if !lineHas(out, "hsm", "OFFLINE") {
 			t.Errorf("deactivate:\n%s", out)
 		}
 		if code, _ := e.s.postRaw(t, "HSMSigner", strings.NewReader("x"), nil); code != http.StatusServiceUnavailable {
@@ -214,9 +214,9 @@ func TestAdminKeyLifecycle(t *testing.T) {
 	})
 }
 
-// regexpLine reports whether a line of out starts with first and holds
+// lineHas reports whether a line of out starts with first and holds
 // word.
-func regexpLine(out, first, word string) bool {
+func lineHas(out, first, word string) bool {
 	for _, l := range strings.Split(out, "\n") {
 		if strings.HasPrefix(l, first+" ") && strings.Contains(l, word) {
 			return true
@@ -303,11 +303,11 @@ func (e *adminEnv) lifecycle(t *testing.T, token, alias, worker string, keyArgs 
 		t.Errorf("workers %s --json: %s (%v)", worker, out, err)
 	}
 	out = e.mustAdmin(t, "status")
-	if !regexpLine(out, "1 ", "") || !strings.Contains(out, cert.NotAfter.UTC().Format(time.DateOnly)) {
+	if !lineHas(out, "1 ", "") || !strings.Contains(out, cert.NotAfter.UTC().Format(time.DateOnly)) {
 		t.Errorf("status does not show the certificate expiry:\n%s", out)
 	}
 	out = e.mustAdmin(t, "keys", "list", token)
-	if !regexpLine(out, alias, "yes") {
+	if !lineHas(out, alias, "yes") {
 		t.Errorf("keys list:\n%s", out)
 	}
 
@@ -372,5 +372,28 @@ func TestAdminCLIErrors(t *testing.T) {
 	}
 	if out := e.mustAdmin(t, "reload"); !strings.Contains(out, "Configuration reloaded") || !strings.Contains(out, "SoftSigner") {
 		t.Errorf("reload printed %q", out)
+	}
+}
+
+// TestAdminDemoServer uses the admin API of the embedded demo
+// configuration with the demo password.
+func TestAdminDemoServer(t *testing.T) {
+	t.Setenv(demo.PasswordEnv, "demo-admin-e2e")
+	s := startServer(t)
+	e := &adminEnv{s: s, pwFile: filepath.Join(t.TempDir(), "pw")}
+	os.WriteFile(e.pwFile, []byte("demo-admin-e2e\n"), 0o600)
+	out := e.mustAdmin(t, "status")
+	for _, w := range []string{"CMSSigner", "CAdESSigner", "PlainSigner"} {
+		if !slices.ContainsFunc(strings.Split(out, "\n"), func(l string) bool { return strings.Contains(l, " "+w+" ") && strings.Contains(l, "ACTIVE") }) {
+			t.Errorf("status does not show %s ACTIVE:\n%s", w, out)
+		}
+	}
+	out = e.mustAdmin(t, "keys", "list", "demo")
+	if !lineHas(out, "signer-p256", "yes") || !lineHas(out, "signer-rsa3072", "CMSSigner") {
+		t.Errorf("keys list demo:\n%s", out)
+	}
+	// The demo users that are not administrators are refused.
+	if code, _, errs := e.admin(t, "tokens", "--user", "operator"); code != 1 || !strings.Contains(errs, "HTTP 403") {
+		t.Errorf("operator: exit %d %s", code, errs)
 	}
 }
