@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/signet-project/signet/config"
@@ -34,6 +35,7 @@ type app struct {
 	usage   workers.UsageCounter // set by openState; nil: key usage is not counted
 	auth    *authenticator       // HTTP basic users of the admin and vendor APIs
 	audit   state.Audit          // set by openState; nil: admin actions are not recorded
+	buildMu sync.Mutex           // serialises build and refresh (admin.go)
 }
 
 // newApp returns an app for the configuration files paths, with no workers
@@ -62,6 +64,8 @@ func (a *app) buildOptions(prev *workers.Set) workers.BuildOptions {
 
 // build builds the workers of cfg and swaps them in.
 func (a *app) build(cfg *config.Config) *workers.Set {
+	a.buildMu.Lock()
+	defer a.buildMu.Unlock()
 	set := workers.Build(a.ctx, cfg, a.buildOptions(a.reg.Current()))
 	a.cfg.Store(cfg)
 	a.reg.Swap(set)

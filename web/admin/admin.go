@@ -1,0 +1,353 @@
+// Package admin serves Signet's admin REST API under /admin/api/: the status
+// of workers and crypto tokens, the token life cycle (activate, deactivate,
+// generate, test and remove keys, make a PKCS#10 request, upload the signer
+// certificate chain), configuration reload and the audit log.
+//
+// Every request needs HTTP basic credentials of a user in the admin role;
+// every action that changes something (and key tests and CSRs) is written to
+// the audit log with the user, the target and the outcome, never a PIN.
+// Requests and answers are JSON; errors are {"error": "<one sentence>"}.
+//
+// The handler depends on small interfaces (a source of the live workers, a
+// reload function, the audit log, an authenticate function) so that it can
+// be tested without the rest of the server.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/workers"
+)
+
+// BasePath is the path prefix of the admin API.
+const BasePath = "/admin/api"
+
+// authChallenge is the WWW-Authenticate header of a 401.
+const authChallenge = `Basic realm="Signet admin"`
+
+// maxBody bounds JSON and PEM request bodies.
+const maxBody = 1 << 20
+
+// WorkerSource gives the workers and tokens in force; *workers.Registry is
+// one. The handler asks on every request, so a reload shows at once.
+type WorkerSource interface {
+	Current() *workers.Set
+}
+
+// Decision is the outcome of checking a user's credentials.
+type Decision int
+
+// Decisions of an Authenticator.
+const (
+	// Denied: unknown user or wrong password (401).
+	Denied Decision = iota
+	// Forbidden: right password, but the user is not an administrator (403).
+	Forbidden
+	// Allowed: an administrator.
+	Allowed
+)
+
+// Authenticator checks HTTP basic credentials.
+type Authenticator func(user, password string) Decision
+
+// Options configure a Handler.
+type Options struct {
+	// Workers is the source of the live workers and tokens.
+	Workers WorkerSource
+	// Authenticate checks credentials. Nil denies every request.
+	Authenticate Authenticator
+	// Reload loads the configuration files again (POST /reload). Nil
+	// answers 409.
+	Reload func(ctx context.Context) error
+	// Refresh rebuilds the workers from the configuration in force, after
+	// a token was activated or a key or chain changed, so that workers see
+	// the change without a reload. Nil: workers are not rebuilt.
+	Refresh func(ctx context.Context) error
+	// Audit records admin actions. Nil: actions are not recorded and
+	// GET /audit answers 503.
+	Audit state.Audit
+	// Logger receives errors that are not the client's. Nil: slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler serves the admin API. It is safe for concurrent use.
+type Handler struct {
+	opts Options
+}
+
+// New returns a Handler with the given options.
+func New(opts Options) *Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Handler{opts: opts}
+}
+
+// Register adds the admin routes under BasePath to e.
+func (h *Handler) Register(e *echo.Echo) {
+	g := e.Group(BasePath, h.authenticate)
+	for _, r := range h.routes() {
+		g.Add(r.method, r.path, r.handler)
+	}
+	g.Any("", h.notFound)
+	g.Any("/*", h.notFound)
+}
+
+type route struct {
+	method, path string
+	handler      echo.HandlerFunc
+}
+
+func (h *Handler) routes() []route {
+	return []route{
+		{http.MethodGet, "/workers", h.listWorkers},
+		{http.MethodGet, "/workers/:name", h.getWorker},
+		{http.MethodGet, "/tokens", h.listTokens},
+		{http.MethodGet, "/tokens/:token", h.getToken},
+		{http.MethodPost, "/tokens/:token/activate", h.activate},
+		{http.MethodPost, "/tokens/:token/deactivate", h.deactivate},
+		{http.MethodGet, "/tokens/:token/keys", h.listKeys},
+		{http.MethodPost, "/tokens/:token/keys", h.generateKey},
+		{http.MethodGet, "/tokens/:token/keys/:alias", h.getKey},
+		{http.MethodDelete, "/tokens/:token/keys/:alias", h.removeKey},
+		{http.MethodPost, "/tokens/:token/keys/:alias/test", h.testKey},
+		{http.MethodPost, "/tokens/:token/keys/:alias/csr", h.csr},
+		{http.MethodGet, "/tokens/:token/keys/:alias/chain", h.getChain},
+		{http.MethodPut, "/tokens/:token/keys/:alias/chain", h.putChain},
+		{http.MethodPost, "/reload", h.reload},
+		{http.MethodGet, "/audit", h.listAudit},
+	}
+}
+
+// allowed returns the methods of the routes matching path (under
+// BasePath), for a 405.
+func (h *Handler) allowed(path string) []string {
+	segs := strings.Split(strings.Trim(strings.TrimPrefix(path, BasePath), "/"), "/")
+	var out []string
+	for _, r := range h.routes() {
+		pat := strings.Split(strings.Trim(r.path, "/"), "/")
+		if len(pat) != len(segs) {
+			continue
+		}
+		ok := true
+		for i, p := range pat {
+			if !strings.HasPrefix(p, ":") && p != segs[i] || segs[i] == "" {
+				ok = false
+				break
+			}
+		}
+		if ok && !slices.Contains(out, r.method) {
+			out = append(out, r.method)
+		}
+	}
+	return out
+}
+
+// userKey is where authenticate leaves the user name in the echo context.
+const userKey = "signet.admin.user"
+
+// authenticate is the group middleware: HTTP basic credentials of an
+// administrator, or 401/403.
+func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		name, pass, ok := c.Request().BasicAuth()
+		if !ok {
+			return fail(c, http.StatusUnauthorized, "Authentication required: send the credentials of an admin user with HTTP basic authentication.")
+		}
+		d := Denied
+		if h.opts.Authenticate != nil {
+			d = h.opts.Authenticate(name, pass)
+		}
+		c.Set(userKey, name)
+		if d == Allowed {
+			return next(c)
+		}
+		// Refused credentials are recorded (as the user they claim to be):
+		// repeated failures are what an audit reader looks for.
+		err := errorf(http.StatusUnauthorized, "Wrong user name or password: check the admin credentials.")
+		if d == Forbidden {
+			err = errorf(http.StatusForbidden, "User %s is not an administrator: use a user with the admin role.", name)
+		}
+		h.record(c, "admin.refused", c.Request().Method+" "+c.Request().URL.Path, nil, err)
+		return h.answer(c, 0, nil, err)
+	}
+}
+
+func user(c echo.Context) string {
+	s, _ := c.Get(userKey).(string)
+	return s
+}
+
+func (h *Handler) notFound(c echo.Context) error {
+	if methods := h.allowed(c.Request().URL.Path); len(methods) > 0 {
+		c.Response().Header().Set(echo.HeaderAllow, strings.Join(methods, ", "))
+		return fail(c, http.StatusMethodNotAllowed, fmt.Sprintf("This admin endpoint does not take %s: use %s.", c.Request().Method, strings.Join(methods, " or ")))
+	}
+	return fail(c, http.StatusNotFound, "No such admin endpoint: see the README section Administration for the admin API.")
+}
+
+// apiError is the error body.
+type apiError struct {
+	Error string `json:"error"`
+}
+
+// fail answers code with msg as {"error": msg}.
+func fail(c echo.Context, code int, msg string) error {
+	if code == http.StatusUnauthorized {
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, authChallenge)
+	}
+	return c.JSON(code, apiError{Error: msg})
+}
+
+// statusError is an error with the status code and sentence the client gets.
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+func errorf(code int, format string, args ...any) error {
+	return &statusError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// answer renders err (a *statusError, or an unexpected failure) or the
+// value v with status code.
+func (h *Handler) answer(c echo.Context, code int, v any, err error) error {
+	if err == nil {
+		return c.JSON(code, v)
+	}
+	var se *statusError
+	if errors.As(err, &se) {
+		return fail(c, se.code, se.msg)
+	}
+	h.opts.Logger.Error("admin request failed", "path", c.Path(), "error", err)
+	return fail(c, http.StatusInternalServerError, "The server could not complete the request: see the server log.")
+}
+
+// decode reads a JSON body into v: one object, no unknown fields. An empty
+// body leaves v as it is when optional is true.
+func decode(c echo.Context, v any, optional bool) error {
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxBody+1))
+	if err != nil {
+		return errorf(http.StatusBadRequest, "The request body could not be read: send it again.")
+	}
+	if len(body) > maxBody {
+		return errorf(http.StatusRequestEntityTooLarge, "The request body is larger than %d bytes: send less.", maxBody)
+	}
+	if strings.TrimSpace(string(body)) == "" {
+		if optional {
+			return nil
+		}
+		return errorf(http.StatusBadRequest, "The request body is empty: send a JSON object.")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var ute *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &ute) && ute.Field != "":
+			return errorf(http.StatusBadRequest, "Field %q of the request has the wrong type (%s): send a %s.", ute.Field, ute.Value, jsonType(ute.Type.Kind().String()))
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return errorf(http.StatusBadRequest, "The request has the unknown field %s: remove it.", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		}
+		return errorf(http.StatusBadRequest, "The request body is not a valid JSON object (%v): fix the JSON.", err)
+	}
+	if dec.More() {
+		return errorf(http.StatusBadRequest, "The request body holds more than one JSON value: send one object.")
+	}
+	return nil
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "string"
+	case "int", "int64", "int32", "float64":
+		return "number"
+	case "bool":
+		return "boolean"
+	}
+	return "value of the documented type"
+}
+
+// record writes an audit entry for an action; err is the action's outcome.
+// It never fails the action: a failure to record is logged.
+func (h *Handler) record(c echo.Context, action, target string, details map[string]string, err error) {
+	if h.opts.Audit == nil {
+		return
+	}
+	outcome := "ok"
+	if err != nil {
+		outcome = err.Error()
+		var se *statusError
+		if !errors.As(err, &se) {
+			outcome = "failed: internal error"
+		}
+	}
+	if details == nil {
+		details = map[string]string{}
+	}
+	details["remote"] = c.RealIP()
+	if id := c.Response().Header().Get(echo.HeaderXRequestID); id != "" {
+		details["requestId"] = id
+	}
+	e := state.Entry{Actor: user(c), Action: action, Target: target, Outcome: outcome, Details: details}
+	// The action is done: record it even if the client went away.
+	ctx := context.WithoutCancel(c.Request().Context())
+	if _, aerr := h.opts.Audit.Append(ctx, e); aerr != nil {
+		h.opts.Logger.Error("audit record could not be written", "action", action, "target", target, "error", aerr)
+	}
+}
+
+// refresh rebuilds the workers after a change of a token or key.
+func (h *Handler) refresh(ctx context.Context) {
+	if h.opts.Refresh == nil {
+		return
+	}
+	if err := h.opts.Refresh(ctx); err != nil {
+		h.opts.Logger.Error("workers could not be rebuilt after an admin action", "error", err)
+	}
+}
+
+func (h *Handler) set() *workers.Set {
+	if h.opts.Workers == nil {
+		return workers.NewSet(nil, nil)
+	}
+	return h.opts.Workers.Current()
+}
+
+// reload handles POST /reload.
+func (h *Handler) reload(c echo.Context) error {
+	var req struct{}
+	err := decode(c, &req, true)
+	if err == nil {
+		if h.opts.Reload == nil {
+			err = errorf(http.StatusConflict, "This server cannot reload its configuration: restart it instead.")
+		} else if rerr := h.opts.Reload(c.Request().Context()); rerr != nil {
+			err = errorf(http.StatusBadRequest, "The configuration was not reloaded and the running one stays: %s", oneLine(rerr.Error()))
+		}
+	}
+	h.record(c, "config.reload", "config", nil, err)
+	if err != nil {
+		return h.answer(c, 0, nil, err)
+	}
+	return h.listWorkers(c)
+}
+
+// oneLine joins the lines of a multi-line error (a configuration with
+// several problems) into one.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
