@@ -276,6 +276,11 @@ func (a *Authority) Respond(ctx context.Context, query []byte) ([]byte, error) {
 	return marshalResponse(statusGranted, text, -1, token)
 }
 
+// Reject returns a DER TimeStampResp with status rejection and failure
+// f, with text as its statusString when IncludeStatusString is set: for a
+// query the caller refuses before Respond, such as one too large to read.
+func (a *Authority) Reject(f FailInfo, text string) ([]byte, error) { return a.reject(f, text) }
+
 func (a *Authority) reject(f FailInfo, text string) ([]byte, error) {
 	if !a.opts.IncludeStatusString {
 		text = ""
