@@ -78,7 +78,7 @@ func (t batchToken) SignBatch(ctx context.Context, alias string, in [][]byte, o 
 	return res, nil
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ca, err := demo.NewCA("Test CA")
 	if err != nil {

@@ -437,6 +437,7 @@ func TestCAdESBaselineTURL(t *testing.T) {
 				if !strings.Contains(string(body), f.url) || !strings.Contains(string(body), f.says) {
 					t.Fatalf("batch=%v: %q does not name the TSA %s and say %q", batch, body, f.url, f.says)
 				}
+				t.Logf("batch=%v: %d after %s: %s", batch, code, elapsed.Round(time.Millisecond), body)
 				// Within the configured timeout, with slack for a loaded machine.
 				if elapsed > timeout+5*time.Second {
 					t.Fatalf("batch=%v: answered after %s, TSA_TIMEOUT is %s", batch, elapsed, timeout)
