@@ -357,8 +357,14 @@ func (a *Authority) token(ctx context.Context, h crypto.Hash, digest []byte, pol
 		n := max(a.opts.IncludeCertificates, 1)
 		parents = a.opts.Chain[1:min(n, len(a.opts.Chain))]
 	}
-	if err := sd.AddSignerChain(a.opts.Chain[0], a.opts.Signer, parents, cfg); err != nil {
+	// AddSigner rather than AddSignerChain: New checked the chain once, and
+	// AddSignerChain would check every issuer's signature again per token.
+	// The issuerAndSerialNumber is the same: the signer's issuer.
+	if err := sd.AddSigner(a.opts.Chain[0], a.opts.Signer, cfg); err != nil {
 		return nil, fmt.Errorf("sign the time-stamp token: %w", err)
+	}
+	for _, c := range parents {
+		sd.AddCertificate(c)
 	}
 	der, err := sd.Finish()
 	if err != nil {
