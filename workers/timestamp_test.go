@@ -12,8 +12,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -335,3 +338,45 @@ func BenchmarkSuite_pipelineBatchBTP256(b *testing.B) { benchBatch(b, "BASELINE-
 // BenchmarkSuite_pipelineBatchBTP256_baseline is the same batch at
 // BASELINE-B, without time-stamps.
 func BenchmarkSuite_pipelineBatchBTP256_baseline(b *testing.B) { benchBatch(b, "BASELINE-B") }
+
+func TestBaselineTURLWithBasicAuth(t *testing.T) {
+	f := newFixture(t)
+	f.addTSAKey(t, "tsa", nil)
+	tsaSet := f.set(t, tsaYAML)
+	var authed atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "alice" || p != "s3cret" {
+			http.Error(w, "unauthorised", http.StatusUnauthorized)
+			return
+		}
+		authed.Add(1)
+		resp, err := lookup(t, tsaSet, "TSA").Process(r.Context(), &workers.Request{Data: r.Body, Size: -1})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", resp.ContentType)
+		w.Write(resp.Data)
+	}))
+	defer srv.Close()
+	t.Setenv("TEST_TSA_PASSWORD", "s3cret")
+	bt := strings.Replace(btYAML, "      TSA_WORKER: TSA\n", "      TSA_URL: "+srv.URL+"\n      TSA_USERNAME: alice\n      TSA_PASSWORD: {env: TEST_TSA_PASSWORD}\n", 1)
+	w := lookup(t, f.set(t, bt), "BT")
+	digest := sha256.Sum256([]byte("doc"))
+	meta := map[string]string{"USING_BATCHSIGNING": "false", "CLIENTSIDE_HASHDIGESTALGORITHM": "SHA-256"}
+	resp, err := process(w, digest[:], meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkToken(t, resp.Data)
+	if authed.Load() != 1 {
+		t.Fatalf("%d authenticated time-stamp requests, want 1", authed.Load())
+	}
+
+	// A wrong password: 503 naming the TSA and what to check.
+	t.Setenv("TEST_TSA_PASSWORD", "wrong")
+	w = lookup(t, f.set(t, bt), "BT")
+	_, err = process(w, digest[:], meta)
+	wantErr(t, err, workers.ErrUnavailable, srv.URL)
+	wantErr(t, err, workers.ErrUnavailable, "TSA_PASSWORD")
+}
