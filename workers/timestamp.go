@@ -283,7 +283,11 @@ func (w *TimeStampSigner) Process(ctx context.Context, req *Request) (*Response,
 	if err != nil {
 		return nil, w.tokenError(err)
 	}
-	return &Response{Data: out, ContentType: ContentTypeTimeStampReply, SignerCertificate: a.Certificate(), Items: 1}, nil
+	items := 0 // a rejection signs nothing
+	if tsp.Granted(out) {
+		items = 1
+	}
+	return &Response{Data: out, ContentType: ContentTypeTimeStampReply, SignerCertificate: a.Certificate(), Items: items}, nil
 }
 
 // Stamp makes a time-stamp token over a digest in process, for CAdES

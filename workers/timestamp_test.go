@@ -153,8 +153,8 @@ func TestTimeStampSignerProperties(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.ContentType != workers.ContentTypeTimeStampReply {
-		t.Fatalf("content type %q", resp.ContentType)
+	if resp.ContentType != workers.ContentTypeTimeStampReply || resp.Items != 1 {
+		t.Fatalf("content type %q, %d items, want a reply and 1", resp.ContentType, resp.Items)
 	}
 	ts, err := timestamp.ParseResponse(resp.Data)
 	if err != nil {
@@ -191,6 +191,9 @@ func TestTimeStampSignerProperties(t *testing.T) {
 	}
 	if _, err := asn1.Unmarshal(resp.Data, &r); err != nil {
 		t.Fatal(err)
+	}
+	if resp.Items != 0 {
+		t.Errorf("a rejection counts %d items, want 0", resp.Items)
 	}
 	if r.Status.Status != 2 || r.Status.FailInfo.At(0) != 1 || len(r.Status.StatusString) != 0 {
 		t.Fatalf("status %+v, want rejection badAlg without status string", r.Status)

@@ -110,6 +110,24 @@ func TestTimeStampSignerWithOpenSSL(t *testing.T) {
 		})
 	}
 
+	// The REST API carries the query and the reply in base64.
+	t.Run("REST", func(t *testing.T) {
+		q := filepath.Join(dir, "rest.tsq")
+		if out, err := runOpenSSL(t, dir, "ts", "-query", "-data", doc, "-cert", "-out", q); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		query, _ := os.ReadFile(q)
+		code, reply, m := s.postREST(t, "TimeStampSigner", restRequest{Data: base64.StdEncoding.EncodeToString(query), Encoding: "BASE64"})
+		if code != http.StatusOK {
+			t.Fatalf("REST status %d: %v", code, m)
+		}
+		r := filepath.Join(dir, "rest.tsr")
+		os.WriteFile(r, reply, 0o600)
+		if out, err := runOpenSSL(t, dir, "ts", "-verify", "-data", doc, "-in", r, "-CAfile", ca); err != nil {
+			t.Fatalf("openssl ts -verify of the REST reply: %v\n%s", err, out)
+		}
+	})
+
 	// Serial numbers are unique across responses.
 	t.Run("serials", func(t *testing.T) {
 		seen := map[string]bool{}

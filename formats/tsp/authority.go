@@ -271,6 +271,14 @@ func (a *Authority) Respond(ctx context.Context, query []byte) ([]byte, error) {
 	return marshalResponse(statusGranted, text, -1, token)
 }
 
+// Granted reports whether a DER TimeStampResp grants the request (status
+// granted or grantedWithMods) and carries a token.
+func Granted(resp []byte) bool {
+	var r timeStampResp
+	rest, err := asn1.Unmarshal(resp, &r)
+	return err == nil && len(rest) == 0 && (r.Status.Status == statusGranted || r.Status.Status == 1) && len(r.TimeStampToken.FullBytes) > 0
+}
+
 // Reject returns a DER TimeStampResp with status rejection and failure
 // f, with text as its statusString when IncludeStatusString is set: for a
 // query the caller refuses before Respond, such as one too large to read.
