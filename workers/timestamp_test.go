@@ -294,6 +294,15 @@ func TestBaselineTWorkerSingleAndBatch(t *testing.T) {
 	}
 }
 
+func TestBaselineTWorkerRefusesPolicyOID(t *testing.T) {
+	f := newFixture(t)
+	f.addTSAKey(t, "tsa", nil)
+	w := lookup(t, f.set(t, tsaYAML+btYAML+"      TSA_POLICYOID: 1.2.3.4.1\n"), "BT")
+	if st := w.Status(context.Background()); st.Active || !strings.Contains(strings.Join(st.Errors, " "), "TSA_POLICYOID is not used with TSA_WORKER") {
+		t.Fatalf("status %+v, want OFFLINE about TSA_POLICYOID", st)
+	}
+}
+
 func TestBaselineTFailsWhenTSAWorkerCannotServe(t *testing.T) {
 	f := newFixture(t)
 	f.addTSAKey(t, "tsa", nil)

@@ -82,6 +82,9 @@ func newTimeStamper(p config.Properties, lookup Lookup) (*timeStamper, []string)
 		ts.stamper = func() (tsp.Stamper, error) { return c, nil }
 	case p.IsSet("TSA_WORKER"):
 		name := p.String("TSA_WORKER")
+		if p.IsSet("TSA_POLICYOID") {
+			return nil, []string{fmt.Sprintf("TSA_POLICYOID is not used with TSA_WORKER: time-stamp worker %s stamps under its DEFAULTTSAPOLICYOID; remove TSA_POLICYOID or set that policy there.", name)}
+		}
 		ts.where = "time-stamp worker " + name
 		ts.parallel = max(runtime.GOMAXPROCS(0), 2)
 		if lookup == nil {
