@@ -174,25 +174,28 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision) 
 			sigs[i] = out[j]
 		}
 	}
-	buf, err := encodeBatch(items, sigs)
+	ders, err := encodeItems(items, sigs)
 	if err != nil {
 		return nil, err
 	}
+	if w.tsa != nil { // CAdES-BASELINE-T: each item its own time-stamp
+		if err := w.tsa.timeStampAll(ctx, ders, sigs); err != nil {
+			return nil, err
+		}
+	}
+	buf := encodeBatch(items, ders)
 	return &Response{Data: buf, ContentType: ContentTypeJSON, SignerCertificate: items[0].signer.Certificate(), Items: len(items)}, nil
 }
 
 // encodeBatch writes the batch response. It is written by hand rather than
 // with encoding/json because the signatures are the bulk of the output and
 // json.Marshal would first copy each into a separate base64 string.
-func encodeBatch(items []batchItem, sigs [][]byte) ([]byte, error) {
-	buf := make([]byte, 0, len(items)*(len(sigs[0])*2+256))
+func encodeBatch(items []batchItem, ders [][]byte) []byte {
+	buf := make([]byte, 0, len(items)*(len(ders[0])*4/3+256))
 	buf = append(buf, `{"signatures":[`...)
 	for i := range items {
 		it := &items[i]
-		der, err := it.pending.Encode(sigs[i], it.content)
-		if err != nil {
-			return nil, Unavailable(err, "Encoding signature %d failed: %v", i, err)
-		}
+		der := ders[i]
 		if i > 0 {
 			buf = append(buf, ',')
 		}
@@ -209,5 +212,18 @@ func encodeBatch(items []batchItem, sigs [][]byte) ([]byte, error) {
 		buf = append(buf, '}')
 	}
 	buf = append(buf, "]}"...)
-	return buf, nil
+	return buf
+}
+
+// encodeItems encodes the signature of each item.
+func encodeItems(items []batchItem, sigs [][]byte) ([][]byte, error) {
+	ders := make([][]byte, len(items))
+	for i := range items {
+		der, err := items[i].pending.Encode(sigs[i], items[i].content)
+		if err != nil {
+			return nil, Unavailable(err, "Encoding signature %d failed: %v", i, err)
+		}
+		ders[i] = der
+	}
+	return ders, nil
 }

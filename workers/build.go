@@ -65,6 +65,15 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 		toks[tc.Name] = t
 	}
 
+	// TSA_WORKER is looked up at request time: in the registry when there
+	// is one (so that a reload is seen), else in the Set being built.
+	var set *Set
+	lookup := func(idOrName string) (Worker, error) {
+		if opts.Registry != nil {
+			return opts.Registry.Lookup(idOrName)
+		}
+		return set.Lookup(idOrName)
+	}
 	ws := make([]Worker, 0, len(cfg.Workers))
 	for _, wc := range cfg.Workers {
 		b := base{name: wc.Name, id: wc.ID, kind: wc.Kind, tokName: wc.Token, alias: wc.Key, usage: opts.Usage}
@@ -85,11 +94,14 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 		switch wc.Kind {
 		case KindCMSSigner, KindCAdESSigner:
 			w = newCMSSigner(ctx, b, wc.Properties, opts.Now)
+			w.(*CMSSigner).setTimeStamper(wc.Properties, lookup)
+		case KindTimeStampSigner:
+			w = newTimeStampSigner(ctx, b, wc.Properties)
 		case KindPlainSigner:
 			w = newPlainSigner(ctx, b, wc.Properties)
 		default:
 			// config reports unknown kinds; a known kind without an
-			// implementation in this version (TimeStampSigner) lands here.
+			// implementation in this version lands here.
 			b.problems = append(b.problems, fmt.Sprintf("%s: worker kind %s is not available in this version of Signet: use CMSSigner, CAdESSigner or PlainSigner.", wc.Pos, wc.Kind))
 			w = &offline{base: b}
 		}
@@ -100,6 +112,7 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 	}
 	s := NewSet(ws, toks)
 	s.fingerprints = fps
+	set = s
 	return s
 }
 
@@ -141,14 +154,11 @@ func (w *offline) Process(context.Context, *Request) (*Response, error) {
 }
 
 // notYetSupported reports properties that the schema declares but this
-// version does not enforce yet (time-stamps, client
+// version does not enforce yet (client
 // certificate authorisation). A worker that sets them is OFFLINE rather than
 // serving without what its configuration asks for.
 func notYetSupported(p config.Properties) []string {
 	var out []string
-	if strings.EqualFold(p.String("SIGNATURE_LEVEL"), "BASELINE-T") || p.IsSet("TSA_URL") || p.IsSet("TSA_WORKER") {
-		out = append(out, "Time-stamped signatures (SIGNATURE_LEVEL BASELINE-T, TSA_URL, TSA_WORKER) are not available in this version of Signet: use BASELINE-B.")
-	}
 	if strings.EqualFold(p.String("AUTHTYPE"), "CLIENTCERT") {
 		out = append(out, "AUTHTYPE CLIENTCERT is not available in this version of Signet: use NOAUTH behind an authenticating proxy.")
 	}

@@ -41,6 +41,7 @@ type CMSSigner struct {
 	digest crypto.Hash // server-side content digest
 	levels int         // INCLUDE_CERTIFICATE_LEVELS, <0 all
 	now    func() time.Time
+	tsa    *timeStamper // CAdES-BASELINE-T; nil for B-B
 
 	mu    sync.Mutex
 	cache *cmsCache // rebuilt when the signer certificate changes
@@ -68,6 +69,17 @@ func newCMSSigner(ctx context.Context, b base, p config.Properties, now func() t
 	}
 	w.problems = append(w.problems, w.resolveAlgorithms(ctx, p)...)
 	return w
+}
+
+// setTimeStamper reads SIGNATURE_LEVEL and the TSA_* properties of a CAdES
+// signer: at BASELINE-T every signature gets a signature time-stamp.
+func (w *CMSSigner) setTimeStamper(p config.Properties, lookup Lookup) {
+	if !w.cades {
+		return
+	}
+	var problems []string
+	w.tsa, problems = newTimeStamper(p, lookup)
+	w.problems = append(w.problems, problems...)
 }
 
 // resolveAlgorithms reads SIGNATUREALGORITHM and DIGESTALGORITHM against
@@ -208,6 +220,11 @@ func (w *CMSSigner) Process(ctx context.Context, req *Request) (*Response, error
 	out, err := p.Encode(sigs[0], content)
 	if err != nil {
 		return nil, Unavailable(err, "Encoding the signature failed: %v", err)
+	}
+	if w.tsa != nil {
+		if out, err = w.tsa.timeStampOne(ctx, out, sigs[0]); err != nil {
+			return nil, err
+		}
 	}
 	ct := ContentTypeMime
 	if content == nil {

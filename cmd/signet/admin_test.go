@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -45,45 +44,14 @@ type adminEnv struct {
 	hsmSkip string
 }
 
-// softHSMModule finds libsofthsm2.so.
-func softHSMModule() string {
-	for _, m := range []string{os.Getenv("SOFTHSM2_MODULE"), "/usr/lib/softhsm/libsofthsm2.so",
-		"/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so", "/usr/lib64/pkcs11/libsofthsm2.so", "/usr/local/lib/softhsm/libsofthsm2.so"} {
-		if m == "" {
-			continue
-		}
-		if _, err := os.Stat(m); err == nil {
-			return m
-		}
-	}
-	return ""
-}
-
 // makeAdminHSM makes a SoftHSM2 token with testdata/softhsm/make-tokens.sh
 // and points SOFTHSM2_CONF at it. It returns the module, or why not.
 func makeAdminHSM(t *testing.T, dir string) (module, skip string) {
-	module = softHSMModule()
-	_, e1 := exec.LookPath("softhsm2-util")
-	_, e2 := exec.LookPath("pkcs11-tool")
-	if module == "" || e1 != nil || e2 != nil {
-		return "", "SoftHSM2 is not installed (libsofthsm2.so, softhsm2-util, pkcs11-tool): install softhsm2 and opensc, or run make test"
+	module, skip = findSoftHSM()
+	if module == "" {
+		return "", skip
 	}
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "..", "testdata", "softhsm", "make-tokens.sh")
-	cmd := exec.Command(script, filepath.Join(dir, "softhsm"))
-	cmd.Env = append(os.Environ(), "SIGNET_SOFTHSM_LABEL="+adminTestHSMLabel, "SIGNET_SOFTHSM_PIN="+adminTestHSMPIN, "SOFTHSM2_MODULE="+module)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("make-tokens.sh: %v\n%s", err, stderr.Bytes())
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	conf, ok := strings.CutPrefix(lines[len(lines)-1], "SOFTHSM2_CONF=")
-	if !ok {
-		t.Fatalf("make-tokens.sh printed %q", out)
-	}
-	t.Setenv("SOFTHSM2_CONF", conf)
+	makeSoftHSMToken(t, module, filepath.Join(dir, "softhsm"), adminTestHSMLabel, adminTestHSMPIN)
 	return module, ""
 }
 

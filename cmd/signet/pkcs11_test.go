@@ -26,13 +26,12 @@ import (
 
 const e2eLabel, e2ePIN = "signet-e2e", "1234"
 
-// softHSMModule returns the path of libsofthsm2.so, skipping tb when
-// SoftHSM2 or its tools are not installed.
-func softHSMModule(tb testing.TB) string {
-	tb.Helper()
+// findSoftHSM returns the path of libsofthsm2.so, or "" and why it cannot
+// be used (it or its tools are not installed).
+func findSoftHSM() (module, whyNot string) {
 	for _, tool := range []string{"softhsm2-util", "pkcs11-tool"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			tb.Skipf("%s is not installed: install softhsm2 and opensc, or run make test", tool)
+			return "", tool + " is not installed: install softhsm2 and opensc, or run make test"
 		}
 	}
 	candidates := []string{os.Getenv("SOFTHSM2_MODULE"), "/usr/lib/softhsm/libsofthsm2.so",
@@ -42,22 +41,37 @@ func softHSMModule(tb testing.TB) string {
 			continue
 		}
 		if _, err := os.Stat(m); err == nil {
-			return m
+			return m, ""
 		}
 	}
-	tb.Skip("libsofthsm2.so is not installed: install softhsm2, or run make test")
-	return ""
+	return "", "libsofthsm2.so is not installed: install softhsm2, or run make test"
+}
+
+// softHSMModule returns the path of libsofthsm2.so, skipping tb when
+// SoftHSM2 or its tools are not installed.
+func softHSMModule(tb testing.TB) string {
+	tb.Helper()
+	m, why := findSoftHSM()
+	if m == "" {
+		tb.Skip(why)
+	}
+	return m
 }
 
 // makeSoftHSM makes a SoftHSM2 token labelled e2eLabel in dir with
 // testdata/softhsm/make-tokens.sh, points SOFTHSM2_CONF at it, and returns
 // the token's folder.
 func makeSoftHSM(t *testing.T, module, dir string) string {
+	return makeSoftHSMToken(t, module, dir, e2eLabel, e2ePIN)
+}
+
+// makeSoftHSMToken is makeSoftHSM with the token's label and PIN.
+func makeSoftHSMToken(t *testing.T, module, dir, label, pin string) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "..", "..", "testdata", "softhsm", "make-tokens.sh")
 	cmd := exec.Command(script, dir)
-	cmd.Env = append(os.Environ(), "SIGNET_SOFTHSM_LABEL="+e2eLabel, "SIGNET_SOFTHSM_PIN="+e2ePIN, "SOFTHSM2_MODULE="+module)
+	cmd.Env = append(os.Environ(), "SIGNET_SOFTHSM_LABEL="+label, "SIGNET_SOFTHSM_PIN="+pin, "SOFTHSM2_MODULE="+module)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

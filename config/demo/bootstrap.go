@@ -59,16 +59,23 @@ func FilesIn(dir string) Files {
 	}
 }
 
-// Demo signer keys: alias and key spec.
-var demoKeys = [...]struct{ alias, spec string }{
-	{"signer-p256", "EC-P256"},
-	{"signer-rsa3072", "RSA-3072"},
+// Demo keys: alias, key spec and certificate purpose. tsa-p256 is the key of
+// the demo TimeStampSigner, with the critical timeStamping EKU.
+var demoKeys = [...]struct {
+	alias, spec string
+	purpose     Purpose
+}{
+	{"signer-p256", "EC-P256", DocumentSigning},
+	{"signer-rsa3072", "RSA-3072", DocumentSigning},
+	{"tsa-p256", "EC-P256", TimeStamping},
 }
 
 // Bootstrap makes the demo PKI and configuration in dir unless they are
 // there already: a root CA, a PKCS#12 keystore with an ECDSA P-256 and an
 // RSA-3072 signer key and their certificates, a random keystore PIN, and the
 // embedded default configuration. It reports whether it created them.
+// The keystore also holds tsa-p256, the key of the demo TimeStampSigner,
+// whose certificate has the critical timeStamping extended key usage.
 // signet.yaml is written last, so an interrupted first start is redone.
 //
 // On every start it also makes sure of the demo password (see
@@ -117,7 +124,7 @@ func Bootstrap(ctx context.Context, dir string) (Files, bool, error) {
 		return f, false, fmt.Errorf("create demo keystore: %w", err)
 	}
 	for _, k := range demoKeys {
-		if err := addSigner(ctx, ks, ca, k.alias, k.spec); err != nil {
+		if err := addSigner(ctx, ks, ca, k.alias, k.spec, k.purpose); err != nil {
 			return f, false, err
 		}
 	}
@@ -128,7 +135,7 @@ func Bootstrap(ctx context.Context, dir string) (Files, bool, error) {
 }
 
 // addSigner generates a key in tok and stores a chain issued by ca for it.
-func addSigner(ctx context.Context, tok *soft.Token, ca *CA, alias, spec string) error {
+func addSigner(ctx context.Context, tok *soft.Token, ca *CA, alias, spec string, purpose Purpose) error {
 	ks := tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"}
 	if spec == "RSA-3072" {
 		ks = tokens.KeySpec{Algorithm: "RSA", Bits: 3072}
@@ -137,7 +144,11 @@ func addSigner(ctx context.Context, tok *soft.Token, ca *CA, alias, spec string)
 	if err != nil {
 		return fmt.Errorf("generate demo key %s: %w", alias, err)
 	}
-	cert, err := ca.Issue("Signet Demo Signer "+alias, pub, DocumentSigning, 2*365*24*time.Hour)
+	name := "Signet Demo Signer " + alias
+	if purpose == TimeStamping {
+		name = "Signet Demo TSA " + alias
+	}
+	cert, err := ca.Issue(name, pub, purpose, 2*365*24*time.Hour)
 	if err != nil {
 		return err
 	}

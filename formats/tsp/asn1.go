@@ -17,17 +17,16 @@ import (
 // fraction of a second a sub-second accuracy needs, and cannot put a
 // statusString into a rejection (CreateErrorResponse takes only a failInfo).
 // So the TSTInfo and the TimeStampResp are marshalled here with encoding/asn1,
-// and the SignedData around the TSTInfo is still built by digitorus/pkcs7.
+// and the SignedData around the TSTInfo is built by formats/cms.
 
 var (
-	oidTSTInfo              = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 4}
-	oidSigningCertificateV2 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}
-	oidExtKeyUsage          = asn1.ObjectIdentifier{2, 5, 29, 37}
-	oidKPTimeStamping       = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
-	oidSHA1                 = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
-	oidSHA256               = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
-	oidSHA384               = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
-	oidSHA512               = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
+	oidTSTInfo        = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 4}
+	oidExtKeyUsage    = asn1.ObjectIdentifier{2, 5, 29, 37}
+	oidKPTimeStamping = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
+	oidSHA1           = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
+	oidSHA256         = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
+	oidSHA384         = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
+	oidSHA512         = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
 )
 
 // PKIStatus values (RFC 3161 section 2.4.2) and the statusString of a granted
@@ -214,21 +213,4 @@ func directoryName(name []byte) (asn1.RawValue, error) {
 		return asn1.RawValue{}, err
 	}
 	return asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: gn}, nil
-}
-
-// RFC 5035 SigningCertificateV2, which RFC 5816 lets a TSA use instead of
-// SigningCertificate (SHA-1).
-type signingCertificateV2 struct {
-	Certs []essCertIDv2
-}
-
-type essCertIDv2 struct {
-	HashAlgorithm pkix.AlgorithmIdentifier `asn1:"optional"` // absent means SHA-256
-	CertHash      []byte
-	IssuerSerial  issuerSerial
-}
-
-type issuerSerial struct {
-	Issuer []asn1.RawValue // GeneralNames
-	Serial *big.Int
 }

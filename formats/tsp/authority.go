@@ -5,13 +5,14 @@
 // (TSA_URL). Both implement Stamper, which is all a CAdES-T signer needs.
 //
 // Queries are parsed and tokens are checked with github.com/digitorus/timestamp;
-// the SignedData of a token is built with github.com/digitorus/pkcs7.
+// the SignedData of a token is built with Signet's own encoder, formats/cms.
 package tsp
 
 import (
 	"context"
 	"crypto"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -23,8 +24,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/digitorus/pkcs7"
 	"github.com/digitorus/timestamp"
+
+	"github.com/signet-project/signet/formats/cms"
 )
 
 // ErrRejected reports that a time-stamp request was refused: the local
@@ -103,7 +105,8 @@ type Authority struct {
 	opts     Options
 	accepted []crypto.Hash
 	tsaName  asn1.RawValue // [0] GeneralName, or zero when no TSA name
-	essAttr  pkcs7.Attribute
+	// The token encoders, with and without certificates (certReq).
+	withCerts, noCerts *cms.Signer
 }
 
 // New checks opts and returns an Authority.
@@ -181,8 +184,22 @@ func New(opts Options) (*Authority, error) {
 			return nil, fmt.Errorf("the TSA name cannot be encoded: %w", err)
 		}
 	}
-	if a.essAttr, err = signingCertificateAttr(cert, opts.Hash); err != nil {
-		return nil, err
+	alg, err := cms.DefaultAlgorithm(cert.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("the TSA key cannot sign time-stamps: %w", err)
+	}
+	if alg.Scheme != cms.Ed25519 {
+		alg.Hash = opts.Hash
+	}
+	// With certReq the token carries IncludeCertificates certificates
+	// (at least the signer's, RFC 3161 section 2.4.1), otherwise none.
+	cmsOpts := cms.Options{Chain: opts.Chain, IncludeCertificates: max(opts.IncludeCertificates, 1), Algorithm: alg, ContentType: oidTSTInfo, CAdES: true}
+	if a.withCerts, err = cms.NewSigner(cmsOpts); err != nil {
+		return nil, fmt.Errorf("the TSA key cannot sign time-stamps: %w", err)
+	}
+	cmsOpts.IncludeCertificates = 0
+	if a.noCerts, err = cms.NewSigner(cmsOpts); err != nil {
+		return nil, fmt.Errorf("the TSA key cannot sign time-stamps: %w", err)
 	}
 	return a, nil
 }
@@ -204,28 +221,6 @@ func checkTimeStampingEKU(cert *x509.Certificate) error {
 		return nil
 	}
 	return fmt.Errorf("the TSA certificate %q has no extended key usage extension: issue a certificate with the critical timeStamping extended key usage", cert.Subject.CommonName)
-}
-
-// signingCertificateAttr makes the RFC 5035 signing-certificate-v2 signed
-// attribute that binds the token to the TSA certificate.
-func signingCertificateAttr(cert *x509.Certificate, h crypto.Hash) (pkcs7.Attribute, error) {
-	d := h.New()
-	d.Write(cert.Raw)
-	id := essCertIDv2{
-		CertHash: d.Sum(nil),
-		IssuerSerial: issuerSerial{
-			Issuer: []asn1.RawValue{{Class: asn1.ClassContextSpecific, Tag: 4, IsCompound: true, Bytes: cert.RawIssuer}},
-			Serial: cert.SerialNumber,
-		},
-	}
-	if h != crypto.SHA256 {
-		id.HashAlgorithm = pkix.AlgorithmIdentifier{Algorithm: hashOID(h)}
-	}
-	der, err := asn1.Marshal(signingCertificateV2{Certs: []essCertIDv2{id}})
-	if err != nil {
-		return pkcs7.Attribute{}, fmt.Errorf("encode signing-certificate-v2: %w", err)
-	}
-	return pkcs7.Attribute{Type: oidSigningCertificateV2, Value: asn1.RawValue{FullBytes: der}}, nil
 }
 
 // Certificate returns the TSA certificate.
@@ -276,6 +271,19 @@ func (a *Authority) Respond(ctx context.Context, query []byte) ([]byte, error) {
 	return marshalResponse(statusGranted, text, -1, token)
 }
 
+// Granted reports whether a DER TimeStampResp grants the request (status
+// granted or grantedWithMods) and carries a token.
+func Granted(resp []byte) bool {
+	var r timeStampResp
+	rest, err := asn1.Unmarshal(resp, &r)
+	return err == nil && len(rest) == 0 && (r.Status.Status == statusGranted || r.Status.Status == 1) && len(r.TimeStampToken.FullBytes) > 0
+}
+
+// Reject returns a DER TimeStampResp with status rejection and failure
+// f, with text as its statusString when IncludeStatusString is set: for a
+// query the caller refuses before Respond, such as one too large to read.
+func (a *Authority) Reject(f FailInfo, text string) ([]byte, error) { return a.reject(f, text) }
+
 func (a *Authority) reject(f FailInfo, text string) ([]byte, error) {
 	if !a.opts.IncludeStatusString {
 		text = ""
@@ -317,6 +325,7 @@ func (a *Authority) token(ctx context.Context, h crypto.Hash, digest []byte, pol
 	if serial == nil || serial.Sign() <= 0 {
 		return nil, errors.New("the time-stamp serial number source returned a number that is not positive")
 	}
+	now := a.opts.Now()
 	info := tstInfo{
 		Version: 1,
 		Policy:  policy,
@@ -325,7 +334,7 @@ func (a *Authority) token(ctx context.Context, h crypto.Hash, digest []byte, pol
 			HashedMessage: digest,
 		},
 		SerialNumber: serial,
-		GenTime:      generalizedTime(a.opts.Now(), a.opts.Accuracy),
+		GenTime:      generalizedTime(now, a.opts.Accuracy),
 		Accuracy:     newAccuracy(a.opts.Accuracy),
 		Ordering:     a.opts.Ordering,
 		Nonce:        nonce,
@@ -335,27 +344,26 @@ func (a *Authority) token(ctx context.Context, h crypto.Hash, digest []byte, pol
 	if err != nil {
 		return nil, fmt.Errorf("encode TSTInfo: %w", err)
 	}
-	sd, err := pkcs7.NewSignedData(content)
-	if err != nil {
-		return nil, fmt.Errorf("build time-stamp token: %w", err)
-	}
-	sd.SetDigestAlgorithm(hashOID(a.opts.Hash))
-	sd.SetContentType(oidTSTInfo)
-	// RFC 5652 section 5.1: version 3 when the content is not id-data.
-	sd.GetSignedData().Version = 3
-	cfg := pkcs7.SignerInfoConfig{
-		ExtraSignedAttributes: []pkcs7.Attribute{a.essAttr},
-		SkipCertificates:      !withCerts,
-	}
-	var parents []*x509.Certificate
+	// The token is a SignedData over the TSTInfo made by Signet's own CMS
+	// encoder: content-type, signing-time, message-digest and the
+	// signing-certificate-v2 that RFC 5816 lets a TSA use.
+	s := a.noCerts
 	if withCerts {
-		n := max(a.opts.IncludeCertificates, 1)
-		parents = a.opts.Chain[1:min(n, len(a.opts.Chain))]
+		s = a.withCerts
 	}
-	if err := sd.AddSignerChain(a.opts.Chain[0], a.opts.Signer, parents, cfg); err != nil {
+	d := s.Hash().New()
+	d.Write(content)
+	// signing-time is the real clock, as in any CMS signature; genTime is
+	// the authority's time source (Options.Now).
+	p, err := s.Prepare(d.Sum(nil), time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("build the time-stamp token: %w", err)
+	}
+	sig, err := a.opts.Signer.Sign(rand.Reader, p.Input(), s.SignerOpts())
+	if err != nil {
 		return nil, fmt.Errorf("sign the time-stamp token: %w", err)
 	}
-	der, err := sd.Finish()
+	der, err := p.Encode(sig, content)
 	if err != nil {
 		return nil, fmt.Errorf("encode the time-stamp token: %w", err)
 	}

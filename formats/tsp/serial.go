@@ -14,6 +14,12 @@ import (
 // is strictly increasing within the source (the last value plus one when the
 // clock has not moved on) followed by 63 bits drawn at random for each number.
 //
+// This is SignServer's way to never reuse a serial number across restarts
+// without keeping state: its TimeStampSigner draws serials of at least 64
+// bits from a secure random source, and so does this one (63 random bits
+// from crypto/rand below a 63-bit timestamp), so a restarted server needs no
+// counter on disk.
+//
 // Within one source numbers are unique by construction. Two sources (after a
 // restart, or on another node sharing the key) can only repeat a number if
 // they hand one out for the very same nanosecond and draw the same 63 random
