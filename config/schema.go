@@ -277,6 +277,8 @@ func tokenSchemas() map[string][]Property {
 		if maxBatch {
 			ps = append(ps, Property{Name: "MAXBATCHSIZE", Type: Int, check: atLeast(1),
 				Doc: "Largest number of items sent in one batch sign call; larger batches are split. Default: no limit."})
+			ps = append(ps, Property{Name: "CHAINDIR", Type: Path,
+				Doc: "Folder of certificate chain files named <alias>.pem (signer first): the DSM API holds no certificates."})
 		}
 		return ps
 	}

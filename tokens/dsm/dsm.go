@@ -74,6 +74,9 @@ type Options struct {
 	// it that the DSM console shows. When empty the token waits for
 	// Activate with the API key as PIN.
 	APIKey string
+	// User is the app ID. When it is set, the API key (APIKey or the PIN)
+	// may be the secret alone.
+	User string
 	// CABundle is a PEM file (or PEM text) of the CA certificates that
 	// issued the DSM's TLS certificate; empty means the system roots.
 	CABundle string
@@ -114,6 +117,7 @@ type Token struct {
 	chainDir   string
 	now        func() time.Time
 	configured string // Options.APIKey
+	appID      string // Options.User
 
 	authMu sync.Mutex // one session request at a time
 
@@ -156,6 +160,19 @@ func parseAPIKey(k string) (user, secret string, err error) {
 	return "", "", errors.New("the API key must be app-id:secret or the base64 API key of the DSM console")
 }
 
+// parseAPIKey splits an API key into app ID and secret; with a configured
+// app ID, a key that does not start with "<app ID>:" is the secret alone.
+func (t *Token) parseAPIKey(k string) (user, secret string, err error) {
+	if t.appID == "" {
+		return parseAPIKey(k)
+	}
+	k = strings.TrimSpace(k)
+	if k == "" {
+		return "", "", errors.New("the API key secret is empty")
+	}
+	return t.appID, strings.TrimPrefix(k, t.appID+":"), nil
+}
+
 // New returns a token for the DSM at opts.URL. It does not contact the DSM:
 // the first Status or signing call does.
 func New(opts Options) (*Token, error) {
@@ -181,6 +198,7 @@ func New(opts Options) (*Token, error) {
 		chainDir:   opts.ChainDir,
 		now:        opts.Now,
 		configured: opts.APIKey,
+		appID:      opts.User,
 		status:     tokens.Status{State: tokens.Offline, Reason: "not contacted yet"},
 		keys:       map[string]keyEntry{},
 	}
@@ -188,7 +206,7 @@ func New(opts Options) (*Token, error) {
 		t.now = time.Now
 	}
 	if opts.APIKey != "" {
-		if t.user, t.secret, err = parseAPIKey(opts.APIKey); err != nil {
+		if t.user, t.secret, err = t.parseAPIKey(opts.APIKey); err != nil {
 			return nil, fmt.Errorf("dsm token %s: %w", opts.Name, err)
 		}
 		t.hasKey = true
@@ -340,7 +358,7 @@ func (t *Token) Activate(ctx context.Context, pin string) error {
 	if pin == "" {
 		pin = t.configured
 	}
-	user, secret, err := parseAPIKey(pin)
+	user, secret, err := t.parseAPIKey(pin)
 	if err != nil {
 		return fmt.Errorf("dsm token %s: %w: %w", t.name, err, tokens.ErrBadPIN)
 	}
