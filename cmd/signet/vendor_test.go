@@ -4,7 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/pem"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -22,6 +27,9 @@ import (
 	"time"
 
 	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/web/dsm"
+	"github.com/signet-project/signet/web/dsm/dsmtest"
+	"github.com/signet-project/signet/web/nethsm/nethsmtest"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -347,4 +355,311 @@ func TestRemoteTokensRecover(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("B's health after A restarted: %d %s", resp.StatusCode, health)
 	}
+}
+
+// vendorClient sends requests with basic credentials through a validating
+// transport.
+type vendorClient struct {
+	t    *testing.T
+	base string
+	rt   http.RoundTripper
+}
+
+// do sends a request and returns the status and body. auth is "user:pass",
+// "Bearer token" or empty.
+func (c vendorClient) do(method, path, auth, accept string, body any) (int, []byte) {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	if tok, ok := strings.CutPrefix(auth, "Bearer "); ok {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	} else if user, pass, ok := strings.Cut(auth, ":"); ok {
+		req.SetBasicAuth(user, pass)
+	}
+	resp, err := (&http.Client{Transport: c.rt}).Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+// demoWithLimitedUser bootstraps the demo configuration with one more user,
+// limited, that may use signer-rsa3072 only, and serves it.
+func demoWithLimitedUser(t *testing.T) (*signet, demo.Files) {
+	t.Helper()
+	t.Setenv(demo.PasswordEnv, vendorPassword)
+	dir := t.TempDir()
+	files, _, err := demo.Bootstrap(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := os.ReadFile(files.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y = append(y, "  - name: limited\n    roles: [dsm, operator]\n    passwordHash: {file: demo-password.bcrypt}\n    keys: [signer-rsa3072]\n"...)
+	if err := os.WriteFile(files.Config, y, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return runSignet(t, dir, "127.0.0.1:0", "--config", files.Config), files
+}
+
+// demoPublicKeys reads the demo signer certificates' public keys.
+func demoPublicKeys(t *testing.T, c vendorClient) map[string]crypto.PublicKey {
+	t.Helper()
+	out := map[string]crypto.PublicKey{}
+	for _, alias := range []string{"signer-p256", "signer-rsa3072"} {
+		code, body := c.do(http.MethodGet, "/api/v1/keys/"+alias+"/cert", "operator:"+vendorPassword, "application/octet-stream", nil)
+		if code != http.StatusOK {
+			t.Fatalf("GET cert of %s: %d %s", alias, code, body)
+		}
+		p, _ := pem.Decode(body)
+		if p == nil {
+			t.Fatalf("cert of %s is not PEM", alias)
+		}
+		cert, err := x509.ParseCertificate(p.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[alias] = cert.PublicKey
+	}
+	return out
+}
+
+// TestDSMAPIOnDemo checks the DSM-compatible API as the demo serves it,
+// validating every exchange against dsm-batch-sign.json: session auth, key
+// listing, a mixed batch whose items each get their own status in order
+// (the valid ones verify with the standard library), and 403 for a key the
+// user may not use.
+func TestDSMAPIOnDemo(t *testing.T) {
+	spec := dsmtest.LoadSpec(t)
+	a, _ := demoWithLimitedUser(t)
+	tr := dsmtest.NewTransport(spec, nil)
+	c := vendorClient{t: t, base: a.url, rt: tr}
+	nc := vendorClient{t: t, base: a.url, rt: http.DefaultTransport}
+	pubs := demoPublicKeys(t, nc)
+
+	code, body := c.do(http.MethodPost, "/sys/v1/session/auth", "demo:wrong", "", nil)
+	if code != http.StatusUnauthorized {
+		t.Fatalf("auth with a wrong secret: %d %s", code, body)
+	}
+	code, body = c.do(http.MethodPost, "/sys/v1/session/auth", "demo:"+vendorPassword, "", nil)
+	var sess struct {
+		TokenType   string `json:"token_type"`
+		ExpiresIn   int    `json:"expires_in"`
+		AccessToken string `json:"access_token"`
+	}
+	if code != http.StatusOK || json.Unmarshal(body, &sess) != nil || sess.AccessToken == "" || sess.ExpiresIn <= 0 {
+		t.Fatalf("session auth: %d %s", code, body)
+	}
+	bearer := "Bearer " + sess.AccessToken
+
+	code, body = c.do(http.MethodGet, "/crypto/v1/keys", bearer, "", nil)
+	var keys []struct {
+		Kid     string `json:"kid"`
+		Name    string `json:"name"`
+		ObjType string `json:"obj_type"`
+	}
+	if code != http.StatusOK || json.Unmarshal(body, &keys) != nil {
+		t.Fatalf("GET /crypto/v1/keys: %d %s", code, body)
+	}
+	want := map[string]string{"signer-p256": "EC", "signer-rsa3072": "RSA"}
+	kids := map[string]string{}
+	for _, k := range keys {
+		if want[k.Name] != k.ObjType || k.Kid != dsm.KeyID("demo", k.Name) {
+			t.Errorf("key %+v: want obj_type %q and kid %s", k, want[k.Name], dsm.KeyID("demo", k.Name))
+		}
+		kids[k.Name] = k.Kid
+	}
+	if len(keys) != len(want) {
+		t.Fatalf("GET /crypto/v1/keys lists %d keys, want %d: %s", len(keys), len(want), body)
+	}
+
+	d1, d2 := sha256.Sum256([]byte("one")), sha256.Sum256([]byte("two"))
+	b64 := base64.StdEncoding.EncodeToString
+	pss := map[string]any{"PSS": map[string]any{"mgf": map[string]any{"mgf1": map[string]any{"hash": "SHA256"}}}}
+	items := []map[string]any{
+		{"key": map[string]any{"name": "signer-p256"}, "hash_alg": "SHA256", "hash": b64(d1[:])},
+		{"key": map[string]any{"name": "no-such-key"}, "hash_alg": "SHA256", "hash": b64(d1[:])},
+		{"key": map[string]any{"kid": kids["signer-rsa3072"]}, "hash_alg": "SHA256", "hash": b64(d1[:]), "data": b64([]byte("one"))},
+		{"key": map[string]any{"name": "signer-p256"}, "hash_alg": "SHA256", "hash": "%%not base64%%"},
+		{"key": map[string]any{"name": "signer-p256"}, "hash_alg": "SHA256", "hash": b64(d1[:20])},
+		{"key": map[string]any{"kid": kids["signer-rsa3072"]}, "hash_alg": "SHA256", "data": b64([]byte("two")), "mode": pss},
+		{"key": map[string]any{"name": "signer-rsa3072"}, "hash_alg": "SHA256", "hash": b64(d2[:]), "mode": map[string]any{"PKCS1_V15": map[string]any{}}},
+	}
+	verify := map[int]func([]byte) bool{
+		0: func(sig []byte) bool { return ecdsa.VerifyASN1(pubs["signer-p256"].(*ecdsa.PublicKey), d1[:], sig) },
+		5: func(sig []byte) bool {
+			return rsa.VerifyPSS(pubs["signer-rsa3072"].(*rsa.PublicKey), crypto.SHA256, d2[:], sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto}) == nil
+		},
+		6: func(sig []byte) bool {
+			return rsa.VerifyPKCS1v15(pubs["signer-rsa3072"].(*rsa.PublicKey), crypto.SHA256, d2[:], sig) == nil
+		},
+	}
+	wantStatus := []int{200, 404, 400, 400, 400, 200, 200}
+	// invalid checks the exchanges of requests the test made invalid on
+	// purpose: the request breaks the description, the answer keeps it.
+	invalid := func(what string) {
+		t.Helper()
+		for _, ex := range tr.Exchanges() {
+			if ex.RequestErr == nil {
+				t.Errorf("%s: the request conforms to the DSM API, want it not to", what)
+			}
+			if ex.ResponseErr != nil {
+				t.Errorf("%s: %d response does not conform to the DSM API: %v", what, ex.Status, ex.ResponseErr)
+			}
+		}
+	}
+	tr.RequireValid(t)
+	for _, auth := range []string{bearer, "demo:" + vendorPassword} {
+		code, body = c.do(http.MethodPost, "/crypto/v1/keys/batch/sign", auth, "", items)
+		for _, ex := range tr.Exchanges() {
+			if ex.RequestErr == nil || !strings.Contains(ex.RequestErr.Error(), `Error at "/3"`) {
+				t.Errorf("mixed batch: want the request check to refuse item 3 (bad base64) only, got %v", ex.RequestErr)
+			}
+			if ex.ResponseErr != nil || !ex.Validated {
+				t.Errorf("mixed batch: %d response does not conform to the DSM API: %v", ex.Status, ex.ResponseErr)
+			}
+		}
+		var res []struct {
+			Status int `json:"status"`
+			Body   *struct {
+				Kid       string `json:"kid"`
+				Signature []byte `json:"signature"`
+			} `json:"body"`
+			Error string `json:"error"`
+		}
+		if code != http.StatusOK || json.Unmarshal(body, &res) != nil || len(res) != len(items) {
+			t.Fatalf("batch sign: %d %s", code, body)
+		}
+		for i, r := range res {
+			if r.Status != wantStatus[i] {
+				t.Errorf("item %d: status %d (%s), want %d", i, r.Status, r.Error, wantStatus[i])
+				continue
+			}
+			if r.Status != 200 {
+				if r.Error == "" {
+					t.Errorf("item %d: status %d without an error message", i, r.Status)
+				}
+				continue
+			}
+			if r.Body == nil || !verify[i](r.Body.Signature) {
+				t.Errorf("item %d: the signature does not verify", i)
+			}
+		}
+	}
+	// limited may use signer-rsa3072 only: 403 for signer-p256, and the
+	// listing leaves it out.
+	code, body = c.do(http.MethodPost, "/crypto/v1/keys/batch/sign", "limited:"+vendorPassword, "", items[5:7:7][:1:1])
+	if code != http.StatusOK || !strings.Contains(string(body), `"status":200`) {
+		t.Fatalf("limited user on signer-rsa3072: %d %s", code, body)
+	}
+	code, body = c.do(http.MethodPost, "/crypto/v1/keys/batch/sign", "limited:"+vendorPassword, "", items[:1])
+	if code != http.StatusOK || !strings.Contains(string(body), `"status":403`) {
+		t.Fatalf("limited user on signer-p256: %d %s, want item status 403", code, body)
+	}
+	validated := tr.RequireValid(t)
+	code, body = c.do(http.MethodPost, "/crypto/v1/keys/batch/sign", "", "", items[:1])
+	if code != http.StatusUnauthorized {
+		t.Fatalf("batch sign without credentials: %d %s", code, body)
+	}
+	invalid("no credentials")
+	if validated == 0 {
+		t.Fatal("no exchange was validated against the DSM API description")
+	}
+}
+
+// TestNetHSMAPIOnDemo checks the NetHSM-compatible API as the demo serves
+// it, validating every exchange against nethsm-api.yaml, and verifies its
+// signatures with the standard library in each mode the demo keys have.
+func TestNetHSMAPIOnDemo(t *testing.T) {
+	spec := nethsmtest.LoadSpec(t)
+	a, _ := demoWithLimitedUser(t)
+	tr := nethsmtest.NewTransport(spec, nil)
+	c := vendorClient{t: t, base: a.url, rt: tr}
+	op := "operator:" + vendorPassword
+	pubs := demoPublicKeys(t, c)
+
+	code, body := c.do(http.MethodGet, "/api/v1/keys", op, "application/json", nil)
+	if code != http.StatusOK || !strings.Contains(string(body), `"signer-p256"`) || !strings.Contains(string(body), `"signer-rsa3072"`) {
+		t.Fatalf("GET /keys: %d %s", code, body)
+	}
+	for _, p := range []string{"/keys/signer-p256", "/keys/signer-rsa3072/public.pem", "/health/ready", "/health/state", "/info"} {
+		accept := "application/json"
+		if strings.HasSuffix(p, ".pem") {
+			accept = "application/x-pem-file"
+		}
+		if code, body := c.do(http.MethodGet, "/api/v1"+p, op, accept, nil); code != http.StatusOK {
+			t.Errorf("GET %s: %d %s", p, code, body)
+		}
+	}
+
+	msg := []byte("NetHSM on the demo")
+	d := sha256.Sum256(msg)
+	digestInfo := append([]byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}, d[:]...)
+	rsaPub, ecPub := pubs["signer-rsa3072"].(*rsa.PublicKey), pubs["signer-p256"].(*ecdsa.PublicKey)
+	modes := []struct {
+		key, mode string
+		input     []byte
+		verify    func([]byte) bool
+	}{
+		{"signer-rsa3072", "PKCS1", digestInfo, func(s []byte) bool { return rsa.VerifyPKCS1v15(rsaPub, crypto.SHA256, d[:], s) == nil }},
+		{"signer-rsa3072", "PSS_SHA256", d[:], func(s []byte) bool {
+			return rsa.VerifyPSS(rsaPub, crypto.SHA256, d[:], s, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto}) == nil
+		}},
+		{"signer-p256", "ECDSA", d[:], func(s []byte) bool { return ecdsa.VerifyASN1(ecPub, d[:], s) }},
+	}
+	for _, m := range modes {
+		code, body := c.do(http.MethodPost, "/api/v1/keys/"+m.key+"/sign", op, "application/json", map[string]string{"mode": m.mode, "message": base64.StdEncoding.EncodeToString(m.input)})
+		var out struct {
+			Signature []byte `json:"signature"`
+		}
+		if code != http.StatusOK || json.Unmarshal(body, &out) != nil || !m.verify(out.Signature) {
+			t.Errorf("%s %s: %d %s: the signature does not verify", m.key, m.mode, code, body)
+		}
+	}
+	sign := map[string]string{"mode": "ECDSA", "message": base64.StdEncoding.EncodeToString(d[:])}
+	errs := []struct {
+		name, path, auth string
+		body             any
+		want             int
+	}{
+		{"wrong passphrase", "/keys/signer-p256/sign", "operator:wrong", sign, 401},
+		{"DSM user is no operator", "/keys/signer-p256/sign", "demo:" + vendorPassword, sign, 401},
+		{"key not allowed", "/keys/signer-p256/sign", "limited:" + vendorPassword, sign, 403},
+		{"unknown key", "/keys/nokey/sign", op, sign, 404},
+		{"extra property", "/keys/signer-p256/sign", op, map[string]string{"mode": "ECDSA", "message": sign["message"], "extra": "x"}, 400},
+		{"mode of another key type", "/keys/signer-p256/sign", op, map[string]string{"mode": "PSS_SHA256", "message": sign["message"]}, 400},
+	}
+	for _, e := range errs {
+		code, body := c.do(http.MethodPost, "/api/v1"+e.path, e.auth, "application/json", e.body)
+		var msg struct {
+			Message string `json:"message"`
+		}
+		if code != e.want || json.Unmarshal(body, &msg) != nil || msg.Message == "" {
+			t.Errorf("%s: %d %s, want %d with a message", e.name, code, body, e.want)
+		}
+	}
+	if code, body := c.do(http.MethodPost, "/api/v1/keys/signer-p256/sign", op, "text/plain", sign); code != http.StatusNotAcceptable {
+		t.Errorf("Accept text/plain: %d %s, want 406", code, body)
+	}
+	tr.RequireValid(t)
 }
