@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,7 +44,7 @@ type signet struct {
 
 // runSignet runs signet serve --data data --listen listen args… and waits
 // until it listens. It stops when the test ends, or earlier by stop.
-func runSignet(t *testing.T, data, listen string, args ...string) *signet {
+func runSignet(t testing.TB, data, listen string, args ...string) *signet {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -73,7 +72,7 @@ func runSignet(t *testing.T, data, listen string, args ...string) *signet {
 }
 
 // stop stops the server and waits for it.
-func (s *signet) stop(t *testing.T) {
+func (s *signet) stop(t testing.TB) {
 	s.stopOnce.Do(func() {
 		s.cancel()
 		select {
@@ -147,7 +146,7 @@ workers:
 
 // vendorPair starts Signet A (demo configuration, serving the DSM and
 // NetHSM APIs) and Signet B whose workers sign through A.
-func vendorPair(t *testing.T, maxBatch int) (a, b *signet) {
+func vendorPair(t testing.TB, maxBatch int) (a, b *signet) {
 	t.Helper()
 	t.Setenv(demo.PasswordEnv, vendorPassword)
 	a = runSignet(t, t.TempDir(), "127.0.0.1:0")
@@ -192,7 +191,12 @@ func vendorDocs(n int) [][]byte {
 }
 
 // postBatch sends docs' SHA-256 digests as one SignServer batch to worker.
-func postBatch(t *testing.T, s *signet, worker string, docs [][]byte) (int, []byte) {
+func postBatch(t testing.TB, s *signet, worker string, docs [][]byte) (int, []byte) {
+	return postBatchMeta(t, s, worker, docs, nil)
+}
+
+// postBatchMeta is postBatch with request metadata.
+func postBatchMeta(t testing.TB, s *signet, worker string, docs [][]byte, meta map[string]string) (int, []byte) {
 	t.Helper()
 	var items []workers.BatchItem
 	for i, d := range docs {
@@ -200,7 +204,7 @@ func postBatch(t *testing.T, s *signet, worker string, docs [][]byte) (int, []by
 		items = append(items, workers.BatchItem{Data: base64.StdEncoding.EncodeToString(sum[:]), HashingAlgorithm: "SHA-256", CustomIdentifier: strconv.Itoa(i)})
 	}
 	body, _ := json.Marshal(workers.BatchRequest{SignatureRequests: items})
-	resp, err := http.Post(s.url+"/signserver/worker/"+url.PathEscape(worker), "application/json", bytes.NewReader(body))
+	resp, err := http.Post(workerURL(s.url, worker, meta), "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +215,7 @@ func postBatch(t *testing.T, s *signet, worker string, docs [][]byte) (int, []by
 
 // remoteBatch sends docs' SHA-256 digests as one SignServer batch to worker
 // and returns the signatures in order.
-func remoteBatch(t *testing.T, s *signet, worker string, docs [][]byte) [][]byte {
+func remoteBatch(t testing.TB, s *signet, worker string, docs [][]byte) [][]byte {
 	t.Helper()
 	code, raw := postBatch(t, s, worker, docs)
 	if code != http.StatusOK {
@@ -663,3 +667,47 @@ func TestNetHSMAPIOnDemo(t *testing.T) {
 	}
 	tr.RequireValid(t)
 }
+
+// benchRemoteBatch measures 1000-item CAdES batches (SHA-256 digests, one
+// HTTP request each) on worker: on Signet B through a remote token when
+// direct is false, or on Signet A's demo CAdESSigner over the same soft
+// P-256 key when it is true.
+func benchRemoteBatch(b *testing.B, worker string, direct bool) {
+	const n = 1000
+	a, sb := vendorPair(b, 100)
+	target, meta := sb, map[string]string(nil)
+	if direct {
+		target, worker = a, "CAdESSigner"
+		meta = map[string]string{"USING_BATCHSIGNING": "true", "USING_CLIENTSUPPLIED_HASH": "true", "CLIENTSIDE_HASHDIGESTALGORITHM": "SHA-256"}
+	}
+	ds := vendorDocs(n)
+	if code, body := postBatchMeta(b, target, worker, ds[:10], meta); code != http.StatusOK { // warm up
+		b.Fatalf("%s: %d %s", worker, code, body)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if code, body := postBatchMeta(b, target, worker, ds, meta); code != http.StatusOK {
+			b.Fatalf("%s: %d %s", worker, code, body)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "items/s")
+}
+
+// BenchmarkSuite_batchDSMP256 signs 1000-item CAdES batches through a dsm
+// token pointing at an in-process Signet serving the DSM API over a soft
+// P-256 key (batches of 100 items).
+func BenchmarkSuite_batchDSMP256(b *testing.B) { benchRemoteBatch(b, "DSMCAdES", false) }
+
+// BenchmarkSuite_batchDSMP256_baseline signs the same batches with a worker
+// on the soft key itself.
+func BenchmarkSuite_batchDSMP256_baseline(b *testing.B) { benchRemoteBatch(b, "", true) }
+
+// BenchmarkSuite_batchNetHSMP256 signs 1000-item CAdES batches through a
+// nethsm token (one sign call per item) pointing at an in-process Signet
+// serving the NetHSM API over a soft P-256 key.
+func BenchmarkSuite_batchNetHSMP256(b *testing.B) { benchRemoteBatch(b, "NetHSMCAdES", false) }
+
+// BenchmarkSuite_batchNetHSMP256_baseline signs the same batches with a
+// worker on the soft key itself.
+func BenchmarkSuite_batchNetHSMP256_baseline(b *testing.B) { benchRemoteBatch(b, "", true) }
