@@ -284,6 +284,8 @@ func tokenSchemas() map[string][]Property {
 	}
 	nethsm := remote(false)
 	nethsm[1].Required = true // NetHSM always needs a user
+	nethsm = append(nethsm, Property{Name: "KEYIDS", Type: List,
+		Doc: "NetHSM key IDs the token uses, comma separated. Default: every key the user may list."})
 	return map[string][]Property{
 		TokenSoft: {
 			{Name: "KEYSTOREPATH", Type: Path, Required: true,

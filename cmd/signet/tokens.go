@@ -42,6 +42,7 @@ func tokenOpener() workers.TokenOpener {
 				Name:     tc.Name,
 				URL:      p.String("URL"),
 				User:     p.String("USER"),
+				KeyIDs:   p.List("KEYIDS"),
 				CABundle: p.String("CABUNDLE"),
 				Timeout:  p.Duration("TIMEOUT"),
 				PoolSize: p.Int("POOLSIZE"),

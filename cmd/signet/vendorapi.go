@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -13,6 +15,7 @@ import (
 	toknethsm "github.com/signet-project/signet/tokens/nethsm"
 	"github.com/signet-project/signet/web/dsm"
 	"github.com/signet-project/signet/web/nethsm"
+	"github.com/signet-project/signet/workers"
 )
 
 // mountVendorAPIs adds the Fortanix DSM-compatible (/crypto/v1, /sys/v1)
@@ -34,10 +37,12 @@ import (
 // does not name a key gets 403 for it.
 func (a *app) mountVendorAPIs() error {
 	e := a.srv.Echo()
+	kc := &vendorKeyCache{ttl: vendorKeyTTL}
+	vendorKeys := func(ctx context.Context) []vendorKey { return kc.keys(ctx, a.reg.Current()) }
 	d := dsm.New(dsm.Options{
 		Keys: dsm.KeySourceFunc(func(ctx context.Context) []dsm.Key {
 			var out []dsm.Key
-			for _, k := range a.vendorKeys(ctx) {
+			for _, k := range vendorKeys(ctx) {
 				out = append(out, dsm.Key{Name: k.alias, Token: k.tok, Alias: k.alias})
 			}
 			return out
@@ -52,7 +57,7 @@ func (a *app) mountVendorAPIs() error {
 	n := nethsm.New(nethsm.Options{
 		Keys: nethsm.KeySourceFunc(func(ctx context.Context) []nethsm.Key {
 			var out []nethsm.Key
-			for _, k := range a.vendorKeys(ctx) {
+			for _, k := range vendorKeys(ctx) {
 				out = append(out, nethsm.Key{ID: nethsm.KeyID(k.alias), Token: k.tok, Alias: k.alias})
 			}
 			return out
@@ -81,10 +86,42 @@ type vendorKey struct {
 	alias string
 }
 
-// vendorKeys lists the keys of the local tokens of the worker set in force,
-// by token name then alias, each alias once.
-func (a *app) vendorKeys(ctx context.Context) []vendorKey {
-	toks := a.reg.Current().Tokens()
+// vendorKeyTTL is how long the served keys of a worker set are remembered:
+// listing a PKCS#11 token's keys costs object searches, and NetHSM clients
+// send one request per signature. A reload (a new set) is seen at once; a
+// key generated at run time within vendorKeyTTL.
+const vendorKeyTTL = 2 * time.Second
+
+// vendorKeyCache remembers the served keys of the last worker set.
+type vendorKeyCache struct {
+	ttl time.Duration
+
+	mu   sync.Mutex
+	set  *workers.Set
+	at   time.Time
+	list []vendorKey
+}
+
+// keys returns the served keys of set, listed again when set changed or the
+// list is older than the TTL.
+func (c *vendorKeyCache) keys(ctx context.Context, set *workers.Set) []vendorKey {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.set == set && now.Sub(c.at) < c.ttl && !now.Before(c.at) {
+		return c.list
+	}
+	list := listVendorKeys(ctx, set)
+	if ctx.Err() == nil { // a cancelled listing may miss keys: not kept
+		c.set, c.at, c.list = set, now, list
+	}
+	return list
+}
+
+// listVendorKeys lists the keys of the local tokens of set, by token name
+// then alias, each alias once.
+func listVendorKeys(ctx context.Context, set *workers.Set) []vendorKey {
+	toks := set.Tokens()
 	names := make([]string, 0, len(toks))
 	for name, t := range toks {
 		switch t.(type) {
