@@ -583,6 +583,10 @@ func TestDSMAPIOnDemo(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(string(body), `"status":403`) {
 		t.Fatalf("limited user on signer-p256: %d %s, want item status 403", code, body)
 	}
+	code, body = c.do(http.MethodGet, "/crypto/v1/keys", "limited:"+vendorPassword, "", nil)
+	if code != http.StatusOK || strings.Contains(string(body), "signer-p256") || !strings.Contains(string(body), "signer-rsa3072") {
+		t.Fatalf("limited user's key list: %d %s, want signer-rsa3072 only", code, body)
+	}
 	validated := tr.RequireValid(t)
 	code, body = c.do(http.MethodPost, "/crypto/v1/keys/batch/sign", "", "", items[:1])
 	if code != http.StatusUnauthorized {
