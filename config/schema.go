@@ -277,11 +277,15 @@ func tokenSchemas() map[string][]Property {
 		if maxBatch {
 			ps = append(ps, Property{Name: "MAXBATCHSIZE", Type: Int, check: atLeast(1),
 				Doc: "Largest number of items sent in one batch sign call; larger batches are split. Default: no limit."})
+			ps = append(ps, Property{Name: "CHAINDIR", Type: Path,
+				Doc: "Folder of certificate chain files named <alias>.pem (signer first): the DSM API holds no certificates."})
 		}
 		return ps
 	}
 	nethsm := remote(false)
 	nethsm[1].Required = true // NetHSM always needs a user
+	nethsm = append(nethsm, Property{Name: "KEYIDS", Type: List,
+		Doc: "NetHSM key IDs the token uses, comma separated. Default: every key the user may list."})
 	return map[string][]Property{
 		TokenSoft: {
 			{Name: "KEYSTOREPATH", Type: Path, Required: true,

@@ -68,3 +68,7 @@ func (m *metrics) observe(worker, endpoint string, status, items int, d time.Dur
 		m.items.WithLabelValues(worker).Add(float64(items))
 	}
 }
+
+// MetricsRegistry returns the registry /metrics serves, so that routes
+// mounted on Echo() can add their own collectors.
+func (s *Server) MetricsRegistry() prometheus.Registerer { return s.metrics.registry }

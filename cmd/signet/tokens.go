@@ -42,6 +42,7 @@ func tokenOpener() workers.TokenOpener {
 				Name:     tc.Name,
 				URL:      p.String("URL"),
 				User:     p.String("USER"),
+				KeyIDs:   p.List("KEYIDS"),
 				CABundle: p.String("CABUNDLE"),
 				Timeout:  p.Duration("TIMEOUT"),
 				PoolSize: p.Int("POOLSIZE"),
@@ -51,9 +52,12 @@ func tokenOpener() workers.TokenOpener {
 			return dsm.New(dsm.Options{
 				Name:         tc.Name,
 				URL:          p.String("URL"),
+				User:         p.String("USER"),
 				CABundle:     p.String("CABUNDLE"),
 				Timeout:      p.Duration("TIMEOUT"),
 				MaxBatchSize: p.Int("MAXBATCHSIZE"),
+				Parallelism:  p.Int("POOLSIZE"),
+				ChainDir:     p.String("CHAINDIR"),
 			})
 		}
 		return nil, fmt.Errorf("%s: token type %q is not supported: use soft, pkcs11, nethsm or dsm", tc.Pos, tc.Type)

@@ -1,6 +1,177 @@
 package main
 
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/tokens"
+	tokdsm "github.com/signet-project/signet/tokens/dsm"
+	toknethsm "github.com/signet-project/signet/tokens/nethsm"
+	"github.com/signet-project/signet/web/dsm"
+	"github.com/signet-project/signet/web/nethsm"
+	"github.com/signet-project/signet/workers"
+)
+
 // mountVendorAPIs adds the Fortanix DSM-compatible (/crypto/v1, /sys/v1)
 // and NetHSM-compatible (/api/v1) APIs to a.srv, over the keys of the
 // tokens in a.reg.
-func (a *app) mountVendorAPIs() error { return nil }
+//
+// The keys are those of the tokens of the worker set in force when a
+// request arrives, so a reload shows at once. A key's DSM name and NetHSM
+// ID are its alias (NetHSM IDs allow letters, digits, '_', '.' and '-';
+// an alias outside that set is mapped by nethsm.KeyID and GET /api/v1/keys
+// lists the mapped ID); its DSM kid is dsm.KeyID(token, alias), a UUID
+// that survives restarts. When two tokens hold the same alias, the token
+// whose name sorts first serves it. Remote tokens (dsm, nethsm) are not
+// served again, so that two Signets pointing at each other cannot loop.
+//
+// DSM callers are users with the dsm role (app ID and API key secret as
+// HTTP basic credentials, or a bearer token from /sys/v1/session/auth);
+// NetHSM callers are users with the operator role. A user whose keys list
+// does not name a key gets 403 for it.
+func (a *app) mountVendorAPIs() error {
+	e := a.srv.Echo()
+	kc := &vendorKeyCache{ttl: vendorKeyTTL}
+	vendorKeys := func(ctx context.Context) []vendorKey { return kc.keys(ctx, a.reg.Current()) }
+	d := dsm.New(dsm.Options{
+		Keys: dsm.KeySourceFunc(func(ctx context.Context) []dsm.Key {
+			var out []dsm.Key
+			for _, k := range vendorKeys(ctx) {
+				out = append(out, dsm.Key{Name: k.alias, Token: k.tok, Alias: k.alias})
+			}
+			return out
+		}),
+		Authenticate: func(user, secret string) bool {
+			_, ok := a.auth.check(user, secret, config.RoleDSM)
+			return ok
+		},
+		MayUse: func(user string, k dsm.Key) bool { return a.mayUseKey(user, k.Token.Name(), k.Alias) },
+	})
+	d.Register(e)
+	n := nethsm.New(nethsm.Options{
+		Keys: nethsm.KeySourceFunc(func(ctx context.Context) []nethsm.Key {
+			var out []nethsm.Key
+			for _, k := range vendorKeys(ctx) {
+				out = append(out, nethsm.Key{ID: nethsm.KeyID(k.alias), Token: k.tok, Alias: k.alias})
+			}
+			return out
+		}),
+		Authenticate: func(user, pass string) (nethsm.User, bool) {
+			if _, ok := a.auth.check(user, pass, config.RoleOperator); !ok {
+				return nethsm.User{}, false
+			}
+			return nethsm.User{Name: user, Role: nethsm.RoleOperator}, true
+		},
+		MayUse: func(u nethsm.User, k nethsm.Key) bool { return a.mayUseKey(u.Name, k.Token.Name(), k.Alias) },
+	})
+	n.Register(e)
+	return a.srv.MetricsRegistry().Register(vendorMetrics{
+		dsmBatches: prometheus.NewDesc("signet_dsm_batch_calls_total",
+			"Batch sign requests served by the DSM-compatible API.", nil, nil),
+		nethsmSigns: prometheus.NewDesc("signet_nethsm_sign_calls_total",
+			"Sign requests served by the NetHSM-compatible API.", nil, nil),
+		dsm: d, nethsm: n,
+	})
+}
+
+// vendorKey is one key served on the vendor APIs.
+type vendorKey struct {
+	tok   tokens.Token
+	alias string
+}
+
+// vendorKeyTTL is how long the served keys of a worker set are remembered:
+// listing a PKCS#11 token's keys costs object searches, and NetHSM clients
+// send one request per signature. A reload (a new set) is seen at once; a
+// key generated at run time within vendorKeyTTL.
+const vendorKeyTTL = 2 * time.Second
+
+// vendorKeyCache remembers the served keys of the last worker set.
+type vendorKeyCache struct {
+	ttl time.Duration
+
+	mu   sync.Mutex
+	set  *workers.Set
+	at   time.Time
+	list []vendorKey
+}
+
+// keys returns the served keys of set, listed again when set changed or the
+// list is older than the TTL.
+func (c *vendorKeyCache) keys(ctx context.Context, set *workers.Set) []vendorKey {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.set == set && now.Sub(c.at) < c.ttl && !now.Before(c.at) {
+		return c.list
+	}
+	list := listVendorKeys(ctx, set)
+	if ctx.Err() == nil { // a cancelled listing may miss keys: not kept
+		c.set, c.at, c.list = set, now, list
+	}
+	return list
+}
+
+// listVendorKeys lists the keys of the local tokens of set, by token name
+// then alias, each alias once.
+func listVendorKeys(ctx context.Context, set *workers.Set) []vendorKey {
+	toks := set.Tokens()
+	names := make([]string, 0, len(toks))
+	for name, t := range toks {
+		switch t.(type) {
+		case *tokdsm.Token, *toknethsm.Token:
+			continue
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	seen := map[string]bool{}
+	var out []vendorKey
+	for _, name := range names {
+		t := toks[name]
+		infos, err := t.Keys(ctx)
+		if err != nil {
+			continue // an offline token serves no keys
+		}
+		slices.SortFunc(infos, func(x, y tokens.KeyInfo) int { return strings.Compare(x.Alias, y.Alias) })
+		for _, info := range infos {
+			if seen[info.Alias] {
+				continue
+			}
+			seen[info.Alias] = true
+			out = append(out, vendorKey{tok: t, alias: info.Alias})
+		}
+	}
+	return out
+}
+
+// mayUseKey reports whether the user may sign with the key alias of token.
+func (a *app) mayUseKey(user, token, alias string) bool {
+	u, ok := a.config().User(user)
+	return ok && u.MayUseKey(token, alias)
+}
+
+// vendorMetrics exports the vendor APIs' call counters on /metrics.
+type vendorMetrics struct {
+	dsmBatches, nethsmSigns *prometheus.Desc
+	dsm                     *dsm.Handler
+	nethsm                  *nethsm.Handler
+}
+
+// Describe implements prometheus.Collector.
+func (m vendorMetrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.dsmBatches
+	ch <- m.nethsmSigns
+}
+
+// Collect implements prometheus.Collector.
+func (m vendorMetrics) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(m.dsmBatches, prometheus.CounterValue, float64(m.dsm.BatchCalls()))
+	ch <- prometheus.MustNewConstMetric(m.nethsmSigns, prometheus.CounterValue, float64(m.nethsm.SignCalls()))
+}

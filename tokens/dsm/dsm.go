@@ -29,7 +29,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -37,7 +36,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -50,6 +48,7 @@ import (
 	"time"
 
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/internal/remote"
 )
 
 // Defaults for Options.
@@ -74,6 +73,9 @@ type Options struct {
 	// it that the DSM console shows. When empty the token waits for
 	// Activate with the API key as PIN.
 	APIKey string
+	// User is the app ID. When it is set, the API key (APIKey or the PIN)
+	// may be the secret alone.
+	User string
 	// CABundle is a PEM file (or PEM text) of the CA certificates that
 	// issued the DSM's TLS certificate; empty means the system roots.
 	CABundle string
@@ -114,6 +116,7 @@ type Token struct {
 	chainDir   string
 	now        func() time.Time
 	configured string // Options.APIKey
+	appID      string // Options.User
 
 	authMu sync.Mutex // one session request at a time
 
@@ -127,6 +130,7 @@ type Token struct {
 	probed  time.Time
 	probing bool
 	keys    map[string]keyEntry // by name
+	cache   remote.ChainCache
 }
 
 var (
@@ -156,6 +160,19 @@ func parseAPIKey(k string) (user, secret string, err error) {
 	return "", "", errors.New("the API key must be app-id:secret or the base64 API key of the DSM console")
 }
 
+// parseAPIKey splits an API key into app ID and secret; with a configured
+// app ID, a key that does not start with "<app ID>:" is the secret alone.
+func (t *Token) parseAPIKey(k string) (user, secret string, err error) {
+	if t.appID == "" {
+		return parseAPIKey(k)
+	}
+	k = strings.TrimSpace(k)
+	if k == "" {
+		return "", "", errors.New("the API key secret is empty")
+	}
+	return t.appID, strings.TrimPrefix(k, t.appID+":"), nil
+}
+
 // New returns a token for the DSM at opts.URL. It does not contact the DSM:
 // the first Status or signing call does.
 func New(opts Options) (*Token, error) {
@@ -181,6 +198,7 @@ func New(opts Options) (*Token, error) {
 		chainDir:   opts.ChainDir,
 		now:        opts.Now,
 		configured: opts.APIKey,
+		appID:      opts.User,
 		status:     tokens.Status{State: tokens.Offline, Reason: "not contacted yet"},
 		keys:       map[string]keyEntry{},
 	}
@@ -188,7 +206,7 @@ func New(opts Options) (*Token, error) {
 		t.now = time.Now
 	}
 	if opts.APIKey != "" {
-		if t.user, t.secret, err = parseAPIKey(opts.APIKey); err != nil {
+		if t.user, t.secret, err = t.parseAPIKey(opts.APIKey); err != nil {
 			return nil, fmt.Errorf("dsm token %s: %w", opts.Name, err)
 		}
 		t.hasKey = true
@@ -196,16 +214,13 @@ func New(opts Options) (*Token, error) {
 		t.status.Reason = notActivated
 	}
 	if t.client == nil {
-		tr, err := newTransport(opts.CABundle, t.parallel)
+		tr, err := remote.NewTransport(opts.CABundle, t.parallel)
 		if err != nil {
 			return nil, fmt.Errorf("dsm token %s: %w", opts.Name, err)
 		}
 		t.client = &http.Client{Transport: tr}
 	}
-	// Never follow redirects: they would resend the credentials elsewhere.
-	c := *t.client
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	t.client = &c
+	t.client = remote.NoRedirects(t.client)
 	return t, nil
 }
 
@@ -214,34 +229,6 @@ func orDefault[T int | time.Duration](v, def T) T {
 		return def
 	}
 	return v
-}
-
-// newTransport makes a keep-alive transport that trusts caBundle.
-func newTransport(caBundle string, parallel int) (*http.Transport, error) {
-	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caBundle != "" {
-		pemData := []byte(caBundle)
-		if !strings.Contains(caBundle, "-----BEGIN") {
-			var err error
-			if pemData, err = os.ReadFile(caBundle); err != nil {
-				return nil, fmt.Errorf("read CA bundle: %w", err)
-			}
-		}
-		roots := x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pemData) {
-			return nil, errors.New("the CA bundle holds no PEM certificate")
-		}
-		tlsConf.RootCAs = roots
-	}
-	return &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:     tlsConf,
-		TLSHandshakeTimeout: 10 * time.Second,
-		MaxIdleConnsPerHost: parallel,
-		MaxIdleConns:        parallel,
-		IdleConnTimeout:     90 * time.Second,
-	}, nil
 }
 
 // Name returns the token's configured name.
@@ -340,7 +327,7 @@ func (t *Token) Activate(ctx context.Context, pin string) error {
 	if pin == "" {
 		pin = t.configured
 	}
-	user, secret, err := parseAPIKey(pin)
+	user, secret, err := t.parseAPIKey(pin)
 	if err != nil {
 		return fmt.Errorf("dsm token %s: %w: %w", t.name, err, tokens.ErrBadPIN)
 	}
@@ -349,6 +336,7 @@ func (t *Token) Activate(ctx context.Context, pin string) error {
 	t.bearer, t.renewAt = "", time.Time{}
 	t.keys = map[string]keyEntry{}
 	t.mu.Unlock()
+	t.cache.Forget()
 	err = t.probe(ctx)
 	var ae *authError
 	if errors.As(err, &ae) {
@@ -367,6 +355,7 @@ func (t *Token) forget(reason string) {
 	t.keys = map[string]keyEntry{}
 	t.status = tokens.Status{State: tokens.Offline, Reason: reason}
 	t.mu.Unlock()
+	t.cache.Forget()
 }
 
 // Deactivate ends the DSM session, forgets the API key and closes idle
@@ -791,7 +780,9 @@ func (t *Token) readChain(alias string) ([]*x509.Certificate, error) {
 // first. The DSM API holds no certificates: the chain comes from the PEM
 // file Options.Chains names for the alias, or <ChainDir>/<alias>.pem. A key
 // without a chain file has an empty chain; a file whose first certificate
-// is not for the key is an error.
+// is not for the key is an error. A chain file is read again at most every
+// remote.DefaultChainTTL, and the same certificates keep the same
+// *x509.Certificate values.
 func (t *Token) Chain(ctx context.Context, alias string) ([]*x509.Certificate, error) {
 	if err := t.ready(ctx); err != nil {
 		return nil, err
@@ -799,6 +790,9 @@ func (t *Token) Chain(ctx context.Context, alias string) ([]*x509.Certificate, e
 	k, err := t.key(ctx, alias)
 	if err != nil {
 		return nil, err
+	}
+	if chain, ok := t.cache.Get(alias, t.now()); ok {
+		return chain, nil
 	}
 	chain, err := t.readChain(alias)
 	if err != nil || len(chain) == 0 {
@@ -808,5 +802,5 @@ func (t *Token) Chain(ctx context.Context, alias string) ([]*x509.Certificate, e
 		file, _ := t.chainFile(alias)
 		return nil, fmt.Errorf("dsm token %s: the first certificate of %s is not for key %q: put the signer certificate first", t.name, file, alias)
 	}
-	return chain, nil
+	return t.cache.Put(alias, chain, t.now()), nil
 }

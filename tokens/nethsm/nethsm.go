@@ -16,17 +16,14 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -35,6 +32,7 @@ import (
 	"time"
 
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/internal/remote"
 )
 
 // Defaults for Options.
@@ -91,6 +89,7 @@ type Token struct {
 	probed    time.Time // last probe start; zero: never probed
 	probing   bool
 	publicKey map[string]crypto.PublicKey
+	chains    remote.ChainCache
 }
 
 const notActivated = "not activated: activate the token with the NetHSM operator passphrase"
@@ -145,16 +144,14 @@ func New(opts Options) (*Token, error) {
 		t.status.Reason = notActivated
 	}
 	if t.client == nil {
-		tr, err := newTransport(opts.CABundle, t.pool)
+		tr, err := remote.NewTransport(opts.CABundle, t.pool)
 		if err != nil {
 			return nil, fmt.Errorf("nethsm token %s: %w", opts.Name, err)
 		}
+		tr.MaxConnsPerHost = t.pool
 		t.client = &http.Client{Transport: tr}
 	}
-	// Never follow redirects: they would resend the credentials elsewhere.
-	c := *t.client
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	t.client = &c
+	t.client = remote.NoRedirects(t.client)
 	return t, nil
 }
 
@@ -163,35 +160,6 @@ func cmp[T int | time.Duration](v, def T) T {
 		return def
 	}
 	return v
-}
-
-// newTransport makes a keep-alive transport with at most pool connections.
-func newTransport(caBundle string, pool int) (*http.Transport, error) {
-	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
-	if caBundle != "" {
-		pemData := []byte(caBundle)
-		if !strings.Contains(caBundle, "-----BEGIN") {
-			var err error
-			if pemData, err = os.ReadFile(caBundle); err != nil {
-				return nil, fmt.Errorf("read CA bundle: %w", err)
-			}
-		}
-		roots := x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pemData) {
-			return nil, errors.New("the CA bundle holds no PEM certificate")
-		}
-		tlsConf.RootCAs = roots
-	}
-	return &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:     tlsConf,
-		TLSHandshakeTimeout: 10 * time.Second,
-		MaxConnsPerHost:     pool,
-		MaxIdleConnsPerHost: pool,
-		MaxIdleConns:        pool,
-		IdleConnTimeout:     90 * time.Second,
-	}, nil
 }
 
 // Name returns the token's configured name.
@@ -231,6 +199,7 @@ func (t *Token) Activate(ctx context.Context, pin string) error {
 	t.pass = pin
 	t.publicKey = map[string]crypto.PublicKey{}
 	t.mu.Unlock()
+	t.chains.Forget()
 	err := t.probe(ctx)
 	var ae *authError
 	if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
@@ -251,6 +220,7 @@ func (t *Token) Deactivate(context.Context) error {
 	t.status = tokens.Status{State: tokens.Offline, Reason: "deactivated"}
 	t.publicKey = map[string]crypto.PublicKey{}
 	t.mu.Unlock()
+	t.chains.Forget()
 	t.client.CloseIdleConnections()
 	return nil
 }
@@ -387,12 +357,17 @@ func (t *Token) keyErr(id string, err error) error {
 
 // Chain returns the certificates stored for the key (GET /keys/{id}/cert),
 // PEM or DER, signer first; a key without a certificate has an empty chain.
+// A chain is read again at most every remote.DefaultChainTTL, and the same
+// certificates keep the same *x509.Certificate values.
 func (t *Token) Chain(ctx context.Context, alias string) ([]*x509.Certificate, error) {
 	if err := t.checkAlias(alias); err != nil {
 		return nil, err
 	}
 	if err := t.ready(ctx); err != nil {
 		return nil, err
+	}
+	if chain, ok := t.chains.Get(alias, time.Now()); ok {
+		return chain, nil
 	}
 	body, err := t.get(ctx, "/keys/"+alias+"/cert", "application/octet-stream", true)
 	var he *httpError
@@ -410,7 +385,7 @@ func (t *Token) Chain(ctx context.Context, alias string) ([]*x509.Certificate, e
 	if err != nil {
 		return nil, fmt.Errorf("nethsm token %s: key %s: certificate: %w", t.name, alias, err)
 	}
-	return certs, nil
+	return t.chains.Put(alias, certs, time.Now()), nil
 }
 
 func parseCerts(data []byte) ([]*x509.Certificate, error) {

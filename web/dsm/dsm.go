@@ -83,6 +83,10 @@ type Options struct {
 	TokenTTL time.Duration
 	// Now is the clock bearer tokens expire by; time.Now when nil.
 	Now func() time.Time
+	// MayUse reports whether the authenticated user may use k, in addition
+	// to k.AllowedUsers; nil allows every key. A key the user may not use
+	// is left out of key listings and signs with status 403.
+	MayUse func(user string, k Key) bool
 }
 
 // Handler serves the DSM API. It is safe for concurrent use.
@@ -185,8 +189,11 @@ func (h *Handler) keys(ctx context.Context) keySet {
 }
 
 // allowed reports whether user may use k.
-func allowed(k Key, user string) bool {
-	return len(k.AllowedUsers) == 0 || slices.Contains(k.AllowedUsers, user)
+func (h *Handler) allowed(k Key, user string) bool {
+	if len(k.AllowedUsers) > 0 && !slices.Contains(k.AllowedUsers, user) {
+		return false
+	}
+	return h.opts.MayUse == nil || h.opts.MayUse(user, k)
 }
 
 // apiError is the body of a whole-request error.

@@ -107,6 +107,8 @@ func newFixture(t *testing.T) *fixture {
 		Authenticate: func(user, secret string) bool {
 			return user == appUser && secret == appSecret || user == otherUser && secret == otherSecret
 		},
+		// The other app may not use batch-rsa (a per-user key list).
+		MayUse:   func(user string, k dsm.Key) bool { return user != otherUser || k.Name != "batch-rsa" },
 		TokenTTL: ttl,
 		Now: func() time.Time {
 			f.mu.Lock()
@@ -650,4 +652,37 @@ func TestKeyID(t *testing.T) {
 	if dsm.KeyID("tok", "alias") != a {
 		t.Error("KeyID is not stable")
 	}
+}
+
+// TestMayUse checks Options.MayUse: a key the user may not use is left out
+// of the user's key list and signs with item status 403, while other users
+// use it.
+func TestMayUse(t *testing.T) {
+	f := newFixture(t)
+	other := otherUser + ":" + otherSecret
+	req := []map[string]any{
+		{"key": map[string]any{"name": "batch-rsa"}, "hash_alg": "SHA256", "hash": b64(sum256("x")), "mode": pkcs1},
+		{"key": map[string]any{"name": "p256"}, "hash_alg": "SHA256", "hash": b64(sum256("x"))},
+	}
+	tests := []struct {
+		auth   string
+		status []int
+		listed bool
+	}{
+		{"basic", []int{200, 200}, true},
+		{other, []int{403, 200}, false},
+	}
+	for _, tt := range tests {
+		items := f.batchSign(tt.auth, req)
+		for i, it := range items {
+			if it.Status != tt.status[i] {
+				t.Errorf("%s item %d: status %d (%s), want %d", tt.auth, i, it.Status, it.Error, tt.status[i])
+			}
+		}
+		status, body := f.do("GET", "/crypto/v1/keys?name=batch-rsa", tt.auth, nil)
+		if status != 200 || strings.Contains(string(body), "batch-rsa") != tt.listed {
+			t.Errorf("%s: key list %d %s, want batch-rsa listed %v", tt.auth, status, body, tt.listed)
+		}
+	}
+	f.tr.RequireValid(t)
 }

@@ -66,7 +66,7 @@ func (h *Handler) listKeys(c echo.Context) error {
 	pubs := publicKeys{}
 	out := []sobject{}
 	for _, k := range h.keys(ctx).list {
-		if !allowed(k, user) || byName && k.Name != name[0] {
+		if !h.allowed(k, user) || byName && k.Name != name[0] {
 			continue
 		}
 		pub, _ := pubs.get(ctx, k)
@@ -90,7 +90,7 @@ func (h *Handler) getKey(c echo.Context) error {
 	if !found {
 		return fail(c, http.StatusNotFound, "No key with kid "+id.String()+".")
 	}
-	if !allowed(k, user) {
+	if !h.allowed(k, user) {
 		return fail(c, http.StatusForbidden, "User "+user+" is not allowed to use key "+k.Name+".")
 	}
 	pub, _ := publicKeys{}.get(ctx, k)

@@ -150,7 +150,7 @@ func (p publicKeys) get(ctx context.Context, k Key) (crypto.PublicKey, *itemErro
 }
 
 // resolve finds the key an item names and checks that user may use it.
-func resolve(ks keySet, d *keyDescriptor, user string) (Key, *itemError) {
+func (h *Handler) resolve(ks keySet, d *keyDescriptor, user string) (Key, *itemError) {
 	if d == nil {
 		return Key{}, badItem("The item has no key: name it by kid or name.")
 	}
@@ -179,7 +179,7 @@ func resolve(ks keySet, d *keyDescriptor, user string) (Key, *itemError) {
 	if !found {
 		return Key{}, &itemError{status: http.StatusNotFound, msg: "No key with " + what + ": check the key descriptor."}
 	}
-	if !allowed(k, user) {
+	if !h.allowed(k, user) {
 		return Key{}, &itemError{status: http.StatusForbidden, msg: "User " + user + " is not allowed to use key " + k.Name + "."}
 	}
 	return k, nil
@@ -353,7 +353,7 @@ func (h *Handler) batchSign(c echo.Context) error {
 			out[i] = itemResult{Status: http.StatusBadRequest, Error: "The item is not a SignRequest object: check its field types."}
 			continue
 		}
-		k, ie := resolve(ks, req.Key, user)
+		k, ie := h.resolve(ks, req.Key, user)
 		if ie == nil {
 			var pub crypto.PublicKey
 			if pub, ie = pubs.get(ctx, k); ie == nil {

@@ -89,6 +89,9 @@ type Options struct {
 	// other state makes key operations answer 412, as a NetHSM that is not
 	// Operational does.
 	State func(ctx context.Context) State
+	// MayUse reports whether an authenticated operator may sign with k;
+	// nil allows every key. A key the user may not use signs with 403.
+	MayUse func(u User, k Key) bool
 }
 
 // Handler serves the NetHSM API. It is safe for concurrent use.
@@ -285,11 +288,15 @@ func (h *Handler) access(c echo.Context, produces string, roles ...string) (bool
 	}
 	for _, role := range roles {
 		if u.Role == role {
+			c.Set(userKey, u)
 			return true, nil
 		}
 	}
 	return false, fail(c, http.StatusForbidden, "User "+u.Name+" is not allowed to do this: it needs the "+strings.Join(roles, " or ")+" role.")
 }
+
+// userKey is the echo context key of the authenticated User.
+const userKey = "nethsm.user"
 
 // lookup finds the key of the KeyID path parameter, answering 400 for an
 // invalid ID and 404 for an unknown one.

@@ -109,9 +109,13 @@ func newFixture(t *testing.T) *fixture {
 				return nethsm.User{Name: user, Role: nethsm.RoleAdministrator}, true
 			case user == "metrics" && pass == "metrics-passphrase":
 				return nethsm.User{Name: user, Role: "Metrics"}, true
+			case user == "limited" && pass == "limited-passphrase":
+				return nethsm.User{Name: user, Role: nethsm.RoleOperator}, true
 			}
 			return nethsm.User{}, false
 		},
+		// limited is an operator that may sign with rsa2048 only.
+		MayUse:  func(u nethsm.User, k nethsm.Key) bool { return u.Name != "limited" || k.Alias == "rsa2048" },
 		Vendor:  "Signet Test",
 		Product: "NetHSM API",
 		State: func(context.Context) nethsm.State {
@@ -359,6 +363,7 @@ func TestSignErrors(t *testing.T) {
 		{"administrator may not sign", call{method: "POST", path: "/keys/rsa2048/sign", user: "admin", pass: "admin-passphrase", accept: "application/json", body: good}, "", 403, false},
 		{"metrics user may not sign", call{method: "POST", path: "/keys/rsa2048/sign", user: "metrics", pass: "metrics-passphrase", body: good}, "", 403, false},
 		{"unknown key", signCall("nokey", good), "", 404, false},
+		{"key not allowed for the operator", call{method: "POST", path: "/keys/p256/sign", user: "limited", pass: "limited-passphrase", accept: "application/json", body: signBody("ECDSA", d256)}, "", 403, false},
 		{"Accept not JSON", op(call{method: "POST", path: "/keys/rsa2048/sign", accept: "text/plain", body: good}), "", 406, false},
 		{"Accept JSON with q=0", op(call{method: "POST", path: "/keys/rsa2048/sign", accept: "application/json;q=0, text/html", body: good}), "", 406, false},
 		{"locked", signCall("rsa2048", good), nethsm.Locked, 412, false},

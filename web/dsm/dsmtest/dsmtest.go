@@ -48,16 +48,26 @@ var Outside = []string{
 	"GET /crypto/v1/keys/{kid}",
 }
 
+// SpecDirEnv names the environment variable that, when set, is the folder
+// holding the API description, instead of SpecPath.
+const SpecDirEnv = "SIGNET_OPENAPI_DIR"
+
 // specFile returns SpecPath resolved against the repository root, the
-// nearest folder above the working directory that holds go.mod.
+// nearest folder above the working directory that holds go.mod; in a git
+// worktree kept below the main clone's parent (shared/ is then further up),
+// the nearest ancestor of the root that holds the file's path minus its
+// leading "..".
 func specFile() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
+	if d := os.Getenv(SpecDirEnv); d != "" {
+		return filepath.Join(d, filepath.Base(SpecPath)), nil
+	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, filepath.FromSlash(SpecPath)), nil
+			return findUp(dir, filepath.FromSlash(SpecPath)), nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -375,4 +385,23 @@ func SoftToken(tb testing.TB, name string, keys map[string]crypto.Signer) *soft.
 		tb.Fatal(err)
 	}
 	return tok
+}
+
+// findUp returns root joined with rel when that file exists; otherwise the
+// first ancestor of root that holds rel without its leading "../"; otherwise
+// root joined with rel, for the skip message.
+func findUp(root, rel string) string {
+	want := filepath.Join(root, rel)
+	if _, err := os.Stat(want); err == nil {
+		return want
+	}
+	inner := strings.TrimPrefix(filepath.ToSlash(rel), "../")
+	for dir := filepath.Dir(root); ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(inner))); err == nil {
+			return filepath.Join(dir, filepath.FromSlash(inner))
+		}
+		if filepath.Dir(dir) == dir {
+			return want
+		}
+	}
 }
