@@ -142,10 +142,14 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision) 
 	// Group by digest algorithm: each group has its own signer options.
 	groups := map[crypto.Hash][]int{}
 	var order []crypto.Hash
+	signers := map[crypto.Hash]*cms.Signer{} // one signerFor per algorithm, not per item
 	for i := range items {
 		it := &items[i]
-		if it.signer, err = w.signerFor(ctx, it.h, d.contentOID); err != nil {
-			return nil, err
+		if it.signer = signers[it.h]; it.signer == nil {
+			if it.signer, err = w.signerFor(ctx, it.h, d.contentOID); err != nil {
+				return nil, err
+			}
+			signers[it.h] = it.signer
 		}
 		if it.pending, err = it.signer.Prepare(it.digest, now); err != nil {
 			return nil, Illegal("Batch item %d: %v", i, err)
@@ -179,13 +183,28 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision) 
 
 // encodeBatch writes the batch response. It is written by hand rather than
 // with encoding/json because the signatures are the bulk of the output and
-// json.Marshal would first copy each into a separate base64 string.
+// json.Marshal would first copy each into a separate base64 string: each
+// DER is encoded into one scratch buffer and base64-encoded straight into
+// the response, which is allocated once at its final size.
 func encodeBatch(items []batchItem, sigs [][]byte) ([]byte, error) {
-	buf := make([]byte, 0, len(items)*(len(sigs[0])*2+256))
+	enc := base64.StdEncoding
+	size, largest := len(`{"signatures":[]}`), 0
+	for i := range items {
+		it := &items[i]
+		cl := int64(-1)
+		if it.content != nil {
+			cl = int64(len(it.content))
+		}
+		der := int(it.pending.Size(len(sigs[i]), cl))
+		largest = max(largest, der)
+		size += len(`{"signature":"","hash":"","customIdentifier":},`) + enc.EncodedLen(der) + enc.EncodedLen(len(it.digest)) + len(it.id) + 2
+	}
+	buf := make([]byte, 0, size)
+	scratch := make([]byte, 0, largest)
 	buf = append(buf, `{"signatures":[`...)
 	for i := range items {
 		it := &items[i]
-		der, err := it.pending.Encode(sigs[i], it.content)
+		der, err := it.pending.AppendEncode(scratch[:0], sigs[i], it.content)
 		if err != nil {
 			return nil, Unavailable(err, "Encoding signature %d failed: %v", i, err)
 		}
@@ -193,17 +212,30 @@ func encodeBatch(items []batchItem, sigs [][]byte) ([]byte, error) {
 			buf = append(buf, ',')
 		}
 		buf = append(buf, `{"signature":"`...)
-		buf = base64.StdEncoding.AppendEncode(buf, der)
+		buf = enc.AppendEncode(buf, der)
 		buf = append(buf, `","hash":"`...)
-		buf = base64.StdEncoding.AppendEncode(buf, it.digest)
+		buf = enc.AppendEncode(buf, it.digest)
 		buf = append(buf, '"')
 		if it.id != "" {
-			id, _ := json.Marshal(it.id) // a string always marshals
 			buf = append(buf, `,"customIdentifier":`...)
-			buf = append(buf, id...)
+			buf = appendJSONString(buf, it.id)
 		}
 		buf = append(buf, '}')
 	}
 	buf = append(buf, "]}"...)
 	return buf, nil
+}
+
+// appendJSONString appends s as a JSON string; plain ASCII is copied as it
+// is, anything else goes through encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

@@ -401,8 +401,21 @@ func (p *Pending) Encode(signature []byte, content []byte) ([]byte, error) {
 	if content != nil {
 		cl = int64(len(content))
 	}
+	return p.AppendEncode(make([]byte, 0, p.Size(len(signature), cl)), signature, content)
+}
+
+// AppendEncode appends the encoding Encode returns to b, so that a caller
+// encoding many signatures (a batch) can reuse one buffer.
+func (p *Pending) AppendEncode(b []byte, signature []byte, content []byte) ([]byte, error) {
+	if len(signature) == 0 {
+		return b, errNoSignature
+	}
+	cl := int64(-1)
+	if content != nil {
+		cl = int64(len(content))
+	}
 	z := p.layout(len(signature), cl)
-	b := make([]byte, 0, z.total)
+	b = slices.Grow(b, int(z.total))
 	b = p.appendHead(b, z)
 	b = append(b, content...)
 	return p.appendTail(b, z, signature), nil
