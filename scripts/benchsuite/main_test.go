@@ -1,0 +1,43 @@
+package main
+
+import "testing"
+
+func TestKebab(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"pipelineBatchP256", "pipeline-batch-p256"},
+		{"pipelineBatchRSA3072", "pipeline-batch-rsa3072"},
+		{"httpSingleP256", "http-single-p256"},
+		{"cadesBT", "cades-bt"},
+		{"signAllPKCS11Batch", "sign-all-pkcs11-batch"},
+		{"vendorDSMBatch", "vendor-dsm-batch"},
+		{"vendorNetHSMSign", "vendor-nethsm-sign"},
+		{"pkcs11RSA3072", "pkcs11-rsa3072"},
+		{"tspStamp", "tsp-stamp"},
+		{"P256", "p256"},
+	}
+	for _, c := range cases {
+		if got := kebab(c.in); got != c.want {
+			t.Errorf("kebab(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestBenchLine(t *testing.T) {
+	cases := []struct {
+		line, name string
+		value      string
+	}{
+		{"BenchmarkSuite_pipelineBatchP256-2   	      14	 131013782 ns/op	      7633 items/s	 9322513 B/op	   65095 allocs/op", "pipelineBatchP256", "7633"},
+		{"BenchmarkSuite_pipelineBatchRSA3072_baseline-2   	       2	5005268732 ns/op	       199.8 items/s", "pipelineBatchRSA3072_baseline", "199.8"},
+		{"BenchmarkSuite_x 	 1	 10 ns/op	 1.5e+06 items/s", "x", "1.5e+06"},
+	}
+	for _, c := range cases {
+		m := benchLine.FindStringSubmatch(c.line)
+		if m == nil || m[1] != c.name || m[2] != c.value {
+			t.Errorf("benchLine(%q) = %q, want %s %s", c.line, m, c.name, c.value)
+		}
+	}
+	if benchLine.MatchString("BenchmarkSuite_noMetric-2 	 5	 100 ns/op") {
+		t.Error("a line without items/s matched")
+	}
+}
