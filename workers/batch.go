@@ -7,8 +7,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"runtime"
 	"strconv"
+	"sync"
 
 	"github.com/signet-project/signet/formats/cms"
 )
@@ -77,43 +80,56 @@ func (w *CMSSigner) parseBatch(req *Request, d decision) ([]batchItem, error) {
 		return nil, TooLarge("The batch has %d items but this worker signs at most %d per request (MAX_BATCH_SIZE): split it.", n, w.pol.maxBatch)
 	}
 	items := make([]batchItem, n)
-	for i := range br.SignatureRequests {
-		it := &br.SignatureRequests[i]
-		data, err := base64.StdEncoding.DecodeString(it.Data)
+	errs := make([]error, n)
+	inChunks(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			errs[i] = w.parseItem(i, &br.SignatureRequests[i], d, &items[i])
+		}
+	})
+	for _, err := range errs {
 		if err != nil {
-			return nil, itemError(i, it, "data is not valid base64.")
-		}
-		var h crypto.Hash
-		switch {
-		case it.HashingAlgorithm != "":
-			if h, err = w.pol.acceptHash(it.HashingAlgorithm); err != nil {
-				return nil, itemError(i, it, "%v", err)
-			}
-		case d.clientHash && d.clientHashAlg != 0:
-			h = d.clientHashAlg
-		case d.clientHash:
-			return nil, itemError(i, it, "no hashingAlgorithm, and no %s in the request metadata: say which digest algorithm made the data.", MetaClientSideHashAlgorithm)
-		default:
-			if h, err = w.pol.acceptHash(cms.HashName(w.digest)); err != nil {
-				return nil, itemError(i, it, "no hashingAlgorithm, and the worker's digest algorithm is not accepted: %v", err)
-			}
-		}
-		items[i] = batchItem{h: h, id: it.CustomIdentifier}
-		if d.clientHash {
-			if len(data) != h.Size() {
-				return nil, itemError(i, it, "data is %d bytes but a %s digest is %d bytes.", len(data), cms.HashName(h), h.Size())
-			}
-			items[i].digest = data
-			continue
-		}
-		hh := h.New()
-		hh.Write(data)
-		items[i].digest = hh.Sum(nil)
-		if !d.detached {
-			items[i].content = data
+			return nil, err // the first invalid item
 		}
 	}
 	return items, nil
+}
+
+// parseItem decodes and checks item i of a batch into out.
+func (w *CMSSigner) parseItem(i int, it *BatchItem, d decision, out *batchItem) error {
+	data, err := base64.StdEncoding.DecodeString(it.Data)
+	if err != nil {
+		return itemError(i, it, "data is not valid base64.")
+	}
+	var h crypto.Hash
+	switch {
+	case it.HashingAlgorithm != "":
+		if h, err = w.pol.acceptHash(it.HashingAlgorithm); err != nil {
+			return itemError(i, it, "%v", err)
+		}
+	case d.clientHash && d.clientHashAlg != 0:
+		h = d.clientHashAlg
+	case d.clientHash:
+		return itemError(i, it, "no hashingAlgorithm, and no %s in the request metadata: say which digest algorithm made the data.", MetaClientSideHashAlgorithm)
+	default:
+		if h, err = w.pol.acceptHash(cms.HashName(w.digest)); err != nil {
+			return itemError(i, it, "no hashingAlgorithm, and the worker's digest algorithm is not accepted: %v", err)
+		}
+	}
+	*out = batchItem{h: h, id: it.CustomIdentifier}
+	if d.clientHash {
+		if len(data) != h.Size() {
+			return itemError(i, it, "data is %d bytes but a %s digest is %d bytes.", len(data), cms.HashName(h), h.Size())
+		}
+		out.digest = data
+		return nil
+	}
+	hh := h.New()
+	hh.Write(data)
+	out.digest = hh.Sum(nil)
+	if !d.detached {
+		out.content = data
+	}
+	return nil
 }
 
 func jsonErrorText(err error) string {
@@ -151,13 +167,21 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision) 
 			}
 			signers[it.h] = it.signer
 		}
-		if it.pending, err = it.signer.Prepare(it.digest, now); err != nil {
-			return nil, Illegal("Batch item %d: %v", i, err)
-		}
 		if _, ok := groups[it.h]; !ok {
 			order = append(order, it.h)
 		}
 		groups[it.h] = append(groups[it.h], i)
+	}
+	errs := make([]error, len(items))
+	inChunks(len(items), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			items[i].pending, errs[i] = items[i].signer.Prepare(items[i].digest, now)
+		}
+	})
+	for i, err := range errs {
+		if err != nil {
+			return nil, Illegal("Batch item %d: %v", i, err)
+		}
 	}
 	sigs := make([][]byte, len(items))
 	for _, h := range order {
@@ -183,57 +207,124 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision) 
 
 // encodeBatch writes the batch response. It is written by hand rather than
 // with encoding/json because the signatures are the bulk of the output and
-// json.Marshal would first copy each into a separate base64 string: each
-// DER is encoded into one scratch buffer and base64-encoded straight into
-// the response, which is allocated once at its final size.
+// json.Marshal would first copy each into a separate base64 string. The
+// length of every item's JSON is known beforehand, so the response is
+// allocated once at its final size and the items are encoded into their
+// places in parallel, each chunk with one scratch buffer for its DER.
 func encodeBatch(items []batchItem, sigs [][]byte) ([]byte, error) {
 	enc := base64.StdEncoding
-	size, largest := len(`{"signatures":[]}`), 0
+	const (
+		open  = `{"signatures":[`
+		tail  = `]}`
+		head  = `{"signature":"`
+		mid   = `","hash":"`
+		idKey = `,"customIdentifier":`
+	)
+	n := len(items)
+	ders := make([]int, n)
+	off := make([]int, n+1) // where item i's JSON starts, its comma included
+	off[0] = len(open)
+	largest := 0
 	for i := range items {
 		it := &items[i]
 		cl := int64(-1)
 		if it.content != nil {
 			cl = int64(len(it.content))
 		}
-		der := int(it.pending.Size(len(sigs[i]), cl))
-		largest = max(largest, der)
-		size += len(`{"signature":"","hash":"","customIdentifier":},`) + enc.EncodedLen(der) + enc.EncodedLen(len(it.digest)) + len(it.id) + 2
+		ders[i] = int(it.pending.Size(len(sigs[i]), cl))
+		largest = max(largest, ders[i])
+		l := len(head) + enc.EncodedLen(ders[i]) + len(mid) + enc.EncodedLen(len(it.digest)) + len(`"}`)
+		if it.id != "" {
+			l += len(idKey) + jsonStringLen(it.id)
+		}
+		if i > 0 {
+			l++ // the comma
+		}
+		off[i+1] = off[i] + l
 	}
-	buf := make([]byte, 0, size)
-	scratch := make([]byte, 0, largest)
-	buf = append(buf, `{"signatures":[`...)
-	for i := range items {
-		it := &items[i]
-		der, err := it.pending.AppendEncode(scratch[:0], sigs[i], it.content)
+	buf := make([]byte, off[n]+len(tail))
+	copy(buf, open)
+	copy(buf[off[n]:], tail)
+	errs := make([]error, n)
+	inChunks(n, func(lo, hi int) {
+		scratch := make([]byte, 0, largest)
+		for i := lo; i < hi; i++ {
+			it := &items[i]
+			der, err := it.pending.AppendEncode(scratch[:0], sigs[i], it.content)
+			if err != nil {
+				errs[i] = err
+				continue
+			}
+			b := buf[off[i]:off[i]:off[i+1]] // appends stay in item i's place
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, head...)
+			b = enc.AppendEncode(b, der)
+			b = append(b, mid...)
+			b = enc.AppendEncode(b, it.digest)
+			b = append(b, '"')
+			if it.id != "" {
+				b = append(b, idKey...)
+				b = appendJSONString(b, it.id)
+			}
+			b = append(b, '}')
+			if len(b) != off[i+1]-off[i] {
+				errs[i] = fmt.Errorf("item %d is %d bytes of JSON, not %d", i, len(b), off[i+1]-off[i])
+			}
+		}
+	})
+	for i, err := range errs {
 		if err != nil {
 			return nil, Unavailable(err, "Encoding signature %d failed: %v", i, err)
 		}
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, `{"signature":"`...)
-		buf = enc.AppendEncode(buf, der)
-		buf = append(buf, `","hash":"`...)
-		buf = enc.AppendEncode(buf, it.digest)
-		buf = append(buf, '"')
-		if it.id != "" {
-			buf = append(buf, `,"customIdentifier":`...)
-			buf = appendJSONString(buf, it.id)
-		}
-		buf = append(buf, '}')
 	}
-	buf = append(buf, "]}"...)
 	return buf, nil
+}
+
+// inChunks calls f on contiguous ranges that split [0, n), one per CPU and
+// in parallel: the per-item work of a batch besides signing (signed
+// attributes, DER and base64 encoding) would otherwise run on one core
+// while the others wait. Small batches run on the caller's goroutine.
+func inChunks(n int, f func(lo, hi int)) {
+	const minChunk = 64
+	p := min(runtime.GOMAXPROCS(0), n/minChunk)
+	if p <= 1 {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for k := range p {
+		wg.Go(func() { f(k*n/p, (k+1)*n/p) })
+	}
+	wg.Wait()
+}
+
+// jsonStringLen is the length of appendJSONString(nil, s).
+func jsonStringLen(s string) int {
+	if plainJSON(s) {
+		return len(s) + 2
+	}
+	q, _ := json.Marshal(s) // a string always marshals
+	return len(q)
+}
+
+// plainJSON reports whether s is written in JSON as it is, between quotes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // appendJSONString appends s as a JSON string; plain ASCII is copied as it
 // is, anything else goes through encoding/json.
 func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always marshals
-			return append(b, q...)
-		}
+	if !plainJSON(s) {
+		q, _ := json.Marshal(s) // a string always marshals
+		return append(b, q...)
 	}
 	b = append(b, '"')
 	b = append(b, s...)
