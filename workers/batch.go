@@ -63,14 +63,17 @@ func (w *CMSSigner) parseBatch(req *Request, d decision) ([]batchItem, error) {
 	if err != nil {
 		return nil, err
 	}
-	var br BatchRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&br); err != nil {
-		return nil, Illegal("The batch request is not valid JSON of the form {\"signatureRequests\":[{\"data\":…,\"hashingAlgorithm\":…,\"customIdentifier\":…}]}: %v.", jsonErrorText(err))
-	}
-	if dec.More() {
-		return nil, Illegal("The batch request has data after its JSON object: send one object.")
+	br, ok := fastBatchRequest(body)
+	if !ok {
+		br = BatchRequest{}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&br); err != nil {
+			return nil, Illegal("The batch request is not valid JSON of the form {\"signatureRequests\":[{\"data\":…,\"hashingAlgorithm\":…,\"customIdentifier\":…}]}: %v.", jsonErrorText(err))
+		}
+		if dec.More() {
+			return nil, Illegal("The batch request has data after its JSON object: send one object.")
+		}
 	}
 	n := len(br.SignatureRequests)
 	if n == 0 {
