@@ -59,7 +59,7 @@ func itemError(i int, it *BatchItem, format string, args ...any) error {
 }
 
 func (w *CMSSigner) parseBatch(req *Request, d decision) ([]batchItem, error) {
-	body, err := readAll(req.Data)
+	body, err := readBody(req)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +95,26 @@ func (w *CMSSigner) parseBatch(req *Request, d decision) ([]batchItem, error) {
 		}
 	}
 	return items, nil
+}
+
+// readBody reads a batch request, in one allocation when its size is known.
+func readBody(req *Request) ([]byte, error) {
+	if req.Size < 0 || req.Size > 1<<30 {
+		return readAll(req.Data)
+	}
+	buf := make([]byte, req.Size+1) // +1: a body longer than announced is seen
+	n, err := io.ReadFull(req.Data, buf)
+	switch {
+	case err == io.ErrUnexpectedEOF, err == io.EOF:
+		return buf[:n], nil
+	case err != nil:
+		return nil, readError(err)
+	}
+	rest, err := readAll(req.Data) // longer than announced: read it all
+	if err != nil {
+		return nil, err
+	}
+	return append(buf, rest...), nil
 }
 
 // parseItem decodes and checks item i of a batch into out.
@@ -253,17 +273,16 @@ func encodeBatch(items []batchItem, sigs [][]byte) ([]byte, error) {
 		scratch := make([]byte, 0, largest)
 		for i := lo; i < hi; i++ {
 			it := &items[i]
-			der, err := it.pending.AppendEncode(scratch[:0], sigs[i], it.content)
-			if err != nil {
-				errs[i] = err
-				continue
-			}
 			b := buf[off[i]:off[i]:off[i+1]] // appends stay in item i's place
 			if i > 0 {
 				b = append(b, ',')
 			}
 			b = append(b, head...)
-			b = enc.AppendEncode(b, der)
+			var err error
+			if b, scratch, err = it.pending.AppendBase64(b, scratch, sigs[i], it.content); err != nil {
+				errs[i] = err
+				continue
+			}
 			b = append(b, mid...)
 			b = enc.AppendEncode(b, it.digest)
 			b = append(b, '"')

@@ -114,7 +114,7 @@ type suite struct {
 func main() {
 	var s suite
 	out := flag.String("out", "BENCHMARKS.md", "write the table into this `file`; empty: do not write")
-	flag.IntVar(&s.rounds, "rounds", 3, "rounds of the in-process benchmarks; each figure is the best round")
+	flag.IntVar(&s.rounds, "rounds", 5, "rounds of the in-process benchmarks; each figure is the best round")
 	flag.StringVar(&s.benchtime, "benchtime", "1s", "go test -benchtime of each in-process benchmark")
 	flag.DurationVar(&s.httpDur, "http", 10*time.Second, "duration of each HTTP load case")
 	flag.StringVar(&s.bin, "bin", "bin/signet", "the signet `binary`")
