@@ -5,8 +5,8 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/asn1"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"hash"
@@ -55,8 +55,8 @@ type Signer struct {
 	// AppendBase64 copies it instead of encoding the certificates, the
 	// bulk of a signature, again for every one.
 	certs64 [3][]byte
-	siHead []byte // DER version, sid and digestAlgorithm of SignerInfo
-	sigAlg []byte // DER signatureAlgorithm
+	siHead  []byte // DER version, sid and digestAlgorithm of SignerInfo
+	sigAlg  []byte // DER signatureAlgorithm
 
 	// attrs are the signed attributes with a zero digest and time, sorted as
 	// DER requires, for a UTCTime ([0]) and a GeneralizedTime ([1]) signing
