@@ -107,7 +107,7 @@ type suite struct {
 	httpDur   time.Duration
 	log       io.Writer
 	results   []result
-	profile   string // pprof -top of the pipeline case
+	profile   string // CPU profile summaries, Markdown
 	deadline  time.Time
 	cpu       map[string]float64 // least CPU µs per item of each benchmark
 	signetBin string             // the compiled tests of cmd/signet
@@ -289,7 +289,10 @@ func (s *suite) inProcess(ctx context.Context) error {
 			s.logf("round %d: %s", round, b.dir)
 			args := []string{"-test.run", "^$", "-test.bench", "^BenchmarkSuite_", "-test.benchtime", s.benchtime, "-test.v"}
 			if round == 1 && strings.HasSuffix(b.dir, filepath.Join("cmd", "signet")) {
-				s.runProfile(ctx, b.path, b.dir)
+				s.profile = s.runProfile(ctx, b.path, b.dir, "BenchmarkSuite_pipelineBatchP256", "3s", pipelineParts)
+				if p := s.runProfile(ctx, b.path, b.dir, "BenchmarkHTTPSingle", "5000x", httpParts); p != "" {
+					s.profile += "\n" + p
+				}
 			}
 			cmd := exec.CommandContext(ctx, b.path, args...)
 			cmd.Dir = b.dir
@@ -361,24 +364,91 @@ func (s *suite) inProcess(ctx context.Context) error {
 	return nil
 }
 
-// runProfile runs the pipeline case once more with a CPU profile and keeps
-// the top of pprof's table for BENCHMARKS.md.
-func (s *suite) runProfile(ctx context.Context, bin, dir string) {
-	prof := filepath.Join(s.tmp, "cpu.pprof")
-	s.logf("CPU profile of pipeline-batch-p256")
-	cmd := exec.CommandContext(ctx, bin, "-test.run", "^$", "-test.bench", "^BenchmarkSuite_pipelineBatchP256$",
-		"-test.benchtime", "3s", "-test.cpuprofile", prof)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		s.logf("profile run failed: %v\n%s", err, out)
-		return
+// profiled names a function of a CPU profile and what it stands for.
+type profiled struct{ fn, what string }
+
+// pipelineParts and httpParts are the functions whose cumulative share of
+// the CPU profile BENCHMARKS.md lists (shares overlap: a caller's includes
+// its callees').
+var (
+	pipelineParts = []profiled{
+		{"tokens.signEach.func1", "signing: ecdsa.Sign in tokens.SignAll's goroutines"},
+		{"workers.(*CMSSigner).parseBatch", "batch request: read, JSON (serial part)"},
+		{"workers.(*CMSSigner).parseBatch.func1", "batch request: base64 and checks per item (parallel)"},
+		{"workers.(*CMSSigner).processBatch.func1", "signed attributes: cms.Prepare (parallel)"},
+		{"workers.encodeBatch.func1", "response: DER and base64 per item (parallel)"},
+		{"runtime.mallocgc", "allocation (all callers)"},
+		{"runtime.gcBgMarkWorker", "garbage collector, background"},
+		{"runtime.gcAssistAlloc", "garbage collector, assists"},
+		{"runtime.findRunnable", "scheduler: looking for work"},
 	}
-	out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=25", bin, prof).Output()
+	httpParts = []profiled{
+		{"crypto/ecdsa.SignASN1", "signing: ecdsa.Sign"},
+		{"net/http.(*conn).serve", "server: net/http connection (includes the handler)"},
+		{"web.(*Server).observe-fm.(*Server).observe.func1", "server: echo handler chain, routing, logging, metrics (includes the worker)"},
+		{"workers.(*CMSSigner).Process", "server: worker (includes signing)"},
+		{"log/slog.(*Logger).LogAttrs", "server: the request log line"},
+		{"cmd/signet.runBench.func1", "client: signet client bench request loop"},
+		{"net/http.(*persistConn).readLoop", "client: net/http transport, reading"},
+		{"net/http.(*persistConn).writeLoop", "client: net/http transport, writing"},
+		{"internal/runtime/syscall/linux.Syscall6", "system calls, both sides (socket reads and writes)"},
+		{"runtime.mallocgc", "allocation (all callers)"},
+		{"runtime.gcBgMarkWorker", "garbage collector, background"},
+	}
+)
+
+// profileLine is a line of pprof -top.
+var profileLine = regexp.MustCompile(`^\s*\S+\s+\S+%\s+\S+%\s+\S+\s+(\S+)%\s+(.*)$`)
+
+// runProfile runs a benchmark of the cmd/signet tests with a CPU profile
+// and keeps pprof's cumulative shares of parts for BENCHMARKS.md.
+func (s *suite) runProfile(ctx context.Context, bin, dir, bench, benchtime string, parts []profiled) string {
+	prof := filepath.Join(s.tmp, "cpu.pprof")
+	s.logf("CPU profile of %s", bench)
+	cmd := exec.CommandContext(ctx, bin, "-test.run", "^$", "-test.bench", "^"+bench+"$",
+		"-test.benchtime", benchtime, "-test.cpuprofile", prof)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		s.logf("profile run failed: %v\n%s", err, out)
+		return ""
+	}
+	var figures string
+	for l := range strings.Lines(string(out)) {
+		if strings.HasPrefix(l, bench) {
+			figures = strings.Join(strings.Fields(l)[1:], " ")
+		}
+	}
+	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-cum", "-nodecount=3000", bin, prof).Output()
 	if err != nil {
 		s.logf("pprof: %v", err)
-		return
+		return ""
 	}
-	s.profile = string(out)
+	share := map[string]string{}
+	var head []string
+	for l := range strings.Lines(string(top)) {
+		l = strings.TrimRight(l, "\n")
+		if m := profileLine.FindStringSubmatch(l); m != nil {
+			name := strings.TrimSpace(m[2])
+			for _, p := range parts {
+				if name == p.fn || strings.HasSuffix(name, "/"+p.fn) {
+					share[p.fn] = m[1]
+				}
+			}
+		} else if strings.HasPrefix(l, "Duration") {
+			head = append(head, l)
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s, %s (%s).\n\n| share of CPU (cumulative) | function | what |\n|---|---|---|\n", bench, figures, strings.Join(head, " "))
+	for _, p := range parts {
+		v := share[p.fn]
+		if v == "" {
+			v = "< 0.5"
+		}
+		fmt.Fprintf(&b, "| %s%% | `%s` | %s |\n", v, p.fn, p.what)
+	}
+	return b.String()
 }
 
 func mapKeys[V any](m map[string]V) func(func(string) bool) {
@@ -836,7 +906,7 @@ func (s *suite) writeMarkdown(path string, m machineInfo) error {
 	}
 	fmt.Fprintf(&b, "```\n\n%s\n", notes)
 	if s.profile != "" {
-		fmt.Fprintf(&b, "\n## CPU profile of pipeline-batch-p256 (this run)\n\n```\n%s```\n", s.profile)
+		fmt.Fprintf(&b, "\n## Where the time goes (CPU profiles of this run)\n\n%s", s.profile)
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }

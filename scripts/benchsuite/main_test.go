@@ -41,3 +41,11 @@ func TestBenchLine(t *testing.T) {
 		t.Error("a line without items/s matched")
 	}
 }
+
+func TestProfileLine(t *testing.T) {
+	l := "     0.01s  0.12%  0.12%      5.10s 63.43%  crypto/internal/fips140/ecdsa.Sign[go.shape.*crypto/internal/fips140/nistec.P256Point,go.shape.interface { BlockSize int }]"
+	m := profileLine.FindStringSubmatch(l)
+	if m == nil || m[1] != "63.43" || m[2] != "crypto/internal/fips140/ecdsa.Sign[go.shape.*crypto/internal/fips140/nistec.P256Point,go.shape.interface { BlockSize int }]" {
+		t.Fatalf("profileLine: %q", m)
+	}
+}
