@@ -290,7 +290,7 @@ func (s *suite) inProcess(ctx context.Context) error {
 			args := []string{"-test.run", "^$", "-test.bench", "^BenchmarkSuite_", "-test.benchtime", s.benchtime, "-test.v"}
 			if round == 1 && strings.HasSuffix(b.dir, filepath.Join("cmd", "signet")) {
 				s.profile = s.runProfile(ctx, b.path, b.dir, "BenchmarkSuite_pipelineBatchP256", "3s", pipelineParts)
-				if p := s.runProfile(ctx, b.path, b.dir, "BenchmarkHTTPSingle", "5000x", httpParts); p != "" {
+				if p := s.runProfile(ctx, b.path, b.dir, "BenchmarkHTTPSingle", "10000x", httpParts); p != "" {
 					s.profile += "\n" + p
 				}
 			}
