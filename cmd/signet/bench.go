@@ -245,8 +245,8 @@ func runBench(ctx context.Context, f *benchFlags, h crypto.Hash, meta map[string
 				t0 := time.Now()
 				status, n, msg, err := benchRequest(runCtx, hc, u, contentType, body)
 				if err != nil {
-					if runCtx.Err() != nil && f.count == 0 {
-						return // the duration ended mid-request: not a failure
+					if runCtx.Err() != nil {
+						return // the duration ended, or ^C, mid-request: not a failure
 					}
 					fails.add("transport", err.Error())
 					continue
@@ -282,7 +282,7 @@ func runBench(ctx context.Context, f *benchFlags, h crypto.Hash, meta map[string
 		res.P50, res.P90, res.P99, res.Max = ms(all.ValueAtQuantile(50)), ms(all.ValueAtQuantile(90)), ms(all.ValueAtQuantile(99)), ms(all.Max())
 	}
 	if ctx.Err() != nil {
-		return res, ctx.Err()
+		fmt.Fprintln(stderr, "bench: interrupted; the figures are of the requests finished so far")
 	}
 	return res, nil
 }
@@ -438,12 +438,12 @@ func startProgress(f *benchFlags, stdout, stderr io.Writer, start time.Time, req
 					fmt.Fprintln(stderr, "bench:", line())
 					continue
 				}
-				bar.Describe(line())
 				if f.count > 0 {
 					_ = bar.Set64(reqs.Load() + fails.total())
 				} else {
 					_ = bar.Set64(min(time.Since(start).Milliseconds(), int64(f.duration/time.Millisecond)))
 				}
+				bar.Describe(line())
 			}
 		}
 	}()

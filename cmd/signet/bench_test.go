@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runBenchJSON runs signet client bench -json with args against s and
@@ -162,5 +164,25 @@ func TestClientBenchProgress(t *testing.T) {
 		if !strings.Contains(stdout.String(), want) {
 			t.Fatalf("the table lacks %q:\n%s", want, stdout.String())
 		}
+	}
+}
+
+// TestClientBenchInterrupted checks that an interrupted run (^C) still
+// reports what it measured, without counting the cut requests as errors.
+func TestClientBenchInterrupted(t *testing.T) {
+	s := startServer(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 400*time.Millisecond)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"client", "bench", "-url", s.url, "-n", "100000000", "-c", "4", "-json", "-progress", "0"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	var res BenchResult
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("no JSON after an interruption: %q", stdout.String())
+	}
+	if res.Requests == 0 || len(res.Errors) != 0 || !strings.Contains(stderr.String(), "interrupted") {
+		t.Fatalf("requests %d, errors %v, stderr %q", res.Requests, res.Errors, stderr.String())
 	}
 }
