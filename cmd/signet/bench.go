@@ -14,6 +14,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -44,6 +45,7 @@ type benchFlags struct {
 	duration   time.Duration
 	count      int
 	keepAlive  bool
+	rest       bool
 	jsonOut    bool
 	progress   time.Duration
 }
@@ -61,6 +63,7 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.duration, "d", 10*time.Second, "how long to run, unless -n is given")
 	fs.IntVar(&f.count, "n", 0, "number of requests to send (overrides -d)")
 	fs.BoolVar(&f.keepAlive, "keepalive", true, "reuse connections between requests")
+	fs.BoolVar(&f.rest, "rest", false, "send through SignServer's REST API (/signserver/rest/v1/workers/NAME/process, data in base64) instead of the worker servlet")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as one JSON object instead of a table")
 	fs.DurationVar(&f.progress, "progress", time.Second, "progress update `interval`; 0 disables it")
 }
@@ -82,6 +85,8 @@ func (f *benchFlags) check() error {
 		return errors.New("-file sends one document per request: leave -batch out")
 	case f.file != "" && f.clientSide:
 		return errors.New("-file streams the document to the server: leave -clientside out")
+	case f.file != "" && f.rest:
+		return errors.New("-file streams the document to the worker servlet: leave -rest out")
 	case f.progress < 0:
 		return errors.New("-progress must not be negative")
 	}
@@ -208,6 +213,14 @@ func runBench(ctx context.Context, f *benchFlags, h crypto.Hash, meta map[string
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
 	u := workerURL(f.url, f.worker, meta)
+	var restMeta []byte
+	if f.rest {
+		u = strings.TrimRight(f.url, "/") + "/signserver/rest/v1/workers/" + url.PathEscape(f.worker) + "/process"
+		var err error
+		if restMeta, err = json.Marshal(meta); err != nil {
+			return nil, err
+		}
+	}
 
 	runCtx := ctx
 	if f.count == 0 {
@@ -228,7 +241,7 @@ func runBench(ctx context.Context, f *benchFlags, h crypto.Hash, meta map[string
 	for g := range f.conns {
 		hist := hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 3)
 		hists[g] = hist
-		body, contentType, err := newBenchBody(f, h, g)
+		body, contentType, err := newBenchBody(f, h, g, restMeta)
 		if err != nil {
 			stopProgress()
 			return nil, err
@@ -295,11 +308,13 @@ type benchBody struct {
 	doc     []byte // the document; its first 8 bytes count requests
 	h       crypto.Hash
 	digest  bool
-	payload []byte // what is sent
+	payload []byte // the document, digest or batch
+	rest    []byte // the REST request's metaData, or nil for the worker servlet
+	wire    []byte // what is sent: payload, or a REST request holding it
 	n       uint64
 }
 
-func newBenchBody(f *benchFlags, h crypto.Hash, conn int) (*benchBody, string, error) {
+func newBenchBody(f *benchFlags, h crypto.Hash, conn int, restMeta []byte) (*benchBody, string, error) {
 	if f.file != "" {
 		return &benchBody{file: f.file}, "application/octet-stream", nil
 	}
@@ -307,9 +322,13 @@ func newBenchBody(f *benchFlags, h crypto.Hash, conn int) (*benchBody, string, e
 	if _, err := rand.Read(doc); err != nil {
 		return nil, "", err
 	}
-	b := &benchBody{doc: doc, h: h, digest: f.clientSide, n: uint64(conn) << 40}
+	b := &benchBody{doc: doc, h: h, digest: f.clientSide, n: uint64(conn) << 40, rest: restMeta}
+	ct := "application/octet-stream"
+	if f.rest {
+		ct = "application/json"
+	}
 	if f.batch == 0 {
-		return b, "application/octet-stream", nil
+		return b, ct, nil
 	}
 	// A batch body is built once: every request signs the same items.
 	req := workers.BatchRequest{SignatureRequests: make([]workers.BatchItem, f.batch)}
@@ -326,7 +345,21 @@ func newBenchBody(f *benchFlags, h crypto.Hash, conn int) (*benchBody, string, e
 		return nil, "", err
 	}
 	b.payload, b.doc = payload, nil
+	b.wrap()
 	return b, "application/json", nil
+}
+
+// wrap sets what is sent from the payload.
+func (b *benchBody) wrap() {
+	if b.rest == nil {
+		b.wire = b.payload
+		return
+	}
+	w := append(b.wire[:0], `{"encoding":"BASE64","metaData":`...)
+	w = append(w, b.rest...)
+	w = append(w, `,"data":"`...)
+	w = base64.StdEncoding.AppendEncode(w, b.payload)
+	b.wire = append(w, `"}`...)
 }
 
 // next prepares the payload of the next request.
@@ -340,16 +373,17 @@ func (b *benchBody) next() {
 	}
 	if !b.digest {
 		b.payload = b.doc
-		return
+	} else {
+		hh := b.h.New()
+		hh.Write(b.doc)
+		b.payload = hh.Sum(b.payload[:0])
 	}
-	hh := b.h.New()
-	hh.Write(b.doc)
-	b.payload = hh.Sum(b.payload[:0])
+	b.wrap()
 }
 
 func (b *benchBody) reader() (io.Reader, int64, func(), error) {
 	if b.file == "" {
-		return bytes.NewReader(b.payload), int64(len(b.payload)), func() {}, nil
+		return bytes.NewReader(b.wire), int64(len(b.wire)), func() {}, nil
 	}
 	fl, err := os.Open(b.file)
 	if err != nil {

@@ -47,6 +47,9 @@ func TestClientBench(t *testing.T) {
 		{"streamed file, no keep-alive", []string{"-n", "2", "-c", "1", "-file", big, "-keepalive=false"}, 2, 1},
 		{"attached CMS", []string{"-n", "5", "-worker", "CMSSigner", "-size", "10"}, 5, 1},
 		{"a duration", []string{"-d", "300ms", "-c", "2"}, -1, 1},
+		{"REST documents", []string{"-rest", "-n", "6", "-c", "2", "-size", "300"}, 6, 1},
+		{"REST client-side digests", []string{"-rest", "-n", "4", "-clientside"}, 4, 1},
+		{"REST batches", []string{"-rest", "-n", "2", "-batch", "20", "-clientside"}, 2, 20},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -86,6 +89,7 @@ func TestClientBenchErrors(t *testing.T) {
 		{"unknown worker", []string{"-worker", "NoSuchWorker", "-n", "7", "-c", "3"}, "404", "NoSuchWorker"},
 		{"digest of the wrong length", []string{"-n", "4", "-clientside", "-digest", "SHA-256", "-meta", "CLIENTSIDE_HASHDIGESTALGORITHM=SHA-512"}, "400", "SHA-512"},
 		{"batch on a worker without batch signing", []string{"-worker", "CMSSigner", "-batch", "5", "-n", "2"}, "400", "BATCHSIGNING"},
+		{"unknown worker through REST", []string{"-rest", "-worker", "NoSuchWorker", "-n", "2"}, "404", "NoSuchWorker"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -125,6 +129,7 @@ func TestClientBenchFlags(t *testing.T) {
 		{[]string{"-d", "0"}, "-d"},
 		{[]string{"-file", "x", "-batch", "3"}, "-file"},
 		{[]string{"-file", "x", "-clientside"}, "-clientside"},
+		{[]string{"-file", "x", "-rest"}, "-rest"},
 		{[]string{"-digest", "MD5"}, "-digest"},
 		{[]string{"-meta", "NOEQUALS"}, "KEY=VALUE"},
 		{[]string{"extra"}, "no arguments"},

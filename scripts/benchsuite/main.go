@@ -669,9 +669,9 @@ func (s *suite) httpCases(ctx context.Context) {
 		s.logf("http-batch-p256 for %s", d)
 		raw = s.rawP256(ctx, raw)
 		r := result{name: "http-batch-p256", unit: "items/s", baseline: raw,
-			note: "signet client bench -batch 1000 -clientside -c 4 to the worker servlet on loopback; baseline: raw ecdsa.Sign (pipeline-batch-p256's baseline, measured again just before, best run)"}
+			note: "signet client bench -rest -batch 1000 -clientside -c 4: batches through SignServer's REST API on loopback (the batch JSON base64 in data); baseline: raw ecdsa.Sign (pipeline-batch-p256's baseline, measured again just before, best run)"}
 		cpu0 := srv.cpu()
-		res, clientCPU, err := s.clientBench(ctx, "-url", srv.url, "-worker", "CAdESSigner", "-batch", "1000", "-clientside", "-c", "4", "-d", d)
+		res, clientCPU, err := s.clientBench(ctx, "-url", srv.url, "-worker", "CAdESSigner", "-rest", "-batch", "1000", "-clientside", "-c", "4", "-d", d)
 		if res != nil {
 			r.value = res.ItemsPS
 			r.extra = fmt.Sprintf("p99=%.1fms", res.P99) + s.cpuRatio(srv.cpu()-cpu0, clientCPU, float64(res.Requests*1000))
