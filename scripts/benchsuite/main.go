@@ -247,8 +247,9 @@ var benchLine = regexp.MustCompile(`^BenchmarkSuite_(\w+?)(?:-\d+)?\s+\d+\s+.*?(
 // report besides items/s.
 var cpuMetric = regexp.MustCompile(`([\d.e+]+) cpu-µs/item`)
 
-// skipLine matches a skipped benchmark and the reason on the next line.
-var skipLine = regexp.MustCompile(`^--- SKIP: BenchmarkSuite_(\w+?)(?:-\d+)?\s`)
+// skipLine matches a skipped or failed benchmark; the reason is on the
+// next line.
+var skipLine = regexp.MustCompile(`^\s*--- (SKIP|FAIL): BenchmarkSuite_(\w+?)(?:-\d+)?(?:\s|$)`)
 
 // reasonLine is the t.Log line that follows a SKIP line.
 var reasonLine = regexp.MustCompile(`^\s+\S+\.go:\d+: (.*)$`)
@@ -301,18 +302,21 @@ func (s *suite) inProcess(ctx context.Context) error {
 				s.logf("%s failed: %v\n%s", b.dir, err, out)
 			}
 			sc := bufio.NewScanner(bytes.NewReader(out))
-			var lastSkip string
+			var lastSkip, verb string
 			for sc.Scan() {
 				line := sc.Text()
 				if m := skipLine.FindStringSubmatch(line); m != nil {
-					lastSkip = m[1]
+					verb, lastSkip = m[1], m[2]
+					skipped[lastSkip] = map[string]string{"SKIP": "skipped", "FAIL": "failed"}[verb]
 					continue
 				}
 				if lastSkip != "" {
 					if m := reasonLine.FindStringSubmatch(line); m != nil {
-						skipped[lastSkip] = m[1]
-					} else {
-						skipped[lastSkip] = "skipped"
+						if verb == "FAIL" {
+							skipped[lastSkip] = "failed: " + m[1]
+						} else {
+							skipped[lastSkip] = m[1]
+						}
 					}
 					lastSkip = ""
 				}

@@ -49,3 +49,20 @@ func TestProfileLine(t *testing.T) {
 		t.Fatalf("profileLine: %q", m)
 	}
 }
+
+func TestSkipLine(t *testing.T) {
+	cases := []struct{ line, verb, name string }{
+		{"--- SKIP: BenchmarkSuite_signPKCS11P256", "SKIP", "signPKCS11P256"},
+		{"--- FAIL: BenchmarkSuite_x_baseline-2", "FAIL", "x_baseline"},
+		{"    --- SKIP: BenchmarkSuite_y ", "SKIP", "y"},
+	}
+	for _, c := range cases {
+		m := skipLine.FindStringSubmatch(c.line)
+		if m == nil || m[1] != c.verb || m[2] != c.name {
+			t.Errorf("skipLine(%q) = %q", c.line, m)
+		}
+	}
+	if m := reasonLine.FindStringSubmatch("    bench_test.go:31: softhsm2-util is not installed"); m == nil || m[1] != "softhsm2-util is not installed" {
+		t.Errorf("reasonLine: %q", m)
+	}
+}
