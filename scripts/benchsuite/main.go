@@ -118,7 +118,7 @@ func main() {
 	out := flag.String("out", "BENCHMARKS.md", "write the table into this `file`; empty: do not write")
 	flag.IntVar(&s.rounds, "rounds", 5, "rounds of the in-process benchmarks; each figure is the best round")
 	flag.StringVar(&s.benchtime, "benchtime", "1s", "go test -benchtime of each in-process benchmark")
-	flag.DurationVar(&s.httpDur, "http", 10*time.Second, "duration of each HTTP load case")
+	flag.DurationVar(&s.httpDur, "http", 10*time.Second, "duration of each HTTP load case; 0 runs the in-process cases only")
 	flag.StringVar(&s.bin, "bin", "bin/signet", "the signet `binary`")
 	budget := flag.Duration("budget", 9*time.Minute, "stop starting new work after this long")
 	flag.Parse()
@@ -140,7 +140,9 @@ func main() {
 	if err := s.inProcess(ctx); err != nil {
 		fatal(err)
 	}
-	s.httpCases(ctx)
+	if s.httpDur > 0 {
+		s.httpCases(ctx)
+	}
 	m.load += " → " + loadAvg()
 	m.took = time.Since(start).Round(time.Second)
 
@@ -302,23 +304,28 @@ func (s *suite) inProcess(ctx context.Context) error {
 				s.logf("%s failed: %v\n%s", b.dir, err, out)
 			}
 			sc := bufio.NewScanner(bytes.NewReader(out))
-			var lastSkip, verb string
+			var reason string // go test -v prints a benchmark's log before its SKIP or FAIL line
 			for sc.Scan() {
 				line := sc.Text()
-				if m := skipLine.FindStringSubmatch(line); m != nil {
-					verb, lastSkip = m[1], m[2]
-					skipped[lastSkip] = map[string]string{"SKIP": "skipped", "FAIL": "failed"}[verb]
+				if strings.HasPrefix(line, "Benchmark") {
+					reason = ""
+				}
+				if m := reasonLine.FindStringSubmatch(line); m != nil {
+					reason = m[1]
 					continue
 				}
-				if lastSkip != "" {
-					if m := reasonLine.FindStringSubmatch(line); m != nil {
-						if verb == "FAIL" {
-							skipped[lastSkip] = "failed: " + m[1]
-						} else {
-							skipped[lastSkip] = m[1]
-						}
+				if m := skipLine.FindStringSubmatch(line); m != nil {
+					switch {
+					case m[1] == "FAIL" && reason != "":
+						skipped[m[2]] = "failed: " + reason
+					case m[1] == "FAIL":
+						skipped[m[2]] = "failed"
+					case reason != "":
+						skipped[m[2]] = reason
+					default:
+						skipped[m[2]] = "skipped"
 					}
-					lastSkip = ""
+					continue
 				}
 				m := benchLine.FindStringSubmatch(line)
 				if m == nil {
