@@ -176,7 +176,7 @@ func TestClientBenchProgress(t *testing.T) {
 // reports what it measured, without counting the cut requests as errors.
 func TestClientBenchInterrupted(t *testing.T) {
 	s := startServer(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 400*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	err := run(ctx, []string{"client", "bench", "-url", s.url, "-n", "100000000", "-c", "4", "-json", "-progress", "0"}, &stdout, &stderr)
