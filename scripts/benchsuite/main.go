@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -349,10 +350,10 @@ func (s *suite) inProcess(ctx context.Context) error {
 		}
 	}
 	cases := map[string]bool{}
-	for _, n := range append(names, slices.Collect(mapKeys(skipped))...) {
+	for _, n := range append(names, slices.Collect(maps.Keys(skipped))...) {
 		cases[strings.TrimSuffix(n, "_baseline")] = true
 	}
-	for _, c := range slices.Sorted(mapKeys(cases)) {
+	for _, c := range slices.Sorted(maps.Keys(cases)) {
 		r := result{name: kebab(c), unit: "items/s", goal: goals[kebab(c)],
 			note: fmt.Sprintf("Go benchmarks BenchmarkSuite_%s and _baseline, best of %d rounds", c, s.rounds)}
 		v, okV := best[c]
@@ -460,16 +461,6 @@ func (s *suite) runProfile(ctx context.Context, bin, dir, bench, benchtime strin
 		fmt.Fprintf(&b, "| %s%% | `%s` | %s |\n", v, p.fn, p.what)
 	}
 	return b.String()
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // --- HTTP cases ---------------------------------------------------------
