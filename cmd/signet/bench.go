@@ -257,6 +257,10 @@ func runBench(ctx context.Context, f *benchFlags, h crypto.Hash, meta map[string
 				body.next()
 				t0 := time.Now()
 				status, n, msg, err := benchRequest(runCtx, hc, u, contentType, body)
+				// An answer before the whole body was sent (an error) may
+				// leave the transport still reading it; a 200 means the
+				// server read all of it.
+				body.shared = err != nil || status != http.StatusOK
 				if err != nil {
 					if runCtx.Err() != nil {
 						return // the duration ended, or ^C, mid-request: not a failure
@@ -312,6 +316,9 @@ type benchBody struct {
 	rest    []byte // the REST request's metaData, or nil for the worker servlet
 	wire    []byte // what is sent: payload, or a REST request holding it
 	n       uint64
+	// shared is set after a failed request: the transport may still be
+	// reading the buffers, so the next request must not write into them.
+	shared bool
 }
 
 func newBenchBody(f *benchFlags, h crypto.Hash, conn int, restMeta []byte) (*benchBody, string, error) {
@@ -366,6 +373,9 @@ func (b *benchBody) wrap() {
 func (b *benchBody) next() {
 	if b.doc == nil {
 		return // a batch or a file: the same each time
+	}
+	if b.shared {
+		b.doc, b.payload, b.wire, b.shared = bytes.Clone(b.doc), nil, nil, false
 	}
 	b.n++
 	if len(b.doc) >= 8 {
