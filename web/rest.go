@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -11,8 +12,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/workers"
 )
 
 // RESTRequest is the body of SignServer's REST process request,
@@ -71,18 +75,58 @@ func (s *Server) rest(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := RESTResponse{
-		Data:      base64.StdEncoding.EncodeToString(resp.Data),
-		RequestID: infoOf(c).id,
-		MetaData:  resp.Metadata,
-	}
-	if out.MetaData == nil {
-		out.MetaData = map[string]string{}
-	}
+	return c.JSONBlob(http.StatusOK, s.restResponse(infoOf(c).id, resp))
+}
+
+// restResponse encodes a RESTResponse by hand: the signature is
+// base64-encoded straight into the response rather than into a string that
+// encoding/json would copy again, and the signer certificate's base64 is
+// cached, not encoded again for every request.
+func (s *Server) restResponse(id string, resp *workers.Response) []byte {
+	enc := base64.StdEncoding
+	var cert string
 	if resp.SignerCertificate != nil {
-		out.SignerCertificate = base64.StdEncoding.EncodeToString(resp.SignerCertificate.Raw)
+		cert = s.certs.text(resp.SignerCertificate)
 	}
-	return c.JSON(http.StatusOK, out)
+	meta := []byte("{}")
+	if len(resp.Metadata) > 0 {
+		meta, _ = json.Marshal(resp.Metadata) // a map of strings always marshals
+	}
+	idJSON, _ := json.Marshal(id)
+	b := make([]byte, 0, 64+enc.EncodedLen(len(resp.Data))+len(idJSON)+len(cert)+len(meta))
+	b = append(b, `{"data":"`...)
+	b = enc.AppendEncode(b, resp.Data)
+	b = append(b, `","requestId":`...)
+	b = append(b, idJSON...)
+	if cert != "" {
+		b = append(b, `,"signerCertificate":"`...)
+		b = append(b, cert...)
+		b = append(b, '"')
+	}
+	b = append(b, `,"metaData":`...)
+	b = append(b, meta...)
+	return append(b, "}\n"...)
+}
+
+// certText caches the base64 DER of signer certificates. It is bounded:
+// after a reload that replaced certificates the old entries go.
+type certText struct {
+	mu sync.Mutex
+	m  map[*x509.Certificate]string
+}
+
+func (c *certText) text(cert *x509.Certificate) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.m[cert]; ok {
+		return t
+	}
+	if c.m == nil || len(c.m) >= 64 {
+		c.m = map[*x509.Certificate]string{}
+	}
+	t := base64.StdEncoding.EncodeToString(cert.Raw)
+	c.m[cert] = t
+	return t
 }
 
 // restWire is RESTRequest as read: metaData values are checked one by one,

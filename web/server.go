@@ -58,6 +58,7 @@ type Server struct {
 	shutdown time.Duration
 	tempDir  string
 	metrics  *metrics
+	certs    certText // base64 of signer certificates, for REST responses
 }
 
 // Route paths of the built-in endpoints; the names label metrics and logs.

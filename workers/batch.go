@@ -7,8 +7,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"runtime"
 	"strconv"
+	"sync"
 
 	"github.com/signet-project/signet/formats/cms"
 )
@@ -56,18 +59,21 @@ func itemError(i int, it *BatchItem, format string, args ...any) error {
 }
 
 func (w *CMSSigner) parseBatch(req *Request, d decision) ([]batchItem, error) {
-	body, err := readAll(req.Data)
+	body, err := readBody(req)
 	if err != nil {
 		return nil, err
 	}
-	var br BatchRequest
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&br); err != nil {
-		return nil, Illegal("The batch request is not valid JSON of the form {\"signatureRequests\":[{\"data\":…,\"hashingAlgorithm\":…,\"customIdentifier\":…}]}: %v.", jsonErrorText(err))
-	}
-	if dec.More() {
-		return nil, Illegal("The batch request has data after its JSON object: send one object.")
+	br, ok := fastBatchRequest(body)
+	if !ok {
+		br = BatchRequest{}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&br); err != nil {
+			return nil, Illegal("The batch request is not valid JSON of the form {\"signatureRequests\":[{\"data\":…,\"hashingAlgorithm\":…,\"customIdentifier\":…}]}: %v.", jsonErrorText(err))
+		}
+		if dec.More() {
+			return nil, Illegal("The batch request has data after its JSON object: send one object.")
+		}
 	}
 	n := len(br.SignatureRequests)
 	if n == 0 {
@@ -77,43 +83,76 @@ func (w *CMSSigner) parseBatch(req *Request, d decision) ([]batchItem, error) {
 		return nil, TooLarge("The batch has %d items but this worker signs at most %d per request (MAX_BATCH_SIZE): split it.", n, w.pol.maxBatch)
 	}
 	items := make([]batchItem, n)
-	for i := range br.SignatureRequests {
-		it := &br.SignatureRequests[i]
-		data, err := base64.StdEncoding.DecodeString(it.Data)
+	errs := make([]error, n)
+	inChunks(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			errs[i] = w.parseItem(i, &br.SignatureRequests[i], d, &items[i])
+		}
+	})
+	for _, err := range errs {
 		if err != nil {
-			return nil, itemError(i, it, "data is not valid base64.")
-		}
-		var h crypto.Hash
-		switch {
-		case it.HashingAlgorithm != "":
-			if h, err = w.pol.acceptHash(it.HashingAlgorithm); err != nil {
-				return nil, itemError(i, it, "%v", err)
-			}
-		case d.clientHash && d.clientHashAlg != 0:
-			h = d.clientHashAlg
-		case d.clientHash:
-			return nil, itemError(i, it, "no hashingAlgorithm, and no %s in the request metadata: say which digest algorithm made the data.", MetaClientSideHashAlgorithm)
-		default:
-			if h, err = w.pol.acceptHash(cms.HashName(w.digest)); err != nil {
-				return nil, itemError(i, it, "no hashingAlgorithm, and the worker's digest algorithm is not accepted: %v", err)
-			}
-		}
-		items[i] = batchItem{h: h, id: it.CustomIdentifier}
-		if d.clientHash {
-			if len(data) != h.Size() {
-				return nil, itemError(i, it, "data is %d bytes but a %s digest is %d bytes.", len(data), cms.HashName(h), h.Size())
-			}
-			items[i].digest = data
-			continue
-		}
-		hh := h.New()
-		hh.Write(data)
-		items[i].digest = hh.Sum(nil)
-		if !d.detached {
-			items[i].content = data
+			return nil, err // the first invalid item
 		}
 	}
 	return items, nil
+}
+
+// readBody reads a batch request, in one allocation when its size is known.
+func readBody(req *Request) ([]byte, error) {
+	if req.Size < 0 || req.Size > 1<<30 {
+		return readAll(req.Data)
+	}
+	buf := make([]byte, req.Size+1) // +1: a body longer than announced is seen
+	n, err := io.ReadFull(req.Data, buf)
+	switch {
+	case err == io.ErrUnexpectedEOF, err == io.EOF:
+		return buf[:n], nil
+	case err != nil:
+		return nil, readError(err)
+	}
+	rest, err := readAll(req.Data) // longer than announced: read it all
+	if err != nil {
+		return nil, err
+	}
+	return append(buf, rest...), nil
+}
+
+// parseItem decodes and checks item i of a batch into out.
+func (w *CMSSigner) parseItem(i int, it *BatchItem, d decision, out *batchItem) error {
+	data, err := base64.StdEncoding.DecodeString(it.Data)
+	if err != nil {
+		return itemError(i, it, "data is not valid base64.")
+	}
+	var h crypto.Hash
+	switch {
+	case it.HashingAlgorithm != "":
+		if h, err = w.pol.acceptHash(it.HashingAlgorithm); err != nil {
+			return itemError(i, it, "%v", err)
+		}
+	case d.clientHash && d.clientHashAlg != 0:
+		h = d.clientHashAlg
+	case d.clientHash:
+		return itemError(i, it, "no hashingAlgorithm, and no %s in the request metadata: say which digest algorithm made the data.", MetaClientSideHashAlgorithm)
+	default:
+		if h, err = w.pol.acceptHash(cms.HashName(w.digest)); err != nil {
+			return itemError(i, it, "no hashingAlgorithm, and the worker's digest algorithm is not accepted: %v", err)
+		}
+	}
+	*out = batchItem{h: h, id: it.CustomIdentifier}
+	if d.clientHash {
+		if len(data) != h.Size() {
+			return itemError(i, it, "data is %d bytes but a %s digest is %d bytes.", len(data), cms.HashName(h), h.Size())
+		}
+		out.digest = data
+		return nil
+	}
+	hh := h.New()
+	hh.Write(data)
+	out.digest = hh.Sum(nil)
+	if !d.detached {
+		out.content = data
+	}
+	return nil
 }
 
 func jsonErrorText(err error) string {
@@ -142,18 +181,30 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision) 
 	// Group by digest algorithm: each group has its own signer options.
 	groups := map[crypto.Hash][]int{}
 	var order []crypto.Hash
+	signers := map[crypto.Hash]*cms.Signer{} // one signerFor per algorithm, not per item
 	for i := range items {
 		it := &items[i]
-		if it.signer, err = w.signerFor(ctx, it.h, d.contentOID); err != nil {
-			return nil, err
-		}
-		if it.pending, err = it.signer.Prepare(it.digest, now); err != nil {
-			return nil, Illegal("Batch item %d: %v", i, err)
+		if it.signer = signers[it.h]; it.signer == nil {
+			if it.signer, err = w.signerFor(ctx, it.h, d.contentOID); err != nil {
+				return nil, err
+			}
+			signers[it.h] = it.signer
 		}
 		if _, ok := groups[it.h]; !ok {
 			order = append(order, it.h)
 		}
 		groups[it.h] = append(groups[it.h], i)
+	}
+	errs := make([]error, len(items))
+	inChunks(len(items), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			items[i].pending, errs[i] = items[i].signer.Prepare(items[i].digest, now)
+		}
+	})
+	for i, err := range errs {
+		if err != nil {
+			return nil, Illegal("Batch item %d: %v", i, err)
+		}
 	}
 	// The whole batch is counted at once, so that a limit refuses it whole.
 	if err := w.count(ctx, len(items)); err != nil {
@@ -174,56 +225,190 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision) 
 			sigs[i] = out[j]
 		}
 	}
-	ders, err := encodeItems(items, sigs)
-	if err != nil {
-		return nil, err
-	}
 	if w.tsa != nil { // CAdES-BASELINE-T: each item its own time-stamp
+		ders, err := encodeItems(items, sigs)
+		if err != nil {
+			return nil, err
+		}
 		if err := w.tsa.timeStampAll(ctx, ders, sigs); err != nil {
 			return nil, err
 		}
+		return &Response{Data: encodeStampedBatch(items, ders), ContentType: ContentTypeJSON, SignerCertificate: items[0].signer.Certificate(), Items: len(items)}, nil
 	}
-	buf := encodeBatch(items, ders)
+	buf, err := encodeBatch(items, sigs)
+	if err != nil {
+		return nil, err
+	}
 	return &Response{Data: buf, ContentType: ContentTypeJSON, SignerCertificate: items[0].signer.Certificate(), Items: len(items)}, nil
 }
 
 // encodeBatch writes the batch response. It is written by hand rather than
 // with encoding/json because the signatures are the bulk of the output and
-// json.Marshal would first copy each into a separate base64 string.
-func encodeBatch(items []batchItem, ders [][]byte) []byte {
-	buf := make([]byte, 0, len(items)*(len(ders[0])*4/3+256))
+// json.Marshal would first copy each into a separate base64 string. The
+// length of every item's JSON is known beforehand, so the response is
+// allocated once at its final size and the items are encoded into their
+// places in parallel, each chunk with one scratch buffer for its DER.
+func encodeBatch(items []batchItem, sigs [][]byte) ([]byte, error) {
+	enc := base64.StdEncoding
+	const (
+		open  = `{"signatures":[`
+		tail  = `]}`
+		head  = `{"signature":"`
+		mid   = `","hash":"`
+		idKey = `,"customIdentifier":`
+	)
+	n := len(items)
+	ders := make([]int, n)
+	off := make([]int, n+1) // where item i's JSON starts, its comma included
+	off[0] = len(open)
+	largest := 0
+	for i := range items {
+		it := &items[i]
+		cl := int64(-1)
+		if it.content != nil {
+			cl = int64(len(it.content))
+		}
+		ders[i] = int(it.pending.Size(len(sigs[i]), cl))
+		largest = max(largest, ders[i])
+		l := len(head) + enc.EncodedLen(ders[i]) + len(mid) + enc.EncodedLen(len(it.digest)) + len(`"}`)
+		if it.id != "" {
+			l += len(idKey) + jsonStringLen(it.id)
+		}
+		if i > 0 {
+			l++ // the comma
+		}
+		off[i+1] = off[i] + l
+	}
+	buf := make([]byte, off[n]+len(tail))
+	copy(buf, open)
+	copy(buf[off[n]:], tail)
+	errs := make([]error, n)
+	inChunks(n, func(lo, hi int) {
+		scratch := make([]byte, 0, largest)
+		for i := lo; i < hi; i++ {
+			it := &items[i]
+			b := buf[off[i]:off[i]:off[i+1]] // appends stay in item i's place
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, head...)
+			var err error
+			if b, scratch, err = it.pending.AppendBase64(b, scratch, sigs[i], it.content); err != nil {
+				errs[i] = err
+				continue
+			}
+			b = append(b, mid...)
+			b = enc.AppendEncode(b, it.digest)
+			b = append(b, '"')
+			if it.id != "" {
+				b = append(b, idKey...)
+				b = appendJSONString(b, it.id)
+			}
+			b = append(b, '}')
+			if len(b) != off[i+1]-off[i] {
+				errs[i] = fmt.Errorf("item %d is %d bytes of JSON, not %d", i, len(b), off[i+1]-off[i])
+			}
+		}
+	})
+	for i, err := range errs {
+		if err != nil {
+			return nil, Unavailable(err, "Encoding signature %d failed: %v", i, err)
+		}
+	}
+	return buf, nil
+}
+
+// encodeItems encodes the signature of each item, in parallel chunks.
+func encodeItems(items []batchItem, sigs [][]byte) ([][]byte, error) {
+	ders := make([][]byte, len(items))
+	errs := make([]error, len(items))
+	inChunks(len(items), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ders[i], errs[i] = items[i].pending.Encode(sigs[i], items[i].content)
+		}
+	})
+	for i, err := range errs {
+		if err != nil {
+			return nil, Unavailable(err, "Encoding signature %d failed: %v", i, err)
+		}
+	}
+	return ders, nil
+}
+
+// encodeStampedBatch writes the batch response of signatures already
+// encoded (and time-stamped): B-T signatures change after encoding, so
+// encodeBatch's sizes known in advance do not apply.
+func encodeStampedBatch(items []batchItem, ders [][]byte) []byte {
+	n := len(`{"signatures":[]}`)
+	for i := range items {
+		n += 64 + base64.StdEncoding.EncodedLen(len(ders[i])) + base64.StdEncoding.EncodedLen(len(items[i].digest)) + jsonStringLen(items[i].id)
+	}
+	buf := make([]byte, 0, n)
 	buf = append(buf, `{"signatures":[`...)
 	for i := range items {
 		it := &items[i]
-		der := ders[i]
 		if i > 0 {
 			buf = append(buf, ',')
 		}
 		buf = append(buf, `{"signature":"`...)
-		buf = base64.StdEncoding.AppendEncode(buf, der)
+		buf = base64.StdEncoding.AppendEncode(buf, ders[i])
 		buf = append(buf, `","hash":"`...)
 		buf = base64.StdEncoding.AppendEncode(buf, it.digest)
 		buf = append(buf, '"')
 		if it.id != "" {
-			id, _ := json.Marshal(it.id) // a string always marshals
 			buf = append(buf, `,"customIdentifier":`...)
-			buf = append(buf, id...)
+			buf = appendJSONString(buf, it.id)
 		}
 		buf = append(buf, '}')
 	}
-	buf = append(buf, "]}"...)
-	return buf
+	return append(buf, "]}"...)
 }
 
-// encodeItems encodes the signature of each item.
-func encodeItems(items []batchItem, sigs [][]byte) ([][]byte, error) {
-	ders := make([][]byte, len(items))
-	for i := range items {
-		der, err := items[i].pending.Encode(sigs[i], items[i].content)
-		if err != nil {
-			return nil, Unavailable(err, "Encoding signature %d failed: %v", i, err)
-		}
-		ders[i] = der
+// inChunks calls f on contiguous ranges that split [0, n), one per CPU and
+// in parallel: the per-item work of a batch besides signing (signed
+// attributes, DER and base64 encoding) would otherwise run on one core
+// while the others wait. Small batches run on the caller's goroutine.
+func inChunks(n int, f func(lo, hi int)) {
+	const minChunk = 64
+	p := min(runtime.GOMAXPROCS(0), n/minChunk)
+	if p <= 1 {
+		f(0, n)
+		return
 	}
-	return ders, nil
+	var wg sync.WaitGroup
+	for k := range p {
+		wg.Go(func() { f(k*n/p, (k+1)*n/p) })
+	}
+	wg.Wait()
+}
+
+// jsonStringLen is the length of appendJSONString(nil, s).
+func jsonStringLen(s string) int {
+	if plainJSON(s) {
+		return len(s) + 2
+	}
+	q, _ := json.Marshal(s) // a string always marshals
+	return len(q)
+}
+
+// plainJSON reports whether s is written in JSON as it is, between quotes.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendJSONString appends s as a JSON string; plain ASCII is copied as it
+// is, anything else goes through encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	if !plainJSON(s) {
+		q, _ := json.Marshal(s) // a string always marshals
+		return append(b, q...)
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }

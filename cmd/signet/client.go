@@ -25,6 +25,7 @@ import (
 const clientUsage = `Usage:
   signet client sign  [flags] FILE|FOLDER...
   signet client batch [flags] FILE|FOLDER...
+  signet client bench [flags]
 `
 
 // clientFlags are the flags sign and batch share.
@@ -69,6 +70,9 @@ func client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if len(args) == 0 {
 		fmt.Fprint(stderr, clientUsage)
 		return exitError{2}
+	}
+	if args[0] == "bench" {
+		return clientBench(ctx, args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("client "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -24,6 +24,7 @@ Usage:
         configuration, creating demo keys and certificates in --data.
   signet client sign  [flags] FILE|FOLDER...   Sign documents one request each.
   signet client batch [flags] FILE|FOLDER...   Sign documents in batch requests.
+  signet client bench [flags]                  Load-test a worker: items/s, latency, errors.
   signet config check FILE...                  Report every configuration error.
   signet admin COMMAND …                       Administer a server (run "signet admin" for commands).
 

@@ -287,9 +287,9 @@ func checkBT(t *testing.T, sig, doc []byte, sigCA, tsaCA string) {
 	}
 }
 
-// postBatch sends a batch of SHA-256 digests of docs and returns the
+// postHashBatch sends a batch of SHA-256 digests of docs and returns the
 // signatures in order.
-func postBatch(t *testing.T, s *server, worker string, docs [][]byte) (int, [][]byte, []byte) {
+func postHashBatch(t *testing.T, s *server, worker string, docs [][]byte) (int, [][]byte, []byte) {
 	t.Helper()
 	var br workers.BatchRequest
 	for i, d := range docs {
@@ -332,7 +332,7 @@ func TestCAdESBaselineTWorker(t *testing.T) {
 	}
 
 	docs := [][]byte{[]byte("one"), []byte("two"), []byte("three"), []byte("four"), []byte("five")}
-	code, sigs, body := postBatch(t, s, "CAdESSignerT", docs)
+	code, sigs, body := postHashBatch(t, s, "CAdESSignerT", docs)
 	if code != http.StatusOK {
 		t.Fatalf("batch status %d: %s", code, body)
 	}
@@ -424,7 +424,7 @@ func TestCAdESBaselineTURL(t *testing.T) {
 		checkBT(t, sig, doc, ca, tsaCA)
 	}
 	docs := [][]byte{[]byte("a"), []byte("b"), []byte("c")}
-	code, sigs, body := postBatch(t, s, "BTRemote", docs)
+	code, sigs, body := postHashBatch(t, s, "BTRemote", docs)
 	if code != http.StatusOK {
 		t.Fatalf("batch status %d: %s", code, body)
 	}
@@ -444,7 +444,7 @@ func TestCAdESBaselineTURL(t *testing.T) {
 				var code int
 				var body []byte
 				if batch {
-					code, _, body = postBatch(t, s, f.worker, docs)
+					code, _, body = postHashBatch(t, s, f.worker, docs)
 				} else {
 					code, body = s.postRaw(t, f.worker, bytes.NewReader(doc), map[string]string{"USING_BATCHSIGNING": "false"})
 				}

@@ -145,9 +145,43 @@ func norm(s string) string {
 // ParseHash accepts "SHA-256", "SHA256", "sha256", "SHA3-256", "SHA3_256"
 // and the like for SHA-256/384/512 and SHA3-256/384/512.
 func ParseHash(name string) (crypto.Hash, error) {
-	n := norm(name)
+	// The fast path: an ASCII name, normalised on the stack. It runs for
+	// every item of a batch, so it must not allocate.
+	var buf [16]byte
+	n, ascii := 0, true
+	for i := 0; i < len(name) && ascii; i++ {
+		c := name[i]
+		switch {
+		case c >= 0x80 || n == len(buf):
+			ascii = false
+		case c == '-' || c == '_' || c == ' ':
+		case 'a' <= c && c <= 'z':
+			buf[n] = c - 'a' + 'A'
+			n++
+		default:
+			buf[n] = c
+			n++
+		}
+	}
+	if ascii {
+		switch string(buf[:n]) {
+		case "SHA256":
+			return crypto.SHA256, nil
+		case "SHA384":
+			return crypto.SHA384, nil
+		case "SHA512":
+			return crypto.SHA512, nil
+		case "SHA3256":
+			return crypto.SHA3_256, nil
+		case "SHA3384":
+			return crypto.SHA3_384, nil
+		case "SHA3512":
+			return crypto.SHA3_512, nil
+		}
+	}
+	nn := norm(name)
 	for _, h := range supportedHashes {
-		if hi, _ := lookupHash(h); norm(hi.name) == n {
+		if hi, _ := lookupHash(h); norm(hi.name) == nn {
 			return h, nil
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"hash"
@@ -50,8 +51,12 @@ type Signer struct {
 	sdHead []byte // DER version and digestAlgorithms of SignedData
 	eCT    []byte // DER OBJECT IDENTIFIER eContentType
 	certs  []byte // DER [0] certificates, or nil
-	siHead []byte // DER version, sid and digestAlgorithm of SignerInfo
-	sigAlg []byte // DER signatureAlgorithm
+	// certs64[k] is the base64 of certs[k:], cut to whole 3-byte groups:
+	// AppendBase64 copies it instead of encoding the certificates, the
+	// bulk of a signature, again for every one.
+	certs64 [3][]byte
+	siHead  []byte // DER version, sid and digestAlgorithm of SignerInfo
+	sigAlg  []byte // DER signatureAlgorithm
 
 	// attrs are the signed attributes with a zero digest and time, sorted as
 	// DER requires, for a UTCTime ([0]) and a GeneralizedTime ([1]) signing
@@ -106,6 +111,12 @@ func NewSigner(opts Options) (*Signer, error) {
 				}
 			})
 		})
+	}
+	for k := range s.certs64 {
+		if k < len(s.certs) {
+			whole := (len(s.certs) - k) / 3 * 3
+			s.certs64[k] = base64.StdEncoding.AppendEncode(nil, s.certs[k:k+whole])
+		}
 	}
 	s.siHead = build(func(b *cryptobyte.Builder) {
 		b.AddASN1Int64(1) // sid is IssuerAndSerialNumber
@@ -370,8 +381,12 @@ func (p *Pending) appendHead(b []byte, z layout) []byte {
 
 // appendTail appends the encoding after the content octets.
 func (p *Pending) appendTail(b []byte, z layout, signature []byte) []byte {
+	return p.appendSignerInfos(append(b, p.s.certs...), z, signature)
+}
+
+// appendSignerInfos appends the encoding after the certificates.
+func (p *Pending) appendSignerInfos(b []byte, z layout, signature []byte) []byte {
 	s := p.s
-	b = append(b, s.certs...)
 	b = appendHeader(b, tagSet, z.sis)     // SignerInfos
 	b = appendHeader(b, tagSequence, z.si) // SignerInfo
 	b = append(b, s.siHead...)
@@ -401,11 +416,56 @@ func (p *Pending) Encode(signature []byte, content []byte) ([]byte, error) {
 	if content != nil {
 		cl = int64(len(content))
 	}
+	return p.AppendEncode(make([]byte, 0, p.Size(len(signature), cl)), signature, content)
+}
+
+// AppendEncode appends the encoding Encode returns to b, so that a caller
+// encoding many signatures (a batch) can reuse one buffer.
+func (p *Pending) AppendEncode(b []byte, signature []byte, content []byte) ([]byte, error) {
+	if len(signature) == 0 {
+		return b, errNoSignature
+	}
+	cl := int64(-1)
+	if content != nil {
+		cl = int64(len(content))
+	}
 	z := p.layout(len(signature), cl)
-	b := make([]byte, 0, z.total)
+	b = slices.Grow(b, int(z.total))
 	b = p.appendHead(b, z)
 	b = append(b, content...)
 	return p.appendTail(b, z, signature), nil
+}
+
+// AppendBase64 appends the standard base64 (with padding) of the encoding
+// Encode returns to b, using scratch (returned, possibly grown) for the
+// parts around the certificates, whose base64 NewSigner computed once.
+func (p *Pending) AppendBase64(b, scratch, signature, content []byte) ([]byte, []byte, error) {
+	if len(signature) == 0 {
+		return b, scratch, errNoSignature
+	}
+	enc := base64.StdEncoding
+	cl := int64(-1)
+	if content != nil {
+		cl = int64(len(content))
+	}
+	z := p.layout(len(signature), cl)
+	certs := p.s.certs
+	scratch = p.appendHead(scratch[:0], z)
+	scratch = append(scratch, content...)
+	k := (3 - len(scratch)%3) % 3
+	if k >= len(certs) { // no certificates worth caching: encode it all
+		scratch = p.appendTail(scratch, z, signature)
+		return enc.AppendEncode(b, scratch), scratch, nil
+	}
+	// head, content and the first k certificate bytes end on a group
+	// boundary; then the cached groups; then the rest.
+	scratch = append(scratch, certs[:k]...)
+	b = enc.AppendEncode(b, scratch)
+	b = append(b, p.s.certs64[k]...)
+	rest := certs[k+(len(certs)-k)/3*3:]
+	scratch = append(scratch[:0], rest...)
+	scratch = p.appendSignerInfos(scratch, z, signature)
+	return enc.AppendEncode(b, scratch), scratch, nil
 }
 
 // WriteTo writes the same DER ContentInfo as Encode, with contentLen bytes

@@ -1,0 +1,520 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/workers"
+)
+
+// benchFlags are the flags of signet client bench.
+type benchFlags struct {
+	url        string
+	worker     string
+	meta       stringList
+	batch      int
+	size       int
+	file       string
+	clientSide bool
+	digest     string
+	conns      int
+	duration   time.Duration
+	count      int
+	keepAlive  bool
+	rest       bool
+	jsonOut    bool
+	progress   time.Duration
+}
+
+func (f *benchFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.url, "url", "http://"+defaultListen, "Signet (or SignServer) base `URL`")
+	fs.StringVar(&f.worker, "worker", "CAdESSigner", "worker `name` or id")
+	fs.Var(&f.meta, "meta", "extra request metadata `KEY=VALUE` (repeatable)")
+	fs.IntVar(&f.batch, "batch", 0, "items per batch request; 0 sends one document per request")
+	fs.IntVar(&f.size, "size", 1024, "document size in `bytes`")
+	fs.StringVar(&f.file, "file", "", "send this `file` as the document of every request, streamed from disk (single requests only)")
+	fs.BoolVar(&f.clientSide, "clientside", false, "hash each document on the client and send only the digest (USING_CLIENTSUPPLIED_HASH)")
+	fs.StringVar(&f.digest, "digest", "SHA-256", "digest `algorithm` for -clientside and batch items")
+	fs.IntVar(&f.conns, "c", 8, "concurrent connections (requests in flight)")
+	fs.DurationVar(&f.duration, "d", 10*time.Second, "how long to run, unless -n is given")
+	fs.IntVar(&f.count, "n", 0, "number of requests to send (overrides -d)")
+	fs.BoolVar(&f.keepAlive, "keepalive", true, "reuse connections between requests")
+	fs.BoolVar(&f.rest, "rest", false, "send through SignServer's REST API (/signserver/rest/v1/workers/NAME/process, data in base64) instead of the worker servlet")
+	fs.BoolVar(&f.jsonOut, "json", false, "print the result as one JSON object instead of a table")
+	fs.DurationVar(&f.progress, "progress", time.Second, "progress update `interval`; 0 disables it")
+}
+
+// check reports the first flag combination that cannot run.
+func (f *benchFlags) check() error {
+	switch {
+	case f.conns < 1:
+		return errors.New("-c must be at least 1")
+	case f.batch < 0:
+		return errors.New("-batch must be 0 (single requests) or more")
+	case f.size < 0:
+		return errors.New("-size must not be negative")
+	case f.count < 0:
+		return errors.New("-n must not be negative")
+	case f.count == 0 && f.duration <= 0:
+		return errors.New("give a positive -d duration or a -n count")
+	case f.file != "" && f.batch > 0:
+		return errors.New("-file sends one document per request: leave -batch out")
+	case f.file != "" && f.clientSide:
+		return errors.New("-file streams the document to the server: leave -clientside out")
+	case f.file != "" && f.rest:
+		return errors.New("-file streams the document to the worker servlet: leave -rest out")
+	case f.progress < 0:
+		return errors.New("-progress must not be negative")
+	}
+	return nil
+}
+
+// BenchResult is what signet client bench measured; -json prints it.
+type BenchResult struct {
+	Worker      string  `json:"worker"`
+	Batch       int     `json:"batch"`
+	Connections int     `json:"connections"`
+	Seconds     float64 `json:"seconds"`
+	Requests    int64   `json:"requests"`
+	Items       int64   `json:"items"`
+	Bytes       int64   `json:"bytes"`
+	RequestsPS  float64 `json:"requestsPerSecond"`
+	ItemsPS     float64 `json:"itemsPerSecond"`
+	// Latencies of the successful requests, in milliseconds.
+	P50 float64 `json:"p50Ms"`
+	P90 float64 `json:"p90Ms"`
+	P99 float64 `json:"p99Ms"`
+	Max float64 `json:"maxMs"`
+	// Errors counts failed requests by HTTP status ("transport" for
+	// connection errors); Sample holds the first answer of each.
+	Errors map[string]int64  `json:"errors"`
+	Sample map[string]string `json:"errorSamples,omitempty"`
+}
+
+// failures is the shared tally of failed requests.
+type failures struct {
+	mu     sync.Mutex
+	count  map[string]int64
+	sample map[string]string
+}
+
+func (f *failures) add(key, msg string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count[key]++
+	if _, ok := f.sample[key]; !ok {
+		if len(msg) > 200 {
+			msg = msg[:200] + "…"
+		}
+		f.sample[key] = msg
+	}
+}
+
+func (f *failures) total() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var n int64
+	for _, c := range f.count {
+		n += c
+	}
+	return n
+}
+
+// clientBench runs signet client bench.
+func clientBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("client bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f benchFlags
+	f.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return exitError{2}
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "signet client bench takes no arguments, got %q\n", fs.Args())
+		return exitError{2}
+	}
+	if err := f.check(); err != nil {
+		fmt.Fprintln(stderr, "signet client bench:", err)
+		return exitError{2}
+	}
+	h, err := cms.ParseHash(f.digest)
+	if err != nil {
+		fmt.Fprintln(stderr, "signet client bench: -digest:", err)
+		return exitError{2}
+	}
+	meta := map[string]string{workers.MetaUsingBatchSigning: strconv.FormatBool(f.batch > 0)}
+	if f.clientSide {
+		meta[workers.MetaUsingClientSuppliedHash] = "true"
+		meta[workers.MetaClientSideHashAlgorithm] = cms.HashName(h)
+	}
+	extra, err := (&clientFlags{meta: f.meta}).metadata()
+	if err != nil {
+		fmt.Fprintln(stderr, "signet client bench:", err)
+		return exitError{2}
+	}
+	for k, v := range extra {
+		meta[k] = v
+	}
+	if f.file != "" {
+		if _, err := os.Stat(f.file); err != nil {
+			return err
+		}
+	}
+	res, err := runBench(ctx, &f, h, meta, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if f.jsonOut {
+		enc := json.NewEncoder(stdout)
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		printBench(stdout, res)
+	}
+	if len(res.Errors) > 0 {
+		return exitError{1}
+	}
+	return nil
+}
+
+// runBench drives f.conns workers until the duration or count is reached.
+func runBench(ctx context.Context, f *benchFlags, h crypto.Hash, meta map[string]string, stdout, stderr io.Writer) (*BenchResult, error) {
+	tr := &http.Transport{
+		MaxIdleConnsPerHost: f.conns,
+		MaxConnsPerHost:     f.conns,
+		DisableKeepAlives:   !f.keepAlive,
+		DisableCompression:  true,
+	}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+	u := workerURL(f.url, f.worker, meta)
+	var restMeta []byte
+	if f.rest {
+		u = strings.TrimRight(f.url, "/") + "/signserver/rest/v1/workers/" + url.PathEscape(f.worker) + "/process"
+		var err error
+		if restMeta, err = json.Marshal(meta); err != nil {
+			return nil, err
+		}
+	}
+
+	runCtx := ctx
+	if f.count == 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, f.duration)
+		defer cancel()
+	}
+
+	var (
+		sent, items, okReqs, bytesIn atomic.Int64
+		fails                        = &failures{count: map[string]int64{}, sample: map[string]string{}}
+		hists                        = make([]*hdrhistogram.Histogram, f.conns)
+		wg                           sync.WaitGroup
+	)
+	perItem := int64(max(f.batch, 1))
+	start := time.Now()
+	stopProgress := startProgress(f, stdout, stderr, start, &okReqs, &items, fails)
+	for g := range f.conns {
+		hist := hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 3)
+		hists[g] = hist
+		body, contentType, err := newBenchBody(f, h, g, restMeta)
+		if err != nil {
+			stopProgress()
+			return nil, err
+		}
+		wg.Go(func() {
+			for {
+				if f.count > 0 && sent.Add(1) > int64(f.count) {
+					return
+				}
+				if runCtx.Err() != nil {
+					return
+				}
+				body.next()
+				t0 := time.Now()
+				status, n, msg, err := benchRequest(runCtx, hc, u, contentType, body)
+				// An answer before the whole body was sent (an error) may
+				// leave the transport still reading it; a 200 means the
+				// server read all of it.
+				body.shared = err != nil || status != http.StatusOK
+				if err != nil {
+					if runCtx.Err() != nil {
+						return // the duration ended, or ^C, mid-request: not a failure
+					}
+					fails.add("transport", err.Error())
+					continue
+				}
+				if status != http.StatusOK {
+					fails.add(strconv.Itoa(status), msg)
+					continue
+				}
+				_ = hist.RecordValue(max(time.Since(t0).Microseconds(), 1))
+				okReqs.Add(1)
+				items.Add(perItem)
+				bytesIn.Add(n)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	stopProgress()
+
+	all := hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 3)
+	for _, hh := range hists {
+		all.Merge(hh)
+	}
+	ms := func(us int64) float64 { return float64(us) / 1000 }
+	secs := elapsed.Seconds()
+	res := &BenchResult{
+		Worker: f.worker, Batch: f.batch, Connections: f.conns, Seconds: secs,
+		Requests: okReqs.Load(), Items: items.Load(), Bytes: bytesIn.Load(),
+		RequestsPS: float64(okReqs.Load()) / secs, ItemsPS: float64(items.Load()) / secs,
+		Errors: fails.count, Sample: fails.sample,
+	}
+	if all.TotalCount() > 0 {
+		res.P50, res.P90, res.P99, res.Max = ms(all.ValueAtQuantile(50)), ms(all.ValueAtQuantile(90)), ms(all.ValueAtQuantile(99)), ms(all.Max())
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "bench: interrupted; the figures are of the requests finished so far")
+	}
+	return res, nil
+}
+
+// benchBody is the request body of one connection: a document (varied per
+// request so that no two signatures are of the same content), a digest, a
+// batch of digests or documents, or a file streamed from disk.
+type benchBody struct {
+	file    string
+	doc     []byte // the document; its first 8 bytes count requests
+	h       crypto.Hash
+	digest  bool
+	payload []byte // the document, digest or batch
+	rest    []byte // the REST request's metaData, or nil for the worker servlet
+	wire    []byte // what is sent: payload, or a REST request holding it
+	n       uint64
+	// shared is set after a failed request: the transport may still be
+	// reading the buffers, so the next request must not write into them.
+	shared bool
+}
+
+func newBenchBody(f *benchFlags, h crypto.Hash, conn int, restMeta []byte) (*benchBody, string, error) {
+	if f.file != "" {
+		return &benchBody{file: f.file}, "application/octet-stream", nil
+	}
+	doc := make([]byte, max(f.size, 8))[:f.size]
+	if _, err := rand.Read(doc); err != nil {
+		return nil, "", err
+	}
+	b := &benchBody{doc: doc, h: h, digest: f.clientSide, n: uint64(conn) << 40, rest: restMeta}
+	ct := "application/octet-stream"
+	if f.rest {
+		ct = "application/json"
+	}
+	if f.batch == 0 {
+		return b, ct, nil
+	}
+	// A batch body is built once: every request signs the same items.
+	req := workers.BatchRequest{SignatureRequests: make([]workers.BatchItem, f.batch)}
+	for i := range req.SignatureRequests {
+		b.next()
+		req.SignatureRequests[i] = workers.BatchItem{
+			Data:             base64.StdEncoding.EncodeToString(b.payload),
+			HashingAlgorithm: cms.HashName(h),
+			CustomIdentifier: "doc-" + strconv.Itoa(i),
+		}
+	}
+	payload, err := json.Marshal(req)
+	if err != nil {
+		return nil, "", err
+	}
+	b.payload, b.doc = payload, nil
+	b.wrap()
+	return b, "application/json", nil
+}
+
+// wrap sets what is sent from the payload.
+func (b *benchBody) wrap() {
+	if b.rest == nil {
+		b.wire = b.payload
+		return
+	}
+	w := append(b.wire[:0], `{"encoding":"BASE64","metaData":`...)
+	w = append(w, b.rest...)
+	w = append(w, `,"data":"`...)
+	w = base64.StdEncoding.AppendEncode(w, b.payload)
+	b.wire = append(w, `"}`...)
+}
+
+// next prepares the payload of the next request.
+func (b *benchBody) next() {
+	if b.doc == nil {
+		return // a batch or a file: the same each time
+	}
+	if b.shared {
+		b.doc, b.payload, b.wire, b.shared = bytes.Clone(b.doc), nil, nil, false
+	}
+	b.n++
+	if len(b.doc) >= 8 {
+		binary.BigEndian.PutUint64(b.doc, b.n)
+	}
+	if !b.digest {
+		b.payload = b.doc
+	} else {
+		hh := b.h.New()
+		hh.Write(b.doc)
+		b.payload = hh.Sum(b.payload[:0])
+	}
+	b.wrap()
+}
+
+func (b *benchBody) reader() (io.Reader, int64, func(), error) {
+	if b.file == "" {
+		return bytes.NewReader(b.wire), int64(len(b.wire)), func() {}, nil
+	}
+	fl, err := os.Open(b.file)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	st, err := fl.Stat()
+	if err != nil {
+		fl.Close()
+		return nil, 0, nil, err
+	}
+	return fl, st.Size(), func() { fl.Close() }, nil
+}
+
+// benchRequest sends one request and drains the answer; it returns the
+// status, the bytes received and, for a failure, the server's sentence.
+func benchRequest(ctx context.Context, hc *http.Client, u, contentType string, b *benchBody) (int, int64, string, error) {
+	body, size, done, err := b.reader()
+	if err != nil {
+		return 0, 0, "", err
+	}
+	defer done()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, body)
+	if err != nil {
+		return 0, 0, "", err
+	}
+	req.ContentLength = size
+	req.Header.Set("Content-Type", contentType)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, 0, "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return resp.StatusCode, 0, strings.TrimSpace(string(msg)), nil
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil {
+		return 0, n, "", err
+	}
+	if n == 0 {
+		return resp.StatusCode, 0, "empty answer", nil
+	}
+	return resp.StatusCode, n, "", nil
+}
+
+// startProgress shows progress until the returned function is called: a
+// progress bar when stdout is a terminal, otherwise a line on stderr at
+// every interval.
+func startProgress(f *benchFlags, stdout, stderr io.Writer, start time.Time, reqs, items *atomic.Int64, fails *failures) func() {
+	if f.progress == 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	var bar *progressbar.ProgressBar
+	if isTerminal(stdout) && !f.jsonOut {
+		total := int64(f.count)
+		if total == 0 {
+			total = int64(f.duration / time.Millisecond)
+		}
+		bar = progressbar.NewOptions64(total,
+			progressbar.OptionSetWriter(stdout),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionClearOnFinish(),
+			progressbar.OptionThrottle(100*time.Millisecond),
+		)
+	}
+	line := func() string {
+		el := time.Since(start).Seconds()
+		return fmt.Sprintf("%5.1fs  %d requests  %d items  %.0f items/s  %d errors", el, reqs.Load(), items.Load(), float64(items.Load())/el, fails.total())
+	}
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(f.progress)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				if bar != nil {
+					_ = bar.Finish()
+				}
+				return
+			case <-t.C:
+				if bar == nil {
+					fmt.Fprintln(stderr, "bench:", line())
+					continue
+				}
+				if f.count > 0 {
+					_ = bar.Set64(reqs.Load() + fails.total())
+				} else {
+					_ = bar.Set64(min(time.Since(start).Milliseconds(), int64(f.duration/time.Millisecond)))
+				}
+				bar.Describe(line())
+			}
+		}
+	}()
+	return sync.OnceFunc(func() { close(done); <-finished })
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	fl, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(fl.Fd()))
+}
+
+// printBench writes the result as a small table.
+func printBench(w io.Writer, r *BenchResult) {
+	mode := "single documents"
+	if r.Batch > 0 {
+		mode = fmt.Sprintf("batches of %d", r.Batch)
+	}
+	fmt.Fprintf(w, "worker %s, %s, %d connections, %.1fs\n", r.Worker, mode, r.Connections, r.Seconds)
+	fmt.Fprintf(w, "requests  %d  (%.1f/s)\n", r.Requests, r.RequestsPS)
+	fmt.Fprintf(w, "items     %d  (%.1f/s)\n", r.Items, r.ItemsPS)
+	fmt.Fprintf(w, "latency   p50 %.2fms  p90 %.2fms  p99 %.2fms  max %.2fms\n", r.P50, r.P90, r.P99, r.Max)
+	if len(r.Errors) == 0 {
+		fmt.Fprintln(w, "errors    none")
+		return
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Errors)) {
+		fmt.Fprintf(w, "errors    %s: %d  (first: %s)\n", k, r.Errors[k], r.Sample[k])
+	}
+}

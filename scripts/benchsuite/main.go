@@ -1,0 +1,914 @@
+// Command benchsuite is make bench: it runs Signet's benchmark suite and
+// prints one line per case, last in its output,
+//
+//	BENCH <case> <value> <unit> baseline=<value> ratio=<value>
+//
+// with the baseline measured in the same run on the same machine, and writes
+// the table, the machine and a CPU profile summary into BENCHMARKS.md.
+//
+// The in-process cases are every pair of Go benchmarks BenchmarkSuite_<case>
+// and BenchmarkSuite_<case>_baseline in any package of the module, each
+// reporting items/s; <case> is written in camelCase and printed in
+// kebab-case (pipelineBatchP256 → pipeline-batch-p256). The HTTP cases start
+// bin/signet serve on loopback with testdata/bench/bench.yaml and drive it
+// with bin/signet client bench and client sign.
+//
+// Run it from the module root after building bin/signet:
+//
+//	go run ./scripts/benchsuite [-rounds 3] [-benchtime 1s] [-http 10s] [-out BENCHMARKS.md]
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"software.sslmate.com/src/go-pkcs12"
+
+	"github.com/signet-project/signet/config/demo"
+)
+
+// result is one case's line.
+type result struct {
+	name     string
+	value    float64
+	unit     string
+	baseline float64
+	extra    string // more figures, such as p99 or peak RSS
+	goal     string // the goal, as the issue states it
+	skipped  string // why the case did not run
+	note     string // how it was measured
+}
+
+func (r result) ratio() float64 {
+	if r.baseline == 0 {
+		return 0
+	}
+	return r.value / r.baseline
+}
+
+// line is the BENCH line of r.
+func (r result) line() string {
+	if r.skipped != "" {
+		return fmt.Sprintf("BENCH %s - %s baseline=- ratio=- skipped: %s", r.name, r.unit, r.skipped)
+	}
+	s := fmt.Sprintf("BENCH %s %s %s baseline=%s ratio=%.3f", r.name, num(r.value), r.unit, num(r.baseline), r.ratio())
+	if r.extra != "" {
+		s += " " + r.extra
+	}
+	return s
+}
+
+// num formats a figure with about four significant digits.
+func num(v float64) string {
+	switch {
+	case v >= 1000:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 3, 64)
+}
+
+// goals are the issue's goals of the built-in cases; other cases have none.
+var goals = map[string]string{
+	"pipeline-batch-p256":    "ratio ≥ 0.9",
+	"pipeline-batch-rsa3072": "ratio ≥ 0.95",
+	"http-batch-p256":        "ratio ≥ 0.6",
+	"http-single-p256":       "ratio ≥ 0.4, p99 ≤ 10 ms",
+	"stream-1gib":            "ratio ≥ 0.7, peak RSS ≤ 64 MiB",
+	"vs-openssl-folder":      "documents/s ratio (no goal)",
+}
+
+type suite struct {
+	root      string
+	bin       string
+	tmp       string
+	rounds    int
+	benchtime string
+	httpDur   time.Duration
+	log       io.Writer
+	results   []result
+	profile   string // CPU profile summaries, Markdown
+	deadline  time.Time
+	cpu       map[string]float64 // least CPU µs per item of each benchmark
+	signetBin string             // the compiled tests of cmd/signet
+}
+
+func main() {
+	var s suite
+	out := flag.String("out", "BENCHMARKS.md", "write the table into this `file`; empty: do not write")
+	flag.IntVar(&s.rounds, "rounds", 5, "rounds of the in-process benchmarks; each figure is the best round")
+	flag.StringVar(&s.benchtime, "benchtime", "1s", "go test -benchtime of each in-process benchmark")
+	flag.DurationVar(&s.httpDur, "http", 10*time.Second, "duration of each HTTP load case; 0 runs the in-process cases only")
+	flag.StringVar(&s.bin, "bin", "bin/signet", "the signet `binary`")
+	budget := flag.Duration("budget", 9*time.Minute, "stop starting new work after this long")
+	flag.Parse()
+	s.deadline = time.Now().Add(*budget)
+	s.cpu = map[string]float64{}
+	s.log = os.Stderr
+	var err error
+	if s.root, err = os.Getwd(); err != nil {
+		fatal(err)
+	}
+	if s.tmp, err = os.MkdirTemp("", "signet-bench-"); err != nil {
+		fatal(err)
+	}
+	defer os.RemoveAll(s.tmp)
+	ctx := context.Background()
+	m := machine()
+	start := time.Now()
+
+	if err := s.inProcess(ctx); err != nil {
+		fatal(err)
+	}
+	if s.httpDur > 0 {
+		s.httpCases(ctx)
+	}
+	m.load += " → " + loadAvg()
+	m.took = time.Since(start).Round(time.Second)
+
+	slices.SortStableFunc(s.results, func(a, b result) int { return order(a.name) - order(b.name) })
+	if *out != "" {
+		if err := s.writeMarkdown(*out, m); err != nil {
+			fatal(err)
+		}
+		fmt.Printf("wrote %s\n", *out)
+	}
+	for _, r := range s.results {
+		fmt.Println(r.line())
+	}
+}
+
+// order puts the issue's cases first, in its order, then the others by name.
+func order(name string) int {
+	for i, n := range []string{"pipeline-batch-p256", "http-batch-p256", "http-single-p256", "pipeline-batch-rsa3072", "stream-1gib", "vs-openssl-folder"} {
+		if n == name {
+			return i
+		}
+	}
+	return 100
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "benchsuite:", err)
+	os.Exit(1)
+}
+
+func (s *suite) logf(format string, args ...any) {
+	fmt.Fprintf(s.log, "bench: "+format+"\n", args...)
+}
+
+// --- in-process pairs ---------------------------------------------------
+
+// kebab turns a camelCase case name into kebab-case, keeping digits with the
+// word before them and acronyms whole: pipelineBatchRSA3072 →
+// pipeline-batch-rsa3072, signNetHSMBT → sign-nethsm-bt.
+func kebab(name string) string {
+	name = strings.ReplaceAll(name, "NetHSM", "Nethsm")
+	var b strings.Builder
+	rs := []rune(name)
+	isUpper := func(r rune) bool { return r >= 'A' && r <= 'Z' }
+	isLower := func(r rune) bool { return r >= 'a' && r <= 'z' }
+	isDigit := func(r rune) bool { return r >= '0' && r <= '9' }
+	for i, r := range rs {
+		if i > 0 && isUpper(r) {
+			prev := rs[i-1]
+			if isLower(prev) || isDigit(prev) || isUpper(prev) && i+1 < len(rs) && isLower(rs[i+1]) {
+				b.WriteByte('-')
+			}
+		}
+		if r == '_' {
+			r = '-'
+		}
+		b.WriteRune(toLower(r))
+	}
+	return b.String()
+}
+
+func toLower(r rune) rune {
+	if r >= 'A' && r <= 'Z' {
+		return r + 'a' - 'A'
+	}
+	return r
+}
+
+// suitePackages lists the package folders whose tests declare a
+// BenchmarkSuite_ function.
+func suitePackages(root string) ([]string, error) {
+	seen := map[string]bool{}
+	var dirs []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); p != root && (strings.HasPrefix(n, ".") || n == "testdata" || n == "bin" || n == "signet-data") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, "_test.go") || seen[filepath.Dir(p)] {
+			return nil
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(src, []byte("func BenchmarkSuite_")) {
+			seen[filepath.Dir(p)] = true
+			dirs = append(dirs, filepath.Dir(p))
+		}
+		return nil
+	})
+	return dirs, err
+}
+
+// benchLine matches a go test benchmark result with an items/s metric.
+var benchLine = regexp.MustCompile(`^BenchmarkSuite_(\w+?)(?:-\d+)?\s+\d+\s+.*?([\d.e+]+) items/s`)
+
+// cpuMetric matches the optional CPU time per item a suite benchmark may
+// report besides items/s.
+var cpuMetric = regexp.MustCompile(`([\d.e+]+) cpu-µs/item`)
+
+// skipLine matches a skipped or failed benchmark; the reason is on the
+// next line.
+var skipLine = regexp.MustCompile(`^\s*--- (SKIP|FAIL): BenchmarkSuite_(\w+?)(?:-\d+)?(?:\s|$)`)
+
+// reasonLine is the t.Log line that follows a SKIP line.
+var reasonLine = regexp.MustCompile(`^\s+\S+\.go:\d+: (.*)$`)
+
+// inProcess compiles the test binaries of the packages with suite
+// benchmarks, runs them s.rounds times and keeps the best figure of each
+// benchmark, since on a shared machine noise only ever slows a run down.
+func (s *suite) inProcess(ctx context.Context) error {
+	dirs, err := suitePackages(s.root)
+	if err != nil {
+		return err
+	}
+	best := map[string]float64{}
+	skipped := map[string]string{}
+	var names []string
+	type bin struct{ dir, path string }
+	var bins []bin
+	for i, dir := range dirs {
+		path := filepath.Join(s.tmp, fmt.Sprintf("suite%d.test", i))
+		rel, _ := filepath.Rel(s.root, dir)
+		s.logf("compiling the benchmarks of ./%s", rel)
+		cmd := exec.CommandContext(ctx, "go", "test", "-c", "-o", path, "./"+rel)
+		cmd.Stdout, cmd.Stderr = s.log, s.log
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("go test -c ./%s: %w", rel, err)
+		}
+		bins = append(bins, bin{dir, path})
+		if strings.HasSuffix(dir, filepath.Join("cmd", "signet")) {
+			s.signetBin = path
+		}
+	}
+	for round := 1; round <= s.rounds; round++ {
+		if round > 1 && time.Now().After(s.deadline.Add(-4*time.Minute)) {
+			s.logf("time budget: round %d of the in-process benchmarks skipped", round)
+			break
+		}
+		for _, b := range bins {
+			s.logf("round %d: %s", round, b.dir)
+			args := []string{"-test.run", "^$", "-test.bench", "^BenchmarkSuite_", "-test.benchtime", s.benchtime, "-test.v"}
+			if round == 1 && strings.HasSuffix(b.dir, filepath.Join("cmd", "signet")) {
+				s.profile = s.runProfile(ctx, b.path, b.dir, "BenchmarkSuite_pipelineBatchP256", "3s", pipelineParts)
+				if p := s.runProfile(ctx, b.path, b.dir, "BenchmarkHTTPSingle", "10000x", httpParts); p != "" {
+					s.profile += "\n" + p
+				}
+			}
+			cmd := exec.CommandContext(ctx, b.path, args...)
+			cmd.Dir = b.dir
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				s.logf("%s failed: %v\n%s", b.dir, err, out)
+			}
+			sc := bufio.NewScanner(bytes.NewReader(out))
+			var reason string // go test -v prints a benchmark's log before its SKIP or FAIL line
+			for sc.Scan() {
+				line := sc.Text()
+				if strings.HasPrefix(line, "Benchmark") {
+					reason = ""
+				}
+				if m := reasonLine.FindStringSubmatch(line); m != nil {
+					reason = m[1]
+					continue
+				}
+				if m := skipLine.FindStringSubmatch(line); m != nil {
+					switch {
+					case m[1] == "FAIL" && reason != "":
+						skipped[m[2]] = "failed: " + reason
+					case m[1] == "FAIL":
+						skipped[m[2]] = "failed"
+					case reason != "":
+						skipped[m[2]] = reason
+					default:
+						skipped[m[2]] = "skipped"
+					}
+					continue
+				}
+				m := benchLine.FindStringSubmatch(line)
+				if m == nil {
+					continue
+				}
+				v, err := strconv.ParseFloat(m[2], 64)
+				if err != nil {
+					continue
+				}
+				if _, ok := best[m[1]]; !ok {
+					names = append(names, m[1])
+				}
+				fmt.Fprintln(s.log, line)
+				best[m[1]] = max(best[m[1]], v)
+				if c := cpuMetric.FindStringSubmatch(line); c != nil {
+					if cv, err := strconv.ParseFloat(c[1], 64); err == nil && (s.cpu[m[1]] == 0 || cv < s.cpu[m[1]]) {
+						s.cpu[m[1]] = cv
+					}
+				}
+			}
+		}
+	}
+	cases := map[string]bool{}
+	for _, n := range append(names, slices.Collect(maps.Keys(skipped))...) {
+		cases[strings.TrimSuffix(n, "_baseline")] = true
+	}
+	for _, c := range slices.Sorted(maps.Keys(cases)) {
+		r := result{name: kebab(c), unit: "items/s", goal: goals[kebab(c)],
+			note: fmt.Sprintf("Go benchmarks BenchmarkSuite_%s and _baseline, best of %d rounds", c, s.rounds)}
+		v, okV := best[c]
+		base, okB := best[c+"_baseline"]
+		switch {
+		case skipped[c] != "":
+			r.skipped = skipped[c]
+		case skipped[c+"_baseline"] != "":
+			r.skipped = "baseline: " + skipped[c+"_baseline"]
+		case !okV || !okB:
+			r.skipped = "the pair is incomplete: define BenchmarkSuite_" + c + " and BenchmarkSuite_" + c + "_baseline, both reporting items/s"
+		default:
+			r.value, r.baseline = v, base
+			if cv, cb := s.cpu[c], s.cpu[c+"_baseline"]; cv > 0 && cb > 0 {
+				r.extra = fmt.Sprintf("cpu_ratio=%.3f", cb/cv)
+			}
+		}
+		s.results = append(s.results, r)
+	}
+	return nil
+}
+
+// profiled names a function of a CPU profile and what it stands for.
+type profiled struct{ fn, what string }
+
+// pipelineParts and httpParts are the functions whose cumulative share of
+// the CPU profile BENCHMARKS.md lists (shares overlap: a caller's includes
+// its callees').
+var (
+	pipelineParts = []profiled{
+		{"tokens.signEach.func1", "signing: ecdsa.Sign in tokens.SignAll's goroutines"},
+		{"workers.(*CMSSigner).parseBatch", "batch request: read, JSON (serial part)"},
+		{"workers.(*CMSSigner).parseBatch.func1", "batch request: base64 and checks per item (parallel)"},
+		{"workers.(*CMSSigner).processBatch.func1", "signed attributes: cms.Prepare (parallel)"},
+		{"workers.encodeBatch.func1", "response: DER and base64 per item (parallel)"},
+		{"runtime.mallocgc", "allocation (all callers)"},
+		{"runtime.gcBgMarkWorker", "garbage collector, background"},
+		{"runtime.gcAssistAlloc", "garbage collector, assists"},
+		{"runtime.findRunnable", "scheduler: looking for work"},
+	}
+	httpParts = []profiled{
+		{"crypto/ecdsa.SignASN1", "signing: ecdsa.Sign"},
+		{"net/http.(*conn).serve", "server: net/http connection (includes the handler)"},
+		{"web.(*Server).observe-fm.(*Server).observe.func1", "server: echo handler chain, routing, logging, metrics (includes the worker)"},
+		{"workers.(*CMSSigner).Process", "server: worker (includes signing)"},
+		{"log/slog.(*Logger).LogAttrs", "server: the request log line"},
+		{"cmd/signet.runBench.func1", "client: signet client bench request loop"},
+		{"net/http.(*persistConn).readLoop", "client: net/http transport, reading"},
+		{"net/http.(*persistConn).writeLoop", "client: net/http transport, writing"},
+		{"internal/runtime/syscall/linux.Syscall6", "system calls, both sides (socket reads and writes)"},
+		{"runtime.mallocgc", "allocation (all callers)"},
+		{"runtime.gcBgMarkWorker", "garbage collector, background"},
+	}
+)
+
+// profileLine is a line of pprof -top.
+var profileLine = regexp.MustCompile(`^\s*\S+\s+\S+%\s+\S+%\s+\S+\s+(\S+)%\s+(.*)$`)
+
+// runProfile runs a benchmark of the cmd/signet tests with a CPU profile
+// and keeps pprof's cumulative shares of parts for BENCHMARKS.md.
+func (s *suite) runProfile(ctx context.Context, bin, dir, bench, benchtime string, parts []profiled) string {
+	prof := filepath.Join(s.tmp, "cpu.pprof")
+	s.logf("CPU profile of %s", bench)
+	cmd := exec.CommandContext(ctx, bin, "-test.run", "^$", "-test.bench", "^"+bench+"$",
+		"-test.benchtime", benchtime, "-test.cpuprofile", prof)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		s.logf("profile run failed: %v\n%s", err, out)
+		return ""
+	}
+	var figures string
+	for l := range strings.Lines(string(out)) {
+		if strings.HasPrefix(l, bench) {
+			figures = strings.Join(strings.Fields(l)[1:], " ")
+		}
+	}
+	top, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-cum", "-nodecount=3000", bin, prof).Output()
+	if err != nil {
+		s.logf("pprof: %v", err)
+		return ""
+	}
+	share := map[string]string{}
+	var head []string
+	for l := range strings.Lines(string(top)) {
+		l = strings.TrimRight(l, "\n")
+		if m := profileLine.FindStringSubmatch(l); m != nil {
+			name := strings.TrimSpace(m[2])
+			for _, p := range parts {
+				if name == p.fn || strings.HasSuffix(name, "/"+p.fn) {
+					share[p.fn] = m[1]
+				}
+			}
+		} else if strings.HasPrefix(l, "Duration") {
+			head = append(head, l)
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s, %s (%s).\n\n| share of CPU (cumulative) | function | what |\n|---|---|---|\n", bench, figures, strings.Join(head, " "))
+	for _, p := range parts {
+		v := share[p.fn]
+		if v == "" {
+			v = "< 0.5"
+		}
+		fmt.Fprintf(&b, "| %s%% | `%s` | %s |\n", v, p.fn, p.what)
+	}
+	return b.String()
+}
+
+// --- HTTP cases ---------------------------------------------------------
+
+// server is a bin/signet serve process.
+type server struct {
+	cmd  *exec.Cmd
+	url  string
+	data string
+}
+
+// startServer bootstraps the demo keys in a new data folder and serves
+// testdata/bench/bench.yaml from it.
+func (s *suite) startServer(ctx context.Context, name string, args ...string) (*server, error) {
+	data := filepath.Join(s.tmp, name)
+	if os.Getenv(demo.PasswordEnv) == "" {
+		os.Setenv(demo.PasswordEnv, "bench-password")
+	}
+	if err := copyDir(filepath.Join(os.TempDir(), "signet-bench-keys"), data); err != nil {
+		if _, _, err := demo.Bootstrap(ctx, data); err != nil {
+			return nil, err
+		}
+	}
+	cfg, err := os.ReadFile(filepath.Join(s.root, "testdata", "bench", "bench.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(data, "bench.yaml"), cfg, 0o600); err != nil {
+		return nil, err
+	}
+	all := append([]string{"serve", "--config", filepath.Join(data, "bench.yaml"), "--data", data, "--listen", "127.0.0.1:0"}, args...)
+	cmd := exec.Command(s.bin, all...)
+	logf, err := os.Create(filepath.Join(data, "server.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = logf
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	srv := &server{cmd: cmd, data: data}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "Signet listening on "); ok {
+			srv.url = u
+			break
+		}
+	}
+	go io.Copy(io.Discard, stdout)
+	if srv.url == "" {
+		srv.stop()
+		log, _ := os.ReadFile(logf.Name())
+		return nil, fmt.Errorf("the server did not start:\n%s", log)
+	}
+	return srv, nil
+}
+
+func (v *server) stop() {
+	_ = v.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = v.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = v.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// cpu is the server's user and system CPU time so far (clock ticks of
+// 10 ms, Linux's USER_HZ).
+func (v *server) cpu() time.Duration {
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", v.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses: utime and
+	// stime are the 12th and 13th.
+	f := strings.Fields(string(st[bytes.LastIndexByte(st, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	k, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+k) * 10 * time.Millisecond
+}
+
+// peakRSS is the server's peak resident set size (VmHWM), in bytes.
+func (v *server) peakRSS() (int64, error) {
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", v.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for l := range strings.Lines(string(st)) {
+		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
+
+// benchOut is what signet client bench -json prints.
+type benchOut struct {
+	Seconds    float64          `json:"seconds"`
+	Requests   int64            `json:"requests"`
+	RequestsPS float64          `json:"requestsPerSecond"`
+	ItemsPS    float64          `json:"itemsPerSecond"`
+	P99        float64          `json:"p99Ms"`
+	Errors     map[string]int64 `json:"errors"`
+}
+
+// clientBench runs signet client bench -json and returns its result and
+// the CPU time it used.
+func (s *suite) clientBench(ctx context.Context, args ...string) (*benchOut, time.Duration, error) {
+	cmd := exec.CommandContext(ctx, s.bin, append([]string{"client", "bench", "-json", "-progress", "0"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var cpu time.Duration
+	if cmd.ProcessState != nil {
+		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	var res benchOut
+	if jerr := json.Unmarshal(out, &res); jerr != nil {
+		return nil, cpu, fmt.Errorf("signet client bench: %v %s", err, stderr.String())
+	}
+	if len(res.Errors) > 0 {
+		return &res, cpu, fmt.Errorf("signet client bench: errors %v", res.Errors)
+	}
+	return &res, cpu, nil
+}
+
+func (s *suite) find(name string) *result {
+	for i := range s.results {
+		if s.results[i].name == name {
+			return &s.results[i]
+		}
+	}
+	return nil
+}
+
+func (s *suite) add(r result, err error) {
+	r.goal = goals[r.name]
+	if err != nil {
+		r.skipped = err.Error()
+		s.logf("%s: %v", r.name, err)
+	}
+	s.results = append(s.results, r)
+}
+
+// rawP256 measures the raw ECDSA P-256 baseline again, right before an
+// HTTP case, and returns the best items/s seen so far: the HTTP cases are
+// compared with the machine at its least loaded, never flattered.
+func (s *suite) rawP256(ctx context.Context, best float64) float64 {
+	if s.signetBin == "" {
+		return best
+	}
+	cmd := exec.CommandContext(ctx, s.signetBin, "-test.run", "^$", "-test.bench", "^BenchmarkSuite_pipelineBatchP256_baseline$", "-test.benchtime", "1s")
+	cmd.Dir = filepath.Join(s.root, "cmd", "signet")
+	out, err := cmd.Output()
+	if err != nil {
+		s.logf("raw baseline: %v", err)
+		return best
+	}
+	for l := range strings.Lines(string(out)) {
+		if m := benchLine.FindStringSubmatch(l); m != nil {
+			if v, err := strconv.ParseFloat(m[2], 64); err == nil {
+				best = max(best, v)
+			}
+			if c := cpuMetric.FindStringSubmatch(l); c != nil {
+				if cv, err := strconv.ParseFloat(c[1], 64); err == nil && (s.cpu[m[1]] == 0 || cv < s.cpu[m[1]]) {
+					s.cpu[m[1]] = cv
+				}
+			}
+		}
+	}
+	return best
+}
+
+// cpuRatio is the raw signature's CPU time per item over the HTTP case's
+// (server and client), or "" when either is unknown.
+func (s *suite) cpuRatio(serverCPU, clientCPU time.Duration, items float64) string {
+	raw := s.cpu["pipelineBatchP256_baseline"]
+	if raw == 0 || items == 0 || serverCPU <= 0 {
+		return ""
+	}
+	per := float64((serverCPU + clientCPU).Microseconds()) / items
+	return fmt.Sprintf(" cpu_us_per_item=%.1f cpu_ratio=%.3f", per, raw/per)
+}
+
+func (s *suite) httpCases(ctx context.Context) {
+	raw := 0.0
+	if r := s.find("pipeline-batch-p256"); r != nil {
+		raw = r.baseline
+	}
+	srv, err := s.startServer(ctx, "http")
+	if err != nil {
+		for _, n := range []string{"http-batch-p256", "http-single-p256", "vs-openssl-folder"} {
+			s.add(result{name: n, unit: "items/s"}, err)
+		}
+	} else {
+		d := s.httpDur.String()
+		s.logf("http-batch-p256 for %s", d)
+		raw = s.rawP256(ctx, raw)
+		r := result{name: "http-batch-p256", unit: "items/s", baseline: raw,
+			note: "signet client bench -rest -batch 1000 -clientside -c 4: batches through SignServer's REST API on loopback (the batch JSON base64 in data); baseline: raw ecdsa.Sign (pipeline-batch-p256's baseline, measured again just before, best run)"}
+		cpu0 := srv.cpu()
+		res, clientCPU, err := s.clientBench(ctx, "-url", srv.url, "-worker", "CAdESSigner", "-rest", "-batch", "1000", "-clientside", "-c", "4", "-d", d)
+		if res != nil {
+			r.value = res.ItemsPS
+			r.extra = fmt.Sprintf("p99=%.1fms", res.P99) + s.cpuRatio(srv.cpu()-cpu0, clientCPU, float64(res.Requests*1000))
+		}
+		s.add(r, err)
+
+		s.logf("http-single-p256 for %s", d)
+		raw = s.rawP256(ctx, raw)
+		r = result{name: "http-single-p256", unit: "req/s", baseline: raw,
+			note: "signet client bench -size 1024 -c 32 (one 1 KiB document per request, keep-alive, detached CAdES-B); baseline: raw ecdsa.Sign items/s as above"}
+		cpu0 = srv.cpu()
+		res, clientCPU, err = s.clientBench(ctx, "-url", srv.url, "-worker", "CAdESSigner", "-size", "1024", "-c", "32", "-d", d)
+		if res != nil {
+			r.value = res.RequestsPS
+			r.extra = fmt.Sprintf("p99=%.1fms", res.P99) + s.cpuRatio(srv.cpu()-cpu0, clientCPU, float64(res.Requests))
+		}
+		s.add(r, err)
+
+		s.logf("vs-openssl-folder")
+		s.add(s.vsOpenSSL(ctx, srv))
+		srv.stop()
+	}
+	if time.Now().After(s.deadline) {
+		s.add(result{name: "stream-1gib", unit: "MiB/s"}, errors.New("time budget exhausted"))
+		return
+	}
+	s.logf("stream-1gib")
+	s.add(s.stream(ctx))
+}
+
+// stream uploads 1 GiB to a fresh server (so that its VmHWM is this case's)
+// and compares with sha256sum of the same file.
+func (s *suite) stream(ctx context.Context) (result, error) {
+	const size = 1 << 30
+	r := result{name: "stream-1gib", unit: "MiB/s",
+		note: "signet client bench -file (1 GiB, streamed, detached CAdES) vs sha256sum of the same cached file; peak RSS is the server's VmHWM"}
+	file := filepath.Join(s.tmp, "1gib.bin")
+	if err := writeFile(file, size); err != nil {
+		return r, err
+	}
+	defer os.Remove(file)
+	_ = exec.CommandContext(ctx, "cat", file).Run() // into the page cache for both
+	t0 := time.Now()
+	if out, err := exec.CommandContext(ctx, "sha256sum", file).CombinedOutput(); err != nil {
+		return r, fmt.Errorf("sha256sum: %v %s", err, out)
+	}
+	r.baseline = float64(size>>20) / time.Since(t0).Seconds()
+	srv, err := s.startServer(ctx, "stream", "--max-upload", strconv.Itoa(2*size))
+	if err != nil {
+		return r, err
+	}
+	defer srv.stop()
+	res, _, err := s.clientBench(ctx, "-url", srv.url, "-worker", "CAdESSigner", "-file", file, "-n", "1", "-c", "1")
+	if err != nil {
+		return r, err
+	}
+	r.value = float64(size>>20) / res.Seconds
+	rss, err := srv.peakRSS()
+	if err != nil {
+		return r, err
+	}
+	r.extra = fmt.Sprintf("peak_rss=%.1fMiB", float64(rss)/(1<<20))
+	return r, nil
+}
+
+// writeFile writes size bytes of a repeated random block.
+func writeFile(name string, size int64) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	block := make([]byte, 1<<20)
+	for i := range block {
+		block[i] = byte(rand.IntN(256))
+	}
+	for n := int64(0); n < size; n += int64(len(block)) {
+		if _, err := f.Write(block[:min(int64(len(block)), size-n)]); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
+}
+
+// vsOpenSSL signs 1000 files of 4 KiB as detached CMS with signet client
+// sign and with a shell loop of openssl cms -sign, with the same RSA key.
+func (s *suite) vsOpenSSL(ctx context.Context, srv *server) (result, error) {
+	const files = 1000
+	r := result{name: "vs-openssl-folder", unit: "docs/s",
+		note: "1000 files of 4 KiB, detached CMS, RSA-3072: signet client sign -threads 4 (worker CMSDetached) vs a shell loop of openssl cms -sign"}
+	in := filepath.Join(s.tmp, "folder")
+	if err := os.MkdirAll(in, 0o755); err != nil {
+		return r, err
+	}
+	doc := make([]byte, 4096)
+	for i := range files {
+		for j := range doc {
+			doc[j] = byte(rand.IntN(256))
+		}
+		if err := os.WriteFile(filepath.Join(in, fmt.Sprintf("doc%04d.bin", i)), doc, 0o644); err != nil {
+			return r, err
+		}
+	}
+	keyFile, certFile, err := exportKey(srv.data, "signer-rsa3072", s.tmp)
+	if err != nil {
+		return r, err
+	}
+	outO := filepath.Join(s.tmp, "openssl-out")
+	if err := os.MkdirAll(outO, 0o755); err != nil {
+		return r, err
+	}
+	loop := `for f in "$1"/*; do openssl cms -sign -binary -md sha256 -in "$f" -signer "$2" -inkey "$3" -outform DER -out "$4/$(basename "$f").p7s" || exit 1; done`
+	t0 := time.Now()
+	if out, err := exec.CommandContext(ctx, "bash", "-c", loop, "loop", in, certFile, keyFile, outO).CombinedOutput(); err != nil {
+		return r, fmt.Errorf("openssl loop: %v %s", err, out)
+	}
+	r.baseline = files / time.Since(t0).Seconds()
+	t0 = time.Now()
+	out, err := exec.CommandContext(ctx, s.bin, "client", "sign", "-url", srv.url, "-worker", "CMSDetached", "-threads", "4", "-out", filepath.Join(s.tmp, "signet-out"), in).CombinedOutput()
+	if err != nil {
+		return r, fmt.Errorf("signet client sign: %v %s", err, out)
+	}
+	r.value = files / time.Since(t0).Seconds()
+	return r, nil
+}
+
+// exportKey writes the PEM key and certificate of a demo keystore entry for
+// openssl.
+func exportKey(data, alias, dir string) (string, string, error) {
+	p12, err := os.ReadFile(filepath.Join(data, "keystore", alias+".p12"))
+	if err != nil {
+		return "", "", err
+	}
+	pin, err := os.ReadFile(filepath.Join(data, "keystore.pin"))
+	if err != nil {
+		return "", "", err
+	}
+	key, cert, _, err := pkcs12.DecodeChain(p12, strings.TrimSpace(string(pin)))
+	if err != nil {
+		return "", "", err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return "", "", err
+	}
+	keyFile, certFile := filepath.Join(dir, alias+".key"), filepath.Join(dir, alias+".pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		return "", "", err
+	}
+	return keyFile, certFile, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644)
+}
+
+// copyDir copies the regular files of src into dst, recursively.
+func copyDir(src, dst string) error {
+	if _, err := os.Stat(filepath.Join(src, "keystore")); err != nil {
+		return err
+	}
+	return os.CopyFS(dst, os.DirFS(src))
+}
+
+// --- report -------------------------------------------------------------
+
+type machineInfo struct {
+	cpu, date, commit, load, goVersion string
+	cores                              int
+	took                               time.Duration
+}
+
+func machine() machineInfo {
+	m := machineInfo{cpu: "unknown", date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), cores: runtime.NumCPU(), load: loadAvg(), goVersion: runtime.Version()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for l := range strings.Lines(string(b)) {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		m.commit = strings.TrimSpace(string(out))
+		if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+			m.commit += " (with uncommitted changes)"
+		}
+	}
+	return m
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
+}
+
+const (
+	notesBegin = "<!-- notes:begin -->"
+	notesEnd   = "<!-- notes:end -->"
+)
+
+// writeMarkdown writes the table into path, keeping the hand-written notes
+// between the notes markers of the existing file.
+func (s *suite) writeMarkdown(path string, m machineInfo) error {
+	notes := notesBegin + "\n" + notesEnd
+	if old, err := os.ReadFile(path); err == nil {
+		if i, j := bytes.Index(old, []byte(notesBegin)), bytes.Index(old, []byte(notesEnd)); i >= 0 && j > i {
+			notes = string(old[i : j+len(notesEnd)])
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Benchmarks\n\n")
+	fmt.Fprintf(&b, "Written by `make bench` (scripts/benchsuite); the notes section is kept from one run to the next.\n\n")
+	fmt.Fprintf(&b, "- date: %s, took %s\n- commit: %s\n- machine: %s, %d cores, %s\n- load average (1, 5, 15 min) before → after: %s\n\n", m.date, m.took, m.commit, m.cpu, m.cores, m.goVersion, m.load)
+	fmt.Fprintf(&b, "| case | value | baseline | ratio | more | goal |\n|---|---|---|---|---|---|\n")
+	for _, r := range s.results {
+		if r.skipped != "" {
+			fmt.Fprintf(&b, "| %s | skipped: %s | | | | %s |\n", r.name, r.skipped, r.goal)
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %s %s | %s | %.3f | %s | %s |\n", r.name, num(r.value), r.unit, num(r.baseline), r.ratio(), r.extra, r.goal)
+	}
+	fmt.Fprintf(&b, "\nHow each case is measured:\n\n")
+	for _, r := range s.results {
+		if r.note != "" {
+			fmt.Fprintf(&b, "- %s: %s\n", r.name, r.note)
+		}
+	}
+	fmt.Fprintf(&b, "\n```\n")
+	for _, r := range s.results {
+		fmt.Fprintln(&b, r.line())
+	}
+	fmt.Fprintf(&b, "```\n\n%s\n", notes)
+	if s.profile != "" {
+		fmt.Fprintf(&b, "\n## Where the time goes (CPU profiles of this run)\n\n%s", s.profile)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
