@@ -342,14 +342,14 @@ func benchBatch(b *testing.B, level string) {
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "items/s")
 }
 
-// BenchmarkSuite_pipelineBatchBTP256 is a batch of 1000 CAdES-BASELINE-T
+// BenchmarkSuite_pipelineBatchBT_P256 is a batch of 1000 CAdES-BASELINE-T
 // signatures (ECDSA P-256), each time-stamped by an in-process
 // TimeStampSigner (TSA_WORKER).
-func BenchmarkSuite_pipelineBatchBTP256(b *testing.B) { benchBatch(b, "BASELINE-T") }
+func BenchmarkSuite_pipelineBatchBT_P256(b *testing.B) { benchBatch(b, "BASELINE-T") }
 
-// BenchmarkSuite_pipelineBatchBTP256_baseline is the same batch at
+// BenchmarkSuite_pipelineBatchBT_P256_baseline is the same batch at
 // BASELINE-B, without time-stamps.
-func BenchmarkSuite_pipelineBatchBTP256_baseline(b *testing.B) { benchBatch(b, "BASELINE-B") }
+func BenchmarkSuite_pipelineBatchBT_P256_baseline(b *testing.B) { benchBatch(b, "BASELINE-B") }
 
 func TestBaselineTURLWithBasicAuth(t *testing.T) {
 	f := newFixture(t)

@@ -701,14 +701,14 @@ func benchRemoteBatch(b *testing.B, worker string, direct bool) {
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "items/s")
 }
 
-// BenchmarkSuite_batchDSMP256 signs 1000-item CAdES batches through a dsm
+// BenchmarkSuite_batchDSM_P256 signs 1000-item CAdES batches through a dsm
 // token pointing at an in-process Signet serving the DSM API over a soft
 // P-256 key (batches of 100 items).
-func BenchmarkSuite_batchDSMP256(b *testing.B) { benchRemoteBatch(b, "DSMCAdES", false) }
+func BenchmarkSuite_batchDSM_P256(b *testing.B) { benchRemoteBatch(b, "DSMCAdES", false) }
 
-// BenchmarkSuite_batchDSMP256_baseline signs the same batches with a worker
+// BenchmarkSuite_batchDSM_P256_baseline signs the same batches with a worker
 // on the soft key itself.
-func BenchmarkSuite_batchDSMP256_baseline(b *testing.B) { benchRemoteBatch(b, "", true) }
+func BenchmarkSuite_batchDSM_P256_baseline(b *testing.B) { benchRemoteBatch(b, "", true) }
 
 // BenchmarkSuite_batchNetHSMP256 signs 1000-item CAdES batches through a
 // nethsm token (one sign call per item) pointing at an in-process Signet

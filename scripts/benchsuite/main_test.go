@@ -13,6 +13,8 @@ func TestKebab(t *testing.T) {
 		{"vendorNetHSMSign", "vendor-nethsm-sign"},
 		{"pkcs11RSA3072", "pkcs11-rsa3072"},
 		{"tspStamp", "tsp-stamp"},
+		{"batchDSM_P256", "batch-dsm-p256"},
+		{"pipelineBatchBT_P256", "pipeline-batch-bt-p256"},
 		{"P256", "p256"},
 	}
 	for _, c := range cases {
