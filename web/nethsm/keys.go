@@ -75,17 +75,22 @@ type keyItem struct {
 }
 
 // listKeys serves GET /keys. The label query parameter keeps the keys whose
-// label (the token alias) is equal to it; filter is accepted and ignored,
-// since every key can be used by every operator.
+// label (the token alias) is equal to it; filter, as in NetHSM, keeps the
+// keys the requester may sign with (Options.MayUse).
 func (h *Handler) listKeys(c echo.Context) error {
 	if ok, err := h.access(c, mimeJSON, RoleOperator, RoleAdministrator); !ok {
 		return err
 	}
 	list, _ := h.keys(c.Request().Context())
 	label, byLabel := c.QueryParams()["label"]
+	_, filter := c.QueryParams()["filter"]
+	u, _ := c.Get(userKey).(User)
 	items := make([]keyItem, 0, len(list))
 	for _, k := range list {
 		if byLabel && k.Alias != label[0] {
+			continue
+		}
+		if filter && h.opts.MayUse != nil && !h.opts.MayUse(u, k) {
 			continue
 		}
 		items = append(items, keyItem{ID: k.ID})

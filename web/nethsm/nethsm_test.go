@@ -437,6 +437,20 @@ func TestKeys(t *testing.T) {
 	if len(list) != 1 || list[0].ID != nethsm.KeyID(mappedAlias) {
 		t.Errorf("GET /keys?label= = %v", list)
 	}
+	// filter keeps the keys the requester may use; without it all are listed.
+	for _, tt := range []struct {
+		path string
+		want int
+	}{{"/keys?filter=1", 1}, {"/keys", len(wantIDs)}} {
+		list = nil
+		c := call{method: "GET", path: tt.path, user: "limited", pass: "limited-passphrase", accept: "application/json"}
+		if err := json.Unmarshal(f.ok(c, 200), &list); err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != tt.want || (tt.want == 1 && list[0].ID != "rsa2048") {
+			t.Errorf("limited: GET %s = %v, want %d keys", tt.path, list, tt.want)
+		}
+	}
 
 	b64 := base64.StdEncoding.EncodeToString
 	rsaPub := f.keys["rsa2048"].Public().(*rsa.PublicKey)
