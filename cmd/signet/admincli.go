@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"golang.org/x/term"
 	"io"
 	"net/http"
 	"net/url"
@@ -275,8 +276,14 @@ func readPIN(file string) (string, error) {
 	if p, ok := os.LookupEnv("SIGNET_PIN"); ok {
 		return p, nil
 	}
-	if fi, err := os.Stdin.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-		fmt.Fprint(os.Stderr, "Token PIN (shown as typed; --pin-file or SIGNET_PIN avoid that): ")
+	if fd := int(os.Stdin.Fd()); term.IsTerminal(fd) {
+		fmt.Fprint(os.Stderr, "Token PIN: ")
+		pin, err := term.ReadPassword(fd) // not echoed
+		fmt.Fprintln(os.Stderr)
+		if err != nil {
+			return "", fmt.Errorf("read the PIN: %w", err)
+		}
+		return string(pin), nil
 	}
 	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
 	if err != nil && (err != io.EOF || line == "") {
