@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"golang.org/x/term"
 	"io"
 	"net/http"
 	"net/url"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	adminapi "github.com/signet-project/signet/web/admin"
+	"golang.org/x/term"
 )
 
 const adminUsage = `Usage: signet admin COMMAND [ARGS] [flags]
