@@ -25,10 +25,6 @@ type BuildOptions struct {
 	// change are kept (an HSM session or a loaded keystore survives a reload).
 	Previous *Set
 	Usage    UsageCounter
-	// Registry is the registry the Set will serve in; workers that call
-	// other workers in process (TSA_WORKER) look them up through it at
-	// request time, so that a reload is seen. Nil: no such calls.
-	Registry *Registry
 	Now      func() time.Time
 	Logger   *slog.Logger
 }
@@ -65,12 +61,14 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 		toks[tc.Name] = t
 	}
 
-	// TSA_WORKER is looked up at request time: in the registry when there
-	// is one (so that a reload is seen), else in the Set being built.
+	// TSA_WORKER is looked up at request time in the Set being built: a
+	// worker calls the workers of its own configuration, and a reload
+	// builds both anew. (Looking in the live registry instead would, during
+	// a build, find the previous Set's workers.)
 	var set *Set
 	lookup := func(idOrName string) (Worker, error) {
-		if opts.Registry != nil {
-			return opts.Registry.Lookup(idOrName)
+		if set == nil {
+			return nil, &Error{Kind: ErrNotFound, Msg: "The workers are being built."}
 		}
 		return set.Lookup(idOrName)
 	}
@@ -105,15 +103,18 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 			b.problems = append(b.problems, fmt.Sprintf("%s: worker kind %s is not available in this version of Signet: use CMSSigner, CAdESSigner or PlainSigner.", wc.Pos, wc.Kind))
 			w = &offline{base: b}
 		}
-		if st := w.Status(ctx); !st.Active {
-			opts.Logger.Warn("worker offline", "worker", wc.Name, "errors", strings.Join(st.Errors, "; "))
-		}
 		ws = append(ws, w)
 	}
-	s := NewSet(ws, toks)
-	s.fingerprints = fps
-	set = s
-	return s
+	set = NewSet(ws, toks)
+	set.fingerprints = fps
+	// Statuses are logged once the Set is whole, so that a worker that
+	// calls another (TSA_WORKER) sees it whatever their order.
+	for _, w := range ws {
+		if st := w.Status(ctx); !st.Active {
+			opts.Logger.Warn("worker offline", "worker", w.Name(), "errors", strings.Join(st.Errors, "; "))
+		}
+	}
+	return set
 }
 
 // activate logs a token in with its configured PIN, when it has one and is

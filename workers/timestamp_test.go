@@ -313,6 +313,13 @@ func TestBaselineTFailsWhenTSAWorkerCannotServe(t *testing.T) {
 	wantErr(t, err, workers.ErrUnavailable, "time-stamp worker TSA")
 	_, err = process(w, batchJSON(digestItem("a", "SHA-256", crypto.SHA256, "a")), map[string]string{"USING_BATCHSIGNING": "true"})
 	wantErr(t, err, workers.ErrUnavailable, "time-stamp worker TSA")
+	if st := w.Status(context.Background()); st.Active || !strings.Contains(strings.Join(st.Errors, " "), "Time-stamp worker TSA is offline: Worker is disabled") {
+		t.Errorf("status %+v, want OFFLINE naming the disabled TSA worker", st)
+	}
+	// With the TSA worker serving, the B-T signer is ACTIVE.
+	if st := lookup(t, f.set(t, tsaYAML+btYAML), "BT").Status(context.Background()); !st.Active {
+		t.Errorf("status %+v with the TSA worker active, want ACTIVE", st)
+	}
 }
 
 // benchBatch signs a batch of 1000 SHA-256 digests with a CAdES signer at

@@ -34,6 +34,7 @@ type Lookup func(idOrName string) (Worker, error)
 // signature-time-stamp unsigned attribute.
 type timeStamper struct {
 	where    string      // names the TSA in messages: its URL or its worker
+	worker   string      // TSA_WORKER; empty for TSA_URL
 	h        crypto.Hash // TSA_DIGESTALGORITHM
 	timeout  time.Duration
 	parallel int
@@ -86,6 +87,7 @@ func newTimeStamper(p config.Properties, lookup Lookup) (*timeStamper, []string)
 			return nil, []string{fmt.Sprintf("TSA_POLICYOID is not used with TSA_WORKER: time-stamp worker %s stamps under its DEFAULTTSAPOLICYOID; remove TSA_POLICYOID or set that policy there.", name)}
 		}
 		ts.where = "time-stamp worker " + name
+		ts.worker = name
 		ts.parallel = max(runtime.GOMAXPROCS(0), 2)
 		if lookup == nil {
 			return nil, []string{fmt.Sprintf("TSA_WORKER %s cannot be reached: this server has no worker registry.", name)}
@@ -105,6 +107,27 @@ func newTimeStamper(p config.Properties, lookup Lookup) (*timeStamper, []string)
 		return nil, []string{"SIGNATURE_LEVEL BASELINE-T needs a time-stamp authority: set TSA_URL or TSA_WORKER."}
 	}
 	return ts, nil
+}
+
+// Status adds, for a B-T signer whose TSA is a worker of this server, that
+// worker's state to the common status: a CAdESSignerT whose TimeStampSigner
+// is offline cannot sign, so it is not ACTIVE either. An external TSA
+// (TSA_URL) is not probed; its failures show in the requests.
+func (w *CMSSigner) Status(ctx context.Context) Status {
+	st := w.base.Status(ctx)
+	if !st.Active || w.tsa == nil || w.tsa.worker == "" {
+		return st
+	}
+	s, err := w.tsa.stamper()
+	if err != nil {
+		return Status{Errors: []string{fmt.Sprintf("TSA_WORKER %s cannot be used: %v", w.tsa.worker, err)}}
+	}
+	if tw, ok := s.(Worker); ok {
+		if ts := tw.Status(ctx); !ts.Active {
+			return Status{Errors: []string{fmt.Sprintf("Time-stamp worker %s is offline: %s", w.tsa.worker, strings.Join(ts.Errors, "; "))}}
+		}
+	}
+	return st
 }
 
 // stamp returns a time-stamp token over the digest of one signature value.

@@ -57,7 +57,6 @@ func (a *app) buildOptions(prev *workers.Set) workers.BuildOptions {
 		Open:     a.opener,
 		Previous: prev,
 		Usage:    a.usage,
-		Registry: a.reg,
 		Logger:   a.log,
 	}
 }
