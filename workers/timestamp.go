@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/formats/dn"
 	"github.com/signet-project/signet/formats/tsp"
 )
 
@@ -97,9 +97,9 @@ func newTimeStampSigner(ctx context.Context, b base, p config.Properties) *TimeS
 		}
 	}
 	if s := p.String("TSA"); s != "" {
-		name, err := parseDN(s)
+		name, err := tsaName(s)
 		if err != nil {
-			add("TSA %q is not a distinguished name: %v; write it as CN=My TSA,O=My Org,C=SE.", s, err)
+			add("TSA %q is not a distinguished name: %v.", s, strings.TrimSuffix(err.Error(), "."))
 		}
 		w.tsaName = name
 	}
@@ -131,67 +131,20 @@ func timeStampHash(name string) (crypto.Hash, error) {
 	return 0, fmt.Errorf("digest algorithm %q is not supported for time-stamps: use SHA256, SHA384, SHA512 or SHA1", name)
 }
 
-// dnAttributes maps the attribute names of a TSA distinguished name to
-// their OIDs (RFC 4514 section 3, and the ones X.500 names commonly use).
-var dnAttributes = map[string]asn1.ObjectIdentifier{
-	"CN":           {2, 5, 4, 3},
-	"SERIALNUMBER": {2, 5, 4, 5},
-	"C":            {2, 5, 4, 6},
-	"L":            {2, 5, 4, 7},
-	"ST":           {2, 5, 4, 8},
-	"STREET":       {2, 5, 4, 9},
-	"O":            {2, 5, 4, 10},
-	"OU":           {2, 5, 4, 11},
-	"POSTALCODE":   {2, 5, 4, 17},
-	"DC":           {0, 9, 2342, 19200300, 100, 1, 25},
-	"UID":          {0, 9, 2342, 19200300, 100, 1, 1},
-	"E":            {1, 2, 840, 113549, 1, 9, 1},
-}
-
-// parseDN parses a distinguished name written as in SignServer's TSA
-// property, "CN=My TSA,O=My Org,C=SE" (RFC 4514: most specific first,
-// backslash escapes), into a Name whose encoding keeps the written order.
-func parseDN(s string) (*pkix.Name, error) {
-	var rdns []pkix.AttributeTypeAndValue
-	var cur strings.Builder
-	var parts []string
-	esc := false
-	for _, r := range s {
-		switch {
-		case esc:
-			cur.WriteRune(r)
-			esc = false
-		case r == '\\':
-			esc = true
-		case r == ',' || r == ';':
-			parts = append(parts, cur.String())
-			cur.Reset()
-		default:
-			cur.WriteRune(r)
-		}
+// tsaName parses the TSA property, a distinguished name written as
+// SignServer's ("CN=My TSA,O=My Org,C=SE"), into a Name whose encoding keeps
+// the written order. (Each attribute becomes its own RDN: pkix.Name cannot
+// carry a multi-valued one.)
+func tsaName(s string) (*pkix.Name, error) {
+	seq, err := dn.Parse(s)
+	if err != nil {
+		return nil, err
 	}
-	if esc {
-		return nil, errors.New("it ends with a lone backslash")
+	name := &pkix.Name{}
+	for _, rdn := range seq {
+		name.ExtraNames = append(name.ExtraNames, rdn...)
 	}
-	parts = append(parts, cur.String())
-	for _, part := range parts {
-		k, v, ok := strings.Cut(part, "=")
-		k, v = strings.ToUpper(strings.TrimSpace(k)), strings.TrimSpace(v)
-		if !ok || v == "" {
-			return nil, fmt.Errorf("%q is not of the form NAME=value", strings.TrimSpace(part))
-		}
-		oid, ok := dnAttributes[k]
-		if !ok {
-			return nil, fmt.Errorf("attribute %s is not known (use CN, O, OU, C, L, ST, STREET, SERIALNUMBER, DC, UID or E)", k)
-		}
-		rdns = append(rdns, pkix.AttributeTypeAndValue{Type: oid, Value: v})
-	}
-	// RFC 4514 writes the most specific RDN first; the encoding starts
-	// with the least specific.
-	for i, j := 0, len(rdns)-1; i < j; i, j = i+1, j-1 {
-		rdns[i], rdns[j] = rdns[j], rdns[i]
-	}
-	return &pkix.Name{ExtraNames: rdns}, nil
+	return name, nil
 }
 
 // authority returns the tsp.Authority for the signer certificate the token

@@ -230,7 +230,7 @@ func TestBadInput(t *testing.T) {
 		{"remove unknown key", "DELETE", "/tokens/soft/keys/nokey", "", "", 404, "has no key"},
 		{"test unknown key", "POST", "/tokens/soft/keys/nokey/test", "", "", 404, "has no key"},
 		{"get key bad alias", "GET", "/tokens/soft/keys/.hidden", "", "", 400, "Invalid key alias"},
-		{"csr without subject", "POST", "/tokens/soft/keys/signer/csr", js, `{}`, 400, "subject DN is empty"},
+		{"csr without subject", "POST", "/tokens/soft/keys/signer/csr", js, `{}`, 400, "The subject is not a valid DN: the DN is empty"},
 		{"csr bad DN", "POST", "/tokens/soft/keys/signer/csr", js, `{"subject":"CN"}`, 400, "not type=value"},
 		{"csr unknown attribute", "POST", "/tokens/soft/keys/signer/csr", js, `{"subject":"XX=1"}`, 400, "nknown attribute"},
 		{"csr bad country", "POST", "/tokens/soft/keys/signer/csr", js, `{"subject":"CN=a,C=Germany"}`, 400, "two-letter"},

@@ -10,6 +10,8 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/signet-project/signet/formats/dn"
 	"github.com/signet-project/signet/tokens"
 )
 
@@ -396,8 +399,11 @@ func (h *Handler) csr(c echo.Context) error {
 	err := decode(c, &req, false)
 	var subject []byte
 	if err == nil {
-		if subject, err = parseDN(req.Subject); err != nil {
-			err = errorf(http.StatusBadRequest, "%s.", upperFirst(strings.TrimSuffix(err.Error(), ".")))
+		var seq pkix.RDNSequence
+		if seq, err = dn.Parse(req.Subject); err != nil {
+			err = errorf(http.StatusBadRequest, "The subject is not a valid DN: %s.", strings.TrimSuffix(err.Error(), "."))
+		} else if subject, err = asn1.Marshal(seq); err != nil {
+			err = errorf(http.StatusBadRequest, "The subject is not a valid DN: %s.", err)
 		}
 	}
 	tmpl := &x509.CertificateRequest{RawSubject: subject}
@@ -438,13 +444,6 @@ func (h *Handler) csr(c echo.Context) error {
 	}
 	h.record(c, "key.csr", keyTarget(name, alias), details, err)
 	return h.answer(c, http.StatusOK, res, err)
-}
-
-func upperFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // ChainRequest is the JSON form of the body of PUT …/chain; the body may

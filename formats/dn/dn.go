@@ -1,4 +1,9 @@
-package admin
+// Package dn parses X.500 distinguished names as people write them: RFC 4514
+// strings ("CN=Signer,O=Example,C=DE", most specific first) and OpenSSL's
+// -subj form ("/C=DE/O=Example/CN=Signer"). Go's crypto/x509/pkix prints
+// names but does not parse them; the CSR subjects of the admin API and the
+// TSA property of TimeStampSigner both need it.
+package dn
 
 import (
 	"crypto/x509/pkix"
@@ -44,14 +49,16 @@ var (
 
 const dnHint = `write it as "CN=Signer,O=Example,C=DE" (RFC 4514) or "/C=DE/O=Example/CN=Signer" (OpenSSL)`
 
-// parseDN parses a subject distinguished name, either in RFC 4514 form
-// ("CN=Signer, O=Example, C=DE": most specific first, so encoded in the
-// reverse order) or in OpenSSL's -subj form ("/C=DE/O=Example/CN=Signer":
-// encoded in the order written), and returns its DER encoding.
-func parseDN(s string) ([]byte, error) {
+// Parse parses a distinguished name, either in RFC 4514 form ("CN=Signer,
+// O=Example, C=DE": most specific first, so encoded in the reverse order)
+// or in OpenSSL's -subj form ("/C=DE/O=Example/CN=Signer": encoded in the
+// order written). Multi-valued RDNs are written with +. emailAddress and
+// DC values are IA5Strings, a country must be two capital letters. Errors
+// say what to change.
+func Parse(s string) (pkix.RDNSequence, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return nil, errors.New("the subject DN is empty: " + dnHint)
+		return nil, errors.New("the DN is empty: " + dnHint)
 	}
 	var rdns []string
 	var err error
@@ -82,7 +89,7 @@ func parseDN(s string) ([]byte, error) {
 		}
 		seq = append(seq, set)
 	}
-	return asn1.Marshal(seq)
+	return seq, nil
 }
 
 // split cuts s at each sep that is neither escaped with a backslash nor
@@ -102,7 +109,7 @@ func split(s string, sep byte) ([]string, error) {
 		}
 	}
 	if quoted {
-		return nil, errors.New("the subject DN has an unclosed double quote: " + dnHint)
+		return nil, errors.New("the DN has an unclosed double quote: " + dnHint)
 	}
 	return append(out, s[start:]), nil
 }
@@ -112,32 +119,32 @@ func parseATV(s string) (pkix.AttributeTypeAndValue, error) {
 	name, raw, ok := strings.Cut(s, "=")
 	name = strings.TrimSpace(name)
 	if !ok || name == "" {
-		return pkix.AttributeTypeAndValue{}, fmt.Errorf("%q in the subject DN is not type=value: %s", strings.TrimSpace(s), dnHint)
+		return pkix.AttributeTypeAndValue{}, fmt.Errorf("%q in the DN is not type=value: %s", strings.TrimSpace(s), dnHint)
 	}
 	oid, ok := attributeTypes[strings.ToUpper(name)]
 	if !ok {
 		var err error
 		if oid, err = parseOID(name); err != nil {
-			return pkix.AttributeTypeAndValue{}, fmt.Errorf("unknown attribute %q in the subject DN: use CN, O, OU, C, L, ST, STREET, SERIALNUMBER, E, DC, UID, … or a dotted OID", name)
+			return pkix.AttributeTypeAndValue{}, fmt.Errorf("unknown attribute %q in the DN: use CN, O, OU, C, L, ST, STREET, SERIALNUMBER, E, DC, UID, … or a dotted OID", name)
 		}
 	}
 	v, err := unescape(raw)
 	if err != nil {
-		return pkix.AttributeTypeAndValue{}, fmt.Errorf("attribute %s of the subject DN: %w", name, err)
+		return pkix.AttributeTypeAndValue{}, fmt.Errorf("attribute %s of the DN: %w", name, err)
 	}
 	if v == "" {
-		return pkix.AttributeTypeAndValue{}, fmt.Errorf("attribute %s of the subject DN has an empty value: give a value or leave it out", name)
+		return pkix.AttributeTypeAndValue{}, fmt.Errorf("attribute %s of the DN has an empty value: give a value or leave it out", name)
 	}
 	atv := pkix.AttributeTypeAndValue{Type: oid, Value: v}
 	switch {
 	case oid.Equal(oidCountry):
 		if len(v) != 2 || !isUpperAlpha(v) {
-			return atv, fmt.Errorf("country %q in the subject DN is not a two-letter ISO 3166 code such as DE", v)
+			return atv, fmt.Errorf("country %q in the DN is not a two-letter ISO 3166 code such as DE", v)
 		}
 	case oid.Equal(oidEmail), oid.Equal(oidDC):
 		for _, r := range v {
 			if r > 0x7f {
-				return atv, fmt.Errorf("attribute %s of the subject DN must be ASCII", name)
+				return atv, fmt.Errorf("attribute %s of the DN must be ASCII", name)
 			}
 		}
 		atv.Value = asn1.RawValue{Tag: asn1.TagIA5String, Bytes: []byte(v)}

@@ -1,4 +1,4 @@
-package admin
+package dn
 
 import (
 	"crypto/x509/pkix"
@@ -8,7 +8,11 @@ import (
 )
 
 func TestParseDNEmailIsIA5(t *testing.T) {
-	der, err := parseDN("E=a@b.c,CN=x")
+	seq, err := Parse("E=a@b.c,CN=x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := asn1.Marshal(seq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,22 +45,26 @@ func TestParseDN(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			der, err := parseDN(tt.in)
+			seq, err := Parse(tt.in)
 			if want, ok := strings.CutPrefix(tt.want, "error: "); ok {
 				if err == nil || !strings.Contains(err.Error(), want) {
-					t.Fatalf("parseDN(%q) error %v, want one saying %q", tt.in, err, want)
+					t.Fatalf("Parse(%q) error %v, want one saying %q", tt.in, err, want)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			var seq pkix.RDNSequence
-			if rest, err := asn1.Unmarshal(der, &seq); err != nil || len(rest) > 0 {
+			der, err := asn1.Marshal(seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back pkix.RDNSequence
+			if rest, err := asn1.Unmarshal(der, &back); err != nil || len(rest) > 0 {
 				t.Fatalf("not DER: %v", err)
 			}
-			if got := seq.String(); got != tt.want {
-				t.Errorf("parseDN(%q) = %s, want %s", tt.in, got, tt.want)
+			if got := back.String(); got != tt.want {
+				t.Errorf("Parse(%q) = %s, want %s", tt.in, got, tt.want)
 			}
 		})
 	}
