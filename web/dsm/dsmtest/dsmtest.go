@@ -30,11 +30,10 @@ import (
 	"github.com/signet-project/signet/tokens/soft"
 )
 
-// SpecPath is where CI puts the DSM API description, relative to the
-// repository root: shared/ sits beside the clone, so from a package folder
-// two levels down (web/dsm, tokens/dsm) it is
-// ../../../shared/openapi/dsm-batch-sign.json.
-const SpecPath = "../shared/openapi/dsm-batch-sign.json"
+// SpecPath is the DSM API description, relative to the repository
+// root. It is a copy of the team's shared/openapi/dsm-batch-sign.json, kept in
+// the repository so that the contract checks run wherever it is cloned.
+const SpecPath = "testdata/openapi/dsm-batch-sign.json"
 
 // Outside are the DSM routes Signet serves that the API description does
 // not hold (it describes batch sign only). Their exchanges are recorded as
@@ -52,22 +51,20 @@ var Outside = []string{
 // holding the API description, instead of SpecPath.
 const SpecDirEnv = "SIGNET_OPENAPI_DIR"
 
-// specFile returns SpecPath resolved against the repository root, the
-// nearest folder above the working directory that holds go.mod; in a git
-// worktree kept below the main clone's parent (shared/ is then further up),
-// the nearest ancestor of the root that holds the file's path minus its
-// leading "..".
+// specFile returns the API description's path: in $SIGNET_OPENAPI_DIR when
+// that is set, else SpecPath resolved against the repository root, the
+// nearest folder above the working directory that holds go.mod.
 func specFile() (string, error) {
+	if d := os.Getenv(SpecDirEnv); d != "" {
+		return filepath.Join(d, filepath.Base(SpecPath)), nil
+	}
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
-	if d := os.Getenv(SpecDirEnv); d != "" {
-		return filepath.Join(d, filepath.Base(SpecPath)), nil
-	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return findUp(dir, filepath.FromSlash(SpecPath)), nil
+			return filepath.Join(dir, filepath.FromSlash(SpecPath)), nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -86,7 +83,7 @@ type Spec struct {
 var defineUUID sync.Once
 
 // LoadSpec loads and validates the DSM API description at SpecPath. It
-// skips the test, saying where it looked, when the file is absent.
+// fails the test when the file is absent or does not load.
 //
 // The published description needs three repairs before a validator can use
 // it, each kept as small as possible:
@@ -107,9 +104,6 @@ func LoadSpec(t testing.TB) *Spec {
 	path, err := specFile()
 	if err != nil {
 		t.Fatal(err)
-	}
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		t.Skipf("DSM API description not found at %s (CI puts shared/ beside the clone); skipping the contract checks", path)
 	}
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromFile(path)
@@ -387,21 +381,3 @@ func SoftToken(tb testing.TB, name string, keys map[string]crypto.Signer) *soft.
 	return tok
 }
 
-// findUp returns root joined with rel when that file exists; otherwise the
-// first ancestor of root that holds rel without its leading "../"; otherwise
-// root joined with rel, for the skip message.
-func findUp(root, rel string) string {
-	want := filepath.Join(root, rel)
-	if _, err := os.Stat(want); err == nil {
-		return want
-	}
-	inner := strings.TrimPrefix(filepath.ToSlash(rel), "../")
-	for dir := filepath.Dir(root); ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(inner))); err == nil {
-			return filepath.Join(dir, filepath.FromSlash(inner))
-		}
-		if filepath.Dir(dir) == dir {
-			return want
-		}
-	}
-}

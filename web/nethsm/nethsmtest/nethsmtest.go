@@ -28,32 +28,29 @@ import (
 	"github.com/signet-project/signet/tokens"
 )
 
-// SpecPath is where CI puts the NetHSM API description, relative to the
-// repository root: shared/ sits beside the clone, so from a package folder
-// two levels down (web/nethsm, tokens/nethsm) it is
-// ../../../shared/openapi/nethsm-api.yaml.
-const SpecPath = "../shared/openapi/nethsm-api.yaml"
+// SpecPath is the NetHSM API description, relative to the repository
+// root. It is a copy of the team's shared/openapi/nethsm-api.yaml, kept in
+// the repository so that the contract checks run wherever it is cloned.
+const SpecPath = "testdata/openapi/nethsm-api.yaml"
 
 // SpecDirEnv names the environment variable that, when set, is the folder
 // holding the API description, instead of SpecPath.
 const SpecDirEnv = "SIGNET_OPENAPI_DIR"
 
-// specFile returns SpecPath resolved against the repository root, the
-// nearest folder above the working directory that holds go.mod; in a git
-// worktree kept below the main clone's parent (shared/ is then further up),
-// the nearest ancestor of the root that holds the file's path minus its
-// leading "..".
+// specFile returns the API description's path: in $SIGNET_OPENAPI_DIR when
+// that is set, else SpecPath resolved against the repository root, the
+// nearest folder above the working directory that holds go.mod.
 func specFile() (string, error) {
+	if d := os.Getenv(SpecDirEnv); d != "" {
+		return filepath.Join(d, filepath.Base(SpecPath)), nil
+	}
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
-	if d := os.Getenv(SpecDirEnv); d != "" {
-		return filepath.Join(d, filepath.Base(SpecPath)), nil
-	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return findUp(dir, filepath.FromSlash(SpecPath)), nil
+			return filepath.Join(dir, filepath.FromSlash(SpecPath)), nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -72,7 +69,7 @@ type Spec struct {
 var registerPEM sync.Once
 
 // LoadSpec loads and validates the NetHSM API description at SpecPath. It
-// skips the test, saying where it looked, when the file is absent.
+// fails the test when the file is absent or does not load.
 //
 // The description's server URL (https://{host}/api/{version}) is replaced by
 // its path alone, /api/v1, so that requests to a test server on any host and
@@ -82,9 +79,6 @@ func LoadSpec(t testing.TB) *Spec {
 	path, err := specFile()
 	if err != nil {
 		t.Fatal(err)
-	}
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		t.Skipf("NetHSM API description not found at %s (CI puts shared/ beside the clone); skipping the contract checks", path)
 	}
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromFile(path)
@@ -336,21 +330,3 @@ func (t *Token) Chain(_ context.Context, alias string) ([]*x509.Certificate, err
 	return t.chains[alias], nil
 }
 
-// findUp returns root joined with rel when that file exists; otherwise the
-// first ancestor of root that holds rel without its leading "../"; otherwise
-// root joined with rel, for the skip message.
-func findUp(root, rel string) string {
-	want := filepath.Join(root, rel)
-	if _, err := os.Stat(want); err == nil {
-		return want
-	}
-	inner := strings.TrimPrefix(filepath.ToSlash(rel), "../")
-	for dir := filepath.Dir(root); ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(inner))); err == nil {
-			return filepath.Join(dir, filepath.FromSlash(inner))
-		}
-		if filepath.Dir(dir) == dir {
-			return want
-		}
-	}
-}
