@@ -380,4 +380,3 @@ func SoftToken(tb testing.TB, name string, keys map[string]crypto.Signer) *soft.
 	}
 	return tok
 }
-

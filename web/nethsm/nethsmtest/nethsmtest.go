@@ -329,4 +329,3 @@ func (t *Token) Chain(_ context.Context, alias string) ([]*x509.Certificate, err
 	}
 	return t.chains[alias], nil
 }
-
