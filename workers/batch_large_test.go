@@ -5,20 +5,16 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/signet-project/signet/config"
-	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/tokens"
-	"github.com/signet-project/signet/tokens/soft"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -115,26 +111,8 @@ func (fixedSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
 // digests through Process with signing itself taken out: what the engine
 // costs per item besides the token.
 func BenchmarkBatchEngine(b *testing.B) {
-	ca, err := demo.NewCA("Bench CA")
-	if err != nil {
-		b.Fatal(err)
-	}
+	f := newFixture(b)
 	ctx := context.Background()
-	st, err := soft.Create(soft.Options{Path: filepath.Join(b.TempDir(), "ks.p12"), Type: "PKCS12", Name: "t"}, "pin")
-	if err != nil {
-		b.Fatal(err)
-	}
-	pub, err := st.GenerateKey(ctx, "k", tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	cert, err := ca.Issue("signer", pub, demo.DocumentSigning, time.Hour)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := st.ImportChain(ctx, "k", []*x509.Certificate{cert, ca.Cert}); err != nil {
-		b.Fatal(err)
-	}
 	y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n  - name: W\n    id: 1\n    kind: CAdESSigner\n    token: t\n    key: k\n    properties:\n" +
 		"      BATCHSIGNING: true\n      CLIENTSIDEHASHING: true\n      DETACHEDSIGNATURE: true\n      ACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256\n"
 	cfg, err := config.Parse(filepath.Join(b.TempDir(), "w.yaml"), []byte(y))
@@ -142,7 +120,7 @@ func BenchmarkBatchEngine(b *testing.B) {
 		b.Fatal(err)
 	}
 	set := workers.Build(ctx, cfg, workers.BuildOptions{
-		Open: func(context.Context, config.Token) (tokens.Token, error) { return fixedToken{st}, nil },
+		Open: func(context.Context, config.Token) (tokens.Token, error) { return fixedToken{f.tok.Token}, nil },
 	})
 	w, err := set.Lookup("W")
 	if err != nil {

@@ -118,15 +118,13 @@ func newTimeStampSigner(ctx context.Context, b base, p config.Properties) *TimeS
 // timeStampHash parses a digest name of ACCEPTEDALGORITHMS or
 // TSA_DIGESTALGORITHM into one RFC 3161 time-stamps can carry.
 func timeStampHash(name string) (crypto.Hash, error) {
-	switch strings.NewReplacer("-", "", "_", "").Replace(strings.ToUpper(strings.TrimSpace(name))) {
-	case "SHA1":
+	if h, err := cms.ParseHash(name); err == nil && (h == crypto.SHA256 || h == crypto.SHA384 || h == crypto.SHA512) {
+		return h, nil
+	}
+	// SHA-1 is not a CMS signing digest (cms.ParseHash refuses it) but RFC
+	// 3161 clients still send it, and SignServer accepts it when listed.
+	if n := strings.NewReplacer("-", "", "_", "").Replace(strings.TrimSpace(name)); strings.EqualFold(n, "SHA1") {
 		return crypto.SHA1, nil
-	case "SHA256":
-		return crypto.SHA256, nil
-	case "SHA384":
-		return crypto.SHA384, nil
-	case "SHA512":
-		return crypto.SHA512, nil
 	}
 	return 0, fmt.Errorf("digest algorithm %q is not supported for time-stamps: use SHA256, SHA384, SHA512 or SHA1", name)
 }
