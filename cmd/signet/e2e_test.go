@@ -28,22 +28,30 @@ import (
 
 // server is a Signet started in process by run("serve", …).
 type server struct {
-	url    string
-	data   string
-	cancel context.CancelFunc
-	done   chan error
-	logs   *bytes.Buffer
+	url      string
+	data     string
+	cancel   context.CancelFunc
+	done     chan error
+	logs     *bytes.Buffer
+	stopOnce sync.Once
 }
 
 // startServer runs signet serve with args on a free loopback port and waits
 // until it listens.
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
-	data := t.TempDir()
+	return launch(t, t.TempDir(), "127.0.0.1:0", args...)
+}
+
+// launch runs signet serve --data data --listen listen args… in process and
+// waits until it listens. It stops when the test ends, or earlier by stop
+// (so that a test can start it again on the same data and port).
+func launch(t testing.TB, data, listen string, args ...string) *server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	s := &server{data: data, cancel: cancel, done: make(chan error, 1), logs: &bytes.Buffer{}}
-	all := append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0"}, args...)
+	all := append([]string{"serve", "--data", data, "--listen", listen}, args...)
 	go func() {
 		err := run(ctx, all, pw, &lockedWriter{w: s.logs})
 		pw.CloseWithError(fmt.Errorf("server stopped: %v", err))
@@ -61,8 +69,15 @@ func startServer(t *testing.T, args ...string) *server {
 		t.Fatalf("server did not start: %v\n%s", sc.Err(), s.logs)
 	}
 	go io.Copy(io.Discard, pr)
-	t.Cleanup(func() {
-		cancel()
+	t.Cleanup(func() { s.stop(t) })
+	return s
+}
+
+// stop stops the server and waits for it (at most 10 s); a second call does
+// nothing.
+func (s *server) stop(t testing.TB) {
+	s.stopOnce.Do(func() {
+		s.cancel()
 		select {
 		case err := <-s.done:
 			if err != nil {
@@ -72,7 +87,6 @@ func startServer(t *testing.T, args ...string) *server {
 			t.Error("server did not stop within 10s")
 		}
 	})
-	return s
 }
 
 // lockedWriter serialises writes from the server's goroutines.

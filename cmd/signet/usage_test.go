@@ -124,18 +124,6 @@ func usageBatch(t *testing.T, s *server, worker string, docs [][]byte) (int, []w
 	return code, br.Signatures, body
 }
 
-// stop stops s and waits for it, leaving the result for its cleanup.
-func (s *server) stop(t *testing.T) {
-	t.Helper()
-	s.cancel()
-	select {
-	case err := <-s.done:
-		s.done <- err
-	case <-time.After(10 * time.Second):
-		t.Fatal("server did not stop within 10s")
-	}
-}
-
 // TestKeyUsageLimitConcurrent: 8 clients hammer a key with KEYUSAGELIMIT
 // 500 with single and batch requests; exactly 500 signatures come out, every
 // other request is a 503 saying the limit is exceeded, and after a restart

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto"
@@ -39,53 +38,12 @@ const vendorPassword = "vendor-test-secret"
 
 // signet is a Signet run in process on a data folder and address the test
 // chooses, so that it can be stopped and started again on the same port.
-type signet struct {
-	*server
-	stopOnce sync.Once
-}
+type signet struct{ *server }
 
-// runSignet runs signet serve --data data --listen listen args… and waits
-// until it listens. It stops when the test ends, or earlier by stop.
+// runSignet launches signet serve --data data --listen listen args….
 func runSignet(t testing.TB, data, listen string, args ...string) *signet {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	s := &signet{server: &server{data: data, cancel: cancel, done: make(chan error, 1), logs: &bytes.Buffer{}}}
-	all := append([]string{"serve", "--data", data, "--listen", listen}, args...)
-	go func() {
-		err := run(ctx, all, pw, &lockedWriter{w: s.logs})
-		pw.CloseWithError(fmt.Errorf("server stopped: %v", err))
-		s.done <- err
-	}()
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		if addr, ok := strings.CutPrefix(sc.Text(), "Signet listening on "); ok {
-			s.url = addr
-			break
-		}
-	}
-	if s.url == "" {
-		cancel()
-		t.Fatalf("server did not start: %v\n%s", sc.Err(), s.logs)
-	}
-	go io.Copy(io.Discard, pr)
-	t.Cleanup(func() { s.stop(t) })
-	return s
-}
-
-// stop stops the server and waits for it.
-func (s *signet) stop(t testing.TB) {
-	s.stopOnce.Do(func() {
-		s.cancel()
-		select {
-		case err := <-s.done:
-			if err != nil {
-				t.Errorf("server: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("server did not stop within 10s")
-		}
-	})
+	return &signet{launch(t, data, listen, args...)}
 }
 
 // metric reads one counter from the server's /metrics.
