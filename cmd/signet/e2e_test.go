@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/workers"
 )
 
 // server is a Signet started in process by run("serve", …).
@@ -87,6 +89,21 @@ func (s *server) stop(t testing.TB) {
 			t.Error("server did not stop within 10s")
 		}
 	})
+}
+
+// hashBatchBody is a SignServer batch request of the SHA-256 digests of
+// docs, item i with the customIdentifier "i".
+func hashBatchBody(docs [][]byte) []byte {
+	var br workers.BatchRequest
+	for i, d := range docs {
+		h := sha256.Sum256(d)
+		br.SignatureRequests = append(br.SignatureRequests, workers.BatchItem{Data: base64.StdEncoding.EncodeToString(h[:]), HashingAlgorithm: "SHA-256", CustomIdentifier: strconv.Itoa(i)})
+	}
+	body, err := json.Marshal(br)
+	if err != nil {
+		panic(err) // strings only: cannot fail
+	}
+	return body
 }
 
 // lockedWriter serialises writes from the server's goroutines.

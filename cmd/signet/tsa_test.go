@@ -291,13 +291,7 @@ func checkBT(t *testing.T, sig, doc []byte, sigCA, tsaCA string) {
 // signatures in order.
 func postHashBatch(t *testing.T, s *server, worker string, docs [][]byte) (int, [][]byte, []byte) {
 	t.Helper()
-	var br workers.BatchRequest
-	for i, d := range docs {
-		h := sha256.Sum256(d)
-		br.SignatureRequests = append(br.SignatureRequests, workers.BatchItem{Data: base64.StdEncoding.EncodeToString(h[:]), HashingAlgorithm: "SHA-256", CustomIdentifier: fmt.Sprint(i)})
-	}
-	body, _ := json.Marshal(br)
-	code, out := s.postRaw(t, worker, bytes.NewReader(body), map[string]string{"USING_BATCHSIGNING": "true", "USING_CLIENTSUPPLIED_HASH": "true"})
+	code, out := s.postRaw(t, worker, bytes.NewReader(hashBatchBody(docs)), map[string]string{"USING_BATCHSIGNING": "true", "USING_CLIENTSUPPLIED_HASH": "true"})
 	if code != http.StatusOK {
 		return code, nil, out
 	}

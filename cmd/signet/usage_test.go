@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -107,13 +106,7 @@ func usageSign(t *testing.T, s *server, worker string, doc []byte) (int, []byte)
 // signBatch asks worker for one signature per doc in one batch request.
 func usageBatch(t *testing.T, s *server, worker string, docs [][]byte) (int, []workers.BatchSignature, []byte) {
 	t.Helper()
-	var req workers.BatchRequest
-	for i, doc := range docs {
-		d := sha256.Sum256(doc)
-		req.SignatureRequests = append(req.SignatureRequests, workers.BatchItem{Data: base64.StdEncoding.EncodeToString(d[:]), HashingAlgorithm: "SHA-256", CustomIdentifier: fmt.Sprint(i)})
-	}
-	b, _ := json.Marshal(req)
-	code, body := s.postRaw(t, worker, bytes.NewReader(b), usageMeta(true))
+	code, body := s.postRaw(t, worker, bytes.NewReader(hashBatchBody(docs)), usageMeta(true))
 	if code != http.StatusOK {
 		return code, nil, body
 	}
@@ -236,14 +229,9 @@ func TestKeyUsageLimitConcurrent(t *testing.T) {
 // with a reason containing want.
 func checkHealthNames(t *testing.T, s *server, worker, want string) {
 	t.Helper()
-	resp, err := http.Get(s.url + "/signserver/healthcheck/signserverhealth")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode == http.StatusOK || !strings.Contains(string(body), worker) || !strings.Contains(string(body), want) {
-		t.Fatalf("health check: %d %s, want %s offline with %q", resp.StatusCode, body, worker, want)
+	body, code := healthCheck(t, s)
+	if code == http.StatusOK || !strings.Contains(body, worker) || !strings.Contains(body, want) {
+		t.Fatalf("health check: %d %s, want %s offline with %q", code, body, worker, want)
 	}
 }
 

@@ -159,13 +159,7 @@ func postBatch(t testing.TB, s *signet, worker string, docs [][]byte) (int, []by
 // postBatchMeta is postBatch with request metadata.
 func postBatchMeta(t testing.TB, s *signet, worker string, docs [][]byte, meta map[string]string) (int, []byte) {
 	t.Helper()
-	var items []workers.BatchItem
-	for i, d := range docs {
-		sum := sha256.Sum256(d)
-		items = append(items, workers.BatchItem{Data: base64.StdEncoding.EncodeToString(sum[:]), HashingAlgorithm: "SHA-256", CustomIdentifier: strconv.Itoa(i)})
-	}
-	body, _ := json.Marshal(workers.BatchRequest{SignatureRequests: items})
-	resp, err := http.Post(workerURL(s.url, worker, meta), "application/json", bytes.NewReader(body))
+	resp, err := http.Post(workerURL(s.url, worker, meta), "application/json", bytes.NewReader(hashBatchBody(docs)))
 	if err != nil {
 		t.Fatal(err)
 	}
