@@ -3,8 +3,6 @@ package state
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -12,13 +10,10 @@ import (
 	"time"
 )
 
-// errMemoryTampered reports that the audit chain does not verify: a record was
-// edited, deleted or reordered.
-var errMemoryTampered = errors.New("audit log tampered with")
-
-// Memory is an Audit kept in memory, hash-chained like the persistent
-// store. It is for tests and for servers started without a data folder:
-// its records are lost when the process ends. It is safe for concurrent use.
+// Memory is an Audit kept in memory, hash-chained with Hash like the
+// persistent store. It is for tests and for programs that embed the admin
+// API without a database: its records are lost when the process ends. It is
+// safe for concurrent use.
 type Memory struct {
 	mu      sync.Mutex
 	entries []Entry
@@ -47,7 +42,7 @@ func (m *Memory) Append(ctx context.Context, e Entry) (Entry, error) {
 	if n := len(m.entries); n > 0 {
 		e.Prev = slices.Clone(m.entries[n-1].Hash)
 	}
-	e.Hash = memoryHash(e)
+	e.Hash = Hash(e)
 	m.entries = append(m.entries, e)
 	return e, nil
 }
@@ -68,44 +63,22 @@ func (m *Memory) Entries(ctx context.Context, after int64, limit int) ([]Entry, 
 	return out, nil
 }
 
-// Verify checks the whole chain.
+// Verify checks the whole chain; the error is a *ChainError naming the first
+// record out of place.
 func (m *Memory) Verify(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	prev := make([]byte, sha256.Size)
 	for i, e := range m.entries {
-		if e.Seq != int64(i)+1 || !slices.Equal(e.Prev, prev) || !slices.Equal(e.Hash, memoryHash(e)) {
-			return fmt.Errorf("audit record %d: %w", i+1, errMemoryTampered)
+		switch {
+		case e.Seq != int64(i)+1:
+			return &ChainError{Seq: int64(i) + 1, Reason: fmt.Sprintf("record number %d stands in its place: a record was deleted or moved", e.Seq)}
+		case !slices.Equal(e.Prev, prev):
+			return &ChainError{Seq: e.Seq, Reason: "it does not hold the hash of the record before: a record was deleted or moved"}
+		case !slices.Equal(e.Hash, Hash(e)):
+			return &ChainError{Seq: e.Seq, Reason: "its hash does not match its contents: it was edited"}
 		}
 		prev = e.Hash
 	}
 	return nil
-}
-
-// memoryHash returns the SHA-256 hash of a record's fields and of Prev, in
-// an unambiguous length-prefixed encoding (details sorted by key).
-func memoryHash(e Entry) []byte {
-	h := sha256.New()
-	var n [8]byte
-	field := func(b []byte) {
-		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-		h.Write(n[:])
-		h.Write(b)
-	}
-	binary.BigEndian.PutUint64(n[:], uint64(e.Seq))
-	h.Write(n[:])
-	field([]byte(e.Time.UTC().Format(time.RFC3339Nano)))
-	field([]byte(e.Actor))
-	field([]byte(e.Action))
-	field([]byte(e.Target))
-	field([]byte(e.Outcome))
-	keys := slices.Sorted(maps.Keys(e.Details))
-	binary.BigEndian.PutUint64(n[:], uint64(len(keys)))
-	h.Write(n[:])
-	for _, k := range keys {
-		field([]byte(k))
-		field([]byte(e.Details[k]))
-	}
-	field(e.Prev)
-	return h.Sum(nil)
 }

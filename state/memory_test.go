@@ -28,11 +28,12 @@ func TestMemoryChain(t *testing.T) {
 	tests := []struct {
 		name   string
 		tamper func(m *Memory)
+		seq    int64 // the first bad record Verify must name
 	}{
-		{"edited outcome", func(m *Memory) { m.entries[1].Outcome = "refused" }},
-		{"edited details", func(m *Memory) { m.entries[0].Details["k"] = "x" }},
-		{"deleted record", func(m *Memory) { m.entries = append(m.entries[:1], m.entries[2:]...) }},
-		{"reordered", func(m *Memory) { m.entries[0], m.entries[1] = m.entries[1], m.entries[0] }},
+		{"edited outcome", func(m *Memory) { m.entries[1].Outcome = "refused" }, 2},
+		{"edited details", func(m *Memory) { m.entries[0].Details["k"] = "x" }, 1},
+		{"deleted record", func(m *Memory) { m.entries = append(m.entries[:1], m.entries[2:]...) }, 2},
+		{"reordered", func(m *Memory) { m.entries[0], m.entries[1] = m.entries[1], m.entries[0] }, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,8 +45,9 @@ func TestMemoryChain(t *testing.T) {
 				}
 			}
 			tt.tamper(c)
-			if err := c.Verify(ctx); !errors.Is(err, errMemoryTampered) {
-				t.Fatalf("Verify after %s = %v, want errMemoryTampered", tt.name, err)
+			var ce *ChainError
+			if err := c.Verify(ctx); !errors.As(err, &ce) || ce.Seq != tt.seq {
+				t.Fatalf("Verify after %s = %v, want a ChainError at record %d", tt.name, err, tt.seq)
 			}
 		})
 	}

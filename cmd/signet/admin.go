@@ -4,26 +4,18 @@ import (
 	"context"
 
 	"github.com/signet-project/signet/config"
-	"github.com/signet-project/signet/state"
 	adminapi "github.com/signet-project/signet/web/admin"
-	"github.com/signet-project/signet/workers"
 )
 
-// mountAdmin adds the admin API under /admin/api/ to a.srv.
-// Without the state database (openState did not set a.audit) admin actions
-// are recorded in memory only, and the log says so.
+// mountAdmin adds the admin API under /admin/api/ to a.srv. Its actions
+// are written to a.audit, the state database's audit log.
 func (a *app) mountAdmin() error {
-	audit := a.audit
-	if audit == nil {
-		a.log.Warn("the audit log of admin actions is kept in memory only and is lost when the server stops")
-		audit = state.NewMemory()
-	}
 	h := adminapi.New(adminapi.Options{
 		Workers:      a.reg,
 		Authenticate: a.adminAccess,
 		Reload:       func(context.Context) error { return a.reload() },
 		Refresh:      func(context.Context) error { a.refresh(); return nil },
-		Audit:        audit,
+		Audit:        a.audit,
 		Logger:       a.log,
 	})
 	h.Register(a.srv.Echo())
@@ -51,9 +43,4 @@ func (a *app) adminAccess(user, password string) adminapi.Decision {
 // the open tokens, so that a token activated or a key or chain changed
 // through the admin API is seen without a reload: workers that resolved
 // their key's algorithm while it was missing resolve it again.
-func (a *app) refresh() {
-	a.buildMu.Lock()
-	defer a.buildMu.Unlock()
-	set := workers.Build(a.ctx, a.config(), a.buildOptions(a.reg.Current()))
-	a.reg.Swap(set)
-}
+func (a *app) refresh() { a.build(a.config()) }
