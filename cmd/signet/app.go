@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/signet-project/signet/config"
-	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/web"
 	"github.com/signet-project/signet/workers"

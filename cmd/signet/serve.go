@@ -13,7 +13,7 @@ import (
 	"syscall"
 
 	"github.com/signet-project/signet/config"
-	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/web"
 )
 

@@ -24,7 +24,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/tokens"
 	tokdsm "github.com/signet-project/signet/tokens/dsm"
 	"github.com/signet-project/signet/web/dsm"

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/tokens"
 )
 

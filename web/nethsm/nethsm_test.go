@@ -26,7 +26,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/web/nethsm"
 	"github.com/signet-project/signet/web/nethsm/nethsmtest"
 )
