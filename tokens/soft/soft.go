@@ -339,13 +339,15 @@ func (t *Token) find(ctx context.Context, alias string) (*entry, error) {
 	if !t.active {
 		return nil, fmt.Errorf("token %s is not activated: %w", t.name, tokens.ErrOffline)
 	}
-	if cur, ok := t.keys[alias]; ok && (len(cur.chain) > 0 || len(chain) == 0) {
+	if cur, ok := t.keys[alias]; ok && matchesKey(cur.key, key) {
+		if len(cur.chain) == 0 {
+			cur.chain = chain // signers handed out stay valid
+		}
 		return cur, nil
+	} else if ok {
+		cur.live.Store(false) // removed and generated again through another node
 	}
 	ne := newEntry(key, chain, alias)
-	if old, ok := t.keys[alias]; ok {
-		old.live.Store(false)
-	}
 	t.keys[alias] = ne
 	return ne, nil
 }
@@ -360,4 +362,10 @@ func (t *Token) Chain(ctx context.Context, alias string) ([]*x509.Certificate, e
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return slices.Clone(e.chain), nil
+}
+
+// matchesKey reports whether a and b are the same key.
+func matchesKey(a, b crypto.Signer) bool {
+	pub, ok := a.Public().(publicKey)
+	return ok && pub.Equal(b.Public())
 }
