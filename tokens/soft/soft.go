@@ -316,9 +316,9 @@ func (t *Token) Signer(ctx context.Context, alias string) (crypto.Signer, error)
 func (t *Token) find(ctx context.Context, alias string) (*entry, error) {
 	t.mu.RLock()
 	e, err := t.lookup(alias)
-	pin := t.pin
+	pin, hasChain := t.pin, err == nil && len(e.chain) > 0
 	t.mu.RUnlock()
-	if t.store == nil || errors.Is(err, tokens.ErrOffline) || err == nil && len(e.chain) > 0 {
+	if t.store == nil || errors.Is(err, tokens.ErrOffline) || hasChain {
 		return e, err
 	}
 	data, found, ferr := t.store.Get(ctx, alias)
