@@ -288,10 +288,10 @@ func tokenSchemas() map[string][]Property {
 		Doc: "NetHSM key IDs the token uses, comma separated. Default: every key the user may list."})
 	return map[string][]Property{
 		TokenSoft: {
-			{Name: "KEYSTOREPATH", Type: Path, Required: true,
-				Doc: "Path of the keystore file, relative to the YAML file's folder unless absolute."},
-			{Name: "KEYSTORETYPE", Type: Enum, Default: "PKCS12", Values: []string{"PKCS12", "PEM"},
-				Doc: "Format of the keystore: PKCS12, or PEM (keys and certificates in one PEM file). The keystore password is the token's pin."},
+			{Name: "KEYSTOREPATH", Type: Path,
+				Doc: "Path of the keystore file, relative to the YAML file's folder unless absolute; required unless KEYSTORETYPE is DATABASE."},
+			{Name: "KEYSTORETYPE", Type: Enum, Default: "PKCS12", Values: []string{"PKCS12", "PEM", KeystoreDatabase},
+				Doc: "Format of the keystore: PKCS12, PEM (keys and certificates in one PEM file), or DATABASE (PKCS#12 files in the cluster's PostgreSQL database, shared by every node; needs a state postgres section). The keystore password is the token's pin."},
 		},
 		TokenPKCS11: {
 			{Name: "SHAREDLIBRARYNAME", Type: String, Required: true,
