@@ -55,24 +55,8 @@ func (s signer) sign(t testing.TB, doc []byte, opts pades.Options) []byte {
 	if opts.Time.IsZero() {
 		opts.Time = time.Now()
 	}
-	opts.ContentsSize = 8192
-	p, err := pades.Prepare(context.Background(), doc, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pend, err := cs.Prepare(p.Digest(alg.Hash), opts.Time)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sig, err := s.key.Sign(nil, pend.Input(), cs.SignerOpts())
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := pend.Encode(sig, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := p.Finish(der)
+	sign := func(_ context.Context, in []byte) ([]byte, error) { return s.key.Sign(nil, in, cs.SignerOpts()) }
+	out, err := pades.Sign(context.Background(), doc, cs, sign, nil, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
