@@ -164,4 +164,3 @@ func (s *Store) Search(ctx context.Context, q state.SignQuery) ([]state.SignReco
 }
 
 var _ state.SigningLog = (*Store)(nil)
-
