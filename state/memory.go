@@ -127,3 +127,33 @@ func (m *MemoryLog) Search(ctx context.Context, q SignQuery) ([]SignRecord, erro
 	}
 	return out, nil
 }
+
+// MemoryCounters are key usage Counters kept in memory, for tests and
+// embedded use. They are safe for concurrent use.
+type MemoryCounters struct {
+	mu sync.Mutex
+	n  map[string]int64
+}
+
+var _ Counters = (*MemoryCounters)(nil)
+
+// NewMemoryCounters returns counters that are all zero.
+func NewMemoryCounters() *MemoryCounters { return &MemoryCounters{n: map[string]int64{}} }
+
+// Reserve adds n to key's count unless limit >= 0 and it would pass it.
+func (m *MemoryCounters) Reserve(ctx context.Context, key string, n, limit int64) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if limit >= 0 && m.n[key]+n > limit {
+		return m.n[key], fmt.Errorf("key %s has made %d of its %d signatures: %w", key, m.n[key], limit, ErrLimit)
+	}
+	m.n[key] += n
+	return m.n[key], nil
+}
+
+// Count returns key's count.
+func (m *MemoryCounters) Count(ctx context.Context, key string) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.n[key], nil
+}
