@@ -329,6 +329,13 @@ func (p Property) AppliesTo(kind string) bool {
 	return p.Kinds == nil || slices.Contains(p.Kinds, kind)
 }
 
+// Check validates one value of the property, as Load does: its type, its
+// allowed values and its own rule (rules between properties need the whole
+// set: see NewProperties). It returns the sentence saying what to fix, or
+// "". Tools that write configurations use it so that they refuse exactly
+// what the server would.
+func (p Property) Check(v string) string { return p.validate(v) }
+
 // validate checks a value against the property's type; it returns what to
 // fix, or "".
 func (p Property) validate(v string) string {
