@@ -183,6 +183,7 @@ type Worker struct {
 // Config is a loaded configuration.
 type Config struct {
 	Server  Server
+	State   State // where the run-time state lives
 	Tokens  []Token
 	Workers []Worker
 	Users   []User   // who may call the admin and vendor-compatible APIs
