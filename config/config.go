@@ -273,9 +273,9 @@ func Check(paths ...string) Problems {
 	return load(paths).Problems()
 }
 
-func load(paths []string) *Config {
+func load(paths []string, docs ...Document) *Config {
 	l := newLoader()
-	if len(paths) == 0 {
+	if len(paths) == 0 && len(docs) == 0 {
 		l.structural.add(Pos{}, "No configuration file given: name at least one YAML file.")
 	}
 	for _, p := range paths {
@@ -286,6 +286,9 @@ func load(paths []string) *Config {
 			continue
 		}
 		l.file(p, data)
+	}
+	for _, d := range docs {
+		l.file(d.Name, d.Data)
 	}
 	return l.finish()
 }

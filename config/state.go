@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -82,6 +83,44 @@ func tokenRuleProblems(kind string, p Properties, owner Pos) Problems {
 	var ps Problems
 	if kind == TokenSoft && !p.IsSet(PropKeystorePath) && !strings.EqualFold(p.String(PropKeystoreType), KeystoreDatabase) {
 		ps.add(owner, "Set KEYSTOREPATH: the keystore folder or file, or set KEYSTORETYPE DATABASE to keep the keystore in the cluster's database.")
+	}
+	return ps
+}
+
+// Document is configuration data that is not read from a file: the
+// cluster's configuration version in force. Name stands for its file in
+// problems; relative paths in it are relative to Name's folder.
+type Document struct {
+	Name string
+	Data []byte
+}
+
+// LoadWith is Load of the files paths together with the documents docs,
+// loaded after them: a node of a cluster runs its own files (server and
+// state sections) with the configuration version in force.
+func LoadWith(paths []string, docs ...Document) (*Config, error) {
+	c := load(paths, docs...)
+	if len(c.structural) > 0 {
+		ps := slices.Clone(c.structural)
+		sortProblems(ps, c.Files)
+		return nil, ps
+	}
+	return c, nil
+}
+
+// CheckShared returns the problems of a configuration file meant for every
+// node of a cluster (`signet config push`): those of Check, and a server or
+// state section, which belong in each node's own file.
+func CheckShared(path string, data []byte) Problems {
+	l := newLoader()
+	l.file(path, data)
+	c := l.finish()
+	ps := c.Problems()
+	if l.serverPos != (Pos{}) {
+		ps = append(ps, Problem{Pos: l.serverPos, Msg: "The server section belongs in each node's own file, not in the configuration shared by the cluster: move it there."})
+	}
+	if c.State.Pos != (Pos{}) {
+		ps = append(ps, Problem{Pos: c.State.Pos, Msg: "The state section belongs in each node's own file, not in the configuration shared by the cluster: move it there."})
 	}
 	return ps
 }
