@@ -23,6 +23,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/workers"
 )
@@ -115,12 +116,12 @@ func Sign(ctx context.Context, o Options, files []string, errs io.Writer) (Resul
 	if err != nil {
 		return Result{}, err
 	}
-	if _, ok := meta[workers.MetaUsingBatchSigning]; !ok {
-		meta[workers.MetaUsingBatchSigning] = "false"
+	if _, ok := meta[config.MetaUsingBatchSigning]; !ok {
+		meta[config.MetaUsingBatchSigning] = "false"
 	}
 	if o.ClientSide {
-		meta[workers.MetaUsingClientSuppliedHash] = "true"
-		meta[workers.MetaClientSideHashAlgorithm] = cms.HashName(h)
+		meta[config.MetaUsingClientSuppliedHash] = "true"
+		meta[config.MetaClientSideHashAlgorithm] = cms.HashName(h)
 	}
 	hc := o.httpClient()
 	var done, failed atomic.Int64
@@ -145,9 +146,9 @@ func Batch(ctx context.Context, o Options, files []string, errs io.Writer) (Resu
 	if o.BatchSize < 1 {
 		return Result{}, fmt.Errorf("-size must be at least 1")
 	}
-	meta[workers.MetaUsingBatchSigning] = "true"
+	meta[config.MetaUsingBatchSigning] = "true"
 	if o.ClientSide {
-		meta[workers.MetaUsingClientSuppliedHash] = "true"
+		meta[config.MetaUsingClientSuppliedHash] = "true"
 	}
 	hc := o.httpClient()
 	var done, failed atomic.Int64

@@ -32,6 +32,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/internal/client"
 	"github.com/signet-project/signet/workers"
@@ -172,10 +173,10 @@ func Run(ctx context.Context, f *Options, stdout, stderr io.Writer) (*BenchResul
 	if err != nil {
 		return nil, err
 	}
-	meta := map[string]string{workers.MetaUsingBatchSigning: strconv.FormatBool(f.batch > 0)}
+	meta := map[string]string{config.MetaUsingBatchSigning: strconv.FormatBool(f.batch > 0)}
 	if f.clientSide {
-		meta[workers.MetaUsingClientSuppliedHash] = "true"
-		meta[workers.MetaClientSideHashAlgorithm] = cms.HashName(h)
+		meta[config.MetaUsingClientSuppliedHash] = "true"
+		meta[config.MetaClientSideHashAlgorithm] = cms.HashName(h)
 	}
 	extra, err := client.ParseMeta(f.meta)
 	if err != nil {
