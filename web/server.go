@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -47,6 +48,9 @@ type Options struct {
 	// TempDir holds multipart uploads larger than memoryThreshold while a
 	// request is read. Empty means os.TempDir().
 	TempDir string
+	// Limits bound time, connections, concurrency and memory; zero fields
+	// take DefaultLimits.
+	Limits Limits
 }
 
 // Server serves Signet's HTTP interface.
@@ -59,6 +63,9 @@ type Server struct {
 	tempDir  string
 	metrics  *metrics
 	certs    certText // base64 of signer certificates, for REST responses
+	limits   Limits
+	inFlight atomic.Int64 // requests being served, health and metrics aside
+	queues   workerQueues
 }
 
 // Route paths of the built-in endpoints; the names label metrics and logs.
@@ -87,6 +94,7 @@ func New(opts Options) *Server {
 		shutdown: opts.ShutdownTimeout,
 		tempDir:  opts.TempDir,
 		metrics:  newMetrics(),
+		limits:   opts.Limits.withDefaults(),
 	}
 	if s.reg == nil {
 		s.reg = workers.NewRegistry(workers.NewSet(nil, nil))
@@ -103,7 +111,7 @@ func New(opts Options) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(s.observe, s.recoverer)
+	e.Use(s.observe, s.admit, s.recoverer)
 	// SignServer's GenericProcessServlet serves GET like POST; so does
 	// /signserver/worker/*, which is the same servlet with the worker name
 	// taken from the path.
@@ -133,12 +141,15 @@ func (s *Server) Handler() http.Handler { return s.e }
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.e,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: s.limits.ReadHeaderTimeout,
+		WriteTimeout:      s.limits.WriteTimeout,
+		IdleTimeout:       s.limits.IdleTimeout,
+		// The body's read deadlines (BodyTimeout, ReadTimeout) are set by
+		// limitedBody as it is read.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(l) }()
+	go func() { errc <- hs.Serve(newLimitListener(l, s.limits.MaxConnections)) }()
 	select {
 	case err := <-errc:
 		return err

@@ -60,7 +60,7 @@ func itemError(i int, it *BatchItem, format string, args ...any) error {
 // parseBatch decodes the batch as it is read (decodeBatch stops at
 // MAX_BATCH_SIZE) and checks every item.
 func (w *CMSSigner) parseBatch(req *Request, d decision) ([]batchItem, error) {
-	reqs, err := decodeBatch(req.Data, w.pol.maxBatch)
+	reqs, err := decodeBatch(req.Data, w.pol.maxBatch, req.memoryLimit())
 	if err != nil {
 		return nil, err
 	}

@@ -26,8 +26,11 @@ const batchShape = `{"signatureRequests":[{"data":…,"hashingAlgorithm":…,"cu
 // must come back byte for byte. The common item shape of plain ASCII strings
 // is decoded by hand in one pass; any other item goes through encoding/json,
 // whose error the client sees.
-func decodeBatch(r io.Reader, limit int) ([]BatchItem, error) {
-	d := &batchDecoder{r: bufio.NewReaderSize(r, 32<<10)}
+//
+// The items kept may total at most memory bytes of JSON; a larger batch is
+// refused with ErrTooLarge.
+func decodeBatch(r io.Reader, limit int, memory int64) ([]BatchItem, error) {
+	d := &batchDecoder{r: bufio.NewReaderSize(r, 32<<10), memory: memory}
 	items, err := d.request(limit)
 	if err != nil {
 		return nil, err
@@ -41,6 +44,8 @@ type batchDecoder struct {
 	off int64  // bytes consumed
 	raw []byte // the current value, reused between items
 	err error  // the read error that stopped the scan
+
+	memory int64 // bytes of item JSON that may still be kept
 }
 
 // errSyntax marks a malformed body; the decoder's offset says where.
@@ -230,6 +235,9 @@ func (d *batchDecoder) list(limit int) ([]BatchItem, error) {
 			if !d.object() {
 				return nil, d.syntax()
 			}
+			if d.memory -= int64(len(d.raw)); d.memory < 0 {
+				return nil, TooLarge("The batch's items exceed the server's request memory bound (server.maxRequestMemory): split it, or send digests with client-side hashing.")
+			}
 			if err := decodeItem(d.raw, &it); err != nil {
 				return nil, Illegal("The batch request is not valid JSON of the form %s: %v.", batchShape, itemErrorText(err, start))
 			}
@@ -309,18 +317,18 @@ func (s *exactString) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	if !exactJSONString(b) {
+	if !ExactJSONString(b) {
 		return errInexact
 	}
 	*s = exactString(v)
 	return nil
 }
 
-// exactJSONString reports whether the JSON string raw decodes to exactly
+// ExactJSONString reports whether the JSON string raw decodes to exactly
 // the text the client wrote: it is valid UTF-8 and every \u escape of a
 // surrogate is one of a pair (encoding/json turns anything else into
 // U+FFFD).
-func exactJSONString(raw []byte) bool {
+func ExactJSONString(raw []byte) bool {
 	if !utf8.Valid(raw) {
 		return false
 	}

@@ -64,7 +64,7 @@ func refusedOnPurpose(err error) bool {
 // agree checks decodeBatch against encoding/json on one body.
 func agree(t *testing.T, body []byte) {
 	t.Helper()
-	got, err := decodeBatch(bytes.NewReader(body), 1<<20)
+	got, err := decodeBatch(bytes.NewReader(body), 1<<20, 1<<30)
 	want, ok := decodeStd(body)
 	switch {
 	case err == nil && !ok:
@@ -112,7 +112,7 @@ func TestDecodeBatchStopsAtLimit(t *testing.T) {
 	item := `{"data":"` + strings.Repeat("A", 44) + `","customIdentifier":"x"},`
 	body := `{"signatureRequests":[` + strings.Repeat(item, 1_000_000) + `{"data":""}]}`
 	cr := &countingReader{r: strings.NewReader(body)}
-	_, err := decodeBatch(cr, 1000)
+	_, err := decodeBatch(cr, 1000, 1<<30)
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("error %v, want ErrTooLarge", err)
 	}
@@ -143,7 +143,7 @@ func TestDecodeBatchExactIdentifiers(t *testing.T) {
 		{`\ud800\u0041`, ""},
 	} {
 		body := `{"signatureRequests":[{"data":"AA==","customIdentifier":"` + tc.id + `"}]}`
-		got, err := decodeBatch(strings.NewReader(body), 10)
+		got, err := decodeBatch(strings.NewReader(body), 10, 1<<30)
 		switch {
 		case tc.want == "" && err == nil:
 			t.Errorf("%q: accepted as %q, want refused", tc.id, got[0].CustomIdentifier)
