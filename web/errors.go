@@ -118,6 +118,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		case info.body.tooBig:
 			err = &http.MaxBytesError{Limit: s.max}
 		case info.body.stalled:
+			c.Response().Header().Set(echo.HeaderConnection, "close")
 			err = &httpError{code: http.StatusRequestTimeout, msg: fmt.Sprintf("The request body stalled for more than %s (or took longer than %s in all): send it without pauses.", s.limits.BodyTimeout, s.limits.ReadTimeout)}
 		case info.body.broken != nil:
 			err = badRequest("The request body ended before its end (%v): send it again.", info.body.broken)

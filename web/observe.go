@@ -92,10 +92,12 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	}
 	n, err := b.r.Read(p)
 	b.n += int64(n)
-	if err != nil && b.rc != nil {
+	if err == io.EOF && b.rc != nil {
 		// The body is read: no deadline may cut the connection's
 		// background read while the handler works on, for net/http would
-		// cancel the request's context.
+		// cancel the request's context. After another error the deadline
+		// stays, so that net/http's discarding of the rest of the body
+		// does not wait on the client either.
 		b.rc.SetReadDeadline(time.Time{})
 		b.rc = nil
 	}
@@ -172,6 +174,11 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			r.Body = info.body
 			err = next(c)
+			if rc := info.body.rc; rc != nil {
+				// The handler left the body unread: net/http reads on
+				// to discard it, and a stalled client must not hold it.
+				rc.SetReadDeadline(time.Now().Add(s.limits.BodyTimeout))
+			}
 		}
 		if err != nil {
 			c.Error(err)
