@@ -51,6 +51,21 @@ type Options struct {
 	// Limits bound time, connections, concurrency and memory; zero fields
 	// take DefaultLimits.
 	Limits Limits
+	// Node reports the node's own state for the health check: problems
+	// that are not a worker's (the cluster's database unreachable) and the
+	// configuration version it runs. Nil: no such problems, no version.
+	Node func() NodeStatus
+}
+
+// NodeStatus is the state of the node as a whole.
+type NodeStatus struct {
+	// Problems make the node degraded: the health check fails, so that a
+	// load balancer drains it.
+	Problems []string
+	// ConfigVersion is the cluster configuration version in force, 0
+	// outside a cluster; the health check sends it in the header
+	// X-Signet-Config-Version.
+	ConfigVersion int64
 }
 
 // Server serves Signet's HTTP interface.
@@ -66,6 +81,7 @@ type Server struct {
 	limits   Limits
 	inFlight atomic.Int64 // requests being served, health and metrics aside
 	queues   workerQueues
+	node     func() NodeStatus
 }
 
 // Route paths of the built-in endpoints; the names label metrics and logs.
@@ -95,6 +111,7 @@ func New(opts Options) *Server {
 		tempDir:  opts.TempDir,
 		metrics:  newMetrics(),
 		limits:   opts.Limits.withDefaults(),
+		node:     opts.Node,
 	}
 	if s.reg == nil {
 		s.reg = workers.NewRegistry(workers.NewSet(nil, nil))

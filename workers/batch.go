@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
 )
 
@@ -59,7 +60,7 @@ func itemError(i int, it *BatchItem, format string, args ...any) error {
 
 // parseBatch decodes the batch as it is read (decodeBatch stops at
 // MAX_BATCH_SIZE) and checks every item.
-func (w *CMSSigner) parseBatch(req *Request, d decision) ([]batchItem, error) {
+func (w *CMSSigner) parseBatch(req *Request, d decision, docHash crypto.Hash) ([]batchItem, error) {
 	reqs, err := decodeBatch(req.Data, w.pol.maxBatch, req.memoryLimit())
 	if err != nil {
 		return nil, err
@@ -72,7 +73,7 @@ func (w *CMSSigner) parseBatch(req *Request, d decision) ([]batchItem, error) {
 	errs := make([]error, n)
 	inChunks(n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			errs[i] = w.parseItem(i, &reqs[i], d, &items[i])
+			errs[i] = w.parseItem(i, &reqs[i], d, docHash, &items[i])
 		}
 	})
 	for _, err := range errs {
@@ -83,8 +84,9 @@ func (w *CMSSigner) parseBatch(req *Request, d decision) ([]batchItem, error) {
 	return items, nil
 }
 
-// parseItem decodes and checks item i of a batch into out.
-func (w *CMSSigner) parseItem(i int, it *BatchItem, d decision, out *batchItem) error {
+// parseItem decodes and checks item i of a batch into out; docHash digests
+// an item that names no digest algorithm.
+func (w *CMSSigner) parseItem(i int, it *BatchItem, d decision, docHash crypto.Hash, out *batchItem) error {
 	var (
 		h   crypto.Hash
 		err error
@@ -97,9 +99,9 @@ func (w *CMSSigner) parseItem(i int, it *BatchItem, d decision, out *batchItem) 
 	case d.clientHash && d.clientHashAlg != 0:
 		h = d.clientHashAlg
 	case d.clientHash:
-		return itemError(i, it, "no hashingAlgorithm, and no %s in the request metadata: say which digest algorithm made the data.", MetaClientSideHashAlgorithm)
+		return itemError(i, it, "no hashingAlgorithm, and no %s in the request metadata: say which digest algorithm made the data.", config.MetaClientSideHashAlgorithm)
 	default:
-		if h, err = w.pol.acceptHash(cms.HashName(w.digest)); err != nil {
+		if h, err = w.pol.acceptHash(cms.HashName(docHash)); err != nil {
 			return itemError(i, it, "no hashingAlgorithm, and the worker's digest algorithm is not accepted: %v", err)
 		}
 	}
@@ -145,8 +147,8 @@ func jsonErrorText(err error) string {
 // processBatch validates every item first (nothing is signed when one is
 // invalid), signs all through tokens.SignAll, one call per digest
 // algorithm, and answers in request order.
-func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision) (*Response, error) {
-	items, err := w.parseBatch(req, d)
+func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision, c *cmsCache) (*Response, error) {
+	items, err := w.parseBatch(req, d, c.alg.Hash)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +160,7 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision) 
 	for i := range items {
 		it := &items[i]
 		if it.signer = signers[it.h]; it.signer == nil {
-			if it.signer, err = w.signerFor(ctx, it.h, d.contentOID); err != nil {
+			if it.signer, err = w.signerFor(c, it.h, d.contentOID); err != nil {
 				return nil, err
 			}
 			signers[it.h] = it.signer
