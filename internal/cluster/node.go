@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/state/postgres"
 	"github.com/signet-project/signet/tokens/soft"
@@ -87,3 +89,12 @@ func (n *Node) Status() web.NodeStatus {
 
 // Keystore returns the database keystore of the soft token named token.
 func (n *Node) Keystore(token string) soft.Store { return n.Store.Keystore(token) }
+
+// Metrics are the node's Prometheus metrics: the round trips to the
+// cluster's database, so that their number per signature can be watched.
+func (n *Node) Metrics() []prometheus.Collector {
+	return []prometheus.Collector{prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "signet_state_round_trips_total",
+		Help: "Round trips to the cluster's PostgreSQL database (queries, batches), health pings aside.",
+	}, func() float64 { return float64(n.Store.RoundTrips()) })}
+}
