@@ -77,6 +77,8 @@ type Options struct {
 	// Audit records admin actions. Nil: actions are not recorded and
 	// GET /audit answers 503.
 	Audit state.Audit
+	// SigningLog is searched by GET /signlog. Nil: it answers 503.
+	SigningLog state.SigningLog
 	// Logger receives errors that are not the client's. Nil: slog.Default().
 	Logger *slog.Logger
 }
@@ -127,6 +129,7 @@ func (h *Handler) routes() []route {
 		{http.MethodPut, "/tokens/:token/keys/:alias/chain", h.putChain},
 		{http.MethodPost, "/reload", h.reload},
 		{http.MethodGet, "/audit", h.listAudit},
+		{http.MethodGet, "/signlog", h.listSignLog},
 	}
 }
 

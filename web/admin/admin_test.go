@@ -61,6 +61,7 @@ func (s *source) Current() *workers.Set { return s.set }
 type fixture struct {
 	srv      *httptest.Server
 	audit    *state.Memory
+	signlog  *state.MemoryLog
 	ca       *demo.CA
 	soft     *soft.Token
 	refresh  int
@@ -87,7 +88,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	toks := map[string]tokens.Token{"soft": st, "bare": bareToken{bt}}
 	ws := []workers.Worker{&fakeWorker{name: "Signer", id: 1, tok: "soft", alias: "signer", t: st}}
-	f := &fixture{audit: state.NewMemory(), ca: ca, soft: st}
+	f := &fixture{audit: state.NewMemory(), signlog: &state.MemoryLog{}, ca: ca, soft: st}
 	h := New(Options{
 		Workers: &source{workers.NewSet(ws, toks)},
 		Authenticate: func(user, pass string) Decision {
@@ -106,9 +107,10 @@ func newFixture(t *testing.T) *fixture {
 			}
 			return nil
 		},
-		Refresh: func(context.Context) error { f.refresh++; return nil },
-		Audit:   f.audit,
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Refresh:    func(context.Context) error { f.refresh++; return nil },
+		Audit:      f.audit,
+		SigningLog: f.signlog,
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	e := echo.New()
 	h.Register(e)
