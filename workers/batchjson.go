@@ -48,8 +48,6 @@ type batchDecoder struct {
 	memory int64 // bytes of item JSON that may still be kept
 }
 
-// errSyntax marks a malformed body; the decoder's offset says where.
-var errSyntax = errors.New("syntax error")
 
 func (d *batchDecoder) syntax() error {
 	if d.err != nil {
