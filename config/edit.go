@@ -28,7 +28,7 @@ var ErrNotEditable = errors.New("this part of the file cannot be edited here")
 // Edit changes the text of one configuration file; doc is the file parsed
 // with yaml.v3 and lines its text split after each newline.
 type Edit struct {
-	apply  func(doc *yaml.Node, lines []string) ([]string, error)
+	apply func(doc *yaml.Node, lines []string) ([]string, error)
 }
 
 // NewWorker describes a worker to add.
