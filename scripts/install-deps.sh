@@ -9,6 +9,7 @@ have openssl        || need+=(openssl)
 have softhsm2-util  || need+=(softhsm2)
 have pkcs11-tool    || need+=(opensc)
 have gcc            || need+=(gcc)
+[ -x /usr/bin/chromium ] || need+=(chromium) # the admin UI's browser tests
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
 
 if [ ${#need[@]} -eq 0 ]; then
