@@ -65,6 +65,17 @@ type dashboardData struct {
 	Charts  bool
 }
 
+// CN returns the common name of a subject DN as Go prints it ("CN=x,O=y"),
+// or the whole DN without one: the dashboard shows the full DN on hover.
+func (dashboardData) CN(subject string) string {
+	for _, part := range strings.Split(subject, ",") {
+		if cn, ok := strings.CutPrefix(part, "CN="); ok {
+			return cn
+		}
+	}
+	return subject
+}
+
 func (u *UI) dashboard(c echo.Context) error {
 	var ws []admin.WorkerStatus
 	if err := u.call(c, http.MethodGet, "/workers", nil, &ws); err != nil {

@@ -234,7 +234,14 @@ func (u *UI) done(c echo.Context, to string, okText string, err error) error {
 	case err == nil:
 		s.SetFlash(auth.Flash{Text: okText})
 	case errors.As(err, &ae):
-		s.SetFlash(auth.Flash{Error: true, Text: ae.Message, Problems: ae.Problems})
+		text := ae.Message
+		if len(ae.Problems) > 0 {
+			// The sentence ends with the first problem, which the list shows.
+			if i := strings.Index(text, ae.Problems[0]); i > 0 {
+				text = strings.TrimSpace(text[:i])
+			}
+		}
+		s.SetFlash(auth.Flash{Error: true, Text: text, Problems: ae.Problems})
 	default:
 		u.opts.Logger.Error("admin UI action failed", "path", c.Request().URL.Path, "error", err)
 		s.SetFlash(auth.Flash{Error: true, Text: "The server could not complete the action: see the server log."})
