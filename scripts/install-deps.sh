@@ -11,6 +11,9 @@ have pkcs11-tool    || need+=(opensc)
 have gcc            || need+=(gcc)
 [ -x /usr/bin/chromium ] || need+=(chromium) # the admin UI's browser tests
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
+# The cluster tests start a throw-away PostgreSQL 15 (state/postgres/pgtest);
+# the package also creates the "postgres" user the server runs as under root.
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

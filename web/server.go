@@ -47,6 +47,26 @@ type Options struct {
 	// TempDir holds multipart uploads larger than memoryThreshold while a
 	// request is read. Empty means os.TempDir().
 	TempDir string
+	// Node reports the node's own state for the health check: problems
+	// that are not a worker's (the cluster's database unreachable) and the
+	// configuration version it runs. Nil: no such problems, no version.
+	Node func() NodeStatus
+	// TrustedProxies are the addresses of reverse proxies whose
+	// X-Forwarded-For header names the client. A request from any other
+	// peer is attributed to the peer itself, whatever headers it sends:
+	// any client can write X-Forwarded-For. Nil: no proxy is trusted.
+	TrustedProxies []*net.IPNet
+}
+
+// NodeStatus is the state of the node as a whole.
+type NodeStatus struct {
+	// Problems make the node degraded: the health check fails, so that a
+	// load balancer drains it.
+	Problems []string
+	// ConfigVersion is the cluster configuration version in force, 0
+	// outside a cluster; the health check sends it in the header
+	// X-Signet-Config-Version.
+	ConfigVersion int64
 }
 
 // Server serves Signet's HTTP interface.
@@ -59,6 +79,7 @@ type Server struct {
 	tempDir  string
 	metrics  *metrics
 	certs    certText // base64 of signer certificates, for REST responses
+	node     func() NodeStatus
 }
 
 // Route paths of the built-in endpoints; the names label metrics and logs.
@@ -87,6 +108,7 @@ func New(opts Options) *Server {
 		shutdown: opts.ShutdownTimeout,
 		tempDir:  opts.TempDir,
 		metrics:  newMetrics(),
+		node:     opts.Node,
 	}
 	if s.reg == nil {
 		s.reg = workers.NewRegistry(workers.NewSet(nil, nil))
@@ -103,6 +125,7 @@ func New(opts Options) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
+	e.IPExtractor = clientIP(opts.TrustedProxies)
 	e.Use(s.observe, s.recoverer)
 	// SignServer's GenericProcessServlet serves GET like POST; so does
 	// /signserver/worker/*, which is the same servlet with the worker name
@@ -116,6 +139,21 @@ func New(opts Options) *Server {
 	e.GET(pathMetrics, echo.WrapHandler(s.metrics.handler()))
 	s.e = e
 	return s
+}
+
+// clientIP returns how the client address (echo's RealIP, which the logs,
+// the audit and signing logs and the login throttle use) is found: the
+// peer's address, or the nearest untrusted address of X-Forwarded-For when
+// the peer is a trusted proxy.
+func clientIP(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // Echo returns the echo instance, to mount further routes (vendor APIs,
