@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signet-project/signet/workers"
 )
@@ -51,6 +52,9 @@ type Options struct {
 	// that are not a worker's (the cluster's database unreachable) and the
 	// configuration version it runs. Nil: no such problems, no version.
 	Node func() NodeStatus
+	// Collectors are further Prometheus metrics served on /metrics, such
+	// as the cluster state's database round trips.
+	Collectors []prometheus.Collector
 	// TrustedProxies are the addresses of reverse proxies whose
 	// X-Forwarded-For header names the client. A request from any other
 	// peer is attributed to the peer itself, whatever headers it sends:
@@ -110,6 +114,7 @@ func New(opts Options) *Server {
 		metrics:  newMetrics(),
 		node:     opts.Node,
 	}
+	s.metrics.registry.MustRegister(opts.Collectors...)
 	if s.reg == nil {
 		s.reg = workers.NewRegistry(workers.NewSet(nil, nil))
 	}
