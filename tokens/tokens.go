@@ -126,3 +126,13 @@ type KeyGenerator interface {
 type CertificateStore interface {
 	ImportChain(ctx context.Context, alias string, chain []*x509.Certificate) error
 }
+
+// Remote is implemented by tokens whose keys live on another server reached
+// over the network (a remote HSM's API). Signet does not serve such keys
+// again on its own vendor APIs, so that two Signets pointing at each other
+// cannot loop.
+type Remote interface {
+	Token
+	// Endpoint is the address of the server that holds the keys.
+	Endpoint() string
+}
