@@ -10,6 +10,9 @@ have softhsm2-util  || need+=(softhsm2)
 have pkcs11-tool    || need+=(opensc)
 have gcc            || need+=(gcc)
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
+# The cluster tests start a throw-away PostgreSQL 15 (state/postgres/pgtest);
+# the package also creates the "postgres" user the server runs as under root.
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

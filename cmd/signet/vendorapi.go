@@ -123,7 +123,7 @@ func listVendorKeys(ctx context.Context, set *workers.Set) []vendorKey {
 	toks := set.Tokens()
 	names := make([]string, 0, len(toks))
 	for name, t := range toks {
-		if _, remote := t.(tokens.Remote); remote {
+		if _, remote := tokens.Unwrap(t).(tokens.Remote); remote {
 			continue
 		}
 		names = append(names, name)

@@ -36,6 +36,10 @@ type Options struct {
 	// Without it the signed attributes are content-type, signing-time and
 	// message-digest.
 	CAdES bool
+	// OmitSigningTime leaves out the signing-time attribute: PAdES (ETSI EN
+	// 319 142-1, 5.2.3) forbids it and keeps the claimed time in the
+	// signature dictionary's /M instead. Prepare then ignores its time.
+	OmitSigningTime bool
 }
 
 // Signer builds SignedData for one key, certificate chain and algorithm.
@@ -134,7 +138,7 @@ func NewSigner(opts Options) (*Signer, error) {
 		fixed = append(fixed, signingCertificateV2(cert))
 	}
 	for i, gen := range []bool{false, true} {
-		s.attrs[i] = attrTemplateFor(fixed, opts.Algorithm.Hash.Size(), gen)
+		s.attrs[i] = attrTemplateFor(fixed, opts.Algorithm.Hash.Size(), gen, !opts.OmitSigningTime)
 	}
 	return s, nil
 }
@@ -168,14 +172,17 @@ func signingCertificateV2(cert *x509.Certificate) []byte {
 // attrTemplateFor sorts the fixed attributes with a zero message digest and
 // signing time. The blanks never decide the order: attributes differ in
 // their length or type before their values start.
-func attrTemplateFor(fixed [][]byte, digestLen int, gen bool) attrTemplate {
+func attrTemplateFor(fixed [][]byte, digestLen int, gen, withTime bool) attrTemplate {
 	timeTag, timeLen := byte(tagUTCTime), 13
 	if gen {
 		timeTag, timeLen = tagGenTime, 15
 	}
 	md := attribute(OIDAttrMessageDigest, appendHeader(nil, tagOctetString, int64(digestLen)), make([]byte, digestLen))
 	st := attribute(OIDAttrSigningTime, appendHeader(nil, timeTag, int64(timeLen)), make([]byte, timeLen))
-	list := append(slices.Clone(fixed), md, st)
+	list := append(slices.Clone(fixed), md)
+	if withTime {
+		list = append(list, st)
+	}
 	slices.SortFunc(list, bytes.Compare) // DER SET OF order
 	var t attrTemplate
 	var body []byte
@@ -191,6 +198,9 @@ func attrTemplateFor(fixed [][]byte, digestLen int, gen bool) attrTemplate {
 	t.der = appendHeader(nil, tagSet, int64(len(body)))
 	t.mdOff += len(t.der)
 	t.timeOff += len(t.der)
+	if !withTime {
+		t.timeOff = -1
+	}
 	t.der = append(t.der, body...)
 	return t
 }
@@ -318,7 +328,9 @@ func (s *Signer) Prepare(digest []byte, signingTime time.Time) (*Pending, error)
 	buf := make([]byte, n, n+inputLen)
 	copy(buf, tp.der)
 	copy(buf[tp.mdOff:], digest)
-	appendTime(buf[tp.timeOff:tp.timeOff], year, int(month), day, hour, min, sec, gen)
+	if tp.timeOff >= 0 {
+		appendTime(buf[tp.timeOff:tp.timeOff], year, int(month), day, hour, min, sec, gen)
+	}
 	p := &Pending{s: s, attrs: buf[:n:n]}
 	if s.alg.Scheme == Ed25519 {
 		p.input = p.attrs // RFC 8419: pure Ed25519 over the DER attributes

@@ -164,3 +164,14 @@ func verifySignature(pub crypto.PublicKey, si *SignerInfo, digest, message []byt
 	}
 	return fmt.Errorf("%w signer key type %T", ErrUnsupported, pub)
 }
+
+// VerifyDigest checks signer i against a content digest computed by the
+// caller (with si.Algorithm.Hash) and the signer's certificate: what Verify
+// does for one signer, for validators that report a digest mismatch apart
+// from a bad signature value.
+func (sd *SignedData) VerifyDigest(i int, cert *x509.Certificate, digest []byte) error {
+	if i < 0 || i >= len(sd.Signers) {
+		return fmt.Errorf("cms: there is no signer %d; the SignedData has %d", i, len(sd.Signers))
+	}
+	return sd.verifySigner(sd.Signers[i], cert, digest)
+}

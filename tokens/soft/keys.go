@@ -80,6 +80,9 @@ func (t *Token) writable() error {
 
 // keyFile is where a new key of the keystore goes.
 func (t *Token) keyFile(alias string) string {
+	if t.store != nil {
+		return alias
+	}
 	if t.typ == TypePKCS12 {
 		return filepath.Join(t.path, alias+extP12)
 	}
@@ -118,7 +121,13 @@ func (t *Token) GenerateKey(ctx context.Context, alias string, spec tokens.KeySp
 		return nil, fmt.Errorf("token %s already has a key %q: remove it first or choose another alias", t.name, alias)
 	}
 	file := t.keyFile(alias)
-	if _, err := os.Lstat(file); err == nil {
+	if t.store != nil {
+		if _, found, err := t.store.Get(ctx, alias); err != nil {
+			return nil, fmt.Errorf("cannot store key %q: %w", alias, err)
+		} else if found {
+			return nil, fmt.Errorf("token %s already has a key %q in the database: remove it first or choose another alias", t.name, alias)
+		}
+	} else if _, err := os.Lstat(file); err == nil {
 		return nil, fmt.Errorf("file %s exists but is not loaded: reactivate the token or remove the file", file)
 	}
 	if err := t.writeKey(file, key, nil, t.pin); err != nil {
@@ -139,6 +148,14 @@ func (t *Token) RemoveKey(ctx context.Context, alias string) error {
 	e, err := t.lookup(alias)
 	if err != nil {
 		return err
+	}
+	if t.store != nil {
+		if err := t.store.Delete(ctx, alias); err != nil {
+			return fmt.Errorf("cannot remove key %q: %w", alias, err)
+		}
+		delete(t.keys, alias)
+		e.live.Store(false)
+		return nil
 	}
 	if t.typ == TypePEM {
 		chainFile := strings.TrimSuffix(e.file, filepath.Ext(e.file)) + extChain

@@ -28,6 +28,17 @@
 // go-pkcs12 handles Ed25519 keys (it stores PKCS#8, which crypto/x509 encodes
 // for Ed25519), so both formats hold every key type.
 //
+// # Keystore in a database
+//
+// With Options.Store the PKCS#12 files are kept by a Store instead of a
+// folder: in a cluster, the PostgreSQL state (state/postgres.Keystore), as
+// SignServer's keystore-in-database crypto token, so that a key generated
+// or a chain stored through one node signs on every node. The files are the
+// same encrypted PKCS#12 files, under the same PIN, which the database
+// never sees. A key another node added is read when it is first asked
+// for; a key without a chain is read again until it has one, so that a
+// chain stored through another node is seen.
+//
 // # PINs
 //
 // PKCS12: every file of a keystore is protected by the same password, the
@@ -82,15 +93,30 @@ type Options struct {
 	Type string
 	// Name is the token's name; the base name of Path when empty.
 	Name string
+	// Store, when set, keeps the keystore's PKCS#12 files instead of the
+	// folder Path (which is then not used); Type must be PKCS12 and Name
+	// set.
+	Store Store
+}
+
+// Store keeps a PKCS#12 keystore's files, one per alias, somewhere other
+// than a folder (see "Keystore in a database"). Found is false for an
+// alias it does not hold.
+type Store interface {
+	List(ctx context.Context) (map[string][]byte, error)
+	Get(ctx context.Context, alias string) (data []byte, found bool, err error)
+	Put(ctx context.Context, alias string, data []byte) error
+	Delete(ctx context.Context, alias string) error
 }
 
 // Token is a crypto token over a keystore on disk. It is Offline until
 // Activate succeeds. A Token is safe for concurrent use; signing takes no
 // lock, so signers of one token run in parallel.
 type Token struct {
-	name string
-	path string
-	typ  string
+	name  string
+	path  string
+	typ   string
+	store Store // nil: the keystore is the folder or file at path
 
 	mu     sync.RWMutex
 	active bool
@@ -109,6 +135,15 @@ var (
 const reasonNotActivated = "not activated"
 
 func (o Options) check() (Options, error) {
+	if o.Store != nil {
+		if o.Type = strings.ToUpper(o.Type); o.Type != TypePKCS12 {
+			return o, fmt.Errorf("a keystore in the database holds PKCS12 files, not %s: set the keystore type to PKCS12", o.Type)
+		}
+		if o.Name == "" {
+			return o, errors.New("a keystore in the database needs the token's name")
+		}
+		return o, nil
+	}
 	if o.Path == "" {
 		return o, errors.New("soft token needs a keystore path: set the token's keystore path")
 	}
@@ -136,7 +171,10 @@ func Open(opts Options) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Token{name: opts.Name, path: opts.Path, typ: opts.Type, reason: reasonNotActivated}
+	t := &Token{name: opts.Name, path: opts.Path, typ: opts.Type, store: opts.Store, reason: reasonNotActivated}
+	if t.store != nil {
+		return t, nil
+	}
 	if _, err := t.files(); err != nil {
 		t.reason = unreadable(err)
 	}
@@ -192,7 +230,7 @@ func (t *Token) Status(ctx context.Context) tokens.Status {
 // wraps tokens.ErrBadPIN and the token keeps its state. Activating an active
 // token reloads the keystore from disk.
 func (t *Token) Activate(ctx context.Context, pin string) error {
-	keys, single, err := t.load(pin)
+	keys, single, err := t.load(ctx, pin)
 	if err != nil {
 		if errors.Is(err, tokens.ErrBadPIN) {
 			return fmt.Errorf("cannot activate token %s: %w", t.name, err)
@@ -266,23 +304,68 @@ func (t *Token) Keys(ctx context.Context) ([]tokens.KeyInfo, error) {
 // wrapper around the key: it takes no lock, and fails with tokens.ErrOffline
 // once the token is deactivated or the key removed.
 func (t *Token) Signer(ctx context.Context, alias string) (crypto.Signer, error) {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	e, err := t.lookup(alias)
+	e, err := t.find(ctx, alias)
 	if err != nil {
 		return nil, err
 	}
 	return &signer{e: e}, nil
 }
 
+// find returns the entry of alias, reading it from the Store when this
+// node has not seen it, or has seen it without a chain.
+func (t *Token) find(ctx context.Context, alias string) (*entry, error) {
+	t.mu.RLock()
+	e, err := t.lookup(alias)
+	pin, hasChain := t.pin, err == nil && len(e.chain) > 0
+	t.mu.RUnlock()
+	if t.store == nil || errors.Is(err, tokens.ErrOffline) || hasChain {
+		return e, err
+	}
+	data, found, ferr := t.store.Get(ctx, alias)
+	switch {
+	case ferr != nil && err == nil:
+		return e, nil // the key is known; its chain can wait
+	case ferr != nil:
+		return nil, fmt.Errorf("token %s: %w", t.name, ferr)
+	case !found:
+		return e, err
+	}
+	key, chain, derr := decodeP12(data, alias, pin)
+	if derr != nil {
+		return nil, fmt.Errorf("token %s: %w", t.name, derr)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.active {
+		return nil, fmt.Errorf("token %s is not activated: %w", t.name, tokens.ErrOffline)
+	}
+	if cur, ok := t.keys[alias]; ok && matchesKey(cur.key, key) {
+		if len(cur.chain) == 0 {
+			cur.chain = chain // signers handed out stay valid
+		}
+		return cur, nil
+	} else if ok {
+		cur.live.Store(false) // removed and generated again through another node
+	}
+	ne := newEntry(key, chain, alias)
+	t.keys[alias] = ne
+	return ne, nil
+}
+
 // Chain returns the certificate chain of the key alias, signer first; empty
 // when no chain has been imported.
 func (t *Token) Chain(ctx context.Context, alias string) ([]*x509.Certificate, error) {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	e, err := t.lookup(alias)
+	e, err := t.find(ctx, alias)
 	if err != nil {
 		return nil, err
 	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	return slices.Clone(e.chain), nil
+}
+
+// matchesKey reports whether a and b are the same key.
+func matchesKey(a, b crypto.Signer) bool {
+	pub, ok := a.Public().(publicKey)
+	return ok && pub.Equal(b.Public())
 }

@@ -2,6 +2,7 @@ package soft
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -110,7 +111,22 @@ func aliasOf(file string) string {
 }
 
 // load reads every key of the keystore.
-func (t *Token) load(pin string) (map[string]*entry, bool, error) {
+func (t *Token) load(ctx context.Context, pin string) (map[string]*entry, bool, error) {
+	if t.store != nil {
+		datas, err := t.store.List(ctx)
+		if err != nil {
+			return nil, false, err
+		}
+		keys := make(map[string]*entry, len(datas))
+		for alias, data := range datas {
+			key, chain, err := decodeP12(data, alias, pin)
+			if err != nil {
+				return nil, false, err
+			}
+			keys[alias] = newEntry(key, chain, alias)
+		}
+		return keys, false, nil
+	}
 	files, err := t.files()
 	if err != nil {
 		return nil, false, err
@@ -141,6 +157,11 @@ func readP12(file, pin string) (crypto.Signer, []*x509.Certificate, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return decodeP12(data, file, pin)
+}
+
+// decodeP12 decodes the PKCS#12 file data, named file in errors.
+func decodeP12(data []byte, file, pin string) (crypto.Signer, []*x509.Certificate, error) {
 	k, cert, cas, err := pkcs12.DecodeChain(data, pin)
 	if errors.Is(err, pkcs12.ErrIncorrectPassword) {
 		return nil, nil, fmt.Errorf("the PIN does not open %s: %w", filepath.Base(file), tokens.ErrBadPIN)
@@ -294,6 +315,9 @@ func (t *Token) writeKey(file string, key crypto.Signer, chain []*x509.Certifica
 		data, err := pkcs12.Modern.Encode(key, chain[0], chain[1:], pin)
 		if err != nil {
 			return fmt.Errorf("encode %s: %w", filepath.Base(file), err)
+		}
+		if t.store != nil {
+			return t.store.Put(context.Background(), file, data) // file is the alias
 		}
 		return writeAtomic(file, data)
 	}

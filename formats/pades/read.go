@@ -1,0 +1,269 @@
+// Package pades signs PDF documents with PAdES baseline signatures (ETSI EN
+// 319 142-1) and reads the signatures and the Document Security Store of a
+// signed PDF for validation.
+//
+// The PDF structure is read with pdfcpu, which bounds what a hostile file
+// may make it allocate and can be cancelled. The signature itself is
+// written by this package as an incremental update: digitorus/pdfsign and
+// pdfcpu both build the CMS with their own PKCS#7 code and write SubFilter
+// adbe.pkcs7.detached, and neither can reserve /Contents, hand out the
+// digest of the ByteRange and take back a CMS made elsewhere — which is
+// what PAdES with Signet's own CAdES encoder (formats/cms) needs. The
+// incremental update leaves every earlier byte as it was, so earlier
+// signatures stay valid.
+package pades
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+)
+
+// ErrInvalidPDF is wrapped by the errors about a document that is not a PDF
+// this package can sign or read: truncated, damaged, encrypted, too large
+// in its structure. Its message says what is wrong; callers answer 4xx.
+var ErrInvalidPDF = errors.New("pades: invalid PDF")
+
+// Limits bound what reading one document may cost. The zero value means
+// the defaults below.
+type Limits struct {
+	// MaxObjects is the largest number of objects a document may declare.
+	MaxObjects int
+	// MaxDecodeBytes bounds the decoded size of any one stream (object
+	// streams, xref streams, DSS entries).
+	MaxDecodeBytes int64
+}
+
+const (
+	defaultMaxObjects     = 1_000_000
+	defaultMaxDecodeBytes = 64 << 20
+	maxDepth              = 64 // object graph traversal (form field kids, page tree)
+)
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidPDF, fmt.Sprintf(format, args...))
+}
+
+// document is a parsed PDF and the facts an incremental update needs.
+type document struct {
+	raw       []byte
+	ctx       *model.Context
+	startxref int64 // offset of the last cross-reference section (/Prev)
+	xrefStm   bool  // the last section is a cross-reference stream
+	maxDecode int64
+}
+
+// open parses raw. It refuses encrypted documents (an update would have to
+// encrypt its strings) and turns every failure of the parser, including a
+// panic on garbage, into an ErrInvalidPDF error.
+func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) {
+	if !bytes.HasPrefix(bytes.TrimLeft(raw[:min(len(raw), 1024)], "\x00\t\r\n "), []byte("%PDF-")) {
+		return nil, invalid("the document does not start with %%PDF-; send a PDF file")
+	}
+	start, err := lastStartXref(raw)
+	if err != nil {
+		return nil, err
+	}
+	if lim.MaxObjects <= 0 {
+		lim.MaxObjects = defaultMaxObjects
+	}
+	if lim.MaxDecodeBytes <= 0 {
+		lim.MaxDecodeBytes = defaultMaxDecodeBytes
+	}
+	conf := &model.Configuration{
+		Reader15:                  true,
+		ValidationMode:            model.ValidationRelaxed,
+		UnsupportedResourcePolicy: model.UnsupportedResourceSkip,
+		Eol:                       types.EolLF,
+		Offline:                   true,
+		Limits: model.ResourceLimits{
+			MaxStreamBytes:       int64(len(raw)),
+			MaxDecodeBytes:       lim.MaxDecodeBytes,
+			MaxImagePixels:       1,
+			MaxImageBytes:        1,
+			MaxObjectCount:       lim.MaxObjects,
+			MaxObjectStreamCount: lim.MaxObjects,
+			MaxObjectStreamFirst: 1 << 20,
+			MaxXRefEntries:       lim.MaxObjects,
+			MaxRecursionDepth:    maxDepth,
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			d, err = nil, invalid("the PDF structure is damaged (%v)", r)
+		}
+	}()
+	c, err := pdfcpu.ReadWithContext(ctx, bytes.NewReader(raw), conf)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: reading the PDF took too long: %w", ErrInvalidPDF, ctx.Err())
+		}
+		return nil, invalid("the PDF cannot be read: %v", err)
+	}
+	if c.XRefTable.Encrypt != nil || c.XRefTable.E != nil {
+		return nil, invalid("the PDF is encrypted; remove the encryption before signing or validating it")
+	}
+	if c.XRefTable.Root == nil {
+		return nil, invalid("the PDF has no document catalog (/Root)")
+	}
+	if _, err := c.Catalog(); err != nil {
+		return nil, invalid("the PDF's document catalog cannot be read: %v", err)
+	}
+	if err := c.EnsurePageCount(); err != nil || c.PageCount < 1 {
+		return nil, invalid("the PDF's page tree cannot be read")
+	}
+	d = &document{raw: raw, ctx: c, startxref: start, maxDecode: lim.MaxDecodeBytes}
+	d.xrefStm = !bytes.HasPrefix(bytes.TrimLeft(raw[start:], "\x00\t\r\n\f "), []byte("xref"))
+	return d, nil
+}
+
+// lastStartXref finds the offset after the last "startxref" keyword.
+func lastStartXref(raw []byte) (int64, error) {
+	tail := raw[max(0, len(raw)-2048):]
+	i := bytes.LastIndex(tail, []byte("startxref"))
+	if i < 0 {
+		return 0, invalid("the PDF has no startxref at its end; it is truncated")
+	}
+	f := bytes.Fields(tail[i+len("startxref"):])
+	if len(f) == 0 {
+		return 0, invalid("the PDF's startxref has no offset; it is truncated")
+	}
+	n, err := strconv.ParseInt(string(f[0]), 10, 64)
+	if err != nil || n < 0 || n >= int64(len(raw)) {
+		return 0, invalid("the PDF's startxref offset is outside the file; it is damaged")
+	}
+	return n, nil
+}
+
+// deref resolves o (an indirect reference or a direct object).
+func (d *document) deref(o types.Object) (types.Object, error) {
+	o, err := d.ctx.Dereference(o)
+	if err != nil {
+		return nil, invalid("an object cannot be read: %v", err)
+	}
+	return o, nil
+}
+
+// dict resolves o to a dictionary; nil when o is absent or null.
+func (d *document) dict(o types.Object) (types.Dict, error) {
+	if o == nil {
+		return nil, nil
+	}
+	o, err := d.deref(o)
+	if err != nil || o == nil {
+		return nil, err
+	}
+	switch v := o.(type) {
+	case types.Dict:
+		return v, nil
+	case types.StreamDict:
+		return v.Dict, nil
+	}
+	return nil, invalid("a dictionary was expected but the PDF has a %T", o)
+}
+
+// array resolves o to an array; nil when o is absent or null.
+func (d *document) array(o types.Object) (types.Array, error) {
+	if o == nil {
+		return nil, nil
+	}
+	o, err := d.deref(o)
+	if err != nil || o == nil {
+		return nil, err
+	}
+	a, ok := o.(types.Array)
+	if !ok {
+		return nil, invalid("an array was expected but the PDF has a %T", o)
+	}
+	return a, nil
+}
+
+// streamBytes resolves o to a stream and decodes it, within the limits.
+func (d *document) streamBytes(o types.Object) ([]byte, error) {
+	o, err := d.deref(o)
+	if err != nil {
+		return nil, err
+	}
+	sd, ok := o.(types.StreamDict)
+	if !ok {
+		return nil, invalid("a stream was expected but the PDF has a %T", o)
+	}
+	if err := sd.DecodeWithLimit(d.maxDecode); err != nil {
+		return nil, invalid("a stream cannot be decoded: %v", err)
+	}
+	return sd.Content, nil
+}
+
+// catalog returns the document catalog.
+func (d *document) catalog() types.Dict {
+	c, _ := d.ctx.Catalog()
+	return c
+}
+
+// nextObject is the first object number an update may allocate.
+func (d *document) nextObject() int {
+	n := *d.ctx.XRefTable.Size
+	return n
+}
+
+// generation returns the generation number of object nr.
+func (d *document) generation(nr int) int {
+	if e, ok := d.ctx.XRefTable.Table[nr]; ok && e.Generation != nil {
+		return *e.Generation
+	}
+	return 0
+}
+
+// text returns a string entry (literal or hex, PDFDocEncoding or UTF-16).
+func (d *document) text(dict types.Dict, key string) string {
+	o, ok := dict.Find(key)
+	if !ok {
+		return ""
+	}
+	o, err := d.deref(o)
+	if err != nil {
+		return ""
+	}
+	switch v := o.(type) {
+	case types.StringLiteral:
+		s, err := types.StringLiteralToString(v)
+		if err == nil {
+			return s
+		}
+	case types.HexLiteral:
+		s, err := types.HexLiteralToString(v)
+		if err == nil {
+			return s
+		}
+	case types.Name:
+		return v.Value()
+	}
+	return ""
+}
+
+// rawBytes returns the bytes of a string entry (such as /Contents).
+func (d *document) rawBytes(dict types.Dict, key string) ([]byte, bool) {
+	o, ok := dict.Find(key)
+	if !ok {
+		return nil, false
+	}
+	o, err := d.deref(o)
+	if err != nil {
+		return nil, false
+	}
+	switch v := o.(type) {
+	case types.HexLiteral:
+		b, err := v.Bytes()
+		return b, err == nil
+	case types.StringLiteral:
+		b, err := types.Unescape(v.Value())
+		return b, err == nil
+	}
+	return nil, false
+}

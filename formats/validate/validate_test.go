@@ -1,0 +1,319 @@
+package validate_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/formats/pades"
+	"github.com/signet-project/signet/formats/tsp"
+	"github.com/signet-project/signet/formats/validate"
+)
+
+const crlURL = "http://crl.test/ca.crl"
+
+// pki is a root CA whose certificates name crlURL, and its revocations.
+type pki struct {
+	cert    *x509.Certificate
+	key     crypto.Signer
+	revoked []x509.RevocationListEntry
+}
+
+func newKey(t testing.TB) crypto.Signer {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func newPKI(t testing.TB, name string) *pki {
+	t.Helper()
+	k := newKey(t)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().AddDate(1, 0, 0),
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	return &pki{cert: c, key: k}
+}
+
+var serial int64 = 100
+
+func (p *pki) issue(t testing.TB, name string, pub crypto.PublicKey, from, to time.Time, eku ...x509.ExtKeyUsage) *x509.Certificate {
+	t.Helper()
+	serial++
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
+		NotBefore: from, NotAfter: to, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+		CRLDistributionPoints: []string{crlURL}}
+	if len(eku) > 0 { // RFC 3161: the time-stamping EKU is critical
+		tmpl.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Critical: true, Value: must(asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}}))}}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, pub, p.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	return c
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func (p *pki) crl(t testing.TB) []byte {
+	t.Helper()
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(time.Now().UnixNano()),
+		ThisUpdate: time.Now().Add(-time.Minute), NextUpdate: time.Now().Add(time.Hour), RevokedCertificateEntries: p.revoked}, p.cert, p.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// online serves the CA's current CRL, as the demo CA's URL would.
+type online struct {
+	p *pki
+	t testing.TB
+}
+
+func (o online) CRLs(_ context.Context, cert, _ *x509.Certificate) ([][]byte, error) {
+	return [][]byte{o.p.crl(o.t)}, nil
+}
+
+// signPDF signs doc with key and chain at PAdES-B-B, or B-T with tsa.
+func signPDF(t testing.TB, doc []byte, key crypto.Signer, chain []*x509.Certificate, tsa *tsp.Authority) []byte {
+	t.Helper()
+	cs, err := cms.NewSigner(cms.Options{Chain: chain, Algorithm: cms.Algorithm{Hash: crypto.SHA256, Scheme: cms.ECDSA}, CAdES: true, OmitSigningTime: true, IncludeCertificates: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(_ context.Context, in []byte) ([]byte, error) { return key.Sign(rand.Reader, in, crypto.SHA256) }
+	var stamp pades.StampFunc
+	if tsa != nil {
+		stamp = func(ctx context.Context, der, sig []byte) ([]byte, error) {
+			h := crypto.SHA256.New()
+			h.Write(sig)
+			tok, err := tsa.Stamp(ctx, h.Sum(nil), crypto.SHA256)
+			if err != nil {
+				return nil, err
+			}
+			sd, err := cms.Parse(der)
+			if err != nil {
+				return nil, err
+			}
+			if err := sd.AddUnsignedAttribute(0, cms.OIDSignatureTimeStampToken, tok); err != nil {
+				return nil, err
+			}
+			return sd.Bytes()
+		}
+	}
+	out, err := pades.Sign(context.Background(), doc, cs, sign, stamp, pades.Options{Time: time.Now(), Reason: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func minimalPDF() []byte {
+	var b bytes.Buffer
+	var offs []int
+	for _, body := range []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
+	} {
+		if b.Len() == 0 {
+			b.WriteString("%PDF-1.4\n")
+		}
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), body)
+	}
+	x := b.Len()
+	fmt.Fprintf(&b, "xref\n0 4\n0000000000 65535 f\r\n")
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", x)
+	return b.Bytes()
+}
+
+// run executes a tool that must be installed.
+func run(t testing.TB, name string, args ...string) (string, bool) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		t.Fatalf("%s is required (scripts/install-deps.sh installs it)", name)
+	}
+	out, err := exec.Command(name, args...).CombinedOutput()
+	return string(out), err == nil
+}
+
+// opensslVerify checks the CMS of the first signature with openssl cms
+// -verify -cades over the signed bytes, with the CA and its CRL.
+func opensslVerify(t testing.TB, doc []byte, ca *pki) (string, bool) {
+	t.Helper()
+	in, err := pades.Inspect(context.Background(), doc, pades.Limits{})
+	if err != nil || len(in.Signatures) == 0 {
+		t.Fatalf("inspect: %v", err)
+	}
+	s := in.Signatures[0]
+	content, _ := io.ReadAll(s.SignedContent())
+	dir := t.TempDir()
+	w := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	crl := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: ca.crl(t)})
+	return run(t, "openssl", "cms", "-verify", "-cades", "-binary", "-inform", "DER", "-purpose", "any",
+		"-in", w("sig.der", s.Contents), "-content", w("content", content),
+		"-CAfile", w("ca.pem", append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}), crl...)),
+		"-crl_check", "-out", os.DevNull)
+}
+
+func pdfsig(t testing.TB, doc []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "doc.pdf")
+	if err := os.WriteFile(p, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := run(t, "pdfsig", p)
+	return out
+}
+
+// TestCorpus builds good and broken signed PDFs and checks that the
+// validator, openssl and pdfsig agree on each.
+func TestCorpus(t *testing.T) {
+	t.Parallel()
+	ca := newPKI(t, "Validate Test CA")
+	other := newPKI(t, "Untrusted CA")
+	now := time.Now()
+	good, badKey, expKey, revKey, untrKey := newKey(t), newKey(t), newKey(t), newKey(t), newKey(t)
+	goodCert := ca.issue(t, "good signer", good.Public(), now.Add(-time.Hour), now.Add(time.Hour))
+	expCert := ca.issue(t, "expired signer", expKey.Public(), now.Add(-48*time.Hour), now.Add(-24*time.Hour))
+	revCert := ca.issue(t, "revoked signer", revKey.Public(), now.Add(-time.Hour), now.Add(time.Hour))
+	untrCert := other.issue(t, "untrusted signer", untrKey.Public(), now.Add(-time.Hour), now.Add(time.Hour))
+	ca.revoked = append(ca.revoked, x509.RevocationListEntry{SerialNumber: revCert.SerialNumber, RevocationTime: now.Add(-time.Minute)})
+
+	doc := minimalPDF()
+	signed := signPDF(t, doc, good, []*x509.Certificate{goodCert, ca.cert}, nil)
+	tampered := bytes.Clone(signed)
+	tampered[20] ^= 0x01 // inside the first signed range: the catalog object
+	cases := []struct {
+		name        string
+		doc         []byte
+		ind, sub    string
+		opensslOK   bool
+		pdfsigValid bool
+	}{
+		{"good", signed, validate.TotalPassed, "", true, true},
+		{"tampered", tampered, validate.TotalFailed, validate.HashFailure, false, false},
+		{"wrong key", signPDF(t, doc, badKey, []*x509.Certificate{goodCert, ca.cert}, nil), validate.TotalFailed, validate.SigCryptoFailure, false, false},
+		{"expired", signPDF(t, doc, expKey, []*x509.Certificate{expCert, ca.cert}, nil), validate.Indeterminate, validate.OutOfBoundsNoPOE, false, true},
+		{"untrusted root", signPDF(t, doc, untrKey, []*x509.Certificate{untrCert, other.cert}, nil), validate.Indeterminate, validate.NoCertificateChainFound, false, true},
+		{"revoked", signPDF(t, doc, revKey, []*x509.Certificate{revCert, ca.cert}, nil), validate.Indeterminate, validate.RevokedNoPOE, false, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			rep, err := validate.PDF(context.Background(), c.doc, validate.Options{Roots: []*x509.Certificate{ca.cert}, Online: online{ca, t}}, pades.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Signatures) != 1 {
+				t.Fatalf("%d signatures", len(rep.Signatures))
+			}
+			s := rep.Signatures[0]
+			if s.Indication != c.ind || s.SubIndication != c.sub {
+				t.Errorf("validator: %s/%s, want %s/%s (%v)", s.Indication, s.SubIndication, c.ind, c.sub, s.Messages)
+			}
+			if out, ok := opensslVerify(t, c.doc, ca); ok != c.opensslOK {
+				t.Errorf("openssl cms -verify ok=%v, want %v:\n%s", ok, c.opensslOK, out)
+			}
+			rep2 := pdfsig(t, c.doc)
+			if valid := strings.Contains(rep2, "Signature Validation: Signature is Valid."); valid != c.pdfsigValid {
+				t.Errorf("pdfsig valid=%v, want %v:\n%s", valid, c.pdfsigValid, rep2)
+			}
+			if c.ind == validate.TotalPassed && (s.Level != "PAdES-BASELINE-B" || !s.ContentIntact || s.Revocation == nil || s.Revocation.Status != "good") {
+				t.Errorf("report: %+v", s)
+			}
+		})
+	}
+}
+
+// TestLevels signs at B-T, adds a DSS (B-LT), and removes it again.
+func TestLevels(t *testing.T) {
+	t.Parallel()
+	ca := newPKI(t, "Levels Test CA")
+	now := time.Now()
+	key, tsaKey := newKey(t), newKey(t)
+	cert := ca.issue(t, "signer", key.Public(), now.Add(-time.Hour), now.Add(time.Hour))
+	tsaCert := ca.issue(t, "tsa", tsaKey.Public(), now.Add(-time.Hour), now.Add(time.Hour), x509.ExtKeyUsageTimeStamping)
+	tsa, err := tsp.New(tsp.Options{Chain: []*x509.Certificate{tsaCert, ca.cert}, Signer: tsaKey, Hash: crypto.SHA256, DefaultPolicy: []int{1, 2, 3}, IncludeCertificates: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt := signPDF(t, minimalPDF(), key, []*x509.Certificate{cert, ca.cert}, tsa)
+	lt, err := pades.AppendDSS(context.Background(), bt, pades.ValidationData{Certs: [][]byte{cert.Raw, ca.cert.Raw, tsaCert.Raw}, CRLs: [][]byte{ca.crl(t)}}, pades.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice := signPDF(t, lt, key, []*x509.Certificate{cert, ca.cert}, nil)
+	offline := validate.Options{Roots: []*x509.Certificate{ca.cert}}
+	for _, c := range []struct {
+		name  string
+		doc   []byte
+		ind   string
+		level string
+	}{
+		{"B-T offline", bt, validate.Indeterminate, ""},
+		{"B-LT offline", lt, validate.TotalPassed, "PAdES-BASELINE-LT"},
+		{"DSS removed", lt[:len(bt)], validate.Indeterminate, ""},
+		{"signed twice", twice, validate.TotalPassed, "PAdES-BASELINE-LT"},
+	} {
+		rep, err := validate.PDF(context.Background(), c.doc, offline, pades.Limits{})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		s := rep.Signatures[0]
+		if s.Indication != c.ind || s.Level != c.level {
+			t.Errorf("%s: %s %s, want %s %s (%v)", c.name, s.Indication, s.Level, c.ind, c.level, s.Messages)
+		}
+		if s.TimeStamp == nil || !s.TimeStamp.Valid {
+			t.Errorf("%s: time-stamp %+v", c.name, s.TimeStamp)
+		}
+	}
+	rep, _ := validate.PDF(context.Background(), bt, validate.Options{Roots: offline.Roots, Online: online{ca, t}}, pades.Limits{})
+	if s := rep.Signatures[0]; s.Indication != validate.TotalPassed || s.Level != "PAdES-BASELINE-T" {
+		t.Errorf("B-T online: %s %s %v", s.Indication, s.Level, s.Messages)
+	}
+	out := pdfsig(t, twice)
+	if strings.Count(out, "Signature is Valid.") != 2 {
+		t.Errorf("pdfsig on a PDF signed twice:\n%s", out)
+	}
+}

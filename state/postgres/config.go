@@ -1,0 +1,107 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// configChannel is the LISTEN/NOTIFY channel on which a new configuration
+// version is announced; the payload is its version number.
+const configChannel = "signet_config"
+
+// ErrNoConfig reports that no configuration was pushed to the cluster yet.
+var ErrNoConfig = errors.New("no configuration was pushed to the cluster yet: run signet config push FILE")
+
+// ConfigVersion is one version of the cluster's configuration.
+type ConfigVersion struct {
+	Version int64
+	YAML    string
+	Author  string // who pushed it
+	Created time.Time
+}
+
+// PushConfig stores yaml as the next version of the cluster's configuration
+// and notifies every node; the caller has checked it. It returns the new
+// version.
+func (s *Store) PushConfig(ctx context.Context, yaml, author string) (int64, error) {
+	var v int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, "INSERT INTO config (yaml, author) VALUES ($1, $2) RETURNING version", yaml, author).Scan(&v); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", configChannel, strconv.FormatInt(v, 10))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store the configuration: %w", err)
+	}
+	return v, nil
+}
+
+// Config returns the configuration in force: the newest version. Without
+// any, the error wraps ErrNoConfig.
+func (s *Store) Config(ctx context.Context) (ConfigVersion, error) {
+	var c ConfigVersion
+	err := s.pool.QueryRow(ctx, "SELECT version, yaml, author, created FROM config ORDER BY version DESC LIMIT 1").Scan(&c.Version, &c.YAML, &c.Author, &c.Created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, ErrNoConfig
+	}
+	if err != nil {
+		return c, fmt.Errorf("read the cluster configuration: %w", err)
+	}
+	return c, nil
+}
+
+// WatchConfig calls changed with the newest configuration version each
+// time one is pushed (LISTEN/NOTIFY), and once each time it (re)connects,
+// so that versions pushed while the database was unreachable are not
+// missed. It runs until ctx ends. changed runs on WatchConfig's goroutine;
+// it may be called with a version already seen.
+func (s *Store) WatchConfig(ctx context.Context, changed func(version int64)) {
+	for ctx.Err() == nil {
+		err := s.listen(ctx, changed)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("configuration listener disconnected; reconnecting", "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(pingEvery):
+		}
+	}
+}
+
+func (s *Store) listen(ctx context.Context, changed func(int64)) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// The connection LISTENs: it never goes back to the pool.
+	c := conn.Hijack()
+	defer c.Close(context.Background())
+	if _, err := c.Exec(ctx, "LISTEN "+configChannel); err != nil {
+		return err
+	}
+	var v int64
+	err = c.QueryRow(ctx, "SELECT COALESCE(max(version), 0) FROM config").Scan(&v)
+	if err != nil {
+		return err
+	}
+	if v > 0 {
+		changed(v)
+	}
+	for {
+		n, err := c.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		if v, err := strconv.ParseInt(n.Payload, 10, 64); err == nil {
+			changed(v)
+		}
+	}
+}

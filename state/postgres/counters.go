@@ -1,0 +1,248 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/signet-project/signet/state"
+)
+
+// lease is a key's signatures leased to this node.
+type lease struct {
+	avail   int64 // leased and not used yet
+	db      int64 // the cluster count stored at the last lease
+	pending int64 // unlimited signatures made while the database was unreachable, not stored yet
+}
+
+// reservation is one Reserve call waiting for the writer.
+type reservation struct {
+	key      string
+	n, limit int64
+	count    int64
+	granted  bool
+	err      error
+	done     chan struct{}
+}
+
+// grant is the SQL expression of the signatures leased: what is needed
+// ($2) plus up to Lease ($4) or an eighth of what the limit ($3) leaves,
+// never past the limit. c is the stored count.
+func grant(c string) string {
+	return fmt.Sprintf("GREATEST(0, LEAST($3::bigint - %[1]s, $2::bigint + LEAST($4::bigint, GREATEST(0, ($3::bigint - %[1]s - $2::bigint) / 8))))", c)
+}
+
+// leaseSQL leases signatures of key $1 and adds $5 unlimited signatures
+// made without a lease, in one statement; it returns the new count and the
+// signatures leased.
+var leaseSQL = `INSERT INTO key_usage AS u (key, count, granted) VALUES ($1, ` + grant("0") + ` + $5::bigint, ` + grant("0") + `)
+	ON CONFLICT (key) DO UPDATE SET count = u.count + ` + grant("u.count") + ` + $5::bigint, granted = ` + grant("u.count") + `
+	RETURNING count, granted`
+
+// Reserve implements state.Counters: it grants n signatures of key from
+// this node's lease, leasing more from the database when it runs out. A
+// key with a limit (limit >= 0) is refused while the database is
+// unreachable; an unlimited key goes on and is counted when it returns.
+func (s *Store) Reserve(ctx context.Context, key string, n, limit int64) (int64, error) {
+	if n < 0 {
+		return 0, fmt.Errorf("reserve %d signatures of key %s: the number must not be negative", n, key)
+	}
+	if n == 0 {
+		return s.Count(ctx, key)
+	}
+	if limit >= 0 {
+		if err := s.Health(); err != nil {
+			return 0, fmt.Errorf("key %s has a usage limit shared by the cluster: %w", key, err)
+		}
+	}
+	s.mu.Lock()
+	if k := s.keys[key]; k != nil && !s.closing && k.avail >= n {
+		k.avail -= n
+		c := k.db - k.avail
+		s.mu.Unlock()
+		return c, nil
+	}
+	s.mu.Unlock()
+	r := &reservation{key: key, n: n, limit: limit, done: make(chan struct{})}
+	select {
+	case s.reqs <- r:
+	case <-s.quit:
+		return 0, ErrClosed
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	<-r.done // once taken, answered whatever ctx does: the caller must know
+	return r.count, r.err
+}
+
+// counterWriter leases for the reservations, grouping those that wait
+// together into one round trip.
+func (s *Store) counterWriter() {
+	defer s.wg.Done()
+	for {
+		var r *reservation
+		select {
+		case <-s.quit:
+			s.release()
+			return
+		case r = <-s.reqs:
+		}
+		group := []*reservation{r}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case r := <-s.reqs:
+				group = append(group, r)
+			default:
+				break more
+			}
+		}
+		s.lease(group)
+		for _, r := range group {
+			close(r.done)
+		}
+	}
+}
+
+// take grants r from its key's lease when it covers it.
+func (s *Store) take(r *reservation) bool {
+	k := s.keys[r.key]
+	if k == nil || k.avail < r.n {
+		return false
+	}
+	k.avail -= r.n
+	r.count, r.granted = k.db-k.avail, true
+	return true
+}
+
+// lease answers a group of reservations.
+func (s *Store) lease(group []*reservation) {
+	need := map[string]int64{}  // signatures to lease per key
+	limit := map[string]int64{} // the smallest limit asked with the key
+	var order []string
+	s.mu.Lock()
+	for _, r := range group {
+		if s.take(r) {
+			continue
+		}
+		if s.keys[r.key] == nil {
+			s.keys[r.key] = &lease{}
+		}
+		if _, ok := need[r.key]; !ok {
+			order = append(order, r.key)
+			limit[r.key] = math.MaxInt64
+		}
+		need[r.key] += r.n
+		if r.limit >= 0 {
+			limit[r.key] = min(limit[r.key], r.limit)
+		}
+	}
+	pending := map[string]int64{}
+	b := &pgx.Batch{}
+	for _, key := range order {
+		k := s.keys[key]
+		pending[key] = k.pending
+		b.Queue(leaseSQL, key, max(need[key]-k.avail, 1), limit[key], int64(Lease), k.pending)
+	}
+	s.mu.Unlock()
+	if len(order) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	type result struct{ count, granted int64 }
+	results := make([]result, len(order))
+	err := func() error {
+		br := s.pool.SendBatch(ctx, b)
+		defer br.Close()
+		for i := range order {
+			if err := br.QueryRow().Scan(&results[i].count, &results[i].granted); err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	if err != nil && !errors.Is(err, ErrClosed) {
+		s.setHealth(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
+		for i, key := range order {
+			k := s.keys[key]
+			k.avail += results[i].granted
+			k.db = results[i].count
+			k.pending -= pending[key]
+		}
+	}
+	for _, r := range group {
+		if r.granted {
+			continue // granted from the lease above
+		}
+		switch {
+		case s.take(r):
+		case err != nil && r.limit < 0:
+			// Unlimited: sign on and count it when the database is back.
+			k := s.keys[r.key]
+			k.pending += r.n
+			r.count, r.granted = k.db+k.pending, true
+		case err != nil:
+			r.err = fmt.Errorf("key %s has a usage limit shared by the cluster, and the state database (PostgreSQL) is unreachable: %w", r.key, err)
+		default:
+			k := s.keys[r.key]
+			used := k.db - k.avail
+			r.err = fmt.Errorf("key %s has made %d of its %d signatures in the cluster, %d more were asked for: %w", r.key, used, r.limit, r.n, state.ErrLimit)
+		}
+	}
+}
+
+// release gives the unused leases back and stores the pending counts, when
+// the store closes.
+func (s *Store) release() {
+	s.mu.Lock()
+	s.closing = true
+	b := &pgx.Batch{}
+	for key, k := range s.keys {
+		if k.avail != 0 || k.pending != 0 {
+			b.Queue("UPDATE key_usage SET count = GREATEST(0, count - $2 + $3) WHERE key = $1", key, k.avail, k.pending)
+			k.avail, k.pending = 0, 0
+		}
+	}
+	s.mu.Unlock()
+	if b.Len() == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		s.log.Error("the unused key usage leases could not be given back: those signatures are lost to the limit", "error", err)
+	}
+}
+
+// Count implements state.Counters: the signatures of key made or leased in
+// the cluster, as this node last saw them.
+func (s *Store) Count(ctx context.Context, key string) (int64, error) {
+	if err := s.Health(); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	if k := s.keys[key]; k != nil && (k.db != 0 || k.avail != 0) {
+		c := k.db - k.avail + k.pending
+		s.mu.Unlock()
+		return c, nil
+	}
+	s.mu.Unlock()
+	var c int64
+	err := s.pool.QueryRow(ctx, "SELECT count FROM key_usage WHERE key = $1", key).Scan(&c)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read the usage count of key %s: %w", key, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,74 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Keystore is a soft token's keystore in the database: one encrypted
+// PKCS#12 file per key alias, as SignServer's keystore-in-database crypto
+// token keeps it, so that a key generated or a chain stored on one node
+// signs on every node. The files are encrypted with the token's PIN, which
+// the database never sees.
+type Keystore struct {
+	s     *Store
+	token string
+}
+
+// Keystore returns the keystore of the soft token named token.
+func (s *Store) Keystore(token string) *Keystore { return &Keystore{s: s, token: token} }
+
+// List returns every key file of the keystore by alias.
+func (k *Keystore) List(ctx context.Context) (map[string][]byte, error) {
+	rows, err := k.s.pool.Query(ctx, "SELECT alias, data FROM keystore WHERE token = $1", k.token)
+	if err != nil {
+		return nil, fmt.Errorf("read keystore %s from the database: %w", k.token, err)
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var alias string
+		var data []byte
+		if err := rows.Scan(&alias, &data); err != nil {
+			return nil, fmt.Errorf("read keystore %s from the database: %w", k.token, err)
+		}
+		out[alias] = data
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read keystore %s from the database: %w", k.token, err)
+	}
+	return out, nil
+}
+
+// Get returns the key file of alias; found is false when there is none.
+func (k *Keystore) Get(ctx context.Context, alias string) (data []byte, found bool, err error) {
+	err = k.s.pool.QueryRow(ctx, "SELECT data FROM keystore WHERE token = $1 AND alias = $2", k.token, alias).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("read key %s of keystore %s from the database: %w", alias, k.token, err)
+	}
+	return data, true, nil
+}
+
+// Put stores the key file of alias, replacing the one there.
+func (k *Keystore) Put(ctx context.Context, alias string, data []byte) error {
+	_, err := k.s.pool.Exec(ctx, `INSERT INTO keystore (token, alias, data) VALUES ($1, $2, $3)
+		ON CONFLICT (token, alias) DO UPDATE SET data = excluded.data, updated = now()`, k.token, alias, data)
+	if err != nil {
+		return fmt.Errorf("store key %s of keystore %s in the database: %w", alias, k.token, err)
+	}
+	return nil
+}
+
+// Delete removes the key file of alias.
+func (k *Keystore) Delete(ctx context.Context, alias string) error {
+	if _, err := k.s.pool.Exec(ctx, "DELETE FROM keystore WHERE token = $1 AND alias = $2", k.token, alias); err != nil {
+		return fmt.Errorf("remove key %s of keystore %s from the database: %w", alias, k.token, err)
+	}
+	return nil
+}

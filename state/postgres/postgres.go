@@ -1,0 +1,359 @@
+// Package postgres is Signet's run-time state for a cluster: several Signet
+// nodes behind a load balancer share one PostgreSQL database (pgx/v5) for
+// the key usage counters, one audit chain, the configuration in force and
+// the soft tokens' keystores. PostgreSQL brings its own replication and
+// fail-over; Signet adds no consensus of its own.
+//
+// # Schema migrations
+//
+// The schema is a small ordered list of SQL scripts compiled into the
+// binary (migrations); the version applied is kept in signet_schema.
+// Open applies what is missing, each script in its own transaction under an
+// advisory lock, so that nodes started together migrate once and a failed
+// script leaves nothing half done (PostgreSQL's DDL is transactional). A
+// migration tool such as golang-migrate would add a dependency, its own
+// source drivers and a "dirty" state to repair by hand, for what is here a
+// handful of statements; the SQLite store versions its schema the same way.
+//
+// # Key usage counters
+//
+// key_usage holds, per key, every signature leased to a node. A node asks
+// for a lease (the signatures it needs plus Lease, or an eighth of what the
+// limit leaves, whichever is smaller) in one statement that never raises
+// the count past the limit, then grants signatures from memory: no database
+// write per signature. Reservations that wait together are leased in one
+// round trip (group commit). Close gives the unused lease back; a node that
+// crashes loses its unused lease: the cluster then makes fewer signatures
+// than the limit, never more.
+//
+// # Audit chain
+//
+// Every node appends to one hash chain (state.Hash). Appends waiting
+// together are written in one transaction that locks the chain head row,
+// so that nodes append in turn without serialising signing on a round
+// trip per record.
+//
+// # Signing log
+//
+// One record per signing request from every node, written in groups like
+// the audit chain; the hashes signed are an array with a GIN index, so
+// that a signature is found by its hash.
+//
+// # Failure
+//
+// A monitor pings the database; while it is unreachable Health returns why,
+// Reserve refuses keys with a limit (their count cannot be shared) and the
+// store recovers by itself when the database answers again.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// migrations take the schema from version i to i+1.
+var migrations = []string{
+	`CREATE TABLE audit (
+		seq     bigint PRIMARY KEY,
+		time    bigint NOT NULL,
+		actor   text NOT NULL,
+		action  text NOT NULL,
+		target  text NOT NULL,
+		outcome text NOT NULL,
+		details text NOT NULL,
+		prev    bytea NOT NULL,
+		hash    bytea NOT NULL
+	);
+	CREATE TABLE audit_head (
+		id   int PRIMARY KEY CHECK (id = 1),
+		seq  bigint NOT NULL,
+		hash bytea NOT NULL
+	);
+	INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '');
+	CREATE TABLE key_usage (
+		key     text PRIMARY KEY,
+		count   bigint NOT NULL CHECK (count >= 0),
+		granted bigint NOT NULL
+	);
+	CREATE TABLE config (
+		version bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		yaml    text NOT NULL,
+		author  text NOT NULL,
+		created timestamptz NOT NULL DEFAULT now()
+	);
+	CREATE TABLE keystore (
+		token   text NOT NULL,
+		alias   text NOT NULL,
+		data    bytea NOT NULL,
+		updated timestamptz NOT NULL DEFAULT now(),
+		PRIMARY KEY (token, alias)
+	);`,
+	`CREATE TABLE signlog (
+		id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		time       bigint NOT NULL,
+		surface    text NOT NULL,
+		key        text NOT NULL,
+		key_id     text NOT NULL,
+		usr        text NOT NULL,
+		client     text NOT NULL,
+		request_id text NOT NULL,
+		digest_alg text NOT NULL,
+		hashes     text[] NOT NULL,
+		result     text NOT NULL,
+		node       text NOT NULL
+	);
+	CREATE INDEX signlog_time ON signlog (time);
+	CREATE INDEX signlog_key ON signlog (key);
+	CREATE INDEX signlog_usr ON signlog (usr);
+	CREATE INDEX signlog_hashes ON signlog USING gin (hashes);`,
+}
+
+// migrateLock is the advisory lock key nodes take while migrating.
+const migrateLock = 0x5167_6e65_7401
+
+// Lease is the most signatures a node leases past what it needs.
+const Lease = 128
+
+// maxGroup is the most reservations or audit records written in one round.
+const maxGroup = 256
+
+// pingEvery is how often the monitor checks the database.
+const pingEvery = 250 * time.Millisecond
+
+// ErrClosed is returned by a Store used after Close.
+var ErrClosed = errors.New("the state database is closed")
+
+// Options tune a Store; the zero value is fine.
+type Options struct {
+	// Node names this node in the audit records it writes (detail
+	// "node"); the host name and process ID when empty.
+	Node string
+	// ReadOnly opens the database without migrating or writing, as
+	// `signet admin audit verify` does.
+	ReadOnly bool
+	Logger   *slog.Logger
+}
+
+// Store is the PostgreSQL state. It implements state.Audit and
+// state.Counters and is safe for concurrent use.
+type Store struct {
+	pool   *pgxpool.Pool
+	node   string
+	log    *slog.Logger
+	trips  atomic.Int64
+	health atomic.Pointer[error] // nil or *nil: reachable
+
+	mu      sync.Mutex
+	keys    map[string]*lease
+	closing bool
+
+	reqs    chan *reservation
+	appends chan *appendReq
+	logs    chan *logReq
+	quit    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
+}
+
+// Open connects to the database at url (a PostgreSQL URL or key=value
+// string), brings the schema up to date and starts the writers.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("the PostgreSQL URL is not valid: %w", redact(err))
+	}
+	s := &Store{node: opts.Node, log: opts.Logger, keys: map[string]*lease{},
+		reqs: make(chan *reservation), appends: make(chan *appendReq), logs: make(chan *logReq), quit: make(chan struct{})}
+	if s.node == "" {
+		h, _ := os.Hostname()
+		s.node = fmt.Sprintf("%s:%d", h, os.Getpid())
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	cfg.ConnConfig.Tracer = tripCounter{&s.trips}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 2 * time.Second
+	}
+	if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", redact(err))
+	}
+	if opts.ReadOnly {
+		err = s.checkSchema(ctx)
+	} else {
+		err = s.migrate(ctx)
+	}
+	if err != nil {
+		s.pool.Close()
+		return nil, err
+	}
+	if opts.ReadOnly {
+		return s, nil
+	}
+	s.wg.Add(4)
+	go s.counterWriter()
+	go s.auditWriter()
+	go s.logWriter()
+	go s.monitor()
+	return s, nil
+}
+
+// redact keeps a connection error's meaning without a password that the
+// URL may hold.
+func redact(err error) error {
+	var pe *pgconn.ParseConfigError
+	if errors.As(err, &pe) {
+		return errors.New("cannot parse the connection string")
+	}
+	return err
+}
+
+func (s *Store) checkSchema(ctx context.Context) error {
+	var v int
+	if err := s.pool.QueryRow(ctx, "SELECT version FROM signet_schema").Scan(&v); err != nil {
+		return fmt.Errorf("read the Signet schema version: %w (is this a Signet database?)", err)
+	}
+	if v != len(migrations) {
+		return fmt.Errorf("the database has Signet schema version %d, this Signet reads version %d", v, len(migrations))
+	}
+	return nil
+}
+
+// migrate applies the migrations the database lacks.
+func (s *Store) migrate(ctx context.Context) error {
+	for {
+		done, err := s.migrateOne(ctx)
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// migrateOne applies the next migration, if any, in one transaction.
+func (s *Store) migrateOne(ctx context.Context) (bool, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrateLock)); err != nil {
+		return false, fmt.Errorf("lock the schema for migration: %w", err)
+	}
+	if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS signet_schema (version int NOT NULL)"); err != nil {
+		return false, fmt.Errorf("create the schema version table: %w", err)
+	}
+	v := 0
+	err = tx.QueryRow(ctx, "SELECT version FROM signet_schema").Scan(&v)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		if _, err := tx.Exec(ctx, "INSERT INTO signet_schema (version) VALUES (0)"); err != nil {
+			return false, err
+		}
+	case err != nil:
+		return false, fmt.Errorf("read the schema version: %w", err)
+	}
+	if v > len(migrations) {
+		return false, fmt.Errorf("the database has Signet schema version %d, newer than this Signet's %d: run a newer Signet", v, len(migrations))
+	}
+	if v == len(migrations) {
+		return true, tx.Commit(ctx)
+	}
+	if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+		return false, fmt.Errorf("migrate the database to Signet schema version %d: %w", v+1, err)
+	}
+	if _, err := tx.Exec(ctx, "UPDATE signet_schema SET version = $1", v+1); err != nil {
+		return false, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, fmt.Errorf("migrate the database to Signet schema version %d: %w", v+1, err)
+	}
+	s.log.Info("state database migrated", "version", v+1)
+	return false, nil
+}
+
+// Close gives back the unused leases, stops the writers and closes the
+// connections.
+func (s *Store) Close() error {
+	s.once.Do(func() {
+		close(s.quit)
+		s.wg.Wait()
+		s.pool.Close()
+	})
+	return nil
+}
+
+// Node returns the name this node writes in its audit records.
+func (s *Store) Node() string { return s.node }
+
+// RoundTrips returns how many round trips to the database the store has
+// made (queries, batches, copies), for benchmarks.
+func (s *Store) RoundTrips() int64 { return s.trips.Load() }
+
+// Health returns nil while the database answers, and otherwise an error
+// saying why the node is degraded.
+func (s *Store) Health() error {
+	if p := s.health.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (s *Store) setHealth(err error) {
+	if err != nil {
+		err = fmt.Errorf("the state database (PostgreSQL) is unreachable: %w", err)
+	}
+	if prev := s.Health(); (prev == nil) != (err == nil) {
+		if err != nil {
+			s.log.Error("state database unreachable: workers with a key usage limit are offline", "error", err)
+		} else {
+			s.log.Info("state database reachable again")
+		}
+	}
+	s.health.Store(&err)
+}
+
+// monitor pings the database until Close.
+func (s *Store) monitor() {
+	defer s.wg.Done()
+	t := time.NewTicker(pingEvery)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := s.pool.Ping(ctx) // not traced: pings are not counted as round trips
+		cancel()
+		s.setHealth(err)
+		select {
+		case <-s.quit:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// tripCounter counts round trips to the database.
+type tripCounter struct{ n *atomic.Int64 }
+
+func (t tripCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	t.n.Add(1)
+	return ctx
+}
+func (tripCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (t tripCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	t.n.Add(1)
+	return ctx
+}
+func (tripCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (tripCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}

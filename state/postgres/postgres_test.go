@@ -1,0 +1,386 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/state/postgres/pgtest"
+)
+
+// server is the PostgreSQL the tests share; each test has its own database.
+var server *pgtest.Server
+
+func TestMain(m *testing.M) {
+	var err error
+	if server, err = pgtest.Start(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "PostgreSQL for the tests:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	server.Close()
+	os.Exit(code)
+}
+
+var dbSeq atomic.Int64
+
+// openN opens n stores (nodes) on a new database.
+func openN(t *testing.T, srv *pgtest.Server, n int) ([]*Store, string) {
+	t.Helper()
+	ctx := context.Background()
+	url, err := srv.NewDatabase(ctx, fmt.Sprintf("t%d", dbSeq.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stores := make([]*Store, n)
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range stores {
+		wg.Go(func() { // nodes starting together migrate once
+			stores[i], errs[i] = Open(ctx, url, Options{Node: fmt.Sprintf("node%d", i+1)})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stores {
+		t.Cleanup(func() { s.Close() })
+	}
+	return stores, url
+}
+
+// TestLimitAcrossNodes: three nodes with eight clients each sign exactly the
+// limit; a node that stops without giving its lease back (a crash) costs
+// at most its lease, never a signature past the limit.
+func TestLimitAcrossNodes(t *testing.T) {
+	t.Parallel()
+	const limit = 500
+	for _, crash := range []bool{false, true} {
+		t.Run(fmt.Sprintf("crash=%v", crash), func(t *testing.T) {
+			t.Parallel()
+			stores, _ := openN(t, server, 3)
+			ctx := context.Background()
+			var crashed int64
+			if crash {
+				// The first node takes a few and then its process "dies":
+				// its goroutines are simply no longer used.
+				for range 7 {
+					if _, err := stores[0].Reserve(ctx, "k", 1, limit); err != nil {
+						t.Fatal(err)
+					}
+				}
+				crashed = 7
+				stores = stores[1:]
+			}
+			before := make([]int64, len(stores))
+			for i, s := range stores {
+				before[i] = s.RoundTrips()
+			}
+			var made atomic.Int64
+			var wg sync.WaitGroup
+			for _, s := range stores {
+				for range 8 {
+					wg.Go(func() {
+						for {
+							_, err := s.Reserve(ctx, "k", 1, limit)
+							if errors.Is(err, state.ErrLimit) {
+								return
+							}
+							if err != nil {
+								t.Error(err)
+								return
+							}
+							made.Add(1)
+						}
+					})
+				}
+			}
+			wg.Wait()
+			total := made.Load() + crashed
+			if !crash && total != limit {
+				t.Fatalf("the cluster made %d signatures, want exactly %d", total, limit)
+			}
+			if crash && (total > limit || total < limit-Lease) {
+				t.Fatalf("after a crash the cluster made %d signatures, want between %d and %d", total, limit-Lease, limit)
+			}
+			var trips int64
+			for i, s := range stores {
+				trips += s.RoundTrips() - before[i]
+			}
+			t.Logf("%d signatures, %d round trips", made.Load(), trips)
+			if trips > made.Load()/4 {
+				t.Errorf("%d round trips for %d signatures: leases should make them rare", trips, made.Load())
+			}
+		})
+	}
+}
+
+// TestLeaseGivenBack: a node that stops gives its unused lease back, so the
+// others can make every signature of the limit.
+func TestLeaseGivenBack(t *testing.T) {
+	t.Parallel()
+	stores, _ := openN(t, server, 2)
+	ctx := context.Background()
+	if _, err := stores[0].Reserve(ctx, "k", 1, 100); err != nil {
+		t.Fatal(err)
+	}
+	stores[0].Close()
+	n := 0
+	for ; ; n++ {
+		if _, err := stores[1].Reserve(ctx, "k", 1, 100); err != nil {
+			if !errors.Is(err, state.ErrLimit) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	if n != 99 {
+		t.Fatalf("the second node made %d signatures after the first stopped, want 99", n)
+	}
+}
+
+// TestAuditOneChain: records appended on three nodes at once form one
+// chain; editing, deleting or truncating it is reported.
+func TestAuditOneChain(t *testing.T) {
+	t.Parallel()
+	stores, url := openN(t, server, 3)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		for j := range 10 {
+			wg.Go(func() {
+				for k := range 10 {
+					if _, err := s.Append(ctx, state.Entry{Actor: "t", Action: "sign", Target: fmt.Sprintf("%d/%d/%d", i, j, k), Outcome: "ok"}); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	n, err := stores[2].VerifyCount(ctx)
+	if err != nil || n != 300 {
+		t.Fatalf("verify: %d records, %v; want 300 intact", n, err)
+	}
+	es, err := stores[0].Entries(ctx, 0, 1000)
+	if err != nil || len(es) != 300 || es[0].Details["node"] == "" {
+		t.Fatalf("entries: %d, %v, first %+v", len(es), err, es[0])
+	}
+	ro, err := Open(ctx, url, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, tc := range []struct {
+		name, sql string
+		seq       int64
+		reason    string
+	}{
+		{"edited", "UPDATE audit SET outcome = 'changed' WHERE seq = 120", 120, "edited"},
+		{"deleted", "DELETE FROM audit WHERE seq = 50", 50, "missing"},
+		{"truncated", "DELETE FROM audit WHERE seq > 10", 11, "missing"},
+		{"wiped", "DELETE FROM audit", 1, "missing"},
+	} {
+		if _, err := conn.Exec(ctx, tc.sql); err != nil {
+			t.Fatal(err)
+		}
+		var ce *state.ChainError
+		err := ro.Verify(ctx)
+		if !errors.As(err, &ce) || ce.Seq != tc.seq || !strings.Contains(ce.Reason, tc.reason) {
+			t.Errorf("%s: verify says %v, want record %d %s", tc.name, err, tc.seq, tc.reason)
+		}
+	}
+}
+
+// TestConfigPushNotifies: a pushed version reaches a watching node at once.
+func TestConfigPushNotifies(t *testing.T) {
+	t.Parallel()
+	stores, _ := openN(t, server, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := stores[0].Config(ctx); !errors.Is(err, ErrNoConfig) {
+		t.Fatalf("config of an empty cluster: %v, want ErrNoConfig", err)
+	}
+	seen := make(chan int64, 10)
+	go stores[1].WatchConfig(ctx, func(v int64) { seen <- v })
+	// The watcher announces the newest version when it connects; push
+	// one first so that its connecting is observable.
+	if _, err := stores[0].PushConfig(ctx, "workers: []\n", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, seen, 1)
+	v, err := stores[0].PushConfig(ctx, "tokens: []\n", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	waitFor(t, seen, v)
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the notification took %v", d)
+	}
+	c, err := stores[1].Config(ctx)
+	if err != nil || c.Version != v || c.YAML != "tokens: []\n" || c.Author != "bob" {
+		t.Fatalf("config in force: %+v, %v", c, err)
+	}
+}
+
+func waitFor(t *testing.T, seen <-chan int64, v int64) {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case got := <-seen:
+			if got >= v {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("version %d was not announced", v)
+		}
+	}
+}
+
+// TestKeystore stores, lists and removes key files.
+func TestKeystore(t *testing.T) {
+	t.Parallel()
+	stores, _ := openN(t, server, 2)
+	ctx := context.Background()
+	a, b := stores[0].Keystore("soft"), stores[1].Keystore("soft")
+	if err := a.Put(ctx, "k1", []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Put(ctx, "k1", []byte("two")); err != nil {
+		t.Fatal(err)
+	}
+	if d, ok, err := b.Get(ctx, "k1"); err != nil || !ok || string(d) != "two" {
+		t.Fatalf("get from the other node: %q %v %v", d, ok, err)
+	}
+	if m, err := stores[1].Keystore("other").List(ctx); err != nil || len(m) != 0 {
+		t.Fatalf("another token's keystore: %v %v", m, err)
+	}
+	if err := b.Delete(ctx, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := a.Get(ctx, "k1"); err != nil || ok {
+		t.Fatalf("removed key still there: %v %v", ok, err)
+	}
+}
+
+// TestDatabaseDown: while PostgreSQL is stopped the store says why, refuses
+// limited keys and signs unlimited ones; it recovers by itself and then
+// stores what it signed meanwhile.
+func TestDatabaseDown(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	srv, err := pgtest.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	stores, url := openN(t, srv, 1)
+	s := stores[0]
+	if _, err := s.Reserve(ctx, "limited", 1, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitHealth(t, s, false)
+	if _, err := s.Reserve(ctx, "limited", 1, 10); err == nil || !strings.Contains(err.Error(), "unreachable") {
+		t.Fatalf("limited key while the database is down: %v", err)
+	}
+	if _, err := s.Count(ctx, "limited"); err == nil {
+		t.Fatal("count while the database is down succeeded")
+	}
+	for range Lease + 10 {
+		if _, err := s.Reserve(ctx, "unlimited", 1, -1); err != nil {
+			t.Fatalf("unlimited key while the database is down: %v", err)
+		}
+	}
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitHealth(t, s, true)
+	if _, err := s.Reserve(ctx, "limited", 1, 10); err != nil {
+		t.Fatalf("limited key after recovery: %v", err)
+	}
+	if _, err := s.Reserve(ctx, "unlimited", Lease, -1); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var c int64
+	if err := conn.QueryRow(ctx, "SELECT count FROM key_usage WHERE key = 'unlimited'").Scan(&c); err != nil || c != 2*Lease+10 {
+		t.Fatalf("stored count of the unlimited key: %d, %v; want %d", c, err, 2*Lease+10)
+	}
+}
+
+func waitHealth(t *testing.T, s *Store, up bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for (s.Health() == nil) != up {
+		if time.Now().After(deadline) {
+			t.Fatalf("health still %v", s.Health())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSigningLog: records from two nodes are found by hash, key and user.
+func TestSigningLog(t *testing.T) {
+	t.Parallel()
+	stores, _ := openN(t, server, 2)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		for j := range 20 {
+			wg.Go(func() {
+				r := state.SignRecord{Surface: "worker/W", Key: fmt.Sprintf("t/k%d", i), User: fmt.Sprintf("u%d", j%2),
+					DigestAlg: "SHA-256", Hashes: []string{fmt.Sprintf("AB%02d%02d", i, j), "ffff"}, Result: "ok"}
+				if _, err := s.Record(ctx, r); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	for _, tc := range []struct {
+		q    state.SignQuery
+		want int
+	}{
+		{state.SignQuery{Limit: 1000}, 40},
+		{state.SignQuery{Hash: "ab0105"}, 1},
+		{state.SignQuery{Hash: "FFFF", Limit: 1000}, 40},
+		{state.SignQuery{Key: "t/k0", Limit: 1000}, 20},
+		{state.SignQuery{Key: "t/k1", User: "u1", Limit: 1000}, 10},
+		{state.SignQuery{Since: time.Now().Add(time.Hour)}, 0},
+		{state.SignQuery{After: 35, Limit: 1000}, 5},
+	} {
+		got, err := stores[1].Search(ctx, tc.q)
+		if err != nil || len(got) != tc.want {
+			t.Errorf("search %+v: %d records, %v; want %d", tc.q, len(got), err, tc.want)
+		}
+	}
+	got, _ := stores[0].Search(ctx, state.SignQuery{Hash: "ab0105"})
+	if len(got) == 1 && (got[0].Key != "t/k1" || got[0].Hashes[0] != "ab0105" || got[0].Time.IsZero()) {
+		t.Errorf("record %+v", got[0])
+	}
+}

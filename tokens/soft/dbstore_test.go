@@ -1,0 +1,110 @@
+package soft_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"maps"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/soft"
+)
+
+// memStore is a soft.Store in memory, standing for the database two
+// nodes share.
+type memStore struct {
+	mu    sync.Mutex
+	files map[string][]byte
+}
+
+func (m *memStore) List(context.Context) (map[string][]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.files), nil
+}
+
+func (m *memStore) Get(_ context.Context, alias string) ([]byte, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.files[alias]
+	return d, ok, nil
+}
+
+func (m *memStore) Put(_ context.Context, alias string, data []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.files[alias] = data
+	return nil
+}
+
+func (m *memStore) Delete(_ context.Context, alias string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.files, alias)
+	return nil
+}
+
+// TestStoreSharedByNodes: a key generated and a chain stored through one
+// token sign through another token on the same store, as two nodes of a
+// cluster on one database.
+func TestStoreSharedByNodes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := &memStore{files: map[string][]byte{}}
+	open := func() *soft.Token {
+		tok, err := soft.Open(soft.Options{Name: "db", Type: "PKCS12", Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tok.Activate(ctx, pin); err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	node1, node3 := open(), open()
+	if _, err := node3.Signer(ctx, "k"); !errors.Is(err, tokens.ErrKeyNotFound) {
+		t.Fatalf("unknown key: %v", err)
+	}
+	pub, err := node1.GenerateKey(ctx, "k", tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3, err := node3.Signer(ctx, "k")
+	if err != nil {
+		t.Fatalf("key generated on node 1, asked on node 3: %v", err)
+	}
+	if !s3.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(pub) {
+		t.Fatal("node 3 has another key")
+	}
+	s1, _ := node1.Signer(ctx, "k")
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "k"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, s1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	if err := node1.ImportChain(ctx, "k", []*x509.Certificate{cert}); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := node3.Chain(ctx, "k")
+	if err != nil || len(ch) != 1 || !ch[0].Equal(cert) {
+		t.Fatalf("chain stored on node 1, read on node 3: %v, %v", ch, err)
+	}
+	checkSigns(t, s3, cert)
+	if err := open().Activate(ctx, "wrong pin"); !errors.Is(err, tokens.ErrBadPIN) {
+		t.Fatalf("wrong PIN: %v", err)
+	}
+	if err := node1.RemoveKey(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := open().Keys(ctx); len(keys) != 0 {
+		t.Fatalf("keys after removal: %v", keys)
+	}
+}
