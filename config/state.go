@@ -81,7 +81,7 @@ func (l *loader) state(file, dir string, e entry) {
 // tokenRuleProblems are the rules between a token's properties.
 func tokenRuleProblems(kind string, p Properties, owner Pos) Problems {
 	var ps Problems
-	if kind == TokenSoft && !p.IsSet("KEYSTOREPATH") && !strings.EqualFold(p.String("KEYSTORETYPE"), KeystoreDatabase) {
+	if kind == TokenSoft && !p.IsSet(PropKeystorePath) && !strings.EqualFold(p.String(PropKeystoreType), KeystoreDatabase) {
 		ps.add(owner, "Set KEYSTOREPATH: the keystore folder or file, or set KEYSTORETYPE DATABASE to keep the keystore in the cluster's database.")
 	}
 	return ps

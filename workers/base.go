@@ -17,13 +17,17 @@ import (
 // base is what every signing worker has: identity, its token and key, the
 // configuration problems that keep it offline, and DISABLED.
 type base struct {
-	name     string
-	id       int
-	kind     string
-	tok      tokens.Token
-	tokName  string
-	alias    string
+	name    string
+	id      int
+	kind    string
+	tok     tokens.Token
+	tokName string
+	alias   string
+	// problems are the worker's configuration problems, exactly as config
+	// reports them: a worker adds none of its own.
 	problems []string
+	// openErr says why the token could not be opened (tok is then nil).
+	openErr  string
 	disabled bool
 	usage    UsageCounter
 	// limit is KEYUSAGELIMIT, -1 for none; noCount is
@@ -54,9 +58,18 @@ func (b *base) Token() tokens.Token { return b.tok }
 
 // Status reports configuration problems first, then DISABLED, then the
 // token's state and the key.
-func (b *base) Status(ctx context.Context) Status {
+func (b *base) Status(ctx context.Context) Status { return b.status(ctx, nil) }
+
+// status is Status with a check of the key's public half that the worker
+// kind adds (its signature algorithm fits the key), run once the token
+// holds the key: workers resolve what depends on the key when they sign, so
+// a key generated or replaced later is seen without rebuilding the worker.
+func (b *base) status(ctx context.Context, checkKey func(crypto.PublicKey) error) Status {
 	if len(b.problems) > 0 {
 		return Status{Errors: b.problems}
+	}
+	if b.openErr != "" {
+		return Status{Errors: []string{b.openErr}}
 	}
 	if b.disabled {
 		return Status{Errors: []string{"Worker is disabled (DISABLED=true)."}}
@@ -70,6 +83,11 @@ func (b *base) Status(ctx context.Context) Status {
 	signer, err := b.tok.Signer(ctx, b.alias)
 	if err != nil {
 		return Status{Errors: []string{fmt.Sprintf("Key %q in crypto token %q: %v", b.alias, b.tokName, err)}}
+	}
+	if checkKey != nil {
+		if err := checkKey(signer.Public()); err != nil {
+			return Status{Errors: []string{err.Error()}}
+		}
 	}
 	if b.usage != nil && !b.noCount && b.limit >= 0 {
 		id, err := b.usageKey(signer.Public())
@@ -91,6 +109,9 @@ func (b *base) Status(ctx context.Context) Status {
 func (b *base) ready() error {
 	if len(b.problems) > 0 {
 		return &Error{Kind: ErrMisconfigured, Msg: fmt.Sprintf("Worker %s is misconfigured: %s", b.name, b.problems[0])}
+	}
+	if b.openErr != "" {
+		return &Error{Kind: ErrMisconfigured, Msg: fmt.Sprintf("Worker %s is misconfigured: %s", b.name, b.openErr)}
 	}
 	if b.disabled {
 		return Unavailable(nil, "Worker %s is disabled.", b.name)
@@ -145,7 +166,7 @@ func (b *base) tokenError(err error) error {
 	var we *Error
 	switch {
 	case errors.As(err, &we):
-		return err
+		return we // already a worker's sentence, whoever wrapped it
 	case errors.Is(err, tokens.ErrUsageLimit):
 		return Unavailable(err, "Key usage limit exceeded for key %q of worker %s (KEYUSAGELIMIT %d): use a new key.", b.alias, b.name, b.limit)
 	case errors.Is(err, tokens.ErrOffline):

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
 )
 
@@ -58,7 +59,7 @@ func itemError(i int, it *BatchItem, format string, args ...any) error {
 	return e
 }
 
-func (w *CMSSigner) parseBatch(req *Request, d decision) ([]batchItem, error) {
+func (w *CMSSigner) parseBatch(req *Request, d decision, docHash crypto.Hash) ([]batchItem, error) {
 	body, err := readBody(req)
 	if err != nil {
 		return nil, err
@@ -86,7 +87,7 @@ func (w *CMSSigner) parseBatch(req *Request, d decision) ([]batchItem, error) {
 	errs := make([]error, n)
 	inChunks(n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			errs[i] = w.parseItem(i, &br.SignatureRequests[i], d, &items[i])
+			errs[i] = w.parseItem(i, &br.SignatureRequests[i], d, docHash, &items[i])
 		}
 	})
 	for _, err := range errs {
@@ -117,8 +118,9 @@ func readBody(req *Request) ([]byte, error) {
 	return append(buf, rest...), nil
 }
 
-// parseItem decodes and checks item i of a batch into out.
-func (w *CMSSigner) parseItem(i int, it *BatchItem, d decision, out *batchItem) error {
+// parseItem decodes and checks item i of a batch into out; docHash digests
+// an item that names no digest algorithm.
+func (w *CMSSigner) parseItem(i int, it *BatchItem, d decision, docHash crypto.Hash, out *batchItem) error {
 	data, err := base64.StdEncoding.DecodeString(it.Data)
 	if err != nil {
 		return itemError(i, it, "data is not valid base64.")
@@ -132,9 +134,9 @@ func (w *CMSSigner) parseItem(i int, it *BatchItem, d decision, out *batchItem) 
 	case d.clientHash && d.clientHashAlg != 0:
 		h = d.clientHashAlg
 	case d.clientHash:
-		return itemError(i, it, "no hashingAlgorithm, and no %s in the request metadata: say which digest algorithm made the data.", MetaClientSideHashAlgorithm)
+		return itemError(i, it, "no hashingAlgorithm, and no %s in the request metadata: say which digest algorithm made the data.", config.MetaClientSideHashAlgorithm)
 	default:
-		if h, err = w.pol.acceptHash(cms.HashName(w.digest)); err != nil {
+		if h, err = w.pol.acceptHash(cms.HashName(docHash)); err != nil {
 			return itemError(i, it, "no hashingAlgorithm, and the worker's digest algorithm is not accepted: %v", err)
 		}
 	}
@@ -172,8 +174,8 @@ func jsonErrorText(err error) string {
 // processBatch validates every item first (nothing is signed when one is
 // invalid), signs all through tokens.SignAll, one call per digest
 // algorithm, and answers in request order.
-func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision) (*Response, error) {
-	items, err := w.parseBatch(req, d)
+func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision, c *cmsCache) (*Response, error) {
+	items, err := w.parseBatch(req, d, c.alg.Hash)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +187,7 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision) 
 	for i := range items {
 		it := &items[i]
 		if it.signer = signers[it.h]; it.signer == nil {
-			if it.signer, err = w.signerFor(ctx, it.h, d.contentOID); err != nil {
+			if it.signer, err = w.signerFor(c, it.h, d.contentOID); err != nil {
 				return nil, err
 			}
 			signers[it.h] = it.signer

@@ -83,7 +83,7 @@ func (a *app) reload() error {
 	}
 	set := a.build(cfg)
 	a.record(a.ctx, "config.reload", "ok", map[string]string{"workers": strconv.Itoa(len(set.Workers()))})
-	a.log.Info("configuration reloaded", "workers", len(set.Workers()), "problems", len(cfg.Problems()))
+	a.log.Info("configuration reloaded", "workers", len(set.Workers()), "problems", len(cfg.Problems()), "offline", len(set.Offline()))
 	return nil
 }
 
