@@ -89,11 +89,7 @@ func adminCommands() []command {
 		})),
 		adminCmd("keys csr", "TOKEN ALIAS", "make a PKCS#10 certificate request for a key", [2]int{2, 2}, adminCSR),
 		adminCmd("keys chain", "TOKEN ALIAS FILE", "upload the PEM chain (signer first; FILE - for stdin)", [2]int{3, 3}, noFlags(adminChain)),
-		adminCmd("keys remove", "TOKEN ALIAS", "remove a key", [2]int{2, 2}, noFlags(func(ctx context.Context, c *adminclient.Client, args []string) error {
-			return c.Show(ctx, http.MethodDelete, adminclient.KeyPath(args[0], args[1]), nil, nil, func() {
-				fmt.Fprintf(c.Out, "Removed key %s from token %s.\n", args[1], args[0])
-			})
-		})),
+		adminCmd("keys remove", "TOKEN ALIAS", "remove a key; refused while a worker uses it, unless --force", [2]int{2, 2}, adminRemove),
 		adminCmd("reload", "", "load the configuration files again", [2]int{0, 0}, noFlags(func(ctx context.Context, c *adminclient.Client, _ []string) error {
 			var ws []adminapi.WorkerStatus
 			return c.Show(ctx, http.MethodPost, "/reload", nil, &ws, func() {
@@ -167,6 +163,19 @@ func adminCSR(fs *flag.FlagSet) adminRun {
 			return fmt.Errorf("keys csr: %w", werr)
 		}
 		return err
+	}
+}
+
+func adminRemove(fs *flag.FlagSet) adminRun {
+	force := fs.Bool("force", false, "remove the key even while workers use it")
+	return func(ctx context.Context, c *adminclient.Client, args []string) error {
+		path := adminclient.KeyPath(args[0], args[1])
+		if *force {
+			path += "?force=true"
+		}
+		return c.Show(ctx, http.MethodDelete, path, nil, nil, func() {
+			fmt.Fprintf(c.Out, "Removed key %s from token %s.\n", args[1], args[0])
+		})
 	}
 }
 

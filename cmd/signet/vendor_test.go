@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signet-project/signet/internal/apitest"
 	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/web/dsm"
 	"github.com/signet-project/signet/web/dsm/dsmtest"
@@ -409,7 +410,7 @@ func demoPublicKeys(t *testing.T, c vendorClient) map[string]crypto.PublicKey {
 func TestDSMAPIOnDemo(t *testing.T) {
 	spec := dsmtest.LoadSpec(t)
 	a, _ := demoWithLimitedUser(t)
-	tr := dsmtest.NewTransport(spec, nil)
+	tr := apitest.NewTransport(spec, nil)
 	c := vendorClient{t: t, base: a.url, rt: tr}
 	nc := vendorClient{t: t, base: a.url, rt: http.DefaultTransport}
 	pubs := demoPublicKeys(t, nc)
@@ -554,7 +555,7 @@ func TestDSMAPIOnDemo(t *testing.T) {
 func TestNetHSMAPIOnDemo(t *testing.T) {
 	spec := nethsmtest.LoadSpec(t)
 	a, _ := demoWithLimitedUser(t)
-	tr := nethsmtest.NewTransport(spec, nil)
+	tr := apitest.NewTransport(spec, nil)
 	c := vendorClient{t: t, base: a.url, rt: tr}
 	op := "operator:" + vendorPassword
 	pubs := demoPublicKeys(t, c)

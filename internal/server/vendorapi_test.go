@@ -9,10 +9,18 @@ import (
 
 	"github.com/signet-project/signet/tokens"
 	tokdsm "github.com/signet-project/signet/tokens/dsm"
+	"github.com/signet-project/signet/tokens/guard"
 	"github.com/signet-project/signet/web/dsm/dsmtest"
 	"github.com/signet-project/signet/web/nethsm/nethsmtest"
 	"github.com/signet-project/signet/workers"
 )
+
+// remoteFake is a token that says its keys live on another server.
+type remoteFake struct{ *nethsmtest.Token }
+
+func (remoteFake) Endpoint() string { return "https://hsm.example" }
+
+var _ tokens.Remote = remoteFake{}
 
 // TestVendorKeys checks which keys the vendor APIs serve: the local
 // tokens' keys by token name then alias, an alias once (the first token
@@ -30,7 +38,10 @@ func TestVendorKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set1 := workers.NewSet(nil, map[string]tokens.Token{"b": tok("b", "x", "y"), "a": tok("a", "z", "y"), "r": remoteTok})
+	// A remote token is left out, though it lists keys, whether or not
+	// the key policy guard wraps it.
+	guarded := (&guard.Guard{}).Wrap(remoteFake{tok("rg", "v").(*nethsmtest.Token)}, nil)
+	set1 := workers.NewSet(nil, map[string]tokens.Token{"b": tok("b", "x", "y"), "a": tok("a", "z", "y"), "r": remoteTok, "rg": guarded})
 	set2 := workers.NewSet(nil, map[string]tokens.Token{"c": tok("c", "w")})
 	render := func(ks []vendorKey) string {
 		var parts []string
