@@ -91,7 +91,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.MaxUpload > 0 {
 		limit = o.MaxUpload
 	}
-	a.srv = web.New(web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log})
+	a.srv = web.New(web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log, Limits: serverLimits(cfg.Server)})
 	if err := a.mountAdmin(); err != nil {
 		return err
 	}
@@ -125,4 +125,20 @@ func (a *app) reloadOnHangup(ctx context.Context) (stop func()) {
 		}
 	}()
 	return func() { signal.Stop(hup) }
+}
+
+// serverLimits are the web server's limits from the server section; what it
+// leaves unset takes web.DefaultLimits.
+func serverLimits(s config.Server) web.Limits {
+	return web.Limits{
+		ReadHeaderTimeout: s.ReadHeaderTimeout,
+		BodyTimeout:       s.BodyTimeout,
+		ReadTimeout:       s.ReadTimeout,
+		WriteTimeout:      s.WriteTimeout,
+		IdleTimeout:       s.IdleTimeout,
+		MaxConnections:    s.MaxConnections,
+		MaxInFlight:       s.MaxInFlight,
+		MaxWorkerQueue:    s.MaxWorkerQueue,
+		MaxRequestMemory:  s.MaxRequestMemory,
+	}
 }
