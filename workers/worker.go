@@ -102,3 +102,21 @@ type Worker interface {
 	// Process handles one request.
 	Process(ctx context.Context, req *Request) (*Response, error)
 }
+
+// Keyed is a Worker that signs with one key of a crypto token: the admin
+// API shows the token and key of such workers, and which workers use a
+// key. Every worker kind of this package is one.
+type Keyed interface {
+	Worker
+	// TokenName is the name of the worker's crypto token in the
+	// configuration ("" for none).
+	TokenName() string
+	// KeyAlias is the alias of the worker's key in that token.
+	KeyAlias() string
+}
+
+var (
+	_ Keyed = (*CMSSigner)(nil)
+	_ Keyed = (*PlainSigner)(nil)
+	_ Keyed = (*TimeStampSigner)(nil)
+)
