@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signet-project/signet/workers"
 )
@@ -51,6 +52,14 @@ type Options struct {
 	// that are not a worker's (the cluster's database unreachable) and the
 	// configuration version it runs. Nil: no such problems, no version.
 	Node func() NodeStatus
+	// Collectors are further Prometheus metrics served on /metrics, such
+	// as the cluster state's database round trips.
+	Collectors []prometheus.Collector
+	// TrustedProxies are the addresses of reverse proxies whose
+	// X-Forwarded-For header names the client. A request from any other
+	// peer is attributed to the peer itself, whatever headers it sends:
+	// any client can write X-Forwarded-For. Nil: no proxy is trusted.
+	TrustedProxies []*net.IPNet
 }
 
 // NodeStatus is the state of the node as a whole.
@@ -105,6 +114,7 @@ func New(opts Options) *Server {
 		metrics:  newMetrics(),
 		node:     opts.Node,
 	}
+	s.metrics.registry.MustRegister(opts.Collectors...)
 	if s.reg == nil {
 		s.reg = workers.NewRegistry(workers.NewSet(nil, nil))
 	}
@@ -120,6 +130,7 @@ func New(opts Options) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
+	e.IPExtractor = clientIP(opts.TrustedProxies)
 	e.Use(s.observe, s.recoverer)
 	// SignServer's GenericProcessServlet serves GET like POST; so does
 	// /signserver/worker/*, which is the same servlet with the worker name
@@ -133,6 +144,21 @@ func New(opts Options) *Server {
 	e.GET(pathMetrics, echo.WrapHandler(s.metrics.handler()))
 	s.e = e
 	return s
+}
+
+// clientIP returns how the client address (echo's RealIP, which the logs,
+// the audit and signing logs and the login throttle use) is found: the
+// peer's address, or the nearest untrusted address of X-Forwarded-For when
+// the peer is a trusted proxy.
+func clientIP(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // Echo returns the echo instance, to mount further routes (vendor APIs,

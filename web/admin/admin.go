@@ -27,6 +27,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -35,6 +36,9 @@ const BasePath = "/admin/api"
 
 // authChallenge is the WWW-Authenticate header of a 401.
 const authChallenge = `Basic realm="Signet admin"`
+
+// pemChainType is the media type of a PEM chain uploaded as it is (RFC 8555).
+const pemChainType = "application/pem-certificate-chain"
 
 // maxBody bounds JSON and PEM request bodies.
 const maxBody = 1 << 20
@@ -77,6 +81,8 @@ type Options struct {
 	// Audit records admin actions. Nil: actions are not recorded and
 	// GET /audit answers 503.
 	Audit state.Audit
+	// SigningLog is searched by GET /signlog. Nil: it answers 503.
+	SigningLog state.SigningLog
 	// Logger receives errors that are not the client's. Nil: slog.Default().
 	Logger *slog.Logger
 }
@@ -127,6 +133,7 @@ func (h *Handler) routes() []route {
 		{http.MethodPut, "/tokens/:token/keys/:alias/chain", h.putChain},
 		{http.MethodPost, "/reload", h.reload},
 		{http.MethodGet, "/audit", h.listAudit},
+		{http.MethodGet, "/signlog", h.listSignLog},
 	}
 }
 
@@ -161,6 +168,14 @@ const userKey = "signet.admin.user"
 // administrator, or 401/403.
 func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		r := c.Request()
+		if err := auth.CheckSameOrigin(r); err != nil {
+			h.record(c, "admin.refused", r.Method+" "+r.URL.Path, map[string]string{"reason": "cross-site request", "origin": r.Header.Get("Origin")}, errorf(http.StatusForbidden, "%s", err))
+			return fail(c, http.StatusForbidden, "Cross-site requests to the admin API are refused: call it from signet admin, curl or Signet's own pages.")
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !auth.HasContentType(r, "application/json", pemChainType) {
+			return fail(c, http.StatusUnsupportedMediaType, "The admin API takes request bodies as application/json (or a PEM chain as "+pemChainType+"): set the Content-Type header.")
+		}
 		name, pass, ok := c.Request().BasicAuth()
 		if !ok {
 			return fail(c, http.StatusUnauthorized, "Authentication required: send the credentials of an admin user with HTTP basic authentication.")
