@@ -73,6 +73,19 @@ type Request struct {
 	Metadata map[string]string
 	// ID identifies the request in logs and responses.
 	ID string
+	// MemoryLimit bounds what the worker may hold in memory for this
+	// request (an embedded document, the items of a batch); zero means no
+	// bound. Streamed work (hashing a detached document) is not bounded by
+	// it.
+	MemoryLimit int64
+}
+
+// memoryLimit is req's bound, or no bound.
+func (req *Request) memoryLimit() int64 {
+	if req.MemoryLimit <= 0 {
+		return 1 << 62
+	}
+	return req.MemoryLimit
 }
 
 // Response is a worker's answer.
@@ -115,8 +128,32 @@ type Keyed interface {
 	KeyAlias() string
 }
 
+// Disableable is a Worker that can be configured DISABLED=true, so that
+// status pages and the health check tell a disabled worker from an
+// offline one.
+type Disableable interface {
+	Worker
+	Disabled() bool
+}
+
+// UsageReporter is a Worker whose key's signatures are counted
+// (KEYUSAGELIMIT): KeyUsage returns the count and the limit (-1 for none);
+// counted is false when the worker does not count or its key cannot be
+// reached now.
+type UsageReporter interface {
+	Worker
+	KeyUsage(ctx context.Context) (used, limit int64, counted bool)
+}
+
+// Every worker kind has each capability.
 var (
-	_ Keyed = (*CMSSigner)(nil)
-	_ Keyed = (*PlainSigner)(nil)
-	_ Keyed = (*TimeStampSigner)(nil)
+	_ Keyed         = (*CMSSigner)(nil)
+	_ Keyed         = (*PlainSigner)(nil)
+	_ Keyed         = (*TimeStampSigner)(nil)
+	_ Disableable   = (*CMSSigner)(nil)
+	_ Disableable   = (*PlainSigner)(nil)
+	_ Disableable   = (*TimeStampSigner)(nil)
+	_ UsageReporter = (*CMSSigner)(nil)
+	_ UsageReporter = (*PlainSigner)(nil)
+	_ UsageReporter = (*TimeStampSigner)(nil)
 )

@@ -14,11 +14,12 @@ func (a *app) mountAdmin() error {
 		Workers:      a.reg,
 		Authenticate: a.adminAccess,
 		Reload:       func(context.Context) error { return a.reload() },
+		Config:       a.config,
 		Audit:        a.audit,
 		Logger:       a.log,
 	})
 	h.Register(a.srv.Echo())
-	return nil
+	return a.mountUI(h)
 }
 
 // adminAccess decides on the credentials of an admin API request: an
