@@ -188,11 +188,8 @@ func (b *propBuilder) finish(owner Pos) (Properties, Problems) {
 			b.problems.add(owner, "Set %s: %s", n, lowerFirst(def.Doc))
 		}
 	}
-	if !b.token && isKind {
-		b.problems = append(b.problems, propertyRuleProblems(p, owner)...)
-	}
-	if b.token {
-		b.problems = append(b.problems, tokenRuleProblems(b.kind, p, owner)...)
+	if b.token || isKind {
+		b.problems = append(b.problems, propertyRuleProblems(p, owner, b.token)...)
 	}
 	return p, b.problems
 }
