@@ -267,7 +267,7 @@ func TestAdminUI(t *testing.T) {
 		b := newTab(t, s.url)
 		b.login("admin", s.password)
 		if !strings.HasSuffix(b.location(), "/admin/dashboard") {
-			t.Fatalf("after login: %s, want the dashboard", b.location())
+			t.Fatalf("after login: %s, want the dashboard: %s", b.location(), b.text("main"))
 		}
 		if st := b.workerStatus("CAdESSigner"); st != "ACTIVE" {
 			t.Fatalf("CAdESSigner is %s on the dashboard", st)

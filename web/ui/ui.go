@@ -155,7 +155,9 @@ func (u *UI) headers(next echo.HandlerFunc) echo.HandlerFunc {
 		h := c.Response().Header()
 		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
+		// same-origin, not no-referrer: with no-referrer browsers send
+		// "Origin: null" on form posts, which the origin check refuses.
+		h.Set("Referrer-Policy", "same-origin")
 		if !strings.HasPrefix(c.Request().URL.Path, BasePath+"/static/") {
 			h.Set("Cache-Control", "no-store")
 		}
