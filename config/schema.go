@@ -91,6 +91,9 @@ const (
 	KindCAdESSigner     = "CAdESSigner"
 	KindPlainSigner     = "PlainSigner"
 	KindTimeStampSigner = "TimeStampSigner"
+	KindPDFSigner       = "PDFSigner"
+	KindCMSValidator    = "CMSValidator"
+	KindPDFValidator    = "PDFValidator"
 )
 
 // Token types.
@@ -122,6 +125,9 @@ func kindTable() []kind {
 		{KindCAdESSigner, true},
 		{KindPlainSigner, true},
 		{KindTimeStampSigner, true},
+		{KindPDFSigner, true},
+		{KindCMSValidator, false},
+		{KindPDFValidator, false},
 	}
 }
 
@@ -164,6 +170,19 @@ func digestNames() []string {
 func cmsKinds() []string    { return []string{KindCMSSigner, KindCAdESSigner} }
 func digestKinds() []string { return []string{KindCMSSigner, KindCAdESSigner, KindPlainSigner} }
 func cadesKinds() []string  { return []string{KindCAdESSigner} }
+
+// adesKinds are the signers with baseline levels and a time-stamp authority.
+func adesKinds() []string { return []string{KindCAdESSigner, KindPDFSigner} }
+
+// batchKinds are the kinds that sign batches.
+func batchKinds() []string {
+	return []string{KindCMSSigner, KindCAdESSigner, KindPlainSigner, KindPDFSigner}
+}
+func pdfKinds() []string       { return []string{KindPDFSigner} }
+func validatorKinds() []string { return []string{KindCMSValidator, KindPDFValidator} }
+func revocationKinds() []string {
+	return []string{KindPDFSigner, KindCMSValidator, KindPDFValidator}
+}
 func tsaKinds() []string    { return []string{KindTimeStampSigner} }
 
 // workerSchema is the table of worker properties. It is built on each call
@@ -185,7 +204,7 @@ func workerSchema() []Property {
 			Doc: "When true, signatures made by this worker are not counted. Cannot be combined with KEYUSAGELIMIT."},
 
 		// CMS and CAdES.
-		{Name: "DIGESTALGORITHM", Type: Enum, Values: digestNames(), Kinds: cmsKinds(),
+		{Name: "DIGESTALGORITHM", Type: Enum, Values: digestNames(), Kinds: append(cmsKinds(), KindPDFSigner),
 			Doc: "Digest algorithm of the content (the message-digest attribute). Default: the one of SIGNATUREALGORITHM."},
 		{Name: "DETACHEDSIGNATURE", Type: Bool, Default: "false", Kinds: cmsKinds(),
 			OverriddenBy: "ALLOW_DETACHEDSIGNATURE_OVERRIDE", MetaKey: MetaDetachedSignature,
@@ -206,31 +225,61 @@ func workerSchema() []Property {
 			Doc: "When true a request may say with USING_CLIENTSUPPLIED_HASH=true (and CLIENTSIDE_HASHDIGESTALGORITHM) that its data is a digest; ACCEPTED_HASH_DIGEST_ALGORITHMS must then be set."},
 		{Name: "ACCEPTED_HASH_DIGEST_ALGORITHMS", Type: List, Values: digestNames(), Kinds: digestKinds(),
 			Doc: "Comma-separated digest algorithms a client-side digest may use, such as SHA-256,SHA-384,SHA-512. No default: mandatory when client-side hashing or batch signing is on or may be requested."},
-		{Name: "BATCHSIGNING", Type: Bool, Default: "false", Kinds: digestKinds(),
+		{Name: "BATCHSIGNING", Type: Bool, Default: "false", Kinds: batchKinds(),
 			OverriddenBy: "ALLOW_BATCHSIGNING_OVERRIDE", MetaKey: MetaUsingBatchSigning,
 			Doc: "When true every request is a batch: a list of digests signed with one key in one call. ACCEPTED_HASH_DIGEST_ALGORITHMS must then be set."},
-		{Name: "ALLOW_BATCHSIGNING_OVERRIDE", Type: Bool, Default: "false", Kinds: digestKinds(),
+		{Name: "ALLOW_BATCHSIGNING_OVERRIDE", Type: Bool, Default: "false", Kinds: batchKinds(),
 			Doc: "When true a request chooses with USING_BATCHSIGNING=true|false whether it is a batch; ACCEPTED_HASH_DIGEST_ALGORITHMS must then be set."},
-		{Name: "MAX_BATCH_SIZE", Type: Int, Default: "1000", Kinds: digestKinds(), check: atLeast(1),
+		{Name: "MAX_BATCH_SIZE", Type: Int, Default: "1000", Kinds: batchKinds(), check: atLeast(1),
 			Doc: "Signet's own: the largest number of items one batch request may hold."},
 
 		// CAdES baseline levels and time-stamping.
-		{Name: "SIGNATURE_LEVEL", Type: Enum, Default: "BASELINE-B", Values: []string{"BASELINE-B", "BASELINE-T"}, Kinds: cadesKinds(),
-			Doc: "CAdES baseline level: BASELINE-B, or BASELINE-T which adds a signature time-stamp from TSA_URL or TSA_WORKER."},
-		{Name: "TSA_URL", Type: String, Kinds: cadesKinds(), check: checkHTTPURL,
+		{Name: "SIGNATURE_LEVEL", Type: Enum, Default: "BASELINE-B", Values: []string{"BASELINE-B", "BASELINE-T", "BASELINE-LT"}, Kinds: adesKinds(),
+			Doc: "CAdES or PAdES baseline level: BASELINE-B, BASELINE-T which adds a signature time-stamp from TSA_URL or TSA_WORKER, or (PDFSigner only) BASELINE-LT which also adds a Document Security Store with the certificates and CRLs of the signer and TSA chains."},
+		{Name: "TSA_URL", Type: String, Kinds: adesKinds(), check: checkHTTPURL,
 			Doc: "URL of an external RFC 3161 time-stamp authority. Cannot be combined with TSA_WORKER."},
-		{Name: "TSA_WORKER", Type: String, Kinds: cadesKinds(),
+		{Name: "TSA_WORKER", Type: String, Kinds: adesKinds(),
 			Doc: "Name or ID of a TimeStampSigner worker of this server to time-stamp with. Cannot be combined with TSA_URL."},
-		{Name: "TSA_USERNAME", Type: String, Kinds: cadesKinds(),
+		{Name: "TSA_USERNAME", Type: String, Kinds: adesKinds(),
 			Doc: "User name for HTTP Basic authentication to TSA_URL; TSA_PASSWORD is then required."},
-		{Name: "TSA_PASSWORD", Type: String, Kinds: cadesKinds(), Secret: true,
+		{Name: "TSA_PASSWORD", Type: String, Kinds: adesKinds(), Secret: true,
 			Doc: "Password for HTTP Basic authentication to TSA_URL, given as {env: NAME} or {file: PATH}."},
-		{Name: "TSA_DIGESTALGORITHM", Type: Enum, Default: "SHA-256", Values: digestNames(), Kinds: cadesKinds(),
+		{Name: "TSA_DIGESTALGORITHM", Type: Enum, Default: "SHA-256", Values: digestNames(), Kinds: adesKinds(),
 			Doc: "Digest algorithm of the time-stamp request's message imprint."},
-		{Name: "TSA_POLICYOID", Type: OID, Kinds: cadesKinds(),
+		{Name: "TSA_POLICYOID", Type: OID, Kinds: adesKinds(),
 			Doc: "Time-stamp policy OID to request from the TSA. Default: none, the TSA's default policy."},
-		{Name: "TSA_TIMEOUT", Type: Duration, Default: "10s", Kinds: cadesKinds(), check: positiveDuration,
+		{Name: "TSA_TIMEOUT", Type: Duration, Default: "10s", Kinds: adesKinds(), check: positiveDuration,
 			Doc: "Signet's own: how long to wait for the time-stamp authority, such as 10s."},
+
+		// PDFSigner (SignServer's names; CONTACTINFO is Signet's own).
+		{Name: "REASON", Type: String, Kinds: pdfKinds(),
+			Doc: "The reason for signing, written in the signature dictionary (/Reason). Default: none. A request may set it with REQUEST_METADATA.REASON when ALLOW_PROPERTY_OVERRIDE lists it."},
+		{Name: "LOCATION", Type: String, Kinds: pdfKinds(),
+			Doc: "The place of signing (/Location). Default: none. Overridable like REASON."},
+		{Name: "CONTACTINFO", Type: String, Kinds: pdfKinds(),
+			Doc: "Signet's own: how to reach the signer (/ContactInfo). Default: none. Overridable like REASON."},
+		{Name: "ALLOW_PROPERTY_OVERRIDE", Type: List, Values: []string{"REASON", "LOCATION", "CONTACTINFO"}, Kinds: pdfKinds(),
+			Doc: "Properties a request may override with request metadata of the same name, such as REASON,LOCATION."},
+		{Name: "CERTIFICATION_LEVEL", Type: Enum, Default: "NOT_CERTIFIED", Values: []string{"NOT_CERTIFIED", "FORM_FILLING", "FORM_FILLING_AND_ANNOTATIONS", "NO_CHANGES_ALLOWED"}, Kinds: pdfKinds(),
+			Doc: "NOT_CERTIFIED makes approval signatures; the others a certification (DocMDP) signature allowing form filling (and annotations), or no change at all. A certification signature must be a document's first."},
+		{Name: "ADD_VISIBLE_SIGNATURE", Type: Bool, Default: "false", Kinds: pdfKinds(),
+			Doc: "When true the signature is shown on a page: a rectangle with the signer's name, the time and the reason."},
+		{Name: "VISIBLE_SIGNATURE_PAGE", Type: String, Default: "First", Kinds: pdfKinds(), check: checkPage,
+			Doc: "The page of a visible signature: First, Last or a page number."},
+		{Name: "VISIBLE_SIGNATURE_RECTANGLE", Type: String, Default: "400,700,500,800", Kinds: pdfKinds(), check: checkRectangle,
+			Doc: "The rectangle of a visible signature: lower-left x, y, upper-right x, y in points."},
+		{Name: "VISIBLE_SIGNATURE_NAME", Type: String, Kinds: pdfKinds(),
+			Doc: "The signature field's name. Default: Signature1, Signature2, … the first free."},
+		{Name: "MAX_PDF_OBJECTS", Type: Int, Default: "1000000", Kinds: append(pdfKinds(), KindPDFValidator), check: atLeast(1),
+			Doc: "Signet's own: the largest number of objects a PDF may declare; a hostile file claiming more is refused with 400."},
+
+		// Validators and B-LT revocation data.
+		{Name: "TRUSTANCHORS", Type: Path, Kinds: validatorKinds(), Required: true,
+			Doc: "Signet's own: a PEM file of the trusted root certificates signatures are validated against. Required."},
+		{Name: "REVOCATION_FETCH", Type: Bool, Default: "true", Kinds: validatorKinds(),
+			Doc: "Signet's own: when true, CRLs a signature does not carry are fetched from the HTTP distribution points its certificates name."},
+		{Name: "REVOCATION_TIMEOUT", Type: Duration, Default: "10s", Kinds: revocationKinds(), check: positiveDuration,
+			Doc: "Signet's own: how long to wait for a CRL distribution point; fetched CRLs are cached until their nextUpdate, at most an hour."},
 
 		// TimeStampSigner.
 		{Name: "DEFAULTTSAPOLICYOID", Type: OID, Kinds: tsaKinds(), Required: true,
@@ -474,4 +523,43 @@ func checkSignatureAlgorithm(v string) string {
 		return ""
 	}
 	return hint
+}
+
+// checkPage accepts First, Last or a page number.
+func checkPage(v string) string {
+	if strings.EqualFold(v, "First") || strings.EqualFold(v, "Last") {
+		return ""
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 1 {
+		return ""
+	}
+	return "Use First, Last or a page number from 1."
+}
+
+// checkRectangle accepts four numbers llx,lly,urx,ury with ll below and left of ur.
+func checkRectangle(v string) string {
+	if _, err := ParseRectangle(v); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// ParseRectangle reads a VISIBLE_SIGNATURE_RECTANGLE value.
+func ParseRectangle(v string) ([4]float64, error) {
+	var r [4]float64
+	f := strings.Split(v, ",")
+	if len(f) != 4 {
+		return r, fmt.Errorf("Give four numbers: lower-left x, y, upper-right x, y, such as 400,700,500,800.")
+	}
+	for i, s := range f {
+		n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || n < 0 {
+			return r, fmt.Errorf("%q is not a non-negative number: give four numbers such as 400,700,500,800.", s)
+		}
+		r[i] = n
+	}
+	if r[2] <= r[0] || r[3] <= r[1] {
+		return r, fmt.Errorf("The rectangle is empty: the upper-right corner must be above and right of the lower-left one.")
+	}
+	return r, nil
 }
