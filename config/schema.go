@@ -183,7 +183,7 @@ func validatorKinds() []string { return []string{KindCMSValidator, KindPDFValida
 func revocationKinds() []string {
 	return []string{KindPDFSigner, KindCMSValidator, KindPDFValidator}
 }
-func tsaKinds() []string    { return []string{KindTimeStampSigner} }
+func tsaKinds() []string { return []string{KindTimeStampSigner} }
 
 // workerSchema is the table of worker properties. It is built on each call
 // so that callers cannot change it for each other.
