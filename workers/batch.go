@@ -63,25 +63,11 @@ func (w *CMSSigner) parseBatch(req *Request, d decision) ([]batchItem, error) {
 	if err != nil {
 		return nil, err
 	}
-	br, ok := fastBatchRequest(body)
-	if !ok {
-		br = BatchRequest{}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&br); err != nil {
-			return nil, Illegal("The batch request is not valid JSON of the form {\"signatureRequests\":[{\"data\":…,\"hashingAlgorithm\":…,\"customIdentifier\":…}]}: %v.", jsonErrorText(err))
-		}
-		if dec.More() {
-			return nil, Illegal("The batch request has data after its JSON object: send one object.")
-		}
+	br, err := decodeBatch(body, w.pol.maxBatch)
+	if err != nil {
+		return nil, err
 	}
 	n := len(br.SignatureRequests)
-	if n == 0 {
-		return nil, Illegal("The batch request has no signatureRequests: send at least one item.")
-	}
-	if n > w.pol.maxBatch {
-		return nil, TooLarge("The batch has %d items but this worker signs at most %d per request (MAX_BATCH_SIZE): split it.", n, w.pol.maxBatch)
-	}
 	items := make([]batchItem, n)
 	errs := make([]error, n)
 	inChunks(n, func(lo, hi int) {
@@ -95,6 +81,31 @@ func (w *CMSSigner) parseBatch(req *Request, d decision) ([]batchItem, error) {
 		}
 	}
 	return items, nil
+}
+
+// decodeBatch parses a batch request and checks its size against
+// MAX_BATCH_SIZE.
+func decodeBatch(body []byte, maxBatch int) (BatchRequest, error) {
+	br, ok := fastBatchRequest(body)
+	if !ok {
+		br = BatchRequest{}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&br); err != nil {
+			return br, Illegal("The batch request is not valid JSON of the form {\"signatureRequests\":[{\"data\":…,\"hashingAlgorithm\":…,\"customIdentifier\":…}]}: %v.", jsonErrorText(err))
+		}
+		if dec.More() {
+			return br, Illegal("The batch request has data after its JSON object: send one object.")
+		}
+	}
+	n := len(br.SignatureRequests)
+	if n == 0 {
+		return br, Illegal("The batch request has no signatureRequests: send at least one item.")
+	}
+	if n > maxBatch {
+		return br, TooLarge("The batch has %d items but this worker signs at most %d per request (MAX_BATCH_SIZE): split it.", n, maxBatch)
+	}
+	return br, nil
 }
 
 // readBody reads a batch request, in one allocation when its size is known.

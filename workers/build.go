@@ -97,10 +97,14 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 			w = newTimeStampSigner(ctx, b, wc.Properties)
 		case KindPlainSigner:
 			w = newPlainSigner(ctx, b, wc.Properties)
+		case KindPDFSigner:
+			w = newPDFSigner(ctx, b, wc.Properties, lookup, opts.Now)
+		case KindCMSValidator, KindPDFValidator:
+			w = newValidator(b, wc.Properties, opts.Now)
 		default:
 			// config reports unknown kinds; a known kind without an
 			// implementation in this version lands here.
-			b.problems = append(b.problems, fmt.Sprintf("%s: worker kind %s is not available in this version of Signet: use CMSSigner, CAdESSigner or PlainSigner.", wc.Pos, wc.Kind))
+			b.problems = append(b.problems, fmt.Sprintf("%s: worker kind %s is not available in this version of Signet: use one of "+strings.Join(config.Kinds(), ", ")+".", wc.Pos, wc.Kind))
 			w = &offline{base: b}
 		}
 		ws = append(ws, w)

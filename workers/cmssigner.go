@@ -20,6 +20,9 @@ const (
 	KindCAdESSigner     = "CAdESSigner"
 	KindPlainSigner     = "PlainSigner"
 	KindTimeStampSigner = "TimeStampSigner"
+	KindPDFSigner       = "PDFSigner"
+	KindCMSValidator    = "CMSValidator"
+	KindPDFValidator    = "PDFValidator"
 )
 
 // Content types of responses.
@@ -28,6 +31,7 @@ const (
 	ContentTypeMime      = "application/pkcs7-mime"
 	ContentTypeJSON      = "application/json"
 	ContentTypeOctets    = "application/octet-stream"
+	ContentTypePDF       = "application/pdf"
 )
 
 // CMSSigner makes CMS SignedData (kind CMSSigner) or CAdES-BASELINE-B
@@ -36,6 +40,7 @@ const (
 type CMSSigner struct {
 	base
 	cades  bool
+	pades  bool // PDFSigner: no signing-time attribute (the time is in /M)
 	pol    policy
 	scheme cms.Scheme  // from SIGNATUREALGORITHM or the key
 	digest crypto.Hash // server-side content digest
@@ -59,7 +64,7 @@ type cmsKey struct {
 }
 
 func newCMSSigner(ctx context.Context, b base, p config.Properties, now func() time.Time) *CMSSigner {
-	w := &CMSSigner{base: b, cades: b.kind == KindCAdESSigner, now: now}
+	w := &CMSSigner{base: b, cades: b.kind == KindCAdESSigner || b.kind == KindPDFSigner, pades: b.kind == KindPDFSigner, now: now}
 	var problems []string
 	w.pol, problems = newPolicy(p)
 	w.problems = append(w.problems, problems...)
@@ -159,6 +164,7 @@ func (w *CMSSigner) signerFor(ctx context.Context, h crypto.Hash, oid asn1.Objec
 		Algorithm:           alg,
 		ContentType:         oid,
 		CAdES:               w.cades,
+		OmitSigningTime:     w.pades,
 	})
 	if err != nil {
 		return nil, &Error{Kind: ErrMisconfigured, Msg: fmt.Sprintf("Worker %s cannot sign: %v", w.name, err), Err: err}

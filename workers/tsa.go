@@ -44,7 +44,7 @@ type timeStamper struct {
 // newTimeStamper reads SIGNATURE_LEVEL and the TSA_* properties. It returns
 // nil without problems for a BASELINE-B signer.
 func newTimeStamper(p config.Properties, lookup Lookup) (*timeStamper, []string) {
-	if !strings.EqualFold(p.String("SIGNATURE_LEVEL"), "BASELINE-T") {
+	if lvl := p.String("SIGNATURE_LEVEL"); !strings.EqualFold(lvl, "BASELINE-T") && !strings.EqualFold(lvl, "BASELINE-LT") {
 		return nil, nil
 	}
 	h, err := timeStampHash(p.String("TSA_DIGESTALGORITHM"))
