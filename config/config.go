@@ -183,6 +183,7 @@ type Worker struct {
 // Config is a loaded configuration.
 type Config struct {
 	Server  Server
+	State   State // where the run-time state lives
 	Tokens  []Token
 	Workers []Worker
 	Users   []User   // who may call the admin and vendor-compatible APIs
@@ -272,9 +273,9 @@ func Check(paths ...string) Problems {
 	return load(paths).Problems()
 }
 
-func load(paths []string) *Config {
+func load(paths []string, docs ...Document) *Config {
 	l := newLoader()
-	if len(paths) == 0 {
+	if len(paths) == 0 && len(docs) == 0 {
 		l.structural.add(Pos{}, "No configuration file given: name at least one YAML file.")
 	}
 	for _, p := range paths {
@@ -285,6 +286,9 @@ func load(paths []string) *Config {
 			continue
 		}
 		l.file(p, data)
+	}
+	for _, d := range docs {
+		l.file(d.Name, d.Data)
 	}
 	return l.finish()
 }

@@ -64,13 +64,15 @@ func (l *loader) file(name string, data []byte) {
 		return
 	}
 	if doc.Kind != yaml.MappingNode {
-		l.structural.add(Pos{name, doc.Line}, "The top level must be a mapping with the keys server, tokens, workers and users.")
+		l.structural.add(Pos{name, doc.Line}, "The top level must be a mapping with the keys server, state, tokens, workers and users.")
 		return
 	}
 	for _, e := range entries(name, doc, &l.structural) {
 		switch e.key {
 		case "server":
 			l.server(name, e)
+		case "state":
+			l.state(name, dir, e)
 		case "tokens", "workers", "users":
 			if isNull(e.val) {
 				continue
@@ -90,7 +92,7 @@ func (l *loader) file(name string, data []byte) {
 				}
 			}
 		default:
-			l.structural.add(e.pos, "Unknown top-level key %q: %s.", e.key, hint(e.key, []string{"server", "tokens", "workers", "users"}))
+			l.structural.add(e.pos, "Unknown top-level key %q: %s.", e.key, hint(e.key, []string{"server", "state", "tokens", "workers", "users"}))
 		}
 	}
 }

@@ -185,6 +185,9 @@ func (b *propBuilder) finish(owner Pos) (Properties, Problems) {
 	if !b.token && isKind {
 		b.problems = append(b.problems, propertyRuleProblems(p, owner)...)
 	}
+	if b.token {
+		b.problems = append(b.problems, tokenRuleProblems(b.kind, p, owner)...)
+	}
 	return p, b.problems
 }
 

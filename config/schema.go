@@ -337,10 +337,10 @@ func tokenSchemas() map[string][]Property {
 		Doc: "NetHSM key IDs the token uses, comma separated. Default: every key the user may list."})
 	return map[string][]Property{
 		TokenSoft: {
-			{Name: "KEYSTOREPATH", Type: Path, Required: true,
-				Doc: "Path of the keystore file, relative to the YAML file's folder unless absolute."},
-			{Name: "KEYSTORETYPE", Type: Enum, Default: "PKCS12", Values: []string{"PKCS12", "PEM"},
-				Doc: "Format of the keystore: PKCS12, or PEM (keys and certificates in one PEM file). The keystore password is the token's pin."},
+			{Name: "KEYSTOREPATH", Type: Path,
+				Doc: "Path of the keystore file, relative to the YAML file's folder unless absolute; required unless KEYSTORETYPE is DATABASE."},
+			{Name: "KEYSTORETYPE", Type: Enum, Default: "PKCS12", Values: []string{"PKCS12", "PEM", KeystoreDatabase},
+				Doc: "Format of the keystore: PKCS12, PEM (keys and certificates in one PEM file), or DATABASE (PKCS#12 files in the cluster's PostgreSQL database, shared by every node; needs a state postgres section). The keystore password is the token's pin."},
 		},
 		TokenPKCS11: {
 			{Name: "SHAREDLIBRARYNAME", Type: String, Required: true,
@@ -377,6 +377,13 @@ func TokenSchema(tokenType string) []Property { return tokenSchemas()[tokenType]
 func (p Property) AppliesTo(kind string) bool {
 	return p.Kinds == nil || slices.Contains(p.Kinds, kind)
 }
+
+// Check validates one value of the property, as Load does: its type, its
+// allowed values and its own rule (rules between properties need the whole
+// set: see NewProperties). It returns the sentence saying what to fix, or
+// "". Tools that write configurations use it so that they refuse exactly
+// what the server would.
+func (p Property) Check(v string) string { return p.validate(v) }
 
 // validate checks a value against the property's type; it returns what to
 // fix, or "".

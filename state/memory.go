@@ -82,3 +82,78 @@ func (m *Memory) Verify(ctx context.Context) error {
 	}
 	return nil
 }
+
+// MemoryLog is a SigningLog kept in memory, for tests and embedded use. It
+// is safe for concurrent use.
+type MemoryLog struct {
+	mu   sync.Mutex
+	recs []SignRecord
+}
+
+var _ SigningLog = (*MemoryLog)(nil)
+
+// Record stores r.
+func (m *MemoryLog) Record(ctx context.Context, r SignRecord) (SignRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return r, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r.Time.IsZero() {
+		r.Time = time.Now()
+	}
+	r.ID = int64(len(m.recs)) + 1
+	r.Hashes = slices.Clone(r.Hashes)
+	m.recs = append(m.recs, r)
+	return r, nil
+}
+
+// Search returns the records q selects.
+func (m *MemoryLog) Search(ctx context.Context, q SignQuery) ([]SignRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultSearchLimit
+	}
+	var out []SignRecord
+	for _, r := range m.recs {
+		if len(out) == limit {
+			break
+		}
+		if q.Matches(r) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// MemoryCounters are key usage Counters kept in memory, for tests and
+// embedded use. They are safe for concurrent use.
+type MemoryCounters struct {
+	mu sync.Mutex
+	n  map[string]int64
+}
+
+var _ Counters = (*MemoryCounters)(nil)
+
+// NewMemoryCounters returns counters that are all zero.
+func NewMemoryCounters() *MemoryCounters { return &MemoryCounters{n: map[string]int64{}} }
+
+// Reserve adds n to key's count unless limit >= 0 and it would pass it.
+func (m *MemoryCounters) Reserve(ctx context.Context, key string, n, limit int64) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if limit >= 0 && m.n[key]+n > limit {
+		return m.n[key], fmt.Errorf("key %s has made %d of its %d signatures: %w", key, m.n[key], limit, ErrLimit)
+	}
+	m.n[key] += n
+	return m.n[key], nil
+}
+
+// Count returns key's count.
+func (m *MemoryCounters) Count(ctx context.Context, key string) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.n[key], nil
+}

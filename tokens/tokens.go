@@ -13,6 +13,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -125,4 +126,45 @@ type KeyGenerator interface {
 // certificate chain (signer first).
 type CertificateStore interface {
 	ImportChain(ctx context.Context, alias string, chain []*x509.Certificate) error
+}
+
+// ErrWeakHash reports that a signature over a SHA-1 or MD5 digest was
+// refused: such signatures can be forged by collision. Clients see 400.
+var ErrWeakHash = errors.New("digest algorithm refused for new signatures")
+
+// ErrCertificateValidity reports that the key's signer certificate does not
+// allow signing now (expired, not yet valid, private key usage period
+// over, less validity left than required). Clients see 503.
+var ErrCertificateValidity = errors.New("signer certificate does not allow signing now")
+
+// Wrapper is implemented by tokens that wrap another one (the key policy
+// guard). Optional capabilities that the wrapper does not forward, such as
+// KeyGenerator, are found on Unwrap(t).
+type Wrapper interface {
+	Unwrap() Token
+}
+
+// Unwrap returns the innermost token of t.
+func Unwrap(t Token) Token {
+	for {
+		w, ok := t.(Wrapper)
+		if !ok {
+			return t
+		}
+		t = w.Unwrap()
+	}
+}
+
+// ContextSigner is implemented by signers that can take the context of the
+// request they sign for (the key policy guard records who asked). Callers
+// that hold a crypto.Signer across requests use it when it is there.
+type ContextSigner interface {
+	SignContext(ctx context.Context, rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error)
+}
+
+// KeyChecker is implemented by tokens that apply a policy to their keys: it
+// reports why the key alias may not sign now (usage limit reached,
+// certificate not valid), or nil.
+type KeyChecker interface {
+	CheckKey(ctx context.Context, alias string) error
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,10 @@ import (
 // hung HSM makes the node unhealthy rather than the load balancer wait.
 const healthTimeout = 10 * time.Second
 
+// HeaderConfigVersion is the health check's header naming the cluster
+// configuration version the node runs.
+const HeaderConfigVersion = "X-Signet-Config-Version"
+
 // disabler is the optional capability of a worker that can be disabled
 // (DISABLED=true). As in SignServer, disabled workers are left out of the
 // health check.
@@ -26,7 +31,8 @@ type disabler interface {
 
 // health serves GET /signserver/healthcheck/signserverhealth as SignServer's
 // health check: 200 with ALLOK when every worker is active, otherwise 500
-// with one line per problem, "Worker NAME (ID): problem".
+// with one line per problem, "Worker NAME (ID): problem", after the
+// node's own problems, "Node: problem" (a degraded cluster node).
 func (s *Server) health(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), healthTimeout)
 	defer cancel()
@@ -51,6 +57,15 @@ func (s *Server) health(c echo.Context) error {
 	}
 	wg.Wait()
 	var lines []string
+	if s.node != nil {
+		ns := s.node()
+		if ns.ConfigVersion > 0 {
+			c.Response().Header().Set(HeaderConfigVersion, strconv.FormatInt(ns.ConfigVersion, 10))
+		}
+		for _, p := range ns.Problems {
+			lines = append(lines, "Node: "+oneLine(p))
+		}
+	}
 	for i, st := range statuses {
 		if st.Active {
 			continue

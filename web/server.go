@@ -47,6 +47,21 @@ type Options struct {
 	// TempDir holds multipart uploads larger than memoryThreshold while a
 	// request is read. Empty means os.TempDir().
 	TempDir string
+	// Node reports the node's own state for the health check: problems
+	// that are not a worker's (the cluster's database unreachable) and the
+	// configuration version it runs. Nil: no such problems, no version.
+	Node func() NodeStatus
+}
+
+// NodeStatus is the state of the node as a whole.
+type NodeStatus struct {
+	// Problems make the node degraded: the health check fails, so that a
+	// load balancer drains it.
+	Problems []string
+	// ConfigVersion is the cluster configuration version in force, 0
+	// outside a cluster; the health check sends it in the header
+	// X-Signet-Config-Version.
+	ConfigVersion int64
 }
 
 // Server serves Signet's HTTP interface.
@@ -59,6 +74,7 @@ type Server struct {
 	tempDir  string
 	metrics  *metrics
 	certs    certText // base64 of signer certificates, for REST responses
+	node     func() NodeStatus
 }
 
 // Route paths of the built-in endpoints; the names label metrics and logs.
@@ -87,6 +103,7 @@ func New(opts Options) *Server {
 		shutdown: opts.ShutdownTimeout,
 		tempDir:  opts.TempDir,
 		metrics:  newMetrics(),
+		node:     opts.Node,
 	}
 	if s.reg == nil {
 		s.reg = workers.NewRegistry(workers.NewSet(nil, nil))

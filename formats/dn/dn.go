@@ -234,3 +234,10 @@ func unhex(c byte) byte {
 	}
 	return c - '0'
 }
+
+// AttributeOID returns the OID of an attribute name (CN, O, SERIALNUMBER,
+// …, any letter case), as Parse reads it.
+func AttributeOID(name string) (asn1.ObjectIdentifier, bool) {
+	oid, ok := attributeTypes[strings.ToUpper(name)]
+	return oid, ok
+}

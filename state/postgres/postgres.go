@@ -33,6 +33,12 @@
 // so that nodes append in turn without serialising signing on a round
 // trip per record.
 //
+// # Signing log
+//
+// One record per signing request from every node, written in groups like
+// the audit chain; the hashes signed are an array with a GIN index, so
+// that a signature is found by its hash.
+//
 // # Failure
 //
 // A monitor pings the database; while it is unreachable Health returns why,
@@ -92,6 +98,24 @@ var migrations = []string{
 		updated timestamptz NOT NULL DEFAULT now(),
 		PRIMARY KEY (token, alias)
 	);`,
+	`CREATE TABLE signlog (
+		id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		time       bigint NOT NULL,
+		surface    text NOT NULL,
+		key        text NOT NULL,
+		key_id     text NOT NULL,
+		usr        text NOT NULL,
+		client     text NOT NULL,
+		request_id text NOT NULL,
+		digest_alg text NOT NULL,
+		hashes     text[] NOT NULL,
+		result     text NOT NULL,
+		node       text NOT NULL
+	);
+	CREATE INDEX signlog_time ON signlog (time);
+	CREATE INDEX signlog_key ON signlog (key);
+	CREATE INDEX signlog_usr ON signlog (usr);
+	CREATE INDEX signlog_hashes ON signlog USING gin (hashes);`,
 }
 
 // migrateLock is the advisory lock key nodes take while migrating.
@@ -135,6 +159,7 @@ type Store struct {
 
 	reqs    chan *reservation
 	appends chan *appendReq
+	logs    chan *logReq
 	quit    chan struct{}
 	wg      sync.WaitGroup
 	once    sync.Once
@@ -148,7 +173,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("the PostgreSQL URL is not valid: %w", redact(err))
 	}
 	s := &Store{node: opts.Node, log: opts.Logger, keys: map[string]*lease{},
-		reqs: make(chan *reservation), appends: make(chan *appendReq), quit: make(chan struct{})}
+		reqs: make(chan *reservation), appends: make(chan *appendReq), logs: make(chan *logReq), quit: make(chan struct{})}
 	if s.node == "" {
 		h, _ := os.Hostname()
 		s.node = fmt.Sprintf("%s:%d", h, os.Getpid())
@@ -175,9 +200,10 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.ReadOnly {
 		return s, nil
 	}
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go s.counterWriter()
 	go s.auditWriter()
+	go s.logWriter()
 	go s.monitor()
 	return s, nil
 }

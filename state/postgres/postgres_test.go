@@ -343,3 +343,44 @@ func waitHealth(t *testing.T, s *Store, up bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestSigningLog: records from two nodes are found by hash, key and user.
+func TestSigningLog(t *testing.T) {
+	t.Parallel()
+	stores, _ := openN(t, server, 2)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		for j := range 20 {
+			wg.Go(func() {
+				r := state.SignRecord{Surface: "worker/W", Key: fmt.Sprintf("t/k%d", i), User: fmt.Sprintf("u%d", j%2),
+					DigestAlg: "SHA-256", Hashes: []string{fmt.Sprintf("AB%02d%02d", i, j), "ffff"}, Result: "ok"}
+				if _, err := s.Record(ctx, r); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	for _, tc := range []struct {
+		q    state.SignQuery
+		want int
+	}{
+		{state.SignQuery{Limit: 1000}, 40},
+		{state.SignQuery{Hash: "ab0105"}, 1},
+		{state.SignQuery{Hash: "FFFF", Limit: 1000}, 40},
+		{state.SignQuery{Key: "t/k0", Limit: 1000}, 20},
+		{state.SignQuery{Key: "t/k1", User: "u1", Limit: 1000}, 10},
+		{state.SignQuery{Since: time.Now().Add(time.Hour)}, 0},
+		{state.SignQuery{After: 35, Limit: 1000}, 5},
+	} {
+		got, err := stores[1].Search(ctx, tc.q)
+		if err != nil || len(got) != tc.want {
+			t.Errorf("search %+v: %d records, %v; want %d", tc.q, len(got), err, tc.want)
+		}
+	}
+	got, _ := stores[0].Search(ctx, state.SignQuery{Hash: "ab0105"})
+	if len(got) == 1 && (got[0].Key != "t/k1" || got[0].Hashes[0] != "ab0105" || got[0].Time.IsZero()) {
+		t.Errorf("record %+v", got[0])
+	}
+}

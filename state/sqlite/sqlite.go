@@ -65,6 +65,26 @@ var migrations = []string{
 		key   TEXT PRIMARY KEY,
 		count INTEGER NOT NULL CHECK (count >= 0)
 	);`,
+	`CREATE TABLE signlog (
+		id         INTEGER PRIMARY KEY,
+		time       INTEGER NOT NULL,
+		surface    TEXT NOT NULL,
+		key        TEXT NOT NULL,
+		key_id     TEXT NOT NULL,
+		user       TEXT NOT NULL,
+		client     TEXT NOT NULL,
+		request_id TEXT NOT NULL,
+		digest_alg TEXT NOT NULL,
+		hashes     TEXT NOT NULL,
+		result     TEXT NOT NULL
+	);
+	CREATE INDEX signlog_time ON signlog (time);
+	CREATE INDEX signlog_key ON signlog (key);
+	CREATE TABLE signlog_hash (
+		hash TEXT NOT NULL,
+		id   INTEGER NOT NULL REFERENCES signlog (id)
+	);
+	CREATE INDEX signlog_hash_hash ON signlog_hash (hash);`,
 }
 
 // ErrClosed is returned by a Store used after Close.
@@ -91,8 +111,10 @@ type Store struct {
 	closing bool                 // no more grants from memory: the exact counts are being stored
 
 	reqs      chan *reservation // to the group-commit writer; unbuffered
+	logs      chan *logEntry    // to the signing log writer; unbuffered
 	quit      chan struct{}     // closed by Close
 	done      chan struct{}     // closed when the writer has stopped
+	logDone   chan struct{}     // closed when the signing log writer has stopped
 	closeOnce sync.Once
 }
 
@@ -119,7 +141,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open the state database %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	s := &Store{db: db, path: path, keys: map[string]*keyCount{}, reqs: make(chan *reservation), quit: make(chan struct{}), done: make(chan struct{})}
+	if err := private(path); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Store{db: db, path: path, keys: map[string]*keyCount{}, reqs: make(chan *reservation), logs: make(chan *logEntry),
+		quit: make(chan struct{}), done: make(chan struct{}), logDone: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -130,6 +157,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open the state database %s: %w", path, err)
 	}
 	go s.writer(w)
+	go s.logWriter()
 	return s, nil
 }
 
@@ -144,8 +172,9 @@ func OpenReadOnly(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the state database %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, readOnly: true, keys: map[string]*keyCount{}, quit: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{db: db, path: path, readOnly: true, keys: map[string]*keyCount{}, quit: make(chan struct{}), done: make(chan struct{}), logDone: make(chan struct{})}
 	close(s.done)
+	close(s.logDone)
 	var v int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
 		db.Close()
@@ -188,6 +217,27 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
+// private makes the database file (created empty when it does not exist)
+// and its WAL and shared-memory files, which SQLite creates with the
+// database file's mode, readable by this user only: they hold the audit
+// log and the signing log.
+func private(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open the state database %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("make the state database %s private: %w", path, err)
+	}
+	for _, side := range []string{"-wal", "-shm"} {
+		if err := os.Chmod(path+side, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("make the state database %s private: %w", path+side, err)
+		}
+	}
+	return nil
+}
+
 // Close stops the writer and closes the database. Reservations after Close
 // fail with ErrClosed.
 func (s *Store) Close() error {
@@ -195,6 +245,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		<-s.done
+		<-s.logDone
 		err = s.db.Close()
 	})
 	return err

@@ -251,11 +251,15 @@ func (t *Token) GenerateKey(ctx context.Context, alias string, spec tokens.KeySp
 		return nil, fmt.Errorf("pkcs11 token %s already has a key labelled %q: remove it or choose another alias", t.name, alias)
 	}
 	var gen crypto11.Signer
+	var pub, priv crypto11.AttributeSet
+	if err == nil {
+		pub, priv, err = signOnlyAttributes(id, alias)
+	}
 	if err == nil {
 		if curve != nil {
-			gen, err = c.c.GenerateECDSAKeyPairWithLabel(id, []byte(alias), curve)
+			gen, err = c.c.GenerateECDSAKeyPairWithAttributes(pub, priv, curve)
 		} else {
-			gen, err = c.c.GenerateRSAKeyPairWithLabel(id, []byte(alias), spec.Bits)
+			gen, err = c.c.GenerateRSAKeyPairWithAttributes(pub, priv, spec.Bits)
 		}
 	}
 	c.release()
@@ -263,6 +267,35 @@ func (t *Token) GenerateKey(ctx context.Context, alias string, spec tokens.KeySp
 		return nil, t.failure(c, alias, fmt.Errorf("generate key %q: %w", alias, err))
 	}
 	return gen.Public(), nil
+}
+
+// signOnlyAttributes are the templates of a generated key pair: a signing
+// key that can do nothing else. The private key is sensitive and never
+// extractable, and may not decrypt, unwrap or derive (crypto11's default
+// RSA template lets it decrypt: a signing key that decrypts is a padding
+// oracle and a key whose use no signing log shows); the public key may
+// verify only.
+func signOnlyAttributes(id []byte, alias string) (pub, priv crypto11.AttributeSet, err error) {
+	if pub, err = crypto11.NewAttributeSetWithIDAndLabel(id, []byte(alias)); err != nil {
+		return nil, nil, err
+	}
+	priv = pub.Copy()
+	set := func(a crypto11.AttributeSet, attrs map[crypto11.AttributeType]bool) {
+		for t, v := range attrs {
+			if err == nil {
+				err = a.Set(t, v)
+			}
+		}
+	}
+	set(pub, map[crypto11.AttributeType]bool{crypto11.CkaVerify: true, crypto11.CkaEncrypt: false, crypto11.CkaWrap: false})
+	set(priv, map[crypto11.AttributeType]bool{
+		crypto11.CkaSign: true, crypto11.CkaDecrypt: false, crypto11.CkaUnwrap: false, crypto11.CkaDerive: false,
+		crypto11.CkaSensitive: true, crypto11.CkaExtractable: false, crypto11.CkaPrivate: true,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return pub, priv, nil
 }
 
 // RemoveKey deletes the key pair labelled alias and its certificates.

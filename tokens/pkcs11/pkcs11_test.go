@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThalesGroup/crypto11"
+
 	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/tokens"
 )
@@ -343,6 +345,7 @@ func TestGenerateAndChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkSignOnly(t, tok, alias)
 	t.Cleanup(func() { tok.RemoveKey(context.Background(), alias) })
 	if _, err := tok.GenerateKey(ctx, alias, tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"}); err == nil {
 		t.Error("GenerateKey with an existing alias succeeded")
@@ -464,6 +467,35 @@ func TestGenerateRSA(t *testing.T) {
 	}
 	if err := verify(pub, d[:], sig, opts); err != nil {
 		t.Fatal(err)
+	}
+	checkSignOnly(t, tok, "generated-rsa")
+}
+
+// checkSignOnly reads the attributes of the private key alias: a generated
+// key signs and does nothing else, and never leaves the token.
+func checkSignOnly(t *testing.T, tok *Token, alias string) {
+	t.Helper()
+	c, err := tok.acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.release()
+	k, err := c.key(alias)
+	if err != nil || k == nil {
+		t.Fatalf("key %q: %v", alias, err)
+	}
+	want := map[crypto11.AttributeType]bool{
+		crypto11.CkaSign: true, crypto11.CkaDecrypt: false, crypto11.CkaUnwrap: false,
+		crypto11.CkaSensitive: true, crypto11.CkaExtractable: false,
+	}
+	for typ, v := range want {
+		a, err := c.c.GetAttribute(k, typ)
+		if err != nil {
+			t.Fatalf("attribute %#x: %v", typ, err)
+		}
+		if got := len(a.Value) == 1 && a.Value[0] == 1; got != v {
+			t.Errorf("%s: attribute %#x is %v, want %v", alias, typ, got, v)
+		}
 	}
 }
 

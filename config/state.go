@@ -1,0 +1,126 @@
+package config
+
+import (
+	"slices"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// State says where the run-time state lives (audit log, key usage
+// counters): the embedded SQLite database in the data folder by default,
+// or the cluster's PostgreSQL database. It belongs in each node's own
+// file: `signet config push` refuses a configuration that holds it.
+type State struct {
+	// Postgres, when set, runs the node in a cluster on PostgreSQL.
+	Postgres *Postgres
+	Pos      Pos // of the state section; zero when there is none
+}
+
+// Postgres is the cluster's database.
+type Postgres struct {
+	// URL is the connection URL with its password
+	// (postgres://user:password@host:5432/db), kept in an environment
+	// variable or a file, never in the YAML.
+	URL Secret
+	// Node names this node in the audit log; the host name and process ID
+	// when empty.
+	Node string
+}
+
+// KeystoreDatabase is the soft token's KEYSTORETYPE whose PKCS#12 files
+// live in the cluster's database (no KEYSTOREPATH).
+const KeystoreDatabase = "DATABASE"
+
+func (l *loader) state(file, dir string, e entry) {
+	if l.cfg.State.Pos != (Pos{}) {
+		l.structural.add(e.pos, "The state section is already set at %s: keep one state section.", l.cfg.State.Pos)
+		return
+	}
+	l.cfg.State.Pos = e.pos
+	if isNull(e.val) {
+		return
+	}
+	if e.val.Kind != yaml.MappingNode {
+		l.structural.add(e.pos, "The state section must be a mapping: state: {postgres: {url: {env: SIGNET_DATABASE_URL}}}, or no state section for the embedded database.")
+		return
+	}
+	for _, f := range entries(file, e.val, &l.structural) {
+		if f.key != "postgres" {
+			l.structural.add(f.pos, "Unknown state setting %q: %s.", f.key, hint(f.key, []string{"postgres"}))
+			continue
+		}
+		if deref(f.val).Kind != yaml.MappingNode {
+			l.structural.add(f.pos, "The state postgres setting must be a mapping with url (and node).")
+			continue
+		}
+		pg := &Postgres{}
+		for _, g := range entries(file, deref(f.val), &l.structural) {
+			switch g.key {
+			case "url":
+				pg.URL = readSecret(file, dir, "the PostgreSQL url", g.pos, deref(g.val), &l.structural)
+			case "node":
+				v, ok := scalar(g.val)
+				if !ok || strings.TrimSpace(v) == "" {
+					l.structural.add(g.pos, "Set the state postgres node to a name, such as node1.")
+					continue
+				}
+				pg.Node = v
+			default:
+				l.structural.add(g.pos, "Unknown state postgres setting %q: %s.", g.key, hint(g.key, []string{"url", "node"}))
+			}
+		}
+		if pg.URL.IsZero() {
+			l.structural.add(f.pos, "Set the state postgres url: {env: NAME} or {file: PATH} holding postgres://user:password@host:5432/database.")
+			continue
+		}
+		l.cfg.State.Postgres = pg
+	}
+}
+
+// tokenRuleProblems are the rules between a token's properties.
+func tokenRuleProblems(kind string, p Properties, owner Pos) Problems {
+	var ps Problems
+	if kind == TokenSoft && !p.IsSet("KEYSTOREPATH") && !strings.EqualFold(p.String("KEYSTORETYPE"), KeystoreDatabase) {
+		ps.add(owner, "Set KEYSTOREPATH: the keystore folder or file, or set KEYSTORETYPE DATABASE to keep the keystore in the cluster's database.")
+	}
+	return ps
+}
+
+// Document is configuration data that is not read from a file: the
+// cluster's configuration version in force. Name stands for its file in
+// problems; relative paths in it are relative to Name's folder.
+type Document struct {
+	Name string
+	Data []byte
+}
+
+// LoadWith is Load of the files paths together with the documents docs,
+// loaded after them: a node of a cluster runs its own files (server and
+// state sections) with the configuration version in force.
+func LoadWith(paths []string, docs ...Document) (*Config, error) {
+	c := load(paths, docs...)
+	if len(c.structural) > 0 {
+		ps := slices.Clone(c.structural)
+		sortProblems(ps, c.Files)
+		return nil, ps
+	}
+	return c, nil
+}
+
+// CheckShared returns the problems of a configuration file meant for every
+// node of a cluster (`signet config push`): those of Check, and a server or
+// state section, which belong in each node's own file.
+func CheckShared(path string, data []byte) Problems {
+	l := newLoader()
+	l.file(path, data)
+	c := l.finish()
+	ps := c.Problems()
+	if l.serverPos != (Pos{}) {
+		ps = append(ps, Problem{Pos: l.serverPos, Msg: "The server section belongs in each node's own file, not in the configuration shared by the cluster: move it there."})
+	}
+	if c.State.Pos != (Pos{}) {
+		ps = append(ps, Problem{Pos: c.State.Pos, Msg: "The state section belongs in each node's own file, not in the configuration shared by the cluster: move it there."})
+	}
+	return ps
+}

@@ -1,0 +1,78 @@
+// Package cluster runs Signet nodes on one PostgreSQL database: it opens
+// the cluster's state from a node's state section, loads the configuration
+// in force (the node's own files with the newest version pushed to the
+// database), and pushes and pulls versions for `signet config push|pull`.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/state/postgres"
+)
+
+// URLEnv is the environment variable the command-line tools read the
+// database URL from when --state is not given.
+const URLEnv = "SIGNET_DATABASE_URL"
+
+// Open opens the cluster's state named by a node's state section.
+func Open(ctx context.Context, pg *config.Postgres, log *slog.Logger) (*postgres.Store, error) {
+	url, err := pg.URL.Resolve()
+	if err != nil {
+		return nil, fmt.Errorf("the PostgreSQL url of the state section: %w", err)
+	}
+	return postgres.Open(ctx, url, postgres.Options{Node: pg.Node, Logger: log})
+}
+
+// OpenURL opens the cluster's state at url for a command-line tool;
+// an empty url is read from URLEnv.
+func OpenURL(ctx context.Context, url string, readOnly bool) (*postgres.Store, error) {
+	if url == "" {
+		url = os.Getenv(URLEnv)
+	}
+	if url == "" {
+		return nil, fmt.Errorf("no database given: pass --state postgres://user:password@host:5432/database or set %s", URLEnv)
+	}
+	return postgres.Open(ctx, url, postgres.Options{ReadOnly: readOnly, Node: "cli"})
+}
+
+// DocumentName is the name the configuration version v stands under in
+// problems; relative paths in it are relative to the node's working
+// folder.
+func DocumentName(v int64) string { return fmt.Sprintf("cluster-config-v%d.yaml", v) }
+
+// Load loads a node's configuration files together with the cluster's
+// version in force, and returns that version: 0, with the files alone,
+// when none was pushed yet.
+func Load(ctx context.Context, store *postgres.Store, paths []string) (*config.Config, int64, error) {
+	cv, err := store.Config(ctx)
+	if errors.Is(err, postgres.ErrNoConfig) {
+		cfg, err := config.Load(paths...)
+		return cfg, 0, err
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	cfg, err := config.LoadWith(paths, config.Document{Name: DocumentName(cv.Version), Data: []byte(cv.YAML)})
+	return cfg, cv.Version, err
+}
+
+// Push checks the configuration file path as `signet config check` does,
+// refuses a server or state section (they belong to each node), and
+// stores it as the cluster's next version. With problems it stores
+// nothing and returns them.
+func Push(ctx context.Context, store *postgres.Store, path, author string) (int64, config.Problems, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, nil, err
+	}
+	if ps := config.CheckShared(path, data); len(ps) > 0 {
+		return 0, ps, nil
+	}
+	v, err := store.PushConfig(ctx, string(data), author)
+	return v, nil, err
+}

@@ -1,0 +1,126 @@
+package signserver
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/signet-project/signet/config"
+)
+
+// workerClasses maps Signet worker kinds to the SignServer implementation
+// classes Export writes. Import recognises a class by its last segment, so
+// every class here reads back as the same kind.
+func workerClasses() map[string]string {
+	return map[string]string{
+		"CMSSigner":       "org.signserver.module.cmssigner.CMSSigner",
+		"PlainSigner":     "org.signserver.module.cmssigner.PlainSigner",
+		"CAdESSigner":     "org.signserver.module.cades.signer.CAdESSigner", // SignServer Enterprise
+		"TimeStampSigner": "org.signserver.module.tsa.TimeStampSigner",
+		"PDFSigner":       "org.signserver.module.pdfsigner.PDFSigner",
+	}
+}
+
+// tokenClasses maps Signet token types to SignServer crypto token classes.
+func tokenClasses() map[string]string {
+	return map[string]string{
+		config.TokenSoft:   "org.signserver.server.cryptotokens.KeystoreCryptoToken",
+		config.TokenPKCS11: "org.signserver.server.cryptotokens.PKCS11CryptoToken",
+	}
+}
+
+// Export writes the workers and crypto tokens of a Signet configuration as a
+// SignServer property file for `signserver setproperties`: workers keep
+// their IDs, tokens become crypto workers with the IDs after the highest
+// worker ID. Secrets (pins, passwords) are never written: SignServer would
+// keep them in clear text; activate its crypto workers instead. What
+// SignServer has no place for is in the returned skips.
+func Export(cfg *config.Config) ([]byte, []Skip) {
+	var b bytes.Buffer
+	var skipped []Skip
+	b.WriteString("# SignServer worker properties written by signet config export-signserver.\n")
+	b.WriteString("# Load them with: bin/signserver setproperties FILE\n")
+	next := 1
+	for _, w := range cfg.Workers {
+		next = max(next, w.ID+1)
+	}
+	for _, w := range cfg.Workers {
+		class, ok := workerClasses()[w.Kind]
+		if !ok {
+			skipped = append(skipped, Skip{Pos: w.Pos, Worker: w.Name,
+				Reason: fmt.Sprintf("SignServer has no %s worker that Signet knows the class of: the worker is not exported.", w.Kind)})
+			continue
+		}
+		ref := "WORKER" + strconv.Itoa(w.ID)
+		fmt.Fprintf(&b, "\n## %s\n", w.Name)
+		put(&b, ref, "TYPE", "PROCESSABLE")
+		put(&b, ref, "IMPLEMENTATION_CLASS", class)
+		put(&b, ref, "NAME", w.Name)
+		if w.Token != "" {
+			put(&b, ref, "CRYPTOTOKEN", w.Token)
+		}
+		if w.Key != "" {
+			put(&b, ref, "DEFAULTKEY", w.Key)
+		}
+		skipped = append(skipped, putProperties(&b, ref, w.Name, w.Properties, func(n string) bool {
+			def, ok := config.LookupProperty(n)
+			return ok && def.Secret
+		})...)
+	}
+	for _, t := range cfg.Tokens {
+		class, ok := tokenClasses()[t.Type]
+		if !ok {
+			skipped = append(skipped, Skip{Pos: t.Pos, Worker: t.Name,
+				Reason: fmt.Sprintf("SignServer has no crypto token for Signet's %s token: the token is not exported, and the workers that use it need a crypto worker named %s.", t.Type, t.Name)})
+			continue
+		}
+		ref := "WORKER" + strconv.Itoa(next)
+		next++
+		fmt.Fprintf(&b, "\n## crypto token %s\n", t.Name)
+		put(&b, ref, "TYPE", "CRYPTO_WORKER")
+		put(&b, ref, "IMPLEMENTATION_CLASS", "org.signserver.server.signers.CryptoWorker")
+		put(&b, ref, "CRYPTOTOKEN_IMPLEMENTATION_CLASS", class)
+		put(&b, ref, "NAME", t.Name)
+		secret := map[string]bool{}
+		for _, p := range config.TokenSchema(t.Type) {
+			secret[p.Name] = p.Secret
+		}
+		skipped = append(skipped, putProperties(&b, ref, t.Name, t.Properties, func(n string) bool { return secret[n] })...)
+		if !t.PIN.IsZero() {
+			what := cmp.Or(map[string]string{config.TokenSoft: "KEYSTOREPASSWORD", config.TokenPKCS11: "PIN"}[t.Type], "PIN")
+			skipped = append(skipped, Skip{Pos: t.Pos, Worker: t.Name, Property: what,
+				Reason: "secrets are not exported (SignServer would keep them in clear text): activate the crypto worker with signserver activatecryptotoken."})
+		}
+	}
+	if len(cfg.Users) > 0 {
+		skipped = append(skipped, Skip{Worker: "users",
+			Reason: "SignServer keeps its administrators and client authorizations in its own configuration: set them up there."})
+	}
+	return b.Bytes(), skipped
+}
+
+// putProperties writes the properties a configuration sets, in the order
+// they are written in its file, except secrets.
+func putProperties(b *bytes.Buffer, ref, owner string, ps config.Properties, isSecret func(string) bool) []Skip {
+	names := ps.Names()
+	slices.SortStableFunc(names, func(x, y string) int {
+		return cmp.Or(cmp.Compare(ps.Pos(x).File, ps.Pos(y).File), cmp.Compare(ps.Pos(x).Line, ps.Pos(y).Line))
+	})
+	var skipped []Skip
+	m := ps.Map()
+	for _, n := range names {
+		if isSecret(n) {
+			skipped = append(skipped, Skip{Pos: ps.Pos(n), Worker: owner, Property: n,
+				Reason: "secrets are not exported (SignServer would keep them in clear text): set it in SignServer by hand."})
+			continue
+		}
+		put(b, ref, n, m[n])
+	}
+	return skipped
+}
+
+func put(b *bytes.Buffer, ref, name, value string) {
+	fmt.Fprintf(b, "%s.%s=%s\n", ref, escape(name, true), escape(value, false))
+}

@@ -1,0 +1,254 @@
+package signserver
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/signet-project/signet/config"
+)
+
+// corpus is testdata/signserver; each case imports some of its files
+// together (a worker with the crypto worker it names) and lists exactly the
+// properties the import must report as not carried over, as
+// "WORKER.PROPERTY" ("WORKER" for a whole worker).
+func TestImportCorpus(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		files   []string
+		skipped []string
+		kinds   map[string]string // worker name -> kind
+		tokens  map[string]string // token name -> type
+	}{
+		{
+			files:   []string{"keystore-crypto.properties", "cmssigner.properties"},
+			skipped: []string{"CryptoTokenP12.DEFAULTKEY", "CMSSigner.SIGNATUREALGORITHM", "CMSSigner.DO_LOGREQUEST_DIGEST", "CMSSigner.LOGREQUEST_DIGESTALGORITHM"},
+			kinds:   map[string]string{"CMSSigner": config.KindCMSSigner},
+			tokens:  map[string]string{"CryptoTokenP12": config.TokenSoft},
+		},
+		{
+			files:   []string{"keystore-crypto.properties", "cadessigner.properties"},
+			skipped: []string{"CryptoTokenP12.DEFAULTKEY"},
+			kinds:   map[string]string{"CAdESSigner": config.KindCAdESSigner},
+			tokens:  map[string]string{"CryptoTokenP12": config.TokenSoft},
+		},
+		{
+			files:   []string{"keystore-crypto.properties", "plainsigner.properties"},
+			skipped: []string{"CryptoTokenP12.DEFAULTKEY"},
+			kinds:   map[string]string{"PlainSigner": config.KindPlainSigner},
+			tokens:  map[string]string{"CryptoTokenP12": config.TokenSoft},
+		},
+		{
+			files: []string{"keystore-crypto.properties", "timestamp.properties"},
+			skipped: []string{"CryptoTokenP12.DEFAULTKEY", "TimeStampSigner.ACCEPTANYPOLICY", "TimeStampSigner.TIMESOURCE",
+				"TimeStampSigner.ARCHIVERS", "TimeStampSigner.ARCHIVER0.ARCHIVE_OF_TYPE"},
+			kinds:  map[string]string{"TimeStampSigner": config.KindTimeStampSigner},
+			tokens: map[string]string{"CryptoTokenP12": config.TokenSoft},
+		},
+		{
+			files:   []string{"pkcs11-crypto.properties"},
+			skipped: []string{"CryptoTokenP11.ATTRIBUTES", "CryptoTokenP11.DEFAULTKEY"},
+			tokens:  map[string]string{"CryptoTokenP11": config.TokenPKCS11},
+		},
+		{
+			files:   []string{"dump-legacy.properties"},
+			skipped: []string{"GLOB.TIMEMONITOR_ENABLED", "XAdESSigner"},
+			kinds:   map[string]string{"LegacyCMS": config.KindCMSSigner},
+			tokens:  map[string]string{"LegacyCMSToken": config.TokenSoft},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.files, "+"), func(t *testing.T) {
+			t.Parallel()
+			res := importFiles(t, tc.files...)
+			if len(res.Problems) > 0 {
+				t.Fatalf("config check refuses the import:\n%s\n--- YAML:\n%s", res.Problems, res.YAML)
+			}
+			var got []string
+			for _, s := range res.Skipped {
+				got = append(got, strings.TrimSuffix(s.Worker+"."+s.Property, "."))
+				if s.Reason == "" || s.Pos.Line == 0 && s.Worker != "users" {
+					t.Errorf("skip %v has no reason or no line", s)
+				}
+			}
+			slices.Sort(got)
+			want := slices.Sorted(slices.Values(tc.skipped))
+			if !slices.Equal(got, want) {
+				t.Errorf("skipped:\n got %q\nwant %q", got, want)
+			}
+			cfg, err := config.Parse("imported.yaml", res.YAML)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, kind := range tc.kinds {
+				w, ok := cfg.Worker(name)
+				if !ok || w.Kind != kind || w.ID == 0 || w.Key == "" {
+					t.Errorf("worker %s: %+v, want kind %s with an id and a key", name, w, kind)
+				}
+			}
+			for name, typ := range tc.tokens {
+				tok, ok := cfg.Token(name)
+				if !ok || tok.Type != typ {
+					t.Errorf("token %s: %+v, want type %s", name, tok, typ)
+				}
+			}
+			if len(cfg.Workers) != len(tc.kinds) || len(cfg.Tokens) != len(tc.tokens) {
+				t.Errorf("%d workers and %d tokens, want %d and %d", len(cfg.Workers), len(cfg.Tokens), len(tc.kinds), len(tc.tokens))
+			}
+
+			// Export, then import again: the same YAML, but for the secrets,
+			// which export never writes and reports instead.
+			out, skips := Export(cfg)
+			again, err := Import(File{Name: "exported.properties", R: bytes.NewReader(out)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(again.Skipped) != 0 {
+				t.Errorf("re-import of the export skipped %v\n%s", again.Skipped, out)
+			}
+			pins := 0
+			for _, tok := range cfg.Tokens {
+				if !tok.PIN.IsZero() {
+					pins++
+				}
+			}
+			exported := 0
+			for _, s := range skips {
+				if s.Property == "KEYSTOREPASSWORD" || s.Property == "PIN" {
+					exported++
+				}
+			}
+			if exported != pins {
+				t.Errorf("export reports %d secrets, the configuration has %d pins: %v", exported, pins, skips)
+			}
+			if a, b := withoutPins(res.YAML), withoutPins(again.YAML); a != b {
+				t.Errorf("export then import changed the YAML:\n%s\n--- after:\n%s\n--- export:\n%s", a, b, out)
+			}
+		})
+	}
+}
+
+// withoutPins drops the pin: {env: …} lines of tokens.
+func withoutPins(y []byte) string {
+	return regexp.MustCompile(`(?m)^ *pin:\n *env: .*\n`).ReplaceAllString(string(y), "")
+}
+
+func importFiles(t *testing.T, names ...string) *Result {
+	t.Helper()
+	var files []File
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "signserver", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, File{Name: n, R: bytes.NewReader(b)})
+	}
+	res, err := Import(files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// The secrets of SignServer files never reach the YAML: the pin comes from
+// an environment variable, and a note says which.
+func TestImportSecrets(t *testing.T) {
+	t.Parallel()
+	res := importFiles(t, "keystore-crypto.properties", "pkcs11-crypto.properties")
+	if bytes.Contains(res.YAML, []byte("foo123")) {
+		t.Fatalf("the password reached the YAML:\n%s", res.YAML)
+	}
+	for _, env := range []string{"SIGNET_PIN_CRYPTOTOKENP12", "SIGNET_PIN_CRYPTOTOKENP11"} {
+		if !bytes.Contains(res.YAML, []byte("env: "+env)) {
+			t.Errorf("YAML has no pin from %s:\n%s", env, res.YAML)
+		}
+		if !slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, env) }) {
+			t.Errorf("no note names %s: %q", env, res.Notes)
+		}
+	}
+	cfg, err := config.Parse("x.yaml", res.YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p11, _ := cfg.Token("CryptoTokenP11")
+	if got := p11.Properties.String("SHAREDLIBRARYNAME"); got != "/usr/lib/softhsm/libsofthsm2.so" {
+		t.Errorf("SHAREDLIBRARYNAME = %q, want SoftHSM's module path", got)
+	}
+}
+
+// A worker naming a crypto token that is not among the files, and a value
+// Signet refuses, are reported: the first as a config check problem, the
+// second as a skip with the schema's own sentence.
+func TestImportProblems(t *testing.T) {
+	t.Parallel()
+	in := "WORKERGENID1.TYPE=PROCESSABLE\n" +
+		"WORKERGENID1.IMPLEMENTATION_CLASS=org.signserver.module.cmssigner.CMSSigner\n" +
+		"WORKERGENID1.NAME=Orphan\n" +
+		"WORKERGENID1.CRYPTOTOKEN=Missing\n" +
+		"WORKERGENID1.DEFAULTKEY=k\n" +
+		"WORKERGENID1.DETACHEDSIGNATURE=perhaps\n" +
+		"not a worker line\n"
+	res, err := Import(File{Name: "p.properties", R: strings.NewReader(in)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Problems) == 0 || !strings.Contains(res.Problems.Error(), "Missing") {
+		t.Errorf("problems %q do not name the missing token", res.Problems)
+	}
+	var got []string
+	for _, s := range res.Skipped {
+		got = append(got, s.String())
+	}
+	want := []string{
+		`p.properties:6: Orphan.DETACHEDSIGNATURE: DETACHEDSIGNATURE must be true or false, not "perhaps".`,
+		"p.properties:7: not: not a worker property: write WORKERGENID<n>.<PROPERTY> or WORKER<id>.<PROPERTY>.",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("skipped:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestReadProperties(t *testing.T) {
+	t.Parallel()
+	in := "# comment\n" +
+		"  ! also a comment\n" +
+		"a=1\n" +
+		"b : two words \n" +
+		"c three\n" +
+		"d=first \\\n   second\n" +
+		"e\\=x=\\u00e9\\t\\\\\n" +
+		"f=\\uD83D\\uDE00\n" +
+		"g=ends in backslash\\\\\n" +
+		"h\n"
+	got, err := readProperties("t", strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []entry{
+		{"a", "1", config.Pos{File: "t", Line: 3}},
+		{"b", "two words ", config.Pos{File: "t", Line: 4}},
+		{"c", "three", config.Pos{File: "t", Line: 5}},
+		{"d", "first second", config.Pos{File: "t", Line: 6}},
+		{"e=x", "é\t\\", config.Pos{File: "t", Line: 8}},
+		{"f", "😀", config.Pos{File: "t", Line: 9}},
+		{"g", `ends in backslash\`, config.Pos{File: "t", Line: 10}},
+		{"h", "", config.Pos{File: "t", Line: 11}},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+	for _, v := range []string{"plain", " leading space", "a=b:c", "#hash", "tab\tnew\nline", "é 😀", `back\slash`} {
+		line := escape("K", true) + "=" + escape(v, false) + "\n"
+		back, err := readProperties("r", strings.NewReader(line))
+		if err != nil || len(back) != 1 || back[0].value != v {
+			t.Errorf("escape(%q) = %q reads back as %v, %v", v, line, back, err)
+		}
+	}
+	if _, err := readProperties("bad", strings.NewReader("x=\\u12\n")); err == nil || !strings.Contains(err.Error(), "bad:1") {
+		t.Errorf("short \\u escape: %v, want an error at bad:1", err)
+	}
+}

@@ -1,0 +1,144 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/signet-project/signet/state"
+)
+
+// logReq is one Record call waiting for the signing log writer.
+type logReq struct {
+	rec  state.SignRecord
+	err  error
+	done chan struct{}
+}
+
+// Record implements state.SigningLog.
+func (s *Store) Record(ctx context.Context, r state.SignRecord) (state.SignRecord, error) {
+	if r.Time.IsZero() {
+		r.Time = time.Now()
+	}
+	r.Time = time.Unix(0, r.Time.UnixNano()).UTC()
+	q := &logReq{rec: r, done: make(chan struct{})}
+	select {
+	case s.logs <- q:
+	case <-s.quit:
+		return r, ErrClosed
+	case <-ctx.Done():
+		return r, ctx.Err()
+	}
+	<-q.done
+	return q.rec, q.err
+}
+
+// logWriter writes the records waiting together in one round trip.
+func (s *Store) logWriter() {
+	defer s.wg.Done()
+	for {
+		var q *logReq
+		select {
+		case <-s.quit:
+			return
+		case q = <-s.logs:
+		}
+		group := []*logReq{q}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case q := <-s.logs:
+				group = append(group, q)
+			default:
+				break more
+			}
+		}
+		err := s.insertRecords(group)
+		for _, q := range group {
+			if err != nil {
+				q.err = fmt.Errorf("record a signature in the signing log: %w", err)
+			}
+			close(q.done)
+		}
+	}
+}
+
+func (s *Store) insertRecords(group []*logReq) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b := &pgx.Batch{}
+	for _, q := range group {
+		r := &q.rec
+		hashes := make([]string, len(r.Hashes))
+		for i, h := range r.Hashes {
+			hashes[i] = strings.ToLower(h)
+		}
+		b.Queue(`INSERT INTO signlog (time, surface, key, key_id, usr, client, request_id, digest_alg, hashes, result, node)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+			r.Time.UnixNano(), r.Surface, r.Key, r.KeyID, r.User, r.Client, r.RequestID, r.DigestAlg, hashes, r.Result, s.node)
+	}
+	// A batch outside a transaction runs as one implicit transaction.
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	for _, q := range group {
+		if err := br.QueryRow().Scan(&q.rec.ID); err != nil {
+			return err
+		}
+	}
+	return br.Close()
+}
+
+// Search implements state.SigningLog.
+func (s *Store) Search(ctx context.Context, q state.SignQuery) ([]state.SignRecord, error) {
+	where := []string{"id > $1"}
+	args := []any{q.After}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if q.Hash != "" {
+		add("hashes @> ARRAY[?::text]", strings.ToLower(q.Hash))
+	}
+	if q.Key != "" {
+		add("key = ?", q.Key)
+	}
+	if q.User != "" {
+		add("usr = ?", q.User)
+	}
+	if !q.Since.IsZero() {
+		add("time >= ?", q.Since.UnixNano())
+	}
+	if !q.Until.IsZero() {
+		add("time < ?", q.Until.UnixNano())
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = state.DefaultSearchLimit
+	}
+	args = append(args, limit)
+	rows, err := s.pool.Query(ctx, `SELECT id, time, surface, key, key_id, usr, client, request_id, digest_alg, hashes, result
+		FROM signlog WHERE `+strings.Join(where, " AND ")+" ORDER BY id LIMIT $"+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read the signing log: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (state.SignRecord, error) {
+		var r state.SignRecord
+		var nanos int64
+		err := row.Scan(&r.ID, &nanos, &r.Surface, &r.Key, &r.KeyID, &r.User, &r.Client, &r.RequestID, &r.DigestAlg, &r.Hashes, &r.Result)
+		r.Time = time.Unix(0, nanos).UTC()
+		if len(r.Hashes) == 0 {
+			r.Hashes = nil
+		}
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the signing log: %w", err)
+	}
+	return out, nil
+}
+
+var _ state.SigningLog = (*Store)(nil)

@@ -1,0 +1,166 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/signet-project/signet/state"
+)
+
+// The signing log is written by one goroutine that commits the records
+// waiting together in one transaction (group commit): a record per
+// signature must not cost an fsync per signature under load, yet Record
+// returns only once its record is on disk.
+
+// logEntry is one Record call waiting for the log writer.
+type logEntry struct {
+	rec  state.SignRecord
+	err  error
+	done chan struct{}
+}
+
+// Record implements state.SigningLog.
+func (s *Store) Record(ctx context.Context, r state.SignRecord) (state.SignRecord, error) {
+	if s.readOnly {
+		return r, fmt.Errorf("record a signature: the state database is open read-only")
+	}
+	if r.Time.IsZero() {
+		r.Time = time.Now()
+	}
+	r.Time = time.Unix(0, r.Time.UnixNano()).UTC()
+	e := &logEntry{rec: r, done: make(chan struct{})}
+	select {
+	case s.logs <- e:
+	case <-s.quit:
+		return r, ErrClosed
+	case <-ctx.Done():
+		return r, ctx.Err()
+	}
+	<-e.done
+	return e.rec, e.err
+}
+
+// logWriter commits the records of the signing log in groups.
+func (s *Store) logWriter() {
+	defer close(s.logDone)
+	for {
+		var e *logEntry
+		select {
+		case <-s.quit:
+			return
+		case e = <-s.logs:
+		}
+		group := []*logEntry{e}
+	more:
+		for len(group) < maxGroup {
+			select {
+			case e := <-s.logs:
+				group = append(group, e)
+			default:
+				break more
+			}
+		}
+		err := s.insertRecords(group)
+		for _, e := range group {
+			if err != nil {
+				e.err = fmt.Errorf("record a signature in the signing log: %w", err)
+			}
+			close(e.done)
+		}
+	}
+}
+
+func (s *Store) insertRecords(group []*logEntry) error {
+	ctx := context.Background()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO signlog (time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	insHash, err := tx.PrepareContext(ctx, "INSERT INTO signlog_hash (hash, id) VALUES (?, ?)")
+	if err != nil {
+		return err
+	}
+	defer insHash.Close()
+	for _, e := range group {
+		r := &e.rec
+		res, err := ins.ExecContext(ctx, r.Time.UnixNano(), r.Surface, r.Key, r.KeyID, r.User, r.Client, r.RequestID, r.DigestAlg, strings.Join(r.Hashes, ","), r.Result)
+		if err != nil {
+			return err
+		}
+		if r.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		for _, h := range r.Hashes {
+			if _, err := insHash.ExecContext(ctx, strings.ToLower(h), r.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.Commit()
+}
+
+// Search implements state.SigningLog.
+func (s *Store) Search(ctx context.Context, q state.SignQuery) ([]state.SignRecord, error) {
+	where := []string{"id > ?"}
+	args := []any{q.After}
+	if q.Hash != "" {
+		where = append(where, "id IN (SELECT id FROM signlog_hash WHERE hash = ?)")
+		args = append(args, strings.ToLower(q.Hash))
+	}
+	if q.Key != "" {
+		where = append(where, "key = ?")
+		args = append(args, q.Key)
+	}
+	if q.User != "" {
+		where = append(where, "user = ?")
+		args = append(args, q.User)
+	}
+	if !q.Since.IsZero() {
+		where = append(where, "time >= ?")
+		args = append(args, q.Since.UnixNano())
+	}
+	if !q.Until.IsZero() {
+		where = append(where, "time < ?")
+		args = append(args, q.Until.UnixNano())
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = state.DefaultSearchLimit
+	}
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result
+		FROM signlog WHERE `+strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", args...)
+	if err != nil {
+		return nil, fmt.Errorf("read the signing log: %w", err)
+	}
+	defer rows.Close()
+	var out []state.SignRecord
+	for rows.Next() {
+		var r state.SignRecord
+		var nanos int64
+		var hashes string
+		if err := rows.Scan(&r.ID, &nanos, &r.Surface, &r.Key, &r.KeyID, &r.User, &r.Client, &r.RequestID, &r.DigestAlg, &hashes, &r.Result); err != nil {
+			return nil, fmt.Errorf("read the signing log: %w", err)
+		}
+		r.Time = time.Unix(0, nanos).UTC()
+		if hashes != "" {
+			r.Hashes = strings.Split(hashes, ",")
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the signing log: %w", err)
+	}
+	return out, nil
+}
+
+var _ state.SigningLog = (*Store)(nil)

@@ -1,0 +1,489 @@
+// Package guard is the one enforcement point of a key's policy. Every
+// signature Signet makes — through a worker, the TSA, the DSM or NetHSM key
+// API, or the admin test-sign — is made by a token that Guard.Wrap wrapped,
+// so that the key's usage limit and counter, its certificate checks, the
+// refusal of SHA-1 and MD5 and the signing log apply the same whichever
+// surface asked. The surfaces only say who asked, through WithCaller.
+//
+// The policy belongs to the key (SignServer counts per key, not per
+// worker): the usage counter is keyed by the SHA-256 of the key's public
+// key, so every name and alias of one key shares one count.
+package guard
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/tokens"
+)
+
+// Policy is the policy of one key.
+type Policy struct {
+	// UsageLimit is KEYUSAGELIMIT: the most signatures the key makes in
+	// its life, -1 for no limit.
+	UsageLimit int64
+	// NoCount is DISABLEKEYUSAGECOUNTER: the key's signatures are not
+	// counted (only allowed without a UsageLimit).
+	NoCount bool
+	// CheckCertValidity is CHECKCERTVALIDITY: refuse to sign outside the
+	// signer certificate's validity period.
+	CheckCertValidity bool
+	// CheckPrivateKeyValidity is CHECKCERTPRIVATEKEYVALIDITY: refuse to
+	// sign outside the certificate's PrivateKeyUsagePeriod, when it has one.
+	CheckPrivateKeyValidity bool
+	// MinRemaining is MINREMAININGCERTVALIDITY (days): refuse to sign when
+	// the signer certificate expires sooner.
+	MinRemaining time.Duration
+}
+
+// DefaultPolicy is SignServer's: no limit, counted, certificate checks on.
+var DefaultPolicy = Policy{UsageLimit: -1, CheckCertValidity: true, CheckPrivateKeyValidity: true}
+
+// Caller says who asks for a signature; the surfaces set it on the
+// request's context with WithCaller.
+type Caller struct {
+	Surface   string // "worker/NAME", "dsm", "nethsm", "admin/test-sign"
+	User      string // user name, or the client certificate
+	Client    string // client address
+	RequestID string
+	// AllowSHA1 lets SHA-1 digests be signed: a worker that allows them
+	// for legacy clients says so. MD5 is never signed.
+	AllowSHA1 bool
+}
+
+type callerKey struct{}
+
+// WithCaller returns ctx carrying c, with the fields c leaves empty taken
+// from the Caller ctx carries already (the web layer sets the user and the
+// address, the worker its surface).
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	old := CallerFrom(ctx)
+	if c.Surface == "" {
+		c.Surface = old.Surface
+	}
+	if c.User == "" {
+		c.User = old.User
+	}
+	if c.Client == "" {
+		c.Client = old.Client
+	}
+	if c.RequestID == "" {
+		c.RequestID = old.RequestID
+	}
+	c.AllowSHA1 = c.AllowSHA1 || old.AllowSHA1
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerFrom returns the Caller of ctx, zero when there is none.
+func CallerFrom(ctx context.Context) Caller {
+	c, _ := ctx.Value(callerKey{}).(Caller)
+	return c
+}
+
+// Guard applies key policies. Its zero value counts nothing and logs
+// nothing but still checks certificates and digests.
+type Guard struct {
+	Counters state.Counters   // key usage counters; nil: not counted
+	Log      state.SigningLog // the signing log; nil: not recorded
+	Now      func() time.Time // nil: time.Now
+	Logger   *slog.Logger     // nil: slog.Default()
+}
+
+func (g *Guard) now() time.Time {
+	if g.Now != nil {
+		return g.Now()
+	}
+	return time.Now()
+}
+
+// Wrap returns tok guarded by the policies policy returns per alias (nil:
+// DefaultPolicy for every key).
+func (g *Guard) Wrap(tok tokens.Token, policy func(alias string) Policy) tokens.Token {
+	if policy == nil {
+		policy = func(string) Policy { return DefaultPolicy }
+	}
+	return &Token{g: g, inner: tok, policy: policy}
+}
+
+// Token is a guarded token. Signing (Signer, SignBatch) goes through the
+// policy; key management is on Unwrap.
+type Token struct {
+	g      *Guard
+	inner  tokens.Token
+	policy func(alias string) Policy
+
+	mu    sync.Mutex
+	certs map[string]certEntry // signer certificate per alias, briefly cached
+	ids   map[string]keyID     // usage counter key per alias and public key
+}
+
+// certTTL is how long a key's signer certificate is remembered between
+// signatures: reading a chain from an HSM costs object searches.
+const certTTL = 5 * time.Second
+
+type certEntry struct {
+	cert *x509.Certificate // nil: the key has no certificate
+	at   time.Time
+}
+
+type keyID struct {
+	pub crypto.PublicKey
+	id  string
+}
+
+var (
+	_ tokens.Token        = (*Token)(nil)
+	_ tokens.BatchSigner  = (*Token)(nil)
+	_ tokens.Parallelizer = (*Token)(nil)
+	_ tokens.Wrapper      = (*Token)(nil)
+	_ tokens.KeyChecker   = (*Token)(nil)
+)
+
+func (t *Token) Name() string                                   { return t.inner.Name() }
+func (t *Token) Status(ctx context.Context) tokens.Status       { return t.inner.Status(ctx) }
+func (t *Token) Activate(ctx context.Context, pin string) error { return t.inner.Activate(ctx, pin) }
+func (t *Token) Deactivate(ctx context.Context) error           { return t.inner.Deactivate(ctx) }
+func (t *Token) Keys(ctx context.Context) ([]tokens.KeyInfo, error) {
+	return t.inner.Keys(ctx)
+}
+func (t *Token) Chain(ctx context.Context, alias string) ([]*x509.Certificate, error) {
+	return t.inner.Chain(ctx, alias)
+}
+
+// Unwrap returns the token it guards, for key management.
+func (t *Token) Unwrap() tokens.Token { return t.inner }
+
+// Parallelism forwards the inner token's.
+func (t *Token) Parallelism() int {
+	if p, ok := t.inner.(tokens.Parallelizer); ok {
+		return p.Parallelism()
+	}
+	return 0
+}
+
+// Policy returns the policy of alias.
+func (t *Token) Policy(alias string) Policy { return t.policy(alias) }
+
+// Signer returns a signer for alias whose signatures go through the policy,
+// recorded with the Caller of ctx.
+func (t *Token) Signer(ctx context.Context, alias string) (crypto.Signer, error) {
+	s, err := t.inner.Signer(ctx, alias)
+	if err != nil {
+		return nil, err
+	}
+	return &signer{t: t, alias: alias, inner: s, ctx: ctx}, nil
+}
+
+// SignBatch signs inputs as one request: one policy check, one count of
+// len(inputs), one signing log record with every input's hash.
+func (t *Token) SignBatch(ctx context.Context, alias string, inputs [][]byte, opts crypto.SignerOpts) ([]tokens.Result, error) {
+	s, err := t.inner.Signer(ctx, alias)
+	if err != nil {
+		t.record(ctx, alias, nil, inputs, opts, err)
+		return nil, err
+	}
+	if err := t.admit(ctx, alias, s.Public(), len(inputs), opts); err != nil {
+		t.record(ctx, alias, s.Public(), inputs, opts, err)
+		return nil, err
+	}
+	res, err := tokens.SignAll(ctx, t.inner, alias, inputs, opts)
+	rerr := err
+	if rerr == nil {
+		for i, r := range res {
+			if r.Err != nil {
+				rerr = fmt.Errorf("item %d: %w", i, r.Err)
+				break
+			}
+		}
+	}
+	if lerr := t.record(ctx, alias, s.Public(), inputs, opts, rerr); lerr != nil && err == nil {
+		return nil, lerr // not recorded: not handed out
+	}
+	return res, err
+}
+
+// CheckKey reports why alias may not sign now: its usage limit is reached
+// or its certificate does not allow it.
+func (t *Token) CheckKey(ctx context.Context, alias string) error {
+	s, err := t.inner.Signer(ctx, alias)
+	if err != nil {
+		return err
+	}
+	p := t.policy(alias)
+	if err := t.checkCert(ctx, alias, p); err != nil {
+		return err
+	}
+	if t.g.Counters == nil || p.NoCount || p.UsageLimit < 0 {
+		return nil
+	}
+	id, err := t.keyID(alias, s.Public())
+	if err != nil {
+		return err
+	}
+	n, err := t.g.Counters.Count(ctx, id)
+	if err != nil {
+		return err
+	}
+	if n >= p.UsageLimit {
+		return fmt.Errorf("key %q has made %d of its %d signatures (KEYUSAGELIMIT): %w", alias, n, p.UsageLimit, tokens.ErrUsageLimit)
+	}
+	return nil
+}
+
+// Count returns how many signatures the key alias made, as counted.
+func (t *Token) Count(ctx context.Context, alias string) (int64, error) {
+	if t.g.Counters == nil {
+		return 0, nil
+	}
+	s, err := t.inner.Signer(ctx, alias)
+	if err != nil {
+		return 0, err
+	}
+	id, err := t.keyID(alias, s.Public())
+	if err != nil {
+		return 0, err
+	}
+	return t.g.Counters.Count(ctx, id)
+}
+
+// admit applies the policy to n signatures with opts, and counts them:
+// once admit returns nil, they are counted and stored.
+func (t *Token) admit(ctx context.Context, alias string, pub crypto.PublicKey, n int, opts crypto.SignerOpts) error {
+	if err := checkHash(ctx, opts); err != nil {
+		return err
+	}
+	p := t.policy(alias)
+	if err := t.checkCert(ctx, alias, p); err != nil {
+		return err
+	}
+	if t.g.Counters == nil || p.NoCount || n == 0 {
+		return nil
+	}
+	id, err := t.keyID(alias, pub)
+	if err != nil {
+		return err
+	}
+	if _, err := t.g.Counters.Reserve(ctx, id, int64(n), p.UsageLimit); err != nil {
+		if errors.Is(err, tokens.ErrUsageLimit) {
+			return fmt.Errorf("key %q reached its usage limit of %d signatures (KEYUSAGELIMIT): %w", alias, p.UsageLimit, tokens.ErrUsageLimit)
+		}
+		return err
+	}
+	return nil
+}
+
+// checkHash refuses MD5 always and SHA-1 unless the caller allows it.
+func checkHash(ctx context.Context, opts crypto.SignerOpts) error {
+	switch h := opts.HashFunc(); h {
+	case crypto.MD4, crypto.MD5, crypto.MD5SHA1:
+		return fmt.Errorf("%v digests are not signed: use SHA-256 or stronger: %w", h, tokens.ErrWeakHash)
+	case crypto.SHA1:
+		if !CallerFrom(ctx).AllowSHA1 {
+			return fmt.Errorf("SHA-1 digests are not signed (collisions can be forged): use SHA-256 or stronger: %w", tokens.ErrWeakHash)
+		}
+	}
+	return nil
+}
+
+// oidPrivateKeyUsagePeriod is id-ce-privateKeyUsagePeriod (RFC 5280 4.2.1.4
+// of RFC 3280).
+var oidPrivateKeyUsagePeriod = asn1.ObjectIdentifier{2, 5, 29, 16}
+
+type privateKeyUsagePeriod struct {
+	NotBefore time.Time `asn1:"optional,tag:0,generalized"`
+	NotAfter  time.Time `asn1:"optional,tag:1,generalized"`
+}
+
+// checkCert applies the certificate checks of p to the signer certificate
+// of alias; a key without a certificate (a raw key of the vendor APIs)
+// passes.
+func (t *Token) checkCert(ctx context.Context, alias string, p Policy) error {
+	if !p.CheckCertValidity && !p.CheckPrivateKeyValidity && p.MinRemaining <= 0 {
+		return nil
+	}
+	now := t.g.now()
+	t.mu.Lock()
+	e, ok := t.certs[alias]
+	t.mu.Unlock()
+	if !ok || now.Sub(e.at) > certTTL || now.Before(e.at) {
+		chain, err := t.inner.Chain(ctx, alias)
+		if err != nil {
+			return err
+		}
+		e = certEntry{at: now}
+		if len(chain) > 0 {
+			e.cert = chain[0]
+		}
+		t.mu.Lock()
+		if t.certs == nil {
+			t.certs = map[string]certEntry{}
+		}
+		t.certs[alias] = e
+		t.mu.Unlock()
+	}
+	c := e.cert
+	if c == nil {
+		return nil
+	}
+	const layout = "2006-01-02 15:04:05 MST"
+	if p.CheckCertValidity {
+		if now.Before(c.NotBefore) {
+			return fmt.Errorf("the certificate of key %q is not valid before %s (CHECKCERTVALIDITY): %w", alias, c.NotBefore.UTC().Format(layout), tokens.ErrCertificateValidity)
+		}
+		if now.After(c.NotAfter) {
+			return fmt.Errorf("the certificate of key %q expired on %s (CHECKCERTVALIDITY): renew it: %w", alias, c.NotAfter.UTC().Format(layout), tokens.ErrCertificateValidity)
+		}
+	}
+	if p.CheckPrivateKeyValidity {
+		for _, ext := range c.Extensions {
+			if !ext.Id.Equal(oidPrivateKeyUsagePeriod) {
+				continue
+			}
+			var pkup privateKeyUsagePeriod
+			if _, err := asn1.Unmarshal(ext.Value, &pkup); err != nil {
+				return fmt.Errorf("the certificate of key %q has a malformed PrivateKeyUsagePeriod (CHECKCERTPRIVATEKEYVALIDITY): %w", alias, tokens.ErrCertificateValidity)
+			}
+			if !pkup.NotBefore.IsZero() && now.Before(pkup.NotBefore) {
+				return fmt.Errorf("the private key %q may not sign before %s (PrivateKeyUsagePeriod, CHECKCERTPRIVATEKEYVALIDITY): %w", alias, pkup.NotBefore.UTC().Format(layout), tokens.ErrCertificateValidity)
+			}
+			if !pkup.NotAfter.IsZero() && now.After(pkup.NotAfter) {
+				return fmt.Errorf("the private key %q may not sign after %s (PrivateKeyUsagePeriod, CHECKCERTPRIVATEKEYVALIDITY): %w", alias, pkup.NotAfter.UTC().Format(layout), tokens.ErrCertificateValidity)
+			}
+		}
+	}
+	if p.MinRemaining > 0 && c.NotAfter.Sub(now) < p.MinRemaining {
+		return fmt.Errorf("the certificate of key %q expires on %s, within the %d days MINREMAININGCERTVALIDITY requires: renew it: %w", alias, c.NotAfter.UTC().Format(layout), int(p.MinRemaining/(24*time.Hour)), tokens.ErrCertificateValidity)
+	}
+	return nil
+}
+
+// keyID returns the usage counter key of pub: "sha256:" and the hex
+// SHA-256 of its SubjectPublicKeyInfo.
+func (t *Token) keyID(alias string, pub crypto.PublicKey) (string, error) {
+	t.mu.Lock()
+	k, ok := t.ids[alias]
+	t.mu.Unlock()
+	if eq, can := pub.(interface{ Equal(crypto.PublicKey) bool }); ok && can && eq.Equal(k.pub) {
+		return k.id, nil
+	}
+	id, err := KeyID(pub)
+	if err != nil {
+		return "", fmt.Errorf("key %q: %w", alias, err)
+	}
+	t.mu.Lock()
+	if t.ids == nil {
+		t.ids = map[string]keyID{}
+	}
+	t.ids[alias] = keyID{pub: pub, id: id}
+	t.mu.Unlock()
+	return id, nil
+}
+
+// KeyID returns the usage counter key of a public key.
+func KeyID(pub crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", fmt.Errorf("the public key cannot be encoded to count its usage: %w", err)
+	}
+	sum := sha256.Sum256(der)
+	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+// record writes one signing log record for a request of inputs. Its error
+// says that a signature could not be recorded: the caller must not hand it
+// out.
+func (t *Token) record(ctx context.Context, alias string, pub crypto.PublicKey, inputs [][]byte, opts crypto.SignerOpts, err error) error {
+	if t.g.Log == nil {
+		return nil
+	}
+	c := CallerFrom(ctx)
+	r := state.SignRecord{
+		Surface: c.Surface, Key: t.inner.Name() + "/" + alias, User: c.User, Client: c.Client,
+		RequestID: c.RequestID, Result: "ok",
+	}
+	if r.Surface == "" {
+		r.Surface = "unknown"
+	}
+	if pub != nil {
+		r.KeyID, _ = t.keyID(alias, pub)
+	}
+	h := opts.HashFunc()
+	r.DigestAlg = h.String()
+	if h == 0 {
+		r.DigestAlg = "NONE"
+	}
+	r.Hashes = make([]string, len(inputs))
+	for i, in := range inputs {
+		if h == 0 { // a whole message: its SHA-256 finds it
+			sum := sha256.Sum256(in)
+			in = sum[:]
+		}
+		r.Hashes[i] = hex.EncodeToString(in)
+	}
+	if err != nil {
+		r.Result = "refused: " + err.Error()
+		if len(inputs) > 1 {
+			r.Result += " (" + strconv.Itoa(len(inputs)) + " items)"
+		}
+	}
+	// The record is written even when the request was cancelled: a
+	// signature may have left.
+	if _, lerr := t.g.Log.Record(context.WithoutCancel(ctx), r); lerr != nil {
+		t.g.logger().Error("signing log", "key", r.Key, "error", lerr)
+		return fmt.Errorf("the signature could not be recorded in the signing log: %w", tokens.ErrOffline)
+	}
+	return nil
+}
+
+func (g *Guard) logger() *slog.Logger {
+	if g.Logger != nil {
+		return g.Logger
+	}
+	return slog.Default()
+}
+
+// signer is a guarded crypto.Signer; Sign uses the context of the Signer
+// call, SignContext the one it is given.
+type signer struct {
+	t     *Token
+	alias string
+	inner crypto.Signer
+	ctx   context.Context
+}
+
+var _ tokens.ContextSigner = (*signer)(nil)
+
+func (s *signer) Public() crypto.PublicKey { return s.inner.Public() }
+
+func (s *signer) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return s.SignContext(s.ctx, r, digest, opts)
+}
+
+func (s *signer) SignContext(ctx context.Context, r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	in := [][]byte{digest}
+	if err := s.t.admit(ctx, s.alias, s.inner.Public(), 1, opts); err != nil {
+		s.t.record(ctx, s.alias, s.inner.Public(), in, opts, err)
+		return nil, err
+	}
+	if r == nil {
+		r = rand.Reader
+	}
+	sig, err := s.inner.Sign(r, digest, opts)
+	if lerr := s.t.record(ctx, s.alias, s.inner.Public(), in, opts, err); lerr != nil && err == nil {
+		return nil, lerr
+	}
+	return sig, err
+}

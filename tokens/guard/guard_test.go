@@ -1,0 +1,221 @@
+package guard
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/hex"
+	"errors"
+	"io"
+	"math/big"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/state/sqlite"
+	"github.com/signet-project/signet/tokens"
+)
+
+// testToken holds one ECDSA key and, optionally, its certificate.
+type testToken struct {
+	key   *ecdsa.PrivateKey
+	chain []*x509.Certificate
+	signs atomic.Int64
+}
+
+func (f *testToken) Name() string                                   { return "t" }
+func (f *testToken) Status(context.Context) tokens.Status           { return tokens.Status{State: tokens.Active} }
+func (f *testToken) Activate(context.Context, string) error         { return nil }
+func (f *testToken) Deactivate(context.Context) error               { return nil }
+func (f *testToken) Keys(context.Context) ([]tokens.KeyInfo, error) { return nil, nil }
+func (f *testToken) Signer(context.Context, string) (crypto.Signer, error) {
+	return countingSigner{f.key, &f.signs}, nil
+}
+func (f *testToken) Chain(context.Context, string) ([]*x509.Certificate, error) { return f.chain, nil }
+
+type countingSigner struct {
+	*ecdsa.PrivateKey
+	n *atomic.Int64
+}
+
+func (s countingSigner) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, error) {
+	s.n.Add(1)
+	return s.PrivateKey.Sign(rand.Reader, d, o)
+}
+
+func newTestToken(t *testing.T, notBefore, notAfter time.Time, exts ...pkix.Extension) *testToken {
+	t.Helper()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tt := &testToken{key: k}
+	if notAfter.IsZero() {
+		return tt
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "signer"},
+		NotBefore: notBefore, NotAfter: notAfter, ExtraExtensions: exts}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	tt.chain = []*x509.Certificate{c}
+	return tt
+}
+
+var digest = func() []byte { s := sha256.Sum256([]byte("doc")); return s[:] }()
+
+func TestUsageLimitAcrossSignersAndBatches(t *testing.T) {
+	t.Parallel()
+	const limit = 25
+	path := filepath.Join(t.TempDir(), "state.db")
+	store, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := newTestToken(t, time.Time{}, time.Time{})
+	g := &Guard{Counters: store, Log: store}
+	pol := func(string) Policy { p := DefaultPolicy; p.UsageLimit = limit; return p }
+	// Two wrappings of one token (two workers, a vendor API) share the count.
+	a, b := g.Wrap(inner, pol), g.Wrap(inner, pol)
+	var ok, refused atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() {
+			ctx := WithCaller(t.Context(), Caller{Surface: "test", User: "u"})
+			tok := a
+			if i%2 == 1 {
+				tok = b
+			}
+			var err error
+			if i%3 == 0 {
+				var res []tokens.Result
+				res, err = tokens.SignAll(ctx, tok, "k", [][]byte{digest, digest}, crypto.SHA256)
+				if err == nil {
+					ok.Add(int64(len(res)))
+					return
+				}
+			} else {
+				var s crypto.Signer
+				if s, err = tok.Signer(ctx, "k"); err == nil {
+					if _, err = s.Sign(rand.Reader, digest, crypto.SHA256); err == nil {
+						ok.Add(1)
+						return
+					}
+				}
+			}
+			if !errors.Is(err, tokens.ErrUsageLimit) {
+				t.Errorf("refusal %v does not wrap ErrUsageLimit", err)
+			}
+			refused.Add(1)
+		})
+	}
+	wg.Wait()
+	if ok.Load() > limit || inner.signs.Load() != ok.Load() {
+		t.Fatalf("%d signatures handed out, %d made; limit %d", ok.Load(), inner.signs.Load(), limit)
+	}
+	if ok.Load() < limit-1 { // a refused batch of two may leave one
+		t.Fatalf("only %d signatures of %d", ok.Load(), limit)
+	}
+	store.Close()
+	// After a restart the count holds.
+	store, err = sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	g = &Guard{Counters: store, Log: store}
+	c := g.Wrap(inner, pol).(*Token)
+	if n, _ := c.Count(t.Context(), "k"); n != ok.Load() {
+		t.Fatalf("count after restart %d, want %d", n, ok.Load())
+	}
+	recs, _ := store.Search(t.Context(), state.SignQuery{Limit: 1000})
+	var okRecs, refRecs int64
+	for _, r := range recs {
+		if r.Result == "ok" {
+			okRecs += int64(len(r.Hashes))
+		} else {
+			refRecs++
+		}
+		if r.User != "u" || r.Surface != "test" || r.KeyID == "" || r.DigestAlg != "SHA-256" {
+			t.Fatalf("record %+v", r)
+		}
+	}
+	if okRecs != ok.Load() || refRecs != refused.Load() {
+		t.Fatalf("signing log: %d signatures, %d refusals; want %d and %d", okRecs, refRecs, ok.Load(), refused.Load())
+	}
+	found, _ := store.Search(t.Context(), state.SignQuery{Hash: hex.EncodeToString(digest), Limit: 1000})
+	if len(found) != len(recs) {
+		t.Fatalf("search by hash found %d of %d", len(found), len(recs))
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	pkup := func(nb, na time.Time) pkix.Extension {
+		v, _ := asn1.Marshal(privateKeyUsagePeriod{NotBefore: nb.UTC(), NotAfter: na.UTC()})
+		return pkix.Extension{Id: oidPrivateKeyUsagePeriod, Value: v}
+	}
+	sha1sum := sha1.Sum([]byte("doc"))
+	tests := []struct {
+		name   string
+		tok    *testToken
+		pol    func(*Policy)
+		caller Caller
+		digest []byte
+		opts   crypto.SignerOpts
+		want   error
+	}{
+		{"valid", newTestToken(t, now.Add(-time.Hour), now.Add(time.Hour)), nil, Caller{}, digest, crypto.SHA256, nil},
+		{"no certificate", newTestToken(t, time.Time{}, time.Time{}), nil, Caller{}, digest, crypto.SHA256, nil},
+		{"expired", newTestToken(t, now.Add(-2*time.Hour), now.Add(-time.Hour)), nil, Caller{}, digest, crypto.SHA256, tokens.ErrCertificateValidity},
+		{"expired, check off", newTestToken(t, now.Add(-2*time.Hour), now.Add(-time.Hour)), func(p *Policy) { p.CheckCertValidity = false }, Caller{}, digest, crypto.SHA256, nil},
+		{"not yet valid", newTestToken(t, now.Add(time.Hour), now.Add(2*time.Hour)), nil, Caller{}, digest, crypto.SHA256, tokens.ErrCertificateValidity},
+		{"private key period over", newTestToken(t, now.Add(-2*time.Hour), now.Add(time.Hour), pkup(now.Add(-2*time.Hour), now.Add(-time.Hour))), nil, Caller{}, digest, crypto.SHA256, tokens.ErrCertificateValidity},
+		{"private key period over, check off", newTestToken(t, now.Add(-2*time.Hour), now.Add(time.Hour), pkup(now.Add(-2*time.Hour), now.Add(-time.Hour))), func(p *Policy) { p.CheckPrivateKeyValidity = false }, Caller{}, digest, crypto.SHA256, nil},
+		{"too little validity left", newTestToken(t, now.Add(-time.Hour), now.Add(24*time.Hour)), func(p *Policy) { p.MinRemaining = 2 * 24 * time.Hour }, Caller{}, digest, crypto.SHA256, tokens.ErrCertificateValidity},
+		{"SHA-1", newTestToken(t, time.Time{}, time.Time{}), nil, Caller{}, sha1sum[:], crypto.SHA1, tokens.ErrWeakHash},
+		{"SHA-1 allowed", newTestToken(t, time.Time{}, time.Time{}), nil, Caller{AllowSHA1: true}, sha1sum[:], crypto.SHA1, nil},
+		{"MD5 even when SHA-1 is allowed", newTestToken(t, time.Time{}, time.Time{}), nil, Caller{AllowSHA1: true}, make([]byte, 16), crypto.MD5, tokens.ErrWeakHash},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			log := &state.MemoryLog{}
+			g := &Guard{Counters: state.NewMemoryCounters(), Log: log}
+			p := DefaultPolicy
+			if tt.pol != nil {
+				tt.pol(&p)
+			}
+			tok := g.Wrap(tt.tok, func(string) Policy { return p })
+			ctx := WithCaller(t.Context(), tt.caller)
+			s, err := tok.Signer(ctx, "k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.Sign(rand.Reader, tt.digest, tt.opts)
+			if (tt.want == nil) != (err == nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
+				t.Fatalf("Sign = %v, want %v", err, tt.want)
+			}
+			if tt.want != nil && tt.tok.signs.Load() != 0 {
+				t.Fatal("a refused signature was made")
+			}
+			recs, _ := log.Search(t.Context(), state.SignQuery{})
+			if len(recs) != 1 || (recs[0].Result == "ok") != (tt.want == nil) {
+				t.Fatalf("signing log %+v", recs)
+			}
+			if ck := tok.(tokens.KeyChecker).CheckKey(t.Context(), "k"); tt.want == tokens.ErrCertificateValidity && !errors.Is(ck, tt.want) {
+				t.Fatalf("CheckKey = %v, want %v", ck, tt.want)
+			}
+		})
+	}
+}

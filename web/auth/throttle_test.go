@@ -1,0 +1,46 @@
+package auth
+
+import (
+	"testing"
+	"time"
+)
+
+func TestThrottle(t *testing.T) {
+	t.Parallel()
+	th := NewThrottle()
+	now := time.Unix(1000, 0)
+	th.now = func() time.Time { return now }
+	var got []time.Duration
+	for range 6 {
+		if w := th.Wait("admin", "10.0.0.1"); w > 0 {
+			now = now.Add(w) // a patient attacker
+		}
+		got = append(got, th.Failed("admin", "10.0.0.1"))
+	}
+	want := []time.Duration{0, 0, 0, time.Second, 2 * time.Second, 4 * time.Second}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("lock-outs %v, want %v", got, want)
+		}
+	}
+	if w := th.Wait("admin", "10.0.0.1"); w != 4*time.Second {
+		t.Fatalf("Wait after six failures = %v, want 4s", w)
+	}
+	if w := th.Wait("admin", "10.0.0.2"); w != 0 {
+		t.Fatalf("another address waits %v", w)
+	}
+	if w := th.Wait("operator", "10.0.0.1"); w != 0 {
+		t.Fatalf("another user waits %v", w)
+	}
+	now = now.Add(4 * time.Second)
+	th.Succeeded("admin", "10.0.0.1")
+	if w := th.Wait("admin", "10.0.0.1"); w != 0 {
+		t.Fatalf("Wait after success = %v", w)
+	}
+	for range 40 {
+		th.Failed("x", "y")
+	}
+	if w := th.Wait("x", "y"); w != th.Max {
+		t.Fatalf("lock-out after 40 failures %v, want the maximum %v", w, th.Max)
+	}
+}
