@@ -108,13 +108,14 @@ func (w *PDFSigner) options(meta map[string]string, cert *x509.Certificate, now 
 }
 
 // pdfError turns an error of formats/pades into a worker error: an unusable
-// document is the client's to fix (400).
-func pdfError(err error) error {
+// document is the client's to fix (400). verb is what could not be done,
+// "signed" or "validated".
+func pdfError(err error, verb string) error {
 	if errors.Is(err, pades.ErrInvalidPDF) {
 		msg := strings.TrimPrefix(err.Error(), pades.ErrInvalidPDF.Error()+": ")
-		return &Error{Kind: ErrIllegalRequest, Msg: "The document cannot be signed: " + msg + ".", Err: err}
+		return &Error{Kind: ErrIllegalRequest, Msg: "The document cannot be " + verb + ": " + msg + ".", Err: err}
 	}
-	return &Error{Kind: ErrUnavailable, Msg: fmt.Sprintf("Signing the PDF failed: %v.", err), Err: err}
+	return &Error{Kind: ErrUnavailable, Msg: fmt.Sprintf("The PDF could not be %s: %v.", verb, err), Err: err}
 }
 
 // refuseClientHash answers requests that ask for client-side hashing.
@@ -202,7 +203,7 @@ func (w *PDFSigner) Process(ctx context.Context, req *Request) (*Response, error
 	for i := range docs {
 		p, err := pades.Prepare(pctx, raw[i], opts)
 		if err != nil {
-			err = pdfError(err)
+			err = pdfError(err, "signed")
 			if d.batch {
 				var we *Error
 				if errors.As(err, &we) {
@@ -296,7 +297,7 @@ func (w *PDFSigner) addValidationData(ctx context.Context, doc []byte, chain []*
 	}
 	out, err := pades.AppendDSS(ctx, doc, vd, w.limits)
 	if err != nil {
-		return nil, pdfError(err)
+		return nil, pdfError(err, "signed")
 	}
 	return out, nil
 }

@@ -127,7 +127,7 @@ func (v *Validator) Process(ctx context.Context, req *Request) (*Response, error
 	var rep *validate.Report
 	if v.kind == KindPDFValidator {
 		if rep, err = validate.PDF(ctx, data, opts, v.limits); err != nil {
-			return nil, pdfError(err)
+			return nil, pdfError(err, "validated")
 		}
 	} else {
 		sig, content, digest, h, err := parseCMSRequest(data)
