@@ -171,6 +171,17 @@ func cmsKinds() []string    { return []string{KindCMSSigner, KindCAdESSigner} }
 func digestKinds() []string { return []string{KindCMSSigner, KindCAdESSigner, KindPlainSigner} }
 func cadesKinds() []string  { return []string{KindCAdESSigner} }
 
+// signerKinds are the kinds that sign with a key (not the validators).
+func signerKinds() []string {
+	var out []string
+	for _, k := range kindTable() {
+		if k.signs {
+			out = append(out, k.name)
+		}
+	}
+	return out
+}
+
 // adesKinds are the signers with baseline levels and a time-stamp authority.
 func adesKinds() []string { return []string{KindCAdESSigner, KindPDFSigner} }
 
@@ -194,13 +205,13 @@ func workerSchema() []Property {
 			Doc: "When true the worker stays configured but is disabled: it is OFFLINE and refuses every request."},
 		{Name: "AUTHTYPE", Type: Enum, Default: "NOAUTH", Values: []string{"NOAUTH", "CLIENTCERT"},
 			Doc: "How clients are authorised: NOAUTH accepts every client, CLIENTCERT requires a TLS client certificate. (SignServer's own default is CLIENTCERT; Signet's is NOAUTH so that the demo works out of the box.)"},
-		{Name: "SIGNATUREALGORITHM", Type: String, check: checkSignatureAlgorithm,
+		{Name: "SIGNATUREALGORITHM", Type: String, Kinds: signerKinds(), check: checkSignatureAlgorithm,
 			Doc: "Signature algorithm, such as SHA256withRSA, SHA256withRSAandMGF1, SHA384withECDSA, Ed25519, or NONEwithECDSA for a plain signature over a client-side digest. Default: chosen from the key (SHA256withECDSA for EC keys, Ed25519 for Ed25519 keys, otherwise SHA256withRSA)."},
-		{Name: "INCLUDE_CERTIFICATE_LEVELS", Type: Int, check: atLeast(0),
+		{Name: "INCLUDE_CERTIFICATE_LEVELS", Type: Int, Kinds: signerKinds(), check: atLeast(0),
 			Doc: "Number of certificates of the signer's chain to include, signer first. Default: the whole chain. 0 (no certificates) is not supported by TimeStampSigner."},
-		{Name: "KEYUSAGELIMIT", Type: Int, Default: "-1", check: atLeast(-1),
+		{Name: "KEYUSAGELIMIT", Type: Int, Kinds: signerKinds(), Default: "-1", check: atLeast(-1),
 			Doc: "Number of signatures the worker's key may make; once reached the worker is OFFLINE. The counter is per key, shared by every worker using the key. -1: no limit."},
-		{Name: "DISABLEKEYUSAGECOUNTER", Type: Bool, Default: "false",
+		{Name: "DISABLEKEYUSAGECOUNTER", Type: Bool, Kinds: signerKinds(), Default: "false",
 			Doc: "When true, signatures made by this worker are not counted. Cannot be combined with KEYUSAGELIMIT."},
 
 		// CMS and CAdES.
