@@ -362,7 +362,13 @@ func TestValues(t *testing.T) {
 		{"CMSSigner", "CONTENTOID", "id-data", false},
 		{"CMSSigner", "DIGESTALGORITHM", "SHA3-512", true},
 		{"CMSSigner", "DIGESTALGORITHM", "MD5", false},
-		{"PlainSigner", "ACCEPTED_HASH_DIGEST_ALGORITHMS", "SHA-256, SHA384 ,sha-512,,SHA3-256,SHA1", true},
+		{"PlainSigner", "ACCEPTED_HASH_DIGEST_ALGORITHMS", "SHA-256, SHA384 ,sha-512,,SHA3-256", true},
+		// Digests formats/cms does not sign with are refused, as the worker would.
+		{"PlainSigner", "ACCEPTED_HASH_DIGEST_ALGORITHMS", "SHA-256,SHA1", false},
+		{"CMSSigner", "ACCEPTED_HASH_DIGEST_ALGORITHMS", "SHA-224", false},
+		{"CMSSigner", "DIGESTALGORITHM", "SHA3-224", false},
+		{"CAdESSigner", "TSA_DIGESTALGORITHM", "SHA3-256", false},
+		{"CAdESSigner", "TSA_DIGESTALGORITHM", "SHA1", true},
 		{"PlainSigner", "ACCEPTED_HASH_DIGEST_ALGORITHMS", "SHA-256,SHA-257", false},
 		{"PlainSigner", "SIGNATUREALGORITHM", "SHA256withRSAandMGF1", true},
 		{"PlainSigner", "SIGNATUREALGORITHM", "sha384withecdsa", true},
@@ -460,7 +466,7 @@ func TestDefaults(t *testing.T) {
 		if p.Default == "" {
 			continue
 		}
-		if msg := p.validate(p.Default); msg != "" {
+		if msg := p.validate(KindCAdESSigner, p.Default); msg != "" {
 			t.Errorf("%s: default is invalid: %s", p.Name, msg)
 		}
 		for _, props := range []Properties{empty, zero} {
@@ -484,12 +490,28 @@ func TestDefaults(t *testing.T) {
 		{"TSA_DIGESTALGORITHM", empty.String("TSA_DIGESTALGORITHM"), "SHA-256"},
 		{"INCLUDE_CERTIFICATE_LEVELS unset", empty.IsSet("INCLUDE_CERTIFICATE_LEVELS"), false},
 		{"ACCEPTED_HASH_DIGEST_ALGORITHMS", len(empty.List("ACCEPTED_HASH_DIGEST_ALGORITHMS")), 0},
-		{"undeclared name", empty.String("NO_SUCH_PROPERTY"), ""},
 	}
 	for _, n := range named {
 		if n.got != n.want {
 			t.Errorf("%s: got %v, want %v", n.what, n.got, n.want)
 		}
+	}
+	// A name the schema does not declare is a programming error: in tests
+	// reading it panics, so that a misspelt name cannot read as zero.
+	for _, read := range []func(){
+		func() { empty.String("NO_SUCH_PROPERTY") },
+		func() { zero.Int("KEYUSAGELIMITS") },
+		func() { empty.IsSet("TSA_WORKERS") },
+		func() { empty.String(PropKeystorePath) }, // a token property, not a worker's
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("reading an undeclared property did not panic")
+				}
+			}()
+			read()
+		}()
 	}
 }
 

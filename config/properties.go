@@ -1,21 +1,27 @@
 package config
 
 import (
+	"encoding/asn1"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
+
+	"github.com/signet-project/signet/formats/dn"
 )
 
 // Properties is an immutable view of a worker's or a token's properties,
 // with the schema's defaults for the ones not set. The zero value has no
 // properties set and reads the worker schema's defaults.
 //
-// A name the schema does not declare reads as the zero value of its type.
-// A value that was set but is invalid (and reported as a problem) reads as
-// the default.
+// Code names properties with the Prop* constants. A name the schema does
+// not declare is a programming error: in tests it panics, in a running
+// server it reads as the zero value. A value that was set but is invalid
+// (and reported as a problem) reads as the default, so a worker built from
+// properties with problems still reads values of the right type.
 type Properties struct {
 	kind string              // worker kind or token type
 	defs map[string]Property // the schema that applies
@@ -135,7 +141,7 @@ func (b *propBuilder) set(name string, pos Pos, raw string) {
 		return // an empty value is the same as leaving the property out
 	}
 	v := propValue{raw: raw, pos: pos}
-	if msg := def.validate(raw); msg != "" {
+	if msg := def.validate(b.kind, raw); msg != "" {
 		b.problems.add(pos, "%s", msg)
 		v.bad = true
 	}
@@ -206,19 +212,25 @@ func lowerFirst(s string) string {
 }
 
 func (p Properties) def(name string) (Property, bool) {
+	var d Property
+	var ok bool
 	if p.defs != nil {
-		d, ok := p.defs[name]
-		return d, ok
+		d, ok = p.defs[name]
+	} else {
+		d, ok = LookupProperty(name)
 	}
-	return LookupProperty(name)
+	if !ok && testing.Testing() {
+		panic(fmt.Sprintf("config: property %s is not declared in the schema of %q: declare it in schema.go and read it by its Prop constant", name, p.kind))
+	}
+	return d, ok
 }
 
 // get returns the value in force: the one set, or the default.
 func (p Properties) get(name string) string {
+	d, _ := p.def(name)
 	if v, ok := p.vals[name]; ok && !v.bad {
 		return v.raw
 	}
-	d, _ := p.def(name)
 	return d.Default
 }
 
@@ -258,18 +270,44 @@ func (p Properties) Duration(name string) time.Duration {
 	return d
 }
 
+// OID returns an OID property, or nil when it is not set and has no
+// default. The value was validated with the same parser when it was loaded.
+func (p Properties) OID(name string) asn1.ObjectIdentifier {
+	oid, _ := dn.ParseOID(p.get(name))
+	return oid
+}
+
+// OIDs returns a List property of OIDs (items that are not OIDs were
+// reported when the value was loaded, and the value reads as its default).
+func (p Properties) OIDs(name string) []asn1.ObjectIdentifier {
+	var oids []asn1.ObjectIdentifier
+	for _, item := range p.List(name) {
+		if oid, err := dn.ParseOID(item); err == nil {
+			oids = append(oids, oid)
+		}
+	}
+	return oids
+}
+
 // Secret returns the reference of a secret property (zero when not set).
-func (p Properties) Secret(name string) Secret { return p.vals[name].secret }
+func (p Properties) Secret(name string) Secret {
+	p.def(name)
+	return p.vals[name].secret
+}
 
 // IsSet reports whether the configuration sets the property (to a non-empty
 // value, valid or not).
 func (p Properties) IsSet(name string) bool {
+	p.def(name)
 	_, ok := p.vals[name]
 	return ok
 }
 
 // Pos returns where the property is set, or the zero Pos.
-func (p Properties) Pos(name string) Pos { return p.vals[name].pos }
+func (p Properties) Pos(name string) Pos {
+	p.def(name)
+	return p.vals[name].pos
+}
 
 // Names returns the names of the properties set, sorted.
 func (p Properties) Names() []string {

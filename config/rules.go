@@ -23,29 +23,38 @@ type propertyRule struct {
 }
 
 // propertyRules are the rules between a worker's properties, as SignServer
-// documents them (and Signet adds for batch signing).
+// documents them (and Signet adds for batch signing). They are every rule a
+// worker relies on when it is built: workers read validated properties and
+// check nothing of their own, so that `signet config check` refuses exactly
+// what the running server puts OFFLINE. A new rule goes here, once.
 func propertyRules() []propertyRule {
 	return []propertyRule{
-		{Kinds: digestKinds(), If: anyTrue("BATCHSIGNING", "ALLOW_BATCHSIGNING_OVERRIDE", "CLIENTSIDEHASHING", "ALLOW_CLIENTSIDEHASHING_OVERRIDE"),
-			Need: set("ACCEPTED_HASH_DIGEST_ALGORITHMS"),
+		{Kinds: digestKinds(), If: anyTrue(PropBatchSigning, PropAllowBatchSigningOverride, PropClientSideHashing, PropAllowClientSideHashingOverride),
+			Need: set(PropAcceptedHashDigestAlgorithms),
 			Msg:  "%s=true needs ACCEPTED_HASH_DIGEST_ALGORITHMS: set it to the digest algorithms clients may use, such as SHA-256,SHA-384,SHA-512."},
-		{If: limited("KEYUSAGELIMIT"), Forbid: isTrue("DISABLEKEYUSAGECOUNTER"),
+		{Kinds: plainKinds(), If: anyTrue(PropBatchSigning, PropAllowBatchSigningOverride), Forbid: always,
+			Msg: "%s=true is not supported by PlainSigner, which signs one document per request: remove it, or use a CMSSigner or CAdESSigner for batches."},
+		{If: limited(PropKeyUsageLimit), Forbid: isTrue(PropDisableKeyUsageCounter),
 			Msg: "%s cannot be combined with DISABLEKEYUSAGECOUNTER=true, since uncounted signatures cannot be limited: remove one of them."},
-		{Kinds: adesKinds(), If: set("TSA_URL"), Forbid: set("TSA_WORKER"),
+		{If: equals(PropAuthType, AuthClientCert), Forbid: always,
+			Msg: "%s CLIENTCERT is not available in this version of Signet: use NOAUTH behind an authenticating proxy."},
+		{Kinds: adesKinds(), If: set(PropTSAURL), Forbid: set(PropTSAWorker),
 			Msg: "%s and TSA_WORKER cannot both be set: keep the one time-stamp authority to use."},
-		{Kinds: adesKinds(), If: equals("SIGNATURE_LEVEL", "BASELINE-T"), Need: anySet("TSA_URL", "TSA_WORKER"),
+		{Kinds: adesKinds(), If: equals(PropSignatureLevel, LevelBaselineT), Need: anySet(PropTSAURL, PropTSAWorker),
 			Msg: "%s BASELINE-T needs a time-stamp authority: set TSA_URL or TSA_WORKER."},
-		{Kinds: pdfKinds(), If: equals("SIGNATURE_LEVEL", "BASELINE-LT"), Need: anySet("TSA_URL", "TSA_WORKER"),
+		{Kinds: pdfKinds(), If: equals(PropSignatureLevel, LevelBaselineLT), Need: anySet(PropTSAURL, PropTSAWorker),
 			Msg: "%s BASELINE-LT needs a time-stamp authority: set TSA_URL or TSA_WORKER."},
-		{Kinds: cadesKinds(), If: equals("SIGNATURE_LEVEL", "BASELINE-LT"), Forbid: always,
+		{Kinds: cadesKinds(), If: equals(PropSignatureLevel, LevelBaselineLT), Forbid: always,
 			Msg: "%s BASELINE-LT is made by PDFSigner only: use BASELINE-B or BASELINE-T for CAdESSigner."},
-		{Kinds: adesKinds(), If: set("TSA_USERNAME"), Need: set("TSA_PASSWORD"),
+		{Kinds: adesKinds(), If: set(PropTSAPolicyOID), Forbid: set(PropTSAWorker),
+			Msg: "%s is not used with TSA_WORKER: the time-stamp worker stamps under its DEFAULTTSAPOLICYOID; remove TSA_POLICYOID or set that policy there."},
+		{Kinds: adesKinds(), If: set(PropTSAUsername), Need: set(PropTSAPassword),
 			Msg: "%s needs TSA_PASSWORD: set it as {env: NAME} or {file: PATH}."},
-		{Kinds: cmsKinds(), If: isTrue("CLIENTSIDEHASHING"), Need: isTrue("DETACHEDSIGNATURE"),
+		{Kinds: cmsKinds(), If: isTrue(PropClientSideHashing), Need: isTrue(PropDetachedSignature),
 			Msg: "%s=true makes detached signatures only (the server never sees the document): set DETACHEDSIGNATURE=true."},
-		{Kinds: tsaKinds(), If: equals("INCLUDE_CERTIFICATE_LEVELS", "0"), Forbid: always,
+		{Kinds: tsaKinds(), If: equals(PropIncludeCertificateLevels, "0"), Forbid: always,
 			Msg: "%s 0 is not supported by TimeStampSigner, which must include its certificate: set 1 or more."},
-		{Kinds: tsaKinds(), If: set("TSA"), Forbid: isTrue("TSA_FROM_CERT"),
+		{Kinds: tsaKinds(), If: set(PropTSA), Forbid: isTrue(PropTSAFromCert),
 			Msg: "%s cannot be combined with TSA_FROM_CERT=true: keep one way of naming the TSA."},
 	}
 }
@@ -187,19 +196,19 @@ func workerRules() []workerRule {
 		},
 		// TSA_WORKER must name a TimeStampSigner of this configuration.
 		func(w *Worker, c *Config) (Pos, string) {
-			ref := w.Properties.String("TSA_WORKER")
+			ref := w.Properties.String(PropTSAWorker)
 			if ref == "" {
 				return Pos{}, ""
 			}
 			for _, o := range c.Workers {
 				if strings.EqualFold(o.Name, ref) || strconv.Itoa(o.ID) == ref {
 					if o.Kind != KindTimeStampSigner {
-						return w.Properties.Pos("TSA_WORKER"), fmt.Sprintf("TSA_WORKER %q is a %s, not a TimeStampSigner: name a TimeStampSigner worker.", ref, o.Kind)
+						return w.Properties.Pos(PropTSAWorker), fmt.Sprintf("TSA_WORKER %q is a %s, not a TimeStampSigner: name a TimeStampSigner worker.", ref, o.Kind)
 					}
 					return Pos{}, ""
 				}
 			}
-			return w.Properties.Pos("TSA_WORKER"), fmt.Sprintf("TSA_WORKER %q names no worker of this configuration: name a TimeStampSigner worker by name or ID.", ref)
+			return w.Properties.Pos(PropTSAWorker), fmt.Sprintf("TSA_WORKER %q names no worker of this configuration: name a TimeStampSigner worker by name or ID.", ref)
 		},
 	}
 }

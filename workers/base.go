@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/sha256"
@@ -17,13 +18,17 @@ import (
 // base is what every signing worker has: identity, its token and key, the
 // configuration problems that keep it offline, and DISABLED.
 type base struct {
-	name     string
-	id       int
-	kind     string
-	tok      tokens.Token
-	tokName  string
-	alias    string
+	name    string
+	id      int
+	kind    string
+	tok     tokens.Token
+	tokName string
+	alias   string
+	// problems are the worker's configuration problems, exactly as config
+	// reports them: a worker adds none of its own.
 	problems []string
+	// openErr says why the token could not be opened (tok is then nil).
+	openErr  string
 	disabled bool
 	usage    UsageCounter
 	// limit is KEYUSAGELIMIT, -1 for none; noCount is
@@ -54,9 +59,18 @@ func (b *base) Token() tokens.Token { return b.tok }
 
 // Status reports configuration problems first, then DISABLED, then the
 // token's state and the key.
-func (b *base) Status(ctx context.Context) Status {
+func (b *base) Status(ctx context.Context) Status { return b.status(ctx, nil) }
+
+// status is Status with a check of the key's public half that the worker
+// kind adds (its signature algorithm fits the key), run once the token
+// holds the key: workers resolve what depends on the key when they sign, so
+// a key generated or replaced later is seen without rebuilding the worker.
+func (b *base) status(ctx context.Context, checkKey func(crypto.PublicKey) error) Status {
 	if len(b.problems) > 0 {
 		return Status{Errors: b.problems}
+	}
+	if b.openErr != "" {
+		return Status{Errors: []string{b.openErr}}
 	}
 	if b.disabled {
 		return Status{Errors: []string{"Worker is disabled (DISABLED=true)."}}
@@ -70,6 +84,11 @@ func (b *base) Status(ctx context.Context) Status {
 	signer, err := b.tok.Signer(ctx, b.alias)
 	if err != nil {
 		return Status{Errors: []string{fmt.Sprintf("Key %q in crypto token %q: %v", b.alias, b.tokName, err)}}
+	}
+	if checkKey != nil {
+		if err := checkKey(signer.Public()); err != nil {
+			return Status{Errors: []string{err.Error()}}
+		}
 	}
 	if b.usage != nil && !b.noCount && b.limit >= 0 {
 		id, err := b.usageKey(signer.Public())
@@ -91,6 +110,9 @@ func (b *base) Status(ctx context.Context) Status {
 func (b *base) ready() error {
 	if len(b.problems) > 0 {
 		return &Error{Kind: ErrMisconfigured, Msg: fmt.Sprintf("Worker %s is misconfigured: %s", b.name, b.problems[0])}
+	}
+	if b.openErr != "" {
+		return &Error{Kind: ErrMisconfigured, Msg: fmt.Sprintf("Worker %s is misconfigured: %s", b.name, b.openErr)}
 	}
 	if b.disabled {
 		return Unavailable(nil, "Worker %s is disabled.", b.name)
@@ -145,7 +167,7 @@ func (b *base) tokenError(err error) error {
 	var we *Error
 	switch {
 	case errors.As(err, &we):
-		return err
+		return we // already a worker's sentence, whoever wrapped it
 	case errors.Is(err, tokens.ErrUsageLimit):
 		return Unavailable(err, "Key usage limit exceeded for key %q of worker %s (KEYUSAGELIMIT %d): use a new key.", b.alias, b.name, b.limit)
 	case errors.Is(err, tokens.ErrOffline):
@@ -216,14 +238,31 @@ func (b *base) usageKey(pub crypto.PublicKey) (string, error) {
 	return id, nil
 }
 
-// readAll reads a request body that must be in memory (attached content,
-// batch JSON), turning an upload-limit error into ErrTooLarge.
-func readAll(r io.Reader) ([]byte, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
+// readAll reads a request body that must be in memory (attached content),
+// within the request's memory bound, in one allocation when its size is
+// known.
+func readAll(req *Request) ([]byte, error) {
+	limit := req.memoryLimit()
+	if req.Size > limit {
+		return nil, tooMuchMemory(limit)
+	}
+	var buf bytes.Buffer
+	if req.Size >= 0 {
+		buf.Grow(int(req.Size) + 1) // +1: the read that sees EOF
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(req.Data, limit+1)); err != nil {
 		return nil, readError(err)
 	}
-	return data, nil
+	if int64(buf.Len()) > limit {
+		return nil, tooMuchMemory(limit)
+	}
+	return buf.Bytes(), nil
+}
+
+// tooMuchMemory is the 413 of a document that must be held in memory and
+// exceeds the request memory bound.
+func tooMuchMemory(limit int64) error {
+	return TooLarge("The document must be held in memory to be embedded in its signature, and exceeds the server's request memory bound of %d bytes (server.maxRequestMemory): sign it detached, hash it client-side, or split it.", limit)
 }
 
 // readError keeps a reader's error for the web layer (which recognises its

@@ -1,7 +1,6 @@
 package workers
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"encoding/base64"
@@ -13,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
 )
 
@@ -58,21 +58,22 @@ func itemError(i int, it *BatchItem, format string, args ...any) error {
 	return e
 }
 
-func (w *CMSSigner) parseBatch(req *Request, d decision) ([]batchItem, error) {
-	body, err := readBody(req)
+// parseBatch decodes the batch as it is read (decodeBatch stops at
+// MAX_BATCH_SIZE) and checks every item.
+func (w *CMSSigner) parseBatch(req *Request, d decision, docHash crypto.Hash) ([]batchItem, error) {
+	reqs, err := decodeBatch(req.Data, w.pol.maxBatch, req.memoryLimit())
 	if err != nil {
 		return nil, err
 	}
-	br, err := decodeBatch(body, w.pol.maxBatch)
-	if err != nil {
-		return nil, err
+	n := len(reqs)
+	if n == 0 {
+		return nil, Illegal("The batch request has no signatureRequests: send at least one item.")
 	}
-	n := len(br.SignatureRequests)
 	items := make([]batchItem, n)
 	errs := make([]error, n)
 	inChunks(n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			errs[i] = w.parseItem(i, &br.SignatureRequests[i], d, &items[i])
+			errs[i] = w.parseItem(i, &reqs[i], d, docHash, &items[i])
 		}
 	})
 	for _, err := range errs {
@@ -83,58 +84,13 @@ func (w *CMSSigner) parseBatch(req *Request, d decision) ([]batchItem, error) {
 	return items, nil
 }
 
-// decodeBatch parses a batch request and checks its size against
-// MAX_BATCH_SIZE.
-func decodeBatch(body []byte, maxBatch int) (BatchRequest, error) {
-	br, ok := fastBatchRequest(body)
-	if !ok {
-		br = BatchRequest{}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&br); err != nil {
-			return br, Illegal("The batch request is not valid JSON of the form {\"signatureRequests\":[{\"data\":…,\"hashingAlgorithm\":…,\"customIdentifier\":…}]}: %v.", jsonErrorText(err))
-		}
-		if dec.More() {
-			return br, Illegal("The batch request has data after its JSON object: send one object.")
-		}
-	}
-	n := len(br.SignatureRequests)
-	if n == 0 {
-		return br, Illegal("The batch request has no signatureRequests: send at least one item.")
-	}
-	if n > maxBatch {
-		return br, TooLarge("The batch has %d items but this worker signs at most %d per request (MAX_BATCH_SIZE): split it.", n, maxBatch)
-	}
-	return br, nil
-}
-
-// readBody reads a batch request, in one allocation when its size is known.
-func readBody(req *Request) ([]byte, error) {
-	if req.Size < 0 || req.Size > 1<<30 {
-		return readAll(req.Data)
-	}
-	buf := make([]byte, req.Size+1) // +1: a body longer than announced is seen
-	n, err := io.ReadFull(req.Data, buf)
-	switch {
-	case err == io.ErrUnexpectedEOF, err == io.EOF:
-		return buf[:n], nil
-	case err != nil:
-		return nil, readError(err)
-	}
-	rest, err := readAll(req.Data) // longer than announced: read it all
-	if err != nil {
-		return nil, err
-	}
-	return append(buf, rest...), nil
-}
-
-// parseItem decodes and checks item i of a batch into out.
-func (w *CMSSigner) parseItem(i int, it *BatchItem, d decision, out *batchItem) error {
-	data, err := base64.StdEncoding.DecodeString(it.Data)
-	if err != nil {
-		return itemError(i, it, "data is not valid base64.")
-	}
-	var h crypto.Hash
+// parseItem decodes and checks item i of a batch into out; docHash digests
+// an item that names no digest algorithm.
+func (w *CMSSigner) parseItem(i int, it *BatchItem, d decision, docHash crypto.Hash, out *batchItem) error {
+	var (
+		h   crypto.Hash
+		err error
+	)
 	switch {
 	case it.HashingAlgorithm != "":
 		if h, err = w.pol.acceptHash(it.HashingAlgorithm); err != nil {
@@ -143,11 +99,19 @@ func (w *CMSSigner) parseItem(i int, it *BatchItem, d decision, out *batchItem) 
 	case d.clientHash && d.clientHashAlg != 0:
 		h = d.clientHashAlg
 	case d.clientHash:
-		return itemError(i, it, "no hashingAlgorithm, and no %s in the request metadata: say which digest algorithm made the data.", MetaClientSideHashAlgorithm)
+		return itemError(i, it, "no hashingAlgorithm, and no %s in the request metadata: say which digest algorithm made the data.", config.MetaClientSideHashAlgorithm)
 	default:
-		if h, err = w.pol.acceptHash(cms.HashName(w.digest)); err != nil {
+		if h, err = w.pol.acceptHash(cms.HashName(docHash)); err != nil {
 			return itemError(i, it, "no hashingAlgorithm, and the worker's digest algorithm is not accepted: %v", err)
 		}
+	}
+	if d.clientHash && len(it.Data) > base64.StdEncoding.EncodedLen(h.Size()) {
+		// A digest: refused before its base64 is decoded into memory.
+		return itemError(i, it, "data is longer than the base64 of a %s digest (%d bytes): send the digest, not the document, when client-side hashing is on.", cms.HashName(h), h.Size())
+	}
+	data, err := base64.StdEncoding.DecodeString(it.Data)
+	if err != nil {
+		return itemError(i, it, "data is not valid base64.")
 	}
 	*out = batchItem{h: h, id: it.CustomIdentifier}
 	if d.clientHash {
@@ -183,8 +147,8 @@ func jsonErrorText(err error) string {
 // processBatch validates every item first (nothing is signed when one is
 // invalid), signs all through tokens.SignAll, one call per digest
 // algorithm, and answers in request order.
-func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision) (*Response, error) {
-	items, err := w.parseBatch(req, d)
+func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision, c *cmsCache) (*Response, error) {
+	items, err := w.parseBatch(req, d, c.alg.Hash)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +160,7 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision) 
 	for i := range items {
 		it := &items[i]
 		if it.signer = signers[it.h]; it.signer == nil {
-			if it.signer, err = w.signerFor(ctx, it.h, d.contentOID); err != nil {
+			if it.signer, err = w.signerFor(c, it.h, d.contentOID); err != nil {
 				return nil, err
 			}
 			signers[it.h] = it.signer

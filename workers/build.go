@@ -74,40 +74,7 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 	}
 	ws := make([]Worker, 0, len(cfg.Workers))
 	for _, wc := range cfg.Workers {
-		b := base{name: wc.Name, id: wc.ID, kind: wc.Kind, tokName: wc.Token, alias: wc.Key, usage: opts.Usage}
-		for _, p := range wc.Problems {
-			b.problems = append(b.problems, p.Error())
-		}
-		b.disabled = wc.Properties.Bool(propDisabled)
-		b.limit, b.noCount = int64(wc.Properties.Int("KEYUSAGELIMIT")), wc.Properties.Bool("DISABLEKEYUSAGECOUNTER")
-		b.keyID = new(atomic.Pointer[keyID])
-		if wc.Token != "" {
-			b.tok = toks[wc.Token]
-			if msg, ok := tokErr[wc.Token]; ok {
-				b.problems = append(b.problems, fmt.Sprintf("Crypto token %q could not be opened: %s", wc.Token, msg))
-			}
-		}
-		b.problems = append(b.problems, notYetSupported(wc.Properties)...)
-		var w Worker
-		switch wc.Kind {
-		case KindCMSSigner, KindCAdESSigner:
-			w = newCMSSigner(ctx, b, wc.Properties, opts.Now)
-			w.(*CMSSigner).setTimeStamper(wc.Properties, lookup)
-		case KindTimeStampSigner:
-			w = newTimeStampSigner(ctx, b, wc.Properties)
-		case KindPlainSigner:
-			w = newPlainSigner(ctx, b, wc.Properties)
-		case KindPDFSigner:
-			w = newPDFSigner(ctx, b, wc.Properties, lookup, opts.Now)
-		case KindCMSValidator, KindPDFValidator:
-			w = newValidator(b, wc.Properties, opts.Now)
-		default:
-			// config reports unknown kinds; a known kind without an
-			// implementation in this version lands here.
-			b.problems = append(b.problems, fmt.Sprintf("%s: worker kind %s is not available in this version of Signet: use one of "+strings.Join(config.Kinds(), ", ")+".", wc.Pos, wc.Kind))
-			w = &offline{base: b}
-		}
-		ws = append(ws, w)
+		ws = append(ws, build(wc, toks, tokErr, lookup, opts))
 	}
 	set = NewSet(ws, toks)
 	set.fingerprints = fps
@@ -115,10 +82,51 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 	// calls another (TSA_WORKER) sees it whatever their order.
 	for _, w := range ws {
 		if st := w.Status(ctx); !st.Active {
+			set.offline = append(set.offline, w.Name())
 			opts.Logger.Warn("worker offline", "worker", w.Name(), "errors", strings.Join(st.Errors, "; "))
 		}
 	}
 	return set
+}
+
+// build makes one worker from its validated configuration: its problems are
+// config's, and it adds none (rules live in config/rules.go). What depends
+// on the key (the signature algorithm a key implies, the certificate) is
+// resolved when the worker signs.
+func build(wc config.Worker, toks map[string]tokens.Token, tokErr map[string]string, lookup Lookup, opts BuildOptions) Worker {
+	p := wc.Properties
+	b := base{name: wc.Name, id: wc.ID, kind: wc.Kind, tokName: wc.Token, alias: wc.Key, usage: opts.Usage,
+		disabled: p.Bool(config.PropDisabled),
+		limit:    int64(p.Int(config.PropKeyUsageLimit)),
+		noCount:  p.Bool(config.PropDisableKeyUsageCounter),
+		keyID:    new(atomic.Pointer[keyID]),
+	}
+	for _, pr := range wc.Problems {
+		b.problems = append(b.problems, pr.Error())
+	}
+	if wc.Token != "" {
+		b.tok = toks[wc.Token]
+		if msg, ok := tokErr[wc.Token]; ok {
+			b.openErr = fmt.Sprintf("Crypto token %q could not be opened: %s", wc.Token, msg)
+		}
+	}
+	switch wc.Kind {
+	case config.KindCMSSigner, config.KindCAdESSigner:
+		return newCMSSigner(b, p, opts.Now, lookup)
+	case config.KindTimeStampSigner:
+		return newTimeStampSigner(b, p)
+	case config.KindPlainSigner:
+		return newPlainSigner(b, p)
+	case config.KindPDFSigner:
+		return newPDFSigner(b, p, opts.Now, lookup)
+	case config.KindCMSValidator, config.KindPDFValidator:
+		return newValidator(b, p, opts.Now)
+	}
+	// config reports an unknown kind; the worker answers with that problem.
+	if len(b.problems) == 0 {
+		b.problems = append(b.problems, fmt.Sprintf("%s: worker kind %s is not available in this version of Signet: use one of %s.", wc.Pos, wc.Kind, strings.Join(config.Kinds(), ", ")))
+	}
+	return &offline{base: b}
 }
 
 // activate logs a token in with its configured PIN, when it has one and is
@@ -156,16 +164,4 @@ type offline struct{ base }
 
 func (w *offline) Process(context.Context, *Request) (*Response, error) {
 	return nil, w.ready()
-}
-
-// notYetSupported reports properties that the schema declares but this
-// version does not enforce yet (client
-// certificate authorisation). A worker that sets them is OFFLINE rather than
-// serving without what its configuration asks for.
-func notYetSupported(p config.Properties) []string {
-	var out []string
-	if strings.EqualFold(p.String("AUTHTYPE"), "CLIENTCERT") {
-		out = append(out, "AUTHTYPE CLIENTCERT is not available in this version of Signet: use NOAUTH behind an authenticating proxy.")
-	}
-	return out
 }

@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -12,17 +13,6 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
-)
-
-// Worker kinds.
-const (
-	KindCMSSigner       = "CMSSigner"
-	KindCAdESSigner     = "CAdESSigner"
-	KindPlainSigner     = "PlainSigner"
-	KindTimeStampSigner = "TimeStampSigner"
-	KindPDFSigner       = "PDFSigner"
-	KindCMSValidator    = "CMSValidator"
-	KindPDFValidator    = "PDFValidator"
 )
 
 // Content types of responses.
@@ -37,25 +27,37 @@ const (
 // CMSSigner makes CMS SignedData (kind CMSSigner) or CAdES-BASELINE-B
 // signatures (kind CAdESSigner), one document per request or a batch, from
 // documents or client-side digests.
+//
+// What depends on the key (the default signature algorithm, whether the
+// configured one fits, the certificates) is resolved from the signer
+// certificate the token holds when a request comes, once per certificate:
+// a key generated, or a chain stored, through the admin API is used by the
+// next request without rebuilding the worker.
 type CMSSigner struct {
 	base
 	cades  bool
-	pades  bool // PDFSigner: no signing-time attribute (the time is in /M)
+	pades  bool // PDFSigner: no signing-time attribute (PAdES keeps the time in /M)
 	pol    policy
-	scheme cms.Scheme  // from SIGNATUREALGORITHM or the key
-	digest crypto.Hash // server-side content digest
-	levels int         // INCLUDE_CERTIFICATE_LEVELS, <0 all
+	sigAlg *cms.Algorithm // SIGNATUREALGORITHM; nil: the key's default
+	digest crypto.Hash    // DIGESTALGORITHM; 0: the signature algorithm's
+	levels int            // INCLUDE_CERTIFICATE_LEVELS, allCertificates for the whole chain
 	now    func() time.Time
 	tsa    *timeStamper // CAdES-BASELINE-T; nil for B-B
 
 	mu    sync.Mutex
-	cache *cmsCache // rebuilt when the signer certificate changes
+	cache *cmsCache // replaced when the signer certificate changes
 }
 
-// cmsCache holds the precomputed cms.Signers for one signer certificate.
+// allCertificates is INCLUDE_CERTIFICATE_LEVELS when the property is not
+// set: the signer's whole chain goes into each signature.
+const allCertificates = -1
+
+// cmsCache holds what a CMSSigner resolved for one signer certificate.
 type cmsCache struct {
 	cert    *x509.Certificate
-	signers sync.Map // cmsKey → *cms.Signer
+	chain   []*x509.Certificate
+	alg     cms.Algorithm // the scheme, and the content digest of a document
+	signers sync.Map      // cmsKey → *cms.Signer
 }
 
 type cmsKey struct {
@@ -63,103 +65,106 @@ type cmsKey struct {
 	oid string
 }
 
-func newCMSSigner(ctx context.Context, b base, p config.Properties, now func() time.Time) *CMSSigner {
-	w := &CMSSigner{base: b, cades: b.kind == KindCAdESSigner || b.kind == KindPDFSigner, pades: b.kind == KindPDFSigner, now: now}
-	var problems []string
-	w.pol, problems = newPolicy(p)
-	w.problems = append(w.problems, problems...)
-	w.levels = -1
-	if p.IsSet(propIncludeCertificateLevels) {
-		w.levels = p.Int(propIncludeCertificateLevels)
+// newCMSSigner makes a CMSSigner or CAdESSigner from validated properties;
+// lookup reaches its TSA_WORKER at request time.
+func newCMSSigner(b base, p config.Properties, now func() time.Time, lookup Lookup) *CMSSigner {
+	w := &CMSSigner{base: b, cades: b.kind == config.KindCAdESSigner || b.kind == config.KindPDFSigner,
+		pades: b.kind == config.KindPDFSigner, now: now, levels: allCertificates}
+	w.pol = newPolicy(p)
+	if p.IsSet(config.PropIncludeCertificateLevels) {
+		w.levels = p.Int(config.PropIncludeCertificateLevels)
 	}
-	w.problems = append(w.problems, w.resolveAlgorithms(ctx, p)...)
+	if name := p.String(config.PropSignatureAlgorithm); name != "" {
+		if alg, err := cms.ParseSignatureAlgorithm(name); err == nil {
+			w.sigAlg = &alg
+		}
+	}
+	if name := p.String(config.PropDigestAlgorithm); name != "" {
+		w.digest, _ = cms.ParseHash(name)
+	}
+	if w.cades {
+		w.tsa = newTimeStamper(p, lookup)
+	}
 	return w
 }
 
-// setTimeStamper reads SIGNATURE_LEVEL and the TSA_* properties of a CAdES
-// signer: at BASELINE-T every signature gets a signature time-stamp.
-func (w *CMSSigner) setTimeStamper(p config.Properties, lookup Lookup) {
-	if !w.cades {
-		return
-	}
-	var problems []string
-	w.tsa, problems = newTimeStamper(p, lookup)
-	w.problems = append(w.problems, problems...)
-}
-
-// resolveAlgorithms reads SIGNATUREALGORITHM and DIGESTALGORITHM against
-// the key. Without a usable key now (token offline) the defaults are taken
-// from the configured names, and checked again on the first request.
-func (w *CMSSigner) resolveAlgorithms(ctx context.Context, p config.Properties) []string {
-	var problems []string
-	var pub crypto.PublicKey
-	if w.tok != nil {
-		if s, err := w.tok.Signer(ctx, w.alias); err == nil {
-			pub = s.Public()
-		}
-	}
+// algorithm returns the scheme the worker signs with under key pub, with
+// the digest of a document: SIGNATUREALGORITHM or the key's default, whose
+// digest DIGESTALGORITHM replaces.
+func (w *CMSSigner) algorithm(pub crypto.PublicKey) (cms.Algorithm, error) {
 	var alg cms.Algorithm
-	var err error
-	if name := p.String(propSignatureAlgorithm); name != "" {
-		if alg, err = cms.ParseSignatureAlgorithm(name); err != nil {
-			return append(problems, propSignatureAlgorithm+": "+err.Error())
-		}
-	} else if pub != nil {
-		if alg, err = cms.DefaultAlgorithm(pub); err != nil {
-			return append(problems, err.Error())
+	if w.sigAlg != nil {
+		alg = *w.sigAlg
+		if err := alg.Check(pub); err != nil {
+			return alg, w.misconfigured(config.PropSignatureAlgorithm + ": " + err.Error())
 		}
 	} else {
-		alg = cms.Algorithm{Hash: crypto.SHA256, Scheme: -1}
-	}
-	if pub != nil {
-		if err := alg.Check(pub); err != nil {
-			problems = append(problems, propSignatureAlgorithm+": "+err.Error())
+		var err error
+		if alg, err = cms.DefaultAlgorithm(pub); err != nil {
+			return alg, w.misconfigured(err.Error())
 		}
 	}
-	w.scheme = alg.Scheme
-	w.digest = alg.Hash
-	if name := p.String(propDigestAlgorithm); name != "" {
-		h, err := cms.ParseHash(name)
-		if err != nil {
-			return append(problems, propDigestAlgorithm+": "+err.Error())
-		}
-		w.digest = h
+	if w.digest != 0 {
+		alg.Hash = w.digest
 	}
-	return problems
+	return alg, nil
 }
 
-// signerFor returns the cms.Signer for a digest algorithm and content type,
-// built once per signer certificate.
-func (w *CMSSigner) signerFor(ctx context.Context, h crypto.Hash, oid asn1.ObjectIdentifier) (*cms.Signer, error) {
+// checkKey is the key check of Status.
+func (w *CMSSigner) checkKey(pub crypto.PublicKey) error {
+	_, err := w.algorithm(pub)
+	return err
+}
+
+// misconfigured returns the ErrMisconfigured error of a key that does not
+// fit the worker's configuration.
+func (b *base) misconfigured(msg string) error {
+	return &Error{Kind: ErrMisconfigured, Msg: fmt.Sprintf("Worker %s is misconfigured: %s", b.name, msg)}
+}
+
+// current returns what the worker resolved for the signer certificate the
+// token holds now. Certificates are compared by their bytes: a token may
+// return a new *x509.Certificate on each call (see tokens.Token.Chain).
+func (w *CMSSigner) current(ctx context.Context) (*cmsCache, error) {
 	chain, err := w.chain(ctx)
 	if err != nil {
 		return nil, err
 	}
 	w.mu.Lock()
 	c := w.cache
-	if c == nil || c.cert != chain[0] {
-		c = &cmsCache{cert: chain[0]}
-		w.cache = c
-	}
 	w.mu.Unlock()
+	if c != nil && sameCertificate(c.cert, chain[0]) {
+		return c, nil
+	}
+	alg, err := w.algorithm(chain[0].PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	c = &cmsCache{cert: chain[0], chain: chain, alg: alg}
+	w.mu.Lock()
+	w.cache = c
+	w.mu.Unlock()
+	return c, nil
+}
+
+// sameCertificate reports whether a and b are the same certificate.
+func sameCertificate(a, b *x509.Certificate) bool {
+	return a == b || bytes.Equal(a.Raw, b.Raw)
+}
+
+// signerFor returns the cms.Signer for a digest algorithm and content type,
+// built once per signer certificate.
+func (w *CMSSigner) signerFor(c *cmsCache, h crypto.Hash, oid asn1.ObjectIdentifier) (*cms.Signer, error) {
 	key := cmsKey{h, oid.String()}
 	if s, ok := c.signers.Load(key); ok {
 		return s.(*cms.Signer), nil
 	}
-	scheme := w.scheme
-	if scheme < 0 {
-		def, err := cms.DefaultAlgorithm(chain[0].PublicKey)
-		if err != nil {
-			return nil, &Error{Kind: ErrMisconfigured, Msg: err.Error()}
-		}
-		scheme = def.Scheme
-	}
-	alg := cms.Algorithm{Hash: h, Scheme: scheme}
-	if err := alg.Check(chain[0].PublicKey); err != nil {
+	alg := cms.Algorithm{Hash: h, Scheme: c.alg.Scheme}
+	if err := alg.Check(c.cert.PublicKey); err != nil {
 		return nil, Illegal("Digest algorithm %s cannot be used with this worker's key: %v", cms.HashName(h), err)
 	}
 	s, err := cms.NewSigner(cms.Options{
-		Chain:               chain,
+		Chain:               c.chain,
 		IncludeCertificates: w.levels,
 		Algorithm:           alg,
 		ContentType:         oid,
@@ -182,15 +187,19 @@ func (w *CMSSigner) Process(ctx context.Context, req *Request) (*Response, error
 	if err != nil {
 		return nil, err
 	}
-	if d.batch {
-		return w.processBatch(ctx, req, d)
+	c, err := w.current(ctx)
+	if err != nil {
+		return nil, err
 	}
-	h := w.digest
+	if d.batch {
+		return w.processBatch(ctx, req, d, c)
+	}
+	h := c.alg.Hash
 	var digest, content []byte
 	switch {
 	case d.clientHash:
 		if d.clientHashAlg == 0 {
-			return nil, Illegal("Client-side hashing needs request metadata %s naming the digest algorithm (one of %s).", MetaClientSideHashAlgorithm, hashNames(w.pol.accepted))
+			return nil, Illegal("Client-side hashing needs request metadata %s naming the digest algorithm (one of %s).", config.MetaClientSideHashAlgorithm, hashNames(w.pol.accepted))
 		}
 		h = d.clientHashAlg
 		if digest, err = readDigest(req.Data, h); err != nil {
@@ -204,14 +213,14 @@ func (w *CMSSigner) Process(ctx context.Context, req *Request) (*Response, error
 		}
 		digest = hh.Sum(nil)
 	default:
-		if content, err = readAll(req.Data); err != nil {
+		if content, err = readAll(req); err != nil {
 			return nil, err
 		}
 		hh := h.New()
 		hh.Write(content)
 		digest = hh.Sum(nil)
 	}
-	s, err := w.signerFor(ctx, h, d.contentOID)
+	s, err := w.signerFor(c, h, d.contentOID)
 	if err != nil {
 		return nil, err
 	}

@@ -4,36 +4,14 @@ import (
 	"crypto"
 	"encoding/asn1"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/formats/dn"
 )
 
-// Request metadata keys, as SignServer names them.
 const (
-	MetaUsingBatchSigning          = "USING_BATCHSIGNING"
-	MetaUsingClientSuppliedHash    = "USING_CLIENTSUPPLIED_HASH"
-	MetaClientSideHashAlgorithm    = "CLIENTSIDE_HASHDIGESTALGORITHM"
-	MetaDetachedSignature          = "DETACHEDSIGNATURE"
-	MetaContentOID                 = "CONTENTOID"
-	propBatchSigning               = "BATCHSIGNING"
-	propAllowBatchSigningOverride  = "ALLOW_BATCHSIGNING_OVERRIDE"
-	propClientSideHashing          = "CLIENTSIDEHASHING"
-	propAllowClientSideHashing     = "ALLOW_CLIENTSIDEHASHING_OVERRIDE"
-	propAcceptedHashDigests        = "ACCEPTED_HASH_DIGEST_ALGORITHMS"
-	propDetachedSignature          = "DETACHEDSIGNATURE"
-	propAllowDetachedOverride      = "ALLOW_DETACHEDSIGNATURE_OVERRIDE"
-	propContentOID                 = "CONTENTOID"
-	propAllowContentOIDOverride    = "ALLOW_CONTENTOID_OVERRIDE"
-	propSignatureAlgorithm         = "SIGNATUREALGORITHM"
-	propDigestAlgorithm            = "DIGESTALGORITHM"
-	propIncludeCertificateLevels   = "INCLUDE_CERTIFICATE_LEVELS"
-	propMaxBatchSize               = "MAX_BATCH_SIZE"
-	propDisabled                   = "DISABLED"
-	defaultContentOIDString        = "1.2.840.113549.1.7.1"
-	defaultMaxBatchSize            = 1000
 	metaBoolHint                   = "use true or false"
 	overrideNotAllowedMessageShape = "The request sets %s but the worker does not allow overriding it: remove it or set %s=true."
 )
@@ -60,54 +38,28 @@ type decision struct {
 	clientHashAlg crypto.Hash
 }
 
-func newPolicy(p config.Properties) (policy, []string) {
-	var problems []string
+// newPolicy reads the properties of a request policy. They were validated
+// by config (ACCEPTED_HASH_DIGEST_ALGORITHMS lists only digests formats/cms
+// signs with, CONTENTOID is an OID, MAX_BATCH_SIZE at least 1), so it finds
+// nothing wrong with them.
+func newPolicy(p config.Properties) policy {
 	pol := policy{
-		batch:                   p.Bool(propBatchSigning),
-		allowBatchOverride:      p.Bool(propAllowBatchSigningOverride),
-		clientHash:              p.Bool(propClientSideHashing),
-		allowClientOverride:     p.Bool(propAllowClientSideHashing),
-		detached:                p.Bool(propDetachedSignature),
-		allowDetachedOverride:   p.Bool(propAllowDetachedOverride),
-		allowContentOIDOverride: p.Bool(propAllowContentOIDOverride),
-		maxBatch:                p.Int(propMaxBatchSize),
+		batch:                   p.Bool(config.PropBatchSigning),
+		allowBatchOverride:      p.Bool(config.PropAllowBatchSigningOverride),
+		clientHash:              p.Bool(config.PropClientSideHashing),
+		allowClientOverride:     p.Bool(config.PropAllowClientSideHashingOverride),
+		detached:                p.Bool(config.PropDetachedSignature),
+		allowDetachedOverride:   p.Bool(config.PropAllowDetachedSignatureOverride),
+		allowContentOIDOverride: p.Bool(config.PropAllowContentOIDOverride),
+		maxBatch:                p.Int(config.PropMaxBatchSize),
+		contentOID:              p.OID(config.PropContentOID),
 	}
-	if pol.maxBatch <= 0 {
-		pol.maxBatch = defaultMaxBatchSize
-	}
-	for _, name := range p.List(propAcceptedHashDigests) {
-		h, err := cms.ParseHash(name)
-		if err != nil {
-			problems = append(problems, propAcceptedHashDigests+": "+err.Error())
-			continue
+	for _, name := range p.List(config.PropAcceptedHashDigestAlgorithms) {
+		if h, err := cms.ParseHash(name); err == nil {
+			pol.accepted = append(pol.accepted, h)
 		}
-		pol.accepted = append(pol.accepted, h)
 	}
-	oid := p.String(propContentOID)
-	if oid == "" {
-		oid = defaultContentOIDString
-	}
-	var err error
-	if pol.contentOID, err = parseOID(oid); err != nil {
-		problems = append(problems, propContentOID+": "+err.Error())
-	}
-	return pol, problems
-}
-
-func parseOID(s string) (asn1.ObjectIdentifier, error) {
-	parts := strings.Split(strings.TrimSpace(s), ".")
-	if len(parts) < 2 {
-		return nil, Illegal("%q is not an object identifier: use dotted decimal such as 1.2.840.113549.1.7.1.", s)
-	}
-	oid := make(asn1.ObjectIdentifier, len(parts))
-	for i, p := range parts {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 {
-			return nil, Illegal("%q is not an object identifier: use dotted decimal such as 1.2.840.113549.1.7.1.", s)
-		}
-		oid[i] = n
-	}
-	return oid, nil
+	return pol
 }
 
 // metaBool reads a boolean request metadata value.
@@ -146,7 +98,7 @@ func (pol *policy) decide(meta map[string]string, canBatch bool) (decision, erro
 
 	// Batch: BATCHSIGNING wins; with only the override allowed the client
 	// must say USING_BATCHSIGNING.
-	using, present, err := metaBool(meta, MetaUsingBatchSigning)
+	using, present, err := metaBool(meta, config.MetaUsingBatchSigning)
 	if err != nil {
 		return d, err
 	}
@@ -157,31 +109,31 @@ func (pol *policy) decide(meta map[string]string, canBatch bool) (decision, erro
 		d.batch = true
 	case pol.allowBatchOverride:
 		if !present {
-			return d, Illegal("Request metadata %s is mandatory for this worker: set it to true for a batch request or false for a single document.", MetaUsingBatchSigning)
+			return d, Illegal("Request metadata %s is mandatory for this worker: set it to true for a batch request or false for a single document.", config.MetaUsingBatchSigning)
 		}
 		d.batch = using
 	case using:
-		return d, Illegal(overrideNotAllowedMessageShape, MetaUsingBatchSigning, propAllowBatchSigningOverride)
+		return d, Illegal(overrideNotAllowedMessageShape, config.MetaUsingBatchSigning, config.PropAllowBatchSigningOverride)
 	}
 
-	if d.clientHash, err = overridable(meta, MetaUsingClientSuppliedHash, pol.clientHash, pol.allowClientOverride, propAllowClientSideHashing); err != nil {
+	if d.clientHash, err = overridable(meta, config.MetaUsingClientSuppliedHash, pol.clientHash, pol.allowClientOverride, config.PropAllowClientSideHashingOverride); err != nil {
 		return d, err
 	}
-	if d.detached, err = overridable(meta, MetaDetachedSignature, pol.detached, pol.allowDetachedOverride, propAllowDetachedOverride); err != nil {
+	if d.detached, err = overridable(meta, config.MetaDetachedSignature, pol.detached, pol.allowDetachedOverride, config.PropAllowDetachedSignatureOverride); err != nil {
 		return d, err
 	}
 	d.contentOID = pol.contentOID
-	if v := strings.TrimSpace(meta[MetaContentOID]); v != "" {
-		oid, err := parseOID(v)
+	if v := strings.TrimSpace(meta[config.MetaContentOID]); v != "" {
+		oid, err := dn.ParseOID(v)
 		if err != nil {
-			return d, err
+			return d, Illegal("Request metadata %s: %v.", config.MetaContentOID, err)
 		}
 		if !oid.Equal(pol.contentOID) && !pol.allowContentOIDOverride {
-			return d, Illegal(overrideNotAllowedMessageShape, MetaContentOID, propAllowContentOIDOverride)
+			return d, Illegal(overrideNotAllowedMessageShape, config.MetaContentOID, config.PropAllowContentOIDOverride)
 		}
 		d.contentOID = oid
 	}
-	if name := strings.TrimSpace(meta[MetaClientSideHashAlgorithm]); name != "" {
+	if name := strings.TrimSpace(meta[config.MetaClientSideHashAlgorithm]); name != "" {
 		if d.clientHashAlg, err = pol.acceptHash(name); err != nil {
 			return d, err
 		}

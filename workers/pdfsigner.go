@@ -45,36 +45,34 @@ type PDFSigner struct {
 
 // certificationLevels maps CERTIFICATION_LEVEL to DocMDP /P.
 var certificationLevels = map[string]int{
-	"NOT_CERTIFIED": 0, "NO_CHANGES_ALLOWED": 1, "FORM_FILLING": 2, "FORM_FILLING_AND_ANNOTATIONS": 3,
+	config.NotCertified: 0, config.NoChangesAllowed: 1, config.FormFilling: 2, config.FormFillingAndAnnotations: 3,
 }
 
-func newPDFSigner(ctx context.Context, b base, p config.Properties, lookup Lookup, now func() time.Time) *PDFSigner {
-	cs := newCMSSigner(ctx, b, p, now)
-	cs.setTimeStamper(p, lookup)
+func newPDFSigner(b base, p config.Properties, now func() time.Time, lookup Lookup) *PDFSigner {
 	w := &PDFSigner{
-		CMSSigner:   cs,
-		lt:          strings.EqualFold(p.String("SIGNATURE_LEVEL"), "BASELINE-LT"),
-		reason:      p.String("REASON"),
-		location:    p.String("LOCATION"),
-		contact:     p.String("CONTACTINFO"),
+		CMSSigner:   newCMSSigner(b, p, now, lookup),
+		lt:          p.String(config.PropSignatureLevel) == config.LevelBaselineLT,
+		reason:      p.String(config.PropReason),
+		location:    p.String(config.PropLocation),
+		contact:     p.String(config.PropContactInfo),
 		overridable: map[string]bool{},
-		certLevel:   certificationLevels[strings.ToUpper(p.String("CERTIFICATION_LEVEL"))],
-		visible:     p.Bool("ADD_VISIBLE_SIGNATURE"),
+		certLevel:   certificationLevels[p.String(config.PropCertificationLevel)],
+		visible:     p.Bool(config.PropAddVisibleSignature),
 		page:        1,
-		fieldName:   p.String("VISIBLE_SIGNATURE_NAME"),
-		limits:      pades.Limits{MaxObjects: p.Int("MAX_PDF_OBJECTS")},
-		crls:        &revocation.Fetcher{Timeout: p.Duration("REVOCATION_TIMEOUT")},
+		fieldName:   p.String(config.PropVisibleSignatureName),
+		limits:      pades.Limits{MaxObjects: p.Int(config.PropMaxPDFObjects)},
+		crls:        &revocation.Fetcher{Timeout: p.Duration(config.PropRevocationTimeout)},
 	}
-	for _, name := range p.List("ALLOW_PROPERTY_OVERRIDE") {
-		w.overridable[strings.ToUpper(name)] = true
+	for _, name := range p.List(config.PropAllowPropertyOverride) {
+		w.overridable[name] = true
 	}
-	switch pg := p.String("VISIBLE_SIGNATURE_PAGE"); {
+	switch pg := p.String(config.PropVisibleSignaturePage); {
 	case strings.EqualFold(pg, "Last"):
 		w.page = 0
 	case pg != "" && !strings.EqualFold(pg, "First"):
 		w.page, _ = strconv.Atoi(pg)
 	}
-	if r := p.String("VISIBLE_SIGNATURE_RECTANGLE"); r != "" {
+	if r := p.String(config.PropVisibleSignatureRectangle); r != "" {
 		w.rect, _ = config.ParseRectangle(r) // checked by the schema
 	}
 	return w
@@ -84,7 +82,7 @@ func newPDFSigner(ctx context.Context, b base, p config.Properties, lookup Looku
 func (w *PDFSigner) options(meta map[string]string, cert *x509.Certificate, now time.Time) (pades.Options, error) {
 	o := pades.Options{Time: now, Reason: w.reason, Location: w.location, Contact: w.contact,
 		CertificationLevel: w.certLevel, FieldName: w.fieldName, Limits: w.limits, Name: cert.Subject.CommonName}
-	for key, dst := range map[string]*string{"REASON": &o.Reason, "LOCATION": &o.Location, "CONTACTINFO": &o.Contact} {
+	for key, dst := range map[string]*string{config.PropReason: &o.Reason, config.PropLocation: &o.Location, config.PropContactInfo: &o.Contact} {
 		v, ok := meta[key]
 		if !ok {
 			continue
@@ -120,11 +118,11 @@ func pdfError(err error, verb string) error {
 
 // refuseClientHash answers requests that ask for client-side hashing.
 func refuseClientHash(meta map[string]string) error {
-	using, _, err := metaBool(meta, MetaUsingClientSuppliedHash)
+	using, _, err := metaBool(meta, config.MetaUsingClientSuppliedHash)
 	if err != nil {
 		return err
 	}
-	if using || strings.TrimSpace(meta[MetaClientSideHashAlgorithm]) != "" {
+	if using || strings.TrimSpace(meta[config.MetaClientSideHashAlgorithm]) != "" {
 		return Illegal("Client-side hashing does not apply to PDF signing: the signature is written inside the document, so send the PDF itself, not its digest.")
 	}
 	return nil
@@ -151,14 +149,15 @@ func (w *PDFSigner) Process(ctx context.Context, req *Request) (*Response, error
 	if err != nil {
 		return nil, err
 	}
-	s, err := w.signerFor(ctx, w.digest, cms.OIDData)
+	c, err := w.current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	chain, err := w.chain(ctx)
+	s, err := w.signerFor(c, c.alg.Hash, cms.OIDData)
 	if err != nil {
 		return nil, err
 	}
+	chain := c.chain
 	now := w.now()
 	opts, err := w.options(req.Metadata, chain[0], now)
 	if err != nil {
@@ -169,16 +168,15 @@ func (w *PDFSigner) Process(ctx context.Context, req *Request) (*Response, error
 	var docs []signed
 	var raw [][]byte
 	if d.batch {
-		body, err := readBody(req)
+		items, err := decodeBatch(req.Data, w.pol.maxBatch, req.memoryLimit())
 		if err != nil {
 			return nil, err
 		}
-		br, err := decodeBatch(body, w.pol.maxBatch)
-		if err != nil {
-			return nil, err
+		if len(items) == 0 {
+			return nil, Illegal("The batch request has no signatureRequests: send at least one item.")
 		}
-		for i := range br.SignatureRequests {
-			it := &br.SignatureRequests[i]
+		for i := range items {
+			it := &items[i]
 			b, err := base64.StdEncoding.DecodeString(it.Data)
 			if err != nil {
 				return nil, itemError(i, it, "data is not valid base64.")
@@ -190,7 +188,7 @@ func (w *PDFSigner) Process(ctx context.Context, req *Request) (*Response, error
 			docs = append(docs, signed{id: it.CustomIdentifier})
 		}
 	} else {
-		b, err := readAll(req.Data)
+		b, err := readAll(req)
 		if err != nil {
 			return nil, err
 		}

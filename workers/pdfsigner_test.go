@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/pades"
 	"github.com/signet-project/signet/formats/validate"
 	"github.com/signet-project/signet/workers"
@@ -111,7 +112,7 @@ func encrypted(t *testing.T) []byte {
 func TestPDFSignerHostile(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	w := f.workerOf(t, workers.KindPDFSigner, "")
+	w := f.workerOf(t, config.KindPDFSigner, "")
 	good := onePage()
 	brokenXref := bytes.Replace(good, []byte("startxref\n"), []byte("startxref\n1"), 1)
 	cases := []struct {
@@ -159,7 +160,7 @@ func TestPDFSignerHostile(t *testing.T) {
 func TestPDFSignerRefusesClientSideHashing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	w := f.workerOf(t, workers.KindPDFSigner, "")
+	w := f.workerOf(t, config.KindPDFSigner, "")
 	for _, meta := range []map[string]string{{"USING_CLIENTSUPPLIED_HASH": "true"}, {"CLIENTSIDE_HASHDIGESTALGORITHM": "SHA-256"}} {
 		_, err := process(w, onePage(), meta)
 		wantErr(t, err, workers.ErrIllegalRequest, "Client-side hashing does not apply to PDF signing")
@@ -171,7 +172,7 @@ func TestPDFSignerRefusesClientSideHashing(t *testing.T) {
 func TestPDFSignerBatchAndOverrides(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	w := f.workerOf(t, workers.KindPDFSigner, "ALLOW_BATCHSIGNING_OVERRIDE: true\nREASON: configured\nALLOW_PROPERTY_OVERRIDE: REASON\nCERTIFICATION_LEVEL: FORM_FILLING")
+	w := f.workerOf(t, config.KindPDFSigner, "ALLOW_BATCHSIGNING_OVERRIDE: true\nREASON: configured\nALLOW_PROPERTY_OVERRIDE: REASON\nCERTIFICATION_LEVEL: FORM_FILLING")
 	single := map[string]string{"USING_BATCHSIGNING": "false"}
 	first, err := process(w, onePage(), single)
 	if err != nil {
@@ -187,7 +188,7 @@ func TestPDFSignerBatchAndOverrides(t *testing.T) {
 	_, err = process(w, body, map[string]string{"USING_BATCHSIGNING": "true", "REASON": "from request"})
 	wantErr(t, err, workers.ErrIllegalRequest, "Batch item 1 (customIdentifier \"b\"): The document cannot be signed: the PDF is signed already; a certification signature must be the first one")
 
-	w = f.workerOf(t, workers.KindPDFSigner, "ALLOW_BATCHSIGNING_OVERRIDE: true\nREASON: configured\nALLOW_PROPERTY_OVERRIDE: REASON")
+	w = f.workerOf(t, config.KindPDFSigner, "ALLOW_BATCHSIGNING_OVERRIDE: true\nREASON: configured\nALLOW_PROPERTY_OVERRIDE: REASON")
 	resp, err := process(w, body, map[string]string{"USING_BATCHSIGNING": "true", "REASON": "from request"})
 	if err != nil {
 		t.Fatal(err)
@@ -212,6 +213,6 @@ func TestPDFSignerBatchAndOverrides(t *testing.T) {
 			t.Errorf("the first signature's certification level is %d", rep.Signatures[0].CertificationLevel)
 		}
 	}
-	_, err = process(f.workerOf(t, workers.KindPDFSigner, ""), onePage(), map[string]string{"REASON": "x"})
+	_, err = process(f.workerOf(t, config.KindPDFSigner, ""), onePage(), map[string]string{"REASON": "x"})
 	wantErr(t, err, workers.ErrIllegalRequest, "does not let requests override it")
 }

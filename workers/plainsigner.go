@@ -18,66 +18,74 @@ import (
 // DER DigestInfo, for NONEwithECDSA a digest. With client-side hashing the
 // data is a digest named by CLIENTSIDE_HASHDIGESTALGORITHM and any
 // algorithm of the key's type may be configured.
+//
+// Like CMSSigner it resolves what depends on the key (the default algorithm
+// of the key, whether the configured one fits it) when it signs, so that a
+// key generated later through the admin API is used without a rebuild.
 type PlainSigner struct {
 	base
 	pol    policy
-	scheme cms.Scheme
-	hash   crypto.Hash // 0 for NONEwith… and Ed25519
+	sigAlg *cms.Algorithm // SIGNATUREALGORITHM, Hash 0 for NONEwith… and Ed25519; nil: the key's default
 }
 
-func newPlainSigner(ctx context.Context, b base, p config.Properties) *PlainSigner {
-	w := &PlainSigner{base: b}
-	var problems []string
-	w.pol, problems = newPolicy(p)
+// newPlainSigner makes a PlainSigner from validated properties.
+func newPlainSigner(b base, p config.Properties) *PlainSigner {
+	w := &PlainSigner{base: b, pol: newPolicy(p)}
 	w.pol.detached = true // a plain signature never holds the document
-	w.problems = append(w.problems, problems...)
-	name := p.String(propSignatureAlgorithm)
-	var pub crypto.PublicKey
-	if w.tok != nil {
-		if s, err := w.tok.Signer(ctx, w.alias); err == nil {
-			pub = s.Public()
-		}
-	}
-	var alg cms.Algorithm
-	var err error
-	switch {
-	case name == "" && pub == nil:
-		w.problems = append(w.problems, "SIGNATUREALGORITHM is not set and the key cannot be read now to choose a default.")
+	name := p.String(config.PropSignatureAlgorithm)
+	if name == "" {
 		return w
-	case name == "":
-		alg, err = cms.DefaultAlgorithm(pub)
-	case strings.HasPrefix(strings.ToUpper(name), "NONEWITH"):
-		alg, err = cms.ParseSignatureAlgorithm("SHA256" + name[len("NONE"):])
-		alg.Hash = 0
-	default:
-		alg, err = cms.ParseSignatureAlgorithm(name)
 	}
+	none := strings.HasPrefix(strings.ToUpper(name), "NONEWITH")
+	if none {
+		name = "SHA256" + name[len("NONE"):]
+	}
+	alg, err := cms.ParseSignatureAlgorithm(name)
 	if err != nil {
-		w.problems = append(w.problems, propSignatureAlgorithm+": "+err.Error())
-		return w
+		return w // config reported it
 	}
-	if alg.Scheme == cms.Ed25519 {
-		alg.Hash = 0 // pure Ed25519 signs the message itself
+	if none || alg.Scheme == cms.Ed25519 {
+		alg.Hash = 0 // the data as it is; pure Ed25519 signs the message itself
 	}
-	if alg.Scheme == cms.PSS && alg.Hash == 0 {
-		w.problems = append(w.problems, "SIGNATUREALGORITHM: PSS needs a digest algorithm: use e.g. SHA256withRSAandMGF1.")
-	}
-	if pub != nil {
-		check := alg
-		if check.Hash == 0 {
-			check.Hash = crypto.SHA512 // Check wants one; the scheme is what matters
-		}
-		if err := check.Check(pub); err != nil {
-			w.problems = append(w.problems, propSignatureAlgorithm+": "+err.Error())
-		}
-	}
-	w.scheme, w.hash = alg.Scheme, alg.Hash
+	w.sigAlg = &alg
 	return w
 }
 
+// algorithm returns the algorithm the worker signs with under key pub:
+// SIGNATUREALGORITHM, or the key's default.
+func (w *PlainSigner) algorithm(pub crypto.PublicKey) (cms.Algorithm, error) {
+	if w.sigAlg == nil {
+		alg, err := cms.DefaultAlgorithm(pub)
+		if err != nil {
+			return alg, w.misconfigured(err.Error())
+		}
+		if alg.Scheme == cms.Ed25519 {
+			alg.Hash = 0
+		}
+		return alg, nil
+	}
+	check := *w.sigAlg
+	if check.Hash == 0 {
+		check.Hash = crypto.SHA512 // Check wants one; the scheme is what matters
+	}
+	if err := check.Check(pub); err != nil {
+		return *w.sigAlg, w.misconfigured(config.PropSignatureAlgorithm + ": " + err.Error())
+	}
+	return *w.sigAlg, nil
+}
+
+// Status adds to the common status whether the signature algorithm fits
+// the key.
+func (w *PlainSigner) Status(ctx context.Context) Status {
+	return w.status(ctx, func(pub crypto.PublicKey) error {
+		_, err := w.algorithm(pub)
+		return err
+	})
+}
+
 // opts returns the signer options for a digest made with h (0: raw input).
-func (w *PlainSigner) opts(h crypto.Hash) crypto.SignerOpts {
-	if w.scheme == cms.PSS {
+func opts(scheme cms.Scheme, h crypto.Hash) crypto.SignerOpts {
+	if scheme == cms.PSS {
 		return &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}
 	}
 	return h
@@ -92,15 +100,23 @@ func (w *PlainSigner) Process(ctx context.Context, req *Request) (*Response, err
 	if err != nil {
 		return nil, err
 	}
+	signer, err := w.tok.Signer(ctx, w.alias)
+	if err != nil {
+		return nil, w.tokenError(err)
+	}
+	alg, err := w.algorithm(signer.Public())
+	if err != nil {
+		return nil, err
+	}
 	var input []byte
-	h := w.hash
+	h := alg.Hash
 	switch {
 	case d.clientHash:
-		if w.scheme == cms.Ed25519 {
+		if alg.Scheme == cms.Ed25519 {
 			return nil, Illegal("Ed25519 signs the whole message and cannot sign a client-side digest: send the document.")
 		}
 		if d.clientHashAlg == 0 {
-			return nil, Illegal("Client-side hashing needs request metadata %s naming the digest algorithm (one of %s).", MetaClientSideHashAlgorithm, hashNames(w.pol.accepted))
+			return nil, Illegal("Client-side hashing needs request metadata %s naming the digest algorithm (one of %s).", config.MetaClientSideHashAlgorithm, hashNames(w.pol.accepted))
 		}
 		h = d.clientHashAlg
 		if input, err = readDigest(req.Data, h); err != nil {
@@ -113,14 +129,14 @@ func (w *PlainSigner) Process(ctx context.Context, req *Request) (*Response, err
 		}
 		input = hh.Sum(nil)
 	default:
-		if input, err = readAll(req.Data); err != nil {
+		if input, err = readAll(req); err != nil {
 			return nil, err
 		}
 		if len(input) == 0 {
 			return nil, Illegal("The request data is empty: send the data to sign.")
 		}
 	}
-	sigs, err := w.sign(ctx, [][]byte{input}, w.opts(h))
+	sigs, err := w.sign(ctx, [][]byte{input}, opts(alg.Scheme, h))
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,8 @@ type Set struct {
 	tokens  map[string]tokens.Token
 	// fingerprints of the token configurations, to reuse tokens on reload.
 	fingerprints map[string]string
+	// offline names the workers that were OFFLINE when Build made the Set.
+	offline []string
 }
 
 // NewSet returns a Set of the given workers and tokens. Worker names are
@@ -40,6 +42,13 @@ func NewSet(ws []Worker, toks map[string]tokens.Token) *Set {
 
 // Workers returns the workers ordered by ID.
 func (s *Set) Workers() []Worker { return s.workers }
+
+// Offline returns the names of the workers that were OFFLINE when Build
+// made the Set, for whatever reason: configuration problems, a token that
+// could not be opened or is not activated, a key that does not fit. A
+// reload logs it beside the configuration's problems, which do not count
+// the workers that are OFFLINE for reasons outside the configuration.
+func (s *Set) Offline() []string { return s.offline }
 
 // Tokens returns the tokens by name.
 func (s *Set) Tokens() map[string]tokens.Token { return s.tokens }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -47,86 +46,41 @@ type TimeStampSigner struct {
 
 var _ tsp.Stamper = (*TimeStampSigner)(nil)
 
-func newTimeStampSigner(ctx context.Context, b base, p config.Properties) *TimeStampSigner {
-	w := &TimeStampSigner{base: b, levels: -1}
+// newTimeStampSigner makes a TimeStampSigner from validated properties
+// (OIDs, digests formats/tsp accepts, a SIGNATUREALGORITHM RFC 3161 tokens
+// are signed with, a TSA that is a distinguished name). The certificate
+// (the critical timeStamping extended key usage) is checked when the worker
+// signs, and by Status.
+func newTimeStampSigner(b base, p config.Properties) *TimeStampSigner {
+	w := &TimeStampSigner{base: b, levels: allCertificates}
 	// One serial source for the worker's lifetime: random serials need no
 	// state to stay unique across restarts (see tsp.RandomSerials).
 	w.opts.Serials = tsp.RandomSerials()
-	w.opts.IncludeStatusString = p.Bool("INCLUDESTATUSSTRING")
-	w.opts.Ordering = p.Bool("ORDERING")
-	w.opts.Accuracy = time.Duration(p.Int("ACCURACYSECONDS"))*time.Second +
-		time.Duration(p.Int("ACCURACYMILLIS"))*time.Millisecond +
-		time.Duration(p.Int("ACCURACYMICROS"))*time.Microsecond
-	w.fromCert = p.Bool("TSA_FROM_CERT")
-	if p.IsSet(propIncludeCertificateLevels) {
-		w.levels = p.Int(propIncludeCertificateLevels)
+	w.opts.IncludeStatusString = p.Bool(config.PropIncludeStatusString)
+	w.opts.Ordering = p.Bool(config.PropOrdering)
+	w.opts.Accuracy = time.Duration(p.Int(config.PropAccuracySeconds))*time.Second +
+		time.Duration(p.Int(config.PropAccuracyMillis))*time.Millisecond +
+		time.Duration(p.Int(config.PropAccuracyMicros))*time.Microsecond
+	w.fromCert = p.Bool(config.PropTSAFromCert)
+	if p.IsSet(config.PropIncludeCertificateLevels) {
+		w.levels = p.Int(config.PropIncludeCertificateLevels)
 	}
-	add := func(format string, args ...any) { w.problems = append(w.problems, fmt.Sprintf(format, args...)) }
-	if s := p.String("DEFAULTTSAPOLICYOID"); s != "" {
-		oid, err := parseOID(s)
-		if err != nil {
-			add("DEFAULTTSAPOLICYOID %q is not an object identifier: write it as dotted numbers, such as 1.2.3.4.", s)
+	w.opts.DefaultPolicy = p.OID(config.PropDefaultTSAPolicyOID)
+	w.opts.AcceptedPolicies = p.OIDs(config.PropAcceptedPolicies)
+	for _, s := range p.List(config.PropAcceptedAlgorithms) {
+		if h, err := tsp.ParseHash(s); err == nil {
+			w.opts.AcceptedAlgorithms = append(w.opts.AcceptedAlgorithms, h)
 		}
-		w.opts.DefaultPolicy = oid
 	}
-	for _, s := range p.List("ACCEPTEDPOLICIES") {
-		oid, err := parseOID(s)
-		if err != nil {
-			add("ACCEPTEDPOLICIES item %q is not an object identifier: write dotted numbers separated by ;.", s)
-			continue
-		}
-		w.opts.AcceptedPolicies = append(w.opts.AcceptedPolicies, oid)
-	}
-	for _, s := range p.List("ACCEPTEDALGORITHMS") {
-		h, err := timeStampHash(s)
-		if err != nil {
-			add("ACCEPTEDALGORITHMS: %v.", err)
-			continue
-		}
-		w.opts.AcceptedAlgorithms = append(w.opts.AcceptedAlgorithms, h)
-	}
-	if s := p.String(propSignatureAlgorithm); s != "" {
-		alg, err := cms.ParseSignatureAlgorithm(s)
-		switch {
-		case err != nil:
-			add("%s: %v", propSignatureAlgorithm, err)
-		case alg.Scheme == cms.PSS:
-			add("%s %s is not supported by TimeStampSigner: use SHA256withRSA, SHA256withECDSA or Ed25519 (or their SHA-384 and SHA-512 variants).", propSignatureAlgorithm, s)
-		default:
+	if s := p.String(config.PropSignatureAlgorithm); s != "" {
+		if alg, err := cms.ParseSignatureAlgorithm(s); err == nil {
 			w.opts.Hash = alg.Hash
 		}
 	}
-	if s := p.String("TSA"); s != "" {
-		name, err := tsaName(s)
-		if err != nil {
-			add("TSA %q is not a distinguished name: %v.", s, strings.TrimSuffix(err.Error(), "."))
-		}
-		w.tsaName = name
-	}
-	if len(w.problems) == 0 && w.tok != nil {
-		// The certificate is checked now when the token can tell, so that
-		// a certificate without the critical timeStamping EKU keeps the
-		// worker OFFLINE from the start; an offline token is checked on
-		// the first request and in Status.
-		if _, err := w.authority(ctx); err != nil && errors.Is(err, ErrMisconfigured) {
-			w.problems = append(w.problems, err.Error())
-		}
+	if s := p.String(config.PropTSA); s != "" {
+		w.tsaName, _ = tsaName(s)
 	}
 	return w
-}
-
-// timeStampHash parses a digest name of ACCEPTEDALGORITHMS or
-// TSA_DIGESTALGORITHM into one RFC 3161 time-stamps can carry.
-func timeStampHash(name string) (crypto.Hash, error) {
-	if h, err := cms.ParseHash(name); err == nil && (h == crypto.SHA256 || h == crypto.SHA384 || h == crypto.SHA512) {
-		return h, nil
-	}
-	// SHA-1 is not a CMS signing digest (cms.ParseHash refuses it) but RFC
-	// 3161 clients still send it, and SignServer accepts it when listed.
-	if n := strings.NewReplacer("-", "", "_", "").Replace(strings.TrimSpace(name)); strings.EqualFold(n, "SHA1") {
-		return crypto.SHA1, nil
-	}
-	return 0, fmt.Errorf("digest algorithm %q is not supported for time-stamps: use SHA256, SHA384, SHA512 or SHA1", name)
 }
 
 // tsaName parses the TSA property, a distinguished name written as
@@ -154,7 +108,7 @@ func (w *TimeStampSigner) authority(ctx context.Context) (*tsp.Authority, error)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.auth != nil && w.auth.Certificate().Equal(chain[0]) {
+	if w.auth != nil && sameCertificate(w.auth.Certificate(), chain[0]) {
 		return w.auth, nil
 	}
 	signer, err := w.tok.Signer(ctx, w.alias)
@@ -163,7 +117,16 @@ func (w *TimeStampSigner) authority(ctx context.Context) (*tsp.Authority, error)
 	}
 	opts := w.opts
 	opts.Chain = chain
-	opts.Signer = &usageSigner{Signer: signer, b: &w.base}
+	opts.Signer = signer // its public half; the token signs through Sign
+	// The authority signs like every worker: its usage reserved and the
+	// signature made through tokens.SignAll, with the request's context.
+	opts.Sign = func(ctx context.Context, input []byte, so crypto.SignerOpts) ([]byte, error) {
+		sigs, err := w.sign(ctx, [][]byte{input}, so)
+		if err != nil {
+			return nil, err
+		}
+		return sigs[0], nil
+	}
 	opts.IncludeCertificates = w.levels
 	if w.levels < 0 {
 		opts.IncludeCertificates = len(chain)
@@ -178,20 +141,6 @@ func (w *TimeStampSigner) authority(ctx context.Context) (*tsp.Authority, error)
 	}
 	w.auth = a
 	return a, nil
-}
-
-// usageSigner counts each signature of the time-stamp authority against the
-// key's usage limit before it is made.
-type usageSigner struct {
-	crypto.Signer
-	b *base
-}
-
-func (s *usageSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	if err := s.b.count(context.Background(), 1); err != nil {
-		return nil, err
-	}
-	return s.Signer.Sign(r, digest, opts)
 }
 
 // Status adds to the common status the check of the signer certificate

@@ -38,40 +38,25 @@ type timeStamper struct {
 	h        crypto.Hash // TSA_DIGESTALGORITHM
 	timeout  time.Duration
 	parallel int
-	stamper  func() (tsp.Stamper, error)
+	// stamper returns the TSA to ask now: the TSA_WORKER as the Set has it,
+	// or the TSA_URL client with TSA_PASSWORD read now.
+	stamper func() (tsp.Stamper, error)
 }
 
-// newTimeStamper reads SIGNATURE_LEVEL and the TSA_* properties. It returns
-// nil without problems for a BASELINE-B signer.
-func newTimeStamper(p config.Properties, lookup Lookup) (*timeStamper, []string) {
-	if lvl := p.String("SIGNATURE_LEVEL"); !strings.EqualFold(lvl, "BASELINE-T") && !strings.EqualFold(lvl, "BASELINE-LT") {
-		return nil, nil
+// newTimeStamper reads SIGNATURE_LEVEL and the TSA_* properties, which
+// config validated (one of TSA_URL and TSA_WORKER at BASELINE-T, a digest
+// formats/tsp accepts, TSA_POLICYOID only with TSA_URL). It returns nil for
+// a BASELINE-B signer.
+func newTimeStamper(p config.Properties, lookup Lookup) *timeStamper {
+	if lvl := p.String(config.PropSignatureLevel); lvl != config.LevelBaselineT && lvl != config.LevelBaselineLT {
+		return nil
 	}
-	h, err := timeStampHash(p.String("TSA_DIGESTALGORITHM"))
-	if err != nil {
-		return nil, []string{"TSA_DIGESTALGORITHM: " + err.Error() + "."}
-	}
-	ts := &timeStamper{h: h, timeout: p.Duration("TSA_TIMEOUT")}
-	if ts.timeout <= 0 {
-		ts.timeout = tsp.DefaultTimeout
-	}
+	h, _ := tsp.ParseHash(p.String(config.PropTSADigestAlgorithm))
+	ts := &timeStamper{h: h, timeout: p.Duration(config.PropTSATimeout)}
 	switch {
-	case p.IsSet("TSA_URL") && p.IsSet("TSA_WORKER"):
-		return nil, []string{"TSA_URL and TSA_WORKER cannot both be set: keep the one time-stamp authority to use."}
-	case p.IsSet("TSA_URL"):
-		c := &tsp.Client{URL: p.String("TSA_URL"), Username: p.String("TSA_USERNAME"), Timeout: ts.timeout}
-		if c.Username != "" {
-			pw, err := p.Secret("TSA_PASSWORD").Resolve()
-			if err != nil {
-				return nil, []string{fmt.Sprintf("TSA_PASSWORD cannot be read: %v.", err)}
-			}
-			c.Password = pw
-		}
-		if s := p.String("TSA_POLICYOID"); s != "" {
-			if c.Policy, err = parseOID(s); err != nil {
-				return nil, []string{fmt.Sprintf("TSA_POLICYOID %q is not an object identifier: write it as dotted numbers.", s)}
-			}
-		}
+	case p.IsSet(config.PropTSAURL):
+		c := &tsp.Client{URL: p.String(config.PropTSAURL), Username: p.String(config.PropTSAUsername), Timeout: ts.timeout,
+			Policy: p.OID(config.PropTSAPolicyOID)}
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.MaxIdleConnsPerHost = urlStampParallelism
 		c.HTTPClient = &http.Client{Transport: tr}
@@ -80,18 +65,26 @@ func newTimeStamper(p config.Properties, lookup Lookup) (*timeStamper, []string)
 			ts.where = "time-stamp authority " + u.Redacted()
 		}
 		ts.parallel = urlStampParallelism
-		ts.stamper = func() (tsp.Stamper, error) { return c, nil }
-	case p.IsSet("TSA_WORKER"):
-		name := p.String("TSA_WORKER")
-		if p.IsSet("TSA_POLICYOID") {
-			return nil, []string{fmt.Sprintf("TSA_POLICYOID is not used with TSA_WORKER: time-stamp worker %s stamps under its DEFAULTTSAPOLICYOID; remove TSA_POLICYOID or set that policy there.", name)}
+		password := p.Secret(config.PropTSAPassword)
+		ts.stamper = func() (tsp.Stamper, error) {
+			if c.Username == "" {
+				return c, nil
+			}
+			// Read when used, as token PINs are: a secret that cannot be
+			// read keeps the worker OFFLINE (Status) until it can.
+			pw, err := password.Resolve()
+			if err != nil {
+				return nil, &Error{Kind: ErrMisconfigured, Msg: fmt.Sprintf("TSA_PASSWORD cannot be read: %v.", err), Err: err}
+			}
+			withPassword := *c
+			withPassword.Password = pw
+			return &withPassword, nil
 		}
+	default: // TSA_WORKER
+		name := p.String(config.PropTSAWorker)
 		ts.where = "time-stamp worker " + name
 		ts.worker = name
 		ts.parallel = max(runtime.GOMAXPROCS(0), 2)
-		if lookup == nil {
-			return nil, []string{fmt.Sprintf("TSA_WORKER %s cannot be reached: this server has no worker registry.", name)}
-		}
 		ts.stamper = func() (tsp.Stamper, error) {
 			w, err := lookup(name)
 			if err != nil {
@@ -103,10 +96,8 @@ func newTimeStamper(p config.Properties, lookup Lookup) (*timeStamper, []string)
 			}
 			return s, nil
 		}
-	default:
-		return nil, []string{"SIGNATURE_LEVEL BASELINE-T needs a time-stamp authority: set TSA_URL or TSA_WORKER."}
 	}
-	return ts, nil
+	return ts
 }
 
 // Status adds, for a B-T signer whose TSA is a worker of this server, that
@@ -114,12 +105,15 @@ func newTimeStamper(p config.Properties, lookup Lookup) (*timeStamper, []string)
 // is offline cannot sign, so it is not ACTIVE either. An external TSA
 // (TSA_URL) is not probed; its failures show in the requests.
 func (w *CMSSigner) Status(ctx context.Context) Status {
-	st := w.base.Status(ctx)
-	if !st.Active || w.tsa == nil || w.tsa.worker == "" {
+	st := w.status(ctx, w.checkKey)
+	if !st.Active || w.tsa == nil {
 		return st
 	}
 	s, err := w.tsa.stamper()
-	if err != nil {
+	switch {
+	case err != nil && w.tsa.worker == "":
+		return Status{Errors: []string{err.Error()}}
+	case err != nil:
 		return Status{Errors: []string{fmt.Sprintf("TSA_WORKER %s cannot be used: %v", w.tsa.worker, err)}}
 	}
 	if tw, ok := s.(Worker); ok {
@@ -242,6 +236,9 @@ func appendTimeStamp(der, token []byte) ([]byte, bool) {
 // signature.
 func (ts *timeStamper) timeStampOne(ctx context.Context, der, signature []byte) ([]byte, error) {
 	st, err := ts.stamper()
+	if errors.Is(err, ErrMisconfigured) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, Unavailable(err, "The signature could not be time-stamped by %s: %v.", ts.where, err)
 	}
@@ -258,6 +255,9 @@ func (ts *timeStamper) timeStampOne(ctx context.Context, der, signature []byte) 
 // fails the whole batch.
 func (ts *timeStamper) timeStampAll(ctx context.Context, ders, sigs [][]byte) error {
 	st, err := ts.stamper()
+	if errors.Is(err, ErrMisconfigured) {
+		return err
+	}
 	if err != nil {
 		return Unavailable(err, "The signatures could not be time-stamped by %s: %v.", ts.where, err)
 	}

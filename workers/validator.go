@@ -38,16 +38,16 @@ type Validator struct {
 
 func newValidator(b base, p config.Properties, now func() time.Time) *Validator {
 	v := &Validator{name: b.name, id: b.id, kind: b.kind, problems: b.problems, disabled: b.disabled, now: now,
-		limits: pades.Limits{MaxObjects: p.Int("MAX_PDF_OBJECTS")}}
-	if path := p.String("TRUSTANCHORS"); path != "" {
+		limits: pades.Limits{MaxObjects: p.Int(config.PropMaxPDFObjects)}}
+	if path := p.String(config.PropTrustAnchors); path != "" {
 		roots, err := ReadCertificates(path)
 		if err != nil {
 			v.problems = append(v.problems, "TRUSTANCHORS: "+err.Error())
 		}
 		v.roots = roots
 	}
-	if p.Bool("REVOCATION_FETCH") {
-		v.online = &revocation.Fetcher{Timeout: p.Duration("REVOCATION_TIMEOUT")}
+	if p.Bool(config.PropRevocationFetch) {
+		v.online = &revocation.Fetcher{Timeout: p.Duration(config.PropRevocationTimeout)}
 	}
 	return v
 }
@@ -117,7 +117,7 @@ func (v *Validator) Process(ctx context.Context, req *Request) (*Response, error
 		}
 		return nil, &Error{Kind: ErrMisconfigured, Msg: fmt.Sprintf("Worker %s is misconfigured: %s", v.name, st.Errors[0])}
 	}
-	data, err := readAll(req.Data)
+	data, err := readAll(req)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +125,7 @@ func (v *Validator) Process(ctx context.Context, req *Request) (*Response, error
 	ctx, cancel := context.WithTimeout(ctx, pdfReadTimeout)
 	defer cancel()
 	var rep *validate.Report
-	if v.kind == KindPDFValidator {
+	if v.kind == config.KindPDFValidator {
 		if rep, err = validate.PDF(ctx, data, opts, v.limits); err != nil {
 			return nil, pdfError(err, "validated")
 		}

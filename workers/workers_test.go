@@ -106,7 +106,7 @@ func newFixture(t testing.TB) *fixture {
 // worker builds one CAdESSigner with the given properties.
 func (f *fixture) worker(t *testing.T, props string) workers.Worker {
 	t.Helper()
-	return f.workerOf(t, workers.KindCAdESSigner, props)
+	return f.workerOf(t, config.KindCAdESSigner, props)
 }
 
 // workerOf builds one worker of a kind with the given properties.

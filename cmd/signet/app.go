@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/config/demo"
@@ -36,6 +37,9 @@ type app struct {
 	auth    *authenticator       // HTTP basic users of the admin and vendor APIs
 	audit   state.Audit          // set by openState; nil: admin actions are not recorded
 	buildMu sync.Mutex           // serialises build and refresh (admin.go)
+	// chartInterval is how often the admin UI samples the metrics for its
+	// charts; zero: every 15 s.
+	chartInterval time.Duration
 }
 
 // newApp returns an app for the configuration files paths, with no workers
@@ -83,7 +87,7 @@ func (a *app) reload() error {
 	}
 	set := a.build(cfg)
 	a.record(a.ctx, "config.reload", "ok", map[string]string{"workers": strconv.Itoa(len(set.Workers()))})
-	a.log.Info("configuration reloaded", "workers", len(set.Workers()), "problems", len(cfg.Problems()))
+	a.log.Info("configuration reloaded", "workers", len(set.Workers()), "problems", len(cfg.Problems()), "offline", len(set.Offline()))
 	return nil
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/workers"
 )
@@ -166,10 +167,10 @@ func clientBench(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintln(stderr, "signet client bench: -digest:", err)
 		return exitError{2}
 	}
-	meta := map[string]string{workers.MetaUsingBatchSigning: strconv.FormatBool(f.batch > 0)}
+	meta := map[string]string{config.MetaUsingBatchSigning: strconv.FormatBool(f.batch > 0)}
 	if f.clientSide {
-		meta[workers.MetaUsingClientSuppliedHash] = "true"
-		meta[workers.MetaClientSideHashAlgorithm] = cms.HashName(h)
+		meta[config.MetaUsingClientSuppliedHash] = "true"
+		meta[config.MetaClientSideHashAlgorithm] = cms.HashName(h)
 	}
 	extra, err := (&clientFlags{meta: f.meta}).metadata()
 	if err != nil {

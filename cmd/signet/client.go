@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/workers"
 )
@@ -110,8 +111,8 @@ func client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var done atomic.Int64
 	if args[0] == "sign" {
 		if c.clientSide {
-			meta[workers.MetaUsingClientSuppliedHash] = "true"
-			meta[workers.MetaClientSideHashAlgorithm] = cms.HashName(h)
+			meta[config.MetaUsingClientSuppliedHash] = "true"
+			meta[config.MetaClientSideHashAlgorithm] = cms.HashName(h)
 		}
 		parallel(c.threads, len(files), func(i int) {
 			if err := signOne(ctx, hc, &c, meta, h, files[i]); err != nil {
@@ -122,9 +123,9 @@ func client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			done.Add(1)
 		})
 	} else {
-		meta[workers.MetaUsingBatchSigning] = "true"
+		meta[config.MetaUsingBatchSigning] = "true"
 		if c.clientSide {
-			meta[workers.MetaUsingClientSuppliedHash] = "true"
+			meta[config.MetaUsingClientSuppliedHash] = "true"
 		}
 		n := (len(files) + c.batchSize - 1) / max(c.batchSize, 1)
 		parallel(c.threads, n, func(b int) {

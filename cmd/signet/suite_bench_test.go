@@ -97,9 +97,9 @@ func benchPipelineBatch(b *testing.B, worker string) {
 	}
 	body, _ := json.Marshal(req)
 	meta := map[string]string{
-		workers.MetaUsingBatchSigning:       "true",
-		workers.MetaUsingClientSuppliedHash: "true",
-		workers.MetaClientSideHashAlgorithm: "SHA-256",
+		config.MetaUsingBatchSigning:       "true",
+		config.MetaUsingClientSuppliedHash: "true",
+		config.MetaClientSideHashAlgorithm: "SHA-256",
 	}
 	ctx := context.Background()
 	// One request first, so that the signer cache is warm.

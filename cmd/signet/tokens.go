@@ -24,40 +24,40 @@ func tokenOpener() workers.TokenOpener {
 		case "soft":
 			return soft.Open(soft.Options{
 				Name: tc.Name,
-				Path: relativeTo(tc.Pos.File, p.String("KEYSTOREPATH")),
-				Type: p.String("KEYSTORETYPE"),
+				Path: relativeTo(tc.Pos.File, p.String(config.PropKeystorePath)),
+				Type: p.String(config.PropKeystoreType),
 			})
 		case "pkcs11":
 			return pkcs11.New(pkcs11.Options{
 				Name:      tc.Name,
-				Module:    p.String("SHAREDLIBRARYNAME"),
-				SlotType:  p.String("SLOTLABELTYPE"),
-				SlotValue: p.String("SLOTLABELVALUE"),
-				PoolSize:  p.Int("POOLSIZE"),
+				Module:    p.String(config.PropSharedLibraryName),
+				SlotType:  p.String(config.PropSlotLabelType),
+				SlotValue: p.String(config.PropSlotLabelValue),
+				PoolSize:  p.Int(config.PropPoolSize),
 			}), nil
 		case "nethsm":
 			// The passphrase is the token's secret, given to Activate by
 			// workers.Build.
 			return nethsm.New(nethsm.Options{
 				Name:     tc.Name,
-				URL:      p.String("URL"),
-				User:     p.String("USER"),
-				KeyIDs:   p.List("KEYIDS"),
-				CABundle: p.String("CABUNDLE"),
-				Timeout:  p.Duration("TIMEOUT"),
-				PoolSize: p.Int("POOLSIZE"),
+				URL:      p.String(config.PropURL),
+				User:     p.String(config.PropUser),
+				KeyIDs:   p.List(config.PropKeyIDs),
+				CABundle: p.String(config.PropCABundle),
+				Timeout:  p.Duration(config.PropTimeout),
+				PoolSize: p.Int(config.PropPoolSize),
 			})
 		case "dsm":
 			// The API key is the token's secret, given to Activate.
 			return dsm.New(dsm.Options{
 				Name:         tc.Name,
-				URL:          p.String("URL"),
-				User:         p.String("USER"),
-				CABundle:     p.String("CABUNDLE"),
-				Timeout:      p.Duration("TIMEOUT"),
-				MaxBatchSize: p.Int("MAXBATCHSIZE"),
-				Parallelism:  p.Int("POOLSIZE"),
-				ChainDir:     p.String("CHAINDIR"),
+				URL:          p.String(config.PropURL),
+				User:         p.String(config.PropUser),
+				CABundle:     p.String(config.PropCABundle),
+				Timeout:      p.Duration(config.PropTimeout),
+				MaxBatchSize: p.Int(config.PropMaxBatchSizeToken),
+				Parallelism:  p.Int(config.PropPoolSize),
+				ChainDir:     p.String(config.PropChainDir),
 			})
 		}
 		return nil, fmt.Errorf("%s: token type %q is not supported: use soft, pkcs11, nethsm or dsm", tc.Pos, tc.Type)

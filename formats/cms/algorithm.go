@@ -188,6 +188,24 @@ func ParseHash(name string) (crypto.Hash, error) {
 	return 0, fmt.Errorf("%w digest algorithm %q: use SHA-256, SHA-384, SHA-512, SHA3-256, SHA3-384 or SHA3-512", ErrUnsupported, name)
 }
 
+// DigestNames returns the spellings of the digests ParseHash accepts, as a
+// configuration writes them: for each, its name ("SHA-256") and, when it
+// differs, its JCA name ("SHA256"). The property schema derives the values
+// of its digest properties from this list, so that a configuration check
+// refuses exactly the digests this package cannot sign with (SHA-1,
+// SHA-224, SHA3-224).
+func DigestNames() []string {
+	var names []string
+	for _, h := range supportedHashes {
+		hi, _ := lookupHash(h)
+		names = append(names, hi.name)
+		if hi.jca != hi.name {
+			names = append(names, hi.jca)
+		}
+	}
+	return names
+}
+
 // HashName returns the digest's name, e.g. "SHA-256" or "SHA3-256".
 func HashName(h crypto.Hash) string {
 	if hi, ok := lookupHash(h); ok {

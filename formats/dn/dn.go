@@ -10,6 +10,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -124,7 +125,7 @@ func parseATV(s string) (pkix.AttributeTypeAndValue, error) {
 	oid, ok := attributeTypes[strings.ToUpper(name)]
 	if !ok {
 		var err error
-		if oid, err = parseOID(name); err != nil {
+		if oid, err = ParseOID(name); err != nil {
 			return pkix.AttributeTypeAndValue{}, fmt.Errorf("unknown attribute %q in the DN: use CN, O, OU, C, L, ST, STREET, SERIALNUMBER, E, DC, UID, … or a dotted OID", name)
 		}
 	}
@@ -161,22 +162,26 @@ func isUpperAlpha(s string) bool {
 	return true
 }
 
-func parseOID(s string) (asn1.ObjectIdentifier, error) {
+// ParseOID parses an object identifier in dotted decimal, such as
+// 1.2.840.113549.1.7.1: at least two arcs, the first 0, 1 or 2, each a
+// decimal number without leading zeros. It is Signet's one OID parser: the
+// property schema validates OID properties with it and workers read them
+// and request metadata with it, so that what a configuration check accepts
+// is what a worker can use.
+func ParseOID(s string) (asn1.ObjectIdentifier, error) {
 	parts := strings.Split(s, ".")
-	if len(parts) < 2 {
-		return nil, errors.New("not an OID")
+	bad := fmt.Errorf("%q is not an object identifier: write it in dotted decimal, such as 1.2.840.113549.1.7.1", s)
+	if len(parts) < 2 || len(parts[0]) != 1 || parts[0][0] > '2' {
+		return nil, bad
 	}
 	oid := make(asn1.ObjectIdentifier, len(parts))
 	for i, p := range parts {
-		n := 0
-		if p == "" || len(p) > 9 {
-			return nil, errors.New("not an OID")
+		if p == "" || strings.TrimLeft(p, "0123456789") != "" || (len(p) > 1 && p[0] == '0') {
+			return nil, bad
 		}
-		for _, c := range p {
-			if c < '0' || c > '9' {
-				return nil, errors.New("not an OID")
-			}
-			n = n*10 + int(c-'0')
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return nil, bad
 		}
 		oid[i] = n
 	}

@@ -4,9 +4,12 @@ import (
 	"crypto"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"fmt"
 	"math/big"
 	"strings"
 	"time"
+
+	"github.com/signet-project/signet/formats/cms"
 )
 
 // This file holds the RFC 3161 and RFC 5035 structures Signet writes itself.
@@ -67,6 +70,33 @@ func hashName(h crypto.Hash) string {
 		return "SHA512"
 	}
 	return h.String()
+}
+
+// ParseHash parses the name of a message imprint digest a time-stamp may
+// carry: SHA-256, SHA-384 and SHA-512 in any spelling cms.ParseHash
+// accepts, and SHA-1, which is no CMS signing digest but which RFC 3161
+// clients still send and SignServer accepts when listed.
+func ParseHash(name string) (crypto.Hash, error) {
+	if h, err := cms.ParseHash(name); err == nil && hashOID(h) != nil {
+		return h, nil
+	}
+	if n := strings.NewReplacer("-", "", "_", "").Replace(strings.TrimSpace(name)); strings.EqualFold(n, "SHA1") {
+		return crypto.SHA1, nil
+	}
+	return 0, fmt.Errorf("digest algorithm %q is not supported for time-stamps: use SHA256, SHA384, SHA512 or SHA1", name)
+}
+
+// DigestNames returns the spellings of the digests ParseHash accepts, as a
+// configuration writes them (SHA-256 and SHA256, …); the property schema
+// derives TSA_DIGESTALGORITHM and ACCEPTEDALGORITHMS from it.
+func DigestNames() []string {
+	names := []string{"SHA-1", "SHA1"}
+	for _, n := range cms.DigestNames() {
+		if h, err := cms.ParseHash(n); err == nil && hashOID(h) != nil {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 // FailInfo is a PKIFailureInfo bit of a rejected time-stamp request

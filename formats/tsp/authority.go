@@ -58,6 +58,11 @@ type Options struct {
 	Chain []*x509.Certificate
 	// Signer is the token's key for Chain[0].
 	Signer crypto.Signer
+	// Sign, when set, makes the token's signatures instead of Signer.Sign,
+	// with the context of the query: a signing service signs through its
+	// token's own path (usage limits, batch engine, cancellation), and
+	// Signer then only gives the public key.
+	Sign func(ctx context.Context, input []byte, opts crypto.SignerOpts) ([]byte, error)
 	// Hash is the digest of the token's signature (SIGNATUREALGORITHM's
 	// digest): SHA-256 (the default), SHA-384 or SHA-512. Ed25519 keys
 	// always use SHA-512 (RFC 8419).
@@ -359,7 +364,12 @@ func (a *Authority) token(ctx context.Context, h crypto.Hash, digest []byte, pol
 	if err != nil {
 		return nil, fmt.Errorf("build the time-stamp token: %w", err)
 	}
-	sig, err := a.opts.Signer.Sign(rand.Reader, p.Input(), s.SignerOpts())
+	var sig []byte
+	if a.opts.Sign != nil {
+		sig, err = a.opts.Sign(ctx, p.Input(), s.SignerOpts())
+	} else {
+		sig, err = a.opts.Signer.Sign(rand.Reader, p.Input(), s.SignerOpts())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sign the time-stamp token: %w", err)
 	}

@@ -337,7 +337,7 @@ func (c *converter) token(u *unit, name string, props []prop) {
 				c.skip(u, p, "not a property of Signet's %s token.", typ)
 				continue
 			}
-			if msg := def.Check(v); msg != "" {
+			if msg := def.Check(typ, v); msg != "" {
 				c.skip(u, p, "%s", msg)
 				continue
 			}
@@ -427,7 +427,7 @@ func (c *converter) worker(u *unit) {
 			pm.Content = append(pm.Content, scalarNode(p.name), mapping("env", env))
 			continue
 		}
-		if msg := def.Check(v); msg != "" {
+		if msg := def.Check(cls, v); msg != "" {
 			c.skip(u, p, "%s", msg)
 			continue
 		}

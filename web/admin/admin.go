@@ -23,10 +23,13 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -35,6 +38,9 @@ const BasePath = "/admin/api"
 
 // authChallenge is the WWW-Authenticate header of a 401.
 const authChallenge = `Basic realm="Signet admin"`
+
+// pemChainType is the media type of a PEM chain uploaded as it is (RFC 8555).
+const pemChainType = "application/pem-certificate-chain"
 
 // maxBody bounds JSON and PEM request bodies.
 const maxBody = 1 << 20
@@ -74,9 +80,15 @@ type Options struct {
 	// a token was activated or a key or chain changed, so that workers see
 	// the change without a reload. Nil: workers are not rebuilt.
 	Refresh func(ctx context.Context) error
+	// Config returns the configuration in force, whose files the
+	// configuration routes edit (then calling Reload). Nil: those routes
+	// answer 409.
+	Config func() *config.Config
 	// Audit records admin actions. Nil: actions are not recorded and
 	// GET /audit answers 503.
 	Audit state.Audit
+	// SigningLog is searched by GET /signlog. Nil: it answers 503.
+	SigningLog state.SigningLog
 	// Logger receives errors that are not the client's. Nil: slog.Default().
 	Logger *slog.Logger
 }
@@ -84,6 +96,14 @@ type Options struct {
 // Handler serves the admin API. It is safe for concurrent use.
 type Handler struct {
 	opts Options
+
+	inprocOnce sync.Once
+	inproc     *echo.Echo // the routes without HTTP basic, for Do
+
+	editMu sync.Mutex // serialises changes of the configuration files
+
+	verifyMu   sync.Mutex
+	lastVerify *VerifyResult
 }
 
 // New returns a Handler with the given options.
@@ -126,7 +146,14 @@ func (h *Handler) routes() []route {
 		{http.MethodGet, "/tokens/:token/keys/:alias/chain", h.getChain},
 		{http.MethodPut, "/tokens/:token/keys/:alias/chain", h.putChain},
 		{http.MethodPost, "/reload", h.reload},
+		{http.MethodGet, "/workers/:name/properties", h.listProperties},
+		{http.MethodPut, "/workers/:name/properties/:property", h.setProperty},
+		{http.MethodDelete, "/workers/:name/properties/:property", h.removeProperty},
+		{http.MethodPost, "/workers", h.addWorker},
 		{http.MethodGet, "/audit", h.listAudit},
+		{http.MethodGet, "/audit/verify", h.getVerify},
+		{http.MethodPost, "/audit/verify", h.verify},
+		{http.MethodGet, "/signlog", h.listSignLog},
 	}
 }
 
@@ -161,6 +188,14 @@ const userKey = "signet.admin.user"
 // administrator, or 401/403.
 func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		r := c.Request()
+		if err := auth.CheckSameOrigin(r); err != nil {
+			h.record(c, "admin.refused", r.Method+" "+r.URL.Path, map[string]string{"reason": "cross-site request", "origin": r.Header.Get("Origin")}, errorf(http.StatusForbidden, "%s", err))
+			return fail(c, http.StatusForbidden, "Cross-site requests to the admin API are refused: call it from signet admin, curl or Signet's own pages.")
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !auth.HasContentType(r, "application/json", pemChainType) {
+			return fail(c, http.StatusUnsupportedMediaType, "The admin API takes request bodies as application/json (or a PEM chain as "+pemChainType+"): set the Content-Type header.")
+		}
 		name, pass, ok := c.Request().BasicAuth()
 		if !ok {
 			return fail(c, http.StatusUnauthorized, "Authentication required: send the credentials of an admin user with HTTP basic authentication.")
@@ -200,6 +235,8 @@ func (h *Handler) notFound(c echo.Context) error {
 // apiError is the error body.
 type apiError struct {
 	Error string `json:"error"`
+	// Problems are the configuration problems of a refused change.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // fail answers code with msg as {"error": msg}.
@@ -227,6 +264,10 @@ func errorf(code int, format string, args ...any) error {
 func (h *Handler) answer(c echo.Context, code int, v any, err error) error {
 	if err == nil {
 		return c.JSON(code, v)
+	}
+	var pe *problemsError
+	if errors.As(err, &pe) {
+		return c.JSON(pe.code, apiError{Error: pe.msg, Problems: pe.problems})
 	}
 	var se *statusError
 	if errors.As(err, &se) {

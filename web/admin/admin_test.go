@@ -61,6 +61,7 @@ func (s *source) Current() *workers.Set { return s.set }
 type fixture struct {
 	srv      *httptest.Server
 	audit    *state.Memory
+	signlog  *state.MemoryLog
 	ca       *demo.CA
 	soft     *soft.Token
 	refresh  int
@@ -87,7 +88,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	toks := map[string]tokens.Token{"soft": st, "bare": bareToken{bt}}
 	ws := []workers.Worker{&fakeWorker{name: "Signer", id: 1, tok: "soft", alias: "signer", t: st}}
-	f := &fixture{audit: state.NewMemory(), ca: ca, soft: st}
+	f := &fixture{audit: state.NewMemory(), signlog: &state.MemoryLog{}, ca: ca, soft: st}
 	h := New(Options{
 		Workers: &source{workers.NewSet(ws, toks)},
 		Authenticate: func(user, pass string) Decision {
@@ -106,9 +107,10 @@ func newFixture(t *testing.T) *fixture {
 			}
 			return nil
 		},
-		Refresh: func(context.Context) error { f.refresh++; return nil },
-		Audit:   f.audit,
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Refresh:    func(context.Context) error { f.refresh++; return nil },
+		Audit:      f.audit,
+		SigningLog: f.signlog,
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	e := echo.New()
 	h.Register(e)
@@ -206,7 +208,7 @@ func TestBadInput(t *testing.T) {
 		says                            string
 	}{
 		{"unknown endpoint", "GET", "/nothing", "", "", 404, "No such admin endpoint"},
-		{"wrong method", "DELETE", "/workers", "", "", 405, "does not take DELETE: use GET."},
+		{"wrong method", "DELETE", "/workers", "", "", 405, "does not take DELETE: use GET or POST."},
 		{"wrong method on a key", "PATCH", "/tokens/soft/keys/signer", "", "", 405, "use GET or DELETE"},
 		{"wrong method on activate", "GET", "/tokens/soft/activate", "", "", 405, "use POST"},
 		{"too deep", "GET", "/tokens/soft/keys/signer/chain/x", "", "", 404, "No such admin endpoint"},
@@ -237,9 +239,11 @@ func TestBadInput(t *testing.T) {
 		{"csr bad algorithm", "POST", "/tokens/soft/keys/signer/csr", js, `{"subject":"CN=a","signatureAlgorithm":"MD5withRSA"}`, 400, "not offered"},
 		{"csr algorithm for another key", "POST", "/tokens/soft/keys/signer/csr", js, `{"subject":"CN=a","signatureAlgorithm":"SHA256withRSA"}`, 400, "does not fit"},
 		{"chain empty", "PUT", "/tokens/soft/keys/signer/chain", "application/pem-certificate-chain", "", 400, "empty"},
-		{"chain not PEM", "PUT", "/tokens/soft/keys/signer/chain", "text/plain", "hello", 400, "no PEM certificate"},
-		{"chain wrong block", "PUT", "/tokens/soft/keys/signer/chain", "text/plain", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", 400, "not a CERTIFICATE"},
-		{"chain broken certificate", "PUT", "/tokens/soft/keys/signer/chain", "text/plain", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", 400, "not a valid X.509"},
+		{"chain not PEM", "PUT", "/tokens/soft/keys/signer/chain", "application/pem-certificate-chain", "hello", 400, "no PEM certificate"},
+		{"chain wrong block", "PUT", "/tokens/soft/keys/signer/chain", "application/pem-certificate-chain", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", 400, "not a CERTIFICATE"},
+		{"chain broken certificate", "PUT", "/tokens/soft/keys/signer/chain", "application/pem-certificate-chain", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", 400, "not a valid X.509"},
+		{"JSON sent as text/plain (CSRF)", "POST", "/tokens/soft/deactivate", "text/plain", `{}`, 415, "application/json"},
+		{"form post (CSRF)", "POST", "/reload", "application/x-www-form-urlencoded", "a=b", 415, "application/json"},
 		{"chain JSON unknown field", "PUT", "/tokens/soft/keys/signer/chain", js, `{"pem":"x"}`, 400, "unknown field"},
 		{"audit bad after", "GET", "/audit?after=x", "", "", 400, "after"},
 		{"audit bad limit", "GET", "/audit?limit=0", "", "", 400, "limit"},

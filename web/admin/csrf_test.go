@@ -1,0 +1,37 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestCrossSiteRefused(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct{ header, value string }{
+		{"Origin", "https://evil.example"},
+		{"Sec-Fetch-Site", "cross-site"},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest("POST", f.srv.URL+BasePath+"/tokens/soft/deactivate", strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(tt.header, tt.value)
+		req.SetBasicAuth("admin", "secret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("%s: %s: status %d, want 403", tt.header, tt.value, resp.StatusCode)
+		}
+	}
+	if st := f.soft.Status(context.Background()); st.State.String() != "ACTIVE" {
+		t.Fatal("a cross-site request deactivated the token")
+	}
+	es, _ := f.audit.Entries(context.Background(), 0, 0)
+	if len(es) != 2 || es[0].Action != "admin.refused" || es[0].Details["reason"] != "cross-site request" {
+		t.Fatalf("audit of cross-site requests: %+v", es)
+	}
+}

@@ -1,0 +1,276 @@
+package workers
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"fmt"
+	"math/big"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/soft"
+)
+
+// problemsOf returns the configuration problems a built worker holds.
+func problemsOf(t *testing.T, w Worker) []string {
+	t.Helper()
+	switch w := w.(type) {
+	case *CMSSigner:
+		return w.problems
+	case *PlainSigner:
+		return w.problems
+	case *TimeStampSigner:
+		return w.problems
+	case *offline:
+		return w.problems
+	}
+	t.Fatalf("worker %s is a %T: add it to problemsOf", w.Name(), w)
+	return nil
+}
+
+// checkBuildAgrees builds cfg and checks that every worker holds exactly
+// the problems config reports for it: a worker enforces no rule of its own,
+// so `signet config check` refuses exactly what the server puts OFFLINE.
+func checkBuildAgrees(t *testing.T, cfg *config.Config, tok tokens.Token) *Set {
+	t.Helper()
+	set := Build(context.Background(), cfg, BuildOptions{
+		Open: func(context.Context, config.Token) (tokens.Token, error) { return tok, nil },
+	})
+	for _, wc := range cfg.Workers {
+		w, err := set.Lookup(wc.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, p := range wc.Problems {
+			want = append(want, p.Error())
+		}
+		if got := problemsOf(t, w); !slices.Equal(got, want) {
+			t.Errorf("worker %s: Build holds the problems\n  %q\nconfig reports\n  %q", wc.Name, got, want)
+		}
+		if st := w.Status(context.Background()); len(want) > 0 && (st.Active || !slices.Equal(st.Errors, want)) {
+			t.Errorf("worker %s: status %+v, want OFFLINE with config's problems", wc.Name, st)
+		}
+	}
+	return set
+}
+
+// ruleToken is a soft token with a P-256 document-signing key "k" and a
+// P-256 time-stamping key "tsa", each with a self-signed certificate.
+func ruleToken(t *testing.T) tokens.Token {
+	t.Helper()
+	ctx := context.Background()
+	st, err := soft.Create(soft.Options{Path: filepath.Join(t.TempDir(), "ks.p12"), Type: "PKCS12", Name: "t"}, "pin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ekuTimeStamping, _ := asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}})
+	for alias, ext := range map[string][]pkix.Extension{
+		"k":   nil,
+		"tsa": {{Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Critical: true, Value: ekuTimeStamping}},
+	} {
+		pub, err := st.GenerateKey(ctx, alias, tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer, err := st.Signer(ctx, alias)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: alias},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtraExtensions: ext}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.ImportChain(ctx, alias, []*x509.Certificate{cert}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
+
+// TestBuildAgreesWithConfigCorpus builds every sample configuration of
+// testdata/config that loads.
+func TestBuildAgreesWithConfigCorpus(t *testing.T) {
+	t.Parallel()
+	const dir = "../testdata/config/"
+	tok := ruleToken(t)
+	for _, files := range [][]string{
+		{"tokens.yaml", "workers.yaml"},
+		{"tokens.yaml", "tokens-bad.yaml", "workers-bad.yaml"},
+	} {
+		var paths []string
+		for _, f := range files {
+			paths = append(paths, dir+f)
+		}
+		cfg, err := config.Load(paths...)
+		if err != nil {
+			t.Fatalf("%v: %v", files, err)
+		}
+		if ps := config.Check(paths...); len(ps) != len(cfg.Problems()) {
+			t.Errorf("%v: Check reports %d problems, Load %d", files, len(ps), len(cfg.Problems()))
+		}
+		checkBuildAgrees(t, cfg, tok)
+	}
+}
+
+// TestBuildAgreesWithConfigRules builds one worker per case, over a token
+// whose keys fit: each rule of config (and each value a worker could not
+// use) is reported once by config and held as is by the worker, and a
+// worker without problems is ACTIVE. Every worker kind has cases.
+func TestBuildAgreesWithConfigRules(t *testing.T) {
+	t.Parallel()
+	tok := ruleToken(t)
+	const tsaWorker = "  - name: TSA\n    id: 9\n    kind: TimeStampSigner\n    token: t\n    key: tsa\n    properties:\n      DEFAULTTSAPOLICYOID: 1.2.3.4\n"
+	tests := []struct {
+		kind  string
+		props string
+		want  string // the one problem config reports; "" for none
+	}{
+		// Every kind, configured well, is ACTIVE.
+		{config.KindCMSSigner, "", ""},
+		{config.KindCMSSigner, "SIGNATUREALGORITHM: SHA384withECDSA\nDIGESTALGORITHM: SHA3-256\nINCLUDE_CERTIFICATE_LEVELS: 0", ""},
+		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: TSA\nTSA_DIGESTALGORITHM: SHA1", ""},
+		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_URL: http://127.0.0.1:1/tsr\nTSA_POLICYOID: 1.2.3", ""},
+		{config.KindPlainSigner, "SIGNATUREALGORITHM: NONEwithECDSA\nCLIENTSIDEHASHING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", ""},
+		{config.KindPlainSigner, "", ""},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nACCEPTEDPOLICIES: 1.2.3;1.2.4\nACCEPTEDALGORITHMS: SHA1;SHA256\nTSA: CN=TSA,O=Signet\nSIGNATUREALGORITHM: SHA384withECDSA", ""},
+
+		// Digests: the lists derive from formats/cms and formats/tsp.
+		{config.KindCMSSigner, "CLIENTSIDEHASHING: true\nDETACHEDSIGNATURE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-224", `lists unknown value "SHA-224"`},
+		{config.KindPlainSigner, "CLIENTSIDEHASHING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256,SHA-1", `lists unknown value "SHA-1"`},
+		{config.KindCAdESSigner, "ALLOW_CLIENTSIDEHASHING_OVERRIDE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA3-224", `lists unknown value "SHA3-224"`},
+		{config.KindCMSSigner, "DIGESTALGORITHM: SHA-1", "DIGESTALGORITHM must be one of"},
+		{config.KindCAdESSigner, "TSA_DIGESTALGORITHM: SHA3-256", "not supported for time-stamps"},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nACCEPTEDALGORITHMS: SHA-224", "not supported for time-stamps"},
+
+		// Signature algorithms, as formats/cms parses them, per kind.
+		{config.KindCMSSigner, "SIGNATUREALGORITHM: SHA1withRSA", "SIGNATUREALGORITHM is not a signature algorithm"},
+		{config.KindCMSSigner, "SIGNATUREALGORITHM: NONEwithECDSA", "only PlainSigner"},
+		{config.KindPlainSigner, "SIGNATUREALGORITHM: NONEwithRSAandMGF1", "needs a digest algorithm for RSA-PSS"},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nSIGNATUREALGORITHM: SHA256withRSAandMGF1", "not supported by TimeStampSigner"},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nSIGNATUREALGORITHM: SHA3-256withECDSA", "not supported by TimeStampSigner"},
+
+		// OIDs and names, with the one parser.
+		{config.KindCMSSigner, "CONTENTOID: 1.2.840.0113549", "CONTENTOID must be an object identifier"},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 3.1", "DEFAULTTSAPOLICYOID must be an object identifier"},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nACCEPTEDPOLICIES: 1.2.3;x", "not an object identifier"},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nTSA: NOTANATTR=x", "not a distinguished name"},
+
+		// The rules of config/rules.go, each reported once.
+		{config.KindCMSSigner, "BATCHSIGNING: true", "BATCHSIGNING=true needs ACCEPTED_HASH_DIGEST_ALGORITHMS"},
+		{config.KindPlainSigner, "BATCHSIGNING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", "not supported by PlainSigner"},
+		{config.KindPlainSigner, "ALLOW_BATCHSIGNING_OVERRIDE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", "not supported by PlainSigner"},
+		{config.KindCMSSigner, "KEYUSAGELIMIT: 5\nDISABLEKEYUSAGECOUNTER: true", "cannot be combined with DISABLEKEYUSAGECOUNTER"},
+		{config.KindCAdESSigner, "AUTHTYPE: CLIENTCERT", "CLIENTCERT is not available"},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nAUTHTYPE: clientcert", "CLIENTCERT is not available"},
+		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_URL: http://127.0.0.1:1/tsr\nTSA_WORKER: TSA", "TSA_URL and TSA_WORKER cannot both be set"},
+		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T", "BASELINE-T needs a time-stamp authority"},
+		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: TSA\nTSA_POLICYOID: 1.2.3", "TSA_POLICYOID is not used with TSA_WORKER"},
+		{config.KindCAdESSigner, "TSA_URL: http://127.0.0.1:1/tsr\nTSA_USERNAME: u", "TSA_USERNAME needs TSA_PASSWORD"},
+		{config.KindCMSSigner, "CLIENTSIDEHASHING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", "makes detached signatures only"},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nINCLUDE_CERTIFICATE_LEVELS: 0", "0 is not supported by TimeStampSigner"},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nTSA: CN=x\nTSA_FROM_CERT: true", "cannot be combined with TSA_FROM_CERT"},
+		{config.KindTimeStampSigner, "", "Set DEFAULTTSAPOLICYOID"},
+		{config.KindPlainSigner, "DETACHEDSIGNATURE: true", "does not apply to PlainSigner"},
+
+		// The rules between workers.
+		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: Nobody", "names no worker of this configuration"},
+		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: W", "not a TimeStampSigner"},
+		{"CMSigner", "", "did you mean CMSSigner?"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind+"/"+strings.ReplaceAll(tt.props, "\n", ","), func(t *testing.T) {
+			y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n" + tsaWorker +
+				fmt.Sprintf("  - name: W\n    id: 1\n    kind: %s\n    token: t\n    key: k\n    properties:\n", tt.kind)
+			if tt.kind == config.KindTimeStampSigner {
+				y = strings.Replace(y, "key: k\n", "key: tsa\n", 1)
+			}
+			for _, l := range strings.Split(tt.props, "\n") {
+				if l != "" {
+					y += "      " + l + "\n"
+				}
+			}
+			cfg, err := config.Parse(filepath.Join(t.TempDir(), "w.yaml"), []byte(y))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps := cfg.Problems()
+			switch n := strings.Count(ps.Error(), tt.want); {
+			case tt.want == "" && len(ps) > 0:
+				t.Fatalf("config reports\n%v\nwant nothing", ps)
+			case tt.want != "" && (len(ps) != 1 || n != 1):
+				t.Fatalf("config reports\n%v\nwant exactly one problem containing %q", ps, tt.want)
+			}
+			set := checkBuildAgrees(t, cfg, tok)
+			if tt.want != "" {
+				return
+			}
+			for _, w := range set.Workers() {
+				if st := w.Status(context.Background()); !st.Active {
+					t.Errorf("worker %s without configuration problems is OFFLINE: %v", w.Name(), st.Errors)
+				}
+			}
+		})
+	}
+}
+
+// TestKeyResolvedWhenSigning checks that what depends on the key is read
+// from the token when the worker signs, not when it is built: a worker built
+// before its key exists signs once the key is there, without a rebuild.
+func TestKeyResolvedWhenSigning(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := soft.Create(soft.Options{Path: filepath.Join(t.TempDir(), "ks.p12"), Type: "PKCS12", Name: "t"}, "pin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n" +
+		"  - name: Plain\n    id: 1\n    kind: PlainSigner\n    token: t\n    key: late\n"
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "w.yaml"), []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := checkBuildAgrees(t, cfg, st)
+	w, _ := set.Lookup("Plain")
+	if s := w.Status(ctx); s.Active {
+		t.Fatal("ACTIVE without its key")
+	}
+	pub, err := st.GenerateKey(ctx, "late", tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-384"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := w.Status(ctx); !s.Active {
+		t.Fatalf("status %v once the key exists, want ACTIVE", s.Errors)
+	}
+	resp, err := w.Process(ctx, &Request{Data: strings.NewReader("doc"), Size: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// P-384's default is SHA384withECDSA.
+	d := crypto.SHA384.New()
+	d.Write([]byte("doc"))
+	if !verifyECDSA(pub, d.Sum(nil), resp.Data) {
+		t.Fatal("the signature is not SHA384withECDSA by the new key")
+	}
+}
+
+func verifyECDSA(pub crypto.PublicKey, digest, sig []byte) bool {
+	k, ok := pub.(*ecdsa.PublicKey)
+	return ok && ecdsa.VerifyASN1(k, digest, sig)
+}
