@@ -24,18 +24,11 @@ import (
 // problemsOf returns the configuration problems a built worker holds.
 func problemsOf(t *testing.T, w Worker) []string {
 	t.Helper()
-	switch w := w.(type) {
-	case *CMSSigner:
-		return w.problems
-	case *PlainSigner:
-		return w.problems
-	case *TimeStampSigner:
-		return w.problems
-	case *offline:
-		return w.problems
+	b, ok := w.(interface{ configProblems() []string })
+	if !ok {
+		t.Fatalf("worker %s is a %T, which does not embed base", w.Name(), w)
 	}
-	t.Fatalf("worker %s is a %T: add it to problemsOf", w.Name(), w)
-	return nil
+	return b.configProblems()
 }
 
 // checkBuildAgrees builds cfg and checks that every worker holds exactly
@@ -138,12 +131,11 @@ func TestBuildAgreesWithConfigRules(t *testing.T) {
 	tok := ruleToken(t)
 	var none [2]string
 	const tsaWorker = "  - name: TSA\n    id: 9\n    kind: TimeStampSigner\n    token: t\n    key: tsa\n    properties:\n      DEFAULTTSAPOLICYOID: 1.2.3.4\n"
-	tests := []struct {
-		kind  string
-		props string
-		want  string    // the one problem config reports; "" for none
-		edit  [2]string // replaces edit[0] by edit[1] in worker W's YAML
-	}{
+	type ruleCase struct {
+		kind, props, want string    // want: the one problem config reports; "" for none
+		edit              [2]string // replaces edit[0] by edit[1] in worker W's YAML
+	}
+	tests := []ruleCase{
 		// Every kind, configured well, is ACTIVE.
 		{config.KindCMSSigner, "", "", none},
 		{config.KindCMSSigner, "SIGNATUREALGORITHM: SHA384withECDSA\nDIGESTALGORITHM: SHA3-256\nINCLUDE_CERTIFICATE_LEVELS: 0", "", none},
@@ -198,6 +190,11 @@ func TestBuildAgreesWithConfigRules(t *testing.T) {
 		{config.KindCMSSigner, "", "Set token to the name of a token", [2]string{"    token: t\n", ""}},
 		{config.KindPlainSigner, "", `Token "s" is not declared`, [2]string{"token: t\n", "token: s\n"}},
 		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3", "Set key to the alias", [2]string{"    key: tsa\n", ""}},
+	}
+	for _, kind := range config.Kinds() {
+		if !slices.ContainsFunc(tests, func(tt ruleCase) bool { return tt.kind == kind && tt.want == "" }) {
+			t.Errorf("no case builds an ACTIVE %s: add one", kind)
+		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind+"/"+strings.ReplaceAll(tt.props, "\n", ","), func(t *testing.T) {
