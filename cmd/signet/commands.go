@@ -14,6 +14,7 @@ import (
 	"github.com/signet-project/signet/internal/client"
 	"github.com/signet-project/signet/internal/loadgen"
 	srv "github.com/signet-project/signet/internal/server"
+	"github.com/signet-project/signet/internal/verify"
 )
 
 // defaultURL is the server the clients ask unless told otherwise.
@@ -30,6 +31,8 @@ keys and certificates in --data. SIGHUP reloads the configuration files.`},
 		{name: "client batch", args: "FILE|FOLDER...", short: "Sign documents in batch requests.", min: 1, max: -1, setup: signCmd(true)},
 		{name: "client bench", short: "Load-test a worker: items/s, latency, errors.", max: 0, setup: benchCmd},
 		{name: "config check", args: "FILE...", short: "Report every configuration error.", min: 1, max: -1, setup: checkCmd},
+		{name: "verify", args: "FILE", short: "Validate a signed PDF or a CMS/CAdES signature offline and print the JSON report.", min: 1, max: 1, setup: verifyCmd, long: `
+Exit status: 0 TOTAL-PASSED, 1 TOTAL-FAILED, 3 INDETERMINATE, 2 usage or input error.`},
 		{name: "version", short: "Print the version of this build.", max: 0, setup: versionCmd},
 	}, adminCommands()...)
 }
@@ -141,6 +144,16 @@ func benchCmd(fs *flag.FlagSet) runFunc {
 		}
 		if len(res.Errors) > 0 {
 			return exitError{1}
+		}
+		return nil
+	}
+}
+
+func verifyCmd(fs *flag.FlagSet) runFunc {
+	check := verify.Flags(fs)
+	return func(ctx context.Context, io stdio, args []string) error {
+		if code := check(ctx, args[0], io.out, io.err); code != verify.ExitPassed {
+			return exitError{code}
 		}
 		return nil
 	}

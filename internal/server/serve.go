@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/web"
@@ -97,6 +99,13 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if err := a.mountVendorAPIs(); err != nil {
 		return err
+	}
+	if demoMode { // the CRL the demo certificates name (PDFSignerLT embeds it)
+		h, err := demo.CRLHandler(files)
+		if err != nil {
+			return err
+		}
+		a.srv.Echo().GET(demo.CRLPath, echo.WrapHandler(h))
 	}
 	defer a.reloadOnHangup(ctx)()
 
