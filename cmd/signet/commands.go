@@ -17,6 +17,7 @@ import (
 	"github.com/signet-project/signet/internal/cluster"
 	"github.com/signet-project/signet/internal/loadgen"
 	srv "github.com/signet-project/signet/internal/server"
+	"github.com/signet-project/signet/internal/verify"
 )
 
 // defaultURL is the server the clients ask unless told otherwise.
@@ -39,6 +40,8 @@ $` + cluster.URLEnv + `) runs the new version within a second. The file is
 checked as config check does; its server and state sections belong in each
 node's own file and are refused here.`},
 		{name: "config pull", short: "Print the cluster's configuration in force.", max: 0, setup: pullCmd},
+		{name: "verify", args: "FILE", short: "Validate a signed PDF or a CMS/CAdES signature offline and print the JSON report.", min: 1, max: 1, setup: verifyCmd, long: `
+Exit status: 0 TOTAL-PASSED, 1 TOTAL-FAILED, 3 INDETERMINATE, 2 usage or input error.`},
 		{name: "version", short: "Print the version of this build.", max: 0, setup: versionCmd},
 	}, adminCommands()...)
 }
@@ -150,6 +153,16 @@ func benchCmd(fs *flag.FlagSet) runFunc {
 		}
 		if len(res.Errors) > 0 {
 			return exitError{1}
+		}
+		return nil
+	}
+}
+
+func verifyCmd(fs *flag.FlagSet) runFunc {
+	check := verify.Flags(fs)
+	return func(ctx context.Context, io stdio, args []string) error {
+		if code := check(ctx, args[0], io.out, io.err); code != verify.ExitPassed {
+			return exitError{code}
 		}
 		return nil
 	}

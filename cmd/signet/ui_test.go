@@ -267,7 +267,7 @@ func TestAdminUI(t *testing.T) {
 		b := newTab(t, s.url)
 		b.login("admin", s.password)
 		if !strings.HasSuffix(b.location(), "/admin/dashboard") {
-			t.Fatalf("after login: %s, want the dashboard", b.location())
+			t.Fatalf("after login: %s, want the dashboard: %s", b.location(), b.text("main"))
 		}
 		if st := b.workerStatus("CAdESSigner"); st != "ACTIVE" {
 			t.Fatalf("CAdESSigner is %s on the dashboard", st)
@@ -298,6 +298,47 @@ func TestAdminUI(t *testing.T) {
 			t.Errorf("after activating the token CAdESSigner is %s", st)
 		}
 
+		// Bulk actions on the dashboard: the selected workers' token.
+		b.open("/admin/dashboard")
+		b.do(chromedp.Click(chromedp.CSS("#sel-CAdESSigner")))
+		b.submit(`button[value="deactivate"]`)
+		if st := b.workerStatus("PlainSigner"); st != "OFFLINE" {
+			t.Errorf("after the bulk deactivation PlainSigner (same token) is %s", st)
+		}
+		b.do(chromedp.Click(chromedp.CSS("#sel-CAdESSigner")))
+		b.fill("#bulk-pin", s.pin)
+		b.submit(`button[value="activate"]`)
+		if st := b.workerStatus("PlainSigner"); st != "ACTIVE" {
+			t.Errorf("after the bulk activation PlainSigner is %s", st)
+		}
+
+		// Keys: generate, test, remove only after typing the name, never
+		// while a worker uses the key.
+		b.open("/admin/tokens")
+		b.fill("#gen-alias-demo", "ui-key")
+		b.submit(`form[action="/admin/tokens/demo/keys"] button`)
+		if f := b.text(".flash"); !strings.Contains(f, "ui-key") || !strings.Contains(f, "generated") {
+			t.Errorf("generate: %q", f)
+		}
+		b.submit(`form[action="/admin/tokens/demo/keys/ui-key/test"] button`)
+		if f := b.text(".flash"); !strings.Contains(f, "verified") {
+			t.Errorf("test: %q", f)
+		}
+		openDetails := `document.querySelectorAll("details").forEach(d => d.open = true)`
+		for _, tc := range []struct{ alias, typed, says string }{
+			{"ui-key", "ui-ke", "type its name"},
+			{"signer-p256", "signer-p256", "used by worker"},
+			{"ui-key", "ui-key", "was removed"},
+		} {
+			b.eval(openDetails, nil)
+			b.fill("#rm-demo-"+tc.alias, tc.typed)
+			b.submit(`form[action="/admin/tokens/demo/keys/` + tc.alias + `/remove"] button`)
+			if f := b.text(".flash"); !strings.Contains(f, tc.says) {
+				t.Errorf("remove %s typing %q: %q, want %q", tc.alias, tc.typed, f, tc.says)
+			}
+		}
+		b.check("tokens-key-removed")
+
 		// A form without its CSRF token is refused with 403 and changes
 		// nothing.
 		var code int
@@ -305,6 +346,7 @@ func TestAdminUI(t *testing.T) {
 		if code != http.StatusForbidden {
 			t.Errorf("a POST without the CSRF token got %d, want 403", code)
 		}
+		b.open("/admin/dashboard")
 		b.eval(`(() => { const f = document.querySelector('form[action="/admin/dashboard"]'); f.querySelector('input[name=csrf]').remove(); return true })()`, nil)
 		b.submit(`button[value="deactivate"]`)
 		if h := b.text("h1"); h != "Forbidden" {
@@ -383,7 +425,6 @@ func TestAdminUI(t *testing.T) {
 			t.Fatal(err)
 		}
 		dl := t.TempDir()
-		progress := chromedp.Events(b.ctx, browser.DownloadProgress)
 		b.do(chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 			yes := true
 			_, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
@@ -393,24 +434,33 @@ func TestAdminUI(t *testing.T) {
 		}))
 		b.open("/admin/try?worker=CAdESSigner")
 		b.check("try-CAdESSigner")
-		b.do(chromedp.SetUploadFiles(chromedp.CSS("#try-file"), []string{doc}))
-		b.do(chromedp.Click(chromedp.CSS("#try-submit")))
-		var p7s string
-		for ev, err := range progress {
-			if err != nil {
-				t.Fatalf("download: %v", err)
+		// As one document, then as a batch of its client-side digest: both
+		// downloads verify against the document.
+		for _, options := range [][]string{nil, {"#opt-USING_BATCHSIGNING", "#opt-USING_CLIENTSUPPLIED_HASH"}} {
+			b.open("/admin/try?worker=CAdESSigner")
+			b.do(chromedp.SetUploadFiles(chromedp.CSS("#try-file"), []string{doc}))
+			for _, o := range options {
+				b.do(chromedp.Click(chromedp.CSS(o)))
 			}
-			if ev.State == browser.DownloadProgressStateCompleted {
-				p7s = filepath.Join(dl, ev.GUID)
-				break
+			progress := chromedp.Events(b.ctx, browser.DownloadProgress)
+			b.do(chromedp.Click(chromedp.CSS("#try-submit")))
+			var p7s string
+			for ev, err := range progress {
+				if err != nil {
+					t.Fatalf("download: %v", err)
+				}
+				if ev.State == browser.DownloadProgressStateCompleted {
+					p7s = filepath.Join(dl, ev.GUID)
+					break
+				}
+				if ev.State == browser.DownloadProgressStateCanceled {
+					t.Fatal("the signature download was cancelled")
+				}
 			}
-			if ev.State == browser.DownloadProgressStateCanceled {
-				t.Fatal("the signature download was cancelled")
+			if out, err := exec.Command("openssl", "cms", "-verify", "-cades", "-binary", "-inform", "DER", "-in", p7s,
+				"-content", doc, "-CAfile", filepath.Join(s.data, "demo-ca.pem"), "-purpose", "any", "-out", os.DevNull).CombinedOutput(); err != nil {
+				t.Errorf("openssl cms -verify -cades of the try-it download with %v: %v\n%s", options, err, out)
 			}
-		}
-		if out, err := exec.Command("openssl", "cms", "-verify", "-cades", "-binary", "-inform", "DER", "-in", p7s,
-			"-content", doc, "-CAfile", filepath.Join(s.data, "demo-ca.pem"), "-purpose", "any", "-out", os.DevNull).CombinedOutput(); err != nil {
-			t.Errorf("openssl cms -verify -cades of the try-it download: %v\n%s", err, out)
 		}
 
 		// Time-stamp a file: the token's fields are shown.
@@ -433,6 +483,8 @@ func TestAdminUI(t *testing.T) {
 		}
 		b.check("audit-search")
 
+		b.open("/admin/no-such-page")
+		b.check("notfound")
 		b.open("/admin/dashboard")
 		b.check("dashboard-after")
 		b.submit(`form.logout button`)

@@ -45,7 +45,7 @@ type app struct {
 	usage   workers.UsageCounter // set by openState; nil: key usage is not counted
 	auth    *auth.Authenticator  // HTTP basic users of the admin and vendor APIs
 	audit   state.Audit          // set by openState; nil: admin actions are not recorded
-	buildMu sync.Mutex           // serialises build and refresh (admin.go)
+	buildMu sync.Mutex           // serialises builds (start and reload)
 	node    *cluster.Node        // set by openState in a cluster; nil: the state is in the data folder
 	// chartInterval is how often the admin UI samples the metrics for its
 	// charts; zero: every 15 s.

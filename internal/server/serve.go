@@ -10,6 +10,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/web"
@@ -100,7 +102,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.MaxUpload > 0 {
 		limit = o.MaxUpload
 	}
-	wo := web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log}
+	wo := web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log, Limits: serverLimits(cfg.Server)}
 	if a.node != nil {
 		wo.Node, wo.Collectors = a.node.Status, a.node.Metrics()
 	}
@@ -110,6 +112,13 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if err := a.mountVendorAPIs(); err != nil {
 		return err
+	}
+	if demoMode { // the CRL the demo certificates name (PDFSignerLT embeds it)
+		h, err := demo.CRLHandler(files)
+		if err != nil {
+			return err
+		}
+		a.srv.Echo().GET(demo.CRLPath, echo.WrapHandler(h))
 	}
 	defer a.reloadOnHangup(ctx)()
 
@@ -138,4 +147,20 @@ func (a *app) reloadOnHangup(ctx context.Context) (stop func()) {
 		}
 	}()
 	return func() { signal.Stop(hup) }
+}
+
+// serverLimits are the web server's limits from the server section; what it
+// leaves unset takes web.DefaultLimits.
+func serverLimits(s config.Server) web.Limits {
+	return web.Limits{
+		ReadHeaderTimeout: s.ReadHeaderTimeout,
+		BodyTimeout:       s.BodyTimeout,
+		ReadTimeout:       s.ReadTimeout,
+		WriteTimeout:      s.WriteTimeout,
+		IdleTimeout:       s.IdleTimeout,
+		MaxConnections:    s.MaxConnections,
+		MaxInFlight:       s.MaxInFlight,
+		MaxWorkerQueue:    s.MaxWorkerQueue,
+		MaxRequestMemory:  s.MaxRequestMemory,
+	}
 }
