@@ -268,9 +268,16 @@ func keyTarget(token, alias string) string { return "token/" + token + "/key/" +
 func (h *Handler) removeKey(c echo.Context) error {
 	ctx := c.Request().Context()
 	name, alias := c.Param("token"), c.Param("alias")
-	_, t, err := h.token(c)
+	set, t, err := h.token(c)
 	if err == nil {
 		err = checkAlias(alias)
+	}
+	if err == nil {
+		// A key a worker signs with is not removed by mistake: the workers
+		// would go OFFLINE. force=true removes it all the same.
+		if ws := users(set, name, alias); len(ws) > 0 && c.QueryParam("force") != "true" {
+			err = errorf(http.StatusConflict, "Key %q is used by worker %s: point the workers at another key first, or remove it with force=true.", alias, strings.Join(ws, ", "))
+		}
 	}
 	if err == nil {
 		gen, ok := t.(tokens.KeyGenerator)
