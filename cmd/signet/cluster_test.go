@@ -338,6 +338,16 @@ func TestCluster(t *testing.T) {
 			if code := n.sign("Added"); code != 200 {
 				t.Errorf("%s: the added worker answers %d", n.name, code)
 			}
+			req, _ := http.NewRequest("GET", n.url()+"/admin/api/workers", nil)
+			req.SetBasicAuth("admin", "cluster-admin-pw")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if v := resp.Header.Get("X-Signet-Config-Version"); resp.StatusCode != 200 || v != "3" {
+				t.Errorf("%s: the admin status answers %d with configuration version %q, want 200 and 3", n.name, resp.StatusCode, v)
+			}
 		}
 	})
 
