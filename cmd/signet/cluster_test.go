@@ -351,6 +351,17 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("admin API edits the version in force", func(t *testing.T) {
+		if code, body := nodes[1].admin("PUT", "/workers/Added/properties/KEYUSAGELIMIT", `{"value":"7"}`); code != 200 {
+			t.Fatalf("set a property through node 2: %d %s", code, body)
+		}
+		waitVersion("4")
+		out, code := signetCLI(t, env, "config", "pull")
+		if code != 0 || !strings.Contains(out, "KEYUSAGELIMIT: 7") || !strings.Contains(out, "pushed by admin") {
+			t.Fatalf("config pull after the edit: exit %d: %s", code, out)
+		}
+	})
+
 	t.Run("database down", func(t *testing.T) {
 		if err := pg.Stop(ctx); err != nil {
 			t.Fatal(err)
