@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/pades"
+	"github.com/signet-project/signet/formats/pades/padestest"
 	"github.com/signet-project/signet/formats/validate"
 	"github.com/signet-project/signet/workers"
 )
@@ -94,10 +94,7 @@ func encrypted(t *testing.T) []byte {
 	if err := os.WriteFile(in, onePage(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := exec.LookPath("qpdf"); err != nil {
-		t.Fatal("qpdf is required (scripts/install-deps.sh installs it)")
-	}
-	if b, err := exec.Command("qpdf", "--encrypt", "", "owner", "256", "--", in, out).CombinedOutput(); err != nil {
+	if b, err := padestest.Run(t, "qpdf", "--encrypt", "", "owner", "256", "--", in, out); err != nil {
 		t.Fatalf("qpdf --encrypt: %v\n%s", err, b)
 	}
 	b, err := os.ReadFile(out)

@@ -49,7 +49,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if demoMode {
 		var created bool
 		var err error
-		files, created, err = demo.Bootstrap(ctx, *dataDir)
+		// The demo certificates name this server's CRL (PDFSignerLT embeds
+		// it): on the address it is told to listen on, or the default one.
+		crlURL := demo.DefaultCRLURL
+		if _, port, err := net.SplitHostPort(*listen); err == nil && port != "0" {
+			crlURL = "http://" + *listen + demo.CRLPath
+		}
+		files, created, err = demo.BootstrapCRL(ctx, *dataDir, crlURL)
 		if err != nil {
 			return fmt.Errorf("prepare the demo configuration in %s: %w", *dataDir, err)
 		}
