@@ -213,3 +213,32 @@ func TestPDFSignerBatchAndOverrides(t *testing.T) {
 	_, err = process(f.workerOf(t, config.KindPDFSigner, ""), onePage(), map[string]string{"REASON": "x"})
 	wantErr(t, err, workers.ErrIllegalRequest, "does not let requests override it")
 }
+
+// benchDocument signs a 1 MiB PDF per request with the worker made of kind
+// and props, reporting documents per second as items/s.
+func benchDocument(b *testing.B, kind, props string) {
+	f := newFixture(b)
+	w := f.workerOf(b, kind, props)
+	doc := padestest.GoPDF(strings.Repeat("Signet ", 1<<20/7))
+	if len(doc) < 1<<20 {
+		b.Fatalf("the document is %d bytes", len(doc))
+	}
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := process(w, doc, map[string]string{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "items/s")
+}
+
+// BenchmarkSuite_padesBB_1mib is PAdES-BASELINE-B of a 1 MiB PDF: parse,
+// incremental update, ByteRange digest, ECDSA P-256 signature, /Contents.
+func BenchmarkSuite_padesBB_1mib(b *testing.B) { benchDocument(b, config.KindPDFSigner, "") }
+
+// BenchmarkSuite_padesBB_1mib_baseline is a detached CAdES-BASELINE-B
+// signature of the same bytes.
+func BenchmarkSuite_padesBB_1mib_baseline(b *testing.B) {
+	benchDocument(b, config.KindCAdESSigner, "DETACHEDSIGNATURE: true")
+}
