@@ -29,45 +29,33 @@ const (
 	ExitIndeterminate = 3
 )
 
-// Usage is the command's synopsis.
-const Usage = "signet verify [-trust FILE] [-content FILE] [-online] FILE   Validate a signed PDF or a CMS/CAdES signature offline."
-
-// Run validates the file named in args and writes the report to stdout. It
-// returns the exit code: 0 TOTAL-PASSED, 1 TOTAL-FAILED, 3 INDETERMINATE,
-// 2 for a usage or input error (written to stderr).
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// Flags registers the command's flags on fs and returns the check of one
+// file with their values; cmd/signet's command table calls it.
+func Flags(fs *flag.FlagSet) func(ctx context.Context, file string, stdout, stderr io.Writer) int {
 	trust := fs.String("trust", "signet-data/demo-ca.pem", "PEM `file` of the trusted root certificates")
 	content := fs.String("content", "", "the signed content `file` of a detached CMS/CAdES signature")
 	online := fs.Bool("online", false, "fetch CRLs the signature does not carry from the certificates' distribution points")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for a CRL distribution point (with -online)")
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: "+Usage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		return ExitUsage
+	return func(ctx context.Context, file string, stdout, stderr io.Writer) int {
+		rep, err := report(ctx, file, *trust, *content, *online, *timeout)
+		if err != nil {
+			fmt.Fprintln(stderr, "signet verify:", err)
+			return ExitUsage
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintln(stderr, "signet verify:", err)
+			return ExitUsage
+		}
+		switch rep.Indication {
+		case validate.TotalPassed:
+			return ExitPassed
+		case validate.TotalFailed:
+			return ExitFailed
+		}
+		return ExitIndeterminate
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return ExitUsage
-	}
-	rep, err := report(ctx, fs.Arg(0), *trust, *content, *online, *timeout)
-	if err != nil {
-		fmt.Fprintln(stderr, "signet verify:", err)
-		return ExitUsage
-	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(rep); err != nil {
-		fmt.Fprintln(stderr, "signet verify:", err)
-		return ExitUsage
-	}
-	switch rep.Indication {
-	case validate.TotalPassed:
-		return ExitPassed
-	case validate.TotalFailed:
-		return ExitFailed
-	}
-	return ExitIndeterminate
 }
 
 func report(ctx context.Context, name, trust, contentName string, online bool, timeout time.Duration) (*validate.Report, error) {
