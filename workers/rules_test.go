@@ -8,8 +8,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/pem"
 	"fmt"
 	"math/big"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -135,8 +137,16 @@ func TestBuildAgreesWithConfigRules(t *testing.T) {
 		kind, props, want string    // want: the one problem config reports; "" for none
 		edit              [2]string // replaces edit[0] by edit[1] in worker W's YAML
 	}
+	anchors := filepath.Join(t.TempDir(), "anchors.pem")
+	if err := os.WriteFile(anchors, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: mustChain(t, tok)[0].Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []ruleCase{
 		// Every kind, configured well, is ACTIVE.
+		{config.KindPDFSigner, "", "", none},
+		{config.KindPDFSigner, "SIGNATURE_LEVEL: BASELINE-LT\nTSA_WORKER: TSA\nCERTIFICATION_LEVEL: form_filling\nADD_VISIBLE_SIGNATURE: true\nVISIBLE_SIGNATURE_PAGE: Last\nVISIBLE_SIGNATURE_RECTANGLE: 1,2,3,4\nALLOW_PROPERTY_OVERRIDE: REASON,LOCATION\nALLOW_BATCHSIGNING_OVERRIDE: true", "", none},
+		{config.KindCMSValidator, "TRUSTANCHORS: " + anchors, "", none},
+		{config.KindPDFValidator, "TRUSTANCHORS: " + anchors + "\nREVOCATION_FETCH: false\nMAX_PDF_OBJECTS: 1000", "", none},
 		{config.KindCMSSigner, "", "", none},
 		{config.KindCMSSigner, "SIGNATUREALGORITHM: SHA384withECDSA\nDIGESTALGORITHM: SHA3-256\nINCLUDE_CERTIFICATE_LEVELS: 0", "", none},
 		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: TSA\nTSA_DIGESTALGORITHM: SHA1", "", none},
@@ -182,6 +192,12 @@ func TestBuildAgreesWithConfigRules(t *testing.T) {
 		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nTSA: CN=x\nTSA_FROM_CERT: true", "cannot be combined with TSA_FROM_CERT", none},
 		{config.KindTimeStampSigner, "", "Set DEFAULTTSAPOLICYOID", none},
 		{config.KindPlainSigner, "DETACHEDSIGNATURE: true", "does not apply to PlainSigner", none},
+		{config.KindPDFSigner, "SIGNATURE_LEVEL: BASELINE-LT", "BASELINE-LT needs a time-stamp authority", none},
+		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-LT\nTSA_WORKER: TSA", "BASELINE-LT is made by PDFSigner only", none},
+		{config.KindPDFSigner, "VISIBLE_SIGNATURE_RECTANGLE: 10,10,5,20", "the rectangle is empty", none},
+		{config.KindPDFSigner, "VISIBLE_SIGNATURE_PAGE: 0", "page number from 1", none},
+		{config.KindPDFSigner, "CLIENTSIDEHASHING: true", "does not apply to PDFSigner", none},
+		{config.KindPDFValidator, "", "Set TRUSTANCHORS", none},
 
 		// The rules between workers.
 		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: Nobody", "names no worker of this configuration", none},
@@ -278,4 +294,14 @@ func TestKeyResolvedWhenSigning(t *testing.T) {
 func verifyECDSA(pub crypto.PublicKey, digest, sig []byte) bool {
 	k, ok := pub.(*ecdsa.PublicKey)
 	return ok && ecdsa.VerifyASN1(k, digest, sig)
+}
+
+// mustChain returns the chain of key "k" of tok.
+func mustChain(t *testing.T, tok tokens.Token) []*x509.Certificate {
+	t.Helper()
+	ch, err := tok.Chain(context.Background(), "k")
+	if err != nil || len(ch) == 0 {
+		t.Fatalf("chain of k: %v", err)
+	}
+	return ch
 }

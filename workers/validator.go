@@ -28,12 +28,15 @@ type Validator struct {
 	name     string
 	id       int
 	kind     string
-	problems []string
+	problems []string // config's
 	disabled bool
-	roots    []*x509.Certificate
-	online   validate.CRLSource
-	limits   pades.Limits
-	now      func() time.Time
+	// anchorsErr says why TRUSTANCHORS could not be read: like a token that
+	// cannot be opened, a state of the files, not of the configuration.
+	anchorsErr string
+	roots      []*x509.Certificate
+	online     validate.CRLSource
+	limits     pades.Limits
+	now        func() time.Time
 }
 
 func newValidator(b base, p config.Properties, now func() time.Time) *Validator {
@@ -42,7 +45,7 @@ func newValidator(b base, p config.Properties, now func() time.Time) *Validator 
 	if path := p.String(config.PropTrustAnchors); path != "" {
 		roots, err := ReadCertificates(path)
 		if err != nil {
-			v.problems = append(v.problems, "TRUSTANCHORS: "+err.Error())
+			v.anchorsErr = "TRUSTANCHORS: " + err.Error()
 		}
 		v.roots = roots
 	}
@@ -89,12 +92,19 @@ func (v *Validator) ID() int { return v.id }
 // Kind returns CMSValidator or PDFValidator.
 func (v *Validator) Kind() string { return v.kind }
 
-// Status is Active unless the configuration is wrong or DISABLED is set.
+// configProblems returns the worker's configuration problems, which are
+// config's.
+func (v *Validator) configProblems() []string { return v.problems }
+
+// Status is Active unless the configuration is wrong, the trust anchors
+// cannot be read or DISABLED is set.
 func (v *Validator) Status(context.Context) Status {
-	if len(v.problems) > 0 {
+	switch {
+	case len(v.problems) > 0:
 		return Status{Errors: v.problems}
-	}
-	if v.disabled {
+	case v.anchorsErr != "":
+		return Status{Errors: []string{v.anchorsErr}}
+	case v.disabled:
 		return Status{Errors: []string{"Worker is disabled (DISABLED=true)."}}
 	}
 	return Status{Active: true}
