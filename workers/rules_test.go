@@ -156,7 +156,7 @@ func TestBuildAgreesWithConfigRules(t *testing.T) {
 		// Signature algorithms, as formats/cms parses them, per kind.
 		{config.KindCMSSigner, "SIGNATUREALGORITHM: SHA1withRSA", "SIGNATUREALGORITHM is not a signature algorithm", none},
 		{config.KindCMSSigner, "SIGNATUREALGORITHM: NONEwithECDSA", "only PlainSigner", none},
-		{config.KindPlainSigner, "SIGNATUREALGORITHM: NONEwithRSAandMGF1", "needs a digest algorithm for RSA-PSS", none},
+		{config.KindPlainSigner, "SIGNATUREALGORITHM: NONEwithRSAandMGF1", "RSA-PSS needs a digest algorithm", none},
 		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nSIGNATUREALGORITHM: SHA256withRSAandMGF1", "not supported by TimeStampSigner", none},
 		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nSIGNATUREALGORITHM: SHA3-256withECDSA", "not supported by TimeStampSigner", none},
 
