@@ -249,7 +249,7 @@ func equal(a, b any) bool {
 }
 
 // TestDemoConfig checks that the embedded default configuration of
-// config/demo is valid.
+// internal/demo is valid.
 func TestDemoConfig(t *testing.T) {
 	cfg, err := Load("demo/default.yaml")
 	if err != nil {

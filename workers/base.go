@@ -39,6 +39,10 @@ type base struct {
 	keyID   *atomic.Pointer[keyID] // usage counter key of the last public key seen; nil: not kept
 }
 
+// configProblems returns the worker's configuration problems, which are
+// config's: the consistency test of config and Build reads them.
+func (b *base) configProblems() []string { return b.problems }
+
 // keyID is a public key and its usage counter key.
 type keyID struct {
 	pub crypto.PublicKey

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	"github.com/signet-project/signet/state/sqlite"
 )
 
-// stateFile is the name of the state database in the data folder.
-const stateFile = "state.db"
+// StateFile is the name of the state database in the data folder.
+const StateFile = "state.db"
 
 // openState opens the run-time state (audit log, key usage counters) in the
 // data folder and sets a.usage and a.audit. It runs before the workers are
@@ -21,7 +21,7 @@ func (a *app) openState() error {
 	if err := os.MkdirAll(a.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create the data folder: %w", err)
 	}
-	store, err := sqlite.Open(a.ctx, filepath.Join(a.dataDir, stateFile))
+	store, err := sqlite.Open(a.ctx, filepath.Join(a.dataDir, StateFile))
 	if err != nil {
 		return err
 	}
