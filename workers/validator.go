@@ -28,11 +28,11 @@ type Validator struct {
 	name     string
 	id       int
 	kind     string
-	problems []string // config's
-	disabled bool
-	// anchorsErr says why TRUSTANCHORS could not be read: like a token that
-	// cannot be opened, a state of the files, not of the configuration.
+	problems []string // config's, as for every worker
+	// anchorsErr says why the TRUSTANCHORS file cannot be used: read when
+	// the worker is built, as a keystore is, so not a configuration problem.
 	anchorsErr string
+	disabled   bool
 	roots      []*x509.Certificate
 	online     validate.CRLSource
 	limits     pades.Limits
@@ -89,22 +89,25 @@ func (v *Validator) Name() string { return v.name }
 // ID returns the worker's ID.
 func (v *Validator) ID() int { return v.id }
 
+// Disabled reports whether the worker is configured DISABLED=true.
+func (v *Validator) Disabled() bool { return v.disabled }
+
+// configProblems returns the worker's configuration problems, config's.
+func (v *Validator) configProblems() []string { return v.problems }
+
 // Kind returns CMSValidator or PDFValidator.
 func (v *Validator) Kind() string { return v.kind }
-
-// configProblems returns the worker's configuration problems, which are
-// config's.
-func (v *Validator) configProblems() []string { return v.problems }
 
 // Status is Active unless the configuration is wrong, the trust anchors
 // cannot be read or DISABLED is set.
 func (v *Validator) Status(context.Context) Status {
-	switch {
-	case len(v.problems) > 0:
+	if len(v.problems) > 0 {
 		return Status{Errors: v.problems}
-	case v.anchorsErr != "":
+	}
+	if v.anchorsErr != "" {
 		return Status{Errors: []string{v.anchorsErr}}
-	case v.disabled:
+	}
+	if v.disabled {
 		return Status{Errors: []string{"Worker is disabled (DISABLED=true)."}}
 	}
 	return Status{Active: true}
@@ -122,7 +125,7 @@ type cmsRequest struct {
 // Process validates the request's document and answers with the report.
 func (v *Validator) Process(ctx context.Context, req *Request) (*Response, error) {
 	if st := v.Status(ctx); !st.Active {
-		if v.disabled && len(v.problems) == 0 {
+		if v.disabled && len(v.problems) == 0 && v.anchorsErr == "" {
 			return nil, Unavailable(nil, "Worker %s is disabled.", v.name)
 		}
 		return nil, &Error{Kind: ErrMisconfigured, Msg: fmt.Sprintf("Worker %s is misconfigured: %s", v.name, st.Errors[0])}
