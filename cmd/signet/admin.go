@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/signet-project/signet/internal/adminclient"
+	"github.com/signet-project/signet/internal/cluster"
 	srv "github.com/signet-project/signet/internal/server"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/state/sqlite"
@@ -98,7 +99,7 @@ func adminCommands() []command {
 			})
 		})),
 		adminCmd("audit list", "", "the audit log, oldest first", [2]int{0, 0}, adminAuditList),
-		{name: "admin audit verify", short: "check the audit log's hash chain in a data folder", max: 0, setup: auditVerifyCmd},
+		{name: "admin audit verify", short: "check the audit log's hash chain in a data folder, or a cluster's (--state)", max: 0, setup: auditVerifyCmd},
 		{name: "admin hash-password", short: "print the bcrypt hash of a password (from --password-file, else stdin) for a user's passwordHash", max: 0, setup: hashPasswordCmd},
 	}
 }
@@ -204,10 +205,24 @@ func adminAuditList(fs *flag.FlagSet) adminRun {
 // auditVerifyCmd checks the hash chain of the audit log in the data
 // folder's state database, opened read-only (a running server may use it).
 // It exits 0 when the log is intact and 1 naming the first bad record.
+//
+// With --state it checks the one chain of a cluster in PostgreSQL instead,
+// with --seal the seal of its head (the key file every node has).
 func auditVerifyCmd(fs *flag.FlagSet) runFunc {
 	dataDir := fs.String("data", "signet-data", "data `folder` of the server whose audit log to check")
+	url := fs.String("state", "", "check the cluster's audit log in the PostgreSQL database at `URL` instead")
+	seal := fs.String("seal", "", "with --state: the audit seal key `file` of the cluster's nodes")
 	return func(ctx context.Context, io stdio, _ []string) error {
-		store, err := sqlite.OpenReadOnly(ctx, filepath.Join(*dataDir, srv.StateFile))
+		var store interface {
+			VerifyCount(context.Context) (int64, error)
+			Close() error
+		}
+		var err error
+		if *url != "" {
+			store, err = cluster.OpenURL(ctx, *url, *seal, true)
+		} else {
+			store, err = sqlite.OpenReadOnly(ctx, filepath.Join(*dataDir, srv.StateFile))
+		}
 		if err != nil {
 			fmt.Fprintf(io.err, "signet admin audit verify: %v\n", err)
 			return exitError{1}

@@ -73,10 +73,19 @@ func Run(ctx context.Context, o Options) error {
 			log.Error("shutdown", "error", err)
 		}
 	}()
-	if err := a.openState(); err != nil {
-		return fmt.Errorf("open the run-time state in %s: %w", o.DataDir, err)
+	if err := a.openState(cfg); err != nil {
+		return fmt.Errorf("open the run-time state: %w", err)
 	}
-	a.build(cfg)
+	if a.node != nil {
+		// The cluster's version in force, with the node's files.
+		if err := a.node.Apply(ctx, true, a.applyCluster); err != nil {
+			return err
+		}
+		cfg = a.config()
+		go a.node.Watch(ctx, a.applyCluster)
+	} else {
+		a.build(cfg)
+	}
 
 	addr := o.Listen
 	if addr == "" {
@@ -93,7 +102,11 @@ func Run(ctx context.Context, o Options) error {
 	if o.MaxUpload > 0 {
 		limit = o.MaxUpload
 	}
-	a.srv = web.New(web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log, Limits: serverLimits(cfg.Server)})
+	wo := web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log, Limits: serverLimits(cfg.Server)}
+	if a.node != nil {
+		wo.Node, wo.Collectors = a.node.Status, a.node.Metrics()
+	}
+	a.srv = web.New(wo)
 	if err := a.mountAdmin(); err != nil {
 		return err
 	}
