@@ -503,7 +503,7 @@ func TestDefaults(t *testing.T) {
 	for _, read := range []func(){
 		func() { empty.String("NO_SUCH_PROPERTY") },
 		func() { zero.Int("KEYUSAGELIMITS") },
-		func() { empty.IsSet("TSA_WORKERS") },
+		func() { empty.List("TSA_WORKERS") },
 		func() { empty.String(PropKeystorePath) }, // a token property, not a worker's
 	} {
 		func() {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"sync/atomic"
 
+	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/tokens"
 )
 
@@ -38,6 +39,10 @@ type base struct {
 	keyID   *atomic.Pointer[keyID] // usage counter key of the last public key seen; nil: not kept
 }
 
+// configProblems returns the worker's configuration problems, which are
+// config's: the consistency test of config and Build reads them.
+func (b *base) configProblems() []string { return b.problems }
+
 // keyID is a public key and its usage counter key.
 type keyID struct {
 	pub crypto.PublicKey
@@ -53,9 +58,6 @@ func (b *base) TokenName() string { return b.tokName }
 
 // KeyAlias returns the alias of the worker's key in its token.
 func (b *base) KeyAlias() string { return b.alias }
-
-// Token returns the worker's crypto token, nil when it is not available.
-func (b *base) Token() tokens.Token { return b.tok }
 
 // Status reports configuration problems first, then DISABLED, then the
 // token's state and the key.
@@ -168,7 +170,7 @@ func (b *base) tokenError(err error) error {
 	switch {
 	case errors.As(err, &we):
 		return we // already a worker's sentence, whoever wrapped it
-	case errors.Is(err, tokens.ErrUsageLimit):
+	case errors.Is(err, tokens.ErrUsageLimit), errors.Is(err, state.ErrLimit):
 		return Unavailable(err, "Key usage limit exceeded for key %q of worker %s (KEYUSAGELIMIT %d): use a new key.", b.alias, b.name, b.limit)
 	case errors.Is(err, tokens.ErrOffline):
 		return Unavailable(err, "Crypto token %q of worker %s is offline: activate it or check the HSM.", b.tokName, b.name)
@@ -182,7 +184,7 @@ func (b *base) tokenError(err error) error {
 
 // UsageCounter counts signatures per key (KEYUSAGELIMIT). Reserve adds n to
 // the count of key and must refuse, adding nothing, with an error wrapping
-// tokens.ErrUsageLimit when limit >= 0 and the count would pass it; it must
+// state.ErrLimit when limit >= 0 and the count would pass it; it must
 // have stored the count before it returns nil. Count returns the stored
 // count. state.Counters (state/sqlite.Store) is one.
 //

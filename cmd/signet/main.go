@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/signet-project/signet/internal/verify"
 )
 
 const usage = `Signet — an AdES document signing server.
@@ -26,6 +28,9 @@ Usage:
   signet client batch [flags] FILE|FOLDER...   Sign documents in batch requests.
   signet client bench [flags]                  Load-test a worker: items/s, latency, errors.
   signet config check FILE...                  Report every configuration error.
+  signet verify [-trust FILE] [-content FILE] [-online] FILE
+        Validate a signed PDF or a CMS/CAdES signature offline and print the
+        JSON report (exit 0 TOTAL-PASSED, 1 TOTAL-FAILED, 3 INDETERMINATE).
   signet admin COMMAND …                       Administer a server (run "signet admin" for commands).
 
 Run "signet COMMAND -h" for a command's flags.
@@ -70,6 +75,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return exitError{2}
 		}
 		return configCheck(args[2:], stdout, stderr)
+	case "verify":
+		if code := verify.Run(ctx, args[1:], stdout, stderr); code != 0 {
+			return exitError{code}
+		}
+		return nil
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil

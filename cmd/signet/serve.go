@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/labstack/echo/v4"
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/web"
@@ -99,6 +100,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err := a.mountVendorAPIs(); err != nil {
 		return err
+	}
+	if demoMode { // the CRL the demo certificates name (PDFSignerLT embeds it)
+		h, err := demo.CRLHandler(files)
+		if err != nil {
+			return err
+		}
+		a.srv.Echo().GET(demo.CRLPath, echo.WrapHandler(h))
 	}
 
 	hup := make(chan os.Signal, 1)

@@ -51,7 +51,6 @@ func (h *Handler) activate(c echo.Context) error {
 	if err != nil {
 		return h.answer(c, 0, nil, err)
 	}
-	h.refresh(c.Request().Context())
 	return h.getToken(c)
 }
 
@@ -251,7 +250,6 @@ func (h *Handler) generateKey(c echo.Context) error {
 	if err != nil {
 		return h.answer(c, 0, nil, err)
 	}
-	h.refresh(ctx)
 	c.SetParamNames("token", "alias")
 	c.SetParamValues(name, req.Alias)
 	_, k, _, err := h.key(ctx, c)
@@ -291,7 +289,6 @@ func (h *Handler) removeKey(c echo.Context) error {
 	if err != nil {
 		return h.answer(c, 0, nil, err)
 	}
-	h.refresh(ctx)
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -585,6 +582,5 @@ func (h *Handler) putChain(c echo.Context) error {
 	if err != nil {
 		return h.answer(c, 0, nil, err)
 	}
-	h.refresh(ctx)
 	return c.JSON(http.StatusOK, chainResponse(k, chain))
 }
