@@ -48,6 +48,9 @@ func newApp(ctx context.Context, log *slog.Logger, paths []string, dataDir strin
 	a := &app{ctx: ctx, log: log, paths: paths, dataDir: dataDir, opener: tokenOpener(),
 		reg: workers.NewRegistry(workers.NewSet(nil, nil))}
 	a.auth = newAuthenticator(func() []config.User { return a.config().Users })
+	// Registered first, so run last: every token is closed once the server
+	// has stopped and its requests have finished.
+	a.onClose(func() error { a.reg.Close(); return nil })
 	return a
 }
 
