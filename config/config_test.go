@@ -249,9 +249,9 @@ func equal(a, b any) bool {
 }
 
 // TestDemoConfig checks that the embedded default configuration of
-// config/demo is valid.
+// internal/demo is valid.
 func TestDemoConfig(t *testing.T) {
-	cfg, err := Load("demo/default.yaml")
+	cfg, err := Load("../internal/demo/default.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

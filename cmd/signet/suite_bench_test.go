@@ -24,7 +24,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/signet-project/signet/config"
-	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -69,7 +69,7 @@ func benchSet(b *testing.B) *workers.Set {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return workers.Build(ctx, cfg, workers.BuildOptions{Open: tokenOpener()})
+	return workers.Build(ctx, cfg, workers.BuildOptions{Open: tokenOpener(nil)})
 }
 
 // batchDigests returns n distinct SHA-256 digests.

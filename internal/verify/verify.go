@@ -38,10 +38,7 @@ const Usage = "signet verify [-trust FILE] [-content FILE] [-online] FILE   Vali
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	trust := fs.String("trust", "signet-data/demo-ca.pem", "PEM `file` of the trusted root certificates")
-	content := fs.String("content", "", "the signed content `file` of a detached CMS/CAdES signature")
-	online := fs.Bool("online", false, "fetch CRLs the signature does not carry from the certificates' distribution points")
-	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for a CRL distribution point (with -online)")
+	check := Flags(fs)
 	fs.Usage = func() { fmt.Fprintln(stderr, "usage: "+Usage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
@@ -50,24 +47,36 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return ExitUsage
 	}
-	rep, err := report(ctx, fs.Arg(0), *trust, *content, *online, *timeout)
-	if err != nil {
-		fmt.Fprintln(stderr, "signet verify:", err)
-		return ExitUsage
+	return check(ctx, fs.Arg(0), stdout, stderr)
+}
+
+// Flags registers the command's flags on fs and returns the check of one
+// file with their values; cmd/signet's command table calls it.
+func Flags(fs *flag.FlagSet) func(ctx context.Context, file string, stdout, stderr io.Writer) int {
+	trust := fs.String("trust", "signet-data/demo-ca.pem", "PEM `file` of the trusted root certificates")
+	content := fs.String("content", "", "the signed content `file` of a detached CMS/CAdES signature")
+	online := fs.Bool("online", false, "fetch CRLs the signature does not carry from the certificates' distribution points")
+	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for a CRL distribution point (with -online)")
+	return func(ctx context.Context, file string, stdout, stderr io.Writer) int {
+		rep, err := report(ctx, file, *trust, *content, *online, *timeout)
+		if err != nil {
+			fmt.Fprintln(stderr, "signet verify:", err)
+			return ExitUsage
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintln(stderr, "signet verify:", err)
+			return ExitUsage
+		}
+		switch rep.Indication {
+		case validate.TotalPassed:
+			return ExitPassed
+		case validate.TotalFailed:
+			return ExitFailed
+		}
+		return ExitIndeterminate
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(rep); err != nil {
-		fmt.Fprintln(stderr, "signet verify:", err)
-		return ExitUsage
-	}
-	switch rep.Indication {
-	case validate.TotalPassed:
-		return ExitPassed
-	case validate.TotalFailed:
-		return ExitFailed
-	}
-	return ExitIndeterminate
 }
 
 func report(ctx context.Context, name, trust, contentName string, online bool, timeout time.Duration) (*validate.Report, error) {

@@ -187,9 +187,6 @@ func (h *Handler) sign(c echo.Context) error {
 	if !ok {
 		return err
 	}
-	if u, _ := c.Get(userKey).(User); h.opts.MayUse != nil && !h.opts.MayUse(u, k) {
-		return fail(c, http.StatusForbidden, "User "+u.Name+" is not allowed to sign with key "+k.ID+".")
-	}
 	r := c.Request()
 	mode, msg, err := decodeSignRequest(http.MaxBytesReader(c.Response(), r.Body, maxSignBody))
 	if err != nil {

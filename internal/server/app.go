@@ -1,4 +1,11 @@
-package main
+// Package server wires a Signet server together: it loads the
+// configuration, opens the run-time state, builds the workers, mounts the
+// signing, admin and vendor-compatible HTTP APIs and serves them until the
+// context ends, reloading on SIGHUP and through the admin API.
+//
+// It is the one place that knows every part; the parts know only their own
+// interfaces (see ARCHITECTURE.md). cmd/signet calls Run.
+package server
 
 import (
 	"context"
@@ -10,9 +17,11 @@ import (
 	"time"
 
 	"github.com/signet-project/signet/config"
-	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/cluster"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/web"
+	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -34,9 +43,10 @@ type app struct {
 	srv     *web.Server
 	closers []func() error
 	usage   workers.UsageCounter // set by openState; nil: key usage is not counted
-	auth    *authenticator       // HTTP basic users of the admin and vendor APIs
+	auth    *auth.Authenticator  // HTTP basic users of the admin and vendor APIs
 	audit   state.Audit          // set by openState; nil: admin actions are not recorded
 	buildMu sync.Mutex           // serialises builds (start and reload)
+	node    *cluster.Node        // set by openState in a cluster; nil: the state is in the data folder
 	// chartInterval is how often the admin UI samples the metrics for its
 	// charts; zero: every 15 s.
 	chartInterval time.Duration
@@ -45,9 +55,10 @@ type app struct {
 // newApp returns an app for the configuration files paths, with no workers
 // built yet.
 func newApp(ctx context.Context, log *slog.Logger, paths []string, dataDir string) *app {
-	a := &app{ctx: ctx, log: log, paths: paths, dataDir: dataDir, opener: tokenOpener(),
+	a := &app{ctx: ctx, log: log, paths: paths, dataDir: dataDir,
 		reg: workers.NewRegistry(workers.NewSet(nil, nil))}
-	a.auth = newAuthenticator(func() []config.User { return a.config().Users })
+	a.opener = TokenOpener(a.keystore)
+	a.auth = auth.New(func() []config.User { return a.config().Users })
 	// Registered first, so run last: every token is closed once the server
 	// has stopped and its requests have finished.
 	a.onClose(func() error { a.reg.Close(); return nil })
@@ -82,6 +93,9 @@ func (a *app) build(cfg *config.Config) *workers.Set {
 // A configuration that does not load is refused as a whole and the running
 // one stays.
 func (a *app) reload() error {
+	if a.node != nil {
+		return a.node.Apply(a.ctx, true, a.applyCluster)
+	}
 	cfg, err := config.Load(a.paths...)
 	if err != nil {
 		a.log.Error("configuration reload refused; the running configuration stays", "error", err)

@@ -1,0 +1,166 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/internal/demo"
+	"github.com/signet-project/signet/web"
+)
+
+// DefaultListen is the address served when neither --listen nor
+// server.listen says otherwise.
+const DefaultListen = "127.0.0.1:8080"
+
+// Options say what Run serves.
+type Options struct {
+	// Configs are the YAML configuration files, loaded again on reload.
+	// None: the embedded demo configuration, with its PKI made in DataDir.
+	Configs []string
+	// Listen is the address to listen on; empty: server.listen from the
+	// configuration, else DefaultListen.
+	Listen string
+	// DataDir holds the run-time state (and the demo PKI).
+	DataDir string
+	// MaxUpload is the upload limit in bytes; 0: server.maxUploadSize.
+	MaxUpload int64
+	// Logger receives the server's log.
+	Logger *slog.Logger
+	// Stdout receives what a person starting the server reads: the address,
+	// the demo password (once) and a first command to try.
+	Stdout io.Writer
+}
+
+// Run serves until ctx ends. A configuration that does not load is
+// returned as its config.Problems, before anything listens.
+func Run(ctx context.Context, o Options) error {
+	log, stdout, paths := o.Logger, o.Stdout, o.Configs
+	demoMode := len(paths) == 0
+	var files demo.Files
+	if demoMode {
+		var created bool
+		var err error
+		files, created, err = demo.Bootstrap(ctx, o.DataDir)
+		if err != nil {
+			return fmt.Errorf("prepare the demo configuration in %s: %w", o.DataDir, err)
+		}
+		if created {
+			fmt.Fprintf(stdout, "Created the demo PKI and configuration in %s (root CA: %s).\n", o.DataDir, files.CA)
+		}
+		if files.Password != "" {
+			fmt.Fprintf(stdout, "Demo password of the users admin, operator and demo (shown once; set %s to choose it): %s\n", demo.PasswordEnv, files.Password)
+		}
+		paths = []string{files.Config}
+	}
+
+	cfg, err := config.Load(paths...)
+	if err != nil {
+		return err
+	}
+	a := newApp(ctx, log, paths, o.DataDir)
+	a.demo, a.files = demoMode, files
+	defer func() {
+		if err := a.close(); err != nil {
+			log.Error("shutdown", "error", err)
+		}
+	}()
+	if err := a.openState(cfg); err != nil {
+		return fmt.Errorf("open the run-time state: %w", err)
+	}
+	if a.node != nil {
+		// The cluster's version in force, with the node's files.
+		if err := a.node.Apply(ctx, true, a.applyCluster); err != nil {
+			return err
+		}
+		cfg = a.config()
+		go a.node.Watch(ctx, a.applyCluster)
+	} else {
+		a.build(cfg)
+	}
+
+	addr := o.Listen
+	if addr == "" {
+		addr = cfg.Server.Listen
+	}
+	if addr == "" {
+		addr = DefaultListen
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	limit := cfg.Server.MaxUploadSize
+	if o.MaxUpload > 0 {
+		limit = o.MaxUpload
+	}
+	wo := web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log, Limits: serverLimits(cfg.Server)}
+	if a.node != nil {
+		wo.Node, wo.Collectors = a.node.Status, a.node.Metrics()
+	}
+	a.srv = web.New(wo)
+	if err := a.mountAdmin(); err != nil {
+		return err
+	}
+	if err := a.mountVendorAPIs(); err != nil {
+		return err
+	}
+	if demoMode { // the CRL the demo certificates name (PDFSignerLT embeds it)
+		h, err := demo.CRLHandler(files)
+		if err != nil {
+			return err
+		}
+		a.srv.Echo().GET(demo.CRLPath, echo.WrapHandler(h))
+	}
+	defer a.reloadOnHangup(ctx)()
+
+	base := "http://" + l.Addr().String()
+	fmt.Fprintf(stdout, "Signet listening on %s\n", base)
+	if demoMode {
+		fmt.Fprintf(stdout, "Sign a file (detached CAdES, verify with openssl cms -verify -cades -binary -inform DER -CAfile %s -content FILE -in FILE.p7s):\n", files.CA)
+		fmt.Fprintf(stdout, "  curl -sS --data-binary @FILE '%s/signserver/worker/CAdESSigner?REQUEST_METADATA.USING_BATCHSIGNING=false' -o FILE.p7s\n", base)
+	}
+	return a.srv.Serve(ctx, l)
+}
+
+// reloadOnHangup reloads the configuration on every SIGHUP until ctx ends
+// or the returned function is called.
+func (a *app) reloadOnHangup(ctx context.Context) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_ = a.reload() // logged; the running configuration stays
+			}
+		}
+	}()
+	return func() { signal.Stop(hup) }
+}
+
+// serverLimits are the web server's limits from the server section; what it
+// leaves unset takes web.DefaultLimits.
+func serverLimits(s config.Server) web.Limits {
+	return web.Limits{
+		ReadHeaderTimeout: s.ReadHeaderTimeout,
+		BodyTimeout:       s.BodyTimeout,
+		ReadTimeout:       s.ReadTimeout,
+		WriteTimeout:      s.WriteTimeout,
+		IdleTimeout:       s.IdleTimeout,
+		MaxConnections:    s.MaxConnections,
+		MaxInFlight:       s.MaxInFlight,
+		MaxWorkerQueue:    s.MaxWorkerQueue,
+		MaxRequestMemory:  s.MaxRequestMemory,
+	}
+}
