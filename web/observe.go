@@ -202,7 +202,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		attrs := []slog.Attr{
 			slog.String("id", info.id),
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path), // never the query: it may hold metadata
+			slog.String("path", r.URL.Path),   // never the query: it may hold metadata
 			slog.String("client", c.RealIP()), // the peer, or X-Forwarded-For from a trusted proxy
 			slog.String("worker", info.worker),
 			slog.Int("items", info.items),
