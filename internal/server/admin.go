@@ -24,6 +24,10 @@ func (a *app) mountAdmin() error {
 	}
 	h := adminapi.New(opts)
 	h.Register(a.srv.Echo())
+	// The status gauges on /metrics come from the same code as GET /workers.
+	if err := a.srv.MetricsRegistry().Register(h.Collector()); err != nil {
+		return err
+	}
 	return a.mountUI(h)
 }
 
