@@ -34,6 +34,17 @@ keys and certificates in --data. SIGHUP reloads the configuration files.`},
 		{name: "client batch", args: "FILE|FOLDER...", short: "Sign documents in batch requests.", min: 1, max: -1, setup: signCmd(true)},
 		{name: "client bench", short: "Load-test a worker: items/s, latency, errors.", max: 0, setup: benchCmd},
 		{name: "config check", args: "FILE...", short: "Report every configuration error.", min: 1, max: -1, setup: checkCmd},
+		{name: "config import-signserver", args: "FILE...", short: "Convert SignServer worker property files to Signet YAML.", min: 1, max: -1, setup: importSignServerCmd, long: `
+Reads the files that signserver dumpproperties writes (WORKERGENID<n>. and
+WORKER<id>. properties): CMSSigner, CAdESSigner, PlainSigner, TimeStampSigner
+and the other worker kinds Signet has; KeystoreCryptoToken and
+PKCS11CryptoToken crypto workers become soft and pkcs11 tokens. Every
+property that is not carried over is listed on stderr with the reason.
+Exit status: 0 the YAML is ready, 1 it has problems (listed), 2 usage error.`},
+		{name: "config export-signserver", args: "FILE...", short: "Write Signet workers and tokens as SignServer worker properties.", min: 1, max: -1, setup: exportSignServerCmd, long: `
+The output loads with signserver setproperties. Secrets are never written:
+activate the crypto workers in SignServer. What SignServer has no place for
+is listed on stderr.`},
 		{name: "config push", args: "FILE", short: "Check a configuration and make it the cluster's version in force.", min: 1, max: 1, setup: pushCmd, long: `
 Every node of the cluster on the database (--state, default
 $` + cluster.URLEnv + `) runs the new version within a second. The file is

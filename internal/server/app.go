@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/cluster"
@@ -47,9 +46,6 @@ type app struct {
 	audit   state.Audit          // set by openState; nil: admin actions are not recorded
 	buildMu sync.Mutex           // serialises builds (start and reload)
 	node    *cluster.Node        // set by openState in a cluster; nil: the state is in the data folder
-	// chartInterval is how often the admin UI samples the metrics for its
-	// charts; zero: every 15 s.
-	chartInterval time.Duration
 }
 
 // newApp returns an app for the configuration files paths, with no workers
@@ -59,6 +55,9 @@ func newApp(ctx context.Context, log *slog.Logger, paths []string, dataDir strin
 		reg: workers.NewRegistry(workers.NewSet(nil, nil))}
 	a.opener = TokenOpener(a.keystore)
 	a.auth = auth.New(func() []config.User { return a.config().Users })
+	// Registered first, so run last: every token is closed once the server
+	// has stopped and its requests have finished.
+	a.onClose(func() error { a.reg.Close(); return nil })
 	return a
 }
 

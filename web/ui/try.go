@@ -23,14 +23,31 @@ import (
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/web/admin"
 	"github.com/signet-project/signet/web/auth"
+	"github.com/signet-project/signet/workers"
 )
 
 // maxTryFile bounds a file tried through the UI.
 const maxTryFile = 32 << 20
 
+// optionText says what a request option does, for its form field.
+func optionText(metaKey string) string {
+	switch metaKey {
+	case config.MetaUsingBatchSigning:
+		return "Send as a batch"
+	case config.MetaUsingClientSuppliedHash:
+		return "Hash the file here and send only its digest"
+	case config.MetaDetachedSignature:
+		return "Detached signature (the file is not inside it)"
+	case config.MetaContentOID:
+		return "Content type OID"
+	}
+	return metaKey
+}
+
 // option is a request option the chosen worker lets a client set.
 type option struct {
 	MetaKey string
+	Text    string // what it does
 	Label   string
 	Bool    bool     // a yes/no choice
 	Choices []string // otherwise a list, or free text when empty
@@ -77,7 +94,7 @@ func options(wc *admin.WorkerConfig) []option {
 		if p.OverriddenBy == "" || !strings.EqualFold(prop(wc, p.OverriddenBy), "true") {
 			continue
 		}
-		o := option{MetaKey: p.MetaKey, Label: p.Name, Value: p.Value}
+		o := option{MetaKey: p.MetaKey, Label: p.Name, Value: p.Value, Text: optionText(p.MetaKey)}
 		if def, ok := config.LookupProperty(p.Name); ok && def.Type == config.Bool {
 			o.Bool = true
 		}
@@ -194,11 +211,11 @@ func (u *UI) try(c echo.Context) error {
 	}
 	body, ctype := data, "application/octet-stream"
 	if batch {
-		item := map[string]string{"data": base64.StdEncoding.EncodeToString(data), "customIdentifier": name}
+		item := workers.BatchItem{Data: base64.StdEncoding.EncodeToString(data), CustomIdentifier: name}
 		if clientHash {
-			item["hashingAlgorithm"] = hashName
+			item.HashingAlgorithm = hashName
 		}
-		body, _ = json.Marshal(map[string]any{"signatureRequests": []any{item}})
+		body, _ = json.Marshal(workers.BatchRequest{SignatureRequests: []workers.BatchItem{item}})
 		ctype = "application/json"
 		details["batch"] = "true"
 	}
@@ -210,22 +227,11 @@ func (u *UI) try(c echo.Context) error {
 	}
 	sig := answer
 	if batch {
-		var r struct {
-			Signatures []struct {
-				Signature string `json:"signature"`
-				Error     string `json:"error"`
-			} `json:"signatures"`
-		}
+		var r workers.BatchResponse
 		if err := json.Unmarshal(answer, &r); err != nil || len(r.Signatures) != 1 {
 			return fmt.Errorf("batch answer of worker %s: %v", d.Worker.Name, err)
 		}
-		if r.Signatures[0].Error != "" {
-			u.record(c, sessionOf(c).User, "worker.try", "worker/"+d.Worker.Name, r.Signatures[0].Error, details)
-			return u.done(c, back, "", &admin.APIError{Status: 400, Message: r.Signatures[0].Error})
-		}
-		if sig, err = base64.StdEncoding.DecodeString(r.Signatures[0].Signature); err != nil {
-			return fmt.Errorf("batch answer of worker %s: %w", d.Worker.Name, err)
-		}
+		sig = r.Signatures[0].Signature
 	}
 	u.record(c, sessionOf(c).User, "worker.try", "worker/"+d.Worker.Name, "ok", details)
 	ext := ".p7s"
@@ -258,13 +264,11 @@ func (u *UI) forward(c echo.Context, worker string, meta url.Values, ctype strin
 	return rec.Code, rec.Body.Bytes()
 }
 
-var stampHashes = map[string]crypto.Hash{"SHA-256": crypto.SHA256, "SHA-384": crypto.SHA384, "SHA-512": crypto.SHA512}
-
 // stamp time-stamps doc and shows the token.
 func (u *UI) stamp(c echo.Context, d tryData, doc []byte, name string, details map[string]string) error {
 	back := "/try?worker=" + url.QueryEscape(d.Worker.Name)
-	h, ok := stampHashes[c.FormValue("hash")]
-	if !ok {
+	h, err := cms.ParseHash(c.FormValue("hash"))
+	if err != nil || (h != crypto.SHA256 && h != crypto.SHA384 && h != crypto.SHA512) {
 		h = crypto.SHA256
 	}
 	tsq, err := timestamp.CreateRequest(bytes.NewReader(doc), &timestamp.RequestOptions{Hash: h, Certificates: true})
@@ -289,7 +293,7 @@ func (u *UI) stamp(c echo.Context, d tryData, doc []byte, name string, details m
 		Time:          ts.Time.UTC().Format("2006-01-02 15:04:05.000 UTC"),
 		Serial:        ts.SerialNumber.Text(16),
 		Policy:        ts.Policy.String(),
-		HashAlgorithm: map[crypto.Hash]string{crypto.SHA256: "SHA-256", crypto.SHA384: "SHA-384", crypto.SHA512: "SHA-512"}[ts.HashAlgorithm],
+		HashAlgorithm: cms.HashName(ts.HashAlgorithm),
 		Hash:          hex.EncodeToString(ts.HashedMessage),
 		Accuracy:      ts.Accuracy.String(),
 		Ordering:      ts.Ordering,
