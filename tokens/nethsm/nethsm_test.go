@@ -448,7 +448,10 @@ func TestActivate(t *testing.T) {
 
 	// An Administrator passes the probe but may not sign: 403 makes the
 	// token Offline with a reason naming the role.
-	admin, _ := newToken(t, s, Options{Name: "admin", User: "admin", Passphrase: "admin-passphrase"})
+	// No probe may run between the refused Sign and the Status below (a
+	// probe passes, and would make the token Active again): with the 20 ms
+	// interval of newToken that depended on the machine's load.
+	admin, _ := newToken(t, s, Options{Name: "admin", User: "admin", Passphrase: "admin-passphrase", ProbeInterval: time.Hour})
 	waitActive(t, admin)
 	sg, err := admin.Signer(ctx, "p256")
 	if err != nil {
