@@ -310,7 +310,9 @@ func buildChain(cert *x509.Certificate, embedded, extra, roots []*x509.Certifica
 
 // checkRevocation looks each certificate of chain but the anchor up: in the
 // DSS CRLs first, then online. complete reports whether the DSS alone held
-// what was needed (B-LT).
+// what was needed (B-LT). chain has been verified to a trust anchor, so the
+// distribution points fetched are those trusted CAs wrote, never URLs an
+// anonymous signature chose.
 func checkRevocation(ctx context.Context, chain []*x509.Certificate, ev evidence, opts Options, at time.Time) (*Revocation, bool) {
 	rev := &Revocation{Status: "not-checked"}
 	complete := true
