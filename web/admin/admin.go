@@ -83,6 +83,10 @@ type Options struct {
 	// configuration routes edit (then calling Reload). Nil: those routes
 	// answer 409.
 	Config func() *config.Config
+	// EditConfig makes a configuration edit as user instead of
+	// config.Apply to the files, as a cluster node does for its version in
+	// force (then Reload is called as after a file edit). Nil: Apply.
+	EditConfig func(ctx context.Context, user, file string, e config.Edit) error
 	// Audit records admin actions. Nil: actions are not recorded and
 	// GET /audit answers 503.
 	Audit state.Audit
