@@ -2,12 +2,14 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/labstack/echo/v4"
@@ -103,6 +105,9 @@ func Run(ctx context.Context, o Options) error {
 		addr = DefaultListen
 	}
 	l, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s is in use by another program: start Signet on another address with make run LISTEN=%s (or signet serve --listen %[2]s, or server.listen in the configuration): %w", addr, nextPort(addr), err)
+	}
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
@@ -171,4 +176,15 @@ func serverLimits(s config.Server) web.Limits {
 		MaxWorkerQueue:    s.MaxWorkerQueue,
 		MaxRequestMemory:  s.MaxRequestMemory,
 	}
+}
+
+// nextPort suggests the address after addr, for the message about a busy
+// port: the same host, the next port number.
+func nextPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || n <= 0 || n >= 65535 {
+		return "127.0.0.1:8081"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+1))
 }
