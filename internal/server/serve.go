@@ -64,7 +64,9 @@ func Run(ctx context.Context, o Options) error {
 			fmt.Fprintf(stdout, "Created the demo PKI and configuration in %s (root CA: %s).\n", o.DataDir, files.CA)
 		}
 		if files.Password != "" {
-			fmt.Fprintf(stdout, "Demo password of the users admin, operator and demo (shown once; set %s to choose it): %s\n", demo.PasswordEnv, files.Password)
+			fmt.Fprintf(stdout, "The demo password of the users admin, operator and demo is in %s (readable by you only; set %s to choose another).\n", files.PasswordFile, demo.PasswordEnv)
+		} else {
+			fmt.Fprintf(stdout, "This data folder keeps only the hash of its demo password (it was made by an older Signet): set %s to choose a new one.\n", demo.PasswordEnv)
 		}
 		paths = []string{files.Config}
 	}

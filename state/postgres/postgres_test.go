@@ -303,7 +303,7 @@ func TestDatabaseDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitHealth(t, s, false)
-	if _, err := s.Reserve(ctx, "limited", 1, 10); err == nil || !strings.Contains(err.Error(), "unreachable") {
+	if _, err := s.Reserve(ctx, "limited", 1, 10); !errors.Is(err, state.ErrUnavailable) {
 		t.Fatalf("limited key while the database is down: %v", err)
 	}
 	if _, err := s.Count(ctx, "limited"); err == nil {
