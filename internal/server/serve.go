@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"syscall"
 
 	"github.com/labstack/echo/v4"
@@ -104,6 +106,9 @@ func Run(ctx context.Context, o Options) error {
 		addr = DefaultListen
 	}
 	l, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s is in use by another program: start Signet on another address with make run LISTEN=%s (or signet serve --listen %[2]s, or server.listen in the configuration): %w", addr, nextPort(addr), err)
+	}
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
@@ -193,4 +198,15 @@ func setMemoryLimit(configured int64, log *slog.Logger) {
 		debug.SetMemoryLimit(DefaultMemoryLimit)
 	}
 	log.Debug("memory limit", "bytes", debug.SetMemoryLimit(-1))
+}
+
+// nextPort suggests the address after addr, for the message about a busy
+// port: the same host, the next port number.
+func nextPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || n <= 0 || n >= 65535 {
+		return "127.0.0.1:8081"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+1))
 }
