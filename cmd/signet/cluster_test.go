@@ -417,4 +417,14 @@ func TestCluster(t *testing.T) {
 			})
 		}
 	})
+
+	t.Run("key removed through node 1 stops signing on node 3", func(t *testing.T) {
+		if code := nodes[2].sign("Free"); code != 200 {
+			t.Fatalf("node 3 before the removal: %d", code)
+		}
+		if code, body := nodes[0].admin("DELETE", "/tokens/db/keys/k4?force=true", ""); code != 200 && code != 204 {
+			t.Fatalf("remove k4 through node 1: %d %s", code, body)
+		}
+		waitUntil(t, time.Second, "node 3 refuses the removed key", func() bool { return nodes[2].sign("Free") != 200 })
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 
@@ -92,7 +93,7 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		cfg = a.config()
-		go a.node.Watch(ctx, a.applyCluster)
+		go a.node.Watch(ctx, a.applyCluster, a.keyChanged)
 	} else {
 		a.build(cfg)
 	}
@@ -115,6 +116,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.MaxUpload > 0 {
 		limit = o.MaxUpload
 	}
+	setMemoryLimit(cfg.Server.MemoryLimit, log)
 	wo := web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log, Limits: serverLimits(cfg.Server)}
 	if a.node != nil {
 		wo.Node, wo.Collectors = a.node.Status, a.node.Metrics()
@@ -176,6 +178,26 @@ func serverLimits(s config.Server) web.Limits {
 		MaxWorkerQueue:    s.MaxWorkerQueue,
 		MaxRequestMemory:  s.MaxRequestMemory,
 	}
+}
+
+// DefaultMemoryLimit is the Go runtime's soft memory limit when neither
+// server.memoryLimit nor GOMEMLIMIT sets one: the garbage collector works
+// harder as the heap nears it, so that bursts of large requests (each
+// within maxRequestMemory) stay under the README's bound of 256 MiB RSS
+// instead of waiting for the heap to double.
+const DefaultMemoryLimit = 192 << 20
+
+// setMemoryLimit applies server.memoryLimit, or DefaultMemoryLimit; a
+// GOMEMLIMIT in the environment wins over the default, not over the
+// configuration.
+func setMemoryLimit(configured int64, log *slog.Logger) {
+	switch {
+	case configured > 0:
+		debug.SetMemoryLimit(configured)
+	case os.Getenv("GOMEMLIMIT") == "":
+		debug.SetMemoryLimit(DefaultMemoryLimit)
+	}
+	log.Debug("memory limit", "bytes", debug.SetMemoryLimit(-1))
 }
 
 // nextPort suggests the address after addr, for the message about a busy
