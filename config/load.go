@@ -168,6 +168,7 @@ func (l *loader) server(file string, e entry) {
 	sizes := map[string]*int64{
 		"maxUploadSize":    &srv.MaxUploadSize,
 		"maxRequestMemory": &srv.MaxRequestMemory,
+		"memoryLimit":      &srv.MemoryLimit,
 	}
 	known := append([]string{"listen"}, slices.Sorted(maps.Keys(durations))...)
 	known = append(known, slices.Sorted(maps.Keys(counts))...)

@@ -178,6 +178,8 @@ func (b *base) tokenError(err error) error {
 		return we // already a worker's sentence, whoever wrapped it
 	case errors.Is(err, tokens.ErrUsageLimit), errors.Is(err, state.ErrLimit):
 		return Unavailable(err, "Key usage limit exceeded for key %q of worker %s (KEYUSAGELIMIT %d): use a new key.", b.alias, b.name, b.limit)
+	case errors.Is(err, state.ErrUnavailable):
+		return Unavailable(err, "Worker %s is offline: the usage limit of its key is shared by the cluster, whose database does not answer; try another node.", b.name)
 	case errors.Is(err, tokens.ErrOffline):
 		return Unavailable(err, "Crypto token %q of worker %s is offline: activate it or check the HSM.", b.tokName, b.name)
 	case errors.Is(err, tokens.ErrKeyNotFound):
