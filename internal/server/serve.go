@@ -93,7 +93,7 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		cfg = a.config()
-		go a.node.Watch(ctx, a.applyCluster)
+		go a.node.Watch(ctx, a.applyCluster, a.keyChanged)
 	} else {
 		a.build(cfg)
 	}
