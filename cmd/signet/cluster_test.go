@@ -376,6 +376,20 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("config push refuses what config check refuses", func(t *testing.T) {
+		bad := filepath.Join(dir, "bad.yaml")
+		if err := os.WriteFile(bad, []byte("server:\n  listen: 127.0.0.1:9999\nworkers:\n  - name: X\n    id: 99\n    kind: NoSuchKind\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, code := signetCLI(t, env, "config", "push", bad)
+		if code != 1 || !strings.Contains(out, "NoSuchKind") || !strings.Contains(out, "server section belongs in each node's own file") || !strings.Contains(out, "nothing was pushed") {
+			t.Fatalf("config push of a bad file: exit %d: %s", code, out)
+		}
+		if _, _, v := nodes[0].health(); v != "3" {
+			t.Fatalf("node 1 runs version %q after a refused push, want 3", v)
+		}
+	})
+
 	t.Run("admin API edits the version in force", func(t *testing.T) {
 		if code, body := nodes[1].admin("PUT", "/workers/Added/properties/KEYUSAGELIMIT", `{"value":"7"}`); code != 200 {
 			t.Fatalf("set a property through node 2: %d %s", code, body)
