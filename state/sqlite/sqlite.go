@@ -84,8 +84,8 @@ var migrations = []string{
 		hash TEXT NOT NULL,
 		id   INTEGER NOT NULL REFERENCES signlog (id)
 	);
-	CREATE INDEX signlog_hash_hash ON signlog_hash (hash);
-	CREATE TABLE archive (
+	CREATE INDEX signlog_hash_hash ON signlog_hash (hash);`,
+	`CREATE TABLE archive (
 		request_id TEXT NOT NULL,
 		time       INTEGER NOT NULL,
 		worker     TEXT NOT NULL,
