@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/guard"
 )
 
 // Limits of one batch request.
@@ -306,6 +307,10 @@ func tokenItemError(k Key, err error) *itemError {
 		return &itemError{http.StatusServiceUnavailable, "The token of key " + k.Name + " is offline: activate it or try again later."}
 	case errors.Is(err, tokens.ErrUsageLimit):
 		return &itemError{http.StatusServiceUnavailable, "Key " + k.Name + " reached its usage limit."}
+	case errors.Is(err, tokens.ErrWeakHash):
+		return &itemError{http.StatusBadRequest, "Key " + k.Name + " does not sign SHA-1 or MD5 digests: use SHA-256 or stronger."}
+	case errors.Is(err, tokens.ErrCertificateValidity):
+		return &itemError{http.StatusServiceUnavailable, "Key " + k.Name + " may not sign now: " + err.Error() + "."}
 	case errors.Is(err, tokens.ErrUnsupported), errors.Is(err, rsa.ErrMessageTooLong):
 		return &itemError{http.StatusBadRequest, "Key " + k.Name + " cannot sign this item: " + err.Error() + "."}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -341,7 +346,8 @@ func (h *Handler) batchSign(c echo.Context) error {
 	}
 	h.batchCalls.Add(1)
 
-	ctx := r.Context()
+	ctx := guard.WithCaller(r.Context(), guard.Caller{Surface: "dsm", User: user, Client: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})
+	c.SetRequest(r.WithContext(ctx))
 	ks := h.keys(ctx)
 	pubs := publicKeys{}
 	out := make([]itemResult, len(raw))

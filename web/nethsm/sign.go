@@ -19,6 +19,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/tokens/guard"
 )
 
 // maxSignBody bounds a sign request body. EdDSA signs whole messages, so the
@@ -191,6 +193,8 @@ func (h *Handler) sign(c echo.Context) error {
 		return fail(c, http.StatusForbidden, "User "+u.Name+" is not allowed to sign with key "+k.ID+".")
 	}
 	r := c.Request()
+	u, _ := c.Get(userKey).(User)
+	c.SetRequest(r.WithContext(guard.WithCaller(r.Context(), guard.Caller{Surface: "nethsm", User: u.Name, Client: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})))
 	mode, msg, err := decodeSignRequest(http.MaxBytesReader(c.Response(), r.Body, maxSignBody))
 	if err != nil {
 		return fail(c, http.StatusBadRequest, "Bad sign request: "+err.Error()+".")
