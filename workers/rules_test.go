@@ -136,7 +136,7 @@ func TestBuildAgreesWithConfigCorpus(t *testing.T) {
 func TestBuildAgreesWithConfigRules(t *testing.T) {
 	t.Parallel()
 	tok := ruleToken(t)
-	const tsaWorker = "  - name: TSA\n    id: 9\n    kind: TimeStampSigner\n    token: t\n    key: tsa\n    properties:\n      DEFAULTTSAPOLICYOID: 1.2.3.4\n"
+	const tsaWorker = "  - name: TSA\n    id: 9\n    kind: TimeStampSigner\n    token: t\n    key: tsa\n    properties:\n      AUTHTYPE: NOAUTH\n      DEFAULTTSAPOLICYOID: 1.2.3.4\n"
 	tests := []struct {
 		kind  string
 		props string
@@ -177,8 +177,9 @@ func TestBuildAgreesWithConfigRules(t *testing.T) {
 		{config.KindPlainSigner, "BATCHSIGNING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", "not supported by PlainSigner"},
 		{config.KindPlainSigner, "ALLOW_BATCHSIGNING_OVERRIDE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", "not supported by PlainSigner"},
 		{config.KindCMSSigner, "KEYUSAGELIMIT: 5\nDISABLEKEYUSAGECOUNTER: true", "cannot be combined with DISABLEKEYUSAGECOUNTER"},
-		{config.KindCAdESSigner, "AUTHTYPE: CLIENTCERT", "CLIENTCERT is not available"},
-		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nAUTHTYPE: clientcert", "CLIENTCERT is not available"},
+		{config.KindCAdESSigner, "AUTHTYPE: CLIENTCERT", "AUTHTYPE CLIENTCERT needs TLS with client certificates"},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nAUTHTYPE: clientcert", "AUTHTYPE CLIENTCERT needs TLS with client certificates"},
+		{config.KindCAdESSigner, "AUTHTYPE: USERNAME_PASSWORD", "AUTHTYPE USERNAME_PASSWORD needs users"},
 		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_URL: http://127.0.0.1:1/tsr\nTSA_WORKER: TSA", "TSA_URL and TSA_WORKER cannot both be set"},
 		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T", "BASELINE-T needs a time-stamp authority"},
 		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: TSA\nTSA_POLICYOID: 1.2.3", "TSA_POLICYOID is not used with TSA_WORKER"},
@@ -198,6 +199,9 @@ func TestBuildAgreesWithConfigRules(t *testing.T) {
 		t.Run(tt.kind+"/"+strings.ReplaceAll(tt.props, "\n", ","), func(t *testing.T) {
 			y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n" + tsaWorker +
 				fmt.Sprintf("  - name: W\n    id: 1\n    kind: %s\n    token: t\n    key: k\n    properties:\n", tt.kind)
+			if !strings.Contains(tt.props, "AUTHTYPE") {
+				y += "      AUTHTYPE: NOAUTH\n"
+			}
 			if tt.kind == config.KindTimeStampSigner {
 				y = strings.Replace(y, "key: k\n", "key: tsa\n", 1)
 			}
@@ -241,7 +245,7 @@ func TestKeyResolvedWhenSigning(t *testing.T) {
 		t.Fatal(err)
 	}
 	y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n" +
-		"  - name: Plain\n    id: 1\n    kind: PlainSigner\n    token: t\n    key: late\n"
+		"  - name: Plain\n    id: 1\n    kind: PlainSigner\n    token: t\n    key: late\n    properties: {AUTHTYPE: NOAUTH}\n"
 	cfg, err := config.Parse(filepath.Join(t.TempDir(), "w.yaml"), []byte(y))
 	if err != nil {
 		t.Fatal(err)

@@ -32,9 +32,9 @@ func TestKeyUsageCounting(t *testing.T) {
     type: soft
     properties: {KEYSTOREPATH: ks.p12}
 workers:
-  - {name: Limited, id: 1, kind: CAdESSigner, token: t, key: k, properties: {KEYUSAGELIMIT: 5, ALLOW_BATCHSIGNING_OVERRIDE: true, ACCEPTED_HASH_DIGEST_ALGORITHMS: "SHA-256,SHA-384"}}
-  - {name: Other, id: 2, kind: CMSSigner, token: t, key: k}
-  - {name: Uncounted, id: 3, kind: CMSSigner, token: t, key: k, properties: {DISABLEKEYUSAGECOUNTER: true}}
+  - {name: Limited, id: 1, kind: CAdESSigner, token: t, key: k, properties: {AUTHTYPE: NOAUTH, KEYUSAGELIMIT: 5, ALLOW_BATCHSIGNING_OVERRIDE: true, ACCEPTED_HASH_DIGEST_ALGORITHMS: "SHA-256,SHA-384"}}
+  - {name: Other, id: 2, kind: CMSSigner, token: t, key: k, properties: {AUTHTYPE: NOAUTH}}
+  - {name: Uncounted, id: 3, kind: CMSSigner, token: t, key: k, properties: {AUTHTYPE: NOAUTH, DISABLEKEYUSAGECOUNTER: true}}
 `
 	cfg, err := config.Parse(filepath.Join(t.TempDir(), "w.yaml"), []byte(y))
 	if err != nil {
@@ -122,7 +122,7 @@ func benchmarkSingle(b *testing.B, counted bool) {
 		defer store.Close()
 		opts.Usage = store
 	}
-	cfg, err := config.Parse(filepath.Join(b.TempDir(), "w.yaml"), []byte("tokens:\n  - {name: t, type: soft, properties: {KEYSTOREPATH: ks.p12}}\nworkers:\n  - {name: W, id: 1, kind: CAdESSigner, token: t, key: k}\n"))
+	cfg, err := config.Parse(filepath.Join(b.TempDir(), "w.yaml"), []byte("tokens:\n  - {name: t, type: soft, properties: {KEYSTOREPATH: ks.p12}}\nworkers:\n  - {name: W, id: 1, kind: CAdESSigner, token: t, key: k, properties: {AUTHTYPE: NOAUTH}}\n"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -363,7 +363,7 @@ func tsaURLConfig(t *testing.T, workersYAML string) (cfgFile, caFile string) {
 }
 
 func btWorker(name string, id int, props ...string) string {
-	y := fmt.Sprintf("  - name: %s\n    id: %d\n    kind: CAdESSigner\n    token: demo\n    key: signer-p256\n    properties:\n      DETACHEDSIGNATURE: true\n      ALLOW_CLIENTSIDEHASHING_OVERRIDE: true\n      ALLOW_BATCHSIGNING_OVERRIDE: true\n      ACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256\n      SIGNATURE_LEVEL: BASELINE-T\n", name, id)
+	y := fmt.Sprintf("  - name: %s\n    id: %d\n    kind: CAdESSigner\n    token: demo\n    key: signer-p256\n    properties:\n      AUTHTYPE: NOAUTH\n      DETACHEDSIGNATURE: true\n      ALLOW_CLIENTSIDEHASHING_OVERRIDE: true\n      ALLOW_BATCHSIGNING_OVERRIDE: true\n      ACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256\n      SIGNATURE_LEVEL: BASELINE-T\n", name, id)
 	for _, p := range props {
 		y += "      " + p + "\n"
 	}

@@ -72,12 +72,14 @@ workers:
     token: u
     key: p256
     properties:
+      AUTHTYPE: NOAUTH
 %s  - name: Uncounted
     id: 3
     kind: CMSSigner
     token: u
     key: p256
     properties:
+      AUTHTYPE: NOAUTH
       DISABLEKEYUSAGECOUNTER: true
 %s`, limit, props, props)
 	if err := os.WriteFile(filepath.Join(dir, "pin"), []byte("usage-pin\n"), 0o600); err != nil {

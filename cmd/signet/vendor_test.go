@@ -93,6 +93,7 @@ workers:
     token: viadsm
     key: signer-p256
     properties: &props
+      AUTHTYPE: NOAUTH
       DETACHEDSIGNATURE: true
       CLIENTSIDEHASHING: true
       BATCHSIGNING: true
