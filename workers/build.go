@@ -6,11 +6,11 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/guard"
 )
 
 // TokenOpener opens the crypto token a configuration declares. The caller
@@ -24,7 +24,10 @@ type BuildOptions struct {
 	// Previous is the Set being replaced: tokens whose configuration did not
 	// change are kept (an HSM session or a loaded keystore survives a reload).
 	Previous *Set
-	Usage    UsageCounter
+	// Guard applies the keys' policies, counts and records signatures.
+	// Nil: a Guard that counts with Usage (when set) and records nothing.
+	Guard *guard.Guard
+	Usage UsageCounter
 	Now      func() time.Time
 	Logger   *slog.Logger
 }
@@ -39,6 +42,16 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	g := opts.Guard
+	if g == nil {
+		g = &guard.Guard{Logger: opts.Logger}
+		if opts.Usage != nil {
+			g.Counters = opts.Usage
+		}
+	}
+	// Every token is guarded: whoever signs with one of its keys (a worker,
+	// the vendor APIs, the admin test-sign) goes through the key's policy.
+	policies := keyPolicies(cfg)
 	toks := make(map[string]tokens.Token, len(cfg.Tokens))
 	fps := make(map[string]string, len(cfg.Tokens))
 	tokErr := map[string]string{}
@@ -47,7 +60,7 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 		fps[tc.Name] = fp
 		if opts.Previous != nil && opts.Previous.fingerprints[tc.Name] == fp {
 			if t, ok := opts.Previous.tokens[tc.Name]; ok {
-				toks[tc.Name] = t
+				toks[tc.Name] = g.Wrap(tokens.Unwrap(t), policies[tc.Name])
 				continue
 			}
 		}
@@ -58,7 +71,7 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 			continue
 		}
 		activate(ctx, t, tc, opts.Logger)
-		toks[tc.Name] = t
+		toks[tc.Name] = g.Wrap(t, policies[tc.Name])
 	}
 
 	// TSA_WORKER is looked up at request time in the Set being built: a
@@ -95,11 +108,9 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 // resolved when the worker signs.
 func build(wc config.Worker, toks map[string]tokens.Token, tokErr map[string]string, lookup Lookup, opts BuildOptions) Worker {
 	p := wc.Properties
-	b := base{name: wc.Name, id: wc.ID, kind: wc.Kind, tokName: wc.Token, alias: wc.Key, usage: opts.Usage,
-		disabled: p.Bool(config.PropDisabled),
-		limit:    int64(p.Int(config.PropKeyUsageLimit)),
-		noCount:  p.Bool(config.PropDisableKeyUsageCounter),
-		keyID:    new(atomic.Pointer[keyID]),
+	b := base{name: wc.Name, id: wc.ID, kind: wc.Kind, tokName: wc.Token, alias: wc.Key,
+		disabled:  p.Bool(config.PropDisabled),
+		allowSHA1: p.Bool(config.PropAllowSHA1),
 	}
 	for _, pr := range wc.Problems {
 		b.problems = append(b.problems, pr.Error())

@@ -26,6 +26,7 @@ import (
 
 	"github.com/signet-project/signet/formats/dn"
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/guard"
 )
 
 // ActivateRequest is the body of POST /tokens/{token}/activate.
@@ -221,7 +222,7 @@ func (h *Handler) generateKey(c echo.Context) error {
 	}
 	if err == nil {
 		var ok bool
-		if gen, ok = t.(tokens.KeyGenerator); !ok {
+		if gen, ok = tokens.Unwrap(t).(tokens.KeyGenerator); !ok {
 			err = errorf(http.StatusConflict, "Crypto token %s cannot generate keys: generate the key with the token's own tools.", name)
 		}
 	}
@@ -268,19 +269,31 @@ func keyTarget(token, alias string) string { return "token/" + token + "/key/" +
 func (h *Handler) removeKey(c echo.Context) error {
 	ctx := c.Request().Context()
 	name, alias := c.Param("token"), c.Param("alias")
-	_, t, err := h.token(c)
+	set, t, err := h.token(c)
 	if err == nil {
 		err = checkAlias(alias)
 	}
+	var details map[string]string
 	if err == nil {
-		gen, ok := t.(tokens.KeyGenerator)
+		// A key that workers sign with is not removed by a slip: the
+		// caller names it with force=true.
+		if used := users(set, name, alias); len(used) > 0 {
+			if c.QueryParam("force") != "true" {
+				err = errorf(http.StatusConflict, "Key %q is used by the workers %s: change their configuration first, or remove it anyway with force=true (signet admin keys remove --force).", alias, strings.Join(used, ", "))
+			} else {
+				details = map[string]string{"force": "true", "workers": strings.Join(used, ",")}
+			}
+		}
+	}
+	if err == nil {
+		gen, ok := tokens.Unwrap(t).(tokens.KeyGenerator)
 		if !ok {
 			err = errorf(http.StatusConflict, "Crypto token %s cannot remove keys: remove the key with the token's own tools.", name)
 		} else if rerr := gen.RemoveKey(context.WithoutCancel(ctx), alias); rerr != nil {
 			err = tokenError(name, alias, rerr)
 		}
 	}
-	h.record(c, "key.remove", keyTarget(name, alias), nil, err)
+	h.record(c, "key.remove", keyTarget(name, alias), details, err)
 	if err != nil {
 		return h.answer(c, 0, nil, err)
 	}
@@ -301,7 +314,10 @@ type TestResult struct {
 // testKey handles POST /tokens/{token}/keys/{alias}/test: it signs a random
 // digest and verifies the signature with the public key.
 func (h *Handler) testKey(c echo.Context) error {
-	ctx := c.Request().Context()
+	// The test signature is a signature of the key like any other: its
+	// guard counts it, applies the key's policy and records it.
+	ctx := guard.WithCaller(c.Request().Context(), guard.Caller{Surface: "admin/test-sign", User: user(c), Client: c.RealIP(),
+		RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})
 	name, alias := c.Param("token"), c.Param("alias")
 	var req struct{}
 	err := decode(c, &req, true)
@@ -553,7 +569,7 @@ func (h *Handler) putChain(c echo.Context) error {
 	}
 	if err == nil {
 		var ok bool
-		if store, ok = t.(tokens.CertificateStore); !ok {
+		if store, ok = tokens.Unwrap(t).(tokens.CertificateStore); !ok {
 			err = errorf(http.StatusConflict, "Crypto token %s cannot store certificates: store the chain with the token's own tools.", name)
 		}
 	}
