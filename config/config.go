@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Pos is a position in a configuration file.
@@ -146,6 +147,10 @@ func (s Secret) Resolve() (string, error) {
 }
 
 // Server holds the HTTP server settings.
+//
+// The limits (timeouts, caps, the request memory bound) are zero when the
+// configuration does not set them: the web server's defaults apply
+// (web.DefaultLimits), declared there once.
 type Server struct {
 	Listen        string // host:port; empty when the configuration does not say
 	MaxUploadSize int64  // bytes
@@ -162,6 +167,16 @@ type Server struct {
 	// belongs outside the data folder. Empty: DATA.audit-key next to the
 	// data folder.
 	AuditKey string
+
+	ReadHeaderTimeout time.Duration // readHeaderTimeout
+	BodyTimeout       time.Duration // bodyTimeout: the longest pause in a body
+	ReadTimeout       time.Duration // readTimeout: a whole request
+	WriteTimeout      time.Duration // writeTimeout
+	IdleTimeout       time.Duration // idleTimeout
+	MaxConnections    int           // maxConnections
+	MaxInFlight       int           // maxInFlight: requests served at once
+	MaxWorkerQueue    int           // maxWorkerQueue: requests per worker at once
+	MaxRequestMemory  int64         // maxRequestMemory: bytes one request may hold
 }
 
 // Defaults of the server section.

@@ -296,6 +296,8 @@ func TestRules(t *testing.T) {
 		{"CAdESSigner", map[string]string{"TSA_URL": "https://tsa.example", "TSA_USERNAME": "u"}, "TSA_USERNAME needs TSA_PASSWORD"},
 		{"CAdESSigner", map[string]string{"TSA_URL": "https://tsa.example", "TSA_USERNAME": "u", "TSA_PASSWORD": "env:TSA_PW"}, ""},
 		{"CAdESSigner", map[string]string{"TSA_PASSWORD": "plain"}, "TSA_PASSWORD is a secret"},
+		{"CAdESSigner", map[string]string{"INCLUDE_CERTIFICATE_LEVELS": "0"}, "not allowed for a CAdES baseline signature"},
+		{"CAdESSigner", map[string]string{"INCLUDE_CERTIFICATE_LEVELS": "1"}, ""},
 		// TimeStampSigner.
 		{"TimeStampSigner", map[string]string{}, "Set DEFAULTTSAPOLICYOID"},
 		{"TimeStampSigner", map[string]string{"DEFAULTTSAPOLICYOID": "1.2.3", "INCLUDE_CERTIFICATE_LEVELS": "0"}, "not supported by TimeStampSigner"},

@@ -1,11 +1,14 @@
 package config
 
 import (
+	"maps"
 	"net"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dustin/go-humanize"
 	"gopkg.in/yaml.v3"
@@ -115,9 +118,29 @@ func (l *loader) server(file, dir string, e entry) {
 		return
 	}
 	if e.val.Kind != yaml.MappingNode {
-		l.structural.add(e.pos, "The server section must be a mapping with listen and maxUploadSize.")
+		l.structural.add(e.pos, "The server section must be a mapping of server settings (listen, maxUploadSize, the timeouts and limits in the README).")
 		return
 	}
+	srv := &l.cfg.Server
+	durations := map[string]*time.Duration{
+		"readHeaderTimeout": &srv.ReadHeaderTimeout,
+		"bodyTimeout":       &srv.BodyTimeout,
+		"readTimeout":       &srv.ReadTimeout,
+		"writeTimeout":      &srv.WriteTimeout,
+		"idleTimeout":       &srv.IdleTimeout,
+	}
+	counts := map[string]*int{
+		"maxConnections": &srv.MaxConnections,
+		"maxInFlight":    &srv.MaxInFlight,
+		"maxWorkerQueue": &srv.MaxWorkerQueue,
+	}
+	sizes := map[string]*int64{
+		"maxUploadSize":    &srv.MaxUploadSize,
+		"maxRequestMemory": &srv.MaxRequestMemory,
+	}
+	known := append([]string{"listen", "tls", "healthListen", "trustedProxies", "auditKey"}, slices.Sorted(maps.Keys(durations))...)
+	known = append(known, slices.Sorted(maps.Keys(counts))...)
+	known = append(known, slices.Sorted(maps.Keys(sizes))...)
 	for _, f := range entries(file, e.val, &l.structural) {
 		switch f.key {
 		case "tls":
@@ -130,6 +153,33 @@ func (l *loader) server(file, dir string, e entry) {
 		v, ok := scalar(f.val)
 		if !ok {
 			l.structural.add(f.pos, "Set server %s to a single value.", f.key)
+			continue
+		}
+		if d, ok := durations[f.key]; ok {
+			t, err := time.ParseDuration(v)
+			if err != nil || t <= 0 {
+				l.structural.add(f.pos, "The server %s must be a positive duration such as 30s or 2m, not %q.", f.key, v)
+				continue
+			}
+			*d = t
+			continue
+		}
+		if c, ok := counts[f.key]; ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				l.structural.add(f.pos, "The server %s must be a whole number of at least 1, not %q.", f.key, v)
+				continue
+			}
+			*c = n
+			continue
+		}
+		if z, ok := sizes[f.key]; ok {
+			n, err := humanize.ParseBytes(v)
+			if err != nil || n == 0 || n > 1<<62 {
+				l.structural.add(f.pos, "The server %s must be a size such as 100MiB, 1GiB or 1048576 (bytes), not %q.", f.key, v)
+				continue
+			}
+			*z = int64(n)
 			continue
 		}
 		switch f.key {
@@ -147,16 +197,13 @@ func (l *loader) server(file, dir string, e entry) {
 				l.structural.add(f.pos, "The server listen address must be host:port, such as 127.0.0.1:8080 or :8080, not %q.", v)
 				continue
 			}
-			l.cfg.Server.Listen = v
-		case "maxUploadSize":
-			n, err := humanize.ParseBytes(v)
-			if err != nil || n == 0 || n > 1<<62 {
-				l.structural.add(f.pos, "The server maxUploadSize must be a size such as 100MiB, 1GiB or 1048576 (bytes), not %q.", v)
-				continue
-			}
-			l.cfg.Server.MaxUploadSize = int64(n)
+			srv.Listen = v
 		default:
-			l.structural.add(f.pos, "Unknown server setting %q: %s.", f.key, hint(f.key, []string{"listen", "maxUploadSize", "tls", "healthListen", "trustedProxies", "auditKey"}))
+			h := hint(f.key, known)
+			if !strings.HasSuffix(h, "?") {
+				h += "."
+			}
+			l.structural.add(f.pos, "Unknown server setting %q: %s", f.key, h)
 		}
 	}
 }

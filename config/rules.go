@@ -46,6 +46,8 @@ func propertyRules() []propertyRule {
 			Msg: "%s needs TSA_PASSWORD: set it as {env: NAME} or {file: PATH}."},
 		{Kinds: cmsKinds(), If: isTrue(PropClientSideHashing), Need: isTrue(PropDetachedSignature),
 			Msg: "%s=true makes detached signatures only (the server never sees the document): set DETACHEDSIGNATURE=true."},
+		{Kinds: cadesKinds(), If: equals(PropIncludeCertificateLevels, "0"), Forbid: always,
+			Msg: "%s 0 is not allowed for a CAdES baseline signature, which must carry its signing certificate (ETSI EN 319 122-1, CAdES-B) or no verifier can check it: set 1 or more, or use a CMSSigner."},
 		{Kinds: tsaKinds(), If: equals(PropIncludeCertificateLevels, "0"), Forbid: always,
 			Msg: "%s 0 is not supported by TimeStampSigner, which must include its certificate: set 1 or more."},
 		{Kinds: tsaKinds(), If: set(PropTSA), Forbid: isTrue(PropTSAFromCert),

@@ -26,6 +26,10 @@ type Postgres struct {
 	// Node names this node in the audit log; the host name and process ID
 	// when empty.
 	Node string
+	// SealKey is the audit seal key file (state.Seal): the same key on
+	// every node, kept outside the database. Empty: the head is not
+	// sealed.
+	SealKey string
 }
 
 // KeystoreDatabase is the soft token's KEYSTORETYPE whose PKCS#12 files
@@ -59,6 +63,13 @@ func (l *loader) state(file, dir string, e entry) {
 			switch g.key {
 			case "url":
 				pg.URL = readSecret(file, dir, "the PostgreSQL url", g.pos, deref(g.val), &l.structural)
+			case "sealKey":
+				v, ok := scalar(g.val)
+				if !ok || strings.TrimSpace(v) == "" {
+					l.structural.add(g.pos, "Set the state postgres sealKey to the path of the audit seal key file.")
+					continue
+				}
+				pg.SealKey = resolvePath(dir, v)
 			case "node":
 				v, ok := scalar(g.val)
 				if !ok || strings.TrimSpace(v) == "" {
@@ -67,7 +78,7 @@ func (l *loader) state(file, dir string, e entry) {
 				}
 				pg.Node = v
 			default:
-				l.structural.add(g.pos, "Unknown state postgres setting %q: %s.", g.key, hint(g.key, []string{"url", "node"}))
+				l.structural.add(g.pos, "Unknown state postgres setting %q: %s.", g.key, hint(g.key, []string{"url", "node", "sealKey"}))
 			}
 		}
 		if pg.URL.IsZero() {

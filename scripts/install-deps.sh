@@ -9,6 +9,7 @@ have openssl        || need+=(openssl)
 have softhsm2-util  || need+=(softhsm2)
 have pkcs11-tool    || need+=(opensc)
 have gcc            || need+=(gcc)
+[ -x /usr/bin/chromium ] || need+=(chromium) # the admin UI's browser tests
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
 # The cluster tests start a throw-away PostgreSQL 15 (state/postgres/pgtest);
 # the package also creates the "postgres" user the server runs as under root.

@@ -168,3 +168,13 @@ type ContextSigner interface {
 type KeyChecker interface {
 	CheckKey(ctx context.Context, alias string) error
 }
+
+// Remote is implemented by tokens whose keys live on another server reached
+// over the network (a remote HSM's API). Signet does not serve such keys
+// again on its own vendor APIs, so that two Signets pointing at each other
+// cannot loop.
+type Remote interface {
+	Token
+	// Endpoint is the address of the server that holds the keys.
+	Endpoint() string
+}

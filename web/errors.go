@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -14,14 +15,19 @@ import (
 
 // httpError is an error with a status code and a sentence for the client.
 type httpError struct {
-	code int
-	msg  string
+	code       int
+	msg        string
+	retryAfter int // seconds; 0: no Retry-After header
 }
 
 func (e *httpError) Error() string { return e.msg }
 
 func badRequest(format string, args ...any) error {
-	return &httpError{http.StatusBadRequest, fmt.Sprintf(format, args...)}
+	return &httpError{code: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+func unsupportedMedia(format string, args ...any) error {
+	return &httpError{code: http.StatusUnsupportedMediaType, msg: fmt.Sprintf(format, args...)}
 }
 
 // statusClientClosed is logged and counted when the client went away before
@@ -111,6 +117,9 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		switch {
 		case info.body.tooBig:
 			err = &http.MaxBytesError{Limit: s.max}
+		case info.body.stalled:
+			c.Response().Header().Set(echo.HeaderConnection, "close")
+			err = &httpError{code: http.StatusRequestTimeout, msg: fmt.Sprintf("The request body stalled for more than %s (or took longer than %s in all): send it without pauses.", s.limits.BodyTimeout, s.limits.ReadTimeout)}
 		case info.body.broken != nil:
 			err = badRequest("The request body ended before its end (%v): send it again.", info.body.broken)
 		}
@@ -129,6 +138,10 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	h := c.Response().Header()
 	h.Del(echo.HeaderContentDisposition)
 	h.Del(echo.HeaderContentLength)
+	var he *httpError
+	if errors.As(err, &he) && he.retryAfter > 0 {
+		h.Set(echo.HeaderRetryAfter, strconv.Itoa(he.retryAfter))
+	}
 	if jsonErrors(c) {
 		c.JSON(code, map[string]string{"error": msg})
 		return

@@ -72,3 +72,7 @@ func (m *metrics) observe(worker, endpoint string, status, items int, d time.Dur
 // MetricsRegistry returns the registry /metrics serves, so that routes
 // mounted on Echo() can add their own collectors.
 func (s *Server) MetricsRegistry() prometheus.Registerer { return s.metrics.registry }
+
+// MetricsGatherer returns the registry /metrics serves, so that the admin
+// UI draws its charts from the same counters.
+func (s *Server) MetricsGatherer() prometheus.Gatherer { return s.metrics.registry }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"time"
 
@@ -64,22 +65,49 @@ func requestID(r *http.Request) string {
 // limitedBody is a request body under http.MaxBytesReader that counts the
 // bytes read and remembers whether the limit was hit, so that the answer is
 // 413 even when a layer below reported the read error in its own words.
+//
+// Before each read it moves the connection's read deadline to BodyTimeout
+// from now, never past ReadTimeout from the start of the request: a body
+// that stalls is cut off, and marked stalled for a 408.
 type limitedBody struct {
-	r      io.ReadCloser
-	size   int64 // Content-Length, -1 when unknown
-	n      int64
-	tooBig bool
-	broken error // another read error: the client sent a truncated body
+	r       io.ReadCloser
+	size    int64 // Content-Length, -1 when unknown
+	n       int64
+	tooBig  bool
+	stalled bool
+	broken  error // another read error: the client sent a truncated body
+
+	rc       *http.ResponseController // nil: no deadlines (tests)
+	idle     time.Duration
+	deadline time.Time // the request's last moment to be read
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.rc != nil {
+		d := time.Now().Add(b.idle)
+		if d.After(b.deadline) {
+			d = b.deadline
+		}
+		b.rc.SetReadDeadline(d) // an error: the conn has no deadlines to set
+	}
 	n, err := b.r.Read(p)
 	b.n += int64(n)
+	if err == io.EOF && b.rc != nil {
+		// The body is read: no deadline may cut the connection's
+		// background read while the handler works on, for net/http would
+		// cancel the request's context. After another error the deadline
+		// stays, so that net/http's discarding of the rest of the body
+		// does not wait on the client either.
+		b.rc.SetReadDeadline(time.Time{})
+		b.rc = nil
+	}
 	var mbe *http.MaxBytesError
 	switch {
 	case err == nil, err == io.EOF:
 	case errors.As(err, &mbe):
 		b.tooBig = true
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		b.stalled = true
 	default:
 		b.broken = err
 	}
@@ -137,9 +165,20 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		} else {
 			// The underlying writer, not echo's wrapper, so that net/http
 			// closes the connection after a body over the limit.
-			info.body = &limitedBody{r: http.MaxBytesReader(c.Response().Writer, r.Body, s.max), size: r.ContentLength}
+			info.body = &limitedBody{
+				r:        http.MaxBytesReader(c.Response().Writer, r.Body, s.max),
+				size:     r.ContentLength,
+				rc:       http.NewResponseController(c.Response().Writer),
+				idle:     s.limits.BodyTimeout,
+				deadline: start.Add(s.limits.ReadTimeout),
+			}
 			r.Body = info.body
 			err = next(c)
+			if rc := info.body.rc; rc != nil {
+				// The handler left the body unread: net/http reads on
+				// to discard it, and a stalled client must not hold it.
+				rc.SetReadDeadline(time.Now().Add(s.limits.BodyTimeout))
+			}
 		}
 		if err != nil {
 			c.Error(err)

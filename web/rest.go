@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"mime"
@@ -46,20 +47,35 @@ type RESTResponse struct {
 
 const restShape = `{"data": "...", "encoding": "NONE" or "BASE64", "metaData": {"KEY": "value"}}`
 
-// rest serves POST /signserver/rest/v1/workers/{idOrName}/process.
+// rest serves POST /signserver/rest/v1/workers/{idOrName}/process. Its JSON
+// body is held in memory, so it is bounded by the request memory bound
+// (Limits.MaxRequestMemory), not only by the upload limit; larger documents
+// go to the worker servlet, which streams them.
 func (s *Server) rest(c echo.Context) error {
 	r := c.Request()
 	ct, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
 	if err != nil || ct != echo.MIMEApplicationJSON {
-		return badRequest("The REST API takes application/json, not %q: send a JSON body with Content-Type application/json.", r.Header.Get(echo.HeaderContentType))
+		return unsupportedMedia("The REST API takes application/json, not %q: send a JSON body with Content-Type application/json.", r.Header.Get(echo.HeaderContentType))
 	}
-	req, err := decodeREST(r.Body)
+	limit := s.limits.MaxRequestMemory
+	if r.ContentLength > limit {
+		return restTooLarge(limit)
+	}
+	body := &cappedReader{r: r.Body, left: limit}
+	req, err := decodeREST(body)
+	if body.over {
+		return restTooLarge(limit)
+	}
 	if err != nil {
 		return err
 	}
-	raw := []byte(*req.Data)
+	var raw []byte
 	switch strings.ToUpper(req.Encoding) {
 	case "", "NONE":
+		if !req.exact {
+			return badRequest("Field data is not valid UTF-8 text (encoding NONE) and would not be signed as sent: send binary data base64-encoded with encoding BASE64.")
+		}
+		raw = []byte(*req.Data)
 	case "BASE64":
 		if raw, err = base64.StdEncoding.DecodeString(*req.Data); err != nil {
 			return badRequest("Field data is not valid base64 (encoding BASE64): send standard base64 with padding.")
@@ -67,6 +83,7 @@ func (s *Server) rest(c echo.Context) error {
 	default:
 		return badRequest("encoding %q is not supported: use NONE or BASE64.", req.Encoding)
 	}
+	req.Data = nil // let the text go before the worker runs
 	meta, err := restMetadata(req.MetaData)
 	if err != nil {
 		return err
@@ -77,6 +94,37 @@ func (s *Server) rest(c echo.Context) error {
 	}
 	return c.JSONBlob(http.StatusOK, s.restResponse(infoOf(c).id, resp))
 }
+
+// restTooLarge is the 413 of a REST body over the request memory bound.
+func restTooLarge(limit int64) error {
+	return &httpError{code: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("The REST request exceeds the request memory bound of %d bytes (server.maxRequestMemory): send large documents as the body of POST /signserver/worker/NAME, which streams them.", limit)}
+}
+
+// cappedReader reads at most left bytes and notes a body that has more.
+type cappedReader struct {
+	r    io.Reader
+	left int64
+	over bool
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		var one [1]byte
+		if n, _ := c.r.Read(one[:]); n > 0 {
+			c.over = true
+			return 0, errOverMemory
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+var errOverMemory = errors.New("the request exceeds the request memory bound")
 
 // restResponse encodes a RESTResponse by hand: the signature is
 // base64-encoded straight into the response rather than into a string that
@@ -132,14 +180,41 @@ func (c *certText) text(cert *x509.Certificate) string {
 // restWire is RESTRequest as read: metaData values are checked one by one,
 // so that an error can name the key whose value is not a string.
 type restWire struct {
-	Data     *string                    `json:"data"`
+	Data     *restData                  `json:"data"`
 	Encoding string                     `json:"encoding"`
 	MetaData map[string]json.RawMessage `json:"metaData"`
 }
 
+// restRequest is a decoded RESTRequest and whether its data decoded to
+// exactly the text the client wrote.
+type restRequest struct {
+	RESTRequest
+	exact bool
+}
+
+// restData is the data field: a JSON string, and whether encoding/json
+// kept its text exactly (it replaces invalid UTF-8 and unpaired surrogate
+// escapes with U+FFFD, which would change the bytes signed).
+type restData struct {
+	s     *string
+	exact bool
+}
+
+func (d *restData) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var v string
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	d.s, d.exact = &v, workers.ExactJSONString(b)
+	return nil
+}
+
 // decodeREST reads one JSON object with only the known fields, each of its
 // type, and nothing after it.
-func decodeREST(body io.Reader) (*RESTRequest, error) {
+func decodeREST(body io.Reader) (*restRequest, error) {
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	var req restWire
@@ -173,10 +248,10 @@ func decodeREST(body io.Reader) (*RESTRequest, error) {
 		}
 		return nil, badRequest("The request body has more after the JSON object: send one object.")
 	}
-	if req.Data == nil {
+	if req.Data == nil || req.Data.s == nil {
 		return nil, badRequest("The request has no data field: send the document in data.")
 	}
-	out := &RESTRequest{Data: req.Data, Encoding: req.Encoding}
+	out := &restRequest{RESTRequest: RESTRequest{Data: req.Data.s, Encoding: req.Encoding}, exact: req.Data.exact}
 	if req.MetaData != nil {
 		out.MetaData = make(map[string]string, len(req.MetaData))
 	}

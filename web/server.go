@@ -16,9 +16,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signet-project/signet/workers"
 )
@@ -47,10 +49,16 @@ type Options struct {
 	// TempDir holds multipart uploads larger than memoryThreshold while a
 	// request is read. Empty means os.TempDir().
 	TempDir string
+	// Limits bound time, connections, concurrency and memory; zero fields
+	// take DefaultLimits.
+	Limits Limits
 	// Node reports the node's own state for the health check: problems
 	// that are not a worker's (the cluster's database unreachable) and the
 	// configuration version it runs. Nil: no such problems, no version.
 	Node func() NodeStatus
+	// Collectors are further Prometheus metrics served on /metrics, such
+	// as the cluster state's database round trips.
+	Collectors []prometheus.Collector
 	// TrustedProxies are the addresses of reverse proxies whose
 	// X-Forwarded-For header names the client. A request from any other
 	// peer is attributed to the peer itself, whatever headers it sends:
@@ -79,6 +87,9 @@ type Server struct {
 	tempDir  string
 	metrics  *metrics
 	certs    certText // base64 of signer certificates, for REST responses
+	limits   Limits
+	inFlight atomic.Int64 // requests being served, health and metrics aside
+	queues   workerQueues
 	node     func() NodeStatus
 }
 
@@ -108,8 +119,10 @@ func New(opts Options) *Server {
 		shutdown: opts.ShutdownTimeout,
 		tempDir:  opts.TempDir,
 		metrics:  newMetrics(),
+		limits:   opts.Limits.withDefaults(),
 		node:     opts.Node,
 	}
+	s.metrics.registry.MustRegister(opts.Collectors...)
 	if s.reg == nil {
 		s.reg = workers.NewRegistry(workers.NewSet(nil, nil))
 	}
@@ -126,7 +139,7 @@ func New(opts Options) *Server {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = clientIP(opts.TrustedProxies)
-	e.Use(s.observe, s.recoverer)
+	e.Use(s.observe, s.admit, s.recoverer)
 	// SignServer's GenericProcessServlet serves GET like POST; so does
 	// /signserver/worker/*, which is the same servlet with the worker name
 	// taken from the path.
@@ -171,12 +184,15 @@ func (s *Server) Handler() http.Handler { return s.e }
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.e,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: s.limits.ReadHeaderTimeout,
+		WriteTimeout:      s.limits.WriteTimeout,
+		IdleTimeout:       s.limits.IdleTimeout,
+		// The body's read deadlines (BodyTimeout, ReadTimeout) are set by
+		// limitedBody as it is read.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(l) }()
+	go func() { errc <- hs.Serve(newLimitListener(l, s.limits.MaxConnections)) }()
 	select {
 	case err := <-errc:
 		return err

@@ -220,7 +220,12 @@ func (s *Server) process(c echo.Context, idOrName string, data io.Reader, size i
 		return nil, err
 	}
 	info.worker = w.Name()
-	resp, err := w.Process(c.Request().Context(), &workers.Request{Data: data, Size: size, Metadata: meta, ID: info.id})
+	leave, ok := s.queues.enter(w.Name(), s.limits.MaxWorkerQueue)
+	if !ok {
+		return nil, s.busy("Worker %s is serving its limit of %d requests at once: retry after %s.", w.Name(), s.limits.MaxWorkerQueue, s.limits.RetryAfter)
+	}
+	defer leave()
+	resp, err := w.Process(c.Request().Context(), &workers.Request{Data: data, Size: size, Metadata: meta, ID: info.id, MemoryLimit: s.limits.MaxRequestMemory})
 	if err != nil {
 		return nil, err
 	}

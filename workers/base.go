@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -170,14 +171,31 @@ type UsageCounter interface {
 	Count(ctx context.Context, key string) (int64, error)
 }
 
-// readAll reads a request body that must be in memory (attached content,
-// batch JSON), turning an upload-limit error into ErrTooLarge.
-func readAll(r io.Reader) ([]byte, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
+// readAll reads a request body that must be in memory (attached content),
+// within the request's memory bound, in one allocation when its size is
+// known.
+func readAll(req *Request) ([]byte, error) {
+	limit := req.memoryLimit()
+	if req.Size > limit {
+		return nil, tooMuchMemory(limit)
+	}
+	var buf bytes.Buffer
+	if req.Size >= 0 {
+		buf.Grow(int(req.Size) + 1) // +1: the read that sees EOF
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(req.Data, limit+1)); err != nil {
 		return nil, readError(err)
 	}
-	return data, nil
+	if int64(buf.Len()) > limit {
+		return nil, tooMuchMemory(limit)
+	}
+	return buf.Bytes(), nil
+}
+
+// tooMuchMemory is the 413 of a document that must be held in memory and
+// exceeds the request memory bound.
+func tooMuchMemory(limit int64) error {
+	return TooLarge("The document must be held in memory to be embedded in its signature, and exceeds the server's request memory bound of %d bytes (server.maxRequestMemory): sign it detached, hash it client-side, or split it.", limit)
 }
 
 // readError keeps a reader's error for the web layer (which recognises its

@@ -1,7 +1,6 @@
 package workers
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"encoding/base64"
@@ -59,35 +58,22 @@ func itemError(i int, it *BatchItem, format string, args ...any) error {
 	return e
 }
 
+// parseBatch decodes the batch as it is read (decodeBatch stops at
+// MAX_BATCH_SIZE) and checks every item.
 func (w *CMSSigner) parseBatch(req *Request, d decision, docHash crypto.Hash) ([]batchItem, error) {
-	body, err := readBody(req)
+	reqs, err := decodeBatch(req.Data, w.pol.maxBatch, req.memoryLimit())
 	if err != nil {
 		return nil, err
 	}
-	br, ok := fastBatchRequest(body)
-	if !ok {
-		br = BatchRequest{}
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&br); err != nil {
-			return nil, Illegal("The batch request is not valid JSON of the form {\"signatureRequests\":[{\"data\":…,\"hashingAlgorithm\":…,\"customIdentifier\":…}]}: %v.", jsonErrorText(err))
-		}
-		if dec.More() {
-			return nil, Illegal("The batch request has data after its JSON object: send one object.")
-		}
-	}
-	n := len(br.SignatureRequests)
+	n := len(reqs)
 	if n == 0 {
 		return nil, Illegal("The batch request has no signatureRequests: send at least one item.")
-	}
-	if n > w.pol.maxBatch {
-		return nil, TooLarge("The batch has %d items but this worker signs at most %d per request (MAX_BATCH_SIZE): split it.", n, w.pol.maxBatch)
 	}
 	items := make([]batchItem, n)
 	errs := make([]error, n)
 	inChunks(n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			errs[i] = w.parseItem(i, &br.SignatureRequests[i], d, docHash, &items[i])
+			errs[i] = w.parseItem(i, &reqs[i], d, docHash, &items[i])
 		}
 	})
 	for _, err := range errs {
@@ -98,34 +84,13 @@ func (w *CMSSigner) parseBatch(req *Request, d decision, docHash crypto.Hash) ([
 	return items, nil
 }
 
-// readBody reads a batch request, in one allocation when its size is known.
-func readBody(req *Request) ([]byte, error) {
-	if req.Size < 0 || req.Size > 1<<30 {
-		return readAll(req.Data)
-	}
-	buf := make([]byte, req.Size+1) // +1: a body longer than announced is seen
-	n, err := io.ReadFull(req.Data, buf)
-	switch {
-	case err == io.ErrUnexpectedEOF, err == io.EOF:
-		return buf[:n], nil
-	case err != nil:
-		return nil, readError(err)
-	}
-	rest, err := readAll(req.Data) // longer than announced: read it all
-	if err != nil {
-		return nil, err
-	}
-	return append(buf, rest...), nil
-}
-
 // parseItem decodes and checks item i of a batch into out; docHash digests
 // an item that names no digest algorithm.
 func (w *CMSSigner) parseItem(i int, it *BatchItem, d decision, docHash crypto.Hash, out *batchItem) error {
-	data, err := base64.StdEncoding.DecodeString(it.Data)
-	if err != nil {
-		return itemError(i, it, "data is not valid base64.")
-	}
-	var h crypto.Hash
+	var (
+		h   crypto.Hash
+		err error
+	)
 	switch {
 	case it.HashingAlgorithm != "":
 		if h, err = w.pol.acceptHash(it.HashingAlgorithm); err != nil {
@@ -139,6 +104,14 @@ func (w *CMSSigner) parseItem(i int, it *BatchItem, d decision, docHash crypto.H
 		if h, err = w.pol.acceptHash(cms.HashName(docHash)); err != nil {
 			return itemError(i, it, "no hashingAlgorithm, and the worker's digest algorithm is not accepted: %v", err)
 		}
+	}
+	if d.clientHash && len(it.Data) > base64.StdEncoding.EncodedLen(h.Size()) {
+		// A digest: refused before its base64 is decoded into memory.
+		return itemError(i, it, "data is longer than the base64 of a %s digest (%d bytes): send the digest, not the document, when client-side hashing is on.", cms.HashName(h), h.Size())
+	}
+	data, err := base64.StdEncoding.DecodeString(it.Data)
+	if err != nil {
+		return itemError(i, it, "data is not valid base64.")
 	}
 	*out = batchItem{h: h, id: it.CustomIdentifier}
 	if d.clientHash {

@@ -1,74 +1,433 @@
 package workers
 
-// fastBatchRequest decodes the common shape of a batch request in one pass
-// over body: {"signatureRequests":[{"data":"…","hashingAlgorithm":"…",
-// "customIdentifier":"…"},…]} with plain ASCII strings (no escapes) and any
-// JSON white space. For anything else, including every malformed request,
-// it reports false and the caller decodes with encoding/json, whose errors
-// the client sees, so that both paths accept and reject exactly the same
-// requests. encoding/json scans a request twice and was the largest serial
-// cost of a batch of a thousand digests.
-func fastBatchRequest(body []byte) (BatchRequest, bool) {
-	var br BatchRequest
-	p := jsonScan{b: body}
-	if !p.byte('{') {
-		return br, false
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// batchShape is the request shape named in the errors of decodeBatch.
+const batchShape = `{"signatureRequests":[{"data":…,"hashingAlgorithm":…,"customIdentifier":…}]}`
+
+// decodeBatch reads a batch request from r item by item and stops reading
+// as soon as it has seen more than limit items: a request of a million items
+// costs the memory of limit+1 of them, not of the whole body and its decoded
+// copy. It accepts what encoding/json accepts for BatchRequest with unknown
+// fields disallowed, with two refusals of its own: a second
+// signatureRequests key (encoding/json would keep the last), and a
+// customIdentifier whose bytes encoding/json would alter (invalid UTF-8, a
+// lone surrogate escape), because the identifier is echoed to the client and
+// must come back byte for byte. The common item shape of plain ASCII strings
+// is decoded by hand in one pass; any other item goes through encoding/json,
+// whose error the client sees.
+//
+// The items kept may total at most memory bytes of JSON; a larger batch is
+// refused with ErrTooLarge.
+func decodeBatch(r io.Reader, limit int, memory int64) ([]BatchItem, error) {
+	d := &batchDecoder{r: bufio.NewReaderSize(r, 32<<10), memory: memory}
+	items, err := d.request(limit)
+	if err != nil {
+		return nil, err
 	}
-	key, ok := p.str()
-	if !ok || key != "signatureRequests" || !p.byte(':') || !p.byte('[') {
-		return br, false
+	return items, nil
+}
+
+// batchDecoder is a byte scanner over a batch request body.
+type batchDecoder struct {
+	r   *bufio.Reader
+	off int64  // bytes consumed
+	raw []byte // the current value, reused between items
+	err error  // the read error that stopped the scan
+
+	memory int64 // bytes of item JSON that may still be kept
+}
+
+
+func (d *batchDecoder) syntax() error {
+	if d.err != nil {
+		return readError(d.err)
 	}
-	if !p.peek(']') {
-		for {
-			var it BatchItem
-			if !p.byte('{') {
-				return br, false
+	return Illegal("The batch request is not valid JSON of the form %s: syntax error at byte %d.", batchShape, d.off)
+}
+
+func (d *batchDecoder) readByte() (byte, bool) {
+	c, err := d.r.ReadByte()
+	if err != nil {
+		if err != io.EOF {
+			d.err = err
+		}
+		return 0, false
+	}
+	d.off++
+	return c, true
+}
+
+// next returns the next byte that is not JSON white space.
+func (d *batchDecoder) next() (byte, bool) {
+	for {
+		c, ok := d.readByte()
+		if !ok {
+			return 0, false
+		}
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c, true
+	}
+}
+
+// request reads the whole request object.
+func (d *batchDecoder) request(limit int) ([]BatchItem, error) {
+	c, ok := d.next()
+	if !ok {
+		if d.err != nil {
+			return nil, readError(d.err)
+		}
+		return nil, Illegal("The batch request is not valid JSON of the form %s: the body is empty.", batchShape)
+	}
+	var items []BatchItem
+	switch c {
+	case 'n':
+		if !d.literal("ull") {
+			return nil, d.syntax()
+		}
+	case '{':
+		seen := false
+		for first := true; ; first = false {
+			c, ok := d.next()
+			if !ok {
+				return nil, d.syntax()
 			}
-			if !p.peek('}') {
-				for {
-					k, ok := p.str()
-					if !ok || !p.byte(':') {
-						return br, false
-					}
-					v, ok := p.str()
-					if !ok {
-						return br, false
-					}
-					switch k {
-					case "data":
-						it.Data = v
-					case "hashingAlgorithm":
-						it.HashingAlgorithm = v
-					case "customIdentifier":
-						it.CustomIdentifier = v
-					default:
-						return br, false // unknown or differently cased: encoding/json decides
-					}
-					if p.peek('}') {
-						break
-					}
-					if !p.byte(',') {
-						return br, false
-					}
-				}
-			}
-			br.SignatureRequests = append(br.SignatureRequests, it)
-			if p.peek(']') {
+			if c == '}' && first {
 				break
 			}
-			if !p.byte(',') {
-				return br, false
+			if c != '"' {
+				return nil, d.syntax()
+			}
+			key, err := d.key()
+			if err != nil {
+				return nil, err
+			}
+			if !strings.EqualFold(key, "signatureRequests") {
+				return nil, Illegal("The batch request is not valid JSON of the form %s: unknown field %s.", batchShape, strconv.Quote(key))
+			}
+			if seen {
+				return nil, Illegal("The batch request has signatureRequests twice: send one list.")
+			}
+			seen = true
+			if c, ok := d.next(); !ok || c != ':' {
+				return nil, d.syntax()
+			}
+			if items, err = d.list(limit); err != nil {
+				return nil, err
+			}
+			c, ok = d.next()
+			if !ok {
+				return nil, d.syntax()
+			}
+			if c == '}' {
+				break
+			}
+			if c != ',' {
+				return nil, d.syntax()
+			}
+		}
+	default:
+		return nil, Illegal("The batch request is not valid JSON of the form %s: the body is not a JSON object.", batchShape)
+	}
+	if _, ok := d.next(); ok {
+		return nil, Illegal("The batch request has data after its JSON object: send one object.")
+	}
+	if d.err != nil {
+		return nil, readError(d.err)
+	}
+	return items, nil
+}
+
+// literal consumes the rest of a JSON literal.
+func (d *batchDecoder) literal(rest string) bool {
+	for i := 0; i < len(rest); i++ {
+		if c, ok := d.readByte(); !ok || c != rest[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// key reads an object key whose opening quote was consumed.
+func (d *batchDecoder) key() (string, error) {
+	d.raw = append(d.raw[:0], '"')
+	if !d.str() {
+		return "", d.syntax()
+	}
+	var k string
+	if err := json.Unmarshal(d.raw, &k); err != nil {
+		return "", d.syntax()
+	}
+	return k, nil
+}
+
+// str appends the rest of a string whose opening quote is in d.raw.
+func (d *batchDecoder) str() bool {
+	for {
+		c, ok := d.readByte()
+		if !ok {
+			return false
+		}
+		d.raw = append(d.raw, c)
+		switch c {
+		case '"':
+			return true
+		case '\\':
+			c, ok := d.readByte()
+			if !ok {
+				return false
+			}
+			d.raw = append(d.raw, c)
+		}
+	}
+}
+
+// list reads the value of signatureRequests: null or an array of items.
+func (d *batchDecoder) list(limit int) ([]BatchItem, error) {
+	c, ok := d.next()
+	if !ok {
+		return nil, d.syntax()
+	}
+	if c == 'n' {
+		if !d.literal("ull") {
+			return nil, d.syntax()
+		}
+		return nil, nil
+	}
+	if c != '[' {
+		return nil, Illegal("The batch request is not valid JSON of the form %s: field \"signatureRequests\" has the wrong type.", batchShape)
+	}
+	items := make([]BatchItem, 0, min(limit, 64))
+	for first := true; ; first = false {
+		c, ok := d.next()
+		if !ok {
+			return nil, d.syntax()
+		}
+		if c == ']' && first {
+			return items, nil
+		}
+		if len(items) == limit {
+			return nil, TooLarge("The batch has more than %d items but this worker signs at most %d per request (MAX_BATCH_SIZE): split it.", limit, limit)
+		}
+		var it BatchItem
+		switch c {
+		case 'n':
+			if !d.literal("ull") {
+				return nil, d.syntax()
+			}
+		case '{':
+			start := d.off - 1
+			if !d.object() {
+				return nil, d.syntax()
+			}
+			if d.memory -= int64(len(d.raw)); d.memory < 0 {
+				return nil, TooLarge("The batch's items exceed the server's request memory bound (server.maxRequestMemory): split it, or send digests with client-side hashing.")
+			}
+			if err := decodeItem(d.raw, &it); err != nil {
+				return nil, Illegal("The batch request is not valid JSON of the form %s: %v.", batchShape, itemErrorText(err, start))
+			}
+		default:
+			return nil, Illegal("The batch request is not valid JSON of the form %s: item %d is not an object.", batchShape, len(items))
+		}
+		items = append(items, it)
+		c, ok = d.next()
+		if !ok {
+			return nil, d.syntax()
+		}
+		if c == ']' {
+			return items, nil
+		}
+		if c != ',' {
+			return nil, d.syntax()
+		}
+	}
+}
+
+// object reads into d.raw a JSON object whose '{' was consumed, keeping
+// track of nesting and strings only: encoding/json checks it in full.
+func (d *batchDecoder) object() bool {
+	d.raw = append(d.raw[:0], '{')
+	depth := 1
+	for depth > 0 {
+		c, ok := d.readByte()
+		if !ok {
+			return false
+		}
+		d.raw = append(d.raw, c)
+		switch c {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case '"':
+			if !d.str() {
+				return false
 			}
 		}
 	}
-	if !p.byte('}') {
-		return br, false
-	}
-	p.space()
-	return br, p.i == len(p.b)
+	return true
 }
 
-// jsonScan reads the JSON subset fastBatchRequest accepts.
+// itemErrorText words an encoding/json error on one item, with offsets
+// counted from the start of the body.
+func itemErrorText(err error, start int64) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return "syntax error at byte " + strconv.FormatInt(start+se.Offset, 10)
+	}
+	return jsonErrorText(err)
+}
+
+// itemWire is BatchItem as encoding/json reads it when the fast path does
+// not: the identifier keeps its raw bytes to be checked.
+type itemWire struct {
+	Data             string      `json:"data"`
+	HashingAlgorithm string      `json:"hashingAlgorithm"`
+	CustomIdentifier exactString `json:"customIdentifier"`
+}
+
+// exactString is a JSON string that must decode to exactly the text the
+// client wrote: encoding/json would replace invalid UTF-8 and unpaired
+// surrogate escapes with U+FFFD.
+type exactString string
+
+// errInexact is the sentence of a refused exactString.
+var errInexact = errors.New("customIdentifier is not valid UTF-8 text (or has an unpaired \\u surrogate escape) and could not be echoed unchanged: send UTF-8")
+
+func (s *exactString) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var v string
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	if !ExactJSONString(b) {
+		return errInexact
+	}
+	*s = exactString(v)
+	return nil
+}
+
+// ExactJSONString reports whether the JSON string raw decodes to exactly
+// the text the client wrote: it is valid UTF-8 and every \u escape of a
+// surrogate is one of a pair (encoding/json turns anything else into
+// U+FFFD).
+func ExactJSONString(raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return false
+	}
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
+		return rune(v), err == nil
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		r, ok := hex4(i)
+		if !ok {
+			i++ // another escape: skip its letter
+			continue
+		}
+		switch {
+		case utf16.IsSurrogate(r) && r < 0xDC00:
+			lo, ok := hex4(i + 6)
+			if !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return false
+			}
+			i += 11
+		case utf16.IsSurrogate(r):
+			return false
+		default:
+			i += 5
+		}
+	}
+	return true
+}
+
+// decodeItem decodes one item object: by hand when it is the common shape,
+// else with encoding/json.
+func decodeItem(raw []byte, it *BatchItem) error {
+	if fastItem(raw, it) {
+		return nil
+	}
+	*it = BatchItem{}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var w itemWire
+	if err := dec.Decode(&w); err != nil {
+		return err
+	}
+	*it = BatchItem{Data: w.Data, HashingAlgorithm: w.HashingAlgorithm, CustomIdentifier: string(w.CustomIdentifier)}
+	return nil
+}
+
+// fastItem decodes {"data":"…","hashingAlgorithm":"…","customIdentifier":"…"}
+// (any order, any subset, each key once, exactly so spelt) with strings of
+// printable ASCII without escapes. It reports false for anything else.
+func fastItem(b []byte, it *BatchItem) bool {
+	*it = BatchItem{}
+	p := jsonScan{b: b}
+	if !p.byte('{') {
+		return false
+	}
+	if p.byte('}') {
+		p.space()
+		return p.i == len(p.b)
+	}
+	var seen [3]bool
+	for {
+		k, ok := p.str()
+		if !ok || !p.byte(':') {
+			return false
+		}
+		v, ok := p.str()
+		if !ok {
+			return false
+		}
+		var f int
+		switch k {
+		case "data":
+			it.Data, f = v, 0
+		case "hashingAlgorithm":
+			it.HashingAlgorithm, f = v, 1
+		case "customIdentifier":
+			it.CustomIdentifier, f = v, 2
+		default:
+			return false // unknown or differently cased: encoding/json decides
+		}
+		if seen[f] {
+			return false // a repeated key: encoding/json decides
+		}
+		seen[f] = true
+		if p.byte('}') {
+			p.space()
+			return p.i == len(p.b)
+		}
+		if !p.byte(',') {
+			return false
+		}
+	}
+}
+
+// jsonScan reads the JSON subset fastItem accepts.
 type jsonScan struct {
 	b []byte
 	i int
@@ -85,7 +444,7 @@ func (p *jsonScan) space() {
 	}
 }
 
-// byte consumes c after white space.
+// byte consumes c after white space if it is next.
 func (p *jsonScan) byte(c byte) bool {
 	p.space()
 	if p.i < len(p.b) && p.b[p.i] == c {
@@ -94,9 +453,6 @@ func (p *jsonScan) byte(c byte) bool {
 	}
 	return false
 }
-
-// peek consumes c after white space if it is next.
-func (p *jsonScan) peek(c byte) bool { return p.byte(c) }
 
 // str reads a string of printable ASCII without escapes.
 func (p *jsonScan) str() (string, bool) {

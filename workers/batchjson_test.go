@@ -3,19 +3,26 @@ package workers
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"reflect"
+	"strings"
 	"testing"
 )
 
-// decodeStd is the encoding/json path of parseBatch.
-func decodeStd(body []byte) (BatchRequest, bool) {
+// decodeStd decodes a batch request with encoding/json, the reference that
+// decodeBatch must agree with.
+func decodeStd(body []byte) ([]BatchItem, bool) {
 	var br BatchRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&br); err != nil || dec.More() {
-		return br, false
+		return nil, false
 	}
-	return br, true
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false
+	}
+	return br.SignatureRequests, true
 }
 
 var batchJSONSeeds = []string{
@@ -23,11 +30,14 @@ var batchJSONSeeds = []string{
 	" {\n \"signatureRequests\" : [ { \"data\" : \"x\" } , {\"customIdentifier\":\"b\",\"data\":\"y\"} ] } \n",
 	`{"signatureRequests":[]}`,
 	`{"signatureRequests":[{}]}`,
+	`{"signatureRequests":[null,{"data":"a"}]}`,
 	`{"signatureRequests":[{"data":"a","data":"b"}]}`,
 	`{"signatureRequests":[{"Data":"a"}]}`,
+	`{"SIGNATUREREQUESTS":[{"data":"a"}]}`,
 	`{"signatureRequests":[{"data":"a\"b"}]}`,
-	`{"signatureRequests":[{"data":"ü"}]}`,
+	`{"signatureRequests":[{"data":"ü","customIdentifier":"\u00fc\ud83d\ude00"}]}`,
 	`{"signatureRequests":[{"data":1}]}`,
+	`{"signatureRequests":[{"data":{"a":[1,"]"]}}]}`,
 	`{"signatureRequests":[{"data":null}]}`,
 	`{"signatureRequests":null}`,
 	`{"signatureRequests":[{"data":"a"}]} x`,
@@ -35,51 +45,114 @@ var batchJSONSeeds = []string{
 	`{"signatureRequests":[{"data":"a"},]}`,
 	`{"signatureRequests":[{"data":"a"}],"other":1}`,
 	`{"signatureRequests":[{"unknown":"a"}]}`,
+	`{"signatureRequests":[1]}`,
+	`{"signatureRequests":{}}`,
 	`{}`,
+	`null`,
 	`[]`,
 	``,
 	`{"signatureRequests":[{"data":"a"}`,
 }
 
-// TestFastBatchRequestAgrees checks that whenever the fast decoder accepts a
-// body, encoding/json accepts it too and decodes the same request.
-func TestFastBatchRequestAgrees(t *testing.T) {
-	fast := 0
-	for _, s := range batchJSONSeeds {
-		got, ok := fastBatchRequest([]byte(s))
-		if !ok {
-			continue
-		}
-		fast++
-		want, wok := decodeStd([]byte(s))
-		if !wok {
-			t.Errorf("%q: the fast decoder accepts what encoding/json rejects", s)
-			continue
-		}
-		if !reflect.DeepEqual(got.SignatureRequests, want.SignatureRequests) && !(len(got.SignatureRequests) == 0 && len(want.SignatureRequests) == 0) {
-			t.Errorf("%q: fast %+v, encoding/json %+v", s, got, want)
-		}
-	}
-	if fast < 5 {
-		t.Errorf("the fast decoder took only %d of the seeds: it is not being exercised", fast)
+// refusedOnPurpose reports whether decodeBatch may refuse a body that
+// encoding/json accepts: a repeated signatureRequests key, or a
+// customIdentifier that encoding/json would alter.
+func refusedOnPurpose(err error) bool {
+	return err != nil && (errors.Is(err, errInexact) || strings.Contains(err.Error(), "signatureRequests twice") || strings.Contains(err.Error(), "customIdentifier is not valid UTF-8"))
+}
+
+// agree checks decodeBatch against encoding/json on one body.
+func agree(t *testing.T, body []byte) {
+	t.Helper()
+	got, err := decodeBatch(bytes.NewReader(body), 1<<20, 1<<30)
+	want, ok := decodeStd(body)
+	switch {
+	case err == nil && !ok:
+		t.Fatalf("%q: decodeBatch accepts what encoding/json rejects", body)
+	case err != nil && ok && !refusedOnPurpose(err):
+		t.Fatalf("%q: decodeBatch rejects (%v) what encoding/json accepts", body, err)
+	case err == nil && len(got)+len(want) > 0 && !reflect.DeepEqual(got, want):
+		t.Fatalf("%q: decodeBatch %+v, encoding/json %+v", body, got, want)
+	case err != nil && !errors.Is(err, ErrIllegalRequest):
+		t.Fatalf("%q: error %v is not an illegal request", body, err)
 	}
 }
 
-func FuzzFastBatchRequest(f *testing.F) {
+func TestDecodeBatchAgreesWithEncodingJSON(t *testing.T) {
+	t.Parallel()
+	for _, s := range batchJSONSeeds {
+		agree(t, []byte(s))
+	}
+}
+
+func FuzzDecodeBatch(f *testing.F) {
 	for _, s := range batchJSONSeeds {
 		f.Add([]byte(s))
 	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		got, ok := fastBatchRequest(body)
-		if !ok {
-			return
+	f.Fuzz(func(t *testing.T, body []byte) { agree(t, body) })
+}
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// TestDecodeBatchStopsAtLimit: a batch over MAX_BATCH_SIZE is refused after
+// limit+1 items are read, not after the whole body (issue 14: a
+// 1,000,000-item batch was parsed whole before it was refused).
+func TestDecodeBatchStopsAtLimit(t *testing.T) {
+	t.Parallel()
+	item := `{"data":"` + strings.Repeat("A", 44) + `","customIdentifier":"x"},`
+	body := `{"signatureRequests":[` + strings.Repeat(item, 1_000_000) + `{"data":""}]}`
+	cr := &countingReader{r: strings.NewReader(body)}
+	_, err := decodeBatch(cr, 1000, 1<<30)
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("error %v, want ErrTooLarge", err)
+	}
+	if cr.n > 1<<20 {
+		t.Errorf("read %d bytes of a %d-byte body before refusing it; want at most 1 MiB", cr.n, len(body))
+	}
+}
+
+// TestDecodeBatchExactIdentifiers: identifiers come back byte for byte or
+// are refused (issue 14: invalid UTF-8 became U+FFFD).
+func TestDecodeBatchExactIdentifiers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		id   string // as written in the JSON
+		want string // decoded; "" means refused
+	}{
+		{`plain`, "plain"},
+		{`tab\there`, "tab\there"},
+		{`\u00fc`, "ü"},
+		{`ü`, "ü"},
+		{`\ud83d\ude00`, "😀"},
+		{`\ufffd`, "\uFFFD"},
+		{"\uFFFD", "\uFFFD"},
+		{`\\ud800`, `\ud800`},
+		{"a\xffb", ""},
+		{`\ud800`, ""},
+		{`\udc00x`, ""},
+		{`\ud800\u0041`, ""},
+	} {
+		body := `{"signatureRequests":[{"data":"AA==","customIdentifier":"` + tc.id + `"}]}`
+		got, err := decodeBatch(strings.NewReader(body), 10, 1<<30)
+		switch {
+		case tc.want == "" && err == nil:
+			t.Errorf("%q: accepted as %q, want refused", tc.id, got[0].CustomIdentifier)
+		case tc.want == "" && !strings.Contains(err.Error(), "customIdentifier"):
+			t.Errorf("%q: error %q does not name customIdentifier", tc.id, err)
+		case tc.want != "" && err != nil:
+			t.Errorf("%q: %v", tc.id, err)
+		case tc.want != "" && got[0].CustomIdentifier != tc.want:
+			t.Errorf("%q: decoded %q, want %q", tc.id, got[0].CustomIdentifier, tc.want)
 		}
-		want, wok := decodeStd(body)
-		if !wok {
-			t.Fatalf("%q: the fast decoder accepts what encoding/json rejects", body)
-		}
-		if len(got.SignatureRequests) != len(want.SignatureRequests) || len(got.SignatureRequests) > 0 && !reflect.DeepEqual(got, want) {
-			t.Fatalf("%q: fast %+v, encoding/json %+v", body, got, want)
-		}
-	})
+	}
 }

@@ -209,7 +209,7 @@ func (w *CMSSigner) Process(ctx context.Context, req *Request) (*Response, error
 		}
 		digest = hh.Sum(nil)
 	default:
-		if content, err = readAll(req.Data); err != nil {
+		if content, err = readAll(req); err != nil {
 			return nil, err
 		}
 		hh := h.New()

@@ -129,7 +129,7 @@ func (w *PlainSigner) Process(ctx context.Context, req *Request) (*Response, err
 		}
 		input = hh.Sum(nil)
 	default:
-		if input, err = readAll(req.Data); err != nil {
+		if input, err = readAll(req); err != nil {
 			return nil, err
 		}
 		if len(input) == 0 {

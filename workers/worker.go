@@ -73,6 +73,19 @@ type Request struct {
 	Metadata map[string]string
 	// ID identifies the request in logs and responses.
 	ID string
+	// MemoryLimit bounds what the worker may hold in memory for this
+	// request (an embedded document, the items of a batch); zero means no
+	// bound. Streamed work (hashing a detached document) is not bounded by
+	// it.
+	MemoryLimit int64
+}
+
+// memoryLimit is req's bound, or no bound.
+func (req *Request) memoryLimit() int64 {
+	if req.MemoryLimit <= 0 {
+		return 1 << 62
+	}
+	return req.MemoryLimit
 }
 
 // Response is a worker's answer.

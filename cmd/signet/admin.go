@@ -15,11 +15,12 @@ func (a *app) mountAdmin() error {
 		Authenticate: a.adminAccess,
 		Reload:       func(context.Context) error { return a.reload() },
 		Refresh:      func(context.Context) error { a.refresh(); return nil },
+		Config:       a.config,
 		Audit:        a.audit,
 		Logger:       a.log,
 	})
 	h.Register(a.srv.Echo())
-	return nil
+	return a.mountUI(h)
 }
 
 // adminAccess decides on the credentials of an admin API request: an

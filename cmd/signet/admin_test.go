@@ -279,7 +279,10 @@ func (e *adminEnv) lifecycle(t *testing.T, token, alias, worker string, keyArgs 
 		t.Errorf("keys list:\n%s", out)
 	}
 
-	e.mustAdmin(t, "keys", "remove", token, alias)
+	if code, _, errs := e.admin(t, "keys", "remove", token, alias); code != 1 || !strings.Contains(errs, "used by worker") {
+		t.Errorf("removing a key a worker uses: exit %d %s", code, errs)
+	}
+	e.mustAdmin(t, "keys", "remove", token, alias, "--force")
 	if code, _ := e.s.postRaw(t, worker, bytes.NewReader(doc), nil); code == http.StatusOK {
 		t.Errorf("worker %s signed after its key was removed", worker)
 	}

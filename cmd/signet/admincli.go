@@ -34,7 +34,7 @@ Commands:
   keys test TOKEN ALIAS               sign a random digest and verify it
   keys csr TOKEN ALIAS --subject DN [--signature-algorithm ALG] [--out FILE]
   keys chain TOKEN ALIAS FILE         upload the PEM chain (signer first; FILE - for stdin)
-  keys remove TOKEN ALIAS
+  keys remove TOKEN ALIAS [--force]   refused while a worker uses the key, unless --force
   reload                              load the configuration files again
   audit list [--after N] [--limit N]
   audit verify [flags]                check the audit log's hash chain
@@ -98,6 +98,7 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		pinFile, algorithm, curve, subject, sigAlg, out string
 		bits, limit                                     int
 		after                                           int64
+		force                                           bool
 	)
 	switch cmd {
 	case "activate":
@@ -110,6 +111,8 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&subject, "subject", "", "subject `DN`, e.g. \"CN=Signer,O=Example,C=DE\"")
 		fs.StringVar(&sigAlg, "signature-algorithm", "", "CSR signature `algorithm` (default: from the key)")
 		fs.StringVar(&out, "out", "", "write the PEM CSR to `file` (default: stdout)")
+	case "keys remove":
+		fs.BoolVar(&force, "force", false, "remove the key even while workers use it")
 	case "audit list":
 		fs.Int64Var(&after, "after", 0, "list records after this `number`")
 		fs.IntVar(&limit, "limit", 100, "list at most `n` records")
@@ -216,7 +219,11 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			tw.Flush()
 		})
 	case "keys remove":
-		return c.show(ctx, http.MethodDelete, keyPath(pos[0], pos[1]), nil, nil, func() {
+		path := keyPath(pos[0], pos[1])
+		if force {
+			path += "?force=true"
+		}
+		return c.show(ctx, http.MethodDelete, path, nil, nil, func() {
 			fmt.Fprintf(stdout, "Removed key %s from token %s.\n", pos[1], pos[0])
 		})
 	case "audit list":

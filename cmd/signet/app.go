@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/config/demo"
@@ -36,6 +37,9 @@ type app struct {
 	auth    *authenticator       // HTTP basic users of the admin and vendor APIs
 	audit   state.Audit          // set by openState; nil: admin actions are not recorded
 	buildMu sync.Mutex           // serialises build and refresh (admin.go)
+	// chartInterval is how often the admin UI samples the metrics for its
+	// charts; zero: every 15 s.
+	chartInterval time.Duration
 }
 
 // newApp returns an app for the configuration files paths, with no workers

@@ -84,7 +84,7 @@ func TestBadInput(t *testing.T) {
 		{"REST: bad encoding", rest("CMSSigner", `{"data":"x","encoding":"HEX"}`), 400, "use NONE or BASE64"},
 		{"REST: unknown worker", rest("Nope", `{"data":"x"}`), 404, "No worker named"},
 		{"REST: unknown worker id", rest("4711", `{"data":"x"}`), 404, "No worker named or numbered"},
-		{"REST: wrong content type", req{"POST", "/signserver/rest/v1/workers/CMSSigner/process", "text/plain", strings.NewReader(`{"data":"x"}`)}, 400, "application/json"},
+		{"REST: wrong content type", req{"POST", "/signserver/rest/v1/workers/CMSSigner/process", "text/plain", strings.NewReader(`{"data":"x"}`)}, 415, "application/json"},
 		{"REST: oversize", rest("CMSSigner", `{"data":"`+big+`"}`), 413, "upload limit"},
 		{"REST: batch item invalid", rest("CAdESSigner", `{"data":"`+b64([]byte(`{"signatureRequests":[{"data":"!!","customIdentifier":"x1"}]}`))+`","encoding":"BASE64","metaData":{"USING_BATCHSIGNING":"true"}}`), 400, `data is not valid base64`},
 		{"REST: batch too large", rest("CAdESSigner", `{"data":"`+b64([]byte(`{"signatureRequests":[`+strings.Repeat(`{"data":"AA=="},`, 200)+`{"data":"AA=="}]}`))+`","encoding":"BASE64","metaData":{"USING_BATCHSIGNING":"true"}}`), 413, "upload limit"},

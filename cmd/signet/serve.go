@@ -93,7 +93,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *maxUpload > 0 {
 		limit = *maxUpload
 	}
-	a.srv = web.New(web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log})
+	a.srv = web.New(web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log, Limits: serverLimits(cfg.Server)})
 	if err := a.mountAdmin(); err != nil {
 		return err
 	}
@@ -139,4 +139,20 @@ func configCheck(paths []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%s: OK\n", strings.Join(paths, ", "))
 	return nil
+}
+
+// serverLimits are the web server's limits from the server section; what it
+// leaves unset takes web.DefaultLimits.
+func serverLimits(s config.Server) web.Limits {
+	return web.Limits{
+		ReadHeaderTimeout: s.ReadHeaderTimeout,
+		BodyTimeout:       s.BodyTimeout,
+		ReadTimeout:       s.ReadTimeout,
+		WriteTimeout:      s.WriteTimeout,
+		IdleTimeout:       s.IdleTimeout,
+		MaxConnections:    s.MaxConnections,
+		MaxInFlight:       s.MaxInFlight,
+		MaxWorkerQueue:    s.MaxWorkerQueue,
+		MaxRequestMemory:  s.MaxRequestMemory,
+	}
 }

@@ -25,8 +25,10 @@ import (
 	"time"
 
 	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/apitest"
 	"github.com/signet-project/signet/tokens"
 	tokdsm "github.com/signet-project/signet/tokens/dsm"
+	"github.com/signet-project/signet/tokens/guard"
 	"github.com/signet-project/signet/web/dsm"
 	"github.com/signet-project/signet/web/dsm/dsmtest"
 	"github.com/signet-project/signet/web/nethsm/nethsmtest"
@@ -412,7 +414,7 @@ func demoPublicKeys(t *testing.T, c vendorClient) map[string]crypto.PublicKey {
 func TestDSMAPIOnDemo(t *testing.T) {
 	spec := dsmtest.LoadSpec(t)
 	a, _ := demoWithLimitedUser(t)
-	tr := dsmtest.NewTransport(spec, nil)
+	tr := apitest.NewTransport(spec, nil)
 	c := vendorClient{t: t, base: a.url, rt: tr}
 	nc := vendorClient{t: t, base: a.url, rt: http.DefaultTransport}
 	pubs := demoPublicKeys(t, nc)
@@ -557,7 +559,7 @@ func TestDSMAPIOnDemo(t *testing.T) {
 func TestNetHSMAPIOnDemo(t *testing.T) {
 	spec := nethsmtest.LoadSpec(t)
 	a, _ := demoWithLimitedUser(t)
-	tr := nethsmtest.NewTransport(spec, nil)
+	tr := apitest.NewTransport(spec, nil)
 	c := vendorClient{t: t, base: a.url, rt: tr}
 	op := "operator:" + vendorPassword
 	pubs := demoPublicKeys(t, c)
@@ -675,6 +677,13 @@ func BenchmarkSuite_batchNetHSMP256_baseline(b *testing.B) { benchRemoteBatch(b,
 // TestVendorKeys checks which keys the vendor APIs serve: the local
 // tokens' keys by token name then alias, an alias once (the first token
 // wins), remote tokens left out, and a new worker set seen at once.
+// remoteFake is a token that says its keys live on another server.
+type remoteFake struct{ *nethsmtest.Token }
+
+func (remoteFake) Endpoint() string { return "https://hsm.example" }
+
+var _ tokens.Remote = remoteFake{}
+
 func TestVendorKeys(t *testing.T) {
 	keys := dsmtest.TestKeys(t)
 	tok := func(name string, aliases ...string) tokens.Token {
@@ -688,7 +697,10 @@ func TestVendorKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set1 := workers.NewSet(nil, map[string]tokens.Token{"b": tok("b", "x", "y"), "a": tok("a", "z", "y"), "r": remoteTok})
+	// A remote token is left out, though it lists keys, whether or not
+	// the key policy guard wraps it.
+	guarded := (&guard.Guard{}).Wrap(remoteFake{tok("rg", "v").(*nethsmtest.Token)}, nil)
+	set1 := workers.NewSet(nil, map[string]tokens.Token{"b": tok("b", "x", "y"), "a": tok("a", "z", "y"), "r": remoteTok, "rg": guarded})
 	set2 := workers.NewSet(nil, map[string]tokens.Token{"c": tok("c", "w")})
 	render := func(ks []vendorKey) string {
 		var parts []string

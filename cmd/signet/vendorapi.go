@@ -11,8 +11,6 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/tokens"
-	tokdsm "github.com/signet-project/signet/tokens/dsm"
-	toknethsm "github.com/signet-project/signet/tokens/nethsm"
 	"github.com/signet-project/signet/web/dsm"
 	"github.com/signet-project/signet/web/nethsm"
 	"github.com/signet-project/signet/workers"
@@ -29,7 +27,8 @@ import (
 // lists the mapped ID); its DSM kid is dsm.KeyID(token, alias), a UUID
 // that survives restarts. When two tokens hold the same alias, the token
 // whose name sorts first serves it. Remote tokens (dsm, nethsm) are not
-// served again, so that two Signets pointing at each other cannot loop.
+// served again (tokens.Remote), so that two Signets pointing at each
+// other cannot loop.
 //
 // DSM callers are users with the dsm role (app ID and API key secret as
 // HTTP basic credentials, or a bearer token from /sys/v1/session/auth);
@@ -124,8 +123,7 @@ func listVendorKeys(ctx context.Context, set *workers.Set) []vendorKey {
 	toks := set.Tokens()
 	names := make([]string, 0, len(toks))
 	for name, t := range toks {
-		switch t.(type) {
-		case *tokdsm.Token, *toknethsm.Token:
+		if _, remote := tokens.Unwrap(t).(tokens.Remote); remote {
 			continue
 		}
 		names = append(names, name)

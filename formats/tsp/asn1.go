@@ -213,7 +213,7 @@ func newAccuracy(d time.Duration) accuracy {
 type tstInfo struct {
 	Version        int
 	Policy         asn1.ObjectIdentifier
-	MessageImprint messageImprint
+	MessageImprint asn1.RawValue // the request's, byte for byte
 	SerialNumber   *big.Int
 	GenTime        asn1.RawValue
 	Accuracy       accuracy      `asn1:"optional"`

@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/digitorus/timestamp"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/signet-project/signet/formats/cms"
 )
@@ -249,6 +251,14 @@ func (a *Authority) Respond(ctx context.Context, query []byte) ([]byte, error) {
 		}
 		return a.reject(BadDataFormat, "The request is not a DER TimeStampReq.")
 	}
+	version, imprint, ok := requestHead(query)
+	if !ok {
+		return a.reject(BadDataFormat, "The request is not a DER TimeStampReq.")
+	}
+	if version != 1 {
+		// As openssl's TSA: RFC 3161 defines version 1 only.
+		return a.reject(BadRequest, fmt.Sprintf("The request version is %d; RFC 3161 requests are version 1.", version))
+	}
 	if !slices.Contains(a.accepted, req.HashAlgorithm) {
 		return a.reject(BadAlg, fmt.Sprintf("The message imprint digest %s is not accepted; use %s.", hashName(req.HashAlgorithm), a.acceptedNames()))
 	}
@@ -265,7 +275,7 @@ func (a *Authority) Respond(ctx context.Context, query []byte) ([]byte, error) {
 		}
 		policy = req.TSAPolicyOID
 	}
-	token, err := a.token(ctx, req.HashAlgorithm, req.HashedMessage, policy, req.Nonce, req.Certificates)
+	token, err := a.token(ctx, imprint, policy, req.Nonce, req.Certificates)
 	if err != nil {
 		return nil, err
 	}
@@ -315,11 +325,31 @@ func (a *Authority) Stamp(ctx context.Context, digest []byte, h crypto.Hash) ([]
 	if len(digest) != h.Size() {
 		return nil, fmt.Errorf("%w: the digest to time-stamp is %d bytes long, a %s digest is %d bytes", ErrRejected, len(digest), hashName(h), h.Size())
 	}
-	return a.token(ctx, h, digest, a.opts.DefaultPolicy, nil, true)
+	imprint, err := asn1.Marshal(messageImprint{
+		HashAlgorithm: pkix.AlgorithmIdentifier{Algorithm: hashOID(h), Parameters: asn1.NullRawValue},
+		HashedMessage: digest,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode the message imprint: %w", err)
+	}
+	return a.token(ctx, asn1.RawValue{FullBytes: imprint}, a.opts.DefaultPolicy, nil, true)
+}
+
+// requestHead reads the version and the DER MessageImprint of a
+// TimeStampReq. The imprint is copied into the token byte for byte, its
+// AlgorithmIdentifier included, as RFC 3161 section 2.4.2 requires: a
+// client that sent SHA-256 without parameters gets it back without them.
+func requestHead(query []byte) (version int64, imprint asn1.RawValue, ok bool) {
+	in := cryptobyte.String(query)
+	var req, mi cryptobyte.String
+	if !in.ReadASN1(&req, cbasn1.SEQUENCE) || !req.ReadASN1Int64WithTag(&version, cbasn1.INTEGER) || !req.ReadASN1Element(&mi, cbasn1.SEQUENCE) {
+		return 0, asn1.RawValue{}, false
+	}
+	return version, asn1.RawValue{FullBytes: slices.Clone([]byte(mi))}, true
 }
 
 // token builds and signs a TimeStampToken.
-func (a *Authority) token(ctx context.Context, h crypto.Hash, digest []byte, policy asn1.ObjectIdentifier, nonce *big.Int, withCerts bool) ([]byte, error) {
+func (a *Authority) token(ctx context.Context, imprint asn1.RawValue, policy asn1.ObjectIdentifier, nonce *big.Int, withCerts bool) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -332,18 +362,15 @@ func (a *Authority) token(ctx context.Context, h crypto.Hash, digest []byte, pol
 	}
 	now := a.opts.Now()
 	info := tstInfo{
-		Version: 1,
-		Policy:  policy,
-		MessageImprint: messageImprint{
-			HashAlgorithm: pkix.AlgorithmIdentifier{Algorithm: hashOID(h), Parameters: asn1.NullRawValue},
-			HashedMessage: digest,
-		},
-		SerialNumber: serial,
-		GenTime:      generalizedTime(now, a.opts.Accuracy),
-		Accuracy:     newAccuracy(a.opts.Accuracy),
-		Ordering:     a.opts.Ordering,
-		Nonce:        nonce,
-		TSA:          a.tsaName,
+		Version:        1,
+		Policy:         policy,
+		MessageImprint: imprint,
+		SerialNumber:   serial,
+		GenTime:        generalizedTime(now, a.opts.Accuracy),
+		Accuracy:       newAccuracy(a.opts.Accuracy),
+		Ordering:       a.opts.Ordering,
+		Nonce:          nonce,
+		TSA:            a.tsaName,
 	}
 	content, err := asn1.Marshal(info)
 	if err != nil {

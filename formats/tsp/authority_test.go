@@ -213,17 +213,47 @@ func TestRespondVerifiesWithOpenSSL(t *testing.T) {
 
 // rawQuery builds a TimeStampReq by hand, for queries openssl will not make.
 func rawQuery(t *testing.T, alg asn1.ObjectIdentifier, digest []byte, ext []pkix.Extension) []byte {
+	return rawQueryWith(t, 1, asn1.NullRawValue, alg, digest, ext)
+}
+
+// rawQueryWith is rawQuery with a version and the algorithm's parameters
+// (the zero RawValue leaves them out).
+func rawQueryWith(t *testing.T, version int, params asn1.RawValue, alg asn1.ObjectIdentifier, digest []byte, ext []pkix.Extension) []byte {
 	t.Helper()
 	type req struct {
 		Version        int
 		MessageImprint messageImprint
 		Extensions     []pkix.Extension `asn1:"tag:0,optional"`
 	}
-	der, err := asn1.Marshal(req{1, messageImprint{pkix.AlgorithmIdentifier{Algorithm: alg, Parameters: asn1.NullRawValue}, digest}, ext})
+	der, err := asn1.Marshal(req{version, messageImprint{pkix.AlgorithmIdentifier{Algorithm: alg, Parameters: params}, digest}, ext})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return der
+}
+
+// TestImprintCopiedByteForByte: the token's messageImprint is the query's,
+// its AlgorithmIdentifier included (RFC 3161 section 2.4.2; issue 14:
+// SHA-256 without parameters came back with NULL parameters).
+func TestImprintCopiedByteForByte(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t, "EC-P256")
+	a := p.authority(t, nil)
+	sum := sha256.Sum256([]byte("imprint"))
+	for _, params := range []asn1.RawValue{{}, asn1.NullRawValue} {
+		imprint, err := asn1.Marshal(messageImprint{pkix.AlgorithmIdentifier{Algorithm: oidSHA256, Parameters: params}, sum[:]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := a.Respond(context.Background(), rawQueryWith(t, 1, params, oidSHA256, sum[:], nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := decodeResponse(t, resp)
+		if r.Status.Status != statusGranted || !bytes.Contains(r.TimeStampToken.FullBytes, imprint) {
+			t.Errorf("parameters %x: status %d, token lacks the query's imprint %x", params.FullBytes, r.Status.Status, imprint)
+		}
+	}
 }
 
 func TestRespondRejects(t *testing.T) {
@@ -250,6 +280,7 @@ func TestRespondRejects(t *testing.T) {
 		opensslF string // openssl's text for the failure info
 		text     string // in the statusString
 	}{
+		{"version 2", fixed(rawQueryWith(t, 2, asn1.NullRawValue, oidSHA256, sum[:], nil)), nil, BadRequest, "transaction not permitted or supported", "version is 2"},
 		{"garbage", fixed([]byte("this is not a time-stamp query")), nil, BadDataFormat, "the data submitted has the wrong format", "not a DER TimeStampReq"},
 		{"empty", fixed(nil), nil, BadDataFormat, "the data submitted has the wrong format", "not a DER TimeStampReq"},
 		{"SHA-1 not accepted", query("-sha1"), nil, BadAlg, "unrecognized or unsupported algorithm identifier", "SHA1 is not accepted"},

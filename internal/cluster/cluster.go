@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/state/postgres"
 )
 
@@ -25,19 +26,33 @@ func Open(ctx context.Context, pg *config.Postgres, log *slog.Logger) (*postgres
 	if err != nil {
 		return nil, fmt.Errorf("the PostgreSQL url of the state section: %w", err)
 	}
-	return postgres.Open(ctx, url, postgres.Options{Node: pg.Node, Logger: log})
+	opts := postgres.Options{Node: pg.Node, Logger: log}
+	if pg.SealKey != "" {
+		if opts.Seal, err = state.OpenSeal(pg.SealKey, false); err != nil {
+			return nil, fmt.Errorf("%w: give every node the same key file (32 random bytes in hex: openssl rand -hex 32 > FILE)", err)
+		}
+	}
+	return postgres.Open(ctx, url, opts)
 }
 
-// OpenURL opens the cluster's state at url for a command-line tool;
-// an empty url is read from URLEnv.
-func OpenURL(ctx context.Context, url string, readOnly bool) (*postgres.Store, error) {
+// OpenURL opens the cluster's state at url for a command-line tool, with
+// the audit seal key file sealKey when it is not empty; an empty url is
+// read from URLEnv.
+func OpenURL(ctx context.Context, url, sealKey string, readOnly bool) (*postgres.Store, error) {
 	if url == "" {
 		url = os.Getenv(URLEnv)
 	}
 	if url == "" {
 		return nil, fmt.Errorf("no database given: pass --state postgres://user:password@host:5432/database or set %s", URLEnv)
 	}
-	return postgres.Open(ctx, url, postgres.Options{ReadOnly: readOnly, Node: "cli"})
+	opts := postgres.Options{ReadOnly: readOnly, Node: "cli"}
+	if sealKey != "" {
+		var err error
+		if opts.Seal, err = state.OpenSeal(sealKey, false); err != nil {
+			return nil, err
+		}
+	}
+	return postgres.Open(ctx, url, opts)
 }
 
 // DocumentName is the name the configuration version v stands under in

@@ -102,6 +102,8 @@ var goals = map[string]string{
 	"pipeline-batch-bt-p256":     "B-T vs B-B (no goal)",
 	"batch-dsm-p256":             "dsm token vs the key directly (no goal)",
 	"batch-nethsm-p256":          "nethsm token vs the key directly (no goal)",
+	"http-batch-p256-postgres":   "ratio ≥ 0.9 (PostgreSQL vs SQLite state)",
+	"http-single-p256-postgres":  "ratio ≥ 0.9 (PostgreSQL vs SQLite state)",
 }
 
 type suite struct {
@@ -127,6 +129,7 @@ func main() {
 	flag.DurationVar(&s.httpDur, "http", 10*time.Second, "duration of each HTTP load case; 0 runs the in-process cases only")
 	flag.StringVar(&s.bin, "bin", "bin/signet", "the signet `binary`")
 	budget := flag.Duration("budget", 9*time.Minute, "stop starting new work after this long")
+	clusterOnly := flag.Bool("cluster-only", false, "run only the cluster cases (PostgreSQL state vs SQLite)")
 	flag.Parse()
 	s.deadline = time.Now().Add(*budget)
 	s.cpu = map[string]float64{}
@@ -143,11 +146,16 @@ func main() {
 	m := machine()
 	start := time.Now()
 
-	if err := s.inProcess(ctx); err != nil {
-		fatal(err)
+	if !*clusterOnly {
+		if err := s.inProcess(ctx); err != nil {
+			fatal(err)
+		}
 	}
-	if s.httpDur > 0 {
+	if s.httpDur > 0 && !*clusterOnly {
 		s.httpCases(ctx)
+	}
+	if s.httpDur > 0 && !time.Now().After(s.deadline) {
+		s.clusterCases(ctx)
 	}
 	m.load += " → " + loadAvg()
 	m.took = time.Since(start).Round(time.Second)

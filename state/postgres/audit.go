@@ -1,7 +1,9 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,7 +88,8 @@ func (s *Store) auditWriter() {
 func (s *Store) appendGroup(group []*appendReq) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	var head state.Head
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var seq int64
 		var prev []byte
 		if err := tx.QueryRow(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE").Scan(&seq, &prev); err != nil {
@@ -101,9 +104,20 @@ func (s *Store) appendGroup(group []*appendReq) error {
 			b.Queue("INSERT INTO audit (seq, time, actor, action, target, outcome, details, prev, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 				r.e.Seq, r.e.Time.UnixNano(), r.e.Actor, r.e.Action, r.e.Target, r.e.Outcome, r.details, r.e.Prev, r.e.Hash)
 		}
-		b.Queue("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", seq, prev)
+		head = state.Head{Seq: seq, Hash: prev}
+		mac := []byte{}
+		if s.seal != nil {
+			mac = s.seal.MAC(head)
+		}
+		b.Queue("UPDATE audit_head SET seq = $1, hash = $2, mac = $3 WHERE id = 1", seq, prev, mac)
 		return tx.SendBatch(ctx, b).Close()
 	})
+	if err == nil && s.seal != nil {
+		if werr := s.seal.Write(head); werr != nil {
+			s.log.Error("audit head not sealed in the local head file", "error", werr)
+		}
+	}
+	return err
 }
 
 const selectEntries = "SELECT seq, time, actor, action, target, outcome, details, prev, hash FROM audit"
@@ -170,21 +184,53 @@ func (s *Store) VerifyCount(ctx context.Context) (int64, error) {
 			return err
 		}
 		var seq int64
-		var hash []byte
-		err = tx.QueryRow(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1").Scan(&seq, &hash)
+		var hash, mac []byte
+		err = tx.QueryRow(ctx, "SELECT seq, hash, mac FROM audit_head WHERE id = 1").Scan(&seq, &hash, &mac)
 		if errors.Is(err, pgx.ErrNoRows) {
 			err = &state.ChainError{Seq: 1, Reason: "has no chain head: the head row was deleted"}
 		}
 		if err != nil {
 			return err
 		}
-		return check.End(seq, hash)
+		if err := check.End(seq, hash); err != nil {
+			return err
+		}
+		return s.checkSeal(ctx, tx, state.Head{Seq: seq, Hash: hash}, mac)
 	})
 	var ce *state.ChainError
 	if err != nil && !errors.As(err, &ce) {
 		err = fmt.Errorf("read the audit log: %w", err)
 	}
 	return check.Checked(), err
+}
+
+// checkSeal checks the head row's seal and that the log still holds the
+// head this node sealed last in its head file.
+func (s *Store) checkSeal(ctx context.Context, tx pgx.Tx, head state.Head, mac []byte) error {
+	if s.seal == nil {
+		return nil
+	}
+	if (head.Seq > 0 || len(mac) > 0) && !hmac.Equal(mac, s.seal.MAC(head)) {
+		return &state.ChainError{Seq: head.Seq, Reason: "ends at a head that does not carry a valid seal: records were cut from the end, the log was wiped or rewritten, or it was written with another seal key"}
+	}
+	local, err := s.seal.Read()
+	if errors.Is(err, state.ErrNoHead) {
+		return nil
+	}
+	if err != nil {
+		return &state.ChainError{Seq: 0, Reason: err.Error()}
+	}
+	if local.Seq > head.Seq {
+		return &state.ChainError{Seq: local.Seq, Reason: fmt.Sprintf("is missing: this node sealed record %d, but the log ends at %d (an older copy of the database was put back, or records were cut)", local.Seq, head.Seq)}
+	}
+	var hash []byte
+	if err := tx.QueryRow(ctx, "SELECT hash FROM audit WHERE seq = $1", local.Seq).Scan(&hash); err != nil {
+		return &state.ChainError{Seq: local.Seq, Reason: "is missing: this node sealed it, but the log does not hold it"}
+	}
+	if !bytes.Equal(hash, local.Hash) {
+		return &state.ChainError{Seq: local.Seq, Reason: "is not the record this node sealed: the log was replaced or rewritten"}
+	}
+	return nil
 }
 
 // Interface checks.

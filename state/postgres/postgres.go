@@ -33,6 +33,13 @@
 // so that nodes append in turn without serialising signing on a round
 // trip per record.
 //
+// With a seal key (state.Seal, a key file every node has and the database
+// has not), the head row carries an HMAC of the last record's number and
+// hash, so that records cut from the end, a wiped log or a rewritten head
+// are reported; each node also seals the newest head it wrote into the
+// head file beside its key, so that a copy of the database older than that
+// put back is reported too.
+//
 // # Signing log
 //
 // One record per signing request from every node, written in groups like
@@ -59,6 +66,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/signet-project/signet/state"
 )
 
 // migrations take the schema from version i to i+1.
@@ -116,6 +125,7 @@ var migrations = []string{
 	CREATE INDEX signlog_key ON signlog (key);
 	CREATE INDEX signlog_usr ON signlog (usr);
 	CREATE INDEX signlog_hashes ON signlog USING gin (hashes);`,
+	`ALTER TABLE audit_head ADD COLUMN mac bytea NOT NULL DEFAULT '';`,
 }
 
 // migrateLock is the advisory lock key nodes take while migrating.
@@ -142,6 +152,9 @@ type Options struct {
 	// `signet admin audit verify` does.
 	ReadOnly bool
 	Logger   *slog.Logger
+	// Seal, when set, seals the chain head with a key outside the
+	// database (see "Audit chain").
+	Seal *state.Seal
 }
 
 // Store is the PostgreSQL state. It implements state.Audit and
@@ -150,6 +163,7 @@ type Store struct {
 	pool   *pgxpool.Pool
 	node   string
 	log    *slog.Logger
+	seal   *state.Seal
 	trips  atomic.Int64
 	health atomic.Pointer[error] // nil or *nil: reachable
 
@@ -172,7 +186,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the PostgreSQL URL is not valid: %w", redact(err))
 	}
-	s := &Store{node: opts.Node, log: opts.Logger, keys: map[string]*lease{},
+	s := &Store{node: opts.Node, log: opts.Logger, seal: opts.Seal, keys: map[string]*lease{},
 		reqs: make(chan *reservation), appends: make(chan *appendReq), logs: make(chan *logReq), quit: make(chan struct{})}
 	if s.node == "" {
 		h, _ := os.Hostname()

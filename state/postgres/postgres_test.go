@@ -384,3 +384,85 @@ func TestSigningLog(t *testing.T) {
 		t.Errorf("record %+v", got[0])
 	}
 }
+
+// TestAuditSealed: with a seal key, a truncated log, a wiped log and an
+// older copy of the database put back are reported.
+func TestAuditSealed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url, err := server.NewDatabase(ctx, fmt.Sprintf("t%d", dbSeq.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	key := []byte("00112233445566778899aabbccddeeff\n")
+	open := func(name string, ro bool) *Store {
+		f := dir + "/" + name + ".key" // each node its own copy of the key, and its own head file
+		if err := os.WriteFile(f, key, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		seal, err := state.OpenSeal(f, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(ctx, url, Options{Node: name, Seal: seal, ReadOnly: ro})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	n1, n2 := open("n1", false), open("n2", false)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	appendN := func(s *Store, n int) {
+		for range n {
+			if _, err := s.Append(ctx, state.Entry{Actor: "t", Action: "a", Target: "x", Outcome: "ok"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	appendN(n1, 5)
+	appendN(n2, 5)
+	if n, err := n1.VerifyCount(ctx); err != nil || n != 10 {
+		t.Fatalf("verify: %d, %v", n, err)
+	}
+	var seq int64
+	var hash, mac []byte
+	if err := conn.QueryRow(ctx, "SELECT seq, hash, mac FROM audit_head").Scan(&seq, &hash, &mac); err != nil {
+		t.Fatal(err)
+	}
+	appendN(n1, 10) // n1 sealed record 20 in its head file
+	exec := func(sql string, args ...any) {
+		if _, err := conn.Exec(ctx, sql, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		tamper func()
+		seq    int64
+	}{
+		{"truncated without the key", func() {
+			exec("DELETE FROM audit WHERE seq > 15")
+			exec("UPDATE audit_head SET seq = 15, hash = (SELECT hash FROM audit WHERE seq = 15)")
+		}, 15},
+		{"older copy put back", func() {
+			exec("DELETE FROM audit WHERE seq > 10")
+			exec("UPDATE audit_head SET seq = $1, hash = $2, mac = $3", seq, hash, mac)
+		}, 20},
+		{"wiped", func() {
+			exec("DELETE FROM audit")
+			exec("UPDATE audit_head SET seq = 0, hash = '', mac = ''")
+		}, 20},
+	} {
+		tc.tamper()
+		var ce *state.ChainError
+		if err := n1.Verify(ctx); !errors.As(err, &ce) || ce.Seq != tc.seq {
+			t.Errorf("%s: verify says %v, want a broken chain at record %d", tc.name, err, tc.seq)
+		}
+	}
+}

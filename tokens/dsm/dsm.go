@@ -21,42 +21,35 @@
 // refuses the API key; Status and the signing calls probe it again at most
 // once per ProbeInterval, so the token recovers on its own. Safe requests
 // (authentication, key listing, health) are retried on network errors and
-// 502/503/504 answers; a batch sign is retried only when the connection was
-// refused, so nothing is ever signed twice.
+// 502/503/504 answers; a batch sign is retried only when no connection was
+// made, so nothing is ever signed twice.
 package dsm
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/internal/remote"
 )
 
-// Defaults for Options.
+// Batching defaults for Options (Timeout and ProbeInterval default to
+// those of every remote token, 30 s and 5 s).
 const (
-	DefaultTimeout       = 30 * time.Second
-	DefaultMaxBatchSize  = 100
-	DefaultParallelism   = 4
-	DefaultProbeInterval = 5 * time.Second
+	DefaultMaxBatchSize = 100
+	DefaultParallelism  = 4
 )
 
 // ErrForbidden reports that the DSM does not let the token's app use a key.
@@ -79,7 +72,7 @@ type Options struct {
 	// CABundle is a PEM file (or PEM text) of the CA certificates that
 	// issued the DSM's TLS certificate; empty means the system roots.
 	CABundle string
-	// Timeout bounds each HTTP request (DefaultTimeout when zero).
+	// Timeout bounds each HTTP request (30 s when zero).
 	Timeout time.Duration
 	// MaxBatchSize is the most items one batch sign request carries
 	// (DefaultMaxBatchSize when zero).
@@ -88,7 +81,7 @@ type Options struct {
 	// (DefaultParallelism when zero).
 	Parallelism int
 	// ProbeInterval is the shortest time between two probes of the DSM
-	// (DefaultProbeInterval when zero).
+	// (5 s when zero).
 	ProbeInterval time.Duration
 	// HTTPClient replaces the client the token makes; CABundle is then the
 	// caller's business.
@@ -106,29 +99,23 @@ type Options struct {
 // Token is a Fortanix DSM crypto token. It is safe for concurrent use.
 type Token struct {
 	name       string
-	base       string // URL without trailing slash
-	timeout    time.Duration
 	maxBatch   int
 	parallel   int
-	probeEvery time.Duration
-	client     *http.Client
 	chains     map[string]string
 	chainDir   string
 	now        func() time.Time
 	configured string // Options.APIKey
 	appID      string // Options.User
+	api        remote.Client
+	health     remote.Health
 
 	authMu sync.Mutex // one session request at a time
 
 	mu      sync.Mutex
 	user    string
-	secret  string
-	hasKey  bool
+	secret  string // empty: no API key
 	bearer  string
 	renewAt time.Time
-	status  tokens.Status
-	probed  time.Time
-	probing bool
 	keys    map[string]keyEntry // by name
 	cache   remote.ChainCache
 }
@@ -136,6 +123,7 @@ type Token struct {
 var (
 	_ tokens.Token       = (*Token)(nil)
 	_ tokens.BatchSigner = (*Token)(nil)
+	_ tokens.Remote      = (*Token)(nil)
 )
 
 // keyEntry is what the token knows of a DSM key.
@@ -179,144 +167,97 @@ func New(opts Options) (*Token, error) {
 	if opts.Name == "" {
 		return nil, errors.New("dsm token: set a name")
 	}
-	u, err := url.Parse(opts.URL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("dsm token %s: URL %q must be https://host[:port]", opts.Name, opts.URL)
+	u, err := remote.ParseURL(opts.URL, "put the API key in its own setting")
+	if err != nil {
+		return nil, fmt.Errorf("dsm token %s: %w", opts.Name, err)
 	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("dsm token %s: URL %q must have no credentials, query or fragment: put the API key in its own setting", opts.Name, opts.URL)
-	}
+	prefix := "dsm token " + opts.Name
 	t := &Token{
 		name:       opts.Name,
-		base:       strings.TrimSuffix(u.String(), "/"),
-		timeout:    orDefault(opts.Timeout, DefaultTimeout),
-		maxBatch:   orDefault(opts.MaxBatchSize, DefaultMaxBatchSize),
-		parallel:   orDefault(opts.Parallelism, DefaultParallelism),
-		probeEvery: orDefault(opts.ProbeInterval, DefaultProbeInterval),
-		client:     opts.HTTPClient,
+		maxBatch:   remote.OrDefault(opts.MaxBatchSize, DefaultMaxBatchSize),
+		parallel:   remote.OrDefault(opts.Parallelism, DefaultParallelism),
 		chains:     opts.Chains,
 		chainDir:   opts.ChainDir,
 		now:        opts.Now,
 		configured: opts.APIKey,
 		appID:      opts.User,
-		status:     tokens.Status{State: tokens.Offline, Reason: "not contacted yet"},
+		health:     remote.Health{Prefix: prefix, Every: remote.OrDefault(opts.ProbeInterval, remote.DefaultProbeInterval)},
 		keys:       map[string]keyEntry{},
+	}
+	t.api = remote.Client{
+		Server:  "DSM",
+		Base:    strings.TrimSuffix(u.String(), "/"),
+		HTTP:    opts.HTTPClient,
+		Timeout: remote.OrDefault(opts.Timeout, remote.DefaultTimeout),
+		MaxBody: maxBody,
+		Health:  &t.health,
 	}
 	if t.now == nil {
 		t.now = time.Now
 	}
+	reason := notActivated
 	if opts.APIKey != "" {
 		if t.user, t.secret, err = t.parseAPIKey(opts.APIKey); err != nil {
-			return nil, fmt.Errorf("dsm token %s: %w", opts.Name, err)
+			return nil, fmt.Errorf("%s: %w", prefix, err)
 		}
-		t.hasKey = true
-	} else {
-		t.status.Reason = notActivated
+		reason = "not contacted yet"
 	}
-	if t.client == nil {
+	t.health.Reset(t.secret != "", tokens.Status{State: tokens.Offline, Reason: reason})
+	if t.api.HTTP == nil {
 		tr, err := remote.NewTransport(opts.CABundle, t.parallel)
 		if err != nil {
-			return nil, fmt.Errorf("dsm token %s: %w", opts.Name, err)
+			return nil, fmt.Errorf("%s: %w", prefix, err)
 		}
-		t.client = &http.Client{Transport: tr}
+		t.api.HTTP = &http.Client{Transport: tr}
 	}
-	t.client = remote.NoRedirects(t.client)
+	t.api.HTTP = remote.NoRedirects(t.api.HTTP)
 	return t, nil
-}
-
-func orDefault[T int | time.Duration](v, def T) T {
-	if v <= 0 {
-		return def
-	}
-	return v
 }
 
 // Name returns the token's configured name.
 func (t *Token) Name() string { return t.name }
 
+// Endpoint returns the DSM's address: the token's keys are served there.
+func (t *Token) Endpoint() string { return t.api.Base }
+
 // Status reports whether the token can sign. The DSM is probed again when
 // the last probe is older than ProbeInterval, whether the token is Active or
 // not, so that health reports follow the DSM.
 func (t *Token) Status(ctx context.Context) tokens.Status {
-	t.mu.Lock()
-	due := t.hasKey && time.Since(t.probed) >= t.probeEvery && !t.probing
-	t.mu.Unlock()
-	if due {
-		t.probe(ctx)
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.status
+	return t.health.Status(ctx, t.probe)
 }
 
 // probe checks that the DSM answers and takes the API key: it gets a
 // bearer token when it has none and asks /sys/v1/health.
 func (t *Token) probe(ctx context.Context) error {
-	t.mu.Lock()
-	if t.probing {
-		st := t.status
-		t.mu.Unlock()
-		if st.State == tokens.Active {
-			return nil
-		}
-		return fmt.Errorf("dsm token %s: %s: %w", t.name, st.Reason, tokens.ErrOffline)
+	end, current := t.health.BeginProbe()
+	if end == nil {
+		return current
 	}
-	t.probing = true
-	t.probed = time.Now()
-	t.mu.Unlock()
-	defer func() {
-		t.mu.Lock()
-		t.probing = false
-		t.mu.Unlock()
-	}()
+	defer end()
 	if _, err := t.authorization(ctx); err != nil {
 		return err
 	}
-	status, body, err := t.send(ctx, http.MethodGet, "/sys/v1/health", nil, "", true)
+	status, body, err := t.api.Send(ctx, t.req(http.MethodGet, "/sys/v1/health", nil, "", true))
 	if err != nil {
 		return err
 	}
 	if status/100 != 2 {
-		return t.offline(fmt.Sprintf("the DSM at %s is not healthy (%v)", t.base, &httpError{status, errorMessage(body)}))
+		return t.health.Offline(fmt.Sprintf("the DSM at %s is not healthy (%v)", t.api.Base, t.api.Error(status, body)))
 	}
-	t.active()
+	t.health.Active()
 	return nil
-}
-
-func (t *Token) active() {
-	t.mu.Lock()
-	if t.hasKey {
-		t.status = tokens.Status{State: tokens.Active}
-	}
-	t.mu.Unlock()
-}
-
-// offline sets the token Offline with reason (while it has an API key) and
-// returns an error wrapping ErrOffline.
-func (t *Token) offline(reason string) error {
-	t.mu.Lock()
-	if t.hasKey {
-		t.status = tokens.Status{State: tokens.Offline, Reason: reason}
-	}
-	t.mu.Unlock()
-	return fmt.Errorf("dsm token %s: %s: %w", t.name, reason, tokens.ErrOffline)
 }
 
 // ready returns nil when the token may send requests, probing a token that
 // is not Active when a probe is due.
 func (t *Token) ready(ctx context.Context) error {
-	t.mu.Lock()
-	st, due, hasKey := t.status, time.Since(t.probed) >= t.probeEvery && !t.probing, t.hasKey
-	t.mu.Unlock()
-	switch {
-	case !hasKey:
-		return fmt.Errorf("dsm token %s: %s: %w", t.name, notActivated, tokens.ErrOffline)
-	case st.State == tokens.Active:
-		return nil
-	case due:
-		return t.probe(ctx)
-	}
-	return fmt.Errorf("dsm token %s: %s: %w", t.name, st.Reason, tokens.ErrOffline)
+	return t.health.Ready(ctx, notActivated, t.probe)
+}
+
+// req makes a DSM API request.
+func (t *Token) req(method, path string, body []byte, authz string, idempotent bool) remote.Request {
+	return remote.Request{Method: method, Path: path, Accept: "application/json", Authorization: authz, Body: body, Idempotent: idempotent}
 }
 
 // Activate sets the API key (pin; the configured APIKey when pin is empty)
@@ -331,29 +272,24 @@ func (t *Token) Activate(ctx context.Context, pin string) error {
 	if err != nil {
 		return fmt.Errorf("dsm token %s: %w: %w", t.name, err, tokens.ErrBadPIN)
 	}
-	t.mu.Lock()
-	t.user, t.secret, t.hasKey = user, secret, true
-	t.bearer, t.renewAt = "", time.Time{}
-	t.keys = map[string]keyEntry{}
-	t.mu.Unlock()
-	t.cache.Forget()
+	t.setKey(user, secret, tokens.Status{State: tokens.Offline, Reason: "not contacted yet"})
 	err = t.probe(ctx)
-	var ae *authError
+	var ae *remote.AuthError
 	if errors.As(err, &ae) {
-		t.forget(notActivated)
+		t.setKey("", "", tokens.Status{State: tokens.Offline, Reason: notActivated})
 		return fmt.Errorf("dsm token %s: the DSM refused the API key of app %s: %w", t.name, user, tokens.ErrBadPIN)
 	}
 	return err
 }
 
-// forget drops the API key and the session; the token is Offline with
-// reason.
-func (t *Token) forget(reason string) {
+// setKey sets the API key (none when secret is empty) and the status, and
+// drops the session and what the token knew of keys and chains.
+func (t *Token) setKey(user, secret string, st tokens.Status) {
 	t.mu.Lock()
-	t.user, t.secret, t.hasKey = "", "", false
+	t.user, t.secret = user, secret
 	t.bearer, t.renewAt = "", time.Time{}
 	t.keys = map[string]keyEntry{}
-	t.status = tokens.Status{State: tokens.Offline, Reason: reason}
+	t.health.Reset(secret != "", st)
 	t.mu.Unlock()
 	t.cache.Forget()
 }
@@ -366,49 +302,11 @@ func (t *Token) Deactivate(ctx context.Context) error {
 	t.mu.Unlock()
 	if bearer != "" {
 		// Best effort: an unreachable DSM expires the session by itself.
-		t.send(ctx, http.MethodPost, "/sys/v1/session/terminate", nil, "Bearer "+bearer, false)
+		t.api.Send(ctx, t.req(http.MethodPost, "/sys/v1/session/terminate", nil, "Bearer "+bearer, false))
 	}
-	t.forget("deactivated")
-	t.client.CloseIdleConnections()
+	t.setKey("", "", tokens.Status{State: tokens.Offline, Reason: "deactivated"})
+	t.api.HTTP.CloseIdleConnections()
 	return nil
-}
-
-// httpError is a DSM error answer.
-type httpError struct {
-	status  int
-	message string
-}
-
-func (e *httpError) Error() string {
-	if e.message == "" {
-		return fmt.Sprintf("DSM answered %d %s", e.status, http.StatusText(e.status))
-	}
-	return fmt.Sprintf("DSM answered %d: %s", e.status, e.message)
-}
-
-// authError is a refused API key.
-type authError struct{ httpError }
-
-func (e *authError) Unwrap() error { return &e.httpError }
-
-// errorMessage extracts the message of a DSM error body (JSON {"error"} or
-// {"message"}, or text), shortened.
-func errorMessage(body []byte) string {
-	var e struct {
-		Error   string `json:"error"`
-		Message string `json:"message"`
-	}
-	msg := strings.TrimSpace(string(body))
-	if json.Unmarshal(body, &e) == nil {
-		msg = e.Error
-		if msg == "" {
-			msg = e.Message
-		}
-	}
-	if len(msg) > 200 {
-		msg = msg[:200] + "…"
-	}
-	return msg
 }
 
 // authorization returns the Authorization header value of a bearer token
@@ -432,23 +330,23 @@ func (t *Token) authorization(ctx context.Context) (string, error) {
 		return h, nil
 	}
 	t.mu.Lock()
-	user, secret, hasKey := t.user, t.secret, t.hasKey
+	user, secret := t.user, t.secret
 	t.mu.Unlock()
-	if !hasKey {
+	if secret == "" {
 		return "", fmt.Errorf("dsm token %s: %s: %w", t.name, notActivated, tokens.ErrOffline)
 	}
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+secret))
-	status, body, err := t.send(ctx, http.MethodPost, "/sys/v1/session/auth", nil, basic, true)
+	status, body, err := t.api.Send(ctx, t.req(http.MethodPost, "/sys/v1/session/auth", nil, basic, true))
 	if err != nil {
 		return "", err
 	}
-	he := httpError{status, errorMessage(body)}
+	he := t.api.Error(status, body)
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		err := t.offline(fmt.Sprintf("the DSM refused the API key of app %s: check it", user))
-		return "", fmt.Errorf("%w (%w)", err, &authError{he})
+		err := t.health.Offline(fmt.Sprintf("the DSM refused the API key of app %s: check it", user))
+		return "", fmt.Errorf("%w (%w)", err, &remote.AuthError{HTTPError: *he})
 	case status != http.StatusOK:
-		return "", fmt.Errorf("dsm token %s: session auth: %w", t.name, &he)
+		return "", fmt.Errorf("dsm token %s: session auth: %w", t.name, he)
 	}
 	var a struct {
 		TokenType   string `json:"token_type"`
@@ -492,7 +390,7 @@ func (t *Token) request(ctx context.Context, method, path string, body []byte, i
 		if err != nil {
 			return nil, err
 		}
-		status, resp, err := t.send(ctx, method, path, body, authz, idempotent)
+		status, resp, err := t.api.Send(ctx, t.req(method, path, body, authz, idempotent))
 		if err != nil {
 			return nil, err
 		}
@@ -501,99 +399,16 @@ func (t *Token) request(ctx context.Context, method, path string, body []byte, i
 			continue
 		}
 		if status/100 == 2 {
-			t.active()
+			t.health.Active()
 			return resp, nil
 		}
-		he := &httpError{status, errorMessage(resp)}
+		he := t.api.Error(status, resp)
 		if status == http.StatusUnauthorized {
-			err := t.offline("the DSM refused the session of the API key: check the app")
-			return nil, fmt.Errorf("%w (%w)", err, &authError{*he})
+			err := t.health.Offline("the DSM refused the session of the API key: check the app")
+			return nil, fmt.Errorf("%w (%w)", err, &remote.AuthError{HTTPError: *he})
 		}
 		return nil, fmt.Errorf("dsm token %s: %s %s: %w", t.name, method, path, he)
 	}
-}
-
-// send sends one request, retrying where that is safe: an idempotent
-// request on network errors and 502/503/504, any request when the
-// connection was refused before a byte left. A DSM that cannot be reached
-// sets the token Offline.
-func (t *Token) send(ctx context.Context, method, path string, body []byte, authz string, idempotent bool) (int, []byte, error) {
-	const attempts = 3
-	var lastErr error
-	for i := range attempts {
-		if i > 0 {
-			select {
-			case <-ctx.Done():
-				return 0, nil, ctx.Err()
-			case <-time.After(time.Duration(i) * 100 * time.Millisecond):
-			}
-		}
-		status, resp, sent, err := t.once(ctx, method, path, body, authz)
-		if err != nil {
-			if ctx.Err() != nil {
-				return 0, nil, ctx.Err() // the caller gave up: says nothing about the DSM
-			}
-			lastErr = err
-			if idempotent || (!sent && errors.Is(err, syscall.ECONNREFUSED)) {
-				continue
-			}
-			break
-		}
-		switch status {
-		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			if idempotent && i < attempts-1 {
-				continue
-			}
-		}
-		return status, resp, nil
-	}
-	return 0, nil, t.offline(fmt.Sprintf("the DSM at %s is unreachable (%v)", t.base, cause(lastErr)))
-}
-
-// cause strips the URL wrapper of a client error: the URL is in the reason.
-func cause(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
-
-// once sends one request. sent reports whether a connection was obtained,
-// that is whether any byte of the request may have left.
-func (t *Token) once(ctx context.Context, method, path string, body []byte, authz string) (status int, respBody []byte, sent bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, t.timeout)
-	defer cancel()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	var gotConn atomic.Bool
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GotConn: func(httptrace.GotConnInfo) { gotConn.Store(true) },
-	})
-	req, err := http.NewRequestWithContext(ctx, method, t.base+path, rd)
-	if err != nil {
-		return 0, nil, false, err
-	}
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if authz != "" {
-		req.Header.Set("Authorization", authz)
-	}
-	resp, err := t.client.Do(req)
-	if err != nil {
-		return 0, nil, gotConn.Load(), err
-	}
-	defer resp.Body.Close()
-	respBody, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return 0, nil, true, err
-	}
-	io.Copy(io.Discard, resp.Body) // keep the connection reusable
-	return resp.StatusCode, respBody, true, nil
 }
 
 // sobject is the part of DSM's Sobject schema the token reads.
@@ -651,6 +466,14 @@ func (t *Token) listKeys(ctx context.Context, name string) ([]sobject, error) {
 		return nil, fmt.Errorf("dsm token %s: key list: %w", t.name, err)
 	}
 	return list, nil
+}
+
+// readyKey returns the DSM key named alias once the token is ready.
+func (t *Token) readyKey(ctx context.Context, alias string) (keyEntry, error) {
+	if err := t.ready(ctx); err != nil {
+		return keyEntry{}, err
+	}
+	return t.key(ctx, alias)
 }
 
 // key returns the DSM key named alias, cached.
@@ -719,10 +542,7 @@ func (t *Token) Keys(ctx context.Context) ([]tokens.KeyInfo, error) {
 // Signer returns a crypto.Signer for the DSM key named alias. Each Sign is
 // a batch of one; its calls use ctx, and fail once ctx is done.
 func (t *Token) Signer(ctx context.Context, alias string) (crypto.Signer, error) {
-	if err := t.ready(ctx); err != nil {
-		return nil, err
-	}
-	k, err := t.key(ctx, alias)
+	k, err := t.readyKey(ctx, alias)
 	if err != nil {
 		return nil, err
 	}
@@ -755,23 +575,9 @@ func (t *Token) readChain(alias string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dsm token %s: chain of key %q: %w", t.name, alias, err)
 	}
-	var certs []*x509.Certificate
-	for rest := data; ; {
-		var p *pem.Block
-		if p, rest = pem.Decode(rest); p == nil {
-			break
-		}
-		if p.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(p.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("dsm token %s: chain file %s: %w", t.name, file, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("dsm token %s: chain file %s holds no PEM certificate", t.name, file)
+	certs, err := remote.ParseCerts(data)
+	if err != nil {
+		return nil, fmt.Errorf("dsm token %s: chain file %s: %w", t.name, file, err)
 	}
 	return certs, nil
 }
@@ -784,10 +590,7 @@ func (t *Token) readChain(alias string) ([]*x509.Certificate, error) {
 // remote.DefaultChainTTL, and the same certificates keep the same
 // *x509.Certificate values.
 func (t *Token) Chain(ctx context.Context, alias string) ([]*x509.Certificate, error) {
-	if err := t.ready(ctx); err != nil {
-		return nil, err
-	}
-	k, err := t.key(ctx, alias)
+	k, err := t.readyKey(ctx, alias)
 	if err != nil {
 		return nil, err
 	}

@@ -5,14 +5,12 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -27,8 +25,10 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/apitest"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/dsm"
+	"github.com/signet-project/signet/tokens/internal/remote/remotetest"
 	webdsm "github.com/signet-project/signet/web/dsm"
 	"github.com/signet-project/signet/web/dsm/dsmtest"
 )
@@ -175,10 +175,10 @@ func (c *clock) advance(d time.Duration) {
 // client makes a token for s whose every exchange is checked against the
 // DSM API description; the test fails at its end for any that does not
 // conform.
-func client(t *testing.T, s *server, mod func(*dsm.Options)) (*dsm.Token, *dsmtest.Transport, *clock) {
+func client(t *testing.T, s *server, mod func(*dsm.Options)) (*dsm.Token, *apitest.Transport, *clock) {
 	t.Helper()
 	spec := dsmtest.LoadSpec(t)
-	tr := dsmtest.NewTransport(spec, &http.Transport{})
+	tr := apitest.NewTransport(spec, &http.Transport{})
 	clk := &clock{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
 	opts := dsm.Options{
 		Name:          "remote",
@@ -211,33 +211,10 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("gave up waiting: %s", what)
 }
 
-func digests(n int, prefix string) [][]byte {
-	out := make([][]byte, n)
-	for i := range out {
-		d := sha256.Sum256([]byte(fmt.Sprintf("%s %d", prefix, i)))
-		out[i] = d[:]
-	}
-	return out
-}
-
 func TestSignAllBatches(t *testing.T) {
 	s := newServer(t)
 	tok, tr, _ := client(t, s, func(o *dsm.Options) { o.MaxBatchSize = 100 })
-	ctx := context.Background()
-	in := digests(1000, "document")
-	res, err := tokens.SignAll(ctx, tok, "p256", in, crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := s.keys["p256"].Public().(*ecdsa.PublicKey)
-	for i, r := range res {
-		if r.Err != nil {
-			t.Fatalf("item %d: %v", i, r.Err)
-		}
-		if !ecdsa.VerifyASN1(pub, in[i], r.Signature) {
-			t.Fatalf("item %d: the signature does not verify over its own digest", i)
-		}
-	}
+	remotetest.SignAllVerified(t, tok, "p256", s.keys["p256"].Public().(*ecdsa.PublicKey), 1000)
 	if n := s.h.BatchCalls(); n != 10 {
 		t.Errorf("the server served %d batch calls for 1000 digests in batches of 100, want 10", n)
 	}
@@ -281,17 +258,7 @@ func TestSignModes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			sg, err := tok.Signer(ctx, tc.alias)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !sg.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(s.keys[tc.alias].Public()) {
-				t.Fatal("Public() is not the key's public key")
-			}
-			sig, err := sg.Sign(rand.Reader, tc.input, tc.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			sig := remotetest.Sign(t, tok, tc.alias, s.keys[tc.alias].Public(), tc.input, tc.opts)
 			if err := tc.verify(s.keys[tc.alias].Public(), sig); err != nil {
 				t.Error(err)
 			}
@@ -328,7 +295,7 @@ func TestItemErrors(t *testing.T) {
 	s := newServer(t)
 	tok, _, _ := client(t, s, nil)
 	ctx := context.Background()
-	in := digests(3, "item")
+	in := remotetest.Digests(3, "item")
 	in[1] = in[1][:20]
 	res, err := tokens.SignAll(ctx, tok, "rsa2048", in, crypto.SHA256)
 	if err != nil {
@@ -350,7 +317,7 @@ func TestItemErrors(t *testing.T) {
 	s.mu.Lock()
 	s.aliases = []string{"p256"}
 	s.mu.Unlock()
-	res, err = tokens.SignAll(ctx, tok, "rsa2048", digests(2, "gone"), crypto.SHA256)
+	res, err = tokens.SignAll(ctx, tok, "rsa2048", remotetest.Digests(2, "gone"), crypto.SHA256)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +326,7 @@ func TestItemErrors(t *testing.T) {
 			t.Errorf("item %d: %v, want ErrKeyNotFound", i, r.Err)
 		}
 	}
-	if _, err := tokens.SignAll(ctx, tok, "rsa2048", digests(1, "gone"), crypto.SHA256); !errors.Is(err, tokens.ErrKeyNotFound) {
+	if _, err := tokens.SignAll(ctx, tok, "rsa2048", remotetest.Digests(1, "gone"), crypto.SHA256); !errors.Is(err, tokens.ErrKeyNotFound) {
 		t.Errorf("after the 404: %v, want ErrKeyNotFound", err)
 	}
 }
@@ -370,7 +337,7 @@ func TestBearerRenewal(t *testing.T) {
 	ctx := context.Background()
 	sign := func() {
 		t.Helper()
-		res, err := tokens.SignAll(ctx, tok, "p256", digests(2, "renew"), crypto.SHA256)
+		res, err := tokens.SignAll(ctx, tok, "p256", remotetest.Digests(2, "renew"), crypto.SHA256)
 		if err == nil {
 			err = res[0].Err
 		}
@@ -432,7 +399,7 @@ func TestOfflineAndRecovery(t *testing.T) {
 	if st := tok.Status(ctx); st.State != tokens.Active {
 		t.Fatalf("status %v %s, want ACTIVE", st.State, st.Reason)
 	}
-	if _, err := tokens.SignAll(ctx, tok, "p256", digests(3, "before"), crypto.SHA256); err != nil {
+	if _, err := tokens.SignAll(ctx, tok, "p256", remotetest.Digests(3, "before"), crypto.SHA256); err != nil {
 		t.Fatal(err)
 	}
 
@@ -441,7 +408,7 @@ func TestOfflineAndRecovery(t *testing.T) {
 	if st := tok.Status(ctx); !strings.Contains(st.Reason, "unreachable") || !strings.Contains(st.Reason, s.addr) {
 		t.Errorf("reason %q, want the DSM address and why", st.Reason)
 	}
-	if _, err := tokens.SignAll(ctx, tok, "p256", digests(3, "down"), crypto.SHA256); !errors.Is(err, tokens.ErrOffline) {
+	if _, err := tokens.SignAll(ctx, tok, "p256", remotetest.Digests(3, "down"), crypto.SHA256); !errors.Is(err, tokens.ErrOffline) {
 		t.Errorf("SignAll while down: %v, want ErrOffline", err)
 	}
 	if _, err := tok.Signer(ctx, "p256"); !errors.Is(err, tokens.ErrOffline) {
@@ -451,7 +418,7 @@ func TestOfflineAndRecovery(t *testing.T) {
 
 	s.start()
 	eventually(t, "Status to report ACTIVE again", func() bool { return tok.Status(ctx).State == tokens.Active })
-	res, err := tokens.SignAll(ctx, tok, "p256", digests(3, "after"), crypto.SHA256)
+	res, err := tokens.SignAll(ctx, tok, "p256", remotetest.Digests(3, "after"), crypto.SHA256)
 	if err != nil || res[0].Err != nil {
 		t.Fatalf("SignAll after recovery: %v %v", err, res)
 	}
@@ -481,7 +448,7 @@ func TestRetrySafety(t *testing.T) {
 		return true, nil
 	})
 	before := s.posts.Load()
-	_, err := tokens.SignAll(ctx, tok, "p256", digests(2, "drop"), crypto.SHA256)
+	_, err := tokens.SignAll(ctx, tok, "p256", remotetest.Digests(2, "drop"), crypto.SHA256)
 	if err == nil {
 		t.Fatal("SignAll succeeded over a dropped connection")
 	}
@@ -545,14 +512,8 @@ func TestActivate(t *testing.T) {
 
 func TestChain(t *testing.T) {
 	s := newServer(t)
-	ca, err := demo.NewCA("DSM Test CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := ca.Issue("DSM RSA signer", s.keys["rsa2048"].Public(), demo.DocumentSigning, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	chain := remotetest.Chain(t, "DSM Test CA", "DSM RSA signer", s.keys["rsa2048"].Public())
+	leaf, ca := chain[0], chain[1]
 	dir := t.TempDir()
 	write := func(name string, data []byte) string {
 		f := filepath.Join(dir, name)
@@ -561,7 +522,7 @@ func TestChain(t *testing.T) {
 		}
 		return f
 	}
-	write("rsa2048.pem", demo.PEM(leaf, ca.Cert))
+	write("rsa2048.pem", demo.PEM(leaf, ca))
 	wrong := write("wrong.pem", demo.PEM(leaf))
 	write("p384.pem", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1}}))
 	tok, _, _ := client(t, s, func(o *dsm.Options) {
@@ -571,7 +532,7 @@ func TestChain(t *testing.T) {
 	ctx := context.Background()
 
 	chain, err := tok.Chain(ctx, "rsa2048")
-	if err != nil || len(chain) != 2 || !chain[0].Equal(leaf) || !chain[1].Equal(ca.Cert) {
+	if err != nil || len(chain) != 2 || !chain[0].Equal(leaf) || !chain[1].Equal(ca) {
 		t.Errorf("chain of rsa2048: %v %v", chain, err)
 	}
 	tests := []struct {
@@ -591,25 +552,12 @@ func TestChain(t *testing.T) {
 	if _, err := tok.Chain(ctx, "nope"); !errors.Is(err, tokens.ErrKeyNotFound) {
 		t.Errorf("Chain of an unknown key: %v", err)
 	}
-	keys, err := tok.Keys(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]tokens.KeyInfo{}
-	for _, k := range keys {
-		got[k.Alias] = k
-	}
-	want := map[string]tokens.KeyInfo{
+	remotetest.KeysMatch(t, tok, map[string]tokens.KeyInfo{
 		"rsa2048": {Alias: "rsa2048", Algorithm: "RSA", Bits: 2048, HasChain: true, NotAfter: leaf.NotAfter},
 		"p256":    {Alias: "p256", Algorithm: "ECDSA", Bits: 256, Curve: "P-256", HasChain: true, NotAfter: leaf.NotAfter},
 		"p384":    {Alias: "p384", Algorithm: "ECDSA", Bits: 384, Curve: "P-384"},
 		"ed25519": {Alias: "ed25519", Algorithm: "Ed25519", Bits: 256},
-	}
-	for a, w := range want {
-		if g := got[a]; g.Alias != w.Alias || g.Algorithm != w.Algorithm || g.Bits != w.Bits || g.Curve != w.Curve || g.HasChain != w.HasChain || !g.NotAfter.Equal(w.NotAfter) {
-			t.Errorf("key %s = %+v, want %+v", a, g, w)
-		}
-	}
+	})
 }
 
 func TestTLS(t *testing.T) {
@@ -628,7 +576,7 @@ func TestTLS(t *testing.T) {
 	if st := tok.Status(ctx); st.State != tokens.Active {
 		t.Errorf("with the CA bundle: %v %s", st.State, st.Reason)
 	}
-	if _, err := tokens.SignAll(ctx, tok, "p256", digests(2, "tls"), crypto.SHA256); err != nil {
+	if _, err := tokens.SignAll(ctx, tok, "p256", remotetest.Digests(2, "tls"), crypto.SHA256); err != nil {
 		t.Error(err)
 	}
 	untrusting, err := dsm.New(dsm.Options{Name: "untrusting", URL: ts.URL, APIKey: apiKey})
@@ -678,7 +626,7 @@ func TestRefusedBatchRetried(t *testing.T) {
 		return d.DialContext(ctx, network, addr)
 	}}
 	tok, _, _ := client(t, s, func(o *dsm.Options) {
-		o.HTTPClient = &http.Client{Transport: dsmtest.NewTransport(dsmtest.LoadSpec(t), base)}
+		o.HTTPClient = &http.Client{Transport: apitest.NewTransport(dsmtest.LoadSpec(t), base)}
 	})
 	ctx := context.Background()
 	if _, err := tok.Signer(ctx, "p256"); err != nil {
@@ -687,7 +635,7 @@ func TestRefusedBatchRetried(t *testing.T) {
 	base.CloseIdleConnections()
 	refuse.Store(true)
 	before := s.posts.Load()
-	res, err := tokens.SignAll(ctx, tok, "p256", digests(2, "refused"), crypto.SHA256)
+	res, err := tokens.SignAll(ctx, tok, "p256", remotetest.Digests(2, "refused"), crypto.SHA256)
 	if err != nil || res[0].Err != nil || res[1].Err != nil {
 		t.Fatalf("SignAll after a refused connection: %v %+v", err, res)
 	}

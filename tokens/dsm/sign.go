@@ -6,18 +6,16 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
-	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/internal/remote"
 )
 
 // hashAlgs are the DSM DigestAlgorithm names of the hashes Signet uses.
@@ -67,11 +65,8 @@ type template struct {
 func newTemplate(pub crypto.PublicKey, opts crypto.SignerOpts) (template, error) {
 	h := opts.HashFunc()
 	if _, ok := pub.(ed25519.PublicKey); ok {
-		if eo, ok := opts.(*ed25519.Options); ok && (eo.Context != "" || eo.Hash != 0) {
-			return template{}, fmt.Errorf("Ed25519ph and Ed25519ctx: %w", tokens.ErrUnsupported)
-		}
-		if h != 0 {
-			return template{}, fmt.Errorf("Ed25519 signs the whole message, not a %v digest: %w", h, tokens.ErrUnsupported)
+		if err := remote.CheckEd25519(opts); err != nil {
+			return template{}, err
 		}
 		// DSM's EdDSA takes the message as data, with SHA-512 (the hash of
 		// Ed25519) as hash_alg.
@@ -84,10 +79,8 @@ func newTemplate(pub crypto.PublicKey, opts crypto.SignerOpts) (template, error)
 	switch pub.(type) {
 	case *rsa.PublicKey:
 		if pss, ok := opts.(*rsa.PSSOptions); ok {
-			// The DSM's PSS salt is as long as the hash; PSSSaltLengthAuto
-			// verifies any salt, so it is satisfied too.
-			if sl := pss.SaltLength; sl != rsa.PSSSaltLengthAuto && sl != rsa.PSSSaltLengthEqualsHash && sl != h.Size() {
-				return template{}, fmt.Errorf("RSA-PSS salt length %d (the DSM uses the hash length): %w", sl, tokens.ErrUnsupported)
+			if err := remote.CheckPSSSalt("DSM", pss, h); err != nil {
+				return template{}, err
 			}
 			mode := map[string]any{"PSS": map[string]any{"mgf": map[string]any{"mgf1": map[string]string{"hash": name}}}}
 			return template{hash: h, hashAlg: name, mode: mode}, nil
@@ -127,10 +120,7 @@ func (t *Token) SignBatch(ctx context.Context, alias string, inputs [][]byte, op
 	if len(inputs) == 0 {
 		return nil, nil
 	}
-	if err := t.ready(ctx); err != nil {
-		return nil, err
-	}
-	k, err := t.key(ctx, alias)
+	k, err := t.readyKey(ctx, alias)
 	if err != nil {
 		return nil, err
 	}
@@ -220,11 +210,11 @@ func (t *Token) itemSignature(alias string, pub crypto.PublicKey, r itemResult) 
 			return nil, fmt.Errorf("dsm token %s: key %s: the signature is not base64", t.name, alias)
 		}
 		if k, ok := pub.(*ecdsa.PublicKey); ok {
-			return ecdsaDER(k, sig)
+			return remote.ECDSADER(k, sig)
 		}
 		return sig, nil
 	}
-	he := &httpError{r.Status, r.Error}
+	he := &remote.HTTPError{Server: "DSM", Status: r.Status, Message: r.Error}
 	switch r.Status {
 	case http.StatusBadRequest:
 		return nil, fmt.Errorf("dsm token %s: key %s: %w: %w", t.name, alias, he, tokens.ErrUnsupported)
@@ -237,22 +227,6 @@ func (t *Token) itemSignature(alias string, pub crypto.PublicKey, r itemResult) 
 		return nil, fmt.Errorf("dsm token %s: key %s: %w: %w", t.name, alias, he, tokens.ErrOffline)
 	}
 	return nil, fmt.Errorf("dsm token %s: key %s: %w", t.name, alias, he)
-}
-
-// ecdsaDER returns an ECDSA signature as ASN.1 DER, as crypto.Signer
-// promises. DSM answers DER; a raw r||s answer is converted.
-func ecdsaDER(k *ecdsa.PublicKey, sig []byte) ([]byte, error) {
-	var rs struct{ R, S *big.Int }
-	if rest, err := asn1.Unmarshal(sig, &rs); err == nil && len(rest) == 0 {
-		return sig, nil
-	}
-	n := (k.Curve.Params().BitSize + 7) / 8
-	if len(sig) != 2*n {
-		return nil, errors.New("the ECDSA signature is neither DER nor r||s")
-	}
-	rs.R = new(big.Int).SetBytes(sig[:n])
-	rs.S = new(big.Int).SetBytes(sig[n:])
-	return asn1.Marshal(rs)
 }
 
 // signer signs with one DSM key, one digest per batch request.

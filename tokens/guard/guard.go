@@ -487,3 +487,18 @@ func (s *signer) SignContext(ctx context.Context, r io.Reader, digest []byte, op
 	}
 	return sig, err
 }
+
+// Usage returns the signatures counted for the key alias and its
+// KEYUSAGELIMIT (-1 for none); counted is false when the key is not
+// counted (no counters, DISABLEKEYUSAGECOUNTER) or cannot be read now.
+func (t *Token) Usage(ctx context.Context, alias string) (used, limit int64, counted bool) {
+	p := t.policy(alias)
+	if t.g.Counters == nil || p.NoCount {
+		return 0, p.UsageLimit, false
+	}
+	n, err := t.Count(ctx, alias)
+	if err != nil {
+		return 0, p.UsageLimit, false
+	}
+	return n, p.UsageLimit, true
+}

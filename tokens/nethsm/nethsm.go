@@ -13,34 +13,29 @@
 package nethsm
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/internal/remote"
 )
 
-// Defaults for Options.
-const (
-	DefaultTimeout       = 30 * time.Second
-	DefaultPoolSize      = 8
-	DefaultProbeInterval = 5 * time.Second
-)
+// DefaultPoolSize is the number of connections when Options.PoolSize is
+// zero; Timeout and ProbeInterval default to those of every remote token,
+// 30 s and 5 s.
+const DefaultPoolSize = 8
 
 // Options configure a NetHSM token.
 type Options struct {
@@ -59,13 +54,13 @@ type Options struct {
 	// CABundle is a PEM file (or PEM text) of the CA certificates that
 	// issued the NetHSM's TLS certificate; empty means the system roots.
 	CABundle string
-	// Timeout bounds each HTTP request (DefaultTimeout when zero).
+	// Timeout bounds each HTTP request (30 s when zero).
 	Timeout time.Duration
 	// PoolSize is the number of connections, and so of signatures in
 	// flight (DefaultPoolSize when zero).
 	PoolSize int
 	// ProbeInterval is the shortest time between two probes of a NetHSM
-	// (DefaultProbeInterval when zero).
+	// (5 s when zero).
 	ProbeInterval time.Duration
 	// HTTPClient replaces the client the token makes; CABundle and the
 	// connection limit are then the caller's business.
@@ -74,23 +69,24 @@ type Options struct {
 
 // Token is a NetHSM crypto token. It is safe for concurrent use.
 type Token struct {
-	name       string
-	base       string // URL ending in /api/v1, no trailing slash
-	user       string
-	keyIDs     []string
-	timeout    time.Duration
-	pool       int
-	probeEvery time.Duration
-	client     *http.Client
+	name   string
+	user   string
+	keyIDs []string
+	pool   int
+	api    remote.Client
+	health remote.Health
 
 	mu        sync.Mutex
 	pass      string
-	status    tokens.Status
-	probed    time.Time // last probe start; zero: never probed
-	probing   bool
 	publicKey map[string]crypto.PublicKey
 	chains    remote.ChainCache
 }
+
+var (
+	_ tokens.Token        = (*Token)(nil)
+	_ tokens.Parallelizer = (*Token)(nil)
+	_ tokens.Remote       = (*Token)(nil)
+)
 
 const notActivated = "not activated: activate the token with the NetHSM operator passphrase"
 
@@ -104,22 +100,17 @@ func New(opts Options) (*Token, error) {
 	if opts.Name == "" {
 		return nil, errors.New("nethsm token: set a name")
 	}
-	u, err := url.Parse(opts.URL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("nethsm token %s: URL %q must be https://host[:port]", opts.Name, opts.URL)
-	}
-	if u.User != nil {
-		return nil, fmt.Errorf("nethsm token %s: put the user and passphrase in their own settings, not in the URL", opts.Name)
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("nethsm token %s: URL %q must not have a query or fragment", opts.Name, opts.URL)
+	prefix := "nethsm token " + opts.Name
+	u, err := remote.ParseURL(opts.URL, "put the user and passphrase in their own settings, not in the URL")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
 	if opts.User == "" {
-		return nil, fmt.Errorf("nethsm token %s: set the NetHSM operator user", opts.Name)
+		return nil, fmt.Errorf("%s: set the NetHSM operator user", prefix)
 	}
 	for _, id := range opts.KeyIDs {
 		if !validID(id) {
-			return nil, fmt.Errorf("nethsm token %s: %q is not a NetHSM key ID (letters, digits, '_', '.', '-')", opts.Name, id)
+			return nil, fmt.Errorf("%s: %q is not a NetHSM key ID (letters, digits, '_', '.', '-')", prefix, id)
 		}
 	}
 	path := strings.TrimSuffix(u.Path, "/")
@@ -128,63 +119,55 @@ func New(opts Options) (*Token, error) {
 	}
 	u.Path, u.RawPath = path, ""
 	t := &Token{
-		name:       opts.Name,
-		base:       u.String(),
-		user:       opts.User,
-		keyIDs:     slices.Clone(opts.KeyIDs),
-		timeout:    cmp(opts.Timeout, DefaultTimeout),
-		pool:       cmp(opts.PoolSize, DefaultPoolSize),
-		probeEvery: cmp(opts.ProbeInterval, DefaultProbeInterval),
-		client:     opts.HTTPClient,
-		pass:       opts.Passphrase,
-		status:     tokens.Status{State: tokens.Offline, Reason: "not contacted yet"},
-		publicKey:  map[string]crypto.PublicKey{},
+		name:      opts.Name,
+		user:      opts.User,
+		keyIDs:    slices.Clone(opts.KeyIDs),
+		pool:      remote.OrDefault(opts.PoolSize, DefaultPoolSize),
+		health:    remote.Health{Prefix: prefix, Every: remote.OrDefault(opts.ProbeInterval, remote.DefaultProbeInterval)},
+		pass:      opts.Passphrase,
+		publicKey: map[string]crypto.PublicKey{},
 	}
+	t.api = remote.Client{
+		Server:  "NetHSM",
+		Base:    u.String(),
+		HTTP:    opts.HTTPClient,
+		Timeout: remote.OrDefault(opts.Timeout, remote.DefaultTimeout),
+		MaxBody: maxBody,
+		Health:  &t.health,
+	}
+	reason := "not contacted yet"
 	if t.pass == "" {
-		t.status.Reason = notActivated
+		reason = notActivated
 	}
-	if t.client == nil {
+	t.health.Reset(t.pass != "", tokens.Status{State: tokens.Offline, Reason: reason})
+	if t.api.HTTP == nil {
 		tr, err := remote.NewTransport(opts.CABundle, t.pool)
 		if err != nil {
-			return nil, fmt.Errorf("nethsm token %s: %w", opts.Name, err)
+			return nil, fmt.Errorf("%s: %w", prefix, err)
 		}
 		tr.MaxConnsPerHost = t.pool
-		t.client = &http.Client{Transport: tr}
+		t.api.HTTP = &http.Client{Transport: tr}
 	}
-	t.client = remote.NoRedirects(t.client)
+	t.api.HTTP = remote.NoRedirects(t.api.HTTP)
 	return t, nil
-}
-
-func cmp[T int | time.Duration](v, def T) T {
-	if v <= 0 {
-		return def
-	}
-	return v
 }
 
 // Name returns the token's configured name.
 func (t *Token) Name() string { return t.name }
 
+// Endpoint returns the NetHSM's API address: the token's keys are served
+// there.
+func (t *Token) Endpoint() string { return t.api.Base }
+
 // Parallelism reports the connection pool size: how many signatures
 // tokens.SignAll asks for at once.
 func (t *Token) Parallelism() int { return t.pool }
 
-// Status reports whether the token can sign. A token not known to be Active
-// is probed again when the last probe is older than ProbeInterval, and an
-// Active one is re-checked as often, so that health reports follow the
-// NetHSM.
+// Status reports whether the token can sign. The NetHSM is probed again
+// when the last probe is older than ProbeInterval, whether the token is
+// Active or not, so that health reports follow the NetHSM.
 func (t *Token) Status(ctx context.Context) tokens.Status {
-	t.mu.Lock()
-	due := t.pass != "" && time.Since(t.probed) >= t.probeEvery && !t.probing
-	st := t.status
-	t.mu.Unlock()
-	if due {
-		t.probe(ctx)
-		t.mu.Lock()
-		st = t.status
-		t.mu.Unlock()
-	}
-	return st
+	return t.health.Status(ctx, t.probe)
 }
 
 // Activate sets the operator passphrase and checks it against the NetHSM.
@@ -195,33 +178,32 @@ func (t *Token) Activate(ctx context.Context, pin string) error {
 	if pin == "" {
 		return fmt.Errorf("nethsm token %s: the passphrase is empty: %w", t.name, tokens.ErrBadPIN)
 	}
-	t.mu.Lock()
-	t.pass = pin
-	t.publicKey = map[string]crypto.PublicKey{}
-	t.mu.Unlock()
-	t.chains.Forget()
+	t.setPass(pin, tokens.Status{State: tokens.Offline, Reason: "not contacted yet"})
 	err := t.probe(ctx)
-	var ae *authError
-	if errors.As(err, &ae) && ae.status == http.StatusUnauthorized {
-		t.mu.Lock()
-		t.pass = ""
-		t.status = tokens.Status{State: tokens.Offline, Reason: notActivated}
-		t.mu.Unlock()
+	var ae *remote.AuthError
+	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
+		t.setPass("", tokens.Status{State: tokens.Offline, Reason: notActivated})
 		return fmt.Errorf("nethsm token %s: the NetHSM refused user %s: %w", t.name, t.user, tokens.ErrBadPIN)
 	}
 	return err
 }
 
+// setPass sets the passphrase (none when empty) and the status, and drops
+// what the token knew of keys and chains.
+func (t *Token) setPass(pass string, st tokens.Status) {
+	t.mu.Lock()
+	t.pass = pass
+	t.publicKey = map[string]crypto.PublicKey{}
+	t.health.Reset(pass != "", st)
+	t.mu.Unlock()
+	t.chains.Forget()
+}
+
 // Deactivate forgets the passphrase and closes idle connections; the token
 // is Offline until activated again.
 func (t *Token) Deactivate(context.Context) error {
-	t.mu.Lock()
-	t.pass = ""
-	t.status = tokens.Status{State: tokens.Offline, Reason: "deactivated"}
-	t.publicKey = map[string]crypto.PublicKey{}
-	t.mu.Unlock()
-	t.chains.Forget()
-	t.client.CloseIdleConnections()
+	t.setPass("", tokens.Status{State: tokens.Offline, Reason: "deactivated"})
+	t.api.HTTP.CloseIdleConnections()
 	return nil
 }
 
@@ -229,21 +211,14 @@ func (t *Token) Deactivate(context.Context) error {
 // Operational, checks the credentials with GET /keys. It records and returns
 // the outcome. Concurrent callers do not probe twice.
 func (t *Token) probe(ctx context.Context) error {
-	t.mu.Lock()
-	if t.pass == "" {
-		t.status = tokens.Status{State: tokens.Offline, Reason: notActivated}
-		t.mu.Unlock()
+	if !t.health.Activated() {
 		return fmt.Errorf("nethsm token %s: not activated: %w", t.name, tokens.ErrOffline)
 	}
-	t.probing = true
-	t.probed = time.Now()
-	t.mu.Unlock()
-	defer func() {
-		t.mu.Lock()
-		t.probing = false
-		t.mu.Unlock()
-	}()
-
+	end, current := t.health.BeginProbe()
+	if end == nil {
+		return current
+	}
+	defer end()
 	body, err := t.get(ctx, "/health/state", "application/json", false)
 	if err != nil {
 		return err
@@ -252,47 +227,22 @@ func (t *Token) probe(ctx context.Context) error {
 		State string `json:"state"`
 	}
 	if err := json.Unmarshal(body, &hs); err != nil || hs.State == "" {
-		return t.offline(fmt.Sprintf("the NetHSM at %s answered /health/state with something that is not a NetHSM state", t.base))
+		return t.health.Offline(fmt.Sprintf("the NetHSM at %s answered /health/state with something that is not a NetHSM state", t.api.Base))
 	}
 	if hs.State != "Operational" {
-		return t.offline(fmt.Sprintf("the NetHSM at %s is %s, not Operational: unlock it", t.base, hs.State))
+		return t.health.Offline(fmt.Sprintf("the NetHSM at %s is %s, not Operational: unlock it", t.api.Base, hs.State))
 	}
 	if _, err := t.get(ctx, "/keys", "application/json", true); err != nil {
 		return err
 	}
-	t.mu.Lock()
-	t.status = tokens.Status{State: tokens.Active}
-	t.mu.Unlock()
+	t.health.Active()
 	return nil
-}
-
-// offline records the token as Offline for reason and returns an error
-// wrapping ErrOffline.
-func (t *Token) offline(reason string) error {
-	t.mu.Lock()
-	if t.pass != "" {
-		t.status = tokens.Status{State: tokens.Offline, Reason: reason}
-	}
-	t.mu.Unlock()
-	return fmt.Errorf("nethsm token %s: %s: %w", t.name, reason, tokens.ErrOffline)
 }
 
 // ready returns nil when the token may send requests, probing a token that
 // is not Active when a probe is due.
 func (t *Token) ready(ctx context.Context) error {
-	t.mu.Lock()
-	st, due, activated := t.status, time.Since(t.probed) >= t.probeEvery && !t.probing, t.pass != ""
-	t.mu.Unlock()
-	if !activated {
-		return fmt.Errorf("nethsm token %s: not activated: %w", t.name, tokens.ErrOffline)
-	}
-	if st.State == tokens.Active {
-		return nil
-	}
-	if due {
-		return t.probe(ctx)
-	}
-	return fmt.Errorf("nethsm token %s: %s: %w", t.name, st.Reason, tokens.ErrOffline)
+	return t.health.Ready(ctx, "not activated", t.probe)
 }
 
 func (t *Token) checkAlias(alias string) error {
@@ -345,8 +295,7 @@ func (t *Token) public(ctx context.Context, id string) (crypto.PublicKey, error)
 }
 
 func (t *Token) keyErr(id string, err error) error {
-	var he *httpError
-	if errors.As(err, &he) && he.status == http.StatusNotFound {
+	if remote.IsStatus(err, http.StatusNotFound) {
 		t.mu.Lock()
 		delete(t.publicKey, id)
 		t.mu.Unlock()
@@ -370,8 +319,7 @@ func (t *Token) Chain(ctx context.Context, alias string) ([]*x509.Certificate, e
 		return chain, nil
 	}
 	body, err := t.get(ctx, "/keys/"+alias+"/cert", "application/octet-stream", true)
-	var he *httpError
-	if errors.As(err, &he) && he.status == http.StatusNotFound {
+	if remote.IsStatus(err, http.StatusNotFound) {
 		// 404 is both "no key" and "no certificate"; tell them apart.
 		if _, kerr := t.get(ctx, "/keys/"+alias, "application/json", true); kerr != nil {
 			return nil, t.keyErr(alias, kerr)
@@ -381,36 +329,11 @@ func (t *Token) Chain(ctx context.Context, alias string) ([]*x509.Certificate, e
 	if err != nil {
 		return nil, err
 	}
-	certs, err := parseCerts(body)
+	certs, err := remote.ParseCerts(body)
 	if err != nil {
 		return nil, fmt.Errorf("nethsm token %s: key %s: certificate: %w", t.name, alias, err)
 	}
 	return t.chains.Put(alias, certs, time.Now()), nil
-}
-
-func parseCerts(data []byte) ([]*x509.Certificate, error) {
-	if !strings.Contains(string(data), "-----BEGIN") {
-		return x509.ParseCertificates(data)
-	}
-	var out []*x509.Certificate
-	for rest := data; ; {
-		var p *pem.Block
-		if p, rest = pem.Decode(rest); p == nil {
-			break
-		}
-		if p.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(p.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no certificate in the PEM data")
-	}
-	return out, nil
 }
 
 // keyData is the part of the PublicKey schema the token reads.
@@ -491,24 +414,6 @@ func (t *Token) Keys(ctx context.Context) ([]tokens.KeyInfo, error) {
 	return out, nil
 }
 
-// httpError is a NetHSM error answer.
-type httpError struct {
-	status  int
-	message string
-}
-
-func (e *httpError) Error() string {
-	if e.message == "" {
-		return fmt.Sprintf("NetHSM answered %d %s", e.status, http.StatusText(e.status))
-	}
-	return fmt.Sprintf("NetHSM answered %d: %s", e.status, e.message)
-}
-
-// authError is a 401 or 403: the token cannot work with these credentials.
-type authError struct{ httpError }
-
-func (e *authError) Unwrap() error { return &e.httpError }
-
 const maxBody = 1 << 20
 
 // get sends a GET, retried on network errors and 502/503/504 answers.
@@ -520,112 +425,30 @@ func (t *Token) get(ctx context.Context, path, accept string, auth bool) ([]byte
 // make the token unusable (unreachable, not Operational, credentials refused)
 // set it Offline and wrap ErrOffline.
 func (t *Token) do(ctx context.Context, method, path, accept string, body []byte, auth bool) ([]byte, error) {
-	const attempts = 3
-	var lastErr error
-	for i := range attempts {
-		if i > 0 {
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(time.Duration(i) * 100 * time.Millisecond):
-			}
-		}
-		status, respBody, sent, err := t.once(ctx, method, path, accept, body, auth)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err() // the caller gave up: says nothing about the NetHSM
-			}
-			lastErr = err
-			// A sign request is retried only when no byte of it left.
-			if method == http.MethodGet || !sent {
-				continue
-			}
-			break
-		}
-		if status/100 == 2 {
-			return respBody, nil
-		}
-		he := httpError{status: status, message: errorMessage(respBody)}
-		switch status {
-		case http.StatusUnauthorized:
-			err := t.offline(fmt.Sprintf("the NetHSM refused user %s: check the user name and passphrase", t.user))
-			return nil, fmt.Errorf("%w (%w)", err, &authError{he})
-		case http.StatusForbidden:
-			err := t.offline(fmt.Sprintf("NetHSM user %s may not do this: it needs the Operator role", t.user))
-			return nil, fmt.Errorf("%w (%w)", err, &authError{he})
-		case http.StatusPreconditionFailed:
-			return nil, fmt.Errorf("%w (%w)", t.offline(fmt.Sprintf("the NetHSM at %s is not Operational: unlock it", t.base)), &he)
-		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			lastErr = fmt.Errorf("nethsm token %s: %w", t.name, &he)
-			if method == http.MethodGet {
-				continue
-			}
-		}
-		return nil, fmt.Errorf("nethsm token %s: %s %s: %w", t.name, method, path, &he)
-	}
-	var he *httpError
-	if errors.As(lastErr, &he) {
-		return nil, lastErr
-	}
-	return nil, t.offline(fmt.Sprintf("the NetHSM at %s is unreachable (%v)", t.base, cause(lastErr)))
-}
-
-// cause strips the URL wrapper of a client error: the URL is in the reason.
-func cause(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
-
-// once sends one request. sent reports whether a connection was obtained,
-// that is whether any byte of the request may have left.
-func (t *Token) once(ctx context.Context, method, path, accept string, body []byte, auth bool) (status int, respBody []byte, sent bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, t.timeout)
-	defer cancel()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	var gotConn atomic.Bool
-	req, err := http.NewRequestWithContext(withConnTrace(ctx, &gotConn), method, t.base+path, rd)
-	if err != nil {
-		return 0, nil, false, err
-	}
-	req.Header.Set("Accept", accept)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	req := remote.Request{Method: method, Path: path, Accept: accept, Body: body, Idempotent: method == http.MethodGet}
 	if auth {
 		t.mu.Lock()
 		pass := t.pass
 		t.mu.Unlock()
-		req.SetBasicAuth(t.user, pass)
+		req.Authorization = "Basic " + base64.StdEncoding.EncodeToString([]byte(t.user+":"+pass))
 	}
-	resp, err := t.client.Do(req)
+	status, respBody, err := t.api.Send(ctx, req)
 	if err != nil {
-		return 0, nil, gotConn.Load(), err
+		return nil, err
 	}
-	defer resp.Body.Close()
-	respBody, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return 0, nil, true, err
+	if status/100 == 2 {
+		return respBody, nil
 	}
-	io.Copy(io.Discard, resp.Body) // keep the connection reusable
-	return resp.StatusCode, respBody, true, nil
-}
-
-// errorMessage extracts the message of a NetHSM error body, shortened.
-func errorMessage(body []byte) string {
-	var e struct {
-		Message string `json:"message"`
+	he := t.api.Error(status, respBody)
+	switch status {
+	case http.StatusUnauthorized:
+		err := t.health.Offline(fmt.Sprintf("the NetHSM refused user %s: check the user name and passphrase", t.user))
+		return nil, fmt.Errorf("%w (%w)", err, &remote.AuthError{HTTPError: *he})
+	case http.StatusForbidden:
+		err := t.health.Offline(fmt.Sprintf("NetHSM user %s may not do this: it needs the Operator role", t.user))
+		return nil, fmt.Errorf("%w (%w)", err, &remote.AuthError{HTTPError: *he})
+	case http.StatusPreconditionFailed:
+		return nil, fmt.Errorf("%w (%w)", t.health.Offline(fmt.Sprintf("the NetHSM at %s is not Operational: unlock it", t.api.Base)), he)
 	}
-	if json.Unmarshal(body, &e) != nil {
-		return ""
-	}
-	if len(e.Message) > 200 {
-		return e.Message[:200] + "…"
-	}
-	return e.Message
+	return nil, fmt.Errorf("nethsm token %s: %s %s: %w", t.name, method, path, he)
 }

@@ -8,23 +8,21 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/sha512"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/apitest"
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/internal/remote/remotetest"
 	"github.com/signet-project/signet/web/nethsm"
 	"github.com/signet-project/signet/web/nethsm/nethsmtest"
 )
@@ -33,27 +31,6 @@ const (
 	opUser = "operator"
 	opPass = "operator-passphrase"
 )
-
-var (
-	keysOnce sync.Once
-	keySet   map[string]crypto.Signer
-	keyErr   error
-)
-
-func testKeys(t *testing.T) map[string]crypto.Signer {
-	keysOnce.Do(func() {
-		keySet = map[string]crypto.Signer{}
-		for alias, spec := range map[string]string{"rsa2048": "RSA-2048", "p256": "EC-P256", "p384": "EC-P384", "ed25519": "Ed25519"} {
-			if keySet[alias], keyErr = demo.NewKey(spec); keyErr != nil {
-				return
-			}
-		}
-	})
-	if keyErr != nil {
-		t.Fatal(keyErr)
-	}
-	return keySet
-}
 
 // hsm is a NetHSM API server (Signet's web/nethsm over an in-memory token)
 // that can be stopped and started again on the same address, and that
@@ -72,17 +49,9 @@ type hsm struct {
 }
 
 func newHSM(t *testing.T) *hsm {
-	s := &hsm{t: t, keys: testKeys(t)}
+	s := &hsm{t: t, keys: nethsmtest.TestKeys(t)}
 	s.state.Store(nethsm.Operational)
-	ca, err := demo.NewCA("NetHSM Client Test CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := ca.Issue("NetHSM client RSA signer", s.keys["rsa2048"].Public(), demo.DocumentSigning, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.chain = []*x509.Certificate{leaf, ca.Cert}
+	s.chain = remotetest.Chain(t, "NetHSM Client Test CA", "NetHSM client RSA signer", s.keys["rsa2048"].Public())
 	tok := nethsmtest.NewToken("backend", s.keys, map[string][]*x509.Certificate{"rsa2048": s.chain})
 	s.h = nethsm.New(nethsm.Options{
 		Keys: nethsm.KeySourceFunc(func(context.Context) []nethsm.Key {
@@ -145,7 +114,7 @@ func (s *hsm) url() string { return "http://" + s.addr }
 
 // newToken makes a token for the server whose every exchange is checked
 // against the NetHSM API description.
-func newToken(t *testing.T, s *hsm, opts Options) (*Token, *nethsmtest.Transport) {
+func newToken(t *testing.T, s *hsm, opts Options) (*Token, *apitest.Transport) {
 	t.Helper()
 	spec := nethsmtest.LoadSpec(t)
 	if opts.Name == "" {
@@ -162,8 +131,8 @@ func newToken(t *testing.T, s *hsm, opts Options) (*Token, *nethsmtest.Transport
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := nethsmtest.NewTransport(spec, tok.client.Transport)
-	tok.client.Transport = tr
+	tr := apitest.NewTransport(spec, tok.api.HTTP.Transport)
+	tok.api.HTTP.Transport = tr
 	t.Cleanup(func() { tr.RequireValid(t) })
 	return tok, tr
 }
@@ -180,12 +149,12 @@ func TestCapabilities(t *testing.T) {
 	if p, ok := tk.(tokens.Parallelizer); !ok || p.Parallelism() != 5 {
 		t.Errorf("Parallelism = %v, want the pool size 5", p)
 	}
-	tr := tok.client.Transport.(*http.Transport)
+	tr := tok.api.HTTP.Transport.(*http.Transport)
 	if tr.MaxConnsPerHost != 5 || tr.MaxIdleConnsPerHost != 5 {
 		t.Errorf("transport allows %d connections (%d idle), want 5", tr.MaxConnsPerHost, tr.MaxIdleConnsPerHost)
 	}
-	if tok.base != "https://nethsm.example/api/v1" {
-		t.Errorf("base URL %q", tok.base)
+	if tok.api.Base != "https://nethsm.example/api/v1" {
+		t.Errorf("base URL %q", tok.api.Base)
 	}
 	if st := tok.Status(context.Background()); st.State != tokens.Offline || !strings.Contains(st.Reason, "not activated") {
 		t.Errorf("token without passphrase: status %v %q", st.State, st.Reason)
@@ -220,25 +189,7 @@ func TestSignAllThousand(t *testing.T) {
 	s := newHSM(t)
 	const pool = 4
 	tok, tr := newToken(t, s, Options{PoolSize: pool})
-	ctx := context.Background()
-	digests := make([][]byte, 1000)
-	for i := range digests {
-		d := sha256.Sum256(fmt.Appendf(nil, "document %d", i))
-		digests[i] = d[:]
-	}
-	res, err := tokens.SignAll(ctx, tok, "p256", digests, crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := s.keys["p256"].Public().(*ecdsa.PublicKey)
-	for i, r := range res {
-		if r.Err != nil {
-			t.Fatalf("item %d: %v", i, r.Err)
-		}
-		if !ecdsa.VerifyASN1(pub, digests[i], r.Signature) {
-			t.Fatalf("item %d: signature does not verify", i)
-		}
-	}
+	remotetest.SignAllVerified(t, tok, "p256", s.keys["p256"].Public().(*ecdsa.PublicKey), 1000)
 	if n := s.h.SignCalls(); n != 1000 {
 		t.Errorf("server counted %d sign calls, want 1000", n)
 	}
@@ -301,21 +252,11 @@ func TestSignModes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			sg, err := tok.Signer(ctx, tc.alias)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !sg.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(s.keys[tc.alias].Public()) {
-				t.Fatal("Signer.Public is not the key's public key")
-			}
 			in := data
 			if h := tc.opts.HashFunc(); h != 0 {
 				in = sum(h)
 			}
-			sig, err := sg.Sign(rand.Reader, in, tc.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
+			sig := remotetest.Sign(t, tok, tc.alias, s.keys[tc.alias].Public(), in, tc.opts)
 			if !tc.verify(sig) {
 				t.Fatal("signature does not verify")
 			}
@@ -363,28 +304,14 @@ func TestKeysAndChain(t *testing.T) {
 	s := newHSM(t)
 	tok, _ := newToken(t, s, Options{})
 	ctx := context.Background()
-	keys, err := tok.Keys(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]tokens.KeyInfo{}
-	for _, k := range keys {
-		got[k.Alias] = k
-	}
-	want := map[string]tokens.KeyInfo{
+	keys := remotetest.KeysMatch(t, tok, map[string]tokens.KeyInfo{
 		"rsa2048": {Alias: "rsa2048", Algorithm: "RSA", Bits: 2048, HasChain: true, NotAfter: s.chain[0].NotAfter},
 		"p256":    {Alias: "p256", Algorithm: "ECDSA", Bits: 256, Curve: "P-256"},
 		"p384":    {Alias: "p384", Algorithm: "ECDSA", Bits: 384, Curve: "P-384"},
 		"ed25519": {Alias: "ed25519", Algorithm: "Ed25519", Bits: 256},
-	}
-	if len(got) != len(want) {
+	})
+	if len(keys) != 4 {
 		t.Errorf("Keys = %+v", keys)
-	}
-	for a, w := range want {
-		g := got[a]
-		if g.Algorithm != w.Algorithm || g.Bits != w.Bits || g.Curve != w.Curve || g.HasChain != w.HasChain || !g.NotAfter.Equal(w.NotAfter) {
-			t.Errorf("key %s = %+v, want %+v", a, g, w)
-		}
 	}
 	chain, err := tok.Chain(ctx, "rsa2048")
 	if err != nil {
@@ -549,8 +476,7 @@ func TestRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := s256Key(t)
-	tok.status = tokens.Status{State: tokens.Active}
-	tok.probed = time.Now()
+	tok.health.SetStatus(tokens.Status{State: tokens.Active}, time.Now())
 	sg := &signer{t: tok, ctx: context.Background(), id: "p256", pub: k}
 	d := sha256.Sum256(nil)
 	if _, err := sg.Sign(rand.Reader, d[:], crypto.SHA256); !errors.Is(err, tokens.ErrOffline) {
@@ -559,7 +485,7 @@ func TestRetries(t *testing.T) {
 	if n := signHits.Load(); n != 1 {
 		t.Errorf("the sign request reached the server %d times, want once", n)
 	}
-	tok.status = tokens.Status{State: tokens.Active}
+	tok.health.SetStatus(tokens.Status{State: tokens.Active}, time.Now())
 	if _, err := tok.Chain(context.Background(), "p256"); !errors.Is(err, tokens.ErrOffline) {
 		t.Errorf("Chain over a broken connection: %v, want ErrOffline", err)
 	}
@@ -569,31 +495,5 @@ func TestRetries(t *testing.T) {
 }
 
 func s256Key(t *testing.T) *ecdsa.PublicKey {
-	return testKeys(t)["p256"].Public().(*ecdsa.PublicKey)
-}
-
-func TestECDSADER(t *testing.T) {
-	k := testKeys(t)["p384"].(*ecdsa.PrivateKey)
-	d := sha512.Sum384([]byte("raw"))
-	der, err := ecdsa.SignASN1(rand.Reader, k, d[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	// DER passes through unchanged.
-	if out, err := ecdsaDER(&k.PublicKey, der); err != nil || string(out) != string(der) {
-		t.Errorf("DER input changed: %v", err)
-	}
-	// r||s (older NetHSM releases) becomes DER.
-	r, s, err := ecdsa.Sign(rand.Reader, k, d[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := append(r.FillBytes(make([]byte, 48)), s.FillBytes(make([]byte, 48))...)
-	out, err := ecdsaDER(&k.PublicKey, raw)
-	if err != nil || !ecdsa.VerifyASN1(&k.PublicKey, d[:], out) {
-		t.Errorf("r||s not converted to valid DER: %v", err)
-	}
-	if _, err := ecdsaDER(&k.PublicKey, raw[:90]); err == nil {
-		t.Error("a truncated signature was accepted")
-	}
+	return nethsmtest.TestKeys(t)["p256"].Public().(*ecdsa.PublicKey)
 }

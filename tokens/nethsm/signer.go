@@ -13,12 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
-	"net/http/httptrace"
+	"net/http"
 	"strings"
-	"sync/atomic"
 
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/internal/remote"
 )
 
 // signer signs with one NetHSM key.
@@ -81,10 +80,8 @@ func (s *signer) request(digest []byte, opts crypto.SignerOpts) (mode string, ms
 			if !ok {
 				return "", nil, fmt.Errorf("RSA-PSS with hash %v: %w", h, tokens.ErrUnsupported)
 			}
-			// The NetHSM's salt is as long as the hash; PSSSaltLengthAuto
-			// verifies any salt, so it is satisfied too.
-			if sl := pss.SaltLength; sl != rsa.PSSSaltLengthAuto && sl != rsa.PSSSaltLengthEqualsHash && sl != h.Size() {
-				return "", nil, fmt.Errorf("RSA-PSS salt length %d (the NetHSM uses the hash length): %w", sl, tokens.ErrUnsupported)
+			if err := remote.CheckPSSSalt("NetHSM", pss, h); err != nil {
+				return "", nil, err
 			}
 			return mode, digest, nil
 		}
@@ -96,13 +93,7 @@ func (s *signer) request(digest []byte, opts crypto.SignerOpts) (mode string, ms
 	case *ecdsa.PublicKey:
 		return "ECDSA", digest, nil
 	case ed25519.PublicKey:
-		if eo, ok := opts.(*ed25519.Options); ok && (eo.Context != "" || eo.Hash != 0) {
-			return "", nil, fmt.Errorf("Ed25519ph and Ed25519ctx: %w", tokens.ErrUnsupported)
-		}
-		if h != 0 {
-			return "", nil, fmt.Errorf("Ed25519 signs the whole message, not a %v digest: %w", h, tokens.ErrUnsupported)
-		}
-		return "EdDSA", digest, nil
+		return "EdDSA", digest, remote.CheckEd25519(opts)
 	}
 	return "", nil, fmt.Errorf("key type %T: %w", s.pub, tokens.ErrUnsupported)
 }
@@ -120,10 +111,10 @@ func (s *signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 	if err != nil {
 		return nil, err
 	}
-	resp, err := t.do(s.ctx, "POST", "/keys/"+s.id+"/sign", "application/json", body, true)
+	resp, err := t.do(s.ctx, http.MethodPost, "/keys/"+s.id+"/sign", "application/json", body, true)
 	if err != nil {
-		var he *httpError
-		if errors.As(err, &he) && he.status == 400 {
+		var he *remote.HTTPError
+		if errors.As(err, &he) && he.Status == http.StatusBadRequest {
 			return nil, fmt.Errorf("nethsm token %s: key %s: mode %s: %w: %w", t.name, s.id, mode, he, tokens.ErrUnsupported)
 		}
 		return nil, t.keyErr(s.id, err)
@@ -139,36 +130,12 @@ func (s *signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 		return nil, fmt.Errorf("nethsm token %s: key %s: the sign answer has no base64 signature", t.name, s.id)
 	}
 	if k, ok := s.pub.(*ecdsa.PublicKey); ok {
-		return ecdsaDER(k, sig)
+		return remote.ECDSADER(k, sig)
 	}
 	return sig, nil
-}
-
-// ecdsaDER returns an ECDSA signature as ASN.1 DER. The API description
-// promises DER; older NetHSM releases answered r||s, which is converted.
-func ecdsaDER(k *ecdsa.PublicKey, sig []byte) ([]byte, error) {
-	var rs struct{ R, S *big.Int }
-	if rest, err := asn1.Unmarshal(sig, &rs); err == nil && len(rest) == 0 {
-		return sig, nil
-	}
-	n := (k.Curve.Params().BitSize + 7) / 8
-	if len(sig) != 2*n {
-		return nil, fmt.Errorf("the ECDSA signature is neither DER nor %d-byte r||s", 2*n)
-	}
-	rs.R = new(big.Int).SetBytes(sig[:n])
-	rs.S = new(big.Int).SetBytes(sig[n:])
-	return asn1.Marshal(rs)
 }
 
 // decodeB64 decodes standard base64, padded or not.
 func decodeB64(s string) ([]byte, error) {
 	return base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
-}
-
-// withConnTrace records in sent whether the request got a connection: until
-// then no byte of it can have left, and even a POST may be sent again.
-func withConnTrace(ctx context.Context, sent *atomic.Bool) context.Context {
-	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GotConn: func(httptrace.GotConnInfo) { sent.Store(true) },
-	})
 }

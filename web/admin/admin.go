@@ -23,9 +23,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/workers"
@@ -78,6 +80,10 @@ type Options struct {
 	// a token was activated or a key or chain changed, so that workers see
 	// the change without a reload. Nil: workers are not rebuilt.
 	Refresh func(ctx context.Context) error
+	// Config returns the configuration in force, whose files the
+	// configuration routes edit (then calling Reload). Nil: those routes
+	// answer 409.
+	Config func() *config.Config
 	// Audit records admin actions. Nil: actions are not recorded and
 	// GET /audit answers 503.
 	Audit state.Audit
@@ -90,6 +96,14 @@ type Options struct {
 // Handler serves the admin API. It is safe for concurrent use.
 type Handler struct {
 	opts Options
+
+	inprocOnce sync.Once
+	inproc     *echo.Echo // the routes without HTTP basic, for Do
+
+	editMu sync.Mutex // serialises changes of the configuration files
+
+	verifyMu   sync.Mutex
+	lastVerify *VerifyResult
 }
 
 // New returns a Handler with the given options.
@@ -132,7 +146,13 @@ func (h *Handler) routes() []route {
 		{http.MethodGet, "/tokens/:token/keys/:alias/chain", h.getChain},
 		{http.MethodPut, "/tokens/:token/keys/:alias/chain", h.putChain},
 		{http.MethodPost, "/reload", h.reload},
+		{http.MethodGet, "/workers/:name/properties", h.listProperties},
+		{http.MethodPut, "/workers/:name/properties/:property", h.setProperty},
+		{http.MethodDelete, "/workers/:name/properties/:property", h.removeProperty},
+		{http.MethodPost, "/workers", h.addWorker},
 		{http.MethodGet, "/audit", h.listAudit},
+		{http.MethodGet, "/audit/verify", h.getVerify},
+		{http.MethodPost, "/audit/verify", h.verify},
 		{http.MethodGet, "/signlog", h.listSignLog},
 	}
 }
@@ -215,6 +235,8 @@ func (h *Handler) notFound(c echo.Context) error {
 // apiError is the error body.
 type apiError struct {
 	Error string `json:"error"`
+	// Problems are the configuration problems of a refused change.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // fail answers code with msg as {"error": msg}.
@@ -242,6 +264,10 @@ func errorf(code int, format string, args ...any) error {
 func (h *Handler) answer(c echo.Context, code int, v any, err error) error {
 	if err == nil {
 		return c.JSON(code, v)
+	}
+	var pe *problemsError
+	if errors.As(err, &pe) {
+		return c.JSON(pe.code, apiError{Error: pe.msg, Problems: pe.problems})
 	}
 	var se *statusError
 	if errors.As(err, &se) {

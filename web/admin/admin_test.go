@@ -208,7 +208,7 @@ func TestBadInput(t *testing.T) {
 		says                            string
 	}{
 		{"unknown endpoint", "GET", "/nothing", "", "", 404, "No such admin endpoint"},
-		{"wrong method", "DELETE", "/workers", "", "", 405, "does not take DELETE: use GET."},
+		{"wrong method", "DELETE", "/workers", "", "", 405, "does not take DELETE: use GET or POST."},
 		{"wrong method on a key", "PATCH", "/tokens/soft/keys/signer", "", "", 405, "use GET or DELETE"},
 		{"wrong method on activate", "GET", "/tokens/soft/activate", "", "", 405, "use POST"},
 		{"too deep", "GET", "/tokens/soft/keys/signer/chain/x", "", "", 404, "No such admin endpoint"},

@@ -23,13 +23,22 @@ type WorkerStatus struct {
 	Name   string   `json:"name"`
 	ID     int      `json:"id"`
 	Kind   string   `json:"kind"`
-	Status string   `json:"status"` // ACTIVE or OFFLINE
+	Status string   `json:"status"` // ACTIVE, OFFLINE or DISABLED
 	Errors []string `json:"errors,omitempty"`
-	Token  string   `json:"token,omitempty"`
-	Key    string   `json:"key,omitempty"`
+	// KeyUsage is the signatures counted for the worker's key, against its
+	// KEYUSAGELIMIT, when the worker counts them.
+	KeyUsage *KeyUsage `json:"keyUsage,omitempty"`
+	Token    string    `json:"token,omitempty"`
+	Key      string    `json:"key,omitempty"`
 	// Certificate is the worker's signer certificate, when its token is
 	// active and the key has a chain.
 	Certificate *Certificate `json:"certificate,omitempty"`
+}
+
+// KeyUsage is a key's usage count and limit.
+type KeyUsage struct {
+	Used  int64 `json:"used"`
+	Limit int64 `json:"limit"` // -1: no limit
 }
 
 // Certificate describes a certificate.
@@ -65,6 +74,16 @@ func workerStatus(ctx context.Context, set *workers.Set, w workers.Worker) Worke
 	ws := WorkerStatus{Name: w.Name(), ID: w.ID(), Kind: w.Kind(), Status: "OFFLINE", Errors: st.Errors}
 	if st.Active {
 		ws.Status = "ACTIVE"
+	}
+	if d, ok := w.(interface{ Disabled() bool }); ok && d.Disabled() {
+		ws.Status = "DISABLED"
+	}
+	if u, ok := w.(interface {
+		KeyUsage(context.Context) (int64, int64, bool)
+	}); ok {
+		if used, limit, counted := u.KeyUsage(ctx); counted {
+			ws.KeyUsage = &KeyUsage{Used: used, Limit: limit}
+		}
 	}
 	if k, ok := w.(keyed); ok {
 		ws.Token, ws.Key = k.TokenName(), k.KeyAlias()

@@ -24,8 +24,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/labstack/echo/v4"
 
+	"github.com/signet-project/signet/internal/apitest"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/web/dsm"
 	"github.com/signet-project/signet/web/dsm/dsmtest"
@@ -68,7 +68,7 @@ type fixture struct {
 	t      *testing.T
 	h      *dsm.Handler
 	srv    *httptest.Server
-	tr     *dsmtest.Transport
+	tr     *apitest.Transport
 	client *http.Client
 	keys   map[string]crypto.Signer
 	batch  *batchCounter
@@ -116,13 +116,7 @@ func newFixture(t *testing.T) *fixture {
 			return f.now
 		},
 	})
-	e := echo.New()
-	e.HideBanner = true
-	f.h.Register(e)
-	f.srv = httptest.NewServer(e)
-	t.Cleanup(f.srv.Close)
-	f.tr = dsmtest.NewTransport(spec, f.srv.Client().Transport)
-	f.client = &http.Client{Transport: f.tr}
+	f.srv, f.tr, f.client = apitest.Serve(t, spec, f.h.Register)
 	return f
 }
 

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -24,9 +25,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/apitest"
 	"github.com/signet-project/signet/web/nethsm"
 	"github.com/signet-project/signet/web/nethsm/nethsmtest"
 )
@@ -39,7 +39,7 @@ type fixture struct {
 	t       *testing.T
 	srv     *httptest.Server
 	h       *nethsm.Handler
-	tr      *nethsmtest.Transport
+	tr      *apitest.Transport
 	client  *http.Client
 	keys    map[string]crypto.Signer
 	chain   []*x509.Certificate
@@ -50,30 +50,16 @@ type fixture struct {
 	aliases []string
 }
 
-var (
-	keysOnce sync.Once
-	keySet   map[string]crypto.Signer
-	keyErr   error
-)
-
-// testKeys makes the test keys once per test binary: RSA generation is slow
-// on a shared machine.
+// testKeys returns the shared test keys and a P-256 key of its own under
+// mappedAlias.
 func testKeys(t *testing.T) map[string]crypto.Signer {
-	keysOnce.Do(func() {
-		keySet = map[string]crypto.Signer{}
-		for alias, spec := range map[string]string{"rsa2048": "RSA-2048", "p256": "EC-P256", "p384": "EC-P384", "ed25519": "Ed25519", mappedAlias: "EC-P256"} {
-			k, err := demo.NewKey(spec)
-			if err != nil {
-				keyErr = err
-				return
-			}
-			keySet[alias] = k
-		}
-	})
-	if keyErr != nil {
-		t.Fatal(keyErr)
+	keys := maps.Clone(nethsmtest.TestKeys(t))
+	k, err := demo.NewKey("EC-P256")
+	if err != nil {
+		t.Fatal(err)
 	}
-	return keySet
+	keys[mappedAlias] = k
+	return keys
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -124,13 +110,7 @@ func newFixture(t *testing.T) *fixture {
 			return f.state
 		},
 	})
-	e := echo.New()
-	e.HideBanner = true
-	f.h.Register(e)
-	f.srv = httptest.NewServer(e)
-	t.Cleanup(f.srv.Close)
-	f.tr = nethsmtest.NewTransport(spec, f.srv.Client().Transport)
-	f.client = &http.Client{Transport: f.tr}
+	f.srv, f.tr, f.client = apitest.Serve(t, spec, f.h.Register)
 	return f
 }
 
@@ -149,7 +129,7 @@ type call struct {
 
 // do makes one call and returns the status, the body and the recorded
 // contract check.
-func (f *fixture) do(c call) (int, []byte, nethsmtest.Exchange) {
+func (f *fixture) do(c call) (int, []byte, apitest.Exchange) {
 	f.t.Helper()
 	var body io.Reader
 	if c.body != "" {

@@ -13,10 +13,19 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"time"
+)
+
+// Defaults of every remote token's options.
+const (
+	// DefaultTimeout bounds each HTTP request.
+	DefaultTimeout = 30 * time.Second
+	// DefaultProbeInterval is the shortest time between two probes.
+	DefaultProbeInterval = 5 * time.Second
 )
 
 // NewTransport returns a keep-alive transport that keeps up to idle
@@ -125,4 +134,28 @@ func sameChain(a, b []*x509.Certificate) bool {
 		}
 	}
 	return true
+}
+
+// ParseURL parses the address of a remote HSM: http or https, a host, and
+// no credentials (credHint says where they go instead), query or fragment.
+func ParseURL(raw, credHint string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("URL %q must be https://host[:port]", raw)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("the URL must hold no credentials: %s", credHint)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("URL %q must not have a query or fragment", raw)
+	}
+	return u, nil
+}
+
+// OrDefault returns v, or def when v is not positive (an unset option).
+func OrDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }

@@ -1,30 +1,24 @@
-// Package nethsmtest holds test helpers for the NetHSM API: an in-memory
-// crypto token over crypto.Signer keys, and an http.RoundTripper that checks
-// every request and response against the NetHSM API description with
-// kin-openapi.
+// Package nethsmtest holds test helpers for the NetHSM API: the API
+// description (nethsm-api.yaml) loaded for internal/apitest's validating
+// transport, test keys, and an in-memory crypto token over crypto.Signer
+// keys.
 package nethsmtest
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
 
+	"github.com/signet-project/signet/internal/apitest"
 	"github.com/signet-project/signet/tokens"
 )
 
@@ -33,75 +27,29 @@ import (
 // the repository so that the contract checks run wherever it is cloned.
 const SpecPath = "testdata/openapi/nethsm-api.yaml"
 
-// SpecDirEnv names the environment variable that, when set, is the folder
-// holding the API description, instead of SpecPath.
-const SpecDirEnv = "SIGNET_OPENAPI_DIR"
-
-// specFile returns the API description's path: in $SIGNET_OPENAPI_DIR when
-// that is set, else SpecPath resolved against the repository root, the
-// nearest folder above the working directory that holds go.mod.
-func specFile() (string, error) {
-	if d := os.Getenv(SpecDirEnv); d != "" {
-		return filepath.Join(d, filepath.Base(SpecPath)), nil
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, filepath.FromSlash(SpecPath)), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// Spec is a loaded NetHSM API description and its router.
-type Spec struct {
-	Doc    *openapi3.T
-	Router routers.Router
-}
-
 var registerPEM sync.Once
 
-// LoadSpec loads and validates the NetHSM API description at SpecPath. It
-// fails the test when the file is absent or does not load.
+// LoadSpec loads and validates the NetHSM API description at SpecPath (in
+// $SIGNET_OPENAPI_DIR when that is set). It fails the test when the file is
+// absent or does not load.
 //
 // The description's server URL (https://{host}/api/{version}) is replaced by
 // its path alone, /api/v1, so that requests to a test server on any host and
-// scheme route, while paths still need the /api/v1 base.
-func LoadSpec(t testing.TB) *Spec {
+// scheme route, while paths still need the /api/v1 base. Every response
+// status must be one the operation lists.
+func LoadSpec(t testing.TB) *apitest.Spec {
 	t.Helper()
-	path, err := specFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromFile(path)
-	if err != nil {
-		t.Fatalf("load %s: %v", path, err)
-	}
-	// The published description has examples that break their own schemas
-	// (a null label); examples do not matter for the contract.
-	if err := doc.Validate(loader.Context, openapi3.DisableExamplesValidation()); err != nil {
-		t.Fatalf("validate %s: %v", path, err)
-	}
-	base, err := basePath(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc.Servers = openapi3.Servers{{URL: base}}
-	router, err := gorillamux.NewRouter(doc)
-	if err != nil {
-		t.Fatalf("router for %s: %v", path, err)
-	}
 	// kin-openapi has no decoder for PEM responses; they are text.
 	registerPEM.Do(func() { openapi3filter.RegisterBodyDecoder("application/x-pem-file", openapi3filter.PlainBodyDecoder) })
-	return &Spec{Doc: doc, Router: router}
+	return apitest.Load(t, apitest.Contract{
+		API:  "NetHSM API",
+		Path: SpecPath,
+		// The published description has examples that break their own
+		// schemas (a null label); examples do not matter for the contract.
+		Validation:            []openapi3.ValidationOption{openapi3.DisableExamplesValidation()},
+		Server:                basePath,
+		IncludeResponseStatus: true,
+	})
 }
 
 // basePath returns the path of the description's first server URL with its
@@ -122,120 +70,9 @@ func basePath(doc *openapi3.T) (string, error) {
 	return strings.TrimSuffix(parsed.Path, "/"), nil
 }
 
-// Exchange is one checked request and response.
-type Exchange struct {
-	Method, Path string
-	Status       int
-	// RequestErr is why the request does not conform to the description
-	// (nil when it does); ResponseErr the same for the response.
-	RequestErr, ResponseErr error
-}
-
-// Transport is an http.RoundTripper that validates each request before
-// sending it and each response after receiving it, and records the results.
-type Transport struct {
-	Spec *Spec
-	Base http.RoundTripper
-
-	mu        sync.Mutex
-	exchanges []Exchange
-}
-
-// NewTransport returns a validating transport over base
-// (http.DefaultTransport when nil).
-func NewTransport(spec *Spec, base http.RoundTripper) *Transport {
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	return &Transport{Spec: spec, Base: base}
-}
-
-func basicAuth(_ context.Context, in *openapi3filter.AuthenticationInput) error {
-	if in.SecurityScheme == nil || in.SecurityScheme.Type != "http" || in.SecurityScheme.Scheme != "basic" {
-		return fmt.Errorf("unexpected security scheme %q", in.SecuritySchemeName)
-	}
-	if _, _, ok := in.RequestValidationInput.Request.BasicAuth(); !ok {
-		return errors.New("no basic credentials")
-	}
-	return nil
-}
-
-// RoundTrip validates req, sends it, and validates the response.
-func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ex := Exchange{Method: req.Method, Path: req.URL.Path}
-	var body []byte
-	if req.Body != nil {
-		var err error
-		body, err = io.ReadAll(req.Body)
-		req.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-	}
-	opts := &openapi3filter.Options{AuthenticationFunc: basicAuth, IncludeResponseStatus: true, MultiError: true}
-	route, params, err := t.Spec.Router.FindRoute(req)
-	var in *openapi3filter.RequestValidationInput
-	if err != nil {
-		ex.RequestErr = fmt.Errorf("route %s %s: %w", req.Method, req.URL.Path, err)
-	} else {
-		check := req.Clone(req.Context())
-		check.Body = io.NopCloser(bytes.NewReader(body))
-		in = &openapi3filter.RequestValidationInput{Request: check, PathParams: params, Route: route, Options: opts}
-		ex.RequestErr = openapi3filter.ValidateRequest(req.Context(), in)
-	}
-	if req.Body != nil {
-		req.Body = io.NopCloser(bytes.NewReader(body))
-	}
-	resp, err := t.Base.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	ex.Status = resp.StatusCode
-	rbody, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(rbody))
-	if in != nil {
-		ex.ResponseErr = openapi3filter.ValidateResponse(req.Context(), &openapi3filter.ResponseValidationInput{
-			RequestValidationInput: in,
-			Status:                 resp.StatusCode,
-			Header:                 resp.Header,
-			Body:                   io.NopCloser(bytes.NewReader(rbody)),
-			Options:                opts,
-		})
-	} else {
-		ex.ResponseErr = errors.New("no route to validate the response against")
-	}
-	t.mu.Lock()
-	t.exchanges = append(t.exchanges, ex)
-	t.mu.Unlock()
-	return resp, nil
-}
-
-// Exchanges returns the exchanges recorded so far and forgets them.
-func (t *Transport) Exchanges() []Exchange {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	ex := t.exchanges
-	t.exchanges = nil
-	return ex
-}
-
-// RequireValid fails the test for every recorded exchange whose request or
-// response does not conform, and forgets the exchanges.
-func (t *Transport) RequireValid(tb testing.TB) {
-	tb.Helper()
-	for _, ex := range t.Exchanges() {
-		if ex.RequestErr != nil {
-			tb.Errorf("%s %s: request does not conform to the NetHSM API: %v", ex.Method, ex.Path, ex.RequestErr)
-		}
-		if ex.ResponseErr != nil {
-			tb.Errorf("%s %s: %d response does not conform to the NetHSM API: %v", ex.Method, ex.Path, ex.Status, ex.ResponseErr)
-		}
-	}
-}
+// TestKeys returns the test keys by alias (RSA-2048, EC P-256 and P-384,
+// Ed25519), made once per test binary. Callers must not change the map.
+func TestKeys(tb testing.TB) map[string]crypto.Signer { return apitest.TestKeys(tb) }
 
 // Token is an in-memory tokens.Token over crypto.Signer keys.
 type Token struct {

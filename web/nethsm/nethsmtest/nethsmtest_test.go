@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/signet-project/signet/internal/apitest"
 	"github.com/signet-project/signet/web/nethsm/nethsmtest"
 )
 
@@ -27,7 +28,7 @@ func TestTransportCatchesViolations(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	tr := nethsmtest.NewTransport(spec, nil)
+	tr := apitest.NewTransport(spec, nil)
 	c := &http.Client{Transport: tr}
 	do := func(method, path, body string) {
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))

@@ -1,0 +1,366 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/signet-project/signet/state/postgres/pgtest"
+)
+
+// execEnv makes the test binary run main: the cluster tests start Signet
+// nodes as processes (to kill -9 one) without building the binary.
+const execEnv = "SIGNET_TEST_EXEC_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(execEnv) == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// signetCmd returns the command running signet with args in this test
+// binary, with env added.
+func signetCmd(ctx context.Context, env []string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = append(append(os.Environ(), execEnv+"=1"), env...)
+	return cmd
+}
+
+// node is a Signet process of the test cluster.
+type node struct {
+	t         *testing.T
+	name      string
+	dir, addr string
+	env       []string
+	cmd       *exec.Cmd
+	done      chan struct{}
+}
+
+func (n *node) url() string { return "http://" + n.addr }
+
+// start starts the node and waits until it listens.
+func (n *node) start() {
+	n.t.Helper()
+	n.cmd = signetCmd(context.Background(), n.env, "serve", "--config", filepath.Join(n.dir, "node.yaml"), "--data", filepath.Join(n.dir, "data"), "--listen", n.addr)
+	out, err := n.cmd.StdoutPipe()
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	n.cmd.Stderr = &stderr
+	if err := n.cmd.Start(); err != nil {
+		n.t.Fatal(err)
+	}
+	n.done = make(chan struct{})
+	listening := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		once := sync.Once{}
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "Signet listening on") {
+				once.Do(func() { close(listening) })
+			}
+		}
+		n.cmd.Wait()
+		close(n.done)
+	}()
+	select {
+	case <-listening:
+	case <-n.done:
+		n.t.Fatalf("node %s ended: %s", n.name, stderr.String())
+	case <-time.After(30 * time.Second):
+		n.t.Fatalf("node %s does not listen: %s", n.name, stderr.String())
+	}
+}
+
+// kill ends the node with SIGKILL: no lease given back, nothing flushed.
+func (n *node) kill() {
+	n.cmd.Process.Signal(syscall.SIGKILL)
+	<-n.done
+}
+
+func (n *node) stop() {
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.done:
+	case <-time.After(20 * time.Second):
+		n.kill()
+	}
+}
+
+// sign posts data to worker and returns the status code (0 when the node
+// does not answer).
+func (n *node) sign(worker string) int {
+	resp, err := http.Post(n.url()+"/signserver/worker/"+worker, "application/octet-stream", strings.NewReader("cluster test document"))
+	if err != nil {
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// health returns the health check's status, body and configuration version.
+func (n *node) health() (int, string, string) {
+	resp, err := http.Get(n.url() + "/signserver/healthcheck/signserverhealth")
+	if err != nil {
+		return 0, err.Error(), ""
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, string(b), resp.Header.Get("X-Signet-Config-Version")
+}
+
+// admin calls the admin API as the cluster's admin.
+func (n *node) admin(method, path, body string) (int, string) {
+	req, _ := http.NewRequest(method, n.url()+"/admin/api"+path, strings.NewReader(body))
+	req.SetBasicAuth("admin", "cluster-admin-pw")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, string(b)
+}
+
+// signetCLI runs a signet command line and returns its output and exit code.
+func signetCLI(t *testing.T, env []string, args ...string) (string, int) {
+	t.Helper()
+	out, err := signetCmd(context.Background(), env, args...).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), 0
+}
+
+// waitUntil polls cond (a status read over HTTP) until it holds.
+func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > within {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func loopbackAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// sharedConfig is the configuration pushed to the cluster: a soft token
+// whose keystore is in the database, and workers on its keys.
+func sharedConfig(hash string, workers ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `tokens:
+  - name: db
+    type: soft
+    properties:
+      KEYSTORETYPE: DATABASE
+    pin: {env: SIGNET_TEST_PIN}
+users:
+  - name: admin
+    roles: [admin]
+    passwordHash: %q
+workers:
+`, hash)
+	for i, w := range workers {
+		f := append(strings.SplitN(w, ":", 3), "")
+		name, key, limit := f[0], f[1], f[2]
+		fmt.Fprintf(&b, "  - name: %s\n    id: %d\n    kind: PlainSigner\n    token: db\n    key: %s\n    properties:\n      SIGNATUREALGORITHM: SHA256withECDSA\n", name, i+1, key)
+		if limit != "" {
+			fmt.Fprintf(&b, "      KEYUSAGELIMIT: %s\n", limit)
+		}
+	}
+	return b.String()
+}
+
+// TestCluster runs three Signet nodes on one PostgreSQL: exact key usage
+// limits across the nodes (also when one is killed), one audit chain, a
+// key generated on one node signing on another, configuration pushed to
+// every node within a second, and the nodes' behaviour while PostgreSQL is
+// down.
+func TestCluster(t *testing.T) {
+	ctx := context.Background()
+	pg, err := pgtest.Start(ctx)
+	if err != nil {
+		t.Fatalf("the cluster tests need PostgreSQL 15: %v", err)
+	}
+	defer pg.Close()
+	url, err := pg.NewDatabase(ctx, "signet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	env := []string{"SIGNET_DATABASE_URL=" + url, "SIGNET_TEST_PIN=cluster-pin"}
+	hash, _ := bcrypt.GenerateFromPassword([]byte("cluster-admin-pw"), bcrypt.MinCost)
+	push := func(workers ...string) {
+		t.Helper()
+		f := filepath.Join(dir, "shared.yaml")
+		if err := os.WriteFile(f, []byte(sharedConfig(string(hash), workers...)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, code := signetCLI(t, env, "config", "push", f); code != 0 {
+			t.Fatalf("config push: exit %d: %s", code, out)
+		}
+	}
+	push()
+
+	nodes := make([]*node, 3)
+	for i := range nodes {
+		n := &node{t: t, name: fmt.Sprintf("node%d", i+1), dir: filepath.Join(dir, fmt.Sprintf("node%d", i+1)), addr: loopbackAddr(t), env: env}
+		os.MkdirAll(n.dir, 0o700)
+		yaml := fmt.Sprintf("state:\n  postgres:\n    url: {env: SIGNET_DATABASE_URL}\n    node: %s\n", n.name)
+		if err := os.WriteFile(filepath.Join(n.dir, "node.yaml"), []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n.start()
+		defer n.stop()
+		nodes[i] = n
+	}
+
+	// Keys generated through node 1 only.
+	for _, k := range []string{"k1", "k2", "k3", "k4"} {
+		if code, body := nodes[0].admin("POST", "/tokens/db/keys", `{"alias":"`+k+`","algorithm":"ECDSA","curve":"P-256"}`); code != 200 && code != 201 {
+			t.Fatalf("generate %s through node 1: %d %s", k, code, body)
+		}
+	}
+	push("Limited:k1:500", "Crash:k2:500", "Down:k3:1000000", "Free:k4")
+	waitVersion := func(v string) time.Duration {
+		var worst time.Duration
+		for _, n := range nodes {
+			d := waitUntil(t, 5*time.Second, n.name+" runs version "+v, func() bool { _, _, got := n.health(); return got == v })
+			worst = max(worst, d)
+		}
+		return worst
+	}
+	waitVersion("2")
+
+	t.Run("key from node 1 signs on node 3", func(t *testing.T) {
+		if code := nodes[2].sign("Free"); code != 200 {
+			t.Fatalf("node 3 signing with a key generated through node 1: %d", code)
+		}
+	})
+
+	// clients signs with worker through every node, 8 clients per node,
+	// until each gets 503; it returns the signatures made.
+	clients := func(worker string, during func(made *atomic.Int64)) int64 {
+		var made atomic.Int64
+		var wg sync.WaitGroup
+		for _, n := range nodes {
+			for range 8 {
+				wg.Go(func() {
+					for {
+						switch code := n.sign(worker); code {
+						case 200:
+							made.Add(1)
+						case 503:
+							return
+						case 0: // the node was killed: wait for its restart
+							time.Sleep(20 * time.Millisecond)
+						default:
+							t.Errorf("%s: status %d", n.name, code)
+							return
+						}
+					}
+				})
+			}
+		}
+		if during != nil {
+			during(&made)
+		}
+		wg.Wait()
+		return made.Load()
+	}
+
+	t.Run("exact limit across nodes", func(t *testing.T) {
+		if made := clients("Limited", nil); made != 500 {
+			t.Fatalf("the cluster made %d signatures with KEYUSAGELIMIT 500, want exactly 500", made)
+		}
+	})
+
+	t.Run("kill -9 a node", func(t *testing.T) {
+		made := clients("Crash", func(made *atomic.Int64) {
+			waitUntil(t, 30*time.Second, "150 signatures", func() bool { return made.Load() >= 150 })
+			nodes[1].kill()
+			nodes[1].start()
+		})
+		if made > 500 || made < 500-128 {
+			t.Fatalf("with a node killed the cluster made %d signatures, want at most 500 and at least 500-128 (the lease lost)", made)
+		}
+		t.Logf("%d signatures with node 2 killed and restarted", made)
+		out, code := signetCLI(t, env, "admin", "audit", "verify", "--state", url)
+		if code != 0 || !strings.Contains(out, "intact") {
+			t.Fatalf("audit verify: exit %d: %s", code, out)
+		}
+	})
+
+	t.Run("config push reaches every node within a second", func(t *testing.T) {
+		push("Limited:k1:500", "Crash:k2:500", "Down:k3:1000000", "Free:k4", "Added:k4")
+		if d := waitVersion("3"); d > time.Second {
+			t.Errorf("the last node ran version 3 after %v", d)
+		}
+		for _, n := range nodes {
+			if code := n.sign("Added"); code != 200 {
+				t.Errorf("%s: the added worker answers %d", n.name, code)
+			}
+		}
+	})
+
+	t.Run("database down", func(t *testing.T) {
+		if err := pg.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nodes {
+			waitUntil(t, 5*time.Second, n.name+" degraded", func() bool {
+				code, body, _ := n.health()
+				return code == 500 && strings.Contains(body, "Node: ") && strings.Contains(body, "Worker Down (3)")
+			})
+			if code := n.sign("Down"); code != 503 {
+				t.Errorf("%s: a limited worker answers %d while the database is down, want 503", n.name, code)
+			}
+			if code := n.sign("Free"); code != 200 {
+				t.Errorf("%s: an unlimited worker answers %d while the database is down, want 200", n.name, code)
+			}
+		}
+		if err := pg.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nodes {
+			waitUntil(t, 10*time.Second, n.name+" recovered", func() bool { return n.sign("Down") == 200 })
+			waitUntil(t, 5*time.Second, n.name+" healthy", func() bool {
+				code, body, _ := n.health()
+				return !strings.Contains(body, "Node: ") && !strings.Contains(body, "Worker Down") && code != 0
+			})
+		}
+	})
+}

@@ -1,0 +1,105 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const editYAML = `# Tokens first.
+tokens:
+  - name: demo
+    type: soft
+    properties:
+      KEYSTOREPATH: keystore
+    pin:
+      file: keystore.pin
+
+workers:
+  # The CMS signer.
+  - name: CMSSigner
+    id: 1
+    kind: CMSSigner
+    token: demo
+    key: signer
+    properties:
+      DETACHEDSIGNATURE: false   # attached
+      CONTENTOID: "1.2.840.113549.1.7.1"
+
+  # No properties yet.
+  - name: Plain
+    id: 7
+    kind: PlainSigner
+    token: demo
+    key: signer
+# The end.
+`
+
+func TestApply(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		edit    Edit
+		want    string // the file after the edit; "" when refused
+		refused string // a word of the refusal
+	}{
+		{"set existing keeps comment", SetProperty("CMSSigner", "DETACHEDSIGNATURE", "true"),
+			strings.Replace(editYAML, "DETACHEDSIGNATURE: false   # attached", "DETACHEDSIGNATURE: true   # attached", 1), ""},
+		{"set quoted", SetProperty("cmssigner", "CONTENTOID", "1.2.840.113549.1.7.5"),
+			strings.Replace(editYAML, `CONTENTOID: "1.2.840.113549.1.7.1"`, `CONTENTOID: 1.2.840.113549.1.7.5`, 1), ""},
+		{"add to properties", SetProperty("CMSSigner", "KEYUSAGELIMIT", "10"),
+			strings.Replace(editYAML, "1.7.1\"\n", "1.7.1\"\n      KEYUSAGELIMIT: 10\n", 1), ""},
+		{"add properties section", SetProperty("Plain", "KEYUSAGELIMIT", "5"),
+			strings.Replace(editYAML, "    key: signer\n# The end.", "    key: signer\n    properties:\n      KEYUSAGELIMIT: 5\n# The end.", 1), ""},
+		{"remove", RemoveProperty("CMSSigner", "CONTENTOID"),
+			strings.Replace(editYAML, "      CONTENTOID: \"1.2.840.113549.1.7.1\"\n", "", 1), ""},
+		{"add worker", AddWorker(NewWorker{Name: "New", ID: 8, Kind: "PlainSigner", Token: "demo", Key: "signer", Properties: map[string]string{"KEYUSAGELIMIT": "3"}}),
+			strings.Replace(editYAML, "    key: signer\n# The end.", "    key: signer\n\n  - name: New\n    id: 8\n    kind: PlainSigner\n    token: demo\n    key: signer\n    properties:\n      KEYUSAGELIMIT: 3\n# The end.", 1), ""},
+		{"typo refused", SetProperty("CMSSigner", "DETACHEDSIGNATUR", "true"), "", "DETACHEDSIGNATURE"},
+		{"bad value refused", SetProperty("CMSSigner", "KEYUSAGELIMIT", "many"), "", "KEYUSAGELIMIT"},
+		{"duplicate worker refused", AddWorker(NewWorker{Name: "Plain", ID: 9, Kind: "PlainSigner", Token: "demo", Key: "signer"}), "", "already used"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			f := filepath.Join(dir, "signet.yaml")
+			if err := os.WriteFile(f, []byte(editYAML), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			err := Apply([]string{f}, f, tt.edit)
+			got, _ := os.ReadFile(f)
+			if tt.refused != "" {
+				var r *Refused
+				if !errors.As(err, &r) || !strings.Contains(err.Error(), tt.refused) || !strings.Contains(err.Error(), f+":") {
+					t.Fatalf("Apply = %v, want a refusal naming %q with file:line", err, tt.refused)
+				}
+				if string(got) != editYAML {
+					t.Fatalf("a refused edit changed the file:\n%s", got)
+				}
+				if _, err := os.Stat(f + ".bak"); err == nil {
+					t.Fatal("a refused edit wrote a .bak")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Apply: %v", err)
+			}
+			if string(got) != tt.want {
+				t.Fatalf("file after the edit:\n%s\nwant:\n%s", got, tt.want)
+			}
+			bak, _ := os.ReadFile(f + ".bak")
+			if string(bak) != editYAML {
+				t.Fatalf(".bak is not the previous version:\n%s", bak)
+			}
+			if fi, _ := os.Stat(f); fi.Mode().Perm() != 0o640 {
+				t.Fatalf("mode after the edit = %v, want 0640", fi.Mode().Perm())
+			}
+			if ps := Check(f); len(newProblems(checkWith([]string{f}, f, []byte(editYAML)), ps)) > 0 {
+				t.Fatalf("the edited file has new problems: %v", ps)
+			}
+		})
+	}
+}

@@ -1,0 +1,100 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/state/postgres"
+	"github.com/signet-project/signet/tokens/soft"
+	"github.com/signet-project/signet/web"
+)
+
+// Node is this Signet process as a node of a cluster: the cluster's state
+// and the configuration version it runs.
+type Node struct {
+	Store   *postgres.Store
+	paths   []string // the node's own configuration files
+	log     *slog.Logger
+	version atomic.Int64
+	applyMu sync.Mutex // one configuration applied at a time, in version order
+}
+
+// Join opens the cluster's state named by the state section of the node's
+// configuration files paths (loaded as local).
+func Join(ctx context.Context, local *config.Config, paths []string, log *slog.Logger) (*Node, error) {
+	store, err := Open(ctx, local.State.Postgres, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Node{Store: store, paths: paths, log: log}, nil
+}
+
+// Close closes the cluster's state, giving the unused leases back.
+func (n *Node) Close() error { return n.Store.Close() }
+
+// Load loads the node's files with the version in force.
+func (n *Node) Load(ctx context.Context) (*config.Config, int64, error) {
+	return Load(ctx, n.Store, n.paths)
+}
+
+// Version returns the configuration version the node runs (0: none pushed).
+func (n *Node) Version() int64 { return n.version.Load() }
+
+// Apply loads the version in force and, when it is newer than the one the
+// node runs (or force), calls apply with it and records it as running.
+// A configuration that does not load is refused and the running one stays.
+func (n *Node) Apply(ctx context.Context, force bool, apply func(*config.Config, int64)) error {
+	n.applyMu.Lock()
+	defer n.applyMu.Unlock()
+	cfg, v, err := n.Load(ctx)
+	if err != nil {
+		return err
+	}
+	if v <= n.version.Load() && !force {
+		return nil
+	}
+	apply(cfg, v)
+	n.version.Store(v)
+	return nil
+}
+
+// Watch applies each version pushed to the cluster (LISTEN/NOTIFY), until
+// ctx ends.
+func (n *Node) Watch(ctx context.Context, apply func(*config.Config, int64)) {
+	n.Store.WatchConfig(ctx, func(v int64) {
+		if v <= n.version.Load() {
+			return
+		}
+		if err := n.Apply(ctx, false, apply); err != nil {
+			n.log.Error("cluster configuration refused; the running one stays", "version", v, "error", err)
+		}
+	})
+}
+
+// Status is the node's state for the health check: degraded while the
+// database is unreachable.
+func (n *Node) Status() web.NodeStatus {
+	st := web.NodeStatus{ConfigVersion: n.Version()}
+	if err := n.Store.Health(); err != nil {
+		st.Problems = []string{fmt.Sprintf("%v: workers with a key usage limit are offline until it answers.", err)}
+	}
+	return st
+}
+
+// Keystore returns the database keystore of the soft token named token.
+func (n *Node) Keystore(token string) soft.Store { return n.Store.Keystore(token) }
+
+// Metrics are the node's Prometheus metrics: the round trips to the
+// cluster's database, so that their number per signature can be watched.
+func (n *Node) Metrics() []prometheus.Collector {
+	return []prometheus.Collector{prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "signet_state_round_trips_total",
+		Help: "Round trips to the cluster's PostgreSQL database (queries, batches), health pings aside.",
+	}, func() float64 { return float64(n.Store.RoundTrips()) })}
+}

@@ -1,0 +1,226 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/config"
+)
+
+// Property is one property of a worker as GET /workers/{name}/properties
+// reports it: every property of the worker's kind, set or not.
+type Property struct {
+	Name string `json:"name"`
+	// Value is the value in force: the one set, or the default. A secret
+	// property shows its reference (env:NAME or file:PATH), never a value.
+	Value   string `json:"value"`
+	Default string `json:"default,omitempty"`
+	// SetAt is where the value is set, file:line; empty for a default.
+	SetAt  string `json:"setAt,omitempty"`
+	Secret bool   `json:"secret,omitempty"`
+	Doc    string `json:"doc"`
+	// OverriddenBy names the property that lets a request override it.
+	OverriddenBy string `json:"overriddenBy,omitempty"`
+	MetaKey      string `json:"metaKey,omitempty"`
+}
+
+// WorkerConfig is the answer of GET /workers/{name}/properties.
+type WorkerConfig struct {
+	Name       string     `json:"name"`
+	ID         int        `json:"id"`
+	Kind       string     `json:"kind"`
+	Token      string     `json:"token,omitempty"`
+	Key        string     `json:"key,omitempty"`
+	File       string     `json:"file"` // file:line of the worker
+	Problems   []string   `json:"problems,omitempty"`
+	Properties []Property `json:"properties"`
+}
+
+// configWorker returns the configured worker named in the path.
+func (h *Handler) configWorker(c echo.Context) (*config.Config, config.Worker, error) {
+	if h.opts.Config == nil || h.opts.Config() == nil {
+		return nil, config.Worker{}, errorf(http.StatusConflict, "This server does not edit its configuration: edit the YAML file and reload.")
+	}
+	cfg := h.opts.Config()
+	w, ok := cfg.Worker(c.Param("name"))
+	if !ok {
+		return nil, config.Worker{}, errorf(http.StatusNotFound, "No worker named or numbered %q in the configuration: see GET %s/workers for the workers.", c.Param("name"), BasePath)
+	}
+	return cfg, w, nil
+}
+
+// listProperties handles GET /workers/{name}/properties.
+func (h *Handler) listProperties(c echo.Context) error {
+	_, w, err := h.configWorker(c)
+	if err != nil {
+		return h.answer(c, 0, nil, err)
+	}
+	out := WorkerConfig{Name: w.Name, ID: w.ID, Kind: w.Kind, Token: w.Token, Key: w.Key, File: w.Pos.String(), Properties: []Property{}}
+	for _, p := range w.Problems {
+		out.Problems = append(out.Problems, p.Error())
+	}
+	set := w.Properties.Map()
+	for _, d := range config.Schema() {
+		if !d.AppliesTo(w.Kind) && !w.Properties.IsSet(d.Name) {
+			continue
+		}
+		p := Property{Name: d.Name, Value: w.Properties.String(d.Name), Default: d.Default, Secret: d.Secret, Doc: d.Doc, OverriddenBy: d.OverriddenBy, MetaKey: d.MetaKey}
+		if w.Properties.IsSet(d.Name) {
+			p.Value, p.SetAt = set[d.Name], w.Properties.Pos(d.Name).String()
+		}
+		out.Properties = append(out.Properties, p)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// PropertyRequest is the body of PUT /workers/{name}/properties/{property}.
+type PropertyRequest struct {
+	Value string `json:"value"`
+}
+
+// setProperty handles PUT /workers/{name}/properties/{property}.
+func (h *Handler) setProperty(c echo.Context) error {
+	var req PropertyRequest
+	err := decode(c, &req, false)
+	name := strings.ToUpper(strings.TrimSpace(c.Param("property")))
+	if err == nil && name == "" {
+		err = errorf(http.StatusBadRequest, "Name the property to set.")
+	}
+	var w config.Worker
+	var cfg *config.Config
+	if err == nil {
+		cfg, w, err = h.configWorker(c)
+	}
+	if err == nil {
+		err = h.edit(c.Request().Context(), cfg, w.Pos.File, config.SetProperty(w.Name, name, req.Value))
+	}
+	h.record(c, "config.set", "worker/"+w.Name, map[string]string{"property": name}, err)
+	if err != nil {
+		return h.answer(c, 0, nil, err)
+	}
+	return h.listProperties(c)
+}
+
+// removeProperty handles DELETE /workers/{name}/properties/{property}.
+func (h *Handler) removeProperty(c echo.Context) error {
+	name := strings.ToUpper(c.Param("property"))
+	cfg, w, err := h.configWorker(c)
+	if err == nil {
+		if !w.Properties.IsSet(name) || w.Properties.Pos(name).File != w.Pos.File {
+			err = errorf(http.StatusNotFound, "Worker %s does not set %s in its file: nothing to remove.", w.Name, name)
+		} else {
+			err = h.edit(c.Request().Context(), cfg, w.Pos.File, config.RemoveProperty(w.Name, name))
+		}
+	}
+	h.record(c, "config.remove", "worker/"+w.Name, map[string]string{"property": name}, err)
+	if err != nil {
+		return h.answer(c, 0, nil, err)
+	}
+	return h.listProperties(c)
+}
+
+// NewWorkerRequest is the body of POST /workers.
+type NewWorkerRequest struct {
+	Name string `json:"name"`
+	// ID is the worker's number; 0 chooses the next free one.
+	ID         int               `json:"id,omitempty"`
+	Kind       string            `json:"kind"`
+	Token      string            `json:"token,omitempty"`
+	Key        string            `json:"key,omitempty"`
+	Properties map[string]string `json:"properties,omitempty"`
+}
+
+// addWorker handles POST /workers: the worker is appended to the file that
+// holds the last worker (or the first file).
+func (h *Handler) addWorker(c echo.Context) error {
+	var req NewWorkerRequest
+	err := decode(c, &req, false)
+	if err == nil && (h.opts.Config == nil || h.opts.Config() == nil) {
+		err = errorf(http.StatusConflict, "This server does not edit its configuration: edit the YAML file and reload.")
+	}
+	if err == nil && strings.TrimSpace(req.Name) == "" {
+		err = errorf(http.StatusBadRequest, "The new worker has no name: give it one.")
+	}
+	if err == nil && !slices.Contains(config.Kinds(), req.Kind) {
+		err = errorf(http.StatusBadRequest, "Unknown worker kind %q: use one of %s.", req.Kind, strings.Join(config.Kinds(), ", "))
+	}
+	if err == nil {
+		cfg := h.opts.Config()
+		if req.ID == 0 {
+			req.ID = cfg.NextWorkerID()
+		}
+		file := cfg.Files[0]
+		if n := len(cfg.Workers); n > 0 {
+			file = cfg.Workers[n-1].Pos.File
+		}
+		props := map[string]string{}
+		for k, v := range req.Properties {
+			if strings.TrimSpace(v) != "" {
+				props[strings.ToUpper(strings.TrimSpace(k))] = v
+			}
+		}
+		err = h.edit(c.Request().Context(), cfg, file, config.AddWorker(config.NewWorker{
+			Name: strings.TrimSpace(req.Name), ID: req.ID, Kind: req.Kind, Token: req.Token, Key: req.Key, Properties: props}))
+	}
+	h.record(c, "config.add", "worker/"+req.Name, map[string]string{"kind": req.Kind, "id": strconv.Itoa(req.ID)}, err)
+	if err != nil {
+		return h.answer(c, 0, nil, err)
+	}
+	c.SetParamNames("name")
+	c.SetParamValues(req.Name)
+	if err := h.listProperties(c); err != nil {
+		return err
+	}
+	return nil
+}
+
+// edit applies an edit to file and reloads; a refused change is a 400 with
+// the problems, and nothing is written.
+func (h *Handler) edit(ctx context.Context, cfg *config.Config, file string, e config.Edit) error {
+	h.editMu.Lock()
+	defer h.editMu.Unlock()
+	err := config.Apply(cfg.Files, file, e)
+	var refused *config.Refused
+	switch {
+	case errors.As(err, &refused):
+		ps := make([]string, len(refused.Problems))
+		for i, p := range refused.Problems {
+			ps[i] = p.Error()
+		}
+		return &problemsError{statusError{code: http.StatusBadRequest, msg: "The change was refused and nothing was written: " + refused.Problems[0].Error()}, ps}
+	case errors.Is(err, config.ErrNotEditable):
+		return errorf(http.StatusConflict, "%s: edit the file by hand.", upperFirst(err.Error()))
+	case err != nil && strings.Contains(err.Error(), "not in this file"), err != nil && strings.Contains(err.Error(), "does not set"):
+		return errorf(http.StatusNotFound, "%s.", upperFirst(err.Error()))
+	case err != nil:
+		return err
+	}
+	if h.opts.Reload == nil {
+		return nil
+	}
+	if rerr := h.opts.Reload(ctx); rerr != nil {
+		return errorf(http.StatusConflict, "The file was changed but the server did not reload it: %s", oneLine(rerr.Error()))
+	}
+	return nil
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// problemsError is a refused configuration change: a 400 with its problems.
+type problemsError struct {
+	statusError
+	problems []string
+}
+
+func (e *problemsError) Unwrap() error { return &e.statusError }

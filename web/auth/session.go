@@ -1,0 +1,168 @@
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Sessions are the browser sessions of the admin web UI: a user who logged
+// in with name and password gets a random session ID in a cookie (HttpOnly,
+// SameSite=Strict, Secure under TLS, never readable by scripts) and a
+// CSRF token that every form posts back. A session ends at logout or after
+// IdleTimeout without a request. Sessions live in memory only: a restart
+// logs everyone out, which is the safe side for an admin surface.
+type Sessions struct {
+	cookie, path string // the cookie's name and path
+	idle         time.Duration
+	now          func() time.Time
+
+	mu sync.Mutex
+	m  map[[sha256.Size]byte]*Session // by SHA-256 of the ID: the ID itself is not kept
+}
+
+// Session is one logged-in user.
+type Session struct {
+	User string
+	// CSRF is the token every form of this session posts back.
+	CSRF string
+	seen time.Time
+
+	mu    sync.Mutex
+	flash *Flash
+}
+
+// Flash is a message shown once, on the page after a POST redirects.
+type Flash struct {
+	Error    bool
+	Text     string
+	Problems []string // configuration problems, file:line: …
+}
+
+// SetFlash keeps f for the next page.
+func (s *Session) SetFlash(f Flash) {
+	s.mu.Lock()
+	s.flash = &f
+	s.mu.Unlock()
+}
+
+// TakeFlash returns the message kept for this page, once.
+func (s *Session) TakeFlash() *Flash {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.flash
+	s.flash = nil
+	return f
+}
+
+// DefaultIdleTimeout ends a session after 15 minutes without a request.
+const DefaultIdleTimeout = 15 * time.Minute
+
+// maxSessions bounds the sessions in memory; past it the oldest-seen are
+// dropped.
+const maxSessions = 10000
+
+// NewSessions returns an empty session store for a cookie named cookie,
+// sent for path, that ends sessions after idle without a request (zero:
+// DefaultIdleTimeout).
+func NewSessions(cookie, path string, idle time.Duration) *Sessions {
+	if idle <= 0 {
+		idle = DefaultIdleTimeout
+	}
+	return &Sessions{cookie: cookie, path: path, idle: idle, now: time.Now, m: map[[sha256.Size]byte]*Session{}}
+}
+
+func random() string {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Start begins a session for user (after a successful login) and sets its
+// cookie on w. A session the request already had ends: a new ID at login
+// defeats session fixation.
+func (ss *Sessions) Start(w http.ResponseWriter, r *http.Request, user string) *Session {
+	ss.End(w, r)
+	id := random()
+	s := &Session{User: user, CSRF: random(), seen: ss.now()}
+	ss.mu.Lock()
+	ss.prune()
+	ss.m[sha256.Sum256([]byte(id))] = s
+	ss.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: ss.cookie, Value: id, Path: ss.path, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	return s
+}
+
+// prune drops idle sessions, and the oldest when there are too many.
+// Called with mu held.
+func (ss *Sessions) prune() {
+	now := ss.now()
+	var oldest [sha256.Size]byte
+	var oldestSeen time.Time
+	for k, s := range ss.m {
+		if now.Sub(s.seen) > ss.idle {
+			delete(ss.m, k)
+			continue
+		}
+		if oldestSeen.IsZero() || s.seen.Before(oldestSeen) {
+			oldest, oldestSeen = k, s.seen
+		}
+	}
+	if len(ss.m) >= maxSessions {
+		delete(ss.m, oldest)
+	}
+}
+
+// Get returns the session of the request's cookie, when it exists and has
+// not been idle too long; it counts as activity.
+func (ss *Sessions) Get(r *http.Request) (*Session, bool) {
+	c, err := r.Cookie(ss.cookie)
+	if err != nil || c.Value == "" {
+		return nil, false
+	}
+	k := sha256.Sum256([]byte(c.Value))
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s, ok := ss.m[k]
+	if !ok {
+		return nil, false
+	}
+	now := ss.now()
+	if now.Sub(s.seen) > ss.idle {
+		delete(ss.m, k)
+		return nil, false
+	}
+	s.seen = now
+	return s, true
+}
+
+// End ends the request's session, if any, and clears the cookie.
+func (ss *Sessions) End(w http.ResponseWriter, r *http.Request) {
+	c, err := r.Cookie(ss.cookie)
+	if err != nil {
+		return
+	}
+	ss.mu.Lock()
+	delete(ss.m, sha256.Sum256([]byte(c.Value)))
+	ss.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: ss.cookie, Value: "", Path: ss.path, MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+}
+
+// CSRFField is the form field that carries the CSRF token.
+const CSRFField = "csrf"
+
+// ValidCSRF reports whether the request carries the session's CSRF token,
+// in the form field CSRFField or the X-CSRF-Token header.
+func (s *Session) ValidCSRF(r *http.Request) bool {
+	got := r.Header.Get("X-CSRF-Token")
+	if got == "" {
+		got = r.FormValue(CSRFField)
+	}
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.CSRF)) == 1
+}

@@ -1,0 +1,72 @@
+package auth
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSessions(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1e9, 0)
+	ss := NewSessions("s", "/admin/", time.Minute)
+	ss.now = func() time.Time { return now }
+
+	rec := httptest.NewRecorder()
+	s := ss.Start(rec, httptest.NewRequest("POST", "/admin/login", nil), "admin")
+	cookie := rec.Result().Cookies()[0]
+	if !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Secure || cookie.Path != "/admin/" {
+		t.Fatalf("cookie %+v: want HttpOnly, SameSite=Strict, not Secure without TLS, path /admin/", cookie)
+	}
+	tls := httptest.NewRequest("POST", "https://x/admin/login", nil)
+	rec2 := httptest.NewRecorder()
+	ss.Start(rec2, tls, "admin")
+	if c := rec2.Result().Cookies(); !c[len(c)-1].Secure {
+		t.Error("the cookie under TLS is not Secure")
+	}
+
+	req := func() *http.Request {
+		r := httptest.NewRequest("GET", "/admin/dashboard", nil)
+		r.AddCookie(cookie)
+		return r
+	}
+	if got, ok := ss.Get(req()); !ok || got != s {
+		t.Fatal("the session is not found by its cookie")
+	}
+	tests := []struct {
+		name string
+		form url.Values
+		want bool
+	}{
+		{"right token", url.Values{CSRFField: {s.CSRF}}, true},
+		{"no token", url.Values{}, false},
+		{"wrong token", url.Values{CSRFField: {s.CSRF + "x"}}, false},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("POST", "/admin/x", strings.NewReader(tt.form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if got := s.ValidCSRF(r); got != tt.want {
+			t.Errorf("%s: ValidCSRF = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+
+	now = now.Add(59 * time.Second)
+	if _, ok := ss.Get(req()); !ok {
+		t.Fatal("the session ended before its idle timeout")
+	}
+	now = now.Add(61 * time.Second)
+	if _, ok := ss.Get(req()); ok {
+		t.Fatal("the session outlived its idle timeout")
+	}
+
+	s = ss.Start(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil), "admin")
+	_ = s
+	rec = httptest.NewRecorder()
+	ss.End(rec, req())
+	if _, ok := ss.Get(req()); ok {
+		t.Fatal("a session is found after End")
+	}
+}

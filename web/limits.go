@@ -1,0 +1,233 @@
+package web
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Limits bound the time and memory one client can take from the server.
+// Every zero field takes its default (DefaultLimits); config's server
+// section sets them.
+type Limits struct {
+	// ReadHeaderTimeout bounds the reading of a request's headers.
+	ReadHeaderTimeout time.Duration
+	// BodyTimeout is the longest a request body may go without sending a
+	// byte: a stalled upload is answered 408 and its connection closed.
+	BodyTimeout time.Duration
+	// ReadTimeout bounds the reading of a whole request, body included,
+	// against a client that sends a byte now and then.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds the time from the end of the headers to the end
+	// of the response.
+	WriteTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection without a request.
+	IdleTimeout time.Duration
+	// MaxConnections caps open connections; further ones wait in the
+	// listen queue.
+	MaxConnections int
+	// MaxInFlight caps the requests served at once; one more is answered
+	// 503 with Retry-After. Health and metrics are not counted.
+	MaxInFlight int
+	// MaxWorkerQueue caps the requests one worker serves or waits on at
+	// once; one more is answered 503 with Retry-After.
+	MaxWorkerQueue int
+	// MaxRequestMemory bounds what one request may hold in memory: a REST
+	// body, a document embedded in its signature, the items of a batch.
+	// Larger requests get 413 and a sentence that names the streaming way.
+	MaxRequestMemory int64
+	// RetryAfter is the Retry-After of a 503 for a full server or worker.
+	RetryAfter time.Duration
+}
+
+// DefaultLimits are the limits of a server whose configuration says
+// nothing: sized for the README's memory bound of 256 MiB.
+var DefaultLimits = Limits{
+	ReadHeaderTimeout: 10 * time.Second,
+	BodyTimeout:       30 * time.Second,
+	ReadTimeout:       10 * time.Minute,
+	WriteTimeout:      10 * time.Minute,
+	IdleTimeout:       2 * time.Minute,
+	MaxConnections:    1024,
+	MaxInFlight:       256,
+	MaxWorkerQueue:    128,
+	MaxRequestMemory:  16 << 20,
+	RetryAfter:        time.Second,
+}
+
+// withDefaults fills the zero fields of l from DefaultLimits.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	set := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	set(&l.ReadHeaderTimeout, d.ReadHeaderTimeout)
+	set(&l.BodyTimeout, d.BodyTimeout)
+	set(&l.ReadTimeout, d.ReadTimeout)
+	set(&l.WriteTimeout, d.WriteTimeout)
+	set(&l.IdleTimeout, d.IdleTimeout)
+	set(&l.RetryAfter, d.RetryAfter)
+	if l.MaxConnections <= 0 {
+		l.MaxConnections = d.MaxConnections
+	}
+	if l.MaxInFlight <= 0 {
+		l.MaxInFlight = d.MaxInFlight
+	}
+	if l.MaxWorkerQueue <= 0 {
+		l.MaxWorkerQueue = d.MaxWorkerQueue
+	}
+	if l.MaxRequestMemory <= 0 {
+		l.MaxRequestMemory = d.MaxRequestMemory
+	}
+	return l
+}
+
+// busy is a 503 for a server or worker at its limit, with Retry-After.
+func (s *Server) busy(format string, args ...any) error {
+	secs := max(1, int(s.limits.RetryAfter.Round(time.Second)/time.Second))
+	return &httpError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf(format, args...), retryAfter: secs}
+}
+
+// admit is the middleware that caps requests in flight. Health and metrics
+// stay answerable when the server is full: they are how an operator sees it.
+func (s *Server) admit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		switch c.Path() {
+		case pathHealth, pathMetrics:
+			return next(c)
+		}
+		if n := s.inFlight.Add(1); n > int64(s.limits.MaxInFlight) {
+			s.inFlight.Add(-1)
+			return s.busy("The server is serving its limit of %d requests at once: retry after %s.", s.limits.MaxInFlight, s.limits.RetryAfter)
+		}
+		defer s.inFlight.Add(-1)
+		return next(c)
+	}
+}
+
+// workerQueues counts the requests each worker serves or waits on.
+type workerQueues struct {
+	m sync.Map // worker name → *atomic.Int64
+}
+
+// enter takes a place in the worker's queue, or reports false when it is
+// full. The returned func leaves it.
+func (q *workerQueues) enter(name string, limit int) (leave func(), ok bool) {
+	v, _ := q.m.Load(name)
+	if v == nil {
+		v, _ = q.m.LoadOrStore(name, new(atomic.Int64))
+	}
+	n := v.(*atomic.Int64)
+	if n.Add(1) > int64(limit) {
+		n.Add(-1)
+		return nil, false
+	}
+	return func() { n.Add(-1) }, true
+}
+
+// limitListener caps the connections open at once: Accept waits for a
+// closed connection when the cap is reached, so that the kernel's listen
+// queue, not the server's memory, holds the excess.
+type limitListener struct {
+	net.Listener
+	sem chan struct{}
+}
+
+func newLimitListener(l net.Listener, n int) net.Listener {
+	return &limitListener{Listener: l, sem: make(chan struct{}, n)}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	l.sem <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.sem
+		return nil, err
+	}
+	return &limitConn{Conn: c, release: sync.OnceFunc(func() { <-l.sem })}, nil
+}
+
+// limitConn gives its place back once closed, and rewrites net/http's own
+// bare error answers (sent before any handler runs) into a sentence.
+type limitConn struct {
+	net.Conn
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.release()
+	return err
+}
+
+// Write replaces the body of net/http's own error answers. net/http writes
+// them in one Write, "HTTP/1.1 <code> <text>\r\n<headers>\r\n\r\n<text>",
+// without the Date header and request ID that every answer of a handler
+// has.
+func (c *limitConn) Write(p []byte) (int, error) {
+	if out, ok := rewriteBareError(p); ok {
+		if _, err := c.Conn.Write(out); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+// bareErrors are the sentences for net/http's own answers, by status.
+var bareErrors = map[string]string{
+	"400": "The request is malformed HTTP (%s): send a valid HTTP/1.1 request with a non-negative Content-Length.",
+	"431": "The request headers exceed the server's limit: send shorter headers (cookies, metadata belong in the body).",
+	"501": "The request uses a transfer encoding the server does not support (%s): send the body with Content-Length or chunked.",
+	"505": "The HTTP version is not supported (%s): use HTTP/1.1.",
+}
+
+// rewriteBareError returns p with its body replaced by a sentence when p is
+// one of net/http's bare error answers.
+func rewriteBareError(p []byte) ([]byte, bool) {
+	const proto = "HTTP/1.1 "
+	if len(p) < len(proto)+3 || string(p[:len(proto)]) != proto {
+		return nil, false
+	}
+	code := string(p[len(proto) : len(proto)+3])
+	format, ok := bareErrors[code]
+	if !ok {
+		return nil, false
+	}
+	end := bytes.Index(p, []byte("\r\n\r\n"))
+	if end < 0 || bytes.Contains(p[:end], []byte("\r\nDate: ")) || bytes.Contains(p[:end], []byte("\r\n"+http.CanonicalHeaderKey(HeaderRequestID)+": ")) {
+		return nil, false
+	}
+	detail := string(p[end+4:])
+	if i := len(code) + 1; len(detail) > i && detail[:len(code)] == code {
+		detail = detail[i:] // "400 Bad Request: why" → "Bad Request: why"
+	}
+	msg := format
+	if strings.Contains(format, "%s") {
+		msg = fmt.Sprintf(format, detail)
+	}
+	msg += "\n"
+	out := make([]byte, 0, end+len(msg)+64)
+	out = append(out, p[:len(proto)+3]...)
+	out = append(out, ' ')
+	out = append(out, http.StatusText(atoi(code))...)
+	out = append(out, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
+	out = strconv.AppendInt(out, int64(len(msg)), 10)
+	out = append(out, "\r\nConnection: close\r\n\r\n"...)
+	return append(out, msg...), true
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}

@@ -1,0 +1,238 @@
+package web_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signet-project/signet/web"
+	"github.com/signet-project/signet/workers"
+)
+
+// gateWorker reports each request it starts on entered and holds it until
+// release is closed.
+type gateWorker struct {
+	name    string
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (w *gateWorker) Name() string                          { return w.name }
+func (w *gateWorker) ID() int                               { return 9 }
+func (w *gateWorker) Kind() string                          { return "Gate" }
+func (w *gateWorker) Status(context.Context) workers.Status { return workers.Status{Active: true} }
+func (w *gateWorker) Process(ctx context.Context, r *workers.Request) (*workers.Response, error) {
+	io.Copy(io.Discard, r.Data)
+	w.entered <- struct{}{}
+	<-w.release
+	return &workers.Response{Data: []byte("ok"), Items: 1}, nil
+}
+
+func serveLimits(t *testing.T, lim web.Limits, ws ...workers.Worker) string {
+	t.Helper()
+	reg := workers.NewRegistry(workers.NewSet(ws, nil))
+	srv := web.New(web.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler), Limits: lim})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, l) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return l.Addr().String()
+}
+
+// TestBusyAnswers503WithRetryAfter: a server at its in-flight cap, or a
+// worker at its queue bound, answers 503 with Retry-After and a sentence,
+// while health stays answerable (issue 14: there was no cap).
+func TestBusyAnswers503WithRetryAfter(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		lim  web.Limits
+		want string
+	}{
+		{"server in-flight cap", web.Limits{MaxInFlight: 2, MaxWorkerQueue: 100}, "limit of 2 requests at once"},
+		{"worker queue bound", web.Limits{MaxInFlight: 100, MaxWorkerQueue: 2}, "Worker G is serving its limit of 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			w := &gateWorker{name: "G", entered: make(chan struct{}), release: make(chan struct{})}
+			addr := serveLimits(t, tc.lim, w)
+			url := "http://" + addr + "/signserver/worker/G"
+			done := make(chan int, 2)
+			for range 2 {
+				go func() {
+					resp, err := http.Post(url, "application/octet-stream", strings.NewReader("d"))
+					if err != nil {
+						done <- 0
+						return
+					}
+					resp.Body.Close()
+					done <- resp.StatusCode
+				}()
+				<-w.entered
+			}
+			resp, err := http.Post(url, "application/octet-stream", strings.NewReader("d"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(b), tc.want) {
+				t.Errorf("third request: %d Retry-After %q %q", resp.StatusCode, resp.Header.Get("Retry-After"), b)
+			}
+			h, err := http.Get("http://" + addr + "/signserver/healthcheck/signserverhealth")
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.Body.Close()
+			if h.StatusCode != 200 {
+				t.Errorf("health while full: %d", h.StatusCode)
+			}
+			close(w.release)
+			for range 2 {
+				if c := <-done; c != 200 {
+					t.Errorf("a held request ended %d", c)
+				}
+			}
+		})
+	}
+}
+
+// rawExchange sends raw bytes on a new connection and returns what the
+// server answers until it closes the connection.
+func rawExchange(t *testing.T, addr, req string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second)) // a failing server, not the test's timing
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(c)
+	return string(b)
+}
+
+// TestStalledBodyIsCutOff: a body that stops arriving is answered 408 and
+// its connection closed at BodyTimeout (issue 14: stalled bodies were held
+// open forever).
+func TestStalledBodyIsCutOff(t *testing.T) {
+	t.Parallel()
+	addr := serveLimits(t, web.Limits{BodyTimeout: 100 * time.Millisecond}, &fakeWorker{name: "W"})
+	start := time.Now()
+	got := rawExchange(t, addr, "POST /signserver/worker/W HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 100\r\n\r\nonly ten b")
+	if !strings.HasPrefix(got, "HTTP/1.1 408 ") || !strings.Contains(got, "stalled") {
+		t.Fatalf("answer %q", got)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("cut off after %s", d)
+	}
+}
+
+// TestBareErrorsCarryASentence: net/http's own answers to a malformed
+// request carry a sentence (issue 14: they were bare status text).
+func TestBareErrorsCarryASentence(t *testing.T) {
+	t.Parallel()
+	addr := serveLimits(t, web.Limits{}, &fakeWorker{name: "W"})
+	for _, tc := range []struct {
+		name, req, status, want string
+	}{
+		{"negative Content-Length", "POST /signserver/worker/W HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", "400", "non-negative Content-Length"},
+		{"overflowing Content-Length", "POST /signserver/worker/W HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", "400", "malformed HTTP"},
+		{"2 MB header", "GET /signserver/healthcheck/signserverhealth HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 2<<20) + "\r\n\r\n", "431", "shorter headers"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := rawExchange(t, addr, tc.req)
+			resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(got)), nil)
+			if err != nil {
+				t.Fatalf("%q: %v", got, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if fmt.Sprint(resp.StatusCode) != tc.status || !strings.Contains(string(b), tc.want) || !strings.HasSuffix(string(b), ".\n") {
+				t.Errorf("%d %q, want %s and %q", resp.StatusCode, b, tc.status, tc.want)
+			}
+		})
+	}
+}
+
+// TestRESTMemoryBound: a REST body over the request memory bound is
+// refused with 413 whether or not it announces its length (issue 14: a
+// 100 MB REST body cost 400 MB).
+func TestRESTMemoryBound(t *testing.T) {
+	t.Parallel()
+	addr := serveLimits(t, web.Limits{MaxRequestMemory: 1 << 20}, &fakeWorker{name: "W"})
+	body := `{"data":"` + strings.Repeat("A", 2<<20) + `"}`
+	for _, chunked := range []bool{false, true} {
+		var r io.Reader = strings.NewReader(body)
+		if chunked {
+			r = io.MultiReader(r) // no length: sent chunked
+		}
+		resp, err := http.Post("http://"+addr+"/signserver/rest/v1/workers/W/process", "application/json", r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 413 || !strings.Contains(string(b), "maxRequestMemory") {
+			t.Errorf("chunked %v: %d %s", chunked, resp.StatusCode, b)
+		}
+	}
+}
+
+// TestConnectionCap: connections over MaxConnections wait for a place.
+func TestConnectionCap(t *testing.T) {
+	t.Parallel()
+	addr := serveLimits(t, web.Limits{MaxConnections: 1}, &fakeWorker{name: "W"})
+	first, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first connection is served (so it holds the only place).
+	io.WriteString(first, "GET /signserver/healthcheck/signserverhealth HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(first), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	answered := make(chan error, 1)
+	go func() {
+		resp, err := http.Get("http://" + addr + "/signserver/healthcheck/signserverhealth")
+		if err == nil {
+			resp.Body.Close()
+		}
+		answered <- err
+	}()
+	select {
+	case err := <-answered:
+		t.Fatalf("a second connection was served while the first held the only place (err %v)", err)
+	case <-time.After(200 * time.Millisecond): // proving a negative needs a bound
+	}
+	first.Close()
+	if err := <-answered; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStalledUnreadBodyIsCutOff: a request refused before its body is read
+// (an unknown worker) does not let net/http wait on the rest of a stalled
+// body forever.
+func TestStalledUnreadBodyIsCutOff(t *testing.T) {
+	t.Parallel()
+	addr := serveLimits(t, web.Limits{BodyTimeout: 100 * time.Millisecond}, &fakeWorker{name: "W"})
+	got := rawExchange(t, addr, "POST /signserver/worker/Nope HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 100\r\n\r\nonly ten b")
+	if !strings.HasPrefix(got, "HTTP/1.1 404 ") {
+		t.Fatalf("answer %q", got)
+	}
+}

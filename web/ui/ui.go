@@ -1,0 +1,340 @@
+// Package ui serves Signet's admin web UI under /admin/: a dashboard of the
+// workers, a page per worker with its properties, the crypto tokens and
+// their keys, a form to try a worker with a file, and the audit log.
+//
+// The UI implements no action of its own: every read and every change goes
+// through the admin API's handlers in process (admin.Handler.Call), so that
+// the web UI, `signet admin` and REST clients get the same checks, the same
+// audit records and the same error sentences. Signing in "Try it" goes
+// through the server's own worker endpoint.
+//
+// Pages are Go html/template files and one style sheet, embedded in the
+// binary; there is no script and no front-end build. Charts are small SVG
+// drawn on the server from the counters /metrics exports.
+//
+// Login takes the name and password of a user of the configuration with the
+// admin role and starts a session (web/auth). Every form carries the
+// session's CSRF token; a POST without it gets the 403 page.
+package ui
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/web/admin"
+	"github.com/signet-project/signet/web/auth"
+)
+
+// BasePath is where the UI is served.
+const BasePath = "/admin"
+
+// cookieName is the session cookie.
+const cookieName = "signet_admin"
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Options configure the UI.
+type Options struct {
+	// Admin is the admin API, whose handlers the UI calls.
+	Admin *admin.Handler
+	// Authenticate checks a login's name and password, as the admin API
+	// checks HTTP basic credentials.
+	Authenticate admin.Authenticator
+	// Sessions keeps the logged-in users. Nil: a store with the default
+	// idle timeout.
+	Sessions *auth.Sessions
+	// Workers serves the worker endpoints (the server's handler): "Try it"
+	// signs through it.
+	Workers http.Handler
+	// Metrics samples the counters /metrics exports, for the charts. Nil:
+	// no charts.
+	Metrics *Sampler
+	// Audit records logins and "Try it" signatures. Nil: not recorded.
+	Audit state.Audit
+	// Logger receives errors that are not the user's. Nil: slog.Default().
+	Logger *slog.Logger
+}
+
+// UI is the admin web UI.
+type UI struct {
+	opts  Options
+	pages map[string]*template.Template
+}
+
+// New parses the templates and returns the UI.
+func New(opts Options) (*UI, error) {
+	if opts.Sessions == nil {
+		opts.Sessions = auth.NewSessions(cookieName, BasePath+"/", 0)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	u := &UI{opts: opts, pages: map[string]*template.Template{}}
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(funcs()).ParseFS(templateFS, "templates/layout.html", n)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", n, err)
+		}
+		u.pages[base] = t
+	}
+	return u, nil
+}
+
+// Register adds the UI's routes to e. The admin API under /admin/api/ keeps
+// its own routes.
+func (u *UI) Register(e *echo.Echo) {
+	static, _ := fs.Sub(staticFS, "static")
+	e.GET(BasePath+"/static/*", echo.WrapHandler(http.StripPrefix(BasePath+"/static/", http.FileServer(http.FS(static)))), u.headers)
+	e.GET(BasePath, u.redirect("/dashboard"), u.headers)
+	e.GET(BasePath+"/", u.redirect("/dashboard"), u.headers)
+	e.GET(BasePath+"/login", u.loginPage, u.headers)
+	e.POST(BasePath+"/login", u.login, u.headers)
+	g := e.Group(BasePath, u.headers, u.session)
+	g.POST("/logout", u.logout)
+	g.GET("/dashboard", u.dashboard)
+	g.POST("/dashboard", u.bulk)
+	g.GET("/workers/new", u.newWorkerPage)
+	g.POST("/workers/new", u.addWorker)
+	g.GET("/workers/:name", u.workerPage)
+	g.POST("/workers/:name/properties", u.setProperty)
+	g.POST("/workers/:name/properties/remove", u.removeProperty)
+	g.GET("/tokens", u.tokensPage)
+	g.POST("/tokens/:token/activate", u.activate)
+	g.POST("/tokens/:token/deactivate", u.deactivate)
+	g.POST("/tokens/:token/keys", u.generateKey)
+	g.POST("/tokens/:token/keys/:alias/test", u.testKey)
+	g.POST("/tokens/:token/keys/:alias/csr", u.csr)
+	g.POST("/tokens/:token/keys/:alias/chain", u.uploadChain)
+	g.POST("/tokens/:token/keys/:alias/remove", u.removeKey)
+	g.GET("/try", u.tryPage)
+	g.POST("/try", u.try)
+	g.GET("/audit", u.auditPage)
+	g.POST("/audit/verify", u.verify)
+	g.Any("/*", u.notFound)
+}
+
+func (u *UI) redirect(to string) echo.HandlerFunc {
+	return func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, BasePath+to) }
+}
+
+// headers sets the security headers of every UI answer: no framing, no
+// script or style from elsewhere, no caching of pages that hold state.
+func (u *UI) headers(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		if !strings.HasPrefix(c.Request().URL.Path, BasePath+"/static/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		return next(c)
+	}
+}
+
+const sessionKey = "signet.ui.session"
+
+// session sends anonymous visitors to the login page and refuses a POST
+// without the session's CSRF token.
+func (u *UI) session(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		s, ok := u.opts.Sessions.Get(r)
+		if !ok {
+			if r.Method != http.MethodGet {
+				return u.forbidden(c, nil, "Your session has ended: log in again, then repeat the change.")
+			}
+			return c.Redirect(http.StatusSeeOther, BasePath+"/login?next="+url.QueryEscape(r.URL.RequestURI()))
+		}
+		c.Set(sessionKey, s)
+		if r.Method != http.MethodGet && !s.ValidCSRF(r) {
+			u.record(c, s.User, "ui.refused", r.URL.Path, "The form has no valid CSRF token.", nil)
+			return u.forbidden(c, s, "The form was sent without its security token (CSRF): reload the page and send it again.")
+		}
+		return next(c)
+	}
+}
+
+func sessionOf(c echo.Context) *auth.Session {
+	s, _ := c.Get(sessionKey).(*auth.Session)
+	return s
+}
+
+// caller is the session's user calling the admin API.
+func caller(c echo.Context) admin.Caller {
+	who := admin.Caller{Remote: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)}
+	if s := sessionOf(c); s != nil {
+		who.User = s.User
+	}
+	return who
+}
+
+// call calls the admin API as the session's user.
+func (u *UI) call(c echo.Context, method, path string, in, out any) error {
+	return u.opts.Admin.Call(c.Request().Context(), caller(c), method, path, in, out)
+}
+
+// page is what every template gets.
+type page struct {
+	Title string
+	Nav   string // the active navigation entry
+	User  string
+	CSRF  string
+	Flash *auth.Flash
+	Data  any
+}
+
+// render renders the page template name with status code.
+func (u *UI) render(c echo.Context, code int, name, title string, data any) error {
+	t, ok := u.pages[name]
+	if !ok {
+		return fmt.Errorf("no template %s", name)
+	}
+	p := page{Title: title, Nav: name, Data: data}
+	if s := sessionOf(c); s != nil {
+		p.User, p.CSRF, p.Flash = s.User, s.CSRF, s.TakeFlash()
+	}
+	var b strings.Builder
+	if err := t.Execute(&b, p); err != nil {
+		u.opts.Logger.Error("admin UI page could not be rendered", "page", name, "error", err)
+		return c.String(http.StatusInternalServerError, "The page could not be shown: see the server log.")
+	}
+	return c.HTML(code, b.String())
+}
+
+// done ends a POST: the outcome as a flash message, then back to a page.
+func (u *UI) done(c echo.Context, to string, okText string, err error) error {
+	s := sessionOf(c)
+	var ae *admin.APIError
+	switch {
+	case err == nil:
+		s.SetFlash(auth.Flash{Text: okText})
+	case errors.As(err, &ae):
+		text := ae.Message
+		if len(ae.Problems) > 0 {
+			// The sentence ends with the first problem, which the list shows.
+			if i := strings.Index(text, ae.Problems[0]); i > 0 {
+				text = strings.TrimSpace(text[:i])
+			}
+		}
+		s.SetFlash(auth.Flash{Error: true, Text: text, Problems: ae.Problems})
+	default:
+		u.opts.Logger.Error("admin UI action failed", "path", c.Request().URL.Path, "error", err)
+		s.SetFlash(auth.Flash{Error: true, Text: "The server could not complete the action: see the server log."})
+	}
+	return c.Redirect(http.StatusSeeOther, BasePath+to)
+}
+
+func (u *UI) forbidden(c echo.Context, s *auth.Session, msg string) error {
+	if s != nil {
+		c.Set(sessionKey, s)
+	}
+	return u.render(c, http.StatusForbidden, "forbidden", "Forbidden", msg)
+}
+
+func (u *UI) notFound(c echo.Context) error {
+	return u.render(c, http.StatusNotFound, "notfound", "Not found", c.Request().URL.Path)
+}
+
+// record writes an audit record of the UI itself (logins, "Try it").
+func (u *UI) record(c echo.Context, user, action, target, outcome string, details map[string]string) {
+	if u.opts.Audit == nil {
+		return
+	}
+	if details == nil {
+		details = map[string]string{}
+	}
+	details["remote"] = c.RealIP()
+	if id := c.Response().Header().Get(echo.HeaderXRequestID); id != "" {
+		details["requestId"] = id
+	}
+	ctx := context.WithoutCancel(c.Request().Context())
+	if _, err := u.opts.Audit.Append(ctx, state.Entry{Actor: user, Action: action, Target: target, Outcome: outcome, Details: details}); err != nil {
+		u.opts.Logger.Error("audit record could not be written", "action", action, "error", err)
+	}
+}
+
+// loginPage shows the login form.
+func (u *UI) loginPage(c echo.Context) error {
+	if _, ok := u.opts.Sessions.Get(c.Request()); ok {
+		return c.Redirect(http.StatusSeeOther, safeNext(c.QueryParam("next")))
+	}
+	return u.render(c, http.StatusOK, "login", "Log in", loginData{Next: c.QueryParam("next")})
+}
+
+type loginData struct {
+	Next, User, Error string
+}
+
+// safeNext keeps a redirect after login inside the UI.
+func safeNext(next string) string {
+	if strings.HasPrefix(next, BasePath+"/") && !strings.HasPrefix(next, "//") && !strings.Contains(next, "\\") && !strings.HasPrefix(next, BasePath+"/api") {
+		return next
+	}
+	return BasePath + "/dashboard"
+}
+
+// login checks the form's name and password. The login form needs no CSRF
+// token of a session (there is none yet); SameSite=Strict and the fresh
+// session ID at login keep a foreign site from logging a browser in as
+// someone else usefully.
+func (u *UI) login(c echo.Context) error {
+	name, pass := c.FormValue("user"), c.FormValue("password")
+	d := admin.Denied
+	if u.opts.Authenticate != nil && name != "" {
+		d = u.opts.Authenticate(name, pass)
+	}
+	switch d {
+	case admin.Allowed:
+		u.opts.Sessions.Start(c.Response(), c.Request(), name)
+		u.record(c, name, "ui.login", "ui", "ok", nil)
+		return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
+	case admin.Forbidden:
+		u.record(c, name, "ui.login", "ui", "User is not an administrator.", nil)
+		return u.forbidden(c, nil, fmt.Sprintf("User %s is not an administrator: log in with a user that has the admin role.", name))
+	}
+	u.record(c, name, "ui.login", "ui", "Wrong user name or password.", nil)
+	return u.render(c, http.StatusUnauthorized, "login", "Log in", loginData{Next: c.FormValue("next"), User: name, Error: "Wrong user name or password: check them and try again."})
+}
+
+func (u *UI) logout(c echo.Context) error {
+	s := sessionOf(c)
+	u.opts.Sessions.End(c.Response(), c.Request())
+	u.record(c, s.User, "ui.logout", "ui", "ok", nil)
+	return c.Redirect(http.StatusSeeOther, BasePath+"/login")
+}
+
+// funcs are the template helpers.
+func funcs() template.FuncMap {
+	return template.FuncMap{
+		"spark":   spark,
+		"join":    strings.Join,
+		"date":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"lower":   strings.ToLower,
+		"pathseg": url.PathEscape,
+	}
+}
