@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -48,6 +50,7 @@ func (s *Server) status(err error) (code int, msg string, expected bool) {
 	var (
 		mbe *http.MaxBytesError
 		he  *httpError
+		ref *auth.Refusal
 		ee  *echo.HTTPError
 	)
 	switch {
@@ -55,6 +58,8 @@ func (s *Server) status(err error) (code int, msg string, expected bool) {
 		return http.StatusRequestEntityTooLarge, tooLarge(mbe.Limit), true
 	case errors.As(err, &he):
 		return he.code, he.msg, true
+	case errors.As(err, &ref):
+		return ref.Status, ref.Msg, true
 	case errors.As(err, &ee):
 		switch ee.Code {
 		case http.StatusNotFound:
@@ -141,6 +146,15 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	var he *httpError
 	if errors.As(err, &he) && he.retryAfter > 0 {
 		h.Set(echo.HeaderRetryAfter, strconv.Itoa(he.retryAfter))
+	}
+	var ref *auth.Refusal
+	if errors.As(err, &ref) {
+		if ref.Challenge != "" {
+			h.Set(echo.HeaderWWWAuthenticate, ref.Challenge)
+		}
+		if ref.RetryAfter > 0 {
+			h.Set(echo.HeaderRetryAfter, strconv.Itoa(int((ref.RetryAfter+time.Second-1)/time.Second)))
+		}
 	}
 	if jsonErrors(c) {
 		c.JSON(code, map[string]string{"error": msg})

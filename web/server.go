@@ -12,6 +12,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -22,6 +23,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -64,6 +66,11 @@ type Options struct {
 	// peer is attributed to the peer itself, whatever headers it sends:
 	// any client can write X-Forwarded-For. Nil: no proxy is trusted.
 	TrustedProxies []*net.IPNet
+	// Authorizer enforces each worker's AUTHTYPE before it sees a
+	// request. Nil: every worker is served as NOAUTH (tests, embedding).
+	Authorizer *auth.WorkerAuthorizer
+	// OnRefusal is told of every refused client (for the audit log).
+	OnRefusal func(c echo.Context, surface string, r *auth.Refusal)
 }
 
 // NodeStatus is the state of the node as a whole.
@@ -79,18 +86,20 @@ type NodeStatus struct {
 
 // Server serves Signet's HTTP interface.
 type Server struct {
-	e        *echo.Echo
-	reg      *workers.Registry
-	max      int64
-	log      *slog.Logger
-	shutdown time.Duration
-	tempDir  string
-	metrics  *metrics
-	certs    certText // base64 of signer certificates, for REST responses
-	limits   Limits
-	inFlight atomic.Int64 // requests being served, health and metrics aside
-	queues   workerQueues
-	node     func() NodeStatus
+	e         *echo.Echo
+	reg       *workers.Registry
+	max       int64
+	log       *slog.Logger
+	shutdown  time.Duration
+	tempDir   string
+	metrics   *metrics
+	certs     certText // base64 of signer certificates, for REST responses
+	limits    Limits
+	inFlight  atomic.Int64 // requests being served, health and metrics aside
+	queues    workerQueues
+	node      func() NodeStatus
+	authz     *auth.WorkerAuthorizer
+	onRefusal func(c echo.Context, surface string, r *auth.Refusal)
 }
 
 // Route paths of the built-in endpoints; the names label metrics and logs.
@@ -113,14 +122,16 @@ var endpointNames = map[string]string{
 // New returns a Server with its routes.
 func New(opts Options) *Server {
 	s := &Server{
-		reg:      opts.Registry,
-		max:      opts.MaxUploadSize,
-		log:      opts.Logger,
-		shutdown: opts.ShutdownTimeout,
-		tempDir:  opts.TempDir,
-		metrics:  newMetrics(),
-		limits:   opts.Limits.withDefaults(),
-		node:     opts.Node,
+		reg:       opts.Registry,
+		max:       opts.MaxUploadSize,
+		log:       opts.Logger,
+		shutdown:  opts.ShutdownTimeout,
+		tempDir:   opts.TempDir,
+		metrics:   newMetrics(),
+		limits:    opts.Limits.withDefaults(),
+		node:      opts.Node,
+		authz:     opts.Authorizer,
+		onRefusal: opts.OnRefusal,
 	}
 	s.metrics.registry.MustRegister(opts.Collectors...)
 	if s.reg == nil {
@@ -181,7 +192,16 @@ func (s *Server) Handler() http.Handler { return s.e }
 // lets the requests in flight finish, for up to the shutdown timeout, after
 // which it closes the remaining connections. It returns nil after a graceful
 // stop, or the error that stopped it.
-func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+func (s *Server) Serve(ctx context.Context, l net.Listener) error { return s.ServeTLS(ctx, l, nil) }
+
+// ServeTLS is Serve over TLS with cfg (nil: plain HTTP). The connection
+// limit counts TCP connections, under the TLS layer, so that handlers see
+// the TLS state (client certificates) of their request.
+func (s *Server) ServeTLS(ctx context.Context, l net.Listener, cfg *tls.Config) error {
+	ln := newLimitListener(l, s.limits.MaxConnections)
+	if cfg != nil {
+		ln = tls.NewListener(ln, cfg)
+	}
 	hs := &http.Server{
 		Handler:           s.e,
 		ReadHeaderTimeout: s.limits.ReadHeaderTimeout,
@@ -192,7 +212,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(newLimitListener(l, s.limits.MaxConnections)) }()
+	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err

@@ -31,6 +31,7 @@ type base struct {
 	// allowSHA1 is ALLOW_SHA1: the key guard signs SHA-1 digests for this
 	// worker.
 	allowSHA1 bool
+	access    Access
 }
 
 func (b *base) Name() string { return b.name }

@@ -48,7 +48,6 @@ type batchDecoder struct {
 	memory int64 // bytes of item JSON that may still be kept
 }
 
-
 func (d *batchDecoder) syntax() error {
 	if d.err != nil {
 		return readError(d.err)

@@ -26,10 +26,10 @@ type BuildOptions struct {
 	Previous *Set
 	// Guard applies the keys' policies, counts and records signatures.
 	// Nil: a Guard that counts with Usage (when set) and records nothing.
-	Guard *guard.Guard
-	Usage UsageCounter
-	Now      func() time.Time
-	Logger   *slog.Logger
+	Guard  *guard.Guard
+	Usage  UsageCounter
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Build makes a Set from a configuration. It never fails as a whole: a worker
@@ -111,6 +111,7 @@ func build(wc config.Worker, toks map[string]tokens.Token, tokErr map[string]str
 	b := base{name: wc.Name, id: wc.ID, kind: wc.Kind, tokName: wc.Token, alias: wc.Key,
 		disabled:  p.Bool(config.PropDisabled),
 		allowSHA1: p.Bool(config.PropAllowSHA1),
+		access:    Access{Type: p.String(config.PropAuthType), Clients: wc.AuthorizedClients, Users: wc.Users},
 	}
 	for _, pr := range wc.Problems {
 		b.problems = append(b.problems, pr.Error())

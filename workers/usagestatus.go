@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 
+	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/tokens/guard"
 )
 
@@ -21,3 +22,14 @@ func (b *base) KeyUsage(ctx context.Context) (used, limit int64, counted bool) {
 	}
 	return gt.Usage(ctx, b.alias)
 }
+
+// Access is how a worker authorizes its clients (AUTHTYPE and what it
+// needs); the web layer enforces it before the worker sees a request.
+type Access struct {
+	Type    string // config.AuthNoAuth, AuthClientCert or AuthUsernamePassword
+	Clients []config.AuthorizedClient
+	Users   []config.WorkerUser
+}
+
+// Access returns the worker's client authorization.
+func (b *base) Access() Access { return b.access }
