@@ -6,15 +6,16 @@ package state
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
-
-	"github.com/signet-project/signet/tokens"
 )
 
-// ErrLimit reports that a key usage limit would be passed. It is
-// tokens.ErrUsageLimit, which clients see as 503.
-var ErrLimit = tokens.ErrUsageLimit
+// ErrLimit reports that a key usage limit would be passed: Counters.Reserve
+// refused to count more. The callers that sign (workers, tokens/guard)
+// recognise it and answer 503. It is state's own error, so that state
+// depends on no other part of Signet.
+var ErrLimit = errors.New("key usage limit reached")
 
 // Entry is one audit record. Records are append-only and hash-chained:
 // each holds the hash of the one before, so that an edited or deleted

@@ -85,6 +85,14 @@ type Token interface {
 	Signer(ctx context.Context, alias string) (crypto.Signer, error)
 	// Chain returns the certificate chain of the key, signer first. A key
 	// without certificates returns an empty chain and no error.
+	//
+	// Workers call it on every request, so it should be cheap (a cache is
+	// the token's business). The certificates are shared and read-only:
+	// callers must not modify them, and implementations must not modify
+	// a certificate once returned (a new chain is a new slice of new
+	// certificates). A token may return the same pointers each time or new
+	// ones: callers compare certificates by their bytes (Raw), never by
+	// pointer, to see whether the key's certificate changed.
 	Chain(ctx context.Context, alias string) ([]*x509.Certificate, error)
 }
 

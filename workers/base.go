@@ -44,9 +44,6 @@ func (b *base) TokenName() string { return b.tokName }
 // KeyAlias returns the alias of the worker's key in its token.
 func (b *base) KeyAlias() string { return b.alias }
 
-// Token returns the worker's crypto token, nil when it is not available.
-func (b *base) Token() tokens.Token { return b.tok }
-
 // Status reports configuration problems first, then DISABLED, then the
 // token's state and the key.
 func (b *base) Status(ctx context.Context) Status { return b.status(ctx, nil) }

@@ -115,3 +115,45 @@ type Worker interface {
 	// Process handles one request.
 	Process(ctx context.Context, req *Request) (*Response, error)
 }
+
+// Keyed is a Worker that signs with one key of a crypto token: the admin
+// API shows the token and key of such workers, and which workers use a
+// key. Every worker kind of this package is one.
+type Keyed interface {
+	Worker
+	// TokenName is the name of the worker's crypto token in the
+	// configuration ("" for none).
+	TokenName() string
+	// KeyAlias is the alias of the worker's key in that token.
+	KeyAlias() string
+}
+
+// Disableable is a Worker that can be configured DISABLED=true, so that
+// status pages and the health check tell a disabled worker from an
+// offline one.
+type Disableable interface {
+	Worker
+	Disabled() bool
+}
+
+// UsageReporter is a Worker whose key's signatures are counted
+// (KEYUSAGELIMIT): KeyUsage returns the count and the limit (-1 for none);
+// counted is false when the worker does not count or its key cannot be
+// reached now.
+type UsageReporter interface {
+	Worker
+	KeyUsage(ctx context.Context) (used, limit int64, counted bool)
+}
+
+// Every worker kind has each capability.
+var (
+	_ Keyed         = (*CMSSigner)(nil)
+	_ Keyed         = (*PlainSigner)(nil)
+	_ Keyed         = (*TimeStampSigner)(nil)
+	_ Disableable   = (*CMSSigner)(nil)
+	_ Disableable   = (*PlainSigner)(nil)
+	_ Disableable   = (*TimeStampSigner)(nil)
+	_ UsageReporter = (*CMSSigner)(nil)
+	_ UsageReporter = (*PlainSigner)(nil)
+	_ UsageReporter = (*TimeStampSigner)(nil)
+)

@@ -14,7 +14,6 @@ func (a *app) mountAdmin() error {
 		Workers:      a.reg,
 		Authenticate: a.adminAccess,
 		Reload:       func(context.Context) error { return a.reload() },
-		Refresh:      func(context.Context) error { a.refresh(); return nil },
 		Config:       a.config,
 		Audit:        a.audit,
 		Logger:       a.log,
@@ -39,9 +38,3 @@ func (a *app) adminAccess(user, password string) adminapi.Decision {
 	}
 	return adminapi.Denied
 }
-
-// refresh rebuilds the workers from the configuration in force, keeping
-// the open tokens, so that a token activated or a key or chain changed
-// through the admin API is seen without a reload: workers that resolved
-// their key's algorithm while it was missing resolve it again.
-func (a *app) refresh() { a.build(a.config()) }

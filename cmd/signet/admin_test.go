@@ -91,7 +91,7 @@ func newAdminEnv(t *testing.T, withHSM bool) *adminEnv {
 	}
 	y.WriteString("workers:\n  - name: SoftSigner\n    id: 1\n    kind: CMSSigner\n    token: soft\n    key: admin-soft\n    properties: {AUTHTYPE: NOAUTH}\n")
 	// A PlainSigner without SIGNATUREALGORITHM chooses it from the key
-	// when it is built: it works only if key changes rebuild the workers.
+	// when it signs: it works with a key generated after it was built.
 	y.WriteString("  - name: SoftPlain\n    id: 3\n    kind: PlainSigner\n    token: soft\n    key: admin-soft\n    properties: {AUTHTYPE: NOAUTH}\n")
 	if e.hsm {
 		y.WriteString("  - name: HSMSigner\n    id: 2\n    kind: CMSSigner\n    token: hsm\n    key: admin-hsm\n    properties: {AUTHTYPE: NOAUTH}\n")

@@ -36,7 +36,7 @@ type app struct {
 	usage   workers.UsageCounter // set by openState; nil: key usage is not counted
 	auth    *authenticator       // HTTP basic users of the admin and vendor APIs
 	audit   state.Audit          // set by openState; nil: admin actions are not recorded
-	buildMu sync.Mutex           // serialises build and refresh (admin.go)
+	buildMu sync.Mutex           // serialises builds (start and reload)
 	// chartInterval is how often the admin UI samples the metrics for its
 	// charts; zero: every 15 s.
 	chartInterval time.Duration

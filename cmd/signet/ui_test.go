@@ -298,6 +298,47 @@ func TestAdminUI(t *testing.T) {
 			t.Errorf("after activating the token CAdESSigner is %s", st)
 		}
 
+		// Bulk actions on the dashboard: the selected workers' token.
+		b.open("/admin/dashboard")
+		b.do(chromedp.Click(chromedp.CSS("#sel-CAdESSigner")))
+		b.submit(`button[value="deactivate"]`)
+		if st := b.workerStatus("PlainSigner"); st != "OFFLINE" {
+			t.Errorf("after the bulk deactivation PlainSigner (same token) is %s", st)
+		}
+		b.do(chromedp.Click(chromedp.CSS("#sel-CAdESSigner")))
+		b.fill("#bulk-pin", s.pin)
+		b.submit(`button[value="activate"]`)
+		if st := b.workerStatus("PlainSigner"); st != "ACTIVE" {
+			t.Errorf("after the bulk activation PlainSigner is %s", st)
+		}
+
+		// Keys: generate, test, remove only after typing the name, never
+		// while a worker uses the key.
+		b.open("/admin/tokens")
+		b.fill("#gen-alias-demo", "ui-key")
+		b.submit(`form[action="/admin/tokens/demo/keys"] button`)
+		if f := b.text(".flash"); !strings.Contains(f, "ui-key") || !strings.Contains(f, "generated") {
+			t.Errorf("generate: %q", f)
+		}
+		b.submit(`form[action="/admin/tokens/demo/keys/ui-key/test"] button`)
+		if f := b.text(".flash"); !strings.Contains(f, "verified") {
+			t.Errorf("test: %q", f)
+		}
+		openDetails := `document.querySelectorAll("details").forEach(d => d.open = true)`
+		for _, tc := range []struct{ alias, typed, says string }{
+			{"ui-key", "ui-ke", "type its name"},
+			{"signer-p256", "signer-p256", "used by worker"},
+			{"ui-key", "ui-key", "was removed"},
+		} {
+			b.eval(openDetails, nil)
+			b.fill("#rm-demo-"+tc.alias, tc.typed)
+			b.submit(`form[action="/admin/tokens/demo/keys/` + tc.alias + `/remove"] button`)
+			if f := b.text(".flash"); !strings.Contains(f, tc.says) {
+				t.Errorf("remove %s typing %q: %q, want %q", tc.alias, tc.typed, f, tc.says)
+			}
+		}
+		b.check("tokens-key-removed")
+
 		// A form without its CSRF token is refused with 403 and changes
 		// nothing.
 		var code int
@@ -305,6 +346,7 @@ func TestAdminUI(t *testing.T) {
 		if code != http.StatusForbidden {
 			t.Errorf("a POST without the CSRF token got %d, want 403", code)
 		}
+		b.open("/admin/dashboard")
 		b.eval(`(() => { const f = document.querySelector('form[action="/admin/dashboard"]'); f.querySelector('input[name=csrf]').remove(); return true })()`, nil)
 		b.submit(`button[value="deactivate"]`)
 		if h := b.text("h1"); h != "Forbidden" {

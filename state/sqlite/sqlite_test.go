@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/signet-project/signet/state"
-	"github.com/signet-project/signet/tokens"
 )
 
 func openTest(t *testing.T) (*Store, string) {
@@ -174,7 +173,7 @@ func TestReserve(t *testing.T) {
 	}
 	for i, st := range steps {
 		got, err := s.Reserve(ctx, st.key, st.n, st.limit)
-		if st.limitErr != errors.Is(err, tokens.ErrUsageLimit) || (!st.limitErr && err != nil) {
+		if st.limitErr != errors.Is(err, state.ErrLimit) || (!st.limitErr && err != nil) {
 			t.Fatalf("step %d: Reserve(%s, %d, %d) error %v, want limit error %v", i, st.key, st.n, st.limit, err, st.limitErr)
 		}
 		if got != st.want {
@@ -201,7 +200,7 @@ func TestReserveConcurrent(t *testing.T) {
 					n = 7 // half the goroutines mix batches with single signatures
 				}
 				_, err := s.Reserve(context.Background(), "key", n, limit)
-				if errors.Is(err, tokens.ErrUsageLimit) {
+				if errors.Is(err, state.ErrLimit) {
 					if n == 1 {
 						return // only a single signature refused means the limit is reached
 					}
@@ -228,7 +227,7 @@ func TestReserveConcurrent(t *testing.T) {
 	if c, err := s2.Count(t.Context(), "key"); err != nil || c != limit {
 		t.Fatalf("after reopening Count = %d, %v; want %d", c, err, limit)
 	}
-	if _, err := s2.Reserve(t.Context(), "key", 1, limit); !errors.Is(err, tokens.ErrUsageLimit) {
+	if _, err := s2.Reserve(t.Context(), "key", 1, limit); !errors.Is(err, state.ErrLimit) {
 		t.Fatalf("after reopening Reserve = %v, want the limit error", err)
 	}
 }
@@ -326,7 +325,7 @@ func TestCrash(t *testing.T) {
 		if _, err := s.Reserve(ctx, "free", 1, -1); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Reserve(ctx, "limited", 1, 200); err != nil && !errors.Is(err, tokens.ErrUsageLimit) {
+		if _, err := s.Reserve(ctx, "limited", 1, 200); err != nil && !errors.Is(err, state.ErrLimit) {
 			t.Fatal(err)
 		}
 	}

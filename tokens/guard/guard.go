@@ -277,7 +277,7 @@ func (t *Token) admit(ctx context.Context, alias string, pub crypto.PublicKey, n
 		return err
 	}
 	if _, err := t.g.Counters.Reserve(ctx, id, int64(n), p.UsageLimit); err != nil {
-		if errors.Is(err, tokens.ErrUsageLimit) {
+		if errors.Is(err, state.ErrLimit) {
 			return fmt.Errorf("key %q reached its usage limit of %d signatures (KEYUSAGELIMIT): %w", alias, p.UsageLimit, tokens.ErrUsageLimit)
 		}
 		return err

@@ -76,10 +76,6 @@ type Options struct {
 	// Reload loads the configuration files again (POST /reload). Nil
 	// answers 409.
 	Reload func(ctx context.Context) error
-	// Refresh rebuilds the workers from the configuration in force, after
-	// a token was activated or a key or chain changed, so that workers see
-	// the change without a reload. Nil: workers are not rebuilt.
-	Refresh func(ctx context.Context) error
 	// Config returns the configuration in force, whose files the
 	// configuration routes edit (then calling Reload). Nil: those routes
 	// answer 409.
@@ -349,16 +345,6 @@ func (h *Handler) record(c echo.Context, action, target string, details map[stri
 	ctx := context.WithoutCancel(c.Request().Context())
 	if _, aerr := h.opts.Audit.Append(ctx, e); aerr != nil {
 		h.opts.Logger.Error("audit record could not be written", "action", action, "target", target, "error", aerr)
-	}
-}
-
-// refresh rebuilds the workers after a change of a token or key.
-func (h *Handler) refresh(ctx context.Context) {
-	if h.opts.Refresh == nil {
-		return
-	}
-	if err := h.opts.Refresh(ctx); err != nil {
-		h.opts.Logger.Error("workers could not be rebuilt after an admin action", "error", err)
 	}
 }
 

@@ -52,7 +52,6 @@ func (h *Handler) activate(c echo.Context) error {
 	if err != nil {
 		return h.answer(c, 0, nil, err)
 	}
-	h.refresh(c.Request().Context())
 	return h.getToken(c)
 }
 
@@ -252,7 +251,6 @@ func (h *Handler) generateKey(c echo.Context) error {
 	if err != nil {
 		return h.answer(c, 0, nil, err)
 	}
-	h.refresh(ctx)
 	c.SetParamNames("token", "alias")
 	c.SetParamValues(name, req.Alias)
 	_, k, _, err := h.key(ctx, c)
@@ -297,7 +295,6 @@ func (h *Handler) removeKey(c echo.Context) error {
 	if err != nil {
 		return h.answer(c, 0, nil, err)
 	}
-	h.refresh(ctx)
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -594,6 +591,5 @@ func (h *Handler) putChain(c echo.Context) error {
 	if err != nil {
 		return h.answer(c, 0, nil, err)
 	}
-	h.refresh(ctx)
 	return c.JSON(http.StatusOK, chainResponse(k, chain))
 }

@@ -63,29 +63,21 @@ func describeCert(c *x509.Certificate, now time.Time) *Certificate {
 	}
 }
 
-// keyed is implemented by workers that sign with a token's key.
-type keyed interface {
-	TokenName() string
-	KeyAlias() string
-}
-
 func workerStatus(ctx context.Context, set *workers.Set, w workers.Worker) WorkerStatus {
 	st := w.Status(ctx)
 	ws := WorkerStatus{Name: w.Name(), ID: w.ID(), Kind: w.Kind(), Status: "OFFLINE", Errors: st.Errors}
 	if st.Active {
 		ws.Status = "ACTIVE"
 	}
-	if d, ok := w.(interface{ Disabled() bool }); ok && d.Disabled() {
+	if d, ok := w.(workers.Disableable); ok && d.Disabled() {
 		ws.Status = "DISABLED"
 	}
-	if u, ok := w.(interface {
-		KeyUsage(context.Context) (int64, int64, bool)
-	}); ok {
+	if u, ok := w.(workers.UsageReporter); ok {
 		if used, limit, counted := u.KeyUsage(ctx); counted {
 			ws.KeyUsage = &KeyUsage{Used: used, Limit: limit}
 		}
 	}
-	if k, ok := w.(keyed); ok {
+	if k, ok := w.(workers.Keyed); ok {
 		ws.Token, ws.Key = k.TokenName(), k.KeyAlias()
 		if tok := set.Tokens()[ws.Token]; tok != nil && ws.Key != "" && tok.Status(ctx).State == tokens.Active {
 			if ch, err := tok.Chain(ctx, ws.Key); err == nil && len(ch) > 0 {
@@ -174,7 +166,7 @@ func capabilities(t tokens.Token) []string {
 func users(set *workers.Set, token, alias string) []string {
 	var out []string
 	for _, w := range set.Workers() {
-		if k, ok := w.(keyed); ok && k.TokenName() == token && (alias == "" || k.KeyAlias() == alias) {
+		if k, ok := w.(workers.Keyed); ok && k.TokenName() == token && (alias == "" || k.KeyAlias() == alias) {
 			out = append(out, w.Name())
 		}
 	}

@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,6 +57,9 @@ type Options struct {
 	// Authenticate checks a login's name and password, as the admin API
 	// checks HTTP basic credentials.
 	Authenticate admin.Authenticator
+	// Throttle slows password guessing per user and client address, as on
+	// the other surfaces. Nil: a throttle of the UI's own.
+	Throttle *auth.Throttle
 	// Sessions keeps the logged-in users. Nil: a store with the default
 	// idle timeout.
 	Sessions *auth.Sessions
@@ -84,6 +88,9 @@ func New(opts Options) (*UI, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Throttle == nil {
+		opts.Throttle = auth.NewThrottle()
 	}
 	u := &UI{opts: opts, pages: map[string]*template.Template{}}
 	names, err := fs.Glob(templateFS, "templates/*.html")
@@ -304,9 +311,22 @@ func safeNext(next string) string {
 // someone else usefully.
 func (u *UI) login(c echo.Context) error {
 	name, pass := c.FormValue("user"), c.FormValue("password")
+	addr := c.RealIP()
+	if wait := u.opts.Throttle.Wait(name, addr); wait > 0 {
+		secs := int(wait.Seconds()) + 1
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		u.record(c, name, "ui.login", "ui", "Refused: too many failed logins.", nil)
+		return u.render(c, http.StatusTooManyRequests, "login", "Log in", loginData{Next: c.FormValue("next"), User: name,
+			Error: fmt.Sprintf("Too many failed logins for %s from your address: try again in %d seconds.", name, secs)})
+	}
 	d := admin.Denied
 	if u.opts.Authenticate != nil && name != "" {
 		d = u.opts.Authenticate(name, pass)
+	}
+	if d == admin.Denied {
+		u.opts.Throttle.Failed(name, addr)
+	} else {
+		u.opts.Throttle.Succeeded(name, addr)
 	}
 	switch d {
 	case admin.Allowed:

@@ -1,0 +1,180 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/workers"
+)
+
+const editTestYAML = `tokens:
+  - name: soft
+    type: soft
+    properties:
+      KEYSTOREPATH: ks
+      KEYSTORETYPE: PEM
+
+workers:
+  # Detached CMS.
+  - name: Signer
+    id: 3
+    kind: CMSSigner
+    token: soft
+    key: signer
+    properties:
+      DETACHEDSIGNATURE: true # detached
+`
+
+// TestConfigRoutes drives the configuration routes in process (Call), as
+// the web UI does.
+func TestConfigRoutes(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "signet.yaml")
+	if err := os.WriteFile(file, []byte(editTestYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var cfg atomic.Pointer[config.Config]
+	load := func(context.Context) error {
+		c, err := config.Load(file)
+		if err == nil {
+			cfg.Store(c)
+		}
+		return err
+	}
+	if err := load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := New(Options{
+		Workers: &source{workers.NewSet(nil, nil)},
+		Config:  cfg.Load,
+		Reload:  load,
+		Audit:   state.NewMemory(),
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	who := Caller{User: "admin", Remote: "192.0.2.1"}
+	ctx := context.Background()
+	tests := []struct {
+		name         string
+		method, path string
+		in           any
+		code         int    // 0: success
+		says         string // in the error, or in the file after success
+		fileChanges  bool
+	}{
+		{"set", http.MethodPut, "/workers/Signer/properties/KEYUSAGELIMIT", PropertyRequest{Value: "7"}, 0, "      KEYUSAGELIMIT: 7\n", true},
+		{"set keeps comments", http.MethodPut, "/workers/signer/properties/DETACHEDSIGNATURE", PropertyRequest{Value: "false"}, 0, "DETACHEDSIGNATURE: false # detached\n", true},
+		{"typo", http.MethodPut, "/workers/Signer/properties/DETACHEDSIGNATUR", PropertyRequest{Value: "true"}, 400, "did you mean DETACHEDSIGNATURE", false},
+		{"bad value", http.MethodPut, "/workers/Signer/properties/KEYUSAGELIMIT", PropertyRequest{Value: "lots"}, 400, "KEYUSAGELIMIT", false},
+		{"unknown worker", http.MethodPut, "/workers/Nobody/properties/DISABLED", PropertyRequest{Value: "true"}, 404, "Nobody", false},
+		{"remove unset", http.MethodDelete, "/workers/Signer/properties/CONTENTOID", nil, 404, "nothing to remove", false},
+		{"remove", http.MethodDelete, "/workers/Signer/properties/KEYUSAGELIMIT", nil, 0, "", true},
+		{"add worker", http.MethodPost, "/workers", NewWorkerRequest{Name: "Plain", Kind: "PlainSigner", Token: "soft", Key: "signer"}, 0, "  - name: Plain\n    id: 4\n", true},
+		{"add unknown kind", http.MethodPost, "/workers", NewWorkerRequest{Name: "X", Kind: "XSigner"}, 400, "Unknown worker kind", false},
+		{"add duplicate", http.MethodPost, "/workers", NewWorkerRequest{Name: "Plain", Kind: "PlainSigner", Token: "soft", Key: "signer"}, 400, "already used", false},
+	}
+	for _, tt := range tests { // in order: each step builds on the file before
+		before, _ := os.ReadFile(file)
+		err := h.Call(ctx, who, tt.method, tt.path, tt.in, nil)
+		after, _ := os.ReadFile(file)
+		var ae *APIError
+		switch {
+		case tt.code == 0 && err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+		case tt.code != 0 && (!errors.As(err, &ae) || ae.Status != tt.code || !strings.Contains(ae.Message, tt.says)):
+			t.Errorf("%s: %v, want %d saying %q", tt.name, err, tt.code, tt.says)
+		case tt.code == 0 && !strings.Contains(string(after), tt.says):
+			t.Errorf("%s: the file does not hold %q:\n%s", tt.name, tt.says, after)
+		}
+		if changed := string(before) != string(after); changed != tt.fileChanges {
+			t.Errorf("%s: file changed = %v, want %v", tt.name, changed, tt.fileChanges)
+		}
+		if ae != nil && tt.code == 400 && tt.name != "add unknown kind" && (len(ae.Problems) == 0 || !strings.HasPrefix(ae.Problems[0], file+":")) {
+			t.Errorf("%s: problems %q do not name file:line", tt.name, ae.Problems)
+		}
+	}
+	if !strings.Contains(mustRead(t, file), "  # Detached CMS.\n") {
+		t.Error("the worker's comment was lost")
+	}
+	var wc WorkerConfig
+	if err := h.Call(ctx, who, http.MethodGet, "/workers/Plain/properties", nil, &wc); err != nil || wc.ID != 4 || wc.Kind != "PlainSigner" {
+		t.Errorf("the added worker reads back as %+v (%v)", wc, err)
+	}
+}
+
+func mustRead(t *testing.T, f string) string {
+	t.Helper()
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestAuditSearchAndVerify(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := state.NewMemory()
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for i, e := range []state.Entry{
+		{Actor: "admin", Action: "token.activate", Target: "token/demo", Outcome: "ok", Details: map[string]string{"remote": "10.0.0.1"}},
+		{Actor: "admin", Action: "key.generate", Target: "token/demo/key/a", Outcome: "ok", Details: map[string]string{"remote": "10.0.0.2"}},
+		{Actor: "alice", Action: "worker.try", Target: "worker/CAdESSigner", Outcome: "ok", Details: map[string]string{"remote": "10.0.0.1", "worker": "CAdESSigner"}},
+		{Actor: "admin", Action: "key.remove", Target: "token/demo/key/a", Outcome: "ok", Details: map[string]string{"remote": "10.0.0.1"}},
+	} {
+		e.Time = t0.Add(time.Duration(i) * time.Hour)
+		if _, err := m.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := New(Options{Audit: m, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	who := Caller{User: "admin"}
+	tests := []struct {
+		query string
+		seqs  []int64
+	}{
+		{"", []int64{1, 2, 3, 4}},
+		{"action=key.", []int64{2, 4}},
+		{"action=key.remove", []int64{4}},
+		{"actor=alice", []int64{3}},
+		{"worker=CAdESSigner", []int64{3}},
+		{"remote=10.0.0.1", []int64{1, 3, 4}},
+		{"from=2026-01-01T13:00:00Z&to=2026-01-01T14:00", []int64{2, 3}},
+		{"remote=10.0.0.1&limit=2", []int64{1, 3}},
+		{"remote=10.0.0.1&after=3", []int64{4}},
+	}
+	for _, tt := range tests {
+		var p AuditPage
+		if err := h.Call(ctx, who, http.MethodGet, "/audit?"+tt.query, nil, &p); err != nil {
+			t.Fatalf("%s: %v", tt.query, err)
+		}
+		var got []int64
+		for _, e := range p.Entries {
+			got = append(got, e.Seq)
+		}
+		if len(got) != len(tt.seqs) || (len(got) > 0 && (got[0] != tt.seqs[0] || got[len(got)-1] != tt.seqs[len(tt.seqs)-1])) {
+			t.Errorf("audit?%s = %v, want %v", tt.query, got, tt.seqs)
+		}
+	}
+	var v VerifyResult
+	if err := h.Call(ctx, who, http.MethodGet, "/audit/verify", nil, &v); err != nil || !v.Intact || v.CheckedAt.IsZero() {
+		t.Fatalf("verify = %+v, %v", v, err)
+	}
+	var again VerifyResult
+	if err := h.Call(ctx, who, http.MethodGet, "/audit/verify", nil, &again); err != nil || !again.CheckedAt.Equal(v.CheckedAt) {
+		t.Errorf("GET /audit/verify ran the check again (%v, %v)", again.CheckedAt, v.CheckedAt)
+	}
+	if err := h.Call(ctx, who, http.MethodGet, "/audit?from=yesterday", nil, nil); err == nil {
+		t.Error("a bad time was accepted")
+	}
+}
