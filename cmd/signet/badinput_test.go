@@ -146,7 +146,7 @@ func TestConfigCheck(t *testing.T) {
 	if ee, ok := err.(exitError); !ok || ee.code != 1 {
 		t.Fatalf("exit %v, want 1", err)
 	}
-	if !strings.Contains(errb.String(), bad+":12") || !strings.Contains(errb.String(), "did you mean BATCHSIGNING") {
+	if !strings.Contains(errb.String(), bad+":13") || !strings.Contains(errb.String(), "did you mean BATCHSIGNING") {
 		t.Fatalf("output lacks file:line and hint:\n%s", errb.String())
 	}
 	good := filepath.Join(dir, "good.yaml")

@@ -196,7 +196,7 @@ workers:
 	for i, w := range workers {
 		f := append(strings.SplitN(w, ":", 3), "")
 		name, key, limit := f[0], f[1], f[2]
-		fmt.Fprintf(&b, "  - name: %s\n    id: %d\n    kind: PlainSigner\n    token: db\n    key: %s\n    properties:\n      SIGNATUREALGORITHM: SHA256withECDSA\n", name, i+1, key)
+		fmt.Fprintf(&b, "  - name: %s\n    id: %d\n    kind: PlainSigner\n    token: db\n    key: %s\n    properties:\n      AUTHTYPE: NOAUTH\n      SIGNATUREALGORITHM: SHA256withECDSA\n", name, i+1, key)
 		if limit != "" {
 			fmt.Fprintf(&b, "      KEYUSAGELIMIT: %s\n", limit)
 		}

@@ -409,7 +409,7 @@ func TestAdminUI(t *testing.T) {
 		b.fill("#w-name", "UIPlain")
 		b.do(chromedp.SetValue(chromedp.CSS("#w-kind"), "PlainSigner"))
 		b.fill("#w-key", "signer-p256")
-		b.fill("#w-more", "SIGNATUREALGORITHM=SHA256withECDSA")
+		b.fill("#w-more", "SIGNATUREALGORITHM=SHA256withECDSA\nAUTHTYPE=NOAUTH")
 		b.submit(`form[action="/admin/workers/new"] button[type="submit"]`)
 		if f := b.text(".flash"); !strings.Contains(f, "UIPlain") || !strings.Contains(f, "added") {
 			t.Fatalf("add a worker: %q", f)

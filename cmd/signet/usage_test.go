@@ -65,7 +65,7 @@ func writeUsageConfig(t *testing.T, limit int) (cfgFile, caFile string) {
     properties: {KEYSTOREPATH: ks, KEYSTORETYPE: PKCS12}
     pin: {file: pin}
 workers:
-  - {name: Limited, id: 1, kind: CAdESSigner, token: u, key: p256, properties: {KEYUSAGELIMIT: %d, ALLOW_BATCHSIGNING_OVERRIDE: true, ALLOW_CLIENTSIDEHASHING_OVERRIDE: true, DETACHEDSIGNATURE: true, ACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256}}
+  - {name: Limited, id: 1, kind: CAdESSigner, token: u, key: p256, properties: {AUTHTYPE: NOAUTH, KEYUSAGELIMIT: %d, ALLOW_BATCHSIGNING_OVERRIDE: true, ALLOW_CLIENTSIDEHASHING_OVERRIDE: true, DETACHEDSIGNATURE: true, ACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256}}
   - name: Shared
     id: 2
     kind: CMSSigner
@@ -122,8 +122,7 @@ func usageBatch(t *testing.T, s *server, worker string, docs [][]byte) (int, []w
 // TestKeyUsageLimitConcurrent: 8 clients hammer a key with KEYUSAGELIMIT
 // 500 with single and batch requests; exactly 500 signatures come out, every
 // other request is a 503 saying the limit is exceeded, and after a restart
-// the key stays at its limit. A worker on the same key without a limit of
-// its own still signs and counts; DISABLEKEYUSAGECOUNTER does not count.
+// the key stays at its limit. Every worker on the key shares its limit.
 func TestKeyUsageLimitConcurrent(t *testing.T) {
 	const limit = 500
 	cfgFile, caFile := writeUsageConfig(t, limit)
@@ -198,15 +197,12 @@ func TestKeyUsageLimitConcurrent(t *testing.T) {
 			t.Fatalf("a signature of the rush: %v", err)
 		}
 	}
-	// The limit is Limited's: Shared (the same key, no limit of its own)
-	// still signs and is counted, Uncounted signs and is not counted.
-	// Limited is OFFLINE in the health check.
-	for range 3 {
-		if code, body := usageSign(t, s, "Shared", []byte("no limit")); code != http.StatusOK {
-			t.Fatalf("Shared (no limit) after the limit: %d %s", code, body)
-		}
-		if code, body := usageSign(t, s, "Uncounted", []byte("not counted")); code != http.StatusOK {
-			t.Fatalf("Uncounted after the limit: %d %s", code, body)
+	// One key, one policy: Limited's limit is the key's, so Shared (no
+	// limit of its own) and Uncounted (whose DISABLEKEYUSAGECOUNTER loses to
+	// the limit) are refused too.
+	for _, w := range []string{"Shared", "Uncounted"} {
+		if code, body := usageSign(t, s, w, []byte("past the limit")); code != http.StatusServiceUnavailable || !strings.Contains(string(body), "usage limit exceeded") {
+			t.Fatalf("%s after the key's limit: %d %s, want 503 usage limit exceeded", w, code, body)
 		}
 	}
 	checkHealthNames(t, s, "Limited", "usage limit exceeded")
@@ -221,9 +217,8 @@ func TestKeyUsageLimitConcurrent(t *testing.T) {
 		t.Fatalf("after a restart a batch answers %d %s, want 503", code, body)
 	}
 	s2.stop(t)
-	// Limited made 500 signatures and Shared 3: the key's count is 503.
-	if got := keyCount(t, data); got != limit+3 {
-		t.Fatalf("the key's count is %d, want %d", got, limit+3)
+	if got := keyCount(t, data); got != limit {
+		t.Fatalf("the key's count is %d, want %d", got, limit)
 	}
 }
 

@@ -444,7 +444,7 @@ func (c *converter) worker(u *unit) {
 func unsupportedReason(kind, name string) string {
 	switch {
 	case name == "ARCHIVERS" || strings.HasPrefix(name, "ARCHIVER"):
-		return "Signet has no request and response archive: its audit log records every signing with the hash signed."
+		return "Signet's archiver is set with ARCHIVERS, ARCHIVE_OF_TYPE and ARCHIVE_RETENTION on the worker; the ARCHIVERn.* settings are not carried over, and its signing log records every signature with the hash signed."
 	case strings.HasPrefix(name, "DO_LOG") || strings.HasPrefix(name, "LOGREQUEST_") || strings.HasPrefix(name, "LOGRESPONSE_"):
 		return "Signet does not log request or response digests: its audit log records the hash signed."
 	case name == "ACCEPTANYPOLICY":
@@ -454,7 +454,7 @@ func unsupportedReason(kind, name string) string {
 	case name == "SIGNERCERTCHAIN" || name == "SIGNERCERT":
 		return "Signet keeps the certificate chain with the key in its token: upload it with signet admin keys chain."
 	case name == "AUTHTYPE":
-		return "Signet's AUTHTYPE is NOAUTH or CLIENTCERT: SignServer authorizer classes are not available."
+		return "Signet's AUTHTYPE is NOAUTH, CLIENTCERT or USERNAME_PASSWORD: other SignServer authorizer classes are not available."
 	}
 	if def, ok := config.LookupProperty(name); ok {
 		return fmt.Sprintf("a property of %s, not of %s.", strings.Join(def.Kinds, " and "), kind)

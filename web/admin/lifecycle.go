@@ -277,7 +277,7 @@ func (h *Handler) removeKey(c echo.Context) error {
 		// caller names it with force=true.
 		if used := users(set, name, alias); len(used) > 0 {
 			if c.QueryParam("force") != "true" {
-				err = errorf(http.StatusConflict, "Key %q is used by the workers %s: change their configuration first, or remove it anyway with force=true (signet admin keys remove --force).", alias, strings.Join(used, ", "))
+				err = errorf(http.StatusConflict, "Key %q is used by worker %s: point the workers at another key first, or remove it with force=true.", alias, strings.Join(used, ", "))
 			} else {
 				details = map[string]string{"force": "true", "workers": strings.Join(used, ",")}
 			}
