@@ -112,6 +112,7 @@ func (e *adminEnv) admin(t *testing.T, args ...string) (code int, stdout, stderr
 	var out, errb bytes.Buffer
 	all := append([]string{"admin"}, args...)
 	all = append(all, "--url", e.s.url)
+	all = append(all, e.s.tlsArgs()...)
 	if !slices.Contains(args, "--password-file") {
 		all = append(all, "--password-file", e.pwFile)
 	}

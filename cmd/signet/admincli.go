@@ -90,7 +90,9 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("admin "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	c := &adminCLI{stdout: stdout, stderr: stderr, client: &http.Client{Timeout: 5 * time.Minute}}
-	fs.StringVar(&c.url, "url", "http://"+defaultListen, "Signet base `URL`")
+	fs.StringVar(&c.url, "url", "https://"+defaultListen, "Signet base `URL`")
+	var tf tlsFlags
+	tf.register(fs)
 	fs.StringVar(&c.user, "user", "admin", "admin user `name`")
 	passwordFile := fs.String("password-file", "", "`file` holding the admin password (default: $SIGNET_ADMIN_PASSWORD)")
 	fs.BoolVar(&c.json, "json", false, "print JSON instead of tables")
@@ -129,6 +131,12 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, `signet admin keys csr: --subject is required, e.g. --subject "CN=Signer,O=Example,C=DE"`)
 		return exitError{2}
 	}
+	tc, err := tf.config()
+	if err != nil {
+		fmt.Fprintln(stderr, "signet admin:", err)
+		return exitError{2}
+	}
+	c.client.Transport = &http.Transport{TLSClientConfig: tc}
 	if c.password, err = adminPassword(*passwordFile); err != nil {
 		fmt.Fprintln(stderr, "signet admin:", err)
 		return exitError{2}

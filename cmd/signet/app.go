@@ -12,7 +12,10 @@ import (
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/tokens/guard"
 	"github.com/signet-project/signet/web"
+	"github.com/signet-project/signet/web/auth"
+	"github.com/signet-project/signet/web/tlsconf"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -36,7 +39,13 @@ type app struct {
 	usage   workers.UsageCounter // set by openState; nil: key usage is not counted
 	auth    *authenticator       // HTTP basic users of the admin and vendor APIs
 	audit   state.Audit          // set by openState; nil: admin actions are not recorded
-	buildMu sync.Mutex           // serialises builds (start and reload)
+	signlog state.SigningLog     // set by openState; nil: signatures are not recorded
+	guard   *guard.Guard         // set by openState: the key policy every signature goes through
+	tls     *tlsconf.Server      // the TLS certificate and client CA bundle; nil: plain HTTP
+	// throttle slows password guessing on every surface, per user and
+	// client address.
+	throttle *auth.Throttle
+	buildMu  sync.Mutex // serialises builds (start and reload)
 	// chartInterval is how often the admin UI samples the metrics for its
 	// charts; zero: every 15 s.
 	chartInterval time.Duration
@@ -46,7 +55,7 @@ type app struct {
 // built yet.
 func newApp(ctx context.Context, log *slog.Logger, paths []string, dataDir string) *app {
 	a := &app{ctx: ctx, log: log, paths: paths, dataDir: dataDir, opener: tokenOpener(),
-		reg: workers.NewRegistry(workers.NewSet(nil, nil))}
+		reg: workers.NewRegistry(workers.NewSet(nil, nil)), throttle: auth.NewThrottle()}
 	a.auth = newAuthenticator(func() []config.User { return a.config().Users })
 	return a
 }
@@ -61,6 +70,7 @@ func (a *app) buildOptions(prev *workers.Set) workers.BuildOptions {
 		Open:     a.opener,
 		Previous: prev,
 		Usage:    a.usage,
+		Guard:    a.guard,
 		Logger:   a.log,
 	}
 }

@@ -49,10 +49,12 @@ type benchFlags struct {
 	rest       bool
 	jsonOut    bool
 	progress   time.Duration
+	tls        tlsFlags
 }
 
 func (f *benchFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.url, "url", "http://"+defaultListen, "Signet (or SignServer) base `URL`")
+	fs.StringVar(&f.url, "url", "https://"+defaultListen, "Signet (or SignServer) base `URL`")
+	f.tls.register(fs)
 	fs.StringVar(&f.worker, "worker", "CAdESSigner", "worker `name` or id")
 	fs.Var(&f.meta, "meta", "extra request metadata `KEY=VALUE` (repeatable)")
 	fs.IntVar(&f.batch, "batch", 0, "items per batch request; 0 sends one document per request")
@@ -205,7 +207,12 @@ func clientBench(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 // runBench drives f.conns workers until the duration or count is reached.
 func runBench(ctx context.Context, f *benchFlags, h crypto.Hash, meta map[string]string, stdout, stderr io.Writer) (*BenchResult, error) {
+	tc, err := f.tls.config()
+	if err != nil {
+		return nil, err
+	}
 	tr := &http.Transport{
+		TLSClientConfig:     tc,
 		MaxIdleConnsPerHost: f.conns,
 		MaxConnsPerHost:     f.conns,
 		DisableKeepAlives:   !f.keepAlive,

@@ -39,10 +39,12 @@ type clientFlags struct {
 	threads    int
 	out        string
 	batchSize  int
+	tls        tlsFlags
 }
 
 func (c *clientFlags) register(fs *flag.FlagSet, batch bool) {
-	fs.StringVar(&c.url, "url", "http://"+defaultListen, "Signet base `URL`")
+	fs.StringVar(&c.url, "url", "https://"+defaultListen, "Signet base `URL`")
+	c.tls.register(fs)
 	fs.StringVar(&c.worker, "worker", "CAdESSigner", "worker `name` or id")
 	fs.Var(&c.meta, "meta", "request metadata `KEY=VALUE` (repeatable)")
 	fs.BoolVar(&c.clientSide, "clientside", false, "hash locally and send only the digest (USING_CLIENTSUPPLIED_HASH)")
@@ -106,7 +108,11 @@ func client(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c.threads, MaxConnsPerHost: c.threads}}
+	tc, err := c.tls.config()
+	if err != nil {
+		return err
+	}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c.threads, MaxConnsPerHost: c.threads, TLSClientConfig: tc}}
 	var failed atomic.Int64
 	var done atomic.Int64
 	if args[0] == "sign" {

@@ -30,7 +30,7 @@ func TestClientSignAndBatch(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			out := t.TempDir()
 			var stdout, stderr bytes.Buffer
-			args := append(c.args, "-url", s.url, "-worker", "CAdESSigner", "-out", out, in)
+			args := append(append(append([]string{}, c.args...), s.tlsArgs()...), "-url", s.url, "-worker", "CAdESSigner", "-out", out, in)
 			if err := run(t.Context(), args, &stdout, &stderr); err != nil {
 				t.Fatalf("%v: %s", err, stderr.String())
 			}

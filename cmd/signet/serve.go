@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/web"
+	"github.com/signet-project/signet/web/tlsconf"
 )
 
 // stringList is a repeatable string flag.
@@ -73,7 +75,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			log.Error("shutdown", "error", err)
 		}
 	}()
-	if err := a.openState(); err != nil {
+	if err := a.openState(cfg.Server.AuditKey); err != nil {
 		return fmt.Errorf("open the run-time state in %s: %w", *dataDir, err)
 	}
 	a.build(cfg)
@@ -93,7 +95,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *maxUpload > 0 {
 		limit = *maxUpload
 	}
-	a.srv = web.New(web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log, Limits: serverLimits(cfg.Server)})
+	tlsFiles := cfg.Server.TLS
+	if tlsFiles == nil && demoMode {
+		// A demo data folder made before its configuration named the
+		// certificate: the demo always serves HTTPS.
+		tlsFiles = &config.TLS{Cert: files.TLSCert, Key: files.TLSKey}
+	}
+	var tc *tlsconf.Server
+	if tlsFiles != nil {
+		if tc, err = tlsconf.New(tlsconf.Files{Cert: tlsFiles.Cert, Key: tlsFiles.Key, ClientCAs: tlsFiles.ClientCAs}); err != nil {
+			l.Close()
+			return err
+		}
+	} else {
+		log.Warn("serving plain HTTP: credentials and documents travel in clear text; set server tls cert and key")
+	}
+	a.tls = tc
+	a.srv = web.New(web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log, Limits: serverLimits(cfg.Server),
+		TrustedProxies: cfg.Server.TrustedProxies, Authorizer: a.workerAuthorizer(), OnRefusal: a.auditRefusal})
 	if err := a.mountAdmin(); err != nil {
 		return err
 	}
@@ -111,17 +130,35 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return
 			case <-hup:
 				_ = a.reload() // logged; the running configuration stays
+				if tc != nil {
+					if err := tc.Reload(); err != nil {
+						log.Error("TLS certificate reload refused; the one in force stays", "error", err)
+					} else {
+						log.Info("TLS certificate reloaded", "subject", tc.Leaf().Subject.String(), "notAfter", tc.Leaf().NotAfter)
+					}
+				}
 			}
 		}
 	}()
 
+	if cfg.Server.HealthListen != "" {
+		if err := a.serveHealth(ctx, cfg.Server.HealthListen, stdout); err != nil {
+			l.Close()
+			return err
+		}
+	}
 	base := "http://" + l.Addr().String()
+	var tlsConfig *tls.Config
+	if tc != nil {
+		base, tlsConfig = "https://"+l.Addr().String(), tc.Config()
+	}
 	fmt.Fprintf(stdout, "Signet listening on %s\n", base)
 	if demoMode {
+		fmt.Fprintln(stdout, "The demo workers use AUTHTYPE NOAUTH: whoever reaches this port can sign. Other workers get CLIENTCERT unless they set AUTHTYPE.")
 		fmt.Fprintf(stdout, "Sign a file (detached CAdES, verify with openssl cms -verify -cades -binary -inform DER -CAfile %s -content FILE -in FILE.p7s):\n", files.CA)
-		fmt.Fprintf(stdout, "  curl -sS --data-binary @FILE '%s/signserver/worker/CAdESSigner?REQUEST_METADATA.USING_BATCHSIGNING=false' -o FILE.p7s\n", base)
+		fmt.Fprintf(stdout, "  curl -sS --cacert %s --data-binary @FILE '%s/signserver/worker/CAdESSigner?REQUEST_METADATA.USING_BATCHSIGNING=false' -o FILE.p7s\n", files.CA, base)
 	}
-	return a.srv.Serve(ctx, l)
+	return a.srv.ServeTLS(ctx, l, tlsConfig)
 }
 
 func configCheck(paths []string, stdout, stderr io.Writer) error {

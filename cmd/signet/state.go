@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,24 +10,56 @@ import (
 
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/state/sqlite"
+	"github.com/signet-project/signet/tokens/guard"
 )
 
 // stateFile is the name of the state database in the data folder.
 const stateFile = "state.db"
 
-// openState opens the run-time state (audit log, key usage counters) in the
-// data folder and sets a.usage and a.audit. It runs before the workers are
-// built.
-func (a *app) openState() error {
+// auditKeyFile returns the file of the key that seals the audit log's head:
+// server.auditKey, or DATA.audit-key beside the data folder (outside it, so
+// that restoring the data folder does not restore the sealed head).
+func auditKeyFile(configured, dataDir string) string {
+	if configured != "" {
+		return configured
+	}
+	return filepath.Clean(dataDir) + ".audit-key"
+}
+
+// openState takes the data folder for this process and opens the run-time
+// state in it: the audit log (sealed with a key outside the folder), the
+// key usage counters and the signing log, and the key guard over them. It
+// runs before the workers are built. A state database older than its
+// sealed audit head (a copy put back, which would also roll the usage
+// counters back) is refused.
+func (a *app) openState(auditKey string) error {
 	if err := os.MkdirAll(a.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create the data folder: %w", err)
 	}
+	unlock, err := state.Lock(a.dataDir)
+	if err != nil {
+		return err
+	}
+	a.onClose(unlock)
 	store, err := sqlite.Open(a.ctx, filepath.Join(a.dataDir, stateFile))
 	if err != nil {
 		return err
 	}
-	a.usage, a.audit = store, store
 	a.onClose(store.Close)
+	seal, err := state.OpenSeal(auditKeyFile(auditKey, a.dataDir), true)
+	if err != nil {
+		return err
+	}
+	if _, err := state.CheckHead(a.ctx, store, seal); err != nil && !errors.Is(err, state.ErrNoHead) {
+		var ce *state.ChainError
+		if errors.As(err, &ce) && ce.Seq > 0 {
+			return fmt.Errorf("the state database does not end where its sealed audit head says (%w): it was cut or an older copy was put back, which would also roll back the key usage counters; run signet admin audit verify, and restore the right copy", err)
+		}
+		return err
+	}
+	a.usage, a.signlog = store, store
+	a.audit = state.NewSealed(store, seal)
+	a.guard = &guard.Guard{Counters: store, Log: store, Logger: a.log}
 	a.record(a.ctx, "server.start", "ok", map[string]string{"config": strings.Join(a.paths, ",")})
 	a.onClose(func() error {
 		a.record(context.WithoutCancel(a.ctx), "server.stop", "ok", nil)

@@ -255,12 +255,16 @@ func openStateDB(t *testing.T, data string) *sql.DB {
 
 // TestAuditVerify: the server writes start, reload and stop records;
 // `signet admin audit verify` passes on the intact log and fails, naming
-// the record, once a middle record is edited.
+// the record, once a record is edited or deleted, the log wiped, or an
+// older copy of the database put back.
 func TestAuditVerify(t *testing.T) {
 	cfgFile, _ := writeUsageConfig(t, -1)
 	data := t.TempDir()
 	s := startServer(t, "--data", data, "--config", cfgFile)
 	s.stop(t)
+	// An older copy of the database, as a backup would hold it.
+	older := filepath.Join(t.TempDir(), "older.db")
+	copyFile(t, filepath.Join(data, stateFile), older)
 	s = startServer(t, "--data", data, "--config", cfgFile)
 	verify := func() (string, string, error) {
 		var out, errOut bytes.Buffer
@@ -306,6 +310,29 @@ func TestAuditVerify(t *testing.T) {
 	}
 	if _, errOut, err = verify(); err == nil || !strings.Contains(errOut, "audit record 3") {
 		t.Fatalf("verify of a log missing record 3: %v %q", err, errOut)
+	}
+	// Wiped: the chain alone would read as an empty, intact log.
+	for _, q := range []string{"DELETE FROM audit", "DELETE FROM audit_head"} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, errOut, err = verify(); err == nil || !strings.Contains(errOut, "audit record 5: is missing") {
+		t.Fatalf("verify of a wiped log: %v %q", err, errOut)
+	}
+	db.Close()
+	// The older copy put back: intact as a chain, but it ends before the
+	// sealed head; the server refuses to start on it (its usage counters
+	// would be rolled back too).
+	for _, side := range []string{"", "-wal", "-shm"} {
+		os.Remove(filepath.Join(data, stateFile) + side)
+	}
+	copyFile(t, older, filepath.Join(data, stateFile))
+	if _, errOut, err = verify(); err == nil || !strings.Contains(errOut, "audit record 5: is missing") || !strings.Contains(errOut, "older copy") {
+		t.Fatalf("verify of an older copy: %v %q", err, errOut)
+	}
+	if _, _, err := run2(t, "serve", "--data", data, "--config", cfgFile, "--listen", "127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "older copy was put back") {
+		t.Fatalf("serve on an older copy of the state: %v, want a refusal", err)
 	}
 	if _, errOut, err := run2(t, "admin", "audit", "verify", "--data", t.TempDir()); err == nil {
 		t.Fatalf("verify without a database succeeded: %q", errOut)
@@ -403,5 +430,16 @@ func TestKeyUsageAfterKill(t *testing.T) {
 	// The lease of a limited key is a sixteenth of what the limit leaves.
 	if lease := (limit - before) / 16; before+after > limit || before+after < limit-lease {
 		t.Fatalf("%d+%d signatures in all with KEYUSAGELIMIT %d: want at most the limit and at least the limit less the lease (%d)", before, after, limit, lease)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
