@@ -4,7 +4,7 @@ BIN     := bin/signet
 export GOTOOLCHAIN := local
 export CGO_ENABLED := 1
 
-.PHONY: run build test deps vet lint unit bench clean
+.PHONY: run build test deps vet lint unit bench fuzz clean
 
 ## run: build and start the server with the embedded demo configuration.
 run: build
@@ -32,6 +32,11 @@ unit:
 ## bench: start a server on loopback and run the benchmark suite; writes BENCHMARKS.md.
 bench: build
 	./scripts/bench.sh
+
+## fuzz: run every fuzz target for FUZZTIME each (default 60s); a crasher fails it and is kept in testdata/fuzz/.
+FUZZTIME ?= 60s
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
 
 clean:
 	rm -rf bin signet-data

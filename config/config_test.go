@@ -250,7 +250,7 @@ func equal(a, b any) bool {
 }
 
 // TestDemoConfig checks that the embedded default configuration of
-// config/demo is valid.
+// internal/demo is valid.
 func TestDemoConfig(t *testing.T) {
 	cfg, err := Load("demo/default.yaml")
 	if err != nil {
@@ -504,7 +504,7 @@ func TestDefaults(t *testing.T) {
 	for _, read := range []func(){
 		func() { empty.String("NO_SUCH_PROPERTY") },
 		func() { zero.Int("KEYUSAGELIMITS") },
-		func() { empty.IsSet("TSA_WORKERS") },
+		func() { empty.List("TSA_WORKERS") },
 		func() { empty.String(PropKeystorePath) }, // a token property, not a worker's
 	} {
 		func() {

@@ -17,9 +17,10 @@ import (
 // with the schema's defaults for the ones not set. The zero value has no
 // properties set and reads the worker schema's defaults.
 //
-// Code names properties with the Prop* constants. A name the schema does
-// not declare is a programming error: in tests it panics, in a running
-// server it reads as the zero value. A value that was set but is invalid
+// Code names properties with the Prop* constants. Reading the value of a
+// name the schema does not declare is a programming error: in tests it
+// panics, in a running server it reads as the zero value. (IsSet and Pos
+// take any name.) A value that was set but is invalid
 // (and reported as a problem) reads as the default, so a worker built from
 // properties with problems still reads values of the right type.
 type Properties struct {
@@ -194,11 +195,8 @@ func (b *propBuilder) finish(owner Pos) (Properties, Problems) {
 			b.problems.add(owner, "Set %s: %s", n, lowerFirst(def.Doc))
 		}
 	}
-	if !b.token && isKind {
-		b.problems = append(b.problems, propertyRuleProblems(p, owner)...)
-	}
-	if b.token {
-		b.problems = append(b.problems, tokenRuleProblems(b.kind, p, owner)...)
+	if b.token || isKind {
+		b.problems = append(b.problems, propertyRuleProblems(p, owner, b.token)...)
 	}
 	return p, b.problems
 }
@@ -302,18 +300,16 @@ func (p Properties) Secret(name string) Secret {
 }
 
 // IsSet reports whether the configuration sets the property (to a non-empty
-// value, valid or not).
+// value, valid or not). Unlike the readers of values it takes any name,
+// such as one a user typed: an undeclared property is not set.
 func (p Properties) IsSet(name string) bool {
-	p.def(name)
 	_, ok := p.vals[name]
 	return ok
 }
 
-// Pos returns where the property is set, or the zero Pos.
-func (p Properties) Pos(name string) Pos {
-	p.def(name)
-	return p.vals[name].pos
-}
+// Pos returns where the property is set, or the zero Pos. Like IsSet it
+// takes any name.
+func (p Properties) Pos(name string) Pos { return p.vals[name].pos }
 
 // Names returns the names of the properties set, sorted.
 func (p Properties) Names() []string {

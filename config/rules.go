@@ -11,15 +11,16 @@ import (
 // the name of the property that makes it hold, for the problem's position.
 type cond func(p Properties) (name string, ok bool)
 
-// propertyRule is one rule between properties of a worker: when If holds,
-// Need must hold too, and Forbid must not. The problem is reported at the
-// property that made If hold (or at the worker when If is always).
+// propertyRule is one rule between properties of a worker or a token: when
+// If holds, Need must hold too, and Forbid must not. The problem is
+// reported at the property that made If hold (or at the worker or token
+// when If is always).
 type propertyRule struct {
-	Kinds  []string // worker kinds it applies to; nil: every kind
+	Kinds  []string // worker kinds or token types it applies to; nil: every worker kind
 	If     cond
 	Need   cond
 	Forbid cond
-	Msg    string // one sentence; %s is the property that made If hold
+	Msg    string // one sentence; a %s in it is the property that made If hold
 }
 
 // propertyRules are the rules between a worker's properties, as SignServer
@@ -29,20 +30,24 @@ type propertyRule struct {
 // what the running server puts OFFLINE. A new rule goes here, once.
 func propertyRules() []propertyRule {
 	return []propertyRule{
-		{If: anyTrue(PropBatchSigning, PropAllowBatchSigningOverride, PropClientSideHashing, PropAllowClientSideHashingOverride),
+		{Kinds: digestKinds(), If: anyTrue(PropBatchSigning, PropAllowBatchSigningOverride, PropClientSideHashing, PropAllowClientSideHashingOverride),
 			Need: set(PropAcceptedHashDigestAlgorithms),
 			Msg:  "%s=true needs ACCEPTED_HASH_DIGEST_ALGORITHMS: set it to the digest algorithms clients may use, such as SHA-256,SHA-384,SHA-512."},
 		{Kinds: plainKinds(), If: anyTrue(PropBatchSigning, PropAllowBatchSigningOverride), Forbid: always,
 			Msg: "%s=true is not supported by PlainSigner, which signs one document per request: remove it, or use a CMSSigner or CAdESSigner for batches."},
 		{If: limited(PropKeyUsageLimit), Forbid: isTrue(PropDisableKeyUsageCounter),
 			Msg: "%s cannot be combined with DISABLEKEYUSAGECOUNTER=true, since uncounted signatures cannot be limited: remove one of them."},
-		{Kinds: cadesKinds(), If: set(PropTSAURL), Forbid: set(PropTSAWorker),
+		{Kinds: adesKinds(), If: set(PropTSAURL), Forbid: set(PropTSAWorker),
 			Msg: "%s and TSA_WORKER cannot both be set: keep the one time-stamp authority to use."},
-		{Kinds: cadesKinds(), If: equals(PropSignatureLevel, LevelBaselineT), Need: anySet(PropTSAURL, PropTSAWorker),
+		{Kinds: adesKinds(), If: equals(PropSignatureLevel, LevelBaselineT), Need: anySet(PropTSAURL, PropTSAWorker),
 			Msg: "%s BASELINE-T needs a time-stamp authority: set TSA_URL or TSA_WORKER."},
-		{Kinds: cadesKinds(), If: set(PropTSAPolicyOID), Forbid: set(PropTSAWorker),
+		{Kinds: pdfKinds(), If: equals(PropSignatureLevel, LevelBaselineLT), Need: anySet(PropTSAURL, PropTSAWorker),
+			Msg: "%s BASELINE-LT needs a time-stamp authority: set TSA_URL or TSA_WORKER."},
+		{Kinds: cadesKinds(), If: equals(PropSignatureLevel, LevelBaselineLT), Forbid: always,
+			Msg: "%s BASELINE-LT is made by PDFSigner only: use BASELINE-B or BASELINE-T for CAdESSigner."},
+		{Kinds: adesKinds(), If: set(PropTSAPolicyOID), Forbid: set(PropTSAWorker),
 			Msg: "%s is not used with TSA_WORKER: the time-stamp worker stamps under its DEFAULTTSAPOLICYOID; remove TSA_POLICYOID or set that policy there."},
-		{Kinds: cadesKinds(), If: set(PropTSAUsername), Need: set(PropTSAPassword),
+		{Kinds: adesKinds(), If: set(PropTSAUsername), Need: set(PropTSAPassword),
 			Msg: "%s needs TSA_PASSWORD: set it as {env: NAME} or {file: PATH}."},
 		{Kinds: cmsKinds(), If: isTrue(PropClientSideHashing), Need: isTrue(PropDetachedSignature),
 			Msg: "%s=true makes detached signatures only (the server never sees the document): set DETACHEDSIGNATURE=true."},
@@ -52,6 +57,10 @@ func propertyRules() []propertyRule {
 			Msg: "%s 0 is not supported by TimeStampSigner, which must include its certificate: set 1 or more."},
 		{Kinds: tsaKinds(), If: set(PropTSA), Forbid: isTrue(PropTSAFromCert),
 			Msg: "%s cannot be combined with TSA_FROM_CERT=true: keep one way of naming the TSA."},
+
+		// Tokens.
+		{Kinds: []string{TokenSoft}, If: always, Need: either(set(PropKeystorePath), equals(PropKeystoreType, KeystoreDatabase)),
+			Msg: "Set KEYSTOREPATH: the keystore folder or file, or set KEYSTORETYPE DATABASE to keep the keystore in the cluster's database."},
 	}
 }
 
@@ -68,6 +77,18 @@ func anySet(names ...string) cond {
 		for _, n := range names {
 			if p.IsSet(n) {
 				return n, true
+			}
+		}
+		return "", false
+	}
+}
+
+// either holds when one of cs holds.
+func either(cs ...cond) cond {
+	return func(p Properties) (string, bool) {
+		for _, c := range cs {
+			if name, ok := c(p); ok {
+				return name, true
 			}
 		}
 		return "", false
@@ -100,11 +121,12 @@ func limited(name string) cond {
 	return func(p Properties) (string, bool) { return name, p.IsSet(name) && p.Int(name) >= 0 }
 }
 
-// propertyRuleProblems applies the property rules to a worker's properties.
-func propertyRuleProblems(p Properties, owner Pos) Problems {
+// propertyRuleProblems applies the property rules to the properties of a
+// worker (token false) or a token (token true).
+func propertyRuleProblems(p Properties, owner Pos, token bool) Problems {
 	var ps Problems
 	for _, r := range propertyRules() {
-		if r.Kinds != nil && !slices.Contains(r.Kinds, p.kind) {
+		if (r.Kinds == nil && token) || (r.Kinds != nil && !slices.Contains(r.Kinds, p.kind)) {
 			continue
 		}
 		name, ok := r.If(p)
@@ -125,11 +147,16 @@ func propertyRuleProblems(p Properties, owner Pos) Problems {
 		if !broken {
 			continue
 		}
-		pos := p.Pos(name)
-		if pos == (Pos{}) {
-			pos = owner
+		pos, msg := owner, r.Msg
+		if name != "" {
+			if at := p.Pos(name); at != (Pos{}) {
+				pos = at
+			}
 		}
-		ps.add(pos, r.Msg, name)
+		if strings.Contains(msg, "%s") {
+			msg = fmt.Sprintf(msg, name)
+		}
+		ps.add(pos, "%s", msg)
 	}
 	return ps
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"crypto"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -146,6 +147,19 @@ const (
 	PropArchivers                      = "ARCHIVERS"
 	PropArchiveOfType                  = "ARCHIVE_OF_TYPE"
 	PropArchiveRetention               = "ARCHIVE_RETENTION"
+	PropReason                         = "REASON"
+	PropLocation                       = "LOCATION"
+	PropContactInfo                    = "CONTACTINFO"
+	PropAllowPropertyOverride          = "ALLOW_PROPERTY_OVERRIDE"
+	PropCertificationLevel             = "CERTIFICATION_LEVEL"
+	PropAddVisibleSignature            = "ADD_VISIBLE_SIGNATURE"
+	PropVisibleSignaturePage           = "VISIBLE_SIGNATURE_PAGE"
+	PropVisibleSignatureRectangle      = "VISIBLE_SIGNATURE_RECTANGLE"
+	PropVisibleSignatureName           = "VISIBLE_SIGNATURE_NAME"
+	PropMaxPDFObjects                  = "MAX_PDF_OBJECTS"
+	PropTrustAnchors                   = "TRUSTANCHORS"
+	PropRevocationFetch                = "REVOCATION_FETCH"
+	PropRevocationTimeout              = "REVOCATION_TIMEOUT"
 )
 
 // Token property names, declared per token type in tokenSchemas.
@@ -168,8 +182,11 @@ const (
 // Enum values that code compares against (Properties returns Enum values in
 // these spellings whatever the letter case written).
 const (
-	AuthNoAuth     = "NOAUTH"
-	AuthClientCert = "CLIENTCERT"
+	AuthNoAuth      = "NOAUTH"
+	AuthClientCert  = "CLIENTCERT"
+	LevelBaselineB  = "BASELINE-B"
+	LevelBaselineT  = "BASELINE-T"
+	LevelBaselineLT = "BASELINE-LT"
 	// AuthUsernamePassword is SignServer's UsernamePasswordAuthorizer.
 	AuthUsernamePassword = "USERNAME_PASSWORD"
 	// ArchiverDatabase is SignServer's OldDatabaseArchiver, by its short
@@ -179,8 +196,12 @@ const (
 	ArchiveRequest            = "REQUEST"
 	ArchiveResponse           = "RESPONSE"
 	ArchiveRequestAndResponse = "REQUEST_AND_RESPONSE"
-	LevelBaselineB            = "BASELINE-B"
-	LevelBaselineT            = "BASELINE-T"
+
+	// CERTIFICATION_LEVEL values, SignServer's names for DocMDP's /P.
+	NotCertified              = "NOT_CERTIFIED"
+	NoChangesAllowed          = "NO_CHANGES_ALLOWED"
+	FormFilling               = "FORM_FILLING"
+	FormFillingAndAnnotations = "FORM_FILLING_AND_ANNOTATIONS"
 )
 
 // Worker kinds.
@@ -189,6 +210,9 @@ const (
 	KindCAdESSigner     = "CAdESSigner"
 	KindPlainSigner     = "PlainSigner"
 	KindTimeStampSigner = "TimeStampSigner"
+	KindPDFSigner       = "PDFSigner"
+	KindCMSValidator    = "CMSValidator"
+	KindPDFValidator    = "PDFValidator"
 )
 
 // Token types.
@@ -220,6 +244,9 @@ func kindTable() []kind {
 		{KindCAdESSigner, true},
 		{KindPlainSigner, true},
 		{KindTimeStampSigner, true},
+		{KindPDFSigner, true},
+		{KindCMSValidator, false},
+		{KindPDFValidator, false},
 	}
 }
 
@@ -261,6 +288,30 @@ func cadesKinds() []string  { return []string{KindCAdESSigner} }
 func plainKinds() []string  { return []string{KindPlainSigner} }
 func tsaKinds() []string    { return []string{KindTimeStampSigner} }
 
+// signerKinds are the kinds that sign with a key (not the validators).
+func signerKinds() []string {
+	var out []string
+	for _, k := range kindTable() {
+		if k.signs {
+			out = append(out, k.name)
+		}
+	}
+	return out
+}
+
+// adesKinds are the signers with baseline levels and a time-stamp authority.
+func adesKinds() []string { return []string{KindCAdESSigner, KindPDFSigner} }
+
+// batchKinds are the kinds that may be configured for batches.
+func batchKinds() []string {
+	return []string{KindCMSSigner, KindCAdESSigner, KindPlainSigner, KindPDFSigner}
+}
+func pdfKinds() []string       { return []string{KindPDFSigner} }
+func validatorKinds() []string { return []string{KindCMSValidator, KindPDFValidator} }
+func revocationKinds() []string {
+	return []string{KindPDFSigner, KindCMSValidator, KindPDFValidator}
+}
+
 // workerSchema is the table of worker properties. It is built on each call
 // so that callers cannot change it for each other.
 func workerSchema() []Property {
@@ -270,31 +321,31 @@ func workerSchema() []Property {
 			Doc: "When true the worker stays configured but is disabled: it is OFFLINE and refuses every request."},
 		{Name: PropAuthType, Type: Enum, Default: AuthClientCert, Values: []string{AuthNoAuth, AuthClientCert, AuthUsernamePassword},
 			Doc: "How clients are authorised, as in SignServer, whose default (CLIENTCERT) is Signet's too: NOAUTH accepts every client; CLIENTCERT requires a TLS client certificate issued by a CA of server.tls.clientCAs that matches one of the worker's authorizedClients; USERNAME_PASSWORD requires HTTP basic credentials of one of the worker's users."},
-		{Name: PropAllowSHA1, Type: Bool, Default: "false",
+		{Name: PropAllowSHA1, Type: Bool, Kinds: signerKinds(), Default: "false",
 			Doc: "Signet's own: when true the worker signs SHA-1 digests (client-side hashes, DIGESTALGORITHM SHA-1, time-stamp imprints) for legacy clients. SHA-1 signatures can be forged by collision: leave it false unless a client cannot do better. MD5 is never signed."},
-		{Name: PropSignatureAlgorithm, Type: String, check: checkSignatureAlgorithm,
+		{Name: PropSignatureAlgorithm, Type: String, Kinds: signerKinds(), check: checkSignatureAlgorithm,
 			Doc: "Signature algorithm, such as SHA256withRSA, SHA256withRSAandMGF1, SHA384withECDSA, Ed25519, or NONEwithECDSA for a plain signature over a client-side digest. Default: chosen from the key (SHA256withECDSA for EC keys, Ed25519 for Ed25519 keys, otherwise SHA256withRSA)."},
-		{Name: PropIncludeCertificateLevels, Type: Int, check: atLeast(0),
+		{Name: PropIncludeCertificateLevels, Type: Int, Kinds: signerKinds(), check: atLeast(0),
 			Doc: "Number of certificates of the signer's chain to include, signer first. Default: the whole chain. 0 (no certificates) is not supported by TimeStampSigner."},
-		{Name: PropKeyUsageLimit, Type: Int, Default: "-1", Key: true, check: atLeast(-1),
+		{Name: PropKeyUsageLimit, Type: Int, Kinds: signerKinds(), Default: "-1", Key: true, check: atLeast(-1),
 			Doc: "Number of signatures the key may make, whatever asks: every worker using the key, the TSA, the DSM and NetHSM APIs and the admin test-sign share one counter per key. Once reached the key refuses and its workers are OFFLINE. Best set on the key (its token's keys section); set on a worker it applies to the worker's key, and the lowest limit wins. -1: no limit."},
-		{Name: PropDisableKeyUsageCounter, Type: Bool, Default: "false", Key: true,
+		{Name: PropDisableKeyUsageCounter, Type: Bool, Kinds: signerKinds(), Default: "false", Key: true,
 			Doc: "When true, signatures made with the key are not counted. Cannot be combined with KEYUSAGELIMIT; when the key's settings disagree, counting wins."},
-		{Name: PropCheckCertValidity, Type: Bool, Default: "true", Key: true,
+		{Name: PropCheckCertValidity, Type: Bool, Kinds: signerKinds(), Default: "true", Key: true,
 			Doc: "When true the key does not sign outside its signer certificate's validity period, whatever asks (worker, TSA, DSM or NetHSM API). When the key's settings disagree, the check wins."},
-		{Name: PropCheckCertPrivateKeyValidity, Type: Bool, Default: "true", Key: true,
+		{Name: PropCheckCertPrivateKeyValidity, Type: Bool, Kinds: signerKinds(), Default: "true", Key: true,
 			Doc: "When true the key does not sign outside the PrivateKeyUsagePeriod of its signer certificate, when the certificate has one."},
-		{Name: PropMinRemainingCertValidity, Type: Int, Default: "0", Key: true, check: atLeast(0),
+		{Name: PropMinRemainingCertValidity, Type: Int, Kinds: signerKinds(), Default: "0", Key: true, check: atLeast(0),
 			Doc: "Days of validity the signer certificate must have left for the key to sign; 0 turns the check off. When the key's settings disagree, the highest wins."},
-		{Name: PropArchivers, Type: List, Values: []string{ArchiverDatabase, ArchiverDatabaseClass},
+		{Name: PropArchivers, Type: List, Kinds: signerKinds(), Values: []string{ArchiverDatabase, ArchiverDatabaseClass},
 			Doc: "Archivers that keep what the worker signs, as SignServer's ARCHIVERS: OldDatabaseArchiver keeps it in the state database, found by request ID."},
-		{Name: PropArchiveOfType, Type: Enum, Default: ArchiveResponse, Values: []string{ArchiveRequest, ArchiveResponse, ArchiveRequestAndResponse},
+		{Name: PropArchiveOfType, Type: Enum, Kinds: signerKinds(), Default: ArchiveResponse, Values: []string{ArchiveRequest, ArchiveResponse, ArchiveRequestAndResponse},
 			Doc: "What the archiver keeps: REQUEST, RESPONSE (the signature) or REQUEST_AND_RESPONSE."},
-		{Name: PropArchiveRetention, Type: Duration, check: positiveDuration,
+		{Name: PropArchiveRetention, Type: Duration, Kinds: signerKinds(), check: positiveDuration,
 			Doc: "Signet's own: how long archived items are kept, such as 2160h (90 days). Default: for ever."},
 
 		// CMS and CAdES.
-		{Name: PropDigestAlgorithm, Type: Enum, Values: digestNames(), Kinds: cmsKinds(),
+		{Name: PropDigestAlgorithm, Type: Enum, Values: digestNames(), Kinds: append(cmsKinds(), KindPDFSigner),
 			Doc: "Digest algorithm of the content (the message-digest attribute). Default: the one of SIGNATUREALGORITHM."},
 		{Name: PropDetachedSignature, Type: Bool, Default: "false", Kinds: cmsKinds(),
 			OverriddenBy: PropAllowDetachedSignatureOverride, MetaKey: MetaDetachedSignature,
@@ -315,31 +366,61 @@ func workerSchema() []Property {
 			Doc: "When true a request may say with USING_CLIENTSUPPLIED_HASH=true (and CLIENTSIDE_HASHDIGESTALGORITHM) that its data is a digest; ACCEPTED_HASH_DIGEST_ALGORITHMS must then be set."},
 		{Name: PropAcceptedHashDigestAlgorithms, Type: List, Values: digestNames(), Kinds: digestKinds(),
 			Doc: "Comma-separated digest algorithms a client-side digest may use, such as SHA-256,SHA-384,SHA-512. No default: mandatory when client-side hashing or batch signing is on or may be requested."},
-		{Name: PropBatchSigning, Type: Bool, Default: "false", Kinds: digestKinds(),
+		{Name: PropBatchSigning, Type: Bool, Default: "false", Kinds: batchKinds(),
 			OverriddenBy: PropAllowBatchSigningOverride, MetaKey: MetaUsingBatchSigning,
 			Doc: "When true every request is a batch: a list of digests signed with one key in one call. ACCEPTED_HASH_DIGEST_ALGORITHMS must then be set."},
-		{Name: PropAllowBatchSigningOverride, Type: Bool, Default: "false", Kinds: digestKinds(),
+		{Name: PropAllowBatchSigningOverride, Type: Bool, Default: "false", Kinds: batchKinds(),
 			Doc: "When true a request chooses with USING_BATCHSIGNING=true|false whether it is a batch; ACCEPTED_HASH_DIGEST_ALGORITHMS must then be set."},
-		{Name: PropMaxBatchSize, Type: Int, Default: "1000", Kinds: digestKinds(), check: atLeast(1),
+		{Name: PropMaxBatchSize, Type: Int, Default: "1000", Kinds: batchKinds(), check: atLeast(1),
 			Doc: "Signet's own: the largest number of items one batch request may hold."},
 
 		// CAdES baseline levels and time-stamping.
-		{Name: PropSignatureLevel, Type: Enum, Default: LevelBaselineB, Values: []string{LevelBaselineB, LevelBaselineT}, Kinds: cadesKinds(),
-			Doc: "CAdES baseline level: BASELINE-B, or BASELINE-T which adds a signature time-stamp from TSA_URL or TSA_WORKER."},
-		{Name: PropTSAURL, Type: String, Kinds: cadesKinds(), check: checkHTTPURL,
+		{Name: PropSignatureLevel, Type: Enum, Default: LevelBaselineB, Values: []string{LevelBaselineB, LevelBaselineT, LevelBaselineLT}, Kinds: adesKinds(),
+			Doc: "CAdES or PAdES baseline level: BASELINE-B, BASELINE-T which adds a signature time-stamp from TSA_URL or TSA_WORKER, or (PDFSigner only) BASELINE-LT which also adds a Document Security Store with the certificates and CRLs of the signer and TSA chains."},
+		{Name: PropTSAURL, Type: String, Kinds: adesKinds(), check: checkHTTPURL,
 			Doc: "URL of an external RFC 3161 time-stamp authority. Cannot be combined with TSA_WORKER."},
-		{Name: PropTSAWorker, Type: String, Kinds: cadesKinds(),
+		{Name: PropTSAWorker, Type: String, Kinds: adesKinds(),
 			Doc: "Name or ID of a TimeStampSigner worker of this server to time-stamp with. Cannot be combined with TSA_URL."},
-		{Name: PropTSAUsername, Type: String, Kinds: cadesKinds(),
+		{Name: PropTSAUsername, Type: String, Kinds: adesKinds(),
 			Doc: "User name for HTTP Basic authentication to TSA_URL; TSA_PASSWORD is then required."},
-		{Name: PropTSAPassword, Type: String, Kinds: cadesKinds(), Secret: true,
+		{Name: PropTSAPassword, Type: String, Kinds: adesKinds(), Secret: true,
 			Doc: "Password for HTTP Basic authentication to TSA_URL, given as {env: NAME} or {file: PATH}."},
-		{Name: PropTSADigestAlgorithm, Type: Enum, Default: "SHA-256", Values: timeStampDigestNames(), Kinds: cadesKinds(), check: checkTimeStampDigests,
+		{Name: PropTSADigestAlgorithm, Type: Enum, Default: "SHA-256", Values: timeStampDigestNames(), Kinds: adesKinds(), check: checkTimeStampDigests,
 			Doc: "Digest algorithm of the time-stamp request's message imprint."},
-		{Name: PropTSAPolicyOID, Type: OID, Kinds: cadesKinds(),
+		{Name: PropTSAPolicyOID, Type: OID, Kinds: adesKinds(),
 			Doc: "Time-stamp policy OID to request from the TSA. Default: none, the TSA's default policy."},
-		{Name: PropTSATimeout, Type: Duration, Default: "10s", Kinds: cadesKinds(), check: positiveDuration,
+		{Name: PropTSATimeout, Type: Duration, Default: "10s", Kinds: adesKinds(), check: positiveDuration,
 			Doc: "Signet's own: how long to wait for the time-stamp authority, such as 10s."},
+
+		// PDFSigner (SignServer's names; CONTACTINFO is Signet's own).
+		{Name: PropReason, Type: String, Kinds: pdfKinds(),
+			Doc: "The reason for signing, written in the signature dictionary (/Reason). Default: none. A request may set it with REQUEST_METADATA.REASON when ALLOW_PROPERTY_OVERRIDE lists it."},
+		{Name: PropLocation, Type: String, Kinds: pdfKinds(),
+			Doc: "The place of signing (/Location). Default: none. Overridable like REASON."},
+		{Name: PropContactInfo, Type: String, Kinds: pdfKinds(),
+			Doc: "Signet's own: how to reach the signer (/ContactInfo). Default: none. Overridable like REASON."},
+		{Name: PropAllowPropertyOverride, Type: List, Values: []string{PropReason, PropLocation, PropContactInfo}, Kinds: pdfKinds(),
+			Doc: "Properties a request may override with request metadata of the same name, such as REASON,LOCATION."},
+		{Name: PropCertificationLevel, Type: Enum, Default: NotCertified, Values: []string{NotCertified, FormFilling, FormFillingAndAnnotations, NoChangesAllowed}, Kinds: pdfKinds(),
+			Doc: "NOT_CERTIFIED makes approval signatures; the others a certification (DocMDP) signature allowing form filling (and annotations), or no change at all. A certification signature must be a document's first."},
+		{Name: PropAddVisibleSignature, Type: Bool, Default: "false", Kinds: pdfKinds(),
+			Doc: "When true the signature is shown on a page: a rectangle with the signer's name, the time and the reason."},
+		{Name: PropVisibleSignaturePage, Type: String, Default: "First", Kinds: pdfKinds(), check: checkPage,
+			Doc: "The page of a visible signature: First, Last or a page number."},
+		{Name: PropVisibleSignatureRectangle, Type: String, Default: "400,700,500,800", Kinds: pdfKinds(), check: checkRectangle,
+			Doc: "The rectangle of a visible signature: lower-left x, y, upper-right x, y in points."},
+		{Name: PropVisibleSignatureName, Type: String, Kinds: pdfKinds(),
+			Doc: "The signature field's name. Default: Signature1, Signature2, … the first free."},
+		{Name: PropMaxPDFObjects, Type: Int, Default: "1000000", Kinds: append(pdfKinds(), KindPDFValidator), check: atLeast(1),
+			Doc: "Signet's own: the largest number of objects a PDF may declare; a hostile file claiming more is refused with 400."},
+
+		// Validators and B-LT revocation data.
+		{Name: PropTrustAnchors, Type: Path, Kinds: validatorKinds(), Required: true,
+			Doc: "Signet's own: a PEM file of the trusted root certificates signatures are validated against. Required."},
+		{Name: PropRevocationFetch, Type: Bool, Default: "true", Kinds: validatorKinds(),
+			Doc: "Signet's own: when true, CRLs a signature does not carry are fetched from the HTTP distribution points its certificates name."},
+		{Name: PropRevocationTimeout, Type: Duration, Default: "10s", Kinds: revocationKinds(), check: positiveDuration,
+			Doc: "Signet's own: how long to wait for a CRL distribution point; fetched CRLs are cached until their nextUpdate, at most an hour."},
 
 		// TimeStampSigner.
 		{Name: PropDefaultTSAPolicyOID, Type: OID, Kinds: tsaKinds(), Required: true,
@@ -604,4 +685,43 @@ func checkDN(_, v string) string {
 		return fmt.Sprintf("%q is not a distinguished name: %s.", v, strings.TrimSuffix(err.Error(), "."))
 	}
 	return ""
+}
+
+// checkPage accepts First, Last or a page number.
+func checkPage(_, v string) string {
+	if strings.EqualFold(v, "First") || strings.EqualFold(v, "Last") {
+		return ""
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 1 {
+		return ""
+	}
+	return "Use First, Last or a page number from 1."
+}
+
+// checkRectangle accepts four numbers llx,lly,urx,ury with ll below and left of ur.
+func checkRectangle(_, v string) string {
+	if _, err := ParseRectangle(v); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// ParseRectangle reads a VISIBLE_SIGNATURE_RECTANGLE value.
+func ParseRectangle(v string) ([4]float64, error) {
+	var r [4]float64
+	f := strings.Split(v, ",")
+	if len(f) != 4 {
+		return r, errors.New("give four numbers: lower-left x, y, upper-right x, y, such as 400,700,500,800")
+	}
+	for i, s := range f {
+		n, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || n < 0 {
+			return r, fmt.Errorf("%q is not a non-negative number: give four numbers such as 400,700,500,800", s)
+		}
+		r[i] = n
+	}
+	if r[2] <= r[0] || r[3] <= r[1] {
+		return r, errors.New("the rectangle is empty: the upper-right corner must be above and right of the lower-left one")
+	}
+	return r, nil
 }

@@ -89,15 +89,6 @@ func (l *loader) state(file, dir string, e entry) {
 	}
 }
 
-// tokenRuleProblems are the rules between a token's properties.
-func tokenRuleProblems(kind string, p Properties, owner Pos) Problems {
-	var ps Problems
-	if kind == TokenSoft && !p.IsSet(PropKeystorePath) && !strings.EqualFold(p.String(PropKeystoreType), KeystoreDatabase) {
-		ps.add(owner, "Set KEYSTOREPATH: the keystore folder or file, or set KEYSTORETYPE DATABASE to keep the keystore in the cluster's database.")
-	}
-	return ps
-}
-
 // Document is configuration data that is not read from a file: the
 // cluster's configuration version in force. Name stands for its file in
 // problems; relative paths in it are relative to Name's folder.

@@ -34,6 +34,10 @@ type base struct {
 	access    Access
 }
 
+// configProblems returns the worker's configuration problems, which are
+// config's: the consistency test of config and Build reads them.
+func (b *base) configProblems() []string { return b.problems }
+
 func (b *base) Name() string { return b.name }
 func (b *base) ID() int      { return b.id }
 func (b *base) Kind() string { return b.kind }

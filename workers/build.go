@@ -129,6 +129,10 @@ func build(wc config.Worker, toks map[string]tokens.Token, tokErr map[string]str
 		return newTimeStampSigner(b, p)
 	case config.KindPlainSigner:
 		return newPlainSigner(b, p)
+	case config.KindPDFSigner:
+		return newPDFSigner(b, p, opts.Now, lookup)
+	case config.KindCMSValidator, config.KindPDFValidator:
+		return newValidator(b, p, opts.Now)
 	}
 	// config reports an unknown kind; the worker answers with that problem.
 	if len(b.problems) == 0 {

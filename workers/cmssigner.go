@@ -21,6 +21,7 @@ const (
 	ContentTypeMime      = "application/pkcs7-mime"
 	ContentTypeJSON      = "application/json"
 	ContentTypeOctets    = "application/octet-stream"
+	ContentTypePDF       = "application/pdf"
 )
 
 // CMSSigner makes CMS SignedData (kind CMSSigner) or CAdES-BASELINE-B
@@ -35,6 +36,7 @@ const (
 type CMSSigner struct {
 	base
 	cades  bool
+	pades  bool // PDFSigner: no signing-time attribute (PAdES keeps the time in /M)
 	pol    policy
 	sigAlg *cms.Algorithm // SIGNATUREALGORITHM; nil: the key's default
 	digest crypto.Hash    // DIGESTALGORITHM; 0: the signature algorithm's
@@ -66,7 +68,8 @@ type cmsKey struct {
 // newCMSSigner makes a CMSSigner or CAdESSigner from validated properties;
 // lookup reaches its TSA_WORKER at request time.
 func newCMSSigner(b base, p config.Properties, now func() time.Time, lookup Lookup) *CMSSigner {
-	w := &CMSSigner{base: b, cades: b.kind == config.KindCAdESSigner, now: now, levels: allCertificates}
+	w := &CMSSigner{base: b, cades: b.kind == config.KindCAdESSigner || b.kind == config.KindPDFSigner,
+		pades: b.kind == config.KindPDFSigner, now: now, levels: allCertificates}
 	w.pol = newPolicy(p)
 	if p.IsSet(config.PropIncludeCertificateLevels) {
 		w.levels = p.Int(config.PropIncludeCertificateLevels)
@@ -166,6 +169,7 @@ func (w *CMSSigner) signerFor(c *cmsCache, h crypto.Hash, oid asn1.ObjectIdentif
 		Algorithm:           alg,
 		ContentType:         oid,
 		CAdES:               w.cades,
+		OmitSigningTime:     w.pades,
 	})
 	if err != nil {
 		return nil, &Error{Kind: ErrMisconfigured, Msg: fmt.Sprintf("Worker %s cannot sign: %v", w.name, err), Err: err}

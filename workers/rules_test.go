@@ -24,18 +24,11 @@ import (
 // problemsOf returns the configuration problems a built worker holds.
 func problemsOf(t *testing.T, w Worker) []string {
 	t.Helper()
-	switch w := w.(type) {
-	case *CMSSigner:
-		return w.problems
-	case *PlainSigner:
-		return w.problems
-	case *TimeStampSigner:
-		return w.problems
-	case *offline:
-		return w.problems
+	b, ok := w.(interface{ configProblems() []string })
+	if !ok {
+		t.Fatalf("worker %s is a %T, which does not embed base", w.Name(), w)
 	}
-	t.Fatalf("worker %s is a %T: add it to problemsOf", w.Name(), w)
-	return nil
+	return b.configProblems()
 }
 
 // checkBuildAgrees builds cfg and checks that every worker holds exactly
@@ -136,80 +129,92 @@ func TestBuildAgreesWithConfigCorpus(t *testing.T) {
 func TestBuildAgreesWithConfigRules(t *testing.T) {
 	t.Parallel()
 	tok := ruleToken(t)
+	var none [2]string
 	const tsaWorker = "  - name: TSA\n    id: 9\n    kind: TimeStampSigner\n    token: t\n    key: tsa\n    properties:\n      AUTHTYPE: NOAUTH\n      DEFAULTTSAPOLICYOID: 1.2.3.4\n"
-	tests := []struct {
-		kind  string
-		props string
-		want  string // the one problem config reports; "" for none
-	}{
+	type ruleCase struct {
+		kind, props, want string    // want: the one problem config reports; "" for none
+		edit              [2]string // replaces edit[0] by edit[1] in worker W's YAML
+	}
+	tests := []ruleCase{
 		// Every kind, configured well, is ACTIVE.
-		{config.KindCMSSigner, "", ""},
-		{config.KindCMSSigner, "SIGNATUREALGORITHM: SHA384withECDSA\nDIGESTALGORITHM: SHA3-256\nINCLUDE_CERTIFICATE_LEVELS: 0", ""},
-		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: TSA\nTSA_DIGESTALGORITHM: SHA1", ""},
-		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_URL: http://127.0.0.1:1/tsr\nTSA_POLICYOID: 1.2.3", ""},
-		{config.KindPlainSigner, "SIGNATUREALGORITHM: NONEwithECDSA\nCLIENTSIDEHASHING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", ""},
-		{config.KindPlainSigner, "", ""},
-		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nACCEPTEDPOLICIES: 1.2.3;1.2.4\nACCEPTEDALGORITHMS: SHA1;SHA256\nTSA: CN=TSA,O=Signet\nSIGNATUREALGORITHM: SHA384withECDSA", ""},
+		{config.KindCMSSigner, "", "", none},
+		{config.KindCMSSigner, "SIGNATUREALGORITHM: SHA384withECDSA\nDIGESTALGORITHM: SHA3-256\nINCLUDE_CERTIFICATE_LEVELS: 0", "", none},
+		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: TSA\nTSA_DIGESTALGORITHM: SHA1", "", none},
+		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_URL: http://127.0.0.1:1/tsr\nTSA_POLICYOID: 1.2.3", "", none},
+		{config.KindPlainSigner, "SIGNATUREALGORITHM: NONEwithECDSA\nCLIENTSIDEHASHING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", "", none},
+		{config.KindPlainSigner, "", "", none},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nACCEPTEDPOLICIES: 1.2.3;1.2.4\nACCEPTEDALGORITHMS: SHA1;SHA256\nTSA: CN=TSA,O=Signet\nSIGNATUREALGORITHM: SHA384withECDSA", "", none},
 
 		// Digests: the lists derive from formats/cms and formats/tsp.
-		{config.KindCMSSigner, "CLIENTSIDEHASHING: true\nDETACHEDSIGNATURE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-224", `lists unknown value "SHA-224"`},
-		{config.KindPlainSigner, "CLIENTSIDEHASHING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256,SHA-1", `lists unknown value "SHA-1"`},
-		{config.KindCAdESSigner, "ALLOW_CLIENTSIDEHASHING_OVERRIDE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA3-224", `lists unknown value "SHA3-224"`},
-		{config.KindCMSSigner, "DIGESTALGORITHM: SHA-1", "DIGESTALGORITHM must be one of"},
-		{config.KindCAdESSigner, "TSA_DIGESTALGORITHM: SHA3-256", "not supported for time-stamps"},
-		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nACCEPTEDALGORITHMS: SHA-224", "not supported for time-stamps"},
+		{config.KindCMSSigner, "CLIENTSIDEHASHING: true\nDETACHEDSIGNATURE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-224", `lists unknown value "SHA-224"`, none},
+		{config.KindPlainSigner, "CLIENTSIDEHASHING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256,SHA-1", `lists unknown value "SHA-1"`, none},
+		{config.KindCAdESSigner, "ALLOW_CLIENTSIDEHASHING_OVERRIDE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA3-224", `lists unknown value "SHA3-224"`, none},
+		{config.KindCMSSigner, "DIGESTALGORITHM: SHA-1", "DIGESTALGORITHM must be one of", none},
+		{config.KindCAdESSigner, "TSA_DIGESTALGORITHM: SHA3-256", "not supported for time-stamps", none},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nACCEPTEDALGORITHMS: SHA-224", "not supported for time-stamps", none},
 
 		// Signature algorithms, as formats/cms parses them, per kind.
-		{config.KindCMSSigner, "SIGNATUREALGORITHM: SHA1withRSA", "SIGNATUREALGORITHM is not a signature algorithm"},
-		{config.KindCMSSigner, "SIGNATUREALGORITHM: NONEwithECDSA", "only PlainSigner"},
-		{config.KindPlainSigner, "SIGNATUREALGORITHM: NONEwithRSAandMGF1", "needs a digest algorithm for RSA-PSS"},
-		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nSIGNATUREALGORITHM: SHA256withRSAandMGF1", "not supported by TimeStampSigner"},
-		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nSIGNATUREALGORITHM: SHA3-256withECDSA", "not supported by TimeStampSigner"},
+		{config.KindCMSSigner, "SIGNATUREALGORITHM: SHA1withRSA", "SIGNATUREALGORITHM is not a signature algorithm", none},
+		{config.KindCMSSigner, "SIGNATUREALGORITHM: NONEwithECDSA", "only PlainSigner", none},
+		{config.KindPlainSigner, "SIGNATUREALGORITHM: NONEwithRSAandMGF1", "needs a digest algorithm for RSA-PSS", none},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nSIGNATUREALGORITHM: SHA256withRSAandMGF1", "not supported by TimeStampSigner", none},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nSIGNATUREALGORITHM: SHA3-256withECDSA", "not supported by TimeStampSigner", none},
 
 		// OIDs and names, with the one parser.
-		{config.KindCMSSigner, "CONTENTOID: 1.2.840.0113549", "CONTENTOID must be an object identifier"},
-		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 3.1", "DEFAULTTSAPOLICYOID must be an object identifier"},
-		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nACCEPTEDPOLICIES: 1.2.3;x", "not an object identifier"},
-		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nTSA: NOTANATTR=x", "not a distinguished name"},
+		{config.KindCMSSigner, "CONTENTOID: 1.2.840.0113549", "CONTENTOID must be an object identifier", none},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 3.1", "DEFAULTTSAPOLICYOID must be an object identifier", none},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nACCEPTEDPOLICIES: 1.2.3;x", "not an object identifier", none},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nTSA: NOTANATTR=x", "not a distinguished name", none},
 
 		// The rules of config/rules.go, each reported once.
-		{config.KindCMSSigner, "BATCHSIGNING: true", "BATCHSIGNING=true needs ACCEPTED_HASH_DIGEST_ALGORITHMS"},
-		{config.KindPlainSigner, "BATCHSIGNING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", "not supported by PlainSigner"},
-		{config.KindPlainSigner, "ALLOW_BATCHSIGNING_OVERRIDE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", "not supported by PlainSigner"},
-		{config.KindCMSSigner, "KEYUSAGELIMIT: 5\nDISABLEKEYUSAGECOUNTER: true", "cannot be combined with DISABLEKEYUSAGECOUNTER"},
-		{config.KindCAdESSigner, "AUTHTYPE: CLIENTCERT", "AUTHTYPE CLIENTCERT needs TLS with client certificates"},
-		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nAUTHTYPE: clientcert", "AUTHTYPE CLIENTCERT needs TLS with client certificates"},
-		{config.KindCAdESSigner, "AUTHTYPE: USERNAME_PASSWORD", "AUTHTYPE USERNAME_PASSWORD needs users"},
-		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_URL: http://127.0.0.1:1/tsr\nTSA_WORKER: TSA", "TSA_URL and TSA_WORKER cannot both be set"},
-		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T", "BASELINE-T needs a time-stamp authority"},
-		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: TSA\nTSA_POLICYOID: 1.2.3", "TSA_POLICYOID is not used with TSA_WORKER"},
-		{config.KindCAdESSigner, "TSA_URL: http://127.0.0.1:1/tsr\nTSA_USERNAME: u", "TSA_USERNAME needs TSA_PASSWORD"},
-		{config.KindCMSSigner, "CLIENTSIDEHASHING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", "makes detached signatures only"},
-		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nINCLUDE_CERTIFICATE_LEVELS: 0", "0 is not supported by TimeStampSigner"},
-		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nTSA: CN=x\nTSA_FROM_CERT: true", "cannot be combined with TSA_FROM_CERT"},
-		{config.KindTimeStampSigner, "", "Set DEFAULTTSAPOLICYOID"},
-		{config.KindPlainSigner, "DETACHEDSIGNATURE: true", "does not apply to PlainSigner"},
+		{config.KindCMSSigner, "BATCHSIGNING: true", "BATCHSIGNING=true needs ACCEPTED_HASH_DIGEST_ALGORITHMS", none},
+		{config.KindPlainSigner, "BATCHSIGNING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", "not supported by PlainSigner", none},
+		{config.KindPlainSigner, "ALLOW_BATCHSIGNING_OVERRIDE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", "not supported by PlainSigner", none},
+		{config.KindCMSSigner, "KEYUSAGELIMIT: 5\nDISABLEKEYUSAGECOUNTER: true", "cannot be combined with DISABLEKEYUSAGECOUNTER", none},
+		{config.KindCAdESSigner, "AUTHTYPE: CLIENTCERT", "AUTHTYPE CLIENTCERT needs TLS with client certificates", none},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nAUTHTYPE: clientcert", "AUTHTYPE CLIENTCERT needs TLS with client certificates", none},
+		{config.KindCAdESSigner, "AUTHTYPE: USERNAME_PASSWORD", "AUTHTYPE USERNAME_PASSWORD needs users", none},
+		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_URL: http://127.0.0.1:1/tsr\nTSA_WORKER: TSA", "TSA_URL and TSA_WORKER cannot both be set", none},
+		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T", "BASELINE-T needs a time-stamp authority", none},
+		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: TSA\nTSA_POLICYOID: 1.2.3", "TSA_POLICYOID is not used with TSA_WORKER", none},
+		{config.KindCAdESSigner, "TSA_URL: http://127.0.0.1:1/tsr\nTSA_USERNAME: u", "TSA_USERNAME needs TSA_PASSWORD", none},
+		{config.KindCMSSigner, "CLIENTSIDEHASHING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", "makes detached signatures only", none},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nINCLUDE_CERTIFICATE_LEVELS: 0", "0 is not supported by TimeStampSigner", none},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nTSA: CN=x\nTSA_FROM_CERT: true", "cannot be combined with TSA_FROM_CERT", none},
+		{config.KindTimeStampSigner, "", "Set DEFAULTTSAPOLICYOID", none},
+		{config.KindPlainSigner, "DETACHEDSIGNATURE: true", "does not apply to PlainSigner", none},
 
 		// The rules between workers.
-		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: Nobody", "names no worker of this configuration"},
-		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: W", "not a TimeStampSigner"},
-		{"CMSigner", "", "did you mean CMSSigner?"},
+		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: Nobody", "names no worker of this configuration", none},
+		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: W", "not a TimeStampSigner", none},
+		{"CMSigner", "", "did you mean CMSSigner?", none},
+		{config.KindCMSSigner, "", "Set token to the name of a token", [2]string{"    token: t\n", ""}},
+		{config.KindPlainSigner, "", `Token "s" is not declared`, [2]string{"token: t\n", "token: s\n"}},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3", "Set key to the alias", [2]string{"    key: tsa\n", ""}},
+	}
+	for _, kind := range config.Kinds() {
+		if !slices.ContainsFunc(tests, func(tt ruleCase) bool { return tt.kind == kind && tt.want == "" }) {
+			t.Errorf("no case builds an ACTIVE %s: add one", kind)
+		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind+"/"+strings.ReplaceAll(tt.props, "\n", ","), func(t *testing.T) {
-			y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n" + tsaWorker +
-				fmt.Sprintf("  - name: W\n    id: 1\n    kind: %s\n    token: t\n    key: k\n    properties:\n", tt.kind)
+			w := fmt.Sprintf("  - name: W\n    id: 1\n    kind: %s\n    token: t\n    key: k\n    properties:\n", tt.kind)
 			if !strings.Contains(tt.props, "AUTHTYPE") {
-				y += "      AUTHTYPE: NOAUTH\n"
+				w += "      AUTHTYPE: NOAUTH\n"
 			}
 			if tt.kind == config.KindTimeStampSigner {
-				y = strings.Replace(y, "key: k\n", "key: tsa\n", 1)
+				w = strings.Replace(w, "key: k\n", "key: tsa\n", 1)
 			}
 			for _, l := range strings.Split(tt.props, "\n") {
 				if l != "" {
-					y += "      " + l + "\n"
+					w += "      " + l + "\n"
 				}
 			}
+			if tt.edit[0] != "" {
+				w = strings.Replace(w, tt.edit[0], tt.edit[1], 1)
+			}
+			y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n" + tsaWorker + w
 			cfg, err := config.Parse(filepath.Join(t.TempDir(), "w.yaml"), []byte(y))
 			if err != nil {
 				t.Fatal(err)

@@ -23,8 +23,8 @@ import (
 	"github.com/digitorus/timestamp"
 
 	"github.com/signet-project/signet/config"
-	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/workers"
 )

@@ -48,7 +48,7 @@ type timeStamper struct {
 // formats/tsp accepts, TSA_POLICYOID only with TSA_URL). It returns nil for
 // a BASELINE-B signer.
 func newTimeStamper(p config.Properties, lookup Lookup) *timeStamper {
-	if p.String(config.PropSignatureLevel) != config.LevelBaselineT {
+	if lvl := p.String(config.PropSignatureLevel); lvl != config.LevelBaselineT && lvl != config.LevelBaselineLT {
 		return nil
 	}
 	h, _ := tsp.ParseHash(p.String(config.PropTSADigestAlgorithm))

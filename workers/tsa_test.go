@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/internal/demo"
 )
 
 // TestAppendTimeStampMatchesCMS checks that the fast path of addTimeStamp

@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/signet-project/signet/config"
-	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/soft"
 	"github.com/signet-project/signet/workers"
@@ -106,7 +106,13 @@ func newFixture(t testing.TB) *fixture {
 // worker builds one CAdESSigner with the given properties.
 func (f *fixture) worker(t *testing.T, props string) workers.Worker {
 	t.Helper()
-	y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n  - name: W\n    id: 1\n    kind: CAdESSigner\n    token: t\n    key: k\n    properties:\n"
+	return f.workerOf(t, config.KindCAdESSigner, props)
+}
+
+// workerOf builds one worker of a kind with the given properties.
+func (f *fixture) workerOf(t *testing.T, kind, props string) workers.Worker {
+	t.Helper()
+	y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n  - name: W\n    id: 1\n    kind: " + kind + "\n    token: t\n    key: k\n    properties:\n"
 	if !strings.Contains(props, "AUTHTYPE") {
 		y += "      AUTHTYPE: NOAUTH\n"
 	}

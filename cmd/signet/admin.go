@@ -2,40 +2,263 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 
-	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/internal/adminclient"
+	srv "github.com/signet-project/signet/internal/server"
+	"github.com/signet-project/signet/internal/tlsclient"
+	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/state/sqlite"
 	adminapi "github.com/signet-project/signet/web/admin"
+	"github.com/signet-project/signet/web/auth"
 )
 
-// mountAdmin adds the admin API under /admin/api/ to a.srv. Its actions
-// are written to a.audit, the state database's audit log.
-func (a *app) mountAdmin() error {
-	h := adminapi.New(adminapi.Options{
-		Workers:      a.reg,
-		Authenticate: a.adminAccess,
-		Reload:       func(context.Context) error { return a.reload() },
-		Config:       a.config,
-		Audit:        a.audit,
-		SigningLog:   a.signlog,
-		Logger:       a.log,
-	})
-	h.Register(a.srv.Echo())
-	return a.mountUI(h)
+// adminRun runs an admin command against the client made from the shared
+// flags.
+type adminRun func(ctx context.Context, c *adminclient.Client, args []string) error
+
+// adminCmd is a command that asks the admin API: the shared flags (--url,
+// --user, --password-file, --json), the command's own from setup, and the
+// server's refusal printed as its sentence with exit status 1.
+func adminCmd(name, args, short string, n [2]int, setup func(fs *flag.FlagSet) adminRun) command {
+	return command{name: "admin " + name, args: args, short: short, min: n[0], max: n[1], setup: func(fs *flag.FlagSet) runFunc {
+		var base, user, passwordFile string
+		var asJSON bool
+		fs.StringVar(&base, "url", defaultURL, "Signet base `URL`")
+		fs.StringVar(&user, "user", "admin", "admin user `name`")
+		fs.StringVar(&passwordFile, "password-file", "", "`file` holding the admin password (default: $SIGNET_ADMIN_PASSWORD)")
+		fs.BoolVar(&asJSON, "json", false, "print JSON instead of tables")
+		var tf tlsclient.Flags
+		tf.Register(fs)
+		run := setup(fs)
+		return func(ctx context.Context, io stdio, args []string) error {
+			password, err := adminclient.PasswordFrom(passwordFile)
+			if err != nil {
+				return usageError(err.Error())
+			}
+			tc, err := tf.Config()
+			if err != nil {
+				return usageError(err.Error())
+			}
+			c := adminclient.New(base, user, password, io.out)
+			c.HTTP.Transport = &http.Transport{TLSClientConfig: tc}
+			c.JSON = asJSON
+			err = run(ctx, c, args)
+			var ue usageError
+			switch {
+			case err == nil, errors.As(err, &ue):
+				return err
+			case errors.Is(err, adminclient.ErrBadURL):
+				fmt.Fprintln(io.err, "signet admin:", err)
+				return exitError{2}
+			}
+			fmt.Fprintln(io.err, "signet admin:", err)
+			return exitError{1}
+		}
+	}}
 }
 
-// adminAccess decides on the credentials of an admin API request: an
-// administrator is allowed; a user of another role with the right password
-// is forbidden (403), anyone else denied (401).
-func (a *app) adminAccess(user, password string) adminapi.Decision {
-	if _, ok := a.auth.check(user, password, config.RoleAdmin); ok {
-		return adminapi.Allowed
+// noFlags is the setup of an admin command without flags of its own.
+func noFlags(run adminRun) func(*flag.FlagSet) adminRun {
+	return func(*flag.FlagSet) adminRun { return run }
+}
+
+func adminCommands() []command {
+	return []command{
+		adminCmd("status", "", "workers and tokens at a glance", [2]int{0, 0}, noFlags(func(ctx context.Context, c *adminclient.Client, _ []string) error {
+			return c.Status(ctx)
+		})),
+		adminCmd("workers", "[NAME]", "workers: status, errors, token, key, certificate expiry", [2]int{0, 1}, noFlags(adminWorkers)),
+		adminCmd("tokens", "", "crypto tokens and their keys", [2]int{0, 0}, noFlags(func(ctx context.Context, c *adminclient.Client, _ []string) error {
+			var ts []adminapi.TokenStatus
+			return c.Show(ctx, http.MethodGet, "/tokens", nil, &ts, func() { c.TokenTable(ts) })
+		})),
+		adminCmd("activate", "TOKEN", "log a token in (PIN from --pin-file, $SIGNET_PIN or stdin)", [2]int{1, 1}, adminActivate),
+		adminCmd("deactivate", "TOKEN", "log a token out", [2]int{1, 1}, noFlags(func(ctx context.Context, c *adminclient.Client, args []string) error {
+			var t adminapi.TokenStatus
+			return c.Show(ctx, http.MethodPost, adminclient.TokenPath(args[0])+"/deactivate", nil, &t, func() { c.TokenTable([]adminapi.TokenStatus{t}) })
+		})),
+		adminCmd("keys list", "TOKEN", "the keys of a token", [2]int{1, 1}, noFlags(func(ctx context.Context, c *adminclient.Client, args []string) error {
+			var ks []adminapi.Key
+			return c.Show(ctx, http.MethodGet, adminclient.TokenPath(args[0])+"/keys", nil, &ks, func() { c.KeyTable(ks) })
+		})),
+		adminCmd("keys generate", "TOKEN ALIAS", "generate a key", [2]int{2, 2}, adminGenerate),
+		adminCmd("keys test", "TOKEN ALIAS", "sign a random digest and verify it", [2]int{2, 2}, noFlags(func(ctx context.Context, c *adminclient.Client, args []string) error {
+			var r adminapi.TestResult
+			return c.Show(ctx, http.MethodPost, adminclient.KeyPath(args[0], args[1])+"/test", nil, &r, func() {
+				fmt.Fprintf(c.Out, "Key %s: %s signature verified (%.2f ms).\n", r.Alias, r.Algorithm, r.Duration)
+			})
+		})),
+		adminCmd("keys csr", "TOKEN ALIAS", "make a PKCS#10 certificate request for a key", [2]int{2, 2}, adminCSR),
+		adminCmd("keys chain", "TOKEN ALIAS FILE", "upload the PEM chain (signer first; FILE - for stdin)", [2]int{3, 3}, noFlags(adminChain)),
+		adminCmd("keys remove", "TOKEN ALIAS", "remove a key; refused while a worker uses it, unless --force", [2]int{2, 2}, adminRemove),
+		adminCmd("reload", "", "load the configuration files again", [2]int{0, 0}, noFlags(func(ctx context.Context, c *adminclient.Client, _ []string) error {
+			var ws []adminapi.WorkerStatus
+			return c.Show(ctx, http.MethodPost, "/reload", nil, &ws, func() {
+				fmt.Fprintln(c.Out, "Configuration reloaded.")
+				c.WorkerTable(ws)
+			})
+		})),
+		adminCmd("audit list", "", "the audit log, oldest first", [2]int{0, 0}, adminAuditList),
+		{name: "admin audit verify", short: "check the audit log's hash chain in a data folder", max: 0, setup: auditVerifyCmd},
+		{name: "admin hash-password", short: "print the bcrypt hash of a password (from --password-file, else stdin) for a user's passwordHash", max: 0, setup: hashPasswordCmd},
 	}
-	if u, ok := a.config().User(user); ok {
-		for _, r := range u.Roles {
-			if _, ok := a.auth.check(user, password, r); ok {
-				return adminapi.Forbidden
-			}
+}
+
+func adminWorkers(ctx context.Context, c *adminclient.Client, args []string) error {
+	if len(args) == 1 {
+		var w adminapi.WorkerStatus
+		return c.Show(ctx, http.MethodGet, "/workers/"+url.PathEscape(args[0]), nil, &w, func() { c.WorkerTable([]adminapi.WorkerStatus{w}) })
+	}
+	var ws []adminapi.WorkerStatus
+	return c.Show(ctx, http.MethodGet, "/workers", nil, &ws, func() { c.WorkerTable(ws) })
+}
+
+func adminActivate(fs *flag.FlagSet) adminRun {
+	pinFile := fs.String("pin-file", "", "`file` holding the token PIN (default: $SIGNET_PIN, else stdin)")
+	return func(ctx context.Context, c *adminclient.Client, args []string) error {
+		pin, err := adminclient.ReadPIN(*pinFile)
+		if err != nil {
+			return usageError(err.Error())
 		}
+		var t adminapi.TokenStatus
+		return c.Show(ctx, http.MethodPost, adminclient.TokenPath(args[0])+"/activate", adminapi.ActivateRequest{PIN: pin}, &t, func() { c.TokenTable([]adminapi.TokenStatus{t}) })
 	}
-	return adminapi.Denied
+}
+
+func adminGenerate(fs *flag.FlagSet) adminRun {
+	var req adminapi.GenerateRequest
+	fs.StringVar(&req.Algorithm, "algorithm", "ECDSA", "key `algorithm`: RSA, ECDSA or Ed25519")
+	fs.IntVar(&req.Bits, "bits", 0, "RSA key size: 2048, 3072 (default) or 4096")
+	fs.StringVar(&req.Curve, "curve", "", "ECDSA `curve`: P-256 (default), P-384 or P-521")
+	return func(ctx context.Context, c *adminclient.Client, args []string) error {
+		req.Alias = args[1]
+		var k adminapi.Key
+		return c.Show(ctx, http.MethodPost, adminclient.TokenPath(args[0])+"/keys", req, &k, func() {
+			fmt.Fprintf(c.Out, "Generated key %s in token %s.\n", k.Alias, args[0])
+			c.KeyTable([]adminapi.Key{k})
+		})
+	}
+}
+
+func adminCSR(fs *flag.FlagSet) adminRun {
+	var req adminapi.CSRRequest
+	fs.StringVar(&req.Subject, "subject", "", "subject `DN`, e.g. \"CN=Signer,O=Example,C=DE\"")
+	fs.StringVar(&req.SignatureAlgorithm, "signature-algorithm", "", "CSR signature `algorithm` (default: from the key)")
+	out := fs.String("out", "", "write the PEM CSR to `file` (default: stdout)")
+	return func(ctx context.Context, c *adminclient.Client, args []string) error {
+		if req.Subject == "" {
+			return usageError(`--subject is required, e.g. --subject "CN=Signer,O=Example,C=DE"`)
+		}
+		var r adminapi.CSRResponse
+		var werr error
+		err := c.Show(ctx, http.MethodPost, adminclient.KeyPath(args[0], args[1])+"/csr", req, &r, func() {
+			if *out == "" {
+				fmt.Fprint(c.Out, r.CSR)
+				return
+			}
+			if werr = os.WriteFile(*out, []byte(r.CSR), 0o644); werr == nil {
+				fmt.Fprintf(c.Out, "Wrote the certificate request of %s (%s) to %s.\n", args[1], r.Subject, *out)
+			}
+		})
+		if err == nil && werr != nil {
+			return fmt.Errorf("keys csr: %w", werr)
+		}
+		return err
+	}
+}
+
+func adminRemove(fs *flag.FlagSet) adminRun {
+	force := fs.Bool("force", false, "remove the key even while workers use it")
+	return func(ctx context.Context, c *adminclient.Client, args []string) error {
+		path := adminclient.KeyPath(args[0], args[1])
+		if *force {
+			path += "?force=true"
+		}
+		return c.Show(ctx, http.MethodDelete, path, nil, nil, func() {
+			fmt.Fprintf(c.Out, "Removed key %s from token %s.\n", args[1], args[0])
+		})
+	}
+}
+
+func adminChain(ctx context.Context, c *adminclient.Client, args []string) error {
+	pemBytes, err := adminclient.ReadFileOrStdin(args[2])
+	if err != nil {
+		return usageError(err.Error())
+	}
+	var r adminapi.ChainResponse
+	return c.Show(ctx, http.MethodPut, adminclient.KeyPath(args[0], args[1])+"/chain", adminclient.RawPEM(pemBytes), &r, func() { c.ChainTable(r) })
+}
+
+func adminAuditList(fs *flag.FlagSet) adminRun {
+	after := fs.Int64("after", 0, "list records after this `number`")
+	limit := fs.Int("limit", 100, "list at most `n` records")
+	return func(ctx context.Context, c *adminclient.Client, _ []string) error {
+		if *limit < 1 || *after < 0 {
+			return usageError("--limit must be at least 1 and --after not negative")
+		}
+		var p adminapi.AuditPage
+		q := fmt.Sprintf("/audit?after=%d&limit=%d", *after, *limit)
+		return c.Show(ctx, http.MethodGet, q, nil, &p, func() { c.AuditTable(p) })
+	}
+}
+
+// auditVerifyCmd checks the hash chain of the audit log in the data
+// folder's state database, opened read-only (a running server may use it),
+// and that the log ends at the head sealed with the audit key (outside the
+// database): edited, deleted, reordered and added records, a cut or wiped
+// log and an older copy of the database put back are all reported. It
+// exits 0 when the log is intact and 1 naming the first bad record.
+func auditVerifyCmd(fs *flag.FlagSet) runFunc {
+	dataDir := fs.String("data", "signet-data", "data `folder` of the server whose audit log to check")
+	keyFile := fs.String("audit-key", "", "`file` of the key that seals the audit head (the server's server.auditKey; default DATA.audit-key beside the data folder)")
+	return func(ctx context.Context, io stdio, _ []string) error {
+		store, err := sqlite.OpenReadOnly(ctx, filepath.Join(*dataDir, srv.StateFile))
+		if err != nil {
+			fmt.Fprintf(io.err, "signet admin audit verify: %v\n", err)
+			return exitError{1}
+		}
+		defer store.Close()
+		seal, err := state.OpenSeal(srv.AuditKeyFile(*keyFile, *dataDir), false)
+		if err != nil {
+			fmt.Fprintf(io.err, "signet admin audit verify: %v: without the key the end of the log cannot be checked (set --audit-key)\n", err)
+			return exitError{1}
+		}
+		n, err := state.NewSealed(store, seal).VerifyCount(ctx)
+		var ce *state.ChainError
+		switch {
+		case errors.As(err, &ce):
+			fmt.Fprintf(io.err, "audit log broken: %v\n", err)
+			return exitError{1}
+		case err != nil:
+			fmt.Fprintf(io.err, "signet admin audit verify: %v\n", err)
+			return exitError{1}
+		}
+		fmt.Fprintf(io.out, "audit log intact: %d records\n", n)
+		return nil
+	}
+}
+
+// hashPasswordCmd prints the bcrypt hash of a password for a user's
+// passwordHash in the configuration.
+func hashPasswordCmd(fs *flag.FlagSet) runFunc {
+	file := fs.String("password-file", "", "`file` holding the password (default: the first line of stdin, not echoed on a terminal)")
+	return func(_ context.Context, io stdio, _ []string) error {
+		pw, err := adminclient.ReadSecret(adminclient.Secret{What: "password", Flag: "--password-file", File: *file})
+		if err != nil {
+			return usageError(err.Error())
+		}
+		h, err := auth.HashPassword(pw)
+		if err != nil {
+			return usageError(err.Error())
+		}
+		fmt.Fprintln(io.out, h)
+		return nil
+	}
 }

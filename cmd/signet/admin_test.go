@@ -19,7 +19,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/tokens/soft"
 	adminapi "github.com/signet-project/signet/web/admin"
 )

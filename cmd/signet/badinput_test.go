@@ -166,7 +166,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	added := strings.Replace(string(orig), "\nworkers:\n", "\nworkers:\n  - name: Extra\n    id: 9\n    kind: CMSSigner\n    token: demo\n    key: signer-p256\n    properties: {AUTHTYPE: NOAUTH}\n", 1)
+	added := strings.Replace(string(orig), "\nworkers:\n", "\nworkers:\n  - name: Extra\n    id: 99\n    kind: CMSSigner\n    token: demo\n    key: signer-p256\n    properties: {AUTHTYPE: NOAUTH}\n", 1)
 	if err := os.WriteFile(cfg, []byte(added), 0o644); err != nil {
 		t.Fatal(err)
 	}

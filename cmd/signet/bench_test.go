@@ -10,16 +10,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/signet-project/signet/internal/loadgen"
 )
 
 // runBenchJSON runs signet client bench -json with args against s and
 // decodes its result.
-func runBenchJSON(t *testing.T, s *server, args ...string) (BenchResult, string, error) {
+func runBenchJSON(t *testing.T, s *server, args ...string) (loadgen.BenchResult, string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	all := append(append([]string{"client", "bench", "-url", s.url, "-json", "-progress", "0"}, s.tlsArgs()...), args...)
 	err := run(t.Context(), all, &stdout, &stderr)
-	var res BenchResult
+	var res loadgen.BenchResult
 	if jerr := json.Unmarshal(stdout.Bytes(), &res); jerr != nil {
 		t.Fatalf("client bench printed no JSON (%v): %q %s", err, stdout.String(), stderr.String())
 	}
@@ -183,7 +185,7 @@ func TestClientBenchInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: %s", err, stderr.String())
 	}
-	var res BenchResult
+	var res loadgen.BenchResult
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		t.Fatalf("no JSON after an interruption: %q", stdout.String())
 	}

@@ -1,40 +1,34 @@
 // Command signet is Signet's one binary: the signing server, its clients and
-// its administration tools.
-//
-//	signet serve [--config FILE]... [--listen ADDR] [--data DIR]
-//	signet client sign|batch …
-//	signet config check FILE...
+// its administration tools. It is a table of subcommands (commands.go), each
+// a name, a usage line, its flags and a function that calls into the
+// internal packages; this file finds the command and runs it.
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
+	"text/tabwriter"
 )
 
-const usage = `Signet — an AdES document signing server.
-
-Usage:
-  signet serve [--config FILE]... [--listen ADDR] [--data DIR]
-        Start the server. Without --config it serves the embedded demo
-        configuration, creating demo keys and certificates in --data.
-  signet client sign  [flags] FILE|FOLDER...   Sign documents one request each.
-  signet client batch [flags] FILE|FOLDER...   Sign documents in batch requests.
-  signet client bench [flags]                  Load-test a worker: items/s, latency, errors.
-  signet config check FILE...                  Report every configuration error.
-  signet admin COMMAND …                       Administer a server (run "signet admin" for commands).
-
-Run "signet COMMAND -h" for a command's flags.
-`
-
-// exitError carries a process exit code.
+// exitError carries a process exit code; what the user needs to know was
+// printed already.
 type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// usageError is a command line that cannot run: printed with the command's
+// name, exit status 2.
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -51,29 +45,164 @@ func main() {
 	}
 }
 
+// stdio is where a command prints.
+type stdio struct{ out, err io.Writer }
+
+// runFunc runs a command with its positional arguments.
+type runFunc func(ctx context.Context, io stdio, args []string) error
+
+// command is one subcommand, as in the go command: its name (the words
+// after "signet"), usage, flags and what it runs.
+type command struct {
+	name  string // "admin keys generate"
+	args  string // positional arguments in the usage line: "TOKEN ALIAS"
+	short string // one line for the command lists
+	long  string // more text for -h, optional
+	// min and max bound the positional arguments; max < 0: no bound.
+	min, max int
+	// setup registers the command's flags on fs and returns the function
+	// that runs with their values; a new FlagSet each run, so that runs
+	// (tests) share nothing.
+	setup func(fs *flag.FlagSet) runFunc
+}
+
 // run dispatches a command line; tests call it directly.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return exitError{2}
+	cmds := commands()
+	cmd, rest := find(cmds, args)
+	if cmd == nil {
+		return groupUsage(cmds, args, stdout, stderr)
 	}
-	switch args[0] {
-	case "serve":
-		return serve(ctx, args[1:], stdout, stderr)
-	case "client":
-		return client(ctx, args[1:], stdout, stderr)
-	case "admin":
-		return admin(ctx, args[1:], stdout, stderr)
-	case "config":
-		if len(args) < 2 || args[1] != "check" {
-			fmt.Fprint(stderr, usage)
-			return exitError{2}
-		}
-		return configCheck(args[2:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
+	fs := flag.NewFlagSet("signet "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {} // printed below, on stdout for -h
+	runCmd := cmd.setup(fs)
+	pos, err := parseInterspersed(fs, rest)
+	if errors.Is(err, flag.ErrHelp) {
+		cmd.usage(stdout, fs)
 		return nil
 	}
-	fmt.Fprintf(stderr, "signet: unknown command %q\n\n%s", args[0], usage)
+	if err != nil { // the flag package printed the error
+		cmd.usage(stderr, fs)
+		return exitError{2}
+	}
+	if len(pos) < cmd.min || (cmd.max >= 0 && len(pos) > cmd.max) {
+		if cmd.max == 0 {
+			fmt.Fprintf(stderr, "signet %s takes no arguments, got %q\n\n", cmd.name, pos)
+		} else {
+			fmt.Fprintf(stderr, "signet %s: wrong number of arguments\n\n", cmd.name)
+		}
+		cmd.usage(stderr, fs)
+		return exitError{2}
+	}
+	err = runCmd(ctx, stdio{out: stdout, err: stderr}, pos)
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "signet %s: %s\n", cmd.name, ue)
+		return exitError{2}
+	}
+	return err
+}
+
+// find returns the command whose name is the longest run of leading words
+// of args, and the arguments after it.
+func find(cmds []command, args []string) (*command, []string) {
+	for n := min(len(args), 3); n > 0; n-- {
+		name := strings.Join(args[:n], " ")
+		if i := slices.IndexFunc(cmds, func(c command) bool { return c.name == name }); i >= 0 {
+			return &cmds[i], args[n:]
+		}
+	}
+	return nil, nil
+}
+
+// usage prints the command's usage and flags.
+func (c *command) usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: signet %s", c.name)
+	if hasFlags(fs) {
+		fmt.Fprint(w, " [flags]")
+	}
+	if c.args != "" {
+		fmt.Fprint(w, " "+c.args)
+	}
+	fmt.Fprintf(w, "\n\n%s\n", c.short)
+	if c.long != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.long))
+	}
+	if hasFlags(fs) {
+		fmt.Fprint(w, "\nFlags:\n")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+// groupUsage answers a command line that names no command: "signet",
+// "signet admin", "signet admin keys" list the commands under them (on
+// stdout with exit status 0 after -h, else on stderr with 2); anything
+// else is an unknown command.
+func groupUsage(cmds []command, args []string, stdout, stderr io.Writer) error {
+	var group []string
+	for _, a := range args {
+		if a == "-h" || a == "--help" || a == "help" {
+			listCommands(stdout, cmds, strings.Join(group, " "))
+			return nil
+		}
+		next := append(slices.Clone(group), a)
+		prefix := strings.Join(next, " ") + " "
+		if !slices.ContainsFunc(cmds, func(c command) bool { return strings.HasPrefix(c.name, prefix) }) {
+			where := strings.Join(append([]string{"signet"}, group...), " ")
+			fmt.Fprintf(stderr, "%s: unknown command %q\n\n", where, a)
+			listCommands(stderr, cmds, strings.Join(group, " "))
+			return exitError{2}
+		}
+		group = next
+	}
+	listCommands(stderr, cmds, strings.Join(group, " "))
 	return exitError{2}
+}
+
+// listCommands prints the commands under group ("" for all).
+func listCommands(w io.Writer, cmds []command, group string) {
+	if group == "" {
+		fmt.Fprint(w, "Signet — an AdES document signing server.\n\n")
+	}
+	fmt.Fprintf(w, "Usage: %s COMMAND [flags] [ARGS]\n\nCommands:\n", strings.TrimSpace("signet "+group))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, c := range cmds {
+		if group != "" && !strings.HasPrefix(c.name, group+" ") {
+			continue
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace(c.name+" "+c.args), c.short)
+	}
+	tw.Flush()
+	if note := groupNotes[group]; note != "" {
+		fmt.Fprintf(w, "\n%s", note)
+	}
+	fmt.Fprintf(w, "\nRun \"signet %s -h\" for a command's flags.\n", strings.TrimSpace(group+" COMMAND"))
+}
+
+// parseInterspersed parses flags that may come before, between or after
+// the positional arguments, and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
 }

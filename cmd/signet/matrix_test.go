@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/soft"
 	"github.com/signet-project/signet/workers"

@@ -24,7 +24,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/signet-project/signet/config"
-	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/workers"
 )
 

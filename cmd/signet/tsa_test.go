@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -402,11 +402,11 @@ func TestCAdESBaselineTURL(t *testing.T) {
 
 	const timeout = 1500 * time.Millisecond
 	cfg, ca := tsaURLConfig(t,
-		btWorker("BTRemote", 10, "TSA_URL: "+tsa.url+"/signserver/worker/TimeStampSigner")+
-			btWorker("BTProcess", 11, "TSA_URL: "+tsa.url+"/signserver/process?workerName=TimeStampSigner")+
-			btWorker("BTStopped", 12, "TSA_URL: "+stopped, "TSA_TIMEOUT: 1500ms")+
-			btWorker("BTHanging", 13, "TSA_URL: "+hang.URL, "TSA_TIMEOUT: 1500ms")+
-			btWorker("BTGarbage", 14, "TSA_URL: "+garbage.URL, "TSA_TIMEOUT: 1500ms"))
+		btWorker("BTRemote", 110, "TSA_URL: "+tsa.url+"/signserver/worker/TimeStampSigner")+
+			btWorker("BTProcess", 111, "TSA_URL: "+tsa.url+"/signserver/process?workerName=TimeStampSigner")+
+			btWorker("BTStopped", 112, "TSA_URL: "+stopped, "TSA_TIMEOUT: 1500ms")+
+			btWorker("BTHanging", 113, "TSA_URL: "+hang.URL, "TSA_TIMEOUT: 1500ms")+
+			btWorker("BTGarbage", 114, "TSA_URL: "+garbage.URL, "TSA_TIMEOUT: 1500ms"))
 	s := startServer(t, "--config", cfg)
 
 	doc := []byte("Signed here, time-stamped there.\n")

@@ -18,8 +18,8 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
-	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/internal/demo"
 )
 
 // The admin web UI's browser tests: Debian's chromium driven with chromedp,
@@ -267,7 +267,7 @@ func TestAdminUI(t *testing.T) {
 		b := newTab(t, s.url)
 		b.login("admin", s.password)
 		if !strings.HasSuffix(b.location(), "/admin/dashboard") {
-			t.Fatalf("after login: %s, want the dashboard", b.location())
+			t.Fatalf("after login: %s, want the dashboard: %s", b.location(), b.text("main"))
 		}
 		if st := b.workerStatus("CAdESSigner"); st != "ACTIVE" {
 			t.Fatalf("CAdESSigner is %s on the dashboard", st)
@@ -425,7 +425,6 @@ func TestAdminUI(t *testing.T) {
 			t.Fatal(err)
 		}
 		dl := t.TempDir()
-		progress := chromedp.Events(b.ctx, browser.DownloadProgress)
 		b.do(chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 			yes := true
 			_, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
@@ -435,24 +434,33 @@ func TestAdminUI(t *testing.T) {
 		}))
 		b.open("/admin/try?worker=CAdESSigner")
 		b.check("try-CAdESSigner")
-		b.do(chromedp.SetUploadFiles(chromedp.CSS("#try-file"), []string{doc}))
-		b.do(chromedp.Click(chromedp.CSS("#try-submit")))
-		var p7s string
-		for ev, err := range progress {
-			if err != nil {
-				t.Fatalf("download: %v", err)
+		// As one document, then as a batch of its client-side digest: both
+		// downloads verify against the document.
+		for _, options := range [][]string{nil, {"#opt-USING_BATCHSIGNING", "#opt-USING_CLIENTSUPPLIED_HASH"}} {
+			b.open("/admin/try?worker=CAdESSigner")
+			b.do(chromedp.SetUploadFiles(chromedp.CSS("#try-file"), []string{doc}))
+			for _, o := range options {
+				b.do(chromedp.Click(chromedp.CSS(o)))
 			}
-			if ev.State == browser.DownloadProgressStateCompleted {
-				p7s = filepath.Join(dl, ev.GUID)
-				break
+			progress := chromedp.Events(b.ctx, browser.DownloadProgress)
+			b.do(chromedp.Click(chromedp.CSS("#try-submit")))
+			var p7s string
+			for ev, err := range progress {
+				if err != nil {
+					t.Fatalf("download: %v", err)
+				}
+				if ev.State == browser.DownloadProgressStateCompleted {
+					p7s = filepath.Join(dl, ev.GUID)
+					break
+				}
+				if ev.State == browser.DownloadProgressStateCanceled {
+					t.Fatal("the signature download was cancelled")
+				}
 			}
-			if ev.State == browser.DownloadProgressStateCanceled {
-				t.Fatal("the signature download was cancelled")
+			if out, err := exec.Command("openssl", "cms", "-verify", "-cades", "-binary", "-inform", "DER", "-in", p7s,
+				"-content", doc, "-CAfile", filepath.Join(s.data, "demo-ca.pem"), "-purpose", "any", "-out", os.DevNull).CombinedOutput(); err != nil {
+				t.Errorf("openssl cms -verify -cades of the try-it download with %v: %v\n%s", options, err, out)
 			}
-		}
-		if out, err := exec.Command("openssl", "cms", "-verify", "-cades", "-binary", "-inform", "DER", "-in", p7s,
-			"-content", doc, "-CAfile", filepath.Join(s.data, "demo-ca.pem"), "-purpose", "any", "-out", os.DevNull).CombinedOutput(); err != nil {
-			t.Errorf("openssl cms -verify -cades of the try-it download: %v\n%s", err, out)
 		}
 
 		// Time-stamp a file: the token's fields are shown.
@@ -475,6 +483,8 @@ func TestAdminUI(t *testing.T) {
 		}
 		b.check("audit-search")
 
+		b.open("/admin/no-such-page")
+		b.check("notfound")
 		b.open("/admin/dashboard")
 		b.check("dashboard-after")
 		b.submit(`form.logout button`)

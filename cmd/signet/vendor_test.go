@@ -24,11 +24,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/internal/apitest"
-	"github.com/signet-project/signet/tokens"
-	tokdsm "github.com/signet-project/signet/tokens/dsm"
-	"github.com/signet-project/signet/tokens/guard"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/web/dsm"
 	"github.com/signet-project/signet/web/dsm/dsmtest"
 	"github.com/signet-project/signet/web/nethsm/nethsmtest"
@@ -675,62 +672,3 @@ func BenchmarkSuite_batchNetHSMP256(b *testing.B) { benchRemoteBatch(b, "NetHSMC
 // BenchmarkSuite_batchNetHSMP256_baseline signs the same batches with a
 // worker on the soft key itself.
 func BenchmarkSuite_batchNetHSMP256_baseline(b *testing.B) { benchRemoteBatch(b, "", true) }
-
-// TestVendorKeys checks which keys the vendor APIs serve: the local
-// tokens' keys by token name then alias, an alias once (the first token
-// wins), remote tokens left out, and a new worker set seen at once.
-// remoteFake is a token that says its keys live on another server.
-type remoteFake struct{ *nethsmtest.Token }
-
-func (remoteFake) Endpoint() string { return "https://hsm.example" }
-
-var _ tokens.Remote = remoteFake{}
-
-func TestVendorKeys(t *testing.T) {
-	keys := dsmtest.TestKeys(t)
-	tok := func(name string, aliases ...string) tokens.Token {
-		m := map[string]crypto.Signer{}
-		for _, a := range aliases {
-			m[a] = keys["p256"]
-		}
-		return nethsmtest.NewToken(name, m, nil)
-	}
-	remoteTok, err := tokdsm.New(tokdsm.Options{Name: "r", URL: "http://127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A remote token is left out, though it lists keys, whether or not
-	// the key policy guard wraps it.
-	guarded := (&guard.Guard{}).Wrap(remoteFake{tok("rg", "v").(*nethsmtest.Token)}, nil)
-	set1 := workers.NewSet(nil, map[string]tokens.Token{"b": tok("b", "x", "y"), "a": tok("a", "z", "y"), "r": remoteTok, "rg": guarded})
-	set2 := workers.NewSet(nil, map[string]tokens.Token{"c": tok("c", "w")})
-	render := func(ks []vendorKey) string {
-		var parts []string
-		for _, k := range ks {
-			parts = append(parts, k.tok.Name()+"/"+k.alias)
-		}
-		return strings.Join(parts, " ")
-	}
-	c := &vendorKeyCache{ttl: time.Hour}
-	ctx := context.Background()
-	tests := []struct {
-		name string
-		set  *workers.Set
-		want string
-	}{
-		{"first set", set1, "a/y a/z b/x"},
-		{"cached", set1, "a/y a/z b/x"},
-		{"reload", set2, "c/w"},
-	}
-	for _, tt := range tests {
-		if got := render(c.keys(ctx, tt.set)); got != tt.want {
-			t.Errorf("%s: keys %q, want %q", tt.name, got, tt.want)
-		}
-	}
-	cancelled, cancel := context.WithCancel(ctx)
-	cancel()
-	c.keys(cancelled, set1)
-	if got := render(c.keys(ctx, set2)); got != "c/w" {
-		t.Errorf("after a cancelled listing: keys %q, want the cached c/w", got)
-	}
-}

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/internal/demo"
 )
 
 // A worker builds one Signer per key and algorithm, then for each document

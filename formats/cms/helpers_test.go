@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/internal/demo"
 )
 
 // testKey is a key with a certificate issued by the test CA.

@@ -15,8 +15,8 @@ import (
 
 	"github.com/digitorus/pkcs7"
 
-	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/internal/demo"
 )
 
 type pki struct {

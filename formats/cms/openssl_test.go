@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/internal/demo"
 )
 
 // TestOpenSSLMatrix signs with every key type, scheme, digest, attached and

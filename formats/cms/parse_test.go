@@ -19,8 +19,8 @@ import (
 	"github.com/digitorus/pkcs7"
 	"github.com/digitorus/timestamp"
 
-	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/internal/demo"
 )
 
 // TestParseOpenSSL reads and verifies signatures made by openssl cms -sign,

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/formats/pades"
+	"github.com/signet-project/signet/internal/demo"
 )
 
 // signer is a key and its chain from a fresh test CA.

@@ -118,7 +118,7 @@ func (d *document) signatureFields() ([]field, error) {
 		}
 		if ref, ok := o.(types.IndirectRef); ok {
 			if seen[ref.ObjectNumber.Value()] {
-				return nil // a loop or a shared kid
+				return invalid("the form field tree has a loop (object %d is its own ancestor or shared)", ref.ObjectNumber.Value())
 			}
 			seen[ref.ObjectNumber.Value()] = true
 		}

@@ -119,8 +119,28 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 		return nil, invalid("the PDF's page tree cannot be read")
 	}
 	d = &document{raw: raw, ctx: c, startxref: start, maxDecode: lim.MaxDecodeBytes}
-	d.xrefStm = !bytes.HasPrefix(bytes.TrimLeft(raw[start:], "\x00\t\r\n\f "), []byte("xref"))
+	at := bytes.TrimLeft(raw[start:], "\x00\t\r\n\f ")
+	switch {
+	case bytes.HasPrefix(at, []byte("xref")):
+	case isObjectHeader(at):
+		d.xrefStm = true
+	default:
+		// pdfcpu repairs such a file for reading, but an update's /Prev
+		// would point other readers at the damage.
+		return nil, invalid("the startxref offset does not point to a cross-reference section; the PDF is damaged: rewrite it first (for example qpdf in.pdf out.pdf)")
+	}
 	return d, nil
+}
+
+// isObjectHeader reports whether b starts an indirect object, "12 0 obj".
+func isObjectHeader(b []byte) bool {
+	f := bytes.Fields(b[:min(len(b), 64)])
+	if len(f) < 3 || !bytes.HasPrefix(f[2], []byte("obj")) {
+		return false
+	}
+	_, err1 := strconv.ParseUint(string(f[0]), 10, 32)
+	_, err2 := strconv.ParseUint(string(f[1]), 10, 16)
+	return err1 == nil && err2 == nil
 }
 
 // lastStartXref finds the offset after the last "startxref" keyword.

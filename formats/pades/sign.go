@@ -20,7 +20,7 @@ const SubFilter = "ETSI.CAdES.detached"
 
 // Appearance is a visible signature: a rectangle on a page with text.
 type Appearance struct {
-	Page int        // 1-based
+	Page int        // 1-based; 0 or less: the last page
 	Rect [4]float64 // lower-left x, y, upper-right x, y in default user space
 	Text string     // lines separated by \n
 }
@@ -85,7 +85,10 @@ func Prepare(ctx context.Context, doc []byte, opts Options) (*Prepared, error) {
 	pageNr := 1
 	var rect [4]float64
 	if a := opts.Appearance; a != nil {
-		pageNr, rect = max(a.Page, 1), a.Rect
+		pageNr, rect = a.Page, a.Rect
+		if pageNr <= 0 {
+			pageNr = d.ctx.PageCount
+		}
 		if rect[2] <= rect[0] || rect[3] <= rect[1] {
 			return nil, invalid("the signature rectangle %v is empty; give lower-left x,y then upper-right x,y", rect)
 		}

@@ -25,7 +25,7 @@ import (
 
 	"github.com/digitorus/pkcs7"
 	"github.com/digitorus/timestamp"
-	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/tokens"
 )
 
@@ -45,7 +45,7 @@ type pki struct {
 	tsaPEM string
 }
 
-func newPKI(t *testing.T, keySpec string) *pki {
+func newPKI(t testing.TB, keySpec string) *pki {
 	t.Helper()
 	ca, err := demo.NewCA("Test Root " + keySpec)
 	if err != nil {
@@ -65,7 +65,7 @@ func newPKI(t *testing.T, keySpec string) *pki {
 	return p
 }
 
-func (p *pki) write(t *testing.T, name string, data []byte) string {
+func (p *pki) write(t testing.TB, name string, data []byte) string {
 	t.Helper()
 	path := filepath.Join(p.dir, name)
 	if err := os.WriteFile(path, data, 0o600); err != nil {
@@ -74,7 +74,7 @@ func (p *pki) write(t *testing.T, name string, data []byte) string {
 	return path
 }
 
-func (p *pki) authority(t *testing.T, mod func(*Options)) *Authority {
+func (p *pki) authority(t testing.TB, mod func(*Options)) *Authority {
 	t.Helper()
 	opts := Options{
 		Chain:            []*x509.Certificate{p.cert, p.ca.Cert},
@@ -212,13 +212,13 @@ func TestRespondVerifiesWithOpenSSL(t *testing.T) {
 }
 
 // rawQuery builds a TimeStampReq by hand, for queries openssl will not make.
-func rawQuery(t *testing.T, alg asn1.ObjectIdentifier, digest []byte, ext []pkix.Extension) []byte {
+func rawQuery(t testing.TB, alg asn1.ObjectIdentifier, digest []byte, ext []pkix.Extension) []byte {
 	return rawQueryWith(t, 1, asn1.NullRawValue, alg, digest, ext)
 }
 
 // rawQueryWith is rawQuery with a version and the algorithm's parameters
 // (the zero RawValue leaves them out).
-func rawQueryWith(t *testing.T, version int, params asn1.RawValue, alg asn1.ObjectIdentifier, digest []byte, ext []pkix.Extension) []byte {
+func rawQueryWith(t testing.TB, version int, params asn1.RawValue, alg asn1.ObjectIdentifier, digest []byte, ext []pkix.Extension) []byte {
 	t.Helper()
 	type req struct {
 		Version        int

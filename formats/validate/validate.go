@@ -226,6 +226,7 @@ func signerCheck(ctx context.Context, r *SignatureReport, sd *cms.SignedData, di
 		break
 	}
 
+	r.Level = level // reached so far; B-LT is decided once revocation is
 	// The chain to a trust anchor, at the validation time, or failing that
 	// at the time the time-stamp proves.
 	now := opts.now()
@@ -286,9 +287,8 @@ func signerCheck(ctx context.Context, r *SignatureReport, sd *cms.SignedData, di
 		return
 	}
 	if level == "B-T" && ev.lt && complete {
-		level = "B-LT"
+		r.Level = "B-LT"
 	}
-	r.Level = level
 	r.Indication = TotalPassed
 }
 

@@ -291,9 +291,9 @@ func TestLevels(t *testing.T) {
 		ind   string
 		level string
 	}{
-		{"B-T offline", bt, validate.Indeterminate, ""},
+		{"B-T offline", bt, validate.Indeterminate, "PAdES-BASELINE-T"},
 		{"B-LT offline", lt, validate.TotalPassed, "PAdES-BASELINE-LT"},
-		{"DSS removed", lt[:len(bt)], validate.Indeterminate, ""},
+		{"DSS removed", lt[:len(bt)], validate.Indeterminate, "PAdES-BASELINE-T"},
 		{"signed twice", twice, validate.TotalPassed, "PAdES-BASELINE-LT"},
 	} {
 		rep, err := validate.PDF(context.Background(), c.doc, offline, pades.Limits{})

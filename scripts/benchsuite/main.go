@@ -44,7 +44,7 @@ import (
 
 	"software.sslmate.com/src/go-pkcs12"
 
-	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/demo"
 )
 
 // result is one case's line.

@@ -24,8 +24,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/internal/apitest"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/dsm"
 	"github.com/signet-project/signet/tokens/internal/remote/remotetest"

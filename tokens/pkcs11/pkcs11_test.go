@@ -22,7 +22,7 @@ import (
 
 	"github.com/ThalesGroup/crypto11"
 
-	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/tokens"
 )
 

@@ -16,7 +16,7 @@ import (
 	"github.com/ThalesGroup/crypto11"
 
 	"github.com/signet-project/signet/config"
-	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/state/sqlite"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/workers"

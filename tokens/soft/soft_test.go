@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/soft"
 )

@@ -51,17 +51,18 @@ type WorkerSource interface {
 	Current() *workers.Set
 }
 
-// Decision is the outcome of checking a user's credentials.
-type Decision int
+// Decision is the outcome of checking a user's credentials; web/auth
+// makes it.
+type Decision = auth.Decision
 
 // Decisions of an Authenticator.
 const (
 	// Denied: unknown user or wrong password (401).
-	Denied Decision = iota
+	Denied = auth.Denied
 	// Forbidden: right password, but the user is not an administrator (403).
-	Forbidden
+	Forbidden = auth.Forbidden
 	// Allowed: an administrator.
-	Allowed
+	Allowed = auth.Allowed
 )
 
 // Authenticator checks HTTP basic credentials.

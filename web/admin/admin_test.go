@@ -18,7 +18,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/soft"

@@ -25,8 +25,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signet-project/signet/config/demo"
 	"github.com/signet-project/signet/internal/apitest"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/web/nethsm"
 	"github.com/signet-project/signet/web/nethsm/nethsmtest"
 )

@@ -155,9 +155,19 @@ func (u *UI) headers(next echo.HandlerFunc) echo.HandlerFunc {
 		h := c.Response().Header()
 		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
+		// same-origin, not no-referrer: with no-referrer browsers send
+		// "Origin: null" on form posts, which the origin check refuses.
+		h.Set("Referrer-Policy", "same-origin")
 		if !strings.HasPrefix(c.Request().URL.Path, BasePath+"/static/") {
 			h.Set("Cache-Control", "no-store")
+		}
+		// A form posted from another site is refused before anything else,
+		// the login form too (which has no session token yet).
+		if r := c.Request(); r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if err := auth.CheckSameOrigin(r); err != nil {
+				u.record(c, "", "ui.refused", r.URL.Path, "Cross-site form refused.", map[string]string{"origin": r.Header.Get("Origin")})
+				return u.forbidden(c, nil, "This form was sent from another site and is refused: use Signet's own pages.")
+			}
 		}
 		return next(c)
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/demo"
 )
 
 func testCerts(t *testing.T) (a, b *x509.Certificate) {

@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/signet-project/signet/tokens"
@@ -105,6 +107,7 @@ func Bootstrap(ctx context.Context, dir string) (Files, bool, error) {
 	if err != nil {
 		return f, false, err
 	}
+	ca.CRLURL = DefaultCRLURL
 	keyDER, err := x509.MarshalPKCS8PrivateKey(ca.Key)
 	if err != nil {
 		return f, false, err
@@ -194,6 +197,46 @@ func addSigner(ctx context.Context, tok *soft.Token, ca *CA, alias, spec string,
 		return fmt.Errorf("store demo certificate %s: %w", alias, err)
 	}
 	return nil
+}
+
+// CRLPath is where a demo server publishes the demo CA's CRL, and
+// DefaultCRLURL the CRL distribution point the demo certificates name: the
+// path on the default listen address.
+const (
+	CRLPath       = "/crl/demo-ca.crl"
+	DefaultCRLURL = "http://127.0.0.1:8080" + CRLPath
+)
+
+// crlValidity is how long a published CRL is valid (its nextUpdate).
+const crlValidity = time.Hour
+
+// CRLHandler serves the demo CA's CRL (DER, application/pkix-crl), issued
+// afresh at most every minute. No demo certificate is revoked.
+func CRLHandler(f Files) (http.Handler, error) {
+	ca, err := LoadCA(f)
+	if err != nil {
+		return nil, fmt.Errorf("load the demo CA to publish its CRL: %w", err)
+	}
+	var mu sync.Mutex
+	var der []byte
+	var made time.Time
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if der == nil || time.Since(made) > time.Minute {
+			if d, err := ca.CRL(nil, crlValidity); err == nil {
+				der, made = d, time.Now()
+			}
+		}
+		out := der
+		mu.Unlock()
+		if out == nil {
+			http.Error(w, "The demo CRL could not be issued; see the server log.", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/pkix-crl")
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = w.Write(out)
+	}), nil
 }
 
 // LoadCA reads the demo CA written by Bootstrap.

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -47,7 +47,7 @@ func (a *app) mountVendorAPIs() error {
 			return out
 		}),
 		Authenticate: func(user, secret string) bool {
-			_, ok := a.auth.check(user, secret, config.RoleDSM)
+			_, ok := a.auth.Check(user, secret, config.RoleDSM)
 			return ok
 		},
 		MayUse: func(user string, k dsm.Key) bool { return a.mayUseKey(user, k.Token.Name(), k.Alias) },
@@ -62,7 +62,7 @@ func (a *app) mountVendorAPIs() error {
 			return out
 		}),
 		Authenticate: func(user, pass string) (nethsm.User, bool) {
-			if _, ok := a.auth.check(user, pass, config.RoleOperator); !ok {
+			if _, ok := a.auth.Check(user, pass, config.RoleOperator); !ok {
 				return nethsm.User{}, false
 			}
 			return nethsm.User{Name: user, Role: nethsm.RoleOperator}, true
@@ -151,8 +151,7 @@ func listVendorKeys(ctx context.Context, set *workers.Set) []vendorKey {
 
 // mayUseKey reports whether the user may sign with the key alias of token.
 func (a *app) mayUseKey(user, token, alias string) bool {
-	u, ok := a.config().User(user)
-	return ok && u.MayUseKey(token, alias)
+	return a.auth.MayUseKey(user, token, alias)
 }
 
 // vendorMetrics exports the vendor APIs' call counters on /metrics.

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -13,13 +13,13 @@ import (
 	"github.com/signet-project/signet/tokens/guard"
 )
 
-// stateFile is the name of the state database in the data folder.
-const stateFile = "state.db"
+// StateFile is the name of the state database in the data folder.
+const StateFile = "state.db"
 
-// auditKeyFile returns the file of the key that seals the audit log's head:
+// AuditKeyFile returns the file of the key that seals the audit log's head:
 // server.auditKey, or DATA.audit-key beside the data folder (outside it, so
 // that restoring the data folder does not restore the sealed head).
-func auditKeyFile(configured, dataDir string) string {
+func AuditKeyFile(configured, dataDir string) string {
 	if configured != "" {
 		return configured
 	}
@@ -41,12 +41,12 @@ func (a *app) openState(auditKey string) error {
 		return err
 	}
 	a.onClose(unlock)
-	store, err := sqlite.Open(a.ctx, filepath.Join(a.dataDir, stateFile))
+	store, err := sqlite.Open(a.ctx, filepath.Join(a.dataDir, StateFile))
 	if err != nil {
 		return err
 	}
 	a.onClose(store.Close)
-	seal, err := state.OpenSeal(auditKeyFile(auditKey, a.dataDir), true)
+	seal, err := state.OpenSeal(AuditKeyFile(auditKey, a.dataDir), true)
 	if err != nil {
 		return err
 	}

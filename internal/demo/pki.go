@@ -48,6 +48,9 @@ func NewKey(spec string) (crypto.Signer, error) {
 type CA struct {
 	Cert *x509.Certificate
 	Key  crypto.Signer
+	// CRLURL, when set, is written as the CRL distribution point of every
+	// certificate Issue makes (PAdES-BASELINE-LT embeds that CRL).
+	CRLURL string
 }
 
 // Purpose selects the extensions of an issued certificate.
@@ -131,6 +134,9 @@ func (ca *CA) Issue(commonName string, pub crypto.PublicKey, p Purpose, validity
 		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	}
+	if ca.CRLURL != "" {
+		tmpl.CRLDistributionPoints = []string{ca.CRLURL}
+	}
 	if p == TimeStamping {
 		// Go's ExtKeyUsage field marks the extension non-critical; RFC 3161
 		// requires it critical, so it is written by hand.
@@ -146,6 +152,21 @@ func (ca *CA) Issue(commonName string, pub crypto.PublicKey, p Purpose, validity
 		return nil, fmt.Errorf("issue certificate for %s: %w", commonName, err)
 	}
 	return x509.ParseCertificate(der)
+}
+
+// CRL issues a CRL listing revoked, valid from a minute ago for validity.
+func (ca *CA) CRL(revoked []x509.RevocationListEntry, validity time.Duration) ([]byte, error) {
+	now := time.Now()
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number:                    big.NewInt(now.UnixNano()),
+		ThisUpdate:                now.Add(-time.Minute),
+		NextUpdate:                now.Add(validity),
+		RevokedCertificateEntries: revoked,
+	}, ca.Cert, ca.Key)
+	if err != nil {
+		return nil, fmt.Errorf("issue the CRL of %s: %w", ca.Cert.Subject, err)
+	}
+	return der, nil
 }
 
 // IssueCSR issues a document-signing certificate for a PKCS#10 request after

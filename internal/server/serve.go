@@ -1,74 +1,74 @@
-package main
+package server
 
 import (
 	"context"
 	"crypto/tls"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/signet-project/signet/config"
-	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/web"
 	"github.com/signet-project/signet/web/tlsconf"
 )
 
-// stringList is a repeatable string flag.
-type stringList []string
+// DefaultListen is the address served when neither --listen nor
+// server.listen says otherwise.
+const DefaultListen = "127.0.0.1:8080"
 
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+// Options say what Run serves.
+type Options struct {
+	// Configs are the YAML configuration files, loaded again on reload.
+	// None: the embedded demo configuration, with its PKI made in DataDir.
+	Configs []string
+	// Listen is the address to listen on; empty: server.listen from the
+	// configuration, else DefaultListen.
+	Listen string
+	// DataDir holds the run-time state (and the demo PKI).
+	DataDir string
+	// MaxUpload is the upload limit in bytes; 0: server.maxUploadSize.
+	MaxUpload int64
+	// Logger receives the server's log.
+	Logger *slog.Logger
+	// Stdout receives what a person starting the server reads: the address,
+	// the demo password (once) and a first command to try.
+	Stdout io.Writer
+}
 
-const defaultListen = "127.0.0.1:8080"
-
-func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var paths stringList
-	fs.Var(&paths, "config", "YAML configuration `file` (repeatable); default: the embedded demo configuration")
-	listen := fs.String("listen", "", "`address` to listen on (default "+defaultListen+", or server.listen from the configuration)")
-	dataDir := fs.String("data", "signet-data", "data `folder` for the demo PKI and run-time state")
-	maxUpload := fs.Int64("max-upload", 0, "upload limit in `bytes` (default: server.maxUploadSize from the configuration, 100 MiB)")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
-	if err := fs.Parse(args); err != nil {
-		return exitError{2}
-	}
-	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
-	if *logFormat == "json" {
-		handler = slog.NewJSONHandler(stderr, nil)
-	}
-	log := slog.New(handler)
-
+// Run serves until ctx ends. A configuration that does not load is
+// returned as its config.Problems, before anything listens.
+func Run(ctx context.Context, o Options) error {
+	log, stdout, paths := o.Logger, o.Stdout, o.Configs
 	demoMode := len(paths) == 0
 	var files demo.Files
 	if demoMode {
 		var created bool
 		var err error
-		files, created, err = demo.Bootstrap(ctx, *dataDir)
+		files, created, err = demo.Bootstrap(ctx, o.DataDir)
 		if err != nil {
-			return fmt.Errorf("prepare the demo configuration in %s: %w", *dataDir, err)
+			return fmt.Errorf("prepare the demo configuration in %s: %w", o.DataDir, err)
 		}
 		if created {
-			fmt.Fprintf(stdout, "Created the demo PKI and configuration in %s (root CA: %s).\n", *dataDir, files.CA)
+			fmt.Fprintf(stdout, "Created the demo PKI and configuration in %s (root CA: %s).\n", o.DataDir, files.CA)
 		}
 		if files.Password != "" {
 			fmt.Fprintf(stdout, "Demo password of the users admin, operator and demo (shown once; set %s to choose it): %s\n", demo.PasswordEnv, files.Password)
 		}
-		paths = stringList{files.Config}
+		paths = []string{files.Config}
 	}
 
 	cfg, err := config.Load(paths...)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitError{1}
+		return err
 	}
-	a := newApp(ctx, log, paths, *dataDir)
+	a := newApp(ctx, log, paths, o.DataDir)
 	a.demo, a.files = demoMode, files
 	defer func() {
 		if err := a.close(); err != nil {
@@ -76,24 +76,24 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 	if err := a.openState(cfg.Server.AuditKey); err != nil {
-		return fmt.Errorf("open the run-time state in %s: %w", *dataDir, err)
+		return fmt.Errorf("open the run-time state in %s: %w", o.DataDir, err)
 	}
 	a.build(cfg)
 
-	addr := *listen
+	addr := o.Listen
 	if addr == "" {
 		addr = cfg.Server.Listen
 	}
 	if addr == "" {
-		addr = defaultListen
+		addr = DefaultListen
 	}
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	limit := cfg.Server.MaxUploadSize
-	if *maxUpload > 0 {
-		limit = *maxUpload
+	if o.MaxUpload > 0 {
+		limit = o.MaxUpload
 	}
 	tlsFiles := cfg.Server.TLS
 	if tlsFiles == nil && demoMode {
@@ -119,27 +119,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := a.mountVendorAPIs(); err != nil {
 		return err
 	}
-
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				_ = a.reload() // logged; the running configuration stays
-				if tc != nil {
-					if err := tc.Reload(); err != nil {
-						log.Error("TLS certificate reload refused; the one in force stays", "error", err)
-					} else {
-						log.Info("TLS certificate reloaded", "subject", tc.Leaf().Subject.String(), "notAfter", tc.Leaf().NotAfter)
-					}
-				}
-			}
+	if demoMode { // the CRL the demo certificates name (PDFSignerLT embeds it)
+		h, err := demo.CRLHandler(files)
+		if err != nil {
+			return err
 		}
-	}()
+		a.srv.Echo().GET(demo.CRLPath, echo.WrapHandler(h))
+	}
+	defer a.reloadOnHangup(ctx)()
 
 	if cfg.Server.HealthListen != "" {
 		if err := a.serveHealth(ctx, cfg.Server.HealthListen, stdout); err != nil {
@@ -161,21 +148,36 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return a.srv.ServeTLS(ctx, l, tlsConfig)
 }
 
-func configCheck(paths []string, stdout, stderr io.Writer) error {
-	if len(paths) == 0 {
-		fmt.Fprintln(stderr, "usage: signet config check FILE...")
-		return exitError{2}
+// reloadTLS reads the TLS certificate and client CA bundle again; when they
+// do not load, the ones in force stay.
+func (a *app) reloadTLS() {
+	if a.tls == nil {
+		return
 	}
-	problems := config.Check(paths...)
-	for _, p := range problems {
-		fmt.Fprintln(stderr, p.Error())
+	if err := a.tls.Reload(); err != nil {
+		a.log.Error("TLS certificate reload refused; the one in force stays", "error", err)
+		return
 	}
-	if len(problems) > 0 {
-		fmt.Fprintf(stderr, "%d problem(s) found.\n", len(problems))
-		return exitError{1}
-	}
-	fmt.Fprintf(stdout, "%s: OK\n", strings.Join(paths, ", "))
-	return nil
+	a.log.Info("TLS certificate reloaded", "subject", a.tls.Leaf().Subject.String(), "notAfter", a.tls.Leaf().NotAfter)
+}
+
+// reloadOnHangup reloads the configuration (and the TLS certificate) on every SIGHUP until ctx ends
+// or the returned function is called.
+func (a *app) reloadOnHangup(ctx context.Context) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_ = a.reload() // logged; the running configuration stays
+				a.reloadTLS()
+			}
+		}
+	}()
+	return func() { signal.Stop(hup) }
 }
 
 // serverLimits are the web server's limits from the server section; what it

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -14,10 +14,10 @@ import (
 	"github.com/signet-project/signet/workers"
 )
 
-// tokenOpener maps a token configuration's type to its implementation. It
-// lives in the command so that the workers package does not depend on every
-// backend.
-func tokenOpener() workers.TokenOpener {
+// TokenOpener maps a token configuration's type to its implementation. It
+// lives with the server wiring so that the workers package does not depend
+// on every backend.
+func TokenOpener() workers.TokenOpener {
 	return func(ctx context.Context, tc config.Token) (tokens.Token, error) {
 		p := tc.Properties
 		switch tc.Type {

@@ -1,4 +1,11 @@
-package main
+// Package server wires a Signet server together: it loads the
+// configuration, opens the run-time state, builds the workers, mounts the
+// signing, admin and vendor-compatible HTTP APIs and serves them until the
+// context ends, reloading on SIGHUP and through the admin API.
+//
+// It is the one place that knows every part; the parts know only their own
+// interfaces (see ARCHITECTURE.md). cmd/signet calls Run.
+package server
 
 import (
 	"context"
@@ -10,7 +17,7 @@ import (
 	"time"
 
 	"github.com/signet-project/signet/config"
-	"github.com/signet-project/signet/config/demo"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/tokens/guard"
 	"github.com/signet-project/signet/web"
@@ -37,7 +44,7 @@ type app struct {
 	srv     *web.Server
 	closers []func() error
 	usage   workers.UsageCounter // set by openState; nil: key usage is not counted
-	auth    *authenticator       // HTTP basic users of the admin and vendor APIs
+	auth    *auth.Authenticator  // HTTP basic users of the admin and vendor APIs
 	audit   state.Audit          // set by openState; nil: admin actions are not recorded
 	signlog state.SigningLog     // set by openState; nil: signatures are not recorded
 	guard   *guard.Guard         // set by openState: the key policy every signature goes through
@@ -54,9 +61,9 @@ type app struct {
 // newApp returns an app for the configuration files paths, with no workers
 // built yet.
 func newApp(ctx context.Context, log *slog.Logger, paths []string, dataDir string) *app {
-	a := &app{ctx: ctx, log: log, paths: paths, dataDir: dataDir, opener: tokenOpener(),
+	a := &app{ctx: ctx, log: log, paths: paths, dataDir: dataDir, opener: TokenOpener(),
 		reg: workers.NewRegistry(workers.NewSet(nil, nil)), throttle: auth.NewThrottle()}
-	a.auth = newAuthenticator(func() []config.User { return a.config().Users })
+	a.auth = auth.New(func() []config.User { return a.config().Users })
 	return a
 }
 

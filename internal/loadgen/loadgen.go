@@ -1,4 +1,9 @@
-package main
+// Package loadgen is the load generator behind `signet client bench`: it
+// keeps a number of requests in flight against a worker (single documents,
+// digests, batches, a file streamed from disk, or SignServer's REST API)
+// for a time or a count, and reports throughput, latency percentiles and
+// errors by status.
+package loadgen
 
 import (
 	"bytes"
@@ -29,14 +34,16 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/internal/client"
+	"github.com/signet-project/signet/internal/tlsclient"
 	"github.com/signet-project/signet/workers"
 )
 
-// benchFlags are the flags of signet client bench.
-type benchFlags struct {
+// Options say what to send and for how long; Flags registers them.
+type Options struct {
 	url        string
 	worker     string
-	meta       stringList
+	meta       client.MetaList
 	batch      int
 	size       int
 	file       string
@@ -49,12 +56,14 @@ type benchFlags struct {
 	rest       bool
 	jsonOut    bool
 	progress   time.Duration
-	tls        tlsFlags
+	tls        tlsclient.Flags
 }
 
-func (f *benchFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.url, "url", "https://"+defaultListen, "Signet (or SignServer) base `URL`")
-	f.tls.register(fs)
+// Flags registers the options as flags of fs; defaultURL is the server
+// asked when -url is not given.
+func (f *Options) Flags(fs *flag.FlagSet, defaultURL string) {
+	fs.StringVar(&f.url, "url", defaultURL, "Signet (or SignServer) base `URL`")
+	f.tls.Register(fs)
 	fs.StringVar(&f.worker, "worker", "CAdESSigner", "worker `name` or id")
 	fs.Var(&f.meta, "meta", "extra request metadata `KEY=VALUE` (repeatable)")
 	fs.IntVar(&f.batch, "batch", 0, "items per batch request; 0 sends one document per request")
@@ -69,31 +78,6 @@ func (f *benchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.rest, "rest", false, "send through SignServer's REST API (/signserver/rest/v1/workers/NAME/process, data in base64) instead of the worker servlet")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as one JSON object instead of a table")
 	fs.DurationVar(&f.progress, "progress", time.Second, "progress update `interval`; 0 disables it")
-}
-
-// check reports the first flag combination that cannot run.
-func (f *benchFlags) check() error {
-	switch {
-	case f.conns < 1:
-		return errors.New("-c must be at least 1")
-	case f.batch < 0:
-		return errors.New("-batch must be 0 (single requests) or more")
-	case f.size < 0:
-		return errors.New("-size must not be negative")
-	case f.count < 0:
-		return errors.New("-n must not be negative")
-	case f.count == 0 && f.duration <= 0:
-		return errors.New("give a positive -d duration or a -n count")
-	case f.file != "" && f.batch > 0:
-		return errors.New("-file sends one document per request: leave -batch out")
-	case f.file != "" && f.clientSide:
-		return errors.New("-file streams the document to the server: leave -clientside out")
-	case f.file != "" && f.rest:
-		return errors.New("-file streams the document to the worker servlet: leave -rest out")
-	case f.progress < 0:
-		return errors.New("-progress must not be negative")
-	}
-	return nil
 }
 
 // BenchResult is what signet client bench measured; -json prints it.
@@ -147,67 +131,83 @@ func (f *failures) total() int64 {
 	return n
 }
 
-// clientBench runs signet client bench.
-func clientBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("client bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var f benchFlags
-	f.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return exitError{2}
+// check reports the first flag combination that cannot run.
+func (f *Options) check() error {
+	switch {
+	case f.conns < 1:
+		return errors.New("-c must be at least 1")
+	case f.batch < 0:
+		return errors.New("-batch must be 0 (single requests) or more")
+	case f.size < 0:
+		return errors.New("-size must not be negative")
+	case f.count < 0:
+		return errors.New("-n must not be negative")
+	case f.count == 0 && f.duration <= 0:
+		return errors.New("give a positive -d duration or a -n count")
+	case f.file != "" && f.batch > 0:
+		return errors.New("-file sends one document per request: leave -batch out")
+	case f.file != "" && f.clientSide:
+		return errors.New("-file streams the document to the server: leave -clientside out")
+	case f.file != "" && f.rest:
+		return errors.New("-file streams the document to the worker servlet: leave -rest out")
+	case f.progress < 0:
+		return errors.New("-progress must not be negative")
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "signet client bench takes no arguments, got %q\n", fs.Args())
-		return exitError{2}
-	}
+	return nil
+}
+
+// Check reports the first option that cannot run: a usage error.
+func (f *Options) Check() error {
 	if err := f.check(); err != nil {
-		fmt.Fprintln(stderr, "signet client bench:", err)
-		return exitError{2}
+		return err
 	}
+	if _, err := cms.ParseHash(f.digest); err != nil {
+		return fmt.Errorf("-digest: %w", err)
+	}
+	_, err := client.ParseMeta(f.meta)
+	return err
+}
+
+// Run sends the load that f describes, prints the result on stdout (a
+// table, or JSON) and progress on stdout or stderr, and returns the result.
+// f must have passed Check.
+func Run(ctx context.Context, f *Options, stdout, stderr io.Writer) (*BenchResult, error) {
 	h, err := cms.ParseHash(f.digest)
 	if err != nil {
-		fmt.Fprintln(stderr, "signet client bench: -digest:", err)
-		return exitError{2}
+		return nil, err
 	}
 	meta := map[string]string{config.MetaUsingBatchSigning: strconv.FormatBool(f.batch > 0)}
 	if f.clientSide {
 		meta[config.MetaUsingClientSuppliedHash] = "true"
 		meta[config.MetaClientSideHashAlgorithm] = cms.HashName(h)
 	}
-	extra, err := (&clientFlags{meta: f.meta}).metadata()
+	extra, err := client.ParseMeta(f.meta)
 	if err != nil {
-		fmt.Fprintln(stderr, "signet client bench:", err)
-		return exitError{2}
+		return nil, err
 	}
-	for k, v := range extra {
-		meta[k] = v
-	}
+	maps.Copy(meta, extra)
 	if f.file != "" {
 		if _, err := os.Stat(f.file); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	res, err := runBench(ctx, &f, h, meta, stdout, stderr)
+	res, err := runBench(ctx, f, h, meta, stdout, stderr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if f.jsonOut {
-		enc := json.NewEncoder(stdout)
-		if err := enc.Encode(res); err != nil {
-			return err
+		if err := json.NewEncoder(stdout).Encode(res); err != nil {
+			return nil, err
 		}
 	} else {
 		printBench(stdout, res)
 	}
-	if len(res.Errors) > 0 {
-		return exitError{1}
-	}
-	return nil
+	return res, nil
 }
 
 // runBench drives f.conns workers until the duration or count is reached.
-func runBench(ctx context.Context, f *benchFlags, h crypto.Hash, meta map[string]string, stdout, stderr io.Writer) (*BenchResult, error) {
-	tc, err := f.tls.config()
+func runBench(ctx context.Context, f *Options, h crypto.Hash, meta map[string]string, stdout, stderr io.Writer) (*BenchResult, error) {
+	tc, err := f.tls.Config()
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +220,7 @@ func runBench(ctx context.Context, f *benchFlags, h crypto.Hash, meta map[string
 	}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr}
-	u := workerURL(f.url, f.worker, meta)
+	u := client.WorkerURL(f.url, f.worker, meta)
 	var restMeta []byte
 	if f.rest {
 		u = strings.TrimRight(f.url, "/") + "/signserver/rest/v1/workers/" + url.PathEscape(f.worker) + "/process"
@@ -329,7 +329,7 @@ type benchBody struct {
 	shared bool
 }
 
-func newBenchBody(f *benchFlags, h crypto.Hash, conn int, restMeta []byte) (*benchBody, string, error) {
+func newBenchBody(f *Options, h crypto.Hash, conn int, restMeta []byte) (*benchBody, string, error) {
 	if f.file != "" {
 		return &benchBody{file: f.file}, "application/octet-stream", nil
 	}
@@ -451,7 +451,7 @@ func benchRequest(ctx context.Context, hc *http.Client, u, contentType string, b
 // startProgress shows progress until the returned function is called: a
 // progress bar when stdout is a terminal, otherwise a line on stderr at
 // every interval.
-func startProgress(f *benchFlags, stdout, stderr io.Writer, start time.Time, reqs, items *atomic.Int64, fails *failures) func() {
+func startProgress(f *Options, stdout, stderr io.Writer, start time.Time, reqs, items *atomic.Int64, fails *failures) func() {
 	if f.progress == 0 {
 		return func() {}
 	}

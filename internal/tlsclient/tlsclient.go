@@ -1,4 +1,7 @@
-package main
+// Package tlsclient holds the TLS options of Signet's command-line clients
+// (client sign and batch, client bench, admin): the CA to trust for the
+// server's certificate and a client certificate.
+package tlsclient
 
 import (
 	"crypto/tls"
@@ -8,19 +11,20 @@ import (
 	"os"
 )
 
-// tlsFlags are the TLS options of the command-line clients (client,
+// Flags are the TLS options of the command-line clients (client,
 // bench, admin): the CA to trust for the server's certificate, and a
 // client certificate for workers and APIs that take one.
-type tlsFlags struct{ cacert, cert, key string }
+type Flags struct{ cacert, cert, key string }
 
-func (f *tlsFlags) register(fs *flag.FlagSet) {
+// Register adds -cacert, -cert and -key to fs.
+func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cacert, "cacert", os.Getenv("SIGNET_CACERT"), "PEM `file` of the CA of the server's certificate (the demo's is DATA/demo-ca.pem; default $SIGNET_CACERT, else the system's CAs)")
 	fs.StringVar(&f.cert, "cert", "", "client certificate PEM `file`, for AUTHTYPE CLIENTCERT workers and certificate users")
 	fs.StringVar(&f.key, "key", "", "PEM `file` of the client certificate's private key")
 }
 
-// config returns the tls.Config the flags ask for.
-func (f *tlsFlags) config() (*tls.Config, error) {
+// Config returns the tls.Config the flags ask for.
+func (f *Flags) Config() (*tls.Config, error) {
 	c := &tls.Config{MinVersion: tls.VersionTLS12}
 	if f.cacert != "" {
 		pem, err := os.ReadFile(f.cacert)

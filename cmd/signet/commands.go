@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"strings"
+
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/internal/client"
+	"github.com/signet-project/signet/internal/loadgen"
+	srv "github.com/signet-project/signet/internal/server"
+	"github.com/signet-project/signet/internal/verify"
+)
+
+// defaultURL is the server the clients ask unless told otherwise.
+const defaultURL = "https://" + srv.DefaultListen
+
+// commands returns the table of subcommands, in the order `signet -h`
+// lists them.
+func commands() []command {
+	return append([]command{
+		{name: "serve", short: "Start the server.", max: 0, setup: serveCmd, long: `
+Without --config it serves the embedded demo configuration, creating demo
+keys and certificates in --data. SIGHUP reloads the configuration files.`},
+		{name: "client sign", args: "FILE|FOLDER...", short: "Sign documents, one request each.", min: 1, max: -1, setup: signCmd(false)},
+		{name: "client batch", args: "FILE|FOLDER...", short: "Sign documents in batch requests.", min: 1, max: -1, setup: signCmd(true)},
+		{name: "client bench", short: "Load-test a worker: items/s, latency, errors.", max: 0, setup: benchCmd},
+		{name: "config check", args: "FILE...", short: "Report every configuration error.", min: 1, max: -1, setup: checkCmd},
+		{name: "verify", args: "FILE", short: "Validate a signed PDF or a CMS/CAdES signature offline and print the JSON report.", min: 1, max: 1, setup: verifyCmd, long: `
+Exit status: 0 TOTAL-PASSED, 1 TOTAL-FAILED, 3 INDETERMINATE, 2 usage or input error.`},
+		{name: "version", short: "Print the version of this build.", max: 0, setup: versionCmd},
+	}, adminCommands()...)
+}
+
+// groupNotes are printed with a group's list of commands.
+var groupNotes = map[string]string{
+	"admin": `Flags of every command that asks the server:
+  --url URL             server (default ` + defaultURL + `)
+  --user NAME           admin user (default admin)
+  --password-file FILE  the user's password (default: $SIGNET_ADMIN_PASSWORD)
+  --json                print the server's JSON instead of tables
+
+Exit status: 0 done, 1 refused by the server (its reason is printed), 2 usage error.
+`,
+}
+
+// logFormats are the values of serve --log-format.
+var logFormats = []string{"text", "json"}
+
+func serveCmd(fs *flag.FlagSet) runFunc {
+	var o srv.Options
+	var configs stringList
+	fs.Var(&configs, "config", "YAML configuration `file` (repeatable); default: the embedded demo configuration")
+	fs.StringVar(&o.Listen, "listen", "", "`address` to listen on (default "+srv.DefaultListen+", or server.listen from the configuration)")
+	fs.StringVar(&o.DataDir, "data", "signet-data", "data `folder` for the demo PKI and run-time state")
+	fs.Int64Var(&o.MaxUpload, "max-upload", 0, "upload limit in `bytes` (default: server.maxUploadSize from the configuration, 100 MiB)")
+	format := logFormats[0]
+	fs.Func("log-format", "log `format`: "+strings.Join(logFormats, " or ")+" (default text)", func(v string) error {
+		if !slices.Contains(logFormats, v) {
+			return fmt.Errorf("use %s", strings.Join(logFormats, " or "))
+		}
+		format = v
+		return nil
+	})
+	return func(ctx context.Context, io stdio, _ []string) error {
+		if o.MaxUpload < 0 {
+			return usageError("--max-upload must not be negative")
+		}
+		var handler slog.Handler = slog.NewTextHandler(io.err, nil)
+		if format == "json" {
+			handler = slog.NewJSONHandler(io.err, nil)
+		}
+		o.Configs, o.Logger, o.Stdout = configs, slog.New(handler), io.out
+		err := srv.Run(ctx, o)
+		var ps config.Problems
+		if errors.As(err, &ps) {
+			fmt.Fprintln(io.err, ps)
+			return exitError{1}
+		}
+		return err
+	}
+}
+
+func checkCmd(*flag.FlagSet) runFunc {
+	return func(_ context.Context, io stdio, paths []string) error {
+		problems := config.Check(paths...)
+		for _, p := range problems {
+			fmt.Fprintln(io.err, p.Error())
+		}
+		if len(problems) > 0 {
+			fmt.Fprintf(io.err, "%d problem(s) found.\n", len(problems))
+			return exitError{1}
+		}
+		fmt.Fprintf(io.out, "%s: OK\n", strings.Join(paths, ", "))
+		return nil
+	}
+}
+
+// signCmd is client sign, or client batch.
+func signCmd(batch bool) func(fs *flag.FlagSet) runFunc {
+	return func(fs *flag.FlagSet) runFunc {
+		o := client.Options{URL: defaultURL}
+		o.Flags(fs, batch)
+		return func(ctx context.Context, io stdio, args []string) error {
+			files, err := client.Inputs(args, o.Out)
+			if err != nil {
+				return err
+			}
+			if len(files) == 0 {
+				return usageError("no input files")
+			}
+			sign := client.Sign
+			if batch {
+				sign = client.Batch
+			}
+			res, err := sign(ctx, o, files, io.err)
+			if err != nil {
+				return usageError(err.Error())
+			}
+			fmt.Fprintf(io.out, "%d signed, %d failed\n", res.Signed, res.Failed)
+			if res.Failed > 0 {
+				return exitError{1}
+			}
+			return nil
+		}
+	}
+}
+
+func benchCmd(fs *flag.FlagSet) runFunc {
+	var o loadgen.Options
+	o.Flags(fs, defaultURL)
+	return func(ctx context.Context, io stdio, _ []string) error {
+		if err := o.Check(); err != nil {
+			return usageError(err.Error())
+		}
+		res, err := loadgen.Run(ctx, &o, io.out, io.err)
+		if err != nil {
+			return err
+		}
+		if len(res.Errors) > 0 {
+			return exitError{1}
+		}
+		return nil
+	}
+}
+
+func verifyCmd(fs *flag.FlagSet) runFunc {
+	check := verify.Flags(fs)
+	return func(ctx context.Context, io stdio, args []string) error {
+		if code := check(ctx, args[0], io.out, io.err); code != verify.ExitPassed {
+			return exitError{code}
+		}
+		return nil
+	}
+}
+
+// versionCmd prints the module version and the commit it was built from,
+// as the Go toolchain recorded them in the binary.
+func versionCmd(*flag.FlagSet) runFunc {
+	return func(_ context.Context, io stdio, _ []string) error {
+		bi, ok := debug.ReadBuildInfo()
+		if !ok {
+			return errors.New("this binary carries no build information")
+		}
+		fmt.Fprintf(io.out, "signet %s %s", bi.Main.Version, bi.GoVersion)
+		settings := map[string]string{}
+		for _, s := range bi.Settings {
+			settings[s.Key] = s.Value
+		}
+		if rev := settings["vcs.revision"]; rev != "" {
+			fmt.Fprintf(io.out, " commit %s", rev)
+			if settings["vcs.modified"] == "true" {
+				fmt.Fprint(io.out, " (modified)")
+			}
+			if t := settings["vcs.time"]; t != "" {
+				fmt.Fprintf(io.out, " %s", t)
+			}
+		}
+		fmt.Fprintln(io.out)
+		return nil
+	}
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }

@@ -1,0 +1,372 @@
+// Package client is the signing client behind `signet client sign` and
+// `signet client batch`: it sends documents (or their digests) to a worker
+// one request each or in batch requests, and writes each signature beside
+// its document or into an output folder.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/internal/tlsclient"
+	"github.com/signet-project/signet/workers"
+)
+
+// Options say where and how to sign.
+type Options struct {
+	// URL is the server's base URL.
+	URL string
+	// Worker is the worker's name or id.
+	Worker string
+	// Meta is request metadata (KEY=VALUE, see ParseMeta).
+	Meta MetaList
+	// ClientSide hashes documents locally and sends only the digest
+	// (USING_CLIENTSUPPLIED_HASH).
+	ClientSide bool
+	// Digest names the digest algorithm of ClientSide and batch items.
+	Digest string
+	// Threads is the number of requests in flight.
+	Threads int
+	// TLS are the -cacert, -cert and -key options.
+	TLS tlsclient.Flags
+	// Out is the output folder; empty: beside each input.
+	Out string
+	// BatchSize is the number of items per batch request (Batch only).
+	BatchSize int
+}
+
+// Flags registers the options as flags of fs, with the values already in o
+// as defaults; batch adds the batch size.
+func (o *Options) Flags(fs *flag.FlagSet, batch bool) {
+	fs.StringVar(&o.URL, "url", o.URL, "Signet base `URL`")
+	o.TLS.Register(fs)
+	fs.StringVar(&o.Worker, "worker", "CAdESSigner", "worker `name` or id")
+	fs.Var(&o.Meta, "meta", "request metadata `KEY=VALUE` (repeatable)")
+	fs.BoolVar(&o.ClientSide, "clientside", false, "hash locally and send only the digest (USING_CLIENTSUPPLIED_HASH)")
+	fs.StringVar(&o.Digest, "digest", "SHA-256", "digest `algorithm` for -clientside and batch items")
+	fs.IntVar(&o.Threads, "threads", 4, "parallel requests")
+	fs.StringVar(&o.Out, "out", "", "output `folder` (default: beside each input)")
+	if batch {
+		fs.IntVar(&o.BatchSize, "size", 100, "items per batch request")
+	}
+}
+
+// MetaList is a repeatable KEY=VALUE flag of request metadata.
+type MetaList []string
+
+func (m *MetaList) String() string     { return strings.Join(*m, ",") }
+func (m *MetaList) Set(v string) error { *m = append(*m, v); return nil }
+
+// ParseMeta returns KEY=VALUE pairs as a map, keys in upper case.
+func ParseMeta(kvs []string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("-meta %q: use KEY=VALUE", kv)
+		}
+		m[strings.ToUpper(k)] = v
+	}
+	return m, nil
+}
+
+// Result counts the documents signed and those that failed; each failure
+// was written to the error writer.
+type Result struct{ Signed, Failed int64 }
+
+// prepare checks the options and returns the metadata and digest.
+func (o *Options) prepare() (map[string]string, crypto.Hash, error) {
+	meta, err := ParseMeta(o.Meta)
+	if err != nil {
+		return nil, 0, err
+	}
+	h, err := cms.ParseHash(o.Digest)
+	if err != nil {
+		return nil, 0, fmt.Errorf("-digest: %w", err)
+	}
+	if o.Threads < 1 {
+		return nil, 0, fmt.Errorf("-threads must be at least 1")
+	}
+	return meta, h, nil
+}
+
+func (o *Options) httpClient() (*http.Client, error) {
+	tc, err := o.TLS.Config()
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Threads, MaxConnsPerHost: o.Threads, TLSClientConfig: tc}}, nil
+}
+
+// Sign signs each file in its own request, o.Threads at a time. Metadata
+// the caller does not set takes the value of a plain one-document request
+// (USING_BATCHSIGNING=false), so that the demo workers, which require it,
+// sign with the defaults.
+func Sign(ctx context.Context, o Options, files []string, errs io.Writer) (Result, error) {
+	meta, h, err := o.prepare()
+	if err != nil {
+		return Result{}, err
+	}
+	if _, ok := meta[config.MetaUsingBatchSigning]; !ok {
+		meta[config.MetaUsingBatchSigning] = "false"
+	}
+	if o.ClientSide {
+		meta[config.MetaUsingClientSuppliedHash] = "true"
+		meta[config.MetaClientSideHashAlgorithm] = cms.HashName(h)
+	}
+	hc, err := o.httpClient()
+	if err != nil {
+		return Result{}, err
+	}
+	var done, failed atomic.Int64
+	parallel(o.Threads, len(files), func(i int) {
+		if err := signOne(ctx, hc, &o, meta, h, files[i]); err != nil {
+			failed.Add(1)
+			fmt.Fprintf(errs, "%s: %v\n", files[i], err)
+			return
+		}
+		done.Add(1)
+	})
+	return Result{Signed: done.Load(), Failed: failed.Load()}, nil
+}
+
+// Batch signs the files in batch requests of o.BatchSize items, o.Threads
+// requests at a time.
+func Batch(ctx context.Context, o Options, files []string, errs io.Writer) (Result, error) {
+	meta, h, err := o.prepare()
+	if err != nil {
+		return Result{}, err
+	}
+	if o.BatchSize < 1 {
+		return Result{}, fmt.Errorf("-size must be at least 1")
+	}
+	meta[config.MetaUsingBatchSigning] = "true"
+	if o.ClientSide {
+		meta[config.MetaUsingClientSuppliedHash] = "true"
+	}
+	hc, err := o.httpClient()
+	if err != nil {
+		return Result{}, err
+	}
+	var done, failed atomic.Int64
+	n := (len(files) + o.BatchSize - 1) / o.BatchSize
+	parallel(o.Threads, n, func(b int) {
+		part := files[b*o.BatchSize : min((b+1)*o.BatchSize, len(files))]
+		ok, err := signBatch(ctx, hc, &o, meta, h, part)
+		done.Add(int64(ok))
+		if err != nil {
+			failed.Add(int64(len(part) - ok))
+			fmt.Fprintf(errs, "batch %d: %v\n", b, err)
+		}
+	})
+	return Result{Signed: done.Load(), Failed: failed.Load()}, nil
+}
+
+// parallel runs f(0..n-1) on at most p goroutines.
+func parallel(p, n int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(max(p, 1), n) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// Inputs lists the regular files of args, walking folders, leaving out
+// what a run of this client wrote: the output folder out, and a file that
+// is another input's signature (doc.txt.p7s beside doc.txt). So a second
+// run over the same folder signs the documents again, not their
+// signatures.
+func Inputs(args []string, out string) ([]string, error) {
+	skipDir := ""
+	if out != "" {
+		skipDir = filepath.Clean(out)
+	}
+	var files []string
+	for _, a := range args {
+		err := filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() && p != a && filepath.Clean(p) == skipDir {
+				return filepath.SkipDir
+			}
+			if d.Type().IsRegular() {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	listed := make(map[string]bool, len(files))
+	for _, f := range files {
+		listed[f] = true
+	}
+	kept := files[:0]
+	for _, f := range files {
+		if ext := filepath.Ext(f); slices.Contains(outputExts, ext) && listed[strings.TrimSuffix(f, ext)] {
+			continue
+		}
+		kept = append(kept, f)
+	}
+	return kept, nil
+}
+
+// outputExts are the extensions of what the client writes, by answer type.
+var outputExts = []string{extDetached, extEnveloped, extOther}
+
+const (
+	extDetached  = ".p7s" // application/pkcs7-signature
+	extEnveloped = ".p7m" // application/pkcs7-mime
+	extOther     = ".sig" // anything else (raw signatures)
+)
+
+// WorkerURL is the raw-body worker servlet URL with metadata in the query.
+func WorkerURL(base, worker string, meta map[string]string) string {
+	q := url.Values{}
+	for k, v := range meta {
+		q.Set("REQUEST_METADATA."+k, v)
+	}
+	u := strings.TrimRight(base, "/") + "/signserver/worker/" + url.PathEscape(worker)
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	return u
+}
+
+// post sends body and returns the response body, or an error with the
+// server's sentence.
+func post(ctx context.Context, hc *http.Client, u, contentType string, body io.Reader) ([]byte, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, body)
+	if err != nil {
+		return nil, "", err
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, "", err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, "", fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(data)))
+	}
+	return data, resp.Header.Get("Content-Type"), nil
+}
+
+// outputName is where a signature of in goes.
+func outputName(c *Options, in, contentType string) string {
+	ext := extOther
+	switch {
+	case strings.HasPrefix(contentType, workers.ContentTypeSignature):
+		ext = extDetached
+	case strings.HasPrefix(contentType, workers.ContentTypeMime):
+		ext = extEnveloped
+	}
+	if c.Out == "" {
+		return in + ext
+	}
+	return filepath.Join(c.Out, filepath.Base(in)+ext)
+}
+
+func signOne(ctx context.Context, hc *http.Client, c *Options, meta map[string]string, h crypto.Hash, name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var body io.Reader = f
+	if c.ClientSide {
+		hh := h.New()
+		if _, err := io.Copy(hh, f); err != nil {
+			return err
+		}
+		body = bytes.NewReader(hh.Sum(nil))
+	}
+	sig, ct, err := post(ctx, hc, WorkerURL(c.URL, c.Worker, meta), "application/octet-stream", body)
+	if err != nil {
+		return err
+	}
+	return writeOutput(c, name, ct, sig)
+}
+
+func writeOutput(c *Options, in, ct string, data []byte) error {
+	if c.Out != "" {
+		if err := os.MkdirAll(c.Out, 0o755); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(outputName(c, in, ct), data, 0o644)
+}
+
+// signBatch sends one batch of files and writes each signature; it returns
+// how many were written.
+func signBatch(ctx context.Context, hc *http.Client, c *Options, meta map[string]string, h crypto.Hash, files []string) (int, error) {
+	req := workers.BatchRequest{SignatureRequests: make([]workers.BatchItem, len(files))}
+	for i, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			return 0, err
+		}
+		if c.ClientSide {
+			hh := h.New()
+			hh.Write(data)
+			data = hh.Sum(nil)
+		}
+		req.SignatureRequests[i] = workers.BatchItem{
+			Data:             base64.StdEncoding.EncodeToString(data),
+			HashingAlgorithm: cms.HashName(h),
+			CustomIdentifier: name,
+		}
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return 0, err
+	}
+	out, _, err := post(ctx, hc, WorkerURL(c.URL, c.Worker, meta), "application/json", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	var resp workers.BatchResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return 0, fmt.Errorf("batch response: %w", err)
+	}
+	if len(resp.Signatures) != len(files) {
+		return 0, fmt.Errorf("batch response has %d signatures for %d files", len(resp.Signatures), len(files))
+	}
+	for i, s := range resp.Signatures {
+		if s.CustomIdentifier != files[i] {
+			return i, fmt.Errorf("batch response item %d is for %q, not %q", i, s.CustomIdentifier, files[i])
+		}
+		if err := writeOutput(c, files[i], workers.ContentTypeSignature, s.Signature); err != nil {
+			return i, err
+		}
+	}
+	return len(files), nil
+}

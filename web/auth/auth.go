@@ -1,0 +1,169 @@
+// Package auth decides who may use Signet's HTTP surfaces: it checks
+// credentials against the users of the configuration in force and answers
+// whether a user holds a role or may sign with a key. Every surface (the
+// admin API, the vendor-compatible APIs, and later the admin UI, client
+// certificates and sessions) asks this package, so that one user, one
+// password and one role mean the same everywhere.
+//
+// The Authenticator is the one place that knows users; a new way to prove
+// who one is (a client certificate, a session cookie) is a new method here
+// that ends in the same role and key checks.
+package auth
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/signet-project/signet/config"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Decision is the outcome of checking a user's credentials for a role.
+type Decision int
+
+// Decisions of Authenticator.Decide.
+const (
+	// Denied: unknown user or wrong password (HTTP 401).
+	Denied Decision = iota
+	// Forbidden: right password, but the user does not hold the role (403).
+	Forbidden
+	// Allowed: right password and the role.
+	Allowed
+)
+
+// cacheTTL is how long a successful password check is remembered.
+const cacheTTL = 5 * time.Minute
+
+// cacheMax bounds the remembered checks: past it the cache is cleared
+// rather than grown.
+const cacheMax = 10000
+
+// Authenticator checks HTTP basic credentials against the users of the
+// configuration in force. A bcrypt comparison costs tens of milliseconds by
+// design; clients of the vendor APIs send the same credentials with every
+// request (NetHSM signs one message per call), so a successful check is
+// remembered for a while, keyed by an HMAC of user, hash and password under
+// a key that lives only in memory. A changed hash or password misses the
+// cache; a removed user is refused at once because the user is looked up
+// first.
+type Authenticator struct {
+	users func() []config.User
+	ttl   time.Duration
+	now   func() time.Time
+
+	key  [32]byte
+	mu   sync.Mutex
+	seen map[[sha256.Size]byte]time.Time
+}
+
+// New returns an Authenticator over users, called on every check so that a
+// reloaded configuration is in force at once.
+func New(users func() []config.User) *Authenticator {
+	a := &Authenticator{users: users, ttl: cacheTTL, now: time.Now, seen: map[[sha256.Size]byte]time.Time{}}
+	rand.Read(a.key[:]) // never fails (crypto/rand)
+	return a
+}
+
+// user returns the user named name.
+func (a *Authenticator) user(name string) (config.User, bool) {
+	for _, c := range a.users() {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return config.User{}, false
+}
+
+// Check returns the user named name when password is theirs and they hold
+// role.
+func (a *Authenticator) Check(name, password, role string) (config.User, bool) {
+	u, found := a.user(name)
+	if !found || !u.HasRole(role) {
+		// Spend the same time as a real check so that user names cannot be
+		// told apart by timing.
+		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
+		return config.User{}, false
+	}
+	if !a.password(u, password) {
+		return config.User{}, false
+	}
+	return u, true
+}
+
+// Decide checks credentials for role: Allowed for a user who holds it,
+// Forbidden for a user with the right password who does not, Denied for
+// anyone else. The password of a user without the role is checked too, so
+// that a 403 is never given to someone who does not know it.
+func (a *Authenticator) Decide(name, password, role string) Decision {
+	if _, ok := a.Check(name, password, role); ok {
+		return Allowed
+	}
+	if u, ok := a.user(name); ok && !u.HasRole(role) && a.password(u, password) {
+		return Forbidden
+	}
+	return Denied
+}
+
+// MayUseKey reports whether the user named name may sign with the key alias
+// of token (config.User.Keys).
+func (a *Authenticator) MayUseKey(name, token, alias string) bool {
+	u, ok := a.user(name)
+	return ok && u.MayUseKey(token, alias)
+}
+
+// password reports whether password matches u's hash, through the cache.
+func (a *Authenticator) password(u config.User, password string) bool {
+	hash, err := u.Hash()
+	if err != nil {
+		return false
+	}
+	m := hmac.New(sha256.New, a.key[:])
+	m.Write([]byte(u.Name))
+	m.Write([]byte{0})
+	m.Write([]byte(hash))
+	m.Write([]byte{0})
+	m.Write([]byte(password))
+	var k [sha256.Size]byte
+	m.Sum(k[:0])
+	now := a.now()
+	a.mu.Lock()
+	exp, ok := a.seen[k]
+	a.mu.Unlock()
+	if ok && now.Before(exp) {
+		return true
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
+		return false
+	}
+	a.mu.Lock()
+	if len(a.seen) > cacheMax {
+		clear(a.seen)
+	}
+	a.seen[k] = now.Add(a.ttl)
+	a.mu.Unlock()
+	return true
+}
+
+// dummyHash is compared against when the user is unknown; made on first
+// use, so that programs that never check a password do not pay for it.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("signet"), bcrypt.DefaultCost)
+	return h
+})
+
+// HashPassword returns the bcrypt hash of password, as a user's passwordHash
+// in the configuration takes it.
+func HashPassword(password string) (string, error) {
+	if password == "" {
+		return "", errors.New("the password is empty")
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return "", err
+	}
+	return string(h), nil
+}

@@ -1,0 +1,112 @@
+package auth
+
+import (
+	"testing"
+	"time"
+
+	"github.com/signet-project/signet/config"
+	"golang.org/x/crypto/bcrypt"
+)
+
+func hash(t *testing.T, pw string) string {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(h)
+}
+
+func TestAuthenticator(t *testing.T) {
+	t.Parallel()
+	users := []config.User{{Name: "admin", Roles: []string{config.RoleAdmin}, PasswordHash: hash(t, "pw")}}
+	a := New(func() []config.User { return users })
+	now := time.Unix(1000, 0)
+	a.now = func() time.Time { return now }
+	for _, tt := range []struct {
+		name, pw, role string
+		want           bool
+	}{
+		{"admin", "pw", config.RoleAdmin, true},
+		{"admin", "pw", config.RoleAdmin, true}, // cached
+		{"admin", "PW", config.RoleAdmin, false},
+		{"admin", "pw", config.RoleOperator, false},
+		{"nobody", "pw", config.RoleAdmin, false},
+		{"", "", config.RoleAdmin, false},
+	} {
+		if _, got := a.Check(tt.name, tt.pw, tt.role); got != tt.want {
+			t.Errorf("Check(%q, %q, %s) = %v, want %v", tt.name, tt.pw, tt.role, got, tt.want)
+		}
+	}
+	// A new hash (password changed, configuration reloaded) misses the cache.
+	users = []config.User{{Name: "admin", Roles: []string{config.RoleAdmin}, PasswordHash: hash(t, "new")}}
+	if _, ok := a.Check("admin", "pw", config.RoleAdmin); ok {
+		t.Error("old password accepted after the hash changed")
+	}
+	if _, ok := a.Check("admin", "new", config.RoleAdmin); !ok {
+		t.Error("new password refused")
+	}
+	// A check expires after the TTL and is made again against the hash.
+	now = now.Add(cacheTTL + time.Second)
+	if _, ok := a.Check("admin", "new", config.RoleAdmin); !ok {
+		t.Error("password refused after the cache entry expired")
+	}
+	// A removed user is refused at once.
+	users = nil
+	if _, ok := a.Check("admin", "new", config.RoleAdmin); ok {
+		t.Error("removed user accepted from the cache")
+	}
+}
+
+func TestDecideAndKeys(t *testing.T) {
+	t.Parallel()
+	users := []config.User{
+		{Name: "admin", Roles: []string{config.RoleAdmin}, PasswordHash: hash(t, "a")},
+		{Name: "op", Roles: []string{config.RoleOperator}, PasswordHash: hash(t, "o"), Keys: []string{"demo/k1", "k2"}},
+	}
+	a := New(func() []config.User { return users })
+	for _, tt := range []struct {
+		name, pw, role string
+		want           Decision
+	}{
+		{"admin", "a", config.RoleAdmin, Allowed},
+		{"admin", "x", config.RoleAdmin, Denied},
+		{"op", "o", config.RoleAdmin, Forbidden},
+		{"op", "x", config.RoleAdmin, Denied}, // no 403 without the password
+		{"op", "o", config.RoleOperator, Allowed},
+		{"nobody", "a", config.RoleAdmin, Denied},
+	} {
+		if got := a.Decide(tt.name, tt.pw, tt.role); got != tt.want {
+			t.Errorf("Decide(%q, %q, %s) = %d, want %d", tt.name, tt.pw, tt.role, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		user, token, alias string
+		want               bool
+	}{
+		{"admin", "any", "key", true}, // no keys list: every key
+		{"op", "demo", "k1", true},
+		{"op", "other", "k1", false},
+		{"op", "other", "k2", true},
+		{"op", "demo", "k3", false},
+		{"nobody", "demo", "k1", false},
+	} {
+		if got := a.MayUseKey(tt.user, tt.token, tt.alias); got != tt.want {
+			t.Errorf("MayUseKey(%q, %q, %q) = %v, want %v", tt.user, tt.token, tt.alias, got, tt.want)
+		}
+	}
+}
+
+func TestHashPassword(t *testing.T) {
+	t.Parallel()
+	h, err := HashPassword("s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(h), []byte("s3cret")) != nil {
+		t.Errorf("hash %q does not match its password", h)
+	}
+	if _, err := HashPassword(""); err == nil {
+		t.Error("an empty password was hashed")
+	}
+}

@@ -1,0 +1,218 @@
+package workers_test
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/formats/pades"
+	"github.com/signet-project/signet/formats/validate"
+	"github.com/signet-project/signet/workers"
+)
+
+// pdf writes a PDF of the given object bodies (object n is bodies[n-1]),
+// with a classic cross-reference table and trailer extra entries.
+func pdf(bodies []string, trailer string) []byte {
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n")
+	offs := make([]int, len(bodies))
+	for i, body := range bodies {
+		offs[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, body)
+	}
+	x := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(bodies)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n", len(bodies)+1, trailer, x)
+	return b.Bytes()
+}
+
+func onePage() []byte {
+	return pdf([]string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 300] >>",
+	}, "")
+}
+
+// objStmBomb is a PDF whose object 4 lies in an object stream that
+// decodes to n bytes and claims count objects, with a cross-reference
+// stream that points there.
+func objStmBomb(t *testing.T, n, count int) []byte {
+	var z bytes.Buffer
+	w := zlib.NewWriter(&z)
+	w.Write([]byte("4 0 << /Producer (bomb) >> "))
+	chunk := make([]byte, 1<<20)
+	for i := 0; i < n; i += len(chunk) {
+		w.Write(chunk)
+	}
+	w.Close()
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n")
+	var offs []int
+	for i, body := range []string{"<< /Type /Catalog /Pages 2 0 R /Names 4 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>", "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 9 9] >>"} {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, body)
+	}
+	stm := b.Len()
+	fmt.Fprintf(&b, "5 0 obj\n<< /Type /ObjStm /N %d /First 4", count)
+	fmt.Fprintf(&b, " /Filter /FlateDecode /Length %d >>\nstream\n", z.Len())
+	b.Write(z.Bytes())
+	b.WriteString("\nendstream\nendobj\n")
+	x := b.Len()
+	var rows []byte
+	rows = append(rows, 0, 0, 0, 0, 0, 0xff, 0xff)
+	for _, o := range offs {
+		rows = append(rows, 1, byte(o>>24), byte(o>>16), byte(o>>8), byte(o), 0, 0)
+	}
+	rows = append(rows, 2, 0, 0, 0, 5, 0, 0)                                            // object 4: in stream 5, index 0
+	rows = append(rows, 1, byte(stm>>24), byte(stm>>16), byte(stm>>8), byte(stm), 0, 0) // object 5
+	rows = append(rows, 1, byte(x>>24), byte(x>>16), byte(x>>8), byte(x), 0, 0)         // object 6, this stream
+	fmt.Fprintf(&b, "6 0 obj\n<< /Type /XRef /Size 7 /W [1 4 2] /Root 1 0 R /Length %d >>\nstream\n", len(rows))
+	b.Write(rows)
+	fmt.Fprintf(&b, "\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n", x)
+	return b.Bytes()
+}
+
+func encrypted(t *testing.T) []byte {
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
+	if err := os.WriteFile(in, onePage(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("qpdf"); err != nil {
+		t.Fatal("qpdf is required (scripts/install-deps.sh installs it)")
+	}
+	if b, err := exec.Command("qpdf", "--encrypt", "", "owner", "256", "--", in, out).CombinedOutput(); err != nil {
+		t.Fatalf("qpdf --encrypt: %v\n%s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestPDFSignerHostile: documents that are not sound PDFs are refused with
+// 400 and a sentence, quickly, and nothing is signed.
+func TestPDFSignerHostile(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	w := f.workerOf(t, config.KindPDFSigner, "")
+	good := onePage()
+	brokenXref := bytes.Replace(good, []byte("startxref\n"), []byte("startxref\n1"), 1)
+	cases := []struct {
+		name, want string
+		doc        []byte
+	}{
+		{"not a PDF", "does not start with %PDF-", []byte("hello")},
+		{"truncated", "truncated", good[:len(good)/2]},
+		{"broken xref", "", brokenXref},
+		{"encrypted", "encrypted", encrypted(t)},
+		{"page tree loop", "", pdf([]string{"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [2 0 R] /Count 1 >>"}, "")},
+		{"field loop", "", pdf([]string{"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R] >> >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+			"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 9 9] >>", "<< /FT /Sig /Kids [5 0 R] >>", "<< /Kids [4 0 R] /Parent 4 0 R >>"}, "")},
+		{"object stream of 100 million objects", "", objStmBomb(t, 1<<10, 100_000_000)},
+		{"huge xref stream", "", []byte("%PDF-1.7\n1 0 obj\n<< /Type /XRef /Size 2000000000 /W [1 4 2] /Index [0 2000000000] /Root 1 0 R /Length 0 >>\nstream\n\nendstream\nendobj\nstartxref\n9\n%%EOF\n")},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := process(w, c.doc, map[string]string{})
+			wantErr(t, err, workers.ErrIllegalRequest, c.want)
+			if !strings.HasPrefix(err.Error(), "The document cannot be signed: ") || strings.Contains(err.Error(), "/tmp") {
+				t.Errorf("error %q is not the worker's sentence", err)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("refusing took %v", d)
+			}
+		})
+	}
+	if n := f.tok.signed.Load(); n != 0 {
+		t.Errorf("%d signatures made for hostile documents", n)
+	}
+
+	// A flate bomb in an object stream: pdfcpu decodes only the bytes the
+	// objects need, so it is signed like any PDF, without 256 MiB in memory.
+	start := time.Now()
+	if _, err := process(w, objStmBomb(t, 256<<20, 1), map[string]string{}); err != nil && !errors.Is(err, workers.ErrIllegalRequest) {
+		t.Errorf("decompression bomb: %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the decompression bomb took %v", d)
+	}
+}
+
+func TestPDFSignerRefusesClientSideHashing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	w := f.workerOf(t, config.KindPDFSigner, "")
+	for _, meta := range []map[string]string{{"USING_CLIENTSUPPLIED_HASH": "true"}, {"CLIENTSIDE_HASHDIGESTALGORITHM": "SHA-256"}} {
+		_, err := process(w, onePage(), meta)
+		wantErr(t, err, workers.ErrIllegalRequest, "Client-side hashing does not apply to PDF signing")
+	}
+}
+
+// TestPDFSignerBatchAndOverrides signs a batch of two PDFs, one of them
+// signed already, with a reason from the request.
+func TestPDFSignerBatchAndOverrides(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	w := f.workerOf(t, config.KindPDFSigner, "ALLOW_BATCHSIGNING_OVERRIDE: true\nREASON: configured\nALLOW_PROPERTY_OVERRIDE: REASON\nCERTIFICATION_LEVEL: FORM_FILLING")
+	single := map[string]string{"USING_BATCHSIGNING": "false"}
+	first, err := process(w, onePage(), single)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.ContentType != "application/pdf" {
+		t.Errorf("content type %s", first.ContentType)
+	}
+	body, _ := json.Marshal(workers.BatchRequest{SignatureRequests: []workers.BatchItem{
+		{Data: base64.StdEncoding.EncodeToString(onePage()), CustomIdentifier: "a"},
+		{Data: base64.StdEncoding.EncodeToString(first.Data), CustomIdentifier: "b"},
+	}})
+	_, err = process(w, body, map[string]string{"USING_BATCHSIGNING": "true", "REASON": "from request"})
+	wantErr(t, err, workers.ErrIllegalRequest, "Batch item 1 (customIdentifier \"b\"): The document cannot be signed: the PDF is signed already; a certification signature must be the first one")
+
+	w = f.workerOf(t, config.KindPDFSigner, "ALLOW_BATCHSIGNING_OVERRIDE: true\nREASON: configured\nALLOW_PROPERTY_OVERRIDE: REASON")
+	resp, err := process(w, body, map[string]string{"USING_BATCHSIGNING": "true", "REASON": "from request"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var br workers.BatchResponse
+	if err := json.Unmarshal(resp.Data, &br); err != nil || len(br.Signatures) != 2 {
+		t.Fatalf("batch response: %v %s", err, resp.Data)
+	}
+	for i, s := range br.Signatures {
+		rep, err := validate.PDF(context.Background(), s.Signature, validate.Options{Roots: []*x509.Certificate{f.ca.Cert}}, pades.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Indication != validate.TotalPassed || len(rep.Signatures) != i+1 {
+			t.Fatalf("item %d: %s with %d signatures", i, rep.Indication, len(rep.Signatures))
+		}
+		last := rep.Signatures[i]
+		if last.Reason != "from request" || last.Level != "PAdES-BASELINE-B" {
+			t.Errorf("item %d: reason %q level %q", i, last.Reason, last.Level)
+		}
+		if i == 1 && rep.Signatures[0].CertificationLevel != 2 {
+			t.Errorf("the first signature's certification level is %d", rep.Signatures[0].CertificationLevel)
+		}
+	}
+	_, err = process(f.workerOf(t, config.KindPDFSigner, ""), onePage(), map[string]string{"REASON": "x"})
+	wantErr(t, err, workers.ErrIllegalRequest, "does not let requests override it")
+}

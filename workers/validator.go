@@ -1,0 +1,194 @@
+package workers
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/formats/pades"
+	"github.com/signet-project/signet/formats/revocation"
+	"github.com/signet-project/signet/formats/validate"
+)
+
+// Validator validates signatures and answers with a JSON report (kinds
+// CMSValidator and PDFValidator), against the trust anchors of
+// TRUSTANCHORS, fetching CRLs a signature does not carry when
+// REVOCATION_FETCH is on. It has no key and never signs.
+type Validator struct {
+	name     string
+	id       int
+	kind     string
+	problems []string
+	disabled bool
+	roots    []*x509.Certificate
+	online   validate.CRLSource
+	limits   pades.Limits
+	now      func() time.Time
+}
+
+func newValidator(b base, p config.Properties, now func() time.Time) *Validator {
+	v := &Validator{name: b.name, id: b.id, kind: b.kind, problems: b.problems, disabled: b.disabled, now: now,
+		limits: pades.Limits{MaxObjects: p.Int(config.PropMaxPDFObjects)}}
+	if path := p.String(config.PropTrustAnchors); path != "" {
+		roots, err := ReadCertificates(path)
+		if err != nil {
+			v.problems = append(v.problems, "TRUSTANCHORS: "+err.Error())
+		}
+		v.roots = roots
+	}
+	if p.Bool(config.PropRevocationFetch) {
+		v.online = &revocation.Fetcher{Timeout: p.Duration(config.PropRevocationTimeout)}
+	}
+	return v
+}
+
+// ReadCertificates reads a PEM file of certificates (trust anchors).
+func ReadCertificates(path string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("the trust anchors cannot be read: %w", err)
+	}
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("a certificate of %s cannot be parsed: %w", path, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s holds no PEM certificate: give the trusted root certificates", path)
+	}
+	return out, nil
+}
+
+// Name returns the worker's name.
+func (v *Validator) Name() string { return v.name }
+
+// ID returns the worker's ID.
+func (v *Validator) ID() int { return v.id }
+
+// Kind returns CMSValidator or PDFValidator.
+func (v *Validator) Kind() string { return v.kind }
+
+// Status is Active unless the configuration is wrong or DISABLED is set.
+func (v *Validator) Status(context.Context) Status {
+	if len(v.problems) > 0 {
+		return Status{Errors: v.problems}
+	}
+	if v.disabled {
+		return Status{Errors: []string{"Worker is disabled (DISABLED=true)."}}
+	}
+	return Status{Active: true}
+}
+
+// cmsRequest is CMSValidator's JSON request: a signature and, for a
+// detached one, its content or the content's digest (all base64).
+type cmsRequest struct {
+	Signature       string `json:"signature"`
+	Content         string `json:"content,omitempty"`
+	Digest          string `json:"digest,omitempty"`
+	DigestAlgorithm string `json:"digestAlgorithm,omitempty"`
+}
+
+// Process validates the request's document and answers with the report.
+func (v *Validator) Process(ctx context.Context, req *Request) (*Response, error) {
+	if st := v.Status(ctx); !st.Active {
+		if v.disabled && len(v.problems) == 0 {
+			return nil, Unavailable(nil, "Worker %s is disabled.", v.name)
+		}
+		return nil, &Error{Kind: ErrMisconfigured, Msg: fmt.Sprintf("Worker %s is misconfigured: %s", v.name, st.Errors[0])}
+	}
+	data, err := readAll(req)
+	if err != nil {
+		return nil, err
+	}
+	opts := validate.Options{Roots: v.roots, Time: v.now(), Online: v.online}
+	ctx, cancel := context.WithTimeout(ctx, pdfReadTimeout)
+	defer cancel()
+	var rep *validate.Report
+	if v.kind == config.KindPDFValidator {
+		if rep, err = validate.PDF(ctx, data, opts, v.limits); err != nil {
+			return nil, pdfError(err, "validated")
+		}
+	} else {
+		sig, content, digest, h, err := parseCMSRequest(data)
+		if err != nil {
+			return nil, err
+		}
+		var contentFn func() io.Reader
+		if content != nil {
+			contentFn = func() io.Reader { return bytes.NewReader(content) }
+		}
+		rep = validate.CMS(ctx, sig, contentFn, digest, h, opts)
+	}
+	out, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return nil, Unavailable(err, "Encoding the report failed: %v", err)
+	}
+	return &Response{Data: append(out, '\n'), ContentType: ContentTypeJSON, Items: len(rep.Signatures)}, nil
+}
+
+// parseCMSRequest reads CMSValidator's body: the JSON request, or a bare
+// DER or PEM signature that encapsulates its content.
+func parseCMSRequest(data []byte) (sig, content, digest []byte, h crypto.Hash, err error) {
+	trimmed := bytes.TrimSpace(data)
+	if blk, _ := pem.Decode(trimmed); blk != nil {
+		return blk.Bytes, nil, nil, 0, nil
+	}
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return data, nil, nil, 0, nil
+	}
+	var r cmsRequest
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return nil, nil, nil, 0, Illegal("The request is not JSON of the form {\"signature\":…,\"content\":…} or {\"signature\":…,\"digest\":…,\"digestAlgorithm\":\"SHA-256\"} (base64): %v.", jsonErrorText(err))
+	}
+	field := func(name, s string) ([]byte, error) {
+		if s == "" {
+			return nil, nil
+		}
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, Illegal("%s is not valid base64.", name)
+		}
+		return b, nil
+	}
+	if sig, err = field("signature", r.Signature); err != nil {
+		return
+	}
+	if sig == nil {
+		return nil, nil, nil, 0, Illegal("The request has no signature: send it base64 in \"signature\".")
+	}
+	if content, err = field("content", r.Content); err != nil {
+		return
+	}
+	if digest, err = field("digest", r.Digest); err != nil {
+		return
+	}
+	if r.DigestAlgorithm != "" {
+		if h, err = cms.ParseHash(r.DigestAlgorithm); err != nil {
+			return nil, nil, nil, 0, Illegal("%v", err)
+		}
+	}
+	return sig, content, digest, h, nil
+}
