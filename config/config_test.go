@@ -252,7 +252,7 @@ func equal(a, b any) bool {
 // TestDemoConfig checks that the embedded default configuration of
 // internal/demo is valid.
 func TestDemoConfig(t *testing.T) {
-	cfg, err := Load("demo/default.yaml")
+	cfg, err := Load("../internal/demo/default.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

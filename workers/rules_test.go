@@ -8,8 +8,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/pem"
 	"fmt"
 	"math/big"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -98,7 +100,7 @@ func ruleToken(t *testing.T) tokens.Token {
 }
 
 // TestBuildAgreesWithConfigCorpus builds every sample configuration of
-// testdata/config that loads.
+// testdata/config that loads, and the demo's default configuration.
 func TestBuildAgreesWithConfigCorpus(t *testing.T) {
 	t.Parallel()
 	const dir = "../testdata/config/"
@@ -106,6 +108,7 @@ func TestBuildAgreesWithConfigCorpus(t *testing.T) {
 	for _, files := range [][]string{
 		{"tokens.yaml", "workers.yaml"},
 		{"tokens.yaml", "tokens-bad.yaml", "workers-bad.yaml"},
+		{"../../internal/demo/default.yaml"},
 	} {
 		var paths []string
 		for _, f := range files {
@@ -130,6 +133,11 @@ func TestBuildAgreesWithConfigRules(t *testing.T) {
 	t.Parallel()
 	tok := ruleToken(t)
 	var none [2]string
+	chain, err := tok.Chain(context.Background(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: chain[0].Raw})
 	const tsaWorker = "  - name: TSA\n    id: 9\n    kind: TimeStampSigner\n    token: t\n    key: tsa\n    properties:\n      AUTHTYPE: NOAUTH\n      DEFAULTTSAPOLICYOID: 1.2.3.4\n"
 	type ruleCase struct {
 		kind, props, want string    // want: the one problem config reports; "" for none
@@ -144,6 +152,13 @@ func TestBuildAgreesWithConfigRules(t *testing.T) {
 		{config.KindPlainSigner, "SIGNATUREALGORITHM: NONEwithECDSA\nCLIENTSIDEHASHING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", "", none},
 		{config.KindPlainSigner, "", "", none},
 		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nACCEPTEDPOLICIES: 1.2.3;1.2.4\nACCEPTEDALGORITHMS: SHA1;SHA256\nTSA: CN=TSA,O=Signet\nSIGNATUREALGORITHM: SHA384withECDSA", "", none},
+		{config.KindPDFSigner, "", "", none},
+		{config.KindPDFSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: TSA\nREASON: test", "", none},
+		{config.KindCMSValidator, "TRUSTANCHORS: anchors.pem", "", none},
+		{config.KindPDFValidator, "TRUSTANCHORS: anchors.pem\nREVOCATION_FETCH: false", "", none},
+		{config.KindPDFValidator, "", "Set TRUSTANCHORS", none},
+		{config.KindPDFSigner, "SIGNATURE_LEVEL: BASELINE-LT", "BASELINE-LT needs", none},
+		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-LT\nTSA_WORKER: TSA", "BASELINE-LT", none},
 
 		// Digests: the lists derive from formats/cms and formats/tsp.
 		{config.KindCMSSigner, "CLIENTSIDEHASHING: true\nDETACHEDSIGNATURE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-224", `lists unknown value "SHA-224"`, none},
@@ -156,7 +171,7 @@ func TestBuildAgreesWithConfigRules(t *testing.T) {
 		// Signature algorithms, as formats/cms parses them, per kind.
 		{config.KindCMSSigner, "SIGNATUREALGORITHM: SHA1withRSA", "SIGNATUREALGORITHM is not a signature algorithm", none},
 		{config.KindCMSSigner, "SIGNATUREALGORITHM: NONEwithECDSA", "only PlainSigner", none},
-		{config.KindPlainSigner, "SIGNATUREALGORITHM: NONEwithRSAandMGF1", "needs a digest algorithm for RSA-PSS", none},
+		{config.KindPlainSigner, "SIGNATUREALGORITHM: NONEwithRSAandMGF1", "RSA-PSS needs a digest algorithm", none},
 		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nSIGNATUREALGORITHM: SHA256withRSAandMGF1", "not supported by TimeStampSigner", none},
 		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nSIGNATUREALGORITHM: SHA3-256withECDSA", "not supported by TimeStampSigner", none},
 
@@ -215,7 +230,11 @@ func TestBuildAgreesWithConfigRules(t *testing.T) {
 				w = strings.Replace(w, tt.edit[0], tt.edit[1], 1)
 			}
 			y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n" + tsaWorker + w
-			cfg, err := config.Parse(filepath.Join(t.TempDir(), "w.yaml"), []byte(y))
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "anchors.pem"), anchors, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Parse(filepath.Join(dir, "w.yaml"), []byte(y))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -250,7 +269,7 @@ func TestKeyResolvedWhenSigning(t *testing.T) {
 		t.Fatal(err)
 	}
 	y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n" +
-		"  - name: Plain\n    id: 1\n    kind: PlainSigner\n    token: t\n    key: late\n    properties: {AUTHTYPE: NOAUTH}\n"
+		"  - name: Plain\n    id: 1\n    kind: PlainSigner\n    token: t\n    key: late\n"
 	cfg, err := config.Parse(filepath.Join(t.TempDir(), "w.yaml"), []byte(y))
 	if err != nil {
 		t.Fatal(err)
