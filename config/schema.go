@@ -638,28 +638,25 @@ func checkOIDList(_, v string) string {
 }
 
 // checkSignatureAlgorithm accepts the algorithms the worker kind signs
-// with, as formats/cms parses them: any of cms.ParseSignatureAlgorithm for
-// CMS and CAdES; for PlainSigner also NONEwithRSA and NONEwithECDSA (the
-// request data signed as it is); for TimeStampSigner no RSA-PSS and only
+// with, as formats/cms parses them: cms.ParseSignatureAlgorithm for CMS and
+// CAdES; cms.ParseRawSignatureAlgorithm (which adds NONEwithRSA and
+// NONEwithECDSA) for PlainSigner; for TimeStampSigner no RSA-PSS and only
 // the SHA-2 digests RFC 3161 tokens are signed with. Whether the key can
 // use the algorithm is checked against the key, when the worker signs.
 func checkSignatureAlgorithm(kind, v string) string {
-	const hint = "is not a signature algorithm: use a name such as SHA256withRSA, SHA256withRSAandMGF1, SHA256withECDSA, Ed25519 or NONEwithECDSA."
-	name := v
 	none := len(v) > len("NONEwith") && strings.EqualFold(v[:len("NONEwith")], "NONEwith")
-	if none {
-		if kind != KindPlainSigner {
-			return fmt.Sprintf("%s signs unhashed data, which only PlainSigner does: name a digest, such as SHA256with%s.", v, v[len("NONEwith"):])
-		}
-		name = "SHA256" + v[len("NONE"):]
+	parse := cms.ParseSignatureAlgorithm
+	if kind == KindPlainSigner {
+		parse = cms.ParseRawSignatureAlgorithm
 	}
-	alg, err := cms.ParseSignatureAlgorithm(name)
-	if err != nil {
-		return hint
-	}
+	alg, err := parse(v)
 	switch {
-	case none && alg.Scheme == cms.PSS:
-		return "needs a digest algorithm for RSA-PSS: use e.g. SHA256withRSAandMGF1."
+	case err != nil && none && kind == KindPlainSigner:
+		return "is not a signature algorithm for unhashed data: use NONEwithRSA or NONEwithECDSA (RSA-PSS needs a digest algorithm, such as SHA256withRSAandMGF1)."
+	case err != nil && none:
+		return fmt.Sprintf("%s signs unhashed data, which only PlainSigner does: name a digest, such as SHA256with%s.", v, v[len("NONEwith"):])
+	case err != nil:
+		return "is not a signature algorithm: use a name such as SHA256withRSA, SHA256withRSAandMGF1, SHA256withECDSA, Ed25519 or NONEwithECDSA."
 	case kind == KindTimeStampSigner && alg.Scheme == cms.PSS:
 		return fmt.Sprintf("%s is not supported by TimeStampSigner: use SHA256withRSA, SHA256withECDSA or Ed25519 (or their SHA-384 and SHA-512 variants).", v)
 	case kind == KindTimeStampSigner && alg.Hash != crypto.SHA256 && alg.Hash != crypto.SHA384 && alg.Hash != crypto.SHA512:

@@ -22,13 +22,6 @@ const healthTimeout = 10 * time.Second
 // configuration version the node runs.
 const HeaderConfigVersion = "X-Signet-Config-Version"
 
-// disabler is the optional capability of a worker that can be disabled
-// (DISABLED=true). As in SignServer, disabled workers are left out of the
-// health check.
-type disabler interface {
-	Disabled() bool
-}
-
 // health serves GET /signserver/healthcheck/signserverhealth as SignServer's
 // health check: 200 with ALLOK when every worker is active, otherwise 500
 // with one line per problem, "Worker NAME (ID): problem", after the
@@ -40,7 +33,8 @@ func (s *Server) health(c echo.Context) error {
 	statuses := make([]workers.Status, len(ws))
 	var wg sync.WaitGroup
 	for i, w := range ws {
-		if d, ok := w.(disabler); ok && d.Disabled() {
+		// As in SignServer, disabled workers are left out of the health check.
+		if d, ok := w.(workers.Disableable); ok && d.Disabled() {
 			statuses[i].Active = true
 			continue
 		}

@@ -97,10 +97,10 @@ func (b *base) status(ctx context.Context, checkKey func(crypto.PublicKey) error
 // ready fails fast for a worker that cannot serve whatever the request.
 func (b *base) ready() error {
 	if len(b.problems) > 0 {
-		return &Error{Kind: ErrMisconfigured, Msg: fmt.Sprintf("Worker %s is misconfigured: %s", b.name, b.problems[0])}
+		return b.misconfigured(b.problems[0])
 	}
 	if b.openErr != "" {
-		return &Error{Kind: ErrMisconfigured, Msg: fmt.Sprintf("Worker %s is misconfigured: %s", b.name, b.openErr)}
+		return b.misconfigured(b.openErr)
 	}
 	if b.disabled {
 		return Unavailable(nil, "Worker %s is disabled.", b.name)
@@ -109,6 +109,12 @@ func (b *base) ready() error {
 		return Unavailable(nil, "Worker %s has no crypto token: token %q is not available.", b.name, b.tokName)
 	}
 	return nil
+}
+
+// misconfigured returns the ErrMisconfigured error of a key that does not
+// fit the worker's configuration.
+func (b *base) misconfigured(msg string) error {
+	return &Error{Kind: ErrMisconfigured, Msg: fmt.Sprintf("Worker %s is misconfigured: %s", b.name, msg)}
 }
 
 // chain returns the signer certificate chain, which CMS workers need.

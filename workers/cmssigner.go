@@ -116,12 +116,6 @@ func (w *CMSSigner) checkKey(pub crypto.PublicKey) error {
 	return err
 }
 
-// misconfigured returns the ErrMisconfigured error of a key that does not
-// fit the worker's configuration.
-func (b *base) misconfigured(msg string) error {
-	return &Error{Kind: ErrMisconfigured, Msg: fmt.Sprintf("Worker %s is misconfigured: %s", b.name, msg)}
-}
-
 // current returns what the worker resolved for the signer certificate the
 // token holds now. Certificates are compared by their bytes: a token may
 // return a new *x509.Certificate on each call (see tokens.Token.Chain).

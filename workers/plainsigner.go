@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/rsa"
-	"strings"
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
@@ -32,22 +31,11 @@ type PlainSigner struct {
 func newPlainSigner(b base, p config.Properties) *PlainSigner {
 	w := &PlainSigner{base: b, pol: newPolicy(p)}
 	w.pol.detached = true // a plain signature never holds the document
-	name := p.String(config.PropSignatureAlgorithm)
-	if name == "" {
-		return w
+	if name := p.String(config.PropSignatureAlgorithm); name != "" {
+		if alg, err := cms.ParseRawSignatureAlgorithm(name); err == nil {
+			w.sigAlg = &alg
+		}
 	}
-	none := strings.HasPrefix(strings.ToUpper(name), "NONEWITH")
-	if none {
-		name = "SHA256" + name[len("NONE"):]
-	}
-	alg, err := cms.ParseSignatureAlgorithm(name)
-	if err != nil {
-		return w // config reported it
-	}
-	if none || alg.Scheme == cms.Ed25519 {
-		alg.Hash = 0 // the data as it is; pure Ed25519 signs the message itself
-	}
-	w.sigAlg = &alg
 	return w
 }
 
@@ -60,7 +48,7 @@ func (w *PlainSigner) algorithm(pub crypto.PublicKey) (cms.Algorithm, error) {
 			return alg, w.misconfigured(err.Error())
 		}
 		if alg.Scheme == cms.Ed25519 {
-			alg.Hash = 0
+			alg.Hash = 0 // pure Ed25519 signs the message itself
 		}
 		return alg, nil
 	}

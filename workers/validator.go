@@ -28,12 +28,15 @@ type Validator struct {
 	name     string
 	id       int
 	kind     string
-	problems []string
-	disabled bool
-	roots    []*x509.Certificate
-	online   validate.CRLSource
-	limits   pades.Limits
-	now      func() time.Time
+	problems []string // config's, as for every worker
+	// anchorsErr says why the TRUSTANCHORS file cannot be used: read when
+	// the worker is built, as a keystore is, so not a configuration problem.
+	anchorsErr string
+	disabled   bool
+	roots      []*x509.Certificate
+	online     validate.CRLSource
+	limits     pades.Limits
+	now        func() time.Time
 }
 
 func newValidator(b base, p config.Properties, now func() time.Time) *Validator {
@@ -42,7 +45,7 @@ func newValidator(b base, p config.Properties, now func() time.Time) *Validator 
 	if path := p.String(config.PropTrustAnchors); path != "" {
 		roots, err := ReadCertificates(path)
 		if err != nil {
-			v.problems = append(v.problems, "TRUSTANCHORS: "+err.Error())
+			v.anchorsErr = "TRUSTANCHORS: " + err.Error()
 		}
 		v.roots = roots
 	}
@@ -86,13 +89,23 @@ func (v *Validator) Name() string { return v.name }
 // ID returns the worker's ID.
 func (v *Validator) ID() int { return v.id }
 
+// Disabled reports whether the worker is configured DISABLED=true.
+func (v *Validator) Disabled() bool { return v.disabled }
+
+// configProblems returns the worker's configuration problems, config's.
+func (v *Validator) configProblems() []string { return v.problems }
+
 // Kind returns CMSValidator or PDFValidator.
 func (v *Validator) Kind() string { return v.kind }
 
-// Status is Active unless the configuration is wrong or DISABLED is set.
+// Status is Active unless the configuration is wrong, the trust anchors
+// cannot be read or DISABLED is set.
 func (v *Validator) Status(context.Context) Status {
 	if len(v.problems) > 0 {
 		return Status{Errors: v.problems}
+	}
+	if v.anchorsErr != "" {
+		return Status{Errors: []string{v.anchorsErr}}
 	}
 	if v.disabled {
 		return Status{Errors: []string{"Worker is disabled (DISABLED=true)."}}
@@ -112,7 +125,7 @@ type cmsRequest struct {
 // Process validates the request's document and answers with the report.
 func (v *Validator) Process(ctx context.Context, req *Request) (*Response, error) {
 	if st := v.Status(ctx); !st.Active {
-		if v.disabled && len(v.problems) == 0 {
+		if v.disabled && len(v.problems) == 0 && v.anchorsErr == "" {
 			return nil, Unavailable(nil, "Worker %s is disabled.", v.name)
 		}
 		return nil, &Error{Kind: ErrMisconfigured, Msg: fmt.Sprintf("Worker %s is misconfigured: %s", v.name, st.Errors[0])}

@@ -145,15 +145,20 @@ type UsageReporter interface {
 	KeyUsage(ctx context.Context) (used, limit int64, counted bool)
 }
 
-// Every worker kind has each capability.
+// Every signing worker kind has each capability; validators, which have
+// no key, can be disabled.
 var (
 	_ Keyed         = (*CMSSigner)(nil)
 	_ Keyed         = (*PlainSigner)(nil)
 	_ Keyed         = (*TimeStampSigner)(nil)
+	_ Keyed         = (*PDFSigner)(nil)
 	_ Disableable   = (*CMSSigner)(nil)
 	_ Disableable   = (*PlainSigner)(nil)
 	_ Disableable   = (*TimeStampSigner)(nil)
+	_ Disableable   = (*PDFSigner)(nil)
+	_ Disableable   = (*Validator)(nil)
 	_ UsageReporter = (*CMSSigner)(nil)
 	_ UsageReporter = (*PlainSigner)(nil)
 	_ UsageReporter = (*TimeStampSigner)(nil)
+	_ UsageReporter = (*PDFSigner)(nil)
 )

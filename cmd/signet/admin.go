@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/signet-project/signet/internal/adminclient"
+	"github.com/signet-project/signet/internal/cluster"
 	srv "github.com/signet-project/signet/internal/server"
 	"github.com/signet-project/signet/internal/tlsclient"
 	"github.com/signet-project/signet/state"
@@ -106,7 +107,7 @@ func adminCommands() []command {
 			})
 		})),
 		adminCmd("audit list", "", "the audit log, oldest first", [2]int{0, 0}, adminAuditList),
-		{name: "admin audit verify", short: "check the audit log's hash chain in a data folder", max: 0, setup: auditVerifyCmd},
+		{name: "admin audit verify", short: "check the audit log's hash chain in a data folder, or a cluster's (--state)", max: 0, setup: auditVerifyCmd},
 		{name: "admin hash-password", short: "print the bcrypt hash of a password (from --password-file, else stdin) for a user's passwordHash", max: 0, setup: hashPasswordCmd},
 	}
 }
@@ -215,22 +216,39 @@ func adminAuditList(fs *flag.FlagSet) adminRun {
 // database): edited, deleted, reordered and added records, a cut or wiped
 // log and an older copy of the database put back are all reported. It
 // exits 0 when the log is intact and 1 naming the first bad record.
+//
+// With --state it checks the one chain of a cluster in PostgreSQL instead,
+// with --seal the seal of its head (the key file every node has).
 func auditVerifyCmd(fs *flag.FlagSet) runFunc {
 	dataDir := fs.String("data", "signet-data", "data `folder` of the server whose audit log to check")
 	keyFile := fs.String("audit-key", "", "`file` of the key that seals the audit head (the server's server.auditKey; default DATA.audit-key beside the data folder)")
+	url := fs.String("state", "", "check the cluster's audit log in the PostgreSQL database at `URL` instead")
+	seal := fs.String("seal", "", "with --state: the audit seal key `file` of the cluster's nodes")
 	return func(ctx context.Context, io stdio, _ []string) error {
-		store, err := sqlite.OpenReadOnly(ctx, filepath.Join(*dataDir, srv.StateFile))
-		if err != nil {
-			fmt.Fprintf(io.err, "signet admin audit verify: %v\n", err)
-			return exitError{1}
+		var n int64
+		var err error
+		if *url != "" {
+			store, oerr := cluster.OpenURL(ctx, *url, *seal, true)
+			if oerr != nil {
+				fmt.Fprintf(io.err, "signet admin audit verify: %v\n", oerr)
+				return exitError{1}
+			}
+			defer store.Close()
+			n, err = store.VerifyCount(ctx)
+		} else {
+			store, oerr := sqlite.OpenReadOnly(ctx, filepath.Join(*dataDir, srv.StateFile))
+			if oerr != nil {
+				fmt.Fprintf(io.err, "signet admin audit verify: %v\n", oerr)
+				return exitError{1}
+			}
+			defer store.Close()
+			key, kerr := state.OpenSeal(srv.AuditKeyFile(*keyFile, *dataDir), false)
+			if kerr != nil {
+				fmt.Fprintf(io.err, "signet admin audit verify: %v: without the key the end of the log cannot be checked (set --audit-key)\n", kerr)
+				return exitError{1}
+			}
+			n, err = state.NewSealed(store, key).VerifyCount(ctx)
 		}
-		defer store.Close()
-		seal, err := state.OpenSeal(srv.AuditKeyFile(*keyFile, *dataDir), false)
-		if err != nil {
-			fmt.Fprintf(io.err, "signet admin audit verify: %v: without the key the end of the log cannot be checked (set --audit-key)\n", err)
-			return exitError{1}
-		}
-		n, err := state.NewSealed(store, seal).VerifyCount(ctx)
 		var ce *state.ChainError
 		switch {
 		case errors.As(err, &ce):

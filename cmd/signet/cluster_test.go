@@ -235,11 +235,16 @@ func TestCluster(t *testing.T) {
 	}
 	push()
 
+	// The audit seal key every node has, outside the database.
+	sealKey := filepath.Join(dir, "audit-seal.key")
+	if err := os.WriteFile(sealKey, []byte("8f6c1e0a9b2d4c7e8f6c1e0a9b2d4c7e\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	nodes := make([]*node, 3)
 	for i := range nodes {
 		n := &node{t: t, name: fmt.Sprintf("node%d", i+1), dir: filepath.Join(dir, fmt.Sprintf("node%d", i+1)), addr: loopbackAddr(t), env: env}
 		os.MkdirAll(n.dir, 0o700)
-		yaml := fmt.Sprintf("state:\n  postgres:\n    url: {env: SIGNET_DATABASE_URL}\n    node: %s\n", n.name)
+		yaml := fmt.Sprintf("state:\n  postgres:\n    url: {env: SIGNET_DATABASE_URL}\n    node: %s\n    sealKey: %s\n", n.name, sealKey)
 		if err := os.WriteFile(filepath.Join(n.dir, "node.yaml"), []byte(yaml), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -318,7 +323,7 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("with a node killed the cluster made %d signatures, want at most 500 and at least 500-128 (the lease lost)", made)
 		}
 		t.Logf("%d signatures with node 2 killed and restarted", made)
-		out, code := signetCLI(t, env, "admin", "audit", "verify", "--state", url)
+		out, code := signetCLI(t, env, "admin", "audit", "verify", "--state", url, "--seal", sealKey)
 		if code != 0 || !strings.Contains(out, "intact") {
 			t.Fatalf("audit verify: exit %d: %s", code, out)
 		}

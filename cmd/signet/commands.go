@@ -6,12 +6,15 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/client"
+	"github.com/signet-project/signet/internal/cluster"
 	"github.com/signet-project/signet/internal/loadgen"
 	srv "github.com/signet-project/signet/internal/server"
 	"github.com/signet-project/signet/internal/verify"
@@ -31,6 +34,23 @@ keys and certificates in --data. SIGHUP reloads the configuration files.`},
 		{name: "client batch", args: "FILE|FOLDER...", short: "Sign documents in batch requests.", min: 1, max: -1, setup: signCmd(true)},
 		{name: "client bench", short: "Load-test a worker: items/s, latency, errors.", max: 0, setup: benchCmd},
 		{name: "config check", args: "FILE...", short: "Report every configuration error.", min: 1, max: -1, setup: checkCmd},
+		{name: "config import-signserver", args: "FILE...", short: "Convert SignServer worker property files to Signet YAML.", min: 1, max: -1, setup: importSignServerCmd, long: `
+Reads the files that signserver dumpproperties writes (WORKERGENID<n>. and
+WORKER<id>. properties): CMSSigner, CAdESSigner, PlainSigner, TimeStampSigner
+and the other worker kinds Signet has; KeystoreCryptoToken and
+PKCS11CryptoToken crypto workers become soft and pkcs11 tokens. Every
+property that is not carried over is listed on stderr with the reason.
+Exit status: 0 the YAML is ready, 1 it has problems (listed), 2 usage error.`},
+		{name: "config export-signserver", args: "FILE...", short: "Write Signet workers and tokens as SignServer worker properties.", min: 1, max: -1, setup: exportSignServerCmd, long: `
+The output loads with signserver setproperties. Secrets are never written:
+activate the crypto workers in SignServer. What SignServer has no place for
+is listed on stderr.`},
+		{name: "config push", args: "FILE", short: "Check a configuration and make it the cluster's version in force.", min: 1, max: 1, setup: pushCmd, long: `
+Every node of the cluster on the database (--state, default
+$` + cluster.URLEnv + `) runs the new version within a second. The file is
+checked as config check does; its server and state sections belong in each
+node's own file and are refused here.`},
+		{name: "config pull", short: "Print the cluster's configuration in force.", max: 0, setup: pullCmd},
 		{name: "verify", args: "FILE", short: "Validate a signed PDF or a CMS/CAdES signature offline and print the JSON report.", min: 1, max: 1, setup: verifyCmd, long: `
 Exit status: 0 TOTAL-PASSED, 1 TOTAL-FAILED, 3 INDETERMINATE, 2 usage or input error.`},
 		{name: "version", short: "Print the version of this build.", max: 0, setup: versionCmd},
@@ -191,3 +211,58 @@ type stringList []string
 
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// stateFlag registers --state, the cluster's database URL.
+func stateFlag(fs *flag.FlagSet) *string {
+	return fs.String("state", "", "the cluster's PostgreSQL `URL` (default: $"+cluster.URLEnv+")")
+}
+
+func pushCmd(fs *flag.FlagSet) runFunc {
+	url := stateFlag(fs)
+	author := fs.String("author", "", "who pushes, recorded with the version (default: $USER)")
+	return func(ctx context.Context, io stdio, args []string) error {
+		who := *author
+		if who == "" {
+			who = os.Getenv("USER")
+		}
+		if who == "" {
+			who = "unknown"
+		}
+		store, err := cluster.OpenURL(ctx, *url, "", false)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		v, problems, err := cluster.Push(ctx, store, args[0], who)
+		if err != nil {
+			return err
+		}
+		for _, p := range problems {
+			fmt.Fprintln(io.err, p.Error())
+		}
+		if len(problems) > 0 {
+			fmt.Fprintf(io.err, "%d problem(s) found; nothing was pushed.\n", len(problems))
+			return exitError{1}
+		}
+		fmt.Fprintf(io.out, "%s is version %d of the cluster's configuration.\n", args[0], v)
+		return nil
+	}
+}
+
+func pullCmd(fs *flag.FlagSet) runFunc {
+	url := stateFlag(fs)
+	return func(ctx context.Context, io stdio, _ []string) error {
+		store, err := cluster.OpenURL(ctx, *url, "", true)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		cv, err := store.Config(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(io.err, "# version %d, pushed by %s at %s\n", cv.Version, cv.Author, cv.Created.UTC().Format(time.RFC3339))
+		fmt.Fprint(io.out, cv.YAML)
+		return nil
+	}
+}

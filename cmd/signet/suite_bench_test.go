@@ -69,7 +69,7 @@ func benchSet(b *testing.B) *workers.Set {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return workers.Build(ctx, cfg, workers.BuildOptions{Open: tokenOpener()})
+	return workers.Build(ctx, cfg, workers.BuildOptions{Open: tokenOpener(nil)})
 }
 
 // batchDigests returns n distinct SHA-256 digests.

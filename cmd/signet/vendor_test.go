@@ -541,6 +541,30 @@ func TestDSMAPIOnDemo(t *testing.T) {
 	if code != http.StatusOK || strings.Contains(string(body), "signer-p256") || !strings.Contains(string(body), "signer-rsa3072") {
 		t.Fatalf("limited user's key list: %d %s, want signer-rsa3072 only", code, body)
 	}
+	// One item through /crypto/v1/sign, and its signature through
+	// /crypto/v1/verify.
+	code, body = c.do(http.MethodPost, "/crypto/v1/sign", bearer, "", items[5])
+	var one struct {
+		Kid       string `json:"kid"`
+		Signature []byte `json:"signature"`
+	}
+	d3 := sha256.Sum256([]byte("two"))
+	if code != http.StatusOK || json.Unmarshal(body, &one) != nil || one.Kid != kids["signer-rsa3072"] ||
+		rsa.VerifyPSS(pubs["signer-rsa3072"].(*rsa.PublicKey), crypto.SHA256, d3[:], one.Signature, nil) != nil {
+		t.Fatalf("single sign: %d %s: want a PSS signature that verifies", code, body)
+	}
+	for _, v := range []struct {
+		sig  []byte
+		want string
+	}{{one.Signature, `"result":true`}, {d3[:], `"result":false`}} {
+		req := map[string]any{"signature": b64(v.sig)}
+		for k, x := range items[5] {
+			req[k] = x
+		}
+		if code, body = c.do(http.MethodPost, "/crypto/v1/verify", bearer, "", req); code != http.StatusOK || !strings.Contains(string(body), v.want) {
+			t.Errorf("verify: %d %s, want %s", code, body, v.want)
+		}
+	}
 	validated := tr.RequireValid(t)
 	code, body = c.do(http.MethodPost, "/crypto/v1/keys/batch/sign", "", "", items[:1])
 	if code != http.StatusUnauthorized {
@@ -563,9 +587,27 @@ func TestNetHSMAPIOnDemo(t *testing.T) {
 	op := "operator:" + vendorPassword
 	pubs := demoPublicKeys(t, c)
 
+	// The operator's keys: list names the two signer keys: the list offers
+	// those, not tsa-p256, which it may not use.
 	code, body := c.do(http.MethodGet, "/api/v1/keys", op, "application/json", nil)
-	if code != http.StatusOK || !strings.Contains(string(body), `"signer-p256"`) || !strings.Contains(string(body), `"signer-rsa3072"`) {
+	if code != http.StatusOK || string(body) != `[{"id":"signer-p256"},{"id":"signer-rsa3072"}]`+"\n" {
 		t.Fatalf("GET /keys: %d %s", code, body)
+	}
+	if code, body := c.do(http.MethodGet, "/api/v1/keys/tsa-p256", op, "application/json", nil); code != http.StatusForbidden {
+		t.Errorf("GET /keys/tsa-p256: %d %s, want 403", code, body)
+	}
+	// Unknown paths and methods are NetHSM answers too (no description to
+	// check them against: sent around the validating transport).
+	plain := vendorClient{t: t, base: a.url, rt: http.DefaultTransport}
+	for _, r := range []struct {
+		method, path string
+		want         int
+	}{{http.MethodGet, "/api/v1/nope", 404}, {http.MethodDelete, "/api/v1/keys", 405}} {
+		code, body := plain.do(r.method, r.path, op, "", nil)
+		var m struct{ Message string }
+		if code != r.want || json.Unmarshal(body, &m) != nil || m.Message == "" {
+			t.Errorf("%s %s: %d %s, want %d with {\"message\"}", r.method, r.path, code, body, r.want)
+		}
 	}
 	for _, p := range []string{"/keys/signer-p256", "/keys/signer-rsa3072/public.pem", "/health/ready", "/health/state", "/info"} {
 		accept := "application/json"

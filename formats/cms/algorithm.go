@@ -263,6 +263,29 @@ func ParseSignatureAlgorithm(name string) (Algorithm, error) {
 	return Algorithm{}, bad
 }
 
+// ParseRawSignatureAlgorithm parses the algorithm of a raw (plain)
+// signature, one that is not wrapped in CMS: the names ParseSignatureAlgorithm
+// accepts, and NONEwithRSA and NONEwithECDSA, which sign their input as it
+// is (a DER DigestInfo, a digest). An algorithm that signs its input as it
+// is has Hash 0: NONEwith…, and Ed25519, which signs the message itself.
+// NONEwithRSAandMGF1 is refused: RSA-PSS needs a digest algorithm.
+func ParseRawSignatureAlgorithm(name string) (Algorithm, error) {
+	rest, none := strings.CutPrefix(strings.ToUpper(strings.TrimSpace(name)), "NONEWITH")
+	if !none {
+		alg, err := ParseSignatureAlgorithm(name)
+		if alg.Scheme == Ed25519 {
+			alg.Hash = 0
+		}
+		return alg, err
+	}
+	alg, err := ParseSignatureAlgorithm("SHA256with" + rest)
+	if err != nil || alg.Scheme == PSS {
+		return Algorithm{}, fmt.Errorf("%w raw signature algorithm %q: use NONEwithRSA or NONEwithECDSA (RSA-PSS needs a digest algorithm, such as SHA256withRSAandMGF1)", ErrUnsupported, name)
+	}
+	alg.Hash = 0
+	return alg, nil
+}
+
 // DefaultAlgorithm returns SignServer's default for a key: SHA256withRSA for
 // RSA; SHA256withECDSA, SHA384withECDSA or SHA512withECDSA for P-256, P-384
 // and P-521; Ed25519 (with SHA-512 digests) for Ed25519.

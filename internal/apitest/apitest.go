@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -45,13 +46,19 @@ func specFile(specPath string) (string, error) {
 	if d := os.Getenv(SpecDirEnv); d != "" {
 		return filepath.Join(d, filepath.Base(specPath)), nil
 	}
+	return repoFile(specPath)
+}
+
+// repoFile resolves path against the repository root, the nearest folder
+// above the working directory that holds go.mod.
+func repoFile(path string) (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, filepath.FromSlash(specPath)), nil
+			return filepath.Join(dir, filepath.FromSlash(path)), nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -68,6 +75,12 @@ type Contract struct {
 	API string
 	// Path is the description's file, relative to the repository root.
 	Path string
+	// Extra are JSON files, relative to the repository root, whose paths
+	// and component schemas are added to the description (a JSON file too)
+	// before it is loaded: operations of the vendor's full API reference
+	// that the description lacks. They may refer to the description's
+	// schemas, and may not redefine any.
+	Extra []string
 	// Repair, when set, mends the loaded description before it is
 	// validated (what the published document gets wrong).
 	Repair func(*openapi3.T)
@@ -103,8 +116,17 @@ func Load(t testing.TB, c Contract) *Spec {
 	if err != nil {
 		t.Fatal(err)
 	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, extra := range c.Extra {
+		if data, err = merge(data, extra); err != nil {
+			t.Fatalf("add %s to %s: %v", extra, path, err)
+		}
+	}
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromFile(path)
+	doc, err := loader.LoadFromData(data)
 	if err != nil {
 		t.Fatalf("load %s: %v", path, err)
 	}
@@ -124,6 +146,73 @@ func Load(t testing.TB, c Contract) *Spec {
 		t.Fatalf("router for %s: %v", path, err)
 	}
 	return &Spec{Doc: doc, Router: router, Contract: c}
+}
+
+// merge adds the paths and component schemas of the JSON description in
+// the repository file extra to the JSON description data.
+func merge(data []byte, extra string) ([]byte, error) {
+	file, err := repoFile(extra)
+	if err != nil {
+		return nil, err
+	}
+	more, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	type description struct {
+		Paths      map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Schemas map[string]json.RawMessage `json:"schemas"`
+		} `json:"components"`
+	}
+	var doc map[string]json.RawMessage
+	var base, add description
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(data, &base); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(more, &add); err != nil {
+		return nil, err
+	}
+	if base.Paths == nil {
+		base.Paths = map[string]json.RawMessage{}
+	}
+	if base.Components.Schemas == nil {
+		base.Components.Schemas = map[string]json.RawMessage{}
+	}
+	for p, v := range add.Paths {
+		if _, dup := base.Paths[p]; dup {
+			return nil, fmt.Errorf("path %s is in both", p)
+		}
+		base.Paths[p] = v
+	}
+	for n, v := range add.Components.Schemas {
+		if _, dup := base.Components.Schemas[n]; dup {
+			return nil, fmt.Errorf("schema %s is in both", n)
+		}
+		base.Components.Schemas[n] = v
+	}
+	var comps map[string]json.RawMessage
+	if raw, ok := doc["components"]; ok {
+		if err := json.Unmarshal(raw, &comps); err != nil {
+			return nil, err
+		}
+	}
+	if comps == nil {
+		comps = map[string]json.RawMessage{}
+	}
+	if comps["schemas"], err = json.Marshal(base.Components.Schemas); err != nil {
+		return nil, err
+	}
+	if doc["components"], err = json.Marshal(comps); err != nil {
+		return nil, err
+	}
+	if doc["paths"], err = json.Marshal(base.Paths); err != nil {
+		return nil, err
+	}
+	return json.Marshal(doc)
 }
 
 // Exchange is one checked request and response.

@@ -14,9 +14,9 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/internal/cluster"
 	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/tokens/guard"
@@ -52,17 +52,16 @@ type app struct {
 	// throttle slows password guessing on every surface, per user and
 	// client address.
 	throttle *auth.Throttle
-	buildMu  sync.Mutex // serialises builds (start and reload)
-	// chartInterval is how often the admin UI samples the metrics for its
-	// charts; zero: every 15 s.
-	chartInterval time.Duration
+	buildMu  sync.Mutex    // serialises builds (start and reload)
+	node     *cluster.Node // set by openState in a cluster; nil: the state is in the data folder
 }
 
 // newApp returns an app for the configuration files paths, with no workers
 // built yet.
 func newApp(ctx context.Context, log *slog.Logger, paths []string, dataDir string) *app {
-	a := &app{ctx: ctx, log: log, paths: paths, dataDir: dataDir, opener: TokenOpener(),
+	a := &app{ctx: ctx, log: log, paths: paths, dataDir: dataDir,
 		reg: workers.NewRegistry(workers.NewSet(nil, nil)), throttle: auth.NewThrottle()}
+	a.opener = TokenOpener(a.keystore)
 	a.auth = auth.New(func() []config.User { return a.config().Users })
 	return a
 }
@@ -96,6 +95,9 @@ func (a *app) build(cfg *config.Config) *workers.Set {
 // A configuration that does not load is refused as a whole and the running
 // one stays.
 func (a *app) reload() error {
+	if a.node != nil {
+		return a.node.Apply(a.ctx, true, a.applyCluster)
+	}
 	cfg, err := config.Load(a.paths...)
 	if err != nil {
 		a.log.Error("configuration reload refused; the running configuration stays", "error", err)

@@ -75,10 +75,19 @@ func Run(ctx context.Context, o Options) error {
 			log.Error("shutdown", "error", err)
 		}
 	}()
-	if err := a.openState(cfg.Server.AuditKey); err != nil {
-		return fmt.Errorf("open the run-time state in %s: %w", o.DataDir, err)
+	if err := a.openState(cfg); err != nil {
+		return fmt.Errorf("open the run-time state: %w", err)
 	}
-	a.build(cfg)
+	if a.node != nil {
+		// The cluster's version in force, with the node's files.
+		if err := a.node.Apply(ctx, true, a.applyCluster); err != nil {
+			return err
+		}
+		cfg = a.config()
+		go a.node.Watch(ctx, a.applyCluster)
+	} else {
+		a.build(cfg)
+	}
 
 	addr := o.Listen
 	if addr == "" {
@@ -111,8 +120,12 @@ func Run(ctx context.Context, o Options) error {
 		log.Warn("serving plain HTTP: credentials and documents travel in clear text; set server tls cert and key")
 	}
 	a.tls = tc
-	a.srv = web.New(web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log, Limits: serverLimits(cfg.Server),
-		TrustedProxies: cfg.Server.TrustedProxies, Authorizer: a.workerAuthorizer(), OnRefusal: a.auditRefusal})
+	wo := web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log, Limits: serverLimits(cfg.Server),
+		TrustedProxies: cfg.Server.TrustedProxies, Authorizer: a.workerAuthorizer(), OnRefusal: a.auditRefusal}
+	if a.node != nil {
+		wo.Node, wo.Collectors = a.node.Status, a.node.Metrics()
+	}
+	a.srv = web.New(wo)
 	if err := a.mountAdmin(); err != nil {
 		return err
 	}

@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/internal/cluster"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/state/sqlite"
 	"github.com/signet-project/signet/tokens/guard"
+	"github.com/signet-project/signet/tokens/soft"
 )
 
 // StateFile is the name of the state database in the data folder.
@@ -26,40 +30,57 @@ func AuditKeyFile(configured, dataDir string) string {
 	return filepath.Clean(dataDir) + ".audit-key"
 }
 
-// openState takes the data folder for this process and opens the run-time
-// state in it: the audit log (sealed with a key outside the folder), the
-// key usage counters and the signing log, and the key guard over them. It
-// runs before the workers are built. A state database older than its
-// sealed audit head (a copy put back, which would also roll the usage
-// counters back) is refused.
-func (a *app) openState(auditKey string) error {
+// openState opens the run-time state: the audit log (sealed with a key
+// outside the state), the key usage counters and the signing log, and the
+// key guard over them, which every signature goes through. It runs before
+// the workers are built.
+//
+// Without a state postgres section the state is in the data folder, which
+// this process takes (a second server on it refuses to start, naming the
+// PID); a state database older than its sealed audit head (a copy put back,
+// which would also roll the usage counters back) is refused. With one (the
+// node's own files) the node joins the cluster on that database instead,
+// and the configuration it runs is its files with the cluster's version in
+// force (see cluster).
+func (a *app) openState(cfg *config.Config) error {
 	if err := os.MkdirAll(a.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create the data folder: %w", err)
 	}
-	unlock, err := state.Lock(a.dataDir)
-	if err != nil {
-		return err
-	}
-	a.onClose(unlock)
-	store, err := sqlite.Open(a.ctx, filepath.Join(a.dataDir, StateFile))
-	if err != nil {
-		return err
-	}
-	a.onClose(store.Close)
-	seal, err := state.OpenSeal(AuditKeyFile(auditKey, a.dataDir), true)
-	if err != nil {
-		return err
-	}
-	if _, err := state.CheckHead(a.ctx, store, seal); err != nil && !errors.Is(err, state.ErrNoHead) {
-		var ce *state.ChainError
-		if errors.As(err, &ce) && ce.Seq > 0 {
-			return fmt.Errorf("the state database does not end where its sealed audit head says (%w): it was cut or an older copy was put back, which would also roll back the key usage counters; run signet admin audit verify, and restore the right copy", err)
+	if cfg.State.Postgres != nil {
+		node, err := cluster.Join(a.ctx, cfg, a.paths, a.log)
+		if err != nil {
+			return err
 		}
-		return err
+		a.node = node
+		a.usage, a.audit, a.signlog = node.Store, node.Store, node.Store
+		a.guard = &guard.Guard{Counters: node.Store, Log: node.Store, Logger: a.log}
+		a.onClose(node.Close)
+	} else {
+		unlock, err := state.Lock(a.dataDir)
+		if err != nil {
+			return err
+		}
+		a.onClose(unlock)
+		store, err := sqlite.Open(a.ctx, filepath.Join(a.dataDir, StateFile))
+		if err != nil {
+			return err
+		}
+		a.onClose(store.Close)
+		seal, err := state.OpenSeal(AuditKeyFile(cfg.Server.AuditKey, a.dataDir), true)
+		if err != nil {
+			return err
+		}
+		if _, err := state.CheckHead(a.ctx, store, seal); err != nil && !errors.Is(err, state.ErrNoHead) {
+			var ce *state.ChainError
+			if errors.As(err, &ce) && ce.Seq > 0 {
+				return fmt.Errorf("the state database does not end where its sealed audit head says (%w): it was cut or an older copy was put back, which would also roll back the key usage counters; run signet admin audit verify, and restore the right copy", err)
+			}
+			return err
+		}
+		a.usage, a.signlog = store, store
+		a.audit = state.NewSealed(store, seal)
+		a.guard = &guard.Guard{Counters: store, Log: store, Logger: a.log}
 	}
-	a.usage, a.signlog = store, store
-	a.audit = state.NewSealed(store, seal)
-	a.guard = &guard.Guard{Counters: store, Log: store, Logger: a.log}
 	a.record(a.ctx, "server.start", "ok", map[string]string{"config": strings.Join(a.paths, ",")})
 	a.onClose(func() error {
 		a.record(context.WithoutCancel(a.ctx), "server.stop", "ok", nil)
@@ -77,4 +98,21 @@ func (a *app) record(ctx context.Context, action, outcome string, details map[st
 	if _, err := a.audit.Append(ctx, state.Entry{Actor: "system", Action: action, Target: "server", Outcome: outcome, Details: details}); err != nil {
 		a.log.Error("audit log", "action", action, "error", err)
 	}
+}
+
+// applyCluster builds the workers of the cluster configuration version v
+// (the node's files with it) and swaps them in.
+func (a *app) applyCluster(cfg *config.Config, v int64) {
+	set := a.build(cfg)
+	a.record(a.ctx, "config.apply", "ok", map[string]string{"version": strconv.FormatInt(v, 10), "workers": strconv.Itoa(len(set.Workers()))})
+	a.log.Info("cluster configuration in force", "version", v, "workers", len(set.Workers()), "problems", len(cfg.Problems()), "offline", len(set.Offline()))
+}
+
+// keystore returns the database keystore of the soft token named token,
+// nil outside a cluster.
+func (a *app) keystore(token string) soft.Store {
+	if a.node == nil {
+		return nil
+	}
+	return a.node.Keystore(token)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/tokens"
@@ -17,11 +18,24 @@ import (
 // TokenOpener maps a token configuration's type to its implementation. It
 // lives with the server wiring so that the workers package does not depend
 // on every backend.
-func TokenOpener() workers.TokenOpener {
+//
+// keystore returns the database keystore of a soft token whose
+// KEYSTORETYPE is DATABASE; nil (or a nil keystore) outside a cluster.
+func TokenOpener(keystore func(token string) soft.Store) workers.TokenOpener {
 	return func(ctx context.Context, tc config.Token) (tokens.Token, error) {
 		p := tc.Properties
 		switch tc.Type {
 		case "soft":
+			if strings.EqualFold(p.String(config.PropKeystoreType), config.KeystoreDatabase) {
+				var ks soft.Store
+				if keystore != nil {
+					ks = keystore(tc.Name)
+				}
+				if ks == nil {
+					return nil, fmt.Errorf("token %s keeps its keystore in the cluster's database (KEYSTORETYPE DATABASE), but this server has no state postgres section: add one to its configuration", tc.Name)
+				}
+				return soft.Open(soft.Options{Name: tc.Name, Type: soft.TypePKCS12, Store: ks})
+			}
 			return soft.Open(soft.Options{
 				Name: tc.Name,
 				Path: relativeTo(tc.Pos.File, p.String(config.PropKeystorePath)),

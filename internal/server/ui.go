@@ -10,7 +10,7 @@ import (
 // the admin API handler h and signs "Try it" files through the server's own
 // worker endpoints.
 func (a *app) mountUI(h *adminapi.Handler) error {
-	sampler := ui.NewSampler(a.srv.MetricsGatherer(), a.chartInterval)
+	sampler := ui.NewSampler(a.srv.MetricsGatherer(), 0)
 	go sampler.Run(a.ctx)
 	u, err := ui.New(ui.Options{
 		Admin:        h,

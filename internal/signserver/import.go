@@ -417,6 +417,10 @@ func (c *converter) worker(u *unit) {
 			continue
 		}
 		def, known := config.LookupProperty(p.name)
+		if p.name == "ACCEPTANYPOLICY" && strings.EqualFold(v, "false") {
+			c.res.Notes = append(c.res.Notes, fmt.Sprintf("%s: %s.ACCEPTANYPOLICY=false is what Signet does: only ACCEPTEDPOLICIES are accepted.", p.pos, u.ref))
+			continue
+		}
 		if !known || !def.AppliesTo(cls) {
 			c.skip(u, p, "%s", unsupportedReason(cls, p.name))
 			continue

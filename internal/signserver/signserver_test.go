@@ -44,7 +44,7 @@ func TestImportCorpus(t *testing.T) {
 		},
 		{
 			files: []string{"keystore-crypto.properties", "timestamp.properties"},
-			skipped: []string{"CryptoTokenP12.DEFAULTKEY", "TimeStampSigner.ACCEPTANYPOLICY", "TimeStampSigner.TIMESOURCE",
+			skipped: []string{"CryptoTokenP12.DEFAULTKEY", "TimeStampSigner.TIMESOURCE",
 				"TimeStampSigner.ARCHIVERS", "TimeStampSigner.ARCHIVER0.ARCHIVE_OF_TYPE"},
 			kinds:  map[string]string{"TimeStampSigner": config.KindTimeStampSigner},
 			tokens: map[string]string{"CryptoTokenP12": config.TokenSoft},

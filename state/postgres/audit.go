@@ -63,16 +63,7 @@ func (s *Store) auditWriter() {
 			return
 		case r = <-s.appends:
 		}
-		group := []*appendReq{r}
-	more:
-		for len(group) < maxGroup {
-			select {
-			case r := <-s.appends:
-				group = append(group, r)
-			default:
-				break more
-			}
-		}
+		group := gather(r, s.appends)
 		err := s.appendGroup(group)
 		for _, r := range group {
 			if err != nil {

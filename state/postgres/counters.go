@@ -91,16 +91,7 @@ func (s *Store) counterWriter() {
 			return
 		case r = <-s.reqs:
 		}
-		group := []*reservation{r}
-	more:
-		for len(group) < maxGroup {
-			select {
-			case r := <-s.reqs:
-				group = append(group, r)
-			default:
-				break more
-			}
-		}
+		group := gather(r, s.reqs)
 		s.lease(group)
 		for _, r := range group {
 			close(r.done)

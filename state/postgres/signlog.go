@@ -47,16 +47,7 @@ func (s *Store) logWriter() {
 			return
 		case q = <-s.logs:
 		}
-		group := []*logReq{q}
-	more:
-		for len(group) < maxGroup {
-			select {
-			case q := <-s.logs:
-				group = append(group, q)
-			default:
-				break more
-			}
-		}
+		group := gather(q, s.logs)
 		err := s.insertRecords(group)
 		for _, q := range group {
 			if err != nil {

@@ -12,14 +12,22 @@
 //     answers, in request order, one {status, body} or {status, error} per
 //     item. Each item fails alone; the valid items are signed together,
 //     through tokens.SignAll, one call per key and signature options, so a
-//     token with a batch API (a remote HSM) gets one batch.
+//     token with a batch API (a remote HSM) gets one batch;
+//   - POST /crypto/v1/sign signs one SignRequest and answers a SignResponse
+//     ({kid, signature}); it is a batch of one, signed by the same code;
+//   - POST /crypto/v1/verify checks a VerifyRequest (a SignRequest's key,
+//     hash_alg, hash or data and mode, and the signature) and answers a
+//     VerifyResponse ({kid, result}).
 //
-// The batch sign request and response follow the DSM API description
-// (dsm-batch-sign.json). The other routes are outside that description and
-// follow the behaviour of DSM: their bodies carry the fields DSM clients read.
+// The sign, batch sign and verify requests and responses follow the DSM API
+// description (dsm-batch-sign.json, with the single-item operations of the
+// full DSM API reference in dsm-sign-verify.json). The other routes are
+// outside that description and follow the behaviour of DSM: their bodies
+// carry the fields DSM clients read.
 //
-// Whole-request errors (401, 400 for a body that is not a JSON array, 413)
-// are JSON {"error": "..."}, as in the rest of Signet.
+// Errors of a whole request (401, 400 for a body of the wrong shape, 413,
+// and the status of the one item of /crypto/v1/sign) are JSON
+// {"error": "..."}, as in the rest of Signet.
 package dsm
 
 import (
@@ -93,6 +101,7 @@ type Options struct {
 type Handler struct {
 	opts       Options
 	batchCalls atomic.Int64
+	signCalls  atomic.Int64
 
 	mu       sync.Mutex
 	sessions map[[sha256.Size]byte]session // by SHA-256 of the bearer token
@@ -123,11 +132,17 @@ func (h *Handler) Register(e *echo.Echo) {
 	e.GET("/crypto/v1/keys", h.listKeys)
 	e.GET("/crypto/v1/keys/:kid", h.getKey)
 	e.POST("/crypto/v1/keys/batch/sign", h.batchSign)
+	e.POST("/crypto/v1/sign", h.sign)
+	e.POST("/crypto/v1/verify", h.verify)
 }
 
 // BatchCalls reports how many batch sign requests the handler served
 // (authenticated requests whose body was a JSON array).
 func (h *Handler) BatchCalls() int64 { return h.batchCalls.Load() }
+
+// SignCalls reports how many single-item sign requests the handler served
+// (authenticated requests whose body was a JSON object).
+func (h *Handler) SignCalls() int64 { return h.signCalls.Load() }
 
 // keyNamespace is the UUID namespace of KeyID (a v4 UUID chosen once for
 // Signet; changing it would change every kid).

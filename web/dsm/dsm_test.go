@@ -210,8 +210,18 @@ var itemErrors = regexp.MustCompile(`Error at "/(\d+)"`)
 // verifier checks a signature with the standard library.
 type verifier func(t *testing.T, sig []byte)
 
-func TestMixedBatch(t *testing.T) {
-	f := newFixture(t)
+// mixedCase is one sign request item and what the API must make of it.
+type mixedCase struct {
+	name   string
+	req    map[string]any
+	status int
+	kid    string
+	verify verifier
+}
+
+// mixedCases are sign requests of every kind the API takes, and refuses,
+// over f's keys.
+func mixedCases(f *fixture) []mixedCase {
 	rsaPub := f.keys["rsa2048"].Public().(*rsa.PublicKey)
 	p256Pub := f.keys["p256"].Public().(*ecdsa.PublicKey)
 	edPub := f.keys["ed25519"].Public().(ed25519.PublicKey)
@@ -220,13 +230,7 @@ func TestMixedBatch(t *testing.T) {
 	d384 := sha512.Sum384([]byte("document two"))
 	d512 := sha512.Sum512([]byte("document four"))
 
-	cases := []struct {
-		name   string
-		req    map[string]any
-		status int
-		kid    string
-		verify verifier
-	}{
+	return []mixedCase{
 		{"RSA PKCS#1 v1.5 by name", map[string]any{"key": map[string]any{"name": "RSA Signer"}, "hash_alg": "SHA256", "hash": b64(sum256("one")), "mode": pkcs1}, 200, rsaKid,
 			func(t *testing.T, sig []byte) {
 				if err := rsa.VerifyPKCS1v15(rsaPub, crypto.SHA256, sum256("one"), sig); err != nil {
@@ -279,6 +283,11 @@ func TestMixedBatch(t *testing.T) {
 		{"no key", map[string]any{"hash_alg": "SHA256", "hash": b64(sum256("x"))}, 400, "", nil},
 		{"no hash_alg", map[string]any{"key": map[string]any{"name": "p256"}, "hash": b64(sum256("x"))}, 400, "", nil},
 	}
+}
+
+func TestMixedBatch(t *testing.T) {
+	f := newFixture(t)
+	cases := mixedCases(f)
 	reqs := make([]map[string]any, len(cases))
 	for i, c := range cases {
 		reqs[i] = c.req
@@ -287,15 +296,7 @@ func TestMixedBatch(t *testing.T) {
 
 	// The request is valid except for the deliberately bad base64 item,
 	// which the description's "byte" format rejects too.
-	badB64 := slices.IndexFunc(cases, func(c struct {
-		name   string
-		req    map[string]any
-		status int
-		kid    string
-		verify verifier
-	}) bool {
-		return c.name == "bad base64"
-	})
+	badB64 := slices.IndexFunc(cases, func(c mixedCase) bool { return c.name == "bad base64" })
 	for _, ex := range f.tr.Exchanges() {
 		if ex.ResponseErr != nil {
 			t.Errorf("response does not conform to the DSM API: %v", ex.ResponseErr)

@@ -325,18 +325,9 @@ func (h *Handler) batchSign(c echo.Context) error {
 	if !ok {
 		return err
 	}
-	r := c.Request()
 	var raw []json.RawMessage
-	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), r.Body, MaxBatchBody))
-	if err := dec.Decode(&raw); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return fail(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("The request body is larger than %d bytes: split the batch.", MaxBatchBody))
-		}
-		return fail(c, http.StatusBadRequest, "The body must be a JSON array of sign requests.")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fail(c, http.StatusBadRequest, "The body must hold one JSON array and nothing after it.")
+	if ok, err := decodeBody(c, &raw, "a JSON array of sign requests", "split the batch"); !ok {
+		return err
 	}
 	if raw == nil { // JSON null; an empty array is a nil-free empty slice
 		return fail(c, http.StatusBadRequest, "The body must be a JSON array of sign requests.")
@@ -345,9 +336,36 @@ func (h *Handler) batchSign(c echo.Context) error {
 		return fail(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("The batch has %d items, more than %d: split it.", len(raw), MaxBatchItems))
 	}
 	h.batchCalls.Add(1)
+	return c.JSON(http.StatusOK, h.signItems(c, user, raw))
+}
 
-	ctx := guard.WithCaller(r.Context(), guard.Caller{Surface: "dsm", User: user, Client: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})
-	c.SetRequest(r.WithContext(ctx))
+// decodeBody decodes the request body, one JSON value of at most
+// MaxBatchBody bytes, into v. It returns false after writing the 400 or 413
+// answer; what names the JSON expected, split how to make a body smaller.
+func decodeBody(c echo.Context, v any, what, split string) (bool, error) {
+	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, MaxBatchBody))
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return false, fail(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("The request body is larger than %d bytes: %s.", MaxBatchBody, split))
+		}
+		return false, fail(c, http.StatusBadRequest, "The body must be "+what+".")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return false, fail(c, http.StatusBadRequest, "The body must hold "+what+" and nothing after it.")
+	}
+	return true, nil
+}
+
+// signItems signs the SignRequest items of raw for user and returns one
+// result per item, in order. Each item fails alone; the valid items are
+// signed together, through tokens.SignAll, one call per key and signature
+// options. Every signature of the DSM API, batch or single, is made here,
+// so that each goes through the same checks and the same tokens.
+func (h *Handler) signItems(c echo.Context, user string, raw []json.RawMessage) []itemResult {
+	// The key guard records who signs, from where, for which request.
+	ctx := guard.WithCaller(c.Request().Context(), guard.Caller{Surface: "dsm", User: user, Client: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})
+	c.SetRequest(c.Request().WithContext(ctx))
 	ks := h.keys(ctx)
 	pubs := publicKeys{}
 	out := make([]itemResult, len(raw))
@@ -392,7 +410,7 @@ func (h *Handler) batchSign(c echo.Context) error {
 		})
 	}
 	_ = eg.Wait()
-	return c.JSON(http.StatusOK, out)
+	return out
 }
 
 // signGroup signs one group through tokens.SignAll and fills its items of

@@ -75,8 +75,10 @@ type keyItem struct {
 }
 
 // listKeys serves GET /keys. The label query parameter keeps the keys whose
-// label (the token alias) is equal to it; filter, as in NetHSM, keeps the
-// keys the requester may sign with (Options.MayUse).
+// label (the token alias) is equal to it. An operator is offered only the
+// keys it may sign with (Options.MayUse), always, as if it asked for
+// filter; an administrator sees every key, or with filter, as in NetHSM,
+// the keys it may sign with.
 func (h *Handler) listKeys(c echo.Context) error {
 	if ok, err := h.access(c, mimeJSON, RoleOperator, RoleAdministrator); !ok {
 		return err
@@ -90,7 +92,7 @@ func (h *Handler) listKeys(c echo.Context) error {
 		if byLabel && k.Alias != label[0] {
 			continue
 		}
-		if filter && h.opts.MayUse != nil && !h.opts.MayUse(u, k) {
+		if !h.usable(c, k) || filter && h.opts.MayUse != nil && !h.opts.MayUse(u, k) {
 			continue
 		}
 		items = append(items, keyItem{ID: k.ID})

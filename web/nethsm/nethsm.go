@@ -14,8 +14,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,7 +93,9 @@ type Options struct {
 	// Operational does.
 	State func(ctx context.Context) State
 	// MayUse reports whether an authenticated operator may sign with k;
-	// nil allows every key. A key the user may not use signs with 403.
+	// nil allows every key. A key an operator may not use is left out of
+	// its key list and answers 403; the filter parameter of GET /keys
+	// applies it to administrators too.
 	MayUse func(u User, k Key) bool
 }
 
@@ -112,18 +117,125 @@ func New(opts Options) *Handler {
 	return &Handler{opts: opts}
 }
 
-// Register adds the NetHSM routes under BasePath to e.
+// Register adds the NetHSM routes under BasePath to e. Every answer under
+// BasePath is the NetHSM API's: a path the API does not serve is 404, a
+// method a path does not serve 405 (with Allow; OPTIONS answers 204 with
+// Allow), HEAD is served as GET, and these and every other error, a panic
+// included, are JSON {"message": "..."} as the API description says; none
+// reaches the server's own error handler.
 func (h *Handler) Register(e *echo.Echo) {
+	routes := []route{
+		{"/info", http.MethodGet, h.info},
+		{"/health/alive", http.MethodGet, h.alive},
+		{"/health/ready", http.MethodGet, h.ready},
+		{"/health/state", http.MethodGet, h.healthState},
+		{"/keys", http.MethodGet, h.listKeys},
+		{"/keys/:KeyID", http.MethodGet, h.getKey},
+		{"/keys/:KeyID/public.pem", http.MethodGet, h.publicPEM},
+		{"/keys/:KeyID/cert", http.MethodGet, h.cert},
+		{"/keys/:KeyID/sign", http.MethodPost, h.sign},
+	}
 	g := e.Group(BasePath)
-	g.GET("/info", h.info)
-	g.GET("/health/alive", h.alive)
-	g.GET("/health/ready", h.ready)
-	g.GET("/health/state", h.healthState)
-	g.GET("/keys", h.listKeys)
-	g.GET("/keys/:KeyID", h.getKey)
-	g.GET("/keys/:KeyID/public.pem", h.publicPEM)
-	g.GET("/keys/:KeyID/cert", h.cert)
-	g.POST("/keys/:KeyID/sign", h.sign)
+	for _, r := range routes {
+		g.Add(r.method, r.path, r.handler, h.messages)
+		if r.method == http.MethodGet {
+			g.HEAD(r.path, r.handler, h.messages)
+		}
+	}
+	// echo answers an unknown method of a known path with its own 405 only
+	// when no catch-all route exists; the catch-all tells the two apart.
+	nf := notFound(routes)
+	g.RouteNotFound("", nf, h.messages)
+	g.RouteNotFound("/*", nf, h.messages)
+}
+
+// route is one operation of the API: a path under BasePath (":name" is a
+// path parameter), its method and handler.
+type route struct {
+	path, method string
+	handler      echo.HandlerFunc
+}
+
+// allows returns the methods served at path: those of the routes whose
+// pattern it matches, with HEAD for GET and OPTIONS, or nil.
+func allows(routes []route, path string) []string {
+	var out []string
+	got := strings.Split(path, "/")
+	for _, r := range routes {
+		want := strings.Split(r.path, "/")
+		if len(want) != len(got) {
+			continue
+		}
+		match := true
+		for i := range want {
+			if want[i] != got[i] && !(strings.HasPrefix(want[i], ":") && got[i] != "") {
+				match = false
+				break
+			}
+		}
+		if match {
+			out = append(out, r.method)
+			if r.method == http.MethodGet {
+				out = append(out, http.MethodHead)
+			}
+		}
+	}
+	if out != nil {
+		out = append(out, http.MethodOptions)
+	}
+	return out
+}
+
+// notFound answers a request no route took: 405 with Allow for a method a
+// known path does not serve (204 with Allow for OPTIONS), else 404.
+func notFound(routes []route) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		path := strings.TrimPrefix(c.Request().URL.Path, BasePath)
+		allow := allows(routes, path)
+		if allow == nil {
+			return fail(c, http.StatusNotFound, "Signet's NetHSM API does not serve "+c.Request().URL.Path+": it serves /keys, /keys/{KeyID}[/public.pem|/cert|/sign], /health/* and /info.")
+		}
+		header := strings.Join(allow, ", ")
+		c.Response().Header().Set(echo.HeaderAllow, header)
+		if c.Request().Method == http.MethodOptions {
+			return c.NoContent(http.StatusNoContent)
+		}
+		return fail(c, http.StatusMethodNotAllowed, "Method "+c.Request().Method+" is not allowed on "+c.Request().URL.Path+": use "+header+".")
+	}
+}
+
+// messages makes every error of the NetHSM routes a NetHSM answer, JSON
+// {"message": "..."}: an echo.HTTPError with its status, and anything
+// else, a panic included, as 500 (logged with its cause).
+func (h *Handler) messages(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				c.Logger().Errorf("nethsm: %s %s: panic: %v\n%s", c.Request().Method, c.Request().URL.Path, v, debug.Stack())
+				err = internal(c)
+			}
+		}()
+		err = next(c)
+		if err == nil || c.Response().Committed {
+			return err
+		}
+		if he := (*echo.HTTPError)(nil); errors.As(err, &he) {
+			return fail(c, he.Code, fmt.Sprint(he.Message))
+		}
+		c.Logger().Errorf("nethsm: %s %s: %v", c.Request().Method, c.Request().URL.Path, err)
+		return internal(c)
+	}
+}
+
+// internal answers 500 unless an answer has gone out.
+func internal(c echo.Context) error {
+	if c.Response().Committed {
+		return nil
+	}
+	return fail(c, http.StatusInternalServerError, "The NetHSM API failed: see the server log.")
 }
 
 // SignCalls reports how many signatures the handler asked its tokens for.
@@ -298,8 +410,18 @@ func (h *Handler) access(c echo.Context, produces string, roles ...string) (bool
 // userKey is the echo context key of the authenticated User.
 const userKey = "nethsm.user"
 
+// usable reports whether the authenticated user is offered key k: an
+// operator only the keys it may sign with (Options.MayUse), so that what
+// it lists, reads and signs with agree; an administrator, who signs with
+// none, every key.
+func (h *Handler) usable(c echo.Context, k Key) bool {
+	u, _ := c.Get(userKey).(User)
+	return u.Role != RoleOperator || h.opts.MayUse == nil || h.opts.MayUse(u, k)
+}
+
 // lookup finds the key of the KeyID path parameter, answering 400 for an
-// invalid ID and 404 for an unknown one.
+// invalid ID, 404 for an unknown one and 403 for one the user is not
+// offered (usable).
 func (h *Handler) lookup(c echo.Context) (Key, bool, error) {
 	id := c.Param("KeyID")
 	if !ValidID(id) {
@@ -309,6 +431,10 @@ func (h *Handler) lookup(c echo.Context) (Key, bool, error) {
 	k, ok := byID[id]
 	if !ok {
 		return Key{}, false, fail(c, http.StatusNotFound, "No key with ID "+id+": check the KeyID.")
+	}
+	if !h.usable(c, k) {
+		u, _ := c.Get(userKey).(User)
+		return Key{}, false, fail(c, http.StatusForbidden, "User "+u.Name+" is not allowed to use key "+id+".")
 	}
 	return k, true, nil
 }

@@ -417,18 +417,31 @@ func TestKeys(t *testing.T) {
 	if len(list) != 1 || list[0].ID != nethsm.KeyID(mappedAlias) {
 		t.Errorf("GET /keys?label= = %v", list)
 	}
-	// filter keeps the keys the requester may use; without it all are listed.
+	// An operator is offered only the keys it may sign with, with or
+	// without filter, and reading another key is 403 like signing with it;
+	// an administrator sees every key.
 	for _, tt := range []struct {
-		path string
-		want int
-	}{{"/keys?filter=1", 1}, {"/keys", len(wantIDs)}} {
+		user, path string
+		want       int
+	}{
+		{"limited", "/keys?filter=1", 1},
+		{"limited", "/keys", 1},
+		{"admin", "/keys", len(wantIDs)},
+		{"admin", "/keys?filter=1", len(wantIDs)},
+	} {
 		list = nil
-		c := call{method: "GET", path: tt.path, user: "limited", pass: "limited-passphrase", accept: "application/json"}
+		c := call{method: "GET", path: tt.path, user: tt.user, pass: tt.user + "-passphrase", accept: "application/json"}
 		if err := json.Unmarshal(f.ok(c, 200), &list); err != nil {
 			t.Fatal(err)
 		}
 		if len(list) != tt.want || (tt.want == 1 && list[0].ID != "rsa2048") {
-			t.Errorf("limited: GET %s = %v, want %d keys", tt.path, list, tt.want)
+			t.Errorf("%s: GET %s = %v, want %d keys", tt.user, tt.path, list, tt.want)
+		}
+	}
+	for _, path := range []string{"/keys/p256", "/keys/p256/public.pem", "/keys/p256/cert"} {
+		c := call{method: "GET", path: path, user: "limited", pass: "limited-passphrase"}
+		if status, body, _ := f.do(c); status != http.StatusForbidden || !strings.Contains(string(body), `"message"`) {
+			t.Errorf("limited: GET %s = %d %s, want 403 with a message", path, status, body)
 		}
 	}
 

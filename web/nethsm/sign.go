@@ -189,9 +189,6 @@ func (h *Handler) sign(c echo.Context) error {
 	if !ok {
 		return err
 	}
-	if u, _ := c.Get(userKey).(User); h.opts.MayUse != nil && !h.opts.MayUse(u, k) {
-		return fail(c, http.StatusForbidden, "User "+u.Name+" is not allowed to sign with key "+k.ID+".")
-	}
 	r := c.Request()
 	u, _ := c.Get(userKey).(User)
 	c.SetRequest(r.WithContext(guard.WithCaller(r.Context(), guard.Caller{Surface: "nethsm", User: u.Name, Client: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})))

@@ -23,6 +23,7 @@ import (
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/web/admin"
 	"github.com/signet-project/signet/web/auth"
+	"github.com/signet-project/signet/workers"
 )
 
 // maxTryFile bounds a file tried through the UI.
@@ -194,11 +195,11 @@ func (u *UI) try(c echo.Context) error {
 	}
 	body, ctype := data, "application/octet-stream"
 	if batch {
-		item := map[string]string{"data": base64.StdEncoding.EncodeToString(data), "customIdentifier": name}
+		item := workers.BatchItem{Data: base64.StdEncoding.EncodeToString(data), CustomIdentifier: name}
 		if clientHash {
-			item["hashingAlgorithm"] = hashName
+			item.HashingAlgorithm = hashName
 		}
-		body, _ = json.Marshal(map[string]any{"signatureRequests": []any{item}})
+		body, _ = json.Marshal(workers.BatchRequest{SignatureRequests: []workers.BatchItem{item}})
 		ctype = "application/json"
 		details["batch"] = "true"
 	}
@@ -210,22 +211,11 @@ func (u *UI) try(c echo.Context) error {
 	}
 	sig := answer
 	if batch {
-		var r struct {
-			Signatures []struct {
-				Signature string `json:"signature"`
-				Error     string `json:"error"`
-			} `json:"signatures"`
-		}
+		var r workers.BatchResponse
 		if err := json.Unmarshal(answer, &r); err != nil || len(r.Signatures) != 1 {
 			return fmt.Errorf("batch answer of worker %s: %v", d.Worker.Name, err)
 		}
-		if r.Signatures[0].Error != "" {
-			u.record(c, sessionOf(c).User, "worker.try", "worker/"+d.Worker.Name, r.Signatures[0].Error, details)
-			return u.done(c, back, "", &admin.APIError{Status: 400, Message: r.Signatures[0].Error})
-		}
-		if sig, err = base64.StdEncoding.DecodeString(r.Signatures[0].Signature); err != nil {
-			return fmt.Errorf("batch answer of worker %s: %w", d.Worker.Name, err)
-		}
+		sig = r.Signatures[0].Signature
 	}
 	u.record(c, sessionOf(c).User, "worker.try", "worker/"+d.Worker.Name, "ok", details)
 	ext := ".p7s"

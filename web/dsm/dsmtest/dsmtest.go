@@ -28,6 +28,12 @@ import (
 // the repository so that the contract checks run wherever it is cloned.
 const SpecPath = "testdata/openapi/dsm-batch-sign.json"
 
+// SingleSpecPath holds the single-item operations POST /crypto/v1/sign and
+// POST /crypto/v1/verify, and the VerifyRequest and VerifyResponse
+// schemas, as the full DSM API reference describes them; LoadSpec adds
+// them to SpecPath's description, which lacks them.
+const SingleSpecPath = "testdata/openapi/dsm-sign-verify.json"
+
 // Outside are the DSM routes Signet serves that the API description does
 // not hold (it describes batch sign only). Their exchanges are recorded as
 // undocumented, and RequireValid accepts them; any other route that the
@@ -46,7 +52,8 @@ var defineUUID sync.Once
 // $SIGNET_OPENAPI_DIR when that is set). It fails the test when the file is
 // absent or does not load.
 //
-// The published description needs three repairs before a validator can use
+// The operations of SingleSpecPath are added to it. The published
+// description needs three repairs before a validator can use
 // it, each kept as small as possible:
 //
 //   - the operation's security requirements name the schemes bearerToken
@@ -74,6 +81,7 @@ func LoadSpec(t testing.TB) *apitest.Spec {
 	return apitest.Load(t, apitest.Contract{
 		API:     "DSM API",
 		Path:    SpecPath,
+		Extra:   []string{SingleSpecPath},
 		Repair:  repair,
 		Server:  func(*openapi3.T) (string, error) { return "/", nil },
 		Outside: Outside,
