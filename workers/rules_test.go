@@ -269,7 +269,7 @@ func TestKeyResolvedWhenSigning(t *testing.T) {
 		t.Fatal(err)
 	}
 	y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n" +
-		"  - name: Plain\n    id: 1\n    kind: PlainSigner\n    token: t\n    key: late\n"
+		"  - name: Plain\n    id: 1\n    kind: PlainSigner\n    token: t\n    key: late\n    properties: {AUTHTYPE: NOAUTH}\n"
 	cfg, err := config.Parse(filepath.Join(t.TempDir(), "w.yaml"), []byte(y))
 	if err != nil {
 		t.Fatal(err)
