@@ -56,6 +56,11 @@ func launch(t testing.TB, data, listen string, args ...string) *server {
 	pr, pw := io.Pipe()
 	s := &server{data: data, cancel: cancel, done: make(chan error, 1), logs: &bytes.Buffer{}}
 	all := append([]string{"serve", "--data", data, "--listen", listen}, args...)
+	for i, a := range args { // a later --data wins
+		if a == "--data" && i+1 < len(args) {
+			s.data = args[i+1]
+		}
+	}
 	go func() {
 		err := run(ctx, all, pw, &lockedWriter{w: s.logs})
 		pw.CloseWithError(fmt.Errorf("server stopped: %v", err))
@@ -73,7 +78,7 @@ func launch(t testing.TB, data, listen string, args ...string) *server {
 		t.Fatalf("server did not start: %v\n%s", sc.Err(), s.logs)
 	}
 	if strings.HasPrefix(s.url, "https://") {
-		trustCA(t, filepath.Join(data, "demo-ca.pem"))
+		trustCA(t, filepath.Join(s.data, "demo-ca.pem"))
 	}
 	go io.Copy(io.Discard, pr)
 	t.Cleanup(func() { s.stop(t) })
