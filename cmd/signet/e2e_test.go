@@ -56,9 +56,13 @@ func launch(t testing.TB, data, listen string, args ...string) *server {
 	pr, pw := io.Pipe()
 	s := &server{data: data, cancel: cancel, done: make(chan error, 1), logs: &bytes.Buffer{}}
 	all := append([]string{"serve", "--data", data, "--listen", listen}, args...)
+	var confDirs []string
 	for i, a := range args { // a later --data wins
 		if a == "--data" && i+1 < len(args) {
 			s.data = args[i+1]
+		}
+		if a == "--config" && i+1 < len(args) {
+			confDirs = append(confDirs, filepath.Dir(args[i+1]))
 		}
 	}
 	go func() {
@@ -79,6 +83,9 @@ func launch(t testing.TB, data, listen string, args ...string) *server {
 	}
 	if strings.HasPrefix(s.url, "https://") {
 		trustCA(t, filepath.Join(s.data, "demo-ca.pem"))
+		for _, d := range confDirs { // a demo configuration copied beside its PKI
+			trustCA(t, filepath.Join(d, "demo-ca.pem"))
+		}
 	}
 	go io.Copy(io.Discard, pr)
 	t.Cleanup(func() { s.stop(t) })

@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -442,8 +443,15 @@ func (t *Token) record(ctx context.Context, alias string, pub crypto.PublicKey, 
 	// The record is written even when the request was cancelled: a
 	// signature may have left.
 	if _, lerr := t.g.Log.Record(context.WithoutCancel(ctx), r); lerr != nil {
-		t.g.logger().Error("signing log", "key", r.Key, "error", lerr)
-		return fmt.Errorf("the signature could not be recorded in the signing log: %w", tokens.ErrOffline)
+		// A limited key does not sign unrecorded. An unlimited one keeps
+		// signing while the state is unreachable (a cluster whose database
+		// is down), its record written whole to the server log instead.
+		t.g.logger().Error("signing log record not stored; it is here", "error", lerr, "time", r.Time, "surface", r.Surface,
+			"key", r.Key, "keyId", r.KeyID, "user", r.User, "client", r.Client, "requestId", r.RequestID,
+			"digestAlg", r.DigestAlg, "hashes", strings.Join(r.Hashes, ","), "result", r.Result)
+		if t.policy(alias).UsageLimit >= 0 {
+			return fmt.Errorf("the signature could not be recorded in the signing log: %w", tokens.ErrOffline)
+		}
 	}
 	return nil
 }
