@@ -208,9 +208,21 @@ func Apply(paths []string, file string, edit Edit) error {
 	if err != nil {
 		return fmt.Errorf("read the configuration: %w", err)
 	}
+	data, err := ApplyData(paths, file, old, edit)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(file, old, data)
+}
+
+// ApplyData is Apply to old, the contents of file, without writing: it
+// returns the changed contents, or a *Refused when the change adds
+// problems. A cluster node edits the configuration version in force, which
+// is not a file, with it.
+func ApplyData(paths []string, file string, old []byte, edit Edit) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(old, &doc); err != nil {
-		return &Refused{Problems: Check(paths...)}
+		return nil, &Refused{Problems: checkWith(paths, file, old)}
 	}
 	lines := strings.SplitAfter(string(old), "\n")
 	if len(lines) > 0 && lines[len(lines)-1] == "" {
@@ -218,15 +230,15 @@ func Apply(paths []string, file string, edit Edit) error {
 	}
 	out, err := edit.apply(&doc, lines)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	data := []byte(strings.Join(out, ""))
 	before := checkWith(paths, file, old)
 	after := checkWith(paths, file, data)
 	if added := newProblems(before, after); len(added) > 0 {
-		return &Refused{Problems: added}
+		return nil, &Refused{Problems: added}
 	}
-	return writeAtomic(file, old, data)
+	return data, nil
 }
 
 // checkWith checks the configuration files paths with data in place of

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"maps"
 	"net"
 	"path/filepath"
@@ -40,6 +41,39 @@ func newLoader() *loader {
 // yamlErrLine finds the line in a yaml.v3 syntax error.
 var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// syntaxErrorLine returns the line and message of a yaml.v3 syntax error.
+// yaml.v3 names the line where the enclosing block starts, which may be
+// far before the mistake (a bad indentation at line 88 reported at the
+// "workers:" of line 14). The mistake is on the last line of the shortest
+// prefix of the file, in whole lines, that fails with the same message; a
+// prefix that fails otherwise (cut inside a multi-line value) does not
+// count. Only a file that does not parse pays for the prefixes.
+func syntaxErrorLine(data []byte, err error) (int, string, bool) {
+	m := yamlErrLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 0, "", false
+	}
+	reported, _ := strconv.Atoi(m[1])
+	msg := m[2]
+	end := 0
+	for n := 1; end < len(data); n++ {
+		if i := bytes.IndexByte(data[end:], '\n'); i >= 0 {
+			end += i + 1
+		} else {
+			end = len(data)
+		}
+		var v yaml.Node
+		perr := yaml.Unmarshal(data[:end], &v)
+		if perr == nil {
+			continue
+		}
+		if pm := yamlErrLine.FindStringSubmatch(perr.Error()); pm != nil && pm[2] == msg {
+			return n, msg, true
+		}
+	}
+	return reported, msg, true
+}
+
 // file loads one file's data.
 func (l *loader) file(name string, data []byte) {
 	l.cfg.Files = append(l.cfg.Files, name)
@@ -49,11 +83,8 @@ func (l *loader) file(name string, data []byte) {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		// yaml.v3 reports the line where the enclosing block starts, which
-		// may be before the mistake: say so.
-		if m := yamlErrLine.FindStringSubmatch(err.Error()); m != nil {
-			line, _ := strconv.Atoi(m[1])
-			l.structural.add(Pos{name, line}, "The file is not valid YAML (%s): fix the syntax at or after this line.", m[2])
+		if line, msg, ok := syntaxErrorLine(data, err); ok {
+			l.structural.add(Pos{name, line}, "The file is not valid YAML (%s): fix the syntax on this line or just before it.", msg)
 			return
 		}
 		l.structural.add(Pos{File: name}, "The file is not valid YAML (%s): fix the syntax.", strings.TrimPrefix(err.Error(), "yaml: "))

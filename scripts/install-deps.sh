@@ -10,6 +10,11 @@ have softhsm2-util  || need+=(softhsm2)
 have pkcs11-tool    || need+=(opensc)
 have gcc            || need+=(gcc)
 [ -x /usr/bin/chromium ] || need+=(chromium) # the admin UI's browser tests
+# PAdES: signed PDFs are checked by poppler's pdfsig and qpdf --check, and
+# one test PDF producer is ghostscript's ps2pdf.
+have pdfsig         || need+=(poppler-utils)
+have qpdf           || need+=(qpdf)
+have ps2pdf         || need+=(ghostscript)
 [ -e /usr/lib/softhsm/libsofthsm2.so ] || need+=(softhsm2)
 # The cluster tests start a throw-away PostgreSQL 15 (state/postgres/pgtest);
 # the package also creates the "postgres" user the server runs as under root.

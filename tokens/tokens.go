@@ -67,6 +67,14 @@ type KeyInfo struct {
 	NotAfter  time.Time // signer certificate expiry, zero without a chain
 }
 
+// Closer is the optional capability of a token that holds resources
+// (PKCS#11 sessions and login, HTTP connections): Close releases them, and
+// the token is not used again. A reload closes the tokens it no longer uses
+// once their requests have finished; shutdown closes every token.
+type Closer interface {
+	Close() error
+}
+
 // Token is a set of keys that can sign. Implementations are safe for
 // concurrent use.
 type Token interface {

@@ -18,9 +18,20 @@ import (
 // hung HSM makes the node unhealthy rather than the load balancer wait.
 const healthTimeout = 10 * time.Second
 
-// HeaderConfigVersion is the health check's header naming the cluster
-// configuration version the node runs.
+// HeaderConfigVersion is the header of every answer of a cluster node
+// naming the configuration version it runs: the health check's, the admin
+// API's status, the signatures'.
 const HeaderConfigVersion = "X-Signet-Config-Version"
+
+// configVersion sets HeaderConfigVersion on every answer of a cluster node.
+func (s *Server) configVersion(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if v := s.node().ConfigVersion; v > 0 {
+			c.Response().Header().Set(HeaderConfigVersion, strconv.FormatInt(v, 10))
+		}
+		return next(c)
+	}
+}
 
 // health serves GET /signserver/healthcheck/signserverhealth as SignServer's
 // health check: 200 with ALLOK when every worker is active, otherwise 500
@@ -52,11 +63,7 @@ func (s *Server) health(c echo.Context) error {
 	wg.Wait()
 	var lines []string
 	if s.node != nil {
-		ns := s.node()
-		if ns.ConfigVersion > 0 {
-			c.Response().Header().Set(HeaderConfigVersion, strconv.FormatInt(ns.ConfigVersion, 10))
-		}
-		for _, p := range ns.Problems {
+		for _, p := range s.node().Problems {
 			lines = append(lines, "Node: "+oneLine(p))
 		}
 	}

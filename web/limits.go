@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/workers"
 )
 
 // Limits bound the time and memory one client can take from the server.
@@ -111,8 +113,23 @@ func (s *Server) admit(next echo.HandlerFunc) echo.HandlerFunc {
 			return s.busy("The server is serving its limit of %d requests at once: retry after %s.", s.limits.MaxInFlight, s.limits.RetryAfter)
 		}
 		defer s.inFlight.Add(-1)
+		// The request holds the worker set in force, so that a reload
+		// closes the tokens it drops only once this request is done.
+		set, release := s.reg.Acquire()
+		defer release()
+		c.Set(setKey, set)
 		return next(c)
 	}
+}
+
+const setKey = "signet.workerSet"
+
+// setOf returns the worker set the request acquired, or the one in force.
+func (s *Server) setOf(c echo.Context) *workers.Set {
+	if set, ok := c.Get(setKey).(*workers.Set); ok {
+		return set
+	}
+	return s.reg.Current()
 }
 
 // workerQueues counts the requests each worker serves or waits on.

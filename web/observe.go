@@ -202,11 +202,14 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		attrs := []slog.Attr{
 			slog.String("id", info.id),
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path), // never the query: it may hold metadata
+			slog.String("path", r.URL.Path),   // never the query: it may hold metadata
+			slog.String("client", c.RealIP()), // the peer, or X-Forwarded-For from a trusted proxy
 			slog.String("worker", info.worker),
 			slog.Int("items", info.items),
 			slog.Int("status", status),
-			slog.Duration("duration", elapsed),
+			// Milliseconds with a unit in the name: slog's JSON handler
+			// writes a Duration as bare nanoseconds.
+			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 			slog.Int64("bytes_in", bytesIn),
 			slog.Int64("bytes_out", c.Response().Size),
 		}

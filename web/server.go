@@ -79,7 +79,7 @@ type NodeStatus struct {
 	// load balancer drains it.
 	Problems []string
 	// ConfigVersion is the cluster configuration version in force, 0
-	// outside a cluster; the health check sends it in the header
+	// outside a cluster; every answer carries it in the header
 	// X-Signet-Config-Version.
 	ConfigVersion int64
 }
@@ -151,6 +151,9 @@ func New(opts Options) *Server {
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = clientIP(opts.TrustedProxies)
 	e.Use(s.observe, s.admit, s.recoverer)
+	if s.node != nil {
+		e.Use(s.configVersion)
+	}
 	// SignServer's GenericProcessServlet serves GET like POST; so does
 	// /signserver/worker/*, which is the same servlet with the worker name
 	// taken from the path.

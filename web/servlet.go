@@ -217,7 +217,7 @@ func (s *Server) serveForm(c echo.Context, worker string, values url.Values, doc
 // the worker and item count for the log line and metrics.
 func (s *Server) process(c echo.Context, idOrName string, data io.Reader, size int64, meta map[string]string) (*workers.Response, error) {
 	info := infoOf(c)
-	w, err := s.reg.Current().Lookup(idOrName) // one Set for the whole request
+	w, err := s.setOf(c).Lookup(idOrName) // one Set for the whole request
 	if err != nil {
 		return nil, err
 	}

@@ -599,13 +599,13 @@ func TestLogs(t *testing.T) {
 		t.Fatalf("%d log lines, want 2:\n%s", len(lines), f.logs)
 	}
 	l := lines[0]
-	for k, want := range map[string]any{"msg": "request", "id": "client-chosen-id.42", "method": "POST", "path": "/signserver/worker/Echo", "worker": "Echo", "items": 1.0, "status": 200.0, "bytes_in": 21.0, "bytes_out": 28.0} {
+	for k, want := range map[string]any{"msg": "request", "id": "client-chosen-id.42", "method": "POST", "path": "/signserver/worker/Echo", "worker": "Echo", "client": "127.0.0.1", "items": 1.0, "status": 200.0, "bytes_in": 21.0, "bytes_out": 28.0} {
 		if l[k] != want {
 			t.Errorf("log %s = %v, want %v", k, l[k], want)
 		}
 	}
-	if _, ok := l["duration"]; !ok {
-		t.Error("log has no duration")
+	if ms, ok := l["duration_ms"].(float64); !ok || ms <= 0 || ms > 60_000 {
+		t.Errorf("log duration_ms = %v, want milliseconds", l["duration_ms"])
 	}
 	for _, secret := range []string{"hunter2secret", "confidential", "another secret", "s3cr3tpw"} {
 		if strings.Contains(f.logs.String(), secret) {

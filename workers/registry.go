@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/signet-project/signet/tokens"
@@ -21,6 +22,41 @@ type Set struct {
 	fingerprints map[string]string
 	// offline names the workers that were OFFLINE when Build made the Set.
 	offline []string
+
+	// refs counts the Registry's hold on the Set (1 while it is current)
+	// and the requests that acquired it. When a retired Set's count drops
+	// to zero, it closes the tokens in retire.
+	refs   atomic.Int64
+	retire []tokens.Token
+}
+
+// acquire takes a reference unless the Set has already been let go.
+func (s *Set) acquire() bool {
+	for {
+		n := s.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if s.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// release drops a reference; the last one closes the retired tokens.
+func (s *Set) release() {
+	if s.refs.Add(-1) == 0 {
+		closeTokens(s.retire)
+	}
+}
+
+// closeTokens closes the tokens that can be closed (tokens.Closer).
+func closeTokens(toks []tokens.Token) {
+	for _, t := range toks {
+		if c, ok := t.(tokens.Closer); ok {
+			c.Close() // the token is gone whatever the answer; it logs its own trouble
+		}
+	}
 }
 
 // NewSet returns a Set of the given workers and tokens. Worker names are
@@ -32,6 +68,7 @@ func NewSet(ws []Worker, toks map[string]tokens.Token) *Set {
 		byID:    make(map[int]Worker, len(ws)),
 		tokens:  toks,
 	}
+	s.refs.Store(1) // the Registry's
 	slices.SortFunc(s.workers, func(a, b Worker) int { return a.ID() - b.ID() })
 	for _, w := range ws {
 		s.byName[strings.ToLower(w.Name())] = w
@@ -82,8 +119,41 @@ func NewRegistry(s *Set) *Registry {
 // Current returns the Set in force.
 func (r *Registry) Current() *Set { return r.cur.Load() }
 
-// Swap installs s and returns the previous Set.
-func (r *Registry) Swap(s *Set) *Set { return r.cur.Swap(s) }
+// Acquire returns the Set in force and holds it, with its tokens open,
+// until release is called: a request acquires the Set it runs on.
+func (r *Registry) Acquire() (set *Set, release func()) {
+	for {
+		s := r.cur.Load()
+		if s.acquire() {
+			return s, sync.OnceFunc(s.release)
+		}
+	}
+}
+
+// Swap installs s and returns the previous Set. The tokens of the previous
+// Set that s does not use are closed once the requests that acquired the
+// previous Set have released it.
+func (r *Registry) Swap(s *Set) *Set {
+	old := r.cur.Swap(s)
+	if old != nil && old != s {
+		kept := make(map[tokens.Token]bool, len(s.tokens))
+		for _, t := range s.tokens {
+			kept[t] = true
+		}
+		for _, t := range old.tokens {
+			if !kept[t] {
+				old.retire = append(old.retire, t)
+			}
+		}
+		old.release()
+	}
+	return old
+}
+
+// Close retires the Set in force for an empty one: every token is closed
+// once the requests that hold it have finished. It is the server's last
+// step at shutdown.
+func (r *Registry) Close() { r.Swap(NewSet(nil, nil)) }
 
 // Lookup finds a worker in the current Set.
 func (r *Registry) Lookup(idOrName string) (Worker, error) { return r.Current().Lookup(idOrName) }

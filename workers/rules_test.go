@@ -158,6 +158,11 @@ func TestBuildAgreesWithConfigRules(t *testing.T) {
 		{config.KindPDFValidator, "TRUSTANCHORS: anchors.pem\nREVOCATION_FETCH: false", "", none},
 		{config.KindPDFValidator, "", "Set TRUSTANCHORS", none},
 		{config.KindPDFSigner, "SIGNATURE_LEVEL: BASELINE-LT", "BASELINE-LT needs", none},
+		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-LT\nTSA_WORKER: TSA", "BASELINE-LT is made by PDFSigner only", none},
+		{config.KindPDFSigner, "VISIBLE_SIGNATURE_RECTANGLE: 10,10,5,20", "the rectangle is empty", none},
+		{config.KindPDFSigner, "VISIBLE_SIGNATURE_PAGE: 0", "page number from 1", none},
+		{config.KindPDFSigner, "CLIENTSIDEHASHING: true", "does not apply to PDFSigner", none},
+		{config.KindPDFSigner, "SIGNATURE_LEVEL: BASELINE-LT\nTSA_WORKER: TSA\nCERTIFICATION_LEVEL: form_filling\nADD_VISIBLE_SIGNATURE: true\nVISIBLE_SIGNATURE_PAGE: Last\nVISIBLE_SIGNATURE_RECTANGLE: 1,2,3,4\nALLOW_PROPERTY_OVERRIDE: REASON,LOCATION\nALLOW_BATCHSIGNING_OVERRIDE: true", "", none},
 		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-LT\nTSA_WORKER: TSA", "BASELINE-LT", none},
 
 		// Digests: the lists derive from formats/cms and formats/tsp.

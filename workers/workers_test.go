@@ -110,7 +110,7 @@ func (f *fixture) worker(t *testing.T, props string) workers.Worker {
 }
 
 // workerOf builds one worker of a kind with the given properties.
-func (f *fixture) workerOf(t *testing.T, kind, props string) workers.Worker {
+func (f *fixture) workerOf(t testing.TB, kind, props string) workers.Worker {
 	t.Helper()
 	y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n  - name: W\n    id: 1\n    kind: " + kind + "\n    token: t\n    key: k\n    properties:\n"
 	if !strings.Contains(props, "AUTHTYPE") {

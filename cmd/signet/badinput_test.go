@@ -176,7 +176,8 @@ func TestReloadOnSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
-	time.Sleep(300 * time.Millisecond)
+	// The refusal is logged: wait for it, then the old workers must serve.
+	s.waitLog(t, "configuration reload refused", 1)
 	waitStatus(t, s, "Extra", 200)
 }
 

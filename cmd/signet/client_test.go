@@ -50,3 +50,43 @@ func TestClientSignAndBatch(t *testing.T) {
 		})
 	}
 }
+
+// TestClientDefaults signs with the defaults of client sign and client
+// batch against the demo workers, beside the inputs, twice: the second run
+// signs the documents again and not the signatures of the first.
+func TestClientDefaults(t *testing.T) {
+	s := startServer(t)
+	ca := filepath.Join(s.data, "demo-ca.pem")
+	for _, cmd := range []string{"sign", "batch"} {
+		t.Run(cmd, func(t *testing.T) {
+			in := t.TempDir()
+			for i := range 3 {
+				os.WriteFile(filepath.Join(in, fmt.Sprintf("doc%d.txt", i)), []byte(fmt.Sprintf("document %d\n", i)), 0o644)
+			}
+			for range 2 {
+				var stdout, stderr bytes.Buffer
+				if err := run(t.Context(), []string{"client", cmd, "-url", s.url, in}, &stdout, &stderr); err != nil {
+					t.Fatalf("%v: %s", err, stderr.String())
+				}
+				if got := stdout.String(); got != "3 signed, 0 failed\n" {
+					t.Fatalf("client %s printed %q", cmd, got)
+				}
+			}
+			entries, _ := os.ReadDir(in)
+			if len(entries) != 6 {
+				t.Fatalf("%d files after two runs, want 3 documents and 3 signatures", len(entries))
+			}
+			for i := range 3 {
+				doc := filepath.Join(in, fmt.Sprintf("doc%d.txt", i))
+				content, _ := os.ReadFile(doc)
+				sig, err := os.ReadFile(doc + ".p7s")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := opensslVerify(t, sig, content, ca, true); err != nil {
+					t.Fatalf("doc%d: %v", i, err)
+				}
+			}
+		})
+	}
+}

@@ -338,6 +338,27 @@ func TestCluster(t *testing.T) {
 			if code := n.sign("Added"); code != 200 {
 				t.Errorf("%s: the added worker answers %d", n.name, code)
 			}
+			req, _ := http.NewRequest("GET", n.url()+"/admin/api/workers", nil)
+			req.SetBasicAuth("admin", "cluster-admin-pw")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if v := resp.Header.Get("X-Signet-Config-Version"); resp.StatusCode != 200 || v != "3" {
+				t.Errorf("%s: the admin status answers %d with configuration version %q, want 200 and 3", n.name, resp.StatusCode, v)
+			}
+		}
+	})
+
+	t.Run("admin API edits the version in force", func(t *testing.T) {
+		if code, body := nodes[1].admin("PUT", "/workers/Added/properties/KEYUSAGELIMIT", `{"value":"7"}`); code != 200 {
+			t.Fatalf("set a property through node 2: %d %s", code, body)
+		}
+		waitVersion("4")
+		out, code := signetCLI(t, env, "config", "pull")
+		if code != 0 || !strings.Contains(out, "KEYUSAGELIMIT: 7") || !strings.Contains(out, "pushed by admin") {
+			t.Fatalf("config pull after the edit: exit %d: %s", code, out)
 		}
 	})
 

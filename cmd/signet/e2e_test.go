@@ -37,6 +37,7 @@ type server struct {
 	cancel   context.CancelFunc
 	done     chan error
 	logs     *bytes.Buffer
+	logw     *lockedWriter // writes logs
 	stopOnce sync.Once
 }
 
@@ -55,6 +56,7 @@ func launch(t testing.TB, data, listen string, args ...string) *server {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	s := &server{data: data, cancel: cancel, done: make(chan error, 1), logs: &bytes.Buffer{}}
+	s.logw = &lockedWriter{w: s.logs}
 	all := append([]string{"serve", "--data", data, "--listen", listen}, args...)
 	var confDirs []string
 	for i, a := range args { // a later --data wins
@@ -66,7 +68,7 @@ func launch(t testing.TB, data, listen string, args ...string) *server {
 		}
 	}
 	go func() {
-		err := run(ctx, all, pw, &lockedWriter{w: s.logs})
+		err := run(ctx, all, pw, s.logw)
 		pw.CloseWithError(fmt.Errorf("server stopped: %v", err))
 		s.done <- err
 	}()
@@ -188,6 +190,23 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// waitLog waits until the server's log has n lines containing text: the
+// event a test waits on instead of a sleep (at most 10 s, a server that
+// never logs it).
+func (s *server) waitLog(t *testing.T, text string, n int) {
+	t.Helper()
+	for range 1000 {
+		s.logw.mu.Lock()
+		got := strings.Count(s.logs.String(), text)
+		s.logw.mu.Unlock()
+		if got >= n {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("the server did not log %q %d times in 10 s", text, n)
 }
 
 // postRaw sends body to the worker servlet with metadata in the query.

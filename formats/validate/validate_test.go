@@ -15,7 +15,6 @@ import (
 	"io"
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/formats/pades"
+	"github.com/signet-project/signet/formats/pades/padestest"
 	"github.com/signet-project/signet/formats/tsp"
 	"github.com/signet-project/signet/formats/validate"
 )
@@ -161,16 +161,6 @@ func minimalPDF() []byte {
 	return b.Bytes()
 }
 
-// run executes a tool that must be installed.
-func run(t testing.TB, name string, args ...string) (string, bool) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err != nil {
-		t.Fatalf("%s is required (scripts/install-deps.sh installs it)", name)
-	}
-	out, err := exec.Command(name, args...).CombinedOutput()
-	return string(out), err == nil
-}
-
 // opensslVerify checks the CMS of the first signature with openssl cms
 // -verify -cades over the signed bytes, with the CA and its CRL.
 func opensslVerify(t testing.TB, doc []byte, ca *pki) (string, bool) {
@@ -190,20 +180,11 @@ func opensslVerify(t testing.TB, doc []byte, ca *pki) (string, bool) {
 		return p
 	}
 	crl := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: ca.crl(t)})
-	return run(t, "openssl", "cms", "-verify", "-cades", "-binary", "-inform", "DER", "-purpose", "any",
+	out, err := padestest.Run(t, "openssl", "cms", "-verify", "-cades", "-binary", "-inform", "DER", "-purpose", "any",
 		"-in", w("sig.der", s.Contents), "-content", w("content", content),
 		"-CAfile", w("ca.pem", append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw}), crl...)),
 		"-crl_check", "-out", os.DevNull)
-}
-
-func pdfsig(t testing.TB, doc []byte) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "doc.pdf")
-	if err := os.WriteFile(p, doc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, _ := run(t, "pdfsig", p)
-	return out
+	return out, err == nil
 }
 
 // TestCorpus builds good and broken signed PDFs and checks that the
@@ -255,7 +236,7 @@ func TestCorpus(t *testing.T) {
 			if out, ok := opensslVerify(t, c.doc, ca); ok != c.opensslOK {
 				t.Errorf("openssl cms -verify ok=%v, want %v:\n%s", ok, c.opensslOK, out)
 			}
-			rep2 := pdfsig(t, c.doc)
+			rep2 := padestest.PDFSig(t, c.doc)
 			if valid := strings.Contains(rep2, "Signature Validation: Signature is Valid."); valid != c.pdfsigValid {
 				t.Errorf("pdfsig valid=%v, want %v:\n%s", valid, c.pdfsigValid, rep2)
 			}
@@ -312,7 +293,7 @@ func TestLevels(t *testing.T) {
 	if s := rep.Signatures[0]; s.Indication != validate.TotalPassed || s.Level != "PAdES-BASELINE-T" {
 		t.Errorf("B-T online: %s %s %v", s.Indication, s.Level, s.Messages)
 	}
-	out := pdfsig(t, twice)
+	out := padestest.PDFSig(t, twice)
 	if strings.Count(out, "Signature is Valid.") != 2 {
 		t.Errorf("pdfsig on a PDF signed twice:\n%s", out)
 	}

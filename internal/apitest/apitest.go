@@ -20,7 +20,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -274,26 +276,17 @@ func authenticate(_ context.Context, in *openapi3filter.AuthenticationInput) err
 
 // outside reports whether the request is to a route of Contract.Outside; a
 // "{name}" segment matches any one segment.
-func (c *Contract) outside(method, path string) bool {
-	got := strings.Split(method+" "+path, "/")
+func (c *Contract) outside(method, p string) bool {
 	for _, route := range c.Outside {
-		want := strings.Split(route, "/")
-		if len(want) != len(got) {
-			continue
-		}
-		match := true
-		for i := range want {
-			if want[i] != got[i] && !(strings.HasPrefix(want[i], "{") && got[i] != "") {
-				match = false
-				break
-			}
-		}
-		if match {
+		if ok, _ := path.Match(pathParam.ReplaceAllString(route, "*"), method+" "+p); ok {
 			return true
 		}
 	}
 	return false
 }
+
+// pathParam is a "{name}" path segment.
+var pathParam = regexp.MustCompile(`\{[^/}]+\}`)
 
 // readAll reads and closes body, nil for none.
 func readAll(body io.ReadCloser) ([]byte, error) {

@@ -88,6 +88,6 @@ func Push(ctx context.Context, store *postgres.Store, path, author string) (int6
 	if ps := config.CheckShared(path, data); len(ps) > 0 {
 		return 0, ps, nil
 	}
-	v, err := store.PushConfig(ctx, string(data), author)
+	v, err := store.PushConfig(ctx, string(data), author, -1)
 	return v, nil, err
 }

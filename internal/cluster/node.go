@@ -2,8 +2,10 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -85,6 +87,29 @@ func (n *Node) Status() web.NodeStatus {
 		st.Problems = []string{fmt.Sprintf("%v: workers with a key usage limit are offline until it answers.", err)}
 	}
 	return st
+}
+
+// Edit makes a configuration edit of the admin API or UI as user. An edit
+// of the version in force (file is its DocumentName) is checked with the
+// node's files, as config.Apply checks a file, and pushed as the next
+// version; an edit of one of the node's own files is config.Apply.
+func (n *Node) Edit(ctx context.Context, user, file string, e config.Edit) error {
+	cv, err := n.Store.Config(ctx)
+	if err != nil && !errors.Is(err, postgres.ErrNoConfig) {
+		return err
+	}
+	if err != nil || file != DocumentName(cv.Version) {
+		return config.Apply(n.paths, file, e)
+	}
+	data, err := config.ApplyData(append(slices.Clone(n.paths), file), file, []byte(cv.YAML), e)
+	if err != nil {
+		return err
+	}
+	_, err = n.Store.PushConfig(ctx, string(data), user, cv.Version)
+	if errors.Is(err, postgres.ErrConfigChanged) {
+		return &config.Refused{Problems: config.Problems{{Pos: config.Pos{File: file}, Msg: "The cluster's configuration changed meanwhile (another version was pushed): make the change again."}}}
+	}
+	return err
 }
 
 // Keystore returns the database keystore of the soft token named token.

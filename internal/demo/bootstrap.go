@@ -89,6 +89,13 @@ var demoKeys = [...]struct {
 // EnsurePassword): $SIGNET_DEMO_PASSWORD when set, otherwise the random one
 // made at first start, whose hash is kept in demo-password.bcrypt.
 func Bootstrap(ctx context.Context, dir string) (Files, bool, error) {
+	return BootstrapCRL(ctx, dir, DefaultCRLURL)
+}
+
+// BootstrapCRL is Bootstrap with the CRL distribution point the demo
+// certificates name: the server's own address, where it publishes the CRL at
+// CRLPath. It matters only at first start, when the certificates are made.
+func BootstrapCRL(ctx context.Context, dir, crlURL string) (Files, bool, error) {
 	f := FilesIn(dir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return f, false, fmt.Errorf("create data folder: %w", err)
@@ -107,7 +114,7 @@ func Bootstrap(ctx context.Context, dir string) (Files, bool, error) {
 	if err != nil {
 		return f, false, err
 	}
-	ca.CRLURL = DefaultCRLURL
+	ca.CRLURL = crlURL
 	keyDER, err := x509.MarshalPKCS8PrivateKey(ca.Key)
 	if err != nil {
 		return f, false, err

@@ -219,17 +219,10 @@ func runBench(ctx context.Context, f *Options, h crypto.Hash, meta map[string]st
 		DisableCompression:  true,
 	}
 	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr}
-	u := client.WorkerURL(f.url, f.worker, meta)
-	var restMeta []byte
-	if f.rest {
-		u = strings.TrimRight(f.url, "/") + "/signserver/rest/v1/workers/" + url.PathEscape(f.worker) + "/process"
-		var err error
-		if restMeta, err = json.Marshal(meta); err != nil {
-			return nil, err
-		}
+	u, restMeta, err := endpoint(f, meta)
+	if err != nil {
+		return nil, err
 	}
-
 	runCtx := ctx
 	if f.count == 0 {
 		var cancel context.CancelFunc
@@ -237,79 +230,105 @@ func runBench(ctx context.Context, f *Options, h crypto.Hash, meta map[string]st
 		defer cancel()
 	}
 
-	var (
-		sent, items, okReqs, bytesIn atomic.Int64
-		fails                        = &failures{count: map[string]int64{}, sample: map[string]string{}}
-		hists                        = make([]*hdrhistogram.Histogram, f.conns)
-		wg                           sync.WaitGroup
-	)
-	perItem := int64(max(f.batch, 1))
+	t := &tally{f: f, hc: &http.Client{Transport: tr}, url: u,
+		fails: &failures{count: map[string]int64{}, sample: map[string]string{}}}
+	hists := make([]*hdrhistogram.Histogram, f.conns)
+	var wg sync.WaitGroup
 	start := time.Now()
-	stopProgress := startProgress(f, stdout, stderr, start, &okReqs, &items, fails)
+	stopProgress := startProgress(f, stdout, stderr, start, &t.okReqs, &t.items, t.fails)
 	for g := range f.conns {
-		hist := hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 3)
-		hists[g] = hist
+		hists[g] = hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 3)
 		body, contentType, err := newBenchBody(f, h, g, restMeta)
 		if err != nil {
 			stopProgress()
 			return nil, err
 		}
-		wg.Go(func() {
-			for {
-				if f.count > 0 && sent.Add(1) > int64(f.count) {
-					return
-				}
-				if runCtx.Err() != nil {
-					return
-				}
-				body.next()
-				t0 := time.Now()
-				status, n, msg, err := benchRequest(runCtx, hc, u, contentType, body)
-				// An answer before the whole body was sent (an error) may
-				// leave the transport still reading it; a 200 means the
-				// server read all of it.
-				body.shared = err != nil || status != http.StatusOK
-				if err != nil {
-					if runCtx.Err() != nil {
-						return // the duration ended, or ^C, mid-request: not a failure
-					}
-					fails.add("transport", err.Error())
-					continue
-				}
-				if status != http.StatusOK {
-					fails.add(strconv.Itoa(status), msg)
-					continue
-				}
-				_ = hist.RecordValue(max(time.Since(t0).Microseconds(), 1))
-				okReqs.Add(1)
-				items.Add(perItem)
-				bytesIn.Add(n)
-			}
-		})
+		wg.Go(func() { t.drive(runCtx, body, contentType, hists[g]) })
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
 	stopProgress()
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "bench: interrupted; the figures are of the requests finished so far")
+	}
+	return t.result(elapsed, hists), nil
+}
 
+// endpoint returns the URL requests go to and, for the REST API, the
+// request metadata as JSON.
+func endpoint(f *Options, meta map[string]string) (string, []byte, error) {
+	if !f.rest {
+		return client.WorkerURL(f.url, f.worker, meta), nil, nil
+	}
+	restMeta, err := json.Marshal(meta)
+	return strings.TrimRight(f.url, "/") + "/signserver/rest/v1/workers/" + url.PathEscape(f.worker) + "/process", restMeta, err
+}
+
+// tally is what the connections of one run share: where they send and
+// what they counted.
+type tally struct {
+	f   *Options
+	hc  *http.Client
+	url string
+
+	sent, items, okReqs, bytesIn atomic.Int64
+	fails                        *failures
+}
+
+// drive sends requests on one connection until the count is reached or
+// ctx ends, recording the latency of each success in hist.
+func (t *tally) drive(ctx context.Context, body *benchBody, contentType string, hist *hdrhistogram.Histogram) {
+	perItem := int64(max(t.f.batch, 1))
+	for {
+		if t.f.count > 0 && t.sent.Add(1) > int64(t.f.count) {
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		body.next()
+		t0 := time.Now()
+		status, n, msg, err := benchRequest(ctx, t.hc, t.url, contentType, body)
+		// An answer before the whole body was sent (an error) may leave the
+		// transport still reading it; a 200 means the server read all of it.
+		body.shared = err != nil || status != http.StatusOK
+		if err != nil {
+			if ctx.Err() != nil {
+				return // the duration ended, or ^C, mid-request: not a failure
+			}
+			t.fails.add("transport", err.Error())
+			continue
+		}
+		if status != http.StatusOK {
+			t.fails.add(strconv.Itoa(status), msg)
+			continue
+		}
+		_ = hist.RecordValue(max(time.Since(t0).Microseconds(), 1))
+		t.okReqs.Add(1)
+		t.items.Add(perItem)
+		t.bytesIn.Add(n)
+	}
+}
+
+// result sums up a run of elapsed time with the connections' histograms.
+func (t *tally) result(elapsed time.Duration, hists []*hdrhistogram.Histogram) *BenchResult {
 	all := hdrhistogram.New(1, int64(time.Hour/time.Microsecond), 3)
 	for _, hh := range hists {
 		all.Merge(hh)
 	}
 	ms := func(us int64) float64 { return float64(us) / 1000 }
 	secs := elapsed.Seconds()
+	f := t.f
 	res := &BenchResult{
 		Worker: f.worker, Batch: f.batch, Connections: f.conns, Seconds: secs,
-		Requests: okReqs.Load(), Items: items.Load(), Bytes: bytesIn.Load(),
-		RequestsPS: float64(okReqs.Load()) / secs, ItemsPS: float64(items.Load()) / secs,
-		Errors: fails.count, Sample: fails.sample,
+		Requests: t.okReqs.Load(), Items: t.items.Load(), Bytes: t.bytesIn.Load(),
+		RequestsPS: float64(t.okReqs.Load()) / secs, ItemsPS: float64(t.items.Load()) / secs,
+		Errors: t.fails.count, Sample: t.fails.sample,
 	}
 	if all.TotalCount() > 0 {
 		res.P50, res.P90, res.P99, res.Max = ms(all.ValueAtQuantile(50)), ms(all.ValueAtQuantile(90)), ms(all.ValueAtQuantile(99)), ms(all.Max())
 	}
-	if ctx.Err() != nil {
-		fmt.Fprintln(stderr, "bench: interrupted; the figures are of the requests finished so far")
-	}
-	return res, nil
+	return res
 }
 
 // benchBody is the request body of one connection: a document (varied per

@@ -10,7 +10,7 @@ import (
 // mountAdmin adds the admin API under /admin/api/ to a.srv. Its actions
 // are written to a.audit, the state database's audit log.
 func (a *app) mountAdmin() error {
-	h := adminapi.New(adminapi.Options{
+	opts := adminapi.Options{
 		Workers:      a.reg,
 		Authenticate: a.adminAccess,
 		Reload:       func(context.Context) error { return a.reload() },
@@ -18,8 +18,17 @@ func (a *app) mountAdmin() error {
 		Audit:        a.audit,
 		SigningLog:   a.signlog,
 		Logger:       a.log,
-	})
+	}
+	if a.node != nil {
+		// Edits of the cluster's version in force become its next version.
+		opts.EditConfig = a.node.Edit
+	}
+	h := adminapi.New(opts)
 	h.Register(a.srv.Echo())
+	// The status gauges on /metrics come from the same code as GET /workers.
+	if err := a.srv.MetricsRegistry().Register(h.Collector()); err != nil {
+		return err
+	}
 	return a.mountUI(h)
 }
 

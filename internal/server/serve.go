@@ -51,7 +51,13 @@ func Run(ctx context.Context, o Options) error {
 	if demoMode {
 		var created bool
 		var err error
-		files, created, err = demo.Bootstrap(ctx, o.DataDir)
+		// The demo certificates name this server's CRL (PDFSignerLT embeds
+		// it): on the address it is told to listen on, or the default one.
+		crlURL := demo.DefaultCRLURL
+		if _, port, err := net.SplitHostPort(o.Listen); err == nil && port != "0" {
+			crlURL = "http://" + o.Listen + demo.CRLPath
+		}
+		files, created, err = demo.BootstrapCRL(ctx, o.DataDir, crlURL)
 		if err != nil {
 			return fmt.Errorf("prepare the demo configuration in %s: %w", o.DataDir, err)
 		}

@@ -29,27 +29,6 @@ const (
 	ExitIndeterminate = 3
 )
 
-// Usage is the command's synopsis.
-const Usage = "signet verify [-trust FILE] [-content FILE] [-online] FILE   Validate a signed PDF or a CMS/CAdES signature offline."
-
-// Run validates the file named in args and writes the report to stdout. It
-// returns the exit code: 0 TOTAL-PASSED, 1 TOTAL-FAILED, 3 INDETERMINATE,
-// 2 for a usage or input error (written to stderr).
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	check := Flags(fs)
-	fs.Usage = func() { fmt.Fprintln(stderr, "usage: "+Usage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		return ExitUsage
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return ExitUsage
-	}
-	return check(ctx, fs.Arg(0), stdout, stderr)
-}
-
 // Flags registers the command's flags on fs and returns the check of one
 // file with their values; cmd/signet's command table calls it.
 func Flags(fs *flag.FlagSet) func(ctx context.Context, file string, stdout, stderr io.Writer) int {

@@ -100,6 +100,7 @@ var goals = map[string]string{
 	// Cases that other packages add (see the package comment).
 	"pipeline-batch-pkcs11-p256": "ratio ≥ 0.8 (vs raw crypto11)",
 	"pipeline-batch-bt-p256":     "B-T vs B-B (no goal)",
+	"pades-bb-1mib":              "PAdES-B-B vs detached CAdES-B-B of the same 1 MiB PDF, documents/s (no goal)",
 	"batch-dsm-p256":             "dsm token vs the key directly (no goal)",
 	"batch-nethsm-p256":          "nethsm token vs the key directly (no goal)",
 	"http-batch-p256-postgres":   "ratio ≥ 0.9 (PostgreSQL vs SQLite state)",

@@ -25,18 +25,39 @@ type ConfigVersion struct {
 	Created time.Time
 }
 
+// ErrConfigChanged reports that another version was pushed since the one
+// an edit started from.
+var ErrConfigChanged = errors.New("the cluster's configuration changed meanwhile: make the change again on the version in force")
+
 // PushConfig stores yaml as the next version of the cluster's configuration
 // and notifies every node; the caller has checked it. It returns the new
-// version.
-func (s *Store) PushConfig(ctx context.Context, yaml, author string) (int64, error) {
+// version. With after >= 0 it stores nothing unless after is still the
+// newest version (ErrConfigChanged), so that two edits made at once on
+// two nodes do not undo each other.
+func (s *Store) PushConfig(ctx context.Context, yaml, author string, after int64) (int64, error) {
 	var v int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if after >= 0 {
+			var cur int64
+			if _, err := tx.Exec(ctx, "LOCK TABLE config IN EXCLUSIVE MODE"); err != nil {
+				return err
+			}
+			if err := tx.QueryRow(ctx, "SELECT COALESCE(max(version), 0) FROM config").Scan(&cur); err != nil {
+				return err
+			}
+			if cur != after {
+				return ErrConfigChanged
+			}
+		}
 		if err := tx.QueryRow(ctx, "INSERT INTO config (yaml, author) VALUES ($1, $2) RETURNING version", yaml, author).Scan(&v); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", configChannel, strconv.FormatInt(v, 10))
 		return err
 	})
+	if errors.Is(err, ErrConfigChanged) {
+		return 0, err
+	}
 	if err != nil {
 		return 0, fmt.Errorf("store the configuration: %w", err)
 	}

@@ -220,11 +220,14 @@ func TestConfigPushNotifies(t *testing.T) {
 	go stores[1].WatchConfig(ctx, func(v int64) { seen <- v })
 	// The watcher announces the newest version when it connects; push
 	// one first so that its connecting is observable.
-	if _, err := stores[0].PushConfig(ctx, "workers: []\n", "alice"); err != nil {
+	if _, err := stores[0].PushConfig(ctx, "workers: []\n", "alice", -1); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, seen, 1)
-	v, err := stores[0].PushConfig(ctx, "tokens: []\n", "bob")
+	if _, err := stores[1].PushConfig(ctx, "users: []\n", "carol", 0); !errors.Is(err, ErrConfigChanged) {
+		t.Fatalf("an edit of version 0 after version 1: %v, want ErrConfigChanged", err)
+	}
+	v, err := stores[0].PushConfig(ctx, "tokens: []\n", "bob", 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,9 @@ type hsm struct {
 	chain []*x509.Certificate
 	state atomic.Value // nethsm.State
 
-	newConns, open, maxOpen atomic.Int64
+	// newConns counts the connections clients open; inFlight and
+	// maxInFlight the requests being served at once.
+	newConns, inFlight, maxInFlight atomic.Int64
 }
 
 func newHSM(t *testing.T) *hsm {
@@ -73,6 +75,15 @@ func newHSM(t *testing.T) *hsm {
 	})
 	s.e = echo.New()
 	s.e.HideBanner = true
+	s.e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			n := s.inFlight.Add(1)
+			defer s.inFlight.Add(-1)
+			for m := s.maxInFlight.Load(); n > m && !s.maxInFlight.CompareAndSwap(m, n); m = s.maxInFlight.Load() {
+			}
+			return next(c)
+		}
+	})
 	s.h.Register(s.e)
 	s.start("127.0.0.1:0")
 	t.Cleanup(func() { s.stop() })
@@ -90,14 +101,8 @@ func (s *hsm) start(addr string) {
 	s.srv.Listener.Close()
 	s.srv.Listener = l
 	s.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		switch st {
-		case http.StateNew:
+		if st == http.StateNew {
 			s.newConns.Add(1)
-			n := s.open.Add(1)
-			for m := s.maxOpen.Load(); n > m && !s.maxOpen.CompareAndSwap(m, n); m = s.maxOpen.Load() {
-			}
-		case http.StateClosed, http.StateHijacked:
-			s.open.Add(-1)
 		}
 	}
 	s.srv.Start()
@@ -193,11 +198,16 @@ func TestSignAllThousand(t *testing.T) {
 	if n := s.h.SignCalls(); n != 1000 {
 		t.Errorf("server counted %d sign calls, want 1000", n)
 	}
-	if n := s.newConns.Load(); n > pool {
-		t.Errorf("client opened %d connections, want at most the pool size %d", n, pool)
+	// The pool bounds the signatures in flight; its connections are kept
+	// alive. Go's transport drops a connection whose request it could not
+	// see written within 50 ms, which a starved machine (make test on two
+	// cores) does now and then: a few more connections than the pool are
+	// allowed, not one per signature.
+	if n := s.maxInFlight.Load(); n > pool {
+		t.Errorf("%d requests served at once, want at most the pool size %d", n, pool)
 	}
-	if n := s.maxOpen.Load(); n > pool {
-		t.Errorf("%d connections open at once, want at most %d", n, pool)
+	if n := s.newConns.Load(); n > 2*pool {
+		t.Errorf("client opened %d connections for 1000 signatures, want them kept alive (at most %d)", n, 2*pool)
 	}
 	var signs int
 	for _, ex := range tr.Exchanges() {
@@ -438,7 +448,10 @@ func TestActivate(t *testing.T) {
 
 	// An Administrator passes the probe but may not sign: 403 makes the
 	// token Offline with a reason naming the role.
-	admin, _ := newToken(t, s, Options{Name: "admin", User: "admin", Passphrase: "admin-passphrase"})
+	// No probe may run between the refused Sign and the Status below (a
+	// probe passes, and would make the token Active again): with the 20 ms
+	// interval of newToken that depended on the machine's load.
+	admin, _ := newToken(t, s, Options{Name: "admin", User: "admin", Passphrase: "admin-passphrase", ProbeInterval: time.Hour})
 	waitActive(t, admin)
 	sg, err := admin.Signer(ctx, "p256")
 	if err != nil {

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -98,7 +97,7 @@ func (h *Handler) setProperty(c echo.Context) error {
 		cfg, w, err = h.configWorker(c)
 	}
 	if err == nil {
-		err = h.edit(c.Request().Context(), cfg, w.Pos.File, config.SetProperty(w.Name, name, req.Value))
+		err = h.edit(c, cfg, w.Pos.File, config.SetProperty(w.Name, name, req.Value))
 	}
 	h.record(c, "config.set", "worker/"+w.Name, map[string]string{"property": name}, err)
 	if err != nil {
@@ -115,7 +114,7 @@ func (h *Handler) removeProperty(c echo.Context) error {
 		if !w.Properties.IsSet(name) || w.Properties.Pos(name).File != w.Pos.File {
 			err = errorf(http.StatusNotFound, "Worker %s does not set %s in its file: nothing to remove.", w.Name, name)
 		} else {
-			err = h.edit(c.Request().Context(), cfg, w.Pos.File, config.RemoveProperty(w.Name, name))
+			err = h.edit(c, cfg, w.Pos.File, config.RemoveProperty(w.Name, name))
 		}
 	}
 	h.record(c, "config.remove", "worker/"+w.Name, map[string]string{"property": name}, err)
@@ -165,7 +164,7 @@ func (h *Handler) addWorker(c echo.Context) error {
 				props[strings.ToUpper(strings.TrimSpace(k))] = v
 			}
 		}
-		err = h.edit(c.Request().Context(), cfg, file, config.AddWorker(config.NewWorker{
+		err = h.edit(c, cfg, file, config.AddWorker(config.NewWorker{
 			Name: strings.TrimSpace(req.Name), ID: req.ID, Kind: req.Kind, Token: req.Token, Key: req.Key, Properties: props}))
 	}
 	h.record(c, "config.add", "worker/"+req.Name, map[string]string{"kind": req.Kind, "id": strconv.Itoa(req.ID)}, err)
@@ -182,10 +181,16 @@ func (h *Handler) addWorker(c echo.Context) error {
 
 // edit applies an edit to file and reloads; a refused change is a 400 with
 // the problems, and nothing is written.
-func (h *Handler) edit(ctx context.Context, cfg *config.Config, file string, e config.Edit) error {
+func (h *Handler) edit(c echo.Context, cfg *config.Config, file string, e config.Edit) error {
+	ctx := c.Request().Context()
 	h.editMu.Lock()
 	defer h.editMu.Unlock()
-	err := config.Apply(cfg.Files, file, e)
+	var err error
+	if h.opts.EditConfig != nil {
+		err = h.opts.EditConfig(ctx, user(c), file, e)
+	} else {
+		err = config.Apply(cfg.Files, file, e)
+	}
 	var refused *config.Refused
 	switch {
 	case errors.As(err, &refused):

@@ -91,6 +91,9 @@ type Options struct {
 	TokenTTL time.Duration
 	// Now is the clock bearer tokens expire by; time.Now when nil.
 	Now func() time.Time
+	// MaxSessions bounds the live bearer tokens (DefaultMaxSessions when
+	// zero): at the bound, a login ends the oldest session.
+	MaxSessions int
 	// MayUse reports whether the authenticated user may use k, in addition
 	// to k.AllowedUsers; nil allows every key. A key the user may not use
 	// is left out of key listings and signs with status 403.
@@ -105,6 +108,19 @@ type Handler struct {
 
 	mu       sync.Mutex
 	sessions map[[sha256.Size]byte]session // by SHA-256 of the bearer token
+	// byAge lists the sessions in the order they were made, which is the
+	// order they expire in (one TTL for all): expired ones are dropped
+	// from its front at each login, never by a scan of every session.
+	byAge []sessionAge
+}
+
+// DefaultMaxSessions is Options.MaxSessions when it is zero.
+const DefaultMaxSessions = 10000
+
+// sessionAge is a session's key and expiry in byAge.
+type sessionAge struct {
+	key     [sha256.Size]byte
+	expires time.Time
 }
 
 // session is a live bearer token.
@@ -120,6 +136,9 @@ func New(opts Options) *Handler {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = DefaultMaxSessions
 	}
 	return &Handler{opts: opts, sessions: map[[sha256.Size]byte]session{}}
 }
@@ -280,13 +299,11 @@ func (h *Handler) auth(c echo.Context) error {
 	}
 	tok := base64.RawURLEncoding.EncodeToString(raw[:])
 	now := h.opts.Now()
+	key, expires := tokenHash(tok), now.Add(h.opts.TokenTTL)
 	h.mu.Lock()
-	for k, s := range h.sessions { // forget expired sessions
-		if !now.Before(s.expires) {
-			delete(h.sessions, k)
-		}
-	}
-	h.sessions[tokenHash(tok)] = session{user: user, expires: now.Add(h.opts.TokenTTL)}
+	h.dropOldLocked(now)
+	h.sessions[key] = session{user: user, expires: expires}
+	h.byAge = append(h.byAge, sessionAge{key, expires})
 	h.mu.Unlock()
 	return c.JSON(http.StatusOK, authResponse{
 		TokenType:   "Bearer",
@@ -294,6 +311,25 @@ func (h *Handler) auth(c echo.Context) error {
 		AccessToken: tok,
 		EntityID:    entityID(user),
 	})
+}
+
+// dropOldLocked forgets the expired sessions, and the oldest ones past
+// Options.MaxSessions-1, from the front of byAge.
+func (h *Handler) dropOldLocked(now time.Time) {
+	n := 0
+	for n < len(h.byAge) {
+		a := h.byAge[n]
+		// Terminated sessions leave their entry behind: byAge is bounded
+		// too, or logins and terminations could grow it.
+		if now.Before(a.expires) && len(h.sessions) < h.opts.MaxSessions && len(h.byAge)-n < 2*h.opts.MaxSessions {
+			break
+		}
+		delete(h.sessions, a.key) // tokens are random: the key is this session's
+		n++
+	}
+	if n > 0 {
+		h.byAge = slices.Delete(h.byAge, 0, n)
+	}
 }
 
 // terminate serves POST /sys/v1/session/terminate: the bearer token of the

@@ -18,16 +18,9 @@ import (
 // and the same token calls (key policy, usage limit, audit) as the items of
 // a batch.
 func (h *Handler) sign(c echo.Context) error {
-	user, ok, err := h.caller(c)
+	user, raw, ok, err := h.single(c, "SignRequest", "sign")
 	if !ok {
 		return err
-	}
-	var raw json.RawMessage
-	if ok, err := decodeBody(c, &raw, "one SignRequest JSON object", "sign a digest (\"hash\") instead of the data"); !ok {
-		return err
-	}
-	if !isObject(raw) {
-		return fail(c, http.StatusBadRequest, "The body must be one SignRequest JSON object; send arrays to /crypto/v1/keys/batch/sign.")
 	}
 	h.signCalls.Add(1)
 	r := h.signItems(c, user, []json.RawMessage{raw})[0]
@@ -37,9 +30,21 @@ func (h *Handler) sign(c echo.Context) error {
 	return c.JSON(http.StatusOK, r.Body)
 }
 
-// isObject reports whether raw is a JSON object.
-func isObject(raw json.RawMessage) bool {
-	return bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{"))
+// single authenticates a single-item request and reads its body, one JSON
+// object (schema names it, verb what is done with it). It returns false
+// after writing the 401, 400 or 413 answer.
+func (h *Handler) single(c echo.Context, schema, verb string) (user string, raw json.RawMessage, ok bool, err error) {
+	if user, ok, err = h.caller(c); !ok {
+		return "", nil, false, err
+	}
+	what := "one " + schema + " JSON object"
+	if ok, err = decodeBody(c, &raw, what, verb+" a digest (\"hash\") instead of the data"); !ok {
+		return "", nil, false, err
+	}
+	if !bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) {
+		return "", nil, false, fail(c, http.StatusBadRequest, "The body must be "+what+"; send arrays of sign requests to /crypto/v1/keys/batch/sign.")
+	}
+	return user, raw, true, nil
 }
 
 // verifyRequest is the VerifyRequest schema: a SignRequest without
@@ -62,16 +67,12 @@ type verifyResponse struct {
 // counts no key usage. A signature that does not verify is 200 with
 // "result": false.
 func (h *Handler) verify(c echo.Context) error {
-	user, ok, err := h.caller(c)
+	user, raw, ok, err := h.single(c, "VerifyRequest", "verify")
 	if !ok {
 		return err
 	}
-	var raw json.RawMessage
-	if ok, err := decodeBody(c, &raw, "one VerifyRequest JSON object", "verify a digest (\"hash\") instead of the data"); !ok {
-		return err
-	}
 	var req verifyRequest
-	if !isObject(raw) || json.Unmarshal(raw, &req) != nil {
+	if json.Unmarshal(raw, &req) != nil {
 		return fail(c, http.StatusBadRequest, "The body must be one VerifyRequest JSON object: check its field types.")
 	}
 	if req.Signature == nil {

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -156,24 +157,12 @@ type route struct {
 	handler      echo.HandlerFunc
 }
 
-// allows returns the methods served at path: those of the routes whose
-// pattern it matches, with HEAD for GET and OPTIONS, or nil.
-func allows(routes []route, path string) []string {
+// allows returns the methods served at p: those of the routes whose path
+// it matches, with HEAD for GET and OPTIONS, or nil.
+func allows(routes []route, p string) []string {
 	var out []string
-	got := strings.Split(path, "/")
 	for _, r := range routes {
-		want := strings.Split(r.path, "/")
-		if len(want) != len(got) {
-			continue
-		}
-		match := true
-		for i := range want {
-			if want[i] != got[i] && !(strings.HasPrefix(want[i], ":") && got[i] != "") {
-				match = false
-				break
-			}
-		}
-		if match {
+		if ok, _ := path.Match(routeParam.ReplaceAllString(r.path, "*"), p); ok {
 			out = append(out, r.method)
 			if r.method == http.MethodGet {
 				out = append(out, http.MethodHead)
@@ -185,6 +174,9 @@ func allows(routes []route, path string) []string {
 	}
 	return out
 }
+
+// routeParam is a ":name" path segment of a route.
+var routeParam = regexp.MustCompile(`:[^/]+`)
 
 // notFound answers a request no route took: 405 with Allow for a method a
 // known path does not serve (204 with Allow for OPTIONS), else 404.

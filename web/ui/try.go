@@ -29,9 +29,25 @@ import (
 // maxTryFile bounds a file tried through the UI.
 const maxTryFile = 32 << 20
 
+// optionText says what a request option does, for its form field.
+func optionText(metaKey string) string {
+	switch metaKey {
+	case config.MetaUsingBatchSigning:
+		return "Send as a batch"
+	case config.MetaUsingClientSuppliedHash:
+		return "Hash the file here and send only its digest"
+	case config.MetaDetachedSignature:
+		return "Detached signature (the file is not inside it)"
+	case config.MetaContentOID:
+		return "Content type OID"
+	}
+	return metaKey
+}
+
 // option is a request option the chosen worker lets a client set.
 type option struct {
 	MetaKey string
+	Text    string // what it does
 	Label   string
 	Bool    bool     // a yes/no choice
 	Choices []string // otherwise a list, or free text when empty
@@ -78,7 +94,7 @@ func options(wc *admin.WorkerConfig) []option {
 		if p.OverriddenBy == "" || !strings.EqualFold(prop(wc, p.OverriddenBy), "true") {
 			continue
 		}
-		o := option{MetaKey: p.MetaKey, Label: p.Name, Value: p.Value}
+		o := option{MetaKey: p.MetaKey, Label: p.Name, Value: p.Value, Text: optionText(p.MetaKey)}
 		if def, ok := config.LookupProperty(p.Name); ok && def.Type == config.Bool {
 			o.Bool = true
 		}
@@ -248,13 +264,11 @@ func (u *UI) forward(c echo.Context, worker string, meta url.Values, ctype strin
 	return rec.Code, rec.Body.Bytes()
 }
 
-var stampHashes = map[string]crypto.Hash{"SHA-256": crypto.SHA256, "SHA-384": crypto.SHA384, "SHA-512": crypto.SHA512}
-
 // stamp time-stamps doc and shows the token.
 func (u *UI) stamp(c echo.Context, d tryData, doc []byte, name string, details map[string]string) error {
 	back := "/try?worker=" + url.QueryEscape(d.Worker.Name)
-	h, ok := stampHashes[c.FormValue("hash")]
-	if !ok {
+	h, err := cms.ParseHash(c.FormValue("hash"))
+	if err != nil || (h != crypto.SHA256 && h != crypto.SHA384 && h != crypto.SHA512) {
 		h = crypto.SHA256
 	}
 	tsq, err := timestamp.CreateRequest(bytes.NewReader(doc), &timestamp.RequestOptions{Hash: h, Certificates: true})
@@ -279,7 +293,7 @@ func (u *UI) stamp(c echo.Context, d tryData, doc []byte, name string, details m
 		Time:          ts.Time.UTC().Format("2006-01-02 15:04:05.000 UTC"),
 		Serial:        ts.SerialNumber.Text(16),
 		Policy:        ts.Policy.String(),
-		HashAlgorithm: map[crypto.Hash]string{crypto.SHA256: "SHA-256", crypto.SHA384: "SHA-384", crypto.SHA512: "SHA-512"}[ts.HashAlgorithm],
+		HashAlgorithm: cms.HashName(ts.HashAlgorithm),
 		Hash:          hex.EncodeToString(ts.HashedMessage),
 		Accuracy:      ts.Accuracy.String(),
 		Ordering:      ts.Ordering,

@@ -1,0 +1,117 @@
+package signet_test
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/signet-project/signet/"
+
+// layers says which of Signet's own packages each package may import, as
+// ARCHITECTURE.md draws it: the first rule whose pattern matches a package
+// applies. A pattern "p/..." matches p and the packages under it, "..."
+// every package, any other pattern that package alone. A package may
+// always import its own internal packages. Test files and the test helper
+// packages (named …test) are not held to it.
+var layers = []struct {
+	pkg string
+	may []string
+}{
+	{"formats/...", []string{"formats/..."}},
+	{"state/...", []string{"state"}},
+	{"tokens/guard", []string{"tokens", "state"}},
+	{"tokens/...", []string{"tokens"}},
+	{"config", []string{"formats/..."}},
+	{"workers", []string{"config", "formats/...", "state", "tokens"}},
+	{"web/auth", []string{"config", "formats/..."}},
+	{"web/dsm", []string{"tokens"}},
+	{"web/nethsm", []string{"tokens"}},
+	{"web/admin", []string{"config", "formats/...", "state", "tokens", "workers", "web/auth"}},
+	{"web/ui", []string{"config", "formats/...", "state", "tokens", "workers", "web/auth", "web/admin"}},
+	{"web/...", []string{"config", "formats/...", "state", "tokens", "workers"}},
+	{"internal/server", []string{"config", "formats/...", "state/...", "tokens/...", "workers", "web/...", "internal/demo"}},
+	{"internal/cluster", []string{"config", "formats/...", "state/...", "tokens/...", "workers", "web/...", "internal/demo"}},
+	{"internal/demo", []string{"tokens/..."}},
+	{"internal/...", []string{"config", "formats/...", "workers", "web/admin", "internal/..."}},
+	{"cmd/...", []string{"config", "formats/...", "state/...", "workers", "web/admin", "web/auth", "internal/..."}},
+	{"scripts/...", []string{"..."}},
+}
+
+// matches reports whether the package pkg matches pattern.
+func matches(pkg, pattern string) bool {
+	if pattern == "..." {
+		return true
+	}
+	if base, ok := strings.CutSuffix(pattern, "/..."); ok {
+		return pkg == base || strings.HasPrefix(pkg, base+"/")
+	}
+	return pkg == pattern
+}
+
+// TestLayers checks every package's imports of Signet packages against
+// layers, so that a back-edge (state importing tokens, workers importing a
+// token implementation, a web surface importing the server wiring) fails
+// here rather than in review.
+func TestLayers(t *testing.T) {
+	t.Parallel()
+	imports := map[string][]string{} // package → Signet packages it imports
+	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && p != "." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), p, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		pkg := filepath.ToSlash(filepath.Dir(p))
+		for _, imp := range f.Imports {
+			ip, _ := strconv.Unquote(imp.Path.Value)
+			if own, ok := strings.CutPrefix(ip, module); ok && !slices.Contains(imports[pkg], own) {
+				imports[pkg] = append(imports[pkg], own)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(imports) < 20 {
+		t.Fatalf("found the imports of only %d packages: is the test run from the module root?", len(imports))
+	}
+	for pkg, imps := range imports {
+		if strings.HasSuffix(path.Base(pkg), "test") {
+			continue // test helpers may use anything
+		}
+		i := slices.IndexFunc(layers, func(l struct {
+			pkg string
+			may []string
+		}) bool {
+			return matches(pkg, l.pkg)
+		})
+		if i < 0 {
+			t.Errorf("package %s has no rule in layers: add one (and to ARCHITECTURE.md)", pkg)
+			continue
+		}
+		for _, imp := range imps {
+			if strings.HasPrefix(imp, pkg+"/internal/") || strings.HasPrefix(imp, path.Dir(pkg)+"/internal/") {
+				continue // a package's own internal packages
+			}
+			if !slices.ContainsFunc(layers[i].may, func(p string) bool { return matches(imp, p) }) {
+				t.Errorf("%s imports %s; its layer (%s) may import %q", pkg, imp, layers[i].pkg, layers[i].may)
+			}
+		}
+	}
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestHelp checks that -h on every command of the table prints its usage
+// on stdout and exits 0, and that the command lists do the same.
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	var lines [][]string
+	for _, c := range commands() {
+		lines = append(lines, append(strings.Fields(c.name), "-h"), append(strings.Fields(c.name), "--help"))
+	}
+	lines = append(lines, []string{"-h"}, []string{"help"}, []string{"admin", "-h"}, []string{"admin", "keys", "--help"}, []string{"client", "-h"})
+	for _, args := range lines {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			if err := run(t.Context(), args, &stdout, &stderr); err != nil {
+				t.Fatalf("exit %v; stderr %q", err, stderr.String())
+			}
+			if !strings.HasPrefix(stdout.String(), "Usage: signet") && !strings.Contains(stdout.String(), "\nUsage: signet") {
+				t.Errorf("stdout %q does not start with the usage", stdout.String())
+			}
+			if stderr.Len() != 0 {
+				t.Errorf("stderr %q", stderr.String())
+			}
+		})
+	}
+}
+
+// TestUsageErrors checks exit status 2 and a sentence on stderr for
+// command lines that cannot run.
+func TestUsageErrors(t *testing.T) {
+	t.Setenv("SIGNET_ADMIN_PASSWORD", "x")
+	tests := []struct {
+		args []string
+		says string
+	}{
+		{nil, "Usage: signet COMMAND"},
+		{[]string{"frobnicate"}, `signet: unknown command "frobnicate"`},
+		{[]string{"client"}, "client sign"},
+		{[]string{"client", "frob"}, `signet client: unknown command "frob"`},
+		{[]string{"serve", "--log-format", "xml"}, "use text or json"},
+		{[]string{"serve", "--max-upload", "-1"}, "--max-upload must not be negative"},
+		{[]string{"serve", "extra"}, "takes no arguments"},
+		{[]string{"config", "check"}, "wrong number of arguments"},
+		{[]string{"client", "sign", "-threads", "0", "main.go"}, "-threads must be at least 1"},
+		{[]string{"client", "batch", "-size", "0", "main.go"}, "-size must be at least 1"},
+		{[]string{"client", "sign", "-digest", "MD5", "main.go"}, "-digest"},
+		{[]string{"admin", "audit", "list", "--limit", "0"}, "--limit"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(t.Context(), tt.args, &stdout, &stderr)
+			var ee exitError
+			if !errors.As(err, &ee) || ee.code != 2 {
+				t.Fatalf("exit %v, want 2; stderr %q", err, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tt.says) {
+				t.Errorf("stderr %q does not say %q", stderr.String(), tt.says)
+			}
+		})
+	}
+}
+
+// TestVersion checks that signet version names the build.
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	if err := run(t.Context(), []string{"version"}, &stdout, &stderr); err != nil {
+		t.Fatal(err, stderr.String())
+	}
+	if !strings.HasPrefix(stdout.String(), "signet ") || !strings.Contains(stdout.String(), " go1.") {
+		t.Errorf("version printed %q", stdout.String())
+	}
+}

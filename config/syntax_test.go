@@ -1,0 +1,47 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestSyntaxErrorLine checks that a YAML syntax error is reported on the
+// line of the mistake, not where yaml.v3 says its enclosing block starts
+// (the "workers:" line, far above).
+func TestSyntaxErrorLine(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString("tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks}\nworkers:\n")
+	for i := range 12 {
+		fmt.Fprintf(&b, "  - name: W%d\n    id: %d\n    kind: CMSSigner\n    token: t\n    key: k\n    properties: {DETACHEDSIGNATURE: true,\n      INCLUDE_CERTIFICATE_LEVELS: 1}\n", i, i+1)
+	}
+	good := strings.Split(b.String(), "\n")
+	const at = 80 // 1-based line of the mistake: "    key: k" of the 11th worker
+	if good[at-1] != "    key: k" {
+		t.Fatalf("line %d is %q", at, good[at-1])
+	}
+	tests := []struct{ name, line, says string }{
+		{"indentation of a key", "   key: k", "expected '-' indicator"},
+		{"indentation of an item", "  key: k", "expected '-' indicator"},
+		{"tab", "\tkey: k", "tab character"},
+		{"reserved character", "    key: @k", "cannot start any token"},
+		{"two keys on a line", "    key: k k: x", "mapping values are not allowed"},
+		{"unterminated quote", `    key: "k`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			lines := append([]string(nil), good...)
+			lines[at-1] = tt.line
+			_, err := Parse("bad.yaml", []byte(strings.Join(lines, "\n")))
+			ps, ok := err.(Problems)
+			if !ok || len(ps) != 1 {
+				t.Fatalf("error %v, want one problem", err)
+			}
+			if ps[0].Pos.Line != at || !strings.Contains(ps[0].Msg, "not valid YAML") || !strings.Contains(ps[0].Msg, tt.says) {
+				t.Errorf("reported %s: %s; want line %d saying %q", ps[0].Pos, ps[0].Msg, at, tt.says)
+			}
+		})
+	}
+}

@@ -1,0 +1,135 @@
+// Package padestest makes test PDFs with several producers and runs the
+// independent checkers (poppler's pdfsig, qpdf --check) over signed ones,
+// for the tests of formats/pades, formats/validate, workers and the server.
+package padestest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// GoPDF writes a one-page PDF with a classic cross-reference table, the way
+// a small Go program would (producer 1).
+func GoPDF(text string) []byte {
+	var b bytes.Buffer
+	var offs []int
+	obj := func(body string) {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), body)
+	}
+	b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+	obj("<< /Type /Catalog /Pages 2 0 R >>")
+	obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+	obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>")
+	content := "BT /F1 24 Tf 72 720 Td (" + text + ") Tj ET"
+	obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content))
+	obj("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+	obj("<< /Producer (Signet test) >>")
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(offs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, xref)
+	return b.Bytes()
+}
+
+// Run runs a command that must be installed (a missing tool fails the
+// test, it does not skip it) and returns its combined output.
+func Run(t testing.TB, name string, args ...string) (string, error) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		t.Fatalf("%s is required (scripts/install-deps.sh installs it): %v", name, err)
+	}
+	out, err := exec.Command(name, args...).CombinedOutput()
+	return string(out), err
+}
+
+// QPDF rewrites a PDF with object and cross-reference streams (producer 2).
+func QPDF(t testing.TB, in []byte) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
+	write(t, src, in)
+	if out, err := Run(t, "qpdf", "--object-streams=generate", src, dst); err != nil {
+		t.Fatalf("qpdf: %v\n%s", err, out)
+	}
+	return read(t, dst)
+}
+
+// Ghostscript converts a PostScript page with ps2pdf (producer 3).
+func Ghostscript(t testing.TB, text string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "in.ps"), filepath.Join(dir, "out.pdf")
+	write(t, src, []byte("%!PS\n/Helvetica findfont 24 scalefont setfont 72 720 moveto ("+text+") show showpage\n"))
+	if out, err := Run(t, "ps2pdf", src, dst); err != nil {
+		t.Fatalf("ps2pdf: %v\n%s", err, out)
+	}
+	return read(t, dst)
+}
+
+// Producers returns a PDF from each producer: Go code, qpdf (object and
+// cross-reference streams) and ghostscript.
+func Producers(t testing.TB, text string) map[string][]byte {
+	t.Helper()
+	g := GoPDF(text)
+	return map[string][]byte{"go": g, "qpdf": QPDF(t, g), "ghostscript": Ghostscript(t, text)}
+}
+
+// PDFSig runs poppler's pdfsig on doc and returns its report.
+func PDFSig(t testing.TB, doc []byte) string {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "signed.pdf")
+	write(t, name, doc)
+	out, _ := Run(t, "pdfsig", name)
+	return out
+}
+
+// CheckPDFSig fails unless pdfsig reports n signatures, each valid and of
+// type ETSI.CAdES.detached, and (when whole) the last covering the whole
+// document.
+func CheckPDFSig(t testing.TB, doc []byte, n int, whole bool) {
+	t.Helper()
+	rep := PDFSig(t, doc)
+	for _, want := range []string{"Signature Validation: Signature is Valid.", "Signature Type: ETSI.CAdES.detached"} {
+		if got := strings.Count(rep, want); got != n {
+			t.Errorf("pdfsig reports %q %d times, want %d:\n%s", want, got, n, rep)
+		}
+	}
+	if whole && !strings.Contains(rep, "Total document signed") {
+		t.Errorf("pdfsig does not report the whole document signed:\n%s", rep)
+	}
+}
+
+// QPDFCheck runs qpdf --check and fails on damage or warnings.
+func QPDFCheck(t testing.TB, doc []byte) {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "signed.pdf")
+	write(t, name, doc)
+	out, err := Run(t, "qpdf", "--check", name)
+	if err != nil || strings.Contains(out, "WARNING") {
+		t.Fatalf("qpdf --check: %v\n%s", err, out)
+	}
+}
+
+func write(t testing.TB, name string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(name, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func read(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,63 @@
+package workers
+
+import (
+	"testing"
+
+	"github.com/signet-project/signet/tokens"
+)
+
+// closingToken is a token that records its Close.
+type closingToken struct {
+	tokens.Token
+	closed chan struct{}
+}
+
+func newClosingToken() *closingToken { return &closingToken{closed: make(chan struct{})} }
+
+func (t *closingToken) Close() error { close(t.closed); return nil }
+
+func (t *closingToken) isClosed() bool {
+	select {
+	case <-t.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// TestSwapClosesDroppedTokensAfterTheirRequests: a reload closes the tokens
+// it no longer uses once the requests that hold them are done, keeps the
+// ones it reuses open, and Close closes every token (issue 14: a reload
+// never closed the old token, and nothing was closed at shutdown).
+func TestSwapClosesDroppedTokensAfterTheirRequests(t *testing.T) {
+	t.Parallel()
+	kept, dropped := newClosingToken(), newClosingToken()
+	reg := NewRegistry(NewSet(nil, map[string]tokens.Token{"kept": kept, "dropped": dropped}))
+
+	held, release := reg.Acquire() // a request in flight on the first set
+	reg.Swap(NewSet(nil, map[string]tokens.Token{"kept": kept}))
+	if dropped.isClosed() || kept.isClosed() {
+		t.Fatal("a token was closed while a request held its set")
+	}
+	if held.Tokens()["dropped"] != dropped {
+		t.Fatal("the request's set changed under it")
+	}
+	release()
+	release() // a second release is harmless
+	if !dropped.isClosed() {
+		t.Error("the dropped token is still open after its last request")
+	}
+	if kept.isClosed() {
+		t.Error("the token the new set reuses was closed")
+	}
+
+	_, release = reg.Acquire()
+	reg.Close()
+	if kept.isClosed() {
+		t.Error("shutdown closed a token while a request held it")
+	}
+	release()
+	if !kept.isClosed() {
+		t.Error("shutdown left a token open")
+	}
+}
