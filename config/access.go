@@ -37,6 +37,14 @@ type KeyPolicy struct {
 	Pos        Pos
 }
 
+// Access is how a worker authorizes its clients: its AUTHTYPE and what
+// that needs. The web layer enforces it before the worker sees a request.
+type Access struct {
+	Type    string // AuthNoAuth, AuthClientCert or AuthUsernamePassword
+	Clients []AuthorizedClient
+	Users   []WorkerUser
+}
+
 // keyKind is the propBuilder kind of a key's properties.
 const keyKind = "key"
 

@@ -25,7 +25,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/signet-project/signet/config"
-	"github.com/signet-project/signet/tokens/guard"
+	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/web/tlsconf"
 	"github.com/signet-project/signet/workers"
@@ -77,20 +77,20 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 type accessWorker struct {
 	name   string
 	id     int
-	access workers.Access
+	access config.Access
 	mu     sync.Mutex
-	last   guard.Caller
+	last   tokens.Caller
 }
 
 func (w *accessWorker) Name() string                          { return w.name }
 func (w *accessWorker) ID() int                               { return w.id }
 func (w *accessWorker) Kind() string                          { return "Test" }
-func (w *accessWorker) Access() workers.Access                { return w.access }
+func (w *accessWorker) Access() config.Access                 { return w.access }
 func (w *accessWorker) Status(context.Context) workers.Status { return workers.Status{Active: true} }
 func (w *accessWorker) Process(ctx context.Context, req *workers.Request) (*workers.Response, error) {
 	io.Copy(io.Discard, req.Data)
 	w.mu.Lock()
-	w.last = guard.CallerFrom(ctx)
+	w.last = tokens.CallerFrom(ctx)
 	w.mu.Unlock()
 	return &workers.Response{Data: []byte("signed")}, nil
 }
@@ -113,21 +113,21 @@ func TestWorkerAuthOverTLS(t *testing.T) {
 
 	issuer := "CN=Client CA,O=Signet Test"
 	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
-	certWorker := &accessWorker{name: "CertSigner", id: 1, access: workers.Access{Type: config.AuthClientCert, Clients: []config.AuthorizedClient{
+	certWorker := &accessWorker{name: "CertSigner", id: 1, access: config.Access{Type: config.AuthClientCert, Clients: []config.AuthorizedClient{
 		{SubjectType: config.MatchSerialNo, SubjectValue: "2A", IssuerType: config.MatchIssuerBC, IssuerValue: issuer},
 		{SubjectType: "SUBJECT_RDN_CN", SubjectValue: "app2", IssuerType: config.MatchIssuerBC, IssuerValue: issuer},
 	}}}
-	pwWorker := &accessWorker{name: "PasswordSigner", id: 2, access: workers.Access{Type: config.AuthUsernamePassword,
+	pwWorker := &accessWorker{name: "PasswordSigner", id: 2, access: config.Access{Type: config.AuthUsernamePassword,
 		Users: []config.WorkerUser{{Name: "app", PasswordHash: string(hash)}}}}
-	openWorker := &accessWorker{name: "OpenSigner", id: 3, access: workers.Access{Type: config.AuthNoAuth}}
+	openWorker := &accessWorker{name: "OpenSigner", id: 3, access: config.Access{Type: config.AuthNoAuth}}
 	var mu sync.Mutex
 	var refusals []string
 	s := New(Options{
 		Registry:   workers.NewRegistry(workers.NewSet([]workers.Worker{certWorker, pwWorker, openWorker}, nil)),
 		Authorizer: &auth.WorkerAuthorizer{ClientCAs: tc.ClientCAs, Throttle: auth.NewThrottle()},
-		OnRefusal: func(c echo.Context, surface string, r *auth.Refusal) {
+		OnRefusal: func(c echo.Context, surface string, err error) {
 			mu.Lock()
-			refusals = append(refusals, surface+": "+r.Reason)
+			refusals = append(refusals, surface+": "+err.(*auth.Refusal).Reason)
 			mu.Unlock()
 		},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

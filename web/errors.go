@@ -11,7 +11,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -50,7 +49,7 @@ func (s *Server) status(err error) (code int, msg string, expected bool) {
 	var (
 		mbe *http.MaxBytesError
 		he  *httpError
-		ref *auth.Refusal
+		ref Refusal
 		ee  *echo.HTTPError
 	)
 	switch {
@@ -59,7 +58,7 @@ func (s *Server) status(err error) (code int, msg string, expected bool) {
 	case errors.As(err, &he):
 		return he.code, he.msg, true
 	case errors.As(err, &ref):
-		return ref.Status, ref.Msg, true
+		return ref.HTTPStatus(), ref.Error(), true
 	case errors.As(err, &ee):
 		switch ee.Code {
 		case http.StatusNotFound:
@@ -147,13 +146,13 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	if errors.As(err, &he) && he.retryAfter > 0 {
 		h.Set(echo.HeaderRetryAfter, strconv.Itoa(he.retryAfter))
 	}
-	var ref *auth.Refusal
+	var ref Refusal
 	if errors.As(err, &ref) {
-		if ref.Challenge != "" {
-			h.Set(echo.HeaderWWWAuthenticate, ref.Challenge)
+		if ch := ref.AuthChallenge(); ch != "" {
+			h.Set(echo.HeaderWWWAuthenticate, ch)
 		}
-		if ref.RetryAfter > 0 {
-			h.Set(echo.HeaderRetryAfter, strconv.Itoa(int((ref.RetryAfter+time.Second-1)/time.Second)))
+		if d := ref.RetryIn(); d > 0 {
+			h.Set(echo.HeaderRetryAfter, strconv.Itoa(int((d+time.Second-1)/time.Second)))
 		}
 	}
 	if jsonErrors(c) {

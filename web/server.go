@@ -23,7 +23,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/signet-project/signet/web/auth"
+	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -67,10 +67,28 @@ type Options struct {
 	// any client can write X-Forwarded-For. Nil: no proxy is trusted.
 	TrustedProxies []*net.IPNet
 	// Authorizer enforces each worker's AUTHTYPE before it sees a
-	// request. Nil: every worker is served as NOAUTH (tests, embedding).
-	Authorizer *auth.WorkerAuthorizer
-	// OnRefusal is told of every refused client (for the audit log).
-	OnRefusal func(c echo.Context, surface string, r *auth.Refusal)
+	// request (web/auth.WorkerAuthorizer). Nil: every worker is served as
+	// NOAUTH (tests, embedding).
+	Authorizer Authorizer
+	// OnRefusal is told of every refused client (for the audit log); err
+	// is the Authorizer's.
+	OnRefusal func(c echo.Context, surface string, err error)
+}
+
+// Authorizer decides whether the client of a request may use a worker, by
+// the worker's config.Access (its AUTHTYPE). It returns who the client is,
+// or an error that is a Refusal.
+type Authorizer interface {
+	Authorize(r *http.Request, client, worker string, acc config.Access) (who string, err error)
+}
+
+// Refusal is an Authorizer's error: the status (401, 403, 429), the
+// WWW-Authenticate challenge of a 401 and the Retry-After of a 429.
+type Refusal interface {
+	error
+	HTTPStatus() int
+	AuthChallenge() string
+	RetryIn() time.Duration
 }
 
 // NodeStatus is the state of the node as a whole.
@@ -98,8 +116,8 @@ type Server struct {
 	inFlight  atomic.Int64 // requests being served, health and metrics aside
 	queues    workerQueues
 	node      func() NodeStatus
-	authz     *auth.WorkerAuthorizer
-	onRefusal func(c echo.Context, surface string, r *auth.Refusal)
+	authz     Authorizer
+	onRefusal func(c echo.Context, surface string, err error)
 }
 
 // Route paths of the built-in endpoints; the names label metrics and logs.

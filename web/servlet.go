@@ -17,8 +17,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/signet-project/signet/tokens/guard"
-	"github.com/signet-project/signet/web/auth"
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -228,18 +228,22 @@ func (s *Server) process(c echo.Context, idOrName string, data io.Reader, size i
 	}
 	defer leave()
 	ctx := c.Request().Context()
-	caller := guard.Caller{Client: c.RealIP(), RequestID: info.id}
+	caller := tokens.Caller{Client: c.RealIP(), RequestID: info.id}
 	if s.authz != nil {
-		who, err := s.authz.Authorize(c.Request(), caller.Client, w)
+		acc := config.Access{Type: config.AuthNoAuth}
+		if aw, ok := w.(interface{ Access() config.Access }); ok {
+			acc = aw.Access()
+		}
+		who, err := s.authz.Authorize(c.Request(), caller.Client, w.Name(), acc)
 		if err != nil {
-			if ref, ok := err.(*auth.Refusal); ok && s.onRefusal != nil {
-				s.onRefusal(c, "worker/"+w.Name(), ref)
+			if s.onRefusal != nil {
+				s.onRefusal(c, "worker/"+w.Name(), err)
 			}
 			return nil, err
 		}
 		caller.User = who
 	}
-	resp, err := w.Process(guard.WithCaller(ctx, caller), &workers.Request{Data: data, Size: size, Metadata: meta, ID: info.id, MemoryLimit: s.limits.MaxRequestMemory})
+	resp, err := w.Process(tokens.WithCaller(ctx, caller), &workers.Request{Data: data, Size: size, Metadata: meta, ID: info.id, MemoryLimit: s.limits.MaxRequestMemory})
 	if err != nil {
 		return nil, err
 	}

@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/tokens"
-	"github.com/signet-project/signet/tokens/guard"
 )
 
 // base is what every signing worker has: identity, its token and key, the
@@ -31,7 +31,7 @@ type base struct {
 	// allowSHA1 is ALLOW_SHA1: the key guard signs SHA-1 digests for this
 	// worker.
 	allowSHA1 bool
-	access    Access
+	access    config.Access
 }
 
 // configProblems returns the worker's configuration problems, which are
@@ -133,7 +133,7 @@ func (b *base) chain(ctx context.Context) ([]*x509.Certificate, error) {
 // guard (tokens/guard) applies the key's policy, counts and records, and
 // turns token errors into worker errors.
 func (b *base) sign(ctx context.Context, inputs [][]byte, opts crypto.SignerOpts) ([][]byte, error) {
-	ctx = guard.WithCaller(ctx, guard.Caller{Surface: "worker/" + b.name, AllowSHA1: b.allowSHA1})
+	ctx = tokens.WithCaller(ctx, tokens.Caller{Surface: "worker/" + b.name, AllowSHA1: b.allowSHA1})
 	res, err := tokens.SignAll(ctx, b.tok, b.alias, inputs, opts)
 	if err != nil {
 		return nil, b.tokenError(err)
@@ -170,13 +170,6 @@ func (b *base) tokenError(err error) error {
 		return Unavailable(err, "The request was cancelled before it was signed.")
 	}
 	return Unavailable(err, "Signing with key %q of worker %s failed: %v", b.alias, b.name, err)
-}
-
-// UsageCounter counts signatures per key (KEYUSAGELIMIT); state.Counters
-// is one. BuildOptions.Usage gives it to the key guard.
-type UsageCounter interface {
-	Reserve(ctx context.Context, key string, n, limit int64) (int64, error)
-	Count(ctx context.Context, key string) (int64, error)
 }
 
 // readAll reads a request body that must be in memory (attached content),

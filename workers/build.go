@@ -10,7 +10,6 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/tokens"
-	"github.com/signet-project/signet/tokens/guard"
 )
 
 // TokenOpener opens the crypto token a configuration declares. The caller
@@ -24,10 +23,11 @@ type BuildOptions struct {
 	// Previous is the Set being replaced: tokens whose configuration did not
 	// change are kept (an HSM session or a loaded keystore survives a reload).
 	Previous *Set
-	// Guard applies the keys' policies, counts and records signatures.
-	// Nil: a Guard that counts with Usage (when set) and records nothing.
-	Guard  *guard.Guard
-	Usage  UsageCounter
+	// Guard wraps every token, so that whoever signs with one of its keys
+	// (a worker, the vendor APIs, the admin test-sign) goes through the
+	// key's policy, counted and recorded (tokens/guard.Guard). Nil: the
+	// tokens are used as they are, unlimited and unrecorded (tests).
+	Guard  tokens.KeyGuard
 	Now    func() time.Time
 	Logger *slog.Logger
 }
@@ -42,12 +42,9 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	g := opts.Guard
-	if g == nil {
-		g = &guard.Guard{Logger: opts.Logger}
-		if opts.Usage != nil {
-			g.Counters = opts.Usage
-		}
+	wrap := func(t tokens.Token, p func(string) tokens.KeyPolicy) tokens.Token { return t }
+	if opts.Guard != nil {
+		wrap = opts.Guard.Wrap
 	}
 	// Every token is guarded: whoever signs with one of its keys (a worker,
 	// the vendor APIs, the admin test-sign) goes through the key's policy.
@@ -60,7 +57,7 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 		fps[tc.Name] = fp
 		if opts.Previous != nil && opts.Previous.fingerprints[tc.Name] == fp {
 			if t, ok := opts.Previous.tokens[tc.Name]; ok {
-				toks[tc.Name] = g.Wrap(tokens.Unwrap(t), policies[tc.Name])
+				toks[tc.Name] = wrap(tokens.Unwrap(t), policies[tc.Name])
 				continue
 			}
 		}
@@ -71,7 +68,7 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 			continue
 		}
 		activate(ctx, t, tc, opts.Logger)
-		toks[tc.Name] = g.Wrap(t, policies[tc.Name])
+		toks[tc.Name] = wrap(t, policies[tc.Name])
 	}
 
 	// TSA_WORKER is looked up at request time in the Set being built: a
@@ -111,7 +108,7 @@ func build(wc config.Worker, toks map[string]tokens.Token, tokErr map[string]str
 	b := base{name: wc.Name, id: wc.ID, kind: wc.Kind, tokName: wc.Token, alias: wc.Key,
 		disabled:  p.Bool(config.PropDisabled),
 		allowSHA1: p.Bool(config.PropAllowSHA1),
-		access:    Access{Type: p.String(config.PropAuthType), Clients: wc.AuthorizedClients, Users: wc.Users},
+		access:    config.Access{Type: p.String(config.PropAuthType), Clients: wc.AuthorizedClients, Users: wc.Users},
 	}
 	for _, pr := range wc.Problems {
 		b.problems = append(b.problems, pr.Error())

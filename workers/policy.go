@@ -4,7 +4,7 @@ import (
 	"time"
 
 	"github.com/signet-project/signet/config"
-	"github.com/signet-project/signet/tokens/guard"
+	"github.com/signet-project/signet/tokens"
 )
 
 // keyPolicies returns, per token, the policy of each of its keys, from the
@@ -15,7 +15,7 @@ import (
 // minimum validity, a check on when any setting turns it on, counting when
 // any setting asks for it. A property that no setting names takes the
 // schema's default.
-func keyPolicies(cfg *config.Config) map[string]func(alias string) guard.Policy {
+func keyPolicies(cfg *config.Config) map[string]func(alias string) tokens.KeyPolicy {
 	type key struct{ token, alias string }
 	sources := map[key][]config.Properties{}
 	for _, t := range cfg.Tokens {
@@ -30,25 +30,25 @@ func keyPolicies(cfg *config.Config) map[string]func(alias string) guard.Policy 
 			sources[kk] = append(sources[kk], w.Properties)
 		}
 	}
-	policies := map[key]guard.Policy{}
+	policies := map[key]tokens.KeyPolicy{}
 	for kk, ps := range sources {
 		policies[kk] = strictest(ps)
 	}
-	out := make(map[string]func(string) guard.Policy, len(cfg.Tokens))
+	out := make(map[string]func(string) tokens.KeyPolicy, len(cfg.Tokens))
 	for _, t := range cfg.Tokens {
-		out[t.Name] = func(alias string) guard.Policy {
+		out[t.Name] = func(alias string) tokens.KeyPolicy {
 			if p, ok := policies[key{t.Name, alias}]; ok {
 				return p
 			}
-			return guard.DefaultPolicy
+			return tokens.DefaultKeyPolicy
 		}
 	}
 	return out
 }
 
 // strictest merges the key policy properties of ps.
-func strictest(ps []config.Properties) guard.Policy {
-	p := guard.Policy{UsageLimit: -1}
+func strictest(ps []config.Properties) tokens.KeyPolicy {
+	p := tokens.KeyPolicy{UsageLimit: -1}
 	var setCert, setPKUP, setNoCount bool
 	noCount := true
 	for _, s := range ps {
@@ -74,10 +74,10 @@ func strictest(ps []config.Properties) guard.Policy {
 		}
 	}
 	if !setCert {
-		p.CheckCertValidity = guard.DefaultPolicy.CheckCertValidity
+		p.CheckCertValidity = tokens.DefaultKeyPolicy.CheckCertValidity
 	}
 	if !setPKUP {
-		p.CheckPrivateKeyValidity = guard.DefaultPolicy.CheckPrivateKeyValidity
+		p.CheckPrivateKeyValidity = tokens.DefaultKeyPolicy.CheckPrivateKeyValidity
 	}
 	p.NoCount = setNoCount && noCount && p.UsageLimit < 0
 	return p

@@ -13,6 +13,7 @@ import (
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/state/sqlite"
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/guard"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -42,7 +43,7 @@ workers:
 	}
 	set := workers.Build(ctx, cfg, workers.BuildOptions{
 		Open:  func(context.Context, config.Token) (tokens.Token, error) { return f.tok, nil },
-		Usage: store,
+		Guard: &guard.Guard{Counters: store},
 	})
 	lookup := func(name string) workers.Worker {
 		w, err := set.Lookup(name)
@@ -122,7 +123,7 @@ func benchmarkSingle(b *testing.B, counted bool) {
 			b.Fatal(err)
 		}
 		defer store.Close()
-		opts.Usage = store
+		opts.Guard = &guard.Guard{Counters: store}
 	}
 	cfg, err := config.Parse(filepath.Join(b.TempDir(), "w.yaml"), []byte("tokens:\n  - {name: t, type: soft, properties: {KEYSTOREPATH: ks.p12}}\nworkers:\n  - {name: W, id: 1, kind: CAdESSigner, token: t, key: k, properties: {AUTHTYPE: NOAUTH}}\n"))
 	if err != nil {

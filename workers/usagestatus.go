@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/signet-project/signet/config"
-	"github.com/signet-project/signet/tokens/guard"
 )
 
 // Disabled reports whether the worker is configured DISABLED=true, so that
@@ -16,20 +15,14 @@ func (b *base) Disabled() bool { return b.disabled }
 // every surface. counted is false when the key is not counted or not
 // reachable now.
 func (b *base) KeyUsage(ctx context.Context) (used, limit int64, counted bool) {
-	gt, ok := b.tok.(*guard.Token)
+	gt, ok := b.tok.(interface {
+		Usage(ctx context.Context, alias string) (used, limit int64, counted bool)
+	})
 	if !ok {
 		return 0, -1, false
 	}
 	return gt.Usage(ctx, b.alias)
 }
 
-// Access is how a worker authorizes its clients (AUTHTYPE and what it
-// needs); the web layer enforces it before the worker sees a request.
-type Access struct {
-	Type    string // config.AuthNoAuth, AuthClientCert or AuthUsernamePassword
-	Clients []config.AuthorizedClient
-	Users   []config.WorkerUser
-}
-
 // Access returns the worker's client authorization.
-func (b *base) Access() Access { return b.access }
+func (b *base) Access() config.Access { return b.access }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -35,8 +36,9 @@ func (a *app) workerAuthorizer() *auth.WorkerAuthorizer {
 
 // auditRefusal records a refused client in the audit log: who it claimed
 // to be, from where, what it asked for and why it was refused.
-func (a *app) auditRefusal(c echo.Context, surface string, r *auth.Refusal) {
-	if a.audit == nil {
+func (a *app) auditRefusal(c echo.Context, surface string, err error) {
+	var r *auth.Refusal
+	if a.audit == nil || !errors.As(err, &r) {
 		return
 	}
 	actor := r.Who

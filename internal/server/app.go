@@ -43,12 +43,12 @@ type app struct {
 	reg     *workers.Registry
 	srv     *web.Server
 	closers []func() error
-	usage   workers.UsageCounter // set by openState; nil: key usage is not counted
-	auth    *auth.Authenticator  // HTTP basic users of the admin and vendor APIs
-	audit   state.Audit          // set by openState; nil: admin actions are not recorded
-	signlog state.SigningLog     // set by openState; nil: signatures are not recorded
-	guard   *guard.Guard         // set by openState: the key policy every signature goes through
-	tls     *tlsconf.Server      // the TLS certificate and client CA bundle; nil: plain HTTP
+	usage   state.Counters      // set by openState; nil: key usage is not counted
+	auth    *auth.Authenticator // HTTP basic users of the admin and vendor APIs
+	audit   state.Audit         // set by openState; nil: admin actions are not recorded
+	signlog state.SigningLog    // set by openState; nil: signatures are not recorded
+	guard   *guard.Guard        // set by openState: the key policy every signature goes through
+	tls     *tlsconf.Server     // the TLS certificate and client CA bundle; nil: plain HTTP
 	// throttle slows password guessing on every surface, per user and
 	// client address.
 	throttle *auth.Throttle
@@ -78,7 +78,6 @@ func (a *app) buildOptions(prev *workers.Set) workers.BuildOptions {
 	return workers.BuildOptions{
 		Open:     a.opener,
 		Previous: prev,
-		Usage:    a.usage,
 		Guard:    a.guard,
 		Logger:   a.log,
 	}

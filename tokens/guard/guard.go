@@ -31,68 +31,11 @@ import (
 	"github.com/signet-project/signet/tokens"
 )
 
-// Policy is the policy of one key.
-type Policy struct {
-	// UsageLimit is KEYUSAGELIMIT: the most signatures the key makes in
-	// its life, -1 for no limit.
-	UsageLimit int64
-	// NoCount is DISABLEKEYUSAGECOUNTER: the key's signatures are not
-	// counted (only allowed without a UsageLimit).
-	NoCount bool
-	// CheckCertValidity is CHECKCERTVALIDITY: refuse to sign outside the
-	// signer certificate's validity period.
-	CheckCertValidity bool
-	// CheckPrivateKeyValidity is CHECKCERTPRIVATEKEYVALIDITY: refuse to
-	// sign outside the certificate's PrivateKeyUsagePeriod, when it has one.
-	CheckPrivateKeyValidity bool
-	// MinRemaining is MINREMAININGCERTVALIDITY (days): refuse to sign when
-	// the signer certificate expires sooner.
-	MinRemaining time.Duration
-}
+// Policy is the policy of one key (tokens.KeyPolicy).
+type Policy = tokens.KeyPolicy
 
 // DefaultPolicy is SignServer's: no limit, counted, certificate checks on.
-var DefaultPolicy = Policy{UsageLimit: -1, CheckCertValidity: true, CheckPrivateKeyValidity: true}
-
-// Caller says who asks for a signature; the surfaces set it on the
-// request's context with WithCaller.
-type Caller struct {
-	Surface   string // "worker/NAME", "dsm", "nethsm", "admin/test-sign"
-	User      string // user name, or the client certificate
-	Client    string // client address
-	RequestID string
-	// AllowSHA1 lets SHA-1 digests be signed: a worker that allows them
-	// for legacy clients says so. MD5 is never signed.
-	AllowSHA1 bool
-}
-
-type callerKey struct{}
-
-// WithCaller returns ctx carrying c, with the fields c leaves empty taken
-// from the Caller ctx carries already (the web layer sets the user and the
-// address, the worker its surface).
-func WithCaller(ctx context.Context, c Caller) context.Context {
-	old := CallerFrom(ctx)
-	if c.Surface == "" {
-		c.Surface = old.Surface
-	}
-	if c.User == "" {
-		c.User = old.User
-	}
-	if c.Client == "" {
-		c.Client = old.Client
-	}
-	if c.RequestID == "" {
-		c.RequestID = old.RequestID
-	}
-	c.AllowSHA1 = c.AllowSHA1 || old.AllowSHA1
-	return context.WithValue(ctx, callerKey{}, c)
-}
-
-// CallerFrom returns the Caller of ctx, zero when there is none.
-func CallerFrom(ctx context.Context) Caller {
-	c, _ := ctx.Value(callerKey{}).(Caller)
-	return c
-}
+var DefaultPolicy = tokens.DefaultKeyPolicy
 
 // Guard applies key policies. Its zero value counts nothing and logs
 // nothing but still checks certificates and digests.
@@ -144,6 +87,8 @@ type keyID struct {
 	pub crypto.PublicKey
 	id  string
 }
+
+var _ tokens.KeyGuard = (*Guard)(nil)
 
 var (
 	_ tokens.Token        = (*Token)(nil)
@@ -292,7 +237,7 @@ func checkHash(ctx context.Context, opts crypto.SignerOpts) error {
 	case crypto.MD4, crypto.MD5, crypto.MD5SHA1:
 		return fmt.Errorf("%v digests are not signed: use SHA-256 or stronger: %w", h, tokens.ErrWeakHash)
 	case crypto.SHA1:
-		if !CallerFrom(ctx).AllowSHA1 {
+		if !tokens.CallerFrom(ctx).AllowSHA1 {
 			return fmt.Errorf("SHA-1 digests are not signed (collisions can be forged): use SHA-256 or stronger: %w", tokens.ErrWeakHash)
 		}
 	}
@@ -410,7 +355,7 @@ func (t *Token) record(ctx context.Context, alias string, pub crypto.PublicKey, 
 	if t.g.Log == nil {
 		return nil
 	}
-	c := CallerFrom(ctx)
+	c := tokens.CallerFrom(ctx)
 	r := state.SignRecord{
 		Surface: c.Surface, Key: t.inner.Name() + "/" + alias, User: c.User, Client: c.Client,
 		RequestID: c.RequestID, Result: "ok",

@@ -26,7 +26,6 @@ import (
 
 	"github.com/signet-project/signet/formats/dn"
 	"github.com/signet-project/signet/tokens"
-	"github.com/signet-project/signet/tokens/guard"
 )
 
 // ActivateRequest is the body of POST /tokens/{token}/activate.
@@ -313,7 +312,7 @@ type TestResult struct {
 func (h *Handler) testKey(c echo.Context) error {
 	// The test signature is a signature of the key like any other: its
 	// guard counts it, applies the key's policy and records it.
-	ctx := guard.WithCaller(c.Request().Context(), guard.Caller{Surface: "admin/test-sign", User: user(c), Client: c.RealIP(),
+	ctx := tokens.WithCaller(c.Request().Context(), tokens.Caller{Surface: "admin/test-sign", User: user(c), Client: c.RealIP(),
 		RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})
 	name, alias := c.Param("token"), c.Param("alias")
 	var req struct{}

@@ -11,7 +11,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/signet-project/signet/config"
-	"github.com/signet-project/signet/workers"
 )
 
 // Refusal is an authentication or authorization failure as the client gets
@@ -29,6 +28,15 @@ type Refusal struct {
 
 func (r *Refusal) Error() string { return r.Msg }
 
+// HTTPStatus, AuthChallenge and RetryIn say how the web layer answers.
+func (r *Refusal) HTTPStatus() int { return r.Status }
+
+// AuthChallenge is the WWW-Authenticate header of a 401.
+func (r *Refusal) AuthChallenge() string { return r.Challenge }
+
+// RetryIn is the Retry-After of a 429.
+func (r *Refusal) RetryIn() time.Duration { return r.RetryAfter }
+
 // WorkerAuthorizer enforces a worker's AUTHTYPE, as SignServer's
 // authorizers do: NOAUTH lets everyone in; CLIENTCERT wants a TLS client
 // certificate that verifies against the server's client CA bundle and
@@ -43,19 +51,14 @@ type WorkerAuthorizer struct {
 	Throttle *Throttle
 }
 
-// Authorize returns who the client is (user name, or the certificate as
-// CertName writes it; "" for NOAUTH without credentials) or a *Refusal.
-func (a *WorkerAuthorizer) Authorize(r *http.Request, client string, w workers.Worker) (string, error) {
-	aw, ok := w.(interface{ Access() workers.Access })
-	if !ok {
-		return "", nil
-	}
-	acc := aw.Access()
+// Authorize returns who the client of worker is (user name, or the
+// certificate as CertName writes it; "" for NOAUTH) or a *Refusal.
+func (a *WorkerAuthorizer) Authorize(r *http.Request, client, worker string, acc config.Access) (string, error) {
 	switch acc.Type {
 	case config.AuthNoAuth:
 		return "", nil
 	case config.AuthUsernamePassword:
-		return a.password(r, client, w.Name(), acc)
+		return a.password(r, client, worker, acc)
 	}
 	// CLIENTCERT, and whatever else: refuse rather than serve unchecked.
 	var pool *x509.CertPool
@@ -65,20 +68,20 @@ func (a *WorkerAuthorizer) Authorize(r *http.Request, client string, w workers.W
 	cert, err := ClientCert(r, pool)
 	switch {
 	case err != nil:
-		return "", &Refusal{Status: http.StatusForbidden, Msg: "Worker " + w.Name() + " refuses the client certificate: " + err.Error() + ".", Reason: err.Error()}
+		return "", &Refusal{Status: http.StatusForbidden, Msg: "Worker " + worker + " refuses the client certificate: " + err.Error() + ".", Reason: err.Error()}
 	case cert == nil:
-		return "", &Refusal{Status: http.StatusUnauthorized, Challenge: `Certificate realm="` + w.Name() + `"`,
-			Msg: "Worker " + w.Name() + " requires a TLS client certificate (AUTHTYPE CLIENTCERT): connect over HTTPS with one.", Reason: "no client certificate"}
+		return "", &Refusal{Status: http.StatusUnauthorized, Challenge: `Certificate realm="` + worker + `"`,
+			Msg: "Worker " + worker + " requires a TLS client certificate (AUTHTYPE CLIENTCERT): connect over HTTPS with one.", Reason: "no client certificate"}
 	case !MatchClient(cert, acc.Clients):
 		who := CertName(cert)
 		return "", &Refusal{Status: http.StatusForbidden, Who: who,
-			Msg:    fmt.Sprintf("Worker %s does not authorize the client certificate %X issued by %q: ask its administrator to add it to authorizedClients.", w.Name(), cert.SerialNumber, cert.Issuer.String()),
+			Msg:    fmt.Sprintf("Worker %s does not authorize the client certificate %X issued by %q: ask its administrator to add it to authorizedClients.", worker, cert.SerialNumber, cert.Issuer.String()),
 			Reason: "client certificate not in authorizedClients"}
 	}
 	return CertName(cert), nil
 }
 
-func (a *WorkerAuthorizer) password(r *http.Request, client, worker string, acc workers.Access) (string, error) {
+func (a *WorkerAuthorizer) password(r *http.Request, client, worker string, acc config.Access) (string, error) {
 	challenge := `Basic realm="` + worker + `"`
 	name, pass, ok := r.BasicAuth()
 	if !ok {

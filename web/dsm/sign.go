@@ -24,7 +24,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/signet-project/signet/tokens"
-	"github.com/signet-project/signet/tokens/guard"
 )
 
 // Limits of one batch request.
@@ -364,7 +363,7 @@ func decodeBody(c echo.Context, v any, what, split string) (bool, error) {
 // so that each goes through the same checks and the same tokens.
 func (h *Handler) signItems(c echo.Context, user string, raw []json.RawMessage) []itemResult {
 	// The key guard records who signs, from where, for which request.
-	ctx := guard.WithCaller(c.Request().Context(), guard.Caller{Surface: "dsm", User: user, Client: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})
+	ctx := tokens.WithCaller(c.Request().Context(), tokens.Caller{Surface: "dsm", User: user, Client: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})
 	c.SetRequest(c.Request().WithContext(ctx))
 	ks := h.keys(ctx)
 	pubs := publicKeys{}

@@ -20,7 +20,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/signet-project/signet/tokens/guard"
+	"github.com/signet-project/signet/tokens"
 )
 
 // maxSignBody bounds a sign request body. EdDSA signs whole messages, so the
@@ -191,7 +191,7 @@ func (h *Handler) sign(c echo.Context) error {
 	}
 	r := c.Request()
 	u, _ := c.Get(userKey).(User)
-	c.SetRequest(r.WithContext(guard.WithCaller(r.Context(), guard.Caller{Surface: "nethsm", User: u.Name, Client: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})))
+	c.SetRequest(r.WithContext(tokens.WithCaller(r.Context(), tokens.Caller{Surface: "nethsm", User: u.Name, Client: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})))
 	mode, msg, err := decodeSignRequest(http.MaxBytesReader(c.Response(), r.Body, maxSignBody))
 	if err != nil {
 		return fail(c, http.StatusBadRequest, "Bad sign request: "+err.Error()+".")
