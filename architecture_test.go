@@ -36,7 +36,7 @@ var layers = []struct {
 	{"web/admin", []string{"config", "formats/...", "state", "tokens", "workers", "web/auth"}},
 	{"web/ui", []string{"config", "formats/...", "state", "tokens", "workers", "web/auth", "web/admin"}},
 	{"web/...", []string{"config", "formats/...", "state", "tokens", "workers"}},
-	{"internal/server", []string{"config", "formats/...", "state/...", "tokens/...", "workers", "web/...", "internal/demo"}},
+	{"internal/server", []string{"config", "formats/...", "state/...", "tokens/...", "workers", "web/...", "internal/demo", "internal/cluster"}},
 	{"internal/cluster", []string{"config", "formats/...", "state/...", "tokens/...", "workers", "web/...", "internal/demo"}},
 	{"internal/demo", []string{"tokens/..."}},
 	{"internal/...", []string{"config", "formats/...", "workers", "web/admin", "internal/..."}},

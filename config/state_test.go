@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -36,5 +37,43 @@ func TestStateSection(t *testing.T) {
 				t.Fatalf("state %+v", c.State)
 			}
 		})
+	}
+}
+
+// TestCheckShared: a configuration pushed to a cluster is checked as config
+// check does, and its server and state sections are refused.
+func TestCheckShared(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"workers only", "users: []\n", ""},
+		{"server", "server:\n  listen: 127.0.0.1:8080\n", "server section belongs in each node's own file"},
+		{"state", "state:\n  postgres:\n    url: {env: U}\n", "state section belongs in each node's own file"},
+		{"bad worker", "workers:\n  - name: W\n    id: 1\n    kind: NoSuchKind\n", "NoSuchKind"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ps := CheckShared("shared.yaml", []byte(tc.yaml))
+			if tc.want == "" && len(ps) > 0 || tc.want != "" && !strings.Contains(ps.Error(), tc.want) {
+				t.Fatalf("problems %v, want %q", ps, tc.want)
+			}
+		})
+	}
+}
+
+// TestLoadWith: a node's files load with the cluster's version in force;
+// names stay unique across them.
+func TestLoadWith(t *testing.T) {
+	t.Parallel()
+	node := t.TempDir() + "/node.yaml"
+	if err := os.WriteFile(node, []byte("state:\n  postgres:\n    url: {env: U}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadWith([]string{node}, Document{Name: "cluster-config-v2.yaml", Data: []byte("users:\n  - name: a\n    roles: [admin]\n    passwordHash: \"$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy\"\n")})
+	if err != nil || c.State.Postgres == nil || len(c.Users) != 1 || len(c.Files) != 2 {
+		t.Fatalf("LoadWith: %+v, %v", c, err)
+	}
+	_, err = LoadWith([]string{node}, Document{Name: "v3", Data: []byte("state: {}\n")})
+	if err == nil || !strings.Contains(err.Error(), "state section is already set") {
+		t.Fatalf("two state sections: %v", err)
 	}
 }

@@ -90,7 +90,7 @@ func TestBusyAnswers503WithRetryAfter(t *testing.T) {
 			if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(b), tc.want) {
 				t.Errorf("third request: %d Retry-After %q %q", resp.StatusCode, resp.Header.Get("Retry-After"), b)
 			}
-			h, err := http.Get("http://" + addr + "/signserver/healthcheck/signserverhealth")
+			h, err := http.DefaultClient.Get("http://" + addr + "/signserver/healthcheck/signserverhealth")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,7 +208,7 @@ func TestConnectionCap(t *testing.T) {
 	resp.Body.Close()
 	answered := make(chan error, 1)
 	go func() {
-		resp, err := http.Get("http://" + addr + "/signserver/healthcheck/signserverhealth")
+		resp, err := http.DefaultClient.Get("http://" + addr + "/signserver/healthcheck/signserverhealth")
 		if err == nil {
 			resp.Body.Close()
 		}

@@ -10,6 +10,7 @@ import (
 	"encoding/asn1"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -39,7 +40,8 @@ func problemsOf(t *testing.T, w Worker) []string {
 func checkBuildAgrees(t *testing.T, cfg *config.Config, tok tokens.Token) *Set {
 	t.Helper()
 	set := Build(context.Background(), cfg, BuildOptions{
-		Open: func(context.Context, config.Token) (tokens.Token, error) { return tok, nil },
+		Open:   func(context.Context, config.Token) (tokens.Token, error) { return tok, nil },
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	for _, wc := range cfg.Workers {
 		w, err := set.Lookup(wc.Name)

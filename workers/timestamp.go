@@ -38,7 +38,7 @@ type TimeStampSigner struct {
 	opts     tsp.Options // without Chain and Signer, which come from the token
 	tsaName  *pkix.Name  // TSA
 	fromCert bool        // TSA_FROM_CERT
-	levels   int         // INCLUDE_CERTIFICATE_LEVELS, <0 the whole chain
+	levels   int         // INCLUDE_CERTIFICATE_LEVELS, allCertificates for the whole chain
 
 	mu   sync.Mutex
 	auth *tsp.Authority // for the signer certificate the token has now
@@ -128,7 +128,7 @@ func (w *TimeStampSigner) authority(ctx context.Context) (*tsp.Authority, error)
 		return sigs[0], nil
 	}
 	opts.IncludeCertificates = w.levels
-	if w.levels < 0 {
+	if w.levels == allCertificates {
 		opts.IncludeCertificates = len(chain)
 	}
 	opts.TSAName = w.tsaName

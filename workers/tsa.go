@@ -100,10 +100,12 @@ func newTimeStamper(p config.Properties, lookup Lookup) *timeStamper {
 	return ts
 }
 
-// Status adds, for a B-T signer whose TSA is a worker of this server, that
-// worker's state to the common status: a CAdESSignerT whose TimeStampSigner
-// is offline cannot sign, so it is not ACTIVE either. An external TSA
-// (TSA_URL) is not probed; its failures show in the requests.
+// Status adds to the common status (which checks the signature algorithm
+// against the key) what a B-T signer needs of its TSA: a TSA_WORKER of this
+// server that is ACTIVE (a CAdESSignerT whose TimeStampSigner is offline
+// cannot sign, so it is not ACTIVE either), or for TSA_URL a TSA_PASSWORD
+// that can be read. An external TSA is not probed; its failures show in
+// the requests.
 func (w *CMSSigner) Status(ctx context.Context) Status {
 	st := w.status(ctx, w.checkKey)
 	if !st.Active || w.tsa == nil {

@@ -89,4 +89,24 @@ func TestClientDefaults(t *testing.T) {
 			}
 		})
 	}
+	// -out keeps the folders below the one given: two documents of the same
+	// name get two signatures.
+	in, out := t.TempDir(), t.TempDir()
+	for _, sub := range []string{"a", "b"} {
+		os.MkdirAll(filepath.Join(in, sub), 0o755)
+		os.WriteFile(filepath.Join(in, sub, "x.txt"), []byte("document "+sub), 0o644)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(t.Context(), []string{"client", "sign", "-url", s.url, "-out", out, in}, &stdout, &stderr); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	for _, sub := range []string{"a", "b"} {
+		sig, err := os.ReadFile(filepath.Join(out, sub, "x.txt.p7s"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := opensslVerify(t, sig, []byte("document "+sub), ca, true); err != nil {
+			t.Fatalf("%s/x.txt: %v", sub, err)
+		}
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -45,7 +46,6 @@ func signetCmd(ctx context.Context, env []string, args ...string) *exec.Cmd {
 
 // node is a Signet process of the test cluster.
 type node struct {
-	t         *testing.T
 	name      string
 	dir, addr string
 	env       []string
@@ -56,17 +56,17 @@ type node struct {
 func (n *node) url() string { return "http://" + n.addr }
 
 // start starts the node and waits until it listens.
-func (n *node) start() {
-	n.t.Helper()
+func (n *node) start(t *testing.T) {
+	t.Helper()
 	n.cmd = signetCmd(context.Background(), n.env, "serve", "--config", filepath.Join(n.dir, "node.yaml"), "--data", filepath.Join(n.dir, "data"), "--listen", n.addr)
 	out, err := n.cmd.StdoutPipe()
 	if err != nil {
-		n.t.Fatal(err)
+		t.Fatal(err)
 	}
 	var stderr bytes.Buffer
 	n.cmd.Stderr = &stderr
 	if err := n.cmd.Start(); err != nil {
-		n.t.Fatal(err)
+		t.Fatal(err)
 	}
 	n.done = make(chan struct{})
 	listening := make(chan struct{})
@@ -84,9 +84,9 @@ func (n *node) start() {
 	select {
 	case <-listening:
 	case <-n.done:
-		n.t.Fatalf("node %s ended: %s", n.name, stderr.String())
+		t.Fatalf("node %s ended: %s", n.name, stderr.String())
 	case <-time.After(30 * time.Second):
-		n.t.Fatalf("node %s does not listen: %s", n.name, stderr.String())
+		t.Fatalf("node %s does not listen: %s", n.name, stderr.String())
 	}
 }
 
@@ -223,7 +223,7 @@ func TestCluster(t *testing.T) {
 	dir := t.TempDir()
 	env := []string{"SIGNET_DATABASE_URL=" + url, "SIGNET_TEST_PIN=cluster-pin"}
 	hash, _ := bcrypt.GenerateFromPassword([]byte("cluster-admin-pw"), bcrypt.MinCost)
-	push := func(workers ...string) {
+	push := func(t *testing.T, workers ...string) {
 		t.Helper()
 		f := filepath.Join(dir, "shared.yaml")
 		if err := os.WriteFile(f, []byte(sharedConfig(string(hash), workers...)), 0o600); err != nil {
@@ -233,7 +233,7 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("config push: exit %d: %s", code, out)
 		}
 	}
-	push()
+	push(t)
 
 	// The audit seal key every node has, outside the database.
 	sealKey := filepath.Join(dir, "audit-seal.key")
@@ -242,13 +242,13 @@ func TestCluster(t *testing.T) {
 	}
 	nodes := make([]*node, 3)
 	for i := range nodes {
-		n := &node{t: t, name: fmt.Sprintf("node%d", i+1), dir: filepath.Join(dir, fmt.Sprintf("node%d", i+1)), addr: loopbackAddr(t), env: env}
+		n := &node{name: fmt.Sprintf("node%d", i+1), dir: filepath.Join(dir, fmt.Sprintf("node%d", i+1)), addr: loopbackAddr(t), env: env}
 		os.MkdirAll(n.dir, 0o700)
 		yaml := fmt.Sprintf("state:\n  postgres:\n    url: {env: SIGNET_DATABASE_URL}\n    node: %s\n    sealKey: %s\n", n.name, sealKey)
 		if err := os.WriteFile(filepath.Join(n.dir, "node.yaml"), []byte(yaml), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		n.start()
+		n.start(t)
 		defer n.stop()
 		nodes[i] = n
 	}
@@ -259,16 +259,35 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("generate %s through node 1: %d %s", k, code, body)
 		}
 	}
-	push("Limited:k1:500", "Crash:k2:500", "Down:k3:1000000", "Free:k4")
-	waitVersion := func(v string) time.Duration {
-		var worst time.Duration
-		for _, n := range nodes {
-			d := waitUntil(t, 5*time.Second, n.name+" runs version "+v, func() bool { _, _, got := n.health(); return got == v })
-			worst = max(worst, d)
+	push(t, "Limited:k1:500", "Crash:k2:500", "Down:k3:1000000", "Free:k4")
+	// waitVersion waits until every node runs version v and returns how
+	// long the last one took, the nodes asked at once.
+	waitVersion := func(t *testing.T, v string) time.Duration {
+		took := make([]time.Duration, len(nodes))
+		var wg sync.WaitGroup
+		for i, n := range nodes {
+			wg.Go(func() {
+				start := time.Now()
+				for {
+					if _, _, got := n.health(); got == v {
+						took[i] = time.Since(start)
+						return
+					}
+					if time.Since(start) > 5*time.Second {
+						t.Errorf("%s does not run version %s within 5s", n.name, v)
+						return
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			})
 		}
-		return worst
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
+		}
+		return slices.Max(took)
 	}
-	waitVersion("2")
+	waitVersion(t, "2")
 
 	t.Run("key from node 1 signs on node 3", func(t *testing.T) {
 		if code := nodes[2].sign("Free"); code != 200 {
@@ -278,7 +297,7 @@ func TestCluster(t *testing.T) {
 
 	// clients signs with worker through every node, 8 clients per node,
 	// until each gets 503; it returns the signatures made.
-	clients := func(worker string, during func(made *atomic.Int64)) int64 {
+	clients := func(t *testing.T, worker string, during func(made *atomic.Int64)) int64 {
 		var made atomic.Int64
 		var wg sync.WaitGroup
 		for _, n := range nodes {
@@ -308,16 +327,16 @@ func TestCluster(t *testing.T) {
 	}
 
 	t.Run("exact limit across nodes", func(t *testing.T) {
-		if made := clients("Limited", nil); made != 500 {
+		if made := clients(t, "Limited", nil); made != 500 {
 			t.Fatalf("the cluster made %d signatures with KEYUSAGELIMIT 500, want exactly 500", made)
 		}
 	})
 
 	t.Run("kill -9 a node", func(t *testing.T) {
-		made := clients("Crash", func(made *atomic.Int64) {
+		made := clients(t, "Crash", func(made *atomic.Int64) {
 			waitUntil(t, 30*time.Second, "150 signatures", func() bool { return made.Load() >= 150 })
 			nodes[1].kill()
-			nodes[1].start()
+			nodes[1].start(t)
 		})
 		if made > 500 || made < 500-128 {
 			t.Fatalf("with a node killed the cluster made %d signatures, want at most 500 and at least 500-128 (the lease lost)", made)
@@ -330,8 +349,8 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("config push reaches every node within a second", func(t *testing.T) {
-		push("Limited:k1:500", "Crash:k2:500", "Down:k3:1000000", "Free:k4", "Added:k4")
-		if d := waitVersion("3"); d > time.Second {
+		push(t, "Limited:k1:500", "Crash:k2:500", "Down:k3:1000000", "Free:k4", "Added:k4")
+		if d := waitVersion(t, "3"); d > time.Second {
 			t.Errorf("the last node ran version 3 after %v", d)
 		}
 		for _, n := range nodes {
@@ -355,7 +374,7 @@ func TestCluster(t *testing.T) {
 		if code, body := nodes[1].admin("PUT", "/workers/Added/properties/KEYUSAGELIMIT", `{"value":"7"}`); code != 200 {
 			t.Fatalf("set a property through node 2: %d %s", code, body)
 		}
-		waitVersion("4")
+		waitVersion(t, "4")
 		out, code := signetCLI(t, env, "config", "pull")
 		if code != 0 || !strings.Contains(out, "KEYUSAGELIMIT: 7") || !strings.Contains(out, "pushed by admin") {
 			t.Fatalf("config pull after the edit: exit %d: %s", code, out)

@@ -57,22 +57,23 @@ Exit status: 0 TOTAL-PASSED, 1 TOTAL-FAILED, 3 INDETERMINATE, 2 usage or input e
 	}, adminCommands()...)
 }
 
-// groupNotes are printed with a group's list of commands.
-var groupNotes = map[string]string{
-	"admin": `Flags of every command that asks the server:
+// groupNote is printed with the list of a group's commands.
+func groupNote(group string) string {
+	if group == "admin" {
+		return `Flags of every command that asks the server:
   --url URL             server (default ` + defaultURL + `)
   --user NAME           admin user (default admin)
   --password-file FILE  the user's password (default: $SIGNET_ADMIN_PASSWORD)
   --json                print the server's JSON instead of tables
 
 Exit status: 0 done, 1 refused by the server (its reason is printed), 2 usage error.
-`,
+`
+	}
+	return ""
 }
 
-// logFormats are the values of serve --log-format.
-var logFormats = []string{"text", "json"}
-
 func serveCmd(fs *flag.FlagSet) runFunc {
+	logFormats := []string{"text", "json"}
 	var o srv.Options
 	var configs stringList
 	fs.Var(&configs, "config", "YAML configuration `file` (repeatable); default: the embedded demo configuration")

@@ -181,7 +181,7 @@ func listCommands(w io.Writer, cmds []command, group string) {
 		fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace(c.name+" "+c.args), c.short)
 	}
 	tw.Flush()
-	if note := groupNotes[group]; note != "" {
+	if note := groupNote(group); note != "" {
 		fmt.Fprintf(w, "\n%s", note)
 	}
 	fmt.Fprintf(w, "\nRun \"signet %s -h\" for a command's flags.\n", strings.TrimSpace(group+" COMMAND"))

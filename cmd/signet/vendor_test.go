@@ -543,7 +543,11 @@ func TestDSMAPIOnDemo(t *testing.T) {
 	}
 	// One item through /crypto/v1/sign, and its signature through
 	// /crypto/v1/verify.
+	signs := a.metric(t, "signet_dsm_sign_calls_total")
 	code, body = c.do(http.MethodPost, "/crypto/v1/sign", bearer, "", items[5])
+	if n := a.metric(t, "signet_dsm_sign_calls_total") - signs; n != 1 {
+		t.Errorf("signet_dsm_sign_calls_total rose by %d for one single sign, want 1", n)
+	}
 	var one struct {
 		Kid       string `json:"kid"`
 		Signature []byte `json:"signature"`

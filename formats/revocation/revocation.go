@@ -5,6 +5,7 @@
 package revocation
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -140,14 +141,19 @@ type Status struct {
 	ThisUpdate time.Time
 }
 
-// Check looks cert up in the CRLs (DER) signed by issuer. A CRL counts when
+// Check looks cert up in the CRLs (DER) of its issuer, signed by issuer. A CRL counts when
 // its issuer signed it and it was issued at or after at (it then tells
 // whether cert was revoked at at), or when it lists cert as revoked.
 func Check(cert, issuer *x509.Certificate, crls [][]byte, at time.Time) Status {
 	var st Status
+	if cert.CheckSignatureFrom(issuer) != nil {
+		return st // issuer did not issue cert: its CRLs say nothing of it
+	}
 	for _, der := range crls {
 		crl, err := x509.ParseRevocationList(der)
-		if err != nil || crl.CheckSignatureFrom(issuer) != nil {
+		// The CRL must be the certificate's issuer's (serial numbers are
+		// unique per issuer only) and signed by it.
+		if err != nil || !bytes.Equal(crl.RawIssuer, cert.RawIssuer) || crl.CheckSignatureFrom(issuer) != nil {
 			continue
 		}
 		for _, e := range crl.RevokedCertificateEntries {

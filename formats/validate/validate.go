@@ -209,11 +209,13 @@ func signerCheck(ctx context.Context, r *SignatureReport, sd *cms.SignedData, di
 
 	// The signature time-stamp gives a proof of existence (POE).
 	var poe time.Time
+	var tsaChain []*x509.Certificate
 	for _, a := range si.UnsignedAttributes {
 		if !a.Type.Equal(cms.OIDSignatureTimeStampToken) || len(a.Values) == 0 {
 			continue
 		}
-		ts := checkTimeStamp(a.Values[0].FullBytes, si.Signature, ev, opts)
+		ts, chain := checkTimeStamp(a.Values[0].FullBytes, si.Signature, ev, opts)
+		tsaChain = chain
 		r.TimeStamp = ts
 		if ts.Valid {
 			poe = ts.Time
@@ -287,7 +289,16 @@ func signerCheck(ctx context.Context, r *SignatureReport, sd *cms.SignedData, di
 		return
 	}
 	if level == "B-T" && ev.lt && complete {
-		r.Level = "B-LT"
+		// B-LT also needs the TSA chain's revocation data in the DSS.
+		tsaRev, tsaComplete := checkRevocation(ctx, tsaChain, evidence{crls: ev.crls}, Options{}, poe)
+		switch {
+		case tsaRev.Status == "revoked":
+			r.Messages = append(r.Messages, fmt.Sprintf("The TSA certificate %s is revoked according to the DSS.", tsaRev.Subject))
+		case tsaComplete:
+			r.Level = "B-LT"
+		default:
+			r.Messages = append(r.Messages, "The DSS lacks revocation data for the time-stamp authority's chain, so the level stays B-T.")
+		}
 	}
 	r.Indication = TotalPassed
 }
@@ -310,7 +321,9 @@ func buildChain(cert *x509.Certificate, embedded, extra, roots []*x509.Certifica
 
 // checkRevocation looks each certificate of chain but the anchor up: in the
 // DSS CRLs first, then online. complete reports whether the DSS alone held
-// what was needed (B-LT).
+// what was needed (B-LT). chain has been verified to a trust anchor, so the
+// distribution points fetched are those trusted CAs wrote, never URLs an
+// anonymous signature chose.
 func checkRevocation(ctx context.Context, chain []*x509.Certificate, ev evidence, opts Options, at time.Time) (*Revocation, bool) {
 	rev := &Revocation{Status: "not-checked"}
 	complete := true
@@ -344,42 +357,44 @@ func checkRevocation(ctx context.Context, chain []*x509.Certificate, ev evidence
 	return rev, complete
 }
 
-// checkTimeStamp validates a signature time-stamp token over signature.
-func checkTimeStamp(token, signature []byte, ev evidence, opts Options) *TimeStamp {
+// checkTimeStamp validates a signature time-stamp token over signature and
+// returns it with the TSA's chain to a trust anchor (nil when not valid).
+func checkTimeStamp(token, signature []byte, ev evidence, opts Options) (*TimeStamp, []*x509.Certificate) {
 	ts := &TimeStamp{}
 	sd, err := cms.Parse(token)
 	if err != nil {
 		ts.Problem = "it is not a CMS SignedData"
-		return ts
+		return ts, nil
 	}
 	if err := sd.Verify(nil, ev.certs...); err != nil {
 		ts.Problem = "its signature does not verify: " + err.Error()
-		return ts
+		return ts, nil
 	}
 	tok, err := timestamp.Parse(token)
 	if err != nil {
 		ts.Problem = "its TSTInfo cannot be read: " + err.Error()
-		return ts
+		return ts, nil
 	}
 	ts.Time = tok.Time
 	cert, err := sd.SignerCertificate(0, ev.certs...)
 	if err != nil {
 		ts.Problem = "the TSA certificate is missing"
-		return ts
+		return ts, nil
 	}
 	ts.TSA = cert.Subject.String()
 	h := tok.HashAlgorithm.New()
 	h.Write(signature)
 	if !bytes.Equal(h.Sum(nil), tok.HashedMessage) {
 		ts.Problem = "its message imprint is not the digest of the signature value"
-		return ts
+		return ts, nil
 	}
-	if _, err := buildChain(cert, sd.Certificates, ev.certs, opts.Roots, tok.Time); err != nil {
+	chain, err := buildChain(cert, sd.Certificates, ev.certs, opts.Roots, tok.Time)
+	if err != nil {
 		ts.Problem = "the TSA certificate does not chain to a trust anchor: " + err.Error()
-		return ts
+		return ts, nil
 	}
 	ts.Valid = true
-	return ts
+	return ts, chain
 }
 
 // digestReader returns a digest function over content read once; it

@@ -293,6 +293,23 @@ func TestLevels(t *testing.T) {
 	if s := rep.Signatures[0]; s.Indication != validate.TotalPassed || s.Level != "PAdES-BASELINE-T" {
 		t.Errorf("B-T online: %s %s %v", s.Indication, s.Level, s.Messages)
 	}
+	// A TSA of another CA whose CRL the DSS lacks: the level stays B-T.
+	other := newPKI(t, "Other TSA CA")
+	otherKey := newKey(t)
+	otherCert := other.issue(t, "other tsa", otherKey.Public(), now.Add(-time.Hour), now.Add(time.Hour), x509.ExtKeyUsageTimeStamping)
+	otherTSA, err := tsp.New(tsp.Options{Chain: []*x509.Certificate{otherCert, other.cert}, Signer: otherKey, Hash: crypto.SHA256, DefaultPolicy: []int{1, 2, 3}, IncludeCertificates: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	partial, err := pades.AppendDSS(context.Background(), signPDF(t, minimalPDF(), key, []*x509.Certificate{cert, ca.cert}, otherTSA),
+		pades.ValidationData{Certs: [][]byte{cert.Raw, ca.cert.Raw}, CRLs: [][]byte{ca.crl(t)}}, pades.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, _ = validate.PDF(context.Background(), partial, validate.Options{Roots: []*x509.Certificate{ca.cert, other.cert}}, pades.Limits{})
+	if s := rep.Signatures[0]; s.Level != "PAdES-BASELINE-T" || !strings.Contains(strings.Join(s.Messages, " "), "time-stamp authority's chain") {
+		t.Errorf("a DSS without the TSA's CRL: %s %s %v", s.Indication, s.Level, s.Messages)
+	}
 	out := padestest.PDFSig(t, twice)
 	if strings.Count(out, "Signature is Valid.") != 2 {
 		t.Errorf("pdfsig on a PDF signed twice:\n%s", out)

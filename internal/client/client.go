@@ -119,7 +119,7 @@ func (o *Options) httpClient() (*http.Client, error) {
 // the caller does not set takes the value of a plain one-document request
 // (USING_BATCHSIGNING=false), so that the demo workers, which require it,
 // sign with the defaults.
-func Sign(ctx context.Context, o Options, files []string, errs io.Writer) (Result, error) {
+func Sign(ctx context.Context, o Options, files []Input, errs io.Writer) (Result, error) {
 	meta, h, err := o.prepare()
 	if err != nil {
 		return Result{}, err
@@ -139,7 +139,7 @@ func Sign(ctx context.Context, o Options, files []string, errs io.Writer) (Resul
 	parallel(o.Threads, len(files), func(i int) {
 		if err := signOne(ctx, hc, &o, meta, h, files[i]); err != nil {
 			failed.Add(1)
-			fmt.Fprintf(errs, "%s: %v\n", files[i], err)
+			fmt.Fprintf(errs, "%s: %v\n", files[i].Path, err)
 			return
 		}
 		done.Add(1)
@@ -149,7 +149,7 @@ func Sign(ctx context.Context, o Options, files []string, errs io.Writer) (Resul
 
 // Batch signs the files in batch requests of o.BatchSize items, o.Threads
 // requests at a time.
-func Batch(ctx context.Context, o Options, files []string, errs io.Writer) (Result, error) {
+func Batch(ctx context.Context, o Options, files []Input, errs io.Writer) (Result, error) {
 	meta, h, err := o.prepare()
 	if err != nil {
 		return Result{}, err
@@ -193,17 +193,28 @@ func parallel(p, n int, f func(i int)) {
 	wg.Wait()
 }
 
+// Input is a document to sign.
+type Input struct {
+	// Path is where the document is; its signature goes beside it.
+	Path string
+	// Name is its path below the folder it was found in (its base name
+	// when it was named itself): where its signature goes below -out, so
+	// that documents of the same name in different folders do not
+	// overwrite each other's signatures.
+	Name string
+}
+
 // Inputs lists the regular files of args, walking folders, leaving out
 // what a run of this client wrote: the output folder out, and a file that
 // is another input's signature (doc.txt.p7s beside doc.txt). So a second
 // run over the same folder signs the documents again, not their
 // signatures.
-func Inputs(args []string, out string) ([]string, error) {
+func Inputs(args []string, out string) ([]Input, error) {
 	skipDir := ""
 	if out != "" {
 		skipDir = filepath.Clean(out)
 	}
-	var files []string
+	var files []Input
 	for _, a := range args {
 		err := filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -212,9 +223,14 @@ func Inputs(args []string, out string) ([]string, error) {
 			if d.IsDir() && p != a && filepath.Clean(p) == skipDir {
 				return filepath.SkipDir
 			}
-			if d.Type().IsRegular() {
-				files = append(files, p)
+			if !d.Type().IsRegular() {
+				return nil
 			}
+			name, err := filepath.Rel(a, p)
+			if err != nil || name == "." {
+				name = filepath.Base(p)
+			}
+			files = append(files, Input{Path: p, Name: name})
 			return nil
 		})
 		if err != nil {
@@ -223,11 +239,11 @@ func Inputs(args []string, out string) ([]string, error) {
 	}
 	listed := make(map[string]bool, len(files))
 	for _, f := range files {
-		listed[f] = true
+		listed[f.Path] = true
 	}
 	kept := files[:0]
 	for _, f := range files {
-		if ext := filepath.Ext(f); slices.Contains(outputExts, ext) && listed[strings.TrimSuffix(f, ext)] {
+		if ext := filepath.Ext(f.Path); slices.Contains(outputExts, ext) && listed[strings.TrimSuffix(f.Path, ext)] {
 			continue
 		}
 		kept = append(kept, f)
@@ -281,7 +297,7 @@ func post(ctx context.Context, hc *http.Client, u, contentType string, body io.R
 }
 
 // outputName is where a signature of in goes.
-func outputName(c *Options, in, contentType string) string {
+func outputName(c *Options, in Input, contentType string) string {
 	ext := extOther
 	switch {
 	case strings.HasPrefix(contentType, workers.ContentTypeSignature):
@@ -290,13 +306,13 @@ func outputName(c *Options, in, contentType string) string {
 		ext = extEnveloped
 	}
 	if c.Out == "" {
-		return in + ext
+		return in.Path + ext
 	}
-	return filepath.Join(c.Out, filepath.Base(in)+ext)
+	return filepath.Join(c.Out, in.Name+ext)
 }
 
-func signOne(ctx context.Context, hc *http.Client, c *Options, meta map[string]string, h crypto.Hash, name string) error {
-	f, err := os.Open(name)
+func signOne(ctx context.Context, hc *http.Client, c *Options, meta map[string]string, h crypto.Hash, in Input) error {
+	f, err := os.Open(in.Path)
 	if err != nil {
 		return err
 	}
@@ -313,24 +329,25 @@ func signOne(ctx context.Context, hc *http.Client, c *Options, meta map[string]s
 	if err != nil {
 		return err
 	}
-	return writeOutput(c, name, ct, sig)
+	return writeOutput(c, in, ct, sig)
 }
 
-func writeOutput(c *Options, in, ct string, data []byte) error {
+func writeOutput(c *Options, in Input, ct string, data []byte) error {
+	name := outputName(c, in, ct)
 	if c.Out != "" {
-		if err := os.MkdirAll(c.Out, 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 			return err
 		}
 	}
-	return os.WriteFile(outputName(c, in, ct), data, 0o644)
+	return os.WriteFile(name, data, 0o644)
 }
 
 // signBatch sends one batch of files and writes each signature; it returns
 // how many were written.
-func signBatch(ctx context.Context, hc *http.Client, c *Options, meta map[string]string, h crypto.Hash, files []string) (int, error) {
+func signBatch(ctx context.Context, hc *http.Client, c *Options, meta map[string]string, h crypto.Hash, files []Input) (int, error) {
 	req := workers.BatchRequest{SignatureRequests: make([]workers.BatchItem, len(files))}
-	for i, name := range files {
-		data, err := os.ReadFile(name)
+	for i, in := range files {
+		data, err := os.ReadFile(in.Path)
 		if err != nil {
 			return 0, err
 		}
@@ -342,7 +359,7 @@ func signBatch(ctx context.Context, hc *http.Client, c *Options, meta map[string
 		req.SignatureRequests[i] = workers.BatchItem{
 			Data:             base64.StdEncoding.EncodeToString(data),
 			HashingAlgorithm: cms.HashName(h),
-			CustomIdentifier: name,
+			CustomIdentifier: in.Path,
 		}
 	}
 	body, err := json.Marshal(req)
@@ -361,8 +378,8 @@ func signBatch(ctx context.Context, hc *http.Client, c *Options, meta map[string
 		return 0, fmt.Errorf("batch response has %d signatures for %d files", len(resp.Signatures), len(files))
 	}
 	for i, s := range resp.Signatures {
-		if s.CustomIdentifier != files[i] {
-			return i, fmt.Errorf("batch response item %d is for %q, not %q", i, s.CustomIdentifier, files[i])
+		if s.CustomIdentifier != files[i].Path {
+			return i, fmt.Errorf("batch response item %d is for %q, not %q", i, s.CustomIdentifier, files[i].Path)
 		}
 		if err := writeOutput(c, files[i], workers.ContentTypeSignature, s.Signature); err != nil {
 			return i, err

@@ -26,11 +26,17 @@ func TestInputs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rel := func(files []string) string {
+	rel := func(files []Input) string {
 		var out []string
 		for _, f := range files {
-			r, _ := filepath.Rel(dir, f)
+			r, _ := filepath.Rel(dir, f.Path)
 			out = append(out, filepath.ToSlash(r))
+			if want, _ := filepath.Rel(dir, f.Path); len(files) > 1 && f.Name != want {
+				t.Errorf("%s: name %q, want %q (its path below the folder given)", f.Path, f.Name, want)
+			}
+			if len(files) == 1 && f.Name != filepath.Base(f.Path) {
+				t.Errorf("%s: name %q, want its base name", f.Path, f.Name)
+			}
 		}
 		slices.Sort(out)
 		return strings.Join(out, " ")

@@ -73,6 +73,8 @@ func (a *app) mountVendorAPIs() error {
 	return a.srv.MetricsRegistry().Register(vendorMetrics{
 		dsmBatches: prometheus.NewDesc("signet_dsm_batch_calls_total",
 			"Batch sign requests served by the DSM-compatible API.", nil, nil),
+		dsmSigns: prometheus.NewDesc("signet_dsm_sign_calls_total",
+			"Single-item sign requests served by the DSM-compatible API.", nil, nil),
 		nethsmSigns: prometheus.NewDesc("signet_nethsm_sign_calls_total",
 			"Sign requests served by the NetHSM-compatible API.", nil, nil),
 		dsm: d, nethsm: n,
@@ -156,19 +158,21 @@ func (a *app) mayUseKey(user, token, alias string) bool {
 
 // vendorMetrics exports the vendor APIs' call counters on /metrics.
 type vendorMetrics struct {
-	dsmBatches, nethsmSigns *prometheus.Desc
-	dsm                     *dsm.Handler
-	nethsm                  *nethsm.Handler
+	dsmBatches, dsmSigns, nethsmSigns *prometheus.Desc
+	dsm                               *dsm.Handler
+	nethsm                            *nethsm.Handler
 }
 
 // Describe implements prometheus.Collector.
 func (m vendorMetrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- m.dsmBatches
+	ch <- m.dsmSigns
 	ch <- m.nethsmSigns
 }
 
 // Collect implements prometheus.Collector.
 func (m vendorMetrics) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(m.dsmBatches, prometheus.CounterValue, float64(m.dsm.BatchCalls()))
+	ch <- prometheus.MustNewConstMetric(m.dsmSigns, prometheus.CounterValue, float64(m.dsm.SignCalls()))
 	ch <- prometheus.MustNewConstMetric(m.nethsmSigns, prometheus.CounterValue, float64(m.nethsm.SignCalls()))
 }

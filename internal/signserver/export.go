@@ -15,11 +15,11 @@ import (
 // every class here reads back as the same kind.
 func workerClasses() map[string]string {
 	return map[string]string{
-		"CMSSigner":       "org.signserver.module.cmssigner.CMSSigner",
-		"PlainSigner":     "org.signserver.module.cmssigner.PlainSigner",
-		"CAdESSigner":     "org.signserver.module.cades.signer.CAdESSigner", // SignServer Enterprise
-		"TimeStampSigner": "org.signserver.module.tsa.TimeStampSigner",
-		"PDFSigner":       "org.signserver.module.pdfsigner.PDFSigner",
+		config.KindCMSSigner:       "org.signserver.module.cmssigner.CMSSigner",
+		config.KindPlainSigner:     "org.signserver.module.cmssigner.PlainSigner",
+		config.KindCAdESSigner:     "org.signserver.module.cades.signer.CAdESSigner", // SignServer Enterprise
+		config.KindTimeStampSigner: "org.signserver.module.tsa.TimeStampSigner",
+		config.KindPDFSigner:       "org.signserver.module.pdfsigner.PDFSigner",
 	}
 }
 

@@ -457,6 +457,8 @@ func unsupportedReason(kind, name string) string {
 		return "Signet takes the time from the system clock: keep it synchronised (NTP)."
 	case name == "SIGNERCERTCHAIN" || name == "SIGNERCERT":
 		return "Signet keeps the certificate chain with the key in its token: upload it with signet admin keys chain."
+	case name == "EMBED_CRL" || name == "EMBED_OCSP_RESPONSE":
+		return "Signet embeds revocation data at PAdES BASELINE-LT: set SIGNATURE_LEVEL: BASELINE-LT (with TSA_WORKER or TSA_URL)."
 	case name == "AUTHTYPE":
 		return "Signet's AUTHTYPE is NOAUTH, CLIENTCERT or USERNAME_PASSWORD: other SignServer authorizer classes are not available."
 	}

@@ -50,6 +50,12 @@ func TestImportCorpus(t *testing.T) {
 			tokens: map[string]string{"CryptoTokenP12": config.TokenSoft},
 		},
 		{
+			files:   []string{"keystore-crypto.properties", "pdfsigner.properties"},
+			skipped: []string{"CryptoTokenP12.DEFAULTKEY", "PDFSigner.EMBED_CRL", "PDFSigner.REJECT_PERMISSIONS"},
+			kinds:   map[string]string{"PDFSigner": config.KindPDFSigner},
+			tokens:  map[string]string{"CryptoTokenP12": config.TokenSoft},
+		},
+		{
 			files:   []string{"pkcs11-crypto.properties"},
 			skipped: []string{"CryptoTokenP11.ATTRIBUTES", "CryptoTokenP11.DEFAULTKEY"},
 			tokens:  map[string]string{"CryptoTokenP11": config.TokenPKCS11},

@@ -191,37 +191,46 @@ func tokenError(c echo.Context, k Key, err error) error {
 	return fail(c, http.StatusInternalServerError, "The crypto token failed; see the server log.")
 }
 
-func (h *Handler) getKey(c echo.Context) error {
-	if ok, err := h.access(c, mimeJSON, RoleOperator, RoleAdministrator); !ok {
-		return err
+// key checks the request (access, for the roles) and finds the key of its
+// KeyID (lookup). It returns false after writing the error answer.
+func (h *Handler) key(c echo.Context, produces string, roles ...string) (Key, bool, error) {
+	if ok, err := h.access(c, produces, roles...); !ok {
+		return Key{}, false, err
 	}
-	k, ok, err := h.lookup(c)
+	return h.lookup(c)
+}
+
+// publicKey is key for the readers of keys (operators and administrators),
+// with the key's public key.
+func (h *Handler) publicKey(c echo.Context, produces string) (Key, crypto.PublicKey, bool, error) {
+	k, ok, err := h.key(c, produces, RoleOperator, RoleAdministrator)
 	if !ok {
-		return err
+		return Key{}, nil, false, err
 	}
 	s, ok, err := h.signer(c, k)
 	if !ok {
+		return Key{}, nil, false, err
+	}
+	return k, s.Public(), true, nil
+}
+
+func (h *Handler) getKey(c echo.Context) error {
+	k, pub, ok, err := h.publicKey(c, mimeJSON)
+	if !ok {
 		return err
 	}
-	d := describe(s.Public())
+	d := describe(pub)
 	d.Operations = h.operations(k.ID).Load()
 	d.Label = k.Alias
 	return c.JSON(http.StatusOK, d)
 }
 
 func (h *Handler) publicPEM(c echo.Context) error {
-	if ok, err := h.access(c, mimePEM, RoleOperator, RoleAdministrator); !ok {
-		return err
-	}
-	k, ok, err := h.lookup(c)
+	k, pub, ok, err := h.publicKey(c, mimePEM)
 	if !ok {
 		return err
 	}
-	s, ok, err := h.signer(c, k)
-	if !ok {
-		return err
-	}
-	der, err := x509.MarshalPKIXPublicKey(s.Public())
+	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return fail(c, http.StatusBadRequest, "Key "+k.ID+" has a public key that cannot be exported.")
 	}
@@ -233,10 +242,7 @@ func (h *Handler) publicPEM(c echo.Context) error {
 // Signet stores chains, and PEM keeps every certificate). A key without
 // certificates is 404.
 func (h *Handler) cert(c echo.Context) error {
-	if ok, err := h.access(c, mimeBin, RoleOperator, RoleAdministrator); !ok {
-		return err
-	}
-	k, ok, err := h.lookup(c)
+	k, ok, err := h.key(c, mimeBin, RoleOperator, RoleAdministrator)
 	if !ok {
 		return err
 	}

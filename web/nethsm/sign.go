@@ -182,10 +182,7 @@ func signOpts(mode string, pub crypto.PublicKey, msg []byte) ([]byte, crypto.Sig
 
 // sign serves POST /keys/{KeyID}/sign.
 func (h *Handler) sign(c echo.Context) error {
-	if ok, err := h.access(c, mimeJSON, RoleOperator); !ok {
-		return err
-	}
-	k, ok, err := h.lookup(c)
+	k, ok, err := h.key(c, mimeJSON, RoleOperator)
 	if !ok {
 		return err
 	}

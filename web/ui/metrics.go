@@ -201,7 +201,7 @@ func quantile(q float64, a, b counters) float64 {
 // spark draws values as a small SVG line chart, labelled for screen
 // readers with what it shows, its last value and its highest.
 func spark(what, unit string, values []float64) template.HTML {
-	const w, h = 96.0, 28.0
+	const w, h = 84.0, 28.0
 	last, top := 0.0, 0.0
 	for _, v := range values {
 		top = math.Max(top, v)

@@ -1,0 +1,77 @@
+package adminclient
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	adminapi "github.com/signet-project/signet/web/admin"
+)
+
+// TestClient checks the client's side of the admin API: credentials sent,
+// answers printed as tables or JSON, refusals as *Error with the server's
+// sentence, an answer of the wrong shape and a bad URL as errors.
+func TestClient(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "admin" || p != "pw" {
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error":"Wrong user name or password: check the admin credentials."}`))
+			return
+		}
+		switch r.URL.Path {
+		case adminapi.BasePath + "/tokens":
+			w.Write([]byte(`[{"name":"demo","status":"ACTIVE","keys":[{"alias":"k1"}]}]`))
+		case adminapi.BasePath + "/workers":
+			w.Write([]byte(`{"not":"a list"}`))
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte("plain text"))
+		}
+	}))
+	defer srv.Close()
+	tokens := func(c *Client) error {
+		var ts []adminapi.TokenStatus
+		return c.Show(t.Context(), http.MethodGet, "/tokens", nil, &ts, func() { c.TokenTable(ts) })
+	}
+	tests := []struct {
+		name     string
+		password string
+		json     bool
+		run      func(c *Client) error
+		out      string
+		err      string
+		status   int
+	}{
+		{"table", "pw", false, tokens, "demo   ACTIVE  k1", "", 0},
+		{"json", "pw", true, tokens, `"name": "demo"`, "", 0},
+		{"refused", "wrong", false, tokens, "", "Wrong user name or password: check the admin credentials. (HTTP 401)", 401},
+		{"plain-text refusal", "pw", false, func(c *Client) error { _, err := c.Do(t.Context(), http.MethodGet, "/nope", nil); return err }, "", "plain text (HTTP 404)", 404},
+		{"wrong shape", "pw", false, func(c *Client) error { return c.Status(t.Context()) }, "", "not what this client expects", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			c := New(srv.URL+"/", "admin", tt.password, &out)
+			c.JSON = tt.json
+			err := tt.run(c)
+			if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+				t.Fatalf("error %v, want %q", err, tt.err)
+			}
+			var ae *Error
+			if tt.status != 0 && (!errors.As(err, &ae) || ae.Status != tt.status) {
+				t.Errorf("error %#v, want an *Error with status %d", err, tt.status)
+			}
+			if !strings.Contains(out.String(), tt.out) {
+				t.Errorf("printed %q, want %q", out.String(), tt.out)
+			}
+		})
+	}
+	c := New("http://bad host", "admin", "pw", new(bytes.Buffer))
+	if _, err := c.Do(t.Context(), http.MethodGet, "/tokens", nil); !errors.Is(err, ErrBadURL) {
+		t.Errorf("bad URL: %v, want ErrBadURL", err)
+	}
+}

@@ -1,0 +1,90 @@
+package workers_test
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/formats/validate"
+	"github.com/signet-project/signet/workers"
+)
+
+// validator builds a validator of kind trusting the fixture's CA.
+func (f *fixture) validator(t *testing.T, kind string) workers.Worker {
+	t.Helper()
+	anchors := filepath.Join(t.TempDir(), "anchors.pem")
+	if err := os.WriteFile(anchors, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.ca.Cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f.workerOf(t, kind, "TRUSTANCHORS: "+anchors)
+}
+
+func report(t *testing.T, w workers.Worker, body []byte) validate.Report {
+	t.Helper()
+	resp, err := process(w, body, map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep validate.Report
+	if err := json.Unmarshal(resp.Data, &rep); err != nil || resp.ContentType != workers.ContentTypeJSON {
+		t.Fatalf("report %s: %v", resp.Data, err)
+	}
+	return rep
+}
+
+// TestCMSValidatorRequests validates a detached CAdES signature with its
+// content, with its digest, and against changed content, and an attached
+// CMS signature given bare or in PEM.
+func TestCMSValidatorRequests(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	doc := []byte("a contract")
+	detached, err := process(f.worker(t, "DETACHEDSIGNATURE: true"), doc, map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attached, err := process(f.workerOf(t, config.KindCMSSigner, ""), doc, map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.StdEncoding.EncodeToString
+	sum := sha256.Sum256(doc)
+	js := func(m map[string]string) []byte { b, _ := json.Marshal(m); return b }
+	v := f.validator(t, config.KindCMSValidator)
+	for _, c := range []struct {
+		name, ind, sub, level string
+		body                  []byte
+	}{
+		{"content", validate.TotalPassed, "", "CAdES-BASELINE-B", js(map[string]string{"signature": b64(detached.Data), "content": b64(doc)})},
+		{"digest", validate.TotalPassed, "", "CAdES-BASELINE-B", js(map[string]string{"signature": b64(detached.Data), "digest": b64(sum[:]), "digestAlgorithm": "SHA-256"})},
+		{"changed content", validate.TotalFailed, validate.HashFailure, "", js(map[string]string{"signature": b64(detached.Data), "content": b64([]byte("a contrast"))})},
+		{"no content", validate.Indeterminate, validate.SignedDataNotFound, "", js(map[string]string{"signature": b64(detached.Data)})},
+		{"attached", validate.TotalPassed, "", "", attached.Data},
+		{"attached PEM", validate.TotalPassed, "", "", pem.EncodeToMemory(&pem.Block{Type: "CMS", Bytes: attached.Data})},
+		{"not CMS", validate.Indeterminate, validate.FormatFailure, "", []byte("hello")},
+	} {
+		rep := report(t, v, c.body)
+		s := rep.Signatures[0]
+		if rep.Indication != c.ind || s.SubIndication != c.sub || s.Level != c.level {
+			t.Errorf("%s: %s/%s %q, want %s/%s %q (%v)", c.name, rep.Indication, s.SubIndication, s.Level, c.ind, c.sub, c.level, s.Messages)
+		}
+	}
+	_, err = process(v, []byte(`{"signature": 1}`), map[string]string{})
+	wantErr(t, err, workers.ErrIllegalRequest, "The request is not JSON of the form")
+}
+
+func TestPDFValidatorRefusesNonPDF(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	_, err := process(f.validator(t, config.KindPDFValidator), []byte("hello"), map[string]string{})
+	wantErr(t, err, workers.ErrIllegalRequest, "The document cannot be validated: the document does not start with %PDF-")
+	rep := report(t, f.validator(t, config.KindPDFValidator), onePage())
+	if rep.Indication != validate.Indeterminate || len(rep.Signatures) != 0 {
+		t.Errorf("an unsigned PDF: %s with %d signatures", rep.Indication, len(rep.Signatures))
+	}
+}
