@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -138,12 +139,12 @@ func Run(ctx context.Context, o Options) error {
 	if err := a.mountVendorAPIs(); err != nil {
 		return err
 	}
+	var crl http.Handler
 	if demoMode { // the CRL the demo certificates name (PDFSignerLT embeds it)
-		h, err := demo.CRLHandler(files)
-		if err != nil {
+		if crl, err = demo.CRLHandler(files); err != nil {
 			return err
 		}
-		a.srv.Echo().GET(demo.CRLPath, echo.WrapHandler(h))
+		a.srv.Echo().GET(demo.CRLPath, echo.WrapHandler(crl))
 	}
 	defer a.reloadOnHangup(ctx)()
 
@@ -157,6 +158,12 @@ func Run(ctx context.Context, o Options) error {
 	var tlsConfig *tls.Config
 	if tc != nil {
 		base, tlsConfig = "https://"+l.Addr().String(), tc.Config()
+		if crl != nil {
+			// The demo certificates' CRL is at an http:// URL on this port.
+			var plain net.Listener
+			l, plain = splitPlain(l)
+			servePlainCRL(ctx, plain, demo.CRLPath, crl)
+		}
 	}
 	fmt.Fprintf(stdout, "Signet listening on %s\n", base)
 	if demoMode {

@@ -74,6 +74,10 @@ type Token struct {
 	ids   map[string]keyID     // usage counter key per alias and public key
 }
 
+// recordWait bounds how long a signature with an unlimited key waits for
+// its signing log record.
+const recordWait = time.Second
+
 // certTTL is how long a key's signer certificate is remembered between
 // signatures: reading a chain from an HSM costs object searches.
 const certTTL = 5 * time.Second
@@ -386,8 +390,31 @@ func (t *Token) record(ctx context.Context, alias string, pub crypto.PublicKey, 
 		}
 	}
 	// The record is written even when the request was cancelled: a
-	// signature may have left.
-	if _, lerr := t.g.Log.Record(context.WithoutCancel(ctx), r); lerr != nil {
+	// signature may have left. A limited key waits for it; an unlimited
+	// one waits at most recordWait (a cluster's database down must not
+	// stall every signature), and a record that comes later or fails is
+	// in the server log.
+	done := make(chan error, 1)
+	go func() {
+		_, err := t.g.Log.Record(context.WithoutCancel(ctx), r)
+		done <- err
+	}()
+	var lerr error
+	if t.policy(alias).UsageLimit >= 0 {
+		lerr = <-done
+	} else {
+		select {
+		case lerr = <-done:
+		case <-time.After(recordWait):
+			go func() {
+				if err := <-done; err != nil {
+					t.g.logger().Error("signing log record not stored", "error", err, "key", r.Key, "requestId", r.RequestID, "hashes", strings.Join(r.Hashes, ","))
+				}
+			}()
+			return nil
+		}
+	}
+	if lerr != nil {
 		// A limited key does not sign unrecorded. An unlimited one keeps
 		// signing while the state is unreachable (a cluster whose database
 		// is down), its record written whole to the server log instead.
