@@ -7,8 +7,9 @@ export CGO_ENABLED := 1
 .PHONY: run build test deps vet lint unit bench fuzz soak clean
 
 ## run: build and start the server with the embedded demo configuration.
+## LISTEN=host:port chooses the address; ARGS passes more flags to signet serve.
 run: build
-	./$(BIN) serve $(ARGS)
+	./$(BIN) serve $(if $(LISTEN),--listen $(LISTEN)) $(ARGS)
 
 ## build: compile the signet binary into bin/.
 build:

@@ -1,6 +1,7 @@
 package signet_test
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -113,5 +114,43 @@ func TestLayers(t *testing.T) {
 				t.Errorf("%s imports %s; its layer (%s) may import %q", pkg, imp, layers[i].pkg, layers[i].may)
 			}
 		}
+	}
+}
+
+// maxCommandFunc is the longest a function of cmd/ may be: the binary is a
+// table of commands whose work is done in internal/ packages.
+const maxCommandFunc = 80
+
+// TestCommandsStayThin checks that no non-test function under cmd/ is
+// longer than maxCommandFunc lines.
+func TestCommandsStayThin(t *testing.T) {
+	t.Parallel()
+	fset := token.NewFileSet()
+	n := 0
+	err := filepath.WalkDir("cmd", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return err
+		}
+		f, err := parser.ParseFile(fset, p, nil, 0)
+		if err != nil {
+			return err
+		}
+		for _, decl := range f.Decls {
+			fd, ok := decl.(*ast.FuncDecl)
+			if !ok {
+				continue
+			}
+			n++
+			if lines := fset.Position(fd.End()).Line - fset.Position(fd.Pos()).Line + 1; lines > maxCommandFunc {
+				t.Errorf("%s: %s is %d lines: move its work into an internal/ package (at most %d here)", fset.Position(fd.Pos()), fd.Name.Name, lines, maxCommandFunc)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatal("no functions found under cmd/: is the test run from the module root?")
 	}
 }

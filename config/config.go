@@ -177,6 +177,7 @@ type Server struct {
 	MaxInFlight       int           // maxInFlight: requests served at once
 	MaxWorkerQueue    int           // maxWorkerQueue: requests per worker at once
 	MaxRequestMemory  int64         // maxRequestMemory: bytes one request may hold
+	MemoryLimit       int64         // memoryLimit: the Go runtime's soft memory limit
 }
 
 // Defaults of the server section.

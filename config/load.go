@@ -168,6 +168,7 @@ func (l *loader) server(file, dir string, e entry) {
 	sizes := map[string]*int64{
 		"maxUploadSize":    &srv.MaxUploadSize,
 		"maxRequestMemory": &srv.MaxRequestMemory,
+		"memoryLimit":      &srv.MemoryLimit,
 	}
 	known := append([]string{"listen", "tls", "healthListen", "trustedProxies", "auditKey"}, slices.Sorted(maps.Keys(durations))...)
 	known = append(known, slices.Sorted(maps.Keys(counts))...)

@@ -3,6 +3,7 @@ package state
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"slices"
 )
 
@@ -39,4 +40,16 @@ func Hash(e Entry) []byte {
 	}
 	field(e.Prev)
 	return h.Sum(nil)
+}
+
+// StoredDetails decodes the details of a record as the backends store
+// them, a JSON object. Text that is not JSON any more (an edited column) is
+// kept under the name "", so that Verify reports the record's hash
+// mismatch rather than failing to read it.
+func StoredDetails(text string) map[string]string {
+	var d map[string]string
+	if err := json.Unmarshal([]byte(text), &d); err != nil {
+		return map[string]string{"": text}
+	}
+	return d
 }

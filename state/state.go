@@ -17,6 +17,11 @@ import (
 // depends on no other part of Signet.
 var ErrLimit = errors.New("key usage limit reached")
 
+// ErrUnavailable reports that the state database cannot be reached (a
+// cluster's PostgreSQL): a key whose usage limit it shares cannot sign
+// until it answers. Callers answer 503.
+var ErrUnavailable = errors.New("the state database is unreachable")
+
 // Entry is one audit record. Records are append-only and hash-chained:
 // each holds the hash of the one before, so that an edited or deleted
 // record is detected by Audit.Verify.

@@ -10,6 +10,7 @@ import (
 	"io"
 
 	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/tokens"
 )
 
@@ -162,6 +163,8 @@ func (b *base) tokenError(err error) error {
 		return Illegal("Worker %s does not sign this digest: %v.", b.name, err)
 	case errors.Is(err, tokens.ErrCertificateValidity):
 		return Unavailable(err, "Worker %s cannot sign now: %v.", b.name, err)
+	case errors.Is(err, state.ErrUnavailable):
+		return Unavailable(err, "Worker %s is offline: the usage limit of its key is shared by the cluster, whose database does not answer; try another node.", b.name)
 	case errors.Is(err, tokens.ErrOffline):
 		return Unavailable(err, "Crypto token %q of worker %s is offline: activate it or check the HSM.", b.tokName, b.name)
 	case errors.Is(err, tokens.ErrKeyNotFound):

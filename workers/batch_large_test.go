@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -74,6 +76,9 @@ func TestLargeBatchEncoding(t *testing.T) {
 					t.Fatalf("item %d: hash is not the SHA-256 of its document", i)
 				}
 				verifyDetached(t, s.Signature, crypto.SHA256, sum[:])
+				if i == 0 || i == c.n/2 || i == c.n-1 { // a sample for a verifier Signet did not write
+					opensslVerify(t, s.Signature, docs[i], c.detached)
+				}
 				if !c.detached {
 					sd, err := cms.Parse(s.Signature)
 					if err != nil {
@@ -143,4 +148,25 @@ func BenchmarkBatchEngine(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "items/s")
+}
+
+// opensslVerify checks a signature with openssl cms -verify (the
+// certificate chain is not checked: the test PKI is the fixture's).
+func opensslVerify(t *testing.T, sig, doc []byte, detached bool) {
+	t.Helper()
+	dir := t.TempDir()
+	sigFile, docFile := filepath.Join(dir, "sig.der"), filepath.Join(dir, "doc")
+	if err := os.WriteFile(sigFile, sig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(docFile, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"cms", "-verify", "-binary", "-inform", "DER", "-in", sigFile, "-noverify", "-out", os.DevNull}
+	if detached {
+		args = append(args, "-content", docFile)
+	}
+	if out, err := exec.Command("openssl", args...).CombinedOutput(); err != nil {
+		t.Fatalf("openssl %v: %v\n%s", args, err, out)
+	}
 }

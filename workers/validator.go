@@ -128,6 +128,9 @@ func (v *Validator) Process(ctx context.Context, req *Request) (*Response, error
 		if v.disabled && len(v.problems) == 0 && v.anchorsErr == "" {
 			return nil, Unavailable(nil, "Worker %s is disabled.", v.name)
 		}
+		if len(v.problems) == 0 && v.anchorsErr != "" { // the status names the file; a client is not told where it is
+			return nil, &Error{Kind: ErrMisconfigured, Msg: fmt.Sprintf("Worker %s cannot validate: its TRUSTANCHORS file cannot be read; the worker's status in the health check says why.", v.name)}
+		}
 		return nil, &Error{Kind: ErrMisconfigured, Msg: fmt.Sprintf("Worker %s is misconfigured: %s", v.name, st.Errors[0])}
 	}
 	data, err := readAll(req)

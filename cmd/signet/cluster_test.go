@@ -108,13 +108,19 @@ func (n *node) stop() {
 // sign posts data to worker and returns the status code (0 when the node
 // does not answer).
 func (n *node) sign(worker string) int {
+	code, _ := n.signBody(worker)
+	return code
+}
+
+// signBody is sign that also returns the answer's body.
+func (n *node) signBody(worker string) (int, string) {
 	resp, err := http.Post(n.url()+"/signserver/worker/"+worker, "application/octet-stream", strings.NewReader("cluster test document"))
 	if err != nil {
-		return 0
+		return 0, err.Error()
 	}
-	io.Copy(io.Discard, resp.Body)
+	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode
+	return resp.StatusCode, string(b)
 }
 
 // health returns the health check's status, body and configuration version.
@@ -372,6 +378,20 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("config push refuses what config check refuses", func(t *testing.T) {
+		bad := filepath.Join(dir, "bad.yaml")
+		if err := os.WriteFile(bad, []byte("server:\n  listen: 127.0.0.1:9999\nworkers:\n  - name: X\n    id: 99\n    kind: NoSuchKind\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, code := signetCLI(t, env, "config", "push", bad)
+		if code != 1 || !strings.Contains(out, "NoSuchKind") || !strings.Contains(out, "server section belongs in each node's own file") || !strings.Contains(out, "nothing was pushed") {
+			t.Fatalf("config push of a bad file: exit %d: %s", code, out)
+		}
+		if _, _, v := nodes[0].health(); v != "3" {
+			t.Fatalf("node 1 runs version %q after a refused push, want 3", v)
+		}
+	})
+
 	t.Run("admin API edits the version in force", func(t *testing.T) {
 		if code, body := nodes[1].admin("PUT", "/workers/Added/properties/KEYUSAGELIMIT", `{"value":"7"}`); code != 200 {
 			t.Fatalf("set a property through node 2: %d %s", code, body)
@@ -392,6 +412,9 @@ func TestCluster(t *testing.T) {
 				code, body, _ := n.health()
 				return code == 500 && strings.Contains(body, "Node: ") && strings.Contains(body, "Worker Down (3)")
 			})
+			if code, body := n.signBody("Down"); code != 503 || !strings.Contains(body, "database does not answer") {
+				t.Errorf("%s: a limited worker answers %d %q while the database is down, want 503 naming the database", n.name, code, body)
+			}
 			if code := n.sign("Down"); code != 503 {
 				t.Errorf("%s: a limited worker answers %d while the database is down, want 503", n.name, code)
 			}
@@ -409,5 +432,15 @@ func TestCluster(t *testing.T) {
 				return !strings.Contains(body, "Node: ") && !strings.Contains(body, "Worker Down") && code != 0
 			})
 		}
+	})
+
+	t.Run("key removed through node 1 stops signing on node 3", func(t *testing.T) {
+		if code := nodes[2].sign("Free"); code != 200 {
+			t.Fatalf("node 3 before the removal: %d", code)
+		}
+		if code, body := nodes[0].admin("DELETE", "/tokens/db/keys/k4?force=true", ""); code != 200 && code != 204 {
+			t.Fatalf("remove k4 through node 1: %d %s", code, body)
+		}
+		waitUntil(t, time.Second, "node 3 refuses the removed key", func() bool { return nodes[2].sign("Free") != 200 })
 	})
 }

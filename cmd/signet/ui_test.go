@@ -489,6 +489,13 @@ func TestAdminUI(t *testing.T) {
 		}
 		b.check("audit-search")
 
+		// And in the signing log, where the server keeps one.
+		b.open("/admin/signlog?key=signer-p256")
+		if page := b.text("main"); !strings.Contains(page, "worker/CAdESSigner") && !strings.Contains(page, "keeps no signing log") {
+			t.Errorf("the signing log page shows neither the try-it signing nor why not:\n%s", page)
+		}
+		b.check("signlog-search")
+
 		b.open("/admin/no-such-page")
 		b.check("notfound")
 		b.open("/admin/dashboard")

@@ -1,9 +1,14 @@
 package tsp
 
 import (
+	"bytes"
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"encoding/asn1"
+	"errors"
+	"io"
+	"net/http"
 	"testing"
 )
 
@@ -25,6 +30,38 @@ func FuzzRespond(f *testing.F) {
 		var r timeStampResp
 		if rest, err := asn1.Unmarshal(resp, &r); err != nil || len(rest) > 0 {
 			t.Fatalf("the response does not decode: %v", err)
+		}
+	})
+}
+
+// roundTrip answers every request with the fuzzer's bytes.
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// FuzzClientReply: whatever a time-stamp authority answers, Client.Stamp
+// returns a token or an error wrapping ErrBadReply or ErrUnavailable,
+// never a panic.
+func FuzzClientReply(f *testing.F) {
+	p := newPKI(f, "EC-P256")
+	a := p.authority(f, nil)
+	sum := sha256.Sum256([]byte("fuzz"))
+	if good, err := a.Respond(context.Background(), rawQuery(f, oidSHA256, sum[:], nil)); err == nil {
+		f.Add(good)
+	}
+	f.Add([]byte{0x30, 0x03, 0x30, 0x01, 0x00})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, reply []byte) {
+		c := &Client{URL: "http://tsa.invalid/", HTTPClient: &http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/timestamp-reply"}},
+				Body: io.NopCloser(bytes.NewReader(reply)), Request: r}, nil
+		})}}
+		tok, err := c.Stamp(context.Background(), sum[:], crypto.SHA256)
+		if err == nil && len(tok) == 0 {
+			t.Fatal("Stamp returned neither a token nor an error")
+		}
+		if err != nil && !errors.Is(err, ErrBadReply) && !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("error %v is neither ErrBadReply nor ErrUnavailable", err)
 		}
 	})
 }

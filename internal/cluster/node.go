@@ -66,16 +66,20 @@ func (n *Node) Apply(ctx context.Context, force bool, apply func(*config.Config,
 	return nil
 }
 
-// Watch applies each version pushed to the cluster (LISTEN/NOTIFY), until
-// ctx ends.
-func (n *Node) Watch(ctx context.Context, apply func(*config.Config, int64)) {
-	n.Store.WatchConfig(ctx, func(v int64) {
-		if v <= n.version.Load() {
-			return
-		}
-		if err := n.Apply(ctx, false, apply); err != nil {
-			n.log.Error("cluster configuration refused; the running one stays", "version", v, "error", err)
-		}
+// Watch applies each version pushed to the cluster and calls keyChanged
+// for each key of a database keystore changed through any node
+// (LISTEN/NOTIFY), until ctx ends.
+func (n *Node) Watch(ctx context.Context, apply func(*config.Config, int64), keyChanged func(token, alias string)) {
+	n.Store.Watch(ctx, postgres.Watchers{
+		Config: func(v int64) {
+			if v <= n.version.Load() {
+				return
+			}
+			if err := n.Apply(ctx, false, apply); err != nil {
+				n.log.Error("cluster configuration refused; the running one stays", "version", v, "error", err)
+			}
+		},
+		Key: keyChanged,
 	})
 }
 
@@ -84,7 +88,7 @@ func (n *Node) Watch(ctx context.Context, apply func(*config.Config, int64)) {
 func (n *Node) Status() web.NodeStatus {
 	st := web.NodeStatus{ConfigVersion: n.Version()}
 	if err := n.Store.Health(); err != nil {
-		st.Problems = []string{fmt.Sprintf("%v: workers with a key usage limit are offline until it answers.", err)}
+		st.Problems = []string{fmt.Sprintf("Degraded: %v; workers with a key usage limit are offline until it answers.", err)}
 	}
 	return st
 }

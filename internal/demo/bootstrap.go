@@ -41,8 +41,11 @@ type Files struct {
 	// PasswordHash is demo-password.bcrypt: the bcrypt hash of the demo
 	// password of the users admin, operator and demo.
 	PasswordHash string
-	// Password is the random demo password, set only by the Bootstrap call
-	// that generated it: print it once, it is not kept anywhere.
+	// PasswordFile is demo-password: the demo password itself, readable
+	// by its owner only.
+	PasswordFile string
+	// Password is the demo password; "" in a data folder made by an older
+	// Signet, which kept only its hash.
 	Password string
 }
 
@@ -63,6 +66,7 @@ func FilesIn(dir string) Files {
 		TLSKey:   filepath.Join(dir, "tls.key"),
 
 		PasswordHash: filepath.Join(dir, "demo-password.bcrypt"),
+		PasswordFile: filepath.Join(dir, "demo-password"),
 	}
 }
 
@@ -87,7 +91,8 @@ var demoKeys = [...]struct {
 //
 // On every start it also makes sure of the demo password (see
 // EnsurePassword): $SIGNET_DEMO_PASSWORD when set, otherwise the random one
-// made at first start, whose hash is kept in demo-password.bcrypt.
+// made at first start, kept in demo-password (0600) with its hash in
+// demo-password.bcrypt.
 func Bootstrap(ctx context.Context, dir string) (Files, bool, error) {
 	return BootstrapCRL(ctx, dir, DefaultCRLURL)
 }
@@ -100,7 +105,7 @@ func BootstrapCRL(ctx context.Context, dir, crlURL string) (Files, bool, error) 
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return f, false, fmt.Errorf("create data folder: %w", err)
 	}
-	pw, err := EnsurePassword(f.PasswordHash, os.Getenv(PasswordEnv))
+	pw, err := EnsurePassword(f.PasswordHash, f.PasswordFile, os.Getenv(PasswordEnv))
 	if err != nil {
 		return f, false, err
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strconv"
 	"syscall"
 
 	"github.com/labstack/echo/v4"
@@ -66,7 +69,9 @@ func Run(ctx context.Context, o Options) error {
 			fmt.Fprintf(stdout, "Created the demo PKI and configuration in %s (root CA: %s).\n", o.DataDir, files.CA)
 		}
 		if files.Password != "" {
-			fmt.Fprintf(stdout, "Demo password of the users admin, operator and demo (shown once; set %s to choose it): %s\n", demo.PasswordEnv, files.Password)
+			fmt.Fprintf(stdout, "The demo password of the users admin, operator and demo is in %s (readable by you only; set %s to choose another).\n", files.PasswordFile, demo.PasswordEnv)
+		} else {
+			fmt.Fprintf(stdout, "This data folder keeps only the hash of its demo password (it was made by an older Signet): set %s to choose a new one.\n", demo.PasswordEnv)
 		}
 		paths = []string{files.Config}
 	}
@@ -91,7 +96,7 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		cfg = a.config()
-		go a.node.Watch(ctx, a.applyCluster)
+		go a.node.Watch(ctx, a.applyCluster, a.keyChanged)
 	} else {
 		a.build(cfg)
 	}
@@ -104,6 +109,9 @@ func Run(ctx context.Context, o Options) error {
 		addr = DefaultListen
 	}
 	l, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s is in use by another program: start Signet on another address with make run LISTEN=%s (or signet serve --listen %[2]s, or server.listen in the configuration): %w", addr, nextPort(addr), err)
+	}
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
@@ -127,6 +135,7 @@ func Run(ctx context.Context, o Options) error {
 		log.Warn("serving plain HTTP: credentials and documents travel in clear text; set server tls cert and key")
 	}
 	a.tls = tc
+	setMemoryLimit(cfg.Server.MemoryLimit, log)
 	wo := web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log, Limits: serverLimits(cfg.Server),
 		TrustedProxies: cfg.Server.TrustedProxies, Authorizer: a.workerAuthorizer(), OnRefusal: a.auditRefusal}
 	if a.node != nil {
@@ -220,4 +229,35 @@ func serverLimits(s config.Server) web.Limits {
 		MaxWorkerQueue:    s.MaxWorkerQueue,
 		MaxRequestMemory:  s.MaxRequestMemory,
 	}
+}
+
+// DefaultMemoryLimit is the Go runtime's soft memory limit when neither
+// server.memoryLimit nor GOMEMLIMIT sets one: the garbage collector works
+// harder as the heap nears it, so that bursts of large requests (each
+// within maxRequestMemory) stay under the README's bound of 256 MiB RSS
+// instead of waiting for the heap to double.
+const DefaultMemoryLimit = 192 << 20
+
+// setMemoryLimit applies server.memoryLimit, or DefaultMemoryLimit; a
+// GOMEMLIMIT in the environment wins over the default, not over the
+// configuration.
+func setMemoryLimit(configured int64, log *slog.Logger) {
+	switch {
+	case configured > 0:
+		debug.SetMemoryLimit(configured)
+	case os.Getenv("GOMEMLIMIT") == "":
+		debug.SetMemoryLimit(DefaultMemoryLimit)
+	}
+	log.Debug("memory limit", "bytes", debug.SetMemoryLimit(-1))
+}
+
+// nextPort suggests the address after addr, for the message about a busy
+// port: the same host, the next port number.
+func nextPort(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || n <= 0 || n >= 65535 {
+		return "127.0.0.1:8081"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+1))
 }

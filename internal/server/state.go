@@ -13,6 +13,7 @@ import (
 	"github.com/signet-project/signet/internal/cluster"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/state/sqlite"
+	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/guard"
 	"github.com/signet-project/signet/tokens/soft"
 )
@@ -106,6 +107,29 @@ func (a *app) applyCluster(cfg *config.Config, v int64) {
 	set := a.build(cfg)
 	a.record(a.ctx, "config.apply", "ok", map[string]string{"version": strconv.FormatInt(v, 10), "workers": strconv.Itoa(len(set.Workers()))})
 	a.log.Info("cluster configuration in force", "version", v, "workers", len(set.Workers()), "problems", len(cfg.Problems()), "offline", len(set.Offline()))
+}
+
+// keyChanged reads a key of a database keystore again after another node
+// generated it, stored its chain or removed it, so that a removed key stops
+// signing on this node too.
+func (a *app) keyChanged(token, alias string) {
+	t := a.reg.Current().Tokens()[token]
+	for {
+		u, ok := t.(interface{ Unwrap() tokens.Token }) // a guarded token
+		if !ok {
+			break
+		}
+		t = u.Unwrap()
+	}
+	tok, ok := t.(interface {
+		Sync(ctx context.Context, alias string) error
+	})
+	if !ok {
+		return
+	}
+	if err := tok.Sync(a.ctx, alias); err != nil {
+		a.log.Error("key changed through another node", "token", token, "alias", alias, "error", err)
+	}
 }
 
 // keystore returns the database keystore of the soft token named token,

@@ -458,7 +458,7 @@ func (t *table) millionBatch(c *http.Client) outcome {
 // and to a worker that would embed the document.
 func (t *table) hugeBody(c *http.Client, i int) outcome {
 	const size = 200 << 20
-	var body io.Reader = io.LimitReader(zeros{}, size)
+	body := io.LimitReader(zeros{}, size)
 	length := int64(size)
 	if i%2 == 1 {
 		length = -1 // chunked

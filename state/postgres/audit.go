@@ -137,11 +137,7 @@ func scanEntry(row pgx.CollectableRow) (state.Entry, error) {
 		return state.Entry{}, err
 	}
 	e.Time = time.Unix(0, nanos).UTC()
-	if err := json.Unmarshal([]byte(details), &e.Details); err != nil {
-		// Edited details that are not JSON any more: keep the text so
-		// that Verify reports a hash mismatch at this record.
-		e.Details = map[string]string{"": details}
-	}
+	e.Details = state.StoredDetails(details)
 	return e, nil
 }
 

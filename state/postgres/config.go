@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -78,14 +79,24 @@ func (s *Store) Config(ctx context.Context) (ConfigVersion, error) {
 	return c, nil
 }
 
-// WatchConfig calls changed with the newest configuration version each
-// time one is pushed (LISTEN/NOTIFY), and once each time it (re)connects,
-// so that versions pushed while the database was unreachable are not
-// missed. It runs until ctx ends. changed runs on WatchConfig's goroutine;
-// it may be called with a version already seen.
-func (s *Store) WatchConfig(ctx context.Context, changed func(version int64)) {
+// Watchers are what a node does when the cluster changes; nil fields are
+// not watched.
+type Watchers struct {
+	// Config is called with the newest configuration version each time
+	// one is pushed, and once each time the watch (re)connects, so that
+	// versions pushed while the database was unreachable are not missed;
+	// it may be called with a version already seen.
+	Config func(version int64)
+	// Key is called with a key of a database keystore that was generated,
+	// given a chain or removed through any node.
+	Key func(token, alias string)
+}
+
+// Watch calls w's functions as the cluster changes (LISTEN/NOTIFY), on its
+// own goroutine, until ctx ends.
+func (s *Store) Watch(ctx context.Context, w Watchers) {
 	for ctx.Err() == nil {
-		err := s.listen(ctx, changed)
+		err := s.listen(ctx, w)
 		if ctx.Err() != nil {
 			return
 		}
@@ -97,7 +108,7 @@ func (s *Store) WatchConfig(ctx context.Context, changed func(version int64)) {
 	}
 }
 
-func (s *Store) listen(ctx context.Context, changed func(int64)) error {
+func (s *Store) listen(ctx context.Context, w Watchers) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -105,7 +116,7 @@ func (s *Store) listen(ctx context.Context, changed func(int64)) error {
 	// The connection LISTENs: it never goes back to the pool.
 	c := conn.Hijack()
 	defer c.Close(context.Background())
-	if _, err := c.Exec(ctx, "LISTEN "+configChannel); err != nil {
+	if _, err := c.Exec(ctx, "LISTEN "+configChannel+"; LISTEN "+KeystoreChannel); err != nil {
 		return err
 	}
 	var v int64
@@ -113,16 +124,24 @@ func (s *Store) listen(ctx context.Context, changed func(int64)) error {
 	if err != nil {
 		return err
 	}
-	if v > 0 {
-		changed(v)
+	if v > 0 && w.Config != nil {
+		w.Config(v)
 	}
 	for {
 		n, err := c.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
-		if v, err := strconv.ParseInt(n.Payload, 10, 64); err == nil {
-			changed(v)
+		switch n.Channel {
+		case configChannel:
+			if v, err := strconv.ParseInt(n.Payload, 10, 64); err == nil && w.Config != nil {
+				w.Config(v)
+			}
+		case KeystoreChannel:
+			// Aliases hold no "/"; token names might.
+			if i := strings.LastIndexByte(n.Payload, '/'); i >= 0 && w.Key != nil {
+				w.Key(n.Payload[:i], n.Payload[i+1:])
+			}
 		}
 	}
 }

@@ -182,7 +182,8 @@ func (s *Store) lease(group []*reservation) {
 			k.pending += r.n
 			r.count, r.granted = k.db+k.pending, true
 		case err != nil:
-			r.err = fmt.Errorf("key %s has a usage limit shared by the cluster, and the state database (PostgreSQL) is unreachable: %w", r.key, err)
+			s.log.Error("key usage lease", "key", r.key, "error", err)
+			r.err = fmt.Errorf("key %s has a usage limit shared by the cluster: %w", r.key, errUnreachable)
 		default:
 			k := s.keys[r.key]
 			used := k.db - k.avail

@@ -18,6 +18,10 @@ type Keystore struct {
 	token string
 }
 
+// KeystoreChannel is the LISTEN/NOTIFY channel on which a changed key of a
+// database keystore is announced; the payload is "token/alias".
+const KeystoreChannel = "signet_keystore"
+
 // Keystore returns the keystore of the soft token named token.
 func (s *Store) Keystore(token string) *Keystore { return &Keystore{s: s, token: token} }
 
@@ -55,20 +59,29 @@ func (k *Keystore) Get(ctx context.Context, alias string) (data []byte, found bo
 	return data, true, nil
 }
 
-// Put stores the key file of alias, replacing the one there.
+// Put stores the key file of alias, replacing the one there, and tells
+// every node (KeystoreChannel).
 func (k *Keystore) Put(ctx context.Context, alias string, data []byte) error {
-	_, err := k.s.pool.Exec(ctx, `INSERT INTO keystore (token, alias, data) VALUES ($1, $2, $3)
-		ON CONFLICT (token, alias) DO UPDATE SET data = excluded.data, updated = now()`, k.token, alias, data)
-	if err != nil {
+	if err := k.change(ctx, `INSERT INTO keystore (token, alias, data) VALUES ($1, $2, $3)
+		ON CONFLICT (token, alias) DO UPDATE SET data = excluded.data, updated = now()`, alias, data); err != nil {
 		return fmt.Errorf("store key %s of keystore %s in the database: %w", alias, k.token, err)
 	}
 	return nil
 }
 
-// Delete removes the key file of alias.
+// Delete removes the key file of alias and tells every node.
 func (k *Keystore) Delete(ctx context.Context, alias string) error {
-	if _, err := k.s.pool.Exec(ctx, "DELETE FROM keystore WHERE token = $1 AND alias = $2", k.token, alias); err != nil {
+	if err := k.change(ctx, "DELETE FROM keystore WHERE token = $1 AND alias = $2", alias); err != nil {
 		return fmt.Errorf("remove key %s of keystore %s from the database: %w", alias, k.token, err)
 	}
 	return nil
+}
+
+// change runs a change of alias and its notification in one round trip
+// and one transaction.
+func (k *Keystore) change(ctx context.Context, sql, alias string, args ...any) error {
+	b := &pgx.Batch{}
+	b.Queue(sql, append([]any{k.token, alias}, args...)...)
+	b.Queue("SELECT pg_notify($1, $2)", KeystoreChannel, k.token+"/"+alias)
+	return k.s.pool.SendBatch(ctx, b).Close()
 }

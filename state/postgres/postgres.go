@@ -325,19 +325,25 @@ func (s *Store) Health() error {
 	return nil
 }
 
-func (s *Store) setHealth(err error) {
-	if err != nil {
-		err = fmt.Errorf("the state database (PostgreSQL) is unreachable: %w", err)
+// setHealth records whether the database answered; cause, the driver's
+// error, goes to the log only (it may name the database's address).
+func (s *Store) setHealth(cause error) {
+	var err error
+	if cause != nil {
+		err = errUnreachable
 	}
 	if prev := s.Health(); (prev == nil) != (err == nil) {
 		if err != nil {
-			s.log.Error("state database unreachable: workers with a key usage limit are offline", "error", err)
+			s.log.Error("state database unreachable: workers with a key usage limit are offline", "error", cause)
 		} else {
 			s.log.Info("state database reachable again")
 		}
 	}
 	s.health.Store(&err)
 }
+
+// errUnreachable is Health's error while the database does not answer.
+var errUnreachable = fmt.Errorf("the cluster's database (PostgreSQL) does not answer: %w", state.ErrUnavailable)
 
 // monitor pings the database until Close.
 func (s *Store) monitor() {

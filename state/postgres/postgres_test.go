@@ -207,7 +207,8 @@ func TestAuditOneChain(t *testing.T) {
 	}
 }
 
-// TestConfigPushNotifies: a pushed version reaches a watching node at once.
+// TestConfigPushNotifies: a pushed version and a changed key reach a
+// watching node at once.
 func TestConfigPushNotifies(t *testing.T) {
 	t.Parallel()
 	stores, _ := openN(t, server, 2)
@@ -217,7 +218,8 @@ func TestConfigPushNotifies(t *testing.T) {
 		t.Fatalf("config of an empty cluster: %v, want ErrNoConfig", err)
 	}
 	seen := make(chan int64, 10)
-	go stores[1].WatchConfig(ctx, func(v int64) { seen <- v })
+	keys := make(chan string, 10)
+	go stores[1].Watch(ctx, Watchers{Config: func(v int64) { seen <- v }, Key: func(token, alias string) { keys <- token + "/" + alias }})
 	// The watcher announces the newest version when it connects; push
 	// one first so that its connecting is observable.
 	if _, err := stores[0].PushConfig(ctx, "workers: []\n", "alice", -1); err != nil {
@@ -239,6 +241,22 @@ func TestConfigPushNotifies(t *testing.T) {
 	c, err := stores[1].Config(ctx)
 	if err != nil || c.Version != v || c.YAML != "tokens: []\n" || c.Author != "bob" {
 		t.Fatalf("config in force: %+v, %v", c, err)
+	}
+	if err := stores[0].Keystore("a/b").Put(ctx, "k1", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := stores[0].Keystore("a/b").Delete(ctx, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		select {
+		case k := <-keys:
+			if k != "a/b/k1" {
+				t.Fatalf("key change announced as %q", k)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a key change was not announced")
+		}
 	}
 }
 
@@ -303,7 +321,7 @@ func TestDatabaseDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitHealth(t, s, false)
-	if _, err := s.Reserve(ctx, "limited", 1, 10); err == nil || !strings.Contains(err.Error(), "unreachable") {
+	if _, err := s.Reserve(ctx, "limited", 1, 10); !errors.Is(err, state.ErrUnavailable) {
 		t.Fatalf("limited key while the database is down: %v", err)
 	}
 	if _, err := s.Count(ctx, "limited"); err == nil {

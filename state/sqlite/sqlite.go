@@ -583,11 +583,7 @@ func scanEntry(rows *sql.Rows) (state.Entry, error) {
 		return state.Entry{}, fmt.Errorf("read the audit log: %w", err)
 	}
 	e.Time = time.Unix(0, nanos).UTC()
-	if err := json.Unmarshal([]byte(details), &e.Details); err != nil {
-		// An edited details column that is not JSON any more: keep the text
-		// so that Verify reports a hash mismatch at this record.
-		e.Details = map[string]string{"": details}
-	}
+	e.Details = state.StoredDetails(details)
 	return e, nil
 }
 

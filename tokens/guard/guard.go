@@ -230,6 +230,11 @@ func (t *Token) admit(ctx context.Context, alias string, pub crypto.PublicKey, n
 		if errors.Is(err, state.ErrLimit) {
 			return fmt.Errorf("key %q reached its usage limit of %d signatures (KEYUSAGELIMIT): %w", alias, p.UsageLimit, tokens.ErrUsageLimit)
 		}
+		if errors.Is(err, state.ErrUnavailable) {
+			// A cluster's database does not answer: the key cannot sign
+			// here for now, which every surface reports as offline.
+			return fmt.Errorf("key %q: %w: %w", alias, err, tokens.ErrOffline)
+		}
 		return err
 	}
 	return nil

@@ -104,6 +104,17 @@ func TestStoreSharedByNodes(t *testing.T) {
 	if err := node1.RemoveKey(ctx, "k"); err != nil {
 		t.Fatal(err)
 	}
+	// Told of the removal (a cluster node hears it by NOTIFY), node 3
+	// stops signing with the key.
+	if err := node3.Sync(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3.Sign(rand.Reader, make([]byte, 32), crypto.SHA256); !errors.Is(err, tokens.ErrOffline) {
+		t.Fatalf("node 3 signs with a key removed through node 1: %v", err)
+	}
+	if _, err := node3.Signer(ctx, "k"); !errors.Is(err, tokens.ErrKeyNotFound) {
+		t.Fatalf("removed key on node 3: %v", err)
+	}
 	if keys, _ := open().Keys(ctx); len(keys) != 0 {
 		t.Fatalf("keys after removal: %v", keys)
 	}

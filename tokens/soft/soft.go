@@ -311,6 +311,49 @@ func (t *Token) Signer(ctx context.Context, alias string) (crypto.Signer, error)
 	return &signer{e: e}, nil
 }
 
+// Sync reads the key alias again from the Store, after another node
+// generated it, stored its chain or removed it: a removed key stops
+// signing here too (its signers fail with tokens.ErrOffline), a new chain
+// is used by the signers handed out. Without a Store, or while the token
+// is not active, it does nothing.
+func (t *Token) Sync(ctx context.Context, alias string) error {
+	t.mu.RLock()
+	active, pin := t.active, t.pin
+	t.mu.RUnlock()
+	if t.store == nil || !active {
+		return nil
+	}
+	data, found, err := t.store.Get(ctx, alias)
+	if err != nil {
+		return fmt.Errorf("token %s: %w", t.name, err)
+	}
+	var key crypto.Signer
+	var chain []*x509.Certificate
+	if found {
+		if key, chain, err = decodeP12(data, alias, pin); err != nil {
+			return fmt.Errorf("token %s: %w", t.name, err)
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	cur, ok := t.keys[alias]
+	switch {
+	case !t.active:
+	case !found && ok:
+		delete(t.keys, alias)
+		cur.live.Store(false)
+	case !found:
+	case ok && matchesKey(cur.key, key):
+		cur.chain = chain
+	default:
+		if ok {
+			cur.live.Store(false)
+		}
+		t.keys[alias] = newEntry(key, chain, alias)
+	}
+	return nil
+}
+
 // find returns the entry of alias, reading it from the Store when this
 // node has not seen it, or has seen it without a chain.
 func (t *Token) find(ctx context.Context, alias string) (*entry, error) {

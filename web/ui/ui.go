@@ -140,6 +140,7 @@ func (u *UI) Register(e *echo.Echo) {
 	g.GET("/try", u.tryPage)
 	g.POST("/try", u.try)
 	g.GET("/audit", u.auditPage)
+	g.GET("/signlog", u.signLogPage)
 	g.POST("/audit/verify", u.verify)
 	g.Any("/*", u.notFound)
 }
