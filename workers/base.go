@@ -26,6 +26,9 @@ type base struct {
 	// problems are the worker's configuration problems, exactly as config
 	// reports them: a worker adds none of its own.
 	problems []string
+	// publicProblem is the first problem without its file and line: what
+	// a client (anonymous, perhaps) is told.
+	publicProblem string
 	// openErr says why the token could not be opened (tok is then nil).
 	openErr  string
 	disabled bool
@@ -98,7 +101,7 @@ func (b *base) status(ctx context.Context, checkKey func(crypto.PublicKey) error
 // ready fails fast for a worker that cannot serve whatever the request.
 func (b *base) ready() error {
 	if len(b.problems) > 0 {
-		return b.misconfigured(b.problems[0])
+		return b.misconfigured(b.publicProblem + " (the server log and signet config check name the place)")
 	}
 	if b.openErr != "" {
 		return b.misconfigured(b.openErr)

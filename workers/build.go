@@ -112,6 +112,9 @@ func build(wc config.Worker, toks map[string]tokens.Token, tokErr map[string]str
 	}
 	for _, pr := range wc.Problems {
 		b.problems = append(b.problems, pr.Error())
+		if b.publicProblem == "" {
+			b.publicProblem = pr.Msg
+		}
 	}
 	if wc.Token != "" {
 		b.tok = toks[wc.Token]
@@ -133,7 +136,8 @@ func build(wc config.Worker, toks map[string]tokens.Token, tokErr map[string]str
 	}
 	// config reports an unknown kind; the worker answers with that problem.
 	if len(b.problems) == 0 {
-		b.problems = append(b.problems, fmt.Sprintf("%s: worker kind %s is not available in this version of Signet: use one of %s.", wc.Pos, wc.Kind, strings.Join(config.Kinds(), ", ")))
+		b.publicProblem = fmt.Sprintf("worker kind %s is not available in this version of Signet: use one of %s.", wc.Kind, strings.Join(config.Kinds(), ", "))
+		b.problems = append(b.problems, fmt.Sprintf("%s: %s", wc.Pos, b.publicProblem))
 	}
 	return &offline{base: b}
 }

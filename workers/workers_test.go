@@ -503,5 +503,8 @@ func TestAuthWithoutWhatItNeedsKeepsWorkerOffline(t *testing.T) {
 		}
 		_, err := process(w, []byte("doc"), nil)
 		wantErr(t, err, workers.ErrMisconfigured, "AUTHTYPE")
+		if strings.Contains(err.Error(), ".yaml:") {
+			t.Errorf("%s: the client is told the configuration file: %v", props, err)
+		}
 	}
 }
