@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -701,5 +702,38 @@ func TestParse(t *testing.T) {
 	}
 	if _, err := Parse("x.yaml", []byte("- a\n- b\n")); err == nil || !strings.Contains(err.Error(), "x.yaml:1: The top level must be a mapping") {
 		t.Errorf("list at top level: %v", err)
+	}
+}
+
+// A worker without id: gets one derived from its name: the same at every
+// load, unchanged when other workers come and go, and never one that
+// another worker sets.
+func TestDerivedIDs(t *testing.T) {
+	t.Parallel()
+	load := func(yaml string) map[string]int {
+		t.Helper()
+		c, err := Parse("ids.yaml", []byte(yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]int{}
+		for _, w := range c.Workers {
+			ids[w.Name] = w.ID
+		}
+		return ids
+	}
+	two := load("workers:\n  - {name: Invoices, kind: CMSSigner}\n  - {name: Logs, kind: CMSSigner}\n")
+	if two["Invoices"] < derivedIDBase || two["Logs"] < derivedIDBase || two["Invoices"] == two["Logs"] {
+		t.Fatalf("derived ids %v", two)
+	}
+	// Reordered, with a new worker before them: the same ids.
+	three := load("workers:\n  - {name: Contracts, kind: CMSSigner}\n  - {name: Logs, kind: CMSSigner}\n  - {name: Invoices, kind: CMSSigner}\n")
+	if three["Invoices"] != two["Invoices"] || three["Logs"] != two["Logs"] {
+		t.Errorf("ids moved when a worker was added: %v, then %v", two, three)
+	}
+	// A worker that sets the id Invoices would get keeps it; Invoices moves on.
+	taken := load(fmt.Sprintf("workers:\n  - {name: Invoices, kind: CMSSigner}\n  - {name: Fixed, id: %d, kind: CMSSigner}\n", two["Invoices"]))
+	if taken["Fixed"] != two["Invoices"] || taken["Invoices"] == two["Invoices"] {
+		t.Errorf("an explicit id was not kept first: %v", taken)
 	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"hash/fnv"
 	"maps"
 	"net"
 	"path/filepath"
@@ -340,21 +341,18 @@ func (l *loader) worker(file, dir string, n *yaml.Node) {
 		return
 	}
 	l.workerNames[strings.ToLower(w.Name)] = pos
-	idStr, _ := scalar(id)
-	if id == nil || idStr == "" {
-		l.structural.add(pos, "Worker %q has no id: add id: with a number no other worker uses.", w.Name)
-		return
-	}
-	var err error
-	if w.ID, err = strconv.Atoi(idStr); err != nil || w.ID <= 0 {
-		l.structural.add(Pos{file, id.Line}, "Worker %q has id %q: use a whole number of 1 or more.", w.Name, idStr)
-		return
-	}
-	if prev, dup := l.workerIDs[w.ID]; dup {
-		l.structural.add(Pos{file, id.Line}, "Worker id %d is already used at %s: give each worker its own id.", w.ID, prev)
-		return
-	}
-	l.workerIDs[w.ID] = pos
+	if idStr, _ := scalar(id); id != nil && idStr != "" {
+		var err error
+		if w.ID, err = strconv.Atoi(idStr); err != nil || w.ID <= 0 {
+			l.structural.add(Pos{file, id.Line}, "Worker %q has id %q: use a whole number of 1 or more.", w.Name, idStr)
+			return
+		}
+		if prev, dup := l.workerIDs[w.ID]; dup {
+			l.structural.add(Pos{file, id.Line}, "Worker id %d is already used at %s: give each worker its own id.", w.ID, prev)
+			return
+		}
+		l.workerIDs[w.ID] = pos
+	} // else: finish derives one from the name (see derivedIDs)
 	b := newPropBuilder(w.Kind, dir)
 	readProperties(b, file, propsPos, props)
 	var ps Problems
@@ -366,6 +364,7 @@ func (l *loader) worker(file, dir string, n *yaml.Node) {
 // finish applies the rules that need the whole configuration.
 func (l *loader) finish() *Config {
 	c := l.cfg
+	l.derivedIDs()
 	if c.Server.MaxUploadSize == 0 {
 		c.Server.MaxUploadSize = DefaultMaxUploadSize
 	}
@@ -539,4 +538,40 @@ func scalar(n *yaml.Node) (string, bool) {
 		return "", true
 	}
 	return strings.TrimSpace(n.Value), true
+}
+
+// Worker IDs derived from names lie in [derivedIDBase, derivedIDBase+derivedIDSpan).
+const (
+	derivedIDBase = 100_000
+	derivedIDSpan = 900_000
+)
+
+// derivedIDs gives each worker without an id: one derived from its name
+// (FNV-1a of the name in lower case, in a range above the small numbers
+// people choose), so that it is the same at every start and does not move
+// when other workers are added or removed: users type names, but
+// SignServer clients may send workerId. Two names that land on the same
+// number, or on an id a worker sets, take the next free one, in the order of
+// their names.
+func (l *loader) derivedIDs() {
+	var auto []*Worker
+	for i := range l.cfg.Workers {
+		if l.cfg.Workers[i].ID == 0 {
+			auto = append(auto, &l.cfg.Workers[i])
+		}
+	}
+	slices.SortFunc(auto, func(a, b *Worker) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	for _, w := range auto {
+		h := fnv.New32a()
+		h.Write([]byte(strings.ToLower(w.Name)))
+		id := derivedIDBase + int(h.Sum32()%derivedIDSpan)
+		for {
+			if _, used := l.workerIDs[id]; !used {
+				break
+			}
+			id = derivedIDBase + (id-derivedIDBase+1)%derivedIDSpan
+		}
+		w.ID = id
+		l.workerIDs[id] = w.Pos
+	}
 }

@@ -126,7 +126,7 @@ func (l *loader) user(file, dir string, n *yaml.Node) {
 	}
 	switch {
 	case hashNode == nil || isNull(hashNode):
-		l.structural.add(pos, "User %q has no passwordHash: add a bcrypt hash (htpasswd -nbB or signet admin hash-password) or {file: PATH}.", u.Name)
+		l.structural.add(pos, "User %q has no passwordHash: add a bcrypt hash from signet admin hash-password, or {file: PATH}.", u.Name)
 	case hashNode.Kind == yaml.ScalarNode:
 		h, _ := scalar(hashNode)
 		if _, err := bcrypt.Cost([]byte(h)); err != nil {

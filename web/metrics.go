@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +20,44 @@ type metrics struct {
 	items    *prometheus.CounterVec
 	errors   *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+
+	// children caches the labelled children of a request's label values:
+	// WithLabelValues hashes the labels and takes a lock on every call.
+	// The keys are bounded as the labels are (configured worker names,
+	// route templates, status codes).
+	children sync.Map // childKey → *children
+}
+
+type childKey struct {
+	worker, endpoint string
+	status           int
+}
+
+type children struct {
+	requests prometheus.Counter
+	errors   prometheus.Counter  // nil below 400
+	latency  prometheus.Observer // nil without a worker
+	// items is made at the first signature, so that a worker whose
+	// requests all failed has no items series.
+	items     prometheus.Counter
+	itemsOnce sync.Once
+}
+
+// childrenOf returns the children of one set of label values.
+func (m *metrics) childrenOf(k childKey) *children {
+	if c, ok := m.children.Load(k); ok {
+		return c.(*children)
+	}
+	code := strconv.Itoa(k.status)
+	c := &children{requests: m.requests.WithLabelValues(k.worker, k.endpoint, code)}
+	if k.status >= 400 {
+		c.errors = m.errors.WithLabelValues(code)
+	}
+	if k.worker != "" {
+		c.latency = m.latency.WithLabelValues(k.worker)
+	}
+	v, _ := m.children.LoadOrStore(k, c)
+	return v.(*children)
 }
 
 func newMetrics() *metrics {
@@ -55,17 +94,18 @@ func (m *metrics) handler() http.Handler {
 // observe counts one request. worker is empty for requests that reached no
 // worker; it is always a configured name, so the label set stays bounded.
 func (m *metrics) observe(worker, endpoint string, status, items int, d time.Duration) {
-	code := strconv.Itoa(status)
-	m.requests.WithLabelValues(worker, endpoint, code).Inc()
-	if status >= 400 {
-		m.errors.WithLabelValues(code).Inc()
+	c := m.childrenOf(childKey{worker, endpoint, status})
+	c.requests.Inc()
+	if c.errors != nil {
+		c.errors.Inc()
 	}
 	if worker == "" {
 		return
 	}
-	m.latency.WithLabelValues(worker).Observe(d.Seconds())
+	c.latency.Observe(d.Seconds())
 	if status < 400 && items > 0 {
-		m.items.WithLabelValues(worker).Add(float64(items))
+		c.itemsOnce.Do(func() { c.items = m.items.WithLabelValues(worker) })
+		c.items.Add(float64(items))
 	}
 }
 

@@ -193,3 +193,42 @@ func TestClientBenchInterrupted(t *testing.T) {
 		t.Fatalf("requests %d, errors %v, stderr %q", res.Requests, res.Errors, stderr.String())
 	}
 }
+
+// TestClientBenchAPIs drives the DSM and NetHSM APIs with signet client
+// bench -api, whose every answer must hold a signature per item.
+func TestClientBenchAPIs(t *testing.T) {
+	a, _ := demoWithLimitedUser(t)
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte(vendorPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name      string
+		args      []string
+		requests  int64
+		itemsEach int64
+		status    string // of the failures, "" for none
+	}{
+		{"DSM batches", []string{"-api", "dsm", "-user", "demo", "-batch", "50", "-n", "3", "-c", "2"}, 3, 50, ""},
+		{"DSM single", []string{"-api", "dsm", "-user", "demo", "-n", "4", "-c", "2"}, 4, 1, ""},
+		{"NetHSM", []string{"-api", "nethsm", "-user", "operator", "-n", "5", "-c", "2"}, 5, 1, ""},
+		{"NetHSM, a key the user may not use", []string{"-api", "nethsm", "-user", "limited", "-n", "2"}, 0, 1, "403"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res, stderr, err := runBenchJSON(t, a.server, append(c.args, "-password-file", pw)...)
+			if c.status != "" {
+				if res.Errors[c.status] == 0 || err == nil {
+					t.Fatalf("errors %v (%v), want %s", res.Errors, err, c.status)
+				}
+				return
+			}
+			if err != nil || len(res.Errors) != 0 {
+				t.Fatalf("%v: %v %v %s", err, res.Errors, res.Sample, stderr)
+			}
+			if res.Requests != c.requests || res.Items != c.requests*c.itemsEach {
+				t.Fatalf("%d requests, %d items; want %d of %d", res.Requests, res.Items, c.requests, c.itemsEach)
+			}
+		})
+	}
+}

@@ -172,11 +172,33 @@ func (c *Client) Stamp(ctx context.Context, digest []byte, h crypto.Hash) ([]byt
 	return token, nil
 }
 
+// maxFailInfoBit bounds the PKIFailureInfo bits read from a reply: RFC
+// 3161 and RFC 4210 define fewer than 32.
+const maxFailInfoBit = 32
+
+// peerText is text from a peer, as valid UTF-8 without control characters,
+// at most 256 bytes.
+func peerText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	if len(s) > 256 {
+		s = strings.ToValidUTF8(s[:256], "") + "…"
+	}
+	return s
+}
+
 // describeStatus renders a rejection's failInfo and statusString as
 // ": unacceptedPolicy (text)".
 func describeStatus(s pkiStatusInfo) string {
+	// The reply is the peer's: only the bits RFC 3161 can define are read
+	// (a megabyte of set bits would otherwise become a hundred megabytes of
+	// names), and its text is cut short and made printable for logs.
 	var fails []string
-	for i := range s.FailInfo.BitLength {
+	for i := range min(s.FailInfo.BitLength, maxFailInfoBit) {
 		if s.FailInfo.At(i) == 1 {
 			fails = append(fails, FailInfo(i).String())
 		}
@@ -190,7 +212,7 @@ func describeStatus(s pkiStatusInfo) string {
 		out = ": " + strings.Join(fails, ", ")
 	}
 	if len(texts) > 0 {
-		out += " (" + strings.Join(texts, " ") + ")"
+		out += " (" + peerText(strings.Join(texts, " ")) + ")"
 	}
 	if out == "" {
 		out = fmt.Sprintf(" with status %d", s.Status)

@@ -57,6 +57,11 @@ type Options struct {
 	jsonOut    bool
 	progress   time.Duration
 	tls        tlsclient.Flags
+
+	api          string // a key-level API instead of a worker: dsm, nethsm, transit, floor
+	key          string
+	user         string
+	passwordFile string
 }
 
 // Flags registers the options as flags of fs; defaultURL is the server
@@ -78,6 +83,10 @@ func (f *Options) Flags(fs *flag.FlagSet, defaultURL string) {
 	fs.BoolVar(&f.rest, "rest", false, "send through SignServer's REST API (/signserver/rest/v1/workers/NAME/process, data in base64) instead of the worker servlet")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as one JSON object instead of a table")
 	fs.DurationVar(&f.progress, "progress", time.Second, "progress update `interval`; 0 disables it")
+	fs.StringVar(&f.api, "api", "", "sign client-side digests through a key-level `API` instead of a worker: dsm (Fortanix DSM batch or single sign), nethsm (NetHSM sign), transit (OpenBao/Vault transit sign, token in $BAO_TOKEN), floor (make bench's minimal signer)")
+	fs.StringVar(&f.key, "key", "signer-p256", "key `name` for -api (DSM name, NetHSM ID, transit key)")
+	fs.StringVar(&f.user, "user", "", "user for -api dsm or nethsm (HTTP basic)")
+	fs.StringVar(&f.passwordFile, "password-file", "", "`file` holding the -user's password (default: $SIGNET_BENCH_PASSWORD)")
 }
 
 // BenchResult is what signet client bench measured; -json prints it.
@@ -153,7 +162,7 @@ func (f *Options) check() error {
 	case f.progress < 0:
 		return errors.New("-progress must not be negative")
 	}
-	return nil
+	return f.checkAPI()
 }
 
 // Check reports the first option that cannot run: a usage error.
@@ -230,7 +239,11 @@ func runBench(ctx context.Context, f *Options, h crypto.Hash, meta map[string]st
 		defer cancel()
 	}
 
-	t := &tally{f: f, hc: &http.Client{Transport: tr}, url: u,
+	headers, err := f.apiHeaders()
+	if err != nil {
+		return nil, err
+	}
+	t := &tally{f: f, hc: &http.Client{Transport: tr}, url: u, headers: headers,
 		fails: &failures{count: map[string]int64{}, sample: map[string]string{}}}
 	hists := make([]*hdrhistogram.Histogram, f.conns)
 	var wg sync.WaitGroup
@@ -257,6 +270,9 @@ func runBench(ctx context.Context, f *Options, h crypto.Hash, meta map[string]st
 // endpoint returns the URL requests go to and, for the REST API, the
 // request metadata as JSON.
 func endpoint(f *Options, meta map[string]string) (string, []byte, error) {
+	if f.api != "" {
+		return f.apiEndpoint(), nil, nil
+	}
 	if !f.rest {
 		return client.WorkerURL(f.url, f.worker, meta), nil, nil
 	}
@@ -267,9 +283,10 @@ func endpoint(f *Options, meta map[string]string) (string, []byte, error) {
 // tally is what the connections of one run share: where they send and
 // what they counted.
 type tally struct {
-	f   *Options
-	hc  *http.Client
-	url string
+	f       *Options
+	hc      *http.Client
+	url     string
+	headers map[string]string
 
 	sent, items, okReqs, bytesIn atomic.Int64
 	fails                        *failures
@@ -288,7 +305,7 @@ func (t *tally) drive(ctx context.Context, body *benchBody, contentType string, 
 		}
 		body.next()
 		t0 := time.Now()
-		status, n, msg, err := benchRequest(ctx, t.hc, t.url, contentType, body)
+		status, n, msg, err := t.request(ctx, contentType, body)
 		// An answer before the whole body was sent (an error) may leave the
 		// transport still reading it; a 200 means the server read all of it.
 		body.shared = err != nil || status != http.StatusOK
@@ -339,9 +356,12 @@ type benchBody struct {
 	doc     []byte // the document; its first 8 bytes count requests
 	h       crypto.Hash
 	digest  bool
-	payload []byte // the document, digest or batch
-	rest    []byte // the REST request's metaData, or nil for the worker servlet
-	wire    []byte // what is sent: payload, or a REST request holding it
+	payload []byte       // the document, digest or batch
+	rest    []byte       // the REST request's metaData, or nil for the worker servlet
+	api     string       // -api, or "" for a worker
+	key     string       // -key, for -api
+	wire    []byte       // what is sent: payload, or a REST or API request holding it
+	answer  bytes.Buffer // the last -api answer
 	n       uint64
 	// shared is set after a failed request: the transport may still be
 	// reading the buffers, so the next request must not write into them.
@@ -356,12 +376,26 @@ func newBenchBody(f *Options, h crypto.Hash, conn int, restMeta []byte) (*benchB
 	if _, err := rand.Read(doc); err != nil {
 		return nil, "", err
 	}
-	b := &benchBody{doc: doc, h: h, digest: f.clientSide, n: uint64(conn) << 40, rest: restMeta}
+	b := &benchBody{doc: doc, h: h, digest: f.clientSide, n: uint64(conn) << 40, rest: restMeta, api: f.api, key: f.key}
 	ct := "application/octet-stream"
-	if f.rest {
+	if f.rest || f.api != "" && f.api != apiFloor {
 		ct = "application/json"
 	}
+	if f.api != "" && f.api != apiFloor {
+		b.digest = true // the key-level APIs sign digests
+	}
 	if f.batch == 0 {
+		return b, ct, nil
+	}
+	if f.api != "" {
+		// A batch of digests, built once, as the API spells it.
+		items := make([][]byte, f.batch)
+		for i := range items {
+			b.next()
+			items[i] = bytes.Clone(b.payload)
+		}
+		b.wire = apiWire(nil, f.api, f.key, h, items, true)
+		b.doc = nil
 		return b, ct, nil
 	}
 	// A batch body is built once: every request signs the same items.
@@ -385,6 +419,10 @@ func newBenchBody(f *Options, h crypto.Hash, conn int, restMeta []byte) (*benchB
 
 // wrap sets what is sent from the payload.
 func (b *benchBody) wrap() {
+	if b.api != "" {
+		b.wire = apiWire(b.wire, b.api, b.key, b.h, [][]byte{b.payload}, false)
+		return
+	}
 	if b.rest == nil {
 		b.wire = b.payload
 		return
@@ -434,21 +472,25 @@ func (b *benchBody) reader() (io.Reader, int64, func(), error) {
 	return fl, st.Size(), func() { fl.Close() }, nil
 }
 
-// benchRequest sends one request and drains the answer; it returns the
-// status, the bytes received and, for a failure, the server's sentence.
-func benchRequest(ctx context.Context, hc *http.Client, u, contentType string, b *benchBody) (int, int64, string, error) {
+// request sends one request and drains the answer; it returns the
+// status, the bytes received and, for a failure, the server's sentence. An
+// -api answer is read whole and must hold a signature for every item.
+func (t *tally) request(ctx context.Context, contentType string, b *benchBody) (int, int64, string, error) {
 	body, size, done, err := b.reader()
 	if err != nil {
 		return 0, 0, "", err
 	}
 	defer done()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, body)
 	if err != nil {
 		return 0, 0, "", err
 	}
 	req.ContentLength = size
 	req.Header.Set("Content-Type", contentType)
-	resp, err := hc.Do(req)
+	for k, v := range t.headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := t.hc.Do(req)
 	if err != nil {
 		return 0, 0, "", err
 	}
@@ -456,6 +498,18 @@ func benchRequest(ctx context.Context, hc *http.Client, u, contentType string, b
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return resp.StatusCode, 0, strings.TrimSpace(string(msg)), nil
+	}
+	if t.f.api != "" {
+		b.answer.Reset()
+		n, err := b.answer.ReadFrom(resp.Body)
+		if err != nil {
+			return 0, n, "", err
+		}
+		want := max(t.f.batch, 1)
+		if got := apiSignatures(t.f.api, b.answer.Bytes()); got >= 0 && got != want || n == 0 {
+			return resp.StatusCode, 0, fmt.Sprintf("%d signatures for %d items: %.200s", got, want, b.answer.Bytes()), nil
+		}
+		return resp.StatusCode, n, "", nil
 	}
 	n, err := io.Copy(io.Discard, resp.Body)
 	if err != nil {

@@ -22,7 +22,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -108,37 +107,7 @@ type Handler struct {
 	verifyMu   sync.Mutex
 	lastVerify *VerifyResult
 
-	refused refusalLog
-}
-
-// refusalLog bounds the audit rows of refused credentials to
-// maxRefusalRows a second: each row is a durable (fsync'd) write, and an
-// unauthenticated client must not make the disk the bottleneck. Refusals
-// over the bound are counted, and the count goes with the next row written.
-type refusalLog struct {
-	mu      sync.Mutex
-	second  int64 // the Unix second rows are counted in
-	rows    int
-	skipped int
-}
-
-const maxRefusalRows = 5
-
-// admit reports whether a refusal at now gets its row, and how many
-// refusals went unrecorded before it.
-func (r *refusalLog) admit(now time.Time) (ok bool, skipped int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if s := now.Unix(); s != r.second {
-		r.second, r.rows = s, 0
-	}
-	if r.rows >= maxRefusalRows {
-		r.skipped++
-		return false, 0
-	}
-	r.rows++
-	skipped, r.skipped = r.skipped, 0
-	return true, skipped
+	refused auth.RefusalLog
 }
 
 // New returns a Handler with the given options.
@@ -249,11 +218,7 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if d == Forbidden {
 			err = errorf(http.StatusForbidden, "User %s is not an administrator: use a user with the admin role.", name)
 		}
-		if ok, skipped := h.refused.admit(time.Now()); ok {
-			var details map[string]string
-			if skipped > 0 {
-				details = map[string]string{"unrecorded": strconv.Itoa(skipped) + " refusals before this one (over " + strconv.Itoa(maxRefusalRows) + " a second)"}
-			}
+		if ok, details := h.refused.Admit(time.Now()); ok {
 			h.record(c, "admin.refused", c.Request().Method+" "+c.Request().URL.Path, details, err)
 		}
 		return h.answer(c, 0, nil, err)

@@ -55,15 +55,29 @@ type Authenticator struct {
 	ttl   time.Duration
 	now   func() time.Time
 
-	key  [32]byte
-	mu   sync.Mutex
-	seen map[[sha256.Size]byte]time.Time
+	key    [32]byte
+	mu     sync.Mutex
+	seen   map[[sha256.Size]byte]time.Time
+	hashes map[config.Secret]hashEntry // hashes kept in files or the environment
+}
+
+// hashTTL is how long a password hash read from its file (or environment
+// variable) is used from memory. Reading the file on every check cost a
+// fifth of a NetHSM or DSM sign request, whose clients send credentials
+// with every call; a hash file rewritten in place is in force within this
+// time, as before without a reload.
+const hashTTL = time.Second
+
+type hashEntry struct {
+	hash string
+	err  error
+	at   time.Time
 }
 
 // New returns an Authenticator over users, called on every check so that a
 // reloaded configuration is in force at once.
 func New(users func() []config.User) *Authenticator {
-	a := &Authenticator{users: users, ttl: cacheTTL, now: time.Now, seen: map[[sha256.Size]byte]time.Time{}}
+	a := &Authenticator{users: users, ttl: cacheTTL, now: time.Now, seen: map[[sha256.Size]byte]time.Time{}, hashes: map[config.Secret]hashEntry{}}
 	rand.Read(a.key[:]) // never fails (crypto/rand)
 	return a
 }
@@ -117,7 +131,7 @@ func (a *Authenticator) MayUseKey(name, token, alias string) bool {
 
 // password reports whether password matches u's hash, through the cache.
 func (a *Authenticator) password(u config.User, password string) bool {
-	hash, err := u.Hash()
+	hash, err := a.hash(u)
 	if err != nil {
 		return false
 	}
@@ -146,6 +160,29 @@ func (a *Authenticator) password(u config.User, password string) bool {
 	a.seen[k] = now.Add(a.ttl)
 	a.mu.Unlock()
 	return true
+}
+
+// hash returns u's bcrypt hash, from memory when it was read from its file
+// less than hashTTL ago.
+func (a *Authenticator) hash(u config.User) (string, error) {
+	if u.PasswordHash != "" {
+		return u.PasswordHash, nil
+	}
+	now := a.now()
+	a.mu.Lock()
+	e, ok := a.hashes[u.PasswordHashFrom]
+	a.mu.Unlock()
+	if ok && !now.Before(e.at) && now.Sub(e.at) < hashTTL {
+		return e.hash, e.err
+	}
+	h, err := u.Hash()
+	a.mu.Lock()
+	if len(a.hashes) > cacheMax {
+		clear(a.hashes)
+	}
+	a.hashes[u.PasswordHashFrom] = hashEntry{h, err, now}
+	a.mu.Unlock()
+	return h, err
 }
 
 // dummyHash is compared against when the user is unknown; made on first

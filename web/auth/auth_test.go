@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -55,6 +57,37 @@ func TestAuthenticator(t *testing.T) {
 	users = nil
 	if _, ok := a.Check("admin", "new", config.RoleAdmin); ok {
 		t.Error("removed user accepted from the cache")
+	}
+}
+
+// TestHashFile checks that a hash kept in a file is read from memory within
+// hashTTL, and that a file rewritten in place is in force after it.
+func TestHashFile(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "pw.bcrypt")
+	if err := os.WriteFile(file, []byte(hash(t, "one")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	users := []config.User{{Name: "op", Roles: []string{config.RoleOperator}, PasswordHashFrom: config.Secret{File: file}}}
+	a := New(func() []config.User { return users })
+	now := time.Unix(1000, 0)
+	a.now = func() time.Time { return now }
+	if _, ok := a.Check("op", "one", config.RoleOperator); !ok {
+		t.Fatal("password from the hash file refused")
+	}
+	if err := os.WriteFile(file, []byte(hash(t, "two")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Within hashTTL the hash comes from memory: the file is not read.
+	if _, ok := a.Check("op", "one", config.RoleOperator); !ok {
+		t.Error("password refused within hashTTL of reading its hash")
+	}
+	now = now.Add(hashTTL)
+	if _, ok := a.Check("op", "one", config.RoleOperator); ok {
+		t.Error("old password accepted after the hash file was rewritten")
+	}
+	if _, ok := a.Check("op", "two", config.RoleOperator); !ok {
+		t.Error("new password of the rewritten hash file refused")
 	}
 }
 

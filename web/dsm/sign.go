@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 
@@ -324,36 +323,28 @@ func (h *Handler) batchSign(c echo.Context) error {
 	if !ok {
 		return err
 	}
-	var raw []json.RawMessage
-	if ok, err := decodeBody(c, &raw, "a JSON array of sign requests", "split the batch"); !ok {
+	const what = "a JSON array of sign requests"
+	body, ok, err := readBody(c, what, "split the batch")
+	if !ok {
 		return err
 	}
-	if raw == nil { // JSON null; an empty array is a nil-free empty slice
-		return fail(c, http.StatusBadRequest, "The body must be a JSON array of sign requests.")
+	items, fast := parseBatch(body)
+	if !fast {
+		var raw []json.RawMessage
+		if ok, err := decodeJSON(c, body, &raw, what); !ok {
+			return err
+		}
+		if raw == nil { // JSON null; an empty array is a nil-free empty slice
+			return fail(c, http.StatusBadRequest, "The body must be a JSON array of sign requests.")
+		}
+		items = rawItems(raw)
 	}
-	if len(raw) > MaxBatchItems {
-		return fail(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("The batch has %d items, more than %d: split it.", len(raw), MaxBatchItems))
+	if len(items) > MaxBatchItems {
+		return fail(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("The batch has %d items, more than %d: split it.", len(items), MaxBatchItems))
 	}
 	h.batchCalls.Add(1)
-	return c.JSON(http.StatusOK, h.signItems(c, user, raw))
-}
-
-// decodeBody decodes the request body, one JSON value of at most
-// MaxBatchBody bytes, into v. It returns false after writing the 400 or 413
-// answer; what names the JSON expected, split how to make a body smaller.
-func decodeBody(c echo.Context, v any, what, split string) (bool, error) {
-	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, MaxBatchBody))
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return false, fail(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("The request body is larger than %d bytes: %s.", MaxBatchBody, split))
-		}
-		return false, fail(c, http.StatusBadRequest, "The body must be "+what+".")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return false, fail(c, http.StatusBadRequest, "The body must hold "+what+" and nothing after it.")
-	}
-	return true, nil
+	out := h.signItems(c, user, items)
+	return writeJSON(c, appendResults(make([]byte, 0, resultsSize(len(out))), out), out)
 }
 
 // signItems signs the SignRequest items of raw for user and returns one
@@ -361,28 +352,28 @@ func decodeBody(c echo.Context, v any, what, split string) (bool, error) {
 // signed together, through tokens.SignAll, one call per key and signature
 // options. Every signature of the DSM API, batch or single, is made here,
 // so that each goes through the same checks and the same tokens.
-func (h *Handler) signItems(c echo.Context, user string, raw []json.RawMessage) []itemResult {
+func (h *Handler) signItems(c echo.Context, user string, items []item) []itemResult {
 	// The key guard records who signs, from where, for which request.
 	ctx := tokens.WithCaller(c.Request().Context(), tokens.Caller{Surface: "dsm", User: user, Client: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})
 	c.SetRequest(c.Request().WithContext(ctx))
 	ks := h.keys(ctx)
 	pubs := publicKeys{}
-	out := make([]itemResult, len(raw))
+	out := make([]itemResult, len(items))
 	groups := map[groupKey]*group{}
 	var order []*group
-	for i, item := range raw {
-		var req signRequest
-		if err := json.Unmarshal(item, &req); err != nil {
+	for i := range items {
+		if items[i].bad {
 			out[i] = itemResult{Status: http.StatusBadRequest, Error: "The item is not a SignRequest object: check its field types."}
 			continue
 		}
+		req := &items[i].req
 		k, ie := h.resolve(ks, req.Key, user)
 		if ie == nil {
 			var pub crypto.PublicKey
 			if pub, ie = pubs.get(ctx, k); ie == nil {
 				var input []byte
 				var opts crypto.SignerOpts
-				if input, opts, ie = prepare(&req, pub); ie == nil {
+				if input, opts, ie = prepare(req, pub); ie == nil {
 					_, pss := opts.(*rsa.PSSOptions)
 					gk := groupKey{kid: k.Kid, hash: opts.HashFunc(), pss: pss}
 					g := groups[gk]
@@ -390,6 +381,9 @@ func (h *Handler) signItems(c echo.Context, user string, raw []json.RawMessage) 
 						g = &group{key: k, opts: opts}
 						groups[gk] = g
 						order = append(order, g)
+					}
+					if g.idx == nil {
+						g.idx, g.inputs = make([]int, 0, len(items)-i), make([][]byte, 0, len(items)-i)
 					}
 					g.idx = append(g.idx, i)
 					g.inputs = append(g.inputs, input)

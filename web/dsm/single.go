@@ -18,16 +18,34 @@ import (
 // and the same token calls (key policy, usage limit, audit) as the items of
 // a batch.
 func (h *Handler) sign(c echo.Context) error {
-	user, raw, ok, err := h.single(c, "SignRequest", "sign")
+	user, ok, err := h.caller(c)
 	if !ok {
 		return err
 	}
+	const what = "one SignRequest JSON object"
+	body, ok, err := readBody(c, what, "sign a digest (\"hash\") instead of the data")
+	if !ok {
+		return err
+	}
+	var it []item
+	p := scanner{b: body}
+	var one item
+	var name, alg *string
+	if p.object(&one.req, &name, &alg) && p.end() {
+		it = []item{one}
+	} else {
+		raw, ok, err := singleBody(c, body, "SignRequest")
+		if !ok {
+			return err
+		}
+		it = rawItems([]json.RawMessage{raw})
+	}
 	h.signCalls.Add(1)
-	r := h.signItems(c, user, []json.RawMessage{raw})[0]
+	r := h.signItems(c, user, it)[0]
 	if r.Body == nil {
 		return fail(c, r.Status, r.Error)
 	}
-	return c.JSON(http.StatusOK, r.Body)
+	return writeJSON(c, append(appendSignResponse(make([]byte, 0, 160), r.Body), '\n'), r.Body)
 }
 
 // single authenticates a single-item request and reads its body, one JSON
@@ -38,13 +56,26 @@ func (h *Handler) single(c echo.Context, schema, verb string) (user string, raw 
 		return "", nil, false, err
 	}
 	what := "one " + schema + " JSON object"
-	if ok, err = decodeBody(c, &raw, what, verb+" a digest (\"hash\") instead of the data"); !ok {
+	body, ok, err := readBody(c, what, verb+" a digest (\"hash\") instead of the data")
+	if !ok {
 		return "", nil, false, err
 	}
-	if !bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) {
-		return "", nil, false, fail(c, http.StatusBadRequest, "The body must be "+what+"; send arrays of sign requests to /crypto/v1/keys/batch/sign.")
+	raw, ok, err = singleBody(c, body, schema)
+	return user, raw, ok, err
+}
+
+// singleBody checks that body is one JSON object (schema names it). It
+// returns false after writing the 400 answer.
+func singleBody(c echo.Context, body []byte, schema string) (json.RawMessage, bool, error) {
+	what := "one " + schema + " JSON object"
+	var raw json.RawMessage
+	if ok, err := decodeJSON(c, body, &raw, what); !ok {
+		return nil, false, err
 	}
-	return user, raw, true, nil
+	if !bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) {
+		return nil, false, fail(c, http.StatusBadRequest, "The body must be "+what+"; send arrays of sign requests to /crypto/v1/keys/batch/sign.")
+	}
+	return raw, true, nil
 }
 
 // verifyRequest is the VerifyRequest schema: a SignRequest without

@@ -189,7 +189,7 @@ func (h *Handler) sign(c echo.Context) error {
 	r := c.Request()
 	u, _ := c.Get(userKey).(User)
 	c.SetRequest(r.WithContext(tokens.WithCaller(r.Context(), tokens.Caller{Surface: "nethsm", User: u.Name, Client: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})))
-	mode, msg, err := decodeSignRequest(http.MaxBytesReader(c.Response(), r.Body, maxSignBody))
+	mode, msg, err := readSignRequest(c)
 	if err != nil {
 		return fail(c, http.StatusBadRequest, "Bad sign request: "+err.Error()+".")
 	}
@@ -210,5 +210,82 @@ func (h *Handler) sign(c echo.Context) error {
 		return tokenError(c, k, err)
 	}
 	h.operations(k.ID).Add(1)
-	return c.JSON(http.StatusOK, signData{Signature: base64.StdEncoding.EncodeToString(sig)})
+	if _, pretty := c.QueryParams()["pretty"]; pretty {
+		return c.JSON(http.StatusOK, signData{Signature: base64.StdEncoding.EncodeToString(sig)})
+	}
+	// As c.JSON writes it, without encoding/json: base64 needs no escaping.
+	w := make([]byte, 0, len(`{"signature":""}`)+1+base64.StdEncoding.EncodedLen(len(sig)))
+	w = append(w, `{"signature":"`...)
+	w = base64.StdEncoding.AppendEncode(w, sig)
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, append(w, "\"}\n"...))
+}
+
+// readSignRequest reads the body of a sign request: the shape clients send,
+// {"mode":"…","message":"…"}, in one pass, and anything else through
+// decodeSignRequest, so that the same bodies are accepted and refused.
+func readSignRequest(c echo.Context) (mode string, msg []byte, err error) {
+	r := c.Request()
+	var buf bytes.Buffer
+	buf.Grow(int(min(max(r.ContentLength, 0), maxSignBody)) + 1)
+	if _, err := buf.ReadFrom(http.MaxBytesReader(c.Response(), r.Body, maxSignBody)); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return "", nil, fmt.Errorf("the request body is larger than %d bytes", maxSignBody)
+		}
+		return "", nil, fmt.Errorf("the body must be a JSON object with only \"mode\" and \"message\" (%v)", err)
+	}
+	b := buf.Bytes()
+	if m, b64, ok := simpleSignRequest(b); ok && m != "" && b64 != "" {
+		enc := base64.StdEncoding
+		if !strings.HasSuffix(b64, "=") && len(b64)%4 != 0 {
+			enc = base64.RawStdEncoding
+		}
+		if msg, err := enc.DecodeString(b64); err == nil {
+			return m, msg, nil
+		}
+	}
+	return decodeSignRequest(bytes.NewReader(b))
+}
+
+// simpleSignRequest reads exactly {"mode":"…","message":"…"} (either
+// order, no white space, strings of printable ASCII without escapes).
+func simpleSignRequest(b []byte) (mode, message string, ok bool) {
+	field := func(name string) (string, bool) {
+		if !bytes.HasPrefix(b, []byte(`"`+name+`":"`)) {
+			return "", false
+		}
+		b = b[len(name)+4:]
+		for i, c := range b {
+			switch {
+			case c == '"':
+				v := string(b[:i])
+				b = b[i+1:]
+				return v, true
+			case c == '\\' || c < 0x20 || c >= 0x80:
+				return "", false
+			}
+		}
+		return "", false
+	}
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return "", "", false
+	}
+	b = b[1 : len(b)-1]
+	first, second := "mode", "message"
+	if bytes.HasPrefix(b, []byte(`"message"`)) {
+		first, second = second, first
+	}
+	v1, ok := field(first)
+	if !ok || len(b) == 0 || b[0] != ',' {
+		return "", "", false
+	}
+	b = b[1:]
+	v2, ok := field(second)
+	if !ok || len(b) != 0 {
+		return "", "", false
+	}
+	if first == "mode" {
+		return v1, v2, true
+	}
+	return v2, v1, true
 }

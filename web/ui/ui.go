@@ -77,8 +77,9 @@ type Options struct {
 
 // UI is the admin web UI.
 type UI struct {
-	opts  Options
-	pages map[string]*template.Template
+	opts    Options
+	pages   map[string]*template.Template
+	refused auth.RefusalLog // bounds the audit rows of refused logins
 }
 
 // New parses the templates and returns the UI.
@@ -326,7 +327,9 @@ func (u *UI) login(c echo.Context) error {
 	if wait := u.opts.Throttle.Wait(name, addr); wait > 0 {
 		secs := int(wait.Seconds()) + 1
 		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-		u.record(c, name, "ui.login", "ui", "Refused: too many failed logins.", nil)
+		if ok, details := u.refused.Admit(time.Now()); ok {
+			u.record(c, name, "ui.login", "ui", "Refused: too many failed logins.", details)
+		}
 		return u.render(c, http.StatusTooManyRequests, "login", "Log in", loginData{Next: c.FormValue("next"), User: name,
 			Error: fmt.Sprintf("Too many failed logins for %s from your address: try again in %d seconds.", name, secs)})
 	}
@@ -348,7 +351,9 @@ func (u *UI) login(c echo.Context) error {
 		u.record(c, name, "ui.login", "ui", "User is not an administrator.", nil)
 		return u.forbidden(c, nil, fmt.Sprintf("User %s is not an administrator: log in with a user that has the admin role.", name))
 	}
-	u.record(c, name, "ui.login", "ui", "Wrong user name or password.", nil)
+	if ok, details := u.refused.Admit(time.Now()); ok {
+		u.record(c, name, "ui.login", "ui", "Wrong user name or password.", details)
+	}
 	return u.render(c, http.StatusUnauthorized, "login", "Log in", loginData{Next: c.FormValue("next"), User: name, Error: "Wrong user name or password: check them and try again."})
 }
 

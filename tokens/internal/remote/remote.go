@@ -52,6 +52,10 @@ func NewTransport(caBundle string, idle int) (*http.Transport, error) {
 		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSClientConfig:     tlsConf,
 		TLSHandshakeTimeout: 10 * time.Second,
+		// HTTP/2 where the server offers it (TLS with ALPN h2): one
+		// connection carries the token's whole pool of requests in
+		// flight. A custom dialer turns it off unless forced.
+		ForceAttemptHTTP2:   true,
 		MaxIdleConnsPerHost: idle,
 		MaxIdleConns:        idle,
 		IdleConnTimeout:     90 * time.Second,
