@@ -16,11 +16,11 @@ import (
 // client certificate for workers and APIs that take one.
 type Flags struct{ cacert, cert, key string }
 
-// Register adds -cacert, -cert and -key to fs.
+// Register adds -cacert, -cert and -cert-key to fs.
 func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cacert, "cacert", os.Getenv("SIGNET_CACERT"), "PEM `file` of the CA of the server's certificate (the demo's is DATA/demo-ca.pem; default $SIGNET_CACERT, else the system's CAs)")
 	fs.StringVar(&f.cert, "cert", "", "client certificate PEM `file`, for AUTHTYPE CLIENTCERT workers and certificate users")
-	fs.StringVar(&f.key, "key", "", "PEM `file` of the client certificate's private key")
+	fs.StringVar(&f.key, "cert-key", "", "PEM `file` of the client certificate's private key")
 }
 
 // Config returns the tls.Config the flags ask for.
@@ -37,7 +37,7 @@ func (f *Flags) Config() (*tls.Config, error) {
 		}
 	}
 	if (f.cert == "") != (f.key == "") {
-		return nil, fmt.Errorf("give --cert and --key together")
+		return nil, fmt.Errorf("give --cert and --cert-key together")
 	}
 	if f.cert != "" {
 		pair, err := tls.LoadX509KeyPair(f.cert, f.key)
