@@ -7,7 +7,10 @@
 // one), returned in the X-Request-ID response header and given to the
 // worker; every request is logged in one line and counted in the metrics.
 // Request bodies are limited to Options.MaxUploadSize on every route,
-// including routes mounted later through Echo.
+// including routes mounted later through Echo, and every request is bounded
+// by Options.Limits: connections, requests in flight and per worker (503
+// with Retry-After), stalled bodies (408), and the memory one request may
+// hold (413).
 package web
 
 import (

@@ -893,60 +893,6 @@ func TestWorkerNameInPath(t *testing.T) {
 	}
 }
 
-// FuzzEndpoints sends arbitrary bodies and query strings to every signing
-// endpoint: nothing a client sends may cause a 5xx or reach the panic
-// handler. Without -fuzz it runs the seeds.
-func FuzzEndpoints(f *testing.F) {
-	f.Add(0, "", `{"data":"x"}`)
-	f.Add(1, "workerName=Echo", "data=%zz&encoding=base64")
-	f.Add(2, "REQUEST_METADATA=%5Cu", "\x00\xff")
-	f.Add(3, "", "--b\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\nx\r\n--b--\r\n")
-	f.Add(4, "encoding=base64&REQUEST_METADATA.A=1", "====")
-	f.Add(0, "", `{"data":"x","metaData":{"a":"1","A":"2"}}`)
-	f.Add(0, "", `{"data":"x","encoding":"BASE64","metaData":null}`)
-	var logs bytes.Buffer
-	echo := &echoWorker{name: "Echo", id: 1}
-	srv := New(Options{
-		Registry:      workers.NewRegistry(workers.NewSet([]workers.Worker{echo}, nil)),
-		MaxUploadSize: 1 << 16,
-		Logger:        slog.New(slog.NewTextHandler(&logs, nil)),
-		TempDir:       f.TempDir(),
-	})
-	h := srv.Handler()
-	f.Fuzz(func(t *testing.T, route int, query, body string) {
-		targets := []struct{ path, ctype string }{
-			{"/signserver/rest/v1/workers/Echo/process", "application/json"},
-			{"/signserver/process", formType},
-			{"/signserver/process?workerName=Echo", "application/octet-stream"},
-			{"/signserver/process", "multipart/form-data; boundary=b"},
-			{"/signserver/worker/Echo", "text/plain"},
-		}
-		tg := targets[(route%len(targets)+len(targets))%len(targets)]
-		path := tg.path
-		if query != "" {
-			sep := "?"
-			if strings.Contains(path, "?") {
-				sep = "&"
-			}
-			path += sep + url.PathEscape(query)
-		}
-		req := httptest.NewRequest("POST", "http://signet"+strings.ReplaceAll(path, " ", "%20"), strings.NewReader(body))
-		req.Header.Set("Content-Type", tg.ctype)
-		rec := httptest.NewRecorder()
-		done := make(chan struct{})
-		go func() { h.ServeHTTP(rec, req); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%s %q hangs:\n%s", path, body, buf[:runtime.Stack(buf, true)])
-		}
-		if rec.Code >= 500 || strings.Contains(logs.String(), "panic") {
-			t.Fatalf("%s %q: %d %s\n%s", path, body, rec.Code, rec.Body, logs.String())
-		}
-	})
-}
-
 // TestTruncatedBody checks that a body that ends before its Content-Length
 // is the client's error (400), not the server's, even when the worker
 // reports the read error as its own.

@@ -117,18 +117,19 @@ var goals = map[string]string{
 }
 
 type suite struct {
-	root      string
-	bin       string
-	tmp       string
-	rounds    int
-	benchtime string
-	httpDur   time.Duration
-	log       io.Writer
-	results   []result
-	profile   string // CPU profile summaries, Markdown
-	deadline  time.Time
-	cpu       map[string]float64 // least CPU µs per item of each benchmark
-	signetBin string             // the compiled tests of cmd/signet
+	root       string
+	bin        string
+	tmp        string
+	rounds     int
+	benchtime  string
+	httpDur    time.Duration
+	log        io.Writer
+	results    []result
+	profile    string // CPU profile summaries, Markdown
+	dsmProfile string // the DSM batch handler's, Markdown
+	deadline   time.Time
+	cpu        map[string]float64 // least CPU µs per item of each benchmark
+	signetBin  string             // the compiled tests of cmd/signet
 }
 
 func main() {
@@ -321,6 +322,7 @@ func (s *suite) inProcess(ctx context.Context) error {
 			s.signetBin = path
 		}
 	}
+	s.profileDSM(ctx)
 	for round := 1; round <= s.rounds; round++ {
 		if round > 1 && time.Now().After(s.deadline.Add(-4*time.Minute)) {
 			s.logf("time budget: round %d of the in-process benchmarks skipped", round)
@@ -462,7 +464,32 @@ var (
 		{"runtime.mallocgc", "allocation (all callers)"},
 		{"runtime.gcBgMarkWorker", "garbage collector, background"},
 	}
+	dsmParts = []profiled{
+		{"crypto/ecdsa.SignASN1", "signing: ecdsa.Sign"},
+		{"dsm.(*Handler).batchSign", "the DSM batch handler (includes signing)"},
+		{"dsm.parseBatch", "batch request: the one-pass reader"},
+		{"encoding/json.Unmarshal", "encoding/json (other shapes only)"},
+		{"dsm.appendResults", "response: the hand-written writer"},
+		{"runtime.mallocgc", "allocation (all callers)"},
+		{"runtime.gcBgMarkWorker", "garbage collector, background"},
+	}
 )
+
+// profileDSM adds the CPU profile of the DSM batch handler in process
+// (web/dsm BenchmarkBatchSign: 1000 P-256 digests, soft token).
+func (s *suite) profileDSM(ctx context.Context) {
+	dir := filepath.Join(s.root, "web", "dsm")
+	bin := filepath.Join(s.tmp, "dsm.test")
+	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-o", bin, "./web/dsm")
+	cmd.Stdout, cmd.Stderr = s.log, s.log
+	if err := cmd.Run(); err != nil {
+		s.logf("go test -c ./web/dsm: %v", err)
+		return
+	}
+	if p := s.runProfile(ctx, bin, dir, "BenchmarkBatchSign", "20x", dsmParts); p != "" {
+		s.dsmProfile = p
+	}
+}
 
 // profileLine is a line of pprof -top.
 var profileLine = regexp.MustCompile(`^\s*\S+\s+\S+%\s+\S+%\s+\S+\s+(\S+)%\s+(.*)$`)
@@ -1021,8 +1048,8 @@ func (s *suite) writeMarkdown(path string, m machineInfo) error {
 		fmt.Fprintln(&b, r.line())
 	}
 	fmt.Fprintf(&b, "```\n\n%s\n", notes)
-	if s.profile != "" {
-		fmt.Fprintf(&b, "\n## Where the time goes (CPU profiles of this run)\n\n%s", s.profile)
+	if p := strings.TrimSpace(s.profile + "\n" + s.dsmProfile); p != "" {
+		fmt.Fprintf(&b, "\n## Where the time goes (CPU profiles of this run)\n\n%s\n", p)
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }

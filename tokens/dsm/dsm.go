@@ -309,6 +309,16 @@ func (t *Token) Deactivate(ctx context.Context) error {
 	return nil
 }
 
+var _ tokens.Closer = (*Token)(nil)
+
+// Close is Deactivate, bounded in time (tokens.Closer): a reload that drops
+// the token, or shutdown, ends its DSM session and closes its connections.
+func (t *Token) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return t.Deactivate(ctx)
+}
+
 // authorization returns the Authorization header value of a bearer token
 // valid now, getting a new one from /sys/v1/session/auth when there is none
 // or it is due for renewal.

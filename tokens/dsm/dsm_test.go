@@ -646,3 +646,34 @@ func TestRefusedBatchRetried(t *testing.T) {
 		t.Errorf("the batch reached the server %d times, want 1", got)
 	}
 }
+
+// TestCloseEndsSession: Close (tokens.Closer, what a reload that drops the
+// token and shutdown call) ends the DSM session and leaves the token
+// Offline.
+func TestCloseEndsSession(t *testing.T) {
+	s := newServer(t)
+	tok, _, _ := client(t, s, nil)
+	ctx := context.Background()
+	if _, err := tokens.SignAll(ctx, tok, "p256", [][]byte{make([]byte, 32)}, crypto.SHA256); err != nil {
+		t.Fatal(err) // a session is open
+	}
+	terminated := make(chan struct{}, 1)
+	s.setHook(func(c echo.Context) (bool, error) {
+		if c.Request().URL.Path == "/sys/v1/session/terminate" {
+			terminated <- struct{}{}
+		}
+		return false, nil
+	})
+	var closer tokens.Closer = tok
+	if err := closer.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-terminated:
+	default:
+		t.Error("Close did not end the DSM session")
+	}
+	if st := tok.Status(ctx); st.State != tokens.Offline {
+		t.Errorf("status after Close: %v", st.State)
+	}
+}

@@ -207,6 +207,12 @@ func (t *Token) Deactivate(context.Context) error {
 	return nil
 }
 
+var _ tokens.Closer = (*Token)(nil)
+
+// Close is Deactivate (tokens.Closer): a reload that drops the token, or
+// shutdown, forgets its passphrase and closes its connections.
+func (t *Token) Close() error { return t.Deactivate(context.Background()) }
+
 // probe asks the NetHSM for its state (/health/state, public) and, when it is
 // Operational, checks the credentials with GET /keys. It records and returns
 // the outcome. Concurrent callers do not probe twice.
