@@ -89,12 +89,12 @@ func newAdminEnv(t *testing.T, withHSM bool) *adminEnv {
 		e.hsm = true
 		fmt.Fprintf(&y, "  - name: hsm\n    type: pkcs11\n    properties:\n      SHAREDLIBRARYNAME: %s\n      SLOTLABELTYPE: SLOT_LABEL\n      SLOTLABELVALUE: %s\n", module, adminTestHSMLabel)
 	}
-	y.WriteString("workers:\n  - name: SoftSigner\n    id: 1\n    kind: CMSSigner\n    token: soft\n    key: admin-soft\n")
+	y.WriteString("workers:\n  - name: SoftSigner\n    id: 1\n    kind: CMSSigner\n    token: soft\n    key: admin-soft\n    properties: {AUTHTYPE: NOAUTH}\n")
 	// A PlainSigner without SIGNATUREALGORITHM chooses it from the key
 	// when it signs: it works with a key generated after it was built.
-	y.WriteString("  - name: SoftPlain\n    id: 3\n    kind: PlainSigner\n    token: soft\n    key: admin-soft\n")
+	y.WriteString("  - name: SoftPlain\n    id: 3\n    kind: PlainSigner\n    token: soft\n    key: admin-soft\n    properties: {AUTHTYPE: NOAUTH}\n")
 	if e.hsm {
-		y.WriteString("  - name: HSMSigner\n    id: 2\n    kind: CMSSigner\n    token: hsm\n    key: admin-hsm\n")
+		y.WriteString("  - name: HSMSigner\n    id: 2\n    kind: CMSSigner\n    token: hsm\n    key: admin-hsm\n    properties: {AUTHTYPE: NOAUTH}\n")
 	}
 	fmt.Fprintf(&y, "users:\n  - name: admin\n    roles: [admin]\n    passwordHash: '%s'\n  - name: operator\n    roles: [operator]\n    passwordHash: '%s'\n", hash, hash)
 	cfg := filepath.Join(dir, "signet.yaml")
@@ -112,6 +112,7 @@ func (e *adminEnv) admin(t *testing.T, args ...string) (code int, stdout, stderr
 	var out, errb bytes.Buffer
 	all := append([]string{"admin"}, args...)
 	all = append(all, "--url", e.s.url)
+	all = append(all, e.s.tlsArgs()...)
 	if !slices.Contains(args, "--password-file") {
 		all = append(all, "--password-file", e.pwFile)
 	}

@@ -21,7 +21,7 @@ import (
 )
 
 // defaultURL is the server the clients ask unless told otherwise.
-const defaultURL = "http://" + srv.DefaultListen
+const defaultURL = "https://" + srv.DefaultListen
 
 // commands returns the table of subcommands, in the order `signet -h`
 // lists them.

@@ -58,6 +58,9 @@ var browserOnce = sync.OnceValues(func() (context.Context, error) {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("password-store", "basic"),
 		chromedp.Flag("use-mock-keychain", true),
+		// The demo serves HTTPS with a CA of its own, new for every test
+		// server; TLS itself is tested with Go clients that trust it.
+		chromedp.Flag("ignore-certificate-errors", true),
 		chromedp.WindowSize(1280, 800),
 		// The demo server's HTTPS certificate comes from its own demo CA,
 		// which this throw-away profile does not trust.

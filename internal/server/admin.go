@@ -16,6 +16,7 @@ func (a *app) mountAdmin() error {
 		Reload:       func(context.Context) error { return a.reload() },
 		Config:       a.config,
 		Audit:        a.audit,
+		SigningLog:   a.signlog,
 		Logger:       a.log,
 	}
 	if a.node != nil {

@@ -228,6 +228,7 @@ func TestBadInput(t *testing.T) {
 		{"generate on bare token", "POST", "/tokens/bare/keys", js, `{"alias":"k","algorithm":"ECDSA"}`, 409, "cannot generate keys"},
 		{"remove on bare token", "DELETE", "/tokens/bare/keys/k", "", "", 409, "cannot remove keys"},
 		{"remove unknown key", "DELETE", "/tokens/soft/keys/nokey", "", "", 404, "has no key"},
+		{"remove a key workers use", "DELETE", "/tokens/soft/keys/signer", "", "", 409, "used by worker Signer"},
 		{"test unknown key", "POST", "/tokens/soft/keys/nokey/test", "", "", 404, "has no key"},
 		{"get key bad alias", "GET", "/tokens/soft/keys/.hidden", "", "", 400, "Invalid key alias"},
 		{"csr without subject", "POST", "/tokens/soft/keys/signer/csr", js, `{}`, 400, "The subject is not a valid DN: the DN is empty"},
