@@ -15,6 +15,67 @@ import (
 	"github.com/signet-project/signet/web/admin"
 )
 
+// TestSessionGate checks the session middleware without a browser: an
+// anonymous visit goes to the login page, a POST without the session's
+// CSRF token gets the 403 page.
+func TestSessionGate(t *testing.T) {
+	t.Parallel()
+	u, err := New(Options{
+		Admin:        admin.New(admin.Options{}),
+		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	u.Register(e)
+	serve := func(method, path string, cookies []*http.Cookie, form url.Values) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for _, c := range cookies {
+			r.AddCookie(c)
+		}
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		return w
+	}
+	login := serve(http.MethodPost, "/admin/login", nil, url.Values{"user": {"admin"}, "password": {"x"}})
+	cookies := login.Result().Cookies()
+	s, ok := u.opts.Sessions.Get(func() *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/admin/dashboard", nil)
+		r.AddCookie(cookies[0])
+		return r
+	}())
+	if !ok {
+		t.Fatal("no session after login")
+	}
+	tests := []struct {
+		name, method, path string
+		cookies            []*http.Cookie
+		form               url.Values
+		code               int
+		location           string
+	}{
+		{"anonymous page", http.MethodGet, "/admin/tokens", nil, nil, http.StatusSeeOther, "/admin/login?next=%2Fadmin%2Ftokens"},
+		{"anonymous unknown page", http.MethodGet, "/admin/nothing", nil, nil, http.StatusSeeOther, "/admin/login?next=%2Fadmin%2Fnothing"},
+		{"anonymous post", http.MethodPost, "/admin/tokens/demo/deactivate", nil, nil, http.StatusForbidden, ""},
+		{"post without CSRF", http.MethodPost, "/admin/tokens/demo/deactivate", cookies, url.Values{}, http.StatusForbidden, ""},
+		{"post with a wrong CSRF", http.MethodPost, "/admin/tokens/demo/deactivate", cookies, url.Values{"csrf": {"x" + s.CSRF}}, http.StatusForbidden, ""},
+		{"logout with CSRF", http.MethodPost, "/admin/logout", cookies, url.Values{"csrf": {s.CSRF}}, http.StatusSeeOther, "/admin/login"},
+		{"after logout", http.MethodGet, "/admin/audit", cookies, nil, http.StatusSeeOther, "/admin/login?next=%2Fadmin%2Faudit"},
+	}
+	for _, tt := range tests { // in order: the last ones end the session
+		w := serve(tt.method, tt.path, tt.cookies, tt.form)
+		if w.Code != tt.code || w.Header().Get("Location") != tt.location {
+			t.Errorf("%s: %d %q, want %d %q", tt.name, w.Code, w.Header().Get("Location"), tt.code, tt.location)
+		}
+		if w.Code == http.StatusForbidden && !strings.Contains(w.Body.String(), "<h1>Forbidden</h1>") {
+			t.Errorf("%s: the answer is not the 403 page", tt.name)
+		}
+	}
+}
+
 // TestLoginRefusals checks the login form without a browser: wrong
 // password, a user without the admin role, a cross-site post, throttling.
 func TestLoginRefusals(t *testing.T) {
