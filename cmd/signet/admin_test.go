@@ -313,7 +313,7 @@ func TestAdminCLIErrors(t *testing.T) {
 		{"bad algorithm", []string{"keys", "generate", "soft", "k", "--algorithm", "DSA"}, 1, "use RSA, ECDSA or Ed25519"},
 		{"unknown worker", []string{"workers", "Nope"}, 1, "No worker named"},
 		{"wrong password", []string{"tokens", "--password-file", opPw}, 1, "Wrong user name or password"},
-		{"not an administrator", []string{"tokens", "--user", "operator"}, 1, "not an administrator"},
+		{"an operator may not change keys", []string{"keys", "remove", "soft", "admin-soft", "--user", "operator"}, 1, "needs the admin role"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -364,8 +364,11 @@ func TestAdminDemoServer(t *testing.T) {
 	if !lineHas(out, "signer-p256", "yes") || !lineHas(out, "signer-rsa3072", "CMSSigner") {
 		t.Errorf("keys list demo:\n%s", out)
 	}
-	// The demo users that are not administrators are refused.
-	if code, _, errs := e.admin(t, "tokens", "--user", "operator"); code != 1 || !strings.Contains(errs, "HTTP 403") {
-		t.Errorf("operator: exit %d %s", code, errs)
+	// The demo operator reads and may deactivate tokens, but not change keys.
+	if code, _, errs := e.admin(t, "tokens", "--user", "operator"); code != 0 {
+		t.Errorf("operator reading: exit %d %s", code, errs)
+	}
+	if code, _, errs := e.admin(t, "keys", "generate", "demo", "op-key", "--user", "operator"); code != 1 || !strings.Contains(errs, "HTTP 403") || !strings.Contains(errs, "admin role") {
+		t.Errorf("operator generating a key: exit %d %s", code, errs)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"time"
 
@@ -82,4 +84,43 @@ func (a *app) serveHealth(ctx context.Context, addr string, stdout io.Writer) er
 	}()
 	fmt.Fprintf(stdout, "Health check (plain HTTP) on http://%s%s\n", l.Addr(), path)
 	return nil
+}
+
+// vendorLogins throttles and audits the HTTP basic logins of the DSM and
+// NetHSM APIs, which check credentials themselves: a user locked out from
+// an address gets 429 with Retry-After before its password is looked at; a
+// 401 counts as a failure and, like a 403, is written to the audit log.
+func (a *app) vendorLogins(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p := c.Request().URL.Path
+		surface := ""
+		switch {
+		case strings.HasPrefix(p, "/api/v1/"):
+			surface = "nethsm"
+		case strings.HasPrefix(p, "/crypto/v1/"), strings.HasPrefix(p, "/sys/v1/"):
+			surface = "dsm"
+		}
+		user, _, basic := c.Request().BasicAuth()
+		if surface == "" || !basic {
+			return next(c)
+		}
+		ip := c.RealIP()
+		if ref := a.throttle.Check(user, ip); ref != nil {
+			a.auditRefusal(c, surface, ref)
+			c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int((ref.RetryAfter+time.Second-1)/time.Second)))
+			return c.JSON(ref.Status, map[string]string{"message": ref.Msg})
+		}
+		err := next(c)
+		switch st := c.Response().Status; {
+		case st == http.StatusUnauthorized:
+			a.throttle.Fail(user, ip)
+			a.auditRefusal(c, surface, &auth.Refusal{Status: st, Who: user, Reason: "wrong user name or secret", Msg: "refused: wrong user name or secret"})
+		case st == http.StatusForbidden:
+			a.throttle.Succeeded(user, ip)
+			a.auditRefusal(c, surface, &auth.Refusal{Status: st, Who: user, Reason: "not allowed (role or key)", Msg: "refused: not allowed"})
+		case st < 400:
+			a.throttle.Succeeded(user, ip)
+		}
+		return err
+	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/soft"
+	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -96,9 +97,15 @@ func newFixture(t *testing.T) *fixture {
 				return Allowed
 			case user == "operator" && pass == "secret":
 				return Forbidden
+			case (user == "auditor" || user == "op") && pass == "secret":
+				return Allowed
 			}
 			return Denied
 		},
+		Roles: func(user string) []string {
+			return map[string][]string{"admin": {"admin"}, "auditor": {"auditor"}, "op": {"operator", "dsm"}}[user]
+		},
+		Throttle: auth.NewThrottle(),
 		Reload: func(context.Context) error {
 			f.reloaded++
 			if f.reloaded > 1 {
