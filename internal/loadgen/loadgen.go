@@ -336,8 +336,12 @@ func (t *tally) result(elapsed time.Duration, hists []*hdrhistogram.Histogram) *
 	ms := func(us int64) float64 { return float64(us) / 1000 }
 	secs := elapsed.Seconds()
 	f := t.f
+	worker := f.worker
+	if f.api != "" {
+		worker = f.api + " API, key " + f.key
+	}
 	res := &BenchResult{
-		Worker: f.worker, Batch: f.batch, Connections: f.conns, Seconds: secs,
+		Worker: worker, Batch: f.batch, Connections: f.conns, Seconds: secs,
 		Requests: t.okReqs.Load(), Items: t.items.Load(), Bytes: t.bytesIn.Load(),
 		RequestsPS: float64(t.okReqs.Load()) / secs, ItemsPS: float64(t.items.Load()) / secs,
 		Errors: t.fails.count, Sample: t.fails.sample,
