@@ -126,8 +126,10 @@ func TestREADME(t *testing.T) {
 			t.Logf("README.md:%d not run: it %s", b.line, why)
 			continue
 		}
+		// One terminal: what a block exports, the next ones see.
+		envFile := filepath.Join(t.TempDir(), "env")
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		cmd := exec.CommandContext(ctx, "bash", "-e", "-o", "pipefail", "-c", b.text)
+		cmd := exec.CommandContext(ctx, "bash", "-e", "-o", "pipefail", "-c", b.text+"\nenv -0 > "+envFile)
 		cmd.Dir = dir
 		cmd.Env = env
 		out, err := cmd.CombinedOutput()
@@ -135,6 +137,11 @@ func TestREADME(t *testing.T) {
 		if err != nil {
 			t.Fatalf("README.md:%d failed: %v\n--- block:\n%s--- output:\n%s", b.line, err, b.text, out)
 		}
+		exported, err := os.ReadFile(envFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env = strings.Split(strings.TrimSuffix(string(exported), "\x00"), "\x00")
 	}
 }
 
