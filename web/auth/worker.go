@@ -28,7 +28,8 @@ type Refusal struct {
 
 func (r *Refusal) Error() string { return r.Msg }
 
-// HTTPStatus, AuthChallenge and RetryIn say how the web layer answers.
+// HTTPStatus is the status the web layer answers with; AuthChallenge and
+// RetryIn say the rest of how it answers.
 func (r *Refusal) HTTPStatus() int { return r.Status }
 
 // AuthChallenge is the WWW-Authenticate header of a 401.
