@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -8,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"log/slog"
@@ -122,6 +124,8 @@ func TestWorkerAuthOverTLS(t *testing.T) {
 	openWorker := &accessWorker{name: "OpenSigner", id: 3, access: config.Access{Type: config.AuthNoAuth}}
 	var mu sync.Mutex
 	var refusals []string
+	var logs bytes.Buffer
+	var logMu sync.Mutex
 	s := New(Options{
 		Registry:   workers.NewRegistry(workers.NewSet([]workers.Worker{certWorker, pwWorker, openWorker}, nil)),
 		Authorizer: &auth.WorkerAuthorizer{ClientCAs: tc.ClientCAs, Throttle: auth.NewThrottle()},
@@ -130,7 +134,7 @@ func TestWorkerAuthOverTLS(t *testing.T) {
 			refusals = append(refusals, surface+": "+err.(*auth.Refusal).Reason)
 			mu.Unlock()
 		},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: slog.New(slog.NewJSONHandler(lockedWriter{mu: &logMu, w: &logs}, nil)),
 	})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -202,6 +206,28 @@ func TestWorkerAuthOverTLS(t *testing.T) {
 		t.Errorf("the guard would record %+v", certWorker.last)
 	}
 	certWorker.mu.Unlock()
+	// The request log names who got in: the basic-auth user, the client
+	// certificate; nobody for NOAUTH.
+	wantUsers := map[string]string{"PasswordSigner": "app", "OpenSigner": ""}
+	seen := map[string]bool{}
+	logMu.Lock()
+	logText := logs.String()
+	logMu.Unlock()
+	for _, line := range strings.Split(strings.TrimSpace(logText), "\n") {
+		var l map[string]any
+		if json.Unmarshal([]byte(line), &l) != nil || l["msg"] != "request" || l["status"] != 200.0 {
+			continue
+		}
+		w, _ := l["worker"].(string)
+		u, _ := l["user"].(string)
+		if want, ok := wantUsers[w]; ok && u != want || w == "CertSigner" && !strings.HasPrefix(u, "cert:") {
+			t.Errorf("log line of %s names user %q", w, u)
+		}
+		seen[w] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("signed requests logged for %v, want the three workers", seen)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(refusals) != 8 {

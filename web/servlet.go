@@ -242,6 +242,7 @@ func (s *Server) process(c echo.Context, idOrName string, data io.Reader, size i
 			return nil, err
 		}
 		caller.User = who
+		info.user = who
 	}
 	resp, err := w.Process(tokens.WithCaller(ctx, caller), &workers.Request{Data: data, Size: size, Metadata: meta, ID: info.id, MemoryLimit: s.limits.MaxRequestMemory})
 	if err != nil {

@@ -175,10 +175,16 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	fmt.Fprintf(stdout, "Signet listening on %s\n", base)
+	// The README's examples use $SIGNET: a reader pastes this line.
+	export := "export SIGNET=" + base
+	if demoMode && tc != nil {
+		export += " SIGNET_CACERT=" + files.CA
+	}
+	fmt.Fprintf(stdout, "For the README's examples and signet's clients, in another terminal in this folder:\n  %s\n", export)
 	if demoMode {
 		fmt.Fprintln(stdout, "The demo workers use AUTHTYPE NOAUTH: whoever reaches this port can sign. Other workers get CLIENTCERT unless they set AUTHTYPE.")
 		fmt.Fprintf(stdout, "Sign a file (detached CAdES, verify with openssl cms -verify -cades -binary -inform DER -CAfile %s -content FILE -in FILE.p7s):\n", files.CA)
-		fmt.Fprintf(stdout, "  curl -sS --cacert %s --data-binary @FILE '%s/signserver/worker/CAdESSigner?REQUEST_METADATA.USING_BATCHSIGNING=false' -o FILE.p7s\n", files.CA, base)
+		fmt.Fprintf(stdout, "  curl -fsS --cacert %s --data-binary @FILE '%s/signserver/worker/CAdESSigner?REQUEST_METADATA.USING_BATCHSIGNING=false' -o FILE.p7s\n", files.CA, base)
 	}
 	return a.srv.ServeTLS(ctx, l, tlsConfig)
 }
