@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -247,7 +246,7 @@ func readmeExports(t *testing.T, dir, assignments string) []string {
 		}
 	}
 	if len(vars) == 0 {
-		t.Fatal(fmt.Sprintf("the export line %q sets no variable", assignments))
+		t.Fatalf("the export line %q sets no variable", assignments)
 	}
 	return vars
 }
