@@ -16,6 +16,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -153,6 +154,19 @@ func (s Secret) Resolve() (string, error) {
 type Server struct {
 	Listen        string // host:port; empty when the configuration does not say
 	MaxUploadSize int64  // bytes
+	// TLS is the TLS listener's certificate; nil serves plain HTTP (the
+	// demo configuration makes one from its CA).
+	TLS *TLS
+	// HealthListen is an optional plain-HTTP host:port that serves the
+	// health check only, for load balancers that do not speak TLS.
+	HealthListen string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed.
+	TrustedProxies []*net.IPNet
+	// AuditKey is the file of the key that seals the audit log's head; it
+	// belongs outside the data folder. Empty: DATA.audit-key next to the
+	// data folder.
+	AuditKey string
 
 	ReadHeaderTimeout time.Duration // readHeaderTimeout
 	BodyTimeout       time.Duration // bodyTimeout: the longest pause in a body
@@ -177,7 +191,9 @@ type Token struct {
 	Type       string // soft | pkcs11 | nethsm | dsm
 	Properties Properties
 	PIN        Secret // the token's secret: PIN, API key or passphrase; may be zero (activate by hand)
-	Pos        Pos
+	// Keys are the policies of the token's keys (its keys section).
+	Keys []KeyPolicy
+	Pos  Pos
 	// Problems of this token; a worker using a token with problems is
 	// OFFLINE.
 	Problems Problems
@@ -191,7 +207,11 @@ type Worker struct {
 	Token      string
 	Key        string // key alias in the token
 	Properties Properties
-	Pos        Pos
+	// AuthorizedClients are the client certificate rules of AUTHTYPE
+	// CLIENTCERT; Users the users of AUTHTYPE USERNAME_PASSWORD.
+	AuthorizedClients []AuthorizedClient
+	Users             []WorkerUser
+	Pos               Pos
 	// Problems of this worker: when there are any, the worker is OFFLINE.
 	Problems Problems
 }

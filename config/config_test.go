@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -171,7 +172,7 @@ func TestGoodConfig(t *testing.T) {
 	if want := []string{dir + "tokens.yaml", dir + "workers.yaml"}; !slices.Equal(cfg.Files, want) {
 		t.Errorf("Files = %q, want %q", cfg.Files, want)
 	}
-	if cfg.Server != (Server{Listen: "127.0.0.1:8080", MaxUploadSize: 20 << 20}) {
+	if !reflect.DeepEqual(cfg.Server, Server{Listen: "127.0.0.1:8080", MaxUploadSize: 20 << 20}) {
 		t.Errorf("Server = %+v", cfg.Server)
 	}
 	demo, _ := cfg.Token("demo")
@@ -209,8 +210,8 @@ func TestGoodConfig(t *testing.T) {
 		{"int", cms.Properties.Int("INCLUDE_CERTIFICATE_LEVELS"), 1},
 		{"int default", cms.Properties.Int("MAX_BATCH_SIZE"), 1000},
 		{"string default", cms.Properties.String("CONTENTOID"), "1.2.840.113549.1.7.1"},
-		{"names set", cms.Properties.Names(), []string{"ALLOW_DETACHEDSIGNATURE_OVERRIDE", "DETACHEDSIGNATURE", "INCLUDE_CERTIFICATE_LEVELS"}},
-		{"property line", cms.Properties.Pos("INCLUDE_CERTIFICATE_LEVELS"), Pos{dir + "workers.yaml", 15}},
+		{"names set", cms.Properties.Names(), []string{"ALLOW_DETACHEDSIGNATURE_OVERRIDE", "AUTHTYPE", "DETACHEDSIGNATURE", "INCLUDE_CERTIFICATE_LEVELS"}},
+		{"property line", cms.Properties.Pos("INCLUDE_CERTIFICATE_LEVELS"), Pos{dir + "workers.yaml", 16}},
 		{"unset property line", cms.Properties.Pos("BATCHSIGNING"), Pos{}},
 		{"is set", [...]bool{cms.Properties.IsSet("DETACHEDSIGNATURE"), cms.Properties.IsSet("BATCHSIGNING")}, [...]bool{true, false}},
 

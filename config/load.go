@@ -105,7 +105,7 @@ func (l *loader) file(name string, data []byte) {
 	for _, e := range entries(name, doc, &l.structural) {
 		switch e.key {
 		case "server":
-			l.server(name, e)
+			l.server(name, dir, e)
 		case "state":
 			l.state(name, dir, e)
 		case "tokens", "workers", "users":
@@ -140,7 +140,7 @@ func hint(key string, known []string) string {
 	return "use one of " + strings.Join(known, ", ")
 }
 
-func (l *loader) server(file string, e entry) {
+func (l *loader) server(file, dir string, e entry) {
 	if l.serverPos != (Pos{}) {
 		l.structural.add(e.pos, "The server section is already set at %s: keep one server section.", l.serverPos)
 		return
@@ -171,10 +171,18 @@ func (l *loader) server(file string, e entry) {
 		"maxRequestMemory": &srv.MaxRequestMemory,
 		"memoryLimit":      &srv.MemoryLimit,
 	}
-	known := append([]string{"listen"}, slices.Sorted(maps.Keys(durations))...)
+	known := append([]string{"listen", "tls", "healthListen", "trustedProxies", "auditKey"}, slices.Sorted(maps.Keys(durations))...)
 	known = append(known, slices.Sorted(maps.Keys(counts))...)
 	known = append(known, slices.Sorted(maps.Keys(sizes))...)
 	for _, f := range entries(file, e.val, &l.structural) {
+		switch f.key {
+		case "tls":
+			l.serverTLS(file, dir, f)
+			continue
+		case "trustedProxies":
+			l.trustedProxies(f)
+			continue
+		}
 		v, ok := scalar(f.val)
 		if !ok {
 			l.structural.add(f.pos, "Set server %s to a single value.", f.key)
@@ -208,6 +216,14 @@ func (l *loader) server(file string, e entry) {
 			continue
 		}
 		switch f.key {
+		case "healthListen":
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				l.structural.add(f.pos, "The server healthListen address must be host:port, such as 127.0.0.1:8081, not %q.", v)
+				continue
+			}
+			l.cfg.Server.HealthListen = v
+		case "auditKey":
+			l.cfg.Server.AuditKey = resolvePath(dir, v)
 		case "listen":
 			_, port, err := net.SplitHostPort(v)
 			if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
@@ -232,8 +248,8 @@ func (l *loader) token(file, dir string, n *yaml.Node) {
 		return
 	}
 	t := Token{Pos: pos}
-	var props, pin *yaml.Node
-	var propsPos, pinPos Pos
+	var props, pin, keys *yaml.Node
+	var propsPos, pinPos, keysPos Pos
 	var fieldProblems Problems
 	for _, e := range entries(file, n, &fieldProblems) {
 		switch e.key {
@@ -245,8 +261,10 @@ func (l *loader) token(file, dir string, n *yaml.Node) {
 			props, propsPos = e.val, e.pos
 		case "pin":
 			pin, pinPos = e.val, e.pos
+		case "keys":
+			keys, keysPos = e.val, e.pos
 		default:
-			fieldProblems.add(e.pos, "Unknown token field %q: %s.", e.key, hint(e.key, []string{"name", "type", "properties", "pin"}))
+			fieldProblems.add(e.pos, "Unknown token field %q: %s.", e.key, hint(e.key, []string{"name", "type", "properties", "pin", "keys"}))
 		}
 	}
 	if t.Name == "" {
@@ -274,6 +292,7 @@ func (l *loader) token(file, dir string, n *yaml.Node) {
 	if pin != nil && !isNull(pin) {
 		t.PIN = readSecret(file, dir, "pin", pinPos, pin, &t.Problems)
 	}
+	t.Keys = tokenKeys(file, dir, keysPos, keys, &t.Problems)
 	l.cfg.Tokens = append(l.cfg.Tokens, t)
 }
 
@@ -301,8 +320,12 @@ func (l *loader) worker(file, dir string, n *yaml.Node) {
 			w.Key, _ = scalar(e.val)
 		case "properties":
 			props, propsPos = e.val, e.pos
+		case "authorizedClients":
+			w.AuthorizedClients = authorizedClients(file, e.pos, e.val, &fieldProblems)
+		case "users":
+			w.Users = workerUsers(file, e.pos, e.val, &fieldProblems)
 		default:
-			fieldProblems.add(e.pos, "Unknown worker field %q: %s.", e.key, hint(e.key, []string{"name", "id", "kind", "token", "key", "properties"}))
+			fieldProblems.add(e.pos, "Unknown worker field %q: %s.", e.key, hint(e.key, []string{"name", "id", "kind", "token", "key", "properties", "authorizedClients", "users"}))
 		}
 	}
 	if w.Name == "" {
@@ -345,7 +368,7 @@ func (l *loader) finish() *Config {
 	if c.Server.MaxUploadSize == 0 {
 		c.Server.MaxUploadSize = DefaultMaxUploadSize
 	}
-	rules := workerRules()
+	rules := append(workerRules(), accessRules()...)
 	for i := range c.Workers {
 		w := &c.Workers[i]
 		for _, r := range rules {

@@ -88,7 +88,10 @@ type propBuilder struct {
 func newPropBuilder(kind, dir string) *propBuilder {
 	b := &propBuilder{kind: kind, dir: dir, vals: map[string]propValue{}}
 	schema, token := tokenSchemas()[kind]
-	if !token {
+	switch {
+	case kind == keyKind:
+		schema = keySchema()
+	case !token:
 		schema = workerSchema()
 	}
 	b.token = token
@@ -110,6 +113,9 @@ func (b *propBuilder) known(name string, pos Pos) (Property, bool) {
 		}
 		slices.Sort(names)
 		what := "worker"
+		if b.kind == keyKind {
+			what = "key"
+		}
 		if b.token {
 			what = b.kind + " token"
 		}

@@ -37,8 +37,6 @@ func propertyRules() []propertyRule {
 			Msg: "%s=true is not supported by PlainSigner, which signs one document per request: remove it, or use a CMSSigner or CAdESSigner for batches."},
 		{If: limited(PropKeyUsageLimit), Forbid: isTrue(PropDisableKeyUsageCounter),
 			Msg: "%s cannot be combined with DISABLEKEYUSAGECOUNTER=true, since uncounted signatures cannot be limited: remove one of them."},
-		{If: equals(PropAuthType, AuthClientCert), Forbid: always,
-			Msg: "%s CLIENTCERT is not available in this version of Signet: use NOAUTH behind an authenticating proxy."},
 		{Kinds: adesKinds(), If: set(PropTSAURL), Forbid: set(PropTSAWorker),
 			Msg: "%s and TSA_WORKER cannot both be set: keep the one time-stamp authority to use."},
 		{Kinds: adesKinds(), If: equals(PropSignatureLevel, LevelBaselineT), Need: anySet(PropTSAURL, PropTSAWorker),

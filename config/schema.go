@@ -86,6 +86,11 @@ type Property struct {
 	Secret bool
 	// Required marks a property that must be set.
 	Required bool
+	// Key marks a property of a key's policy (KEYUSAGELIMIT, the
+	// certificate checks): it may be set on the key in its token's keys
+	// section, and set on a worker it applies to the worker's key, for every
+	// surface that signs with it.
+	Key bool
 
 	// check validates a value beyond its type, for a worker of the given
 	// kind (or a token type); it returns what to fix, or "". It runs before
@@ -135,6 +140,13 @@ const (
 	PropIncludeStatusString            = "INCLUDESTATUSSTRING"
 	PropTSA                            = "TSA"
 	PropTSAFromCert                    = "TSA_FROM_CERT"
+	PropAllowSHA1                      = "ALLOW_SHA1"
+	PropCheckCertValidity              = "CHECKCERTVALIDITY"
+	PropCheckCertPrivateKeyValidity    = "CHECKCERTPRIVATEKEYVALIDITY"
+	PropMinRemainingCertValidity       = "MINREMAININGCERTVALIDITY"
+	PropArchivers                      = "ARCHIVERS"
+	PropArchiveOfType                  = "ARCHIVE_OF_TYPE"
+	PropArchiveRetention               = "ARCHIVE_RETENTION"
 	PropReason                         = "REASON"
 	PropLocation                       = "LOCATION"
 	PropContactInfo                    = "CONTACTINFO"
@@ -175,6 +187,15 @@ const (
 	LevelBaselineB  = "BASELINE-B"
 	LevelBaselineT  = "BASELINE-T"
 	LevelBaselineLT = "BASELINE-LT"
+	// AuthUsernamePassword is SignServer's UsernamePasswordAuthorizer.
+	AuthUsernamePassword = "USERNAME_PASSWORD"
+	// ArchiverDatabase is SignServer's OldDatabaseArchiver, by its short
+	// and its class name.
+	ArchiverDatabase          = "OldDatabaseArchiver"
+	ArchiverDatabaseClass     = "org.signserver.server.archive.olddbarchiver.OldDatabaseArchiver"
+	ArchiveRequest            = "REQUEST"
+	ArchiveResponse           = "RESPONSE"
+	ArchiveRequestAndResponse = "REQUEST_AND_RESPONSE"
 
 	// CERTIFICATION_LEVEL values, SignServer's names for DocMDP's /P.
 	NotCertified              = "NOT_CERTIFIED"
@@ -298,16 +319,30 @@ func workerSchema() []Property {
 		// Every worker.
 		{Name: PropDisabled, Type: Bool, Default: "false",
 			Doc: "When true the worker stays configured but is disabled: it is OFFLINE and refuses every request."},
-		{Name: PropAuthType, Type: Enum, Default: AuthNoAuth, Values: []string{AuthNoAuth, AuthClientCert},
-			Doc: "How clients are authorised: NOAUTH accepts every client, CLIENTCERT requires a TLS client certificate. (SignServer's own default is CLIENTCERT; Signet's is NOAUTH so that the demo works out of the box.)"},
+		{Name: PropAuthType, Type: Enum, Default: AuthClientCert, Values: []string{AuthNoAuth, AuthClientCert, AuthUsernamePassword},
+			Doc: "How clients are authorised, as in SignServer, whose default (CLIENTCERT) is Signet's too: NOAUTH accepts every client; CLIENTCERT requires a TLS client certificate issued by a CA of server.tls.clientCAs that matches one of the worker's authorizedClients; USERNAME_PASSWORD requires HTTP basic credentials of one of the worker's users."},
+		{Name: PropAllowSHA1, Type: Bool, Kinds: signerKinds(), Default: "false",
+			Doc: "Signet's own: when true the worker signs SHA-1 digests (client-side hashes, DIGESTALGORITHM SHA-1, time-stamp imprints) for legacy clients. SHA-1 signatures can be forged by collision: leave it false unless a client cannot do better. MD5 is never signed."},
 		{Name: PropSignatureAlgorithm, Type: String, Kinds: signerKinds(), check: checkSignatureAlgorithm,
 			Doc: "Signature algorithm, such as SHA256withRSA, SHA256withRSAandMGF1, SHA384withECDSA, Ed25519, or NONEwithECDSA for a plain signature over a client-side digest. Default: chosen from the key (SHA256withECDSA for EC keys, Ed25519 for Ed25519 keys, otherwise SHA256withRSA)."},
 		{Name: PropIncludeCertificateLevels, Type: Int, Kinds: signerKinds(), check: atLeast(0),
 			Doc: "Number of certificates of the signer's chain to include, signer first. Default: the whole chain. 0 (no certificates) is not supported by TimeStampSigner."},
-		{Name: PropKeyUsageLimit, Type: Int, Kinds: signerKinds(), Default: "-1", check: atLeast(-1),
-			Doc: "Number of signatures the worker's key may make; once reached the worker is OFFLINE. The counter is per key, shared by every worker using the key. -1: no limit."},
-		{Name: PropDisableKeyUsageCounter, Type: Bool, Kinds: signerKinds(), Default: "false",
-			Doc: "When true, signatures made by this worker are not counted. Cannot be combined with KEYUSAGELIMIT."},
+		{Name: PropKeyUsageLimit, Type: Int, Kinds: signerKinds(), Default: "-1", Key: true, check: atLeast(-1),
+			Doc: "Number of signatures the key may make, whatever asks: every worker using the key, the TSA, the DSM and NetHSM APIs and the admin test-sign share one counter per key. Once reached the key refuses and its workers are OFFLINE. Best set on the key (its token's keys section); set on a worker it applies to the worker's key, and the lowest limit wins. -1: no limit."},
+		{Name: PropDisableKeyUsageCounter, Type: Bool, Kinds: signerKinds(), Default: "false", Key: true,
+			Doc: "When true, signatures made with the key are not counted. Cannot be combined with KEYUSAGELIMIT; when the key's settings disagree, counting wins."},
+		{Name: PropCheckCertValidity, Type: Bool, Kinds: signerKinds(), Default: "true", Key: true,
+			Doc: "When true the key does not sign outside its signer certificate's validity period, whatever asks (worker, TSA, DSM or NetHSM API). When the key's settings disagree, the check wins."},
+		{Name: PropCheckCertPrivateKeyValidity, Type: Bool, Kinds: signerKinds(), Default: "true", Key: true,
+			Doc: "When true the key does not sign outside the PrivateKeyUsagePeriod of its signer certificate, when the certificate has one."},
+		{Name: PropMinRemainingCertValidity, Type: Int, Kinds: signerKinds(), Default: "0", Key: true, check: atLeast(0),
+			Doc: "Days of validity the signer certificate must have left for the key to sign; 0 turns the check off. When the key's settings disagree, the highest wins."},
+		{Name: PropArchivers, Type: List, Kinds: signerKinds(), Values: []string{ArchiverDatabase, ArchiverDatabaseClass},
+			Doc: "Archivers that keep what the worker signs, as SignServer's ARCHIVERS: OldDatabaseArchiver keeps it in the state database, found by request ID."},
+		{Name: PropArchiveOfType, Type: Enum, Kinds: signerKinds(), Default: ArchiveResponse, Values: []string{ArchiveRequest, ArchiveResponse, ArchiveRequestAndResponse},
+			Doc: "What the archiver keeps: REQUEST, RESPONSE (the signature) or REQUEST_AND_RESPONSE."},
+		{Name: PropArchiveRetention, Type: Duration, Kinds: signerKinds(), check: positiveDuration,
+			Doc: "Signet's own: how long archived items are kept, such as 2160h (90 days). Default: for ever."},
 
 		// CMS and CAdES.
 		{Name: PropDigestAlgorithm, Type: Enum, Values: digestNames(), Kinds: append(cmsKinds(), KindPDFSigner),

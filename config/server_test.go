@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func TestServerLimits(t *testing.T) {
 		ReadHeaderTimeout: 5 * time.Second, BodyTimeout: 15 * time.Second, ReadTimeout: 5 * time.Minute,
 		WriteTimeout: 6 * time.Minute, IdleTimeout: time.Minute, MaxConnections: 500, MaxInFlight: 100,
 		MaxWorkerQueue: 50, MaxRequestMemory: 8 << 20}
-	if c.Server != want {
+	if !reflect.DeepEqual(c.Server, want) {
 		t.Errorf("server %+v, want %+v", c.Server, want)
 	}
 	for _, tc := range []struct{ line, want string }{

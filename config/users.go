@@ -13,8 +13,12 @@ const (
 	// RoleAdmin may use the admin API under /admin/api/ and `signet admin`.
 	RoleAdmin = "admin"
 	// RoleOperator may sign through the NetHSM-compatible API (/api/v1),
-	// as NetHSM's Operator role.
+	// as NetHSM's Operator role, and in the admin API read everything and
+	// activate or deactivate tokens (no configuration or key changes).
 	RoleOperator = "operator"
+	// RoleAuditor may read the admin API: status, keys, the audit and
+	// signing logs; nothing that changes anything.
+	RoleAuditor = "auditor"
 	// RoleDSM may sign through the Fortanix DSM-compatible API
 	// (/crypto/v1, /sys/v1): the user is a DSM app and its password the
 	// app's API key secret.
@@ -22,7 +26,7 @@ const (
 )
 
 // Roles returns every role name, sorted.
-func Roles() []string { return []string{RoleAdmin, RoleDSM, RoleOperator} }
+func Roles() []string { return []string{RoleAdmin, RoleAuditor, RoleDSM, RoleOperator} }
 
 // User is someone who may call the admin or vendor-compatible APIs. Users
 // authenticate with HTTP basic: name and password, the password checked

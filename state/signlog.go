@@ -30,7 +30,7 @@ type SignQuery struct {
 	After int64  // records with ID > After
 	Limit int    // at most this many; 0 or less: a default of 100
 	Hash  string // records that signed this hash (hex, any letter case)
-	Key   string // records of this key ("token/alias")
+	Key   string // records of this key: "token/alias", or an alias in any token
 	User  string // records of this user
 	Since time.Time
 	Until time.Time
@@ -51,7 +51,7 @@ const DefaultSearchLimit = 100
 func (q SignQuery) Matches(r SignRecord) bool {
 	switch {
 	case r.ID <= q.After,
-		q.Key != "" && r.Key != q.Key,
+		q.Key != "" && r.Key != q.Key && !strings.HasSuffix(r.Key, "/"+q.Key),
 		q.User != "" && r.User != q.User,
 		!q.Since.IsZero() && r.Time.Before(q.Since),
 		!q.Until.IsZero() && !r.Time.Before(q.Until):

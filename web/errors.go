@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -48,6 +49,7 @@ func (s *Server) status(err error) (code int, msg string, expected bool) {
 	var (
 		mbe *http.MaxBytesError
 		he  *httpError
+		ref Refusal
 		ee  *echo.HTTPError
 	)
 	switch {
@@ -55,6 +57,8 @@ func (s *Server) status(err error) (code int, msg string, expected bool) {
 		return http.StatusRequestEntityTooLarge, tooLarge(mbe.Limit), true
 	case errors.As(err, &he):
 		return he.code, he.msg, true
+	case errors.As(err, &ref):
+		return ref.HTTPStatus(), ref.Error(), true
 	case errors.As(err, &ee):
 		switch ee.Code {
 		case http.StatusNotFound:
@@ -141,6 +145,15 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	var he *httpError
 	if errors.As(err, &he) && he.retryAfter > 0 {
 		h.Set(echo.HeaderRetryAfter, strconv.Itoa(he.retryAfter))
+	}
+	var ref Refusal
+	if errors.As(err, &ref) {
+		if ch := ref.AuthChallenge(); ch != "" {
+			h.Set(echo.HeaderWWWAuthenticate, ch)
+		}
+		if d := ref.RetryIn(); d > 0 {
+			h.Set(echo.HeaderRetryAfter, strconv.Itoa(int((d+time.Second-1)/time.Second)))
+		}
 	}
 	if jsonErrors(c) {
 		c.JSON(code, map[string]string{"error": msg})

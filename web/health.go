@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,7 +77,7 @@ func (s *Server) health(c echo.Context) error {
 			errs = []string{"offline"}
 		}
 		for _, e := range errs {
-			lines = append(lines, fmt.Sprintf("Worker %s (%d): %s", ws[i].Name(), ws[i].ID(), oneLine(e)))
+			lines = append(lines, fmt.Sprintf("Worker %s (%d): %s", ws[i].Name(), ws[i].ID(), oneLine(withoutPlace(e))))
 		}
 	}
 	if len(lines) == 0 {
@@ -84,6 +85,18 @@ func (s *Server) health(c echo.Context) error {
 	}
 	return c.Blob(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte(strings.Join(lines, "\n")+"\n"))
 }
+
+// withoutPlace drops the "file:line: " a configuration problem starts with:
+// the health check answers anyone, who need not learn the server's paths.
+func withoutPlace(s string) string {
+	if m := placePrefix.FindStringIndex(s); m != nil {
+		return s[m[1]:]
+	}
+	return s
+}
+
+// placePrefix matches "path.yaml:12: " (config.Pos with a YAML file).
+var placePrefix = regexp.MustCompile(`^\S+\.ya?ml:\d+: `)
 
 // oneLine keeps a problem on its line.
 func oneLine(s string) string {

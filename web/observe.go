@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/tokens"
 )
 
 // HeaderRequestID carries the request ID in requests and responses.
@@ -22,6 +25,7 @@ const HeaderRequestID = "X-Request-ID"
 type requestInfo struct {
 	id     string
 	worker string // the worker's configured name, never client input
+	user   string // who the worker's AUTHTYPE let in: user name or client certificate
 	items  int
 	body   *limitedBody
 	msg    string // the sentence sent with an error status
@@ -204,6 +208,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),   // never the query: it may hold metadata
 			slog.String("client", c.RealIP()), // the peer, or X-Forwarded-For from a trusted proxy
+			slog.String("user", cmp.Or(info.user, tokens.CallerFrom(c.Request().Context()).User)), // "" when anonymous
 			slog.String("worker", info.worker),
 			slog.Int("items", info.items),
 			slog.Int("status", status),

@@ -15,6 +15,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -25,6 +26,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -67,6 +69,29 @@ type Options struct {
 	// peer is attributed to the peer itself, whatever headers it sends:
 	// any client can write X-Forwarded-For. Nil: no proxy is trusted.
 	TrustedProxies []*net.IPNet
+	// Authorizer enforces each worker's AUTHTYPE before it sees a
+	// request (web/auth.WorkerAuthorizer). Nil: every worker is served as
+	// NOAUTH (tests, embedding).
+	Authorizer Authorizer
+	// OnRefusal is told of every refused client (for the audit log); err
+	// is the Authorizer's.
+	OnRefusal func(c echo.Context, surface string, err error)
+}
+
+// Authorizer decides whether the client of a request may use a worker, by
+// the worker's config.Access (its AUTHTYPE). It returns who the client is,
+// or an error that is a Refusal.
+type Authorizer interface {
+	Authorize(r *http.Request, client, worker string, acc config.Access) (who string, err error)
+}
+
+// Refusal is an Authorizer's error: the status (401, 403, 429), the
+// WWW-Authenticate challenge of a 401 and the Retry-After of a 429.
+type Refusal interface {
+	error
+	HTTPStatus() int
+	AuthChallenge() string
+	RetryIn() time.Duration
 }
 
 // NodeStatus is the state of the node as a whole.
@@ -82,18 +107,20 @@ type NodeStatus struct {
 
 // Server serves Signet's HTTP interface.
 type Server struct {
-	e        *echo.Echo
-	reg      *workers.Registry
-	max      int64
-	log      *slog.Logger
-	shutdown time.Duration
-	tempDir  string
-	metrics  *metrics
-	certs    certText // base64 of signer certificates, for REST responses
-	limits   Limits
-	inFlight atomic.Int64 // requests being served, health and metrics aside
-	queues   workerQueues
-	node     func() NodeStatus
+	e         *echo.Echo
+	reg       *workers.Registry
+	max       int64
+	log       *slog.Logger
+	shutdown  time.Duration
+	tempDir   string
+	metrics   *metrics
+	certs     certText // base64 of signer certificates, for REST responses
+	limits    Limits
+	inFlight  atomic.Int64 // requests being served, health and metrics aside
+	queues    workerQueues
+	node      func() NodeStatus
+	authz     Authorizer
+	onRefusal func(c echo.Context, surface string, err error)
 }
 
 // Route paths of the built-in endpoints; the names label metrics and logs.
@@ -116,14 +143,16 @@ var endpointNames = map[string]string{
 // New returns a Server with its routes.
 func New(opts Options) *Server {
 	s := &Server{
-		reg:      opts.Registry,
-		max:      opts.MaxUploadSize,
-		log:      opts.Logger,
-		shutdown: opts.ShutdownTimeout,
-		tempDir:  opts.TempDir,
-		metrics:  newMetrics(),
-		limits:   opts.Limits.withDefaults(),
-		node:     opts.Node,
+		reg:       opts.Registry,
+		max:       opts.MaxUploadSize,
+		log:       opts.Logger,
+		shutdown:  opts.ShutdownTimeout,
+		tempDir:   opts.TempDir,
+		metrics:   newMetrics(),
+		limits:    opts.Limits.withDefaults(),
+		node:      opts.Node,
+		authz:     opts.Authorizer,
+		onRefusal: opts.OnRefusal,
 	}
 	s.metrics.registry.MustRegister(opts.Collectors...)
 	if s.reg == nil {
@@ -187,7 +216,16 @@ func (s *Server) Handler() http.Handler { return s.e }
 // lets the requests in flight finish, for up to the shutdown timeout, after
 // which it closes the remaining connections. It returns nil after a graceful
 // stop, or the error that stopped it.
-func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+func (s *Server) Serve(ctx context.Context, l net.Listener) error { return s.ServeTLS(ctx, l, nil) }
+
+// ServeTLS is Serve over TLS with cfg (nil: plain HTTP). The connection
+// limit counts TCP connections, under the TLS layer, so that handlers see
+// the TLS state (client certificates) of their request.
+func (s *Server) ServeTLS(ctx context.Context, l net.Listener, cfg *tls.Config) error {
+	ln := newLimitListener(l, s.limits.MaxConnections)
+	if cfg != nil {
+		ln = tls.NewListener(ln, cfg)
+	}
 	hs := &http.Server{
 		Handler:           s.e,
 		ReadHeaderTimeout: s.limits.ReadHeaderTimeout,
@@ -198,7 +236,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(newLimitListener(l, s.limits.MaxConnections)) }()
+	go func() { errc <- hs.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err

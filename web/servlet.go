@@ -17,6 +17,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -225,7 +227,24 @@ func (s *Server) process(c echo.Context, idOrName string, data io.Reader, size i
 		return nil, s.busy("Worker %s is serving its limit of %d requests at once: retry after %s.", w.Name(), s.limits.MaxWorkerQueue, s.limits.RetryAfter)
 	}
 	defer leave()
-	resp, err := w.Process(c.Request().Context(), &workers.Request{Data: data, Size: size, Metadata: meta, ID: info.id, MemoryLimit: s.limits.MaxRequestMemory})
+	ctx := c.Request().Context()
+	caller := tokens.Caller{Client: c.RealIP(), RequestID: info.id}
+	if s.authz != nil {
+		acc := config.Access{Type: config.AuthNoAuth}
+		if aw, ok := w.(interface{ Access() config.Access }); ok {
+			acc = aw.Access()
+		}
+		who, err := s.authz.Authorize(c.Request(), caller.Client, w.Name(), acc)
+		if err != nil {
+			if s.onRefusal != nil {
+				s.onRefusal(c, "worker/"+w.Name(), err)
+			}
+			return nil, err
+		}
+		caller.User = who
+		info.user = who
+	}
+	resp, err := w.Process(tokens.WithCaller(ctx, caller), &workers.Request{Data: data, Size: size, Metadata: meta, ID: info.id, MemoryLimit: s.limits.MaxRequestMemory})
 	if err != nil {
 		return nil, err
 	}

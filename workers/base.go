@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"sync/atomic"
 
+	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/tokens"
 )
@@ -28,26 +26,21 @@ type base struct {
 	// problems are the worker's configuration problems, exactly as config
 	// reports them: a worker adds none of its own.
 	problems []string
+	// publicProblem is the first problem without its file and line: what
+	// a client (anonymous, perhaps) is told.
+	publicProblem string
 	// openErr says why the token could not be opened (tok is then nil).
 	openErr  string
 	disabled bool
-	usage    UsageCounter
-	// limit is KEYUSAGELIMIT, -1 for none; noCount is
-	// DISABLEKEYUSAGECOUNTER.
-	limit   int64
-	noCount bool
-	keyID   *atomic.Pointer[keyID] // usage counter key of the last public key seen; nil: not kept
+	// allowSHA1 is ALLOW_SHA1: the key guard signs SHA-1 digests for this
+	// worker.
+	allowSHA1 bool
+	access    config.Access
 }
 
 // configProblems returns the worker's configuration problems, which are
 // config's: the consistency test of config and Build reads them.
 func (b *base) configProblems() []string { return b.problems }
-
-// keyID is a public key and its usage counter key.
-type keyID struct {
-	pub crypto.PublicKey
-	id  string
-}
 
 func (b *base) Name() string { return b.name }
 func (b *base) ID() int      { return b.id }
@@ -92,17 +85,14 @@ func (b *base) status(ctx context.Context, checkKey func(crypto.PublicKey) error
 			return Status{Errors: []string{err.Error()}}
 		}
 	}
-	if b.usage != nil && !b.noCount && b.limit >= 0 {
-		id, err := b.usageKey(signer.Public())
-		if err != nil {
-			return Status{Errors: []string{fmt.Sprintf("Key %q in crypto token %q: %v", b.alias, b.tokName, err)}}
-		}
-		n, err := b.usage.Count(ctx, id)
-		if err != nil {
-			return Status{Errors: []string{fmt.Sprintf("Key usage counter of key %q: %v", b.alias, err)}}
-		}
-		if n >= b.limit {
-			return Status{Errors: []string{fmt.Sprintf("Key usage limit exceeded: key %q has made %d of its KEYUSAGELIMIT %d signatures.", b.alias, n, b.limit)}}
+	// The key's policy (usage limit, certificate validity) is the guard's,
+	// the same for every surface that signs with the key.
+	if kc, ok := b.tok.(tokens.KeyChecker); ok {
+		if err := kc.CheckKey(ctx, b.alias); err != nil {
+			if errors.Is(err, tokens.ErrUsageLimit) {
+				return Status{Errors: []string{"Key usage limit exceeded: " + err.Error() + "."}}
+			}
+			return Status{Errors: []string{fmt.Sprintf("Key %q in crypto token %q: %v.", b.alias, b.tokName, err)}}
 		}
 	}
 	return Status{Active: true}
@@ -111,7 +101,7 @@ func (b *base) status(ctx context.Context, checkKey func(crypto.PublicKey) error
 // ready fails fast for a worker that cannot serve whatever the request.
 func (b *base) ready() error {
 	if len(b.problems) > 0 {
-		return b.misconfigured(b.problems[0])
+		return b.misconfigured(b.publicProblem + " (the server log and signet config check name the place)")
 	}
 	if b.openErr != "" {
 		return b.misconfigured(b.openErr)
@@ -143,17 +133,11 @@ func (b *base) chain(ctx context.Context) ([]*x509.Certificate, error) {
 	return ch, nil
 }
 
-// sign signs inputs through tokens.SignAll, counting key usage first, and
+// sign signs inputs through tokens.SignAll with the worker's key, whose
+// guard (tokens/guard) applies the key's policy, counts and records, and
 // turns token errors into worker errors.
 func (b *base) sign(ctx context.Context, inputs [][]byte, opts crypto.SignerOpts) ([][]byte, error) {
-	if err := b.count(ctx, len(inputs)); err != nil {
-		return nil, err
-	}
-	return b.signCounted(ctx, inputs, opts)
-}
-
-// signCounted is sign for inputs whose key usage the caller counted.
-func (b *base) signCounted(ctx context.Context, inputs [][]byte, opts crypto.SignerOpts) ([][]byte, error) {
+	ctx = tokens.WithCaller(ctx, tokens.Caller{Surface: "worker/" + b.name, AllowSHA1: b.allowSHA1})
 	res, err := tokens.SignAll(ctx, b.tok, b.alias, inputs, opts)
 	if err != nil {
 		return nil, b.tokenError(err)
@@ -176,8 +160,12 @@ func (b *base) tokenError(err error) error {
 	switch {
 	case errors.As(err, &we):
 		return we // already a worker's sentence, whoever wrapped it
-	case errors.Is(err, tokens.ErrUsageLimit), errors.Is(err, state.ErrLimit):
-		return Unavailable(err, "Key usage limit exceeded for key %q of worker %s (KEYUSAGELIMIT %d): use a new key.", b.alias, b.name, b.limit)
+	case errors.Is(err, tokens.ErrUsageLimit):
+		return Unavailable(err, "Key usage limit exceeded for key %q of worker %s: %v; use a new key.", b.alias, b.name, err)
+	case errors.Is(err, tokens.ErrWeakHash):
+		return Illegal("Worker %s does not sign this digest: %v.", b.name, err)
+	case errors.Is(err, tokens.ErrCertificateValidity):
+		return Unavailable(err, "Worker %s cannot sign now: %v.", b.name, err)
 	case errors.Is(err, state.ErrUnavailable):
 		return Unavailable(err, "Worker %s is offline: the usage limit of its key is shared by the cluster, whose database does not answer; try another node.", b.name)
 	case errors.Is(err, tokens.ErrOffline):
@@ -188,64 +176,6 @@ func (b *base) tokenError(err error) error {
 		return Unavailable(err, "The request was cancelled before it was signed.")
 	}
 	return Unavailable(err, "Signing with key %q of worker %s failed: %v", b.alias, b.name, err)
-}
-
-// UsageCounter counts signatures per key (KEYUSAGELIMIT). Reserve adds n to
-// the count of key and must refuse, adding nothing, with an error wrapping
-// state.ErrLimit when limit >= 0 and the count would pass it; it must
-// have stored the count before it returns nil. Count returns the stored
-// count. state.Counters (state/sqlite.Store) is one.
-//
-// The key is "sha256:" and the hex SHA-256 of the key's public key in DER
-// (SubjectPublicKeyInfo), as SignServer counts per key: every worker using
-// the key, through whatever token name or alias, shares one count, and the
-// count stays with the key when the configuration is renamed.
-type UsageCounter interface {
-	Reserve(ctx context.Context, key string, n, limit int64) (int64, error)
-	Count(ctx context.Context, key string) (int64, error)
-}
-
-// count reserves n signatures of the worker's key before they are made, so
-// that no signature leaves unless its count is stored. Signatures reserved
-// but then not made (a token error) stay counted, which errs on the side of
-// the limit.
-func (b *base) count(ctx context.Context, n int) error {
-	if b.usage == nil || b.noCount || n == 0 {
-		return nil
-	}
-	signer, err := b.tok.Signer(ctx, b.alias)
-	if err != nil {
-		return b.tokenError(err)
-	}
-	id, err := b.usageKey(signer.Public())
-	if err != nil {
-		return b.tokenError(err)
-	}
-	if _, err := b.usage.Reserve(ctx, id, int64(n), b.limit); err != nil {
-		return b.tokenError(err)
-	}
-	return nil
-}
-
-// usageKey returns the usage counter key of pub, remembering the last one.
-func (b *base) usageKey(pub crypto.PublicKey) (string, error) {
-	if b.keyID != nil {
-		if k := b.keyID.Load(); k != nil {
-			if eq, ok := pub.(interface{ Equal(crypto.PublicKey) bool }); ok && eq.Equal(k.pub) {
-				return k.id, nil
-			}
-		}
-	}
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return "", fmt.Errorf("the public key of key %q cannot be encoded to count its usage: %w", b.alias, err)
-	}
-	sum := sha256.Sum256(der)
-	id := "sha256:" + hex.EncodeToString(sum[:])
-	if b.keyID != nil {
-		b.keyID.Store(&keyID{pub: pub, id: id})
-	}
-	return id, nil
 }
 
 // readAll reads a request body that must be in memory (attached content),

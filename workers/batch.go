@@ -181,10 +181,6 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision, 
 			return nil, Illegal("Batch item %d: %v", i, err)
 		}
 	}
-	// The whole batch is counted at once, so that a limit refuses it whole.
-	if err := w.count(ctx, len(items)); err != nil {
-		return nil, err
-	}
 	sigs := make([][]byte, len(items))
 	for _, h := range order {
 		idx := groups[h]
@@ -192,7 +188,7 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision, 
 		for j, i := range idx {
 			inputs[j] = items[i].pending.Input()
 		}
-		out, err := w.signCounted(ctx, inputs, items[idx[0]].signer.SignerOpts())
+		out, err := w.sign(ctx, inputs, items[idx[0]].signer.SignerOpts())
 		if err != nil {
 			return nil, err
 		}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/signet-project/signet/config"
@@ -24,9 +23,13 @@ type BuildOptions struct {
 	// Previous is the Set being replaced: tokens whose configuration did not
 	// change are kept (an HSM session or a loaded keystore survives a reload).
 	Previous *Set
-	Usage    UsageCounter
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Guard wraps every token, so that whoever signs with one of its keys
+	// (a worker, the vendor APIs, the admin test-sign) goes through the
+	// key's policy, counted and recorded (tokens/guard.Guard). Nil: the
+	// tokens are used as they are, unlimited and unrecorded (tests).
+	Guard  tokens.KeyGuard
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Build makes a Set from a configuration. It never fails as a whole: a worker
@@ -39,6 +42,13 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	wrap := func(t tokens.Token, p func(string) tokens.KeyPolicy) tokens.Token { return t }
+	if opts.Guard != nil {
+		wrap = opts.Guard.Wrap
+	}
+	// Every token is guarded: whoever signs with one of its keys (a worker,
+	// the vendor APIs, the admin test-sign) goes through the key's policy.
+	policies := keyPolicies(cfg)
 	toks := make(map[string]tokens.Token, len(cfg.Tokens))
 	fps := make(map[string]string, len(cfg.Tokens))
 	tokErr := map[string]string{}
@@ -47,7 +57,7 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 		fps[tc.Name] = fp
 		if opts.Previous != nil && opts.Previous.fingerprints[tc.Name] == fp {
 			if t, ok := opts.Previous.tokens[tc.Name]; ok {
-				toks[tc.Name] = t
+				toks[tc.Name] = wrap(tokens.Unwrap(t), policies[tc.Name])
 				continue
 			}
 		}
@@ -58,7 +68,7 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 			continue
 		}
 		activate(ctx, t, tc, opts.Logger)
-		toks[tc.Name] = t
+		toks[tc.Name] = wrap(t, policies[tc.Name])
 	}
 
 	// TSA_WORKER is looked up at request time in the Set being built: a
@@ -95,14 +105,16 @@ func Build(ctx context.Context, cfg *config.Config, opts BuildOptions) *Set {
 // resolved when the worker signs.
 func build(wc config.Worker, toks map[string]tokens.Token, tokErr map[string]string, lookup Lookup, opts BuildOptions) Worker {
 	p := wc.Properties
-	b := base{name: wc.Name, id: wc.ID, kind: wc.Kind, tokName: wc.Token, alias: wc.Key, usage: opts.Usage,
-		disabled: p.Bool(config.PropDisabled),
-		limit:    int64(p.Int(config.PropKeyUsageLimit)),
-		noCount:  p.Bool(config.PropDisableKeyUsageCounter),
-		keyID:    new(atomic.Pointer[keyID]),
+	b := base{name: wc.Name, id: wc.ID, kind: wc.Kind, tokName: wc.Token, alias: wc.Key,
+		disabled:  p.Bool(config.PropDisabled),
+		allowSHA1: p.Bool(config.PropAllowSHA1),
+		access:    config.Access{Type: p.String(config.PropAuthType), Clients: wc.AuthorizedClients, Users: wc.Users},
 	}
 	for _, pr := range wc.Problems {
 		b.problems = append(b.problems, pr.Error())
+		if b.publicProblem == "" {
+			b.publicProblem = pr.Msg
+		}
 	}
 	if wc.Token != "" {
 		b.tok = toks[wc.Token]
@@ -124,7 +136,8 @@ func build(wc config.Worker, toks map[string]tokens.Token, tokErr map[string]str
 	}
 	// config reports an unknown kind; the worker answers with that problem.
 	if len(b.problems) == 0 {
-		b.problems = append(b.problems, fmt.Sprintf("%s: worker kind %s is not available in this version of Signet: use one of %s.", wc.Pos, wc.Kind, strings.Join(config.Kinds(), ", ")))
+		b.publicProblem = fmt.Sprintf("worker kind %s is not available in this version of Signet: use one of %s.", wc.Kind, strings.Join(config.Kinds(), ", "))
+		b.problems = append(b.problems, fmt.Sprintf("%s: %s", wc.Pos, b.publicProblem))
 	}
 	return &offline{base: b}
 }

@@ -53,7 +53,7 @@ func (s *Set) release() {
 // closeTokens closes the tokens that can be closed (tokens.Closer).
 func closeTokens(toks []tokens.Token) {
 	for _, t := range toks {
-		if c, ok := t.(tokens.Closer); ok {
+		if c, ok := tokens.Unwrap(t).(tokens.Closer); ok {
 			c.Close() // the token is gone whatever the answer; it logs its own trouble
 		}
 	}
@@ -136,13 +136,15 @@ func (r *Registry) Acquire() (set *Set, release func()) {
 func (r *Registry) Swap(s *Set) *Set {
 	old := r.cur.Swap(s)
 	if old != nil && old != s {
+		// Tokens are compared unwrapped: a reused token is guarded anew
+		// by each Set (tokens/guard).
 		kept := make(map[tokens.Token]bool, len(s.tokens))
 		for _, t := range s.tokens {
-			kept[t] = true
+			kept[tokens.Unwrap(t)] = true
 		}
 		for _, t := range old.tokens {
-			if !kept[t] {
-				old.retire = append(old.retire, t)
+			if !kept[tokens.Unwrap(t)] {
+				old.retire = append(old.retire, tokens.Unwrap(t))
 			}
 		}
 		old.release()

@@ -140,7 +140,7 @@ func TestBuildAgreesWithConfigRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	anchors := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: chain[0].Raw})
-	const tsaWorker = "  - name: TSA\n    id: 9\n    kind: TimeStampSigner\n    token: t\n    key: tsa\n    properties:\n      DEFAULTTSAPOLICYOID: 1.2.3.4\n"
+	const tsaWorker = "  - name: TSA\n    id: 9\n    kind: TimeStampSigner\n    token: t\n    key: tsa\n    properties:\n      AUTHTYPE: NOAUTH\n      DEFAULTTSAPOLICYOID: 1.2.3.4\n"
 	type ruleCase struct {
 		kind, props, want string    // want: the one problem config reports; "" for none
 		edit              [2]string // replaces edit[0] by edit[1] in worker W's YAML
@@ -193,8 +193,9 @@ func TestBuildAgreesWithConfigRules(t *testing.T) {
 		{config.KindPlainSigner, "BATCHSIGNING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", "not supported by PlainSigner", none},
 		{config.KindPlainSigner, "ALLOW_BATCHSIGNING_OVERRIDE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", "not supported by PlainSigner", none},
 		{config.KindCMSSigner, "KEYUSAGELIMIT: 5\nDISABLEKEYUSAGECOUNTER: true", "cannot be combined with DISABLEKEYUSAGECOUNTER", none},
-		{config.KindCAdESSigner, "AUTHTYPE: CLIENTCERT", "CLIENTCERT is not available", none},
-		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nAUTHTYPE: clientcert", "CLIENTCERT is not available", none},
+		{config.KindCAdESSigner, "AUTHTYPE: CLIENTCERT", "AUTHTYPE CLIENTCERT needs TLS with client certificates", none},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nAUTHTYPE: clientcert", "AUTHTYPE CLIENTCERT needs TLS with client certificates", none},
+		{config.KindCAdESSigner, "AUTHTYPE: USERNAME_PASSWORD", "AUTHTYPE USERNAME_PASSWORD needs users", none},
 		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_URL: http://127.0.0.1:1/tsr\nTSA_WORKER: TSA", "TSA_URL and TSA_WORKER cannot both be set", none},
 		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T", "BASELINE-T needs a time-stamp authority", none},
 		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: TSA\nTSA_POLICYOID: 1.2.3", "TSA_POLICYOID is not used with TSA_WORKER", none},
@@ -221,6 +222,9 @@ func TestBuildAgreesWithConfigRules(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.kind+"/"+strings.ReplaceAll(tt.props, "\n", ","), func(t *testing.T) {
 			w := fmt.Sprintf("  - name: W\n    id: 1\n    kind: %s\n    token: t\n    key: k\n    properties:\n", tt.kind)
+			if !strings.Contains(tt.props, "AUTHTYPE") {
+				w += "      AUTHTYPE: NOAUTH\n"
+			}
 			if tt.kind == config.KindTimeStampSigner {
 				w = strings.Replace(w, "key: k\n", "key: tsa\n", 1)
 			}
@@ -272,7 +276,7 @@ func TestKeyResolvedWhenSigning(t *testing.T) {
 		t.Fatal(err)
 	}
 	y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n" +
-		"  - name: Plain\n    id: 1\n    kind: PlainSigner\n    token: t\n    key: late\n"
+		"  - name: Plain\n    id: 1\n    kind: PlainSigner\n    token: t\n    key: late\n    properties: {AUTHTYPE: NOAUTH}\n"
 	cfg, err := config.Parse(filepath.Join(t.TempDir(), "w.yaml"), []byte(y))
 	if err != nil {
 		t.Fatal(err)

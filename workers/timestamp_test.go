@@ -77,6 +77,7 @@ const tsaYAML = `  - name: TSA
     token: t
     key: tsa
     properties:
+      AUTHTYPE: NOAUTH
       DEFAULTTSAPOLICYOID: 1.2.3.4.1
 `
 
@@ -222,6 +223,7 @@ const btYAML = `  - name: BT
     token: t
     key: k
     properties:
+      AUTHTYPE: NOAUTH
       DETACHEDSIGNATURE: true
       CLIENTSIDEHASHING: true
       ALLOW_BATCHSIGNING_OVERRIDE: true

@@ -13,12 +13,13 @@ import (
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/state/sqlite"
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/guard"
 	"github.com/signet-project/signet/workers"
 )
 
 // TestKeyUsageCounting: signatures are counted per key (the SHA-256 of its
 // public key), a batch of N counts N, KEYUSAGELIMIT refuses with 503
-// before signing, and DISABLEKEYUSAGECOUNTER does not count.
+// before signing, and every worker on the key shares its limit.
 func TestKeyUsageCounting(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -32,9 +33,9 @@ func TestKeyUsageCounting(t *testing.T) {
     type: soft
     properties: {KEYSTOREPATH: ks.p12}
 workers:
-  - {name: Limited, id: 1, kind: CAdESSigner, token: t, key: k, properties: {KEYUSAGELIMIT: 5, ALLOW_BATCHSIGNING_OVERRIDE: true, ACCEPTED_HASH_DIGEST_ALGORITHMS: "SHA-256,SHA-384"}}
-  - {name: Other, id: 2, kind: CMSSigner, token: t, key: k}
-  - {name: Uncounted, id: 3, kind: CMSSigner, token: t, key: k, properties: {DISABLEKEYUSAGECOUNTER: true}}
+  - {name: Limited, id: 1, kind: CAdESSigner, token: t, key: k, properties: {AUTHTYPE: NOAUTH, KEYUSAGELIMIT: 5, ALLOW_BATCHSIGNING_OVERRIDE: true, ACCEPTED_HASH_DIGEST_ALGORITHMS: "SHA-256,SHA-384"}}
+  - {name: Other, id: 2, kind: CMSSigner, token: t, key: k, properties: {AUTHTYPE: NOAUTH}}
+  - {name: Uncounted, id: 3, kind: CMSSigner, token: t, key: k, properties: {AUTHTYPE: NOAUTH, DISABLEKEYUSAGECOUNTER: true}}
 `
 	cfg, err := config.Parse(filepath.Join(t.TempDir(), "w.yaml"), []byte(y))
 	if err != nil {
@@ -42,7 +43,7 @@ workers:
 	}
 	set := workers.Build(ctx, cfg, workers.BuildOptions{
 		Open:  func(context.Context, config.Token) (tokens.Token, error) { return f.tok, nil },
-		Usage: store,
+		Guard: &guard.Guard{Counters: store},
 	})
 	lookup := func(name string) workers.Worker {
 		w, err := set.Lookup(name)
@@ -68,6 +69,9 @@ workers:
 
 	batch := batchJSON(digestItem("a", "SHA-256", crypto.SHA256, "a"), digestItem("b", "SHA-256", crypto.SHA256, "b"), digestItem("c", "SHA-256", crypto.SHA256, "c"))
 	mixed := batchJSON(digestItem("a", "SHA-256", crypto.SHA256, "a"), digestItem("b", "SHA-384", crypto.SHA384, "b"))
+	// One key, one policy: Limited's KEYUSAGELIMIT is the key's, so Other
+	// and Uncounted (whose DISABLEKEYUSAGECOUNTER loses to the limit) count
+	// and stop with it.
 	steps := []struct {
 		worker    string
 		data      []byte
@@ -76,14 +80,13 @@ workers:
 		wantErr   string
 	}{
 		{"Other", []byte("doc"), nil, 1, ""},
-		{"Uncounted", []byte("doc"), nil, 1, ""},
-		{"Limited", batch, map[string]string{"USING_BATCHSIGNING": "true"}, 4, ""},
-		{"Limited", batch, map[string]string{"USING_BATCHSIGNING": "true"}, 4, "Key usage limit exceeded"}, // 4+3 > 5: refused whole
-		{"Limited", mixed, map[string]string{"USING_BATCHSIGNING": "true"}, 4, "Key usage limit exceeded"}, // two digest algorithms, counted as one batch
-		{"Limited", []byte("doc"), map[string]string{"USING_BATCHSIGNING": "false"}, 5, ""},
+		{"Uncounted", []byte("doc"), nil, 2, ""},
+		{"Limited", batch, map[string]string{"USING_BATCHSIGNING": "true"}, 5, ""},
+		{"Limited", batch, map[string]string{"USING_BATCHSIGNING": "true"}, 5, "Key usage limit exceeded"}, // 5+3 > 5: refused whole
+		{"Limited", mixed, map[string]string{"USING_BATCHSIGNING": "true"}, 5, "Key usage limit exceeded"},
 		{"Limited", []byte("doc"), map[string]string{"USING_BATCHSIGNING": "false"}, 5, "Key usage limit exceeded"},
-		{"Other", []byte("doc"), nil, 6, ""}, // no limit of its own: counts past Limited's
-		{"Uncounted", []byte("doc"), nil, 6, ""},
+		{"Other", []byte("doc"), nil, 5, "Key usage limit exceeded"}, // the key's limit, whichever worker asks
+		{"Uncounted", []byte("doc"), nil, 5, "Key usage limit exceeded"},
 	}
 	for i, st := range steps {
 		signed := f.tok.signed.Load()
@@ -103,8 +106,8 @@ workers:
 	if st := lookup("Limited").Status(ctx); st.Active || !strings.Contains(strings.Join(st.Errors, " "), "usage limit") {
 		t.Fatalf("Limited at its limit: status %+v, want OFFLINE for the usage limit", st)
 	}
-	if st := lookup("Other").Status(ctx); !st.Active {
-		t.Fatalf("Other: status %+v, want ACTIVE", st)
+	if st := lookup("Other").Status(ctx); st.Active {
+		t.Fatalf("Other, on the same key: status %+v, want OFFLINE", st)
 	}
 }
 
@@ -120,9 +123,9 @@ func benchmarkSingle(b *testing.B, counted bool) {
 			b.Fatal(err)
 		}
 		defer store.Close()
-		opts.Usage = store
+		opts.Guard = &guard.Guard{Counters: store}
 	}
-	cfg, err := config.Parse(filepath.Join(b.TempDir(), "w.yaml"), []byte("tokens:\n  - {name: t, type: soft, properties: {KEYSTOREPATH: ks.p12}}\nworkers:\n  - {name: W, id: 1, kind: CAdESSigner, token: t, key: k}\n"))
+	cfg, err := config.Parse(filepath.Join(b.TempDir(), "w.yaml"), []byte("tokens:\n  - {name: t, type: soft, properties: {KEYSTOREPATH: ks.p12}}\nworkers:\n  - {name: W, id: 1, kind: CAdESSigner, token: t, key: k, properties: {AUTHTYPE: NOAUTH}}\n"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -113,6 +113,9 @@ func (f *fixture) worker(t *testing.T, props string) workers.Worker {
 func (f *fixture) workerOf(t testing.TB, kind, props string) workers.Worker {
 	t.Helper()
 	y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n  - name: W\n    id: 1\n    kind: " + kind + "\n    token: t\n    key: k\n    properties:\n"
+	if !strings.Contains(props, "AUTHTYPE") {
+		y += "      AUTHTYPE: NOAUTH\n"
+	}
 	for _, l := range strings.Split(strings.TrimSpace(props), "\n") {
 		if l = strings.TrimSpace(l); l != "" {
 			y += "      " + l + "\n"
@@ -490,15 +493,18 @@ func TestTokenOfflineIsUnavailable(t *testing.T) {
 	wantErr(t, err, workers.ErrUnavailable, "offline")
 }
 
-func TestNotYetSupportedPropertiesKeepWorkerOffline(t *testing.T) {
+func TestAuthWithoutWhatItNeedsKeepsWorkerOffline(t *testing.T) {
 	f := newFixture(t)
-	for _, props := range []string{"AUTHTYPE: CLIENTCERT"} {
+	for _, props := range []string{"AUTHTYPE: CLIENTCERT", "AUTHTYPE: USERNAME_PASSWORD"} {
 		w := f.worker(t, props)
 		st := w.Status(context.Background())
-		if st.Active || !strings.Contains(strings.Join(st.Errors, " "), "not") {
-			t.Fatalf("%s: status %+v, want OFFLINE saying it is not supported", props, st)
+		if st.Active || !strings.Contains(strings.Join(st.Errors, " "), "AUTHTYPE") {
+			t.Fatalf("%s: status %+v, want OFFLINE saying what AUTHTYPE needs", props, st)
 		}
 		_, err := process(w, []byte("doc"), nil)
-		wantErr(t, err, workers.ErrMisconfigured, "this version")
+		wantErr(t, err, workers.ErrMisconfigured, "AUTHTYPE")
+		if strings.Contains(err.Error(), ".yaml:") {
+			t.Errorf("%s: the client is told the configuration file: %v", props, err)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/signet-project/signet/internal/adminclient"
 	"github.com/signet-project/signet/internal/cluster"
 	srv "github.com/signet-project/signet/internal/server"
+	"github.com/signet-project/signet/internal/tlsclient"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/state/sqlite"
 	adminapi "github.com/signet-project/signet/web/admin"
@@ -30,17 +31,24 @@ func adminCmd(name, args, short string, n [2]int, setup func(fs *flag.FlagSet) a
 	return command{name: "admin " + name, args: args, short: short, min: n[0], max: n[1], setup: func(fs *flag.FlagSet) runFunc {
 		var base, user, passwordFile string
 		var asJSON bool
-		fs.StringVar(&base, "url", defaultURL, "Signet base `URL`")
+		fs.StringVar(&base, "url", defaultURL(), "Signet base `URL` (default $"+URLEnv+")")
 		fs.StringVar(&user, "user", "admin", "admin user `name`")
 		fs.StringVar(&passwordFile, "password-file", "", "`file` holding the admin password (default: $SIGNET_ADMIN_PASSWORD)")
 		fs.BoolVar(&asJSON, "json", false, "print JSON instead of tables")
+		var tf tlsclient.Flags
+		tf.Register(fs)
 		run := setup(fs)
 		return func(ctx context.Context, io stdio, args []string) error {
 			password, err := adminclient.PasswordFrom(passwordFile)
 			if err != nil {
 				return usageError(err.Error())
 			}
+			tc, err := tf.Config()
+			if err != nil {
+				return usageError(err.Error())
+			}
 			c := adminclient.New(base, user, password, io.out)
+			c.HTTP.Transport = &http.Transport{TLSClientConfig: tc}
 			c.JSON = asJSON
 			err = run(ctx, c, args)
 			var ue usageError
@@ -203,32 +211,44 @@ func adminAuditList(fs *flag.FlagSet) adminRun {
 }
 
 // auditVerifyCmd checks the hash chain of the audit log in the data
-// folder's state database, opened read-only (a running server may use it).
-// It exits 0 when the log is intact and 1 naming the first bad record.
+// folder's state database, opened read-only (a running server may use it),
+// and that the log ends at the head sealed with the audit key (outside the
+// database): edited, deleted, reordered and added records, a cut or wiped
+// log and an older copy of the database put back are all reported. It
+// exits 0 when the log is intact and 1 naming the first bad record.
 //
 // With --state it checks the one chain of a cluster in PostgreSQL instead,
 // with --seal the seal of its head (the key file every node has).
 func auditVerifyCmd(fs *flag.FlagSet) runFunc {
 	dataDir := fs.String("data", "signet-data", "data `folder` of the server whose audit log to check")
+	keyFile := fs.String("audit-key", "", "`file` of the key that seals the audit head (the server's server.auditKey; default DATA.audit-key beside the data folder)")
 	url := fs.String("state", "", "check the cluster's audit log in the PostgreSQL database at `URL` instead")
 	seal := fs.String("seal", "", "with --state: the audit seal key `file` of the cluster's nodes")
 	return func(ctx context.Context, io stdio, _ []string) error {
-		var store interface {
-			VerifyCount(context.Context) (int64, error)
-			Close() error
-		}
+		var n int64
 		var err error
 		if *url != "" {
-			store, err = cluster.OpenURL(ctx, *url, *seal, true)
+			store, oerr := cluster.OpenURL(ctx, *url, *seal, true)
+			if oerr != nil {
+				fmt.Fprintf(io.err, "signet admin audit verify: %v\n", oerr)
+				return exitError{1}
+			}
+			defer store.Close()
+			n, err = store.VerifyCount(ctx)
 		} else {
-			store, err = sqlite.OpenReadOnly(ctx, filepath.Join(*dataDir, srv.StateFile))
+			store, oerr := sqlite.OpenReadOnly(ctx, filepath.Join(*dataDir, srv.StateFile))
+			if oerr != nil {
+				fmt.Fprintf(io.err, "signet admin audit verify: %v\n", oerr)
+				return exitError{1}
+			}
+			defer store.Close()
+			key, kerr := state.OpenSeal(srv.AuditKeyFile(*keyFile, *dataDir), false)
+			if kerr != nil {
+				fmt.Fprintf(io.err, "signet admin audit verify: %v: without the key the end of the log cannot be checked (set --audit-key)\n", kerr)
+				return exitError{1}
+			}
+			n, err = state.NewSealed(store, key).VerifyCount(ctx)
 		}
-		if err != nil {
-			fmt.Fprintf(io.err, "signet admin audit verify: %v\n", err)
-			return exitError{1}
-		}
-		defer store.Close()
-		n, err := store.VerifyCount(ctx)
 		var ce *state.ChainError
 		switch {
 		case errors.As(err, &ce):

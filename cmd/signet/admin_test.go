@@ -89,12 +89,12 @@ func newAdminEnv(t *testing.T, withHSM bool) *adminEnv {
 		e.hsm = true
 		fmt.Fprintf(&y, "  - name: hsm\n    type: pkcs11\n    properties:\n      SHAREDLIBRARYNAME: %s\n      SLOTLABELTYPE: SLOT_LABEL\n      SLOTLABELVALUE: %s\n", module, adminTestHSMLabel)
 	}
-	y.WriteString("workers:\n  - name: SoftSigner\n    id: 1\n    kind: CMSSigner\n    token: soft\n    key: admin-soft\n")
+	y.WriteString("workers:\n  - name: SoftSigner\n    id: 1\n    kind: CMSSigner\n    token: soft\n    key: admin-soft\n    properties: {AUTHTYPE: NOAUTH}\n")
 	// A PlainSigner without SIGNATUREALGORITHM chooses it from the key
 	// when it signs: it works with a key generated after it was built.
-	y.WriteString("  - name: SoftPlain\n    id: 3\n    kind: PlainSigner\n    token: soft\n    key: admin-soft\n")
+	y.WriteString("  - name: SoftPlain\n    id: 3\n    kind: PlainSigner\n    token: soft\n    key: admin-soft\n    properties: {AUTHTYPE: NOAUTH}\n")
 	if e.hsm {
-		y.WriteString("  - name: HSMSigner\n    id: 2\n    kind: CMSSigner\n    token: hsm\n    key: admin-hsm\n")
+		y.WriteString("  - name: HSMSigner\n    id: 2\n    kind: CMSSigner\n    token: hsm\n    key: admin-hsm\n    properties: {AUTHTYPE: NOAUTH}\n")
 	}
 	fmt.Fprintf(&y, "users:\n  - name: admin\n    roles: [admin]\n    passwordHash: '%s'\n  - name: operator\n    roles: [operator]\n    passwordHash: '%s'\n", hash, hash)
 	cfg := filepath.Join(dir, "signet.yaml")
@@ -112,6 +112,7 @@ func (e *adminEnv) admin(t *testing.T, args ...string) (code int, stdout, stderr
 	var out, errb bytes.Buffer
 	all := append([]string{"admin"}, args...)
 	all = append(all, "--url", e.s.url)
+	all = append(all, e.s.tlsArgs()...)
 	if !slices.Contains(args, "--password-file") {
 		all = append(all, "--password-file", e.pwFile)
 	}
@@ -312,7 +313,7 @@ func TestAdminCLIErrors(t *testing.T) {
 		{"bad algorithm", []string{"keys", "generate", "soft", "k", "--algorithm", "DSA"}, 1, "use RSA, ECDSA or Ed25519"},
 		{"unknown worker", []string{"workers", "Nope"}, 1, "No worker named"},
 		{"wrong password", []string{"tokens", "--password-file", opPw}, 1, "Wrong user name or password"},
-		{"not an administrator", []string{"tokens", "--user", "operator"}, 1, "not an administrator"},
+		{"an operator may not change keys", []string{"keys", "remove", "soft", "admin-soft", "--user", "operator"}, 1, "needs the admin role"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -363,8 +364,11 @@ func TestAdminDemoServer(t *testing.T) {
 	if !lineHas(out, "signer-p256", "yes") || !lineHas(out, "signer-rsa3072", "CMSSigner") {
 		t.Errorf("keys list demo:\n%s", out)
 	}
-	// The demo users that are not administrators are refused.
-	if code, _, errs := e.admin(t, "tokens", "--user", "operator"); code != 1 || !strings.Contains(errs, "HTTP 403") {
-		t.Errorf("operator: exit %d %s", code, errs)
+	// The demo operator reads and may deactivate tokens, but not change keys.
+	if code, _, errs := e.admin(t, "tokens", "--user", "operator"); code != 0 {
+		t.Errorf("operator reading: exit %d %s", code, errs)
+	}
+	if code, _, errs := e.admin(t, "keys", "generate", "demo", "op-key", "--user", "operator"); code != 1 || !strings.Contains(errs, "HTTP 403") || !strings.Contains(errs, "admin role") {
+		t.Errorf("operator generating a key: exit %d %s", code, errs)
 	}
 }

@@ -140,17 +140,17 @@ func TestBadInput(t *testing.T) {
 func TestConfigCheck(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks}\nworkers:\n  - name: W\n    id: 1\n    kind: CAdESSigner\n    token: t\n    key: k\n    properties:\n      BATCHSIGNNG: true\n"), 0o644)
+	os.WriteFile(bad, []byte("tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks}\nworkers:\n  - name: W\n    id: 1\n    kind: CAdESSigner\n    token: t\n    key: k\n    properties:\n      AUTHTYPE: NOAUTH\n      BATCHSIGNNG: true\n"), 0o644)
 	var out, errb bytes.Buffer
 	err := run(t.Context(), []string{"config", "check", bad}, &out, &errb)
 	if ee, ok := err.(exitError); !ok || ee.code != 1 {
 		t.Fatalf("exit %v, want 1", err)
 	}
-	if !strings.Contains(errb.String(), bad+":12") || !strings.Contains(errb.String(), "did you mean BATCHSIGNING") {
+	if !strings.Contains(errb.String(), bad+":13") || !strings.Contains(errb.String(), "did you mean BATCHSIGNING") {
 		t.Fatalf("output lacks file:line and hint:\n%s", errb.String())
 	}
 	good := filepath.Join(dir, "good.yaml")
-	os.WriteFile(good, []byte("tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks}\nworkers:\n  - name: W\n    id: 1\n    kind: CMSSigner\n    token: t\n    key: k\n"), 0o644)
+	os.WriteFile(good, []byte("tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks}\nworkers:\n  - name: W\n    id: 1\n    kind: CMSSigner\n    token: t\n    key: k\n    properties: {AUTHTYPE: NOAUTH}\n"), 0o644)
 	out.Reset()
 	if err := run(t.Context(), []string{"config", "check", good}, &out, &errb); err != nil {
 		t.Fatalf("good file: %v", err)
@@ -166,7 +166,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	added := strings.Replace(string(orig), "\nworkers:\n", "\nworkers:\n  - name: Extra\n    id: 99\n    kind: CMSSigner\n    token: demo\n    key: signer-p256\n", 1)
+	added := strings.Replace(string(orig), "\nworkers:\n", "\nworkers:\n  - name: Extra\n    id: 99\n    kind: CMSSigner\n    token: demo\n    key: signer-p256\n    properties: {AUTHTYPE: NOAUTH}\n", 1)
 	if err := os.WriteFile(cfg, []byte(added), 0o644); err != nil {
 		t.Fatal(err)
 	}

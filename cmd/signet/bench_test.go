@@ -19,7 +19,7 @@ import (
 func runBenchJSON(t *testing.T, s *server, args ...string) (loadgen.BenchResult, string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	all := append([]string{"client", "bench", "-url", s.url, "-json", "-progress", "0"}, args...)
+	all := append(append([]string{"client", "bench", "-url", s.url, "-json", "-progress", "0"}, s.tlsArgs()...), args...)
 	err := run(t.Context(), all, &stdout, &stderr)
 	var res loadgen.BenchResult
 	if jerr := json.Unmarshal(stdout.Bytes(), &res); jerr != nil {
@@ -160,7 +160,7 @@ func TestClientBenchFlags(t *testing.T) {
 func TestClientBenchProgress(t *testing.T) {
 	s := startServer(t)
 	var stdout, stderr bytes.Buffer
-	err := run(t.Context(), []string{"client", "bench", "-url", s.url, "-d", "350ms", "-c", "2", "-progress", "100ms"}, &stdout, &stderr)
+	err := run(t.Context(), append([]string{"client", "bench", "-url", s.url, "-d", "350ms", "-c", "2", "-progress", "100ms"}, s.tlsArgs()...), &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("%v: %s", err, stderr.String())
 	}
@@ -181,7 +181,7 @@ func TestClientBenchInterrupted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	err := run(ctx, []string{"client", "bench", "-url", s.url, "-n", "100000000", "-c", "4", "-json", "-progress", "0"}, &stdout, &stderr)
+	err := run(ctx, append([]string{"client", "bench", "-url", s.url, "-n", "100000000", "-c", "4", "-json", "-progress", "0"}, s.tlsArgs()...), &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("%v: %s", err, stderr.String())
 	}

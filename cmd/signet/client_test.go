@@ -30,7 +30,7 @@ func TestClientSignAndBatch(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			out := t.TempDir()
 			var stdout, stderr bytes.Buffer
-			args := append(c.args, "-url", s.url, "-worker", "CAdESSigner", "-out", out, in)
+			args := append(append(append([]string{}, c.args...), s.tlsArgs()...), "-url", s.url, "-worker", "CAdESSigner", "-out", out, in)
 			if err := run(t.Context(), args, &stdout, &stderr); err != nil {
 				t.Fatalf("%v: %s", err, stderr.String())
 			}
@@ -65,7 +65,7 @@ func TestClientDefaults(t *testing.T) {
 			}
 			for range 2 {
 				var stdout, stderr bytes.Buffer
-				if err := run(t.Context(), []string{"client", cmd, "-url", s.url, in}, &stdout, &stderr); err != nil {
+				if err := run(t.Context(), append(append([]string{"client", cmd, "-url", s.url}, s.tlsArgs()...), in), &stdout, &stderr); err != nil {
 					t.Fatalf("%v: %s", err, stderr.String())
 				}
 				if got := stdout.String(); got != "3 signed, 0 failed\n" {
@@ -97,7 +97,7 @@ func TestClientDefaults(t *testing.T) {
 		os.WriteFile(filepath.Join(in, sub, "x.txt"), []byte("document "+sub), 0o644)
 	}
 	var stdout, stderr bytes.Buffer
-	if err := run(t.Context(), []string{"client", "sign", "-url", s.url, "-out", out, in}, &stdout, &stderr); err != nil {
+	if err := run(t.Context(), append(append([]string{"client", "sign", "-url", s.url}, s.tlsArgs()...), "-out", out, in), &stdout, &stderr); err != nil {
 		t.Fatalf("%v: %s", err, stderr.String())
 	}
 	for _, sub := range []string{"a", "b"} {

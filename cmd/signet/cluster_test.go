@@ -202,7 +202,7 @@ workers:
 	for i, w := range workers {
 		f := append(strings.SplitN(w, ":", 3), "")
 		name, key, limit := f[0], f[1], f[2]
-		fmt.Fprintf(&b, "  - name: %s\n    id: %d\n    kind: PlainSigner\n    token: db\n    key: %s\n    properties:\n      SIGNATUREALGORITHM: SHA256withECDSA\n", name, i+1, key)
+		fmt.Fprintf(&b, "  - name: %s\n    id: %d\n    kind: PlainSigner\n    token: db\n    key: %s\n    properties:\n      AUTHTYPE: NOAUTH\n      SIGNATUREALGORITHM: SHA256withECDSA\n", name, i+1, key)
 		if limit != "" {
 			fmt.Fprintf(&b, "      KEYUSAGELIMIT: %s\n", limit)
 		}
@@ -260,7 +260,7 @@ func TestCluster(t *testing.T) {
 	}
 
 	// Keys generated through node 1 only.
-	for _, k := range []string{"k1", "k2", "k3", "k4"} {
+	for _, k := range []string{"k1", "k2", "k3", "k4", "k5"} {
 		if code, body := nodes[0].admin("POST", "/tokens/db/keys", `{"alias":"`+k+`","algorithm":"ECDSA","curve":"P-256"}`); code != 200 && code != 201 {
 			t.Fatalf("generate %s through node 1: %d %s", k, code, body)
 		}
@@ -355,7 +355,9 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("config push reaches every node within a second", func(t *testing.T) {
-		push(t, "Limited:k1:500", "Crash:k2:500", "Down:k3:1000000", "Free:k4", "Added:k4")
+		// Added has a key of its own: the limit it is given below is its
+		// key's, which Free's key must not share.
+		push(t, "Limited:k1:500", "Crash:k2:500", "Down:k3:1000000", "Free:k4", "Added:k5")
 		if d := waitVersion(t, "3"); d > time.Second {
 			t.Errorf("the last node ran version 3 after %v", d)
 		}

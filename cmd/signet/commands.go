@@ -20,8 +20,18 @@ import (
 	"github.com/signet-project/signet/internal/verify"
 )
 
-// defaultURL is the server the clients ask unless told otherwise.
-const defaultURL = "http://" + srv.DefaultListen
+// URLEnv names the environment variable that says which server the
+// clients ask: the line `signet serve` prints for a reader to paste sets it.
+const URLEnv = "SIGNET"
+
+// defaultURL is the server the clients ask unless told otherwise: $SIGNET,
+// else the default listen address.
+func defaultURL() string {
+	if u := os.Getenv(URLEnv); u != "" {
+		return u
+	}
+	return "https://" + srv.DefaultListen
+}
 
 // commands returns the table of subcommands, in the order `signet -h`
 // lists them.
@@ -61,7 +71,7 @@ Exit status: 0 TOTAL-PASSED, 1 TOTAL-FAILED, 3 INDETERMINATE, 2 usage or input e
 func groupNote(group string) string {
 	if group == "admin" {
 		return `Flags of every command that asks the server:
-  --url URL             server (default ` + defaultURL + `)
+  --url URL             server (default $` + URLEnv + `, else https://` + srv.DefaultListen + `)
   --user NAME           admin user (default admin)
   --password-file FILE  the user's password (default: $SIGNET_ADMIN_PASSWORD)
   --json                print the server's JSON instead of tables
@@ -125,7 +135,7 @@ func checkCmd(*flag.FlagSet) runFunc {
 // signCmd is client sign, or client batch.
 func signCmd(batch bool) func(fs *flag.FlagSet) runFunc {
 	return func(fs *flag.FlagSet) runFunc {
-		o := client.Options{URL: defaultURL}
+		o := client.Options{URL: defaultURL()}
 		o.Flags(fs, batch)
 		return func(ctx context.Context, io stdio, args []string) error {
 			files, err := client.Inputs(args, o.Out)
@@ -154,7 +164,7 @@ func signCmd(batch bool) func(fs *flag.FlagSet) runFunc {
 
 func benchCmd(fs *flag.FlagSet) runFunc {
 	var o loadgen.Options
-	o.Flags(fs, defaultURL)
+	o.Flags(fs, defaultURL())
 	return func(ctx context.Context, io stdio, _ []string) error {
 		if err := o.Check(); err != nil {
 			return usageError(err.Error())

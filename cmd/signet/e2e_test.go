@@ -6,9 +6,11 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -56,6 +58,15 @@ func launch(t testing.TB, data, listen string, args ...string) *server {
 	s := &server{data: data, cancel: cancel, done: make(chan error, 1), logs: &bytes.Buffer{}}
 	s.logw = &lockedWriter{w: s.logs}
 	all := append([]string{"serve", "--data", data, "--listen", listen}, args...)
+	var confDirs []string
+	for i, a := range args { // a later --data wins
+		if a == "--data" && i+1 < len(args) {
+			s.data = args[i+1]
+		}
+		if a == "--config" && i+1 < len(args) {
+			confDirs = append(confDirs, filepath.Dir(args[i+1]))
+		}
+	}
 	go func() {
 		err := run(ctx, all, pw, s.logw)
 		pw.CloseWithError(fmt.Errorf("server stopped: %v", err))
@@ -72,9 +83,70 @@ func launch(t testing.TB, data, listen string, args ...string) *server {
 		cancel()
 		t.Fatalf("server did not start: %v\n%s", sc.Err(), s.logs)
 	}
+	if strings.HasPrefix(s.url, "https://") {
+		trustCA(t, filepath.Join(s.data, "demo-ca.pem"))
+		for _, d := range confDirs { // a demo configuration copied beside its PKI
+			trustCA(t, filepath.Join(d, "demo-ca.pem"))
+		}
+	}
 	go io.Copy(io.Discard, pr)
 	t.Cleanup(func() { s.stop(t) })
 	return s
+}
+
+// testRoots are the CAs that the tests' HTTP clients (http.DefaultClient)
+// trust: each demo server's own CA, added when it starts. Parallel tests
+// each have their own demo CA, so the set only grows.
+var testRoots struct {
+	mu    sync.Mutex
+	certs []*x509.Certificate
+}
+
+func init() {
+	http.DefaultTransport.(*http.Transport).TLSClientConfig = &tls.Config{
+		// Verified in VerifyConnection against testRoots, which changes
+		// while tests run.
+		InsecureSkipVerify: true,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			testRoots.mu.Lock()
+			pool := x509.NewCertPool()
+			for _, c := range testRoots.certs {
+				pool.AddCert(c)
+			}
+			testRoots.mu.Unlock()
+			inter := x509.NewCertPool()
+			for _, c := range cs.PeerCertificates[1:] {
+				inter.AddCert(c)
+			}
+			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, DNSName: cs.ServerName})
+			return err
+		},
+	}
+}
+
+// trustCA adds the PEM CA certificate in file (a file that may not exist:
+// a configuration without the demo CA) to testRoots.
+func trustCA(t testing.TB, file string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return
+	}
+	for blk, rest := pem.Decode(b); blk != nil; blk, rest = pem.Decode(rest) {
+		if c, err := x509.ParseCertificate(blk.Bytes); err == nil {
+			testRoots.mu.Lock()
+			testRoots.certs = append(testRoots.certs, c)
+			testRoots.mu.Unlock()
+		}
+	}
+}
+
+// tlsArgs are the flags that let a command-line client trust s.
+func (s *server) tlsArgs() []string {
+	if !strings.HasPrefix(s.url, "https://") {
+		return nil
+	}
+	return []string{"-cacert", filepath.Join(s.data, "demo-ca.pem")}
 }
 
 // stop stops the server and waits for it (at most 10 s); a second call does

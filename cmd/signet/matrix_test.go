@@ -72,11 +72,11 @@ func writeMatrixConfig(t *testing.T) (cfgFile, caFile string) {
 			t.Fatal(err)
 		}
 		for _, kind := range []string{"CMSSigner", "CAdESSigner"} {
-			fmt.Fprintf(&y, "  - name: %s-%s\n    id: %d\n    kind: %s\n    token: m\n    key: %s\n    properties:\n%s", kind, k.alias, id, kind, k.alias, props)
+			fmt.Fprintf(&y, "  - name: %s-%s\n    id: %d\n    kind: %s\n    token: m\n    key: %s\n    properties:\n      AUTHTYPE: NOAUTH\n%s", kind, k.alias, id, kind, k.alias, props)
 			id++
 		}
 	}
-	fmt.Fprintf(&y, "  - name: CAdESSigner-pss\n    id: %d\n    kind: CAdESSigner\n    token: m\n    key: rsa2048\n    properties:\n      SIGNATUREALGORITHM: SHA256withRSAandMGF1\n%s", id, props)
+	fmt.Fprintf(&y, "  - name: CAdESSigner-pss\n    id: %d\n    kind: CAdESSigner\n    token: m\n    key: rsa2048\n    properties:\n      AUTHTYPE: NOAUTH\n      SIGNATUREALGORITHM: SHA256withRSAandMGF1\n%s", id, props)
 	if err := os.WriteFile(filepath.Join(dir, "pin"), []byte("matrix-pin\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -141,7 +141,7 @@ func TestPKCS11EndToEnd(t *testing.T) {
 	id := 1
 	for _, a := range aliases {
 		for _, kind := range []string{"CMSSigner", "CAdESSigner"} {
-			fmt.Fprintf(&y, "  - {name: %s-%s, id: %d, kind: %s, token: hsm, key: %s, properties: {ALLOW_DETACHEDSIGNATURE_OVERRIDE: true, ALLOW_CLIENTSIDEHASHING_OVERRIDE: true, ALLOW_BATCHSIGNING_OVERRIDE: true, ACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256}}\n", kind, a, id, kind, a)
+			fmt.Fprintf(&y, "  - {name: %s-%s, id: %d, kind: %s, token: hsm, key: %s, properties: {AUTHTYPE: NOAUTH, ALLOW_DETACHEDSIGNATURE_OVERRIDE: true, ALLOW_CLIENTSIDEHASHING_OVERRIDE: true, ALLOW_BATCHSIGNING_OVERRIDE: true, ACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256}}\n", kind, a, id, kind, a)
 			id++
 		}
 	}

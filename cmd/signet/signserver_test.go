@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,6 +24,10 @@ import (
 // PlainSigner signature). The test only points the imported keystore path
 // and slot label at its own files: everything else is as the files say.
 func TestImportSignServerServes(t *testing.T) {
+	if os.Getenv(freshProcessEnv) == "" {
+		inFreshProcess(t, "TestImportSignServerServes")
+		return
+	}
 	ctx := context.Background()
 	dir := t.TempDir()
 	files, _, err := demo.Bootstrap(ctx, filepath.Join(dir, "demo"))
@@ -182,4 +187,22 @@ func demoSignerCert(t *testing.T, f demo.Files, pin, alias string) *x509.Certifi
 		t.Fatalf("chain of %s: %v %v", alias, chain, err)
 	}
 	return chain[0]
+}
+
+// freshProcessEnv marks a test run by inFreshProcess.
+const freshProcessEnv = "SIGNET_TEST_FRESH_PROCESS"
+
+// inFreshProcess runs the named test in a new process of this test binary.
+// A PKCS#11 module is loaded once per process and SoftHSM2 reads
+// SOFTHSM2_CONF when it is first initialised, so a test that makes its own
+// SoftHSM2 token folder must not share the process with one whose module is
+// still initialised on another folder.
+func inFreshProcess(t *testing.T, name string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), freshProcessEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("--- PASS: "+name)) {
+		t.Fatalf("%s in a process of its own: %v\n%s", name, err, out)
+	}
 }

@@ -363,15 +363,40 @@ func tsaURLConfig(t *testing.T, workersYAML string) (cfgFile, caFile string) {
 }
 
 func btWorker(name string, id int, props ...string) string {
-	y := fmt.Sprintf("  - name: %s\n    id: %d\n    kind: CAdESSigner\n    token: demo\n    key: signer-p256\n    properties:\n      DETACHEDSIGNATURE: true\n      ALLOW_CLIENTSIDEHASHING_OVERRIDE: true\n      ALLOW_BATCHSIGNING_OVERRIDE: true\n      ACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256\n      SIGNATURE_LEVEL: BASELINE-T\n", name, id)
+	y := fmt.Sprintf("  - name: %s\n    id: %d\n    kind: CAdESSigner\n    token: demo\n    key: signer-p256\n    properties:\n      AUTHTYPE: NOAUTH\n      DETACHEDSIGNATURE: true\n      ALLOW_CLIENTSIDEHASHING_OVERRIDE: true\n      ALLOW_BATCHSIGNING_OVERRIDE: true\n      ACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256\n      SIGNATURE_LEVEL: BASELINE-T\n", name, id)
 	for _, p := range props {
 		y += "      " + p + "\n"
 	}
 	return y
 }
 
+// plainDemo starts a Signet on the demo configuration over plain HTTP (an
+// external TSA whose URL needs no CA bundle).
+func plainDemo(t *testing.T) *server {
+	t.Helper()
+	data := t.TempDir()
+	files, _, err := demo.Bootstrap(context.Background(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(files.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := string(b)
+	i, j := strings.Index(y, "\nserver:\n"), strings.Index(y, "\ntokens:\n")
+	if i < 0 || j < i {
+		t.Fatal("the demo configuration has no server section before its tokens")
+	}
+	cfg := filepath.Join(data, "plain.yaml")
+	if err := os.WriteFile(cfg, []byte(y[:i]+y[j:]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startServer(t, "--data", data, "--config", cfg)
+}
+
 func TestCAdESBaselineTURL(t *testing.T) {
-	tsa := startServer(t) // a second Signet, the TSA
+	tsa := plainDemo(t) // a second Signet, the TSA
 	tsaCA := filepath.Join(tsa.data, "demo-ca.pem")
 
 	// A TSA that was stopped: its port refuses connections.

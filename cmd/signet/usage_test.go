@@ -65,19 +65,21 @@ func writeUsageConfig(t *testing.T, limit int) (cfgFile, caFile string) {
     properties: {KEYSTOREPATH: ks, KEYSTORETYPE: PKCS12}
     pin: {file: pin}
 workers:
-  - {name: Limited, id: 1, kind: CAdESSigner, token: u, key: p256, properties: {KEYUSAGELIMIT: %d, ALLOW_BATCHSIGNING_OVERRIDE: true, ALLOW_CLIENTSIDEHASHING_OVERRIDE: true, DETACHEDSIGNATURE: true, ACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256}}
+  - {name: Limited, id: 1, kind: CAdESSigner, token: u, key: p256, properties: {AUTHTYPE: NOAUTH, KEYUSAGELIMIT: %d, ALLOW_BATCHSIGNING_OVERRIDE: true, ALLOW_CLIENTSIDEHASHING_OVERRIDE: true, DETACHEDSIGNATURE: true, ACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256}}
   - name: Shared
     id: 2
     kind: CMSSigner
     token: u
     key: p256
     properties:
+      AUTHTYPE: NOAUTH
 %s  - name: Uncounted
     id: 3
     kind: CMSSigner
     token: u
     key: p256
     properties:
+      AUTHTYPE: NOAUTH
       DISABLEKEYUSAGECOUNTER: true
 %s`, limit, props, props)
 	if err := os.WriteFile(filepath.Join(dir, "pin"), []byte("usage-pin\n"), 0o600); err != nil {
@@ -120,8 +122,7 @@ func usageBatch(t *testing.T, s *server, worker string, docs [][]byte) (int, []w
 // TestKeyUsageLimitConcurrent: 8 clients hammer a key with KEYUSAGELIMIT
 // 500 with single and batch requests; exactly 500 signatures come out, every
 // other request is a 503 saying the limit is exceeded, and after a restart
-// the key stays at its limit. A worker on the same key without a limit of
-// its own still signs and counts; DISABLEKEYUSAGECOUNTER does not count.
+// the key stays at its limit. Every worker on the key shares its limit.
 func TestKeyUsageLimitConcurrent(t *testing.T) {
 	const limit = 500
 	cfgFile, caFile := writeUsageConfig(t, limit)
@@ -196,15 +197,12 @@ func TestKeyUsageLimitConcurrent(t *testing.T) {
 			t.Fatalf("a signature of the rush: %v", err)
 		}
 	}
-	// The limit is Limited's: Shared (the same key, no limit of its own)
-	// still signs and is counted, Uncounted signs and is not counted.
-	// Limited is OFFLINE in the health check.
-	for range 3 {
-		if code, body := usageSign(t, s, "Shared", []byte("no limit")); code != http.StatusOK {
-			t.Fatalf("Shared (no limit) after the limit: %d %s", code, body)
-		}
-		if code, body := usageSign(t, s, "Uncounted", []byte("not counted")); code != http.StatusOK {
-			t.Fatalf("Uncounted after the limit: %d %s", code, body)
+	// One key, one policy: Limited's limit is the key's, so Shared (no
+	// limit of its own) and Uncounted (whose DISABLEKEYUSAGECOUNTER loses to
+	// the limit) are refused too.
+	for _, w := range []string{"Shared", "Uncounted"} {
+		if code, body := usageSign(t, s, w, []byte("past the limit")); code != http.StatusServiceUnavailable || !strings.Contains(string(body), "usage limit exceeded") {
+			t.Fatalf("%s after the key's limit: %d %s, want 503 usage limit exceeded", w, code, body)
 		}
 	}
 	checkHealthNames(t, s, "Limited", "usage limit exceeded")
@@ -219,9 +217,8 @@ func TestKeyUsageLimitConcurrent(t *testing.T) {
 		t.Fatalf("after a restart a batch answers %d %s, want 503", code, body)
 	}
 	s2.stop(t)
-	// Limited made 500 signatures and Shared 3: the key's count is 503.
-	if got := keyCount(t, data); got != limit+3 {
-		t.Fatalf("the key's count is %d, want %d", got, limit+3)
+	if got := keyCount(t, data); got != limit {
+		t.Fatalf("the key's count is %d, want %d", got, limit)
 	}
 }
 
@@ -258,12 +255,16 @@ func openStateDB(t *testing.T, data string) *sql.DB {
 
 // TestAuditVerify: the server writes start, reload and stop records;
 // `signet admin audit verify` passes on the intact log and fails, naming
-// the record, once a middle record is edited.
+// the record, once a record is edited or deleted, the log wiped, or an
+// older copy of the database put back.
 func TestAuditVerify(t *testing.T) {
 	cfgFile, _ := writeUsageConfig(t, -1)
 	data := t.TempDir()
 	s := startServer(t, "--data", data, "--config", cfgFile)
 	s.stop(t)
+	// An older copy of the database, as a backup would hold it.
+	older := filepath.Join(t.TempDir(), "older.db")
+	copyFile(t, filepath.Join(data, stateFile), older)
 	s = startServer(t, "--data", data, "--config", cfgFile)
 	verify := func() (string, string, error) {
 		var out, errOut bytes.Buffer
@@ -309,6 +310,29 @@ func TestAuditVerify(t *testing.T) {
 	}
 	if _, errOut, err = verify(); err == nil || !strings.Contains(errOut, "audit record 3") {
 		t.Fatalf("verify of a log missing record 3: %v %q", err, errOut)
+	}
+	// Wiped: the chain alone would read as an empty, intact log.
+	for _, q := range []string{"DELETE FROM audit", "DELETE FROM audit_head"} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, errOut, err = verify(); err == nil || !strings.Contains(errOut, "audit record 5: is missing") {
+		t.Fatalf("verify of a wiped log: %v %q", err, errOut)
+	}
+	db.Close()
+	// The older copy put back: intact as a chain, but it ends before the
+	// sealed head; the server refuses to start on it (its usage counters
+	// would be rolled back too).
+	for _, side := range []string{"", "-wal", "-shm"} {
+		os.Remove(filepath.Join(data, stateFile) + side)
+	}
+	copyFile(t, older, filepath.Join(data, stateFile))
+	if _, errOut, err = verify(); err == nil || !strings.Contains(errOut, "audit record 5: is missing") || !strings.Contains(errOut, "older copy") {
+		t.Fatalf("verify of an older copy: %v %q", err, errOut)
+	}
+	if _, _, err := run2(t, "serve", "--data", data, "--config", cfgFile, "--listen", "127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "older copy was put back") {
+		t.Fatalf("serve on an older copy of the state: %v, want a refusal", err)
 	}
 	if _, errOut, err := run2(t, "admin", "audit", "verify", "--data", t.TempDir()); err == nil {
 		t.Fatalf("verify without a database succeeded: %q", errOut)
@@ -406,5 +430,16 @@ func TestKeyUsageAfterKill(t *testing.T) {
 	// The lease of a limited key is a sixteenth of what the limit leaves.
 	if lease := (limit - before) / 16; before+after > limit || before+after < limit-lease {
 		t.Fatalf("%d+%d signatures in all with KEYUSAGELIMIT %d: want at most the limit and at least the limit less the lease (%d)", before, after, limit, lease)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -72,6 +72,7 @@ const remoteConfig = `tokens:
     type: dsm
     properties:
       URL: %[1]s
+      CABUNDLE: %[3]s
       USER: demo
       MAXBATCHSIZE: %[2]d
       CHAINDIR: chains
@@ -81,6 +82,7 @@ const remoteConfig = `tokens:
     type: nethsm
     properties:
       URL: %[1]s
+      CABUNDLE: %[3]s
       USER: operator
       KEYIDS: signer-p256
       TIMEOUT: 10s
@@ -92,6 +94,7 @@ workers:
     token: viadsm
     key: signer-p256
     properties: &props
+      AUTHTYPE: NOAUTH
       DETACHEDSIGNATURE: true
       CLIENTSIDEHASHING: true
       BATCHSIGNING: true
@@ -130,7 +133,7 @@ func vendorPair(t testing.TB, maxBatch int) (a, b *signet) {
 	files := map[string]string{
 		"chains/signer-p256.pem": string(chain),
 		"secret":                 vendorPassword + "\n",
-		"signet.yaml":            fmt.Sprintf(remoteConfig, a.url, maxBatch),
+		"signet.yaml":            fmt.Sprintf(remoteConfig, a.url, maxBatch, filepath.Join(a.data, "demo-ca.pem")),
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
@@ -271,7 +274,7 @@ func TestRemoteTokensRecover(t *testing.T) {
 	for _, w := range []string{"DSMCAdES", "NetHSMCAdES"} {
 		remoteBatch(t, b, w, ds)
 	}
-	addr := strings.TrimPrefix(a.url, "http://")
+	addr := strings.TrimPrefix(a.url, "https://")
 	a.stop(t)
 	for _, w := range []string{"DSMCAdES", "NetHSMCAdES"} {
 		code, body := postBatch(t, b, w, ds)

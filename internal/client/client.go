@@ -25,6 +25,7 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/internal/tlsclient"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -43,6 +44,8 @@ type Options struct {
 	Digest string
 	// Threads is the number of requests in flight.
 	Threads int
+	// TLS are the -cacert, -cert and -key options.
+	TLS tlsclient.Flags
 	// Out is the output folder; empty: beside each input.
 	Out string
 	// BatchSize is the number of items per batch request (Batch only).
@@ -53,6 +56,7 @@ type Options struct {
 // as defaults; batch adds the batch size.
 func (o *Options) Flags(fs *flag.FlagSet, batch bool) {
 	fs.StringVar(&o.URL, "url", o.URL, "Signet base `URL`")
+	o.TLS.Register(fs)
 	fs.StringVar(&o.Worker, "worker", "CAdESSigner", "worker `name` or id")
 	fs.Var(&o.Meta, "meta", "request metadata `KEY=VALUE` (repeatable)")
 	fs.BoolVar(&o.ClientSide, "clientside", false, "hash locally and send only the digest (USING_CLIENTSUPPLIED_HASH)")
@@ -103,8 +107,12 @@ func (o *Options) prepare() (map[string]string, crypto.Hash, error) {
 	return meta, h, nil
 }
 
-func (o *Options) httpClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Threads, MaxConnsPerHost: o.Threads}}
+func (o *Options) httpClient() (*http.Client, error) {
+	tc, err := o.TLS.Config()
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Threads, MaxConnsPerHost: o.Threads, TLSClientConfig: tc}}, nil
 }
 
 // Sign signs each file in its own request, o.Threads at a time. Metadata
@@ -123,7 +131,10 @@ func Sign(ctx context.Context, o Options, files []Input, errs io.Writer) (Result
 		meta[config.MetaUsingClientSuppliedHash] = "true"
 		meta[config.MetaClientSideHashAlgorithm] = cms.HashName(h)
 	}
-	hc := o.httpClient()
+	hc, err := o.httpClient()
+	if err != nil {
+		return Result{}, err
+	}
 	var done, failed atomic.Int64
 	parallel(o.Threads, len(files), func(i int) {
 		if err := signOne(ctx, hc, &o, meta, h, files[i]); err != nil {
@@ -150,7 +161,10 @@ func Batch(ctx context.Context, o Options, files []Input, errs io.Writer) (Resul
 	if o.ClientSide {
 		meta[config.MetaUsingClientSuppliedHash] = "true"
 	}
-	hc := o.httpClient()
+	hc, err := o.httpClient()
+	if err != nil {
+		return Result{}, err
+	}
 	var done, failed atomic.Int64
 	n := (len(files) + o.BatchSize - 1) / o.BatchSize
 	parallel(o.Threads, n, func(b int) {

@@ -35,6 +35,9 @@ type Files struct {
 	CAKey    string // demo-ca.key, to issue further demo certificates
 	Keystore string // keystore/, one PKCS#12 file per key
 	PIN      string // keystore.pin
+	// TLSCert and TLSKey are the demo server's HTTPS certificate (issued
+	// by the demo CA for localhost, 127.0.0.1 and ::1) and its key.
+	TLSCert, TLSKey string
 	// PasswordHash is demo-password.bcrypt: the bcrypt hash of the demo
 	// password of the users admin, operator and demo.
 	PasswordHash string
@@ -59,6 +62,8 @@ func FilesIn(dir string) Files {
 		CAKey:    filepath.Join(dir, "demo-ca.key"),
 		Keystore: filepath.Join(dir, "keystore"),
 		PIN:      filepath.Join(dir, "keystore.pin"),
+		TLSCert:  filepath.Join(dir, "tls.pem"),
+		TLSKey:   filepath.Join(dir, "tls.key"),
 
 		PasswordHash: filepath.Join(dir, "demo-password.bcrypt"),
 		PasswordFile: filepath.Join(dir, "demo-password"),
@@ -106,7 +111,7 @@ func BootstrapCRL(ctx context.Context, dir, crlURL string) (Files, bool, error) 
 	}
 	f.Password = pw
 	if _, err := os.Stat(f.Config); err == nil {
-		return f, false, nil
+		return f, false, ensureTLS(f)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return f, false, err
 	}
@@ -143,10 +148,43 @@ func BootstrapCRL(ctx context.Context, dir, crlURL string) (Files, bool, error) 
 			return f, false, err
 		}
 	}
+	if err := ensureTLS(f); err != nil {
+		return f, false, err
+	}
 	if err := writeFile(f.Config, defaultConfig, 0o644); err != nil {
 		return f, false, err
 	}
 	return f, true, nil
+}
+
+// ensureTLS makes the demo server's HTTPS certificate and key from the demo
+// CA when they are missing (also in a data folder made by an older Signet).
+func ensureTLS(f Files) error {
+	if _, err := os.Stat(f.TLSCert); err == nil {
+		if _, err := os.Stat(f.TLSKey); err == nil {
+			return nil
+		}
+	}
+	ca, err := LoadCA(f)
+	if err != nil {
+		return fmt.Errorf("load the demo CA to make the HTTPS certificate: %w", err)
+	}
+	key, err := NewKey("EC-P256")
+	if err != nil {
+		return err
+	}
+	cert, err := ca.Issue("localhost", key.Public(), TLSServer, 2*365*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := writeFile(f.TLSKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		return err
+	}
+	return writeFile(f.TLSCert, PEM(cert, ca.Cert), 0o644)
 }
 
 // addSigner generates a key in tok and stores a chain issued by ca for it.

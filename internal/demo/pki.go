@@ -16,6 +16,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"net"
 	"strings"
 	"time"
 )
@@ -62,6 +63,11 @@ const (
 	// TimeStamping: digitalSignature with the critical timeStamping EKU that
 	// RFC 3161 requires.
 	TimeStamping
+	// TLSServer: the demo server's HTTPS certificate, for localhost and the
+	// loopback addresses.
+	TLSServer
+	// TLSClient: a TLS client certificate (AUTHTYPE CLIENTCERT).
+	TLSClient
 )
 
 var oidExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
@@ -117,6 +123,16 @@ func (ca *CA) Issue(commonName string, pub crypto.PublicKey, p Purpose, validity
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
+	}
+	switch p {
+	case TLSServer:
+		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		tmpl.DNSNames = []string{"localhost"}
+		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	case TLSClient:
+		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	}
 	if ca.CRLURL != "" {
 		tmpl.CRLDistributionPoints = []string{ca.CRLURL}

@@ -35,6 +35,7 @@ import (
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/internal/client"
+	"github.com/signet-project/signet/internal/tlsclient"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -55,6 +56,7 @@ type Options struct {
 	rest       bool
 	jsonOut    bool
 	progress   time.Duration
+	tls        tlsclient.Flags
 
 	api          string // a key-level API instead of a worker: dsm, nethsm, transit, floor
 	key          string
@@ -66,6 +68,7 @@ type Options struct {
 // asked when -url is not given.
 func (f *Options) Flags(fs *flag.FlagSet, defaultURL string) {
 	fs.StringVar(&f.url, "url", defaultURL, "Signet (or SignServer) base `URL`")
+	f.tls.Register(fs)
 	fs.StringVar(&f.worker, "worker", "CAdESSigner", "worker `name` or id")
 	fs.Var(&f.meta, "meta", "extra request metadata `KEY=VALUE` (repeatable)")
 	fs.IntVar(&f.batch, "batch", 0, "items per batch request; 0 sends one document per request")
@@ -213,7 +216,12 @@ func Run(ctx context.Context, f *Options, stdout, stderr io.Writer) (*BenchResul
 
 // runBench drives f.conns workers until the duration or count is reached.
 func runBench(ctx context.Context, f *Options, h crypto.Hash, meta map[string]string, stdout, stderr io.Writer) (*BenchResult, error) {
+	tc, err := f.tls.Config()
+	if err != nil {
+		return nil, err
+	}
 	tr := &http.Transport{
+		TLSClientConfig:     tc,
 		MaxIdleConnsPerHost: f.conns,
 		MaxConnsPerHost:     f.conns,
 		DisableKeepAlives:   !f.keepAlive,

@@ -5,6 +5,7 @@ import (
 
 	"github.com/signet-project/signet/config"
 	adminapi "github.com/signet-project/signet/web/admin"
+	"github.com/signet-project/signet/web/auth"
 )
 
 // mountAdmin adds the admin API under /admin/api/ to a.srv. Its actions
@@ -13,10 +14,16 @@ func (a *app) mountAdmin() error {
 	opts := adminapi.Options{
 		Workers:      a.reg,
 		Authenticate: a.adminAccess,
-		Reload:       func(context.Context) error { return a.reload() },
-		Config:       a.config,
-		Audit:        a.audit,
-		Logger:       a.log,
+		Roles: func(user string) []string {
+			u, _ := a.config().User(user)
+			return u.Roles
+		},
+		Throttle:   a.throttle,
+		Reload:     func(context.Context) error { return a.reload() },
+		Config:     a.config,
+		Audit:      a.audit,
+		SigningLog: a.signlog,
+		Logger:     a.log,
 	}
 	if a.node != nil {
 		// Edits of the cluster's version in force become its next version.
@@ -34,6 +41,12 @@ func (a *app) mountAdmin() error {
 // adminAccess decides on the credentials of an admin API request: an
 // administrator is allowed; a user of another role with the right password
 // is forbidden (403), anyone else denied (401).
-func (a *app) adminAccess(user, password string) adminapi.Decision {
+// uiAccess decides on the credentials of an admin UI login: the UI is for
+// administrators only.
+func (a *app) uiAccess(user, password string) adminapi.Decision {
 	return a.auth.Decide(user, password, config.RoleAdmin)
+}
+
+func (a *app) adminAccess(user, password string) adminapi.Decision {
+	return a.auth.DecideAny(user, password, auth.AdminRoles()...)
 }

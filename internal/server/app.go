@@ -19,8 +19,10 @@ import (
 	"github.com/signet-project/signet/internal/cluster"
 	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/tokens/guard"
 	"github.com/signet-project/signet/web"
 	"github.com/signet-project/signet/web/auth"
+	"github.com/signet-project/signet/web/tlsconf"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -41,18 +43,24 @@ type app struct {
 	reg     *workers.Registry
 	srv     *web.Server
 	closers []func() error
-	usage   workers.UsageCounter // set by openState; nil: key usage is not counted
-	auth    *auth.Authenticator  // HTTP basic users of the admin and vendor APIs
-	audit   state.Audit          // set by openState; nil: admin actions are not recorded
-	buildMu sync.Mutex           // serialises builds (start and reload)
-	node    *cluster.Node        // set by openState in a cluster; nil: the state is in the data folder
+	usage   state.Counters      // set by openState; nil: key usage is not counted
+	auth    *auth.Authenticator // HTTP basic users of the admin and vendor APIs
+	audit   state.Audit         // set by openState; nil: admin actions are not recorded
+	signlog state.SigningLog    // set by openState; nil: signatures are not recorded
+	guard   *guard.Guard        // set by openState: the key policy every signature goes through
+	tls     *tlsconf.Server     // the TLS certificate and client CA bundle; nil: plain HTTP
+	// throttle slows password guessing on every surface, per user and
+	// client address.
+	throttle *auth.Throttle
+	buildMu  sync.Mutex    // serialises builds (start and reload)
+	node     *cluster.Node // set by openState in a cluster; nil: the state is in the data folder
 }
 
 // newApp returns an app for the configuration files paths, with no workers
 // built yet.
 func newApp(ctx context.Context, log *slog.Logger, paths []string, dataDir string) *app {
 	a := &app{ctx: ctx, log: log, paths: paths, dataDir: dataDir,
-		reg: workers.NewRegistry(workers.NewSet(nil, nil))}
+		reg: workers.NewRegistry(workers.NewSet(nil, nil)), throttle: auth.NewThrottle()}
 	a.opener = TokenOpener(a.keystore)
 	a.auth = auth.New(func() []config.User { return a.config().Users })
 	// Registered first, so run last: every token is closed once the server
@@ -70,7 +78,7 @@ func (a *app) buildOptions(prev *workers.Set) workers.BuildOptions {
 	return workers.BuildOptions{
 		Open:     a.opener,
 		Previous: prev,
-		Usage:    a.usage,
+		Guard:    a.guard,
 		Logger:   a.log,
 	}
 }

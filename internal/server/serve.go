@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -18,6 +20,7 @@ import (
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/web"
+	"github.com/signet-project/signet/web/tlsconf"
 )
 
 // DefaultListen is the address served when neither --listen nor
@@ -116,8 +119,25 @@ func Run(ctx context.Context, o Options) error {
 	if o.MaxUpload > 0 {
 		limit = o.MaxUpload
 	}
+	tlsFiles := cfg.Server.TLS
+	if tlsFiles == nil && demoMode {
+		// A demo data folder made before its configuration named the
+		// certificate: the demo always serves HTTPS.
+		tlsFiles = &config.TLS{Cert: files.TLSCert, Key: files.TLSKey}
+	}
+	var tc *tlsconf.Server
+	if tlsFiles != nil {
+		if tc, err = tlsconf.New(tlsconf.Files{Cert: tlsFiles.Cert, Key: tlsFiles.Key, ClientCAs: tlsFiles.ClientCAs}); err != nil {
+			l.Close()
+			return err
+		}
+	} else {
+		log.Warn("serving plain HTTP: credentials and documents travel in clear text; set server tls cert and key")
+	}
+	a.tls = tc
 	setMemoryLimit(cfg.Server.MemoryLimit, log)
-	wo := web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log, Limits: serverLimits(cfg.Server)}
+	wo := web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log, Limits: serverLimits(cfg.Server),
+		TrustedProxies: cfg.Server.TrustedProxies, Authorizer: a.workerAuthorizer(), OnRefusal: a.auditRefusal}
 	if a.node != nil {
 		wo.Node, wo.Collectors = a.node.Status, a.node.Metrics()
 	}
@@ -128,25 +148,61 @@ func Run(ctx context.Context, o Options) error {
 	if err := a.mountVendorAPIs(); err != nil {
 		return err
 	}
+	var crl http.Handler
 	if demoMode { // the CRL the demo certificates name (PDFSignerLT embeds it)
-		h, err := demo.CRLHandler(files)
-		if err != nil {
+		if crl, err = demo.CRLHandler(files); err != nil {
 			return err
 		}
-		a.srv.Echo().GET(demo.CRLPath, echo.WrapHandler(h))
+		a.srv.Echo().GET(demo.CRLPath, echo.WrapHandler(crl))
 	}
 	defer a.reloadOnHangup(ctx)()
 
-	base := "http://" + l.Addr().String()
-	fmt.Fprintf(stdout, "Signet listening on %s\n", base)
-	if demoMode {
-		fmt.Fprintf(stdout, "Sign a file (detached CAdES, verify with openssl cms -verify -cades -binary -inform DER -CAfile %s -content FILE -in FILE.p7s):\n", files.CA)
-		fmt.Fprintf(stdout, "  curl -sS --data-binary @FILE '%s/signserver/worker/CAdESSigner?REQUEST_METADATA.USING_BATCHSIGNING=false' -o FILE.p7s\n", base)
+	if cfg.Server.HealthListen != "" {
+		if err := a.serveHealth(ctx, cfg.Server.HealthListen, stdout); err != nil {
+			l.Close()
+			return err
+		}
 	}
-	return a.srv.Serve(ctx, l)
+	base := "http://" + l.Addr().String()
+	var tlsConfig *tls.Config
+	if tc != nil {
+		base, tlsConfig = "https://"+l.Addr().String(), tc.Config()
+		if crl != nil {
+			// The demo certificates' CRL is at an http:// URL on this port.
+			var plain net.Listener
+			l, plain = splitPlain(l)
+			servePlainCRL(ctx, plain, demo.CRLPath, crl)
+		}
+	}
+	fmt.Fprintf(stdout, "Signet listening on %s\n", base)
+	// The README's examples use $SIGNET: a reader pastes this line.
+	export := "export SIGNET=" + base
+	if demoMode && tc != nil {
+		export += " SIGNET_CACERT=" + files.CA
+	}
+	fmt.Fprintf(stdout, "For the README's examples and signet's clients, in another terminal in this folder:\n  %s\n", export)
+	if demoMode {
+		fmt.Fprintln(stdout, "The demo workers use AUTHTYPE NOAUTH: whoever reaches this port can sign. Other workers get CLIENTCERT unless they set AUTHTYPE.")
+		fmt.Fprintf(stdout, "Sign a file (detached CAdES, verify with openssl cms -verify -cades -binary -inform DER -CAfile %s -content FILE -in FILE.p7s):\n", files.CA)
+		fmt.Fprintf(stdout, "  curl -fsS --cacert %s --data-binary @FILE '%s/signserver/worker/CAdESSigner?REQUEST_METADATA.USING_BATCHSIGNING=false' -o FILE.p7s\n", files.CA, base)
+	}
+	return a.srv.ServeTLS(ctx, l, tlsConfig)
 }
 
-// reloadOnHangup reloads the configuration on every SIGHUP until ctx ends
+// reloadTLS reads the TLS certificate and client CA bundle again; when they
+// do not load, the ones in force stay.
+func (a *app) reloadTLS() {
+	if a.tls == nil {
+		return
+	}
+	if err := a.tls.Reload(); err != nil {
+		a.log.Error("TLS certificate reload refused; the one in force stays", "error", err)
+		return
+	}
+	a.log.Info("TLS certificate reloaded", "subject", a.tls.Leaf().Subject.String(), "notAfter", a.tls.Leaf().NotAfter)
+}
+
+// reloadOnHangup reloads the configuration (and the TLS certificate) on every SIGHUP until ctx ends
 // or the returned function is called.
 func (a *app) reloadOnHangup(ctx context.Context) (stop func()) {
 	hup := make(chan os.Signal, 1)
@@ -158,6 +214,7 @@ func (a *app) reloadOnHangup(ctx context.Context) (stop func()) {
 				return
 			case <-hup:
 				_ = a.reload() // logged; the running configuration stays
+				a.reloadTLS()
 			}
 		}
 	}()

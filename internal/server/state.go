@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,19 +14,35 @@ import (
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/state/sqlite"
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/guard"
 	"github.com/signet-project/signet/tokens/soft"
 )
 
 // StateFile is the name of the state database in the data folder.
 const StateFile = "state.db"
 
-// openState opens the run-time state (audit log, key usage counters) in the
-// data folder and sets a.usage and a.audit. It runs before the workers are
-// built.
+// AuditKeyFile returns the file of the key that seals the audit log's head:
+// server.auditKey, or DATA.audit-key beside the data folder (outside it, so
+// that restoring the data folder does not restore the sealed head).
+func AuditKeyFile(configured, dataDir string) string {
+	if configured != "" {
+		return configured
+	}
+	return filepath.Clean(dataDir) + ".audit-key"
+}
+
+// openState opens the run-time state: the audit log (sealed with a key
+// outside the state), the key usage counters and the signing log, and the
+// key guard over them, which every signature goes through. It runs before
+// the workers are built.
 //
-// With a state postgres section in cfg (the node's own files) the node
-// joins the cluster on that database instead, and the configuration it
-// runs is its files with the cluster's version in force (see cluster).
+// Without a state postgres section the state is in the data folder, which
+// this process takes (a second server on it refuses to start, naming the
+// PID); a state database older than its sealed audit head (a copy put back,
+// which would also roll the usage counters back) is refused. With one (the
+// node's own files) the node joins the cluster on that database instead,
+// and the configuration it runs is its files with the cluster's version in
+// force (see cluster).
 func (a *app) openState(cfg *config.Config) error {
 	if err := os.MkdirAll(a.dataDir, 0o700); err != nil {
 		return fmt.Errorf("create the data folder: %w", err)
@@ -36,15 +53,34 @@ func (a *app) openState(cfg *config.Config) error {
 			return err
 		}
 		a.node = node
-		a.usage, a.audit = node.Store, node.Store
+		a.usage, a.audit, a.signlog = node.Store, node.Store, node.Store
+		a.guard = &guard.Guard{Counters: node.Store, Log: node.Store, Logger: a.log}
 		a.onClose(node.Close)
 	} else {
+		unlock, err := state.Lock(a.dataDir)
+		if err != nil {
+			return err
+		}
+		a.onClose(unlock)
 		store, err := sqlite.Open(a.ctx, filepath.Join(a.dataDir, StateFile))
 		if err != nil {
 			return err
 		}
-		a.usage, a.audit = store, store
 		a.onClose(store.Close)
+		seal, err := state.OpenSeal(AuditKeyFile(cfg.Server.AuditKey, a.dataDir), true)
+		if err != nil {
+			return err
+		}
+		if _, err := state.CheckHead(a.ctx, store, seal); err != nil && !errors.Is(err, state.ErrNoHead) {
+			var ce *state.ChainError
+			if errors.As(err, &ce) && ce.Seq > 0 {
+				return fmt.Errorf("the state database does not end where its sealed audit head says (%w): it was cut or an older copy was put back, which would also roll back the key usage counters; run signet admin audit verify, and restore the right copy", err)
+			}
+			return err
+		}
+		a.usage, a.signlog = store, store
+		a.audit = state.NewSealed(store, seal)
+		a.guard = &guard.Guard{Counters: store, Log: store, Logger: a.log}
 	}
 	a.record(a.ctx, "server.start", "ok", map[string]string{"config": strings.Join(a.paths, ",")})
 	a.onClose(func() error {

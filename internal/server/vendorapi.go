@@ -36,6 +36,7 @@ import (
 // does not name a key gets 403 for it.
 func (a *app) mountVendorAPIs() error {
 	e := a.srv.Echo()
+	e.Use(a.vendorLogins)
 	kc := &vendorKeyCache{ttl: vendorKeyTTL}
 	vendorKeys := func(ctx context.Context) []vendorKey { return kc.keys(ctx, a.reg.Current()) }
 	d := dsm.New(dsm.Options{

@@ -448,7 +448,7 @@ func (c *converter) worker(u *unit) {
 func unsupportedReason(kind, name string) string {
 	switch {
 	case name == "ARCHIVERS" || strings.HasPrefix(name, "ARCHIVER"):
-		return "Signet has no request and response archive: its audit log records every signing with the hash signed."
+		return "Signet's archiver is set with ARCHIVERS, ARCHIVE_OF_TYPE and ARCHIVE_RETENTION on the worker; the ARCHIVERn.* settings are not carried over, and its signing log records every signature with the hash signed."
 	case strings.HasPrefix(name, "DO_LOG") || strings.HasPrefix(name, "LOGREQUEST_") || strings.HasPrefix(name, "LOGRESPONSE_"):
 		return "Signet does not log request or response digests: its audit log records the hash signed."
 	case name == "ACCEPTANYPOLICY":
@@ -460,7 +460,7 @@ func unsupportedReason(kind, name string) string {
 	case name == "EMBED_CRL" || name == "EMBED_OCSP_RESPONSE":
 		return "Signet embeds revocation data at PAdES BASELINE-LT: set SIGNATURE_LEVEL: BASELINE-LT (with TSA_WORKER or TSA_URL)."
 	case name == "AUTHTYPE":
-		return "Signet's AUTHTYPE is NOAUTH or CLIENTCERT: SignServer authorizer classes are not available."
+		return "Signet's AUTHTYPE is NOAUTH, CLIENTCERT or USERNAME_PASSWORD: other SignServer authorizer classes are not available."
 	}
 	if def, ok := config.LookupProperty(name); ok {
 		return fmt.Sprintf("a property of %s, not of %s.", strings.Join(def.Kinds, " and "), kind)

@@ -117,8 +117,8 @@ func (s *Store) Search(ctx context.Context, q state.SignQuery) ([]state.SignReco
 		args = append(args, strings.ToLower(q.Hash))
 	}
 	if q.Key != "" {
-		where = append(where, "key = ?")
-		args = append(args, q.Key)
+		where = append(where, "(key = ? OR substr(key, -(length(?) + 1)) = '/' || ?)")
+		args = append(args, q.Key, q.Key, q.Key)
 	}
 	if q.User != "" {
 		where = append(where, "user = ?")

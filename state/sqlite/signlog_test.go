@@ -36,6 +36,8 @@ func TestSigningLog(t *testing.T) {
 		{"by hash, any case", state.SignQuery{Hash: fmt.Sprintf("%064x", 7)}, 1},
 		{"by second hash of a batch", state.SignQuery{Hash: fmt.Sprintf("%064x", 1007)}, 1},
 		{"by key", state.SignQuery{Key: "demo/signer-rsa"}, 25},
+		{"by alias", state.SignQuery{Key: "signer-rsa"}, 25},
+		{"by a prefix of an alias", state.SignQuery{Key: "signer"}, 0},
 		{"unknown user", state.SignQuery{User: "nobody"}, 0},
 		{"paged", state.SignQuery{After: 45}, 5},
 	}

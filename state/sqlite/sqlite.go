@@ -85,6 +85,15 @@ var migrations = []string{
 		id   INTEGER NOT NULL REFERENCES signlog (id)
 	);
 	CREATE INDEX signlog_hash_hash ON signlog_hash (hash);`,
+	`CREATE TABLE archive (
+		request_id TEXT NOT NULL,
+		time       INTEGER NOT NULL,
+		worker     TEXT NOT NULL,
+		request    BLOB,
+		response   BLOB
+	);
+	CREATE INDEX archive_request ON archive (request_id);
+	CREATE INDEX archive_worker_time ON archive (worker, time);`,
 }
 
 // ErrClosed is returned by a Store used after Close.

@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,68 +31,11 @@ import (
 	"github.com/signet-project/signet/tokens"
 )
 
-// Policy is the policy of one key.
-type Policy struct {
-	// UsageLimit is KEYUSAGELIMIT: the most signatures the key makes in
-	// its life, -1 for no limit.
-	UsageLimit int64
-	// NoCount is DISABLEKEYUSAGECOUNTER: the key's signatures are not
-	// counted (only allowed without a UsageLimit).
-	NoCount bool
-	// CheckCertValidity is CHECKCERTVALIDITY: refuse to sign outside the
-	// signer certificate's validity period.
-	CheckCertValidity bool
-	// CheckPrivateKeyValidity is CHECKCERTPRIVATEKEYVALIDITY: refuse to
-	// sign outside the certificate's PrivateKeyUsagePeriod, when it has one.
-	CheckPrivateKeyValidity bool
-	// MinRemaining is MINREMAININGCERTVALIDITY (days): refuse to sign when
-	// the signer certificate expires sooner.
-	MinRemaining time.Duration
-}
+// Policy is the policy of one key (tokens.KeyPolicy).
+type Policy = tokens.KeyPolicy
 
 // DefaultPolicy is SignServer's: no limit, counted, certificate checks on.
-var DefaultPolicy = Policy{UsageLimit: -1, CheckCertValidity: true, CheckPrivateKeyValidity: true}
-
-// Caller says who asks for a signature; the surfaces set it on the
-// request's context with WithCaller.
-type Caller struct {
-	Surface   string // "worker/NAME", "dsm", "nethsm", "admin/test-sign"
-	User      string // user name, or the client certificate
-	Client    string // client address
-	RequestID string
-	// AllowSHA1 lets SHA-1 digests be signed: a worker that allows them
-	// for legacy clients says so. MD5 is never signed.
-	AllowSHA1 bool
-}
-
-type callerKey struct{}
-
-// WithCaller returns ctx carrying c, with the fields c leaves empty taken
-// from the Caller ctx carries already (the web layer sets the user and the
-// address, the worker its surface).
-func WithCaller(ctx context.Context, c Caller) context.Context {
-	old := CallerFrom(ctx)
-	if c.Surface == "" {
-		c.Surface = old.Surface
-	}
-	if c.User == "" {
-		c.User = old.User
-	}
-	if c.Client == "" {
-		c.Client = old.Client
-	}
-	if c.RequestID == "" {
-		c.RequestID = old.RequestID
-	}
-	c.AllowSHA1 = c.AllowSHA1 || old.AllowSHA1
-	return context.WithValue(ctx, callerKey{}, c)
-}
-
-// CallerFrom returns the Caller of ctx, zero when there is none.
-func CallerFrom(ctx context.Context) Caller {
-	c, _ := ctx.Value(callerKey{}).(Caller)
-	return c
-}
+var DefaultPolicy = tokens.DefaultKeyPolicy
 
 // Guard applies key policies. Its zero value counts nothing and logs
 // nothing but still checks certificates and digests.
@@ -130,6 +74,10 @@ type Token struct {
 	ids   map[string]keyID     // usage counter key per alias and public key
 }
 
+// recordWait bounds how long a signature with an unlimited key waits for
+// its signing log record.
+const recordWait = time.Second
+
 // certTTL is how long a key's signer certificate is remembered between
 // signatures: reading a chain from an HSM costs object searches.
 const certTTL = 5 * time.Second
@@ -143,6 +91,8 @@ type keyID struct {
 	pub crypto.PublicKey
 	id  string
 }
+
+var _ tokens.KeyGuard = (*Guard)(nil)
 
 var (
 	_ tokens.Token        = (*Token)(nil)
@@ -296,7 +246,7 @@ func checkHash(ctx context.Context, opts crypto.SignerOpts) error {
 	case crypto.MD4, crypto.MD5, crypto.MD5SHA1:
 		return fmt.Errorf("%v digests are not signed: use SHA-256 or stronger: %w", h, tokens.ErrWeakHash)
 	case crypto.SHA1:
-		if !CallerFrom(ctx).AllowSHA1 {
+		if !tokens.CallerFrom(ctx).AllowSHA1 {
 			return fmt.Errorf("SHA-1 digests are not signed (collisions can be forged): use SHA-256 or stronger: %w", tokens.ErrWeakHash)
 		}
 	}
@@ -414,7 +364,7 @@ func (t *Token) record(ctx context.Context, alias string, pub crypto.PublicKey, 
 	if t.g.Log == nil {
 		return nil
 	}
-	c := CallerFrom(ctx)
+	c := tokens.CallerFrom(ctx)
 	r := state.SignRecord{
 		Surface: c.Surface, Key: t.inner.Name() + "/" + alias, User: c.User, Client: c.Client,
 		RequestID: c.RequestID, Result: "ok",
@@ -445,10 +395,40 @@ func (t *Token) record(ctx context.Context, alias string, pub crypto.PublicKey, 
 		}
 	}
 	// The record is written even when the request was cancelled: a
-	// signature may have left.
-	if _, lerr := t.g.Log.Record(context.WithoutCancel(ctx), r); lerr != nil {
-		t.g.logger().Error("signing log", "key", r.Key, "error", lerr)
-		return fmt.Errorf("the signature could not be recorded in the signing log: %w", tokens.ErrOffline)
+	// signature may have left. A limited key waits for it; an unlimited
+	// one waits at most recordWait (a cluster's database down must not
+	// stall every signature), and a record that comes later or fails is
+	// in the server log.
+	done := make(chan error, 1)
+	go func() {
+		_, err := t.g.Log.Record(context.WithoutCancel(ctx), r)
+		done <- err
+	}()
+	var lerr error
+	if t.policy(alias).UsageLimit >= 0 {
+		lerr = <-done
+	} else {
+		select {
+		case lerr = <-done:
+		case <-time.After(recordWait):
+			go func() {
+				if err := <-done; err != nil {
+					t.g.logger().Error("signing log record not stored", "error", err, "key", r.Key, "requestId", r.RequestID, "hashes", strings.Join(r.Hashes, ","))
+				}
+			}()
+			return nil
+		}
+	}
+	if lerr != nil {
+		// A limited key does not sign unrecorded. An unlimited one keeps
+		// signing while the state is unreachable (a cluster whose database
+		// is down), its record written whole to the server log instead.
+		t.g.logger().Error("signing log record not stored; it is here", "error", lerr, "time", r.Time, "surface", r.Surface,
+			"key", r.Key, "keyId", r.KeyID, "user", r.User, "client", r.Client, "requestId", r.RequestID,
+			"digestAlg", r.DigestAlg, "hashes", strings.Join(r.Hashes, ","), "result", r.Result)
+		if t.policy(alias).UsageLimit >= 0 {
+			return fmt.Errorf("the signature could not be recorded in the signing log: %w", tokens.ErrOffline)
+		}
 	}
 	return nil
 }
@@ -491,4 +471,19 @@ func (s *signer) SignContext(ctx context.Context, r io.Reader, digest []byte, op
 		return nil, lerr
 	}
 	return sig, err
+}
+
+// Usage returns the signatures counted for the key alias and its
+// KEYUSAGELIMIT (-1 for none); counted is false when the key is not
+// counted (no counters, DISABLEKEYUSAGECOUNTER) or cannot be read now.
+func (t *Token) Usage(ctx context.Context, alias string) (used, limit int64, counted bool) {
+	p := t.policy(alias)
+	if t.g.Counters == nil || p.NoCount {
+		return 0, p.UsageLimit, false
+	}
+	n, err := t.Count(ctx, alias)
+	if err != nil {
+		return 0, p.UsageLimit, false
+	}
+	return n, p.UsageLimit, true
 }

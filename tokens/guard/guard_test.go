@@ -90,7 +90,7 @@ func TestUsageLimitAcrossSignersAndBatches(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 40 {
 		wg.Go(func() {
-			ctx := WithCaller(t.Context(), Caller{Surface: "test", User: "u"})
+			ctx := tokens.WithCaller(t.Context(), tokens.Caller{Surface: "test", User: "u"})
 			tok := a
 			if i%2 == 1 {
 				tok = b
@@ -170,22 +170,22 @@ func TestRefusals(t *testing.T) {
 		name   string
 		tok    *testToken
 		pol    func(*Policy)
-		caller Caller
+		caller tokens.Caller
 		digest []byte
 		opts   crypto.SignerOpts
 		want   error
 	}{
-		{"valid", newTestToken(t, now.Add(-time.Hour), now.Add(time.Hour)), nil, Caller{}, digest, crypto.SHA256, nil},
-		{"no certificate", newTestToken(t, time.Time{}, time.Time{}), nil, Caller{}, digest, crypto.SHA256, nil},
-		{"expired", newTestToken(t, now.Add(-2*time.Hour), now.Add(-time.Hour)), nil, Caller{}, digest, crypto.SHA256, tokens.ErrCertificateValidity},
-		{"expired, check off", newTestToken(t, now.Add(-2*time.Hour), now.Add(-time.Hour)), func(p *Policy) { p.CheckCertValidity = false }, Caller{}, digest, crypto.SHA256, nil},
-		{"not yet valid", newTestToken(t, now.Add(time.Hour), now.Add(2*time.Hour)), nil, Caller{}, digest, crypto.SHA256, tokens.ErrCertificateValidity},
-		{"private key period over", newTestToken(t, now.Add(-2*time.Hour), now.Add(time.Hour), pkup(now.Add(-2*time.Hour), now.Add(-time.Hour))), nil, Caller{}, digest, crypto.SHA256, tokens.ErrCertificateValidity},
-		{"private key period over, check off", newTestToken(t, now.Add(-2*time.Hour), now.Add(time.Hour), pkup(now.Add(-2*time.Hour), now.Add(-time.Hour))), func(p *Policy) { p.CheckPrivateKeyValidity = false }, Caller{}, digest, crypto.SHA256, nil},
-		{"too little validity left", newTestToken(t, now.Add(-time.Hour), now.Add(24*time.Hour)), func(p *Policy) { p.MinRemaining = 2 * 24 * time.Hour }, Caller{}, digest, crypto.SHA256, tokens.ErrCertificateValidity},
-		{"SHA-1", newTestToken(t, time.Time{}, time.Time{}), nil, Caller{}, sha1sum[:], crypto.SHA1, tokens.ErrWeakHash},
-		{"SHA-1 allowed", newTestToken(t, time.Time{}, time.Time{}), nil, Caller{AllowSHA1: true}, sha1sum[:], crypto.SHA1, nil},
-		{"MD5 even when SHA-1 is allowed", newTestToken(t, time.Time{}, time.Time{}), nil, Caller{AllowSHA1: true}, make([]byte, 16), crypto.MD5, tokens.ErrWeakHash},
+		{"valid", newTestToken(t, now.Add(-time.Hour), now.Add(time.Hour)), nil, tokens.Caller{}, digest, crypto.SHA256, nil},
+		{"no certificate", newTestToken(t, time.Time{}, time.Time{}), nil, tokens.Caller{}, digest, crypto.SHA256, nil},
+		{"expired", newTestToken(t, now.Add(-2*time.Hour), now.Add(-time.Hour)), nil, tokens.Caller{}, digest, crypto.SHA256, tokens.ErrCertificateValidity},
+		{"expired, check off", newTestToken(t, now.Add(-2*time.Hour), now.Add(-time.Hour)), func(p *Policy) { p.CheckCertValidity = false }, tokens.Caller{}, digest, crypto.SHA256, nil},
+		{"not yet valid", newTestToken(t, now.Add(time.Hour), now.Add(2*time.Hour)), nil, tokens.Caller{}, digest, crypto.SHA256, tokens.ErrCertificateValidity},
+		{"private key period over", newTestToken(t, now.Add(-2*time.Hour), now.Add(time.Hour), pkup(now.Add(-2*time.Hour), now.Add(-time.Hour))), nil, tokens.Caller{}, digest, crypto.SHA256, tokens.ErrCertificateValidity},
+		{"private key period over, check off", newTestToken(t, now.Add(-2*time.Hour), now.Add(time.Hour), pkup(now.Add(-2*time.Hour), now.Add(-time.Hour))), func(p *Policy) { p.CheckPrivateKeyValidity = false }, tokens.Caller{}, digest, crypto.SHA256, nil},
+		{"too little validity left", newTestToken(t, now.Add(-time.Hour), now.Add(24*time.Hour)), func(p *Policy) { p.MinRemaining = 2 * 24 * time.Hour }, tokens.Caller{}, digest, crypto.SHA256, tokens.ErrCertificateValidity},
+		{"SHA-1", newTestToken(t, time.Time{}, time.Time{}), nil, tokens.Caller{}, sha1sum[:], crypto.SHA1, tokens.ErrWeakHash},
+		{"SHA-1 allowed", newTestToken(t, time.Time{}, time.Time{}), nil, tokens.Caller{AllowSHA1: true}, sha1sum[:], crypto.SHA1, nil},
+		{"MD5 even when SHA-1 is allowed", newTestToken(t, time.Time{}, time.Time{}), nil, tokens.Caller{AllowSHA1: true}, make([]byte, 16), crypto.MD5, tokens.ErrWeakHash},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -197,7 +197,7 @@ func TestRefusals(t *testing.T) {
 				tt.pol(&p)
 			}
 			tok := g.Wrap(tt.tok, func(string) Policy { return p })
-			ctx := WithCaller(t.Context(), tt.caller)
+			ctx := tokens.WithCaller(t.Context(), tt.caller)
 			s, err := tok.Signer(ctx, "k")
 			if err != nil {
 				t.Fatal(err)

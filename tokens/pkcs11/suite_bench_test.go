@@ -19,6 +19,7 @@ import (
 	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/state/sqlite"
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/guard"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -76,7 +77,7 @@ workers:
 	}
 	set := workers.Build(b.Context(), cfg, workers.BuildOptions{
 		Open:  func(context.Context, config.Token) (tokens.Token, error) { return tok, nil },
-		Usage: store,
+		Guard: &guard.Guard{Counters: store},
 	})
 	w, err := set.Lookup("W")
 	if err != nil {

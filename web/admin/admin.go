@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -75,6 +76,14 @@ type Options struct {
 	Workers WorkerSource
 	// Authenticate checks credentials. Nil denies every request.
 	Authenticate Authenticator
+	// Roles returns the roles of an authenticated user; each route needs
+	// one of them (config.RoleAuditor reads, config.RoleOperator also
+	// activates and deactivates tokens, config.RoleAdmin does everything).
+	// Nil: every authenticated user is an administrator.
+	Roles func(user string) []string
+	// Throttle slows password guessing per user and client address: 429
+	// with Retry-After while locked out. Nil: none.
+	Throttle *auth.Throttle
 	// Reload loads the configuration files again (POST /reload). Nil
 	// answers 409.
 	Reload func(ctx context.Context) error
@@ -131,33 +140,37 @@ func (h *Handler) Register(e *echo.Echo) {
 type route struct {
 	method, path string
 	handler      echo.HandlerFunc
+	// role is the least role that may call the route: config.RoleAuditor
+	// (reads), config.RoleOperator (token activation), config.RoleAdmin
+	// (everything else).
+	role string
 }
 
 func (h *Handler) routes() []route {
 	return []route{
-		{http.MethodGet, "/workers", h.listWorkers},
-		{http.MethodGet, "/workers/:name", h.getWorker},
-		{http.MethodGet, "/tokens", h.listTokens},
-		{http.MethodGet, "/tokens/:token", h.getToken},
-		{http.MethodPost, "/tokens/:token/activate", h.activate},
-		{http.MethodPost, "/tokens/:token/deactivate", h.deactivate},
-		{http.MethodGet, "/tokens/:token/keys", h.listKeys},
-		{http.MethodPost, "/tokens/:token/keys", h.generateKey},
-		{http.MethodGet, "/tokens/:token/keys/:alias", h.getKey},
-		{http.MethodDelete, "/tokens/:token/keys/:alias", h.removeKey},
-		{http.MethodPost, "/tokens/:token/keys/:alias/test", h.testKey},
-		{http.MethodPost, "/tokens/:token/keys/:alias/csr", h.csr},
-		{http.MethodGet, "/tokens/:token/keys/:alias/chain", h.getChain},
-		{http.MethodPut, "/tokens/:token/keys/:alias/chain", h.putChain},
-		{http.MethodPost, "/reload", h.reload},
-		{http.MethodGet, "/workers/:name/properties", h.listProperties},
-		{http.MethodPut, "/workers/:name/properties/:property", h.setProperty},
-		{http.MethodDelete, "/workers/:name/properties/:property", h.removeProperty},
-		{http.MethodPost, "/workers", h.addWorker},
-		{http.MethodGet, "/audit", h.listAudit},
-		{http.MethodGet, "/audit/verify", h.getVerify},
-		{http.MethodPost, "/audit/verify", h.verify},
-		{http.MethodGet, "/signlog", h.listSignLog},
+		{http.MethodGet, "/workers", h.requireRole(config.RoleAuditor, h.listWorkers), config.RoleAuditor},
+		{http.MethodGet, "/workers/:name", h.requireRole(config.RoleAuditor, h.getWorker), config.RoleAuditor},
+		{http.MethodGet, "/tokens", h.requireRole(config.RoleAuditor, h.listTokens), config.RoleAuditor},
+		{http.MethodGet, "/tokens/:token", h.requireRole(config.RoleAuditor, h.getToken), config.RoleAuditor},
+		{http.MethodPost, "/tokens/:token/activate", h.requireRole(config.RoleOperator, h.activate), config.RoleOperator},
+		{http.MethodPost, "/tokens/:token/deactivate", h.requireRole(config.RoleOperator, h.deactivate), config.RoleOperator},
+		{http.MethodGet, "/tokens/:token/keys", h.requireRole(config.RoleAuditor, h.listKeys), config.RoleAuditor},
+		{http.MethodPost, "/tokens/:token/keys", h.requireRole(config.RoleAdmin, h.generateKey), config.RoleAdmin},
+		{http.MethodGet, "/tokens/:token/keys/:alias", h.requireRole(config.RoleAuditor, h.getKey), config.RoleAuditor},
+		{http.MethodDelete, "/tokens/:token/keys/:alias", h.requireRole(config.RoleAdmin, h.removeKey), config.RoleAdmin},
+		{http.MethodPost, "/tokens/:token/keys/:alias/test", h.requireRole(config.RoleAdmin, h.testKey), config.RoleAdmin},
+		{http.MethodPost, "/tokens/:token/keys/:alias/csr", h.requireRole(config.RoleAdmin, h.csr), config.RoleAdmin},
+		{http.MethodGet, "/tokens/:token/keys/:alias/chain", h.requireRole(config.RoleAuditor, h.getChain), config.RoleAuditor},
+		{http.MethodPut, "/tokens/:token/keys/:alias/chain", h.requireRole(config.RoleAdmin, h.putChain), config.RoleAdmin},
+		{http.MethodPost, "/reload", h.requireRole(config.RoleAdmin, h.reload), config.RoleAdmin},
+		{http.MethodGet, "/workers/:name/properties", h.requireRole(config.RoleAuditor, h.listProperties), config.RoleAuditor},
+		{http.MethodPut, "/workers/:name/properties/:property", h.requireRole(config.RoleAdmin, h.setProperty), config.RoleAdmin},
+		{http.MethodDelete, "/workers/:name/properties/:property", h.requireRole(config.RoleAdmin, h.removeProperty), config.RoleAdmin},
+		{http.MethodPost, "/workers", h.requireRole(config.RoleAdmin, h.addWorker), config.RoleAdmin},
+		{http.MethodGet, "/audit", h.requireRole(config.RoleAuditor, h.listAudit), config.RoleAuditor},
+		{http.MethodGet, "/audit/verify", h.requireRole(config.RoleAuditor, h.getVerify), config.RoleAuditor},
+		{http.MethodPost, "/audit/verify", h.requireRole(config.RoleAuditor, h.verify), config.RoleAuditor},
+		{http.MethodGet, "/signlog", h.requireRole(config.RoleAuditor, h.listSignLog), config.RoleAuditor},
 	}
 }
 
@@ -204,11 +217,21 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return fail(c, http.StatusUnauthorized, "Authentication required: send the credentials of an admin user with HTTP basic authentication.")
 		}
+		c.Set(userKey, name)
+		if ref := h.opts.Throttle.Check(name, c.RealIP()); ref != nil {
+			h.record(c, "admin.refused", r.Method+" "+r.URL.Path, map[string]string{"reason": ref.Reason}, errorf(ref.Status, "%s", ref.Msg))
+			c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int((ref.RetryAfter+time.Second-1)/time.Second)))
+			return fail(c, ref.Status, ref.Msg)
+		}
 		d := Denied
 		if h.opts.Authenticate != nil {
 			d = h.opts.Authenticate(name, pass)
 		}
-		c.Set(userKey, name)
+		if d == Denied {
+			h.opts.Throttle.Fail(name, c.RealIP())
+		} else {
+			h.opts.Throttle.Succeeded(name, c.RealIP())
+		}
 		if d == Allowed {
 			return next(c)
 		}
@@ -216,11 +239,32 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		// repeated failures are what an audit reader looks for.
 		err := errorf(http.StatusUnauthorized, "Wrong user name or password: check the admin credentials.")
 		if d == Forbidden {
-			err = errorf(http.StatusForbidden, "User %s is not an administrator: use a user with the admin role.", name)
+			err = errorf(http.StatusForbidden, "User %s has no role of the admin API: give it the admin, operator or auditor role.", name)
 		}
 		if ok, details := h.refused.Admit(time.Now()); ok {
 			h.record(c, "admin.refused", c.Request().Method+" "+c.Request().URL.Path, details, err)
 		}
+		return h.answer(c, 0, nil, err)
+	}
+}
+
+// requireRole lets a user through to next when one of its roles allows
+// need; a refusal is a 403 written to the audit log.
+func (h *Handler) requireRole(need string, next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if h.opts.Roles == nil {
+			return next(c)
+		}
+		roles := h.opts.Roles(user(c))
+		allowed := slices.Contains(roles, config.RoleAdmin) ||
+			need == config.RoleOperator && slices.Contains(roles, config.RoleOperator) ||
+			need == config.RoleAuditor && (slices.Contains(roles, config.RoleOperator) || slices.Contains(roles, config.RoleAuditor))
+		if allowed {
+			return next(c)
+		}
+		r := c.Request()
+		err := errorf(http.StatusForbidden, "User %s (roles %s) may not %s %s: that needs the %s role.", user(c), strings.Join(roles, ", "), r.Method, strings.TrimPrefix(r.URL.Path, BasePath), need)
+		h.record(c, "admin.refused", r.Method+" "+r.URL.Path, map[string]string{"reason": "role", "need": need}, err)
 		return h.answer(c, 0, nil, err)
 	}
 }

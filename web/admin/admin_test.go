@@ -22,6 +22,7 @@ import (
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/soft"
+	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -96,9 +97,15 @@ func newFixture(t *testing.T) *fixture {
 				return Allowed
 			case user == "operator" && pass == "secret":
 				return Forbidden
+			case (user == "auditor" || user == "op") && pass == "secret":
+				return Allowed
 			}
 			return Denied
 		},
+		Roles: func(user string) []string {
+			return map[string][]string{"admin": {"admin"}, "auditor": {"auditor"}, "op": {"operator", "dsm"}}[user]
+		},
+		Throttle: auth.NewThrottle(),
 		Reload: func(context.Context) error {
 			f.reloaded++
 			if f.reloaded > 1 {
@@ -228,6 +235,7 @@ func TestBadInput(t *testing.T) {
 		{"generate on bare token", "POST", "/tokens/bare/keys", js, `{"alias":"k","algorithm":"ECDSA"}`, 409, "cannot generate keys"},
 		{"remove on bare token", "DELETE", "/tokens/bare/keys/k", "", "", 409, "cannot remove keys"},
 		{"remove unknown key", "DELETE", "/tokens/soft/keys/nokey", "", "", 404, "has no key"},
+		{"remove a key workers use", "DELETE", "/tokens/soft/keys/signer", "", "", 409, "used by worker Signer"},
 		{"test unknown key", "POST", "/tokens/soft/keys/nokey/test", "", "", 404, "has no key"},
 		{"get key bad alias", "GET", "/tokens/soft/keys/.hidden", "", "", 400, "Invalid key alias"},
 		{"csr without subject", "POST", "/tokens/soft/keys/signer/csr", js, `{}`, 400, "The subject is not a valid DN: the DN is empty"},

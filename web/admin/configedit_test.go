@@ -79,9 +79,9 @@ func TestConfigRoutes(t *testing.T) {
 		{"unknown worker", http.MethodPut, "/workers/Nobody/properties/DISABLED", PropertyRequest{Value: "true"}, 404, "Nobody", false},
 		{"remove unset", http.MethodDelete, "/workers/Signer/properties/CONTENTOID", nil, 404, "nothing to remove", false},
 		{"remove", http.MethodDelete, "/workers/Signer/properties/KEYUSAGELIMIT", nil, 0, "", true},
-		{"add worker", http.MethodPost, "/workers", NewWorkerRequest{Name: "Plain", Kind: "PlainSigner", Token: "soft", Key: "signer"}, 0, "  - name: Plain\n    id: 4\n", true},
+		{"add worker", http.MethodPost, "/workers", NewWorkerRequest{Name: "Plain", Kind: "PlainSigner", Token: "soft", Key: "signer", Properties: map[string]string{"AUTHTYPE": "NOAUTH"}}, 0, "  - name: Plain\n    id: 4\n", true},
 		{"add unknown kind", http.MethodPost, "/workers", NewWorkerRequest{Name: "X", Kind: "XSigner"}, 400, "Unknown worker kind", false},
-		{"add duplicate", http.MethodPost, "/workers", NewWorkerRequest{Name: "Plain", Kind: "PlainSigner", Token: "soft", Key: "signer"}, 400, "already used", false},
+		{"add duplicate", http.MethodPost, "/workers", NewWorkerRequest{Name: "Plain", Kind: "PlainSigner", Token: "soft", Key: "signer", Properties: map[string]string{"AUTHTYPE": "NOAUTH"}}, 400, "already used", false},
 	}
 	for _, tt := range tests { // in order: each step builds on the file before
 		before, _ := os.ReadFile(file)

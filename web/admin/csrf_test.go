@@ -35,3 +35,15 @@ func TestCrossSiteRefused(t *testing.T) {
 		t.Fatalf("audit of cross-site requests: %+v", es)
 	}
 }
+
+func TestRemoveUsedKeyWithForce(t *testing.T) {
+	f := newFixture(t)
+	if code, body, _ := f.call(t, "DELETE", "/tokens/soft/keys/signer?force=true", admin, "", ""); code != http.StatusNoContent {
+		t.Fatalf("remove with force: %d %s", code, body)
+	}
+	es, _ := f.audit.Entries(context.Background(), 0, 0)
+	last := es[len(es)-1]
+	if last.Action != "key.remove" || last.Outcome != "ok" || last.Details["force"] != "true" || last.Details["workers"] != "Signer" {
+		t.Fatalf("audit of a forced removal: %+v", last)
+	}
+}

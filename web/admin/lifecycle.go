@@ -220,7 +220,7 @@ func (h *Handler) generateKey(c echo.Context) error {
 	}
 	if err == nil {
 		var ok bool
-		if gen, ok = t.(tokens.KeyGenerator); !ok {
+		if gen, ok = tokens.Unwrap(t).(tokens.KeyGenerator); !ok {
 			err = errorf(http.StatusConflict, "Crypto token %s cannot generate keys: generate the key with the token's own tools.", name)
 		}
 	}
@@ -270,22 +270,27 @@ func (h *Handler) removeKey(c echo.Context) error {
 	if err == nil {
 		err = checkAlias(alias)
 	}
+	var details map[string]string
 	if err == nil {
-		// A key a worker signs with is not removed by mistake: the workers
-		// would go OFFLINE. force=true removes it all the same.
-		if ws := users(set, name, alias); len(ws) > 0 && c.QueryParam("force") != "true" {
-			err = errorf(http.StatusConflict, "Key %q is used by worker %s: point the workers at another key first, or remove it with force=true.", alias, strings.Join(ws, ", "))
+		// A key that workers sign with is not removed by a slip: the
+		// caller names it with force=true.
+		if used := users(set, name, alias); len(used) > 0 {
+			if c.QueryParam("force") != "true" {
+				err = errorf(http.StatusConflict, "Key %q is used by worker %s: point the workers at another key first, or remove it with force=true.", alias, strings.Join(used, ", "))
+			} else {
+				details = map[string]string{"force": "true", "workers": strings.Join(used, ",")}
+			}
 		}
 	}
 	if err == nil {
-		gen, ok := t.(tokens.KeyGenerator)
+		gen, ok := tokens.Unwrap(t).(tokens.KeyGenerator)
 		if !ok {
 			err = errorf(http.StatusConflict, "Crypto token %s cannot remove keys: remove the key with the token's own tools.", name)
 		} else if rerr := gen.RemoveKey(context.WithoutCancel(ctx), alias); rerr != nil {
 			err = tokenError(name, alias, rerr)
 		}
 	}
-	h.record(c, "key.remove", keyTarget(name, alias), nil, err)
+	h.record(c, "key.remove", keyTarget(name, alias), details, err)
 	if err != nil {
 		return h.answer(c, 0, nil, err)
 	}
@@ -305,7 +310,10 @@ type TestResult struct {
 // testKey handles POST /tokens/{token}/keys/{alias}/test: it signs a random
 // digest and verifies the signature with the public key.
 func (h *Handler) testKey(c echo.Context) error {
-	ctx := c.Request().Context()
+	// The test signature is a signature of the key like any other: its
+	// guard counts it, applies the key's policy and records it.
+	ctx := tokens.WithCaller(c.Request().Context(), tokens.Caller{Surface: "admin/test-sign", User: user(c), Client: c.RealIP(),
+		RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})
 	name, alias := c.Param("token"), c.Param("alias")
 	var req struct{}
 	err := decode(c, &req, true)
@@ -557,7 +565,7 @@ func (h *Handler) putChain(c echo.Context) error {
 	}
 	if err == nil {
 		var ok bool
-		if store, ok = t.(tokens.CertificateStore); !ok {
+		if store, ok = tokens.Unwrap(t).(tokens.CertificateStore); !ok {
 			err = errorf(http.StatusConflict, "Crypto token %s cannot store certificates: store the chain with the token's own tools.", name)
 		}
 	}

@@ -152,10 +152,10 @@ func describeKey(k tokens.KeyInfo, users []string) Key {
 
 func capabilities(t tokens.Token) []string {
 	caps := []string{}
-	if _, ok := t.(tokens.KeyGenerator); ok {
+	if _, ok := tokens.Unwrap(t).(tokens.KeyGenerator); ok {
 		caps = append(caps, "generate", "remove")
 	}
-	if _, ok := t.(tokens.CertificateStore); ok {
+	if _, ok := tokens.Unwrap(t).(tokens.CertificateStore); ok {
 		caps = append(caps, "chain")
 	}
 	return caps
@@ -252,6 +252,8 @@ func tokenError(token, alias string, err error) error {
 		return errorf(http.StatusBadRequest, "Wrong PIN for crypto token %s: check the PIN.", token)
 	case errors.Is(err, tokens.ErrUnsupported):
 		return errorf(http.StatusConflict, "Crypto token %s cannot do this: %s.", token, strings.TrimSuffix(err.Error(), "."))
+	case errors.Is(err, tokens.ErrUsageLimit), errors.Is(err, tokens.ErrCertificateValidity):
+		return errorf(http.StatusServiceUnavailable, "Key %q of crypto token %s may not sign: %s.", alias, token, strings.TrimSuffix(err.Error(), "."))
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return errorf(http.StatusServiceUnavailable, "The request was cancelled before crypto token %s answered: try again.", token)
 	}

@@ -86,6 +86,9 @@ func (t *Throttle) Failed(user, addr string) time.Duration {
 
 // Succeeded clears the failures of user from addr.
 func (t *Throttle) Succeeded(user, addr string) {
+	if t == nil {
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.pairs, throttleKey{user, addr})

@@ -305,6 +305,10 @@ func tokenItemError(k Key, err error) *itemError {
 		return &itemError{http.StatusServiceUnavailable, "The token of key " + k.Name + " is offline: activate it or try again later."}
 	case errors.Is(err, tokens.ErrUsageLimit):
 		return &itemError{http.StatusServiceUnavailable, "Key " + k.Name + " reached its usage limit."}
+	case errors.Is(err, tokens.ErrWeakHash):
+		return &itemError{http.StatusBadRequest, "Key " + k.Name + " does not sign SHA-1 or MD5 digests: use SHA-256 or stronger."}
+	case errors.Is(err, tokens.ErrCertificateValidity):
+		return &itemError{http.StatusServiceUnavailable, "Key " + k.Name + " may not sign now: " + err.Error() + "."}
 	case errors.Is(err, tokens.ErrUnsupported), errors.Is(err, rsa.ErrMessageTooLong):
 		return &itemError{http.StatusBadRequest, "Key " + k.Name + " cannot sign this item: " + err.Error() + "."}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
@@ -349,7 +353,10 @@ func (h *Handler) batchSign(c echo.Context) error {
 // options. Every signature of the DSM API, batch or single, is made here,
 // so that each goes through the same checks and the same tokens.
 func (h *Handler) signItems(c echo.Context, user string, items []item) []itemResult {
-	ctx := c.Request().Context()
+	// The key guard records who signs, from where, for which request.
+	ctx := tokens.WithCaller(c.Request().Context(), tokens.Caller{Surface: "dsm", User: user, Client: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})
+	c.SetRequest(c.Request().WithContext(ctx)) // the request log line names the user
+	c.SetRequest(c.Request().WithContext(ctx))
 	ks := h.keys(ctx)
 	pubs := publicKeys{}
 	out := make([]itemResult, len(items))

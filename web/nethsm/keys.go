@@ -182,6 +182,10 @@ func tokenError(c echo.Context, k Key, err error) error {
 		return fail(c, http.StatusBadRequest, "Key "+k.ID+" cannot do this: "+err.Error()+".")
 	case errors.Is(err, tokens.ErrUsageLimit):
 		return fail(c, http.StatusForbidden, "Key "+k.ID+" reached its usage limit.")
+	case errors.Is(err, tokens.ErrWeakHash):
+		return fail(c, http.StatusBadRequest, "Key "+k.ID+" does not sign SHA-1 or MD5 digests: use a SHA-256 or stronger mode.")
+	case errors.Is(err, tokens.ErrCertificateValidity):
+		return fail(c, http.StatusPreconditionFailed, "Key "+k.ID+" may not sign now: "+err.Error()+".")
 	}
 	c.Logger().Errorf("nethsm: key %s: %v", k.ID, err)
 	return fail(c, http.StatusInternalServerError, "The crypto token failed; see the server log.")

@@ -19,6 +19,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/tokens"
 )
 
 // maxSignBody bounds a sign request body. EdDSA signs whole messages, so the
@@ -184,6 +186,9 @@ func (h *Handler) sign(c echo.Context) error {
 	if !ok {
 		return err
 	}
+	r := c.Request()
+	u, _ := c.Get(userKey).(User)
+	c.SetRequest(r.WithContext(tokens.WithCaller(r.Context(), tokens.Caller{Surface: "nethsm", User: u.Name, Client: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})))
 	mode, msg, err := readSignRequest(c)
 	if err != nil {
 		return fail(c, http.StatusBadRequest, "Bad sign request: "+err.Error()+".")

@@ -1,0 +1,126 @@
+package server
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/web"
+	"github.com/signet-project/signet/web/auth"
+)
+
+// workerAuthorizer enforces the workers' AUTHTYPE with the client CA bundle
+// and users in force.
+func (a *app) workerAuthorizer() *auth.WorkerAuthorizer {
+	return &auth.WorkerAuthorizer{
+		ClientCAs: func() *x509.CertPool {
+			if a.tls == nil {
+				return nil
+			}
+			return a.tls.ClientCAs()
+		},
+		User:     func(name string) (config.User, bool) { return a.config().User(name) },
+		Throttle: a.throttle,
+	}
+}
+
+// auditRefusal records a refused client in the audit log: who it claimed
+// to be, from where, what it asked for and why it was refused.
+func (a *app) auditRefusal(c echo.Context, surface string, err error) {
+	var r *auth.Refusal
+	if a.audit == nil || !errors.As(err, &r) {
+		return
+	}
+	actor := r.Who
+	if actor == "" {
+		actor = "anonymous"
+	}
+	e := state.Entry{Actor: actor, Action: "access.refused", Target: surface, Outcome: r.Msg, Details: map[string]string{
+		"remote": c.RealIP(), "reason": r.Reason, "status": fmt.Sprint(r.Status), "requestId": web.RequestID(c),
+		"request": c.Request().Method + " " + c.Request().URL.Path,
+	}}
+	if _, err := a.audit.Append(context.WithoutCancel(c.Request().Context()), e); err != nil {
+		a.log.Error("audit log", "action", e.Action, "error", err)
+	}
+}
+
+// serveHealth serves the health check alone over plain HTTP on addr, for
+// load balancers that do not speak TLS: nothing else is reachable there.
+func (a *app) serveHealth(ctx context.Context, addr string, stdout io.Writer) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen for the health check on %s: %w", addr, err)
+	}
+	const path = "/signserver/healthcheck/signserverhealth"
+	h := a.srv.Handler()
+	mux := http.NewServeMux()
+	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			http.Error(w, "The health check takes GET.", http.StatusMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "This listener serves the health check only ("+path+"): sign over the main listener.", http.StatusNotFound)
+	})
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go hs.Serve(l)
+	go func() {
+		<-ctx.Done()
+		hs.Close()
+	}()
+	fmt.Fprintf(stdout, "Health check (plain HTTP) on http://%s%s\n", l.Addr(), path)
+	return nil
+}
+
+// vendorLogins throttles and audits the HTTP basic logins of the DSM and
+// NetHSM APIs, which check credentials themselves: a user locked out from
+// an address gets 429 with Retry-After before its password is looked at; a
+// 401 counts as a failure and, like a 403, is written to the audit log.
+func (a *app) vendorLogins(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p := c.Request().URL.Path
+		surface := ""
+		switch {
+		case strings.HasPrefix(p, "/api/v1/"):
+			surface = "nethsm"
+		case strings.HasPrefix(p, "/crypto/v1/"), strings.HasPrefix(p, "/sys/v1/"):
+			surface = "dsm"
+		}
+		user, _, basic := c.Request().BasicAuth()
+		if surface == "" || !basic {
+			return next(c)
+		}
+		ip := c.RealIP()
+		if ref := a.throttle.Check(user, ip); ref != nil {
+			a.auditRefusal(c, surface, ref)
+			c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int((ref.RetryAfter+time.Second-1)/time.Second)))
+			return c.JSON(ref.Status, map[string]string{"message": ref.Msg})
+		}
+		err := next(c)
+		switch st := c.Response().Status; {
+		case st == http.StatusUnauthorized:
+			a.throttle.Fail(user, ip)
+			a.auditRefusal(c, surface, &auth.Refusal{Status: st, Who: user, Reason: "wrong user name or secret", Msg: "refused: wrong user name or secret"})
+		case st == http.StatusForbidden:
+			a.throttle.Succeeded(user, ip)
+			a.auditRefusal(c, surface, &auth.Refusal{Status: st, Who: user, Reason: "not allowed (role or key)", Msg: "refused: not allowed"})
+		case st < 400:
+			a.throttle.Succeeded(user, ip)
+		}
+		return err
+	}
+}

@@ -1,0 +1,47 @@
+package tokens
+
+import "context"
+
+// Caller says who asks for a signature: the surfaces (web layer, workers,
+// key APIs) set it on the request's context with WithCaller, and the key
+// guard (tokens/guard) records it in the signing log and applies
+// AllowSHA1. It lives here, beside the Token interface every surface
+// already uses, so that no surface depends on the guard.
+type Caller struct {
+	Surface   string // "worker/NAME", "dsm", "nethsm", "admin/test-sign"
+	User      string // user name, or the client certificate
+	Client    string // client address
+	RequestID string
+	// AllowSHA1 lets SHA-1 digests be signed: a worker that allows them
+	// for legacy clients says so. MD5 is never signed.
+	AllowSHA1 bool
+}
+
+type callerKey struct{}
+
+// WithCaller returns ctx carrying c, with the fields c leaves empty taken
+// from the Caller ctx carries already (the web layer sets the user and the
+// address, the worker its surface).
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	old := CallerFrom(ctx)
+	if c.Surface == "" {
+		c.Surface = old.Surface
+	}
+	if c.User == "" {
+		c.User = old.User
+	}
+	if c.Client == "" {
+		c.Client = old.Client
+	}
+	if c.RequestID == "" {
+		c.RequestID = old.RequestID
+	}
+	c.AllowSHA1 = c.AllowSHA1 || old.AllowSHA1
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerFrom returns the Caller of ctx, zero when there is none.
+func CallerFrom(ctx context.Context) Caller {
+	c, _ := ctx.Value(callerKey{}).(Caller)
+	return c
+}

@@ -1,0 +1,80 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestRoles: an auditor reads, an operator also activates and deactivates
+// tokens, only an admin changes keys and configuration; every refusal is a
+// 403 in the audit log with the user, the address and the reason.
+func TestRoles(t *testing.T) {
+	f := newFixture(t)
+	const js = "application/json"
+	tests := []struct {
+		who, method, path, ctype, body string
+		want                           int
+	}{
+		{"auditor:secret", "GET", "/workers", "", "", 200},
+		{"auditor:secret", "GET", "/audit", "", "", 200},
+		{"auditor:secret", "GET", "/signlog", "", "", 200},
+		{"auditor:secret", "POST", "/tokens/soft/deactivate", js, "{}", 403},
+		{"auditor:secret", "POST", "/tokens/soft/keys", js, `{"alias":"k2","algorithm":"ECDSA"}`, 403},
+		{"auditor:secret", "POST", "/reload", "", "", 403},
+		{"op:secret", "GET", "/tokens", "", "", 200},
+		{"op:secret", "POST", "/tokens/soft/keys", js, `{"alias":"k2","algorithm":"ECDSA"}`, 403},
+		{"op:secret", "DELETE", "/tokens/soft/keys/signer", "", "", 403},
+		{"op:secret", "PUT", "/workers/Signer/properties/DISABLED", js, `{"value":"true"}`, 403},
+		{"op:secret", "POST", "/tokens/soft/deactivate", js, "{}", 200},
+		{"op:secret", "POST", "/tokens/soft/activate", js, `{"pin":""}`, 200},
+		{admin, "POST", "/tokens/soft/keys", js, `{"alias":"k2","algorithm":"ECDSA"}`, 201},
+	}
+	for _, tt := range tests {
+		code, body, _ := f.call(t, tt.method, tt.path, tt.who, tt.ctype, tt.body)
+		if code != tt.want {
+			t.Errorf("%s %s %s: %d %s, want %d", tt.who, tt.method, tt.path, code, body, tt.want)
+		}
+		if code == 403 && !strings.Contains(string(body), "role") {
+			t.Errorf("%s %s %s: the refusal %s does not name the role", tt.who, tt.method, tt.path, body)
+		}
+	}
+	es, _ := f.audit.Entries(context.Background(), 0, 0)
+	var refused int
+	for _, e := range es {
+		if e.Action == "admin.refused" && e.Details["reason"] == "role" {
+			refused++
+			if e.Actor == "" || e.Details["remote"] == "" || !strings.Contains(e.Outcome, "needs the") {
+				t.Errorf("refusal record %+v", e)
+			}
+		}
+	}
+	if refused != 6 {
+		t.Errorf("%d role refusals audited, want 6", refused)
+	}
+}
+
+// TestAdminLoginThrottle: after three wrong passwords the user is locked
+// out from that address: even the right password gets 429 with
+// Retry-After, and the lock-out is audited.
+func TestAdminLoginThrottle(t *testing.T) {
+	f := newFixture(t)
+	for range 3 {
+		if code, _, _ := f.call(t, "GET", "/workers", "admin:wrong", "", ""); code != http.StatusUnauthorized {
+			t.Fatalf("wrong password: %d", code)
+		}
+	}
+	f.call(t, "GET", "/workers", "admin:wrong", "", "") // the fourth starts the lock-out
+	code, body, hdr := f.call(t, "GET", "/workers", admin, "", "")
+	if code != http.StatusTooManyRequests || hdr.Get("Retry-After") == "" {
+		t.Fatalf("the right password while locked out: %d %s (Retry-After %q), want 429", code, body, hdr.Get("Retry-After"))
+	}
+	if code, _, _ := f.call(t, "GET", "/workers", "auditor:secret", "", ""); code != http.StatusOK {
+		t.Fatalf("another user: %d, want 200", code)
+	}
+	es, _ := f.audit.Entries(context.Background(), 0, 0)
+	if last := es[len(es)-1]; last.Action != "admin.refused" || !strings.Contains(last.Details["reason"], "throttled") {
+		t.Fatalf("the lock-out is not audited last: %+v", last)
+	}
+}
