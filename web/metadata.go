@@ -1,9 +1,10 @@
 package web
 
 import (
-	"strconv"
+	"errors"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/signet-project/signet/formats/properties"
 )
 
 // Limits on request metadata, so that a request cannot make the server hold
@@ -109,122 +110,24 @@ func metadataKey(k string) (string, error) {
 }
 
 // parseProperties reads the REQUEST_METADATA field, which SignServer
-// specifies in Java properties file syntax: one KEY=VALUE (or KEY:VALUE, or
-// KEY VALUE) per line, '#' and '!' comments, backslash escapes and line
-// continuations. Hand-written because only this key/value subset is needed
-// and the Go properties libraries add ${} expansion, which would change
-// values that contain "${".
+// specifies in Java properties syntax (formats/properties), and says what
+// to fix in the client's terms.
 func parseProperties(s string) ([][2]string, error) {
-	if !utf8.ValidString(s) {
+	entries, err := properties.Parse(s, maxMetadataEntries)
+	var se *properties.SyntaxError
+	switch {
+	case errors.Is(err, properties.ErrTooMany):
+		return nil, badRequest("The REQUEST_METADATA field has more than %d entries: send fewer.", maxMetadataEntries)
+	case errors.As(err, &se) && se.Line == 0:
 		return nil, badRequest("The REQUEST_METADATA field is not valid UTF-8: send KEY=VALUE lines in UTF-8.")
+	case err != nil:
+		return nil, badRequest("The REQUEST_METADATA field has a malformed \\u escape: write \\u followed by four hex digits, or send the value in a REQUEST_METADATA.<KEY> field.")
 	}
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	s = strings.ReplaceAll(s, "\r", "\n")
-	lines := strings.Split(s, "\n")
-	var out [][2]string
-	for i := 0; i < len(lines); i++ {
-		line := strings.TrimLeft(lines[i], " \t\f")
-		if line == "" || line[0] == '#' || line[0] == '!' {
-			continue
-		}
-		// Join continuation lines: an odd number of trailing backslashes.
-		for endsInContinuation(line) && i+1 < len(lines) {
-			i++
-			line = line[:len(line)-1] + strings.TrimLeft(lines[i], " \t\f")
-		}
-		if endsInContinuation(line) {
-			line = line[:len(line)-1]
-		}
-		key, value, err := splitProperty(line)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, [2]string{key, value})
-		if len(out) > maxMetadataEntries {
-			return nil, badRequest("The REQUEST_METADATA field has more than %d entries: send fewer.", maxMetadataEntries)
-		}
+	out := make([][2]string, len(entries))
+	for i, e := range entries {
+		out[i] = [2]string{e.Key, e.Value}
 	}
 	return out, nil
-}
-
-func endsInContinuation(line string) bool {
-	n := 0
-	for i := len(line) - 1; i >= 0 && line[i] == '\\'; i-- {
-		n++
-	}
-	return n%2 == 1
-}
-
-// splitProperty splits a logical line into its unescaped key and value.
-func splitProperty(line string) (string, string, error) {
-	// The key ends at the first unescaped '=', ':' or white space.
-	end := len(line)
-	for i := 0; i < len(line); i++ {
-		if line[i] == '\\' {
-			i++
-			continue
-		}
-		if strings.IndexByte("=: \t\f", line[i]) >= 0 {
-			end = i
-			break
-		}
-	}
-	rawKey, rest := line[:end], line[end:]
-	rest = strings.TrimLeft(rest, " \t\f")
-	if rest != "" && (rest[0] == '=' || rest[0] == ':') {
-		rest = strings.TrimLeft(rest[1:], " \t\f")
-	}
-	key, err := unescapeProperty(rawKey)
-	if err != nil {
-		return "", "", err
-	}
-	value, err := unescapeProperty(rest)
-	if err != nil {
-		return "", "", err
-	}
-	return key, value, nil
-}
-
-func unescapeProperty(s string) (string, error) {
-	if !strings.Contains(s, `\`) {
-		return s, nil
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i+1 == len(s) {
-			b.WriteByte(c)
-			continue
-		}
-		i++
-		switch s[i] {
-		case 't':
-			b.WriteByte('\t')
-		case 'n':
-			b.WriteByte('\n')
-		case 'r':
-			b.WriteByte('\r')
-		case 'f':
-			b.WriteByte('\f')
-		case 'u':
-			if i+5 > len(s) {
-				return "", malformedProperties()
-			}
-			r, err := strconv.ParseUint(s[i+1:i+5], 16, 16)
-			if err != nil {
-				return "", malformedProperties()
-			}
-			b.WriteRune(rune(r))
-			i += 4
-		default:
-			b.WriteByte(s[i])
-		}
-	}
-	return b.String(), nil
-}
-
-func malformedProperties() error {
-	return badRequest("The REQUEST_METADATA field has a malformed \\u escape: write \\u followed by four hex digits, or send the value in a REQUEST_METADATA.<KEY> field.")
 }
 
 // restMetadata checks the metaData object of a REST request and returns it

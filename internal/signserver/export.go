@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/formats/properties"
 )
 
 // workerClasses maps Signet worker kinds to the SignServer implementation
@@ -122,5 +123,5 @@ func putProperties(b *bytes.Buffer, ref, owner string, ps config.Properties, isS
 }
 
 func put(b *bytes.Buffer, ref, name, value string) {
-	fmt.Fprintf(b, "%s.%s=%s\n", ref, escape(name, true), escape(value, false))
+	fmt.Fprintf(b, "%s.%s=%s\n", ref, properties.Escape(name, true), properties.Escape(value, false))
 }
