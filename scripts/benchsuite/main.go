@@ -466,7 +466,7 @@ var (
 	}
 	dsmParts = []profiled{
 		{"crypto/ecdsa.SignASN1", "signing: ecdsa.Sign"},
-		{"dsm.(*Handler).batchSign", "the DSM batch handler (includes signing)"},
+		{"dsm.(*Handler).batchSign", "the DSM batch handler (the signatures run in tokens.SignAll's goroutines, not under it)"},
 		{"dsm.parseBatch", "batch request: the one-pass reader"},
 		{"encoding/json.Unmarshal", "encoding/json (other shapes only)"},
 		{"dsm.appendResults", "response: the hand-written writer"},
