@@ -77,6 +77,21 @@ func serial() (*big.Int, error) {
 	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 }
 
+// template is a demo certificate for commonName with a random serial, valid
+// from an hour ago (clocks drift) until notAfter.
+func template(commonName string, notAfter time.Time) (*x509.Certificate, error) {
+	sn, err := serial()
+	if err != nil {
+		return nil, err
+	}
+	return &x509.Certificate{
+		SerialNumber: sn,
+		Subject:      pkix.Name{CommonName: commonName, Organization: []string{"Signet Demo"}},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     notAfter,
+	}, nil
+}
+
 // NewCA makes a self-signed root CA valid for ten years, with a new ECDSA
 // P-256 key.
 func NewCA(commonName string) (*CA, error) {
@@ -84,20 +99,12 @@ func NewCA(commonName string) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	sn, err := serial()
+	tmpl, err := template(commonName, time.Now().AddDate(10, 0, 0))
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          sn,
-		Subject:               pkix.Name{CommonName: commonName, Organization: []string{"Signet Demo"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.AddDate(10, 0, 0),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
+	tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
+	tmpl.BasicConstraintsValid, tmpl.IsCA = true, true
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return nil, fmt.Errorf("create CA certificate: %w", err)
@@ -112,18 +119,11 @@ func NewCA(commonName string) (*CA, error) {
 // Issue issues a certificate for pub with the given common name and purpose,
 // valid for validity from an hour ago.
 func (ca *CA) Issue(commonName string, pub crypto.PublicKey, p Purpose, validity time.Duration) (*x509.Certificate, error) {
-	sn, err := serial()
+	tmpl, err := template(commonName, time.Now().Add(validity))
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: sn,
-		Subject:      pkix.Name{CommonName: commonName, Organization: []string{"Signet Demo"}},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(validity),
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment,
-	}
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment
 	switch p {
 	case TLSServer:
 		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
