@@ -42,14 +42,9 @@ func (s *Store) Append(ctx context.Context, e state.Entry) (state.Entry, error) 
 		return state.Entry{}, fmt.Errorf("append to the audit log: %w", err)
 	}
 	r := &appendReq{e: e, details: string(details), done: make(chan struct{})}
-	select {
-	case s.appends <- r:
-	case <-s.quit:
-		return state.Entry{}, ErrClosed
-	case <-ctx.Done():
-		return state.Entry{}, ctx.Err()
+	if err := state.Submit(ctx, s.appends, s.quit, r, r.done, ErrClosed); err != nil {
+		return state.Entry{}, err
 	}
-	<-r.done
 	return r.e, r.err
 }
 
@@ -63,7 +58,7 @@ func (s *Store) auditWriter() {
 			return
 		case r = <-s.appends:
 		}
-		group := gather(r, s.appends)
+		group := state.Gather(r, s.appends, maxGroup)
 		err := s.appendGroup(group)
 		for _, r := range group {
 			if err != nil {

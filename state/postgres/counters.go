@@ -68,14 +68,9 @@ func (s *Store) Reserve(ctx context.Context, key string, n, limit int64) (int64,
 	}
 	s.mu.Unlock()
 	r := &reservation{key: key, n: n, limit: limit, done: make(chan struct{})}
-	select {
-	case s.reqs <- r:
-	case <-s.quit:
-		return 0, ErrClosed
-	case <-ctx.Done():
-		return 0, ctx.Err()
+	if err := state.Submit(ctx, s.reqs, s.quit, r, r.done, ErrClosed); err != nil {
+		return 0, err
 	}
-	<-r.done // once taken, answered whatever ctx does: the caller must know
 	return r.count, r.err
 }
 
@@ -91,7 +86,7 @@ func (s *Store) counterWriter() {
 			return
 		case r = <-s.reqs:
 		}
-		group := gather(r, s.reqs)
+		group := state.Gather(r, s.reqs, maxGroup)
 		s.lease(group)
 		for _, r := range group {
 			close(r.done)

@@ -363,21 +363,6 @@ func (s *Store) monitor() {
 	}
 }
 
-// gather returns first with the requests waiting on ch, up to maxGroup:
-// the group a writer commits together.
-func gather[T any](first T, ch <-chan T) []T {
-	group := []T{first}
-	for len(group) < maxGroup {
-		select {
-		case r := <-ch:
-			group = append(group, r)
-		default:
-			return group
-		}
-	}
-	return group
-}
-
 // tripCounter counts round trips to the database.
 type tripCounter struct{ n *atomic.Int64 }
 

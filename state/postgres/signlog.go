@@ -26,14 +26,9 @@ func (s *Store) Record(ctx context.Context, r state.SignRecord) (state.SignRecor
 	}
 	r.Time = time.Unix(0, r.Time.UnixNano()).UTC()
 	q := &logReq{rec: r, done: make(chan struct{})}
-	select {
-	case s.logs <- q:
-	case <-s.quit:
-		return r, ErrClosed
-	case <-ctx.Done():
-		return r, ctx.Err()
+	if err := state.Submit(ctx, s.logs, s.quit, q, q.done, ErrClosed); err != nil {
+		return r, err
 	}
-	<-q.done
 	return q.rec, q.err
 }
 
@@ -47,7 +42,7 @@ func (s *Store) logWriter() {
 			return
 		case q = <-s.logs:
 		}
-		group := gather(q, s.logs)
+		group := state.Gather(q, s.logs, maxGroup)
 		err := s.insertRecords(group)
 		for _, q := range group {
 			if err != nil {

@@ -31,14 +31,9 @@ func (s *Store) Record(ctx context.Context, r state.SignRecord) (state.SignRecor
 	}
 	r.Time = time.Unix(0, r.Time.UnixNano()).UTC()
 	e := &logEntry{rec: r, done: make(chan struct{})}
-	select {
-	case s.logs <- e:
-	case <-s.quit:
-		return r, ErrClosed
-	case <-ctx.Done():
-		return r, ctx.Err()
+	if err := state.Submit(ctx, s.logs, s.quit, e, e.done, ErrClosed); err != nil {
+		return r, err
 	}
-	<-e.done
 	return e.rec, e.err
 }
 
@@ -52,16 +47,7 @@ func (s *Store) logWriter() {
 			return
 		case e = <-s.logs:
 		}
-		group := []*logEntry{e}
-	more:
-		for len(group) < maxGroup {
-			select {
-			case e := <-s.logs:
-				group = append(group, e)
-			default:
-				break more
-			}
-		}
+		group := state.Gather(e, s.logs, maxGroup)
 		err := s.insertRecords(group)
 		for _, e := range group {
 			if err != nil {

@@ -292,16 +292,9 @@ func (s *Store) Reserve(ctx context.Context, key string, n, limit int64) (int64,
 	}
 	s.mu.Unlock()
 	r := &reservation{key: key, n: n, limit: limit, done: make(chan struct{})}
-	select {
-	case s.reqs <- r:
-	case <-s.quit:
-		return 0, ErrClosed
-	case <-ctx.Done():
-		return 0, ctx.Err()
+	if err := state.Submit(ctx, s.reqs, s.quit, r, r.done, ErrClosed); err != nil {
+		return 0, err
 	}
-	// Once taken by the writer the reservation is answered, even when ctx
-	// ends: the caller must know whether the count was stored.
-	<-r.done
 	return r.count, r.err
 }
 
@@ -318,16 +311,7 @@ func (s *Store) writer(w *counterWriter) {
 			return
 		case r = <-s.reqs:
 		}
-		group := []*reservation{r}
-	more:
-		for len(group) < maxGroup {
-			select {
-			case r := <-s.reqs:
-				group = append(group, r)
-			default:
-				break more
-			}
-		}
+		group := state.Gather(r, s.reqs, maxGroup)
 		s.commit(w, group)
 		for _, r := range group {
 			close(r.done)
