@@ -417,6 +417,11 @@ func (c *converter) worker(u *unit) {
 			continue
 		}
 		def, known := config.LookupProperty(p.name)
+		if p.name == config.PropAuthType && simpleClass(v) == "UsernamePasswordAuthorizer" {
+			// SignServer names its authorizer class; Signet the same rule.
+			c.res.Notes = append(c.res.Notes, fmt.Sprintf("%s: %s.AUTHTYPE=%s is AUTHTYPE %s: give the worker its users (users: in the worker, or names from the users: section).", p.pos, u.ref, v, config.AuthUsernamePassword))
+			v = config.AuthUsernamePassword
+		}
 		if p.name == "ACCEPTANYPOLICY" && strings.EqualFold(v, "false") {
 			c.res.Notes = append(c.res.Notes, fmt.Sprintf("%s: %s.ACCEPTANYPOLICY=false is what Signet does: only ACCEPTEDPOLICIES are accepted.", p.pos, u.ref))
 			continue
@@ -459,8 +464,6 @@ func unsupportedReason(kind, name string) string {
 		return "Signet keeps the certificate chain with the key in its token: upload it with signet admin keys chain."
 	case name == "EMBED_CRL" || name == "EMBED_OCSP_RESPONSE":
 		return "Signet embeds revocation data at PAdES BASELINE-LT: set SIGNATURE_LEVEL: BASELINE-LT (with TSA_WORKER or TSA_URL)."
-	case name == "AUTHTYPE":
-		return "Signet's AUTHTYPE is NOAUTH, CLIENTCERT or USERNAME_PASSWORD: other SignServer authorizer classes are not available."
 	}
 	if def, ok := config.LookupProperty(name); ok {
 		return fmt.Sprintf("a property of %s, not of %s.", strings.Join(def.Kinds, " and "), kind)

@@ -2,6 +2,7 @@ package signserver
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -227,5 +228,30 @@ func TestReadPropertiesPosition(t *testing.T) {
 	}
 	if _, err := readProperties("bad", strings.NewReader("ok=1\nx=\\u12\n")); err == nil || !strings.Contains(err.Error(), "bad:2") {
 		t.Errorf("short \\u escape: %v, want an error at bad:2", err)
+	}
+}
+
+// SignServer's AUTHTYPE names an authorizer class: UsernamePasswordAuthorizer
+// is Signet's USERNAME_PASSWORD (config check then asks for its users);
+// another class is refused with the schema's own sentence.
+func TestImportAuthType(t *testing.T) {
+	t.Parallel()
+	in := "WORKERGENID1.TYPE=PROCESSABLE\n" +
+		"WORKERGENID1.IMPLEMENTATION_CLASS=org.signserver.module.cmssigner.CMSSigner\n" +
+		"WORKERGENID1.NAME=%s\n" +
+		"WORKERGENID1.AUTHTYPE=%s\n"
+	res, err := Import(File{Name: "a.properties", R: strings.NewReader(fmt.Sprintf(in, "PW", "org.signserver.server.UsernamePasswordAuthorizer"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(res.YAML), "AUTHTYPE: "+config.AuthUsernamePassword) || len(res.Skipped) != 0 {
+		t.Errorf("UsernamePasswordAuthorizer: skipped %v\n%s", res.Skipped, res.YAML)
+	}
+	res, err = Import(File{Name: "b.properties", R: strings.NewReader(fmt.Sprintf(in, "Other", "org.example.MyAuthorizer"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Skipped) != 1 || res.Skipped[0].Property != config.PropAuthType || !strings.Contains(res.Skipped[0].Reason, "AUTHTYPE must be one of") {
+		t.Errorf("another authorizer class: skipped %v", res.Skipped)
 	}
 }
