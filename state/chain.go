@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"slices"
+	"time"
 )
 
 // Hash returns the hash of an audit record: SHA-256 over a canonical,
@@ -40,6 +41,25 @@ func Hash(e Entry) []byte {
 	}
 	field(e.Prev)
 	return h.Sum(nil)
+}
+
+// EntryColumns are the audit table's columns in the order ScanEntry reads
+// them; every store selects them so.
+const EntryColumns = "seq, time, actor, action, target, outcome, details, prev, hash"
+
+// ScanEntry reads one audit record from a row of EntryColumns, time in
+// Unix nanoseconds, through the row's Scan (database/sql's and pgx's have
+// the same shape).
+func ScanEntry(scan func(dest ...any) error) (Entry, error) {
+	var e Entry
+	var nanos int64
+	var details string
+	if err := scan(&e.Seq, &nanos, &e.Actor, &e.Action, &e.Target, &e.Outcome, &details, &e.Prev, &e.Hash); err != nil {
+		return Entry{}, err
+	}
+	e.Time = time.Unix(0, nanos).UTC()
+	e.Details = StoredDetails(details)
+	return e, nil
 }
 
 // StoredDetails decodes the details of a record as the backends store

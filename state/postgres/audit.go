@@ -106,7 +106,7 @@ func (s *Store) appendGroup(group []*appendReq) error {
 	return err
 }
 
-const selectEntries = "SELECT seq, time, actor, action, target, outcome, details, prev, hash FROM audit"
+const selectEntries = "SELECT " + state.EntryColumns + " FROM audit"
 
 // Entries implements state.Audit.
 func (s *Store) Entries(ctx context.Context, after int64, limit int) ([]state.Entry, error) {
@@ -124,17 +124,7 @@ func (s *Store) Entries(ctx context.Context, after int64, limit int) ([]state.En
 	return out, nil
 }
 
-func scanEntry(row pgx.CollectableRow) (state.Entry, error) {
-	var e state.Entry
-	var nanos int64
-	var details string
-	if err := row.Scan(&e.Seq, &nanos, &e.Actor, &e.Action, &e.Target, &e.Outcome, &details, &e.Prev, &e.Hash); err != nil {
-		return state.Entry{}, err
-	}
-	e.Time = time.Unix(0, nanos).UTC()
-	e.Details = state.StoredDetails(details)
-	return e, nil
-}
+func scanEntry(row pgx.CollectableRow) (state.Entry, error) { return state.ScanEntry(row.Scan) }
 
 // Verify implements state.Audit.
 func (s *Store) Verify(ctx context.Context) error {

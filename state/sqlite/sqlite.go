@@ -540,7 +540,7 @@ func (s *Store) Entries(ctx context.Context, after int64, limit int) ([]state.En
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT seq, time, actor, action, target, outcome, details, prev, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", after, limit)
+	rows, err := s.db.QueryContext(ctx, "SELECT "+state.EntryColumns+" FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read the audit log: %w", err)
 	}
@@ -560,14 +560,10 @@ func (s *Store) Entries(ctx context.Context, after int64, limit int) ([]state.En
 }
 
 func scanEntry(rows *sql.Rows) (state.Entry, error) {
-	var e state.Entry
-	var nanos int64
-	var details string
-	if err := rows.Scan(&e.Seq, &nanos, &e.Actor, &e.Action, &e.Target, &e.Outcome, &details, &e.Prev, &e.Hash); err != nil {
+	e, err := state.ScanEntry(rows.Scan)
+	if err != nil {
 		return state.Entry{}, fmt.Errorf("read the audit log: %w", err)
 	}
-	e.Time = time.Unix(0, nanos).UTC()
-	e.Details = state.StoredDetails(details)
 	return e, nil
 }
 
@@ -587,7 +583,7 @@ func (s *Store) VerifyCount(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("read the audit log: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, "SELECT seq, time, actor, action, target, outcome, details, prev, hash FROM audit ORDER BY seq")
+	rows, err := tx.QueryContext(ctx, "SELECT "+state.EntryColumns+" FROM audit ORDER BY seq")
 	if err != nil {
 		return 0, fmt.Errorf("read the audit log: %w", err)
 	}
