@@ -58,6 +58,10 @@ func (s *Store) logWriter() {
 	}
 }
 
+// insertRecords writes a group in one transaction, with the statements
+// Open prepared: preparing them for every group was about a tenth of the
+// log writer's time at one record per request. (One multi-row INSERT per
+// group instead, parsed anew each time, measured slower.)
 func (s *Store) insertRecords(group []*logEntry) error {
 	ctx := context.Background()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -65,16 +69,9 @@ func (s *Store) insertRecords(group []*logEntry) error {
 		return err
 	}
 	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO signlog (time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
+	ins := tx.StmtContext(ctx, s.insRecord)
 	defer ins.Close()
-	insHash, err := tx.PrepareContext(ctx, "INSERT INTO signlog_hash (hash, id) VALUES (?, ?)")
-	if err != nil {
-		return err
-	}
+	insHash := tx.StmtContext(ctx, s.insHash)
 	defer insHash.Close()
 	for _, e := range group {
 		r := &e.rec

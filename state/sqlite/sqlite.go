@@ -125,6 +125,8 @@ type Store struct {
 	done      chan struct{}     // closed when the writer has stopped
 	logDone   chan struct{}     // closed when the signing log writer has stopped
 	closeOnce sync.Once
+
+	insRecord, insHash *sql.Stmt // the signing log's, prepared once
 }
 
 // keyCount is a key's count in memory: used signatures granted, stored the
@@ -161,6 +163,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	w, err := newCounterWriter(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open the state database %s: %w", path, err)
+	}
+	if s.insRecord, err = db.PrepareContext(ctx, `INSERT INTO signlog (time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err == nil {
+		s.insHash, err = db.PrepareContext(ctx, "INSERT INTO signlog_hash (hash, id) VALUES (?, ?)")
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open the state database %s: %w", path, err)
@@ -255,6 +265,10 @@ func (s *Store) Close() error {
 		close(s.quit)
 		<-s.done
 		<-s.logDone
+		if s.insRecord != nil {
+			s.insRecord.Close()
+			s.insHash.Close()
+		}
 		err = s.db.Close()
 	})
 	return err
