@@ -77,6 +77,67 @@ func TestSigningLog(t *testing.T) {
 	}
 }
 
+// Hashes are found before and after the log writer moves them into the
+// index, and a store opened again counts the unindexed ones.
+func TestSigningLogFold(t *testing.T) {
+	t.Parallel()
+	s, path := openTest(t)
+	hashes := func(from, n int) []string {
+		var hs []string
+		for i := range n {
+			hs = append(hs, fmt.Sprintf("%064x", from+i))
+		}
+		return hs
+	}
+	record := func(s *Store, hs []string) int64 {
+		r, err := s.Record(t.Context(), state.SignRecord{Surface: "rest", Key: "demo/signer-p256", DigestAlg: "SHA-256", Hashes: hs, Result: "ok"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.ID
+	}
+	unindexed := func(s *Store) (n int) {
+		if err := s.db.QueryRowContext(t.Context(), "SELECT count(*) FROM signlog_hash_recent").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	find := func(s *Store, h string, want int64) {
+		t.Helper()
+		got, err := s.Search(t.Context(), state.SignQuery{Hash: h})
+		if err != nil || len(got) != 1 || got[0].ID != want {
+			t.Errorf("hash %s: %v, %v; want record %d", h, got, err, want)
+		}
+	}
+	first := record(s, hashes(0, foldAt-1))
+	if n := unindexed(s); n != foldAt-1 {
+		t.Fatalf("%d unindexed hashes, want %d", n, foldAt-1)
+	}
+	find(s, hashes(5, 1)[0], first)
+	second := record(s, hashes(foldAt, 2)) // passes foldAt: all move
+	if n := unindexed(s); n != 0 {
+		t.Errorf("%d unindexed hashes after passing foldAt, want 0", n)
+	}
+	find(s, hashes(5, 1)[0], first)
+	find(s, hashes(foldAt+1, 1)[0], second)
+	third := record(s, hashes(2*foldAt, 1))
+	find(s, hashes(2*foldAt, 1)[0], third)
+
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if s2.recent != 1 {
+		t.Errorf("reopened: %d unindexed hashes counted, want 1", s2.recent)
+	}
+	find(s2, hashes(2*foldAt, 1)[0], third)
+	find(s2, hashes(foldAt, 1)[0], second)
+}
+
 // BenchmarkRecord is the signing log under make bench's http-single-p256:
 // 32 callers at once, one record of one hash each, so that records are
 // group-committed as they are there. It reports the process's CPU time per

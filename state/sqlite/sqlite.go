@@ -94,6 +94,12 @@ var migrations = []string{
 	);
 	CREATE INDEX archive_request ON archive (request_id);
 	CREATE INDEX archive_worker_time ON archive (worker, time);`,
+	// The hashes of the latest records, unindexed: the signing log writer
+	// moves them into signlog_hash in bulk (see foldAt).
+	`CREATE TABLE signlog_hash_recent (
+		hash TEXT NOT NULL,
+		id   INTEGER NOT NULL REFERENCES signlog (id)
+	);`,
 }
 
 // ErrClosed is returned by a Store used after Close.
@@ -127,6 +133,7 @@ type Store struct {
 	closeOnce sync.Once
 
 	insRecord, insHash *sql.Stmt // the signing log's, prepared once
+	recent             int       // rows in signlog_hash_recent; the log writer's
 }
 
 // keyCount is a key's count in memory: used signatures granted, stored the
@@ -169,7 +176,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	if s.insRecord, err = db.PrepareContext(ctx, `INSERT INTO signlog (time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err == nil {
-		s.insHash, err = db.PrepareContext(ctx, "INSERT INTO signlog_hash (hash, id) VALUES (?, ?)")
+		s.insHash, err = db.PrepareContext(ctx, "INSERT INTO signlog_hash_recent (hash, id) VALUES (?, ?)")
+	}
+	if err == nil {
+		err = db.QueryRowContext(ctx, "SELECT count(*) FROM signlog_hash_recent").Scan(&s.recent)
 	}
 	if err != nil {
 		db.Close()
