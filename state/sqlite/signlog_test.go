@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/state/statetest"
 )
 
 func TestSigningLog(t *testing.T) {
@@ -66,7 +67,7 @@ func TestSigningLog(t *testing.T) {
 	// find.
 	for i, id := range ids {
 		got, err := s.Search(t.Context(), state.SignQuery{Hash: fmt.Sprintf("%064x", 1000+i)})
-		if err != nil || len(got) != 1 || got[0].ID != id || got[0].Hashes[0] != fmt.Sprintf("%064X", i) {
+		if err != nil || len(got) != 1 || got[0].ID != id || got[0].Hashes[0] != fmt.Sprintf("%064x", i) {
 			t.Errorf("record %d (id %d) by its hash: %+v, %v", i, id, got, err)
 		}
 	}
@@ -75,6 +76,12 @@ func TestSigningLog(t *testing.T) {
 			t.Errorf("%s: mode %v, %v; want 0600", f, st.Mode().Perm(), err)
 		}
 	}
+}
+
+func TestSigningLogSearch(t *testing.T) {
+	t.Parallel()
+	s, _ := openTest(t)
+	statetest.SigningLogSearch(t, s)
 }
 
 // Hashes are found before and after the log writer moves them into the
