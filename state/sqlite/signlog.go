@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -78,6 +79,9 @@ func (s *Store) insertRecords(group []*logEntry) error {
 	defer insHash.Close()
 	for _, e := range group {
 		r := &e.rec
+		for i, h := range r.Hashes {
+			r.Hashes[i] = strings.ToLower(h) // as searched, and as PostgreSQL keeps them
+		}
 		res, err := ins.ExecContext(ctx, r.Time.UnixNano(), r.Surface, r.Key, r.KeyID, r.User, r.Client, r.RequestID, r.DigestAlg, strings.Join(r.Hashes, ","), r.Result)
 		if err != nil {
 			return err
@@ -86,7 +90,7 @@ func (s *Store) insertRecords(group []*logEntry) error {
 			return err
 		}
 		for _, h := range r.Hashes {
-			if _, err := insHash.ExecContext(ctx, strings.ToLower(h), r.ID); err != nil {
+			if _, err := insHash.ExecContext(ctx, h, r.ID); err != nil {
 				return err
 			}
 		}
@@ -94,37 +98,22 @@ func (s *Store) insertRecords(group []*logEntry) error {
 	return tx.Commit()
 }
 
+// signSQL is the signing log's SQL in SQLite: numbered parameters (?1)
+// so that a condition may use one twice, and the hash index table.
+var signSQL = state.SignSQL{
+	Columns: map[state.SignField]string{state.FieldID: "id", state.FieldTime: "time", state.FieldSurface: "surface",
+		state.FieldKey: "key", state.FieldUser: "user", state.FieldClient: "client", state.FieldRequestID: "request_id",
+		state.FieldResult: "result"},
+	Param: func(n int, _ any) string { return "?" + strconv.Itoa(n) },
+	Has:   "id IN (SELECT id FROM signlog_hash WHERE hash = %s)",
+}
+
 // Search implements state.SigningLog.
 func (s *Store) Search(ctx context.Context, q state.SignQuery) ([]state.SignRecord, error) {
-	where := []string{"id > ?"}
-	args := []any{q.After}
-	if q.Hash != "" {
-		where = append(where, "id IN (SELECT id FROM signlog_hash WHERE hash = ?)")
-		args = append(args, strings.ToLower(q.Hash))
-	}
-	if q.Key != "" {
-		where = append(where, "(key = ? OR substr(key, -(length(?) + 1)) = '/' || ?)")
-		args = append(args, q.Key, q.Key, q.Key)
-	}
-	if q.User != "" {
-		where = append(where, "user = ?")
-		args = append(args, q.User)
-	}
-	if !q.Since.IsZero() {
-		where = append(where, "time >= ?")
-		args = append(args, q.Since.UnixNano())
-	}
-	if !q.Until.IsZero() {
-		where = append(where, "time < ?")
-		args = append(args, q.Until.UnixNano())
-	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = state.DefaultSearchLimit
-	}
-	args = append(args, limit)
+	where, args := signSQL.Where(q)
+	args = append(args, q.Limited())
 	rows, err := s.db.QueryContext(ctx, `SELECT id, time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result
-		FROM signlog WHERE `+strings.Join(where, " AND ")+" ORDER BY id LIMIT ?", args...)
+		FROM signlog WHERE `+where+" ORDER BY id LIMIT ?"+strconv.Itoa(len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read the signing log: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/state/statetest"
 )
 
 func TestSigningLog(t *testing.T) {
@@ -56,4 +57,10 @@ func TestSigningLog(t *testing.T) {
 			t.Errorf("%s: mode %v, %v; want 0600", f, st.Mode().Perm(), err)
 		}
 	}
+}
+
+func TestSigningLogSearch(t *testing.T) {
+	t.Parallel()
+	s, _ := openTest(t)
+	statetest.SigningLogSearch(t, s)
 }
