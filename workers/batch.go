@@ -61,7 +61,7 @@ func itemError(i int, it *BatchItem, format string, args ...any) error {
 // parseBatch decodes the batch as it is read (decodeBatch stops at
 // MAX_BATCH_SIZE) and checks every item.
 func (w *CMSSigner) parseBatch(req *Request, d decision, docHash crypto.Hash) ([]batchItem, error) {
-	reqs, err := decodeBatch(req.Data, w.pol.maxBatch, req.memoryLimit())
+	reqs, err := readBatch(req, w.pol.maxBatch)
 	if err != nil {
 		return nil, err
 	}

@@ -168,7 +168,7 @@ func (w *PDFSigner) Process(ctx context.Context, req *Request) (*Response, error
 	var docs []signed
 	var raw [][]byte
 	if d.batch {
-		items, err := decodeBatch(req.Data, w.pol.maxBatch, req.memoryLimit())
+		items, err := readBatch(req, w.pol.maxBatch)
 		if err != nil {
 			return nil, err
 		}

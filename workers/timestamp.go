@@ -20,6 +20,10 @@ import (
 // (RFC 3161 section 3.4); queries come as application/timestamp-query.
 const ContentTypeTimeStampReply = "application/timestamp-reply"
 
+// ContentTypeTimeStampQuery is the content type of RFC 3161 requests
+// (section 3.4): a query sent as an HTTP body of another type is refused.
+const ContentTypeTimeStampQuery = "application/timestamp-query"
+
 // maxTimeStampQuery bounds the size of a time-stamp query: a query is a
 // digest, a policy, a nonce and a few flags, well under a kilobyte.
 const maxTimeStampQuery = 64 << 10
@@ -161,6 +165,9 @@ func (w *TimeStampSigner) Status(ctx context.Context) Status {
 // get a rejection response; errors are for a worker that cannot serve at
 // all (misconfigured, token offline).
 func (w *TimeStampSigner) Process(ctx context.Context, req *Request) (*Response, error) {
+	if err := req.requireType(ContentTypeTimeStampQuery, "A time-stamp query (RFC 3161)"); err != nil {
+		return nil, err
+	}
 	if err := w.ready(); err != nil {
 		return nil, err
 	}
