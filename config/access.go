@@ -15,7 +15,9 @@ import (
 type TLS struct {
 	Cert, Key string // absolute paths
 	ClientCAs string // absolute path; "" for none
-	Pos       Pos
+	Pos       Pos    // of the tls section
+	// Where each file is named, for the problems of the file itself.
+	CertPos, KeyPos, ClientCAsPos Pos
 }
 
 // WorkerUser is a user a USERNAME_PASSWORD worker accepts: one of its own
@@ -74,11 +76,11 @@ func (l *loader) serverTLS(file, dir string, e entry) {
 		}
 		switch f.key {
 		case "cert":
-			t.Cert = resolvePath(dir, v)
+			t.Cert, t.CertPos = resolvePath(dir, v), f.pos
 		case "key":
-			t.Key = resolvePath(dir, v)
+			t.Key, t.KeyPos = resolvePath(dir, v), f.pos
 		case "clientCAs":
-			t.ClientCAs = resolvePath(dir, v)
+			t.ClientCAs, t.ClientCAsPos = resolvePath(dir, v), f.pos
 		default:
 			l.structural.add(f.pos, "Unknown server tls setting %q: %s.", f.key, hint(f.key, []string{"cert", "key", "clientCAs"}))
 		}

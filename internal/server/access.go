@@ -75,6 +75,12 @@ func (a *app) serveHealth(ctx context.Context, addr string, stdout io.Writer) er
 			http.Error(w, "The health check takes GET.", http.StatusMethodNotAllowed)
 			return
 		}
+		if r.Method == http.MethodHead {
+			// The web server routes GET only; net/http drops the body of
+			// the answer to a HEAD request.
+			r = r.Clone(r.Context())
+			r.Method = http.MethodGet
+		}
 		h.ServeHTTP(w, r)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
