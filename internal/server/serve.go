@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -44,6 +45,10 @@ type Options struct {
 	// Stdout receives what a person starting the server reads: the address,
 	// the demo password (once) and a first command to try.
 	Stdout io.Writer
+	// Reload, when set, reloads as SIGHUP does (the configuration and the
+	// TLS certificate) on every receive: a trigger for tests and for a
+	// program that embeds the server, which must not signal the process.
+	Reload <-chan struct{}
 }
 
 // Run serves until ctx ends. A configuration that does not load is
@@ -119,15 +124,15 @@ func Run(ctx context.Context, o Options) error {
 	if o.MaxUpload > 0 {
 		limit = o.MaxUpload
 	}
-	tlsFiles := cfg.Server.TLS
-	if tlsFiles == nil && demoMode {
+	tlsFile := cfg.Server.TLS
+	if tlsFile == nil && demoMode {
 		// A demo data folder made before its configuration named the
 		// certificate: the demo always serves HTTPS.
-		tlsFiles = &config.TLS{Cert: files.TLSCert, Key: files.TLSKey}
+		tlsFile = &config.TLS{Cert: files.TLSCert, Key: files.TLSKey}
 	}
 	var tc *tlsconf.Server
-	if tlsFiles != nil {
-		if tc, err = tlsconf.New(tlsconf.Files{Cert: tlsFiles.Cert, Key: tlsFiles.Key, ClientCAs: tlsFiles.ClientCAs}); err != nil {
+	if tlsFile != nil {
+		if tc, err = tlsconf.New(tlsFiles(tlsFile)); err != nil {
 			l.Close()
 			return err
 		}
@@ -155,7 +160,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		a.srv.Echo().GET(demo.CRLPath, echo.WrapHandler(crl))
 	}
-	defer a.reloadOnHangup(ctx)()
+	defer a.reloadOnHangup(ctx, o.Reload)()
 
 	if cfg.Server.HealthListen != "" {
 		if err := a.serveHealth(ctx, cfg.Server.HealthListen, stdout); err != nil {
@@ -190,35 +195,47 @@ func Run(ctx context.Context, o Options) error {
 }
 
 // reloadTLS reads the TLS certificate and client CA bundle again; when they
-// do not load, the ones in force stay.
+// do not load, the ones in force stay. Either way it is written to the audit
+// log (tls.reload) and the server log.
 func (a *app) reloadTLS() {
 	if a.tls == nil {
 		return
 	}
 	if err := a.tls.Reload(); err != nil {
+		a.record(a.ctx, "tls.reload", err.Error(), nil)
 		a.log.Error("TLS certificate reload refused; the one in force stays", "error", err)
 		return
 	}
-	a.log.Info("TLS certificate reloaded", "subject", a.tls.Leaf().Subject.String(), "notAfter", a.tls.Leaf().NotAfter)
+	leaf := a.tls.Leaf()
+	a.record(a.ctx, "tls.reload", "ok", map[string]string{"subject": leaf.Subject.String(), "notAfter": leaf.NotAfter.UTC().Format(time.RFC3339)})
+	a.log.Info("TLS certificate reloaded", "subject", leaf.Subject.String(), "notAfter", leaf.NotAfter)
 }
 
-// reloadOnHangup reloads the configuration (and the TLS certificate) on every SIGHUP until ctx ends
-// or the returned function is called.
-func (a *app) reloadOnHangup(ctx context.Context) (stop func()) {
+// reloadOnHangup reloads the configuration and the TLS certificate on every
+// SIGHUP, and on every receive from trigger (nil: SIGHUP only), until ctx
+// ends or the returned function is called.
+func (a *app) reloadOnHangup(ctx context.Context, trigger <-chan struct{}) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
+			case <-done:
+				return
 			case <-hup:
-				_ = a.reload() // logged; the running configuration stays
-				a.reloadTLS()
+			case <-trigger:
 			}
+			_ = a.reload() // logged; the running configuration stays
+			a.reloadTLS()
 		}
 	}()
-	return func() { signal.Stop(hup) }
+	return func() {
+		signal.Stop(hup)
+		close(done)
+	}
 }
 
 // serverLimits are the web server's limits from the server section; what it
