@@ -411,23 +411,7 @@ func TestPendingUnsignedAttributes(t *testing.T) {
 		// the three base64 group offsets.
 		for _, content := range [][]byte{nil, {}, []byte("a"), []byte("ab"), []byte("attached content")} {
 			t.Run(fmt.Sprintf("%s/content=%q", c.name, content), func(t *testing.T) {
-				d := sha256.Sum256(content)
-				p, err := s.Prepare(d[:], time.Now())
-				if err != nil {
-					t.Fatal(err)
-				}
-				sig, err := k.key.Sign(rand.Reader, p.Input(), s.SignerOpts())
-				if err != nil {
-					t.Fatal(err)
-				}
-				plain, err := p.Encode(sig, content)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sd, err := cms.Parse(plain)
-				if err != nil {
-					t.Fatal(err)
-				}
+				p, sig, sd := signedPending(t, s, k, content)
 				for _, a := range c.attrs {
 					if err := p.AddUnsignedAttribute(a.oid, a.value); err != nil {
 						t.Fatal(err)
@@ -485,4 +469,28 @@ func TestPendingUnsignedAttributes(t *testing.T) {
 	if err := p.AddUnsignedAttribute(asn1.ObjectIdentifier{1}, small); err == nil {
 		t.Error("AddUnsignedAttribute accepted an attribute type of one arc")
 	}
+}
+
+// signedPending signs content (nil: detached) with s and k and returns the
+// Pending, its signature and the encoding parsed back.
+func signedPending(t *testing.T, s *cms.Signer, k testKey, content []byte) (*cms.Pending, []byte, *cms.SignedData) {
+	t.Helper()
+	d := sha256.Sum256(content)
+	p, err := s.Prepare(d[:], time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := k.key.Sign(rand.Reader, p.Input(), s.SignerOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := p.Encode(sig, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := cms.Parse(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, sig, sd
 }
