@@ -94,6 +94,10 @@ var migrations = []string{
 	);
 	CREATE INDEX archive_request ON archive (request_id);
 	CREATE INDEX archive_worker_time ON archive (worker, time);`,
+	`ALTER TABLE archive ADD COLUMN request_size INTEGER NOT NULL DEFAULT -1;
+	ALTER TABLE archive ADD COLUMN request_sha256 TEXT NOT NULL DEFAULT '';
+	ALTER TABLE archive ADD COLUMN response_size INTEGER NOT NULL DEFAULT -1;
+	ALTER TABLE archive ADD COLUMN response_sha256 TEXT NOT NULL DEFAULT '';`,
 }
 
 // ErrClosed is returned by a Store used after Close.

@@ -100,6 +100,8 @@ type Options struct {
 	Audit state.Audit
 	// SigningLog is searched by GET /signlog. Nil: it answers 503.
 	SigningLog state.SigningLog
+	// Archive is read by GET /archive/{requestId}. Nil: it answers 503.
+	Archive state.Archive
 	// Logger receives errors that are not the client's. Nil: slog.Default().
 	Logger *slog.Logger
 }
@@ -171,6 +173,7 @@ func (h *Handler) routes() []route {
 		{http.MethodGet, "/audit/verify", h.requireRole(config.RoleAuditor, h.getVerify), config.RoleAuditor},
 		{http.MethodPost, "/audit/verify", h.requireRole(config.RoleAuditor, h.verify), config.RoleAuditor},
 		{http.MethodGet, "/signlog", h.requireRole(config.RoleAuditor, h.listSignLog), config.RoleAuditor},
+		{http.MethodGet, "/archive/:requestId", h.requireRole(config.RoleAuditor, h.getArchive), config.RoleAuditor},
 	}
 }
 
