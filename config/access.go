@@ -141,10 +141,12 @@ func tokenKeys(file, dir string, pos Pos, n *yaml.Node, ps *Problems) []KeyPolic
 	return out
 }
 
-// authorizedClients reads a worker's authorizedClients list.
+// authorizedClients reads an authorizedClients list (of a worker or a
+// user).
 func authorizedClients(file string, pos Pos, n *yaml.Node, ps *Problems) []AuthorizedClient {
+	fields := AuthorizedClientFields()
 	if n.Kind != yaml.SequenceNode {
-		ps.add(pos, "Set authorizedClients to a list of rules with matchSubjectWithType, matchSubjectWithValue and matchIssuerWithValue.")
+		ps.add(pos, "Set %s to a list of rules with %s, %s and %s.", FieldAuthorizedClients, fields[0], fields[1], fields[3])
 		return nil
 	}
 	var out []AuthorizedClient
@@ -152,25 +154,17 @@ func authorizedClients(file string, pos Pos, n *yaml.Node, ps *Problems) []Autho
 		item = deref(item)
 		r := AuthorizedClient{Pos: Pos{file, item.Line}}
 		if item.Kind != yaml.MappingNode {
-			ps.add(r.Pos, "Each authorized client is a mapping with matchSubjectWithType, matchSubjectWithValue and matchIssuerWithValue.")
+			ps.add(r.Pos, "Each authorized client is a mapping with %s, %s and %s.", fields[0], fields[1], fields[3])
 			continue
 		}
 		for _, e := range entries(file, item, ps) {
 			v, _ := scalar(e.val)
-			switch e.key {
-			case "matchSubjectWithType":
-				r.SubjectType = v
-			case "matchSubjectWithValue":
-				r.SubjectValue = v
-			case "matchIssuerWithType":
-				r.IssuerType = v
-			case "matchIssuerWithValue":
-				r.IssuerValue = v
-			case "description":
-				r.Description = v
-			default:
-				ps.add(e.pos, "Unknown authorized client field %q: %s.", e.key, hint(e.key, []string{"matchSubjectWithType", "matchSubjectWithValue", "matchIssuerWithType", "matchIssuerWithValue", "description"}))
+			target := map[string]*string{fields[0]: &r.SubjectType, fields[1]: &r.SubjectValue, fields[2]: &r.IssuerType, fields[3]: &r.IssuerValue, fields[4]: &r.Description}[e.key]
+			if target == nil {
+				ps.add(e.pos, "Unknown authorized client field %q: %s.", e.key, hint(e.key, fields))
+				continue
 			}
+			*target = v
 		}
 		if msg := r.check(); msg != "" {
 			ps.add(r.Pos, "%s", msg)

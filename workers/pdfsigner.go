@@ -226,15 +226,19 @@ func (w *PDFSigner) process(ctx context.Context, req *Request) (*Response, error
 	if err != nil {
 		return nil, err
 	}
+	if w.tsa != nil {
+		ps := make([]*cms.Pending, len(docs))
+		for i := range docs {
+			ps[i] = docs[i].pending
+		}
+		if err := w.tsa.timeStampAll(ctx, ps, sigs); err != nil {
+			return nil, err
+		}
+	}
 	ders := make([][]byte, len(docs))
 	for i := range docs {
 		if ders[i], err = docs[i].pending.Encode(sigs[i], nil); err != nil {
 			return nil, Unavailable(err, "Encoding the signature failed: %v", err)
-		}
-	}
-	if w.tsa != nil {
-		if err := w.tsa.timeStampAll(ctx, ders, sigs); err != nil {
-			return nil, err
 		}
 	}
 	for i := range docs {

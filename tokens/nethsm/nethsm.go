@@ -78,6 +78,7 @@ type Token struct {
 
 	mu        sync.Mutex
 	pass      string
+	basic     string // the Authorization header of user and pass
 	publicKey map[string]crypto.PublicKey
 	chains    remote.ChainCache
 }
@@ -125,6 +126,7 @@ func New(opts Options) (*Token, error) {
 		pool:      remote.OrDefault(opts.PoolSize, DefaultPoolSize),
 		health:    remote.Health{Prefix: prefix, Every: remote.OrDefault(opts.ProbeInterval, remote.DefaultProbeInterval)},
 		pass:      opts.Passphrase,
+		basic:     basicAuth(opts.User, opts.Passphrase),
 		publicKey: map[string]crypto.PublicKey{},
 	}
 	t.api = remote.Client{
@@ -192,7 +194,7 @@ func (t *Token) Activate(ctx context.Context, pin string) error {
 // what the token knew of keys and chains.
 func (t *Token) setPass(pass string, st tokens.Status) {
 	t.mu.Lock()
-	t.pass = pass
+	t.pass, t.basic = pass, basicAuth(t.user, pass)
 	t.publicKey = map[string]crypto.PublicKey{}
 	t.health.Reset(pass != "", st)
 	t.mu.Unlock()
@@ -422,6 +424,12 @@ func (t *Token) Keys(ctx context.Context) ([]tokens.KeyInfo, error) {
 
 const maxBody = 1 << 20
 
+// basicAuth is the HTTP basic Authorization header of user and pass, made
+// once per passphrase rather than for every request.
+func basicAuth(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+}
+
 // get sends a GET, retried on network errors and 502/503/504 answers.
 func (t *Token) get(ctx context.Context, path, accept string, auth bool) ([]byte, error) {
 	return t.do(ctx, http.MethodGet, path, accept, nil, auth)
@@ -434,9 +442,8 @@ func (t *Token) do(ctx context.Context, method, path, accept string, body []byte
 	req := remote.Request{Method: method, Path: path, Accept: accept, Body: body, Idempotent: method == http.MethodGet}
 	if auth {
 		t.mu.Lock()
-		pass := t.pass
+		req.Authorization = t.basic
 		t.mu.Unlock()
-		req.Authorization = "Basic " + base64.StdEncoding.EncodeToString([]byte(t.user+":"+pass))
 	}
 	status, respBody, err := t.api.Send(ctx, req)
 	if err != nil {
