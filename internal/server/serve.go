@@ -28,6 +28,12 @@ import (
 // server.listen says otherwise.
 const DefaultListen = "127.0.0.1:8080"
 
+// LogHandler returns the handler of the server log on w, slog's text
+// handler or, when json is set, its JSON handler, through which the web
+// layer writes the request log line of each request cheaply
+// (web.LogHandler).
+func LogHandler(w io.Writer, json bool) slog.Handler { return web.NewLogHandler(w, json) }
+
 // Options say what Run serves.
 type Options struct {
 	// Configs are the YAML configuration files, loaded again on reload.
