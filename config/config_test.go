@@ -197,7 +197,7 @@ func TestGoodConfig(t *testing.T) {
 		{"pin from env", demo.PIN, Secret{Env: "SIGNET_DEMO_PIN"}},
 		{"relative pin file", hsm.PIN, Secret{File: filepath.Join(absDir, "secrets/hsm.pin")}},
 		{"pool size", hsm.Properties.Int("POOLSIZE"), 4},
-		{"pool size default", nethsm.Properties.Int("POOLSIZE"), 8},
+		{"pool size default", nethsm.Properties.Int("POOLSIZE"), 16},
 		{"token timeout", nethsm.Properties.Duration("TIMEOUT"), 5 * time.Second},
 		{"token timeout default", dsm.Properties.Duration("TIMEOUT"), 30 * time.Second},
 		{"CA bundle path", nethsm.Properties.String("CABUNDLE"), filepath.Join(absDir, "nethsm-ca.pem")},
