@@ -116,15 +116,25 @@ func (s *signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 		}
 		return nil, t.keyErr(s.id, err)
 	}
+	sig, err := parseSignature(resp, s.pub)
+	if err != nil {
+		return nil, fmt.Errorf("nethsm token %s: key %s: %w", t.name, s.id, err)
+	}
+	return sig, nil
+}
+
+// parseSignature reads the NetHSM's answer to POST /keys/{id}/sign for a
+// key whose public key is pub: the signature, ECDSA ones as ASN.1 DER.
+func parseSignature(resp []byte, pub crypto.PublicKey) ([]byte, error) {
 	b64, err := signAnswer(resp)
 	if err != nil {
-		return nil, fmt.Errorf("nethsm token %s: key %s: sign answer: %w", t.name, s.id, err)
+		return nil, fmt.Errorf("sign answer: %w", err)
 	}
 	sig, err := decodeB64(b64)
 	if err != nil || len(sig) == 0 {
-		return nil, fmt.Errorf("nethsm token %s: key %s: the sign answer has no base64 signature", t.name, s.id)
+		return nil, errors.New("the sign answer has no base64 signature")
 	}
-	if k, ok := s.pub.(*ecdsa.PublicKey); ok {
+	if k, ok := pub.(*ecdsa.PublicKey); ok {
 		return remote.ECDSADER(k, sig)
 	}
 	return sig, nil
