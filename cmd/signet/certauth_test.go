@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base64"
@@ -48,20 +47,12 @@ var certUsers = []struct{ name, roles, match string }{
 // "unknown" (the client CA, a serial no rule names).
 func startCertServer(t *testing.T) *certServer {
 	t.Helper()
-	dir := t.TempDir()
-	files, _, err := demo.Bootstrap(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	clientCA, err := demo.NewCA("Signet Test Client CA")
 	if err != nil {
 		t.Fatal(err)
 	}
 	otherCA, err := demo.NewCA("Signet Test Client CA") // the same name, another key
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "clients.pem"), demo.PEM(clientCA.Cert), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	issue := func(ca *demo.CA, cn string, validity time.Duration) *tls.Certificate {
@@ -75,7 +66,7 @@ func startCertServer(t *testing.T) *certServer {
 		}
 		return &tls.Certificate{Certificate: [][]byte{c.Raw}, PrivateKey: k, Leaf: c}
 	}
-	s := &certServer{password: files.Password, certs: map[string]*tls.Certificate{}, clients: map[string]*http.Client{}}
+	s := &certServer{certs: map[string]*tls.Certificate{}, clients: map[string]*http.Client{}}
 	users := ""
 	for _, u := range certUsers {
 		cert := issue(clientCA, u.name+"-robot", time.Hour)
@@ -90,19 +81,15 @@ func startCertServer(t *testing.T) *certServer {
 	s.certs["foreign"] = issue(otherCA, "certauditor-robot", time.Hour)
 	s.certs["expired"] = issue(clientCA, "certadmin-robot", -30*time.Minute)
 	s.certs["unknown"] = issue(clientCA, "nobody", time.Hour)
-	y, err := os.ReadFile(files.Config)
-	if err != nil {
+	withCAs := func(y string) string {
+		return strings.Replace(y, "    key: tls.key\n", "    key: tls.key\n    clientCAs: clients.pem\n", 1)
+	}
+	files := bootstrapDemo(t, withCAs, users+"  - name: auditor\n    roles: [auditor]\n    passwordHash: {file: demo-password.bcrypt}\n")
+	if err := os.WriteFile(filepath.Join(files.Dir, "clients.pem"), demo.PEM(clientCA.Cert), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	withCAs := strings.Replace(string(y), "    key: tls.key\n", "    key: tls.key\n    clientCAs: clients.pem\n", 1)
-	if withCAs == string(y) {
-		t.Fatal("the demo configuration has no server tls key line to add clientCAs after")
-	}
-	withCAs += users + "  - name: auditor\n    roles: [auditor]\n    passwordHash: {file: demo-password.bcrypt}\n"
-	if err := os.WriteFile(files.Config, []byte(withCAs), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s.server = launch(t, dir, "127.0.0.1:0", "--config", files.Config)
+	s.password = files.Password
+	s.server = launch(t, files.Dir, "127.0.0.1:0", "--config", files.Config)
 	for name, c := range s.certs {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig.Certificates = []tls.Certificate{*c}
