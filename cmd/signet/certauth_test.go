@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -337,6 +339,48 @@ func TestCertUserNeedsClientCAs(t *testing.T) {
 			err := run(t.Context(), []string{"serve", "--data", filepath.Join(dir, "data"), "--config", file, "--listen", "127.0.0.1:0"}, &out, &errb)
 			if err == nil || !strings.Contains(errb.String(), file+":5: "+tt.want) {
 				t.Errorf("serve: %v\n%s, want it refused saying %s", err, errb.String(), tt.want)
+			}
+		})
+	}
+}
+
+// TestAdminCLIWithClientCertificate: signet admin with --cert and no
+// password acts as the certificate's user, with its roles.
+func TestAdminCLIWithClientCertificate(t *testing.T) {
+	t.Parallel()
+	s := startCertServer(t)
+	dir := t.TempDir()
+	files := func(name string) []string {
+		c := s.certs[name]
+		key, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, keyFile := filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
+		if err := os.WriteFile(cert, demo.PEM(c.Leaf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return []string{"--url", s.url, "--cacert", filepath.Join(s.data, "demo-ca.pem"), "--cert", cert, "--cert-key", keyFile}
+	}
+	tests := []struct {
+		cert, command string
+		ok            bool
+		says          string
+	}{
+		{"certauditor", "status", true, "CMSSigner"},
+		{"certoperator", "reload", false, "User certoperator (roles operator) may not POST /reload: that needs the admin role."},
+		{"certdsm", "status", false, "User certdsm has no role of the admin API"},
+		{"unknown", "status", false, "is not authorized for any user"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cert+" "+tt.command, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			err := run(t.Context(), append([]string{"admin", tt.command}, files(tt.cert)...), &out, &errb)
+			if (err == nil) != tt.ok || !strings.Contains(out.String()+errb.String(), tt.says) {
+				t.Errorf("signet admin %s as %s: %v\n%s%s\nwant ok=%v saying %q", tt.command, tt.cert, err, out.String(), errb.String(), tt.ok, tt.says)
 			}
 		})
 	}
