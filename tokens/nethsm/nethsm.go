@@ -33,9 +33,10 @@ import (
 )
 
 // DefaultPoolSize is the number of connections when Options.PoolSize is
-// zero; Timeout and ProbeInterval default to those of every remote token,
-// 30 s and 5 s.
-const DefaultPoolSize = 8
+// zero, the schema's POOLSIZE default for nethsm tokens (a test of
+// internal/server holds them equal); Timeout and ProbeInterval default to
+// those of every remote token, 30 s and 5 s.
+const DefaultPoolSize = 16
 
 // Options configure a NetHSM token.
 type Options struct {
