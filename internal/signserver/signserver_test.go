@@ -44,10 +44,10 @@ func TestImportCorpus(t *testing.T) {
 			tokens:  map[string]string{"CryptoTokenP12": config.TokenSoft},
 		},
 		{
-			files: []string{"keystore-crypto.properties", "timestamp.properties"},
+			files:   []string{"keystore-crypto.properties", "timestamp.properties"},
 			skipped: []string{"CryptoTokenP12.DEFAULTKEY", "TimeStampSigner.TIMESOURCE"},
-			kinds:  map[string]string{"TimeStampSigner": config.KindTimeStampSigner},
-			tokens: map[string]string{"CryptoTokenP12": config.TokenSoft},
+			kinds:   map[string]string{"TimeStampSigner": config.KindTimeStampSigner},
+			tokens:  map[string]string{"CryptoTokenP12": config.TokenSoft},
 		},
 		{
 			files:   []string{"keystore-crypto.properties", "pdfsigner.properties"},
