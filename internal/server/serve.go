@@ -55,6 +55,10 @@ type Options struct {
 	// TLS certificate) on every receive: a trigger for tests and for a
 	// program that embeds the server, which must not signal the process.
 	Reload <-chan struct{}
+	// PurgeTick, when set, purges the archive on every receive, as of the
+	// time received (an injected clock); nil: every ArchivePurgeEvery on
+	// the wall clock.
+	PurgeTick <-chan time.Time
 }
 
 // Run serves until ctx ends. A configuration that does not load is
@@ -167,6 +171,13 @@ func Run(ctx context.Context, o Options) error {
 		a.srv.Echo().GET(demo.CRLPath, echo.WrapHandler(crl))
 	}
 	defer a.reloadOnHangup(ctx, o.Reload)()
+	tick := o.PurgeTick
+	if tick == nil {
+		t := time.NewTicker(ArchivePurgeEvery)
+		defer t.Stop()
+		tick = t.C
+	}
+	go a.purgeArchive(ctx, tick)
 
 	if cfg.Server.HealthListen != "" {
 		if err := a.serveHealth(ctx, cfg.Server.HealthListen, stdout); err != nil {

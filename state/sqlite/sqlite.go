@@ -100,6 +100,10 @@ var migrations = []string{
 		hash TEXT NOT NULL,
 		id   INTEGER NOT NULL REFERENCES signlog (id)
 	);`,
+	`ALTER TABLE archive ADD COLUMN request_size INTEGER NOT NULL DEFAULT -1;
+	ALTER TABLE archive ADD COLUMN request_sha256 TEXT NOT NULL DEFAULT '';
+	ALTER TABLE archive ADD COLUMN response_size INTEGER NOT NULL DEFAULT -1;
+	ALTER TABLE archive ADD COLUMN response_sha256 TEXT NOT NULL DEFAULT '';`,
 }
 
 // ErrClosed is returned by a Store used after Close.
