@@ -81,6 +81,7 @@ func (b *base) archived(ctx context.Context, req *Request, process func(context.
 	if err := a.store.Put(context.WithoutCancel(ctx), it); err != nil {
 		return nil, Unavailable(err, "Worker %s signed, but the archive (ARCHIVERS) could not keep the request, so the answer is withheld: retry; the server log says why.", b.name)
 	}
+	resp.ArchiveID = req.ID
 	return resp, nil
 }
 

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digitorus/timestamp"
+
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/workers"
@@ -58,6 +60,9 @@ func TestArchivers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if resp.ArchiveID != "req-1" {
+				t.Errorf("ArchiveID %q, want the request ID", resp.ArchiveID)
+			}
 			items, _ := arch.Get(t.Context(), "req-1")
 			if len(items) != 1 {
 				t.Fatalf("%d items archived, want 1", len(items))
@@ -88,6 +93,33 @@ func TestArchivers(t *testing.T) {
 				t.Errorf("a refused request was archived: %+v", items)
 			}
 		})
+	}
+}
+
+// TestArchiveTimeStamps: a TimeStampSigner archives the query and the
+// reply (SignServer's TSA archiving).
+func TestArchiveTimeStamps(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.addTSAKey(t, "tsa", nil)
+	arch := &state.MemoryArchive{}
+	f.archive = arch
+	w := lookup(t, f.set(t, tsaYAML+"      ARCHIVERS: OldDatabaseArchiver\n      ARCHIVE_OF_TYPE: REQUEST_AND_RESPONSE\n"), "TSA")
+	digest := sha256.Sum256([]byte("doc"))
+	q, err := (&timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: digest[:], Certificates: true}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := w.Process(t.Context(), &workers.Request{Data: bytes.NewReader(q), Size: int64(len(q)), ID: "ts-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, _ := arch.Get(t.Context(), "ts-1")
+	if len(items) != 1 || !bytes.Equal(items[0].Request, q) || !bytes.Equal(items[0].Response, resp.Data) || items[0].Worker != "TSA" {
+		t.Fatalf("archived %+v", items)
+	}
+	if _, err := timestamp.ParseResponse(items[0].Response); err != nil {
+		t.Errorf("the archived reply does not parse: %v", err)
 	}
 }
 

@@ -53,8 +53,11 @@ type app struct {
 	// throttle slows password guessing on every surface, per user and
 	// client address.
 	throttle *auth.Throttle
-	buildMu  sync.Mutex    // serialises builds (start and reload)
-	node     *cluster.Node // set by openState in a cluster; nil: the state is in the data folder
+	// refused bounds the audit rows of refused clients of the signing
+	// and vendor APIs (admin API and UI have their own).
+	refused auth.RefusalLog
+	buildMu sync.Mutex    // serialises builds (start and reload)
+	node    *cluster.Node // set by openState in a cluster; nil: the state is in the data folder
 }
 
 // newApp returns an app for the configuration files paths, with no workers
