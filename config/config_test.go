@@ -283,6 +283,11 @@ func TestRules(t *testing.T) {
 		{"CMSSigner", map[string]string{"CLIENTSIDEHASHING": "true", "ACCEPTED_HASH_DIGEST_ALGORITHMS": "SHA-256"}, "set DETACHEDSIGNATURE=true"},
 		{"CMSSigner", map[string]string{"CLIENTSIDEHASHING": "true", "DETACHEDSIGNATURE": "true", "ACCEPTED_HASH_DIGEST_ALGORITHMS": "SHA-256"}, ""},
 		{"PlainSigner", map[string]string{"CLIENTSIDEHASHING": "true", "ACCEPTED_HASH_DIGEST_ALGORITHMS": "SHA-256"}, ""},
+		// Archivers.
+		{"CAdESSigner", map[string]string{"ARCHIVERS": "OldDatabaseArchiver", "ARCHIVE_OF_TYPE": "REQUEST_AND_RESPONSE", "ARCHIVE_RETENTION": "2160h"}, ""},
+		{"PDFSigner", map[string]string{"ARCHIVERS": "org.signserver.server.archive.olddbarchiver.OldDatabaseArchiver"}, ""},
+		{"CAdESSigner", map[string]string{"ARCHIVE_RETENTION": "24h"}, "ARCHIVE_RETENTION has no effect without ARCHIVERS"},
+		{"TimeStampSigner", map[string]string{"ARCHIVE_OF_TYPE": "RESPONSE", "DEFAULTTSAPOLICYOID": "1.2.3"}, "ARCHIVE_OF_TYPE has no effect without ARCHIVERS"},
 		// Key usage limit and counter.
 		{"CMSSigner", map[string]string{"KEYUSAGELIMIT": "5", "DISABLEKEYUSAGECOUNTER": "true"}, "KEYUSAGELIMIT cannot be combined with DISABLEKEYUSAGECOUNTER=true"},
 		{"CMSSigner", map[string]string{"KEYUSAGELIMIT": "0", "DISABLEKEYUSAGECOUNTER": "TRUE"}, "cannot be combined"},

@@ -196,6 +196,10 @@ const (
 	ArchiveRequest            = "REQUEST"
 	ArchiveResponse           = "RESPONSE"
 	ArchiveRequestAndResponse = "REQUEST_AND_RESPONSE"
+	// ArchiveMaxKept is the largest request or answer an archiver keeps
+	// whole; a larger one is archived as its size and SHA-256, so that
+	// archiving a large streamed document costs no memory.
+	ArchiveMaxKept = 16 << 20
 
 	// CERTIFICATION_LEVEL values, SignServer's names for DocMDP's /P.
 	NotCertified              = "NOT_CERTIFIED"
@@ -340,9 +344,9 @@ func workerSchema() []Property {
 		{Name: PropArchivers, Type: List, Kinds: signerKinds(), Values: []string{ArchiverDatabase, ArchiverDatabaseClass},
 			Doc: "Archivers that keep what the worker signs, as SignServer's ARCHIVERS: OldDatabaseArchiver keeps it in the state database, found by request ID."},
 		{Name: PropArchiveOfType, Type: Enum, Kinds: signerKinds(), Default: ArchiveResponse, Values: []string{ArchiveRequest, ArchiveResponse, ArchiveRequestAndResponse},
-			Doc: "What the archiver keeps: REQUEST, RESPONSE (the signature) or REQUEST_AND_RESPONSE."},
+			Doc: "What the archiver keeps: REQUEST, RESPONSE (the signature, time-stamp or signed PDF) or REQUEST_AND_RESPONSE, per request ID; a batch is one item (its batch request and answer). A request or answer over 16 MiB is kept as its size and SHA-256 only."},
 		{Name: PropArchiveRetention, Type: Duration, Kinds: signerKinds(), check: positiveDuration,
-			Doc: "Signet's own: how long archived items are kept, such as 2160h (90 days). Default: for ever."},
+			Doc: "Signet's own: how long archived items are kept, such as 2160h (90 days); older ones are purged every hour. Default: for ever."},
 
 		// CMS and CAdES.
 		{Name: PropDigestAlgorithm, Type: Enum, Values: digestNames(), Kinds: append(cmsKinds(), KindPDFSigner),

@@ -39,7 +39,8 @@ type RESTResponse struct {
 	Data string `json:"data"`
 	// RequestID identifies the request in Signet's logs.
 	RequestID string `json:"requestId"`
-	// ArchiveID identifies the archived result, when the worker archives.
+	// ArchiveID is the ID the archive keeps the request under (its request
+	// ID, for GET /admin/api/archive/{requestId}), when the worker archives.
 	ArchiveID string `json:"archiveId,omitempty"`
 	// SignerCertificate is the signer's certificate, base64 DER.
 	SignerCertificate string `json:"signerCertificate,omitempty"`
@@ -173,6 +174,11 @@ func (s *Server) restResponse(id string, resp *workers.Response) []byte {
 	b = enc.AppendEncode(b, resp.Data)
 	b = append(b, `","requestId":`...)
 	b = append(b, idJSON...)
+	if resp.ArchiveID != "" {
+		aid, _ := json.Marshal(resp.ArchiveID)
+		b = append(b, `,"archiveId":`...)
+		b = append(b, aid...)
+	}
 	if cert != "" {
 		b = append(b, `,"signerCertificate":"`...)
 		b = append(b, cert...)

@@ -23,6 +23,7 @@ func (a *app) mountAdmin() error {
 		Config:      a.config,
 		Audit:       a.audit,
 		SigningLog:  a.signlog,
+		Archive:     a.archive,
 		Logger:      a.log,
 	}
 	if a.node != nil {

@@ -47,6 +47,7 @@ type app struct {
 	auth    *auth.Authenticator // HTTP basic users of the admin and vendor APIs
 	audit   state.Audit         // set by openState; nil: admin actions are not recorded
 	signlog state.SigningLog    // set by openState; nil: signatures are not recorded
+	archive state.Archive       // set by openState: what workers with ARCHIVERS keep
 	guard   *guard.Guard        // set by openState: the key policy every signature goes through
 	tls     *tlsconf.Server     // the TLS certificate and client CA bundle; nil: plain HTTP
 	// throttle slows password guessing on every surface, per user and
@@ -83,6 +84,7 @@ func (a *app) buildOptions(prev *workers.Set) workers.BuildOptions {
 		Open:     a.opener,
 		Previous: prev,
 		Guard:    a.guard,
+		Archive:  a.archive,
 		Logger:   a.log,
 	}
 }

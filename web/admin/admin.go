@@ -106,6 +106,8 @@ type Options struct {
 	Audit state.Audit
 	// SigningLog is searched by GET /signlog. Nil: it answers 503.
 	SigningLog state.SigningLog
+	// Archive is read by GET /archive/{requestId}. Nil: it answers 503.
+	Archive state.Archive
 	// Logger receives errors that are not the client's. Nil: slog.Default().
 	Logger *slog.Logger
 }
@@ -178,6 +180,7 @@ func (h *Handler) routes() []route {
 		{http.MethodGet, "/audit/verify", h.getVerify, config.RoleAuditor},
 		{http.MethodPost, "/audit/verify", h.verify, config.RoleAuditor},
 		{http.MethodGet, "/signlog", h.listSignLog, config.RoleAuditor},
+		{http.MethodGet, "/archive/:requestId", h.getArchive, config.RoleAuditor},
 	}
 }
 
