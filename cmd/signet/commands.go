@@ -107,6 +107,9 @@ func serveCmd(fs *flag.FlagSet) runFunc {
 			handler = slog.NewJSONHandler(io.err, nil)
 		}
 		o.Configs, o.Logger, o.Stdout = configs, slog.New(handler), io.out
+		if io.reloads != nil {
+			o.Reload = io.reloads(ctx)
+		}
 		err := srv.Run(ctx, o)
 		var ps config.Problems
 		if errors.As(err, &ps) {

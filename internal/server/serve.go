@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"strconv"
 	"syscall"
@@ -44,6 +43,12 @@ type Options struct {
 	// Stdout receives what a person starting the server reads: the address,
 	// the demo password (once) and a first command to try.
 	Stdout io.Writer
+	// Reload asks for a reload of the configuration files and the TLS
+	// certificate, one per value received. The signet command sends on it
+	// on SIGHUP; tests send on it directly, so that a test reloads its own
+	// server without signalling the whole test process. nil: only the
+	// admin API reloads.
+	Reload <-chan struct{}
 }
 
 // Run serves until ctx ends. A configuration that does not load is
@@ -155,7 +160,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		a.srv.Echo().GET(demo.CRLPath, echo.WrapHandler(crl))
 	}
-	defer a.reloadOnHangup(ctx)()
+	defer a.reloadOn(ctx, o.Reload)()
 
 	if cfg.Server.HealthListen != "" {
 		if err := a.serveHealth(ctx, cfg.Server.HealthListen, stdout); err != nil {
@@ -202,23 +207,26 @@ func (a *app) reloadTLS() {
 	a.log.Info("TLS certificate reloaded", "subject", a.tls.Leaf().Subject.String(), "notAfter", a.tls.Leaf().NotAfter)
 }
 
-// reloadOnHangup reloads the configuration (and the TLS certificate) on every SIGHUP until ctx ends
-// or the returned function is called.
-func (a *app) reloadOnHangup(ctx context.Context) (stop func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+// reloadOn reloads the configuration (and the TLS certificate) on every
+// value received from reload until ctx ends or the returned function is
+// called; that function returns once no reload runs any more, so that none
+// runs while the server shuts down.
+func (a *app) reloadOn(ctx context.Context, reload <-chan struct{}) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-hup:
+			case <-reload:
 				_ = a.reload() // logged; the running configuration stays
 				a.reloadTLS()
 			}
 		}
 	}()
-	return func() { signal.Stop(hup) }
+	return func() { cancel(); <-done }
 }
 
 // serverLimits are the web server's limits from the server section; what it
