@@ -15,7 +15,9 @@ import (
 type TLS struct {
 	Cert, Key string // absolute paths
 	ClientCAs string // absolute path; "" for none
-	Pos       Pos
+	Pos       Pos    // of the tls section
+	// Where each file is named, for the problems of the file itself.
+	CertPos, KeyPos, ClientCAsPos Pos
 }
 
 // WorkerUser is a user a USERNAME_PASSWORD worker accepts: one of its own
@@ -74,11 +76,11 @@ func (l *loader) serverTLS(file, dir string, e entry) {
 		}
 		switch f.key {
 		case "cert":
-			t.Cert = resolvePath(dir, v)
+			t.Cert, t.CertPos = resolvePath(dir, v), f.pos
 		case "key":
-			t.Key = resolvePath(dir, v)
+			t.Key, t.KeyPos = resolvePath(dir, v), f.pos
 		case "clientCAs":
-			t.ClientCAs = resolvePath(dir, v)
+			t.ClientCAs, t.ClientCAsPos = resolvePath(dir, v), f.pos
 		default:
 			l.structural.add(f.pos, "Unknown server tls setting %q: %s.", f.key, hint(f.key, []string{"cert", "key", "clientCAs"}))
 		}
@@ -139,10 +141,12 @@ func tokenKeys(file, dir string, pos Pos, n *yaml.Node, ps *Problems) []KeyPolic
 	return out
 }
 
-// authorizedClients reads a worker's authorizedClients list.
+// authorizedClients reads an authorizedClients list (of a worker or a
+// user).
 func authorizedClients(file string, pos Pos, n *yaml.Node, ps *Problems) []AuthorizedClient {
+	fields := AuthorizedClientFields()
 	if n.Kind != yaml.SequenceNode {
-		ps.add(pos, "Set authorizedClients to a list of rules with matchSubjectWithType, matchSubjectWithValue and matchIssuerWithValue.")
+		ps.add(pos, "Set %s to a list of rules with %s, %s and %s.", FieldAuthorizedClients, fields[0], fields[1], fields[3])
 		return nil
 	}
 	var out []AuthorizedClient
@@ -150,25 +154,17 @@ func authorizedClients(file string, pos Pos, n *yaml.Node, ps *Problems) []Autho
 		item = deref(item)
 		r := AuthorizedClient{Pos: Pos{file, item.Line}}
 		if item.Kind != yaml.MappingNode {
-			ps.add(r.Pos, "Each authorized client is a mapping with matchSubjectWithType, matchSubjectWithValue and matchIssuerWithValue.")
+			ps.add(r.Pos, "Each authorized client is a mapping with %s, %s and %s.", fields[0], fields[1], fields[3])
 			continue
 		}
 		for _, e := range entries(file, item, ps) {
 			v, _ := scalar(e.val)
-			switch e.key {
-			case "matchSubjectWithType":
-				r.SubjectType = v
-			case "matchSubjectWithValue":
-				r.SubjectValue = v
-			case "matchIssuerWithType":
-				r.IssuerType = v
-			case "matchIssuerWithValue":
-				r.IssuerValue = v
-			case "description":
-				r.Description = v
-			default:
-				ps.add(e.pos, "Unknown authorized client field %q: %s.", e.key, hint(e.key, []string{"matchSubjectWithType", "matchSubjectWithValue", "matchIssuerWithType", "matchIssuerWithValue", "description"}))
+			target := map[string]*string{fields[0]: &r.SubjectType, fields[1]: &r.SubjectValue, fields[2]: &r.IssuerType, fields[3]: &r.IssuerValue, fields[4]: &r.Description}[e.key]
+			if target == nil {
+				ps.add(e.pos, "Unknown authorized client field %q: %s.", e.key, hint(e.key, fields))
+				continue
 			}
+			*target = v
 		}
 		if msg := r.check(); msg != "" {
 			ps.add(r.Pos, "%s", msg)

@@ -28,6 +28,17 @@ type AuthorizedClient struct {
 	Pos         Pos
 }
 
+// FieldAuthorizedClients is the field of a worker, and of a user of the
+// users section, that lists its client certificate rules; the rules' own
+// fields are AuthorizedClientFields.
+const FieldAuthorizedClients = "authorizedClients"
+
+// AuthorizedClientFields are the fields of one rule, as SignServer's
+// `authorizedclients` command names its options.
+func AuthorizedClientFields() []string {
+	return []string{"matchSubjectWithType", "matchSubjectWithValue", "matchIssuerWithType", "matchIssuerWithValue", "description"}
+}
+
 // Client certificate match types, as SignServer names them.
 const (
 	MatchSerialNo   = "CERTIFICATE_SERIALNO"

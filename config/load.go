@@ -320,12 +320,12 @@ func (l *loader) worker(file, dir string, n *yaml.Node) {
 			w.Key, _ = scalar(e.val)
 		case "properties":
 			props, propsPos = e.val, e.pos
-		case "authorizedClients":
+		case FieldAuthorizedClients:
 			w.AuthorizedClients = authorizedClients(file, e.pos, e.val, &fieldProblems)
 		case "users":
 			w.Users = workerUsers(file, e.pos, e.val, &fieldProblems)
 		default:
-			fieldProblems.add(e.pos, "Unknown worker field %q: %s.", e.key, hint(e.key, []string{"name", "id", "kind", "token", "key", "properties", "authorizedClients", "users"}))
+			fieldProblems.add(e.pos, "Unknown worker field %q: %s.", e.key, hint(e.key, []string{"name", "id", "kind", "token", "key", "properties", FieldAuthorizedClients, "users"}))
 		}
 	}
 	if w.Name == "" {
@@ -381,7 +381,7 @@ func (l *loader) finish() *Config {
 	for i := range c.Tokens {
 		sortProblems(c.Tokens[i].Problems, c.Files)
 	}
-	c.structural = l.structural
+	c.structural = append(l.structural, userCertRules(c)...)
 	return c
 }
 

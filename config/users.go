@@ -29,8 +29,9 @@ const (
 func Roles() []string { return []string{RoleAdmin, RoleAuditor, RoleDSM, RoleOperator} }
 
 // User is someone who may call the admin or vendor-compatible APIs. Users
-// authenticate with HTTP basic: name and password, the password checked
-// against a bcrypt hash.
+// authenticate with HTTP basic (name and password, the password checked
+// against a bcrypt hash) or with a TLS client certificate that matches one
+// of their AuthorizedClients, as a CLIENTCERT worker's clients do.
 type User struct {
 	Name  string
 	Roles []string
@@ -43,7 +44,11 @@ type User struct {
 	// Keys limits the keys the user may sign with through the vendor APIs,
 	// each "token/alias" or "alias"; empty means every key.
 	Keys []string
-	Pos  Pos
+	// AuthorizedClients are the client certificates that authenticate as
+	// the user (verified against server.tls.clientCAs), in the form of a
+	// CLIENTCERT worker's rules; empty: HTTP basic only.
+	AuthorizedClients []AuthorizedClient
+	Pos               Pos
 }
 
 // HasRole reports whether the user holds role.
@@ -83,9 +88,10 @@ func (l *loader) user(file, dir string, n *yaml.Node) {
 		return
 	}
 	u := User{Pos: pos}
-	fields := []string{"name", "roles", "passwordHash", "keys"}
+	fields := []string{"name", "roles", "passwordHash", "keys", FieldAuthorizedClients}
 	var hashNode *yaml.Node
 	var hashPos Pos
+	certOnly := false
 	for _, e := range entries(file, n, &l.structural) {
 		switch e.key {
 		case "name":
@@ -103,6 +109,9 @@ func (l *loader) user(file, dir string, n *yaml.Node) {
 			}
 		case "passwordHash":
 			hashNode, hashPos = e.val, e.pos
+		case FieldAuthorizedClients:
+			u.AuthorizedClients = authorizedClients(file, e.pos, e.val, &l.structural)
+			certOnly = true // its own problems are reported
 		default:
 			l.structural.add(e.pos, "Unknown user field %q: %s.", e.key, hint(e.key, fields))
 		}
@@ -129,8 +138,10 @@ func (l *loader) user(file, dir string, n *yaml.Node) {
 		}
 	}
 	switch {
+	case (hashNode == nil || isNull(hashNode)) && certOnly:
+		// A user of client certificates only.
 	case hashNode == nil || isNull(hashNode):
-		l.structural.add(pos, "User %q has no passwordHash: add a bcrypt hash from signet admin hash-password, or {file: PATH}.", u.Name)
+		l.structural.add(pos, "User %q has no passwordHash: add a bcrypt hash from signet admin hash-password, or {file: PATH}, or authorizedClients for a client certificate.", u.Name)
 	case hashNode.Kind == yaml.ScalarNode:
 		h, _ := scalar(hashNode)
 		if _, err := bcrypt.Cost([]byte(h)); err != nil {
@@ -141,6 +152,21 @@ func (l *loader) user(file, dir string, n *yaml.Node) {
 		u.PasswordHashFrom = readSecret(file, dir, "passwordHash", hashPos, hashNode, &l.structural)
 	}
 	l.cfg.Users = append(l.cfg.Users, u)
+}
+
+// userCertRules are the rules of users with client certificates: they need
+// a TLS listener that asks for them. It returns the problems.
+func userCertRules(c *Config) Problems {
+	var ps Problems
+	if c.Server.TLS != nil && c.Server.TLS.ClientCAs != "" {
+		return nil
+	}
+	for _, u := range c.Users {
+		if len(u.AuthorizedClients) > 0 {
+			ps.add(u.AuthorizedClients[0].Pos, "User %q has %s, but the server accepts no client certificates: set server tls cert, key and clientCAs, or remove %s.", u.Name, FieldAuthorizedClients, FieldAuthorizedClients)
+		}
+	}
+	return ps
 }
 
 // stringList reads a YAML list of plain values, or a single comma-separated

@@ -79,3 +79,51 @@ func TestUserMayUseKey(t *testing.T) {
 		}
 	}
 }
+
+// TestUserCertificates checks users' authorizedClients: the rules of a
+// CLIENTCERT worker, refused with the same sentences, and only where the
+// server asks for client certificates.
+func TestUserCertificates(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"tls.pem", "tls.key", "clients.pem"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const tlsOn = "server:\n  tls: {cert: tls.pem, key: tls.key, clientCAs: clients.pem}\n"
+	const rule = "    authorizedClients:\n      - {matchSubjectWithType: CERTIFICATE_SERIALNO, matchSubjectWithValue: %s, matchIssuerWithValue: 'CN=Client CA,O=Test'}\n"
+	user := func(serial string) string {
+		return "users:\n  - name: robot\n    roles: [operator]\n" + strings.ReplaceAll(rule, "%s", serial)
+	}
+	tests := []struct {
+		name, yaml string
+		wantErr    string // empty: loads
+	}{
+		{"certificate only", tlsOn + user("0a:1B"), ""},
+		{"certificate and password", tlsOn + user("2A") + "    passwordHash: {file: h.bcrypt}\n", ""},
+		{"no client CAs", "server:\n  tls: {cert: tls.pem, key: tls.key}\n" + user("2A"), "x.yaml:7: User \"robot\" has authorizedClients, but the server accepts no client certificates: set server tls cert, key and clientCAs"},
+		{"no TLS", user("2A"), "x.yaml:5: User \"robot\" has authorizedClients, but the server accepts no client certificates"},
+		{"malformed serial", tlsOn + user("xyz"), "matchSubjectWithValue \"xyz\" is not a serial number in hex."},
+		{"unknown match type", tlsOn + strings.Replace(user("2A"), "CERTIFICATE_SERIALNO", "SERIAL", 1), "matchSubjectWithType \"SERIAL\" is not one of SignServer's"},
+		{"unknown rule field", tlsOn + strings.Replace(user("2A"), "matchIssuerWithValue", "matchIssuer", 1), "x.yaml:7: Unknown authorized client field \"matchIssuer\": use one of matchSubjectWithType"},
+		{"not a list", tlsOn + "users:\n  - name: robot\n    roles: [admin]\n    authorizedClients: yes\n", "Set authorizedClients to a list of rules"},
+		{"neither password nor certificate", tlsOn + "users:\n  - name: robot\n    roles: [admin]\n", "or authorizedClients for a client certificate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse(filepath.Join(dir, "x.yaml"), []byte(tt.yaml))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := cfg.Users[0].AuthorizedClients; len(r) != 1 || r[0].IssuerType != MatchIssuerBC {
+				t.Fatalf("rules %+v, want one with the default issuer type", r)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -104,6 +105,9 @@ func (m *MemoryLog) Record(ctx context.Context, r SignRecord) (SignRecord, error
 	}
 	r.ID = int64(len(m.recs)) + 1
 	r.Hashes = slices.Clone(r.Hashes)
+	for i, h := range r.Hashes {
+		r.Hashes[i] = strings.ToLower(h) // as the databases keep them
+	}
 	m.recs = append(m.recs, r)
 	return r, nil
 }
@@ -112,10 +116,7 @@ func (m *MemoryLog) Record(ctx context.Context, r SignRecord) (SignRecord, error
 func (m *MemoryLog) Search(ctx context.Context, q SignQuery) ([]SignRecord, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	limit := q.Limit
-	if limit <= 0 {
-		limit = DefaultSearchLimit
-	}
+	limit := q.Limited()
 	var out []SignRecord
 	for _, r := range m.recs {
 		if len(out) == limit {

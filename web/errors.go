@@ -27,8 +27,10 @@ func badRequest(format string, args ...any) error {
 	return &httpError{code: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
 }
 
+// unsupportedMedia is a 415: the kind is workers', so that a body refused
+// here and one a worker refuses take the same way to the client.
 func unsupportedMedia(format string, args ...any) error {
-	return &httpError{code: http.StatusUnsupportedMediaType, msg: fmt.Sprintf(format, args...)}
+	return workers.UnsupportedMedia(format, args...)
 }
 
 // statusClientClosed is logged and counted when the client went away before
@@ -78,6 +80,8 @@ func (s *Server) status(err error) (code int, msg string, expected bool) {
 		return http.StatusRequestEntityTooLarge, err.Error(), true
 	case errors.Is(err, workers.ErrIllegalRequest):
 		return http.StatusBadRequest, err.Error(), true
+	case errors.Is(err, workers.ErrUnsupportedMedia):
+		return http.StatusUnsupportedMediaType, err.Error(), true
 	case errors.Is(err, workers.ErrNotFound):
 		return http.StatusNotFound, err.Error(), true
 	case errors.Is(err, workers.ErrUnavailable):

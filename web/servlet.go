@@ -50,6 +50,7 @@ type document struct {
 	filename string // the uploaded file's name, without a path
 	cleanup  func() // removes a spool file
 	decode   *decodeReader
+	ctype    string // the media type of a whole HTTP body; "" for a form's
 }
 
 func (d *document) close() {
@@ -116,9 +117,24 @@ func (s *Server) servlet(c echo.Context, worker string) error {
 		return s.serveForm(c, worker, r.Form, nil)
 	}
 	if worker == "" && query.Get(fieldWorkerName) == "" && query.Get(fieldWorkerID) == "" {
-		return badRequest("The process servlet takes application/x-www-form-urlencoded or multipart/form-data; to send a %q body as the document, name the worker with workerName or workerId in the query string.", ct)
+		return unsupportedMedia("The process servlet reads application/x-www-form-urlencoded or multipart/form-data forms, not %s; to send the body itself as the document, name the worker with workerName or workerId in the query string.", bodyType(r))
 	}
-	return s.serveForm(c, worker, query, &document{r: r.Body, size: r.ContentLength})
+	return s.serveForm(c, worker, query, &document{r: r.Body, size: r.ContentLength, ctype: bodyType(r)})
+}
+
+// bodyType is the media type of a request body sent as the document: its
+// Content-Type without parameters, or application/octet-stream when none
+// is named (RFC 9110 section 8.3). A header that does not parse is kept as
+// sent, so that a worker whose protocol names a type refuses it.
+func bodyType(r *http.Request) string {
+	h := r.Header.Get(echo.HeaderContentType)
+	if h == "" {
+		return echo.MIMEOctetStream
+	}
+	if mt, _, err := mime.ParseMediaType(h); err == nil {
+		return mt
+	}
+	return h
 }
 
 // serveForm runs a servlet request whose fields are in values and whose
@@ -189,9 +205,10 @@ func (s *Server) serveForm(c echo.Context, worker string, values url.Values, doc
 		src := &sourceReader{r: doc.r}
 		doc.decode = &decodeReader{r: base64.NewDecoder(base64.StdEncoding, src), src: src}
 		doc.r, doc.size = doc.decode, -1
+		doc.ctype = "" // base64 text: the type of what it encodes is not named
 	}
 
-	resp, err := s.process(c, worker, doc.r, doc.size, md.result())
+	resp, err := s.process(c, worker, doc.r, doc.size, doc.ctype, md.result())
 	if err != nil {
 		if doc.decode != nil && doc.decode.err != nil {
 			return badRequest("The document is not valid base64 (encoding=base64): send standard base64, or leave encoding out.")
@@ -215,7 +232,7 @@ func (s *Server) serveForm(c echo.Context, worker string, values url.Values, doc
 
 // process runs one request through a worker of the current set and records
 // the worker and item count for the log line and metrics.
-func (s *Server) process(c echo.Context, idOrName string, data io.Reader, size int64, meta map[string]string) (*workers.Response, error) {
+func (s *Server) process(c echo.Context, idOrName string, data io.Reader, size int64, ctype string, meta map[string]string) (*workers.Response, error) {
 	info := infoOf(c)
 	w, err := s.setOf(c).Lookup(idOrName) // one Set for the whole request
 	if err != nil {
@@ -244,7 +261,7 @@ func (s *Server) process(c echo.Context, idOrName string, data io.Reader, size i
 		caller.User = who
 		info.user = who
 	}
-	resp, err := w.Process(tokens.WithCaller(ctx, caller), &workers.Request{Data: data, Size: size, Metadata: meta, ID: info.id, MemoryLimit: s.limits.MaxRequestMemory})
+	resp, err := w.Process(tokens.WithCaller(ctx, caller), &workers.Request{Data: data, Size: size, Metadata: meta, ID: info.id, MemoryLimit: s.limits.MaxRequestMemory, ContentType: ctype})
 	if err != nil {
 		return nil, err
 	}

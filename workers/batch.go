@@ -61,7 +61,7 @@ func itemError(i int, it *BatchItem, format string, args ...any) error {
 // parseBatch decodes the batch as it is read (decodeBatch stops at
 // MAX_BATCH_SIZE) and checks every item.
 func (w *CMSSigner) parseBatch(req *Request, d decision, docHash crypto.Hash) ([]batchItem, error) {
-	reqs, err := decodeBatch(req.Data, w.pol.maxBatch, req.memoryLimit())
+	reqs, err := readBatch(req, w.pol.maxBatch)
 	if err != nil {
 		return nil, err
 	}
@@ -197,14 +197,13 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision, 
 		}
 	}
 	if w.tsa != nil { // CAdES-BASELINE-T: each item its own time-stamp
-		ders, err := encodeItems(items, sigs)
-		if err != nil {
+		ps := make([]*cms.Pending, len(items))
+		for i := range items {
+			ps[i] = items[i].pending
+		}
+		if err := w.tsa.timeStampAll(ctx, ps, sigs); err != nil {
 			return nil, err
 		}
-		if err := w.tsa.timeStampAll(ctx, ders, sigs); err != nil {
-			return nil, err
-		}
-		return &Response{Data: encodeStampedBatch(items, ders), ContentType: ContentTypeJSON, SignerCertificate: items[0].signer.Certificate(), Items: len(items)}, nil
 	}
 	buf, err := encodeBatch(items, sigs)
 	if err != nil {
@@ -287,52 +286,6 @@ func encodeBatch(items []batchItem, sigs [][]byte) ([]byte, error) {
 		}
 	}
 	return buf, nil
-}
-
-// encodeItems encodes the signature of each item, in parallel chunks.
-func encodeItems(items []batchItem, sigs [][]byte) ([][]byte, error) {
-	ders := make([][]byte, len(items))
-	errs := make([]error, len(items))
-	inChunks(len(items), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			ders[i], errs[i] = items[i].pending.Encode(sigs[i], items[i].content)
-		}
-	})
-	for i, err := range errs {
-		if err != nil {
-			return nil, Unavailable(err, "Encoding signature %d failed: %v", i, err)
-		}
-	}
-	return ders, nil
-}
-
-// encodeStampedBatch writes the batch response of signatures already
-// encoded (and time-stamped): B-T signatures change after encoding, so
-// encodeBatch's sizes known in advance do not apply.
-func encodeStampedBatch(items []batchItem, ders [][]byte) []byte {
-	n := len(`{"signatures":[]}`)
-	for i := range items {
-		n += 64 + base64.StdEncoding.EncodedLen(len(ders[i])) + base64.StdEncoding.EncodedLen(len(items[i].digest)) + jsonStringLen(items[i].id)
-	}
-	buf := make([]byte, 0, n)
-	buf = append(buf, `{"signatures":[`...)
-	for i := range items {
-		it := &items[i]
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, `{"signature":"`...)
-		buf = base64.StdEncoding.AppendEncode(buf, ders[i])
-		buf = append(buf, `","hash":"`...)
-		buf = base64.StdEncoding.AppendEncode(buf, it.digest)
-		buf = append(buf, '"')
-		if it.id != "" {
-			buf = append(buf, `,"customIdentifier":`...)
-			buf = appendJSONString(buf, it.id)
-		}
-		buf = append(buf, '}')
-	}
-	return append(buf, "]}"...)
 }
 
 // inChunks calls f on contiguous ranges that split [0, n), one per CPU and

@@ -15,6 +15,15 @@ import (
 // batchShape is the request shape named in the errors of decodeBatch.
 const batchShape = `{"signatureRequests":[{"data":…,"hashingAlgorithm":…,"customIdentifier":…}]}`
 
+// readBatch decodes the batch of req, whose body, when it is one, must be
+// JSON: SignServer's batch protocol names application/json.
+func readBatch(req *Request, limit int) ([]BatchItem, error) {
+	if err := req.requireType(ContentTypeJSON, "A batch request"); err != nil {
+		return nil, err
+	}
+	return decodeBatch(req.Data, limit, req.memoryLimit())
+}
+
 // decodeBatch reads a batch request from r item by item and stops reading
 // as soon as it has seen more than limit items: a request of a million items
 // costs the memory of limit+1 of them, not of the whole body and its decoded

@@ -226,14 +226,14 @@ func (w *CMSSigner) Process(ctx context.Context, req *Request) (*Response, error
 	if err != nil {
 		return nil, err
 	}
+	if w.tsa != nil {
+		if err := w.tsa.timeStampAll(ctx, []*cms.Pending{p}, sigs); err != nil {
+			return nil, err
+		}
+	}
 	out, err := p.Encode(sigs[0], content)
 	if err != nil {
 		return nil, Unavailable(err, "Encoding the signature failed: %v", err)
-	}
-	if w.tsa != nil {
-		if out, err = w.tsa.timeStampOne(ctx, out, sigs[0]); err != nil {
-			return nil, err
-		}
 	}
 	ct := ContentTypeMime
 	if content == nil {

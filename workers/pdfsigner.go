@@ -168,7 +168,7 @@ func (w *PDFSigner) Process(ctx context.Context, req *Request) (*Response, error
 	var docs []signed
 	var raw [][]byte
 	if d.batch {
-		items, err := decodeBatch(req.Data, w.pol.maxBatch, req.memoryLimit())
+		items, err := readBatch(req, w.pol.maxBatch)
 		if err != nil {
 			return nil, err
 		}
@@ -221,15 +221,19 @@ func (w *PDFSigner) Process(ctx context.Context, req *Request) (*Response, error
 	if err != nil {
 		return nil, err
 	}
+	if w.tsa != nil {
+		ps := make([]*cms.Pending, len(docs))
+		for i := range docs {
+			ps[i] = docs[i].pending
+		}
+		if err := w.tsa.timeStampAll(ctx, ps, sigs); err != nil {
+			return nil, err
+		}
+	}
 	ders := make([][]byte, len(docs))
 	for i := range docs {
 		if ders[i], err = docs[i].pending.Encode(sigs[i], nil); err != nil {
 			return nil, Unavailable(err, "Encoding the signature failed: %v", err)
-		}
-	}
-	if w.tsa != nil {
-		if err := w.tsa.timeStampAll(ctx, ders, sigs); err != nil {
-			return nil, err
 		}
 	}
 	for i := range docs {

@@ -20,6 +20,10 @@ import (
 // (RFC 3161 section 3.4); queries come as application/timestamp-query.
 const ContentTypeTimeStampReply = "application/timestamp-reply"
 
+// ContentTypeTimeStampQuery is the content type of RFC 3161 requests
+// (section 3.4): a query sent as an HTTP body of another type is refused.
+const ContentTypeTimeStampQuery = "application/timestamp-query"
+
 // maxTimeStampQuery bounds the size of a time-stamp query: a query is a
 // digest, a policy, a nonce and a few flags, well under a kilobyte.
 const maxTimeStampQuery = 64 << 10
@@ -44,7 +48,7 @@ type TimeStampSigner struct {
 	auth *tsp.Authority // for the signer certificate the token has now
 }
 
-var _ tsp.Stamper = (*TimeStampSigner)(nil)
+var _ tsp.BatchStamper = (*TimeStampSigner)(nil)
 
 // newTimeStampSigner makes a TimeStampSigner from validated properties
 // (OIDs, digests formats/tsp accepts, a SIGNATUREALGORITHM RFC 3161 tokens
@@ -161,6 +165,9 @@ func (w *TimeStampSigner) Status(ctx context.Context) Status {
 // get a rejection response; errors are for a worker that cannot serve at
 // all (misconfigured, token offline).
 func (w *TimeStampSigner) Process(ctx context.Context, req *Request) (*Response, error) {
+	if err := req.requireType(ContentTypeTimeStampQuery, "A time-stamp query (RFC 3161)"); err != nil {
+		return nil, err
+	}
 	if err := w.ready(); err != nil {
 		return nil, err
 	}
@@ -191,6 +198,21 @@ func (w *TimeStampSigner) Process(ctx context.Context, req *Request) (*Response,
 // Stamp makes a time-stamp token over a digest in process, for CAdES
 // signers whose TSA_WORKER names this worker.
 func (w *TimeStampSigner) Stamp(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
+	tokens, err := w.StampAll(ctx, [][]byte{digest}, h)
+	if err != nil {
+		return nil, err
+	}
+	return tokens[0], nil
+}
+
+// StampAll makes a time-stamp token over each digest in process, for a
+// batch of a CAdES signer whose TSA_WORKER names this worker. Each token
+// has its own serial number and genTime; the tokens are built and encoded
+// in parallel chunks, and the worker's key signs all of them in one call
+// through tokens.SignAll, as a batch of any worker: the key's policy
+// counts every signature against its usage limit, checks its certificate
+// once and writes one signing log record with every token's hash.
+func (w *TimeStampSigner) StampAll(ctx context.Context, digests [][]byte, h crypto.Hash) ([][]byte, error) {
 	if err := w.ready(); err != nil {
 		return nil, err
 	}
@@ -198,12 +220,46 @@ func (w *TimeStampSigner) Stamp(ctx context.Context, digest []byte, h crypto.Has
 	if err != nil {
 		return nil, err
 	}
-	token, err := a.Stamp(ctx, digest, h)
-	if err != nil {
+	n := len(digests)
+	pending := make([]*tsp.PendingToken, n)
+	errs := make([]error, n)
+	inChunks(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			pending[i], errs[i] = a.Prepare(ctx, digests[i], h)
+		}
+	})
+	if err := firstError(errs); err != nil {
 		if errors.Is(err, tsp.ErrRejected) {
 			return nil, &Error{Kind: ErrMisconfigured, Msg: fmt.Sprintf("Time-stamp worker %s refused the request: %v", w.name, err), Err: err}
 		}
 		return nil, w.tokenError(err)
 	}
-	return token, nil
+	inputs := make([][]byte, n)
+	for i, p := range pending {
+		inputs[i] = p.Input()
+	}
+	sigs, err := w.sign(ctx, inputs, a.SignerOpts())
+	if err != nil {
+		return nil, err
+	}
+	tokens := make([][]byte, n)
+	inChunks(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			tokens[i], errs[i] = pending[i].Encode(sigs[i])
+		}
+	})
+	if err := firstError(errs); err != nil {
+		return nil, Unavailable(err, "Time-stamp worker %s could not encode a token: %v", w.name, err)
+	}
+	return tokens, nil
+}
+
+// firstError returns the first error of errs that is not nil.
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

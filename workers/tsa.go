@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/signet-project/signet/config"
@@ -126,136 +124,34 @@ func (w *CMSSigner) Status(ctx context.Context) Status {
 	return st
 }
 
-// stamp returns a time-stamp token over the digest of one signature value.
-// Any failure is ErrUnavailable with a sentence naming the TSA: a signature
-// is never passed off as B-T without its time-stamp.
-func (ts *timeStamper) stamp(ctx context.Context, st tsp.Stamper, signature []byte) ([]byte, error) {
-	d := ts.h.New()
-	d.Write(signature)
-	ctx, cancel := context.WithTimeout(ctx, ts.timeout)
-	defer cancel()
-	token, err := st.Stamp(ctx, d.Sum(nil), ts.h)
-	if err != nil {
-		var we *Error
-		msg := err.Error()
-		if errors.As(err, &we) {
-			msg = we.Msg
-		}
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-			msg = fmt.Sprintf("no answer within %s (TSA_TIMEOUT)", ts.timeout)
-		}
-		msg = strings.TrimSuffix(msg, ".")
-		if strings.Contains(msg, ts.where) { // tsp.Client names the TSA itself
-			return nil, Unavailable(err, "The signature could not be time-stamped: %s.", msg)
-		}
-		return nil, Unavailable(err, "The signature could not be time-stamped by %s: %s.", ts.where, msg)
+// failed turns a TSA's error into ErrUnavailable with a sentence naming
+// the TSA: a signature is never passed off as B-T without its time-stamp.
+// ctx is the context the TSA was asked with (its TSA_TIMEOUT).
+func (ts *timeStamper) failed(ctx context.Context, err error) error {
+	var we *Error
+	msg := err.Error()
+	if errors.As(err, &we) {
+		msg = we.Msg
 	}
-	return token, nil
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		msg = fmt.Sprintf("no answer within %s (TSA_TIMEOUT)", ts.timeout)
+	}
+	msg = strings.TrimSuffix(msg, ".")
+	if strings.Contains(msg, ts.where) { // tsp.Client names the TSA itself
+		return Unavailable(err, "The signature could not be time-stamped: %s.", msg)
+	}
+	return Unavailable(err, "The signature could not be time-stamped by %s: %s.", ts.where, msg)
 }
 
-// addTimeStamp puts token into the signature-time-stamp unsigned attribute
-// of the (only) SignerInfo of der. A signature just made by formats/cms
-// (one SignerInfo, no unsigned attributes) is extended in place with
-// cryptobyte; anything else goes through cms.Parse, which also parses
-// every certificate and costs a fifth of a B-T batch.
-func addTimeStamp(der, token []byte) ([]byte, error) {
-	if out, ok := appendTimeStamp(der, token); ok {
-		return out, nil
-	}
-	sd, err := cms.Parse(der)
-	if err == nil {
-		err = sd.AddUnsignedAttribute(0, cms.OIDSignatureTimeStampToken, token)
-	}
-	var out []byte
-	if err == nil {
-		out, err = sd.Bytes()
-	}
-	if err != nil {
-		return nil, Unavailable(err, "Adding the signature time-stamp failed: %v", err)
-	}
-	return out, nil
-}
-
-// appendTimeStamp re-encodes a ContentInfo whose SignedData has exactly one
-// SignerInfo without unsigned attributes, with the signature-time-stamp
-// attribute appended to that SignerInfo. It reports false for any other
-// shape.
-func appendTimeStamp(der, token []byte) ([]byte, bool) {
-	var ci, ctOID, inner, sd cryptobyte.String
-	in := cryptobyte.String(der)
-	if !in.ReadASN1(&ci, cbasn1.SEQUENCE) || !in.Empty() ||
-		!ci.ReadASN1Element(&ctOID, cbasn1.OBJECT_IDENTIFIER) ||
-		!ci.ReadASN1(&inner, cbasn1.Tag(0).Constructed().ContextSpecific()) || !ci.Empty() ||
-		!inner.ReadASN1(&sd, cbasn1.SEQUENCE) || !inner.Empty() {
-		return nil, false
-	}
-	// The SignerInfos SET is the last element of the SignedData.
-	whole := []byte(sd)
-	var last cryptobyte.String
-	var tag cbasn1.Tag
-	lastStart := 0
-	for !sd.Empty() {
-		lastStart = len(whole) - len(sd)
-		if !sd.ReadAnyASN1Element(&last, &tag) {
-			return nil, false
-		}
-	}
-	var sis, si cryptobyte.String
-	if tag != cbasn1.SET || !last.ReadASN1(&sis, cbasn1.SET) || !sis.ReadASN1(&si, cbasn1.SEQUENCE) || !sis.Empty() {
-		return nil, false
-	}
-	for rest := si; !rest.Empty(); {
-		var e cryptobyte.String
-		if !rest.ReadAnyASN1Element(&e, &tag) || tag == cbasn1.Tag(1).Constructed().ContextSpecific() {
-			return nil, false // malformed, or unsigned attributes already
-		}
-	}
-	var b cryptobyte.Builder
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddBytes(ctOID)
-		b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				b.AddBytes(whole[:lastStart])
-				b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
-					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-						b.AddBytes(si)
-						b.AddASN1(cbasn1.Tag(1).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-							b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-								b.AddASN1ObjectIdentifier(cms.OIDSignatureTimeStampToken)
-								b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) { b.AddBytes(token) })
-							})
-						})
-					})
-				})
-			})
-		})
-	})
-	out, err := b.Bytes()
-	return out, err == nil
-}
-
-// timeStampOne time-stamps one encoded signature whose signature value is
-// signature.
-func (ts *timeStamper) timeStampOne(ctx context.Context, der, signature []byte) ([]byte, error) {
-	st, err := ts.stamper()
-	if errors.Is(err, ErrMisconfigured) {
-		return nil, err
-	}
-	if err != nil {
-		return nil, Unavailable(err, "The signature could not be time-stamped by %s: %v.", ts.where, err)
-	}
-	token, err := ts.stamp(ctx, st, signature)
-	if err != nil {
-		return nil, err
-	}
-	return addTimeStamp(der, token)
-}
-
-// timeStampAll time-stamps the encoded signatures ders (whose signature
-// values are sigs) in place, each with its own token, with at most
-// ts.parallel requests at once. The first failure cancels the others and
-// fails the whole batch.
-func (ts *timeStamper) timeStampAll(ctx context.Context, ders, sigs [][]byte) error {
+// timeStampAll adds to each pending signature ps[i], whose signature value
+// is sigs[i], a signature-time-stamp unsigned attribute with its own token
+// over the TSA_DIGESTALGORITHM digest of that value; the caller then
+// encodes ps as it would without time-stamps. An in-process TSA
+// (tsp.BatchStamper: TSA_WORKER) makes all the tokens in one call, its
+// signatures through its key's batch engine. A remote TSA (TSA_URL) gets
+// one RFC 3161 request per token, at most ts.parallel at once. The first
+// failure fails the whole batch.
+func (ts *timeStamper) timeStampAll(ctx context.Context, ps []*cms.Pending, sigs [][]byte) error {
 	st, err := ts.stamper()
 	if errors.Is(err, ErrMisconfigured) {
 		return err
@@ -263,17 +159,69 @@ func (ts *timeStamper) timeStampAll(ctx context.Context, ders, sigs [][]byte) er
 	if err != nil {
 		return Unavailable(err, "The signatures could not be time-stamped by %s: %v.", ts.where, err)
 	}
+	digests := make([][]byte, len(sigs))
+	inChunks(len(sigs), func(lo, hi int) {
+		d := ts.h.New()
+		for i := lo; i < hi; i++ {
+			d.Reset()
+			d.Write(sigs[i])
+			digests[i] = d.Sum(nil)
+		}
+	})
+	var tokens [][]byte
+	if bs, ok := st.(tsp.BatchStamper); ok {
+		tokens, err = ts.stampBatch(ctx, bs, digests)
+	} else {
+		tokens, err = ts.stampEach(ctx, st, digests)
+	}
+	if err != nil {
+		return err
+	}
+	errs := make([]error, len(ps))
+	inChunks(len(ps), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			errs[i] = ps[i].AddUnsignedAttribute(cms.OIDSignatureTimeStampToken, tokens[i])
+		}
+	})
+	if err := firstError(errs); err != nil {
+		return Unavailable(err, "Adding the signature time-stamp failed: %v", err)
+	}
+	return nil
+}
+
+// stampBatch asks an in-process TSA for the tokens of every digest at
+// once. TSA_TIMEOUT bounds the wait for one token; the batch may take as
+// long as its tokens took one after another on ts.parallel goroutines.
+func (ts *timeStamper) stampBatch(ctx context.Context, bs tsp.BatchStamper, digests [][]byte) ([][]byte, error) {
+	rounds := (len(digests) + ts.parallel - 1) / ts.parallel
+	ctx, cancel := context.WithTimeout(ctx, ts.timeout*time.Duration(rounds))
+	defer cancel()
+	tokens, err := bs.StampAll(ctx, digests, ts.h)
+	if err != nil {
+		return nil, ts.failed(ctx, err)
+	}
+	if len(tokens) != len(digests) {
+		return nil, Unavailable(nil, "The signatures could not be time-stamped by %s: %d tokens for %d signatures.", ts.where, len(tokens), len(digests))
+	}
+	return tokens, nil
+}
+
+// stampEach asks st for one token per digest, each within TSA_TIMEOUT, at
+// most ts.parallel at once; the first failure cancels the others.
+func (ts *timeStamper) stampEach(ctx context.Context, st tsp.Stamper, digests [][]byte) ([][]byte, error) {
+	tokens := make([][]byte, len(digests))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(ts.parallel)
-	for i := range ders {
+	for i := range digests {
 		g.Go(func() error {
-			token, err := ts.stamp(gctx, st, sigs[i])
-			if err != nil {
-				return err
+			ctx, cancel := context.WithTimeout(gctx, ts.timeout)
+			defer cancel()
+			var err error
+			if tokens[i], err = st.Stamp(ctx, digests[i], ts.h); err != nil {
+				return ts.failed(ctx, err)
 			}
-			ders[i], err = addTimeStamp(ders[i], token)
-			return err
+			return nil
 		})
 	}
-	return g.Wait()
+	return tokens, g.Wait()
 }

@@ -28,6 +28,9 @@ var (
 	// ErrUnavailable: the worker cannot serve now: disabled, token offline,
 	// key usage exhausted, time-stamp authority down (503).
 	ErrUnavailable = errors.New("worker unavailable")
+	// ErrUnsupportedMedia: the request body is not of the media type its
+	// protocol names (415).
+	ErrUnsupportedMedia = errors.New("unsupported media type")
 )
 
 // Error is an error of one of the kinds above with a sentence a user can act
@@ -56,6 +59,12 @@ func TooLarge(format string, args ...any) error {
 	return &Error{Kind: ErrTooLarge, Msg: fmt.Sprintf(format, args...)}
 }
 
+// UnsupportedMedia returns an ErrUnsupportedMedia error with a formatted
+// message.
+func UnsupportedMedia(format string, args ...any) error {
+	return &Error{Kind: ErrUnsupportedMedia, Msg: fmt.Sprintf(format, args...)}
+}
+
 // Unavailable returns an ErrUnavailable error with a message and a cause.
 func Unavailable(cause error, format string, args ...any) error {
 	return &Error{Kind: ErrUnavailable, Msg: fmt.Sprintf(format, args...), Err: cause}
@@ -78,6 +87,23 @@ type Request struct {
 	// bound. Streamed work (hashing a detached document) is not bounded by
 	// it.
 	MemoryLimit int64
+	// ContentType is the media type of Data (without parameters) when Data
+	// is a whole HTTP body: its Content-Type, or application/octet-stream
+	// when it named none (RFC 9110 section 8.3). It is empty when Data came
+	// from a form field, a file part, a REST data member or another worker
+	// in process, whose protocols name no type for the document. A worker
+	// whose protocol names a media type (RFC 3161 queries, SignServer's
+	// JSON batches) refuses a body of another type with requireType.
+	ContentType string
+}
+
+// requireType refuses a request body of another media type than want,
+// the type the protocol of what (a sentence's subject) names.
+func (req *Request) requireType(want, what string) error {
+	if req.ContentType == "" || req.ContentType == want {
+		return nil
+	}
+	return UnsupportedMedia("%s is sent as %s, not %s: set the header Content-Type: %s.", what, want, req.ContentType, want)
 }
 
 // memoryLimit is req's bound, or no bound.

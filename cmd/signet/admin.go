@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/signet-project/signet/internal/adminclient"
 	"github.com/signet-project/signet/internal/cluster"
@@ -199,15 +200,95 @@ func adminChain(ctx context.Context, c *adminclient.Client, args []string) error
 
 func adminAuditList(fs *flag.FlagSet) adminRun {
 	after := fs.Int64("after", 0, "list records after this `number`")
-	limit := fs.Int("limit", 100, "list at most `n` records")
+	limit := fs.Int("limit", 100, "list at most `n` records (with --jsonl: default all)")
+	sl := signLogFlags(fs)
 	return func(ctx context.Context, c *adminclient.Client, _ []string) error {
 		if *limit < 1 || *after < 0 {
 			return usageError("--limit must be at least 1 and --after not negative")
 		}
-		var p adminapi.AuditPage
-		q := fmt.Sprintf("/audit?after=%d&limit=%d", *after, *limit)
-		return c.Show(ctx, http.MethodGet, q, nil, &p, func() { c.AuditTable(p) })
+		if !sl.signing {
+			if f := sl.filterSet(fs); f != "" {
+				return usageError(f + " searches the signing log: add --signing")
+			}
+			var p adminapi.AuditPage
+			q := fmt.Sprintf("/audit?after=%d&limit=%d", *after, *limit)
+			return c.Show(ctx, http.MethodGet, q, nil, &p, func() { c.AuditTable(p) })
+		}
+		q, err := sl.query(time.Now())
+		if err != nil {
+			return usageError(err.Error())
+		}
+		q.After = *after
+		n := *limit
+		if sl.jsonl && !flagSet(fs, "limit") {
+			n = 0 // an export: every record
+		}
+		return c.SignLog(ctx, adminapi.SignQueryValues(q), n, sl.jsonl)
 	}
+}
+
+// signLogOpts are the flags of `signet admin audit list --signing`: a
+// search of the signing log, each flag a field of state.SignQuery.
+type signLogOpts struct {
+	signing, jsonl bool
+	q              state.SignQuery
+	since, until   string
+}
+
+// signLogFilters are the flags that search the signing log.
+var signLogFilters = []string{"hash", "key", "surface", "caller", "client", "request-id", "result", "since", "until", "jsonl"}
+
+func signLogFlags(fs *flag.FlagSet) *signLogOpts {
+	o := &signLogOpts{}
+	fs.BoolVar(&o.signing, "signing", false, "list the signing log (one record per signing request) instead of the audit log")
+	fs.StringVar(&o.q.Hash, "hash", "", "signing log: records that signed this `hex` hash (sha256sum of a document, or a client-side digest)")
+	fs.StringVar(&o.q.Key, "key", "", "signing log: records of this key, `TOKEN/ALIAS` or an alias in any token")
+	fs.StringVar(&o.q.Surface, "surface", "", "signing log: records of this `worker` (its name) or key API: dsm, nethsm, test-sign")
+	fs.StringVar(&o.q.User, "caller", "", "signing log: records of this `user`, or client certificate as recorded (cert:…); --user is the admin's own name")
+	fs.StringVar(&o.q.Client, "client", "", "signing log: records from this client `address`")
+	fs.StringVar(&o.q.RequestID, "request-id", "", "signing log: records of this request `ID`")
+	fs.StringVar(&o.q.Result, "result", "", "signing log: ok (signed) or refused")
+	fs.StringVar(&o.since, "since", "", "signing log: records from this `time` on: 2026-01-31T12:00:00Z, 2026-01-31 or 24h (ago)")
+	fs.StringVar(&o.until, "until", "", "signing log: records before this `time` (same forms as --since)")
+	fs.BoolVar(&o.jsonl, "jsonl", false, "signing log: export the records as JSON lines, one record a line (default: every record)")
+	return o
+}
+
+// filterSet returns the first signing log flag set on the command line.
+func (o *signLogOpts) filterSet(fs *flag.FlagSet) string {
+	for _, f := range signLogFilters {
+		if flagSet(fs, f) {
+			return "--" + f
+		}
+	}
+	return ""
+}
+
+// query returns the search the flags ask for, or a usage error.
+func (o *signLogOpts) query(now time.Time) (state.SignQuery, error) {
+	q := o.q
+	var err error
+	for _, t := range []struct {
+		flag, v string
+		dst     *time.Time
+	}{{"--since", o.since, &q.Since}, {"--until", o.until, &q.Until}} {
+		if t.v != "" {
+			if *t.dst, err = adminclient.ParseTime(t.flag, t.v, now); err != nil {
+				return q, err
+			}
+		}
+	}
+	if err := q.Check(); err != nil {
+		return q, fmt.Errorf("the search is not valid: %w", err)
+	}
+	return q, nil
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // auditVerifyCmd checks the hash chain of the audit log in the data

@@ -64,7 +64,7 @@ func TestBadInput(t *testing.T) {
 		{"servlet: bad base64", form(url.Values{"workerName": {"CMSSigner"}, "data": {"@@@"}, "encoding": {"base64"}}), 400, "not valid base64"},
 		{"servlet: unknown encoding", form(url.Values{"workerName": {"CMSSigner"}, "data": {"doc"}, "encoding": {"hex"}}), 400, "encoding \"hex\" is not supported"},
 		{"servlet: processType", form(url.Values{"workerName": {"CMSSigner"}, "data": {"doc"}, "processType": {"validateDocument"}}), 400, "use signDocument"},
-		{"servlet: wrong content type", req{"POST", "/signserver/process", "text/plain", strings.NewReader("doc")}, 400, "multipart/form-data"},
+		{"servlet: wrong content type", req{"POST", "/signserver/process", "text/plain", strings.NewReader("doc")}, 415, "multipart/form-data"},
 		{"servlet: oversize", form(url.Values{"workerName": {"CMSSigner"}, "data": {big}}), 413, "upload limit of 4096 bytes"},
 		{"servlet: multipart without worker", req{"POST", "/signserver/process", ct, mp}, 400, "workerName or workerId"},
 		{"servlet: metadata not boolean", form(url.Values{"workerName": {"CAdESSigner"}, "data": {"doc"}, "REQUEST_METADATA.USING_BATCHSIGNING": {"maybe"}}), 400, "not a boolean"},

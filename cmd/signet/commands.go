@@ -122,7 +122,7 @@ func serveCmd(fs *flag.FlagSet) runFunc {
 
 func checkCmd(*flag.FlagSet) runFunc {
 	return func(_ context.Context, io stdio, paths []string) error {
-		problems := config.Check(paths...)
+		problems := srv.Check(paths...)
 		for _, p := range problems {
 			fmt.Fprintln(io.err, p.Error())
 		}

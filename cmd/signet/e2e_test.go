@@ -243,7 +243,11 @@ func (s *server) reloadConfig(t *testing.T, event string) {
 // postRaw sends body to the worker servlet with metadata in the query.
 func (s *server) postRaw(t *testing.T, worker string, body io.Reader, meta map[string]string) (int, []byte) {
 	t.Helper()
-	resp, err := http.Post(workerURL(s.url, worker, meta), "application/octet-stream", body)
+	ctype := "application/octet-stream"
+	if meta["USING_BATCHSIGNING"] == "true" {
+		ctype = "application/json" // SignServer's batch protocol
+	}
+	resp, err := http.Post(workerURL(s.url, worker, meta), ctype, body)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -218,12 +218,22 @@ func benchHTTP(b *testing.B, perRequest int, args ...string) {
 	if err := os.CopyFS(dir, os.DirFS(files.Dir)); err != nil {
 		b.Fatal(err)
 	}
+	// make bench's configuration (plain HTTP, as its HTTP cases): the demo
+	// configuration of the data folder serves HTTPS.
+	yaml, err := os.ReadFile(filepath.Join("..", "..", "testdata", "bench", "bench.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "bench.yaml")
+	if err := os.WriteFile(cfg, yaml, 0o600); err != nil {
+		b.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--data", dir, "--listen", "127.0.0.1:0"}, pw, io.Discard)
+		done <- run(ctx, []string{"serve", "--config", cfg, "--data", dir, "--listen", "127.0.0.1:0"}, pw, io.Discard)
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digitorus/timestamp"
+
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/workers"
@@ -325,19 +327,41 @@ func TestCAdESBaselineTWorker(t *testing.T) {
 		t.Fatalf("CAdESSigner (B-B) signature has unsigned attributes: %v", err)
 	}
 
-	docs := [][]byte{[]byte("one"), []byte("two"), []byte("three"), []byte("four"), []byte("five")}
-	code, sigs, body := postHashBatch(t, s, "CAdESSignerT", docs)
-	if code != http.StatusOK {
-		t.Fatalf("batch status %d: %s", code, body)
+	// A batch large enough for the TSA to build, sign (one call to its
+	// key's batch engine) and encode its tokens in parallel chunks: every
+	// item has its own token over its own signature value, with its own
+	// serial number and a genTime; openssl verifies a sample, the ends of
+	// the batch and of its chunks among them.
+	const n = 300
+	docs := make([][]byte, n)
+	for i := range docs {
+		docs[i] = fmt.Appendf(nil, "document %d", i)
 	}
-	tokens := map[string]bool{}
+	code, sigs, body := postHashBatch(t, s, "CAdESSignerT", docs)
+	if code != http.StatusOK || len(sigs) != n {
+		t.Fatalf("batch status %d, %d signatures: %.300s", code, len(sigs), body)
+	}
+	tokens, serials := map[string]bool{}, map[string]bool{}
 	for i, sg := range sigs {
-		checkBT(t, sg, docs[i], ca, ca)
-		tok, _ := timeStampToken(t, sg)
-		if tokens[string(tok)] {
-			t.Fatalf("batch item %d shares its time-stamp token with another item", i)
+		tok, value := timeStampToken(t, sg)
+		ts, err := timestamp.Parse(tok)
+		if err != nil {
+			t.Fatalf("item %d: token: %v", i, err)
 		}
-		tokens[string(tok)] = true
+		if d := sha256.Sum256(value); !bytes.Equal(ts.HashedMessage, d[:]) {
+			t.Fatalf("item %d: the time-stamp does not cover the item's signature value", i)
+		}
+		if tokens[string(tok)] || serials[ts.SerialNumber.String()] {
+			t.Fatalf("batch item %d shares its time-stamp token or serial number %v with another item", i, ts.SerialNumber)
+		}
+		tokens[string(tok)], serials[ts.SerialNumber.String()] = true, true
+		if ts.Time.IsZero() || time.Since(ts.Time) > time.Hour {
+			t.Fatalf("item %d: genTime %v", i, ts.Time)
+		}
+		switch i {
+		case 0, 1, n/2 - 1, n / 2, n - 1:
+			checkBT(t, sg, docs[i], ca, ca)
+		}
 	}
 }
 

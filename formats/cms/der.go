@@ -6,10 +6,13 @@ package cms
 // per-document path should cost one allocation, not a builder that grows and
 // shifts its buffer at each nested length.
 
+import "encoding/asn1"
+
 // DER tags the encoder writes.
 const (
 	tagInteger     = 0x02
 	tagOctetString = 0x04
+	tagOID         = 0x06
 	tagSequence    = 0x30
 	tagSet         = 0x31
 	tagContext0    = 0xa0 // [0] constructed
@@ -73,4 +76,40 @@ func appendTime(b []byte, year, month, day, hour, min, sec int, gen bool) []byte
 	b = two(b, min)
 	b = two(b, sec)
 	return append(b, 'Z')
+}
+
+// appendOID appends the DER OBJECT IDENTIFIER of oid, and reports false for
+// one DER cannot encode: fewer than two arcs, a first arc above 2, a second
+// above 39 under a first of 0 or 1, a negative arc.
+func appendOID(b []byte, oid asn1.ObjectIdentifier) ([]byte, bool) {
+	if len(oid) < 2 || oid[0] < 0 || oid[0] > 2 || oid[1] < 0 || oid[0] < 2 && oid[1] >= 40 {
+		return b, false
+	}
+	var body [64]byte
+	c := appendBase128(body[:0], oid[0]*40+oid[1])
+	for _, arc := range oid[2:] {
+		if arc < 0 {
+			return b, false
+		}
+		c = appendBase128(c, arc)
+	}
+	b = appendHeader(b, tagOID, int64(len(c)))
+	return append(b, c...), true
+}
+
+// appendBase128 appends v in base 128, most significant group first, the
+// high bit set on every byte but the last.
+func appendBase128(b []byte, v int) []byte {
+	n := 1
+	for x := v >> 7; x > 0; x >>= 7 {
+		n++
+	}
+	for i := n - 1; i >= 0; i-- {
+		c := byte(v>>(7*i)) & 0x7f
+		if i > 0 {
+			c |= 0x80
+		}
+		b = append(b, c)
+	}
+	return b
 }

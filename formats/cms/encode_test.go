@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -360,5 +361,114 @@ func TestConcurrentSigner(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestPendingUnsignedAttributes checks that unsigned attributes added before
+// encoding give exactly the bytes of the slow path (Parse,
+// SignedData.AddUnsignedAttribute, Bytes) through Encode, WriteTo and
+// AppendBase64, detached and attached, with one attribute, two (kept in DER
+// SET OF order whatever the order they were added in) and a value long
+// enough to change the length encodings around it.
+func TestPendingUnsignedAttributes(t *testing.T) {
+	ca := newCA(t)
+	k := issue(t, ca, "EC-P256")
+	s, err := cms.NewSigner(cms.Options{Chain: []*x509.Certificate{k.cert, ca.Cert}, IncludeCertificates: -1,
+		Algorithm: cms.Algorithm{Hash: crypto.SHA256, Scheme: cms.ECDSA}, CAdES: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, _ := asn1.Marshal(struct{ A, B int }{1, 2})
+	large, _ := asn1.Marshal(bytes.Repeat([]byte{7}, 70000))
+	other := asn1.ObjectIdentifier{1, 2, 3, 4}
+	type attr struct {
+		oid   asn1.ObjectIdentifier
+		value []byte
+	}
+	cases := []struct {
+		name  string
+		attrs []attr
+	}{
+		{"none", nil},
+		{"time-stamp", []attr{{cms.OIDSignatureTimeStampToken, small}}},
+		{"large value", []attr{{cms.OIDSignatureTimeStampToken, large}}},
+		{"two, added out of order", []attr{{cms.OIDSignatureTimeStampToken, small}, {other, small}}},
+	}
+	for _, c := range cases {
+		for _, content := range [][]byte{nil, []byte("attached content")} {
+			t.Run(fmt.Sprintf("%s/attached=%v", c.name, content != nil), func(t *testing.T) {
+				d := sha256.Sum256(content)
+				p, err := s.Prepare(d[:], time.Now())
+				if err != nil {
+					t.Fatal(err)
+				}
+				sig, err := k.key.Sign(rand.Reader, p.Input(), s.SignerOpts())
+				if err != nil {
+					t.Fatal(err)
+				}
+				plain, err := p.Encode(sig, content)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sd, err := cms.Parse(plain)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, a := range c.attrs {
+					if err := p.AddUnsignedAttribute(a.oid, a.value); err != nil {
+						t.Fatal(err)
+					}
+					if err := sd.AddUnsignedAttribute(0, a.oid, a.value); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := sd.Bytes()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := p.Encode(sig, content)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatal("Encode differs from Parse, AddUnsignedAttribute and Bytes")
+				}
+				cl := int64(-1)
+				var r io.Reader
+				if content != nil {
+					cl, r = int64(len(content)), bytes.NewReader(content)
+				}
+				if size := p.Size(len(sig), cl); size != int64(len(want)) {
+					t.Fatalf("Size %d, encoding %d", size, len(want))
+				}
+				var buf bytes.Buffer
+				if _, err := p.WriteTo(&buf, sig, r, cl); err != nil || !bytes.Equal(buf.Bytes(), want) {
+					t.Fatalf("WriteTo differs (%v)", err)
+				}
+				b64, _, err := p.AppendBase64(nil, nil, sig, content)
+				if err != nil || string(b64) != base64.StdEncoding.EncodeToString(want) {
+					t.Fatalf("AppendBase64 differs (%v)", err)
+				}
+				back, err := cms.Parse(got)
+				if err != nil || len(back.Signers[0].UnsignedAttributes) != len(c.attrs) {
+					t.Fatalf("parsed back: %v", err)
+				}
+				if err := back.Verify(bytes.NewReader(content)); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	}
+	p, err := s.Prepare(make([]byte, 32), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][]byte{nil, {0x30}, append(bytes.Clone(small), 0x05, 0x00)} {
+		if err := p.AddUnsignedAttribute(cms.OIDSignatureTimeStampToken, bad); err == nil {
+			t.Errorf("AddUnsignedAttribute accepted % x, which is not one DER element", bad)
+		}
+	}
+	if err := p.AddUnsignedAttribute(asn1.ObjectIdentifier{1}, small); err == nil {
+		t.Error("AddUnsignedAttribute accepted an attribute type of one arc")
 	}
 }

@@ -300,6 +300,10 @@ type Pending struct {
 	s     *Signer
 	attrs []byte // DER SET OF Attribute, as signed
 	input []byte
+	// unsigned are the DER Attributes of unsignedAttrs, in DER SET OF
+	// order, and unsignedLen their total length.
+	unsigned    [][]byte
+	unsignedLen int64
 }
 
 // Prepare builds the signed attributes for a content digest made with
@@ -344,6 +348,39 @@ func (s *Signer) Prepare(digest []byte, signingTime time.Time) (*Pending, error)
 	return p, nil
 }
 
+// AddUnsignedAttribute adds an unsigned attribute of type typ with one
+// value, given as one DER element, to the SignerInfo: for CAdES-BASELINE-T
+// the signature-time-stamp (OIDSignatureTimeStampToken) over the signature
+// value, once it is known. Size, Encode, AppendEncode, AppendBase64 and
+// WriteTo include it, so that a time-stamped signature is encoded once
+// rather than encoded, parsed and encoded again (SignedData.
+// AddUnsignedAttribute does that for a signature made elsewhere).
+func (p *Pending) AddUnsignedAttribute(typ asn1.ObjectIdentifier, value []byte) error {
+	v := cryptobyte.String(value)
+	var elem cryptobyte.String
+	var tag cbasn1.Tag
+	if !v.ReadAnyASN1Element(&elem, &tag) || !v.Empty() {
+		return errors.New("cms: the attribute value must be one DER element")
+	}
+	oid, ok := appendOID(nil, typ)
+	if !ok {
+		return errors.New("cms: the attribute type is not a valid object identifier")
+	}
+	// Attribute ::= SEQUENCE { attrType, attrValues SET OF }, written in one
+	// allocation: a batch adds one to every item.
+	set := elemLen(int64(len(value)))
+	n := int64(len(oid)) + set
+	a := make([]byte, 0, elemLen(n))
+	a = appendHeader(a, tagSequence, n)
+	a = append(a, oid...)
+	a = appendHeader(a, tagSet, int64(len(value)))
+	a = append(a, value...)
+	i, _ := slices.BinarySearchFunc(p.unsigned, a, bytes.Compare) // DER SET OF order
+	p.unsigned = slices.Insert(p.unsigned, i, a)
+	p.unsignedLen += int64(len(a))
+	return nil
+}
+
 // Input is what the token must sign with SignerOpts: the digest of the DER
 // signed attributes, or for Ed25519 the DER itself.
 func (p *Pending) Input() []byte { return p.input }
@@ -366,6 +403,9 @@ func (p *Pending) layout(sigLen int, contentLen int64) layout {
 		z.encap += elemLen(elemLen(contentLen))
 	}
 	z.si = int64(len(s.siHead)+len(p.attrs)+len(s.sigAlg)) + elemLen(int64(sigLen))
+	if len(p.unsigned) > 0 {
+		z.si += elemLen(p.unsignedLen)
+	}
 	z.sis = elemLen(z.si)
 	z.sd = int64(len(s.sdHead)) + elemLen(z.encap) + int64(len(s.certs)) + elemLen(z.sis)
 	z.ciInner = elemLen(z.sd)
@@ -406,7 +446,14 @@ func (p *Pending) appendSignerInfos(b []byte, z layout, signature []byte) []byte
 	b = append(b, p.attrs[1:]...)
 	b = append(b, s.sigAlg...)
 	b = appendHeader(b, tagOctetString, int64(len(signature)))
-	return append(b, signature...)
+	b = append(b, signature...)
+	if len(p.unsigned) > 0 {
+		b = appendHeader(b, tagContext1, p.unsignedLen) // unsignedAttrs [1] IMPLICIT SET OF
+		for _, a := range p.unsigned {
+			b = append(b, a...)
+		}
+	}
+	return b
 }
 
 // Size returns the length of the encoding for a signature of sigLen bytes

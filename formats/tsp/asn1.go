@@ -2,12 +2,14 @@ package tsp
 
 import (
 	"crypto"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
 	"math/big"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/signet-project/signet/formats/cms"
 )
@@ -19,8 +21,9 @@ import (
 // names the TSA from the certificate subject, encodes genTime without the
 // fraction of a second a sub-second accuracy needs, and cannot put a
 // statusString into a rejection (CreateErrorResponse takes only a failInfo).
-// So the TSTInfo and the TimeStampResp are marshalled here with encoding/asn1,
-// and the SignedData around the TSTInfo is built by formats/cms.
+// So the TSTInfo is written here with cryptobyte and the TimeStampResp with
+// encoding/asn1, and the SignedData around the TSTInfo is built by
+// formats/cms.
 
 var (
 	oidTSTInfo        = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 4}
@@ -180,12 +183,6 @@ func marshalResponse(status int, text string, fail FailInfo, token []byte) ([]by
 	return asn1.Marshal(r)
 }
 
-// messageImprint is RFC 3161's MessageImprint.
-type messageImprint struct {
-	HashAlgorithm pkix.AlgorithmIdentifier
-	HashedMessage []byte
-}
-
 // accuracy is RFC 3161's Accuracy; zero fields are omitted.
 type accuracy struct {
 	Seconds int64 `asn1:"optional"`
@@ -208,39 +205,105 @@ func newAccuracy(d time.Duration) accuracy {
 	}
 }
 
-// tstInfo is RFC 3161's TSTInfo. GenTime and TSA are pre-encoded raw values:
-// GenTime to carry fractions of a second, TSA as [0] EXPLICIT GeneralName.
-type tstInfo struct {
-	Version        int
-	Policy         asn1.ObjectIdentifier
-	MessageImprint asn1.RawValue // the request's, byte for byte
-	SerialNumber   *big.Int
-	GenTime        asn1.RawValue
-	Accuracy       accuracy      `asn1:"optional"`
-	Ordering       bool          `asn1:"optional,default:false"`
-	Nonce          *big.Int      `asn1:"optional"`
-	TSA            asn1.RawValue `asn1:"optional"`
+// The TSTInfo of every token is written with cryptobyte rather than with
+// encoding/asn1's reflection: a CAdES-T batch makes one token per item, and
+// reflection cost as much as the rest of the token's encoding. What does
+// not change from one token to the next (accuracy, ordering, TSA name) is
+// encoded once by New; tstinfo_test.go holds the encoding to encoding/asn1's.
+
+// tstInfoTail encodes the TSTInfo fields between genTime and the nonce:
+// accuracy (omitted when zero, as are its zero fields) and ordering
+// (omitted when false, its DEFAULT).
+func tstInfoTail(acc accuracy, ordering bool) []byte {
+	var b cryptobyte.Builder
+	if acc != (accuracy{}) {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			if acc.Seconds != 0 {
+				b.AddASN1Int64(acc.Seconds)
+			}
+			if acc.Millis != 0 {
+				b.AddASN1Int64WithTag(acc.Millis, cbasn1.Tag(0).ContextSpecific())
+			}
+			if acc.Micros != 0 {
+				b.AddASN1Int64WithTag(acc.Micros, cbasn1.Tag(1).ContextSpecific())
+			}
+		})
+	}
+	if ordering {
+		b.AddASN1Boolean(true)
+	}
+	return b.BytesOrPanic()
 }
 
-// generalizedTime encodes t as a DER GeneralizedTime in UTC, with as many
-// fraction digits as the accuracy needs (milliseconds, or microseconds for an
-// accuracy below one millisecond) and no trailing zeros. The time is
-// truncated, never rounded up, so genTime is never later than the clock.
-func generalizedTime(t time.Time, acc time.Duration) asn1.RawValue {
+// appendTSTInfo appends RFC 3161's TSTInfo to b. policy is the DER
+// OBJECT IDENTIFIER, imprint the DER MessageImprint (the request's, byte
+// for byte), genTime the characters of the GeneralizedTime, tail what
+// tstInfoTail returns, tsa the DER [0] EXPLICIT GeneralName or nil, nonce
+// nil when the request has none. The fields go into one flat builder, so
+// that a token costs a few allocations.
+func appendTSTInfo(b []byte, policy, imprint []byte, serial *big.Int, genTime []byte, tail []byte, nonce *big.Int, tsa []byte) ([]byte, error) {
+	bld := cryptobyte.NewBuilder(b)
+	bld.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddBytes([]byte{byte(cbasn1.INTEGER), 1, 1}) // version v1
+		b.AddBytes(policy)
+		b.AddBytes(imprint)
+		b.AddASN1BigInt(serial)
+		b.AddBytes([]byte{byte(cbasn1.GeneralizedTime), byte(len(genTime))}) // at most 25 characters
+		b.AddBytes(genTime)
+		b.AddBytes(tail)
+		if nonce != nil {
+			b.AddASN1BigInt(nonce)
+		}
+		b.AddBytes(tsa)
+	})
+	return bld.Bytes()
+}
+
+// oidDER encodes an OBJECT IDENTIFIER.
+func oidDER(oid asn1.ObjectIdentifier) ([]byte, error) {
+	var b cryptobyte.Builder
+	b.AddASN1ObjectIdentifier(oid)
+	return b.Bytes()
+}
+
+// imprintHead encodes the start of RFC 3161's MessageImprint for a digest
+// made with h (which hashOID knows), up to the digest's octets: with NULL
+// algorithm parameters, as SignServer and openssl write them.
+func imprintHead(h crypto.Hash) ([]byte, error) {
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1ObjectIdentifier(hashOID(h))
+			b.AddASN1NULL()
+		})
+		b.AddASN1OctetString(make([]byte, h.Size()))
+	})
+	der, err := b.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	return der[:len(der)-h.Size()], nil
+}
+
+// appendGeneralizedTime appends the characters of a DER GeneralizedTime for
+// t in UTC, with as many fraction digits as the accuracy needs
+// (milliseconds, or microseconds for an accuracy below one millisecond) and
+// no trailing zeros. The time is truncated, never rounded up, so genTime is
+// never later than the clock.
+func appendGeneralizedTime(b []byte, t time.Time, acc time.Duration) []byte {
 	layout, unit := "20060102150405.999Z", time.Millisecond
 	if acc > 0 && acc < time.Millisecond {
 		layout, unit = "20060102150405.999999Z", time.Microsecond
 	}
-	s := t.UTC().Truncate(unit).Format(layout)
-	return asn1.RawValue{Tag: asn1.TagGeneralizedTime, Bytes: []byte(s)}
+	return t.UTC().Truncate(unit).AppendFormat(b, layout)
 }
 
 // directoryName encodes a Name (DER) as the [0] EXPLICIT GeneralName of the
 // TSTInfo tsa field: [0] { [4] { Name } }.
-func directoryName(name []byte) (asn1.RawValue, error) {
-	gn, err := asn1.Marshal(asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 4, IsCompound: true, Bytes: name})
-	if err != nil {
-		return asn1.RawValue{}, err
-	}
-	return asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: gn}, nil
+func directoryName(name []byte) ([]byte, error) {
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.Tag(4).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) { b.AddBytes(name) })
+	})
+	return b.Bytes()
 }

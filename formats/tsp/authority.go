@@ -43,6 +43,17 @@ type Stamper interface {
 	Stamp(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error)
 }
 
+// BatchStamper is a Stamper that makes the tokens of many digests at once,
+// for a CAdES-T batch: each token is the one Stamp would make, with its own
+// serial number and genTime, and the TSA's signatures of all of them are
+// made in one call to its batch engine. The TimeStampSigner worker
+// implements it (over Authority.Prepare); a remote authority (Client)
+// answers one query per token, as RFC 3161 has it.
+type BatchStamper interface {
+	Stamper
+	StampAll(ctx context.Context, digests [][]byte, h crypto.Hash) ([][]byte, error)
+}
+
 // SerialSource hands out the serial numbers of time-stamp tokens. Every
 // number it returns must be positive and unique for the authority's lifetime
 // (RFC 3161 section 2.4.2), including across restarts and across the nodes
@@ -111,7 +122,12 @@ type Options struct {
 type Authority struct {
 	opts     Options
 	accepted []crypto.Hash
-	tsaName  asn1.RawValue // [0] GeneralName, or zero when no TSA name
+	tsaName  []byte // DER [0] GeneralName, or nil when no TSA name
+	tstTail  []byte // DER TSTInfo accuracy and ordering, the same in every token
+	policy   []byte // DER DefaultPolicy
+	// imprints holds the start of the MessageImprint of each accepted
+	// digest, up to the digest itself.
+	imprints map[crypto.Hash][]byte
 	// The token encoders, with and without certificates (certReq).
 	withCerts, noCerts *cms.Signer
 }
@@ -161,10 +177,16 @@ func New(opts Options) (*Authority, error) {
 	if len(a.accepted) == 0 {
 		a.accepted = []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512}
 	}
+	a.imprints = map[crypto.Hash][]byte{}
 	for _, h := range a.accepted {
 		if hashOID(h) == nil {
 			return nil, fmt.Errorf("the accepted algorithm %s is not supported: use SHA1, SHA256, SHA384 or SHA512", h)
 		}
+		head, err := imprintHead(h)
+		if err != nil {
+			return nil, fmt.Errorf("the accepted algorithm %s cannot be encoded: %w", h, err)
+		}
+		a.imprints[h] = head
 	}
 	if opts.Accuracy < 0 {
 		return nil, errors.New("the time-stamp accuracy is negative: give zero or a positive accuracy")
@@ -178,7 +200,11 @@ func New(opts Options) (*Authority, error) {
 	if a.opts.Now == nil {
 		a.opts.Now = time.Now
 	}
+	a.tstTail = tstInfoTail(newAccuracy(opts.Accuracy), opts.Ordering)
 	var err error
+	if a.policy, err = oidDER(opts.DefaultPolicy); err != nil {
+		return nil, fmt.Errorf("the default policy %s cannot be encoded: give a valid DEFAULTTSAPOLICYOID", opts.DefaultPolicy)
+	}
 	if opts.TSAName != nil {
 		name := cert.RawSubject // TSA_FROM_CERT: the subject byte for byte
 		if !reflect.DeepEqual(*opts.TSAName, cert.Subject) {
@@ -275,7 +301,11 @@ func (a *Authority) Respond(ctx context.Context, query []byte) ([]byte, error) {
 		}
 		policy = req.TSAPolicyOID
 	}
-	token, err := a.token(ctx, imprint, policy, req.Nonce, req.Certificates)
+	policyDER, err := oidDER(policy)
+	if err != nil {
+		return a.reject(UnacceptedPolicy, fmt.Sprintf("The requested policy %s cannot be encoded.", policy))
+	}
+	token, err := a.token(ctx, imprint, policyDER, req.Nonce, req.Certificates)
 	if err != nil {
 		return nil, err
 	}
@@ -319,37 +349,94 @@ func (a *Authority) acceptedNames() string {
 // would get. It is the in-process path for CAdES signers (TSA_WORKER). A
 // digest the authority does not accept is an error wrapping ErrRejected.
 func (a *Authority) Stamp(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
-	if !slices.Contains(a.accepted, h) {
+	t, err := a.Prepare(ctx, digest, h)
+	if err != nil {
+		return nil, err
+	}
+	return a.sign(ctx, t)
+}
+
+// PendingToken is a time-stamp token built up to the TSA's signature:
+// the key signs Input with Authority.SignerOpts, and Encode makes the
+// token from that signature. It lets a caller with many tokens to make (a
+// CAdES-T batch) sign all their inputs in one call to its batch engine.
+type PendingToken struct {
+	content []byte // DER TSTInfo
+	p       *cms.Pending
+}
+
+// Input is what the TSA's key must sign.
+func (t *PendingToken) Input() []byte { return t.p.Input() }
+
+// Encode returns the token (DER ContentInfo) with signature, the TSA's
+// signature of Input.
+func (t *PendingToken) Encode(signature []byte) ([]byte, error) {
+	der, err := t.p.Encode(signature, t.content)
+	if err != nil {
+		return nil, fmt.Errorf("encode the time-stamp token: %w", err)
+	}
+	return der, nil
+}
+
+// SignerOpts returns the options the TSA's key signs a PendingToken's Input
+// with.
+func (a *Authority) SignerOpts() crypto.SignerOpts { return a.withCerts.SignerOpts() }
+
+// Prepare builds the token Stamp would make over digest, with its own
+// serial number and genTime, up to its signature. A digest the authority
+// does not accept is an error wrapping ErrRejected.
+func (a *Authority) Prepare(ctx context.Context, digest []byte, h crypto.Hash) (*PendingToken, error) {
+	head, ok := a.imprints[h]
+	if !ok {
 		return nil, fmt.Errorf("%w: the time-stamp authority does not accept %s digests; use %s", ErrRejected, hashName(h), a.acceptedNames())
 	}
 	if len(digest) != h.Size() {
 		return nil, fmt.Errorf("%w: the digest to time-stamp is %d bytes long, a %s digest is %d bytes", ErrRejected, len(digest), hashName(h), h.Size())
 	}
-	imprint, err := asn1.Marshal(messageImprint{
-		HashAlgorithm: pkix.AlgorithmIdentifier{Algorithm: hashOID(h), Parameters: asn1.NullRawValue},
-		HashedMessage: digest,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("encode the message imprint: %w", err)
-	}
-	return a.token(ctx, asn1.RawValue{FullBytes: imprint}, a.opts.DefaultPolicy, nil, true)
+	imprint := append(head[:len(head):len(head)], digest...)
+	return a.prepare(ctx, imprint, a.policy, nil, true)
 }
 
 // requestHead reads the version and the DER MessageImprint of a
 // TimeStampReq. The imprint is copied into the token byte for byte, its
 // AlgorithmIdentifier included, as RFC 3161 section 2.4.2 requires: a
 // client that sent SHA-256 without parameters gets it back without them.
-func requestHead(query []byte) (version int64, imprint asn1.RawValue, ok bool) {
+func requestHead(query []byte) (version int64, imprint []byte, ok bool) {
 	in := cryptobyte.String(query)
 	var req, mi cryptobyte.String
 	if !in.ReadASN1(&req, cbasn1.SEQUENCE) || !req.ReadASN1Int64WithTag(&version, cbasn1.INTEGER) || !req.ReadASN1Element(&mi, cbasn1.SEQUENCE) {
-		return 0, asn1.RawValue{}, false
+		return 0, nil, false
 	}
-	return version, asn1.RawValue{FullBytes: slices.Clone([]byte(mi))}, true
+	return version, slices.Clone([]byte(mi)), true
 }
 
 // token builds and signs a TimeStampToken.
-func (a *Authority) token(ctx context.Context, imprint asn1.RawValue, policy asn1.ObjectIdentifier, nonce *big.Int, withCerts bool) ([]byte, error) {
+func (a *Authority) token(ctx context.Context, imprint, policy []byte, nonce *big.Int, withCerts bool) ([]byte, error) {
+	t, err := a.prepare(ctx, imprint, policy, nonce, withCerts)
+	if err != nil {
+		return nil, err
+	}
+	return a.sign(ctx, t)
+}
+
+// sign signs t with Options.Sign, or the Signer, and encodes the token.
+func (a *Authority) sign(ctx context.Context, t *PendingToken) ([]byte, error) {
+	var sig []byte
+	var err error
+	if a.opts.Sign != nil {
+		sig, err = a.opts.Sign(ctx, t.Input(), a.SignerOpts())
+	} else {
+		sig, err = a.opts.Signer.Sign(rand.Reader, t.Input(), a.SignerOpts())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sign the time-stamp token: %w", err)
+	}
+	return t.Encode(sig)
+}
+
+// prepare builds a TimeStampToken up to its signature: a new serial number,
+// genTime now, the TSTInfo and the signed attributes over it.
+func (a *Authority) prepare(ctx context.Context, imprint, policy []byte, nonce *big.Int, withCerts bool) (*PendingToken, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -360,19 +447,9 @@ func (a *Authority) token(ctx context.Context, imprint asn1.RawValue, policy asn
 	if serial == nil || serial.Sign() <= 0 {
 		return nil, errors.New("the time-stamp serial number source returned a number that is not positive")
 	}
-	now := a.opts.Now()
-	info := tstInfo{
-		Version:        1,
-		Policy:         policy,
-		MessageImprint: imprint,
-		SerialNumber:   serial,
-		GenTime:        generalizedTime(now, a.opts.Accuracy),
-		Accuracy:       newAccuracy(a.opts.Accuracy),
-		Ordering:       a.opts.Ordering,
-		Nonce:          nonce,
-		TSA:            a.tsaName,
-	}
-	content, err := asn1.Marshal(info)
+	var genTime [32]byte
+	content, err := appendTSTInfo(make([]byte, 0, 96+len(imprint)+len(a.tsaName)), policy, imprint, serial,
+		appendGeneralizedTime(genTime[:0], a.opts.Now(), a.opts.Accuracy), a.tstTail, nonce, a.tsaName)
 	if err != nil {
 		return nil, fmt.Errorf("encode TSTInfo: %w", err)
 	}
@@ -391,18 +468,5 @@ func (a *Authority) token(ctx context.Context, imprint asn1.RawValue, policy asn
 	if err != nil {
 		return nil, fmt.Errorf("build the time-stamp token: %w", err)
 	}
-	var sig []byte
-	if a.opts.Sign != nil {
-		sig, err = a.opts.Sign(ctx, p.Input(), s.SignerOpts())
-	} else {
-		sig, err = a.opts.Signer.Sign(rand.Reader, p.Input(), s.SignerOpts())
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sign the time-stamp token: %w", err)
-	}
-	der, err := p.Encode(sig, content)
-	if err != nil {
-		return nil, fmt.Errorf("encode the time-stamp token: %w", err)
-	}
-	return der, nil
+	return &PendingToken{content: content, p: p}, nil
 }

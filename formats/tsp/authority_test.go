@@ -222,10 +222,10 @@ func rawQueryWith(t testing.TB, version int, params asn1.RawValue, alg asn1.Obje
 	t.Helper()
 	type req struct {
 		Version        int
-		MessageImprint messageImprint
+		MessageImprint refImprint
 		Extensions     []pkix.Extension `asn1:"tag:0,optional"`
 	}
-	der, err := asn1.Marshal(req{version, messageImprint{pkix.AlgorithmIdentifier{Algorithm: alg, Parameters: params}, digest}, ext})
+	der, err := asn1.Marshal(req{version, refImprint{pkix.AlgorithmIdentifier{Algorithm: alg, Parameters: params}, digest}, ext})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,7 @@ func TestImprintCopiedByteForByte(t *testing.T) {
 	a := p.authority(t, nil)
 	sum := sha256.Sum256([]byte("imprint"))
 	for _, params := range []asn1.RawValue{{}, asn1.NullRawValue} {
-		imprint, err := asn1.Marshal(messageImprint{pkix.AlgorithmIdentifier{Algorithm: oidSHA256, Parameters: params}, sum[:]})
+		imprint, err := asn1.Marshal(refImprint{pkix.AlgorithmIdentifier{Algorithm: oidSHA256, Parameters: params}, sum[:]})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -415,7 +415,7 @@ func tsaName(t *testing.T, token []byte) []byte {
 	var info struct {
 		Version        int
 		Policy         asn1.ObjectIdentifier
-		MessageImprint messageImprint
+		MessageImprint refImprint
 		SerialNumber   *big.Int
 		GenTime        time.Time     `asn1:"generalized"`
 		Accuracy       accuracy      `asn1:"optional"`

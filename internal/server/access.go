@@ -25,15 +25,19 @@ import (
 // and users in force.
 func (a *app) workerAuthorizer() *auth.WorkerAuthorizer {
 	return &auth.WorkerAuthorizer{
-		ClientCAs: func() *x509.CertPool {
-			if a.tls == nil {
-				return nil
-			}
-			return a.tls.ClientCAs()
-		},
-		User:     func(name string) (config.User, bool) { return a.config().User(name) },
-		Throttle: a.throttle,
+		ClientCAs: a.clientCAs,
+		User:      func(name string) (config.User, bool) { return a.config().User(name) },
+		Throttle:  a.throttle,
 	}
+}
+
+// clientCAs returns the client CA bundle in force: nil without TLS or
+// without server.tls.clientCAs.
+func (a *app) clientCAs() *x509.CertPool {
+	if a.tls == nil {
+		return nil
+	}
+	return a.tls.ClientCAs()
 }
 
 // auditRefusal records a refused client in the audit log: who it claimed
@@ -71,6 +75,12 @@ func (a *app) serveHealth(ctx context.Context, addr string, stdout io.Writer) er
 			http.Error(w, "The health check takes GET.", http.StatusMethodNotAllowed)
 			return
 		}
+		if r.Method == http.MethodHead {
+			// The web server routes GET only; net/http drops the body of
+			// the answer to a HEAD request.
+			r = r.Clone(r.Context())
+			r.Method = http.MethodGet
+		}
 		h.ServeHTTP(w, r)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -86,41 +96,92 @@ func (a *app) serveHealth(ctx context.Context, addr string, stdout io.Writer) er
 	return nil
 }
 
-// vendorLogins throttles and audits the HTTP basic logins of the DSM and
-// NetHSM APIs, which check credentials themselves: a user locked out from
-// an address gets 429 with Retry-After before its password is looked at; a
+// vendorLogins throttles and audits the logins of the DSM and NetHSM APIs,
+// which check HTTP basic credentials themselves: a user locked out from an
+// address gets 429 with Retry-After before its password is looked at; a
 // 401 counts as a failure and, like a 403, is written to the audit log.
+// A request without an Authorization header is authenticated here by its
+// client certificate (vendorCert), once, for the API's Certificate option
+// to read.
 func (a *app) vendorLogins(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		p := c.Request().URL.Path
-		surface := ""
+		surface, role := "", ""
 		switch {
 		case strings.HasPrefix(p, "/api/v1/"):
-			surface = "nethsm"
+			surface, role = "nethsm", config.RoleOperator
 		case strings.HasPrefix(p, "/crypto/v1/"), strings.HasPrefix(p, "/sys/v1/"):
-			surface = "dsm"
+			surface, role = "dsm", config.RoleDSM
 		}
-		user, _, basic := c.Request().BasicAuth()
-		if surface == "" || !basic {
+		if surface == "" {
 			return next(c)
 		}
+		user, _, basic := c.Request().BasicAuth()
+		var cert vendorCert
+		if !auth.HasCredentials(c.Request()) {
+			cert = a.vendorCert(c.Request(), surface, role)
+			c.Set(vendorCertKey, cert)
+			user = cert.user.Name
+		}
+		if !basic && cert.user.Name == "" && cert.err == nil {
+			return next(c) // no credentials, or a bearer token
+		}
 		ip := c.RealIP()
-		if ref := a.throttle.Check(user, ip); ref != nil {
-			a.auditRefusal(c, surface, ref)
-			c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int((ref.RetryAfter+time.Second-1)/time.Second)))
-			return c.JSON(ref.Status, map[string]string{"message": ref.Msg})
+		if basic {
+			if ref := a.throttle.Check(user, ip); ref != nil {
+				a.auditRefusal(c, surface, ref)
+				c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int((ref.RetryAfter+time.Second-1)/time.Second)))
+				return c.JSON(ref.Status, map[string]string{"message": ref.Msg})
+			}
 		}
 		err := next(c)
-		switch st := c.Response().Status; {
-		case st == http.StatusUnauthorized:
+		var ref *auth.Refusal
+		st := c.Response().Status
+		refused := st == http.StatusUnauthorized || st == http.StatusForbidden
+		switch {
+		case refused && errors.As(cert.err, &ref):
+			a.auditRefusal(c, surface, ref)
+		case st == http.StatusUnauthorized && basic:
 			a.throttle.Fail(user, ip)
 			a.auditRefusal(c, surface, &auth.Refusal{Status: st, Who: user, Reason: "wrong user name or secret", Msg: "refused: wrong user name or secret"})
 		case st == http.StatusForbidden:
-			a.throttle.Succeeded(user, ip)
 			a.auditRefusal(c, surface, &auth.Refusal{Status: st, Who: user, Reason: "not allowed (role or key)", Msg: "refused: not allowed"})
-		case st < 400:
+		}
+		// Only an answer given after the password was checked ends the
+		// failures: a 406 or 412 comes before the check.
+		if basic && (st < 400 || st == http.StatusForbidden) {
 			a.throttle.Succeeded(user, ip)
 		}
 		return err
 	}
+}
+
+// vendorCertKey is where vendorLogins leaves a request's vendorCert in the
+// echo context.
+const vendorCertKey = "signet.vendor.cert"
+
+// vendorCert is who a client certificate authenticates on a vendor API:
+// the user, or why it is refused.
+type vendorCert struct {
+	user config.User
+	err  error // a *auth.Refusal
+}
+
+// vendorCert authenticates r by its client certificate for surface, whose
+// users need role.
+func (a *app) vendorCert(r *http.Request, surface, role string) vendorCert {
+	u, err := a.auth.CertUser(r)
+	if err == nil && u.Name != "" && !u.HasRole(role) {
+		api := map[string]string{"dsm": "DSM", "nethsm": "NetHSM"}[surface]
+		err = &auth.Refusal{Status: http.StatusForbidden, Who: u.Name, Reason: "role",
+			Msg: fmt.Sprintf("User %s may not use the %s API: that needs the %s role.", u.Name, api, role)}
+		u = config.User{}
+	}
+	return vendorCert{user: u, err: err}
+}
+
+// certOf returns the vendorCert vendorLogins found for c.
+func certOf(c echo.Context) (config.User, error) {
+	v, _ := c.Get(vendorCertKey).(vendorCert)
+	return v.user, v.err
 }

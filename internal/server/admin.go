@@ -18,12 +18,13 @@ func (a *app) mountAdmin() error {
 			u, _ := a.config().User(user)
 			return u.Roles
 		},
-		Throttle:   a.throttle,
-		Reload:     func(context.Context) error { return a.reload() },
-		Config:     a.config,
-		Audit:      a.audit,
-		SigningLog: a.signlog,
-		Logger:     a.log,
+		Certificate: a.auth.CertUser,
+		Throttle:    a.throttle,
+		Reload:      func(context.Context) error { return a.reload() },
+		Config:      a.config,
+		Audit:       a.audit,
+		SigningLog:  a.signlog,
+		Logger:      a.log,
 	}
 	if a.node != nil {
 		// Edits of the cluster's version in force become its next version.

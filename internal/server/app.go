@@ -64,6 +64,7 @@ func newApp(ctx context.Context, log *slog.Logger, paths []string, dataDir strin
 		reg: workers.NewRegistry(workers.NewSet(nil, nil)), throttle: auth.NewThrottle()}
 	a.opener = TokenOpener(a.keystore)
 	a.auth = auth.New(func() []config.User { return a.config().Users })
+	a.auth.ClientCAs = a.clientCAs
 	// Registered first, so run last: every token is closed once the server
 	// has stopped and its requests have finished.
 	a.onClose(func() error { a.reg.Close(); return nil })

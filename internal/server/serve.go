@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -45,8 +46,8 @@ type Options struct {
 	Stdout io.Writer
 	// Reload asks for a reload of the configuration files and the TLS
 	// certificate, one per value received. The signet command sends on it
-	// on SIGHUP; tests send on it directly, so that a test reloads its own
-	// server without signalling the whole test process. nil: only the
+	// on SIGHUP; tests and a program that embeds the server send on it
+	// directly, so that nothing signals the whole process. nil: only the
 	// admin API reloads.
 	Reload <-chan struct{}
 }
@@ -124,15 +125,15 @@ func Run(ctx context.Context, o Options) error {
 	if o.MaxUpload > 0 {
 		limit = o.MaxUpload
 	}
-	tlsFiles := cfg.Server.TLS
-	if tlsFiles == nil && demoMode {
+	tlsFile := cfg.Server.TLS
+	if tlsFile == nil && demoMode {
 		// A demo data folder made before its configuration named the
 		// certificate: the demo always serves HTTPS.
-		tlsFiles = &config.TLS{Cert: files.TLSCert, Key: files.TLSKey}
+		tlsFile = &config.TLS{Cert: files.TLSCert, Key: files.TLSKey}
 	}
 	var tc *tlsconf.Server
-	if tlsFiles != nil {
-		if tc, err = tlsconf.New(tlsconf.Files{Cert: tlsFiles.Cert, Key: tlsFiles.Key, ClientCAs: tlsFiles.ClientCAs}); err != nil {
+	if tlsFile != nil {
+		if tc, err = tlsconf.New(tlsFiles(tlsFile)); err != nil {
 			l.Close()
 			return err
 		}
@@ -195,19 +196,23 @@ func Run(ctx context.Context, o Options) error {
 }
 
 // reloadTLS reads the TLS certificate and client CA bundle again; when they
-// do not load, the ones in force stay.
+// do not load, the ones in force stay. Either way it is written to the audit
+// log (tls.reload) and the server log.
 func (a *app) reloadTLS() {
 	if a.tls == nil {
 		return
 	}
 	if err := a.tls.Reload(); err != nil {
+		a.record(a.ctx, "tls.reload", err.Error(), nil)
 		a.log.Error("TLS certificate reload refused; the one in force stays", "error", err)
 		return
 	}
-	a.log.Info("TLS certificate reloaded", "subject", a.tls.Leaf().Subject.String(), "notAfter", a.tls.Leaf().NotAfter)
+	leaf := a.tls.Leaf()
+	a.record(a.ctx, "tls.reload", "ok", map[string]string{"subject": leaf.Subject.String(), "notAfter": leaf.NotAfter.UTC().Format(time.RFC3339)})
+	a.log.Info("TLS certificate reloaded", "subject", leaf.Subject.String(), "notAfter", leaf.NotAfter)
 }
 
-// reloadOn reloads the configuration (and the TLS certificate) on every
+// reloadOn reloads the configuration and the TLS certificate on every
 // value received from reload until ctx ends or the returned function is
 // called; that function returns once no reload runs any more, so that none
 // runs while the server shuts down.
@@ -221,9 +226,9 @@ func (a *app) reloadOn(ctx context.Context, reload <-chan struct{}) (stop func()
 			case <-ctx.Done():
 				return
 			case <-reload:
-				_ = a.reload() // logged; the running configuration stays
-				a.reloadTLS()
 			}
+			_ = a.reload() // logged; the running configuration stays
+			a.reloadTLS()
 		}
 	}()
 	return func() { cancel(); <-done }

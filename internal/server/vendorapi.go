@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signet-project/signet/config"
@@ -51,6 +52,10 @@ func (a *app) mountVendorAPIs() error {
 			_, ok := a.auth.Check(user, secret, config.RoleDSM)
 			return ok
 		},
+		Certificate: func(c echo.Context) (string, error) {
+			u, err := certOf(c)
+			return u.Name, err
+		},
 		MayUse: func(user string, k dsm.Key) bool { return a.mayUseKey(user, k.Token.Name(), k.Alias) },
 	})
 	d.Register(e)
@@ -67,6 +72,13 @@ func (a *app) mountVendorAPIs() error {
 				return nethsm.User{}, false
 			}
 			return nethsm.User{Name: user, Role: nethsm.RoleOperator}, true
+		},
+		Certificate: func(c echo.Context) (nethsm.User, error) {
+			u, err := certOf(c)
+			if err != nil || u.Name == "" {
+				return nethsm.User{}, err
+			}
+			return nethsm.User{Name: u.Name, Role: nethsm.RoleOperator}, nil
 		},
 		MayUse: func(u nethsm.User, k nethsm.Key) bool { return a.mayUseKey(u.Name, k.Token.Name(), k.Alias) },
 	})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/state/postgres/pgtest"
+	"github.com/signet-project/signet/state/statetest"
 )
 
 // server is the PostgreSQL the tests share; each test has its own database.
@@ -449,6 +450,13 @@ func TestSigningLog(t *testing.T) {
 	if len(got) == 1 && (got[0].Key != "t/k1" || got[0].Hashes[0] != "ab0105" || got[0].Time.IsZero()) {
 		t.Errorf("record %+v", got[0])
 	}
+}
+
+// TestSigningLogSearch: the one definition of a search, on PostgreSQL.
+func TestSigningLogSearch(t *testing.T) {
+	t.Parallel()
+	stores, _ := openN(t, server, 1)
+	statetest.SigningLogSearch(t, stores[0])
 }
 
 // TestAuditSealed: with a seal key, a truncated log, a wiped log and an

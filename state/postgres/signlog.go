@@ -78,36 +78,27 @@ func (s *Store) insertRecords(group []*logReq) error {
 	return br.Close()
 }
 
+// signSQL is the signing log's SQL in PostgreSQL: typed parameters, and
+// the hashes in an array column under a GIN index.
+var signSQL = state.SignSQL{
+	Columns: map[state.SignField]string{state.FieldID: "id", state.FieldTime: "time", state.FieldSurface: "surface",
+		state.FieldKey: "key", state.FieldUser: "usr", state.FieldClient: "client", state.FieldRequestID: "request_id",
+		state.FieldResult: "result"},
+	Param: func(n int, v any) string {
+		if _, ok := v.(int64); ok {
+			return "$" + strconv.Itoa(n) + "::bigint"
+		}
+		return "$" + strconv.Itoa(n) + "::text"
+	},
+	Has: "hashes @> ARRAY[%s]",
+}
+
 // Search implements state.SigningLog.
 func (s *Store) Search(ctx context.Context, q state.SignQuery) ([]state.SignRecord, error) {
-	where := []string{"id > $1"}
-	args := []any{q.After}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
-	if q.Hash != "" {
-		add("hashes @> ARRAY[?::text]", strings.ToLower(q.Hash))
-	}
-	if q.Key != "" {
-		add("key = ?", q.Key)
-	}
-	if q.User != "" {
-		add("usr = ?", q.User)
-	}
-	if !q.Since.IsZero() {
-		add("time >= ?", q.Since.UnixNano())
-	}
-	if !q.Until.IsZero() {
-		add("time < ?", q.Until.UnixNano())
-	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = state.DefaultSearchLimit
-	}
-	args = append(args, limit)
+	where, args := signSQL.Where(q)
+	args = append(args, q.Limited())
 	rows, err := s.pool.Query(ctx, `SELECT id, time, surface, key, key_id, usr, client, request_id, digest_alg, hashes, result
-		FROM signlog WHERE `+strings.Join(where, " AND ")+" ORDER BY id LIMIT $"+strconv.Itoa(len(args)), args...)
+		FROM signlog WHERE `+where+" ORDER BY id LIMIT $"+strconv.Itoa(len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read the signing log: %w", err)
 	}

@@ -1,18 +1,28 @@
 package sqlite
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/state/statetest"
 )
 
 func TestSigningLog(t *testing.T) {
 	t.Parallel()
 	s, path := openTest(t)
 	var wg sync.WaitGroup
+	ids := make([]int64, 50)
 	for i := range 50 {
 		wg.Go(func() {
 			r := state.SignRecord{Surface: "dsm", Key: "demo/signer-p256", User: "demo", Client: "127.0.0.1",
@@ -20,9 +30,11 @@ func TestSigningLog(t *testing.T) {
 			if i%2 == 1 {
 				r.Key = "demo/signer-rsa"
 			}
-			if _, err := s.Record(t.Context(), r); err != nil {
+			got, err := s.Record(t.Context(), r)
+			if err != nil {
 				t.Error(err)
 			}
+			ids[i] = got.ID
 		})
 	}
 	wg.Wait()
@@ -51,9 +63,123 @@ func TestSigningLog(t *testing.T) {
 	if len(got) == 1 && (got[0].User != "demo" || len(got[0].Hashes) != 2 || got[0].Time.IsZero()) {
 		t.Errorf("record %+v", got[0])
 	}
+	// Records written together in one group get the ids their hashes
+	// find.
+	for i, id := range ids {
+		got, err := s.Search(t.Context(), state.SignQuery{Hash: fmt.Sprintf("%064x", 1000+i)})
+		if err != nil || len(got) != 1 || got[0].ID != id || got[0].Hashes[0] != fmt.Sprintf("%064x", i) {
+			t.Errorf("record %d (id %d) by its hash: %+v, %v", i, id, got, err)
+		}
+	}
 	for _, f := range []string{path, path + "-wal"} {
 		if st, err := os.Stat(f); err != nil || st.Mode().Perm() != 0o600 {
 			t.Errorf("%s: mode %v, %v; want 0600", f, st.Mode().Perm(), err)
 		}
 	}
+}
+
+func TestSigningLogSearch(t *testing.T) {
+	t.Parallel()
+	s, _ := openTest(t)
+	statetest.SigningLogSearch(t, s)
+}
+
+// Hashes are found before and after the log writer moves them into the
+// index, and a store opened again counts the unindexed ones.
+func TestSigningLogFold(t *testing.T) {
+	t.Parallel()
+	s, path := openTest(t)
+	hashes := func(from, n int) []string {
+		var hs []string
+		for i := range n {
+			hs = append(hs, fmt.Sprintf("%064x", from+i))
+		}
+		return hs
+	}
+	record := func(s *Store, hs []string) int64 {
+		r, err := s.Record(t.Context(), state.SignRecord{Surface: "rest", Key: "demo/signer-p256", DigestAlg: "SHA-256", Hashes: hs, Result: "ok"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.ID
+	}
+	unindexed := func(s *Store) (n int) {
+		if err := s.db.QueryRowContext(t.Context(), "SELECT count(*) FROM signlog_hash_recent").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	find := func(s *Store, h string, want int64) {
+		t.Helper()
+		got, err := s.Search(t.Context(), state.SignQuery{Hash: h})
+		if err != nil || len(got) != 1 || got[0].ID != want {
+			t.Errorf("hash %s: %v, %v; want record %d", h, got, err, want)
+		}
+	}
+	first := record(s, hashes(0, foldAt-1))
+	if n := unindexed(s); n != foldAt-1 {
+		t.Fatalf("%d unindexed hashes, want %d", n, foldAt-1)
+	}
+	find(s, hashes(5, 1)[0], first)
+	second := record(s, hashes(foldAt, 2)) // passes foldAt: all move
+	if n := unindexed(s); n != 0 {
+		t.Errorf("%d unindexed hashes after passing foldAt, want 0", n)
+	}
+	find(s, hashes(5, 1)[0], first)
+	find(s, hashes(foldAt+1, 1)[0], second)
+	third := record(s, hashes(2*foldAt, 1))
+	find(s, hashes(2*foldAt, 1)[0], third)
+
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if s2.recent != 1 {
+		t.Errorf("reopened: %d unindexed hashes counted, want 1", s2.recent)
+	}
+	find(s2, hashes(2*foldAt, 1)[0], third)
+	find(s2, hashes(foldAt, 1)[0], second)
+}
+
+// BenchmarkRecord is the signing log under make bench's http-single-p256:
+// 32 callers at once, one record of one hash each, so that records are
+// group-committed as they are there. It reports the process's CPU time per
+// record, which unlike the rate does not depend on the disk's fsync time.
+func BenchmarkRecord(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "state.db")
+	s, err := Open(b.Context(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var n atomic.Int64
+	b.SetParallelism(16) // 32 goroutines on two cores
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			sum := sha256.Sum256(binary.AppendVarint(nil, n.Add(1)))
+			r := state.SignRecord{Surface: "worker", Key: "demo/signer-p256", KeyID: "sha256:0123", Client: "127.0.0.1",
+				RequestID: "0b6f2a3c-8a2e-4a57-9e0e-6f1d2c3b4a59", DigestAlg: "SHA-256", Hashes: []string{hex.EncodeToString(sum[:])}, Result: "ok"}
+			if _, err := s.Record(context.Background(), r); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/record")
+}
+
+// cpuTime is the user and system CPU time of this process.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

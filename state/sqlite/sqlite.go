@@ -94,6 +94,12 @@ var migrations = []string{
 	);
 	CREATE INDEX archive_request ON archive (request_id);
 	CREATE INDEX archive_worker_time ON archive (worker, time);`,
+	// The hashes of the latest records, unindexed: the signing log writer
+	// moves them into signlog_hash in bulk (see foldAt).
+	`CREATE TABLE signlog_hash_recent (
+		hash TEXT NOT NULL,
+		id   INTEGER NOT NULL REFERENCES signlog (id)
+	);`,
 }
 
 // ErrClosed is returned by a Store used after Close.
@@ -125,6 +131,9 @@ type Store struct {
 	done      chan struct{}     // closed when the writer has stopped
 	logDone   chan struct{}     // closed when the signing log writer has stopped
 	closeOnce sync.Once
+
+	insRecord, insHash *sql.Stmt // the signing log's, prepared once
+	recent             int       // rows in signlog_hash_recent; the log writer's
 }
 
 // keyCount is a key's count in memory: used signatures granted, stored the
@@ -161,6 +170,17 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	w, err := newCounterWriter(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open the state database %s: %w", path, err)
+	}
+	if s.insRecord, err = db.PrepareContext(ctx, `INSERT INTO signlog (time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err == nil {
+		s.insHash, err = db.PrepareContext(ctx, "INSERT INTO signlog_hash_recent (hash, id) VALUES (?, ?)")
+	}
+	if err == nil {
+		err = db.QueryRowContext(ctx, "SELECT count(*) FROM signlog_hash_recent").Scan(&s.recent)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open the state database %s: %w", path, err)
@@ -255,6 +275,10 @@ func (s *Store) Close() error {
 		close(s.quit)
 		<-s.done
 		<-s.logDone
+		if s.insRecord != nil {
+			s.insRecord.Close()
+			s.insHash.Close()
+		}
 		err = s.db.Close()
 	})
 	return err

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -81,6 +82,11 @@ type Options struct {
 	// activates and deactivates tokens, config.RoleAdmin does everything).
 	// Nil: every authenticated user is an administrator.
 	Roles func(user string) []string
+	// Certificate returns the user a request's TLS client certificate
+	// authenticates (auth.Authenticator.CertUser): the zero User when it
+	// has none, a *auth.Refusal when it is refused. It is asked only for
+	// requests without an Authorization header. Nil: HTTP basic only.
+	Certificate func(r *http.Request) (config.User, error)
 	// Throttle slows password guessing per user and client address: 429
 	// with Retry-After while locked out. Nil: none.
 	Throttle *auth.Throttle
@@ -213,9 +219,14 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && !auth.HasContentType(r, "application/json", pemChainType) {
 			return fail(c, http.StatusUnsupportedMediaType, "The admin API takes request bodies as application/json (or a PEM chain as "+pemChainType+"): set the Content-Type header.")
 		}
+		if !auth.HasCredentials(r) && h.opts.Certificate != nil {
+			if u, err := h.opts.Certificate(r); err != nil || u.Name != "" {
+				return h.certificate(c, u, err, next)
+			}
+		}
 		name, pass, ok := c.Request().BasicAuth()
 		if !ok {
-			return fail(c, http.StatusUnauthorized, "Authentication required: send the credentials of an admin user with HTTP basic authentication.")
+			return fail(c, http.StatusUnauthorized, "Authentication required: send the credentials of an admin user with HTTP basic authentication, or a TLS client certificate of one.")
 		}
 		c.Set(userKey, name)
 		if ref := h.opts.Throttle.Check(name, c.RealIP()); ref != nil {
@@ -239,13 +250,54 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		// repeated failures are what an audit reader looks for.
 		err := errorf(http.StatusUnauthorized, "Wrong user name or password: check the admin credentials.")
 		if d == Forbidden {
-			err = errorf(http.StatusForbidden, "User %s has no role of the admin API: give it the admin, operator or auditor role.", name)
+			err = noAdminRole(name)
 		}
 		if ok, details := h.refused.Admit(time.Now()); ok {
 			h.record(c, "admin.refused", c.Request().Method+" "+c.Request().URL.Path, details, err)
 		}
 		return h.answer(c, 0, nil, err)
 	}
+}
+
+// noAdminRole is the refusal of a user who holds none of auth.AdminRoles.
+func noAdminRole(name string) error {
+	return errorf(http.StatusForbidden, "User %s has no role of the admin API: give it the admin, operator or auditor role.", name)
+}
+
+// certificate goes on with the user u that a client certificate
+// authenticated, or answers the refusal err (403), and the refusal of a
+// user without a role of the admin API. Refusals are audited: those of a
+// certificate that does not verify (anyone can make one) within the
+// bound of refused logins, the others, of a certificate the client CA
+// issued, always.
+func (h *Handler) certificate(c echo.Context, u config.User, err error, next echo.HandlerFunc) error {
+	r := c.Request()
+	details := map[string]string{"credential": "client certificate"}
+	var ref *auth.Refusal
+	switch {
+	case errors.As(err, &ref):
+		c.Set(userKey, ref.Who)
+		details["reason"] = ref.Reason
+		err = errorf(ref.Status, "%s", ref.Msg)
+		if strings.HasPrefix(ref.Reason, auth.ReasonCertUntrusted) {
+			ok, more := h.refused.Admit(time.Now())
+			if !ok {
+				return h.answer(c, 0, nil, err)
+			}
+			maps.Copy(details, more)
+		}
+	case err != nil:
+		return h.answer(c, 0, nil, err)
+	case !slices.ContainsFunc(auth.AdminRoles(), u.HasRole):
+		c.Set(userKey, u.Name)
+		details["reason"] = "role"
+		err = noAdminRole(u.Name)
+	default:
+		c.Set(userKey, u.Name)
+		return next(c)
+	}
+	h.record(c, "admin.refused", r.Method+" "+r.URL.Path, details, err)
+	return h.answer(c, 0, nil, err)
 }
 
 // requireRole lets a user through to next when one of its roles allows

@@ -3,6 +3,7 @@ package admin
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -33,43 +34,114 @@ type SignLogPage struct {
 	Next int64 `json:"next"`
 }
 
-// listSignLog handles GET /signlog?hash=&key=&user=&since=&until=&after=&limit=
-// and, with format=jsonl, exports the records as JSON lines.
+// The query parameters of GET /signlog, each a field of state.SignQuery;
+// SignQueryValues and ParseSignQuery are their one reading and writing, for
+// the server and for `signet admin audit list --signing`.
+const (
+	ParamHash      = "hash"
+	ParamKey       = "key"
+	ParamSurface   = "surface"
+	ParamUser      = "user"
+	ParamClient    = "client"
+	ParamRequestID = "requestId"
+	ParamResult    = "result"
+	ParamSince     = "since"
+	ParamUntil     = "until"
+	ParamAfter     = "after"
+	ParamLimit     = "limit"
+	ParamFormat    = "format"
+)
+
+// MaxSignLogExport is the most records one JSON-lines export answers;
+// a client pages on with after= for more.
+const MaxSignLogExport = 100000
+
+// signQueryStrings are the string fields of a query by parameter.
+func signQueryStrings(q *state.SignQuery) map[string]*string {
+	return map[string]*string{ParamHash: &q.Hash, ParamKey: &q.Key, ParamSurface: &q.Surface, ParamUser: &q.User,
+		ParamClient: &q.Client, ParamRequestID: &q.RequestID, ParamResult: &q.Result}
+}
+
+// SignQueryValues returns the query parameters of GET /signlog that ask for
+// q (its Limit when set).
+func SignQueryValues(q state.SignQuery) url.Values {
+	v := url.Values{}
+	for name, f := range signQueryStrings(&q) {
+		if *f != "" {
+			v.Set(name, *f)
+		}
+	}
+	for name, t := range map[string]time.Time{ParamSince: q.Since, ParamUntil: q.Until} {
+		if !t.IsZero() {
+			v.Set(name, t.UTC().Format(time.RFC3339Nano))
+		}
+	}
+	if q.After > 0 {
+		v.Set(ParamAfter, strconv.FormatInt(q.After, 10))
+	}
+	if q.Limit > 0 {
+		v.Set(ParamLimit, strconv.Itoa(q.Limit))
+	}
+	return v
+}
+
+// ParseSignQuery reads the query parameters of GET /signlog; jsonl asks
+// for an export, which may ask for up to MaxSignLogExport records. Its
+// errors are one sentence for the client.
+func ParseSignQuery(v url.Values) (q state.SignQuery, jsonl bool, err error) {
+	q.Limit = defaultAuditLimit
+	for name, f := range signQueryStrings(&q) {
+		*f = v.Get(name)
+	}
+	if s := v.Get(ParamAfter); s != "" {
+		if q.After, err = strconv.ParseInt(s, 10, 64); err != nil || q.After < 0 {
+			return q, false, QueryError("Query parameter after must be a record number (0 or more).")
+		}
+	}
+	switch v.Get(ParamFormat) {
+	case "", "json":
+	case "jsonl":
+		jsonl = true
+	default:
+		return q, false, QueryError("Query parameter format is json or jsonl.")
+	}
+	maxLimit := maxAuditLimit
+	if jsonl {
+		maxLimit = MaxSignLogExport
+	}
+	if s := v.Get(ParamLimit); s != "" {
+		if q.Limit, err = strconv.Atoi(s); err != nil || q.Limit < 1 || q.Limit > maxLimit {
+			return q, false, QueryError("Query parameter limit must be a number from 1 to " + strconv.Itoa(maxLimit) + ".")
+		}
+	}
+	for name, dst := range map[string]*time.Time{ParamSince: &q.Since, ParamUntil: &q.Until} {
+		if s := v.Get(name); s != "" {
+			if *dst, err = time.Parse(time.RFC3339Nano, s); err != nil {
+				return q, false, QueryError("Query parameter " + name + " must be a time in RFC 3339 form, such as 2026-01-31T12:00:00Z.")
+			}
+		}
+	}
+	if err := q.Check(); err != nil {
+		return q, false, QueryError("The search is not valid: " + err.Error() + ".")
+	}
+	return q, jsonl, nil
+}
+
+// QueryError is a query parameter the server refuses: one sentence for
+// the client.
+type QueryError string
+
+func (e QueryError) Error() string { return string(e) }
+
+// listSignLog handles GET /signlog (parameters: see ParseSignQuery) and,
+// with format=jsonl, exports the records as JSON lines.
 func (h *Handler) listSignLog(c echo.Context) error {
 	if h.opts.SigningLog == nil {
 		return fail(c, http.StatusServiceUnavailable, "This server keeps no signing log: start it with a data folder for its state.")
 	}
-	q := state.SignQuery{Hash: c.QueryParam("hash"), Key: c.QueryParam("key"), User: c.QueryParam("user"), Limit: defaultAuditLimit}
-	if v := c.QueryParam("after"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			return fail(c, http.StatusBadRequest, "Query parameter after must be a record number (0 or more).")
-		}
-		q.After = n
-	}
-	jsonl := c.QueryParam("format") == "jsonl"
-	if f := c.QueryParam("format"); f != "" && f != "json" && !jsonl {
-		return fail(c, http.StatusBadRequest, "Query parameter format is json or jsonl.")
-	}
-	maxLimit := maxAuditLimit
-	if jsonl {
-		maxLimit = 100000
-	}
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
-			return fail(c, http.StatusBadRequest, "Query parameter limit must be a number from 1 to "+strconv.Itoa(maxLimit)+".")
-		}
-		q.Limit = n
-	}
-	for name, dst := range map[string]*time.Time{"since": &q.Since, "until": &q.Until} {
-		if v := c.QueryParam(name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return fail(c, http.StatusBadRequest, "Query parameter "+name+" must be a time in RFC 3339 form, such as 2026-01-31T12:00:00Z.")
-			}
-			*dst = t
-		}
+	q, jsonl, err := ParseSignQuery(c.QueryParams())
+	if err != nil {
+		return fail(c, http.StatusBadRequest, err.Error())
 	}
 	recs, err := h.opts.SigningLog.Search(c.Request().Context(), q)
 	if err != nil {

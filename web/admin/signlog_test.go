@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/signet-project/signet/state"
 )
@@ -34,6 +35,16 @@ func TestSignLog(t *testing.T) {
 		{"bad since", "?since=yesterday", 400, 0},
 		{"bad limit", "?limit=0", 400, 0},
 		{"bad format", "?format=xml", 400, 0},
+		{"by key API", "?surface=nethsm", 200, 2},
+		{"by worker name", "?surface=Signer", 200, 1},
+		{"refused", "?result=refused", 200, 1},
+		{"by client", "?client=127.0.0.1&result=ok", 200, 2},
+		{"by request ID", "?requestId=none", 200, 0},
+		{"a time range", "?since=2000-01-01T00:00:00Z&until=2100-01-01T00:00:00.5Z", 200, 3},
+		{"bad hash", "?hash=xyz", 400, 0},
+		{"bad result", "?result=failed", 400, 0},
+		{"a range that ends first", "?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", 400, 0},
+		{"bad after", "?after=-1", 400, 0},
 	}
 	for _, tt := range tests {
 		code, body, _ := f.call(t, "GET", "/signlog"+tt.query, admin, "", "")
@@ -61,5 +72,21 @@ func TestSignLog(t *testing.T) {
 	}
 	if lines != 3 {
 		t.Fatalf("jsonl export has %d lines, want 3", lines)
+	}
+}
+
+// TestSignQueryValues: what the CLI sends is read back as the same query.
+func TestSignQueryValues(t *testing.T) {
+	t.Parallel()
+	q := state.SignQuery{After: 7, Limit: 50, Hash: "AB01", Key: "demo/k", Surface: "dsm", User: "cert:1/CN=x", Client: "::1",
+		RequestID: "r 1&2", Result: state.ResultRefused,
+		Since: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), Until: time.Date(2026, 2, 1, 0, 0, 0, 0, time.FixedZone("CET", 3600))}
+	got, jsonl, err := ParseSignQuery(SignQueryValues(q))
+	if err != nil || jsonl || got.After != q.After || got.Limit != q.Limit || !got.Since.Equal(q.Since) || !got.Until.Equal(q.Until) {
+		t.Fatalf("ParseSignQuery(SignQueryValues(q)) = %+v, %v, %v", got, jsonl, err)
+	}
+	got.Since, got.Until, q.Since, q.Until = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if got != q {
+		t.Fatalf("read back %+v, want %+v", got, q)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"errors"
 	"sync"
 	"time"
@@ -51,6 +52,10 @@ const cacheMax = 10000
 // cache; a removed user is refused at once because the user is looked up
 // first.
 type Authenticator struct {
+	// ClientCAs returns the client CA bundle in force (nil: none), which
+	// the client certificates of users are verified against (CertUser).
+	ClientCAs func() *x509.CertPool
+
 	users func() []config.User
 	ttl   time.Duration
 	now   func() time.Time
@@ -132,7 +137,10 @@ func (a *Authenticator) MayUseKey(name, token, alias string) bool {
 // password reports whether password matches u's hash, through the cache.
 func (a *Authenticator) password(u config.User, password string) bool {
 	hash, err := a.hash(u)
-	if err != nil {
+	if err != nil || hash == "" {
+		// A user of client certificates only, or a hash file that cannot
+		// be read: refused in the time of a real check.
+		CheckPassword("", password)
 		return false
 	}
 	m := hmac.New(sha256.New, a.key[:])

@@ -35,6 +35,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -87,6 +88,13 @@ type Options struct {
 	// basic authentication. Nil rejects every request that needs
 	// authentication.
 	Authenticate func(user, secret string) bool
+	// Certificate returns the app (user) a request's TLS client
+	// certificate authenticates, "" when it has none, or an error that
+	// refuses it: its HTTPStatus() (403 when it has none) and its text
+	// are the answer. It is asked only for requests without an
+	// Authorization header, for API calls and session logins alike, as
+	// DSM apps may authenticate with a certificate. Nil: API keys only.
+	Certificate func(c echo.Context) (string, error)
 	// TokenTTL is the lifetime of bearer tokens (DefaultTokenTTL when zero).
 	TokenTTL time.Duration
 	// Now is the clock bearer tokens expire by; time.Now when nil.
@@ -265,6 +273,9 @@ func (h *Handler) caller(c echo.Context) (string, bool, error) {
 		}
 		return s.user, true, nil
 	}
+	if user, refused, err := h.certificate(c); refused || user != "" {
+		return user, !refused, err
+	}
 	user, secret, ok := r.BasicAuth()
 	if !ok {
 		return "", false, fail(c, http.StatusUnauthorized, "Authentication required: send the API key as HTTP basic credentials or a bearer token.")
@@ -273,6 +284,26 @@ func (h *Handler) caller(c echo.Context) (string, bool, error) {
 		return "", false, fail(c, http.StatusUnauthorized, "The API key was refused: check the app ID and secret.")
 	}
 	return user, true, nil
+}
+
+// certificate authenticates a request without an Authorization header by
+// its client certificate (Options.Certificate): the user, "" when that
+// decides nothing (no certificate, or credentials to check instead), or
+// refused with the answer written (err is the writing's error).
+func (h *Handler) certificate(c echo.Context) (user string, refused bool, err error) {
+	if h.opts.Certificate == nil || c.Request().Header.Get(echo.HeaderAuthorization) != "" {
+		return "", false, nil
+	}
+	user, cerr := h.opts.Certificate(c)
+	if cerr == nil {
+		return user, false, nil
+	}
+	code := http.StatusForbidden
+	var st interface{ HTTPStatus() int }
+	if errors.As(cerr, &st) {
+		code = st.HTTPStatus()
+	}
+	return "", true, fail(c, code, cerr.Error())
 }
 
 // authResponse is DSM's answer to POST /sys/v1/session/auth.
@@ -286,12 +317,20 @@ type authResponse struct {
 // auth serves POST /sys/v1/session/auth: an API key (HTTP basic) buys a
 // bearer token valid for TokenTTL.
 func (h *Handler) auth(c echo.Context) error {
-	user, secret, ok := c.Request().BasicAuth()
-	if !ok {
-		return fail(c, http.StatusUnauthorized, "Authentication required: send the API key as HTTP basic credentials.")
+	user, refused, err := h.certificate(c)
+	if refused {
+		return err
 	}
-	if h.opts.Authenticate == nil || !h.opts.Authenticate(user, secret) {
-		return fail(c, http.StatusUnauthorized, "The API key was refused: check the app ID and secret.")
+	if user == "" {
+		var secret string
+		var ok bool
+		user, secret, ok = c.Request().BasicAuth()
+		if !ok {
+			return fail(c, http.StatusUnauthorized, "Authentication required: send the API key as HTTP basic credentials, or a TLS client certificate.")
+		}
+		if h.opts.Authenticate == nil || !h.opts.Authenticate(user, secret) {
+			return fail(c, http.StatusUnauthorized, "The API key was refused: check the app ID and secret.")
+		}
 	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {

@@ -86,6 +86,12 @@ type Options struct {
 	// Authenticate checks a basic-auth user name and passphrase. Nil rejects
 	// every request that needs authentication.
 	Authenticate func(user, pass string) (User, bool)
+	// Certificate returns the user a request's TLS client certificate
+	// authenticates (the zero User when it has none), or an error that
+	// refuses it: its HTTPStatus() (403 when it has none) and its text
+	// are the answer. It is asked only for requests without an
+	// Authorization header. Nil: HTTP basic only.
+	Certificate func(c echo.Context) (User, error)
 	// Vendor and Product are what GET /info reports; they default to
 	// "Signet" and "Signet NetHSM API".
 	Vendor, Product string
@@ -377,18 +383,26 @@ func (h *Handler) access(c echo.Context, produces string, roles ...string) (bool
 	if s := h.state(r.Context()); s != Operational {
 		return false, fail(c, http.StatusPreconditionFailed, "The NetHSM service is "+string(s)+", not Operational: unlock or activate it first.")
 	}
-	name, pass, ok := r.BasicAuth()
-	if !ok {
-		return false, fail(c, http.StatusUnauthorized, "Authentication required: send HTTP basic credentials.")
+	u, err := h.certificate(c)
+	if err != nil {
+		code := http.StatusForbidden
+		var st interface{ HTTPStatus() int }
+		if errors.As(err, &st) {
+			code = st.HTTPStatus()
+		}
+		return false, fail(c, code, err.Error())
 	}
-	var u User
-	if h.opts.Authenticate != nil {
-		u, ok = h.opts.Authenticate(name, pass)
-	} else {
-		ok = false
-	}
-	if !ok {
-		return false, fail(c, http.StatusUnauthorized, "Wrong user name or passphrase.")
+	if u.Name == "" {
+		name, pass, ok := r.BasicAuth()
+		if !ok {
+			return false, fail(c, http.StatusUnauthorized, "Authentication required: send HTTP basic credentials or a TLS client certificate.")
+		}
+		if h.opts.Authenticate != nil {
+			u, ok = h.opts.Authenticate(name, pass)
+		}
+		if !ok || h.opts.Authenticate == nil {
+			return false, fail(c, http.StatusUnauthorized, "Wrong user name or passphrase.")
+		}
 	}
 	for _, role := range roles {
 		if u.Role == role {
@@ -397,6 +411,15 @@ func (h *Handler) access(c echo.Context, produces string, roles ...string) (bool
 		}
 	}
 	return false, fail(c, http.StatusForbidden, "User "+u.Name+" is not allowed to do this: it needs the "+strings.Join(roles, " or ")+" role.")
+}
+
+// certificate asks Options.Certificate who a request without an
+// Authorization header is; the zero User when that decides nothing.
+func (h *Handler) certificate(c echo.Context) (User, error) {
+	if h.opts.Certificate == nil || c.Request().Header.Get(echo.HeaderAuthorization) != "" {
+		return User{}, nil
+	}
+	return h.opts.Certificate(c)
 }
 
 // userKey is the echo context key of the authenticated User.

@@ -13,6 +13,7 @@ package tlsconf
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -49,30 +50,105 @@ func New(f Files) (*Server, error) {
 // Reload reads the files again. When they do not load, the certificate in
 // force stays and the error says why.
 func (s *Server) Reload() error {
-	cert, err := tls.LoadX509KeyPair(s.files.Cert, s.files.Key)
+	l, err := load(s.files)
 	if err != nil {
-		return fmt.Errorf("load the TLS certificate %s and key %s: %w", s.files.Cert, s.files.Key, err)
-	}
-	l := &loaded{cert: &cert}
-	if s.files.ClientCAs != "" {
-		if l.cas, err = LoadPool(s.files.ClientCAs); err != nil {
-			return err
-		}
+		return err
 	}
 	s.cur.Store(l)
 	return nil
 }
 
-// LoadPool reads a PEM bundle of CA certificates.
-func LoadPool(file string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(file)
+// Check loads the files as New and Reload do, and returns a *FileError
+// naming the file that does not load: `signet config check` reports what
+// the server would refuse, by the server's own loader.
+func Check(f Files) error {
+	_, err := load(f)
+	return err
+}
+
+// The files of Files, as FileError names them.
+const (
+	FileCert      = "cert"
+	FileKey       = "key"
+	FileClientCAs = "clientCAs"
+)
+
+// FileError is a file of Files that does not load: which one (FileCert,
+// FileKey, FileClientCAs), its path and why.
+type FileError struct {
+	Which, Path string
+	Err         error
+}
+
+func (e *FileError) Error() string {
+	what := map[string]string{FileCert: "TLS certificate", FileKey: "TLS key", FileClientCAs: "client CA bundle"}[e.Which]
+	return fmt.Sprintf("the %s %s does not load: %v", what, e.Path, e.Err)
+}
+
+func (e *FileError) Unwrap() error { return e.Err }
+
+// load reads and parses the files: the certificate chain alone first, so
+// that an error says which file is wrong, then the key with it (which must
+// be the certificate's).
+func load(f Files) (*loaded, error) {
+	certPEM, err := os.ReadFile(f.Cert)
 	if err != nil {
-		return nil, fmt.Errorf("read the client CA bundle: %w", err)
+		return nil, &FileError{FileCert, f.Cert, err}
+	}
+	if err := parseCerts(certPEM); err != nil {
+		return nil, &FileError{FileCert, f.Cert, err}
+	}
+	keyPEM, err := os.ReadFile(f.Key)
+	if err != nil {
+		return nil, &FileError{FileKey, f.Key, err}
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, &FileError{FileKey, f.Key, fmt.Errorf("%w (is it the key of %s?)", err, f.Cert)}
+	}
+	l := &loaded{cert: &cert}
+	if f.ClientCAs != "" {
+		if l.cas, err = loadPool(f.ClientCAs); err != nil {
+			return nil, &FileError{FileClientCAs, f.ClientCAs, err}
+		}
+	}
+	return l, nil
+}
+
+// parseCerts checks that data holds PEM certificates, each of which parses.
+func parseCerts(data []byte) error {
+	n := 0
+	for {
+		var b *pem.Block
+		if b, data = pem.Decode(data); b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			return fmt.Errorf("certificate %d: %w", n+1, err)
+		}
+		n++
+	}
+	if n == 0 {
+		return errors.New("it holds no PEM certificate")
+	}
+	return nil
+}
+
+// loadPool reads a PEM bundle of CA certificates; every certificate in it
+// must parse.
+func loadPool(file string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := parseCerts(data); err != nil {
+		return nil, err
 	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, errors.New("the client CA bundle " + file + " holds no PEM certificate")
-	}
+	pool.AppendCertsFromPEM(data)
 	return pool, nil
 }
 

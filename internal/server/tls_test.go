@@ -1,0 +1,325 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/signet-project/signet/internal/demo"
+)
+
+// tlsPKI is a CA and the PEM files of server certificates it issued.
+type tlsPKI struct {
+	ca  *demo.CA
+	dir string
+}
+
+func newTLSPKI(t *testing.T) *tlsPKI {
+	t.Helper()
+	ca, err := demo.NewCA("TLS Test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tlsPKI{ca: ca, dir: t.TempDir()}
+}
+
+// issue returns the PEM of a new localhost server certificate (chain: leaf,
+// CA) named cn and of its key.
+func (p *tlsPKI) issue(t *testing.T, cn string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := p.ca.Issue(cn, key.Public(), demo.TLSServer, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return demo.PEM(cert, p.ca.Cert), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+// write writes files in the PKI's folder: name → content.
+func (p *tlsPKI) write(t *testing.T, files map[string][]byte) {
+	t.Helper()
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(p.dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// tlsYAML is a configuration with TLS from server.pem and server.key (line
+// 3 and 4) and the client CA bundle clients.pem (line 5), and more server
+// settings after them.
+func tlsYAML(more string) string {
+	return "server:\n  tls:\n    cert: server.pem\n    key: server.key\n    clientCAs: clients.pem\n" + more + "workers: []\n"
+}
+
+// TestCheckTLSFiles: config check reports a TLS file the server would
+// refuse at the line that names it, and the server refuses the same file
+// with the same words (one loader).
+func TestCheckTLSFiles(t *testing.T) {
+	t.Parallel()
+	p := newTLSPKI(t)
+	cert, key := p.issue(t, "signet-a")
+	_, otherKey := p.issue(t, "signet-b")
+	caPEM := demo.PEM(p.ca.Cert)
+	corrupt := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("not DER")})
+	tests := []struct {
+		name           string
+		cert, key, cas []byte // nil: the file is missing
+		line           int    // of the problem; 0: none
+		says           string
+	}{
+		{"good", cert, key, caPEM, 0, ""},
+		{"no certificate file", nil, key, caPEM, 3, "TLS certificate"},
+		{"a certificate file that is no PEM", []byte("hello"), key, caPEM, 3, "holds no PEM certificate"},
+		{"a key where the certificate belongs", key, key, caPEM, 3, "holds no PEM certificate"},
+		{"a certificate that does not parse", corrupt, key, caPEM, 3, "certificate 1"},
+		{"no key file", cert, nil, caPEM, 4, "TLS key"},
+		{"a key that is no PEM", cert, []byte("hello"), caPEM, 4, "TLS key"},
+		{"the key of another certificate", cert, otherKey, caPEM, 4, "does not match"},
+		{"no client CA bundle", cert, key, nil, 5, "client CA bundle"},
+		{"a client CA bundle without certificates", cert, key, []byte("hello"), 5, "holds no PEM certificate"},
+		{"a client CA bundle with a corrupt certificate", cert, key, append(caPEM, corrupt...), 5, "certificate 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			for name, data := range map[string][]byte{"server.pem": tt.cert, "server.key": tt.key, "clients.pem": tt.cas, "signet.yaml": []byte(tlsYAML(""))} {
+				if data != nil {
+					if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			cfg := filepath.Join(dir, "signet.yaml")
+			ps := Check(cfg)
+			if tt.line == 0 {
+				if len(ps) != 0 {
+					t.Fatalf("problems of a good configuration: %v", ps)
+				}
+				return
+			}
+			want := fmt.Sprintf("%s:%d: The server cannot start: ", cfg, tt.line)
+			if len(ps) != 1 || !strings.HasPrefix(ps[0].Error(), want) || !strings.Contains(ps[0].Error(), tt.says) {
+				t.Fatalf("config check: %v; want one problem %q… saying %q", ps, want, tt.says)
+			}
+			err := Run(t.Context(), Options{Configs: []string{cfg}, Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, "data"),
+				Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard})
+			if err == nil || !strings.Contains(ps[0].Msg, err.Error()) {
+				t.Fatalf("the server refuses with %v; config check said %q", err, ps[0].Msg)
+			}
+		})
+	}
+}
+
+// tlsServer is Run serving a configuration over TLS, for the tests.
+type tlsServer struct {
+	url, health string
+	reload      chan struct{}
+	events      *logEvents
+	roots       *x509.CertPool
+}
+
+// logEvents lets a test wait for a message in the server log.
+type logEvents struct {
+	mu   sync.Mutex
+	seen map[string]int
+	wake chan struct{}
+}
+
+func (l *logEvents) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logEvents) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logEvents) WithGroup(string) slog.Handler            { return l }
+func (l *logEvents) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	l.seen[r.Message]++
+	close(l.wake)
+	l.wake = make(chan struct{})
+	l.mu.Unlock()
+	return nil
+}
+
+// wait waits until msg has been logged n times in all.
+func (l *logEvents) wait(t *testing.T, msg string, n int) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		l.mu.Lock()
+		got, wake := l.seen[msg], l.wake
+		l.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-wake:
+		case <-timeout:
+			t.Fatalf("the server did not log %q %d times in 10 s", msg, n)
+		}
+	}
+}
+
+// serveTLS runs the server on the configuration in p's folder until the
+// test ends.
+func serveTLS(t *testing.T, p *tlsPKI, yaml string) *tlsServer {
+	t.Helper()
+	cfg := filepath.Join(p.dir, "signet.yaml")
+	p.write(t, map[string][]byte{"signet.yaml": []byte(yaml)})
+	s := &tlsServer{reload: make(chan struct{}), events: &logEvents{seen: map[string]int{}, wake: make(chan struct{})}, roots: x509.NewCertPool()}
+	s.roots.AddCert(p.ca.Cert)
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := Run(ctx, Options{Configs: []string{cfg}, Listen: "127.0.0.1:0", DataDir: filepath.Join(p.dir, "data"),
+			Logger: slog.New(s.events), Stdout: pw, Reload: s.reload})
+		pw.CloseWithError(fmt.Errorf("server stopped: %v", err))
+		done <- err
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server: %v", err)
+		}
+	})
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "Health check (plain HTTP) on "); ok {
+			s.health = u
+		}
+		if u, ok := strings.CutPrefix(sc.Text(), "Signet listening on "); ok {
+			s.url = u
+			break
+		}
+	}
+	if s.url == "" {
+		t.Fatalf("the server did not start: %v", sc.Err())
+	}
+	go io.Copy(io.Discard, pr)
+	return s
+}
+
+// peer connects anew and returns the common name of the certificate the
+// server presents.
+func (s *tlsServer) peer(t *testing.T) string {
+	t.Helper()
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(s.url, "https://"), &tls.Config{RootCAs: s.roots, ServerName: "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0].Subject.CommonName
+}
+
+// TestTLSReload: after a reload (the trigger SIGHUP pulls) the server
+// presents the certificate now in the files; files that do not load leave
+// the one in force, and both are written to the log.
+func TestTLSReload(t *testing.T) {
+	t.Parallel()
+	p := newTLSPKI(t)
+	cert, key := p.issue(t, "signet-a")
+	p.write(t, map[string][]byte{"server.pem": cert, "server.key": key, "clients.pem": demo.PEM(p.ca.Cert)})
+	s := serveTLS(t, p, tlsYAML(""))
+	if cn := s.peer(t); cn != "signet-a" {
+		t.Fatalf("the server presents %q, want signet-a", cn)
+	}
+	cert, key = p.issue(t, "signet-b")
+	p.write(t, map[string][]byte{"server.pem": cert, "server.key": key})
+	s.reload <- struct{}{}
+	s.events.wait(t, "TLS certificate reloaded", 1)
+	if cn := s.peer(t); cn != "signet-b" {
+		t.Fatalf("after the reload the server presents %q, want signet-b", cn)
+	}
+	_, otherKey := p.issue(t, "signet-c")
+	p.write(t, map[string][]byte{"server.key": otherKey}) // not the key of signet-b
+	s.reload <- struct{}{}
+	s.events.wait(t, "TLS certificate reload refused; the one in force stays", 1)
+	if cn := s.peer(t); cn != "signet-b" {
+		t.Fatalf("after a refused reload the server presents %q, want signet-b still", cn)
+	}
+}
+
+// TestHealthListen: the plain-HTTP health listener answers the health
+// check and nothing else — no signing, no admin, no vendor API, no metrics
+// — while the TLS listener serves them.
+func TestHealthListen(t *testing.T) {
+	t.Parallel()
+	p := newTLSPKI(t)
+	cert, key := p.issue(t, "signet-a")
+	p.write(t, map[string][]byte{"server.pem": cert, "server.key": key, "clients.pem": demo.PEM(p.ca.Cert)})
+	s := serveTLS(t, p, tlsYAML("  healthListen: 127.0.0.1:0\n"))
+	if !strings.HasPrefix(s.health, "http://127.0.0.1:") {
+		t.Fatalf("health listener %q", s.health)
+	}
+	base := strings.TrimSuffix(s.health, "/signserver/healthcheck/signserverhealth")
+	tlsClient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.roots}}}
+	do := func(c *http.Client, method, url string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, url, strings.NewReader("data"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := do(http.DefaultClient, http.MethodGet, s.health); code != 200 || strings.TrimSpace(body) != "ALLOK" {
+		t.Fatalf("GET health: %d %q", code, body)
+	}
+	if code, _ := do(http.DefaultClient, http.MethodHead, s.health); code != 200 {
+		t.Fatalf("HEAD health: %d", code)
+	}
+	if code, _ := do(http.DefaultClient, http.MethodPost, s.health); code != http.StatusMethodNotAllowed {
+		t.Fatalf("POST health: %d, want 405", code)
+	}
+	tests := []struct{ method, path string }{
+		{http.MethodPost, "/signserver/worker/CAdESSigner"},
+		{http.MethodPost, "/signserver/process"},
+		{http.MethodPost, "/signserver/rest/v1/workers/CAdESSigner/process"},
+		{http.MethodGet, "/admin/api/workers"},
+		{http.MethodPost, "/admin/api/reload"},
+		{http.MethodGet, "/admin/"},
+		{http.MethodGet, "/api/v1/keys"},
+		{http.MethodPost, "/crypto/v1/keys/batch/sign"},
+		{http.MethodGet, "/metrics"},
+		{http.MethodGet, "/"},
+	}
+	for _, tt := range tests {
+		code, body := do(http.DefaultClient, tt.method, base+tt.path)
+		if code != http.StatusNotFound || !strings.Contains(body, "serves the health check only") {
+			t.Errorf("%s %s on the health listener: %d %q, want 404 naming the health check", tt.method, tt.path, code, body)
+		}
+		// The TLS listener serves the path: its answer is not that 404.
+		if code, body := do(tlsClient, tt.method, s.url+tt.path); strings.Contains(body, "serves the health check only") {
+			t.Errorf("%s %s on the TLS listener: %d %q", tt.method, tt.path, code, body)
+		}
+	}
+	if code, body := do(tlsClient, http.MethodGet, s.url+"/admin/api/workers"); code != http.StatusUnauthorized {
+		t.Errorf("the admin API on the TLS listener: %d %q, want 401", code, body)
+	}
+}
