@@ -35,24 +35,12 @@ const (
 // CMSSigner per token configured with a key that does not exist yet, and
 // the users admin and operator.
 type adminEnv struct {
-	s       *server
-	dir     string
-	pwFile  string
-	ca      *demo.CA
-	caFile  string
-	hsm     bool
-	hsmSkip string
-}
-
-// makeAdminHSM makes a SoftHSM2 token with testdata/softhsm/make-tokens.sh
-// and points SOFTHSM2_CONF at it. It returns the module, or why not.
-func makeAdminHSM(t *testing.T, dir string) (module, skip string) {
-	module, skip = findSoftHSM()
-	if module == "" {
-		return "", skip
-	}
-	makeSoftHSMToken(t, module, filepath.Join(dir, "softhsm"), adminTestHSMLabel, adminTestHSMPIN)
-	return module, ""
+	s      *server
+	dir    string
+	pwFile string
+	ca     *demo.CA
+	caFile string
+	hsm    bool
 }
 
 func newAdminEnv(t *testing.T, withHSM bool) *adminEnv {
@@ -80,12 +68,9 @@ func newAdminEnv(t *testing.T, withHSM bool) *adminEnv {
 	}
 	var y strings.Builder
 	y.WriteString("tokens:\n  - name: soft\n    type: soft\n    properties:\n      KEYSTOREPATH: ks\n      KEYSTORETYPE: PKCS12\n    pin:\n      file: pin\n")
-	module, skip := "", "not needed by this test"
+	module := ""
 	if withHSM {
-		module, skip = makeAdminHSM(t, dir)
-	}
-	e.hsmSkip = skip
-	if module != "" {
+		module, _ = useSoftHSM(t, adminTestHSMLabel, false)
 		e.hsm = true
 		fmt.Fprintf(&y, "  - name: hsm\n    type: pkcs11\n    properties:\n      SHAREDLIBRARYNAME: %s\n      SLOTLABELTYPE: SLOT_LABEL\n      SLOTLABELVALUE: %s\n", module, adminTestHSMLabel)
 	}
@@ -146,9 +131,6 @@ func TestAdminKeyLifecycle(t *testing.T) {
 	e := newAdminEnv(t, true)
 	t.Run("soft", func(t *testing.T) { e.lifecycle(t, "soft", "admin-soft", "SoftSigner", "RSA", "--bits", "2048") })
 	t.Run("pkcs11", func(t *testing.T) {
-		if !e.hsm {
-			t.Skip(e.hsmSkip)
-		}
 		// Configured without a PIN: offline until activated.
 		out := e.mustAdmin(t, "tokens")
 		if !strings.Contains(out, "hsm") || !lineHas(out, "hsm", "OFFLINE") {
