@@ -128,6 +128,7 @@ func (e *adminEnv) mustAdmin(t *testing.T, args ...string) string {
 // from the CLI against a running server, on a soft token and on a SoftHSM2
 // token, without a restart or reload.
 func TestAdminKeyLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newAdminEnv(t, true)
 	t.Run("soft", func(t *testing.T) { e.lifecycle(t, "soft", "admin-soft", "SoftSigner", "RSA", "--bits", "2048") })
 	t.Run("pkcs11", func(t *testing.T) {
@@ -277,6 +278,7 @@ func (e *adminEnv) lifecycle(t *testing.T, token, alias, worker string, keyArgs 
 // TestAdminCLIErrors checks the exit statuses: 2 for usage errors, 1 with
 // the server's sentence when it refuses.
 func TestAdminCLIErrors(t *testing.T) {
+	t.Parallel()
 	e := newAdminEnv(t, false)
 	opPw := filepath.Join(e.dir, "wrong")
 	os.WriteFile(opPw, []byte("wrong\n"), 0o600)
@@ -332,10 +334,10 @@ func TestAdminCLIErrors(t *testing.T) {
 // TestAdminDemoServer uses the admin API of the embedded demo
 // configuration with the demo password.
 func TestAdminDemoServer(t *testing.T) {
-	t.Setenv(demo.PasswordEnv, "demo-admin-e2e")
+	t.Parallel()
 	s := startServer(t)
-	e := &adminEnv{s: s, pwFile: filepath.Join(t.TempDir(), "pw")}
-	os.WriteFile(e.pwFile, []byte("demo-admin-e2e\n"), 0o600)
+	// The demo password made at first start, as the server said.
+	e := &adminEnv{s: s, pwFile: demo.FilesIn(s.data).PasswordFile}
 	out := e.mustAdmin(t, "status")
 	for _, w := range []string{"CMSSigner", "CAdESSigner", "PlainSigner"} {
 		if !slices.ContainsFunc(strings.Split(out, "\n"), func(l string) bool { return strings.Contains(l, " "+w+" ") && strings.Contains(l, "ACTIVE") }) {

@@ -23,6 +23,7 @@ import (
 // server: each gets the right 4xx and a sentence that says what to fix, and
 // none a 500.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, "--max-upload", "4096")
 	sum := sha256.Sum256([]byte("doc"))
 	b64 := base64.StdEncoding.EncodeToString
@@ -141,6 +142,7 @@ func TestBadInput(t *testing.T) {
 
 // TestConfigCheck runs signet config check on a good and a bad file.
 func TestConfigCheck(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks}\nworkers:\n  - name: W\n    id: 1\n    kind: CAdESSigner\n    token: t\n    key: k\n    properties:\n      AUTHTYPE: NOAUTH\n      BATCHSIGNNG: true\n"), 0o644)

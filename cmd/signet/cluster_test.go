@@ -227,6 +227,7 @@ workers:
 // every node within a second, and the nodes' behaviour while PostgreSQL is
 // down.
 func TestCluster(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pg, err := pgtest.Start(ctx)
 	if err != nil {

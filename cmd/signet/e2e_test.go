@@ -318,6 +318,7 @@ func opensslVerify(t *testing.T, sig, content []byte, caFile string, cades bool)
 }
 
 func TestDemoCurlLine(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	doc := []byte("An invoice to sign.\n")
 	code, sig := s.postRaw(t, "CAdESSigner", bytes.NewReader(doc), map[string]string{"USING_BATCHSIGNING": "false"})
@@ -427,6 +428,7 @@ func (r *pattern) Read(p []byte) (int, error) {
 // TestPlainSigner checks raw ECDSA signatures from the demo PlainSigner over
 // a document and over a client-side digest with the standard library.
 func TestPlainSigner(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	doc := []byte("plain document")
 	sum := sha256.Sum256(doc)

@@ -106,12 +106,24 @@ workers:
     properties: *props
 `
 
+// demoData returns a new data folder whose demo password is password, as
+// $SIGNET_DEMO_PASSWORD would choose it at first start; the environment,
+// which parallel tests share, is left alone.
+func demoData(t testing.TB, password string) string {
+	t.Helper()
+	dir := t.TempDir()
+	f := demo.FilesIn(dir)
+	if _, err := demo.EnsurePassword(f.PasswordHash, f.PasswordFile, password); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // vendorPair starts Signet A (demo configuration, serving the DSM and
 // NetHSM APIs) and Signet B whose workers sign through A.
 func vendorPair(t testing.TB, maxBatch int) (a, b *signet) {
 	t.Helper()
-	t.Setenv(demo.PasswordEnv, vendorPassword)
-	a = runSignet(t, t.TempDir(), "127.0.0.1:0")
+	a = runSignet(t, demoData(t, vendorPassword), "127.0.0.1:0")
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "chains"), 0o755); err != nil {
 		t.Fatal(err)
@@ -269,6 +281,7 @@ func verifyCAdES(sig, doc []byte, roots *x509.CertPool) error {
 // (Signet's verifier on all, openssl on a sample), and checks A's call counters: ceil(1000/max batch size)
 // DSM batch calls, 1000 NetHSM sign calls.
 func TestRemoteTokensBatch(t *testing.T) {
+	t.Parallel()
 	const n, maxBatch = 1000, 128
 	a, b := vendorPair(t, maxBatch)
 	ds := vendorDocs(n)
@@ -297,6 +310,7 @@ func TestRemoteTokensBatch(t *testing.T) {
 // and are OFFLINE in B's health check; A starts again on the same port and
 // B's workers come back on their own.
 func TestRemoteTokensRecover(t *testing.T) {
+	t.Parallel()
 	a, b := vendorPair(t, 100)
 	ds := vendorDocs(3)
 	for _, w := range []string{"DSMCAdES", "NetHSMCAdES"} {
@@ -394,8 +408,7 @@ func (c vendorClient) do(method, path, auth, accept string, body any) (int, []by
 // limited, that may use signer-rsa3072 only, and serves it.
 func demoWithLimitedUser(t *testing.T) (*signet, demo.Files) {
 	t.Helper()
-	t.Setenv(demo.PasswordEnv, vendorPassword)
-	dir := t.TempDir()
+	dir := demoData(t, vendorPassword)
 	files, _, err := demo.Bootstrap(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
@@ -439,6 +452,7 @@ func demoPublicKeys(t *testing.T, c vendorClient) map[string]crypto.PublicKey {
 // (the valid ones verify with the standard library), and 403 for a key the
 // user may not use.
 func TestDSMAPIOnDemo(t *testing.T) {
+	t.Parallel()
 	spec := dsmtest.LoadSpec(t)
 	a, _ := demoWithLimitedUser(t)
 	tr := apitest.NewTransport(spec, nil)
@@ -612,6 +626,7 @@ func TestDSMAPIOnDemo(t *testing.T) {
 // it, validating every exchange against nethsm-api.yaml, and verifies its
 // signatures with the standard library in each mode the demo keys have.
 func TestNetHSMAPIOnDemo(t *testing.T) {
+	t.Parallel()
 	spec := nethsmtest.LoadSpec(t)
 	a, _ := demoWithLimitedUser(t)
 	tr := apitest.NewTransport(spec, nil)
