@@ -197,7 +197,7 @@ func TestGoodConfig(t *testing.T) {
 		{"pin from env", demo.PIN, Secret{Env: "SIGNET_DEMO_PIN"}},
 		{"relative pin file", hsm.PIN, Secret{File: filepath.Join(absDir, "secrets/hsm.pin")}},
 		{"pool size", hsm.Properties.Int("POOLSIZE"), 4},
-		{"pool size default", nethsm.Properties.Int("POOLSIZE"), 8},
+		{"pool size default", nethsm.Properties.Int("POOLSIZE"), 16},
 		{"token timeout", nethsm.Properties.Duration("TIMEOUT"), 5 * time.Second},
 		{"token timeout default", dsm.Properties.Duration("TIMEOUT"), 30 * time.Second},
 		{"CA bundle path", nethsm.Properties.String("CABUNDLE"), filepath.Join(absDir, "nethsm-ca.pem")},
@@ -283,6 +283,11 @@ func TestRules(t *testing.T) {
 		{"CMSSigner", map[string]string{"CLIENTSIDEHASHING": "true", "ACCEPTED_HASH_DIGEST_ALGORITHMS": "SHA-256"}, "set DETACHEDSIGNATURE=true"},
 		{"CMSSigner", map[string]string{"CLIENTSIDEHASHING": "true", "DETACHEDSIGNATURE": "true", "ACCEPTED_HASH_DIGEST_ALGORITHMS": "SHA-256"}, ""},
 		{"PlainSigner", map[string]string{"CLIENTSIDEHASHING": "true", "ACCEPTED_HASH_DIGEST_ALGORITHMS": "SHA-256"}, ""},
+		// Archivers.
+		{"CAdESSigner", map[string]string{"ARCHIVERS": "OldDatabaseArchiver", "ARCHIVE_OF_TYPE": "REQUEST_AND_RESPONSE", "ARCHIVE_RETENTION": "2160h"}, ""},
+		{"PDFSigner", map[string]string{"ARCHIVERS": "org.signserver.server.archive.olddbarchiver.OldDatabaseArchiver"}, ""},
+		{"CAdESSigner", map[string]string{"ARCHIVE_RETENTION": "24h"}, "ARCHIVE_RETENTION has no effect without ARCHIVERS"},
+		{"TimeStampSigner", map[string]string{"ARCHIVE_OF_TYPE": "RESPONSE", "DEFAULTTSAPOLICYOID": "1.2.3"}, "ARCHIVE_OF_TYPE has no effect without ARCHIVERS"},
 		// Key usage limit and counter.
 		{"CMSSigner", map[string]string{"KEYUSAGELIMIT": "5", "DISABLEKEYUSAGECOUNTER": "true"}, "KEYUSAGELIMIT cannot be combined with DISABLEKEYUSAGECOUNTER=true"},
 		{"CMSSigner", map[string]string{"KEYUSAGELIMIT": "0", "DISABLEKEYUSAGECOUNTER": "TRUE"}, "cannot be combined"},

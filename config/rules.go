@@ -35,6 +35,8 @@ func propertyRules() []propertyRule {
 			Msg:  "%s=true needs ACCEPTED_HASH_DIGEST_ALGORITHMS: set it to the digest algorithms clients may use, such as SHA-256,SHA-384,SHA-512."},
 		{Kinds: plainKinds(), If: anyTrue(PropBatchSigning, PropAllowBatchSigningOverride), Forbid: always,
 			Msg: "%s=true is not supported by PlainSigner, which signs one document per request: remove it, or use a CMSSigner or CAdESSigner for batches."},
+		{Kinds: signerKinds(), If: anySet(PropArchiveOfType, PropArchiveRetention), Need: set(PropArchivers),
+			Msg: "%s has no effect without ARCHIVERS: set ARCHIVERS: OldDatabaseArchiver to archive what the worker signs, or remove it."},
 		{If: limited(PropKeyUsageLimit), Forbid: isTrue(PropDisableKeyUsageCounter),
 			Msg: "%s cannot be combined with DISABLEKEYUSAGECOUNTER=true, since uncounted signatures cannot be limited: remove one of them."},
 		{Kinds: adesKinds(), If: set(PropTSAURL), Forbid: set(PropTSAWorker),

@@ -6,21 +6,33 @@ import (
 )
 
 // ArchiveItem is what a worker with ARCHIVERS keeps of one request: the
-// request and the signature it answered with, as SignServer's database
-// archiver does, to be looked up by request ID.
+// request and the answer it signed (ARCHIVE_OF_TYPE), as SignServer's
+// database archiver does, to be looked up by request ID. A request or
+// answer larger than the worker keeps is archived as its size and SHA-256
+// only, so that archiving a large document costs no memory.
 type ArchiveItem struct {
 	RequestID string
 	Time      time.Time // set by Put when zero
 	Worker    string
-	Request   []byte // nil when the worker keeps responses only
-	Response  []byte // nil when the worker keeps requests only
+	// Request and Response are the bytes kept; nil when the worker does
+	// not archive that side or it was too large.
+	Request  []byte
+	Response []byte
+	// RequestSize and RequestSHA256 (hex) describe the request whenever it
+	// is archived, kept whole or not; likewise the response. Size -1 and
+	// no hash: that side is not archived.
+	RequestSize    int64
+	RequestSHA256  string
+	ResponseSize   int64
+	ResponseSHA256 string
 }
 
 // Archive keeps archived requests and responses.
 type Archive interface {
 	// Put stores an item.
 	Put(ctx context.Context, it ArchiveItem) error
-	// Get returns the items of a request ID (a batch has one per worker).
+	// Get returns the items of a request ID, oldest first (a client may
+	// send the same request ID twice).
 	Get(ctx context.Context, requestID string) ([]ArchiveItem, error)
 	// Purge deletes the items of worker older than before, and returns how
 	// many it deleted (the retention period).

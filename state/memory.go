@@ -158,3 +158,50 @@ func (m *MemoryCounters) Count(ctx context.Context, key string) (int64, error) {
 	defer m.mu.Unlock()
 	return m.n[key], nil
 }
+
+// MemoryArchive is an Archive kept in memory, for tests and embedded use.
+// It is safe for concurrent use.
+type MemoryArchive struct {
+	mu    sync.Mutex
+	items []ArchiveItem
+}
+
+var _ Archive = (*MemoryArchive)(nil)
+
+// Put stores it.
+func (m *MemoryArchive) Put(ctx context.Context, it ArchiveItem) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if it.Time.IsZero() {
+		it.Time = time.Now()
+	}
+	it.Time = time.Unix(0, it.Time.UnixNano()).UTC()
+	it.Request, it.Response = slices.Clone(it.Request), slices.Clone(it.Response)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.items = append(m.items, it)
+	return nil
+}
+
+// Get returns the items of requestID, oldest first.
+func (m *MemoryArchive) Get(_ context.Context, requestID string) ([]ArchiveItem, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []ArchiveItem
+	for _, it := range m.items {
+		if it.RequestID == requestID {
+			out = append(out, it)
+		}
+	}
+	return out, nil
+}
+
+// Purge deletes the items of worker older than before.
+func (m *MemoryArchive) Purge(_ context.Context, worker string, before time.Time) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := len(m.items)
+	m.items = slices.DeleteFunc(m.items, func(it ArchiveItem) bool { return it.Worker == worker && it.Time.Before(before) })
+	return int64(n - len(m.items)), nil
+}

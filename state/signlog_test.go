@@ -14,6 +14,11 @@ func TestMemoryLogSearch(t *testing.T) {
 	statetest.SigningLogSearch(t, &state.MemoryLog{})
 }
 
+func TestMemoryArchive(t *testing.T) {
+	t.Parallel()
+	statetest.Archive(t, &state.MemoryArchive{})
+}
+
 func TestSignQueryCheck(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -80,8 +80,16 @@ func (m *metadata) check() error {
 	return nil
 }
 
-// result merges the two sources; REQUEST_METADATA.<KEY> overrides.
+// result merges the two sources; REQUEST_METADATA.<KEY> overrides. With
+// one source (the usual REQUEST_METADATA.<KEY> query parameters) it is that
+// source's map, not a copy: the request owns both.
 func (m *metadata) result() map[string]string {
+	switch {
+	case m.props == nil && m.fields != nil:
+		return m.fields
+	case m.fields == nil && m.props != nil:
+		return m.props
+	}
 	out := make(map[string]string, len(m.props)+len(m.fields))
 	for k, v := range m.props {
 		out[k] = v

@@ -2,10 +2,11 @@ package web
 
 import (
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"runtime/debug"
@@ -63,7 +64,20 @@ func requestID(r *http.Request) string {
 			return id
 		}
 	}
-	return uuid.NewString()
+	return newRequestID()
+}
+
+// newRequestID returns a random (version 4) UUID drawn from math/rand/v2,
+// the runtime's ChaCha8 generator seeded from the system's entropy, not
+// from crypto/rand as uuid.NewString does: a request ID must be unique, not
+// secret (BenchmarkNewRequestID: about 270 ns against 390, under load).
+func newRequestID() string {
+	var u uuid.UUID
+	binary.LittleEndian.PutUint64(u[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(u[8:], rand.Uint64())
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // variant RFC 9562
+	return u.String()
 }
 
 // limitedBody is a request body under http.MaxBytesReader that counts the
@@ -199,34 +213,26 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		elapsed := time.Since(start)
 		s.metrics.observe(info.worker, endpoint, status, info.items, elapsed)
 
-		var bytesIn int64
+		line := requestLine{
+			id:         info.id,
+			method:     r.Method,
+			path:       r.URL.Path,
+			client:     c.RealIP(),
+			user:       cmp.Or(info.user, tokens.CallerFrom(c.Request().Context()).User), // "" when anonymous
+			worker:     info.worker,
+			items:      info.items,
+			status:     status,
+			durationMS: float64(elapsed.Microseconds()) / 1000,
+			bytesOut:   c.Response().Size,
+			err:        info.msg,
+		}
 		if info.body != nil {
-			bytesIn = info.body.n
-		}
-		attrs := []slog.Attr{
-			slog.String("id", info.id),
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),   // never the query: it may hold metadata
-			slog.String("client", c.RealIP()), // the peer, or X-Forwarded-For from a trusted proxy
-			slog.String("user", cmp.Or(info.user, tokens.CallerFrom(c.Request().Context()).User)), // "" when anonymous
-			slog.String("worker", info.worker),
-			slog.Int("items", info.items),
-			slog.Int("status", status),
-			// Milliseconds with a unit in the name: slog's JSON handler
-			// writes a Duration as bare nanoseconds.
-			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
-			slog.Int64("bytes_in", bytesIn),
-			slog.Int64("bytes_out", c.Response().Size),
-		}
-		level := slog.LevelInfo
-		if info.msg != "" {
-			attrs = append(attrs, slog.String("error", info.msg))
+			line.bytesIn = info.body.n
 		}
 		if info.cause != nil {
-			attrs = append(attrs, slog.String("cause", info.cause.Error()))
-			level = slog.LevelError
+			line.cause = info.cause.Error()
 		}
-		s.log.LogAttrs(r.Context(), level, "request", attrs...)
+		logRequest(r.Context(), s.log, &line)
 		return nil
 	}
 }

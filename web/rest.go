@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -37,7 +39,8 @@ type RESTResponse struct {
 	Data string `json:"data"`
 	// RequestID identifies the request in Signet's logs.
 	RequestID string `json:"requestId"`
-	// ArchiveID identifies the archived result, when the worker archives.
+	// ArchiveID is the ID the archive keeps the request under (its request
+	// ID, for GET /admin/api/archive/{requestId}), when the worker archives.
 	ArchiveID string `json:"archiveId,omitempty"`
 	// SignerCertificate is the signer's certificate, base64 DER.
 	SignerCertificate string `json:"signerCertificate,omitempty"`
@@ -48,9 +51,12 @@ type RESTResponse struct {
 const restShape = `{"data": "...", "encoding": "NONE" or "BASE64", "metaData": {"KEY": "value"}}`
 
 // rest serves POST /signserver/rest/v1/workers/{idOrName}/process. Its JSON
-// body is held in memory, so it is bounded by the request memory bound
-// (Limits.MaxRequestMemory), not only by the upload limit; larger documents
-// go to the worker servlet, which streams them.
+// body is held in memory once: read into one buffer bounded by the request
+// memory bound (Limits.MaxRequestMemory), not only by the upload limit, and
+// the data member is unescaped and base64-decoded in place in that buffer,
+// so that a body of the bound costs the bound, not the body, its text and
+// its decoded bytes. Larger documents go to the worker servlet, which
+// streams them.
 func (s *Server) rest(c echo.Context) error {
 	r := c.Request()
 	ct, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
@@ -61,29 +67,21 @@ func (s *Server) rest(c echo.Context) error {
 	if r.ContentLength > limit {
 		return restTooLarge(limit)
 	}
-	body := &cappedReader{r: r.Body, left: limit}
-	req, err := decodeREST(body)
-	if body.over {
+	body, err := readBody(r.Body, r.ContentLength, limit)
+	if errors.Is(err, errOverMemory) {
 		return restTooLarge(limit)
 	}
 	if err != nil {
 		return err
 	}
-	var raw []byte
-	switch strings.ToUpper(req.Encoding) {
-	case "", "NONE":
-		if !req.exact {
-			return badRequest("Field data is not valid UTF-8 text (encoding NONE) and would not be signed as sent: send binary data base64-encoded with encoding BASE64.")
-		}
-		raw = []byte(*req.Data)
-	case "BASE64":
-		if raw, err = base64.StdEncoding.DecodeString(*req.Data); err != nil {
-			return badRequest("Field data is not valid base64 (encoding BASE64): send standard base64 with padding.")
-		}
-	default:
-		return badRequest("encoding %q is not supported: use NONE or BASE64.", req.Encoding)
+	req, err := decodeREST(body)
+	if err != nil {
+		return err
 	}
-	req.Data = nil // let the text go before the worker runs
+	raw, err := req.document()
+	if err != nil {
+		return err
+	}
 	meta, err := restMetadata(req.MetaData)
 	if err != nil {
 		return err
@@ -93,6 +91,36 @@ func (s *Server) rest(c echo.Context) error {
 		return err
 	}
 	return c.JSONBlob(http.StatusOK, s.restResponse(infoOf(c).id, resp))
+}
+
+// readBody reads a body of size bytes (-1: unknown) into one buffer of at
+// most limit bytes, sized once when the length is known. A body of unknown
+// length is read in chunks and joined once (twice its size at the peak,
+// where growing one buffer would copy it again at every doubling). A
+// longer body is errOverMemory.
+func readBody(r io.Reader, size, limit int64) ([]byte, error) {
+	c := &cappedReader{r: r, left: limit}
+	if size >= 0 {
+		b := make([]byte, size) // net/http holds the body to its Content-Length
+		if _, err := io.ReadFull(c, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	var chunks [][]byte
+	for {
+		chunk := make([]byte, 256<<10)
+		n, err := io.ReadFull(c, chunk)
+		if n > 0 {
+			chunks = append(chunks, chunk[:n])
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return bytes.Join(chunks, nil), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // restTooLarge is the 413 of a REST body over the request memory bound.
@@ -146,6 +174,11 @@ func (s *Server) restResponse(id string, resp *workers.Response) []byte {
 	b = enc.AppendEncode(b, resp.Data)
 	b = append(b, `","requestId":`...)
 	b = append(b, idJSON...)
+	if resp.ArchiveID != "" {
+		aid, _ := json.Marshal(resp.ArchiveID)
+		b = append(b, `,"archiveId":`...)
+		b = append(b, aid...)
+	}
 	if cert != "" {
 		b = append(b, `,"signerCertificate":"`...)
 		b = append(b, cert...)
@@ -177,81 +210,86 @@ func (c *certText) text(cert *x509.Certificate) string {
 	return t
 }
 
-// restWire is RESTRequest as read: metaData values are checked one by one,
-// so that an error can name the key whose value is not a string.
+// restWire is RESTRequest as read: data is kept as its JSON text (in the
+// body's buffer), and metaData values are checked one by one, so that an
+// error can name the key whose value is not a string.
 type restWire struct {
 	Data     *restData                  `json:"data"`
 	Encoding string                     `json:"encoding"`
 	MetaData map[string]json.RawMessage `json:"metaData"`
 }
 
-// restRequest is a decoded RESTRequest and whether its data decoded to
-// exactly the text the client wrote.
+// restRequest is a decoded RESTRequest whose data is still the JSON string
+// literal in the body's buffer.
 type restRequest struct {
-	RESTRequest
-	exact bool
+	data     []byte // the literal, quotes included
+	Encoding string
+	MetaData map[string]string
 }
 
-// restData is the data field: a JSON string, and whether encoding/json
-// kept its text exactly (it replaces invalid UTF-8 and unpaired surrogate
-// escapes with U+FFFD, which would change the bytes signed).
+// restData is the data member: its JSON string literal, not a copy. Data
+// given to json.Unmarshal is the caller's, and encoding/json hands an
+// Unmarshaler a slice of it; the buffer is not changed until document.
 type restData struct {
-	s     *string
-	exact bool
+	lit []byte
 }
 
 func (d *restData) UnmarshalJSON(b []byte) error {
 	if string(b) == "null" {
 		return nil
 	}
-	var v string
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
+	if b[0] != '"' {
+		var v string
+		return json.Unmarshal(b, &v) // the type error, named by field
 	}
-	d.s, d.exact = &v, workers.ExactJSONString(b)
+	d.lit = b
 	return nil
 }
 
+// restFields are the members of a REST request, matched as encoding/json
+// matches struct fields (case-insensitively).
+var restFields = []string{"data", "encoding", "metaData"}
+
+// anyValue takes any JSON value and keeps nothing: a map of them lists an
+// object's member names without copying the values.
+type anyValue struct{}
+
+func (*anyValue) UnmarshalJSON([]byte) error { return nil }
+
 // decodeREST reads one JSON object with only the known fields, each of its
-// type, and nothing after it.
-func decodeREST(body io.Reader) (*restRequest, error) {
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
+// type, and nothing after it, from the body's buffer.
+func decodeREST(body []byte) (*restRequest, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, badRequest("The request body is empty: send %s.", restShape)
+	}
 	var req restWire
-	if err := dec.Decode(&req); err != nil {
+	if err := json.Unmarshal(body, &req); err != nil {
 		var (
-			mbe *http.MaxBytesError
-			te  *json.UnmarshalTypeError
-			se  *json.SyntaxError
+			te *json.UnmarshalTypeError
+			se *json.SyntaxError
 		)
 		switch {
-		case errors.As(err, &mbe):
-			return nil, err
 		case errors.As(err, &te) && te.Field == "":
 			return nil, badRequest("The request body is a JSON %s, not an object: send %s.", te.Value, restShape)
 		case errors.As(err, &te):
 			return nil, badRequest("Field %q has the wrong type (%s): data and encoding are strings, metaData maps names to strings.", te.Field, te.Value)
-		case errors.Is(err, io.EOF):
-			return nil, badRequest("The request body is empty: send %s.", restShape)
-		case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
-			return nil, badRequest("The request body is not valid JSON: send %s.", restShape)
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			// encoding/json has no error type for unknown fields.
-			return nil, badRequest("The request has an unknown field %s: use data, encoding and metaData.", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		case errors.As(err, &se) && strings.Contains(se.Error(), "after top-level value"):
+			// encoding/json has no error type for data after the value.
+			return nil, badRequest("The request body has more after the JSON object: send one object.")
 		}
 		return nil, badRequest("The request body is not valid JSON: send %s.", restShape)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, err
+	var members map[string]anyValue
+	json.Unmarshal(body, &members) // an object: the first pass said so
+	for _, k := range slices.Sorted(maps.Keys(members)) {
+		if !slices.ContainsFunc(restFields, func(f string) bool { return strings.EqualFold(f, k) }) {
+			return nil, badRequest("The request has an unknown field %q: use data, encoding and metaData.", k)
 		}
-		return nil, badRequest("The request body has more after the JSON object: send one object.")
 	}
-	if req.Data == nil || req.Data.s == nil {
+	if req.Data == nil || req.Data.lit == nil {
 		return nil, badRequest("The request has no data field: send the document in data.")
 	}
-	out := &restRequest{RESTRequest: RESTRequest{Data: req.Data.s, Encoding: req.Encoding}, exact: req.Data.exact}
+	out := &restRequest{data: req.Data.lit, Encoding: req.Encoding}
 	if req.MetaData != nil {
 		out.MetaData = make(map[string]string, len(req.MetaData))
 	}
@@ -264,4 +302,108 @@ func decodeREST(body io.Reader) (*restRequest, error) {
 		out.MetaData[k] = v
 	}
 	return out, nil
+}
+
+// document decodes the data member in place, in the body's buffer: the
+// JSON text unescaped, then, with encoding BASE64, base64-decoded. Text
+// that encoding/json would alter (invalid UTF-8, an unpaired surrogate
+// escape, both replaced by U+FFFD) is refused: it would not be signed as
+// sent.
+func (req *restRequest) document() ([]byte, error) {
+	exact := workers.ExactJSONString(req.data)
+	switch strings.ToUpper(req.Encoding) {
+	case "", "NONE":
+		if !exact {
+			return nil, badRequest("Field data is not valid UTF-8 text (encoding NONE) and would not be signed as sent: send binary data base64-encoded with encoding BASE64.")
+		}
+		return unescapeInPlace(req.data), nil
+	case "BASE64":
+		if exact { // else it holds a character outside base64's alphabet
+			if raw, ok := decodeBase64InPlace(unescapeInPlace(req.data)); ok {
+				return raw, nil
+			}
+		}
+		return nil, badRequest("Field data is not valid base64 (encoding BASE64): send standard base64 with padding.")
+	}
+	return nil, badRequest("encoding %q is not supported: use NONE or BASE64.", req.Encoding)
+}
+
+// unescapeInPlace turns a valid JSON string literal (quotes included) whose
+// text is exact (workers.ExactJSONString) into its bytes, written over the
+// literal: every escape is at least as long as what it stands for.
+func unescapeInPlace(lit []byte) []byte {
+	src := lit[1 : len(lit)-1]
+	w := 0
+	for r := 0; r < len(src); {
+		c := src[r]
+		if c != '\\' {
+			src[w] = c
+			w, r = w+1, r+1
+			continue
+		}
+		switch e := src[r+1]; e {
+		case 'u':
+			cp := hex4(src[r+2 : r+6])
+			r += 6
+			if utf16.IsSurrogate(cp) { // paired: exactness was checked
+				cp = utf16.DecodeRune(cp, hex4(src[r+2:r+6]))
+				r += 6
+			}
+			w += utf8.EncodeRune(src[w:], cp)
+		default:
+			src[w] = jsonEscapes[e]
+			w, r = w+1, r+2
+		}
+	}
+	return src[:w]
+}
+
+// jsonEscapes maps the letter of a one-letter JSON escape to its byte.
+var jsonEscapes = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
+
+// hex4 is the value of four hex digits that a valid JSON \u escape has.
+func hex4(b []byte) rune {
+	var v rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= 'a':
+			c -= 'a' - 10
+		case c >= 'A':
+			c -= 'A' - 10
+		default:
+			c -= '0'
+		}
+		v = v<<4 | rune(c)
+	}
+	return v
+}
+
+// decodeBase64InPlace decodes standard base64 (padded; CR and LF ignored,
+// as base64.StdEncoding.DecodeString does) over its own text. Each chunk
+// is copied out before its bytes are written, and the output never passes
+// the input read so far.
+func decodeBase64InPlace(b []byte) ([]byte, bool) {
+	n := 0 // drop line breaks first, so that chunks hold whole quanta
+	for _, c := range b {
+		if c != '\r' && c != '\n' {
+			b[n] = c
+			n++
+		}
+	}
+	b = b[:n]
+	var chunk [4096]byte
+	w := 0
+	for r := 0; r < len(b); {
+		c := copy(chunk[:], b[r:])
+		r += c
+		if r < len(b) && bytes.IndexByte(chunk[:c], '=') >= 0 {
+			return nil, false // padding before the end
+		}
+		m, err := base64.StdEncoding.Decode(b[w:], chunk[:c])
+		if err != nil {
+			return nil, false
+		}
+		w += m
+	}
+	return b[:w], true
 }

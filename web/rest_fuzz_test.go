@@ -14,10 +14,10 @@ func FuzzDecodeREST(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		req, err := decodeREST(strings.NewReader(body))
+		req, err := decodeREST([]byte(body))
 		var he *httpError
 		switch {
-		case err == nil && (req == nil || req.Data == nil):
+		case err == nil && (req == nil || req.data == nil):
 			t.Fatal("decodeREST accepted a body without data")
 		case err != nil && !(errors.As(err, &he) && he.code == http.StatusBadRequest && strings.HasSuffix(he.msg, ".")):
 			t.Fatalf("error %v is not a 400 with a sentence", err)

@@ -34,6 +34,7 @@ func TestRESTResponseMatchesEncodingJSON(t *testing.T) {
 		{"plain", "req-1", workers.Response{Data: []byte("signature bytes"), SignerCertificate: cert}},
 		{"metadata", `odd "id" <&>`, workers.Response{Data: []byte{0, 1, 2, 255}, Metadata: map[string]string{"B": "two", "A": "ü\"1"}, SignerCertificate: cert}},
 		{"no certificate", "x", workers.Response{Data: nil}},
+		{"archived", "req-2", workers.Response{Data: []byte("sig"), ArchiveID: "req-2"}},
 	}
 	var s Server
 	for _, c := range cases {
@@ -43,7 +44,7 @@ func TestRESTResponseMatchesEncodingJSON(t *testing.T) {
 				if err := json.Unmarshal(s.restResponse(c.id, &c.resp), &got); err != nil {
 					t.Fatalf("not JSON: %v", err)
 				}
-				want := RESTResponse{Data: base64.StdEncoding.EncodeToString(c.resp.Data), RequestID: c.id, MetaData: c.resp.Metadata}
+				want := RESTResponse{Data: base64.StdEncoding.EncodeToString(c.resp.Data), RequestID: c.id, ArchiveID: c.resp.ArchiveID, MetaData: c.resp.Metadata}
 				if want.MetaData == nil {
 					want.MetaData = map[string]string{}
 				}

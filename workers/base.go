@@ -36,6 +36,8 @@ type base struct {
 	// worker.
 	allowSHA1 bool
 	access    config.Access
+	// archive keeps what the worker signs (ARCHIVERS); nil: nothing.
+	archive *archiver
 }
 
 // configProblems returns the worker's configuration problems, which are
@@ -72,6 +74,9 @@ func (b *base) status(ctx context.Context, checkKey func(crypto.PublicKey) error
 	}
 	if b.tok == nil {
 		return Status{Errors: []string{fmt.Sprintf("Crypto token %q is not available.", b.tokName)}}
+	}
+	if b.archive != nil && b.archive.store == nil {
+		return Status{Errors: []string{"The worker archives what it signs (ARCHIVERS), but this server keeps no archive."}}
 	}
 	if st := b.tok.Status(ctx); st.State != tokens.Active {
 		return Status{Errors: []string{fmt.Sprintf("Crypto token %q is offline: %s", b.tokName, st.Reason)}}

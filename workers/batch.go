@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
@@ -288,10 +289,14 @@ func encodeBatch(items []batchItem, sigs [][]byte) ([]byte, error) {
 	return buf, nil
 }
 
-// inChunks calls f on contiguous ranges that split [0, n), one per CPU and
-// in parallel: the per-item work of a batch besides signing (signed
-// attributes, DER and base64 encoding) would otherwise run on one core
-// while the others wait. Small batches run on the caller's goroutine.
+// inChunks calls f on contiguous ranges that split [0, n), on one
+// goroutine per CPU in parallel: the per-item work of a batch besides
+// signing (signed attributes, DER and base64 encoding) would otherwise run
+// on one core while the others wait. The goroutines take the next range as
+// they finish one (about eight per goroutine, at least minChunk items), so
+// that a goroutine the machine's other load holds back delays the batch by
+// one range rather than by its whole share, as one range per CPU did. Small
+// batches run on the caller's goroutine, which always takes ranges too.
 func inChunks(n int, f func(lo, hi int)) {
 	const minChunk = 64
 	p := min(runtime.GOMAXPROCS(0), n/minChunk)
@@ -299,10 +304,22 @@ func inChunks(n int, f func(lo, hi int)) {
 		f(0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	for k := range p {
-		wg.Go(func() { f(k*n/p, (k+1)*n/p) })
+	size := max(minChunk, n/(8*p))
+	var next atomic.Int64
+	work := func() {
+		for {
+			lo := int(next.Add(int64(size))) - size
+			if lo >= n {
+				return
+			}
+			f(lo, min(lo+size, n))
+		}
 	}
+	var wg sync.WaitGroup
+	for range p - 1 {
+		wg.Go(work)
+	}
+	work()
 	wg.Wait()
 }
 

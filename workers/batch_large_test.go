@@ -119,7 +119,7 @@ func BenchmarkBatchEngine(b *testing.B) {
 	f := newFixture(b)
 	ctx := context.Background()
 	y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n  - name: W\n    id: 1\n    kind: CAdESSigner\n    token: t\n    key: k\n    properties:\n" +
-		"      BATCHSIGNING: true\n      CLIENTSIDEHASHING: true\n      DETACHEDSIGNATURE: true\n      ACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256\n"
+		"      AUTHTYPE: NOAUTH\n      BATCHSIGNING: true\n      CLIENTSIDEHASHING: true\n      DETACHEDSIGNATURE: true\n      ACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256\n"
 	cfg, err := config.Parse(filepath.Join(b.TempDir(), "w.yaml"), []byte(y))
 	if err != nil {
 		b.Fatal(err)

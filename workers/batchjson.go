@@ -411,13 +411,13 @@ func fastItem(b []byte, it *BatchItem) bool {
 			return false
 		}
 		var f int
-		switch k {
+		switch string(k) { // no allocation: keys are compared, not kept
 		case "data":
-			it.Data, f = v, 0
+			it.Data, f = string(v), 0
 		case "hashingAlgorithm":
-			it.HashingAlgorithm, f = v, 1
+			it.HashingAlgorithm, f = algorithmName(v), 1
 		case "customIdentifier":
-			it.CustomIdentifier, f = v, 2
+			it.CustomIdentifier, f = string(v), 2
 		default:
 			return false // unknown or differently cased: encoding/json decides
 		}
@@ -462,23 +462,40 @@ func (p *jsonScan) byte(c byte) bool {
 	return false
 }
 
-// str reads a string of printable ASCII without escapes.
-func (p *jsonScan) str() (string, bool) {
+// str reads a string of printable ASCII without escapes and returns its
+// bytes, in p.b: the caller copies what it keeps.
+func (p *jsonScan) str() ([]byte, bool) {
 	if !p.byte('"') {
-		return "", false
+		return nil, false
 	}
 	start := p.i
 	for p.i < len(p.b) {
 		c := p.b[p.i]
 		switch {
 		case c == '"':
-			s := string(p.b[start:p.i])
+			s := p.b[start:p.i]
 			p.i++
 			return s, true
 		case c == '\\' || c < 0x20 || c >= 0x80:
-			return "", false
+			return nil, false
 		}
 		p.i++
 	}
-	return "", false
+	return nil, false
+}
+
+// algorithmName returns the hashingAlgorithm of a batch item as a string,
+// the usual names without an allocation per item.
+func algorithmName(b []byte) string {
+	switch string(b) {
+	case "SHA-256":
+		return "SHA-256"
+	case "SHA-384":
+		return "SHA-384"
+	case "SHA-512":
+		return "SHA-512"
+	case "SHA256":
+		return "SHA256"
+	}
+	return string(b)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/tokens"
 )
 
@@ -27,9 +28,12 @@ type BuildOptions struct {
 	// (a worker, the vendor APIs, the admin test-sign) goes through the
 	// key's policy, counted and recorded (tokens/guard.Guard). Nil: the
 	// tokens are used as they are, unlimited and unrecorded (tests).
-	Guard  tokens.KeyGuard
-	Now    func() time.Time
-	Logger *slog.Logger
+	Guard tokens.KeyGuard
+	// Archive keeps what workers with ARCHIVERS sign. Nil: such workers
+	// refuse to sign, since they cannot keep their promise.
+	Archive state.Archive
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // Build makes a Set from a configuration. It never fails as a whole: a worker
@@ -109,6 +113,7 @@ func build(wc config.Worker, toks map[string]tokens.Token, tokErr map[string]str
 		disabled:  p.Bool(config.PropDisabled),
 		allowSHA1: p.Bool(config.PropAllowSHA1),
 		access:    config.Access{Type: p.String(config.PropAuthType), Clients: wc.AuthorizedClients, Users: wc.Users},
+		archive:   newArchiver(p, opts.Archive, opts.Now),
 	}
 	for _, pr := range wc.Problems {
 		b.problems = append(b.problems, pr.Error())

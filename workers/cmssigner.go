@@ -174,6 +174,11 @@ func (w *CMSSigner) signerFor(c *cmsCache, h crypto.Hash, oid asn1.ObjectIdentif
 
 // Process signs one document, one client-side digest or a batch.
 func (w *CMSSigner) Process(ctx context.Context, req *Request) (*Response, error) {
+	return w.archived(ctx, req, w.process)
+}
+
+// process is Process without the archive.
+func (w *CMSSigner) process(ctx context.Context, req *Request) (*Response, error) {
 	if err := w.ready(); err != nil {
 		return nil, err
 	}

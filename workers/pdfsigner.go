@@ -139,6 +139,11 @@ type signed struct {
 
 // Process signs one PDF, or a batch of PDFs.
 func (w *PDFSigner) Process(ctx context.Context, req *Request) (*Response, error) {
+	return w.archived(ctx, req, w.process)
+}
+
+// process is Process without the archive.
+func (w *PDFSigner) process(ctx context.Context, req *Request) (*Response, error) {
 	if err := w.ready(); err != nil {
 		return nil, err
 	}

@@ -81,6 +81,11 @@ func opts(scheme cms.Scheme, h crypto.Hash) crypto.SignerOpts {
 
 // Process signs the request data.
 func (w *PlainSigner) Process(ctx context.Context, req *Request) (*Response, error) {
+	return w.archived(ctx, req, w.process)
+}
+
+// process is Process without the archive.
+func (w *PlainSigner) process(ctx context.Context, req *Request) (*Response, error) {
 	if err := w.ready(); err != nil {
 		return nil, err
 	}

@@ -165,6 +165,11 @@ func (w *TimeStampSigner) Status(ctx context.Context) Status {
 // get a rejection response; errors are for a worker that cannot serve at
 // all (misconfigured, token offline).
 func (w *TimeStampSigner) Process(ctx context.Context, req *Request) (*Response, error) {
+	return w.archived(ctx, req, w.process)
+}
+
+// process is Process without the archive.
+func (w *TimeStampSigner) process(ctx context.Context, req *Request) (*Response, error) {
 	if err := req.requireType(ContentTypeTimeStampQuery, "A time-stamp query (RFC 3161)"); err != nil {
 		return nil, err
 	}

@@ -72,7 +72,9 @@ func (f *fixture) set(t testing.TB, workersYAML string) *workers.Set {
 		t.Fatal(err)
 	}
 	return workers.Build(context.Background(), cfg, workers.BuildOptions{
-		Open: func(context.Context, config.Token) (tokens.Token, error) { return f.tok, nil },
+		Open:    func(context.Context, config.Token) (tokens.Token, error) { return f.tok, nil },
+		Archive: f.archive,
+		Now:     f.now,
 	})
 }
 

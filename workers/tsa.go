@@ -157,7 +157,11 @@ func (ts *timeStamper) timeStampAll(ctx context.Context, ps []*cms.Pending, sigs
 		return err
 	}
 	if err != nil {
-		return Unavailable(err, "The signatures could not be time-stamped by %s: %v.", ts.where, err)
+		what := "signatures"
+		if len(ps) == 1 {
+			what = "signature"
+		}
+		return Unavailable(err, "The %s could not be time-stamped by %s: %v.", what, ts.where, err)
 	}
 	digests := make([][]byte, len(sigs))
 	inChunks(len(sigs), func(lo, hi int) {

@@ -122,6 +122,9 @@ type Response struct {
 	Metadata          map[string]string
 	// Items is the number of signatures made (1, or the batch size).
 	Items int
+	// ArchiveID is the ID the archive keeps this request and answer under
+	// (the request ID) when the worker archives (ARCHIVERS); "" otherwise.
+	ArchiveID string
 }
 
 // Status is a worker's health: Active, or offline with the reasons.

@@ -23,6 +23,7 @@ import (
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/internal/demo"
+	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/soft"
 	"github.com/signet-project/signet/workers"
@@ -32,6 +33,9 @@ import (
 type fixture struct {
 	ca  *demo.CA
 	tok *countingToken
+	// archive and now, when set, are the workers' BuildOptions.
+	archive state.Archive
+	now     func() time.Time
 }
 
 // countingToken counts signatures and batch calls made through it, so that
@@ -121,6 +125,17 @@ func (f *fixture) workerOf(t testing.TB, kind, props string) workers.Worker {
 			y += "      " + l + "\n"
 		}
 	}
+	w, err := f.build(t, y).Lookup("W")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// build builds the workers of the configuration y, every token the
+// fixture's.
+func (f *fixture) build(t testing.TB, y string) *workers.Set {
+	t.Helper()
 	cfg, err := config.Parse(filepath.Join(t.TempDir(), "w.yaml"), []byte(y))
 	if err != nil {
 		t.Fatal(err)
@@ -129,14 +144,11 @@ func (f *fixture) workerOf(t testing.TB, kind, props string) workers.Worker {
 	if f.tok.batch {
 		tok = batchToken{f.tok}
 	}
-	set := workers.Build(context.Background(), cfg, workers.BuildOptions{
-		Open: func(context.Context, config.Token) (tokens.Token, error) { return tok, nil },
+	return workers.Build(context.Background(), cfg, workers.BuildOptions{
+		Open:    func(context.Context, config.Token) (tokens.Token, error) { return tok, nil },
+		Archive: f.archive,
+		Now:     f.now,
 	})
-	w, err := set.Lookup("W")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
 }
 
 func process(w workers.Worker, data []byte, meta map[string]string) (*workers.Response, error) {

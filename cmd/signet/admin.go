@@ -107,7 +107,8 @@ func adminCommands() []command {
 				c.WorkerTable(ws)
 			})
 		})),
-		adminCmd("audit list", "", "the audit log, oldest first", [2]int{0, 0}, adminAuditList),
+		adminCmd("audit list", "", "the audit log, oldest first; with --signing the signing log, searched by hash, key, worker, user, client, request ID, result and time", [2]int{0, 0}, adminAuditList),
+		adminCmd("archive get", "REQUESTID", "what a worker with ARCHIVERS kept of a request (--out DIR writes the request and response files)", [2]int{1, 1}, adminArchiveGet),
 		{name: "admin audit verify", short: "check the audit log's hash chain in a data folder, or a cluster's (--state)", max: 0, setup: auditVerifyCmd},
 		{name: "admin hash-password", short: "print the bcrypt hash of a password (from --password-file, else stdin) for a user's passwordHash", max: 0, setup: hashPasswordCmd},
 	}
@@ -360,4 +361,47 @@ func hashPasswordCmd(fs *flag.FlagSet) runFunc {
 		fmt.Fprintln(io.out, h)
 		return nil
 	}
+}
+
+// adminArchiveGet prints the archived items of a request ID and, with
+// --out, writes each kept request and response to DIR/REQUESTID.N.request
+// and .response (N from 1, oldest first).
+func adminArchiveGet(fs *flag.FlagSet) adminRun {
+	out := fs.String("out", "", "write the kept requests and responses to files in `folder`")
+	return func(ctx context.Context, c *adminclient.Client, args []string) error {
+		var items []adminapi.ArchiveItem
+		var werr error
+		err := c.Show(ctx, http.MethodGet, "/archive/"+url.PathEscape(args[0]), nil, &items, func() {
+			c.ArchiveTable(items)
+			if *out != "" {
+				werr = writeArchive(c, *out, args[0], items)
+			}
+		})
+		if err == nil && werr != nil {
+			return fmt.Errorf("archive get: %w", werr)
+		}
+		return err
+	}
+}
+
+// writeArchive writes the kept sides of items to files in dir.
+func writeArchive(c *adminclient.Client, dir, id string, items []adminapi.ArchiveItem) error {
+	base := filepath.Base(filepath.Clean("/" + id)) // a request ID names no other folder
+	for i, it := range items {
+		for _, f := range []struct {
+			ext  string
+			kept bool
+			data []byte
+		}{{"request", it.RequestKept, it.Request}, {"response", it.ResponseKept, it.Response}} {
+			if !f.kept {
+				continue
+			}
+			name := filepath.Join(dir, fmt.Sprintf("%s.%d.%s", base, i+1, f.ext))
+			if err := os.WriteFile(name, f.data, 0o600); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.Out, "Wrote %s.\n", name)
+		}
+	}
+	return nil
 }

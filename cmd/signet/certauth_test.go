@@ -149,7 +149,22 @@ func (s *certServer) do(t *testing.T, cred, method, path string, body any) *http
 // adminGet reads an admin API answer as the demo admin (basic) into out.
 func (s *certServer) adminGet(t *testing.T, path string, out any) {
 	t.Helper()
-	resp := s.do(t, "basic:admin:"+s.password, http.MethodGet, "/admin/api"+path, nil)
+	adminGet(t, s.url, s.password, path, out)
+}
+
+// adminGet reads the answer of GET /admin/api+path on the server at base,
+// as the demo user admin with password, into out.
+func adminGet(t *testing.T, base, password, path string, out any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, base+"/admin/api"+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("admin", password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)

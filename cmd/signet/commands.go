@@ -102,11 +102,7 @@ func serveCmd(fs *flag.FlagSet) runFunc {
 		if o.MaxUpload < 0 {
 			return usageError("--max-upload must not be negative")
 		}
-		var handler slog.Handler = slog.NewTextHandler(io.err, nil)
-		if format == "json" {
-			handler = slog.NewJSONHandler(io.err, nil)
-		}
-		o.Configs, o.Logger, o.Stdout = configs, slog.New(handler), io.out
+		o.Configs, o.Logger, o.Stdout = configs, slog.New(srv.LogHandler(io.err, format == "json")), io.out
 		if io.reloads != nil {
 			o.Reload = io.reloads(ctx)
 		}

@@ -261,9 +261,9 @@ func TestAdminUI(t *testing.T) {
 			t.Errorf("a wrong password was not refused: %s", b.location())
 		}
 		b.check("login-wrong-password")
-		b.login("operator", s.password)
-		if h := b.text("h1"); h != "Forbidden" {
-			t.Errorf("a user without the admin role got %q, want the 403 page", h)
+		b.login("demo", s.password)
+		if h := b.text("h1"); h != "Forbidden" || !strings.Contains(b.text("main"), "User demo has no role of the admin UI") {
+			t.Errorf("a user with the dsm role only got %q, want the 403 page", h)
 		}
 		b.check("forbidden-not-admin")
 	})
@@ -490,9 +490,9 @@ func TestAdminUI(t *testing.T) {
 		b.check("audit-search")
 
 		// And in the signing log.
-		b.open("/admin/signlog?key=signer-p256")
+		b.open("/admin/signlog?key=signer-p256&user=admin")
 		if rows := b.text("table.signlog tbody"); !strings.Contains(rows, "worker/CAdESSigner") {
-			t.Errorf("the signing log page does not show the try-it signing:\n%s", rows)
+			t.Errorf("the signing log page does not show the try-it signing as admin's:\n%s", rows)
 		}
 		b.check("signlog-search")
 

@@ -381,6 +381,14 @@ func TestPendingUnsignedAttributes(t *testing.T) {
 	small, _ := asn1.Marshal(struct{ A, B int }{1, 2})
 	large, _ := asn1.Marshal(bytes.Repeat([]byte{7}, 70000))
 	other := asn1.ObjectIdentifier{1, 2, 3, 4}
+	// Token-like values: SignedData with certificates, whose base64
+	// AppendBase64 takes from its cache, and one without.
+	tsaKey := issue(t, ca, "EC-P256")
+	token := func(levels int) []byte {
+		return signWith(t, tsaKey, cms.Options{Chain: []*x509.Certificate{tsaKey.cert, ca.Cert}, IncludeCertificates: levels,
+			Algorithm: cms.Algorithm{Hash: crypto.SHA256, Scheme: cms.ECDSA}, CAdES: true}, []byte("TSTInfo"), false)
+	}
+	token2, token1, token0 := token(2), token(1), token(0)
 	type attr struct {
 		oid   asn1.ObjectIdentifier
 		value []byte
@@ -393,27 +401,17 @@ func TestPendingUnsignedAttributes(t *testing.T) {
 		{"time-stamp", []attr{{cms.OIDSignatureTimeStampToken, small}}},
 		{"large value", []attr{{cms.OIDSignatureTimeStampToken, large}}},
 		{"two, added out of order", []attr{{cms.OIDSignatureTimeStampToken, small}, {other, small}}},
+		{"token with two certificates", []attr{{cms.OIDSignatureTimeStampToken, token2}}},
+		{"token without certificates", []attr{{cms.OIDSignatureTimeStampToken, token0}}},
+		{"two tokens, different certificates", []attr{{cms.OIDSignatureTimeStampToken, token2}, {other, token1}}},
+		{"token with one certificate", []attr{{cms.OIDSignatureTimeStampToken, token1}}},
 	}
 	for _, c := range cases {
-		for _, content := range [][]byte{nil, []byte("attached content")} {
-			t.Run(fmt.Sprintf("%s/attached=%v", c.name, content != nil), func(t *testing.T) {
-				d := sha256.Sum256(content)
-				p, err := s.Prepare(d[:], time.Now())
-				if err != nil {
-					t.Fatal(err)
-				}
-				sig, err := k.key.Sign(rand.Reader, p.Input(), s.SignerOpts())
-				if err != nil {
-					t.Fatal(err)
-				}
-				plain, err := p.Encode(sig, content)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sd, err := cms.Parse(plain)
-				if err != nil {
-					t.Fatal(err)
-				}
+		// Content lengths 0 to 2 move the time-stamp's certificates across
+		// the three base64 group offsets.
+		for _, content := range [][]byte{nil, {}, []byte("a"), []byte("ab"), []byte("attached content")} {
+			t.Run(fmt.Sprintf("%s/content=%q", c.name, content), func(t *testing.T) {
+				p, sig, sd := signedPending(t, s, k, content)
 				for _, a := range c.attrs {
 					if err := p.AddUnsignedAttribute(a.oid, a.value); err != nil {
 						t.Fatal(err)
@@ -471,4 +469,28 @@ func TestPendingUnsignedAttributes(t *testing.T) {
 	if err := p.AddUnsignedAttribute(asn1.ObjectIdentifier{1}, small); err == nil {
 		t.Error("AddUnsignedAttribute accepted an attribute type of one arc")
 	}
+}
+
+// signedPending signs content (nil: detached) with s and k and returns the
+// Pending, its signature and the encoding parsed back.
+func signedPending(t *testing.T, s *cms.Signer, k testKey, content []byte) (*cms.Pending, []byte, *cms.SignedData) {
+	t.Helper()
+	d := sha256.Sum256(content)
+	p, err := s.Prepare(d[:], time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := k.key.Sign(rand.Reader, p.Input(), s.SignerOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := p.Encode(sig, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := cms.Parse(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, sig, sd
 }

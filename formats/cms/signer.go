@@ -6,13 +6,13 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -55,12 +55,15 @@ type Signer struct {
 	sdHead []byte // DER version and digestAlgorithms of SignedData
 	eCT    []byte // DER OBJECT IDENTIFIER eContentType
 	certs  []byte // DER [0] certificates, or nil
-	// certs64[k] is the base64 of certs[k:], cut to whole 3-byte groups:
-	// AppendBase64 copies it instead of encoding the certificates, the
-	// bulk of a signature, again for every one.
-	certs64 [3][]byte
-	siHead  []byte // DER version, sid and digestAlgorithm of SignerInfo
-	sigAlg  []byte // DER signatureAlgorithm
+	// certs64 holds the base64 of certs: AppendBase64 copies it instead
+	// of encoding the certificates, the bulk of a signature, again for
+	// every one.
+	certs64 *b64Block
+	// tokenCerts is the same for the certificates of the last time-stamp
+	// token added as an unsigned attribute (see tokenBlock).
+	tokenCerts atomic.Pointer[b64Block]
+	siHead     []byte // DER version, sid and digestAlgorithm of SignerInfo
+	sigAlg     []byte // DER signatureAlgorithm
 
 	// attrs are the signed attributes with a zero digest and time, sorted as
 	// DER requires, for a UTCTime ([0]) and a GeneralizedTime ([1]) signing
@@ -116,12 +119,7 @@ func NewSigner(opts Options) (*Signer, error) {
 			})
 		})
 	}
-	for k := range s.certs64 {
-		if k < len(s.certs) {
-			whole := (len(s.certs) - k) / 3 * 3
-			s.certs64[k] = base64.StdEncoding.AppendEncode(nil, s.certs[k:k+whole])
-		}
-	}
+	s.certs64 = newB64Block(s.certs)
 	s.siHead = build(func(b *cryptobyte.Builder) {
 		b.AddASN1Int64(1) // sid is IssuerAndSerialNumber
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
@@ -300,10 +298,39 @@ type Pending struct {
 	s     *Signer
 	attrs []byte // DER SET OF Attribute, as signed
 	input []byte
-	// unsigned are the DER Attributes of unsignedAttrs, in DER SET OF
-	// order, and unsignedLen their total length.
-	unsigned    [][]byte
+	// unsigned are the Attributes of unsignedAttrs, in DER SET OF order,
+	// and unsignedLen the length of their encodings.
+	unsigned    []unsignedAttr
 	unsignedLen int64
+}
+
+// unsignedAttr is an Attribute with one value: its DER is head followed by
+// value, which is the caller's, not copied.
+type unsignedAttr struct {
+	head  []byte // SEQUENCE header, attrType, SET header
+	value []byte
+}
+
+// compare orders attributes as DER orders a SET OF: by their encodings.
+func (a unsignedAttr) compare(b unsignedAttr) int {
+	x, y := a.head, b.head
+	xs, ys := a.value, b.value
+	for {
+		if len(x) == 0 {
+			x, xs = xs, nil
+		}
+		if len(y) == 0 {
+			y, ys = ys, nil
+		}
+		if len(x) == 0 || len(y) == 0 {
+			return len(x) - len(y)
+		}
+		n := min(len(x), len(y))
+		if c := bytes.Compare(x[:n], y[:n]); c != 0 {
+			return c
+		}
+		x, y = x[n:], y[n:]
+	}
 }
 
 // Prepare builds the signed attributes for a content digest made with
@@ -354,7 +381,11 @@ func (s *Signer) Prepare(digest []byte, signingTime time.Time) (*Pending, error)
 // value, once it is known. Size, Encode, AppendEncode, AppendBase64 and
 // WriteTo include it, so that a time-stamped signature is encoded once
 // rather than encoded, parsed and encoded again (SignedData.
-// AddUnsignedAttribute does that for a signature made elsewhere).
+// AddUnsignedAttribute does that for a signature made elsewhere). value is
+// kept, not copied: it must not change until the encoding is written.
+// When value is a ContentInfo with certificates (a time-stamp token),
+// AppendBase64 copies their base64 from the Signer's cache of the last
+// token's certificates instead of encoding them again.
 func (p *Pending) AddUnsignedAttribute(typ asn1.ObjectIdentifier, value []byte) error {
 	v := cryptobyte.String(value)
 	var elem cryptobyte.String
@@ -366,18 +397,16 @@ func (p *Pending) AddUnsignedAttribute(typ asn1.ObjectIdentifier, value []byte) 
 	if !ok {
 		return errors.New("cms: the attribute type is not a valid object identifier")
 	}
-	// Attribute ::= SEQUENCE { attrType, attrValues SET OF }, written in one
-	// allocation: a batch adds one to every item.
-	set := elemLen(int64(len(value)))
-	n := int64(len(oid)) + set
-	a := make([]byte, 0, elemLen(n))
-	a = appendHeader(a, tagSequence, n)
-	a = append(a, oid...)
-	a = appendHeader(a, tagSet, int64(len(value)))
-	a = append(a, value...)
-	i, _ := slices.BinarySearchFunc(p.unsigned, a, bytes.Compare) // DER SET OF order
+	// Attribute ::= SEQUENCE { attrType, attrValues SET OF }
+	n := int64(len(oid)) + elemLen(int64(len(value)))
+	head := make([]byte, 0, int(headerLen(n))+len(oid)+int(headerLen(int64(len(value)))))
+	head = appendHeader(head, tagSequence, n)
+	head = append(head, oid...)
+	head = appendHeader(head, tagSet, int64(len(value)))
+	a := unsignedAttr{head: head, value: value}
+	i, _ := slices.BinarySearchFunc(p.unsigned, a, unsignedAttr.compare) // DER SET OF order
 	p.unsigned = slices.Insert(p.unsigned, i, a)
-	p.unsignedLen += int64(len(a))
+	p.unsignedLen += elemLen(n)
 	return nil
 }
 
@@ -438,6 +467,17 @@ func (p *Pending) appendTail(b []byte, z layout, signature []byte) []byte {
 
 // appendSignerInfos appends the encoding after the certificates.
 func (p *Pending) appendSignerInfos(b []byte, z layout, signature []byte) []byte {
+	b = p.appendSignerInfoHead(b, z, signature)
+	for _, a := range p.unsigned {
+		b = append(b, a.head...)
+		b = append(b, a.value...)
+	}
+	return b
+}
+
+// appendSignerInfoHead appends the encoding after the certificates up to
+// the unsigned attributes.
+func (p *Pending) appendSignerInfoHead(b []byte, z layout, signature []byte) []byte {
 	s := p.s
 	b = appendHeader(b, tagSet, z.sis)     // SignerInfos
 	b = appendHeader(b, tagSequence, z.si) // SignerInfo
@@ -449,9 +489,6 @@ func (p *Pending) appendSignerInfos(b []byte, z layout, signature []byte) []byte
 	b = append(b, signature...)
 	if len(p.unsigned) > 0 {
 		b = appendHeader(b, tagContext1, p.unsignedLen) // unsignedAttrs [1] IMPLICIT SET OF
-		for _, a := range p.unsigned {
-			b = append(b, a...)
-		}
 	}
 	return b
 }
@@ -497,34 +534,35 @@ func (p *Pending) AppendEncode(b []byte, signature []byte, content []byte) ([]by
 
 // AppendBase64 appends the standard base64 (with padding) of the encoding
 // Encode returns to b, using scratch (returned, possibly grown) for the
-// parts around the certificates, whose base64 NewSigner computed once.
+// parts around the certificates, whose base64 NewSigner computed once (and
+// those of a time-stamp token in the unsigned attributes, see
+// AddUnsignedAttribute).
 func (p *Pending) AppendBase64(b, scratch, signature, content []byte) ([]byte, []byte, error) {
 	if len(signature) == 0 {
 		return b, scratch, errNoSignature
 	}
-	enc := base64.StdEncoding
 	cl := int64(-1)
 	if content != nil {
 		cl = int64(len(content))
 	}
 	z := p.layout(len(signature), cl)
-	certs := p.s.certs
-	scratch = p.appendHead(scratch[:0], z)
-	scratch = append(scratch, content...)
-	k := (3 - len(scratch)%3) % 3
-	if k >= len(certs) { // no certificates worth caching: encode it all
-		scratch = p.appendTail(scratch, z, signature)
-		return enc.AppendEncode(b, scratch), scratch, nil
+	w := b64Writer{out: b, pending: p.appendHead(scratch[:0], z)}
+	w.write(content)
+	w.block(p.s.certs64)
+	w.pending = p.appendSignerInfoHead(w.pending, z, signature)
+	for _, a := range p.unsigned {
+		w.write(a.head)
+		c, start := p.s.tokenBlock(a.value)
+		if c == nil {
+			w.write(a.value)
+			continue
+		}
+		w.write(a.value[:start])
+		w.block(c)
+		w.write(a.value[start+len(c.raw):])
 	}
-	// head, content and the first k certificate bytes end on a group
-	// boundary; then the cached groups; then the rest.
-	scratch = append(scratch, certs[:k]...)
-	b = enc.AppendEncode(b, scratch)
-	b = append(b, p.s.certs64[k]...)
-	rest := certs[k+(len(certs)-k)/3*3:]
-	scratch = append(scratch[:0], rest...)
-	scratch = p.appendSignerInfos(scratch, z, signature)
-	return enc.AppendEncode(b, scratch), scratch, nil
+	b, scratch = w.done()
+	return b, scratch, nil
 }
 
 // WriteTo writes the same DER ContentInfo as Encode, with contentLen bytes

@@ -108,3 +108,23 @@ func ParseTime(flag, s string, now time.Time) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("%s must be a time such as 2026-01-31T12:00:00Z or 2026-01-31, or how long ago such as 24h; %q is none of these", flag, s)
 }
+
+// ArchiveTable prints archived items: what of each side was kept.
+func (c *Client) ArchiveTable(items []adminapi.ArchiveItem) {
+	side := func(kept bool, size int64, sum string) string {
+		switch {
+		case size < 0:
+			return "-"
+		case kept:
+			return fmt.Sprintf("%d bytes, sha256 %s", size, sum)
+		}
+		return fmt.Sprintf("%d bytes, sha256 %s (too large to keep)", size, sum)
+	}
+	tw := tabwriter.NewWriter(c.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tWORKER\tREQUEST\tRESPONSE")
+	for _, it := range items {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", it.Time.Format(time.RFC3339), it.Worker,
+			side(it.RequestKept, it.RequestSize, it.RequestSHA256), side(it.ResponseKept, it.ResponseSize, it.ResponseSHA256))
+	}
+	tw.Flush()
+}

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
-
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -41,10 +41,17 @@ func (a *app) clientCAs() *x509.CertPool {
 }
 
 // auditRefusal records a refused client in the audit log: who it claimed
-// to be, from where, what it asked for and why it was refused.
+// to be, from where, what it asked for and why it was refused. At most
+// auth.MaxRefusalRows a second are written (each is an fsync'd row that an
+// unauthenticated client could otherwise make at will); the next row
+// written counts the ones left out.
 func (a *app) auditRefusal(c echo.Context, surface string, err error) {
 	var r *auth.Refusal
 	if a.audit == nil || !errors.As(err, &r) {
+		return
+	}
+	ok, more := a.refused.Admit(time.Now())
+	if !ok {
 		return
 	}
 	actor := r.Who
@@ -55,6 +62,7 @@ func (a *app) auditRefusal(c echo.Context, surface string, err error) {
 		"remote": c.RealIP(), "reason": r.Reason, "status": fmt.Sprint(r.Status), "requestId": web.RequestID(c),
 		"request": c.Request().Method + " " + c.Request().URL.Path,
 	}}
+	maps.Copy(e.Details, more)
 	if _, err := a.audit.Append(context.WithoutCancel(c.Request().Context()), e); err != nil {
 		a.log.Error("audit log", "action", e.Action, "error", err)
 	}

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 
-	"github.com/signet-project/signet/config"
 	adminapi "github.com/signet-project/signet/web/admin"
 	"github.com/signet-project/signet/web/auth"
 )
@@ -24,6 +23,7 @@ func (a *app) mountAdmin() error {
 		Config:      a.config,
 		Audit:       a.audit,
 		SigningLog:  a.signlog,
+		Archive:     a.archive,
 		Logger:      a.log,
 	}
 	if a.node != nil {
@@ -39,15 +39,11 @@ func (a *app) mountAdmin() error {
 	return a.mountUI(h)
 }
 
-// adminAccess decides on the credentials of an admin API request: an
-// administrator is allowed; a user of another role with the right password
-// is forbidden (403), anyone else denied (401).
-// uiAccess decides on the credentials of an admin UI login: the UI is for
-// administrators only.
-func (a *app) uiAccess(user, password string) adminapi.Decision {
-	return a.auth.Decide(user, password, config.RoleAdmin)
-}
-
+// adminAccess decides on the credentials of an admin API request or an
+// admin UI login: a user with a role of the admin API (admin, operator,
+// auditor) is allowed, and the API's role check decides each call; a user
+// of other roles with the right password is forbidden (403), anyone else
+// denied (401).
 func (a *app) adminAccess(user, password string) adminapi.Decision {
 	return a.auth.DecideAny(user, password, auth.AdminRoles()...)
 }

@@ -48,13 +48,17 @@ type app struct {
 	auth    *auth.Authenticator // HTTP basic users of the admin and vendor APIs
 	audit   state.Audit         // set by openState; nil: admin actions are not recorded
 	signlog state.SigningLog    // set by openState; nil: signatures are not recorded
+	archive state.Archive       // set by openState: what workers with ARCHIVERS keep
 	guard   *guard.Guard        // set by openState: the key policy every signature goes through
 	tls     *tlsconf.Server     // the TLS certificate and client CA bundle; nil: plain HTTP
 	// throttle slows password guessing on every surface, per user and
 	// client address.
 	throttle *auth.Throttle
-	buildMu  sync.Mutex    // serialises builds (start and reload)
-	node     *cluster.Node // set by openState in a cluster; nil: the state is in the data folder
+	// refused bounds the audit rows of refused clients of the signing
+	// and vendor APIs (admin API and UI have their own).
+	refused auth.RefusalLog
+	buildMu sync.Mutex    // serialises builds (start and reload)
+	node    *cluster.Node // set by openState in a cluster; nil: the state is in the data folder
 }
 
 // newApp returns an app for the configuration files paths, with no workers
@@ -81,6 +85,7 @@ func (a *app) buildOptions(prev *workers.Set) workers.BuildOptions {
 		Open:     a.opener,
 		Previous: prev,
 		Guard:    a.guard,
+		Archive:  a.archive,
 		Logger:   a.log,
 	}
 }

@@ -27,6 +27,12 @@ import (
 // server.listen says otherwise.
 const DefaultListen = "127.0.0.1:8080"
 
+// LogHandler returns the handler of the server log on w, slog's text
+// handler or, when json is set, its JSON handler, through which the web
+// layer writes the request log line of each request cheaply
+// (web.LogHandler).
+func LogHandler(w io.Writer, json bool) slog.Handler { return web.NewLogHandler(w, json) }
+
 // Options say what Run serves.
 type Options struct {
 	// Configs are the YAML configuration files, loaded again on reload.
@@ -50,6 +56,10 @@ type Options struct {
 	// directly, so that nothing signals the whole process. nil: only the
 	// admin API reloads.
 	Reload <-chan struct{}
+	// PurgeTick, when set, purges the archive on every receive, as of the
+	// time received (an injected clock); nil: every ArchivePurgeEvery on
+	// the wall clock.
+	PurgeTick <-chan time.Time
 }
 
 // Run serves until ctx ends. A configuration that does not load is
@@ -162,6 +172,13 @@ func Run(ctx context.Context, o Options) error {
 		a.srv.Echo().GET(demo.CRLPath, echo.WrapHandler(crl))
 	}
 	defer a.reloadOn(ctx, o.Reload)()
+	tick := o.PurgeTick
+	if tick == nil {
+		t := time.NewTicker(ArchivePurgeEvery)
+		defer t.Stop()
+		tick = t.C
+	}
+	go a.purgeArchive(ctx, tick)
 
 	if cfg.Server.HealthListen != "" {
 		if err := a.serveHealth(ctx, cfg.Server.HealthListen, stdout); err != nil {

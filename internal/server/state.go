@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/cluster"
@@ -16,6 +17,7 @@ import (
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/guard"
 	"github.com/signet-project/signet/tokens/soft"
+	"github.com/signet-project/signet/workers"
 )
 
 // StateFile is the name of the state database in the data folder.
@@ -53,7 +55,7 @@ func (a *app) openState(cfg *config.Config) error {
 			return err
 		}
 		a.node = node
-		a.usage, a.audit, a.signlog = node.Store, node.Store, node.Store
+		a.usage, a.audit, a.signlog, a.archive = node.Store, node.Store, node.Store, node.Store
 		a.guard = &guard.Guard{Counters: node.Store, Log: node.Store, Logger: a.log}
 		a.onClose(node.Close)
 	} else {
@@ -78,7 +80,7 @@ func (a *app) openState(cfg *config.Config) error {
 			}
 			return err
 		}
-		a.usage, a.signlog = store, store
+		a.usage, a.signlog, a.archive = store, store, store
 		a.audit = state.NewSealed(store, seal)
 		a.guard = &guard.Guard{Counters: store, Log: store, Logger: a.log}
 	}
@@ -139,4 +141,32 @@ func (a *app) keystore(token string) soft.Store {
 		return nil
 	}
 	return a.node.Keystore(token)
+}
+
+// ArchivePurgeEvery is how often the archive is purged of the items older
+// than their worker's ARCHIVE_RETENTION.
+const ArchivePurgeEvery = time.Hour
+
+// purgeArchive purges the archive at every tick, as of the tick's time,
+// until ctx ends. What it deletes is written to the audit log; a failure to
+// the server log (the next tick tries again).
+func (a *app) purgeArchive(ctx context.Context, tick <-chan time.Time) {
+	for {
+		var now time.Time
+		select {
+		case <-ctx.Done():
+			return
+		case now = <-tick:
+		}
+		set, release := a.reg.Acquire()
+		n, err := workers.PurgeArchive(ctx, set, now)
+		release()
+		if err != nil {
+			a.log.Error("archive purge failed", "error", err)
+		}
+		if n > 0 {
+			a.record(ctx, "archive.purge", "ok", map[string]string{"items": strconv.FormatInt(n, 10)})
+		}
+		a.log.Info("archive purged", "items", n)
+	}
 }

@@ -138,6 +138,7 @@ func TestCheckTLSFiles(t *testing.T) {
 type tlsServer struct {
 	url, health string
 	reload      chan struct{}
+	purge       chan time.Time
 	events      *logEvents
 	roots       *x509.CertPool
 }
@@ -180,20 +181,21 @@ func (l *logEvents) wait(t *testing.T, msg string, n int) {
 	}
 }
 
-// serveTLS runs the server on the configuration in p's folder until the
-// test ends.
+// serveTLS runs the server on the configuration yaml, written in p's
+// folder, until the test ends; a configuration without server tls is
+// served over plain HTTP.
 func serveTLS(t *testing.T, p *tlsPKI, yaml string) *tlsServer {
 	t.Helper()
 	cfg := filepath.Join(p.dir, "signet.yaml")
 	p.write(t, map[string][]byte{"signet.yaml": []byte(yaml)})
-	s := &tlsServer{reload: make(chan struct{}), events: &logEvents{seen: map[string]int{}, wake: make(chan struct{})}, roots: x509.NewCertPool()}
+	s := &tlsServer{reload: make(chan struct{}), purge: make(chan time.Time), events: &logEvents{seen: map[string]int{}, wake: make(chan struct{})}, roots: x509.NewCertPool()}
 	s.roots.AddCert(p.ca.Cert)
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
 		err := Run(ctx, Options{Configs: []string{cfg}, Listen: "127.0.0.1:0", DataDir: filepath.Join(p.dir, "data"),
-			Logger: slog.New(s.events), Stdout: pw, Reload: s.reload})
+			Logger: slog.New(s.events), Stdout: pw, Reload: s.reload, PurgeTick: s.purge})
 		pw.CloseWithError(fmt.Errorf("server stopped: %v", err))
 		done <- err
 	}()

@@ -14,7 +14,7 @@ func (a *app) mountUI(h *adminapi.Handler) error {
 	go sampler.Run(a.ctx)
 	u, err := ui.New(ui.Options{
 		Admin:        h,
-		Authenticate: a.uiAccess,
+		Authenticate: a.adminAccess,
 		Workers:      a.srv.Handler(),
 		Metrics:      sampler,
 		Audit:        a.audit,

@@ -416,6 +416,16 @@ func (c *converter) worker(u *unit) {
 			c.skip(u, p, "empty: SignServer reads an empty value as not set, and so does Signet.")
 			continue
 		}
+		if name, value, reason, ok := archiving(u, p.name, v); ok {
+			if reason != "" {
+				c.skip(u, p, "%s", reason)
+				continue
+			}
+			if p.name != name || value != v {
+				c.res.Notes = append(c.res.Notes, fmt.Sprintf("%s: %s.%s=%s is %s %s in Signet.", p.pos, u.ref, p.name, v, name, value))
+			}
+			p.name, v = name, value
+		}
 		def, known := config.LookupProperty(p.name)
 		if p.name == config.PropAuthType && simpleClass(v) == "UsernamePasswordAuthorizer" {
 			// SignServer names its authorizer class; Signet the same rule.
@@ -448,12 +458,45 @@ func (c *converter) worker(u *unit) {
 	c.workers = append(c.workers, n)
 }
 
+// archiving maps SignServer's archiving properties to Signet's: the legacy
+// ARCHIVE=true and the database archivers of ARCHIVERS (OldDatabaseArchiver,
+// and Base64DatabaseArchiver, which differs only in how it encodes the
+// data) become ARCHIVERS: OldDatabaseArchiver, and that archiver's
+// ARCHIVERn.ARCHIVE_OF_TYPE becomes ARCHIVE_OF_TYPE. ok is false for a
+// property that is not one of these; reason says why one is not imported.
+func archiving(u *unit, name, v string) (newName, value, reason string, ok bool) {
+	db := -1 // the index of the database archiver in ARCHIVERS
+	for i, c := range strings.Split(u.value("ARCHIVERS"), ",") {
+		if sc := simpleClass(c); db < 0 && (sc == config.ArchiverDatabase || sc == "Base64DatabaseArchiver") {
+			db = i
+		}
+	}
+	switch {
+	case name == "ARCHIVE":
+		if !strings.EqualFold(v, "true") {
+			return "", "", "ARCHIVE=" + v + " archives nothing, as Signet without ARCHIVERS.", true
+		}
+		if db >= 0 {
+			return "", "", "ARCHIVE=true is superseded by ARCHIVERS, as in SignServer.", true
+		}
+		return config.PropArchivers, config.ArchiverDatabase, "", true
+	case name == config.PropArchivers:
+		if db < 0 {
+			return "", "", "Signet archives with OldDatabaseArchiver only (into its state database): set ARCHIVERS: OldDatabaseArchiver to archive there.", true
+		}
+		return config.PropArchivers, config.ArchiverDatabase, "", true
+	case db >= 0 && name == fmt.Sprintf("ARCHIVER%d.%s", db, config.PropArchiveOfType):
+		return config.PropArchiveOfType, v, "", true
+	}
+	return "", "", "", false
+}
+
 // unsupportedReason says why a SignServer worker property has no Signet
 // counterpart, for the ones SignServer's sample configurations set.
 func unsupportedReason(kind, name string) string {
 	switch {
 	case name == "ARCHIVERS" || strings.HasPrefix(name, "ARCHIVER"):
-		return "Signet's archiver is set with ARCHIVERS, ARCHIVE_OF_TYPE and ARCHIVE_RETENTION on the worker; the ARCHIVERn.* settings are not carried over, and its signing log records every signature with the hash signed."
+		return "Signet's archiver has ARCHIVE_OF_TYPE and ARCHIVE_RETENTION, and no other ARCHIVERn settings: the signing log records every request's client address (from X-Forwarded-For only when the proxy is in server trustedProxies) with the hash signed."
 	case strings.HasPrefix(name, "DO_LOG") || strings.HasPrefix(name, "LOGREQUEST_") || strings.HasPrefix(name, "LOGRESPONSE_"):
 		return "Signet does not log request or response digests: its audit log records the hash signed."
 	case name == "ACCEPTANYPOLICY":

@@ -44,11 +44,10 @@ func TestImportCorpus(t *testing.T) {
 			tokens:  map[string]string{"CryptoTokenP12": config.TokenSoft},
 		},
 		{
-			files: []string{"keystore-crypto.properties", "timestamp.properties"},
-			skipped: []string{"CryptoTokenP12.DEFAULTKEY", "TimeStampSigner.TIMESOURCE",
-				"TimeStampSigner.ARCHIVERS", "TimeStampSigner.ARCHIVER0.ARCHIVE_OF_TYPE"},
-			kinds:  map[string]string{"TimeStampSigner": config.KindTimeStampSigner},
-			tokens: map[string]string{"CryptoTokenP12": config.TokenSoft},
+			files:   []string{"keystore-crypto.properties", "timestamp.properties"},
+			skipped: []string{"CryptoTokenP12.DEFAULTKEY", "TimeStampSigner.TIMESOURCE"},
+			kinds:   map[string]string{"TimeStampSigner": config.KindTimeStampSigner},
+			tokens:  map[string]string{"CryptoTokenP12": config.TokenSoft},
 		},
 		{
 			files:   []string{"keystore-crypto.properties", "pdfsigner.properties"},
@@ -253,5 +252,57 @@ func TestImportAuthType(t *testing.T) {
 	}
 	if len(res.Skipped) != 1 || res.Skipped[0].Property != config.PropAuthType || !strings.Contains(res.Skipped[0].Reason, "AUTHTYPE must be one of") {
 		t.Errorf("another authorizer class: skipped %v", res.Skipped)
+	}
+}
+
+// TestImportArchivers: SignServer's database archivers become ARCHIVERS:
+// OldDatabaseArchiver, with that archiver's ARCHIVERn.ARCHIVE_OF_TYPE as
+// ARCHIVE_OF_TYPE; what Signet cannot archive is skipped with the reason.
+func TestImportArchivers(t *testing.T) {
+	t.Parallel()
+	const head = "WORKERGENID1.TYPE=PROCESSABLE\nWORKERGENID1.IMPLEMENTATION_CLASS=org.signserver.module.cmssigner.CMSSigner\nWORKERGENID1.NAME=W\n"
+	tests := []struct {
+		name, props string
+		yaml        []string // in the imported worker's properties
+		skipped     []string
+	}{
+		{"the old database archiver", "ARCHIVERS=org.signserver.server.archive.olddbarchiver.OldDatabaseArchiver\nARCHIVER0.ARCHIVE_OF_TYPE=REQUEST",
+			[]string{"ARCHIVERS: OldDatabaseArchiver", "ARCHIVE_OF_TYPE: REQUEST"}, nil},
+		{"the base64 one, second in the list", "ARCHIVERS=org.example.Other, org.signserver.server.archive.base64dbarchiver.Base64DatabaseArchiver\nARCHIVER1.ARCHIVE_OF_TYPE=REQUEST_AND_RESPONSE\nARCHIVER0.ARCHIVE_OF_TYPE=REQUEST",
+			[]string{"ARCHIVERS: OldDatabaseArchiver", "ARCHIVE_OF_TYPE: REQUEST_AND_RESPONSE"}, []string{"ARCHIVER0.ARCHIVE_OF_TYPE"}},
+		{"the legacy ARCHIVE", "ARCHIVE=TRUE", []string{"ARCHIVERS: OldDatabaseArchiver"}, nil},
+		{"ARCHIVE=false", "ARCHIVE=false", nil, []string{"ARCHIVE"}},
+		{"another archiver only", "ARCHIVERS=org.example.Other\nARCHIVER0.ARCHIVE_OF_TYPE=REQUEST", nil, []string{"ARCHIVER0.ARCHIVE_OF_TYPE", "ARCHIVERS"}},
+		{"a forwarded address", "ARCHIVERS=OldDatabaseArchiver\nARCHIVER0.USE_FORWARDED_ADDRESS=true", []string{"ARCHIVERS: OldDatabaseArchiver"}, []string{"ARCHIVER0.USE_FORWARDED_ADDRESS"}},
+	}
+	for _, tt := range tests {
+		in := head + "WORKERGENID1." + strings.ReplaceAll(tt.props, "\n", "\nWORKERGENID1.") + "\n"
+		res, err := Import(File{Name: "a.properties", R: strings.NewReader(in)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, y := range tt.yaml {
+			if !strings.Contains(string(res.YAML), y) {
+				t.Errorf("%s: the YAML lacks %q:\n%s", tt.name, y, res.YAML)
+			}
+		}
+		if strings.Contains(string(res.YAML), "ARCHIVE_OF_TYPE") != slices.ContainsFunc(tt.yaml, func(y string) bool { return strings.HasPrefix(y, "ARCHIVE_OF_TYPE") }) {
+			t.Errorf("%s: ARCHIVE_OF_TYPE imported or not as it should:\n%s", tt.name, res.YAML)
+		}
+		var skipped []string
+		for _, s := range res.Skipped {
+			skipped = append(skipped, s.Property)
+		}
+		slices.Sort(skipped)
+		if !slices.Equal(skipped, tt.skipped) {
+			t.Errorf("%s: skipped %v, want %v", tt.name, res.Skipped, tt.skipped)
+		}
+		cfg, err := config.Parse("imported.yaml", res.YAML)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps := cfg.Problems(); strings.Contains(ps.Error(), "ARCHIVE") { // the worker has no token: that is not the archiver's
+			t.Errorf("%s: config check refuses the archiving imported: %v", tt.name, ps)
+		}
 	}
 }

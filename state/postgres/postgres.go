@@ -126,6 +126,21 @@ var migrations = []string{
 	CREATE INDEX signlog_usr ON signlog (usr);
 	CREATE INDEX signlog_hashes ON signlog USING gin (hashes);`,
 	`ALTER TABLE audit_head ADD COLUMN mac bytea NOT NULL DEFAULT '';`,
+	`CREATE TABLE archive (
+		seq             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		request_id      text NOT NULL,
+		time            bigint NOT NULL,
+		worker          text NOT NULL,
+		request         bytea,
+		response        bytea,
+		request_size    bigint NOT NULL,
+		request_sha256  text NOT NULL,
+		response_size   bigint NOT NULL,
+		response_sha256 text NOT NULL,
+		node            text NOT NULL
+	);
+	CREATE INDEX archive_request ON archive (request_id);
+	CREATE INDEX archive_worker_time ON archive (worker, time);`,
 }
 
 // migrateLock is the advisory lock key nodes take while migrating.

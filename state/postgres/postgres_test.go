@@ -459,6 +459,13 @@ func TestSigningLogSearch(t *testing.T) {
 	statetest.SigningLogSearch(t, stores[0])
 }
 
+// TestArchive: the archive of a cluster, as SQLite's.
+func TestArchive(t *testing.T) {
+	t.Parallel()
+	stores, _ := openN(t, server, 1)
+	statetest.Archive(t, stores[0])
+}
+
 // TestAuditSealed: with a seal key, a truncated log, a wiped log and an
 // older copy of the database put back are reported.
 func TestAuditSealed(t *testing.T) {

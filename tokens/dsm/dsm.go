@@ -360,26 +360,45 @@ func (t *Token) authorization(ctx context.Context) (string, error) {
 	case status != http.StatusOK:
 		return "", fmt.Errorf("dsm token %s: session auth: %w", t.name, he)
 	}
+	bearer, life, ok := parseSession(body)
+	if !ok {
+		return "", fmt.Errorf("dsm token %s: the session auth answer has no bearer token", t.name)
+	}
+	// Renew before the DSM would refuse the token: a fifth of its life
+	// early, at most a minute.
+	margin := min(life/5, time.Minute)
+	t.mu.Lock()
+	t.bearer, t.renewAt = bearer, t.now().Add(life-margin)
+	t.mu.Unlock()
+	return "Bearer " + bearer, nil
+}
+
+// parseSession reads the DSM's session auth answer: a bearer token and its
+// life (a minute when the answer gives none, at most maxSessionLife). ok is
+// false when the answer has no bearer token.
+func parseSession(body []byte) (bearer string, life time.Duration, ok bool) {
 	var a struct {
 		TokenType   string `json:"token_type"`
 		ExpiresIn   int64  `json:"expires_in"`
 		AccessToken string `json:"access_token"`
 	}
 	if err := json.Unmarshal(body, &a); err != nil || a.AccessToken == "" || !strings.EqualFold(a.TokenType, "Bearer") {
-		return "", fmt.Errorf("dsm token %s: the session auth answer has no bearer token", t.name)
+		return "", 0, false
 	}
-	life := time.Duration(a.ExpiresIn) * time.Second
-	if life <= 0 {
+	switch {
+	case a.ExpiresIn <= 0:
 		life = time.Minute
+	case a.ExpiresIn > int64(maxSessionLife/time.Second):
+		life = maxSessionLife
+	default:
+		life = time.Duration(a.ExpiresIn) * time.Second
 	}
-	// Renew before the DSM would refuse the token: a fifth of its life
-	// early, at most a minute.
-	margin := min(life/5, time.Minute)
-	t.mu.Lock()
-	t.bearer, t.renewAt = a.AccessToken, t.now().Add(life-margin)
-	t.mu.Unlock()
-	return "Bearer " + a.AccessToken, nil
+	return a.AccessToken, life, true
 }
+
+// maxSessionLife bounds the life a DSM answer may claim for its bearer
+// token: a larger expires_in would overflow time.Duration.
+const maxSessionLife = 30 * 24 * time.Hour
 
 // dropBearer forgets the bearer token of authz if it is still the current
 // one (the DSM refused it).
@@ -473,9 +492,18 @@ func (t *Token) listKeys(ctx context.Context, name string) ([]sobject, error) {
 	if err != nil {
 		return nil, err
 	}
+	list, err := parseKeyList(body)
+	if err != nil {
+		return nil, fmt.Errorf("dsm token %s: key list: %w", t.name, err)
+	}
+	return list, nil
+}
+
+// parseKeyList reads the DSM's answer to GET /crypto/v1/keys.
+func parseKeyList(body []byte) ([]sobject, error) {
 	var list []sobject
 	if err := json.Unmarshal(body, &list); err != nil {
-		return nil, fmt.Errorf("dsm token %s: key list: %w", t.name, err)
+		return nil, err
 	}
 	return list, nil
 }

@@ -179,12 +179,9 @@ func (t *Token) signPart(ctx context.Context, alias string, pub crypto.PublicKey
 		if err != nil {
 			return err
 		}
-		var out []itemResult
-		if err := json.Unmarshal(resp, &out); err != nil {
-			return fmt.Errorf("dsm token %s: the batch sign answer is not a JSON array: %w", t.name, err)
-		}
-		if len(out) != len(items) {
-			return fmt.Errorf("dsm token %s: the DSM answered %d items for %d", t.name, len(out), len(items))
+		out, err := parseBatchReply(resp, len(items))
+		if err != nil {
+			return fmt.Errorf("dsm token %s: %w", t.name, err)
 		}
 		for j, r := range out {
 			res[idx[j]].Signature, res[idx[j]].Err = t.itemSignature(alias, pub, r)
@@ -197,6 +194,19 @@ func (t *Token) signPart(ctx context.Context, alias string, pub crypto.PublicKey
 		}
 	}
 	return err
+}
+
+// parseBatchReply reads the DSM's answer to a batch sign request of n items:
+// one result per item, in order.
+func parseBatchReply(resp []byte, n int) ([]itemResult, error) {
+	var out []itemResult
+	if err := json.Unmarshal(resp, &out); err != nil {
+		return nil, fmt.Errorf("the batch sign answer is not a JSON array: %w", err)
+	}
+	if len(out) != n {
+		return nil, fmt.Errorf("the DSM answered %d items for %d", len(out), n)
+	}
+	return out, nil
 }
 
 // itemSignature maps one response item to a signature or an error.

@@ -33,9 +33,10 @@ import (
 )
 
 // DefaultPoolSize is the number of connections when Options.PoolSize is
-// zero; Timeout and ProbeInterval default to those of every remote token,
-// 30 s and 5 s.
-const DefaultPoolSize = 8
+// zero, the schema's POOLSIZE default for nethsm tokens (a test of
+// internal/server holds them equal); Timeout and ProbeInterval default to
+// those of every remote token, 30 s and 5 s.
+const DefaultPoolSize = 16
 
 // Options configure a NetHSM token.
 type Options struct {
@@ -82,6 +83,7 @@ type Token struct {
 
 	mu        sync.Mutex
 	pass      string
+	basic     string // the Authorization header of user and pass
 	publicKey map[string]crypto.PublicKey
 	chains    remote.ChainCache
 }
@@ -130,6 +132,7 @@ func New(opts Options) (*Token, error) {
 		health:    remote.Health{Prefix: prefix, Every: remote.OrDefault(opts.ProbeInterval, remote.DefaultProbeInterval), Now: opts.Now},
 		now:       opts.Now,
 		pass:      opts.Passphrase,
+		basic:     basicAuth(opts.User, opts.Passphrase),
 		publicKey: map[string]crypto.PublicKey{},
 	}
 	if t.now == nil {
@@ -200,7 +203,7 @@ func (t *Token) Activate(ctx context.Context, pin string) error {
 // what the token knew of keys and chains.
 func (t *Token) setPass(pass string, st tokens.Status) {
 	t.mu.Lock()
-	t.pass = pass
+	t.pass, t.basic = pass, basicAuth(t.user, pass)
 	t.publicKey = map[string]crypto.PublicKey{}
 	t.health.Reset(pass != "", st)
 	t.mu.Unlock()
@@ -237,14 +240,12 @@ func (t *Token) probe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var hs struct {
-		State string `json:"state"`
-	}
-	if err := json.Unmarshal(body, &hs); err != nil || hs.State == "" {
+	state, ok := parseState(body)
+	if !ok {
 		return t.health.Offline(fmt.Sprintf("the NetHSM at %s answered /health/state with something that is not a NetHSM state", t.api.Base))
 	}
-	if hs.State != "Operational" {
-		return t.health.Offline(fmt.Sprintf("the NetHSM at %s is %s, not Operational: unlock it", t.api.Base, hs.State))
+	if state != "Operational" {
+		return t.health.Offline(fmt.Sprintf("the NetHSM at %s is %s, not Operational: unlock it", t.api.Base, state))
 	}
 	if _, err := t.get(ctx, "/keys", "application/json", true); err != nil {
 		return err
@@ -294,13 +295,8 @@ func (t *Token) public(ctx context.Context, id string) (crypto.PublicKey, error)
 	if err != nil {
 		return nil, t.keyErr(id, err)
 	}
-	p, _ := pem.Decode(body)
-	if p == nil || p.Type != "PUBLIC KEY" {
-		return nil, fmt.Errorf("nethsm token %s: key %s: the NetHSM sent no PEM public key", t.name, id)
-	}
-	pub, err = x509.ParsePKIXPublicKey(p.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("nethsm token %s: key %s: public key: %w", t.name, id, err)
+	if pub, err = parsePublicPEM(body); err != nil {
+		return nil, fmt.Errorf("nethsm token %s: key %s: %w", t.name, id, err)
 	}
 	t.mu.Lock()
 	t.publicKey[id] = pub
@@ -378,14 +374,8 @@ func (t *Token) Keys(ctx context.Context) ([]tokens.KeyInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		var list []struct {
-			ID string `json:"id"`
-		}
-		if err := json.Unmarshal(body, &list); err != nil {
+		if ids, err = parseKeyIDs(body); err != nil {
 			return nil, fmt.Errorf("nethsm token %s: key list: %w", t.name, err)
-		}
-		for _, k := range list {
-			ids = append(ids, k.ID)
 		}
 	}
 	var out []tokens.KeyInfo
@@ -397,20 +387,9 @@ func (t *Token) Keys(ctx context.Context) ([]tokens.KeyInfo, error) {
 		if err != nil {
 			return nil, t.keyErr(id, err)
 		}
-		var kd keyData
-		if err := json.Unmarshal(body, &kd); err != nil {
+		info, ok, err := parseKeyInfo(body)
+		if err != nil {
 			return nil, fmt.Errorf("nethsm token %s: key %s: %w", t.name, id, err)
-		}
-		info, ok := keyTypes[kd.Type]
-		if kd.Type == "RSA" {
-			n, err := decodeB64(kd.Public.Modulus)
-			if err != nil || len(n) == 0 {
-				return nil, fmt.Errorf("nethsm token %s: key %s: bad RSA modulus", t.name, id)
-			}
-			for len(n) > 0 && n[0] == 0 {
-				n = n[1:]
-			}
-			info, ok = tokens.KeyInfo{Algorithm: "RSA", Bits: len(n) * 8}, true
 		}
 		if !ok {
 			continue
@@ -430,6 +409,12 @@ func (t *Token) Keys(ctx context.Context) ([]tokens.KeyInfo, error) {
 
 const maxBody = 1 << 20
 
+// basicAuth is the HTTP basic Authorization header of user and pass, made
+// once per passphrase rather than for every request.
+func basicAuth(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+}
+
 // get sends a GET, retried on network errors and 502/503/504 answers.
 func (t *Token) get(ctx context.Context, path, accept string, auth bool) ([]byte, error) {
 	return t.do(ctx, http.MethodGet, path, accept, nil, auth)
@@ -442,9 +427,8 @@ func (t *Token) do(ctx context.Context, method, path, accept string, body []byte
 	req := remote.Request{Method: method, Path: path, Accept: accept, Body: body, Idempotent: method == http.MethodGet}
 	if auth {
 		t.mu.Lock()
-		pass := t.pass
+		req.Authorization = t.basic
 		t.mu.Unlock()
-		req.Authorization = "Basic " + base64.StdEncoding.EncodeToString([]byte(t.user+":"+pass))
 	}
 	status, respBody, err := t.api.Send(ctx, req)
 	if err != nil {
@@ -465,4 +449,64 @@ func (t *Token) do(ctx context.Context, method, path, accept string, body []byte
 		return nil, fmt.Errorf("%w (%w)", t.health.Offline(fmt.Sprintf("the NetHSM at %s is not Operational: unlock it", t.api.Base)), he)
 	}
 	return nil, fmt.Errorf("nethsm token %s: %s %s: %w", t.name, method, path, he)
+}
+
+// parseState reads the NetHSM's answer to GET /health/state.
+func parseState(body []byte) (string, bool) {
+	var hs struct {
+		State string `json:"state"`
+	}
+	if err := json.Unmarshal(body, &hs); err != nil || hs.State == "" {
+		return "", false
+	}
+	return hs.State, true
+}
+
+// parsePublicPEM reads the NetHSM's answer to GET /keys/{id}/public.pem.
+func parsePublicPEM(body []byte) (crypto.PublicKey, error) {
+	p, _ := pem.Decode(body)
+	if p == nil || p.Type != "PUBLIC KEY" {
+		return nil, errors.New("the NetHSM sent no PEM public key")
+	}
+	pub, err := x509.ParsePKIXPublicKey(p.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("public key: %w", err)
+	}
+	return pub, nil
+}
+
+// parseKeyIDs reads the NetHSM's answer to GET /keys: the key IDs.
+func parseKeyIDs(body []byte) ([]string, error) {
+	var list []struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(body, &list); err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(list))
+	for _, k := range list {
+		ids = append(ids, k.ID)
+	}
+	return ids, nil
+}
+
+// parseKeyInfo reads the NetHSM's answer to GET /keys/{id}: the key's
+// algorithm and size; ok is false for a type Signet cannot sign with.
+func parseKeyInfo(body []byte) (info tokens.KeyInfo, ok bool, err error) {
+	var kd keyData
+	if err := json.Unmarshal(body, &kd); err != nil {
+		return info, false, err
+	}
+	if kd.Type != "RSA" {
+		info, ok = keyTypes[kd.Type]
+		return info, ok, nil
+	}
+	n, err := decodeB64(kd.Public.Modulus)
+	for err == nil && len(n) > 0 && n[0] == 0 {
+		n = n[1:]
+	}
+	if err != nil || len(n) == 0 { // FuzzReplies: a zero modulus was a 0-bit RSA key
+		return info, false, errors.New("bad RSA modulus")
+	}
+	return tokens.KeyInfo{Algorithm: "RSA", Bits: len(n) * 8}, true, nil
 }

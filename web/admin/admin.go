@@ -106,6 +106,8 @@ type Options struct {
 	Audit state.Audit
 	// SigningLog is searched by GET /signlog. Nil: it answers 503.
 	SigningLog state.SigningLog
+	// Archive is read by GET /archive/{requestId}. Nil: it answers 503.
+	Archive state.Archive
 	// Logger receives errors that are not the client's. Nil: slog.Default().
 	Logger *slog.Logger
 }
@@ -137,7 +139,7 @@ func New(opts Options) *Handler {
 func (h *Handler) Register(e *echo.Echo) {
 	g := e.Group(BasePath, h.authenticate)
 	for _, r := range h.routes() {
-		g.Add(r.method, r.path, r.handler)
+		g.Add(r.method, r.path, h.requireRole(r.role, r.handler))
 	}
 	g.Any("", h.notFound)
 	g.Any("/*", h.notFound)
@@ -145,38 +147,40 @@ func (h *Handler) Register(e *echo.Echo) {
 
 type route struct {
 	method, path string
-	handler      echo.HandlerFunc
+	handler      echo.HandlerFunc // called after requireRole(role)
 	// role is the least role that may call the route: config.RoleAuditor
 	// (reads), config.RoleOperator (token activation), config.RoleAdmin
-	// (everything else).
+	// (everything else). It is declared here only: the API (requireRole)
+	// and the web UI (May, which hides what a user may not use) read it.
 	role string
 }
 
 func (h *Handler) routes() []route {
 	return []route{
-		{http.MethodGet, "/workers", h.requireRole(config.RoleAuditor, h.listWorkers), config.RoleAuditor},
-		{http.MethodGet, "/workers/:name", h.requireRole(config.RoleAuditor, h.getWorker), config.RoleAuditor},
-		{http.MethodGet, "/tokens", h.requireRole(config.RoleAuditor, h.listTokens), config.RoleAuditor},
-		{http.MethodGet, "/tokens/:token", h.requireRole(config.RoleAuditor, h.getToken), config.RoleAuditor},
-		{http.MethodPost, "/tokens/:token/activate", h.requireRole(config.RoleOperator, h.activate), config.RoleOperator},
-		{http.MethodPost, "/tokens/:token/deactivate", h.requireRole(config.RoleOperator, h.deactivate), config.RoleOperator},
-		{http.MethodGet, "/tokens/:token/keys", h.requireRole(config.RoleAuditor, h.listKeys), config.RoleAuditor},
-		{http.MethodPost, "/tokens/:token/keys", h.requireRole(config.RoleAdmin, h.generateKey), config.RoleAdmin},
-		{http.MethodGet, "/tokens/:token/keys/:alias", h.requireRole(config.RoleAuditor, h.getKey), config.RoleAuditor},
-		{http.MethodDelete, "/tokens/:token/keys/:alias", h.requireRole(config.RoleAdmin, h.removeKey), config.RoleAdmin},
-		{http.MethodPost, "/tokens/:token/keys/:alias/test", h.requireRole(config.RoleAdmin, h.testKey), config.RoleAdmin},
-		{http.MethodPost, "/tokens/:token/keys/:alias/csr", h.requireRole(config.RoleAdmin, h.csr), config.RoleAdmin},
-		{http.MethodGet, "/tokens/:token/keys/:alias/chain", h.requireRole(config.RoleAuditor, h.getChain), config.RoleAuditor},
-		{http.MethodPut, "/tokens/:token/keys/:alias/chain", h.requireRole(config.RoleAdmin, h.putChain), config.RoleAdmin},
-		{http.MethodPost, "/reload", h.requireRole(config.RoleAdmin, h.reload), config.RoleAdmin},
-		{http.MethodGet, "/workers/:name/properties", h.requireRole(config.RoleAuditor, h.listProperties), config.RoleAuditor},
-		{http.MethodPut, "/workers/:name/properties/:property", h.requireRole(config.RoleAdmin, h.setProperty), config.RoleAdmin},
-		{http.MethodDelete, "/workers/:name/properties/:property", h.requireRole(config.RoleAdmin, h.removeProperty), config.RoleAdmin},
-		{http.MethodPost, "/workers", h.requireRole(config.RoleAdmin, h.addWorker), config.RoleAdmin},
-		{http.MethodGet, "/audit", h.requireRole(config.RoleAuditor, h.listAudit), config.RoleAuditor},
-		{http.MethodGet, "/audit/verify", h.requireRole(config.RoleAuditor, h.getVerify), config.RoleAuditor},
-		{http.MethodPost, "/audit/verify", h.requireRole(config.RoleAuditor, h.verify), config.RoleAuditor},
-		{http.MethodGet, "/signlog", h.requireRole(config.RoleAuditor, h.listSignLog), config.RoleAuditor},
+		{http.MethodGet, "/workers", h.listWorkers, config.RoleAuditor},
+		{http.MethodGet, "/workers/:name", h.getWorker, config.RoleAuditor},
+		{http.MethodGet, "/tokens", h.listTokens, config.RoleAuditor},
+		{http.MethodGet, "/tokens/:token", h.getToken, config.RoleAuditor},
+		{http.MethodPost, "/tokens/:token/activate", h.activate, config.RoleOperator},
+		{http.MethodPost, "/tokens/:token/deactivate", h.deactivate, config.RoleOperator},
+		{http.MethodGet, "/tokens/:token/keys", h.listKeys, config.RoleAuditor},
+		{http.MethodPost, "/tokens/:token/keys", h.generateKey, config.RoleAdmin},
+		{http.MethodGet, "/tokens/:token/keys/:alias", h.getKey, config.RoleAuditor},
+		{http.MethodDelete, "/tokens/:token/keys/:alias", h.removeKey, config.RoleAdmin},
+		{http.MethodPost, "/tokens/:token/keys/:alias/test", h.testKey, config.RoleAdmin},
+		{http.MethodPost, "/tokens/:token/keys/:alias/csr", h.csr, config.RoleAdmin},
+		{http.MethodGet, "/tokens/:token/keys/:alias/chain", h.getChain, config.RoleAuditor},
+		{http.MethodPut, "/tokens/:token/keys/:alias/chain", h.putChain, config.RoleAdmin},
+		{http.MethodPost, "/reload", h.reload, config.RoleAdmin},
+		{http.MethodGet, "/workers/:name/properties", h.listProperties, config.RoleAuditor},
+		{http.MethodPut, "/workers/:name/properties/:property", h.setProperty, config.RoleAdmin},
+		{http.MethodDelete, "/workers/:name/properties/:property", h.removeProperty, config.RoleAdmin},
+		{http.MethodPost, "/workers", h.addWorker, config.RoleAdmin},
+		{http.MethodGet, "/audit", h.listAudit, config.RoleAuditor},
+		{http.MethodGet, "/audit/verify", h.getVerify, config.RoleAuditor},
+		{http.MethodPost, "/audit/verify", h.verify, config.RoleAuditor},
+		{http.MethodGet, "/signlog", h.listSignLog, config.RoleAuditor},
+		{http.MethodGet, "/archive/:requestId", h.getArchive, config.RoleAuditor},
 	}
 }
 
@@ -300,22 +304,72 @@ func (h *Handler) certificate(c echo.Context, u config.User, err error, next ech
 	return h.answer(c, 0, nil, err)
 }
 
+// allows reports whether a user holding roles may do what needs the role
+// need: admin may do everything, operator what needs operator or auditor,
+// auditor what needs auditor. It is the one role check of the admin API
+// and the web UI.
+func allows(roles []string, need string) bool {
+	return slices.Contains(roles, config.RoleAdmin) ||
+		need == config.RoleOperator && slices.Contains(roles, config.RoleOperator) ||
+		need == config.RoleAuditor && (slices.Contains(roles, config.RoleOperator) || slices.Contains(roles, config.RoleAuditor))
+}
+
+// roles returns the roles of user (every role when Options.Roles is nil).
+func (h *Handler) roles(user string) []string {
+	if h.opts.Roles == nil {
+		return config.Roles()
+	}
+	return h.opts.Roles(user)
+}
+
+// Allowed reports whether user's roles allow what needs the role need.
+func (h *Handler) Allowed(user, need string) bool { return allows(h.roles(user), need) }
+
+// May reports whether user may call the route method pattern, a path as
+// the API declares it ("/tokens/:token/activate"): what the web UI shows
+// a user. An unknown route is refused.
+func (h *Handler) May(user, method, pattern string) bool {
+	for _, r := range h.routes() {
+		if r.method == method && r.path == pattern {
+			return h.Allowed(user, r.role)
+		}
+	}
+	return false
+}
+
+// Require refuses who unless one of its roles allows need, as the API
+// refuses a route: the same check, the same sentence (naming what, such as
+// "POST /admin/try") and the same audit record. The web UI asks it for
+// the actions it does itself, which call no route.
+func (h *Handler) Require(ctx context.Context, who Caller, need, what string) error {
+	err := h.roleRefusal(who.User, need, what)
+	if err == nil {
+		return nil
+	}
+	h.append(ctx, who.User, who.Remote, who.RequestID, "admin.refused", what, map[string]string{"reason": "role", "need": need}, err)
+	var se *statusError
+	errors.As(err, &se)
+	return &APIError{Status: se.code, Message: se.msg}
+}
+
+// roleRefusal is the 403 of user for what, nil when its roles allow need.
+func (h *Handler) roleRefusal(user, need, what string) error {
+	roles := h.roles(user)
+	if allows(roles, need) {
+		return nil
+	}
+	return errorf(http.StatusForbidden, "User %s (roles %s) may not %s: that needs the %s role.", user, strings.Join(roles, ", "), what, need)
+}
+
 // requireRole lets a user through to next when one of its roles allows
 // need; a refusal is a 403 written to the audit log.
 func (h *Handler) requireRole(need string, next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if h.opts.Roles == nil {
-			return next(c)
-		}
-		roles := h.opts.Roles(user(c))
-		allowed := slices.Contains(roles, config.RoleAdmin) ||
-			need == config.RoleOperator && slices.Contains(roles, config.RoleOperator) ||
-			need == config.RoleAuditor && (slices.Contains(roles, config.RoleOperator) || slices.Contains(roles, config.RoleAuditor))
-		if allowed {
-			return next(c)
-		}
 		r := c.Request()
-		err := errorf(http.StatusForbidden, "User %s (roles %s) may not %s %s: that needs the %s role.", user(c), strings.Join(roles, ", "), r.Method, strings.TrimPrefix(r.URL.Path, BasePath), need)
+		err := h.roleRefusal(user(c), need, r.Method+" "+strings.TrimPrefix(r.URL.Path, BasePath))
+		if err == nil {
+			return next(c)
+		}
 		h.record(c, "admin.refused", r.Method+" "+r.URL.Path, map[string]string{"reason": "role", "need": need}, err)
 		return h.answer(c, 0, nil, err)
 	}
@@ -428,6 +482,13 @@ func jsonType(kind string) string {
 // record writes an audit entry for an action; err is the action's outcome.
 // It never fails the action: a failure to record is logged.
 func (h *Handler) record(c echo.Context, action, target string, details map[string]string, err error) {
+	// The action is done: record it even if the client went away.
+	h.append(context.WithoutCancel(c.Request().Context()), user(c), c.RealIP(), c.Response().Header().Get(echo.HeaderXRequestID), action, target, details, err)
+}
+
+// append writes the audit entry of record for actor, from the client
+// address remote, in the request requestID ("" for none).
+func (h *Handler) append(ctx context.Context, actor, remote, requestID, action, target string, details map[string]string, err error) {
 	if h.opts.Audit == nil {
 		return
 	}
@@ -442,13 +503,11 @@ func (h *Handler) record(c echo.Context, action, target string, details map[stri
 	if details == nil {
 		details = map[string]string{}
 	}
-	details["remote"] = c.RealIP()
-	if id := c.Response().Header().Get(echo.HeaderXRequestID); id != "" {
-		details["requestId"] = id
+	details["remote"] = remote
+	if requestID != "" {
+		details["requestId"] = requestID
 	}
-	e := state.Entry{Actor: user(c), Action: action, Target: target, Outcome: outcome, Details: details}
-	// The action is done: record it even if the client went away.
-	ctx := context.WithoutCancel(c.Request().Context())
+	e := state.Entry{Actor: actor, Action: action, Target: target, Outcome: outcome, Details: details}
 	if _, aerr := h.opts.Audit.Append(ctx, e); aerr != nil {
 		h.opts.Logger.Error("audit record could not be written", "action", action, "target", target, "error", aerr)
 	}

@@ -60,6 +60,7 @@ func (s *source) Current() *workers.Set { return s.set }
 // "signer" and worker "Signer" using it), a token "bare" without
 // life-cycle capabilities, an in-memory audit log and a test CA.
 type fixture struct {
+	h        *Handler
 	srv      *httptest.Server
 	audit    *state.Memory
 	signlog  *state.MemoryLog
@@ -119,6 +120,7 @@ func newFixture(t *testing.T) *fixture {
 	})
 	e := echo.New()
 	h.Register(e)
+	f.h = h
 	f.srv = httptest.NewServer(e)
 	t.Cleanup(f.srv.Close)
 	return f

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -52,13 +53,18 @@ func (h *Handler) Do(ctx context.Context, who Caller, method, path, contentType 
 			}
 		})
 		for _, r := range h.routes() {
-			g.Add(r.method, r.path, r.handler)
+			g.Add(r.method, r.path, h.requireRole(r.role, r.handler))
 		}
 		g.Any("/*", h.notFound)
 		h.inproc = e
 	})
 	req := httptest.NewRequestWithContext(context.WithValue(ctx, callerKey{}, who), method, BasePath+path, bytes.NewReader(body))
+	// host:port, as a server sets it: echo's RealIP takes the host from
+	// it, and an address alone would be recorded as "".
 	req.RemoteAddr = who.Remote
+	if _, _, err := net.SplitHostPort(who.Remote); err != nil && who.Remote != "" {
+		req.RemoteAddr = net.JoinHostPort(who.Remote, "0")
+	}
 	if contentType != "" {
 		req.Header.Set(echo.HeaderContentType, contentType)
 	}

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -76,5 +77,52 @@ func TestAdminLoginThrottle(t *testing.T) {
 	es, _ := f.audit.Entries(context.Background(), 0, 0)
 	if last := es[len(es)-1]; last.Action != "admin.refused" || !strings.Contains(last.Details["reason"], "throttled") {
 		t.Fatalf("the lock-out is not audited last: %+v", last)
+	}
+}
+
+// TestMayAndRequire: what the web UI asks — May for a route by its
+// pattern, Require for an action of its own — answers as the API's role
+// check, with the API's sentence and audit record.
+func TestMayAndRequire(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		user, method, pattern string
+		want                  bool
+	}{
+		{"auditor", "GET", "/workers", true},
+		{"auditor", "POST", "/tokens/:token/activate", false},
+		{"op", "POST", "/tokens/:token/activate", true},
+		{"op", "POST", "/reload", false},
+		{"op", "DELETE", "/tokens/:token/keys/:alias", false},
+		{"admin", "POST", "/reload", true},
+		{"admin", "POST", "/no/such/route", false},
+		{"nobody", "GET", "/workers", false},
+	}
+	for _, tt := range tests {
+		if got := f.h.May(tt.user, tt.method, tt.pattern); got != tt.want {
+			t.Errorf("May(%s, %s %s) = %v, want %v", tt.user, tt.method, tt.pattern, got, tt.want)
+		}
+	}
+	ctx := context.Background()
+	if err := f.h.Require(ctx, Caller{User: "op", Remote: "192.0.2.7"}, "operator", "POST /admin/try"); err != nil {
+		t.Errorf("operator refused: %v", err)
+	}
+	err := f.h.Require(ctx, Caller{User: "auditor", Remote: "192.0.2.7", RequestID: "r1"}, "operator", "POST /admin/try")
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != 403 || ae.Message != "User auditor (roles auditor) may not POST /admin/try: that needs the operator role." {
+		t.Fatalf("auditor: %v, want the API's 403 sentence", err)
+	}
+	es, _ := f.audit.Entries(ctx, 0, 0)
+	last := es[len(es)-1]
+	if last.Actor != "auditor" || last.Action != "admin.refused" || last.Target != "POST /admin/try" || last.Details["remote"] != "192.0.2.7" || last.Details["requestId"] != "r1" || last.Outcome != ae.Message {
+		t.Errorf("audit record %+v", last)
+	}
+	// In process, the client address is recorded too (it has no port).
+	if err := f.h.Call(ctx, Caller{User: "auditor", Remote: "192.0.2.8"}, http.MethodPost, "/reload", nil, nil); err == nil {
+		t.Fatal("an auditor reloaded")
+	}
+	es, _ = f.audit.Entries(ctx, 0, 0)
+	if last := es[len(es)-1]; last.Details["remote"] != "192.0.2.8" {
+		t.Errorf("in-process refusal recorded from %q, want 192.0.2.8", last.Details["remote"])
 	}
 }

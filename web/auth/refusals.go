@@ -7,7 +7,7 @@ import (
 )
 
 // MaxRefusalRows is how many refused logins a second each surface (admin
-// API, admin UI) writes to the audit log.
+// API, admin UI, the signing and vendor APIs) writes to the audit log.
 const MaxRefusalRows = 5
 
 // RefusalLog bounds the audit rows of refused logins to MaxRefusalRows a

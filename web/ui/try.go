@@ -21,6 +21,7 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/web/admin"
 	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/workers"
@@ -139,6 +140,9 @@ func (u *UI) tryPage(c echo.Context) error {
 func (u *UI) try(c echo.Context) error {
 	worker := c.FormValue("worker")
 	back := "/try?worker=" + url.QueryEscape(worker)
+	if err := u.opts.Admin.Require(c.Request().Context(), caller(c), tryRole, "POST "+BasePath+"/try"); err != nil {
+		return u.done(c, back, "", err)
+	}
 	d, err := u.tryData(c, worker)
 	if err != nil || d.Worker == nil {
 		return u.done(c, "/try", "", err)
@@ -247,13 +251,17 @@ func (u *UI) try(c echo.Context) error {
 }
 
 // forward sends a request to the worker endpoint /signserver/worker/NAME
-// in process, from the user's address.
+// in process, from the user's address and as the logged-in user: the
+// signing log records the signature as the user's, as for the admin
+// test-sign (a worker that authenticates its clients records whom it
+// authenticated instead).
 func (u *UI) forward(c echo.Context, worker string, meta url.Values, ctype string, body []byte) (int, []byte) {
 	target := "/signserver/worker/" + url.PathEscape(worker)
 	if len(meta) > 0 {
 		target += "?" + meta.Encode()
 	}
-	req := httptest.NewRequestWithContext(c.Request().Context(), http.MethodPost, target, bytes.NewReader(body))
+	ctx := tokens.WithCaller(c.Request().Context(), tokens.Caller{User: sessionOf(c).User})
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	req.RemoteAddr = c.Request().RemoteAddr
 	req.Header.Set(echo.HeaderContentType, ctype)
 	if id := c.Response().Header().Get(echo.HeaderXRequestID); id != "" {

@@ -12,8 +12,10 @@
 // binary; there is no script and no front-end build. Charts are small SVG
 // drawn on the server from the counters /metrics exports.
 //
-// Login takes the name and password of a user of the configuration with the
-// admin role and starts a session (web/auth). Every form carries the
+// Login takes the name and password of a user of the configuration with a
+// role of the admin API (admin, operator, auditor) and starts a session
+// (web/auth); pages show only what the user's roles allow, by the API's
+// own role check, and the API refuses the rest. Every form carries the
 // session's CSRF token; a POST without it gets the 403 page.
 package ui
 
@@ -33,6 +35,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/web/admin"
 	"github.com/signet-project/signet/web/auth"
@@ -55,7 +58,9 @@ type Options struct {
 	// Admin is the admin API, whose handlers the UI calls.
 	Admin *admin.Handler
 	// Authenticate checks a login's name and password, as the admin API
-	// checks HTTP basic credentials.
+	// checks HTTP basic credentials: Allowed for a user with a role of the
+	// admin API (admin, operator, auditor), who then sees and may do what
+	// the role allows.
 	Authenticate admin.Authenticator
 	// Throttle slows password guessing per user and client address, as on
 	// the other surfaces. Nil: a throttle of the UI's own.
@@ -198,6 +203,10 @@ func (u *UI) session(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// tryRole is the role "Try it" needs: it signs, which operators do (as on
+// the NetHSM API) and auditors, who only read, do not.
+const tryRole = config.RoleOperator
+
 func sessionOf(c echo.Context) *auth.Session {
 	s, _ := c.Get(sessionKey).(*auth.Session)
 	return s
@@ -225,6 +234,20 @@ type page struct {
 	CSRF  string
 	Flash *auth.Flash
 	Data  any
+
+	ui *UI
+}
+
+// May reports whether the page's user may call the admin API route method
+// pattern ("POST", "/tokens/:token/activate"): the API's own role check,
+// so that a page shows only the buttons its user may use.
+func (p page) May(method, pattern string) bool {
+	return p.User != "" && p.ui.opts.Admin.May(p.User, method, pattern)
+}
+
+// MayTry reports whether the page's user may sign with "Try it".
+func (p page) MayTry() bool {
+	return p.User != "" && p.ui.opts.Admin.Allowed(p.User, tryRole)
 }
 
 // render renders the page template name with status code.
@@ -233,7 +256,7 @@ func (u *UI) render(c echo.Context, code int, name, title string, data any) erro
 	if !ok {
 		return fmt.Errorf("no template %s", name)
 	}
-	p := page{Title: title, Nav: name, Data: data}
+	p := page{Title: title, Nav: name, Data: data, ui: u}
 	if s := sessionOf(c); s != nil {
 		p.User, p.CSRF, p.Flash = s.User, s.CSRF, s.TakeFlash()
 	}
@@ -348,8 +371,8 @@ func (u *UI) login(c echo.Context) error {
 		u.record(c, name, "ui.login", "ui", "ok", nil)
 		return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
 	case admin.Forbidden:
-		u.record(c, name, "ui.login", "ui", "User is not an administrator.", nil)
-		return u.forbidden(c, nil, fmt.Sprintf("User %s is not an administrator: log in with a user that has the admin role.", name))
+		u.record(c, name, "ui.login", "ui", "User has no role of the admin UI.", nil)
+		return u.forbidden(c, nil, fmt.Sprintf("User %s has no role of the admin UI: log in with a user that has the admin, operator or auditor role.", name))
 	}
 	if ok, details := u.refused.Admit(time.Now()); ok {
 		u.record(c, name, "ui.login", "ui", "Wrong user name or password.", details)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // Client sends the API requests of one remote token: each with a timeout,
@@ -170,7 +171,11 @@ func ErrorMessage(body []byte) string {
 		}
 	}
 	if len(msg) > 200 {
-		msg = msg[:200] + "…"
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(msg[cut]) { // FuzzErrorMessage: not inside a character
+			cut--
+		}
+		msg = msg[:cut] + "…"
 	}
 	return msg
 }

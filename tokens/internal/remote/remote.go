@@ -28,8 +28,8 @@ const (
 	DefaultProbeInterval = 5 * time.Second
 )
 
-// NewTransport returns a keep-alive transport that keeps up to idle
-// connections open and trusts the CA certificates of caBundle, a PEM file
+// NewTransport returns an HTTP/1.1 keep-alive transport that keeps up to
+// idle connections open and trusts the CA certificates of caBundle, a PEM file
 // or PEM text; an empty caBundle trusts the system roots.
 func NewTransport(caBundle string, idle int) (*http.Transport, error) {
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
@@ -52,10 +52,13 @@ func NewTransport(caBundle string, idle int) (*http.Transport, error) {
 		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSClientConfig:     tlsConf,
 		TLSHandshakeTimeout: 10 * time.Second,
-		// HTTP/2 where the server offers it (TLS with ALPN h2): one
-		// connection carries the token's whole pool of requests in
-		// flight. A custom dialer turns it off unless forced.
-		ForceAttemptHTTP2:   true,
+		// HTTP/1.1 keep-alive, one connection per request in flight, even
+		// where the server offers HTTP/2: Go's HTTP/2 client spends about
+		// half as much CPU again per small request (a sign call) as
+		// HTTP/1.1 over a kept-alive TLS connection, measured at 8 in
+		// flight on loopback (57 against 38 µs; the server side 68
+		// against 34). The custom dialer already leaves HTTP/2 off;
+		// ForceAttemptHTTP2 would turn it on.
 		MaxIdleConnsPerHost: idle,
 		MaxIdleConns:        idle,
 		IdleConnTimeout:     90 * time.Second,

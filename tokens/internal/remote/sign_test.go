@@ -33,7 +33,9 @@ func TestECDSADER(t *testing.T) {
 	if err != nil || !ecdsa.VerifyASN1(&k.PublicKey, d[:], out) {
 		t.Errorf("r||s not converted to valid DER: %v", err)
 	}
-	if _, err := ECDSADER(&k.PublicKey, raw[:90]); err == nil {
-		t.Error("a truncated signature was accepted")
+	for name, bad := range map[string][]byte{"truncated r||s": raw[:90], "DER and a byte more": append(der[:len(der):len(der)], 0)} {
+		if _, err := ECDSADER(&k.PublicKey, bad); err == nil {
+			t.Errorf("%s accepted", name)
+		}
 	}
 }

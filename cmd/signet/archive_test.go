@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAdminArchiveGet: a worker with ARCHIVERS, added through the admin API, keeps
+// the request and the signature under the request ID, and `signet admin
+// archive get` prints and writes them.
+func TestAdminArchiveGet(t *testing.T) {
+	t.Parallel()
+	e := newAdminEnv(t, false)
+	e.mustAdmin(t, "keys", "generate", "soft", "admin-soft", "--algorithm", "ECDSA")
+	api := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, e.s.url+"/admin/api"+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth("admin", adminTestPassword)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := api("POST", "/workers", `{"name":"Archiving","kind":"PlainSigner","token":"soft","key":"admin-soft",
+		"properties":{"AUTHTYPE":"NOAUTH","ARCHIVERS":"OldDatabaseArchiver","ARCHIVE_OF_TYPE":"REQUEST_AND_RESPONSE"}}`); code/100 != 2 {
+		t.Fatalf("add a worker that archives: %d %s", code, body)
+	}
+	doc := []byte("an invoice to keep")
+	req, _ := http.NewRequest("POST", e.s.url+"/signserver/worker/Archiving", bytes.NewReader(doc))
+	req.Header.Set("X-Request-ID", "inv-42")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("sign: %d %s", resp.StatusCode, sig)
+	}
+	dir := t.TempDir()
+	out := e.mustAdmin(t, "archive", "get", "inv-42", "--out", dir)
+	if !strings.Contains(out, "Archiving") || !strings.Contains(out, "18 bytes") || !strings.Contains(out, "inv-42.1.response") {
+		t.Errorf("archive get printed:\n%s", out)
+	}
+	for name, want := range map[string][]byte{"inv-42.1.request": doc, "inv-42.1.response": sig} {
+		if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: %d bytes, %v; want the %d bytes signed", name, len(got), err, len(want))
+		}
+	}
+	code, _, errs := e.admin(t, "archive", "get", "nope")
+	if code != 1 || !strings.Contains(errs, "Nothing is archived under request ID nope") {
+		t.Errorf("unknown request ID: exit %d, %q", code, errs)
+	}
+	if code, body := api("GET", "/audit?limit=1000", ""); code != 200 || !strings.Contains(body, `"archive.read"`) {
+		t.Errorf("reading the archive is not in the audit log: %d", code)
+	}
+}
