@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -94,6 +95,35 @@ func launch(t testing.TB, data, listen string, args ...string) *server {
 	go io.Copy(io.Discard, pr)
 	t.Cleanup(func() { s.stop(t) })
 	return s
+}
+
+// bootstrapDemo makes the demo PKI and configuration in a new folder, with
+// edit (nil: none) applied to the configuration's text and users (items of
+// its users section, the last section) appended.
+func bootstrapDemo(t *testing.T, edit func(string) string, users string) demo.Files {
+	t.Helper()
+	return bootstrapDemoIn(t, t.TempDir(), edit, users)
+}
+
+// bootstrapDemoIn is bootstrapDemo in the folder dir (see demoData).
+func bootstrapDemoIn(t *testing.T, dir string, edit func(string) string, users string) demo.Files {
+	t.Helper()
+	files, _, err := demo.Bootstrap(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := os.ReadFile(files.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(y)
+	if edit != nil {
+		text = edit(text)
+	}
+	if err := os.WriteFile(files.Config, []byte(text+users), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return files
 }
 
 // testRoots are the CAs that the tests' HTTP clients (http.DefaultClient)

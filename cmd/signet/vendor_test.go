@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -408,20 +407,8 @@ func (c vendorClient) do(method, path, auth, accept string, body any) (int, []by
 // limited, that may use signer-rsa3072 only, and serves it.
 func demoWithLimitedUser(t *testing.T) (*signet, demo.Files) {
 	t.Helper()
-	dir := demoData(t, vendorPassword)
-	files, _, err := demo.Bootstrap(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	y, err := os.ReadFile(files.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	y = append(y, "  - name: limited\n    roles: [dsm, operator]\n    passwordHash: {file: demo-password.bcrypt}\n    keys: [signer-rsa3072]\n"...)
-	if err := os.WriteFile(files.Config, y, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return runSignet(t, dir, "127.0.0.1:0", "--config", files.Config), files
+	files := bootstrapDemoIn(t, demoData(t, vendorPassword), nil, "  - name: limited\n    roles: [dsm, operator]\n    passwordHash: {file: demo-password.bcrypt}\n    keys: [signer-rsa3072]\n")
+	return runSignet(t, files.Dir, "127.0.0.1:0", "--config", files.Config), files
 }
 
 // demoPublicKeys reads the demo signer certificates' public keys.
