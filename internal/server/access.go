@@ -42,7 +42,7 @@ func (a *app) clientCAs() *x509.CertPool {
 
 // auditRefusal records a refused client in the audit log: who it claimed
 // to be, from where, what it asked for and why it was refused. At most
-// auth.MaxRefusalRows a second are written (each is an fsync'd row that an
+// auth.MaxRefusalRows a second are written for each API (each is an fsync'd row that an
 // unauthenticated client could otherwise make at will); the next row
 // written counts the ones left out.
 func (a *app) auditRefusal(c echo.Context, surface string, err error) {
@@ -50,7 +50,7 @@ func (a *app) auditRefusal(c echo.Context, surface string, err error) {
 	if a.audit == nil || !errors.As(err, &r) {
 		return
 	}
-	ok, more := a.refused.Admit(time.Now())
+	ok, more := a.refusalLog(surface).Admit(time.Now())
 	if !ok {
 		return
 	}
@@ -66,6 +66,23 @@ func (a *app) auditRefusal(c echo.Context, surface string, err error) {
 	if _, err := a.audit.Append(context.WithoutCancel(c.Request().Context()), e); err != nil {
 		a.log.Error("audit log", "action", e.Action, "error", err)
 	}
+}
+
+// refusalLog is the bound on the audit rows of refused clients of one API:
+// dsm, nethsm or the signing API ("worker/NAME" surfaces share one).
+func (a *app) refusalLog(surface string) *auth.RefusalLog {
+	api, _, _ := strings.Cut(surface, "/")
+	a.refusedMu.Lock()
+	defer a.refusedMu.Unlock()
+	l := a.refused[api]
+	if l == nil {
+		if a.refused == nil {
+			a.refused = map[string]*auth.RefusalLog{}
+		}
+		l = &auth.RefusalLog{}
+		a.refused[api] = l
+	}
+	return l
 }
 
 // serveHealth serves the health check alone over plain HTTP on addr, for

@@ -55,10 +55,11 @@ type app struct {
 	// client address.
 	throttle *auth.Throttle
 	// refused bounds the audit rows of refused clients of the signing
-	// and vendor APIs (admin API and UI have their own).
-	refused auth.RefusalLog
-	buildMu sync.Mutex    // serialises builds (start and reload)
-	node    *cluster.Node // set by openState in a cluster; nil: the state is in the data folder
+	// and vendor APIs, one bound per API (admin API and UI have their own).
+	refusedMu sync.Mutex
+	refused   map[string]*auth.RefusalLog
+	buildMu   sync.Mutex    // serialises builds (start and reload)
+	node      *cluster.Node // set by openState in a cluster; nil: the state is in the data folder
 }
 
 // newApp returns an app for the configuration files paths, with no workers
