@@ -151,6 +151,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	a.tls = tc
 	setMemoryLimit(cfg.Server.MemoryLimit, log)
+	setGCPercent(log)
 	wo := web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log, Limits: serverLimits(cfg.Server),
 		TrustedProxies: cfg.Server.TrustedProxies, Authorizer: a.workerAuthorizer(), OnRefusal: a.auditRefusal}
 	if a.node != nil {
@@ -289,6 +290,25 @@ func setMemoryLimit(configured int64, log *slog.Logger) {
 		debug.SetMemoryLimit(DefaultMemoryLimit)
 	}
 	log.Debug("memory limit", "bytes", debug.SetMemoryLimit(-1))
+}
+
+// DefaultGCPercent is the garbage collector's GOGC when the environment
+// sets none. A signing server's live heap is small (a few MiB), so that at
+// Go's default of 100 it collected every few MiB of requests: 400 took a
+// single 1 KiB CAdES request from 208-234 to 188-202 µs of server CPU,
+// measured side by side (32 clients each), for about 18 MiB more peak RSS
+// under load (88 against 70 MiB); the memory limit still bounds the heap,
+// and a streamed upload's peak RSS did not change (33 MiB).
+const DefaultGCPercent = 400
+
+// setGCPercent applies DefaultGCPercent unless GOGC is set.
+func setGCPercent(log *slog.Logger) {
+	if v := os.Getenv("GOGC"); v != "" {
+		log.Debug("garbage collector", "GOGC", v)
+		return
+	}
+	debug.SetGCPercent(DefaultGCPercent)
+	log.Debug("garbage collector", "GOGC", DefaultGCPercent)
 }
 
 // nextPort suggests the address after addr, for the message about a busy
