@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"strconv"
 	"syscall"
@@ -51,9 +50,11 @@ type Options struct {
 	// Stdout receives what a person starting the server reads: the address,
 	// the demo password (once) and a first command to try.
 	Stdout io.Writer
-	// Reload, when set, reloads as SIGHUP does (the configuration and the
-	// TLS certificate) on every receive: a trigger for tests and for a
-	// program that embeds the server, which must not signal the process.
+	// Reload asks for a reload of the configuration files and the TLS
+	// certificate, one per value received. The signet command sends on it
+	// on SIGHUP; tests and a program that embeds the server send on it
+	// directly, so that nothing signals the whole process. nil: only the
+	// admin API reloads.
 	Reload <-chan struct{}
 	// PurgeTick, when set, purges the archive on every receive, as of the
 	// time received (an injected clock); nil: every ArchivePurgeEvery on
@@ -171,7 +172,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		a.srv.Echo().GET(demo.CRLPath, echo.WrapHandler(crl))
 	}
-	defer a.reloadOnHangup(ctx, o.Reload)()
+	defer a.reloadOn(ctx, o.Reload)()
 	tick := o.PurgeTick
 	if tick == nil {
 		t := time.NewTicker(ArchivePurgeEvery)
@@ -229,31 +230,26 @@ func (a *app) reloadTLS() {
 	a.log.Info("TLS certificate reloaded", "subject", leaf.Subject.String(), "notAfter", leaf.NotAfter)
 }
 
-// reloadOnHangup reloads the configuration and the TLS certificate on every
-// SIGHUP, and on every receive from trigger (nil: SIGHUP only), until ctx
-// ends or the returned function is called.
-func (a *app) reloadOnHangup(ctx context.Context, trigger <-chan struct{}) (stop func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+// reloadOn reloads the configuration and the TLS certificate on every
+// value received from reload until ctx ends or the returned function is
+// called; that function returns once no reload runs any more, so that none
+// runs while the server shuts down.
+func (a *app) reloadOn(ctx context.Context, reload <-chan struct{}) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-done:
-				return
-			case <-hup:
-			case <-trigger:
+			case <-reload:
 			}
 			_ = a.reload() // logged; the running configuration stays
 			a.reloadTLS()
 		}
 	}()
-	return func() {
-		signal.Stop(hup)
-		close(done)
-	}
+	return func() { cancel(); <-done }
 }
 
 // serverLimits are the web server's limits from the server section; what it
