@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,14 +21,16 @@ import (
 // at a time, each record's hash lands on its own page of the index, and
 // every commit wrote about one index page per record to the WAL (about 20
 // of the ~45 µs of CPU a record cost, one 1 KiB document per request at 32
-// in flight). They are written to signlog_hash_recent, an unindexed table
-// that grows at its end, and moved into the indexed signlog_hash in bulk,
-// sorted, every foldAt hashes, which writes each index page once per fold.
-// Search looks in both.
+// in flight), besides a statement per hash. A record is written alone, its
+// hashes in its hashes column; every foldAt hashes the log writer moves
+// the hashes of the records written since into the index, sorted, which
+// writes each index page once per fold, and marks them indexed
+// (signlog_indexed). Search looks in the index and in the hashes column of
+// the records past the mark.
 
 // foldAt is the number of unindexed hashes at which the log writer moves
-// them into the index. Search scans at most this many rows of
-// signlog_hash_recent (about 600 KiB).
+// them into the index: Search reads at most this many hashes (about 520
+// KiB) from the records past the mark.
 const foldAt = 8192
 
 // logEntry is one Record call waiting for the log writer.
@@ -74,10 +77,10 @@ func (s *Store) logWriter() {
 	}
 }
 
-// insertRecords writes a group in one transaction, with the statements
-// Open prepared: preparing them for every group was about a tenth of the
-// log writer's time at one record per request. (One multi-row INSERT per
-// group instead, parsed anew each time, measured slower.)
+// insertRecords writes a group in one transaction, with the statement
+// Open prepared: preparing it for every group was about a tenth of the log
+// writer's time at one record per request. (One multi-row INSERT per group
+// instead, parsed anew each time, measured slower.)
 func (s *Store) insertRecords(group []*logEntry) error {
 	ctx := context.Background()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -87,9 +90,7 @@ func (s *Store) insertRecords(group []*logEntry) error {
 	defer tx.Rollback()
 	ins := tx.StmtContext(ctx, s.insRecord)
 	defer ins.Close()
-	insHash := tx.StmtContext(ctx, s.insHash)
-	defer insHash.Close()
-	recent := s.recent
+	unindexed := s.unindexed
 	for _, e := range group {
 		r := &e.rec
 		for i, h := range r.Hashes {
@@ -102,45 +103,78 @@ func (s *Store) insertRecords(group []*logEntry) error {
 		if r.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		for _, h := range r.Hashes {
-			if _, err := insHash.ExecContext(ctx, h, r.ID); err != nil {
-				return err
-			}
-		}
-		recent += len(r.Hashes)
+		unindexed += len(r.Hashes)
 	}
-	if recent >= foldAt {
-		if err := fold(ctx, tx); err != nil {
-			return err
+	if unindexed >= foldAt {
+		if err := s.fold(ctx, tx); err != nil {
+			return fmt.Errorf("index the signing log's hashes: %w", err)
 		}
-		recent = 0
+		unindexed = 0
 	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	s.recent = recent // only once committed: a rolled-back group added nothing
+	s.unindexed = unindexed // only once committed: a rolled-back group added nothing
 	return nil
 }
 
-// fold moves the hashes of signlog_hash_recent into the index, sorted so
-// that each index page is written once.
-func fold(ctx context.Context, tx *sql.Tx) error {
-	if _, err := tx.ExecContext(ctx, "INSERT INTO signlog_hash (hash, id) SELECT hash, id FROM signlog_hash_recent ORDER BY hash"); err != nil {
-		return fmt.Errorf("index the signing log's hashes: %w", err)
+// fold moves the hashes of the records past the mark into the index,
+// sorted so that each index page is written once, and moves the mark past
+// them.
+func (s *Store) fold(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, "SELECT id, hashes FROM signlog WHERE id > (SELECT id FROM signlog_indexed)")
+	if err != nil {
+		return err
 	}
-	_, err := tx.ExecContext(ctx, "DELETE FROM signlog_hash_recent")
+	type entry struct {
+		hash string
+		id   int64
+	}
+	var es []entry
+	last := int64(-1)
+	for rows.Next() {
+		var id int64
+		var hashes string
+		if err := rows.Scan(&id, &hashes); err != nil {
+			rows.Close()
+			return err
+		}
+		last = max(last, id)
+		if hashes == "" {
+			continue
+		}
+		for h := range strings.SplitSeq(hashes, ",") {
+			es = append(es, entry{h, id})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if last < 0 {
+		return nil
+	}
+	slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.hash, b.hash) })
+	ins := tx.StmtContext(ctx, s.insHash)
+	defer ins.Close()
+	for _, e := range es {
+		if _, err := ins.ExecContext(ctx, e.hash, e.id); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, "UPDATE signlog_indexed SET id = ?", last)
 	return err
 }
 
 // signSQL is the signing log's SQL in SQLite: numbered parameters (?1)
-// so that a condition may use one twice, and the hash tables (indexed and
-// recent).
+// so that a condition may use one twice, and the hash lookup: the index,
+// and the hashes column of the records past the mark.
 var signSQL = state.SignSQL{
 	Columns: map[state.SignField]string{state.FieldID: "id", state.FieldTime: "time", state.FieldSurface: "surface",
 		state.FieldKey: "key", state.FieldUser: "user", state.FieldClient: "client", state.FieldRequestID: "request_id",
 		state.FieldResult: "result"},
 	Param: func(n int, _ any) string { return "?" + strconv.Itoa(n) },
-	Has:   "id IN (SELECT id FROM signlog_hash WHERE hash = %[1]s UNION ALL SELECT id FROM signlog_hash_recent WHERE hash = %[1]s)",
+	Has:   "(id IN (SELECT id FROM signlog_hash WHERE hash = %[1]s) OR id > (SELECT id FROM signlog_indexed) AND instr(',' || hashes || ',', ',' || %[1]s || ',') > 0)",
 }
 
 // Search implements state.SigningLog.

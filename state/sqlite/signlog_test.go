@@ -3,11 +3,14 @@ package sqlite
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -103,11 +106,13 @@ func TestSigningLogFold(t *testing.T) {
 		}
 		return r.ID
 	}
-	unindexed := func(s *Store) (n int) {
-		if err := s.db.QueryRowContext(t.Context(), "SELECT count(*) FROM signlog_hash_recent").Scan(&n); err != nil {
+	// unindexed is the number of records past the mark, and the store's
+	// count of their hashes.
+	unindexed := func(s *Store) (records, hashes int) {
+		if err := s.db.QueryRowContext(t.Context(), "SELECT count(*) FROM signlog WHERE id > (SELECT id FROM signlog_indexed)").Scan(&records); err != nil {
 			t.Fatal(err)
 		}
-		return n
+		return records, s.unindexed
 	}
 	find := func(s *Store, h string, want int64) {
 		t.Helper()
@@ -117,18 +122,25 @@ func TestSigningLogFold(t *testing.T) {
 		}
 	}
 	first := record(s, hashes(0, foldAt-1))
-	if n := unindexed(s); n != foldAt-1 {
-		t.Fatalf("%d unindexed hashes, want %d", n, foldAt-1)
+	if r, h := unindexed(s); r != 1 || h != foldAt-1 {
+		t.Fatalf("%d unindexed records, %d hashes; want 1, %d", r, h, foldAt-1)
 	}
 	find(s, hashes(5, 1)[0], first)
 	second := record(s, hashes(foldAt, 2)) // passes foldAt: all move
-	if n := unindexed(s); n != 0 {
-		t.Errorf("%d unindexed hashes after passing foldAt, want 0", n)
+	if r, h := unindexed(s); r != 0 || h != 0 {
+		t.Errorf("%d unindexed records, %d hashes after passing foldAt; want none", r, h)
 	}
 	find(s, hashes(5, 1)[0], first)
 	find(s, hashes(foldAt+1, 1)[0], second)
+	record(s, nil) // a record without hashes, past the mark
 	third := record(s, hashes(2*foldAt, 1))
 	find(s, hashes(2*foldAt, 1)[0], third)
+	// Past the mark a hash is matched whole, not as part of another.
+	for _, part := range []string{hashes(2*foldAt, 1)[0][:40], hashes(2*foldAt, 1)[0][1:]} {
+		if got, err := s.Search(t.Context(), state.SignQuery{Hash: part}); err != nil || len(got) != 0 {
+			t.Errorf("part of a hash %s: %d records, %v; want none", part, len(got), err)
+		}
+	}
 
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -138,8 +150,8 @@ func TestSigningLogFold(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	if s2.recent != 1 {
-		t.Errorf("reopened: %d unindexed hashes counted, want 1", s2.recent)
+	if r, h := unindexed(s2); r != 2 || h != 1 {
+		t.Errorf("reopened: %d unindexed records, %d hashes counted; want 2, 1", r, h)
 	}
 	find(s2, hashes(2*foldAt, 1)[0], third)
 	find(s2, hashes(foldAt, 1)[0], second)
@@ -182,4 +194,46 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// A database whose latest hashes are in signlog_hash_recent (the schema
+// before signlog_indexed) finds them after the migration.
+func TestSigningLogMigrateRecent(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, "CREATE TABLE signlog_indexed") })
+	for _, m := range migrations[:v] {
+		if _, err := db.Exec(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		fmt.Sprintf("PRAGMA user_version = %d", v),
+		"INSERT INTO signlog (id, time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result) VALUES (1, 0, 'rest', 'demo/k', '', '', '', '', 'SHA-256', 'aa,bb', 'ok'), (2, 0, 'rest', 'demo/k', '', '', '', '', 'SHA-256', 'cc', 'ok')",
+		"INSERT INTO signlog_hash (hash, id) VALUES ('aa', 1), ('bb', 1)",
+		"INSERT INTO signlog_hash_recent (hash, id) VALUES ('cc', 2)",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	db.Close()
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for h, id := range map[string]int64{"aa": 1, "bb": 1, "cc": 2} {
+		got, err := s.Search(t.Context(), state.SignQuery{Hash: h})
+		if err != nil || len(got) != 1 || got[0].ID != id {
+			t.Errorf("hash %s: %+v, %v; want record %d", h, got, err, id)
+		}
+	}
+	if s.unindexed != 0 {
+		t.Errorf("%d unindexed hashes after the migration, want 0", s.unindexed)
+	}
 }

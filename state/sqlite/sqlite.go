@@ -95,7 +95,8 @@ var migrations = []string{
 	CREATE INDEX archive_request ON archive (request_id);
 	CREATE INDEX archive_worker_time ON archive (worker, time);`,
 	// The hashes of the latest records, unindexed: the signing log writer
-	// moves them into signlog_hash in bulk (see foldAt).
+	// moved them into signlog_hash in bulk (see foldAt). Replaced by the
+	// next-but-one migration.
 	`CREATE TABLE signlog_hash_recent (
 		hash TEXT NOT NULL,
 		id   INTEGER NOT NULL REFERENCES signlog (id)
@@ -104,6 +105,16 @@ var migrations = []string{
 	ALTER TABLE archive ADD COLUMN request_sha256 TEXT NOT NULL DEFAULT '';
 	ALTER TABLE archive ADD COLUMN response_size INTEGER NOT NULL DEFAULT -1;
 	ALTER TABLE archive ADD COLUMN response_sha256 TEXT NOT NULL DEFAULT '';`,
+	// The records whose hashes are not yet in signlog_hash are those past
+	// signlog_indexed.id: Search reads their hashes column, and the log
+	// writer moves their hashes into the index in bulk (see foldAt).
+	`CREATE TABLE signlog_indexed (
+		one INTEGER PRIMARY KEY CHECK (one = 1),
+		id  INTEGER NOT NULL
+	);
+	INSERT INTO signlog_hash (hash, id) SELECT hash, id FROM signlog_hash_recent ORDER BY hash;
+	DROP TABLE signlog_hash_recent;
+	INSERT INTO signlog_indexed (one, id) SELECT 1, coalesce(max(id), 0) FROM signlog;`,
 }
 
 // ErrClosed is returned by a Store used after Close.
@@ -137,7 +148,7 @@ type Store struct {
 	closeOnce sync.Once
 
 	insRecord, insHash *sql.Stmt // the signing log's, prepared once
-	recent             int       // rows in signlog_hash_recent; the log writer's
+	unindexed          int       // hashes of the records past signlog_indexed; the log writer's
 }
 
 // keyCount is a key's count in memory: used signatures granted, stored the
@@ -180,10 +191,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	if s.insRecord, err = db.PrepareContext(ctx, `INSERT INTO signlog (time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err == nil {
-		s.insHash, err = db.PrepareContext(ctx, "INSERT INTO signlog_hash_recent (hash, id) VALUES (?, ?)")
+		s.insHash, err = db.PrepareContext(ctx, "INSERT INTO signlog_hash (hash, id) VALUES (?, ?)")
 	}
 	if err == nil {
-		err = db.QueryRowContext(ctx, "SELECT count(*) FROM signlog_hash_recent").Scan(&s.recent)
+		err = db.QueryRowContext(ctx, `SELECT coalesce(sum(length(hashes) - length(replace(hashes, ',', '')) + (hashes <> '')), 0)
+			FROM signlog WHERE id > (SELECT id FROM signlog_indexed)`).Scan(&s.unindexed)
 	}
 	if err != nil {
 		db.Close()
