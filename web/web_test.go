@@ -797,10 +797,11 @@ func TestGracefulShutdown(t *testing.T) {
 		return &workers.Response{Data: []byte("finished"), Items: 1}, nil
 	}}
 	srv := New(Options{Registry: workers.NewRegistry(workers.NewSet([]workers.Worker{slow}, nil)), Logger: slog.New(slog.DiscardHandler)})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	l := &notifyingListener{Listener: inner, closed: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx, l) }()
@@ -824,17 +825,11 @@ func TestGracefulShutdown(t *testing.T) {
 	}()
 	<-entered
 	cancel()
-	// Wait until the listener is closed: new connections are refused.
-	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", l.Addr().String())
-		if err != nil {
-			break
-		}
+	// Once the listener is closed, new connections are refused.
+	<-l.closed
+	if c, err := net.Dial("tcp", l.Addr().String()); err == nil {
 		c.Close()
-		if i > 500 {
-			t.Fatal("the listener still accepts after the context is done")
-		}
-		time.Sleep(10 * time.Millisecond)
+		t.Fatal("the listener still accepts after the context is done")
 	}
 	select {
 	case err := <-served:
@@ -848,6 +843,20 @@ func TestGracefulShutdown(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
+}
+
+// notifyingListener closes closed when it is closed: the event a test
+// waits on for the server's shutdown to have stopped accepting.
+type notifyingListener struct {
+	net.Listener
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (l *notifyingListener) Close() error {
+	err := l.Listener.Close()
+	l.once.Do(func() { close(l.closed) })
+	return err
 }
 
 // TestParseProperties checks the Java properties subset of the

@@ -34,14 +34,14 @@ func adminCmd(name, args, short string, n [2]int, setup func(fs *flag.FlagSet) a
 		var asJSON bool
 		fs.StringVar(&base, "url", defaultURL(), "Signet base `URL` (default $"+URLEnv+")")
 		fs.StringVar(&user, "user", "admin", "admin user `name`")
-		fs.StringVar(&passwordFile, "password-file", "", "`file` holding the admin password (default: $SIGNET_ADMIN_PASSWORD)")
+		fs.StringVar(&passwordFile, "password-file", "", "`file` holding the admin password (default: $SIGNET_ADMIN_PASSWORD; none with --cert)")
 		fs.BoolVar(&asJSON, "json", false, "print JSON instead of tables")
 		var tf tlsclient.Flags
 		tf.Register(fs)
 		run := setup(fs)
 		return func(ctx context.Context, io stdio, args []string) error {
 			password, err := adminclient.PasswordFrom(passwordFile)
-			if err != nil {
+			if err != nil && !tf.HasCert() { // a client certificate may stand for the user
 				return usageError(err.Error())
 			}
 			tc, err := tf.Config()

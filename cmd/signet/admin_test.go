@@ -35,24 +35,12 @@ const (
 // CMSSigner per token configured with a key that does not exist yet, and
 // the users admin and operator.
 type adminEnv struct {
-	s       *server
-	dir     string
-	pwFile  string
-	ca      *demo.CA
-	caFile  string
-	hsm     bool
-	hsmSkip string
-}
-
-// makeAdminHSM makes a SoftHSM2 token with testdata/softhsm/make-tokens.sh
-// and points SOFTHSM2_CONF at it. It returns the module, or why not.
-func makeAdminHSM(t *testing.T, dir string) (module, skip string) {
-	module, skip = findSoftHSM()
-	if module == "" {
-		return "", skip
-	}
-	makeSoftHSMToken(t, module, filepath.Join(dir, "softhsm"), adminTestHSMLabel, adminTestHSMPIN)
-	return module, ""
+	s      *server
+	dir    string
+	pwFile string
+	ca     *demo.CA
+	caFile string
+	hsm    bool
 }
 
 func newAdminEnv(t *testing.T, withHSM bool) *adminEnv {
@@ -80,12 +68,9 @@ func newAdminEnv(t *testing.T, withHSM bool) *adminEnv {
 	}
 	var y strings.Builder
 	y.WriteString("tokens:\n  - name: soft\n    type: soft\n    properties:\n      KEYSTOREPATH: ks\n      KEYSTORETYPE: PKCS12\n    pin:\n      file: pin\n")
-	module, skip := "", "not needed by this test"
+	module := ""
 	if withHSM {
-		module, skip = makeAdminHSM(t, dir)
-	}
-	e.hsmSkip = skip
-	if module != "" {
+		module, _ = useSoftHSM(t, adminTestHSMLabel, false)
 		e.hsm = true
 		fmt.Fprintf(&y, "  - name: hsm\n    type: pkcs11\n    properties:\n      SHAREDLIBRARYNAME: %s\n      SLOTLABELTYPE: SLOT_LABEL\n      SLOTLABELVALUE: %s\n", module, adminTestHSMLabel)
 	}
@@ -143,12 +128,10 @@ func (e *adminEnv) mustAdmin(t *testing.T, args ...string) string {
 // from the CLI against a running server, on a soft token and on a SoftHSM2
 // token, without a restart or reload.
 func TestAdminKeyLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newAdminEnv(t, true)
 	t.Run("soft", func(t *testing.T) { e.lifecycle(t, "soft", "admin-soft", "SoftSigner", "RSA", "--bits", "2048") })
 	t.Run("pkcs11", func(t *testing.T) {
-		if !e.hsm {
-			t.Skip(e.hsmSkip)
-		}
 		// Configured without a PIN: offline until activated.
 		out := e.mustAdmin(t, "tokens")
 		if !strings.Contains(out, "hsm") || !lineHas(out, "hsm", "OFFLINE") {
@@ -295,6 +278,7 @@ func (e *adminEnv) lifecycle(t *testing.T, token, alias, worker string, keyArgs 
 // TestAdminCLIErrors checks the exit statuses: 2 for usage errors, 1 with
 // the server's sentence when it refuses.
 func TestAdminCLIErrors(t *testing.T) {
+	t.Parallel()
 	e := newAdminEnv(t, false)
 	opPw := filepath.Join(e.dir, "wrong")
 	os.WriteFile(opPw, []byte("wrong\n"), 0o600)
@@ -350,10 +334,10 @@ func TestAdminCLIErrors(t *testing.T) {
 // TestAdminDemoServer uses the admin API of the embedded demo
 // configuration with the demo password.
 func TestAdminDemoServer(t *testing.T) {
-	t.Setenv(demo.PasswordEnv, "demo-admin-e2e")
+	t.Parallel()
 	s := startServer(t)
-	e := &adminEnv{s: s, pwFile: filepath.Join(t.TempDir(), "pw")}
-	os.WriteFile(e.pwFile, []byte("demo-admin-e2e\n"), 0o600)
+	// The demo password made at first start, as the server said.
+	e := &adminEnv{s: s, pwFile: demo.FilesIn(s.data).PasswordFile}
 	out := e.mustAdmin(t, "status")
 	for _, w := range []string{"CMSSigner", "CAdESSigner", "PlainSigner"} {
 		if !slices.ContainsFunc(strings.Split(out, "\n"), func(l string) bool { return strings.Contains(l, " "+w+" ") && strings.Contains(l, "ACTIVE") }) {

@@ -31,6 +31,7 @@ func runBenchJSON(t *testing.T, s *server, args ...string) (loadgen.BenchResult,
 // TestClientBench drives the demo server with signet client bench in each
 // mode and checks the counts it reports.
 func TestClientBench(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	big := filepath.Join(t.TempDir(), "doc.bin")
 	if err := os.WriteFile(big, bytes.Repeat([]byte("signet "), 100_000), 0o600); err != nil {
@@ -81,6 +82,7 @@ func TestClientBench(t *testing.T) {
 // TestClientBenchErrors checks that failed requests are counted by status
 // with the server's sentence, and make the command exit 1.
 func TestClientBenchErrors(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	cases := []struct {
 		name   string
@@ -120,6 +122,7 @@ func TestClientBenchErrors(t *testing.T) {
 // TestClientBenchFlags checks that impossible flag combinations exit 2 with
 // a sentence naming the flag, before any request.
 func TestClientBenchFlags(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		args []string
 		says string
@@ -158,6 +161,7 @@ func TestClientBenchFlags(t *testing.T) {
 // TestClientBenchProgress checks the plain progress line on stderr when
 // stdout is not a terminal.
 func TestClientBenchProgress(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	var stdout, stderr bytes.Buffer
 	err := run(t.Context(), append([]string{"client", "bench", "-url", s.url, "-d", "350ms", "-c", "2", "-progress", "100ms"}, s.tlsArgs()...), &stdout, &stderr)
@@ -177,6 +181,7 @@ func TestClientBenchProgress(t *testing.T) {
 // TestClientBenchInterrupted checks that an interrupted run (^C) still
 // reports what it measured, without counting the cut requests as errors.
 func TestClientBenchInterrupted(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 	defer cancel()
@@ -197,6 +202,7 @@ func TestClientBenchInterrupted(t *testing.T) {
 // TestClientBenchAPIs drives the DSM and NetHSM APIs with signet client
 // bench -api, whose every answer must hold a signature per item.
 func TestClientBenchAPIs(t *testing.T) {
+	t.Parallel()
 	a, _ := demoWithLimitedUser(t)
 	pw := filepath.Join(t.TempDir(), "pw")
 	if err := os.WriteFile(pw, []byte(vendorPassword+"\n"), 0o600); err != nil {

@@ -2,11 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -48,20 +49,12 @@ var certUsers = []struct{ name, roles, match string }{
 // "unknown" (the client CA, a serial no rule names).
 func startCertServer(t *testing.T) *certServer {
 	t.Helper()
-	dir := t.TempDir()
-	files, _, err := demo.Bootstrap(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	clientCA, err := demo.NewCA("Signet Test Client CA")
 	if err != nil {
 		t.Fatal(err)
 	}
 	otherCA, err := demo.NewCA("Signet Test Client CA") // the same name, another key
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "clients.pem"), demo.PEM(clientCA.Cert), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	issue := func(ca *demo.CA, cn string, validity time.Duration) *tls.Certificate {
@@ -75,7 +68,7 @@ func startCertServer(t *testing.T) *certServer {
 		}
 		return &tls.Certificate{Certificate: [][]byte{c.Raw}, PrivateKey: k, Leaf: c}
 	}
-	s := &certServer{password: files.Password, certs: map[string]*tls.Certificate{}, clients: map[string]*http.Client{}}
+	s := &certServer{certs: map[string]*tls.Certificate{}, clients: map[string]*http.Client{}}
 	users := ""
 	for _, u := range certUsers {
 		cert := issue(clientCA, u.name+"-robot", time.Hour)
@@ -90,19 +83,15 @@ func startCertServer(t *testing.T) *certServer {
 	s.certs["foreign"] = issue(otherCA, "certauditor-robot", time.Hour)
 	s.certs["expired"] = issue(clientCA, "certadmin-robot", -30*time.Minute)
 	s.certs["unknown"] = issue(clientCA, "nobody", time.Hour)
-	y, err := os.ReadFile(files.Config)
-	if err != nil {
+	withCAs := func(y string) string {
+		return strings.Replace(y, "    key: tls.key\n", "    key: tls.key\n    clientCAs: clients.pem\n", 1)
+	}
+	files := bootstrapDemo(t, withCAs, users+"  - name: auditor\n    roles: [auditor]\n    passwordHash: {file: demo-password.bcrypt}\n")
+	if err := os.WriteFile(filepath.Join(files.Dir, "clients.pem"), demo.PEM(clientCA.Cert), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	withCAs := strings.Replace(string(y), "    key: tls.key\n", "    key: tls.key\n    clientCAs: clients.pem\n", 1)
-	if withCAs == string(y) {
-		t.Fatal("the demo configuration has no server tls key line to add clientCAs after")
-	}
-	withCAs += users + "  - name: auditor\n    roles: [auditor]\n    passwordHash: {file: demo-password.bcrypt}\n"
-	if err := os.WriteFile(files.Config, []byte(withCAs), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s.server = launch(t, dir, "127.0.0.1:0", "--config", files.Config)
+	s.password = files.Password
+	s.server = launch(t, files.Dir, "127.0.0.1:0", "--config", files.Config)
 	for name, c := range s.certs {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig.Certificates = []tls.Certificate{*c}
@@ -350,6 +339,48 @@ func TestCertUserNeedsClientCAs(t *testing.T) {
 			err := run(t.Context(), []string{"serve", "--data", filepath.Join(dir, "data"), "--config", file, "--listen", "127.0.0.1:0"}, &out, &errb)
 			if err == nil || !strings.Contains(errb.String(), file+":5: "+tt.want) {
 				t.Errorf("serve: %v\n%s, want it refused saying %s", err, errb.String(), tt.want)
+			}
+		})
+	}
+}
+
+// TestAdminCLIWithClientCertificate: signet admin with --cert and no
+// password acts as the certificate's user, with its roles.
+func TestAdminCLIWithClientCertificate(t *testing.T) {
+	t.Parallel()
+	s := startCertServer(t)
+	dir := t.TempDir()
+	files := func(name string) []string {
+		c := s.certs[name]
+		key, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, keyFile := filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
+		if err := os.WriteFile(cert, demo.PEM(c.Leaf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return []string{"--url", s.url, "--cacert", filepath.Join(s.data, "demo-ca.pem"), "--cert", cert, "--cert-key", keyFile}
+	}
+	tests := []struct {
+		cert, command string
+		ok            bool
+		says          string
+	}{
+		{"certauditor", "status", true, "CMSSigner"},
+		{"certoperator", "reload", false, "User certoperator (roles operator) may not POST /reload: that needs the admin role."},
+		{"certdsm", "status", false, "User certdsm has no role of the admin API"},
+		{"unknown", "status", false, "is not authorized for any user"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cert+" "+tt.command, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			err := run(t.Context(), append([]string{"admin", tt.command}, files(tt.cert)...), &out, &errb)
+			if (err == nil) != tt.ok || !strings.Contains(out.String()+errb.String(), tt.says) {
+				t.Errorf("signet admin %s as %s: %v\n%s%s\nwant ok=%v saying %q", tt.command, tt.cert, err, out.String(), errb.String(), tt.ok, tt.says)
 			}
 		})
 	}

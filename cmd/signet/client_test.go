@@ -12,6 +12,7 @@ import (
 // per file, client-side hashing) and signet client batch, and verifies every
 // output with openssl.
 func TestClientSignAndBatch(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	in := t.TempDir()
 	for i := range 5 {
@@ -55,6 +56,7 @@ func TestClientSignAndBatch(t *testing.T) {
 // batch against the demo workers, beside the inputs, twice: the second run
 // signs the documents again and not the signatures of the first.
 func TestClientDefaults(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	ca := filepath.Join(s.data, "demo-ca.pem")
 	for _, cmd := range []string{"sign", "batch"} {

@@ -33,7 +33,18 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	os.Exit(runTests(m))
+}
+
+// runTests runs the tests with this binary's SoftHSM2 folder (testHSM).
+func runTests(m *testing.M) int {
+	cleanup, err := setupSoftHSM()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "SoftHSM2 folder for the tests:", err)
+		return 1
+	}
+	defer cleanup()
+	return m.Run()
 }
 
 // signetCmd returns the command running signet with args in this test
@@ -216,6 +227,7 @@ workers:
 // every node within a second, and the nodes' behaviour while PostgreSQL is
 // down.
 func TestCluster(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	pg, err := pgtest.Start(ctx)
 	if err != nil {

@@ -103,6 +103,9 @@ func serveCmd(fs *flag.FlagSet) runFunc {
 			return usageError("--max-upload must not be negative")
 		}
 		o.Configs, o.Logger, o.Stdout = configs, slog.New(srv.LogHandler(io.err, format == "json")), io.out
+		if io.reloads != nil {
+			o.Reload = io.reloads(ctx)
+		}
 		err := srv.Run(ctx, o)
 		var ps config.Problems
 		if errors.As(err, &ps) {

@@ -16,6 +16,7 @@ import (
 // limit, after a signature and a refused request; and the gauges an
 // operator alerts on are there with the worker's values.
 func TestGrafanaDashboardMetrics(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../docs/grafana-signet.json")
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -38,6 +39,7 @@ type server struct {
 	done     chan error
 	logs     *bytes.Buffer
 	logw     *lockedWriter // writes logs
+	reload   chan struct{} // the server's Options.Reload
 	stopOnce sync.Once
 }
 
@@ -55,8 +57,8 @@ func launch(t testing.TB, data, listen string, args ...string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	s := &server{data: data, cancel: cancel, done: make(chan error, 1), logs: &bytes.Buffer{}}
-	s.logw = &lockedWriter{w: s.logs}
+	s := &server{data: data, cancel: cancel, done: make(chan error, 1), logs: &bytes.Buffer{}, reload: make(chan struct{})}
+	s.logw = &lockedWriter{w: s.logs, changed: make(chan struct{})}
 	all := append([]string{"serve", "--data", data, "--listen", listen}, args...)
 	var confDirs []string
 	for i, a := range args { // a later --data wins
@@ -68,7 +70,8 @@ func launch(t testing.TB, data, listen string, args ...string) *server {
 		}
 	}
 	go func() {
-		err := run(ctx, all, pw, s.logw)
+		reloads := func(context.Context) <-chan struct{} { return s.reload }
+		err := dispatch(ctx, all, stdio{out: pw, err: s.logw, reloads: reloads})
 		pw.CloseWithError(fmt.Errorf("server stopped: %v", err))
 		s.done <- err
 	}()
@@ -92,6 +95,35 @@ func launch(t testing.TB, data, listen string, args ...string) *server {
 	go io.Copy(io.Discard, pr)
 	t.Cleanup(func() { s.stop(t) })
 	return s
+}
+
+// bootstrapDemo makes the demo PKI and configuration in a new folder, with
+// edit (nil: none) applied to the configuration's text and users (items of
+// its users section, the last section) appended.
+func bootstrapDemo(t *testing.T, edit func(string) string, users string) demo.Files {
+	t.Helper()
+	return bootstrapDemoIn(t, t.TempDir(), edit, users)
+}
+
+// bootstrapDemoIn is bootstrapDemo in the folder dir (see demoData).
+func bootstrapDemoIn(t *testing.T, dir string, edit func(string) string, users string) demo.Files {
+	t.Helper()
+	files, _, err := demo.Bootstrap(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := os.ReadFile(files.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(y)
+	if edit != nil {
+		text = edit(text)
+	}
+	if err := os.WriteFile(files.Config, []byte(text+users), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return files
 }
 
 // testRoots are the CAs that the tests' HTTP clients (http.DefaultClient)
@@ -180,33 +212,62 @@ func hashBatchBody(docs [][]byte) []byte {
 	return body
 }
 
-// lockedWriter serialises writes from the server's goroutines.
+// lockedWriter serialises writes from the server's goroutines and tells
+// waiters that the text grew.
 type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu      sync.Mutex
+	w       io.Writer
+	changed chan struct{} // closed, and replaced, by every write
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	close(l.changed)
+	l.changed = make(chan struct{})
 	return l.w.Write(p)
 }
 
 // waitLog waits until the server's log has n lines containing text: the
-// event a test waits on instead of a sleep (at most 10 s, a server that
-// never logs it).
+// event a test waits on instead of a sleep. The deadline (10 s) only
+// bounds a server that never logs it.
 func (s *server) waitLog(t *testing.T, text string, n int) {
 	t.Helper()
-	for range 1000 {
+	deadline := time.After(10 * time.Second)
+	for {
 		s.logw.mu.Lock()
-		got := strings.Count(s.logs.String(), text)
+		got, changed := strings.Count(s.logs.String(), text), s.logw.changed
 		s.logw.mu.Unlock()
 		if got >= n {
 			return
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("the server did not log %q %d times in 10 s", text, n)
+		}
 	}
-	t.Fatalf("the server did not log %q %d times in 10 s", text, n)
+}
+
+// logCount returns how many times the server's log has text so far.
+func (s *server) logCount(text string) int {
+	s.logw.mu.Lock()
+	defer s.logw.mu.Unlock()
+	return strings.Count(s.logs.String(), text)
+}
+
+// reloadConfig asks the server to reload its configuration, as SIGHUP does
+// in the signet process, and waits for the reload's outcome in the log:
+// event is "configuration reloaded" or "configuration reload refused".
+func (s *server) reloadConfig(t *testing.T, event string) {
+	t.Helper()
+	n := s.logCount(event) + 1
+	select {
+	case s.reload <- struct{}{}:
+	case <-time.After(10 * time.Second): // bounds a server that stopped
+		t.Fatal("the server did not take the reload request within 10 s")
+	}
+	s.waitLog(t, event, n)
 }
 
 // postRaw sends body to the worker servlet with metadata in the query.
@@ -287,6 +348,7 @@ func opensslVerify(t *testing.T, sig, content []byte, caFile string, cades bool)
 }
 
 func TestDemoCurlLine(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	doc := []byte("An invoice to sign.\n")
 	code, sig := s.postRaw(t, "CAdESSigner", bytes.NewReader(doc), map[string]string{"USING_BATCHSIGNING": "false"})
@@ -396,6 +458,7 @@ func (r *pattern) Read(p []byte) (int, error) {
 // TestPlainSigner checks raw ECDSA signatures from the demo PlainSigner over
 // a document and over a client-side digest with the standard library.
 func TestPlainSigner(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	doc := []byte("plain document")
 	sum := sha256.Sum256(doc)

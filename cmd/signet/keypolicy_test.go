@@ -60,6 +60,7 @@ users:
 // under concurrent clients, still refuses after a restart, and the signing
 // log holds every one of the N signatures and the refusals.
 func TestKeyUsageLimitEverySurface(t *testing.T) {
+	t.Parallel()
 	const limit = 40
 	data := t.TempDir()
 	if _, _, err := demo.Bootstrap(t.Context(), data); err != nil {

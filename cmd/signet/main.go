@@ -32,7 +32,7 @@ func (e usageError) Error() string { return string(e) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := dispatch(ctx, os.Args[1:], stdio{out: os.Stdout, err: os.Stderr, reloads: hangups})
 	stop()
 	var ee exitError
 	switch {
@@ -45,8 +45,40 @@ func main() {
 	}
 }
 
-// stdio is where a command prints.
-type stdio struct{ out, err io.Writer }
+// stdio is what a command gets from its process besides its arguments:
+// where it prints, and what asks a server to reload.
+type stdio struct {
+	out, err io.Writer
+	// reloads returns the channel on which serve receives reload requests
+	// until ctx ends: SIGHUP in the signet process (hangups), a channel of
+	// the test's own in tests. nil: no reload but the admin API's.
+	reloads func(ctx context.Context) <-chan struct{}
+}
+
+// hangups sends a reload request on every SIGHUP until ctx ends. Only serve
+// asks for it, so that SIGHUP still ends the other commands (a terminal
+// that closes).
+func hangups(ctx context.Context) <-chan struct{} {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGHUP)
+	reload := make(chan struct{})
+	go func() {
+		defer signal.Stop(sig)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-sig:
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case reload <- struct{}{}:
+			}
+		}
+	}()
+	return reload
+}
 
 // runFunc runs a command with its positional arguments.
 type runFunc func(ctx context.Context, io stdio, args []string) error
@@ -66,8 +98,15 @@ type command struct {
 	setup func(fs *flag.FlagSet) runFunc
 }
 
-// run dispatches a command line; tests call it directly.
+// run dispatches a command line that prints to stdout and stderr; tests
+// call it directly.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return dispatch(ctx, args, stdio{out: stdout, err: stderr})
+}
+
+// dispatch finds the command of a command line and runs it with io.
+func dispatch(ctx context.Context, args []string, io stdio) error {
+	stdout, stderr := io.out, io.err
 	cmds := commands()
 	cmd, rest := find(cmds, args)
 	if cmd == nil {
@@ -95,7 +134,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cmd.usage(stderr, fs)
 		return exitError{2}
 	}
-	err = runCmd(ctx, stdio{out: stdout, err: stderr}, pos)
+	err = runCmd(ctx, io, pos)
 	var ue usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(stderr, "signet %s: %s\n", cmd.name, ue)

@@ -91,6 +91,7 @@ func writeMatrixConfig(t *testing.T) (cfgFile, caFile string) {
 // server/client-side hashing × single/batch, over REST and the process
 // servlet, and checks each signature with openssl (Ed25519 by its parts).
 func TestSignatureMatrix(t *testing.T) {
+	t.Parallel()
 	cfgFile, caFile := writeMatrixConfig(t)
 	s := startServer(t, "--config", cfgFile)
 	docs := [][]byte{[]byte("first document of the matrix\n"), []byte("second document\x00\x01 with binary bytes")}

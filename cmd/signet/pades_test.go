@@ -23,6 +23,7 @@ import (
 // server publishes, and read as B-T without their DSS; a second signature
 // keeps the first valid; a changed byte fails pdfsig and the validator.
 func TestDemoPAdES(t *testing.T) {
+	t.Parallel()
 	s := launch(t, t.TempDir(), loopbackAddr(t)) // the certificates name this address's CRL
 	resp, err := http.Get(s.url + "/crl/demo-ca.crl")
 	if err != nil {

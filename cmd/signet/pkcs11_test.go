@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,7 +16,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,56 +50,114 @@ func findSoftHSM() (module, whyNot string) {
 	return "", "libsofthsm2.so is not installed: install softhsm2, or run make test"
 }
 
-// softHSMModule returns the path of libsofthsm2.so, skipping tb when
-// SoftHSM2 or its tools are not installed.
-func softHSMModule(tb testing.TB) string {
-	tb.Helper()
-	m, why := findSoftHSM()
-	if m == "" {
-		tb.Skip(why)
+// importLabel is the token of TestImportSignServerServes: the label its
+// SignServer property file names.
+const importLabel = "signet-import"
+
+// hsmTokens are the SoftHSM2 tokens of this test binary, one for each test
+// that uses SoftHSM2, so that what one test does to its token (break it,
+// generate keys, store chains) is not seen by another.
+var hsmTokens = []struct{ label, pin string }{
+	{e2eLabel, e2ePIN},                   // TestPKCS11EndToEnd
+	{importLabel, e2ePIN},                // TestImportSignServerServes
+	{adminTestHSMLabel, adminTestHSMPIN}, // TestAdminKeyLifecycle
+}
+
+// testHSM is this test binary's SoftHSM2 folder. SoftHSM2 reads
+// SOFTHSM2_CONF once per process, so TestMain points it at this one folder
+// for the whole process (setupSoftHSM), and the tokens of hsmTokens are made
+// in it by the first test that needs SoftHSM2, before any test loads the
+// module.
+var testHSM struct {
+	dir    string // set by TestMain
+	once   sync.Once
+	module string
+	err    error
+	folder map[string]string // token label → its folder under dir/tokens
+	// mu is held for writing by a test that breaks its token: while one
+	// token of a module is broken, the module may fail to open the others,
+	// and it recovers only once every token of the process on it is closed
+	// (see tokens/pkcs11). Tests that only use their own token hold it for
+	// reading, and run alongside each other.
+	mu sync.RWMutex
+}
+
+// setupSoftHSM makes the SoftHSM2 folder of this test binary and points
+// SOFTHSM2_CONF at it; the returned function removes it.
+func setupSoftHSM() (cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "signet-cmd-softhsm-")
+	if err != nil {
+		return nil, err
 	}
-	return m
+	testHSM.dir = dir
+	os.Setenv("SOFTHSM2_CONF", filepath.Join(dir, "softhsm2.conf")) // the file make-tokens.sh writes
+	return func() { os.RemoveAll(dir) }, nil
 }
 
-// makeSoftHSM makes a SoftHSM2 token labelled e2eLabel in dir with
-// testdata/softhsm/make-tokens.sh, points SOFTHSM2_CONF at it, and returns
-// the token's folder.
-func makeSoftHSM(t *testing.T, module, dir string) string {
-	return makeSoftHSMToken(t, module, dir, e2eLabel, e2ePIN)
-}
-
-// makeSoftHSMToken is makeSoftHSM with the token's label and PIN.
-func makeSoftHSMToken(t *testing.T, module, dir, label, pin string) string {
-	t.Helper()
+// makeTestHSM makes the tokens of hsmTokens in testHSM.dir with
+// testdata/softhsm/make-tokens.sh.
+func makeTestHSM() error {
+	module, why := findSoftHSM()
+	if module == "" {
+		return errors.New(why)
+	}
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "..", "..", "testdata", "softhsm", "make-tokens.sh")
-	cmd := exec.Command(script, dir)
-	cmd.Env = append(os.Environ(), "SIGNET_SOFTHSM_LABEL="+label, "SIGNET_SOFTHSM_PIN="+pin, "SOFTHSM2_MODULE="+module)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("make-tokens.sh: %v\n%s", err, stderr.Bytes())
+	testHSM.folder = map[string]string{}
+	for _, tok := range hsmTokens {
+		before, _ := os.ReadDir(filepath.Join(testHSM.dir, "tokens"))
+		cmd := exec.Command(script, testHSM.dir)
+		cmd.Env = append(os.Environ(), "SIGNET_SOFTHSM_LABEL="+tok.label, "SIGNET_SOFTHSM_PIN="+tok.pin, "SOFTHSM2_MODULE="+module)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return fmt.Errorf("make-tokens.sh: %v\n%s", err, stderr.Bytes())
+		}
+		if !bytes.HasSuffix(bytes.TrimSpace(out), []byte("SOFTHSM2_CONF="+os.Getenv("SOFTHSM2_CONF"))) {
+			return fmt.Errorf("make-tokens.sh printed %q, not the SOFTHSM2_CONF line of TestMain's folder", out)
+		}
+		after, _ := os.ReadDir(filepath.Join(testHSM.dir, "tokens"))
+		for _, e := range after {
+			if !slices.ContainsFunc(before, func(b os.DirEntry) bool { return b.Name() == e.Name() }) {
+				testHSM.folder[tok.label] = filepath.Join(testHSM.dir, "tokens", e.Name())
+			}
+		}
+		if testHSM.folder[tok.label] == "" {
+			return fmt.Errorf("make-tokens.sh made no token folder for %s", tok.label)
+		}
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	conf, ok := strings.CutPrefix(lines[len(lines)-1], "SOFTHSM2_CONF=")
-	if !ok {
-		t.Fatalf("make-tokens.sh printed %q, not the SOFTHSM2_CONF line", out)
+	testHSM.module = module
+	return nil
+}
+
+// useSoftHSM returns the SoftHSM2 module and the folder of the token label
+// (one of hsmTokens), making the tokens on first use; it fails t when
+// SoftHSM2 is not installed. A test that breaks its token passes exclusive:
+// it then runs alone among the SoftHSM2 tests, until its cleanup (its
+// server stopped and its tokens closed) is done.
+func useSoftHSM(t *testing.T, label string, exclusive bool) (module, folder string) {
+	t.Helper()
+	testHSM.once.Do(func() { testHSM.err = makeTestHSM() })
+	if testHSM.err != nil {
+		t.Fatal(testHSM.err)
 	}
-	t.Setenv("SOFTHSM2_CONF", conf)
-	folders, err := os.ReadDir(filepath.Join(dir, "tokens"))
-	if err != nil || len(folders) != 1 {
-		t.Fatalf("token folders: %v %v", folders, err)
+	if exclusive {
+		testHSM.mu.Lock()
+		t.Cleanup(testHSM.mu.Unlock)
+	} else {
+		testHSM.mu.RLock()
+		t.Cleanup(testHSM.mu.RUnlock)
 	}
-	return filepath.Join(dir, "tokens", folders[0].Name())
+	return testHSM.module, testHSM.folder[label]
 }
 
 // issueHSMCerts issues a certificate from ca for each alias of the SoftHSM2
-// token and stores the chain in the token.
-func issueHSMCerts(t testing.TB, module string, ca *demo.CA, aliases ...string) {
+// token label (PIN e2ePIN) and stores the chain in the token.
+func issueHSMCerts(t testing.TB, module, label string, ca *demo.CA, aliases ...string) {
 	t.Helper()
 	ctx := context.Background()
-	tok := pkcs11.New(pkcs11.Options{Name: "setup", Module: module, SlotType: pkcs11.SlotLabel, SlotValue: e2eLabel})
+	tok := pkcs11.New(pkcs11.Options{Name: "setup", Module: module, SlotType: pkcs11.SlotLabel, SlotValue: label})
 	defer tok.Close()
 	if err := tok.Activate(ctx, e2ePIN); err != nil {
 		t.Fatal(err)
@@ -122,9 +183,9 @@ func issueHSMCerts(t testing.TB, module string, ca *demo.CA, aliases ...string) 
 // 503, and once they are back the token re-opens on its own and the
 // workers sign again.
 func TestPKCS11EndToEnd(t *testing.T) {
-	module := softHSMModule(t)
+	t.Parallel()
+	module, folder := useSoftHSM(t, e2eLabel, true) // it breaks its token
 	dir := t.TempDir()
-	folder := makeSoftHSM(t, module, filepath.Join(dir, "softhsm"))
 	ca, err := demo.NewCA("HSM CA")
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +195,7 @@ func TestPKCS11EndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	aliases := []string{"rsa2048", "p256"}
-	issueHSMCerts(t, module, ca, aliases...)
+	issueHSMCerts(t, module, e2eLabel, ca, aliases...)
 
 	var y strings.Builder
 	fmt.Fprintf(&y, "tokens:\n  - name: hsm\n    type: pkcs11\n    properties: {SHAREDLIBRARYNAME: %s, SLOTLABELTYPE: SLOT_LABEL, SLOTLABELVALUE: %s, POOLSIZE: 4}\n    pin: {file: pin}\nworkers:\n", module, e2eLabel)

@@ -33,6 +33,7 @@ func propertyTable() string {
 // TestREADMEPropertyTable keeps the README's property table equal to the
 // schema; run with SIGNET_UPDATE_README=1 to rewrite it.
 func TestREADMEPropertyTable(t *testing.T) {
+	t.Parallel()
 	const begin, end = "<!-- properties:begin -->\n", "<!-- properties:end -->"
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {

@@ -101,6 +101,7 @@ var exportLine = regexp.MustCompile(`^\s*export\s+(.*)$`)
 // prints for the reader to paste. A block that fails fails the test with its
 // README line and output.
 func TestREADME(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds and starts the server: not in -short")
 	}

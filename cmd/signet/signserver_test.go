@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,10 +23,6 @@ import (
 // PlainSigner signature). The test only points the imported keystore path
 // and slot label at its own files: everything else is as the files say.
 func TestImportSignServerServes(t *testing.T) {
-	if os.Getenv(freshProcessEnv) == "" {
-		inFreshProcess(t, "TestImportSignServerServes")
-		return
-	}
 	ctx := context.Background()
 	dir := t.TempDir()
 	files, _, err := demo.Bootstrap(ctx, filepath.Join(dir, "demo"))
@@ -42,9 +37,8 @@ func TestImportSignServerServes(t *testing.T) {
 	t.Setenv("SIGNET_PIN_LEGACYCMSTOKEN", strings.TrimSpace(string(pin)))
 	t.Setenv("SIGNET_PIN_CRYPTOTOKENP11", e2ePIN)
 
-	module := softHSMModule(t)
-	makeSoftHSM(t, module, filepath.Join(dir, "softhsm"))
-	issueHSMCerts(t, module, mustLoadCA(t, files), "p256")
+	module, _ := useSoftHSM(t, importLabel, false)
+	issueHSMCerts(t, module, importLabel, mustLoadCA(t, files), "p256")
 
 	corpus := filepath.Join("..", "..", "testdata", "signserver")
 	var in []string
@@ -56,7 +50,6 @@ func TestImportSignServerServes(t *testing.T) {
 		}
 		b = bytes.ReplaceAll(b, []byte("/opt/signserver/keystores/signers.p12"), []byte(files.Keystore))
 		b = bytes.ReplaceAll(b, []byte("/opt/signserver/keystores/legacy.p12"), []byte(files.Keystore))
-		b = bytes.ReplaceAll(b, []byte("SLOTLABELVALUE=signet-import"), []byte("SLOTLABELVALUE="+e2eLabel))
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			t.Fatal(err)
@@ -187,22 +180,4 @@ func demoSignerCert(t *testing.T, f demo.Files, pin, alias string) *x509.Certifi
 		t.Fatalf("chain of %s: %v %v", alias, chain, err)
 	}
 	return chain[0]
-}
-
-// freshProcessEnv marks a test run by inFreshProcess.
-const freshProcessEnv = "SIGNET_TEST_FRESH_PROCESS"
-
-// inFreshProcess runs the named test in a new process of this test binary.
-// A PKCS#11 module is loaded once per process and SoftHSM2 reads
-// SOFTHSM2_CONF when it is first initialised, so a test that makes its own
-// SoftHSM2 token folder must not share the process with one whose module is
-// still initialised on another folder.
-func inFreshProcess(t *testing.T, name string) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), freshProcessEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte("--- PASS: "+name)) {
-		t.Fatalf("%s in a process of its own: %v\n%s", name, err, out)
-	}
 }

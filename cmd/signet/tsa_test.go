@@ -53,6 +53,7 @@ func postQuery(t *testing.T, s *server, worker string, query []byte) (int, strin
 }
 
 func TestTimeStampSignerWithOpenSSL(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	dir := t.TempDir()
 	ca := filepath.Join(s.data, "demo-ca.pem")
@@ -194,6 +195,7 @@ type tsResp struct {
 }
 
 func TestTimeStampSignerRejects(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	dir := t.TempDir()
 	doc := filepath.Join(dir, "doc")
@@ -309,6 +311,7 @@ func postHashBatch(t *testing.T, s *server, worker string, docs [][]byte) (int, 
 }
 
 func TestCAdESBaselineTWorker(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
 	ca := filepath.Join(s.data, "demo-ca.pem")
 	doc := []byte("A contract, time-stamped.\n")
@@ -420,6 +423,7 @@ func plainDemo(t *testing.T) *server {
 }
 
 func TestCAdESBaselineTURL(t *testing.T) {
+	t.Parallel()
 	tsa := plainDemo(t) // a second Signet, the TSA
 	tsaCA := filepath.Join(tsa.data, "demo-ca.pem")
 

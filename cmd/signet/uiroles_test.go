@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"strings"
 	"testing"
 
-	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/web/admin"
 )
 
@@ -15,24 +13,12 @@ import (
 // demo password, the auditor role).
 func startRolesUIServer(t *testing.T) *uiServer {
 	t.Helper()
-	dir := t.TempDir()
-	files, _, err := demo.Bootstrap(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	y, err := os.ReadFile(files.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	y = append(y, "  - name: auditor\n    roles: [auditor]\n    passwordHash: {file: demo-password.bcrypt}\n"...)
-	if err := os.WriteFile(files.Config, y, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	files := bootstrapDemo(t, nil, "  - name: auditor\n    roles: [auditor]\n    passwordHash: {file: demo-password.bcrypt}\n")
 	pin, err := os.ReadFile(files.PIN)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := launch(t, dir, "127.0.0.1:0", "--config", files.Config)
+	s := launch(t, files.Dir, "127.0.0.1:0", "--config", files.Config)
 	return &uiServer{server: s, password: files.Password, pin: strings.TrimSpace(string(pin)), config: files.Config}
 }
 

@@ -192,7 +192,11 @@ func (c *Client) Do(ctx context.Context, method, path string, body any) ([]byte,
 		req.Header.Set("Content-Type", ct)
 	}
 	req.Header.Set("Accept", "application/json")
-	req.SetBasicAuth(c.User, c.Password)
+	if c.Password != "" {
+		// Without a password the client certificate (if any) says who
+		// the user is.
+		req.SetBasicAuth(c.User, c.Password)
+	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach %s: %w", c.URL, err)

@@ -1,7 +1,8 @@
 // Package server wires a Signet server together: it loads the
 // configuration, opens the run-time state, builds the workers, mounts the
 // signing, admin and vendor-compatible HTTP APIs and serves them until the
-// context ends, reloading on SIGHUP and through the admin API.
+// context ends, reloading when Options.Reload says so (signet serve wires
+// SIGHUP to it) and through the admin API.
 //
 // It is the one place that knows every part; the parts know only their own
 // interfaces (see ARCHITECTURE.md). cmd/signet calls Run.

@@ -44,17 +44,27 @@ func demoServer(t *testing.T, serverYAML string) (addr, password string) {
 	if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), tlsSection, "server:\n"+serverYAML, 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	addr, _ = runServer(t, cfg, dir, nil)
+	return addr, files.Password
+}
+
+// runServer runs Run on the configuration file cfg with its state in dir,
+// reloading on every receive from reload, and returns the address it
+// listens on and a stop that ends it and returns Run's error (also called
+// at cleanup).
+func runServer(t *testing.T, cfg, dir string, reload <-chan struct{}) (addr string, stop func() error) {
+	t.Helper()
 	r, w := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Options{Configs: []string{cfg}, Listen: "127.0.0.1:0", DataDir: dir,
-			Logger: slog.New(slog.DiscardHandler), Stdout: w})
+			Logger: slog.New(slog.DiscardHandler), Stdout: w, Reload: reload})
 		w.Close()
 	}()
+	stop = sync.OnceValue(func() error { cancel(); return <-done })
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 	})
@@ -62,11 +72,11 @@ func demoServer(t *testing.T, serverYAML string) (addr, password string) {
 	for sc.Scan() {
 		if a, ok := strings.CutPrefix(sc.Text(), "Signet listening on http://"); ok {
 			go io.Copy(io.Discard, r)
-			return a, files.Password
+			return a, stop
 		}
 	}
-	t.Fatalf("the server did not start: %v", <-done)
-	return "", ""
+	t.Fatalf("the server did not start: %v", stop())
+	return "", nil
 }
 
 // millionBatch is a SignServer batch of n SHA-256 digests, generated as it

@@ -23,6 +23,9 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.key, "cert-key", "", "PEM `file` of the client certificate's private key")
 }
 
+// HasCert reports whether the flags name a client certificate.
+func (f *Flags) HasCert() bool { return f.cert != "" }
+
 // Config returns the tls.Config the flags ask for.
 func (f *Flags) Config() (*tls.Config, error) {
 	c := &tls.Config{MinVersion: tls.VersionTLS12}

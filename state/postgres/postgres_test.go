@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -313,15 +314,23 @@ func TestDatabaseDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	stores, url := openN(t, srv, 1)
-	s := stores[0]
+	url, err := srv.NewDatabase(ctx, fmt.Sprintf("t%d", dbSeq.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := make(chan string, 64)
+	s, err := Open(ctx, url, Options{Node: "node1", Logger: slog.New(messages{logged})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
 	if _, err := s.Reserve(ctx, "limited", 1, 10); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitHealth(t, s, false)
+	waitHealth(t, s, logged, false)
 	if _, err := s.Reserve(ctx, "limited", 1, 10); !errors.Is(err, state.ErrUnavailable) {
 		t.Fatalf("limited key while the database is down: %v", err)
 	}
@@ -336,7 +345,7 @@ func TestDatabaseDown(t *testing.T) {
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitHealth(t, s, true)
+	waitHealth(t, s, logged, true)
 	if _, err := s.Reserve(ctx, "limited", 1, 10); err != nil {
 		t.Fatalf("limited key after recovery: %v", err)
 	}
@@ -355,16 +364,52 @@ func TestDatabaseDown(t *testing.T) {
 	}
 }
 
-func waitHealth(t *testing.T, s *Store, up bool) {
+// waitHealth waits for the store to log that the database went away (up
+// false) or came back, and checks Health then. The store learns it from
+// its own ping (every pingEvery); the deadline bounds a store that never
+// notices.
+func waitHealth(t *testing.T, s *Store, logged <-chan string, up bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for (s.Health() == nil) != up {
-		if time.Now().After(deadline) {
-			t.Fatalf("health still %v", s.Health())
+	want := "state database unreachable"
+	if up {
+		want = "state database reachable again"
+	}
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case msg := <-logged:
+			if !strings.HasPrefix(msg, want) {
+				continue
+			}
+			if (s.Health() == nil) != up {
+				t.Fatalf("logged %q, but Health is %v", msg, s.Health())
+			}
+			return
+		case <-deadline:
+			t.Fatalf("the store did not log %q within 10 s; Health %v", want, s.Health())
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// messages is a slog.Handler that sends the store's messages about the
+// database ("state database …") on a channel: the events a test waits on.
+// It never blocks the store: a message that finds the channel full is
+// dropped (the channel has room for far more than a test makes).
+type messages struct{ c chan<- string }
+
+func (messages) Enabled(context.Context, slog.Level) bool { return true }
+func (m messages) Handle(_ context.Context, r slog.Record) error {
+	if !strings.HasPrefix(r.Message, "state database") {
+		return nil
+	}
+	select {
+	case m.c <- r.Message:
+	default:
+	}
+	return nil
+}
+func (m messages) WithAttrs([]slog.Attr) slog.Handler { return m }
+func (m messages) WithGroup(string) slog.Handler      { return m }
 
 // TestSigningLog: records from two nodes are found by hash, key and user.
 func TestSigningLog(t *testing.T) {

@@ -92,7 +92,8 @@ type Options struct {
 	// ChainDir is a folder of chain files named <alias>.pem, used for the
 	// aliases that Chains does not name.
 	ChainDir string
-	// Now is the clock bearer tokens expire by; time.Now when nil.
+	// Now is the clock bearer tokens expire by and probes are due by;
+	// time.Now when nil.
 	Now func() time.Time
 }
 
@@ -195,6 +196,7 @@ func New(opts Options) (*Token, error) {
 	if t.now == nil {
 		t.now = time.Now
 	}
+	t.health.Now = t.now
 	reason := notActivated
 	if opts.APIKey != "" {
 		if t.user, t.secret, err = t.parseAPIKey(opts.APIKey); err != nil {

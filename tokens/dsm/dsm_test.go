@@ -126,16 +126,10 @@ func (s *server) stop() {
 	srv.Close()
 }
 
-// start serves again on the same address.
+// start serves again on the same address. stop closed the listener, and
+// Go listens with SO_REUSEADDR, so the address is free at once.
 func (s *server) start() {
-	var ln net.Listener
-	var err error
-	for range 50 {
-		if ln, err = net.Listen("tcp", s.addr); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	ln, err := net.Listen("tcp", s.addr)
 	if err != nil {
 		s.t.Fatalf("listen again on %s: %v", s.addr, err)
 	}
@@ -154,38 +148,24 @@ func (s *server) setHook(h func(c echo.Context) (bool, error)) {
 	s.mu.Unlock()
 }
 
-// clock is a settable clock for the client's bearer expiry.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+// probeEvery is the tokens' probe interval: a probe is due once the
+// test's clock has moved on by it.
+const probeEvery = 20 * time.Millisecond
 
 // client makes a token for s whose every exchange is checked against the
 // DSM API description; the test fails at its end for any that does not
 // conform.
-func client(t *testing.T, s *server, mod func(*dsm.Options)) (*dsm.Token, *apitest.Transport, *clock) {
+func client(t *testing.T, s *server, mod func(*dsm.Options)) (*dsm.Token, *apitest.Transport, *remotetest.Clock) {
 	t.Helper()
 	spec := dsmtest.LoadSpec(t)
 	tr := apitest.NewTransport(spec, &http.Transport{})
-	clk := &clock{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+	clk := remotetest.NewClock()
 	opts := dsm.Options{
 		Name:          "remote",
 		URL:           s.url(),
 		APIKey:        apiKey,
 		Timeout:       5 * time.Second,
-		ProbeInterval: 20 * time.Millisecond,
+		ProbeInterval: probeEvery,
 		HTTPClient:    &http.Client{Transport: tr},
 		Now:           clk.Now,
 	}
@@ -200,15 +180,11 @@ func client(t *testing.T, s *server, mod func(*dsm.Options)) (*dsm.Token, *apite
 	return tok, tr, clk
 }
 
-// eventually waits (at most ten seconds) for cond.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("gave up waiting: %s", what)
+// statusAfterProbe moves clk on by the probe interval and returns the
+// status that the probe then due finds.
+func statusAfterProbe(ctx context.Context, tok *dsm.Token, clk *remotetest.Clock) tokens.Status {
+	clk.Advance(probeEvery)
+	return tok.Status(ctx)
 }
 
 func TestSignAllBatches(t *testing.T) {
@@ -361,14 +337,14 @@ func TestBearerRenewal(t *testing.T) {
 	if n := s.auths.Load(); n != 1 {
 		t.Fatalf("%d session auths, want 1", n)
 	}
-	clk.advance(5 * time.Minute)
+	clk.Advance(5 * time.Minute)
 	s.advance(5 * time.Minute)
 	sign()
 	if n := s.auths.Load(); n != 1 {
 		t.Errorf("%d session auths half-way through the session, want 1", n)
 	}
 	// 30 s before the server would refuse the token, the client renews it.
-	clk.advance(4*time.Minute + 30*time.Second)
+	clk.Advance(4*time.Minute + 30*time.Second)
 	s.advance(4*time.Minute + 30*time.Second)
 	sign()
 	if n := s.auths.Load(); n != 2 {
@@ -394,7 +370,7 @@ func TestBearerRenewal(t *testing.T) {
 
 func TestOfflineAndRecovery(t *testing.T) {
 	s := newServer(t)
-	tok, _, _ := client(t, s, nil)
+	tok, _, clk := client(t, s, nil)
 	ctx := context.Background()
 	if st := tok.Status(ctx); st.State != tokens.Active {
 		t.Fatalf("status %v %s, want ACTIVE", st.State, st.Reason)
@@ -404,9 +380,11 @@ func TestOfflineAndRecovery(t *testing.T) {
 	}
 
 	s.stop()
-	eventually(t, "Status to report OFFLINE", func() bool { return tok.Status(ctx).State == tokens.Offline })
-	if st := tok.Status(ctx); !strings.Contains(st.Reason, "unreachable") || !strings.Contains(st.Reason, s.addr) {
-		t.Errorf("reason %q, want the DSM address and why", st.Reason)
+	if st := tok.Status(ctx); st.State != tokens.Active {
+		t.Fatalf("status %v %s before a probe is due, want ACTIVE (the last answer)", st.State, st.Reason)
+	}
+	if st := statusAfterProbe(ctx, tok, clk); st.State != tokens.Offline || !strings.Contains(st.Reason, "unreachable") || !strings.Contains(st.Reason, s.addr) {
+		t.Errorf("status %v %q with the DSM down, want OFFLINE with the DSM address and why", st.State, st.Reason)
 	}
 	if _, err := tokens.SignAll(ctx, tok, "p256", remotetest.Digests(3, "down"), crypto.SHA256); !errors.Is(err, tokens.ErrOffline) {
 		t.Errorf("SignAll while down: %v, want ErrOffline", err)
@@ -417,7 +395,9 @@ func TestOfflineAndRecovery(t *testing.T) {
 	posts := s.posts.Load()
 
 	s.start()
-	eventually(t, "Status to report ACTIVE again", func() bool { return tok.Status(ctx).State == tokens.Active })
+	if st := statusAfterProbe(ctx, tok, clk); st.State != tokens.Active {
+		t.Fatalf("status %v %s with the DSM back, want ACTIVE again", st.State, st.Reason)
+	}
 	res, err := tokens.SignAll(ctx, tok, "p256", remotetest.Digests(3, "after"), crypto.SHA256)
 	if err != nil || res[0].Err != nil {
 		t.Fatalf("SignAll after recovery: %v %v", err, res)
@@ -429,7 +409,7 @@ func TestOfflineAndRecovery(t *testing.T) {
 
 func TestRetrySafety(t *testing.T) {
 	s := newServer(t)
-	tok, tr, _ := client(t, s, nil)
+	tok, tr, clk := client(t, s, nil)
 	ctx := context.Background()
 	if _, err := tok.Signer(ctx, "p256"); err != nil {
 		t.Fatal(err)
@@ -464,7 +444,9 @@ func TestRetrySafety(t *testing.T) {
 		}
 		return false, nil
 	})
-	eventually(t, "the token to come back", func() bool { return tok.Status(ctx).State == tokens.Active })
+	if st := statusAfterProbe(ctx, tok, clk); st.State != tokens.Active {
+		t.Fatalf("status %v %s after the dropped connection, want ACTIVE again", st.State, st.Reason)
+	}
 	keys, err := tok.Keys(ctx)
 	if err != nil || len(keys) != 4 {
 		t.Fatalf("Keys after two 503: %v %v", keys, err)

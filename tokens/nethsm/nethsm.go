@@ -63,6 +63,9 @@ type Options struct {
 	// ProbeInterval is the shortest time between two probes of a NetHSM
 	// (5 s when zero).
 	ProbeInterval time.Duration
+	// Now is the clock of the probe interval and the certificate cache;
+	// time.Now when nil.
+	Now func() time.Time
 	// HTTPClient replaces the client the token makes; CABundle and the
 	// connection limit are then the caller's business.
 	HTTPClient *http.Client
@@ -76,6 +79,7 @@ type Token struct {
 	pool   int
 	api    remote.Client
 	health remote.Health
+	now    func() time.Time
 
 	mu        sync.Mutex
 	pass      string
@@ -125,10 +129,14 @@ func New(opts Options) (*Token, error) {
 		user:      opts.User,
 		keyIDs:    slices.Clone(opts.KeyIDs),
 		pool:      remote.OrDefault(opts.PoolSize, DefaultPoolSize),
-		health:    remote.Health{Prefix: prefix, Every: remote.OrDefault(opts.ProbeInterval, remote.DefaultProbeInterval)},
+		health:    remote.Health{Prefix: prefix, Every: remote.OrDefault(opts.ProbeInterval, remote.DefaultProbeInterval), Now: opts.Now},
+		now:       opts.Now,
 		pass:      opts.Passphrase,
 		basic:     basicAuth(opts.User, opts.Passphrase),
 		publicKey: map[string]crypto.PublicKey{},
+	}
+	if t.now == nil {
+		t.now = time.Now
 	}
 	t.api = remote.Client{
 		Server:  "NetHSM",
@@ -317,7 +325,7 @@ func (t *Token) Chain(ctx context.Context, alias string) ([]*x509.Certificate, e
 	if err := t.ready(ctx); err != nil {
 		return nil, err
 	}
-	if chain, ok := t.chains.Get(alias, time.Now()); ok {
+	if chain, ok := t.chains.Get(alias, t.now()); ok {
 		return chain, nil
 	}
 	body, err := t.get(ctx, "/keys/"+alias+"/cert", "application/octet-stream", true)
@@ -335,7 +343,7 @@ func (t *Token) Chain(ctx context.Context, alias string) ([]*x509.Certificate, e
 	if err != nil {
 		return nil, fmt.Errorf("nethsm token %s: key %s: certificate: %w", t.name, alias, err)
 	}
-	return t.chains.Put(alias, certs, time.Now()), nil
+	return t.chains.Put(alias, certs, t.now()), nil
 }
 
 // keyData is the part of the PublicKey schema the token reads.

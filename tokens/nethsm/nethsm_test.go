@@ -44,6 +44,9 @@ type hsm struct {
 	keys  map[string]crypto.Signer
 	chain []*x509.Certificate
 	state atomic.Value // nethsm.State
+	// clock is the clock of the tokens newToken makes: their probes are
+	// due when a test advances it.
+	clock *remotetest.Clock
 
 	// newConns counts the connections clients open; inFlight and
 	// maxInFlight the requests being served at once.
@@ -51,7 +54,7 @@ type hsm struct {
 }
 
 func newHSM(t *testing.T) *hsm {
-	s := &hsm{t: t, keys: nethsmtest.TestKeys(t)}
+	s := &hsm{t: t, keys: nethsmtest.TestKeys(t), clock: remotetest.NewClock()}
 	s.state.Store(nethsm.Operational)
 	s.chain = remotetest.Chain(t, "NetHSM Client Test CA", "NetHSM client RSA signer", s.keys["rsa2048"].Public())
 	tok := nethsmtest.NewToken("backend", s.keys, map[string][]*x509.Certificate{"rsa2048": s.chain})
@@ -117,6 +120,9 @@ func (s *hsm) stop() {
 
 func (s *hsm) url() string { return "http://" + s.addr }
 
+// probeEvery is the probe interval of the tokens newToken makes.
+const probeEvery = 20 * time.Millisecond
+
 // newToken makes a token for the server whose every exchange is checked
 // against the NetHSM API description.
 func newToken(t *testing.T, s *hsm, opts Options) (*Token, *apitest.Transport) {
@@ -130,8 +136,9 @@ func newToken(t *testing.T, s *hsm, opts Options) (*Token, *apitest.Transport) {
 		opts.User, opts.Passphrase = opUser, opPass
 	}
 	if opts.ProbeInterval == 0 {
-		opts.ProbeInterval = 20 * time.Millisecond
+		opts.ProbeInterval = probeEvery
 	}
+	opts.Now = s.clock.Now
 	tok, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -353,20 +360,13 @@ func TestKeysAndChain(t *testing.T) {
 	}
 }
 
-// waitActive waits for the token to become Active on its own; it fails the
-// test if that does not happen within a generous deadline.
-func waitActive(t *testing.T, tok *Token) {
+// activeAfterProbe moves the test clock on by the probe interval and checks
+// that the probe then due finds the token Active.
+func activeAfterProbe(t *testing.T, s *hsm, tok *Token) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st := tok.Status(context.Background())
-		if st.State == tokens.Active {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("token did not recover: %s", st.Reason)
-		}
-		time.Sleep(10 * time.Millisecond)
+	s.clock.Advance(probeEvery)
+	if st := tok.Status(context.Background()); st.State != tokens.Active {
+		t.Fatalf("token did not recover: %v %s", st.State, st.Reason)
 	}
 }
 
@@ -374,7 +374,7 @@ func TestOfflineAndRecovery(t *testing.T) {
 	s := newHSM(t)
 	tok, _ := newToken(t, s, Options{Timeout: 2 * time.Second})
 	ctx := context.Background()
-	waitActive(t, tok)
+	activeAfterProbe(t, s, tok)
 	sg, err := tok.Signer(ctx, "p256")
 	if err != nil {
 		t.Fatal(err)
@@ -399,7 +399,7 @@ func TestOfflineAndRecovery(t *testing.T) {
 
 	// Back on the same address: Active on its own, and signing works.
 	s.start(s.addr)
-	waitActive(t, tok)
+	activeAfterProbe(t, s, tok)
 	res, err := tokens.SignAll(ctx, tok, "p256", [][]byte{d[:]}, crypto.SHA256)
 	if err != nil || res[0].Err != nil {
 		t.Fatalf("SignAll after recovery: %v %v", err, res)
@@ -415,7 +415,7 @@ func TestOfflineAndRecovery(t *testing.T) {
 		t.Fatalf("status %v %q, want Offline because not Operational", st.State, st.Reason)
 	}
 	s.state.Store(nethsm.Operational)
-	waitActive(t, tok)
+	activeAfterProbe(t, s, tok)
 }
 
 func TestActivate(t *testing.T) {
@@ -449,10 +449,11 @@ func TestActivate(t *testing.T) {
 	// An Administrator passes the probe but may not sign: 403 makes the
 	// token Offline with a reason naming the role.
 	// No probe may run between the refused Sign and the Status below (a
-	// probe passes, and would make the token Active again): with the 20 ms
-	// interval of newToken that depended on the machine's load.
-	admin, _ := newToken(t, s, Options{Name: "admin", User: "admin", Passphrase: "admin-passphrase", ProbeInterval: time.Hour})
-	waitActive(t, admin)
+	// probe passes, and would make the token Active again): the test clock
+	// does not move between them (with a wall clock and a 20 ms interval
+	// that depended on the machine's load).
+	admin, _ := newToken(t, s, Options{Name: "admin", User: "admin", Passphrase: "admin-passphrase"})
+	activeAfterProbe(t, s, admin)
 	sg, err := admin.Signer(ctx, "p256")
 	if err != nil {
 		t.Fatal(err)

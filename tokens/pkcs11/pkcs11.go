@@ -88,6 +88,9 @@ type Options struct {
 	// RetryInterval is the shortest time between two attempts to re-open
 	// or re-check the token (DefaultRetryInterval when zero).
 	RetryInterval time.Duration
+	// Now is the clock RetryInterval is measured by; time.Now when nil.
+	// Tests pass their own, so that a re-check is due when they say so.
+	Now func() time.Time
 }
 
 // Token is a PKCS#11 crypto token. It is safe for concurrent use.
@@ -98,6 +101,7 @@ type Token struct {
 	slotValue string
 	pool      int
 	retry     time.Duration
+	now       func() time.Time
 	cfgErr    error // a configuration error keeps the token Offline
 
 	cur atomic.Pointer[conn] // nil while Offline
@@ -121,6 +125,7 @@ func New(opts Options) *Token {
 		slotValue: opts.SlotValue,
 		pool:      opts.PoolSize,
 		retry:     opts.RetryInterval,
+		now:       opts.Now,
 		pin:       opts.PIN,
 		reason:    notActivated,
 	}
@@ -129,6 +134,9 @@ func New(opts Options) *Token {
 	}
 	if t.retry <= 0 {
 		t.retry = DefaultRetryInterval
+	}
+	if t.now == nil {
+		t.now = time.Now
 	}
 	t.cfgErr = t.validate()
 	if t.cfgErr != nil {
@@ -169,9 +177,10 @@ func (t *Token) Parallelism() int { return t.pool }
 func (t *Token) Status(ctx context.Context) tokens.Status {
 	if c := t.cur.Load(); c != nil {
 		t.mu.Lock()
-		due := time.Since(t.checked) >= t.retry
+		now := t.now()
+		due := now.Sub(t.checked) >= t.retry
 		if due {
-			t.checked = time.Now()
+			t.checked = now
 		}
 		t.mu.Unlock()
 		if due {
@@ -248,13 +257,13 @@ func (t *Token) reopenLocked(ctx context.Context, force bool) error {
 	if t.cfgErr != nil {
 		return fmt.Errorf("%w: %w", t.cfgErr, tokens.ErrOffline)
 	}
-	if t.pin == "" || (!force && time.Since(t.checked) < t.retry) {
+	if t.pin == "" || (!force && t.now().Sub(t.checked) < t.retry) {
 		return t.offlineErrLocked()
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	t.checked = time.Now()
+	t.checked = t.now()
 	c, err := t.open(t.pin)
 	if err != nil {
 		t.reason = reasonFor(err)

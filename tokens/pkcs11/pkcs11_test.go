@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -499,18 +500,20 @@ func checkSignOnly(t *testing.T, tok *Token, alias string) {
 	}
 }
 
-// waitStatus polls Status until it is want; the deadline only bounds a
-// failing test.
-func waitStatus(t *testing.T, tok *Token, want tokens.State) tokens.Status {
+// testClock is a token's clock that moves only when the test advances it,
+// so that a re-check or re-open is due when the test says so.
+type testClock struct{ offset atomic.Int64 }
+
+func (c *testClock) Now() time.Time {
+	return time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC).Add(time.Duration(c.offset.Load()))
+}
+
+// statusAfter advances clk by d (a token's RetryInterval: a check is due)
+// and returns the token's status then.
+func statusAfter(t *testing.T, tok *Token, clk *testClock, d time.Duration) tokens.Status {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		st := tok.Status(t.Context())
-		if st.State == want || time.Now().After(deadline) {
-			return st
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	clk.offset.Add(int64(d))
+	return tok.Status(t.Context())
 }
 
 // signAndVerify signs n digests through SignAll with p256 and returns the
@@ -545,7 +548,9 @@ func signAndVerify(t *testing.T, tok *Token, n int) error {
 // reason and that signing fails with ErrOffline, then puts the folder back
 // and checks that the token comes back by itself.
 func TestRecovery(t *testing.T) {
-	tok := newToken(t, labelFail, Options{RetryInterval: 50 * time.Millisecond, PoolSize: 4})
+	const retry = 50 * time.Millisecond
+	clk := &testClock{}
+	tok := newToken(t, labelFail, Options{RetryInterval: retry, PoolSize: 4, Now: clk.Now})
 	ctx := t.Context()
 	if err := signAndVerify(t, tok, 50); err != nil {
 		t.Fatal(err)
@@ -579,7 +584,7 @@ func TestRecovery(t *testing.T) {
 		t.Errorf("SignAll with the token gone = %v, want ErrOffline", err)
 	}
 	t.Logf("SignAll: %v", err)
-	st := waitStatus(t, tok, tokens.Offline)
+	st := statusAfter(t, tok, clk, retry)
 	if st.State != tokens.Offline || st.Reason == "" {
 		t.Fatalf("Status with the token gone = %+v, want Offline with a reason", st)
 	}
@@ -587,10 +592,10 @@ func TestRecovery(t *testing.T) {
 	if _, err := tok.Keys(ctx); !errors.Is(err, tokens.ErrOffline) {
 		t.Errorf("Keys with the token gone = %v, want ErrOffline", err)
 	}
-	// It stays Offline while the token is away, however often it is asked.
+	// It stays Offline while the token is away, however often it is asked
+	// (each time a re-open is due).
 	for range 5 {
-		time.Sleep(60 * time.Millisecond)
-		if st := tok.Status(ctx); st.State != tokens.Offline {
+		if st := statusAfter(t, tok, clk, retry); st.State != tokens.Offline {
 			t.Fatalf("Status with the token gone = %+v", st)
 		}
 	}
@@ -599,7 +604,10 @@ func TestRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	restored = true
-	if st := waitStatus(t, tok, tokens.Active); st.State != tokens.Active {
+	if st := tok.Status(ctx); st.State != tokens.Offline {
+		t.Fatalf("Status after repair, before a re-open is due = %+v, want Offline", st)
+	}
+	if st := statusAfter(t, tok, clk, retry); st.State != tokens.Active {
 		t.Fatalf("Status after repair = %+v, want Active", st)
 	}
 	if err := signAndVerify(t, tok, 200); err != nil {
@@ -615,7 +623,9 @@ func TestRecovery(t *testing.T) {
 // remembered PIN, so it stays Offline, says why, and does not retry that
 // PIN; Activate with the new PIN brings it back.
 func TestPINChanged(t *testing.T) {
-	tok := newToken(t, labelPIN, Options{RetryInterval: 50 * time.Millisecond})
+	const retry = 50 * time.Millisecond
+	clk := &testClock{}
+	tok := newToken(t, labelPIN, Options{RetryInterval: retry, Now: clk.Now})
 	ctx := t.Context()
 	const newPIN = "98765"
 	changePIN := func(from, to string) {
@@ -643,13 +653,11 @@ func TestPINChanged(t *testing.T) {
 		t.Fatalf("SignAll with the token gone = %v, want ErrOffline", err)
 	}
 	// Re-opening is refused: the PIN is wrong now.
-	time.Sleep(100 * time.Millisecond)
-	st := tok.Status(ctx)
+	st := statusAfter(t, tok, clk, retry)
 	if st.State != tokens.Offline || !strings.Contains(st.Reason, "PIN") {
 		t.Fatalf("Status with a changed PIN = %+v, want Offline because of the PIN", st)
 	}
-	time.Sleep(100 * time.Millisecond)
-	if st := tok.Status(ctx); st.State != tokens.Offline {
+	if st := statusAfter(t, tok, clk, retry); st.State != tokens.Offline {
 		t.Fatalf("Status = %+v, want Offline until activated with the new PIN", st)
 	}
 	if err := tok.Activate(ctx, newPIN); err != nil {
@@ -668,6 +676,17 @@ func TestConcurrentReopen(t *testing.T) {
 	tok := newToken(t, labelMain, Options{RetryInterval: time.Millisecond, PoolSize: 4})
 	ctx := t.Context()
 	stop := make(chan struct{})
+	// signed and refused tell of a batch signed, or refused as offline:
+	// the loop below deactivates the token once a batch was signed, and
+	// activates it once one was refused, so that every toggle happens
+	// while batches run.
+	signed, refused := make(chan struct{}, 1), make(chan struct{}, 1)
+	tell := func(c chan struct{}) {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var ok, offline int
@@ -684,8 +703,10 @@ func TestConcurrentReopen(t *testing.T) {
 				switch {
 				case err == nil:
 					ok++
+					tell(signed)
 				case errors.Is(err, tokens.ErrOffline):
 					offline++
+					tell(refused)
 				default:
 					t.Errorf("SignAll: %v", err)
 				}
@@ -693,15 +714,23 @@ func TestConcurrentReopen(t *testing.T) {
 			}
 		})
 	}
+	drain := func(c chan struct{}) {
+		select {
+		case <-c:
+		default:
+		}
+	}
 	for range 10 {
-		time.Sleep(20 * time.Millisecond)
+		<-signed
 		if err := tok.Deactivate(ctx); err != nil {
 			t.Error(err)
 		}
-		time.Sleep(5 * time.Millisecond)
+		drain(refused) // from before the last Activate
+		<-refused
 		if err := tok.Activate(ctx, testPIN); err != nil {
 			t.Error(err)
 		}
+		drain(signed) // from before the Deactivate
 	}
 	close(stop)
 	wg.Wait()
@@ -717,20 +746,25 @@ func TestConcurrentReopen(t *testing.T) {
 // TestStatusNotices checks that Status alone, with nothing signing, sees
 // the token go and come back.
 func TestStatusNotices(t *testing.T) {
-	tok := newToken(t, labelFail, Options{RetryInterval: 20 * time.Millisecond})
+	const retry = 20 * time.Millisecond
+	clk := &testClock{}
+	tok := newToken(t, labelFail, Options{RetryInterval: retry, Now: clk.Now})
 	folder := hsm.folder[labelFail]
 	away := filepath.Join(hsm.dir, "away-status")
 	if err := os.Rename(folder, away); err != nil {
 		t.Fatal(err)
 	}
-	st := waitStatus(t, tok, tokens.Offline)
+	if st := tok.Status(t.Context()); st.State != tokens.Active {
+		t.Errorf("Status before a check is due = %+v, want Active (the last check)", st)
+	}
+	st := statusAfter(t, tok, clk, retry)
 	if err := os.Rename(away, folder); err != nil {
 		t.Fatal(err)
 	}
 	if st.State != tokens.Offline || st.Reason == "" {
 		t.Fatalf("Status with the token gone = %+v, want Offline with a reason", st)
 	}
-	if st := waitStatus(t, tok, tokens.Active); st.State != tokens.Active {
+	if st := statusAfter(t, tok, clk, retry); st.State != tokens.Active {
 		t.Fatalf("Status after repair = %+v, want Active", st)
 	}
 	if err := signAndVerify(t, tok, 10); err != nil {

@@ -246,14 +246,22 @@ func (h *Handler) state(ctx context.Context) State {
 	return h.opts.State(ctx)
 }
 
-// idPattern is the NetHSM ID schema's pattern (maxLength 128).
-var idPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
-
 const maxIDLen = 128
 
 // ValidID reports whether id is a valid NetHSM key ID.
+// It is the ID schema's pattern ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$ with
+// maxLength 128, checked byte by byte: every sign request checks its own
+// ID and every served key's (FuzzValidID holds it to the pattern).
 func ValidID(id string) bool {
-	return len(id) <= maxIDLen && idPattern.MatchString(id)
+	if id == "" || len(id) > maxIDLen {
+		return false
+	}
+	for i := range len(id) {
+		if c := id[i]; !isAlnum(c) && (i == 0 || c != '_' && c != '.' && c != '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // KeyID maps a token alias to a NetHSM key ID. An alias that is already a
@@ -302,11 +310,9 @@ func (h *Handler) keys(ctx context.Context) ([]Key, map[string]Key) {
 	list := make([]Key, 0, len(src))
 	byID := make(map[string]Key, len(src))
 	for _, k := range src {
-		if k.Token == nil {
+		k, ok := served(k)
+		if !ok {
 			continue
-		}
-		if !ValidID(k.ID) {
-			k.ID = KeyID(k.Alias)
 		}
 		if _, dup := byID[k.ID]; dup {
 			continue
@@ -315,6 +321,32 @@ func (h *Handler) keys(ctx context.Context) ([]Key, map[string]Key) {
 		list = append(list, k)
 	}
 	return list, byID
+}
+
+// keyByID returns the served key with ID id: the first of the source's keys
+// with that ID, as in keys, found without building the list and map for
+// every sign request.
+func (h *Handler) keyByID(ctx context.Context, id string) (Key, bool) {
+	if h.opts.Keys == nil {
+		return Key{}, false
+	}
+	for _, k := range h.opts.Keys.NetHSMKeys(ctx) {
+		if k, ok := served(k); ok && k.ID == id {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
+// served returns k with its NetHSM ID, and whether it is served at all.
+func served(k Key) (Key, bool) {
+	if k.Token == nil {
+		return k, false
+	}
+	if !ValidID(k.ID) {
+		k.ID = KeyID(k.Alias)
+	}
+	return k, true
 }
 
 func (h *Handler) operations(id string) *atomic.Int64 {
@@ -442,8 +474,7 @@ func (h *Handler) lookup(c echo.Context) (Key, bool, error) {
 	if !ValidID(id) {
 		return Key{}, false, fail(c, http.StatusBadRequest, "Invalid character in the KeyID: use letters, digits, '_', '.' and '-'.")
 	}
-	_, byID := h.keys(c.Request().Context())
-	k, ok := byID[id]
+	k, ok := h.keyByID(c.Request().Context(), id)
 	if !ok {
 		return Key{}, false, fail(c, http.StatusNotFound, "No key with ID "+id+": check the KeyID.")
 	}

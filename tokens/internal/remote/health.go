@@ -21,6 +21,10 @@ type Health struct {
 	Prefix string
 	// Every is the shortest time between two probes.
 	Every time.Duration
+	// Now is the clock probes are due by; time.Now when nil. Tests pass a
+	// clock of their own, so that a probe is due when the test says so and
+	// not when the machine's load lets a wall-clock interval pass.
+	Now func() time.Time
 
 	mu        sync.Mutex
 	activated bool
@@ -89,7 +93,14 @@ func (h *Health) Status(ctx context.Context, probe func(context.Context) error) 
 	return h.status
 }
 
-func (h *Health) dueLocked() bool { return time.Since(h.probed) >= h.Every && !h.probing }
+func (h *Health) dueLocked() bool { return h.now().Sub(h.probed) >= h.Every && !h.probing }
+
+func (h *Health) now() time.Time {
+	if h.Now == nil {
+		return time.Now()
+	}
+	return h.Now()
+}
 
 // Ready returns nil when the token may send requests: it has credentials
 // and is Active, or a due probe finds the server well. notActivated is the
@@ -121,7 +132,7 @@ func (h *Health) BeginProbe() (end func(), current error) {
 		}
 		return nil, h.offlineErr(h.status.Reason)
 	}
-	h.probing, h.probed = true, time.Now()
+	h.probing, h.probed = true, h.now()
 	return func() {
 		h.mu.Lock()
 		h.probing = false

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,4 +99,31 @@ func Chain(t *testing.T, ca, signer string, pub crypto.PublicKey) []*x509.Certif
 		t.Fatal(err)
 	}
 	return []*x509.Certificate{leaf, c.Cert}
+}
+
+// Clock is a clock that moves only when the test says so: a remote token
+// given Clock.Now probes its server when the test has advanced the clock by
+// the probe interval, not when the machine's load let that time pass.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a Clock at a fixed time.
+func NewClock() *Clock {
+	return &Clock{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock on by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
 }
