@@ -186,6 +186,39 @@ func waitFor(t *testing.T, what string, done func() bool) {
 	}
 }
 
+// refusalBound keeps the refusals of unproven clients that a test makes
+// (wrong passwords, untrusted certificates) within what each limiter of
+// the server writes to the audit log — auth.MaxRefusalRows a second, the
+// rest counted in the next row — so that every refusal the test looks for
+// is written. Refusals are counted in the second their request ended in
+// and, as the server may count them in the next one, one row is left
+// spare.
+type refusalBound map[string][]time.Time
+
+// before waits, when limiter's current second is full, for the next one.
+func (b refusalBound) before(limiter string) {
+	for limiter != "" {
+		sec := time.Now().Truncate(time.Second)
+		n := 0
+		for _, end := range b[limiter] {
+			if !end.Before(sec) {
+				n++
+			}
+		}
+		if n < auth.MaxRefusalRows-1 {
+			return
+		}
+		time.Sleep(time.Until(sec.Add(time.Second))) // the limiter's window ends
+	}
+}
+
+// after counts a refusal of limiter that has ended.
+func (b refusalBound) after(limiter string) {
+	if limiter != "" {
+		b[limiter] = append(b[limiter], time.Now())
+	}
+}
+
 // TestClientCertificateUsers checks, over real TLS connections, that the
 // admin API and both vendor APIs take a user's client certificate as they
 // take its password: a matching certificate acts as the user with the
@@ -217,68 +250,72 @@ func TestClientCertificateUsers(t *testing.T) {
 		want               int
 		says               string
 		audit              *audited // the refusal's audit record
+		bounded            string   // the limiter of a refusal of an unproven client (refusalBound)
 	}{
 		// The admin API.
-		{"admin: certificate of an admin", "cert:certadmin", "GET", adminAPI + "/workers", nil, 200, "CMSSigner", nil},
-		{"admin: certificate of an auditor reads", "cert:certauditor", "GET", adminAPI + "/audit/verify", nil, 200, "", nil},
+		{"admin: certificate of an admin", "cert:certadmin", "GET", adminAPI + "/workers", nil, 200, "CMSSigner", nil, ""},
+		{"admin: certificate of an auditor reads", "cert:certauditor", "GET", adminAPI + "/audit/verify", nil, 200, "", nil, ""},
 		{"admin: auditor may not activate", "cert:certauditor", "POST", adminAPI + "/tokens/demo/activate", map[string]any{}, 403,
 			"User certauditor (roles auditor) may not POST /tokens/demo/activate: that needs the operator role.",
-			&audited{"admin.refused", "POST /admin/api/tokens/demo/activate", "certauditor", "role"}},
+			&audited{"admin.refused", "POST /admin/api/tokens/demo/activate", "certauditor", "role"}, ""},
 		{"admin: auditor may not deactivate", "cert:certauditor", "POST", adminAPI + "/tokens/demo/deactivate", map[string]any{}, 403,
-			"that needs the operator role", &audited{"admin.refused", "POST /admin/api/tokens/demo/deactivate", "certauditor", "role"}},
+			"that needs the operator role", &audited{"admin.refused", "POST /admin/api/tokens/demo/deactivate", "certauditor", "role"}, ""},
 		{"admin: operator may not reload the configuration", "cert:certoperator", "POST", adminAPI + "/reload", map[string]any{}, 403,
-			"that needs the admin role", &audited{"admin.refused", "POST /admin/api/reload", "certoperator", "role"}},
+			"that needs the admin role", &audited{"admin.refused", "POST /admin/api/reload", "certoperator", "role"}, ""},
 		{"admin: operator may not generate keys", "cert:certoperator", "POST", adminAPI + "/tokens/demo/keys", map[string]any{"alias": "k", "keySpec": "EC-P256"}, 403,
-			"that needs the admin role", &audited{"admin.refused", "POST /admin/api/tokens/demo/keys", "certoperator", "role"}},
+			"that needs the admin role", &audited{"admin.refused", "POST /admin/api/tokens/demo/keys", "certoperator", "role"}, ""},
 		{"admin: a dsm user has no role here", "cert:certdsm", "GET", adminAPI + "/workers", nil, 403,
-			"User certdsm has no role of the admin API", &audited{"admin.refused", "GET /admin/api/workers", "certdsm", "role"}},
+			"User certdsm has no role of the admin API", &audited{"admin.refused", "GET /admin/api/workers", "certdsm", "role"}, ""},
 		{"admin: certificate of another CA", "cert:foreign", "GET", adminAPI + "/workers", nil, 403,
-			"not issued by a CA this server trusts", &audited{"admin.refused", "GET /admin/api/workers", certActor("foreign"), auth.ReasonCertUntrusted}},
+			"not issued by a CA this server trusts", &audited{"admin.refused", "GET /admin/api/workers", certActor("foreign"), auth.ReasonCertUntrusted}, "admin"},
 		{"admin: expired certificate", "cert:expired", "GET", adminAPI + "/workers", nil, 403,
-			"is expired or not yet valid", &audited{"admin.refused", "GET /admin/api/workers", certActor("expired"), auth.ReasonCertUntrusted}},
+			"is expired or not yet valid", &audited{"admin.refused", "GET /admin/api/workers", certActor("expired"), auth.ReasonCertUntrusted}, "admin"},
 		{"admin: serial not authorized", "cert:unknown", "GET", adminAPI + "/workers", nil, 403,
-			"is not authorized for any user", &audited{"admin.refused", "GET /admin/api/workers", certActor("unknown"), auth.ReasonCertNoUser}},
-		{"admin: no credentials", "", "GET", adminAPI + "/workers", nil, 401, "Authentication required", nil},
-		{"admin: basic admin", basic("admin"), "GET", adminAPI + "/workers", nil, 200, "CMSSigner", nil},
-		{"admin: basic wrong password", "basic:admin:wrong", "GET", adminAPI + "/workers", nil, 401, "Wrong user name or password", nil},
+			"is not authorized for any user", &audited{"admin.refused", "GET /admin/api/workers", certActor("unknown"), auth.ReasonCertNoUser}, ""},
+		{"admin: no credentials", "", "GET", adminAPI + "/workers", nil, 401, "Authentication required", nil, ""},
+		{"admin: basic admin", basic("admin"), "GET", adminAPI + "/workers", nil, 200, "CMSSigner", nil, ""},
+		{"admin: basic wrong password", "basic:admin:wrong", "GET", adminAPI + "/workers", nil, 401, "Wrong user name or password", nil, "admin"},
 		{"admin: basic auditor may not activate", basic("auditor"), "POST", adminAPI + "/tokens/demo/activate", map[string]any{}, 403,
-			"that needs the operator role", &audited{"admin.refused", "POST /admin/api/tokens/demo/activate", "auditor", "role"}},
-		{"admin: basic dsm user has no role here", basic("demo"), "GET", adminAPI + "/workers", nil, 403, "User demo has no role of the admin API", nil},
+			"that needs the operator role", &audited{"admin.refused", "POST /admin/api/tokens/demo/activate", "auditor", "role"}, ""},
+		{"admin: basic dsm user has no role here", basic("demo"), "GET", adminAPI + "/workers", nil, 403, "User demo has no role of the admin API", nil, "admin"},
 
 		// The DSM API.
-		{"dsm: certificate of a dsm app signs", "cert:certdsm", "POST", dsmPath, dsmSign, 200, "signature", nil},
-		{"dsm: certificate buys a session", "cert:certdsm", "POST", "/sys/v1/session/auth", nil, 200, "access_token", nil},
+		{"dsm: certificate of a dsm app signs", "cert:certdsm", "POST", dsmPath, dsmSign, 200, "signature", nil, ""},
+		{"dsm: certificate buys a session", "cert:certdsm", "POST", "/sys/v1/session/auth", nil, 200, "access_token", nil, ""},
 		{"dsm: an admin may not sign", "cert:certadmin", "POST", dsmPath, dsmSign, 403,
-			"User certadmin may not use the DSM API: that needs the dsm role.", &audited{"access.refused", "dsm", "certadmin", "role"}},
+			"User certadmin may not use the DSM API: that needs the dsm role.", &audited{"access.refused", "dsm", "certadmin", "role"}, ""},
 		{"dsm: certificate of another CA", "cert:foreign", "POST", dsmPath, dsmSign, 403,
-			"not issued by a CA this server trusts", &audited{"access.refused", "dsm", certActor("foreign"), auth.ReasonCertUntrusted}},
+			"not issued by a CA this server trusts", &audited{"access.refused", "dsm", certActor("foreign"), auth.ReasonCertUntrusted}, "vendor"},
 		{"dsm: expired certificate", "cert:expired", "POST", dsmPath, dsmSign, 403,
-			"is expired or not yet valid", &audited{"access.refused", "dsm", certActor("expired"), auth.ReasonCertUntrusted}},
+			"is expired or not yet valid", &audited{"access.refused", "dsm", certActor("expired"), auth.ReasonCertUntrusted}, "vendor"},
 		{"dsm: serial not authorized", "cert:unknown", "POST", dsmPath, dsmSign, 403,
-			"is not authorized for any user", &audited{"access.refused", "dsm", certActor("unknown"), auth.ReasonCertNoUser}},
-		{"dsm: no credentials", "", "POST", dsmPath, dsmSign, 401, "Authentication required", nil},
-		{"dsm: basic dsm app signs", basic("demo"), "POST", dsmPath, dsmSign, 200, "signature", nil},
+			"is not authorized for any user", &audited{"access.refused", "dsm", certActor("unknown"), auth.ReasonCertNoUser}, ""},
+		{"dsm: no credentials", "", "POST", dsmPath, dsmSign, 401, "Authentication required", nil, ""},
+		{"dsm: basic dsm app signs", basic("demo"), "POST", dsmPath, dsmSign, 200, "signature", nil, ""},
 		{"dsm: basic wrong secret", "basic:demo:wrong", "POST", dsmPath, dsmSign, 401, "The API key was refused",
-			&audited{"access.refused", "dsm", "demo", "wrong user name or secret"}},
+			&audited{"access.refused", "dsm", "demo", "wrong user name or secret"}, "vendor"},
 
 		// The NetHSM API.
-		{"nethsm: certificate of an operator signs", "cert:certoperator", "POST", nethsmURL, nethsmSign, 200, "signature", nil},
+		{"nethsm: certificate of an operator signs", "cert:certoperator", "POST", nethsmURL, nethsmSign, 200, "signature", nil, ""},
 		{"nethsm: an auditor may not sign", "cert:certauditor", "POST", nethsmURL, nethsmSign, 403,
-			"User certauditor may not use the NetHSM API: that needs the operator role.", &audited{"access.refused", "nethsm", "certauditor", "role"}},
+			"User certauditor may not use the NetHSM API: that needs the operator role.", &audited{"access.refused", "nethsm", "certauditor", "role"}, ""},
 		{"nethsm: certificate of another CA", "cert:foreign", "POST", nethsmURL, nethsmSign, 403,
-			"not issued by a CA this server trusts", &audited{"access.refused", "nethsm", certActor("foreign"), auth.ReasonCertUntrusted}},
+			"not issued by a CA this server trusts", &audited{"access.refused", "nethsm", certActor("foreign"), auth.ReasonCertUntrusted}, "vendor"},
 		{"nethsm: expired certificate", "cert:expired", "POST", nethsmURL, nethsmSign, 403,
-			"is expired or not yet valid", &audited{"access.refused", "nethsm", certActor("expired"), auth.ReasonCertUntrusted}},
+			"is expired or not yet valid", &audited{"access.refused", "nethsm", certActor("expired"), auth.ReasonCertUntrusted}, "vendor"},
 		{"nethsm: serial not authorized", "cert:unknown", "POST", nethsmURL, nethsmSign, 403,
-			"is not authorized for any user", &audited{"access.refused", "nethsm", certActor("unknown"), auth.ReasonCertNoUser}},
-		{"nethsm: no credentials", "", "POST", nethsmURL, nethsmSign, 401, "Authentication required", nil},
-		{"nethsm: basic operator signs", basic("operator"), "POST", nethsmURL, nethsmSign, 200, "signature", nil},
+			"is not authorized for any user", &audited{"access.refused", "nethsm", certActor("unknown"), auth.ReasonCertNoUser}, ""},
+		{"nethsm: no credentials", "", "POST", nethsmURL, nethsmSign, 401, "Authentication required", nil, ""},
+		{"nethsm: basic operator signs", basic("operator"), "POST", nethsmURL, nethsmSign, 200, "signature", nil, ""},
 		{"nethsm: basic wrong passphrase", "basic:operator:wrong", "POST", nethsmURL, nethsmSign, 401, "Wrong user name or passphrase",
-			&audited{"access.refused", "nethsm", "operator", "wrong user name or secret"}},
+			&audited{"access.refused", "nethsm", "operator", "wrong user name or secret"}, "vendor"},
 	}
+	bound := refusalBound{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Now().Add(-time.Second)
+			bound.before(tt.bounded)
+			defer bound.after(tt.bounded)
 			resp := s.do(t, tt.cred, tt.method, tt.path, tt.body)
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()

@@ -41,18 +41,22 @@ func (a *app) clientCAs() *x509.CertPool {
 }
 
 // auditRefusal records a refused client in the audit log: who it claimed
-// to be, from where, what it asked for and why it was refused. At most
-// auth.MaxRefusalRows a second are written for each API (each is an fsync'd row that an
-// unauthenticated client could otherwise make at will); the next row
-// written counts the ones left out.
+// to be, from where, what it asked for and why it was refused. Refusals of
+// clients that proved who they are are always written; of the others, at
+// most auth.MaxRefusalRows a second for each API (each is an fsync'd row
+// that an unauthenticated client could otherwise make at will), the next
+// row written counting the ones left out.
 func (a *app) auditRefusal(c echo.Context, surface string, err error) {
 	var r *auth.Refusal
 	if a.audit == nil || !errors.As(err, &r) {
 		return
 	}
-	ok, more := a.refusalLog(surface).Admit(time.Now())
-	if !ok {
-		return
+	var more map[string]string
+	if !r.Authenticated {
+		var ok bool
+		if ok, more = a.refusalLog(surface).Admit(time.Now()); !ok {
+			return
+		}
 	}
 	actor := r.Who
 	if actor == "" {
@@ -170,7 +174,7 @@ func (a *app) vendorLogins(next echo.HandlerFunc) echo.HandlerFunc {
 			a.throttle.Fail(user, ip)
 			a.auditRefusal(c, surface, &auth.Refusal{Status: st, Who: user, Reason: "wrong user name or secret", Msg: "refused: wrong user name or secret"})
 		case st == http.StatusForbidden:
-			a.auditRefusal(c, surface, &auth.Refusal{Status: st, Who: user, Reason: "not allowed (role or key)", Msg: "refused: not allowed"})
+			a.auditRefusal(c, surface, &auth.Refusal{Status: st, Who: user, Reason: "not allowed (role or key)", Msg: "refused: not allowed", Authenticated: true})
 		}
 		// Only an answer given after the password was checked ends the
 		// failures: a 406 or 412 comes before the check.
@@ -198,7 +202,7 @@ func (a *app) vendorCert(r *http.Request, surface, role string) vendorCert {
 	u, err := a.auth.CertUser(r)
 	if err == nil && u.Name != "" && !u.HasRole(role) {
 		api := map[string]string{"dsm": "DSM", "nethsm": "NetHSM"}[surface]
-		err = &auth.Refusal{Status: http.StatusForbidden, Who: u.Name, Reason: "role",
+		err = &auth.Refusal{Status: http.StatusForbidden, Who: u.Name, Reason: "role", Authenticated: true,
 			Msg: fmt.Sprintf("User %s may not use the %s API: that needs the %s role.", u.Name, api, role)}
 		u = config.User{}
 	}

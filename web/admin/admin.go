@@ -283,7 +283,7 @@ func (h *Handler) certificate(c echo.Context, u config.User, err error, next ech
 		c.Set(userKey, ref.Who)
 		details["reason"] = ref.Reason
 		err = errorf(ref.Status, "%s", ref.Msg)
-		if strings.HasPrefix(ref.Reason, auth.ReasonCertUntrusted) {
+		if !ref.Authenticated {
 			ok, more := h.refused.Admit(time.Now())
 			if !ok {
 				return h.answer(c, 0, nil, err)

@@ -60,13 +60,13 @@ func (a *Authenticator) CertUser(r *http.Request) (config.User, error) {
 	case 1:
 		return found[0], nil
 	case 0:
-		return config.User{}, &Refusal{Status: http.StatusForbidden, Who: CertName(cert), Reason: ReasonCertNoUser,
+		return config.User{}, &Refusal{Status: http.StatusForbidden, Who: CertName(cert), Reason: ReasonCertNoUser, Authenticated: true,
 			Msg: fmt.Sprintf("The client certificate %X issued by %q is not authorized for any user: ask an administrator to add it to a user's %s.", cert.SerialNumber, cert.Issuer.String(), config.FieldAuthorizedClients)}
 	}
 	names := make([]string, len(found))
 	for i, u := range found {
 		names[i] = u.Name
 	}
-	return config.User{}, &Refusal{Status: http.StatusForbidden, Who: CertName(cert), Reason: "client certificate matches several users",
+	return config.User{}, &Refusal{Status: http.StatusForbidden, Who: CertName(cert), Reason: "client certificate matches several users", Authenticated: true,
 		Msg: fmt.Sprintf("The client certificate %X matches the %s of several users (%s): ask an administrator to make the rules name one.", cert.SerialNumber, config.FieldAuthorizedClients, strings.Join(names, ", "))}
 }

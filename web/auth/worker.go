@@ -24,6 +24,12 @@ type Refusal struct {
 	RetryAfter time.Duration // of a 429
 	Reason     string        // for the audit log: what was refused and why
 	Who        string        // the user or certificate that was refused, "" for none
+	// Authenticated: the client proved who it is (a right password, a
+	// certificate the client CA issued) and was refused what it asked.
+	// Such refusals are always audited, as the admin API's refusals of a
+	// role are; those of unproven clients, which anyone can send, are
+	// bounded (RefusalLog).
+	Authenticated bool
 }
 
 func (r *Refusal) Error() string { return r.Msg }
@@ -75,7 +81,7 @@ func (a *WorkerAuthorizer) Authorize(r *http.Request, client, worker string, acc
 			Msg: "Worker " + worker + " requires a TLS client certificate (AUTHTYPE CLIENTCERT): connect over HTTPS with one.", Reason: "no client certificate"}
 	case !MatchClient(cert, acc.Clients):
 		who := CertName(cert)
-		return "", &Refusal{Status: http.StatusForbidden, Who: who,
+		return "", &Refusal{Status: http.StatusForbidden, Who: who, Authenticated: true,
 			Msg:    fmt.Sprintf("Worker %s does not authorize the client certificate %X issued by %q: ask its administrator to add it to authorizedClients.", worker, cert.SerialNumber, cert.Issuer.String()),
 			Reason: "client certificate not in authorizedClients"}
 	}

@@ -140,3 +140,50 @@ func TestLoginRefusals(t *testing.T) {
 		t.Errorf("%d audit records for %d login attempts", len(es), len(tests))
 	}
 }
+
+// TestPagesFollowRoles: each role sees the controls the admin API lets it
+// use, without a browser (cmd/signet's TestAdminUIRoles drives one).
+func TestPagesFollowRoles(t *testing.T) {
+	t.Parallel()
+	roles := map[string][]string{"boss": {"admin"}, "op": {"operator"}, "aud": {"auditor"}}
+	u, err := New(Options{
+		Admin:        admin.New(admin.Options{Roles: func(user string) []string { return roles[user] }}),
+		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	u.Register(e)
+	controls := []string{`value="reload"`, `value="activate"`, `href="/admin/try"`, `href="/admin/workers/new"`, `id="read-only"`}
+	tests := []struct {
+		user string
+		want []bool // of controls
+	}{
+		{"boss", []bool{true, true, true, true, false}},
+		{"op", []bool{false, true, true, false, false}},
+		{"aud", []bool{false, false, false, false, true}},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(http.MethodPost, "/admin/login", strings.NewReader(url.Values{"user": {tt.user}, "password": {"x"}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		r = httptest.NewRequest(http.MethodGet, "/admin/dashboard", nil)
+		for _, c := range w.Result().Cookies() {
+			r.AddCookie(c)
+		}
+		w = httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		page := w.Body.String()
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s: dashboard %d %s", tt.user, w.Code, page)
+		}
+		for i, c := range controls {
+			if got := strings.Contains(page, c); got != tt.want[i] {
+				t.Errorf("%s: dashboard has %s: %v, want %v", tt.user, c, got, tt.want[i])
+			}
+		}
+	}
+}
