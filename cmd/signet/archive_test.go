@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,13 +21,7 @@ func TestAdminArchiveGet(t *testing.T) {
 		req, _ := http.NewRequest(method, e.s.url+"/admin/api"+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.SetBasicAuth("admin", adminTestPassword)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return do(t, req)
 	}
 	if code, body := api("POST", "/workers", `{"name":"Archiving","kind":"PlainSigner","token":"soft","key":"admin-soft",
 		"properties":{"AUTHTYPE":"NOAUTH","ARCHIVERS":"OldDatabaseArchiver","ARCHIVE_OF_TYPE":"REQUEST_AND_RESPONSE"}}`); code/100 != 2 {
@@ -37,15 +30,11 @@ func TestAdminArchiveGet(t *testing.T) {
 	doc := []byte("an invoice to keep")
 	req, _ := http.NewRequest("POST", e.s.url+"/signserver/worker/Archiving", bytes.NewReader(doc))
 	req.Header.Set("X-Request-ID", "inv-42")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	code, body := do(t, req)
+	if code != 200 {
+		t.Fatalf("sign: %d %s", code, body)
 	}
-	sig, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("sign: %d %s", resp.StatusCode, sig)
-	}
+	sig := []byte(body)
 	dir := t.TempDir()
 	out := e.mustAdmin(t, "archive", "get", "inv-42", "--out", dir)
 	if !strings.Contains(out, "Archiving") || !strings.Contains(out, "18 bytes") || !strings.Contains(out, "inv-42.1.response") {

@@ -172,7 +172,9 @@ func signetCLI(t *testing.T, env []string, args ...string) (string, int) {
 	return string(out), 0
 }
 
-// waitUntil polls cond (a status read over HTTP) until it holds.
+// waitUntil polls cond (a status read over HTTP) until it holds. The
+// nodes are processes of their own, which a test can only ask: polling
+// them, bounded by within, is the one way to see their state change.
 func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
@@ -279,7 +281,8 @@ func TestCluster(t *testing.T) {
 	}
 	push(t, "Limited:k1:500", "Crash:k2:500", "Down:k3:1000000", "Free:k4")
 	// waitVersion waits until every node runs version v and returns how
-	// long the last one took, the nodes asked at once.
+	// long the last one took, the nodes asked at once (polled: each node
+	// is a process of its own that learns of the version from PostgreSQL).
 	waitVersion := func(t *testing.T, v string) time.Duration {
 		took := make([]time.Duration, len(nodes))
 		var wg sync.WaitGroup
@@ -327,7 +330,7 @@ func TestCluster(t *testing.T) {
 							made.Add(1)
 						case 503:
 							return
-						case 0: // the node was killed: wait for its restart
+						case 0: // the node was killed: ask again until it is back (a process; the test restarts it)
 							time.Sleep(20 * time.Millisecond)
 						default:
 							t.Errorf("%s: status %d", n.name, code)

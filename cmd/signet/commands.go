@@ -106,6 +106,7 @@ func serveCmd(fs *flag.FlagSet) runFunc {
 		if io.reloads != nil {
 			o.Reload = io.reloads(ctx)
 		}
+		o.Now = io.now
 		err := srv.Run(ctx, o)
 		var ps config.Problems
 		if errors.As(err, &ps) {

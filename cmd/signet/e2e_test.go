@@ -40,6 +40,7 @@ type server struct {
 	logs     *bytes.Buffer
 	logw     *lockedWriter // writes logs
 	reload   chan struct{} // the server's Options.Reload
+	clock    *testClock    // the server's Options.Now
 	stopOnce sync.Once
 }
 
@@ -57,7 +58,7 @@ func launch(t testing.TB, data, listen string, args ...string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	s := &server{data: data, cancel: cancel, done: make(chan error, 1), logs: &bytes.Buffer{}, reload: make(chan struct{})}
+	s := &server{data: data, cancel: cancel, done: make(chan error, 1), logs: &bytes.Buffer{}, reload: make(chan struct{}), clock: &testClock{}}
 	s.logw = &lockedWriter{w: s.logs, changed: make(chan struct{})}
 	all := append([]string{"serve", "--data", data, "--listen", listen}, args...)
 	var confDirs []string
@@ -71,7 +72,7 @@ func launch(t testing.TB, data, listen string, args ...string) *server {
 	}
 	go func() {
 		reloads := func(context.Context) <-chan struct{} { return s.reload }
-		err := dispatch(ctx, all, stdio{out: pw, err: s.logw, reloads: reloads})
+		err := dispatch(ctx, all, stdio{out: pw, err: s.logw, reloads: reloads, now: s.clock.Now})
 		pw.CloseWithError(fmt.Errorf("server stopped: %v", err))
 		s.done <- err
 	}()
@@ -211,6 +212,17 @@ func hashBatchBody(docs [][]byte) []byte {
 	}
 	return body
 }
+
+// testClock is a test server's clock for its tokens: the wall clock plus
+// how far the test moved it on, so that a token's retry or probe is due
+// when the test says so (Advance by the interval) instead of after a wait.
+type testClock struct{ ahead atomic.Int64 }
+
+// Now returns the wall clock plus the advance.
+func (c *testClock) Now() time.Time { return time.Now().Add(time.Duration(c.ahead.Load())) }
+
+// Advance moves the clock on by d.
+func (c *testClock) Advance(d time.Duration) { c.ahead.Add(int64(d)) }
 
 // lockedWriter serialises writes from the server's goroutines and tells
 // waiters that the text grew.

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 )
 
 // exitError carries a process exit code; what the user needs to know was
@@ -53,6 +54,9 @@ type stdio struct {
 	// until ctx ends: SIGHUP in the signet process (hangups), a channel of
 	// the test's own in tests. nil: no reload but the admin API's.
 	reloads func(ctx context.Context) <-chan struct{}
+	// now is the clock of serve's tokens' retry and probe intervals; nil:
+	// time.Now. Tests move theirs on instead of waiting for an interval.
+	now func() time.Time
 }
 
 // hangups sends a reload request on every SIGHUP until ctx ends. Only serve

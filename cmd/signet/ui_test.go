@@ -489,11 +489,15 @@ func TestAdminUI(t *testing.T) {
 		b.check("audit-search")
 
 		// And in the signing log.
-		b.open("/admin/signlog?key=signer-p256&user=admin")
+		b.open("/admin/signlog?key=signer-p256&user=admin&surface=CAdESSigner&result=ok")
 		if rows := b.text("table.signlog tbody"); !strings.Contains(rows, "worker/CAdESSigner") {
 			t.Errorf("the signing log page does not show the try-it signing as admin's:\n%s", rows)
 		}
 		b.check("signlog-search")
+		b.open("/admin/signlog?surface=CAdESSigner&result=refused&user=admin")
+		if rows := b.text("table.signlog tbody"); !strings.Contains(rows, "No record matches") {
+			t.Errorf("the signing log page shows refusals of the try-it signing:\n%s", rows)
+		}
 
 		b.open("/admin/no-such-page")
 		b.check("notfound")

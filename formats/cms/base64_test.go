@@ -16,6 +16,7 @@ import (
 // certificate alignment: attached content of lengths 0 to 5 moves the
 // certificates across the three base64 group offsets.
 func TestAppendBase64(t *testing.T) {
+	t.Parallel()
 	ca := newCA(t)
 	k := issue(t, ca, "EC-P256")
 	for _, levels := range []int{0, 1, 2} {

@@ -27,6 +27,7 @@ import (
 // TestWriteToMatchesEncode checks that streaming writes the same bytes as
 // Encode at every DER length boundary, and that Size predicts the length.
 func TestWriteToMatchesEncode(t *testing.T) {
+	t.Parallel()
 	ca := newCA(t)
 	k := issue(t, ca, "EC-P256")
 	s, err := cms.NewSigner(cms.Options{Chain: []*x509.Certificate{k.cert, ca.Cert}, IncludeCertificates: -1,
@@ -102,6 +103,7 @@ func (r *countingReader) Read(b []byte) (int, error) {
 // TestWriteToStreams signs 24 MiB streamed from a reader to a file, never
 // held in memory, and openssl verifies the attached signature.
 func TestWriteToStreams(t *testing.T) {
+	t.Parallel()
 	needOpenSSL(t)
 	ca := newCA(t)
 	k := issue(t, ca, "EC-P384")
@@ -164,6 +166,7 @@ type essCertIDv2 struct {
 }
 
 func TestSignedAttributes(t *testing.T) {
+	t.Parallel()
 	ca := newCA(t)
 	k := issue(t, ca, "EC-P256")
 	oidCustom := asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}
@@ -274,6 +277,7 @@ func attrBytes(t *testing.T, a attribute) []byte {
 }
 
 func TestSignerErrors(t *testing.T) {
+	t.Parallel()
 	ca := newCA(t)
 	ec := issue(t, ca, "EC-P256")
 	ed := issue(t, ca, "Ed25519")
@@ -318,6 +322,7 @@ func TestSignerErrors(t *testing.T) {
 // TestConcurrentSigner uses one Signer from many goroutines (run with -race
 // to check the shared state).
 func TestConcurrentSigner(t *testing.T) {
+	t.Parallel()
 	ca := newCA(t)
 	k := issue(t, ca, "EC-P256")
 	s, err := cms.NewSigner(cms.Options{Chain: []*x509.Certificate{k.cert}, IncludeCertificates: 1,
@@ -371,6 +376,7 @@ func TestConcurrentSigner(t *testing.T) {
 // SET OF order whatever the order they were added in) and a value long
 // enough to change the length encodings around it.
 func TestPendingUnsignedAttributes(t *testing.T) {
+	t.Parallel()
 	ca := newCA(t)
 	k := issue(t, ca, "EC-P256")
 	s, err := cms.NewSigner(cms.Options{Chain: []*x509.Certificate{k.cert, ca.Cert}, IncludeCertificates: -1,

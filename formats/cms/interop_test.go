@@ -99,6 +99,7 @@ func openssl(t *testing.T, der, content []byte, caFile string, cades bool) error
 }
 
 func TestSignVerifyWithOpenSSL(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	doc := []byte("document under test\n")
 	cases := []struct {
@@ -159,6 +160,7 @@ func TestSignVerifyWithOpenSSL(t *testing.T) {
 }
 
 func TestEd25519ByParts(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	key, chain := p.signer(t, "Ed25519")
 	alg, _ := cms.DefaultAlgorithm(key.Public())
@@ -179,6 +181,7 @@ func TestEd25519ByParts(t *testing.T) {
 }
 
 func TestIncludeCertificateLevels(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	key, chain := p.signer(t, "EC-P256")
 	alg, _ := cms.DefaultAlgorithm(key.Public())
@@ -196,6 +199,7 @@ func TestIncludeCertificateLevels(t *testing.T) {
 // TestIndependentParsers: digitorus/pkcs7 reads and verifies what Signet
 // writes, and Signet reads what openssl writes.
 func TestIndependentParsers(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	key, chain := p.signer(t, "EC-P256")
 	alg, _ := cms.DefaultAlgorithm(key.Public())
@@ -232,6 +236,7 @@ func TestIndependentParsers(t *testing.T) {
 }
 
 func TestPrepareChecksDigestLength(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	key, chain := p.signer(t, "EC-P256")
 	s, err := cms.NewSigner(cms.Options{Chain: chain, Algorithm: cms.Algorithm{Hash: crypto.SHA256, Scheme: cms.ECDSA}})
@@ -248,6 +253,7 @@ func TestPrepareChecksDigestLength(t *testing.T) {
 }
 
 func TestParseRejectsGarbage(t *testing.T) {
+	t.Parallel()
 	for _, in := range [][]byte{nil, []byte("garbage"), {0x30, 0x03, 0x02, 0x01, 0x01}} {
 		if _, err := cms.Parse(in); err == nil {
 			t.Fatalf("Parse(%x) succeeded", in)

@@ -20,6 +20,7 @@ import (
 // reject a tampered document. Ed25519, which openssl 3.0 cannot verify in
 // CMS, is checked by its parts.
 func TestOpenSSLMatrix(t *testing.T) {
+	t.Parallel()
 	needOpenSSL(t)
 	ca := newCA(t)
 	dir := t.TempDir()

@@ -26,6 +26,7 @@ import (
 // TestParseOpenSSL reads and verifies signatures made by openssl cms -sign,
 // and Bytes re-encodes each byte for byte.
 func TestParseOpenSSL(t *testing.T) {
+	t.Parallel()
 	needOpenSSL(t)
 	ca := newCA(t)
 	dir := t.TempDir()
@@ -99,6 +100,7 @@ func TestParseOpenSSL(t *testing.T) {
 
 // TestParseDigitorus reads and verifies signatures made by digitorus/pkcs7.
 func TestParseDigitorus(t *testing.T) {
+	t.Parallel()
 	ca := newCA(t)
 	doc := []byte("signed by digitorus/pkcs7")
 	for _, spec := range []string{"EC-P256", "RSA-2048"} {
@@ -153,6 +155,7 @@ func TestParseDigitorus(t *testing.T) {
 // RFC 3161 token over the signature value: openssl still verifies the
 // signature, openssl ts verifies the token, and the parser reads it back.
 func TestAddUnsignedAttribute(t *testing.T) {
+	t.Parallel()
 	needOpenSSL(t)
 	ca := newCA(t)
 	dir := t.TempDir()
@@ -262,6 +265,7 @@ func TestAddUnsignedAttribute(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
+	t.Parallel()
 	ca := newCA(t)
 	k := issue(t, ca, "EC-P256")
 	good := signWith(t, k, cms.Options{Chain: []*x509.Certificate{k.cert}, IncludeCertificates: 1,
@@ -296,6 +300,7 @@ func TestParseErrors(t *testing.T) {
 }
 
 func TestVerifyErrors(t *testing.T) {
+	t.Parallel()
 	ca := newCA(t)
 	k := issue(t, ca, "EC-P256")
 	other := issue(t, ca, "EC-P256")
@@ -324,6 +329,7 @@ func TestVerifyErrors(t *testing.T) {
 }
 
 func TestAlgorithmNames(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name string
 		want cms.Algorithm

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -48,13 +47,7 @@ users:
 		req, _ := http.NewRequest(method, s.url+path, strings.NewReader("doc"))
 		req.Header.Set("X-Request-ID", id)
 		req.SetBasicAuth("admin", "secret")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return send(t, http.DefaultClient, req)
 	}
 	if code, body := do("POST", "/signserver/worker/Keep", "doc-1"); code != 200 {
 		t.Fatalf("sign: %d %s", code, body)

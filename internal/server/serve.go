@@ -56,6 +56,10 @@ type Options struct {
 	// directly, so that nothing signals the whole process. nil: only the
 	// admin API reloads.
 	Reload <-chan struct{}
+	// Now is the clock by which the PKCS#11, NetHSM and DSM tokens retry
+	// and probe (time.Now when nil): a test moves it on to make a retry
+	// due instead of waiting for the interval to pass.
+	Now func() time.Time
 	// PurgeTick, when set, purges the archive on every receive, as of the
 	// time received (an injected clock); nil: every ArchivePurgeEvery on
 	// the wall clock.
@@ -97,6 +101,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	a := newApp(ctx, log, paths, o.DataDir)
+	a.opener = tokenOpener(a.keystore, o.Now)
 	a.demo, a.files = demoMode, files
 	defer func() {
 		if err := a.close(); err != nil {

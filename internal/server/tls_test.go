@@ -222,6 +222,27 @@ func serveTLS(t *testing.T, p *tlsPKI, yaml string) *tlsServer {
 	return s
 }
 
+// startTLS serves tlsYAML(more) with a new certificate for "signet-a".
+func startTLS(t *testing.T, more string) (*tlsPKI, *tlsServer) {
+	t.Helper()
+	p := newTLSPKI(t)
+	cert, key := p.issue(t, "signet-a")
+	p.write(t, map[string][]byte{"server.pem": cert, "server.key": key, "clients.pem": demo.PEM(p.ca.Cert)})
+	return p, serveTLS(t, p, tlsYAML(more))
+}
+
+// send sends req with c and returns the status and the body.
+func send(t *testing.T, c *http.Client, req *http.Request) (int, string) {
+	t.Helper()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 // peer connects anew and returns the common name of the certificate the
 // server presents.
 func (s *tlsServer) peer(t *testing.T) string {
@@ -239,14 +260,11 @@ func (s *tlsServer) peer(t *testing.T) string {
 // the one in force, and both are written to the log.
 func TestTLSReload(t *testing.T) {
 	t.Parallel()
-	p := newTLSPKI(t)
-	cert, key := p.issue(t, "signet-a")
-	p.write(t, map[string][]byte{"server.pem": cert, "server.key": key, "clients.pem": demo.PEM(p.ca.Cert)})
-	s := serveTLS(t, p, tlsYAML(""))
+	p, s := startTLS(t, "")
 	if cn := s.peer(t); cn != "signet-a" {
 		t.Fatalf("the server presents %q, want signet-a", cn)
 	}
-	cert, key = p.issue(t, "signet-b")
+	cert, key := p.issue(t, "signet-b")
 	p.write(t, map[string][]byte{"server.pem": cert, "server.key": key})
 	s.reload <- struct{}{}
 	s.events.wait(t, "TLS certificate reloaded", 1)
@@ -267,10 +285,7 @@ func TestTLSReload(t *testing.T) {
 // — while the TLS listener serves them.
 func TestHealthListen(t *testing.T) {
 	t.Parallel()
-	p := newTLSPKI(t)
-	cert, key := p.issue(t, "signet-a")
-	p.write(t, map[string][]byte{"server.pem": cert, "server.key": key, "clients.pem": demo.PEM(p.ca.Cert)})
-	s := serveTLS(t, p, tlsYAML("  healthListen: 127.0.0.1:0\n"))
+	_, s := startTLS(t, "  healthListen: 127.0.0.1:0\n")
 	if !strings.HasPrefix(s.health, "http://127.0.0.1:") {
 		t.Fatalf("health listener %q", s.health)
 	}
@@ -282,13 +297,7 @@ func TestHealthListen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return send(t, c, req)
 	}
 	if code, body := do(http.DefaultClient, http.MethodGet, s.health); code != 200 || strings.TrimSpace(body) != "ALLOK" {
 		t.Fatalf("GET health: %d %q", code, body)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/tokens"
@@ -22,6 +23,12 @@ import (
 // keystore returns the database keystore of a soft token whose
 // KEYSTORETYPE is DATABASE; nil (or a nil keystore) outside a cluster.
 func TokenOpener(keystore func(token string) soft.Store) workers.TokenOpener {
+	return tokenOpener(keystore, nil)
+}
+
+// tokenOpener is TokenOpener whose PKCS#11, NetHSM and DSM tokens measure
+// their retry and probe intervals by now (time.Now when nil).
+func tokenOpener(keystore func(token string) soft.Store, now func() time.Time) workers.TokenOpener {
 	return func(ctx context.Context, tc config.Token) (tokens.Token, error) {
 		p := tc.Properties
 		switch tc.Type {
@@ -48,6 +55,7 @@ func TokenOpener(keystore func(token string) soft.Store) workers.TokenOpener {
 				SlotType:  p.String(config.PropSlotLabelType),
 				SlotValue: p.String(config.PropSlotLabelValue),
 				PoolSize:  p.Int(config.PropPoolSize),
+				Now:       now,
 			}), nil
 		case "nethsm":
 			// The passphrase is the token's secret, given to Activate by
@@ -60,6 +68,7 @@ func TokenOpener(keystore func(token string) soft.Store) workers.TokenOpener {
 				CABundle: p.String(config.PropCABundle),
 				Timeout:  p.Duration(config.PropTimeout),
 				PoolSize: p.Int(config.PropPoolSize),
+				Now:      now,
 			})
 		case "dsm":
 			// The API key is the token's secret, given to Activate.
@@ -72,6 +81,7 @@ func TokenOpener(keystore func(token string) soft.Store) workers.TokenOpener {
 				MaxBatchSize: p.Int(config.PropMaxBatchSizeToken),
 				Parallelism:  p.Int(config.PropPoolSize),
 				ChainDir:     p.String(config.PropChainDir),
+				Now:          now,
 			})
 		}
 		return nil, fmt.Errorf("%s: token type %q is not supported: use soft, pkcs11, nethsm or dsm", tc.Pos, tc.Type)

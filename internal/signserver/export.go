@@ -117,9 +117,30 @@ func putProperties(b *bytes.Buffer, ref, owner string, ps config.Properties, isS
 				Reason: "secrets are not exported (SignServer would keep them in clear text): set it in SignServer by hand."})
 			continue
 		}
-		put(b, ref, n, m[n])
+		name, value, reason := exportProperty(n, m[n])
+		if reason != "" {
+			skipped = append(skipped, Skip{Pos: ps.Pos(n), Worker: owner, Property: n, Reason: reason})
+			continue
+		}
+		put(b, ref, name, value)
 	}
 	return skipped
+}
+
+// exportProperty returns SignServer's name and value of a Signet
+// property, or why SignServer has none: the archiver is named by its class,
+// and its ARCHIVE_OF_TYPE is the first archiver's (ARCHIVER0.), as
+// SignServer spells them.
+func exportProperty(name, value string) (string, string, string) {
+	switch name {
+	case config.PropArchivers:
+		return name, config.ArchiverDatabaseClass, ""
+	case config.PropArchiveOfType:
+		return "ARCHIVER0." + name, value, ""
+	case config.PropArchiveRetention:
+		return "", "", "SignServer keeps its archive until it is purged by hand: ARCHIVE_RETENTION is Signet's own."
+	}
+	return name, value, ""
 }
 
 func put(b *bytes.Buffer, ref, name, value string) {

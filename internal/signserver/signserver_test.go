@@ -304,5 +304,11 @@ func TestImportArchivers(t *testing.T) {
 		if ps := cfg.Problems(); strings.Contains(ps.Error(), "ARCHIVE") { // the worker has no token: that is not the archiver's
 			t.Errorf("%s: config check refuses the archiving imported: %v", tt.name, ps)
 		}
+		// Exported, SignServer's names come back, and import again as they were.
+		out, _ := Export(cfg)
+		again, err := Import(File{Name: "exported.properties", R: bytes.NewReader(out)})
+		if err != nil || len(again.Skipped) != 0 || withoutPins(again.YAML) != withoutPins(res.YAML) {
+			t.Errorf("%s: export then import: skipped %v, %v\n%s\n--- export:\n%s", tt.name, again.Skipped, err, again.YAML, out)
+		}
 	}
 }

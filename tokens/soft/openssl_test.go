@@ -34,6 +34,7 @@ func openssl(t *testing.T, args ...string) []byte {
 // (OpenSSL 3 defaults and the older 3DES certificate encryption), and has
 // openssl read the files the token writes.
 func TestOpenSSLInterop(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ca, err := demo.NewCA("Interop CA")
 	if err != nil {
@@ -157,6 +158,7 @@ func TestOpenSSLInterop(t *testing.T) {
 // TestSingleP12File opens one exported .p12 file as a keystore with one key,
 // named after the file, as SignServer's KEYSTOREPATH does.
 func TestSingleP12File(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ca, err := demo.NewCA("Single File CA")
 	if err != nil {

@@ -122,6 +122,7 @@ func noTempFiles(t *testing.T, dir string) {
 }
 
 func TestLifecycle(t *testing.T) {
+	t.Parallel()
 	ca, err := demo.NewCA("Soft Token Test CA")
 	if err != nil {
 		t.Fatal(err)
@@ -328,6 +329,7 @@ func TestLifecycle(t *testing.T) {
 }
 
 func TestGenerateKeyErrors(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	tok, err := soft.Create(soft.Options{Path: t.TempDir(), Type: "pkcs12"}, pin)
 	if err != nil {
@@ -362,6 +364,7 @@ func TestGenerateKeyErrors(t *testing.T) {
 }
 
 func TestOpenErrors(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	if _, err := soft.Open(soft.Options{Path: t.TempDir(), Type: "JKS"}); err == nil || !strings.Contains(err.Error(), "PKCS12 or PEM") {
 		t.Errorf("Open with type JKS: %v", err)
@@ -400,6 +403,7 @@ func TestOpenErrors(t *testing.T) {
 
 // TestPEMFiles loads hand-written PEM keystores: a folder and a single file.
 func TestPEMFiles(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	ca, err := demo.NewCA("PEM Test CA")
 	if err != nil {
@@ -507,6 +511,7 @@ func write(t *testing.T, file string, data []byte) {
 // TestConcurrentUse signs on many goroutines while keys are generated,
 // listed and removed; run with -race.
 func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	tok, err := soft.Create(soft.Options{Path: t.TempDir(), Type: "PEM"}, "")
 	if err != nil {
@@ -552,6 +557,7 @@ func TestConcurrentUse(t *testing.T) {
 
 // TestSignAll signs a batch through tokens.SignAll, the way workers do.
 func TestSignAll(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	tok, err := soft.Create(soft.Options{Path: t.TempDir(), Type: "PKCS12"}, pin)
 	if err != nil {

@@ -26,7 +26,7 @@ type signLogData struct {
 func (u *UI) signLogPage(c echo.Context) error {
 	d := signLogData{Query: map[string]string{}}
 	q := url.Values{}
-	for _, f := range []string{"hash", "key", "user"} {
+	for _, f := range []string{admin.ParamHash, admin.ParamKey, admin.ParamSurface, admin.ParamUser, admin.ParamClient, admin.ParamRequestID, admin.ParamResult} {
 		if v := c.QueryParam(f); v != "" {
 			d.Query[f] = v
 			q.Set(f, v)
