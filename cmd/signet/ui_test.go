@@ -19,7 +19,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/signet-project/signet/formats/cms"
-	"github.com/signet-project/signet/internal/demo"
 )
 
 // The admin web UI's browser tests: Debian's chromium driven with chromedp,
@@ -213,18 +212,18 @@ type uiServer struct {
 	password, pin, config string
 }
 
-func startUIServer(t *testing.T) *uiServer {
+func startUIServer(t *testing.T) *uiServer { return startUIServerWith(t, "") }
+
+// startUIServerWith is startUIServer with users (items of the users
+// section) added to the demo configuration.
+func startUIServerWith(t *testing.T, users string) *uiServer {
 	t.Helper()
-	dir := t.TempDir()
-	files, _, err := demo.Bootstrap(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := bootstrapDemo(t, nil, users)
 	pin, err := os.ReadFile(files.PIN)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := launch(t, dir, "127.0.0.1:0")
+	s := launch(t, files.Dir, "127.0.0.1:0")
 	return &uiServer{server: s, password: files.Password, pin: strings.TrimSpace(string(pin)), config: files.Config}
 }
 

@@ -2,25 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/signet-project/signet/web/admin"
 )
-
-// startRolesUIServer is a demo server with one more user, auditor (the
-// demo password, the auditor role).
-func startRolesUIServer(t *testing.T) *uiServer {
-	t.Helper()
-	files := bootstrapDemo(t, nil, "  - name: auditor\n    roles: [auditor]\n    passwordHash: {file: demo-password.bcrypt}\n")
-	pin, err := os.ReadFile(files.PIN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := launch(t, files.Dir, "127.0.0.1:0", "--config", files.Config)
-	return &uiServer{server: s, password: files.Password, pin: strings.TrimSpace(string(pin)), config: files.Config}
-}
 
 // count returns how many elements match sel on the page.
 func (b *tab) count(sel string) int {
@@ -57,7 +43,7 @@ func (b *tab) post(path string, fields map[string]string, file string) string {
 // operator's "Try it" signature is in the signing log as the operator's.
 func TestAdminUIRoles(t *testing.T) {
 	t.Parallel()
-	s := startRolesUIServer(t)
+	s := startUIServerWith(t, "  - name: auditor\n    roles: [auditor]\n    passwordHash: {file: demo-password.bcrypt}\n")
 	refused := func(t *testing.T, actor, target string) {
 		t.Helper()
 		waitFor(t, "admin.refused record of "+actor+" for "+target, func() bool {

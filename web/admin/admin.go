@@ -3,8 +3,11 @@
 // generate, test and remove keys, make a PKCS#10 request, upload the signer
 // certificate chain), configuration reload and the audit log.
 //
-// Every request needs HTTP basic credentials of a user in the admin role;
-// every action that changes something (and key tests and CSRs) is written to
+// Every request needs HTTP basic credentials, or a TLS client certificate
+// (Options.Certificate), of a user with a role of the API: the route table
+// declares the least role of each route (auditor reads, operator also
+// activates and deactivates tokens, admin does everything); every action
+// that changes something (and key tests and CSRs) is written to
 // the audit log with the user, the target and the outcome, never a PIN.
 // Requests and answers are JSON; errors are {"error": "<one sentence>"}.
 //
