@@ -469,8 +469,8 @@ func tokenSchemas() map[string][]Property {
 			poolSize(pool),
 		}
 		if maxBatch {
-			ps = append(ps, Property{Name: PropMaxBatchSizeToken, Type: Int, check: atLeast(1),
-				Doc: "Largest number of items sent in one batch sign call; larger batches are split. Default: no limit."})
+			ps = append(ps, Property{Name: PropMaxBatchSizeToken, Type: Int, Default: "100", check: atLeast(1),
+				Doc: "Largest number of items sent in one batch sign call; larger batches are split."})
 			ps = append(ps, Property{Name: PropChainDir, Type: Path,
 				Doc: "Folder of certificate chain files named <alias>.pem (signer first): the DSM API holds no certificates."})
 		}

@@ -46,10 +46,13 @@ import (
 )
 
 // Batching defaults for Options (Timeout and ProbeInterval default to
-// those of every remote token, 30 s and 5 s).
+// those of every remote token, 30 s and 5 s). They repeat the schema's
+// MAX_BATCH_SIZE and POOLSIZE defaults of DSM tokens, which configured tokens
+// get, for callers that construct a token themselves; a test in
+// internal/server holds them equal.
 const (
 	DefaultMaxBatchSize = 100
-	DefaultParallelism  = 4
+	DefaultParallelism  = 8
 )
 
 // ErrForbidden reports that the DSM does not let the token's app use a key.
