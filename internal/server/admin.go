@@ -19,7 +19,7 @@ func (a *app) mountAdmin() error {
 		},
 		Certificate: a.auth.CertUser,
 		Throttle:    a.throttle,
-		Reload:      func(context.Context) error { return a.reload() },
+		Reload:      func(context.Context) error { return a.reloadAll() },
 		Config:      a.config,
 		Audit:       a.audit,
 		SigningLog:  a.signlog,

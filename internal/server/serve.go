@@ -219,20 +219,32 @@ func Run(ctx context.Context, o Options) error {
 }
 
 // reloadTLS reads the TLS certificate and client CA bundle again; when they
-// do not load, the ones in force stay. Either way it is written to the audit
-// log (tls.reload) and the server log.
-func (a *app) reloadTLS() {
+// do not load, the ones in force stay and the error says why. Either way it
+// is written to the audit log (tls.reload) and the server log.
+func (a *app) reloadTLS() error {
 	if a.tls == nil {
-		return
+		return nil
 	}
 	if err := a.tls.Reload(); err != nil {
 		a.record(a.ctx, "tls.reload", err.Error(), nil)
 		a.log.Error("TLS certificate reload refused; the one in force stays", "error", err)
-		return
+		return fmt.Errorf("the TLS certificate: %w", err)
 	}
 	leaf := a.tls.Leaf()
 	a.record(a.ctx, "tls.reload", "ok", map[string]string{"subject": leaf.Subject.String(), "notAfter": leaf.NotAfter.UTC().Format(time.RFC3339)})
 	a.log.Info("TLS certificate reloaded", "subject", leaf.Subject.String(), "notAfter", leaf.NotAfter)
+	return nil
+}
+
+// reloadAll is what SIGHUP and the admin API's reload do: the TLS
+// certificate first, then the configuration. A certificate that does not
+// load stops the reload there, so that the admin API's answer ("not
+// reloaded, the running one stays") holds for both.
+func (a *app) reloadAll() error {
+	if err := a.reloadTLS(); err != nil {
+		return err
+	}
+	return a.reload()
 }
 
 // reloadOn reloads the configuration and the TLS certificate on every
@@ -250,8 +262,7 @@ func (a *app) reloadOn(ctx context.Context, reload <-chan struct{}) (stop func()
 				return
 			case <-reload:
 			}
-			_ = a.reload() // logged; the running configuration stays
-			a.reloadTLS()
+			_ = a.reloadAll() // logged and audited; what is in force stays
 		}
 	}()
 	return func() { cancel(); <-done }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/signet-project/signet/internal/demo"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // tlsPKI is a CA and the PEM files of server certificates it issued.
@@ -275,6 +276,48 @@ func TestTLSReload(t *testing.T) {
 	p.write(t, map[string][]byte{"server.key": otherKey}) // not the key of signet-b
 	s.reload <- struct{}{}
 	s.events.wait(t, "TLS certificate reload refused; the one in force stays", 1)
+	if cn := s.peer(t); cn != "signet-b" {
+		t.Fatalf("after a refused reload the server presents %q, want signet-b still", cn)
+	}
+}
+
+// TestTLSReloadByAdminAPI: the admin API's reload does what SIGHUP does,
+// the TLS certificate included; a certificate that does not load is a 400
+// that says so, and the one in force stays.
+func TestTLSReloadByAdminAPI(t *testing.T) {
+	t.Parallel()
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newTLSPKI(t)
+	cert, key := p.issue(t, "signet-a")
+	p.write(t, map[string][]byte{"server.pem": cert, "server.key": key, "clients.pem": demo.PEM(p.ca.Cert)})
+	s := serveTLS(t, p, tlsYAML("")+"users:\n  - name: admin\n    roles: [admin]\n    passwordHash: '"+string(hash)+"'\n")
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.roots, ServerName: "localhost"}, DisableKeepAlives: true}}
+	reload := func() (int, string) {
+		req, err := http.NewRequest(http.MethodPost, s.url+"/admin/api/reload", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth("admin", "pw")
+		return send(t, c, req)
+	}
+	cert, key = p.issue(t, "signet-b")
+	p.write(t, map[string][]byte{"server.pem": cert, "server.key": key})
+	if code, body := reload(); code != http.StatusOK {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	if cn := s.peer(t); cn != "signet-b" {
+		t.Fatalf("after the admin API's reload the server presents %q, want signet-b", cn)
+	}
+	_, otherKey := p.issue(t, "signet-c")
+	p.write(t, map[string][]byte{"server.key": otherKey})
+	code, body := reload()
+	if code != http.StatusBadRequest || !strings.Contains(body, "TLS certificate") {
+		t.Fatalf("reload with a key that does not match: %d %s, want 400 naming the TLS certificate", code, body)
+	}
 	if cn := s.peer(t); cn != "signet-b" {
 		t.Fatalf("after a refused reload the server presents %q, want signet-b still", cn)
 	}
