@@ -292,6 +292,10 @@ func TestClientCertificateUsers(t *testing.T) {
 			"is not authorized for any user", &audited{"access.refused", "dsm", certActor("unknown"), auth.ReasonCertNoUser}, ""},
 		{"dsm: no credentials", "", "POST", dsmPath, dsmSign, 401, "Authentication required", nil, ""},
 		{"dsm: basic dsm app signs", basic("demo"), "POST", dsmPath, dsmSign, 200, "signature", nil, ""},
+		{"dsm: basic admin may not sign", basic("admin"), "POST", dsmPath, dsmSign, 403,
+			"User admin may not use the DSM API: that needs the dsm role.", &audited{"access.refused", "dsm", "admin", "not allowed"}, ""},
+		{"dsm: basic admin buys no session", basic("admin"), "POST", "/sys/v1/session/auth", nil, 403,
+			"User admin may not use the DSM API: that needs the dsm role.", &audited{"access.refused", "dsm", "admin", "not allowed"}, ""},
 		{"dsm: basic wrong secret", "basic:demo:wrong", "POST", dsmPath, dsmSign, 401, "The API key was refused",
 			&audited{"access.refused", "dsm", "demo", "wrong user name or secret"}, "vendor"},
 
@@ -307,6 +311,8 @@ func TestClientCertificateUsers(t *testing.T) {
 			"is not authorized for any user", &audited{"access.refused", "nethsm", certActor("unknown"), auth.ReasonCertNoUser}, ""},
 		{"nethsm: no credentials", "", "POST", nethsmURL, nethsmSign, 401, "Authentication required", nil, ""},
 		{"nethsm: basic operator signs", basic("operator"), "POST", nethsmURL, nethsmSign, 200, "signature", nil, ""},
+		{"nethsm: basic auditor may not sign", basic("auditor"), "POST", nethsmURL, nethsmSign, 403,
+			"User auditor is not allowed to do this: it needs the Operator role.", &audited{"access.refused", "nethsm", "auditor", "not allowed"}, ""},
 		{"nethsm: basic wrong passphrase", "basic:operator:wrong", "POST", nethsmURL, nethsmSign, 401, "Wrong user name or passphrase",
 			&audited{"access.refused", "nethsm", "operator", "wrong user name or secret"}, "vendor"},
 	}

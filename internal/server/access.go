@@ -201,12 +201,19 @@ type vendorCert struct {
 func (a *app) vendorCert(r *http.Request, surface, role string) vendorCert {
 	u, err := a.auth.CertUser(r)
 	if err == nil && u.Name != "" && !u.HasRole(role) {
-		api := map[string]string{"dsm": "DSM", "nethsm": "NetHSM"}[surface]
-		err = &auth.Refusal{Status: http.StatusForbidden, Who: u.Name, Reason: "role", Authenticated: true,
-			Msg: fmt.Sprintf("User %s may not use the %s API: that needs the %s role.", u.Name, api, role)}
+		err = roleRefusal(u.Name, surface, role)
 		u = config.User{}
 	}
 	return vendorCert{user: u, err: err}
+}
+
+// roleRefusal is the 403 of a user who proved who they are (a right
+// password or a trusted certificate) on a vendor API surface whose users
+// need role.
+func roleRefusal(user, surface, role string) *auth.Refusal {
+	api := map[string]string{"dsm": "DSM", "nethsm": "NetHSM"}[surface]
+	return &auth.Refusal{Status: http.StatusForbidden, Who: user, Reason: "role", Authenticated: true,
+		Msg: fmt.Sprintf("User %s may not use the %s API: that needs the %s role.", user, api, role)}
 }
 
 // certOf returns the vendorCert vendorLogins found for c.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/web/dsm"
 	"github.com/signet-project/signet/web/nethsm"
 	"github.com/signet-project/signet/workers"
@@ -48,9 +50,14 @@ func (a *app) mountVendorAPIs() error {
 			}
 			return out
 		}),
-		Authenticate: func(user, secret string) bool {
-			_, ok := a.auth.Check(user, secret, config.RoleDSM)
-			return ok
+		Authenticate: func(user, secret string) error {
+			switch a.auth.DecideAny(user, secret, config.RoleDSM) {
+			case auth.Allowed:
+				return nil
+			case auth.Forbidden:
+				return roleRefusal(user, "dsm", config.RoleDSM)
+			}
+			return errAPIKeyRefused
 		},
 		Certificate: func(c echo.Context) (string, error) {
 			u, err := certOf(c)
@@ -68,10 +75,15 @@ func (a *app) mountVendorAPIs() error {
 			return out
 		}),
 		Authenticate: func(user, pass string) (nethsm.User, bool) {
-			if _, ok := a.auth.Check(user, pass, config.RoleOperator); !ok {
-				return nethsm.User{}, false
+			switch a.auth.DecideAny(user, pass, config.RoleOperator) {
+			case auth.Allowed:
+				return nethsm.User{Name: user, Role: nethsm.RoleOperator}, true
+			case auth.Forbidden:
+				// Who they are is proven; with no NetHSM role the handler
+				// answers 403 naming the role it needs.
+				return nethsm.User{Name: user}, true
 			}
-			return nethsm.User{Name: user, Role: nethsm.RoleOperator}, true
+			return nethsm.User{}, false
 		},
 		Certificate: func(c echo.Context) (nethsm.User, error) {
 			u, err := certOf(c)
@@ -93,6 +105,11 @@ func (a *app) mountVendorAPIs() error {
 		dsm: d, nethsm: n,
 	})
 }
+
+// errAPIKeyRefused is the DSM API's 401 for a wrong app ID or secret; a
+// right secret of a user without the dsm role is a 403 (roleRefusal), as
+// for a client certificate.
+var errAPIKeyRefused = errors.New("The API key was refused: check the app ID and secret.")
 
 // vendorKey is one key served on the vendor APIs.
 type vendorKey struct {

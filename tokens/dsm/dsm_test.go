@@ -69,8 +69,13 @@ func newServer(t *testing.T) *server {
 			}
 			return ks
 		}),
-		Authenticate: func(user, secret string) bool { return user+":"+secret == apiKey },
-		TokenTTL:     10 * time.Minute,
+		Authenticate: func(user, secret string) error {
+			if user+":"+secret != apiKey {
+				return errors.New("The API key was refused.")
+			}
+			return nil
+		},
+		TokenTTL: 10 * time.Minute,
 		Now: func() time.Time {
 			s.mu.Lock()
 			defer s.mu.Unlock()

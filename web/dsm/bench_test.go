@@ -25,7 +25,7 @@ func BenchmarkBatchSign(b *testing.B) {
 		Keys: dsm.KeySourceFunc(func(context.Context) []dsm.Key {
 			return []dsm.Key{{Token: tok, Alias: "p256"}}
 		}),
-		Authenticate: func(user, secret string) bool { return user == appUser && secret == appSecret },
+		Authenticate: apiKeys(appUser + ":" + appSecret),
 	})
 	e := echo.New()
 	h.Register(e)

@@ -85,9 +85,12 @@ type Options struct {
 	// Keys lists the keys the API serves.
 	Keys KeySource
 	// Authenticate checks an API key: the user (app ID) and secret of HTTP
-	// basic authentication. Nil rejects every request that needs
+	// basic authentication. Nil accepts it; an error refuses it with its
+	// HTTPStatus() and text when it has one (403 for a right secret whose
+	// user may not use this API), else with 401 and "the API key was
+	// refused". A nil Authenticate rejects every request that needs
 	// authentication.
-	Authenticate func(user, secret string) bool
+	Authenticate func(user, secret string) error
 	// Certificate returns the app (user) a request's TLS client
 	// certificate authenticates, "" when it has none, or an error that
 	// refuses it: its HTTPStatus() (403 when it has none) and its text
@@ -280,8 +283,8 @@ func (h *Handler) caller(c echo.Context) (string, bool, error) {
 	if !ok {
 		return "", false, fail(c, http.StatusUnauthorized, "Authentication required: send the API key as HTTP basic credentials or a bearer token.")
 	}
-	if h.opts.Authenticate == nil || !h.opts.Authenticate(user, secret) {
-		return "", false, fail(c, http.StatusUnauthorized, "The API key was refused: check the app ID and secret.")
+	if ok, err := h.authenticate(c, user, secret); !ok {
+		return "", false, err
 	}
 	return user, true, nil
 }
@@ -298,12 +301,33 @@ func (h *Handler) certificate(c echo.Context) (user string, refused bool, err er
 	if cerr == nil {
 		return user, false, nil
 	}
-	code := http.StatusForbidden
+	return "", true, refuse(c, http.StatusForbidden, cerr)
+}
+
+// errKeyRefused is the refusal of an API key that Options.Authenticate
+// gives no answer of its own for.
+var errKeyRefused = errors.New("The API key was refused: check the app ID and secret.")
+
+// authenticate checks an API key with Options.Authenticate. It returns
+// false after writing the refusal (err is the writing's error).
+func (h *Handler) authenticate(c echo.Context, user, secret string) (ok bool, err error) {
+	aerr := errKeyRefused
+	if h.opts.Authenticate != nil {
+		aerr = h.opts.Authenticate(user, secret)
+	}
+	if aerr == nil {
+		return true, nil
+	}
+	return false, refuse(c, http.StatusUnauthorized, aerr)
+}
+
+// refuse answers err: with its HTTPStatus() when it has one, else code.
+func refuse(c echo.Context, code int, err error) error {
 	var st interface{ HTTPStatus() int }
-	if errors.As(cerr, &st) {
+	if errors.As(err, &st) {
 		code = st.HTTPStatus()
 	}
-	return "", true, fail(c, code, cerr.Error())
+	return fail(c, code, err.Error())
 }
 
 // authResponse is DSM's answer to POST /sys/v1/session/auth.
@@ -328,8 +352,8 @@ func (h *Handler) auth(c echo.Context) error {
 		if !ok {
 			return fail(c, http.StatusUnauthorized, "Authentication required: send the API key as HTTP basic credentials, or a TLS client certificate.")
 		}
-		if h.opts.Authenticate == nil || !h.opts.Authenticate(user, secret) {
-			return fail(c, http.StatusUnauthorized, "The API key was refused: check the app ID and secret.")
+		if ok, err := h.authenticate(c, user, secret); !ok {
+			return err
 		}
 	}
 	var raw [32]byte

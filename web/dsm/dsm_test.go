@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -42,6 +43,17 @@ type batchCounter struct {
 	tokens.Token
 	mu    sync.Mutex
 	calls []int
+}
+
+// apiKeys accepts the API keys ("user:secret") listed and refuses every
+// other one, as Options.Authenticate.
+func apiKeys(keys ...string) func(user, secret string) error {
+	return func(user, secret string) error {
+		if slices.Contains(keys, user+":"+secret) {
+			return nil
+		}
+		return errors.New("The API key was refused.")
+	}
 }
 
 func (b *batchCounter) SignBatch(ctx context.Context, alias string, inputs [][]byte, opts crypto.SignerOpts) ([]tokens.Result, error) {
@@ -104,9 +116,7 @@ func newFixture(t *testing.T) *fixture {
 			defer f.mu.Unlock()
 			return append(ks, f.extra...)
 		}),
-		Authenticate: func(user, secret string) bool {
-			return user == appUser && secret == appSecret || user == otherUser && secret == otherSecret
-		},
+		Authenticate: apiKeys(appUser+":"+appSecret, otherUser+":"+otherSecret),
 		// The other app may not use batch-rsa (a per-user key list).
 		MayUse:   func(user string, k dsm.Key) bool { return user != otherUser || k.Name != "batch-rsa" },
 		TokenTTL: ttl,

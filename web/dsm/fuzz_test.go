@@ -22,7 +22,7 @@ func FuzzBatchSign(f *testing.F) {
 		Keys: dsm.KeySourceFunc(func(context.Context) []dsm.Key {
 			return []dsm.Key{{Token: tok, Alias: "p256"}, {Token: tok, Alias: "rsa2048", Name: "RSA Signer"}}
 		}),
-		Authenticate: func(user, secret string) bool { return user == "app" && secret == "secret" },
+		Authenticate: apiKeys("app:secret"),
 	})
 	e := echo.New()
 	h.Register(e)

@@ -20,7 +20,7 @@ func TestSessionsBoundedAtTheEndpoint(t *testing.T) {
 	const bound = 3
 	h := dsm.New(dsm.Options{MaxSessions: bound,
 		Keys:         dsm.KeySourceFunc(func(context.Context) []dsm.Key { return nil }),
-		Authenticate: func(user, secret string) bool { return user == "app" && secret == "secret" }})
+		Authenticate: apiKeys("app:secret")})
 	e := echo.New()
 	h.Register(e)
 	srv := httptest.NewServer(e)

@@ -17,7 +17,7 @@ func TestSessionsBoundedAndExpiredInOrder(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	h := New(Options{TokenTTL: time.Minute, MaxSessions: 3, Now: func() time.Time { return now },
-		Authenticate: func(string, string) bool { return true }})
+		Authenticate: func(string, string) error { return nil }})
 	e := echo.New()
 	login := func() {
 		t.Helper()
