@@ -679,7 +679,7 @@ func TestNetHSMAPIOnDemo(t *testing.T) {
 		want             int
 	}{
 		{"wrong passphrase", "/keys/signer-p256/sign", "operator:wrong", sign, 401},
-		{"DSM user is no operator", "/keys/signer-p256/sign", "demo:" + vendorPassword, sign, 401},
+		{"DSM user is no operator", "/keys/signer-p256/sign", "demo:" + vendorPassword, sign, 403}, // who they are is proven: 403 names the role
 		{"key not allowed", "/keys/signer-p256/sign", "limited:" + vendorPassword, sign, 403},
 		{"unknown key", "/keys/nokey/sign", op, sign, 404},
 		{"extra property", "/keys/signer-p256/sign", op, map[string]string{"mode": "ECDSA", "message": sign["message"], "extra": "x"}, 400},
