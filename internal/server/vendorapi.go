@@ -2,7 +2,7 @@ package server
 
 import (
 	"context"
-	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -109,7 +109,8 @@ func (a *app) mountVendorAPIs() error {
 // errAPIKeyRefused is the DSM API's 401 for a wrong app ID or secret; a
 // right secret of a user without the dsm role is a 403 (roleRefusal), as
 // for a client certificate.
-var errAPIKeyRefused = errors.New("The API key was refused: check the app ID and secret.")
+var errAPIKeyRefused = &auth.Refusal{Status: http.StatusUnauthorized, Reason: "wrong user name or secret",
+	Msg: "The API key was refused: check the app ID and secret."}
 
 // vendorKey is one key served on the vendor APIs.
 type vendorKey struct {

@@ -304,17 +304,16 @@ func (h *Handler) certificate(c echo.Context) (user string, refused bool, err er
 	return "", true, refuse(c, http.StatusForbidden, cerr)
 }
 
-// errKeyRefused is the refusal of an API key that Options.Authenticate
-// gives no answer of its own for.
-var errKeyRefused = errors.New("The API key was refused: check the app ID and secret.")
+// keyRefused answers an API key that no Options.Authenticate accepts.
+const keyRefused = "The API key was refused: check the app ID and secret."
 
 // authenticate checks an API key with Options.Authenticate. It returns
 // false after writing the refusal (err is the writing's error).
 func (h *Handler) authenticate(c echo.Context, user, secret string) (ok bool, err error) {
-	aerr := errKeyRefused
-	if h.opts.Authenticate != nil {
-		aerr = h.opts.Authenticate(user, secret)
+	if h.opts.Authenticate == nil {
+		return false, fail(c, http.StatusUnauthorized, keyRefused)
 	}
+	aerr := h.opts.Authenticate(user, secret)
 	if aerr == nil {
 		return true, nil
 	}
