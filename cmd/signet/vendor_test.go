@@ -123,6 +123,13 @@ func demoData(t testing.TB, password string) string {
 func vendorPair(t testing.TB, maxBatch int) (a, b *signet) {
 	t.Helper()
 	a = runSignet(t, demoData(t, vendorPassword), "127.0.0.1:0")
+	// A's password as A keeps it: $SIGNET_DEMO_PASSWORD, which make bench
+	// sets for the whole benchmark process, wins over demoData's.
+	pw, err := os.ReadFile(demo.FilesIn(a.data).PasswordFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	password := strings.TrimSpace(string(pw))
 	dir := t.TempDir()
 	if err := os.Mkdir(filepath.Join(dir, "chains"), 0o755); err != nil {
 		t.Fatal(err)
@@ -130,7 +137,7 @@ func vendorPair(t testing.TB, maxBatch int) (a, b *signet) {
 	// The DSM API holds no certificates: B reads the chain from a file,
 	// here A's certificate of the key as the NetHSM API serves it.
 	req, _ := http.NewRequest(http.MethodGet, a.url+"/api/v1/keys/signer-p256/cert", nil)
-	req.SetBasicAuth("operator", vendorPassword)
+	req.SetBasicAuth("operator", password)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +149,7 @@ func vendorPair(t testing.TB, maxBatch int) (a, b *signet) {
 	}
 	files := map[string]string{
 		"chains/signer-p256.pem": string(chain),
-		"secret":                 vendorPassword + "\n",
+		"secret":                 password + "\n",
 		"signet.yaml":            fmt.Sprintf(remoteConfig, a.url, maxBatch, filepath.Join(a.data, "demo-ca.pem")),
 	}
 	for name, content := range files {

@@ -69,7 +69,7 @@ func BenchmarkSuite_pipelineBatchPKCS11P256(b *testing.B) {
     type: pkcs11
     properties: {SHAREDLIBRARYNAME: %s, SLOTLABELTYPE: SLOT_LABEL, SLOTLABELVALUE: %s}
 workers:
-  - {name: W, id: 1, kind: CAdESSigner, token: bench, key: %s, properties: {BATCHSIGNING: true, CLIENTSIDEHASHING: true, DETACHEDSIGNATURE: true, ACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256, MAX_BATCH_SIZE: %d}}
+  - {name: W, id: 1, kind: CAdESSigner, token: bench, key: %s, properties: {AUTHTYPE: NOAUTH, BATCHSIGNING: true, CLIENTSIDEHASHING: true, DETACHEDSIGNATURE: true, ACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256, MAX_BATCH_SIZE: %d}}
 `, hsm.module, labelMain, suiteAlias, suiteBatch)
 	cfg, err := config.Parse(filepath.Join(b.TempDir(), "bench.yaml"), []byte(y))
 	if err != nil {
