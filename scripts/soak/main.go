@@ -73,8 +73,11 @@ func run(bin string, clients int, duration time.Duration, hostile float64, stall
 		return err
 	}
 	soakCfg := filepath.Join(dir, "soak.yaml")
+	// The demo's server section (its HTTPS certificate) gives way to the
+	// soak's: plain HTTP on loopback, so that the stalled connections
+	// stall bodies and not TLS handshakes, with the timeouts under test.
 	server := fmt.Sprintf("server:\n  bodyTimeout: %s\n  readHeaderTimeout: %s\n\n", bodyTimeout, bodyTimeout)
-	if err := os.WriteFile(soakCfg, append([]byte(server), cfg...), 0o600); err != nil {
+	if err := os.WriteFile(soakCfg, append([]byte(server), withoutSection(cfg, "server")...), 0o600); err != nil {
 		return err
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -484,4 +487,21 @@ func (as) Read(p []byte) (int, error) {
 		p[i] = 'A'
 	}
 	return len(p), nil
+}
+
+// withoutSection returns the YAML document cfg without its top-level
+// section name (the line "name:" and the indented lines under it).
+func withoutSection(cfg []byte, name string) []byte {
+	var out []byte
+	skip := false
+	for line := range bytes.Lines(cfg) {
+		top := len(line) > 0 && line[0] != ' ' && line[0] != '\t' && line[0] != '\n' && line[0] != '#'
+		if top {
+			skip = bytes.HasPrefix(line, []byte(name+":"))
+		}
+		if !skip {
+			out = append(out, line...)
+		}
+	}
+	return out
 }
