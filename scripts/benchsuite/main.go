@@ -783,6 +783,9 @@ func (s *suite) httpCases(ctx context.Context) {
 	if err == nil {
 		if floor, err = s.startFloor(ctx, srv.data); err != nil {
 			srv.stop()
+		} else if err = sameScheme(srv.url, floor.url); err != nil {
+			floor.stop()
+			srv.stop()
 		}
 	}
 	if err != nil {
@@ -813,7 +816,7 @@ func (s *suite) httpCases(ctx context.Context) {
 // rate beside it.
 func (s *suite) httpCase(ctx context.Context, c httpCase, srv, floor *server, raw float64) (result, error) {
 	r := result{name: c.name, unit: c.unit, baseline: raw,
-		note: c.note + "; baseline: raw ecdsa.Sign (pipeline-batch-p256's baseline, measured again just before, best run); floor: the bench floor server (net/http, ecdsa.SignASN1) under the same load, measured just before"}
+		note: c.note + "; baseline: raw ecdsa.Sign (pipeline-batch-p256's baseline, measured again just before, best run); floor: the bench floor server (net/http, ecdsa.SignASN1; plain HTTP on loopback as Signet's bench server, bench.yaml having no server section; the same GOGC) under the same load, measured just before"}
 	s.logf("%s: the floor server for %s", c.name, s.httpDur)
 	fcpu0 := floor.cpu()
 	fres, fclient, err := s.clientBench(ctx, append([]string{"-url", floor.url}, c.floorArgs...)...)
