@@ -188,34 +188,39 @@ func waitFor(t *testing.T, what string, done func() bool) {
 
 // refusalBound keeps the refusals of unproven clients that a test makes
 // (wrong passwords, untrusted certificates) within what each limiter of
-// the server writes to the audit log — auth.MaxRefusalRows a second, the
-// rest counted in the next row — so that every refusal the test looks for
-// is written. Refusals are counted in the second their request ended in
-// and, as the server may count them in the next one, one row is left
-// spare.
-type refusalBound map[string][]time.Time
+// the server writes to the audit log — auth.MaxRefusalRows a second of the
+// server's clock, the rest counted in the next row — so that every refusal
+// the test looks for is written. Refusals are counted in the second their
+// request ended in and, as the server may count them in the next one, one
+// row is left spare.
+type refusalBound struct {
+	clock *testClock // the server's
+	ended map[string][]time.Time
+}
 
-// before waits, when limiter's current second is full, for the next one.
+// before moves the server's clock on to the next second when limiter's
+// current second is full, instead of waiting for it.
 func (b refusalBound) before(limiter string) {
-	for limiter != "" {
-		sec := time.Now().Truncate(time.Second)
-		n := 0
-		for _, end := range b[limiter] {
-			if !end.Before(sec) {
-				n++
-			}
+	if limiter == "" {
+		return
+	}
+	now := b.clock.Now()
+	sec := now.Truncate(time.Second)
+	n := 0
+	for _, end := range b.ended[limiter] {
+		if !end.Before(sec) {
+			n++
 		}
-		if n < auth.MaxRefusalRows-1 {
-			return
-		}
-		time.Sleep(time.Until(sec.Add(time.Second))) // the limiter's window ends
+	}
+	if n >= auth.MaxRefusalRows-1 {
+		b.clock.Advance(sec.Add(time.Second).Sub(now)) // the limiter's window ends
 	}
 }
 
 // after counts a refusal of limiter that has ended.
 func (b refusalBound) after(limiter string) {
 	if limiter != "" {
-		b[limiter] = append(b[limiter], time.Now())
+		b.ended[limiter] = append(b.ended[limiter], b.clock.Now())
 	}
 }
 
@@ -316,7 +321,7 @@ func TestClientCertificateUsers(t *testing.T) {
 		{"nethsm: basic wrong passphrase", "basic:operator:wrong", "POST", nethsmURL, nethsmSign, 401, "Wrong user name or passphrase",
 			&audited{"access.refused", "nethsm", "operator", "wrong user name or secret"}, "vendor"},
 	}
-	bound := refusalBound{}
+	bound := refusalBound{clock: s.clock, ended: map[string][]time.Time{}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Now().Add(-time.Second)

@@ -8,47 +8,23 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/signet-project/signet/internal/demo"
+	"github.com/signet-project/signet/internal/softhsmtest"
 	"github.com/signet-project/signet/tokens/pkcs11"
 	"github.com/signet-project/signet/workers"
 )
 
 const e2eLabel, e2ePIN = "signet-e2e", "1234"
-
-// findSoftHSM returns the path of libsofthsm2.so, or "" and why it cannot
-// be used (it or its tools are not installed).
-func findSoftHSM() (module, whyNot string) {
-	for _, tool := range []string{"softhsm2-util", "pkcs11-tool"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return "", tool + " is not installed: install softhsm2 and opensc, or run make test"
-		}
-	}
-	candidates := []string{os.Getenv("SOFTHSM2_MODULE"), "/usr/lib/softhsm/libsofthsm2.so",
-		"/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so", "/usr/lib64/pkcs11/libsofthsm2.so", "/usr/local/lib/softhsm/libsofthsm2.so"}
-	for _, m := range candidates {
-		if m == "" {
-			continue
-		}
-		if _, err := os.Stat(m); err == nil {
-			return m, ""
-		}
-	}
-	return "", "libsofthsm2.so is not installed: install softhsm2, or run make test"
-}
 
 // importLabel is the token of TestImportSignServerServes: the label its
 // SignServer property file names.
@@ -94,38 +70,22 @@ func setupSoftHSM() (cleanup func(), err error) {
 	return func() { os.RemoveAll(dir) }, nil
 }
 
-// makeTestHSM makes the tokens of hsmTokens in testHSM.dir with
-// testdata/softhsm/make-tokens.sh.
+// makeTestHSM makes the tokens of hsmTokens in testHSM.dir.
 func makeTestHSM() error {
-	module, why := findSoftHSM()
-	if module == "" {
-		return errors.New(why)
+	module, err := softhsmtest.Module()
+	if err != nil {
+		return err
 	}
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "..", "testdata", "softhsm", "make-tokens.sh")
 	testHSM.folder = map[string]string{}
 	for _, tok := range hsmTokens {
-		before, _ := os.ReadDir(filepath.Join(testHSM.dir, "tokens"))
-		cmd := exec.Command(script, testHSM.dir)
-		cmd.Env = append(os.Environ(), "SIGNET_SOFTHSM_LABEL="+tok.label, "SIGNET_SOFTHSM_PIN="+tok.pin, "SOFTHSM2_MODULE="+module)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
+		conf, folder, err := softhsmtest.MakeToken(testHSM.dir, module, tok.label, tok.pin)
 		if err != nil {
-			return fmt.Errorf("make-tokens.sh: %v\n%s", err, stderr.Bytes())
+			return err
 		}
-		if !bytes.HasSuffix(bytes.TrimSpace(out), []byte("SOFTHSM2_CONF="+os.Getenv("SOFTHSM2_CONF"))) {
-			return fmt.Errorf("make-tokens.sh printed %q, not the SOFTHSM2_CONF line of TestMain's folder", out)
+		if conf != os.Getenv("SOFTHSM2_CONF") {
+			return fmt.Errorf("make-tokens.sh wrote %s, not the SOFTHSM2_CONF of TestMain's folder", conf)
 		}
-		after, _ := os.ReadDir(filepath.Join(testHSM.dir, "tokens"))
-		for _, e := range after {
-			if !slices.ContainsFunc(before, func(b os.DirEntry) bool { return b.Name() == e.Name() }) {
-				testHSM.folder[tok.label] = filepath.Join(testHSM.dir, "tokens", e.Name())
-			}
-		}
-		if testHSM.folder[tok.label] == "" {
-			return fmt.Errorf("make-tokens.sh made no token folder for %s", tok.label)
-		}
+		testHSM.folder[tok.label] = folder
 	}
 	testHSM.module = module
 	return nil

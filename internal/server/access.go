@@ -54,7 +54,7 @@ func (a *app) auditRefusal(c echo.Context, surface string, err error) {
 	var more map[string]string
 	if !r.Authenticated {
 		var ok bool
-		if ok, more = a.refusalLog(surface).Admit(time.Now()); !ok {
+		if ok, more = a.refusalLog(surface).Admit(a.now()); !ok {
 			return
 		}
 	}

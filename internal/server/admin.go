@@ -25,6 +25,7 @@ func (a *app) mountAdmin() error {
 		SigningLog:  a.signlog,
 		Archive:     a.archive,
 		Logger:      a.log,
+		Now:         a.now,
 	}
 	if a.node != nil {
 		// Edits of the cluster's version in force become its next version.

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/cluster"
@@ -56,6 +57,9 @@ type app struct {
 	throttle *auth.Throttle
 	// refused bounds the audit rows of refused clients of the signing
 	// and vendor APIs, one bound per API (admin API and UI have their own).
+	// now is the server's clock (Options.Now): the tokens' retries and the
+	// bounds on refusals' audit rows go by it.
+	now       func() time.Time
 	refusedMu sync.Mutex
 	refused   map[string]*auth.RefusalLog
 	buildMu   sync.Mutex    // serialises builds (start and reload)
@@ -65,7 +69,7 @@ type app struct {
 // newApp returns an app for the configuration files paths, with no workers
 // built yet.
 func newApp(ctx context.Context, log *slog.Logger, paths []string, dataDir string) *app {
-	a := &app{ctx: ctx, log: log, paths: paths, dataDir: dataDir,
+	a := &app{ctx: ctx, log: log, paths: paths, dataDir: dataDir, now: time.Now,
 		reg: workers.NewRegistry(workers.NewSet(nil, nil)), throttle: auth.NewThrottle()}
 	a.opener = TokenOpener(a.keystore)
 	a.auth = auth.New(func() []config.User { return a.config().Users })

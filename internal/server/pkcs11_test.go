@@ -9,37 +9,16 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	mp11 "github.com/miekg/pkcs11"
 
 	"github.com/signet-project/signet/internal/demo"
+	"github.com/signet-project/signet/internal/softhsmtest"
 	"github.com/signet-project/signet/tokens/pkcs11"
 )
-
-// softHSM returns the SoftHSM2 module; it fails the test when SoftHSM2 is
-// not installed (make test installs it).
-func softHSM(t *testing.T) string {
-	t.Helper()
-	for _, tool := range []string{"softhsm2-util", "pkcs11-tool"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is not installed: install softhsm2 and opensc, or run make test", tool)
-		}
-	}
-	for _, m := range []string{os.Getenv("SOFTHSM2_MODULE"), "/usr/lib/softhsm/libsofthsm2.so",
-		"/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so", "/usr/lib64/pkcs11/libsofthsm2.so", "/usr/local/lib/softhsm/libsofthsm2.so"} {
-		if _, err := os.Stat(m); m != "" && err == nil {
-			return m
-		}
-	}
-	t.Fatal("libsofthsm2.so is not installed: install softhsm2, or run make test")
-	return ""
-}
 
 // TestShutdownLeavesNoPKCS11Session: a server with a PKCS#11 token
 // (SoftHSM2) that has signed leaves, once Run returns, no session or login
@@ -48,22 +27,15 @@ func softHSM(t *testing.T) string {
 // module is process-wide and SoftHSM2 reads SOFTHSM2_CONF once: no other
 // test of this package uses it, and this one does not run in parallel.
 func TestShutdownLeavesNoPKCS11Session(t *testing.T) {
-	module := softHSM(t)
+	module, err := softhsmtest.Module()
+	if err != nil {
+		t.Fatal(err)
+	}
 	const label, pin = "signet-server", "1234"
 	dir := t.TempDir()
-	_, file, _, _ := runtime.Caller(0)
-	cmd := exec.Command(filepath.Join(filepath.Dir(file), "..", "..", "testdata", "softhsm", "make-tokens.sh"), dir)
-	cmd.Env = append(os.Environ(), "SIGNET_SOFTHSM_LABEL="+label, "SIGNET_SOFTHSM_PIN="+pin, "SOFTHSM2_MODULE="+module)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	conf, _, err := softhsmtest.MakeToken(dir, module, label, pin)
 	if err != nil {
-		t.Fatalf("make-tokens.sh: %v\n%s", err, stderr.Bytes())
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	conf, ok := strings.CutPrefix(lines[len(lines)-1], "SOFTHSM2_CONF=")
-	if !ok {
-		t.Fatalf("make-tokens.sh printed %q, not the SOFTHSM2_CONF line", out)
+		t.Fatal(err)
 	}
 	t.Setenv("SOFTHSM2_CONF", conf)
 

@@ -102,6 +102,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	a := newApp(ctx, log, paths, o.DataDir)
 	a.opener = tokenOpener(a.keystore, o.Now)
+	if o.Now != nil {
+		a.now = o.Now
+	}
 	a.demo, a.files = demoMode, files
 	defer func() {
 		if err := a.close(); err != nil {

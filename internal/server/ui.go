@@ -19,6 +19,7 @@ func (a *app) mountUI(h *adminapi.Handler) error {
 		Metrics:      sampler,
 		Audit:        a.audit,
 		Logger:       a.log,
+		Now:          a.now,
 	})
 	if err != nil {
 		return err

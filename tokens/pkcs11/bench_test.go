@@ -36,7 +36,6 @@ func BenchmarkSignAllP256(b *testing.B) {
 }
 
 func BenchmarkRawCrypto11P256(b *testing.B) {
-	needHSM(b)
 	p := New(Options{}).Parallelism()
 	c, err := crypto11.Configure(&crypto11.Config{Path: hsm.module, TokenLabel: labelMain, Pin: testPIN, MaxSessions: p + 1})
 	if err != nil {

@@ -31,7 +31,6 @@ import (
 // when the test ends.
 func newToken(t testing.TB, label string, opts Options) *Token {
 	t.Helper()
-	needHSM(t)
 	if opts.Name == "" {
 		opts.Name = "tok-" + label
 	}
@@ -218,7 +217,6 @@ func slotOf(t *testing.T, label string) (id uint64, index int) {
 }
 
 func TestSlotSelectors(t *testing.T) {
-	needHSM(t)
 	id, index := slotOf(t, labelMain)
 	for _, tc := range []struct{ typ, value string }{
 		{SlotLabel, labelMain},
@@ -238,7 +236,6 @@ func TestSlotSelectors(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
-	needHSM(t)
 	for _, tc := range []struct {
 		name string
 		opts Options
@@ -288,7 +285,6 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestActivation(t *testing.T) {
-	needHSM(t)
 	ctx := t.Context()
 	opts := Options{Name: "pin", Module: hsm.module, SlotType: SlotLabel, SlotValue: labelPIN}
 

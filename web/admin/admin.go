@@ -111,6 +111,10 @@ type Options struct {
 	SigningLog state.SigningLog
 	// Archive is read by GET /archive/{requestId}. Nil: it answers 503.
 	Archive state.Archive
+	// Now is the clock of the bound on the audit rows of refused logins
+	// (auth.MaxRefusalRows a second), so that a test can move it on
+	// instead of waiting for the next second. Nil: time.Now.
+	Now func() time.Time
 	// Logger receives errors that are not the client's. Nil: slog.Default().
 	Logger *slog.Logger
 }
@@ -134,6 +138,9 @@ type Handler struct {
 func New(opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	return &Handler{opts: opts}
 }
@@ -259,7 +266,7 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if d == Forbidden {
 			err = noAdminRole(name)
 		}
-		if ok, details := h.refused.Admit(time.Now()); ok {
+		if ok, details := h.refused.Admit(h.opts.Now()); ok {
 			h.record(c, "admin.refused", c.Request().Method+" "+c.Request().URL.Path, details, err)
 		}
 		return h.answer(c, 0, nil, err)
@@ -287,7 +294,7 @@ func (h *Handler) certificate(c echo.Context, u config.User, err error, next ech
 		details["reason"] = ref.Reason
 		err = errorf(ref.Status, "%s", ref.Msg)
 		if !ref.Authenticated {
-			ok, more := h.refused.Admit(time.Now())
+			ok, more := h.refused.Admit(h.opts.Now())
 			if !ok {
 				return h.answer(c, 0, nil, err)
 			}

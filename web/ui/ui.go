@@ -76,6 +76,9 @@ type Options struct {
 	Metrics *Sampler
 	// Audit records logins and "Try it" signatures. Nil: not recorded.
 	Audit state.Audit
+	// Now is the clock of the bound on the audit rows of refused logins
+	// (auth.MaxRefusalRows a second). Nil: time.Now.
+	Now func() time.Time
 	// Logger receives errors that are not the user's. Nil: slog.Default().
 	Logger *slog.Logger
 }
@@ -94,6 +97,9 @@ func New(opts Options) (*UI, error) {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	if opts.Throttle == nil {
 		opts.Throttle = auth.NewThrottle()
@@ -350,7 +356,7 @@ func (u *UI) login(c echo.Context) error {
 	if wait := u.opts.Throttle.Wait(name, addr); wait > 0 {
 		secs := int(wait.Seconds()) + 1
 		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-		if ok, details := u.refused.Admit(time.Now()); ok {
+		if ok, details := u.refused.Admit(u.opts.Now()); ok {
 			u.record(c, name, "ui.login", "ui", "Refused: too many failed logins.", details)
 		}
 		return u.render(c, http.StatusTooManyRequests, "login", "Log in", loginData{Next: c.FormValue("next"), User: name,
@@ -374,7 +380,7 @@ func (u *UI) login(c echo.Context) error {
 		u.record(c, name, "ui.login", "ui", "User has no role of the admin UI.", nil)
 		return u.forbidden(c, nil, fmt.Sprintf("User %s has no role of the admin UI: log in with a user that has the admin, operator or auditor role.", name))
 	}
-	if ok, details := u.refused.Admit(time.Now()); ok {
+	if ok, details := u.refused.Admit(u.opts.Now()); ok {
 		u.record(c, name, "ui.login", "ui", "Wrong user name or password.", details)
 	}
 	return u.render(c, http.StatusUnauthorized, "login", "Log in", loginData{Next: c.FormValue("next"), User: name, Error: "Wrong user name or password: check them and try again."})
