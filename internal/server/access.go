@@ -76,17 +76,7 @@ func (a *app) auditRefusal(c echo.Context, surface string, err error) {
 // dsm, nethsm or the signing API ("worker/NAME" surfaces share one).
 func (a *app) refusalLog(surface string) *auth.RefusalLog {
 	api, _, _ := strings.Cut(surface, "/")
-	a.refusedMu.Lock()
-	defer a.refusedMu.Unlock()
-	l := a.refused[api]
-	if l == nil {
-		if a.refused == nil {
-			a.refused = map[string]*auth.RefusalLog{}
-		}
-		l = &auth.RefusalLog{}
-		a.refused[api] = l
-	}
-	return l
+	return a.refused[api]
 }
 
 // serveHealth serves the health check alone over plain HTTP on addr, for
