@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -149,7 +148,7 @@ func (a *app) vendorLogins(next echo.HandlerFunc) echo.HandlerFunc {
 		if basic {
 			if ref := a.throttle.Check(user, ip); ref != nil {
 				a.auditRefusal(c, surface, ref)
-				c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int((ref.RetryAfter+time.Second-1)/time.Second)))
+				c.Response().Header().Set(echo.HeaderRetryAfter, ref.RetryAfterHeader())
 				return c.JSON(ref.Status, map[string]string{"message": ref.Msg})
 			}
 		}
