@@ -91,7 +91,7 @@ func (l *loader) user(file, dir string, n *yaml.Node) {
 	fields := []string{"name", "roles", "passwordHash", "keys", FieldAuthorizedClients}
 	var hashNode *yaml.Node
 	var hashPos Pos
-	certOnly := false
+	certRules := false // authorizedClients names rules, or its problems are reported
 	for _, e := range entries(file, n, &l.structural) {
 		switch e.key {
 		case "name":
@@ -111,7 +111,9 @@ func (l *loader) user(file, dir string, n *yaml.Node) {
 			hashNode, hashPos = e.val, e.pos
 		case FieldAuthorizedClients:
 			u.AuthorizedClients = authorizedClients(file, e.pos, e.val, &l.structural)
-			certOnly = true // its own problems are reported
+			// An empty list names no certificate: without a passwordHash
+			// the user would have no way in.
+			certRules = e.val.Kind != yaml.SequenceNode || len(e.val.Content) > 0
 		default:
 			l.structural.add(e.pos, "Unknown user field %q: %s.", e.key, hint(e.key, fields))
 		}
@@ -138,7 +140,7 @@ func (l *loader) user(file, dir string, n *yaml.Node) {
 		}
 	}
 	switch {
-	case (hashNode == nil || isNull(hashNode)) && certOnly:
+	case (hashNode == nil || isNull(hashNode)) && certRules:
 		// A user of client certificates only.
 	case hashNode == nil || isNull(hashNode):
 		l.structural.add(pos, "User %q has no passwordHash: add a bcrypt hash from signet admin hash-password, or {file: PATH}, or authorizedClients for a client certificate.", u.Name)

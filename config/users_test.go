@@ -102,6 +102,7 @@ func TestUserCertificates(t *testing.T) {
 		{"unknown rule field", tlsOn + strings.Replace(user("2A"), "matchIssuerWithValue", "matchIssuer", 1), "x.yaml:7: Unknown authorized client field \"matchIssuer\": use one of matchSubjectWithType"},
 		{"not a list", tlsOn + "users:\n  - name: robot\n    roles: [admin]\n    authorizedClients: yes\n", "Set authorizedClients to a list of rules"},
 		{"neither password nor certificate", tlsOn + "users:\n  - name: robot\n    roles: [admin]\n", "or authorizedClients for a client certificate"},
+		{"empty rule list, no password", tlsOn + "users:\n  - name: robot\n    roles: [admin]\n    authorizedClients: []\n", "User \"robot\" has no passwordHash"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -100,14 +99,9 @@ func (m *MemoryLog) Record(ctx context.Context, r SignRecord) (SignRecord, error
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if r.Time.IsZero() {
-		r.Time = time.Now()
-	}
+	r = r.Stored()
 	r.ID = int64(len(m.recs)) + 1
 	r.Hashes = slices.Clone(r.Hashes)
-	for i, h := range r.Hashes {
-		r.Hashes[i] = strings.ToLower(h) // as the databases keep them
-	}
 	m.recs = append(m.recs, r)
 	return r, nil
 }

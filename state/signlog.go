@@ -33,6 +33,29 @@ const (
 	ResultRefused = "refused"
 )
 
+// Stored returns r as every store keeps and returns it: its time (now
+// when it has none) in Unix nanoseconds, UTC, and its hashes in lower case,
+// as Search compares them. The hashes are copied when one changes, never
+// changed in the caller's slice. The stores call it in Record, on the
+// caller's goroutine rather than their one log writer's.
+func (r SignRecord) Stored() SignRecord {
+	if r.Time.IsZero() {
+		r.Time = time.Now()
+	}
+	r.Time = time.Unix(0, r.Time.UnixNano()).UTC()
+	for i, h := range r.Hashes {
+		if lower := strings.ToLower(h); lower != h {
+			hashes := slices.Clone(r.Hashes)
+			for j := i; j < len(hashes); j++ {
+				hashes[j] = strings.ToLower(hashes[j])
+			}
+			r.Hashes = hashes
+			break
+		}
+	}
+	return r
+}
+
 // SignQuery selects signing log records. Zero fields match everything;
 // the fields that are set must all match. Where says exactly how, once for
 // every store.

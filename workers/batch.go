@@ -77,10 +77,8 @@ func (w *CMSSigner) parseBatch(req *Request, d decision, docHash crypto.Hash) ([
 			errs[i] = w.parseItem(i, &reqs[i], d, docHash, &items[i])
 		}
 	})
-	for _, err := range errs {
-		if err != nil {
-			return nil, err // the first invalid item
-		}
+	if err := firstError(errs); err != nil {
+		return nil, err // the first invalid item
 	}
 	return items, nil
 }
@@ -352,4 +350,15 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// firstError returns the first error of errs that is not nil: the errors
+// of the items inChunks worked on, in item order.
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -258,13 +258,3 @@ func (w *TimeStampSigner) StampAll(ctx context.Context, digests [][]byte, h cryp
 	}
 	return tokens, nil
 }
-
-// firstError returns the first error of errs that is not nil.
-func firstError(errs []error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}

@@ -24,7 +24,6 @@ import (
 
 	"github.com/digitorus/timestamp"
 
-	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/state"
@@ -66,16 +65,7 @@ func (f *fixture) addTSAKey(t testing.TB, alias string, issue func(pub crypto.Pu
 // set builds the workers given as YAML list items over the fixture's token.
 func (f *fixture) set(t testing.TB, workersYAML string) *workers.Set {
 	t.Helper()
-	y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n" + workersYAML
-	cfg, err := config.Parse(filepath.Join(t.TempDir(), "w.yaml"), []byte(y))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return workers.Build(context.Background(), cfg, workers.BuildOptions{
-		Open:    func(context.Context, config.Token) (tokens.Token, error) { return f.tok, nil },
-		Archive: f.archive,
-		Now:     f.now,
-	})
+	return f.build(t, "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n"+workersYAML)
 }
 
 const tsaYAML = `  - name: TSA
@@ -440,16 +430,8 @@ func TestBaselineTBatchTSAKeyPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n" + tsaYAML + "      KEYUSAGELIMIT: 12\n" + btYAML
-	cfg, err := config.Parse(filepath.Join(t.TempDir(), "w.yaml"), []byte(y))
-	if err != nil {
-		t.Fatal(err)
-	}
-	set := workers.Build(ctx, cfg, workers.BuildOptions{
-		Open:  func(context.Context, config.Token) (tokens.Token, error) { return f.tok, nil },
-		Guard: &guard.Guard{Counters: store, Log: store},
-	})
-	w := lookup(t, set, "BT")
+	f.guard = &guard.Guard{Counters: store, Log: store}
+	w := lookup(t, f.set(t, tsaYAML+"      KEYUSAGELIMIT: 12\n"+btYAML), "BT")
 	tsaSigner, err := f.tok.Signer(ctx, "tsa")
 	if err != nil {
 		t.Fatal(err)

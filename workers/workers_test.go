@@ -33,9 +33,10 @@ import (
 type fixture struct {
 	ca  *demo.CA
 	tok *countingToken
-	// archive and now, when set, are the workers' BuildOptions.
+	// archive, now and guard, when set, are the workers' BuildOptions.
 	archive state.Archive
 	now     func() time.Time
+	guard   tokens.KeyGuard
 }
 
 // countingToken counts signatures and batch calls made through it, so that
@@ -148,6 +149,7 @@ func (f *fixture) build(t testing.TB, y string) *workers.Set {
 		Open:    func(context.Context, config.Token) (tokens.Token, error) { return tok, nil },
 		Archive: f.archive,
 		Now:     f.now,
+		Guard:   f.guard,
 	})
 }
 

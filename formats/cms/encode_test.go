@@ -213,18 +213,7 @@ func TestSignedAttributes(t *testing.T) {
 					t.Fatal("signed attributes are not in DER SET OF order")
 				}
 			}
-			sig, err := k.key.Sign(rand.Reader, p.Input(), s.SignerOpts())
-			if err != nil {
-				t.Fatal(err)
-			}
-			der, err := p.Encode(sig, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sd, err := cms.Parse(der)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, sd := signParsed(t, s, k, p, nil)
 			si := sd.Signers[0]
 			wantCT := c.contentType
 			if wantCT == nil {
@@ -486,6 +475,14 @@ func signedPending(t *testing.T, s *cms.Signer, k testKey, content []byte) (*cms
 	if err != nil {
 		t.Fatal(err)
 	}
+	sig, sd := signParsed(t, s, k, p, content)
+	return p, sig, sd
+}
+
+// signParsed signs p with k, encodes it with content (nil: detached) and
+// returns the signature and the encoding parsed back.
+func signParsed(t *testing.T, s *cms.Signer, k testKey, p *cms.Pending, content []byte) ([]byte, *cms.SignedData) {
+	t.Helper()
 	sig, err := k.key.Sign(rand.Reader, p.Input(), s.SignerOpts())
 	if err != nil {
 		t.Fatal(err)
@@ -498,5 +495,5 @@ func signedPending(t *testing.T, s *cms.Signer, k testKey, content []byte) (*cms
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p, sig, sd
+	return sig, sd
 }

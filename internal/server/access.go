@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -76,17 +75,7 @@ func (a *app) auditRefusal(c echo.Context, surface string, err error) {
 // dsm, nethsm or the signing API ("worker/NAME" surfaces share one).
 func (a *app) refusalLog(surface string) *auth.RefusalLog {
 	api, _, _ := strings.Cut(surface, "/")
-	a.refusedMu.Lock()
-	defer a.refusedMu.Unlock()
-	l := a.refused[api]
-	if l == nil {
-		if a.refused == nil {
-			a.refused = map[string]*auth.RefusalLog{}
-		}
-		l = &auth.RefusalLog{}
-		a.refused[api] = l
-	}
-	return l
+	return a.refused[api]
 }
 
 // serveHealth serves the health check alone over plain HTTP on addr, for
@@ -159,7 +148,7 @@ func (a *app) vendorLogins(next echo.HandlerFunc) echo.HandlerFunc {
 		if basic {
 			if ref := a.throttle.Check(user, ip); ref != nil {
 				a.auditRefusal(c, surface, ref)
-				c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int((ref.RetryAfter+time.Second-1)/time.Second)))
+				c.Response().Header().Set(echo.HeaderRetryAfter, ref.RetryAfterHeader())
 				return c.JSON(ref.Status, map[string]string{"message": ref.Msg})
 			}
 		}

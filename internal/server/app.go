@@ -56,21 +56,22 @@ type app struct {
 	// client address.
 	throttle *auth.Throttle
 	// refused bounds the audit rows of refused clients of the signing
-	// and vendor APIs, one bound per API (admin API and UI have their own).
+	// and vendor APIs, one bound per API (admin API and UI have their
+	// own), keyed as refusalLog looks them up; set once by newApp.
+	refused map[string]*auth.RefusalLog
 	// now is the server's clock (Options.Now): the tokens' retries and the
 	// bounds on refusals' audit rows go by it.
-	now       func() time.Time
-	refusedMu sync.Mutex
-	refused   map[string]*auth.RefusalLog
-	buildMu   sync.Mutex    // serialises builds (start and reload)
-	node      *cluster.Node // set by openState in a cluster; nil: the state is in the data folder
+	now     func() time.Time
+	buildMu sync.Mutex    // serialises builds (start and reload)
+	node    *cluster.Node // set by openState in a cluster; nil: the state is in the data folder
 }
 
 // newApp returns an app for the configuration files paths, with no workers
 // built yet.
 func newApp(ctx context.Context, log *slog.Logger, paths []string, dataDir string) *app {
 	a := &app{ctx: ctx, log: log, paths: paths, dataDir: dataDir, now: time.Now,
-		reg: workers.NewRegistry(workers.NewSet(nil, nil)), throttle: auth.NewThrottle()}
+		reg: workers.NewRegistry(workers.NewSet(nil, nil)), throttle: auth.NewThrottle(),
+		refused: map[string]*auth.RefusalLog{"dsm": {}, "nethsm": {}, "worker": {}}}
 	a.opener = TokenOpener(a.keystore)
 	a.auth = auth.New(func() []config.User { return a.config().Users })
 	a.auth.ClientCAs = a.clientCAs

@@ -39,6 +39,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/signet-project/signet/internal/demo"
 )
 
@@ -73,11 +75,10 @@ func run(bin string, clients int, duration time.Duration, hostile float64, stall
 		return err
 	}
 	soakCfg := filepath.Join(dir, "soak.yaml")
-	// The demo's server section (its HTTPS certificate) gives way to the
-	// soak's: plain HTTP on loopback, so that the stalled connections
-	// stall bodies and not TLS handshakes, with the timeouts under test.
-	server := fmt.Sprintf("server:\n  bodyTimeout: %s\n  readHeaderTimeout: %s\n\n", bodyTimeout, bodyTimeout)
-	if err := os.WriteFile(soakCfg, append([]byte(server), withoutSection(cfg, "server")...), 0o600); err != nil {
+	if cfg, err = withServer(cfg, bodyTimeout); err != nil {
+		return fmt.Errorf("%s: %w", files.Config, err)
+	}
+	if err := os.WriteFile(soakCfg, cfg, 0o600); err != nil {
 		return err
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -489,19 +490,20 @@ func (as) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// withoutSection returns the YAML document cfg without its top-level
-// section name (the line "name:" and the indented lines under it).
-func withoutSection(cfg []byte, name string) []byte {
-	var out []byte
-	skip := false
-	for line := range bytes.Lines(cfg) {
-		top := len(line) > 0 && line[0] != ' ' && line[0] != '\t' && line[0] != '\n' && line[0] != '#'
-		if top {
-			skip = bytes.HasPrefix(line, []byte(name+":"))
-		}
-		if !skip {
-			out = append(out, line...)
-		}
+// withServer returns the configuration cfg with the soak's server section
+// in place of its own. The demo's (its HTTPS certificate) gives way to
+// plain HTTP on loopback, so that the stalled connections stall bodies and
+// not TLS handshakes, with the timeouts under test. The other sections are
+// kept as they are, as yaml.v3 read them.
+func withServer(cfg []byte, bodyTimeout time.Duration) ([]byte, error) {
+	var doc map[string]yaml.Node
+	if err := yaml.Unmarshal(cfg, &doc); err != nil {
+		return nil, err
 	}
-	return out
+	var server yaml.Node
+	if err := server.Encode(map[string]string{"bodyTimeout": bodyTimeout.String(), "readHeaderTimeout": bodyTimeout.String()}); err != nil {
+		return nil, err
+	}
+	doc["server"] = server
+	return yaml.Marshal(doc)
 }

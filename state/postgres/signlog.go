@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,11 +20,7 @@ type logReq struct {
 
 // Record implements state.SigningLog.
 func (s *Store) Record(ctx context.Context, r state.SignRecord) (state.SignRecord, error) {
-	if r.Time.IsZero() {
-		r.Time = time.Now()
-	}
-	r.Time = time.Unix(0, r.Time.UnixNano()).UTC()
-	q := &logReq{rec: r, done: make(chan struct{})}
+	q := &logReq{rec: r.Stored(), done: make(chan struct{})}
 	if err := state.Submit(ctx, s.logs, s.quit, q, q.done, ErrClosed); err != nil {
 		return r, err
 	}
@@ -59,9 +54,9 @@ func (s *Store) insertRecords(group []*logReq) error {
 	b := &pgx.Batch{}
 	for _, q := range group {
 		r := &q.rec
-		hashes := make([]string, len(r.Hashes))
-		for i, h := range r.Hashes {
-			hashes[i] = strings.ToLower(h)
+		hashes := r.Hashes
+		if hashes == nil {
+			hashes = []string{} // the column is NOT NULL, and pgx sends a nil slice as NULL
 		}
 		b.Queue(`INSERT INTO signlog (time, surface, key, key_id, usr, client, request_id, digest_alg, hashes, result, node)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,

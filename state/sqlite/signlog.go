@@ -45,11 +45,7 @@ func (s *Store) Record(ctx context.Context, r state.SignRecord) (state.SignRecor
 	if s.readOnly {
 		return r, fmt.Errorf("record a signature: the state database is open read-only")
 	}
-	if r.Time.IsZero() {
-		r.Time = time.Now()
-	}
-	r.Time = time.Unix(0, r.Time.UnixNano()).UTC()
-	e := &logEntry{rec: r, done: make(chan struct{})}
+	e := &logEntry{rec: r.Stored(), done: make(chan struct{})}
 	if err := state.Submit(ctx, s.logs, s.quit, e, e.done, ErrClosed); err != nil {
 		return r, err
 	}
@@ -93,9 +89,6 @@ func (s *Store) insertRecords(group []*logEntry) error {
 	unindexed := s.unindexed
 	for _, e := range group {
 		r := &e.rec
-		for i, h := range r.Hashes {
-			r.Hashes[i] = strings.ToLower(h) // as searched, and as PostgreSQL keeps them
-		}
 		res, err := ins.ExecContext(ctx, r.Time.UnixNano(), r.Surface, r.Key, r.KeyID, r.User, r.Client, r.RequestID, r.DigestAlg, strings.Join(r.Hashes, ","), r.Result)
 		if err != nil {
 			return err

@@ -51,6 +51,13 @@ func SigningLogSearch(t *testing.T, log state.SigningLog) {
 		if got.ID != int64(i+1) {
 			t.Fatalf("record %d got ID %d", i+1, got.ID)
 		}
+		// Record returns the record as stored, and leaves the caller's alone.
+		if want := r.Stored(); !slices.Equal(got.Hashes, want.Hashes) || !got.Time.Equal(want.Time) || got.Time.Location() != time.UTC {
+			t.Errorf("record %d came back with hashes %v at %v, want %v at %v UTC", i+1, got.Hashes, got.Time, want.Hashes, want.Time)
+		}
+		if !slices.Equal(r.Hashes, signRecords()[i].Hashes) {
+			t.Errorf("record %d: Record changed the caller's hashes to %v", i+1, r.Hashes)
+		}
 	}
 	at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Minute) }
 	tests := []struct {

@@ -129,7 +129,7 @@ func New(opts Options) (*Token, error) {
 		user:      opts.User,
 		keyIDs:    slices.Clone(opts.KeyIDs),
 		pool:      remote.OrDefault(opts.PoolSize, DefaultPoolSize),
-		health:    remote.Health{Prefix: prefix, Every: remote.OrDefault(opts.ProbeInterval, remote.DefaultProbeInterval), Now: opts.Now},
+		health:    remote.Health{Prefix: prefix, Every: remote.OrDefault(opts.ProbeInterval, remote.DefaultProbeInterval)},
 		now:       opts.Now,
 		pass:      opts.Passphrase,
 		basic:     basicAuth(opts.User, opts.Passphrase),
@@ -138,6 +138,7 @@ func New(opts Options) (*Token, error) {
 	if t.now == nil {
 		t.now = time.Now
 	}
+	t.health.Now = t.now
 	t.api = remote.Client{
 		Server:  "NetHSM",
 		Base:    u.String(),

@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 
 	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/internal/remote/remotetest"
 )
 
 // newToken returns an activated token on the SoftHSM2 token label, closed
@@ -496,19 +496,11 @@ func checkSignOnly(t *testing.T, tok *Token, alias string) {
 	}
 }
 
-// testClock is a token's clock that moves only when the test advances it,
-// so that a re-check or re-open is due when the test says so.
-type testClock struct{ offset atomic.Int64 }
-
-func (c *testClock) Now() time.Time {
-	return time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC).Add(time.Duration(c.offset.Load()))
-}
-
 // statusAfter advances clk by d (a token's RetryInterval: a check is due)
 // and returns the token's status then.
-func statusAfter(t *testing.T, tok *Token, clk *testClock, d time.Duration) tokens.Status {
+func statusAfter(t *testing.T, tok *Token, clk *remotetest.Clock, d time.Duration) tokens.Status {
 	t.Helper()
-	clk.offset.Add(int64(d))
+	clk.Advance(d)
 	return tok.Status(t.Context())
 }
 
@@ -545,7 +537,7 @@ func signAndVerify(t *testing.T, tok *Token, n int) error {
 // and checks that the token comes back by itself.
 func TestRecovery(t *testing.T) {
 	const retry = 50 * time.Millisecond
-	clk := &testClock{}
+	clk := remotetest.NewClock()
 	tok := newToken(t, labelFail, Options{RetryInterval: retry, PoolSize: 4, Now: clk.Now})
 	ctx := t.Context()
 	if err := signAndVerify(t, tok, 50); err != nil {
@@ -620,7 +612,7 @@ func TestRecovery(t *testing.T) {
 // PIN; Activate with the new PIN brings it back.
 func TestPINChanged(t *testing.T) {
 	const retry = 50 * time.Millisecond
-	clk := &testClock{}
+	clk := remotetest.NewClock()
 	tok := newToken(t, labelPIN, Options{RetryInterval: retry, Now: clk.Now})
 	ctx := t.Context()
 	const newPIN = "98765"
@@ -743,7 +735,7 @@ func TestConcurrentReopen(t *testing.T) {
 // the token go and come back.
 func TestStatusNotices(t *testing.T) {
 	const retry = 20 * time.Millisecond
-	clk := &testClock{}
+	clk := remotetest.NewClock()
 	tok := newToken(t, labelFail, Options{RetryInterval: retry, Now: clk.Now})
 	folder := hsm.folder[labelFail]
 	away := filepath.Join(hsm.dir, "away-status")

@@ -26,7 +26,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -245,7 +244,7 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(userKey, name)
 		if ref := h.opts.Throttle.Check(name, c.RealIP()); ref != nil {
 			h.record(c, "admin.refused", r.Method+" "+r.URL.Path, map[string]string{"reason": ref.Reason}, errorf(ref.Status, "%s", ref.Msg))
-			c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int((ref.RetryAfter+time.Second-1)/time.Second)))
+			c.Response().Header().Set(echo.HeaderRetryAfter, ref.RetryAfterHeader())
 			return fail(c, ref.Status, ref.Msg)
 		}
 		d := Denied

@@ -44,6 +44,12 @@ func (r *Refusal) AuthChallenge() string { return r.Challenge }
 // RetryIn is the Retry-After of a 429.
 func (r *Refusal) RetryIn() time.Duration { return r.RetryAfter }
 
+// RetryAfterHeader is the Retry-After header of a 429: RetryAfter in
+// whole seconds, rounded up so that the client does not come back early.
+func (r *Refusal) RetryAfterHeader() string {
+	return strconv.Itoa(int((r.RetryAfter + time.Second - 1) / time.Second))
+}
+
 // WorkerAuthorizer enforces a worker's AUTHTYPE, as SignServer's
 // authorizers do: NOAUTH lets everyone in; CLIENTCERT wants a TLS client
 // certificate that verifies against the server's client CA bundle and

@@ -256,7 +256,7 @@ func fail(c echo.Context, code int, msg string) error {
 func tokenHash(tok string) [sha256.Size]byte { return sha256.Sum256([]byte(tok)) }
 
 // caller authenticates a request by bearer token or API key (HTTP basic).
-// It returns false after writing the 401 answer.
+// It returns false after writing the refusal (401, or 403 from login).
 func (h *Handler) caller(c echo.Context) (string, bool, error) {
 	r := c.Request()
 	authz := r.Header.Get(echo.HeaderAuthorization)
@@ -276,48 +276,37 @@ func (h *Handler) caller(c echo.Context) (string, bool, error) {
 		}
 		return s.user, true, nil
 	}
-	if user, refused, err := h.certificate(c); refused || user != "" {
-		return user, !refused, err
+	return h.login(c, "Authentication required: send the API key as HTTP basic credentials or a bearer token.")
+}
+
+// login authenticates a request that carries no bearer token: by its
+// client certificate (Options.Certificate) when it has no Authorization
+// header and the certificate decides, else by its API key (HTTP basic)
+// through Options.Authenticate; missing is the 401 sentence for a request
+// with neither. It returns false after writing the refusal (err is the
+// writing's error).
+func (h *Handler) login(c echo.Context, missing string) (string, bool, error) {
+	r := c.Request()
+	if h.opts.Certificate != nil && r.Header.Get(echo.HeaderAuthorization) == "" {
+		user, err := h.opts.Certificate(c)
+		if err != nil {
+			return "", false, refuse(c, http.StatusForbidden, err)
+		}
+		if user != "" {
+			return user, true, nil
+		}
 	}
 	user, secret, ok := r.BasicAuth()
 	if !ok {
-		return "", false, fail(c, http.StatusUnauthorized, "Authentication required: send the API key as HTTP basic credentials or a bearer token.")
+		return "", false, fail(c, http.StatusUnauthorized, missing)
 	}
-	if ok, err := h.authenticate(c, user, secret); !ok {
-		return "", false, err
+	if h.opts.Authenticate == nil {
+		return "", false, fail(c, http.StatusUnauthorized, "The API key was refused: check the app ID and secret.")
+	}
+	if err := h.opts.Authenticate(user, secret); err != nil {
+		return "", false, refuse(c, http.StatusUnauthorized, err)
 	}
 	return user, true, nil
-}
-
-// certificate authenticates a request without an Authorization header by
-// its client certificate (Options.Certificate): the user, "" when that
-// decides nothing (no certificate, or credentials to check instead), or
-// refused with the answer written (err is the writing's error).
-func (h *Handler) certificate(c echo.Context) (user string, refused bool, err error) {
-	if h.opts.Certificate == nil || c.Request().Header.Get(echo.HeaderAuthorization) != "" {
-		return "", false, nil
-	}
-	user, cerr := h.opts.Certificate(c)
-	if cerr == nil {
-		return user, false, nil
-	}
-	return "", true, refuse(c, http.StatusForbidden, cerr)
-}
-
-// keyRefused answers an API key that no Options.Authenticate accepts.
-const keyRefused = "The API key was refused: check the app ID and secret."
-
-// authenticate checks an API key with Options.Authenticate. It returns
-// false after writing the refusal (err is the writing's error).
-func (h *Handler) authenticate(c echo.Context, user, secret string) (ok bool, err error) {
-	if h.opts.Authenticate == nil {
-		return false, fail(c, http.StatusUnauthorized, keyRefused)
-	}
-	aerr := h.opts.Authenticate(user, secret)
-	if aerr == nil {
-		return true, nil
-	}
-	return false, refuse(c, http.StatusUnauthorized, aerr)
 }
 
 // refuse answers err: with its HTTPStatus() when it has one, else code.
@@ -340,20 +329,9 @@ type authResponse struct {
 // auth serves POST /sys/v1/session/auth: an API key (HTTP basic) buys a
 // bearer token valid for TokenTTL.
 func (h *Handler) auth(c echo.Context) error {
-	user, refused, err := h.certificate(c)
-	if refused {
+	user, ok, err := h.login(c, "Authentication required: send the API key as HTTP basic credentials, or a TLS client certificate.")
+	if !ok {
 		return err
-	}
-	if user == "" {
-		var secret string
-		var ok bool
-		user, secret, ok = c.Request().BasicAuth()
-		if !ok {
-			return fail(c, http.StatusUnauthorized, "Authentication required: send the API key as HTTP basic credentials, or a TLS client certificate.")
-		}
-		if ok, err := h.authenticate(c, user, secret); !ok {
-			return err
-		}
 	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {

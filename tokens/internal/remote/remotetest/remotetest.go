@@ -1,6 +1,7 @@
 // Package remotetest holds the checks that the tests of the remote tokens
 // (tokens/dsm, tokens/nethsm) share: signing many digests and verifying
-// each, one signer's signature, the key list, a test certificate chain.
+// each, one signer's signature, the key list, a test certificate chain; and
+// the test clock of every token with a check interval (tokens/pkcs11 too).
 package remotetest
 
 import (
@@ -101,9 +102,10 @@ func Chain(t *testing.T, ca, signer string, pub crypto.PublicKey) []*x509.Certif
 	return []*x509.Certificate{leaf, c.Cert}
 }
 
-// Clock is a clock that moves only when the test says so: a remote token
-// given Clock.Now probes its server when the test has advanced the clock by
-// the probe interval, not when the machine's load let that time pass.
+// Clock is a clock that moves only when the test says so: a token given
+// Clock.Now (a remote token's probe interval, a PKCS#11 token's retry
+// interval) checks its HSM when the test has advanced the clock by the
+// interval, not when the machine's load let that time pass.
 type Clock struct {
 	mu  sync.Mutex
 	now time.Time
