@@ -93,7 +93,8 @@ func (s *Server) servlet(c echo.Context, worker string) error {
 	if r.Method == http.MethodGet {
 		return s.serveForm(c, worker, query, nil)
 	}
-	ct, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+	header := r.Header.Get(echo.HeaderContentType)
+	ct, _, err := mime.ParseMediaType(header)
 	if err != nil {
 		ct = ""
 	}
@@ -117,24 +118,25 @@ func (s *Server) servlet(c echo.Context, worker string) error {
 		return s.serveForm(c, worker, r.Form, nil)
 	}
 	if worker == "" && query.Get(fieldWorkerName) == "" && query.Get(fieldWorkerID) == "" {
-		return unsupportedMedia("The process servlet reads application/x-www-form-urlencoded or multipart/form-data forms, not %s; to send the body itself as the document, name the worker with workerName or workerId in the query string.", bodyType(r))
+		return unsupportedMedia("The process servlet reads application/x-www-form-urlencoded or multipart/form-data forms, not %s; to send the body itself as the document, name the worker with workerName or workerId in the query string.", bodyType(header, ct))
 	}
-	return s.serveForm(c, worker, query, &document{r: r.Body, size: r.ContentLength, ctype: bodyType(r)})
+	return s.serveForm(c, worker, query, &document{r: r.Body, size: r.ContentLength, ctype: bodyType(header, ct)})
 }
 
-// bodyType is the media type of a request body sent as the document: its
-// Content-Type without parameters, or application/octet-stream when none
-// is named (RFC 9110 section 8.3). A header that does not parse is kept as
-// sent, so that a worker whose protocol names a type refuses it.
-func bodyType(r *http.Request) string {
-	h := r.Header.Get(echo.HeaderContentType)
-	if h == "" {
+// bodyType is the media type of a request body sent as the document, from
+// its Content-Type header and the media type ct parsed from it ("" when it
+// does not parse), so that the header is parsed once a request: ct, or
+// application/octet-stream when no type is named (RFC 9110 section 8.3).
+// A header that does not parse is kept as sent, so that a worker whose
+// protocol names a type refuses it.
+func bodyType(header, ct string) string {
+	switch {
+	case header == "":
 		return echo.MIMEOctetStream
+	case ct != "":
+		return ct
 	}
-	if mt, _, err := mime.ParseMediaType(h); err == nil {
-		return mt
-	}
-	return h
+	return header
 }
 
 // serveForm runs a servlet request whose fields are in values and whose
