@@ -35,15 +35,9 @@ func TestUsers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := Parse(filepath.Join(dir, "x.yaml"), []byte(tt.yaml))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
-				}
+			cfg := parseUsers(t, dir, tt.yaml, tt.wantErr)
+			if cfg == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			u := cfg.Users[0]
 			h, err := u.Hash()
@@ -100,7 +94,7 @@ func TestUserCertificates(t *testing.T) {
 		wantErr    string // empty: loads
 	}{
 		{"certificate only", tlsOn + user("0a:1B"), ""},
-		{"certificate and password", tlsOn + user("2A") + "    passwordHash: {file: h.bcrypt}\n", ""},
+		{"certificate and password", tlsOn + user("0a:1B") + "    passwordHash: {file: h.bcrypt}\n", ""},
 		{"no client CAs", "server:\n  tls: {cert: tls.pem, key: tls.key}\n" + user("2A"), "x.yaml:7: User \"robot\" has authorizedClients, but the server accepts no client certificates: set server tls cert, key and clientCAs"},
 		{"no TLS", user("2A"), "x.yaml:5: User \"robot\" has authorizedClients, but the server accepts no client certificates"},
 		{"malformed serial", tlsOn + user("xyz"), "matchSubjectWithValue \"xyz\" is not a serial number in hex."},
@@ -112,19 +106,32 @@ func TestUserCertificates(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := Parse(filepath.Join(dir, "x.yaml"), []byte(tt.yaml))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
-				}
+			cfg := parseUsers(t, dir, tt.yaml, tt.wantErr)
+			if cfg == nil {
 				return
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r := cfg.Users[0].AuthorizedClients; len(r) != 1 || r[0].IssuerType != MatchIssuerBC {
-				t.Fatalf("rules %+v, want one with the default issuer type", r)
+			want := AuthorizedClient{SubjectType: "CERTIFICATE_SERIALNO", SubjectValue: "0a:1B", IssuerType: MatchIssuerBC, IssuerValue: "CN=Client CA,O=Test"}
+			if r := cfg.Users[0].AuthorizedClients; len(r) != 1 || r[0].SubjectType != want.SubjectType || r[0].SubjectValue != want.SubjectValue ||
+				r[0].IssuerType != want.IssuerType || r[0].IssuerValue != want.IssuerValue {
+				t.Fatalf("rules %+v, want one like %+v (the default issuer type)", r, want)
 			}
 		})
 	}
+}
+
+// parseUsers parses yaml as dir/x.yaml. With wantErr it checks that the
+// error says so and returns nil; without, it returns the configuration.
+func parseUsers(t *testing.T, dir, yaml, wantErr string) *Config {
+	t.Helper()
+	cfg, err := Parse(filepath.Join(dir, "x.yaml"), []byte(yaml))
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("error %v, want one containing %q", err, wantErr)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

@@ -234,30 +234,33 @@ type signLogOpts struct {
 	signing, jsonl bool
 	q              state.SignQuery
 	since, until   string
+	filters        []string // the flags that search the signing log, as registered
 }
-
-// signLogFilters are the flags that search the signing log.
-var signLogFilters = []string{"hash", "key", "surface", "caller", "client", "request-id", "result", "since", "until", "jsonl"}
 
 func signLogFlags(fs *flag.FlagSet) *signLogOpts {
 	o := &signLogOpts{}
 	fs.BoolVar(&o.signing, "signing", false, "list the signing log (one record per signing request) instead of the audit log")
-	fs.StringVar(&o.q.Hash, "hash", "", "signing log: records that signed this `hex` hash (sha256sum of a document, or a client-side digest)")
-	fs.StringVar(&o.q.Key, "key", "", "signing log: records of this key, `TOKEN/ALIAS` or an alias in any token")
-	fs.StringVar(&o.q.Surface, "surface", "", "signing log: records of this `worker` (its name) or key API: dsm, nethsm, test-sign")
-	fs.StringVar(&o.q.User, "caller", "", "signing log: records of this `user`, or client certificate as recorded (cert:…); --user is the admin's own name")
-	fs.StringVar(&o.q.Client, "client", "", "signing log: records from this client `address`")
-	fs.StringVar(&o.q.RequestID, "request-id", "", "signing log: records of this request `ID`")
-	fs.StringVar(&o.q.Result, "result", "", "signing log: ok (signed) or refused")
-	fs.StringVar(&o.since, "since", "", "signing log: records from this `time` on: 2026-01-31T12:00:00Z, 2026-01-31 or 24h (ago)")
-	fs.StringVar(&o.until, "until", "", "signing log: records before this `time` (same forms as --since)")
+	filter := func(p *string, name, usage string) {
+		fs.StringVar(p, name, "", "signing log: "+usage)
+		o.filters = append(o.filters, name)
+	}
+	filter(&o.q.Hash, "hash", "records that signed this `hex` hash (sha256sum of a document, or a client-side digest)")
+	filter(&o.q.Key, "key", "records of this key, `TOKEN/ALIAS` or an alias in any token")
+	filter(&o.q.Surface, "surface", "records of this `worker` (its name) or key API: dsm, nethsm, test-sign")
+	filter(&o.q.User, "caller", "records of this `user`, or client certificate as recorded (cert:…); --user is the admin's own name")
+	filter(&o.q.Client, "client", "records from this client `address`")
+	filter(&o.q.RequestID, "request-id", "records of this request `ID`")
+	filter(&o.q.Result, "result", "ok (signed) or refused")
+	filter(&o.since, "since", "records from this `time` on: 2026-01-31T12:00:00Z, 2026-01-31 or 24h (ago)")
+	filter(&o.until, "until", "records before this `time` (same forms as --since)")
 	fs.BoolVar(&o.jsonl, "jsonl", false, "signing log: export the records as JSON lines, one record a line (default: every record)")
+	o.filters = append(o.filters, "jsonl")
 	return o
 }
 
 // filterSet returns the first signing log flag set on the command line.
 func (o *signLogOpts) filterSet(fs *flag.FlagSet) string {
-	for _, f := range signLogFilters {
+	for _, f := range o.filters {
 		if flagSet(fs, f) {
 			return "--" + f
 		}

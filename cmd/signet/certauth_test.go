@@ -135,12 +135,6 @@ func (s *certServer) do(t *testing.T, cred, method, path string, body any) *http
 	return resp
 }
 
-// adminGet reads an admin API answer as the demo admin (basic) into out.
-func (s *certServer) adminGet(t *testing.T, path string, out any) {
-	t.Helper()
-	adminGet(t, s.url, s.password, path, out)
-}
-
 // adminGet reads the answer of GET /admin/api+path on the server at base,
 // as the demo user admin with password, into out.
 func adminGet(t *testing.T, base, password, path string, out any) {
@@ -164,26 +158,27 @@ func adminGet(t *testing.T, base, password, path string, out any) {
 	}
 }
 
-// waitAudit waits until the audit log holds a record of action that match
-// accepts: the vendor APIs write theirs as the answer goes out.
-func (s *certServer) waitAudit(t *testing.T, action string, match func(admin.AuditEntry) bool) {
+// waitAudit waits until the audit log of the server at base (read as the
+// demo admin with password) holds a record of action that match accepts:
+// the APIs write theirs as the answer goes out.
+func waitAudit(t *testing.T, base, password, action string, match func(admin.AuditEntry) bool) {
 	t.Helper()
-	var page admin.AuditPage
-	waitFor(t, "a "+action+" audit record as wanted", func() bool {
-		s.adminGet(t, "/audit?limit=1000&action="+url.QueryEscape(action), &page)
+	waitUntil(t, 10*time.Second, "a "+action+" audit record as wanted", func() bool {
+		var page admin.AuditPage
+		adminGet(t, base, password, "/audit?limit=1000&action="+url.QueryEscape(action), &page)
 		return slices.ContainsFunc(page.Entries, match)
 	})
 }
 
-// waitFor polls done until it holds, at most 10 s.
-func waitFor(t *testing.T, what string, done func() bool) {
+// waitSignLog waits until the signing log of the server at base holds a
+// record of user that match accepts.
+func waitSignLog(t *testing.T, base, password, user string, match func(admin.SignRecord) bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !done(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within 10 s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitUntil(t, 10*time.Second, "a signature of "+user+" in the signing log", func() bool {
+		var log admin.SignLogPage
+		adminGet(t, base, password, "/signlog?user="+url.QueryEscape(user), &log)
+		return slices.ContainsFunc(log.Records, match)
+	})
 }
 
 // refusalBound keeps the refusals of unproven clients that a test makes
@@ -340,7 +335,7 @@ func TestClientCertificateUsers(t *testing.T) {
 				return
 			}
 			a := tt.audit
-			s.waitAudit(t, a.action, func(e admin.AuditEntry) bool {
+			waitAudit(t, s.url, s.password, a.action, func(e admin.AuditEntry) bool {
 				return e.Actor == a.actor && strings.HasPrefix(e.Target, a.target) && !e.Time.Before(start) &&
 					strings.HasPrefix(e.Details["reason"], a.reason) && e.Details["remote"] == "127.0.0.1"
 			})
@@ -350,12 +345,8 @@ func TestClientCertificateUsers(t *testing.T) {
 	// Signatures made with a certificate are in the signing log as the
 	// user the certificate authenticates.
 	for _, want := range []struct{ user, surface string }{{"certdsm", "dsm"}, {"certoperator", "nethsm"}} {
-		waitFor(t, "signature of "+want.user+" in the signing log", func() bool {
-			var log admin.SignLogPage
-			s.adminGet(t, "/signlog?user="+want.user, &log)
-			return slices.ContainsFunc(log.Records, func(r admin.SignRecord) bool {
-				return r.Surface == want.surface && r.Client == "127.0.0.1" && r.Result == "ok"
-			})
+		waitSignLog(t, s.url, s.password, want.user, func(r admin.SignRecord) bool {
+			return r.Surface == want.surface && r.Client == "127.0.0.1" && r.Result == "ok"
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto"
@@ -57,15 +56,7 @@ func benchSet(b *testing.B) *workers.Set {
 	if err != nil {
 		b.Fatal(err)
 	}
-	yaml, err := os.ReadFile(filepath.Join("..", "..", "testdata", "bench", "bench.yaml"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	path := filepath.Join(files.Dir, "bench.yaml")
-	if err := os.WriteFile(path, yaml, 0o600); err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Load(writeBenchConfig(b, files.Dir))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -220,47 +211,34 @@ func benchHTTP(b *testing.B, perRequest int, args ...string) {
 	}
 	// make bench's configuration (plain HTTP, as its HTTP cases): the demo
 	// configuration of the data folder serves HTTPS.
-	yaml, err := os.ReadFile(filepath.Join("..", "..", "testdata", "bench", "bench.yaml"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg := filepath.Join(dir, "bench.yaml")
-	if err := os.WriteFile(cfg, yaml, 0o600); err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--config", cfg, "--data", dir, "--listen", "127.0.0.1:0"}, pw, io.Discard)
-		pw.Close()
-	}()
-	sc := bufio.NewScanner(pr)
-	var url string
-	for sc.Scan() {
-		if u, ok := strings.CutPrefix(sc.Text(), "Signet listening on "); ok {
-			url = u
-			break
-		}
-	}
-	go io.Copy(io.Discard, pr)
-	if url == "" {
-		b.Fatal("the server did not start")
-	}
+	srv := launch(b, dir, "127.0.0.1:0", "--config", writeBenchConfig(b, dir))
 	var out bytes.Buffer
 	cpu0 := cpuTime()
 	b.ResetTimer()
-	all := append([]string{"client", "bench", "-url", url, "-n", strconv.Itoa(b.N), "-json", "-progress", "0"}, args...)
-	err = run(ctx, all, &out, io.Discard)
+	all := append([]string{"client", "bench", "-url", srv.url, "-n", strconv.Itoa(b.N), "-json", "-progress", "0"}, args...)
+	err = run(b.Context(), all, &out, io.Discard)
 	b.StopTimer()
 	if err != nil {
 		b.Fatalf("%v: %s", err, out.String())
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N*perRequest), "cpu-µs/item")
-	cancel()
-	<-done
+}
+
+// writeBenchConfig writes make bench's configuration,
+// testdata/bench/bench.yaml, into the demo data folder dir and returns its
+// path.
+func writeBenchConfig(b *testing.B, dir string) string {
+	b.Helper()
+	yaml, err := os.ReadFile(filepath.Join("..", "..", "testdata", "bench", "bench.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(dir, "bench.yaml")
+	if err := os.WriteFile(path, yaml, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return path
 }
 
 // cpuTime is the user and system CPU time of this process.

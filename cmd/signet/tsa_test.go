@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/asn1"
 	"encoding/base64"
@@ -23,7 +22,6 @@ import (
 	"github.com/digitorus/timestamp"
 
 	"github.com/signet-project/signet/formats/cms"
-	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -372,21 +370,10 @@ func TestCAdESBaselineTWorker(t *testing.T) {
 // beside it whose CAdES-B-T workers use the given TSA URLs.
 func tsaURLConfig(t *testing.T, workersYAML string) (cfgFile, caFile string) {
 	t.Helper()
-	dir := t.TempDir()
-	files, _, err := demo.Bootstrap(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := os.ReadFile(files.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	y := strings.Replace(string(base), "\nworkers:\n", "\nworkers:\n"+workersYAML, 1)
-	cfgFile = filepath.Join(dir, "tsa-url.yaml")
-	if err := os.WriteFile(cfgFile, []byte(y), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return cfgFile, files.CA
+	files := bootstrapDemo(t, func(y string) string {
+		return strings.Replace(y, "\nworkers:\n", "\nworkers:\n"+workersYAML, 1)
+	}, "")
+	return files.Config, files.CA
 }
 
 func btWorker(name string, id int, props ...string) string {
@@ -401,25 +388,14 @@ func btWorker(name string, id int, props ...string) string {
 // external TSA whose URL needs no CA bundle).
 func plainDemo(t *testing.T) *server {
 	t.Helper()
-	data := t.TempDir()
-	files, _, err := demo.Bootstrap(context.Background(), data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(files.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	y := string(b)
-	i, j := strings.Index(y, "\nserver:\n"), strings.Index(y, "\ntokens:\n")
-	if i < 0 || j < i {
-		t.Fatal("the demo configuration has no server section before its tokens")
-	}
-	cfg := filepath.Join(data, "plain.yaml")
-	if err := os.WriteFile(cfg, []byte(y[:i]+y[j:]), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return startServer(t, "--data", data, "--config", cfg)
+	files := bootstrapDemo(t, func(y string) string {
+		i, j := strings.Index(y, "\nserver:\n"), strings.Index(y, "\ntokens:\n")
+		if i < 0 || j < i {
+			t.Fatal("the demo configuration has no server section before its tokens")
+		}
+		return y[:i] + y[j:]
+	}, "")
+	return launch(t, files.Dir, "127.0.0.1:0", "--config", files.Config)
 }
 
 func TestCAdESBaselineTURL(t *testing.T) {

@@ -46,15 +46,8 @@ func TestAdminUIRoles(t *testing.T) {
 	s := startUIServerWith(t, "  - name: auditor\n    roles: [auditor]\n    passwordHash: {file: demo-password.bcrypt}\n")
 	refused := func(t *testing.T, actor, target string) {
 		t.Helper()
-		waitFor(t, "admin.refused record of "+actor+" for "+target, func() bool {
-			var page admin.AuditPage
-			adminGet(t, s.url, s.password, "/audit?action=admin.refused&actor="+actor, &page)
-			for _, e := range page.Entries {
-				if e.Target == target && e.Details["remote"] == "127.0.0.1" && e.Details["reason"] == "role" {
-					return true
-				}
-			}
-			return false
+		waitAudit(t, s.url, s.password, "admin.refused", func(e admin.AuditEntry) bool {
+			return e.Actor == actor && e.Target == target && e.Details["remote"] == "127.0.0.1" && e.Details["reason"] == "role"
 		})
 	}
 	tests := []struct {
@@ -139,15 +132,8 @@ func TestAdminUIRoles(t *testing.T) {
 		b.check("roles-operator-activated")
 		b.open("/admin/try?worker=CMSSigner")
 		b.post("/admin/try", map[string]string{"worker": "CMSSigner"}, "signed by an operator")
-		waitFor(t, "the operator's try-it signature in the signing log", func() bool {
-			var log admin.SignLogPage
-			adminGet(t, s.url, s.password, "/signlog?user=operator", &log)
-			for _, r := range log.Records {
-				if r.Surface == "worker/CMSSigner" && r.Result == "ok" && r.Client == "127.0.0.1" {
-					return true
-				}
-			}
-			return false
+		waitSignLog(t, s.url, s.password, "operator", func(r admin.SignRecord) bool {
+			return r.Surface == "worker/CMSSigner" && r.Result == "ok" && r.Client == "127.0.0.1"
 		})
 	})
 }
