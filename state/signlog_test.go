@@ -2,6 +2,7 @@ package state_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,24 +26,24 @@ func TestSignQueryCheck(t *testing.T) {
 	tests := []struct {
 		name string
 		q    state.SignQuery
-		ok   bool
+		want string // in the refusal's sentence; "": accepted
 	}{
-		{"nothing", state.SignQuery{}, true},
-		{"a hash in capitals", state.SignQuery{Hash: "ABCDEF01"}, true},
-		{"a hash that is not hex", state.SignQuery{Hash: "xyz"}, false},
-		{"a hash of an odd number of digits", state.SignQuery{Hash: "abc"}, false},
-		{"ok", state.SignQuery{Result: state.ResultOK}, true},
-		{"refused", state.SignQuery{Result: state.ResultRefused}, true},
-		{"an unknown result", state.SignQuery{Result: "failed"}, false},
-		{"a range", state.SignQuery{Since: t0, Until: t0.Add(time.Second)}, true},
-		{"a range that ends first", state.SignQuery{Since: t0.Add(time.Hour), Until: t0}, false},
-		{"an empty range", state.SignQuery{Since: t0, Until: t0}, false},
-		{"a negative record number", state.SignQuery{After: -1}, false},
+		{"nothing", state.SignQuery{}, ""},
+		{"a hash in capitals", state.SignQuery{Hash: "ABCDEF01"}, ""},
+		{"a hash that is not hex", state.SignQuery{Hash: "xyz"}, "the hash must be hexadecimal digits"},
+		{"a hash of an odd number of digits", state.SignQuery{Hash: "abc"}, "the hash must be hexadecimal digits"},
+		{"ok", state.SignQuery{Result: state.ResultOK}, ""},
+		{"refused", state.SignQuery{Result: state.ResultRefused}, ""},
+		{"an unknown result", state.SignQuery{Result: "failed"}, "the result must be ok or refused"},
+		{"a range", state.SignQuery{Since: t0, Until: t0.Add(time.Second)}, ""},
+		{"a range that ends first", state.SignQuery{Since: t0.Add(time.Hour), Until: t0}, "the end of the time range must be after its start"},
+		{"an empty range", state.SignQuery{Since: t0, Until: t0}, "the end of the time range must be after its start"},
+		{"a negative record number", state.SignQuery{After: -1}, "the record number to list after must be 0 or more"},
 	}
 	for _, tt := range tests {
 		err := tt.q.Check()
-		if (err == nil) != tt.ok || (err != nil && !errors.Is(err, state.ErrBadQuery)) {
-			t.Errorf("%s: Check() = %v, want ok=%v", tt.name, err, tt.ok)
+		if tt.want == "" && err != nil || tt.want != "" && (!errors.Is(err, state.ErrBadQuery) || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%s: Check() = %v, want %q", tt.name, err, tt.want)
 		}
 	}
 }

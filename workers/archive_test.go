@@ -118,8 +118,9 @@ func TestArchiveTimeStamps(t *testing.T) {
 	if len(items) != 1 || !bytes.Equal(items[0].Request, q) || !bytes.Equal(items[0].Response, resp.Data) || items[0].Worker != "TSA" {
 		t.Fatalf("archived %+v", items)
 	}
-	if _, err := timestamp.ParseResponse(items[0].Response); err != nil {
-		t.Errorf("the archived reply does not parse: %v", err)
+	// ParseResponse also verifies the token's signature.
+	if ts, err := timestamp.ParseResponse(items[0].Response); err != nil || !bytes.Equal(ts.HashedMessage, digest[:]) || ts.HashAlgorithm != crypto.SHA256 {
+		t.Errorf("the archived reply is not a time-stamp of the query's digest: %+v, %v", ts, err)
 	}
 }
 

@@ -27,7 +27,7 @@ type Set struct {
 	// and the requests that acquired it. When a retired Set's count drops
 	// to zero, it closes the tokens in retire.
 	refs   atomic.Int64
-	retire []tokens.Token
+	retire []tokens.Token // unwrapped (tokens.Unwrap): the tokens themselves, not a Set's guards
 }
 
 // acquire takes a reference unless the Set has already been let go.
@@ -50,10 +50,11 @@ func (s *Set) release() {
 	}
 }
 
-// closeTokens closes the tokens that can be closed (tokens.Closer).
+// closeTokens closes the tokens that can be closed (tokens.Closer); they
+// are unwrapped already (Swap retires them so).
 func closeTokens(toks []tokens.Token) {
 	for _, t := range toks {
-		if c, ok := tokens.Unwrap(t).(tokens.Closer); ok {
+		if c, ok := t.(tokens.Closer); ok {
 			c.Close() // the token is gone whatever the answer; it logs its own trouble
 		}
 	}
@@ -143,8 +144,8 @@ func (r *Registry) Swap(s *Set) *Set {
 			kept[tokens.Unwrap(t)] = true
 		}
 		for _, t := range old.tokens {
-			if !kept[tokens.Unwrap(t)] {
-				old.retire = append(old.retire, tokens.Unwrap(t))
+			if u := tokens.Unwrap(t); !kept[u] {
+				old.retire = append(old.retire, u)
 			}
 		}
 		old.release()

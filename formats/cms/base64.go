@@ -42,10 +42,8 @@ func (w *b64Writer) write(p []byte) { w.pending = append(w.pending, p...) }
 // waits with what follows.
 func (w *b64Writer) block(c *b64Block) {
 	k := (3 - len(w.pending)%3) % 3
-	if c == nil || k >= len(c.raw) {
-		if c != nil {
-			w.write(c.raw)
-		}
+	if k >= len(c.raw) { // no whole group to copy
+		w.write(c.raw)
 		return
 	}
 	w.write(c.raw[:k])
