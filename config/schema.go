@@ -344,7 +344,7 @@ func workerSchema() []Property {
 		{Name: PropArchivers, Type: List, Kinds: signerKinds(), Values: []string{ArchiverDatabase, ArchiverDatabaseClass},
 			Doc: "Archivers that keep what the worker signs, as SignServer's ARCHIVERS: OldDatabaseArchiver keeps it in the state database, found by request ID."},
 		{Name: PropArchiveOfType, Type: Enum, Kinds: signerKinds(), Default: ArchiveResponse, Values: []string{ArchiveRequest, ArchiveResponse, ArchiveRequestAndResponse},
-			Doc: "What the archiver keeps: REQUEST, RESPONSE (the signature, time-stamp or signed PDF) or REQUEST_AND_RESPONSE, per request ID; a batch is one item (its batch request and answer). A request or answer over 16 MiB is kept as its size and SHA-256 only."},
+			Doc: fmt.Sprintf("What the archiver keeps: REQUEST, RESPONSE (the signature, time-stamp or signed PDF) or REQUEST_AND_RESPONSE, per request ID; a batch is one item (its batch request and answer). A request or answer over %d MiB is kept as its size and SHA-256 only.", ArchiveMaxKept>>20)},
 		{Name: PropArchiveRetention, Type: Duration, Kinds: signerKinds(), check: positiveDuration,
 			Doc: "Signet's own: how long archived items are kept, such as 2160h (90 days); older ones are purged every hour. Default: for ever."},
 

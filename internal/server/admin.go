@@ -46,5 +46,5 @@ func (a *app) mountAdmin() error {
 // of other roles with the right password is forbidden (403), anyone else
 // denied (401).
 func (a *app) adminAccess(user, password string) adminapi.Decision {
-	return a.auth.DecideAny(user, password, auth.AdminRoles()...)
+	return a.auth.Decide(user, password, auth.AdminRoles()...)
 }

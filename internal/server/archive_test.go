@@ -55,6 +55,9 @@ users:
 	archived := func() bool {
 		t.Helper()
 		code, body := do("GET", "/admin/api/archive/doc-1", "")
+		if code != 200 && code != 404 {
+			t.Fatalf("archive: %d %s, want 200 or 404 (purged)", code, body)
+		}
 		var items []adminapi.ArchiveItem
 		if code == 200 && (json.Unmarshal([]byte(body), &items) != nil || len(items) != 1 || items[0].Worker != "Keep" || items[0].ResponseSize <= 0) {
 			t.Fatalf("archive: %s", body)

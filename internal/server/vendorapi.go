@@ -51,7 +51,7 @@ func (a *app) mountVendorAPIs() error {
 			return out
 		}),
 		Authenticate: func(user, secret string) error {
-			switch a.auth.DecideAny(user, secret, config.RoleDSM) {
+			switch a.auth.Decide(user, secret, config.RoleDSM) {
 			case auth.Allowed:
 				return nil
 			case auth.Forbidden:
@@ -75,7 +75,7 @@ func (a *app) mountVendorAPIs() error {
 			return out
 		}),
 		Authenticate: func(user, pass string) (nethsm.User, bool) {
-			switch a.auth.DecideAny(user, pass, config.RoleOperator) {
+			switch a.auth.Decide(user, pass, config.RoleOperator) {
 			case auth.Allowed:
 				return nethsm.User{Name: user, Role: nethsm.RoleOperator}, true
 			case auth.Forbidden:

@@ -36,8 +36,16 @@ func Module() (string, error) {
 			return "", fmt.Errorf("%s is not installed: install softhsm2 and opensc, or run make test", tool)
 		}
 	}
-	for _, m := range append([]string{os.Getenv("SOFTHSM2_MODULE")}, modules...) {
-		if _, err := os.Stat(m); m != "" && err == nil {
+	if m := os.Getenv("SOFTHSM2_MODULE"); m != "" {
+		// As make-tokens.sh: a module named but missing is an error, not
+		// a reason to load another one.
+		if _, err := os.Stat(m); err != nil {
+			return "", fmt.Errorf("SOFTHSM2_MODULE names %s: %w: set it to libsofthsm2.so, or unset it", m, err)
+		}
+		return m, nil
+	}
+	for _, m := range modules {
+		if _, err := os.Stat(m); err == nil {
 			return m, nil
 		}
 	}

@@ -82,8 +82,7 @@ type Token struct {
 	now    func() time.Time
 
 	mu        sync.Mutex
-	pass      string
-	basic     string // the Authorization header of user and pass
+	basic     string // the Authorization header of user and passphrase
 	publicKey map[string]crypto.PublicKey
 	chains    remote.ChainCache
 }
@@ -131,7 +130,6 @@ func New(opts Options) (*Token, error) {
 		pool:      remote.OrDefault(opts.PoolSize, DefaultPoolSize),
 		health:    remote.Health{Prefix: prefix, Every: remote.OrDefault(opts.ProbeInterval, remote.DefaultProbeInterval)},
 		now:       opts.Now,
-		pass:      opts.Passphrase,
 		basic:     basicAuth(opts.User, opts.Passphrase),
 		publicKey: map[string]crypto.PublicKey{},
 	}
@@ -148,10 +146,10 @@ func New(opts Options) (*Token, error) {
 		Health:  &t.health,
 	}
 	reason := "not contacted yet"
-	if t.pass == "" {
+	if opts.Passphrase == "" {
 		reason = notActivated
 	}
-	t.health.Reset(t.pass != "", tokens.Status{State: tokens.Offline, Reason: reason})
+	t.health.Reset(opts.Passphrase != "", tokens.Status{State: tokens.Offline, Reason: reason})
 	if t.api.HTTP == nil {
 		tr, err := remote.NewTransport(opts.CABundle, t.pool)
 		if err != nil {
@@ -204,7 +202,7 @@ func (t *Token) Activate(ctx context.Context, pin string) error {
 // what the token knew of keys and chains.
 func (t *Token) setPass(pass string, st tokens.Status) {
 	t.mu.Lock()
-	t.pass, t.basic = pass, basicAuth(t.user, pass)
+	t.basic = basicAuth(t.user, pass)
 	t.publicKey = map[string]crypto.PublicKey{}
 	t.health.Reset(pass != "", st)
 	t.mu.Unlock()

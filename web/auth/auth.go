@@ -16,6 +16,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -97,34 +98,25 @@ func (a *Authenticator) user(name string) (config.User, bool) {
 	return config.User{}, false
 }
 
-// Check returns the user named name when password is theirs and they hold
-// role.
-func (a *Authenticator) Check(name, password, role string) (config.User, bool) {
+// Decide checks credentials for a surface that roles may use (the admin
+// API: admin, operator, auditor; a vendor API: its one role), with one
+// password check: Allowed for a user who holds one of roles, Forbidden for
+// a user with the right password who holds none (never a 403 to someone
+// who does not know it), Denied for anyone else — in the same time whether
+// the user exists or not.
+func (a *Authenticator) Decide(name, password string, roles ...string) Decision {
 	u, found := a.user(name)
-	if !found || !u.HasRole(role) {
-		// Spend the same time as a real check so that user names cannot be
-		// told apart by timing.
-		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
-		return config.User{}, false
+	if !found {
+		CheckPassword("", password) // the time of a real check
+		return Denied
 	}
 	if !a.password(u, password) {
-		return config.User{}, false
+		return Denied
 	}
-	return u, true
-}
-
-// Decide checks credentials for role: Allowed for a user who holds it,
-// Forbidden for a user with the right password who does not, Denied for
-// anyone else. The password of a user without the role is checked too, so
-// that a 403 is never given to someone who does not know it.
-func (a *Authenticator) Decide(name, password, role string) Decision {
-	if _, ok := a.Check(name, password, role); ok {
+	if slices.ContainsFunc(roles, u.HasRole) {
 		return Allowed
 	}
-	if u, ok := a.user(name); ok && !u.HasRole(role) && a.password(u, password) {
-		return Forbidden
-	}
-	return Denied
+	return Forbidden
 }
 
 // MayUseKey reports whether the user named name may sign with the key alias
@@ -192,13 +184,6 @@ func (a *Authenticator) hash(u config.User) (string, error) {
 	a.mu.Unlock()
 	return h, err
 }
-
-// dummyHash is compared against when the user is unknown; made on first
-// use, so that programs that never check a password do not pay for it.
-var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("signet"), bcrypt.DefaultCost)
-	return h
-})
 
 // HashPassword returns the bcrypt hash of password, as a user's passwordHash
 // in the configuration takes it.

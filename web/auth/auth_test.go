@@ -36,26 +36,26 @@ func TestAuthenticator(t *testing.T) {
 		{"nobody", "pw", config.RoleAdmin, false},
 		{"", "", config.RoleAdmin, false},
 	} {
-		if _, got := a.Check(tt.name, tt.pw, tt.role); got != tt.want {
-			t.Errorf("Check(%q, %q, %s) = %v, want %v", tt.name, tt.pw, tt.role, got, tt.want)
+		if got := a.Decide(tt.name, tt.pw, tt.role) == Allowed; got != tt.want {
+			t.Errorf("Decide(%q, %q, %s) == Allowed: %v, want %v", tt.name, tt.pw, tt.role, got, tt.want)
 		}
 	}
 	// A new hash (password changed, configuration reloaded) misses the cache.
 	users = []config.User{{Name: "admin", Roles: []string{config.RoleAdmin}, PasswordHash: hash(t, "new")}}
-	if _, ok := a.Check("admin", "pw", config.RoleAdmin); ok {
+	if ok := a.Decide("admin", "pw", config.RoleAdmin) == Allowed; ok {
 		t.Error("old password accepted after the hash changed")
 	}
-	if _, ok := a.Check("admin", "new", config.RoleAdmin); !ok {
+	if ok := a.Decide("admin", "new", config.RoleAdmin) == Allowed; !ok {
 		t.Error("new password refused")
 	}
 	// A check expires after the TTL and is made again against the hash.
 	now = now.Add(cacheTTL + time.Second)
-	if _, ok := a.Check("admin", "new", config.RoleAdmin); !ok {
+	if ok := a.Decide("admin", "new", config.RoleAdmin) == Allowed; !ok {
 		t.Error("password refused after the cache entry expired")
 	}
 	// A removed user is refused at once.
 	users = nil
-	if _, ok := a.Check("admin", "new", config.RoleAdmin); ok {
+	if ok := a.Decide("admin", "new", config.RoleAdmin) == Allowed; ok {
 		t.Error("removed user accepted from the cache")
 	}
 }
@@ -72,21 +72,21 @@ func TestHashFile(t *testing.T) {
 	a := New(func() []config.User { return users })
 	now := time.Unix(1000, 0)
 	a.now = func() time.Time { return now }
-	if _, ok := a.Check("op", "one", config.RoleOperator); !ok {
+	if ok := a.Decide("op", "one", config.RoleOperator) == Allowed; !ok {
 		t.Fatal("password from the hash file refused")
 	}
 	if err := os.WriteFile(file, []byte(hash(t, "two")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// Within hashTTL the hash comes from memory: the file is not read.
-	if _, ok := a.Check("op", "one", config.RoleOperator); !ok {
+	if ok := a.Decide("op", "one", config.RoleOperator) == Allowed; !ok {
 		t.Error("password refused within hashTTL of reading its hash")
 	}
 	now = now.Add(hashTTL)
-	if _, ok := a.Check("op", "one", config.RoleOperator); ok {
+	if ok := a.Decide("op", "one", config.RoleOperator) == Allowed; ok {
 		t.Error("old password accepted after the hash file was rewritten")
 	}
-	if _, ok := a.Check("op", "two", config.RoleOperator); !ok {
+	if ok := a.Decide("op", "two", config.RoleOperator) == Allowed; !ok {
 		t.Error("new password of the rewritten hash file refused")
 	}
 }

@@ -95,7 +95,7 @@ func load(f Files) (*loaded, error) {
 	if err != nil {
 		return nil, &FileError{FileCert, f.Cert, err}
 	}
-	if err := parseCerts(certPEM); err != nil {
+	if _, err := parseCerts(certPEM); err != nil {
 		return nil, &FileError{FileCert, f.Cert, err}
 	}
 	keyPEM, err := os.ReadFile(f.Key)
@@ -115,9 +115,10 @@ func load(f Files) (*loaded, error) {
 	return l, nil
 }
 
-// parseCerts checks that data holds PEM certificates, each of which parses.
-func parseCerts(data []byte) error {
-	n := 0
+// parseCerts returns the PEM certificates of data, each of which must
+// parse, and at least one.
+func parseCerts(data []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
 	for {
 		var b *pem.Block
 		if b, data = pem.Decode(data); b == nil {
@@ -126,15 +127,16 @@ func parseCerts(data []byte) error {
 		if b.Type != "CERTIFICATE" {
 			continue
 		}
-		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
-			return fmt.Errorf("certificate %d: %w", n+1, err)
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("certificate %d: %w", len(certs)+1, err)
 		}
-		n++
+		certs = append(certs, c)
 	}
-	if n == 0 {
-		return errors.New("it holds no PEM certificate")
+	if len(certs) == 0 {
+		return nil, errors.New("it holds no PEM certificate")
 	}
-	return nil
+	return certs, nil
 }
 
 // loadPool reads a PEM bundle of CA certificates; every certificate in it
@@ -144,11 +146,14 @@ func loadPool(file string) (*x509.CertPool, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := parseCerts(data); err != nil {
+	certs, err := parseCerts(data)
+	if err != nil {
 		return nil, err
 	}
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(data)
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
 	return pool, nil
 }
 

@@ -20,16 +20,10 @@ import (
 // CSRF token gets the 403 page.
 func TestSessionGate(t *testing.T) {
 	t.Parallel()
-	u, err := New(Options{
+	u, e := serveUI(t, Options{
 		Admin:        admin.New(admin.Options{}),
 		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := echo.New()
-	u.Register(e)
 	serve := func(method, path string, cookies []*http.Cookie, form url.Values) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -81,7 +75,7 @@ func TestSessionGate(t *testing.T) {
 func TestLoginRefusals(t *testing.T) {
 	t.Parallel()
 	audit := state.NewMemory()
-	u, err := New(Options{
+	_, e := serveUI(t, Options{
 		Admin: admin.New(admin.Options{}),
 		Authenticate: func(user, pass string) admin.Decision {
 			switch {
@@ -92,14 +86,8 @@ func TestLoginRefusals(t *testing.T) {
 			}
 			return admin.Denied
 		},
-		Audit:  audit,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Audit: audit,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := echo.New()
-	u.Register(e)
 	post := func(user, pass, origin string) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(http.MethodPost, "/admin/login", strings.NewReader(url.Values{"user": {user}, "password": {pass}}.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -146,16 +134,10 @@ func TestLoginRefusals(t *testing.T) {
 func TestPagesFollowRoles(t *testing.T) {
 	t.Parallel()
 	roles := map[string][]string{"boss": {"admin"}, "op": {"operator"}, "aud": {"auditor"}}
-	u, err := New(Options{
+	_, e := serveUI(t, Options{
 		Admin:        admin.New(admin.Options{Roles: func(user string) []string { return roles[user] }}),
 		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := echo.New()
-	u.Register(e)
 	controls := []string{`value="reload"`, `value="activate"`, `href="/admin/try"`, `href="/admin/workers/new"`, `id="read-only"`}
 	tests := []struct {
 		user string
@@ -186,4 +168,18 @@ func TestPagesFollowRoles(t *testing.T) {
 			}
 		}
 	}
+}
+
+// serveUI returns a UI of opts, logging nowhere, and an echo server it is
+// registered on.
+func serveUI(t *testing.T, opts Options) (*UI, *echo.Echo) {
+	t.Helper()
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	u, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	u.Register(e)
+	return u, e
 }
