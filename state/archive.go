@@ -38,3 +38,13 @@ type Archive interface {
 	// many it deleted (the retention period).
 	Purge(ctx context.Context, worker string, before time.Time) (int64, error)
 }
+
+// stamped returns it with its time as every store keeps it: now when it
+// has none, in Unix nanoseconds, UTC.
+func (it ArchiveItem) stamped() ArchiveItem {
+	if it.Time.IsZero() {
+		it.Time = time.Now()
+	}
+	it.Time = time.Unix(0, it.Time.UnixNano()).UTC()
+	return it
+}

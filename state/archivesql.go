@@ -10,9 +10,7 @@ const ArchiveColumns = "request_id, time, worker, request, response, request_siz
 // ArchiveArgs returns the values of it for ArchiveColumns, its time as Unix
 // nanoseconds (now when it has none).
 func ArchiveArgs(it ArchiveItem) []any {
-	if it.Time.IsZero() {
-		it.Time = time.Now()
-	}
+	it = it.stamped()
 	return []any{it.RequestID, it.Time.UnixNano(), it.Worker, it.Request, it.Response, it.RequestSize, it.RequestSHA256, it.ResponseSize, it.ResponseSHA256}
 }
 

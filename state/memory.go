@@ -167,10 +167,7 @@ func (m *MemoryArchive) Put(ctx context.Context, it ArchiveItem) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if it.Time.IsZero() {
-		it.Time = time.Now()
-	}
-	it.Time = time.Unix(0, it.Time.UnixNano()).UTC()
+	it = it.stamped()
 	it.Request, it.Response = slices.Clone(it.Request), slices.Clone(it.Response)
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -231,8 +231,7 @@ func (c SignCond) Holds(r SignRecord) bool {
 		return false
 	}
 	v, _ := c.Value.(string)
-	f := map[SignField]string{FieldSurface: r.Surface, FieldKey: r.Key, FieldUser: r.User, FieldClient: r.Client,
-		FieldRequestID: r.RequestID, FieldResult: r.Result}[c.Field]
+	f := r.text(c.Field)
 	switch c.Op {
 	case OpEqual:
 		return f == v
@@ -242,4 +241,23 @@ func (c SignCond) Holds(r SignRecord) bool {
 		return f == v || strings.HasSuffix(f, "/"+v)
 	}
 	return false
+}
+
+// text returns r's text field f.
+func (r SignRecord) text(f SignField) string {
+	switch f {
+	case FieldSurface:
+		return r.Surface
+	case FieldKey:
+		return r.Key
+	case FieldUser:
+		return r.User
+	case FieldClient:
+		return r.Client
+	case FieldRequestID:
+		return r.RequestID
+	case FieldResult:
+		return r.Result
+	}
+	return ""
 }

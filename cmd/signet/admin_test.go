@@ -349,8 +349,8 @@ func TestAdminDemoServer(t *testing.T) {
 		t.Errorf("keys list demo:\n%s", out)
 	}
 	// The demo operator reads and may deactivate tokens, but not change keys.
-	if code, _, errs := e.admin(t, "tokens", "--user", "operator"); code != 0 {
-		t.Errorf("operator reading: exit %d %s", code, errs)
+	if code, out, errs := e.admin(t, "tokens", "--user", "operator"); code != 0 || !lineHas(out, "demo", "ACTIVE") {
+		t.Errorf("operator reading: exit %d %s%s, want the demo token ACTIVE", code, out, errs)
 	}
 	if code, _, errs := e.admin(t, "keys", "generate", "demo", "op-key", "--user", "operator"); code != 1 || !strings.Contains(errs, "HTTP 403") || !strings.Contains(errs, "admin role") {
 		t.Errorf("operator generating a key: exit %d %s", code, errs)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/sha256"
 	"encoding/base64"
 	"io"
@@ -181,6 +182,18 @@ func addExtraWorker(t *testing.T, data string) string {
 	return cfg
 }
 
+// checkExtraSigns has the worker Extra (addExtraWorker) of s sign a
+// document, and checks the attached CMS signature against s's demo CA.
+func checkExtraSigns(t *testing.T, s *server, when string) {
+	t.Helper()
+	doc := []byte("a document for Extra")
+	code, sig := s.postRaw(t, "Extra", bytes.NewReader(doc), nil)
+	if code != http.StatusOK {
+		t.Fatalf("Extra answers %d %s: %s", code, when, sig)
+	}
+	checkSignature(t, sig, doc, false, filepath.Join(s.data, "demo-ca.pem"), false, crypto.SHA256)
+}
+
 // TestReload rewrites the configuration, asks the server to reload (what
 // SIGHUP does in the signet process) and sees the new worker; a broken file
 // is refused and the running workers stay.
@@ -192,16 +205,12 @@ func TestReload(t *testing.T) {
 	}
 	cfg := addExtraWorker(t, s.data)
 	s.reloadConfig(t, "configuration reloaded")
-	if code, body := s.postRaw(t, "Extra", strings.NewReader("doc"), nil); code != http.StatusOK {
-		t.Fatalf("Extra answers %d after the reload: %s", code, body)
-	}
+	checkExtraSigns(t, s, "after the reload")
 	if err := os.WriteFile(cfg, []byte("workers: [unclosed\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s.reloadConfig(t, "configuration reload refused")
-	if code, body := s.postRaw(t, "Extra", strings.NewReader("doc"), nil); code != http.StatusOK {
-		t.Fatalf("Extra answers %d after a refused reload: %s", code, body)
-	}
+	checkExtraSigns(t, s, "after a refused reload")
 }
 
 // TestReloadOnSIGHUP runs signet serve as a process of its own, rewrites
@@ -255,10 +264,7 @@ func TestReloadOnSIGHUP(t *testing.T) {
 	case <-time.After(10 * time.Second): // bounds a server that ignores SIGHUP
 		t.Fatal("signet serve did not log a reload within 10 s of SIGHUP")
 	}
-	s := &server{url: url}
-	if code, body := s.postRaw(t, "Extra", strings.NewReader("doc"), nil); code != http.StatusOK {
-		t.Fatalf("Extra answers %d after SIGHUP: %s", code, body)
-	}
+	checkExtraSigns(t, &server{url: url, data: data}, "after SIGHUP")
 }
 
 // scanFor sends the first line of r that contains text on found (which

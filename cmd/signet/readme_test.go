@@ -5,11 +5,11 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -112,11 +112,7 @@ func TestREADME(t *testing.T) {
 	blocks := readmeBlocks(t, filepath.Join(root, "README.md"))
 	dir := cloneLayout(t, root)
 
-	found := false
-	for _, b := range blocks {
-		found = found || isServerBlock(b)
-	}
-	if !found {
+	if !slices.ContainsFunc(blocks, isServerBlock) {
 		t.Fatal("README.md has no block with the line `make run`")
 	}
 	env := startReadmeServer(t, dir, "make run")
@@ -173,21 +169,21 @@ func cloneLayout(t *testing.T, root string) string {
 // environment the blocks run in. The server is stopped when the test ends.
 func startReadmeServer(t *testing.T, dir, command string) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-
 	cmd := exec.Command("bash", "-c", command)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "LISTEN="+addr)
+	cmd.Env = append(os.Environ(), "LISTEN="+loopbackAddr(t))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // make, then signet: stop both
 	pr, pw := io.Pipe()
-	var logs bytes.Buffer
-	cmd.Stdout = io.MultiWriter(pw, &logs)
-	cmd.Stderr = &logs
+	// Stdout and stderr are copied by a goroutine each: logs serialises them.
+	var buf bytes.Buffer
+	logs := &lockedWriter{w: &buf, changed: make(chan struct{})}
+	output := func() string {
+		logs.mu.Lock()
+		defer logs.mu.Unlock()
+		return buf.String()
+	}
+	cmd.Stdout = io.MultiWriter(pw, logs)
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -204,12 +200,12 @@ func startReadmeServer(t *testing.T, dir, command string) []string {
 	})
 
 	env := os.Environ()
-	found := make(chan []string, 1)
+	found := make(chan string, 1) // the export line's assignments
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			if m := exportLine.FindStringSubmatch(sc.Text()); m != nil {
-				found <- readmeExports(t, dir, m[1])
+				found <- m[1]
 				break
 			}
 		}
@@ -217,13 +213,13 @@ func startReadmeServer(t *testing.T, dir, command string) []string {
 		close(found)
 	}()
 	select {
-	case vars, ok := <-found:
+	case assignments, ok := <-found:
 		if !ok {
-			t.Fatalf("make run printed no export line before it stopped:\n%s", logs.String())
+			t.Fatalf("make run printed no export line before it stopped:\n%s", output())
 		}
-		return append(env, vars...)
+		return append(env, readmeExports(t, dir, assignments)...) // t.Fatal only on the test's goroutine
 	case <-time.After(5 * time.Minute): // the first build on a cold cache
-		t.Fatalf("make run printed no export line within 5 minutes:\n%s", logs.String())
+		t.Fatalf("make run printed no export line within 5 minutes:\n%s", output())
 	}
 	return nil
 }
