@@ -160,7 +160,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	a.tls = tc
 	setMemoryLimit(cfg.Server.MemoryLimit, log)
-	setGCPercent(log)
+	SetGCPercent(log)
 	wo := web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log, Limits: serverLimits(cfg.Server),
 		TrustedProxies: cfg.Server.TrustedProxies, Authorizer: a.workerAuthorizer(), OnRefusal: a.auditRefusal}
 	if a.node != nil {
@@ -316,8 +316,10 @@ func setMemoryLimit(configured int64, log *slog.Logger) {
 // and a streamed upload's peak RSS did not change (33 MiB).
 const DefaultGCPercent = 400
 
-// setGCPercent applies DefaultGCPercent unless GOGC is set.
-func setGCPercent(log *slog.Logger) {
+// SetGCPercent applies DefaultGCPercent unless GOGC is set: signet serve
+// calls it, and so does make bench's floor server, so that the floor
+// compares HTTP paths and not two GC settings.
+func SetGCPercent(log *slog.Logger) {
 	if v := os.Getenv("GOGC"); v != "" {
 		log.Debug("garbage collector", "GOGC", v)
 		return

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"strconv"
-	"strings"
 	"testing"
-
-	signetserver "github.com/signet-project/signet/internal/server"
 )
 
 func TestKebab(t *testing.T) {
@@ -72,32 +68,6 @@ func TestSkipLine(t *testing.T) {
 	}
 	if m := reasonLine.FindStringSubmatch("    bench_test.go:31: softhsm2-util is not installed"); m == nil || m[1] != "softhsm2-util is not installed" {
 		t.Errorf("reasonLine: %q", m)
-	}
-}
-
-func TestFloorEnv(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		env  []string
-		want string
-	}{
-		{"unset: serve's default", []string{"HOME=/root"}, "GOGC=" + strconv.Itoa(signetserver.DefaultGCPercent)},
-		{"set: kept", []string{"GOGC=100", "HOME=/root"}, "GOGC=100"},
-	} {
-		got := floorEnv(tc.env)
-		n := 0
-		for _, kv := range got {
-			if strings.HasPrefix(kv, "GOGC=") {
-				n++
-				if kv != tc.want {
-					t.Errorf("%s: %s, want %s", tc.name, kv, tc.want)
-				}
-			}
-		}
-		if n != 1 {
-			t.Errorf("%s: %d GOGC entries in %q", tc.name, n, got)
-		}
 	}
 }
 
