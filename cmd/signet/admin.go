@@ -373,17 +373,16 @@ func adminArchiveGet(fs *flag.FlagSet) adminRun {
 	out := fs.String("out", "", "write the kept requests and responses to files in `folder`")
 	return func(ctx context.Context, c *adminclient.Client, args []string) error {
 		var items []adminapi.ArchiveItem
-		var werr error
-		err := c.Show(ctx, http.MethodGet, "/archive/"+url.PathEscape(args[0]), nil, &items, func() {
-			c.ArchiveTable(items)
-			if *out != "" {
-				werr = writeArchive(c, *out, args[0], items)
-			}
-		})
-		if err == nil && werr != nil {
-			return fmt.Errorf("archive get: %w", werr)
+		if err := c.Show(ctx, http.MethodGet, "/archive/"+url.PathEscape(args[0]), nil, &items, func() { c.ArchiveTable(items) }); err != nil {
+			return err
 		}
-		return err
+		if *out == "" {
+			return nil
+		}
+		if err := writeArchive(c, *out, args[0], items); err != nil {
+			return fmt.Errorf("archive get: %w", err)
+		}
+		return nil
 	}
 }
 

@@ -45,6 +45,15 @@ func TestAdminArchiveGet(t *testing.T) {
 			t.Errorf("%s: %d bytes, %v; want the %d bytes signed", name, len(got), err, len(want))
 		}
 	}
+	// With --json the answer is printed as JSON and the files are written
+	// all the same (they were not: the table callback wrote them).
+	jsonDir := t.TempDir()
+	if out := e.mustAdmin(t, "archive", "get", "inv-42", "--out", jsonDir, "--json"); !strings.Contains(out, `"requestId"`) {
+		t.Errorf("archive get --json printed:\n%s", out)
+	}
+	if got, err := os.ReadFile(filepath.Join(jsonDir, "inv-42.1.response")); err != nil || !bytes.Equal(got, sig) {
+		t.Errorf("archive get --json --out: %d bytes, %v; want the %d bytes signed", len(got), err, len(sig))
+	}
 	code, _, errs := e.admin(t, "archive", "get", "nope")
 	if code != 1 || !strings.Contains(errs, "Nothing is archived under request ID nope") {
 		t.Errorf("unknown request ID: exit %d, %q", code, errs)

@@ -140,31 +140,33 @@ func KeyPath(token, alias string) string {
 	return TokenPath(token) + "/keys/" + url.PathEscape(alias)
 }
 
-// Show sends a request and prints the answer: the JSON itself with --json,
-// otherwise through table after decoding it into out.
+// Show sends a request, decodes the answer into out (when not nil) and
+// prints it: the JSON itself with --json, otherwise through table. out is
+// filled in both modes, so that a command may act on the answer after
+// printing it either way.
 func (c *Client) Show(ctx context.Context, method, path string, body, out any, table func()) error {
 	raw, err := c.Do(ctx, method, path, body)
 	if err != nil {
 		return err
 	}
-	if c.JSON {
-		if len(raw) == 0 {
-			return nil
-		}
-		var buf bytes.Buffer
-		if json.Indent(&buf, raw, "", "  ") != nil {
-			buf.Reset()
-			buf.Write(raw)
-		}
-		fmt.Fprintln(c.Out, strings.TrimSpace(buf.String()))
-		return nil
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil && !c.JSON {
 			return c.unexpected(err)
 		}
 	}
-	table()
+	if !c.JSON {
+		table()
+		return nil
+	}
+	if len(raw) == 0 {
+		return nil
+	}
+	var buf bytes.Buffer
+	if json.Indent(&buf, raw, "", "  ") != nil {
+		buf.Reset()
+		buf.Write(raw)
+	}
+	fmt.Fprintln(c.Out, strings.TrimSpace(buf.String()))
 	return nil
 }
 

@@ -161,11 +161,12 @@ func (a *app) purgeArchive(ctx context.Context, tick <-chan time.Time) {
 		set, release := a.reg.Acquire()
 		n, err := workers.PurgeArchive(ctx, set, now)
 		release()
-		if err != nil {
-			a.log.Error("archive purge failed", "error", err)
-		}
 		if n > 0 {
 			a.record(ctx, "archive.purge", "ok", map[string]string{"items": strconv.FormatInt(n, 10)})
+		}
+		if err != nil {
+			a.log.Error("archive purge failed", "items", n, "error", err)
+			continue
 		}
 		a.log.Info("archive purged", "items", n)
 	}
