@@ -57,7 +57,7 @@ func (a *app) mountVendorAPIs() error {
 			case auth.Forbidden:
 				return roleRefusal(user, "dsm", config.RoleDSM)
 			}
-			return errAPIKeyRefused
+			return apiKeyRefused()
 		},
 		Certificate: func(c echo.Context) (string, error) {
 			u, err := certOf(c)
@@ -106,11 +106,14 @@ func (a *app) mountVendorAPIs() error {
 	})
 }
 
-// errAPIKeyRefused is the DSM API's 401 for a wrong app ID or secret; a
+// apiKeyRefused is the DSM API's 401 for a wrong app ID or secret; a
 // right secret of a user without the dsm role is a 403 (roleRefusal), as
-// for a client certificate.
-var errAPIKeyRefused = &auth.Refusal{Status: http.StatusUnauthorized, Reason: "wrong user name or secret",
-	Msg: "The API key was refused: check the app ID and secret."}
+// for a client certificate. A new one each time: a shared *Refusal would
+// be package-level state any caller could change.
+func apiKeyRefused() error {
+	return &auth.Refusal{Status: http.StatusUnauthorized, Reason: "wrong user name or secret",
+		Msg: "The API key was refused: check the app ID and secret."}
+}
 
 // vendorKey is one key served on the vendor APIs.
 type vendorKey struct {
