@@ -337,6 +337,9 @@ func (s *suite) inProcess(ctx context.Context) error {
 				if p := s.runProfile(ctx, b.path, b.dir, "BenchmarkHTTPSingle", "10000x", httpParts); p != "" {
 					s.profile += "\n" + p
 				}
+				if p := s.runProfile(ctx, b.path, b.dir, "BenchmarkHTTPBatchDSM", "100x", dsmHTTPParts); p != "" {
+					s.profile += "\n" + p
+				}
 			}
 			cmd := testBinary(ctx, b.path, b.dir, args...)
 			out, err := cmd.CombinedOutput()
@@ -472,8 +475,9 @@ var (
 		{"net/http.(*conn).serve", "server: net/http connection (includes the handler)"},
 		{"web.(*Server).observe-fm.(*Server).observe.func1", "server: echo handler chain, routing, logging, metrics (includes the worker)"},
 		{"workers.(*CMSSigner).Process", "server: worker (includes signing)"},
-		{"log/slog.(*Logger).LogAttrs", "server: the request log line"},
-		{"cmd/signet.runBench.func1", "client: signet client bench request loop"},
+		{"web.logRequest", "server: the request log line"},
+		{"sqlite.(*Store).logWriter", "server: the signing log writer (SQLite group commit, its own goroutine)"},
+		{"loadgen.runBench.func1", "client: signet client bench request loop"},
 		{"net/http.(*persistConn).readLoop", "client: net/http transport, reading"},
 		{"net/http.(*persistConn).writeLoop", "client: net/http transport, writing"},
 		{"internal/runtime/syscall/linux.Syscall6", "system calls, both sides (socket reads and writes)"},
@@ -486,6 +490,17 @@ var (
 		{"dsm.parseBatch", "batch request: the one-pass reader"},
 		{"encoding/json.Unmarshal", "encoding/json (other shapes only)"},
 		{"dsm.appendResults", "response: the hand-written writer"},
+		{"runtime.mallocgc", "allocation (all callers)"},
+		{"runtime.gcBgMarkWorker", "garbage collector, background"},
+	}
+	dsmHTTPParts = []profiled{
+		{"crypto/ecdsa.SignASN1", "signing: ecdsa.Sign"},
+		{"net/http.(*conn).serve", "server: net/http connection (the handler included, not the signatures: they run in tokens.SignAll's goroutines)"},
+		{"dsm.(*Handler).batchSign", "server: the DSM batch handler"},
+		{"web/auth.(*Authenticator).Decide", "server: HTTP basic credentials (bcrypt on a new server's first checks)"},
+		{"sqlite.(*Store).logWriter", "server: the signing log writer (one record of 1000 hashes per batch)"},
+		{"sqlite.(*Store).fold", "server: the signing log's hash index, written every 8192 hashes"},
+		{"net/http.(*persistConn).readLoop", "client: net/http transport, reading"},
 		{"runtime.mallocgc", "allocation (all callers)"},
 		{"runtime.gcBgMarkWorker", "garbage collector, background"},
 	}
