@@ -515,8 +515,8 @@ func s256Key(t *testing.T) *ecdsa.PublicKey {
 // TestClose: Close (tokens.Closer: what a reload that drops the token and
 // shutdown call) is Deactivate: the passphrase is forgotten (Offline, and
 // no probe brings the token back), the public keys and chains it cached
-// are dropped, and its idle connections are closed (the next exchange
-// opens a new one). The token is made without the validating transport,
+// are dropped, a signer got before sends nothing, and its idle
+// connections are closed (the next exchange opens a new one). The token is made without the validating transport,
 // which does not pass CloseIdleConnections on.
 func TestClose(t *testing.T) {
 	s := newHSM(t)
@@ -549,6 +549,12 @@ func TestClose(t *testing.T) {
 	}
 	if _, err := tok.Signer(ctx, "p256"); !errors.Is(err, tokens.ErrOffline) {
 		t.Errorf("Signer after Close: %v, want ErrOffline", err)
+	}
+	// A signer got before Close (a request in flight across a reload)
+	// sends nothing: an empty passphrase would be a failed login of the
+	// user on the NetHSM.
+	if _, err := sg.Sign(rand.Reader, d[:], crypto.SHA256); !errors.Is(err, tokens.ErrOffline) {
+		t.Errorf("a signer of before Close signs: %v, want ErrOffline", err)
 	}
 	tok.mu.Lock()
 	cached := len(tok.publicKey)
