@@ -116,21 +116,6 @@ var migrations = []string{
 	INSERT INTO signlog_hash (hash, id) SELECT hash, id FROM signlog_hash_recent ORDER BY hash;
 	DROP TABLE signlog_hash_recent;
 	INSERT INTO signlog_indexed (one, id) SELECT 1, coalesce(max(id), 0) FROM signlog;`,
-	// The hash index as one B-tree keyed by (hash, id), without a rowid
-	// table beside it nor a foreign key probe of signlog per pair: the
-	// fold wrote every hash into two B-trees and looked its record up in a
-	// third. BenchmarkRecordBatch (records of 1000 hashes, 4 callers): 7.6–8.7
-	// → 6.1–6.4 CPU µs per hash. A record that holds a hash twice (a batch
-	// signing one digest twice) keeps one pair: the fold inserts OR IGNORE.
-	// Opening an older database copies its index once.
-	`CREATE TABLE signlog_hash_new (
-		hash TEXT NOT NULL,
-		id   INTEGER NOT NULL,
-		PRIMARY KEY (hash, id)
-	) WITHOUT ROWID;
-	INSERT OR IGNORE INTO signlog_hash_new (hash, id) SELECT hash, id FROM signlog_hash ORDER BY hash, id;
-	DROP TABLE signlog_hash;
-	ALTER TABLE signlog_hash_new RENAME TO signlog_hash;`,
 }
 
 // ErrClosed is returned by a Store used after Close.
@@ -208,7 +193,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	if s.insRecord, err = db.PrepareContext(ctx, `INSERT INTO signlog (time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err == nil {
-		s.insHash, err = db.PrepareContext(ctx, "INSERT OR IGNORE INTO signlog_hash (hash, id) VALUES (?, ?)")
+		s.insHash, err = db.PrepareContext(ctx, "INSERT INTO signlog_hash (hash, id) VALUES (?, ?)")
 	}
 	if err == nil {
 		err = db.QueryRowContext(ctx, `SELECT coalesce(sum(length(hashes) - length(replace(hashes, ',', '')) + (hashes <> '')), 0)
