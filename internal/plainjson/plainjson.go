@@ -16,7 +16,10 @@
 // tokens/ may all use it.
 package plainjson
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+)
 
 // Plain reports whether b, the text of a JSON string between its quotes,
 // is plain: encoding/json reads it as exactly these bytes.
@@ -124,6 +127,75 @@ func (s *Scanner) Str() ([]byte, bool) {
 		s.i++
 	}
 	return nil, false
+}
+
+// Value reads one JSON value of any kind, after white space, and returns
+// its text. A plain string is read as Str reads it and reported valid; any
+// other value is only delimited, not checked (strings to their closing
+// quote, past escapes; objects and arrays by the nesting of their brackets;
+// literals up to the next delimiter), and valid is false: the caller checks
+// it with json.Valid if it has not. ok is false when no value ends before
+// the input does.
+func (s *Scanner) Value() (raw []byte, valid, ok bool) {
+	s.Space()
+	start := s.i
+	if s.i < len(s.b) && s.b[s.i] == '"' {
+		if _, ok := s.Str(); ok {
+			return s.b[start:s.i], true, true
+		}
+		s.i = start
+	}
+	depth := 0
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case '"':
+			if !s.skipString() {
+				return nil, false, false
+			}
+			if depth == 0 {
+				return s.b[start:s.i], false, true
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 { // the end of the enclosing object or array
+				return s.b[start:s.i], false, s.i > start
+			}
+			if depth--; depth == 0 {
+				s.i++
+				return s.b[start:s.i], false, true
+			}
+		case ',', ':', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return s.b[start:s.i], false, s.i > start
+			}
+		}
+		s.i++
+	}
+	return s.b[start:], false, depth == 0 && s.i > start
+}
+
+// skipString moves past the string whose opening quote is at s.i: to the
+// first quote after it that an even number of backslashes precede.
+func (s *Scanner) skipString() bool {
+	i := s.i + 1
+	for {
+		j := bytes.IndexByte(s.b[i:], '"')
+		if j < 0 {
+			return false
+		}
+		i += j
+		n := 0
+		for k := i - 1; s.b[k] == '\\'; k-- {
+			n++
+		}
+		i++
+		if n%2 == 0 {
+			s.i = i
+			return true
+		}
+	}
 }
 
 // Object reads b as one JSON object of plain string members, and nothing

@@ -223,3 +223,55 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+func TestValue(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in, want string // want: the value's text; "!" when none is found
+		valid    bool
+		rest     string // what follows it
+	}{
+		{` "abc" ,`, `"abc"`, true, " ,"},
+		{`"a\"b\\" }`, `"a\"b\\"`, false, " }"},
+		{`"a\\\"b"`, `"a\\\"b"`, false, ""},
+		{`"é"`, `"é"`, false, ""},
+		{`{"a":[1,"]}",{"b":null}]},`, `{"a":[1,"]}",{"b":null}]}`, false, ","},
+		{`[]`, `[]`, false, ""},
+		{`-1.5e3}`, `-1.5e3`, false, "}"},
+		{`true,`, `true`, false, ","},
+		{"null\n", `null`, false, "\n"},
+		{`}`, "!", false, ""},
+		{``, "!", false, ""},
+		{`"abc`, "!", false, ""},
+		{`"abc\"`, "!", false, ""},
+		{`{"a":1`, "!", false, ""},
+	} {
+		s := NewScanner([]byte(tc.in))
+		raw, valid, ok := s.Value()
+		got := string(raw)
+		if !ok {
+			got = "!"
+		}
+		if got != tc.want || (ok && (valid != tc.valid || string(s.b[s.i:]) != tc.rest)) {
+			t.Errorf("Value(%q) = %q, valid %v, rest %q; want %q, %v, %q", tc.in, got, valid, s.b[s.i:], tc.want, tc.valid, tc.rest)
+		}
+	}
+}
+
+// FuzzValue: Value finds exactly the value of valid JSON, and what it
+// calls valid is.
+func FuzzValue(f *testing.F) {
+	for _, s := range []string{`"abc"`, `"a\"b"`, `{"a":[1,"]"]}`, ` -1 `, `[`, `"\\"`, `{"data":"x","metaData":{"a":"b"}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := NewScanner(b)
+		raw, valid, ok := s.Value()
+		if valid && !json.Valid(raw) {
+			t.Fatalf("Value(%q) = %q, valid, but encoding/json says it is not", b, raw)
+		}
+		if json.Valid(b) && (!ok || !s.End() || !bytes.Equal(raw, bytes.Trim(b, " \t\r\n"))) {
+			t.Fatalf("Value(%q) = %q, %v and end %v on valid JSON", b, raw, ok, s.End())
+		}
+	})
+}
