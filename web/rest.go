@@ -169,16 +169,14 @@ func (s *Server) restResponse(id string, resp *workers.Response) []byte {
 	if len(resp.Metadata) > 0 {
 		meta, _ = json.Marshal(resp.Metadata) // a map of strings always marshals
 	}
-	idJSON, _ := json.Marshal(id)
-	b := make([]byte, 0, 64+enc.EncodedLen(len(resp.Data))+len(idJSON)+len(cert)+len(meta))
+	b := make([]byte, 0, 64+enc.EncodedLen(len(resp.Data))+plainjson.StringLen(id)+plainjson.StringLen(resp.ArchiveID)+len(cert)+len(meta))
 	b = append(b, `{"data":"`...)
 	b = enc.AppendEncode(b, resp.Data)
 	b = append(b, `","requestId":`...)
-	b = append(b, idJSON...)
+	b = plainjson.AppendString(b, id)
 	if resp.ArchiveID != "" {
-		aid, _ := json.Marshal(resp.ArchiveID)
 		b = append(b, `,"archiveId":`...)
-		b = append(b, aid...)
+		b = plainjson.AppendString(b, resp.ArchiveID)
 	}
 	if cert != "" {
 		b = append(b, `,"signerCertificate":"`...)
