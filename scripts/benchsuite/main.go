@@ -401,7 +401,7 @@ func (s *suite) inProcess(ctx context.Context) error {
 	}
 	for _, c := range slices.Sorted(maps.Keys(cases)) {
 		r := result{name: kebab(c), unit: "items/s", goal: goals[kebab(c)],
-			note: fmt.Sprintf("Go benchmarks BenchmarkSuite_%s and _baseline back to back in each of %d rounds; value and baseline: the best round of each; ratio: the median of the rounds' ratios, ratio_min the least", c, s.rounds)}
+			note: fmt.Sprintf("Go benchmarks BenchmarkSuite_%s and _baseline back to back in each of %d rounds, both with signet serve's GOGC (%s); value and baseline: the best round of each; ratio: the median of the rounds' ratios, ratio_min the least", c, s.rounds, serveGOGC())}
 		v, okV := best[c]
 		base, okB := best[c+"_baseline"]
 		switch {
@@ -437,19 +437,25 @@ func (s *suite) inProcess(ctx context.Context) error {
 }
 
 // testBinary is the command that runs a compiled test binary in dir with
-// the garbage collector signet serve sets for itself (GOGC=400 unless the
-// environment sets GOGC: server.SetGCPercent), so that the in-process
-// cases measure the worker pipeline as the server runs it, their baselines
-// in the same conditions: at Go's default of 100 the collector took 5–8 %
-// of pipeline-batch-p256's CPU against 4 % of the raw baseline's, at 400
-// 1.5 % against 0.7 % (CPU profiles, load average 2.4).
+// the garbage collector signet serve sets for itself (serveGOGC), so that
+// the in-process cases measure the worker pipeline as the server runs it,
+// their baselines in the same conditions: at Go's default of 100 the
+// collector took 5–8 % of pipeline-batch-p256's CPU against 4 % of the raw
+// baseline's, at 400 1.5 % against 0.7 % (CPU profiles, load average 2.4).
 func testBinary(ctx context.Context, bin, dir string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
-	if os.Getenv("GOGC") == "" {
-		cmd.Env = append(os.Environ(), "GOGC="+strconv.Itoa(signetserver.DefaultGCPercent))
-	}
+	cmd.Env = append(os.Environ(), "GOGC="+serveGOGC())
 	return cmd
+}
+
+// serveGOGC is the GOGC signet serve runs with here (server.SetGCPercent):
+// the environment's, else server.DefaultGCPercent.
+func serveGOGC() string {
+	if v := os.Getenv("GOGC"); v != "" {
+		return v
+	}
+	return strconv.Itoa(signetserver.DefaultGCPercent)
 }
 
 // profiled names a function of a CPU profile and what it stands for.
