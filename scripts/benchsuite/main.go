@@ -531,8 +531,9 @@ func (s *suite) profileDSM(ctx context.Context) {
 // profileLine is a line of pprof -top.
 var profileLine = regexp.MustCompile(`^\s*\S+\s+\S+%\s+\S+%\s+\S+\s+(\S+)%\s+(.*)$`)
 
-// runProfile runs a benchmark of the cmd/signet tests with a CPU profile
-// and keeps pprof's cumulative shares of parts for BENCHMARKS.md.
+// runProfile runs benchmark bench of the test binary bin (cmd/signet's,
+// or web/dsm's for profileDSM) in dir with a CPU profile and keeps pprof's
+// cumulative shares of parts for BENCHMARKS.md.
 func (s *suite) runProfile(ctx context.Context, bin, dir, bench, benchtime string, parts []profiled) string {
 	prof := filepath.Join(s.tmp, "cpu.pprof")
 	s.logf("CPU profile of %s", bench)
