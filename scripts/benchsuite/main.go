@@ -45,6 +45,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/signet-project/signet/internal/demo"
+	"github.com/signet-project/signet/internal/loadgen"
 	signetserver "github.com/signet-project/signet/internal/server"
 )
 
@@ -606,7 +607,7 @@ func (s *suite) startServer(ctx context.Context, name string, args ...string) (*
 	if os.Getenv(demo.PasswordEnv) == "" {
 		os.Setenv(demo.PasswordEnv, "bench-password")
 	}
-	os.Setenv("SIGNET_BENCH_PASSWORD", os.Getenv(demo.PasswordEnv)) // the bench user's, for signet client bench -api
+	os.Setenv(loadgen.PasswordEnv, os.Getenv(demo.PasswordEnv)) // the bench user's, for signet client bench -api
 	if err := copyDir(filepath.Join(os.TempDir(), "signet-bench-keys"), data); err != nil {
 		if _, _, err := demo.Bootstrap(ctx, data); err != nil {
 			return nil, err
