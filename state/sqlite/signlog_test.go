@@ -112,7 +112,7 @@ func TestSigningLogFold(t *testing.T) {
 		if err := s.db.QueryRowContext(t.Context(), "SELECT count(*) FROM signlog WHERE id > (SELECT id FROM signlog_indexed)").Scan(&records); err != nil {
 			t.Fatal(err)
 		}
-		return records, s.unindexed
+		return records, s.signw.unindexed
 	}
 	find := func(s *Store, h string, want int64) {
 		t.Helper()
@@ -233,7 +233,125 @@ func TestSigningLogMigrateRecent(t *testing.T) {
 			t.Errorf("hash %s: %+v, %v; want record %d", h, got, err, id)
 		}
 	}
-	if s.unindexed != 0 {
-		t.Errorf("%d unindexed hashes after the migration, want 0", s.unindexed)
+	if s.signw.unindexed != 0 {
+		t.Errorf("%d unindexed hashes after the migration, want 0", s.signw.unindexed)
+	}
+}
+
+// A database from before the epochs of the hash index (its hashes in
+// signlog_hash up to the mark, the later ones in their records' hashes
+// column, a record of the first schema with its hashes column in capitals)
+// finds every record after the migration, before and after the log writer
+// folds the unindexed ones into signlog_hix, and no longer has signlog_key.
+func TestSigningLogMigrateEpochs(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, "CREATE TABLE signlog_hix") })
+	for _, m := range migrations[:v] {
+		if _, err := db.Exec(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := func(i int) string { return fmt.Sprintf("%016x%048x", 0xfeed0000+i, i) }
+	for _, q := range []string{
+		fmt.Sprintf("PRAGMA user_version = %d", v),
+		fmt.Sprintf(`INSERT INTO signlog (id, time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result) VALUES
+			(1, 0, 'rest', 'demo/k', '', '', '', '', 'SHA-256', '%s', 'ok'),
+			(2, 0, 'rest', 'demo/k', '', '', '', '', 'SHA-256', '%s,%s', 'ok'),
+			(3, 0, 'rest', 'demo/k', '', '', '', '', 'SHA-256', '%s,%s', 'ok')`, strings.ToUpper(h(1)), h(2), h(3), h(4), h(5)),
+		fmt.Sprintf("INSERT INTO signlog_hash (hash, id) VALUES ('%s', 1), ('%s', 2), ('%s', 2)", h(1), h(2), h(3)),
+		"UPDATE signlog_indexed SET id = 2",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	db.Close()
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	want := map[string]int64{h(1): 1, strings.ToUpper(h(1)): 1, h(2): 2, h(3): 2, h(4): 3, h(5): 3}
+	find := func(when string) {
+		t.Helper()
+		for h, id := range want {
+			got, err := s.Search(t.Context(), state.SignQuery{Hash: h})
+			if err != nil || len(got) != 1 || got[0].ID != id {
+				t.Errorf("%s: hash %s: %+v, %v; want record %d", when, h, got, err, id)
+			}
+		}
+	}
+	find("migrated")
+	if s.signw.unindexed != 2 || s.signw.folds != 0 {
+		t.Errorf("migrated: %d unindexed hashes, %d folds; want 2, 0", s.signw.unindexed, s.signw.folds)
+	}
+	var n int
+	if err := s.db.QueryRow("SELECT count(*) FROM sqlite_schema WHERE name = 'signlog_key'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("signlog_key: %d, %v; want dropped", n, err)
+	}
+	var batch []string
+	for i := range foldAt {
+		batch = append(batch, h(100+i))
+	}
+	r, err := s.Record(t.Context(), state.SignRecord{Surface: "rest", Key: "demo/k", DigestAlg: "SHA-256", Hashes: batch, Result: "ok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want[h(100+foldAt/2)] = r.ID
+	if err := s.db.QueryRow("SELECT count(*) FROM signlog_hix").Scan(&n); err != nil || n != foldAt+2 || s.signw.unindexed != 0 {
+		t.Errorf("folded: %d hashes in signlog_hix, %v, %d unindexed; want %d, 0", n, err, s.signw.unindexed, foldAt+2)
+	}
+	find("folded")
+}
+
+// The index of each epoch finds its records, and a hash is found by the
+// whole of it: not by another one with the same first 16 digits, nor by
+// its first 16 digits.
+func TestSigningLogEpochs(t *testing.T) {
+	t.Parallel()
+	s, _ := openTest(t)
+	// Each record passes foldAt: folded at once, one fold per record.
+	ids := map[string]int64{}
+	for f := range foldsPerEpoch + 2 {
+		var hs []string
+		for i := range foldAt {
+			hs = append(hs, fmt.Sprintf("%016x%048x", f*foldAt+i, f))
+		}
+		r, err := s.Record(t.Context(), state.SignRecord{Surface: "rest", Key: "demo/k", DigestAlg: "SHA-256", Hashes: hs, Result: "ok"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[hs[f]] = r.ID
+	}
+	if s.signw.folds != foldsPerEpoch+2 || s.signw.unindexed != 0 {
+		t.Fatalf("%d folds, %d unindexed hashes; want %d, 0", s.signw.folds, s.signw.unindexed, foldsPerEpoch+2)
+	}
+	var epochs int
+	if err := s.db.QueryRow("SELECT count(DISTINCT epoch) FROM signlog_hix").Scan(&epochs); err != nil || epochs != 2 {
+		t.Errorf("%d epochs, %v; want 2", epochs, err)
+	}
+	// The same first 16 digits as a record of the last fold, past the
+	// mark.
+	last := fmt.Sprintf("%016x%048x", (foldsPerEpoch+1)*foldAt, foldsPerEpoch+1)
+	twin := last[:16] + strings.Repeat("e", 48)
+	r, err := s.Record(t.Context(), state.SignRecord{Surface: "rest", Key: "demo/k", DigestAlg: "SHA-256", Hashes: []string{twin}, Result: "ok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids[twin] = r.ID
+	ids[last] = ids[fmt.Sprintf("%016x%048x", (foldsPerEpoch+1)*foldAt+foldsPerEpoch+1, foldsPerEpoch+1)]
+	for h, id := range ids {
+		got, err := s.Search(t.Context(), state.SignQuery{Hash: h})
+		if err != nil || len(got) != 1 || got[0].ID != id {
+			t.Errorf("hash %s: %d records, %v; want record %d", h, len(got), err, id)
+		}
+	}
+	if got, err := s.Search(t.Context(), state.SignQuery{Hash: last[:16]}); err != nil || len(got) != 0 {
+		t.Errorf("the first 16 digits of a hash: %d records, %v; want none", len(got), err)
 	}
 }
