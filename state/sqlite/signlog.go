@@ -17,7 +17,8 @@ import (
 // The signing log is written by one goroutine that commits the records
 // waiting together in one transaction (group commit): a record per
 // signature must not cost an fsync per signature under load, yet Record
-// returns only once its record is on disk.
+// returns only once its record is on disk. The commit's fsync is most of a
+// small group's CPU (about 100 µs on a virtual disk, whatever it writes).
 //
 // A group is written by a few multi-row INSERTs (one per power of two in
 // its size) on the writer's own connection, into the signlog table and its
@@ -27,18 +28,20 @@ import (
 // at a time, each record's hash would land on its own page of the index,
 // one 4 KiB page written to the WAL per record. Every foldAt hashes the log
 // writer therefore moves the hashes of the records written since into the
-// index, sorted, and marks them indexed (signlog_indexed). A fold into one
-// B-tree of every hash still wrote about a page per hash once the index
-// had more pages than a fold has hashes (some 300 000 records), so the
-// cost of a record grew with the log. The index (signlog_hix) is instead
-// cut into epochs of foldsPerEpoch folds, its key the epoch first: a fold
-// writes into its epoch's part of the B-tree only, at most a few hundred
-// pages however long the log, and the key is the hash's first 16 hex
-// digits (8 bytes of a digest: a record found by them is checked against
-// its hashes column), which keeps the pages few. Search probes every
-// epoch (one B-tree search each: a log of 100 million hashes has about
-// 1 500), the index of the records folded before the epochs (signlog_hash,
-// no longer written) and the hashes column of the records past the mark.
+// index, sorted, and marks them indexed (signlog_indexed): the first hash
+// of each record by one INSERT … SELECT over the table, the others (of
+// batches) from the writer's memory. A fold into one B-tree of every hash
+// still wrote about a page per hash once the index had more pages than a
+// fold has hashes (some 300 000 records), so the cost of a record grew with
+// the log. The index (signlog_hix) is instead cut into epochs of
+// foldsPerEpoch folds, its key the epoch first: a fold writes into its
+// epoch's part of the B-tree only, at most a few hundred pages however long
+// the log, and the key is the hash's first 16 hex digits (8 bytes of a
+// digest: a record found by them is checked against its hashes column),
+// which keeps the pages few. Search probes every epoch (one B-tree search
+// each: a log of 100 million hashes has about 1 500), the index of the
+// records folded before the epochs (signlog_hash, no longer written) and
+// the hashes column of the records past the mark.
 
 // foldAt is the number of unindexed hashes at which the log writer moves
 // them into the index: Search reads at most this many hashes (about 520
@@ -106,9 +109,18 @@ type signWriter struct {
 	begin, commit *sql.Stmt
 	insRecords    [sizes]*sql.Stmt // [k]: 1<<k records
 	insHashes     [sizes]*sql.Stmt // [k]: 1<<k hashes of one epoch
+	mark          *sql.Stmt        // moves signlog_indexed past a fold
+	foldFirst     *sql.Stmt        // indexes the first hash of each record past signlog_indexed
 	unindexed     int              // hashes of the records past signlog_indexed
+	rest          []hashRef        // their hashes but each record's first, in ID order
 	folds         int64            // folds done, as signlog_indexed counts them
 	args          []any            // reused for each statement's arguments
+}
+
+// hashRef is a hash and the ID of the record that holds it.
+type hashRef struct {
+	hash string
+	id   int64
 }
 
 func newSignWriter(ctx context.Context, db *sql.DB) (*signWriter, error) {
@@ -135,6 +147,10 @@ func (w *signWriter) prepare(ctx context.Context) error {
 		return st
 	}
 	w.begin, w.commit = prep("BEGIN IMMEDIATE"), prep("COMMIT")
+	w.mark = prep("UPDATE signlog_indexed SET id = ?, folds = folds + 1")
+	w.foldFirst = prep(`INSERT OR IGNORE INTO signlog_hix (epoch, h, id)
+		SELECT ?, substr(hashes, 1, min(16, instr(hashes || ',', ',') - 1)), id FROM signlog
+		WHERE id > (SELECT id FROM signlog_indexed) AND hashes <> '' ORDER BY 2, 3`)
 	for k := range w.insRecords {
 		w.insRecords[k] = prep(`INSERT INTO signlog (time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result) VALUES ` + rows(insRecordRow, 1<<k))
 		w.insHashes[k] = prep("INSERT OR IGNORE INTO signlog_hix (epoch, h, id) VALUES " + rows(insHashRow, 1<<k))
@@ -142,9 +158,30 @@ func (w *signWriter) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return w.conn.QueryRowContext(ctx, `SELECT (SELECT folds FROM signlog_indexed),
-		coalesce(sum(length(hashes) - length(replace(hashes, ',', '')) + (hashes <> '')), 0)
-		FROM signlog WHERE id > (SELECT id FROM signlog_indexed)`).Scan(&w.folds, &w.unindexed)
+	if err := w.conn.QueryRowContext(ctx, "SELECT folds FROM signlog_indexed").Scan(&w.folds); err != nil {
+		return err
+	}
+	rows, err := w.conn.QueryContext(ctx, "SELECT id, hashes FROM signlog WHERE id > (SELECT id FROM signlog_indexed) ORDER BY id")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var hashes string
+		if err := rows.Scan(&id, &hashes); err != nil {
+			return err
+		}
+		if hashes != "" {
+			for i, h := range strings.Split(hashes, ",") {
+				w.unindexed++
+				if i > 0 {
+					w.rest = append(w.rest, hashRef{h, id})
+				}
+			}
+		}
+	}
+	return rows.Err()
 }
 
 // rows returns n copies of row, comma-separated.
@@ -153,7 +190,7 @@ func rows(row string, n int) string {
 }
 
 func (w *signWriter) close() {
-	for _, st := range slices.Concat([]*sql.Stmt{w.begin, w.commit}, w.insRecords[:], w.insHashes[:]) {
+	for _, st := range slices.Concat([]*sql.Stmt{w.begin, w.commit, w.mark, w.foldFirst}, w.insRecords[:], w.insHashes[:]) {
 		if st != nil {
 			st.Close()
 		}
@@ -168,13 +205,14 @@ func (w *signWriter) insertRecords(group []*logEntry) (err error) {
 	if _, err := w.begin.ExecContext(ctx); err != nil {
 		return err
 	}
+	unindexed, rest := w.unindexed, len(w.rest)
 	defer func() {
-		if err != nil {
+		if err != nil { // a rolled-back group added nothing
+			w.unindexed, w.rest = unindexed, w.rest[:rest]
 			_, rerr := w.conn.ExecContext(ctx, "ROLLBACK")
 			err = errors.Join(err, rerr)
 		}
 	}()
-	unindexed := w.unindexed
 	for rest := group; len(rest) > 0; {
 		k := min(bits.Len(uint(len(rest)))-1, len(w.insRecords)-1)
 		chunk := rest[:1<<k]
@@ -183,7 +221,6 @@ func (w *signWriter) insertRecords(group []*logEntry) (err error) {
 		for _, e := range chunk {
 			r := &e.rec
 			args = append(args, r.Time.UnixNano(), r.Surface, r.Key, r.KeyID, r.User, r.Client, r.RequestID, r.DigestAlg, strings.Join(r.Hashes, ","), r.Result)
-			unindexed += len(r.Hashes)
 		}
 		w.args = args
 		res, err := w.insRecords[k].ExecContext(ctx, args...)
@@ -198,65 +235,42 @@ func (w *signWriter) insertRecords(group []*logEntry) (err error) {
 		}
 		for i, e := range chunk {
 			e.rec.ID = last - int64(len(chunk)-1-i)
+			for j, h := range e.rec.Hashes {
+				w.unindexed++
+				if j > 0 {
+					w.rest = append(w.rest, hashRef{h, e.rec.ID})
+				}
+			}
 		}
 	}
 	clear(w.args) // no strings held until the next group
-	if unindexed >= foldAt {
-		if err := w.fold(ctx); err != nil {
+	fold := w.unindexed >= foldAt
+	if fold {
+		if err := w.fold(ctx, group[len(group)-1].rec.ID); err != nil {
 			return fmt.Errorf("index the signing log's hashes: %w", err)
 		}
 	}
 	if _, err := w.commit.ExecContext(ctx); err != nil {
 		return err
 	}
-	// Only once committed: a rolled-back group added nothing.
-	if unindexed >= foldAt {
-		w.unindexed = 0
+	if fold { // only once committed
+		w.unindexed, w.rest = 0, w.rest[:0]
 		w.folds++
-	} else {
-		w.unindexed = unindexed
 	}
 	return nil
 }
 
 // fold moves the hashes of the records past the mark into the index, in
 // the current epoch, sorted so that each index page is written once, and
-// moves the mark past them.
-func (w *signWriter) fold(ctx context.Context) error {
-	rows, err := w.conn.QueryContext(ctx, "SELECT id, hashes FROM signlog WHERE id > (SELECT id FROM signlog_indexed)")
-	if err != nil {
-		return err
-	}
-	type entry struct {
-		hash string
-		id   int64
-	}
-	var es []entry
-	last := int64(-1)
-	for rows.Next() {
-		var id int64
-		var hashes string
-		if err := rows.Scan(&id, &hashes); err != nil {
-			rows.Close()
-			return err
-		}
-		last = max(last, id)
-		if hashes == "" {
-			continue
-		}
-		for h := range strings.SplitSeq(hashes, ",") {
-			es = append(es, entry{h, id})
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if last < 0 {
-		return nil
-	}
-	slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.hash, b.hash) })
+// moves the mark past them, to record last: the first hash of each record
+// as the table holds it, the others from w.rest.
+func (w *signWriter) fold(ctx context.Context, last int64) error {
 	epoch := w.folds / foldsPerEpoch
+	if _, err := w.foldFirst.ExecContext(ctx, epoch); err != nil {
+		return err
+	}
+	es := slices.Clone(w.rest) // sorted apart: a failed group is cut off its end
+	slices.SortFunc(es, func(a, b hashRef) int { return strings.Compare(a.hash, b.hash) })
 	for len(es) > 0 {
 		k := min(bits.Len(uint(len(es)))-1, len(w.insHashes)-1)
 		args := append(w.args[:0], epoch)
@@ -270,7 +284,7 @@ func (w *signWriter) fold(ctx context.Context) error {
 		es = es[1<<k:]
 	}
 	clear(w.args)
-	_, err = w.conn.ExecContext(ctx, "UPDATE signlog_indexed SET id = ?, folds = folds + 1", last)
+	_, err := w.mark.ExecContext(ctx, last)
 	return err
 }
 

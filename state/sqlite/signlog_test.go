@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -162,22 +163,94 @@ func TestSigningLogFold(t *testing.T) {
 // group-committed as they are there. It reports the process's CPU time per
 // record, which unlike the rate does not depend on the disk's fsync time.
 func BenchmarkRecord(b *testing.B) {
+	s, _ := openBench(b, 0)
+	benchRecord(b, s)
+}
+
+// BenchmarkRecordAged is BenchmarkRecord on a log of a million records
+// (about 250 MB), written and folded as the log writer does: the cost of a
+// record must not grow with the log.
+func BenchmarkRecordAged(b *testing.B) {
+	s, path := openBench(b, 1_000_000)
+	benchRecord(b, s)
+	if st, err := os.Stat(path); err == nil {
+		b.ReportMetric(float64(st.Size())/1e6, "MB")
+	}
+}
+
+// BenchmarkWriteGroup is the log writer alone, writing groups of one size:
+// how its CPU per record falls with the size of the group it commits.
+func BenchmarkWriteGroup(b *testing.B) {
+	for _, size := range []int{1, 8, 32} {
+		b.Run(strconv.Itoa(size), func(b *testing.B) {
+			s, _ := openBench(b, 0)
+			group := make([]*logEntry, size)
+			cpu0 := cpuTime()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += size {
+				for j := range group {
+					group[j] = &logEntry{rec: benchRecordOf(int64(i + j)).Stored()}
+				}
+				if err := s.signw.insertRecords(group); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/record")
+		})
+	}
+}
+
+// openBench opens a store in a new folder with n records written (without
+// waiting for the disk: the benchmark's own records are).
+func openBench(b *testing.B, n int) (*Store, string) {
+	b.Helper()
 	path := filepath.Join(b.TempDir(), "state.db")
 	s, err := Open(b.Context(), path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
+	b.Cleanup(func() { s.Close() })
+	if n == 0 {
+		return s, path
+	}
+	w := s.signw
+	if _, err := w.conn.ExecContext(b.Context(), "PRAGMA synchronous = OFF"); err != nil {
+		b.Fatal(err)
+	}
+	group := make([]*logEntry, maxGroup)
+	for i := 0; i < n; i += len(group) {
+		for j := range group {
+			group[j] = &logEntry{rec: benchRecordOf(-int64(i + j + 1)).Stored()}
+		}
+		if err := w.insertRecords(group); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := w.conn.ExecContext(b.Context(), "PRAGMA synchronous = FULL"); err != nil {
+		b.Fatal(err)
+	}
+	return s, path
+}
+
+// benchRecordOf returns a record as a single signing request makes, with
+// a hash of its own for each i.
+func benchRecordOf(i int64) state.SignRecord {
+	sum := sha256.Sum256(binary.AppendVarint(nil, i))
+	return state.SignRecord{Surface: "worker", Key: "demo/signer-p256", KeyID: "sha256:0123", Client: "127.0.0.1",
+		RequestID: "0b6f2a3c-8a2e-4a57-9e0e-6f1d2c3b4a59", DigestAlg: "SHA-256", Hashes: []string{hex.EncodeToString(sum[:])}, Result: "ok"}
+}
+
+// benchRecord records b.N records from 32 callers at once and reports the
+// process's CPU time per record.
+func benchRecord(b *testing.B, s *Store) {
 	var n atomic.Int64
 	b.SetParallelism(16) // 32 goroutines on two cores
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			sum := sha256.Sum256(binary.AppendVarint(nil, n.Add(1)))
-			r := state.SignRecord{Surface: "worker", Key: "demo/signer-p256", KeyID: "sha256:0123", Client: "127.0.0.1",
-				RequestID: "0b6f2a3c-8a2e-4a57-9e0e-6f1d2c3b4a59", DigestAlg: "SHA-256", Hashes: []string{hex.EncodeToString(sum[:])}, Result: "ok"}
-			if _, err := s.Record(context.Background(), r); err != nil {
+			if _, err := s.Record(context.Background(), benchRecordOf(n.Add(1))); err != nil {
 				b.Error(err)
 				return
 			}
