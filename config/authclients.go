@@ -33,10 +33,20 @@ type AuthorizedClient struct {
 // fields are AuthorizedClientFields.
 const FieldAuthorizedClients = "authorizedClients"
 
+// The fields of one authorized client rule, as SignServer's
+// `authorizedclients` command names its options.
+const (
+	fieldSubjectType  = "matchSubjectWithType"
+	fieldSubjectValue = "matchSubjectWithValue"
+	fieldIssuerType   = "matchIssuerWithType"
+	fieldIssuerValue  = "matchIssuerWithValue"
+	fieldDescription  = "description"
+)
+
 // AuthorizedClientFields are the fields of one rule, as SignServer's
 // `authorizedclients` command names its options.
 func AuthorizedClientFields() []string {
-	return []string{"matchSubjectWithType", "matchSubjectWithValue", "matchIssuerWithType", "matchIssuerWithValue", "description"}
+	return []string{fieldSubjectType, fieldSubjectValue, fieldIssuerType, fieldIssuerValue, fieldDescription}
 }
 
 // Client certificate match types, as SignServer names them.

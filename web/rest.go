@@ -19,6 +19,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/signet-project/signet/internal/plainjson"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -168,16 +169,14 @@ func (s *Server) restResponse(id string, resp *workers.Response) []byte {
 	if len(resp.Metadata) > 0 {
 		meta, _ = json.Marshal(resp.Metadata) // a map of strings always marshals
 	}
-	idJSON, _ := json.Marshal(id)
-	b := make([]byte, 0, 64+enc.EncodedLen(len(resp.Data))+len(idJSON)+len(cert)+len(meta))
+	b := make([]byte, 0, 64+enc.EncodedLen(len(resp.Data))+plainjson.StringLen(id)+plainjson.StringLen(resp.ArchiveID)+len(cert)+len(meta))
 	b = append(b, `{"data":"`...)
 	b = enc.AppendEncode(b, resp.Data)
 	b = append(b, `","requestId":`...)
-	b = append(b, idJSON...)
+	b = plainjson.AppendString(b, id)
 	if resp.ArchiveID != "" {
-		aid, _ := json.Marshal(resp.ArchiveID)
 		b = append(b, `,"archiveId":`...)
-		b = append(b, aid...)
+		b = plainjson.AppendString(b, resp.ArchiveID)
 	}
 	if cert != "" {
 		b = append(b, `,"signerCertificate":"`...)
@@ -210,15 +209,6 @@ func (c *certText) text(cert *x509.Certificate) string {
 	return t
 }
 
-// restWire is RESTRequest as read: data is kept as its JSON text (in the
-// body's buffer), and metaData values are checked one by one, so that an
-// error can name the key whose value is not a string.
-type restWire struct {
-	Data     *restData                  `json:"data"`
-	Encoding string                     `json:"encoding"`
-	MetaData map[string]json.RawMessage `json:"metaData"`
-}
-
 // restRequest is a decoded RESTRequest whose data is still the JSON string
 // literal in the body's buffer.
 type restRequest struct {
@@ -227,81 +217,216 @@ type restRequest struct {
 	MetaData map[string]string
 }
 
-// restData is the data member: its JSON string literal, not a copy. Data
-// given to json.Unmarshal is the caller's, and encoding/json hands an
-// Unmarshaler a slice of it; the buffer is not changed until document.
-type restData struct {
-	lit []byte
-}
-
-func (d *restData) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		return nil
-	}
-	if b[0] != '"' {
-		var v string
-		return json.Unmarshal(b, &v) // the type error, named by field
-	}
-	d.lit = b
-	return nil
-}
-
 // restFields are the members of a REST request, matched as encoding/json
 // matches struct fields (case-insensitively).
-var restFields = []string{"data", "encoding", "metaData"}
+var restFields = [...]string{"data", "encoding", "metaData"}
 
-// anyValue takes any JSON value and keeps nothing: a map of them lists an
-// object's member names without copying the values.
-type anyValue struct{}
-
-func (*anyValue) UnmarshalJSON([]byte) error { return nil }
+// restMember is one member of the request object, as written.
+type restMember struct {
+	key   []byte // the key's literal, quotes included
+	val   []byte // the value's text
+	plain bool   // val is a plain string (plainjson.Scanner.Str)
+}
 
 // decodeREST reads one JSON object with only the known fields, each of its
-// type, and nothing after it, from the body's buffer.
+// type, and nothing after it, from the body's buffer. It reads the body
+// once: the members are delimited by plainjson's Scanner, which checks a
+// plain string (the data member, as clients write it) as it reads it and
+// leaves any other key or value to json.Valid, and then decoded one by one,
+// as encoding/json decodes them into RESTRequest. It answers exactly as
+// json.Unmarshal into the wire struct followed by a second json.Unmarshal
+// into a map of the members did (decodeRESTTwoPass in the tests, which
+// FuzzDecodeRESTAgrees holds it to): syntax errors first; then a data of
+// the wrong type (encoding/json stops there); else the first other member
+// of the wrong type; then the unknown member that sorts first. Keys are
+// matched case-insensitively and a repeated member is read again, as
+// encoding/json does: the last data or encoding wins (null leaves an
+// encoding as it was, and makes data absent), metaData objects are merged
+// and a null one removes them.
 func decodeREST(body []byte) (*restRequest, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, badRequest("The request body is empty: send %s.", restShape)
 	}
-	var req restWire
-	if err := json.Unmarshal(body, &req); err != nil {
-		var (
-			te *json.UnmarshalTypeError
-			se *json.SyntaxError
-		)
-		switch {
-		case errors.As(err, &te) && te.Field == "":
-			return nil, badRequest("The request body is a JSON %s, not an object: send %s.", te.Value, restShape)
-		case errors.As(err, &te):
-			return nil, badRequest("Field %q has the wrong type (%s): data and encoding are strings, metaData maps names to strings.", te.Field, te.Value)
-		case errors.As(err, &se) && strings.Contains(se.Error(), "after top-level value"):
-			// encoding/json has no error type for data after the value.
-			return nil, badRequest("The request body has more after the JSON object: send one object.")
-		}
-		return nil, badRequest("The request body is not valid JSON: send %s.", restShape)
+	var buf [4]restMember
+	members, err := restMembers(body, buf[:0])
+	if err != nil {
+		return nil, err
 	}
-	var members map[string]anyValue
-	json.Unmarshal(body, &members) // an object: the first pass said so
-	for _, k := range slices.Sorted(maps.Keys(members)) {
-		if !slices.ContainsFunc(restFields, func(f string) bool { return strings.EqualFold(f, k) }) {
-			return nil, badRequest("The request has an unknown field %q: use data, encoding and metaData.", k)
+	var (
+		data  []byte // nil: absent or null
+		enc   string
+		meta  map[string]json.RawMessage
+		saved error // the first member of the wrong type but data
+	)
+	for _, m := range members {
+		var err error
+		name := restField(m.key)
+		switch name {
+		case "data":
+			switch m.val[0] {
+			case 'n':
+				data = nil
+			case '"':
+				data = m.val
+			default:
+				var v string
+				return nil, restWrongType(name, json.Unmarshal(m.val, &v))
+			}
+		case "encoding":
+			if m.plain {
+				enc = string(m.val[1 : len(m.val)-1])
+			} else {
+				err = json.Unmarshal(m.val, &enc)
+			}
+		case "metaData":
+			err = json.Unmarshal(m.val, &meta) // merged into meta, as encoding/json does
+		}
+		if err != nil && saved == nil {
+			saved = restWrongType(name, err)
 		}
 	}
-	if req.Data == nil || req.Data.lit == nil {
+	if saved != nil {
+		return nil, saved
+	}
+	unknown, found := "", false // the unknown key that sorts first
+	for _, m := range members {
+		if restField(m.key) == "" {
+			if k := restKey(m.key); !found || k < unknown {
+				unknown, found = k, true
+			}
+		}
+	}
+	if found {
+		return nil, badRequest("The request has an unknown field %q: use data, encoding and metaData.", unknown)
+	}
+	if data == nil {
 		return nil, badRequest("The request has no data field: send the document in data.")
 	}
-	out := &restRequest{data: req.Data.lit, Encoding: req.Encoding}
-	if req.MetaData != nil {
-		out.MetaData = make(map[string]string, len(req.MetaData))
+	out := &restRequest{data: data, Encoding: enc}
+	if meta != nil {
+		out.MetaData = make(map[string]string, len(meta))
 	}
-	for _, k := range slices.Sorted(maps.Keys(req.MetaData)) {
+	for _, k := range slices.Sorted(maps.Keys(meta)) {
 		var v string
-		raw := req.MetaData[k]
+		raw := meta[k]
 		if err := json.Unmarshal(raw, &v); err != nil || string(raw) == "null" {
 			return nil, badRequest("metaData value of %q has the wrong type: send every metadata value as a JSON string.", k)
 		}
 		out.MetaData[k] = v
 	}
 	return out, nil
+}
+
+// restMembers delimits the members of the request object, appending them
+// to ms, and checks that the body is valid JSON. A body that is not an
+// object is refused here, as encoding/json refused it (null is an object
+// without members).
+func restMembers(body []byte, ms []restMember) ([]restMember, error) {
+	p := plainjson.NewScanner(body)
+	if !p.Byte('{') {
+		if !json.Valid(body) {
+			return nil, restSyntaxError(body)
+		}
+		switch bytes.TrimLeft(body, " \t\r\n")[0] {
+		case 'n':
+			return nil, nil
+		case '[':
+			return nil, restNotObject("array")
+		case '"':
+			return nil, restNotObject("string")
+		case 't', 'f':
+			return nil, restNotObject("bool")
+		}
+		return nil, restNotObject("number")
+	}
+	if p.Byte('}') {
+		if !p.End() {
+			return nil, restSyntaxError(body)
+		}
+		return ms, nil
+	}
+	for {
+		k, kValid, ok := p.Value()
+		if !ok || k[0] != '"' || !kValid && !json.Valid(k) || !p.Byte(':') {
+			return nil, restSyntaxError(body)
+		}
+		v, vValid, ok := p.Value()
+		if !ok || !vValid && !json.Valid(v) {
+			return nil, restSyntaxError(body)
+		}
+		if (v[0] == '{' || v[0] == '[') && len(v) >= 2*maxJSONDepth && !json.Valid(body) {
+			// A value valid alone may nest as deep as encoding/json
+			// allows, which the object around it then exceeds.
+			return nil, restSyntaxError(body)
+		}
+		ms = append(ms, restMember{key: k, val: v, plain: vValid})
+		if p.Byte('}') {
+			if !p.End() {
+				return nil, restSyntaxError(body)
+			}
+			return ms, nil
+		}
+		if !p.Byte(',') {
+			return nil, restSyntaxError(body)
+		}
+	}
+}
+
+// maxJSONDepth is how deep encoding/json lets arrays and objects nest (its
+// scanner's maxNestingDepth): a value of fewer than twice as many bytes
+// cannot reach it.
+const maxJSONDepth = 10000
+
+// restSyntaxError words the syntax error of a body that is not valid JSON,
+// found by encoding/json, which checks the syntax before it decodes.
+func restSyntaxError(body []byte) error {
+	var se *json.SyntaxError
+	if err := json.Unmarshal(body, new(struct{})); errors.As(err, &se) && strings.Contains(se.Error(), "after top-level value") {
+		// encoding/json has no error type for data after the value.
+		return badRequest("The request body has more after the JSON object: send one object.")
+	}
+	return badRequest("The request body is not valid JSON: send %s.", restShape)
+}
+
+// restNotObject is the error of a body that is a JSON value of another
+// kind (as encoding/json names them).
+func restNotObject(kind string) error {
+	return badRequest("The request body is a JSON %s, not an object: send %s.", kind, restShape)
+}
+
+// restWrongType words err, encoding/json's error decoding member field
+// alone.
+func restWrongType(field string, err error) error {
+	var te *json.UnmarshalTypeError
+	if !errors.As(err, &te) {
+		return badRequest("The request body is not valid JSON: send %s.", restShape)
+	}
+	return badRequest("Field %q has the wrong type (%s): data and encoding are strings, metaData maps names to strings.", field, te.Value)
+}
+
+// restKey is the text of a key literal, as encoding/json reads it.
+func restKey(lit []byte) string {
+	if in := lit[1 : len(lit)-1]; plainjson.Plain(in) {
+		return string(in)
+	}
+	var k string
+	json.Unmarshal(lit, &k) // valid: restMembers checked it
+	return k
+}
+
+// restField is the field of RESTRequest a key literal names, matched as
+// encoding/json matches them (case-insensitively, after unescaping), or "".
+func restField(lit []byte) string {
+	in := lit[1 : len(lit)-1]
+	if !plainjson.Plain(in) {
+		in = []byte(restKey(lit))
+	}
+	for _, f := range restFields {
+		if bytes.EqualFold(in, []byte(f)) {
+			return f
+		}
+	}
+	return ""
 }
 
 // document decodes the data member in place, in the body's buffer: the

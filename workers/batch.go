@@ -15,6 +15,7 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/internal/plainjson"
 )
 
 // BatchRequest is SignServer's AdES batch signing request.
@@ -241,7 +242,7 @@ func encodeBatch(items []batchItem, sigs [][]byte) ([]byte, error) {
 		largest = max(largest, ders[i])
 		l := len(head) + enc.EncodedLen(ders[i]) + len(mid) + enc.EncodedLen(len(it.digest)) + len(`"}`)
 		if it.id != "" {
-			l += len(idKey) + jsonStringLen(it.id)
+			l += len(idKey) + plainjson.StringLen(it.id)
 		}
 		if i > 0 {
 			l++ // the comma
@@ -271,7 +272,7 @@ func encodeBatch(items []batchItem, sigs [][]byte) ([]byte, error) {
 			b = append(b, '"')
 			if it.id != "" {
 				b = append(b, idKey...)
-				b = appendJSONString(b, it.id)
+				b = plainjson.AppendString(b, it.id)
 			}
 			b = append(b, '}')
 			if len(b) != off[i+1]-off[i] {
@@ -319,37 +320,6 @@ func inChunks(n int, f func(lo, hi int)) {
 	}
 	work()
 	wg.Wait()
-}
-
-// jsonStringLen is the length of appendJSONString(nil, s).
-func jsonStringLen(s string) int {
-	if plainJSON(s) {
-		return len(s) + 2
-	}
-	q, _ := json.Marshal(s) // a string always marshals
-	return len(q)
-}
-
-// plainJSON reports whether s is written in JSON as it is, between quotes.
-func plainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return false
-		}
-	}
-	return true
-}
-
-// appendJSONString appends s as a JSON string; plain ASCII is copied as it
-// is, anything else goes through encoding/json.
-func appendJSONString(b []byte, s string) []byte {
-	if !plainJSON(s) {
-		q, _ := json.Marshal(s) // a string always marshals
-		return append(b, q...)
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // firstError returns the first error of errs that is not nil: the errors

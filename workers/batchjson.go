@@ -10,6 +10,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/signet-project/signet/internal/plainjson"
 )
 
 // batchShape is the request shape named in the errors of decodeBatch.
@@ -387,101 +389,22 @@ func decodeItem(raw []byte, it *BatchItem) error {
 	return nil
 }
 
+// itemKeys are the members of a batch item, as fastItem reads them.
+var itemKeys = []string{"data", "hashingAlgorithm", "customIdentifier"}
+
 // fastItem decodes {"data":"…","hashingAlgorithm":"…","customIdentifier":"…"}
-// (any order, any subset, each key once, exactly so spelt) with strings of
-// printable ASCII without escapes. It reports false for anything else.
+// (any order, any subset, each key once, exactly so spelt) with plain
+// strings (plainjson.Object). It reports false for anything else, which
+// encoding/json decides: an unknown, repeated or differently cased key, an
+// escape, a byte outside printable ASCII.
 func fastItem(b []byte, it *BatchItem) bool {
-	*it = BatchItem{}
-	p := jsonScan{b: b}
-	if !p.byte('{') {
+	var v [3][]byte
+	if !plainjson.Object(b, itemKeys, v[:]) {
+		*it = BatchItem{}
 		return false
 	}
-	if p.byte('}') {
-		p.space()
-		return p.i == len(p.b)
-	}
-	var seen [3]bool
-	for {
-		k, ok := p.str()
-		if !ok || !p.byte(':') {
-			return false
-		}
-		v, ok := p.str()
-		if !ok {
-			return false
-		}
-		var f int
-		switch string(k) { // no allocation: keys are compared, not kept
-		case "data":
-			it.Data, f = string(v), 0
-		case "hashingAlgorithm":
-			it.HashingAlgorithm, f = algorithmName(v), 1
-		case "customIdentifier":
-			it.CustomIdentifier, f = string(v), 2
-		default:
-			return false // unknown or differently cased: encoding/json decides
-		}
-		if seen[f] {
-			return false // a repeated key: encoding/json decides
-		}
-		seen[f] = true
-		if p.byte('}') {
-			p.space()
-			return p.i == len(p.b)
-		}
-		if !p.byte(',') {
-			return false
-		}
-	}
-}
-
-// jsonScan reads the JSON subset fastItem accepts.
-type jsonScan struct {
-	b []byte
-	i int
-}
-
-func (p *jsonScan) space() {
-	for p.i < len(p.b) {
-		switch p.b[p.i] {
-		case ' ', '\t', '\n', '\r':
-			p.i++
-		default:
-			return
-		}
-	}
-}
-
-// byte consumes c after white space if it is next.
-func (p *jsonScan) byte(c byte) bool {
-	p.space()
-	if p.i < len(p.b) && p.b[p.i] == c {
-		p.i++
-		return true
-	}
-	return false
-}
-
-// str reads a string of printable ASCII without escapes and returns its
-// bytes, in p.b: the caller copies what it keeps.
-func (p *jsonScan) str() ([]byte, bool) {
-	if !p.byte('"') {
-		return nil, false
-	}
-	start := p.i
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		switch {
-		case c == '"':
-			s := p.b[start:p.i]
-			p.i++
-			return s, true
-		case c == '\\' || c < 0x20 || c >= 0x80:
-			return nil, false
-		}
-		p.i++
-	}
-	return nil, false
+	*it = BatchItem{Data: string(v[0]), HashingAlgorithm: algorithmName(v[1]), CustomIdentifier: string(v[2])}
+	return true
 }
 
 // algorithmName returns the hashingAlgorithm of a batch item as a string,

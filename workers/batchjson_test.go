@@ -2,8 +2,10 @@ package workers
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
@@ -153,6 +155,28 @@ func TestDecodeBatchExactIdentifiers(t *testing.T) {
 			t.Errorf("%q: %v", tc.id, err)
 		case tc.want != "" && got[0].CustomIdentifier != tc.want:
 			t.Errorf("%q: decoded %q, want %q", tc.id, got[0].CustomIdentifier, tc.want)
+		}
+	}
+}
+
+// BenchmarkDecodeBatch reads a CAdES batch of 1000 SHA-256 digests with
+// identifiers, as the REST batch client sends it.
+func BenchmarkDecodeBatch(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"signatureRequests":[`)
+	for i := range 1000 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"data":"%s","hashingAlgorithm":"SHA-256","customIdentifier":"doc-%d"}`, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{byte(i)}, 32)), i)
+	}
+	sb.WriteString(`]}`)
+	body := sb.String()
+	b.ReportAllocs()
+	for b.Loop() {
+		items, err := decodeBatch(strings.NewReader(body), 1000, 1<<30)
+		if err != nil || len(items) != 1000 {
+			b.Fatal(len(items), err)
 		}
 	}
 }

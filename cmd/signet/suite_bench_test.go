@@ -198,6 +198,19 @@ func BenchmarkHTTPBatchREST(b *testing.B) {
 	benchHTTP(b, 1000, "-c", "4", "-rest", "-batch", "1000", "-clientside")
 }
 
+// BenchmarkHTTPBatchDSM is the same through the Fortanix DSM batch API
+// (raw signatures, HTTP basic credentials on every request), as make
+// bench's http-dsm-batch-p256; an op is one batch.
+func BenchmarkHTTPBatchDSM(b *testing.B) {
+	if _, err := benchKeys(); err != nil { // sets the demo password it uses
+		b.Fatal(err)
+	}
+	if os.Getenv("SIGNET_BENCH_PASSWORD") == "" {
+		b.Setenv("SIGNET_BENCH_PASSWORD", os.Getenv(demo.PasswordEnv))
+	}
+	benchHTTP(b, 1000, "-c", "4", "-api", "dsm", "-user", "bench", "-key", "signer-p256", "-batch", "1000", "-clientside")
+}
+
 // benchHTTP serves the demo configuration in process and runs signet client
 // bench -n b.N with args against it.
 func benchHTTP(b *testing.B, perRequest int, args ...string) {

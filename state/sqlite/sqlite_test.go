@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"modernc.org/sqlite"
 
 	"github.com/signet-project/signet/state"
 )
@@ -349,5 +352,17 @@ func TestCrash(t *testing.T) {
 	}
 	if n, err := c.Count(ctx, "limited"); err != nil || n != 200 {
 		t.Fatalf("after a crash limited counts %d, %v; want 200", n, err)
+	}
+}
+
+// TestCommitsWithFdatasync: on Linux, an open store makes SQLite commit
+// with fdatasync, as SQLite's own builds there do (see useFdatasync).
+func TestCommitsWithFdatasync(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("fdatasync is switched on where the system has it; this checks Linux")
+	}
+	openTest(t)
+	if !sqlite.FdatasyncEnabled() {
+		t.Fatal("SQLite commits with fsync after Open; want fdatasync")
 	}
 }

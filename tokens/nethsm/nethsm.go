@@ -409,8 +409,12 @@ func (t *Token) Keys(ctx context.Context) ([]tokens.KeyInfo, error) {
 const maxBody = 1 << 20
 
 // basicAuth is the HTTP basic Authorization header of user and pass, made
-// once per passphrase rather than for every request.
+// once per passphrase rather than for every request; none without a
+// passphrase.
 func basicAuth(user, pass string) string {
+	if pass == "" {
+		return ""
+	}
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
 }
 
@@ -428,6 +432,12 @@ func (t *Token) do(ctx context.Context, method, path, accept string, body []byte
 		t.mu.Lock()
 		req.Authorization = t.basic
 		t.mu.Unlock()
+		if req.Authorization == "" {
+			// Deactivated (or closed) since the caller got ready, as a
+			// signer held across Deactivate is: the NetHSM would count
+			// the empty passphrase as a failed login of the user.
+			return nil, fmt.Errorf("nethsm token %s: %s: %w", t.name, notActivated, tokens.ErrOffline)
+		}
 	}
 	status, respBody, err := t.api.Send(ctx, req)
 	if err != nil {

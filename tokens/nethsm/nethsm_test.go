@@ -511,3 +511,64 @@ func TestRetries(t *testing.T) {
 func s256Key(t *testing.T) *ecdsa.PublicKey {
 	return nethsmtest.TestKeys(t)["p256"].Public().(*ecdsa.PublicKey)
 }
+
+// TestClose: Close (tokens.Closer: what a reload that drops the token and
+// shutdown call) is Deactivate: the passphrase is forgotten (Offline, and
+// no probe brings the token back), the public keys and chains it cached
+// are dropped, a signer got before sends nothing, and its idle
+// connections are closed (the next exchange opens a new one). The token is made without the validating transport,
+// which does not pass CloseIdleConnections on.
+func TestClose(t *testing.T) {
+	s := newHSM(t)
+	tok, err := New(Options{Name: "close", URL: s.url(), User: opUser, Passphrase: opPass, ProbeInterval: probeEvery, Now: s.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	activeAfterProbe(t, s, tok)
+	sg, err := tok.Signer(ctx, "p256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256([]byte("close"))
+	if _, err := sg.Sign(rand.Reader, d[:], crypto.SHA256); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tok.Chain(ctx, "rsa2048"); err != nil {
+		t.Fatal(err)
+	}
+	conns := s.newConns.Load()
+
+	var closer tokens.Closer = tok
+	if err := closer.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.clock.Advance(probeEvery) // a probe is due: without a passphrase none is made
+	if st := tok.Status(ctx); st.State != tokens.Offline || st.Reason != "deactivated" {
+		t.Errorf("status after Close: %v %q, want Offline, deactivated", st.State, st.Reason)
+	}
+	if _, err := tok.Signer(ctx, "p256"); !errors.Is(err, tokens.ErrOffline) {
+		t.Errorf("Signer after Close: %v, want ErrOffline", err)
+	}
+	// A signer got before Close (a request in flight across a reload)
+	// sends nothing: an empty passphrase would be a failed login of the
+	// user on the NetHSM.
+	if _, err := sg.Sign(rand.Reader, d[:], crypto.SHA256); !errors.Is(err, tokens.ErrOffline) {
+		t.Errorf("a signer of before Close signs: %v, want ErrOffline", err)
+	}
+	tok.mu.Lock()
+	cached := len(tok.publicKey)
+	tok.mu.Unlock()
+	if _, chained := tok.chains.Get("rsa2048", s.clock.Now()); cached != 0 || chained {
+		t.Errorf("after Close the token still holds %d public keys, a chain: %v", cached, chained)
+	}
+	if n := s.newConns.Load(); n != conns {
+		t.Fatalf("%d connections opened after Close, want none", n-conns)
+	}
+	if err := tok.Activate(ctx, opPass); err != nil {
+		t.Fatal(err)
+	}
+	if s.newConns.Load() == conns {
+		t.Error("the token's idle connection served it after Close: want it closed")
+	}
+}

@@ -1,7 +1,6 @@
 package nethsm
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -17,6 +16,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/signet-project/signet/internal/plainjson"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/internal/remote"
 )
@@ -153,15 +153,13 @@ func signBody(mode string, msg []byte) []byte {
 }
 
 // signAnswer returns the signature property of a SignData answer. The
-// answer a NetHSM writes, {"signature":"<base64>"}, is read in one pass;
-// any other shape through encoding/json, so that the same answers are
-// accepted (FuzzSignAnswer holds both to that).
+// answer a NetHSM writes, {"signature":"<base64>"}, is read in one pass
+// (plainjson.Object); any other shape through encoding/json, so that the
+// same answers are accepted (FuzzSignAnswer holds both to that).
 func signAnswer(body []byte) (string, error) {
-	b := bytes.TrimRight(body, " \t\r\n")
-	if v, ok := bytes.CutPrefix(b, []byte(`{"signature":"`)); ok {
-		if v, ok := bytes.CutSuffix(v, []byte(`"}`)); ok && plainString(v) {
-			return string(v), nil
-		}
+	var v [1][]byte
+	if plainjson.Object(body, answerKeys, v[:]) && v[0] != nil {
+		return string(v[0]), nil
 	}
 	var out struct {
 		Signature string `json:"signature"`
@@ -172,16 +170,8 @@ func signAnswer(body []byte) (string, error) {
 	return out.Signature, nil
 }
 
-// plainString reports whether b is the content of a JSON string that needs
-// no unescaping: printable ASCII without quote or backslash.
-func plainString(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
+// answerKeys is the member of a SignData answer.
+var answerKeys = []string{"signature"}
 
 // decodeB64 decodes standard base64, padded or not.
 func decodeB64(s string) ([]byte, error) {

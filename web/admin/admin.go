@@ -147,58 +147,76 @@ func New(opts Options) *Handler {
 // Register adds the admin routes under BasePath to e.
 func (h *Handler) Register(e *echo.Echo) {
 	g := e.Group(BasePath, h.authenticate)
-	for _, r := range h.routes() {
-		g.Add(r.method, r.path, h.requireRole(r.role, r.handler))
-	}
+	h.addRoutes(g)
 	g.Any("", h.notFound)
 	g.Any("/*", h.notFound)
 }
 
+// addRoutes adds every route of routes to g, each behind its role check.
+func (h *Handler) addRoutes(g *echo.Group) {
+	for _, r := range routes {
+		g.Add(r.method, r.path, h.requireRole(r.role, func(c echo.Context) error { return r.handler(h, c) }))
+	}
+}
+
 type route struct {
 	method, path string
-	handler      echo.HandlerFunc // called after requireRole(role)
+	handler      func(*Handler, echo.Context) error // called after requireRole(role)
 	// role is the least role that may call the route: config.RoleAuditor
 	// (reads), config.RoleOperator (token activation), config.RoleAdmin
 	// (everything else). It is declared here only: the API (requireRole)
-	// and the web UI (May, which hides what a user may not use) read it.
+	// and the web UI (May, which hides what a user may not use, through
+	// routeRoles) read it.
 	role string
 }
 
-func (h *Handler) routes() []route {
-	return []route{
-		{http.MethodGet, "/workers", h.listWorkers, config.RoleAuditor},
-		{http.MethodGet, "/workers/:name", h.getWorker, config.RoleAuditor},
-		{http.MethodGet, "/tokens", h.listTokens, config.RoleAuditor},
-		{http.MethodGet, "/tokens/:token", h.getToken, config.RoleAuditor},
-		{http.MethodPost, "/tokens/:token/activate", h.activate, config.RoleOperator},
-		{http.MethodPost, "/tokens/:token/deactivate", h.deactivate, config.RoleOperator},
-		{http.MethodGet, "/tokens/:token/keys", h.listKeys, config.RoleAuditor},
-		{http.MethodPost, "/tokens/:token/keys", h.generateKey, config.RoleAdmin},
-		{http.MethodGet, "/tokens/:token/keys/:alias", h.getKey, config.RoleAuditor},
-		{http.MethodDelete, "/tokens/:token/keys/:alias", h.removeKey, config.RoleAdmin},
-		{http.MethodPost, "/tokens/:token/keys/:alias/test", h.testKey, config.RoleAdmin},
-		{http.MethodPost, "/tokens/:token/keys/:alias/csr", h.csr, config.RoleAdmin},
-		{http.MethodGet, "/tokens/:token/keys/:alias/chain", h.getChain, config.RoleAuditor},
-		{http.MethodPut, "/tokens/:token/keys/:alias/chain", h.putChain, config.RoleAdmin},
-		{http.MethodPost, "/reload", h.reload, config.RoleAdmin},
-		{http.MethodGet, "/workers/:name/properties", h.listProperties, config.RoleAuditor},
-		{http.MethodPut, "/workers/:name/properties/:property", h.setProperty, config.RoleAdmin},
-		{http.MethodDelete, "/workers/:name/properties/:property", h.removeProperty, config.RoleAdmin},
-		{http.MethodPost, "/workers", h.addWorker, config.RoleAdmin},
-		{http.MethodGet, "/audit", h.listAudit, config.RoleAuditor},
-		{http.MethodGet, "/audit/verify", h.getVerify, config.RoleAuditor},
-		{http.MethodPost, "/audit/verify", h.verify, config.RoleAuditor},
-		{http.MethodGet, "/signlog", h.listSignLog, config.RoleAuditor},
-		{http.MethodGet, "/archive/:requestId", h.getArchive, config.RoleAuditor},
-	}
+// routes are the admin API's routes, the same for every Handler.
+var routes = []route{
+	{http.MethodGet, "/workers", (*Handler).listWorkers, config.RoleAuditor},
+	{http.MethodGet, "/workers/:name", (*Handler).getWorker, config.RoleAuditor},
+	{http.MethodGet, "/tokens", (*Handler).listTokens, config.RoleAuditor},
+	{http.MethodGet, "/tokens/:token", (*Handler).getToken, config.RoleAuditor},
+	{http.MethodPost, "/tokens/:token/activate", (*Handler).activate, config.RoleOperator},
+	{http.MethodPost, "/tokens/:token/deactivate", (*Handler).deactivate, config.RoleOperator},
+	{http.MethodGet, "/tokens/:token/keys", (*Handler).listKeys, config.RoleAuditor},
+	{http.MethodPost, "/tokens/:token/keys", (*Handler).generateKey, config.RoleAdmin},
+	{http.MethodGet, "/tokens/:token/keys/:alias", (*Handler).getKey, config.RoleAuditor},
+	{http.MethodDelete, "/tokens/:token/keys/:alias", (*Handler).removeKey, config.RoleAdmin},
+	{http.MethodPost, "/tokens/:token/keys/:alias/test", (*Handler).testKey, config.RoleAdmin},
+	{http.MethodPost, "/tokens/:token/keys/:alias/csr", (*Handler).csr, config.RoleAdmin},
+	{http.MethodGet, "/tokens/:token/keys/:alias/chain", (*Handler).getChain, config.RoleAuditor},
+	{http.MethodPut, "/tokens/:token/keys/:alias/chain", (*Handler).putChain, config.RoleAdmin},
+	{http.MethodPost, "/reload", (*Handler).reload, config.RoleAdmin},
+	{http.MethodGet, "/workers/:name/properties", (*Handler).listProperties, config.RoleAuditor},
+	{http.MethodPut, "/workers/:name/properties/:property", (*Handler).setProperty, config.RoleAdmin},
+	{http.MethodDelete, "/workers/:name/properties/:property", (*Handler).removeProperty, config.RoleAdmin},
+	{http.MethodPost, "/workers", (*Handler).addWorker, config.RoleAdmin},
+	{http.MethodGet, "/audit", (*Handler).listAudit, config.RoleAuditor},
+	{http.MethodGet, "/audit/verify", (*Handler).getVerify, config.RoleAuditor},
+	{http.MethodPost, "/audit/verify", (*Handler).verify, config.RoleAuditor},
+	{http.MethodGet, "/signlog", (*Handler).listSignLog, config.RoleAuditor},
+	{http.MethodGet, "/archive/:requestId", (*Handler).getArchive, config.RoleAuditor},
 }
+
+// routeKey names a route of routes by its method and path pattern.
+type routeKey struct{ method, path string }
+
+// routeRoles is the role of each route of routes, for May, which the web
+// UI asks for every button of every page it renders.
+var routeRoles = func() map[routeKey]string {
+	m := make(map[routeKey]string, len(routes))
+	for _, r := range routes {
+		m[routeKey{r.method, r.path}] = r.role
+	}
+	return m
+}()
 
 // allowed returns the methods of the routes matching path (under
 // BasePath), for a 405.
 func (h *Handler) allowed(path string) []string {
 	segs := strings.Split(strings.Trim(strings.TrimPrefix(path, BasePath), "/"), "/")
 	var out []string
-	for _, r := range h.routes() {
+	for _, r := range routes {
 		pat := strings.Split(strings.Trim(r.path, "/"), "/")
 		if len(pat) != len(segs) {
 			continue
@@ -338,12 +356,8 @@ func (h *Handler) Allowed(user, need string) bool { return allows(h.roles(user),
 // the API declares it ("/tokens/:token/activate"): what the web UI shows
 // a user. An unknown route is refused.
 func (h *Handler) May(user, method, pattern string) bool {
-	for _, r := range h.routes() {
-		if r.method == method && r.path == pattern {
-			return h.Allowed(user, r.role)
-		}
-	}
-	return false
+	role, ok := routeRoles[routeKey{method, pattern}]
+	return ok && h.Allowed(user, role)
 }
 
 // Require refuses who unless one of its roles allows need, as the API

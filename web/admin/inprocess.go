@@ -52,9 +52,7 @@ func (h *Handler) Do(ctx context.Context, who Caller, method, path, contentType 
 				return next(c)
 			}
 		})
-		for _, r := range h.routes() {
-			g.Add(r.method, r.path, h.requireRole(r.role, r.handler))
-		}
+		h.addRoutes(g)
 		g.Any("/*", h.notFound)
 		h.inproc = e
 	})

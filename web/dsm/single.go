@@ -10,6 +10,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/internal/plainjson"
 )
 
 // sign serves POST /crypto/v1/sign: one SignRequest, answered with a
@@ -28,10 +30,10 @@ func (h *Handler) sign(c echo.Context) error {
 		return err
 	}
 	var it []item
-	p := scanner{b: body}
+	p := scanner{plainjson.NewScanner(body)}
 	var one item
 	var name, alg *string
-	if p.object(&one.req, &name, &alg) && p.end() {
+	if p.object(&one.req, &name, &alg) && p.End() {
 		it = []item{one}
 	} else {
 		raw, ok, err := singleBody(c, body, "SignRequest")

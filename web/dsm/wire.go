@@ -10,6 +10,8 @@ import (
 	"strconv"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/internal/plainjson"
 )
 
 // The batch API's own reader and writer. Generic encoding/json decoding of
@@ -58,13 +60,13 @@ type item struct {
 // parseBatch reads a JSON array of sign requests of the common shape, or
 // returns false for encoding/json to read it.
 func parseBatch(b []byte) ([]item, bool) {
-	p := scanner{b: b}
-	if !p.skip('[') {
+	p := scanner{plainjson.NewScanner(b)}
+	if !p.Byte('[') {
 		return nil, false
 	}
 	items := make([]item, 0, bytes.Count(b, []byte(`"hash_alg"`)))
-	if p.skip(']') {
-		return items, p.end()
+	if p.Byte(']') {
+		return items, p.End()
 	}
 	var name, alg *string // shared by items that repeat them
 	for {
@@ -73,59 +75,18 @@ func parseBatch(b []byte) ([]item, bool) {
 			return nil, false
 		}
 		items = append(items, it)
-		if p.skip(']') {
-			return items, p.end()
+		if p.Byte(']') {
+			return items, p.End()
 		}
-		if !p.skip(',') {
+		if !p.Byte(',') {
 			return nil, false
 		}
 	}
 }
 
-// scanner reads JSON of a fixed shape: strings without escapes or
-// non-ASCII bytes, fields named exactly, no field twice.
-type scanner struct {
-	b []byte
-	i int
-}
-
-func (p *scanner) ws() {
-	for p.i < len(p.b) && (p.b[p.i] == ' ' || p.b[p.i] == '\t' || p.b[p.i] == '\n' || p.b[p.i] == '\r') {
-		p.i++
-	}
-}
-
-// skip consumes c after white space.
-func (p *scanner) skip(c byte) bool {
-	p.ws()
-	if p.i < len(p.b) && p.b[p.i] == c {
-		p.i++
-		return true
-	}
-	return false
-}
-
-func (p *scanner) end() bool { p.ws(); return p.i == len(p.b) }
-
-// str reads a string of printable ASCII without escapes.
-func (p *scanner) str() ([]byte, bool) {
-	if !p.skip('"') {
-		return nil, false
-	}
-	start := p.i
-	for p.i < len(p.b) {
-		c := p.b[p.i]
-		switch {
-		case c == '"':
-			p.i++
-			return p.b[start : p.i-1], true
-		case c == '\\' || c < 0x20 || c >= 0x80:
-			return nil, false
-		}
-		p.i++
-	}
-	return nil, false
-}
+// scanner reads JSON of a fixed shape: plain strings (plainjson), fields
+// named exactly, no field twice.
+type scanner struct{ plainjson.Scanner }
 
 // shared returns a *string of s, reusing *prev when it holds s.
 func shared(prev **string, s []byte) *string {
@@ -140,15 +101,15 @@ func shared(prev **string, s []byte) *string {
 // object reads {"key":{"name"|"kid":…},"hash_alg":…,"hash"|"data":…} with
 // the fields in any order, each at most once.
 func (p *scanner) object(r *signRequest, name, alg **string) bool {
-	if !p.skip('{') {
+	if !p.Byte('{') {
 		return false
 	}
-	if p.skip('}') {
+	if p.Byte('}') {
 		return true
 	}
 	for {
-		k, ok := p.str()
-		if !ok || !p.skip(':') {
+		k, ok := p.Str()
+		if !ok || !p.Byte(':') {
 			return false
 		}
 		switch string(k) {
@@ -157,7 +118,7 @@ func (p *scanner) object(r *signRequest, name, alg **string) bool {
 				return false
 			}
 		case "hash_alg", "hash", "data":
-			v, ok := p.str()
+			v, ok := p.Str()
 			if !ok {
 				return false
 			}
@@ -180,10 +141,10 @@ func (p *scanner) object(r *signRequest, name, alg **string) bool {
 		default:
 			return false
 		}
-		if p.skip('}') {
+		if p.Byte('}') {
 			return true
 		}
-		if !p.skip(',') {
+		if !p.Byte(',') {
 			return false
 		}
 	}
@@ -191,15 +152,15 @@ func (p *scanner) object(r *signRequest, name, alg **string) bool {
 
 // key reads {"name":…} or {"kid":…}.
 func (p *scanner) key(r *signRequest, name **string) bool {
-	if !p.skip('{') {
+	if !p.Byte('{') {
 		return false
 	}
-	k, ok := p.str()
-	if !ok || !p.skip(':') {
+	k, ok := p.Str()
+	if !ok || !p.Byte(':') {
 		return false
 	}
-	v, ok := p.str()
-	if !ok || !p.skip('}') {
+	v, ok := p.Str()
+	if !ok || !p.Byte('}') {
 		return false
 	}
 	switch string(k) {
@@ -230,7 +191,7 @@ func appendResults(w []byte, out []itemResult) []byte {
 		}
 		if r.Error != "" {
 			w = append(w, `,"error":`...)
-			w = appendString(w, r.Error)
+			w = plainjson.AppendString(w, r.Error)
 		}
 		w = append(w, '}')
 	}
@@ -239,24 +200,10 @@ func appendResults(w []byte, out []itemResult) []byte {
 
 func appendSignResponse(w []byte, r *signResponse) []byte {
 	w = append(w, `{"kid":`...)
-	w = appendString(w, r.Kid)
+	w = plainjson.AppendString(w, r.Kid)
 	w = append(w, `,"signature":`...)
-	w = appendString(w, r.Signature)
+	w = plainjson.AppendString(w, r.Signature)
 	return append(w, '}')
-}
-
-// appendString appends s as a JSON string, as encoding/json (HTML-safe)
-// writes it.
-func appendString(w []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s)
-			return append(w, b...)
-		}
-	}
-	w = append(w, '"')
-	w = append(w, s...)
-	return append(w, '"')
 }
 
 // resultsSize is about the size of the answer of n items.

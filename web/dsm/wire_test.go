@@ -1,7 +1,10 @@
 package dsm
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -52,5 +55,42 @@ func TestAppendResults(t *testing.T) {
 		if got := appendResults(nil, o); string(got) != "[]\n" {
 			t.Errorf("appendResults(%v) = %q", o, got)
 		}
+	}
+}
+
+// batchBody is a batch of n SHA-256 digests by key name, as clients send.
+func batchBody(n int) []byte {
+	var w []byte
+	w = append(w, '[')
+	for i := range n {
+		if i > 0 {
+			w = append(w, ',')
+		}
+		w = fmt.Appendf(w, `{"key":{"name":"p256"},"hash_alg":"SHA256","hash":"%s"}`, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{byte(i)}, 32)))
+	}
+	return append(w, ']')
+}
+
+// BenchmarkParseBatch reads a batch of 1000 digests.
+func BenchmarkParseBatch(b *testing.B) {
+	body := batchBody(1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if items, ok := parseBatch(body); !ok || len(items) != 1000 {
+			b.Fatal(len(items), ok)
+		}
+	}
+}
+
+// BenchmarkAppendResults writes the answer of a batch of 1000 signatures.
+func BenchmarkAppendResults(b *testing.B) {
+	out := make([]itemResult, 1000)
+	for i := range out {
+		out[i] = itemResult{Status: 200, Body: &signResponse{Kid: "3c1f6f4e-3a9b-4f0e-9a57-5e2f1d8c7b60", Signature: base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{byte(i)}, 72))}}
+	}
+	w := make([]byte, 0, resultsSize(len(out)))
+	b.ReportAllocs()
+	for b.Loop() {
+		w = appendResults(w[:0], out)
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/signet-project/signet/internal/plainjson"
 	"github.com/signet-project/signet/tokens"
 )
 
@@ -235,57 +236,29 @@ func readSignRequest(c echo.Context) (mode string, msg []byte, err error) {
 		return "", nil, fmt.Errorf("the body must be a JSON object with only \"mode\" and \"message\" (%v)", err)
 	}
 	b := buf.Bytes()
-	if m, b64, ok := simpleSignRequest(b); ok && m != "" && b64 != "" {
+	if m, b64, ok := simpleSignRequest(b); ok && m != "" && len(b64) != 0 {
 		enc := base64.StdEncoding
-		if !strings.HasSuffix(b64, "=") && len(b64)%4 != 0 {
+		if !bytes.HasSuffix(b64, []byte("=")) && len(b64)%4 != 0 {
 			enc = base64.RawStdEncoding
 		}
-		if msg, err := enc.DecodeString(b64); err == nil {
-			return m, msg, nil
+		msg := make([]byte, enc.DecodedLen(len(b64)))
+		if n, err := enc.Decode(msg, b64); err == nil {
+			return m, msg[:n], nil
 		}
 	}
 	return decodeSignRequest(bytes.NewReader(b))
 }
 
-// simpleSignRequest reads exactly {"mode":"…","message":"…"} (either
-// order, no white space, strings of printable ASCII without escapes).
-func simpleSignRequest(b []byte) (mode, message string, ok bool) {
-	field := func(name string) (string, bool) {
-		if !bytes.HasPrefix(b, []byte(`"`+name+`":"`)) {
-			return "", false
-		}
-		b = b[len(name)+4:]
-		for i, c := range b {
-			switch {
-			case c == '"':
-				v := string(b[:i])
-				b = b[i+1:]
-				return v, true
-			case c == '\\' || c < 0x20 || c >= 0x80:
-				return "", false
-			}
-		}
-		return "", false
+// simpleSignRequest reads {"mode":"…","message":"…"} (either order,
+// each once, plain strings: plainjson.Object), the message as its base64
+// text, a slice of b.
+func simpleSignRequest(b []byte) (mode string, message []byte, ok bool) {
+	var v [2][]byte
+	if !plainjson.Object(b, signKeys, v[:]) || v[0] == nil || v[1] == nil {
+		return "", nil, false
 	}
-	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
-		return "", "", false
-	}
-	b = b[1 : len(b)-1]
-	first, second := "mode", "message"
-	if bytes.HasPrefix(b, []byte(`"message"`)) {
-		first, second = second, first
-	}
-	v1, ok := field(first)
-	if !ok || len(b) == 0 || b[0] != ',' {
-		return "", "", false
-	}
-	b = b[1:]
-	v2, ok := field(second)
-	if !ok || len(b) != 0 {
-		return "", "", false
-	}
-	if first == "mode" {
-		return v1, v2, true
-	}
-	return v2, v1, true
+	return string(v[0]), v[1], true
 }
+
+// signKeys are the members of a SignRequestData body.
+var signKeys = []string{"mode", "message"}

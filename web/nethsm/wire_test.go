@@ -2,6 +2,7 @@ package nethsm
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 )
 
@@ -17,15 +18,19 @@ func FuzzSimpleSignRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		mode, msg, ok := simpleSignRequest(b)
-		if !ok || mode == "" || msg == "" {
+		if !ok || mode == "" || len(msg) == 0 {
 			return
 		}
 		wantMode, wantMsg, err := decodeSignRequest(bytes.NewReader(b))
 		if err != nil {
 			return // bad base64: readSignRequest falls back to decodeSignRequest
 		}
-		if wantMode != mode || string(wantMsg) == "" {
+		if wantMode != mode || len(wantMsg) == 0 {
 			t.Fatalf("%q: simple %q %q, encoding/json %q %x", b, mode, msg, wantMode, wantMsg)
+		}
+		var want struct{ Message string }
+		if json.Unmarshal(b, &want) != nil || want.Message != string(msg) {
+			t.Fatalf("%q: simple message %q, encoding/json %q", b, msg, want.Message)
 		}
 	})
 }

@@ -173,13 +173,11 @@ func (s *Server) Leaf() *x509.Certificate {
 
 // Config returns the listener's tls.Config: TLS 1.2 or newer, the
 // certificate in force for every handshake, client certificates requested
-// when there is a client CA bundle.
+// when there is a client CA bundle. All of it is in the config that
+// GetConfigForClient makes for each handshake from what is in force, which
+// the handshake uses instead of this one.
 func (s *Server) Config() *tls.Config {
 	return &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return s.cur.Load().cert, nil
-		},
 		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
 			l := s.cur.Load()
 			c := &tls.Config{
@@ -195,6 +193,5 @@ func (s *Server) Config() *tls.Config {
 			}
 			return c, nil
 		},
-		NextProtos: []string{"h2", "http/1.1"},
 	}
 }

@@ -1,0 +1,250 @@
+// Package plainjson reads and writes, without encoding/json, the JSON that
+// Signet's hot paths exchange: objects of a few known members whose strings
+// are plain, ASCII without escapes, such as base64, key names and
+// algorithm names. It is the one definition of that subset for every
+// hand-written reader and writer (the DSM batch API, SignServer's batch
+// requests, the NetHSM sign request and answer on both sides), each of which
+// hands anything else to encoding/json, so that what is accepted, refused and
+// written does not change.
+//
+// Plain means a string that encoding/json reads as exactly its bytes and
+// that needs no UTF-8 check: bytes 0x20 to 0x7f (DEL included, which JSON
+// does not escape) other than '"' and '\\'. A byte outside that set is not
+// an error here: it sends the value to encoding/json.
+//
+// The package imports nothing of Signet's, so that web/, workers/ and
+// tokens/ may all use it.
+package plainjson
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// Plain reports whether b, the text of a JSON string between its quotes,
+// is plain: encoding/json reads it as exactly these bytes.
+func Plain(b []byte) bool {
+	for _, c := range b {
+		if !plain(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func plain(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
+
+// safe reports whether encoding/json writes s between quotes as it is:
+// plain, and none of the characters its HTML-safe output escapes (<, >, &).
+func safe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !plain(c) || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
+
+// AppendString appends s as a JSON string, byte for byte as encoding/json
+// writes it (HTML-safe): a plain string is copied between quotes, anything
+// else is written by encoding/json.
+func AppendString(w []byte, s string) []byte {
+	if !safe(s) {
+		q, _ := json.Marshal(s) // a string always marshals
+		return append(w, q...)
+	}
+	w = append(w, '"')
+	w = append(w, s...)
+	return append(w, '"')
+}
+
+// StringLen is len(AppendString(nil, s)), without writing a plain string.
+func StringLen(s string) int {
+	if safe(s) {
+		return len(s) + 2
+	}
+	q, _ := json.Marshal(s) // a string always marshals
+	return len(q)
+}
+
+// Scanner reads JSON of a fixed shape from a byte slice: the caller says
+// what comes next (Byte, Str), and every method reports false, consuming
+// what it read, when the input is not that. White space is JSON's (space,
+// tab, CR, LF) and is allowed wherever JSON allows it.
+type Scanner struct {
+	b []byte
+	i int
+}
+
+// NewScanner returns a Scanner at the start of b.
+func NewScanner(b []byte) Scanner { return Scanner{b: b} }
+
+// Space skips white space.
+func (s *Scanner) Space() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// Byte consumes c, after white space, if it is next.
+func (s *Scanner) Byte(c byte) bool {
+	s.Space()
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// End reports whether nothing but white space is left.
+func (s *Scanner) End() bool {
+	s.Space()
+	return s.i == len(s.b)
+}
+
+// Str reads a plain string, after white space, and returns its text
+// between the quotes: a slice of the input, which the caller copies if it
+// keeps it. An empty string is an empty slice, not nil.
+func (s *Scanner) Str() ([]byte, bool) {
+	if !s.Byte('"') {
+		return nil, false
+	}
+	start := s.i
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		if c == '"' {
+			s.i++
+			return s.b[start : s.i-1 : s.i-1], true
+		}
+		if !plain(c) {
+			return nil, false
+		}
+		s.i++
+	}
+	return nil, false
+}
+
+// Value reads one JSON value of any kind, after white space, and returns
+// its text. A plain string is read as Str reads it and reported valid; any
+// other value is only delimited, not checked (strings to their closing
+// quote, past escapes; objects and arrays by the nesting of their brackets;
+// literals up to the next delimiter), and valid is false: the caller checks
+// it with json.Valid if it has not. ok is false when no value ends before
+// the input does.
+func (s *Scanner) Value() (raw []byte, valid, ok bool) {
+	s.Space()
+	start := s.i
+	if s.i < len(s.b) && s.b[s.i] == '"' {
+		if _, ok := s.Str(); ok {
+			return s.b[start:s.i], true, true
+		}
+		s.i = start
+	}
+	depth := 0
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case '"':
+			if !s.skipString() {
+				return nil, false, false
+			}
+			if depth == 0 {
+				return s.b[start:s.i], false, true
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 { // the end of the enclosing object or array
+				return s.b[start:s.i], false, s.i > start
+			}
+			if depth--; depth == 0 {
+				s.i++
+				return s.b[start:s.i], false, true
+			}
+		case ',', ':', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return s.b[start:s.i], false, s.i > start
+			}
+		}
+		s.i++
+	}
+	return s.b[start:], false, depth == 0 && s.i > start
+}
+
+// skipString moves past the string whose opening quote is at s.i: to the
+// first quote after it that an even number of backslashes precede.
+func (s *Scanner) skipString() bool {
+	i := s.i + 1
+	for {
+		j := bytes.IndexByte(s.b[i:], '"')
+		if j < 0 {
+			return false
+		}
+		i += j
+		n := 0
+		for k := i - 1; s.b[k] == '\\'; k-- {
+			n++
+		}
+		i++
+		if n%2 == 0 {
+			s.i = i
+			return true
+		}
+	}
+}
+
+// Object reads b as one JSON object of plain string members, and nothing
+// after it but white space. Each key must be one of names, spelt exactly
+// (encoding/json would also match other cases), and appear at most once
+// (encoding/json would keep the last); vals[i] is set to the text of
+// names[i]'s value, a slice of b, or nil when the member is absent. It
+// reports false for any other input, which the caller hands to
+// encoding/json: an unknown key, whether encoding/json ignores or refuses
+// it, is the caller's rule. vals must be as long as names.
+func Object(b []byte, names []string, vals [][]byte) bool {
+	clear(vals)
+	s := Scanner{b: b}
+	if !s.Byte('{') {
+		return false
+	}
+	if s.Byte('}') {
+		return s.End()
+	}
+	for {
+		k, ok := s.Str()
+		if !ok || !s.Byte(':') {
+			return false
+		}
+		v, ok := s.Str()
+		if !ok {
+			return false
+		}
+		i := index(names, k)
+		if i < 0 || vals[i] != nil {
+			return false
+		}
+		vals[i] = v
+		if s.Byte('}') {
+			return s.End()
+		}
+		if !s.Byte(',') {
+			return false
+		}
+	}
+}
+
+// index is the index of k in names, or -1; the comparison does not
+// allocate.
+func index(names []string, k []byte) int {
+	for i, n := range names {
+		if n == string(k) {
+			return i
+		}
+	}
+	return -1
+}

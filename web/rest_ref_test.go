@@ -1,0 +1,150 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// decodeRESTTwoPass is decodeREST as it was before it read the body in one
+// pass: json.Unmarshal into the wire struct, then again into a map to find
+// unknown members. It is the reference the one-pass decodeREST must agree
+// with, answer for answer and sentence for sentence (TestDecodeRESTAgrees,
+// FuzzDecodeRESTAgrees).
+func decodeRESTTwoPass(body []byte) (*restRequest, error) {
+	type refWire struct {
+		Data     *refDataU                  `json:"data"`
+		Encoding string                     `json:"encoding"`
+		MetaData map[string]json.RawMessage `json:"metaData"`
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, badRequest("The request body is empty: send %s.", restShape)
+	}
+	var req refWire
+	if err := json.Unmarshal(body, &req); err != nil {
+		var (
+			te *json.UnmarshalTypeError
+			se *json.SyntaxError
+		)
+		switch {
+		case errors.As(err, &te) && te.Field == "":
+			return nil, badRequest("The request body is a JSON %s, not an object: send %s.", te.Value, restShape)
+		case errors.As(err, &te):
+			return nil, badRequest("Field %q has the wrong type (%s): data and encoding are strings, metaData maps names to strings.", te.Field, te.Value)
+		case errors.As(err, &se) && strings.Contains(se.Error(), "after top-level value"):
+			return nil, badRequest("The request body has more after the JSON object: send one object.")
+		}
+		return nil, badRequest("The request body is not valid JSON: send %s.", restShape)
+	}
+	var members map[string]refAny
+	json.Unmarshal(body, &members) // an object: the first pass said so
+	for _, k := range slices.Sorted(maps.Keys(members)) {
+		if !slices.ContainsFunc([]string{"data", "encoding", "metaData"}, func(f string) bool { return strings.EqualFold(f, k) }) {
+			return nil, badRequest("The request has an unknown field %q: use data, encoding and metaData.", k)
+		}
+	}
+	if req.Data == nil || req.Data.lit == nil {
+		return nil, badRequest("The request has no data field: send the document in data.")
+	}
+	out := &restRequest{data: req.Data.lit, Encoding: req.Encoding}
+	if req.MetaData != nil {
+		out.MetaData = make(map[string]string, len(req.MetaData))
+	}
+	for _, k := range slices.Sorted(maps.Keys(req.MetaData)) {
+		var v string
+		raw := req.MetaData[k]
+		if err := json.Unmarshal(raw, &v); err != nil || string(raw) == "null" {
+			return nil, badRequest("metaData value of %q has the wrong type: send every metadata value as a JSON string.", k)
+		}
+		out.MetaData[k] = v
+	}
+	return out, nil
+}
+
+// refDataU is the old restData: the data member's literal, not a copy.
+type refDataU struct{ lit []byte }
+
+func (d *refDataU) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	if b[0] != '"' {
+		var v string
+		return json.Unmarshal(b, &v)
+	}
+	d.lit = b
+	return nil
+}
+
+// refAny takes any JSON value and keeps nothing.
+type refAny struct{}
+
+func (*refAny) UnmarshalJSON([]byte) error { return nil }
+
+// restAgreeSeeds are bodies on which the one-pass decodeREST and the
+// two-pass reference must answer alike: repeated and differently cased
+// members, unknown members, wrong types in every order, syntax errors.
+var restAgreeSeeds = []string{
+	`{"data":"x"}`, ` {"data" : "YQ==" , "encoding":"BASE64", "metaData":{"K":"v"}} `,
+	`{"data":"a\"b\u00e9"}`, `{"d\u0061ta":"x"}`, `{"DATA":"x"}`, `{"Data":"x","data":"y"}`, `{"data":"x","DATA":null}`,
+	`{"data":"x","data":"y"}`, `{"data":5,"data":"y"}`, `{"data":"x","data":5}`, `{"data":null}`, `{}`, `null`, ` null `,
+	`{"encoding":5,"data":5}`, `{"encoding":5,"metaData":[]}`, `{"metaData":"x","encoding":true}`, `{"encoding":5,"data":"x"}`,
+	`{"encoding":"BASE64","encoding":null,"data":"x"}`, `{"encoding":"a","ENCODING":"b","data":"x"}`,
+	`{"metaData":{"a":"1"},"metaData":{"b":"2"},"data":"x"}`, `{"metaData":{"a":"1"},"metadata":null,"data":"x"}`,
+	`{"metaData":{"a":"1","a":"2"},"data":"x"}`, `{"metaData":{"a":1},"data":"x"}`, `{"metaData":{"b":1,"a":null},"data":"x"}`,
+	`{"data":"x","zz":1,"aa":2}`, `{"data":5,"zz":1}`, `{"zz":1,"encoding":5,"data":"x"}`, `{"":1,"data":"x"}`, "{\"\xff\":1,\"data\":\"x\"}",
+	`{"\u017Fata":"x"}`, `{"data\u0000":"x"}`, `{"dat\u0061":"x","DAT\u0041":"y"}`, `{"ENCODİNG":"x","data":"y"}`, "{\"da\xffta\":\"x\"}",
+	`{"data":{"a":[1,2]}}`, `{"data":[1]}`, `{"data":true}`, `{"data":-1.5e3}`, `{"metaData":5,"data":"x"}`,
+	`[]`, `[1,2]`, `"str"`, `5`, `true`, `false`, `{"data":"x"} {}`, `{"data":"x"}]`, `{"data":"x",}`, `{"data":"x"`, `{"data":"x}`,
+	`{"data" "x"}`, `{data:"x"}`, `{"data":tru}`, `{"data":"x"}x`, `[1] x`, `{"data":"a\qb"}`, "{\"data\":\"a\x01b\"}",
+	"{\"data\":\"a\xffb\"}", `{"data":"\ud800"}`, "\t\n{\"data\":\"x\"}\r\n", `{"metaData":{"a":"1"} , "data":"x" , "encoding":"NONE"}`,
+	"\u00a0", ` `, ``, "{\"data\":\"x\"}\u00a0",
+}
+
+// agreeREST checks decodeREST against decodeRESTTwoPass on one body.
+func agreeREST(t *testing.T, body []byte) {
+	t.Helper()
+	want, werr := decodeRESTTwoPass(bytes.Clone(body))
+	got, err := decodeREST(bytes.Clone(body))
+	if (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() {
+		t.Fatalf("%q: decodeREST error %v, the two-pass reference %v", body, err, werr)
+	}
+	if err == nil && (!bytes.Equal(got.data, want.data) || got.Encoding != want.Encoding || !reflect.DeepEqual(got.MetaData, want.MetaData)) {
+		t.Fatalf("%q: decodeREST %q %q %v, the two-pass reference %q %q %v", body, got.data, got.Encoding, got.MetaData, want.data, want.Encoding, want.MetaData)
+	}
+}
+
+func TestDecodeRESTAgrees(t *testing.T) {
+	t.Parallel()
+	for _, s := range restAgreeSeeds {
+		agreeREST(t, []byte(s))
+	}
+}
+
+// FuzzDecodeRESTAgrees holds the one-pass decodeREST to the two passes of
+// encoding/json it replaced.
+func FuzzDecodeRESTAgrees(f *testing.F) {
+	for _, s := range restAgreeSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(agreeREST)
+}
+
+// TestDecodeRESTDepth: a member nested as deep as encoding/json allows
+// alone makes the object around it too deep, as the two passes found.
+func TestDecodeRESTDepth(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{9999, 10000} {
+		for _, body := range []string{
+			`{"data":"x","zz":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}`,
+			`{"data":"x","metaData":` + strings.Repeat(`{"a":`, n-1) + `{}` + strings.Repeat("}", n-1) + `}`,
+		} {
+			agreeREST(t, []byte(body))
+		}
+	}
+}
