@@ -173,8 +173,8 @@ func TestSigningLogFoldDuplicateHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.unindexed != 0 {
-		t.Fatalf("%d hashes unindexed; want the fold to have run", s.unindexed)
+	if s.signw.unindexed != 0 {
+		t.Fatalf("%d hashes unindexed; want the fold to have run", s.signw.unindexed)
 	}
 	got, err := s.Search(t.Context(), state.SignQuery{Hash: hs[0]})
 	if err != nil || len(got) != 1 || got[0].ID != r.ID || len(got[0].Hashes) != foldAt {
