@@ -506,7 +506,7 @@ var (
 		{"dsm.(*Handler).batchSign", "server: the DSM batch handler"},
 		{"web/auth.(*Authenticator).Decide", "server: HTTP basic credentials (bcrypt on a new server's first checks)"},
 		{"sqlite.(*Store).logWriter", "server: the signing log writer (one record of 1000 hashes per batch)"},
-		{"sqlite.(*Store).fold", "server: the signing log's hash index, written every 8192 hashes"},
+		{"sqlite.(*signWriter).fold", "server: the signing log's hash index, written every foldAt (8192) hashes"},
 		{"net/http.(*persistConn).readLoop", "client: net/http transport, reading"},
 		{"runtime.mallocgc", "allocation (all callers)"},
 		{"runtime.gcBgMarkWorker", "garbage collector, background"},
