@@ -320,12 +320,21 @@ const DefaultGCPercent = 400
 // calls it, and so does make bench's floor server, so that the floor
 // compares HTTP paths and not two GC settings.
 func SetGCPercent(log *slog.Logger) {
-	if v := os.Getenv("GOGC"); v != "" {
-		log.Debug("garbage collector", "GOGC", v)
-		return
+	v, fromEnv := GOGC()
+	if !fromEnv {
+		debug.SetGCPercent(DefaultGCPercent)
 	}
-	debug.SetGCPercent(DefaultGCPercent)
-	log.Debug("garbage collector", "GOGC", DefaultGCPercent)
+	log.Debug("garbage collector", "GOGC", v)
+}
+
+// GOGC is the GOGC signet serve runs with in this environment: the
+// environment's GOGC (fromEnv), else DefaultGCPercent. make bench runs its
+// in-process cases with it.
+func GOGC() (v string, fromEnv bool) {
+	if v := os.Getenv("GOGC"); v != "" {
+		return v, true
+	}
+	return strconv.Itoa(DefaultGCPercent), false
 }
 
 // nextPort suggests the address after addr, for the message about a busy

@@ -450,13 +450,10 @@ func testBinary(ctx context.Context, bin, dir string, args ...string) *exec.Cmd 
 	return cmd
 }
 
-// serveGOGC is the GOGC signet serve runs with here (server.SetGCPercent):
-// the environment's, else server.DefaultGCPercent.
+// serveGOGC is the GOGC signet serve runs with here (server.GOGC).
 func serveGOGC() string {
-	if v := os.Getenv("GOGC"); v != "" {
-		return v
-	}
-	return strconv.Itoa(signetserver.DefaultGCPercent)
+	v, _ := signetserver.GOGC()
+	return v
 }
 
 // profiled names a function of a CPU profile and what it stands for.
