@@ -32,7 +32,16 @@ func Plain(b []byte) bool {
 	return true
 }
 
-func plain(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
+func plain(c byte) bool { return plainByte[c] }
+
+// plainByte says which bytes a plain string holds: one load per byte in
+// the scanning loops.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // safe reports whether encoding/json writes s between quotes as it is:
 // plain, and none of the characters its HTML-safe output escapes (<, >, &).
@@ -114,17 +123,16 @@ func (s *Scanner) Str() ([]byte, bool) {
 	if !s.Byte('"') {
 		return nil, false
 	}
-	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
+	b := s.b[s.i:]
+	for i, c := range b {
+		if plainByte[c] {
+			continue
+		}
 		if c == '"' {
-			s.i++
-			return s.b[start : s.i-1 : s.i-1], true
+			s.i += i + 1
+			return b[:i:i], true
 		}
-		if !plain(c) {
-			return nil, false
-		}
-		s.i++
+		return nil, false
 	}
 	return nil, false
 }
