@@ -3,9 +3,11 @@
 // are plain, ASCII without escapes, such as base64, key names and
 // algorithm names. It is the one definition of that subset for every
 // hand-written reader and writer (the DSM batch API, SignServer's batch
-// requests, the NetHSM sign request and answer on both sides), each of which
-// hands anything else to encoding/json, so that what is accepted, refused and
-// written does not change.
+// requests, the NetHSM sign request and answer on both sides, the REST
+// answer's strings), each of which hands anything else to encoding/json, so
+// that what is accepted, refused and written does not change. Value also
+// delimits values of any kind, for a reader (the REST request body) that
+// checks what is not plain with json.Valid.
 //
 // Plain means a string that encoding/json reads as exactly its bytes and
 // that needs no UTF-8 check: bytes 0x20 to 0x7f (DEL included, which JSON
