@@ -21,6 +21,9 @@ package plainjson
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Plain reports whether b, the text of a JSON string between its quotes,
@@ -76,6 +79,47 @@ func StringLen(s string) int {
 	}
 	q, _ := json.Marshal(s) // a string always marshals
 	return len(q)
+}
+
+// Exact reports whether the JSON string literal raw (valid JSON, quotes
+// included) decodes to exactly the text its writer sent: it is valid UTF-8
+// and every \u escape of a surrogate is one of a pair (encoding/json turns
+// anything else into U+FFFD). A batch identifier echoed to the client and a
+// REST document signed as sent must be exact.
+func Exact(raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return false
+	}
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
+		return rune(v), err == nil
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		r, ok := hex4(i)
+		if !ok {
+			i++ // another escape: skip its letter
+			continue
+		}
+		switch {
+		case utf16.IsSurrogate(r) && r < 0xDC00:
+			lo, ok := hex4(i + 6)
+			if !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return false
+			}
+			i += 11
+		case utf16.IsSurrogate(r):
+			return false
+		default:
+			i += 5
+		}
+	}
+	return true
 }
 
 // Scanner reads JSON of a fixed shape from a byte slice: the caller says
