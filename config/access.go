@@ -144,9 +144,8 @@ func tokenKeys(file, dir string, pos Pos, n *yaml.Node, ps *Problems) []KeyPolic
 // authorizedClients reads an authorizedClients list (of a worker or a
 // user).
 func authorizedClients(file string, pos Pos, n *yaml.Node, ps *Problems) []AuthorizedClient {
-	fields := AuthorizedClientFields()
 	if n.Kind != yaml.SequenceNode {
-		ps.add(pos, "Set %s to a list of rules with %s, %s and %s.", FieldAuthorizedClients, fields[0], fields[1], fields[3])
+		ps.add(pos, "Set %s to a list of rules with %s, %s and %s.", FieldAuthorizedClients, fieldSubjectType, fieldSubjectValue, fieldIssuerValue)
 		return nil
 	}
 	var out []AuthorizedClient
@@ -154,17 +153,25 @@ func authorizedClients(file string, pos Pos, n *yaml.Node, ps *Problems) []Autho
 		item = deref(item)
 		r := AuthorizedClient{Pos: Pos{file, item.Line}}
 		if item.Kind != yaml.MappingNode {
-			ps.add(r.Pos, "Each authorized client is a mapping with %s, %s and %s.", fields[0], fields[1], fields[3])
+			ps.add(r.Pos, "Each authorized client is a mapping with %s, %s and %s.", fieldSubjectType, fieldSubjectValue, fieldIssuerValue)
 			continue
 		}
 		for _, e := range entries(file, item, ps) {
 			v, _ := scalar(e.val)
-			target := map[string]*string{fields[0]: &r.SubjectType, fields[1]: &r.SubjectValue, fields[2]: &r.IssuerType, fields[3]: &r.IssuerValue, fields[4]: &r.Description}[e.key]
-			if target == nil {
-				ps.add(e.pos, "Unknown authorized client field %q: %s.", e.key, hint(e.key, fields))
-				continue
+			switch e.key {
+			case fieldSubjectType:
+				r.SubjectType = v
+			case fieldSubjectValue:
+				r.SubjectValue = v
+			case fieldIssuerType:
+				r.IssuerType = v
+			case fieldIssuerValue:
+				r.IssuerValue = v
+			case fieldDescription:
+				r.Description = v
+			default:
+				ps.add(e.pos, "Unknown authorized client field %q: %s.", e.key, hint(e.key, AuthorizedClientFields()))
 			}
-			*target = v
 		}
 		if msg := r.check(); msg != "" {
 			ps.add(r.Pos, "%s", msg)
@@ -230,7 +237,8 @@ func accessRules() []workerRule {
 			case c.Server.TLS == nil || c.Server.TLS.ClientCAs == "":
 				return authPos(w), "AUTHTYPE CLIENTCERT needs TLS with client certificates: set server tls cert, key and clientCAs, or set AUTHTYPE NOAUTH or USERNAME_PASSWORD."
 			case len(w.AuthorizedClients) == 0:
-				return authPos(w), "AUTHTYPE CLIENTCERT authorizes the clients listed in authorizedClients, and the list is empty: add a rule (matchSubjectWithType, matchSubjectWithValue, matchIssuerWithValue)."
+				return authPos(w), fmt.Sprintf("AUTHTYPE CLIENTCERT authorizes the clients listed in %s, and the list is empty: add a rule (%s, %s, %s).",
+					FieldAuthorizedClients, fieldSubjectType, fieldSubjectValue, fieldIssuerValue)
 			}
 			return Pos{}, ""
 		},

@@ -189,7 +189,9 @@ func TestArchiveRefusal(t *testing.T) {
 }
 
 // TestPurgeArchive: each worker's items older than its ARCHIVE_RETENTION
-// at the time given are deleted; a worker without retention keeps its own.
+// at the time given are deleted; a worker without retention keeps its own,
+// and so are kept the items of a worker no longer configured (retention is
+// a property of a configured worker; SignServer keeps archives for ever).
 func TestPurgeArchive(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -222,21 +224,24 @@ workers:
 	sign("Day", "d-old", t0)
 	sign("Day", "d-new", t0.Add(20*time.Hour))
 	sign("Plain", "p", t0)
+	if err := arch.Put(t.Context(), state.ArchiveItem{RequestID: "gone-old", Worker: "Gone", Time: t0, Response: []byte("sig")}); err != nil {
+		t.Fatal(err) // of a worker with ARCHIVE_RETENTION removed from the configuration since
+	}
 	tests := []struct {
 		at      time.Time
 		deleted int64
 		left    []string
 	}{
-		{t0.Add(23 * time.Hour), 0, []string{"k-old", "d-old", "d-new"}},
-		{t0.Add(24*time.Hour + time.Nanosecond), 1, []string{"k-old", "d-new"}},
-		{t0.Add(100 * 24 * time.Hour), 1, []string{"k-old"}},
+		{t0.Add(23 * time.Hour), 0, []string{"k-old", "d-old", "d-new", "gone-old"}},
+		{t0.Add(24*time.Hour + time.Nanosecond), 1, []string{"k-old", "d-new", "gone-old"}},
+		{t0.Add(100 * 24 * time.Hour), 1, []string{"k-old", "gone-old"}},
 	}
 	for _, tt := range tests {
 		n, err := workers.PurgeArchive(t.Context(), set, tt.at)
 		if err != nil || n != tt.deleted {
 			t.Errorf("purge at %v: %d, %v; want %d", tt.at, n, err, tt.deleted)
 		}
-		for _, id := range []string{"k-old", "d-old", "d-new"} {
+		for _, id := range []string{"k-old", "d-old", "d-new", "gone-old"} {
 			items, _ := arch.Get(t.Context(), id)
 			if want := strings.Contains(strings.Join(tt.left, " "), id); (len(items) == 1) != want {
 				t.Errorf("after the purge at %v, %s archived: %v, want %v", tt.at, id, len(items) == 1, want)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -222,7 +223,8 @@ func (b refusalBound) after(limiter string) {
 // TestClientCertificateUsers checks, over real TLS connections, that the
 // admin API and both vendor APIs take a user's client certificate as they
 // take its password: a matching certificate acts as the user with the
-// user's roles; another CA's, an expired one and an unknown one get 403;
+// user's roles (what it signs verifies with the key's public key, over the
+// digest sent); another CA's, an expired one and an unknown one get 403;
 // no credentials 401 with a challenge; basic auth works as before; and
 // every refusal of a certificate or a role is audited with the user (or
 // the certificate), the client address and the reason.
@@ -243,6 +245,7 @@ func TestClientCertificateUsers(t *testing.T) {
 		action, target, actor, reason string
 	}
 	certActor := func(name string) string { return auth.CertName(s.certs[name].Leaf) }
+	signerP256 := demoPublicKeys(t, vendorClient{t: t, base: s.url, rt: http.DefaultTransport}, s.password)["signer-p256"].(*ecdsa.PublicKey)
 	tests := []struct {
 		name               string
 		cred, method, path string
@@ -330,6 +333,16 @@ func TestClientCertificateUsers(t *testing.T) {
 			}
 			if tt.want == http.StatusUnauthorized && resp.Header.Get("WWW-Authenticate") == "" {
 				t.Error("401 without WWW-Authenticate")
+			}
+			if tt.want == http.StatusOK && (tt.path == dsmPath || tt.path == nethsmURL) {
+				// Both APIs answer {"signature": base64}: ECDSA in ASN.1
+				// over the digest sent.
+				var signed struct {
+					Signature []byte `json:"signature"`
+				}
+				if err := json.Unmarshal(body, &signed); err != nil || !ecdsa.VerifyASN1(signerP256, digest[:], signed.Signature) {
+					t.Errorf("%s: the signature does not verify with signer-p256 over the digest sent (%v)", body, err)
+				}
 			}
 			if tt.audit == nil {
 				return

@@ -413,12 +413,13 @@ func demoWithLimitedUser(t *testing.T) (*signet, demo.Files) {
 	return runSignet(t, files.Dir, "127.0.0.1:0", "--config", files.Config), files
 }
 
-// demoPublicKeys reads the demo signer certificates' public keys.
-func demoPublicKeys(t *testing.T, c vendorClient) map[string]crypto.PublicKey {
+// demoPublicKeys reads the demo signer certificates' public keys, as the
+// demo user operator with password.
+func demoPublicKeys(t *testing.T, c vendorClient, password string) map[string]crypto.PublicKey {
 	t.Helper()
 	out := map[string]crypto.PublicKey{}
 	for _, alias := range []string{"signer-p256", "signer-rsa3072"} {
-		code, body := c.do(http.MethodGet, "/api/v1/keys/"+alias+"/cert", "operator:"+vendorPassword, "application/octet-stream", nil)
+		code, body := c.do(http.MethodGet, "/api/v1/keys/"+alias+"/cert", "operator:"+password, "application/octet-stream", nil)
 		if code != http.StatusOK {
 			t.Fatalf("GET cert of %s: %d %s", alias, code, body)
 		}
@@ -447,7 +448,7 @@ func TestDSMAPIOnDemo(t *testing.T) {
 	tr := apitest.NewTransport(spec, nil)
 	c := vendorClient{t: t, base: a.url, rt: tr}
 	nc := vendorClient{t: t, base: a.url, rt: http.DefaultTransport}
-	pubs := demoPublicKeys(t, nc)
+	pubs := demoPublicKeys(t, nc, vendorPassword)
 
 	code, body := c.do(http.MethodPost, "/sys/v1/session/auth", "demo:wrong", "", nil)
 	if code != http.StatusUnauthorized {
@@ -621,7 +622,7 @@ func TestNetHSMAPIOnDemo(t *testing.T) {
 	tr := apitest.NewTransport(spec, nil)
 	c := vendorClient{t: t, base: a.url, rt: tr}
 	op := "operator:" + vendorPassword
-	pubs := demoPublicKeys(t, c)
+	pubs := demoPublicKeys(t, c, vendorPassword)
 
 	// The operator's keys: list names the two signer keys: the list offers
 	// those, not tsa-p256, which it may not use.

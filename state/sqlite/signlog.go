@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,23 +17,48 @@ import (
 // The signing log is written by one goroutine that commits the records
 // waiting together in one transaction (group commit): a record per
 // signature must not cost an fsync per signature under load, yet Record
-// returns only once its record is on disk.
+// returns only once its record is on disk. The commit's fsync is most of a
+// small group's CPU (about 100 µs on a virtual disk, whatever it writes).
+//
+// A group is written by a few multi-row INSERTs (one per power of two in
+// its size) on the writer's own connection, into the signlog table and its
+// time index only: a record's hashes stay in its hashes column.
 //
 // The hashes, which Search finds records by, are random: indexed one group
-// at a time, each record's hash lands on its own page of the index, and
-// every commit wrote about one index page per record to the WAL (about 20
-// of the ~45 µs of CPU a record cost, one 1 KiB document per request at 32
-// in flight), besides a statement per hash. A record is written alone, its
-// hashes in its hashes column; every foldAt hashes the log writer moves
-// the hashes of the records written since into the index, sorted, which
-// writes each index page once per fold, and marks them indexed
-// (signlog_indexed). Search looks in the index and in the hashes column of
-// the records past the mark.
+// at a time, each record's hash would land on its own page of the index,
+// one 4 KiB page written to the WAL per record. Every foldAt hashes the log
+// writer therefore moves the hashes of the records written since into the
+// index, sorted, and marks them indexed (signlog_indexed): the first hash
+// of each record by one INSERT … SELECT over the table, the others (of
+// batches) from the writer's memory. A fold into one B-tree of every hash
+// still wrote about a page per hash once the index had more pages than a
+// fold has hashes (some 300 000 records), so the cost of a record grew with
+// the log. The index (signlog_hix) is instead cut into epochs of
+// foldsPerEpoch folds, its key the epoch first: a fold writes into its
+// epoch's part of the B-tree only, at most a few hundred pages however long
+// the log, and the key is the hash's first 16 hex digits (8 bytes of a
+// digest: a record found by them is checked against its hashes column),
+// which keeps the pages few. Search probes every epoch (one B-tree search
+// each: a log of 100 million hashes has about 1 500), the index of the
+// records folded before the epochs (signlog_hash, no longer written) and
+// the hashes column of the records past the mark.
 
 // foldAt is the number of unindexed hashes at which the log writer moves
 // them into the index: Search reads at most this many hashes (about 520
 // KiB) from the records past the mark.
 const foldAt = 8192
+
+// foldsPerEpoch is how many folds share an epoch of the hash index: a fold
+// rewrites at most the pages of its epoch's part (about 100 keys a page).
+const foldsPerEpoch = 8
+
+// Statements of the log writer: its multi-row INSERTs are prepared for
+// 1, 2, 4, … 1<<(sizes-1) rows.
+const (
+	insRecordRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	insHashRow   = "(?1, substr(?, 1, 16), ?)"
+	sizes        = 7
+)
 
 // logEntry is one Record call waiting for the log writer.
 type logEntry struct {
@@ -53,8 +80,9 @@ func (s *Store) Record(ctx context.Context, r state.SignRecord) (state.SignRecor
 }
 
 // logWriter commits the records of the signing log in groups.
-func (s *Store) logWriter() {
+func (s *Store) logWriter(w *signWriter) {
 	defer close(s.logDone)
+	defer w.close()
 	for {
 		var e *logEntry
 		select {
@@ -63,7 +91,7 @@ func (s *Store) logWriter() {
 		case e = <-s.logs:
 		}
 		group := state.Gather(e, s.logs, maxGroup)
-		err := s.insertRecords(group)
+		err := w.insertRecords(group)
 		for _, e := range group {
 			if err != nil {
 				e.err = fmt.Errorf("record a signature in the signing log: %w", err)
@@ -73,101 +101,207 @@ func (s *Store) logWriter() {
 	}
 }
 
-// insertRecords writes a group in one transaction, with the statement
-// Open prepared: preparing it for every group was about a tenth of the log
-// writer's time at one record per request. (One multi-row INSERT per group
-// instead, parsed anew each time, measured slower.)
-func (s *Store) insertRecords(group []*logEntry) error {
-	ctx := context.Background()
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	ins := tx.StmtContext(ctx, s.insRecord)
-	defer ins.Close()
-	unindexed := s.unindexed
-	for _, e := range group {
-		r := &e.rec
-		res, err := ins.ExecContext(ctx, r.Time.UnixNano(), r.Surface, r.Key, r.KeyID, r.User, r.Client, r.RequestID, r.DigestAlg, strings.Join(r.Hashes, ","), r.Result)
-		if err != nil {
-			return err
-		}
-		if r.ID, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		unindexed += len(r.Hashes)
-	}
-	if unindexed >= foldAt {
-		if err := s.fold(ctx, tx); err != nil {
-			return fmt.Errorf("index the signing log's hashes: %w", err)
-		}
-		unindexed = 0
-	}
-	if err := tx.Commit(); err != nil {
-		return err
-	}
-	s.unindexed = unindexed // only once committed: a rolled-back group added nothing
-	return nil
+// signWriter is the log writer's connection, its statements (prepared on
+// it once: a statement of the pool is prepared again on each connection it
+// meets) and its state.
+type signWriter struct {
+	conn          *sql.Conn
+	begin, commit *sql.Stmt
+	insRecords    [sizes]*sql.Stmt // [k]: 1<<k records
+	insHashes     [sizes]*sql.Stmt // [k]: 1<<k hashes of one epoch
+	mark          *sql.Stmt        // moves signlog_indexed past a fold
+	foldFirst     *sql.Stmt        // indexes the first hash of each record past signlog_indexed
+	unindexed     int              // hashes of the records past signlog_indexed
+	rest          []hashRef        // their hashes but each record's first, in ID order
+	folds         int64            // folds done, as signlog_indexed counts them
+	args          []any            // reused for each statement's arguments
 }
 
-// fold moves the hashes of the records past the mark into the index,
-// sorted so that each index page is written once, and moves the mark past
-// them.
-func (s *Store) fold(ctx context.Context, tx *sql.Tx) error {
-	rows, err := tx.QueryContext(ctx, "SELECT id, hashes FROM signlog WHERE id > (SELECT id FROM signlog_indexed)")
+// hashRef is a hash and the ID of the record that holds it.
+type hashRef struct {
+	hash string
+	id   int64
+}
+
+func newSignWriter(ctx context.Context, db *sql.DB) (*signWriter, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w := &signWriter{conn: conn}
+	if err := w.prepare(ctx); err != nil {
+		w.close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *signWriter) prepare(ctx context.Context) error {
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = w.conn.PrepareContext(ctx, q)
+		return st
+	}
+	w.begin, w.commit = prep("BEGIN IMMEDIATE"), prep("COMMIT")
+	w.mark = prep("UPDATE signlog_indexed SET id = ?, folds = folds + 1")
+	w.foldFirst = prep(`INSERT OR IGNORE INTO signlog_hix (epoch, h, id)
+		SELECT ?, substr(hashes, 1, min(16, instr(hashes || ',', ',') - 1)), id FROM signlog
+		WHERE id > (SELECT id FROM signlog_indexed) AND hashes <> '' ORDER BY 2, 3`)
+	for k := range w.insRecords {
+		w.insRecords[k] = prep(`INSERT INTO signlog (time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result) VALUES ` + rows(insRecordRow, 1<<k))
+		w.insHashes[k] = prep("INSERT OR IGNORE INTO signlog_hix (epoch, h, id) VALUES " + rows(insHashRow, 1<<k))
+	}
 	if err != nil {
 		return err
 	}
-	type entry struct {
-		hash string
-		id   int64
+	if err := w.conn.QueryRowContext(ctx, "SELECT folds FROM signlog_indexed").Scan(&w.folds); err != nil {
+		return err
 	}
-	var es []entry
-	last := int64(-1)
+	rows, err := w.conn.QueryContext(ctx, "SELECT id, hashes FROM signlog WHERE id > (SELECT id FROM signlog_indexed) ORDER BY id")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
 	for rows.Next() {
 		var id int64
 		var hashes string
 		if err := rows.Scan(&id, &hashes); err != nil {
-			rows.Close()
 			return err
 		}
-		last = max(last, id)
-		if hashes == "" {
-			continue
-		}
-		for h := range strings.SplitSeq(hashes, ",") {
-			es = append(es, entry{h, id})
+		if hashes != "" {
+			for i, h := range strings.Split(hashes, ",") {
+				w.unindexed++
+				if i > 0 {
+					w.rest = append(w.rest, hashRef{h, id})
+				}
+			}
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	return rows.Err()
+}
+
+// rows returns n copies of row, comma-separated.
+func rows(row string, n int) string {
+	return strings.Repeat(row+", ", n-1) + row
+}
+
+func (w *signWriter) close() {
+	for _, st := range slices.Concat([]*sql.Stmt{w.begin, w.commit, w.mark, w.foldFirst}, w.insRecords[:], w.insHashes[:]) {
+		if st != nil {
+			st.Close()
+		}
+	}
+	w.conn.Close()
+}
+
+// insertRecords writes a group in one transaction and sets its records'
+// IDs.
+func (w *signWriter) insertRecords(group []*logEntry) (err error) {
+	ctx := context.Background()
+	if _, err := w.begin.ExecContext(ctx); err != nil {
 		return err
 	}
-	if last < 0 {
-		return nil
-	}
-	slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.hash, b.hash) })
-	ins := tx.StmtContext(ctx, s.insHash)
-	defer ins.Close()
-	for _, e := range es {
-		if _, err := ins.ExecContext(ctx, e.hash, e.id); err != nil {
+	unindexed, rest := w.unindexed, len(w.rest)
+	defer func() {
+		if err != nil { // a rolled-back group added nothing
+			w.unindexed, w.rest = unindexed, w.rest[:rest]
+			_, rerr := w.conn.ExecContext(ctx, "ROLLBACK")
+			err = errors.Join(err, rerr)
+		}
+	}()
+	for rest := group; len(rest) > 0; {
+		k := min(bits.Len(uint(len(rest)))-1, len(w.insRecords)-1)
+		chunk := rest[:1<<k]
+		rest = rest[1<<k:]
+		args := w.args[:0]
+		for _, e := range chunk {
+			r := &e.rec
+			args = append(args, r.Time.UnixNano(), r.Surface, r.Key, r.KeyID, r.User, r.Client, r.RequestID, r.DigestAlg, strings.Join(r.Hashes, ","), r.Result)
+		}
+		w.args = args
+		res, err := w.insRecords[k].ExecContext(ctx, args...)
+		if err != nil {
 			return err
 		}
+		// The rows of one INSERT take the IDs after the largest, in order:
+		// this writer is the table's only one.
+		last, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		for i, e := range chunk {
+			e.rec.ID = last - int64(len(chunk)-1-i)
+			for j, h := range e.rec.Hashes {
+				w.unindexed++
+				if j > 0 {
+					w.rest = append(w.rest, hashRef{h, e.rec.ID})
+				}
+			}
+		}
 	}
-	_, err = tx.ExecContext(ctx, "UPDATE signlog_indexed SET id = ?", last)
+	clear(w.args) // no strings held until the next group
+	fold := w.unindexed >= foldAt
+	if fold {
+		if err := w.fold(ctx, group[len(group)-1].rec.ID); err != nil {
+			return fmt.Errorf("index the signing log's hashes: %w", err)
+		}
+	}
+	if _, err := w.commit.ExecContext(ctx); err != nil {
+		return err
+	}
+	if fold { // only once committed
+		w.unindexed, w.rest = 0, w.rest[:0]
+		w.folds++
+	}
+	return nil
+}
+
+// fold moves the hashes of the records past the mark into the index, in
+// the current epoch, sorted so that each index page is written once, and
+// moves the mark past them, to record last: the first hash of each record
+// as the table holds it, the others from w.rest.
+func (w *signWriter) fold(ctx context.Context, last int64) error {
+	epoch := w.folds / foldsPerEpoch
+	if _, err := w.foldFirst.ExecContext(ctx, epoch); err != nil {
+		return err
+	}
+	es := slices.Clone(w.rest) // sorted apart: a failed group is cut off its end
+	slices.SortFunc(es, func(a, b hashRef) int { return strings.Compare(a.hash, b.hash) })
+	for len(es) > 0 {
+		k := min(bits.Len(uint(len(es)))-1, len(w.insHashes)-1)
+		args := append(w.args[:0], epoch)
+		for _, e := range es[:1<<k] {
+			args = append(args, e.hash, e.id)
+		}
+		w.args = args
+		if _, err := w.insHashes[k].ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		es = es[1<<k:]
+	}
+	clear(w.args)
+	_, err := w.mark.ExecContext(ctx, last)
 	return err
 }
 
 // signSQL is the signing log's SQL in SQLite: numbered parameters (?1)
-// so that a condition may use one twice, and the hash lookup: the index,
-// and the hashes column of the records past the mark.
+// so that a condition may use one twice, and the hash lookup: the records
+// the index of each epoch finds by the hash's first 16 digits and that
+// hold it, those the index written before the epochs finds, and those past
+// the mark that hold it.
 var signSQL = state.SignSQL{
 	Columns: map[state.SignField]string{state.FieldID: "id", state.FieldTime: "time", state.FieldSurface: "surface",
 		state.FieldKey: "key", state.FieldUser: "user", state.FieldClient: "client", state.FieldRequestID: "request_id",
 		state.FieldResult: "result"},
 	Param: func(n int, _ any) string { return "?" + strconv.Itoa(n) },
-	Has:   "(id IN (SELECT id FROM signlog_hash WHERE hash = %[1]s) OR id > (SELECT id FROM signlog_indexed) AND instr(',' || hashes || ',', ',' || %[1]s || ',') > 0)",
+	Has: `id IN (WITH RECURSIVE epoch(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM epoch WHERE n < (SELECT folds FROM signlog_indexed) / ` + strconv.Itoa(foldsPerEpoch) + `)
+		SELECT s.id FROM epoch, signlog_hix x, signlog s WHERE x.epoch = epoch.n AND x.h = substr(%[1]s, 1, 16) AND s.id = x.id AND instr(',' || s.hashes || ',', ',' || %[1]s || ',') > 0
+		UNION ALL SELECT id FROM signlog_hash WHERE hash = %[1]s
+		UNION ALL SELECT id FROM signlog WHERE id > (SELECT id FROM signlog_indexed) AND instr(',' || hashes || ',', ',' || %[1]s || ',') > 0)`,
 }
 
 // Search implements state.SigningLog.

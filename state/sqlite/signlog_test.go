@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -112,7 +113,7 @@ func TestSigningLogFold(t *testing.T) {
 		if err := s.db.QueryRowContext(t.Context(), "SELECT count(*) FROM signlog WHERE id > (SELECT id FROM signlog_indexed)").Scan(&records); err != nil {
 			t.Fatal(err)
 		}
-		return records, s.unindexed
+		return records, s.signw.unindexed
 	}
 	find := func(s *Store, h string, want int64) {
 		t.Helper()
@@ -172,8 +173,8 @@ func TestSigningLogFoldDuplicateHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.unindexed != 0 {
-		t.Fatalf("%d hashes unindexed; want the fold to have run", s.unindexed)
+	if s.signw.unindexed != 0 {
+		t.Fatalf("%d hashes unindexed; want the fold to have run", s.signw.unindexed)
 	}
 	got, err := s.Search(t.Context(), state.SignQuery{Hash: hs[0]})
 	if err != nil || len(got) != 1 || got[0].ID != r.ID || len(got[0].Hashes) != foldAt {
@@ -186,22 +187,94 @@ func TestSigningLogFoldDuplicateHash(t *testing.T) {
 // group-committed as they are there. It reports the process's CPU time per
 // record, which unlike the rate does not depend on the disk's fsync time.
 func BenchmarkRecord(b *testing.B) {
+	s, _ := openBench(b, 0)
+	benchRecord(b, s)
+}
+
+// BenchmarkRecordAged is BenchmarkRecord on a log of a million records
+// (about 250 MB), written and folded as the log writer does: the cost of a
+// record must not grow with the log.
+func BenchmarkRecordAged(b *testing.B) {
+	s, path := openBench(b, 1_000_000)
+	benchRecord(b, s)
+	if st, err := os.Stat(path); err == nil {
+		b.ReportMetric(float64(st.Size())/1e6, "MB")
+	}
+}
+
+// BenchmarkWriteGroup is the log writer alone, writing groups of one size:
+// how its CPU per record falls with the size of the group it commits.
+func BenchmarkWriteGroup(b *testing.B) {
+	for _, size := range []int{1, 8, 32} {
+		b.Run(strconv.Itoa(size), func(b *testing.B) {
+			s, _ := openBench(b, 0)
+			group := make([]*logEntry, size)
+			cpu0 := cpuTime()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += size {
+				for j := range group {
+					group[j] = &logEntry{rec: benchRecordOf(int64(i + j)).Stored()}
+				}
+				if err := s.signw.insertRecords(group); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/record")
+		})
+	}
+}
+
+// openBench opens a store in a new folder with n records written (without
+// waiting for the disk: the benchmark's own records are).
+func openBench(b *testing.B, n int) (*Store, string) {
+	b.Helper()
 	path := filepath.Join(b.TempDir(), "state.db")
 	s, err := Open(b.Context(), path)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
+	b.Cleanup(func() { s.Close() })
+	if n == 0 {
+		return s, path
+	}
+	w := s.signw
+	if _, err := w.conn.ExecContext(b.Context(), "PRAGMA synchronous = OFF"); err != nil {
+		b.Fatal(err)
+	}
+	group := make([]*logEntry, maxGroup)
+	for i := 0; i < n; i += len(group) {
+		for j := range group {
+			group[j] = &logEntry{rec: benchRecordOf(-int64(i + j + 1)).Stored()}
+		}
+		if err := w.insertRecords(group); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := w.conn.ExecContext(b.Context(), "PRAGMA synchronous = FULL"); err != nil {
+		b.Fatal(err)
+	}
+	return s, path
+}
+
+// benchRecordOf returns a record as a single signing request makes, with
+// a hash of its own for each i.
+func benchRecordOf(i int64) state.SignRecord {
+	sum := sha256.Sum256(binary.AppendVarint(nil, i))
+	return state.SignRecord{Surface: "worker", Key: "demo/signer-p256", KeyID: "sha256:0123", Client: "127.0.0.1",
+		RequestID: "0b6f2a3c-8a2e-4a57-9e0e-6f1d2c3b4a59", DigestAlg: "SHA-256", Hashes: []string{hex.EncodeToString(sum[:])}, Result: "ok"}
+}
+
+// benchRecord records b.N records from 32 callers at once and reports the
+// process's CPU time per record.
+func benchRecord(b *testing.B, s *Store) {
 	var n atomic.Int64
 	b.SetParallelism(16) // 32 goroutines on two cores
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			sum := sha256.Sum256(binary.AppendVarint(nil, n.Add(1)))
-			r := state.SignRecord{Surface: "worker", Key: "demo/signer-p256", KeyID: "sha256:0123", Client: "127.0.0.1",
-				RequestID: "0b6f2a3c-8a2e-4a57-9e0e-6f1d2c3b4a59", DigestAlg: "SHA-256", Hashes: []string{hex.EncodeToString(sum[:])}, Result: "ok"}
-			if _, err := s.Record(context.Background(), r); err != nil {
+			if _, err := s.Record(context.Background(), benchRecordOf(n.Add(1))); err != nil {
 				b.Error(err)
 				return
 			}
@@ -292,7 +365,125 @@ func TestSigningLogMigrateRecent(t *testing.T) {
 			t.Errorf("hash %s: %+v, %v; want record %d", h, got, err, id)
 		}
 	}
-	if s.unindexed != 0 {
-		t.Errorf("%d unindexed hashes after the migration, want 0", s.unindexed)
+	if s.signw.unindexed != 0 {
+		t.Errorf("%d unindexed hashes after the migration, want 0", s.signw.unindexed)
+	}
+}
+
+// A database from before the epochs of the hash index (its hashes in
+// signlog_hash up to the mark, the later ones in their records' hashes
+// column, a record of the first schema with its hashes column in capitals)
+// finds every record after the migration, before and after the log writer
+// folds the unindexed ones into signlog_hix, and no longer has signlog_key.
+func TestSigningLogMigrateEpochs(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, "CREATE TABLE signlog_hix") })
+	for _, m := range migrations[:v] {
+		if _, err := db.Exec(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := func(i int) string { return fmt.Sprintf("%016x%048x", 0xfeed0000+i, i) }
+	for _, q := range []string{
+		fmt.Sprintf("PRAGMA user_version = %d", v),
+		fmt.Sprintf(`INSERT INTO signlog (id, time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result) VALUES
+			(1, 0, 'rest', 'demo/k', '', '', '', '', 'SHA-256', '%s', 'ok'),
+			(2, 0, 'rest', 'demo/k', '', '', '', '', 'SHA-256', '%s,%s', 'ok'),
+			(3, 0, 'rest', 'demo/k', '', '', '', '', 'SHA-256', '%s,%s', 'ok')`, strings.ToUpper(h(1)), h(2), h(3), h(4), h(5)),
+		fmt.Sprintf("INSERT INTO signlog_hash (hash, id) VALUES ('%s', 1), ('%s', 2), ('%s', 2)", h(1), h(2), h(3)),
+		"UPDATE signlog_indexed SET id = 2",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	db.Close()
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	want := map[string]int64{h(1): 1, strings.ToUpper(h(1)): 1, h(2): 2, h(3): 2, h(4): 3, h(5): 3}
+	find := func(when string) {
+		t.Helper()
+		for h, id := range want {
+			got, err := s.Search(t.Context(), state.SignQuery{Hash: h})
+			if err != nil || len(got) != 1 || got[0].ID != id {
+				t.Errorf("%s: hash %s: %+v, %v; want record %d", when, h, got, err, id)
+			}
+		}
+	}
+	find("migrated")
+	if s.signw.unindexed != 2 || s.signw.folds != 0 {
+		t.Errorf("migrated: %d unindexed hashes, %d folds; want 2, 0", s.signw.unindexed, s.signw.folds)
+	}
+	var n int
+	if err := s.db.QueryRow("SELECT count(*) FROM sqlite_schema WHERE name = 'signlog_key'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("signlog_key: %d, %v; want dropped", n, err)
+	}
+	var batch []string
+	for i := range foldAt {
+		batch = append(batch, h(100+i))
+	}
+	r, err := s.Record(t.Context(), state.SignRecord{Surface: "rest", Key: "demo/k", DigestAlg: "SHA-256", Hashes: batch, Result: "ok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want[h(100+foldAt/2)] = r.ID
+	if err := s.db.QueryRow("SELECT count(*) FROM signlog_hix").Scan(&n); err != nil || n != foldAt+2 || s.signw.unindexed != 0 {
+		t.Errorf("folded: %d hashes in signlog_hix, %v, %d unindexed; want %d, 0", n, err, s.signw.unindexed, foldAt+2)
+	}
+	find("folded")
+}
+
+// The index of each epoch finds its records, and a hash is found by the
+// whole of it: not by another one with the same first 16 digits, nor by
+// its first 16 digits.
+func TestSigningLogEpochs(t *testing.T) {
+	t.Parallel()
+	s, _ := openTest(t)
+	// Each record passes foldAt: folded at once, one fold per record.
+	ids := map[string]int64{}
+	for f := range foldsPerEpoch + 2 {
+		var hs []string
+		for i := range foldAt {
+			hs = append(hs, fmt.Sprintf("%016x%048x", f*foldAt+i, f))
+		}
+		r, err := s.Record(t.Context(), state.SignRecord{Surface: "rest", Key: "demo/k", DigestAlg: "SHA-256", Hashes: hs, Result: "ok"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[hs[f]] = r.ID
+	}
+	if s.signw.folds != foldsPerEpoch+2 || s.signw.unindexed != 0 {
+		t.Fatalf("%d folds, %d unindexed hashes; want %d, 0", s.signw.folds, s.signw.unindexed, foldsPerEpoch+2)
+	}
+	var epochs int
+	if err := s.db.QueryRow("SELECT count(DISTINCT epoch) FROM signlog_hix").Scan(&epochs); err != nil || epochs != 2 {
+		t.Errorf("%d epochs, %v; want 2", epochs, err)
+	}
+	// The same first 16 digits as a record of the last fold, past the
+	// mark.
+	last := fmt.Sprintf("%016x%048x", (foldsPerEpoch+1)*foldAt, foldsPerEpoch+1)
+	twin := last[:16] + strings.Repeat("e", 48)
+	r, err := s.Record(t.Context(), state.SignRecord{Surface: "rest", Key: "demo/k", DigestAlg: "SHA-256", Hashes: []string{twin}, Result: "ok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids[twin] = r.ID
+	ids[last] = ids[fmt.Sprintf("%016x%048x", (foldsPerEpoch+1)*foldAt+foldsPerEpoch+1, foldsPerEpoch+1)]
+	for h, id := range ids {
+		got, err := s.Search(t.Context(), state.SignQuery{Hash: h})
+		if err != nil || len(got) != 1 || got[0].ID != id {
+			t.Errorf("hash %s: %d records, %v; want record %d", h, len(got), err, id)
+		}
+	}
+	if got, err := s.Search(t.Context(), state.SignQuery{Hash: last[:16]}); err != nil || len(got) != 0 {
+		t.Errorf("the first 16 digits of a hash: %d records, %v; want none", len(got), err)
 	}
 }

@@ -116,6 +116,19 @@ var migrations = []string{
 	INSERT INTO signlog_hash (hash, id) SELECT hash, id FROM signlog_hash_recent ORDER BY hash;
 	DROP TABLE signlog_hash_recent;
 	INSERT INTO signlog_indexed (one, id) SELECT 1, coalesce(max(id), 0) FROM signlog;`,
+	// The hash index in epochs (see foldsPerEpoch): signlog_hix, and the
+	// folds counted. signlog_hash keeps the hashes folded before, and is
+	// no longer written. No search used signlog_key (a key is matched by
+	// its name or its path, which SQLite answers by the scan), which cost
+	// a B-tree insert per record.
+	`CREATE TABLE signlog_hix (
+		epoch INTEGER NOT NULL,
+		h     TEXT NOT NULL,
+		id    INTEGER NOT NULL,
+		PRIMARY KEY (epoch, h, id)
+	) WITHOUT ROWID;
+	ALTER TABLE signlog_indexed ADD COLUMN folds INTEGER NOT NULL DEFAULT 0;
+	DROP INDEX signlog_key;`,
 }
 
 // ErrClosed is returned by a Store used after Close.
@@ -148,8 +161,7 @@ type Store struct {
 	logDone   chan struct{}     // closed when the signing log writer has stopped
 	closeOnce sync.Once
 
-	insRecord, insHash *sql.Stmt // the signing log's, prepared once
-	unindexed          int       // hashes of the records past signlog_indexed; the log writer's
+	signw *signWriter // the signing log writer's connection and state; its goroutine's
 }
 
 // keyCount is a key's count in memory: used signatures granted, stored the
@@ -191,20 +203,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open the state database %s: %w", path, err)
 	}
-	if s.insRecord, err = db.PrepareContext(ctx, `INSERT INTO signlog (time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err == nil {
-		s.insHash, err = db.PrepareContext(ctx, "INSERT INTO signlog_hash (hash, id) VALUES (?, ?)")
-	}
-	if err == nil {
-		err = db.QueryRowContext(ctx, `SELECT coalesce(sum(length(hashes) - length(replace(hashes, ',', '')) + (hashes <> '')), 0)
-			FROM signlog WHERE id > (SELECT id FROM signlog_indexed)`).Scan(&s.unindexed)
-	}
-	if err != nil {
+	if s.signw, err = newSignWriter(ctx, db); err != nil {
+		w.close()
 		db.Close()
 		return nil, fmt.Errorf("open the state database %s: %w", path, err)
 	}
 	go s.writer(w)
-	go s.logWriter()
+	go s.logWriter(s.signw)
 	return s, nil
 }
 
@@ -293,10 +298,6 @@ func (s *Store) Close() error {
 		close(s.quit)
 		<-s.done
 		<-s.logDone
-		if s.insRecord != nil {
-			s.insRecord.Close()
-			s.insHash.Close()
-		}
 		err = s.db.Close()
 	})
 	return err

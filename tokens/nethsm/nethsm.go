@@ -228,7 +228,7 @@ func (t *Token) Close() error { return t.Deactivate(context.Background()) }
 // the outcome. Concurrent callers do not probe twice.
 func (t *Token) probe(ctx context.Context) error {
 	if !t.health.Activated() {
-		return fmt.Errorf("nethsm token %s: not activated: %w", t.name, tokens.ErrOffline)
+		return fmt.Errorf("nethsm token %s: %s: %w", t.name, notActivated, tokens.ErrOffline)
 	}
 	end, current := t.health.BeginProbe()
 	if end == nil {
@@ -256,7 +256,7 @@ func (t *Token) probe(ctx context.Context) error {
 // ready returns nil when the token may send requests, probing a token that
 // is not Active when a probe is due.
 func (t *Token) ready(ctx context.Context) error {
-	return t.health.Ready(ctx, "not activated", t.probe)
+	return t.health.Ready(ctx, notActivated, t.probe)
 }
 
 func (t *Token) checkAlias(alias string) error {
@@ -409,8 +409,12 @@ func (t *Token) Keys(ctx context.Context) ([]tokens.KeyInfo, error) {
 const maxBody = 1 << 20
 
 // basicAuth is the HTTP basic Authorization header of user and pass, made
-// once per passphrase rather than for every request.
+// once per passphrase rather than for every request; none without a
+// passphrase.
 func basicAuth(user, pass string) string {
+	if pass == "" {
+		return ""
+	}
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
 }
 
@@ -428,6 +432,12 @@ func (t *Token) do(ctx context.Context, method, path, accept string, body []byte
 		t.mu.Lock()
 		req.Authorization = t.basic
 		t.mu.Unlock()
+		if req.Authorization == "" {
+			// Deactivated (or closed) since the caller got ready, as a
+			// signer held across Deactivate is: the NetHSM would count
+			// the empty passphrase as a failed login of the user.
+			return nil, fmt.Errorf("nethsm token %s: %s: %w", t.name, notActivated, tokens.ErrOffline)
+		}
 	}
 	status, respBody, err := t.api.Send(ctx, req)
 	if err != nil {

@@ -48,9 +48,10 @@ type hsm struct {
 	// due when a test advances it.
 	clock *remotetest.Clock
 
-	// newConns counts the connections clients open; inFlight and
-	// maxInFlight the requests being served at once.
-	newConns, inFlight, maxInFlight atomic.Int64
+	// newConns counts the connections clients open; requests the
+	// requests served; inFlight and maxInFlight the requests being served
+	// at once.
+	newConns, requests, inFlight, maxInFlight atomic.Int64
 }
 
 func newHSM(t *testing.T) *hsm {
@@ -80,6 +81,7 @@ func newHSM(t *testing.T) *hsm {
 	s.e.HideBanner = true
 	s.e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			s.requests.Add(1)
 			n := s.inFlight.Add(1)
 			defer s.inFlight.Add(-1)
 			for m := s.maxInFlight.Load(); n > m && !s.maxInFlight.CompareAndSwap(m, n); m = s.maxInFlight.Load() {
@@ -510,4 +512,70 @@ func TestRetries(t *testing.T) {
 
 func s256Key(t *testing.T) *ecdsa.PublicKey {
 	return nethsmtest.TestKeys(t)["p256"].Public().(*ecdsa.PublicKey)
+}
+
+// TestClose: Close (tokens.Closer: what a reload that drops the token and
+// shutdown call) is Deactivate: the passphrase is forgotten (Offline, and
+// no probe brings the token back), the public keys and chains it cached
+// are dropped, a signer got before sends nothing, and its idle
+// connections are closed (the next exchange opens a new one). The token
+// is made without the validating transport, which does not pass
+// CloseIdleConnections on.
+func TestClose(t *testing.T) {
+	s := newHSM(t)
+	tok, err := New(Options{Name: "close", URL: s.url(), User: opUser, Passphrase: opPass, ProbeInterval: probeEvery, Now: s.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	activeAfterProbe(t, s, tok)
+	sg, err := tok.Signer(ctx, "p256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256([]byte("close"))
+	if _, err := sg.Sign(rand.Reader, d[:], crypto.SHA256); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tok.Chain(ctx, "rsa2048"); err != nil {
+		t.Fatal(err)
+	}
+	conns := s.newConns.Load()
+
+	var closer tokens.Closer = tok
+	if err := closer.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.clock.Advance(probeEvery) // a probe is due: without a passphrase none is made
+	if st := tok.Status(ctx); st.State != tokens.Offline || st.Reason != "deactivated" {
+		t.Errorf("status after Close: %v %q, want Offline, deactivated", st.State, st.Reason)
+	}
+	if _, err := tok.Signer(ctx, "p256"); !errors.Is(err, tokens.ErrOffline) || !strings.Contains(err.Error(), notActivated) {
+		t.Errorf("Signer after Close: %v, want ErrOffline saying %q", err, notActivated)
+	}
+	// A signer got before Close (a request in flight across a reload)
+	// sends nothing: an empty passphrase would be a failed login of the
+	// user on the NetHSM.
+	reqs := s.requests.Load()
+	if _, err := sg.Sign(rand.Reader, d[:], crypto.SHA256); !errors.Is(err, tokens.ErrOffline) {
+		t.Errorf("a signer of before Close signs: %v, want ErrOffline", err)
+	}
+	if n := s.requests.Load() - reqs; n != 0 {
+		t.Errorf("a signer of before Close sent %d requests to the NetHSM, want none", n)
+	}
+	tok.mu.Lock()
+	cached := len(tok.publicKey)
+	tok.mu.Unlock()
+	if _, chained := tok.chains.Get("rsa2048", s.clock.Now()); cached != 0 || chained {
+		t.Errorf("after Close the token still holds %d public keys, a chain: %v", cached, chained)
+	}
+	if n := s.newConns.Load(); n != conns {
+		t.Fatalf("%d connections opened after Close, want none", n-conns)
+	}
+	if err := tok.Activate(ctx, opPass); err != nil {
+		t.Fatal(err)
+	}
+	if s.newConns.Load() == conns {
+		t.Error("the token's idle connection served it after Close: want it closed")
+	}
 }

@@ -2,10 +2,12 @@ package ui
 
 import (
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -182,4 +184,32 @@ func serveUI(t *testing.T, opts Options) (*UI, *echo.Echo) {
 	e := echo.New()
 	u.Register(e)
 	return u, e
+}
+
+// TestTemplatesAskForRoutes: every button a template shows by .May names
+// a route of the admin API as it declares it: May refuses an unknown
+// route, so a misspelt or renamed one would hide its button from everyone.
+func TestTemplatesAskForRoutes(t *testing.T) {
+	a := admin.New(admin.Options{}) // every role
+	asks := regexp.MustCompile(`\.May "([A-Z]+)" "([^"]+)"`)
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	for _, name := range names {
+		b, err := fs.ReadFile(templateFS, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range asks.FindAllStringSubmatch(string(b), -1) {
+			n++
+			if !a.May("admin", m[1], m[2]) {
+				t.Errorf("%s asks May %s %s, which is no route of the admin API", name, m[1], m[2])
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no template asks May: the pattern above no longer finds the calls")
+	}
 }
