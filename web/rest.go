@@ -435,7 +435,7 @@ func restField(lit []byte) string {
 // escape, both replaced by U+FFFD) is refused: it would not be signed as
 // sent.
 func (req *restRequest) document() ([]byte, error) {
-	exact := workers.ExactJSONString(req.data)
+	exact := plainjson.Exact(req.data)
 	switch strings.ToUpper(req.Encoding) {
 	case "", "NONE":
 		if !exact {
@@ -454,7 +454,7 @@ func (req *restRequest) document() ([]byte, error) {
 }
 
 // unescapeInPlace turns a valid JSON string literal (quotes included) whose
-// text is exact (workers.ExactJSONString) into its bytes, written over the
+// text is exact (plainjson.Exact) into its bytes, written over the
 // literal: every escape is at least as long as what it stands for.
 func unescapeInPlace(lit []byte) []byte {
 	src := lit[1 : len(lit)-1]

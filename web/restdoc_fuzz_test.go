@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/signet-project/signet/workers"
+	"github.com/signet-project/signet/internal/plainjson"
 )
 
 // FuzzRESTDocument: the data member decoded in place in the body's buffer
@@ -35,7 +35,7 @@ func FuzzRESTDocument(f *testing.F) {
 			t.Fatalf("decodeREST took %q, encoding/json did not (%v)", body, refErr)
 		}
 		lit := req.data
-		exact := workers.ExactJSONString(lit)
+		exact := plainjson.Exact(lit)
 		doc, err := req.document()
 		switch strings.ToUpper(ref.Encoding) {
 		case "", "NONE":

@@ -8,8 +8,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/signet-project/signet/internal/plainjson"
 )
@@ -342,51 +340,11 @@ func (s *exactString) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	if !ExactJSONString(b) {
+	if !plainjson.Exact(b) {
 		return errInexact
 	}
 	*s = exactString(v)
 	return nil
-}
-
-// ExactJSONString reports whether the JSON string raw decodes to exactly
-// the text the client wrote: it is valid UTF-8 and every \u escape of a
-// surrogate is one of a pair (encoding/json turns anything else into
-// U+FFFD).
-func ExactJSONString(raw []byte) bool {
-	if !utf8.Valid(raw) {
-		return false
-	}
-	hex4 := func(i int) (rune, bool) {
-		if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
-			return 0, false
-		}
-		v, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
-		return rune(v), err == nil
-	}
-	for i := 0; i < len(raw); i++ {
-		if raw[i] != '\\' {
-			continue
-		}
-		r, ok := hex4(i)
-		if !ok {
-			i++ // another escape: skip its letter
-			continue
-		}
-		switch {
-		case utf16.IsSurrogate(r) && r < 0xDC00:
-			lo, ok := hex4(i + 6)
-			if !ok || lo < 0xDC00 || lo > 0xDFFF {
-				return false
-			}
-			i += 11
-		case utf16.IsSurrogate(r):
-			return false
-		default:
-			i += 5
-		}
-	}
-	return true
 }
 
 // decodeItem decodes one item object: by hand when it is the common shape,

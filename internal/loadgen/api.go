@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/signet-project/signet/internal/plainjson"
 )
 
 // The key-level APIs -api drives besides the worker endpoints: they sign
@@ -113,7 +115,7 @@ func apiItem(w []byte, api, key string, h crypto.Hash, digest []byte) []byte {
 	switch api {
 	case apiDSM:
 		w = append(w, `{"key":{"name":`...)
-		w = strconv.AppendQuote(w, key)
+		w = plainjson.AppendString(w, key) // JSON, not Go, quoting
 		w = append(w, `},"hash_alg":"`...)
 		w = append(w, apiHashNames[apiDSM][h]...)
 		w = append(w, `","hash":"`...)

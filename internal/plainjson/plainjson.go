@@ -3,9 +3,11 @@
 // are plain, ASCII without escapes, such as base64, key names and
 // algorithm names. It is the one definition of that subset for every
 // hand-written reader and writer (the DSM batch API, SignServer's batch
-// requests, the NetHSM sign request and answer on both sides), each of which
-// hands anything else to encoding/json, so that what is accepted, refused and
-// written does not change.
+// requests, the NetHSM sign request and answer on both sides, the REST
+// answer's strings), each of which hands anything else to encoding/json, so
+// that what is accepted, refused and written does not change. Value also
+// delimits values of any kind, for a reader (the REST request body) that
+// checks what is not plain with json.Valid.
 //
 // Plain means a string that encoding/json reads as exactly its bytes and
 // that needs no UTF-8 check: bytes 0x20 to 0x7f (DEL included, which JSON
@@ -19,6 +21,9 @@ package plainjson
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Plain reports whether b, the text of a JSON string between its quotes,
@@ -32,7 +37,16 @@ func Plain(b []byte) bool {
 	return true
 }
 
-func plain(c byte) bool { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' }
+func plain(c byte) bool { return plainByte[c] }
+
+// plainByte says which bytes a plain string holds: one load per byte in
+// the scanning loops.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // safe reports whether encoding/json writes s between quotes as it is:
 // plain, and none of the characters its HTML-safe output escapes (<, >, &).
@@ -65,6 +79,47 @@ func StringLen(s string) int {
 	}
 	q, _ := json.Marshal(s) // a string always marshals
 	return len(q)
+}
+
+// Exact reports whether the JSON string literal raw (valid JSON, quotes
+// included) decodes to exactly the text its writer sent: it is valid UTF-8
+// and every \u escape of a surrogate is one of a pair (encoding/json turns
+// anything else into U+FFFD). A batch identifier echoed to the client and a
+// REST document signed as sent must be exact.
+func Exact(raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return false
+	}
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
+		return rune(v), err == nil
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		r, ok := hex4(i)
+		if !ok {
+			i++ // another escape: skip its letter
+			continue
+		}
+		switch {
+		case utf16.IsSurrogate(r) && r < 0xDC00:
+			lo, ok := hex4(i + 6)
+			if !ok || lo < 0xDC00 || lo > 0xDFFF {
+				return false
+			}
+			i += 11
+		case utf16.IsSurrogate(r):
+			return false
+		default:
+			i += 5
+		}
+	}
+	return true
 }
 
 // Scanner reads JSON of a fixed shape from a byte slice: the caller says
@@ -114,17 +169,16 @@ func (s *Scanner) Str() ([]byte, bool) {
 	if !s.Byte('"') {
 		return nil, false
 	}
-	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
+	b := s.b[s.i:]
+	for i, c := range b {
+		if plainByte[c] {
+			continue
+		}
 		if c == '"' {
-			s.i++
-			return s.b[start : s.i-1 : s.i-1], true
+			s.i += i + 1
+			return b[:i:i], true
 		}
-		if !plain(c) {
-			return nil, false
-		}
-		s.i++
+		return nil, false
 	}
 	return nil, false
 }

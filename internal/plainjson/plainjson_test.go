@@ -275,3 +275,29 @@ func FuzzValue(f *testing.F) {
 		}
 	})
 }
+
+func TestExact(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		lit  string
+		want bool
+	}{
+		{`"plain"`, true},
+		{`"tab\there \"q\" \\ \/"`, true},
+		{`"\u00fc ü"`, true},
+		{`"\ud83d\ude00"`, true},
+		{`"\uD83D\uDE00"`, true},
+		{`"\ufffd"`, true},
+		{`"\\ud800"`, true}, // an escaped backslash, then text
+		{"\"a\xffb\"", false},
+		{`"\ud800"`, false},
+		{`"\ud800x"`, false},
+		{`"\ud800\u0041"`, false},
+		{`"\ude00"`, false},
+		{`"\ud83d\ud83d"`, false},
+	} {
+		if got := Exact([]byte(tc.lit)); got != tc.want {
+			t.Errorf("Exact(%s) = %v, want %v", tc.lit, got, tc.want)
+		}
+	}
+}
