@@ -237,7 +237,8 @@ func accessRules() []workerRule {
 			case c.Server.TLS == nil || c.Server.TLS.ClientCAs == "":
 				return authPos(w), "AUTHTYPE CLIENTCERT needs TLS with client certificates: set server tls cert, key and clientCAs, or set AUTHTYPE NOAUTH or USERNAME_PASSWORD."
 			case len(w.AuthorizedClients) == 0:
-				return authPos(w), "AUTHTYPE CLIENTCERT authorizes the clients listed in authorizedClients, and the list is empty: add a rule (matchSubjectWithType, matchSubjectWithValue, matchIssuerWithValue)."
+				return authPos(w), fmt.Sprintf("AUTHTYPE CLIENTCERT authorizes the clients listed in %s, and the list is empty: add a rule (%s, %s, %s).",
+					FieldAuthorizedClients, fieldSubjectType, fieldSubjectValue, fieldIssuerValue)
 			}
 			return Pos{}, ""
 		},

@@ -90,24 +90,24 @@ func (a *AuthorizedClient) check() string {
 		for n := range types {
 			names = append(names, n)
 		}
-		return fmt.Sprintf("matchSubjectWithType %q is not one of SignServer's: %s.", a.SubjectType, hint(a.SubjectType, names))
+		return fmt.Sprintf("%s %q is not one of SignServer's: %s.", fieldSubjectType, a.SubjectType, hint(a.SubjectType, names))
 	}
 	if strings.TrimSpace(a.SubjectValue) == "" {
-		return "Set matchSubjectWithValue: the value the certificate's " + a.SubjectType + " must have."
+		return "Set " + fieldSubjectValue + ": the value the certificate's " + a.SubjectType + " must have."
 	}
 	if a.SubjectType == MatchSerialNo {
 		if _, ok := new(big.Int).SetString(strings.TrimPrefix(strings.ToLower(strings.ReplaceAll(a.SubjectValue, ":", "")), "0x"), 16); !ok {
-			return fmt.Sprintf("matchSubjectWithValue %q is not a serial number in hex.", a.SubjectValue)
+			return fmt.Sprintf("%s %q is not a serial number in hex.", fieldSubjectValue, a.SubjectValue)
 		}
 	}
 	if a.IssuerType != MatchIssuerBC && a.IssuerType != MatchIssuerLDAP {
-		return fmt.Sprintf("matchIssuerWithType %q is ISSUER_DN_BCSTYLE or ISSUER_DN_LDAPSTYLE.", a.IssuerType)
+		return fmt.Sprintf("%s %q is %s or %s.", fieldIssuerType, a.IssuerType, MatchIssuerBC, MatchIssuerLDAP)
 	}
 	if strings.TrimSpace(a.IssuerValue) == "" {
-		return "Set matchIssuerWithValue: the DN of the CA that issued the client certificate."
+		return "Set " + fieldIssuerValue + ": the DN of the CA that issued the client certificate."
 	}
 	if _, err := dn.Parse(a.IssuerValue); err != nil {
-		return fmt.Sprintf("matchIssuerWithValue %q: %v", a.IssuerValue, err)
+		return fmt.Sprintf("%s %q: %v", fieldIssuerValue, a.IssuerValue, err)
 	}
 	return ""
 }

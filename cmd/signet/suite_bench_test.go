@@ -24,6 +24,7 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/demo"
+	"github.com/signet-project/signet/internal/loadgen"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -205,8 +206,8 @@ func BenchmarkHTTPBatchDSM(b *testing.B) {
 	if _, err := benchKeys(); err != nil { // sets the demo password it uses
 		b.Fatal(err)
 	}
-	if os.Getenv("SIGNET_BENCH_PASSWORD") == "" {
-		b.Setenv("SIGNET_BENCH_PASSWORD", os.Getenv(demo.PasswordEnv))
+	if os.Getenv(loadgen.PasswordEnv) == "" {
+		b.Setenv(loadgen.PasswordEnv, os.Getenv(demo.PasswordEnv))
 	}
 	benchHTTP(b, 1000, "-c", "4", "-api", "dsm", "-user", "bench", "-key", "signer-p256", "-batch", "1000", "-clientside")
 }

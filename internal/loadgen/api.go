@@ -72,6 +72,10 @@ func (f *Options) apiEndpoint() string {
 	return base + "/sign"
 }
 
+// PasswordEnv is the environment variable that holds the -user's password
+// of -api dsm and nethsm when no -password-file is given.
+const PasswordEnv = "SIGNET_BENCH_PASSWORD"
+
 // apiHeaders returns the credentials header of the API: HTTP basic for
 // Signet's vendor APIs (user -user, password from -password-file or
 // $SIGNET_BENCH_PASSWORD), X-Vault-Token ($BAO_TOKEN or $VAULT_TOKEN) for
@@ -79,7 +83,7 @@ func (f *Options) apiEndpoint() string {
 func (f *Options) apiHeaders() (map[string]string, error) {
 	switch f.api {
 	case apiDSM, apiNetHSM:
-		pw := os.Getenv("SIGNET_BENCH_PASSWORD")
+		pw := os.Getenv(PasswordEnv)
 		if f.passwordFile != "" {
 			b, err := os.ReadFile(f.passwordFile)
 			if err != nil {
@@ -88,7 +92,7 @@ func (f *Options) apiHeaders() (map[string]string, error) {
 			pw = strings.TrimSpace(string(b))
 		}
 		if f.user == "" || pw == "" {
-			return nil, errors.New("-api " + f.api + " needs -user and a password (-password-file or $SIGNET_BENCH_PASSWORD)")
+			return nil, errors.New("-api " + f.api + " needs -user and a password (-password-file or $" + PasswordEnv + ")")
 		}
 		return map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte(f.user+":"+pw))}, nil
 	case apiTransit:

@@ -86,7 +86,7 @@ func (f *Options) Flags(fs *flag.FlagSet, defaultURL string) {
 	fs.StringVar(&f.api, "api", "", "sign client-side digests through a key-level `API` instead of a worker: dsm (Fortanix DSM batch or single sign), nethsm (NetHSM sign), transit (OpenBao/Vault transit sign, token in $BAO_TOKEN), floor (make bench's minimal signer)")
 	fs.StringVar(&f.key, "key", "signer-p256", "key `name` for -api (DSM name, NetHSM ID, transit key)")
 	fs.StringVar(&f.user, "user", "", "user for -api dsm or nethsm (HTTP basic)")
-	fs.StringVar(&f.passwordFile, "password-file", "", "`file` holding the -user's password (default: $SIGNET_BENCH_PASSWORD)")
+	fs.StringVar(&f.passwordFile, "password-file", "", "`file` holding the -user's password (default: $"+PasswordEnv+")")
 }
 
 // BenchResult is what signet client bench measured; -json prints it.

@@ -48,9 +48,10 @@ type hsm struct {
 	// due when a test advances it.
 	clock *remotetest.Clock
 
-	// newConns counts the connections clients open; inFlight and
-	// maxInFlight the requests being served at once.
-	newConns, inFlight, maxInFlight atomic.Int64
+	// newConns counts the connections clients open; requests the
+	// requests served; inFlight and maxInFlight the requests being served
+	// at once.
+	newConns, requests, inFlight, maxInFlight atomic.Int64
 }
 
 func newHSM(t *testing.T) *hsm {
@@ -80,6 +81,7 @@ func newHSM(t *testing.T) *hsm {
 	s.e.HideBanner = true
 	s.e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			s.requests.Add(1)
 			n := s.inFlight.Add(1)
 			defer s.inFlight.Add(-1)
 			for m := s.maxInFlight.Load(); n > m && !s.maxInFlight.CompareAndSwap(m, n); m = s.maxInFlight.Load() {
@@ -516,8 +518,9 @@ func s256Key(t *testing.T) *ecdsa.PublicKey {
 // shutdown call) is Deactivate: the passphrase is forgotten (Offline, and
 // no probe brings the token back), the public keys and chains it cached
 // are dropped, a signer got before sends nothing, and its idle
-// connections are closed (the next exchange opens a new one). The token is made without the validating transport,
-// which does not pass CloseIdleConnections on.
+// connections are closed (the next exchange opens a new one). The token
+// is made without the validating transport, which does not pass
+// CloseIdleConnections on.
 func TestClose(t *testing.T) {
 	s := newHSM(t)
 	tok, err := New(Options{Name: "close", URL: s.url(), User: opUser, Passphrase: opPass, ProbeInterval: probeEvery, Now: s.clock.Now})
@@ -553,8 +556,12 @@ func TestClose(t *testing.T) {
 	// A signer got before Close (a request in flight across a reload)
 	// sends nothing: an empty passphrase would be a failed login of the
 	// user on the NetHSM.
+	reqs := s.requests.Load()
 	if _, err := sg.Sign(rand.Reader, d[:], crypto.SHA256); !errors.Is(err, tokens.ErrOffline) {
 		t.Errorf("a signer of before Close signs: %v, want ErrOffline", err)
+	}
+	if n := s.requests.Load() - reqs; n != 0 {
+		t.Errorf("a signer of before Close sent %d requests to the NetHSM, want none", n)
 	}
 	tok.mu.Lock()
 	cached := len(tok.publicKey)

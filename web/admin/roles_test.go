@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/signet-project/signet/config"
 )
 
 // TestRoles: an auditor reads, an operator also activates and deactivates
@@ -131,10 +133,10 @@ func TestMayAndRequire(t *testing.T) {
 // page, looks the route up in the table built once instead of building
 // the routes again (a slice and a method value per route) on each call.
 func TestMayLooksUp(t *testing.T) {
-	roles := []string{"operator"}
+	roles := []string{config.RoleOperator}
 	h := New(Options{Roles: func(string) []string { return roles }})
 	for _, r := range routes {
-		if got, want := h.May("op", r.method, r.path), r.role != "admin"; got != want {
+		if got, want := h.May("op", r.method, r.path), r.role != config.RoleAdmin; got != want {
 			t.Errorf("May(op, %s %s) = %v, want %v (the route needs %s)", r.method, r.path, got, want, r.role)
 		}
 	}
