@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // decodeStd decodes a batch request with encoding/json, the reference that
@@ -84,6 +85,35 @@ func TestDecodeBatchAgreesWithEncodingJSON(t *testing.T) {
 	t.Parallel()
 	for _, s := range batchJSONSeeds {
 		agree(t, []byte(s))
+	}
+}
+
+// TestDecodeBatchLongStrings: strings longer than the decoder's 32 KiB
+// buffer, with an escape or the closing quote on either side of a buffer's
+// end, decode as encoding/json decodes them, whatever size the reads are.
+func TestDecodeBatchLongStrings(t *testing.T) {
+	t.Parallel()
+	const prefix = `{"signatureRequests":[{"customIdentifier":"`
+	var bodies []string
+	for _, at := range []int{32<<10 - 2, 32<<10 - 1, 32 << 10, 32<<10 + 1, 64<<10 - 1} {
+		for _, esc := range []string{`"`, `\`, `é`, `"`} {
+			id := strings.Repeat("a", at-len(prefix)) + esc
+			if esc != `"` {
+				id += strings.Repeat("b", 40<<10) + `"`
+			}
+			bodies = append(bodies, prefix+id+`,"data":"`+strings.Repeat("A", 70<<10)+`"}]}`)
+		}
+	}
+	bodies = append(bodies, prefix+strings.Repeat("a", 40<<10)) // cut in a string
+	for _, body := range bodies {
+		agree(t, []byte(body))
+		want, werr := decodeBatch(strings.NewReader(body), 1<<20, 1<<30)
+		for name, r := range map[string]io.Reader{"one byte": iotest.OneByteReader(strings.NewReader(body)), "halves": iotest.HalfReader(strings.NewReader(body))} {
+			got, err := decodeBatch(r, 1<<20, 1<<30)
+			if (err == nil) != (werr == nil) || !reflect.DeepEqual(got, want) {
+				t.Errorf("%d-byte body read in %s: %d items, %v; read whole: %d items, %v", len(body), name, len(got), err, len(want), werr)
+			}
+		}
 	}
 }
 

@@ -228,7 +228,7 @@ func (t *Token) Close() error { return t.Deactivate(context.Background()) }
 // the outcome. Concurrent callers do not probe twice.
 func (t *Token) probe(ctx context.Context) error {
 	if !t.health.Activated() {
-		return fmt.Errorf("nethsm token %s: not activated: %w", t.name, tokens.ErrOffline)
+		return fmt.Errorf("nethsm token %s: %s: %w", t.name, notActivated, tokens.ErrOffline)
 	}
 	end, current := t.health.BeginProbe()
 	if end == nil {
@@ -256,7 +256,7 @@ func (t *Token) probe(ctx context.Context) error {
 // ready returns nil when the token may send requests, probing a token that
 // is not Active when a probe is due.
 func (t *Token) ready(ctx context.Context) error {
-	return t.health.Ready(ctx, "not activated", t.probe)
+	return t.health.Ready(ctx, notActivated, t.probe)
 }
 
 func (t *Token) checkAlias(alias string) error {

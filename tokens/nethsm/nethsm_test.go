@@ -550,8 +550,8 @@ func TestClose(t *testing.T) {
 	if st := tok.Status(ctx); st.State != tokens.Offline || st.Reason != "deactivated" {
 		t.Errorf("status after Close: %v %q, want Offline, deactivated", st.State, st.Reason)
 	}
-	if _, err := tok.Signer(ctx, "p256"); !errors.Is(err, tokens.ErrOffline) {
-		t.Errorf("Signer after Close: %v, want ErrOffline", err)
+	if _, err := tok.Signer(ctx, "p256"); !errors.Is(err, tokens.ErrOffline) || !strings.Contains(err.Error(), notActivated) {
+		t.Errorf("Signer after Close: %v, want ErrOffline saying %q", err, notActivated)
 	}
 	// A signer got before Close (a request in flight across a reload)
 	// sends nothing: an empty passphrase would be a failed login of the
