@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -48,29 +49,58 @@ func (s *Store) logWriter() {
 	}
 }
 
+// insertRecords writes a group by one INSERT of its records' columns as
+// arrays, one row per element, instead of a batch of one INSERT per record
+// (each with its own execution in the server), and sets their IDs.
 func (s *Store) insertRecords(group []*logReq) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	b := &pgx.Batch{}
-	for _, q := range group {
+	n := len(group)
+	times := make([]int64, n)
+	cols := make([][]string, 8) // surface, key, key_id, usr, client, request_id, digest_alg, result
+	for i := range cols {
+		cols[i] = make([]string, n)
+	}
+	var hashes []string
+	from, to := make([]int32, n), make([]int32, n) // each record's hashes: hashes[from:to] (1-based, inclusive)
+	for i, q := range group {
 		r := &q.rec
-		hashes := r.Hashes
-		if hashes == nil {
-			hashes = []string{} // the column is NOT NULL, and pgx sends a nil slice as NULL
+		times[i] = r.Time.UnixNano()
+		for j, v := range []string{r.Surface, r.Key, r.KeyID, r.User, r.Client, r.RequestID, r.DigestAlg, r.Result} {
+			cols[j][i] = v
 		}
-		b.Queue(`INSERT INTO signlog (time, surface, key, key_id, usr, client, request_id, digest_alg, hashes, result, node)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-			r.Time.UnixNano(), r.Surface, r.Key, r.KeyID, r.User, r.Client, r.RequestID, r.DigestAlg, hashes, r.Result, s.node)
+		from[i] = int32(len(hashes) + 1)
+		hashes = append(hashes, r.Hashes...)
+		to[i] = int32(len(hashes))
 	}
-	// A batch outside a transaction runs as one implicit transaction.
-	br := s.pool.SendBatch(ctx, b)
-	defer br.Close()
-	for _, q := range group {
-		if err := br.QueryRow().Scan(&q.rec.ID); err != nil {
-			return err
-		}
+	if hashes == nil {
+		hashes = []string{} // pgx sends a nil slice as NULL
 	}
-	return br.Close()
+	// Each row's ID comes from the identity as the rows are inserted, in
+	// the order of the SELECT: the IDs returned, sorted, are the records'
+	// in order, whatever other nodes insert between them.
+	rows, err := s.pool.Query(ctx, `INSERT INTO signlog (time, surface, key, key_id, usr, client, request_id, digest_alg, hashes, result, node)
+		SELECT t, su, k, ki, u, c, ri, d, ($10::text[])[hf:ht], re, $13
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $11::int[], $12::int[])
+			WITH ORDINALITY AS g(t, su, k, ki, u, c, ri, d, re, hf, ht, n)
+		ORDER BY n
+		RETURNING id`,
+		times, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], hashes, from, to, s.node)
+	if err != nil {
+		return err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return err
+	}
+	if len(ids) != n {
+		return fmt.Errorf("%d records inserted of %d", len(ids), n)
+	}
+	slices.Sort(ids)
+	for i, q := range group {
+		q.rec.ID = ids[i]
+	}
+	return nil
 }
 
 // signSQL is the signing log's SQL in PostgreSQL: typed parameters, and
