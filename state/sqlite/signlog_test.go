@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -159,9 +160,9 @@ func TestSigningLogFold(t *testing.T) {
 }
 
 // A batch may sign the same digest twice: its record holds the hash twice,
-// and the fold moves it into the index without failing (an index keyed by
-// hash and record must not refuse the second pair) and finds the record by
-// it once.
+// and the fold moves it into the index without failing (the index, keyed
+// by epoch, the hash's first digits and the record, must not refuse the
+// second pair) and finds the record by it once.
 func TestSigningLogFoldDuplicateHash(t *testing.T) {
 	t.Parallel()
 	s, _ := openTest(t)
@@ -269,7 +270,7 @@ func benchRecordOf(i int64) state.SignRecord {
 // process's CPU time per record.
 func benchRecord(b *testing.B, s *Store) {
 	var n atomic.Int64
-	b.SetParallelism(16) // 32 goroutines on two cores
+	b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0))) // 32 callers, as make bench's clients
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -297,7 +298,7 @@ func BenchmarkRecordBatch(b *testing.B) {
 	defer s.Close()
 	const perRecord = 1000
 	var n atomic.Int64
-	b.SetParallelism(2) // 4 goroutines on two cores
+	b.SetParallelism(max(1, 4/runtime.GOMAXPROCS(0))) // 4 callers, as make bench's batch clients
 	cpu0 := cpuTime()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
