@@ -333,33 +333,14 @@ func cpuTime() time.Duration {
 // before signlog_indexed) finds them after the migration.
 func TestSigningLogMigrateRecent(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "state.db")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, "CREATE TABLE signlog_indexed") })
-	for _, m := range migrations[:v] {
-		if _, err := db.Exec(m); err != nil {
-			t.Fatal(err)
+	s := openMigrated(t, "CREATE TABLE signlog_indexed", func(v int) []string {
+		return []string{
+			fmt.Sprintf("PRAGMA user_version = %d", v),
+			"INSERT INTO signlog (id, time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result) VALUES (1, 0, 'rest', 'demo/k', '', '', '', '', 'SHA-256', 'aa,bb', 'ok'), (2, 0, 'rest', 'demo/k', '', '', '', '', 'SHA-256', 'cc', 'ok')",
+			"INSERT INTO signlog_hash (hash, id) VALUES ('aa', 1), ('bb', 1)",
+			"INSERT INTO signlog_hash_recent (hash, id) VALUES ('cc', 2)",
 		}
-	}
-	for _, q := range []string{
-		fmt.Sprintf("PRAGMA user_version = %d", v),
-		"INSERT INTO signlog (id, time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result) VALUES (1, 0, 'rest', 'demo/k', '', '', '', '', 'SHA-256', 'aa,bb', 'ok'), (2, 0, 'rest', 'demo/k', '', '', '', '', 'SHA-256', 'cc', 'ok')",
-		"INSERT INTO signlog_hash (hash, id) VALUES ('aa', 1), ('bb', 1)",
-		"INSERT INTO signlog_hash_recent (hash, id) VALUES ('cc', 2)",
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(q, err)
-		}
-	}
-	db.Close()
-	s, err := Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	})
 	for h, id := range map[string]int64{"aa": 1, "bb": 1, "cc": 2} {
 		got, err := s.Search(t.Context(), state.SignQuery{Hash: h})
 		if err != nil || len(got) != 1 || got[0].ID != id {
@@ -378,37 +359,18 @@ func TestSigningLogMigrateRecent(t *testing.T) {
 // folds the unindexed ones into signlog_hix, and no longer has signlog_key.
 func TestSigningLogMigrateEpochs(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "state.db")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, "CREATE TABLE signlog_hix") })
-	for _, m := range migrations[:v] {
-		if _, err := db.Exec(m); err != nil {
-			t.Fatal(err)
-		}
-	}
 	h := func(i int) string { return fmt.Sprintf("%016x%048x", 0xfeed0000+i, i) }
-	for _, q := range []string{
-		fmt.Sprintf("PRAGMA user_version = %d", v),
-		fmt.Sprintf(`INSERT INTO signlog (id, time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result) VALUES
-			(1, 0, 'rest', 'demo/k', '', '', '', '', 'SHA-256', '%s', 'ok'),
-			(2, 0, 'rest', 'demo/k', '', '', '', '', 'SHA-256', '%s,%s', 'ok'),
-			(3, 0, 'rest', 'demo/k', '', '', '', '', 'SHA-256', '%s,%s', 'ok')`, strings.ToUpper(h(1)), h(2), h(3), h(4), h(5)),
-		fmt.Sprintf("INSERT INTO signlog_hash (hash, id) VALUES ('%s', 1), ('%s', 2), ('%s', 2)", h(1), h(2), h(3)),
-		"UPDATE signlog_indexed SET id = 2",
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(q, err)
+	s := openMigrated(t, "CREATE TABLE signlog_hix", func(v int) []string {
+		return []string{
+			fmt.Sprintf("PRAGMA user_version = %d", v),
+			fmt.Sprintf(`INSERT INTO signlog (id, time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result) VALUES
+				(1, 0, 'rest', 'demo/k', '', '', '', '', 'SHA-256', '%s', 'ok'),
+				(2, 0, 'rest', 'demo/k', '', '', '', '', 'SHA-256', '%s,%s', 'ok'),
+				(3, 0, 'rest', 'demo/k', '', '', '', '', 'SHA-256', '%s,%s', 'ok')`, strings.ToUpper(h(1)), h(2), h(3), h(4), h(5)),
+			fmt.Sprintf("INSERT INTO signlog_hash (hash, id) VALUES ('%s', 1), ('%s', 2), ('%s', 2)", h(1), h(2), h(3)),
+			"UPDATE signlog_indexed SET id = 2",
 		}
-	}
-	db.Close()
-	s, err := Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	})
 	want := map[string]int64{h(1): 1, strings.ToUpper(h(1)): 1, h(2): 2, h(3): 2, h(4): 3, h(5): 3}
 	find := func(when string) {
 		t.Helper()
@@ -487,4 +449,32 @@ func TestSigningLogEpochs(t *testing.T) {
 	if got, err := s.Search(t.Context(), state.SignQuery{Hash: last[:16]}); err != nil || len(got) != 0 {
 		t.Errorf("the first 16 digits of a hash: %d records, %v; want none", len(got), err)
 	}
+}
+
+// openMigrated opens a store over a database left at the schema before the
+// migration that contains marker, with queries(v) run on it first (v: that
+// schema's version), so that the migration meets an older store's rows.
+func openMigrated(t *testing.T, marker string, queries func(v int) []string) *Store {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "state.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, marker) })
+	if v < 0 {
+		t.Fatalf("no migration contains %q", marker)
+	}
+	for _, q := range append(slices.Clone(migrations[:v]), queries(v)...) {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	db.Close()
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
