@@ -478,3 +478,106 @@ func openMigrated(t *testing.T, marker string, queries func(v int) []string) *St
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// A group whose fold fails is rolled back whole: its callers get the
+// error, its records are not stored, and the writer's count and list of
+// unindexed hashes are as before it, so that the next fold indexes every
+// record past the mark exactly once.
+func TestSigningLogFoldFails(t *testing.T) {
+	t.Parallel()
+	s, _ := openTest(t)
+	record := func(hs ...string) (int64, error) {
+		r, err := s.Record(t.Context(), state.SignRecord{Surface: "rest", Key: "demo/k", DigestAlg: "SHA-256", Hashes: hs, Result: "ok"})
+		return r.ID, err
+	}
+	exec := func(q string) {
+		t.Helper()
+		if _, err := s.db.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	// a's hashes sort after the failed group's (a list sorted in place for
+	// the fold would lose one of them when cut back), each with first 16
+	// digits of its own (each its own key in the index).
+	var a []string
+	for i := range foldAt - 1 {
+		a = append(a, fmt.Sprintf("%016x%048x", 1<<40+i, i))
+	}
+	aID, err := record(a...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fold fails at the failed group's second hash, once the first
+	// hashes and some others are indexed.
+	failed := []string{fmt.Sprintf("%016x%048x", 1, 0), fmt.Sprintf("%016x%048x", 2, 0)}
+	exec("CREATE TRIGGER fail_fold BEFORE INSERT ON signlog_hix WHEN NEW.h = '" + failed[1][:16] + "' BEGIN SELECT RAISE(ABORT, 'injected'); END")
+	if _, err := record(failed...); err == nil || !strings.Contains(err.Error(), "injected") {
+		t.Fatalf("a group whose fold fails: %v, want the injected error", err)
+	}
+	w := s.signw
+	if w.unindexed != foldAt-1 || len(w.rest) != foldAt-2 || w.folds != 0 {
+		t.Errorf("after the failed fold: %d unindexed hashes, %d listed, %d folds; want %d, %d, 0", w.unindexed, len(w.rest), w.folds, foldAt-1, foldAt-2)
+	}
+	exec("DROP TRIGGER fail_fold")
+	last := []string{fmt.Sprintf("%016x%048x", 2<<40, 0), fmt.Sprintf("%016x%048x", 2<<40+1, 0)}
+	lastID, err := record(last...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var indexed, folds int
+	if err := s.db.QueryRow("SELECT (SELECT count(*) FROM signlog_hix), folds FROM signlog_indexed").Scan(&indexed, &folds); err != nil {
+		t.Fatal(err)
+	}
+	if indexed != foldAt+1 || folds != 1 || w.folds != 1 || w.unindexed != 0 {
+		t.Errorf("folded: %d hashes indexed, %d folds stored, %d counted, %d unindexed; want %d, 1, 1, 0", indexed, folds, w.folds, w.unindexed, foldAt+1)
+	}
+	// A search reads a's 8191 hashes back: a few of them (the last is
+	// the one a sort in place would cut).
+	want := map[string]int64{failed[0]: 0, failed[1]: 0, last[0]: lastID, last[1]: lastID, a[0]: aID, a[1]: aID, a[len(a)-1]: aID}
+	for h, id := range want {
+		got, err := s.Search(t.Context(), state.SignQuery{Hash: h})
+		if err != nil || (id == 0) != (len(got) == 0) || id != 0 && (len(got) != 1 || got[0].ID != id) {
+			t.Errorf("hash %s: %d records, %v; want record %d", h, len(got), err, id)
+		}
+	}
+}
+
+// Every caller of a group that cannot be written gets the error, and the
+// writer writes the groups after it. The insert fails slowly (some
+// milliseconds of counting), so that the callers queue up behind the first
+// group and are written in groups of several.
+func TestSigningLogGroupFails(t *testing.T) {
+	t.Parallel()
+	s, _ := openTest(t)
+	if _, err := s.db.ExecContext(t.Context(), `CREATE TRIGGER fail_insert BEFORE INSERT ON signlog
+		WHEN (WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 100000) SELECT max(n) FROM c) > 0
+		BEGIN SELECT RAISE(ABORT, 'injected'); END`); err != nil {
+		t.Fatal(err)
+	}
+	record := func(i int) error {
+		_, err := s.Record(t.Context(), state.SignRecord{Surface: "rest", Key: "demo/k", DigestAlg: "SHA-256", Hashes: []string{fmt.Sprintf("%064x", i)}, Result: "ok"})
+		return err
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for i := range 32 {
+		wg.Go(func() {
+			if err := record(i); err != nil && strings.Contains(err.Error(), "injected") {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() != 32 {
+		t.Errorf("%d of 32 callers got the error", failed.Load())
+	}
+	if _, err := s.db.ExecContext(t.Context(), "DROP TRIGGER fail_insert"); err != nil {
+		t.Fatal(err)
+	}
+	if err := record(99); err != nil {
+		t.Errorf("after the failed groups: %v", err)
+	}
+	if got, err := s.Search(t.Context(), state.SignQuery{Limit: 100}); err != nil || len(got) != 1 {
+		t.Errorf("%d records, %v; want the one written after", len(got), err)
+	}
+}
