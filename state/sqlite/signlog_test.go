@@ -456,16 +456,24 @@ func TestSigningLogEpochs(t *testing.T) {
 // schema's version), so that the migration meets an older store's rows.
 func openMigrated(t *testing.T, marker string, queries func(v int) []string) *Store {
 	t.Helper()
+	v := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, marker) })
+	if v < 0 {
+		t.Fatalf("no migration contains %q", marker)
+	}
+	s, _ := openAt(t, v, queries(v))
+	return s
+}
+
+// openAt opens a store over a database left at schema version v, with
+// queries run on it first.
+func openAt(t *testing.T, v int, queries []string) (*Store, string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "state.db")
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := slices.IndexFunc(migrations, func(m string) bool { return strings.Contains(m, marker) })
-	if v < 0 {
-		t.Fatalf("no migration contains %q", marker)
-	}
-	for _, q := range append(slices.Clone(migrations[:v]), queries(v)...) {
+	for _, q := range append(slices.Clone(migrations[:v]), queries...) {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(q, err)
 		}
@@ -476,7 +484,72 @@ func openMigrated(t *testing.T, marker string, queries func(v int) []string) *St
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s
+	return s, path
+}
+
+// A database of every earlier schema opens, finds the records it holds by
+// each of their hashes in any case (a record of the first schema keeps its
+// hashes column as recorded, capitals too), records, folds, and finds them
+// all again, opened once more too.
+func TestSigningLogMigrateEveryVersion(t *testing.T) {
+	t.Parallel()
+	h := func(i int) string { return fmt.Sprintf("%016x%048x", 0xbeef0000+i, i) }
+	const signlogAt, recentAt, indexedAt = 2, 4, 6 // the versions that made signlog, signlog_hash_recent, signlog_indexed
+	for v := range len(migrations) {
+		t.Run(strconv.Itoa(v), func(t *testing.T) {
+			t.Parallel()
+			qs := []string{fmt.Sprintf("PRAGMA user_version = %d", v)}
+			want := map[string]int64{}
+			row := func(id int, hashes string) string {
+				return fmt.Sprintf("INSERT INTO signlog (id, time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result) VALUES (%d, 0, 'rest', 'demo/k', '', '', '', '', 'SHA-256', '%s', 'ok')", id, hashes)
+			}
+			if v >= signlogAt {
+				qs = append(qs, row(1, strings.ToUpper(h(1)+","+h(2))), fmt.Sprintf("INSERT INTO signlog_hash (hash, id) VALUES ('%s', 1), ('%s', 1)", h(1), h(2)))
+				want[h(1)], want[strings.ToUpper(h(2))] = 1, 1
+				switch {
+				case v >= indexedAt: // past the mark
+					qs = append(qs, row(2, h(3)+","+h(4)), "UPDATE signlog_indexed SET id = 1")
+					want[h(3)], want[h(4)] = 2, 2
+				case v >= recentAt:
+					qs = append(qs, row(2, h(3)+","+h(4)), fmt.Sprintf("INSERT INTO signlog_hash_recent (hash, id) VALUES ('%s', 2), ('%s', 2)", h(3), h(4)))
+					want[h(3)], want[h(4)] = 2, 2
+				}
+			}
+			s, path := openAt(t, v, qs)
+			find := func(s *Store, when string) {
+				t.Helper()
+				for h, id := range want {
+					got, err := s.Search(t.Context(), state.SignQuery{Hash: h})
+					if err != nil || len(got) != 1 || got[0].ID != id {
+						t.Errorf("%s: hash %s: %d records, %v; want record %d", when, h, len(got), err, id)
+					}
+				}
+			}
+			find(s, "migrated")
+			var batch []string
+			for i := range foldAt {
+				batch = append(batch, h(100+i))
+			}
+			r, err := s.Record(t.Context(), state.SignRecord{Surface: "rest", Key: "demo/k", DigestAlg: "SHA-256", Hashes: batch, Result: "ok"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.signw.unindexed != 0 || s.signw.folds != 1 {
+				t.Errorf("%d unindexed hashes, %d folds; want 0, 1", s.signw.unindexed, s.signw.folds)
+			}
+			want[batch[0]], want[batch[foldAt-1]] = r.ID, r.ID
+			find(s, "folded")
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s, err = Open(t.Context(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			find(s, "reopened")
+		})
+	}
 }
 
 // A group whose fold fails is rolled back whole: its callers get the
