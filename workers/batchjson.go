@@ -399,7 +399,7 @@ var itemKeys = []string{"data", "hashingAlgorithm", "customIdentifier"}
 // (any order, any subset, each key once, exactly so spelt) with plain
 // strings (plainjson.Object). It reports false for anything else, which
 // encoding/json decides: an unknown, repeated or differently cased key, an
-// escape, a byte outside printable ASCII.
+// escape, a control byte or one outside ASCII.
 func fastItem(b []byte, it *BatchItem) bool {
 	var v [3][]byte
 	if !plainjson.Object(b, itemKeys, v[:]) {
