@@ -52,6 +52,7 @@ func TestRESTBodyHeldOnce(t *testing.T) {
 		{"BASE64 with Content-Length", `{"data":"` + base64.StdEncoding.EncodeToString(doc) + `","encoding":"BASE64"}`, false, 1.2},
 		{"BASE64 chunked", `{"encoding":"BASE64","data":"` + base64.StdEncoding.EncodeToString(doc) + `"}`, true, 2.2},
 		{"NONE with Content-Length", `{"data":"` + string(doc) + `"}`, false, 1.2},
+		{"NONE escaped", `{"data":"` + strings.Repeat(`é\"\u00e9\ud83d\ude00\n`, 3<<16) + `","metaData":{"k":"v"}}`, false, 1.2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			send := func() {

@@ -37,7 +37,8 @@ func readBatch(req *Request, limit int) ([]BatchItem, error) {
 // whose error the client sees.
 //
 // The items kept may total at most memory bytes of JSON; a larger batch is
-// refused with ErrTooLarge.
+// refused with ErrTooLarge as soon as the item (or key) being read passes
+// what is left, so that one item as large as the body costs no more.
 func decodeBatch(r io.Reader, limit int, memory int64) ([]BatchItem, error) {
 	d := &batchDecoder{r: bufio.NewReaderSize(r, 32<<10), memory: memory}
 	items, err := d.request(limit)
@@ -55,6 +56,23 @@ type batchDecoder struct {
 	err error  // the read error that stopped the scan
 
 	memory int64 // bytes of item JSON that may still be kept
+	over   bool  // d.raw outgrew memory: the scan stopped there
+}
+
+// tooLarge is the error of a batch whose JSON outgrows the request memory
+// bound, found while an item (or key) is read or once it is kept.
+func tooLarge() error {
+	return TooLarge("The batch's items exceed the server's request memory bound (server.maxRequestMemory): split it, or send digests with client-side hashing.")
+}
+
+// grown reports whether d.raw has outgrown the memory left, and stops the
+// scan if so: a single item (or key) larger than the bound is refused
+// while it is read, not once the body has been copied whole into d.raw.
+func (d *batchDecoder) grown() bool {
+	if int64(len(d.raw)) > d.memory {
+		d.over = true
+	}
+	return d.over
 }
 
 func (d *batchDecoder) syntax() error {
@@ -173,6 +191,9 @@ func (d *batchDecoder) literal(rest string) bool {
 func (d *batchDecoder) key() (string, error) {
 	d.raw = append(d.raw[:0], '"')
 	if !d.str() {
+		if d.over {
+			return "", tooLarge()
+		}
 		return "", d.syntax()
 	}
 	var k string
@@ -207,6 +228,9 @@ func (d *batchDecoder) str() bool {
 		d.raw = append(d.raw, buf[:n]...)
 		d.r.Discard(n) // n bytes are buffered: no read, no error
 		d.off += int64(n)
+		if d.grown() {
+			return false
+		}
 		switch last {
 		case '"':
 			return true
@@ -256,11 +280,12 @@ func (d *batchDecoder) list(limit int) ([]BatchItem, error) {
 		case '{':
 			start := d.off - 1
 			if !d.object() {
+				if d.over {
+					return nil, tooLarge()
+				}
 				return nil, d.syntax()
 			}
-			if d.memory -= int64(len(d.raw)); d.memory < 0 {
-				return nil, TooLarge("The batch's items exceed the server's request memory bound (server.maxRequestMemory): split it, or send digests with client-side hashing.")
-			}
+			d.memory -= int64(len(d.raw)) // object kept it within d.memory
 			if err := decodeItem(d.raw, &it); err != nil {
 				return nil, Illegal("The batch request is not valid JSON of the form %s: %v.", batchShape, itemErrorText(err, start))
 			}
@@ -292,6 +317,9 @@ func (d *batchDecoder) object() bool {
 			return false
 		}
 		d.raw = append(d.raw, c)
+		if d.grown() {
+			return false
+		}
 		switch c {
 		case '{', '[':
 			depth++
@@ -371,7 +399,7 @@ var itemKeys = []string{"data", "hashingAlgorithm", "customIdentifier"}
 // (any order, any subset, each key once, exactly so spelt) with plain
 // strings (plainjson.Object). It reports false for anything else, which
 // encoding/json decides: an unknown, repeated or differently cased key, an
-// escape, a byte outside printable ASCII.
+// escape, a control byte or one outside ASCII.
 func fastItem(b []byte, it *BatchItem) bool {
 	var v [3][]byte
 	if !plainjson.Object(b, itemKeys, v[:]) {

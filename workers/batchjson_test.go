@@ -210,3 +210,40 @@ func BenchmarkDecodeBatch(b *testing.B) {
 		}
 	}
 }
+
+// TestDecodeBatchMemoryBound: items are refused with ErrTooLarge once their
+// JSON passes the request memory bound (server.maxRequestMemory), and one
+// item (or key) larger than the bound is refused while it is read, not
+// after the whole body has been copied into the decoder.
+func TestDecodeBatchMemoryBound(t *testing.T) {
+	t.Parallel()
+	const memory = 64 << 10
+	big := strings.Repeat("A", 4<<20)
+	item := `{"data":"` + strings.Repeat("A", 1000) + `"}`
+	for _, tc := range []struct {
+		name, body string
+		ok         bool
+	}{
+		{"items within the bound", `{"signatureRequests":[` + strings.Repeat(item+",", 60) + item + `]}`, true},
+		{"items past the bound", `{"signatureRequests":[` + strings.Repeat(item+",", 70) + item + `]}`, false},
+		{"one large string", `{"signatureRequests":[{"data":"` + big + `"}]}`, false},
+		{"one large array", `{"signatureRequests":[{"data":[` + strings.Repeat("1,", 2<<20) + `1]}]}`, false},
+		{"one large escaped string", `{"signatureRequests":[{"data":"` + strings.Repeat(`\n`, 2<<20) + `"}]}`, false},
+		{"one large key", `{"` + big + `":[]}`, false},
+	} {
+		cr := &countingReader{r: strings.NewReader(tc.body)}
+		_, err := decodeBatch(cr, 1000, memory)
+		if tc.ok {
+			if err != nil {
+				t.Errorf("%s: %.200v", tc.name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "server.maxRequestMemory") {
+			t.Errorf("%s: error %.200v, want ErrTooLarge naming server.maxRequestMemory", tc.name, err)
+		}
+		if cr.n > memory+256<<10 {
+			t.Errorf("%s: read %d bytes of a %d-byte body before refusing it; want at most the bound and a buffer more", tc.name, cr.n, len(tc.body))
+		}
+	}
+}

@@ -3,6 +3,7 @@ package plainjson
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -300,4 +301,34 @@ func TestExact(t *testing.T) {
 			t.Errorf("Exact(%s) = %v, want %v", tc.lit, got, tc.want)
 		}
 	}
+}
+
+// FuzzExact holds Exact to encoding/json both ways: a string literal is
+// exact when decoding it adds no U+FFFD (encoding/json's replacement for
+// invalid UTF-8 and lone surrogate escapes) to those its writer sent,
+// as the character or as a \ufffd escape.
+func FuzzExact(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"\ud83d\ude00"`, `"\ud800"`, `"\ude00\ud800"`, `"\ud83d\ud83d\ude00"`, "\"a\xffb\"", `"\ufffd"`, "\"\uFFFD\"", `"\\ufffd"`, `"\\\ud800"`, "\"\xed\xa0\x80\""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var s string
+		if len(b) == 0 || b[0] != '"' || json.Unmarshal(b, &s) != nil {
+			return
+		}
+		sent := bytes.Count(b, []byte("\uFFFD"))
+		for i := 0; i < len(b); i++ {
+			if b[i] != '\\' {
+				continue
+			}
+			if b[i+1] == 'u' && bytes.EqualFold(b[i+2:i+6], []byte("fffd")) {
+				sent++
+			}
+			i++ // the escape's letter; hex digits are not backslashes
+		}
+		want := strings.Count(s, "\uFFFD") == sent
+		if got := Exact(b); got != want {
+			t.Fatalf("Exact(%q) = %v; encoding/json reads %q, %d U+FFFD of %d sent", b, got, s, strings.Count(s, "\uFFFD"), sent)
+		}
+	})
 }

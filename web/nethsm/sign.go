@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -116,15 +115,23 @@ func decodeSignRequest(r io.Reader) (mode string, msg []byte, err error) {
 	if b64 == "" {
 		return "", nil, errors.New("\"message\" is empty: send the base64 of the data to sign")
 	}
-	enc := base64.StdEncoding
-	if !strings.HasSuffix(b64, "=") && len(b64)%4 != 0 {
-		enc = base64.RawStdEncoding
-	}
-	msg, err = enc.DecodeString(b64)
+	msg, err = decodeMessage([]byte(b64))
 	if err != nil {
 		return "", nil, errors.New("\"message\" is not valid base64")
 	}
 	return *req.Mode, msg, nil
+}
+
+// decodeMessage decodes a sign request's message: standard base64, padded
+// or, when its length says so, not.
+func decodeMessage(b64 []byte) ([]byte, error) {
+	enc := base64.StdEncoding
+	if !bytes.HasSuffix(b64, []byte("=")) && len(b64)%4 != 0 {
+		enc = base64.RawStdEncoding
+	}
+	msg := make([]byte, enc.DecodedLen(len(b64)))
+	n, err := enc.Decode(msg, b64)
+	return msg[:n], err
 }
 
 // signOpts chooses the token call for a NetHSM mode: the input handed to
@@ -235,15 +242,17 @@ func readSignRequest(c echo.Context) (mode string, msg []byte, err error) {
 		}
 		return "", nil, fmt.Errorf("the body must be a JSON object with only \"mode\" and \"message\" (%v)", err)
 	}
-	b := buf.Bytes()
+	return signRequestBody(buf.Bytes())
+}
+
+// signRequestBody reads a whole sign request body: the shape clients send
+// in one pass (simpleSignRequest), anything else, and a message that is not
+// base64, through decodeSignRequest, whose answers these are
+// (FuzzSimpleSignRequest holds it to them).
+func signRequestBody(b []byte) (mode string, msg []byte, err error) {
 	if m, b64, ok := simpleSignRequest(b); ok && m != "" && len(b64) != 0 {
-		enc := base64.StdEncoding
-		if !bytes.HasSuffix(b64, []byte("=")) && len(b64)%4 != 0 {
-			enc = base64.RawStdEncoding
-		}
-		msg := make([]byte, enc.DecodedLen(len(b64)))
-		if n, err := enc.Decode(msg, b64); err == nil {
-			return m, msg[:n], nil
+		if msg, err := decodeMessage(b64); err == nil {
+			return m, msg, nil
 		}
 	}
 	return decodeSignRequest(bytes.NewReader(b))
