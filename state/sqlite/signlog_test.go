@@ -89,6 +89,28 @@ func TestSigningLogSearch(t *testing.T) {
 	statetest.SigningLogSearch(t, s)
 }
 
+// The log writer's connection, on which Record's commit is made, and the
+// pool's commit with synchronous=FULL: in WAL mode NORMAL would not sync a
+// commit, and a power loss would lose records whose Record had returned.
+func TestSigningLogSyncsCommits(t *testing.T) {
+	t.Parallel()
+	s, _ := openTest(t)
+	if _, err := s.Record(t.Context(), state.SignRecord{Surface: "rest", Key: "demo/k", Result: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := s.db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	for name, c := range map[string]*sql.Conn{"the log writer's": s.signw.conn, "a pool": pool} {
+		var sync int
+		if err := c.QueryRowContext(t.Context(), "PRAGMA synchronous").Scan(&sync); err != nil || sync != 2 {
+			t.Errorf("%s connection: synchronous %d, %v; want 2 (FULL)", name, sync, err)
+		}
+	}
+}
+
 // Hashes are found before and after the log writer moves them into the
 // index, and a store opened again counts the unindexed ones.
 func TestSigningLogFold(t *testing.T) {
