@@ -21,7 +21,7 @@ import (
 // small group's CPU (about 100 µs on a virtual disk, whatever it writes).
 //
 // A group is written by a few multi-row INSERTs (one per power of two in
-// its size) on the writer's own connection, into the signlog table and its
+// its size, of 64 rows at most) on the writer's own connection, into the signlog table and its
 // time index only: a record's hashes stay in its hashes column.
 //
 // The hashes, which Search finds records by, are random: indexed one group

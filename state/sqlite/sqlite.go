@@ -134,15 +134,17 @@ var migrations = []string{
 // ErrClosed is returned by a Store used after Close.
 var ErrClosed = errors.New("the state database is closed")
 
-// maxGroup is the most counter reservations committed in one transaction.
+// maxGroup is the most counter reservations, or signing log records,
+// committed in one transaction.
 const maxGroup = 256
 
 // Lease is how many signatures past a key's count the store reserves in
 // the database at a time.
 const Lease = 128
 
-// Store is the SQLite state database. It implements state.Audit and
-// state.Counters and is safe for concurrent use.
+// Store is the SQLite state database. It implements state.Audit,
+// state.Counters, state.SigningLog and state.Archive and is safe for
+// concurrent use.
 type Store struct {
 	db       *sql.DB
 	path     string
