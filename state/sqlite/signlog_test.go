@@ -111,6 +111,49 @@ func TestSigningLogSyncsCommits(t *testing.T) {
 	}
 }
 
+// Close returns only once the group in flight is answered: the log writer
+// holds a record while another connection holds the write lock, and Close
+// must not return before the record's caller has its answer (here the
+// busy error, the writer's wait for the lock cut short).
+func TestSigningLogCloseWaits(t *testing.T) {
+	t.Parallel()
+	s, _ := openTest(t)
+	if _, err := s.signw.conn.ExecContext(t.Context(), "PRAGMA busy_timeout = 100"); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := s.db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	e := &logEntry{rec: state.SignRecord{Surface: "rest", Key: "demo/k", Result: "ok"}.Stored(), done: make(chan struct{})}
+	s.logs <- e // taken by the writer, which waits for the lock
+	closed := make(chan struct{})
+	var closeErr error
+	go func() { closeErr = s.Close(); close(closed) }()
+	select {
+	case <-closed:
+		select {
+		case <-e.done:
+		default:
+			t.Error("Close returned before the record in flight was answered")
+		}
+	case <-e.done:
+		if e.err == nil {
+			t.Error("the record was written while another connection held the write lock")
+		}
+	}
+	if _, err := lock.ExecContext(t.Context(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if <-closed; closeErr != nil {
+		t.Error(closeErr)
+	}
+}
+
 // Hashes are found before and after the log writer moves them into the
 // index, and a store opened again counts the unindexed ones.
 func TestSigningLogFold(t *testing.T) {
