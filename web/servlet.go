@@ -152,9 +152,9 @@ func (s *Server) serveForm(c echo.Context, worker string, values url.Values, doc
 	switch pt := get(fieldProcessType); pt {
 	case "", "signDocument":
 	case "validateDocument", "validateCertificate":
-		return badRequest("processType %q is not supported: Signet signs; use signDocument.", pt)
+		return badRequest("processType %s is not supported: Signet signs; use signDocument.", workers.Quote(pt))
 	default:
-		return badRequest("processType %q is unknown: use signDocument.", pt)
+		return badRequest("processType %s is unknown: use signDocument.", workers.Quote(pt))
 	}
 
 	var md metadata
@@ -169,7 +169,7 @@ func (s *Server) serveForm(c echo.Context, worker string, values url.Values, doc
 	if worker == "" {
 		if id := get(fieldWorkerID); id != "" {
 			if _, err := strconv.Atoi(id); err != nil {
-				return badRequest("workerId %q is not a number: give the worker's numeric ID, or its name in workerName.", id)
+				return badRequest("workerId %s is not a number: give the worker's numeric ID, or its name in workerName.", workers.Quote(id))
 			}
 			worker = id
 		} else {
@@ -187,7 +187,7 @@ func (s *Server) serveForm(c echo.Context, worker string, values url.Values, doc
 	case "base64":
 		b64 = true
 	default:
-		return badRequest("encoding %q is not supported: use base64 or leave it out.", enc)
+		return badRequest("encoding %s is not supported: use base64 or leave it out.", workers.Quote(enc))
 	}
 
 	if doc == nil {
@@ -318,7 +318,7 @@ func (s *Server) readMultipart(r *http.Request) (values url.Values, doc *documen
 			return nil, doc, formError(err)
 		}
 		if len(v) > maxFieldSize {
-			return nil, doc, badRequest("Form field %q is longer than %d bytes: send the document as a file and keep fields short.", name, maxFieldSize)
+			return nil, doc, badRequest("Form field %s is longer than %d bytes: send the document as a file and keep fields short.", workers.Quote(name), maxFieldSize)
 		}
 		if name != "" {
 			values.Add(name, string(v))

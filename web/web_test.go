@@ -363,6 +363,7 @@ func TestBadInput(t *testing.T) {
 	}
 	f := newFixture(t, limit, illegal, large, misconf, offline, notFound, lostLimit, wrapLimit, nilResponse, badRead)
 	big := strings.Repeat("x", limit+1)
+	long := strings.Repeat("k", 3000)
 	rest := func(worker, body string) (string, string, string, io.Reader) {
 		return "POST", "/signserver/rest/v1/workers/" + worker + "/process", "application/json", strings.NewReader(body)
 	}
@@ -463,6 +464,11 @@ func TestBadInput(t *testing.T) {
 		{"REST: oversize chunked", r("POST", "/signserver/rest/v1/workers/Echo/process", "application/json", io.MultiReader(strings.NewReader(`{"data":"`+big+`"}`))), 413, "upload limit of 4096 bytes"},
 		{"REST: wrong method", r("GET", "/signserver/rest/v1/workers/Echo/process", "", nil), 405, "does not accept that method"},
 		{"REST: no such route", r("POST", "/signserver/rest/v1/nothing", "application/json", strings.NewReader("{}")), 404, "No such endpoint"},
+		// Client text is quoted up to 128 bytes, not whole.
+		{"REST: long unknown field", r(rest("Echo", `{"data":"x","`+long+`":1}`)), 400, `unknown field "` + long[:128] + `"…: use data`},
+		{"REST: long encoding", r(rest("Echo", `{"data":"x","encoding":"`+long+`"}`)), 400, `encoding "` + long[:128] + `"… is not supported`},
+		{"servlet: long processType", r(proc(url.Values{"workerName": {"Echo"}, "data": {"d"}, "processType": {long}})), 400, `processType "` + long[:128] + `"… is unknown`},
+		{"worker: long unknown worker", r(raw("/signserver/worker/"+long, "d")), 404, `No worker named or numbered "` + long[:128] + `"…: check`},
 		// Routes.
 		{"no such route", r("POST", "/signserver/nothing", "text/plain", strings.NewReader("")), 404, "No such endpoint"},
 		{"wrong method", r("DELETE", "/signserver/process", "", nil), 405, "does not accept that method"},
@@ -500,6 +506,9 @@ func TestBadInput(t *testing.T) {
 			}
 			if strings.Count(msg, "\n") > 0 || !strings.HasSuffix(msg, ".") {
 				t.Errorf("message %q is not one sentence", msg)
+			}
+			if len(msg) > 512 {
+				t.Errorf("message of %d bytes: client text repeated whole?", len(msg))
 			}
 			if resp.Header.Get(HeaderRequestID) == "" {
 				t.Error("no X-Request-ID")

@@ -56,7 +56,7 @@ type batchItem struct {
 // itemError names an invalid item by index and customIdentifier.
 func itemError(i int, it *BatchItem, format string, args ...any) error {
 	e := Illegal(format, args...).(*Error)
-	e.Msg = "Batch item " + strconv.Itoa(i) + " (customIdentifier " + strconv.Quote(it.CustomIdentifier) + "): " + e.Msg
+	e.Msg = "Batch item " + strconv.Itoa(i) + " (customIdentifier " + Quote(it.CustomIdentifier) + "): " + e.Msg
 	return e
 }
 

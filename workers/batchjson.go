@@ -142,7 +142,7 @@ func (d *batchDecoder) request(limit int) ([]BatchItem, error) {
 				return nil, err
 			}
 			if !strings.EqualFold(key, "signatureRequests") {
-				return nil, Illegal("The batch request is not valid JSON of the form %s: unknown field %s.", batchShape, strconv.Quote(key))
+				return nil, Illegal("The batch request is not valid JSON of the form %s: unknown field %s.", batchShape, Quote(key))
 			}
 			if seen {
 				return nil, Illegal("The batch request has signatureRequests twice: send one list.")

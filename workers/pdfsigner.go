@@ -210,7 +210,7 @@ func (w *PDFSigner) process(ctx context.Context, req *Request) (*Response, error
 			if d.batch {
 				var we *Error
 				if errors.As(err, &we) {
-					we.Msg = fmt.Sprintf("Batch item %d (customIdentifier %q): %s", i, docs[i].id, we.Msg)
+					we.Msg = fmt.Sprintf("Batch item %d (customIdentifier %s): %s", i, Quote(docs[i].id), we.Msg)
 				}
 			}
 			return nil, err

@@ -101,7 +101,7 @@ func (s *Set) Lookup(idOrName string) (Worker, error) {
 			return w, nil
 		}
 	}
-	return nil, &Error{Kind: ErrNotFound, Msg: fmt.Sprintf("No worker named or numbered %q: check the worker name.", idOrName)}
+	return nil, &Error{Kind: ErrNotFound, Msg: fmt.Sprintf("No worker named or numbered %s: check the worker name.", Quote(idOrName))}
 }
 
 // Registry holds the live Set. Requests take the current Set once and finish
