@@ -93,8 +93,8 @@ func (s *Store) logWriter(w *signWriter) {
 		group := state.Gather(e, s.logs, maxGroup)
 		err := w.insertRecords(group)
 		for _, e := range group {
-			if err != nil {
-				e.err = fmt.Errorf("record a signature in the signing log: %w", err)
+			if err != nil { // rolled back: no ID, which a later record may take
+				e.rec.ID, e.err = 0, fmt.Errorf("record a signature in the signing log: %w", err)
 			}
 			close(e.done)
 		}

@@ -649,8 +649,8 @@ func TestSigningLogFoldFails(t *testing.T) {
 	// hashes and some others are indexed.
 	failed := []string{fmt.Sprintf("%016x%048x", 1, 0), fmt.Sprintf("%016x%048x", 2, 0)}
 	exec("CREATE TRIGGER fail_fold BEFORE INSERT ON signlog_hix WHEN NEW.h = '" + failed[1][:16] + "' BEGIN SELECT RAISE(ABORT, 'injected'); END")
-	if _, err := record(failed...); err == nil || !strings.Contains(err.Error(), "injected") {
-		t.Fatalf("a group whose fold fails: %v, want the injected error", err)
+	if id, err := record(failed...); err == nil || !strings.Contains(err.Error(), "injected") || id != 0 {
+		t.Fatalf("a group whose fold fails: ID %d, %v; want no ID and the injected error", id, err)
 	}
 	w := s.signw
 	if w.unindexed != foldAt-1 || len(w.rest) != foldAt-2 || w.folds != 0 {
