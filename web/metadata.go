@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/signet-project/signet/formats/properties"
-	"github.com/signet-project/signet/workers"
+	"github.com/signet-project/signet/internal/clienttext"
 )
 
 // Limits on request metadata, so that a request cannot make the server hold
@@ -112,7 +112,7 @@ func metadataKey(k string) (string, error) {
 	}
 	for _, r := range k {
 		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
-			return "", badRequest("Request metadata key %s has a character other than letters, digits, '_', '-' and '.': rename it.", workers.Quote(k))
+			return "", badRequest("Request metadata key %s has a character other than letters, digits, '_', '-' and '.': rename it.", clienttext.Quote(k))
 		}
 	}
 	return strings.ToUpper(k), nil
@@ -153,10 +153,10 @@ func restMetadata(in map[string]string) (map[string]string, error) {
 			return nil, err
 		}
 		if len(v) > maxMetadataValue {
-			return nil, badRequest("metaData value %s is longer than %d bytes: send a shorter value.", workers.Quote(k), maxMetadataValue)
+			return nil, badRequest("metaData value %s is longer than %d bytes: send a shorter value.", clienttext.Quote(k), maxMetadataValue)
 		}
 		if prev, dup := orig[key]; dup {
-			return nil, badRequest("metaData has both %s and %s, which name the same key: keep one.", workers.Quote(prev), workers.Quote(k))
+			return nil, badRequest("metaData has both %s and %s, which name the same key: keep one.", clienttext.Quote(prev), clienttext.Quote(k))
 		}
 		orig[key] = k
 		out[key] = v

@@ -19,6 +19,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/internal/plainjson"
 	"github.com/signet-project/signet/workers"
 )
@@ -62,7 +63,7 @@ func (s *Server) rest(c echo.Context) error {
 	r := c.Request()
 	ct, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
 	if err != nil || ct != echo.MIMEApplicationJSON {
-		return unsupportedMedia("The REST API takes application/json, not %s: send a JSON body with Content-Type application/json.", workers.Quote(r.Header.Get(echo.HeaderContentType)))
+		return unsupportedMedia("The REST API takes application/json, not %s: send a JSON body with Content-Type application/json.", clienttext.Quote(r.Header.Get(echo.HeaderContentType)))
 	}
 	limit := s.limits.MaxRequestMemory
 	if r.ContentLength > limit {
@@ -297,7 +298,7 @@ func decodeREST(body []byte) (*restRequest, error) {
 		}
 	}
 	if found {
-		return nil, badRequest("The request has an unknown field %s: use data, encoding and metaData.", workers.Quote(unknown))
+		return nil, badRequest("The request has an unknown field %s: use data, encoding and metaData.", clienttext.Quote(unknown))
 	}
 	if data == nil {
 		return nil, badRequest("The request has no data field: send the document in data.")
@@ -310,7 +311,7 @@ func decodeREST(body []byte) (*restRequest, error) {
 		var v string
 		raw := meta[k]
 		if err := json.Unmarshal(raw, &v); err != nil || string(raw) == "null" {
-			return nil, badRequest("metaData value of %s has the wrong type: send every metadata value as a JSON string.", workers.Quote(k))
+			return nil, badRequest("metaData value of %s has the wrong type: send every metadata value as a JSON string.", clienttext.Quote(k))
 		}
 		out.MetaData[k] = v
 	}
@@ -450,7 +451,7 @@ func (req *restRequest) document() ([]byte, error) {
 		}
 		return nil, badRequest("Field data is not valid base64 (encoding BASE64): send standard base64 with padding.")
 	}
-	return nil, badRequest("encoding %s is not supported: use NONE or BASE64.", workers.Quote(req.Encoding))
+	return nil, badRequest("encoding %s is not supported: use NONE or BASE64.", clienttext.Quote(req.Encoding))
 }
 
 // unescapeInPlace turns a valid JSON string literal (quotes included) whose

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/signet-project/signet/workers"
+	"github.com/signet-project/signet/internal/clienttext"
 )
 
 // decodeRESTTwoPass is decodeREST as it was before it read the body in one
@@ -47,7 +47,7 @@ func decodeRESTTwoPass(body []byte) (*restRequest, error) {
 	json.Unmarshal(body, &members) // an object: the first pass said so
 	for _, k := range slices.Sorted(maps.Keys(members)) {
 		if !slices.ContainsFunc([]string{"data", "encoding", "metaData"}, func(f string) bool { return strings.EqualFold(f, k) }) {
-			return nil, badRequest("The request has an unknown field %s: use data, encoding and metaData.", workers.Quote(k))
+			return nil, badRequest("The request has an unknown field %s: use data, encoding and metaData.", clienttext.Quote(k))
 		}
 	}
 	if req.Data == nil || req.Data.lit == nil {
@@ -61,7 +61,7 @@ func decodeRESTTwoPass(body []byte) (*restRequest, error) {
 		var v string
 		raw := req.MetaData[k]
 		if err := json.Unmarshal(raw, &v); err != nil || string(raw) == "null" {
-			return nil, badRequest("metaData value of %s has the wrong type: send every metadata value as a JSON string.", workers.Quote(k))
+			return nil, badRequest("metaData value of %s has the wrong type: send every metadata value as a JSON string.", clienttext.Quote(k))
 		}
 		out.MetaData[k] = v
 	}

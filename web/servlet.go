@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/workers"
 )
@@ -152,9 +153,9 @@ func (s *Server) serveForm(c echo.Context, worker string, values url.Values, doc
 	switch pt := get(fieldProcessType); pt {
 	case "", "signDocument":
 	case "validateDocument", "validateCertificate":
-		return badRequest("processType %s is not supported: Signet signs; use signDocument.", workers.Quote(pt))
+		return badRequest("processType %s is not supported: Signet signs; use signDocument.", clienttext.Quote(pt))
 	default:
-		return badRequest("processType %s is unknown: use signDocument.", workers.Quote(pt))
+		return badRequest("processType %s is unknown: use signDocument.", clienttext.Quote(pt))
 	}
 
 	var md metadata
@@ -169,7 +170,7 @@ func (s *Server) serveForm(c echo.Context, worker string, values url.Values, doc
 	if worker == "" {
 		if id := get(fieldWorkerID); id != "" {
 			if _, err := strconv.Atoi(id); err != nil {
-				return badRequest("workerId %s is not a number: give the worker's numeric ID, or its name in workerName.", workers.Quote(id))
+				return badRequest("workerId %s is not a number: give the worker's numeric ID, or its name in workerName.", clienttext.Quote(id))
 			}
 			worker = id
 		} else {
@@ -187,7 +188,7 @@ func (s *Server) serveForm(c echo.Context, worker string, values url.Values, doc
 	case "base64":
 		b64 = true
 	default:
-		return badRequest("encoding %s is not supported: use base64 or leave it out.", workers.Quote(enc))
+		return badRequest("encoding %s is not supported: use base64 or leave it out.", clienttext.Quote(enc))
 	}
 
 	if doc == nil {
@@ -318,7 +319,7 @@ func (s *Server) readMultipart(r *http.Request) (values url.Values, doc *documen
 			return nil, doc, formError(err)
 		}
 		if len(v) > maxFieldSize {
-			return nil, doc, badRequest("Form field %s is longer than %d bytes: send the document as a file and keep fields short.", workers.Quote(name), maxFieldSize)
+			return nil, doc, badRequest("Form field %s is longer than %d bytes: send the document as a file and keep fields short.", clienttext.Quote(name), maxFieldSize)
 		}
 		if name != "" {
 			values.Add(name, string(v))

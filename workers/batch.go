@@ -15,6 +15,7 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/internal/plainjson"
 )
 
@@ -56,7 +57,7 @@ type batchItem struct {
 // itemError names an invalid item by index and customIdentifier.
 func itemError(i int, it *BatchItem, format string, args ...any) error {
 	e := Illegal(format, args...).(*Error)
-	e.Msg = "Batch item " + strconv.Itoa(i) + " (customIdentifier " + Quote(it.CustomIdentifier) + "): " + e.Msg
+	e.Msg = "Batch item " + strconv.Itoa(i) + " (customIdentifier " + clienttext.Quote(it.CustomIdentifier) + "): " + e.Msg
 	return e
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/internal/plainjson"
 )
 
@@ -142,7 +143,7 @@ func (d *batchDecoder) request(limit int) ([]BatchItem, error) {
 				return nil, err
 			}
 			if !strings.EqualFold(key, "signatureRequests") {
-				return nil, Illegal("The batch request is not valid JSON of the form %s: unknown field %s.", batchShape, Quote(key))
+				return nil, Illegal("The batch request is not valid JSON of the form %s: unknown field %s.", batchShape, clienttext.Quote(key))
 			}
 			if seen {
 				return nil, Illegal("The batch request has signatureRequests twice: send one list.")

@@ -9,6 +9,7 @@ import (
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/formats/dn"
+	"github.com/signet-project/signet/internal/clienttext"
 )
 
 const (
@@ -74,7 +75,7 @@ func metaBool(meta map[string]string, key string) (value, present bool, err erro
 	case "false":
 		return false, true, nil
 	}
-	return false, true, Illegal("Request metadata %s=%s is not a boolean: %s.", key, Quote(v), metaBoolHint)
+	return false, true, Illegal("Request metadata %s=%s is not a boolean: %s.", key, clienttext.Quote(v), metaBoolHint)
 }
 
 // overridable resolves a boolean property that request metadata may
@@ -149,7 +150,7 @@ func (pol *policy) decide(meta map[string]string, canBatch bool) (decision, erro
 func (pol *policy) acceptHash(name string) (crypto.Hash, error) {
 	h, err := cms.ParseHash(name)
 	if err != nil {
-		return 0, Illegal("Unknown digest algorithm %s: use one of %s.", Quote(name), hashNames(pol.accepted))
+		return 0, Illegal("Unknown digest algorithm %s: use one of %s.", clienttext.Quote(name), hashNames(pol.accepted))
 	}
 	if !slices.Contains(pol.accepted, h) {
 		return 0, Illegal("Digest algorithm %s is not accepted by this worker: use one of %s.", cms.HashName(h), hashNames(pol.accepted))

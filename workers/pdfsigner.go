@@ -15,6 +15,7 @@ import (
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/formats/pades"
 	"github.com/signet-project/signet/formats/revocation"
+	"github.com/signet-project/signet/internal/clienttext"
 )
 
 // pdfReadTimeout bounds the parsing of one PDF: a hostile file (an object
@@ -210,7 +211,7 @@ func (w *PDFSigner) process(ctx context.Context, req *Request) (*Response, error
 			if d.batch {
 				var we *Error
 				if errors.As(err, &we) {
-					we.Msg = fmt.Sprintf("Batch item %d (customIdentifier %s): %s", i, Quote(docs[i].id), we.Msg)
+					we.Msg = fmt.Sprintf("Batch item %d (customIdentifier %s): %s", i, clienttext.Quote(docs[i].id), we.Msg)
 				}
 			}
 			return nil, err

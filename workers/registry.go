@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/tokens"
 )
 
@@ -101,7 +102,7 @@ func (s *Set) Lookup(idOrName string) (Worker, error) {
 			return w, nil
 		}
 	}
-	return nil, &Error{Kind: ErrNotFound, Msg: fmt.Sprintf("No worker named or numbered %s: check the worker name.", Quote(idOrName))}
+	return nil, &Error{Kind: ErrNotFound, Msg: fmt.Sprintf("No worker named or numbered %s: check the worker name.", clienttext.Quote(idOrName))}
 }
 
 // Registry holds the live Set. Requests take the current Set once and finish

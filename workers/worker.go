@@ -13,8 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"unicode/utf8"
 )
 
 // Error kinds. Errors returned by Process wrap exactly one of them.
@@ -50,26 +48,6 @@ func (e *Error) Is(target error) bool { return target == e.Kind }
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
-
-// maxEcho is how many bytes of a client's text an error sentence quotes:
-// enough to recognise a field name, an identifier or a value, while a
-// request's JSON may hold strings of megabytes that would otherwise come
-// back whole in the answer and in the request log line.
-const maxEcho = 128
-
-// Quote is strconv.Quote of a text the client sent, cut after maxEcho bytes
-// (at a character's start) with "…" after the closing quote: every error
-// sentence that repeats client input quotes it with Quote.
-func Quote(s string) string {
-	if len(s) <= maxEcho {
-		return strconv.Quote(s)
-	}
-	n := maxEcho
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return strconv.Quote(s[:n]) + "…"
-}
 
 // Illegal returns an ErrIllegalRequest error with a formatted message.
 func Illegal(format string, args ...any) error {

@@ -25,6 +25,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/signet-project/signet/formats/dn"
+	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/tokens"
 )
 
@@ -144,7 +145,7 @@ func checkAlias(alias string) error {
 		}
 	}
 	if !ok {
-		return errorf(http.StatusBadRequest, "Invalid key alias %q: use 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'.", alias)
+		return errorf(http.StatusBadRequest, "Invalid key alias %s: use 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'.", clienttext.Quote(alias))
 	}
 	return nil
 }
@@ -191,7 +192,7 @@ func (r GenerateRequest) spec() (tokens.KeySpec, error) {
 		case "P521", "SECP521R1":
 			return tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-521", Bits: 521}, nil
 		}
-		return tokens.KeySpec{}, errorf(http.StatusBadRequest, "ECDSA curve %q is not offered: use P-256, P-384 or P-521.", r.Curve)
+		return tokens.KeySpec{}, errorf(http.StatusBadRequest, "ECDSA curve %s is not offered: use P-256, P-384 or P-521.", clienttext.Quote(r.Curve))
 	case "ED25519":
 		if r.Curve != "" || (r.Bits != 0 && r.Bits != 256) {
 			return tokens.KeySpec{}, errorf(http.StatusBadRequest, "An Ed25519 key has no size or curve to choose: leave bits and curve out.")
@@ -200,7 +201,7 @@ func (r GenerateRequest) spec() (tokens.KeySpec, error) {
 	case "":
 		return tokens.KeySpec{}, errorf(http.StatusBadRequest, "The key algorithm is missing: set algorithm to RSA, ECDSA or Ed25519.")
 	}
-	return tokens.KeySpec{}, errorf(http.StatusBadRequest, "Key algorithm %q is not offered: use RSA, ECDSA or Ed25519.", r.Algorithm)
+	return tokens.KeySpec{}, errorf(http.StatusBadRequest, "Key algorithm %s is not offered: use RSA, ECDSA or Ed25519.", clienttext.Quote(r.Algorithm))
 }
 
 // generateKey handles POST /tokens/{token}/keys.

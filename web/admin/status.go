@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/workers"
 )
@@ -104,7 +105,7 @@ func (h *Handler) getWorker(c echo.Context) error {
 	set := h.set()
 	w, err := set.Lookup(c.Param("name"))
 	if err != nil {
-		return fail(c, http.StatusNotFound, fmt.Sprintf("No worker named or numbered %q: see GET %s/workers for the workers.", c.Param("name"), BasePath))
+		return fail(c, http.StatusNotFound, fmt.Sprintf("No worker named or numbered %s: see GET %s/workers for the workers.", clienttext.Quote(c.Param("name")), BasePath))
 	}
 	return c.JSON(http.StatusOK, workerStatus(c.Request().Context(), set, w))
 }
@@ -217,7 +218,7 @@ func (h *Handler) token(c echo.Context) (*workers.Set, tokens.Token, error) {
 			names = append(names, n)
 		}
 		slices.Sort(names)
-		return nil, nil, errorf(http.StatusNotFound, "No crypto token named %q: use one of %s.", name, orNone(names))
+		return nil, nil, errorf(http.StatusNotFound, "No crypto token named %s: use one of %s.", clienttext.Quote(name), orNone(names))
 	}
 	return set, t, nil
 }
@@ -247,7 +248,7 @@ func tokenError(token, alias string, err error) error {
 	case errors.Is(err, tokens.ErrOffline):
 		return errorf(http.StatusServiceUnavailable, "Crypto token %s is offline: activate it first (signet admin activate %s).", token, token)
 	case errors.Is(err, tokens.ErrKeyNotFound):
-		return errorf(http.StatusNotFound, "Crypto token %s has no key %q: see its keys with GET %s/tokens/%s/keys.", token, alias, BasePath, token)
+		return errorf(http.StatusNotFound, "Crypto token %s has no key %s: see its keys with GET %s/tokens/%s/keys.", token, clienttext.Quote(alias), BasePath, token)
 	case errors.Is(err, tokens.ErrBadPIN):
 		return errorf(http.StatusBadRequest, "Wrong PIN for crypto token %s: check the PIN.", token)
 	case errors.Is(err, tokens.ErrUnsupported):

@@ -22,6 +22,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/tokens"
 )
 
@@ -166,11 +167,11 @@ func (h *Handler) resolve(ks keySet, d *keyDescriptor, user string) (Key, *itemE
 		what = "kid " + *d.Kid
 		id, err := uuid.Parse(*d.Kid)
 		if err != nil || len(*d.Kid) != 36 {
-			return Key{}, badItem("The kid %q is not a UUID.", *d.Kid)
+			return Key{}, badItem("The kid %s is not a UUID.", clienttext.Quote(*d.Kid))
 		}
 		k, found = ks.byKid[id.String()]
 	case d.Name != nil:
-		what = fmt.Sprintf("name %q", *d.Name)
+		what = "name " + clienttext.Quote(*d.Name)
 		k, found = ks.byName[*d.Name]
 	default:
 		return Key{}, badItem("The key descriptor is empty: name the key by kid or name.")
@@ -212,7 +213,7 @@ func prepare(r *signRequest, pub crypto.PublicKey) ([]byte, crypto.SignerOpts, *
 	case !ok && unsupportedHashAlgs[*r.HashAlg]:
 		return nil, nil, badItem("Hash algorithm %s is not supported: use SHA-2 or SHA-3.", *r.HashAlg)
 	case !ok:
-		return nil, nil, badItem("Unknown hash algorithm %q: use SHA256, SHA384, SHA512 or another DigestAlgorithm.", *r.HashAlg)
+		return nil, nil, badItem("Unknown hash algorithm %s: use SHA256, SHA384, SHA512 or another DigestAlgorithm.", clienttext.Quote(*r.HashAlg))
 	}
 	if (r.Hash == nil) == (r.Data == nil) {
 		return nil, nil, badItem("Give exactly one of \"hash\" and \"data\".")

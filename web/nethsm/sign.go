@@ -19,6 +19,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/internal/plainjson"
 	"github.com/signet-project/signet/tokens"
 )
@@ -173,7 +174,7 @@ func signOpts(mode string, pub crypto.PublicKey, msg []byte) ([]byte, crypto.Sig
 	}
 	h, ok := pssModes[mode]
 	if !ok {
-		return nil, nil, fmt.Errorf("unknown signing mode %q", mode)
+		return nil, nil, fmt.Errorf("unknown signing mode %s", clienttext.Quote(mode))
 	}
 	k, isRSA := pub.(*rsa.PublicKey)
 	if !isRSA {

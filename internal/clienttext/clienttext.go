@@ -1,0 +1,29 @@
+// Package clienttext is how an error sentence repeats what a client sent:
+// quoted, and cut after MaxEcho bytes. A request may hold strings of
+// megabytes (a JSON field name, an encoding, an identifier); repeated whole
+// they would come back in the 4xx answer and in the request log line. Every
+// surface (the SignServer endpoints, the vendor key APIs, the admin API)
+// quotes client text with Quote, so that the bound is one rule.
+package clienttext
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// MaxEcho is how many bytes of a client's text a sentence quotes: enough to
+// recognise a field name, an identifier or a value.
+const MaxEcho = 128
+
+// Quote is strconv.Quote of s, cut after MaxEcho bytes (at a character's
+// start) with "…" after the closing quote.
+func Quote(s string) string {
+	if len(s) <= MaxEcho {
+		return strconv.Quote(s)
+	}
+	n := MaxEcho
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strconv.Quote(s[:n]) + "…"
+}
