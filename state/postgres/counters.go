@@ -153,7 +153,16 @@ func (s *Store) lease(group []*reservation) {
 		return nil
 	}()
 	if err != nil && !errors.Is(err, ErrClosed) {
-		s.setHealth(err)
+		// The database is down only if it does not answer a ping either:
+		// right after it restarts, a pooled connection of before fails once
+		// while the database answers, and marking it down then flapped Health
+		// back to unreachable just after the monitor had seen it recover
+		// (workers with a usage limit offline for up to a ping interval).
+		pctx, pcancel := context.WithTimeout(context.Background(), time.Second)
+		if perr := s.pool.Ping(pctx); perr != nil {
+			s.setHealth(err)
+		}
+		pcancel()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
