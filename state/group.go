@@ -6,7 +6,8 @@ import "context"
 // goroutine, which commits every request waiting at that moment in one
 // transaction or round trip (group commit), so that durable writes do not
 // serialise signing. Submit and Gather are the two halves every store and
-// every log of a store share.
+// every log of a store share; NextGroup is the writer's wait for its next
+// group.
 
 // Submit hands r to the writer that reads reqs and waits until the writer
 // closes done. It returns closed when quit is closed first, and ctx's error
@@ -38,4 +39,16 @@ func Gather[T any](first T, ch <-chan T, max int) []T {
 		}
 	}
 	return group
+}
+
+// NextGroup waits for the next request on ch and returns it with the ones
+// already waiting behind it (Gather), up to max; ok is false once quit is
+// closed, and the writer then stops.
+func NextGroup[T any](ch <-chan T, quit <-chan struct{}, max int) (group []T, ok bool) {
+	select {
+	case <-quit:
+		return nil, false
+	case r := <-ch:
+		return Gather(r, ch, max), true
+	}
 }

@@ -47,3 +47,24 @@ func TestSubmitAndGather(t *testing.T) {
 		t.Errorf("ended context: %v, want context.Canceled", err)
 	}
 }
+
+// TestNextGroup: a writer gets the next request with those waiting behind
+// it, up to max, and stops once quit is closed with nothing waiting.
+func TestNextGroup(t *testing.T) {
+	t.Parallel()
+	reqs := make(chan int, 8)
+	quit := make(chan struct{})
+	for i := range 3 {
+		reqs <- i
+	}
+	if g, ok := NextGroup(reqs, quit, 2); !ok || len(g) != 2 || g[0] != 0 || g[1] != 1 {
+		t.Fatalf("group %v, %v; want [0 1], true", g, ok)
+	}
+	if g, ok := NextGroup(reqs, quit, 2); !ok || len(g) != 1 || g[0] != 2 {
+		t.Fatalf("group %v, %v; want [2], true", g, ok)
+	}
+	close(quit)
+	if g, ok := NextGroup(reqs, quit, 2); ok || g != nil {
+		t.Fatalf("after quit: %v, %v; want nil, false", g, ok)
+	}
+}

@@ -52,13 +52,10 @@ func (s *Store) Append(ctx context.Context, e state.Entry) (state.Entry, error) 
 func (s *Store) auditWriter() {
 	defer s.wg.Done()
 	for {
-		var r *appendReq
-		select {
-		case <-s.quit:
+		group, ok := state.NextGroup(s.appends, s.quit, maxGroup)
+		if !ok {
 			return
-		case r = <-s.appends:
 		}
-		group := state.Gather(r, s.appends, maxGroup)
 		err := s.appendGroup(group)
 		for _, r := range group {
 			if err != nil {

@@ -79,14 +79,11 @@ func (s *Store) Reserve(ctx context.Context, key string, n, limit int64) (int64,
 func (s *Store) counterWriter() {
 	defer s.wg.Done()
 	for {
-		var r *reservation
-		select {
-		case <-s.quit:
+		group, ok := state.NextGroup(s.reqs, s.quit, maxGroup)
+		if !ok {
 			s.release()
 			return
-		case r = <-s.reqs:
 		}
-		group := state.Gather(r, s.reqs, maxGroup)
 		s.lease(group)
 		for _, r := range group {
 			close(r.done)

@@ -32,13 +32,10 @@ func (s *Store) Record(ctx context.Context, r state.SignRecord) (state.SignRecor
 func (s *Store) logWriter() {
 	defer s.wg.Done()
 	for {
-		var q *logReq
-		select {
-		case <-s.quit:
+		group, ok := state.NextGroup(s.logs, s.quit, maxGroup)
+		if !ok {
 			return
-		case q = <-s.logs:
 		}
-		group := state.Gather(q, s.logs, maxGroup)
 		err := s.insertRecords(group)
 		for _, q := range group {
 			if err != nil {

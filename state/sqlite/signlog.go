@@ -84,13 +84,10 @@ func (s *Store) logWriter(w *signWriter) {
 	defer close(s.logDone)
 	defer w.close()
 	for {
-		var e *logEntry
-		select {
-		case <-s.quit:
+		group, ok := state.NextGroup(s.logs, s.quit, maxGroup)
+		if !ok {
 			return
-		case e = <-s.logs:
 		}
-		group := state.Gather(e, s.logs, maxGroup)
 		err := w.insertRecords(group)
 		for _, e := range group {
 			if err != nil { // rolled back: no ID, which a later record may take

@@ -349,14 +349,11 @@ func (s *Store) writer(w *counterWriter) {
 	defer close(s.done)
 	defer w.close()
 	for {
-		var r *reservation
-		select {
-		case <-s.quit:
+		group, ok := state.NextGroup(s.reqs, s.quit, maxGroup)
+		if !ok {
 			s.flush(w)
 			return
-		case r = <-s.reqs:
 		}
-		group := state.Gather(r, s.reqs, maxGroup)
 		s.commit(w, group)
 		for _, r := range group {
 			close(r.done)
