@@ -437,16 +437,7 @@ func TestSigningLogMigrateEpochs(t *testing.T) {
 		}
 	})
 	want := map[string]int64{h(1): 1, strings.ToUpper(h(1)): 1, h(2): 2, h(3): 2, h(4): 3, h(5): 3}
-	find := func(when string) {
-		t.Helper()
-		for h, id := range want {
-			got, err := s.Search(t.Context(), state.SignQuery{Hash: h})
-			if err != nil || len(got) != 1 || got[0].ID != id {
-				t.Errorf("%s: hash %s: %+v, %v; want record %d", when, h, got, err, id)
-			}
-		}
-	}
-	find("migrated")
+	findEach(t, s, want, "migrated")
 	if s.signw.unindexed != 2 || s.signw.folds != 0 {
 		t.Errorf("migrated: %d unindexed hashes, %d folds; want 2, 0", s.signw.unindexed, s.signw.folds)
 	}
@@ -454,19 +445,12 @@ func TestSigningLogMigrateEpochs(t *testing.T) {
 	if err := s.db.QueryRow("SELECT count(*) FROM sqlite_schema WHERE name = 'signlog_key'").Scan(&n); err != nil || n != 0 {
 		t.Errorf("signlog_key: %d, %v; want dropped", n, err)
 	}
-	var batch []string
-	for i := range foldAt {
-		batch = append(batch, h(100+i))
-	}
-	r, err := s.Record(t.Context(), state.SignRecord{Surface: "rest", Key: "demo/k", DigestAlg: "SHA-256", Hashes: batch, Result: "ok"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want[h(100+foldAt/2)] = r.ID
+	_, id := recordFold(t, s, h, 100)
+	want[h(100+foldAt/2)] = id
 	if err := s.db.QueryRow("SELECT count(*) FROM signlog_hix").Scan(&n); err != nil || n != foldAt+2 || s.signw.unindexed != 0 {
 		t.Errorf("folded: %d hashes in signlog_hix, %v, %d unindexed; want %d, 0", n, err, s.signw.unindexed, foldAt+2)
 	}
-	find("folded")
+	findEach(t, s, want, "folded")
 }
 
 // The index of each epoch finds its records, and a hash is found by the
@@ -581,38 +565,22 @@ func TestSigningLogMigrateEveryVersion(t *testing.T) {
 				}
 			}
 			s, path := openAt(t, v, qs)
-			find := func(s *Store, when string) {
-				t.Helper()
-				for h, id := range want {
-					got, err := s.Search(t.Context(), state.SignQuery{Hash: h})
-					if err != nil || len(got) != 1 || got[0].ID != id {
-						t.Errorf("%s: hash %s: %d records, %v; want record %d", when, h, len(got), err, id)
-					}
-				}
-			}
-			find(s, "migrated")
-			var batch []string
-			for i := range foldAt {
-				batch = append(batch, h(100+i))
-			}
-			r, err := s.Record(t.Context(), state.SignRecord{Surface: "rest", Key: "demo/k", DigestAlg: "SHA-256", Hashes: batch, Result: "ok"})
-			if err != nil {
-				t.Fatal(err)
-			}
+			findEach(t, s, want, "migrated")
+			batch, id := recordFold(t, s, h, 100)
 			if s.signw.unindexed != 0 || s.signw.folds != 1 {
 				t.Errorf("%d unindexed hashes, %d folds; want 0, 1", s.signw.unindexed, s.signw.folds)
 			}
-			want[batch[0]], want[batch[foldAt-1]] = r.ID, r.ID
-			find(s, "folded")
+			want[batch[0]], want[batch[foldAt-1]] = id, id
+			findEach(t, s, want, "folded")
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			s, err = Open(t.Context(), path)
+			s, err := Open(t.Context(), path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			find(s, "reopened")
+			findEach(t, s, want, "reopened")
 		})
 	}
 }
@@ -718,4 +686,31 @@ func TestSigningLogGroupFails(t *testing.T) {
 	if got, err := s.Search(t.Context(), state.SignQuery{Limit: 100}); err != nil || len(got) != 1 {
 		t.Errorf("%d records, %v; want the one written after", len(got), err)
 	}
+}
+
+// findEach requires each hash of want to find exactly its record in s.
+func findEach(t *testing.T, s *Store, want map[string]int64, when string) {
+	t.Helper()
+	for h, id := range want {
+		got, err := s.Search(t.Context(), state.SignQuery{Hash: h})
+		if err != nil || len(got) != 1 || got[0].ID != id {
+			t.Errorf("%s: hash %s: %d records, %v; want record %d", when, h, len(got), err, id)
+		}
+	}
+}
+
+// recordFold records one batch of the foldAt hashes h(from) to
+// h(from+foldAt-1), which makes the log writer fold, and returns them and
+// the record's ID.
+func recordFold(t *testing.T, s *Store, h func(int) string, from int) ([]string, int64) {
+	t.Helper()
+	batch := make([]string, foldAt)
+	for i := range batch {
+		batch[i] = h(from + i)
+	}
+	r, err := s.Record(t.Context(), state.SignRecord{Surface: "rest", Key: "demo/k", DigestAlg: "SHA-256", Hashes: batch, Result: "ok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return batch, r.ID
 }
