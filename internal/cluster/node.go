@@ -68,8 +68,10 @@ func (n *Node) Apply(ctx context.Context, force bool, apply func(*config.Config,
 
 // Watch applies each version pushed to the cluster and calls keyChanged
 // for each key of a database keystore changed through any node
-// (LISTEN/NOTIFY), until ctx ends.
-func (n *Node) Watch(ctx context.Context, apply func(*config.Config, int64), keyChanged func(token, alias string)) {
+// (LISTEN/NOTIFY), and keysMissed each time it (re)connects to the
+// database (keys may have changed while it was not listening), until ctx
+// ends.
+func (n *Node) Watch(ctx context.Context, apply func(*config.Config, int64), keyChanged func(token, alias string), keysMissed func()) {
 	n.Store.Watch(ctx, postgres.Watchers{
 		Config: func(v int64) {
 			if v <= n.version.Load() {
@@ -79,7 +81,8 @@ func (n *Node) Watch(ctx context.Context, apply func(*config.Config, int64), key
 				n.log.Error("cluster configuration refused; the running one stays", "version", v, "error", err)
 			}
 		},
-		Key: keyChanged,
+		Key:  keyChanged,
+		Keys: keysMissed,
 	})
 }
 

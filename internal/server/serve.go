@@ -120,7 +120,7 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		cfg = a.config()
-		go a.node.Watch(ctx, a.applyCluster, a.keyChanged)
+		go a.node.Watch(ctx, a.applyCluster, a.keyChanged, a.keysMissed)
 	} else {
 		a.build(cfg)
 	}

@@ -115,15 +115,7 @@ func (a *app) applyCluster(cfg *config.Config, v int64) {
 // generated it, stored its chain or removed it, so that a removed key stops
 // signing on this node too.
 func (a *app) keyChanged(token, alias string) {
-	t := a.reg.Current().Tokens()[token]
-	for {
-		u, ok := t.(interface{ Unwrap() tokens.Token }) // a guarded token
-		if !ok {
-			break
-		}
-		t = u.Unwrap()
-	}
-	tok, ok := t.(interface {
+	tok, ok := tokens.Unwrap(a.reg.Current().Tokens()[token]).(interface {
 		Sync(ctx context.Context, alias string) error
 	})
 	if !ok {
@@ -131,6 +123,23 @@ func (a *app) keyChanged(token, alias string) {
 	}
 	if err := tok.Sync(a.ctx, alias); err != nil {
 		a.log.Error("key changed through another node", "token", token, "alias", alias, "error", err)
+	}
+}
+
+// keysMissed reads every key of the database keystores again after the
+// node's watch of the cluster (re)connected: the changes made through
+// other nodes while it was not listening reached no one.
+func (a *app) keysMissed() {
+	for name, t := range a.reg.Current().Tokens() {
+		tok, ok := tokens.Unwrap(t).(interface {
+			SyncAll(ctx context.Context) error
+		})
+		if !ok {
+			continue
+		}
+		if err := tok.SyncAll(a.ctx); err != nil {
+			a.log.Error("keys read again after the cluster watch reconnected", "token", name, "error", err)
+		}
 	}
 }
 

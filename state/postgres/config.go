@@ -90,6 +90,11 @@ type Watchers struct {
 	// Key is called with a key of a database keystore that was generated,
 	// given a chain or removed through any node.
 	Key func(token, alias string)
+	// Keys is called each time the watch (re)connects, once it listens:
+	// the keys changed through other nodes while this one was not
+	// listening were announced to no one, so every key is read again (a
+	// key removed meanwhile would otherwise keep signing here).
+	Keys func()
 }
 
 // Watch calls w's functions as the cluster changes (LISTEN/NOTIFY), on its
@@ -126,6 +131,9 @@ func (s *Store) listen(ctx context.Context, w Watchers) error {
 	}
 	if v > 0 && w.Config != nil {
 		w.Config(v)
+	}
+	if w.Keys != nil {
+		w.Keys()
 	}
 	for {
 		n, err := c.WaitForNotification(ctx)

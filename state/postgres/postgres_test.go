@@ -210,7 +210,8 @@ func TestAuditOneChain(t *testing.T) {
 }
 
 // TestConfigPushNotifies: a pushed version and a changed key reach a
-// watching node at once.
+// watching node at once; a watch that lost its connection reconnects and
+// has its node read every key again.
 func TestConfigPushNotifies(t *testing.T) {
 	t.Parallel()
 	stores, _ := openN(t, server, 2)
@@ -221,13 +222,27 @@ func TestConfigPushNotifies(t *testing.T) {
 	}
 	seen := make(chan int64, 10)
 	keys := make(chan string, 10)
-	go stores[1].Watch(ctx, Watchers{Config: func(v int64) { seen <- v }, Key: func(token, alias string) { keys <- token + "/" + alias }})
+	resyncs := make(chan struct{}, 10)
+	go stores[1].Watch(ctx, Watchers{
+		Config: func(v int64) { seen <- v },
+		Key:    func(token, alias string) { keys <- token + "/" + alias },
+		Keys:   func() { resyncs <- struct{}{} },
+	})
 	// The watcher announces the newest version when it connects; push
 	// one first so that its connecting is observable.
 	if _, err := stores[0].PushConfig(ctx, "workers: []\n", "alice", -1); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, seen, 1)
+	waitResync := func(why string) {
+		t.Helper()
+		select {
+		case <-resyncs:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the watch did not have its node read every key %s", why)
+		}
+	}
+	waitResync("when it connected")
 	if _, err := stores[1].PushConfig(ctx, "users: []\n", "carol", 0); !errors.Is(err, ErrConfigChanged) {
 		t.Fatalf("an edit of version 0 after version 1: %v, want ErrConfigChanged", err)
 	}
@@ -260,6 +275,15 @@ func TestConfigPushNotifies(t *testing.T) {
 			t.Fatal("a key change was not announced")
 		}
 	}
+	// The watch's connection is cut (a restarted database, a proxy):
+	// whatever changed until it listens again was announced to no one.
+	var cut int
+	err = stores[0].pool.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND query LIKE 'SELECT COALESCE(max(version), 0) FROM config%'`).Scan(&cut)
+	if err != nil || cut != 1 {
+		t.Fatalf("cut the watch's connection: %d cut, %v", cut, err)
+	}
+	waitResync("when it reconnected")
 }
 
 func waitFor(t *testing.T, seen <-chan int64, v int64) {

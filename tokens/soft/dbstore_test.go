@@ -119,3 +119,70 @@ func TestStoreSharedByNodes(t *testing.T) {
 		t.Fatalf("keys after removal: %v", keys)
 	}
 }
+
+// TestSyncAllAfterMissedChanges: a node that heard nothing while other
+// nodes removed one key and replaced another (its watch of the cluster
+// reconnecting) stops signing with both old keys once it reads the store
+// again, and signs with the new one.
+func TestSyncAllAfterMissedChanges(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := &memStore{files: map[string][]byte{}}
+	open := func() *soft.Token {
+		tok, err := soft.Open(soft.Options{Name: "db", Type: "PKCS12", Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tok.Activate(ctx, pin); err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	node1, node3 := open(), open()
+	spec := tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"}
+	for _, alias := range []string{"removed", "replaced", "kept"} {
+		if _, err := node1.GenerateKey(ctx, alias, spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := map[string]crypto.Signer{}
+	for _, alias := range []string{"removed", "replaced", "kept"} {
+		s, err := node3.Signer(ctx, alias)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held[alias] = s
+	}
+	if err := node1.RemoveKey(ctx, "removed"); err != nil {
+		t.Fatal(err)
+	}
+	if err := node1.RemoveKey(ctx, "replaced"); err != nil {
+		t.Fatal(err)
+	}
+	newPub, err := node1.GenerateKey(ctx, "replaced", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := make([]byte, 32)
+	if _, err := held["removed"].Sign(rand.Reader, digest, crypto.SHA256); err != nil {
+		t.Fatalf("before SyncAll node 3 has not heard of the removal, so it still signs: %v", err)
+	}
+	if err := node3.SyncAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		alias string
+		want  error
+	}{{"removed", tokens.ErrOffline}, {"replaced", tokens.ErrOffline}, {"kept", nil}} {
+		if _, err := held[tc.alias].Sign(rand.Reader, digest, crypto.SHA256); !errors.Is(err, tc.want) {
+			t.Errorf("signer of %q held across SyncAll: %v, want %v", tc.alias, err, tc.want)
+		}
+	}
+	if _, err := node3.Signer(ctx, "removed"); !errors.Is(err, tokens.ErrKeyNotFound) {
+		t.Errorf("removed key after SyncAll: %v", err)
+	}
+	s, err := node3.Signer(ctx, "replaced")
+	if err != nil || !s.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(newPub) {
+		t.Errorf("replaced key after SyncAll: %v, the new key: %v", err, err == nil)
+	}
+}

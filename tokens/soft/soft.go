@@ -66,6 +66,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -327,9 +328,44 @@ func (t *Token) Sync(ctx context.Context, alias string) error {
 	if err != nil {
 		return fmt.Errorf("token %s: %w", t.name, err)
 	}
+	return t.sync(alias, data, found, pin)
+}
+
+// SyncAll reads every key of the Store again, as Sync does one: a node
+// that was not told of other nodes' changes for a while (its watch of the
+// cluster reconnecting) drops the keys removed meanwhile and takes the new
+// ones and new chains. Every key is tried; the errors are joined.
+func (t *Token) SyncAll(ctx context.Context) error {
+	t.mu.RLock()
+	active, pin := t.active, t.pin
+	held := slices.Collect(maps.Keys(t.keys))
+	t.mu.RUnlock()
+	if t.store == nil || !active {
+		return nil
+	}
+	stored, err := t.store.List(ctx)
+	if err != nil {
+		return fmt.Errorf("token %s: %w", t.name, err)
+	}
+	var errs []error
+	for _, alias := range held {
+		if _, ok := stored[alias]; !ok {
+			errs = append(errs, t.sync(alias, nil, false, pin))
+		}
+	}
+	for alias, data := range stored {
+		errs = append(errs, t.sync(alias, data, true, pin))
+	}
+	return errors.Join(errs...)
+}
+
+// sync makes the key alias what the Store holds: data when found, no key
+// otherwise.
+func (t *Token) sync(alias string, data []byte, found bool, pin string) error {
 	var key crypto.Signer
 	var chain []*x509.Certificate
 	if found {
+		var err error
 		if key, chain, err = decodeP12(data, alias, pin); err != nil {
 			return fmt.Errorf("token %s: %w", t.name, err)
 		}
