@@ -571,3 +571,31 @@ func TestAuditSealed(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchStopsOnClose: a watch ends when its store closes, though its
+// context goes on (a server whose start failed after the watch began closes
+// its store and returns): it kept its LISTEN connection, outside the closed
+// pool, open to the database and, once cut, tried to reconnect every
+// pingEvery for the life of the process.
+func TestWatchStopsOnClose(t *testing.T) {
+	t.Parallel()
+	stores, _ := openN(t, server, 1)
+	s := stores[0]
+	listening := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Watch(context.Background(), Watchers{Keys: func() { listening <- struct{}{} }})
+	}()
+	select {
+	case <-listening:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watch did not listen")
+	}
+	s.Close()
+	select {
+	case <-done: // listen closed its connection as it returned
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watch goes on after its store closed")
+	}
+}
