@@ -238,7 +238,7 @@ func (s *Store) Count(ctx context.Context, key string) (int64, error) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read the usage count of key %s: %w", key, err)
+		return 0, fmt.Errorf("read the usage count of key %s: %w", key, s.hide(err))
 	}
 	return c, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	pgurl "net/url"
 	"os"
 	"strings"
 	"sync"
@@ -364,6 +365,36 @@ func TestDatabaseDown(t *testing.T) {
 	for range Lease + 10 {
 		if _, err := s.Reserve(ctx, "unlimited", 1, -1); err != nil {
 			t.Fatalf("unlimited key while the database is down: %v", err)
+		}
+	}
+	// What a node tells of the database while it is down reaches anyone:
+	// the health check shows a worker's key count error and a database
+	// keystore's "unreadable" reason. None may name the database's address
+	// or user. Count reads the database while the monitor has not seen it
+	// go (up to a ping interval and its timeout), as set here.
+	addr, _ := pgurl.Parse(url)
+	for name, call := range map[string]func() error{
+		"count": func() error {
+			var none error
+			s.health.Store(&none) // not setHealth: waitHealth reads what it logs
+			_, err := s.Count(ctx, "not-counted-here-yet")
+			return err
+		},
+		"keystore list": func() error { _, err := s.Keystore("soft").List(ctx); return err },
+		"keystore get":  func() error { _, _, err := s.Keystore("soft").Get(ctx, "k"); return err },
+		"keystore put":  func() error { return s.Keystore("soft").Put(ctx, "k", []byte("x")) },
+		"keystore del":  func() error { return s.Keystore("soft").Delete(ctx, "k") },
+	} {
+		err := call()
+		if err == nil {
+			t.Errorf("%s while the database is down succeeded", name)
+			continue
+		}
+		if msg := err.Error(); strings.Contains(msg, addr.Host) || strings.Contains(msg, addr.Port()) || strings.Contains(msg, "signet@") || strings.Contains(msg, "user=") {
+			t.Errorf("%s while the database is down: %q names the database", name, msg)
+		}
+		if !errors.Is(err, state.ErrUnavailable) {
+			t.Errorf("%s while the database is down: %v, want state.ErrUnavailable", name, err)
 		}
 	}
 	// A key first used while the database is down, and not again after:
