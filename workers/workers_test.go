@@ -435,6 +435,8 @@ func TestSingleOverrides(t *testing.T) {
 		{"client hash needs detached", "ALLOW_CLIENTSIDEHASHING_OVERRIDE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", map[string]string{"USING_CLIENTSUPPLIED_HASH": "true", "CLIENTSIDE_HASHDIGESTALGORITHM": "SHA-256"}, sum[:], false, "detached"},
 		{"content OID override refused", "", map[string]string{"CONTENTOID": "1.2.3.4"}, doc, false, "ALLOW_CONTENTOID_OVERRIDE"},
 		{"content OID malformed", "ALLOW_CONTENTOID_OVERRIDE: true", map[string]string{"CONTENTOID": "abc"}, doc, false, "not an object identifier"},
+		// Client text is quoted up to 128 bytes, not whole.
+		{"content OID long", "", map[string]string{"CONTENTOID": strings.Repeat("k", 5000)}, doc, false, `Request metadata CONTENTOID "` + strings.Repeat("k", 128) + `"… is not an object identifier`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
