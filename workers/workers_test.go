@@ -359,6 +359,14 @@ func TestBatchInvalidItemRejectsWholeBatch(t *testing.T) {
 		_, err := process(w, []byte(`{"signatureRequests":[],"extra":1}`), nil)
 		wantErr(t, err, workers.ErrIllegalRequest, "not valid JSON")
 	})
+	t.Run("long unknown item field", func(t *testing.T) {
+		long := strings.Repeat("y", 5000)
+		_, err := process(w, []byte(`{"signatureRequests":[{"data":"AA==","`+long+`":1}]}`), nil)
+		wantErr(t, err, workers.ErrIllegalRequest, `unknown field "`+long[:128]+`"…`)
+		if len(err.Error()) > 512 {
+			t.Errorf("the error repeats the request whole: %.600q", err)
+		}
+	})
 	t.Run("empty batch", func(t *testing.T) {
 		_, err := process(w, batchJSON(), nil)
 		wantErr(t, err, workers.ErrIllegalRequest, "no signatureRequests")
