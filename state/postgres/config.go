@@ -98,8 +98,19 @@ type Watchers struct {
 }
 
 // Watch calls w's functions as the cluster changes (LISTEN/NOTIFY), on its
-// own goroutine, until ctx ends.
+// own goroutine, until ctx ends or the store closes: its LISTEN connection
+// is outside the pool, which Close does not reach, and a server whose start
+// fails after the watch began closes the store with ctx still going on.
 func (s *Store) Watch(ctx context.Context, w Watchers) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	for ctx.Err() == nil {
 		err := s.listen(ctx, w)
 		if ctx.Err() != nil {

@@ -201,7 +201,10 @@ func (s *Store) release() {
 	b := &pgx.Batch{}
 	for key, k := range s.keys {
 		if k.avail != 0 || k.pending != 0 {
-			b.Queue("UPDATE key_usage SET count = GREATEST(0, count - $2 + $3) WHERE key = $1", key, k.avail, k.pending)
+			// An INSERT too: a key first used while the database was
+			// down has no row yet, and an UPDATE lost its pending count.
+			b.Queue(`INSERT INTO key_usage AS u (key, count, granted) VALUES ($1, GREATEST(0, $3::bigint - $2::bigint), 0)
+				ON CONFLICT (key) DO UPDATE SET count = GREATEST(0, u.count - $2::bigint + $3::bigint)`, key, k.avail, k.pending)
 			k.avail, k.pending = 0, 0
 		}
 	}
@@ -235,7 +238,7 @@ func (s *Store) Count(ctx context.Context, key string) (int64, error) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read the usage count of key %s: %w", key, err)
+		return 0, fmt.Errorf("read the usage count of key %s: %w", key, s.hide(err))
 	}
 	return c, nil
 }

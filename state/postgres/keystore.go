@@ -29,7 +29,7 @@ func (s *Store) Keystore(token string) *Keystore { return &Keystore{s: s, token:
 func (k *Keystore) List(ctx context.Context) (map[string][]byte, error) {
 	rows, err := k.s.pool.Query(ctx, "SELECT alias, data FROM keystore WHERE token = $1", k.token)
 	if err != nil {
-		return nil, fmt.Errorf("read keystore %s from the database: %w", k.token, err)
+		return nil, fmt.Errorf("read keystore %s from the database: %w", k.token, k.s.hide(err))
 	}
 	defer rows.Close()
 	out := map[string][]byte{}
@@ -37,12 +37,12 @@ func (k *Keystore) List(ctx context.Context) (map[string][]byte, error) {
 		var alias string
 		var data []byte
 		if err := rows.Scan(&alias, &data); err != nil {
-			return nil, fmt.Errorf("read keystore %s from the database: %w", k.token, err)
+			return nil, fmt.Errorf("read keystore %s from the database: %w", k.token, k.s.hide(err))
 		}
 		out[alias] = data
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read keystore %s from the database: %w", k.token, err)
+		return nil, fmt.Errorf("read keystore %s from the database: %w", k.token, k.s.hide(err))
 	}
 	return out, nil
 }
@@ -54,7 +54,7 @@ func (k *Keystore) Get(ctx context.Context, alias string) (data []byte, found bo
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("read key %s of keystore %s from the database: %w", alias, k.token, err)
+		return nil, false, fmt.Errorf("read key %s of keystore %s from the database: %w", alias, k.token, k.s.hide(err))
 	}
 	return data, true, nil
 }
@@ -64,7 +64,7 @@ func (k *Keystore) Get(ctx context.Context, alias string) (data []byte, found bo
 func (k *Keystore) Put(ctx context.Context, alias string, data []byte) error {
 	if err := k.change(ctx, `INSERT INTO keystore (token, alias, data) VALUES ($1, $2, $3)
 		ON CONFLICT (token, alias) DO UPDATE SET data = excluded.data, updated = now()`, alias, data); err != nil {
-		return fmt.Errorf("store key %s of keystore %s in the database: %w", alias, k.token, err)
+		return fmt.Errorf("store key %s of keystore %s in the database: %w", alias, k.token, k.s.hide(err))
 	}
 	return nil
 }
@@ -72,7 +72,7 @@ func (k *Keystore) Put(ctx context.Context, alias string, data []byte) error {
 // Delete removes the key file of alias and tells every node.
 func (k *Keystore) Delete(ctx context.Context, alias string) error {
 	if err := k.change(ctx, "DELETE FROM keystore WHERE token = $1 AND alias = $2", alias); err != nil {
-		return fmt.Errorf("remove key %s of keystore %s from the database: %w", alias, k.token, err)
+		return fmt.Errorf("remove key %s of keystore %s from the database: %w", alias, k.token, k.s.hide(err))
 	}
 	return nil
 }

@@ -361,6 +361,22 @@ func (s *Store) setHealth(cause error) {
 	s.health.Store(&err)
 }
 
+// hide returns err when the database reported it (a *pgconn.PgError says
+// what SQL failed, nothing of where), and otherwise errUnreachable, with err
+// in the log only: the driver's errors of a connection name the database's
+// address and user ("failed to connect to `user=… database=…`: host:port"),
+// and what a node tells of its database reaches anyone (the health check
+// shows a worker's key count error and a database keystore's unreadable
+// reason).
+func (s *Store) hide(err error) error {
+	var pe *pgconn.PgError
+	if err == nil || errors.As(err, &pe) {
+		return err
+	}
+	s.log.Warn("state database call failed", "error", err)
+	return errUnreachable
+}
+
 // errUnreachable is Health's error while the database does not answer.
 var errUnreachable = fmt.Errorf("the cluster's database (PostgreSQL) does not answer: %w", state.ErrUnavailable)
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	pgurl "net/url"
 	"os"
 	"strings"
 	"sync"
@@ -366,6 +367,43 @@ func TestDatabaseDown(t *testing.T) {
 			t.Fatalf("unlimited key while the database is down: %v", err)
 		}
 	}
+	// What a node tells of the database while it is down reaches anyone:
+	// the health check shows a worker's key count error and a database
+	// keystore's "unreadable" reason. None may name the database's address
+	// or user. Count reads the database while the monitor has not seen it
+	// go (up to a ping interval and its timeout), as set here.
+	addr, _ := pgurl.Parse(url)
+	for name, call := range map[string]func() error{
+		"count": func() error {
+			var none error
+			s.health.Store(&none) // not setHealth: waitHealth reads what it logs
+			_, err := s.Count(ctx, "not-counted-here-yet")
+			return err
+		},
+		"keystore list": func() error { _, err := s.Keystore("soft").List(ctx); return err },
+		"keystore get":  func() error { _, _, err := s.Keystore("soft").Get(ctx, "k"); return err },
+		"keystore put":  func() error { return s.Keystore("soft").Put(ctx, "k", []byte("x")) },
+		"keystore del":  func() error { return s.Keystore("soft").Delete(ctx, "k") },
+	} {
+		err := call()
+		if err == nil {
+			t.Errorf("%s while the database is down succeeded", name)
+			continue
+		}
+		if msg := err.Error(); strings.Contains(msg, addr.Host) || strings.Contains(msg, addr.Port()) || strings.Contains(msg, "signet@") || strings.Contains(msg, "user=") {
+			t.Errorf("%s while the database is down: %q names the database", name, msg)
+		}
+		if !errors.Is(err, state.ErrUnavailable) {
+			t.Errorf("%s while the database is down: %v, want state.ErrUnavailable", name, err)
+		}
+	}
+	// A key first used while the database is down, and not again after:
+	// it has no row until Close stores what it made.
+	for range 3 {
+		if _, err := s.Reserve(ctx, "unlimited-then-idle", 1, -1); err != nil {
+			t.Fatalf("unlimited key while the database is down: %v", err)
+		}
+	}
 	if err := srv.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -382,9 +420,11 @@ func TestDatabaseDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	var c int64
-	if err := conn.QueryRow(ctx, "SELECT count FROM key_usage WHERE key = 'unlimited'").Scan(&c); err != nil || c != 2*Lease+10 {
-		t.Fatalf("stored count of the unlimited key: %d, %v; want %d", c, err, 2*Lease+10)
+	for key, want := range map[string]int64{"unlimited": 2*Lease + 10, "unlimited-then-idle": 3} {
+		var c int64
+		if err := conn.QueryRow(ctx, "SELECT count FROM key_usage WHERE key = $1", key).Scan(&c); err != nil || c != want {
+			t.Errorf("stored count of key %s: %d, %v; want %d", key, c, err, want)
+		}
 	}
 }
 
@@ -569,5 +609,33 @@ func TestAuditSealed(t *testing.T) {
 		if err := n1.Verify(ctx); !errors.As(err, &ce) || ce.Seq != tc.seq {
 			t.Errorf("%s: verify says %v, want a broken chain at record %d", tc.name, err, tc.seq)
 		}
+	}
+}
+
+// TestWatchStopsOnClose: a watch ends when its store closes, though its
+// context goes on (a server whose start failed after the watch began closes
+// its store and returns): it kept its LISTEN connection, outside the closed
+// pool, open to the database and, once cut, tried to reconnect every
+// pingEvery for the life of the process.
+func TestWatchStopsOnClose(t *testing.T) {
+	t.Parallel()
+	stores, _ := openN(t, server, 1)
+	s := stores[0]
+	listening := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.Watch(context.Background(), Watchers{Keys: func() { listening <- struct{}{} }})
+	}()
+	select {
+	case <-listening:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watch did not listen")
+	}
+	s.Close()
+	select {
+	case <-done: // listen closed its connection as it returned
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watch goes on after its store closed")
 	}
 }
