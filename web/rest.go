@@ -14,8 +14,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -442,66 +440,16 @@ func (req *restRequest) document() ([]byte, error) {
 		if !exact {
 			return nil, badRequest("Field data is not valid UTF-8 text (encoding NONE) and would not be signed as sent: send binary data base64-encoded with encoding BASE64.")
 		}
-		return unescapeInPlace(req.data), nil
+		return plainjson.UnescapeInPlace(req.data), nil
 	case "BASE64":
 		if exact { // else it holds a character outside base64's alphabet
-			if raw, ok := decodeBase64InPlace(unescapeInPlace(req.data)); ok {
+			if raw, ok := decodeBase64InPlace(plainjson.UnescapeInPlace(req.data)); ok {
 				return raw, nil
 			}
 		}
 		return nil, badRequest("Field data is not valid base64 (encoding BASE64): send standard base64 with padding.")
 	}
 	return nil, badRequest("encoding %s is not supported: use NONE or BASE64.", clienttext.Quote(req.Encoding))
-}
-
-// unescapeInPlace turns a valid JSON string literal (quotes included) whose
-// text is exact (plainjson.Exact) into its bytes, written over the
-// literal: every escape is at least as long as what it stands for.
-func unescapeInPlace(lit []byte) []byte {
-	src := lit[1 : len(lit)-1]
-	w := 0
-	for r := 0; r < len(src); {
-		c := src[r]
-		if c != '\\' {
-			src[w] = c
-			w, r = w+1, r+1
-			continue
-		}
-		switch e := src[r+1]; e {
-		case 'u':
-			cp := hex4(src[r+2 : r+6])
-			r += 6
-			if utf16.IsSurrogate(cp) { // paired: exactness was checked
-				cp = utf16.DecodeRune(cp, hex4(src[r+2:r+6]))
-				r += 6
-			}
-			w += utf8.EncodeRune(src[w:], cp)
-		default:
-			src[w] = jsonEscapes[e]
-			w, r = w+1, r+2
-		}
-	}
-	return src[:w]
-}
-
-// jsonEscapes maps the letter of a one-letter JSON escape to its byte.
-var jsonEscapes = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
-
-// hex4 is the value of four hex digits that a valid JSON \u escape has.
-func hex4(b []byte) rune {
-	var v rune
-	for _, c := range b[:4] {
-		switch {
-		case c >= 'a':
-			c -= 'a' - 10
-		case c >= 'A':
-			c -= 'A' - 10
-		default:
-			c -= '0'
-		}
-		v = v<<4 | rune(c)
-	}
-	return v
 }
 
 // decodeBase64InPlace decodes standard base64 (padded; CR and LF ignored,

@@ -10,6 +10,7 @@ import (
 	"io"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -131,6 +132,9 @@ func (w *CMSSigner) parseItem(i int, it *BatchItem, d decision, docHash crypto.H
 	return nil
 }
 
+// jsonErrorText words encoding/json's error on a request body: its own
+// words repeat an unknown field's name whole, so that name is quoted by
+// clienttext.
 func jsonErrorText(err error) string {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
@@ -141,6 +145,12 @@ func jsonErrorText(err error) string {
 		return "field " + strconv.Quote(te.Field) + " has the wrong type"
 	case errors.Is(err, io.EOF):
 		return "the body is empty"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		if f, uerr := strconv.Unquote(field); uerr == nil {
+			field = f
+		}
+		return "unknown field " + clienttext.Quote(field)
 	}
 	return err.Error()
 }

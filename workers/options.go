@@ -127,7 +127,8 @@ func (pol *policy) decide(meta map[string]string, canBatch bool) (decision, erro
 	if v := strings.TrimSpace(meta[config.MetaContentOID]); v != "" {
 		oid, err := dn.ParseOID(v)
 		if err != nil {
-			return d, Illegal("Request metadata %s: %v.", config.MetaContentOID, err)
+			// ParseOID's error repeats v whole: quote it here instead.
+			return d, Illegal("Request metadata %s %s is not an object identifier: write it in dotted decimal, such as 1.2.840.113549.1.7.1.", config.MetaContentOID, clienttext.Quote(v))
 		}
 		if !oid.Equal(pol.contentOID) && !pol.allowContentOIDOverride {
 			return d, Illegal(overrideNotAllowedMessageShape, config.MetaContentOID, config.PropAllowContentOIDOverride)

@@ -18,6 +18,7 @@ import (
 	"github.com/signet-project/signet/formats/pades"
 	"github.com/signet-project/signet/formats/revocation"
 	"github.com/signet-project/signet/formats/validate"
+	"github.com/signet-project/signet/internal/clienttext"
 )
 
 // Validator validates signatures and answers with a JSON report (kinds
@@ -203,7 +204,8 @@ func parseCMSRequest(data []byte) (sig, content, digest []byte, h crypto.Hash, e
 	}
 	if r.DigestAlgorithm != "" {
 		if h, err = cms.ParseHash(r.DigestAlgorithm); err != nil {
-			return nil, nil, nil, 0, Illegal("%v", err)
+			// ParseHash's error repeats the name whole: quote it here.
+			return nil, nil, nil, 0, Illegal("Unknown digestAlgorithm %s: use SHA-256, SHA-384, SHA-512 or another digest algorithm name.", clienttext.Quote(r.DigestAlgorithm))
 		}
 	}
 	return sig, content, digest, h, nil

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/signet-project/signet/config"
@@ -74,8 +75,19 @@ func TestCMSValidatorRequests(t *testing.T) {
 			t.Errorf("%s: %s/%s %q, want %s/%s %q (%v)", c.name, rep.Indication, s.SubIndication, s.Level, c.ind, c.sub, c.level, s.Messages)
 		}
 	}
-	_, err = process(v, []byte(`{"signature": 1}`), map[string]string{})
-	wantErr(t, err, workers.ErrIllegalRequest, "The request is not JSON of the form")
+	long := strings.Repeat("y", 5000)
+	for _, c := range []struct{ name, body, says string }{
+		{"wrong type", `{"signature": 1}`, `The request is not JSON of the form`},
+		// Client text is quoted up to 128 bytes, not whole.
+		{"long unknown field", `{"signature":"AA==","` + long + `":1}`, `unknown field "` + long[:128] + `"…`},
+		{"long digestAlgorithm", `{"signature":"AA==","digestAlgorithm":"` + long + `"}`, `Unknown digestAlgorithm "` + long[:128] + `"…: use`},
+	} {
+		_, err = process(v, []byte(c.body), map[string]string{})
+		wantErr(t, err, workers.ErrIllegalRequest, c.says)
+		if len(err.Error()) > 512 {
+			t.Errorf("%s: the error repeats the request whole: %.600q", c.name, err)
+		}
+	}
 }
 
 func TestPDFValidatorRefusesNonPDF(t *testing.T) {

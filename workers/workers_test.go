@@ -359,6 +359,14 @@ func TestBatchInvalidItemRejectsWholeBatch(t *testing.T) {
 		_, err := process(w, []byte(`{"signatureRequests":[],"extra":1}`), nil)
 		wantErr(t, err, workers.ErrIllegalRequest, "not valid JSON")
 	})
+	t.Run("long unknown item field", func(t *testing.T) {
+		long := strings.Repeat("y", 5000)
+		_, err := process(w, []byte(`{"signatureRequests":[{"data":"AA==","`+long+`":1}]}`), nil)
+		wantErr(t, err, workers.ErrIllegalRequest, `unknown field "`+long[:128]+`"…`)
+		if len(err.Error()) > 512 {
+			t.Errorf("the error repeats the request whole: %.600q", err)
+		}
+	})
 	t.Run("empty batch", func(t *testing.T) {
 		_, err := process(w, batchJSON(), nil)
 		wantErr(t, err, workers.ErrIllegalRequest, "no signatureRequests")
@@ -435,6 +443,8 @@ func TestSingleOverrides(t *testing.T) {
 		{"client hash needs detached", "ALLOW_CLIENTSIDEHASHING_OVERRIDE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", map[string]string{"USING_CLIENTSUPPLIED_HASH": "true", "CLIENTSIDE_HASHDIGESTALGORITHM": "SHA-256"}, sum[:], false, "detached"},
 		{"content OID override refused", "", map[string]string{"CONTENTOID": "1.2.3.4"}, doc, false, "ALLOW_CONTENTOID_OVERRIDE"},
 		{"content OID malformed", "ALLOW_CONTENTOID_OVERRIDE: true", map[string]string{"CONTENTOID": "abc"}, doc, false, "not an object identifier"},
+		// Client text is quoted up to 128 bytes, not whole.
+		{"content OID long", "", map[string]string{"CONTENTOID": strings.Repeat("k", 5000)}, doc, false, `Request metadata CONTENTOID "` + strings.Repeat("k", 128) + `"… is not an object identifier`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

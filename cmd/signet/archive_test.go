@@ -55,7 +55,7 @@ func TestAdminArchiveGet(t *testing.T) {
 		t.Errorf("archive get --json --out: %d bytes, %v; want the %d bytes signed", len(got), err, len(sig))
 	}
 	code, _, errs := e.admin(t, "archive", "get", "nope")
-	if code != 1 || !strings.Contains(errs, "Nothing is archived under request ID nope") {
+	if code != 1 || !strings.Contains(errs, "Nothing is archived under request ID \"nope\"") {
 		t.Errorf("unknown request ID: exit %d, %q", code, errs)
 	}
 	if code, body := api("GET", "/audit?limit=1000", ""); code != 200 || !strings.Contains(body, `"archive.read"`) {

@@ -21,7 +21,6 @@ package plainjson
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -90,25 +89,18 @@ func Exact(raw []byte) bool {
 	if !utf8.Valid(raw) {
 		return false
 	}
-	hex4 := func(i int) (rune, bool) {
-		if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
-			return 0, false
-		}
-		v, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 16)
-		return rune(v), err == nil
-	}
 	for i := 0; i < len(raw); i++ {
 		if raw[i] != '\\' {
 			continue
 		}
-		r, ok := hex4(i)
+		r, ok := escapedRune(raw, i)
 		if !ok {
 			i++ // another escape: skip its letter
 			continue
 		}
 		switch {
 		case utf16.IsSurrogate(r) && r < 0xDC00:
-			lo, ok := hex4(i + 6)
+			lo, ok := escapedRune(raw, i+6)
 			if !ok || lo < 0xDC00 || lo > 0xDFFF {
 				return false
 			}
@@ -121,6 +113,62 @@ func Exact(raw []byte) bool {
 	}
 	return true
 }
+
+// escapedRune is the code unit of the \u escape at raw[i:], if one is
+// there.
+func escapedRune(raw []byte, i int) (rune, bool) {
+	if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+		return 0, false
+	}
+	var v rune
+	for _, c := range raw[i+2 : i+6] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | rune(c)
+	}
+	return v, true
+}
+
+// UnescapeInPlace turns a valid JSON string literal (quotes included) whose
+// text is Exact into its bytes, written over the literal: every escape is
+// at least as long as what it stands for. The REST API reads a document
+// this way in the request's own buffer.
+func UnescapeInPlace(lit []byte) []byte {
+	src := lit[1 : len(lit)-1]
+	w := 0
+	for r := 0; r < len(src); {
+		c := src[r]
+		if c != '\\' {
+			src[w] = c
+			w, r = w+1, r+1
+			continue
+		}
+		if cp, ok := escapedRune(src, r); ok {
+			r += 6
+			if utf16.IsSurrogate(cp) { // paired: exactness was checked
+				lo, _ := escapedRune(src, r)
+				cp = utf16.DecodeRune(cp, lo)
+				r += 6
+			}
+			w += utf8.EncodeRune(src[w:], cp)
+			continue
+		}
+		src[w] = jsonEscapes[src[r+1]]
+		w, r = w+1, r+2
+	}
+	return src[:w]
+}
+
+// jsonEscapes maps the letter of a one-letter JSON escape to its byte.
+var jsonEscapes = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
 
 // Scanner reads JSON of a fixed shape from a byte slice: the caller says
 // what comes next (Byte, Str), and every method reports false, consuming

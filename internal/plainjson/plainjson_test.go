@@ -332,3 +332,21 @@ func FuzzExact(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnescapeInPlace: an exact string literal unescaped in place is what
+// encoding/json reads.
+func FuzzUnescapeInPlace(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"a\"b\\c\/d\b\f\n\r\t"`, `"\u00e9\u20AC\ud83d\ude00"`, `"\\u0041"`, `"\u0000x"`, `""`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var s string
+		// A literal alone: no white space around it.
+		if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' || json.Unmarshal(b, &s) != nil || !Exact(b) {
+			return
+		}
+		if got := UnescapeInPlace(bytes.Clone(b)); string(got) != s {
+			t.Fatalf("UnescapeInPlace(%q) = %q, encoding/json reads %q", b, got, s)
+		}
+	})
+}

@@ -25,7 +25,9 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +35,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/workers"
@@ -475,14 +478,26 @@ func decode(c echo.Context, v any, optional bool) error {
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		// encoding/json's errors repeat the client's text whole (a number
+		// literal, an unknown field's name) and name Go types: say what to
+		// send instead, with the client's text quoted by clienttext.
 		var ute *json.UnmarshalTypeError
+		var se *json.SyntaxError
 		switch {
 		case errors.As(err, &ute) && ute.Field != "":
-			return errorf(http.StatusBadRequest, "Field %q of the request has the wrong type (%s): send a %s.", ute.Field, ute.Value, jsonType(ute.Type.Kind().String()))
+			return errorf(http.StatusBadRequest, "Field %s of the request has the wrong type (%s): send %s.", clienttext.Quote(ute.Field), jsonKind(ute.Value), jsonType(ute.Type.Kind()))
+		case errors.As(err, &ute):
+			return errorf(http.StatusBadRequest, "The request body is a JSON %s, not an object: send one JSON object.", jsonKind(ute.Value))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return errorf(http.StatusBadRequest, "The request has the unknown field %s: remove it.", strings.TrimPrefix(err.Error(), "json: unknown field "))
+			field := strings.TrimPrefix(err.Error(), "json: unknown field ")
+			if f, uerr := strconv.Unquote(field); uerr == nil {
+				field = f
+			}
+			return errorf(http.StatusBadRequest, "The request has the unknown field %s: remove it.", clienttext.Quote(field))
+		case errors.As(err, &se):
+			return errorf(http.StatusBadRequest, "The request body is not a valid JSON object (syntax error at byte %d): fix the JSON.", se.Offset)
 		}
-		return errorf(http.StatusBadRequest, "The request body is not a valid JSON object (%v): fix the JSON.", err)
+		return errorf(http.StatusBadRequest, "The request body is not a valid JSON object (it ends early): fix the JSON.")
 	}
 	if dec.More() {
 		return errorf(http.StatusBadRequest, "The request body holds more than one JSON value: send one object.")
@@ -490,16 +505,31 @@ func decode(c echo.Context, v any, optional bool) error {
 	return nil
 }
 
-func jsonType(kind string) string {
-	switch kind {
-	case "string":
-		return "string"
-	case "int", "int64", "int32", "float64":
-		return "number"
-	case "bool":
-		return "boolean"
+// jsonType words what a field of Go kind k takes, for a client who sent
+// another JSON type: an int field takes a whole number, not any number.
+func jsonType(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		return "a whole number"
+	case reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Slice:
+		return "an array"
 	}
-	return "value of the documented type"
+	return "a value of the documented type"
+}
+
+// jsonKind is the JSON type of an UnmarshalTypeError's Value ("number"
+// of "number 1e400"), without the client's literal.
+func jsonKind(value string) string {
+	kind, _, _ := strings.Cut(value, " ")
+	return kind
 }
 
 // record writes an audit entry for an action; err is the action's outcome.

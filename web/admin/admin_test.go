@@ -209,6 +209,7 @@ func TestAuth(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	f := newFixture(t)
 	const js = "application/json"
+	long := strings.Repeat("y", 5000)
 	tests := []struct {
 		name, method, path, ctype, body string
 		want                            int
@@ -255,6 +256,18 @@ func TestBadInput(t *testing.T) {
 		{"chain JSON unknown field", "PUT", "/tokens/soft/keys/signer/chain", js, `{"pem":"x"}`, 400, "unknown field"},
 		{"audit bad after", "GET", "/audit?after=x", "", "", 400, "after"},
 		{"audit bad limit", "GET", "/audit?limit=0", "", "", 400, "limit"},
+		// encoding/json's own words name Go types and repeat the client's
+		// text whole: the answer says what to send, quoting at most
+		// clienttext.MaxEcho bytes.
+		{"generate body an array", "POST", "/tokens/soft/keys", js, `[]`, 400, "The request body is a JSON array, not an object"},
+		{"generate body a string", "POST", "/tokens/soft/keys", js, `"k"`, 400, "The request body is a JSON string, not an object"},
+		{"generate bits a fraction", "POST", "/tokens/soft/keys", js, `{"alias":"k","algorithm":"RSA","bits":2048.5}`, 400, `Field "bits" of the request has the wrong type (number): send a whole number.`},
+		{"generate bits of a thousand digits", "POST", "/tokens/soft/keys", js, `{"alias":"k","algorithm":"RSA","bits":` + strings.Repeat("9", 1000) + `}`, 400, "send a whole number"},
+		{"generate bits a string", "POST", "/tokens/soft/keys", js, `{"alias":"k","algorithm":"RSA","bits":"2048"}`, 400, "(string): send a whole number"},
+		{"long unknown field", "POST", "/tokens/soft/keys", js, `{"` + long + `":1}`, 400, `unknown field "` + long[:128] + `"…: remove it.`},
+		{"truncated JSON", "POST", "/tokens/soft/keys", js, `{"alias":"k","algorithm":"RS`, 400, "not a valid JSON object (it ends early)"},
+		{"JSON syntax error", "POST", "/tokens/soft/keys", js, `{"alias" "k"}`, 400, "syntax error at byte"},
+		{"long CSR algorithm", "POST", "/tokens/soft/keys/signer/csr", js, `{"subject":"CN=a","signatureAlgorithm":"` + long + `"}`, 400, `Signature algorithm "` + long[:128] + `"… is not offered`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -268,6 +281,9 @@ func TestBadInput(t *testing.T) {
 			}
 			if !strings.Contains(e.Error, tt.says) {
 				t.Errorf("error %q does not say %q", e.Error, tt.says)
+			}
+			if len(e.Error) > 512 || strings.Contains(e.Error, "Go ") || strings.Contains(e.Error, "admin.") {
+				t.Errorf("error %.600q repeats the request whole or names Go types", e.Error)
 			}
 		})
 	}

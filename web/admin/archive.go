@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/internal/clienttext"
 )
 
 // ArchiveItem is one archived request as GET /archive/{requestId} reports
@@ -39,7 +41,7 @@ func (h *Handler) getArchive(c echo.Context) error {
 		return fail(c, http.StatusServiceUnavailable, "The archive could not be read: see the server log.")
 	}
 	if len(items) == 0 {
-		return fail(c, http.StatusNotFound, "Nothing is archived under request ID "+id+": only workers with ARCHIVERS archive, and ARCHIVE_RETENTION purges old items.")
+		return fail(c, http.StatusNotFound, "Nothing is archived under request ID "+clienttext.Quote(id)+": only workers with ARCHIVERS archive, and ARCHIVE_RETENTION purges old items.")
 	}
 	h.record(c, "archive.read", id, map[string]string{"items": strconv.Itoa(len(items))}, nil)
 	out := make([]ArchiveItem, 0, len(items))

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/internal/clienttext"
 )
 
 // Property is one property of a worker as GET /workers/{name}/properties
@@ -49,7 +50,7 @@ func (h *Handler) configWorker(c echo.Context) (*config.Config, config.Worker, e
 	cfg := h.opts.Config()
 	w, ok := cfg.Worker(c.Param("name"))
 	if !ok {
-		return nil, config.Worker{}, errorf(http.StatusNotFound, "No worker named or numbered %q in the configuration: see GET %s/workers for the workers.", c.Param("name"), BasePath)
+		return nil, config.Worker{}, errorf(http.StatusNotFound, "No worker named or numbered %s in the configuration: see GET %s/workers for the workers.", clienttext.Quote(c.Param("name")), BasePath)
 	}
 	return cfg, w, nil
 }
@@ -112,7 +113,7 @@ func (h *Handler) removeProperty(c echo.Context) error {
 	cfg, w, err := h.configWorker(c)
 	if err == nil {
 		if !w.Properties.IsSet(name) || w.Properties.Pos(name).File != w.Pos.File {
-			err = errorf(http.StatusNotFound, "Worker %s does not set %s in its file: nothing to remove.", w.Name, name)
+			err = errorf(http.StatusNotFound, "Worker %s does not set %s in its file: nothing to remove.", w.Name, clienttext.Quote(name))
 		} else {
 			err = h.edit(c, cfg, w.Pos.File, config.RemoveProperty(w.Name, name))
 		}
@@ -147,7 +148,7 @@ func (h *Handler) addWorker(c echo.Context) error {
 		err = errorf(http.StatusBadRequest, "The new worker has no name: give it one.")
 	}
 	if err == nil && !slices.Contains(config.Kinds(), req.Kind) {
-		err = errorf(http.StatusBadRequest, "Unknown worker kind %q: use one of %s.", req.Kind, strings.Join(config.Kinds(), ", "))
+		err = errorf(http.StatusBadRequest, "Unknown worker kind %s: use one of %s.", clienttext.Quote(req.Kind), strings.Join(config.Kinds(), ", "))
 	}
 	if err == nil {
 		cfg := h.opts.Config()

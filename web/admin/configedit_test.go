@@ -81,6 +81,9 @@ func TestConfigRoutes(t *testing.T) {
 		{"remove", http.MethodDelete, "/workers/Signer/properties/KEYUSAGELIMIT", nil, 0, "", true},
 		{"add worker", http.MethodPost, "/workers", NewWorkerRequest{Name: "Plain", Kind: "PlainSigner", Token: "soft", Key: "signer", Properties: map[string]string{"AUTHTYPE": "NOAUTH"}}, 0, "  - name: Plain\n    id: 4\n", true},
 		{"add unknown kind", http.MethodPost, "/workers", NewWorkerRequest{Name: "X", Kind: "XSigner"}, 400, "Unknown worker kind", false},
+		{"unknown worker, long name", http.MethodGet, "/workers/" + strings.Repeat("w", 5000) + "/properties", nil, 404, `No worker named or numbered "` + strings.Repeat("w", 128) + `"… in`, false},
+		{"remove long property", http.MethodDelete, "/workers/Signer/properties/" + strings.Repeat("P", 5000), nil, 404, `does not set "` + strings.Repeat("P", 128) + `"… in its file`, false},
+		{"add long kind", http.MethodPost, "/workers", NewWorkerRequest{Name: "X", Kind: strings.Repeat("K", 5000)}, 400, `Unknown worker kind "` + strings.Repeat("K", 128) + `"…: use`, false},
 		{"add duplicate", http.MethodPost, "/workers", NewWorkerRequest{Name: "Plain", Kind: "PlainSigner", Token: "soft", Key: "signer", Properties: map[string]string{"AUTHTYPE": "NOAUTH"}}, 400, "already used", false},
 	}
 	for _, tt := range tests { // in order: each step builds on the file before
@@ -99,7 +102,10 @@ func TestConfigRoutes(t *testing.T) {
 		if changed := string(before) != string(after); changed != tt.fileChanges {
 			t.Errorf("%s: file changed = %v, want %v", tt.name, changed, tt.fileChanges)
 		}
-		if ae != nil && tt.code == 400 && tt.name != "add unknown kind" && (len(ae.Problems) == 0 || !strings.HasPrefix(ae.Problems[0], file+":")) {
+		if ae != nil && len(ae.Message) > 512 {
+			t.Errorf("%s: the error repeats the request whole: %.600q", tt.name, ae.Message)
+		}
+		if ae != nil && tt.code == 400 && tt.name != "add unknown kind" && tt.name != "add long kind" && (len(ae.Problems) == 0 || !strings.HasPrefix(ae.Problems[0], file+":")) {
 			t.Errorf("%s: problems %q do not name file:line", tt.name, ae.Problems)
 		}
 	}

@@ -423,7 +423,7 @@ func (h *Handler) csr(c echo.Context) error {
 	if err == nil && req.SignatureAlgorithm != "" {
 		alg, ok := signatureAlgorithms[strings.ToUpper(req.SignatureAlgorithm)]
 		if !ok {
-			err = errorf(http.StatusBadRequest, "Signature algorithm %q is not offered for a CSR: use e.g. SHA256withRSA, SHA256withRSAandMGF1, SHA256withECDSA or Ed25519.", req.SignatureAlgorithm)
+			err = errorf(http.StatusBadRequest, "Signature algorithm %s is not offered for a CSR: use e.g. SHA256withRSA, SHA256withRSAandMGF1, SHA256withECDSA or Ed25519.", clienttext.Quote(req.SignatureAlgorithm))
 		}
 		tmpl.SignatureAlgorithm = alg
 	}

@@ -65,9 +65,11 @@ func TestErrorsAreMessages(t *testing.T) {
 		{"GET", "/api/v1/keys/boom", 500, ""},
 		{"GET", "/api/v1/keys/p256", 200, ""},
 		{"GET", "/api/v1/keys/nokey", 404, ""},
+		{"GET", "/api/v1/" + strings.Repeat("x", 5000), 404, ""},
+		{"PATCH", "/api/v1/keys/" + strings.Repeat("k", 5000), 405, "GET, HEAD, OPTIONS"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+		t.Run(tc.method+" "+tc.path[:min(len(tc.path), 40)], func(t *testing.T) {
 			req, err := http.NewRequest(tc.method, srv.URL+tc.path, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -91,6 +93,9 @@ func TestErrorsAreMessages(t *testing.T) {
 			err = json.NewDecoder(resp.Body).Decode(&m)
 			if err != nil || m.Message == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 				t.Errorf("%s body (%v), want JSON {\"message\": ...}", resp.Header.Get("Content-Type"), err)
+			}
+			if len(m.Message) > 400 {
+				t.Errorf("message %.500q repeats the path whole: clienttext.Quote it", m.Message)
 			}
 		})
 	}

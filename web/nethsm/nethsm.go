@@ -26,6 +26,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/tokens"
 )
 
@@ -191,14 +192,14 @@ func notFound(routes []route) echo.HandlerFunc {
 		path := strings.TrimPrefix(c.Request().URL.Path, BasePath)
 		allow := allows(routes, path)
 		if allow == nil {
-			return fail(c, http.StatusNotFound, "Signet's NetHSM API does not serve "+c.Request().URL.Path+": it serves /keys, /keys/{KeyID}[/public.pem|/cert|/sign], /health/* and /info.")
+			return fail(c, http.StatusNotFound, "Signet's NetHSM API does not serve "+clienttext.Quote(c.Request().URL.Path)+": it serves /keys, /keys/{KeyID}[/public.pem|/cert|/sign], /health/* and /info.")
 		}
 		header := strings.Join(allow, ", ")
 		c.Response().Header().Set(echo.HeaderAllow, header)
 		if c.Request().Method == http.MethodOptions {
 			return c.NoContent(http.StatusNoContent)
 		}
-		return fail(c, http.StatusMethodNotAllowed, "Method "+c.Request().Method+" is not allowed on "+c.Request().URL.Path+": use "+header+".")
+		return fail(c, http.StatusMethodNotAllowed, "Method "+clienttext.Quote(c.Request().Method)+" is not allowed on "+clienttext.Quote(c.Request().URL.Path)+": use "+header+".")
 	}
 }
 
@@ -472,7 +473,7 @@ func (h *Handler) usable(c echo.Context, k Key) bool {
 func (h *Handler) lookup(c echo.Context) (Key, bool, error) {
 	id := c.Param("KeyID")
 	if !ValidID(id) {
-		return Key{}, false, fail(c, http.StatusBadRequest, "Invalid character in the KeyID: use letters, digits, '_', '.' and '-'.")
+		return Key{}, false, fail(c, http.StatusBadRequest, "Invalid KeyID: use 1 to 128 letters, digits, '_', '.' and '-', starting with a letter or digit.")
 	}
 	k, ok := h.keyByID(c.Request().Context(), id)
 	if !ok {

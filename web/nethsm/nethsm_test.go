@@ -337,6 +337,9 @@ func TestSignErrors(t *testing.T) {
 		{"extra property", signCall("rsa2048", `{"mode":"PSS_SHA256","message":"`+base64.StdEncoding.EncodeToString(d256)+`","hash":"SHA256"}`), "", 400, false},
 		{"missing message", signCall("rsa2048", `{"mode":"PSS_SHA256"}`), "", 400, true},
 		{"not JSON", signCall("rsa2048", `mode=PSS_SHA256`), "", 400, true},
+		{"mode a number", signCall("rsa2048", `{"mode":`+strings.Repeat("9", 5000)+`,"message":"AA=="}`), "", 400, true},
+		{"long unknown property", signCall("rsa2048", `{"mode":"PSS_SHA256","message":"AA==","`+strings.Repeat("x", 5000)+`":1}`), "", 400, false},
+		{"body an array", signCall("rsa2048", `[]`), "", 400, true},
 		{"invalid KeyID", signCall("bad!id", good), "", 400, true},
 		{"no credentials", call{method: "POST", path: "/keys/rsa2048/sign", accept: "application/json", body: good}, "", 401, true},
 		{"wrong passphrase", call{method: "POST", path: "/keys/rsa2048/sign", user: "operator", pass: "nope-nope-nope", accept: "application/json", body: good}, "", 401, false},
@@ -373,6 +376,11 @@ func TestSignErrors(t *testing.T) {
 			}
 			if strings.Contains(string(body), "operator-passphrase") {
 				t.Errorf("error body leaks the passphrase: %s", body)
+			}
+			// encoding/json's words name Go types and repeat the client's
+			// text whole: clienttext quotes at most 128 bytes of it.
+			if len(e.Message) > 400 || strings.Contains(e.Message, "Go ") {
+				t.Errorf("error %.500q names Go types or repeats the request whole", e.Message)
 			}
 			if f.h.SignCalls() != before {
 				t.Error("a rejected request reached the token")

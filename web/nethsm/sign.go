@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -104,7 +106,7 @@ func decodeSignRequest(r io.Reader) (mode string, msg []byte, err error) {
 		if errors.As(err, &tooBig) {
 			return "", nil, fmt.Errorf("the request body is larger than %d bytes", maxSignBody)
 		}
-		return "", nil, fmt.Errorf("the body must be a JSON object with only \"mode\" and \"message\" (%v)", err)
+		return "", nil, fmt.Errorf("the body must be a JSON object with only \"mode\" and \"message\" (%s)", jsonProblem(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return "", nil, errors.New("the body must hold one JSON object and nothing after it")
@@ -121,6 +123,34 @@ func decodeSignRequest(r io.Reader) (mode string, msg []byte, err error) {
 		return "", nil, errors.New("\"message\" is not valid base64")
 	}
 	return *req.Mode, msg, nil
+}
+
+// jsonProblem words what encoding/json found wrong with a sign request
+// body: its own words name Go types ("Go struct field signRequest.mode")
+// and repeat an unknown property's name whole, so the client's text is
+// quoted by clienttext.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te) && te.Field != "":
+		kind, _, _ := strings.Cut(te.Value, " ")
+		return fmt.Sprintf("%s is a %s, not a string", clienttext.Quote(te.Field), kind)
+	case errors.As(err, &te):
+		kind, _, _ := strings.Cut(te.Value, " ")
+		return "the body is a JSON " + kind
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		if f, uerr := strconv.Unquote(field); uerr == nil {
+			field = f
+		}
+		return "unknown property " + clienttext.Quote(field)
+	case errors.As(err, &se):
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	case errors.Is(err, io.EOF):
+		return "the body is empty"
+	}
+	return "the body ends early"
 }
 
 // decodeMessage decodes a sign request's message: standard base64, padded
