@@ -187,6 +187,9 @@ type Store struct {
 	trips  atomic.Int64
 	health atomic.Pointer[error] // nil or *nil: reachable
 
+	backMu sync.Mutex
+	back   chan struct{} // closed, and made anew, each time the database is back (Health nil again)
+
 	mu      sync.Mutex
 	keys    map[string]*lease
 	closing bool
@@ -207,7 +210,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("the PostgreSQL URL is not valid: %w", redact(err))
 	}
 	s := &Store{node: opts.Node, log: opts.Logger, seal: opts.Seal, keys: map[string]*lease{},
-		reqs: make(chan *reservation), appends: make(chan *appendReq), logs: make(chan *logReq), quit: make(chan struct{})}
+		back: make(chan struct{}), reqs: make(chan *reservation), appends: make(chan *appendReq), logs: make(chan *logReq), quit: make(chan struct{})}
 	if s.node == "" {
 		h, _ := os.Hostname()
 		s.node = fmt.Sprintf("%s:%d", h, os.Getpid())
@@ -356,7 +359,8 @@ func (s *Store) setHealth(cause error) {
 	case cause != nil:
 		err = errUnreachable
 	}
-	if prev := s.Health(); prev != err {
+	prev := s.Health()
+	if prev != err {
 		switch {
 		case err == errReadOnly:
 			s.log.Error("state database read-only: workers with a key usage limit are offline", "error", err)
@@ -367,6 +371,20 @@ func (s *Store) setHealth(cause error) {
 		}
 	}
 	s.health.Store(&err)
+	if prev != nil && err == nil {
+		s.backMu.Lock()
+		close(s.back)
+		s.back = make(chan struct{})
+		s.backMu.Unlock()
+	}
+}
+
+// backAgain returns a channel closed when the database is next back after
+// being unreachable or read-only.
+func (s *Store) backAgain() <-chan struct{} {
+	s.backMu.Lock()
+	defer s.backMu.Unlock()
+	return s.back
 }
 
 // hide returns err when the database reported it (a *pgconn.PgError says
