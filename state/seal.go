@@ -218,3 +218,47 @@ func CheckHead(ctx context.Context, a Audit, seal *Seal) (int64, error) {
 	}
 	return h.Seq, nil
 }
+
+// SealTail seals the one record that a process killed between an Append's
+// commit and the sealing of its head left past the sealed head (Sealed
+// writes and syncs the head file after the commit, a few milliseconds of
+// each Append), and returns its number; 0 when there is none. Without it
+// the log of such a kill was refused at the next start as cut or restored,
+// its last record "not written by Signet". Only that state is sealed: one
+// record, the last, whose hash is right and which follows the sealed head
+// (the first record when no head was sealed yet); anything else is left
+// for CheckHead to report. Sealed appends one record at a time, so a kill
+// cannot leave two. The caller notes the record in the log, so that the
+// chain shows that it was sealed after the fact.
+func SealTail(ctx context.Context, a Audit, seal *Seal) (int64, error) {
+	h, err := seal.Read()
+	if err != nil && !errors.Is(err, ErrNoHead) {
+		return 0, nil // CheckHead reports it
+	}
+	tail, err := a.Entries(ctx, h.Seq, 2)
+	if err != nil {
+		return 0, err
+	}
+	if len(tail) != 1 {
+		return 0, nil
+	}
+	e := tail[0]
+	// The first record's previous hash is the backend's (empty, zeros).
+	if e.Seq != h.Seq+1 || (h.Seq > 0 && !bytes.Equal(e.Prev, h.Hash)) || !bytes.Equal(Hash(e), e.Hash) {
+		return 0, nil
+	}
+	if h.Seq > 0 {
+		// The sealed head itself must still be the record before.
+		prev, err := a.Entries(ctx, h.Seq-1, 1)
+		if err != nil {
+			return 0, err
+		}
+		if len(prev) != 1 || prev[0].Seq != h.Seq || !bytes.Equal(prev[0].Hash, h.Hash) {
+			return 0, nil
+		}
+	}
+	if err := seal.Write(Head{Seq: e.Seq, Hash: e.Hash}); err != nil {
+		return 0, err
+	}
+	return e.Seq, nil
+}

@@ -106,18 +106,25 @@ func (a *app) build(cfg *config.Config) *workers.Set {
 	return set
 }
 
-// reload loads the configuration files again and swaps in the new workers.
-// A configuration that does not load is refused as a whole and the running
-// one stays.
+// reload loads the configuration files again (a cluster node's with the
+// version in force) and swaps in the new workers. A configuration that does
+// not load is refused as a whole and the running one stays; the refusal is
+// logged and audited here for both, since SIGHUP's caller drops the error.
 func (a *app) reload() error {
-	if a.node != nil {
-		return a.node.Apply(a.ctx, true, a.applyCluster)
-	}
-	cfg, err := config.Load(a.paths...)
-	if err != nil {
+	refused := func(err error) error {
 		a.log.Error("configuration reload refused; the running configuration stays", "error", err)
 		a.record(a.ctx, "config.reload", err.Error(), nil)
 		return err
+	}
+	if a.node != nil {
+		if err := a.node.Apply(a.ctx, true, a.applyCluster); err != nil {
+			return refused(err)
+		}
+		return nil
+	}
+	cfg, err := config.Load(a.paths...)
+	if err != nil {
+		return refused(err)
 	}
 	set := a.build(cfg)
 	a.record(a.ctx, "config.reload", "ok", map[string]string{"workers": strconv.Itoa(len(set.Workers()))})

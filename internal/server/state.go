@@ -73,6 +73,10 @@ func (a *app) openState(cfg *config.Config) error {
 		if err != nil {
 			return err
 		}
+		resealed, err := state.SealTail(a.ctx, store, seal)
+		if err != nil {
+			return err
+		}
 		if _, err := state.CheckHead(a.ctx, store, seal); err != nil && !errors.Is(err, state.ErrNoHead) {
 			var ce *state.ChainError
 			if errors.As(err, &ce) && ce.Seq > 0 {
@@ -83,6 +87,10 @@ func (a *app) openState(cfg *config.Config) error {
 		a.usage, a.signlog, a.archive = store, store, store
 		a.audit = state.NewSealed(store, seal)
 		a.guard = &guard.Guard{Counters: store, Log: store, Logger: a.log}
+		if resealed > 0 {
+			a.log.Warn("the last audit record was committed but its head not sealed (the server was stopped in between): sealed now", "seq", resealed)
+			a.record(a.ctx, "audit.reseal", "ok", map[string]string{"seq": strconv.FormatInt(resealed, 10)})
+		}
 	}
 	a.record(a.ctx, "server.start", "ok", map[string]string{"config": strings.Join(a.paths, ",")})
 	a.onClose(func() error {
