@@ -639,3 +639,59 @@ func TestWatchStopsOnClose(t *testing.T) {
 		t.Fatal("the watch goes on after its store closed")
 	}
 }
+
+// TestDatabaseReadOnly: a database that answers but takes no writes (a
+// standby after a switchover, default_transaction_read_only) is a database
+// down for the node: Health says so, so that the health check takes the
+// node out of the load balancer, and comes back when it takes writes
+// again. The monitor only pinged, so Health said healthy while every lease,
+// audit record and signing log record failed.
+func TestDatabaseReadOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := fmt.Sprintf("t%d", dbSeq.Add(1))
+	url, err := server.NewDatabase(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := make(chan string, 64)
+	s, err := Open(ctx, url, Options{Node: "node1", Logger: slog.New(messages{logged})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Reserve(ctx, "limited", 1, 10); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pgx.Connect(ctx, server.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	// The setting holds for new connections: the store's are closed (on
+	// its side, so that no ping fails on the way).
+	readOnly := func(on bool) {
+		t.Helper()
+		if _, err := admin.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s SET default_transaction_read_only = %v", pgx.Identifier{db}.Sanitize(), on)); err != nil {
+			t.Fatal(err)
+		}
+		s.pool.Reset()
+	}
+	readOnly(true)
+	deadline := time.After(10 * time.Second)
+	for s.Health() == nil {
+		select {
+		case <-logged:
+		case <-deadline:
+			t.Fatal("Health says healthy while the database takes no writes")
+		}
+	}
+	if err := s.Health(); !errors.Is(err, state.ErrUnavailable) || !strings.Contains(err.Error(), "read-only") {
+		t.Fatalf("Health of a read-only database: %v; want state.ErrUnavailable, saying read-only", err)
+	}
+	readOnly(false)
+	waitHealth(t, s, logged, true)
+	if _, err := s.Reserve(ctx, "limited", Lease, 1000); err != nil {
+		t.Fatalf("limited key once the database takes writes again: %v", err)
+	}
+}
