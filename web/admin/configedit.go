@@ -151,6 +151,16 @@ func (h *Handler) addWorker(c echo.Context) error {
 		err = errorf(http.StatusBadRequest, "Unknown worker kind %s: use one of %s.", clienttext.Quote(req.Kind), strings.Join(config.Kinds(), ", "))
 	}
 	if err == nil {
+		props := map[string]string{}
+		for k, v := range req.Properties {
+			if strings.TrimSpace(v) != "" {
+				props[strings.ToUpper(strings.TrimSpace(k))] = v
+			}
+		}
+		// The ID and the file are chosen under the edit lock, from the
+		// configuration the last edit reloaded: chosen before it, workers
+		// added at once were given the same ID and all but one refused.
+		h.editMu.Lock()
 		cfg := h.opts.Config()
 		if req.ID == 0 {
 			req.ID = cfg.NextWorkerID()
@@ -159,14 +169,9 @@ func (h *Handler) addWorker(c echo.Context) error {
 		if n := len(cfg.Workers); n > 0 {
 			file = cfg.Workers[n-1].Pos.File
 		}
-		props := map[string]string{}
-		for k, v := range req.Properties {
-			if strings.TrimSpace(v) != "" {
-				props[strings.ToUpper(strings.TrimSpace(k))] = v
-			}
-		}
-		err = h.edit(c, cfg, file, config.AddWorker(config.NewWorker{
+		err = h.editLocked(c, cfg, file, config.AddWorker(config.NewWorker{
 			Name: strings.TrimSpace(req.Name), ID: req.ID, Kind: req.Kind, Token: req.Token, Key: req.Key, Properties: props}))
+		h.editMu.Unlock()
 	}
 	h.record(c, "config.add", "worker/"+req.Name, map[string]string{"kind": req.Kind, "id": strconv.Itoa(req.ID)}, err)
 	if err != nil {
@@ -183,9 +188,14 @@ func (h *Handler) addWorker(c echo.Context) error {
 // edit applies an edit to file and reloads; a refused change is a 400 with
 // the problems, and nothing is written.
 func (h *Handler) edit(c echo.Context, cfg *config.Config, file string, e config.Edit) error {
-	ctx := c.Request().Context()
 	h.editMu.Lock()
 	defer h.editMu.Unlock()
+	return h.editLocked(c, cfg, file, e)
+}
+
+// editLocked is edit for a caller that holds editMu.
+func (h *Handler) editLocked(c echo.Context, cfg *config.Config, file string, e config.Edit) error {
+	ctx := c.Request().Context()
 	var err error
 	if h.opts.EditConfig != nil {
 		err = h.opts.EditConfig(ctx, user(c), file, e)

@@ -3,12 +3,14 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -115,6 +117,51 @@ func TestConfigRoutes(t *testing.T) {
 	var wc WorkerConfig
 	if err := h.Call(ctx, who, http.MethodGet, "/workers/Plain/properties", nil, &wc); err != nil || wc.ID != 4 || wc.Kind != "PlainSigner" {
 		t.Errorf("the added worker reads back as %+v (%v)", wc, err)
+	}
+}
+
+// TestConcurrentAddWorker adds workers without an ID at once: each gets
+// its own ID and none is refused.
+func TestConcurrentAddWorker(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "signet.yaml")
+	if err := os.WriteFile(file, []byte(editTestYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var cfg atomic.Pointer[config.Config]
+	load := func(context.Context) error {
+		c, err := config.Load(file)
+		if err == nil {
+			cfg.Store(c)
+		}
+		return err
+	}
+	if err := load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	h := New(Options{
+		Workers: &source{workers.NewSet(nil, nil)},
+		Config:  cfg.Load,
+		Reload:  load,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			req := NewWorkerRequest{Name: fmt.Sprintf("Plain%d", i), Kind: "PlainSigner", Token: "soft", Key: "signer", Properties: map[string]string{"AUTHTYPE": "NOAUTH"}}
+			errs[i] = h.Call(context.Background(), Caller{User: "admin"}, http.MethodPost, "/workers", req, nil)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("worker %d: %v", i, err)
+		}
+	}
+	if got := len(cfg.Load().Workers); got != n+1 {
+		t.Errorf("%d workers configured, want %d", got, n+1)
 	}
 }
 

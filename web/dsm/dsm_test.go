@@ -691,3 +691,48 @@ func TestMayUse(t *testing.T) {
 	}
 	f.tr.RequireValid(t)
 }
+
+// TestBodyType: a body the DSM API takes as application/json, sent as
+// another type or none, is refused with 415 and signs nothing: an HTML form
+// on any site can post text/plain with a user's cached basic credentials.
+func TestBodyType(t *testing.T) {
+	f := newFixture(t)
+	one := `{"key":{"name":"p256"},"hash_alg":"SHA256","hash":"` + b64(sum256("x")) + `"}`
+	tests := []struct{ path, body, ctype string }{
+		{"/crypto/v1/keys/batch/sign", "[" + one + "]", "text/plain"},
+		{"/crypto/v1/keys/batch/sign", "[" + one + "]", ""},
+		{"/crypto/v1/sign", one, "text/plain;charset=UTF-8"},
+		{"/crypto/v1/sign", one, "application/x-www-form-urlencoded"},
+		{"/crypto/v1/sign", one, ";;"},
+		{"/crypto/v1/verify", `{"key":{"name":"p256"},"hash_alg":"SHA256","hash":"` + b64(sum256("x")) + `","signature":"AA=="}`, "text/plain"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path+" "+tc.ctype, func(t *testing.T) {
+			batches, signs := f.h.BatchCalls(), f.h.SignCalls()
+			req, err := http.NewRequest("POST", f.srv.URL+tc.path, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.ctype != "" {
+				req.Header.Set("Content-Type", tc.ctype)
+			}
+			req.SetBasicAuth(appUser, appSecret)
+			resp, err := f.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnsupportedMediaType || !strings.Contains(string(body), `{"error":"The DSM API takes request bodies as application/json`) {
+				t.Errorf("%d %s, want 415 naming application/json", resp.StatusCode, body)
+			}
+			if f.h.BatchCalls() != batches || f.h.SignCalls() != signs {
+				t.Error("the request was signed")
+			}
+		})
+	}
+	// With the type it signs.
+	if status, body := f.do("POST", "/crypto/v1/sign", "basic", one); status != http.StatusOK {
+		t.Errorf("application/json: %d %s", status, body)
+	}
+}

@@ -125,6 +125,7 @@ type call struct {
 	user, pass   string // no credentials when user is empty
 	accept       string
 	body         string
+	ctype        string // of the body: "" is application/json, "-" none
 }
 
 // do makes one call and returns the status, the body and the recorded
@@ -139,7 +140,11 @@ func (f *fixture) do(c call) (int, []byte, apitest.Exchange) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if c.body != "" {
+	switch {
+	case c.body == "" || c.ctype == "-":
+	case c.ctype != "":
+		req.Header.Set("Content-Type", c.ctype)
+	default:
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.user != "" {
@@ -387,6 +392,32 @@ func TestSignErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSignBodyType: a sign request body of another type than the
+// application/json the API description names, or of none, is refused with
+// 415 and signs nothing: an HTML form on any site can post text/plain with
+// an operator's cached basic credentials.
+func TestSignBodyType(t *testing.T) {
+	f := newFixture(t)
+	good := signBody("ECDSA", digest(crypto.SHA256, []byte("x")))
+	for _, ctype := range []string{"text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "-", ";;"} {
+		t.Run(ctype, func(t *testing.T) {
+			f.t = t
+			before := f.h.SignCalls()
+			c := signCall("p256", good)
+			c.ctype = ctype
+			status, body, _ := f.do(c)
+			if status != http.StatusUnsupportedMediaType || !strings.Contains(string(body), "application/json") {
+				t.Errorf("%d %s, want 415 naming application/json", status, body)
+			}
+			if f.h.SignCalls() != before {
+				t.Error("the request reached the token")
+			}
+		})
+	}
+	f.t = t
+	f.ok(signCall("p256", good), http.StatusOK)
 }
 
 func TestTokenOfflineIs412(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -93,6 +94,18 @@ func ecdsaHash(n int) crypto.Hash {
 		return crypto.SHA512
 	}
 	return 0
+}
+
+// jsonBody reports whether r's body is declared application/json
+// (parameters such as charset aside), as the API description names it for
+// a sign request. A body of another type, or of none, is refused: an HTML
+// form or a simple fetch on any site can send one with an operator's cached
+// basic credentials, and it would sign (and count against the key's usage
+// limit) without the CORS preflight that application/json needs and Signet
+// never grants.
+func jsonBody(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+	return err == nil && mt == mimeJSON
 }
 
 // decodeSignRequest parses a SignRequestData body strictly: unknown
@@ -226,6 +239,9 @@ func (h *Handler) sign(c echo.Context) error {
 		return err
 	}
 	r := c.Request()
+	if !jsonBody(r) {
+		return fail(c, http.StatusUnsupportedMediaType, "A sign request body is application/json: set the Content-Type header.")
+	}
 	u, _ := c.Get(userKey).(User)
 	c.SetRequest(r.WithContext(tokens.WithCaller(r.Context(), tokens.Caller{Surface: "nethsm", User: u.Name, Client: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})))
 	mode, msg, err := readSignRequest(c)

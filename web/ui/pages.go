@@ -341,7 +341,13 @@ func (u *UI) generateKey(c echo.Context) error {
 	case strings.HasPrefix(size, "P-"):
 		req.Curve = size
 	case size != "":
-		req.Bits, _ = strconv.Atoi(size)
+		// A size that is no number was read as 0, the default, and a key
+		// of the default size generated: refuse it instead.
+		bits, err := strconv.Atoi(size)
+		if err != nil || bits <= 0 {
+			return u.done(c, "/tokens", "", &admin.APIError{Status: http.StatusBadRequest, Message: "The key size must be a number of bits (2048, 3072 or 4096) or a curve (P-256, P-384 or P-521): choose one from the list."})
+		}
+		req.Bits = bits
 	}
 	if req.Algorithm == "Ed25519" || (req.Algorithm == "ECDSA" && req.Bits != 0) || (req.Algorithm == "RSA" && req.Curve != "") {
 		req.Bits, req.Curve = 0, "" // the size list offers every algorithm's sizes: keep the one that fits
