@@ -124,7 +124,34 @@ func (s *Store) Watch(ctx context.Context, w Watchers) {
 	}
 }
 
+// errListenAgain ends a listen when the database is back after an outage.
+var errListenAgain = errors.New("the database is back after an outage: listening on a new connection")
+
+// listen listens on one connection until it fails, ctx ends or the
+// database is back after an outage: the connections of before may have
+// gone silent (a fail-over that moved the database's address, a firewall
+// that dropped them) without any reset reaching this node, and one that
+// listens waits for nothing else; it would hear nothing until TCP
+// keepalive gave up on it, minutes later.
 func (s *Store) listen(ctx context.Context, w Watchers) error {
+	back := s.backAgain()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-back:
+			cancel(errListenAgain)
+		case <-ctx.Done():
+		}
+	}()
+	err := s.listenOn(ctx, w)
+	if context.Cause(ctx) == errListenAgain {
+		return errListenAgain
+	}
+	return err
+}
+
+func (s *Store) listenOn(ctx context.Context, w Watchers) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err

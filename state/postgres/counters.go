@@ -156,8 +156,8 @@ func (s *Store) lease(group []*reservation) {
 		// back to unreachable just after the monitor had seen it recover
 		// (workers with a usage limit offline for up to a ping interval).
 		pctx, pcancel := context.WithTimeout(context.Background(), time.Second)
-		if perr := s.pool.Ping(pctx); perr != nil {
-			s.setHealth(err)
+		if cerr := s.check(pctx); cerr != nil { // a standby answers a ping
+			s.setHealth(cerr)
 		}
 		pcancel()
 	}

@@ -48,9 +48,10 @@
 //
 // # Failure
 //
-// A monitor pings the database; while it is unreachable Health returns why,
-// Reserve refuses keys with a limit (their count cannot be shared) and the
-// store recovers by itself when the database answers again.
+// A monitor checks that the database answers and takes writes; while it is
+// unreachable or read-only (a standby) Health returns why, Reserve refuses
+// keys with a limit (their count cannot be shared) and the store recovers
+// by itself when the database answers again.
 package postgres
 
 import (
@@ -186,6 +187,9 @@ type Store struct {
 	trips  atomic.Int64
 	health atomic.Pointer[error] // nil or *nil: reachable
 
+	backMu sync.Mutex
+	back   chan struct{} // closed, and made anew, each time the database is back (Health nil again)
+
 	mu      sync.Mutex
 	keys    map[string]*lease
 	closing bool
@@ -206,7 +210,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("the PostgreSQL URL is not valid: %w", redact(err))
 	}
 	s := &Store{node: opts.Node, log: opts.Logger, seal: opts.Seal, keys: map[string]*lease{},
-		reqs: make(chan *reservation), appends: make(chan *appendReq), logs: make(chan *logReq), quit: make(chan struct{})}
+		back: make(chan struct{}), reqs: make(chan *reservation), appends: make(chan *appendReq), logs: make(chan *logReq), quit: make(chan struct{})}
 	if s.node == "" {
 		h, _ := os.Hostname()
 		s.node = fmt.Sprintf("%s:%d", h, os.Getpid())
@@ -344,21 +348,43 @@ func (s *Store) Health() error {
 	return nil
 }
 
-// setHealth records whether the database answered; cause, the driver's
-// error, goes to the log only (it may name the database's address).
+// setHealth records whether the database answered and takes writes
+// (check); cause, the driver's error, goes to the log only (it may name the
+// database's address).
 func (s *Store) setHealth(cause error) {
 	var err error
-	if cause != nil {
+	switch {
+	case errors.Is(cause, errReadOnly):
+		err = errReadOnly
+	case cause != nil:
 		err = errUnreachable
 	}
-	if prev := s.Health(); (prev == nil) != (err == nil) {
-		if err != nil {
+	prev := s.Health()
+	if prev != err {
+		switch {
+		case err == errReadOnly:
+			s.log.Error("state database read-only: workers with a key usage limit are offline", "error", err)
+		case err != nil:
 			s.log.Error("state database unreachable: workers with a key usage limit are offline", "error", cause)
-		} else {
+		default:
 			s.log.Info("state database reachable again")
 		}
 	}
 	s.health.Store(&err)
+	if prev != nil && err == nil {
+		s.backMu.Lock()
+		close(s.back)
+		s.back = make(chan struct{})
+		s.backMu.Unlock()
+	}
+}
+
+// backAgain returns a channel closed when the database is next back after
+// being unreachable or read-only.
+func (s *Store) backAgain() <-chan struct{} {
+	s.backMu.Lock()
+	defer s.backMu.Unlock()
+	return s.back
 }
 
 // hide returns err when the database reported it (a *pgconn.PgError says
@@ -380,14 +406,39 @@ func (s *Store) hide(err error) error {
 // errUnreachable is Health's error while the database does not answer.
 var errUnreachable = fmt.Errorf("the cluster's database (PostgreSQL) does not answer: %w", state.ErrUnavailable)
 
-// monitor pings the database until Close.
+// errReadOnly is Health's error while the database answers but takes no
+// writes: every lease, audit record and signing log record fails then, as
+// when it does not answer.
+var errReadOnly = fmt.Errorf("the cluster's database (PostgreSQL) is read-only (a standby, or default_transaction_read_only): point the nodes' state url at the primary: %w", state.ErrUnavailable)
+
+// check asks the database whether it answers and takes writes: a standby
+// (after a switchover, a URL naming the old primary) answers a ping but
+// fails every write. Through pgconn, under pgx's tracer: the monitor's
+// checks are not counted as round trips.
+func (s *Store) check(ctx context.Context) error {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Release()
+	r := c.Conn().PgConn().ExecParams(ctx, "SELECT current_setting('transaction_read_only')", nil, nil, nil, nil).Read()
+	if r.Err != nil {
+		return r.Err
+	}
+	if len(r.Rows) == 1 && len(r.Rows[0]) == 1 && string(r.Rows[0][0]) == "on" {
+		return errReadOnly
+	}
+	return nil
+}
+
+// monitor checks the database until Close.
 func (s *Store) monitor() {
 	defer s.wg.Done()
 	t := time.NewTicker(pingEvery)
 	defer t.Stop()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := s.pool.Ping(ctx) // not traced: pings are not counted as round trips
+		err := s.check(ctx)
 		cancel()
 		s.setHealth(err)
 		select {

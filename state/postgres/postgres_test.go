@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	pgurl "net/url"
 	"os"
 	"strings"
@@ -637,5 +638,188 @@ func TestWatchStopsOnClose(t *testing.T) {
 	case <-done: // listen closed its connection as it returned
 	case <-time.After(5 * time.Second):
 		t.Fatal("the watch goes on after its store closed")
+	}
+}
+
+// TestDatabaseReadOnly: a database that answers but takes no writes (a
+// standby after a switchover, default_transaction_read_only) is a database
+// down for the node: Health says so, so that the health check takes the
+// node out of the load balancer, and comes back when it takes writes
+// again. The monitor only pinged, so Health said healthy while every lease,
+// audit record and signing log record failed.
+func TestDatabaseReadOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := fmt.Sprintf("t%d", dbSeq.Add(1))
+	url, err := server.NewDatabase(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := make(chan string, 64)
+	s, err := Open(ctx, url, Options{Node: "node1", Logger: slog.New(messages{logged})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Reserve(ctx, "limited", 1, 10); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pgx.Connect(ctx, server.URL("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	// The setting holds for new connections: the store's are closed (on
+	// its side, so that no ping fails on the way).
+	readOnly := func(on bool) {
+		t.Helper()
+		if _, err := admin.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s SET default_transaction_read_only = %v", pgx.Identifier{db}.Sanitize(), on)); err != nil {
+			t.Fatal(err)
+		}
+		s.pool.Reset()
+	}
+	readOnly(true)
+	deadline := time.After(10 * time.Second)
+	for s.Health() == nil {
+		select {
+		case <-logged:
+		case <-deadline:
+			t.Fatal("Health says healthy while the database takes no writes")
+		}
+	}
+	if err := s.Health(); !errors.Is(err, state.ErrUnavailable) || !strings.Contains(err.Error(), "read-only") {
+		t.Fatalf("Health of a read-only database: %v; want state.ErrUnavailable, saying read-only", err)
+	}
+	readOnly(false)
+	waitHealth(t, s, logged, true)
+	if _, err := s.Reserve(ctx, "limited", Lease, 1000); err != nil {
+		t.Fatalf("limited key once the database takes writes again: %v", err)
+	}
+}
+
+// TestWatchReconnectsAfterOutage: when the connections to the database go
+// silent (a fail-over that moves its address, a firewall dropping them:
+// no reset reaches the node) the monitor sees the database go and come
+// back through new connections, and the watch listens again and reads
+// every key and the version in force again then. It sat on its silent
+// connection until TCP keepalive gave up on it (minutes), hearing no
+// change made meanwhile, while Health said healthy.
+func TestWatchReconnectsAfterOutage(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url, err := server.NewDatabase(ctx, fmt.Sprintf("t%d", dbSeq.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, url)
+	logged := make(chan string, 64)
+	s, err := Open(ctx, p.url, Options{Node: "node1", Logger: slog.New(messages{logged})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	// First (cleanups run last first): the connections silenced are closed,
+	// so that Close does not wait for their goodbyes (15 s each in pgxpool).
+	t.Cleanup(p.close)
+	resyncs := make(chan struct{}, 10)
+	go s.Watch(ctx, Watchers{Keys: func() { resyncs <- struct{}{} }})
+	waitResync := func(why string) {
+		t.Helper()
+		select {
+		case <-resyncs:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the watch did not have its node read every key %s", why)
+		}
+	}
+	waitResync("when it connected")
+	p.silence()
+	waitHealth(t, s, logged, false)
+	waitHealth(t, s, logged, true)
+	waitResync("when the database came back")
+}
+
+// proxy forwards TCP connections to a PostgreSQL server; silence makes the
+// connections open until then drop whatever they carry, without closing
+// them, as a network that lost the server does.
+type proxy struct {
+	url   string
+	mu    sync.Mutex
+	gen   int // connections of an earlier generation are silent
+	conns []net.Conn
+}
+
+func (p *proxy) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	u, err := pgurl.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	dst := u.Host
+	u.Host = l.Addr().String()
+	p := &proxy{url: u.String()}
+	t.Cleanup(p.close)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			gen := p.gen
+			p.mu.Unlock()
+			d, err := net.Dial("tcp", dst)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, d)
+			p.mu.Unlock()
+			go p.pipe(d, c, gen)
+			go p.pipe(c, d, gen)
+		}
+	}()
+	return p
+}
+
+func (p *proxy) silence() {
+	p.mu.Lock()
+	p.gen++
+	p.mu.Unlock()
+}
+
+// pipe copies from src to dst while the connection's generation is the
+// current one, then reads and drops.
+func (p *proxy) pipe(dst, src net.Conn, gen int) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if err != nil {
+			dst.Close()
+			return
+		}
+		p.mu.Lock()
+		live := gen == p.gen
+		p.mu.Unlock()
+		if live {
+			if _, err := dst.Write(buf[:n]); err != nil {
+				src.Close()
+				return
+			}
+		}
 	}
 }
