@@ -92,6 +92,11 @@ func (h *Handler) setProperty(c echo.Context) error {
 	if err == nil && name == "" {
 		err = errorf(http.StatusBadRequest, "Name the property to set.")
 	}
+	// An empty value is the same as leaving the property out (config):
+	// written, it left PROPERTY: "" in the file and was answered as set.
+	if err == nil && strings.TrimSpace(req.Value) == "" {
+		err = errorf(http.StatusBadRequest, "The value of %s is empty: give one, or remove it with DELETE to return to its default.", clienttext.Quote(name))
+	}
 	var w config.Worker
 	var cfg *config.Config
 	if err == nil {

@@ -79,6 +79,11 @@ func TestConfigRoutes(t *testing.T) {
 		{"typo", http.MethodPut, "/workers/Signer/properties/DETACHEDSIGNATUR", PropertyRequest{Value: "true"}, 400, "did you mean DETACHEDSIGNATURE", false},
 		{"bad value", http.MethodPut, "/workers/Signer/properties/KEYUSAGELIMIT", PropertyRequest{Value: "lots"}, 400, "KEYUSAGELIMIT", false},
 		{"unknown worker", http.MethodPut, "/workers/Nobody/properties/DISABLED", PropertyRequest{Value: "true"}, 404, "Nobody", false},
+		// An empty value is the same as leaving the property out: it was
+		// written as KEYUSAGELIMIT: "" and answered as set.
+		{"set empty", http.MethodPut, "/workers/Signer/properties/KEYUSAGELIMIT", PropertyRequest{Value: " "}, 400, "remove it with DELETE", false},
+		{"set without value", http.MethodPut, "/workers/Signer/properties/CONTENTOID", nil, 400, "body is empty", false},
+		{"set with value null", http.MethodPut, "/workers/Signer/properties/CONTENTOID", map[string]any{"value": nil}, 400, "remove it with DELETE", false},
 		{"remove unset", http.MethodDelete, "/workers/Signer/properties/CONTENTOID", nil, 404, "nothing to remove", false},
 		{"remove", http.MethodDelete, "/workers/Signer/properties/KEYUSAGELIMIT", nil, 0, "", true},
 		{"add worker", http.MethodPost, "/workers", NewWorkerRequest{Name: "Plain", Kind: "PlainSigner", Token: "soft", Key: "signer", Properties: map[string]string{"AUTHTYPE": "NOAUTH"}}, 0, "  - name: Plain\n    id: 4\n", true},
@@ -107,7 +112,7 @@ func TestConfigRoutes(t *testing.T) {
 		if ae != nil && len(ae.Message) > 512 {
 			t.Errorf("%s: the error repeats the request whole: %.600q", tt.name, ae.Message)
 		}
-		if ae != nil && tt.code == 400 && tt.name != "add unknown kind" && tt.name != "add long kind" && (len(ae.Problems) == 0 || !strings.HasPrefix(ae.Problems[0], file+":")) {
+		if ae != nil && tt.code == 400 && tt.name != "add unknown kind" && tt.name != "add long kind" && !strings.HasPrefix(tt.name, "set empty") && !strings.HasPrefix(tt.name, "set with") && !strings.HasPrefix(tt.name, "set without") && (len(ae.Problems) == 0 || !strings.HasPrefix(ae.Problems[0], file+":")) {
 			t.Errorf("%s: problems %q do not name file:line", tt.name, ae.Problems)
 		}
 	}

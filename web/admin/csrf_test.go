@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/signet-project/signet/tokens"
 )
 
 func TestCrossSiteRefused(t *testing.T) {
@@ -38,6 +40,20 @@ func TestCrossSiteRefused(t *testing.T) {
 
 func TestRemoveUsedKeyWithForce(t *testing.T) {
 	f := newFixture(t)
+	// force takes true or false: another value is refused before anything
+	// is removed, of a key no worker uses too.
+	if _, err := f.soft.GenerateKey(context.Background(), "spare", tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/tokens/soft/keys/spare?force=maybe", "/tokens/soft/keys/spare?force=yes", "/tokens/soft/keys/spare?force=true&force=false", "/tokens/soft/keys/signer?force=1"} {
+		code, body, _ := f.call(t, "DELETE", path, admin, "", "")
+		if code != http.StatusBadRequest || !strings.Contains(string(body), "Query parameter force must be true or false") {
+			t.Errorf("DELETE %s: %d %s, want 400", path, code, body)
+		}
+		if _, err := f.soft.Signer(context.Background(), "spare"); err != nil {
+			t.Fatalf("DELETE %s removed the key: %v", path, err)
+		}
+	}
 	if code, body, _ := f.call(t, "DELETE", "/tokens/soft/keys/signer?force=true", admin, "", ""); code != http.StatusNoContent {
 		t.Fatalf("remove with force: %d %s", code, body)
 	}

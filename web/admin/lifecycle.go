@@ -271,12 +271,18 @@ func (h *Handler) removeKey(c echo.Context) error {
 	if err == nil {
 		err = checkAlias(alias)
 	}
+	// force is true or false: another value is a slip refused before
+	// anything is removed (force=maybe removed an unused key).
+	force := c.QueryParams()["force"]
+	if err == nil && (len(force) > 1 || len(force) == 1 && force[0] != "true" && force[0] != "false") {
+		err = errorf(http.StatusBadRequest, "Query parameter force must be true or false.")
+	}
 	var details map[string]string
 	if err == nil {
 		// A key that workers sign with is not removed by a slip: the
 		// caller names it with force=true.
 		if used := users(set, name, alias); len(used) > 0 {
-			if c.QueryParam("force") != "true" {
+			if len(force) == 0 || force[0] != "true" {
 				err = errorf(http.StatusConflict, "Key %q is used by worker %s: point the workers at another key first, or remove it with force=true.", alias, strings.Join(used, ", "))
 			} else {
 				details = map[string]string{"force": "true", "workers": strings.Join(used, ",")}
