@@ -20,6 +20,11 @@ func TestMemoryArchive(t *testing.T) {
 	statetest.Archive(t, &state.MemoryArchive{})
 }
 
+func TestMemoryLimitLowered(t *testing.T) {
+	t.Parallel()
+	statetest.LimitLowered(t, state.NewMemoryCounters())
+}
+
 func TestSignQueryCheck(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

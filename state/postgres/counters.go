@@ -60,7 +60,7 @@ func (s *Store) Reserve(ctx context.Context, key string, n, limit int64) (int64,
 		}
 	}
 	s.mu.Lock()
-	if k := s.keys[key]; k != nil && !s.closing && k.avail >= n {
+	if k := s.keys[key]; k != nil && !s.closing && k.covers(n, limit) {
 		k.avail -= n
 		c := k.db - k.avail
 		s.mu.Unlock()
@@ -91,10 +91,17 @@ func (s *Store) counterWriter() {
 	}
 }
 
+// covers reports whether the lease grants n signatures under limit: a
+// lease taken under a higher limit (KEYUSAGELIMIT lowered by a reload)
+// grants none past the lower one.
+func (k *lease) covers(n, limit int64) bool {
+	return k.avail >= n && (limit < 0 || k.db-k.avail+n <= limit)
+}
+
 // take grants r from its key's lease when it covers it.
 func (s *Store) take(r *reservation) bool {
 	k := s.keys[r.key]
-	if k == nil || k.avail < r.n {
+	if k == nil || !k.covers(r.n, r.limit) {
 		return false
 	}
 	k.avail -= r.n

@@ -129,6 +129,14 @@ func TestLimitAcrossNodes(t *testing.T) {
 	}
 }
 
+// TestLimitLowered: a node's lease, taken under the higher limit, grants
+// nothing past a lowered one; it granted up to a lease (128) more.
+func TestLimitLowered(t *testing.T) {
+	t.Parallel()
+	stores, _ := openN(t, server, 1)
+	statetest.LimitLowered(t, stores[0])
+}
+
 // TestLeaseGivenBack: a node that stops gives its unused lease back, so the
 // others can make every signature of the limit.
 func TestLeaseGivenBack(t *testing.T) {

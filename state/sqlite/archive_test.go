@@ -11,3 +11,9 @@ func TestArchive(t *testing.T) {
 	s, _ := openTest(t)
 	statetest.Archive(t, s)
 }
+
+func TestLimitLowered(t *testing.T) {
+	t.Parallel()
+	s, _ := openTest(t)
+	statetest.LimitLowered(t, s)
+}
