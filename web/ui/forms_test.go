@@ -1,14 +1,21 @@
 package ui
 
 import (
+	"bytes"
 	"context"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/soft"
 	"github.com/signet-project/signet/web/admin"
@@ -32,35 +39,23 @@ func TestGenerateKeySize(t *testing.T) {
 		Admin:        admin.New(admin.Options{Workers: workerSource{workers.NewSet(nil, map[string]tokens.Token{"demo": tok})}}),
 		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
 	})
-	serve := func(method, path string, cookies []*http.Cookie, form url.Values) *httptest.ResponseRecorder {
-		r := httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+	cookies, csrf := login(t, u, e)
+	for _, tc := range []struct{ algorithm, size string }{
+		{"RSA", "abc"},
+		{"RSA", "99999999999999999999"},
+		{"ECDSA", "256bits"},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/admin/tokens/demo/keys", strings.NewReader(url.Values{"csrf": {csrf}, "alias": {"k"}, "algorithm": {tc.algorithm}, "size": {tc.size}}.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		for _, c := range cookies {
 			r.AddCookie(c)
 		}
 		w := httptest.NewRecorder()
 		e.ServeHTTP(w, r)
-		return w
-	}
-	cookies := serve(http.MethodPost, "/admin/login", nil, url.Values{"user": {"admin"}, "password": {"x"}}).Result().Cookies()
-	s, ok := u.opts.Sessions.Get(func() *http.Request {
-		r := httptest.NewRequest(http.MethodGet, "/admin/tokens", nil)
-		r.AddCookie(cookies[0])
-		return r
-	}())
-	if !ok {
-		t.Fatal("no session after login")
-	}
-	for _, tc := range []struct{ algorithm, size string }{
-		{"RSA", "abc"},
-		{"RSA", "99999999999999999999"},
-		{"ECDSA", "256bits"},
-	} {
-		w := serve(http.MethodPost, "/admin/tokens/demo/keys", cookies, url.Values{"csrf": {s.CSRF}, "alias": {"k"}, "algorithm": {tc.algorithm}, "size": {tc.size}})
 		if w.Code != http.StatusSeeOther {
 			t.Fatalf("%s %s: %d, want 303", tc.algorithm, tc.size, w.Code)
 		}
-		page := serve(http.MethodGet, "/admin/tokens", cookies, nil).Body.String()
+		page := get(e, "/admin/tokens", cookies)
 		if !strings.Contains(page, "The key size must be") {
 			t.Errorf("%s %s: the page does not refuse the size", tc.algorithm, tc.size)
 		}
@@ -69,4 +64,88 @@ func TestGenerateKeySize(t *testing.T) {
 			t.Fatalf("%s %s: the token holds %d keys (%v), want none", tc.algorithm, tc.size, len(keys), err)
 		}
 	}
+}
+
+// TestTryStampHash: "Try it" on a time-stamp worker with a digest
+// algorithm the form does not offer is refused and calls no worker; it
+// was stamped with SHA-256 instead.
+func TestTryStampHash(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "signet.yaml")
+	yaml := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks}\nworkers:\n  - name: TSA\n    id: 1\n    kind: TimeStampSigner\n    token: t\n    key: k\n    properties: {AUTHTYPE: NOAUTH, DEFAULTTSAPOLICYOID: 1.2.3.4.1}\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	u, e := serveUI(t, Options{
+		Admin: admin.New(admin.Options{
+			Workers: workerSource{workers.NewSet(nil, nil)},
+			Config:  func() *config.Config { return cfg },
+		}),
+		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
+		Workers: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			http.Error(w, "no", http.StatusServiceUnavailable)
+		}),
+	})
+	cookies, csrf := login(t, u, e)
+	for _, hash := range []string{"MD5", "SHA-1", "SHA3-256", "nonsense"} {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		mw.WriteField("csrf", csrf)
+		mw.WriteField("worker", "TSA")
+		mw.WriteField("hash", hash)
+		fw, _ := mw.CreateFormFile("file", "doc.txt")
+		fw.Write([]byte("a document"))
+		mw.Close()
+		r := httptest.NewRequest(http.MethodPost, "/admin/try", &body)
+		r.Header.Set("Content-Type", mw.FormDataContentType())
+		for _, c := range cookies {
+			r.AddCookie(c)
+		}
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		page := get(e, "/admin/try?worker=TSA", cookies)
+		if !strings.Contains(page, "Choose one of the digest algorithms") {
+			t.Errorf("hash %s: %d, the page does not refuse it", hash, w.Code)
+		}
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("the worker was called %d times", n)
+	}
+}
+
+// login logs in to the UI of u on e and returns the session's cookies and
+// CSRF token.
+func login(t *testing.T, u *UI, e *echo.Echo) ([]*http.Cookie, string) {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, "/admin/login", strings.NewReader(url.Values{"user": {"admin"}, "password": {"x"}}.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, r)
+	cookies := w.Result().Cookies()
+	r = httptest.NewRequest(http.MethodGet, "/admin/dashboard", nil)
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	s, ok := u.opts.Sessions.Get(r)
+	if !ok {
+		t.Fatal("no session after login")
+	}
+	return cookies, s.CSRF
+}
+
+// get answers the body of a GET of path on e with cookies.
+func get(e *echo.Echo, path string, cookies []*http.Cookie) string {
+	r := httptest.NewRequest(http.MethodGet, path, nil)
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, r)
+	return w.Body.String()
 }

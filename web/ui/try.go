@@ -275,9 +275,14 @@ func (u *UI) forward(c echo.Context, worker string, meta url.Values, ctype strin
 // stamp time-stamps doc and shows the token.
 func (u *UI) stamp(c echo.Context, d tryData, doc []byte, name string, details map[string]string) error {
 	back := "/try?worker=" + url.QueryEscape(d.Worker.Name)
-	h, err := cms.ParseHash(c.FormValue("hash"))
-	if err != nil || (h != crypto.SHA256 && h != crypto.SHA384 && h != crypto.SHA512) {
-		h = crypto.SHA256
+	// No hash is SHA-256; another than the form offers is refused, not
+	// replaced by SHA-256 (a crafted form's hash=MD5 was stamped so).
+	h := crypto.SHA256
+	if name := c.FormValue("hash"); name != "" {
+		var err error
+		if h, err = cms.ParseHash(name); err != nil || (h != crypto.SHA256 && h != crypto.SHA384 && h != crypto.SHA512) {
+			return u.done(c, back, "", &admin.APIError{Status: http.StatusBadRequest, Message: fmt.Sprintf("Choose one of the digest algorithms %s.", strings.Join(d.Hashes, ", "))})
+		}
 	}
 	tsq, err := timestamp.CreateRequest(bytes.NewReader(doc), &timestamp.RequestOptions{Hash: h, Certificates: true})
 	if err != nil {
