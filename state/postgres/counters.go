@@ -147,6 +147,13 @@ func (s *Store) lease(group []*reservation) {
 	type result struct{ count, granted int64 }
 	results := make([]result, len(order))
 	err := func() error {
+		// Known to be down: the batch would only wait for its failure (a
+		// connect timeout of seconds where the server is gone without a
+		// reset) before the unlimited keys are counted in memory anyway.
+		// The monitor says when it is back.
+		if err := s.Health(); err != nil {
+			return err
+		}
 		br := s.pool.SendBatch(ctx, b)
 		defer br.Close()
 		for i := range order {
@@ -156,7 +163,7 @@ func (s *Store) lease(group []*reservation) {
 		}
 		return nil
 	}()
-	if err != nil && !errors.Is(err, ErrClosed) {
+	if err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, state.ErrUnavailable) {
 		// The database is down only if it does not answer a ping either:
 		// right after it restarts, a pooled connection of before fails once
 		// while the database answers, and marking it down then flapped Health

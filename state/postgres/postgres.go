@@ -60,6 +60,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -396,11 +397,19 @@ func (s *Store) backAgain() <-chan struct{} {
 // reason).
 func (s *Store) hide(err error) error {
 	var pe *pgconn.PgError
-	if err == nil || errors.As(err, &pe) {
+	if err == nil || errors.As(err, &pe) && !lostConnection(pe) {
 		return err
 	}
 	s.log.Warn("state database call failed", "error", err)
 	return errUnreachable
+}
+
+// lostConnection reports whether the database's error ended the connection
+// (a server shutting down sends "terminating connection due to
+// administrator command" to each): the database is unavailable, not the
+// SQL wrong.
+func lostConnection(pe *pgconn.PgError) bool {
+	return pe.Severity == "FATAL" || pe.Severity == "PANIC" || strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57")
 }
 
 // errUnreachable is Health's error while the database does not answer.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	pgurl "net/url"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/state/postgres/pgtest"
@@ -753,8 +755,18 @@ func TestWatchReconnectsAfterOutage(t *testing.T) {
 type proxy struct {
 	url   string
 	mu    sync.Mutex
-	gen   int // connections of an earlier generation are silent
+	gen   int  // connections of an earlier generation are silent
+	gone  bool // new connections are silent too: the server is gone
 	conns []net.Conn
+}
+
+// gone silences every connection, those to come too (or, with false, lets
+// new ones through again).
+func (p *proxy) setGone(gone bool) {
+	p.mu.Lock()
+	p.gen++
+	p.gone = gone
+	p.mu.Unlock()
 }
 
 func (p *proxy) close() {
@@ -787,15 +799,20 @@ func newProxy(t *testing.T, target string) *proxy {
 				return
 			}
 			p.mu.Lock()
-			gen := p.gen
+			gen, gone := p.gen, p.gone
+			p.conns = append(p.conns, c)
 			p.mu.Unlock()
+			if gone {
+				go io.Copy(io.Discard, c)
+				continue
+			}
 			d, err := net.Dial("tcp", dst)
 			if err != nil {
 				c.Close()
 				continue
 			}
 			p.mu.Lock()
-			p.conns = append(p.conns, c, d)
+			p.conns = append(p.conns, d)
 			p.mu.Unlock()
 			go p.pipe(d, c, gen)
 			go p.pipe(c, d, gen)
@@ -828,6 +845,74 @@ func (p *proxy) pipe(dst, src net.Conn, gen int) {
 				src.Close()
 				return
 			}
+		}
+	}
+}
+
+// TestUnlimitedWhileDatabaseGone: while the database is known to be down,
+// an unlimited key's signatures are counted in memory at once; each group
+// of them went to the database first and waited for it to fail (a
+// connect timeout of 2 s where the server is gone without a reset), every
+// signature of every unlimited key on the node that long.
+func TestUnlimitedWhileDatabaseGone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url, err := server.NewDatabase(ctx, fmt.Sprintf("t%d", dbSeq.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, url)
+	logged := make(chan string, 64)
+	s, err := Open(ctx, p.url, Options{Node: "node1", Logger: slog.New(messages{logged})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	t.Cleanup(p.close) // first: see TestWatchReconnectsAfterOutage
+	p.setGone(true)
+	waitHealth(t, s, logged, false)
+	start := time.Now()
+	for i := range 3 {
+		if _, err := s.Reserve(ctx, fmt.Sprintf("unlimited%d", i), 1, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A bound, not a wait: three connect timeouts take 6 s.
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("three unlimited signatures while the database is gone took %v", d)
+	}
+	p.setGone(false)
+	waitHealth(t, s, logged, true)
+	if _, err := s.Reserve(ctx, "unlimited0", Lease, -1); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Count(ctx, "unlimited0"); err != nil || n != Lease+1 {
+		t.Fatalf("count once the database is back: %d, %v; want %d", n, err, Lease+1)
+	}
+}
+
+// TestHideLostConnection: an error the server sends as it ends the
+// connection (a shutdown's "terminating connection due to administrator
+// command") says the database is unavailable, as a connection error does;
+// an SQL error is the caller's. TestDatabaseDown saw the first come back
+// as it was, now and then, from a pooled connection the stopping server
+// had ended.
+func TestHideLostConnection(t *testing.T) {
+	t.Parallel()
+	s := &Store{log: slog.New(slog.DiscardHandler)}
+	for _, tc := range []struct {
+		err         error
+		unavailable bool
+	}{
+		{&pgconn.PgError{Severity: "FATAL", Code: "57P01", Message: "terminating connection due to administrator command"}, true},
+		{&pgconn.PgError{Severity: "FATAL", Code: "57P03", Message: "the database system is starting up"}, true},
+		{&pgconn.PgError{Severity: "ERROR", Code: "08006", Message: "connection failure"}, true},
+		{errors.New("failed to connect to `user=signet database=x`: 127.0.0.1:5432"), true},
+		{&pgconn.PgError{Severity: "ERROR", Code: "23505", Message: "duplicate key value"}, false},
+		{&pgconn.PgError{Severity: "ERROR", Code: "25006", Message: "cannot execute INSERT in a read-only transaction"}, false},
+	} {
+		if got := errors.Is(s.hide(tc.err), state.ErrUnavailable); got != tc.unavailable {
+			t.Errorf("hide(%v) unavailable: %v, want %v", tc.err, got, tc.unavailable)
 		}
 	}
 }
