@@ -85,6 +85,9 @@ func (h *Handler) listAudit(c echo.Context) error {
 	if h.opts.Audit == nil {
 		return fail(c, http.StatusServiceUnavailable, "This server keeps no audit log: start it with a data folder for its state.")
 	}
+	if err := checkQuery(c.QueryParams(), "after", "limit", "action", "actor", "worker", "remote", "from", "to"); err != nil {
+		return fail(c, http.StatusBadRequest, err.Error())
+	}
 	after, limit := int64(0), defaultAuditLimit
 	if v := c.QueryParam("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)

@@ -2,13 +2,18 @@ package admin
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/state"
 )
 
@@ -90,6 +95,9 @@ func SignQueryValues(q state.SignQuery) url.Values {
 // errors are one sentence for the client.
 func ParseSignQuery(v url.Values) (q state.SignQuery, jsonl bool, err error) {
 	q.Limit = defaultAuditLimit
+	if err := checkQuery(v, ParamHash, ParamKey, ParamSurface, ParamUser, ParamClient, ParamRequestID, ParamResult, ParamSince, ParamUntil, ParamAfter, ParamLimit, ParamFormat); err != nil {
+		return q, false, err
+	}
 	for name, f := range signQueryStrings(&q) {
 		*f = v.Get(name)
 	}
@@ -125,6 +133,23 @@ func ParseSignQuery(v url.Values) (q state.SignQuery, jsonl bool, err error) {
 		return q, false, QueryError("The search is not valid: " + err.Error() + ".")
 	}
 	return q, jsonl, nil
+}
+
+// checkQuery refuses a query parameter that is none of known, or one given
+// more than once: a misspelt or mis-cased filter (requestid) was ignored,
+// and a search answered as if it had matched (the whole log); a repeated
+// one searched by its first value.
+func checkQuery(v url.Values, known ...string) error {
+	for _, name := range slices.Sorted(maps.Keys(v)) {
+		switch {
+		case !slices.Contains(known, name):
+			last := len(known) - 1
+			return QueryError(fmt.Sprintf("Query parameter %s is unknown: use %s or %s.", clienttext.Quote(name), strings.Join(known[:last], ", "), known[last]))
+		case len(v[name]) > 1:
+			return QueryError("Query parameter " + name + " is given more than once: give it once.")
+		}
+	}
+	return nil
 }
 
 // QueryError is a query parameter the server refuses: one sentence for

@@ -35,6 +35,11 @@ func TestSignLog(t *testing.T) {
 		{"bad since", "?since=yesterday", 400, 0},
 		{"bad limit", "?limit=0", 400, 0},
 		{"bad format", "?format=xml", 400, 0},
+		// A misspelt or mis-cased filter, or one given twice, answered the
+		// whole log (or the first value's search) as if it had matched.
+		{"unknown parameter", "?surfce=Signer", 400, 0},
+		{"mis-cased parameter", "?requestid=r1", 400, 0},
+		{"parameter given twice", "?surface=Signer&surface=nethsm", 400, 0},
 		{"by key API", "?surface=nethsm", 200, 2},
 		{"by worker name", "?surface=Signer", 200, 1},
 		{"refused", "?result=refused", 200, 1},
