@@ -50,6 +50,10 @@ func SetProperty(worker, name, value string) Edit {
 		if err != nil {
 			return nil, err
 		}
+		key, err := keyText(name)
+		if err != nil {
+			return nil, err
+		}
 		props := mapValue(w, "properties")
 		if props != nil && props.Kind == yaml.MappingNode && props.Style&yaml.FlowStyle != 0 {
 			return nil, fmt.Errorf("the properties of worker %s are written as a flow mapping {…}: %w", worker, ErrNotEditable)
@@ -65,16 +69,16 @@ func SetProperty(worker, name, value string) Edit {
 			if len(props.Content) > 0 {
 				first := props.Content[0]
 				at := lastLine(props)
-				return insertAfter(lines, at, strings.Repeat(" ", first.Column-1)+name+": "+text), nil
+				return insertAfter(lines, at, strings.Repeat(" ", first.Column-1)+key+": "+text), nil
 			}
 		}
 		indent := strings.Repeat(" ", w.Content[0].Column-1)
 		if props != nil { // "properties:" with nothing under it
 			k := mapKey(w, "properties")
 			out := replaceLine(lines, k.Line, indent+"properties:")
-			return insertAfter(out, k.Line, indent+"  "+name+": "+text), nil
+			return insertAfter(out, k.Line, indent+"  "+key+": "+text), nil
 		}
-		return insertAfter(lines, lastLine(w), indent+"properties:", indent+"  "+name+": "+text), nil
+		return insertAfter(lines, lastLine(w), indent+"properties:", indent+"  "+key+": "+text), nil
 	}}
 }
 
@@ -137,7 +141,11 @@ func AddWorker(nw NewWorker) Edit {
 				}
 				slices.Sort(names)
 				for _, n := range names {
-					if err := field(indent+"  ", n, nw.Properties[n]); err != nil {
+					k, err := keyText(n)
+					if err != nil {
+						return err
+					}
+					if err := field(indent+"  ", k, nw.Properties[n]); err != nil {
 						return err
 					}
 				}
@@ -229,6 +237,10 @@ func ApplyData(paths []string, file string, old []byte, edit Edit) ([]byte, erro
 		lines = lines[:len(lines)-1]
 	}
 	out, err := edit.apply(&doc, lines)
+	var bad badEdit
+	if errors.As(err, &bad) {
+		return nil, &Refused{Problems: Problems{{Pos: Pos{File: file}, Msg: string(bad)}}}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -454,9 +466,27 @@ func closing(s string, q byte) int {
 
 // plainOrQuoted returns v as a one-line YAML scalar that reads back as v:
 // plain when that is safe, otherwise double-quoted.
+// keyText is how a property name is written as a YAML key: as
+// plainOrQuoted writes a value, so that a name that is YAML syntax (#X, a
+// comment; *A, an alias; "A: B") is the key it names, which the check
+// then refuses as an unknown property, instead of being written raw.
+func keyText(name string) (string, error) {
+	if strings.ContainsAny(name, "\n\r") {
+		return "", badEdit("A property name must be one line: send it without line breaks.")
+	}
+	return plainOrQuoted(name)
+}
+
+// badEdit is a change the editor cannot write whatever the file holds (a
+// value of several lines): ApplyData refuses it as a *Refused, as it does
+// a change the check refuses, so that the client is told what to fix.
+type badEdit string
+
+func (e badEdit) Error() string { return string(e) }
+
 func plainOrQuoted(v string) (string, error) {
 	if strings.ContainsAny(v, "\n\r") {
-		return "", fmt.Errorf("a value must be one line")
+		return "", badEdit("A value must be one line: send it without line breaks.")
 	}
 	if v != "" && v == strings.TrimSpace(v) && !strings.ContainsAny(v[:1], "!&*-?{}[],#|>@`\"'%:") &&
 		!strings.Contains(v, ": ") && !strings.Contains(v, " #") && !strings.HasSuffix(v, ":") {

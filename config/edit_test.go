@@ -60,6 +60,15 @@ func TestApply(t *testing.T) {
 		{"typo refused", SetProperty("CMSSigner", "DETACHEDSIGNATUR", "true"), "", "DETACHEDSIGNATURE"},
 		{"bad value refused", SetProperty("CMSSigner", "KEYUSAGELIMIT", "many"), "", "KEYUSAGELIMIT"},
 		{"duplicate worker refused", AddWorker(NewWorker{Name: "Plain", ID: 9, Kind: "PlainSigner", Token: "demo", Key: "signer"}), "", "already used"},
+		// A property name is written as a YAML key: one that is YAML
+		// syntax was written raw, as a comment (#X: 1, accepted and
+		// written) or as a syntax error blamed on the file.
+		{"name that is a comment refused", SetProperty("CMSSigner", "#X", "1"), "", "Unknown worker property #X"},
+		{"name with ': ' refused", SetProperty("CMSSigner", "A: B", "1"), "", "Unknown worker property A: B"},
+		{"name that is an alias refused", SetProperty("Plain", "*A", "1"), "", "Unknown worker property *A"},
+		{"value of two lines refused", SetProperty("CMSSigner", "REASON", "a\nb"), "", "one line"},
+		{"name of two lines refused", SetProperty("CMSSigner", "A\nB", "1"), "", "one line"},
+		{"new worker's name that is a comment refused", AddWorker(NewWorker{Name: "New", ID: 8, Kind: "PlainSigner", Token: "demo", Key: "signer", Properties: map[string]string{"AUTHTYPE": "NOAUTH", "#KEYUSAGELIMIT": "3"}}), "", "Unknown worker property #KEYUSAGELIMIT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

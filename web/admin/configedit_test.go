@@ -83,6 +83,9 @@ func TestConfigRoutes(t *testing.T) {
 		// written as KEYUSAGELIMIT: "" and answered as set.
 		{"set empty", http.MethodPut, "/workers/Signer/properties/KEYUSAGELIMIT", PropertyRequest{Value: " "}, 400, "remove it with DELETE", false},
 		{"set without value", http.MethodPut, "/workers/Signer/properties/CONTENTOID", nil, 400, "body is empty", false},
+		// A value or name of more than one line was a 500.
+		{"set value of two lines", http.MethodPut, "/workers/Signer/properties/CONTENTOID", PropertyRequest{Value: "1.2\n3"}, 400, "must be one line", false},
+		{"add name of two lines", http.MethodPost, "/workers", NewWorkerRequest{Name: "A\nB", Kind: "PlainSigner"}, 400, "must be one line", false},
 		{"set with value null", http.MethodPut, "/workers/Signer/properties/CONTENTOID", map[string]any{"value": nil}, 400, "remove it with DELETE", false},
 		{"remove unset", http.MethodDelete, "/workers/Signer/properties/CONTENTOID", nil, 404, "nothing to remove", false},
 		{"remove", http.MethodDelete, "/workers/Signer/properties/KEYUSAGELIMIT", nil, 0, "", true},
@@ -112,7 +115,7 @@ func TestConfigRoutes(t *testing.T) {
 		if ae != nil && len(ae.Message) > 512 {
 			t.Errorf("%s: the error repeats the request whole: %.600q", tt.name, ae.Message)
 		}
-		if ae != nil && tt.code == 400 && tt.name != "add unknown kind" && tt.name != "add long kind" && !strings.HasPrefix(tt.name, "set empty") && !strings.HasPrefix(tt.name, "set with") && !strings.HasPrefix(tt.name, "set without") && (len(ae.Problems) == 0 || !strings.HasPrefix(ae.Problems[0], file+":")) {
+		if ae != nil && tt.code == 400 && tt.name != "add unknown kind" && tt.name != "add long kind" && !strings.HasPrefix(tt.name, "set empty") && !strings.HasPrefix(tt.name, "set with") && !strings.HasPrefix(tt.name, "set without") && !strings.HasSuffix(tt.name, "of two lines") && (len(ae.Problems) == 0 || !strings.HasPrefix(ae.Problems[0], file+":")) {
 			t.Errorf("%s: problems %q do not name file:line", tt.name, ae.Problems)
 		}
 	}
