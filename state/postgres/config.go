@@ -124,6 +124,17 @@ func (s *Store) Watch(ctx context.Context, w Watchers) {
 	}
 }
 
+// listenCheck is how long the watch waits for a notification before it
+// asks its connection whether it still answers: one that went silent (a
+// fail-over that moved the database's address, a firewall that dropped it;
+// no reset reaches the node, and the pool may replace its own connections
+// before the monitor sees a failure) would hear nothing until TCP
+// keepalive gave up on it, minutes later.
+const listenCheck = 2 * time.Second
+
+// watchName is the application_name of the watch's connection.
+const watchName = "signet watch"
+
 // errListenAgain ends a listen when the database is back after an outage.
 var errListenAgain = errors.New("the database is back after an outage: listening on a new connection")
 
@@ -159,7 +170,9 @@ func (s *Store) listenOn(ctx context.Context, w Watchers) error {
 	// The connection LISTENs: it never goes back to the pool.
 	c := conn.Hijack()
 	defer c.Close(context.Background())
-	if _, err := c.Exec(ctx, "LISTEN "+configChannel+"; LISTEN "+KeystoreChannel); err != nil {
+	// Named, so that an operator (or a test) finds it in pg_stat_activity:
+	// its last query is mostly listenCheck's ping.
+	if _, err := c.Exec(ctx, "SET application_name = '"+watchName+"'; LISTEN "+configChannel+"; LISTEN "+KeystoreChannel); err != nil {
 		return err
 	}
 	var v int64
@@ -174,7 +187,20 @@ func (s *Store) listenOn(ctx context.Context, w Watchers) error {
 		w.Keys()
 	}
 	for {
-		n, err := c.WaitForNotification(ctx)
+		wctx, cancel := context.WithTimeout(ctx, listenCheck)
+		n, err := c.WaitForNotification(wctx)
+		cancel()
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			// Quiet for listenCheck: a timeout leaves the connection
+			// usable; ask it whether it still answers.
+			pctx, pcancel := context.WithTimeout(ctx, time.Second)
+			err = c.Ping(pctx)
+			pcancel()
+			if err == nil {
+				continue
+			}
+			return fmt.Errorf("the listening connection does not answer: %w", err)
+		}
 		if err != nil {
 			return err
 		}
