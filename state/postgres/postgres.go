@@ -360,7 +360,13 @@ func (s *Store) setHealth(cause error) {
 	case cause != nil:
 		err = errUnreachable
 	}
-	prev := s.Health()
+	// Stored before it is logged: whoever reads the log line and then
+	// Health sees the state it tells of (TestDatabaseDown read the one
+	// before, now and then).
+	var prev error
+	if p := s.health.Swap(&err); p != nil {
+		prev = *p
+	}
 	if prev != err {
 		switch {
 		case err == errReadOnly:
@@ -371,7 +377,6 @@ func (s *Store) setHealth(cause error) {
 			s.log.Info("state database reachable again")
 		}
 	}
-	s.health.Store(&err)
 	if prev != nil && err == nil {
 		s.backMu.Lock()
 		close(s.back)
