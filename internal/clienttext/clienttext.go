@@ -21,9 +21,25 @@ func Quote(s string) string {
 	if len(s) <= MaxEcho {
 		return strconv.Quote(s)
 	}
+	return strconv.Quote(s[:cut(s)]) + "…"
+}
+
+// Cut is s unquoted, cut after MaxEcho bytes (at a character's start) with
+// "…" after it: for a field that holds a client's text as it is, such as
+// the claimed user name and the path of an audit row of a refused client
+// (each row is a durable write an anonymous client can ask for).
+func Cut(s string) string {
+	if len(s) <= MaxEcho {
+		return s
+	}
+	return s[:cut(s)] + "…"
+}
+
+// cut is where Quote and Cut end a text longer than MaxEcho bytes.
+func cut(s string) int {
 	n := MaxEcho
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return strconv.Quote(s[:n]) + "…"
+	return n
 }
