@@ -21,23 +21,29 @@ func Quote(s string) string {
 	if len(s) <= MaxEcho {
 		return strconv.Quote(s)
 	}
-	return strconv.Quote(s[:cut(s)]) + "…"
+	return strconv.Quote(s[:cut(s, MaxEcho)]) + "…"
 }
 
-// Cut is s unquoted, cut after MaxEcho bytes (at a character's start) with
-// "…" after it: for a field that holds a client's text as it is, such as
-// the claimed user name and the path of an audit row of a refused client
+// MaxRow is how many bytes of a client's text a field of an audit row of
+// a refused client holds: enough for a certificate's serial, issuer and
+// subject (the actor of a refused certificate) or a path, not the megabyte
+// a request can carry in a header or its path.
+const MaxRow = 1024
+
+// Cut is s unquoted, cut after MaxRow bytes (at a character's start) with
+// "…" after it: for a field of an audit row that holds a client's text as
+// it is, such as the claimed user name and the path of a refused client
 // (each row is a durable write an anonymous client can ask for).
 func Cut(s string) string {
-	if len(s) <= MaxEcho {
+	if len(s) <= MaxRow {
 		return s
 	}
-	return s[:cut(s)] + "…"
+	return s[:cut(s, MaxRow)] + "…"
 }
 
-// cut is where Quote and Cut end a text longer than MaxEcho bytes.
-func cut(s string) int {
-	n := MaxEcho
+// cut is where Quote and Cut end a text longer than max bytes.
+func cut(s string, max int) int {
+	n := max
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}

@@ -20,7 +20,7 @@ import (
 // TestRefusalRows: the audit rows of the refusals of clients that proved
 // nothing (a cross-site request, wrong credentials, a throttled user) are
 // at most auth.MaxRefusalRows a second, and hold at most
-// clienttext.MaxEcho bytes of the path, the origin and the claimed user
+// clienttext.MaxRow bytes of the path, the origin and the claimed user
 // name. Each is a durable write an anonymous client asks for: cross-site
 // and throttled refusals were written for every request, with the client's
 // text whole (40 kB a row).
@@ -62,7 +62,7 @@ func TestRefusalRows(t *testing.T) {
 			if len(rows) == 0 || len(rows) > auth.MaxRefusalRows {
 				t.Errorf("%d audit rows for 20 refusals in one second, want 1 to %d", len(rows), auth.MaxRefusalRows)
 			}
-			const most = clienttext.MaxEcho + 64 // the method, "https://evil.example/", "…"
+			const most = clienttext.MaxRow + 64 // the method, "https://evil.example/", "…"
 			for _, r := range rows {
 				size := len(r.Actor) + len(r.Target)
 				for _, v := range r.Details {

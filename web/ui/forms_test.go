@@ -156,7 +156,7 @@ func get(e *echo.Echo, path string, cookies []*http.Cookie) string {
 
 // TestRefusalRows: the audit rows of cross-site forms and failed logins
 // (clients that proved nothing) are at most auth.MaxRefusalRows a second
-// and hold at most clienttext.MaxEcho bytes of the path, the origin and the
+// and hold at most clienttext.MaxRow bytes of the path, the origin and the
 // claimed user name: each cross-site form was written, with the client's
 // text whole.
 func TestRefusalRows(t *testing.T) {
@@ -200,7 +200,7 @@ func TestRefusalRows(t *testing.T) {
 			if len(rows) == 0 || len(rows) > auth.MaxRefusalRows {
 				t.Errorf("%d audit rows for 20 refusals in one second, want 1 to %d", len(rows), auth.MaxRefusalRows)
 			}
-			const most = clienttext.MaxEcho + 64
+			const most = clienttext.MaxRow + 64
 			for _, r := range rows {
 				size := 0
 				for _, v := range r.Details {
