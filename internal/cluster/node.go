@@ -91,7 +91,7 @@ func (n *Node) Watch(ctx context.Context, apply func(*config.Config, int64), key
 func (n *Node) Status() web.NodeStatus {
 	st := web.NodeStatus{ConfigVersion: n.Version()}
 	if err := n.Store.Health(); err != nil {
-		st.Problems = []string{fmt.Sprintf("Degraded: %v; workers with a key usage limit are offline until it answers.", err)}
+		st.Problems = []string{fmt.Sprintf("Degraded: %v; workers with a key usage limit are offline until it is back.", err)}
 	}
 	return st
 }

@@ -55,9 +55,15 @@ func (a *app) openState(cfg *config.Config) error {
 			return err
 		}
 		a.node = node
+		a.onClose(node.Close)
+		if err := node.Store.CheckSealedHead(a.ctx); err != nil {
+			if ce := (*state.ChainError)(nil); !errors.As(err, &ce) {
+				return err
+			}
+			return fmt.Errorf("the cluster's database does not hold the audit head this node sealed (%w): an older copy of it was put back, which would also roll back the key usage counters; run signet admin audit verify, and restore the right copy", err)
+		}
 		a.usage, a.audit, a.signlog, a.archive = node.Store, node.Store, node.Store, node.Store
 		a.guard = &guard.Guard{Counters: node.Store, Log: node.Store, Logger: a.log}
-		a.onClose(node.Close)
 	} else {
 		unlock, err := state.Lock(a.dataDir)
 		if err != nil {

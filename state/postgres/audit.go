@@ -182,6 +182,31 @@ func (s *Store) checkSeal(ctx context.Context, tx pgx.Tx, head state.Head, mac [
 	if (head.Seq > 0 || len(mac) > 0) && !hmac.Equal(mac, s.seal.MAC(head)) {
 		return &state.ChainError{Seq: head.Seq, Reason: "ends at a head that does not carry a valid seal: records were cut from the end, the log was wiped or rewritten, or it was written with another seal key"}
 	}
+	return s.checkLocal(ctx, tx, head)
+}
+
+// CheckSealedHead reports, with a seal, whether the database still holds
+// the newest head this node sealed in its head file: a node started on an
+// older copy of the database put back (a backup restored) would sign with
+// key usage counts rolled back, past KEYUSAGELIMIT, as a standalone server
+// refuses to. The head row's own seal is left to Verify: a cluster that
+// took a seal key only now has an unsealed head until its next record.
+func (s *Store) CheckSealedHead(ctx context.Context) error {
+	if s.seal == nil {
+		return nil
+	}
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var head state.Head
+		if err := tx.QueryRow(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1").Scan(&head.Seq, &head.Hash); err != nil {
+			return fmt.Errorf("read the audit head: %w", err)
+		}
+		return s.checkLocal(ctx, tx, head)
+	})
+}
+
+// checkLocal checks that the log ending at head holds the head this node
+// sealed last in its head file.
+func (s *Store) checkLocal(ctx context.Context, tx pgx.Tx, head state.Head) error {
 	local, err := s.seal.Read()
 	if errors.Is(err, state.ErrNoHead) {
 		return nil

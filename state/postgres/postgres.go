@@ -418,7 +418,14 @@ var errUnreachable = fmt.Errorf("the cluster's database (PostgreSQL) does not an
 // errReadOnly is Health's error while the database answers but takes no
 // writes: every lease, audit record and signing log record fails then, as
 // when it does not answer.
-var errReadOnly = fmt.Errorf("the cluster's database (PostgreSQL) is read-only (a standby, or default_transaction_read_only): point the nodes' state url at the primary: %w", state.ErrUnavailable)
+var errReadOnly error = unavailable("the cluster's database (PostgreSQL) answers but is read-only (a standby, or default_transaction_read_only): point the nodes' state url at the primary")
+
+// unavailable is an error that is state.ErrUnavailable but says only its
+// own sentence (ErrUnavailable's says "unreachable").
+type unavailable string
+
+func (e unavailable) Error() string { return string(e) }
+func (unavailable) Unwrap() error   { return state.ErrUnavailable }
 
 // check asks the database whether it answers and takes writes: a standby
 // (after a switchover, a URL naming the old primary) answers a ping but
