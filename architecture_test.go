@@ -39,7 +39,7 @@ var layers = []struct {
 	{"web/...", []string{"config", "formats/...", "state", "tokens", "workers", "internal/plainjson", "internal/clienttext"}},
 	{"internal/plainjson", nil},
 	{"internal/clienttext", nil},
-	{"internal/server", []string{"config", "formats/...", "state/...", "tokens/...", "workers", "web/...", "internal/demo", "internal/cluster"}},
+	{"internal/server", []string{"config", "formats/...", "state/...", "tokens/...", "workers", "web/...", "internal/demo", "internal/cluster", "internal/clienttext"}},
 	{"internal/cluster", []string{"config", "formats/...", "state/...", "tokens/...", "workers", "web/...", "internal/demo"}},
 	{"internal/demo", []string{"tokens/..."}},
 	{"internal/...", []string{"config", "formats/...", "workers", "web/admin", "internal/..."}},

@@ -24,6 +24,7 @@ import (
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/internal/apitest"
 	"github.com/signet-project/signet/internal/demo"
+	"github.com/signet-project/signet/web/admin"
 	"github.com/signet-project/signet/web/dsm"
 	"github.com/signet-project/signet/web/dsm/dsmtest"
 	"github.com/signet-project/signet/web/nethsm/nethsmtest"
@@ -704,6 +705,20 @@ func TestNetHSMAPIOnDemo(t *testing.T) {
 	}
 	if code, body := c.do(http.MethodPost, "/api/v1/keys/signer-p256/sign", op, "text/plain", sign); code != http.StatusNotAcceptable {
 		t.Errorf("Accept text/plain: %d %s, want 406", code, body)
+	}
+	// The audit row of a refused client holds its claimed name and path
+	// cut by clienttext (MaxRow): 20 kB each were written whole.
+	long := strings.Repeat("x", 20000)
+	a.clock.Advance(time.Second) // a second of its own for the refusal's row
+	if code, _ := plain.do(http.MethodPost, "/api/v1/keys/"+long+"/sign", long+":guess", "application/json", sign); code != http.StatusUnauthorized {
+		t.Errorf("a long user name and path: %d, want 401", code)
+	}
+	var page admin.AuditPage
+	adminGet(t, a.url, vendorPassword, "/audit?action=access.refused&limit=1000", &page)
+	if n := len(page.Entries); n == 0 || !strings.HasPrefix(page.Entries[n-1].Actor, "xxx") {
+		t.Errorf("the refusal of a long user name was not audited: %+v", page.Entries)
+	} else if last := page.Entries[n-1]; len(last.Actor) > 1100 || len(last.Details["request"]) > 1100 {
+		t.Errorf("the audit row holds the client's text whole: actor %d, request %d bytes", len(last.Actor), len(last.Details["request"]))
 	}
 	tr.RequireValid(t)
 }

@@ -23,3 +23,20 @@ func TestQuote(t *testing.T) {
 		}
 	}
 }
+
+// TestCut: Cut bounds text to MaxRow bytes as Quote does to MaxEcho,
+// without the quotes.
+func TestCut(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"a\"b", "a\"b"},
+		{strings.Repeat("k", MaxRow), strings.Repeat("k", MaxRow)},
+		{strings.Repeat("k", MaxRow+1), strings.Repeat("k", MaxRow) + "…"},
+		{strings.Repeat("k", MaxRow-1) + "é", strings.Repeat("k", MaxRow-1) + "…"},
+	} {
+		if got := Cut(tc.in); got != tc.want {
+			t.Errorf("Cut(%.40q…, %d bytes) = %.60q…, want %.60q…", tc.in, len(tc.in), got, tc.want)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/web"
 	"github.com/signet-project/signet/web/auth"
@@ -57,13 +58,15 @@ func (a *app) auditRefusal(c echo.Context, surface string, err error) {
 			return
 		}
 	}
-	actor := r.Who
+	// The claimed name and the path are the client's text, cut by
+	// clienttext: whole, an anonymous client wrote rows of megabytes.
+	actor := clienttext.Cut(r.Who)
 	if actor == "" {
 		actor = "anonymous"
 	}
 	e := state.Entry{Actor: actor, Action: "access.refused", Target: surface, Outcome: r.Msg, Details: map[string]string{
 		"remote": c.RealIP(), "reason": r.Reason, "status": fmt.Sprint(r.Status), "requestId": web.RequestID(c),
-		"request": c.Request().Method + " " + c.Request().URL.Path,
+		"request": clienttext.Cut(c.Request().Method + " " + c.Request().URL.Path),
 	}}
 	maps.Copy(e.Details, more)
 	if _, err := a.audit.Append(context.WithoutCancel(c.Request().Context()), e); err != nil {

@@ -247,7 +247,7 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		if err := auth.CheckSameOrigin(r); err != nil {
-			h.record(c, "admin.refused", r.Method+" "+r.URL.Path, map[string]string{"reason": "cross-site request", "origin": r.Header.Get("Origin")}, errorf(http.StatusForbidden, "%s", err))
+			h.refusal(c, map[string]string{"reason": "cross-site request", "origin": clienttext.Cut(r.Header.Get("Origin"))}, errorf(http.StatusForbidden, "%s", err))
 			return fail(c, http.StatusForbidden, "Cross-site requests to the admin API are refused: call it from signet admin, curl or Signet's own pages.")
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && !auth.HasContentType(r, "application/json", pemChainType) {
@@ -264,7 +264,7 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(userKey, name)
 		if ref := h.opts.Throttle.Check(name, c.RealIP()); ref != nil {
-			h.record(c, "admin.refused", r.Method+" "+r.URL.Path, map[string]string{"reason": ref.Reason}, errorf(ref.Status, "%s", ref.Msg))
+			h.refusal(c, map[string]string{"reason": ref.Reason}, errorf(ref.Status, "%s", ref.Msg))
 			c.Response().Header().Set(echo.HeaderRetryAfter, ref.RetryAfterHeader())
 			return fail(c, ref.Status, ref.Msg)
 		}
@@ -286,11 +286,38 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if d == Forbidden {
 			err = noAdminRole(name)
 		}
-		if ok, details := h.refused.Admit(h.opts.Now()); ok {
-			h.record(c, "admin.refused", c.Request().Method+" "+c.Request().URL.Path, details, err)
+		if d == Forbidden {
+			h.record(c, "admin.refused", refusalTarget(r), nil, err)
+		} else {
+			h.refusal(c, nil, err)
 		}
 		return h.answer(c, 0, nil, err)
 	}
+}
+
+// refusal records the refusal err of a client that proved nothing (a
+// cross-site request, wrong or throttled credentials, a certificate that
+// does not verify) within the bound of refused logins, with details and
+// the client's text cut by clienttext: each row is a durable write an
+// anonymous client asks for, and was written for every cross-site or
+// throttled request, holding the path and the claimed name whole.
+func (h *Handler) refusal(c echo.Context, details map[string]string, err error) {
+	ok, more := h.refused.Admit(h.opts.Now())
+	if !ok {
+		return
+	}
+	if details == nil {
+		details = map[string]string{}
+	}
+	maps.Copy(details, more)
+	c.Set(userKey, clienttext.Cut(user(c)))
+	h.record(c, "admin.refused", refusalTarget(c.Request()), details, err)
+}
+
+// refusalTarget is the target of an admin.refused row: the method and
+// path, cut by clienttext.
+func refusalTarget(r *http.Request) string {
+	return clienttext.Cut(r.Method + " " + r.URL.Path)
 }
 
 // noAdminRole is the refusal of a user who holds none of auth.AdminRoles.
@@ -314,11 +341,8 @@ func (h *Handler) certificate(c echo.Context, u config.User, err error, next ech
 		details["reason"] = ref.Reason
 		err = errorf(ref.Status, "%s", ref.Msg)
 		if !ref.Authenticated {
-			ok, more := h.refused.Admit(h.opts.Now())
-			if !ok {
-				return h.answer(c, 0, nil, err)
-			}
-			maps.Copy(details, more)
+			h.refusal(c, details, err)
+			return h.answer(c, 0, nil, err)
 		}
 	case err != nil:
 		return h.answer(c, 0, nil, err)
@@ -330,7 +354,7 @@ func (h *Handler) certificate(c echo.Context, u config.User, err error, next ech
 		c.Set(userKey, u.Name)
 		return next(c)
 	}
-	h.record(c, "admin.refused", r.Method+" "+r.URL.Path, details, err)
+	h.record(c, "admin.refused", refusalTarget(r), details, err)
 	return h.answer(c, 0, nil, err)
 }
 

@@ -12,13 +12,17 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/internal/clienttext"
+	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/soft"
 	"github.com/signet-project/signet/web/admin"
+	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -148,4 +152,64 @@ func get(e *echo.Echo, path string, cookies []*http.Cookie) string {
 	w := httptest.NewRecorder()
 	e.ServeHTTP(w, r)
 	return w.Body.String()
+}
+
+// TestRefusalRows: the audit rows of cross-site forms and failed logins
+// (clients that proved nothing) are at most auth.MaxRefusalRows a second
+// and hold at most clienttext.MaxRow bytes of the path, the origin and the
+// claimed user name: each cross-site form was written, with the client's
+// text whole.
+func TestRefusalRows(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	audit := state.NewMemory()
+	_, e := serveUI(t, Options{
+		Admin:        admin.New(admin.Options{}),
+		Authenticate: func(user, pass string) admin.Decision { return admin.Denied },
+		Audit:        audit,
+		Now:          func() time.Time { return now },
+	})
+	long := strings.Repeat("x", 20000)
+	for _, tc := range []struct {
+		name string
+		req  func() *http.Request
+	}{
+		{"cross-site", func() *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/admin/tokens/"+long+"/activate", strings.NewReader("pin=1"))
+			r.Header.Set("Origin", "https://evil.example/"+long)
+			return r
+		}},
+		{"wrong password", func() *http.Request {
+			return httptest.NewRequest(http.MethodPost, "/admin/login", strings.NewReader(url.Values{"user": {long}, "password": {"guess"}}.Encode()))
+		}},
+	} {
+		now = now.Add(time.Second) // a second of its own for each case's rows
+		t.Run(tc.name, func(t *testing.T) {
+			before, _ := audit.Entries(context.Background(), 0, 0)
+			for range 20 {
+				r := tc.req()
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				w := httptest.NewRecorder()
+				e.ServeHTTP(w, r)
+				if w.Code < 400 || w.Code >= 500 {
+					t.Fatalf("status %d", w.Code)
+				}
+			}
+			after, _ := audit.Entries(context.Background(), 0, 0)
+			rows := after[len(before):]
+			if len(rows) == 0 || len(rows) > auth.MaxRefusalRows {
+				t.Errorf("%d audit rows for 20 refusals in one second, want 1 to %d", len(rows), auth.MaxRefusalRows)
+			}
+			const most = clienttext.MaxRow + 64
+			for _, r := range rows {
+				size := 0
+				for _, v := range r.Details {
+					size = max(size, len(v))
+				}
+				if len(r.Actor) > most || len(r.Target) > most || size > most {
+					t.Errorf("a row holds the client's text whole: actor %d, target %d, a detail %d bytes", len(r.Actor), len(r.Target), size)
+				}
+			}
+		})
+	}
 }

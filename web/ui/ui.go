@@ -36,6 +36,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/web/admin"
 	"github.com/signet-project/signet/web/auth"
@@ -178,7 +179,11 @@ func (u *UI) headers(next echo.HandlerFunc) echo.HandlerFunc {
 		// the login form too (which has no session token yet).
 		if r := c.Request(); r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if err := auth.CheckSameOrigin(r); err != nil {
-				u.record(c, "", "ui.refused", r.URL.Path, "Cross-site form refused.", map[string]string{"origin": r.Header.Get("Origin")})
+				// Within the bound of refused logins, the client's text cut:
+				// each row is a durable write an anonymous client asks for.
+				if ok, details := u.refused.Admit(u.opts.Now()); ok {
+					u.record(c, "", "ui.refused", clienttext.Cut(r.URL.Path), "Cross-site form refused.", withDetail(details, "origin", clienttext.Cut(r.Header.Get("Origin"))))
+				}
 				return u.forbidden(c, nil, "This form was sent from another site and is refused: use Signet's own pages.")
 			}
 		}
@@ -202,7 +207,7 @@ func (u *UI) session(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(sessionKey, s)
 		if r.Method != http.MethodGet && !s.ValidCSRF(r) {
-			u.record(c, s.User, "ui.refused", r.URL.Path, "The form has no valid CSRF token.", nil)
+			u.record(c, s.User, "ui.refused", clienttext.Cut(r.URL.Path), "The form has no valid CSRF token.", nil)
 			return u.forbidden(c, s, "The form was sent without its security token (CSRF): reload the page and send it again.")
 		}
 		return next(c)
@@ -309,6 +314,15 @@ func (u *UI) notFound(c echo.Context) error {
 }
 
 // record writes an audit record of the UI itself (logins, "Try it").
+// withDetail is details (nil for none) with k set to v.
+func withDetail(details map[string]string, k, v string) map[string]string {
+	if details == nil {
+		details = map[string]string{}
+	}
+	details[k] = v
+	return details
+}
+
 func (u *UI) record(c echo.Context, user, action, target, outcome string, details map[string]string) {
 	if u.opts.Audit == nil {
 		return
@@ -357,7 +371,7 @@ func (u *UI) login(c echo.Context) error {
 		secs := int(wait.Seconds()) + 1
 		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
 		if ok, details := u.refused.Admit(u.opts.Now()); ok {
-			u.record(c, name, "ui.login", "ui", "Refused: too many failed logins.", details)
+			u.record(c, clienttext.Cut(name), "ui.login", "ui", "Refused: too many failed logins.", details)
 		}
 		return u.render(c, http.StatusTooManyRequests, "login", "Log in", loginData{Next: c.FormValue("next"), User: name,
 			Error: fmt.Sprintf("Too many failed logins for %s from your address: try again in %d seconds.", name, secs)})
@@ -381,7 +395,7 @@ func (u *UI) login(c echo.Context) error {
 		return u.forbidden(c, nil, fmt.Sprintf("User %s has no role of the admin UI: log in with a user that has the admin, operator or auditor role.", name))
 	}
 	if ok, details := u.refused.Admit(u.opts.Now()); ok {
-		u.record(c, name, "ui.login", "ui", "Wrong user name or password.", details)
+		u.record(c, clienttext.Cut(name), "ui.login", "ui", "Wrong user name or password.", details)
 	}
 	return u.render(c, http.StatusUnauthorized, "login", "Log in", loginData{Next: c.FormValue("next"), User: name, Error: "Wrong user name or password: check them and try again."})
 }
