@@ -69,6 +69,20 @@ func (k *Keystore) Put(ctx context.Context, alias string, data []byte) error {
 	return nil
 }
 
+// Add stores the key file of a new alias and tells every node; added is
+// false, nothing stored and no one told, when the alias is taken. One
+// statement, so that two nodes adding one alias at once cannot both.
+func (k *Keystore) Add(ctx context.Context, alias string, data []byte) (bool, error) {
+	var n int
+	err := k.s.pool.QueryRow(ctx, `WITH ins AS (INSERT INTO keystore (token, alias, data) VALUES ($1, $2, $3)
+		ON CONFLICT (token, alias) DO NOTHING RETURNING alias)
+		SELECT count(pg_notify($4, $5)) FROM ins`, k.token, alias, data, KeystoreChannel, k.token+"/"+alias).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store key %s of keystore %s in the database: %w", alias, k.token, k.s.hide(err))
+	}
+	return n == 1, nil
+}
+
 // Delete removes the key file of alias and tells every node.
 func (k *Keystore) Delete(ctx context.Context, alias string) error {
 	if err := k.change(ctx, "DELETE FROM keystore WHERE token = $1 AND alias = $2", alias); err != nil {

@@ -337,6 +337,29 @@ func TestKeystore(t *testing.T) {
 	if _, ok, err := a.Get(ctx, "k1"); err != nil || ok {
 		t.Fatalf("removed key still there: %v %v", ok, err)
 	}
+	// A new alias added by both nodes at once is added once, and keeps
+	// the file of the one that was.
+	var wg sync.WaitGroup
+	added := make([]bool, 8)
+	for i := range added {
+		ks := []*Keystore{a, b}[i%2]
+		wg.Go(func() {
+			var err error
+			if added[i], err = ks.Add(ctx, "new", []byte{byte(i)}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	n, who := 0, -1
+	for i, ok := range added {
+		if ok {
+			n, who = n+1, i
+		}
+	}
+	if d, _, err := a.Get(ctx, "new"); n != 1 || err != nil || len(d) != 1 || int(d[0]) != who {
+		t.Fatalf("eight adds of one alias: %d added, stored %v (%v), want one added and its file", n, d, err)
+	}
 }
 
 // TestDatabaseDown: while PostgreSQL is stopped the store says why, refuses

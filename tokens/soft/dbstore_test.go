@@ -44,6 +44,16 @@ func (m *memStore) Put(_ context.Context, alias string, data []byte) error {
 	return nil
 }
 
+func (m *memStore) Add(_ context.Context, alias string, data []byte) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.files[alias]; ok {
+		return false, nil
+	}
+	m.files[alias] = data
+	return true, nil
+}
+
 func (m *memStore) Delete(_ context.Context, alias string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -184,5 +194,44 @@ func TestSyncAllAfterMissedChanges(t *testing.T) {
 	s, err := node3.Signer(ctx, "replaced")
 	if err != nil || !s.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(newPub) {
 		t.Errorf("replaced key after SyncAll: %v, the new key: %v", err, err == nil)
+	}
+}
+
+// lateStore is a memStore read before another node's key of the same alias
+// was committed: Get does not find it, though it is there by the time this
+// node stores its own.
+type lateStore struct{ *memStore }
+
+func (lateStore) Get(context.Context, string) ([]byte, bool, error) { return nil, false, nil }
+
+// TestGenerateKeyRace: two nodes generating one alias at once: the second
+// is refused and the first node's key stays. The second overwrote it (a
+// check, then a Put), though the first node's caller already had its
+// public key.
+func TestGenerateKeyRace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := &memStore{files: map[string][]byte{}}
+	open := func(s soft.Store) *soft.Token {
+		tok, err := soft.Open(soft.Options{Name: "db", Type: "PKCS12", Store: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tok.Activate(ctx, pin); err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	node1, node2 := open(st), open(lateStore{st})
+	spec := tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"}
+	if _, err := node1.GenerateKey(ctx, "k", spec); err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := st.Get(ctx, "k")
+	if _, err := node2.GenerateKey(ctx, "k", spec); err == nil {
+		t.Fatal("the second node generated a key of an alias taken meanwhile")
+	}
+	if now, _, _ := st.Get(ctx, "k"); string(now) != string(first) {
+		t.Fatal("the second node's key replaced the first node's")
 	}
 }

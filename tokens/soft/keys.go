@@ -122,15 +122,24 @@ func (t *Token) GenerateKey(ctx context.Context, alias string, spec tokens.KeySp
 	}
 	file := t.keyFile(alias)
 	if t.store != nil {
-		if _, found, err := t.store.Get(ctx, alias); err != nil {
+		// Added only if the alias is free, in one step: a check before a
+		// Put let two nodes generating one alias at once both succeed, the
+		// second key overwriting the first, whose public key (and CSR, and
+		// certificate) its caller already had.
+		data, err := encodeP12(file, key, nil, t.pin)
+		if err != nil {
 			return nil, fmt.Errorf("cannot store key %q: %w", alias, err)
-		} else if found {
+		}
+		added, err := t.store.Add(ctx, alias, data)
+		if err != nil {
+			return nil, fmt.Errorf("cannot store key %q: %w", alias, err)
+		}
+		if !added {
 			return nil, fmt.Errorf("token %s already has a key %q in the database: remove it first or choose another alias", t.name, alias)
 		}
 	} else if _, err := os.Lstat(file); err == nil {
 		return nil, fmt.Errorf("file %s exists but is not loaded: reactivate the token or remove the file", file)
-	}
-	if err := t.writeKey(file, key, nil, t.pin); err != nil {
+	} else if err := t.writeKey(file, key, nil, t.pin); err != nil {
 		return nil, fmt.Errorf("cannot store key %q: %w", alias, err)
 	}
 	t.keys[alias] = newEntry(key, nil, file)

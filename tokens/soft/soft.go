@@ -107,6 +107,10 @@ type Store interface {
 	List(ctx context.Context) (map[string][]byte, error)
 	Get(ctx context.Context, alias string) (data []byte, found bool, err error)
 	Put(ctx context.Context, alias string, data []byte) error
+	// Add stores the key file of a new alias; added is false, and nothing
+	// is stored, when the alias is taken (another node's key, made
+	// meanwhile).
+	Add(ctx context.Context, alias string, data []byte) (added bool, err error)
 	Delete(ctx context.Context, alias string) error
 }
 

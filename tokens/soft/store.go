@@ -300,21 +300,31 @@ func isPlaceholder(chain []*x509.Certificate) bool {
 		bytes.Equal(chain[0].RawSubject, chain[0].RawIssuer)
 }
 
+// encodeP12 is the PKCS#12 file of key and chain (a placeholder certificate
+// when there is none) under pin; file names it in errors.
+func encodeP12(file string, key crypto.Signer, chain []*x509.Certificate, pin string) ([]byte, error) {
+	if len(chain) == 0 {
+		ph, err := placeholder(key)
+		if err != nil {
+			return nil, err
+		}
+		chain = []*x509.Certificate{ph}
+	}
+	data, err := pkcs12.Modern.Encode(key, chain[0], chain[1:], pin)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", filepath.Base(file), err)
+	}
+	return data, nil
+}
+
 // writeKey stores key and chain at file in the keystore's format with pin.
 // For PEM keystores in a folder, the chain goes to <alias>.pem beside the
 // .key file.
 func (t *Token) writeKey(file string, key crypto.Signer, chain []*x509.Certificate, pin string) error {
 	if t.typ == TypePKCS12 {
-		if len(chain) == 0 {
-			ph, err := placeholder(key)
-			if err != nil {
-				return err
-			}
-			chain = []*x509.Certificate{ph}
-		}
-		data, err := pkcs12.Modern.Encode(key, chain[0], chain[1:], pin)
+		data, err := encodeP12(file, key, chain, pin)
 		if err != nil {
-			return fmt.Errorf("encode %s: %w", filepath.Base(file), err)
+			return err
 		}
 		if t.store != nil {
 			return t.store.Put(context.Background(), file, data) // file is the alias
