@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"mime"
 	"net/http"
 	"slices"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/signet-project/signet/internal/clienttext"
+	"github.com/signet-project/signet/internal/mediatype"
 	"github.com/signet-project/signet/internal/plainjson"
 	"github.com/signet-project/signet/workers"
 )
@@ -59,8 +59,7 @@ const restShape = `{"data": "...", "encoding": "NONE" or "BASE64", "metaData": {
 // streams them.
 func (s *Server) rest(c echo.Context) error {
 	r := c.Request()
-	ct, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
-	if err != nil || ct != echo.MIMEApplicationJSON {
+	if !mediatype.Is(r.Header.Get(echo.HeaderContentType), mediatype.JSON) {
 		return unsupportedMedia("The REST API takes application/json, not %s: send a JSON body with Content-Type application/json.", clienttext.Quote(r.Header.Get(echo.HeaderContentType)))
 	}
 	limit := s.limits.MaxRequestMemory

@@ -36,6 +36,7 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/clienttext"
+	"github.com/signet-project/signet/internal/mediatype"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/workers"
@@ -250,7 +251,7 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			h.refusal(c, map[string]string{"reason": "cross-site request", "origin": clienttext.Cut(r.Header.Get("Origin"))}, errorf(http.StatusForbidden, "%s", err))
 			return fail(c, http.StatusForbidden, "Cross-site requests to the admin API are refused: call it from signet admin, curl or Signet's own pages.")
 		}
-		if r.Method != http.MethodGet && r.Method != http.MethodHead && !auth.HasContentType(r, "application/json", pemChainType) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && !mediatype.Body(r, mediatype.JSON, pemChainType) {
 			return fail(c, http.StatusUnsupportedMediaType, "The admin API takes request bodies as application/json (or a PEM chain as "+pemChainType+"): set the Content-Type header.")
 		}
 		if !auth.HasCredentials(r) && h.opts.Certificate != nil {

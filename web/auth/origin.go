@@ -2,7 +2,6 @@ package auth
 
 import (
 	"errors"
-	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -34,25 +33,4 @@ func CheckSameOrigin(r *http.Request) error {
 		return ErrCrossSite
 	}
 	return nil
-}
-
-// HasContentType reports whether r's body is of one of the media types
-// (parameters such as charset aside). A request without a body passes.
-// Requiring a type that HTML forms cannot send (application/json) means a
-// foreign page cannot post to the API without a CORS preflight, which
-// Signet never grants.
-func HasContentType(r *http.Request, types ...string) bool {
-	if r.ContentLength == 0 && len(r.TransferEncoding) == 0 {
-		return true
-	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil {
-		return false
-	}
-	for _, t := range types {
-		if mt == t {
-			return true
-		}
-	}
-	return false
 }

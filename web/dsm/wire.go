@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/signet-project/signet/internal/mediatype"
 	"github.com/signet-project/signet/internal/plainjson"
 )
 
@@ -28,7 +28,7 @@ import (
 // split how to make a body smaller.
 func readBody(c echo.Context, what, split string) ([]byte, bool, error) {
 	r := c.Request()
-	if !jsonBody(r) {
+	if !mediatype.Body(r, mediatype.JSON) {
 		return nil, false, fail(c, http.StatusUnsupportedMediaType, "The DSM API takes request bodies as application/json: set the Content-Type header.")
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0)+1, MaxBatchBody+1)))
@@ -41,20 +41,6 @@ func readBody(c echo.Context, what, split string) ([]byte, bool, error) {
 		return nil, false, fail(c, http.StatusBadRequest, "The body must be "+what+".")
 	}
 	return buf.Bytes(), true, nil
-}
-
-// jsonBody reports whether r has no body or one declared application/json
-// (parameters such as charset aside), as the DSM API takes them. A body of
-// another type, or of none, is refused: an HTML form or a simple fetch on
-// any site can send one with a user's cached basic credentials, and the
-// request would sign (and count against the key's usage limit) without the
-// CORS preflight that application/json needs and Signet never grants.
-func jsonBody(r *http.Request) bool {
-	if r.ContentLength == 0 && len(r.TransferEncoding) == 0 {
-		return true
-	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
-	return err == nil && mt == echo.MIMEApplicationJSON
 }
 
 // decodeJSON decodes body, one JSON value, into v, as decodeBody does.

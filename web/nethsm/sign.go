@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/signet-project/signet/internal/clienttext"
+	"github.com/signet-project/signet/internal/mediatype"
 	"github.com/signet-project/signet/internal/plainjson"
 	"github.com/signet-project/signet/tokens"
 )
@@ -94,18 +94,6 @@ func ecdsaHash(n int) crypto.Hash {
 		return crypto.SHA512
 	}
 	return 0
-}
-
-// jsonBody reports whether r's body is declared application/json
-// (parameters such as charset aside), as the API description names it for
-// a sign request. A body of another type, or of none, is refused: an HTML
-// form or a simple fetch on any site can send one with an operator's cached
-// basic credentials, and it would sign (and count against the key's usage
-// limit) without the CORS preflight that application/json needs and Signet
-// never grants.
-func jsonBody(r *http.Request) bool {
-	mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
-	return err == nil && mt == mimeJSON
 }
 
 // decodeSignRequest parses a SignRequestData body strictly: unknown
@@ -239,7 +227,7 @@ func (h *Handler) sign(c echo.Context) error {
 		return err
 	}
 	r := c.Request()
-	if !jsonBody(r) {
+	if !mediatype.Body(r, mediatype.JSON) {
 		return fail(c, http.StatusUnsupportedMediaType, "A sign request body is application/json: set the Content-Type header.")
 	}
 	u, _ := c.Get(userKey).(User)
