@@ -59,14 +59,18 @@ func (k *Keystore) Get(ctx context.Context, alias string) (data []byte, found bo
 	return data, true, nil
 }
 
-// Put stores the key file of alias, replacing the one there, and tells
-// every node (KeystoreChannel).
-func (k *Keystore) Put(ctx context.Context, alias string, data []byte) error {
-	if err := k.change(ctx, `INSERT INTO keystore (token, alias, data) VALUES ($1, $2, $3)
-		ON CONFLICT (token, alias) DO UPDATE SET data = excluded.data, updated = now()`, alias, data); err != nil {
-		return fmt.Errorf("store key %s of keystore %s in the database: %w", alias, k.token, k.s.hide(err))
+// Replace stores the key file of alias in place of the one there (a new
+// chain) and tells every node; found is false, nothing stored and no one
+// told, when there is none. An upsert brought a key removed through
+// another node meanwhile back, on every node. One statement.
+func (k *Keystore) Replace(ctx context.Context, alias string, data []byte) (bool, error) {
+	var n int
+	err := k.s.pool.QueryRow(ctx, `WITH up AS (UPDATE keystore SET data = $3, updated = now() WHERE token = $1 AND alias = $2 RETURNING alias)
+		SELECT count(pg_notify($4, $5)) FROM up`, k.token, alias, data, KeystoreChannel, k.token+"/"+alias).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store key %s of keystore %s in the database: %w", alias, k.token, k.s.hide(err))
 	}
-	return nil
+	return n == 1, nil
 }
 
 // Add stores the key file of a new alias and tells every node; added is

@@ -271,7 +271,7 @@ func TestConfigPushNotifies(t *testing.T) {
 	if err != nil || c.Version != v || c.YAML != "tokens: []\n" || c.Author != "bob" {
 		t.Fatalf("config in force: %+v, %v", c, err)
 	}
-	if err := stores[0].Keystore("a/b").Put(ctx, "k1", []byte("x")); err != nil {
+	if _, err := stores[0].Keystore("a/b").Add(ctx, "k1", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	if err := stores[0].Keystore("a/b").Delete(ctx, "k1"); err != nil {
@@ -319,11 +319,14 @@ func TestKeystore(t *testing.T) {
 	stores, _ := openN(t, server, 2)
 	ctx := context.Background()
 	a, b := stores[0].Keystore("soft"), stores[1].Keystore("soft")
-	if err := a.Put(ctx, "k1", []byte("one")); err != nil {
-		t.Fatal(err)
+	if found, err := a.Replace(ctx, "k1", []byte("zero")); err != nil || found {
+		t.Fatalf("replace a key that is not there: %v %v; want nothing stored", found, err)
 	}
-	if err := a.Put(ctx, "k1", []byte("two")); err != nil {
-		t.Fatal(err)
+	if added, err := a.Add(ctx, "k1", []byte("one")); err != nil || !added {
+		t.Fatalf("add k1: %v %v", added, err)
+	}
+	if found, err := a.Replace(ctx, "k1", []byte("two")); err != nil || !found {
+		t.Fatalf("replace k1: %v %v", found, err)
 	}
 	if d, ok, err := b.Get(ctx, "k1"); err != nil || !ok || string(d) != "two" {
 		t.Fatalf("get from the other node: %q %v %v", d, ok, err)
@@ -416,8 +419,12 @@ func TestDatabaseDown(t *testing.T) {
 		},
 		"keystore list": func() error { _, err := s.Keystore("soft").List(ctx); return err },
 		"keystore get":  func() error { _, _, err := s.Keystore("soft").Get(ctx, "k"); return err },
-		"keystore put":  func() error { return s.Keystore("soft").Put(ctx, "k", []byte("x")) },
-		"keystore del":  func() error { return s.Keystore("soft").Delete(ctx, "k") },
+		"keystore add":  func() error { _, err := s.Keystore("soft").Add(ctx, "k", []byte("x")); return err },
+		"keystore replace": func() error {
+			_, err := s.Keystore("soft").Replace(ctx, "k", []byte("x"))
+			return err
+		},
+		"keystore del": func() error { return s.Keystore("soft").Delete(ctx, "k") },
 	} {
 		err := call()
 		if err == nil {

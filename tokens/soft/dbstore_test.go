@@ -37,11 +37,14 @@ func (m *memStore) Get(_ context.Context, alias string) ([]byte, bool, error) {
 	return d, ok, nil
 }
 
-func (m *memStore) Put(_ context.Context, alias string, data []byte) error {
+func (m *memStore) Replace(_ context.Context, alias string, data []byte) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if _, ok := m.files[alias]; !ok {
+		return false, nil
+	}
 	m.files[alias] = data
-	return nil
+	return true, nil
 }
 
 func (m *memStore) Add(_ context.Context, alias string, data []byte) (bool, error) {
@@ -233,5 +236,50 @@ func TestGenerateKeyRace(t *testing.T) {
 	}
 	if now, _, _ := st.Get(ctx, "k"); string(now) != string(first) {
 		t.Fatal("the second node's key replaced the first node's")
+	}
+}
+
+// TestImportChainAfterRemoval: a chain stored through a node that was not
+// yet told of the key's removal through another node is refused, and the
+// key stays removed. It was stored (an upsert), bringing the removed key
+// back to the database and so to every node.
+func TestImportChainAfterRemoval(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := &memStore{files: map[string][]byte{}}
+	open := func() *soft.Token {
+		tok, err := soft.Open(soft.Options{Name: "db", Type: "PKCS12", Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tok.Activate(ctx, pin); err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	node1 := open()
+	pub, err := node1.GenerateKey(ctx, "k", tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node2 := open() // holds k
+	s2, err := node2.Signer(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "k"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, s2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	if err := node1.RemoveKey(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if err := node2.ImportChain(ctx, "k", []*x509.Certificate{cert}); !errors.Is(err, tokens.ErrKeyNotFound) {
+		t.Fatalf("chain of a key removed through another node: %v, want tokens.ErrKeyNotFound", err)
+	}
+	if _, found, _ := st.Get(ctx, "k"); found {
+		t.Fatal("the chain brought the removed key back")
 	}
 }

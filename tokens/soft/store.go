@@ -327,7 +327,11 @@ func (t *Token) writeKey(file string, key crypto.Signer, chain []*x509.Certifica
 			return err
 		}
 		if t.store != nil {
-			return t.store.Put(context.Background(), file, data) // file is the alias
+			found, err := t.store.Replace(context.Background(), file, data) // file is the alias
+			if err == nil && !found {
+				err = fmt.Errorf("it was removed through another node meanwhile: %w", tokens.ErrKeyNotFound)
+			}
+			return err
 		}
 		return writeAtomic(file, data)
 	}
