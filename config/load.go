@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/dustin/go-humanize"
 	"gopkg.in/yaml.v3"
@@ -334,6 +335,10 @@ func (l *loader) worker(file, dir string, n *yaml.Node) {
 	}
 	if strings.TrimLeft(w.Name, "0123456789") == "" {
 		l.structural.add(pos, "Worker name %q is all digits and would read as a worker ID: give it a name with a letter.", w.Name)
+		return
+	}
+	if strings.ContainsFunc(w.Name, func(r rune) bool { return r == '/' || unicode.IsControl(r) }) {
+		l.structural.add(pos, "Worker name %q holds a '/' or a control character and could not be named in a URL (/signserver/worker/NAME): give it a name without them.", w.Name)
 		return
 	}
 	if prev, dup := l.workerNames[strings.ToLower(w.Name)]; dup {

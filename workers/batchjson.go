@@ -278,6 +278,7 @@ func (d *batchDecoder) list(limit int) ([]BatchItem, error) {
 			if !d.literal("ull") {
 				return nil, d.syntax()
 			}
+			return nil, noData(len(items))
 		case '{':
 			start := d.off - 1
 			if !d.object() {
@@ -287,7 +288,9 @@ func (d *batchDecoder) list(limit int) ([]BatchItem, error) {
 				return nil, d.syntax()
 			}
 			d.memory -= int64(len(d.raw)) // object kept it within d.memory
-			if err := decodeItem(d.raw, &it); err != nil {
+			if err := decodeItem(d.raw, &it); err == errNoData {
+				return nil, noData(len(items))
+			} else if err != nil {
 				return nil, Illegal("The batch request is not valid JSON of the form %s: %v.", batchShape, itemErrorText(err, start))
 			}
 		default:
@@ -345,10 +348,21 @@ func itemErrorText(err error, start int64) string {
 	return jsonErrorText(err)
 }
 
+// errNoData is decodeItem's error for an item without data (or with data
+// null): signing it as an empty document would answer a client's mistake
+// with a signature of nothing.
+var errNoData = errors.New("no data")
+
+// noData is the refusal of a batch whose item i has no data.
+func noData(i int) error {
+	return Illegal("Item %d of the batch has no data: send each document (or its digest) base64-encoded in \"data\" (\"\" for an empty document).", i)
+}
+
 // itemWire is BatchItem as encoding/json reads it when the fast path does
-// not: the identifier keeps its raw bytes to be checked.
+// not: the identifier keeps its raw bytes to be checked, data is nil when
+// absent or null.
 type itemWire struct {
-	Data             string      `json:"data"`
+	Data             *string     `json:"data"`
 	HashingAlgorithm string      `json:"hashingAlgorithm"`
 	CustomIdentifier exactString `json:"customIdentifier"`
 }
@@ -389,7 +403,10 @@ func decodeItem(raw []byte, it *BatchItem) error {
 	if err := dec.Decode(&w); err != nil {
 		return err
 	}
-	*it = BatchItem{Data: w.Data, HashingAlgorithm: w.HashingAlgorithm, CustomIdentifier: string(w.CustomIdentifier)}
+	if w.Data == nil {
+		return errNoData
+	}
+	*it = BatchItem{Data: *w.Data, HashingAlgorithm: w.HashingAlgorithm, CustomIdentifier: string(w.CustomIdentifier)}
 	return nil
 }
 
@@ -403,7 +420,7 @@ var itemKeys = []string{"data", "hashingAlgorithm", "customIdentifier"}
 // escape, a control byte or one outside ASCII.
 func fastItem(b []byte, it *BatchItem) bool {
 	var v [3][]byte
-	if !plainjson.Object(b, itemKeys, v[:]) {
+	if !plainjson.Object(b, itemKeys, v[:]) || v[0] == nil { // no data: decodeItem refuses it
 		*it = BatchItem{}
 		return false
 	}

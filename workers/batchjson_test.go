@@ -58,10 +58,11 @@ var batchJSONSeeds = []string{
 }
 
 // refusedOnPurpose reports whether decodeBatch may refuse a body that
-// encoding/json accepts: a repeated signatureRequests key, or a
-// customIdentifier that encoding/json would alter.
+// encoding/json accepts: a repeated signatureRequests key, a
+// customIdentifier that encoding/json would alter, or an item without data
+// (null, {}, "data": null), which encoding/json reads as an empty document.
 func refusedOnPurpose(err error) bool {
-	return err != nil && (errors.Is(err, errInexact) || strings.Contains(err.Error(), "signatureRequests twice") || strings.Contains(err.Error(), "customIdentifier is not valid UTF-8"))
+	return err != nil && (errors.Is(err, errInexact) || strings.Contains(err.Error(), "signatureRequests twice") || strings.Contains(err.Error(), "customIdentifier is not valid UTF-8") || strings.Contains(err.Error(), "has no data"))
 }
 
 // agree checks decodeBatch against encoding/json on one body.
@@ -244,6 +245,34 @@ func TestDecodeBatchMemoryBound(t *testing.T) {
 		}
 		if cr.n > memory+256<<10 {
 			t.Errorf("%s: read %d bytes of a %d-byte body before refusing it; want at most the bound and a buffer more", tc.name, cr.n, len(tc.body))
+		}
+	}
+}
+
+// TestDecodeBatchItemWithoutData: an item without data (null, {}, data
+// null, only other members) refuses the batch, naming the item, instead of
+// signing an empty document; "data": "" is an empty document.
+func TestDecodeBatchItemWithoutData(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		items string
+		item  int // -1: accepted
+	}{
+		{`null`, 0},
+		{`{}`, 0},
+		{`{"data":"AA=="},{"data":null}`, 1},
+		{`{"data":"AA=="},{"data":"AQ=="},{"customIdentifier":"c","hashingAlgorithm":"SHA-256"}`, 2},
+		{`{"customIdentifier":"\u00fc"}`, 0}, // the encoding/json path
+		{`{"data":""}`, -1},
+		{`{"data":"","customIdentifier":"\u00fc"}`, -1},
+	} {
+		body := `{"signatureRequests":[` + tc.items + `]}`
+		items, err := decodeBatch(strings.NewReader(body), 100, 1<<20)
+		switch {
+		case tc.item < 0 && err != nil:
+			t.Errorf("%s: %v", body, err)
+		case tc.item >= 0 && (!errors.Is(err, ErrIllegalRequest) || !strings.Contains(err.Error(), fmt.Sprintf("Item %d of the batch has no data", tc.item))):
+			t.Errorf("%s: %d items, %v; want item %d refused for having no data", body, len(items), err, tc.item)
 		}
 	}
 }
