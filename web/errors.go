@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -133,6 +135,15 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		}
 	}
 	code, msg, expected := s.status(err)
+	if code == http.StatusMethodNotAllowed {
+		// The router's list of the path's methods (OPTIONS, which the
+		// router answers on every path, aside): one sentence for every
+		// surface, signing, health and the vendor key APIs alike.
+		methods := slices.DeleteFunc(strings.Split(c.Response().Header().Get(echo.HeaderAllow), ", "), func(m string) bool { return m == http.MethodOptions || m == "" })
+		if len(methods) > 0 {
+			msg = fmt.Sprintf("This endpoint does not accept %s: use %s.", clienttext.Quote(c.Request().Method), strings.Join(methods, " or "))
+		}
+	}
 	if info != nil {
 		info.msg = msg
 		if !expected {

@@ -462,7 +462,7 @@ func TestBadInput(t *testing.T) {
 		{"REST: data of the wrong type", r("POST", "/signserver/rest/v1/workers/Echo/process", "application/json", strings.NewReader(`{"data":5}`)), 400, "wrong type"},
 		{"REST: oversize", r(rest("Echo", `{"data":"`+big+`"}`)), 413, "upload limit of 4096 bytes"},
 		{"REST: oversize chunked", r("POST", "/signserver/rest/v1/workers/Echo/process", "application/json", io.MultiReader(strings.NewReader(`{"data":"`+big+`"}`))), 413, "upload limit of 4096 bytes"},
-		{"REST: wrong method", r("GET", "/signserver/rest/v1/workers/Echo/process", "", nil), 405, "does not accept that method"},
+		{"REST: wrong method", r("GET", "/signserver/rest/v1/workers/Echo/process", "", nil), 405, "This endpoint does not accept \"GET\": use POST"},
 		{"REST: no such route", r("POST", "/signserver/rest/v1/nothing", "application/json", strings.NewReader("{}")), 404, "No such endpoint"},
 		// Client text is quoted up to 128 bytes, not whole.
 		{"REST: long unknown field", r(rest("Echo", `{"data":"x","`+long+`":1}`)), 400, `unknown field "` + long[:128] + `"…: use data`},
@@ -471,8 +471,8 @@ func TestBadInput(t *testing.T) {
 		{"worker: long unknown worker", r(raw("/signserver/worker/"+long, "d")), 404, `No worker named or numbered "` + long[:128] + `"…: check`},
 		// Routes.
 		{"no such route", r("POST", "/signserver/nothing", "text/plain", strings.NewReader("")), 404, "No such endpoint"},
-		{"wrong method", r("DELETE", "/signserver/process", "", nil), 405, "does not accept that method"},
-		{"health wrong method", r("POST", "/signserver/healthcheck/signserverhealth", "", nil), 405, "does not accept that method"},
+		{"wrong method", r("DELETE", "/signserver/process", "", nil), 405, "This endpoint does not accept \"DELETE\": use GET or POST."},
+		{"health wrong method", r("POST", "/signserver/healthcheck/signserverhealth", "", nil), 405, "This endpoint does not accept \"POST\": use GET"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
