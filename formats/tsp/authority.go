@@ -141,7 +141,7 @@ func New(opts Options) (*Authority, error) {
 		return nil, errors.New("the time-stamp authority has no signing key")
 	}
 	cert := opts.Chain[0]
-	if err := checkTimeStampingEKU(cert); err != nil {
+	if err := CheckTimeStampingEKU(cert); err != nil {
 		return nil, err
 	}
 	if pub, ok := opts.Signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(cert.PublicKey) {
@@ -237,9 +237,11 @@ func New(opts Options) (*Authority, error) {
 	return a, nil
 }
 
-// checkTimeStampingEKU enforces RFC 3161 section 2.3: exactly one extended
-// key usage, timeStamping, in a critical extension.
-func checkTimeStampingEKU(cert *x509.Certificate) error {
+// CheckTimeStampingEKU enforces RFC 3161 section 2.3: exactly one extended
+// key usage, timeStamping, in a critical extension. The authority checks
+// its own certificate with it, and validators the certificate of a token's
+// signer: the one rule for both.
+func CheckTimeStampingEKU(cert *x509.Certificate) error {
 	for _, ext := range cert.Extensions {
 		if !ext.Id.Equal(oidExtKeyUsage) {
 			continue

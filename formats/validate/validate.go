@@ -21,6 +21,7 @@ import (
 
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/formats/revocation"
+	"github.com/signet-project/signet/formats/tsp"
 )
 
 // Indications (ETSI EN 319 102-1, 5.1.3).
@@ -232,13 +233,13 @@ func signerCheck(ctx context.Context, r *SignatureReport, sd *cms.SignedData, di
 	// The chain to a trust anchor, at the validation time, or failing that
 	// at the time the time-stamp proves.
 	now := opts.now()
-	chain, err := buildChain(cert, sd.Certificates, ev.certs, opts.Roots, now)
+	chain, err := buildChain(cert, sd.Certificates, ev.certs, opts.Roots, now, x509.ExtKeyUsageAny)
 	if err != nil {
 		var inv x509.CertificateInvalidError
 		switch {
 		case errors.As(err, &inv) && inv.Reason == x509.Expired:
 			if !poe.IsZero() {
-				if c2, err2 := buildChain(cert, sd.Certificates, ev.certs, opts.Roots, poe); err2 == nil {
+				if c2, err2 := buildChain(cert, sd.Certificates, ev.certs, opts.Roots, poe, x509.ExtKeyUsageAny); err2 == nil {
 					chain, err = c2, nil
 					r.Messages = append(r.Messages, "The signer's certificate has expired since; the time-stamp proves the signature existed while it was valid.")
 					break
@@ -303,8 +304,9 @@ func signerCheck(ctx context.Context, r *SignatureReport, sd *cms.SignedData, di
 	r.Indication = TotalPassed
 }
 
-// buildChain verifies cert to one of roots at t.
-func buildChain(cert *x509.Certificate, embedded, extra, roots []*x509.Certificate, t time.Time) ([]*x509.Certificate, error) {
+// buildChain verifies cert to one of roots at t, for usage (ExtKeyUsageAny:
+// whatever the certificate's extended key usage).
+func buildChain(cert *x509.Certificate, embedded, extra, roots []*x509.Certificate, t time.Time, usage x509.ExtKeyUsage) ([]*x509.Certificate, error) {
 	rp, ip := x509.NewCertPool(), x509.NewCertPool()
 	for _, c := range roots {
 		rp.AddCert(c)
@@ -312,7 +314,7 @@ func buildChain(cert *x509.Certificate, embedded, extra, roots []*x509.Certifica
 	for _, c := range slices.Concat(embedded, extra) {
 		ip.AddCert(c)
 	}
-	chains, err := cert.Verify(x509.VerifyOptions{Roots: rp, Intermediates: ip, CurrentTime: t, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	chains, err := cert.Verify(x509.VerifyOptions{Roots: rp, Intermediates: ip, CurrentTime: t, KeyUsages: []x509.ExtKeyUsage{usage}})
 	if err != nil {
 		return nil, err
 	}
@@ -388,9 +390,17 @@ func checkTimeStamp(token, signature []byte, ev evidence, opts Options) (*TimeSt
 		ts.Problem = "its message imprint is not the digest of the signature value"
 		return ts, nil
 	}
-	chain, err := buildChain(cert, sd.Certificates, ev.certs, opts.Roots, tok.Time)
+	// Only a time-stamping certificate vouches for a time (RFC 3161
+	// section 2.3): a token signed with any other certified key, such as
+	// the signer's own, would let a signer backdate its signature past the
+	// revocation of its certificate.
+	if err := tsp.CheckTimeStampingEKU(cert); err != nil {
+		ts.Problem = err.Error()
+		return ts, nil
+	}
+	chain, err := buildChain(cert, sd.Certificates, ev.certs, opts.Roots, tok.Time, x509.ExtKeyUsageTimeStamping)
 	if err != nil {
-		ts.Problem = "the TSA certificate does not chain to a trust anchor: " + err.Error()
+		ts.Problem = "the TSA certificate does not chain to a trust anchor as a time-stamping certificate: " + err.Error()
 		return ts, nil
 	}
 	ts.Valid = true

@@ -315,3 +315,123 @@ func TestLevels(t *testing.T) {
 		t.Errorf("pdfsig on a PDF signed twice:\n%s", out)
 	}
 }
+
+// cadesT signs content at CAdES-BASELINE-B with key and chain and adds, as
+// its signature time-stamp, a token that stamp makes over the signature.
+func cadesT(t testing.TB, content []byte, key crypto.Signer, chain []*x509.Certificate, stamp func(sig []byte) []byte) []byte {
+	t.Helper()
+	cs, err := cms.NewSigner(cms.Options{Chain: chain, Algorithm: cms.Algorithm{Hash: crypto.SHA256, Scheme: cms.ECDSA}, CAdES: true, IncludeCertificates: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256Sum(content)
+	p, err := cs.Prepare(d, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := key.Sign(rand.Reader, p.Input(), cs.SignerOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AddUnsignedAttribute(cms.OIDSignatureTimeStampToken, stamp(sig)); err != nil {
+		t.Fatal(err)
+	}
+	der, err := p.Encode(sig, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func sha256Sum(b []byte) []byte {
+	h := crypto.SHA256.New()
+	h.Write(b)
+	return h.Sum(nil)
+}
+
+// forgedToken is an RFC 3161 token over the SHA-256 digest of sig, with
+// genTime at, signed by key and chain[0]: whoever holds any key certified
+// by a trusted CA can make one, so only a certificate with the
+// timeStamping extended key usage may vouch for a time.
+func forgedToken(t testing.TB, sig []byte, at time.Time, key crypto.Signer, chain []*x509.Certificate) []byte {
+	t.Helper()
+	type imprint struct {
+		Alg    pkix.AlgorithmIdentifier
+		Digest []byte
+	}
+	tst, err := asn1.Marshal(struct {
+		Version int
+		Policy  asn1.ObjectIdentifier
+		Imprint imprint
+		Serial  *big.Int
+		GenTime time.Time `asn1:"generalized"`
+	}{1, asn1.ObjectIdentifier{1, 2, 3}, imprint{pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}}, sha256Sum(sig)}, big.NewInt(1), at.UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := cms.NewSigner(cms.Options{Chain: chain, Algorithm: cms.Algorithm{Hash: crypto.SHA256, Scheme: cms.ECDSA}, CAdES: true, IncludeCertificates: -1,
+		ContentType: asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := cs.Prepare(sha256Sum(tst), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := key.Sign(rand.Reader, p.Input(), cs.SignerOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := p.Encode(s, tst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestTimeStampAuthority: a signature time-stamp counts as proof of
+// existence only when signed by a time-stamping certificate (RFC 3161
+// section 2.3, ETSI EN 319 102-1 5.4). A signer whose certificate was
+// revoked must not make its signature look older than the revocation by
+// time-stamping it with its own key.
+func TestTimeStampAuthority(t *testing.T) {
+	t.Parallel()
+	ca := newPKI(t, "Time-Stamp Authority Test CA")
+	now := time.Now()
+	key, tsaKey := newKey(t), newKey(t)
+	cert := ca.issue(t, "signer", key.Public(), now.Add(-2*time.Hour), now.Add(time.Hour))
+	tsaCert := ca.issue(t, "tsa", tsaKey.Public(), now.Add(-2*time.Hour), now.Add(time.Hour), x509.ExtKeyUsageTimeStamping)
+	tsa, err := tsp.New(tsp.Options{Chain: []*x509.Certificate{tsaCert, ca.cert}, Signer: tsaKey, Hash: crypto.SHA256, DefaultPolicy: []int{1, 2, 3}, IncludeCertificates: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca.revoked = append(ca.revoked, x509.RevocationListEntry{SerialNumber: cert.SerialNumber, RevocationTime: now.Add(-10 * time.Minute)})
+	chain := []*x509.Certificate{cert, ca.cert}
+	content := []byte("signed before the key was compromised, says the signer")
+	for _, c := range []struct {
+		name      string
+		stamp     func(sig []byte) []byte
+		ind, sub  string
+		tsValid   bool
+		wantLevel string
+	}{
+		{"by the TSA, after the revocation", func(sig []byte) []byte {
+			tok, err := tsa.Stamp(context.Background(), sha256Sum(sig), crypto.SHA256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tok
+		}, validate.TotalFailed, validate.Revoked, true, "CAdES-BASELINE-T"},
+		{"by the signer's own key, backdated", func(sig []byte) []byte {
+			return forgedToken(t, sig, now.Add(-time.Hour), key, chain)
+		}, validate.Indeterminate, validate.RevokedNoPOE, false, "CAdES-BASELINE-B"},
+	} {
+		sig := cadesT(t, content, key, chain, c.stamp)
+		rep := validate.CMS(context.Background(), sig, func() io.Reader { return bytes.NewReader(content) }, nil, 0,
+			validate.Options{Roots: []*x509.Certificate{ca.cert}, Online: online{ca, t}})
+		s := rep.Signatures[0]
+		if s.Indication != c.ind || s.SubIndication != c.sub || s.Level != c.wantLevel || s.TimeStamp == nil || s.TimeStamp.Valid != c.tsValid {
+			t.Errorf("%s: %s/%s %s, time-stamp %+v; want %s/%s %s, time-stamp valid %v (%v)", c.name, s.Indication, s.SubIndication, s.Level, s.TimeStamp, c.ind, c.sub, c.wantLevel, c.tsValid, s.Messages)
+		}
+	}
+}
