@@ -59,14 +59,15 @@ func (k *Keystore) Get(ctx context.Context, alias string) (data []byte, found bo
 	return data, true, nil
 }
 
-// Replace stores the key file of alias in place of the one there (a new
-// chain) and tells every node; found is false, nothing stored and no one
-// told, when there is none. An upsert brought a key removed through
-// another node meanwhile back, on every node. One statement.
-func (k *Keystore) Replace(ctx context.Context, alias string, data []byte) (bool, error) {
+// Replace stores data as the key file of alias in place of old (a new
+// chain) and tells every node; replaced is false, nothing stored and no one
+// told, when alias no longer holds old: an upsert brought a key removed
+// through another node meanwhile back, on every node, and put an old key in
+// place of one made anew under its alias. One statement.
+func (k *Keystore) Replace(ctx context.Context, alias string, old, data []byte) (bool, error) {
 	var n int
-	err := k.s.pool.QueryRow(ctx, `WITH up AS (UPDATE keystore SET data = $3, updated = now() WHERE token = $1 AND alias = $2 RETURNING alias)
-		SELECT count(pg_notify($4, $5)) FROM up`, k.token, alias, data, KeystoreChannel, k.token+"/"+alias).Scan(&n)
+	err := k.s.pool.QueryRow(ctx, `WITH up AS (UPDATE keystore SET data = $3, updated = now() WHERE token = $1 AND alias = $2 AND data = $6 RETURNING alias)
+		SELECT count(pg_notify($4, $5)) FROM up`, k.token, alias, data, KeystoreChannel, k.token+"/"+alias, old).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("store key %s of keystore %s in the database: %w", alias, k.token, k.s.hide(err))
 	}

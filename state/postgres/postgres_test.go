@@ -319,14 +319,24 @@ func TestKeystore(t *testing.T) {
 	stores, _ := openN(t, server, 2)
 	ctx := context.Background()
 	a, b := stores[0].Keystore("soft"), stores[1].Keystore("soft")
-	if found, err := a.Replace(ctx, "k1", []byte("zero")); err != nil || found {
-		t.Fatalf("replace a key that is not there: %v %v; want nothing stored", found, err)
-	}
-	if added, err := a.Add(ctx, "k1", []byte("one")); err != nil || !added {
-		t.Fatalf("add k1: %v %v", added, err)
-	}
-	if found, err := a.Replace(ctx, "k1", []byte("two")); err != nil || !found {
-		t.Fatalf("replace k1: %v %v", found, err)
+	for _, tc := range []struct {
+		name     string
+		do       func() (bool, error)
+		want     bool
+		afterGet string // k1's file after it; "": none
+	}{
+		{"replace a key not there", func() (bool, error) { return a.Replace(ctx, "k1", nil, []byte("zero")) }, false, ""},
+		{"add k1", func() (bool, error) { return a.Add(ctx, "k1", []byte("one")) }, true, "one"},
+		{"add k1 again", func() (bool, error) { return b.Add(ctx, "k1", []byte("other")) }, false, "one"},
+		{"replace another file", func() (bool, error) { return b.Replace(ctx, "k1", []byte("other"), []byte("two")) }, false, "one"},
+		{"replace k1", func() (bool, error) { return a.Replace(ctx, "k1", []byte("one"), []byte("two")) }, true, "two"},
+	} {
+		if got, err := tc.do(); err != nil || got != tc.want {
+			t.Fatalf("%s: %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+		if d, ok, err := b.Get(ctx, "k1"); err != nil || string(d) != tc.afterGet || ok != (tc.afterGet != "") {
+			t.Fatalf("after %s: k1 is %q (%v, %v), want %q", tc.name, d, ok, err, tc.afterGet)
+		}
 	}
 	if d, ok, err := b.Get(ctx, "k1"); err != nil || !ok || string(d) != "two" {
 		t.Fatalf("get from the other node: %q %v %v", d, ok, err)
@@ -421,7 +431,7 @@ func TestDatabaseDown(t *testing.T) {
 		"keystore get":  func() error { _, _, err := s.Keystore("soft").Get(ctx, "k"); return err },
 		"keystore add":  func() error { _, err := s.Keystore("soft").Add(ctx, "k", []byte("x")); return err },
 		"keystore replace": func() error {
-			_, err := s.Keystore("soft").Replace(ctx, "k", []byte("x"))
+			_, err := s.Keystore("soft").Replace(ctx, "k", nil, []byte("x"))
 			return err
 		},
 		"keystore del": func() error { return s.Keystore("soft").Delete(ctx, "k") },

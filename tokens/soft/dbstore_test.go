@@ -1,6 +1,7 @@
 package soft_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -37,10 +38,10 @@ func (m *memStore) Get(_ context.Context, alias string) ([]byte, bool, error) {
 	return d, ok, nil
 }
 
-func (m *memStore) Replace(_ context.Context, alias string, data []byte) (bool, error) {
+func (m *memStore) Replace(_ context.Context, alias string, old, data []byte) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.files[alias]; !ok {
+	if d, ok := m.files[alias]; !ok || !bytes.Equal(d, old) {
 		return false, nil
 	}
 	m.files[alias] = data
@@ -241,8 +242,10 @@ func TestGenerateKeyRace(t *testing.T) {
 
 // TestImportChainAfterRemoval: a chain stored through a node that was not
 // yet told of the key's removal through another node is refused, and the
-// key stays removed. It was stored (an upsert), bringing the removed key
-// back to the database and so to every node.
+// key stays removed; so is one after the key was made anew under its name,
+// and the new key stays. It was stored (an upsert), bringing the removed
+// key back to the database and so to every node, or the old key in place
+// of the new.
 func TestImportChainAfterRemoval(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -281,5 +284,17 @@ func TestImportChainAfterRemoval(t *testing.T) {
 	}
 	if _, found, _ := st.Get(ctx, "k"); found {
 		t.Fatal("the chain brought the removed key back")
+	}
+	// Removed and made anew under its name: the old key's chain, stored
+	// through the node that holds the old key, does not replace the new.
+	if _, err := node1.GenerateKey(ctx, "k", tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"}); err != nil {
+		t.Fatal(err)
+	}
+	made, _, _ := st.Get(ctx, "k")
+	if err := node2.ImportChain(ctx, "k", []*x509.Certificate{cert}); !errors.Is(err, tokens.ErrKeyNotFound) {
+		t.Fatalf("chain of a key made anew through another node: %v, want tokens.ErrKeyNotFound", err)
+	}
+	if now, _, _ := st.Get(ctx, "k"); !bytes.Equal(now, made) {
+		t.Fatal("the old key's chain replaced the key made anew")
 	}
 }

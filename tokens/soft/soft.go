@@ -106,10 +106,10 @@ type Options struct {
 type Store interface {
 	List(ctx context.Context) (map[string][]byte, error)
 	Get(ctx context.Context, alias string) (data []byte, found bool, err error)
-	// Replace stores the key file of alias in place of the one there;
-	// found is false, and nothing is stored, when there is none (removed
-	// through another node meanwhile).
-	Replace(ctx context.Context, alias string, data []byte) (found bool, err error)
+	// Replace stores data as the key file of alias in place of old;
+	// replaced is false, and nothing is stored, when alias no longer holds
+	// old (changed or removed through another node meanwhile).
+	Replace(ctx context.Context, alias string, old, data []byte) (replaced bool, err error)
 	// Add stores the key file of a new alias; added is false, and nothing
 	// is stored, when the alias is taken (another node's key, made
 	// meanwhile).

@@ -317,6 +317,34 @@ func encodeP12(file string, key crypto.Signer, chain []*x509.Certificate, pin st
 	return data, nil
 }
 
+// replace stores data, a new file of key, in place of the store's file of
+// alias, and only while that file holds key: through another node the key
+// may have been removed, or removed and made anew under the same alias,
+// since this node read it (it hears of it a moment later), and a chain
+// stored then brought the removed key back, or put the old key in place
+// of the new one, on every node.
+func (t *Token) replace(alias string, key crypto.Signer, data []byte) error {
+	ctx := context.Background()
+	old, found, err := t.store.Get(ctx, alias)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("it was removed through another node meanwhile: %w", tokens.ErrKeyNotFound)
+	}
+	if stored, _, err := decodeP12(old, alias, t.pin); err != nil || !matchesKey(stored, key) {
+		return fmt.Errorf("another key was made under its name through another node meanwhile: %w", tokens.ErrKeyNotFound)
+	}
+	replaced, err := t.store.Replace(ctx, alias, old, data)
+	if err != nil {
+		return err
+	}
+	if !replaced {
+		return fmt.Errorf("it was changed through another node meanwhile: try again")
+	}
+	return nil
+}
+
 // writeKey stores key and chain at file in the keystore's format with pin.
 // For PEM keystores in a folder, the chain goes to <alias>.pem beside the
 // .key file.
@@ -327,11 +355,7 @@ func (t *Token) writeKey(file string, key crypto.Signer, chain []*x509.Certifica
 			return err
 		}
 		if t.store != nil {
-			found, err := t.store.Replace(context.Background(), file, data) // file is the alias
-			if err == nil && !found {
-				err = fmt.Errorf("it was removed through another node meanwhile: %w", tokens.ErrKeyNotFound)
-			}
-			return err
+			return t.replace(file, key, data) // file is the alias
 		}
 		return writeAtomic(file, data)
 	}
