@@ -14,7 +14,8 @@ import (
 
 // CMS validates a CMS or CAdES signature. For a detached signature give
 // the content (a function returning a fresh reader over it) or its digest;
-// digestAlg names the digest's algorithm (0: the signer's).
+// digestAlg names the digest's algorithm (0: the signer's). Given with a
+// signature that encapsulates its content, they are checked instead of it.
 func CMS(ctx context.Context, sig []byte, content func() io.Reader, digest []byte, digestAlg crypto.Hash, opts Options) *Report {
 	rep := &Report{ValidationTime: opts.now()}
 	defer rep.summarise()
@@ -26,10 +27,12 @@ func CMS(ctx context.Context, sig []byte, content func() io.Reader, digest []byt
 		rep.Signatures = append(rep.Signatures, r)
 		return rep
 	}
+	// Content or a digest the caller gives is what it asks about, and is
+	// checked even when the signature encapsulates a content (as openssl
+	// cms -verify -content does): checking the encapsulated one instead
+	// would pass a content the signature does not sign.
 	var dig func(crypto.Hash) ([]byte, error)
 	switch {
-	case sd.Content != nil:
-		dig = digestReader(func() io.Reader { return bytes.NewReader(sd.Content) })
 	case content != nil:
 		dig = digestReader(content)
 	case digest != nil:
@@ -42,6 +45,8 @@ func CMS(ctx context.Context, sig []byte, content func() io.Reader, digest []byt
 			}
 			return digest, nil
 		}
+	case sd.Content != nil:
+		dig = digestReader(func() io.Reader { return bytes.NewReader(sd.Content) })
 	default:
 		dig = func(crypto.Hash) ([]byte, error) {
 			return nil, fmt.Errorf("the signature is detached; send its content or the content's digest too")

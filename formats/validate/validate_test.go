@@ -435,3 +435,51 @@ func TestTimeStampAuthority(t *testing.T) {
 		}
 	}
 }
+
+// TestCMSContentGiven: content or a digest sent with a signature that
+// encapsulates its content is what the caller asks about, and is checked
+// (as openssl cms -verify -content does), not ignored for the
+// encapsulated content.
+func TestCMSContentGiven(t *testing.T) {
+	t.Parallel()
+	ca := newPKI(t, "Content Given Test CA")
+	now := time.Now()
+	key := newKey(t)
+	cert := ca.issue(t, "signer", key.Public(), now.Add(-time.Hour), now.Add(time.Hour))
+	cs, err := cms.NewSigner(cms.Options{Chain: []*x509.Certificate{cert, ca.cert}, Algorithm: cms.Algorithm{Hash: crypto.SHA256, Scheme: cms.ECDSA}, CAdES: true, IncludeCertificates: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, other := []byte("the signed content"), []byte("another content")
+	p, err := cs.Prepare(sha256Sum(signed), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := key.Sign(rand.Reader, p.Input(), cs.SignerOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	attached, err := p.Encode(s, signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := func(b []byte) func() io.Reader { return func() io.Reader { return bytes.NewReader(b) } }
+	for _, c := range []struct {
+		name     string
+		content  func() io.Reader
+		digest   []byte
+		ind, sub string
+	}{
+		{"nothing given", nil, nil, validate.TotalPassed, ""},
+		{"the signed content", reader(signed), nil, validate.TotalPassed, ""},
+		{"another content", reader(other), nil, validate.TotalFailed, validate.HashFailure},
+		{"the signed content's digest", nil, sha256Sum(signed), validate.TotalPassed, ""},
+		{"another content's digest", nil, sha256Sum(other), validate.TotalFailed, validate.HashFailure},
+	} {
+		rep := validate.CMS(context.Background(), attached, c.content, c.digest, crypto.SHA256,
+			validate.Options{Roots: []*x509.Certificate{ca.cert}, Online: online{ca, t}})
+		if s := rep.Signatures[0]; s.Indication != c.ind || s.SubIndication != c.sub {
+			t.Errorf("%s: %s/%s, want %s/%s (%v)", c.name, s.Indication, s.SubIndication, c.ind, c.sub, s.Messages)
+		}
+	}
+}
