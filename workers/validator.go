@@ -115,12 +115,14 @@ func (v *Validator) Status(context.Context) Status {
 }
 
 // cmsRequest is CMSValidator's JSON request: a signature and, for a
-// detached one, its content or the content's digest (all base64).
+// detached one, its content or the content's digest (all base64). Content
+// is a pointer so that "content": "" (an empty document, which the signers
+// sign) is told apart from no content.
 type cmsRequest struct {
-	Signature       string `json:"signature"`
-	Content         string `json:"content,omitempty"`
-	Digest          string `json:"digest,omitempty"`
-	DigestAlgorithm string `json:"digestAlgorithm,omitempty"`
+	Signature       string  `json:"signature"`
+	Content         *string `json:"content,omitempty"`
+	Digest          string  `json:"digest,omitempty"`
+	DigestAlgorithm string  `json:"digestAlgorithm,omitempty"`
 }
 
 // Process validates the request's document and answers with the report.
@@ -196,8 +198,13 @@ func parseCMSRequest(data []byte) (sig, content, digest []byte, h crypto.Hash, e
 	if sig == nil {
 		return nil, nil, nil, 0, Illegal("The request has no signature: send it base64 in \"signature\".")
 	}
-	if content, err = field("content", r.Content); err != nil {
-		return
+	if r.Content != nil {
+		if content, err = field("content", *r.Content); err != nil {
+			return
+		}
+		if content == nil {
+			content = []byte{}
+		}
 	}
 	if digest, err = field("digest", r.Digest); err != nil {
 		return

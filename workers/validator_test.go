@@ -39,8 +39,9 @@ func report(t *testing.T, w workers.Worker, body []byte) validate.Report {
 }
 
 // TestCMSValidatorRequests validates a detached CAdES signature with its
-// content, with its digest, and against changed content, and an attached
-// CMS signature given bare or in PEM.
+// content, with its digest, and against changed content, the signature of
+// an empty document with its content "", and an attached CMS signature
+// given bare or in PEM, or with another content.
 func TestCMSValidatorRequests(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -50,6 +51,11 @@ func TestCMSValidatorRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	attached, err := process(f.workerOf(t, config.KindCMSSigner, ""), doc, map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A signer signs an empty document; its content is "" in the request.
+	empty, err := process(f.worker(t, "DETACHEDSIGNATURE: true"), []byte{}, map[string]string{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +71,9 @@ func TestCMSValidatorRequests(t *testing.T) {
 		{"digest", validate.TotalPassed, "", "CAdES-BASELINE-B", js(map[string]string{"signature": b64(detached.Data), "digest": b64(sum[:]), "digestAlgorithm": "SHA-256"})},
 		{"changed content", validate.TotalFailed, validate.HashFailure, "", js(map[string]string{"signature": b64(detached.Data), "content": b64([]byte("a contrast"))})},
 		{"no content", validate.Indeterminate, validate.SignedDataNotFound, "", js(map[string]string{"signature": b64(detached.Data)})},
+		{"empty content", validate.TotalPassed, "", "CAdES-BASELINE-B", js(map[string]string{"signature": b64(empty.Data), "content": ""})},
+		{"empty content, not sent", validate.Indeterminate, validate.SignedDataNotFound, "", js(map[string]string{"signature": b64(empty.Data)})},
+		{"attached, with other content", validate.TotalFailed, validate.HashFailure, "", js(map[string]string{"signature": b64(attached.Data), "content": b64([]byte("a contrast"))})},
 		{"attached", validate.TotalPassed, "", "", attached.Data},
 		{"attached PEM", validate.TotalPassed, "", "", pem.EncodeToMemory(&pem.Block{Type: "CMS", Bytes: attached.Data})},
 		{"not CMS", validate.Indeterminate, validate.FormatFailure, "", []byte("hello")},
