@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/signet-project/signet/internal/atomicfile"
 )
 
 // Seal keeps the head of the audit chain (the number and hash of the last
@@ -53,7 +55,7 @@ func OpenSeal(keyFile string, create bool) (*Seal, error) {
 		if err := os.MkdirAll(filepath.Dir(keyFile), 0o700); err != nil {
 			return nil, fmt.Errorf("create the audit seal key: %w", err)
 		}
-		if err := writeAtomic(keyFile, []byte(hex.EncodeToString(key)+"\n")); err != nil {
+		if err := atomicfile.Write(keyFile, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
 			return nil, fmt.Errorf("create the audit seal key: %w", err)
 		}
 		return &Seal{key: key, head: keyFile + ".head"}, nil
@@ -85,7 +87,7 @@ func (s *Seal) MAC(h Head) []byte { return s.mac(h) }
 // Write seals h as the head.
 func (s *Seal) Write(h Head) error {
 	text := fmt.Sprintf("seq %d\nhash %x\nmac %x\n", h.Seq, h.Hash, s.mac(h))
-	if err := writeAtomic(s.head, []byte(text)); err != nil {
+	if err := atomicfile.Write(s.head, []byte(text), 0o600); err != nil {
 		return fmt.Errorf("seal the audit head: %w", err)
 	}
 	return nil
@@ -122,32 +124,6 @@ func (s *Seal) Read() (Head, error) {
 		return Head{}, fmt.Errorf("the audit head %s does not carry a valid seal: it was edited, or written with another key", s.head)
 	}
 	return h, nil
-}
-
-// writeAtomic writes a 0600 file through a temporary file and a rename, so
-// that a crash leaves the old content or the new, never a part.
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 // Sealed is an Audit whose head is sealed on every Append and checked by

@@ -77,7 +77,7 @@ func (s *Server) health(c echo.Context) error {
 			errs = []string{"offline"}
 		}
 		for _, e := range errs {
-			lines = append(lines, fmt.Sprintf("Worker %s (%d): %s", ws[i].Name(), ws[i].ID(), oneLine(withoutPlace(e))))
+			lines = append(lines, fmt.Sprintf("Worker %s (%d): %s", ws[i].Name(), ws[i].ID(), forAnyone(e)))
 		}
 	}
 	if len(lines) == 0 {
@@ -86,17 +86,27 @@ func (s *Server) health(c echo.Context) error {
 	return c.Blob(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte(strings.Join(lines, "\n")+"\n"))
 }
 
-// withoutPlace drops the "file:line: " a configuration problem starts with:
-// the health check answers anyone, who need not learn the server's paths.
-func withoutPlace(s string) string {
+// forAnyone is a worker's problem as the health check shows it, on one
+// line: the check answers anyone, who need not learn where the server
+// keeps its files or its HSMs. A configuration problem's "file:line: "
+// goes; so do the paths and network addresses that the operating system's
+// and the network's errors name (a keystore that cannot be read, a module
+// that does not load, an HSM that does not answer), each written "…". The
+// admin API's status and the server log keep them whole.
+func forAnyone(s string) string {
 	if m := placePrefix.FindStringIndex(s); m != nil {
-		return s[m[1]:]
+		s = s[m[1]:]
 	}
-	return s
+	return privateDetail.ReplaceAllString(oneLine(s), "${1}…${2}")
 }
 
 // placePrefix matches "path.yaml:12: " (config.Pos with a YAML file).
 var placePrefix = regexp.MustCompile(`^\S+\.ya?ml:\d+: `)
+
+// privateDetail matches, between a start or a separator and an end or a
+// separator (both kept), an absolute file path, a URL, an IP address or a
+// host:port; a time of day ("10:00:00", "T10:00") is none of them.
+var privateDetail = regexp.MustCompile(`(^|[\s("'=\[])(?:/[^\s:"')]+|[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"')]+|\[[0-9a-fA-F:.]+\](?::\d+)?|\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?|[a-zA-Z0-9-]*[a-zA-Z][a-zA-Z0-9.-]*:\d{1,5})([\s)"',;\]]|:\s|$)`)
 
 // oneLine keeps a problem on its line.
 func oneLine(s string) string {

@@ -544,9 +544,25 @@ func TestHealth(t *testing.T) {
 	t.Run("offline", func(t *testing.T) {
 		off := &echoWorker{name: "Broken", id: 7, status: workers.Status{Errors: []string{"Token t is offline: activate it.", "Unknown property\nFOO."}}}
 		off2 := &echoWorker{name: "Quiet", id: 8}
-		f := newFixture(t, 0, off, off2)
+		// What the operating system and the network name, the health
+		// check does not repeat to anyone who asks.
+		private := &echoWorker{name: "Private", id: 9, status: workers.Status{Errors: []string{
+			"/etc/signet/workers.yaml:12: Unknown property BAR.",
+			"Crypto token \"t\" is offline: keystore unreadable: stat /var/lib/signet/keys: no such file or directory",
+			"Crypto token \"h\" is offline: Post \"https://hsm.internal:8443/api/v1/keys/k/sign\": dial tcp 10.1.2.3:8443: connect: connection refused",
+			"Crypto token \"p\" is offline: load module (/usr/lib/softhsm/libsofthsm2.so): not found",
+			"Crypto token \"q\" is offline: dial tcp [fd00::1]:5432: i/o timeout; db.example:5432 down",
+			"Signer certificate expired at 2026-12-02T10:00:00Z (10:00 UTC), SHA-256, and/or 1:2.",
+		}}}
+		f := newFixture(t, 0, off, off2, private)
 		code, body, _ := f.do("GET", "/signserver/healthcheck/signserverhealth", "", nil)
-		want := "Worker Broken (7): Token t is offline: activate it.\nWorker Broken (7): Unknown property FOO.\nWorker Quiet (8): offline\n"
+		want := "Worker Broken (7): Token t is offline: activate it.\nWorker Broken (7): Unknown property FOO.\nWorker Quiet (8): offline\n" +
+			"Worker Private (9): Unknown property BAR.\n" +
+			"Worker Private (9): Crypto token \"t\" is offline: keystore unreadable: stat …: no such file or directory\n" +
+			"Worker Private (9): Crypto token \"h\" is offline: Post \"…\": dial tcp …: connect: connection refused\n" +
+			"Worker Private (9): Crypto token \"p\" is offline: load module (…): not found\n" +
+			"Worker Private (9): Crypto token \"q\" is offline: dial tcp …: i/o timeout; … down\n" +
+			"Worker Private (9): Signer certificate expired at 2026-12-02T10:00:00Z (10:00 UTC), SHA-256, and/or 1:2.\n"
 		if code != 500 || body != want {
 			t.Fatalf("%d %q, want 500 %q", code, body, want)
 		}

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/signet-project/signet/internal/atomicfile"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/soft"
 )
@@ -124,10 +125,10 @@ func BootstrapCRL(ctx context.Context, dir, crlURL string) (Files, bool, error) 
 	if err != nil {
 		return f, false, err
 	}
-	if err := writeFile(f.CA, PEM(ca.Cert), 0o644); err != nil {
+	if err := atomicfile.Write(f.CA, PEM(ca.Cert), 0o644); err != nil {
 		return f, false, err
 	}
-	if err := writeFile(f.CAKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+	if err := atomicfile.Write(f.CAKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		return f, false, err
 	}
 	pinBytes := make([]byte, 16)
@@ -135,7 +136,7 @@ func BootstrapCRL(ctx context.Context, dir, crlURL string) (Files, bool, error) 
 		return f, false, err
 	}
 	pin := hex.EncodeToString(pinBytes)
-	if err := writeFile(f.PIN, []byte(pin+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(f.PIN, []byte(pin+"\n"), 0o600); err != nil {
 		return f, false, err
 	}
 	os.RemoveAll(f.Keystore) // an interrupted first start
@@ -151,7 +152,7 @@ func BootstrapCRL(ctx context.Context, dir, crlURL string) (Files, bool, error) 
 	if err := ensureTLS(f); err != nil {
 		return f, false, err
 	}
-	if err := writeFile(f.Config, defaultConfig, 0o644); err != nil {
+	if err := atomicfile.Write(f.Config, defaultConfig, 0o644); err != nil {
 		return f, false, err
 	}
 	return f, true, nil
@@ -181,10 +182,10 @@ func ensureTLS(f Files) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFile(f.TLSKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+	if err := atomicfile.Write(f.TLSKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		return err
 	}
-	return writeFile(f.TLSCert, PEM(cert, ca.Cert), 0o644)
+	return atomicfile.Write(f.TLSCert, PEM(cert, ca.Cert), 0o644)
 }
 
 // addSigner generates a key in tok and stores a chain issued by ca for it.
@@ -279,25 +280,4 @@ func LoadCA(f Files) (*CA, error) {
 		return nil, fmt.Errorf("demo CA key in %s is not a signing key", f.CAKey)
 	}
 	return &CA{Cert: cert, Key: signer}, nil
-}
-
-// writeFile writes data atomically (temp file and rename).
-func writeFile(name string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), name)
 }

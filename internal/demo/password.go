@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/signet-project/signet/internal/atomicfile"
 )
 
 // EnsurePassword makes sure the file hashFile holds the bcrypt hash of the
@@ -56,7 +58,7 @@ func writePassword(name, password string) error {
 	if b, err := os.ReadFile(name); err == nil && strings.TrimSpace(string(b)) == password {
 		return nil
 	}
-	if err := writeFile(name, []byte(password+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(name, []byte(password+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write the demo password file: %w", err)
 	}
 	return nil
@@ -67,7 +69,7 @@ func writeHash(name, password string) error {
 	if err != nil {
 		return fmt.Errorf("hash the demo password: %w", err)
 	}
-	if err := writeFile(name, append(h, '\n'), 0o600); err != nil {
+	if err := atomicfile.Write(name, append(h, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write the demo password hash: %w", err)
 	}
 	return nil

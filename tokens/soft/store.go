@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/signet-project/signet/internal/atomicfile"
 	"github.com/signet-project/signet/tokens"
 	"software.sslmate.com/src/go-pkcs12"
 )
@@ -357,7 +358,7 @@ func (t *Token) writeKey(file string, key crypto.Signer, chain []*x509.Certifica
 		if t.store != nil {
 			return t.replace(file, key, data) // file is the alias
 		}
-		return writeAtomic(file, data)
+		return atomicfile.Write(file, data, 0o600)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
@@ -369,53 +370,15 @@ func (t *Token) writeKey(file string, key crypto.Signer, chain []*x509.Certifica
 		certs = append(certs, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 	}
 	if t.single {
-		return writeAtomic(file, append(data, certs...))
+		return atomicfile.Write(file, append(data, certs...), 0o600)
 	}
 	chainFile := strings.TrimSuffix(file, filepath.Ext(file)) + extChain
 	if len(certs) > 0 {
-		if err := writeAtomic(chainFile, certs); err != nil {
+		if err := atomicfile.Write(chainFile, certs, 0o600); err != nil {
 			return err
 		}
 	} else if err := os.Remove(chainFile); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
-	return writeAtomic(file, data)
-}
-
-// writeAtomic writes data to a temporary file in the same folder and renames
-// it over file, so that readers and crashes see the old or the new content,
-// never a part. The file gets mode 0600: it holds key material.
-func writeAtomic(file string, data []byte) (err error) {
-	dir := filepath.Dir(file)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(file)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), file); err != nil {
-		return err
-	}
-	// Make the rename durable; not every file system can sync a folder.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(file, data, 0o600)
 }
