@@ -195,12 +195,18 @@ func signerCheck(ctx context.Context, r *SignatureReport, sd *cms.SignedData, di
 		fail(TotalFailed, HashFailure, "The signed content was changed: its digest differs from the signature's message-digest.")
 		return
 	}
-	r.ContentIntact = true
+	// Without signed attributes the signature value is over the content
+	// digest itself: the content is known intact only once it verifies.
+	r.ContentIntact = si.RawSignedAttrs != nil
 	if err := sd.VerifyDigest(0, cert, d); err != nil {
-		fail(TotalFailed, SigCryptoFailure, "The signature value does not verify with the signer's certificate: "+err.Error())
+		msg := "The signature value does not verify with the signer's certificate: "
+		if si.RawSignedAttrs == nil {
+			msg = "The signature value does not verify with the signer's certificate over this content (it has no signed attributes, so a changed content and a bad signature look alike): "
+		}
+		fail(TotalFailed, SigCryptoFailure, msg+err.Error())
 		return
 	}
-	r.SignatureIntact = true
+	r.ContentIntact, r.SignatureIntact = true, true
 
 	// Level: CAdES/PAdES baseline needs signing-certificate-v2.
 	level := ""

@@ -483,3 +483,54 @@ func TestCMSContentGiven(t *testing.T) {
 		}
 	}
 }
+
+// TestNoSignedAttributes: a CMS signature without signed attributes signs
+// the content digest itself, so a changed content shows only as a
+// signature that does not verify; the report must not claim the content
+// intact then.
+func TestNoSignedAttributes(t *testing.T) {
+	t.Parallel()
+	ca := newPKI(t, "No Signed Attributes Test CA")
+	now := time.Now()
+	key := newKey(t)
+	cert := ca.issue(t, "signer", key.Public(), now.Add(-time.Hour), now.Add(time.Hour))
+	dir := t.TempDir()
+	w := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := []byte("signed without attributes")
+	sigFile := filepath.Join(dir, "sig.der")
+	if out, err := padestest.Run(t, "openssl", "cms", "-sign", "-binary", "-noattr", "-in", w("doc", signed),
+		"-signer", w("cert.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})),
+		"-inkey", w("key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"-outform", "DER", "-out", sigFile); err != nil {
+		t.Fatalf("openssl cms -sign -noattr: %v\n%s", err, out)
+	}
+	sig, err := os.ReadFile(sigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name     string
+		content  []byte
+		ind, sub string
+		intact   bool
+	}{
+		{"the signed content", signed, validate.TotalPassed, "", true},
+		{"a changed content", []byte("signed without attributes!"), validate.TotalFailed, validate.SigCryptoFailure, false},
+	} {
+		rep := validate.CMS(context.Background(), sig, func() io.Reader { return bytes.NewReader(c.content) }, nil, 0,
+			validate.Options{Roots: []*x509.Certificate{ca.cert}, Online: online{ca, t}})
+		if s := rep.Signatures[0]; s.Indication != c.ind || s.SubIndication != c.sub || s.ContentIntact != c.intact {
+			t.Errorf("%s: %s/%s contentIntact %v, want %s/%s contentIntact %v (%v)", c.name, s.Indication, s.SubIndication, s.ContentIntact, c.ind, c.sub, c.intact, s.Messages)
+		}
+	}
+}
