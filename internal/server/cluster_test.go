@@ -24,16 +24,7 @@ import (
 // sent SIGHUP saw nothing at all.
 func TestClusterReloadRefusedIsLogged(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	srv, err := pgtest.Start(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	url, err := srv.NewDatabase(ctx, "node")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, url := newClusterDB(t, "node")
 	dir := t.TempDir()
 	files := map[string]string{
 		"db.url":    url,
@@ -46,7 +37,7 @@ func TestClusterReloadRefusedIsLogged(t *testing.T) {
 	}
 	events := &logEvents{seen: map[string]int{}, wake: make(chan struct{})}
 	reload := make(chan struct{})
-	runCtx, cancel := context.WithCancel(ctx)
+	runCtx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
@@ -80,15 +71,7 @@ func TestClusterReloadRefusedIsLogged(t *testing.T) {
 func TestClusterNodeRefusesOlderDatabase(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	srv, err := pgtest.Start(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	url, err := srv.NewDatabase(ctx, "cluster")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, url := newClusterDB(t, "cluster")
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "seal.key")
 	seal, err := state.OpenSeal(keyFile, true)
@@ -160,4 +143,21 @@ func TestClusterNodeRefusesOlderDatabase(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newClusterDB starts a PostgreSQL server of its own for the test and
+// returns it with the URL of a new database named name on it.
+func newClusterDB(t *testing.T, name string) (*pgtest.Server, string) {
+	t.Helper()
+	ctx := context.Background()
+	srv, err := pgtest.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	url, err := srv.NewDatabase(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, url
 }

@@ -65,6 +65,20 @@ func (m *memStore) Delete(_ context.Context, alias string) error {
 	return nil
 }
 
+// openNode opens and activates a soft token over st, as a node of a
+// cluster does over the database's keystore.
+func openNode(t *testing.T, st soft.Store) *soft.Token {
+	t.Helper()
+	tok, err := soft.Open(soft.Options{Name: "db", Type: "PKCS12", Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.Activate(context.Background(), pin); err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 // TestStoreSharedByNodes: a key generated and a chain stored through one
 // token sign through another token on the same store, as two nodes of a
 // cluster on one database.
@@ -72,16 +86,7 @@ func TestStoreSharedByNodes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st := &memStore{files: map[string][]byte{}}
-	open := func() *soft.Token {
-		tok, err := soft.Open(soft.Options{Name: "db", Type: "PKCS12", Store: st})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tok.Activate(ctx, pin); err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
+	open := func() *soft.Token { return openNode(t, st) }
 	node1, node3 := open(), open()
 	if _, err := node3.Signer(ctx, "k"); !errors.Is(err, tokens.ErrKeyNotFound) {
 		t.Fatalf("unknown key: %v", err)
@@ -142,16 +147,7 @@ func TestSyncAllAfterMissedChanges(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st := &memStore{files: map[string][]byte{}}
-	open := func() *soft.Token {
-		tok, err := soft.Open(soft.Options{Name: "db", Type: "PKCS12", Store: st})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tok.Activate(ctx, pin); err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
+	open := func() *soft.Token { return openNode(t, st) }
 	node1, node3 := open(), open()
 	spec := tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"}
 	for _, alias := range []string{"removed", "replaced", "kept"} {
@@ -216,17 +212,7 @@ func TestGenerateKeyRace(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st := &memStore{files: map[string][]byte{}}
-	open := func(s soft.Store) *soft.Token {
-		tok, err := soft.Open(soft.Options{Name: "db", Type: "PKCS12", Store: s})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tok.Activate(ctx, pin); err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
-	node1, node2 := open(st), open(lateStore{st})
+	node1, node2 := openNode(t, st), openNode(t, lateStore{st})
 	spec := tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"}
 	if _, err := node1.GenerateKey(ctx, "k", spec); err != nil {
 		t.Fatal(err)
@@ -250,16 +236,7 @@ func TestImportChainAfterRemoval(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st := &memStore{files: map[string][]byte{}}
-	open := func() *soft.Token {
-		tok, err := soft.Open(soft.Options{Name: "db", Type: "PKCS12", Store: st})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tok.Activate(ctx, pin); err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
+	open := func() *soft.Token { return openNode(t, st) }
 	node1 := open()
 	pub, err := node1.GenerateKey(ctx, "k", tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"})
 	if err != nil {

@@ -42,28 +42,7 @@ workers:
 // the web UI does.
 func TestConfigRoutes(t *testing.T) {
 	t.Parallel()
-	file := filepath.Join(t.TempDir(), "signet.yaml")
-	if err := os.WriteFile(file, []byte(editTestYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var cfg atomic.Pointer[config.Config]
-	load := func(context.Context) error {
-		c, err := config.Load(file)
-		if err == nil {
-			cfg.Store(c)
-		}
-		return err
-	}
-	if err := load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	h := New(Options{
-		Workers: &source{workers.NewSet(nil, nil)},
-		Config:  cfg.Load,
-		Reload:  load,
-		Audit:   state.NewMemory(),
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	h, file := newEditHandler(t, state.NewMemory())
 	who := Caller{User: "admin", Remote: "192.0.2.1"}
 	ctx := context.Background()
 	tests := []struct {
@@ -132,27 +111,7 @@ func TestConfigRoutes(t *testing.T) {
 // its own ID and none is refused.
 func TestConcurrentAddWorker(t *testing.T) {
 	t.Parallel()
-	file := filepath.Join(t.TempDir(), "signet.yaml")
-	if err := os.WriteFile(file, []byte(editTestYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var cfg atomic.Pointer[config.Config]
-	load := func(context.Context) error {
-		c, err := config.Load(file)
-		if err == nil {
-			cfg.Store(c)
-		}
-		return err
-	}
-	if err := load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	h := New(Options{
-		Workers: &source{workers.NewSet(nil, nil)},
-		Config:  cfg.Load,
-		Reload:  load,
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	h, _ := newEditHandler(t, nil)
 	const n = 8
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -168,7 +127,7 @@ func TestConcurrentAddWorker(t *testing.T) {
 			t.Errorf("worker %d: %v", i, err)
 		}
 	}
-	if got := len(cfg.Load().Workers); got != n+1 {
+	if got := len(h.opts.Config().Workers); got != n+1 {
 		t.Errorf("%d workers configured, want %d", got, n+1)
 	}
 }
@@ -238,4 +197,33 @@ func TestAuditSearchAndVerify(t *testing.T) {
 	if err := h.Call(ctx, who, http.MethodGet, "/audit?from=yesterday", nil, nil); err == nil {
 		t.Error("a bad time was accepted")
 	}
+}
+
+// newEditHandler returns a handler over a configuration file of its own
+// holding editTestYAML, reloaded after each edit as the server does, with
+// audit (nil: none).
+func newEditHandler(t *testing.T, audit state.Audit) (*Handler, string) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "signet.yaml")
+	if err := os.WriteFile(file, []byte(editTestYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var cfg atomic.Pointer[config.Config]
+	load := func(context.Context) error {
+		c, err := config.Load(file)
+		if err == nil {
+			cfg.Store(c)
+		}
+		return err
+	}
+	if err := load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return New(Options{
+		Workers: &source{workers.NewSet(nil, nil)},
+		Config:  cfg.Load,
+		Reload:  load,
+		Audit:   audit,
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}), file
 }
