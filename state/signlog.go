@@ -23,7 +23,7 @@ type SignRecord struct {
 	Client    string    // the client address
 	RequestID string    // the request ID the client got
 	DigestAlg string    // "SHA-256", … or "NONE" for a whole message (Ed25519)
-	Hashes    []string  // hex of what the key signed, one per item; for a whole message its SHA-256
+	Hashes    []string  // hex of what the key signed (a CMS signature: its document's digest, tokens.Caller.Documents), one per item; for a whole message its SHA-256
 	Result    string    // ResultOK, or ResultRefused followed by the error sentence the client got
 }
 

@@ -15,6 +15,14 @@ type Caller struct {
 	// AllowSHA1 lets SHA-1 digests be signed: a worker that allows them
 	// for legacy clients says so. MD5 is never signed.
 	AllowSHA1 bool
+	// Documents are the digests of the documents behind the inputs, one
+	// per input, where the key signs something else (a CMS signature signs
+	// its signed attributes, which hold the document's digest): the signing
+	// log records these, so that a signature is found by the hash of the
+	// document it signs (sha256sum FILE, or the client-side digest). They
+	// are never inherited by WithCaller: a signature made for another (the
+	// time-stamp of a B-T signature) has documents of its own.
+	Documents [][]byte
 }
 
 type callerKey struct{}

@@ -195,11 +195,11 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision, 
 	sigs := make([][]byte, len(items))
 	for _, h := range order {
 		idx := groups[h]
-		inputs := make([][]byte, len(idx))
+		inputs, docs := make([][]byte, len(idx)), make([][]byte, len(idx))
 		for j, i := range idx {
-			inputs[j] = items[i].pending.Input()
+			inputs[j], docs[j] = items[i].pending.Input(), items[i].digest
 		}
-		out, err := w.sign(ctx, inputs, items[idx[0]].signer.SignerOpts())
+		out, err := w.signDocuments(ctx, inputs, docs, items[idx[0]].signer.SignerOpts())
 		if err != nil {
 			return nil, err
 		}
