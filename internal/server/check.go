@@ -5,13 +5,15 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/web/tlsconf"
+	"github.com/signet-project/signet/workers"
 )
 
 // Check reports what `signet config check` reports: every problem of the
 // configuration (config.Check), and the files that Run would refuse at
 // start-up, read by Run's own loaders — the TLS certificate, its key (which
 // must be the certificate's) and the client CA bundle — each at the line
-// that names it.
+// that names it; and the files that would leave a worker OFFLINE at start,
+// read by the worker's own reader: a validator's TRUSTANCHORS.
 func Check(paths ...string) config.Problems {
 	cfg, err := config.Load(paths...)
 	if err != nil {
@@ -21,7 +23,24 @@ func Check(paths ...string) config.Problems {
 		}
 		return config.Problems{{Msg: err.Error()}}
 	}
-	return append(cfg.Problems(), tlsProblems(cfg.Server.TLS)...)
+	return append(append(cfg.Problems(), tlsProblems(cfg.Server.TLS)...), anchorProblems(cfg.Workers)...)
+}
+
+// anchorProblems are the TRUSTANCHORS files of validators that do not
+// read as trusted roots, at the line that names each: the server starts, but
+// the validator is OFFLINE, so config check must refuse them too.
+func anchorProblems(ws []config.Worker) config.Problems {
+	var ps config.Problems
+	for _, w := range ws {
+		path := w.Properties.String(config.PropTrustAnchors)
+		if path == "" || (w.Kind != config.KindCMSValidator && w.Kind != config.KindPDFValidator) {
+			continue
+		}
+		if _, err := workers.ReadCertificates(path); err != nil {
+			ps = append(ps, config.Problem{Pos: w.Properties.Pos(config.PropTrustAnchors), Msg: "Worker " + w.Name + " would be OFFLINE: TRUSTANCHORS: " + err.Error() + "; fix the file or the path."})
+		}
+	}
+	return ps
 }
 
 // tlsProblems are the problems of the TLS files t names (nil: none).
