@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/state/postgres"
 	"github.com/signet-project/signet/tokens/soft"
 	"github.com/signet-project/signet/web"
@@ -70,16 +71,20 @@ func (n *Node) Apply(ctx context.Context, force bool, apply func(*config.Config,
 // for each key of a database keystore changed through any node
 // (LISTEN/NOTIFY), and keysMissed each time it (re)connects to the
 // database (keys may have changed while it was not listening), until ctx
-// ends.
-func (n *Node) Watch(ctx context.Context, apply func(*config.Config, int64), keyChanged func(token, alias string), keysMissed func()) {
+// ends. What keyChanged and keysMissed could not do because the database
+// failed under them (an error wrapping state.ErrUnavailable), and a version
+// that could not be read, are tried again once the watch listens again.
+func (n *Node) Watch(ctx context.Context, apply func(*config.Config, int64), keyChanged func(token, alias string) error, keysMissed func() error) {
 	n.Store.Watch(ctx, postgres.Watchers{
-		Config: func(v int64) {
+		Config: func(v int64) error {
 			if v <= n.version.Load() {
-				return
+				return nil
 			}
-			if err := n.Apply(ctx, false, apply); err != nil {
+			err := n.Apply(ctx, false, apply)
+			if err != nil && !errors.Is(err, state.ErrUnavailable) {
 				n.log.Error("cluster configuration refused; the running one stays", "version", v, "error", err)
 			}
+			return err
 		},
 		Key:  keyChanged,
 		Keys: keysMissed,

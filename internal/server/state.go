@@ -127,23 +127,27 @@ func (a *app) applyCluster(cfg *config.Config, v int64) {
 
 // keyChanged reads a key of a database keystore again after another node
 // generated it, stored its chain or removed it, so that a removed key stops
-// signing on this node too.
-func (a *app) keyChanged(token, alias string) {
+// signing on this node too. Its error is the one that the cluster's watch
+// tries again (the database failing under it).
+func (a *app) keyChanged(token, alias string) error {
 	tok, ok := tokens.Unwrap(a.reg.Current().Tokens()[token]).(interface {
 		Sync(ctx context.Context, alias string) error
 	})
 	if !ok {
-		return
+		return nil
 	}
-	if err := tok.Sync(a.ctx, alias); err != nil {
+	err := tok.Sync(a.ctx, alias)
+	if err != nil {
 		a.log.Error("key changed through another node", "token", token, "alias", alias, "error", err)
 	}
+	return err
 }
 
 // keysMissed reads every key of the database keystores again after the
 // node's watch of the cluster (re)connected: the changes made through
 // other nodes while it was not listening reached no one.
-func (a *app) keysMissed() {
+func (a *app) keysMissed() error {
+	var errs []error
 	for name, t := range a.reg.Current().Tokens() {
 		tok, ok := tokens.Unwrap(t).(interface {
 			SyncAll(ctx context.Context) error
@@ -153,8 +157,10 @@ func (a *app) keysMissed() {
 		}
 		if err := tok.SyncAll(a.ctx); err != nil {
 			a.log.Error("keys read again after the cluster watch reconnected", "token", name, "error", err)
+			errs = append(errs, err)
 		}
 	}
+	return errors.Join(errs...)
 }
 
 // keystore returns the database keystore of the soft token named token,

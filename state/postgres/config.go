@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/signet-project/signet/state"
 )
 
 // configChannel is the LISTEN/NOTIFY channel on which a new configuration
@@ -74,27 +76,40 @@ func (s *Store) Config(ctx context.Context) (ConfigVersion, error) {
 		return c, ErrNoConfig
 	}
 	if err != nil {
-		return c, fmt.Errorf("read the cluster configuration: %w", err)
+		return c, fmt.Errorf("read the cluster configuration: %w", s.hide(err))
 	}
 	return c, nil
 }
 
 // Watchers are what a node does when the cluster changes; nil fields are
-// not watched.
+// not watched. A function that could not act because the database failed
+// under it returns an error wrapping state.ErrUnavailable: the watch then
+// listens again on a new connection after a pause, calling Config and Keys
+// again, so that nothing it was told is lost (another error is the
+// function's to report; it does not stop the watch).
 type Watchers struct {
 	// Config is called with the newest configuration version each time
 	// one is pushed, and once each time the watch (re)connects, so that
 	// versions pushed while the database was unreachable are not missed;
 	// it may be called with a version already seen.
-	Config func(version int64)
+	Config func(version int64) error
 	// Key is called with a key of a database keystore that was generated,
 	// given a chain or removed through any node.
-	Key func(token, alias string)
+	Key func(token, alias string) error
 	// Keys is called each time the watch (re)connects, once it listens:
 	// the keys changed through other nodes while this one was not
 	// listening were announced to no one, so every key is read again (a
 	// key removed meanwhile would otherwise keep signing here).
-	Keys func()
+	Keys func() error
+}
+
+// retry is the error that ends a listen when a watcher could not act on
+// what it was told because the database failed under it.
+func retry(err error) error {
+	if errors.Is(err, state.ErrUnavailable) {
+		return fmt.Errorf("acting on a change: %w", err)
+	}
+	return nil
 }
 
 // Watch calls w's functions as the cluster changes (LISTEN/NOTIFY), on its
@@ -181,10 +196,14 @@ func (s *Store) listenOn(ctx context.Context, w Watchers) error {
 		return err
 	}
 	if v > 0 && w.Config != nil {
-		w.Config(v)
+		if err := retry(w.Config(v)); err != nil {
+			return err
+		}
 	}
 	if w.Keys != nil {
-		w.Keys()
+		if err := retry(w.Keys()); err != nil {
+			return err
+		}
 	}
 	for {
 		wctx, cancel := context.WithTimeout(ctx, listenCheck)
@@ -207,12 +226,16 @@ func (s *Store) listenOn(ctx context.Context, w Watchers) error {
 		switch n.Channel {
 		case configChannel:
 			if v, err := strconv.ParseInt(n.Payload, 10, 64); err == nil && w.Config != nil {
-				w.Config(v)
+				if err := retry(w.Config(v)); err != nil {
+					return err
+				}
 			}
 		case KeystoreChannel:
 			// Aliases hold no "/"; token names might.
 			if i := strings.LastIndexByte(n.Payload, '/'); i >= 0 && w.Key != nil {
-				w.Key(n.Payload[:i], n.Payload[i+1:])
+				if err := retry(w.Key(n.Payload[:i], n.Payload[i+1:])); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -235,10 +235,17 @@ func TestConfigPushNotifies(t *testing.T) {
 	seen := make(chan int64, 10)
 	keys := make(chan string, 10)
 	resyncs := make(chan struct{}, 10)
+	var failKey atomic.Bool // the next Key fails as on a database gone
 	go stores[1].Watch(ctx, Watchers{
-		Config: func(v int64) { seen <- v },
-		Key:    func(token, alias string) { keys <- token + "/" + alias },
-		Keys:   func() { resyncs <- struct{}{} },
+		Config: func(v int64) error { seen <- v; return nil },
+		Key: func(token, alias string) error {
+			keys <- token + "/" + alias
+			if failKey.CompareAndSwap(true, false) {
+				return fmt.Errorf("read the key: %w", state.ErrUnavailable)
+			}
+			return nil
+		},
+		Keys: func() error { resyncs <- struct{}{}; return nil },
 	})
 	// The watcher announces the newest version when it connects; push
 	// one first so that its connecting is observable.
@@ -296,6 +303,13 @@ func TestConfigPushNotifies(t *testing.T) {
 		t.Fatalf("cut the watch's connection: %d cut, %v", cut, err)
 	}
 	waitResync("when it reconnected")
+	// A key change the node could not act on, the database failing under
+	// it: the watch listens again and has it read every key.
+	failKey.Store(true)
+	if _, err := stores[0].Keystore("a/b").Add(ctx, "k2", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	waitResync("after a key change it could not act on")
 }
 
 func waitFor(t *testing.T, seen <-chan int64, v int64) {
@@ -676,7 +690,7 @@ func TestWatchStopsOnClose(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.Watch(context.Background(), Watchers{Keys: func() { listening <- struct{}{} }})
+		s.Watch(context.Background(), Watchers{Keys: func() error { listening <- struct{}{}; return nil }})
 	}()
 	select {
 	case <-listening:
@@ -774,7 +788,7 @@ func TestWatchReconnectsAfterOutage(t *testing.T) {
 	// so that Close does not wait for their goodbyes (15 s each in pgxpool).
 	t.Cleanup(p.close)
 	resyncs := make(chan struct{}, 10)
-	go s.Watch(ctx, Watchers{Keys: func() { resyncs <- struct{}{} }})
+	go s.Watch(ctx, Watchers{Keys: func() error { resyncs <- struct{}{}; return nil }})
 	waitResync := func(why string) {
 		t.Helper()
 		select {
