@@ -301,7 +301,8 @@ func TestParseErrors(t *testing.T) {
 	}
 	// BER with indefinite lengths, and the zero padding of a PDF
 	// signature's /Contents, are read as the DER they stand for.
-	for name, in := range map[string][]byte{"BER indefinite length": indefinite, "DER, zero padding": append(bytes.Clone(good), 0, 0, 0)} {
+	for name, in := range map[string][]byte{"BER indefinite length": indefinite, "DER, zero padding": append(bytes.Clone(good), 0, 0, 0),
+		"BER, zero padding": append(bytes.Clone(indefinite), 0, 0, 0)} {
 		sd, err := cms.Parse(in)
 		if err != nil {
 			t.Fatalf("%s: Parse: %v", name, err)
