@@ -414,7 +414,7 @@ func workerSchema() []Property {
 		{Name: PropVisibleSignatureRectangle, Type: String, Default: "400,700,500,800", Kinds: pdfKinds(), check: checkRectangle,
 			Doc: "The rectangle of a visible signature: lower-left x, y, upper-right x, y in points."},
 		{Name: PropVisibleSignatureName, Type: String, Kinds: pdfKinds(),
-			Doc: "The signature field's name. Default: Signature1, Signature2, … the first free."},
+			Doc: "The signature field's name; a document with a field of that name already is refused, since fields of one name are one field. Default: Signature1, Signature2, … the first no field has."},
 		{Name: PropMaxPDFObjects, Type: Int, Default: "1000000", Kinds: append(pdfKinds(), KindPDFValidator), check: atLeast(1),
 			Doc: "Signet's own: the largest number of objects a PDF may declare; a hostile file claiming more is refused with 400."},
 

@@ -78,16 +78,24 @@ var (
 
 func malformed(what string) error { return fmt.Errorf("%w: %s", ErrMalformed, what) }
 
-// Parse reads a DER ContentInfo holding a SignedData (BER with indefinite
-// lengths is not accepted). It fails on digests and signature algorithms
-// this package does not support. The result refers to der, which must not
-// change while it is in use.
+// Parse reads a DER ContentInfo holding a SignedData; a BER one (indefinite
+// lengths, chunked eContent, zero bytes after it) is re-encoded as DER
+// first. It fails on digests and signature algorithms this package does not
+// support. The result refers to der (or its DER copy), which must not change
+// while it is in use.
 func Parse(der []byte) (*SignedData, error) {
 	in := cryptobyte.String(der)
 	var ci, inner, sd cryptobyte.String
 	var ctOID asn1.ObjectIdentifier
 	if !in.ReadASN1(&ci, cbasn1.SEQUENCE) || !in.Empty() {
-		return nil, malformed("not a DER ContentInfo")
+		conv, err := berToDER(der)
+		if err != nil {
+			return nil, malformed("not a DER or BER ContentInfo")
+		}
+		in = cryptobyte.String(conv)
+		if !in.ReadASN1(&ci, cbasn1.SEQUENCE) || !in.Empty() {
+			return nil, malformed("not a DER or BER ContentInfo")
+		}
 	}
 	if !ci.ReadASN1ObjectIdentifier(&ctOID) || !ctOID.Equal(OIDSignedData) {
 		return nil, malformed("the ContentInfo does not hold a SignedData")

@@ -285,8 +285,10 @@ func TestParseErrors(t *testing.T) {
 		{"empty", nil, cms.ErrMalformed},
 		{"garbage", []byte("garbage"), cms.ErrMalformed},
 		{"truncated", good[:len(good)-1], cms.ErrMalformed},
-		{"trailing data", append(bytes.Clone(good), 0), cms.ErrMalformed},
-		{"BER indefinite length", indefinite, cms.ErrMalformed},
+		{"trailing data", append(bytes.Clone(good), 1), cms.ErrMalformed},
+		{"BER, trailing data", append(bytes.Clone(indefinite), 0, 1), cms.ErrMalformed},
+		{"BER, truncated", indefinite[:len(indefinite)-2], cms.ErrMalformed},
+		{"BER, unbounded nesting", bytes.Repeat([]byte{0x30, 0x80}, 100000), cms.ErrMalformed},
 		{"not SignedData", []byte{0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01}, cms.ErrMalformed},
 		{"SHA-1", sha1DER, cms.ErrUnsupported},
 	}
@@ -296,6 +298,61 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("Parse: %v, want %v", err, c.want)
 			}
 		})
+	}
+	// BER with indefinite lengths, and the zero padding of a PDF
+	// signature's /Contents, are read as the DER they stand for.
+	for name, in := range map[string][]byte{"BER indefinite length": indefinite, "DER, zero padding": append(bytes.Clone(good), 0, 0, 0),
+		"BER, zero padding": append(bytes.Clone(indefinite), 0, 0, 0)} {
+		sd, err := cms.Parse(in)
+		if err != nil {
+			t.Fatalf("%s: Parse: %v", name, err)
+		}
+		if again, err := sd.Bytes(); err != nil || !bytes.Equal(again, good) {
+			t.Errorf("%s: not read as the DER it stands for: %v", name, err)
+		}
+	}
+}
+
+// TestParseBER reads and verifies the BER signatures of openssl cms -sign
+// -stream (indefinite lengths, eContent in chunks), as NSS (poppler's
+// pdfsig, LibreOffice) and Bouncy Castle's streaming generators write
+// them: RFC 5652 allows BER, and openssl cms -verify accepts them.
+func TestParseBER(t *testing.T) {
+	t.Parallel()
+	needOpenSSL(t)
+	ca := newCA(t)
+	dir := t.TempDir()
+	doc := bytes.Repeat([]byte("signed by openssl, streamed\n"), 1000) // several eContent chunks
+	docFile := write(t, dir, "doc.txt", doc)
+	k := issue(t, ca, "EC-P256")
+	certFile := write(t, dir, "signer.pem", demo.PEM(k.cert))
+	keyFile := write(t, dir, "signer.key", keyPEM(t, k.key))
+	out := filepath.Join(dir, "sig.ber")
+	if msg, err := runOpenSSL("cms", "-sign", "-binary", "-cades", "-stream", "-nodetach", "-in", docFile, "-signer", certFile, "-inkey", keyFile, "-outform", "DER", "-out", out); err != nil {
+		t.Fatalf("openssl cms -sign -stream: %v\n%s", err, msg)
+	}
+	ber := readFile(t, out)
+	if ber[1] != 0x80 {
+		t.Fatalf("openssl wrote a definite length (%x); the test needs BER", ber[:4])
+	}
+	sd, err := cms.Parse(ber)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if !bytes.Equal(sd.Content, doc) {
+		t.Errorf("the chunked eContent was not read whole (%d bytes)", len(sd.Content))
+	}
+	if err := sd.Verify(nil); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+	// A changed byte of the content, inside one of its chunks, fails.
+	at := bytes.Index(ber, []byte("streamed"))
+	tampered := bytes.Clone(ber)
+	tampered[at] ^= 0x20
+	if sd, err := cms.Parse(tampered); err != nil {
+		t.Fatalf("Parse of the changed signature: %v", err)
+	} else if err := sd.Verify(nil); !errors.Is(err, cms.ErrInvalidSignature) {
+		t.Errorf("Verify of a changed content: %v", err)
 	}
 }
 

@@ -62,7 +62,7 @@ func Inspect(ctx context.Context, doc []byte, lim Limits) (*Inspection, error) {
 	if err != nil {
 		return nil, err
 	}
-	fields, err := d.signatureFields()
+	fields, _, err := d.signatureFields()
 	if err != nil {
 		return nil, err
 	}
@@ -99,15 +99,18 @@ type field struct {
 }
 
 // signatureFields walks the AcroForm's field tree (bounded in depth, each
-// object visited once) and returns the signed signature fields.
-func (d *document) signatureFields() ([]field, error) {
+// object visited once) and returns the signed signature fields, and the
+// fully qualified names of all fields: a new field must take none of them,
+// since fields of one name are one field (ISO 32000-1, 12.7.3.2).
+func (d *document) signatureFields() ([]field, map[string]bool, error) {
+	names := map[string]bool{}
 	form, err := d.dict(d.catalog()["AcroForm"])
 	if err != nil || form == nil {
-		return nil, err
+		return nil, names, err
 	}
 	top, err := d.array(form["Fields"])
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []field
 	seen := map[int]bool{}
@@ -132,6 +135,9 @@ func (d *document) signatureFields() ([]field, error) {
 		} else if name == "" {
 			name = parent
 		}
+		if name != "" {
+			names[name] = true
+		}
 		if ft := f.NameEntry("FT"); ft != nil && *ft == "Sig" {
 			v, err := d.dict(f["V"])
 			if err != nil {
@@ -154,23 +160,17 @@ func (d *document) signatureFields() ([]field, error) {
 	}
 	for _, o := range top {
 		if err := walk(o, "", 0); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return out, nil
+	return out, names, nil
 }
 
-// freeFieldName returns "Signature<n>" for the first n not taken.
-func (d *document) freeFieldName(taken []field) string {
-	for n := len(taken) + 1; ; n++ {
-		name := fmt.Sprintf("Signature%d", n)
-		free := true
-		for _, f := range taken {
-			if f.name == name {
-				free = false
-			}
-		}
-		if free {
+// freeFieldName returns "Signature<n>" for the first n after the signed
+// fields whose name no field has.
+func freeFieldName(sigs []field, taken map[string]bool) string {
+	for n := len(sigs) + 1; ; n++ {
+		if name := fmt.Sprintf("Signature%d", n); !taken[name] {
 			return name
 		}
 	}

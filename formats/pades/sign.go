@@ -67,7 +67,7 @@ func Prepare(ctx context.Context, doc []byte, opts Options) (*Prepared, error) {
 		return nil, err
 	}
 	cat := d.catalog().Clone().(types.Dict)
-	sigs, err := d.signatureFields()
+	sigs, names, err := d.signatureFields()
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,9 @@ func Prepare(ctx context.Context, doc []byte, opts Options) (*Prepared, error) {
 	// The field and its widget, merged in one dictionary.
 	name := opts.FieldName
 	if name == "" {
-		name = d.freeFieldName(sigs)
+		name = freeFieldName(sigs, names)
+	} else if names[name] {
+		return nil, invalid("the PDF has a field named %q already, the name this signer gives its signature field; a second field of that name would be the same field", name)
 	}
 	u.put(fieldRef, fmt.Sprintf("<< /Type /Annot /Subtype /Widget /FT /Sig /T %s /V %s /F 132 /Rect [%s %s %s %s] /P %s /AP << /N %s >> >>",
 		pdfText(name), sigRef.PDFString(), num(rect[0]), num(rect[1]), num(rect[2]), num(rect[3]), pageRef.PDFString(), apRef.PDFString()))

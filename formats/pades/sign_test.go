@@ -1,7 +1,10 @@
 package pades_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/signet-project/signet/formats/cms"
@@ -56,5 +59,69 @@ func TestCertifiedNoChanges(t *testing.T) {
 	signed := s.sign(t, padestest.GoPDF("signed"), pades.Options{})
 	if _, err := pades.Prepare(context.Background(), signed, pades.Options{ContentsSize: 100, CertificationLevel: 2}); err == nil {
 		t.Error("a certification signature was prepared after an approval signature")
+	}
+}
+
+// formPDF is a one-page form, as a form designer leaves it for signing:
+// an empty signature field Signature1 and a text field Signature2.
+func formPDF() []byte {
+	var b bytes.Buffer
+	var offs []int
+	obj := func(body string) {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), body)
+	}
+	b.WriteString("%PDF-1.7\n")
+	obj("<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R 5 0 R] >> >>")
+	obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+	obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [4 0 R 5 0 R] >>")
+	obj("<< /Type /Annot /Subtype /Widget /FT /Sig /T (Signature1) /Rect [50 50 250 100] /P 3 0 R >>")
+	obj("<< /Type /Annot /Subtype /Widget /FT /Tx /T (Signature2) /V (typed name) /Rect [50 150 250 200] /P 3 0 R >>")
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(offs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, xref)
+	return b.Bytes()
+}
+
+// TestFieldNames: a signature field gets a name no field of the document
+// has, since fields of one name are one field (ISO 32000-1, 12.7.3.2); a
+// configured name that is taken is refused rather than given twice.
+func TestFieldNames(t *testing.T) {
+	t.Parallel()
+	s := newSigner(t)
+	approved := s.sign(t, padestest.GoPDF("approved"), pades.Options{FieldName: "Approval"})
+	for _, c := range []struct {
+		name      string
+		doc       []byte
+		fieldName string
+		want      string // the new field's name; "" when refused
+	}{
+		{"a form with fields Signature1 and Signature2", formPDF(), "", "Signature3"},
+		{"a document without fields", padestest.GoPDF("plain"), "", "Signature1"},
+		{"a configured name, free", formPDF(), "Approval", "Approval"},
+		{"a configured name, taken", approved, "Approval", ""},
+	} {
+		if c.want == "" {
+			if _, err := pades.Prepare(context.Background(), c.doc, pades.Options{ContentsSize: 100, FieldName: c.fieldName}); !errors.Is(err, pades.ErrInvalidPDF) {
+				t.Errorf("%s: Prepare: %v, want ErrInvalidPDF", c.name, err)
+			}
+			continue
+		}
+		out := s.sign(t, c.doc, pades.Options{FieldName: c.fieldName})
+		padestest.QPDFCheck(t, out)
+		in, err := pades.Inspect(context.Background(), out, pades.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fields []string
+		for _, sig := range in.Signatures {
+			fields = append(fields, sig.Field)
+		}
+		if len(fields) != 1 || fields[0] != c.want {
+			t.Errorf("%s: signatures in fields %q, want one in field %s", c.name, fields, c.want)
+		}
 	}
 }

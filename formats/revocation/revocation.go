@@ -143,7 +143,8 @@ type Status struct {
 
 // Check looks cert up in the CRLs (DER) of its issuer, signed by issuer. A CRL counts when
 // its issuer signed it and it was issued at or after at (it then tells
-// whether cert was revoked at at), or when it lists cert as revoked.
+// whether cert was revoked at at) or is current at at (thisUpdate ≤ at <
+// nextUpdate), or when it lists cert as revoked.
 func Check(cert, issuer *x509.Certificate, crls [][]byte, at time.Time) Status {
 	var st Status
 	if cert.CheckSignatureFrom(issuer) != nil {
@@ -161,7 +162,12 @@ func Check(cert, issuer *x509.Certificate, crls [][]byte, at time.Time) Status {
 				return Status{Known: true, Revoked: true, RevokedAt: e.RevocationTime, ThisUpdate: crl.ThisUpdate}
 			}
 		}
-		if !crl.ThisUpdate.Before(at.Add(-24*time.Hour)) && (st.ThisUpdate.IsZero() || crl.ThisUpdate.After(st.ThisUpdate)) {
+		// Issued at or after at (a day's grace), or current at at: CAs
+		// publish CRLs days apart and roots their ARLs months apart, and a
+		// CRL within its validity period is the CA's word on at.
+		issuedAfter := !crl.ThisUpdate.Before(at.Add(-24 * time.Hour))
+		current := !crl.NextUpdate.IsZero() && !at.Before(crl.ThisUpdate) && at.Before(crl.NextUpdate)
+		if (issuedAfter || current) && (st.ThisUpdate.IsZero() || crl.ThisUpdate.After(st.ThisUpdate)) {
 			st = Status{Known: true, ThisUpdate: crl.ThisUpdate}
 		}
 	}

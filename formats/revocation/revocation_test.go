@@ -118,3 +118,50 @@ func TestFetcherFailures(t *testing.T) {
 		t.Errorf("a CRL of another issuer counted: %+v", st)
 	}
 }
+
+// TestCheckCRLCurrentAtTime: a CRL counts when it is current at the time
+// asked (thisUpdate ≤ at < nextUpdate) or was issued after it. Real CAs
+// publish CRLs days apart and roots their ARLs months apart: a CRL inside
+// its validity period is the CA's word on the time asked, and Signet's
+// own B-LT signatures embed such CRLs from the fetcher's cache.
+func TestCheckCRLCurrentAtTime(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rt := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "root"}, NotBefore: now.Add(-365 * 24 * time.Hour),
+		NotAfter: now.Add(365 * 24 * time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
+	der, err := x509.CreateCertificate(rand.Reader, rt, rt, k.Public(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := x509.ParseCertificate(der)
+	lk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err = x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "leaf"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)}, root, lk.Public(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	day := 24 * time.Hour
+	for _, c := range []struct {
+		name       string
+		this, next time.Time
+		at         time.Time
+		known      bool
+	}{
+		{"issued a minute ago", now.Add(-time.Minute), now.Add(time.Hour), now, true},
+		{"a weekly CRL issued three days ago", now.Add(-3 * day), now.Add(4 * day), now, true},
+		{"a yearly ARL issued five months ago", now.Add(-150 * day), now.Add(215 * day), now, true},
+		{"issued after the time asked", now.Add(-time.Minute), now.Add(time.Hour), now.Add(-30 * day), true},
+		{"expired before the time asked", now.Add(-10 * day), now.Add(-3 * day), now, false},
+		{"issued after the time asked, expired since", now.Add(-10 * day), now.Add(-3 * day), now.Add(-20 * day), true},
+	} {
+		crl, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: c.this, NextUpdate: c.next}, root, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := revocation.Check(leaf, root, [][]byte{crl}, c.at); st.Known != c.known || st.Revoked {
+			t.Errorf("%s: %+v, want known %v, not revoked", c.name, st, c.known)
+		}
+	}
+}
