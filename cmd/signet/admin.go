@@ -32,7 +32,7 @@ func adminCmd(name, args, short string, n [2]int, setup func(fs *flag.FlagSet) a
 	return command{name: "admin " + name, args: args, short: short, min: n[0], max: n[1], setup: func(fs *flag.FlagSet) runFunc {
 		var base, user, passwordFile string
 		var asJSON bool
-		fs.StringVar(&base, "url", defaultURL(), "Signet base `URL` (default $"+URLEnv+")")
+		fs.StringVar(&base, "url", defaultURL(), "Signet base `URL`, $"+URLEnv+" when set")
 		fs.StringVar(&user, "user", "admin", "admin user `name`")
 		fs.StringVar(&passwordFile, "password-file", "", "`file` holding the admin password (default: $SIGNET_ADMIN_PASSWORD; none with --cert)")
 		fs.BoolVar(&asJSON, "json", false, "print JSON instead of tables")

@@ -18,7 +18,7 @@ type Flags struct{ cacert, cert, key string }
 
 // Register adds -cacert, -cert and -cert-key to fs.
 func (f *Flags) Register(fs *flag.FlagSet) {
-	fs.StringVar(&f.cacert, "cacert", os.Getenv("SIGNET_CACERT"), "PEM `file` of the CA of the server's certificate (the demo's is DATA/demo-ca.pem; default $SIGNET_CACERT, else the system's CAs)")
+	fs.StringVar(&f.cacert, "cacert", os.Getenv("SIGNET_CACERT"), "PEM `file` of the CA of the server's certificate (the demo's is DATA/demo-ca.pem), $SIGNET_CACERT when set; without either, the system's CAs")
 	fs.StringVar(&f.cert, "cert", "", "client certificate PEM `file`, for AUTHTYPE CLIENTCERT workers and certificate users")
 	fs.StringVar(&f.key, "cert-key", "", "PEM `file` of the client certificate's private key")
 }
