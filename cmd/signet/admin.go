@@ -389,6 +389,9 @@ func adminArchiveGet(fs *flag.FlagSet) adminRun {
 // writeArchive writes the kept sides of items to files in dir.
 func writeArchive(c *adminclient.Client, dir, id string, items []adminapi.ArchiveItem) error {
 	base := filepath.Base(filepath.Clean("/" + id)) // a request ID names no other folder
+	if err := os.MkdirAll(dir, 0o700); err != nil { // a new folder, as client sign's -out
+		return err
+	}
 	for i, it := range items {
 		for _, f := range []struct {
 			ext  string

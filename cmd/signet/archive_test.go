@@ -35,14 +35,17 @@ func TestAdminArchiveGet(t *testing.T) {
 		t.Fatalf("sign: %d %s", code, body)
 	}
 	sig := []byte(body)
-	dir := t.TempDir()
-	out := e.mustAdmin(t, "archive", "get", "inv-42", "--out", dir)
-	if !strings.Contains(out, "Archiving") || !strings.Contains(out, "18 bytes") || !strings.Contains(out, "inv-42.1.response") {
-		t.Errorf("archive get printed:\n%s", out)
-	}
-	for name, want := range map[string][]byte{"inv-42.1.request": doc, "inv-42.1.response": sig} {
-		if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%s: %d bytes, %v; want the %d bytes signed", name, len(got), err, len(want))
+	// --out names a folder that exists, or one to make (as client sign's
+	// -out): the README's `--out DIR` on a new DIR failed to open the file.
+	for _, dir := range []string{t.TempDir(), filepath.Join(t.TempDir(), "archive", "inv-42")} {
+		out := e.mustAdmin(t, "archive", "get", "inv-42", "--out", dir)
+		if !strings.Contains(out, "Archiving") || !strings.Contains(out, "18 bytes") || !strings.Contains(out, "inv-42.1.response") {
+			t.Errorf("archive get printed:\n%s", out)
+		}
+		for name, want := range map[string][]byte{"inv-42.1.request": doc, "inv-42.1.response": sig} {
+			if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || !bytes.Equal(got, want) {
+				t.Errorf("%s: %d bytes, %v; want the %d bytes signed", name, len(got), err, len(want))
+			}
 		}
 	}
 	// With --json the answer is printed as JSON and the files are written
