@@ -90,6 +90,7 @@ var (
 	oidPSS     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
 	oidMGF1    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 8}
 	oidEd25519 = asn1.ObjectIdentifier{1, 3, 101, 112}
+	oidSHA1    = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26} // read in signing-certificate-v2 only
 )
 
 // hashInfo holds a supported digest's names and identifiers.

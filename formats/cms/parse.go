@@ -51,7 +51,7 @@ type SignerInfo struct {
 	SigningTime             time.Time // zero if absent
 	HasSigningCertificateV2 bool
 	SigningCertificateHash  []byte      // certHash of the first ESSCertIDv2
-	SigningCertificateAlg   crypto.Hash // its hash algorithm; 0 if not supported
+	SigningCertificateAlg   crypto.Hash // its hash algorithm; 0 if not one Signet knows (Verify refuses it)
 
 	SignedAttributes []Attribute
 	RawSignedAttrs   []byte // DER SET OF as signed; nil if there are none
@@ -357,6 +357,11 @@ func (si *SignerInfo) readSigningCertificateV2(v cryptobyte.String) bool {
 			return false
 		}
 		si.SigningCertificateAlg, _ = hashByOID(oid)
+		if oid.Equal(oidSHA1) {
+			// RFC 5035 allows it, and older signers write it: it
+			// identifies a certificate, which SHA-1 still does.
+			si.SigningCertificateAlg = crypto.SHA1
+		}
 	}
 	var h cryptobyte.String
 	if !id.ReadASN1(&h, cbasn1.OCTET_STRING) {

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	_ "crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/digitorus/pkcs7"
 	"github.com/digitorus/timestamp"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/internal/demo"
@@ -485,5 +488,72 @@ func BenchmarkParseVerify(b *testing.B) {
 		if err := sd.Verify(nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestSigningCertificateV2: the signing-certificate-v2 attribute of a
+// signature made elsewhere (digitorus/pkcs7, with the attribute written
+// here) binds it to its certificate whatever hash it names: SHA-256 by
+// default or named, SHA-1 as older signers write; one naming another
+// certificate is invalid, and one whose hash Signet does not know is
+// refused as unsupported, not taken as checked.
+func TestSigningCertificateV2(t *testing.T) {
+	t.Parallel()
+	ca := newCA(t)
+	k := issue(t, ca, "EC-P256")
+	doc := []byte("signed with a signing-certificate-v2 made elsewhere")
+	sum := func(h crypto.Hash, b []byte) []byte { w := h.New(); w.Write(b); return w.Sum(nil) }
+	oidSHA256 := asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
+	oidSHA1 := asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
+	oidMD5 := asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 5}
+	for _, tc := range []struct {
+		name string
+		alg  asn1.ObjectIdentifier // nil: the DEFAULT, SHA-256
+		hash []byte
+		want error
+	}{
+		{"default SHA-256", nil, sum(crypto.SHA256, k.cert.Raw), nil},
+		{"SHA-256 named", oidSHA256, sum(crypto.SHA256, k.cert.Raw), nil},
+		{"SHA-1", oidSHA1, sum(crypto.SHA1, k.cert.Raw), nil},
+		{"another certificate", nil, sum(crypto.SHA256, ca.Cert.Raw), cms.ErrInvalidSignature},
+		{"another certificate, SHA-1", oidSHA1, sum(crypto.SHA1, ca.Cert.Raw), cms.ErrInvalidSignature},
+		{"unknown hash", oidMD5, make([]byte, 16), cms.ErrUnsupported},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b cryptobyte.Builder
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // SigningCertificateV2
+				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // certs
+					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { // ESSCertIDv2
+						if tc.alg != nil {
+							b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(tc.alg) })
+						}
+						b.AddASN1OctetString(tc.hash)
+					})
+				})
+			})
+			p7, err := pkcs7.NewSignedData(doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p7.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
+			attr := pkcs7.Attribute{Type: asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}, Value: asn1.RawValue{FullBytes: b.BytesOrPanic()}}
+			if err := p7.AddSigner(k.cert, k.key, pkcs7.SignerInfoConfig{ExtraSignedAttributes: []pkcs7.Attribute{attr}}); err != nil {
+				t.Fatal(err)
+			}
+			der, err := p7.Finish()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sd, err := cms.Parse(der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sd.Signers[0].HasSigningCertificateV2 {
+				t.Fatal("the attribute was not read")
+			}
+			if err := sd.Verify(nil); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+				t.Errorf("Verify: %v, want %v", err, tc.want)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	_ "crypto/sha1" // signing-certificate-v2 may name its certificate by SHA-1
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -111,7 +112,12 @@ func (sd *SignedData) verifySigner(si *SignerInfo, cert *x509.Certificate, diges
 	if !si.ContentType.Equal(sd.ContentType) {
 		return fmt.Errorf("%w: the content-type attribute %v differs from the content type %v", ErrInvalidSignature, si.ContentType, sd.ContentType)
 	}
-	if si.HasSigningCertificateV2 && si.SigningCertificateAlg != 0 {
+	if si.HasSigningCertificateV2 {
+		// The attribute binds the signature to its certificate (a B-B
+		// signature's): one that cannot be checked is not taken as checked.
+		if si.SigningCertificateAlg == 0 {
+			return fmt.Errorf("%w: signing-certificate-v2 names its certificate with a hash algorithm Signet does not know", ErrUnsupported)
+		}
 		h := si.SigningCertificateAlg.New()
 		h.Write(cert.Raw)
 		if !bytes.Equal(h.Sum(nil), si.SigningCertificateHash) {

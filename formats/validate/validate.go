@@ -198,6 +198,10 @@ func signerCheck(ctx context.Context, r *SignatureReport, sd *cms.SignedData, di
 	// Without signed attributes the signature value is over the content
 	// digest itself: the content is known intact only once it verifies.
 	r.ContentIntact = si.RawSignedAttrs != nil
+	if si.HasSigningCertificateV2 && si.SigningCertificateAlg == 0 {
+		fail(Indeterminate, NoSigningCertificateFound, "The signing-certificate-v2 attribute names the signer's certificate by a hash algorithm Signet does not know: the certificate cannot be identified.")
+		return
+	}
 	if err := sd.VerifyDigest(0, cert, d); err != nil {
 		msg := "The signature value does not verify with the signer's certificate: "
 		if si.RawSignedAttrs == nil {

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digitorus/pkcs7"
+
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/formats/pades"
 	"github.com/signet-project/signet/formats/pades/padestest"
@@ -532,5 +534,46 @@ func TestNoSignedAttributes(t *testing.T) {
 		if s := rep.Signatures[0]; s.Indication != c.ind || s.SubIndication != c.sub || s.ContentIntact != c.intact {
 			t.Errorf("%s: %s/%s contentIntact %v, want %s/%s contentIntact %v (%v)", c.name, s.Indication, s.SubIndication, s.ContentIntact, c.ind, c.sub, c.intact, s.Messages)
 		}
+	}
+}
+
+// TestUnknownSigningCertificateHash: a signature whose signing-certificate-v2
+// names the signer's certificate by a hash Signet does not know (made by
+// digitorus/pkcs7, the attribute written here) is INDETERMINATE: its
+// certificate cannot be identified. The check was skipped and the
+// signature passed as B-B.
+func TestUnknownSigningCertificateHash(t *testing.T) {
+	t.Parallel()
+	ca := newPKI(t, "Signing Certificate Hash Test CA")
+	now := time.Now()
+	key := newKey(t)
+	cert := ca.issue(t, "signer", key.Public(), now.Add(-time.Hour), now.Add(time.Hour))
+	type essCertIDv2 struct {
+		Alg  pkix.AlgorithmIdentifier
+		Hash []byte
+	}
+	attr, err := asn1.Marshal(struct{ Certs []essCertIDv2 }{[]essCertIDv2{{pkix.AlgorithmIdentifier{Algorithm: asn1.ObjectIdentifier{1, 2, 840, 113549, 2, 5}}, make([]byte, 16)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := []byte("signed with an MD5 signing-certificate-v2")
+	p7, err := pkcs7.NewSignedData(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p7.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
+	if err := p7.AddSigner(cert, key, pkcs7.SignerInfoConfig{ExtraSignedAttributes: []pkcs7.Attribute{
+		{Type: asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}, Value: asn1.RawValue{FullBytes: attr}}}}); err != nil {
+		t.Fatal(err)
+	}
+	p7.Detach()
+	sig, err := p7.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := validate.CMS(context.Background(), sig, func() io.Reader { return bytes.NewReader(doc) }, nil, 0,
+		validate.Options{Roots: []*x509.Certificate{ca.cert}, Online: online{ca, t}})
+	if s := rep.Signatures[0]; s.Indication != validate.Indeterminate || s.SubIndication != validate.NoSigningCertificateFound {
+		t.Errorf("%s/%s, want %s/%s (%v)", s.Indication, s.SubIndication, validate.Indeterminate, validate.NoSigningCertificateFound, s.Messages)
 	}
 }
