@@ -202,14 +202,21 @@ func (r *Refused) Error() string {
 	return "The change was refused and nothing was written: " + r.Problems.Error()
 }
 
+// FileCheck is a check of a loaded configuration that config cannot make
+// itself: one that reads what the configuration's files name (TLS
+// certificates, a validator's trust anchors), supplied by the layer that
+// reads them, so that `signet config check` and an edit through the admin
+// API refuse the same.
+type FileCheck func(*Config) Problems
+
 // Apply makes edit to file, one of the configuration files paths (which
 // are loaded together), checks the whole configuration as `signet config
-// check` does, and writes file when the change adds no problem: to a
-// temporary file in the same folder, then renamed over it, after copying
-// the previous version to file.bak. It returns a *Refused, and writes
-// nothing, when the change adds problems. The caller serialises calls for
-// the same files.
-func Apply(paths []string, file string, edit Edit) error {
+// check` does (config's own checks and checks), and writes file when the
+// change adds no problem: to a temporary file in the same folder, then
+// renamed over it, after copying the previous version to file.bak. It
+// returns a *Refused, and writes nothing, when the change adds problems.
+// The caller serialises calls for the same files.
+func Apply(paths []string, file string, edit Edit, checks ...FileCheck) error {
 	if !slices.Contains(paths, file) {
 		return fmt.Errorf("%s is not one of the configuration files %s", file, strings.Join(paths, ", "))
 	}
@@ -217,7 +224,7 @@ func Apply(paths []string, file string, edit Edit) error {
 	if err != nil {
 		return fmt.Errorf("read the configuration: %w", err)
 	}
-	data, err := ApplyData(paths, file, old, edit)
+	data, err := ApplyData(paths, file, old, edit, checks...)
 	if err != nil {
 		return err
 	}
@@ -228,10 +235,10 @@ func Apply(paths []string, file string, edit Edit) error {
 // returns the changed contents, or a *Refused when the change adds
 // problems. A cluster node edits the configuration version in force, which
 // is not a file, with it.
-func ApplyData(paths []string, file string, old []byte, edit Edit) ([]byte, error) {
+func ApplyData(paths []string, file string, old []byte, edit Edit, checks ...FileCheck) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(old, &doc); err != nil {
-		return nil, &Refused{Problems: checkWith(paths, file, old)}
+		return nil, &Refused{Problems: checkWith(paths, file, old, checks)}
 	}
 	lines := strings.SplitAfter(string(old), "\n")
 	if len(lines) > 0 && lines[len(lines)-1] == "" {
@@ -246,8 +253,8 @@ func ApplyData(paths []string, file string, old []byte, edit Edit) ([]byte, erro
 		return nil, err
 	}
 	data := []byte(strings.Join(out, ""))
-	before := checkWith(paths, file, old)
-	after := checkWith(paths, file, data)
+	before := checkWith(paths, file, old, checks)
+	after := checkWith(paths, file, data, checks)
 	if added := newProblems(before, after); len(added) > 0 {
 		return nil, &Refused{Problems: added}
 	}
@@ -255,8 +262,8 @@ func ApplyData(paths []string, file string, old []byte, edit Edit) ([]byte, erro
 }
 
 // checkWith checks the configuration files paths with data in place of
-// file's contents.
-func checkWith(paths []string, file string, data []byte) Problems {
+// file's contents, then with checks.
+func checkWith(paths []string, file string, data []byte, checks []FileCheck) Problems {
 	l := newLoader()
 	for _, p := range paths {
 		if p == file {
@@ -271,7 +278,12 @@ func checkWith(paths []string, file string, data []byte) Problems {
 		}
 		l.file(p, d)
 	}
-	return l.finish().Problems()
+	cfg := l.finish()
+	ps := cfg.Problems()
+	for _, c := range checks {
+		ps = append(ps, c(cfg)...)
+	}
+	return ps
 }
 
 // newProblems returns the problems of after that before did not have (by

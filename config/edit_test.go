@@ -106,7 +106,7 @@ func TestApply(t *testing.T) {
 			if fi, _ := os.Stat(f); fi.Mode().Perm() != 0o640 {
 				t.Fatalf("mode after the edit = %v, want 0640", fi.Mode().Perm())
 			}
-			if ps := Check(f); len(newProblems(checkWith([]string{f}, f, []byte(editYAML)), ps)) > 0 {
+			if ps := Check(f); len(newProblems(checkWith([]string{f}, f, []byte(editYAML), nil), ps)) > 0 {
 				t.Fatalf("the edited file has new problems: %v", ps)
 			}
 		})

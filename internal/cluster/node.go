@@ -105,15 +105,15 @@ func (n *Node) Status() web.NodeStatus {
 // of the version in force (file is its DocumentName) is checked with the
 // node's files, as config.Apply checks a file, and pushed as the next
 // version; an edit of one of the node's own files is config.Apply.
-func (n *Node) Edit(ctx context.Context, user, file string, e config.Edit) error {
+func (n *Node) Edit(ctx context.Context, user, file string, e config.Edit, checks ...config.FileCheck) error {
 	cv, err := n.Store.Config(ctx)
 	if err != nil && !errors.Is(err, postgres.ErrNoConfig) {
 		return err
 	}
 	if err != nil || file != DocumentName(cv.Version) {
-		return config.Apply(n.paths, file, e)
+		return config.Apply(n.paths, file, e, checks...)
 	}
-	data, err := config.ApplyData(append(slices.Clone(n.paths), file), file, []byte(cv.YAML), e)
+	data, err := config.ApplyData(append(slices.Clone(n.paths), file), file, []byte(cv.YAML), e, checks...)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"github.com/signet-project/signet/config"
 	adminapi "github.com/signet-project/signet/web/admin"
 	"github.com/signet-project/signet/web/auth"
 )
@@ -27,9 +28,15 @@ func (a *app) mountAdmin() error {
 		Logger:      a.log,
 		Now:         a.now,
 	}
+	// Edits are checked as signet config check checks the files; a
+	// cluster node's edits of the version in force become its next one.
+	opts.EditConfig = func(_ context.Context, _, file string, e config.Edit) error {
+		return config.Apply(a.config().Files, file, e, fileChecks()...)
+	}
 	if a.node != nil {
-		// Edits of the cluster's version in force become its next version.
-		opts.EditConfig = a.node.Edit
+		opts.EditConfig = func(ctx context.Context, user, file string, e config.Edit) error {
+			return a.node.Edit(ctx, user, file, e, fileChecks()...)
+		}
 	}
 	h := adminapi.New(opts)
 	h.Register(a.srv.Echo())

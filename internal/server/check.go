@@ -23,7 +23,22 @@ func Check(paths ...string) config.Problems {
 		}
 		return config.Problems{{Msg: err.Error()}}
 	}
-	return append(append(cfg.Problems(), tlsProblems(cfg.Server.TLS)...), anchorProblems(cfg.Workers)...)
+	ps := cfg.Problems()
+	for _, c := range fileChecks() {
+		ps = append(ps, c(cfg)...)
+	}
+	return ps
+}
+
+// fileChecks are the checks of what a configuration's files name that
+// config cannot read itself: `signet config check` runs them, and so does
+// an edit through the admin API or UI (config.Apply), a cluster node's
+// included, so that both refuse the same.
+func fileChecks() []config.FileCheck {
+	return []config.FileCheck{
+		func(cfg *config.Config) config.Problems { return tlsProblems(cfg.Server.TLS) },
+		func(cfg *config.Config) config.Problems { return anchorProblems(cfg.Workers) },
+	}
 }
 
 // anchorProblems are the TRUSTANCHORS files of validators that do not
