@@ -376,7 +376,13 @@ func forgedToken(t testing.TB, sig []byte, at time.Time, key crypto.Signer, chai
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := cs.Prepare(sha256Sum(tst), at)
+	return signCMS(t, cs, key, tst, at)
+}
+
+// signCMS signs content with cs and key as of at, the content attached.
+func signCMS(t testing.TB, cs *cms.Signer, key crypto.Signer, content []byte, at time.Time) []byte {
+	t.Helper()
+	p, err := cs.Prepare(sha256Sum(content), at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,11 +390,11 @@ func forgedToken(t testing.TB, sig []byte, at time.Time, key crypto.Signer, chai
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := p.Encode(s, tst)
+	der, err := p.Encode(s, content)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tok
+	return der
 }
 
 // TestTimeStampAuthority: a signature time-stamp counts as proof of
@@ -453,18 +459,7 @@ func TestCMSContentGiven(t *testing.T) {
 		t.Fatal(err)
 	}
 	signed, other := []byte("the signed content"), []byte("another content")
-	p, err := cs.Prepare(sha256Sum(signed), now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := key.Sign(rand.Reader, p.Input(), cs.SignerOpts())
-	if err != nil {
-		t.Fatal(err)
-	}
-	attached, err := p.Encode(s, signed)
-	if err != nil {
-		t.Fatal(err)
-	}
+	attached := signCMS(t, cs, key, signed, now)
 	reader := func(b []byte) func() io.Reader { return func() io.Reader { return bytes.NewReader(b) } }
 	for _, c := range []struct {
 		name     string
