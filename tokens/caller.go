@@ -1,6 +1,9 @@
 package tokens
 
-import "context"
+import (
+	"context"
+	"crypto"
+)
 
 // Caller says who asks for a signature: the surfaces (web layer, workers,
 // key APIs) set it on the request's context with WithCaller, and the key
@@ -23,6 +26,9 @@ type Caller struct {
 	// are never inherited by WithCaller: a signature made for another (the
 	// time-stamp of a B-T signature) has documents of its own.
 	Documents [][]byte
+	// DocumentHash is the digest algorithm of Documents: what the key
+	// signs may use another (Ed25519 signs the signed attributes whole).
+	DocumentHash crypto.Hash
 }
 
 type callerKey struct{}

@@ -142,15 +142,15 @@ func (b *base) chain(ctx context.Context) ([]*x509.Certificate, error) {
 // guard (tokens/guard) applies the key's policy, counts and records, and
 // turns token errors into worker errors.
 func (b *base) sign(ctx context.Context, inputs [][]byte, opts crypto.SignerOpts) ([][]byte, error) {
-	return b.signDocuments(ctx, inputs, nil, opts)
+	return b.signDocuments(ctx, inputs, nil, 0, opts)
 }
 
 // signDocuments is sign for inputs that are not the documents' digests
 // (CMS signed attributes): docs, one per input, are the digests of the
-// documents, which the signing log records so that a search by a
-// document's hash finds its signature.
-func (b *base) signDocuments(ctx context.Context, inputs, docs [][]byte, opts crypto.SignerOpts) ([][]byte, error) {
-	ctx = tokens.WithCaller(ctx, tokens.Caller{Surface: "worker/" + b.name, AllowSHA1: b.allowSHA1, Documents: docs})
+// documents by docHash, which the signing log records so that a search by
+// a document's hash finds its signature.
+func (b *base) signDocuments(ctx context.Context, inputs, docs [][]byte, docHash crypto.Hash, opts crypto.SignerOpts) ([][]byte, error) {
+	ctx = tokens.WithCaller(ctx, tokens.Caller{Surface: "worker/" + b.name, AllowSHA1: b.allowSHA1, Documents: docs, DocumentHash: docHash})
 	res, err := tokens.SignAll(ctx, b.tok, b.alias, inputs, opts)
 	if err != nil {
 		return nil, b.tokenError(err)

@@ -199,7 +199,7 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision, 
 		for j, i := range idx {
 			inputs[j], docs[j] = items[i].pending.Input(), items[i].digest
 		}
-		out, err := w.signDocuments(ctx, inputs, docs, items[idx[0]].signer.SignerOpts())
+		out, err := w.signDocuments(ctx, inputs, docs, h, items[idx[0]].signer.SignerOpts())
 		if err != nil {
 			return nil, err
 		}

@@ -227,7 +227,7 @@ func (w *CMSSigner) process(ctx context.Context, req *Request) (*Response, error
 	if err != nil {
 		return nil, Illegal("%v", err)
 	}
-	sigs, err := w.signDocuments(ctx, [][]byte{p.Input()}, [][]byte{digest}, s.SignerOpts())
+	sigs, err := w.signDocuments(ctx, [][]byte{p.Input()}, [][]byte{digest}, h, s.SignerOpts())
 	if err != nil {
 		return nil, err
 	}

@@ -4,13 +4,19 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/guard"
+	"github.com/signet-project/signet/tokens/soft"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -58,5 +64,44 @@ func TestSigningLogFindsDocumentHash(t *testing.T) {
 				t.Fatalf("recorded hashes %v, want the documents' %v", recs[0].Hashes, tc.want)
 			}
 		})
+	}
+}
+
+// TestSigningLogFindsDocumentHashEd25519: an Ed25519 key signs a CMS
+// signature's signed attributes whole, with no digest of its own; the
+// signing log still records the document's digest as it is, under the
+// document's digest algorithm (it had hashed the digest again with SHA-256,
+// so a search by the document's hash found nothing).
+func TestSigningLogFindsDocumentHashEd25519(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	st := f.tok.Token.(*soft.Token)
+	if err := st.RemoveKey(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := st.GenerateKey(ctx, "k", tokens.KeySpec{Algorithm: "Ed25519"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := f.ca.Issue("signer", pub, demo.DocumentSigning, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ImportChain(ctx, "k", []*x509.Certificate{cert, f.ca.Cert}); err != nil {
+		t.Fatal(err)
+	}
+	log := &state.MemoryLog{}
+	f.guard = &guard.Guard{Log: log}
+	w := f.worker(t, "DETACHEDSIGNATURE: true\nSIGNATUREALGORITHM: Ed25519\nDIGESTALGORITHM: SHA-512")
+	if _, err := process(w, []byte("invoice 5"), nil); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := log.Search(ctx, state.SignQuery{})
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("%d records (%v), want 1", len(recs), err)
+	}
+	want := sha512.Sum512([]byte("invoice 5"))
+	if got := recs[0]; len(got.Hashes) != 1 || got.Hashes[0] != hex.EncodeToString(want[:]) || got.DigestAlg != crypto.SHA512.String() {
+		t.Fatalf("recorded %v under %s, want the document's SHA-512 %x", got.Hashes, got.DigestAlg, want)
 	}
 }

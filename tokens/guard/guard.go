@@ -381,8 +381,9 @@ func (t *Token) record(ctx context.Context, alias string, pub crypto.PublicKey, 
 		r.DigestAlg = "NONE"
 	}
 	r.Hashes = make([]string, len(inputs))
-	if len(c.Documents) == len(inputs) {
-		inputs = c.Documents // what a user searches by: the document's digest
+	if len(c.Documents) == len(inputs) && c.DocumentHash != 0 {
+		// What a user searches by: the documents' digests, as they are.
+		inputs, h, r.DigestAlg = c.Documents, c.DocumentHash, c.DocumentHash.String()
 	}
 	for i, in := range inputs {
 		if h == 0 { // a whole message: its SHA-256 finds it
