@@ -19,6 +19,7 @@ func (a *app) mountUI(h *adminapi.Handler) error {
 		// and the login form count together, and a lock-out on one holds
 		// on the other.
 		Throttle: a.throttle,
+		Stamp:    a.auth.Stamp,
 		Workers:  a.srv.Handler(),
 		Metrics:  sampler,
 		Audit:    a.audit,
