@@ -5,6 +5,8 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -28,6 +30,7 @@ import (
 	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/dsm"
+	"github.com/signet-project/signet/tokens/internal/remote"
 	"github.com/signet-project/signet/tokens/internal/remote/remotetest"
 	webdsm "github.com/signet-project/signet/web/dsm"
 	"github.com/signet-project/signet/web/dsm/dsmtest"
@@ -662,5 +665,73 @@ func TestCloseEndsSession(t *testing.T) {
 	}
 	if st := tok.Status(ctx); st.State != tokens.Offline {
 		t.Errorf("status after Close: %v", st.State)
+	}
+}
+
+// TestWrongSignatureRefused: a DSM that answers a signature that does not
+// verify (another key's, over another digest: a misrouted key, a broken
+// HSM) fails the item with remote.ErrBadSignature; no signature is handed
+// out, and the other items of the batch keep theirs.
+func TestWrongSignatureRefused(t *testing.T) {
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		sign func(s *server, digest []byte) []byte
+	}{
+		{"another key's signature", func(_ *server, d []byte) []byte {
+			sig, _ := ecdsa.SignASN1(rand.Reader, other, d)
+			return sig
+		}},
+		{"a signature over another digest", func(s *server, _ []byte) []byte {
+			d := sha256.Sum256([]byte("something else"))
+			sig, _ := s.keys["p256"].Sign(rand.Reader, d[:], crypto.SHA256)
+			return sig
+		}},
+		{"a well-formed r||s of zeros", func(*server, []byte) []byte { return make([]byte, 64) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newServer(t)
+			tok, tr, _ := client(t, s, nil)
+			in := remotetest.Digests(2, "wrong")
+			s.setHook(func(c echo.Context) (bool, error) {
+				if c.Request().URL.Path != "/crypto/v1/keys/batch/sign" {
+					return false, nil
+				}
+				var items []struct {
+					Hash string `json:"hash"`
+				}
+				if err := c.Bind(&items); err != nil {
+					return true, err
+				}
+				out := make([]map[string]any, len(items))
+				for i, it := range items {
+					d, _ := base64.StdEncoding.DecodeString(it.Hash)
+					sig, _ := s.keys["p256"].Sign(rand.Reader, d, crypto.SHA256)
+					if i == 1 {
+						sig = tc.sign(s, d)
+					}
+					out[i] = map[string]any{"status": 200, "body": map[string]string{"kid": "k", "signature": base64.StdEncoding.EncodeToString(sig)}}
+				}
+				return true, c.JSON(http.StatusOK, out)
+			})
+			res, err := tokens.SignAll(context.Background(), tok, "p256", in, crypto.SHA256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ecdsa.VerifyASN1(s.keys["p256"].Public().(*ecdsa.PublicKey), in[0], res[0].Signature) {
+				t.Errorf("the good item: %v", res[0].Err)
+			}
+			if res[1].Err == nil || res[1].Signature != nil {
+				t.Errorf("the wrong signature was handed out: %x, %v", res[1].Signature, res[1].Err)
+			}
+			if !errors.Is(res[1].Err, remote.ErrBadSignature) {
+				t.Errorf("error %v, want ErrBadSignature", res[1].Err)
+			}
+			tr.Exchanges()
+		})
 	}
 }

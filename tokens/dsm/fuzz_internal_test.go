@@ -1,6 +1,7 @@
 package dsm
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -62,7 +63,7 @@ func FuzzReplies(f *testing.F) {
 				return
 			}
 			for _, r := range out {
-				sig, err := tok.itemSignature("k", pub, r)
+				sig, err := tok.itemSignature("k", pub, make([]byte, 32), crypto.SHA256, r)
 				if (err == nil) == (sig == nil) {
 					t.Fatalf("item %+v: signature %x, error %v", r, sig, err)
 				}

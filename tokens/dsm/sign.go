@@ -150,7 +150,7 @@ func (t *Token) SignBatch(ctx context.Context, alias string, inputs [][]byte, op
 	for p := range nparts {
 		lo, hi := p*t.maxBatch, min((p+1)*t.maxBatch, len(items))
 		eg.Go(func() error {
-			partErr[p] = t.signPart(ctx, alias, k.pub, items[lo:hi], idx[lo:hi], res)
+			partErr[p] = t.signPart(ctx, alias, k.pub, inputs, opts, items[lo:hi], idx[lo:hi], res)
 			return nil
 		})
 	}
@@ -169,7 +169,7 @@ func (t *Token) SignBatch(ctx context.Context, alias string, inputs [][]byte, op
 
 // signPart sends one batch request and fills the results of its items. A
 // failure of the whole request is returned and set on each of its items.
-func (t *Token) signPart(ctx context.Context, alias string, pub crypto.PublicKey, items []signItem, idx []int, res []tokens.Result) error {
+func (t *Token) signPart(ctx context.Context, alias string, pub crypto.PublicKey, inputs [][]byte, opts crypto.SignerOpts, items []signItem, idx []int, res []tokens.Result) error {
 	err := func() error {
 		body, err := json.Marshal(items)
 		if err != nil {
@@ -184,7 +184,7 @@ func (t *Token) signPart(ctx context.Context, alias string, pub crypto.PublicKey
 			return fmt.Errorf("dsm token %s: %w", t.name, err)
 		}
 		for j, r := range out {
-			res[idx[j]].Signature, res[idx[j]].Err = t.itemSignature(alias, pub, r)
+			res[idx[j]].Signature, res[idx[j]].Err = t.itemSignature(alias, pub, inputs[idx[j]], opts, r)
 		}
 		return nil
 	}()
@@ -209,8 +209,9 @@ func parseBatchReply(resp []byte, n int) ([]itemResult, error) {
 	return out, nil
 }
 
-// itemSignature maps one response item to a signature or an error.
-func (t *Token) itemSignature(alias string, pub crypto.PublicKey, r itemResult) ([]byte, error) {
+// itemSignature maps one response item to a signature or an error: a
+// signature that does not verify over in with pub is an error.
+func (t *Token) itemSignature(alias string, pub crypto.PublicKey, in []byte, opts crypto.SignerOpts, r itemResult) ([]byte, error) {
 	if r.Status/100 == 2 {
 		if r.Body == nil {
 			return nil, fmt.Errorf("dsm token %s: key %s: the DSM answered %d without a signature", t.name, alias, r.Status)
@@ -220,7 +221,12 @@ func (t *Token) itemSignature(alias string, pub crypto.PublicKey, r itemResult) 
 			return nil, fmt.Errorf("dsm token %s: key %s: the signature is not base64", t.name, alias)
 		}
 		if k, ok := pub.(*ecdsa.PublicKey); ok {
-			return remote.ECDSADER(k, sig)
+			if sig, err = remote.ECDSADER(k, sig); err != nil {
+				return nil, fmt.Errorf("dsm token %s: key %s: %w", t.name, alias, err)
+			}
+		}
+		if err := remote.Verify(pub, in, sig, opts); err != nil {
+			return nil, fmt.Errorf("dsm token %s: key %s: the DSM's answer: %w", t.name, alias, err)
 		}
 		return sig, nil
 	}

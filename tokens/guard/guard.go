@@ -150,19 +150,54 @@ func (t *Token) SignBatch(ctx context.Context, alias string, inputs [][]byte, op
 		return nil, err
 	}
 	res, err := tokens.SignAll(ctx, t.inner, alias, inputs, opts)
-	rerr := err
-	if rerr == nil {
-		for i, r := range res {
-			if r.Err != nil {
-				rerr = fmt.Errorf("item %d: %w", i, r.Err)
-				break
-			}
+	if err != nil {
+		t.record(ctx, alias, s.Public(), inputs, opts, err)
+		return nil, err
+	}
+	var signed, failed []int
+	var ferr error
+	for i, r := range res {
+		if r.Err == nil {
+			signed = append(signed, i)
+		} else if failed = append(failed, i); ferr == nil {
+			ferr = fmt.Errorf("item %d: %w", i, r.Err)
 		}
 	}
-	if lerr := t.record(ctx, alias, s.Public(), inputs, opts, rerr); lerr != nil && err == nil {
-		return nil, lerr // not recorded: not handed out
+	if len(failed) == 0 {
+		if lerr := t.record(ctx, alias, s.Public(), inputs, opts, nil); lerr != nil {
+			return nil, lerr // not recorded: not handed out
+		}
+		return res, nil
 	}
-	return res, err
+	// Some items failed: the others' signatures are handed out (a key
+	// API answers per item), so they are recorded as signed, and the
+	// failed items apart as refused.
+	t.record(pick(ctx, len(inputs), failed), alias, s.Public(), picked(inputs, failed), opts, ferr)
+	if len(signed) > 0 {
+		if lerr := t.record(pick(ctx, len(inputs), signed), alias, s.Public(), picked(inputs, signed), opts, nil); lerr != nil {
+			return nil, lerr
+		}
+	}
+	return res, nil
+}
+
+// picked returns the inputs at idx.
+func picked(inputs [][]byte, idx []int) [][]byte {
+	out := make([][]byte, len(idx))
+	for j, i := range idx {
+		out[j] = inputs[i]
+	}
+	return out
+}
+
+// pick returns ctx with its Caller's Documents, one per input of n,
+// cut to those at idx: the documents of a record of those inputs alone.
+func pick(ctx context.Context, n int, idx []int) context.Context {
+	c := tokens.CallerFrom(ctx)
+	if len(c.Documents) != n {
+		return tokens.WithCaller(ctx, tokens.Caller{}) // not one per input: none
+	}
+	return tokens.WithCaller(ctx, tokens.Caller{Documents: picked(c.Documents, idx), DocumentHash: c.DocumentHash})
 }
 
 // CheckKey reports why alias may not sign now: its usage limit is reached

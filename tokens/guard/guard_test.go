@@ -16,6 +16,7 @@ import (
 	"io"
 	"math/big"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -215,6 +216,65 @@ func TestRefusals(t *testing.T) {
 			}
 			if ck := tok.(tokens.KeyChecker).CheckKey(t.Context(), "k"); tt.want == tokens.ErrCertificateValidity && !errors.Is(ck, tt.want) {
 				t.Fatalf("CheckKey = %v, want %v", ck, tt.want)
+			}
+		})
+	}
+}
+
+// failingToken signs as testToken but fails every input that begins with
+// 0xff, as an HSM fails one item of a batch.
+type failingToken struct{ *testToken }
+
+func (f failingToken) Signer(context.Context, string) (crypto.Signer, error) {
+	return failingSigner{countingSigner{f.key, &f.signs}}, nil
+}
+
+type failingSigner struct{ countingSigner }
+
+func (s failingSigner) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, error) {
+	if len(d) > 0 && d[0] == 0xff {
+		return nil, errors.New("the HSM failed this item")
+	}
+	return s.countingSigner.Sign(r, d, o)
+}
+
+// TestBatchPartlyFailed: a batch of which some items fail hands out the
+// others' signatures (the DSM batch API answers per item), so the signing
+// log records those as signed and only the failed ones as refused: one
+// record of the whole batch, "refused", left the signatures that left
+// unrecorded, and a search by a signed document's hash found a refusal.
+func TestBatchPartlyFailed(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		docs bool // the caller names the documents behind the inputs
+	}{{"digests", false}, {"documents", true}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			log := &state.MemoryLog{}
+			g := &Guard{Counters: state.NewMemoryCounters(), Log: log}
+			tok := g.Wrap(failingToken{newTestToken(t, time.Time{}, time.Time{})}, nil)
+			good1, good2 := sha256.Sum256([]byte("one")), sha256.Sum256([]byte("three"))
+			bad := make([]byte, 32)
+			bad[0] = 0xff
+			in := [][]byte{good1[:], bad, good2[:]}
+			c := tokens.Caller{Surface: "dsm", User: "u"}
+			hashOf := func(i int) string { return hex.EncodeToString(in[i]) }
+			if tt.docs {
+				docs := [][]byte{{1, 1}, {2, 2}, {3, 3}}
+				c.Documents, c.DocumentHash = docs, crypto.SHA256
+				hashOf = func(i int) string { return hex.EncodeToString(docs[i]) }
+			}
+			res, err := tokens.SignAll(tokens.WithCaller(t.Context(), c), tok, "k", in, crypto.SHA256)
+			if err != nil || res[0].Err != nil || res[1].Err == nil || res[2].Err != nil {
+				t.Fatalf("SignAll = %+v, %v", res, err)
+			}
+			for i, want := range []string{"ok", "refused", "ok"} {
+				recs, err := log.Search(t.Context(), state.SignQuery{Hash: hashOf(i)})
+				if err != nil || len(recs) != 1 || !strings.HasPrefix(recs[0].Result, want) {
+					t.Errorf("item %d: records %+v (%v), want one %q", i, recs, err, want)
+				}
 			}
 		})
 	}

@@ -5,10 +5,12 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"net"
 	"net/http"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/signet-project/signet/internal/apitest"
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/internal/remote"
 	"github.com/signet-project/signet/tokens/internal/remote/remotetest"
 	"github.com/signet-project/signet/web/nethsm"
 	"github.com/signet-project/signet/web/nethsm/nethsmtest"
@@ -577,5 +580,52 @@ func TestClose(t *testing.T) {
 	}
 	if s.newConns.Load() == conns {
 		t.Error("the token's idle connection served it after Close: want it closed")
+	}
+}
+
+// TestWrongSignatureRefused: a NetHSM that answers a signature that does
+// not verify (another key's, over another digest, zeros) gets an error
+// wrapping remote.ErrBadSignature, and no signature leaves.
+func TestWrongSignatureRefused(t *testing.T) {
+	keys := nethsmtest.TestKeys(t)
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256([]byte("document"))
+	elsewhere := sha256.Sum256([]byte("another document"))
+	cases := []struct {
+		name, alias string
+		sig         func() []byte
+	}{
+		{"another key's ECDSA signature", "p256", func() []byte { s, _ := ecdsa.SignASN1(rand.Reader, other, d[:]); return s }},
+		{"an ECDSA signature over another digest", "p256", func() []byte {
+			s, _ := keys["p256"].Sign(rand.Reader, elsewhere[:], crypto.SHA256)
+			return s
+		}},
+		{"an r||s of zeros", "p256", func() []byte { return make([]byte, 64) }},
+		{"an RSA signature over another digest", "rsa2048", func() []byte {
+			s, _ := keys["rsa2048"].Sign(rand.Reader, elsewhere[:], crypto.SHA256)
+			return s
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Write([]byte(`{"signature":"` + base64.StdEncoding.EncodeToString(tc.sig()) + `"}`))
+			}))
+			defer srv.Close()
+			tok, err := New(Options{Name: "w", URL: srv.URL, User: opUser, Passphrase: opPass, ProbeInterval: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok.health.SetStatus(tokens.Status{State: tokens.Active}, time.Now())
+			sg := &signer{t: tok, ctx: context.Background(), id: tc.alias, pub: keys[tc.alias].Public()}
+			sig, err := sg.Sign(rand.Reader, d[:], crypto.SHA256)
+			if sig != nil || !errors.Is(err, remote.ErrBadSignature) {
+				t.Errorf("Sign = %x, %v; want no signature and ErrBadSignature", sig, err)
+			}
+		})
 	}
 }

@@ -120,6 +120,9 @@ func (s *signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 	if err != nil {
 		return nil, fmt.Errorf("nethsm token %s: key %s: %w", t.name, s.id, err)
 	}
+	if err := remote.Verify(s.pub, digest, sig, opts); err != nil {
+		return nil, fmt.Errorf("nethsm token %s: key %s: the NetHSM's answer: %w", t.name, s.id, err)
+	}
 	return sig, nil
 }
 

@@ -95,3 +95,38 @@ func ParseCerts(data []byte) ([]*x509.Certificate, error) {
 	}
 	return out, nil
 }
+
+// ErrBadSignature reports that the HSM answered a signature that does not
+// verify with the key's public key over what was sent: another key's, over
+// another digest, or corrupted on the way. Such a signature is never handed
+// out, and clients see 503 with the error's sentence.
+var ErrBadSignature = errors.New("the signature does not verify with the key's public key")
+
+// Verify checks that sig, the HSM's answer to signing digest (the whole
+// message when opts.HashFunc() is 0: Ed25519, or RSA PKCS#1 v1.5 over a
+// DigestInfo) with opts, verifies with pub. A remote HSM is another server:
+// what it answers is checked as any other input before a client gets it,
+// since a wrong signature would only be found by whoever validates the
+// document later.
+func Verify(pub crypto.PublicKey, digest, sig []byte, opts crypto.SignerOpts) error {
+	h := opts.HashFunc()
+	ok := false
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		ok = ecdsa.VerifyASN1(k, digest, sig)
+	case ed25519.PublicKey:
+		ok = len(k) == ed25519.PublicKeySize && ed25519.Verify(k, digest, sig)
+	case *rsa.PublicKey:
+		if pss, isPSS := opts.(*rsa.PSSOptions); isPSS {
+			ok = rsa.VerifyPSS(k, h, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto, Hash: pss.Hash}) == nil
+		} else {
+			ok = rsa.VerifyPKCS1v15(k, h, digest, sig) == nil
+		}
+	default:
+		return fmt.Errorf("key type %T cannot be verified: %w", pub, tokens.ErrUnsupported)
+	}
+	if !ok {
+		return ErrBadSignature
+	}
+	return nil
+}
