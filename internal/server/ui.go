@@ -15,11 +15,16 @@ func (a *app) mountUI(h *adminapi.Handler) error {
 	u, err := ui.New(ui.Options{
 		Admin:        h,
 		Authenticate: a.adminAccess,
-		Workers:      a.srv.Handler(),
-		Metrics:      sampler,
-		Audit:        a.audit,
-		Logger:       a.log,
-		Now:          a.now,
+		// The throttle of every other surface: failures on the admin API
+		// and the login form count together, and a lock-out on one holds
+		// on the other.
+		Throttle: a.throttle,
+		Stamp:    a.auth.Stamp,
+		Workers:  a.srv.Handler(),
+		Metrics:  sampler,
+		Audit:    a.audit,
+		Logger:   a.log,
+		Now:      a.now,
 	})
 	if err != nil {
 		return err

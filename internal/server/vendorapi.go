@@ -63,6 +63,7 @@ func (a *app) mountVendorAPIs() error {
 			u, err := certOf(c)
 			return u.Name, err
 		},
+		Stamp:  a.auth.Stamp,
 		MayUse: func(user string, k dsm.Key) bool { return a.mayUseKey(user, k.Token.Name(), k.Alias) },
 	})
 	d.Register(e)

@@ -15,6 +15,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"slices"
 	"sync"
@@ -196,4 +197,42 @@ func HashPassword(password string) (string, error) {
 		return "", err
 	}
 	return string(h), nil
+}
+
+// Stamp returns what a session of the user named name depends on, as an
+// opaque value: an HMAC, under the Authenticator's in-memory key, of its
+// password hash, roles and client certificate rules; "" when there is no
+// such user. A session (of the admin UI, a DSM bearer token) keeps the
+// stamp of its login and ends when the stamp changes, so that a changed
+// password, a removed user or a changed role ends the sessions logged in
+// before, instead of leaving them until they idle out. The hash itself
+// never leaves this package.
+func (a *Authenticator) Stamp(name string) string {
+	u, ok := a.user(name)
+	if !ok {
+		return ""
+	}
+	hash, err := a.hash(u)
+	if err != nil {
+		hash = "" // unreadable: the stamp of a user without a password
+	}
+	m := hmac.New(sha256.New, a.key[:])
+	m.Write([]byte("stamp\x00"))
+	for _, s := range []string{u.Name, hash} {
+		m.Write([]byte(s))
+		m.Write([]byte{0})
+	}
+	for _, r := range u.Roles {
+		m.Write([]byte(r))
+		m.Write([]byte{1})
+	}
+	m.Write([]byte{0})
+	for _, c := range u.AuthorizedClients {
+		for _, s := range []string{c.SubjectType, c.SubjectValue, c.IssuerType, c.IssuerValue} {
+			m.Write([]byte(s))
+			m.Write([]byte{1})
+		}
+		m.Write([]byte{2})
+	}
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

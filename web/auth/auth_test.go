@@ -3,6 +3,8 @@ package auth
 import (
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,5 +143,49 @@ func TestHashPassword(t *testing.T) {
 	}
 	if _, err := HashPassword(""); err == nil {
 		t.Error("an empty password was hashed")
+	}
+}
+
+// TestStamp checks that the stamp a session keeps changes with what the
+// session depends on (password hash, roles, client certificate rules, the
+// user itself) and with nothing else.
+func TestStamp(t *testing.T) {
+	t.Parallel()
+	base := config.User{Name: "alice", Roles: []string{config.RoleAdmin}, PasswordHash: hash(t, "pw"), Keys: []string{"k1"}}
+	var cur []config.User
+	a := New(func() []config.User { return cur })
+	cur = []config.User{base}
+	was := a.Stamp("alice")
+	if was == "" {
+		t.Fatal("no stamp for an existing user")
+	}
+	rule := config.AuthorizedClient{SubjectType: config.MatchSerialNo, SubjectValue: "1A", IssuerValue: "CN=CA"}
+	for _, tt := range []struct {
+		name   string
+		change func(u *config.User) bool // false: remove the user
+		same   bool
+	}{
+		{"nothing changed", func(*config.User) bool { return true }, true},
+		{"keys changed (checked on every signature)", func(u *config.User) bool { u.Keys = nil; return true }, true},
+		{"password changed", func(u *config.User) bool { u.PasswordHash = hash(t, "new"); return true }, false},
+		{"role changed", func(u *config.User) bool { u.Roles = []string{config.RoleAuditor}; return true }, false},
+		{"client certificate rule added", func(u *config.User) bool { u.AuthorizedClients = []config.AuthorizedClient{rule}; return true }, false},
+		{"user removed", func(*config.User) bool { return false }, false},
+	} {
+		u := base
+		u.Roles = slices.Clone(base.Roles)
+		cur = nil
+		if tt.change(&u) {
+			cur = []config.User{u}
+		}
+		if got := a.Stamp("alice") == was; got != tt.same {
+			t.Errorf("%s: stamp unchanged %v, want %v", tt.name, got, tt.same)
+		}
+	}
+	if a.Stamp("nobody") != "" {
+		t.Error("a stamp for an unknown user")
+	}
+	if !strings.Contains(base.PasswordHash, "$2") || strings.Contains(was, base.PasswordHash) {
+		t.Error("the stamp holds the hash")
 	}
 }

@@ -30,7 +30,10 @@ type Session struct {
 	User string
 	// CSRF is the token every form of this session posts back.
 	CSRF string
-	seen time.Time
+	// Stamp is what the session depends on, as it was at login
+	// (Authenticator.Stamp): the session ends when it changes.
+	Stamp string
+	seen  time.Time
 
 	mu    sync.Mutex
 	flash *Flash
@@ -82,13 +85,14 @@ func random() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// Start begins a session for user (after a successful login) and sets its
-// cookie on w. A session the request already had ends: a new ID at login
-// defeats session fixation.
-func (ss *Sessions) Start(w http.ResponseWriter, r *http.Request, user string) *Session {
+// Start begins a session for user (after a successful login), with the
+// user's stamp (Authenticator.Stamp; "" for none), and sets its cookie on
+// w. A session the request already had ends: a new ID at login defeats
+// session fixation.
+func (ss *Sessions) Start(w http.ResponseWriter, r *http.Request, user, stamp string) *Session {
 	ss.End(w, r)
 	id := random()
-	s := &Session{User: user, CSRF: random(), seen: ss.now()}
+	s := &Session{User: user, CSRF: random(), Stamp: stamp, seen: ss.now()}
 	ss.mu.Lock()
 	ss.prune()
 	ss.m[sha256.Sum256([]byte(id))] = s

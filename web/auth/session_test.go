@@ -16,14 +16,14 @@ func TestSessions(t *testing.T) {
 	ss.now = func() time.Time { return now }
 
 	rec := httptest.NewRecorder()
-	s := ss.Start(rec, httptest.NewRequest("POST", "/admin/login", nil), "admin")
+	s := ss.Start(rec, httptest.NewRequest("POST", "/admin/login", nil), "admin", "")
 	cookie := rec.Result().Cookies()[0]
 	if !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Secure || cookie.Path != "/admin/" {
 		t.Fatalf("cookie %+v: want HttpOnly, SameSite=Strict, not Secure without TLS, path /admin/", cookie)
 	}
 	tls := httptest.NewRequest("POST", "https://x/admin/login", nil)
 	rec2 := httptest.NewRecorder()
-	ss.Start(rec2, tls, "admin")
+	ss.Start(rec2, tls, "admin", "")
 	if c := rec2.Result().Cookies(); !c[len(c)-1].Secure {
 		t.Error("the cookie under TLS is not Secure")
 	}
@@ -62,7 +62,7 @@ func TestSessions(t *testing.T) {
 		t.Fatal("the session outlived its idle timeout")
 	}
 
-	s = ss.Start(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil), "admin")
+	s = ss.Start(httptest.NewRecorder(), httptest.NewRequest("POST", "/", nil), "admin", "")
 	_ = s
 	rec = httptest.NewRecorder()
 	ss.End(rec, req())

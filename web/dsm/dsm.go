@@ -105,6 +105,14 @@ type Options struct {
 	// MaxSessions bounds the live bearer tokens (DefaultMaxSessions when
 	// zero): at the bound, a login ends the oldest session.
 	MaxSessions int
+	// Stamp returns what a bearer session of user depends on
+	// (auth.Authenticator.Stamp: its secret's hash, roles and certificate
+	// rules; "" for a user that no longer exists). A bearer token whose
+	// user's stamp is no longer the one of its login is refused (401), so
+	// that a rotated secret, a dsm role taken away or a removed app ends
+	// the sessions opened before instead of letting them sign until they
+	// expire. Nil: bearer tokens end at expiry or termination only.
+	Stamp func(user string) string
 	// MayUse reports whether the authenticated user may use k, in addition
 	// to k.AllowedUsers; nil allows every key. A key the user may not use
 	// is left out of key listings and signs with status 403.
@@ -137,6 +145,7 @@ type sessionAge struct {
 // session is a live bearer token.
 type session struct {
 	user    string
+	stamp   string // Options.Stamp of user at login
 	expires time.Time
 }
 
@@ -271,6 +280,12 @@ func (h *Handler) caller(c echo.Context) (string, bool, error) {
 			found = false
 		}
 		h.mu.Unlock()
+		if found && h.opts.Stamp != nil && h.opts.Stamp(s.user) != s.stamp {
+			h.mu.Lock()
+			delete(h.sessions, key)
+			h.mu.Unlock()
+			return "", false, fail(c, http.StatusUnauthorized, "The bearer token's session has ended: the app's secret, roles or existence changed since it authenticated; authenticate again at /sys/v1/session/auth.")
+		}
 		if !found {
 			return "", false, fail(c, http.StatusUnauthorized, "The bearer token is unknown or expired: authenticate again at /sys/v1/session/auth.")
 		}
@@ -338,11 +353,15 @@ func (h *Handler) auth(c echo.Context) error {
 		return fail(c, http.StatusInternalServerError, "The server could not make a session token: try again.")
 	}
 	tok := base64.RawURLEncoding.EncodeToString(raw[:])
+	stamp := ""
+	if h.opts.Stamp != nil {
+		stamp = h.opts.Stamp(user)
+	}
 	now := h.opts.Now()
 	key, expires := tokenHash(tok), now.Add(h.opts.TokenTTL)
 	h.mu.Lock()
 	h.dropOldLocked(now)
-	h.sessions[key] = session{user: user, expires: expires}
+	h.sessions[key] = session{user: user, stamp: stamp, expires: expires}
 	h.byAge = append(h.byAge, sessionAge{key, expires})
 	h.mu.Unlock()
 	return c.JSON(http.StatusOK, authResponse{

@@ -1,8 +1,10 @@
 package dsm
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,5 +55,49 @@ func TestSessionsBoundedAndExpiredInOrder(t *testing.T) {
 	}
 	if _, a := count(); a > 2*3 {
 		t.Errorf("%d age entries after logins and terminations; want at most %d", a, 2*3)
+	}
+}
+
+// TestBearerEndsWhenAppChanges: a bearer token lives only as long as what
+// its login proved holds. A rotated secret, the dsm role taken away or the
+// app removed (a changed Stamp) refuses the tokens issued before, instead
+// of letting them sign until they expire.
+func TestBearerEndsWhenAppChanges(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	stamps := map[string]string{}
+	stamp := func(user string) string { mu.Lock(); defer mu.Unlock(); return stamps[user] }
+	setStamp := func(s string) { mu.Lock(); stamps["app"] = s; mu.Unlock() }
+	h := New(Options{Authenticate: func(string, string) error { return nil }, Stamp: stamp})
+	e := echo.New()
+	h.Register(e)
+	serve := func(req *http.Request) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		return rec
+	}
+	for _, tt := range []struct {
+		name  string
+		after string // the stamp after the change; "" for a removed app
+		code  int
+	}{
+		{"nothing changed", "v1", http.StatusOK},
+		{"secret rotated, role or rules changed", "v2", http.StatusUnauthorized},
+		{"app removed", "", http.StatusUnauthorized},
+	} {
+		setStamp("v1")
+		req := httptest.NewRequest(http.MethodPost, "/sys/v1/session/auth", nil)
+		req.SetBasicAuth("app", "secret")
+		rec := serve(req)
+		var body authResponse
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &body) != nil || body.AccessToken == "" {
+			t.Fatalf("%s: login %d %s", tt.name, rec.Code, rec.Body)
+		}
+		setStamp(tt.after)
+		req = httptest.NewRequest(http.MethodGet, "/crypto/v1/keys", nil)
+		req.Header.Set("Authorization", "Bearer "+body.AccessToken)
+		if got := serve(req); got.Code != tt.code {
+			t.Errorf("%s: %d %s, want %d", tt.name, got.Code, got.Body, tt.code)
+		}
 	}
 }

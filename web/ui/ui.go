@@ -69,6 +69,13 @@ type Options struct {
 	// Sessions keeps the logged-in users. Nil: a store with the default
 	// idle timeout.
 	Sessions *auth.Sessions
+	// Stamp returns what a session of user depends on
+	// (auth.Authenticator.Stamp: its password hash, roles and certificate
+	// rules; "" for a user that no longer exists). A session whose user's
+	// stamp is no longer the one of its login ends, so that a changed
+	// password, role or a removed user logs the sessions out at their
+	// next request. Nil: sessions end at logout or idle only.
+	Stamp func(user string) string
 	// Workers serves the worker endpoints (the server's handler): "Try it"
 	// signs through it.
 	Workers http.Handler
@@ -193,12 +200,28 @@ func (u *UI) headers(next echo.HandlerFunc) echo.HandlerFunc {
 
 const sessionKey = "signet.ui.session"
 
+// current returns the request's session, when it exists, has not idled
+// out and its user's stamp is still the one of its login; a session whose
+// stamp changed (password, roles, user removed) is ended here.
+func (u *UI) current(c echo.Context) (*auth.Session, bool) {
+	s, ok := u.opts.Sessions.Get(c.Request())
+	if !ok {
+		return nil, false
+	}
+	if u.opts.Stamp != nil && u.opts.Stamp(s.User) != s.Stamp {
+		u.opts.Sessions.End(c.Response(), c.Request())
+		u.record(c, s.User, "ui.logout", "ui", "Session ended: the user's password, roles or existence changed since login.", nil)
+		return nil, false
+	}
+	return s, true
+}
+
 // session sends anonymous visitors to the login page and refuses a POST
 // without the session's CSRF token.
 func (u *UI) session(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		s, ok := u.opts.Sessions.Get(r)
+		s, ok := u.current(c)
 		if !ok {
 			if r.Method != http.MethodGet {
 				return u.forbidden(c, nil, "Your session has ended: log in again, then repeat the change.")
@@ -342,7 +365,7 @@ func (u *UI) record(c echo.Context, user, action, target, outcome string, detail
 
 // loginPage shows the login form.
 func (u *UI) loginPage(c echo.Context) error {
-	if _, ok := u.opts.Sessions.Get(c.Request()); ok {
+	if _, ok := u.current(c); ok {
 		return c.Redirect(http.StatusSeeOther, safeNext(c.QueryParam("next")))
 	}
 	return u.render(c, http.StatusOK, "login", "Log in", loginData{Next: c.QueryParam("next")})
@@ -387,7 +410,11 @@ func (u *UI) login(c echo.Context) error {
 	}
 	switch d {
 	case admin.Allowed:
-		u.opts.Sessions.Start(c.Response(), c.Request(), name)
+		stamp := ""
+		if u.opts.Stamp != nil {
+			stamp = u.opts.Stamp(name)
+		}
+		u.opts.Sessions.Start(c.Response(), c.Request(), name, stamp)
 		u.record(c, name, "ui.login", "ui", "ok", nil)
 		return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
 	case admin.Forbidden:

@@ -9,12 +9,16 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/crypto/bcrypt"
 
+	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/web/admin"
+	"github.com/signet-project/signet/web/auth"
 )
 
 // TestSessionGate checks the session middleware without a browser: an
@@ -211,5 +215,75 @@ func TestTemplatesAskForRoutes(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no template asks May: the pattern above no longer finds the calls")
+	}
+}
+
+// TestSessionEndsWhenUserChanges: a session lives only as long as what its
+// login proved holds. A password changed (leaked, say), a role taken away
+// or the user removed ends the sessions logged in before, at their next
+// request, instead of leaving them open until they idle out.
+func TestSessionEndsWhenUserChanges(t *testing.T) {
+	t.Parallel()
+	h, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := bcrypt.GenerateFromPassword([]byte("new"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := config.User{Name: "boss", Roles: []string{config.RoleAdmin}, PasswordHash: string(h)}
+	var (
+		mu    sync.Mutex
+		users []config.User
+	)
+	a := auth.New(func() []config.User { mu.Lock(); defer mu.Unlock(); return users })
+	set := func(us ...config.User) { mu.Lock(); users = us; mu.Unlock() }
+	_, e := serveUI(t, Options{
+		Admin:        admin.New(admin.Options{}),
+		Authenticate: func(user, pass string) admin.Decision { return a.Decide(user, pass, auth.AdminRoles()...) },
+		Stamp:        a.Stamp,
+	})
+	visit := func(cookie *http.Cookie) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/admin/nothing", nil)
+		r.AddCookie(cookie)
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		return w
+	}
+	for _, tt := range []struct {
+		name  string
+		after []config.User
+		ends  bool
+	}{
+		{"nothing changed", []config.User{base}, false},
+		{"password changed", []config.User{{Name: "boss", Roles: base.Roles, PasswordHash: string(other)}}, true},
+		{"role changed", []config.User{{Name: "boss", Roles: []string{config.RoleAuditor}, PasswordHash: base.PasswordHash}}, true},
+		{"user removed", nil, true},
+	} {
+		set(base)
+		r := httptest.NewRequest(http.MethodPost, "/admin/login", strings.NewReader(url.Values{"user": {"boss"}, "password": {"pw"}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		if w.Code != http.StatusSeeOther || len(w.Result().Cookies()) == 0 {
+			t.Fatalf("%s: login %d", tt.name, w.Code)
+		}
+		cookie := w.Result().Cookies()[0]
+		if got := visit(cookie); got.Code != http.StatusNotFound {
+			t.Fatalf("%s: %d before the change, want the 404 page of a session", tt.name, got.Code)
+		}
+		set(tt.after...)
+		got := visit(cookie)
+		ended := got.Code == http.StatusSeeOther && strings.HasPrefix(got.Header().Get("Location"), "/admin/login")
+		if ended != tt.ends {
+			t.Errorf("%s: %d %q, session ended %v, want %v", tt.name, got.Code, got.Header().Get("Location"), ended, tt.ends)
+		}
+		if tt.ends {
+			set(base) // changing back does not revive it
+			if got := visit(cookie); got.Code != http.StatusSeeOther {
+				t.Errorf("%s: the ended session came back (%d)", tt.name, got.Code)
+			}
+		}
 	}
 }
