@@ -113,7 +113,10 @@ type Token struct {
 	api        remote.Client
 	health     remote.Health
 
-	authMu sync.Mutex // one session request at a time
+	// auth lets one session request run at a time; the others wait for
+	// it as long as their context allows (a mutex kept them waiting on a
+	// DSM that does not answer past their deadline).
+	auth chan struct{}
 
 	mu      sync.Mutex
 	user    string
@@ -187,6 +190,7 @@ func New(opts Options) (*Token, error) {
 		appID:      opts.User,
 		health:     remote.Health{Prefix: prefix, Every: remote.OrDefault(opts.ProbeInterval, remote.DefaultProbeInterval)},
 		keys:       map[string]keyEntry{},
+		auth:       make(chan struct{}, 1),
 	}
 	t.api = remote.Client{
 		Server:  "DSM",
@@ -349,8 +353,12 @@ func (t *Token) authorization(ctx context.Context) (string, error) {
 	if h, ok := valid(); ok {
 		return h, nil
 	}
-	t.authMu.Lock()
-	defer t.authMu.Unlock()
+	select {
+	case t.auth <- struct{}{}:
+		defer func() { <-t.auth }()
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 	if h, ok := valid(); ok { // another goroutine renewed it meanwhile
 		return h, nil
 	}
