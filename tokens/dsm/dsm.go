@@ -277,11 +277,21 @@ func (t *Token) Activate(ctx context.Context, pin string) error {
 	if err != nil {
 		return fmt.Errorf("dsm token %s: %w: %w", t.name, err, tokens.ErrBadPIN)
 	}
+	t.mu.Lock()
+	oldUser, oldSecret := t.user, t.secret
+	t.mu.Unlock()
+	_, oldStatus := t.health.Current()
 	t.setKey(user, secret, tokens.Status{State: tokens.Offline, Reason: "not contacted yet"})
 	err = t.probe(ctx)
 	var ae *remote.AuthError
 	if errors.As(err, &ae) {
-		t.setKey("", "", tokens.Status{State: tokens.Offline, Reason: notActivated})
+		if oldSecret != "" && (oldUser != user || oldSecret != secret) {
+			// A refused key changes nothing: the token keeps the key it
+			// worked with, so that a typo does not take it Offline.
+			t.setKey(oldUser, oldSecret, oldStatus)
+		} else {
+			t.setKey("", "", tokens.Status{State: tokens.Offline, Reason: notActivated})
+		}
 		return fmt.Errorf("dsm token %s: the DSM refused the API key of app %s: %w", t.name, user, tokens.ErrBadPIN)
 	}
 	return err

@@ -735,3 +735,25 @@ func TestWrongSignatureRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestWrongKeyKeepsActiveToken: Activate with an API key the DSM refuses,
+// or a malformed one, on an Active token is ErrBadPIN and changes nothing:
+// the token stays Active with the key it had and signs. It used to forget
+// the working key first, so a typo took the token Offline.
+func TestWrongKeyKeepsActiveToken(t *testing.T) {
+	s := newServer(t)
+	tok, _, _ := client(t, s, nil)
+	ctx := context.Background()
+	for _, key := range []string{"app1:wrong", "garbage"} {
+		if err := tok.Activate(ctx, apiKey); err != nil {
+			t.Fatal(err)
+		}
+		if err := tok.Activate(ctx, key); !errors.Is(err, tokens.ErrBadPIN) {
+			t.Fatalf("Activate(%q) = %v, want ErrBadPIN", key, err)
+		}
+		if st := tok.Status(ctx); st.State != tokens.Active {
+			t.Fatalf("after Activate(%q): status %v %s, want ACTIVE", key, st.State, st.Reason)
+		}
+		remotetest.SignAllVerified(t, tok, "p256", s.keys["p256"].Public().(*ecdsa.PublicKey), 2)
+	}
+}
