@@ -228,7 +228,7 @@ func (a *app) reloadTLS() error {
 	if a.tls == nil {
 		return nil
 	}
-	if err := a.tls.Reload(); err != nil {
+	if err := a.tls.ReloadFiles(a.nextTLSFiles()); err != nil {
 		a.record(a.ctx, "tls.reload", err.Error(), nil)
 		a.log.Error("TLS certificate reload refused; the one in force stays", "error", err)
 		return fmt.Errorf("the TLS certificate: %w", err)
@@ -237,6 +237,27 @@ func (a *app) reloadTLS() error {
 	a.record(a.ctx, "tls.reload", "ok", map[string]string{"subject": leaf.Subject.String(), "notAfter": leaf.NotAfter.UTC().Format(time.RFC3339)})
 	a.log.Info("TLS certificate reloaded", "subject", leaf.Subject.String(), "notAfter", leaf.NotAfter)
 	return nil
+}
+
+// nextTLSFiles are the TLS files the reload loads: those the configuration
+// files name now, so that a changed clientCAs (a bundle without a
+// compromised CA) is in force after the reload, not only after a restart.
+// A cluster node's server section is in its own files, loaded with the
+// version in force as the reload does. The files in force when the
+// configuration does not load (the reload then refuses it) or names no
+// TLS (plain HTTP needs a restart).
+func (a *app) nextTLSFiles() tlsconf.Files {
+	var cfg *config.Config
+	var err error
+	if a.node != nil {
+		cfg, _, err = a.node.Load(a.ctx)
+	} else {
+		cfg, err = config.Load(a.paths...)
+	}
+	if err == nil && cfg.Server.TLS != nil {
+		return tlsFiles(cfg.Server.TLS)
+	}
+	return a.tls.Files()
 }
 
 // reloadAll is what SIGHUP and the admin API's reload do: the TLS

@@ -377,3 +377,54 @@ func TestHealthListen(t *testing.T) {
 		t.Errorf("the admin API on the TLS listener: %d %q, want 401", code, body)
 	}
 }
+
+// TestReloadAppliesNewClientCAs: a reload reads the TLS files the reloaded
+// configuration names. It read the ones named at start whatever the
+// configuration now said, so an operator who pointed clientCAs at a new
+// bundle (to drop a compromised CA) and reloaded got "ok" while the old
+// CA's client certificates still logged in as their users.
+func TestReloadAppliesNewClientCAs(t *testing.T) {
+	t.Parallel()
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newTLSPKI(t)
+	other, err := demo.NewCA("Other Clients CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key := p.issue(t, "signet-a")
+	p.write(t, map[string][]byte{"server.pem": cert, "server.key": key, "clients.pem": demo.PEM(p.ca.Cert), "other.pem": demo.PEM(other.Cert)})
+	users := "users:\n  - name: admin\n    roles: [admin]\n    passwordHash: '" + string(hash) + "'\n" +
+		"    authorizedClients:\n      - {matchSubjectWithType: SUBJECT_RDN_CN, matchSubjectWithValue: ops, matchIssuerWithValue: '" + p.ca.Cert.Subject.String() + "'}\n"
+	s := serveTLS(t, p, tlsYAML("")+users)
+	ckey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ccert, err := p.ca.Issue("ops", ckey.Public(), demo.TLSClient, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withCert := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: s.roots, ServerName: "localhost",
+		Certificates: []tls.Certificate{{Certificate: [][]byte{ccert.Raw}, PrivateKey: ckey}}}}}
+	get := func() int {
+		req, _ := http.NewRequest(http.MethodGet, s.url+"/admin/api/workers", nil)
+		code, _ := send(t, withCert, req)
+		return code
+	}
+	if code := get(); code != http.StatusOK {
+		t.Fatalf("client certificate of the configured CA: %d, want 200", code)
+	}
+	p.write(t, map[string][]byte{"signet.yaml": []byte(strings.Replace(tlsYAML("")+users, "clientCAs: clients.pem", "clientCAs: other.pem", 1))})
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/admin/api/reload", strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth("admin", "pw")
+	if code, body := send(t, &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: s.roots, ServerName: "localhost"}}}, req); code != http.StatusOK {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	if code := get(); code != http.StatusForbidden {
+		t.Errorf("client certificate of the CA taken out of clientCAs, after the reload: %d, want 403", code)
+	}
+}

@@ -29,34 +29,43 @@ type Files struct {
 
 // Server holds the certificate and client CA bundle in force.
 type Server struct {
-	files Files
-	cur   atomic.Pointer[loaded]
+	cur atomic.Pointer[loaded]
 }
 
 type loaded struct {
-	cert *tls.Certificate
-	cas  *x509.CertPool // nil without a bundle
+	files Files // what cert and cas were read from
+	cert  *tls.Certificate
+	cas   *x509.CertPool // nil without a bundle
 }
 
 // New loads the files.
 func New(f Files) (*Server, error) {
-	s := &Server{files: f}
-	if err := s.Reload(); err != nil {
+	s := &Server{}
+	if err := s.ReloadFiles(f); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// Reload reads the files again. When they do not load, the certificate in
-// force stays and the error says why.
-func (s *Server) Reload() error {
-	l, err := load(s.files)
+// Reload reads the files in force again. When they do not load, the
+// certificate in force stays and the error says why.
+func (s *Server) Reload() error { return s.ReloadFiles(s.Files()) }
+
+// ReloadFiles reads f, which become the files in force: a reloaded
+// configuration may name other files than the one in force, a new client
+// CA bundle that leaves a compromised CA out, say. When they do not load,
+// the certificate, bundle and files in force stay and the error says why.
+func (s *Server) ReloadFiles(f Files) error {
+	l, err := load(f)
 	if err != nil {
 		return err
 	}
 	s.cur.Store(l)
 	return nil
 }
+
+// Files returns the files in force.
+func (s *Server) Files() Files { return s.cur.Load().files }
 
 // Check loads the files as New and Reload do, and returns a *FileError
 // naming the file that does not load: `signet config check` reports what
@@ -106,7 +115,7 @@ func load(f Files) (*loaded, error) {
 	if err != nil {
 		return nil, &FileError{FileKey, f.Key, fmt.Errorf("%w (is it the key of %s?)", err, f.Cert)}
 	}
-	l := &loaded{cert: &cert}
+	l := &loaded{files: f, cert: &cert}
 	if f.ClientCAs != "" {
 		if l.cas, err = loadPool(f.ClientCAs); err != nil {
 			return nil, &FileError{FileClientCAs, f.ClientCAs, err}

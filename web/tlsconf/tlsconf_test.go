@@ -104,8 +104,7 @@ func TestConfig(t *testing.T) {
 		t.Errorf("a TLS 1.1 client with GODEBUG=tls10server=1: %v, want the server to refuse its protocol version", err)
 	}
 
-	s.files = Files{Cert: filepath.Join(dir, "b.pem"), Key: filepath.Join(dir, "b.key")}
-	if err := s.Reload(); err != nil {
+	if err := s.ReloadFiles(Files{Cert: filepath.Join(dir, "b.pem"), Key: filepath.Join(dir, "b.key")}); err != nil {
 		t.Fatal(err)
 	}
 	asked = false
