@@ -113,7 +113,10 @@ type Token struct {
 	api        remote.Client
 	health     remote.Health
 
-	authMu sync.Mutex // one session request at a time
+	// auth lets one session request run at a time; the others wait for
+	// it as long as their context allows (a mutex kept them waiting on a
+	// DSM that does not answer past their deadline).
+	auth chan struct{}
 
 	mu      sync.Mutex
 	user    string
@@ -187,6 +190,7 @@ func New(opts Options) (*Token, error) {
 		appID:      opts.User,
 		health:     remote.Health{Prefix: prefix, Every: remote.OrDefault(opts.ProbeInterval, remote.DefaultProbeInterval)},
 		keys:       map[string]keyEntry{},
+		auth:       make(chan struct{}, 1),
 	}
 	t.api = remote.Client{
 		Server:  "DSM",
@@ -277,11 +281,21 @@ func (t *Token) Activate(ctx context.Context, pin string) error {
 	if err != nil {
 		return fmt.Errorf("dsm token %s: %w: %w", t.name, err, tokens.ErrBadPIN)
 	}
+	t.mu.Lock()
+	oldUser, oldSecret := t.user, t.secret
+	t.mu.Unlock()
+	_, oldStatus := t.health.Current()
 	t.setKey(user, secret, tokens.Status{State: tokens.Offline, Reason: "not contacted yet"})
 	err = t.probe(ctx)
 	var ae *remote.AuthError
 	if errors.As(err, &ae) {
-		t.setKey("", "", tokens.Status{State: tokens.Offline, Reason: notActivated})
+		if oldSecret != "" && (oldUser != user || oldSecret != secret) {
+			// A refused key changes nothing: the token keeps the key it
+			// worked with, so that a typo does not take it Offline.
+			t.setKey(oldUser, oldSecret, oldStatus)
+		} else {
+			t.setKey("", "", tokens.Status{State: tokens.Offline, Reason: notActivated})
+		}
 		return fmt.Errorf("dsm token %s: the DSM refused the API key of app %s: %w", t.name, user, tokens.ErrBadPIN)
 	}
 	return err
@@ -339,8 +353,12 @@ func (t *Token) authorization(ctx context.Context) (string, error) {
 	if h, ok := valid(); ok {
 		return h, nil
 	}
-	t.authMu.Lock()
-	defer t.authMu.Unlock()
+	select {
+	case t.auth <- struct{}{}:
+		defer func() { <-t.auth }()
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
 	if h, ok := valid(); ok { // another goroutine renewed it meanwhile
 		return h, nil
 	}

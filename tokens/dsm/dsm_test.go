@@ -735,3 +735,75 @@ func TestWrongSignatureRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestWrongKeyKeepsActiveToken: Activate with an API key the DSM refuses,
+// or a malformed one, on an Active token is ErrBadPIN and changes nothing:
+// the token stays Active with the key it had and signs. It used to forget
+// the working key first, so a typo took the token Offline.
+func TestWrongKeyKeepsActiveToken(t *testing.T) {
+	s := newServer(t)
+	tok, _, _ := client(t, s, nil)
+	ctx := context.Background()
+	for _, key := range []string{"app1:wrong", "garbage"} {
+		if err := tok.Activate(ctx, apiKey); err != nil {
+			t.Fatal(err)
+		}
+		if err := tok.Activate(ctx, key); !errors.Is(err, tokens.ErrBadPIN) {
+			t.Fatalf("Activate(%q) = %v, want ErrBadPIN", key, err)
+		}
+		if st := tok.Status(ctx); st.State != tokens.Active {
+			t.Fatalf("after Activate(%q): status %v %s, want ACTIVE", key, st.State, st.Reason)
+		}
+		remotetest.SignAllVerified(t, tok, "p256", s.keys["p256"].Public().(*ecdsa.PublicKey), 2)
+	}
+}
+
+// TestHungSessionAuthLeavesOthers: while one request waits on a DSM that
+// does not answer its session auth, another request whose context ends
+// returns with the context's error at once: it waited on the first one's
+// session request however long that took (up to three attempts of the
+// token's timeout), past its own deadline and its client's disconnect.
+func TestHungSessionAuthLeavesOthers(t *testing.T) {
+	s := newServer(t)
+	tok, tr, clk := client(t, s, nil)
+	remotetest.SignAllVerified(t, tok, "p256", s.keys["p256"].Public().(*ecdsa.PublicKey), 1)
+	clk.Advance(time.Hour) // the session is due for renewal
+	inAuth, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s.setHook(func(c echo.Context) (bool, error) {
+		if c.Request().URL.Path != "/sys/v1/session/auth" {
+			return false, nil
+		}
+		once.Do(func() { close(inAuth) })
+		select {
+		case <-release:
+		case <-c.Request().Context().Done():
+		}
+		return true, c.JSON(http.StatusServiceUnavailable, map[string]string{"error": "hung"})
+	})
+	first := make(chan error, 1)
+	go func() {
+		_, err := tokens.SignAll(context.Background(), tok, "p256", remotetest.Digests(1, "first"), crypto.SHA256)
+		first <- err
+	}()
+	<-inAuth
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	second := make(chan error, 1)
+	go func() {
+		_, err := tokens.SignAll(ctx, tok, "p256", remotetest.Digests(1, "second"), crypto.SHA256)
+		second <- err
+	}()
+	select {
+	case err := <-second:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("the request past its deadline: %v, want context.DeadlineExceeded", err)
+		}
+	case <-time.After(4 * time.Second): // less than the token's timeout of 5 s
+		t.Error("the cancelled request waited for the other one's session auth")
+	}
+	close(release)
+	<-first
+	s.setHook(nil)
+	tr.Exchanges()
+}

@@ -188,11 +188,21 @@ func (t *Token) Activate(ctx context.Context, pin string) error {
 	if pin == "" {
 		return fmt.Errorf("nethsm token %s: the passphrase is empty: %w", t.name, tokens.ErrBadPIN)
 	}
+	t.mu.Lock()
+	oldBasic := t.basic
+	t.mu.Unlock()
+	_, oldStatus := t.health.Current()
 	t.setPass(pin, tokens.Status{State: tokens.Offline, Reason: "not contacted yet"})
 	err := t.probe(ctx)
 	var ae *remote.AuthError
 	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
-		t.setPass("", tokens.Status{State: tokens.Offline, Reason: notActivated})
+		if oldBasic != "" && oldBasic != basicAuth(t.user, pin) {
+			// A refused passphrase changes nothing: the token keeps the
+			// one it worked with, so that a typo does not take it Offline.
+			t.restorePass(oldBasic, oldStatus)
+		} else {
+			t.setPass("", tokens.Status{State: tokens.Offline, Reason: notActivated})
+		}
 		return fmt.Errorf("nethsm token %s: the NetHSM refused user %s: %w", t.name, t.user, tokens.ErrBadPIN)
 	}
 	return err
@@ -205,6 +215,17 @@ func (t *Token) setPass(pass string, st tokens.Status) {
 	t.basic = basicAuth(t.user, pass)
 	t.publicKey = map[string]crypto.PublicKey{}
 	t.health.Reset(pass != "", st)
+	t.mu.Unlock()
+	t.chains.Forget()
+}
+
+// restorePass puts back the Authorization header basic of a passphrase the
+// token worked with, and its status.
+func (t *Token) restorePass(basic string, st tokens.Status) {
+	t.mu.Lock()
+	t.basic = basic
+	t.publicKey = map[string]crypto.PublicKey{}
+	t.health.Reset(true, st)
 	t.mu.Unlock()
 	t.chains.Forget()
 }

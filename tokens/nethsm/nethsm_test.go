@@ -629,3 +629,23 @@ func TestWrongSignatureRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestWrongPassphraseKeepsActiveToken: Activate with a passphrase the
+// NetHSM refuses on an Active token is ErrBadPIN and changes nothing: the
+// token stays Active with the passphrase it had and signs. It used to
+// forget the working passphrase first, so a typo took the token Offline.
+func TestWrongPassphraseKeepsActiveToken(t *testing.T) {
+	s := newHSM(t)
+	tok, _ := newToken(t, s, Options{})
+	ctx := context.Background()
+	if err := tok.Activate(ctx, opPass); err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.Activate(ctx, "wrong-passphrase"); !errors.Is(err, tokens.ErrBadPIN) {
+		t.Fatalf("Activate with a wrong passphrase = %v, want ErrBadPIN", err)
+	}
+	if st := tok.Status(ctx); st.State != tokens.Active {
+		t.Fatalf("after a wrong passphrase: status %v %s, want ACTIVE", st.State, st.Reason)
+	}
+	remotetest.SignAllVerified(t, tok, "p256", s256Key(t), 2)
+}

@@ -214,11 +214,23 @@ func (t *Token) Activate(ctx context.Context, pin string) error {
 	// operations never take t.mu while they hold a conn.
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	oldPIN := t.pin
 	t.pin = pin
-	if old := t.cur.Swap(nil); old != nil {
+	old := t.cur.Swap(nil)
+	if old != nil {
 		old.close()
 	}
-	return t.reopenLocked(ctx, true)
+	err := t.reopenLocked(ctx, true)
+	if errors.Is(err, tokens.ErrBadPIN) && old != nil && oldPIN != pin {
+		// A wrong PIN given to an Active token changes nothing: log in
+		// again with the PIN it was working with, so that a typo does not
+		// take it Offline.
+		t.pin = oldPIN
+		if rerr := t.reopenLocked(ctx, true); rerr != nil && t.reason == "" {
+			t.reason = reasonFor(rerr) // not tried: the context ended
+		}
+	}
+	return err
 }
 
 // Deactivate logs out, forgets the PIN and releases the module; the token

@@ -759,3 +759,31 @@ func TestStatusNotices(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestWrongPINKeepsActiveToken: Activate with a wrong PIN on a token that
+// is Active is refused with ErrBadPIN and changes nothing: the token stays
+// Active, signs, and a signer got before still signs. It used to close the
+// token's login first, so an operator's typo took a working token Offline.
+func TestWrongPINKeepsActiveToken(t *testing.T) {
+	tok := newToken(t, labelPIN, Options{})
+	ctx := t.Context()
+	held, err := tok.Signer(ctx, "p256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pin := range []string{"0000", ""} {
+		if err := tok.Activate(ctx, pin); !errors.Is(err, tokens.ErrBadPIN) {
+			t.Fatalf("Activate(%q) = %v, want ErrBadPIN", pin, err)
+		}
+		if st := tok.Status(ctx); st.State != tokens.Active {
+			t.Fatalf("after Activate(%q): Status = %+v, want Active", pin, st)
+		}
+		if err := signAndVerify(t, tok, 4); err != nil {
+			t.Fatalf("after Activate(%q): %v", pin, err)
+		}
+		d := sha256.Sum256([]byte("held"))
+		if _, err := held.Sign(rand.Reader, d[:], crypto.SHA256); err != nil {
+			t.Fatalf("after Activate(%q): the signer held from before: %v", pin, err)
+		}
+	}
+}

@@ -48,6 +48,15 @@ func (h *Health) SetStatus(st tokens.Status, probed time.Time) {
 	h.mu.Unlock()
 }
 
+// Current returns whether the token has credentials and its status, as
+// they are, without probing: what Reset puts back when new credentials are
+// refused.
+func (h *Health) Current() (activated bool, st tokens.Status) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.activated, h.status
+}
+
 // Activated reports whether the token has credentials.
 func (h *Health) Activated() bool {
 	h.mu.Lock()
