@@ -67,6 +67,11 @@ func (c *Client) Send(ctx context.Context, req Request) (int, []byte, error) {
 			}
 		}
 		status, body, sent, err := c.once(ctx, req)
+		if errors.Is(err, errTooLarge) {
+			// The server answers, but not as its API does: sending again
+			// would get the same.
+			return 0, nil, c.Health.Offline(fmt.Sprintf("the %s at %s answered more than %d bytes, which no answer of its API is", c.Server, c.Base, c.MaxBody))
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return 0, nil, ctx.Err() // the caller gave up: says nothing about the server
@@ -117,13 +122,21 @@ func (c *Client) once(ctx context.Context, r Request) (status int, body []byte, 
 		return 0, nil, gotConn.Load(), err
 	}
 	defer resp.Body.Close()
-	body, err = io.ReadAll(io.LimitReader(resp.Body, c.MaxBody))
+	body, err = io.ReadAll(io.LimitReader(resp.Body, c.MaxBody+1))
 	if err != nil {
 		return 0, nil, true, err
+	}
+	if int64(len(body)) > c.MaxBody {
+		// Not an answer of the API: the connection is closed rather than
+		// read to its end, which a server sending without end never gives.
+		return 0, nil, true, errTooLarge
 	}
 	io.Copy(io.Discard, resp.Body) // keep the connection reusable
 	return resp.StatusCode, body, true, nil
 }
+
+// errTooLarge is the error of an answer longer than MaxBody.
+var errTooLarge = errors.New("answer too large")
 
 // Error returns the HTTPError of an answer.
 func (c *Client) Error(status int, body []byte) *HTTPError {
