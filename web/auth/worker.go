@@ -81,7 +81,7 @@ func (a *WorkerAuthorizer) Authorize(r *http.Request, client, worker string, acc
 	cert, err := ClientCert(r, pool)
 	switch {
 	case err != nil:
-		return "", &Refusal{Status: http.StatusForbidden, Msg: "Worker " + worker + " refuses the client certificate: " + err.Error() + ".", Reason: err.Error()}
+		return "", &Refusal{Status: http.StatusForbidden, Who: peerName(r), Msg: "Worker " + worker + " refuses the client certificate: " + err.Error() + ".", Reason: err.Error()}
 	case cert == nil:
 		return "", &Refusal{Status: http.StatusUnauthorized, Challenge: `Certificate realm="` + worker + `"`,
 			Msg: "Worker " + worker + " requires a TLS client certificate (AUTHTYPE CLIENTCERT): connect over HTTPS with one.", Reason: "no client certificate"}
