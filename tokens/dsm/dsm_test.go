@@ -54,6 +54,7 @@ type server struct {
 	srv     *http.Server
 	now     time.Time
 	aliases []string
+	names   map[string]string // DSM key name → the soft token's alias, where they differ
 	hook    func(c echo.Context) (handled bool, err error)
 }
 
@@ -68,7 +69,11 @@ func newServer(t *testing.T) *server {
 			defer s.mu.Unlock()
 			var ks []webdsm.Key
 			for _, a := range s.aliases {
-				ks = append(ks, webdsm.Key{Token: tok, Alias: a})
+				k := webdsm.Key{Token: tok, Alias: a}
+				if real, ok := s.names[a]; ok {
+					k.Name, k.Alias = a, real
+				}
+				ks = append(ks, k)
 			}
 			return ks
 		}),
@@ -806,4 +811,23 @@ func TestHungSessionAuthLeavesOthers(t *testing.T) {
 	<-first
 	s.setHook(nil)
 	tr.Exchanges()
+}
+
+// TestKeyReplaced: a key deleted and made again on the DSM under the same
+// name (a rotation) signs with its new key; the token, which cached the old
+// public key, refuses the first signature that does not verify with it
+// and reads the key again, so the next request signs and verifies with
+// the new key, instead of failing until the token is activated again.
+func TestKeyReplaced(t *testing.T) {
+	s := newServer(t)
+	tok, _, _ := client(t, s, nil)
+	remotetest.SignAllVerified(t, tok, "p256", s.keys["p256"].Public().(*ecdsa.PublicKey), 1)
+	s.mu.Lock()
+	s.names = map[string]string{"p256": "p384"}
+	s.mu.Unlock()
+	res, err := tokens.SignAll(context.Background(), tok, "p256", remotetest.Digests(1, "rotated"), crypto.SHA256)
+	if err == nil && res[0].Err == nil {
+		t.Fatal("a signature by the new key verified with the old public key")
+	}
+	remotetest.SignAllVerified(t, tok, "p256", s.keys["p384"].Public().(*ecdsa.PublicKey), 2)
 }

@@ -226,6 +226,9 @@ func (t *Token) itemSignature(alias string, pub crypto.PublicKey, in []byte, opt
 			}
 		}
 		if err := remote.Verify(pub, in, sig, opts); err != nil {
+			// The key may have been made again under its name: read it
+			// again for the next request.
+			t.forgetKey(alias)
 			return nil, fmt.Errorf("dsm token %s: key %s: the DSM's answer: %w", t.name, alias, err)
 		}
 		return sig, nil

@@ -324,11 +324,16 @@ func (t *Token) public(ctx context.Context, id string) (crypto.PublicKey, error)
 	return pub, nil
 }
 
+// forgetPublic drops the cached public key of id.
+func (t *Token) forgetPublic(id string) {
+	t.mu.Lock()
+	delete(t.publicKey, id)
+	t.mu.Unlock()
+}
+
 func (t *Token) keyErr(id string, err error) error {
 	if remote.IsStatus(err, http.StatusNotFound) {
-		t.mu.Lock()
-		delete(t.publicKey, id)
-		t.mu.Unlock()
+		t.forgetPublic(id)
 		return fmt.Errorf("nethsm token %s: no key %q on the NetHSM: %w", t.name, id, tokens.ErrKeyNotFound)
 	}
 	return err

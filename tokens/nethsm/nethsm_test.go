@@ -11,6 +11,8 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"net"
 	"net/http"
@@ -648,4 +650,60 @@ func TestWrongPassphraseKeepsActiveToken(t *testing.T) {
 		t.Fatalf("after a wrong passphrase: status %v %s, want ACTIVE", st.State, st.Reason)
 	}
 	remotetest.SignAllVerified(t, tok, "p256", s256Key(t), 2)
+}
+
+// TestKeyReplaced: a key made again on the NetHSM under its ID (a
+// rotation) signs with its new key; the token, which cached the old public
+// key, refuses the first signature that does not verify with it and reads
+// the public key again, so the next signer signs and verifies with the new
+// key, instead of failing until the token is activated again.
+func TestKeyReplaced(t *testing.T) {
+	old := nethsmtest.TestKeys(t)["p256"]
+	rotated, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&rotated.PublicKey)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/public.pem"):
+			w.Header().Set("Content-Type", "application/x-pem-file")
+			pem.Encode(w, &pem.Block{Type: "PUBLIC KEY", Bytes: der})
+		case strings.HasSuffix(r.URL.Path, "/sign"):
+			var req struct{ Message []byte }
+			if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			sig, _ := ecdsa.SignASN1(rand.Reader, rotated, req.Message)
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(map[string][]byte{"signature": sig})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	tok, err := New(Options{Name: "k", URL: srv.URL, User: opUser, Passphrase: opPass, ProbeInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok.health.SetStatus(tokens.Status{State: tokens.Active}, time.Now())
+	tok.mu.Lock()
+	tok.publicKey["p256"] = old.Public() // what the token read before the rotation
+	tok.mu.Unlock()
+	d := sha256.Sum256([]byte("document"))
+	sign := func() ([]byte, error) {
+		sg, err := tok.Signer(t.Context(), "p256")
+		if err != nil {
+			return nil, err
+		}
+		return sg.Sign(rand.Reader, d[:], crypto.SHA256)
+	}
+	if _, err := sign(); !errors.Is(err, remote.ErrBadSignature) {
+		t.Fatalf("first signature after the rotation: %v, want ErrBadSignature", err)
+	}
+	sig, err := sign()
+	if err != nil || !ecdsa.VerifyASN1(&rotated.PublicKey, d[:], sig) {
+		t.Fatalf("second signature after the rotation: %v", err)
+	}
 }

@@ -121,6 +121,9 @@ func (s *signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 		return nil, fmt.Errorf("nethsm token %s: key %s: %w", t.name, s.id, err)
 	}
 	if err := remote.Verify(s.pub, digest, sig, opts); err != nil {
+		// The key may have been made again under its ID: read its public
+		// key again for the next signer.
+		t.forgetPublic(s.id)
 		return nil, fmt.Errorf("nethsm token %s: key %s: the NetHSM's answer: %w", t.name, s.id, err)
 	}
 	return sig, nil
