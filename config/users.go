@@ -55,11 +55,17 @@ type User struct {
 func (u User) HasRole(role string) bool { return slices.Contains(u.Roles, role) }
 
 // MayUseKey reports whether the user may sign with the key alias of token.
+// An entry holding a "/" names a token's key ("token/alias"), never an
+// alias alone: "a/b" meant for token a's key b must not let the user sign
+// with a key labelled "a/b" in another token (a PKCS#11 label may hold a
+// "/"; such a key is listed as "token/a/b").
 func (u User) MayUseKey(token, alias string) bool {
 	if len(u.Keys) == 0 {
 		return true
 	}
-	return slices.Contains(u.Keys, alias) || slices.Contains(u.Keys, token+"/"+alias)
+	return slices.ContainsFunc(u.Keys, func(k string) bool {
+		return k == token+"/"+alias || k == alias && !strings.Contains(k, "/")
+	})
 }
 
 // Hash returns the user's bcrypt hash, reading it from its file or

@@ -67,6 +67,10 @@ func TestUserMayUseKey(t *testing.T) {
 		{some, "hsm", "rsa", true},
 		{some, "demo", "rsa", false},
 		{some, "demo", "signer-rsa3072", false},
+		// "hsm/rsa" is token hsm's key rsa, not a key labelled "hsm/rsa"
+		// in another token; such a key is listed with its token.
+		{some, "other", "hsm/rsa", false},
+		{User{Name: "c", Keys: []string{"other/hsm/rsa"}}, "other", "hsm/rsa", true},
 	} {
 		if got := tt.u.MayUseKey(tt.token, tt.alias); got != tt.want {
 			t.Errorf("%s.MayUseKey(%s, %s) = %v, want %v", tt.u.Name, tt.token, tt.alias, got, tt.want)

@@ -26,7 +26,7 @@ import (
 func (a *app) workerAuthorizer() *auth.WorkerAuthorizer {
 	return &auth.WorkerAuthorizer{
 		ClientCAs: a.clientCAs,
-		User:      func(name string) (config.User, bool) { return a.config().User(name) },
+		Passwords: a.auth,
 		Throttle:  a.throttle,
 	}
 }

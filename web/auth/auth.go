@@ -130,14 +130,23 @@ func (a *Authenticator) MayUseKey(name, token, alias string) bool {
 // password reports whether password matches u's hash, through the cache.
 func (a *Authenticator) password(u config.User, password string) bool {
 	hash, err := a.hash(u)
-	if err != nil || hash == "" {
-		// A user of client certificates only, or a hash file that cannot
-		// be read: refused in the time of a real check.
+	if err != nil {
+		hash = "" // a hash file that cannot be read: refused as no hash
+	}
+	return a.matches(u.Name, hash, password)
+}
+
+// matches reports whether password matches hash, the bcrypt hash of the
+// user name, through the cache of successful checks. An empty hash (a user
+// of client certificates only, an unreadable hash file, an unknown user) is
+// refused in the time of a real check.
+func (a *Authenticator) matches(name, hash, password string) bool {
+	if hash == "" {
 		CheckPassword("", password)
 		return false
 	}
 	m := hmac.New(sha256.New, a.key[:])
-	m.Write([]byte(u.Name))
+	m.Write([]byte(name))
 	m.Write([]byte{0})
 	m.Write([]byte(hash))
 	m.Write([]byte{0})

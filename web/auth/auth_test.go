@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -187,5 +188,54 @@ func TestStamp(t *testing.T) {
 	}
 	if !strings.Contains(base.PasswordHash, "$2") || strings.Contains(was, base.PasswordHash) {
 		t.Error("the stamp holds the hash")
+	}
+}
+
+// TestWorkerPasswordsCached: a worker's USERNAME_PASSWORD check goes
+// through the Authenticator's caches, its own users' inline hashes and the
+// shared users' alike: a second request with the same credentials costs no
+// bcrypt comparison (it cost one, tens of milliseconds, per signing
+// request), while a wrong password, a changed hash or an unknown user is
+// refused as before.
+func TestWorkerPasswordsCached(t *testing.T) {
+	t.Parallel()
+	shared := []config.User{{Name: "alice", Roles: []string{config.RoleAdmin}, PasswordHash: hash(t, "alice-pw")}}
+	a := New(func() []config.User { return shared })
+	w := &WorkerAuthorizer{Passwords: a}
+	acc := config.Access{Type: config.AuthUsernamePassword, Users: []config.WorkerUser{
+		{Name: "bob", PasswordHash: hash(t, "bob-pw")},
+		{Name: "alice", Shared: true},
+	}}
+	check := func(user, pw string) bool {
+		r, _ := http.NewRequest(http.MethodPost, "/signserver/worker/W", nil)
+		r.SetBasicAuth(user, pw)
+		_, err := w.Authorize(r, "192.0.2.1", "W", acc)
+		return err == nil
+	}
+	cached := func() int { a.mu.Lock(); defer a.mu.Unlock(); return len(a.seen) }
+	for _, tc := range []struct {
+		user, pw string
+		want     bool
+		cached   int // successful checks remembered after this one
+	}{
+		{"bob", "bob-pw", true, 1},
+		{"bob", "bob-pw", true, 1}, // from the cache
+		{"bob", "BOB-PW", false, 1},
+		{"alice", "alice-pw", true, 2},
+		{"alice", "alice-pw", true, 2},
+		{"alice", "bob-pw", false, 2},
+		{"carol", "pw", false, 2},
+	} {
+		if got := check(tc.user, tc.pw); got != tc.want {
+			t.Errorf("%s/%s: allowed %v, want %v", tc.user, tc.pw, got, tc.want)
+		}
+		if n := cached(); n != tc.cached {
+			t.Errorf("%s/%s: %d checks remembered, want %d", tc.user, tc.pw, n, tc.cached)
+		}
+	}
+	// A shared user's new hash (configuration reloaded) misses the cache.
+	shared = []config.User{{Name: "alice", Roles: []string{config.RoleAdmin}, PasswordHash: hash(t, "new")}}
+	if check("alice", "alice-pw") || !check("alice", "new") {
+		t.Error("a shared user's changed password is not in force")
 	}
 }

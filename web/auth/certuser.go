@@ -26,6 +26,15 @@ const (
 // password.
 func HasCredentials(r *http.Request) bool { return r.Header.Get("Authorization") != "" }
 
+// peerName names the client certificate r was sent with (CertName), ""
+// for none: who a refusal of a certificate that does not verify names.
+func peerName(r *http.Request) string {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return ""
+	}
+	return CertName(r.TLS.PeerCertificates[0])
+}
+
 // CertUser returns the user of the configuration whose authorizedClients
 // match the TLS client certificate of r, verified against ClientCAs as a
 // CLIENTCERT worker's clients are (ClientCert, MatchClient). It returns the
@@ -40,11 +49,7 @@ func (a *Authenticator) CertUser(r *http.Request) (config.User, error) {
 	}
 	cert, err := ClientCert(r, pool)
 	if err != nil {
-		who := ""
-		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-			who = CertName(r.TLS.PeerCertificates[0])
-		}
-		return config.User{}, &Refusal{Status: http.StatusForbidden, Who: who, Reason: ReasonCertUntrusted + ": " + err.Error(),
+		return config.User{}, &Refusal{Status: http.StatusForbidden, Who: peerName(r), Reason: ReasonCertUntrusted + ": " + err.Error(),
 			Msg: "The client certificate is refused: " + err.Error() + "."}
 	}
 	if cert == nil {

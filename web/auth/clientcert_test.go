@@ -4,9 +4,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -49,6 +53,50 @@ func TestMatchClient(t *testing.T) {
 	for _, tt := range tests {
 		if got := MatchClient(c, []config.AuthorizedClient{tt.rule}); got != tt.want {
 			t.Errorf("%s: MatchClient = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestRefusedCertificateNamesWho: a client certificate refused because it
+// does not verify is named in the refusal (and so in its audit row) by the
+// worker authorizer as by CertUser: the worker's refusals were recorded as
+// "anonymous", though the certificate that was refused is known.
+func TestRefusedCertificateNamesWho(t *testing.T) {
+	t.Parallel()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(0x2a), Subject: pkix.Name{CommonName: "intruder"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	r := httptest.NewRequest(http.MethodPost, "/signserver/worker/W", nil)
+	r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{c}}
+	pool := func() *x509.CertPool { return x509.NewCertPool() } // trusts no one
+	clients := []config.AuthorizedClient{{SubjectType: "SUBJECT_RDN_CN", SubjectValue: "intruder", IssuerValue: "CN=intruder"}}
+	workerErr := func() error {
+		_, err := (&WorkerAuthorizer{ClientCAs: pool}).Authorize(r, "192.0.2.1", "W", config.Access{Type: config.AuthClientCert, Clients: clients})
+		return err
+	}
+	certUserErr := func() error {
+		a := New(func() []config.User {
+			return []config.User{{Name: "u", Roles: []string{config.RoleAdmin}, AuthorizedClients: clients}}
+		})
+		a.ClientCAs = pool
+		_, err := a.CertUser(r)
+		return err
+	}
+	for _, tt := range []struct {
+		name string
+		err  func() error
+	}{
+		{"worker", workerErr},
+		{"user", certUserErr},
+	} {
+		var ref *Refusal
+		if err := tt.err(); !errors.As(err, &ref) || ref.Status != http.StatusForbidden || ref.Who != CertName(c) {
+			t.Errorf("%s: %#v, want a 403 refusal naming %s", tt.name, err, CertName(c))
 		}
 	}
 }

@@ -58,8 +58,11 @@ func (r *Refusal) RetryAfterHeader() string {
 type WorkerAuthorizer struct {
 	// ClientCAs returns the client CA bundle in force (nil: none).
 	ClientCAs func() *x509.CertPool
-	// User returns a user of the configuration's users section.
-	User func(name string) (config.User, bool)
+	// Passwords knows the configuration's users section (a worker's
+	// shared users) and checks passwords through its caches: a bcrypt
+	// comparison per signing request would cost tens of milliseconds.
+	// Nil: no shared users, and every check a bcrypt comparison.
+	Passwords *Authenticator
 	// Throttle slows password guessing; nil: none.
 	Throttle *Throttle
 }
@@ -81,7 +84,7 @@ func (a *WorkerAuthorizer) Authorize(r *http.Request, client, worker string, acc
 	cert, err := ClientCert(r, pool)
 	switch {
 	case err != nil:
-		return "", &Refusal{Status: http.StatusForbidden, Msg: "Worker " + worker + " refuses the client certificate: " + err.Error() + ".", Reason: err.Error()}
+		return "", &Refusal{Status: http.StatusForbidden, Who: peerName(r), Msg: "Worker " + worker + " refuses the client certificate: " + err.Error() + ".", Reason: err.Error()}
 	case cert == nil:
 		return "", &Refusal{Status: http.StatusUnauthorized, Challenge: `Certificate realm="` + worker + `"`,
 			Msg: "Worker " + worker + " requires a TLS client certificate (AUTHTYPE CLIENTCERT): connect over HTTPS with one.", Reason: "no client certificate"}
@@ -110,14 +113,21 @@ func (a *WorkerAuthorizer) password(r *http.Request, client, worker string, acc 
 			continue
 		}
 		hash = u.PasswordHash
-		if u.Shared && a.User != nil {
-			if cu, ok := a.User(name); ok {
-				hash, _ = cu.Hash()
+		if u.Shared && a.Passwords != nil {
+			if cu, ok := a.Passwords.user(name); ok {
+				if h, err := a.Passwords.hash(cu); err == nil {
+					hash = h
+				}
 			}
 		}
 		break
 	}
-	if !CheckPassword(hash, pass) {
+	if a.Passwords != nil {
+		ok = a.Passwords.matches(name, hash, pass)
+	} else {
+		ok = CheckPassword(hash, pass)
+	}
+	if !ok {
 		a.Throttle.Fail(name, client)
 		return "", &Refusal{Status: http.StatusUnauthorized, Challenge: challenge, Who: name, Reason: "wrong user name or password",
 			Msg: "Wrong user name or password for worker " + worker + "."}
