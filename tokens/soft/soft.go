@@ -252,9 +252,21 @@ func (t *Token) Activate(ctx context.Context, pin string) error {
 	}
 	t.mu.Lock()
 	old := t.keys
+	for alias, e := range keys {
+		// A key read again as it was keeps its entry, so that the signers
+		// of requests in flight during a reload still sign.
+		if o, ok := old[alias]; ok && o.live.Load() && matchesKey(o.key, e.key) {
+			o.chain, o.file = e.chain, e.file
+			keys[alias] = o
+		}
+	}
 	t.keys, t.single, t.pin, t.active, t.reason = keys, single, pin, true, ""
 	t.mu.Unlock()
-	kill(old)
+	for alias, o := range old {
+		if keys[alias] != o {
+			o.live.Store(false)
+		}
+	}
 	return nil
 }
 

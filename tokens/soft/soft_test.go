@@ -585,3 +585,62 @@ func TestSignAll(t *testing.T) {
 		t.Errorf("SignAll with an unknown alias: %v, want ErrKeyNotFound", err)
 	}
 }
+
+// TestReloadKeepsHeldSigners: activating an Active token again (a reload
+// of its keystore from disk) keeps the signers of its unchanged keys
+// working: a request that got its signer before the reload signs after
+// it. They failed with ErrOffline, so each reload answered 503 to the
+// requests in flight. A key whose file now holds another key, or is gone,
+// still stops signing.
+func TestReloadKeepsHeldSigners(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		edit  func(t *testing.T, file string)
+		signs bool
+	}{
+		{"unchanged", func(*testing.T, string) {}, true},
+		{"replaced by another key", func(t *testing.T, file string) {
+			k, err := demo.NewKey("EC-P256")
+			if err != nil {
+				t.Fatal(err)
+			}
+			write(t, file, pkcs8PEM(t, k))
+		}, false},
+		{"removed", func(t *testing.T, file string) {
+			if err := os.Remove(file); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			tok, err := soft.Create(soft.Options{Path: dir, Type: "PEM"}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tok.GenerateKey(ctx, "k", tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"}); err != nil {
+				t.Fatal(err)
+			}
+			held, err := tok.Signer(ctx, "k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.edit(t, filepath.Join(dir, "k.key"))
+			if err := tok.Activate(ctx, ""); err != nil {
+				t.Fatal(err)
+			}
+			d := sha256.Sum256([]byte("in flight"))
+			sig, err := held.Sign(rand.Reader, d[:], crypto.SHA256)
+			if tt.signs && (err != nil || !ecdsa.VerifyASN1(held.Public().(*ecdsa.PublicKey), d[:], sig)) {
+				t.Errorf("the signer held across the reload: %v", err)
+			}
+			if !tt.signs && !errors.Is(err, tokens.ErrOffline) {
+				t.Errorf("the signer of a key changed on disk: %v, want ErrOffline", err)
+			}
+		})
+	}
+}
