@@ -58,6 +58,7 @@ const Attempts = 3
 // tokens.ErrOffline, or the context's error once ctx is done.
 func (c *Client) Send(ctx context.Context, req Request) (int, []byte, error) {
 	var lastErr error
+	reason := func() string { return fmt.Sprintf("is unreachable (%v)", Cause(lastErr)) }
 	for i := range Attempts {
 		if i > 0 {
 			select {
@@ -77,6 +78,12 @@ func (c *Client) Send(ctx context.Context, req Request) (int, []byte, error) {
 				return 0, nil, ctx.Err() // the caller gave up: says nothing about the server
 			}
 			lastErr = err
+			if errors.Is(err, context.DeadlineExceeded) {
+				// The attempt's timeout: a server that took the request and
+				// does not answer would make every attempt wait as long.
+				reason = func() string { return fmt.Sprintf("did not answer within %v", c.Timeout) }
+				break
+			}
 			if req.Idempotent || !sent {
 				continue
 			}
@@ -90,7 +97,7 @@ func (c *Client) Send(ctx context.Context, req Request) (int, []byte, error) {
 		}
 		return status, body, nil
 	}
-	return 0, nil, c.Health.Offline(fmt.Sprintf("the %s at %s is unreachable (%v)", c.Server, c.Base, Cause(lastErr)))
+	return 0, nil, c.Health.Offline(fmt.Sprintf("the %s at %s %s", c.Server, c.Base, reason()))
 }
 
 // once sends one request. sent reports whether a connection was obtained,

@@ -55,3 +55,36 @@ func TestAnswerTooLarge(t *testing.T) {
 		})
 	}
 }
+
+// TestHungServerNotRetried: a server that takes a request and never
+// answers costs one timeout, not one per attempt: a read (the probe a
+// worker request runs when one is due) waited three timeouts and the
+// pauses between them, 90 s with the default timeout, before the token
+// said the server was unreachable. The error says the server did not
+// answer in time.
+func TestHungServerNotRetried(t *testing.T) {
+	tests := []struct {
+		name       string
+		idempotent bool
+	}{{"sign", false}, {"read", true}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var hits atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				hits.Add(1)
+				<-r.Context().Done()
+			}))
+			defer srv.Close()
+			c := &Client{Server: "HSM", Base: srv.URL, HTTP: srv.Client(), Timeout: 100 * time.Millisecond, MaxBody: 1 << 10,
+				Health: &Health{Prefix: "test token"}}
+			c.Health.Reset(true, tokens.Status{State: tokens.Active})
+			_, _, err := c.Send(t.Context(), Request{Method: http.MethodGet, Path: "/health", Idempotent: tt.idempotent})
+			if !errors.Is(err, tokens.ErrOffline) || !strings.Contains(err.Error(), "did not answer within 100ms") {
+				t.Errorf("Send = %v, want ErrOffline saying the server did not answer in time", err)
+			}
+			if n := hits.Load(); n != 1 {
+				t.Errorf("the request was sent %d times to a server that does not answer, want once", n)
+			}
+		})
+	}
+}
