@@ -208,10 +208,40 @@ func (t *Token) ImportChain(ctx context.Context, alias string, chain []*x509.Cer
 	if !matches(e.key, chain[0]) {
 		return fmt.Errorf("certificate %q is not for key %q, its public key is another key: %w", chain[0].Subject.CommonName, alias, ErrChainMismatch)
 	}
+	if err := t.fileHolds(e.file, e.key); err != nil {
+		return fmt.Errorf("cannot store the chain of key %q: %w", alias, err)
+	}
 	chain = slices.Clone(chain)
 	if err := t.writeKey(e.file, e.key, chain, t.pin); err != nil {
 		return fmt.Errorf("cannot store the chain of key %q: %w", alias, err)
 	}
 	e.chain = chain
+	return nil
+}
+
+// fileHolds reports, for a keystore of files, why file no longer holds
+// key: removed, or holding another key (another Signet sharing the folder,
+// or an operator, changed it since the token read it). Writing key back
+// there would bring a removed key back or destroy the new one, as
+// Token.replace refuses for a keystore in the database.
+func (t *Token) fileHolds(file string, key crypto.Signer) error {
+	if t.store != nil {
+		return nil // Token.replace checks in the same write
+	}
+	var held crypto.Signer
+	var err error
+	if t.typ == TypePKCS12 {
+		held, _, err = readP12(file, t.pin)
+	} else {
+		held, _, err = readPEM(file, t.single)
+	}
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("its file %s was removed meanwhile: activate the token again to read the keystore: %w", filepath.Base(file), tokens.ErrKeyNotFound)
+	case err != nil:
+		return err
+	case !matchesKey(held, key):
+		return fmt.Errorf("its file %s holds another key now: activate the token again to read the keystore: %w", filepath.Base(file), tokens.ErrKeyNotFound)
+	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package soft_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -9,11 +10,15 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
+	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -640,6 +645,81 @@ func TestReloadKeepsHeldSigners(t *testing.T) {
 			}
 			if !tt.signs && !errors.Is(err, tokens.ErrOffline) {
 				t.Errorf("the signer of a key changed on disk: %v, want ErrOffline", err)
+			}
+		})
+	}
+}
+
+// TestImportChainFileChanged: two tokens over one keystore folder (two
+// Signets sharing it, or an operator replacing a file before a reload). A
+// chain imported through the token that still holds a key no longer in its
+// file does not write that key back: it is refused with ErrKeyNotFound and
+// the file keeps what it holds. It destroyed the new key made under the
+// same alias, or brought a removed key back, as a database keystore
+// already refuses (TestImportChainAfterRemoval).
+func TestImportChainFileChanged(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, typ := range []string{soft.TypePKCS12, soft.TypePEM} {
+		t.Run(typ, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			opts := soft.Options{Path: dir, Type: typ}
+			a, err := soft.Create(opts, pin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pub, err := a.GenerateKey(ctx, "k", tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := soft.Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Activate(ctx, pin); err != nil {
+				t.Fatal(err)
+			}
+			sb, err := b.Signer(ctx, "k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "k"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+			der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, sb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cert, _ := x509.ParseCertificate(der)
+			files := func() map[string][]byte {
+				m := map[string][]byte{}
+				des, _ := os.ReadDir(dir)
+				for _, de := range des {
+					m[de.Name()], _ = os.ReadFile(filepath.Join(dir, de.Name()))
+				}
+				return m
+			}
+
+			// Removed through a: b's chain does not bring it back.
+			if err := a.RemoveKey(ctx, "k"); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.ImportChain(ctx, "k", []*x509.Certificate{cert}); !errors.Is(err, tokens.ErrKeyNotFound) {
+				t.Errorf("chain of a key whose file was removed: %v, want ErrKeyNotFound", err)
+			}
+			if f := files(); len(f) != 0 {
+				t.Errorf("the chain brought the removed key back: %v", slices.Collect(maps.Keys(f)))
+			}
+			// Made anew through a: b's chain of the old key does not
+			// replace it.
+			if _, err := a.GenerateKey(ctx, "k", tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"}); err != nil {
+				t.Fatal(err)
+			}
+			made := files()
+			if err := b.ImportChain(ctx, "k", []*x509.Certificate{cert}); !errors.Is(err, tokens.ErrKeyNotFound) {
+				t.Errorf("chain of a key whose file holds another key now: %v, want ErrKeyNotFound", err)
+			}
+			if now := files(); !maps.EqualFunc(now, made, bytes.Equal) {
+				t.Error("the old key's chain replaced the key made anew")
 			}
 		})
 	}
