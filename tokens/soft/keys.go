@@ -166,6 +166,13 @@ func (t *Token) RemoveKey(ctx context.Context, alias string) error {
 		e.live.Store(false)
 		return nil
 	}
+	if err := t.fileHolds(e.file, e.key); err != nil {
+		if _, serr := os.Lstat(e.file); serr == nil {
+			// The file holds another key now: it is not this key's to
+			// remove.
+			return fmt.Errorf("cannot remove key %q: %w", alias, err)
+		}
+	}
 	if t.typ == TypePEM {
 		chainFile := strings.TrimSuffix(e.file, filepath.Ext(e.file)) + extChain
 		if err := os.Remove(chainFile); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -653,10 +653,11 @@ func TestReloadKeepsHeldSigners(t *testing.T) {
 // TestImportChainFileChanged: two tokens over one keystore folder (two
 // Signets sharing it, or an operator replacing a file before a reload). A
 // chain imported through the token that still holds a key no longer in its
-// file does not write that key back: it is refused with ErrKeyNotFound and
-// the file keeps what it holds. It destroyed the new key made under the
-// same alias, or brought a removed key back, as a database keystore
-// already refuses (TestImportChainAfterRemoval).
+// file does not write that key back, and its removal of that key does not
+// remove the file: both are refused with ErrKeyNotFound and the file keeps
+// what it holds. It destroyed the new key made under the
+// same alias (overwritten, or deleted), or brought a removed key back, as
+// a database keystore already refuses (TestImportChainAfterRemoval).
 func TestImportChainFileChanged(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -720,6 +721,13 @@ func TestImportChainFileChanged(t *testing.T) {
 			}
 			if now := files(); !maps.EqualFunc(now, made, bytes.Equal) {
 				t.Error("the old key's chain replaced the key made anew")
+			}
+			// Nor does b's removal of the old key remove the new one.
+			if err := b.RemoveKey(ctx, "k"); !errors.Is(err, tokens.ErrKeyNotFound) {
+				t.Errorf("removal of a key whose file holds another key now: %v, want ErrKeyNotFound", err)
+			}
+			if now := files(); !maps.EqualFunc(now, made, bytes.Equal) {
+				t.Error("the removal of the old key removed the key made anew")
 			}
 		})
 	}
