@@ -11,7 +11,7 @@ import (
 // AllowSHA1. It lives here, beside the Token interface every surface
 // already uses, so that no surface depends on the guard.
 type Caller struct {
-	Surface   string // "worker/NAME", "dsm", "nethsm", "admin/test-sign"
+	Surface   string // "worker/NAME", "dsm", "nethsm", "admin/test-sign", "admin/csr"
 	User      string // user name, or the client certificate
 	Client    string // client address
 	RequestID string
@@ -29,6 +29,13 @@ type Caller struct {
 	// DocumentHash is the digest algorithm of Documents: what the key
 	// signs may use another (Ed25519 signs the signed attributes whole).
 	DocumentHash crypto.Hash
+	// Renewal says the signature is the key's certificate signing request
+	// (the admin API's CSR): the checks of the key's certificate, which
+	// the request is made to replace, do not apply to it, since an
+	// expired certificate, or one within MINREMAININGCERTVALIDITY of its
+	// end, is when a key needs a new one. It is counted and recorded as
+	// any other signature. Never inherited by WithCaller.
+	Renewal bool
 }
 
 type callerKey struct{}

@@ -279,3 +279,53 @@ func TestBatchPartlyFailed(t *testing.T) {
 		})
 	}
 }
+
+// TestRenewalSkipsCertificateChecks: the key's certificate signing request
+// (Caller.Renewal, the admin API's CSR) is signed although the key's
+// certificate expired or is within MINREMAININGCERTVALIDITY of its end:
+// that is when the key needs a new one, and the checks refused the CSR
+// that would fix them ("renew it"). It is counted and recorded, and the
+// usage limit still applies.
+func TestRenewalSkipsCertificateChecks(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	tests := []struct {
+		name string
+		tok  *testToken
+		pol  func(*Policy)
+		want error
+	}{
+		{"expired", newTestToken(t, now.Add(-2*time.Hour), now.Add(-time.Hour)), nil, nil},
+		{"too little validity left", newTestToken(t, now.Add(-time.Hour), now.Add(24*time.Hour)), func(p *Policy) { p.MinRemaining = 2 * 24 * time.Hour }, nil},
+		{"usage limit reached", newTestToken(t, now.Add(-time.Hour), now.Add(time.Hour)), func(p *Policy) { p.UsageLimit = 0 }, tokens.ErrUsageLimit},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			log := &state.MemoryLog{}
+			counters := state.NewMemoryCounters()
+			g := &Guard{Counters: counters, Log: log}
+			p := DefaultPolicy
+			if tt.pol != nil {
+				tt.pol(&p)
+			}
+			tok := g.Wrap(tt.tok, func(string) Policy { return p })
+			ctx := tokens.WithCaller(t.Context(), tokens.Caller{Surface: "admin/csr", User: "admin", Renewal: true})
+			s, err := tok.Signer(ctx, "k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = s.Sign(rand.Reader, digest, crypto.SHA256)
+			if (tt.want == nil) != (err == nil) || (tt.want != nil && !errors.Is(err, tt.want)) {
+				t.Fatalf("Sign = %v, want %v", err, tt.want)
+			}
+			recs, _ := log.Search(t.Context(), state.SignQuery{})
+			if len(recs) != 1 || (recs[0].Result == "ok") != (tt.want == nil) || recs[0].Surface != "admin/csr" {
+				t.Fatalf("signing log %+v", recs)
+			}
+			if n, _ := tok.(*Token).Count(t.Context(), "k"); tt.want == nil && n != 1 {
+				t.Fatalf("counted %d, want 1", n)
+			}
+		})
+	}
+}

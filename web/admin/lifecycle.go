@@ -412,7 +412,10 @@ var signatureAlgorithms = map[string]x509.SignatureAlgorithm{
 
 // csr handles POST /tokens/{token}/keys/{alias}/csr.
 func (h *Handler) csr(c echo.Context) error {
-	ctx := c.Request().Context()
+	// The CSR's signature is a signature of the key: its guard counts and
+	// records it, without the checks of the certificate it is to replace.
+	ctx := tokens.WithCaller(c.Request().Context(), tokens.Caller{Surface: "admin/csr", User: user(c), Client: c.RealIP(),
+		RequestID: c.Response().Header().Get(echo.HeaderXRequestID), Renewal: true})
 	name, alias := c.Param("token"), c.Param("alias")
 	var req CSRRequest
 	err := decode(c, &req, false)
