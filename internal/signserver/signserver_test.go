@@ -246,6 +246,15 @@ func TestImportAuthType(t *testing.T) {
 	if !strings.Contains(string(res.YAML), "AUTHTYPE: "+config.AuthUsernamePassword) || len(res.Skipped) != 0 {
 		t.Errorf("UsernamePasswordAuthorizer: skipped %v\n%s", res.Skipped, res.YAML)
 	}
+	// Exported back, it is SignServer's class again, not Signet's word,
+	// which SignServer would try to load as a class.
+	cfg, err := config.Parse("imported.yaml", res.YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := Export(cfg); !strings.Contains(string(out), ".AUTHTYPE=org.signserver.server.UsernamePasswordAuthorizer\n") {
+		t.Errorf("USERNAME_PASSWORD exported as:\n%s", out)
+	}
 	res, err = Import(File{Name: "b.properties", R: strings.NewReader(fmt.Sprintf(in, "Other", "org.example.MyAuthorizer"))})
 	if err != nil {
 		t.Fatal(err)
