@@ -321,3 +321,33 @@ func TestImportArchivers(t *testing.T) {
 		}
 	}
 }
+
+// TestReadPropertiesTooLarge: a file over the limit is refused, not cut at
+// the limit, which would import its last property with half its value.
+func TestReadPropertiesTooLarge(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		size    int
+		wantErr bool
+	}{
+		{"at the limit", maxFileSize, false},
+		{"over the limit", maxFileSize + 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const head = "WORKERGENID1.NAME="
+			data := head + strings.Repeat("x", tt.size-len(head))
+			got, err := readProperties("big", strings.NewReader(data))
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "larger than") {
+					t.Errorf("err = %v, want the file refused as too large (read %d entries)", err, len(got))
+				}
+				return
+			}
+			if err != nil || len(got) != 1 || len(got[0].value) != tt.size-len(head) {
+				t.Errorf("got %d entries, %v", len(got), err)
+			}
+		})
+	}
+}
