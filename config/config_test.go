@@ -742,3 +742,32 @@ func TestDerivedIDs(t *testing.T) {
 		t.Errorf("an explicit id was not kept first: %v", taken)
 	}
 }
+
+// TestMultiDocument checks that a file with a second YAML document is
+// refused at the line it starts, not cut silently after the first: a
+// "---" in the middle of a file would otherwise drop every worker below it.
+func TestMultiDocument(t *testing.T) {
+	const tokens = "tokens:\n  - name: t\n    type: soft\n    properties:\n      KEYSTOREPATH: ks/demo.p12\n"
+	tests := []struct {
+		name, data string
+		want       string // "" when the file loads
+	}{
+		{"one document", tokens, ""},
+		{"leading marker", "---\n" + tokens, ""},
+		{"trailing marker", tokens + "---\n", ""},
+		{"trailing end marker", tokens + "...\n", ""},
+		{"second document", tokens + "---\nworkers:\n  - name: W\n", "x.yaml:7: The file holds a second YAML document"},
+		{"second document of garbage", tokens + "---\nbogus: 1\n", "x.yaml:7: The file holds a second YAML document"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("x.yaml", []byte(tt.data))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Parse: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("Parse = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

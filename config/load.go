@@ -92,6 +92,10 @@ func (l *loader) file(name string, data []byte) {
 		l.structural.add(Pos{File: name}, "The file is not valid YAML (%s): fix the syntax.", strings.TrimPrefix(err.Error(), "yaml: "))
 		return
 	}
+	if line := secondDocument(data); line > 0 {
+		l.structural.add(Pos{name, line}, "The file holds a second YAML document here, which would be ignored: remove the --- line to make one document, or move what follows into a file of its own.")
+		return
+	}
 	if len(root.Content) == 0 {
 		return // an empty file configures nothing
 	}
@@ -129,6 +133,28 @@ func (l *loader) file(name string, data []byte) {
 			}
 		default:
 			l.structural.add(e.pos, "Unknown top-level key %q: %s.", e.key, hint(e.key, []string{"server", "state", "tokens", "workers", "users"}))
+		}
+	}
+}
+
+// secondDocument returns the line where a second, non-empty YAML document
+// of data starts, or 0. yaml.Unmarshal reads only the first document of a
+// stream, so without this a "---" in the middle of a file would drop the
+// rest of the file silently. An empty document after a trailing "---"
+// configures nothing and is accepted.
+func secondDocument(data []byte) int {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var first yaml.Node
+	if dec.Decode(&first) != nil {
+		return 0
+	}
+	for {
+		var next yaml.Node
+		if err := dec.Decode(&next); err != nil {
+			return 0 // io.EOF, or a syntax error reported for the first document
+		}
+		if len(next.Content) > 0 && !isNull(deref(next.Content[0])) {
+			return max(next.Line, next.Content[0].Line)
 		}
 	}
 }

@@ -209,44 +209,77 @@ type Input struct {
 // is another input's signature (doc.txt.p7s beside doc.txt). So a second
 // run over the same folder signs the documents again, not their
 // signatures.
+//
+// A link to a file is signed as that file, its signature beside the link;
+// a link to a folder is walked when named itself and refused inside a
+// folder, where following it could loop: a document is never left out
+// without a word. A document named twice (itself and through its folder)
+// is signed once, and two documents whose signatures would land on the
+// same name below out are refused before anything is signed.
 func Inputs(args []string, out string) ([]Input, error) {
 	skipDir := ""
 	if out != "" {
 		skipDir = filepath.Clean(out)
 	}
 	var files []Input
+	listed := map[string]bool{}
 	for _, a := range args {
-		err := filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+		root := a
+		if fi, err := os.Lstat(a); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			if st, err := os.Stat(a); err == nil && st.IsDir() {
+				root = a + string(filepath.Separator) // walk the folder the link names
+			}
+		}
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
-			if d.IsDir() && p != a && filepath.Clean(p) == skipDir {
+			if d.IsDir() && p != root && filepath.Clean(p) == skipDir {
 				return filepath.SkipDir
 			}
-			if !d.Type().IsRegular() {
+			if d.Type()&fs.ModeSymlink != 0 {
+				st, err := os.Stat(p)
+				if err != nil {
+					return fmt.Errorf("%s is a link to a file that cannot be read: %w", p, err)
+				}
+				if st.IsDir() {
+					return fmt.Errorf("%s is a link to a folder, which is not followed inside a folder: name it as an input of its own", p)
+				}
+				if !st.Mode().IsRegular() {
+					return nil
+				}
+			} else if !d.Type().IsRegular() {
 				return nil
 			}
-			name, err := filepath.Rel(a, p)
+			name, err := filepath.Rel(root, p)
 			if err != nil || name == "." {
 				name = filepath.Base(p)
 			}
-			files = append(files, Input{Path: p, Name: name})
+			if key := filepath.Clean(p); !listed[key] {
+				listed[key] = true
+				files = append(files, Input{Path: p, Name: name})
+			}
 			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
 	}
-	listed := make(map[string]bool, len(files))
-	for _, f := range files {
-		listed[f.Path] = true
-	}
 	kept := files[:0]
 	for _, f := range files {
-		if ext := filepath.Ext(f.Path); slices.Contains(outputExts, ext) && listed[strings.TrimSuffix(f.Path, ext)] {
+		if ext := filepath.Ext(f.Path); slices.Contains(outputExts, ext) && listed[filepath.Clean(strings.TrimSuffix(f.Path, ext))] {
 			continue
 		}
 		kept = append(kept, f)
+	}
+	if out != "" {
+		byName := map[string]string{}
+		for _, f := range kept {
+			if prev, dup := byName[f.Name]; dup {
+				return nil, fmt.Errorf("%s and %s would both write their signature to %s below -out: sign them in separate runs, or without -out", prev, f.Path, f.Name)
+			}
+			byName[f.Name] = f.Path
+		}
 	}
 	return kept, nil
 }

@@ -81,3 +81,74 @@ func TestParseMeta(t *testing.T) {
 		}
 	}
 }
+
+// TestInputsLinksAndNames checks that no document is left out silently
+// (links to files and folders) and that no signature overwrites another:
+// a document named twice is signed once, and two documents whose
+// signatures would share a name below -out are refused before signing.
+func TestInputsLinksAndNames(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, f := range []string{"a/x.txt", "b/x.txt", "c/y.txt"} {
+		p := filepath.Join(dir, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	links := map[string]string{
+		"link.txt":        "a/x.txt",
+		"linkdir":         "c",
+		"c/inner.txt":     "a/x.txt",
+		"loop/up":         "..",
+		"broken/gone.txt": "nowhere.txt",
+	}
+	for l, target := range links {
+		p := filepath.Join(dir, l)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.Symlink(filepath.Join(dir, target), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := func(p string) string { return filepath.Join(dir, p) }
+	tests := []struct {
+		name    string
+		args    []string
+		out     string
+		want    string // paths below dir, sorted
+		wantErr string
+	}{
+		{"link to a file", []string{in("link.txt")}, "", "link.txt", ""},
+		{"link to a folder named", []string{in("linkdir")}, "", "linkdir/inner.txt linkdir/y.txt", ""},
+		{"link to a file in a folder", []string{in("c")}, "", "c/inner.txt c/y.txt", ""},
+		{"link to a folder in a folder", []string{in("loop")}, "", "", "link to a folder"},
+		{"broken link", []string{in("broken")}, "", "", "cannot be read"},
+		{"named twice", []string{in("a"), in("a/x.txt")}, "", "a/x.txt", ""},
+		{"same name beside", []string{in("a/x.txt"), in("b/x.txt")}, "", "a/x.txt b/x.txt", ""},
+		{"same name below out", []string{in("a/x.txt"), in("b/x.txt")}, in("out"), "", "would both write"},
+		{"same name in two folders below out", []string{in("a"), in("b")}, in("out"), "", "would both write"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Inputs(tt.args, tt.out)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Inputs = %v, %v; want an error with %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var paths []string
+			for _, f := range got {
+				r, _ := filepath.Rel(dir, f.Path)
+				paths = append(paths, filepath.ToSlash(r))
+			}
+			slices.Sort(paths)
+			if s := strings.Join(paths, " "); s != tt.want {
+				t.Errorf("Inputs = %s, want %s", s, tt.want)
+			}
+		})
+	}
+}

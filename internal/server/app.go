@@ -38,6 +38,7 @@ type app struct {
 	log     *slog.Logger
 	paths   []string // configuration files, loaded again on reload
 	dataDir string   // run-time state lives here
+	locked  bool     // dataDir is locked for this process (state.Lock)
 	demo    bool     // started with the embedded default configuration
 	files   demo.Files
 	opener  workers.TokenOpener

@@ -19,6 +19,7 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/demo"
+	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/web"
 	"github.com/signet-project/signet/web/tlsconf"
 )
@@ -72,9 +73,25 @@ func Run(ctx context.Context, o Options) error {
 	log, stdout, paths := o.Logger, o.Stdout, o.Configs
 	demoMode := len(paths) == 0
 	var files demo.Files
+	var dataLock func() error // the data folder's lock, when taken here
+	defer func() {
+		if dataLock != nil { // not handed to the app: Run failed before
+			dataLock()
+		}
+	}()
 	if demoMode {
+		// The data folder is this server's before anything is written in
+		// it: a second server on it is refused before it touches the demo
+		// files or prints the demo password.
+		if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+			return fmt.Errorf("prepare the demo configuration in %s: %w", o.DataDir, err)
+		}
+		unlock, err := state.Lock(o.DataDir)
+		if err != nil {
+			return err
+		}
+		dataLock = unlock
 		var created bool
-		var err error
 		// The demo certificates name this server's CRL (PDFSignerLT embeds
 		// it): on the address it is told to listen on, or the default one.
 		crlURL := demo.DefaultCRLURL
@@ -101,6 +118,10 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	a := newApp(ctx, log, paths, o.DataDir)
+	if dataLock != nil {
+		a.onClose(dataLock)
+		a.locked, dataLock = true, nil
+	}
 	a.opener = tokenOpener(a.keystore, o.Now)
 	if o.Now != nil {
 		a.now = o.Now

@@ -65,11 +65,14 @@ func (a *app) openState(cfg *config.Config) error {
 		a.usage, a.audit, a.signlog, a.archive = node.Store, node.Store, node.Store, node.Store
 		a.guard = &guard.Guard{Counters: node.Store, Log: node.Store, Logger: a.log}
 	} else {
-		unlock, err := state.Lock(a.dataDir)
-		if err != nil {
-			return err
+		if !a.locked { // Run locks the folder before it writes the demo files
+			unlock, err := state.Lock(a.dataDir)
+			if err != nil {
+				return err
+			}
+			a.onClose(unlock)
+			a.locked = true
 		}
-		a.onClose(unlock)
 		store, err := sqlite.Open(a.ctx, filepath.Join(a.dataDir, StateFile))
 		if err != nil {
 			return err

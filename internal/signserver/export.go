@@ -139,9 +139,20 @@ func exportProperty(name, value string) (string, string, string) {
 		return "ARCHIVER0." + name, value, ""
 	case config.PropArchiveRetention:
 		return "", "", "SignServer keeps its archive until it is purged by hand: ARCHIVE_RETENTION is Signet's own."
+	case config.PropAuthType:
+		if value == config.AuthUsernamePassword {
+			// SignServer's AUTHTYPE is NOAUTH, CLIENTCERT or an authorizer
+			// class: the word USERNAME_PASSWORD would be loaded as a class
+			// and leave the worker in error.
+			return name, usernamePasswordAuthorizer, ""
+		}
 	}
 	return name, value, ""
 }
+
+// usernamePasswordAuthorizer is the SignServer class of Signet's AUTHTYPE
+// USERNAME_PASSWORD; import recognises it by its last segment.
+const usernamePasswordAuthorizer = "org.signserver.server.UsernamePasswordAuthorizer"
 
 func put(b *bytes.Buffer, ref, name, value string) {
 	fmt.Fprintf(b, "%s.%s=%s\n", ref, properties.Escape(name, true), properties.Escape(value, false))

@@ -427,7 +427,7 @@ func (c *converter) worker(u *unit) {
 			p.name, v = name, value
 		}
 		def, known := config.LookupProperty(p.name)
-		if p.name == config.PropAuthType && simpleClass(v) == "UsernamePasswordAuthorizer" {
+		if p.name == config.PropAuthType && simpleClass(v) == simpleClass(usernamePasswordAuthorizer) {
 			// SignServer names its authorizer class; Signet the same rule.
 			c.res.Notes = append(c.res.Notes, fmt.Sprintf("%s: %s.AUTHTYPE=%s is AUTHTYPE %s: give the worker its users (users: in the worker, or names from the users: section).", p.pos, u.ref, v, config.AuthUsernamePassword))
 			v = config.AuthUsernamePassword

@@ -28,12 +28,20 @@ type entry struct {
 	pos        config.Pos
 }
 
+// maxFileSize bounds a property file: dumpproperties of a large
+// installation is a few hundred KiB.
+const maxFileSize = 16 << 20
+
 // readProperties reads a property file (Java properties syntax, as
 // formats/properties parses it) with the position of each entry.
 func readProperties(name string, r io.Reader) ([]entry, error) {
-	b, err := io.ReadAll(io.LimitReader(r, 16<<20))
+	b, err := io.ReadAll(io.LimitReader(r, maxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if len(b) > maxFileSize {
+		// Cut at the limit, the last property would be read short.
+		return nil, fmt.Errorf("%s is larger than %d MiB: split it into several files", name, maxFileSize>>20)
 	}
 	entries, err := properties.Parse(string(b), 0)
 	var se *properties.SyntaxError

@@ -246,6 +246,15 @@ func TestImportAuthType(t *testing.T) {
 	if !strings.Contains(string(res.YAML), "AUTHTYPE: "+config.AuthUsernamePassword) || len(res.Skipped) != 0 {
 		t.Errorf("UsernamePasswordAuthorizer: skipped %v\n%s", res.Skipped, res.YAML)
 	}
+	// Exported back, it is SignServer's class again, not Signet's word,
+	// which SignServer would try to load as a class.
+	cfg, err := config.Parse("imported.yaml", res.YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := Export(cfg); !strings.Contains(string(out), ".AUTHTYPE=org.signserver.server.UsernamePasswordAuthorizer\n") {
+		t.Errorf("USERNAME_PASSWORD exported as:\n%s", out)
+	}
 	res, err = Import(File{Name: "b.properties", R: strings.NewReader(fmt.Sprintf(in, "Other", "org.example.MyAuthorizer"))})
 	if err != nil {
 		t.Fatal(err)
@@ -310,5 +319,35 @@ func TestImportArchivers(t *testing.T) {
 		if err != nil || len(again.Skipped) != 0 || withoutPins(again.YAML) != withoutPins(res.YAML) {
 			t.Errorf("%s: export then import: skipped %v, %v\n%s\n--- export:\n%s", tt.name, again.Skipped, err, again.YAML, out)
 		}
+	}
+}
+
+// TestReadPropertiesTooLarge: a file over the limit is refused, not cut at
+// the limit, which would import its last property with half its value.
+func TestReadPropertiesTooLarge(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		size    int
+		wantErr bool
+	}{
+		{"at the limit", maxFileSize, false},
+		{"over the limit", maxFileSize + 1, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			const head = "WORKERGENID1.NAME="
+			data := head + strings.Repeat("x", tt.size-len(head))
+			got, err := readProperties("big", strings.NewReader(data))
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "larger than") {
+					t.Errorf("err = %v, want the file refused as too large (read %d entries)", err, len(got))
+				}
+				return
+			}
+			if err != nil || len(got) != 1 || len(got[0].value) != tt.size-len(head) {
+				t.Errorf("got %d entries, %v", len(got), err)
+			}
+		})
 	}
 }
