@@ -213,3 +213,20 @@ func TestRefusalRows(t *testing.T) {
 		})
 	}
 }
+
+// TestStampDownloadLink: the time-stamp page's link to the .tsr is the
+// response's data: URL; given as a string, html/template wrote
+// href="#ZgotmplZ" and the download was dead.
+func TestStampDownloadLink(t *testing.T) {
+	t.Parallel()
+	u, _ := serveUI(t, Options{Admin: admin.New(admin.Options{})})
+	answer := []byte{0x30, 0x82, 0xff, 0xfe, '"', '<'}
+	var b strings.Builder
+	if err := u.pages["try"].Execute(&b, page{Title: "Try it", Data: tryData{Stamp: &stampView{File: "doc.txt", Download: tsrLink(answer)}}, ui: u}); err != nil {
+		t.Fatal(err)
+	}
+	want := `href="data:application/timestamp-reply;base64,MIL//iI8"`
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("the page has no %s:\n%s", want, b.String())
+	}
+}
