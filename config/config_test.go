@@ -771,3 +771,31 @@ func TestMultiDocument(t *testing.T) {
 		})
 	}
 }
+
+// TestTags checks that an explicit YAML tag that would change a value's
+// meaning is refused at its line rather than dropped with its text kept:
+// !!binary aGk= is not the path "aGk=", and !env NAME is not the text NAME.
+func TestTags(t *testing.T) {
+	const head = "tokens:\n  - name: t\n    type: soft\n    properties:\n"
+	tests := []struct {
+		name, value string
+		want        string // "" when the file loads
+	}{
+		{"no tag", "ks/demo.p12", ""},
+		{"str", "!!str ks/demo.p12", ""},
+		{"str verbatim", "!<tag:yaml.org,2002:str> ks/demo.p12", ""},
+		{"binary", "!!binary aGVsbG8=", "x.yaml:5: The YAML tag !!binary is not read"},
+		{"custom", "!env KEYSTORE", "x.yaml:5: The YAML tag !env is not read"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("x.yaml", []byte(head+"      KEYSTOREPATH: "+tt.value+"\n"))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Parse: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("Parse = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

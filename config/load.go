@@ -99,6 +99,10 @@ func (l *loader) file(name string, data []byte) {
 	if len(root.Content) == 0 {
 		return // an empty file configures nothing
 	}
+	if ps := tagProblems(name, &root); len(ps) > 0 {
+		l.structural = append(l.structural, ps...)
+		return
+	}
 	doc := deref(root.Content[0])
 	if isNull(doc) {
 		return
@@ -157,6 +161,33 @@ func secondDocument(data []byte) int {
 			return max(next.Line, next.Content[0].Line)
 		}
 	}
+}
+
+// plainTags are the explicit YAML tags that say no more than the value
+// itself: Signet reads every value as text, so !!str 8080 and 8080 are the
+// same.
+var plainTags = []string{"!!str", "!!int", "!!float", "!!bool", "!!null", "!!map", "!!seq"}
+
+// tagProblems reports every other explicit tag in the tree under n. The
+// loader reads a node's text and not its tag, so !!binary aGk= would be the
+// path "aGk=" and a custom tag such as !env NAME the literal NAME: a value
+// meaning something other than what the file says, without a word.
+func tagProblems(file string, n *yaml.Node) Problems {
+	var ps Problems
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n == nil || n.Kind == yaml.AliasNode { // walked where its anchor is
+			return
+		}
+		if n.Style&yaml.TaggedStyle != 0 && !slices.Contains(plainTags, n.Tag) {
+			ps.add(Pos{file, n.Line}, "The YAML tag %s is not read by Signet, which takes the text after it as the value: remove the tag and write the value itself.", n.Tag)
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(n)
+	return ps
 }
 
 // hint is the end of a sentence about an unknown key.

@@ -160,20 +160,26 @@ func adminCSR(fs *flag.FlagSet) adminRun {
 			return usageError(`--subject is required, e.g. --subject "CN=Signer,O=Example,C=DE"`)
 		}
 		var r adminapi.CSRResponse
-		var werr error
 		err := c.Show(ctx, http.MethodPost, adminclient.KeyPath(args[0], args[1])+"/csr", req, &r, func() {
 			if *out == "" {
 				fmt.Fprint(c.Out, r.CSR)
-				return
-			}
-			if werr = os.WriteFile(*out, []byte(r.CSR), 0o644); werr == nil {
-				fmt.Fprintf(c.Out, "Wrote the certificate request of %s (%s) to %s.\n", args[1], r.Subject, *out)
 			}
 		})
-		if err == nil && werr != nil {
-			return fmt.Errorf("keys csr: %w", werr)
+		if err != nil || *out == "" {
+			return err
 		}
-		return err
+		// Written here, not in the table function, which --json skips:
+		// --out must not be ignored silently with exit status 0.
+		if r.CSR == "" {
+			return errors.New("keys csr: the server's answer holds no certificate request: nothing was written")
+		}
+		if err := os.WriteFile(*out, []byte(r.CSR), 0o644); err != nil {
+			return fmt.Errorf("keys csr: %w", err)
+		}
+		if !c.JSON {
+			fmt.Fprintf(c.Out, "Wrote the certificate request of %s (%s) to %s.\n", args[1], r.Subject, *out)
+		}
+		return nil
 	}
 }
 

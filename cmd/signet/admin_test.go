@@ -213,6 +213,12 @@ func (e *adminEnv) lifecycle(t *testing.T, token, alias, worker string, keyArgs 
 	if err != nil || !strings.Contains(string(subj), "CN=Admin E2E "+token+",O=Signet Test,C=DE") {
 		t.Errorf("openssl req -subject: %s %v", subj, err)
 	}
+	// With --json the answer is printed as JSON and --out is still written.
+	jsonCSRFile := filepath.Join(dir, "req-json.pem")
+	jsonOut := e.mustAdmin(t, "keys", "csr", token, alias, "--json", "--subject", "CN=Admin E2E "+token+",O=Signet Test,C=DE", "--out", jsonCSRFile)
+	if got, err := os.ReadFile(jsonCSRFile); err != nil || !strings.Contains(string(got), "-----BEGIN CERTIFICATE REQUEST-----") {
+		t.Errorf("keys csr --json --out wrote %q, %v (printed %q)", got, err, jsonOut)
+	}
 	pemCSR, _ := os.ReadFile(csrFile)
 	blk, _ := pem.Decode(pemCSR)
 	csr, err := x509.ParseCertificateRequest(blk.Bytes)
