@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -228,5 +229,64 @@ func TestStampDownloadLink(t *testing.T) {
 	want := `href="data:application/timestamp-reply;base64,MIL//iI8"`
 	if !strings.Contains(b.String(), want) {
 		t.Errorf("the page has no %s:\n%s", want, b.String())
+	}
+}
+
+// TestTryClientAddress: "Try it" signs from the user's address as the
+// server finds it behind a trusted proxy (X-Forwarded-For), the address
+// the UI's own audit row holds; the worker endpoint was given the peer
+// only, and the signing log recorded the proxy's address instead.
+func TestTryClientAddress(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "signet.yaml")
+	yaml := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks}\nworkers:\n  - name: TSA\n    id: 1\n    kind: TimeStampSigner\n    token: t\n    key: k\n    properties: {AUTHTYPE: NOAUTH, DEFAULTTSAPOLICYOID: 1.2.3.4.1}\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, proxies, _ := net.ParseCIDR("10.0.0.5/32")
+	extract := echo.ExtractIPFromXFFHeader(echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false), echo.TrustIPRange(proxies))
+	seen := make(chan string, 1)
+	we := echo.New()
+	we.IPExtractor = extract
+	we.POST("/signserver/worker/:name", func(c echo.Context) error {
+		seen <- c.RealIP()
+		return c.String(http.StatusServiceUnavailable, "no")
+	})
+	u, e := serveUI(t, Options{
+		Admin: admin.New(admin.Options{
+			Workers: workerSource{workers.NewSet(nil, nil)},
+			Config:  func() *config.Config { return cfg },
+		}),
+		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
+		Workers:      we,
+	})
+	e.IPExtractor = extract
+	cookies, csrf := login(t, u, e)
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("csrf", csrf)
+	mw.WriteField("worker", "TSA")
+	fw, _ := mw.CreateFormFile("file", "doc.txt")
+	fw.Write([]byte("a document"))
+	mw.Close()
+	r := httptest.NewRequest(http.MethodPost, "/admin/try", &body)
+	r.Header.Set("Content-Type", mw.FormDataContentType())
+	r.RemoteAddr = "10.0.0.5:40000"
+	r.Header.Set("X-Forwarded-For", "203.0.113.7")
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	e.ServeHTTP(httptest.NewRecorder(), r)
+	select {
+	case got := <-seen:
+		if got != "203.0.113.7" {
+			t.Errorf("the worker endpoint saw the client at %s, want 203.0.113.7", got)
+		}
+	default:
+		t.Fatal("the worker endpoint was not called")
 	}
 }

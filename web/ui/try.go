@@ -274,6 +274,13 @@ func (u *UI) forward(c echo.Context, worker string, meta url.Values, ctype strin
 	ctx := tokens.WithCaller(c.Request().Context(), tokens.Caller{User: sessionOf(c).User})
 	req := httptest.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	req.RemoteAddr = c.Request().RemoteAddr
+	// With the peer's X-Forwarded-For, so that behind a trusted proxy the
+	// endpoint finds the user's address as the server did for this request
+	// (the address of the UI's audit row), not the proxy's; from a peer
+	// that is no trusted proxy the header is ignored there as here.
+	if xff := c.Request().Header.Values(echo.HeaderXForwardedFor); len(xff) > 0 {
+		req.Header[echo.HeaderXForwardedFor] = xff
+	}
 	req.Header.Set(echo.HeaderContentType, ctype)
 	if id := c.Response().Header().Get(echo.HeaderXRequestID); id != "" {
 		req.Header.Set(echo.HeaderXRequestID, id)

@@ -287,3 +287,63 @@ func TestSessionEndsWhenUserChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestSecurityHeaders: every kind of UI answer (pages, redirects, the 403
+// and 404 pages, the style sheet) forbids framing and every script, and
+// pages are not cached. The CSP's default-src 'self' let a page run
+// scripts from the server's own origin, which also answers with content
+// clients chose, where the UI has no script at all.
+func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	u, e := serveUI(t, Options{
+		Admin:        admin.New(admin.Options{}),
+		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
+	})
+	cookies, _ := login(t, u, e)
+	tests := []struct {
+		name, method, path string
+		origin             string
+		session            bool
+		code               int
+		cached             bool
+	}{
+		{"login page", http.MethodGet, "/admin/login", "", false, http.StatusOK, false},
+		{"redirect to login", http.MethodGet, "/admin/tokens", "", false, http.StatusSeeOther, false},
+		{"not found page", http.MethodGet, "/admin/nothing", "", true, http.StatusNotFound, false},
+		{"cross-site form", http.MethodPost, "/admin/logout", "https://evil.example", true, http.StatusForbidden, false},
+		{"form without CSRF", http.MethodPost, "/admin/logout", "", true, http.StatusForbidden, false},
+		{"style sheet", http.MethodGet, "/admin/static/signet.css", "", false, http.StatusOK, true},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(tt.method, tt.path, nil)
+		if tt.origin != "" {
+			r.Header.Set("Origin", tt.origin)
+		}
+		if tt.session {
+			for _, c := range cookies {
+				r.AddCookie(c)
+			}
+		}
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		if w.Code != tt.code {
+			t.Errorf("%s: %d, want %d", tt.name, w.Code, tt.code)
+		}
+		csp := map[string]string{}
+		for _, d := range strings.Split(w.Header().Get("Content-Security-Policy"), ";") {
+			name, value, _ := strings.Cut(strings.TrimSpace(d), " ")
+			csp[name] = value
+		}
+		for name, want := range map[string]string{"script-src": "'none'", "object-src": "'none'", "frame-ancestors": "'none'", "base-uri": "'none'", "form-action": "'self'"} {
+			if csp[name] != want {
+				t.Errorf("%s: CSP %s is %q, want %q (%s)", tt.name, name, csp[name], want, w.Header().Get("Content-Security-Policy"))
+			}
+		}
+		if got := w.Header().Get("X-Frame-Options"); got != "DENY" {
+			t.Errorf("%s: X-Frame-Options %q, want DENY", tt.name, got)
+		}
+		if noStore := w.Header().Get("Cache-Control") == "no-store"; noStore == tt.cached {
+			t.Errorf("%s: Cache-Control %q", tt.name, w.Header().Get("Cache-Control"))
+		}
+	}
+}
