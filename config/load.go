@@ -28,6 +28,9 @@ type loader struct {
 	workerIDs   map[int]Pos
 	tokenNames  map[string]Pos
 	userNames   map[string]Pos
+	// keepRelative leaves relative paths as written instead of resolving
+	// them against the file's folder, so that CheckShared can find them.
+	keepRelative bool
 }
 
 func newLoader() *loader {
@@ -82,6 +85,9 @@ func (l *loader) file(name string, data []byte) {
 	dir, err := filepath.Abs(filepath.Dir(name))
 	if err != nil {
 		dir = filepath.Dir(name)
+	}
+	if l.keepRelative {
+		dir = ""
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {

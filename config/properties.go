@@ -75,6 +75,19 @@ func parseSecretRef(v string) (Secret, bool) {
 	return Secret{}, false
 }
 
+// relativePaths returns where a Path value or a secret's file is relative:
+// written so in a file loaded with keepRelative.
+func (p Properties) relativePaths() []Pos {
+	var out []Pos
+	for n, v := range p.vals {
+		rel := func(f string) bool { return f != "" && !filepath.IsAbs(f) }
+		if (p.defs[n].Type == Path && rel(v.raw)) || rel(v.secret.File) {
+			out = append(out, v.pos)
+		}
+	}
+	return out
+}
+
 // propBuilder collects properties and their problems.
 type propBuilder struct {
 	kind     string

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -113,11 +114,39 @@ func LoadWith(paths []string, docs ...Document) (*Config, error) {
 // CheckShared returns the problems of a configuration file meant for every
 // node of a cluster (`signet config push`): those of Check, and a server or
 // state section, which belong in each node's own file.
+//
+// A relative path is refused too: each node loads the pushed text as a
+// document of no folder, so the path would name a file below the node's
+// working folder, not the one beside the pushed file that config check
+// looked at.
 func CheckShared(path string, data []byte) Problems {
 	l := newLoader()
+	l.keepRelative = true
 	l.file(path, data)
 	c := l.finish()
 	ps := c.Problems()
+	var rel []Pos
+	for _, t := range c.Tokens {
+		rel = append(rel, t.Properties.relativePaths()...)
+		if t.PIN.File != "" && !filepath.IsAbs(t.PIN.File) {
+			rel = append(rel, t.Pos)
+		}
+		for _, k := range t.Keys {
+			rel = append(rel, k.Properties.relativePaths()...)
+		}
+	}
+	for _, w := range c.Workers {
+		rel = append(rel, w.Properties.relativePaths()...)
+	}
+	for _, u := range c.Users {
+		if f := u.PasswordHashFrom.File; f != "" && !filepath.IsAbs(f) {
+			rel = append(rel, u.Pos)
+		}
+	}
+	slices.SortFunc(rel, func(a, b Pos) int { return a.Line - b.Line })
+	for _, pos := range rel {
+		ps = append(ps, Problem{Pos: pos, Msg: "A configuration shared by the cluster must name files by absolute path: each node would read a relative one from its own working folder."})
+	}
 	if l.serverPos != (Pos{}) {
 		ps = append(ps, Problem{Pos: l.serverPos, Msg: "The server section belongs in each node's own file, not in the configuration shared by the cluster: move it there."})
 	}

@@ -49,6 +49,12 @@ func TestCheckShared(t *testing.T) {
 		{"server", "server:\n  listen: 127.0.0.1:8080\n", "server section belongs in each node's own file"},
 		{"state", "state:\n  postgres:\n    url: {env: U}\n", "state section belongs in each node's own file"},
 		{"bad worker", "workers:\n  - name: W\n    id: 1\n    kind: NoSuchKind\n", "NoSuchKind"},
+		// Each node reads the pushed text from no folder: a relative path
+		// would name a file below the node's working folder instead.
+		{"absolute paths", "tokens:\n  - name: t\n    type: soft\n    properties:\n      KEYSTOREPATH: /etc/signet/ks.p12\n    pin: {file: /etc/signet/pin}\n", ""},
+		{"relative keystore", "tokens:\n  - name: t\n    type: soft\n    properties:\n      KEYSTOREPATH: ks.p12\n    pin: {env: P}\n", "shared.yaml:5: A configuration shared by the cluster must name files by absolute path"},
+		{"relative pin file", "tokens:\n  - name: t\n    type: soft\n    properties:\n      KEYSTOREPATH: /etc/signet/ks.p12\n    pin: {file: pin}\n", "shared.yaml:2: A configuration shared by the cluster must name files by absolute path"},
+		{"relative password hash file", "users:\n  - name: a\n    roles: [admin]\n    passwordHash: {file: hash}\n", "must name files by absolute path"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

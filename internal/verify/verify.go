@@ -83,6 +83,13 @@ func report(ctx context.Context, name, trust, contentName string, online bool, t
 	}
 	var contentFn func() io.Reader
 	if contentName != "" {
+		// A -content that cannot be read is an input error (exit 2), not
+		// a signature whose content "could not be located" (exit 3).
+		f, err := os.Open(contentName)
+		if err != nil {
+			return nil, fmt.Errorf("-content: %w", err)
+		}
+		f.Close()
 		contentFn = func() io.Reader {
 			f, err := os.Open(contentName)
 			if err != nil {
