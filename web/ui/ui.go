@@ -29,7 +29,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -398,14 +397,17 @@ func safeNext(next string) string {
 func (u *UI) login(c echo.Context) error {
 	name, pass := c.FormValue("user"), c.FormValue("password")
 	addr := c.RealIP()
-	if wait := u.opts.Throttle.Wait(name, addr); wait > 0 {
-		secs := int(wait.Seconds()) + 1
-		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+	// The claimed name is quoted as every surface quotes a client's text
+	// (clienttext.Quote, cut after MaxEcho bytes): whole, a megabyte name
+	// came back in the sentence. The wait is the throttle's Retry-After.
+	if ref := u.opts.Throttle.Check(name, addr); ref != nil {
+		secs := ref.RetryAfterHeader()
+		c.Response().Header().Set(echo.HeaderRetryAfter, secs)
 		if ok, details := u.refused.Admit(u.opts.Now()); ok {
 			u.record(c, clienttext.Cut(name), "ui.login", "ui", "Refused: too many failed logins.", details)
 		}
 		return u.render(c, http.StatusTooManyRequests, "login", "Log in", loginData{Next: c.FormValue("next"), User: name,
-			Error: fmt.Sprintf("Too many failed logins for %s from your address: try again in %d seconds.", name, secs)})
+			Error: fmt.Sprintf("Too many failed logins for %s from your address: try again in %s seconds.", clienttext.Quote(name), secs)})
 	}
 	d := admin.Denied
 	if u.opts.Authenticate != nil && name != "" {

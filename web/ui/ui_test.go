@@ -16,6 +16,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/web/admin"
 	"github.com/signet-project/signet/web/auth"
@@ -345,5 +346,39 @@ func TestSecurityHeaders(t *testing.T) {
 		if noStore := w.Header().Get("Cache-Control") == "no-store"; noStore == tt.cached {
 			t.Errorf("%s: Cache-Control %q", tt.name, w.Header().Get("Cache-Control"))
 		}
+	}
+}
+
+// TestThrottledLoginQuotesName: the 429 of a throttled login quotes the
+// claimed user name as every surface quotes a client's text (at most
+// clienttext.MaxEcho bytes), with the throttle's Retry-After; its
+// sentence of its own repeated a name of megabytes whole.
+func TestThrottledLoginQuotesName(t *testing.T) {
+	t.Parallel()
+	_, e := serveUI(t, Options{
+		Admin:        admin.New(admin.Options{}),
+		Authenticate: func(user, pass string) admin.Decision { return admin.Denied },
+	})
+	long := strings.Repeat("n", 100000)
+	var w *httptest.ResponseRecorder
+	for range 10 {
+		r := httptest.NewRequest(http.MethodPost, "/admin/login", strings.NewReader(url.Values{"user": {long}, "password": {"guess"}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w = httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		if w.Code == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if w.Code != http.StatusTooManyRequests {
+		t.Fatalf("status %d after 10 failures, want 429", w.Code)
+	}
+	want := `Too many failed logins for &#34;` + long[:clienttext.MaxEcho] + `&#34;… from your address`
+	if !strings.Contains(w.Body.String(), want) {
+		i := strings.Index(w.Body.String(), "Too many")
+		t.Errorf("the refusal does not quote the name cut: %.300s", w.Body.String()[max(i, 0):])
+	}
+	if w.Header().Get("Retry-After") == "" {
+		t.Error("no Retry-After")
 	}
 }
