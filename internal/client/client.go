@@ -426,9 +426,20 @@ func signBatch(ctx context.Context, hc *http.Client, c *Options, meta map[string
 		if s.CustomIdentifier != files[i].Path {
 			return i, fmt.Errorf("batch response item %d is for %q, not %q", i, s.CustomIdentifier, files[i].Path)
 		}
-		if err := writeOutput(c, files[i], workers.ContentTypeSignature, s.Signature); err != nil {
+		if err := writeOutput(c, files[i], batchContentType(s.Signature), s.Signature); err != nil {
 			return i, err
 		}
 	}
 	return len(files), nil
+}
+
+// batchContentType is the content type of a batch signature, which the
+// batch response does not give per item: one that encapsulates its
+// document is application/pkcs7-mime (.p7m), as a single request's answer
+// says, and not a detached signature (.p7s) beside the document.
+func batchContentType(sig []byte) string {
+	if sd, err := cms.Parse(sig); err == nil && sd.Content != nil {
+		return workers.ContentTypeMime
+	}
+	return workers.ContentTypeSignature
 }
