@@ -799,3 +799,36 @@ func TestTags(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeKeys: a merge key brings a mapping's keys in; one that names
+// anything else is refused rather than merging nothing without a word.
+func TestMergeKeys(t *testing.T) {
+	const base = "workers:\n  - name: &n W\n    id: 1\n    kind: CMSSigner\n    properties: &d\n      AUTHTYPE: NOAUTH\n  - name: V\n    id: 2\n    kind: CMSSigner\n    properties:\n      <<: %s\n"
+	tests := []struct {
+		name, merge string
+		want        string // a problem; "" for none about the merge
+	}{
+		{"mapping", "*d", ""},
+		{"list of mappings", "[*d]", ""},
+		{"scalar", "*n", "x.yaml:11: A merge key (<<) takes a mapping"},
+		{"list with a scalar", "[*d, *n]", "x.yaml:11: A merge key (<<) takes a mapping"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse("x.yaml", []byte(fmt.Sprintf(base, tt.merge)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps := cfg.Problems()
+			got := ""
+			for _, p := range ps {
+				if strings.Contains(p.Msg, "merge key") {
+					got = p.Error()
+				}
+			}
+			if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
+				t.Errorf("problems %v, want %q", ps, tt.want)
+			}
+		})
+	}
+}

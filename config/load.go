@@ -564,6 +564,8 @@ func entries(file string, n *yaml.Node, ps *Problems) []entry {
 			for _, src := range srcs {
 				if src = deref(src); src.Kind == yaml.MappingNode {
 					merged = append(merged, entries(file, src, ps)...)
+				} else {
+					ps.add(pos, "A merge key (<<) takes a mapping or a list of mappings, such as <<: *defaults: merge the anchor of a mapping.")
 				}
 			}
 			continue
