@@ -112,3 +112,33 @@ func TestClientDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestClientBatchAttached: client batch names an attached signature (the
+// document inside it) .p7m, as client sign does, not .p7s, the name of a
+// detached signature beside its document.
+func TestClientBatchAttached(t *testing.T) {
+	t.Parallel()
+	cfgFile, _ := writeMatrixConfig(t)
+	s := startServer(t, "--config", cfgFile)
+	worker := "CMSSigner-" + matrixKeys[0].alias // attached, batch allowed
+	for _, cmd := range []string{"sign", "batch"} {
+		t.Run(cmd, func(t *testing.T) {
+			in := t.TempDir()
+			if err := os.WriteFile(filepath.Join(in, "doc.txt"), []byte("document\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			if err := run(t.Context(), append(append([]string{"client", cmd, "-url", s.url, "-worker", worker}, s.tlsArgs()...), in), &stdout, &stderr); err != nil {
+				t.Fatalf("%v: %s", err, stderr.String())
+			}
+			var names []string
+			entries, _ := os.ReadDir(in)
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			if fmt.Sprint(names) != "[doc.txt doc.txt.p7m]" {
+				t.Errorf("client %s wrote %v, want doc.txt.p7m beside doc.txt", cmd, names)
+			}
+		})
+	}
+}

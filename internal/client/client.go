@@ -169,10 +169,25 @@ func Batch(ctx context.Context, o Options, files []Input, errs io.Writer) (Resul
 	n := (len(files) + o.BatchSize - 1) / o.BatchSize
 	parallel(o.Threads, n, func(b int) {
 		part := files[b*o.BatchSize : min((b+1)*o.BatchSize, len(files))]
-		ok, err := signBatch(ctx, hc, &o, meta, h, part)
+		items, data := make([]Input, 0, len(part)), make([][]byte, 0, len(part))
+		for _, in := range part {
+			d, err := os.ReadFile(in.Path)
+			if err != nil {
+				// One document that cannot be read fails alone, under its
+				// own name, not with every other document of its batch.
+				failed.Add(1)
+				fmt.Fprintf(errs, "%s: %v\n", in.Path, err)
+				continue
+			}
+			items, data = append(items, in), append(data, d)
+		}
+		if len(items) == 0 {
+			return
+		}
+		ok, err := signBatch(ctx, hc, &o, meta, h, items, data)
 		done.Add(int64(ok))
 		if err != nil {
-			failed.Add(int64(len(part) - ok))
+			failed.Add(int64(len(items) - ok))
 			fmt.Fprintf(errs, "batch %d: %v\n", b, err)
 		}
 	})
@@ -375,15 +390,12 @@ func writeOutput(c *Options, in Input, ct string, data []byte) error {
 	return os.WriteFile(name, data, 0o644)
 }
 
-// signBatch sends one batch of files and writes each signature; it returns
-// how many were written.
-func signBatch(ctx context.Context, hc *http.Client, c *Options, meta map[string]string, h crypto.Hash, files []Input) (int, error) {
+// signBatch sends one batch of files, whose contents are in contents, and
+// writes each signature; it returns how many were written.
+func signBatch(ctx context.Context, hc *http.Client, c *Options, meta map[string]string, h crypto.Hash, files []Input, contents [][]byte) (int, error) {
 	req := workers.BatchRequest{SignatureRequests: make([]workers.BatchItem, len(files))}
 	for i, in := range files {
-		data, err := os.ReadFile(in.Path)
-		if err != nil {
-			return 0, err
-		}
+		data := contents[i]
 		if c.ClientSide {
 			hh := h.New()
 			hh.Write(data)
@@ -414,9 +426,20 @@ func signBatch(ctx context.Context, hc *http.Client, c *Options, meta map[string
 		if s.CustomIdentifier != files[i].Path {
 			return i, fmt.Errorf("batch response item %d is for %q, not %q", i, s.CustomIdentifier, files[i].Path)
 		}
-		if err := writeOutput(c, files[i], workers.ContentTypeSignature, s.Signature); err != nil {
+		if err := writeOutput(c, files[i], batchContentType(s.Signature), s.Signature); err != nil {
 			return i, err
 		}
 	}
 	return len(files), nil
+}
+
+// batchContentType is the content type of a batch signature, which the
+// batch response does not give per item: one that encapsulates its
+// document is application/pkcs7-mime (.p7m), as a single request's answer
+// says, and not a detached signature (.p7s) beside the document.
+func batchContentType(sig []byte) string {
+	if sd, err := cms.Parse(sig); err == nil && sd.Content != nil {
+		return workers.ContentTypeMime
+	}
+	return workers.ContentTypeSignature
 }

@@ -1,11 +1,16 @@
 package client
 
 import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/signet-project/signet/workers"
 )
 
 // TestInputs checks what a run signs: documents, never the signatures a
@@ -150,5 +155,48 @@ func TestInputsLinksAndNames(t *testing.T) {
 				t.Errorf("Inputs = %s, want %s", s, tt.want)
 			}
 		})
+	}
+}
+
+// TestBatchUnreadableDocument: a document that cannot be read when its
+// batch is sent fails alone, named; the others of its batch are signed.
+func TestBatchUnreadableDocument(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req workers.BatchRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var resp workers.BatchResponse
+		for _, it := range req.SignatureRequests {
+			resp.Signatures = append(resp.Signatures, workers.BatchSignature{Signature: []byte("sig"), CustomIdentifier: it.CustomIdentifier})
+		}
+		json.NewEncoder(w).Encode(resp)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	for _, f := range []string{"a.txt", "b.txt", "c.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := Inputs([]string{dir}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, "b.txt")) // gone between listing and signing
+	var errs strings.Builder
+	res, err := Batch(t.Context(), Options{URL: srv.URL, Worker: "W", Digest: "SHA-256", Threads: 1, BatchSize: 10}, files, &errs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res != (Result{Signed: 2, Failed: 1}) || !strings.Contains(errs.String(), "b.txt") {
+		t.Errorf("Batch = %+v, errors %q; want a.txt and c.txt signed, b.txt failed and named", res, errs.String())
+	}
+	for _, f := range []string{"a.txt.p7s", "c.txt.p7s"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
 	}
 }
