@@ -134,21 +134,24 @@ func New(opts Options) (*UI, error) {
 // its own routes.
 func (u *UI) Register(e *echo.Echo) {
 	static, _ := fs.Sub(staticFS, "static")
-	e.GET(BasePath+"/static/*", echo.WrapHandler(http.StripPrefix(BasePath+"/static/", http.FileServer(http.FS(static)))), u.headers)
-	e.GET(BasePath, u.redirect("/dashboard"), u.headers)
-	e.GET(BasePath+"/", u.redirect("/dashboard"), u.headers)
-	e.GET(BasePath+"/login", u.loginPage, u.headers)
+	// Every page answers HEAD as GET: a HEAD fell to the catch-all, and
+	// the session check took it for a form.
+	read := []string{http.MethodGet, http.MethodHead}
+	e.Match(read, BasePath+"/static/*", echo.WrapHandler(http.StripPrefix(BasePath+"/static/", http.FileServer(http.FS(static)))), u.headers)
+	e.Match(read, BasePath, u.redirect("/dashboard"), u.headers)
+	e.Match(read, BasePath+"/", u.redirect("/dashboard"), u.headers)
+	e.Match(read, BasePath+"/login", u.loginPage, u.headers)
 	e.POST(BasePath+"/login", u.login, u.headers)
 	g := e.Group(BasePath, u.headers, u.session)
 	g.POST("/logout", u.logout)
-	g.GET("/dashboard", u.dashboard)
+	g.Match(read, "/dashboard", u.dashboard)
 	g.POST("/dashboard", u.bulk)
-	g.GET("/workers/new", u.newWorkerPage)
+	g.Match(read, "/workers/new", u.newWorkerPage)
 	g.POST("/workers/new", u.addWorker)
-	g.GET("/workers/:name", u.workerPage)
+	g.Match(read, "/workers/:name", u.workerPage)
 	g.POST("/workers/:name/properties", u.setProperty)
 	g.POST("/workers/:name/properties/remove", u.removeProperty)
-	g.GET("/tokens", u.tokensPage)
+	g.Match(read, "/tokens", u.tokensPage)
 	g.POST("/tokens/:token/activate", u.activate)
 	g.POST("/tokens/:token/deactivate", u.deactivate)
 	g.POST("/tokens/:token/keys", u.generateKey)
@@ -156,10 +159,10 @@ func (u *UI) Register(e *echo.Echo) {
 	g.POST("/tokens/:token/keys/:alias/csr", u.csr)
 	g.POST("/tokens/:token/keys/:alias/chain", u.uploadChain)
 	g.POST("/tokens/:token/keys/:alias/remove", u.removeKey)
-	g.GET("/try", u.tryPage)
+	g.Match(read, "/try", u.tryPage)
 	g.POST("/try", u.try)
-	g.GET("/audit", u.auditPage)
-	g.GET("/signlog", u.signLogPage)
+	g.Match(read, "/audit", u.auditPage)
+	g.Match(read, "/signlog", u.signLogPage)
 	g.POST("/audit/verify", u.verify)
 	g.Any("/*", u.notFound)
 }
@@ -224,19 +227,22 @@ func (u *UI) current(c echo.Context) (*auth.Session, bool) {
 }
 
 // session sends anonymous visitors to the login page and refuses a POST
-// without the session's CSRF token.
+// without the session's CSRF token. HEAD reads, as GET does (and as the
+// same-origin check of headers has it): it was taken for a form, answered
+// with the 403 page and written to the audit log as a refused CSRF token.
 func (u *UI) session(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
+		read := r.Method == http.MethodGet || r.Method == http.MethodHead
 		s, ok := u.current(c)
 		if !ok {
-			if r.Method != http.MethodGet {
+			if !read {
 				return u.forbidden(c, nil, "Your session has ended: log in again, then repeat the change.")
 			}
 			return c.Redirect(http.StatusSeeOther, BasePath+"/login?next="+url.QueryEscape(r.URL.RequestURI()))
 		}
 		c.Set(sessionKey, s)
-		if r.Method != http.MethodGet && !s.ValidCSRF(r) {
+		if !read && !s.ValidCSRF(r) {
 			u.record(c, s.User, "ui.refused", clienttext.Cut(r.URL.Path), "The form has no valid CSRF token.", nil)
 			return u.forbidden(c, s, "The form was sent without its security token (CSRF): reload the page and send it again.")
 		}

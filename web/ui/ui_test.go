@@ -382,3 +382,41 @@ func TestThrottledLoginQuotesName(t *testing.T) {
 		t.Error("no Retry-After")
 	}
 }
+
+// TestHeadIsNoForm: a HEAD of a page is answered as its GET, needs no
+// CSRF token and writes nothing: it was refused as a form without its
+// token, with the 403 page and a ui.refused row in the audit log for
+// every HEAD.
+func TestHeadIsNoForm(t *testing.T) {
+	t.Parallel()
+	audit := state.NewMemory()
+	u, e := serveUI(t, Options{
+		Admin:        admin.New(admin.Options{}),
+		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
+		Audit:        audit,
+	})
+	cookies, _ := login(t, u, e)
+	for _, tt := range []struct {
+		name    string
+		cookies []*http.Cookie
+		code    int
+	}{
+		{"anonymous", nil, http.StatusSeeOther},
+		{"logged in", cookies, http.StatusOK},
+	} {
+		before, _ := audit.Entries(t.Context(), 0, 0)
+		r := httptest.NewRequest(http.MethodHead, "/admin/dashboard", nil)
+		for _, c := range tt.cookies {
+			r.AddCookie(c)
+		}
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		if w.Code != tt.code {
+			t.Errorf("%s: HEAD answered %d, want %d as for GET", tt.name, w.Code, tt.code)
+		}
+		after, _ := audit.Entries(t.Context(), 0, 0)
+		for _, row := range after[len(before):] {
+			t.Errorf("%s: HEAD wrote the audit row %s %s %q", tt.name, row.Action, row.Target, row.Outcome)
+		}
+	}
+}
