@@ -128,7 +128,7 @@ func Import(files ...File) (*Result, error) {
 		}
 	}
 	assignIDs(units, files)
-	c := &converter{res: res, tokens: map[string]*yaml.Node{}}
+	c := &converter{res: res, tokens: map[string]*yaml.Node{}, envs: map[string]bool{}}
 	for _, u := range units {
 		if isCryptoWorker(u) {
 			c.token(u, u.name(), u.props)
@@ -254,6 +254,19 @@ type converter struct {
 	tokenSeq []*yaml.Node
 	workers  []*yaml.Node
 	tokens   map[string]*yaml.Node // by name
+	envs     map[string]bool       // environment variables given to secrets
+}
+
+// envVar returns name, or name with a number when another secret has it
+// already: names that differ only in characters envName replaces (Crypto-A
+// and Crypto_A) must not read one variable for two secrets.
+func (c *converter) envVar(name string) string {
+	v := name
+	for n := 2; c.envs[v]; n++ {
+		v = name + "_" + strconv.Itoa(n)
+	}
+	c.envs[v] = true
+	return v
 }
 
 func (c *converter) skip(u *unit, p prop, format string, args ...any) {
@@ -312,7 +325,7 @@ func (c *converter) token(u *unit, name string, props []prop) {
 		case v == "":
 			c.skip(u, p, "empty: SignServer reads an empty value as not set, and so does Signet.")
 		case p.name == "KEYSTOREPASSWORD" || p.name == "PIN":
-			pin = "SIGNET_PIN_" + envName(name)
+			pin = c.envVar("SIGNET_PIN_" + envName(name))
 			c.res.Notes = append(c.res.Notes, fmt.Sprintf("%s: %s.%s is not written to the YAML: token %s reads its pin from the environment variable %s; set it to that secret before starting Signet.", p.pos, u.ref, p.name, name, pin))
 		case p.name == "DEFAULTKEY":
 			c.skip(u, p, "Signet checks a token by opening it, not by a test key: each worker names its own key.")
@@ -441,7 +454,7 @@ func (c *converter) worker(u *unit) {
 			continue
 		}
 		if def.Secret {
-			env := "SIGNET_" + envName(u.name()) + "_" + p.name
+			env := c.envVar("SIGNET_" + envName(u.name()) + "_" + p.name)
 			c.res.Notes = append(c.res.Notes, fmt.Sprintf("%s: %s.%s is not written to the YAML: worker %s reads it from the environment variable %s; set it to that secret before starting Signet.", p.pos, u.ref, p.name, u.name(), env))
 			pm.Content = append(pm.Content, scalarNode(p.name), mapping("env", env))
 			continue

@@ -351,3 +351,33 @@ func TestReadPropertiesTooLarge(t *testing.T) {
 		})
 	}
 }
+
+// TestImportSecretEnvNames: two crypto tokens whose names differ only in
+// characters an environment variable name cannot hold (Crypto-A, Crypto_A)
+// read their pins from two variables, not one shared by both secrets.
+func TestImportSecretEnvNames(t *testing.T) {
+	t.Parallel()
+	token := func(n int, name string) string {
+		return fmt.Sprintf("WORKERGENID%[1]d.TYPE=CRYPTO_WORKER\nWORKERGENID%[1]d.IMPLEMENTATION_CLASS=org.signserver.server.signers.CryptoWorker\n"+
+			"WORKERGENID%[1]d.CRYPTOTOKEN_IMPLEMENTATION_CLASS=org.signserver.server.cryptotokens.KeystoreCryptoToken\n"+
+			"WORKERGENID%[1]d.NAME=%[2]s\nWORKERGENID%[1]d.KEYSTOREPATH=/etc/ks%[1]d.p12\nWORKERGENID%[1]d.KEYSTOREPASSWORD=secret%[1]d\n", n, name)
+	}
+	res, err := Import(File{Name: "a.properties", R: strings.NewReader(token(1, "Crypto-A") + token(2, "Crypto_A"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse("x.yaml", res.YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := cfg.Token("Crypto-A")
+	b, _ := cfg.Token("Crypto_A")
+	if a.PIN.Env == "" || a.PIN.Env == b.PIN.Env {
+		t.Errorf("pins from %q and %q, want two variables:\n%s", a.PIN.Env, b.PIN.Env, res.YAML)
+	}
+	for _, env := range []string{a.PIN.Env, b.PIN.Env} {
+		if !slices.ContainsFunc(res.Notes, func(n string) bool { return strings.Contains(n, env+";") }) {
+			t.Errorf("no note names %s: %q", env, res.Notes)
+		}
+	}
+}
