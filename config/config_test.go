@@ -832,3 +832,29 @@ func TestMergeKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestListenAddresses: listen and healthListen follow one rule, the one
+// net.Listen applies: a port of 0 to 65535. A health port the server cannot
+// listen on is refused by config check, not at start.
+func TestListenAddresses(t *testing.T) {
+	tests := []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:8081", true},
+		{":0", true},
+		{"[::1]:65535", true},
+		{"127.0.0.1:65536", false},
+		{"127.0.0.1:99999", false},
+		{"127.0.0.1:-1", false},
+		{"127.0.0.1", false},
+	}
+	for _, tt := range tests {
+		for _, key := range []string{"listen", "healthListen"} {
+			_, err := Parse("x.yaml", []byte("server:\n  "+key+": \""+tt.addr+"\"\n"))
+			if (err == nil) != tt.ok {
+				t.Errorf("%s %q: %v, want ok=%v", key, tt.addr, err, tt.ok)
+			}
+		}
+	}
+}

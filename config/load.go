@@ -196,6 +196,15 @@ func tagProblems(file string, n *yaml.Node) Problems {
 	return ps
 }
 
+// validListen reports whether v is a host:port the server can listen on:
+// the port a number of 0 to 65535. The same rule for listen and
+// healthListen, so that config check refuses the address net.Listen would.
+func validListen(v string) bool {
+	_, port, err := net.SplitHostPort(v)
+	n, perr := strconv.Atoi(port)
+	return err == nil && perr == nil && n >= 0 && n <= 65535
+}
+
 // hint is the end of a sentence about an unknown key.
 func hint(key string, known []string) string {
 	if s := suggest(key, known, nil); s != "" {
@@ -281,7 +290,7 @@ func (l *loader) server(file, dir string, e entry) {
 		}
 		switch f.key {
 		case "healthListen":
-			if _, _, err := net.SplitHostPort(v); err != nil {
+			if !validListen(v) {
 				l.structural.add(f.pos, "The server healthListen address must be host:port, such as 127.0.0.1:8081, not %q.", v)
 				continue
 			}
@@ -289,8 +298,7 @@ func (l *loader) server(file, dir string, e entry) {
 		case "auditKey":
 			l.cfg.Server.AuditKey = resolvePath(dir, v)
 		case "listen":
-			_, port, err := net.SplitHostPort(v)
-			if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+			if !validListen(v) {
 				l.structural.add(f.pos, "The server listen address must be host:port, such as 127.0.0.1:8080 or :8080, not %q.", v)
 				continue
 			}
