@@ -858,3 +858,25 @@ func TestListenAddresses(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthListenOwnPort: a health address on the listen address's port
+// is refused by config check, as the server refuses it (address in use).
+func TestHealthListenOwnPort(t *testing.T) {
+	tests := []struct {
+		listen, health string
+		ok             bool
+	}{
+		{"127.0.0.1:8080", "127.0.0.1:8081", true},
+		{"127.0.0.1:8080", "127.0.0.2:8080", true},
+		{":0", ":0", true},
+		{"127.0.0.1:8080", "127.0.0.1:8080", false},
+		{":8080", "127.0.0.1:8080", false},
+		{"127.0.0.1:8080", "0.0.0.0:8080", false},
+	}
+	for _, tt := range tests {
+		_, err := Parse("x.yaml", []byte("server:\n  listen: \""+tt.listen+"\"\n  healthListen: \""+tt.health+"\"\n"))
+		if (err == nil) != tt.ok || err != nil && !strings.Contains(err.Error(), "x.yaml:3: The server healthListen address") {
+			t.Errorf("listen %s, healthListen %s: %v, want ok=%v", tt.listen, tt.health, err, tt.ok)
+		}
+	}
+}

@@ -205,6 +205,18 @@ func validListen(v string) bool {
 	return err == nil && perr == nil && n >= 0 && n <= 65535
 }
 
+// sameListener reports whether two valid listen addresses take the same
+// port: the same number, not 0 (any free port), on the same host or with
+// either on every address.
+func sameListener(a, b string) bool {
+	ha, pa, _ := net.SplitHostPort(a)
+	hb, pb, _ := net.SplitHostPort(b)
+	na, _ := strconv.Atoi(pa)
+	nb, _ := strconv.Atoi(pb)
+	wildcard := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return na == nb && na != 0 && (ha == hb || wildcard(ha) || wildcard(hb))
+}
+
 // hint is the end of a sentence about an unknown key.
 func hint(key string, known []string) string {
 	if s := suggest(key, known, nil); s != "" {
@@ -247,6 +259,12 @@ func (l *loader) server(file, dir string, e entry) {
 	known := append([]string{"listen", "tls", "healthListen", "trustedProxies", "auditKey"}, slices.Sorted(maps.Keys(durations))...)
 	known = append(known, slices.Sorted(maps.Keys(counts))...)
 	known = append(known, slices.Sorted(maps.Keys(sizes))...)
+	var healthPos Pos
+	defer func() {
+		if srv.Listen != "" && srv.HealthListen != "" && sameListener(srv.Listen, srv.HealthListen) {
+			l.structural.add(healthPos, "The server healthListen address %s is the listen address %s too, on which the server would fail to start: give the health check a port of its own.", srv.HealthListen, srv.Listen)
+		}
+	}()
 	for _, f := range entries(file, e.val, &l.structural) {
 		switch f.key {
 		case "tls":
@@ -294,7 +312,7 @@ func (l *loader) server(file, dir string, e entry) {
 				l.structural.add(f.pos, "The server healthListen address must be host:port, such as 127.0.0.1:8081, not %q.", v)
 				continue
 			}
-			l.cfg.Server.HealthListen = v
+			l.cfg.Server.HealthListen, healthPos = v, f.pos
 		case "auditKey":
 			l.cfg.Server.AuditKey = resolvePath(dir, v)
 		case "listen":
