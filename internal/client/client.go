@@ -232,9 +232,17 @@ type Input struct {
 // is signed once, and two documents whose signatures would land on the
 // same name below out are refused before anything is signed.
 func Inputs(args []string, out string) ([]Input, error) {
+	// The output folder is compared as an absolute path: -out given as
+	// /abs/in/out and the input as "in" (or "./in") name the same folder.
+	abs := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil {
+			return a
+		}
+		return filepath.Clean(p)
+	}
 	skipDir := ""
 	if out != "" {
-		skipDir = filepath.Clean(out)
+		skipDir = abs(out)
 	}
 	var files []Input
 	listed := map[string]bool{}
@@ -249,7 +257,7 @@ func Inputs(args []string, out string) ([]Input, error) {
 			if err != nil {
 				return err
 			}
-			if d.IsDir() && p != root && filepath.Clean(p) == skipDir {
+			if d.IsDir() && p != root && skipDir != "" && abs(p) == skipDir {
 				return filepath.SkipDir
 			}
 			if d.Type()&fs.ModeSymlink != 0 {

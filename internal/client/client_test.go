@@ -31,12 +31,21 @@ func TestInputs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	relDir, err := filepath.Rel(wd, dir) // the same folder, named from here
+	if err != nil {
+		t.Fatal(err)
+	}
 	rel := func(files []Input) string {
 		var out []string
 		for _, f := range files {
-			r, _ := filepath.Rel(dir, f.Path)
+			p, _ := filepath.Abs(f.Path)
+			r, _ := filepath.Rel(dir, p)
 			out = append(out, filepath.ToSlash(r))
-			if want, _ := filepath.Rel(dir, f.Path); len(files) > 1 && f.Name != want {
+			if want := r; len(files) > 1 && f.Name != want {
 				t.Errorf("%s: name %q, want %q (its path below the folder given)", f.Path, f.Name, want)
 			}
 			if len(files) == 1 && f.Name != filepath.Base(f.Path) {
@@ -54,6 +63,8 @@ func TestInputs(t *testing.T) {
 	}{
 		{"beside", []string{dir}, "", "a.txt b.pdf c.p7s out/a.txt.p7s sub/d.txt"},
 		{"out folder left out", []string{dir}, filepath.Join(dir, "out"), "a.txt b.pdf c.p7s sub/d.txt"},
+		{"out folder left out, input relative", []string{relDir}, filepath.Join(dir, "out"), "a.txt b.pdf c.p7s sub/d.txt"},
+		{"out folder left out, out relative", []string{dir}, filepath.Join(relDir, "out"), "a.txt b.pdf c.p7s sub/d.txt"},
 		{"files named", []string{filepath.Join(dir, "a.txt"), filepath.Join(dir, "a.txt.p7s")}, "", "a.txt"},
 		{"signature named alone", []string{filepath.Join(dir, "a.txt.p7s")}, "", "a.txt.p7s"},
 	}
