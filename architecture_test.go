@@ -31,7 +31,7 @@ var layers = []struct {
 	{"tokens/...", []string{"tokens", "internal/plainjson", "internal/atomicfile"}},
 	{"config", []string{"formats/...", "internal/atomicfile"}},
 	{"workers", []string{"config", "formats/...", "state", "tokens", "internal/plainjson", "internal/clienttext"}},
-	{"web/auth", []string{"config", "formats/...", "internal/plainjson"}},
+	{"web/auth", []string{"config", "formats/...", "internal/plainjson", "internal/clienttext"}},
 	{"web/dsm", []string{"tokens", "internal/plainjson", "internal/clienttext", "internal/mediatype"}},
 	{"web/nethsm", []string{"tokens", "internal/plainjson", "internal/clienttext", "internal/mediatype"}},
 	{"web/admin", []string{"config", "formats/...", "state", "tokens", "workers", "web/auth", "internal/plainjson", "internal/clienttext", "internal/mediatype"}},

@@ -1,8 +1,11 @@
 package auth
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/signet-project/signet/internal/clienttext"
 )
 
 func TestThrottle(t *testing.T) {
@@ -42,5 +45,24 @@ func TestThrottle(t *testing.T) {
 	}
 	if w := th.Wait("x", "y"); w != th.Max {
 		t.Fatalf("lock-out after 40 failures %v, want the maximum %v", w, th.Max)
+	}
+}
+
+// TestThrottleRefusalQuotesName: the 429 sentence of a locked-out name
+// repeats it quoted and cut (clienttext), as every surface repeats a
+// client's text: a 100 kB name came back whole to whoever sent it.
+func TestThrottleRefusalQuotesName(t *testing.T) {
+	t.Parallel()
+	th := NewThrottle()
+	name := strings.Repeat("n", 100_000)
+	for range 4 {
+		th.Failed(name, "10.0.0.1")
+	}
+	ref := th.Check(name, "10.0.0.1")
+	if ref == nil {
+		t.Fatal("not locked out after four failures")
+	}
+	if want := clienttext.Quote(name); !strings.Contains(ref.Msg, want) || len(ref.Msg) > len(want)+100 {
+		t.Errorf("the 429 sentence is %d bytes, want the name quoted and cut: %.200q", len(ref.Msg), ref.Msg)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/internal/clienttext"
 )
 
 // Refusal is an authentication or authorization failure as the client gets
@@ -159,7 +160,7 @@ func (t *Throttle) Check(user, addr string) *Refusal {
 	}
 	secs := int((w + time.Second - 1) / time.Second)
 	return &Refusal{Status: http.StatusTooManyRequests, RetryAfter: w, Who: user, Reason: "login throttled after repeated failures",
-		Msg: "Too many failed logins for " + user + " from this address: try again in " + strconv.Itoa(secs) + " s."}
+		Msg: "Too many failed logins for " + clienttext.Quote(user) + " from this address: try again in " + strconv.Itoa(secs) + " s."}
 }
 
 // Fail records a failure; a nil Throttle records nothing.
