@@ -278,7 +278,7 @@ func Inputs(args []string, out string) ([]Input, error) {
 			if err != nil || name == "." {
 				name = filepath.Base(p)
 			}
-			if key := filepath.Clean(p); !listed[key] {
+			if key := abs(p); !listed[key] {
 				listed[key] = true
 				files = append(files, Input{Path: p, Name: name})
 			}
@@ -290,7 +290,7 @@ func Inputs(args []string, out string) ([]Input, error) {
 	}
 	kept := files[:0]
 	for _, f := range files {
-		if ext := filepath.Ext(f.Path); slices.Contains(outputExts, ext) && listed[filepath.Clean(strings.TrimSuffix(f.Path, ext))] {
+		if ext := filepath.Ext(f.Path); slices.Contains(outputExts, ext) && listed[abs(strings.TrimSuffix(f.Path, ext))] {
 			continue
 		}
 		kept = append(kept, f)

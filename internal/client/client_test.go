@@ -127,6 +127,17 @@ func TestInputsLinksAndNames(t *testing.T) {
 		}
 	}
 	in := func(p string) string { return filepath.Join(dir, p) }
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	relIn := func(p string) string {
+		r, err := filepath.Rel(wd, in(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
 	tests := []struct {
 		name    string
 		args    []string
@@ -140,6 +151,7 @@ func TestInputsLinksAndNames(t *testing.T) {
 		{"link to a folder in a folder", []string{in("loop")}, "", "", "link to a folder"},
 		{"broken link", []string{in("broken")}, "", "", "cannot be read"},
 		{"named twice", []string{in("a"), in("a/x.txt")}, "", "a/x.txt", ""},
+		{"named twice, spelled two ways", []string{in("a"), relIn("a/x.txt")}, "", "a/x.txt", ""},
 		{"same name beside", []string{in("a/x.txt"), in("b/x.txt")}, "", "a/x.txt b/x.txt", ""},
 		{"same name below out", []string{in("a/x.txt"), in("b/x.txt")}, in("out"), "", "would both write"},
 		{"same name in two folders below out", []string{in("a"), in("b")}, in("out"), "", "would both write"},
@@ -158,7 +170,8 @@ func TestInputsLinksAndNames(t *testing.T) {
 			}
 			var paths []string
 			for _, f := range got {
-				r, _ := filepath.Rel(dir, f.Path)
+				p, _ := filepath.Abs(f.Path)
+				r, _ := filepath.Rel(dir, p)
 				paths = append(paths, filepath.ToSlash(r))
 			}
 			slices.Sort(paths)
