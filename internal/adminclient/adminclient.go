@@ -19,6 +19,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/signet-project/signet/config"
 	adminapi "github.com/signet-project/signet/web/admin"
 	"golang.org/x/term"
 )
@@ -73,8 +74,14 @@ func PasswordFrom(file string) (string, error) {
 }
 
 // ReadPIN reads a token PIN from file, else $SIGNET_PIN, else the first
-// line of stdin.
+// line of stdin. A file is read as the server reads a token's pin: {file:}
+// of the configuration, so that the file the server activates the token
+// with at start activates it here too, and does not send a PIN with a
+// trailing blank that an HSM counts as a wrong attempt.
 func ReadPIN(file string) (string, error) {
+	if file != "" {
+		return config.Secret{File: file}.Resolve()
+	}
 	return ReadSecret(Secret{What: "PIN", Flag: "--pin-file", File: file, Env: "SIGNET_PIN"})
 }
 

@@ -3,11 +3,15 @@ package adminclient
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/signet-project/signet/config"
 	adminapi "github.com/signet-project/signet/web/admin"
 )
 
@@ -73,5 +77,25 @@ func TestClient(t *testing.T) {
 	c := New("http://bad host", "admin", "pw", new(bytes.Buffer))
 	if _, err := c.Do(t.Context(), http.MethodGet, "/tokens", nil); !errors.Is(err, ErrBadURL) {
 		t.Errorf("bad URL: %v, want ErrBadURL", err)
+	}
+}
+
+// TestReadPINAsServer: a PIN file gives signet admin tokens activate the
+// PIN the server reads from the same file as a token's {file:} pin.
+func TestReadPINAsServer(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for i, content := range []string{"1234\n", "1234", "1234 \n", " 1234\r\n", "\t1234\t\n\n"} {
+		f := filepath.Join(dir, fmt.Sprintf("pin%d", i))
+		if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		want, err := config.Secret{File: f}.Resolve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := ReadPIN(f); err != nil || got != want {
+			t.Errorf("PIN file %q: ReadPIN = %q, %v; the server reads %q", content, got, err, want)
+		}
 	}
 }
