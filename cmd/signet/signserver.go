@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/internal/atomicfile"
 	"github.com/signet-project/signet/internal/signserver"
 )
 
@@ -79,12 +80,7 @@ func writeOut(name string, b []byte, io stdio) error {
 		_, err := io.out.Write(b)
 		return err
 	}
-	tmp := name + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err := os.Rename(tmp, name); err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Write(name, b, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	return nil

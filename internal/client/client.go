@@ -25,6 +25,7 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
+	"github.com/signet-project/signet/internal/atomicfile"
 	"github.com/signet-project/signet/internal/tlsclient"
 	"github.com/signet-project/signet/workers"
 )
@@ -395,7 +396,8 @@ func writeOutput(c *Options, in Input, ct string, data []byte) error {
 			return err
 		}
 	}
-	return os.WriteFile(name, data, 0o644)
+	// Whole or not at all: a failed write leaves an earlier signature as it was.
+	return atomicfile.Write(name, data, 0o644)
 }
 
 // signBatch sends one batch of files, whose contents are in contents, and
