@@ -256,7 +256,7 @@ func TestBadInput(t *testing.T) {
 		{"chain JSON unknown field", "PUT", "/tokens/soft/keys/signer/chain", js, `{"pem":"x"}`, 400, "unknown field"},
 		{"audit bad after", "GET", "/audit?after=x", "", "", 400, "after"},
 		{"audit bad limit", "GET", "/audit?limit=0", "", "", 400, "limit"},
-		{"audit unknown parameter", "GET", "/audit?acton=key.remove", "", "", 400, `Query parameter "acton" is unknown: use after, limit, action, actor, worker, remote, from or to.`},
+		{"audit unknown parameter", "GET", "/audit?acton=key.remove", "", "", 400, `Query parameter "acton" is unknown: use action, actor, remote, worker, after, limit, from or to.`},
 		{"audit parameter given twice", "GET", "/audit?limit=5&limit=abc", "", "", 400, "Query parameter limit is given more than once: give it once."},
 		{"audit long unknown parameter", "GET", "/audit?" + long + "=1", "", "", 400, `Query parameter "` + long[:128] + `"… is unknown`},
 		// encoding/json's own words name Go types and repeat the client's

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -85,8 +87,13 @@ func (h *Handler) listAudit(c echo.Context) error {
 	if h.opts.Audit == nil {
 		return fail(c, http.StatusServiceUnavailable, "This server keeps no audit log: start it with a data folder for its state.")
 	}
-	if err := checkQuery(c.QueryParams(), "after", "limit", "action", "actor", "worker", "remote", "from", "to"); err != nil {
+	var f auditFilter
+	strs := map[string]*string{"action": &f.action, "actor": &f.actor, "worker": &f.worker, "remote": &f.remote}
+	if err := checkQuery(c.QueryParams(), append(slices.Sorted(maps.Keys(strs)), "after", "limit", "from", "to")...); err != nil {
 		return fail(c, http.StatusBadRequest, err.Error())
+	}
+	for name, dst := range strs {
+		*dst = c.QueryParam(name)
 	}
 	after, limit := int64(0), defaultAuditLimit
 	if v := c.QueryParam("after"); v != "" {
@@ -103,7 +110,6 @@ func (h *Handler) listAudit(c echo.Context) error {
 		}
 		limit = n
 	}
-	f := auditFilter{action: c.QueryParam("action"), actor: c.QueryParam("actor"), worker: c.QueryParam("worker"), remote: c.QueryParam("remote")}
 	var err error
 	if f.from, err = parseTime("from", c.QueryParam("from")); err != nil {
 		return h.answer(c, 0, nil, err)

@@ -95,10 +95,11 @@ func SignQueryValues(q state.SignQuery) url.Values {
 // errors are one sentence for the client.
 func ParseSignQuery(v url.Values) (q state.SignQuery, jsonl bool, err error) {
 	q.Limit = defaultAuditLimit
-	if err := checkQuery(v, ParamHash, ParamKey, ParamSurface, ParamUser, ParamClient, ParamRequestID, ParamResult, ParamSince, ParamUntil, ParamAfter, ParamLimit, ParamFormat); err != nil {
+	strs := signQueryStrings(&q)
+	if err := checkQuery(v, append(slices.Sorted(maps.Keys(strs)), ParamSince, ParamUntil, ParamAfter, ParamLimit, ParamFormat)...); err != nil {
 		return q, false, err
 	}
-	for name, f := range signQueryStrings(&q) {
+	for name, f := range strs {
 		*f = v.Get(name)
 	}
 	if s := v.Get(ParamAfter); s != "" {
