@@ -210,22 +210,16 @@ func (t *Token) Activate(ctx context.Context, pin string) error {
 
 // setPass sets the passphrase (none when empty) and the status, and drops
 // what the token knew of keys and chains.
-func (t *Token) setPass(pass string, st tokens.Status) {
-	t.mu.Lock()
-	t.basic = basicAuth(t.user, pass)
-	t.publicKey = map[string]crypto.PublicKey{}
-	t.health.Reset(pass != "", st)
-	t.mu.Unlock()
-	t.chains.Forget()
-}
+func (t *Token) setPass(pass string, st tokens.Status) { t.restorePass(basicAuth(t.user, pass), st) }
 
-// restorePass puts back the Authorization header basic of a passphrase the
-// token worked with, and its status.
+// restorePass sets the Authorization header basic of a passphrase (none
+// when empty), as setPass does: Activate puts back the one the token
+// worked with after the NetHSM refused another.
 func (t *Token) restorePass(basic string, st tokens.Status) {
 	t.mu.Lock()
 	t.basic = basic
 	t.publicKey = map[string]crypto.PublicKey{}
-	t.health.Reset(true, st)
+	t.health.Reset(basic != "", st)
 	t.mu.Unlock()
 	t.chains.Forget()
 }
