@@ -24,18 +24,12 @@ func TestAnswerTooLarge(t *testing.T) {
 	}{{"sign", false}, {"read", true}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var hits atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				hits.Add(1)
+			c, hits := activeClient(t, time.Minute, maxBody, func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				w.Write([]byte(strings.Repeat("x", 2*maxBody)))
 				w.(http.Flusher).Flush()
 				<-r.Context().Done() // and more, until the client leaves
-			}))
-			defer srv.Close()
-			c := &Client{Server: "HSM", Base: srv.URL, HTTP: srv.Client(), Timeout: time.Minute, MaxBody: maxBody,
-				Health: &Health{Prefix: "test token"}}
-			c.Health.Reset(true, tokens.Status{State: tokens.Active})
+			})
 			done := make(chan error, 1)
 			go func() {
 				_, _, err := c.Send(t.Context(), Request{Method: http.MethodPost, Path: "/sign", Idempotent: tt.idempotent})
@@ -69,15 +63,9 @@ func TestHungServerNotRetried(t *testing.T) {
 	}{{"sign", false}, {"read", true}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var hits atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				hits.Add(1)
+			c, hits := activeClient(t, 100*time.Millisecond, 1<<10, func(_ http.ResponseWriter, r *http.Request) {
 				<-r.Context().Done()
-			}))
-			defer srv.Close()
-			c := &Client{Server: "HSM", Base: srv.URL, HTTP: srv.Client(), Timeout: 100 * time.Millisecond, MaxBody: 1 << 10,
-				Health: &Health{Prefix: "test token"}}
-			c.Health.Reset(true, tokens.Status{State: tokens.Active})
+			})
 			_, _, err := c.Send(t.Context(), Request{Method: http.MethodGet, Path: "/health", Idempotent: tt.idempotent})
 			if !errors.Is(err, tokens.ErrOffline) || !strings.Contains(err.Error(), "did not answer within 100ms") {
 				t.Errorf("Send = %v, want ErrOffline saying the server did not answer in time", err)
@@ -87,4 +75,20 @@ func TestHungServerNotRetried(t *testing.T) {
 			}
 		})
 	}
+}
+
+// activeClient is an Active token's Client of a test server that answers
+// with handle, and the number of requests the server took.
+func activeClient(t *testing.T, timeout time.Duration, maxBody int64, handle http.HandlerFunc) (*Client, *atomic.Int64) {
+	t.Helper()
+	hits := new(atomic.Int64)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		handle(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c := &Client{Server: "HSM", Base: srv.URL, HTTP: srv.Client(), Timeout: timeout, MaxBody: maxBody,
+		Health: &Health{Prefix: "test token"}}
+	c.Health.Reset(true, tokens.Status{State: tokens.Active})
+	return c, hits
 }
