@@ -76,15 +76,7 @@ func TestGenerateKeySize(t *testing.T) {
 // was stamped with SHA-256 instead.
 func TestTryStampHash(t *testing.T) {
 	t.Parallel()
-	file := filepath.Join(t.TempDir(), "signet.yaml")
-	yaml := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks}\nworkers:\n  - name: TSA\n    id: 1\n    kind: TimeStampSigner\n    token: t\n    key: k\n    properties: {AUTHTYPE: NOAUTH, DEFAULTTSAPOLICYOID: 1.2.3.4.1}\n"
-	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := tsaConfig(t)
 	var calls atomic.Int32
 	u, e := serveUI(t, Options{
 		Admin: admin.New(admin.Options{
@@ -238,15 +230,7 @@ func TestStampDownloadLink(t *testing.T) {
 // only, and the signing log recorded the proxy's address instead.
 func TestTryClientAddress(t *testing.T) {
 	t.Parallel()
-	file := filepath.Join(t.TempDir(), "signet.yaml")
-	yaml := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks}\nworkers:\n  - name: TSA\n    id: 1\n    kind: TimeStampSigner\n    token: t\n    key: k\n    properties: {AUTHTYPE: NOAUTH, DEFAULTTSAPOLICYOID: 1.2.3.4.1}\n"
-	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := tsaConfig(t)
 	_, proxies, _ := net.ParseCIDR("10.0.0.5/32")
 	extract := echo.ExtractIPFromXFFHeader(echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false), echo.TrustIPRange(proxies))
 	seen := make(chan string, 1)
@@ -289,4 +273,21 @@ func TestTryClientAddress(t *testing.T) {
 	default:
 		t.Fatal("the worker endpoint was not called")
 	}
+}
+
+
+// tsaConfig is a configuration of one time-stamp worker, TSA (id 1), for
+// the "Try it" tests.
+func tsaConfig(t *testing.T) *config.Config {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "signet.yaml")
+	yaml := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks}\nworkers:\n  - name: TSA\n    id: 1\n    kind: TimeStampSigner\n    token: t\n    key: k\n    properties: {AUTHTYPE: NOAUTH, DEFAULTTSAPOLICYOID: 1.2.3.4.1}\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
