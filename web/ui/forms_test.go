@@ -275,7 +275,6 @@ func TestTryClientAddress(t *testing.T) {
 	}
 }
 
-
 // tsaConfig is a configuration of one time-stamp worker, TSA (id 1), for
 // the "Try it" tests.
 func tsaConfig(t *testing.T) *config.Config {
