@@ -404,12 +404,7 @@ func TestDatabaseDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logged := make(chan string, 64)
-	s, err := Open(ctx, url, Options{Node: "node1", Logger: slog.New(messages{logged})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, logged := openLogged(t, url)
 	if _, err := s.Reserve(ctx, "limited", 1, 10); err != nil {
 		t.Fatal(err)
 	}
@@ -719,12 +714,7 @@ func TestDatabaseReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logged := make(chan string, 64)
-	s, err := Open(ctx, url, Options{Node: "node1", Logger: slog.New(messages{logged})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, logged := openLogged(t, url)
 	if _, err := s.Reserve(ctx, "limited", 1, 10); err != nil {
 		t.Fatal(err)
 	}
@@ -778,12 +768,7 @@ func TestWatchReconnectsAfterOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newProxy(t, url)
-	logged := make(chan string, 64)
-	s, err := Open(ctx, p.url, Options{Node: "node1", Logger: slog.New(messages{logged})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, _ := openLogged(t, p.url)
 	// First (cleanups run last first): the connections silenced are closed,
 	// so that Close does not wait for their goodbyes (15 s each in pgxpool).
 	t.Cleanup(p.close)
@@ -915,12 +900,7 @@ func TestUnlimitedWhileDatabaseGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newProxy(t, url)
-	logged := make(chan string, 64)
-	s, err := Open(ctx, p.url, Options{Node: "node1", Logger: slog.New(messages{logged})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, logged := openLogged(t, p.url)
 	t.Cleanup(p.close) // first: see TestWatchReconnectsAfterOutage
 	p.setGone(true)
 	waitHealth(t, s, logged, false)
@@ -968,4 +948,17 @@ func TestHideLostConnection(t *testing.T) {
 			t.Errorf("hide(%v) unavailable: %v, want %v", tc.err, got, tc.unavailable)
 		}
 	}
+}
+
+// openLogged opens node1 on the database at url, closed at cleanup, with
+// the messages it logs on the channel returned (waitHealth reads it).
+func openLogged(t *testing.T, url string) (*Store, chan string) {
+	t.Helper()
+	logged := make(chan string, 64)
+	s, err := Open(context.Background(), url, Options{Node: "node1", Logger: slog.New(messages{logged})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, logged
 }
