@@ -173,14 +173,7 @@ func opensslVerify(t testing.TB, doc []byte, ca *pki) (string, bool) {
 	}
 	s := in.Signatures[0]
 	content, _ := io.ReadAll(s.SignedContent())
-	dir := t.TempDir()
-	w := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	w := fileWriter(t)
 	crl := pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: ca.crl(t)})
 	out, err := padestest.Run(t, "openssl", "cms", "-verify", "-cades", "-binary", "-inform", "DER", "-purpose", "any",
 		"-in", w("sig.der", s.Contents), "-content", w("content", content),
@@ -491,20 +484,13 @@ func TestNoSignedAttributes(t *testing.T) {
 	now := time.Now()
 	key := newKey(t)
 	cert := ca.issue(t, "signer", key.Public(), now.Add(-time.Hour), now.Add(time.Hour))
-	dir := t.TempDir()
-	w := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	w := fileWriter(t)
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	signed := []byte("signed without attributes")
-	sigFile := filepath.Join(dir, "sig.der")
+	sigFile := w("sig.der", nil) // openssl writes it
 	if out, err := padestest.Run(t, "openssl", "cms", "-sign", "-binary", "-noattr", "-in", w("doc", signed),
 		"-signer", w("cert.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})),
 		"-inkey", w("key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
@@ -570,5 +556,19 @@ func TestUnknownSigningCertificateHash(t *testing.T) {
 		validate.Options{Roots: []*x509.Certificate{ca.cert}, Online: online{ca, t}})
 	if s := rep.Signatures[0]; s.Indication != validate.Indeterminate || s.SubIndication != validate.NoSigningCertificateFound {
 		t.Errorf("%s/%s, want %s/%s (%v)", s.Indication, s.SubIndication, validate.Indeterminate, validate.NoSigningCertificateFound, s.Messages)
+	}
+}
+
+// fileWriter returns a function that writes a file of a new folder and
+// returns its path, for the openssl command lines.
+func fileWriter(t testing.TB) func(name string, b []byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	return func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
 }
