@@ -247,7 +247,7 @@ const userKey = "signet.admin.user"
 func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		if err := auth.CheckSameOrigin(r); err != nil {
+		if err := auth.CheckSameOrigin(r, c.Scheme()); err != nil {
 			h.refusal(c, map[string]string{"reason": "cross-site request", "origin": clienttext.Cut(r.Header.Get("Origin"))}, errorf(http.StatusForbidden, "%s", err))
 			return fail(c, http.StatusForbidden, "Cross-site requests to the admin API are refused: call it from signet admin, curl or Signet's own pages.")
 		}

@@ -15,7 +15,12 @@ var ErrCrossSite = errors.New("cross-site requests are refused: call this API fr
 // browser sends it, must be same-origin or none (typed by the user), and
 // Origin, when present, must be this server. Clients that are not browsers
 // send neither and pass.
-func CheckSameOrigin(r *http.Request) error {
+//
+// scheme is the scheme of the client's request as the web server decides
+// it (echo's Context.Scheme: TLS, or the word of a trusted reverse proxy):
+// behind a proxy that terminates TLS the browser's Origin is https while
+// this server's connection is not.
+func CheckSameOrigin(r *http.Request, scheme string) error {
 	switch site := r.Header.Get("Sec-Fetch-Site"); site {
 	case "", "same-origin", "none":
 	default:
@@ -29,7 +34,7 @@ func CheckSameOrigin(r *http.Request) error {
 	if err != nil || !strings.EqualFold(u.Host, r.Host) {
 		return ErrCrossSite
 	}
-	if (r.TLS != nil) != (u.Scheme == "https") {
+	if (scheme == "https") != (u.Scheme == "https") {
 		return ErrCrossSite
 	}
 	return nil

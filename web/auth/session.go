@@ -12,7 +12,8 @@ import (
 
 // Sessions are the browser sessions of the admin web UI: a user who logged
 // in with name and password gets a random session ID in a cookie (HttpOnly,
-// SameSite=Strict, Secure under TLS, never readable by scripts) and a
+// SameSite=Strict, Secure when the client's request was https, never
+// readable by scripts) and a
 // CSRF token that every form posts back. A session ends at logout or after
 // IdleTimeout without a request. Sessions live in memory only: a restart
 // logs everyone out, which is the safe side for an admin surface.
@@ -87,10 +88,12 @@ func random() string {
 
 // Start begins a session for user (after a successful login), with the
 // user's stamp (Authenticator.Stamp; "" for none), and sets its cookie on
-// w. A session the request already had ends: a new ID at login defeats
+// w, Secure when secure: the client's request was https (echo's
+// Context.Scheme), over TLS to this server or to a trusted reverse proxy.
+// A session the request already had ends: a new ID at login defeats
 // session fixation.
-func (ss *Sessions) Start(w http.ResponseWriter, r *http.Request, user, stamp string) *Session {
-	ss.End(w, r)
+func (ss *Sessions) Start(w http.ResponseWriter, r *http.Request, secure bool, user, stamp string) *Session {
+	ss.End(w, r, secure)
 	id := random()
 	s := &Session{User: user, CSRF: random(), Stamp: stamp, seen: ss.now()}
 	ss.mu.Lock()
@@ -98,7 +101,7 @@ func (ss *Sessions) Start(w http.ResponseWriter, r *http.Request, user, stamp st
 	ss.m[sha256.Sum256([]byte(id))] = s
 	ss.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: ss.cookie, Value: id, Path: ss.path, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		SameSite: http.SameSiteStrictMode, Secure: secure})
 	return s
 }
 
@@ -145,8 +148,9 @@ func (ss *Sessions) Get(r *http.Request) (*Session, bool) {
 	return s, true
 }
 
-// End ends the request's session, if any, and clears the cookie.
-func (ss *Sessions) End(w http.ResponseWriter, r *http.Request) {
+// End ends the request's session, if any, and clears the cookie (Secure
+// as Start set it).
+func (ss *Sessions) End(w http.ResponseWriter, r *http.Request, secure bool) {
 	c, err := r.Cookie(ss.cookie)
 	if err != nil {
 		return
@@ -155,7 +159,7 @@ func (ss *Sessions) End(w http.ResponseWriter, r *http.Request) {
 	delete(ss.m, sha256.Sum256([]byte(c.Value)))
 	ss.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: ss.cookie, Value: "", Path: ss.path, MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		SameSite: http.SameSiteStrictMode, Secure: secure})
 }
 
 // CSRFField is the form field that carries the CSRF token.

@@ -195,7 +195,7 @@ func (u *UI) headers(next echo.HandlerFunc) echo.HandlerFunc {
 		// A form posted from another site is refused before anything else,
 		// the login form too (which has no session token yet).
 		if r := c.Request(); r.Method != http.MethodGet && r.Method != http.MethodHead {
-			if err := auth.CheckSameOrigin(r); err != nil {
+			if err := auth.CheckSameOrigin(r, c.Scheme()); err != nil {
 				// Within the bound of refused logins, the client's text cut:
 				// each row is a durable write an anonymous client asks for.
 				if ok, details := u.refused.Admit(u.opts.Now()); ok {
@@ -219,7 +219,7 @@ func (u *UI) current(c echo.Context) (*auth.Session, bool) {
 		return nil, false
 	}
 	if u.opts.Stamp != nil && u.opts.Stamp(s.User) != s.Stamp {
-		u.opts.Sessions.End(c.Response(), c.Request())
+		u.opts.Sessions.End(c.Response(), c.Request(), secure(c))
 		u.record(c, s.User, "ui.logout", "ui", "Session ended: the user's password, roles or existence changed since login.", nil)
 		return nil, false
 	}
@@ -430,7 +430,7 @@ func (u *UI) login(c echo.Context) error {
 		if u.opts.Stamp != nil {
 			stamp = u.opts.Stamp(name)
 		}
-		u.opts.Sessions.Start(c.Response(), c.Request(), name, stamp)
+		u.opts.Sessions.Start(c.Response(), c.Request(), secure(c), name, stamp)
 		u.record(c, name, "ui.login", "ui", "ok", nil)
 		return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
 	case admin.Forbidden:
@@ -443,9 +443,14 @@ func (u *UI) login(c echo.Context) error {
 	return u.render(c, http.StatusUnauthorized, "login", "Log in", loginData{Next: c.FormValue("next"), User: name, Error: "Wrong user name or password: check them and try again."})
 }
 
+// secure reports whether the client's request was https, over TLS or
+// behind a trusted reverse proxy that terminates it (the web server's
+// rule, echo's Scheme): the session cookie is Secure then.
+func secure(c echo.Context) bool { return c.Scheme() == "https" }
+
 func (u *UI) logout(c echo.Context) error {
 	s := sessionOf(c)
-	u.opts.Sessions.End(c.Response(), c.Request())
+	u.opts.Sessions.End(c.Response(), c.Request(), secure(c))
 	u.record(c, s.User, "ui.logout", "ui", "ok", nil)
 	return c.Redirect(http.StatusSeeOther, BasePath+"/login")
 }
