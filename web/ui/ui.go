@@ -66,14 +66,15 @@ type Options struct {
 	// the other surfaces. Nil: a throttle of the UI's own.
 	Throttle *auth.Throttle
 	// Sessions keeps the logged-in users. Nil: a store with the default
-	// idle timeout.
+	// idle timeout and lifetime.
 	Sessions *auth.Sessions
 	// Stamp returns what a session of user depends on
 	// (auth.Authenticator.Stamp: its password hash, roles and certificate
 	// rules; "" for a user that no longer exists). A session whose user's
 	// stamp is no longer the one of its login ends, so that a changed
 	// password, role or a removed user logs the sessions out at their
-	// next request. Nil: sessions end at logout or idle only.
+	// next request. Nil: sessions end at logout, idle or the end of
+	// their lifetime only.
 	Stamp func(user string) string
 	// Workers serves the worker endpoints (the server's handler): "Try it"
 	// signs through it.
@@ -100,7 +101,7 @@ type UI struct {
 // New parses the templates and returns the UI.
 func New(opts Options) (*UI, error) {
 	if opts.Sessions == nil {
-		opts.Sessions = auth.NewSessions(cookieName, BasePath+"/", 0)
+		opts.Sessions = auth.NewSessions(cookieName, BasePath+"/", 0, 0)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
