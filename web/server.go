@@ -188,8 +188,12 @@ func New(opts Options) *Server {
 	e.GET(pathWorker, s.workerServlet)
 	e.POST(pathWorker, s.workerServlet)
 	e.POST(pathREST, s.rest)
-	e.GET(pathHealth, s.health)
-	e.GET(pathMetrics, echo.WrapHandler(s.metrics.handler()))
+	// The reads answer HEAD as GET (net/http drops the body), as
+	// net/http's own router does: load balancers check health with HEAD.
+	// Not the servlets, whose GET signs.
+	read := []string{http.MethodGet, http.MethodHead}
+	e.Match(read, pathHealth, s.health)
+	e.Match(read, pathMetrics, echo.WrapHandler(s.metrics.handler()))
 	s.e = e
 	return s
 }
