@@ -122,3 +122,18 @@ func TestClientIPAsEcho(t *testing.T) {
 		}
 	}
 }
+
+// TestProxyRuleAllocatesNothing: the client address and scheme are asked
+// on every request (the request log, the audit, the origin check), behind
+// a trusted proxy too: echo's extractor allocated several times a request.
+func TestProxyRuleAllocatesNothing(t *testing.T) {
+	_, n, _ := net.ParseCIDR("10.0.0.0/8")
+	p := newProxies([]*net.IPNet{n})
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "10.1.2.3:5000"
+	r.Header.Set("X-Forwarded-For", "198.51.100.1, 203.0.113.9, 10.0.0.1")
+	r.Header.Set("Forwarded", "for=203.0.113.9;proto=https")
+	if a := testing.AllocsPerRun(100, func() { p.clientIP(r); p.scheme(r) }); a != 0 {
+		t.Errorf("the client address and scheme allocate %v times a request", a)
+	}
+}

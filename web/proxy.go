@@ -78,8 +78,11 @@ func (p proxies) peer(r *http.Request) (host string, trusted bool) {
 // makes the whole header untrustworthy: the peer's address, then.
 func (p proxies) clientIP(r *http.Request) string {
 	host, trusted := p.peer(r)
+	if !trusted {
+		return host
+	}
 	xffs := r.Header[echo.HeaderXForwardedFor]
-	if !trusted || len(xffs) == 0 {
+	if len(xffs) == 0 {
 		return host
 	}
 	var hop string
