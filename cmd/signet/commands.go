@@ -41,8 +41,8 @@ func commands() []command {
 		{name: "serve", short: "Start the server.", max: 0, setup: serveCmd, long: `
 Without --config it serves the embedded demo configuration, creating demo
 keys and certificates in --data. SIGHUP reloads the configuration files.`},
-		{name: "client sign", args: "FILE|FOLDER...", short: "Sign documents, one request each.", min: 1, max: -1, setup: signCmd(false)},
-		{name: "client batch", args: "FILE|FOLDER...", short: "Sign documents in batch requests.", min: 1, max: -1, setup: signCmd(true)},
+		{name: "client sign", args: "FILE|FOLDER...", short: "Sign documents, one request each.", min: 1, max: -1, setup: signCmd(false), long: signLong},
+		{name: "client batch", args: "FILE|FOLDER...", short: "Sign documents in batch requests.", min: 1, max: -1, setup: signCmd(true), long: signLong},
 		{name: "client bench", short: "Load-test a worker: items/s, latency, errors.", max: 0, setup: benchCmd, long: `
 Exit status: 0 every request succeeded, 1 some failed (counted by status),
 2 usage error (flags that cannot run together, a -file or certificate
@@ -140,15 +140,27 @@ func checkCmd(*flag.FlagSet) runFunc {
 	}
 }
 
+// signLong is the help of client sign and client batch.
+const signLong = `
+A folder is walked: every regular file below it is signed, but for the
+signatures of an earlier run and, unless -hidden is given, its hidden files
+and folders (.DS_Store, .git, dot files), which are counted on stderr. A
+file named itself is always signed.
+Exit status: 0 every document signed, 1 some failed (each named on
+stderr), 2 usage error (an input that cannot be read).`
+
 // signCmd is client sign, or client batch.
 func signCmd(batch bool) func(fs *flag.FlagSet) runFunc {
 	return func(fs *flag.FlagSet) runFunc {
 		o := client.Options{URL: defaultURL()}
 		o.Flags(fs, batch)
 		return func(ctx context.Context, io stdio, args []string) error {
-			files, err := client.Inputs(args, o.Out)
+			files, left, err := client.Inputs(args, o.Out, o.Hidden)
 			if err != nil {
 				return usageError(err.Error()) // an input that is not there, or cannot be signed as named
+			}
+			if len(left) > 0 {
+				fmt.Fprintf(io.err, "Left out %d hidden file(s) and folder(s), such as %s: -hidden signs them too.\n", len(left), left[0])
 			}
 			if len(files) == 0 {
 				return usageError("no input files")
