@@ -393,17 +393,52 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	// One source of truth: every problem config check reports, push
+	// reports too, and pushes nothing. It did not run the checks of the
+	// files a configuration names (a validator's TRUSTANCHORS, the TLS
+	// files), so it installed configurations the nodes ran with a
+	// validator OFFLINE, and that an admin edit would have refused.
 	t.Run("config push refuses what config check refuses", func(t *testing.T) {
-		bad := filepath.Join(dir, "bad.yaml")
-		if err := os.WriteFile(bad, []byte("server:\n  listen: 127.0.0.1:9999\nworkers:\n  - name: X\n    id: 99\n    kind: NoSuchKind\n"), 0o600); err != nil {
+		notPEM := filepath.Join(dir, "not-anchors.pem")
+		if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		out, code := signetCLI(t, env, "config", "push", bad)
-		if code != 1 || !strings.Contains(out, "NoSuchKind") || !strings.Contains(out, "server section belongs in each node's own file") || !strings.Contains(out, "nothing was pushed") {
-			t.Fatalf("config push of a bad file: exit %d: %s", code, out)
-		}
-		if _, _, v := nodes[0].health(); v != "3" {
-			t.Fatalf("node 1 runs version %q after a refused push, want 3", v)
+		for _, tc := range []struct {
+			name, yaml string
+			pushOnly   []string // what push refuses beyond config check
+		}{
+			{"unknown kind and a server section", "server:\n  listen: 127.0.0.1:9999\nworkers:\n  - name: X\n    id: 99\n    kind: NoSuchKind\n",
+				[]string{"server section belongs in each node's own file"}},
+			{"trust anchors that do not read", "workers:\n  - name: V\n    kind: CMSValidator\n    properties:\n      AUTHTYPE: NOAUTH\n      TRUSTANCHORS: " + notPEM + "\n", nil},
+			{"missing trust anchors", "workers:\n  - name: V\n    kind: PDFValidator\n    properties:\n      AUTHTYPE: NOAUTH\n      TRUSTANCHORS: " + filepath.Join(dir, "missing.pem") + "\n", nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				bad := filepath.Join(dir, "bad.yaml")
+				if err := os.WriteFile(bad, []byte(tc.yaml), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				checked, code := signetCLI(t, env, "config", "check", bad)
+				if code != 1 {
+					t.Fatalf("config check of a bad file: exit %d: %s", code, checked)
+				}
+				out, code := signetCLI(t, env, "config", "push", bad)
+				if code != 1 || !strings.Contains(out, "nothing was pushed") {
+					t.Fatalf("config push of a bad file: exit %d: %s", code, out)
+				}
+				for _, line := range strings.Split(strings.TrimSpace(checked), "\n") {
+					if strings.HasPrefix(line, bad) && !strings.Contains(out, line) {
+						t.Errorf("config check says %q; config push does not:\n%s", line, out)
+					}
+				}
+				for _, want := range tc.pushOnly {
+					if !strings.Contains(out, want) {
+						t.Errorf("config push does not say %q:\n%s", want, out)
+					}
+				}
+				if _, _, v := nodes[0].health(); v != "3" {
+					t.Fatalf("node 1 runs version %q after a refused push, want 3", v)
+				}
+			})
 		}
 	})
 

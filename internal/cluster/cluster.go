@@ -77,15 +77,16 @@ func Load(ctx context.Context, store *postgres.Store, paths []string) (*config.C
 }
 
 // Push checks the configuration file path as `signet config check` does,
-// refuses a server or state section (they belong to each node), and
-// stores it as the cluster's next version. With problems it stores
-// nothing and returns them.
-func Push(ctx context.Context, store *postgres.Store, path, author string) (int64, config.Problems, error) {
+// with checks, the file checks it runs (internal/server's FileChecks,
+// which this package cannot import), refuses a server or state section
+// (they belong to each node), and stores it as the cluster's next version.
+// With problems it stores nothing and returns them.
+func Push(ctx context.Context, store *postgres.Store, path, author string, checks []config.FileCheck) (int64, config.Problems, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return 0, nil, err
 	}
-	if ps := config.CheckShared(path, data); len(ps) > 0 {
+	if ps := config.CheckShared(path, data, checks...); len(ps) > 0 {
 		return 0, ps, nil
 	}
 	v, err := store.PushConfig(ctx, string(data), author, -1)
