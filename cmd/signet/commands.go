@@ -279,7 +279,7 @@ func pushCmd(fs *flag.FlagSet) runFunc {
 			return err
 		}
 		defer store.Close()
-		v, problems, err := cluster.Push(ctx, store, args[0], data, who)
+		v, problems, err := cluster.Push(ctx, store, args[0], data, who, srv.FileChecks())
 		if err != nil {
 			return err
 		}

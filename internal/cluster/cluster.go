@@ -82,12 +82,14 @@ func Load(ctx context.Context, store *postgres.Store, paths []string) (*config.C
 }
 
 // Push checks data, the configuration file path, as `signet config check`
-// does, refuses a server or state section (they belong to each node), and
-// stores it as the cluster's next version. With problems it stores
-// nothing and returns them. The caller reads the file: one it cannot read
-// is a mistake in its command line, found before the database is asked.
-func Push(ctx context.Context, store *postgres.Store, path string, data []byte, author string) (int64, config.Problems, error) {
-	if ps := config.CheckShared(path, data); len(ps) > 0 {
+// does, with checks, the file checks it runs (internal/server's FileChecks,
+// which this package cannot import), refuses a server or state section
+// (they belong to each node), and stores it as the cluster's next version.
+// With problems it stores nothing and returns them. The caller reads the
+// file: one it cannot read is a mistake in its command line, found before
+// the database is asked.
+func Push(ctx context.Context, store *postgres.Store, path string, data []byte, author string, checks []config.FileCheck) (int64, config.Problems, error) {
+	if ps := config.CheckShared(path, data, checks...); len(ps) > 0 {
 		return 0, ps, nil
 	}
 	v, err := store.PushConfig(ctx, string(data), author, -1)
