@@ -111,14 +111,14 @@ func (s *Store) logWriter(w *signWriter) {
 type signWriter struct {
 	conn          *sql.Conn
 	begin, commit *sql.Stmt
-	insRecords    [sizes]*sql.Stmt // [k]: 1<<k records
+	insRecords    [sizes]*sql.Stmt     // [k]: 1<<k records
 	insHashes     [hashSizes]*sql.Stmt // [k]: 1<<k hashes of one epoch
-	mark          *sql.Stmt        // moves signlog_indexed past a fold
-	foldFirst     *sql.Stmt        // indexes the first hash of each record past signlog_indexed
-	unindexed     int              // hashes of the records past signlog_indexed
-	rest          []hashRef        // their hashes but each record's first, in ID order
-	folds         int64            // folds done, as signlog_indexed counts them
-	args          []any            // reused for each statement's arguments
+	mark          *sql.Stmt            // moves signlog_indexed past a fold
+	foldFirst     *sql.Stmt            // indexes the first hash of each record past signlog_indexed
+	unindexed     int                  // hashes of the records past signlog_indexed
+	rest          []hashRef            // their hashes but each record's first, in ID order
+	folds         int64                // folds done, as signlog_indexed counts them
+	args          []any                // reused for each statement's arguments
 }
 
 // hashRef is a hash and the ID of the record that holds it.
@@ -153,7 +153,7 @@ func (w *signWriter) prepare(ctx context.Context) error {
 	w.begin, w.commit = prep("BEGIN IMMEDIATE"), prep("COMMIT")
 	w.mark = prep("UPDATE signlog_indexed SET id = ?, folds = folds + 1")
 	w.foldFirst = prep(`INSERT OR IGNORE INTO signlog_hix (epoch, h, id)
-		SELECT ?, substr(hashes, 1, min(`+strconv.Itoa(hixLen)+`, instr(hashes || ',', ',') - 1)), id FROM signlog
+		SELECT ?, substr(hashes, 1, min(` + strconv.Itoa(hixLen) + `, instr(hashes || ',', ',') - 1)), id FROM signlog
 		WHERE id > (SELECT id FROM signlog_indexed) AND hashes <> '' ORDER BY 2, 3`)
 	for k := range w.insRecords {
 		w.insRecords[k] = prep(`INSERT INTO signlog (time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result) VALUES ` + rows(insRecordRow, 1<<k))
@@ -305,7 +305,7 @@ var signSQL = state.SignSQL{
 		state.FieldResult: "result"},
 	Param: func(n int, _ any) string { return "?" + strconv.Itoa(n) },
 	Has: `id IN (WITH RECURSIVE epoch(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM epoch WHERE n < (SELECT folds FROM signlog_indexed) / ` + strconv.Itoa(foldsPerEpoch) + `)
-		SELECT s.id FROM epoch, signlog_hix x, signlog s WHERE x.epoch = epoch.n AND x.h = substr(%[1]s, 1, `+strconv.Itoa(hixLen)+`) AND s.id = x.id AND instr(',' || s.hashes || ',', ',' || %[1]s || ',') > 0
+		SELECT s.id FROM epoch, signlog_hix x, signlog s WHERE x.epoch = epoch.n AND x.h = substr(%[1]s, 1, ` + strconv.Itoa(hixLen) + `) AND s.id = x.id AND instr(',' || s.hashes || ',', ',' || %[1]s || ',') > 0
 		UNION ALL SELECT id FROM signlog_hash WHERE hash = %[1]s
 		UNION ALL SELECT id FROM signlog WHERE id > (SELECT id FROM signlog_indexed) AND instr(',' || hashes || ',', ',' || %[1]s || ',') > 0)`,
 }
