@@ -160,8 +160,9 @@ type Server struct {
 	// HealthListen is an optional plain-HTTP host:port that serves the
 	// health check only, for load balancers that do not speak TLS.
 	HealthListen string
-	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
-	// believed.
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For (the
+	// client's address) and X-Forwarded-Proto or Forwarded proto= (whether
+	// the client's request was https) are believed.
 	TrustedProxies []*net.IPNet
 	// AuditKey is the file of the key that seals the audit log's head; it
 	// belongs outside the data folder. Empty: DATA.audit-key next to the

@@ -112,19 +112,31 @@ func LoadWith(paths []string, docs ...Document) (*Config, error) {
 }
 
 // CheckShared returns the problems of a configuration file meant for every
-// node of a cluster (`signet config push`): those of Check, and a server or
-// state section, which belong in each node's own file.
+// node of a cluster (`signet config push`): those of Check and of checks
+// (the FileChecks `signet config check` runs, so that a push refuses what
+// it refuses), and a server or state section, which belong in each node's
+// own file.
 //
 // A relative path is refused too: each node loads the pushed text as a
 // document of no folder, so the path would name a file below the node's
 // working folder, not the one beside the pushed file that config check
 // looked at.
-func CheckShared(path string, data []byte) Problems {
+func CheckShared(path string, data []byte, checks ...FileCheck) Problems {
 	l := newLoader()
 	l.keepRelative = true
 	l.file(path, data)
 	c := l.finish()
 	ps := c.Problems()
+	if len(checks) > 0 {
+		// The checks read the files as config check does: a relative path
+		// (refused below) beside the file, not in the working folder.
+		rl := newLoader()
+		rl.file(path, data)
+		rc := rl.finish()
+		for _, check := range checks {
+			ps = append(ps, check(rc)...)
+		}
+	}
 	var rel []Pos
 	for _, t := range c.Tokens {
 		rel = append(rel, t.Properties.relativePaths()...)

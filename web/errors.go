@@ -137,9 +137,12 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	code, msg, expected := s.status(err)
 	if code == http.StatusMethodNotAllowed {
 		// The router's list of the path's methods (OPTIONS, which the
-		// router answers on every path, aside): one sentence for every
-		// surface, signing, health and the vendor key APIs alike.
-		methods := slices.DeleteFunc(strings.Split(c.Response().Header().Get(echo.HeaderAllow), ", "), func(m string) bool { return m == http.MethodOptions || m == "" })
+		// router answers on every path, and HEAD, which goes with GET,
+		// aside): one sentence for every surface, signing, health and the
+		// vendor key APIs alike.
+		methods := slices.DeleteFunc(strings.Split(c.Response().Header().Get(echo.HeaderAllow), ", "), func(m string) bool {
+			return m == http.MethodOptions || m == http.MethodHead || m == ""
+		})
 		if len(methods) > 0 {
 			msg = fmt.Sprintf("This endpoint does not accept %s: use %s.", clienttext.Quote(c.Request().Method), strings.Join(methods, " or "))
 		}

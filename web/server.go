@@ -65,9 +65,11 @@ type Options struct {
 	// as the cluster state's database round trips.
 	Collectors []prometheus.Collector
 	// TrustedProxies are the addresses of reverse proxies whose
-	// X-Forwarded-For header names the client. A request from any other
-	// peer is attributed to the peer itself, whatever headers it sends:
-	// any client can write X-Forwarded-For. Nil: no proxy is trusted.
+	// X-Forwarded-For header names the client, and whose
+	// X-Forwarded-Proto or Forwarded proto= says whether the client's
+	// request was https (echo's Scheme). A request from any other peer is
+	// attributed to the peer itself, whatever headers it sends: any client
+	// can write them. Nil: no proxy is trusted.
 	TrustedProxies []*net.IPNet
 	// Authorizer enforces each worker's AUTHTYPE before it sees a
 	// request (web/auth.WorkerAuthorizer). Nil: every worker is served as
@@ -170,7 +172,10 @@ func New(opts Options) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.IPExtractor = clientIP(opts.TrustedProxies)
+	// The client's address and scheme, from the headers of a trusted
+	// proxy only. echo's own default trusts any loopback or private peer.
+	px := newProxies(opts.TrustedProxies)
+	e.IPExtractor, e.SchemeExtractor = px.clientIP, px.scheme
 	e.Use(s.observe, s.admit, s.recoverer)
 	if s.node != nil {
 		e.Use(s.configVersion)
@@ -183,25 +188,14 @@ func New(opts Options) *Server {
 	e.GET(pathWorker, s.workerServlet)
 	e.POST(pathWorker, s.workerServlet)
 	e.POST(pathREST, s.rest)
-	e.GET(pathHealth, s.health)
-	e.GET(pathMetrics, echo.WrapHandler(s.metrics.handler()))
+	// The reads answer HEAD as GET (net/http drops the body), as
+	// net/http's own router does: load balancers check health with HEAD.
+	// Not the servlets, whose GET signs.
+	read := []string{http.MethodGet, http.MethodHead}
+	e.Match(read, pathHealth, s.health)
+	e.Match(read, pathMetrics, echo.WrapHandler(s.metrics.handler()))
 	s.e = e
 	return s
-}
-
-// clientIP returns how the client address (echo's RealIP, which the logs,
-// the audit and signing logs and the login throttle use) is found: the
-// peer's address, or the nearest untrusted address of X-Forwarded-For when
-// the peer is a trusted proxy.
-func clientIP(trusted []*net.IPNet) echo.IPExtractor {
-	if len(trusted) == 0 {
-		return echo.ExtractIPDirect()
-	}
-	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
-	for _, n := range trusted {
-		opts = append(opts, echo.TrustIPRange(n))
-	}
-	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // Echo returns the echo instance, to mount further routes (vendor APIs,

@@ -94,3 +94,38 @@ func TestProcessServletMultipartAndMetadata(t *testing.T) {
 		t.Fatal("no X-Request-ID header")
 	}
 }
+
+// TestHeadAsGet: the health check and the metrics answer HEAD as GET,
+// without the body (load balancers check health with HEAD, as the plain
+// health listener allows), and a 405 lists HEAD where GET is allowed. A
+// signing servlet's GET signs: HEAD stays refused there.
+func TestHeadAsGet(t *testing.T) {
+	url, _, _ := serve(t, &fakeWorker{name: "W"}, &fakeWorker{name: "Off", offline: []string{"offline"}})
+	do := func(method, path string) (int, string, int) {
+		req, _ := http.NewRequest(method, url+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Allow"), len(b)
+	}
+	for _, p := range []string{"/signserver/healthcheck/signserverhealth", "/metrics"} {
+		get, _, _ := do(http.MethodGet, p)
+		head, _, n := do(http.MethodHead, p)
+		if head != get || n != 0 {
+			t.Errorf("HEAD %s: %d with %d bytes, want %d as GET, without a body", p, head, n, get)
+		}
+	}
+	tests := []struct{ method, path, allow string }{
+		{http.MethodPost, "/signserver/healthcheck/signserverhealth", "OPTIONS, GET, HEAD"}, // in echo's order
+		{http.MethodHead, "/signserver/process", "OPTIONS, GET, POST"},
+		{http.MethodHead, "/signserver/worker/W", "OPTIONS, GET, POST"},
+	}
+	for _, tt := range tests {
+		if code, allow, _ := do(tt.method, tt.path); code != http.StatusMethodNotAllowed || allow != tt.allow {
+			t.Errorf("%s %s: %d, Allow %q; want 405, Allow %q", tt.method, tt.path, code, allow, tt.allow)
+		}
+	}
+}

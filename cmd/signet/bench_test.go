@@ -145,8 +145,8 @@ func TestClientBenchFlags(t *testing.T) {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			err := run(t.Context(), append([]string{"client", "bench", "-url", "http://127.0.0.1:1"}, c.args...), &stdout, &stderr)
-			if err == nil {
-				t.Fatal("accepted")
+			if ee, ok := err.(exitError); !ok || ee.code != 2 {
+				t.Fatalf("exit %v, want 2", err)
 			}
 			if msg := stderr.String() + err.Error(); !strings.Contains(msg, c.says) {
 				t.Fatalf("error %q / %q does not say %q", err, stderr.String(), c.says)

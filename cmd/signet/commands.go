@@ -18,6 +18,7 @@ import (
 	"github.com/signet-project/signet/internal/loadgen"
 	srv "github.com/signet-project/signet/internal/server"
 	"github.com/signet-project/signet/internal/verify"
+	"github.com/signet-project/signet/state/postgres"
 )
 
 // URLEnv names the environment variable that says which server the
@@ -40,9 +41,12 @@ func commands() []command {
 		{name: "serve", short: "Start the server.", max: 0, setup: serveCmd, long: `
 Without --config it serves the embedded demo configuration, creating demo
 keys and certificates in --data. SIGHUP reloads the configuration files.`},
-		{name: "client sign", args: "FILE|FOLDER...", short: "Sign documents, one request each.", min: 1, max: -1, setup: signCmd(false)},
-		{name: "client batch", args: "FILE|FOLDER...", short: "Sign documents in batch requests.", min: 1, max: -1, setup: signCmd(true)},
-		{name: "client bench", short: "Load-test a worker: items/s, latency, errors.", max: 0, setup: benchCmd},
+		{name: "client sign", args: "FILE|FOLDER...", short: "Sign documents, one request each.", min: 1, max: -1, setup: signCmd(false), long: signLong},
+		{name: "client batch", args: "FILE|FOLDER...", short: "Sign documents in batch requests.", min: 1, max: -1, setup: signCmd(true), long: signLong},
+		{name: "client bench", short: "Load-test a worker: items/s, latency, errors.", max: 0, setup: benchCmd, long: `
+Exit status: 0 every request succeeded, 1 some failed (counted by status),
+2 usage error (flags that cannot run together, a -file or certificate
+file that cannot be read).`},
 		{name: "config check", args: "FILE...", short: "Report every configuration error.", min: 1, max: -1, setup: checkCmd},
 		{name: "config import-signserver", args: "FILE...", short: "Convert SignServer worker property files to Signet YAML.", min: 1, max: -1, setup: importSignServerCmd, long: `
 Reads the files that signserver dumpproperties writes (WORKERGENID<n>. and
@@ -59,8 +63,12 @@ is listed on stderr.`},
 Every node of the cluster on the database (--state, default
 $` + cluster.URLEnv + `) runs the new version within a second. The file is
 checked as config check does; its server and state sections belong in each
-node's own file and are refused here.`},
-		{name: "config pull", short: "Print the cluster's configuration in force.", max: 0, setup: pullCmd},
+node's own file and are refused here.
+Exit status: 0 pushed, 1 not pushed (problems listed, or the database
+failed), 2 usage error (a file that cannot be read, no database named).`},
+		{name: "config pull", short: "Print the cluster's configuration in force.", max: 0, setup: pullCmd, long: `
+Exit status: 0 printed, 1 the database failed or holds no version yet,
+2 usage error (no database named).`},
 		{name: "verify", args: "FILE", short: "Validate a signed PDF or a CMS/CAdES signature offline and print the JSON report.", min: 1, max: 1, setup: verifyCmd, long: `
 Exit status: 0 TOTAL-PASSED, 1 TOTAL-FAILED, 3 INDETERMINATE, 2 usage or input error.`},
 		{name: "version", short: "Print the version of this build.", max: 0, setup: versionCmd},
@@ -132,15 +140,27 @@ func checkCmd(*flag.FlagSet) runFunc {
 	}
 }
 
+// signLong is the help of client sign and client batch.
+const signLong = `
+A folder is walked: every regular file below it is signed, but for the
+signatures of an earlier run and, unless -hidden is given, its hidden files
+and folders (.DS_Store, .git, dot files), which are counted on stderr. A
+file named itself is always signed.
+Exit status: 0 every document signed, 1 some failed (each named on
+stderr), 2 usage error (an input that cannot be read).`
+
 // signCmd is client sign, or client batch.
 func signCmd(batch bool) func(fs *flag.FlagSet) runFunc {
 	return func(fs *flag.FlagSet) runFunc {
 		o := client.Options{URL: defaultURL()}
 		o.Flags(fs, batch)
 		return func(ctx context.Context, io stdio, args []string) error {
-			files, err := client.Inputs(args, o.Out)
+			files, left, err := client.Inputs(args, o.Out, o.Hidden)
 			if err != nil {
-				return err
+				return usageError(err.Error()) // an input that is not there, or cannot be signed as named
+			}
+			if len(left) > 0 {
+				fmt.Fprintf(io.err, "Left out %d hidden file(s) and folder(s), such as %s: -hidden signs them too.\n", len(left), left[0])
 			}
 			if len(files) == 0 {
 				return usageError("no input files")
@@ -228,6 +248,17 @@ func stateFlag(fs *flag.FlagSet) *string {
 	return fs.String("state", "", "the cluster's PostgreSQL `URL` (default: $"+cluster.URLEnv+")")
 }
 
+// openCluster opens the cluster's database for config push and pull; no
+// database named is a usage error (exit 2), one that cannot be reached a
+// failure (exit 1).
+func openCluster(ctx context.Context, url string, readOnly bool) (*postgres.Store, error) {
+	store, err := cluster.OpenURL(ctx, url, "", readOnly)
+	if errors.Is(err, cluster.ErrNoDatabase) {
+		return nil, usageError(err.Error())
+	}
+	return store, err
+}
+
 func pushCmd(fs *flag.FlagSet) runFunc {
 	url := stateFlag(fs)
 	author := fs.String("author", "", "who pushes, recorded with the version (default: $USER)")
@@ -239,12 +270,16 @@ func pushCmd(fs *flag.FlagSet) runFunc {
 		if who == "" {
 			who = "unknown"
 		}
-		store, err := cluster.OpenURL(ctx, *url, "", false)
+		data, err := os.ReadFile(args[0])
+		if err != nil {
+			return usageError(fmt.Sprintf("%s cannot be read: %v", args[0], err))
+		}
+		store, err := openCluster(ctx, *url, false)
 		if err != nil {
 			return err
 		}
 		defer store.Close()
-		v, problems, err := cluster.Push(ctx, store, args[0], who)
+		v, problems, err := cluster.Push(ctx, store, args[0], data, who, srv.FileChecks())
 		if err != nil {
 			return err
 		}
@@ -263,7 +298,7 @@ func pushCmd(fs *flag.FlagSet) runFunc {
 func pullCmd(fs *flag.FlagSet) runFunc {
 	url := stateFlag(fs)
 	return func(ctx context.Context, io stdio, _ []string) error {
-		store, err := cluster.OpenURL(ctx, *url, "", true)
+		store, err := openCluster(ctx, *url, true)
 		if err != nil {
 			return err
 		}

@@ -41,7 +41,7 @@ func importSignServerCmd(fs *flag.FlagSet) runFunc {
 		}
 		fmt.Fprintf(io.err, "%d property files read; %d properties not imported (listed above).\n", len(files), len(res.Skipped))
 		if len(res.Problems) > 0 {
-			fmt.Fprintf(io.err, "The YAML has %d problem(s) that signet config check reports:\n%s\n", len(res.Problems), res.Problems)
+			fmt.Fprintf(io.err, "The YAML has %d problem(s) that signet config check reports, each at the property it comes from:\n%s\n", len(res.Problems), res.Problems)
 			return exitError{1}
 		}
 		return nil

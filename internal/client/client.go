@@ -51,6 +51,9 @@ type Options struct {
 	Out string
 	// BatchSize is the number of items per batch request (Batch only).
 	BatchSize int
+	// Hidden signs the hidden files and folders of a folder too (see
+	// Inputs).
+	Hidden bool
 }
 
 // Flags registers the options as flags of fs, with the values already in o
@@ -64,6 +67,7 @@ func (o *Options) Flags(fs *flag.FlagSet, batch bool) {
 	fs.StringVar(&o.Digest, "digest", "SHA-256", "digest `algorithm` for -clientside and batch items")
 	fs.IntVar(&o.Threads, "threads", 4, "parallel requests")
 	fs.StringVar(&o.Out, "out", "", "output `folder` (default: beside each input)")
+	fs.BoolVar(&o.Hidden, "hidden", false, "also sign the hidden files and folders (.DS_Store, .git, dot files) of a folder; left out by default")
 	if batch {
 		fs.IntVar(&o.BatchSize, "size", 100, "items per batch request")
 	}
@@ -226,13 +230,21 @@ type Input struct {
 // run over the same folder signs the documents again, not their
 // signatures.
 //
+// Inside a folder, hidden files and folders (a name starting with a dot:
+// .DS_Store, .git, .env) are left out unless hidden is set: they are what
+// the system or a tool keeps beside the documents, and signing a
+// repository's objects or a secrets file is not what "sign this folder"
+// asks. They are returned in left (a hidden folder once, not its
+// contents) for the caller to say so. A hidden file or folder named itself
+// is signed.
+//
 // A link to a file is signed as that file, its signature beside the link;
 // a link to a folder is walked when named itself and refused inside a
 // folder, where following it could loop: a document is never left out
 // without a word. A document named twice (itself and through its folder)
 // is signed once, and two documents whose signatures would land on the
 // same name below out are refused before anything is signed.
-func Inputs(args []string, out string) ([]Input, error) {
+func Inputs(args []string, out string, hidden bool) (files []Input, left []string, err error) {
 	// The output folder is compared as an absolute path: -out given as
 	// /abs/in/out and the input as "in" (or "./in") name the same folder.
 	abs := func(p string) string {
@@ -245,7 +257,6 @@ func Inputs(args []string, out string) ([]Input, error) {
 	if out != "" {
 		skipDir = abs(out)
 	}
-	var files []Input
 	listed := map[string]bool{}
 	for _, a := range args {
 		root := a
@@ -260,6 +271,13 @@ func Inputs(args []string, out string) ([]Input, error) {
 			}
 			if d.IsDir() && p != root && skipDir != "" && abs(p) == skipDir {
 				return filepath.SkipDir
+			}
+			if !hidden && p != root && strings.HasPrefix(d.Name(), ".") {
+				left = append(left, p)
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
 			}
 			if d.Type()&fs.ModeSymlink != 0 {
 				st, err := os.Stat(p)
@@ -286,7 +304,7 @@ func Inputs(args []string, out string) ([]Input, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	kept := files[:0]
@@ -300,12 +318,12 @@ func Inputs(args []string, out string) ([]Input, error) {
 		byName := map[string]string{}
 		for _, f := range kept {
 			if prev, dup := byName[f.Name]; dup {
-				return nil, fmt.Errorf("%s and %s would both write their signature to %s below -out: sign them in separate runs, or without -out", prev, f.Path, f.Name)
+				return nil, nil, fmt.Errorf("%s and %s would both write their signature to %s below -out: sign them in separate runs, or without -out", prev, f.Path, f.Name)
 			}
 			byName[f.Name] = f.Path
 		}
 	}
-	return kept, nil
+	return kept, left, nil
 }
 
 // outputExts are the extensions of what the client writes, by answer type.

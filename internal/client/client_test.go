@@ -70,7 +70,7 @@ func TestInputs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Inputs(tt.args, tt.out)
+			got, _, err := Inputs(tt.args, tt.out, false)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -79,8 +79,65 @@ func TestInputs(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Inputs([]string{filepath.Join(dir, "missing")}, ""); err == nil {
+	if _, _, err := Inputs([]string{filepath.Join(dir, "missing")}, "", false); err == nil {
 		t.Error("a missing input was not an error")
+	}
+}
+
+// TestInputsHidden: a folder's hidden files and folders (.DS_Store, .git,
+// dot files: what the system or a tool keeps there, not documents) are left
+// out and listed, unless hidden is set; a hidden file or folder named
+// itself is signed.
+func TestInputsHidden(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, f := range []string{"a.txt", ".DS_Store", ".git/config", ".git/objects/ab/cdef", "sub/b.txt", "sub/.env", ".hidden/c.txt"} {
+		p := filepath.Join(dir, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := func(p string) string { return filepath.Join(dir, p) }
+	tests := []struct {
+		name   string
+		args   []string
+		hidden bool
+		want   string // paths below dir, sorted
+		left   string // what was left out, sorted
+	}{
+		{"folder", []string{dir}, false, "a.txt sub/b.txt", ".DS_Store .git .hidden sub/.env"},
+		{"folder, -hidden", []string{dir}, true, ".DS_Store .git/config .git/objects/ab/cdef .hidden/c.txt a.txt sub/.env sub/b.txt", ""},
+		{"hidden file named", []string{in(".DS_Store"), in("sub")}, false, ".DS_Store sub/b.txt", "sub/.env"},
+		{"hidden folder named", []string{in(".hidden")}, false, ".hidden/c.txt", ""},
+	}
+	rel := func(paths []string) string {
+		var out []string
+		for _, p := range paths {
+			p, _ = filepath.Abs(p)
+			r, _ := filepath.Rel(dir, p)
+			out = append(out, filepath.ToSlash(r))
+		}
+		slices.Sort(out)
+		return strings.Join(out, " ")
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, left, err := Inputs(tt.args, "", tt.hidden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var paths []string
+			for _, f := range got {
+				paths = append(paths, f.Path)
+			}
+			if s := rel(paths); s != tt.want {
+				t.Errorf("Inputs = %s, want %s", s, tt.want)
+			}
+			if s := rel(left); s != tt.left {
+				t.Errorf("left out %s, want %s", s, tt.left)
+			}
+		})
 	}
 }
 
@@ -158,7 +215,7 @@ func TestInputsLinksAndNames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Inputs(tt.args, tt.out)
+			got, _, err := Inputs(tt.args, tt.out, false)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Inputs = %v, %v; want an error with %q", got, err, tt.wantErr)
@@ -205,7 +262,7 @@ func TestBatchUnreadableDocument(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	files, err := Inputs([]string{dir}, "")
+	files, _, err := Inputs([]string{dir}, "", false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,11 @@ import (
 // database URL from when --state is not given.
 const URLEnv = "SIGNET_DATABASE_URL"
 
+// ErrNoDatabase is OpenURL's error when neither the url nor URLEnv names a
+// database: a command line to complete, which the commands answer as a
+// usage error.
+var ErrNoDatabase = fmt.Errorf("no database given: pass --state postgres://user:password@host:5432/database or set %s", URLEnv)
+
 // Open opens the cluster's state named by a node's state section.
 func Open(ctx context.Context, pg *config.Postgres, log *slog.Logger) (*postgres.Store, error) {
 	url, err := pg.URL.Resolve()
@@ -43,7 +48,7 @@ func OpenURL(ctx context.Context, url, sealKey string, readOnly bool) (*postgres
 		url = os.Getenv(URLEnv)
 	}
 	if url == "" {
-		return nil, fmt.Errorf("no database given: pass --state postgres://user:password@host:5432/database or set %s", URLEnv)
+		return nil, ErrNoDatabase
 	}
 	opts := postgres.Options{ReadOnly: readOnly, Node: "cli"}
 	if sealKey != "" {
@@ -76,16 +81,15 @@ func Load(ctx context.Context, store *postgres.Store, paths []string) (*config.C
 	return cfg, cv.Version, err
 }
 
-// Push checks the configuration file path as `signet config check` does,
-// refuses a server or state section (they belong to each node), and
-// stores it as the cluster's next version. With problems it stores
-// nothing and returns them.
-func Push(ctx context.Context, store *postgres.Store, path, author string) (int64, config.Problems, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return 0, nil, err
-	}
-	if ps := config.CheckShared(path, data); len(ps) > 0 {
+// Push checks data, the configuration file path, as `signet config check`
+// does, with checks, the file checks it runs (internal/server's FileChecks,
+// which this package cannot import), refuses a server or state section
+// (they belong to each node), and stores it as the cluster's next version.
+// With problems it stores nothing and returns them. The caller reads the
+// file: one it cannot read is a mistake in its command line, found before
+// the database is asked.
+func Push(ctx context.Context, store *postgres.Store, path string, data []byte, author string, checks []config.FileCheck) (int64, config.Problems, error) {
+	if ps := config.CheckShared(path, data, checks...); len(ps) > 0 {
 		return 0, ps, nil
 	}
 	v, err := store.PushConfig(ctx, string(data), author, -1)

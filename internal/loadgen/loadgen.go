@@ -173,7 +173,19 @@ func (f *Options) Check() error {
 	if _, err := cms.ParseHash(f.digest); err != nil {
 		return fmt.Errorf("-digest: %w", err)
 	}
-	_, err := client.ParseMeta(f.meta)
+	if _, err := client.ParseMeta(f.meta); err != nil {
+		return err
+	}
+	// The files the flags name are read before the first request: one
+	// that is not there is a mistake in the command line, as a bad flag.
+	if f.file != "" {
+		if st, err := os.Stat(f.file); err != nil {
+			return fmt.Errorf("-file %s cannot be read: %w", f.file, err)
+		} else if !st.Mode().IsRegular() {
+			return fmt.Errorf("-file %s is not a regular file: name the document to send", f.file)
+		}
+	}
+	_, err := f.tls.Config()
 	return err
 }
 
@@ -195,11 +207,6 @@ func Run(ctx context.Context, f *Options, stdout, stderr io.Writer) (*BenchResul
 		return nil, err
 	}
 	maps.Copy(meta, extra)
-	if f.file != "" {
-		if _, err := os.Stat(f.file); err != nil {
-			return nil, err
-		}
-	}
 	res, err := runBench(ctx, f, h, meta, stdout, stderr)
 	if err != nil {
 		return nil, err

@@ -31,11 +31,11 @@ func (a *app) mountAdmin() error {
 	// Edits are checked as signet config check checks the files; a
 	// cluster node's edits of the version in force become its next one.
 	opts.EditConfig = func(_ context.Context, _, file string, e config.Edit) error {
-		return config.Apply(a.config().Files, file, e, fileChecks()...)
+		return config.Apply(a.config().Files, file, e, FileChecks()...)
 	}
 	if a.node != nil {
 		opts.EditConfig = func(ctx context.Context, user, file string, e config.Edit) error {
-			return a.node.Edit(ctx, user, file, e, fileChecks()...)
+			return a.node.Edit(ctx, user, file, e, FileChecks()...)
 		}
 	}
 	h := adminapi.New(opts)

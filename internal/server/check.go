@@ -24,17 +24,17 @@ func Check(paths ...string) config.Problems {
 		return config.Problems{{Msg: err.Error()}}
 	}
 	ps := cfg.Problems()
-	for _, c := range fileChecks() {
+	for _, c := range FileChecks() {
 		ps = append(ps, c(cfg)...)
 	}
 	return ps
 }
 
-// fileChecks are the checks of what a configuration's files name that
-// config cannot read itself: `signet config check` runs them, and so does
-// an edit through the admin API or UI (config.Apply), a cluster node's
-// included, so that both refuse the same.
-func fileChecks() []config.FileCheck {
+// FileChecks are the checks of what a configuration's files name that
+// config cannot read itself: `signet config check` runs them, and so do an
+// edit through the admin API or UI (config.Apply), a cluster node's
+// included, and `signet config push`, so that all refuse the same.
+func FileChecks() []config.FileCheck {
 	return []config.FileCheck{
 		func(cfg *config.Config) config.Problems { return tlsProblems(cfg.Server.TLS) },
 		func(cfg *config.Config) config.Problems { return anchorProblems(cfg.Workers) },

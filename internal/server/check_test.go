@@ -76,7 +76,7 @@ func TestCheckTrustAnchors(t *testing.T) {
 			if err := os.WriteFile(cfg, []byte(y), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			err := config.Apply([]string{cfg}, cfg, config.SetProperty("V", config.PropTrustAnchors, "roots.pem"), fileChecks()...)
+			err := config.Apply([]string{cfg}, cfg, config.SetProperty("V", config.PropTrustAnchors, "roots.pem"), FileChecks()...)
 			var refused *config.Refused
 			switch after, _ := os.ReadFile(cfg); {
 			case tt.says == "" && err != nil:

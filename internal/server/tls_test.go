@@ -428,3 +428,46 @@ func TestReloadAppliesNewClientCAs(t *testing.T) {
 		t.Errorf("client certificate of the CA taken out of clientCAs, after the reload: %d, want 403", code)
 	}
 }
+
+// TestReloadAppliesNewCertPaths: a reload (SIGHUP) after the configuration
+// was pointed at other certificate and key files presents the certificate
+// of the new files; new paths that do not load are refused and the
+// certificate in force stays, as after a refused reload of the same paths.
+func TestReloadAppliesNewCertPaths(t *testing.T) {
+	t.Parallel()
+	p, s := startTLS(t, "")
+	reloaded, refused := 0, 0
+	for _, tc := range []struct {
+		name      string
+		cert, key string // paths the configuration names
+		files     map[string][]byte
+		want      string // the CN presented after the reload
+		refused   bool
+	}{
+		{"new paths", "new.pem", "new.key", nil, "signet-b", false},
+		{"new certificate missing", "missing.pem", "new.key", nil, "signet-b", true},
+		{"new key of another certificate", "new.pem", "other.key", nil, "signet-b", true},
+		{"back to the first paths", "server.pem", "server.key", nil, "signet-a", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cert, key := p.issue(t, "signet-b")
+			_, otherKey := p.issue(t, "signet-c")
+			if tc.name == "new paths" {
+				p.write(t, map[string][]byte{"new.pem": cert, "new.key": key, "other.key": otherKey})
+			}
+			yaml := strings.NewReplacer("cert: server.pem", "cert: "+tc.cert, "key: server.key", "key: "+tc.key).Replace(tlsYAML(""))
+			p.write(t, map[string][]byte{"signet.yaml": []byte(yaml)})
+			s.reload <- struct{}{}
+			if tc.refused {
+				refused++
+				s.events.wait(t, "TLS certificate reload refused; the one in force stays", refused)
+			} else {
+				reloaded++
+				s.events.wait(t, "TLS certificate reloaded", reloaded)
+			}
+			if cn := s.peer(t); cn != tc.want {
+				t.Fatalf("after the reload the server presents %q, want %q", cn, tc.want)
+			}
+		})
+	}
+}

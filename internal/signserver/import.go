@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -128,7 +129,7 @@ func Import(files ...File) (*Result, error) {
 		}
 	}
 	assignIDs(units, files)
-	c := &converter{res: res, tokens: map[string]*yaml.Node{}, envs: map[string]bool{}}
+	c := &converter{res: res, tokens: map[string]*yaml.Node{}, envs: map[string]bool{}, tokenSrc: map[string]source{}, workerSrc: map[string]source{}}
 	for _, u := range units {
 		if isCryptoWorker(u) {
 			c.token(u, u.name(), u.props)
@@ -147,7 +148,7 @@ func Import(files ...File) (*Result, error) {
 		return nil, err
 	}
 	res.YAML = out
-	if cfg, err := config.Parse("signet.yaml", out); err != nil {
+	if cfg, err := config.Parse(yamlName, out); err != nil {
 		var ps config.Problems
 		if errors.As(err, &ps) {
 			res.Problems = ps
@@ -155,9 +156,72 @@ func Import(files ...File) (*Result, error) {
 			res.Problems = config.Problems{{Msg: err.Error()}}
 		}
 	} else {
-		res.Problems = cfg.Problems()
+		res.Problems = c.atSources(cfg, files)
 	}
 	return res, nil
+}
+
+// yamlName is the name the import's YAML is checked under, in the
+// positions of its problems.
+const yamlName = "signet.yaml"
+
+// yamlPos is a position in the YAML, as a problem's sentence names one.
+var yamlPos = regexp.MustCompile(regexp.QuoteMeta(yamlName) + `:(\d+)`)
+
+// source is where an imported token or worker comes from: its first
+// property line, and the line of each property it was given, by Signet
+// property name.
+type source struct {
+	unit  config.Pos
+	props map[string]config.Pos
+}
+
+// atSources returns the problems of cfg, those of an imported token or
+// worker at the property (or the worker's first line) it comes from, and
+// the positions their sentences name too: the YAML is the import's own
+// output, the property files are what its user has and edits.
+func (c *converter) atSources(cfg *config.Config, files []File) config.Problems {
+	at := map[config.Pos]config.Pos{}
+	remap := func(start config.Pos, ps config.Problems, props config.Properties, src source, ok bool) {
+		if !ok {
+			return
+		}
+		at[start] = src.unit
+		for _, p := range ps {
+			at[p.Pos] = src.unit
+			for name, pos := range src.props {
+				if props.Pos(name) == p.Pos {
+					at[p.Pos] = pos
+					break
+				}
+			}
+		}
+	}
+	for _, t := range cfg.Tokens {
+		src, ok := c.tokenSrc[t.Name]
+		remap(t.Pos, t.Problems, t.Properties, src, ok)
+	}
+	for _, w := range cfg.Workers {
+		src, ok := c.workerSrc[w.Name]
+		remap(w.Pos, w.Problems, w.Properties, src, ok)
+	}
+	ps := cfg.Problems()
+	for i := range ps {
+		if pos, ok := at[ps[i].Pos]; ok {
+			ps[i].Pos = pos
+		}
+		ps[i].Msg = yamlPos.ReplaceAllStringFunc(ps[i].Msg, func(m string) string {
+			line, _ := strconv.Atoi(m[len(yamlName)+1:])
+			if pos, ok := at[config.Pos{File: yamlName, Line: line}]; ok {
+				return pos.String()
+			}
+			return m
+		})
+	}
+	slices.SortStableFunc(ps, func(a, b config.Problem) int {
+		return cmp.Or(cmp.Compare(fileIndex(files, a.Pos.File), fileIndex(files, b.Pos.File)), cmp.Compare(a.Pos.Line, b.Pos.Line))
+	})
+	return ps
 }
 
 // collect files one entry under its worker, applying setproperties'
@@ -255,6 +319,9 @@ type converter struct {
 	workers  []*yaml.Node
 	tokens   map[string]*yaml.Node // by name
 	envs     map[string]bool       // environment variables given to secrets
+	// tokenSrc and workerSrc say where each token and worker of the YAML
+	// comes from, by name, for the positions of its problems.
+	tokenSrc, workerSrc map[string]source
 }
 
 // envVar returns name, or name with a number when another secret has it
@@ -310,15 +377,19 @@ func (c *converter) token(u *unit, name string, props []prop) {
 	}
 	vals := map[string]string{}
 	var order []string
+	src := source{unit: u.pos, props: map[string]config.Pos{}}
+	var at config.Pos // the line of the property being converted
 	setVal := func(n, v string) {
 		if _, seen := vals[n]; !seen {
 			order = append(order, n)
 		}
 		vals[n] = v
+		src.props[n] = at
 	}
 	var pin string
 	for _, p := range props {
 		v := strings.TrimSpace(p.value)
+		at = p.pos
 		switch {
 		case p.name == "TYPE" || p.name == "IMPLEMENTATION_CLASS" || p.name == "CRYPTOTOKEN_IMPLEMENTATION_CLASS" || p.name == "NAME":
 			continue
@@ -373,6 +444,7 @@ func (c *converter) token(u *unit, name string, props []prop) {
 		n.Content = append(n.Content, scalarNode("pin"), mapping("env", pin))
 	}
 	c.tokens[name] = n
+	c.tokenSrc[name] = src
 	c.tokenSeq = append(c.tokenSeq, n)
 }
 
@@ -419,6 +491,7 @@ func (c *converter) worker(u *unit) {
 		n.Content = append(n.Content, scalarNode("key"), scalarNode(key))
 	}
 	pm := &yaml.Node{Kind: yaml.MappingNode}
+	src := source{unit: u.pos, props: map[string]config.Pos{}}
 	for _, p := range props {
 		v := strings.TrimSpace(p.value)
 		switch p.name {
@@ -457,6 +530,7 @@ func (c *converter) worker(u *unit) {
 			env := c.envVar("SIGNET_" + envName(u.name()) + "_" + p.name)
 			c.res.Notes = append(c.res.Notes, fmt.Sprintf("%s: %s.%s is not written to the YAML: worker %s reads it from the environment variable %s; set it to that secret before starting Signet.", p.pos, u.ref, p.name, u.name(), env))
 			pm.Content = append(pm.Content, scalarNode(p.name), mapping("env", env))
+			src.props[p.name] = p.pos
 			continue
 		}
 		if msg := def.Check(cls, v); msg != "" {
@@ -464,10 +538,12 @@ func (c *converter) worker(u *unit) {
 			continue
 		}
 		pm.Content = append(pm.Content, scalarNode(p.name), scalarNode(normalize(def, v)))
+		src.props[p.name] = p.pos
 	}
 	if len(pm.Content) > 0 {
 		n.Content = append(n.Content, scalarNode("properties"), pm)
 	}
+	c.workerSrc[u.name()] = src
 	c.workers = append(c.workers, n)
 }
 

@@ -186,6 +186,59 @@ func TestImportSecrets(t *testing.T) {
 	}
 }
 
+// TestImportSharedSlot: two crypto workers on one PKCS#11 slot (the same
+// library and slot, told apart by their PINs) would be two tokens of one
+// login, the second's PIN never checked; the import reports it as config
+// check does, at the line of the property file that set the second's slot,
+// naming the first's.
+func TestImportSharedSlot(t *testing.T) {
+	t.Parallel()
+	// crypto is a PKCS#11 crypto worker of seven lines, its slot on the
+	// sixth (and seventh, for a label).
+	crypto := func(gen int, name, slot, pin string) string {
+		w := fmt.Sprintf("WORKERGENID%d.", gen)
+		slotLines := w + "SLOT=" + slot + "\n"
+		if label, ok := strings.CutPrefix(slot, "label:"); ok {
+			slotLines = w + "SLOTLABELVALUE=" + label + "\n" + w + "SLOTLABELTYPE=SLOT_LABEL\n"
+		}
+		return w + "TYPE=CRYPTO_WORKER\n" +
+			w + "IMPLEMENTATION_CLASS=org.signserver.server.signers.CryptoWorker\n" +
+			w + "CRYPTOTOKEN_IMPLEMENTATION_CLASS=org.signserver.server.cryptotokens.PKCS11CryptoToken\n" +
+			w + "NAME=" + name + "\n" +
+			w + "SHAREDLIBRARYNAME=SoftHSM\n" +
+			slotLines +
+			w + "PIN=" + pin + "\n"
+	}
+	cases := []struct {
+		name  string
+		props string
+		want  string // the problem, "" for none
+	}{
+		{"two PINs on slot 1", crypto(1, "TokenA", "1", "1111") + crypto(2, "TokenB", "1", "2222"),
+			`p.properties:13: Token "TokenB" names the slot of token "TokenA" (SLOT_NUMBER 1, first at p.properties:1)`},
+		{"one label twice", crypto(1, "TokenA", "label:hsm", "1111") + crypto(2, "TokenB", "label:hsm", "1111"),
+			`p.properties:14: Token "TokenB" names the slot of token "TokenA" (SLOT_LABEL hsm, first at p.properties:1)`},
+		{"two slots", crypto(1, "TokenA", "1", "1111") + crypto(2, "TokenB", "2", "2222"), ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Import(File{Name: "p.properties", R: strings.NewReader(tc.props)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.want == "" {
+				if len(res.Problems) > 0 {
+					t.Fatalf("problems:\n%s", res.Problems)
+				}
+				return
+			}
+			if len(res.Problems) != 1 || !strings.HasPrefix(res.Problems[0].Error(), tc.want) {
+				t.Fatalf("problems:\n%s\nwant one starting %q", res.Problems, tc.want)
+			}
+		})
+	}
+}
+
 // A worker naming a crypto token that is not among the files, and a value
 // Signet refuses, are reported: the first as a config check problem, the
 // second as a skip with the schema's own sentence.

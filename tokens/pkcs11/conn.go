@@ -23,7 +23,8 @@ type conn struct {
 	c      *crypto11.Context
 	probeH *p11.Ctx // the same module, to call C_GetTokenInfo; never initialised or finalised through it
 	slot   uint
-	serial string // token serial number when opened
+	serial string        // token serial number when opened
+	logins *moduleLogins // the login state c joined; nil until it joined
 
 	rw        sync.RWMutex
 	closed    bool
@@ -61,6 +62,9 @@ func (t *Token) open(pin string) (*conn, error) {
 		n := int(id)
 		cfg.SlotNumber = &n
 	}
+	ml := loginsOf(t.module)
+	ml.mu.Lock()
+	defer ml.mu.Unlock()
 	c, err := crypto11.Configure(cfg)
 	if err != nil {
 		probeH.Destroy()
@@ -71,6 +75,13 @@ func (t *Token) open(pin string) (*conn, error) {
 		cn.close()
 		return nil, err
 	}
+	// crypto11 took CKR_USER_ALREADY_LOGGED_IN for success: the PIN is
+	// checked against the slot's live login (login.go).
+	if err := ml.join(cn.slot, pin); err != nil {
+		cn.close()
+		return nil, err
+	}
+	cn.logins = ml
 	return cn, nil
 }
 
@@ -142,13 +153,19 @@ func (c *conn) hold() bool {
 func (c *conn) release() { c.rw.RUnlock() }
 
 // close waits for the operations on c, then closes the crypto11 context
-// (which finalises the module if it is its last user) and the probe handle.
-// The caller must not hold c's read lock.
+// (which finalises the module if it is its last user) and the probe handle,
+// and leaves the slot's login once its sessions are gone. The caller must
+// not hold c's read lock.
 func (c *conn) close() {
 	c.closeOnce.Do(func() {
 		c.rw.Lock()
 		c.closed = true
 		c.rw.Unlock()
+		if c.logins != nil {
+			c.logins.mu.Lock()
+			defer c.logins.mu.Unlock()
+			defer c.logins.leave(c.slot)
+		}
 		_ = c.c.Close()
 		c.probeH.Destroy()
 	})
@@ -209,7 +226,7 @@ func openError(slotType, slotValue string, err error) error {
 	if code, ok := p11Code(err); ok {
 		switch code {
 		case p11.CKR_PIN_INCORRECT, p11.CKR_PIN_INVALID, p11.CKR_PIN_LEN_RANGE:
-			return fmt.Errorf("the token refused the PIN: activate it with the right user PIN: %w", tokens.ErrBadPIN)
+			return errRefusedPIN()
 		case p11.CKR_PIN_LOCKED:
 			return fmt.Errorf("the user PIN of the token is locked: unlock it with the SO PIN: %w", tokens.ErrBadPIN)
 		case p11.CKR_PIN_EXPIRED:

@@ -156,11 +156,23 @@ func (h *Handler) Register(e *echo.Echo) {
 	g.Any("/*", h.notFound)
 }
 
-// addRoutes adds every route of routes to g, each behind its role check.
+// addRoutes adds every route of routes to g, each behind its role check,
+// a GET route for HEAD too (its answer without the body: net/http drops
+// it), as net/http's own router does.
 func (h *Handler) addRoutes(g *echo.Group) {
 	for _, r := range routes {
-		g.Add(r.method, r.path, h.requireRole(r.role, func(c echo.Context) error { return r.handler(h, c) }))
+		handler := h.requireRole(r.role, func(c echo.Context) error { return r.handler(h, c) })
+		g.Match(methodsOf(r.method), r.path, handler)
 	}
+}
+
+// methodsOf returns the methods a route of method m serves: HEAD with
+// GET.
+func methodsOf(m string) []string {
+	if m == http.MethodGet {
+		return []string{http.MethodGet, http.MethodHead}
+	}
+	return []string{m}
 }
 
 type route struct {
@@ -216,7 +228,7 @@ var routeRoles = func() map[routeKey]string {
 }()
 
 // allowed returns the methods of the routes matching path (under
-// BasePath), for a 405.
+// BasePath), for the Allow header of a 405.
 func (h *Handler) allowed(path string) []string {
 	segs := strings.Split(strings.Trim(strings.TrimPrefix(path, BasePath), "/"), "/")
 	var out []string
@@ -232,8 +244,10 @@ func (h *Handler) allowed(path string) []string {
 				break
 			}
 		}
-		if ok && !slices.Contains(out, r.method) {
-			out = append(out, r.method)
+		for _, m := range methodsOf(r.method) {
+			if ok && !slices.Contains(out, m) {
+				out = append(out, m)
+			}
 		}
 	}
 	return out
@@ -247,9 +261,13 @@ const userKey = "signet.admin.user"
 func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		if err := auth.CheckSameOrigin(r); err != nil {
+		if err := auth.CheckSameOrigin(r, c.Scheme()); err != nil {
+			msg := "Cross-site requests to the admin API are refused: call it from signet admin, curl or Signet's own pages."
+			if errors.Is(err, auth.ErrOtherScheme) {
+				msg = auth.OtherSchemeRefusal
+			}
 			h.refusal(c, map[string]string{"reason": "cross-site request", "origin": clienttext.Cut(r.Header.Get("Origin"))}, errorf(http.StatusForbidden, "%s", err))
-			return fail(c, http.StatusForbidden, "Cross-site requests to the admin API are refused: call it from signet admin, curl or Signet's own pages.")
+			return fail(c, http.StatusForbidden, msg)
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && !mediatype.Body(r, mediatype.JSON, pemChainType) {
 			return fail(c, http.StatusUnsupportedMediaType, "The admin API takes request bodies as application/json (or a PEM chain as "+pemChainType+"): set the Content-Type header.")
@@ -434,7 +452,9 @@ func user(c echo.Context) string {
 func (h *Handler) notFound(c echo.Context) error {
 	if methods := h.allowed(c.Request().URL.Path); len(methods) > 0 {
 		c.Response().Header().Set(echo.HeaderAllow, strings.Join(methods, ", "))
-		return fail(c, http.StatusMethodNotAllowed, fmt.Sprintf("This admin endpoint does not take %s: use %s.", c.Request().Method, strings.Join(methods, " or ")))
+		// The sentence names what to call; HEAD goes with GET.
+		use := slices.DeleteFunc(methods, func(m string) bool { return m == http.MethodHead })
+		return fail(c, http.StatusMethodNotAllowed, fmt.Sprintf("This admin endpoint does not take %s: use %s.", c.Request().Method, strings.Join(use, " or ")))
 	}
 	return fail(c, http.StatusNotFound, "No such admin endpoint: see the README section Administration for the admin API.")
 }

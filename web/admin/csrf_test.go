@@ -2,11 +2,17 @@ package admin
 
 import (
 	"context"
+	"io"
+	"log/slog"
+	"maps"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/web"
 )
 
 func TestCrossSiteRefused(t *testing.T) {
@@ -61,5 +67,56 @@ func TestRemoveUsedKeyWithForce(t *testing.T) {
 	last := es[len(es)-1]
 	if last.Action != "key.remove" || last.Outcome != "ok" || last.Details["force"] != "true" || last.Details["workers"] != "Signer" {
 		t.Fatalf("audit of a forced removal: %+v", last)
+	}
+}
+
+// TestSameOriginBehindProxy: a page of https://signet.example behind a
+// TLS-terminating proxy calls the admin API, which Signet serves plain
+// http. The Origin's https is the client's request's scheme when a proxy
+// of server trustedProxies says so (X-Forwarded-Proto, Forwarded); every
+// such call was refused as cross-site. A peer that is not a trusted proxy
+// is not believed.
+func TestSameOriginBehindProxy(t *testing.T) {
+	f := newFixture(t)
+	_, loopback, _ := net.ParseCIDR("127.0.0.1/32") // the test server's client
+	_, other, _ := net.ParseCIDR("198.51.100.0/24")
+	tests := []struct {
+		name    string
+		trusted *net.IPNet
+		header  http.Header
+		origin  string
+		code    int
+	}{
+		{"trusted proxy, X-Forwarded-Proto", loopback, http.Header{"X-Forwarded-Proto": {"https"}}, "https", http.StatusOK},
+		{"trusted proxy, Forwarded", loopback, http.Header{"Forwarded": {"proto=https"}}, "https", http.StatusOK},
+		{"trusted proxy, plain http", loopback, nil, "http", http.StatusOK},
+		{"trusted proxy, no https said", loopback, nil, "https", http.StatusForbidden},
+		{"untrusted peer claiming https", other, http.Header{"X-Forwarded-Proto": {"https"}}, "https", http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		s := web.New(web.Options{TrustedProxies: []*net.IPNet{tt.trusted}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		f.h.Register(s.Echo())
+		srv := httptest.NewServer(s.Handler())
+		req, _ := http.NewRequest("POST", srv.URL+BasePath+"/audit/verify", strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", tt.origin+"://"+srv.Listener.Addr().String())
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		maps.Copy(req.Header, tt.header)
+		req.SetBasicAuth("auditor", "secret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		srv.Close()
+		if resp.StatusCode != tt.code {
+			t.Errorf("%s: %d %s, want %d", tt.name, resp.StatusCode, body, tt.code)
+		}
+		// A page of this host under the other scheme is what a proxy
+		// Signet does not know looks like: the refusal names the fix.
+		if tt.code == http.StatusForbidden && !strings.Contains(string(body), "trustedProxies") {
+			t.Errorf("%s: %s, want the sentence naming server trustedProxies", tt.name, body)
+		}
 	}
 }

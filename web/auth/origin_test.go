@@ -8,16 +8,18 @@ import (
 func TestCheckSameOrigin(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name, site, origin string
-		ok                 bool
+		name, site, origin, scheme string
+		ok                         bool
 	}{
-		{"command line", "", "", true},
-		{"same origin", "same-origin", "http://example.com", true},
-		{"typed", "none", "", true},
-		{"cross-site", "cross-site", "https://evil.example", false},
-		{"same-site other origin", "same-site", "", false},
-		{"foreign Origin only", "", "https://evil.example", false},
-		{"Origin with other scheme", "", "https://example.com", false},
+		{"command line", "", "", "http", true},
+		{"same origin", "same-origin", "http://example.com", "http", true},
+		{"same origin over https", "same-origin", "https://example.com", "https", true},
+		{"typed", "none", "", "http", true},
+		{"cross-site", "cross-site", "https://evil.example", "https", false},
+		{"same-site other origin", "same-site", "", "http", false},
+		{"foreign Origin only", "", "https://evil.example", "http", false},
+		{"Origin with other scheme", "", "https://example.com", "http", false},
+		{"http Origin, https request", "", "http://example.com", "https", false},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest("POST", "http://example.com/admin/api/reload", nil)
@@ -27,7 +29,7 @@ func TestCheckSameOrigin(t *testing.T) {
 		if tt.origin != "" {
 			r.Header.Set("Origin", tt.origin)
 		}
-		if err := CheckSameOrigin(r); (err == nil) != tt.ok {
+		if err := CheckSameOrigin(r, tt.scheme); (err == nil) != tt.ok {
 			t.Errorf("%s: CheckSameOrigin = %v, want ok %v", tt.name, err, tt.ok)
 		}
 	}

@@ -12,13 +12,16 @@ import (
 
 // Sessions are the browser sessions of the admin web UI: a user who logged
 // in with name and password gets a random session ID in a cookie (HttpOnly,
-// SameSite=Strict, Secure under TLS, never readable by scripts) and a
-// CSRF token that every form posts back. A session ends at logout or after
-// IdleTimeout without a request. Sessions live in memory only: a restart
-// logs everyone out, which is the safe side for an admin surface.
+// SameSite=Strict, Secure when the client's request was https, never
+// readable by scripts) and a CSRF token that every form posts back. A
+// session ends at logout, after its idle timeout without a request, or its
+// lifetime after the login, however busy (DefaultIdleTimeout,
+// DefaultMaxLifetime). Sessions live in memory only: a restart logs
+// everyone out, which is the safe side for an admin surface.
 type Sessions struct {
-	cookie, path string // the cookie's name and path
-	idle         time.Duration
+	cookie, path string        // the cookie's name and path
+	idle         time.Duration // without a request
+	lifetime     time.Duration // after the login, however busy
 	now          func() time.Time
 
 	mu sync.Mutex
@@ -32,8 +35,9 @@ type Session struct {
 	CSRF string
 	// Stamp is what the session depends on, as it was at login
 	// (Authenticator.Stamp): the session ends when it changes.
-	Stamp string
-	seen  time.Time
+	Stamp   string
+	started time.Time // the login
+	seen    time.Time // the last request
 
 	mu    sync.Mutex
 	flash *Flash
@@ -65,18 +69,27 @@ func (s *Session) TakeFlash() *Flash {
 // DefaultIdleTimeout ends a session after 15 minutes without a request.
 const DefaultIdleTimeout = 15 * time.Minute
 
+// DefaultMaxLifetime ends a session 12 hours after its login, however
+// busy: a working day, after which a cookie taken from a browser (shared,
+// or copied) is worth nothing even if it was kept in use.
+const DefaultMaxLifetime = 12 * time.Hour
+
 // maxSessions bounds the sessions in memory; past it the oldest-seen are
 // dropped.
 const maxSessions = 10000
 
 // NewSessions returns an empty session store for a cookie named cookie,
 // sent for path, that ends sessions after idle without a request (zero:
-// DefaultIdleTimeout).
-func NewSessions(cookie, path string, idle time.Duration) *Sessions {
+// DefaultIdleTimeout) and lifetime after their login (zero:
+// DefaultMaxLifetime).
+func NewSessions(cookie, path string, idle, lifetime time.Duration) *Sessions {
 	if idle <= 0 {
 		idle = DefaultIdleTimeout
 	}
-	return &Sessions{cookie: cookie, path: path, idle: idle, now: time.Now, m: map[[sha256.Size]byte]*Session{}}
+	if lifetime <= 0 {
+		lifetime = DefaultMaxLifetime
+	}
+	return &Sessions{cookie: cookie, path: path, idle: idle, lifetime: lifetime, now: time.Now, m: map[[sha256.Size]byte]*Session{}}
 }
 
 func random() string {
@@ -87,29 +100,38 @@ func random() string {
 
 // Start begins a session for user (after a successful login), with the
 // user's stamp (Authenticator.Stamp; "" for none), and sets its cookie on
-// w. A session the request already had ends: a new ID at login defeats
+// w, Secure when secure: the client's request was https (echo's
+// Context.Scheme), over TLS to this server or to a trusted reverse proxy.
+// A session the request already had ends: a new ID at login defeats
 // session fixation.
-func (ss *Sessions) Start(w http.ResponseWriter, r *http.Request, user, stamp string) *Session {
-	ss.End(w, r)
+func (ss *Sessions) Start(w http.ResponseWriter, r *http.Request, secure bool, user, stamp string) *Session {
+	ss.End(w, r, secure)
 	id := random()
-	s := &Session{User: user, CSRF: random(), Stamp: stamp, seen: ss.now()}
+	now := ss.now()
+	s := &Session{User: user, CSRF: random(), Stamp: stamp, started: now, seen: now}
 	ss.mu.Lock()
 	ss.prune()
 	ss.m[sha256.Sum256([]byte(id))] = s
 	ss.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: ss.cookie, Value: id, Path: ss.path, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		SameSite: http.SameSiteStrictMode, Secure: secure})
 	return s
 }
 
-// prune drops idle sessions, and the oldest when there are too many.
+// over reports whether s has ended by now: idle too long, or past its
+// lifetime.
+func (ss *Sessions) over(s *Session, now time.Time) bool {
+	return now.Sub(s.seen) > ss.idle || now.Sub(s.started) >= ss.lifetime
+}
+
+// prune drops ended sessions, and the oldest when there are too many.
 // Called with mu held.
 func (ss *Sessions) prune() {
 	now := ss.now()
 	var oldest [sha256.Size]byte
 	var oldestSeen time.Time
 	for k, s := range ss.m {
-		if now.Sub(s.seen) > ss.idle {
+		if ss.over(s, now) {
 			delete(ss.m, k)
 			continue
 		}
@@ -123,7 +145,7 @@ func (ss *Sessions) prune() {
 }
 
 // Get returns the session of the request's cookie, when it exists and has
-// not been idle too long; it counts as activity.
+// not ended (idle too long, or past its lifetime); it counts as activity.
 func (ss *Sessions) Get(r *http.Request) (*Session, bool) {
 	c, err := r.Cookie(ss.cookie)
 	if err != nil || c.Value == "" {
@@ -137,7 +159,7 @@ func (ss *Sessions) Get(r *http.Request) (*Session, bool) {
 		return nil, false
 	}
 	now := ss.now()
-	if now.Sub(s.seen) > ss.idle {
+	if ss.over(s, now) {
 		delete(ss.m, k)
 		return nil, false
 	}
@@ -145,8 +167,9 @@ func (ss *Sessions) Get(r *http.Request) (*Session, bool) {
 	return s, true
 }
 
-// End ends the request's session, if any, and clears the cookie.
-func (ss *Sessions) End(w http.ResponseWriter, r *http.Request) {
+// End ends the request's session, if any, and clears the cookie (Secure
+// as Start set it).
+func (ss *Sessions) End(w http.ResponseWriter, r *http.Request, secure bool) {
 	c, err := r.Cookie(ss.cookie)
 	if err != nil {
 		return
@@ -155,7 +178,7 @@ func (ss *Sessions) End(w http.ResponseWriter, r *http.Request) {
 	delete(ss.m, sha256.Sum256([]byte(c.Value)))
 	ss.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: ss.cookie, Value: "", Path: ss.path, MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		SameSite: http.SameSiteStrictMode, Secure: secure})
 }
 
 // CSRFField is the form field that carries the CSRF token.

@@ -167,9 +167,12 @@ func New(opts Options) *Handler {
 func (h *Handler) Register(e *echo.Echo) {
 	e.POST("/sys/v1/session/auth", h.auth)
 	e.POST("/sys/v1/session/terminate", h.terminate)
-	e.GET("/sys/v1/health", h.health)
-	e.GET("/crypto/v1/keys", h.listKeys)
-	e.GET("/crypto/v1/keys/:kid", h.getKey)
+	// The reads answer HEAD as GET (net/http drops the body), as
+	// net/http's own router does.
+	read := []string{http.MethodGet, http.MethodHead}
+	e.Match(read, "/sys/v1/health", h.health)
+	e.Match(read, "/crypto/v1/keys", h.listKeys)
+	e.Match(read, "/crypto/v1/keys/:kid", h.getKey)
 	e.POST("/crypto/v1/keys/batch/sign", h.batchSign)
 	e.POST("/crypto/v1/sign", h.sign)
 	e.POST("/crypto/v1/verify", h.verify)

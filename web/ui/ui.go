@@ -66,14 +66,15 @@ type Options struct {
 	// the other surfaces. Nil: a throttle of the UI's own.
 	Throttle *auth.Throttle
 	// Sessions keeps the logged-in users. Nil: a store with the default
-	// idle timeout.
+	// idle timeout and lifetime.
 	Sessions *auth.Sessions
 	// Stamp returns what a session of user depends on
 	// (auth.Authenticator.Stamp: its password hash, roles and certificate
 	// rules; "" for a user that no longer exists). A session whose user's
 	// stamp is no longer the one of its login ends, so that a changed
 	// password, role or a removed user logs the sessions out at their
-	// next request. Nil: sessions end at logout or idle only.
+	// next request. Nil: sessions end at logout, idle or the end of
+	// their lifetime only.
 	Stamp func(user string) string
 	// Workers serves the worker endpoints (the server's handler): "Try it"
 	// signs through it.
@@ -100,7 +101,7 @@ type UI struct {
 // New parses the templates and returns the UI.
 func New(opts Options) (*UI, error) {
 	if opts.Sessions == nil {
-		opts.Sessions = auth.NewSessions(cookieName, BasePath+"/", 0)
+		opts.Sessions = auth.NewSessions(cookieName, BasePath+"/", 0, 0)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -195,13 +196,17 @@ func (u *UI) headers(next echo.HandlerFunc) echo.HandlerFunc {
 		// A form posted from another site is refused before anything else,
 		// the login form too (which has no session token yet).
 		if r := c.Request(); r.Method != http.MethodGet && r.Method != http.MethodHead {
-			if err := auth.CheckSameOrigin(r); err != nil {
+			if err := auth.CheckSameOrigin(r, c.Scheme()); err != nil {
 				// Within the bound of refused logins, the client's text cut:
 				// each row is a durable write an anonymous client asks for.
 				if ok, details := u.refused.Admit(u.opts.Now()); ok {
 					u.record(c, "", "ui.refused", clienttext.Cut(r.URL.Path), "Cross-site form refused.", withDetail(details, "origin", clienttext.Cut(r.Header.Get("Origin"))))
 				}
-				return u.forbidden(c, nil, "This form was sent from another site and is refused: use Signet's own pages.")
+				msg := "This form was sent from another site and is refused: use Signet's own pages."
+				if errors.Is(err, auth.ErrOtherScheme) {
+					msg = auth.OtherSchemeRefusal
+				}
+				return u.forbidden(c, nil, msg)
 			}
 		}
 		return next(c)
@@ -219,7 +224,7 @@ func (u *UI) current(c echo.Context) (*auth.Session, bool) {
 		return nil, false
 	}
 	if u.opts.Stamp != nil && u.opts.Stamp(s.User) != s.Stamp {
-		u.opts.Sessions.End(c.Response(), c.Request())
+		u.opts.Sessions.End(c.Response(), c.Request(), secure(c))
 		u.record(c, s.User, "ui.logout", "ui", "Session ended: the user's password, roles or existence changed since login.", nil)
 		return nil, false
 	}
@@ -430,7 +435,7 @@ func (u *UI) login(c echo.Context) error {
 		if u.opts.Stamp != nil {
 			stamp = u.opts.Stamp(name)
 		}
-		u.opts.Sessions.Start(c.Response(), c.Request(), name, stamp)
+		u.opts.Sessions.Start(c.Response(), c.Request(), secure(c), name, stamp)
 		u.record(c, name, "ui.login", "ui", "ok", nil)
 		return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
 	case admin.Forbidden:
@@ -443,9 +448,14 @@ func (u *UI) login(c echo.Context) error {
 	return u.render(c, http.StatusUnauthorized, "login", "Log in", loginData{Next: c.FormValue("next"), User: name, Error: "Wrong user name or password: check them and try again."})
 }
 
+// secure reports whether the client's request was https, over TLS or
+// behind a trusted reverse proxy that terminates it (the web server's
+// rule, echo's Scheme): the session cookie is Secure then.
+func secure(c echo.Context) bool { return c.Scheme() == "https" }
+
 func (u *UI) logout(c echo.Context) error {
 	s := sessionOf(c)
-	u.opts.Sessions.End(c.Response(), c.Request())
+	u.opts.Sessions.End(c.Response(), c.Request(), secure(c))
 	u.record(c, s.User, "ui.logout", "ui", "ok", nil)
 	return c.Redirect(http.StatusSeeOther, BasePath+"/login")
 }
