@@ -104,6 +104,11 @@ func (w *CMSSigner) prepareBatch(req *Request, d decision, c *cmsCache, now time
 		}
 	}
 	reqs, err := readBatchBlocks(req, w.pol.maxBatch, emit)
+	if err != nil {
+		for _, b := range blocks {
+			b.claimed.Store(true) // a refused batch: the helpers skip what is left
+		}
+	}
 	if queue != nil {
 		close(queue)
 	}
