@@ -276,8 +276,8 @@ func stripPerms(t *testing.T, doc []byte) []byte {
 
 // TestDocMDP: a certification signature that allows no change (DocMDP P=1)
 // fails once the document is signed again after it, as ISO 32000 says any
-// change invalidates it, and both signatures say why; P=2 allows the later
-// signature.
+// change invalidates it, and both signatures say why; a DSS added after it
+// is no such change, and P=2 allows the later signature.
 func TestDocMDP(t *testing.T) {
 	t.Parallel()
 	ca := newPKI(t, "DocMDP Test CA")
@@ -290,6 +290,11 @@ func TestDocMDP(t *testing.T) {
 	approve := func(doc []byte) []byte {
 		return signPDFWith(t, doc, key, chain, nil, pades.Options{Time: now, FieldName: "Approval"})
 	}
+	// A DSS is a change that any certification allows.
+	withDSS, err := pades.AppendDSS(context.Background(), certify(1), pades.ValidationData{Certs: [][]byte{chain[0].Raw, ca.cert.Raw}, CRLs: [][]byte{ca.crl(t)}}, pades.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name    string
 		doc     []byte
@@ -297,6 +302,7 @@ func TestDocMDP(t *testing.T) {
 		message string    // in both reports, when the certification fails
 	}{
 		{"P=1 alone", certify(1), [2]string{validate.TotalPassed, ""}, ""},
+		{"P=1, DSS appended", withDSS, [2]string{validate.TotalPassed, ""}, ""},
 		{"P=1, signed again", approve(stripPerms(t, certify(1))), [2]string{validate.TotalFailed, validate.TotalPassed}, "DocMDP P=1"},
 		{"P=2, signed again", approve(certify(2)), [2]string{validate.TotalPassed, validate.TotalPassed}, ""},
 	} {
