@@ -462,7 +462,6 @@ func (l *loader) finish() *Config {
 	if c.Server.MaxUploadSize == 0 {
 		c.Server.MaxUploadSize = DefaultMaxUploadSize
 	}
-	sharedSlots(c) // before the worker rules, which look at their token's problems
 	rules := append(workerRules(), accessRules()...)
 	for i := range c.Workers {
 		w := &c.Workers[i]

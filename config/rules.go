@@ -1,9 +1,7 @@
 package config
 
 import (
-	"cmp"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -237,32 +235,5 @@ func workerRules() []workerRule {
 			}
 			return w.Properties.Pos(PropTSAWorker), fmt.Sprintf("TSA_WORKER %q names no worker of this configuration: name a TimeStampSigner worker by name or ID.", ref)
 		},
-	}
-}
-
-// sharedSlots gives a pkcs11 token that names the slot of an earlier one
-// (the same module, SLOTLABELTYPE and SLOTLABELVALUE) a problem. PKCS#11
-// logs in a slot for the whole process, not a session: the second token's
-// login finds the slot logged in already, so its pin is never checked (a
-// wrong one activates it), and which pin counts depends on which token
-// activates first. One token per slot, shared by the workers, is what
-// works.
-func sharedSlots(c *Config) {
-	first := map[[3]string]*Token{}
-	for i := range c.Tokens {
-		t := &c.Tokens[i]
-		p := t.Properties
-		if t.Type != TokenPKCS11 || p.String(PropSlotLabelValue) == "" {
-			continue
-		}
-		slot := [3]string{filepath.Clean(p.String(PropSharedLibraryName)), p.String(PropSlotLabelType), p.String(PropSlotLabelValue)}
-		prev, dup := first[slot]
-		if !dup {
-			first[slot] = t
-			continue
-		}
-		pos := cmp.Or(p.Pos(PropSlotLabelValue), t.Pos)
-		t.Problems.add(pos, "Token %q names the slot of token %q (%s %s, first at %s): a slot has one login, so this token's pin would never be checked; declare the slot once and let the workers share that token.",
-			t.Name, prev.Name, slot[1], slot[2], prev.Pos)
 	}
 }

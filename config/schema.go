@@ -497,7 +497,7 @@ func tokenSchemas() map[string][]Property {
 			{Name: PropSlotLabelType, Type: Enum, Required: true, Values: []string{"SLOT_NUMBER", "SLOT_INDEX", "SLOT_LABEL"},
 				Doc: "How SLOTLABELVALUE names the slot: SLOT_NUMBER (the slot ID), SLOT_INDEX (zero-based index in the slot list) or SLOT_LABEL (the token label)."},
 			{Name: PropSlotLabelValue, Type: String, Required: true,
-				Doc: "The slot, in the form SLOTLABELTYPE says. One token per slot of a module: a second would share the first's login, its pin never checked."},
+				Doc: "The slot, in the form SLOTLABELTYPE says."},
 			poolSize("8"),
 		},
 		TokenNetHSM: nethsm,

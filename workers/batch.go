@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
@@ -62,28 +63,136 @@ func itemError(i int, it *BatchItem, format string, args ...any) error {
 	return e
 }
 
-// parseBatch decodes the batch as it is read (decodeBatch stops at
-// MAX_BATCH_SIZE) and checks every item.
-func (w *CMSSigner) parseBatch(req *Request, d decision, docHash crypto.Hash) ([]batchItem, error) {
-	reqs, err := readBatch(req, w.pol.maxBatch)
+// prepareBatch reads the batch, checks every item (decodeBatch stops at
+// MAX_BATCH_SIZE) and prepares its signed attributes, signed at now.
+//
+// Reading the JSON is serial, about 0.4 µs per item of client-side
+// digests on the 2-core bench machine, and checking and preparing an item
+// (base64, signer, signed attributes and their digest) costs twice that:
+// done after the whole read, it left the other cores idle while the batch
+// was read. The items are instead handed over in blocks of batchBlock as
+// they are read, to a goroutine per other core, and the reading goroutine
+// prepares the blocks still waiting once it has read the last.
+func (w *CMSSigner) prepareBatch(req *Request, d decision, c *cmsCache, now time.Time) ([]batchItem, error) {
+	var (
+		blocks  []*preparedBlock // in request order; appended by this goroutine only
+		queue   chan *preparedBlock
+		wg      sync.WaitGroup
+		helpers = runtime.GOMAXPROCS(0) - 1
+	)
+	newPreparer := func() *batchPreparer { return &batchPreparer{w: w, d: d, c: c, now: now} }
+	emit := func(reqs []BatchItem) {
+		b := &preparedBlock{lo: len(blocks) * batchBlock, reqs: reqs}
+		blocks = append(blocks, b)
+		if helpers <= 0 {
+			return
+		}
+		if queue == nil { // a batch of fewer than batchBlock items starts no goroutine
+			queue = make(chan *preparedBlock, max(1, min(w.pol.maxBatch/batchBlock, 1024)))
+			for range helpers {
+				wg.Go(func() {
+					p := newPreparer()
+					for b := range queue {
+						p.claim(b)
+					}
+				})
+			}
+		}
+		select {
+		case queue <- b:
+		default: // the helpers are that far behind: prepared below
+		}
+	}
+	reqs, err := readBatchBlocks(req, w.pol.maxBatch, emit)
 	if err != nil {
+		for _, b := range blocks {
+			b.claimed.Store(true) // a refused batch: the helpers skip what is left
+		}
+	}
+	if queue != nil {
+		close(queue)
+	}
+	if err != nil {
+		wg.Wait()
 		return nil, err
 	}
-	n := len(reqs)
-	if n == 0 {
+	if n := len(blocks) * batchBlock; n < len(reqs) {
+		blocks = append(blocks, &preparedBlock{lo: n, reqs: reqs[n:]})
+	}
+	p := newPreparer()
+	for _, b := range blocks {
+		p.claim(b)
+	}
+	wg.Wait()
+	if len(reqs) == 0 {
 		return nil, Illegal("The batch request has no signatureRequests: send at least one item.")
 	}
-	items := make([]batchItem, n)
-	errs := make([]error, n)
-	inChunks(n, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			errs[i] = w.parseItem(i, &reqs[i], d, docHash, &items[i])
+	items := make([]batchItem, len(reqs))
+	for _, b := range blocks {
+		if b.err != nil {
+			return nil, b.err // the first invalid item
 		}
-	})
-	if err := firstError(errs); err != nil {
-		return nil, err // the first invalid item
+		copy(items[b.lo:], b.items)
 	}
 	return items, nil
+}
+
+// preparedBlock is a block of a batch's items from index lo: their
+// requests, and once prepared, the items ready to sign or the error of
+// the first invalid one.
+type preparedBlock struct {
+	lo      int
+	reqs    []BatchItem
+	claimed atomic.Bool // by the goroutine that prepares it
+	items   []batchItem
+	err     error
+}
+
+// batchPreparer prepares the blocks one goroutine claims, with its own
+// cache of the worker's signers.
+type batchPreparer struct {
+	w       *CMSSigner
+	d       decision
+	c       *cmsCache
+	now     time.Time
+	signers map[crypto.Hash]*cms.Signer // one signerFor per algorithm, not per item
+}
+
+// claim prepares b unless another goroutine has.
+func (p *batchPreparer) claim(b *preparedBlock) {
+	if !b.claimed.CompareAndSwap(false, true) {
+		return
+	}
+	b.items = make([]batchItem, len(b.reqs))
+	for j := range b.reqs {
+		if b.err = p.item(b.lo+j, &b.reqs[j], &b.items[j]); b.err != nil {
+			return
+		}
+	}
+}
+
+// item checks item i and prepares it into out.
+func (p *batchPreparer) item(i int, it *BatchItem, out *batchItem) error {
+	if err := p.w.parseItem(i, it, p.d, p.c.alg.Hash, out); err != nil {
+		return err
+	}
+	s := p.signers[out.h]
+	if s == nil {
+		var err error
+		if s, err = p.w.signerFor(p.c, out.h, p.d.contentOID); err != nil {
+			return err
+		}
+		if p.signers == nil {
+			p.signers = map[crypto.Hash]*cms.Signer{}
+		}
+		p.signers[out.h] = s
+	}
+	out.signer = s
+	var err error
+	if out.pending, err = s.Prepare(out.digest, p.now); err != nil {
+		return Illegal("Batch item %d: %v", i, err)
+	}
+	return nil
 }
 
 // parseItem decodes and checks item i of a batch into out; docHash digests
@@ -159,38 +268,30 @@ func jsonErrorText(err error) string {
 // invalid), signs all through tokens.SignAll, one call per digest
 // algorithm, and answers in request order.
 func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision, c *cmsCache) (*Response, error) {
-	items, err := w.parseBatch(req, d, c.alg.Hash)
+	items, err := w.prepareBatch(req, d, c, w.now())
 	if err != nil {
 		return nil, err
 	}
-	now := w.now()
 	// Group by digest algorithm: each group has its own signer options.
 	groups := map[crypto.Hash][]int{}
 	var order []crypto.Hash
-	signers := map[crypto.Hash]*cms.Signer{} // one signerFor per algorithm, not per item
 	for i := range items {
-		it := &items[i]
-		if it.signer = signers[it.h]; it.signer == nil {
-			if it.signer, err = w.signerFor(c, it.h, d.contentOID); err != nil {
-				return nil, err
-			}
-			signers[it.h] = it.signer
+		h := items[i].h
+		if _, ok := groups[h]; !ok {
+			order = append(order, h)
 		}
-		if _, ok := groups[it.h]; !ok {
-			order = append(order, it.h)
-		}
-		groups[it.h] = append(groups[it.h], i)
+		groups[h] = append(groups[h], i)
 	}
-	errs := make([]error, len(items))
-	inChunks(len(items), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			items[i].pending, errs[i] = items[i].signer.Prepare(items[i].digest, now)
-		}
-	})
-	for i, err := range errs {
-		if err != nil {
-			return nil, Illegal("Batch item %d: %v", i, err)
-		}
+	answer := make(chan []byte, 1)
+	if w.tsa == nil { // a time-stamp's size is not known before
+		// The answer's buffer is allocated, and zeroed by Go, at its
+		// largest size while the items are signed, on a goroutine of its
+		// own: allocated once they were, it took one core while the others
+		// waited (some 300 µs of a 17 ms batch of 1000 P-256 items, 1.4 MB
+		// of base64, on 2 cores).
+		go func() { answer <- make([]byte, 0, batchBound(items)) }()
+	} else {
+		answer <- nil
 	}
 	sigs := make([][]byte, len(items))
 	for _, h := range order {
@@ -216,53 +317,88 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision, 
 			return nil, err
 		}
 	}
-	buf, err := encodeBatch(items, sigs)
+	buf, err := encodeBatch(items, sigs, <-answer)
 	if err != nil {
 		return nil, err
 	}
 	return &Response{Data: buf, ContentType: ContentTypeJSON, SignerCertificate: items[0].signer.Certificate(), Items: len(items)}, nil
 }
 
-// encodeBatch writes the batch response. It is written by hand rather than
+// The batch response's JSON around each item's signature and hash.
+const (
+	batchOpen  = `{"signatures":[`
+	batchTail  = `]}`
+	batchHead  = `{"signature":"`
+	batchMid   = `","hash":"`
+	batchIDKey = `,"customIdentifier":`
+)
+
+// itemJSONLen is the length of item i's JSON in the batch response, its
+// comma included, for a CMS encoding of der bytes.
+func itemJSONLen(it *batchItem, i, der int) int {
+	enc := base64.StdEncoding
+	l := len(batchHead) + enc.EncodedLen(der) + len(batchMid) + enc.EncodedLen(len(it.digest)) + len(`"}`)
+	if it.id != "" {
+		l += len(batchIDKey) + plainjson.StringLen(it.id)
+	}
+	if i > 0 {
+		l++ // the comma
+	}
+	return l
+}
+
+// contentLen is the Size argument of an item: its content's length, or -1
+// when detached.
+func (it *batchItem) contentLen() int64 {
+	if it.content != nil {
+		return int64(len(it.content))
+	}
+	return -1
+}
+
+// batchBound returns the most bytes the batch response of items can take,
+// each signed with its signer's longest signature, or 0 when a signer
+// cannot tell how long its signatures are.
+func batchBound(items []batchItem) int {
+	n := len(batchOpen) + len(batchTail)
+	for i := range items {
+		it := &items[i]
+		sl := it.signer.MaxSignatureLen()
+		if sl == 0 {
+			return 0
+		}
+		n += itemJSONLen(it, i, int(it.pending.Size(sl, it.contentLen())))
+	}
+	return n
+}
+
+// encodeBatch writes the batch response, into answer when it is large
+// enough (see batchBound). It is written by hand rather than
 // with encoding/json because the signatures are the bulk of the output and
 // json.Marshal would first copy each into a separate base64 string. The
 // length of every item's JSON is known beforehand, so the response is
 // allocated once at its final size and the items are encoded into their
 // places in parallel, each chunk with one scratch buffer for its DER.
-func encodeBatch(items []batchItem, sigs [][]byte) ([]byte, error) {
+func encodeBatch(items []batchItem, sigs [][]byte, answer []byte) ([]byte, error) {
 	enc := base64.StdEncoding
-	const (
-		open  = `{"signatures":[`
-		tail  = `]}`
-		head  = `{"signature":"`
-		mid   = `","hash":"`
-		idKey = `,"customIdentifier":`
-	)
 	n := len(items)
-	ders := make([]int, n)
 	off := make([]int, n+1) // where item i's JSON starts, its comma included
-	off[0] = len(open)
+	off[0] = len(batchOpen)
 	largest := 0
 	for i := range items {
 		it := &items[i]
-		cl := int64(-1)
-		if it.content != nil {
-			cl = int64(len(it.content))
-		}
-		ders[i] = int(it.pending.Size(len(sigs[i]), cl))
-		largest = max(largest, ders[i])
-		l := len(head) + enc.EncodedLen(ders[i]) + len(mid) + enc.EncodedLen(len(it.digest)) + len(`"}`)
-		if it.id != "" {
-			l += len(idKey) + plainjson.StringLen(it.id)
-		}
-		if i > 0 {
-			l++ // the comma
-		}
-		off[i+1] = off[i] + l
+		der := int(it.pending.Size(len(sigs[i]), it.contentLen()))
+		largest = max(largest, der)
+		off[i+1] = off[i] + itemJSONLen(it, i, der)
 	}
-	buf := make([]byte, off[n]+len(tail))
-	copy(buf, open)
-	copy(buf[off[n]:], tail)
+	size := off[n] + len(batchTail)
+	buf := answer[:0]
+	if cap(buf) < size {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
+	copy(buf, batchOpen)
+	copy(buf[off[n]:], batchTail)
 	errs := make([]error, n)
 	inChunks(n, func(lo, hi int) {
 		scratch := make([]byte, 0, largest)
@@ -272,17 +408,17 @@ func encodeBatch(items []batchItem, sigs [][]byte) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = append(b, head...)
+			b = append(b, batchHead...)
 			var err error
 			if b, scratch, err = it.pending.AppendBase64(b, scratch, sigs[i], it.content); err != nil {
 				errs[i] = err
 				continue
 			}
-			b = append(b, mid...)
+			b = append(b, batchMid...)
 			b = enc.AppendEncode(b, it.digest)
 			b = append(b, '"')
 			if it.id != "" {
-				b = append(b, idKey...)
+				b = append(b, batchIDKey...)
 				b = plainjson.AppendString(b, it.id)
 			}
 			b = append(b, '}')

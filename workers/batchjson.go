@@ -19,11 +19,20 @@ const batchShape = `{"signatureRequests":[{"data":…,"hashingAlgorithm":…,"cu
 // readBatch decodes the batch of req, whose body, when it is one, must be
 // JSON: SignServer's batch protocol names application/json.
 func readBatch(req *Request, limit int) ([]BatchItem, error) {
+	return readBatchBlocks(req, limit, nil)
+}
+
+// readBatchBlocks is readBatch that calls emit, when not nil, with each
+// batchBlock items as soon as they are read (see decodeBatchBlocks).
+func readBatchBlocks(req *Request, limit int, emit func([]BatchItem)) ([]BatchItem, error) {
 	if err := req.requireType(ContentTypeJSON, "A batch request"); err != nil {
 		return nil, err
 	}
-	return decodeBatch(req.Data, limit, req.memoryLimit())
+	return decodeBatchBlocks(req.Data, limit, req.memoryLimit(), emit)
 }
+
+// batchBlock is how many items decodeBatchBlocks hands over at a time.
+const batchBlock = 64
 
 // decodeBatch reads a batch request from r item by item and stops reading
 // as soon as it has seen more than limit items: a request of a million items
@@ -41,7 +50,17 @@ func readBatch(req *Request, limit int) ([]BatchItem, error) {
 // refused with ErrTooLarge as soon as the item (or key) being read passes
 // what is left, so that one item as large as the body costs no more.
 func decodeBatch(r io.Reader, limit int, memory int64) ([]BatchItem, error) {
-	d := &batchDecoder{r: bufio.NewReaderSize(r, 32<<10), memory: memory}
+	return decodeBatchBlocks(r, limit, memory, nil)
+}
+
+// decodeBatchBlocks is decodeBatch that calls emit, when not nil, with
+// items 0 to batchBlock-1, then the next batchBlock, and so on, as soon as
+// each block is read, whatever follows (a later syntax error included):
+// the caller can work on a block while the next ones are read. An emitted
+// block is not written again; the items past the last whole block are
+// only in the result.
+func decodeBatchBlocks(r io.Reader, limit int, memory int64, emit func([]BatchItem)) ([]BatchItem, error) {
+	d := &batchDecoder{r: bufio.NewReaderSize(r, 32<<10), memory: memory, emit: emit}
 	items, err := d.request(limit)
 	if err != nil {
 		return nil, err
@@ -57,7 +76,8 @@ type batchDecoder struct {
 	err error  // the read error that stopped the scan
 
 	memory int64 // bytes of item JSON that may still be kept
-	over   bool  // d.raw outgrew memory: the scan stopped there
+	emit   func([]BatchItem)
+	over   bool // d.raw outgrew memory: the scan stopped there
 }
 
 // tooLarge is the error of a batch whose JSON outgrows the request memory
@@ -297,6 +317,9 @@ func (d *batchDecoder) list(limit int) ([]BatchItem, error) {
 			return nil, Illegal("The batch request is not valid JSON of the form %s: item %d is not an object.", batchShape, len(items))
 		}
 		items = append(items, it)
+		if d.emit != nil && len(items)%batchBlock == 0 {
+			d.emit(items[len(items)-batchBlock:])
+		}
 		c, ok = d.next()
 		if !ok {
 			return nil, d.syntax()

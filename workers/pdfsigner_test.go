@@ -165,6 +165,48 @@ func TestPDFSignerRefusesClientSideHashing(t *testing.T) {
 	}
 }
 
+// TestPDFSignerCertified: a PDF certified with no changes allowed (DocMDP
+// P=1) is refused with the client's error and the reason, since another
+// signature would break its certification; one certified for form filling
+// (P=2) takes an approval signature that pdfsig, qpdf and the validator
+// accept, the certification intact.
+func TestPDFSignerCertified(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	approve := f.workerOf(t, config.KindPDFSigner, "")
+	for _, c := range []struct {
+		level, refusal string
+	}{
+		{config.NoChangesAllowed, "The document cannot be signed: the PDF is certified with no changes allowed (DocMDP P=1); it cannot be signed again."},
+		{config.FormFilling, ""},
+		{config.FormFillingAndAnnotations, ""},
+	} {
+		t.Run(c.level, func(t *testing.T) {
+			certified, err := process(f.workerOf(t, config.KindPDFSigner, "CERTIFICATION_LEVEL: "+c.level), onePage(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := process(approve, certified.Data, nil)
+			if c.refusal != "" {
+				wantErr(t, err, workers.ErrIllegalRequest, c.refusal)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			padestest.QPDFCheck(t, out.Data)
+			padestest.CheckPDFSig(t, out.Data, 2, true)
+			rep, err := validate.PDF(context.Background(), out.Data, validate.Options{Roots: []*x509.Certificate{f.ca.Cert}}, pades.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Indication != validate.TotalPassed || len(rep.Signatures) != 2 || rep.Signatures[0].CertificationLevel == 0 {
+				t.Fatalf("validation: %s, signatures %+v", rep.Indication, rep.Signatures)
+			}
+		})
+	}
+}
+
 // TestPDFSignerBatchAndOverrides signs a batch of two PDFs, one of them
 // signed already, with a reason from the request.
 func TestPDFSignerBatchAndOverrides(t *testing.T) {

@@ -351,6 +351,48 @@ func TestBatchInvalidItemRejectsWholeBatch(t *testing.T) {
 			}
 		})
 	}
+	// Batches of several blocks are checked while they are read, block by
+	// block on other goroutines: the error is still the first invalid
+	// item's, and one in a block handed over, left for after the read or
+	// in the last partial block refuses the batch as well.
+	t.Run("large batches", func(t *testing.T) {
+		w := f.worker(t, "BATCHSIGNING: true\nCLIENTSIDEHASHING: true\nDETACHEDSIGNATURE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256\nMAX_BATCH_SIZE: 1000")
+		for _, c := range []struct {
+			n    int
+			bad  []int
+			want string
+		}{
+			{700, []int{650}, "Batch item 650 "},
+			{700, []int{699}, "Batch item 699 "},
+			{700, []int{3, 500}, "Batch item 3 "},
+			{700, []int{600, 64}, "Batch item 64 "},
+			{1000, []int{999, 998, 128}, "Batch item 128 "},
+		} {
+			items := make([]workers.BatchItem, c.n)
+			for i := range items {
+				items[i] = digestItem(fmt.Sprint("d", i), "SHA-256", crypto.SHA256, fmt.Sprint(i))
+			}
+			for _, i := range c.bad {
+				items[i].Data = "!!notbase64"
+			}
+			before := f.tok.signed.Load()
+			_, err := process(w, batchJSON(items...), nil)
+			wantErr(t, err, workers.ErrIllegalRequest, c.want)
+			if n := f.tok.signed.Load() - before; n != 0 {
+				t.Fatalf("%d items were signed; an invalid batch must sign nothing", n)
+			}
+		}
+		// An invalid item early in a body that ends in a syntax error: the
+		// syntax error, found once the whole body is read, as before.
+		items := make([]workers.BatchItem, 300)
+		for i := range items {
+			items[i] = digestItem(fmt.Sprint("d", i), "SHA-256", crypto.SHA256, fmt.Sprint(i))
+		}
+		items[5].Data = "!!notbase64"
+		body := batchJSON(items...)
+		_, err := process(w, body[:len(body)-2], nil)
+		wantErr(t, err, workers.ErrIllegalRequest, "not valid JSON")
+	})
 	t.Run("malformed JSON", func(t *testing.T) {
 		_, err := process(w, []byte(`{"signatureRequests":[{"data":`), nil)
 		wantErr(t, err, workers.ErrIllegalRequest, "not valid JSON")

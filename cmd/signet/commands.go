@@ -53,7 +53,8 @@ Reads the files that signserver dumpproperties writes (WORKERGENID<n>. and
 WORKER<id>. properties): CMSSigner, CAdESSigner, PlainSigner, TimeStampSigner
 and the other worker kinds Signet has; KeystoreCryptoToken and
 PKCS11CryptoToken crypto workers become soft and pkcs11 tokens. Every
-property that is not carried over is listed on stderr with the reason.
+property that is not carried over is listed on stderr with the reason, and
+crypto tokens on one PKCS#11 slot with different PINs with a warning.
 Exit status: 0 the YAML is ready, 1 it has problems (listed), 2 usage error.`},
 		{name: "config export-signserver", args: "FILE...", short: "Write Signet workers and tokens as SignServer worker properties.", min: 1, max: -1, setup: exportSignServerCmd, long: `
 The output loads with signserver setproperties. Secrets are never written:

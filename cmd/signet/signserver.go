@@ -36,6 +36,9 @@ func importSignServerCmd(fs *flag.FlagSet) runFunc {
 		for _, n := range res.Notes {
 			fmt.Fprintln(io.err, "note:", n)
 		}
+		for _, w := range res.Warnings {
+			fmt.Fprintln(io.err, "warning:", w)
+		}
 		for _, s := range res.Skipped {
 			fmt.Fprintln(io.err, "not imported:", s)
 		}

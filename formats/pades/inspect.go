@@ -205,10 +205,14 @@ func (d *document) referenceLevel(sig types.Dict) int {
 		if m := r.NameEntry("TransformMethod"); m == nil || *m != "DocMDP" {
 			continue
 		}
+		// /P may be an indirect object like any other: read past it, or a
+		// document locked with P=1 would read as the default 2.
 		params, _ := d.dict(r["TransformParams"])
 		if params != nil {
-			if p := params.IntEntry("P"); p != nil {
-				return *p
+			if p, err := d.deref(params["P"]); err == nil {
+				if n, ok := p.(types.Integer); ok {
+					return n.Value()
+				}
 			}
 		}
 		return 2

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/signet-project/signet/formats/cms"
@@ -47,14 +48,63 @@ func TestSignProducers(t *testing.T) {
 	}
 }
 
+// certifiedPDF is a one-page document whose catalog's /Perms /DocMDP
+// names a certification signature (not a real one: Prepare reads the
+// structure only) with the DocMDP transform params given, and the extra
+// objects 6, 7, … after it.
+func certifiedPDF(params string, extra ...string) []byte {
+	var b bytes.Buffer
+	var offs []int
+	obj := func(body string) {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), body)
+	}
+	b.WriteString("%PDF-1.7\n")
+	obj("<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R] /SigFlags 3 >> /Perms << /DocMDP 5 0 R >> >>")
+	obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+	obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [4 0 R] >>")
+	obj("<< /Type /Annot /Subtype /Widget /FT /Sig /T (Certification) /V 5 0 R /Rect [0 0 0 0] /P 3 0 R >>")
+	obj("<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached /ByteRange [0 0 0 0] /Contents <00> /Reference [<< /Type /SigRef /TransformMethod /DocMDP " + params + " >>] >>")
+	for _, e := range extra {
+		obj(e)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(offs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, xref)
+	return b.Bytes()
+}
+
 // TestCertifiedNoChanges: a document certified with no changes allowed is
-// not signed again, and a certification signature must be the first.
+// not signed again, however its DocMDP /P is written; P=2, P=3 and no /P
+// (which reads as 2) take approval signatures. A certification signature
+// must be the first.
 func TestCertifiedNoChanges(t *testing.T) {
 	t.Parallel()
 	s := newSigner(t)
-	locked := s.sign(t, padestest.GoPDF("locked"), pades.Options{CertificationLevel: 1})
-	if _, err := pades.Prepare(context.Background(), locked, pades.Options{ContentsSize: 100}); err == nil {
-		t.Error("a document certified with DocMDP P=1 was prepared for another signature")
+	for _, c := range []struct {
+		name   string
+		doc    []byte
+		refuse bool
+	}{
+		{"certified by Signet, P=1", s.sign(t, padestest.GoPDF("locked"), pades.Options{CertificationLevel: 1}), true},
+		{"certified by Signet, P=2", s.sign(t, padestest.GoPDF("form"), pades.Options{CertificationLevel: 2}), false},
+		{"P=1", certifiedPDF("/TransformParams << /Type /TransformParams /P 1 /V /1.2 >>"), true},
+		{"P=1, params an indirect object", certifiedPDF("/TransformParams 6 0 R", "<< /Type /TransformParams /P 1 /V /1.2 >>"), true},
+		{"P=1, P an indirect object", certifiedPDF("/TransformParams << /P 6 0 R >>", "1"), true},
+		{"P=3", certifiedPDF("/TransformParams << /P 3 >>"), false},
+		{"no P", certifiedPDF("/TransformParams << /V /1.2 >>"), false},
+		{"no params", certifiedPDF(""), false},
+	} {
+		_, err := pades.Prepare(context.Background(), c.doc, pades.Options{ContentsSize: 100})
+		switch {
+		case c.refuse && (!errors.Is(err, pades.ErrInvalidPDF) || !strings.Contains(err.Error(), "DocMDP P=1")):
+			t.Errorf("%s: Prepare: %v, want the DocMDP P=1 refusal", c.name, err)
+		case !c.refuse && err != nil:
+			t.Errorf("%s: Prepare: %v, want an approval signature prepared", c.name, err)
+		}
 	}
 	signed := s.sign(t, padestest.GoPDF("signed"), pades.Options{})
 	if _, err := pades.Prepare(context.Background(), signed, pades.Options{ContentsSize: 100, CertificationLevel: 2}); err == nil {

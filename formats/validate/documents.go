@@ -115,5 +115,37 @@ func PDF(ctx context.Context, doc []byte, opts Options, lim pades.Limits) (*Repo
 		}
 		rep.Signatures = append(rep.Signatures, r)
 	}
+	docMDP(in.Signatures, rep.Signatures)
 	return rep, nil
+}
+
+// subFilterDocTimeStamp is the /SubFilter of a document time-stamp (ETSI EN
+// 319 142-1, 5.4), which any certification allows after it.
+const subFilterDocTimeStamp = "ETSI.RFC3161"
+
+// docMDP fails a certification signature that allows no change (DocMDP
+// P=1) when a later revision of the document holds another signature: ISO
+// 32000-1 (12.8.2.2, the DocMDP transform parameters) says any change
+// invalidates it, and PDF readers show such a certification broken. Both
+// reports say why. Document time-stamps are not counted: ISO 32000-2 allows
+// them, and DSS updates, after any certification. Other changes in later
+// revisions are not looked for here, only reported as an update after the
+// signature. reps are the reports of sigs, in the same order.
+func docMDP(sigs []pades.Signature, reps []SignatureReport) {
+	for i, c := range sigs {
+		if c.DocMDP != 1 || c.RangeProblem != "" {
+			continue
+		}
+		for j, s := range sigs {
+			if s.RangeProblem != "" || s.Revision <= c.Revision || s.SubFilter == subFilterDocTimeStamp {
+				continue
+			}
+			r := &reps[i]
+			if r.Indication != TotalFailed {
+				r.Indication, r.SubIndication = TotalFailed, FormatFailure
+			}
+			r.Messages = append(r.Messages, fmt.Sprintf("The document was signed again after this certification (signature %s), which its DocMDP P=1 forbids: the certification no longer holds.", s.Field))
+			reps[j].Messages = append(reps[j].Messages, fmt.Sprintf("This signature was added after the certification signature %s, whose DocMDP P=1 allows no change: it breaks that certification.", c.Field))
+		}
+	}
 }

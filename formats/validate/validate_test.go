@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +110,12 @@ func (o online) CRLs(_ context.Context, cert, _ *x509.Certificate) ([][]byte, er
 // signPDF signs doc with key and chain at PAdES-B-B, or B-T with tsa.
 func signPDF(t testing.TB, doc []byte, key crypto.Signer, chain []*x509.Certificate, tsa *tsp.Authority) []byte {
 	t.Helper()
+	return signPDFWith(t, doc, key, chain, tsa, pades.Options{Time: time.Now(), Reason: "test"})
+}
+
+// signPDFWith is signPDF with the signature's options.
+func signPDFWith(t testing.TB, doc []byte, key crypto.Signer, chain []*x509.Certificate, tsa *tsp.Authority, opts pades.Options) []byte {
+	t.Helper()
 	cs, err := cms.NewSigner(cms.Options{Chain: chain, Algorithm: cms.Algorithm{Hash: crypto.SHA256, Scheme: cms.ECDSA}, CAdES: true, OmitSigningTime: true, IncludeCertificates: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +140,7 @@ func signPDF(t testing.TB, doc []byte, key crypto.Signer, chain []*x509.Certific
 			return sd.Bytes()
 		}
 	}
-	out, err := pades.Sign(context.Background(), doc, cs, sign, stamp, pades.Options{Time: time.Now(), Reason: "test"})
+	out, err := pades.Sign(context.Background(), doc, cs, sign, stamp, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,6 +250,86 @@ func TestCorpus(t *testing.T) {
 }
 
 // TestLevels signs at B-T, adds a DSS (B-LT), and removes it again.
+// stripPerms appends an incremental update that rewrites the catalog of a
+// document signed by pades (object 1 of minimalPDF) without its /Perms: what
+// a tool that signs a certified document without looking leaves, and the
+// way past the signer's refusal to make one.
+func stripPerms(t *testing.T, doc []byte) []byte {
+	t.Helper()
+	at := bytes.LastIndex(doc, []byte("\n1 0 obj\n"))
+	end := bytes.Index(doc[at:], []byte("\nendobj"))
+	size := regexp.MustCompile(`/Size (\d+)`).FindAllSubmatch(doc, -1)
+	prev := regexp.MustCompile(`startxref\s+(\d+)`).FindAllSubmatch(doc, -1)
+	if at < 0 || end < 0 || len(size) == 0 || len(prev) == 0 {
+		t.Fatal("the signed document has no catalog object 1 or no trailer")
+	}
+	catalog := regexp.MustCompile(`/Perms\s*<<\s*/DocMDP\s+\d+ \d+ R\s*>>`).ReplaceAll(doc[at+len("\n1 0 obj\n"):at+end], nil)
+	var b bytes.Buffer
+	b.Write(doc)
+	obj := b.Len()
+	fmt.Fprintf(&b, "1 0 obj\n%s\nendobj\n", catalog)
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n1 1\n%010d 00000 n\r\ntrailer\n<< /Size %s /Root 1 0 R /Prev %s >>\nstartxref\n%d\n%%%%EOF\n",
+		obj, size[len(size)-1][1], prev[len(prev)-1][1], xref)
+	return b.Bytes()
+}
+
+// TestDocMDP: a certification signature that allows no change (DocMDP P=1)
+// fails once the document is signed again after it, as ISO 32000 says any
+// change invalidates it, and both signatures say why; a DSS added after it
+// is no such change, and P=2 allows the later signature.
+func TestDocMDP(t *testing.T) {
+	t.Parallel()
+	ca := newPKI(t, "DocMDP Test CA")
+	now := time.Now()
+	key := newKey(t)
+	chain := []*x509.Certificate{ca.issue(t, "signer", key.Public(), now.Add(-time.Hour), now.Add(time.Hour)), ca.cert}
+	certify := func(level int) []byte {
+		return signPDFWith(t, minimalPDF(), key, chain, nil, pades.Options{Time: now, CertificationLevel: level, FieldName: "Certification"})
+	}
+	approve := func(doc []byte) []byte {
+		return signPDFWith(t, doc, key, chain, nil, pades.Options{Time: now, FieldName: "Approval"})
+	}
+	// A DSS is a change that any certification allows.
+	withDSS, err := pades.AppendDSS(context.Background(), certify(1), pades.ValidationData{Certs: [][]byte{chain[0].Raw, ca.cert.Raw}, CRLs: [][]byte{ca.crl(t)}}, pades.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		doc     []byte
+		want    [2]string // the certification's indication, the approval's ("" when absent)
+		message string    // in both reports, when the certification fails
+	}{
+		{"P=1 alone", certify(1), [2]string{validate.TotalPassed, ""}, ""},
+		{"P=1, DSS appended", withDSS, [2]string{validate.TotalPassed, ""}, ""},
+		{"P=1, signed again", approve(stripPerms(t, certify(1))), [2]string{validate.TotalFailed, validate.TotalPassed}, "DocMDP P=1"},
+		{"P=2, signed again", approve(certify(2)), [2]string{validate.TotalPassed, validate.TotalPassed}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			padestest.QPDFCheck(t, c.doc)
+			rep, err := validate.PDF(context.Background(), c.doc, validate.Options{Roots: []*x509.Certificate{ca.cert}, Online: online{ca, t}}, pades.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got [2]string
+			for _, s := range rep.Signatures {
+				i := 0
+				if s.ID == "Approval" {
+					i = 1
+				}
+				got[i] = s.Indication
+				if c.message != "" && !strings.Contains(strings.Join(s.Messages, " "), c.message) {
+					t.Errorf("%s: messages %q do not say %q", s.ID, s.Messages, c.message)
+				}
+			}
+			if got != c.want || rep.Indication != c.want[0] {
+				t.Errorf("indications %v, document %s; want %v", got, rep.Indication, c.want)
+			}
+		})
+	}
+}
+
 func TestLevels(t *testing.T) {
 	t.Parallel()
 	ca := newPKI(t, "Levels Test CA")

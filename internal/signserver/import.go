@@ -50,6 +50,10 @@ type Result struct {
 	// name and value, such as a keystore password that is now read from an
 	// environment variable.
 	Notes []string
+	// Warnings are what the YAML carries over from the files but will not
+	// work as the files meant, such as two crypto tokens on one PKCS#11
+	// slot with different PINs: "file:line: sentence".
+	Warnings []string
 	// Problems are what `signet config check` reports for YAML (cross-
 	// property rules between carried properties, a worker whose crypto
 	// token is not in the files). Empty when the YAML is ready to serve.
@@ -129,7 +133,7 @@ func Import(files ...File) (*Result, error) {
 		}
 	}
 	assignIDs(units, files)
-	c := &converter{res: res, tokens: map[string]*yaml.Node{}, envs: map[string]bool{}, tokenSrc: map[string]source{}, workerSrc: map[string]source{}}
+	c := &converter{res: res, tokens: map[string]*yaml.Node{}, envs: map[string]bool{}, tokenSrc: map[string]source{}, workerSrc: map[string]source{}, slots: map[[3]string]slotUse{}}
 	for _, u := range units {
 		if isCryptoWorker(u) {
 			c.token(u, u.name(), u.props)
@@ -322,6 +326,38 @@ type converter struct {
 	// tokenSrc and workerSrc say where each token and worker of the YAML
 	// comes from, by name, for the positions of its problems.
 	tokenSrc, workerSrc map[string]source
+	// slots holds the first pkcs11 token on each module and slot.
+	slots map[[3]string]slotUse
+}
+
+// slotUse is a pkcs11 token on a slot: its name, PIN and the line that set
+// its slot.
+type slotUse struct {
+	name, pin string
+	pos       config.Pos
+}
+
+// sharedSlot says what two pkcs11 tokens on one module and slot become. A
+// PKCS#11 login belongs to the process, not to a token: the two share it,
+// and since a slot has one user PIN, with different PINs one of them is
+// refused when it activates (tokens/pkcs11 checks a PIN against the live
+// login), which is worth a warning; with the same PIN they work, as one
+// login, worth a note.
+func (c *converter) sharedSlot(name, pin string, vals map[string]string, pos config.Pos) {
+	slot := [3]string{vals[config.PropSharedLibraryName], vals[config.PropSlotLabelType], vals[config.PropSlotLabelValue]}
+	if slot[2] == "" {
+		return
+	}
+	prev, ok := c.slots[slot]
+	if !ok {
+		c.slots[slot] = slotUse{name: name, pin: pin, pos: pos}
+		return
+	}
+	if prev.pin != pin {
+		c.res.Warnings = append(c.res.Warnings, fmt.Sprintf("%s: crypto token %s is on the slot of crypto token %s (%s) with another PIN: a slot has one user PIN, so Signet refuses the token whose PIN is not the slot's; give both the slot's PIN, or keep one token for the slot and point the workers of the other at it.", pos, name, prev.name, prev.pos))
+		return
+	}
+	c.res.Notes = append(c.res.Notes, fmt.Sprintf("%s: crypto token %s is on the slot of crypto token %s (%s) with the same PIN: the two are one login to the slot, and one token for it does the same.", pos, name, prev.name, prev.pos))
 }
 
 // envVar returns name, or name with a number when another secret has it
@@ -386,7 +422,7 @@ func (c *converter) token(u *unit, name string, props []prop) {
 		vals[n] = v
 		src.props[n] = at
 	}
-	var pin string
+	var pin, pinValue string
 	for _, p := range props {
 		v := strings.TrimSpace(p.value)
 		at = p.pos
@@ -396,7 +432,7 @@ func (c *converter) token(u *unit, name string, props []prop) {
 		case v == "":
 			c.skip(u, p, "empty: SignServer reads an empty value as not set, and so does Signet.")
 		case p.name == "KEYSTOREPASSWORD" || p.name == "PIN":
-			pin = c.envVar("SIGNET_PIN_" + envName(name))
+			pin, pinValue = c.envVar("SIGNET_PIN_"+envName(name)), v
 			c.res.Notes = append(c.res.Notes, fmt.Sprintf("%s: %s.%s is not written to the YAML: token %s reads its pin from the environment variable %s; set it to that secret before starting Signet.", p.pos, u.ref, p.name, name, pin))
 		case p.name == "DEFAULTKEY":
 			c.skip(u, p, "Signet checks a token by opening it, not by a test key: each worker names its own key.")
@@ -442,6 +478,9 @@ func (c *converter) token(u *unit, name string, props []prop) {
 	}
 	if pin != "" {
 		n.Content = append(n.Content, scalarNode("pin"), mapping("env", pin))
+	}
+	if typ == config.TokenPKCS11 {
+		c.sharedSlot(name, pinValue, vals, src.props[config.PropSlotLabelValue])
 	}
 	c.tokens[name] = n
 	c.tokenSrc[name] = src

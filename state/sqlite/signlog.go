@@ -53,12 +53,19 @@ const foldAt = 8192
 const foldsPerEpoch = 8
 
 // Statements of the log writer: its multi-row INSERTs are prepared for
-// 1, 2, 4, … 1<<(sizes-1) rows.
+// 1, 2, 4, … 1<<(sizes-1) records and 1<<(hashSizes-1) hashes. A fold
+// writes foldAt hashes and more: in INSERTs of 512 rows rather than 64,
+// a statement's own cost (binding, the virtual machine's set-up, the
+// crossing into SQLite) is spread over more rows.
 const (
 	insRecordRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	insHashRow   = "(?1, substr(?, 1, 16), ?)"
+	insHashRow   = "(?1, ?, ?)" // the epoch, the hash's hixLen first digits, the record
 	sizes        = 7
+	hashSizes    = 10
 )
+
+// hixLen is how many of a hash's first hex digits signlog_hix keys it by.
+const hixLen = 16
 
 // logEntry is one Record call waiting for the log writer.
 type logEntry struct {
@@ -104,14 +111,14 @@ func (s *Store) logWriter(w *signWriter) {
 type signWriter struct {
 	conn          *sql.Conn
 	begin, commit *sql.Stmt
-	insRecords    [sizes]*sql.Stmt // [k]: 1<<k records
-	insHashes     [sizes]*sql.Stmt // [k]: 1<<k hashes of one epoch
-	mark          *sql.Stmt        // moves signlog_indexed past a fold
-	foldFirst     *sql.Stmt        // indexes the first hash of each record past signlog_indexed
-	unindexed     int              // hashes of the records past signlog_indexed
-	rest          []hashRef        // their hashes but each record's first, in ID order
-	folds         int64            // folds done, as signlog_indexed counts them
-	args          []any            // reused for each statement's arguments
+	insRecords    [sizes]*sql.Stmt     // [k]: 1<<k records
+	insHashes     [hashSizes]*sql.Stmt // [k]: 1<<k hashes of one epoch
+	mark          *sql.Stmt            // moves signlog_indexed past a fold
+	foldFirst     *sql.Stmt            // indexes the first hash of each record past signlog_indexed
+	unindexed     int                  // hashes of the records past signlog_indexed
+	rest          []hashRef            // their hashes but each record's first, in ID order
+	folds         int64                // folds done, as signlog_indexed counts them
+	args          []any                // reused for each statement's arguments
 }
 
 // hashRef is a hash and the ID of the record that holds it.
@@ -146,10 +153,12 @@ func (w *signWriter) prepare(ctx context.Context) error {
 	w.begin, w.commit = prep("BEGIN IMMEDIATE"), prep("COMMIT")
 	w.mark = prep("UPDATE signlog_indexed SET id = ?, folds = folds + 1")
 	w.foldFirst = prep(`INSERT OR IGNORE INTO signlog_hix (epoch, h, id)
-		SELECT ?, substr(hashes, 1, min(16, instr(hashes || ',', ',') - 1)), id FROM signlog
+		SELECT ?, substr(hashes, 1, min(` + strconv.Itoa(hixLen) + `, instr(hashes || ',', ',') - 1)), id FROM signlog
 		WHERE id > (SELECT id FROM signlog_indexed) AND hashes <> '' ORDER BY 2, 3`)
 	for k := range w.insRecords {
 		w.insRecords[k] = prep(`INSERT INTO signlog (time, surface, key, key_id, user, client, request_id, digest_alg, hashes, result) VALUES ` + rows(insRecordRow, 1<<k))
+	}
+	for k := range w.insHashes {
 		w.insHashes[k] = prep("INSERT OR IGNORE INTO signlog_hix (epoch, h, id) VALUES " + rows(insHashRow, 1<<k))
 	}
 	if err != nil {
@@ -272,7 +281,7 @@ func (w *signWriter) fold(ctx context.Context, last int64) error {
 		k := min(bits.Len(uint(len(es)))-1, len(w.insHashes)-1)
 		args := append(w.args[:0], epoch)
 		for _, e := range es[:1<<k] {
-			args = append(args, e.hash, e.id)
+			args = append(args, e.hash[:min(hixLen, len(e.hash))], e.id) // as substr(h, 1, hixLen)
 		}
 		w.args = args
 		if _, err := w.insHashes[k].ExecContext(ctx, args...); err != nil {
@@ -296,7 +305,7 @@ var signSQL = state.SignSQL{
 		state.FieldResult: "result"},
 	Param: func(n int, _ any) string { return "?" + strconv.Itoa(n) },
 	Has: `id IN (WITH RECURSIVE epoch(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM epoch WHERE n < (SELECT folds FROM signlog_indexed) / ` + strconv.Itoa(foldsPerEpoch) + `)
-		SELECT s.id FROM epoch, signlog_hix x, signlog s WHERE x.epoch = epoch.n AND x.h = substr(%[1]s, 1, 16) AND s.id = x.id AND instr(',' || s.hashes || ',', ',' || %[1]s || ',') > 0
+		SELECT s.id FROM epoch, signlog_hix x, signlog s WHERE x.epoch = epoch.n AND x.h = substr(%[1]s, 1, ` + strconv.Itoa(hixLen) + `) AND s.id = x.id AND instr(',' || s.hashes || ',', ',' || %[1]s || ',') > 0
 		UNION ALL SELECT id FROM signlog_hash WHERE hash = %[1]s
 		UNION ALL SELECT id FROM signlog WHERE id > (SELECT id FROM signlog_indexed) AND instr(',' || hashes || ',', ',' || %[1]s || ',') > 0)`,
 }

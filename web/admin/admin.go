@@ -262,8 +262,12 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
 		if err := auth.CheckSameOrigin(r, c.Scheme()); err != nil {
+			msg := "Cross-site requests to the admin API are refused: call it from signet admin, curl or Signet's own pages."
+			if errors.Is(err, auth.ErrOtherScheme) {
+				msg = auth.OtherSchemeRefusal
+			}
 			h.refusal(c, map[string]string{"reason": "cross-site request", "origin": clienttext.Cut(r.Header.Get("Origin"))}, errorf(http.StatusForbidden, "%s", err))
-			return fail(c, http.StatusForbidden, "Cross-site requests to the admin API are refused: call it from signet admin, curl or Signet's own pages.")
+			return fail(c, http.StatusForbidden, msg)
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && !mediatype.Body(r, mediatype.JSON, pemChainType) {
 			return fail(c, http.StatusUnsupportedMediaType, "The admin API takes request bodies as application/json (or a PEM chain as "+pemChainType+"): set the Content-Type header.")

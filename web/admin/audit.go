@@ -7,7 +7,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -89,28 +88,16 @@ func (h *Handler) listAudit(c echo.Context) error {
 	}
 	var f auditFilter
 	strs := map[string]*string{"action": &f.action, "actor": &f.actor, "worker": &f.worker, "remote": &f.remote}
-	if err := checkQuery(c.QueryParams(), append(slices.Sorted(maps.Keys(strs)), "after", "limit", "from", "to")...); err != nil {
+	if err := checkQuery(c.QueryParams(), append(slices.Sorted(maps.Keys(strs)), ParamAfter, ParamLimit, "from", "to")...); err != nil {
 		return fail(c, http.StatusBadRequest, err.Error())
 	}
 	for name, dst := range strs {
 		*dst = c.QueryParam(name)
 	}
-	after, limit := int64(0), defaultAuditLimit
-	if v := c.QueryParam("after"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			return fail(c, http.StatusBadRequest, "Query parameter after must be a record number (0 or more).")
-		}
-		after = n
+	after, limit, err := parsePage(c.QueryParams(), maxAuditLimit)
+	if err != nil {
+		return fail(c, http.StatusBadRequest, err.Error())
 	}
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxAuditLimit {
-			return fail(c, http.StatusBadRequest, "Query parameter limit must be a number from 1 to "+strconv.Itoa(maxAuditLimit)+".")
-		}
-		limit = n
-	}
-	var err error
 	if f.from, err = parseTime("from", c.QueryParam("from")); err != nil {
 		return h.answer(c, 0, nil, err)
 	}

@@ -113,5 +113,10 @@ func TestSameOriginBehindProxy(t *testing.T) {
 		if resp.StatusCode != tt.code {
 			t.Errorf("%s: %d %s, want %d", tt.name, resp.StatusCode, body, tt.code)
 		}
+		// A page of this host under the other scheme is what a proxy
+		// Signet does not know looks like: the refusal names the fix.
+		if tt.code == http.StatusForbidden && !strings.Contains(string(body), "trustedProxies") {
+			t.Errorf("%s: %s, want the sentence naming server trustedProxies", tt.name, body)
+		}
 	}
 }

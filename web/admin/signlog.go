@@ -90,22 +90,34 @@ func SignQueryValues(q state.SignQuery) url.Values {
 	return v
 }
 
+// parsePage reads the paging parameters of a log listing (the audit log,
+// the signing log): after, the last record number seen, and limit, how
+// many records to answer, at most maxLimit.
+func parsePage(v url.Values, maxLimit int) (after int64, limit int, err error) {
+	limit = defaultAuditLimit
+	if s := v.Get(ParamAfter); s != "" {
+		if after, err = strconv.ParseInt(s, 10, 64); err != nil || after < 0 {
+			return 0, 0, QueryError("Query parameter after must be a record number (0 or more).")
+		}
+	}
+	if s := v.Get(ParamLimit); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > maxLimit {
+			return 0, 0, QueryError("Query parameter limit must be a number from 1 to " + strconv.Itoa(maxLimit) + ".")
+		}
+	}
+	return after, limit, nil
+}
+
 // ParseSignQuery reads the query parameters of GET /signlog; jsonl asks
 // for an export, which may ask for up to MaxSignLogExport records. Its
 // errors are one sentence for the client.
 func ParseSignQuery(v url.Values) (q state.SignQuery, jsonl bool, err error) {
-	q.Limit = defaultAuditLimit
 	strs := signQueryStrings(&q)
 	if err := checkQuery(v, append(slices.Sorted(maps.Keys(strs)), ParamSince, ParamUntil, ParamAfter, ParamLimit, ParamFormat)...); err != nil {
 		return q, false, err
 	}
 	for name, f := range strs {
 		*f = v.Get(name)
-	}
-	if s := v.Get(ParamAfter); s != "" {
-		if q.After, err = strconv.ParseInt(s, 10, 64); err != nil || q.After < 0 {
-			return q, false, QueryError("Query parameter after must be a record number (0 or more).")
-		}
 	}
 	switch v.Get(ParamFormat) {
 	case "", "json":
@@ -118,10 +130,8 @@ func ParseSignQuery(v url.Values) (q state.SignQuery, jsonl bool, err error) {
 	if jsonl {
 		maxLimit = MaxSignLogExport
 	}
-	if s := v.Get(ParamLimit); s != "" {
-		if q.Limit, err = strconv.Atoi(s); err != nil || q.Limit < 1 || q.Limit > maxLimit {
-			return q, false, QueryError("Query parameter limit must be a number from 1 to " + strconv.Itoa(maxLimit) + ".")
-		}
+	if q.After, q.Limit, err = parsePage(v, maxLimit); err != nil {
+		return q, false, err
 	}
 	for name, dst := range map[string]*time.Time{ParamSince: &q.Since, ParamUntil: &q.Until} {
 		if s := v.Get(name); s != "" {

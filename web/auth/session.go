@@ -13,11 +13,11 @@ import (
 // Sessions are the browser sessions of the admin web UI: a user who logged
 // in with name and password gets a random session ID in a cookie (HttpOnly,
 // SameSite=Strict, Secure when the client's request was https, never
-// readable by scripts) and a
-// CSRF token that every form posts back. A session ends at logout, after
-// its idle timeout without a request, or its lifetime after the login,
-// however busy (DefaultIdleTimeout, DefaultMaxLifetime). Sessions live in memory only: a restart
-// logs everyone out, which is the safe side for an admin surface.
+// readable by scripts) and a CSRF token that every form posts back. A
+// session ends at logout, after its idle timeout without a request, or its
+// lifetime after the login, however busy (DefaultIdleTimeout,
+// DefaultMaxLifetime). Sessions live in memory only: a restart logs
+// everyone out, which is the safe side for an admin surface.
 type Sessions struct {
 	cookie, path string        // the cookie's name and path
 	idle         time.Duration // without a request

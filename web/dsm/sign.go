@@ -357,7 +357,6 @@ func (h *Handler) signItems(c echo.Context, user string, items []item) []itemRes
 	// The key guard records who signs, from where, for which request.
 	ctx := tokens.WithCaller(c.Request().Context(), tokens.Caller{Surface: "dsm", User: user, Client: c.RealIP(), RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})
 	c.SetRequest(c.Request().WithContext(ctx)) // the request log line names the user
-	c.SetRequest(c.Request().WithContext(ctx))
 	ks := h.keys(ctx)
 	pubs := publicKeys{}
 	out := make([]itemResult, len(items))

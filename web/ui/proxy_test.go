@@ -68,6 +68,11 @@ func TestFormsBehindProxy(t *testing.T) {
 			t.Errorf("%s: login form answered %d, want %d", tt.name, w.Code, tt.code)
 			continue
 		}
+		// A page of this host under the other scheme is what a proxy
+		// Signet does not know looks like: the refusal names the fix.
+		if w.Code == http.StatusForbidden && !strings.Contains(w.Body.String(), "trustedProxies") {
+			t.Errorf("%s: the 403 page does not name server trustedProxies", tt.name)
+		}
 		if w.Code != http.StatusSeeOther {
 			continue
 		}

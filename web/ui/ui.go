@@ -202,7 +202,11 @@ func (u *UI) headers(next echo.HandlerFunc) echo.HandlerFunc {
 				if ok, details := u.refused.Admit(u.opts.Now()); ok {
 					u.record(c, "", "ui.refused", clienttext.Cut(r.URL.Path), "Cross-site form refused.", withDetail(details, "origin", clienttext.Cut(r.Header.Get("Origin"))))
 				}
-				return u.forbidden(c, nil, "This form was sent from another site and is refused: use Signet's own pages.")
+				msg := "This form was sent from another site and is refused: use Signet's own pages."
+				if errors.Is(err, auth.ErrOtherScheme) {
+					msg = auth.OtherSchemeRefusal
+				}
+				return u.forbidden(c, nil, msg)
 			}
 		}
 		return next(c)
