@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -100,22 +101,43 @@ func (l *loader) trustedProxies(e entry) {
 		return
 	}
 	for _, it := range items {
-		if !strings.Contains(it, "/") {
-			if ip := net.ParseIP(it); ip != nil {
-				bits := 32
-				if ip.To4() == nil {
-					bits = 128
-				}
-				it = fmt.Sprintf("%s/%d", it, bits)
-			}
-		}
-		_, n, err := net.ParseCIDR(it)
-		if err != nil {
-			l.structural.add(e.pos, "server trustedProxies: %q is not an address or a range such as 10.0.0.0/8.", it)
+		n, msg := proxyRange(it)
+		if msg != "" {
+			l.structural.add(e.pos, "server trustedProxies: %s", msg)
 			continue
 		}
 		l.cfg.Server.TrustedProxies = append(l.cfg.Server.TrustedProxies, n)
 	}
+}
+
+// proxyRange reads one entry of server trustedProxies, an address or a
+// range, or says why it is none. An IPv4-mapped IPv6 address or range
+// (::ffff:10.0.0.5, as ss shows an IPv4 peer of a dual-stack socket) is the
+// IPv4 one: read as IPv6, the bare address became ::/32 (its /32 taken as
+// an IPv6 prefix), trusting ::1 and not the proxy.
+func proxyRange(it string) (*net.IPNet, string) {
+	var p netip.Prefix
+	if strings.Contains(it, "/") {
+		var err error
+		if p, err = netip.ParsePrefix(it); err != nil {
+			return nil, fmt.Sprintf("%q is not an address or a range such as 10.0.0.0/8.", it)
+		}
+	} else {
+		a, err := netip.ParseAddr(it)
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Sprintf("%q is not an address or a range such as 10.0.0.0/8.", it)
+		}
+		p = netip.PrefixFrom(a, a.BitLen())
+	}
+	if a := p.Addr(); a.Is4In6() {
+		const mapped = 96 // the ::ffff:0:0/96 before the IPv4 address
+		if p.Bits() < mapped {
+			return nil, fmt.Sprintf("%q is an IPv4-mapped range shorter than /96, which holds no IPv4 range: write the IPv4 range, such as %s/%d.", it, a.Unmap(), p.Bits())
+		}
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-mapped)
+	}
+	p = p.Masked()
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}, ""
 }
 
 // tokenKeys reads a token's keys section: alias → policy properties.

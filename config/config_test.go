@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -877,6 +878,58 @@ func TestHealthListenOwnPort(t *testing.T) {
 		_, err := Parse("x.yaml", []byte("server:\n  listen: \""+tt.listen+"\"\n  healthListen: \""+tt.health+"\"\n"))
 		if (err == nil) != tt.ok || err != nil && !strings.Contains(err.Error(), "x.yaml:3: The server healthListen address") {
 			t.Errorf("listen %s, healthListen %s: %v, want ok=%v", tt.listen, tt.health, err, tt.ok)
+		}
+	}
+}
+
+// TestTrustedProxiesIPv4Mapped: a proxy written as an IPv4-mapped IPv6
+// address (as ss and netstat show an IPv4 peer of a dual-stack socket) is
+// that IPv4 address, and a mapped range is its IPv4 range. The bare
+// "::ffff:10.0.0.5" was read as the IPv6 range ::/32 (the /32 meant for
+// IPv4 applied to IPv6): the proxy was not trusted, and ::1 and the rest of
+// ::/32 were, free to say what X-Forwarded-For and X-Forwarded-Proto they
+// liked. A mapped range shorter than /96 has no IPv4 meaning and is refused.
+func TestTrustedProxiesIPv4Mapped(t *testing.T) {
+	tests := []struct {
+		proxy      string
+		trusts     []string
+		trustsNot  []string
+		refusalHas string
+	}{
+		{"10.0.0.5", []string{"10.0.0.5"}, []string{"10.0.0.6", "::1"}, ""},
+		{"::ffff:10.0.0.5", []string{"10.0.0.5"}, []string{"10.0.0.6", "::1", "::"}, ""},
+		{"::ffff:10.0.0.0/104", []string{"10.0.0.5", "10.255.0.1"}, []string{"11.0.0.1", "::1"}, ""},
+		{"::ffff:10.0.0.5/128", []string{"10.0.0.5"}, []string{"10.0.0.6", "::1"}, ""},
+		{"2001:db8::1", []string{"2001:db8::1"}, []string{"2001:db8::2", "::1"}, ""},
+		{"2001:db8::/32", []string{"2001:db8::2"}, []string{"2001:db9::1", "10.0.0.5"}, ""},
+		{"::ffff:10.0.0.0/8", nil, nil, "10.0.0.0/8"},
+	}
+	for _, tt := range tests {
+		cfg, err := Parse("x.yaml", []byte("server:\n  trustedProxies: [\""+tt.proxy+"\"]\n"))
+		if tt.refusalHas != "" {
+			if err == nil || !strings.Contains(err.Error(), "x.yaml:2: ") || !strings.Contains(err.Error(), tt.refusalHas) {
+				t.Errorf("%s: %v, want a refusal naming %s", tt.proxy, err, tt.refusalHas)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", tt.proxy, err)
+			continue
+		}
+		if len(cfg.Server.TrustedProxies) != 1 {
+			t.Errorf("%s: %v, want one range", tt.proxy, cfg.Server.TrustedProxies)
+			continue
+		}
+		n := cfg.Server.TrustedProxies[0]
+		for _, a := range tt.trusts {
+			if !n.Contains(net.ParseIP(a)) {
+				t.Errorf("%s: read as %s, which does not hold %s", tt.proxy, n, a)
+			}
+		}
+		for _, a := range tt.trustsNot {
+			if n.Contains(net.ParseIP(a)) {
+				t.Errorf("%s: read as %s, which holds %s", tt.proxy, n, a)
+			}
 		}
 	}
 }

@@ -17,6 +17,7 @@ type lease struct {
 	avail   int64 // leased and not used yet
 	db      int64 // the cluster count stored at the last lease
 	pending int64 // unlimited signatures made while the database was unreachable, not stored yet
+	used    bool  // granted from since the last lease tick (giveBackIdle)
 }
 
 // reservation is one Reserve call waiting for the writer.
@@ -62,6 +63,7 @@ func (s *Store) Reserve(ctx context.Context, key string, n, limit int64) (int64,
 	s.mu.Lock()
 	if k := s.keys[key]; k != nil && !s.closing && k.covers(n, limit) {
 		k.avail -= n
+		k.used = true
 		c := k.db - k.avail
 		s.mu.Unlock()
 		return c, nil
@@ -75,19 +77,62 @@ func (s *Store) Reserve(ctx context.Context, key string, n, limit int64) (int64,
 }
 
 // counterWriter leases for the reservations, grouping those that wait
-// together into one round trip.
-func (s *Store) counterWriter() {
+// together into one round trip, and gives back idle leases on each value
+// of tick (every LeaseIdle when nil). Both run here, so that a lease is
+// never given back while a lease of the same key is on its way.
+func (s *Store) counterWriter(tick <-chan time.Time) {
 	defer s.wg.Done()
+	if tick == nil {
+		t := time.NewTicker(LeaseIdle)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
-		group, ok := state.NextGroup(s.reqs, s.quit, maxGroup)
-		if !ok {
+		select {
+		case <-s.quit:
 			s.release()
 			return
+		case <-tick:
+			s.giveBackIdle()
+		case r := <-s.reqs:
+			group := state.Gather(r, s.reqs, maxGroup)
+			s.lease(group)
+			for _, r := range group {
+				close(r.done)
+			}
 		}
-		s.lease(group)
-		for _, r := range group {
-			close(r.done)
+	}
+}
+
+// giveBackIdle gives back the unused leases of the keys not granted from
+// since the last tick. A lease was only given back by Close otherwise, and
+// near a key's limit the other nodes were refused (ErrLimit) while this one
+// held signatures it did not use. Nothing is given back while the database
+// is known to be down: the lease stays usable.
+func (s *Store) giveBackIdle() {
+	if s.Health() != nil {
+		return
+	}
+	s.mu.Lock()
+	b := &pgx.Batch{}
+	for key, k := range s.keys {
+		if !k.used && k.avail > 0 {
+			// Dropped here before the database is asked: if the answer is
+			// lost, the signatures are lost to the limit, never made twice.
+			b.Queue(`UPDATE key_usage SET count = GREATEST(0, count - $2::bigint) WHERE key = $1`, key, k.avail)
+			k.db -= k.avail
+			k.avail = 0
 		}
+		k.used = false
+	}
+	s.mu.Unlock()
+	if b.Len() == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		s.log.Error("idle key usage leases could not be given back: those signatures are lost to the limit", "error", err)
 	}
 }
 
@@ -105,6 +150,7 @@ func (s *Store) take(r *reservation) bool {
 		return false
 	}
 	k.avail -= r.n
+	k.used = true
 	r.count, r.granted = k.db-k.avail, true
 	return true
 }

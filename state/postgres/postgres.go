@@ -22,9 +22,11 @@
 // limit leaves, whichever is smaller) in one statement that never raises
 // the count past the limit, then grants signatures from memory: no database
 // write per signature. Reservations that wait together are leased in one
-// round trip (group commit). Close gives the unused lease back; a node that
-// crashes loses its unused lease: the cluster then makes fewer signatures
-// than the limit, never more.
+// round trip (group commit). A node gives back the unused lease of a key it
+// has stopped signing with (after one to two LeaseIdle), so that the other
+// nodes can make the signatures it held near the limit, and Close gives
+// back every unused lease; a node that crashes loses its unused lease: the
+// cluster then makes fewer signatures than the limit, never more.
 //
 // # Audit chain
 //
@@ -155,6 +157,11 @@ const migrateLock = 0x5167_6e65_7401
 // Lease is the most signatures a node leases past what it needs.
 const Lease = 128
 
+// LeaseIdle is how often a node gives back the leases of keys it has not
+// signed with since the last time: a lease unused for one to two LeaseIdle
+// returns to the cluster.
+const LeaseIdle = 2 * time.Second
+
 // maxGroup is the most reservations or audit records written in one round.
 const maxGroup = 256
 
@@ -176,6 +183,10 @@ type Options struct {
 	// Seal, when set, seals the chain head with a key outside the
 	// database (see "Audit chain").
 	Seal *state.Seal
+	// LeaseTick gives back, on each value received, the key usage leases
+	// not used since the value before; nil: every LeaseIdle. Tests send
+	// the ticks themselves.
+	LeaseTick <-chan time.Time
 }
 
 // Store is the PostgreSQL state. It implements state.Audit and
@@ -239,7 +250,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return s, nil
 	}
 	s.wg.Add(4)
-	go s.counterWriter()
+	go s.counterWriter(opts.LeaseTick)
 	go s.auditWriter()
 	go s.logWriter()
 	go s.monitor()

@@ -163,6 +163,63 @@ func TestLeaseGivenBack(t *testing.T) {
 	}
 }
 
+// TestIdleLeaseGivenBack: a node that stops signing with a key gives its
+// unused lease back once it has been idle, so the other nodes can make
+// every signature of the limit. It kept the lease until it closed: near the
+// limit the others were refused (ErrLimit) while the idle node held up to an
+// eighth of what was left.
+func TestIdleLeaseGivenBack(t *testing.T) {
+	t.Parallel()
+	const limit = 100
+	ctx := context.Background()
+	url, err := server.NewDatabase(ctx, fmt.Sprintf("t%d", dbSeq.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick := make(chan time.Time)
+	idle, err := Open(ctx, url, Options{Node: "idle", LeaseTick: tick})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	busy, err := Open(ctx, url, Options{Node: "busy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	if _, err := idle.Reserve(ctx, "k", 1, limit); err != nil {
+		t.Fatal(err)
+	}
+	signUntilLimit := func() int {
+		n := 0
+		for ; ; n++ {
+			if _, err := busy.Reserve(ctx, "k", 1, limit); err != nil {
+				if !errors.Is(err, state.ErrLimit) {
+					t.Fatal(err)
+				}
+				return n
+			}
+		}
+	}
+	before := signUntilLimit()
+	// The first tick finds the key used since the node started, the second
+	// finds it idle and gives the lease back; the third is received only
+	// once the second was handled.
+	for range 3 {
+		select {
+		case tick <- time.Time{}:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the store did not take a lease tick in 10 s")
+		}
+	}
+	if after := signUntilLimit(); before+after != limit-1 {
+		t.Fatalf("the busy node made %d signatures, and %d once the idle node's lease was given back; want %d in all", before, after, limit-1)
+	}
+	if _, err := idle.Reserve(ctx, "k", 1, limit); !errors.Is(err, state.ErrLimit) {
+		t.Fatalf("the idle node signs again past the limit: %v, want ErrLimit", err)
+	}
+}
+
 // TestAuditOneChain: records appended on three nodes at once form one
 // chain; editing, deleting or truncating it is reported.
 func TestAuditOneChain(t *testing.T) {
