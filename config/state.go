@@ -114,29 +114,32 @@ func LoadWith(paths []string, docs ...Document) (*Config, error) {
 // CheckShared returns the problems of a configuration file meant for every
 // node of a cluster (`signet config push`): those of Check and of checks
 // (the FileChecks `signet config check` runs, so that a push refuses what
-// it refuses), and a server or state section, which belong in each node's
-// own file.
-//
-// A relative path is refused too: each node loads the pushed text as a
-// document of no folder, so the path would name a file below the node's
-// working folder, not the one beside the pushed file that config check
-// looked at.
+// it refuses), and SharedProblems.
 func CheckShared(path string, data []byte, checks ...FileCheck) Problems {
+	l := newLoader()
+	l.file(path, data)
+	c := l.finish()
+	ps := c.Problems()
+	for _, check := range checks {
+		// The checks read the files as config check does: a relative path
+		// (refused below) beside the file, not in the working folder.
+		ps = append(ps, check(c)...)
+	}
+	return append(ps, SharedProblems(path, data)...)
+}
+
+// SharedProblems returns what a configuration shared by a cluster may not
+// hold beyond what Check refuses, whether it is pushed (CheckShared) or
+// edited through a node's admin API: a server or state section, which
+// belong in each node's own file, and a relative path: each node loads
+// the shared text as a document of no folder, so the path would name a
+// file below the node's working folder, not the one beside the pushed
+// file that config check looked at.
+func SharedProblems(path string, data []byte) Problems {
 	l := newLoader()
 	l.keepRelative = true
 	l.file(path, data)
 	c := l.finish()
-	ps := c.Problems()
-	if len(checks) > 0 {
-		// The checks read the files as config check does: a relative path
-		// (refused below) beside the file, not in the working folder.
-		rl := newLoader()
-		rl.file(path, data)
-		rc := rl.finish()
-		for _, check := range checks {
-			ps = append(ps, check(rc)...)
-		}
-	}
 	var rel []Pos
 	for _, t := range c.Tokens {
 		rel = append(rel, t.Properties.relativePaths()...)
@@ -156,6 +159,7 @@ func CheckShared(path string, data []byte, checks ...FileCheck) Problems {
 		}
 	}
 	slices.SortFunc(rel, func(a, b Pos) int { return a.Line - b.Line })
+	var ps Problems
 	for _, pos := range rel {
 		ps = append(ps, Problem{Pos: pos, Msg: "A configuration shared by the cluster must name files by absolute path: each node would read a relative one from its own working folder."})
 	}

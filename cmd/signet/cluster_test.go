@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/state/postgres/pgtest"
 )
 
@@ -498,6 +499,31 @@ func TestCluster(t *testing.T) {
 		out, code := signetCLI(t, env, "config", "pull")
 		if code != 0 || !strings.Contains(out, "KEYUSAGELIMIT: 7") || !strings.Contains(out, "pushed by admin") {
 			t.Fatalf("config pull after the edit: exit %d: %s", code, out)
+		}
+		// What config push refuses, an edit refuses: a relative path would
+		// name a file below each node's own working folder.
+		ca, err := demo.NewCA("Cluster Anchors CA")
+		if err != nil {
+			t.Fatal(err)
+		}
+		anchors := filepath.Join(dir, "anchors.pem")
+		if err := os.WriteFile(anchors, demo.PEM(ca.Cert), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		wd, err := os.Getwd() // the nodes' working folder
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, err := filepath.Rel(wd, anchors)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, body := nodes[1].admin("POST", "/workers", `{"name":"V","kind":"CMSValidator","properties":{"AUTHTYPE":"NOAUTH","TRUSTANCHORS":"`+rel+`"}}`)
+		if code != 400 && code != 409 && code != 422 || !strings.Contains(body, "must name files by absolute path") {
+			t.Fatalf("add a worker with a relative path through node 2: %d %s", code, body)
+		}
+		if _, _, v := nodes[0].health(); v != "4" {
+			t.Fatalf("node 1 runs version %q after a refused edit, want 4", v)
 		}
 	})
 

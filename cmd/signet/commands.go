@@ -62,9 +62,10 @@ activate the crypto workers in SignServer. What SignServer has no place for
 is listed on stderr.`},
 		{name: "config push", args: "FILE", short: "Check a configuration and make it the cluster's version in force.", min: 1, max: 1, setup: pushCmd, long: `
 Every node of the cluster on the database (--state, default
-$` + cluster.URLEnv + `) runs the new version within a second. The file is
-checked as config check does; its server and state sections belong in each
-node's own file and are refused here.
+$` + cluster.URLEnv + `) is told (LISTEN/NOTIFY) and runs the new version as
+soon as it hears. The file is checked as config check does; its server and
+state sections belong in each node's own file, and relative paths would be
+read from each node's working folder: both are refused here.
 Exit status: 0 pushed, 1 not pushed (problems listed, or the database
 failed), 2 usage error (a file that cannot be read, no database named).`},
 		{name: "config pull", short: "Print the cluster's configuration in force.", max: 0, setup: pullCmd, long: `

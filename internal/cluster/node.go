@@ -103,8 +103,9 @@ func (n *Node) Status() web.NodeStatus {
 
 // Edit makes a configuration edit of the admin API or UI as user. An edit
 // of the version in force (file is its DocumentName) is checked with the
-// node's files, as config.Apply checks a file, and pushed as the next
-// version; an edit of one of the node's own files is config.Apply.
+// node's files, as config.Apply checks a file, and for what config push
+// refuses (config.SharedProblems), and pushed as the next version; an edit
+// of one of the node's own files is config.Apply.
 func (n *Node) Edit(ctx context.Context, user, file string, e config.Edit, checks ...config.FileCheck) error {
 	cv, err := n.Store.Config(ctx)
 	if err != nil && !errors.Is(err, postgres.ErrNoConfig) {
@@ -116,6 +117,9 @@ func (n *Node) Edit(ctx context.Context, user, file string, e config.Edit, check
 	data, err := config.ApplyData(append(slices.Clone(n.paths), file), file, []byte(cv.YAML), e, checks...)
 	if err != nil {
 		return err
+	}
+	if ps := config.SharedProblems(file, data); len(ps) > 0 {
+		return &config.Refused{Problems: ps} // as config push refuses it
 	}
 	_, err = n.Store.PushConfig(ctx, string(data), user, cv.Version)
 	if errors.Is(err, postgres.ErrConfigChanged) {

@@ -81,3 +81,36 @@ func TestSharedLoginChecksPIN(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedLoginReload follows a reload that re-opens a token (its
+// configuration changed): the new token joins the old one's login, the old
+// one closes, and the login the new one holds still refuses a wrong PIN;
+// once every token of the slot is closed the slot's login is forgotten, so
+// that the next login is checked by the module again.
+func TestSharedLoginReload(t *testing.T) {
+	ctx := t.Context()
+	opts := Options{Module: hsm.module, SlotType: SlotLabel, SlotValue: labelPIN}
+	old := newToken(t, labelPIN, opts)
+	reloaded := newToken(t, labelPIN, opts)
+	old.Close()
+	if err := signAndVerify(t, reloaded, 4); err != nil {
+		t.Fatalf("the re-opened token after the old one closed: %v", err)
+	}
+	wrong := New(opts)
+	defer wrong.Close()
+	if err := wrong.Activate(ctx, "0000"); !errors.Is(err, tokens.ErrBadPIN) {
+		t.Fatalf("Activate(wrong PIN) while the re-opened token holds the login = %v, want ErrBadPIN", err)
+	}
+	reloaded.Close()
+	id, _ := slotOf(t, labelPIN)
+	ml := loginsOf(hsm.module)
+	ml.mu.Lock()
+	left := ml.slots[uint(id)]
+	ml.mu.Unlock()
+	if left != nil {
+		t.Fatalf("the slot's login is remembered (%d tokens) with every token of the slot closed, want it forgotten", left.conns)
+	}
+	if err := wrong.Activate(ctx, "0000"); !errors.Is(err, tokens.ErrBadPIN) {
+		t.Fatalf("Activate(wrong PIN) on the logged-out slot = %v, want ErrBadPIN", err)
+	}
+}
