@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/signet-project/signet/internal/demo"
+	"github.com/signet-project/signet/web"
 )
 
 // TestTrustedProxiesReload: server trustedProxies in force is the one of
@@ -39,7 +41,7 @@ func TestTrustedProxiesReload(t *testing.T) {
 	}
 	write("  trustedProxies: [127.0.0.1]\n")
 	addr, _ := runServer(t, cfg, dir, nil)
-	do := func(method, path string, header http.Header) []byte {
+	do := func(method, path string, header http.Header) ([]byte, http.Header) {
 		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader("{}"))
 		for k, v := range header {
 			req.Header[k] = v
@@ -54,7 +56,7 @@ func TestTrustedProxiesReload(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, body)
 		}
-		return body
+		return body, resp.Header
 	}
 	tests := []struct {
 		name, server string // "" keeps the configuration
@@ -69,23 +71,13 @@ func TestTrustedProxiesReload(t *testing.T) {
 			write(tt.server)
 			do(http.MethodPost, "/admin/api/reload", http.Header{"Content-Type": {"application/json"}})
 		}
-		do(http.MethodGet, "/signserver/worker/CMSSigner?data=aGVsbG8=", http.Header{"X-Forwarded-For": {"203.0.113.9"}})
-		var log struct {
-			Records []struct {
-				ID     int64
-				Client string
-			}
+		_, h := do(http.MethodGet, "/signserver/worker/CMSSigner?data=aGVsbG8=", http.Header{"X-Forwarded-For": {"203.0.113.9"}})
+		var log struct{ Records []struct{ Client string } }
+		body, _ := do(http.MethodGet, "/admin/api/signlog?requestId="+url.QueryEscape(h.Get(web.HeaderRequestID)), nil)
+		if err := json.Unmarshal(body, &log); err != nil || len(log.Records) != 1 {
+			t.Fatalf("%s: signing log of request %s: %v %s", tt.name, h.Get(web.HeaderRequestID), err, body)
 		}
-		if err := json.Unmarshal(do(http.MethodGet, "/admin/api/signlog", nil), &log); err != nil || len(log.Records) == 0 {
-			t.Fatalf("%s: signing log: %v %+v", tt.name, err, log)
-		}
-		last := log.Records[0] // the newest
-		for _, r := range log.Records {
-			if r.ID > last.ID {
-				last = r
-			}
-		}
-		if got := last.Client; got != tt.client {
+		if got := log.Records[0].Client; got != tt.client {
 			t.Errorf("%s: the signing log's client is %q, want %q", tt.name, got, tt.client)
 		}
 	}
