@@ -123,6 +123,9 @@ type Server struct {
 	node      func() NodeStatus
 	authz     Authorizer
 	onRefusal func(c echo.Context, surface string, err error)
+	// proxies is the proxy rule in force (server trustedProxies), swapped
+	// whole by SetTrustedProxies at a reload.
+	proxies atomic.Pointer[proxies]
 }
 
 // Route paths of the built-in endpoints; the names label metrics and logs.
@@ -174,8 +177,9 @@ func New(opts Options) *Server {
 	e.HTTPErrorHandler = s.errorHandler
 	// The client's address and scheme, from the headers of a trusted
 	// proxy only. echo's own default trusts any loopback or private peer.
-	px := newProxies(opts.TrustedProxies)
-	e.IPExtractor, e.SchemeExtractor = px.clientIP, px.scheme
+	s.SetTrustedProxies(opts.TrustedProxies)
+	e.IPExtractor = func(r *http.Request) string { return s.proxies.Load().clientIP(r) }
+	e.SchemeExtractor = func(r *http.Request) string { return s.proxies.Load().scheme(r) }
 	e.Use(s.observe, s.admit, s.recoverer)
 	if s.node != nil {
 		e.Use(s.configVersion)
@@ -196,6 +200,15 @@ func New(opts Options) *Server {
 	e.Match(read, pathMetrics, echo.WrapHandler(s.metrics.handler()))
 	s.e = e
 	return s
+}
+
+// SetTrustedProxies puts nets in force as server trustedProxies (see
+// Options.TrustedProxies), for the requests that start after it: a reload
+// calls it, so that a proxy removed from the configuration is no longer
+// believed once the reload says so, not only after a restart.
+func (s *Server) SetTrustedProxies(nets []*net.IPNet) {
+	p := newProxies(nets)
+	s.proxies.Store(&p)
 }
 
 // Echo returns the echo instance, to mount further routes (vendor APIs,

@@ -127,25 +127,43 @@ func (w *CMSSigner) prepareBatch(req *Request, d decision, c *cmsCache, now time
 	if len(reqs) == 0 {
 		return nil, Illegal("The batch request has no signatureRequests: send at least one item.")
 	}
+	for stage := range stages {
+		for _, b := range blocks {
+			if err := b.errs[stage]; err != nil {
+				return nil, err // the first invalid item's, stage by stage
+			}
+		}
+	}
 	items := make([]batchItem, len(reqs))
 	for _, b := range blocks {
-		if b.err != nil {
-			return nil, b.err // the first invalid item
-		}
 		copy(items[b.lo:], b.items)
 	}
 	return items, nil
 }
 
+// The stages of preparing an item, in the order their errors are reported:
+// an item's request is checked (parseItem) before any item's signer is
+// built (signerFor), and every signer before any signed attributes are
+// made (Prepare). Prepared in one pass per item, the items keep the order
+// in which the errors were found when each stage ran over the whole batch
+// in turn: a malformed item is named even when an earlier one has a
+// digest algorithm the key cannot sign with.
+const (
+	stageParse = iota
+	stageSigner
+	stagePrepare
+	stages
+)
+
 // preparedBlock is a block of a batch's items from index lo: their
-// requests, and once prepared, the items ready to sign or the error of
-// the first invalid one.
+// requests, and once prepared, the items ready to sign or, for each stage,
+// the error of the first item invalid at it.
 type preparedBlock struct {
 	lo      int
 	reqs    []BatchItem
 	claimed atomic.Bool // by the goroutine that prepares it
 	items   []batchItem
-	err     error
+	errs    [stages]error
 }
 
 // batchPreparer prepares the blocks one goroutine claims, with its own
@@ -165,22 +183,27 @@ func (p *batchPreparer) claim(b *preparedBlock) {
 	}
 	b.items = make([]batchItem, len(b.reqs))
 	for j := range b.reqs {
-		if b.err = p.item(b.lo+j, &b.reqs[j], &b.items[j]); b.err != nil {
-			return
+		stage, err := p.item(b.lo+j, &b.reqs[j], &b.items[j])
+		if err != nil && b.errs[stage] == nil {
+			b.errs[stage] = err
+		}
+		if stage == stageParse && err != nil {
+			return // the block's first malformed item: what follows is not reported
 		}
 	}
 }
 
-// item checks item i and prepares it into out.
-func (p *batchPreparer) item(i int, it *BatchItem, out *batchItem) error {
+// item checks item i and prepares it into out, and returns the stage that
+// failed, with its error.
+func (p *batchPreparer) item(i int, it *BatchItem, out *batchItem) (int, error) {
 	if err := p.w.parseItem(i, it, p.d, p.c.alg.Hash, out); err != nil {
-		return err
+		return stageParse, err
 	}
 	s := p.signers[out.h]
 	if s == nil {
 		var err error
 		if s, err = p.w.signerFor(p.c, out.h, p.d.contentOID); err != nil {
-			return err
+			return stageSigner, err
 		}
 		if p.signers == nil {
 			p.signers = map[crypto.Hash]*cms.Signer{}
@@ -190,9 +213,9 @@ func (p *batchPreparer) item(i int, it *BatchItem, out *batchItem) error {
 	out.signer = s
 	var err error
 	if out.pending, err = s.Prepare(out.digest, p.now); err != nil {
-		return Illegal("Batch item %d: %v", i, err)
+		return stagePrepare, Illegal("Batch item %d: %v", i, err)
 	}
-	return nil
+	return stagePrepare, nil
 }
 
 // parseItem decodes and checks item i of a batch into out; docHash digests

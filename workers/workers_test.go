@@ -108,6 +108,28 @@ func newFixture(t testing.TB) *fixture {
 	return &fixture{ca: ca, tok: &countingToken{Token: st}}
 }
 
+// rekey replaces the fixture's key with a new one of spec and its
+// certificate.
+func (f *fixture) rekey(t *testing.T, spec tokens.KeySpec) {
+	t.Helper()
+	ctx := context.Background()
+	st := f.tok.Token.(*soft.Token)
+	if err := st.RemoveKey(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := st.GenerateKey(ctx, "k", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := f.ca.Issue("signer", pub, demo.DocumentSigning, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ImportChain(ctx, "k", []*x509.Certificate{cert, f.ca.Cert}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // worker builds one CAdESSigner with the given properties.
 func (f *fixture) worker(t *testing.T, props string) workers.Worker {
 	t.Helper()
@@ -392,6 +414,73 @@ func TestBatchInvalidItemRejectsWholeBatch(t *testing.T) {
 		body := batchJSON(items...)
 		_, err := process(w, body[:len(body)-2], nil)
 		wantErr(t, err, workers.ErrIllegalRequest, "not valid JSON")
+	})
+	// An item whose digest algorithm is accepted but cannot sign with the
+	// worker's key (here SHA-256 with an Ed25519 key, which RFC 8419 binds
+	// to SHA-512) is refused after every item has been decoded and
+	// checked, as it was before the items were prepared while read: a
+	// later item's malformed data is the error the client sees first,
+	// wherever the two items fall among the blocks of batchBlock items.
+	t.Run("digest algorithm unusable with the key", func(t *testing.T) {
+		f := newFixture(t)
+		f.rekey(t, tokens.KeySpec{Algorithm: "Ed25519"})
+		w := f.worker(t, "BATCHSIGNING: true\nCLIENTSIDEHASHING: true\nDETACHEDSIGNATURE: true\nSIGNATUREALGORITHM: Ed25519\nDIGESTALGORITHM: SHA-512\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256,SHA-512\nMAX_BATCH_SIZE: 1000")
+		const unusable = "Digest algorithm SHA-256 cannot be used with this worker's key"
+		for _, c := range []struct {
+			n           int
+			sha256, bad []int // items with SHA-256 digests, items with malformed data
+			want        string
+		}{
+			{3, []int{0}, []int{2}, "Batch item 2 "},
+			{3, []int{1}, nil, unusable},
+			{3, []int{2}, []int{0}, "Batch item 0 "},
+			{200, []int{10}, []int{150}, "Batch item 150 "},
+			{200, []int{70, 199}, []int{130}, "Batch item 130 "},
+			{200, []int{130}, nil, unusable},
+		} {
+			items := make([]workers.BatchItem, c.n)
+			for i := range items {
+				items[i] = digestItem(fmt.Sprint("d", i), "SHA-512", crypto.SHA512, fmt.Sprint(i))
+			}
+			for _, i := range c.sha256 {
+				items[i] = digestItem(fmt.Sprint("d", i), "SHA-256", crypto.SHA256, fmt.Sprint(i))
+			}
+			for _, i := range c.bad {
+				items[i].Data = "!!notbase64"
+			}
+			before := f.tok.signed.Load()
+			_, err := process(w, batchJSON(items...), nil)
+			wantErr(t, err, workers.ErrIllegalRequest, c.want)
+			if n := f.tok.signed.Load() - before; n != 0 {
+				t.Fatalf("%d items were signed; an invalid batch must sign nothing", n)
+			}
+		}
+	})
+	// So is a signing time the signed attributes cannot encode (a clock
+	// past 9999), found once every item's request and signer are checked.
+	t.Run("clock past what a signing time encodes", func(t *testing.T) {
+		f := newFixture(t)
+		f.now = func() time.Time { return time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }
+		w := f.worker(t, "BATCHSIGNING: true\nCLIENTSIDEHASHING: true\nDETACHEDSIGNATURE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256\nMAX_BATCH_SIZE: 1000")
+		for _, c := range []struct {
+			n    int
+			bad  []int
+			want string
+		}{
+			{3, []int{2}, "Batch item 2 (customIdentifier"},
+			{200, []int{199}, "Batch item 199 (customIdentifier"},
+			{200, nil, "Batch item 0: cms: signing time"},
+		} {
+			items := make([]workers.BatchItem, c.n)
+			for i := range items {
+				items[i] = digestItem(fmt.Sprint("d", i), "SHA-256", crypto.SHA256, fmt.Sprint(i))
+			}
+			for _, i := range c.bad {
+				items[i].Data = "!!notbase64"
+			}
+			_, err := process(w, batchJSON(items...), nil)
+			wantErr(t, err, workers.ErrIllegalRequest, c.want)
+		}
 	})
 	t.Run("malformed JSON", func(t *testing.T) {
 		_, err := process(w, []byte(`{"signatureRequests":[{"data":`), nil)

@@ -104,6 +104,12 @@ func (a *app) build(cfg *config.Config) *workers.Set {
 	set := workers.Build(a.ctx, cfg, a.buildOptions(a.reg.Current()))
 	a.cfg.Store(cfg)
 	a.reg.Swap(set)
+	// The proxies believed are the configuration's in force too: a proxy
+	// removed and reloaded was believed until a restart. (At start the
+	// web server is made after the first build, from a.config().)
+	if a.srv != nil {
+		a.srv.SetTrustedProxies(cfg.Server.TrustedProxies)
+	}
 	return set
 }
 

@@ -183,11 +183,17 @@ func Run(ctx context.Context, o Options) error {
 	setMemoryLimit(cfg.Server.MemoryLimit, log)
 	SetGCPercent(log)
 	wo := web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log, Limits: serverLimits(cfg.Server),
-		TrustedProxies: cfg.Server.TrustedProxies, Authorizer: a.workerAuthorizer(), OnRefusal: a.auditRefusal}
+		Authorizer: a.workerAuthorizer(), OnRefusal: a.auditRefusal}
 	if a.node != nil {
 		wo.Node, wo.Collectors = a.node.Status, a.node.Metrics()
 	}
+	// Under buildMu, from the configuration in force then: a cluster
+	// node's watch may apply a new version meanwhile, whose build sets
+	// the proxies of a.srv once it exists.
+	a.buildMu.Lock()
+	wo.TrustedProxies = a.config().Server.TrustedProxies
 	a.srv = web.New(wo)
+	a.buildMu.Unlock()
 	if err := a.mountAdmin(); err != nil {
 		return err
 	}
