@@ -184,6 +184,16 @@ func batchJSON(items ...workers.BatchItem) []byte {
 	return b
 }
 
+// digestItems returns n items, each the digest of its number with h,
+// identified "d" and the number.
+func digestItems(n int, alg string, h crypto.Hash) []workers.BatchItem {
+	items := make([]workers.BatchItem, n)
+	for i := range items {
+		items[i] = digestItem(fmt.Sprint("d", i), alg, h, fmt.Sprint(i))
+	}
+	return items
+}
+
 func digestItem(id string, alg string, h crypto.Hash, doc string) workers.BatchItem {
 	hh := h.New()
 	hh.Write([]byte(doc))
@@ -390,10 +400,7 @@ func TestBatchInvalidItemRejectsWholeBatch(t *testing.T) {
 			{700, []int{600, 64}, "Batch item 64 "},
 			{1000, []int{999, 998, 128}, "Batch item 128 "},
 		} {
-			items := make([]workers.BatchItem, c.n)
-			for i := range items {
-				items[i] = digestItem(fmt.Sprint("d", i), "SHA-256", crypto.SHA256, fmt.Sprint(i))
-			}
+			items := digestItems(c.n, "SHA-256", crypto.SHA256)
 			for _, i := range c.bad {
 				items[i].Data = "!!notbase64"
 			}
@@ -406,10 +413,7 @@ func TestBatchInvalidItemRejectsWholeBatch(t *testing.T) {
 		}
 		// An invalid item early in a body that ends in a syntax error: the
 		// syntax error, found once the whole body is read, as before.
-		items := make([]workers.BatchItem, 300)
-		for i := range items {
-			items[i] = digestItem(fmt.Sprint("d", i), "SHA-256", crypto.SHA256, fmt.Sprint(i))
-		}
+		items := digestItems(300, "SHA-256", crypto.SHA256)
 		items[5].Data = "!!notbase64"
 		body := batchJSON(items...)
 		_, err := process(w, body[:len(body)-2], nil)
@@ -438,10 +442,7 @@ func TestBatchInvalidItemRejectsWholeBatch(t *testing.T) {
 			{200, []int{70, 199}, []int{130}, "Batch item 130 "},
 			{200, []int{130}, nil, unusable},
 		} {
-			items := make([]workers.BatchItem, c.n)
-			for i := range items {
-				items[i] = digestItem(fmt.Sprint("d", i), "SHA-512", crypto.SHA512, fmt.Sprint(i))
-			}
+			items := digestItems(c.n, "SHA-512", crypto.SHA512)
 			for _, i := range c.sha256 {
 				items[i] = digestItem(fmt.Sprint("d", i), "SHA-256", crypto.SHA256, fmt.Sprint(i))
 			}
@@ -471,10 +472,7 @@ func TestBatchInvalidItemRejectsWholeBatch(t *testing.T) {
 			{200, []int{199}, "Batch item 199 (customIdentifier"},
 			{200, nil, "Batch item 0: cms: signing time"},
 		} {
-			items := make([]workers.BatchItem, c.n)
-			for i := range items {
-				items[i] = digestItem(fmt.Sprint("d", i), "SHA-256", crypto.SHA256, fmt.Sprint(i))
-			}
+			items := digestItems(c.n, "SHA-256", crypto.SHA256)
 			for _, i := range c.bad {
 				items[i].Data = "!!notbase64"
 			}

@@ -126,14 +126,7 @@ func (s *Store) giveBackIdle() {
 		k.used = false
 	}
 	s.mu.Unlock()
-	if b.Len() == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		s.log.Error("idle key usage leases could not be given back: those signatures are lost to the limit", "error", err)
-	}
+	s.giveBack(b, "idle key usage leases")
 }
 
 // covers reports whether the lease grants n signatures under limit: a
@@ -269,13 +262,21 @@ func (s *Store) release() {
 		}
 	}
 	s.mu.Unlock()
+	s.giveBack(b, "the unused key usage leases")
+}
+
+// giveBack sends b, statements that give leases back, unless it is empty;
+// what names the leases in the error logged when it fails: they were
+// dropped before, so the signatures are lost to the limit, never made
+// twice.
+func (s *Store) giveBack(b *pgx.Batch, what string) {
 	if b.Len() == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		s.log.Error("the unused key usage leases could not be given back: those signatures are lost to the limit", "error", err)
+		s.log.Error(what+" could not be given back: those signatures are lost to the limit", "error", err)
 	}
 }
 

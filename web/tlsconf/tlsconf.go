@@ -47,10 +47,6 @@ func New(f Files) (*Server, error) {
 	return s, nil
 }
 
-// Reload reads the files in force again. When they do not load, the
-// certificate in force stays and the error says why.
-func (s *Server) Reload() error { return s.ReloadFiles(s.Files()) }
-
 // ReloadFiles reads f, which become the files in force: a reloaded
 // configuration may name other files than the one in force, a new client
 // CA bundle that leaves a compromised CA out, say. When they do not load,
