@@ -103,15 +103,22 @@ func (w *CMSSigner) prepareBatch(req *Request, d decision, c *cmsCache, now time
 		default: // the helpers are that far behind: prepared below
 		}
 	}
-	reqs, err := readBatchBlocks(req, w.pol.maxBatch, emit)
-	if err != nil {
-		for _, b := range blocks {
-			b.claimed.Store(true) // a refused batch: the helpers skip what is left
-		}
-	}
-	if queue != nil {
-		close(queue)
-	}
+	reqs, err := func() (reqs []BatchItem, err error) {
+		read := false
+		defer func() { // the helpers end however the read does, a panic included
+			if !read || err != nil {
+				for _, b := range blocks {
+					b.claimed.Store(true) // a refused batch: the helpers skip what is left
+				}
+			}
+			if queue != nil {
+				close(queue)
+			}
+		}()
+		reqs, err = readBatchBlocks(req, w.pol.maxBatch, emit)
+		read = true
+		return reqs, err
+	}()
 	if err != nil {
 		wg.Wait()
 		return nil, err

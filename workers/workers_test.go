@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -183,6 +184,11 @@ func batchJSON(items ...workers.BatchItem) []byte {
 	b, _ := json.Marshal(workers.BatchRequest{SignatureRequests: items})
 	return b
 }
+
+// panicReader panics when read.
+type panicReader struct{}
+
+func (panicReader) Read([]byte) (int, error) { panic("a reader that fails hard") }
 
 // digestItems returns n items, each the digest of its number with h,
 // identified "d" and the number.
@@ -418,6 +424,30 @@ func TestBatchInvalidItemRejectsWholeBatch(t *testing.T) {
 		body := batchJSON(items...)
 		_, err := process(w, body[:len(body)-2], nil)
 		wantErr(t, err, workers.ErrIllegalRequest, "not valid JSON")
+	})
+	// A body whose reader panics after some blocks were handed over: the
+	// panic goes on up (the HTTP layer's recoverer answers it), and the
+	// goroutines preparing blocks end.
+	t.Run("reader panics mid-batch", func(t *testing.T) {
+		w := f.worker(t, "BATCHSIGNING: true\nCLIENTSIDEHASHING: true\nDETACHEDSIGNATURE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256\nMAX_BATCH_SIZE: 1000")
+		body := batchJSON(digestItems(700, "SHA-256", crypto.SHA256)...)
+		before := runtime.NumGoroutine()
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("the reader's panic was swallowed")
+				}
+			}()
+			r := io.MultiReader(bytes.NewReader(body[:len(body)/2]), panicReader{})
+			w.Process(context.Background(), &workers.Request{Data: r, Size: -1})
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for runtime.NumGoroutine() > before {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d goroutines left running after the panic (%d before)", runtime.NumGoroutine(), before)
+			}
+			runtime.Gosched()
+		}
 	})
 	// An item whose digest algorithm is accepted but cannot sign with the
 	// worker's key (here SHA-256 with an Ed25519 key, which RFC 8419 binds
