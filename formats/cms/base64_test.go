@@ -3,7 +3,6 @@ package cms_test
 import (
 	"bytes"
 	"crypto"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -54,56 +53,5 @@ func TestAppendBase64(t *testing.T) {
 		if _, _, err := p.AppendBase64(nil, nil, nil, nil); err == nil {
 			t.Fatal("AppendBase64 accepts an empty signature")
 		}
-	}
-}
-
-// TestMaxSignatureLen checks the bound against the longest of many real
-// signatures: an ECDSA signature reaches it when both its integers have
-// their top bit set (one in four), so 64 signatures reach it all but
-// surely; RSA and Ed25519 signatures have one length.
-func TestMaxSignatureLen(t *testing.T) {
-	t.Parallel()
-	ca := newCA(t)
-	for _, tc := range []struct {
-		spec string
-		want int
-	}{
-		{"EC-P256", 72},
-		{"EC-P384", 104},
-		{"EC-P521", 139},
-		{"RSA-2048", 256},
-		{"Ed25519", 64},
-	} {
-		t.Run(tc.spec, func(t *testing.T) {
-			k := issue(t, ca, tc.spec)
-			alg, err := cms.DefaultAlgorithm(k.key.Public())
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := cms.NewSigner(cms.Options{Chain: []*x509.Certificate{k.cert}, Algorithm: alg})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := s.MaxSignatureLen(); got != tc.want {
-				t.Fatalf("MaxSignatureLen = %d, want %d", got, tc.want)
-			}
-			longest := 0
-			for i := range 64 {
-				h := s.Hash().New()
-				h.Write([]byte{byte(i)})
-				p, err := s.Prepare(h.Sum(nil), time.Now())
-				if err != nil {
-					t.Fatal(err)
-				}
-				sig, err := k.key.Sign(rand.Reader, p.Input(), s.SignerOpts())
-				if err != nil {
-					t.Fatal(err)
-				}
-				longest = max(longest, len(sig))
-			}
-			if longest != tc.want {
-				t.Errorf("the longest of 64 signatures is %d bytes, want %d", longest, tc.want)
-			}
-		})
 	}
 }

@@ -3,9 +3,6 @@ package cms
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
@@ -283,34 +280,6 @@ func (s *Signer) Algorithm() Algorithm { return s.alg }
 
 // Certificate returns the signer certificate.
 func (s *Signer) Certificate() *x509.Certificate { return s.cert }
-
-// MaxSignatureLen returns the length of the longest signature the signer
-// certificate's key makes, or 0 when it cannot tell: an ECDSA signature's
-// DER is up to a few bytes shorter than this when its integers have
-// leading zeros, so that the size of a batch's answer is known only once
-// it is signed, but can be bounded before.
-func (s *Signer) MaxSignatureLen() int {
-	switch k := s.cert.PublicKey.(type) {
-	case *ecdsa.PublicKey:
-		// SEQUENCE { INTEGER r, INTEGER s }, each integer at most as
-		// long as the order with a leading zero when the order fills its
-		// last byte (P-256: 33 bytes, P-521: 66).
-		n := k.Curve.Params().BitSize/8 + 1
-		body := 2 * (2 + n)
-		if n >= 0x80 || body >= 0x100 {
-			return 0 // no curve of x509's
-		}
-		if body >= 0x80 {
-			return 3 + body
-		}
-		return 2 + body
-	case *rsa.PublicKey:
-		return k.Size()
-	case ed25519.PublicKey:
-		return ed25519.SignatureSize
-	}
-	return 0
-}
 
 // Digest hashes content read from r with s.Hash, as a stream, and returns
 // the digest to give Prepare and the number of bytes read.
