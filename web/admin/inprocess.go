@@ -42,6 +42,9 @@ func (e *APIError) Error() string { return e.Message }
 func (h *Handler) Do(ctx context.Context, who Caller, method, path, contentType string, body []byte) (int, string, []byte) {
 	h.inprocOnce.Do(func() {
 		e := echo.New()
+		// The caller's address is who.Remote, never a header: echo's
+		// default would believe an X-Forwarded-For a future caller copied.
+		e.IPExtractor = echo.ExtractIPDirect()
 		g := e.Group(BasePath, func(next echo.HandlerFunc) echo.HandlerFunc {
 			return func(c echo.Context) error {
 				who, _ := c.Request().Context().Value(callerKey{}).(Caller)
