@@ -88,13 +88,15 @@ func objStmBomb(t *testing.T, n, count int) []byte {
 	return b.Bytes()
 }
 
-func encrypted(t *testing.T) []byte {
+// encrypted is onePage encrypted by qpdf with AES-256, the user password
+// user ("": the document opens without one).
+func encrypted(t *testing.T, user string) []byte {
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
 	if err := os.WriteFile(in, onePage(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := padestest.Run(t, "qpdf", "--encrypt", "", "owner", "256", "--", in, out); err != nil {
+	if b, err := padestest.Run(t, "qpdf", "--encrypt", user, "owner", "256", "--", in, out); err != nil {
 		t.Fatalf("qpdf --encrypt: %v\n%s", err, b)
 	}
 	b, err := os.ReadFile(out)
@@ -119,7 +121,11 @@ func TestPDFSignerHostile(t *testing.T) {
 		{"not a PDF", "does not start with %PDF-", []byte("hello")},
 		{"truncated", "truncated", good[:len(good)/2]},
 		{"broken xref", "", brokenXref},
-		{"encrypted", "encrypted", encrypted(t)},
+		{"encrypted", "encrypted", encrypted(t, "")},
+		{"encrypted with a user password", "encrypted", encrypted(t, "user")},
+		{"no page tree", "damaged", pdf([]string{"<< /Type /Catalog >>"}, "")},
+		{"annotations not an array", "", pdf([]string{"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+			"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 9 9] /Annots 4 0 R >>", "<< /Foo 1 >>"}, "")},
 		{"page tree loop", "", pdf([]string{"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [2 0 R] /Count 1 >>"}, "")},
 		{"field loop", "", pdf([]string{"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R] >> >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
 			"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 9 9] >>", "<< /FT /Sig /Kids [5 0 R] >>", "<< /Kids [4 0 R] /Parent 4 0 R >>"}, "")},
@@ -133,6 +139,14 @@ func TestPDFSignerHostile(t *testing.T) {
 			wantErr(t, err, workers.ErrIllegalRequest, c.want)
 			if !strings.HasPrefix(err.Error(), "The document cannot be signed: ") || strings.Contains(err.Error(), "/tmp") {
 				t.Errorf("error %q is not the worker's sentence", err)
+			}
+			// The sentence names what to do: not a password the
+			// client has no way to give, nor Go's words for a panic
+			// or a type.
+			for _, leak := range []string{"password", "runtime error", "types."} {
+				if strings.Contains(err.Error(), leak) {
+					t.Errorf("error %q says %q", err, leak)
+				}
 			}
 			if d := time.Since(start); d > 10*time.Second {
 				t.Errorf("refusing took %v", d)
