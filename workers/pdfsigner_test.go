@@ -299,3 +299,42 @@ func BenchmarkSuite_padesBB_1mib(b *testing.B) { benchDocument(b, config.KindPDF
 func BenchmarkSuite_padesBB_1mib_baseline(b *testing.B) {
 	benchDocument(b, config.KindCAdESSigner, "DETACHEDSIGNATURE: true")
 }
+
+// TestPDFWorkersMemoryBound: a PDF, or a batch of PDFs, over the request
+// memory bound is refused with 413 and a fix that applies to PDFs: the
+// generic sentence offered a detached signature or client-side hashing,
+// which PDFSigner refuses and PDFValidator has no use for.
+func TestPDFWorkersMemoryBound(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	signer := f.workerOf(t, config.KindPDFSigner, "ALLOW_BATCHSIGNING_OVERRIDE: true")
+	doc := onePage()
+	batch, _ := json.Marshal(workers.BatchRequest{SignatureRequests: []workers.BatchItem{
+		{Data: base64.StdEncoding.EncodeToString(doc), CustomIdentifier: "a"},
+		{Data: base64.StdEncoding.EncodeToString(doc), CustomIdentifier: "b"},
+	}})
+	for _, c := range []struct {
+		name string
+		w    workers.Worker
+		body []byte
+		meta map[string]string
+		want string
+	}{
+		{"PDFSigner", signer, doc, map[string]string{"USING_BATCHSIGNING": "false"}, "send a smaller PDF"},
+		{"PDFSigner batch", signer, batch, map[string]string{"USING_BATCHSIGNING": "true"}, "send fewer or smaller PDFs per batch"},
+		{"PDFValidator", f.validator(t, config.KindPDFValidator), doc, map[string]string{}, "send a smaller PDF"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, size := range []int64{int64(len(c.body)), -1} { // the size told, and not
+				_, err := c.w.Process(context.Background(), &workers.Request{Data: bytes.NewReader(c.body), Size: size, Metadata: c.meta, MemoryLimit: 100})
+				wantErr(t, err, workers.ErrTooLarge, c.want)
+				if strings.Contains(err.Error(), "client-side") || strings.Contains(err.Error(), "detached") {
+					t.Errorf("size %d: %q offers a fix that does not apply to PDFs", size, err)
+				}
+			}
+		})
+	}
+	if n := f.tok.signed.Load(); n != 0 {
+		t.Errorf("%d signatures made", n)
+	}
+}
