@@ -403,10 +403,26 @@ func (a *Authority) Prepare(ctx context.Context, digest []byte, h crypto.Hash) (
 // TimeStampReq. The imprint is copied into the token byte for byte, its
 // AlgorithmIdentifier included, as RFC 3161 section 2.4.2 requires: a
 // client that sent SHA-256 without parameters gets it back without them.
+//
+// It also holds the query to RFC 3161's layout, which encoding/asn1 (what
+// timestamp.ParseRequest reads the fields with) does not: that skips an
+// optional field whose tag it does not expect and ignores whatever follows
+// the last field, so a query with its nonce after certReq, or its policy
+// after the nonce, was granted without them, a token that does not answer
+// the query. Each optional field may come once, in order, and nothing after.
 func requestHead(query []byte) (version int64, imprint []byte, ok bool) {
 	in := cryptobyte.String(query)
 	var req, mi cryptobyte.String
 	if !in.ReadASN1(&req, cbasn1.SEQUENCE) || !req.ReadASN1Int64WithTag(&version, cbasn1.INTEGER) || !req.ReadASN1Element(&mi, cbasn1.SEQUENCE) {
+		return 0, nil, false
+	}
+	// reqPolicy, nonce, certReq, [0] extensions.
+	for _, tag := range []cbasn1.Tag{cbasn1.OBJECT_IDENTIFIER, cbasn1.INTEGER, cbasn1.BOOLEAN, cbasn1.Tag(0).Constructed().ContextSpecific()} {
+		if !req.SkipOptionalASN1(tag) {
+			return 0, nil, false
+		}
+	}
+	if !req.Empty() || !in.Empty() {
 		return 0, nil, false
 	}
 	return version, slices.Clone([]byte(mi)), true

@@ -232,6 +232,30 @@ func rawQueryWith(t testing.TB, version int, params asn1.RawValue, alg asn1.Obje
 	return der
 }
 
+// queryOf builds a TimeStampReq SEQUENCE of version 1, a SHA-256 imprint
+// of digest and then fields, each encoded by encoding/asn1 as given: for
+// queries whose optional fields are out of order, repeated or unknown.
+func queryOf(t testing.TB, digest []byte, fields ...any) []byte {
+	t.Helper()
+	imprint, err := asn1.Marshal(refImprint{pkix.AlgorithmIdentifier{Algorithm: oidSHA256, Parameters: asn1.NullRawValue}, digest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := append([]byte{2, 1, 1}, imprint...)
+	for _, f := range fields {
+		der, err := asn1.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = append(body, der...)
+	}
+	der, err := asn1.Marshal(asn1.RawValue{Tag: asn1.TagSequence, IsCompound: true, Bytes: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
 // TestImprintCopiedByteForByte: the token's messageImprint is the query's,
 // its AlgorithmIdentifier included (RFC 3161 section 2.4.2; issue 14:
 // SHA-256 without parameters came back with NULL parameters).
@@ -289,6 +313,13 @@ func TestRespondRejects(t *testing.T) {
 		{"unaccepted policy", query("-sha256", "-tspolicy", policyUnknown.String()), nil, UnacceptedPolicy, "the requested TSA policy is not supported by the TSA", policyUnknown.String()},
 		{"default policy not listed", query("-sha256", "-tspolicy", policyDefault.String()), func(o *Options) { o.AcceptedPolicies = nil }, UnacceptedPolicy, "the requested TSA policy is not supported by the TSA", "not accepted"},
 		{"short imprint", fixed(rawQuery(t, oidSHA256, sum[:20], nil)), nil, BadDataFormat, "the data submitted has the wrong format", "20 bytes long"},
+		// encoding/asn1, which parses the query, skips an element it does
+		// not expect and ignores what follows the last field: the nonce
+		// and policy below were dropped and the query granted.
+		{"nonce after certReq", fixed(queryOf(t, sum[:], true, 5)), nil, BadDataFormat, "the data submitted has the wrong format", "not a DER TimeStampReq"},
+		{"policy after nonce", fixed(queryOf(t, sum[:], 5, policyOther)), nil, BadDataFormat, "the data submitted has the wrong format", "not a DER TimeStampReq"},
+		{"policy twice", fixed(queryOf(t, sum[:], policyOther, policyDefault)), nil, BadDataFormat, "the data submitted has the wrong format", "not a DER TimeStampReq"},
+		{"unknown last element", fixed(queryOf(t, sum[:], asn1.NullRawValue)), nil, BadDataFormat, "the data submitted has the wrong format", "not a DER TimeStampReq"},
 		{"extension", fixed(rawQuery(t, oidSHA256, sum[:], []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: []byte{5, 0}}})), nil, UnacceptedExtension, "the requested extension is not supported by the TSA", "1.2.3.4"},
 	}
 	for _, tc := range cases {
