@@ -22,6 +22,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/digitorus/timestamp"
@@ -130,6 +131,11 @@ type Authority struct {
 	imprints map[crypto.Hash][]byte
 	// The token encoders, with and without certificates (certReq).
 	withCerts, noCerts *cms.Signer
+	// genUnit is the precision of genTime (genTimeUnit).
+	genUnit time.Duration
+	// With Ordering, lastGen is the genTime of the latest token.
+	orderMu sync.Mutex
+	lastGen time.Time
 }
 
 // New checks opts and returns an Authority.
@@ -201,6 +207,7 @@ func New(opts Options) (*Authority, error) {
 		a.opts.Now = time.Now
 	}
 	a.tstTail = tstInfoTail(newAccuracy(opts.Accuracy), opts.Ordering)
+	a.genUnit = genTimeUnit(opts.Accuracy, opts.Ordering)
 	var err error
 	if a.policy, err = oidDER(opts.DefaultPolicy); err != nil {
 		return nil, fmt.Errorf("the default policy %s cannot be encoded: give a valid DEFAULTTSAPOLICYOID", opts.DefaultPolicy)
@@ -465,9 +472,13 @@ func (a *Authority) prepare(ctx context.Context, imprint, policy []byte, nonce *
 	if serial == nil || serial.Sign() <= 0 {
 		return nil, errors.New("the time-stamp serial number source returned a number that is not positive")
 	}
+	gen := a.opts.Now()
+	if a.opts.Ordering {
+		gen = a.ordered(gen)
+	}
 	var genTime [32]byte
 	content, err := appendTSTInfo(make([]byte, 0, 96+len(imprint)+len(a.tsaName)), policy, imprint, serial,
-		appendGeneralizedTime(genTime[:0], a.opts.Now(), a.opts.Accuracy), a.tstTail, nonce, a.tsaName)
+		appendGeneralizedTime(genTime[:0], gen, a.genUnit), a.tstTail, nonce, a.tsaName)
 	if err != nil {
 		return nil, fmt.Errorf("encode TSTInfo: %w", err)
 	}
@@ -487,4 +498,23 @@ func (a *Authority) prepare(ctx context.Context, imprint, policy []byte, nonce *
 		return nil, fmt.Errorf("build the time-stamp token: %w", err)
 	}
 	return &PendingToken{content: content, p: p}, nil
+}
+
+// ordered returns the genTime of a token under Ordering: now, or one unit
+// after the previous token's genTime when the clock has not moved past it
+// (tokens within one clock tick, a clock stepped back). Ordering claims
+// that every token of the TSA can be ordered by genTime whatever its
+// accuracy (RFC 3161 section 2.4.2): two tokens of one genTime, or a later
+// token with an earlier one, would make the claim false. The unit is a
+// nanosecond, so a genTime runs ahead of the clock by a nanosecond a token
+// at most while the clock stands still.
+func (a *Authority) ordered(now time.Time) time.Time {
+	now = now.Truncate(a.genUnit) // the wall clock only, as genTime has it
+	a.orderMu.Lock()
+	defer a.orderMu.Unlock()
+	if !now.After(a.lastGen) {
+		now = a.lastGen.Add(a.genUnit)
+	}
+	a.lastGen = now
+	return now
 }

@@ -389,8 +389,8 @@ func TestTokenFields(t *testing.T) {
 			o.Accuracy = 1500 * time.Millisecond
 			o.Ordering = true
 			o.TSAName = &p.cert.Subject
-		}, now.Truncate(time.Millisecond), 1500 * time.Millisecond,
-			[]string{"Accuracy: 0x01 seconds, 0x01F4 millis, unspecified micros", "Ordering: yes", "TSA: DirName:/O=Signet Demo/CN=Test TSA EC-P256"}},
+		}, now, 1500 * time.Millisecond, // to the nanosecond: see TestOrderingGenTime
+			[]string{"Time stamp: Feb 29 23:59:58.123456789 2024 GMT", "Accuracy: 0x01 seconds, 0x01F4 millis, unspecified micros", "Ordering: yes", "TSA: DirName:/O=Signet Demo/CN=Test TSA EC-P256"}},
 		{"accuracy 250µs, named TSA", func(o *Options) {
 			o.Accuracy = 250 * time.Microsecond
 			o.TSAName = &pkix.Name{CommonName: "Signet TSA", Country: []string{"SE"}}
@@ -746,4 +746,70 @@ func issue(t *testing.T, ca *demo.CA, key crypto.Signer, tmpl *x509.Certificate)
 		t.Fatal(err)
 	}
 	return cert
+}
+
+// TestOrderingGenTime: with ORDERING a token claims that every token of
+// the TSA can be ordered by genTime whatever its accuracy (RFC 3161 section
+// 2.4.2), so no two tokens may share a genTime nor go back in time, even
+// when the clock stands still (tokens within one millisecond) or steps back.
+func TestOrderingGenTime(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t, "EC-P256")
+	start := time.Date(2025, 6, 1, 12, 0, 0, 500_000_000, time.UTC)
+	cases := []struct {
+		name  string
+		clock []time.Time // what Now returns, token after token
+	}{
+		{"clock standing still", []time.Time{start, start, start, start}},
+		{"within one millisecond", []time.Time{start, start.Add(300 * time.Microsecond), start.Add(600 * time.Microsecond)}},
+		{"clock stepping back", []time.Time{start, start.Add(-time.Second), start.Add(-time.Millisecond), start.Add(time.Second)}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			tick := 0
+			a := p.authority(t, func(o *Options) {
+				o.Ordering = true
+				o.Accuracy = time.Second
+				o.Now = func() time.Time {
+					mu.Lock()
+					defer mu.Unlock()
+					tick++
+					return tc.clock[tick-1]
+				}
+			})
+			var last time.Time
+			for i := range tc.clock {
+				digest := sha256.Sum256([]byte{byte(i)})
+				var token []byte
+				if i%2 == 0 { // both ways of making a token
+					q, err := (&timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: digest[:], Certificates: true}).Marshal()
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp, err := a.Respond(context.Background(), q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					token = decodeResponse(t, resp).TimeStampToken.FullBytes
+				} else {
+					var err error
+					if token, err = a.Stamp(context.Background(), digest[:], crypto.SHA256); err != nil {
+						t.Fatal(err)
+					}
+				}
+				ts, err := timestamp.Parse(token)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i > 0 && !ts.Time.After(last) {
+					t.Errorf("token %d: genTime %s is not after the previous token's %s", i, ts.Time.Format(time.RFC3339Nano), last.Format(time.RFC3339Nano))
+				}
+				if clock := tc.clock[i]; ts.Time.After(clock) && ts.Time.Sub(last) > time.Microsecond {
+					t.Errorf("token %d: genTime %s is after the clock's %s by more than the ordering needs", i, ts.Time.Format(time.RFC3339Nano), clock.Format(time.RFC3339Nano))
+				}
+				last = ts.Time
+			}
+		})
+	}
 }
