@@ -2,14 +2,9 @@ package server
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/signet-project/signet/internal/demo"
 	adminapi "github.com/signet-project/signet/web/admin"
 )
 
@@ -18,40 +13,9 @@ import (
 // and its audit record names them; one that changes none names nothing.
 // The reload used to say ok and drop them without a word.
 func TestReloadNamesRestartOnlySettings(t *testing.T) {
-	dir := t.TempDir()
-	files, _, err := demo.Bootstrap(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(files.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const tlsSection = "server:\n  tls:\n    cert: tls.pem\n    key: tls.key\n"
-	if !strings.Contains(string(b), tlsSection) {
-		t.Fatalf("the demo configuration's server section changed: %.300s", b)
-	}
-	cfg := filepath.Join(dir, "restart.yaml")
-	write := func(server string) {
-		if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), tlsSection, "server:\n"+server, 1)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("  maxInFlight: 100\n")
-	addr, _ := runServer(t, cfg, dir, nil)
+	addr, password, setServer := reloadableDemoServer(t, "  maxInFlight: 100\n")
 	call := func(method, path string) []byte {
-		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader("{}"))
-		req.Header.Set("Content-Type", "application/json")
-		req.SetBasicAuth("admin", files.Password)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, body)
-		}
+		body, _ := adminCall(t, addr, password, method, path, nil)
 		return body
 	}
 	for _, tc := range []struct {
@@ -61,7 +25,7 @@ func TestReloadNamesRestartOnlySettings(t *testing.T) {
 		{"unchanged", "  maxInFlight: 100\n", ""},
 		{"a limit and the address", "  maxInFlight: 50\n  listen: 127.0.0.1:1\n  trustedProxies: [10.0.0.1]\n", "listen, maxInFlight"},
 	} {
-		write(tc.server)
+		setServer(tc.server)
 		call(http.MethodPost, "/admin/api/reload")
 		var page adminapi.AuditPage
 		if err := json.Unmarshal(call(http.MethodGet, "/admin/api/audit?action=config.reload&limit=1000"), &page); err != nil {
