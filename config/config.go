@@ -182,6 +182,70 @@ type Server struct {
 }
 
 // Defaults of the server section.
+// numbers returns the server settings that are numbers, by their YAML
+// names: the loader reads them, RestartOnly compares them.
+func (s *Server) numbers() (durations map[string]*time.Duration, counts map[string]*int, sizes map[string]*int64) {
+	durations = map[string]*time.Duration{
+		"readHeaderTimeout": &s.ReadHeaderTimeout,
+		"bodyTimeout":       &s.BodyTimeout,
+		"readTimeout":       &s.ReadTimeout,
+		"writeTimeout":      &s.WriteTimeout,
+		"idleTimeout":       &s.IdleTimeout,
+	}
+	counts = map[string]*int{
+		"maxConnections": &s.MaxConnections,
+		"maxInFlight":    &s.MaxInFlight,
+		"maxWorkerQueue": &s.MaxWorkerQueue,
+	}
+	sizes = map[string]*int64{
+		"maxUploadSize":    &s.MaxUploadSize,
+		"maxRequestMemory": &s.MaxRequestMemory,
+		"memoryLimit":      &s.MemoryLimit,
+	}
+	return durations, counts, sizes
+}
+
+// RestartOnly returns, sorted, the YAML names of the server settings that
+// differ between s and next and that a running server applies only when it
+// starts: its addresses, the timeouts and limits of its connections and
+// requests, its memory limit, its audit key, and whether it serves TLS at
+// all. A reload puts the others in force: the TLS files and the trusted
+// proxies.
+func (s Server) RestartOnly(next Server) []string {
+	var out []string
+	d1, c1, z1 := s.numbers()
+	d2, c2, z2 := next.numbers()
+	for name, v := range d1 {
+		if *v != *d2[name] {
+			out = append(out, name)
+		}
+	}
+	for name, v := range c1 {
+		if *v != *c2[name] {
+			out = append(out, name)
+		}
+	}
+	for name, v := range z1 {
+		if *v != *z2[name] {
+			out = append(out, name)
+		}
+	}
+	if s.Listen != next.Listen {
+		out = append(out, "listen")
+	}
+	if s.HealthListen != next.HealthListen {
+		out = append(out, "healthListen")
+	}
+	if s.AuditKey != next.AuditKey {
+		out = append(out, "auditKey")
+	}
+	if (s.TLS == nil) != (next.TLS == nil) {
+		out = append(out, "tls")
+	}
+	slices.Sort(out)
+	return out
+}
+
 const (
 	DefaultMaxUploadSize = 100 << 20 // 100MiB
 )

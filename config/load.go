@@ -239,23 +239,7 @@ func (l *loader) server(file, dir string, e entry) {
 		return
 	}
 	srv := &l.cfg.Server
-	durations := map[string]*time.Duration{
-		"readHeaderTimeout": &srv.ReadHeaderTimeout,
-		"bodyTimeout":       &srv.BodyTimeout,
-		"readTimeout":       &srv.ReadTimeout,
-		"writeTimeout":      &srv.WriteTimeout,
-		"idleTimeout":       &srv.IdleTimeout,
-	}
-	counts := map[string]*int{
-		"maxConnections": &srv.MaxConnections,
-		"maxInFlight":    &srv.MaxInFlight,
-		"maxWorkerQueue": &srv.MaxWorkerQueue,
-	}
-	sizes := map[string]*int64{
-		"maxUploadSize":    &srv.MaxUploadSize,
-		"maxRequestMemory": &srv.MaxRequestMemory,
-		"memoryLimit":      &srv.MemoryLimit,
-	}
+	durations, counts, sizes := srv.numbers()
 	known := append([]string{"listen", "tls", "healthListen", "trustedProxies", "auditKey"}, slices.Sorted(maps.Keys(durations))...)
 	known = append(known, slices.Sorted(maps.Keys(counts))...)
 	known = append(known, slices.Sorted(maps.Keys(sizes))...)

@@ -46,3 +46,31 @@ func TestServerLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartOnly: what a reload cannot put in force, named as the YAML
+// names it; the TLS files and the trusted proxies a reload applies.
+func TestRestartOnly(t *testing.T) {
+	t.Parallel()
+	const base = "server:\n  listen: 127.0.0.1:8080\n  maxInFlight: 100\n  tls: {cert: /c.pem, key: /k.pem}\n"
+	for _, tc := range []struct {
+		name, next string
+		want       []string
+	}{
+		{"nothing changed", base, nil},
+		{"TLS files and proxies", "server:\n  listen: 127.0.0.1:8080\n  maxInFlight: 100\n  tls: {cert: /c2.pem, key: /k2.pem}\n  trustedProxies: [10.0.0.1]\n", nil},
+		{"addresses, limits, sizes", "server:\n  listen: 127.0.0.1:9090\n  healthListen: 127.0.0.1:9091\n  maxInFlight: 50\n  idleTimeout: 1m\n  maxUploadSize: 1GiB\n  tls: {cert: /c.pem, key: /k.pem}\n",
+			[]string{"healthListen", "idleTimeout", "listen", "maxInFlight", "maxUploadSize"}},
+		{"TLS dropped", "server:\n  listen: 127.0.0.1:8080\n  maxInFlight: 100\n", []string{"tls"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, _ := Parse("a.yaml", []byte(base))
+			b, _ := Parse("b.yaml", []byte(tc.next))
+			if a == nil || b == nil {
+				t.Fatal("a sample does not load")
+			}
+			if got := a.Server.RestartOnly(b.Server); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("RestartOnly = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -117,6 +117,22 @@ func pdfError(err error, verb string) error {
 	return &Error{Kind: ErrUnavailable, Msg: fmt.Sprintf("The PDF could not be %s: %v.", verb, err), Err: err}
 }
 
+// pdfTooLarge gives the 413 of a PDF worker (a PDF, or a batch of PDFs,
+// over the request memory bound) a fix that applies to PDFs: a PDF is held
+// whole in memory to be signed inside or validated, so the detached
+// signature or client-side hashing that the other workers' sentence offers
+// do not help. Other errors are returned as they are.
+func pdfTooLarge(err error, req *Request, batch bool) error {
+	var we *Error
+	if !errors.As(err, &we) || we.Kind != ErrTooLarge {
+		return err
+	}
+	if batch {
+		return TooLarge("The batch's PDFs exceed the server's request memory bound of %d bytes (server.maxRequestMemory), within which each PDF is held whole to be signed: send fewer or smaller PDFs per batch request.", req.memoryLimit())
+	}
+	return TooLarge("The PDF exceeds the server's request memory bound of %d bytes (server.maxRequestMemory), within which a PDF is held whole to be signed or validated: send a smaller PDF, or ask the operator to raise the bound.", req.memoryLimit())
+}
+
 // refuseClientHash answers requests that ask for client-side hashing.
 func refuseClientHash(meta map[string]string) error {
 	using, _, err := metaBool(meta, config.MetaUsingClientSuppliedHash)
@@ -176,7 +192,7 @@ func (w *PDFSigner) process(ctx context.Context, req *Request) (*Response, error
 	if d.batch {
 		items, err := readBatch(req, w.pol.maxBatch)
 		if err != nil {
-			return nil, err
+			return nil, pdfTooLarge(err, req, true)
 		}
 		if len(items) == 0 {
 			return nil, Illegal("The batch request has no signatureRequests: send at least one item.")
@@ -196,7 +212,7 @@ func (w *PDFSigner) process(ctx context.Context, req *Request) (*Response, error
 	} else {
 		b, err := readAll(req)
 		if err != nil {
-			return nil, err
+			return nil, pdfTooLarge(err, req, false)
 		}
 		raw, docs = [][]byte{b}, []signed{{}}
 	}

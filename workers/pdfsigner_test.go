@@ -88,13 +88,15 @@ func objStmBomb(t *testing.T, n, count int) []byte {
 	return b.Bytes()
 }
 
-func encrypted(t *testing.T) []byte {
+// encrypted is onePage encrypted by qpdf with AES-256, the user password
+// user ("": the document opens without one).
+func encrypted(t *testing.T, user string) []byte {
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
 	if err := os.WriteFile(in, onePage(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := padestest.Run(t, "qpdf", "--encrypt", "", "owner", "256", "--", in, out); err != nil {
+	if b, err := padestest.Run(t, "qpdf", "--encrypt", user, "owner", "256", "--", in, out); err != nil {
 		t.Fatalf("qpdf --encrypt: %v\n%s", err, b)
 	}
 	b, err := os.ReadFile(out)
@@ -119,7 +121,11 @@ func TestPDFSignerHostile(t *testing.T) {
 		{"not a PDF", "does not start with %PDF-", []byte("hello")},
 		{"truncated", "truncated", good[:len(good)/2]},
 		{"broken xref", "", brokenXref},
-		{"encrypted", "encrypted", encrypted(t)},
+		{"encrypted", "encrypted", encrypted(t, "")},
+		{"encrypted with a user password", "encrypted", encrypted(t, "user")},
+		{"no page tree", "damaged", pdf([]string{"<< /Type /Catalog >>"}, "")},
+		{"annotations not an array", "", pdf([]string{"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+			"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 9 9] /Annots 4 0 R >>", "<< /Foo 1 >>"}, "")},
 		{"page tree loop", "", pdf([]string{"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [2 0 R] /Count 1 >>"}, "")},
 		{"field loop", "", pdf([]string{"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R] >> >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
 			"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 9 9] >>", "<< /FT /Sig /Kids [5 0 R] >>", "<< /Kids [4 0 R] /Parent 4 0 R >>"}, "")},
@@ -133,6 +139,14 @@ func TestPDFSignerHostile(t *testing.T) {
 			wantErr(t, err, workers.ErrIllegalRequest, c.want)
 			if !strings.HasPrefix(err.Error(), "The document cannot be signed: ") || strings.Contains(err.Error(), "/tmp") {
 				t.Errorf("error %q is not the worker's sentence", err)
+			}
+			// The sentence names what to do: not a password the
+			// client has no way to give, nor Go's words for a panic
+			// or a type.
+			for _, leak := range []string{"password", "runtime error", "types."} {
+				if strings.Contains(err.Error(), leak) {
+					t.Errorf("error %q says %q", err, leak)
+				}
 			}
 			if d := time.Since(start); d > 10*time.Second {
 				t.Errorf("refusing took %v", d)
@@ -284,4 +298,43 @@ func BenchmarkSuite_padesBB_1mib(b *testing.B) { benchDocument(b, config.KindPDF
 // signature of the same bytes.
 func BenchmarkSuite_padesBB_1mib_baseline(b *testing.B) {
 	benchDocument(b, config.KindCAdESSigner, "DETACHEDSIGNATURE: true")
+}
+
+// TestPDFWorkersMemoryBound: a PDF, or a batch of PDFs, over the request
+// memory bound is refused with 413 and a fix that applies to PDFs: the
+// generic sentence offered a detached signature or client-side hashing,
+// which PDFSigner refuses and PDFValidator has no use for.
+func TestPDFWorkersMemoryBound(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	signer := f.workerOf(t, config.KindPDFSigner, "ALLOW_BATCHSIGNING_OVERRIDE: true")
+	doc := onePage()
+	batch, _ := json.Marshal(workers.BatchRequest{SignatureRequests: []workers.BatchItem{
+		{Data: base64.StdEncoding.EncodeToString(doc), CustomIdentifier: "a"},
+		{Data: base64.StdEncoding.EncodeToString(doc), CustomIdentifier: "b"},
+	}})
+	for _, c := range []struct {
+		name string
+		w    workers.Worker
+		body []byte
+		meta map[string]string
+		want string
+	}{
+		{"PDFSigner", signer, doc, map[string]string{"USING_BATCHSIGNING": "false"}, "send a smaller PDF"},
+		{"PDFSigner batch", signer, batch, map[string]string{"USING_BATCHSIGNING": "true"}, "send fewer or smaller PDFs per batch"},
+		{"PDFValidator", f.validator(t, config.KindPDFValidator), doc, map[string]string{}, "send a smaller PDF"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, size := range []int64{int64(len(c.body)), -1} { // the size told, and not
+				_, err := c.w.Process(context.Background(), &workers.Request{Data: bytes.NewReader(c.body), Size: size, Metadata: c.meta, MemoryLimit: 100})
+				wantErr(t, err, workers.ErrTooLarge, c.want)
+				if strings.Contains(err.Error(), "client-side") || strings.Contains(err.Error(), "detached") {
+					t.Errorf("size %d: %q offers a fix that does not apply to PDFs", size, err)
+				}
+			}
+		})
+	}
+	if n := f.tok.signed.Load(); n != 0 {
+		t.Errorf("%d signatures made", n)
+	}
 }

@@ -138,6 +138,9 @@ func (v *Validator) Process(ctx context.Context, req *Request) (*Response, error
 	}
 	data, err := readAll(req)
 	if err != nil {
+		if v.kind == config.KindPDFValidator {
+			err = pdfTooLarge(err, req, false)
+		}
 		return nil, err
 	}
 	opts := validate.Options{Roots: v.roots, Time: v.now(), Online: v.online}

@@ -185,6 +185,18 @@ func batchJSON(items ...workers.BatchItem) []byte {
 	return b
 }
 
+// refused checks that the batch of items is refused by w as an illegal
+// request whose error holds want, and that nothing was signed.
+func (f *fixture) refused(t *testing.T, w workers.Worker, items []workers.BatchItem, want string) {
+	t.Helper()
+	before := f.tok.signed.Load()
+	_, err := process(w, batchJSON(items...), nil)
+	wantErr(t, err, workers.ErrIllegalRequest, want)
+	if n := f.tok.signed.Load() - before; n != 0 {
+		t.Fatalf("%d items were signed; an invalid batch must sign nothing", n)
+	}
+}
+
 // panicReader panics when read.
 type panicReader struct{}
 
@@ -381,12 +393,7 @@ func TestBatchInvalidItemRejectsWholeBatch(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := f.tok.signed.Load()
-			_, err := process(w, batchJSON(good, c.bad, good), nil)
-			wantErr(t, err, workers.ErrIllegalRequest, c.want)
-			if n := f.tok.signed.Load() - before; n != 0 {
-				t.Fatalf("%d items were signed; an invalid batch must sign nothing", n)
-			}
+			f.refused(t, w, []workers.BatchItem{good, c.bad, good}, c.want)
 		})
 	}
 	// Batches of several blocks are checked while they are read, block by
@@ -410,12 +417,7 @@ func TestBatchInvalidItemRejectsWholeBatch(t *testing.T) {
 			for _, i := range c.bad {
 				items[i].Data = "!!notbase64"
 			}
-			before := f.tok.signed.Load()
-			_, err := process(w, batchJSON(items...), nil)
-			wantErr(t, err, workers.ErrIllegalRequest, c.want)
-			if n := f.tok.signed.Load() - before; n != 0 {
-				t.Fatalf("%d items were signed; an invalid batch must sign nothing", n)
-			}
+			f.refused(t, w, items, c.want)
 		}
 		// An invalid item early in a body that ends in a syntax error: the
 		// syntax error, found once the whole body is read, as before.
@@ -479,12 +481,7 @@ func TestBatchInvalidItemRejectsWholeBatch(t *testing.T) {
 			for _, i := range c.bad {
 				items[i].Data = "!!notbase64"
 			}
-			before := f.tok.signed.Load()
-			_, err := process(w, batchJSON(items...), nil)
-			wantErr(t, err, workers.ErrIllegalRequest, c.want)
-			if n := f.tok.signed.Load() - before; n != 0 {
-				t.Fatalf("%d items were signed; an invalid batch must sign nothing", n)
-			}
+			f.refused(t, w, items, c.want)
 		}
 	})
 	// So is a signing time the signed attributes cannot encode (a clock
@@ -506,8 +503,7 @@ func TestBatchInvalidItemRejectsWholeBatch(t *testing.T) {
 			for _, i := range c.bad {
 				items[i].Data = "!!notbase64"
 			}
-			_, err := process(w, batchJSON(items...), nil)
-			wantErr(t, err, workers.ErrIllegalRequest, c.want)
+			f.refused(t, w, items, c.want)
 		}
 	})
 	t.Run("malformed JSON", func(t *testing.T) {

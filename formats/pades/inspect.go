@@ -251,7 +251,9 @@ func (d *document) signature(f field) Signature {
 	switch {
 	case br[0] != 0:
 		s.RangeProblem = "the ByteRange does not start at the beginning of the file"
-	case br[1] >= br[2] || br[2]+br[3] > size || br[2] > size:
+	// br[3] against what is left after br[2], not br[2]+br[3] against the
+	// size: a hostile sum wraps past the largest int64 and passes.
+	case br[1] >= br[2] || br[2] > size || br[3] > size-br[2]:
 		s.RangeProblem = "the ByteRange lies outside the file"
 	case d.raw[br[1]] != '<' || d.raw[br[2]-1] != '>':
 		s.RangeProblem = "the gap of the ByteRange is not the signature's /Contents"

@@ -46,6 +46,11 @@ const (
 	maxDepth              = 64 // object graph traversal (form field kids, page tree)
 )
 
+// encryptedPDF is the refusal of an encrypted document, whether it opens
+// without a password or not: the client cannot give one, and an update
+// would have to encrypt its strings.
+const encryptedPDF = "the PDF is encrypted; remove the encryption before signing or validating it (for example with qpdf --decrypt)"
+
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidPDF, fmt.Sprintf(format, args...))
 }
@@ -95,8 +100,10 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 		},
 	}
 	defer func() {
-		if r := recover(); r != nil {
-			d, err = nil, invalid("the PDF structure is damaged (%v)", r)
+		// The panic's value is Go's words (a nil pointer, an index), not
+		// the client's: it stays out of the sentence.
+		if recover() != nil {
+			d, err = nil, invalid("the PDF structure is damaged and cannot be read; check that it opens in a PDF reader, or rewrite it (for example qpdf in.pdf out.pdf)")
 		}
 	}()
 	c, err := pdfcpu.ReadWithContext(ctx, bytes.NewReader(raw), conf)
@@ -104,10 +111,13 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: reading the PDF took too long: %w", ErrInvalidPDF, ctx.Err())
 		}
+		if errors.Is(err, pdfcpu.ErrWrongPassword) {
+			return nil, invalid(encryptedPDF)
+		}
 		return nil, invalid("the PDF cannot be read: %v", err)
 	}
 	if c.XRefTable.Encrypt != nil || c.XRefTable.E != nil {
-		return nil, invalid("the PDF is encrypted; remove the encryption before signing or validating it")
+		return nil, invalid(encryptedPDF)
 	}
 	if c.XRefTable.Root == nil {
 		return nil, invalid("the PDF has no document catalog (/Root)")
@@ -185,7 +195,7 @@ func (d *document) dict(o types.Object) (types.Dict, error) {
 	case types.StreamDict:
 		return v.Dict, nil
 	}
-	return nil, invalid("a dictionary was expected but the PDF has a %T", o)
+	return nil, invalid("a dictionary was expected but the PDF has %s", kindOf(o))
 }
 
 // array resolves o to an array; nil when o is absent or null.
@@ -199,7 +209,7 @@ func (d *document) array(o types.Object) (types.Array, error) {
 	}
 	a, ok := o.(types.Array)
 	if !ok {
-		return nil, invalid("an array was expected but the PDF has a %T", o)
+		return nil, invalid("an array was expected but the PDF has %s", kindOf(o))
 	}
 	return a, nil
 }
@@ -212,7 +222,7 @@ func (d *document) streamBytes(o types.Object) ([]byte, error) {
 	}
 	sd, ok := o.(types.StreamDict)
 	if !ok {
-		return nil, invalid("a stream was expected but the PDF has a %T", o)
+		return nil, invalid("a stream was expected but the PDF has %s", kindOf(o))
 	}
 	if err := sd.DecodeWithLimit(d.maxDecode); err != nil {
 		return nil, invalid("a stream cannot be decoded: %v", err)
@@ -286,4 +296,28 @@ func (d *document) rawBytes(dict types.Dict, key string) ([]byte, bool) {
 		return b, err == nil
 	}
 	return nil, false
+}
+
+// kindOf names the kind of a PDF object in the words of ISO 32000-1 (7.3),
+// for a sentence to a client: not pdfcpu's Go type.
+func kindOf(o types.Object) string {
+	switch o.(type) {
+	case types.Dict:
+		return "a dictionary"
+	case types.StreamDict:
+		return "a stream"
+	case types.Array:
+		return "an array"
+	case types.Name:
+		return "a name"
+	case types.StringLiteral, types.HexLiteral:
+		return "a string"
+	case types.Integer, types.Float:
+		return "a number"
+	case types.Boolean:
+		return "a boolean"
+	case nil:
+		return "null"
+	}
+	return "an object of another kind"
 }

@@ -285,15 +285,31 @@ func imprintHead(h crypto.Hash) ([]byte, error) {
 	return der[:len(der)-h.Size()], nil
 }
 
+// genTimeUnit is the precision of genTime: milliseconds, or microseconds
+// for an accuracy below one millisecond, and nanoseconds with ordering,
+// whose tokens must each have a genTime of their own (see
+// Authority.ordered) without running ahead of the clock.
+func genTimeUnit(acc time.Duration, ordering bool) time.Duration {
+	switch {
+	case ordering:
+		return time.Nanosecond
+	case acc > 0 && acc < time.Millisecond:
+		return time.Microsecond
+	}
+	return time.Millisecond
+}
+
 // appendGeneralizedTime appends the characters of a DER GeneralizedTime for
-// t in UTC, with as many fraction digits as the accuracy needs
-// (milliseconds, or microseconds for an accuracy below one millisecond) and
-// no trailing zeros. The time is truncated, never rounded up, so genTime is
+// t in UTC, to the unit genTimeUnit gives (at most 25 characters), without
+// trailing zeros. The time is truncated, never rounded up, so genTime is
 // never later than the clock.
-func appendGeneralizedTime(b []byte, t time.Time, acc time.Duration) []byte {
-	layout, unit := "20060102150405.999Z", time.Millisecond
-	if acc > 0 && acc < time.Millisecond {
-		layout, unit = "20060102150405.999999Z", time.Microsecond
+func appendGeneralizedTime(b []byte, t time.Time, unit time.Duration) []byte {
+	layout := "20060102150405.999Z"
+	switch unit {
+	case time.Microsecond:
+		layout = "20060102150405.999999Z"
+	case time.Nanosecond:
+		layout = "20060102150405.999999999Z"
 	}
 	return t.UTC().Truncate(unit).AppendFormat(b, layout)
 }

@@ -22,6 +22,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/digitorus/timestamp"
@@ -130,6 +131,11 @@ type Authority struct {
 	imprints map[crypto.Hash][]byte
 	// The token encoders, with and without certificates (certReq).
 	withCerts, noCerts *cms.Signer
+	// genUnit is the precision of genTime (genTimeUnit).
+	genUnit time.Duration
+	// With Ordering, lastGen is the genTime of the latest token.
+	orderMu sync.Mutex
+	lastGen time.Time
 }
 
 // New checks opts and returns an Authority.
@@ -201,6 +207,7 @@ func New(opts Options) (*Authority, error) {
 		a.opts.Now = time.Now
 	}
 	a.tstTail = tstInfoTail(newAccuracy(opts.Accuracy), opts.Ordering)
+	a.genUnit = genTimeUnit(opts.Accuracy, opts.Ordering)
 	var err error
 	if a.policy, err = oidDER(opts.DefaultPolicy); err != nil {
 		return nil, fmt.Errorf("the default policy %s cannot be encoded: give a valid DEFAULTTSAPOLICYOID", opts.DefaultPolicy)
@@ -403,10 +410,26 @@ func (a *Authority) Prepare(ctx context.Context, digest []byte, h crypto.Hash) (
 // TimeStampReq. The imprint is copied into the token byte for byte, its
 // AlgorithmIdentifier included, as RFC 3161 section 2.4.2 requires: a
 // client that sent SHA-256 without parameters gets it back without them.
+//
+// It also holds the query to RFC 3161's layout, which encoding/asn1 (what
+// timestamp.ParseRequest reads the fields with) does not: that skips an
+// optional field whose tag it does not expect and ignores whatever follows
+// the last field, so a query with its nonce after certReq, or its policy
+// after the nonce, was granted without them, a token that does not answer
+// the query. Each optional field may come once, in order, and nothing after.
 func requestHead(query []byte) (version int64, imprint []byte, ok bool) {
 	in := cryptobyte.String(query)
 	var req, mi cryptobyte.String
 	if !in.ReadASN1(&req, cbasn1.SEQUENCE) || !req.ReadASN1Int64WithTag(&version, cbasn1.INTEGER) || !req.ReadASN1Element(&mi, cbasn1.SEQUENCE) {
+		return 0, nil, false
+	}
+	// reqPolicy, nonce, certReq, [0] extensions.
+	for _, tag := range []cbasn1.Tag{cbasn1.OBJECT_IDENTIFIER, cbasn1.INTEGER, cbasn1.BOOLEAN, cbasn1.Tag(0).Constructed().ContextSpecific()} {
+		if !req.SkipOptionalASN1(tag) {
+			return 0, nil, false
+		}
+	}
+	if !req.Empty() || !in.Empty() {
 		return 0, nil, false
 	}
 	return version, slices.Clone([]byte(mi)), true
@@ -449,9 +472,13 @@ func (a *Authority) prepare(ctx context.Context, imprint, policy []byte, nonce *
 	if serial == nil || serial.Sign() <= 0 {
 		return nil, errors.New("the time-stamp serial number source returned a number that is not positive")
 	}
+	gen := a.opts.Now()
+	if a.opts.Ordering {
+		gen = a.ordered(gen)
+	}
 	var genTime [32]byte
 	content, err := appendTSTInfo(make([]byte, 0, 96+len(imprint)+len(a.tsaName)), policy, imprint, serial,
-		appendGeneralizedTime(genTime[:0], a.opts.Now(), a.opts.Accuracy), a.tstTail, nonce, a.tsaName)
+		appendGeneralizedTime(genTime[:0], gen, a.genUnit), a.tstTail, nonce, a.tsaName)
 	if err != nil {
 		return nil, fmt.Errorf("encode TSTInfo: %w", err)
 	}
@@ -471,4 +498,23 @@ func (a *Authority) prepare(ctx context.Context, imprint, policy []byte, nonce *
 		return nil, fmt.Errorf("build the time-stamp token: %w", err)
 	}
 	return &PendingToken{content: content, p: p}, nil
+}
+
+// ordered returns the genTime of a token under Ordering: now, or one unit
+// after the previous token's genTime when the clock has not moved past it
+// (tokens within one clock tick, a clock stepped back). Ordering claims
+// that every token of the TSA can be ordered by genTime whatever its
+// accuracy (RFC 3161 section 2.4.2): two tokens of one genTime, or a later
+// token with an earlier one, would make the claim false. The unit is a
+// nanosecond, so a genTime runs ahead of the clock by a nanosecond a token
+// at most while the clock stands still.
+func (a *Authority) ordered(now time.Time) time.Time {
+	now = now.Truncate(a.genUnit) // the wall clock only, as genTime has it
+	a.orderMu.Lock()
+	defer a.orderMu.Unlock()
+	if !now.After(a.lastGen) {
+		now = a.lastGen.Add(a.genUnit)
+	}
+	a.lastGen = now
+	return now
 }

@@ -232,6 +232,30 @@ func rawQueryWith(t testing.TB, version int, params asn1.RawValue, alg asn1.Obje
 	return der
 }
 
+// queryOf builds a TimeStampReq SEQUENCE of version 1, a SHA-256 imprint
+// of digest and then fields, each encoded by encoding/asn1 as given: for
+// queries whose optional fields are out of order, repeated or unknown.
+func queryOf(t testing.TB, digest []byte, fields ...any) []byte {
+	t.Helper()
+	imprint, err := asn1.Marshal(refImprint{pkix.AlgorithmIdentifier{Algorithm: oidSHA256, Parameters: asn1.NullRawValue}, digest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := append([]byte{2, 1, 1}, imprint...)
+	for _, f := range fields {
+		der, err := asn1.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = append(body, der...)
+	}
+	der, err := asn1.Marshal(asn1.RawValue{Tag: asn1.TagSequence, IsCompound: true, Bytes: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
 // TestImprintCopiedByteForByte: the token's messageImprint is the query's,
 // its AlgorithmIdentifier included (RFC 3161 section 2.4.2; issue 14:
 // SHA-256 without parameters came back with NULL parameters).
@@ -289,6 +313,13 @@ func TestRespondRejects(t *testing.T) {
 		{"unaccepted policy", query("-sha256", "-tspolicy", policyUnknown.String()), nil, UnacceptedPolicy, "the requested TSA policy is not supported by the TSA", policyUnknown.String()},
 		{"default policy not listed", query("-sha256", "-tspolicy", policyDefault.String()), func(o *Options) { o.AcceptedPolicies = nil }, UnacceptedPolicy, "the requested TSA policy is not supported by the TSA", "not accepted"},
 		{"short imprint", fixed(rawQuery(t, oidSHA256, sum[:20], nil)), nil, BadDataFormat, "the data submitted has the wrong format", "20 bytes long"},
+		// encoding/asn1, which parses the query, skips an element it does
+		// not expect and ignores what follows the last field: the nonce
+		// and policy below were dropped and the query granted.
+		{"nonce after certReq", fixed(queryOf(t, sum[:], true, 5)), nil, BadDataFormat, "the data submitted has the wrong format", "not a DER TimeStampReq"},
+		{"policy after nonce", fixed(queryOf(t, sum[:], 5, policyOther)), nil, BadDataFormat, "the data submitted has the wrong format", "not a DER TimeStampReq"},
+		{"policy twice", fixed(queryOf(t, sum[:], policyOther, policyDefault)), nil, BadDataFormat, "the data submitted has the wrong format", "not a DER TimeStampReq"},
+		{"unknown last element", fixed(queryOf(t, sum[:], asn1.NullRawValue)), nil, BadDataFormat, "the data submitted has the wrong format", "not a DER TimeStampReq"},
 		{"extension", fixed(rawQuery(t, oidSHA256, sum[:], []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Value: []byte{5, 0}}})), nil, UnacceptedExtension, "the requested extension is not supported by the TSA", "1.2.3.4"},
 	}
 	for _, tc := range cases {
@@ -358,8 +389,8 @@ func TestTokenFields(t *testing.T) {
 			o.Accuracy = 1500 * time.Millisecond
 			o.Ordering = true
 			o.TSAName = &p.cert.Subject
-		}, now.Truncate(time.Millisecond), 1500 * time.Millisecond,
-			[]string{"Accuracy: 0x01 seconds, 0x01F4 millis, unspecified micros", "Ordering: yes", "TSA: DirName:/O=Signet Demo/CN=Test TSA EC-P256"}},
+		}, now, 1500 * time.Millisecond, // to the nanosecond: see TestOrderingGenTime
+			[]string{"Time stamp: Feb 29 23:59:58.123456789 2024 GMT", "Accuracy: 0x01 seconds, 0x01F4 millis, unspecified micros", "Ordering: yes", "TSA: DirName:/O=Signet Demo/CN=Test TSA EC-P256"}},
 		{"accuracy 250µs, named TSA", func(o *Options) {
 			o.Accuracy = 250 * time.Microsecond
 			o.TSAName = &pkix.Name{CommonName: "Signet TSA", Country: []string{"SE"}}
@@ -715,4 +746,70 @@ func issue(t *testing.T, ca *demo.CA, key crypto.Signer, tmpl *x509.Certificate)
 		t.Fatal(err)
 	}
 	return cert
+}
+
+// TestOrderingGenTime: with ORDERING a token claims that every token of
+// the TSA can be ordered by genTime whatever its accuracy (RFC 3161 section
+// 2.4.2), so no two tokens may share a genTime nor go back in time, even
+// when the clock stands still (tokens within one millisecond) or steps back.
+func TestOrderingGenTime(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t, "EC-P256")
+	start := time.Date(2025, 6, 1, 12, 0, 0, 500_000_000, time.UTC)
+	cases := []struct {
+		name  string
+		clock []time.Time // what Now returns, token after token
+	}{
+		{"clock standing still", []time.Time{start, start, start, start}},
+		{"within one millisecond", []time.Time{start, start.Add(300 * time.Microsecond), start.Add(600 * time.Microsecond)}},
+		{"clock stepping back", []time.Time{start, start.Add(-time.Second), start.Add(-time.Millisecond), start.Add(time.Second)}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			tick := 0
+			a := p.authority(t, func(o *Options) {
+				o.Ordering = true
+				o.Accuracy = time.Second
+				o.Now = func() time.Time {
+					mu.Lock()
+					defer mu.Unlock()
+					tick++
+					return tc.clock[tick-1]
+				}
+			})
+			var last time.Time
+			for i := range tc.clock {
+				digest := sha256.Sum256([]byte{byte(i)})
+				var token []byte
+				if i%2 == 0 { // both ways of making a token
+					q, err := (&timestamp.Request{HashAlgorithm: crypto.SHA256, HashedMessage: digest[:], Certificates: true}).Marshal()
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp, err := a.Respond(context.Background(), q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					token = decodeResponse(t, resp).TimeStampToken.FullBytes
+				} else {
+					var err error
+					if token, err = a.Stamp(context.Background(), digest[:], crypto.SHA256); err != nil {
+						t.Fatal(err)
+					}
+				}
+				ts, err := timestamp.Parse(token)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i > 0 && !ts.Time.After(last) {
+					t.Errorf("token %d: genTime %s is not after the previous token's %s", i, ts.Time.Format(time.RFC3339Nano), last.Format(time.RFC3339Nano))
+				}
+				if clock := tc.clock[i]; ts.Time.After(clock) && ts.Time.Sub(last) > time.Microsecond {
+					t.Errorf("token %d: genTime %s is after the clock's %s by more than the ordering needs", i, ts.Time.Format(time.RFC3339Nano), clock.Format(time.RFC3339Nano))
+				}
+				last = ts.Time
+			}
+		})
+	}
 }

@@ -103,7 +103,7 @@ func TestTSTInfoMatchesEncodingASN1(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := appendTSTInfo([]byte("prefix"), policyDER, imprint, c.serial, appendGeneralizedTime(nil, c.now, c.acc), tstInfoTail(newAccuracy(c.acc), c.ordering), c.nonce, tsaDER)
+			got, err := appendTSTInfo([]byte("prefix"), policyDER, imprint, c.serial, appendGeneralizedTime(nil, c.now, genTimeUnit(c.acc, false)), tstInfoTail(newAccuracy(c.acc), c.ordering), c.nonce, tsaDER)
 			if err != nil {
 				t.Fatal(err)
 			}

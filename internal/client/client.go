@@ -309,7 +309,9 @@ func Inputs(args []string, out string, hidden bool) (files []Input, left []strin
 	}
 	kept := files[:0]
 	for _, f := range files {
-		if ext := filepath.Ext(f.Path); slices.Contains(outputExts, ext) && listed[abs(strings.TrimSuffix(f.Path, ext))] {
+		if slices.ContainsFunc(outputExts, func(ext string) bool {
+			return strings.HasSuffix(f.Path, ext) && listed[abs(strings.TrimSuffix(f.Path, ext))]
+		}) {
 			continue
 		}
 		kept = append(kept, f)
@@ -327,12 +329,15 @@ func Inputs(args []string, out string, hidden bool) (files []Input, left []strin
 }
 
 // outputExts are the extensions of what the client writes, by answer type.
-var outputExts = []string{extDetached, extEnveloped, extOther}
+var outputExts = []string{extDetached, extEnveloped, extPDF, extOther}
 
 const (
 	extDetached  = ".p7s" // application/pkcs7-signature
 	extEnveloped = ".p7m" // application/pkcs7-mime
-	extOther     = ".sig" // anything else (raw signatures)
+	// extPDF is a PDF signed inside (application/pdf): it ends in .pdf, so
+	// that it opens as the PDF it is.
+	extPDF   = ".signed.pdf"
+	extOther = ".sig" // anything else (raw signatures)
 )
 
 // WorkerURL is the raw-body worker servlet URL with metadata in the query.
@@ -379,6 +384,8 @@ func outputName(c *Options, in Input, contentType string) string {
 		ext = extDetached
 	case strings.HasPrefix(contentType, workers.ContentTypeMime):
 		ext = extEnveloped
+	case strings.HasPrefix(contentType, workers.ContentTypePDF):
+		ext = extPDF
 	}
 	if c.Out == "" {
 		return in.Path + ext
@@ -464,8 +471,12 @@ func signBatch(ctx context.Context, hc *http.Client, c *Options, meta map[string
 // batchContentType is the content type of a batch signature, which the
 // batch response does not give per item: one that encapsulates its
 // document is application/pkcs7-mime (.p7m), as a single request's answer
-// says, and not a detached signature (.p7s) beside the document.
+// says, and not a detached signature (.p7s) beside the document; a PDF
+// signer's is the PDF signed inside (.signed.pdf).
 func batchContentType(sig []byte) string {
+	if bytes.HasPrefix(sig, []byte("%PDF-")) { // a PDF signer's answer: the PDF signed inside
+		return workers.ContentTypePDF
+	}
 	if sd, err := cms.Parse(sig); err == nil && sd.Content != nil {
 		return workers.ContentTypeMime
 	}

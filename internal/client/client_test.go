@@ -2,6 +2,8 @@ package client
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -279,5 +281,68 @@ func TestBatchUnreadableDocument(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestSignedPDFNames: a PDF worker answers the document signed inside
+// (application/pdf), which both clients write as FILE.signed.pdf, a PDF a
+// reader opens: sign wrote it as FILE.sig (a raw signature) and batch as
+// FILE.p7s (a detached CMS signature, which it is not). A second run over
+// the folder signs the documents again, not the signed copies.
+func TestSignedPDFNames(t *testing.T) {
+	t.Parallel()
+	signedPDF := []byte("%PDF-1.7 signed\n%%EOF\n")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("REQUEST_METADATA.USING_BATCHSIGNING") != "true" {
+			w.Header().Set("Content-Type", workers.ContentTypePDF)
+			w.Write(signedPDF)
+			return
+		}
+		var req workers.BatchRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		var resp workers.BatchResponse
+		for _, it := range req.SignatureRequests {
+			resp.Signatures = append(resp.Signatures, workers.BatchSignature{Signature: signedPDF, CustomIdentifier: it.CustomIdentifier})
+		}
+		json.NewEncoder(w).Encode(resp)
+	}))
+	defer srv.Close()
+	for _, c := range []struct {
+		name string
+		run  func(Options, []Input) (Result, error)
+	}{
+		{"sign", func(o Options, f []Input) (Result, error) { return Sign(t.Context(), o, f, io.Discard) }},
+		{"batch", func(o Options, f []Input) (Result, error) { return Batch(t.Context(), o, f, io.Discard) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "invoice.pdf"), []byte("%PDF-1.7\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for run := 1; run <= 2; run++ {
+				files, _, err := Inputs([]string{dir}, "", false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(files) != 1 {
+					t.Fatalf("run %d signs %d files, want invoice.pdf alone", run, len(files))
+				}
+				res, err := c.run(Options{URL: srv.URL, Worker: "PDFSigner", Digest: "SHA-256", Threads: 1, BatchSize: 10}, files)
+				if err != nil || res != (Result{Signed: 1}) {
+					t.Fatalf("run %d: %+v, %v", run, res, err)
+				}
+			}
+			entries, _ := os.ReadDir(dir)
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			if fmt.Sprint(names) != "[invoice.pdf invoice.pdf.signed.pdf]" {
+				t.Errorf("client %s wrote %v, want invoice.pdf.signed.pdf beside invoice.pdf", c.name, names)
+			}
+		})
 	}
 }

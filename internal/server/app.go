@@ -13,6 +13,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,7 +64,10 @@ type app struct {
 	// now is the server's clock (Options.Now): the tokens' retries and the
 	// bounds on refusals' audit rows go by it.
 	now     func() time.Time
-	buildMu sync.Mutex    // serialises builds (start and reload)
+	buildMu sync.Mutex // serialises builds (start and reload)
+	// started is the server section the server started with: what of it
+	// only a restart applies, a reload that changes it reports.
+	started config.Server
 	node    *cluster.Node // set by openState in a cluster; nil: the state is in the data folder
 }
 
@@ -134,9 +138,27 @@ func (a *app) reload() error {
 		return refused(err)
 	}
 	set := a.build(cfg)
-	a.record(a.ctx, "config.reload", "ok", map[string]string{"workers": strconv.Itoa(len(set.Workers()))})
+	a.record(a.ctx, "config.reload", "ok", a.restartPending(cfg, map[string]string{"workers": strconv.Itoa(len(set.Workers()))}))
 	a.log.Info("configuration reloaded", "workers", len(set.Workers()), "problems", len(cfg.Problems()), "offline", len(set.Offline()))
 	return nil
+}
+
+// restartPending adds to details, an audit record's, the server settings
+// of cfg that differ from those the server started with and that only a
+// restart applies (config.Server.RestartOnly), and logs them: the reload
+// that changed them succeeds without them, and says so.
+func (a *app) restartPending(cfg *config.Config, details map[string]string) map[string]string {
+	a.buildMu.Lock()
+	var names []string
+	if a.srv != nil { // started: a cluster node applies a version before
+		names = a.started.RestartOnly(cfg.Server)
+	}
+	a.buildMu.Unlock()
+	if len(names) > 0 {
+		details["restartNeeded"] = strings.Join(names, ", ")
+		a.log.Warn("server settings changed in the configuration take effect when the server restarts; the ones it started with stay in force", "settings", strings.Join(names, ", "))
+	}
+	return details
 }
 
 // onClose registers f to run when the server stops, last registered first.

@@ -26,6 +26,14 @@ import (
 // serverYAML (indented lines) as its server section, and returns the
 // address it listens on and the demo password.
 func demoServer(t *testing.T, serverYAML string) (addr, password string) {
+	addr, password, _ = reloadableDemoServer(t, serverYAML)
+	return addr, password
+}
+
+// reloadableDemoServer is demoServer that also returns setServer, which
+// writes another server section into the configuration file for a reload
+// to read.
+func reloadableDemoServer(t *testing.T, serverYAML string) (addr, password string, setServer func(serverYAML string)) {
 	t.Helper()
 	dir := t.TempDir()
 	files, _, err := demo.Bootstrap(t.Context(), dir)
@@ -41,11 +49,37 @@ func demoServer(t *testing.T, serverYAML string) (addr, password string) {
 		t.Fatalf("the demo configuration's server section changed: %.300s", b)
 	}
 	cfg := filepath.Join(dir, "endpoint.yaml")
-	if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), tlsSection, "server:\n"+serverYAML, 1)), 0o600); err != nil {
+	setServer = func(serverYAML string) {
+		if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), tlsSection, "server:\n"+serverYAML, 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setServer(serverYAML)
+	addr, _ = runServer(t, cfg, dir, nil)
+	return addr, files.Password, setServer
+}
+
+// adminCall sends a request as the demo admin to the server at addr, with
+// header, and returns the answer's body and header; an answer other than
+// 200 fails the test.
+func adminCall(t *testing.T, addr, password, method, path string, header http.Header) ([]byte, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader("{}"))
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth("admin", password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
 		t.Fatal(err)
 	}
-	addr, _ = runServer(t, cfg, dir, nil)
-	return addr, files.Password
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, body)
+	}
+	return body, resp.Header
 }
 
 // runServer runs Run on the configuration file cfg with its state in dir,

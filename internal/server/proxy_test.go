@@ -2,15 +2,10 @@ package server
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/web"
 )
 
@@ -20,43 +15,9 @@ import (
 // a proxy an operator stopped trusting (compromised, replaced) went on
 // naming any client address and scheme it liked while the reload said ok.
 func TestTrustedProxiesReload(t *testing.T) {
-	dir := t.TempDir()
-	files, _, err := demo.Bootstrap(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(files.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const tlsSection = "server:\n  tls:\n    cert: tls.pem\n    key: tls.key\n"
-	if !strings.Contains(string(b), tlsSection) {
-		t.Fatalf("the demo configuration's server section changed: %.300s", b)
-	}
-	cfg := filepath.Join(dir, "proxy.yaml")
-	write := func(server string) {
-		if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), tlsSection, "server:\n"+server, 1)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("  trustedProxies: [127.0.0.1]\n")
-	addr, _ := runServer(t, cfg, dir, nil)
+	addr, password, setServer := reloadableDemoServer(t, "  trustedProxies: [127.0.0.1]\n")
 	do := func(method, path string, header http.Header) ([]byte, http.Header) {
-		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader("{}"))
-		for k, v := range header {
-			req.Header[k] = v
-		}
-		req.SetBasicAuth("admin", files.Password)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, body)
-		}
-		return body, resp.Header
+		return adminCall(t, addr, password, method, path, header)
 	}
 	tests := []struct {
 		name, server string // "" keeps the configuration
@@ -68,8 +29,8 @@ func TestTrustedProxiesReload(t *testing.T) {
 	}
 	for _, tt := range tests {
 		if tt.server != "" {
-			write(tt.server)
-			do(http.MethodPost, "/admin/api/reload", http.Header{"Content-Type": {"application/json"}})
+			setServer(tt.server)
+			do(http.MethodPost, "/admin/api/reload", nil)
 		}
 		_, h := do(http.MethodGet, "/signserver/worker/CMSSigner?data=aGVsbG8=", http.Header{"X-Forwarded-For": {"203.0.113.9"}})
 		var log struct{ Records []struct{ Client string } }

@@ -1,116 +1,44 @@
 package server
 
 import (
-	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"strings"
+	"encoding/json"
+	"net/http"
 	"testing"
 
-	"github.com/signet-project/signet/state"
-	"github.com/signet-project/signet/state/sqlite"
+	adminapi "github.com/signet-project/signet/web/admin"
 )
 
-// TestRestartAfterKillBeforeSeal: a standalone server killed between an
-// audit record's commit and the sealing of the new head (a few ms of
-// every Append: the head file is written and synced after the commit)
-// starts again, and seals and notes the record it finds past the head; it
-// was refused as a cut or restored database, its log "not written by
-// Signet". More than one record past the head cannot come from a kill
-// (appends are sealed one at a time) and is still refused.
-func TestRestartAfterKillBeforeSeal(t *testing.T) {
-	t.Parallel()
+// TestReloadNamesRestartOnlySettings: a reload that changes server
+// settings only a restart applies (the listen address, a limit) succeeds,
+// and its audit record names them; one that changes none names nothing.
+// The reload used to say ok and drop them without a word.
+func TestReloadNamesRestartOnlySettings(t *testing.T) {
+	addr, password, setServer := reloadableDemoServer(t, "  maxInFlight: 100\n")
+	call := func(method, path string) []byte {
+		body, _ := adminCall(t, addr, password, method, path, nil)
+		return body
+	}
 	for _, tc := range []struct {
-		name           string
-		sealed, killed int // records appended and sealed, then appended unsealed
-		starts         bool
+		name, server string
+		want         string // the record's restartNeeded
 	}{
-		{"first record", 0, 1, true},
-		{"later record", 3, 1, true},
-		{"two records past the head", 3, 2, false},
-		{"no record", 0, 0, true},
+		{"unchanged", "  maxInFlight: 100\n", ""},
+		{"a limit and the address", "  maxInFlight: 50\n  listen: 127.0.0.1:1\n  trustedProxies: [10.0.0.1]\n", "listen, maxInFlight"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			dir := t.TempDir()
-			data := filepath.Join(dir, "data")
-			if err := os.MkdirAll(data, 0o700); err != nil {
-				t.Fatal(err)
+		setServer(tc.server)
+		call(http.MethodPost, "/admin/api/reload")
+		var page adminapi.AuditPage
+		if err := json.Unmarshal(call(http.MethodGet, "/admin/api/audit?action=config.reload&limit=1000"), &page); err != nil {
+			t.Fatal(err)
+		}
+		var last adminapi.AuditEntry // the server's own record of the reload (the admin API's names the request)
+		for _, e := range page.Entries {
+			if e.Details["workers"] != "" {
+				last = e
 			}
-			ctx := context.Background()
-			store, err := sqlite.Open(ctx, filepath.Join(data, StateFile))
-			if err != nil {
-				t.Fatal(err)
-			}
-			seal, err := state.OpenSeal(AuditKeyFile("", data), true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range tc.sealed + tc.killed {
-				var a state.Audit = state.NewSealed(store, seal)
-				if i >= tc.sealed {
-					a = store // committed; the process died before the seal
-				}
-				if _, err := a.Append(ctx, state.Entry{Actor: "system", Action: "test", Target: "server", Outcome: "ok"}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			store.Close()
-
-			cfg := filepath.Join(dir, "signet.yaml")
-			if err := os.WriteFile(cfg, []byte("workers: []\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			runCtx, cancel := context.WithCancel(ctx)
-			pr, pw := io.Pipe()
-			done := make(chan error, 1)
-			go func() {
-				err := Run(runCtx, Options{Configs: []string{cfg}, Listen: "127.0.0.1:0", DataDir: data,
-					Logger: slog.New(slog.DiscardHandler), Stdout: pw})
-				pw.CloseWithError(fmt.Errorf("server stopped: %w", err))
-				done <- err
-			}()
-			_, rerr := io.ReadAll(io.LimitReader(pr, 1)) // the first line is written once it listens
-			go io.Copy(io.Discard, pr)
-			cancel()
-			err = <-done
-			if !tc.starts {
-				if err == nil || !strings.Contains(err.Error(), "sealed audit head") {
-					t.Fatalf("the server started on %d records past the sealed head: %v", tc.killed, err)
-				}
-				return
-			}
-			if rerr != nil || err != nil {
-				t.Fatalf("the server did not start again: %v", err)
-			}
-			store, err = sqlite.OpenReadOnly(ctx, filepath.Join(data, StateFile))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer store.Close()
-			n, err := state.NewSealed(store, seal).VerifyCount(ctx)
-			if err != nil {
-				t.Fatalf("the log after the restart: %v", err)
-			}
-			es, err := store.Entries(ctx, 0, int(n))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var noted []string
-			for _, e := range es {
-				if e.Action == "audit.reseal" {
-					noted = append(noted, e.Details["seq"])
-				}
-			}
-			if want := fmt.Sprint(tc.sealed + 1); tc.killed == 1 && (len(noted) != 1 || noted[0] != want) {
-				t.Errorf("records noted as sealed after a restart: %v, want [%s]", noted, want)
-			}
-			if tc.killed == 0 && len(noted) != 0 {
-				t.Errorf("records noted as sealed after a restart: %v, want none", noted)
-			}
-		})
+		}
+		if last.Outcome != "ok" || last.Details["restartNeeded"] != tc.want {
+			t.Errorf("%s: the reload's record is %s %q, want ok with restartNeeded %q", tc.name, last.Outcome, last.Details, tc.want)
+		}
 	}
 }

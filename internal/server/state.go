@@ -124,7 +124,7 @@ func (a *app) record(ctx context.Context, action, outcome string, details map[st
 // (the node's files with it) and swaps them in.
 func (a *app) applyCluster(cfg *config.Config, v int64) {
 	set := a.build(cfg)
-	a.record(a.ctx, "config.apply", "ok", map[string]string{"version": strconv.FormatInt(v, 10), "workers": strconv.Itoa(len(set.Workers()))})
+	a.record(a.ctx, "config.apply", "ok", a.restartPending(cfg, map[string]string{"version": strconv.FormatInt(v, 10), "workers": strconv.Itoa(len(set.Workers()))}))
 	a.log.Info("cluster configuration in force", "version", v, "workers", len(set.Workers()), "problems", len(cfg.Problems()), "offline", len(set.Offline()))
 }
 

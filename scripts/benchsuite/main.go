@@ -496,9 +496,9 @@ type profiled struct{ fn, what string }
 var (
 	pipelineParts = []profiled{
 		{"tokens.signEach.func1", "signing: ecdsa.Sign in tokens.SignAll's goroutines"},
-		{"workers.(*CMSSigner).parseBatch", "batch request: read, JSON (serial part)"},
-		{"workers.(*CMSSigner).parseBatch.func1", "batch request: base64 and checks per item (parallel)"},
-		{"workers.(*CMSSigner).processBatch.func1", "signed attributes: cms.Prepare (parallel)"},
+		{"workers.(*CMSSigner).prepareBatch", "batch request: read and prepared (includes the next two on the reading goroutine)"},
+		{"workers.decodeBatchBlocks", "batch request: the JSON reader (serial)"},
+		{"workers.(*batchPreparer).claim", "items: base64, checks, signed attributes (cms.Prepare), in blocks on every core"},
 		{"workers.encodeBatch.func1", "response: DER and base64 per item (parallel)"},
 		{"runtime.mallocgc", "allocation (all callers)"},
 		{"runtime.gcBgMarkWorker", "garbage collector, background"},
