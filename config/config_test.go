@@ -933,3 +933,48 @@ func TestTrustedProxiesIPv4Mapped(t *testing.T) {
 		}
 	}
 }
+
+// TestTSADigestAcceptedByTSAWorker: a B-T signer's TSA_DIGESTALGORITHM
+// must be one its TSA_WORKER accepts (ACCEPTEDALGORITHMS, or the TSA's
+// default), else every time-stamp is refused after the signer's key signed.
+func TestTSADigestAcceptedByTSAWorker(t *testing.T) {
+	tests := []struct {
+		name         string
+		tsaProps, bt string
+		want         string // part of the only problem; "" for none
+	}{
+		{"default digest, default accepted", "", "", ""},
+		{"SHA-1, default accepted", "", "TSA_DIGESTALGORITHM: SHA1", "TSA_DIGESTALGORITHM SHA1 is not accepted by time-stamp worker TSA"},
+		{"SHA-1 listed", "ACCEPTEDALGORITHMS: SHA1;SHA256", "TSA_DIGESTALGORITHM: SHA-1", ""},
+		{"default digest not listed", "ACCEPTEDALGORITHMS: SHA384;SHA512", "", "TSA_DIGESTALGORITHM SHA-256 is not accepted by time-stamp worker TSA"},
+		{"listed in another spelling", "ACCEPTEDALGORITHMS: sha-384", "TSA_DIGESTALGORITHM: SHA384", ""},
+		{"not time-stamped", "ACCEPTEDALGORITHMS: SHA512", "SIGNATURE_LEVEL: BASELINE-B", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\nworkers:\n" +
+				"  - name: TSA\n    id: 9\n    kind: TimeStampSigner\n    token: t\n    key: tsa\n    properties:\n      AUTHTYPE: NOAUTH\n      DEFAULTTSAPOLICYOID: 1.2.3.4\n"
+			if tt.tsaProps != "" {
+				y += "      " + tt.tsaProps + "\n"
+			}
+			y += "  - name: BT\n    id: 1\n    kind: CAdESSigner\n    token: t\n    key: k\n    properties:\n      AUTHTYPE: NOAUTH\n      TSA_WORKER: TSA\n"
+			if !strings.Contains(tt.bt, "SIGNATURE_LEVEL") {
+				y += "      SIGNATURE_LEVEL: BASELINE-T\n"
+			}
+			if tt.bt != "" {
+				y += "      " + tt.bt + "\n"
+			}
+			cfg, err := Parse(filepath.Join(t.TempDir(), "w.yaml"), []byte(y))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps := cfg.Problems()
+			switch {
+			case tt.want == "" && len(ps) > 0:
+				t.Fatalf("problems\n%v\nwant none", ps)
+			case tt.want != "" && (len(ps) != 1 || !strings.Contains(ps[0].Msg, tt.want)):
+				t.Fatalf("problems\n%v\nwant one saying %q", ps, tt.want)
+			}
+		})
+	}
+}

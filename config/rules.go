@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/signet-project/signet/formats/tsp"
 )
 
 // A cond is a condition on a worker's properties. When it holds it returns
@@ -230,10 +232,46 @@ func workerRules() []workerRule {
 					if o.Kind != KindTimeStampSigner {
 						return w.Properties.Pos(PropTSAWorker), fmt.Sprintf("TSA_WORKER %q is a %s, not a TimeStampSigner: name a TimeStampSigner worker.", ref, o.Kind)
 					}
-					return Pos{}, ""
+					return tsaDigestAccepted(w, &o, ref)
 				}
 			}
 			return w.Properties.Pos(PropTSAWorker), fmt.Sprintf("TSA_WORKER %q names no worker of this configuration: name a TimeStampSigner worker by name or ID.", ref)
 		},
 	}
+}
+
+// tsaDigestAccepted reports a time-stamping worker w whose
+// TSA_DIGESTALGORITHM its TSA_WORKER tsa (named ref) does not accept: the
+// worker was ACTIVE, its key signed each request and the TSA then refused
+// every time-stamp.
+func tsaDigestAccepted(w, tsa *Worker, ref string) (Pos, string) {
+	if lvl := w.Properties.String(PropSignatureLevel); lvl != LevelBaselineT && lvl != LevelBaselineLT {
+		return Pos{}, ""
+	}
+	name := w.Properties.String(PropTSADigestAlgorithm)
+	h, err := tsp.ParseHash(name)
+	if err != nil { // reported with the value
+		return Pos{}, ""
+	}
+	accepted, names := tsp.DefaultAcceptedAlgorithms(), "its default"
+	if tsa.Properties.IsSet(PropAcceptedAlgorithms) {
+		accepted, names = nil, "its ACCEPTEDALGORITHMS"
+		for _, item := range tsa.Properties.List(PropAcceptedAlgorithms) {
+			if a, err := tsp.ParseHash(item); err == nil {
+				accepted = append(accepted, a)
+			}
+		}
+	}
+	if slices.Contains(accepted, h) {
+		return Pos{}, ""
+	}
+	var list []string
+	for _, a := range accepted {
+		list = append(list, a.String())
+	}
+	pos := w.Properties.Pos(PropTSADigestAlgorithm)
+	if !w.Properties.IsSet(PropTSADigestAlgorithm) {
+		pos = w.Properties.Pos(PropTSAWorker)
+	}
+	return pos, fmt.Sprintf("TSA_DIGESTALGORITHM %s is not accepted by time-stamp worker %s, which takes %s (%s): set TSA_DIGESTALGORITHM to one of them or add it to the TSA's ACCEPTEDALGORITHMS.", name, ref, strings.Join(list, ", "), names)
 }

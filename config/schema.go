@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"strconv"
@@ -432,12 +433,12 @@ func workerSchema() []Property {
 		{Name: PropAcceptedPolicies, Type: List, Kinds: tsaKinds(), check: checkOIDList,
 			Doc: "Policy OIDs (separated by ; or ,) a request may ask for. Default: none, and a request must then not name a policy."},
 		{Name: PropAcceptedAlgorithms, Type: List, Values: timeStampDigestNames(), Kinds: tsaKinds(), check: checkTimeStampDigests,
-			Doc: "Digest algorithms (separated by ; or ,) a request's message imprint may use, such as SHA256;SHA384;SHA512. Default: any supported."},
+			Doc: "Digest algorithms (separated by ; or ,) a request's message imprint may use, such as SHA1;SHA256. Default: SHA256;SHA384;SHA512 (SHA1 only when listed). A TSA_WORKER's B-T signers must time-stamp with one of them (TSA_DIGESTALGORITHM)."},
 		{Name: PropAccuracyMicros, Type: Int, Kinds: tsaKinds(), check: between(0, 999),
 			Doc: "Accuracy of the time in microseconds, written in each token. Default: not written."},
 		{Name: PropAccuracyMillis, Type: Int, Kinds: tsaKinds(), check: between(0, 999),
 			Doc: "Accuracy of the time in milliseconds, written in each token. Default: not written."},
-		{Name: PropAccuracySeconds, Type: Int, Kinds: tsaKinds(), check: atLeast(0),
+		{Name: PropAccuracySeconds, Type: Int, Kinds: tsaKinds(), check: between(0, math.MaxInt32), // SignServer's int; more wrapped round in a time.Duration
 			Doc: "Accuracy of the time in seconds, written in each token. Default: not written."},
 		{Name: PropOrdering, Type: Bool, Default: "false", Kinds: tsaKinds(),
 			Doc: "The ordering field of each token: true claims tokens can be ordered by their time alone."},

@@ -9,6 +9,9 @@ have openssl        || need+=(openssl)
 have softhsm2-util  || need+=(softhsm2)
 have pkcs11-tool    || need+=(opensc)
 have gcc            || need+=(gcc)
+# The README test runs the README's examples, which use curl and jq.
+have curl           || need+=(curl)
+have jq             || need+=(jq)
 [ -x /usr/bin/chromium ] || need+=(chromium) # the admin UI's browser tests
 # PAdES: signed PDFs are checked by poppler's pdfsig and qpdf --check, and
 # one test PDF producer is ghostscript's ps2pdf.

@@ -149,7 +149,7 @@ func TestBuildAgreesWithConfigRules(t *testing.T) {
 		// Every kind, configured well, is ACTIVE.
 		{config.KindCMSSigner, "", "", none},
 		{config.KindCMSSigner, "SIGNATUREALGORITHM: SHA384withECDSA\nDIGESTALGORITHM: SHA3-256\nINCLUDE_CERTIFICATE_LEVELS: 0", "", none},
-		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: TSA\nTSA_DIGESTALGORITHM: SHA1", "", none},
+		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: TSA\nTSA_DIGESTALGORITHM: SHA-512", "", none},
 		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_URL: http://127.0.0.1:1/tsr\nTSA_POLICYOID: 1.2.3", "", none},
 		{config.KindPlainSigner, "SIGNATUREALGORITHM: NONEwithECDSA\nCLIENTSIDEHASHING: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256", "", none},
 		{config.KindPlainSigner, "", "", none},
@@ -214,6 +214,14 @@ func TestBuildAgreesWithConfigRules(t *testing.T) {
 		// The rules between workers.
 		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: Nobody", "names no worker of this configuration", none},
 		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: W", "not a TimeStampSigner", none},
+		// Seconds beyond a time.Duration wrapped round: a negative accuracy
+		// (the TSA OFFLINE) or a smaller one than configured in every token.
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nACCURACYSECONDS: 10000000000", "ACCURACYSECONDS must be between 0 and", none},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nACCURACYSECONDS: 3600\nACCURACYMILLIS: 999\nACCURACYMICROS: 999", "", none},
+		// A digest the TSA_WORKER does not accept: the signer's key signed,
+		// then the TSA refused every time-stamp (a 500 per request).
+		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: TSA\nTSA_DIGESTALGORITHM: SHA1", "TSA_DIGESTALGORITHM SHA1 is not accepted by time-stamp worker TSA", none},
+		{config.KindPDFSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: 9\nTSA_DIGESTALGORITHM: SHA-1", "not accepted by time-stamp worker 9", none},
 		{"CMSigner", "", "did you mean CMSSigner?", none},
 		{config.KindCMSSigner, "", "Set token to the name of a token", [2]string{"    token: t\n", ""}},
 		{config.KindPlainSigner, "", `Token "s" is not declared`, [2]string{"token: t\n", "token: s\n"}},

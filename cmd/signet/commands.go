@@ -84,9 +84,15 @@ func groupNote(group string) string {
   --url URL             server (default $` + URLEnv + `, else https://` + srv.DefaultListen + `)
   --user NAME           admin user (default admin)
   --password-file FILE  the user's password (default: $SIGNET_ADMIN_PASSWORD)
+  --cacert FILE         CA of the server's certificate (default $SIGNET_CACERT;
+                        the demo's is signet-data/demo-ca.pem)
+  --cert FILE --cert-key FILE
+                        act as the user whose authorizedClients match this
+                        client certificate (with a password, the password decides)
   --json                print the server's JSON instead of tables
 
-Exit status: 0 done, 1 refused by the server (its reason is printed), 2 usage error.
+Exit status: 0 done, 1 refused by the server (its reason is printed) or not
+reached, 2 usage error.
 `
 	}
 	return ""

@@ -121,3 +121,23 @@ func sameIssuer(der []byte, ca *x509.Certificate) bool {
 	crl, err := x509.ParseRevocationList(der)
 	return err == nil && crl.CheckSignatureFrom(ca) == nil
 }
+
+// TestDemoCRLHead: the demo CA's CRL answers HEAD as its GET, without the
+// body, over https and over the plain http of the same port that the
+// certificates name, as every other read of the server does. Over https it
+// answered 405: echo routes HEAD to no GET route by itself.
+func TestDemoCRLHead(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	for _, base := range []string{s.url, "http://" + strings.TrimPrefix(s.url, "https://")} {
+		resp, err := http.Head(base + "/crl/demo-ca.crl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/pkix-crl" || len(body) != 0 {
+			t.Errorf("HEAD %s/crl/demo-ca.crl: %d %q with %d bytes, want 200 application/pkix-crl without a body", base, resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+		}
+	}
+}

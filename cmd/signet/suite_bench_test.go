@@ -212,6 +212,19 @@ func BenchmarkHTTPBatchDSM(b *testing.B) {
 	benchHTTP(b, 1000, "-c", "4", "-api", "dsm", "-user", "bench", "-key", "signer-p256", "-batch", "1000", "-clientside")
 }
 
+// BenchmarkHTTPSingleDSM is one digest per request through the Fortanix
+// DSM sign API (32 clients), as make bench's http-dsm-single-p256: where
+// a raw signature's request spends what a CAdES request does not.
+func BenchmarkHTTPSingleDSM(b *testing.B) {
+	if _, err := benchKeys(); err != nil { // sets the demo password it uses
+		b.Fatal(err)
+	}
+	if os.Getenv(loadgen.PasswordEnv) == "" {
+		b.Setenv(loadgen.PasswordEnv, os.Getenv(demo.PasswordEnv))
+	}
+	benchHTTP(b, 1, "-c", "32", "-api", "dsm", "-user", "bench", "-key", "signer-p256")
+}
+
 // benchHTTP serves the demo configuration in process and runs signet client
 // bench -n b.N with args against it.
 func benchHTTP(b *testing.B, perRequest int, args ...string) {

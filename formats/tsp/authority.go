@@ -138,6 +138,14 @@ type Authority struct {
 	lastGen time.Time
 }
 
+// DefaultAcceptedAlgorithms are the message imprint digests an authority
+// accepts when Options.AcceptedAlgorithms is empty (ACCEPTEDALGORITHMS not
+// set): SHA-256, SHA-384 and SHA-512. config checks a B-T signer's
+// TSA_DIGESTALGORITHM against them.
+func DefaultAcceptedAlgorithms() []crypto.Hash {
+	return []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512}
+}
+
 // New checks opts and returns an Authority.
 func New(opts Options) (*Authority, error) {
 	if len(opts.Chain) == 0 || opts.Chain[0] == nil {
@@ -181,7 +189,7 @@ func New(opts Options) (*Authority, error) {
 	opts.AcceptedPolicies = slices.Clone(opts.AcceptedPolicies)
 	a := &Authority{opts: opts, accepted: slices.Clone(opts.AcceptedAlgorithms)}
 	if len(a.accepted) == 0 {
-		a.accepted = []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512}
+		a.accepted = DefaultAcceptedAlgorithms()
 	}
 	a.imprints = map[crypto.Hash][]byte{}
 	for _, h := range a.accepted {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/digitorus/pkcs7"
 	"github.com/digitorus/timestamp"
 )
 
@@ -58,7 +59,8 @@ type Client struct {
 // with h and returns the token (DER ContentInfo). It sends a query with a
 // random nonce and certReq set, and accepts the reply only when it is an HTTP
 // 200 of type application/timestamp-reply holding a granted response whose
-// token parses, verifies against the certificate it carries, echoes the nonce
+// token parses, verifies against the certificate it carries, which must be a
+// time-stamping certificate (CheckTimeStampingEKU), echoes the nonce
 // and covers the same message imprint (and policy, when Policy is set).
 func (c *Client) Stamp(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
 	where := c.URL
@@ -168,6 +170,21 @@ func (c *Client) Stamp(ctx context.Context, digest []byte, h crypto.Hash) ([]byt
 		return nil, &clientError{ErrBadReply, fmt.Sprintf("time-stamp authority %s time-stamped another message imprint than the one sent", where), nil}
 	case len(c.Policy) > 0 && !ts.Policy.Equal(c.Policy):
 		return nil, &clientError{ErrBadReply, fmt.Sprintf("time-stamp authority %s issued the token under policy %s instead of %s", where, ts.Policy, c.Policy), nil}
+	}
+	// Only a time-stamping certificate vouches for a time (RFC 3161
+	// section 2.3): a token signed with another key is no proof of time to
+	// a validator (formats/validate applies the same rule), so the
+	// signature it was asked for would be passed off as B-T without being.
+	p7, err := pkcs7.Parse(token)
+	if err != nil {
+		return nil, &clientError{ErrBadReply, fmt.Sprintf("time-stamp authority %s sent a token that does not parse: %v", where, err), err}
+	}
+	signer := p7.GetOnlySigner()
+	if signer == nil {
+		return nil, &clientError{ErrBadReply, fmt.Sprintf("time-stamp authority %s sent a token without one signer and its certificate", where), nil}
+	}
+	if err := CheckTimeStampingEKU(signer); err != nil {
+		return nil, &clientError{ErrBadReply, fmt.Sprintf("time-stamp authority %s signed the token with a certificate that is no time-stamping certificate: %v", where, err), err}
 	}
 	return token, nil
 }

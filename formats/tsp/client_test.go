@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/digitorus/timestamp"
+
+	"github.com/signet-project/signet/internal/demo"
 )
 
 // tsaHandler serves an Authority over HTTP as RFC 3161 section 3.4 says,
@@ -50,6 +52,14 @@ func TestClient(t *testing.T) {
 	p := newPKI(t, "EC-P256")
 	a := p.authority(t, nil)
 	digest := sha256.Sum256([]byte("signature value"))
+	docKey, err := demo.NewKey("EC-P256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docCert, err := p.ca.Issue("Document signer", docKey.Public(), demo.DocumentSigning, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// A closed port: listen, note the address, close.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -120,6 +130,26 @@ func TestClient(t *testing.T) {
 			q, _ = req.Marshal()
 			return q
 		}), kind: ErrBadReply, msg: "without its certificate"},
+		// A token signed by a certificate that is no time-stamping
+		// certificate (RFC 3161 2.3) proves no time: a validator does not
+		// take it (CheckTimeStampingEKU), so a B-T signature with it is not B-T.
+		{name: "not a TSA certificate", handler: func(w http.ResponseWriter, r *http.Request) {
+			q, _ := io.ReadAll(r.Body)
+			req, err := timestamp.ParseRequest(q)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ts := timestamp.Timestamp{HashAlgorithm: req.HashAlgorithm, HashedMessage: req.HashedMessage, Time: time.Now(),
+				Nonce: req.Nonce, Policy: policyDefault, AddTSACertificate: true}
+			resp, err := ts.CreateResponseWithOpts(docCert, docKey, crypto.SHA256)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			w.Header().Set("Content-Type", "application/timestamp-reply")
+			w.Write(resp)
+		}, kind: ErrBadReply, msg: "timeStamping"},
 		{name: "rejected policy", client: Client{Policy: policyUnknown}, handler: tsaHandler(t, a, nil),
 			kind: ErrRejected, msg: "rejected the request: unacceptedPolicy"},
 		{name: "accepted policy", client: Client{Policy: policyOther}, handler: tsaHandler(t, a, nil)},

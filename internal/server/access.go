@@ -93,6 +93,7 @@ func (a *app) serveHealth(ctx context.Context, addr string, stdout io.Writer) er
 	mux := http.NewServeMux()
 	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "The health check takes GET.", http.StatusMethodNotAllowed)
 			return
 		}

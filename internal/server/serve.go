@@ -206,7 +206,9 @@ func Run(ctx context.Context, o Options) error {
 		if crl, err = demo.CRLHandler(files); err != nil {
 			return err
 		}
-		a.srv.Echo().GET(demo.CRLPath, echo.WrapHandler(crl))
+		// HEAD as GET, as every read of the server (echo does not route
+		// HEAD to a GET route; net/http drops the body).
+		a.srv.Echo().Match([]string{http.MethodGet, http.MethodHead}, demo.CRLPath, echo.WrapHandler(crl))
 	}
 	defer a.reloadOn(ctx, o.Reload)()
 	tick := o.PurgeTick

@@ -348,8 +348,15 @@ func TestHealthListen(t *testing.T) {
 	if code, _ := do(http.DefaultClient, http.MethodHead, s.health); code != 200 {
 		t.Fatalf("HEAD health: %d", code)
 	}
-	if code, _ := do(http.DefaultClient, http.MethodPost, s.health); code != http.StatusMethodNotAllowed {
-		t.Fatalf("POST health: %d, want 405", code)
+	// A 405 says in Allow what the path takes (RFC 9110 15.5.6), as the
+	// main listener's do.
+	post, err := http.Post(s.health, "text/plain", strings.NewReader("data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	post.Body.Close()
+	if post.StatusCode != http.StatusMethodNotAllowed || post.Header.Get("Allow") != "GET, HEAD" {
+		t.Fatalf("POST health: %d, Allow %q; want 405, Allow \"GET, HEAD\"", post.StatusCode, post.Header.Get("Allow"))
 	}
 	tests := []struct{ method, path string }{
 		{http.MethodPost, "/signserver/worker/CAdESSigner"},

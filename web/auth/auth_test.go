@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/signet-project/signet/config"
@@ -238,4 +240,43 @@ func TestWorkerPasswordsCached(t *testing.T) {
 	if check("alice", "alice-pw") || !check("alice", "new") {
 		t.Error("a shared user's changed password is not in force")
 	}
+}
+
+// TestConcurrentChecksShareOneBcrypt: clients sending the same
+// credentials at once (a client's 32 connections starting together, or
+// every client when the cache entry expires) wait for one bcrypt check,
+// some 75 ms of CPU each at the demo's cost, instead of each running
+// their own; other credentials are checked apart.
+func TestConcurrentChecksShareOneBcrypt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		users := []config.User{{Name: "admin", Roles: []string{config.RoleAdmin}, PasswordHash: hash(t, "pw")}}
+		a := New(func() []config.User { return users })
+		release := make(chan struct{})
+		var calls atomic.Int32
+		a.compare = func(h, p []byte) error {
+			calls.Add(1)
+			<-release
+			return bcrypt.CompareHashAndPassword(h, p)
+		}
+		const n = 16
+		allowed := make(chan bool, n+1)
+		for range n {
+			go func() { allowed <- a.Decide("admin", "pw", config.RoleAdmin) == Allowed }()
+		}
+		go func() { allowed <- a.Decide("admin", "wrong", config.RoleAdmin) == Allowed }()
+		synctest.Wait() // every check waits: in bcrypt, or for another's
+		if got := calls.Load(); got != 2 {
+			t.Errorf("%d bcrypt checks for %d requests with the same credentials and one with others, want 2", got, n)
+		}
+		close(release)
+		yes := 0
+		for range n + 1 {
+			if <-allowed {
+				yes++
+			}
+		}
+		if yes != n {
+			t.Errorf("%d of %d requests allowed, want the %d with the right password", yes, n+1, n)
+		}
+	})
 }

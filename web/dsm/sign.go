@@ -395,6 +395,13 @@ func (h *Handler) signItems(c echo.Context, user string, items []item) []itemRes
 		out[i] = itemResult{Status: ie.status, Error: ie.msg}
 	}
 
+	if len(order) == 1 {
+		// One key, as every single request and most batches: signed on
+		// this goroutine (tokens.SignAll spreads a batch over the cores),
+		// not handed to another and waited for.
+		h.signGroup(c, order[0], out)
+		return out
+	}
 	var eg errgroup.Group
 	eg.SetLimit(groupParallelism)
 	for _, g := range order {
