@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"slices"
 	"strconv"
@@ -437,7 +438,7 @@ func workerSchema() []Property {
 			Doc: "Accuracy of the time in microseconds, written in each token. Default: not written."},
 		{Name: PropAccuracyMillis, Type: Int, Kinds: tsaKinds(), check: between(0, 999),
 			Doc: "Accuracy of the time in milliseconds, written in each token. Default: not written."},
-		{Name: PropAccuracySeconds, Type: Int, Kinds: tsaKinds(), check: atLeast(0),
+		{Name: PropAccuracySeconds, Type: Int, Kinds: tsaKinds(), check: between(0, math.MaxInt32), // SignServer's int; more wrapped round in a time.Duration
 			Doc: "Accuracy of the time in seconds, written in each token. Default: not written."},
 		{Name: PropOrdering, Type: Bool, Default: "false", Kinds: tsaKinds(),
 			Doc: "The ordering field of each token: true claims tokens can be ordered by their time alone."},

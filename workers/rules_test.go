@@ -214,6 +214,10 @@ func TestBuildAgreesWithConfigRules(t *testing.T) {
 		// The rules between workers.
 		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: Nobody", "names no worker of this configuration", none},
 		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: W", "not a TimeStampSigner", none},
+		// Seconds beyond a time.Duration wrapped round: a negative accuracy
+		// (the TSA OFFLINE) or a smaller one than configured in every token.
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nACCURACYSECONDS: 10000000000", "ACCURACYSECONDS must be between 0 and", none},
+		{config.KindTimeStampSigner, "DEFAULTTSAPOLICYOID: 1.2.3\nACCURACYSECONDS: 3600\nACCURACYMILLIS: 999\nACCURACYMICROS: 999", "", none},
 		// A digest the TSA_WORKER does not accept: the signer's key signed,
 		// then the TSA refused every time-stamp (a 500 per request).
 		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-T\nTSA_WORKER: TSA\nTSA_DIGESTALGORITHM: SHA1", "TSA_DIGESTALGORITHM SHA1 is not accepted by time-stamp worker TSA", none},
