@@ -20,7 +20,9 @@ import (
 
 // pdfReadTimeout bounds the parsing of one PDF: a hostile file (an object
 // graph with loops, huge object streams) is refused with 400 at the latest
-// then, not read for ever.
+// then, not read for ever. Each reading has its own (each document of a
+// batch, and the DSS update of BASELINE-LT): the signing, the time-stamp
+// and the CRLs between them are not the document's doing.
 const pdfReadTimeout = 20 * time.Second
 
 // PDFSigner makes PAdES baseline signatures inside PDF documents (kind
@@ -42,6 +44,9 @@ type PDFSigner struct {
 	fieldName   string
 	limits      pades.Limits
 	crls        *revocation.Fetcher
+	// readContext bounds one reading of a PDF; nil: pdfReadTimeout (tests
+	// set it to end a read on an event).
+	readContext func(context.Context) (context.Context, context.CancelFunc)
 }
 
 // certificationLevels maps CERTIFICATION_LEVEL to DocMDP /P.
@@ -133,6 +138,14 @@ func pdfTooLarge(err error, req *Request, batch bool) error {
 	return TooLarge("The PDF exceeds the server's request memory bound of %d bytes (server.maxRequestMemory), within which a PDF is held whole to be signed or validated: send a smaller PDF, or ask the operator to raise the bound.", req.memoryLimit())
 }
 
+// readCtx returns the context of one reading of a PDF.
+func (w *PDFSigner) readCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if w.readContext != nil {
+		return w.readContext(ctx)
+	}
+	return context.WithTimeout(ctx, pdfReadTimeout)
+}
+
 // refuseClientHash answers requests that ask for client-side hashing.
 func refuseClientHash(meta map[string]string) error {
 	using, _, err := metaBool(meta, config.MetaUsingClientSuppliedHash)
@@ -217,11 +230,11 @@ func (w *PDFSigner) process(ctx context.Context, req *Request) (*Response, error
 		raw, docs = [][]byte{b}, []signed{{}}
 	}
 
-	pctx, cancel := context.WithTimeout(ctx, pdfReadTimeout)
-	defer cancel()
 	inputs := make([][]byte, len(docs))
 	for i := range docs {
-		p, err := pades.Prepare(pctx, raw[i], opts)
+		rctx, cancel := w.readCtx(ctx)
+		p, err := pades.Prepare(rctx, raw[i], opts)
+		cancel()
 		if err != nil {
 			err = pdfError(err, "signed")
 			if d.batch {
@@ -263,7 +276,7 @@ func (w *PDFSigner) process(ctx context.Context, req *Request) (*Response, error
 			return nil, Unavailable(err, "The signature did not fit the room reserved for it in the PDF: %v", err)
 		}
 		if w.lt {
-			if docs[i].out, err = w.addValidationData(pctx, docs[i].out, chain, ders[i]); err != nil {
+			if docs[i].out, err = w.addValidationData(ctx, docs[i].out, chain, ders[i]); err != nil {
 				return nil, err
 			}
 		}
@@ -319,7 +332,9 @@ func (w *PDFSigner) addValidationData(ctx context.Context, doc []byte, chain []*
 			vd.CRLs = append(vd.CRLs, crls...)
 		}
 	}
-	out, err := pades.AppendDSS(ctx, doc, vd, w.limits)
+	rctx, cancel := w.readCtx(ctx)
+	defer cancel()
+	out, err := pades.AppendDSS(rctx, doc, vd, w.limits)
 	if err != nil {
 		return nil, pdfError(err, "signed")
 	}

@@ -9,9 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +22,7 @@ import (
 	"github.com/signet-project/signet/formats/pades"
 	"github.com/signet-project/signet/formats/pades/padestest"
 	"github.com/signet-project/signet/formats/validate"
+	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -336,5 +340,69 @@ func TestPDFWorkersMemoryBound(t *testing.T) {
 	}
 	if n := f.tok.signed.Load(); n != 0 {
 		t.Errorf("%d signatures made", n)
+	}
+}
+
+// TestPDFSignerLTReadDeadline: the deadline of reading a PDF bounds the
+// reading, not the signing, the time-stamp and the CRLs around it. At
+// BASELINE-LT the document is read again to add its DSS after the
+// time-stamp; that read shared the deadline set before the first one, so a
+// TSA slow within TSA_TIMEOUT (or a slow HSM, or a large batch) made the
+// request fail: 503 blaming the CRL server, or 400 saying the client's PDF
+// took too long to read. Here the read deadline passes while the TSA
+// answers.
+func TestPDFSignerLTReadDeadline(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	crl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		der, err := f.ca.CRL(nil, time.Hour)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Write(der)
+	}))
+	defer crl.Close()
+	f.ca.CRLURL = crl.URL + "/ca.crl" // the signer's and the TSA's certificates name it
+	f.rekey(t, tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"})
+	f.addTSAKey(t, "tsa", nil)
+	tsa := lookup(t, f.set(t, tsaYAML), "TSA")
+
+	var mu sync.Mutex
+	var reads []context.CancelFunc
+	stamps := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		for _, end := range reads { // the reads so far are past their deadline
+			end()
+		}
+		mu.Unlock()
+		resp, err := tsa.Process(r.Context(), &workers.Request{Data: r.Body, Size: -1})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", resp.ContentType)
+		w.Write(resp.Data)
+	}))
+	defer stamps.Close()
+	w := f.workerOf(t, config.KindPDFSigner, "SIGNATURE_LEVEL: BASELINE-LT\nTSA_URL: "+stamps.URL)
+	workers.SetPDFReadContext(w, func(ctx context.Context) (context.Context, context.CancelFunc) {
+		ctx, cancel := context.WithCancel(ctx)
+		mu.Lock()
+		reads = append(reads, cancel)
+		mu.Unlock()
+		return ctx, cancel
+	})
+	resp, err := process(w, onePage(), map[string]string{"USING_BATCHSIGNING": "false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	padestest.QPDFCheck(t, resp.Data)
+	rep, err := validate.PDF(context.Background(), resp.Data, validate.Options{Roots: []*x509.Certificate{f.ca.Cert}}, pades.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := rep.Signatures; len(s) != 1 || s[0].Indication != validate.TotalPassed || s[0].Level != "PAdES-BASELINE-LT" {
+		t.Fatalf("report: %+v", rep.Signatures)
 	}
 }

@@ -99,7 +99,9 @@ type field struct {
 }
 
 // signatureFields walks the AcroForm's field tree (bounded in depth, each
-// object visited once) and returns the signed signature fields, and the
+// object visited once: one listed again, as some producers list a field
+// twice in /Fields, is the same field, and is skipped; one that is its own
+// ancestor is a loop, and refused) and returns the signed signature fields, and the
 // fully qualified names of all fields: a new field must take none of them,
 // since fields of one name are one field (ISO 32000-1, 12.7.3.2).
 func (d *document) signatureFields() ([]field, map[string]bool, error) {
@@ -113,17 +115,22 @@ func (d *document) signatureFields() ([]field, map[string]bool, error) {
 		return nil, nil, err
 	}
 	var out []field
-	seen := map[int]bool{}
+	seen, path := map[int]bool{}, map[int]bool{}
 	var walk func(o types.Object, parent string, depth int) error
 	walk = func(o types.Object, parent string, depth int) error {
 		if depth > maxDepth {
 			return invalid("the form field tree is deeper than %d levels", maxDepth)
 		}
 		if ref, ok := o.(types.IndirectRef); ok {
-			if seen[ref.ObjectNumber.Value()] {
-				return invalid("the form field tree has a loop (object %d is its own ancestor or shared)", ref.ObjectNumber.Value())
+			n := ref.ObjectNumber.Value()
+			if path[n] {
+				return invalid("the form field tree has a loop (object %d is its own ancestor)", n)
 			}
-			seen[ref.ObjectNumber.Value()] = true
+			if seen[n] {
+				return nil
+			}
+			seen[n], path[n] = true, true
+			defer delete(path, n)
 		}
 		f, err := d.dict(o)
 		if err != nil || f == nil {

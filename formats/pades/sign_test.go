@@ -114,7 +114,10 @@ func TestCertifiedNoChanges(t *testing.T) {
 
 // formPDF is a one-page form, as a form designer leaves it for signing:
 // an empty signature field Signature1 and a text field Signature2.
-func formPDF() []byte {
+func formPDF() []byte { return formPDFListing("4 0 R 5 0 R") }
+
+// formPDFListing is formPDF whose AcroForm lists the fields given.
+func formPDFListing(fields string) []byte {
 	var b bytes.Buffer
 	var offs []int
 	obj := func(body string) {
@@ -122,7 +125,7 @@ func formPDF() []byte {
 		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), body)
 	}
 	b.WriteString("%PDF-1.7\n")
-	obj("<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R 5 0 R] >> >>")
+	obj("<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [" + fields + "] >> >>")
 	obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
 	obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [4 0 R 5 0 R] >>")
 	obj("<< /Type /Annot /Subtype /Widget /FT /Sig /T (Signature1) /Rect [50 50 250 100] /P 3 0 R >>")
@@ -138,7 +141,8 @@ func formPDF() []byte {
 
 // TestFieldNames: a signature field gets a name no field of the document
 // has, since fields of one name are one field (ISO 32000-1, 12.7.3.2); a
-// configured name that is taken is refused rather than given twice.
+// configured name that is taken is refused rather than given twice. A
+// field the AcroForm lists twice was refused as a loop in the field tree.
 func TestFieldNames(t *testing.T) {
 	t.Parallel()
 	s := newSigner(t)
@@ -153,6 +157,9 @@ func TestFieldNames(t *testing.T) {
 		{"a document without fields", padestest.GoPDF("plain"), "", "Signature1"},
 		{"a configured name, free", formPDF(), "Approval", "Approval"},
 		{"a configured name, taken", approved, "Approval", ""},
+		// Listed twice is still one field, as qpdf and PDF readers take
+		// it: not a loop in the field tree.
+		{"a form listing a field twice", formPDFListing("4 0 R 5 0 R 4 0 R"), "", "Signature3"},
 	} {
 		if c.want == "" {
 			if _, err := pades.Prepare(context.Background(), c.doc, pades.Options{ContentsSize: 100, FieldName: c.fieldName}); !errors.Is(err, pades.ErrInvalidPDF) {
