@@ -34,7 +34,7 @@ func CMS(ctx context.Context, sig []byte, content func() io.Reader, digest []byt
 	var dig func(crypto.Hash) ([]byte, error)
 	switch {
 	case content != nil:
-		dig = digestReader(content)
+		dig = digestReader(ctx, content)
 	case digest != nil:
 		dig = func(h crypto.Hash) ([]byte, error) {
 			if digestAlg != 0 && digestAlg != h {
@@ -46,7 +46,7 @@ func CMS(ctx context.Context, sig []byte, content func() io.Reader, digest []byt
 			return digest, nil
 		}
 	case sd.Content != nil:
-		dig = digestReader(func() io.Reader { return bytes.NewReader(sd.Content) })
+		dig = digestReader(ctx, func() io.Reader { return bytes.NewReader(sd.Content) })
 	default:
 		dig = func(crypto.Hash) ([]byte, error) {
 			return nil, fmt.Errorf("the signature is detached; send its content or the content's digest too")
@@ -102,7 +102,7 @@ func PDF(ctx context.Context, doc []byte, opts Options, lim pades.Limits) (*Repo
 				r.Messages = append(r.Messages, "The signature's /Contents is not a DER CMS SignedData.")
 				break
 			}
-			signerCheck(ctx, &r, sd, digestReader(s.SignedContent), ev, opts)
+			signerCheck(ctx, &r, sd, digestReader(ctx, s.SignedContent), ev, opts)
 			if s.SubFilter == pades.SubFilter && r.Level != "" {
 				r.Format = "PAdES"
 				r.Level = "PAdES-BASELINE-" + r.Level[2:]

@@ -187,6 +187,10 @@ func signerCheck(ctx context.Context, r *SignatureReport, sd *cms.SignedData, di
 		r.SigningTime = &t
 	}
 	d, err := digest(si.Algorithm.Hash)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		fail(Indeterminate, TryLater, "The validation ran out of time before this signature's content was hashed: validate the document again, or one with fewer signatures.")
+		return
+	}
 	if err != nil {
 		fail(Indeterminate, SignedDataNotFound, err.Error())
 		return
@@ -420,8 +424,10 @@ func checkTimeStamp(token, signature []byte, ev evidence, opts Options) (*TimeSt
 // digestReader returns a digest function over content read once; it
 // buffers nothing but hashes with every algorithm asked for in turn, so the
 // content must be re-readable: content is a function returning a fresh
-// reader.
-func digestReader(content func() io.Reader) func(crypto.Hash) ([]byte, error) {
+// reader. It stops when ctx ends: a document can make one content many
+// signatures' (one signature dictionary under many fields), each hashed
+// whole, and the validation's deadline must hold all the same.
+func digestReader(ctx context.Context, content func() io.Reader) func(crypto.Hash) ([]byte, error) {
 	return func(h crypto.Hash) ([]byte, error) {
 		if !h.Available() {
 			return nil, fmt.Errorf("the digest algorithm %v is not supported", h)
@@ -431,9 +437,23 @@ func digestReader(content func() io.Reader) func(crypto.Hash) ([]byte, error) {
 			return nil, errors.New("the signed content could not be located")
 		}
 		hh := h.New()
-		if _, err := io.Copy(hh, r); err != nil {
+		if _, err := io.Copy(hh, ctxReader{ctx, r}); err != nil {
 			return nil, err
 		}
 		return hh.Sum(nil), nil
 	}
+}
+
+// ctxReader is a reader that fails once ctx has ended, checked at every
+// read (io.Copy's 32 KiB).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

@@ -659,3 +659,78 @@ func fileWriter(t testing.TB) func(name string, b []byte) string {
 		return p
 	}
 }
+
+// fieldsSharing appends to a signed doc an update whose AcroForm lists n
+// fields with the signature dictionary of its first signature as /V: n
+// signatures over the same bytes, each hashed whole by the validation.
+func fieldsSharing(t *testing.T, doc []byte, n int) []byte {
+	t.Helper()
+	v := regexp.MustCompile(`/V (\d+) 0 R`).FindSubmatch(doc)
+	at := bytes.LastIndex(doc, []byte("\n1 0 obj\n"))
+	end := bytes.Index(doc[at:], []byte("\nendobj"))
+	size := regexp.MustCompile(`/Size (\d+)`).FindAllSubmatch(doc, -1)
+	prev := regexp.MustCompile(`startxref\s+(\d+)`).FindAllSubmatch(doc, -1)
+	if v == nil || at < 0 || end < 0 || len(size) == 0 || len(prev) == 0 {
+		t.Fatal("the signed document has no signature, catalog object 1 or trailer")
+	}
+	first := 0
+	fmt.Sscan(string(size[len(size)-1][1]), &first)
+	var b, refs bytes.Buffer
+	b.Write(doc)
+	offs := make([]int, n)
+	for i := range offs {
+		offs[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n<< /FT /Sig /T (s%d) /V %s 0 R >>\nendobj\n", first+i, i, v[1])
+		fmt.Fprintf(&refs, "%d 0 R ", first+i)
+	}
+	catalog := regexp.MustCompile(`/AcroForm\s*<<\s*/Fields\s*\[[^\]]*\]`).ReplaceAll(doc[at+len("\n1 0 obj\n"):at+end], []byte("/AcroForm << /Fields ["+refs.String()+"]"))
+	obj := b.Len()
+	fmt.Fprintf(&b, "1 0 obj\n%s\nendobj\n", catalog)
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n1 1\n%010d 00000 n\r\n%d %d\n", obj, first, n)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Prev %s >>\nstartxref\n%d\n%%%%EOF\n", first+n, prev[len(prev)-1][1], xref)
+	return b.Bytes()
+}
+
+// cancelOnCRL is a CRL source that ends the validation's context the first
+// time it is asked: the validation's time is up from then on.
+type cancelOnCRL struct {
+	online
+	cancel context.CancelFunc
+}
+
+func (c cancelOnCRL) CRLs(ctx context.Context, cert, issuer *x509.Certificate) ([][]byte, error) {
+	c.cancel()
+	return c.online.CRLs(ctx, cert, issuer)
+}
+
+// TestDeadlineStopsHashing: a document whose AcroForm lists one signature
+// under many fields had each hashed whole, whatever the validation's
+// deadline (an 8 MiB PDF with 3,000 such fields held the PDFValidator 19 s,
+// 30,000 would hold it minutes). Once the time is up, the signatures left
+// are INDETERMINATE/TRY_LATER without their content hashed.
+func TestDeadlineStopsHashing(t *testing.T) {
+	t.Parallel()
+	ca := newPKI(t, "Deadline Test CA")
+	key := newKey(t)
+	now := time.Now()
+	chain := []*x509.Certificate{ca.issue(t, "signer", key.Public(), now.Add(-time.Hour), now.Add(time.Hour)), ca.cert}
+	doc := fieldsSharing(t, signPDF(t, minimalPDF(), key, chain, nil), 50)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rep, err := validate.PDF(ctx, doc, validate.Options{Roots: []*x509.Certificate{ca.cert}, Online: cancelOnCRL{online{ca, t}, cancel}}, pades.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Signatures) != 50 {
+		t.Fatalf("%d signatures reported, want the 50 fields'", len(rep.Signatures))
+	}
+	for i, s := range rep.Signatures[1:] {
+		if s.Indication != validate.Indeterminate || s.SubIndication != validate.TryLater || !strings.Contains(strings.Join(s.Messages, " "), "ran out of time") {
+			t.Fatalf("signature %d validated after the deadline: %s/%s %q", i+1, s.Indication, s.SubIndication, s.Messages)
+		}
+	}
+}
