@@ -1,9 +1,14 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"strings"
 
 	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/formats/tsp"
+	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/soft"
 	"github.com/signet-project/signet/web/tlsconf"
 	"github.com/signet-project/signet/workers"
 )
@@ -13,7 +18,8 @@ import (
 // start-up, read by Run's own loaders — the TLS certificate, its key (which
 // must be the certificate's) and the client CA bundle — each at the line
 // that names it; and the files that would leave a worker OFFLINE at start,
-// read by the worker's own reader: a validator's TRUSTANCHORS.
+// read by the worker's own reader: a validator's TRUSTANCHORS, a
+// TimeStampSigner's certificate in a keystore file.
 func Check(paths ...string) config.Problems {
 	cfg, err := config.Load(paths...)
 	if err != nil {
@@ -38,7 +44,69 @@ func FileChecks() []config.FileCheck {
 	return []config.FileCheck{
 		func(cfg *config.Config) config.Problems { return tlsProblems(cfg.Server.TLS) },
 		func(cfg *config.Config) config.Problems { return anchorProblems(cfg.Workers) },
+		tsaCertProblems,
 	}
+}
+
+// tsaCertProblems are the TimeStampSigners whose certificate the server
+// would hold against them, each at its worker: one without the critical
+// timeStamping extended key usage (tsp.CheckTimeStampingEKU, the rule the
+// worker applies) starts OFFLINE, so config check must refuse it too. Only
+// keystore files are read, through the server's own opener with the
+// token's configured PIN: an HSM's certificates, a cluster's database
+// keystore and a token activated by hand are seen when the server runs,
+// and a keystore that cannot be read is left to the server to report.
+func tsaCertProblems(cfg *config.Config) config.Problems {
+	var ps config.Problems
+	open := map[string]tokens.Token{} // by token name; nil: not readable here
+	ctx := context.Background()
+	for _, w := range cfg.Workers {
+		if w.Kind != config.KindTimeStampSigner || w.Key == "" || len(w.Problems) > 0 {
+			continue
+		}
+		tok, seen := open[w.Token]
+		if !seen {
+			tok = openKeystore(ctx, cfg, w.Token)
+			open[w.Token] = tok
+		}
+		if tok == nil {
+			continue
+		}
+		chain, err := tok.Chain(ctx, w.Key)
+		if err != nil || len(chain) == 0 {
+			continue
+		}
+		if err := tsp.CheckTimeStampingEKU(chain[0]); err != nil {
+			ps = append(ps, config.Problem{Pos: w.Pos, Msg: "Worker " + w.Name + " would be OFFLINE: " + strings.TrimSuffix(err.Error(), ".") + "."})
+		}
+	}
+	return ps
+}
+
+// openKeystore opens and activates the soft token named name from its
+// keystore files, or returns nil when it is another kind of token, has no
+// PIN configured (a PKCS#12 one) or cannot be read.
+func openKeystore(ctx context.Context, cfg *config.Config, name string) tokens.Token {
+	tc, ok := cfg.Token(name)
+	if !ok || tc.Type != "soft" || len(tc.Problems) > 0 || strings.EqualFold(tc.Properties.String(config.PropKeystoreType), config.KeystoreDatabase) {
+		return nil
+	}
+	tok, err := tokenOpener(nil, nil)(ctx, tc)
+	if err != nil {
+		return nil
+	}
+	pin := ""
+	if tc.PIN.Env != "" || tc.PIN.File != "" {
+		if pin, err = tc.PIN.Resolve(); err != nil {
+			return nil
+		}
+	} else if !strings.EqualFold(tc.Properties.String(config.PropKeystoreType), soft.TypePEM) {
+		return nil
+	}
+	if err := tok.Activate(ctx, pin); err != nil {
+		return nil
+	}
+	return tok
 }
 
 // anchorProblems are the TRUSTANCHORS files of validators that do not

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -88,4 +89,61 @@ func TestCheckTrustAnchors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCheckTimeStampingCertificate: config check reports a TimeStampSigner
+// whose certificate, in a keystore file it can read with the token's PIN,
+// lacks the critical timeStamping extended key usage: the server starts it
+// OFFLINE (tsp.CheckTimeStampingEKU), so config check refuses it too, at
+// the worker; an edit through the admin API that makes it so is refused.
+func TestCheckTimeStampingCertificate(t *testing.T) {
+	t.Parallel()
+	files, _, err := demo.Bootstrap(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, err := os.ReadFile(files.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := string(orig)
+	i := strings.Index(y, "  - name: TimeStampSigner\n")
+	if i < 0 || !strings.Contains(y[i:], "    key: tsa-p256\n") {
+		t.Fatal("the demo configuration has no TimeStampSigner with key tsa-p256")
+	}
+	line := strings.Count(y[:i], "\n") + 1
+	tests := []struct {
+		name, key, says string // says "": no problem
+	}{
+		{"the demo TSA key", "tsa-p256", ""},
+		{"a document signing key", "signer-p256", "would be OFFLINE: the TSA certificate \"Signet Demo Signer signer-p256\" has no extended key usage extension"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := filepath.Join(files.Dir, "check-"+tt.key+".yaml")
+			edited := y[:i] + strings.Replace(y[i:], "    key: tsa-p256\n", "    key: "+tt.key+"\n", 1)
+			if err := os.WriteFile(cfg, []byte(edited), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ps := Check(cfg)
+			switch {
+			case tt.says == "" && len(ps) > 0:
+				t.Fatalf("problems of the demo configuration: %v", ps)
+			case tt.says != "" && (len(ps) != 1 || ps[0].Pos.Line != line || !strings.Contains(ps[0].Msg, tt.says)):
+				t.Fatalf("problems %v, want one at line %d saying %q", ps, line, tt.says)
+			}
+		})
+	}
+	t.Run("edited", func(t *testing.T) {
+		nw := config.NewWorker{Name: "TSA2", Kind: config.KindTimeStampSigner, Token: "demo", Key: "signer-p256", ID: 90,
+			Properties: map[string]string{config.PropAuthType: "NOAUTH", config.PropDefaultTSAPolicyOID: "1.2.3.4.1"}}
+		err := config.Apply([]string{files.Config}, files.Config, config.AddWorker(nw), FileChecks()...)
+		var refused *config.Refused
+		if !errors.As(err, &refused) || !strings.Contains(refused.Problems[0].Msg, "no extended key usage") {
+			t.Fatalf("edit: %v, want it refused for the certificate", err)
+		}
+		if after, _ := os.ReadFile(files.Config); string(after) != y {
+			t.Fatalf("a refused change was written")
+		}
+	})
 }
