@@ -47,7 +47,11 @@ keys and certificates in --data. SIGHUP reloads the configuration files.`},
 Exit status: 0 every request succeeded, 1 some failed (counted by status),
 2 usage error (flags that cannot run together, a -file or certificate
 file that cannot be read).`},
-		{name: "config check", args: "FILE...", short: "Report every configuration error.", min: 1, max: -1, setup: checkCmd},
+		{name: "config check", args: "FILE...", short: "Report every configuration error.", min: 1, max: -1, setup: checkCmd, long: `
+Loads the files together as signet serve --config does (the TLS files they
+name included) and lists each problem with its file and line on stderr.
+Exit status: 0 no problem, 1 problems found (a file that cannot be read is
+one), 2 usage error.`},
 		{name: "config import-signserver", args: "FILE...", short: "Convert SignServer worker property files to Signet YAML.", min: 1, max: -1, setup: importSignServerCmd, long: `
 Reads the files that signserver dumpproperties writes (WORKERGENID<n>. and
 WORKER<id>. properties): CMSSigner, CAdESSigner, PlainSigner, TimeStampSigner

@@ -59,7 +59,7 @@ type Options struct {
 // Flags registers the options as flags of fs, with the values already in o
 // as defaults; batch adds the batch size.
 func (o *Options) Flags(fs *flag.FlagSet, batch bool) {
-	fs.StringVar(&o.URL, "url", o.URL, "Signet base `URL`")
+	fs.StringVar(&o.URL, "url", o.URL, "Signet base `URL`, $SIGNET when set")
 	o.TLS.Register(fs)
 	fs.StringVar(&o.Worker, "worker", "CAdESSigner", "worker `name` or id")
 	fs.Var(&o.Meta, "meta", "request metadata `KEY=VALUE` (repeatable)")

@@ -67,7 +67,7 @@ type Options struct {
 // Flags registers the options as flags of fs; defaultURL is the server
 // asked when -url is not given.
 func (f *Options) Flags(fs *flag.FlagSet, defaultURL string) {
-	fs.StringVar(&f.url, "url", defaultURL, "Signet (or SignServer) base `URL`")
+	fs.StringVar(&f.url, "url", defaultURL, "Signet (or SignServer) base `URL`, $SIGNET when set")
 	f.tls.Register(fs)
 	fs.StringVar(&f.worker, "worker", "CAdESSigner", "worker `name` or id")
 	fs.Var(&f.meta, "meta", "extra request metadata `KEY=VALUE` (repeatable)")
