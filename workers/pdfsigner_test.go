@@ -307,7 +307,8 @@ func BenchmarkSuite_padesBB_1mib_baseline(b *testing.B) {
 // TestPDFWorkersMemoryBound: a PDF, or a batch of PDFs, over the request
 // memory bound is refused with 413 and a fix that applies to PDFs: the
 // generic sentence offered a detached signature or client-side hashing,
-// which PDFSigner refuses and PDFValidator has no use for.
+// which PDFSigner refuses and PDFValidator has no use for. CMSValidator's
+// names the digest its JSON request takes instead of the content.
 func TestPDFWorkersMemoryBound(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -327,13 +328,15 @@ func TestPDFWorkersMemoryBound(t *testing.T) {
 		{"PDFSigner", signer, doc, map[string]string{"USING_BATCHSIGNING": "false"}, "send a smaller PDF"},
 		{"PDFSigner batch", signer, batch, map[string]string{"USING_BATCHSIGNING": "true"}, "send fewer or smaller PDFs per batch"},
 		{"PDFValidator", f.validator(t, config.KindPDFValidator), doc, map[string]string{}, "send a smaller PDF"},
+		// CMSValidator takes a detached signature's content or its digest.
+		{"CMSValidator", f.validator(t, config.KindCMSValidator), doc, map[string]string{}, "send the content's digest instead of the content"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, size := range []int64{int64(len(c.body)), -1} { // the size told, and not
 				_, err := c.w.Process(context.Background(), &workers.Request{Data: bytes.NewReader(c.body), Size: size, Metadata: c.meta, MemoryLimit: 100})
 				wantErr(t, err, workers.ErrTooLarge, c.want)
-				if strings.Contains(err.Error(), "client-side") || strings.Contains(err.Error(), "detached") {
-					t.Errorf("size %d: %q offers a fix that does not apply to PDFs", size, err)
+				if strings.Contains(err.Error(), "client-side") || strings.Contains(err.Error(), "sign it detached") {
+					t.Errorf("size %d: %q offers a fix that does not apply", size, err)
 				}
 			}
 		})

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -138,10 +139,7 @@ func (v *Validator) Process(ctx context.Context, req *Request) (*Response, error
 	}
 	data, err := readAll(req)
 	if err != nil {
-		if v.kind == config.KindPDFValidator {
-			err = pdfTooLarge(err, req, false)
-		}
-		return nil, err
+		return nil, v.tooLarge(err, req)
 	}
 	opts := validate.Options{Roots: v.roots, Time: v.now(), Online: v.online}
 	ctx, cancel := context.WithTimeout(ctx, pdfReadTimeout)
@@ -167,6 +165,20 @@ func (v *Validator) Process(ctx context.Context, req *Request) (*Response, error
 		return nil, Unavailable(err, "Encoding the report failed: %v", err)
 	}
 	return &Response{Data: append(out, '\n'), ContentType: ContentTypeJSON, Items: len(rep.Signatures)}, nil
+}
+
+// tooLarge gives a validator's 413 (a request over the memory bound) a fix
+// that applies to it: the signers' sentence offers a detached signature or
+// client-side hashing. Other errors are returned as they are.
+func (v *Validator) tooLarge(err error, req *Request) error {
+	if v.kind == config.KindPDFValidator {
+		return pdfTooLarge(err, req, false)
+	}
+	var we *Error
+	if !errors.As(err, &we) || we.Kind != ErrTooLarge {
+		return err
+	}
+	return TooLarge("The request exceeds the server's request memory bound of %d bytes (server.maxRequestMemory): for a detached signature of a large document, send the content's digest instead of the content ({\"signature\":…,\"digest\":…,\"digestAlgorithm\":\"SHA-256\"}, base64).", req.memoryLimit())
 }
 
 // parseCMSRequest reads CMSValidator's body: the JSON request, or a bare
