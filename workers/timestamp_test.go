@@ -321,7 +321,8 @@ func TestBaselineTFailsWhenTSAWorkerCannotServe(t *testing.T) {
 	}
 }
 
-// TestBaselineTSignsNothingWhenTSAWorkerCannotServe: a B-T signer whose
+// TestBaselineTSignsNothingWhenTSAWorkerCannotServe: a B-T signer (CAdES,
+// single and batch, and PAdES) whose
 // TSA_WORKER cannot time-stamp (disabled, or its certificate no
 // time-stamping certificate) refuses before its key signs: it signed each
 // request, counted against its KEYUSAGELIMIT and logged as made, and only
@@ -337,9 +338,13 @@ func TestBaselineTSignsNothingWhenTSAWorkerCannotServe(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			f.addTSAKey(t, "tsa", nil)
-			w := lookup(t, f.set(t, tt.tsa+btYAML), "BT")
+			const ptYAML = "  - name: PT\n    id: 2\n    kind: PDFSigner\n    token: t\n    key: k\n    properties:\n      AUTHTYPE: NOAUTH\n      SIGNATURE_LEVEL: BASELINE-T\n      TSA_WORKER: TSA\n"
+			s := f.set(t, tt.tsa+btYAML+ptYAML)
+			_, err := process(lookup(t, s, "PT"), onePage(), nil)
+			wantErr(t, err, workers.ErrUnavailable, "time-stamp worker TSA")
+			w := lookup(t, s, "BT")
 			digest := sha256.Sum256([]byte("doc"))
-			_, err := process(w, digest[:], map[string]string{"USING_BATCHSIGNING": "false", "CLIENTSIDE_HASHDIGESTALGORITHM": "SHA-256"})
+			_, err = process(w, digest[:], map[string]string{"USING_BATCHSIGNING": "false", "CLIENTSIDE_HASHDIGESTALGORITHM": "SHA-256"})
 			wantErr(t, err, workers.ErrUnavailable, "time-stamp worker TSA")
 			wantErr(t, err, workers.ErrUnavailable, tt.says)
 			_, err = process(w, batchJSON(digestItem("a", "SHA-256", crypto.SHA256, "a")), map[string]string{"USING_BATCHSIGNING": "true"})
