@@ -316,6 +316,11 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision, 
 		}
 		groups[h] = append(groups[h], i)
 	}
+	if w.tsa != nil {
+		if err := w.tsa.ready(ctx, len(items)); err != nil {
+			return nil, err
+		}
+	}
 	sigs := make([][]byte, len(items))
 	for _, h := range order {
 		idx := groups[h]

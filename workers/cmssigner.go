@@ -227,6 +227,11 @@ func (w *CMSSigner) process(ctx context.Context, req *Request) (*Response, error
 	if err != nil {
 		return nil, Illegal("%v", err)
 	}
+	if w.tsa != nil {
+		if err := w.tsa.ready(ctx, 1); err != nil {
+			return nil, err
+		}
+	}
 	sigs, err := w.signDocuments(ctx, [][]byte{p.Input()}, [][]byte{digest}, h, s.SignerOpts())
 	if err != nil {
 		return nil, err

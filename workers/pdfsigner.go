@@ -252,6 +252,11 @@ func (w *PDFSigner) process(ctx context.Context, req *Request) (*Response, error
 		}
 		inputs[i] = docs[i].pending.Input()
 	}
+	if w.tsa != nil {
+		if err := w.tsa.ready(ctx, len(docs)); err != nil {
+			return nil, err
+		}
+	}
 	sigs, err := w.sign(ctx, inputs, s.SignerOpts())
 	if err != nil {
 		return nil, err

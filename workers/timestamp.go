@@ -48,7 +48,10 @@ type TimeStampSigner struct {
 	auth *tsp.Authority // for the signer certificate the token has now
 }
 
-var _ tsp.BatchStamper = (*TimeStampSigner)(nil)
+var (
+	_ tsp.BatchStamper = (*TimeStampSigner)(nil)
+	_ canStamper       = (*TimeStampSigner)(nil)
+)
 
 // newTimeStampSigner makes a TimeStampSigner from validated properties
 // (OIDs, digests formats/tsp accepts, a SIGNATUREALGORITHM RFC 3161 tokens
@@ -198,6 +201,17 @@ func (w *TimeStampSigner) process(ctx context.Context, req *Request) (*Response,
 		items = 1
 	}
 	return &Response{Data: out, ContentType: ContentTypeTimeStampReply, SignerCertificate: a.Certificate(), Items: items}, nil
+}
+
+// CanStamp reports whether Stamp and StampAll would time-stamp now (the
+// worker ready, its certificate one a TSA may sign with), for a B-T
+// signer to ask before its own key signs.
+func (w *TimeStampSigner) CanStamp(ctx context.Context) error {
+	if err := w.ready(); err != nil {
+		return err
+	}
+	_, err := w.authority(ctx)
+	return err
 }
 
 // Stamp makes a time-stamp token over a digest in process, for CAdES

@@ -321,6 +321,41 @@ func TestBaselineTFailsWhenTSAWorkerCannotServe(t *testing.T) {
 	}
 }
 
+// TestBaselineTSignsNothingWhenTSAWorkerCannotServe: a B-T signer (CAdES,
+// single and batch, and PAdES) whose
+// TSA_WORKER cannot time-stamp (disabled, or its certificate no
+// time-stamping certificate) refuses before its key signs: it signed each
+// request, counted against its KEYUSAGELIMIT and logged as made, and only
+// then learnt that the TSA would not stamp it.
+func TestBaselineTSignsNothingWhenTSAWorkerCannotServe(t *testing.T) {
+	tests := []struct {
+		name, tsa, says string
+	}{
+		{"disabled", tsaYAML + "      DISABLED: true\n", "Worker TSA is disabled"},
+		{"no time-stamping certificate", strings.Replace(tsaYAML, "key: tsa", "key: k", 1), "has no extended key usage"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.addTSAKey(t, "tsa", nil)
+			const ptYAML = "  - name: PT\n    id: 2\n    kind: PDFSigner\n    token: t\n    key: k\n    properties:\n      AUTHTYPE: NOAUTH\n      SIGNATURE_LEVEL: BASELINE-T\n      TSA_WORKER: TSA\n"
+			s := f.set(t, tt.tsa+btYAML+ptYAML)
+			_, err := process(lookup(t, s, "PT"), onePage(), nil)
+			wantErr(t, err, workers.ErrUnavailable, "time-stamp worker TSA")
+			w := lookup(t, s, "BT")
+			digest := sha256.Sum256([]byte("doc"))
+			_, err = process(w, digest[:], map[string]string{"USING_BATCHSIGNING": "false", "CLIENTSIDE_HASHDIGESTALGORITHM": "SHA-256"})
+			wantErr(t, err, workers.ErrUnavailable, "time-stamp worker TSA")
+			wantErr(t, err, workers.ErrUnavailable, tt.says)
+			_, err = process(w, batchJSON(digestItem("a", "SHA-256", crypto.SHA256, "a")), map[string]string{"USING_BATCHSIGNING": "true"})
+			wantErr(t, err, workers.ErrUnavailable, "time-stamp worker TSA")
+			if n := f.tok.signed.Load(); n != 0 {
+				t.Fatalf("the token made %d signatures for requests refused for their time-stamp, want none", n)
+			}
+		})
+	}
+}
+
 // benchBatch signs a batch of 1000 SHA-256 digests with a CAdES signer at
 // the given level (BASELINE-T through an in-process TSA_WORKER).
 func benchBatch(b *testing.B, level string) {

@@ -143,6 +143,45 @@ func (ts *timeStamper) failed(ctx context.Context, err error) error {
 	return Unavailable(err, "The signature could not be time-stamped by %s: %s.", ts.where, msg)
 }
 
+// stamperError is the error of a request whose n signatures cannot be
+// time-stamped because the TSA cannot be had (ts.stamper failed).
+func (ts *timeStamper) stamperError(err error, n int) error {
+	if errors.Is(err, ErrMisconfigured) {
+		return err
+	}
+	what := "signatures"
+	if n == 1 {
+		what = "signature"
+	}
+	return Unavailable(err, "The %s could not be time-stamped by %s: %v.", what, ts.where, err)
+}
+
+// canStamper is an in-process TSA that can tell, before anything is
+// signed, whether it would time-stamp now: the TimeStampSigner.
+type canStamper interface {
+	CanStamp(ctx context.Context) error
+}
+
+// ready returns, before the signer's key makes n signatures, the error
+// timeStampAll would return after it when the TSA cannot time-stamp them
+// now: a TSA_WORKER disabled, offline or whose certificate is no
+// time-stamping certificate, or a TSA_PASSWORD that cannot be read.
+// Otherwise each request was signed, counted against the key's usage limit
+// and logged, and its signatures thrown away. A remote TSA (TSA_URL) is
+// not probed; its failures show when it is asked.
+func (ts *timeStamper) ready(ctx context.Context, n int) error {
+	st, err := ts.stamper()
+	if err != nil {
+		return ts.stamperError(err, n)
+	}
+	if c, ok := st.(canStamper); ok {
+		if err := c.CanStamp(ctx); err != nil {
+			return ts.failed(ctx, err)
+		}
+	}
+	return nil
+}
+
 // timeStampAll adds to each pending signature ps[i], whose signature value
 // is sigs[i], a signature-time-stamp unsigned attribute with its own token
 // over the TSA_DIGESTALGORITHM digest of that value; the caller then
@@ -153,15 +192,8 @@ func (ts *timeStamper) failed(ctx context.Context, err error) error {
 // failure fails the whole batch.
 func (ts *timeStamper) timeStampAll(ctx context.Context, ps []*cms.Pending, sigs [][]byte) error {
 	st, err := ts.stamper()
-	if errors.Is(err, ErrMisconfigured) {
-		return err
-	}
 	if err != nil {
-		what := "signatures"
-		if len(ps) == 1 {
-			what = "signature"
-		}
-		return Unavailable(err, "The %s could not be time-stamped by %s: %v.", what, ts.where, err)
+		return ts.stamperError(err, len(ps))
 	}
 	digests := make([][]byte, len(sigs))
 	inChunks(len(sigs), func(lo, hi int) {

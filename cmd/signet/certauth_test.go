@@ -315,7 +315,13 @@ func TestClientCertificateUsers(t *testing.T) {
 		{"nethsm: no credentials", "", "POST", nethsmURL, nethsmSign, 401, "Authentication required", nil, ""},
 		{"nethsm: basic operator signs", basic("operator"), "POST", nethsmURL, nethsmSign, 200, "signature", nil, ""},
 		{"nethsm: basic auditor may not sign", basic("auditor"), "POST", nethsmURL, nethsmSign, 403,
-			"User auditor is not allowed to do this: it needs the Operator role.", &audited{"access.refused", "nethsm", "auditor", "not allowed"}, ""},
+			"User auditor may not use the NetHSM API: that needs the operator role.", &audited{"access.refused", "nethsm", "auditor", "not allowed"}, ""},
+		// The key list, which NetHSM also lets its administrators read: the
+		// sentence names the role of Signet's configuration, as it does for
+		// a certificate, not NetHSM's Operator or Administrator, which no
+		// Signet user can be given.
+		{"nethsm: basic auditor may not list keys", basic("auditor"), "GET", "/api/v1/keys", nil, 403,
+			"User auditor may not use the NetHSM API: that needs the operator role.", &audited{"access.refused", "nethsm", "auditor", "not allowed"}, ""},
 		{"nethsm: basic wrong passphrase", "basic:operator:wrong", "POST", nethsmURL, nethsmSign, 401, "Wrong user name or passphrase",
 			&audited{"access.refused", "nethsm", "operator", "wrong user name or secret"}, "vendor"},
 	}

@@ -63,7 +63,9 @@ Exit status: 0 the YAML is ready, 1 it has problems (listed), 2 usage error.`},
 		{name: "config export-signserver", args: "FILE...", short: "Write Signet workers and tokens as SignServer worker properties.", min: 1, max: -1, setup: exportSignServerCmd, long: `
 The output loads with signserver setproperties. Secrets are never written:
 activate the crypto workers in SignServer. What SignServer has no place for
-is listed on stderr.`},
+is listed on stderr.
+Exit status: 0 written, 1 the configuration has problems (listed, as config
+check lists them; a file that cannot be read is one), 2 usage error.`},
 		{name: "config push", args: "FILE", short: "Check a configuration and make it the cluster's version in force.", min: 1, max: 1, setup: pushCmd, long: `
 Every node of the cluster on the database (--state, default
 $` + cluster.URLEnv + `) is told (LISTEN/NOTIFY) and runs the new version as

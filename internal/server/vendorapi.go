@@ -94,6 +94,11 @@ func (a *app) mountVendorAPIs() error {
 			return nethsm.User{Name: u.Name, Role: nethsm.RoleOperator}, nil
 		},
 		MayUse: func(u nethsm.User, k nethsm.Key) bool { return a.mayUseKey(u.Name, k.Token.Name(), k.Alias) },
+		// Every route takes NetHSM's Operator, the role Signet's operator
+		// gives: name that, as a client certificate's refusal does.
+		RoleRefusal: func(u nethsm.User, _ []string) string {
+			return roleRefusal(u.Name, "nethsm", config.RoleOperator).Msg
+		},
 	})
 	n.Register(e)
 	return a.srv.MetricsRegistry().Register(vendorMetrics{

@@ -105,6 +105,10 @@ type Options struct {
 	// its key list and answers 403; the filter parameter of GET /keys
 	// applies it to administrators too.
 	MayUse func(u User, k Key) bool
+	// RoleRefusal is the sentence of the 403 of an authenticated user u
+	// without any of roles, naming the fix in the terms of the server's own
+	// configuration; nil: the sentence names NetHSM's roles.
+	RoleRefusal func(u User, roles []string) string
 }
 
 // Handler serves the NetHSM API. It is safe for concurrent use.
@@ -442,6 +446,9 @@ func (h *Handler) access(c echo.Context, produces string, roles ...string) (bool
 			c.Set(userKey, u)
 			return true, nil
 		}
+	}
+	if h.opts.RoleRefusal != nil {
+		return false, fail(c, http.StatusForbidden, h.opts.RoleRefusal(u, roles))
 	}
 	return false, fail(c, http.StatusForbidden, "User "+u.Name+" is not allowed to do this: it needs the "+strings.Join(roles, " or ")+" role.")
 }
