@@ -112,6 +112,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func dispatch(ctx context.Context, args []string, io stdio) error {
 	stdout, stderr := io.out, io.err
 	cmds := commands()
+	if len(args) > 1 && args[0] == "help" { // "signet help admin keys csr": that command's -h
+		args = append(slices.Clone(args[1:]), "-h")
+	}
 	cmd, rest := find(cmds, args)
 	if cmd == nil {
 		return groupUsage(cmds, args, stdout, stderr)

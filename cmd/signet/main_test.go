@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -17,7 +19,11 @@ func TestHelp(t *testing.T) {
 	for _, c := range commands() {
 		lines = append(lines, append(strings.Fields(c.name), "-h"), append(strings.Fields(c.name), "--help"))
 	}
-	lines = append(lines, []string{"-h"}, []string{"help"}, []string{"admin", "-h"}, []string{"admin", "keys", "--help"}, []string{"client", "-h"})
+	lines = append(lines, []string{"-h"}, []string{"help"}, []string{"admin", "-h"}, []string{"admin", "keys", "--help"}, []string{"client", "-h"},
+		[]string{"help", "admin"}, []string{"help", "admin", "keys", "csr"})
+	for _, c := range commands() { // "signet help COMMAND": the command's own help
+		lines = append(lines, append([]string{"help"}, strings.Fields(c.name)...))
+	}
 	for _, args := range lines {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			t.Parallel()
@@ -30,6 +36,12 @@ func TestHelp(t *testing.T) {
 			}
 			if stderr.Len() != 0 {
 				t.Errorf("stderr %q", stderr.String())
+			}
+			if len(args) > 1 && args[0] == "help" { // the same as "signet COMMAND -h"
+				var want bytes.Buffer
+				if err := run(t.Context(), append(slices.Clone(args[1:]), "-h"), &want, io.Discard); err != nil || stdout.String() != want.String() {
+					t.Errorf("signet %s prints %.80q, want what %s -h prints, %.80q", strings.Join(args, " "), stdout.String(), strings.Join(args[1:], " "), want.String())
+				}
 			}
 		})
 	}
