@@ -104,6 +104,17 @@ func TestPDFValidatorRefusesNonPDF(t *testing.T) {
 	f := newFixture(t)
 	_, err := process(f.validator(t, config.KindPDFValidator), []byte("hello"), map[string]string{})
 	wantErr(t, err, workers.ErrIllegalRequest, "The document cannot be validated: the document does not start with %PDF-")
+	// Removing the encryption rewrites the file and breaks its signatures
+	// (qpdf --decrypt of a PDF pdfsig signed: pdfsig no longer verifies it),
+	// so the validator does not tell the client to do it, as the signer
+	// does.
+	for _, user := range []string{"", "user"} {
+		_, err = process(f.validator(t, config.KindPDFValidator), encrypted(t, user), map[string]string{})
+		wantErr(t, err, workers.ErrIllegalRequest, "The document cannot be validated: the PDF is encrypted")
+		if strings.Contains(err.Error(), "remove the encryption") {
+			t.Errorf("user password %q: %q tells the client to break the signatures", user, err)
+		}
+	}
 	rep := report(t, f.validator(t, config.KindPDFValidator), onePage())
 	if rep.Indication != validate.Indeterminate || len(rep.Signatures) != 0 {
 		t.Errorf("an unsigned PDF: %s with %d signatures", rep.Indication, len(rep.Signatures))

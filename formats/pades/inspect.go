@@ -60,7 +60,7 @@ type Inspection struct {
 func Inspect(ctx context.Context, doc []byte, lim Limits) (*Inspection, error) {
 	d, err := open(ctx, doc, lim)
 	if err != nil {
-		return nil, err
+		return nil, encryptedError(err, true)
 	}
 	fields, _, err := d.signatureFields()
 	if err != nil {
@@ -306,7 +306,7 @@ func trimDER(b []byte) []byte {
 func AppendDSS(ctx context.Context, doc []byte, vd ValidationData, lim Limits) ([]byte, error) {
 	d, err := open(ctx, doc, lim)
 	if err != nil {
-		return nil, err
+		return nil, encryptedError(err, false)
 	}
 	cat := d.catalog().Clone().(types.Dict)
 	dssObj := cat["DSS"]

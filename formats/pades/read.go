@@ -46,10 +46,25 @@ const (
 	maxDepth              = 64 // object graph traversal (form field kids, page tree)
 )
 
-// encryptedPDF is the refusal of an encrypted document, whether it opens
+// errEncrypted is open's refusal of an encrypted document, whether it opens
 // without a password or not: the client cannot give one, and an update
-// would have to encrypt its strings.
-const encryptedPDF = "the PDF is encrypted; remove the encryption before signing or validating it (for example with qpdf --decrypt)"
+// would have to encrypt its strings. What to do about it depends on the
+// caller: a document to sign can be decrypted first, but a signed one
+// cannot, since that rewrites it and breaks its signatures (see
+// encryptedError).
+var errEncrypted = errors.New("the PDF is encrypted")
+
+// encryptedError gives open's error, when it is errEncrypted, the sentence
+// of the caller: signing (Prepare, AppendDSS) or validating (Inspect).
+func encryptedError(err error, validating bool) error {
+	switch {
+	case !errors.Is(err, errEncrypted):
+		return err
+	case validating:
+		return invalid("the PDF is encrypted, which Signet does not validate, and removing the encryption would rewrite it and break its signatures: validate it with a PDF reader such as poppler's pdfsig")
+	}
+	return invalid("the PDF is encrypted; remove the encryption before signing it (for example with qpdf --decrypt)")
+}
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidPDF, fmt.Sprintf(format, args...))
@@ -112,12 +127,12 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 			return nil, fmt.Errorf("%w: reading the PDF took too long: %w", ErrInvalidPDF, ctx.Err())
 		}
 		if errors.Is(err, pdfcpu.ErrWrongPassword) {
-			return nil, invalid(encryptedPDF)
+			return nil, fmt.Errorf("%w: %w", ErrInvalidPDF, errEncrypted)
 		}
 		return nil, invalid("the PDF cannot be read: %v", err)
 	}
 	if c.XRefTable.Encrypt != nil || c.XRefTable.E != nil {
-		return nil, invalid(encryptedPDF)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidPDF, errEncrypted)
 	}
 	if c.XRefTable.Root == nil {
 		return nil, invalid("the PDF has no document catalog (/Root)")

@@ -64,7 +64,7 @@ func Prepare(ctx context.Context, doc []byte, opts Options) (*Prepared, error) {
 	}
 	d, err := open(ctx, doc, opts.Limits)
 	if err != nil {
-		return nil, err
+		return nil, encryptedError(err, false)
 	}
 	cat := d.catalog().Clone().(types.Dict)
 	sigs, names, err := d.signatureFields()
