@@ -473,7 +473,7 @@ func tokenSchemas() map[string][]Property {
 			ps = append(ps, Property{Name: PropMaxBatchSizeToken, Type: Int, Default: "100", check: atLeast(1),
 				Doc: "Largest number of items sent in one batch sign call; larger batches are split."})
 			ps = append(ps, Property{Name: PropChainDir, Type: Path,
-				Doc: "Folder of certificate chain files named <alias>.pem (signer first): the DSM API holds no certificates."})
+				Doc: "Folder of certificate chain files named ALIAS.pem (signer first): the DSM API holds no certificates."})
 		}
 		return ps
 	}

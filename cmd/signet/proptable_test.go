@@ -30,21 +30,41 @@ func propertyTable() string {
 	return b.String()
 }
 
-// TestREADMEPropertyTable keeps the README's property table equal to the
-// schema; run with SIGNET_UPDATE_README=1 to rewrite it.
+// tokenPropertyTable renders the token property schema of every token
+// type as a Markdown table.
+func tokenPropertyTable() string {
+	var b strings.Builder
+	b.WriteString("| type | property | default | meaning |\n|---|---|---|---|\n")
+	for _, typ := range config.TokenTypes() {
+		for _, p := range config.TokenSchema(typ) {
+			doc := strings.ReplaceAll(strings.Join(strings.Fields(p.Doc), " "), "|", "\\|")
+			b.WriteString("| " + typ + " | `" + p.Name + "` | " + p.Default + " | " + doc + " |\n")
+		}
+	}
+	return b.String()
+}
+
+// TestREADMEPropertyTable keeps the README's property tables, the workers'
+// and the tokens', equal to the schema; run with SIGNET_UPDATE_README=1 to
+// rewrite them.
 func TestREADMEPropertyTable(t *testing.T) {
 	t.Parallel()
-	const begin, end = "<!-- properties:begin -->\n", "<!-- properties:end -->"
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(readme)
-	i, j := strings.Index(s, begin), strings.Index(s, end)
-	if i < 0 || j < i {
-		t.Fatal("README.md lacks the property table markers")
+	want := s
+	for _, table := range []struct{ begin, end, text string }{
+		{"<!-- properties:begin -->\n", "<!-- properties:end -->", propertyTable()},
+		{"<!-- token-properties:begin -->\n", "<!-- token-properties:end -->", tokenPropertyTable()},
+	} {
+		i, j := strings.Index(want, table.begin), strings.Index(want, table.end)
+		if i < 0 || j < i {
+			t.Fatalf("README.md lacks the markers %q and %q", table.begin, table.end)
+		}
+		want = want[:i+len(table.begin)] + table.text + want[j:]
 	}
-	want := s[:i+len(begin)] + propertyTable() + s[j:]
 	if want == s {
 		return
 	}
@@ -54,5 +74,5 @@ func TestREADMEPropertyTable(t *testing.T) {
 		}
 		return
 	}
-	t.Fatal("README.md's property table differs from config.Schema(): run SIGNET_UPDATE_README=1 go test ./cmd/signet -run TestREADMEPropertyTable")
+	t.Fatal("README.md's property tables differ from config.Schema() and config.TokenSchema(): run SIGNET_UPDATE_README=1 go test ./cmd/signet -run TestREADMEPropertyTable")
 }
