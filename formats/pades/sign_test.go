@@ -1,10 +1,8 @@
 package pades_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -53,28 +51,13 @@ func TestSignProducers(t *testing.T) {
 // structure only) with the DocMDP transform params given, and the extra
 // objects 6, 7, … after it.
 func certifiedPDF(params string, extra ...string) []byte {
-	var b bytes.Buffer
-	var offs []int
-	obj := func(body string) {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), body)
-	}
-	b.WriteString("%PDF-1.7\n")
-	obj("<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R] /SigFlags 3 >> /Perms << /DocMDP 5 0 R >> >>")
-	obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
-	obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [4 0 R] >>")
-	obj("<< /Type /Annot /Subtype /Widget /FT /Sig /T (Certification) /V 5 0 R /Rect [0 0 0 0] /P 3 0 R >>")
-	obj("<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached /ByteRange [0 0 0 0] /Contents <00> /Reference [<< /Type /SigRef /TransformMethod /DocMDP " + params + " >>] >>")
-	for _, e := range extra {
-		obj(e)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(offs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, xref)
-	return b.Bytes()
+	return padestest.Classic("%PDF-1.7\n", "", append([]string{
+		"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [4 0 R] /SigFlags 3 >> /Perms << /DocMDP 5 0 R >> >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [4 0 R] >>",
+		"<< /Type /Annot /Subtype /Widget /FT /Sig /T (Certification) /V 5 0 R /Rect [0 0 0 0] /P 3 0 R >>",
+		"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /ETSI.CAdES.detached /ByteRange [0 0 0 0] /Contents <00> /Reference [<< /Type /SigRef /TransformMethod /DocMDP " + params + " >>] >>",
+	}, extra...)...)
 }
 
 // TestCertifiedNoChanges: a document certified with no changes allowed is
@@ -118,25 +101,12 @@ func formPDF() []byte { return formPDFListing("4 0 R 5 0 R") }
 
 // formPDFListing is formPDF whose AcroForm lists the fields given.
 func formPDFListing(fields string) []byte {
-	var b bytes.Buffer
-	var offs []int
-	obj := func(body string) {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), body)
-	}
-	b.WriteString("%PDF-1.7\n")
-	obj("<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [" + fields + "] >> >>")
-	obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
-	obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [4 0 R 5 0 R] >>")
-	obj("<< /Type /Annot /Subtype /Widget /FT /Sig /T (Signature1) /Rect [50 50 250 100] /P 3 0 R >>")
-	obj("<< /Type /Annot /Subtype /Widget /FT /Tx /T (Signature2) /V (typed name) /Rect [50 150 250 200] /P 3 0 R >>")
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(offs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, xref)
-	return b.Bytes()
+	return padestest.Classic("%PDF-1.7\n", "",
+		"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields ["+fields+"] >> >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Annots [4 0 R 5 0 R] >>",
+		"<< /Type /Annot /Subtype /Widget /FT /Sig /T (Signature1) /Rect [50 50 250 100] /P 3 0 R >>",
+		"<< /Type /Annot /Subtype /Widget /FT /Tx /T (Signature2) /V (typed name) /Rect [50 150 250 200] /P 3 0 R >>")
 }
 
 // TestFieldNames: a signature field gets a name no field of the document

@@ -16,26 +16,33 @@ import (
 // GoPDF writes a one-page PDF with a classic cross-reference table, the way
 // a small Go program would (producer 1).
 func GoPDF(text string) []byte {
-	var b bytes.Buffer
-	var offs []int
-	obj := func(body string) {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), body)
-	}
-	b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-	obj("<< /Type /Catalog /Pages 2 0 R >>")
-	obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
-	obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>")
 	content := "BT /F1 24 Tf 72 720 Td (" + text + ") Tj ET"
-	obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content))
-	obj("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-	obj("<< /Producer (Signet test) >>")
+	return Classic("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", " /Info 6 0 R",
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content),
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+		"<< /Producer (Signet test) >>")
+}
+
+// Classic writes a PDF of header, the objects numbered from 1 in the order
+// given (object 1 the catalog), a classic cross-reference table and a
+// trailer with trailerExtra (such as " /Info 6 0 R") after its /Root.
+func Classic(header, trailerExtra string, objects ...string) []byte {
+	var b bytes.Buffer
+	b.WriteString(header)
+	offs := make([]int, len(objects))
+	for i, body := range objects {
+		offs[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, body)
+	}
 	xref := b.Len()
 	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(offs)+1)
 	for _, o := range offs {
 		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
 	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, xref)
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, trailerExtra, xref)
 	return b.Bytes()
 }
 
