@@ -5,18 +5,14 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/sha512"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"slices"
 	"testing"
-	"time"
 
-	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/guard"
-	"github.com/signet-project/signet/tokens/soft"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -75,21 +71,7 @@ func TestSigningLogFindsDocumentHash(t *testing.T) {
 func TestSigningLogFindsDocumentHashEd25519(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	st := f.tok.Token.(*soft.Token)
-	if err := st.RemoveKey(ctx, "k"); err != nil {
-		t.Fatal(err)
-	}
-	pub, err := st.GenerateKey(ctx, "k", tokens.KeySpec{Algorithm: "Ed25519"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := f.ca.Issue("signer", pub, demo.DocumentSigning, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.ImportChain(ctx, "k", []*x509.Certificate{cert, f.ca.Cert}); err != nil {
-		t.Fatal(err)
-	}
+	f.rekey(t, tokens.KeySpec{Algorithm: "Ed25519"})
 	log := &state.MemoryLog{}
 	f.guard = &guard.Guard{Log: log}
 	w := f.worker(t, "DETACHEDSIGNATURE: true\nSIGNATUREALGORITHM: Ed25519\nDIGESTALGORITHM: SHA-512")
