@@ -61,6 +61,14 @@ func newPKI(t testing.TB, name string) *pki {
 	return &pki{cert: c, key: k}
 }
 
+// newSigner returns a new CA named caName, a signer key and its
+// certificate, valid from an hour before now to an hour after.
+func newSigner(t testing.TB, caName string) (ca *pki, key crypto.Signer, cert *x509.Certificate, now time.Time) {
+	t.Helper()
+	ca, now, key = newPKI(t, caName), time.Now(), newKey(t)
+	return ca, key, ca.issue(t, "signer", key.Public(), now.Add(-time.Hour), now.Add(time.Hour)), now
+}
+
 var serial int64 = 100
 
 func (p *pki) issue(t testing.TB, name string, pub crypto.PublicKey, from, to time.Time, eku ...x509.ExtKeyUsage) *x509.Certificate {
@@ -530,10 +538,7 @@ func TestTimeStampAuthority(t *testing.T) {
 // encapsulated content.
 func TestCMSContentGiven(t *testing.T) {
 	t.Parallel()
-	ca := newPKI(t, "Content Given Test CA")
-	now := time.Now()
-	key := newKey(t)
-	cert := ca.issue(t, "signer", key.Public(), now.Add(-time.Hour), now.Add(time.Hour))
+	ca, key, cert, now := newSigner(t, "Content Given Test CA")
 	cs, err := cms.NewSigner(cms.Options{Chain: []*x509.Certificate{cert, ca.cert}, Algorithm: cms.Algorithm{Hash: crypto.SHA256, Scheme: cms.ECDSA}, CAdES: true, IncludeCertificates: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -567,10 +572,7 @@ func TestCMSContentGiven(t *testing.T) {
 // intact then.
 func TestNoSignedAttributes(t *testing.T) {
 	t.Parallel()
-	ca := newPKI(t, "No Signed Attributes Test CA")
-	now := time.Now()
-	key := newKey(t)
-	cert := ca.issue(t, "signer", key.Public(), now.Add(-time.Hour), now.Add(time.Hour))
+	ca, key, cert, _ := newSigner(t, "No Signed Attributes Test CA")
 	w := fileWriter(t)
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
@@ -612,10 +614,7 @@ func TestNoSignedAttributes(t *testing.T) {
 // signature passed as B-B.
 func TestUnknownSigningCertificateHash(t *testing.T) {
 	t.Parallel()
-	ca := newPKI(t, "Signing Certificate Hash Test CA")
-	now := time.Now()
-	key := newKey(t)
-	cert := ca.issue(t, "signer", key.Public(), now.Add(-time.Hour), now.Add(time.Hour))
+	ca, key, cert, _ := newSigner(t, "Signing Certificate Hash Test CA")
 	type essCertIDv2 struct {
 		Alg  pkix.AlgorithmIdentifier
 		Hash []byte
