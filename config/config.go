@@ -181,7 +181,6 @@ type Server struct {
 	MemoryLimit       int64         // memoryLimit: the Go runtime's soft memory limit
 }
 
-// Defaults of the server section.
 // numbers returns the server settings that are numbers, by their YAML
 // names: the loader reads them, RestartOnly compares them.
 func (s *Server) numbers() (durations map[string]*time.Duration, counts map[string]*int, sizes map[string]*int64) {
@@ -212,24 +211,9 @@ func (s *Server) numbers() (durations map[string]*time.Duration, counts map[stri
 // all. A reload puts the others in force: the TLS files and the trusted
 // proxies.
 func (s Server) RestartOnly(next Server) []string {
-	var out []string
 	d1, c1, z1 := s.numbers()
 	d2, c2, z2 := next.numbers()
-	for name, v := range d1 {
-		if *v != *d2[name] {
-			out = append(out, name)
-		}
-	}
-	for name, v := range c1 {
-		if *v != *c2[name] {
-			out = append(out, name)
-		}
-	}
-	for name, v := range z1 {
-		if *v != *z2[name] {
-			out = append(out, name)
-		}
-	}
+	out := changed(changed(changed(nil, d1, d2), c1, c2), z1, z2)
 	if s.Listen != next.Listen {
 		out = append(out, "listen")
 	}
@@ -246,6 +230,18 @@ func (s Server) RestartOnly(next Server) []string {
 	return out
 }
 
+// changed adds to out the names whose values differ between a and b, maps
+// of the same settings of two servers.
+func changed[T comparable](out []string, a, b map[string]*T) []string {
+	for name, v := range a {
+		if *v != *b[name] {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// Defaults of the server section.
 const (
 	DefaultMaxUploadSize = 100 << 20 // 100MiB
 )
