@@ -62,6 +62,7 @@ func Inspect(ctx context.Context, doc []byte, lim Limits) (*Inspection, error) {
 	if err != nil {
 		return nil, encryptedError(err, true)
 	}
+	defer d.close()
 	fields, _, err := d.signatureFields()
 	if err != nil {
 		return nil, err
@@ -308,6 +309,7 @@ func AppendDSS(ctx context.Context, doc []byte, vd ValidationData, lim Limits) (
 	if err != nil {
 		return nil, encryptedError(err, false)
 	}
+	defer d.close()
 	cat := d.catalog().Clone().(types.Dict)
 	dssObj := cat["DSS"]
 	dss, err := d.dict(dssObj)

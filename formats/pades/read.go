@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
@@ -30,21 +31,60 @@ import (
 // in its structure. Its message says what is wrong; callers answer 4xx.
 var ErrInvalidPDF = errors.New("pades: invalid PDF")
 
-// Limits bound what reading one document may cost. The zero value means
-// the defaults below.
+// Limits bound what reading one document may cost.
 type Limits struct {
-	// MaxObjects is the largest number of objects a document may declare.
+	// MaxObjects is the largest number of objects a document may declare
+	// (its cross-reference /Size) or have; more is a TooManyObjectsError.
+	// Zero means pdfcpu's own bound (10,000,000): Signet's default is
+	// declared once, in config's schema (MAX_PDF_OBJECTS), which every
+	// reader of a client's or a user's PDF passes.
 	MaxObjects int
 	// MaxDecodeBytes bounds the decoded size of any one stream (object
-	// streams, xref streams, DSS entries).
+	// streams, xref streams, DSS entries); zero means 64 MiB.
 	MaxDecodeBytes int64
+	// Reserve, when set, is called before the document is parsed with the
+	// memory its parsing is estimated to take (Cost), and may wait for it
+	// (until ctx is done) or refuse it: what a server uses to bound the
+	// memory of all the PDFs it parses at once. Its release is called
+	// once the parsed document is dropped, when Prepare, Inspect or
+	// AppendDSS returns. Its error is returned as it is.
+	Reserve func(ctx context.Context, bytes int64) (release func(), err error)
 }
 
 const (
-	defaultMaxObjects     = 1_000_000
 	defaultMaxDecodeBytes = 64 << 20
 	maxDepth              = 64 // object graph traversal (form field kids, page tree)
 )
+
+// BytesPerObject is what pdfcpu's parse of a PDF keeps on the heap for
+// each object, rounded up: TestParseCostPerObject measures 1.5 KB live per
+// top-level object (a small dictionary, "4 0 obj <</N 4>> endobj", behind
+// a classic cross-reference table) and 0.3 KB per object packed in an
+// object stream, and allocates about 9 KB per top-level object on the way
+// (garbage the collector takes back between collections, hence the
+// margin). The reading cannot tell cheaply which kind a file holds, so
+// the estimate takes the dearer one.
+const BytesPerObject = 2048
+
+// Cost is the memory the parsing of a document of size bytes declaring
+// objects objects is estimated to take: BytesPerObject for each object,
+// and the bytes once more, for pdfcpu's copies of the streams.
+func Cost(objects, size int) int64 {
+	return int64(objects)*BytesPerObject + int64(size)
+}
+
+// TooManyObjectsError is the refusal of a document with more objects than
+// Limits.MaxObjects. It wraps ErrInvalidPDF; its message names no setting
+// (this package knows none), so that the caller's sentence names its own.
+type TooManyObjectsError struct {
+	Objects, Limit int
+}
+
+func (e *TooManyObjectsError) Error() string {
+	return fmt.Sprintf("%v: the PDF has %d objects, more than the limit of %d", ErrInvalidPDF, e.Objects, e.Limit)
+}
+
+func (e *TooManyObjectsError) Unwrap() error { return ErrInvalidPDF }
 
 // errEncrypted is open's refusal of an encrypted document, whether it opens
 // without a password or not: the client cannot give one, and an update
@@ -77,6 +117,14 @@ type document struct {
 	startxref int64 // offset of the last cross-reference section (/Prev)
 	xrefStm   bool  // the last section is a cross-reference stream
 	maxDecode int64
+	release   func() // gives back the reservation of Limits.Reserve
+}
+
+// close gives back the memory reserved for d's parsing.
+func (d *document) close() {
+	if d.release != nil {
+		d.release()
+	}
 }
 
 // open parses raw. It refuses encrypted documents (an update would have to
@@ -91,8 +139,35 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 		return nil, err
 	}
 	if lim.MaxObjects <= 0 {
-		lim.MaxObjects = defaultMaxObjects
+		lim.MaxObjects = model.DefaultResourceLimits().MaxObjectCount
 	}
+	// The cheapest honest estimate of the object count is the /Size of the
+	// last cross-reference section, which a writer sets to one more than
+	// the highest object number (ISO 32000-1, 7.5.5 and 7.5.8.2): found by
+	// a scan of the bytes after startxref, before pdfcpu allocates
+	// anything. A document declaring more than the limit is refused then.
+	// One whose /Size cannot be found is damaged, and pdfcpu may repair it
+	// by reading every object of the file: it is charged the limit. One
+	// that declares fewer objects than it has is charged what it declares,
+	// and its real count is held to the limit after parsing.
+	objects := declaredSize(raw, start) - 1 // object 0 is the free list's head
+	if objects > lim.MaxObjects {
+		return nil, &TooManyObjectsError{Objects: objects, Limit: lim.MaxObjects}
+	}
+	if objects <= 0 {
+		objects = lim.MaxObjects
+	}
+	release := func() {}
+	if lim.Reserve != nil {
+		if release, err = lim.Reserve(ctx, Cost(objects, len(raw))); err != nil {
+			return nil, err
+		}
+	}
+	defer func() {
+		if d == nil {
+			release()
+		}
+	}()
 	if lim.MaxDecodeBytes <= 0 {
 		lim.MaxDecodeBytes = defaultMaxDecodeBytes
 	}
@@ -131,6 +206,11 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 		}
 		return nil, invalid("the PDF cannot be read: %v", err)
 	}
+	// pdfcpu bounds the /Size of cross-reference streams, but not the
+	// entries of classic tables, nor what a repair finds.
+	if n := max(len(c.XRefTable.Table)-1, *c.XRefTable.Size-1); n > lim.MaxObjects {
+		return nil, &TooManyObjectsError{Objects: n, Limit: lim.MaxObjects}
+	}
 	if c.XRefTable.Encrypt != nil || c.XRefTable.E != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidPDF, errEncrypted)
 	}
@@ -143,7 +223,7 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 	if err := c.EnsurePageCount(); err != nil || c.PageCount < 1 {
 		return nil, invalid("the PDF's page tree cannot be read")
 	}
-	d = &document{raw: raw, ctx: c, startxref: start, maxDecode: lim.MaxDecodeBytes}
+	d = &document{raw: raw, ctx: c, startxref: start, maxDecode: lim.MaxDecodeBytes, release: release}
 	at := bytes.TrimLeft(raw[start:], "\x00\t\r\n\f ")
 	switch {
 	case bytes.HasPrefix(at, []byte("xref")):
@@ -152,9 +232,42 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 	default:
 		// pdfcpu repairs such a file for reading, but an update's /Prev
 		// would point other readers at the damage.
+		d = nil
 		return nil, invalid("the startxref offset does not point to a cross-reference section; the PDF is damaged: rewrite it first (for example qpdf in.pdf out.pdf)")
 	}
 	return d, nil
+}
+
+// sizePattern is a /Size entry and its integer.
+var sizePattern = regexp.MustCompile(`/Size[\x00\t\n\f\r ]*([0-9]{1,12})[^0-9]`)
+
+// declaredSize returns the /Size of the cross-reference section at start:
+// the trailer after a classic table, or the dictionary of a
+// cross-reference stream; 0 when it cannot be found. It reads at most the
+// 4 KiB after the trailer keyword or the object header (a trailer or an
+// xref stream's dictionary is a few hundred bytes).
+func declaredSize(raw []byte, start int64) int {
+	at := raw[start:]
+	if bytes.HasPrefix(bytes.TrimLeft(at, "\x00\t\r\n\f "), []byte("xref")) {
+		i := bytes.Index(at, []byte("trailer"))
+		if i < 0 {
+			return 0
+		}
+		at = at[i:]
+	}
+	at = at[:min(len(at), 4096)]
+	if i := bytes.Index(at, []byte("stream")); i >= 0 {
+		at = at[:i+1] // a stream's dictionary, not its data
+	}
+	m := sizePattern.FindSubmatch(at)
+	if m == nil {
+		return 0
+	}
+	n, err := strconv.Atoi(string(m[1]))
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // isObjectHeader reports whether b starts an indirect object, "12 0 obj".

@@ -66,6 +66,7 @@ func Prepare(ctx context.Context, doc []byte, opts Options) (*Prepared, error) {
 	if err != nil {
 		return nil, encryptedError(err, false)
 	}
+	defer d.close()
 	cat := d.catalog().Clone().(types.Dict)
 	sigs, names, err := d.signatureFields()
 	if err != nil {

@@ -140,3 +140,71 @@ func read(t testing.TB, name string) []byte {
 	}
 	return b
 }
+
+// ManyObjects writes a one-page PDF of objects 1 to n (n ≥ 4): the catalog,
+// the page tree, the page and n-3 small dictionaries the catalog does not
+// reach, as a file of many form fields or annotations has. Without objStm
+// each is an object of its own behind a classic cross-reference table
+// (about 50 bytes an object). With objStm the small ones are packed 100 to
+// an object stream, and the cross-reference is a stream (as qpdf
+// --object-streams=generate writes, about 30 bytes an object): the object
+// streams and it are objects n+1, n+2, …, one more for each 100 objects.
+func ManyObjects(n int, objStm bool) []byte {
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n")
+	type entry struct{ typ, a, b int }
+	xref := make([]entry, 1, n+n/100+2) // object 0: free
+	xref[0] = entry{0, 0, 0xffff}
+	top := []string{"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>", "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 300] >>"}
+	for i, body := range top {
+		xref = append(xref, entry{1, b.Len(), 0})
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, body)
+	}
+	small := func(nr int) string { return fmt.Sprintf("<</N %d>>", nr) }
+	if !objStm {
+		for nr := 4; nr <= n; nr++ {
+			xref = append(xref, entry{1, b.Len(), 0})
+			fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", nr, small(nr))
+		}
+		at := b.Len()
+		fmt.Fprintf(&b, "xref\n0 %d\n", len(xref))
+		for _, e := range xref {
+			if e.typ == 0 {
+				b.WriteString("0000000000 65535 f\r\n")
+				continue
+			}
+			fmt.Fprintf(&b, "%010d 00000 n\r\n", e.a)
+		}
+		fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(xref), at)
+		return b.Bytes()
+	}
+	// Objects 4..n go into streams numbered n+1, n+2, …, 100 each.
+	xref = xref[:4]
+	for range n - 3 {
+		xref = append(xref, entry{})
+	}
+	stm := n + 1
+	for first := 4; first <= n; first += 100 {
+		last := min(first+99, n)
+		var head, body bytes.Buffer
+		for nr := first; nr <= last; nr++ {
+			xref[nr] = entry{2, stm, nr - first}
+			fmt.Fprintf(&head, "%d %d ", nr, body.Len())
+			body.WriteString(small(nr) + " ")
+		}
+		xref = append(xref, entry{1, b.Len(), 0})
+		fmt.Fprintf(&b, "%d 0 obj\n<< /Type /ObjStm /N %d /First %d /Length %d >>\nstream\n%s%s\nendstream\nendobj\n",
+			stm, last-first+1, head.Len(), head.Len()+body.Len(), head.Bytes(), body.Bytes())
+		stm++
+	}
+	at := b.Len()
+	xref = append(xref, entry{1, at, 0}) // the cross-reference stream itself
+	var rows []byte
+	for _, e := range xref {
+		rows = append(rows, byte(e.typ), byte(e.a>>24), byte(e.a>>16), byte(e.a>>8), byte(e.a), byte(e.b>>8), byte(e.b))
+	}
+	fmt.Fprintf(&b, "%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root 1 0 R /Length %d >>\nstream\n", len(xref)-1, len(xref), len(rows))
+	b.Write(rows)
+	fmt.Fprintf(&b, "\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n", at)
+	return b.Bytes()
+}

@@ -1,0 +1,67 @@
+package pades
+
+import (
+	"context"
+	"runtime"
+	"testing"
+
+	"github.com/signet-project/signet/formats/pades/padestest"
+	"github.com/signet-project/signet/internal/racetest"
+)
+
+// TestParseCostPerObject measures what a parsed document keeps on the heap
+// for each of its objects, top-level ones and ones packed in object
+// streams, and holds BytesPerObject (the estimate of the memory budget)
+// above both: a pdfcpu that grows dearer fails here, not in production.
+func TestParseCostPerObject(t *testing.T) {
+	if racetest.Enabled {
+		t.Skip("the race detector changes what is allocated")
+	}
+	const n = 20_000
+	for _, c := range []struct {
+		name   string
+		objStm bool
+	}{
+		{"top-level objects, classic cross-reference table", false},
+		{"objects in object streams, cross-reference stream", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			raw := padestest.ManyObjects(n, c.objStm)
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			d, err := open(context.Background(), raw, Limits{MaxObjects: 2 * n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&after)
+			allocated := int64(after.TotalAlloc-before.TotalAlloc) / n
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			live := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+			runtime.KeepAlive(d)
+			t.Logf("%d objects, %d bytes of file: %d bytes live and %d allocated per object (BytesPerObject %d)", n, len(raw), live, allocated, BytesPerObject)
+			if live > BytesPerObject {
+				t.Errorf("a parsed object keeps %d bytes, more than BytesPerObject (%d): raise it, and size MAX_PDF_OBJECTS's default and PDFMemoryBudget again", live, BytesPerObject)
+			}
+		})
+	}
+}
+
+// BenchmarkParse reports the heap a parse allocates and keeps per object.
+func BenchmarkParse(b *testing.B) {
+	const n = 20_000
+	raw := padestest.ManyObjects(n, false)
+	b.ReportAllocs()
+	for b.Loop() {
+		d, err := open(context.Background(), raw, Limits{MaxObjects: n})
+		if err != nil {
+			b.Fatal(err)
+		}
+		d.close()
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.TotalAlloc)/float64(b.N*n), "alloc-B/object")
+}

@@ -1,0 +1,89 @@
+package pades_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/signet-project/signet/formats/pades"
+	"github.com/signet-project/signet/formats/pades/padestest"
+)
+
+// TestObjectLimitAndReservation: a document over MaxObjects is refused
+// with a TooManyObjectsError, before any memory is reserved when its /Size
+// says so and after parsing when it declares fewer objects than it has
+// (pdfcpu bounds neither a classic table's entries nor a repair); one
+// within the limit reserves Cost of its declared objects before parsing and
+// gives it back once Prepare or Inspect returns; a refused reservation is
+// the error returned.
+func TestObjectLimitAndReservation(t *testing.T) {
+	t.Parallel()
+	classic := padestest.ManyObjects(5000, false)
+	underDeclared := bytes.Replace(classic, []byte("/Size 5001 "), []byte("/Size 4    "), 1)
+	if bytes.Equal(underDeclared, classic) {
+		t.Fatal("the trailer of ManyObjects has changed")
+	}
+	small := padestest.GoPDF("reserved")
+	busy := errors.New("busy")
+	cases := []struct {
+		name      string
+		doc       []byte
+		max       int
+		refuse    error // what Reserve answers
+		reserved  int64 // the reservation expected; 0: none
+		objects   int   // TooManyObjectsError.Objects expected; 0: no such error
+		wantError error
+	}{
+		{"classic table over the limit", classic, 4000, nil, 0, 5000, nil},
+		{"object streams over the limit", padestest.ManyObjects(5000, true), 4000, nil, 0, 5051, nil},
+		{"declares fewer than it has", underDeclared, 4000, nil, pades.Cost(3, len(underDeclared)), 5000, nil},
+		{"at the limit", classic, 5000, nil, pades.Cost(5000, len(classic)), 0, nil},
+		{"small", small, 10, nil, pades.Cost(6, len(small)), 0, nil},
+		{"reservation refused", small, 10, busy, pades.Cost(6, len(small)), 0, busy},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var reserved, released int64
+			lim := pades.Limits{MaxObjects: c.max, Reserve: func(_ context.Context, n int64) (func(), error) {
+				reserved += n
+				if c.refuse != nil {
+					return nil, c.refuse
+				}
+				return func() { released += n }, nil
+			}}
+			for _, op := range []struct {
+				name string
+				run  func() error
+			}{
+				{"Prepare", func() error {
+					_, err := pades.Prepare(context.Background(), c.doc, pades.Options{ContentsSize: 100, Limits: lim})
+					return err
+				}},
+				{"Inspect", func() error { _, err := pades.Inspect(context.Background(), c.doc, lim); return err }},
+			} {
+				reserved, released = 0, 0
+				err := op.run()
+				var many *pades.TooManyObjectsError
+				switch {
+				case c.objects != 0:
+					if !errors.As(err, &many) || many.Objects != c.objects || many.Limit != c.max || !errors.Is(err, pades.ErrInvalidPDF) {
+						t.Errorf("%s: error %v, want %d objects over the limit of %d", op.name, err, c.objects, c.max)
+					}
+				case c.wantError != nil:
+					if !errors.Is(err, c.wantError) {
+						t.Errorf("%s: error %v, want %v", op.name, err, c.wantError)
+					}
+				case err != nil:
+					t.Errorf("%s: %v", op.name, err)
+				}
+				if reserved != c.reserved {
+					t.Errorf("%s: reserved %d bytes, want %d", op.name, reserved, c.reserved)
+				}
+				if c.refuse == nil && released != reserved {
+					t.Errorf("%s: released %d of the %d bytes reserved", op.name, released, reserved)
+				}
+			}
+		})
+	}
+}
