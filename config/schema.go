@@ -416,8 +416,15 @@ func workerSchema() []Property {
 			Doc: "The rectangle of a visible signature: lower-left x, y, upper-right x, y in points."},
 		{Name: PropVisibleSignatureName, Type: String, Kinds: pdfKinds(),
 			Doc: "The signature field's name; a document with a field of that name already is refused, since fields of one name are one field. Default: Signature1, Signature2, … the first no field has."},
-		{Name: PropMaxPDFObjects, Type: Int, Default: "1000000", Kinds: append(pdfKinds(), KindPDFValidator), check: atLeast(1),
-			Doc: "Signet's own: the largest number of objects a PDF may declare; a hostile file claiming more is refused with 400."},
+		// The default: reading a PDF keeps about pades.BytesPerObject (2 KiB)
+		// per object on the heap, so 40000 objects and the 16 MiB of the
+		// default maxRequestMemory are 94 MiB, within the server's budget
+		// for the PDFs it reads at once (workers.PDFMemoryBudget, 96 MiB,
+		// half the default memoryLimit) and well within the 256 MiB of
+		// RSS; 1000000, the former default, let one PDF take 1.5 GB.
+		// TestPDFBudgetFitsDefaults (internal/server) holds the three together.
+		{Name: PropMaxPDFObjects, Type: Int, Default: "40000", Kinds: append(pdfKinds(), KindPDFValidator), check: atLeast(1),
+			Doc: "Signet's own: the largest number of objects a PDF may declare or have; more is refused with 400. Each costs about 2 KiB of memory while the PDF is read, and the PDFs read at once share the server's budget for them (README, Server limits): raise it for larger documents only with the server's memory."},
 
 		// Validators and B-LT revocation data.
 		{Name: PropTrustAnchors, Type: Path, Kinds: validatorKinds(), Required: true,

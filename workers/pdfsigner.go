@@ -42,7 +42,7 @@ type PDFSigner struct {
 	page        int // 0: last
 	rect        [4]float64
 	fieldName   string
-	limits      pades.Limits
+	limits      pades.Limits // MAX_PDF_OBJECTS, reserving from pdfMemory
 	crls        *revocation.Fetcher
 	// readContext bounds one reading of a PDF; nil: pdfReadTimeout (tests
 	// set it to end a read on an event).
@@ -66,7 +66,7 @@ func newPDFSigner(b base, p config.Properties, now func() time.Time, lookup Look
 		visible:     p.Bool(config.PropAddVisibleSignature),
 		page:        1,
 		fieldName:   p.String(config.PropVisibleSignatureName),
-		limits:      pades.Limits{MaxObjects: p.Int(config.PropMaxPDFObjects)},
+		limits:      pdfMemory.limits(pades.Limits{MaxObjects: p.Int(config.PropMaxPDFObjects)}),
 		crls:        &revocation.Fetcher{Timeout: p.Duration(config.PropRevocationTimeout)},
 	}
 	for _, name := range p.List(config.PropAllowPropertyOverride) {
@@ -115,6 +115,14 @@ func (w *PDFSigner) options(meta map[string]string, cert *x509.Certificate, now 
 // document is the client's to fix (400). verb is what could not be done,
 // "signed" or "validated".
 func pdfError(err error, verb string) error {
+	var many *pades.TooManyObjectsError
+	var we *Error
+	switch {
+	case errors.As(err, &many):
+		return &Error{Kind: ErrIllegalRequest, Err: err, Msg: fmt.Sprintf("The document cannot be %s: the PDF has %d objects, more than this worker's limit of %d (%s): send a PDF with fewer objects, or ask the operator to raise %s.", verb, many.Objects, many.Limit, config.PropMaxPDFObjects, config.PropMaxPDFObjects)}
+	case errors.As(err, &we), errors.Is(err, context.Canceled):
+		return err // the memory budget's 503, or a client gone
+	}
 	if errors.Is(err, pades.ErrInvalidPDF) {
 		msg := strings.TrimPrefix(err.Error(), pades.ErrInvalidPDF.Error()+": ")
 		return &Error{Kind: ErrIllegalRequest, Msg: "The document cannot be " + verb + ": " + msg + ".", Err: err}

@@ -43,7 +43,7 @@ type Validator struct {
 
 func newValidator(b base, p config.Properties, now func() time.Time) *Validator {
 	v := &Validator{name: b.name, id: b.id, kind: b.kind, problems: b.problems, disabled: b.disabled, now: now,
-		limits: pades.Limits{MaxObjects: p.Int(config.PropMaxPDFObjects)}}
+		limits: pdfMemory.limits(pades.Limits{MaxObjects: p.Int(config.PropMaxPDFObjects)})}
 	if path := p.String(config.PropTrustAnchors); path != "" {
 		roots, err := ReadCertificates(path)
 		if err != nil {

@@ -280,3 +280,34 @@ func scanFor(r io.Reader, text string, found chan<- string) {
 	}
 	io.Copy(io.Discard, r)
 }
+
+// TestConfigCheckMaxPDFObjects: signet config check accepts MAX_PDF_OBJECTS
+// from 1 up, raised past its default or lowered, and refuses other values
+// at their file:line with the sentence config gives the server (which
+// workers' TestBuildAgreesWithConfigRules holds to the same cases).
+func TestConfigCheckMaxPDFObjects(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ value, want string }{
+		{"1", ""},
+		{"40000", ""},
+		{"2000000", ""},
+		{"0", "MAX_PDF_OBJECTS must be at least 1, not 0."},
+		{"40k", `MAX_PDF_OBJECTS must be a whole number, not "40k".`},
+	} {
+		t.Run(c.value, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "signet.yaml")
+			os.WriteFile(file, []byte("tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks}\nworkers:\n  - name: W\n    id: 1\n    kind: PDFSigner\n    token: t\n    key: k\n    properties:\n      AUTHTYPE: NOAUTH\n      MAX_PDF_OBJECTS: "+c.value+"\n"), 0o644)
+			var out, errb bytes.Buffer
+			err := run(t.Context(), []string{"config", "check", file}, &out, &errb)
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v\n%s", err, errb.String())
+				}
+				return
+			}
+			if ee, ok := err.(exitError); !ok || ee.code != 1 || !strings.Contains(errb.String(), file+":13: "+c.want) {
+				t.Fatalf("exit %v, output:\n%s\nwant %s:13: %s", err, errb.String(), file, c.want)
+			}
+		})
+	}
+}

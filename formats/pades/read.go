@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 
@@ -69,7 +70,12 @@ const BytesPerObject = 2048
 // Cost is the memory the parsing of a document of size bytes declaring
 // objects objects is estimated to take: BytesPerObject for each object,
 // and the bytes once more, for pdfcpu's copies of the streams.
+// It saturates at math.MaxInt64 rather than wrap, for a MaxObjects set
+// absurdly high.
 func Cost(objects, size int) int64 {
+	if int64(objects) > (math.MaxInt64-int64(size))/BytesPerObject {
+		return math.MaxInt64
+	}
 	return int64(objects)*BytesPerObject + int64(size)
 }
 

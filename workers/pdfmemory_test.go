@@ -1,0 +1,114 @@
+package workers_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/formats/pades"
+	"github.com/signet-project/signet/formats/pades/padestest"
+	"github.com/signet-project/signet/workers"
+)
+
+// defaultMaxPDFObjects is MAX_PDF_OBJECTS's default, as the schema declares
+// it.
+func defaultMaxPDFObjects(t *testing.T) int {
+	t.Helper()
+	p, ok := config.LookupProperty(config.PropMaxPDFObjects)
+	n, err := strconv.Atoi(p.Default)
+	if !ok || err != nil {
+		t.Fatalf("MAX_PDF_OBJECTS has no integer default: %q", p.Default)
+	}
+	return n
+}
+
+// TestPDFObjectsOverDefault: a PDF of one object more than MAX_PDF_OBJECTS's
+// default is refused, signing and validating, with 400 and a sentence that
+// names the property, whether its cross-reference /Size says so or only
+// its objects do; one at the default is read.
+func TestPDFObjectsOverDefault(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	limit := defaultMaxPDFObjects(t)
+	over := padestest.ManyObjects(limit+1, false)
+	cases := []struct {
+		name, verb string
+		w          workers.Worker
+	}{
+		{"PDFSigner", "signed", f.workerOf(t, config.KindPDFSigner, "")},
+		{"PDFValidator", "validated", f.validator(t, config.KindPDFValidator)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := process(c.w, over, map[string]string{})
+			wantErr(t, err, workers.ErrIllegalRequest, "The document cannot be "+c.verb+": the PDF has "+strconv.Itoa(limit+1)+" objects, more than this worker's limit of "+strconv.Itoa(limit)+" (MAX_PDF_OBJECTS): send a PDF with fewer objects, or ask the operator to raise MAX_PDF_OBJECTS.")
+			if _, err := process(c.w, padestest.ManyObjects(limit, false), map[string]string{}); err != nil {
+				t.Errorf("a PDF of %d objects: %v", limit, err)
+			}
+		})
+	}
+	if n := f.tok.signed.Load(); n != 1 {
+		t.Errorf("%d signatures made, want 1 (the PDF at the limit)", n)
+	}
+}
+
+// TestPDFMemoryBudget: two large PDFs sent at once to workers sharing a
+// budget that holds one are parsed in turn: the second waits (an event of
+// the budget) while the first holds its reservation, and both are signed
+// or validated, as is a small PDF sent meanwhile. A PDF that cannot have
+// its turn before its reading's deadline is answered 503 with a sentence.
+func TestPDFMemoryBudget(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	signer, validator := f.workerOf(t, config.KindPDFSigner, ""), f.validator(t, config.KindPDFValidator)
+	big, small := padestest.ManyObjects(2000, false), onePage()
+	cost := pades.Cost(2000, len(big))
+	budget := workers.SetPDFBudget(cost+cost/2, signer, validator)
+
+	type result struct {
+		name string
+		err  error
+	}
+	done := make(chan result, 3)
+	send := func(name string, w workers.Worker, doc []byte) {
+		go func() {
+			_, err := process(w, doc, map[string]string{})
+			done <- result{name, err}
+		}()
+	}
+	send("signer", signer, big)
+	send("validator", validator, big)
+	// One takes the budget and is held in the Acquired event until the
+	// test reads it; the other must wait for it.
+	select {
+	case n := <-budget.Waiting:
+		if n != cost {
+			t.Errorf("a PDF waits for %d bytes, want %d", n, cost)
+		}
+	case r := <-done:
+		t.Fatalf("%s was read while the other PDF held the budget: nothing waited (%v)", r.name, r.err)
+	}
+	send("small", signer, small)
+	for range 3 { // the first, then the second and the small one in turn
+		<-budget.Acquired
+	}
+	for range 3 {
+		if r := <-done; r.err != nil {
+			t.Errorf("%s: %v", r.name, r.err)
+		}
+	}
+
+	// A PDF whose reading's deadline passes while it waits gets 503.
+	held := workers.SetPDFBudget(cost, signer)
+	release := held.Hold(cost)
+	defer release()
+	workers.SetPDFReadContext(signer, func(ctx context.Context) (context.Context, context.CancelFunc) {
+		return context.WithDeadline(ctx, time.Unix(0, 0))
+	})
+	_, err := process(signer, small, map[string]string{})
+	wantErr(t, err, workers.ErrUnavailable, fmt.Sprintf("The server is parsing as many PDFs as its memory budget for them allows (%d MiB, estimated from their objects and sizes), and this one waited for its turn as long as a PDF may take to read (20s): retry later, or send PDFs with fewer objects.", cost>>20))
+	<-held.Waiting
+}
