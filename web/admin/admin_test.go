@@ -64,6 +64,7 @@ type fixture struct {
 	srv      *httptest.Server
 	audit    *state.Memory
 	signlog  *state.MemoryLog
+	archive  *state.MemoryArchive
 	ca       *demo.CA
 	soft     *soft.Token
 	reloaded int
@@ -89,7 +90,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	toks := map[string]tokens.Token{"soft": st, "bare": bareToken{bt}}
 	ws := []workers.Worker{&fakeWorker{name: "Signer", id: 1, tok: "soft", alias: "signer", t: st}}
-	f := &fixture{audit: state.NewMemory(), signlog: &state.MemoryLog{}, ca: ca, soft: st}
+	f := &fixture{audit: state.NewMemory(), signlog: &state.MemoryLog{}, archive: &state.MemoryArchive{}, ca: ca, soft: st}
 	h := New(Options{
 		Workers: &source{workers.NewSet(ws, toks)},
 		Authenticate: func(user, pass string) Decision {
@@ -116,6 +117,7 @@ func newFixture(t *testing.T) *fixture {
 		},
 		Audit:      f.audit,
 		SigningLog: f.signlog,
+		Archive:    f.archive,
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	e := echo.New()
