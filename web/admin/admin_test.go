@@ -108,12 +108,12 @@ func newFixture(t *testing.T) *fixture {
 			return map[string][]string{"admin": {"admin"}, "auditor": {"auditor"}, "op": {"operator", "dsm"}}[user]
 		},
 		Throttle: auth.NewThrottle(),
-		Reload: func(context.Context) error {
+		Reload: func(context.Context) ([]string, error) {
 			f.reloaded++
 			if f.reloaded > 1 {
-				return errors.New("signet.yaml:3: unknown property FOO\nsignet.yaml:9: bad")
+				return nil, errors.New("signet.yaml:3: unknown property FOO\nsignet.yaml:9: bad")
 			}
-			return nil
+			return []string{"listen", "maxInFlight"}, nil
 		},
 		Audit:      f.audit,
 		SigningLog: f.signlog,
@@ -448,8 +448,11 @@ func TestTokenActivation(t *testing.T) {
 
 func TestReloadAndAudit(t *testing.T) {
 	f := newFixture(t)
+	// The answer names the settings that wait for a restart, as the
+	// reloader returned them.
+	var res ReloadResult
 	code, body, _ := f.call(t, "POST", "/reload", admin, "", "")
-	if code != 200 {
+	if code != 200 || json.Unmarshal(body, &res) != nil || len(res.Workers) != 1 || strings.Join(res.RestartNeeded, ",") != "listen,maxInFlight" {
 		t.Fatalf("reload: %d %s", code, body)
 	}
 	code, body, _ = f.call(t, "POST", "/reload", admin, "", "")
