@@ -101,10 +101,13 @@ func adminCommands() []command {
 		adminCmd("keys chain", "TOKEN ALIAS FILE", "upload the PEM chain (signer first; FILE - for stdin)", [2]int{3, 3}, noFlags(adminChain)),
 		adminCmd("keys remove", "TOKEN ALIAS", "remove a key; refused while a worker uses it, unless --force", [2]int{2, 2}, adminRemove),
 		adminCmd("reload", "", "load the configuration files again", [2]int{0, 0}, noFlags(func(ctx context.Context, c *adminclient.Client, _ []string) error {
-			var ws []adminapi.WorkerStatus
-			return c.Show(ctx, http.MethodPost, "/reload", nil, &ws, func() {
+			var res adminapi.ReloadResult
+			return c.Show(ctx, http.MethodPost, "/reload", nil, &res, func() {
 				fmt.Fprintln(c.Out, "Configuration reloaded.")
-				c.WorkerTable(ws)
+				if note := res.RestartNote(); note != "" {
+					fmt.Fprintln(c.Out, note)
+				}
+				c.WorkerTable(res.Workers)
 			})
 		})),
 		adminCmd("audit list", "", "the audit log, oldest first; with --signing the signing log, searched by hash, key, worker, user, client, request ID, result and time", [2]int{0, 0}, adminAuditList),

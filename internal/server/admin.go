@@ -20,7 +20,7 @@ func (a *app) mountAdmin() error {
 		},
 		Certificate: a.auth.CertUser,
 		Throttle:    a.throttle,
-		Reload:      func(context.Context) error { return a.reloadAll() },
+		Reload:      func(context.Context) ([]string, error) { return a.reloadAll() },
 		Config:      a.config,
 		Audit:       a.audit,
 		SigningLog:  a.signlog,

@@ -121,17 +121,19 @@ func (a *app) build(cfg *config.Config) *workers.Set {
 // version in force) and swaps in the new workers. A configuration that does
 // not load is refused as a whole and the running one stays; the refusal is
 // logged and audited here for both, since SIGHUP's caller drops the error.
-func (a *app) reload() error {
-	refused := func(err error) error {
+// It returns the server settings of the configuration now in force that
+// wait for a restart (restartNeeded), for the admin API's answer.
+func (a *app) reload() ([]string, error) {
+	refused := func(err error) ([]string, error) {
 		a.log.Error("configuration reload refused; the running configuration stays", "error", err)
 		a.record(a.ctx, "config.reload", err.Error(), nil)
-		return err
+		return nil, err
 	}
 	if a.node != nil {
 		if err := a.node.Apply(a.ctx, true, a.applyCluster); err != nil {
 			return refused(err)
 		}
-		return nil
+		return a.restartNeeded(a.config()), nil
 	}
 	cfg, err := config.Load(a.paths...)
 	if err != nil {
@@ -140,21 +142,27 @@ func (a *app) reload() error {
 	set := a.build(cfg)
 	a.record(a.ctx, "config.reload", "ok", a.restartPending(cfg, map[string]string{"workers": strconv.Itoa(len(set.Workers()))}))
 	a.log.Info("configuration reloaded", "workers", len(set.Workers()), "problems", len(cfg.Problems()), "offline", len(set.Offline()))
-	return nil
+	return a.restartNeeded(cfg), nil
+}
+
+// restartNeeded returns, sorted, the server settings of cfg that differ
+// from those the server started with and that only a restart applies
+// (config.Server.RestartOnly): the one list of the reload's audit record,
+// its log line and the admin API's answer.
+func (a *app) restartNeeded(cfg *config.Config) []string {
+	a.buildMu.Lock()
+	defer a.buildMu.Unlock()
+	if a.srv == nil { // not started: a cluster node applies a version before
+		return nil
+	}
+	return a.started.RestartOnly(cfg.Server)
 }
 
 // restartPending adds to details, an audit record's, the server settings
-// of cfg that differ from those the server started with and that only a
-// restart applies (config.Server.RestartOnly), and logs them: the reload
-// that changed them succeeds without them, and says so.
+// of cfg that wait for a restart (restartNeeded), and logs them: the
+// reload that changed them succeeds without them, and says so.
 func (a *app) restartPending(cfg *config.Config, details map[string]string) map[string]string {
-	a.buildMu.Lock()
-	var names []string
-	if a.srv != nil { // started: a cluster node applies a version before
-		names = a.started.RestartOnly(cfg.Server)
-	}
-	a.buildMu.Unlock()
-	if len(names) > 0 {
+	if names := a.restartNeeded(cfg); len(names) > 0 {
 		details["restartNeeded"] = strings.Join(names, ", ")
 		a.log.Warn("server settings changed in the configuration take effect when the server restarts; the ones it started with stay in force", "settings", strings.Join(names, ", "))
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	adminapi "github.com/signet-project/signet/web/admin"
@@ -10,8 +11,10 @@ import (
 
 // TestReloadNamesRestartOnlySettings: a reload that changes server
 // settings only a restart applies (the listen address, a limit) succeeds,
-// and its audit record names them; one that changes none names nothing.
-// The reload used to say ok and drop them without a word.
+// and its audit record and the admin API's answer name them; one that
+// changes none names nothing. The reload used to say ok and drop them
+// without a word, and then its answer still did (only the record named
+// them).
 func TestReloadNamesRestartOnlySettings(t *testing.T) {
 	addr, password, setServer := reloadableDemoServer(t, "  maxInFlight: 100\n")
 	call := func(method, path string) []byte {
@@ -26,7 +29,13 @@ func TestReloadNamesRestartOnlySettings(t *testing.T) {
 		{"a limit and the address", "  maxInFlight: 50\n  listen: 127.0.0.1:1\n  trustedProxies: [10.0.0.1]\n", "listen, maxInFlight"},
 	} {
 		setServer(tc.server)
-		call(http.MethodPost, "/admin/api/reload")
+		var res adminapi.ReloadResult
+		if err := json.Unmarshal(call(http.MethodPost, "/admin/api/reload"), &res); err != nil || len(res.Workers) == 0 || res.RestartNeeded == nil {
+			t.Fatalf("%s: the reload answered %+v, %v", tc.name, res, err)
+		}
+		if got := strings.Join(res.RestartNeeded, ", "); got != tc.want {
+			t.Errorf("%s: the reload answered restartNeeded %q, want %q", tc.name, got, tc.want)
+		}
 		var page adminapi.AuditPage
 		if err := json.Unmarshal(call(http.MethodGet, "/admin/api/audit?action=config.reload&limit=1000"), &page); err != nil {
 			t.Fatal(err)

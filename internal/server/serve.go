@@ -293,10 +293,11 @@ func (a *app) nextTLSFiles() tlsconf.Files {
 // reloadAll is what SIGHUP and the admin API's reload do: the TLS
 // certificate first, then the configuration. A certificate that does not
 // load stops the reload there, so that the admin API's answer ("not
-// reloaded, the running one stays") holds for both.
-func (a *app) reloadAll() error {
+// reloaded, the running one stays") holds for both. It returns what reload
+// returns: the settings in force that wait for a restart.
+func (a *app) reloadAll() (restartNeeded []string, err error) {
 	if err := a.reloadTLS(); err != nil {
-		return err
+		return nil, err
 	}
 	return a.reload()
 }
@@ -316,7 +317,7 @@ func (a *app) reloadOn(ctx context.Context, reload <-chan struct{}) (stop func()
 				return
 			case <-reload:
 			}
-			_ = a.reloadAll() // logged and audited; what is in force stays
+			_, _ = a.reloadAll() // logged and audited; what is in force stays
 		}
 	}()
 	return func() { cancel(); <-done }

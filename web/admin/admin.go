@@ -96,9 +96,12 @@ type Options struct {
 	// Throttle slows password guessing per user and client address: 429
 	// with Retry-After while locked out. Nil: none.
 	Throttle *auth.Throttle
-	// Reload loads the configuration files again (POST /reload). Nil
-	// answers 409.
-	Reload func(ctx context.Context) error
+	// Reload loads the configuration files again (POST /reload) and
+	// returns, sorted, the YAML names of the server settings of the
+	// configuration now in force that take effect only when the server
+	// restarts (config.Server.RestartOnly against those it started with),
+	// which the answer passes on. Nil answers 409.
+	Reload func(ctx context.Context) (restartNeeded []string, err error)
 	// Config returns the configuration in force, whose files the
 	// configuration routes edit (then calling Reload). Nil: those routes
 	// answer 409.
@@ -618,22 +621,47 @@ func (h *Handler) set() *workers.Set {
 	return h.opts.Workers.Current()
 }
 
+// ReloadResult is POST /reload's answer.
+type ReloadResult struct {
+	// Workers are the workers now in force, as GET /workers lists them.
+	Workers []WorkerStatus `json:"workers"`
+	// RestartNeeded are the YAML names of the server settings in the
+	// configuration now in force that differ from those the server started
+	// with and take effect only when it restarts (listen, the limits…);
+	// until then the ones it started with stay. Empty (never null): none.
+	RestartNeeded []string `json:"restartNeeded"`
+}
+
+// RestartNote is the sentence that names the settings waiting for a
+// restart, "" when none does: what signet admin reload and the web UI say
+// after a reload, in the same words.
+func (r ReloadResult) RestartNote() string {
+	if len(r.RestartNeeded) == 0 {
+		return ""
+	}
+	return "These changed server settings take effect when the server restarts, and the ones it started with stay in force until then: " + strings.Join(r.RestartNeeded, ", ") + "."
+}
+
 // reload handles POST /reload.
 func (h *Handler) reload(c echo.Context) error {
 	var req struct{}
 	err := decode(c, &req, true)
+	res := ReloadResult{RestartNeeded: []string{}}
 	if err == nil {
 		if h.opts.Reload == nil {
 			err = errorf(http.StatusConflict, "This server cannot reload its configuration: restart it instead.")
-		} else if rerr := h.opts.Reload(c.Request().Context()); rerr != nil {
+		} else if names, rerr := h.opts.Reload(c.Request().Context()); rerr != nil {
 			err = errorf(http.StatusBadRequest, "The configuration was not reloaded and the running one stays: %s", oneLine(rerr.Error()))
+		} else if len(names) > 0 {
+			res.RestartNeeded = names
 		}
 	}
 	h.record(c, "config.reload", "config", nil, err)
 	if err != nil {
 		return h.answer(c, 0, nil, err)
 	}
-	return h.listWorkers(c)
+	res.Workers = h.workerStatuses(c.Request().Context())
+	return c.JSON(http.StatusOK, res)
 }
 
 // oneLine joins the lines of a multi-line error (a configuration with

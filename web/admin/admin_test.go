@@ -64,6 +64,7 @@ type fixture struct {
 	srv      *httptest.Server
 	audit    *state.Memory
 	signlog  *state.MemoryLog
+	archive  *state.MemoryArchive
 	ca       *demo.CA
 	soft     *soft.Token
 	reloaded int
@@ -89,7 +90,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	toks := map[string]tokens.Token{"soft": st, "bare": bareToken{bt}}
 	ws := []workers.Worker{&fakeWorker{name: "Signer", id: 1, tok: "soft", alias: "signer", t: st}}
-	f := &fixture{audit: state.NewMemory(), signlog: &state.MemoryLog{}, ca: ca, soft: st}
+	f := &fixture{audit: state.NewMemory(), signlog: &state.MemoryLog{}, archive: &state.MemoryArchive{}, ca: ca, soft: st}
 	h := New(Options{
 		Workers: &source{workers.NewSet(ws, toks)},
 		Authenticate: func(user, pass string) Decision {
@@ -107,15 +108,16 @@ func newFixture(t *testing.T) *fixture {
 			return map[string][]string{"admin": {"admin"}, "auditor": {"auditor"}, "op": {"operator", "dsm"}}[user]
 		},
 		Throttle: auth.NewThrottle(),
-		Reload: func(context.Context) error {
+		Reload: func(context.Context) ([]string, error) {
 			f.reloaded++
 			if f.reloaded > 1 {
-				return errors.New("signet.yaml:3: unknown property FOO\nsignet.yaml:9: bad")
+				return nil, errors.New("signet.yaml:3: unknown property FOO\nsignet.yaml:9: bad")
 			}
-			return nil
+			return []string{"listen", "maxInFlight"}, nil
 		},
 		Audit:      f.audit,
 		SigningLog: f.signlog,
+		Archive:    f.archive,
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	e := echo.New()
@@ -446,8 +448,11 @@ func TestTokenActivation(t *testing.T) {
 
 func TestReloadAndAudit(t *testing.T) {
 	f := newFixture(t)
+	// The answer names the settings that wait for a restart, as the
+	// reloader returned them.
+	var res ReloadResult
 	code, body, _ := f.call(t, "POST", "/reload", admin, "", "")
-	if code != 200 {
+	if code != 200 || json.Unmarshal(body, &res) != nil || len(res.Workers) != 1 || strings.Join(res.RestartNeeded, ",") != "listen,maxInFlight" {
 		t.Fatalf("reload: %d %s", code, body)
 	}
 	code, body, _ = f.call(t, "POST", "/reload", admin, "", "")

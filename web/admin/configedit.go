@@ -225,7 +225,7 @@ func (h *Handler) editLocked(c echo.Context, cfg *config.Config, file string, e 
 	if h.opts.Reload == nil {
 		return nil
 	}
-	if rerr := h.opts.Reload(ctx); rerr != nil {
+	if _, rerr := h.opts.Reload(ctx); rerr != nil {
 		return errorf(http.StatusConflict, "The file was changed but the server did not reload it: %s", oneLine(rerr.Error()))
 	}
 	return nil

@@ -222,7 +222,7 @@ func newEditHandler(t *testing.T, audit state.Audit) (*Handler, string) {
 	return New(Options{
 		Workers: &source{workers.NewSet(nil, nil)},
 		Config:  cfg.Load,
-		Reload:  load,
+		Reload:  func(ctx context.Context) ([]string, error) { return nil, load(ctx) },
 		Audit:   audit,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}), file

@@ -91,13 +91,18 @@ func workerStatus(ctx context.Context, set *workers.Set, w workers.Worker) Worke
 
 // listWorkers handles GET /workers.
 func (h *Handler) listWorkers(c echo.Context) error {
-	ctx := c.Request().Context()
+	return c.JSON(http.StatusOK, h.workerStatuses(c.Request().Context()))
+}
+
+// workerStatuses is the status of every worker in force: GET /workers,
+// and the workers of POST /reload's answer.
+func (h *Handler) workerStatuses(ctx context.Context) []WorkerStatus {
 	set := h.set()
 	out := make([]WorkerStatus, 0, len(set.Workers()))
 	for _, w := range set.Workers() {
 		out = append(out, workerStatus(ctx, set, w))
 	}
-	return c.JSON(http.StatusOK, out)
+	return out
 }
 
 // getWorker handles GET /workers/{name}: by name or numeric ID.

@@ -290,3 +290,43 @@ func tsaConfig(t *testing.T) *config.Config {
 	}
 	return cfg
 }
+
+// TestReloadSaysRestart: the dashboard's reload says which changed server
+// settings wait for a restart, as the admin API's answer names them; it
+// said "reloaded" alone, and only the audit record named them.
+func TestReloadSaysRestart(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		restart []string
+		want    string
+	}{
+		{"none", nil, "The configuration was reloaded.<"},
+		{"listen and a limit", []string{"listen", "maxInFlight"}, "The configuration was reloaded. These changed server settings take effect when the server restarts, and the ones it started with stay in force until then: listen, maxInFlight.<"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, e := serveUI(t, Options{
+				Admin: admin.New(admin.Options{
+					Workers: workerSource{workers.NewSet(nil, nil)},
+					Reload:  func(context.Context) ([]string, error) { return tt.restart, nil },
+				}),
+				Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
+			})
+			cookies, csrf := login(t, u, e)
+			r := httptest.NewRequest(http.MethodPost, "/admin/dashboard", strings.NewReader(url.Values{"csrf": {csrf}, "action": {"reload"}}.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			for _, c := range cookies {
+				r.AddCookie(c)
+			}
+			w := httptest.NewRecorder()
+			e.ServeHTTP(w, r)
+			if w.Code != http.StatusSeeOther {
+				t.Fatalf("reload: %d %s", w.Code, w.Body)
+			}
+			if page := get(e, "/admin/dashboard", cookies); !strings.Contains(page, tt.want) {
+				t.Errorf("the dashboard after the reload does not say %q:\n%s", tt.want, page)
+			}
+		})
+	}
+}

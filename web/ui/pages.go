@@ -101,8 +101,9 @@ func (u *UI) bulk(c echo.Context) error {
 	}
 	action := form.Get("action")
 	if action == "reload" {
-		err := u.call(c, http.MethodPost, "/reload", nil, nil)
-		return u.done(c, "/dashboard", "The configuration was reloaded.", err)
+		var res admin.ReloadResult
+		err := u.call(c, http.MethodPost, "/reload", nil, &res)
+		return u.done(c, "/dashboard", strings.TrimSpace("The configuration was reloaded. "+res.RestartNote()), err)
 	}
 	if action != "activate" && action != "deactivate" {
 		return u.done(c, "/dashboard", "", &admin.APIError{Status: 400, Message: "Choose activate, deactivate or reload."})
