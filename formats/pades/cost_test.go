@@ -65,3 +65,21 @@ func BenchmarkParse(b *testing.B) {
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.TotalAlloc)/float64(b.N*n), "alloc-B/object")
 }
+
+// FuzzEstimateObjects: the scan before parsing reads a client's bytes, so
+// it must not panic, and what it charges stays within the limit.
+func FuzzEstimateObjects(f *testing.F) {
+	f.Add(padestest.ManyObjects(10, false))
+	f.Add(padestest.ManyObjects(10, true))
+	f.Add(padestest.GoPDF("x"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		start, err := lastStartXref(raw)
+		if err != nil {
+			return
+		}
+		n, err := estimateObjects(raw, start, 100)
+		if err == nil && n > 100 {
+			t.Fatalf("charged %d objects over the limit of 100", n)
+		}
+	})
+}

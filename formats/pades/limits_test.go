@@ -11,12 +11,12 @@ import (
 )
 
 // TestObjectLimitAndReservation: a document over MaxObjects is refused
-// with a TooManyObjectsError, before any memory is reserved when its /Size
-// says so and after parsing when it declares fewer objects than it has
-// (pdfcpu bounds neither a classic table's entries nor a repair); one
-// within the limit reserves Cost of its declared objects before parsing and
-// gives it back once Prepare or Inspect returns; a refused reservation is
-// the error returned.
+// with a TooManyObjectsError before any memory is reserved, when its /Size
+// or its classic table's entries say so (pdfcpu bounds neither a classic
+// table's entries nor what a repair reads); one within the limit reserves
+// Cost of the most objects its /Size, its tables and its object headers
+// claim before parsing, whatever its /Size says, and gives it back once
+// Prepare or Inspect returns; a refused reservation is the error returned.
 func TestObjectLimitAndReservation(t *testing.T) {
 	t.Parallel()
 	classic := padestest.ManyObjects(5000, false)
@@ -37,7 +37,8 @@ func TestObjectLimitAndReservation(t *testing.T) {
 	}{
 		{"classic table over the limit", classic, 4000, nil, 0, 5000, nil},
 		{"object streams over the limit", padestest.ManyObjects(5000, true), 4000, nil, 0, 5051, nil},
-		{"declares fewer than it has", underDeclared, 4000, nil, pades.Cost(3, len(underDeclared)), 5000, nil},
+		{"declares fewer than its table lists, over the limit", underDeclared, 4000, nil, 0, 5000, nil},
+		{"declares fewer than its table lists", underDeclared, 6000, nil, pades.Cost(5000, len(underDeclared)), 0, nil},
 		{"at the limit", classic, 5000, nil, pades.Cost(5000, len(classic)), 0, nil},
 		{"small", small, 10, nil, pades.Cost(6, len(small)), 0, nil},
 		{"reservation refused", small, 10, busy, pades.Cost(6, len(small)), 0, busy},

@@ -147,21 +147,9 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 	if lim.MaxObjects <= 0 {
 		lim.MaxObjects = model.DefaultResourceLimits().MaxObjectCount
 	}
-	// The cheapest honest estimate of the object count is the /Size of the
-	// last cross-reference section, which a writer sets to one more than
-	// the highest object number (ISO 32000-1, 7.5.5 and 7.5.8.2): found by
-	// a scan of the bytes after startxref, before pdfcpu allocates
-	// anything. A document declaring more than the limit is refused then.
-	// One whose /Size cannot be found is damaged, and pdfcpu may repair it
-	// by reading every object of the file: it is charged the limit. One
-	// that declares fewer objects than it has is charged what it declares,
-	// and its real count is held to the limit after parsing.
-	objects := declaredSize(raw, start) - 1 // object 0 is the free list's head
-	if objects > lim.MaxObjects {
-		return nil, &TooManyObjectsError{Objects: objects, Limit: lim.MaxObjects}
-	}
-	if objects <= 0 {
-		objects = lim.MaxObjects
+	objects, err := estimateObjects(raw, start, lim.MaxObjects)
+	if err != nil {
+		return nil, err
 	}
 	release := func() {}
 	if lim.Reserve != nil {
@@ -244,36 +232,166 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 	return d, nil
 }
 
-// sizePattern is a /Size entry and its integer.
-var sizePattern = regexp.MustCompile(`/Size[\x00\t\n\f\r ]*([0-9]{1,12})[^0-9]`)
+// maxSections bounds the cross-reference sections estimateObjects follows
+// (an incremental update adds one).
+const maxSections = 256
 
-// declaredSize returns the /Size of the cross-reference section at start:
-// the trailer after a classic table, or the dictionary of a
-// cross-reference stream; 0 when it cannot be found. It reads at most the
-// 4 KiB after the trailer keyword or the object header (a trailer or an
-// xref stream's dictionary is a few hundred bytes).
-func declaredSize(raw []byte, start int64) int {
-	at := raw[start:]
-	if bytes.HasPrefix(bytes.TrimLeft(at, "\x00\t\r\n\f "), []byte("xref")) {
-		i := bytes.Index(at, []byte("trailer"))
-		if i < 0 {
-			return 0
-		}
-		at = at[i:]
+// estimateObjects returns how many objects parsing raw, whose last
+// cross-reference section is at start, is charged for, before pdfcpu
+// allocates anything, or a TooManyObjectsError when the file says it has
+// more than limit. It costs a pass over the file and one over its
+// cross-reference tables. The cheapest honest estimate is the largest of
+//
+//   - the /Size of the last section, which a writer sets to one more than
+//     the highest object number (ISO 32000-1, 7.5.5 and 7.5.8.2), and of
+//     each cross-reference stream along /Prev (pdfcpu's objects of a
+//     stream are numbered below its /Size);
+//   - the entries of the classic tables along /Prev, counted as pdfcpu
+//     reads them, a line of three fields each, whatever /Size and the
+//     subsection headers claim (pdfcpu reads on past them);
+//   - the "N G obj" headers in the file, which is what pdfcpu reads when it
+//     repairs a damaged cross-reference.
+//
+// A file whose last /Size or whose tables' entries exceed limit is refused
+// here. The header count only weighs the charge, capped at limit: it counts
+// every revision of an object an incremental update rewrote, and so it is
+// not what the file has. A file that pdfcpu repairs may thus hold more
+// objects than it is charged for; its real count is held to limit after
+// parsing.
+func estimateObjects(raw []byte, start int64, limit int) (int, error) {
+	declared := declaredSize(raw, start) - 1 // object 0 is the free list's head
+	if declared > limit {
+		return 0, &TooManyObjectsError{Objects: declared, Limit: limit}
 	}
-	at = at[:min(len(at), 4096)]
-	if i := bytes.Index(at, []byte("stream")); i >= 0 {
-		at = at[:i+1] // a stream's dictionary, not its data
+	entries, streamSize := xrefChain(raw, start)
+	if entries > limit {
+		return 0, &TooManyObjectsError{Objects: entries, Limit: limit}
 	}
-	m := sizePattern.FindSubmatch(at)
+	return min(max(declared, entries, streamSize-1, objectHeaders(raw)), limit), nil
+}
+
+// sectionEntry is an integer entry of a trailer or cross-reference stream
+// dictionary.
+var sectionEntry = map[string]*regexp.Regexp{}
+
+func init() {
+	for _, key := range []string{"Size", "Prev", "XRefStm"} {
+		sectionEntry[key] = regexp.MustCompile(`/` + key + `[\x00\t\n\f\r ]*([0-9]{1,12})[^0-9]`)
+	}
+}
+
+// intEntry returns the integer of /key in dict, -1 when there is none.
+func intEntry(dict []byte, key string) int {
+	m := sectionEntry[key].FindSubmatch(dict)
 	if m == nil {
-		return 0
+		return -1
 	}
 	n, err := strconv.Atoi(string(m[1]))
 	if err != nil {
-		return 0
+		return -1
 	}
 	return n
+}
+
+// sectionDict returns the dictionary of the cross-reference section at
+// start: the trailer after a classic table (the bytes from the trailer
+// keyword to startxref), or a cross-reference stream's (to its stream
+// keyword), at most 4 KiB of it; and, for a classic table, the bytes of
+// its entries. ok is false when there is no section there, or a table
+// without a trailer.
+func sectionDict(raw []byte, start int64) (dict, table []byte, ok bool) {
+	if start < 0 || start >= int64(len(raw)) {
+		return nil, nil, false
+	}
+	at := bytes.TrimLeft(raw[start:], "\x00\t\r\n\f ")
+	end := "stream"
+	if bytes.HasPrefix(at, []byte("xref")) {
+		i := bytes.Index(at, []byte("trailer"))
+		if i < 0 {
+			return nil, nil, false // damaged: what pdfcpu's repair reads is counted by objectHeaders
+		}
+		table, at, end = at[:i], at[i:], "startxref"
+	} else if !isObjectHeader(at) {
+		return nil, nil, false
+	}
+	at = at[:min(len(at), 4096)]
+	if i := bytes.Index(at, []byte(end)); i >= 0 {
+		at = at[:i+1]
+	}
+	return at, table, true
+}
+
+// declaredSize returns the /Size of the section at start, 0 when it has
+// none.
+func declaredSize(raw []byte, start int64) int {
+	dict, _, _ := sectionDict(raw, start)
+	return max(intEntry(dict, "Size"), 0)
+}
+
+// xrefChain follows the cross-reference sections from start along /Prev
+// (and a hybrid file's /XRefStm), and returns the entries of their classic
+// tables and the largest /Size of their cross-reference streams.
+func xrefChain(raw []byte, start int64) (entries, streamSize int) {
+	seen := map[int64]bool{}
+	todo := []int64{start}
+	for len(todo) > 0 && len(seen) < maxSections {
+		off := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if seen[off] {
+			continue
+		}
+		seen[off] = true
+		dict, table, ok := sectionDict(raw, off)
+		if !ok {
+			continue
+		}
+		if table != nil {
+			entries += tableEntries(table)
+		} else {
+			streamSize = max(streamSize, intEntry(dict, "Size"))
+		}
+		for _, key := range []string{"Prev", "XRefStm"} {
+			if n := intEntry(dict, key); n >= 0 {
+				todo = append(todo, int64(n))
+			}
+		}
+	}
+	return entries, streamSize
+}
+
+// tableEntries counts the lines of three fields in a classic table but
+// free ones ("f"): its objects, as pdfcpu reads them (a line break is CR,
+// LF or both; fields are separated by white space).
+func tableEntries(table []byte) int {
+	n := 0
+	for len(table) > 0 {
+		i := bytes.IndexAny(table, "\r\n")
+		line := table
+		if i >= 0 {
+			line, table = table[:i], table[i+1:]
+		} else {
+			table = nil
+		}
+		fields, in, free := 0, false, false
+		for j, c := range line {
+			space := c == ' ' || c == '\t' || c == '\f' || c == '\v' || c == 0
+			if !space && !in {
+				fields++
+				free = fields == 3 && c == 'f' && (j+1 == len(line) || line[j+1] <= ' ')
+			}
+			in = !space
+		}
+		if fields == 3 && !free {
+			n++
+		}
+	}
+	return n
+}
+
+// objectHeaders counts the "obj" keywords of raw that are not "endobj":
+// the indirect objects' headers, and stray ones in stream data or text.
+func objectHeaders(raw []byte) int {
+	return bytes.Count(raw, []byte("obj")) - bytes.Count(raw, []byte("endobj"))
 }
 
 // isObjectHeader reports whether b starts an indirect object, "12 0 obj".
