@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/signet-project/signet/formats/pades/padestest"
 )
 
 // TestBadInput sends malformed requests to the servlets and REST of a demo
@@ -52,6 +54,9 @@ func TestBadInput(t *testing.T) {
 		return req{"POST", "/signserver/worker/" + worker + "?" + query, "application/octet-stream", strings.NewReader(body)}
 	}
 	const single = "REQUEST_METADATA.USING_BATCHSIGNING=false"
+	// A PDF whose trailer declares one object more than MAX_PDF_OBJECTS's
+	// default: refused before it is read.
+	overObjects := strings.Replace(string(padestest.GoPDF("many")), "/Size 7 ", "/Size 40002 ", 1)
 	ct, mp := multipartBody(map[string]string{"data": "doc"})
 	cases := []struct {
 		name string
@@ -80,6 +85,8 @@ func TestBadInput(t *testing.T) {
 		{"worker: unknown worker", raw("Nope", "", "doc"), 404, "No worker named"},
 		{"worker: oversize", raw("CAdESSigner", single, big), 413, "upload limit"},
 		{"worker: bad content OID", raw("CMSSigner", "REQUEST_METADATA.CONTENTOID=1.2.3", "doc"), 400, "ALLOW_CONTENTOID_OVERRIDE"},
+		{"worker: PDF over MAX_PDF_OBJECTS", raw("PDFSigner", single, overObjects), 400, "The document cannot be signed: the PDF has 40001 objects, more than this worker's limit of 40000 (MAX_PDF_OBJECTS): send a PDF with fewer objects, or ask the operator to raise MAX_PDF_OBJECTS."},
+		{"worker: PDF over MAX_PDF_OBJECTS to validate", raw("PDFValidator", "", overObjects), 400, "The document cannot be validated: the PDF has 40001 objects, more than this worker's limit of 40000 (MAX_PDF_OBJECTS)"},
 		{"REST: malformed JSON", rest("CMSSigner", `{"data":`), 400, "not valid JSON"},
 		{"REST: unknown field", rest("CMSSigner", `{"data":"x","extra":1}`), 400, "unknown field"},
 		{"REST: wrong type", rest("CMSSigner", `{"data":42}`), 400, "wrong type"},
