@@ -13,6 +13,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 )
@@ -147,6 +148,14 @@ type CertificateStore interface {
 // ErrWeakHash reports that a signature over a SHA-1 or MD5 digest was
 // refused: such signatures can be forged by collision. Clients see 400.
 var ErrWeakHash = errors.New("digest algorithm refused for new signatures")
+
+// ErrNotRecorded reports that signatures were made but are not handed out:
+// the signing log could not record them, and a key with a usage limit signs
+// nothing unrecorded (tokens/guard). The cause (a full disk, a cluster
+// database that does not answer) is in the server log, not in this error,
+// which clients see. It wraps ErrOffline: a caller that does not know it
+// answers as for a token that cannot sign now (503).
+var ErrNotRecorded = fmt.Errorf("the signing log could not record the signature: %w", ErrOffline)
 
 // ErrCertificateValidity reports that the key's signer certificate does not
 // allow signing now (expired, not yet valid, private key usage period

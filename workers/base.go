@@ -181,6 +181,8 @@ func (b *base) tokenError(err error) error {
 		return Unavailable(err, "Worker %s cannot sign now: %v.", b.name, err)
 	case errors.Is(err, state.ErrUnavailable):
 		return Unavailable(err, "Worker %s is offline: the usage limit of its key is shared by the cluster, whose database does not answer; try another node.", b.name)
+	case errors.Is(err, tokens.ErrNotRecorded): // before ErrOffline, which it wraps
+		return Unavailable(err, "Worker %s cannot sign now: the signing log could not record the signature, and its key's usage limit allows none unrecorded; the server log names the cause.", b.name)
 	case errors.Is(err, tokens.ErrOffline):
 		return Unavailable(err, "Crypto token %q of worker %s is offline: activate it or check the HSM.", b.tokName, b.name)
 	case errors.Is(err, tokens.ErrKeyNotFound):

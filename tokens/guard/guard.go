@@ -468,7 +468,7 @@ func (t *Token) record(ctx context.Context, alias string, pub crypto.PublicKey, 
 			"key", r.Key, "keyId", r.KeyID, "user", r.User, "client", r.Client, "requestId", r.RequestID,
 			"digestAlg", r.DigestAlg, "hashes", strings.Join(r.Hashes, ","), "result", r.Result)
 		if t.policy(alias).UsageLimit >= 0 {
-			return fmt.Errorf("the signature could not be recorded in the signing log: %w", tokens.ErrOffline)
+			return tokens.ErrNotRecorded
 		}
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -548,5 +549,15 @@ func TestCSRAlgorithms(t *testing.T) {
 				t.Fatalf("csr %v (%s, %v): %s", csr.SignatureAlgorithm, cr.Subject, err, body)
 			}
 		})
+	}
+}
+
+// A key test whose signature the signing log could not record says so,
+// not that the token is offline (ErrNotRecorded wraps ErrOffline).
+func TestTokenErrorNotRecorded(t *testing.T) {
+	err := tokenError("soft", "k", fmt.Errorf("guard: %w", tokens.ErrNotRecorded))
+	var se *statusError
+	if !errors.As(err, &se) || se.code != http.StatusServiceUnavailable || !strings.Contains(err.Error(), "signing log could not record") {
+		t.Errorf("tokenError = %v, want 503 naming the signing log", err)
 	}
 }

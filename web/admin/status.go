@@ -250,6 +250,8 @@ func tokenError(token, alias string, err error) error {
 	switch {
 	case errors.As(err, &se):
 		return err
+	case errors.Is(err, tokens.ErrNotRecorded): // before ErrOffline, which it wraps
+		return errorf(http.StatusServiceUnavailable, "Key %s of crypto token %s cannot sign now: the signing log could not record the signature; the server log names the cause.", clienttext.Quote(alias), token)
 	case errors.Is(err, tokens.ErrOffline):
 		return errorf(http.StatusServiceUnavailable, "Crypto token %s is offline: activate it first (signet admin activate %s).", token, token)
 	case errors.Is(err, tokens.ErrKeyNotFound):

@@ -302,6 +302,8 @@ func tokenItemError(k Key, err error) *itemError {
 	switch {
 	case errors.Is(err, tokens.ErrKeyNotFound):
 		return &itemError{http.StatusNotFound, "Key " + k.Name + " is no longer in its token: check the configuration."}
+	case errors.Is(err, tokens.ErrNotRecorded): // before ErrOffline, which it wraps
+		return &itemError{http.StatusServiceUnavailable, "Key " + k.Name + " cannot sign now: the signing log could not record the signature; try again later."}
 	case errors.Is(err, tokens.ErrOffline):
 		return &itemError{http.StatusServiceUnavailable, "The token of key " + k.Name + " is offline: activate it or try again later."}
 	case errors.Is(err, tokens.ErrUsageLimit):

@@ -176,6 +176,8 @@ func tokenError(c echo.Context, k Key, err error) error {
 	switch {
 	case errors.Is(err, tokens.ErrKeyNotFound):
 		return fail(c, http.StatusNotFound, "No key with ID "+k.ID+": check the KeyID.")
+	case errors.Is(err, tokens.ErrNotRecorded): // before ErrOffline, which it wraps
+		return fail(c, http.StatusServiceUnavailable, "Key "+k.ID+" cannot sign now: the signing log could not record the signature; try again later.")
 	case errors.Is(err, tokens.ErrOffline):
 		return fail(c, http.StatusPreconditionFailed, "The crypto token holding key "+k.ID+" is offline: activate it first.")
 	case errors.Is(err, tokens.ErrUnsupported):

@@ -1,0 +1,36 @@
+package nethsm
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/tokens"
+)
+
+// A token error is answered with the status and sentence of its cause: a
+// signature the signing log could not record is not a NetHSM that is not
+// operational (412), although ErrNotRecorded wraps ErrOffline.
+func TestTokenErrorStatus(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+		says   string
+	}{
+		{fmt.Errorf("guard: %w", tokens.ErrNotRecorded), http.StatusServiceUnavailable, "signing log could not record"},
+		{fmt.Errorf("token soft: %w", tokens.ErrOffline), http.StatusPreconditionFailed, "is offline"},
+	} {
+		rec := httptest.NewRecorder()
+		c := echo.New().NewContext(httptest.NewRequest(http.MethodPost, "/", nil), rec)
+		if err := tokenError(c, Key{ID: "k"}, tc.err); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.says) {
+			t.Errorf("%v: %d %s, want %d saying %q", tc.err, rec.Code, rec.Body, tc.status, tc.says)
+		}
+	}
+}
