@@ -161,8 +161,11 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	h.Del(echo.HeaderContentDisposition)
 	h.Del(echo.HeaderContentLength)
 	var he *httpError
-	if errors.As(err, &he) && he.retryAfter > 0 {
+	switch {
+	case errors.As(err, &he) && he.retryAfter > 0:
 		h.Set(echo.HeaderRetryAfter, strconv.Itoa(he.retryAfter))
+	case errors.Is(err, workers.ErrBusy):
+		h.Set(echo.HeaderRetryAfter, strconv.Itoa(s.retryAfterSeconds()))
 	}
 	var ref Refusal
 	if errors.As(err, &ref) {

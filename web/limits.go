@@ -96,8 +96,13 @@ func (l Limits) withDefaults() Limits {
 
 // busy is a 503 for a server or worker at its limit, with Retry-After.
 func (s *Server) busy(format string, args ...any) error {
-	secs := max(1, int(s.limits.RetryAfter.Round(time.Second)/time.Second))
-	return &httpError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf(format, args...), retryAfter: secs}
+	return &httpError{code: http.StatusServiceUnavailable, msg: fmt.Sprintf(format, args...), retryAfter: s.retryAfterSeconds()}
+}
+
+// retryAfterSeconds is the Retry-After of a 503 for a server at a limit:
+// its own (busy) or a worker's (workers.ErrBusy).
+func (s *Server) retryAfterSeconds() int {
+	return max(1, int(s.limits.RetryAfter.Round(time.Second)/time.Second))
 }
 
 // admit is the middleware that caps requests in flight. Health and metrics

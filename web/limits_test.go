@@ -3,6 +3,7 @@ package web_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -235,4 +236,48 @@ func TestStalledUnreadBodyIsCutOff(t *testing.T) {
 	if !strings.HasPrefix(got, "HTTP/1.1 404 ") {
 		t.Fatalf("answer %q", got)
 	}
+}
+
+// TestWorkerBusyAnswersRetryAfter: a worker's 503 for a limit of the
+// server's own (the PDF memory budget: workers.ErrBusy) carries Retry-After
+// as the server's own limits do; a 503 for a part that is down does not.
+func TestWorkerBusyAnswersRetryAfter(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		err   error
+		retry string
+	}{
+		{"PDF memory budget", workers.Unavailable(errors.Join(workers.ErrBusy, context.DeadlineExceeded), "The server is parsing as many PDFs as its memory budget for them allows: retry later."), "1"},
+		{"token offline", workers.Unavailable(errors.New("token t is offline"), "The worker's token is offline: activate it."), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			addr := serveLimits(t, web.Limits{}, &failWorker{name: "F", err: tc.err})
+			resp, err := http.Post("http://"+addr+"/signserver/worker/F", "application/octet-stream", strings.NewReader("d"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != tc.retry || !strings.Contains(string(b), tc.err.Error()) {
+				t.Errorf("%d Retry-After %q %q, want 503 Retry-After %q %q", resp.StatusCode, resp.Header.Get("Retry-After"), b, tc.retry, tc.err)
+			}
+		})
+	}
+}
+
+// failWorker answers every request with err.
+type failWorker struct {
+	name string
+	err  error
+}
+
+func (w *failWorker) Name() string                          { return w.name }
+func (w *failWorker) ID() int                               { return 8 }
+func (w *failWorker) Kind() string                          { return "Fail" }
+func (w *failWorker) Status(context.Context) workers.Status { return workers.Status{Active: true} }
+func (w *failWorker) Process(_ context.Context, r *workers.Request) (*workers.Response, error) {
+	io.Copy(io.Discard, r.Data)
+	return nil, w.err
 }

@@ -21,6 +21,11 @@ import (
 // (web) holds.
 const PDFMemoryBudget = 96 << 20
 
+// ErrBusy is in the cause of an ErrUnavailable error when the server is at
+// a limit of its own (the PDF memory budget) rather than a part being down:
+// web answers it with Retry-After, as it does its own limits.
+var ErrBusy = errors.New("the server is at a limit of its own")
+
 // pdfMemory is the server's one PDFMemoryBudget, shared by every PDF
 // worker of every worker set (a reload builds new workers, not a new
 // budget).
@@ -29,7 +34,7 @@ var pdfMemory = newPDFBudget(PDFMemoryBudget)
 // pdfBudget is a weighted semaphore over the estimated memory of the PDFs
 // being parsed. A PDF whose estimate is not free waits, for as long as its
 // reading may take (pdfReadTimeout, counted from before the wait), and is
-// then answered 503: a burst of large PDFs is taken in turn instead of
+// then answered 503 (ErrBusy: with Retry-After): a burst of large PDFs is taken in turn instead of
 // all at once, and small PDFs pass as long as they fit beside them.
 type pdfBudget struct {
 	sem  *semaphore.Weighted
@@ -63,7 +68,7 @@ func (b *pdfBudget) reserve(ctx context.Context, n int64) (func(), error) {
 			if errors.Is(err, context.Canceled) {
 				return nil, err // the client is gone: nobody reads the answer
 			}
-			return nil, Unavailable(err, "The server is parsing as many PDFs as its memory budget for them allows (%d MiB, estimated from their objects and sizes), and this one waited for its turn as long as a PDF may take to read (%s): retry later, or send PDFs with fewer objects.", b.size>>20, pdfReadTimeout)
+			return nil, Unavailable(errors.Join(ErrBusy, err), "The server is parsing as many PDFs as its memory budget for them allows (%d MiB, estimated from their objects and sizes), and this one waited for its turn as long as a PDF may take to read (%s): retry later, or send PDFs with fewer objects.", b.size>>20, pdfReadTimeout)
 		}
 	}
 	if b.acquired != nil {

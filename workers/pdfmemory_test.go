@@ -2,6 +2,7 @@ package workers_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"testing"
@@ -59,7 +60,8 @@ func TestPDFObjectsOverDefault(t *testing.T) {
 // budget that holds one are parsed in turn: the second waits (an event of
 // the budget) while the first holds its reservation, and both are signed
 // or validated, as is a small PDF sent meanwhile. A PDF that cannot have
-// its turn before its reading's deadline is answered 503 with a sentence.
+// its turn before its reading's deadline is answered 503 with a sentence,
+// marked ErrBusy (web adds Retry-After).
 func TestPDFMemoryBudget(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -110,5 +112,8 @@ func TestPDFMemoryBudget(t *testing.T) {
 	})
 	_, err := process(signer, small, map[string]string{})
 	wantErr(t, err, workers.ErrUnavailable, fmt.Sprintf("The server is parsing as many PDFs as its memory budget for them allows (%d MiB, estimated from their objects and sizes), and this one waited for its turn as long as a PDF may take to read (20s): retry later, or send PDFs with fewer objects.", cost>>20))
+	if !errors.Is(err, workers.ErrBusy) {
+		t.Errorf("the budget's 503 %v is not ErrBusy: it would have no Retry-After", err)
+	}
 	<-held.Waiting
 }
