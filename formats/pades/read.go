@@ -200,8 +200,10 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 		}
 		return nil, invalid("the PDF cannot be read: %v", err)
 	}
-	// pdfcpu bounds the /Size of cross-reference streams, but not the
-	// entries of classic tables, nor what a repair finds.
+	// pdfcpu's own bound (MaxObjectCount, a cross-reference stream's
+	// /Size) only sends it to a repair, which reads every object of the
+	// file; nor does it bound a classic table's entries: the count is held
+	// here, for what estimateObjects could not see.
 	if n := max(len(c.XRefTable.Table)-1, *c.XRefTable.Size-1); n > lim.MaxObjects {
 		return nil, &TooManyObjectsError{Objects: n, Limit: lim.MaxObjects}
 	}
