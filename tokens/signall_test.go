@@ -380,3 +380,52 @@ func BenchmarkRawECDSA(b *testing.B) {
 		wg.Wait()
 	}
 }
+
+// SignTrace's SignerDone is called once by each goroutine that signs, as
+// it runs out of items, while the others may still be signing; a token
+// that signs the batch itself calls none.
+func TestSignTraceSignerDone(t *testing.T) {
+	batch := &batchToken{results: func(inputs [][]byte) ([]tokens.Result, error) {
+		return make([]tokens.Result, len(inputs)), nil
+	}}
+	for _, tc := range []struct {
+		name string
+		tok  tokens.Token
+		want int32
+	}{
+		{"parallelism 1", &poolToken{fakeToken{signer: &fakeSigner{}}, 1}, 1},
+		{"parallelism 3", &poolToken{fakeToken{signer: &fakeSigner{}}, 3}, 3},
+		{"batch signer", batch, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int32
+			ctx := tokens.WithSignTrace(context.Background(), &tokens.SignTrace{SignerDone: func() { calls.Add(1) }})
+			res, err := tokens.SignAll(ctx, tc.tok, "k", inputs(100), crypto.SHA256)
+			if err != nil || len(res) != 100 {
+				t.Fatalf("SignAll: %d results, %v", len(res), err)
+			}
+			if got := calls.Load(); got != tc.want {
+				t.Errorf("SignerDone called %d times, want %d", got, tc.want)
+			}
+		})
+	}
+	t.Run("before the last item is signed", func(t *testing.T) {
+		// The second item's signature waits for a SignerDone: the
+		// goroutine that did not take it must call it without waiting.
+		first := make(chan struct{})
+		var once sync.Once
+		s := &fakeSigner{onSig: func(input []byte) {
+			if index(input) == 1 {
+				select {
+				case <-first:
+				case <-time.After(10 * time.Second):
+					t.Error("no SignerDone while an item was signing")
+				}
+			}
+		}}
+		ctx := tokens.WithSignTrace(context.Background(), &tokens.SignTrace{SignerDone: func() { once.Do(func() { close(first) }) }})
+		if res, err := tokens.SignAll(ctx, &poolToken{fakeToken{signer: s}, 2}, "k", inputs(2), crypto.SHA256); err != nil || len(res) != 2 {
+			t.Fatalf("SignAll: %d results, %v", len(res), err)
+		}
+	})
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/internal/plainjson"
+	"github.com/signet-project/signet/tokens"
 )
 
 // BatchRequest is SignServer's AdES batch signing request.
@@ -321,6 +322,18 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision, 
 			return nil, err
 		}
 	}
+	// The answer is written with the helpers of a standby, started as the
+	// signing ends and given the signatures while the key's guard records
+	// them, when the signing is the last step before it: not with
+	// time-stamps, nor for digest algorithms signed in turn, nor for a
+	// batch too small to share.
+	ans := newBatchAnswer(items)
+	var sb *standby
+	if w.tsa == nil && len(order) == 1 && ans.helpers > 0 {
+		sb = newStandby()
+		defer sb.end()
+		ctx = tokens.WithSignTrace(ctx, sb.trace(ans))
+	}
 	sigs := make([][]byte, len(items))
 	for _, h := range order {
 		idx := groups[h]
@@ -345,7 +358,7 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision, 
 			return nil, err
 		}
 	}
-	buf, err := encodeBatch(items, sigs)
+	buf, err := ans.write(sigs, sb)
 	if err != nil {
 		return nil, err
 	}
@@ -384,95 +397,127 @@ func (it *batchItem) contentLen() int64 {
 	return -1
 }
 
-// encodeBatch writes the batch response. It is written by hand rather than
-// with encoding/json because the signatures are the bulk of the output and
-// json.Marshal would first copy each into a separate base64 string. The
-// length of every item's JSON is known beforehand, so the response is
-// allocated once at its final size and the items are encoded into their
-// places in parallel, each chunk with one scratch buffer for its DER.
-func encodeBatch(items []batchItem, sigs [][]byte) ([]byte, error) {
-	enc := base64.StdEncoding
-	n := len(items)
-	off := make([]int, n+1) // where item i's JSON starts, its comma included
-	off[0] = len(batchOpen)
-	largest := 0
-	for i := range items {
-		it := &items[i]
-		der := int(it.pending.Size(len(sigs[i]), it.contentLen()))
-		largest = max(largest, der)
-		off[i+1] = off[i] + itemJSONLen(it, i, der)
+// batchAnswer is a batch response being written. It is written by hand
+// rather than with encoding/json because the signatures are the bulk of
+// the output and json.Marshal would first copy each into a separate base64
+// string. The length of every item's JSON is known once the signatures
+// are, so the response is allocated once at its final size (lay) and the
+// items are encoded into their places in parallel, each range with one
+// scratch buffer for its DER (encode).
+type batchAnswer struct {
+	items   []batchItem
+	sigs    [][]byte // one per item, once signed
+	chunks  *chunks  // the ranges encode takes
+	helpers int      // goroutines to write it besides the caller's
+	laid    sync.Once
+	off     []int // where item i's JSON starts, its comma included
+	largest int   // the largest item's DER
+	buf     []byte
+	errs    []error // per item
+}
+
+func newBatchAnswer(items []batchItem) *batchAnswer {
+	a := &batchAnswer{items: items, errs: make([]error, len(items))}
+	a.chunks = newChunks(len(items), a.encode)
+	a.helpers = a.chunks.helpers
+	return a
+}
+
+// signed takes the signatures of res, one per item, and reports whether
+// the answer can be written with them: not when an item failed (the batch
+// fails) nor when it has its signatures already. It runs on the
+// goroutine that signs the batch.
+func (a *batchAnswer) signed(res []tokens.Result) bool {
+	if a.sigs != nil || len(res) != len(a.items) {
+		return false
 	}
-	buf := make([]byte, off[n]+len(batchTail))
-	copy(buf, batchOpen)
-	copy(buf[off[n]:], batchTail)
-	errs := make([]error, n)
-	inChunks(n, func(lo, hi int) {
-		scratch := make([]byte, 0, largest)
-		for i := lo; i < hi; i++ {
-			it := &items[i]
-			b := buf[off[i]:off[i]:off[i+1]] // appends stay in item i's place
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, batchHead...)
-			var err error
-			if b, scratch, err = it.pending.AppendBase64(b, scratch, sigs[i], it.content); err != nil {
-				errs[i] = err
-				continue
-			}
-			b = append(b, batchMid...)
-			b = enc.AppendEncode(b, it.digest)
-			b = append(b, '"')
-			if it.id != "" {
-				b = append(b, batchIDKey...)
-				b = plainjson.AppendString(b, it.id)
-			}
-			b = append(b, '}')
-			if len(b) != off[i+1]-off[i] {
-				errs[i] = fmt.Errorf("item %d is %d bytes of JSON, not %d", i, len(b), off[i+1]-off[i])
-			}
+	sigs := make([][]byte, len(res))
+	for i, r := range res {
+		if r.Err != nil {
+			return false
 		}
-	})
-	for i, err := range errs {
+		sigs[i] = r.Signature
+	}
+	a.sigs = sigs
+	return true
+}
+
+// write writes the answer with sigs, on the helpers of sb when not nil
+// (which may have begun with the same signatures, given by signed), and
+// returns it.
+func (a *batchAnswer) write(sigs [][]byte, sb *standby) ([]byte, error) {
+	switch {
+	case sb == nil:
+		a.sigs = sigs
+		a.laid.Do(a.lay)
+		inChunks(len(a.items), a.encode)
+	case a.sigs == nil: // not given while recorded: no guard, or one that does not say
+		a.sigs = sigs
+		sb.give(a.work, a.helpers)
+		sb.join()
+	default:
+		sb.join()
+	}
+	for i, err := range a.errs {
 		if err != nil {
 			return nil, Unavailable(err, "Encoding signature %d failed: %v", i, err)
 		}
 	}
-	return buf, nil
+	return a.buf, nil
 }
 
-// inChunks calls f on contiguous ranges that split [0, n), on one
-// goroutine per CPU in parallel: the per-item work of a batch besides
-// signing (signed attributes, DER and base64 encoding) would otherwise run
-// on one core while the others wait. The goroutines take the next range as
-// they finish one (about eight per goroutine, at least minChunk items), so
-// that a goroutine the machine's other load holds back delays the batch by
-// one range rather than by its whole share, as one range per CPU did. Small
-// batches run on the caller's goroutine, which always takes ranges too.
-func inChunks(n int, f func(lo, hi int)) {
-	const minChunk = 64
-	p := min(runtime.GOMAXPROCS(0), n/minChunk)
-	if p <= 1 {
-		f(0, n)
-		return
+// work lays the answer out unless another goroutine has, then encodes
+// ranges of it until none is left: what each goroutine writing it runs.
+func (a *batchAnswer) work() {
+	a.laid.Do(a.lay)
+	a.chunks.work()
+}
+
+// lay finds where each item's JSON goes and allocates the response.
+func (a *batchAnswer) lay() {
+	n := len(a.items)
+	a.off = make([]int, n+1)
+	a.off[0] = len(batchOpen)
+	for i := range a.items {
+		it := &a.items[i]
+		der := int(it.pending.Size(len(a.sigs[i]), it.contentLen()))
+		a.largest = max(a.largest, der)
+		a.off[i+1] = a.off[i] + itemJSONLen(it, i, der)
 	}
-	size := max(minChunk, n/(8*p))
-	var next atomic.Int64
-	work := func() {
-		for {
-			lo := int(next.Add(int64(size))) - size
-			if lo >= n {
-				return
-			}
-			f(lo, min(lo+size, n))
+	a.buf = make([]byte, a.off[n]+len(batchTail))
+	copy(a.buf, batchOpen)
+	copy(a.buf[a.off[n]:], batchTail)
+}
+
+// encode writes items [lo, hi) into their places.
+func (a *batchAnswer) encode(lo, hi int) {
+	enc := base64.StdEncoding
+	off := a.off
+	scratch := make([]byte, 0, a.largest)
+	for i := lo; i < hi; i++ {
+		it := &a.items[i]
+		b := a.buf[off[i]:off[i]:off[i+1]] // appends stay in item i's place
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, batchHead...)
+		var err error
+		if b, scratch, err = it.pending.AppendBase64(b, scratch, a.sigs[i], it.content); err != nil {
+			a.errs[i] = err
+			continue
+		}
+		b = append(b, batchMid...)
+		b = enc.AppendEncode(b, it.digest)
+		b = append(b, '"')
+		if it.id != "" {
+			b = append(b, batchIDKey...)
+			b = plainjson.AppendString(b, it.id)
+		}
+		b = append(b, '}')
+		if len(b) != off[i+1]-off[i] {
+			a.errs[i] = fmt.Errorf("item %d is %d bytes of JSON, not %d", i, len(b), off[i+1]-off[i])
 		}
 	}
-	var wg sync.WaitGroup
-	for range p - 1 {
-		wg.Go(work)
-	}
-	work()
-	wg.Wait()
 }
 
 // firstError returns the first error of errs that is not nil: the errors

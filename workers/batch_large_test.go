@@ -29,9 +29,19 @@ import (
 // TestLargeBatchEncoding signs batches large enough to be prepared and
 // encoded in parallel chunks, with identifiers that JSON must escape and
 // attached documents of different lengths, and checks that the hand-written
-// response is valid JSON holding every item, in order, signed.
+// response is valid JSON holding every item, in order, signed: with no
+// key guard (the answer is written once SignAll returns) and with one that
+// records the signatures (the answer is begun while they are recorded).
 func TestLargeBatchEncoding(t *testing.T) {
-	f := newFixture(t)
+	t.Run("unguarded", func(t *testing.T) { testLargeBatchEncoding(t, newFixture(t)) })
+	t.Run("recorded", func(t *testing.T) {
+		f := newFixture(t)
+		f.guard = &guard.Guard{Log: &state.MemoryLog{}}
+		testLargeBatchEncoding(t, f)
+	})
+}
+
+func testLargeBatchEncoding(t *testing.T, f *fixture) {
 	ids := []string{"plain", "", `quote " and \ backslash`, "ünïcödé", "<html>&", "tab\there", "x"}
 	cases := []struct {
 		name     string
@@ -100,8 +110,8 @@ func TestLargeBatchEncoding(t *testing.T) {
 }
 
 // A large batch whose signatures the signing log refuses to record fails
-// whole, with a sentence that names the signing log, and leaves no
-// goroutine behind.
+// whole, although its answer was begun while they were being recorded, and
+// leaves no goroutine behind.
 func TestLargeBatchUnrecorded(t *testing.T) {
 	f := newFixture(t)
 	f.guard = &guard.Guard{Counters: state.NewMemoryCounters(), Log: &refusingLog{}}

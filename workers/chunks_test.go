@@ -3,7 +3,9 @@ package workers
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // inChunks calls f on ranges that cover [0, n) once each, whatever n.
@@ -34,5 +36,87 @@ func TestInChunks(t *testing.T) {
 		if n >= 1000 && runtime.GOMAXPROCS(0) > 1 && calls < 2 {
 			t.Errorf("n=%d: %d ranges, want the work split", n, calls)
 		}
+	}
+}
+
+// A standby's helpers, started before the work is given (as the signing
+// goroutines start them) or by give, each call the work once and are gone
+// when join returns; end releases helpers given no work.
+func TestStandby(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4)) // three helpers at most
+	for _, tc := range []struct {
+		name           string
+		early, helpers int // started before give; asked of give
+		want           int32
+	}{
+		{"none early", 0, 3, 4},
+		{"all early", 3, 3, 4},
+		{"some early", 1, 3, 4},
+		{"more early than asked", 3, 1, 4},
+		{"started again", 5, 3, 4}, // start beyond GOMAXPROCS-1 starts nothing
+		{"none asked", 0, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			sb := newStandby()
+			for range tc.early {
+				sb.start()
+			}
+			var calls atomic.Int32
+			sb.give(func() { calls.Add(1) }, tc.helpers)
+			sb.join()
+			sb.end()
+			if got := calls.Load(); got != tc.want {
+				t.Errorf("work called %d times, want %d (the caller and each helper once)", got, tc.want)
+			}
+			waitGoroutines(t, before)
+		})
+	}
+	t.Run("ended without work", func(t *testing.T) {
+		before := runtime.NumGoroutine()
+		sb := newStandby()
+		sb.start()
+		sb.start()
+		sb.end()
+		waitGoroutines(t, before)
+	})
+}
+
+// A standby's helpers and the caller share chunks' ranges, each once.
+func TestChunksOnStandby(t *testing.T) {
+	for _, n := range []int{10, 127, 128, 1000, 4097} {
+		var mu sync.Mutex
+		seen := make([]int, n)
+		c := newChunks(n, func(lo, hi int) {
+			mu.Lock()
+			defer mu.Unlock()
+			for i := lo; i < hi; i++ {
+				seen[i]++
+			}
+		})
+		sb := newStandby()
+		sb.start()
+		sb.give(c.work, c.helpers)
+		sb.join()
+		sb.end()
+		for i, c := range seen {
+			if c != 1 {
+				t.Errorf("n=%d: item %d done %d times", n, i, c)
+				break
+			}
+		}
+	}
+}
+
+// waitGoroutines waits until no more goroutines run than before: a
+// goroutine that has called its WaitGroup's Done has yet to end.
+func waitGoroutines(t *testing.T, before int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left running (%d before)", runtime.NumGoroutine(), before)
+		}
+		runtime.Gosched()
 	}
 }

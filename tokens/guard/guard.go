@@ -154,6 +154,9 @@ func (t *Token) SignBatch(ctx context.Context, alias string, inputs [][]byte, op
 		t.record(ctx, alias, s.Public(), inputs, opts, err)
 		return nil, err
 	}
+	// The caller may start its work on them (a batch's answer) while they
+	// are recorded; they are handed out only if the record is stored.
+	tokens.TraceSigned(ctx, res)
 	var signed, failed []int
 	var ferr error
 	for i, r := range res {

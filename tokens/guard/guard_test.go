@@ -329,3 +329,58 @@ func TestRenewalSkipsCertificateChecks(t *testing.T) {
 		})
 	}
 }
+
+// gateLog is a signing log whose Record first calls before.
+type gateLog struct {
+	state.MemoryLog
+	before func()
+}
+
+func (l *gateLog) Record(ctx context.Context, r state.SignRecord) (state.SignRecord, error) {
+	l.before()
+	return l.MemoryLog.Record(ctx, r)
+}
+
+// TestSignedBeforeRecord: a batch's signatures reach the caller's
+// SignTrace.Signed before they are recorded, so that its work on them (the
+// answer) runs while the record is committed; what SignAll returns is what
+// Signed saw, and a batch the log refuses still fails.
+func TestSignedBeforeRecord(t *testing.T) {
+	t.Parallel()
+	var seen []tokens.Result
+	log := &gateLog{}
+	log.before = func() {
+		if seen == nil {
+			t.Error("the signatures were recorded before Signed saw them")
+		}
+	}
+	g := &Guard{Counters: state.NewMemoryCounters(), Log: log}
+	tok := g.Wrap(newTestToken(t, time.Time{}, time.Time{}), func(string) Policy { return Policy{UsageLimit: 100} })
+	ctx := tokens.WithSignTrace(t.Context(), &tokens.SignTrace{Signed: func(res []tokens.Result) { seen = res }})
+	in := [][]byte{digest, digest, digest}
+	res, err := tokens.SignAll(ctx, tok, "k", in, crypto.SHA256)
+	if err != nil || len(res) != 3 {
+		t.Fatalf("SignAll: %d results, %v", len(res), err)
+	}
+	if len(seen) != 3 || &seen[0] != &res[0] {
+		t.Errorf("Signed saw %d results, not those SignAll returned", len(seen))
+	}
+
+	seen = nil
+	failing := &failLog{}
+	g = &Guard{Counters: state.NewMemoryCounters(), Log: failing}
+	tok = g.Wrap(newTestToken(t, time.Time{}, time.Time{}), func(string) Policy { return Policy{UsageLimit: 100} })
+	if res, err := tokens.SignAll(ctx, tok, "k", in, crypto.SHA256); err == nil {
+		t.Errorf("SignAll with a log that fails = %d results, no error", len(res))
+	}
+	if len(seen) != 3 {
+		t.Errorf("Signed saw %d results, want them before the record failed", len(seen))
+	}
+}
+
+// failLog refuses every record.
+type failLog struct{ state.MemoryLog }
+
+func (*failLog) Record(context.Context, state.SignRecord) (state.SignRecord, error) {
+	return state.SignRecord{}, errors.New("disk full")
+}
