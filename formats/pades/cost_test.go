@@ -1,7 +1,10 @@
 package pades
 
 import (
+	"bytes"
 	"context"
+	"math/rand/v2"
+	"strconv"
 	"runtime"
 	"testing"
 
@@ -72,14 +75,53 @@ func FuzzEstimateObjects(f *testing.F) {
 	f.Add(padestest.ManyObjects(10, false))
 	f.Add(padestest.ManyObjects(10, true))
 	f.Add(padestest.GoPDF("x"))
+	f.Add([]byte("objendobj obj endobjobj enobj endendobj\nstartxref\n0\n"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		start, err := lastStartXref(raw)
 		if err != nil {
 			return
+		}
+		if got, want := objectHeaders(raw), bytes.Count(raw, []byte("obj"))-bytes.Count(raw, []byte("endobj")); got != want {
+			t.Fatalf("objectHeaders = %d, want %d", got, want)
 		}
 		n, err := estimateObjects(raw, start, 100)
 		if err == nil && n > 100 {
 			t.Fatalf("charged %d objects over the limit of 100", n)
 		}
 	})
+}
+
+// BenchmarkEstimateObjects is the scan every PDF pays before it is parsed,
+// on a file of 20 000 objects and on one whose bulk is a 1 MiB stream of
+// random bytes, as compressed content is (make bench's pades-bb-1mib is a
+// 1 MiB PDF).
+func BenchmarkEstimateObjects(b *testing.B) {
+	stream := make([]byte, 1<<20)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range stream {
+		stream[i] = byte(r.Uint32())
+	}
+	for _, c := range []struct {
+		name string
+		raw  []byte
+	}{
+		{"20000 objects", padestest.ManyObjects(20_000, false)},
+		{"1 MiB stream", padestest.Classic("%PDF-1.7", "",
+			"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+			"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+			"<< /Length "+strconv.Itoa(len(stream))+" >>\nstream\n"+string(stream)+"\nendstream")},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			start, err := lastStartXref(c.raw)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(c.raw)))
+			for b.Loop() {
+				if _, err := estimateObjects(c.raw, start, 1<<20); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
