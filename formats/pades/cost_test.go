@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
-	"strconv"
 	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/signet-project/signet/formats/pades/padestest"
