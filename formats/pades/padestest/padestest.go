@@ -208,3 +208,27 @@ func ManyObjects(n int, objStm bool) []byte {
 	fmt.Fprintf(&b, "\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n", at)
 	return b.Bytes()
 }
+
+// RewriteObjects appends to doc, a file of a classic cross-reference
+// table, an incremental update that writes objects from to to again (as a
+// form filled in, or an editor that saves every object it read, does),
+// behind a classic table of one subsection whose trailer's /Prev is doc's.
+func RewriteObjects(doc []byte, from, to int) []byte {
+	var b bytes.Buffer
+	b.Write(doc)
+	prev := bytes.LastIndex(doc, []byte("startxref"))
+	var at int
+	fmt.Sscan(string(doc[prev+len("startxref"):]), &at)
+	offs := make([]int, 0, to-from+1)
+	for nr := from; nr <= to; nr++ {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n<</N %d /Revised true>>\nendobj\n", nr, nr)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n%d %d\n", from, len(offs))
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n", to+1, at, xref)
+	return b.Bytes()
+}
