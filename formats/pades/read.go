@@ -144,6 +144,17 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 	if err != nil {
 		return nil, err
 	}
+	// A startxref that points to no cross-reference section is refused
+	// before pdfcpu reads the file: pdfcpu would repair it for reading,
+	// but an update's /Prev would point other readers at the damage; and
+	// its repair reads every object header in a time quadratic in the
+	// file's size that does not heed ctx, holding the memory reservation
+	// (TestObjectLimitAndReservation).
+	at := bytes.TrimLeft(raw[start:], "\x00\t\r\n\f ")
+	xrefStm := isObjectHeader(at)
+	if !xrefStm && !bytes.HasPrefix(at, []byte("xref")) {
+		return nil, invalid("the startxref offset does not point to a cross-reference section; the PDF is damaged: rewrite it first (for example qpdf in.pdf out.pdf)")
+	}
 	if lim.MaxObjects <= 0 {
 		lim.MaxObjects = model.DefaultResourceLimits().MaxObjectCount
 	}
@@ -219,19 +230,7 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 	if err := c.EnsurePageCount(); err != nil || c.PageCount < 1 {
 		return nil, invalid("the PDF's page tree cannot be read")
 	}
-	d = &document{raw: raw, ctx: c, startxref: start, maxDecode: lim.MaxDecodeBytes, release: release}
-	at := bytes.TrimLeft(raw[start:], "\x00\t\r\n\f ")
-	switch {
-	case bytes.HasPrefix(at, []byte("xref")):
-	case isObjectHeader(at):
-		d.xrefStm = true
-	default:
-		// pdfcpu repairs such a file for reading, but an update's /Prev
-		// would point other readers at the damage.
-		d = nil
-		return nil, invalid("the startxref offset does not point to a cross-reference section; the PDF is damaged: rewrite it first (for example qpdf in.pdf out.pdf)")
-	}
-	return d, nil
+	return &document{raw: raw, ctx: c, startxref: start, xrefStm: xrefStm, maxDecode: lim.MaxDecodeBytes, release: release}, nil
 }
 
 // maxSections bounds the cross-reference sections estimateObjects follows
