@@ -55,7 +55,9 @@ type SignTrace struct {
 	// one by one, once that goroutine finds no item left to sign, before
 	// it stops; the other goroutines' last items may still be signing, so
 	// it must not wait for them. It is not called when the token signs
-	// the batch itself (BatchSigner).
+	// the batch itself (a BatchSigner such as tokens/dsm); one that signs
+	// through SignAll in turn (tokens/guard) passes the context on, and
+	// the goroutines of that SignAll call it.
 	//
 	// Goroutines started there begin on a core that is still running.
 	// Started once SignAll has returned, when the cores that signed have
@@ -67,7 +69,8 @@ type SignTrace struct {
 	// has done something else with them (tokens/guard: recorded them in
 	// the signing log, which waits for a commit to disk), as soon as they
 	// exist, on the goroutine that called SignAll, with the results
-	// SignAll returns if that succeeds. The caller may start its work on
+	// SignAll returns if that succeeds (some of which may have failed:
+	// tokens/guard hands out the others). The caller may start its work on
 	// them, but must hand nothing out unless SignAll returns them without
 	// error. It must not block.
 	Signed func(res []Result)

@@ -172,8 +172,8 @@ func (s *standby) end() {
 
 // trace is the tokens.SignTrace of a batch whose answer the standby helps
 // write: its helpers are started as the signing goroutines run out of
-// items, and given the answer to write (answer.start) as soon as the
-// signatures exist, while the key's guard records them.
+// items, and given the answer to write (a.work) as soon as the signatures
+// exist, while the key's guard records them.
 func (s *standby) trace(a *batchAnswer) *tokens.SignTrace {
 	return &tokens.SignTrace{
 		SignerDone: s.signerDone,
