@@ -18,7 +18,7 @@ import (
 // MAX_PDF_OBJECTS (config's schema) is sized so that the largest PDF a
 // worker accepts at the default limits (maxRequestMemory's 16 MiB,
 // MAX_PDF_OBJECTS objects) fits in it, which TestPDFBudgetFitsDefaults
-// (web) holds.
+// (internal/server) holds.
 const PDFMemoryBudget = 96 << 20
 
 // ErrBusy is in the cause of an ErrUnavailable error when the server is at

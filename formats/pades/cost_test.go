@@ -3,6 +3,7 @@ package pades
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"strconv"
@@ -124,4 +125,68 @@ func BenchmarkEstimateObjects(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestEstimateOverlappingSections: the scan before parsing reads each
+// byte of the cross-reference tables once, as a file's sections, which
+// never share bytes, need: a hostile file whose /Prev and /XRefStm lead
+// to many offsets inside one large table (here 128 of them, into 1 MiB of
+// lines that are not entries, so that no count stops it) is refused as
+// damaged, not scanned 128 times over (a 16 MiB one took seconds of CPU,
+// before any reservation and without a deadline). Files of several
+// sections are read as before.
+func TestEstimateOverlappingSections(t *testing.T) {
+	t.Parallel()
+	base := padestest.ManyObjects(50, false)
+	cases := []struct {
+		name    string
+		raw     []byte
+		objects int    // the charge expected, when no error
+		err     string // in the error expected
+	}{
+		{"one table", base, 50, ""},
+		{"an incremental update", padestest.RewriteObjects(base, 4, 50), 97, ""}, // 50 objects, 97 headers
+		{"128 sections into one table", overlappingSections(128, 1<<20), 0, "cross-reference sections overlap"},
+		{"2 sections into one table", overlappingSections(2, 1<<10), 0, "cross-reference sections overlap"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			start, err := lastStartXref(c.raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := estimateObjects(c.raw, start, 40000)
+			switch {
+			case c.err == "" && (err != nil || n != c.objects):
+				t.Errorf("estimate %d, %v; want %d objects", n, err, c.objects)
+			case c.err != "" && (err == nil || !bytes.Contains([]byte(err.Error()), []byte(c.err))):
+				t.Errorf("estimate %d, %v; want an error saying %q", n, err, c.err)
+			}
+		})
+	}
+}
+
+// overlappingSections writes a file of one classic table of size bytes
+// (n "xref" keywords, then subsection headers of no entries) and n
+// cross-reference stream dictionaries, each with a /XRefStm to the table
+// at the next of those keywords and a /Prev to the next dictionary.
+func overlappingSections(n, size int) []byte {
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n")
+	table := b.Len()
+	for range n {
+		b.WriteString("xref\n")
+	}
+	for b.Len() < size {
+		b.WriteString("0 0\n")
+	}
+	b.WriteString("trailer\n<< /Size 1 >>\nstartxref\n0\n")
+	first := b.Len()
+	const dict = "%012d 0 obj <</Type/XRef/Size 1/Prev %012d/XRefStm %012d>>stream\n"
+	step := len(fmt.Sprintf(dict, 0, 0, 0))
+	for k := range n {
+		fmt.Fprintf(&b, dict, k+1, first+(k+1)*step, table+5*k)
+	}
+	fmt.Fprintf(&b, "startxref\n%d\n%%%%EOF\n", first)
+	return b.Bytes()
 }

@@ -25,6 +25,7 @@ func TestObjectLimitAndReservation(t *testing.T) {
 		t.Fatal("the trailer of ManyObjects has changed")
 	}
 	small := padestest.GoPDF("reserved")
+	updated := padestest.RewriteObjects(classic, 4, 5000)
 	busy := errors.New("busy")
 	cases := []struct {
 		name      string
@@ -40,6 +41,14 @@ func TestObjectLimitAndReservation(t *testing.T) {
 		{"declares fewer than its table lists, over the limit", underDeclared, 4000, nil, 0, 5000, nil},
 		{"declares fewer than its table lists", underDeclared, 6000, nil, pades.Cost(5000, len(underDeclared)), 0, nil},
 		{"at the limit", classic, 5000, nil, pades.Cost(5000, len(classic)), 0, nil},
+		// Its tables list 9997 entries, but of 5000 objects: pdfcpu reads
+		// an object's newest entry only, and so is the limit counted.
+		{"an update rewrote its objects", updated, 6000, nil, pades.Cost(6000, len(updated)), 0, nil},
+		{"an update rewrote its objects, over the limit", updated, 4000, nil, 0, 5000, nil},
+		// pdfcpu keeps an entry for each free one too: 5000 of them, in a
+		// 100 KB file, would be charged as 3 objects.
+		{"free entries over the limit", padestest.FreeEntries(5000), 4000, nil, 0, 5003, nil},
+		{"free entries", padestest.FreeEntries(100), 4000, nil, pades.Cost(103, len(padestest.FreeEntries(100))), 0, nil},
 		{"small", small, 10, nil, pades.Cost(6, len(small)), 0, nil},
 		{"reservation refused", small, 10, busy, pades.Cost(6, len(small)), 0, busy},
 	}

@@ -255,17 +255,22 @@ const maxSections = 256
 //     repairs a damaged cross-reference.
 //
 // A file whose last /Size or whose tables' entries exceed limit is refused
-// here. The header count only weighs the charge, capped at limit: it counts
-// every revision of an object an incremental update rewrote, and so it is
-// not what the file has. A file that pdfcpu repairs may thus hold more
-// objects than it is charged for; its real count is held to limit after
-// parsing.
+// here. The entries are counted once for each object number, as pdfcpu
+// keeps only the newest entry of an object: an incremental update that
+// rewrites objects adds none. The header count only weighs the charge,
+// capped at limit: it counts every revision of an object an incremental
+// update rewrote, and so it is not what the file has. A file that pdfcpu
+// repairs may thus hold more objects than it is charged for; its real
+// count is held to limit after parsing.
 func estimateObjects(raw []byte, start int64, limit int) (int, error) {
 	declared := declaredSize(raw, start) - 1 // object 0 is the free list's head
 	if declared > limit {
 		return 0, &TooManyObjectsError{Objects: declared, Limit: limit}
 	}
-	entries, streamSize := xrefChain(raw, start)
+	entries, streamSize, err := xrefChain(raw, start, declared, limit)
+	if err != nil {
+		return 0, err
+	}
 	if entries > limit {
 		return 0, &TooManyObjectsError{Objects: entries, Limit: limit}
 	}
@@ -300,55 +305,74 @@ func intEntry(dict []byte, key string) int {
 // keyword to startxref), or a cross-reference stream's (to its stream
 // keyword), at most 4 KiB of it; and, for a classic table, the bytes of
 // its entries. ok is false when there is no section there, or a table
-// without a trailer.
-func sectionDict(raw []byte, start int64) (dict, table []byte, ok bool) {
+// without a trailer. scanned is how many bytes of raw finding the
+// trailer read: a table's, or the rest of the file when it has none.
+func sectionDict(raw []byte, start int64) (dict, table []byte, scanned int, ok bool) {
 	if start < 0 || start >= int64(len(raw)) {
-		return nil, nil, false
+		return nil, nil, 0, false
 	}
 	at := bytes.TrimLeft(raw[start:], "\x00\t\r\n\f ")
 	end := "stream"
 	if bytes.HasPrefix(at, []byte("xref")) {
 		i := bytes.Index(at, []byte("trailer"))
 		if i < 0 {
-			return nil, nil, false // damaged: what pdfcpu's repair reads is counted by objectHeaders
+			return nil, nil, len(at), false // damaged: what pdfcpu's repair reads is counted by objectHeaders
 		}
-		table, at, end = at[:i], at[i:], "startxref"
+		table, at, end, scanned = at[:i], at[i:], "startxref", i
 	} else if !isObjectHeader(at) {
-		return nil, nil, false
+		return nil, nil, 0, false
 	}
 	at = at[:min(len(at), 4096)]
 	if i := bytes.Index(at, []byte(end)); i >= 0 {
 		at = at[:i+1]
 	}
-	return at, table, true
+	return at, table, scanned, true
 }
 
 // declaredSize returns the /Size of the section at start, 0 when it has
 // none.
 func declaredSize(raw []byte, start int64) int {
-	dict, _, _ := sectionDict(raw, start)
+	dict, _, _, _ := sectionDict(raw, start)
 	return max(intEntry(dict, "Size"), 0)
 }
 
+// errOverlap refuses a file whose cross-reference sections share bytes,
+// which those of a file, each written after the last, never do: a hostile
+// file could point its /Prev and /XRefStm at many offsets inside one large
+// table and have the scan read it as many times.
+var errOverlap = invalid("the PDF's cross-reference sections overlap; it is damaged: rewrite it first (for example qpdf in.pdf out.pdf)")
+
 // xrefChain follows the cross-reference sections from start along /Prev
 // (and a hybrid file's /XRefStm), and returns the entries of their classic
-// tables and the largest /Size of their cross-reference streams.
-func xrefChain(raw []byte, start int64) (entries, streamSize int) {
+// tables, each object number counted once (tableEntries), and the largest
+// /Size of their cross-reference streams. It stops once the entries exceed
+// limit, and refuses with errOverlap sections that would have it read
+// more bytes of tables than the file has. declared is the last section's
+// /Size less one: a file's object numbers are below it.
+func xrefChain(raw []byte, start int64, declared, limit int) (entries, streamSize int, err error) {
+	// A bit for each object number up to the last /Size, within the
+	// file's size in bytes: entries of higher numbers, which a file of
+	// that /Size should not have, are counted each time.
+	seenObj := make([]uint64, (min(max(declared, 0)+1, 8*len(raw)+64)+63)/64)
 	seen := map[int64]bool{}
 	todo := []int64{start}
-	for len(todo) > 0 && len(seen) < maxSections {
+	scanned := 0
+	for len(todo) > 0 && len(seen) < maxSections && entries <= limit {
 		off := todo[len(todo)-1]
 		todo = todo[:len(todo)-1]
 		if seen[off] {
 			continue
 		}
 		seen[off] = true
-		dict, table, ok := sectionDict(raw, off)
+		dict, table, n, ok := sectionDict(raw, off)
+		if scanned += n; scanned > len(raw) {
+			return 0, 0, errOverlap
+		}
 		if !ok {
 			continue
 		}
 		if table != nil {
-			entries += tableEntries(table)
+			entries += tableEntries(table, seenObj)
 		} else {
 			streamSize = max(streamSize, intEntry(dict, "Size"))
 		}
@@ -358,14 +382,22 @@ func xrefChain(raw []byte, start int64) (entries, streamSize int) {
 			}
 		}
 	}
-	return entries, streamSize
+	return entries, streamSize, nil
 }
 
-// tableEntries counts the lines of three fields in a classic table but
-// free ones ("f"): its objects, as pdfcpu reads them (a line break is CR,
-// LF or both; fields are separated by white space).
-func tableEntries(table []byte) int {
-	n := 0
+// tableEntries counts the lines of three fields in a classic table, as
+// pdfcpu reads them (a line break is CR, LF or both; fields are separated
+// by white space), free ones ("f") too: pdfcpu keeps an entry for each,
+// about 180 bytes, and a 16 MB table of free lines held 144 MB charged as
+// three objects when they were not counted. As
+// pdfcpu does, it numbers them from their subsection's header ("start
+// count", a line of two fields) and reads on past its count; an object
+// number whose bit in seen is set, an entry of a newer section already
+// read, is not counted again, nor is object 0, the free list's head, as
+// /Size-1 does not count it. Numbers without a bit in seen are counted
+// each time.
+func tableEntries(table []byte, seen []uint64) int {
+	n, nr := 0, -1
 	for len(table) > 0 {
 		i := bytes.IndexAny(table, "\r\n")
 		line := table
@@ -374,17 +406,42 @@ func tableEntries(table []byte) int {
 		} else {
 			table = nil
 		}
-		fields, in, free := 0, false, false
+		fields, in := 0, false
+		var first []byte // the first field, a header's start
 		for j, c := range line {
 			space := c == ' ' || c == '\t' || c == '\f' || c == '\v' || c == 0
 			if !space && !in {
 				fields++
-				free = fields == 3 && c == 'f' && (j+1 == len(line) || line[j+1] <= ' ')
+				if fields == 1 {
+					first = line[j:]
+				}
+			}
+			if space && in && fields == 1 {
+				first = first[:len(first)-(len(line)-j)]
 			}
 			in = !space
 		}
-		if fields == 3 && !free {
-			n++
+		switch fields {
+		case 2:
+			nr = -1
+			// At most 18 digits are converted: a hostile line may be
+			// megabytes of them.
+			if start, err := strconv.Atoi(string(first[:min(len(first), 19)])); err == nil && start >= 0 && len(first) <= 18 {
+				nr = start
+			}
+		case 3:
+			counted := false
+			if nr >= 0 && nr/64 < len(seen) {
+				bit := uint64(1) << (nr % 64)
+				counted = seen[nr/64]&bit != 0
+				seen[nr/64] |= bit
+			}
+			if !counted && nr != 0 {
+				n++
+			}
+			if nr >= 0 {
+				nr++
+			}
 		}
 	}
 	return n

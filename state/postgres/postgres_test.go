@@ -314,7 +314,7 @@ func TestConfigPushNotifies(t *testing.T) {
 		t.Helper()
 		select {
 		case <-resyncs:
-		case <-time.After(5 * time.Second):
+		case <-time.After(eventWait):
 			t.Fatalf("the watch did not have its node read every key %s", why)
 		}
 	}
@@ -346,7 +346,7 @@ func TestConfigPushNotifies(t *testing.T) {
 			if k != "a/b/k1" {
 				t.Fatalf("key change announced as %q", k)
 			}
-		case <-time.After(5 * time.Second):
+		case <-time.After(eventWait):
 			t.Fatal("a key change was not announced")
 		}
 	}
@@ -370,9 +370,14 @@ func TestConfigPushNotifies(t *testing.T) {
 
 // waitFor waits until a version of at least v was announced on seen; the
 // bound is generous (a loaded machine), the wait ends with the event.
+// eventWait bounds the tests' waits for an event (a notification, a
+// resync, a watch ending): generous, since the event is the test and a
+// loaded 2-core CI machine can take seconds to deliver it.
+const eventWait = 30 * time.Second
+
 func waitFor(t *testing.T, seen <-chan int64, v int64) {
 	t.Helper()
-	timeout := time.After(30 * time.Second)
+	timeout := time.After(eventWait)
 	for {
 		select {
 		case got := <-seen:
@@ -747,13 +752,13 @@ func TestWatchStopsOnClose(t *testing.T) {
 	}()
 	select {
 	case <-listening:
-	case <-time.After(5 * time.Second):
+	case <-time.After(eventWait):
 		t.Fatal("the watch did not listen")
 	}
 	s.Close()
 	select {
 	case <-done: // listen closed its connection as it returned
-	case <-time.After(5 * time.Second):
+	case <-time.After(eventWait):
 		t.Fatal("the watch goes on after its store closed")
 	}
 }

@@ -208,3 +208,50 @@ func ManyObjects(n int, objStm bool) []byte {
 	fmt.Fprintf(&b, "\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n", at)
 	return b.Bytes()
 }
+
+// RewriteObjects appends to doc, a file of a classic cross-reference
+// table, an incremental update that writes objects from to to again (as a
+// form filled in, or an editor that saves every object it read, does),
+// behind a classic table of one subsection whose trailer's /Prev is doc's.
+func RewriteObjects(doc []byte, from, to int) []byte {
+	var b bytes.Buffer
+	b.Write(doc)
+	prev := bytes.LastIndex(doc, []byte("startxref"))
+	var at int
+	fmt.Sscan(string(doc[prev+len("startxref"):]), &at)
+	offs := make([]int, 0, to-from+1)
+	for nr := from; nr <= to; nr++ {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n<</N %d /Revised true>>\nendobj\n", nr, nr)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n%d %d\n", from, len(offs))
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n", to+1, at, xref)
+	return b.Bytes()
+}
+
+// FreeEntries writes a one-page PDF of three objects whose classic table
+// lists n free entries after them (objects 4 to n+3), and whose trailer
+// says /Size 4: a table that pdfcpu reads whole, an entry for each line.
+func FreeEntries(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n")
+	var offs []int
+	for i, body := range []string{"<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>", "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 300] >>"} {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, body)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", n+4)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
+	}
+	for range n {
+		b.WriteString("0000000000 00001 f\r\n")
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", xref)
+	return b.Bytes()
+}
