@@ -87,7 +87,7 @@ func WithSignTrace(ctx context.Context, t *SignTrace) context.Context {
 // TraceSigned calls the Signed hook of ctx's SignTrace, if it has one: a
 // token that holds signatures back calls it as soon as they exist.
 func TraceSigned(ctx context.Context, res []Result) {
-	if t, ok := ctx.Value(signTraceKey{}).(*SignTrace); ok && t.Signed != nil {
+	if t, ok := ctx.Value(signTraceKey{}).(*SignTrace); ok && t != nil && t.Signed != nil {
 		t.Signed(res)
 	}
 }
@@ -95,7 +95,7 @@ func TraceSigned(ctx context.Context, res []Result) {
 // signerDone returns the SignerDone hook of ctx's SignTrace, or a function
 // that does nothing.
 func signerDone(ctx context.Context) func() {
-	if t, ok := ctx.Value(signTraceKey{}).(*SignTrace); ok && t.SignerDone != nil {
+	if t, ok := ctx.Value(signTraceKey{}).(*SignTrace); ok && t != nil && t.SignerDone != nil {
 		return t.SignerDone
 	}
 	return func() {}
