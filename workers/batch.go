@@ -330,7 +330,7 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision, 
 	ans := newBatchAnswer(items)
 	var sb *standby
 	if w.tsa == nil && len(order) == 1 && ans.helpers > 0 {
-		sb = newStandby()
+		sb = newStandby(ans.helpers)
 		defer sb.end()
 		ctx = tokens.WithSignTrace(ctx, sb.trace(ans))
 	}
