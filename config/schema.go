@@ -558,7 +558,9 @@ func (p Property) validate(kind, v string) string {
 			return fmt.Sprintf("%s must be true or false, not %q.", p.Name, v)
 		}
 	case Int:
-		if _, err := strconv.Atoi(v); err != nil {
+		if _, err := strconv.Atoi(v); errors.Is(err, strconv.ErrRange) {
+			return fmt.Sprintf("%s must be a whole number from %d to %d, not %s.", p.Name, math.MinInt, math.MaxInt, v)
+		} else if err != nil {
 			return fmt.Sprintf("%s must be a whole number, not %q.", p.Name, v)
 		}
 	case Duration:
