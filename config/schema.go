@@ -558,7 +558,11 @@ func (p Property) validate(kind, v string) string {
 			return fmt.Sprintf("%s must be true or false, not %q.", p.Name, v)
 		}
 	case Int:
-		if _, err := strconv.Atoi(v); err != nil {
+		if _, err := strconv.Atoi(v); errors.Is(err, strconv.ErrRange) && strings.HasPrefix(v, "-") {
+			return fmt.Sprintf("%s must be at least %d, not %s.", p.Name, math.MinInt, v)
+		} else if errors.Is(err, strconv.ErrRange) {
+			return fmt.Sprintf("%s must be at most %d, not %s.", p.Name, math.MaxInt, v)
+		} else if err != nil {
 			return fmt.Sprintf("%s must be a whole number, not %q.", p.Name, v)
 		}
 	case Duration:

@@ -55,7 +55,9 @@ type SignTrace struct {
 	// one by one, once that goroutine finds no item left to sign, before
 	// it stops; the other goroutines' last items may still be signing, so
 	// it must not wait for them. It is not called when the token signs
-	// the batch itself (BatchSigner).
+	// the batch itself (a BatchSigner such as tokens/dsm); one that signs
+	// through SignAll in turn (tokens/guard) passes the context on, and
+	// the goroutines of that SignAll call it.
 	//
 	// Goroutines started there begin on a core that is still running.
 	// Started once SignAll has returned, when the cores that signed have
@@ -67,7 +69,8 @@ type SignTrace struct {
 	// has done something else with them (tokens/guard: recorded them in
 	// the signing log, which waits for a commit to disk), as soon as they
 	// exist, on the goroutine that called SignAll, with the results
-	// SignAll returns if that succeeds. The caller may start its work on
+	// SignAll returns if that succeeds (some of which may have failed:
+	// tokens/guard hands out the others). The caller may start its work on
 	// them, but must hand nothing out unless SignAll returns them without
 	// error. It must not block.
 	Signed func(res []Result)
@@ -84,7 +87,7 @@ func WithSignTrace(ctx context.Context, t *SignTrace) context.Context {
 // TraceSigned calls the Signed hook of ctx's SignTrace, if it has one: a
 // token that holds signatures back calls it as soon as they exist.
 func TraceSigned(ctx context.Context, res []Result) {
-	if t, ok := ctx.Value(signTraceKey{}).(*SignTrace); ok && t.Signed != nil {
+	if t, ok := ctx.Value(signTraceKey{}).(*SignTrace); ok && t != nil && t.Signed != nil {
 		t.Signed(res)
 	}
 }
@@ -92,7 +95,7 @@ func TraceSigned(ctx context.Context, res []Result) {
 // signerDone returns the SignerDone hook of ctx's SignTrace, or a function
 // that does nothing.
 func signerDone(ctx context.Context) func() {
-	if t, ok := ctx.Value(signTraceKey{}).(*SignTrace); ok && t.SignerDone != nil {
+	if t, ok := ctx.Value(signTraceKey{}).(*SignTrace); ok && t != nil && t.SignerDone != nil {
 		return t.SignerDone
 	}
 	return func() {}

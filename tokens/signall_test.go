@@ -429,3 +429,12 @@ func TestSignTraceSignerDone(t *testing.T) {
 		}
 	})
 }
+
+// A nil SignTrace in the context is no trace.
+func TestSignTraceNil(t *testing.T) {
+	ctx := tokens.WithSignTrace(context.Background(), nil)
+	if res, err := tokens.SignAll(ctx, &poolToken{fakeToken{signer: &fakeSigner{}}, 2}, "k", inputs(4), crypto.SHA256); err != nil || len(res) != 4 {
+		t.Fatalf("SignAll with a nil trace: %d results, %v", len(res), err)
+	}
+	tokens.TraceSigned(ctx, nil)
+}

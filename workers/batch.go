@@ -330,7 +330,7 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision, 
 	ans := newBatchAnswer(items)
 	var sb *standby
 	if w.tsa == nil && len(order) == 1 && ans.helpers > 0 {
-		sb = newStandby()
+		sb = newStandby(ans.helpers)
 		defer sb.end()
 		ctx = tokens.WithSignTrace(ctx, sb.trace(ans))
 	}
@@ -426,7 +426,8 @@ func newBatchAnswer(items []batchItem) *batchAnswer {
 // signed takes the signatures of res, one per item, and reports whether
 // the answer can be written with them: not when an item failed (the batch
 // fails) nor when it has its signatures already. It runs on the
-// goroutine that signs the batch.
+// goroutine that called tokens.SignAll (SignTrace.Signed), processBatch's,
+// the one write later reads a.sigs on.
 func (a *batchAnswer) signed(res []tokens.Result) bool {
 	if a.sigs != nil || len(res) != len(a.items) {
 		return false

@@ -98,10 +98,13 @@ type standby struct {
 	wg    sync.WaitGroup
 }
 
-// newStandby returns a standby of up to GOMAXPROCS-1 helpers, none started.
-// Its end must be called (deferred) however the batch ends.
-func newStandby() *standby {
-	s := &standby{most: runtime.GOMAXPROCS(0) - 1, ready: make(chan struct{})}
+// newStandby returns a standby of up to most helpers, none started: as
+// many as the work has ranges for besides the caller's (chunks.helpers),
+// so that a small batch on a machine of many cores does not start a helper
+// per core that would find nothing to do. Its end must be called
+// (deferred) however the batch ends.
+func newStandby(most int) *standby {
+	s := &standby{most: most, ready: make(chan struct{})}
 	s.left.Store(int32(s.most))
 	return s
 }
@@ -172,8 +175,8 @@ func (s *standby) end() {
 
 // trace is the tokens.SignTrace of a batch whose answer the standby helps
 // write: its helpers are started as the signing goroutines run out of
-// items, and given the answer to write (answer.start) as soon as the
-// signatures exist, while the key's guard records them.
+// items, and given the answer to write (a.work) as soon as the signatures
+// exist, while the key's guard records them.
 func (s *standby) trace(a *batchAnswer) *tokens.SignTrace {
 	return &tokens.SignTrace{
 		SignerDone: s.signerDone,

@@ -58,7 +58,7 @@ func TestStandby(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := runtime.NumGoroutine()
-			sb := newStandby()
+			sb := newStandby(runtime.GOMAXPROCS(0) - 1)
 			for range tc.early {
 				sb.start()
 			}
@@ -72,9 +72,24 @@ func TestStandby(t *testing.T) {
 			waitGoroutines(t, before)
 		})
 	}
+	t.Run("fewer helpers than cores", func(t *testing.T) {
+		// A small batch on many cores: the signing goroutines' SignerDone
+		// calls start no more helpers than the answer has ranges for.
+		sb := newStandby(1)
+		for range 3 {
+			sb.start()
+		}
+		var calls atomic.Int32
+		sb.give(func() { calls.Add(1) }, 1)
+		sb.join()
+		sb.end()
+		if got := calls.Load(); got != 2 {
+			t.Errorf("work called %d times, want 2 (the caller and one helper)", got)
+		}
+	})
 	t.Run("ended without work", func(t *testing.T) {
 		before := runtime.NumGoroutine()
-		sb := newStandby()
+		sb := newStandby(runtime.GOMAXPROCS(0) - 1)
 		sb.start()
 		sb.start()
 		sb.end()
@@ -94,7 +109,7 @@ func TestChunksOnStandby(t *testing.T) {
 				seen[i]++
 			}
 		})
-		sb := newStandby()
+		sb := newStandby(c.helpers)
 		sb.start()
 		sb.give(c.work, c.helpers)
 		sb.join()

@@ -172,7 +172,7 @@ func TestBuildAgreesWithConfigRules(t *testing.T) {
 		{config.KindPDFSigner, "MAX_PDF_OBJECTS: 0", "MAX_PDF_OBJECTS must be at least 1, not 0.", none},
 		{config.KindPDFValidator, "TRUSTANCHORS: anchors.pem\nMAX_PDF_OBJECTS: -5", "MAX_PDF_OBJECTS must be at least 1, not -5.", none},
 		{config.KindPDFSigner, "MAX_PDF_OBJECTS: 40k", `MAX_PDF_OBJECTS must be a whole number, not "40k".`, none},
-		{config.KindPDFSigner, "MAX_PDF_OBJECTS: 99999999999999999999", `MAX_PDF_OBJECTS must be a whole number, not "99999999999999999999".`, none},
+		{config.KindPDFSigner, "MAX_PDF_OBJECTS: 99999999999999999999", "MAX_PDF_OBJECTS must be at most 9223372036854775807, not 99999999999999999999.", none},
 		{config.KindCAdESSigner, "MAX_PDF_OBJECTS: 10", "MAX_PDF_OBJECTS does not apply to CAdESSigner workers (only to PDFSigner, PDFValidator): remove it.", none},
 		{config.KindPDFSigner, "SIGNATURE_LEVEL: BASELINE-LT\nTSA_WORKER: TSA\nCERTIFICATION_LEVEL: form_filling\nADD_VISIBLE_SIGNATURE: true\nVISIBLE_SIGNATURE_PAGE: Last\nVISIBLE_SIGNATURE_RECTANGLE: 1,2,3,4\nALLOW_PROPERTY_OVERRIDE: REASON,LOCATION\nALLOW_BATCHSIGNING_OVERRIDE: true", "", none},
 		{config.KindCAdESSigner, "SIGNATURE_LEVEL: BASELINE-LT\nTSA_WORKER: TSA", "BASELINE-LT", none},

@@ -300,6 +300,7 @@ func TestConfigCheckMaxPDFObjects(t *testing.T) {
 		{"2000000", ""},
 		{"0", "MAX_PDF_OBJECTS must be at least 1, not 0."},
 		{"40k", `MAX_PDF_OBJECTS must be a whole number, not "40k".`},
+		{"99999999999999999999", "MAX_PDF_OBJECTS must be at most 9223372036854775807, not 99999999999999999999."},
 	} {
 		t.Run(c.value, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "signet.yaml")
