@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 
 	"github.com/signet-project/signet/formats/pades"
@@ -33,6 +34,9 @@ func TestObjectLimitAndReservation(t *testing.T) {
 	// the reservation throughout; open refused the file after that anyway.
 	at := bytes.LastIndex(classic, []byte("startxref\n")) + len("startxref\n")
 	adrift := append(append(bytes.Clone(classic[:at]), "20"...), classic[at+bytes.IndexByte(classic[at:], '\n'):]...)
+	// And one whose startxref points to an object that is not a
+	// cross-reference stream: pdfcpu repairs that too, and accepted it.
+	toObject := append(append(bytes.Clone(classic[:at]), strconv.Itoa(bytes.Index(classic, []byte("4 0 obj")))...), classic[at+bytes.IndexByte(classic[at:], '\n'):]...)
 	busy := errors.New("busy")
 	cases := []struct {
 		name      string
@@ -59,6 +63,7 @@ func TestObjectLimitAndReservation(t *testing.T) {
 		{"small", small, 10, nil, pades.Cost(6, len(small)), 0, nil},
 		{"reservation refused", small, 10, busy, pades.Cost(6, len(small)), 0, busy},
 		{"startxref points to no section", adrift, 6000, nil, 0, 0, pades.ErrInvalidPDF},
+		{"startxref points to an object, not a cross-reference stream", toObject, 6000, nil, 0, 0, pades.ErrInvalidPDF},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

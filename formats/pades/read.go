@@ -144,14 +144,15 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 	if err != nil {
 		return nil, err
 	}
-	// A startxref that points to no cross-reference section is refused
+	// A startxref that points to no cross-reference section (a table, or
+	// an object whose dictionary says /Type /XRef) is refused
 	// before pdfcpu reads the file: pdfcpu would repair it for reading,
 	// but an update's /Prev would point other readers at the damage; and
 	// its repair reads every object header in a time quadratic in the
 	// file's size that does not heed ctx, holding the memory reservation
 	// (TestObjectLimitAndReservation).
 	at := bytes.TrimLeft(raw[start:], "\x00\t\r\n\f ")
-	xrefStm := isObjectHeader(at)
+	xrefStm := isXRefStream(raw, start)
 	if !xrefStm && !bytes.HasPrefix(at, []byte("xref")) {
 		return nil, invalid("the startxref offset does not point to a cross-reference section; the PDF is damaged: rewrite it first (for example qpdf in.pdf out.pdf)")
 	}
@@ -463,6 +464,17 @@ func objectHeaders(raw []byte) int {
 			n++
 		}
 	}
+}
+
+// xrefType is the /Type of a cross-reference stream's dictionary.
+var xrefType = regexp.MustCompile(`/Type[\x00\t\n\f\r ]*/XRef[^A-Za-z0-9]`)
+
+// isXRefStream reports whether the section at start is an indirect object
+// whose dictionary is a cross-reference stream's (ISO 32000-1, 7.5.8.2:
+// its /Type is required), not any object a startxref may point to.
+func isXRefStream(raw []byte, start int64) bool {
+	dict, table, _, ok := sectionDict(raw, start)
+	return ok && table == nil && xrefType.Match(dict)
 }
 
 // isObjectHeader reports whether b starts an indirect object, "12 0 obj".
