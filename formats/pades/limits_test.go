@@ -37,6 +37,8 @@ func TestObjectLimitAndReservation(t *testing.T) {
 	// And one whose startxref points to an object that is not a
 	// cross-reference stream: pdfcpu repairs that too, and accepted it.
 	toObject := append(append(bytes.Clone(classic[:at]), strconv.Itoa(bytes.Index(classic, []byte("4 0 obj")))...), classic[at+bytes.IndexByte(classic[at:], '\n'):]...)
+	// Or whose trailer's /Prev does.
+	prevToObject := bytes.Replace(classic, []byte("/Root 1 0 R >>"), []byte("/Root 1 0 R /Prev "+strconv.Itoa(bytes.Index(classic, []byte("4 0 obj")))+" >>"), 1)
 	busy := errors.New("busy")
 	cases := []struct {
 		name      string
@@ -64,6 +66,7 @@ func TestObjectLimitAndReservation(t *testing.T) {
 		{"reservation refused", small, 10, busy, pades.Cost(6, len(small)), 0, busy},
 		{"startxref points to no section", adrift, 6000, nil, 0, 0, pades.ErrInvalidPDF},
 		{"startxref points to an object, not a cross-reference stream", toObject, 6000, nil, 0, 0, pades.ErrInvalidPDF},
+		{"a /Prev points to an object", prevToObject, 6000, nil, 0, 0, pades.ErrInvalidPDF},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

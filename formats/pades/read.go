@@ -342,12 +342,20 @@ func declaredSize(raw []byte, start int64) int {
 // table and have the scan read it as many times.
 var errOverlap = invalid("the PDF's cross-reference sections overlap; it is damaged: rewrite it first (for example qpdf in.pdf out.pdf)")
 
+// errNoSection refuses a file whose /Prev or /XRefStm points to no
+// cross-reference section, as open does its startxref: pdfcpu would repair
+// it for reading, in a time quadratic in the file's size that does not heed
+// the context, and an update's /Prev would point other readers at the
+// damage.
+var errNoSection = invalid("a cross-reference section's /Prev or /XRefStm does not point to a cross-reference section; the PDF is damaged: rewrite it first (for example qpdf in.pdf out.pdf)")
+
 // xrefChain follows the cross-reference sections from start along /Prev
 // (and a hybrid file's /XRefStm), and returns the entries of their classic
 // tables, each object number counted once (tableEntries), and the largest
 // /Size of their cross-reference streams. It stops once the entries exceed
 // limit, and refuses with errOverlap sections that would have it read
-// more bytes of tables than the file has. declared is the last section's
+// more bytes of tables than the file has, with errNoSection a /Prev or
+// /XRefStm to anything else than a section (open has checked start). declared is the last section's
 // /Size less one: a file's object numbers are below it.
 func xrefChain(raw []byte, start int64, declared, limit int) (entries, streamSize int, err error) {
 	// A bit for each object number up to the last /Size, within the
@@ -368,8 +376,8 @@ func xrefChain(raw []byte, start int64, declared, limit int) (entries, streamSiz
 		if scanned += n; scanned > len(raw) {
 			return 0, 0, errOverlap
 		}
-		if !ok {
-			continue
+		if !ok || table == nil && !xrefType.Match(dict) {
+			return 0, 0, errNoSection
 		}
 		if table != nil {
 			entries += tableEntries(table, seenObj)
