@@ -37,6 +37,13 @@ func TestObjectLimitAndReservation(t *testing.T) {
 	// And one whose startxref points to an object that is not a
 	// cross-reference stream: pdfcpu repairs that too, and accepted it.
 	toObject := append(append(bytes.Clone(classic[:at]), strconv.Itoa(bytes.Index(classic, []byte("4 0 obj")))...), classic[at+bytes.IndexByte(classic[at:], '\n'):]...)
+	// An older cross-reference stream whose /Size exceeds the limit: pdfcpu
+	// refuses its /Size by repairing the file (see above).
+	streams := padestest.ManyObjects(50, true)
+	bigStream := padestest.RewriteObjects(bytes.Replace(streams, []byte("/Size 53 "), []byte("/Size 99999 "), 1), 4, 10)
+	if bytes.Equal(bigStream[:len(streams)], streams) {
+		t.Fatal("the cross-reference stream of ManyObjects has changed")
+	}
 	// Or whose trailer's /Prev does.
 	prevToObject := bytes.Replace(classic, []byte("/Root 1 0 R >>"), []byte("/Root 1 0 R /Prev "+strconv.Itoa(bytes.Index(classic, []byte("4 0 obj")))+" >>"), 1)
 	busy := errors.New("busy")
@@ -67,6 +74,7 @@ func TestObjectLimitAndReservation(t *testing.T) {
 		{"startxref points to no section", adrift, 6000, nil, 0, 0, pades.ErrInvalidPDF},
 		{"startxref points to an object, not a cross-reference stream", toObject, 6000, nil, 0, 0, pades.ErrInvalidPDF},
 		{"a /Prev points to an object", prevToObject, 6000, nil, 0, 0, pades.ErrInvalidPDF},
+		{"an older cross-reference stream's /Size over the limit", bigStream, 4000, nil, 0, 99998, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -254,8 +254,8 @@ const maxSections = 256
 //   - the "N G obj" headers in the file, which is what pdfcpu reads when it
 //     repairs a damaged cross-reference.
 //
-// A file whose last /Size or whose tables' entries exceed limit is refused
-// here. The entries are counted once for each object number, as pdfcpu
+// A file whose /Size (of its last section, or of any cross-reference
+// stream) or whose tables' entries exceed limit is refused here. The entries are counted once for each object number, as pdfcpu
 // keeps only the newest entry of an object: an incremental update that
 // rewrites objects adds none. The header count only weighs the charge,
 // capped at limit: it counts every revision of an object an incremental
@@ -271,8 +271,11 @@ func estimateObjects(raw []byte, start int64, limit int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if entries > limit {
-		return 0, &TooManyObjectsError{Objects: entries, Limit: limit}
+	// An older cross-reference stream's /Size over limit is refused too:
+	// pdfcpu's MaxObjectCount refuses it by repairing the file, which
+	// reads every object header in a time quadratic in the file's size.
+	if n := max(entries, streamSize-1); n > limit {
+		return 0, &TooManyObjectsError{Objects: n, Limit: limit}
 	}
 	return min(max(declared, entries, streamSize-1, objectHeaders(raw)), limit), nil
 }
