@@ -34,8 +34,11 @@ var pdfMemory = newPDFBudget(PDFMemoryBudget)
 // pdfBudget is a weighted semaphore over the estimated memory of the PDFs
 // being parsed. A PDF whose estimate is not free waits, for as long as its
 // reading may take (pdfReadTimeout, counted from before the wait), and is
-// then answered 503 (ErrBusy: with Retry-After): a burst of large PDFs is taken in turn instead of
-// all at once, and small PDFs pass as long as they fit beside them.
+// then answered 503 (ErrBusy: with Retry-After): a burst of large PDFs is
+// taken in turn instead of all at once. Small PDFs pass beside the ones
+// being parsed while they fit and none waits; once one waits, those after
+// it wait too, in turn (the semaphore is first come, first served), so
+// that a large PDF is not starved by a stream of small ones.
 type pdfBudget struct {
 	sem  *semaphore.Weighted
 	size int64
