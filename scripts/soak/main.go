@@ -88,7 +88,12 @@ func run(bin string, clients int, duration time.Duration, hostile float64, stall
 	addr := l.Addr().String()
 	l.Close()
 	srv := exec.Command(bin, "serve", "--config", soakCfg, "--data", dir, "--listen", addr)
-	srv.Stdout, srv.Stderr = io.Discard, io.Discard
+	serverLog, err := os.Create(filepath.Join(dir, "server.log"))
+	if err != nil {
+		return err
+	}
+	defer serverLog.Close()
+	srv.Stdout, srv.Stderr = io.Discard, serverLog
 	if err := srv.Start(); err != nil {
 		return err
 	}
@@ -179,6 +184,7 @@ func run(bin string, clients int, duration time.Duration, hostile float64, stall
 		fails = append(fails, fmt.Sprintf("peak RSS %d MiB is over the bound of %d MiB", rss>>20, maxRSS>>20))
 	}
 	if len(fails) > 0 {
+		printWarnings(serverLog.Name())
 		return fmt.Errorf("FAIL: %s", strings.Join(fails, "; "))
 	}
 	fmt.Println("PASS")
@@ -267,7 +273,8 @@ type stats struct {
 
 type outcome struct {
 	name string
-	code int // 0: a connection error
+	code int    // 0: a connection error
+	body string // the start of an answer other than the one wanted
 	err  error
 	took time.Duration
 	want int // the expected status of a valid request
@@ -282,7 +289,7 @@ func (s *stats) valid(o outcome) {
 	if o.code != o.want {
 		s.dropped++
 		if s.dropped <= 5 {
-			fmt.Fprintf(os.Stderr, "valid %s: %d %v\n", o.name, o.code, o.err)
+			fmt.Fprintf(os.Stderr, "valid %s: %d %v %s\n", o.name, o.code, o.err, o.body)
 		}
 	}
 	if o.code >= 500 {
@@ -370,9 +377,34 @@ func (t *table) do(client *http.Client, name, method, path, ctype string, body i
 	if err != nil {
 		return outcome{name: name, err: err, took: time.Since(start), want: want}
 	}
+	o := outcome{name: name, code: resp.StatusCode, want: want}
+	if resp.StatusCode != want {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+		o.body = strings.TrimSpace(string(b))
+	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return outcome{name: name, code: resp.StatusCode, took: time.Since(start), want: want}
+	o.took = time.Since(start)
+	return o
+}
+
+// printWarnings prints the server log's warnings, errors and request lines
+// of a 5xx answer (at most 20), so that a failed soak says why the server
+// answered as it did.
+func printWarnings(file string) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return
+	}
+	n := 0
+	for line := range strings.Lines(string(b)) {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") || strings.Contains(line, " status=5") {
+			if n++; n > 20 {
+				break
+			}
+			fmt.Fprint(os.Stderr, "server: ", line)
+		}
+	}
 }
 
 // validRequest sends one request of the valid mix, each endpoint family in
