@@ -454,7 +454,7 @@ func (a *batchAnswer) write(sigs [][]byte, sb *standby) ([]byte, error) {
 		inChunks(len(a.items), a.encode)
 	case a.sigs == nil: // not given while recorded: no guard, or one that does not say
 		a.sigs = sigs
-		sb.give(a.work, a.helpers)
+		sb.give(a.work)
 		sb.join()
 	default:
 		sb.join()

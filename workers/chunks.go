@@ -142,16 +142,14 @@ func (s *standby) start() bool {
 // signerDone is the tokens.SignTrace hook that starts the helpers.
 func (s *standby) signerDone() { s.start() }
 
-// give gives work to the helpers, of which it starts those missing up to
-// helpers; it does not wait. work must be safe to call more times than it
-// has work for. It is given once.
-func (s *standby) give(work func(), helpers int) {
+// give gives work to the helpers, and starts those not started yet; it
+// does not wait. work must be safe to call more times than it has work
+// for. It is given once.
+func (s *standby) give(work func()) {
 	s.job.Store(&work)
 	s.once.Do(func() { close(s.ready) })
-	for s.most-max(int(s.left.Load()), 0) < helpers {
-		if !s.start() {
-			break
-		}
+	for s.start() {
+		// one helper more each time, until every one has started
 	}
 }
 
@@ -182,7 +180,7 @@ func (s *standby) trace(a *batchAnswer) *tokens.SignTrace {
 		SignerDone: s.signerDone,
 		Signed: func(res []tokens.Result) {
 			if a.signed(res) {
-				s.give(a.work, a.helpers)
+				s.give(a.work)
 			}
 		},
 	}
