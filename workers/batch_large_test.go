@@ -7,16 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/cms"
@@ -107,42 +103,6 @@ func testLargeBatchEncoding(t *testing.T, f *fixture) {
 			}
 		})
 	}
-}
-
-// A large batch whose signatures the signing log refuses to record fails
-// whole, although its answer was begun while they were being recorded, and
-// leaves no goroutine behind.
-func TestLargeBatchUnrecorded(t *testing.T) {
-	f := newFixture(t)
-	f.guard = &guard.Guard{Counters: state.NewMemoryCounters(), Log: &refusingLog{}}
-	w := f.worker(t, "BATCHSIGNING: true\nCLIENTSIDEHASHING: true\nDETACHEDSIGNATURE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256\nKEYUSAGELIMIT: 100000")
-	var items []workers.BatchItem
-	for i := range 300 {
-		sum := sha256.Sum256([]byte{byte(i), byte(i >> 8)})
-		items = append(items, workers.BatchItem{Data: base64.StdEncoding.EncodeToString(sum[:]), HashingAlgorithm: "SHA-256"})
-	}
-	before := runtime.NumGoroutine()
-	resp, err := process(w, batchJSON(items...), nil)
-	if err == nil {
-		t.Fatalf("a batch the signing log refused answered %d bytes", len(resp.Data))
-	}
-	if !strings.Contains(err.Error(), "signing log could not record") {
-		t.Errorf("error %q does not say the signing log refused it", err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > before { // the record's own goroutine ends after the answer
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines left running (%d before)", runtime.NumGoroutine(), before)
-		}
-		runtime.Gosched()
-	}
-}
-
-// refusingLog is a signing log that stores nothing.
-type refusingLog struct{ state.MemoryLog }
-
-func (*refusingLog) Record(context.Context, state.SignRecord) (state.SignRecord, error) {
-	return state.SignRecord{}, errors.New("disk full")
 }
 
 // fixedToken signs with a fixed 72-byte value, so that a benchmark measures

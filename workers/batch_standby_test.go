@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/state"
@@ -22,35 +21,42 @@ import (
 )
 
 // TestLargeBatchFailsWithoutLeftovers: a batch large enough for standby
-// helpers (started as its signing goroutines run out of items) that fails
-// however it fails leaves none of them behind, whatever signs it.
+// helpers (started as its signing goroutines run out of items, given the
+// answer while the guard records) that fails however it fails answers the
+// failure's sentence, not an answer begun meanwhile, and leaves none of
+// them behind, whatever signs it.
 func TestLargeBatchFailsWithoutLeftovers(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4)) // three helpers at most
 	const n = 300
 	limited := "BATCHSIGNING: true\nCLIENTSIDEHASHING: true\nDETACHEDSIGNATURE: true\nACCEPTED_HASH_DIGEST_ALGORITHMS: SHA-256\nKEYUSAGELIMIT: "
+	const itemFailed = `failed: Signing with key "k" of worker W failed: the HSM refused`
 	for _, tc := range []struct {
 		name   string
-		par    int  // the token's Parallelism; 0: GOMAXPROCS
-		batch  bool // the token is a BatchSigner
-		limit  int  // KEYUSAGELIMIT
+		par    int              // the token's Parallelism; 0: GOMAXPROCS
+		batch  bool             // the token is a BatchSigner
+		limit  int              // KEYUSAGELIMIT
+		log    state.SigningLog // nil: one that stores every record
 		onSign func(k int64, cancel func()) error
+		want   string // in the error, or "panic: " and the token's panic
 	}{
-		{name: "an item fails", limit: n, onSign: failAt(150)},
-		{name: "an item fails, one at a time", par: 1, limit: n, onSign: failAt(150)},
-		{name: "an item fails in a batch signer", batch: true, limit: n, onSign: failAt(150)},
+		{name: "an item fails", limit: n, onSign: failAt(150), want: itemFailed},
+		{name: "an item fails, one at a time", par: 1, limit: n, onSign: failAt(150), want: itemFailed},
+		{name: "an item fails in a batch signer", batch: true, limit: n, onSign: failAt(150), want: itemFailed},
 		{name: "cancelled mid-batch", par: 16, limit: n, onSign: func(k int64, cancel func()) error {
 			if k == 100 {
 				cancel()
 			}
 			return nil
-		}},
+		}, want: "The request was cancelled before it was signed."},
 		{name: "the token panics", par: 1, limit: n, onSign: func(k int64, _ func()) error {
 			if k == 150 {
 				panic("token panics")
 			}
 			return nil
-		}},
-		{name: "the key's limit refuses", limit: n - 1},
+		}, want: "panic: token panics"},
+		{name: "the key's limit refuses", limit: n - 1, want: `Key usage limit exceeded for key "k" of worker W`},
+		// The answer was begun while the signatures were being recorded.
+		{name: "the signing log refuses", limit: n, log: &refusingLog{}, want: "Worker W cannot sign now: the signing log could not record the signature"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
@@ -64,7 +70,11 @@ func TestLargeBatchFailsWithoutLeftovers(t *testing.T) {
 			if tc.batch {
 				tok = hookBatchToken{ht}
 			}
-			w := hookWorker(t, tok, &guard.Guard{Counters: state.NewMemoryCounters(), Log: &state.MemoryLog{}}, limited+fmt.Sprint(tc.limit))
+			log := tc.log
+			if log == nil {
+				log = &state.MemoryLog{}
+			}
+			w := hookWorker(t, tok, &guard.Guard{Counters: state.NewMemoryCounters(), Log: log}, limited+fmt.Sprint(tc.limit))
 			body := batchJSON(reviewItems(n)...)
 			before := runtime.NumGoroutine()
 			err := func() (err error) {
@@ -75,22 +85,23 @@ func TestLargeBatchFailsWithoutLeftovers(t *testing.T) {
 				}()
 				resp, err := w.Process(ctx, &workers.Request{Data: bytes.NewReader(body), Size: int64(len(body))})
 				if err == nil {
-					return fmt.Errorf("answered %d bytes", len(resp.Data))
+					t.Errorf("answered %d bytes", len(resp.Data))
 				}
-				return nil
+				return err
 			}()
-			if err != nil && err.Error() != "panic: token panics" {
-				t.Fatalf("a failing batch: %v", err)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("a failing batch: %v, want %q", err, tc.want)
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for runtime.NumGoroutine() > before { // a helper that has called Done has yet to end
-				if time.Now().After(deadline) {
-					t.Fatalf("%d goroutines left running (%d before)", runtime.NumGoroutine(), before)
-				}
-				runtime.Gosched()
-			}
+			workers.WaitGoroutines(t, before)
 		})
 	}
+}
+
+// refusingLog is a signing log that stores nothing.
+type refusingLog struct{ state.MemoryLog }
+
+func (*refusingLog) Record(context.Context, state.SignRecord) (state.SignRecord, error) {
+	return state.SignRecord{}, errors.New("disk full")
 }
 
 // failAt returns an onSign whose k-th signature fails.

@@ -44,3 +44,8 @@ func SetPDFBudget(size int64, ws ...Worker) *PDFBudget {
 	}
 	return out
 }
+
+// WaitGoroutines waits until no more goroutines run than before (a
+// goroutine that has called its WaitGroup's Done has yet to end), and
+// fails t if they do not end.
+var WaitGoroutines = waitGoroutines

@@ -443,13 +443,7 @@ func TestBatchInvalidItemRejectsWholeBatch(t *testing.T) {
 			r := io.MultiReader(bytes.NewReader(body[:len(body)/2]), panicReader{})
 			w.Process(context.Background(), &workers.Request{Data: r, Size: -1})
 		}()
-		deadline := time.Now().Add(10 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d goroutines left running after the panic (%d before)", runtime.NumGoroutine(), before)
-			}
-			runtime.Gosched()
-		}
+		workers.WaitGoroutines(t, before) // the helpers preparing blocks end
 	})
 	// An item whose digest algorithm is accepted but cannot sign with the
 	// worker's key (here SHA-256 with an Ed25519 key, which RFC 8419 binds
