@@ -329,8 +329,8 @@ func (w *CMSSigner) processBatch(ctx context.Context, req *Request, d decision, 
 	// batch too small to share.
 	ans := newBatchAnswer(items)
 	var sb *standby
-	if w.tsa == nil && len(order) == 1 && ans.helpers > 0 {
-		sb = newStandby(ans.helpers)
+	if w.tsa == nil && len(order) == 1 && ans.chunks.helpers > 0 {
+		sb = newStandby(ans.chunks.helpers)
 		defer sb.end()
 		ctx = tokens.WithSignTrace(ctx, sb.trace(ans))
 	}
@@ -407,8 +407,7 @@ func (it *batchItem) contentLen() int64 {
 type batchAnswer struct {
 	items   []batchItem
 	sigs    [][]byte // one per item, once signed
-	chunks  *chunks  // the ranges encode takes
-	helpers int      // goroutines to write it besides the caller's
+	chunks  *chunks  // the ranges encode takes, and by how many goroutines
 	laid    sync.Once
 	off     []int // where item i's JSON starts, its comma included
 	largest int   // the largest item's DER
@@ -419,7 +418,6 @@ type batchAnswer struct {
 func newBatchAnswer(items []batchItem) *batchAnswer {
 	a := &batchAnswer{items: items, errs: make([]error, len(items))}
 	a.chunks = newChunks(len(items), a.encode)
-	a.helpers = a.chunks.helpers
 	return a
 }
 
@@ -451,7 +449,7 @@ func (a *batchAnswer) write(sigs [][]byte, sb *standby) ([]byte, error) {
 	case sb == nil:
 		a.sigs = sigs
 		a.laid.Do(a.lay)
-		inChunks(len(a.items), a.encode)
+		a.chunks.run()
 	case a.sigs == nil: // not given while recorded: no guard, or one that does not say
 		a.sigs = sigs
 		sb.give(a.work)

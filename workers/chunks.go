@@ -14,19 +14,7 @@ import (
 // signing (signed attributes, DER and base64 encoding) would otherwise run
 // on one core while the others wait. Small batches run on the caller's
 // goroutine, which always takes ranges too.
-func inChunks(n int, f func(lo, hi int)) {
-	c := newChunks(n, f)
-	if c.helpers == 0 {
-		f(0, n)
-		return
-	}
-	var wg sync.WaitGroup
-	for range c.helpers {
-		wg.Go(c.work)
-	}
-	c.work()
-	wg.Wait()
-}
+func inChunks(n int, f func(lo, hi int)) { newChunks(n, f).run() }
 
 // minChunk is the fewest items a goroutine takes at once: fewer cost more
 // to share than to do on one core.
@@ -47,6 +35,21 @@ type chunks struct {
 func newChunks(n int, f func(lo, hi int)) *chunks {
 	p := max(min(runtime.GOMAXPROCS(0), n/minChunk), 1)
 	return &chunks{n: n, size: max(minChunk, n/(8*p)), helpers: p - 1, f: f}
+}
+
+// run calls f on every range, on this goroutine and c.helpers goroutines
+// it starts, and returns once all have returned.
+func (c *chunks) run() {
+	if c.helpers == 0 {
+		c.f(0, c.n)
+		return
+	}
+	var wg sync.WaitGroup
+	for range c.helpers {
+		wg.Go(c.work)
+	}
+	c.work()
+	wg.Wait()
 }
 
 // work calls f on ranges until none is left.
