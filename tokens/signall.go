@@ -87,18 +87,28 @@ func WithSignTrace(ctx context.Context, t *SignTrace) context.Context {
 // TraceSigned calls the Signed hook of ctx's SignTrace, if it has one: a
 // token that holds signatures back calls it as soon as they exist.
 func TraceSigned(ctx context.Context, res []Result) {
-	if t, ok := ctx.Value(signTraceKey{}).(*SignTrace); ok && t != nil && t.Signed != nil {
-		t.Signed(res)
+	if f := traceFrom(ctx).Signed; f != nil {
+		f(res)
 	}
 }
 
 // signerDone returns the SignerDone hook of ctx's SignTrace, or a function
 // that does nothing.
 func signerDone(ctx context.Context) func() {
-	if t, ok := ctx.Value(signTraceKey{}).(*SignTrace); ok && t != nil && t.SignerDone != nil {
-		return t.SignerDone
+	if f := traceFrom(ctx).SignerDone; f != nil {
+		return f
 	}
 	return func() {}
+}
+
+// traceFrom returns (a copy of) ctx's SignTrace, one without hooks when
+// there is none or a nil one: a value, so that SignAll allocates nothing
+// for a context without a trace, a single request's.
+func traceFrom(ctx context.Context) SignTrace {
+	if t, _ := ctx.Value(signTraceKey{}).(*SignTrace); t != nil {
+		return *t
+	}
+	return SignTrace{}
 }
 
 func parallelism(tok Token, n int) int {
