@@ -50,13 +50,7 @@ func TestGenerateKeySize(t *testing.T) {
 		{"RSA", "99999999999999999999"},
 		{"ECDSA", "256bits"},
 	} {
-		r := httptest.NewRequest(http.MethodPost, "/admin/tokens/demo/keys", strings.NewReader(url.Values{"csrf": {csrf}, "alias": {"k"}, "algorithm": {tc.algorithm}, "size": {tc.size}}.Encode()))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		for _, c := range cookies {
-			r.AddCookie(c)
-		}
-		w := httptest.NewRecorder()
-		e.ServeHTTP(w, r)
+		w := post(e, "/admin/tokens/demo/keys", url.Values{"csrf": {csrf}, "alias": {"k"}, "algorithm": {tc.algorithm}, "size": {tc.size}}, cookies)
 		if w.Code != http.StatusSeeOther {
 			t.Fatalf("%s %s: %d, want 303", tc.algorithm, tc.size, w.Code)
 		}
@@ -120,12 +114,8 @@ func TestTryStampHash(t *testing.T) {
 // CSRF token.
 func login(t *testing.T, u *UI, e *echo.Echo) ([]*http.Cookie, string) {
 	t.Helper()
-	r := httptest.NewRequest(http.MethodPost, "/admin/login", strings.NewReader(url.Values{"user": {"admin"}, "password": {"x"}}.Encode()))
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	w := httptest.NewRecorder()
-	e.ServeHTTP(w, r)
-	cookies := w.Result().Cookies()
-	r = httptest.NewRequest(http.MethodGet, "/admin/dashboard", nil)
+	cookies := post(e, "/admin/login", url.Values{"user": {"admin"}, "password": {"x"}}, nil).Result().Cookies()
+	r := httptest.NewRequest(http.MethodGet, "/admin/dashboard", nil)
 	for _, c := range cookies {
 		r.AddCookie(c)
 	}
@@ -134,6 +124,18 @@ func login(t *testing.T, u *UI, e *echo.Echo) ([]*http.Cookie, string) {
 		t.Fatal("no session after login")
 	}
 	return cookies, s.CSRF
+}
+
+// post posts form to path on e with cookies, as a browser's form.
+func post(e *echo.Echo, path string, form url.Values, cookies []*http.Cookie) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, r)
+	return w
 }
 
 // get answers the body of a GET of path on e with cookies.
@@ -314,13 +316,7 @@ func TestReloadSaysRestart(t *testing.T) {
 				Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
 			})
 			cookies, csrf := login(t, u, e)
-			r := httptest.NewRequest(http.MethodPost, "/admin/dashboard", strings.NewReader(url.Values{"csrf": {csrf}, "action": {"reload"}}.Encode()))
-			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			for _, c := range cookies {
-				r.AddCookie(c)
-			}
-			w := httptest.NewRecorder()
-			e.ServeHTTP(w, r)
+			w := post(e, "/admin/dashboard", url.Values{"csrf": {csrf}, "action": {"reload"}}, cookies)
 			if w.Code != http.StatusSeeOther {
 				t.Fatalf("reload: %d %s", w.Code, w.Body)
 			}

@@ -155,11 +155,8 @@ func TestPagesFollowRoles(t *testing.T) {
 		{"aud", []bool{false, false, false, false, true}},
 	}
 	for _, tt := range tests {
-		r := httptest.NewRequest(http.MethodPost, "/admin/login", strings.NewReader(url.Values{"user": {tt.user}, "password": {"x"}}.Encode()))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		w := httptest.NewRecorder()
-		e.ServeHTTP(w, r)
-		r = httptest.NewRequest(http.MethodGet, "/admin/dashboard", nil)
+		w := post(e, "/admin/login", url.Values{"user": {tt.user}, "password": {"x"}}, nil)
+		r := httptest.NewRequest(http.MethodGet, "/admin/dashboard", nil)
 		for _, c := range w.Result().Cookies() {
 			r.AddCookie(c)
 		}
@@ -263,10 +260,7 @@ func TestSessionEndsWhenUserChanges(t *testing.T) {
 		{"user removed", nil, true},
 	} {
 		set(base)
-		r := httptest.NewRequest(http.MethodPost, "/admin/login", strings.NewReader(url.Values{"user": {"boss"}, "password": {"pw"}}.Encode()))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		w := httptest.NewRecorder()
-		e.ServeHTTP(w, r)
+		w := post(e, "/admin/login", url.Values{"user": {"boss"}, "password": {"pw"}}, nil)
 		if w.Code != http.StatusSeeOther || len(w.Result().Cookies()) == 0 {
 			t.Fatalf("%s: login %d", tt.name, w.Code)
 		}
@@ -362,10 +356,7 @@ func TestThrottledLoginQuotesName(t *testing.T) {
 	long := strings.Repeat("n", 100000)
 	var w *httptest.ResponseRecorder
 	for range 10 {
-		r := httptest.NewRequest(http.MethodPost, "/admin/login", strings.NewReader(url.Values{"user": {long}, "password": {"guess"}}.Encode()))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		w = httptest.NewRecorder()
-		e.ServeHTTP(w, r)
+		w = post(e, "/admin/login", url.Values{"user": {long}, "password": {"guess"}}, nil)
 		if w.Code == http.StatusTooManyRequests {
 			break
 		}
