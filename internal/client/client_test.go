@@ -241,11 +241,9 @@ func TestInputsLinksAndNames(t *testing.T) {
 	}
 }
 
-// TestBatchUnreadableDocument: a document that cannot be read when its
-// batch is sent fails alone, named; the others of its batch are signed.
-func TestBatchUnreadableDocument(t *testing.T) {
-	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// batchAnswering is a batch worker that answers sig for every item.
+func batchAnswering(sig []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		var req workers.BatchRequest
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -253,10 +251,17 @@ func TestBatchUnreadableDocument(t *testing.T) {
 		}
 		var resp workers.BatchResponse
 		for _, it := range req.SignatureRequests {
-			resp.Signatures = append(resp.Signatures, workers.BatchSignature{Signature: []byte("sig"), CustomIdentifier: it.CustomIdentifier})
+			resp.Signatures = append(resp.Signatures, workers.BatchSignature{Signature: sig, CustomIdentifier: it.CustomIdentifier})
 		}
 		json.NewEncoder(w).Encode(resp)
-	}))
+	}
+}
+
+// TestBatchUnreadableDocument: a document that cannot be read when its
+// batch is sent fails alone, named; the others of its batch are signed.
+func TestBatchUnreadableDocument(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(batchAnswering([]byte("sig")))
 	defer srv.Close()
 	dir := t.TempDir()
 	for _, f := range []string{"a.txt", "b.txt", "c.txt"} {
@@ -298,16 +303,7 @@ func TestSignedPDFNames(t *testing.T) {
 			w.Write(signedPDF)
 			return
 		}
-		var req workers.BatchRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		var resp workers.BatchResponse
-		for _, it := range req.SignatureRequests {
-			resp.Signatures = append(resp.Signatures, workers.BatchSignature{Signature: signedPDF, CustomIdentifier: it.CustomIdentifier})
-		}
-		json.NewEncoder(w).Encode(resp)
+		batchAnswering(signedPDF)(w, r)
 	}))
 	defer srv.Close()
 	for _, c := range []struct {
