@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"regexp"
 	"strconv"
@@ -199,14 +200,18 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 		// The panic's value is Go's words (a nil pointer, an index), not
 		// the client's: it stays out of the sentence.
 		if recover() != nil {
-			d, err = nil, invalid("the PDF structure is damaged and cannot be read; check that it opens in a PDF reader, or rewrite it (for example qpdf in.pdf out.pdf)")
+			d, err = nil, errDamaged
 		}
 	}()
-	c, err := pdfcpu.ReadWithContext(ctx, bytes.NewReader(raw), conf)
+	rs := &noRepair{Reader: bytes.NewReader(raw)}
+	c, err := pdfcpu.ReadWithContext(ctx, rs, conf)
+	switch {
+	case ctx.Err() != nil && err != nil:
+		return nil, fmt.Errorf("%w: reading the PDF took too long: %w", ErrInvalidPDF, ctx.Err())
+	case rs.refused:
+		return nil, errDamaged
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: reading the PDF took too long: %w", ErrInvalidPDF, ctx.Err())
-		}
 		if errors.Is(err, pdfcpu.ErrWrongPassword) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidPDF, errEncrypted)
 		}
@@ -337,6 +342,47 @@ func sectionDict(raw []byte, start int64) (dict, table []byte, scanned int, ok b
 func declaredSize(raw []byte, start int64) int {
 	dict, _, _, _ := sectionDict(raw, start)
 	return max(intEntry(dict, "Size"), 0)
+}
+
+// errDamaged refuses a file that pdfcpu cannot read as it is: its parser
+// panicked, or it would have had to repair the file (noRepair).
+var errDamaged = invalid("the PDF structure is damaged and cannot be read; check that it opens in a PDF reader, or rewrite it (for example qpdf in.pdf out.pdf)")
+
+// errRepairRefused is noRepair's answer to pdfcpu's repair.
+var errRepairRefused = errors.New("pades: pdfcpu's repair of a damaged cross-reference is not run")
+
+// noRepair is the file as pdfcpu reads it, refusing pdfcpu's repair of a
+// damaged file. pdfcpu (v0.15.0, read.go) repairs, by bypassXrefSection,
+// what it cannot read through the cross-reference: an object offset where
+// no object number comes before "obj", a cross-reference stream (the last
+// section, a /Prev's or a trailer's /XRefStm) that cannot be decoded or
+// whose /Index exceeds its /Size, a stream's /DecodeParms or /Filter that
+// refers to no object. That repair reads the whole file again from its
+// start, in a time quadratic in the number of objects that does not heed
+// the context, and registers every object it finds, listed or not, so
+// that neither MAX_PDF_OBJECTS nor the reservation bound it: 100,000
+// one-line objects (2 MB) behind a table that lists 4 took 53 s against a
+// 20 s deadline and allocated 94 GB, holding an 80 MB reservation
+// (TestRepairRefused). Its parse otherwise reads from the file's start
+// once, for the header (scanForVersion), and no object starts there: the
+// second seek to the start is the repair, and is refused, which ends the
+// parse with an error at once. open answers errDamaged: an update's /Prev
+// would point other readers at the damage anyway.
+type noRepair struct {
+	*bytes.Reader
+	header  bool // the start was read once, for the header
+	refused bool // the repair began and was refused
+}
+
+func (r *noRepair) Seek(offset int64, whence int) (int64, error) {
+	if offset == 0 && whence == io.SeekStart {
+		if r.header {
+			r.refused = true
+			return 0, errRepairRefused
+		}
+		r.header = true
+	}
+	return r.Reader.Seek(offset, whence)
 }
 
 // errOverlap refuses a file whose cross-reference sections share bytes,
