@@ -1,6 +1,9 @@
 package workers
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // SetPDFReadContext makes the PDFSigner w bound each reading of a PDF with
 // the contexts of f instead of pdfReadTimeout, so that a test can end one
@@ -49,3 +52,9 @@ func SetPDFBudget(size int64, ws ...Worker) *PDFBudget {
 // goroutine that has called its WaitGroup's Done has yet to end), and
 // fails t if they do not end.
 var WaitGoroutines = waitGoroutines
+
+// PDFReadDeadline is a reading's context that ends at d as the bound on a
+// PDF's reading (pdfReadTimeout) does, for SetPDFReadContext.
+func PDFReadDeadline(ctx context.Context, d time.Time) (context.Context, context.CancelFunc) {
+	return context.WithDeadlineCause(ctx, d, errPDFReadTimeout)
+}

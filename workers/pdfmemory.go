@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"errors"
+	"time"
 
 	"golang.org/x/sync/semaphore"
 
@@ -33,7 +34,8 @@ var pdfMemory = newPDFBudget(PDFMemoryBudget)
 
 // pdfBudget is a weighted semaphore over the estimated memory of the PDFs
 // being parsed. A PDF whose estimate is not free waits, for as long as its
-// reading may take (pdfReadTimeout, counted from before the wait), and is
+// reading may take (pdfReadTimeout, counted from before the wait) or its
+// request allows, if less, and is
 // then answered 503 (ErrBusy: with Retry-After): a burst of large PDFs is
 // taken in turn instead of all at once. Small PDFs pass beside the ones
 // being parsed while they fit and none waits; once one waits, those after
@@ -67,11 +69,19 @@ func (b *pdfBudget) reserve(ctx context.Context, n int64) (func(), error) {
 		if b.waiting != nil {
 			b.waiting(n)
 		}
+		start := time.Now()
 		if err := b.sem.Acquire(ctx, n); err != nil {
 			if errors.Is(err, context.Canceled) {
 				return nil, err // the client is gone: nobody reads the answer
 			}
-			return nil, Unavailable(errors.Join(ErrBusy, err), "The server is parsing as many PDFs as its memory budget for them allows (%d MiB, estimated from their objects and sizes), and this one waited for its turn as long as a PDF may take to read (%s): retry later, or send PDFs with fewer objects.", b.size>>20, pdfReadTimeout)
+			// The wait ends at the reading's bound (pdfReadContext), or
+			// sooner at its request's own deadline: the sentence says
+			// which, not the bound whatever ended it.
+			const busy = "The server is parsing as many PDFs as its memory budget for them allows (%d MiB, estimated from their objects and sizes), and "
+			if errors.Is(context.Cause(ctx), errPDFReadTimeout) {
+				return nil, Unavailable(errors.Join(ErrBusy, err), busy+"this one waited for its turn as long as a PDF may take to read (%s): retry later, or send PDFs with fewer objects.", b.size>>20, pdfReadTimeout)
+			}
+			return nil, Unavailable(errors.Join(ErrBusy, err), busy+"this one's request reached its deadline after it had waited %s for its turn, less than the %s a PDF may wait: retry later, or send PDFs with fewer objects.", b.size>>20, time.Since(start).Round(100*time.Millisecond), pdfReadTimeout)
 		}
 	}
 	if b.acquired != nil {

@@ -1,6 +1,7 @@
 package workers_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -103,17 +104,43 @@ func TestPDFMemoryBudget(t *testing.T) {
 		}
 	}
 
-	// A PDF whose reading's deadline passes while it waits gets 503.
+	// A PDF whose wait ends before its turn gets 503, with a sentence
+	// that says what ended it: the bound on a PDF's reading, or the
+	// request's own deadline, shorter.
 	held := workers.SetPDFBudget(cost, signer)
 	release := held.Hold(cost)
 	defer release()
-	workers.SetPDFReadContext(signer, func(ctx context.Context) (context.Context, context.CancelFunc) {
-		return context.WithDeadline(ctx, time.Unix(0, 0))
-	})
-	_, err := process(signer, small, map[string]string{})
-	wantErr(t, err, workers.ErrUnavailable, fmt.Sprintf("The server is parsing as many PDFs as its memory budget for them allows (%d MiB, estimated from their objects and sizes), and this one waited for its turn as long as a PDF may take to read (20s): retry later, or send PDFs with fewer objects.", cost>>20))
-	if !errors.Is(err, workers.ErrBusy) {
-		t.Errorf("the budget's 503 %v is not ErrBusy: it would have no Retry-After", err)
+	for _, c := range []struct {
+		name string
+		ctx  context.Context                                             // the request's
+		read func(context.Context) (context.Context, context.CancelFunc) // nil: pdfReadTimeout
+		want string
+	}{
+		{"the bound on a PDF's reading", context.Background(), func(ctx context.Context) (context.Context, context.CancelFunc) {
+			return workers.PDFReadDeadline(ctx, time.Unix(0, 0))
+		}, fmt.Sprintf("The server is parsing as many PDFs as its memory budget for them allows (%d MiB, estimated from their objects and sizes), and this one waited for its turn as long as a PDF may take to read (20s): retry later, or send PDFs with fewer objects.", cost>>20)},
+		{"the request's deadline", expired{}, nil,
+			fmt.Sprintf("The server is parsing as many PDFs as its memory budget for them allows (%d MiB, estimated from their objects and sizes), and this one's request reached its deadline after it had waited 0s for its turn, less than the 20s a PDF may wait: retry later, or send PDFs with fewer objects.", cost>>20)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			workers.SetPDFReadContext(signer, c.read)
+			_, err := signer.Process(c.ctx, &workers.Request{Data: bytes.NewReader(small), Size: int64(len(small))})
+			wantErr(t, err, workers.ErrUnavailable, c.want)
+			if !errors.Is(err, workers.ErrBusy) {
+				t.Errorf("the budget's 503 %v is not ErrBusy: it would have no Retry-After", err)
+			}
+			<-held.Waiting
+		})
 	}
-	<-held.Waiting
 }
+
+// expired is a request's context whose deadline has passed, and which
+// holds no value: what a client's short deadline is once it passes.
+type expired struct{ context.Context }
+
+func (expired) Deadline() (time.Time, bool) { return time.Unix(0, 0), true }
+func (expired) Done() <-chan struct{}       { return closed }
+func (expired) Err() error                  { return context.DeadlineExceeded }
+func (expired) Value(any) any               { return nil }
+
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()

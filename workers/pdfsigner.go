@@ -25,6 +25,17 @@ import (
 // and the CRLs between them are not the document's doing.
 const pdfReadTimeout = 20 * time.Second
 
+// errPDFReadTimeout is the cause of a reading's context that pdfReadTimeout
+// ended, rather than its request's deadline: the PDF budget's 503 says
+// which.
+var errPDFReadTimeout = errors.New("a PDF's reading took its bound, pdfReadTimeout")
+
+// pdfReadContext returns the context of one reading of a PDF, which ends
+// after pdfReadTimeout with errPDFReadTimeout as its cause.
+func pdfReadContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, pdfReadTimeout, errPDFReadTimeout)
+}
+
 // PDFSigner makes PAdES baseline signatures inside PDF documents (kind
 // PDFSigner): B-B, B-T with a time-stamp from TSA_WORKER or TSA_URL, or
 // B-LT with a Document Security Store holding the chains' certificates and
@@ -151,7 +162,7 @@ func (w *PDFSigner) readCtx(ctx context.Context) (context.Context, context.Cance
 	if w.readContext != nil {
 		return w.readContext(ctx)
 	}
-	return context.WithTimeout(ctx, pdfReadTimeout)
+	return pdfReadContext(ctx)
 }
 
 // refuseClientHash answers requests that ask for client-side hashing.

@@ -142,7 +142,7 @@ func (v *Validator) Process(ctx context.Context, req *Request) (*Response, error
 		return nil, v.tooLarge(err, req)
 	}
 	opts := validate.Options{Roots: v.roots, Time: v.now(), Online: v.online}
-	ctx, cancel := context.WithTimeout(ctx, pdfReadTimeout)
+	ctx, cancel := pdfReadContext(ctx)
 	defer cancel()
 	var rep *validate.Report
 	if v.kind == config.KindPDFValidator {
