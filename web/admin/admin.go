@@ -100,7 +100,9 @@ type Options struct {
 	// returns, sorted, the YAML names of the server settings of the
 	// configuration now in force that take effect only when the server
 	// restarts (config.Server.RestartOnly against those it started with),
-	// which the answer passes on. Nil answers 409.
+	// which the answer and the audit row of POST /reload and of every
+	// configuration edit (which reloads) pass on as restartNeeded. Nil:
+	// POST /reload answers 409 and an edit is written without a reload.
 	Reload func(ctx context.Context) (restartNeeded []string, err error)
 	// Config returns the configuration in force, whose files the
 	// configuration routes edit (then calling Reload). Nil: those routes
