@@ -94,7 +94,7 @@ type limitedBody struct {
 	n       int64
 	tooBig  bool
 	stalled bool
-	broken  error // another read error: the client sent a truncated body
+	broken  error   // another read error: the client sent a truncated body
 	places  *places // stand aside while a read waits on the client
 
 	rc       *http.ResponseController // nil: no deadlines (tests)
