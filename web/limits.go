@@ -117,7 +117,9 @@ func (s *Server) admit(next echo.HandlerFunc) echo.HandlerFunc {
 			s.inFlight.Add(-1)
 			return s.busy("The server is serving its limit of %d requests at once: retry after %s.", s.limits.MaxInFlight, s.limits.RetryAfter)
 		}
-		defer s.inFlight.Add(-1)
+		p := s.placesOf(c)
+		p.hold(placeInFlight, &s.inFlight)
+		defer p.leave(placeInFlight)
 		// The request holds the worker set in force, so that a reload
 		// closes the tokens it drops only once this request is done.
 		set, release := s.reg.Acquire()
@@ -142,9 +144,10 @@ type workerQueues struct {
 	m sync.Map // worker name → *atomic.Int64
 }
 
-// enter takes a place in the worker's queue, or reports false when it is
-// full. The returned func leaves it.
-func (q *workerQueues) enter(name string, limit int) (leave func(), ok bool) {
+// enter takes a place in the worker's queue and returns its count, or
+// reports false when it is full. The caller holds the place (places.hold)
+// and leaves it by the count.
+func (q *workerQueues) enter(name string, limit int) (*atomic.Int64, bool) {
 	v, _ := q.m.Load(name)
 	if v == nil {
 		v, _ = q.m.LoadOrStore(name, new(atomic.Int64))
@@ -154,7 +157,106 @@ func (q *workerQueues) enter(name string, limit int) (leave func(), ok bool) {
 		n.Add(-1)
 		return nil, false
 	}
-	return func() { n.Add(-1) }, true
+	return n, true
+}
+
+// The places a request can hold, by index in places.held.
+const (
+	placeInFlight = iota // one of MaxInFlight
+	placeQueue           // one of its worker's MaxWorkerQueue
+	placeKinds
+)
+
+// places are the places a request holds in the server's limits. While the
+// request waits on its client's body it stands aside: it gives its places
+// back, and takes them again, unchecked, once the read returns. A request
+// is admitted once, on arrival, and the limits count the requests the
+// server works on or holds for a worker; a client that sends its body
+// slowly, or stalls it until BodyTimeout, keeps no other client's request
+// out. Before, 130 stalled uploads filled a worker's queue, and 256 the
+// server's, each for BodyTimeout (TestStalledBodiesHoldNoPlace).
+//
+// At most MaxConnections requests stand aside at once, the most HTTP/1.1
+// can have reading a body: HTTP/2 streams, many to a connection, cannot
+// take the requests in memory past MaxInFlight + MaxConnections. One more
+// keeps its places while it reads, as every request did before.
+//
+// A mutex, not atomics alone, because a worker may read the body in a
+// goroutine of its own while the handler leaves its places.
+type places struct {
+	mu    sync.Mutex
+	held  [placeKinds]*atomic.Int64 // nil: not held
+	aside *atomic.Int64             // the server's requests standing aside
+	most  int64                     // MaxConnections
+	out   bool                      // standing aside now
+}
+
+// hold records a place the request has taken (its count already
+// incremented).
+func (p *places) hold(kind int, n *atomic.Int64) {
+	p.mu.Lock()
+	p.held[kind] = n
+	if p.out {
+		n.Add(-1) // taken while aside: given back with the others
+	}
+	p.mu.Unlock()
+}
+
+// leave gives a place back for good.
+func (p *places) leave(kind int) {
+	p.mu.Lock()
+	if n := p.held[kind]; n != nil && !p.out {
+		n.Add(-1)
+	}
+	p.held[kind] = nil
+	p.mu.Unlock()
+}
+
+// standAside gives the places back for a read of the body, unless the
+// most requests already stand aside or the request holds none.
+func (p *places) standAside() {
+	if p.aside == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.out || (p.held[placeInFlight] == nil && p.held[placeQueue] == nil) {
+		return
+	}
+	if p.aside.Add(1) > p.most {
+		p.aside.Add(-1)
+		return
+	}
+	for _, n := range p.held {
+		if n != nil {
+			n.Add(-1)
+		}
+	}
+	p.out = true
+}
+
+// back takes the places given back by standAside again.
+func (p *places) back() {
+	p.mu.Lock()
+	if p.out {
+		for _, n := range p.held {
+			if n != nil {
+				n.Add(1)
+			}
+		}
+		p.aside.Add(-1)
+		p.out = false
+	}
+	p.mu.Unlock()
+}
+
+// placesOf returns the places of the request c serves; outside observe,
+// places of its own, which never stand aside.
+func (s *Server) placesOf(c echo.Context) *places {
+	if info := infoOf(c); info != nil {
+		return &info.places
+	}
+	return new(places)
 }
 
 // limitListener caps the connections open at once: Accept waits for a

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -280,4 +281,95 @@ func (w *failWorker) Status(context.Context) workers.Status { return workers.Sta
 func (w *failWorker) Process(_ context.Context, r *workers.Request) (*workers.Response, error) {
 	io.Copy(io.Discard, r.Data)
 	return nil, w.err
+}
+
+// TestStalledBodiesHoldNoPlace: requests whose bodies stall hold no place
+// in the server's in-flight cap or their worker's queue while they wait,
+// so that a valid request is still served; once their bodies arrive they
+// are served too, and every place is given back. Before, two stalled
+// uploads filled a limit of two for BodyTimeout, and a valid request got
+// 503 (seen in make soak: 130 stalled uploads against maxWorkerQueue 128).
+func TestStalledBodiesHoldNoPlace(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		lim  web.Limits
+	}{
+		{"server in-flight cap", web.Limits{MaxInFlight: 2, MaxWorkerQueue: 100}},
+		{"worker queue bound", web.Limits{MaxInFlight: 100, MaxWorkerQueue: 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.lim.BodyTimeout = time.Minute // the stall outlasts the test
+			addr := serveLimits(t, tc.lim, &fakeWorker{name: "W"})
+			const head = "POST /signserver/worker/W HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 10\r\n\r\n"
+			var stalled []net.Conn
+			for range 2 {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(20 * time.Second)) // a failing server, not the test's timing
+				if _, err := io.WriteString(c, head+"only "); err != nil {
+					t.Fatal(err)
+				}
+				stalled = append(stalled, c)
+			}
+			waitGauge(t, addr, "signet_requests_awaiting_body", 2)
+
+			resp, err := http.Post("http://"+addr+"/signserver/worker/W", "application/octet-stream", strings.NewReader("valid"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("a valid request beside two stalled ones: %d %q", resp.StatusCode, b)
+			}
+
+			for _, c := range stalled {
+				if _, err := io.WriteString(c, "half."); err != nil {
+					t.Fatal(err)
+				}
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				if resp.StatusCode != 200 || string(b) != "signed:only half." {
+					t.Errorf("a stalled request once its body came: %d %q", resp.StatusCode, b)
+				}
+			}
+			waitGauge(t, addr, "signet_requests_awaiting_body", 0)
+			waitGauge(t, addr, "signet_requests_in_flight", 0)
+		})
+	}
+}
+
+// waitGauge waits until the server's gauge name reads want: the event the
+// server's handlers report, observed through /metrics.
+func waitGauge(t *testing.T, addr, name string, want int) {
+	t.Helper()
+	line := fmt.Sprintf("\n%s %d\n", name, want)
+	var last string
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), line) {
+			return
+		}
+		last = string(b)
+		runtime.Gosched()
+	}
+	for l := range strings.Lines(last) {
+		if strings.HasPrefix(l, name+" ") {
+			t.Fatalf("%s reads %s, want %d", name, strings.TrimSpace(l), want)
+		}
+	}
+	t.Fatalf("%s is not in /metrics", name)
 }

@@ -31,6 +31,7 @@ type requestInfo struct {
 	body   *limitedBody
 	msg    string // the sentence sent with an error status
 	cause  error  // an unexpected error, logged in full
+	places places // in the server's limits, given back while the body is awaited
 }
 
 const infoKey = "signet.requestInfo"
@@ -93,7 +94,8 @@ type limitedBody struct {
 	n       int64
 	tooBig  bool
 	stalled bool
-	broken  error // another read error: the client sent a truncated body
+	broken  error   // another read error: the client sent a truncated body
+	places  *places // stand aside while a read waits on the client
 
 	rc       *http.ResponseController // nil: no deadlines (tests)
 	idle     time.Duration
@@ -108,7 +110,9 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 		}
 		b.rc.SetReadDeadline(d) // an error: the conn has no deadlines to set
 	}
+	b.places.standAside()
 	n, err := b.r.Read(p)
+	b.places.back()
 	b.n += int64(n)
 	if err == io.EOF && b.rc != nil {
 		// The body is read: no deadline may cut the connection's
@@ -173,6 +177,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		start := time.Now()
 		r := c.Request()
 		info := &requestInfo{id: requestID(r)}
+		info.places.aside, info.places.most = &s.aside, int64(s.limits.MaxConnections)
 		c.Set(infoKey, info)
 		c.Response().Header().Set(HeaderRequestID, info.id)
 		c.Response().Header().Set("X-Content-Type-Options", "nosniff")
@@ -189,6 +194,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 				rc:       http.NewResponseController(c.Response().Writer),
 				idle:     s.limits.BodyTimeout,
 				deadline: start.Add(s.limits.ReadTimeout),
+				places:   &info.places,
 			}
 			r.Body = info.body
 			err = next(c)

@@ -119,6 +119,7 @@ type Server struct {
 	certs     certText // base64 of signer certificates, for REST responses
 	limits    Limits
 	inFlight  atomic.Int64 // requests being served, health and metrics aside
+	aside     atomic.Int64 // requests waiting on their body, out of inFlight (places)
 	queues    workerQueues
 	node      func() NodeStatus
 	authz     Authorizer
@@ -160,6 +161,16 @@ func New(opts Options) *Server {
 		onRefusal: opts.OnRefusal,
 	}
 	s.metrics.registry.MustRegister(opts.Collectors...)
+	s.metrics.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "signet_requests_in_flight",
+			Help: "Requests the server works on, counted against maxInFlight (health, metrics and requests awaiting their body aside).",
+		}, func() float64 { return float64(s.inFlight.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "signet_requests_awaiting_body",
+			Help: "Requests waiting on their client's body, which hold no place in maxInFlight or a worker's maxWorkerQueue meanwhile.",
+		}, func() float64 { return float64(s.aside.Load()) }),
+	)
 	if s.reg == nil {
 		s.reg = workers.NewRegistry(workers.NewSet(nil, nil))
 	}

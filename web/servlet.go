@@ -242,11 +242,13 @@ func (s *Server) process(c echo.Context, idOrName string, data io.Reader, size i
 		return nil, err
 	}
 	info.worker = w.Name()
-	leave, ok := s.queues.enter(w.Name(), s.limits.MaxWorkerQueue)
+	queue, ok := s.queues.enter(w.Name(), s.limits.MaxWorkerQueue)
 	if !ok {
 		return nil, s.busy("Worker %s is serving its limit of %d requests at once: retry after %s.", w.Name(), s.limits.MaxWorkerQueue, s.limits.RetryAfter)
 	}
-	defer leave()
+	p := s.placesOf(c)
+	p.hold(placeQueue, queue)
+	defer p.leave(placeQueue)
 	ctx := c.Request().Context()
 	caller := tokens.Caller{Client: c.RealIP(), RequestID: info.id}
 	if s.authz != nil {

@@ -56,3 +56,48 @@ func TestAdminReloadSaysRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminReloadRestartEndToEnd: against a running server, signet admin
+// reload prints the changed server settings that wait for a restart, and
+// signet admin audit list shows them in the admin's own record of the
+// reload, as in the server's. The admin's record named none: only the
+// server's did.
+func TestAdminReloadRestartEndToEnd(t *testing.T) {
+	e := newAdminEnv(t, false)
+	cfg := filepath.Join(e.dir, "signet.yaml")
+	base, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const note = "take effect when the server restarts"
+	for _, tc := range []struct {
+		name, server string
+		want         string // restartNeeded, "": none
+	}{
+		{"unchanged", "", ""},
+		{"a limit", "server:\n  maxInFlight: 50\n", "maxInFlight"},
+	} {
+		if err := os.WriteFile(cfg, append([]byte(tc.server), base...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := e.mustAdmin(t, "reload")
+		if strings.Contains(out, note) != (tc.want != "") || !strings.Contains(out, "in force until then: "+tc.want) && tc.want != "" {
+			t.Errorf("%s: signet admin reload printed %q, want the settings %q", tc.name, out, tc.want)
+		}
+		var page adminapi.AuditPage
+		if err := json.Unmarshal([]byte(e.mustAdmin(t, "audit", "list", "--json", "--limit", "1000")), &page); err != nil {
+			t.Fatal(err)
+		}
+		rows := map[string]adminapi.AuditEntry{} // the last of each actor
+		for _, r := range page.Entries {
+			if r.Action == "config.reload" {
+				rows[r.Actor] = r
+			}
+		}
+		for _, actor := range []string{"system", "admin"} {
+			if r := rows[actor]; r.Outcome != "ok" || r.Details["restartNeeded"] != tc.want {
+				t.Errorf("%s: the %s record of the reload is %q %q, want ok with restartNeeded %q", tc.name, actor, r.Outcome, r.Details, tc.want)
+			}
+		}
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/tokens/guard"
 	"github.com/signet-project/signet/web"
+	adminapi "github.com/signet-project/signet/web/admin"
 	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/web/tlsconf"
 	"github.com/signet-project/signet/workers"
@@ -130,19 +131,21 @@ func (a *app) reload() ([]string, error) {
 		return nil, err
 	}
 	if a.node != nil {
-		if err := a.node.Apply(a.ctx, true, a.applyCluster); err != nil {
+		var names []string // as the version's config.apply record names them
+		if err := a.node.Apply(a.ctx, true, func(cfg *config.Config, v int64) { names = a.applyCluster(cfg, v) }); err != nil {
 			return refused(err)
 		}
-		return a.restartNeeded(a.config()), nil
+		return names, nil
 	}
 	cfg, err := config.Load(a.paths...)
 	if err != nil {
 		return refused(err)
 	}
 	set := a.build(cfg)
-	a.record(a.ctx, "config.reload", "ok", a.restartPending(cfg, map[string]string{"workers": strconv.Itoa(len(set.Workers()))}))
+	names, details := a.restartPending(cfg, map[string]string{"workers": strconv.Itoa(len(set.Workers()))})
+	a.record(a.ctx, "config.reload", "ok", details)
 	a.log.Info("configuration reloaded", "workers", len(set.Workers()), "problems", len(cfg.Problems()), "offline", len(set.Offline()))
-	return a.restartNeeded(cfg), nil
+	return names, nil
 }
 
 // restartNeeded returns, sorted, the server settings of cfg that differ
@@ -158,15 +161,17 @@ func (a *app) restartNeeded(cfg *config.Config) []string {
 	return a.started.RestartOnly(cfg.Server)
 }
 
-// restartPending adds to details, an audit record's, the server settings
-// of cfg that wait for a restart (restartNeeded), and logs them: the
-// reload that changed them succeeds without them, and says so.
-func (a *app) restartPending(cfg *config.Config, details map[string]string) map[string]string {
-	if names := a.restartNeeded(cfg); len(names) > 0 {
-		details["restartNeeded"] = strings.Join(names, ", ")
+// restartPending returns the server settings of cfg that wait for a
+// restart (restartNeeded), adds them to details, an audit record's, in the
+// admin API's form (adminapi.RestartDetail), and logs them: the reload that
+// changed them succeeds without them, and says so. The list it returns is
+// the one its record names, for the admin API's answer.
+func (a *app) restartPending(cfg *config.Config, details map[string]string) ([]string, map[string]string) {
+	names := a.restartNeeded(cfg)
+	if len(names) > 0 {
 		a.log.Warn("server settings changed in the configuration take effect when the server restarts; the ones it started with stay in force", "settings", strings.Join(names, ", "))
 	}
-	return details
+	return names, adminapi.RestartDetail(details, names)
 }
 
 // onClose registers f to run when the server stops, last registered first.

@@ -64,7 +64,19 @@ func reloadableDemoServer(t *testing.T, serverYAML string) (addr, password strin
 // 200 fails the test.
 func adminCall(t *testing.T, addr, password, method, path string, header http.Header) ([]byte, http.Header) {
 	t.Helper()
-	req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader("{}"))
+	return adminRequest(t, addr, password, method, path, "{}", header)
+}
+
+// adminBodyCall is adminCall with the JSON body body.
+func adminBodyCall(t *testing.T, addr, password, method, path, body string) ([]byte, http.Header) {
+	t.Helper()
+	return adminRequest(t, addr, password, method, path, body, nil)
+}
+
+// adminRequest is adminCall and adminBodyCall.
+func adminRequest(t *testing.T, addr, password, method, path, in string, header http.Header) ([]byte, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(in))
 	for k, v := range header {
 		req.Header[k] = v
 	}

@@ -14,7 +14,10 @@ import (
 // and its audit record and the admin API's answer name them; one that
 // changes none names nothing. The reload used to say ok and drop them
 // without a word, and then its answer still did (only the record named
-// them).
+// them). An edit of a worker through the admin API reloads as well: its
+// answer and the admin's own record of each (config.reload, config.set)
+// name the same list, which only the server's record and the reload's
+// answer did.
 func TestReloadNamesRestartOnlySettings(t *testing.T) {
 	addr, password, setServer := reloadableDemoServer(t, "  maxInFlight: 100\n")
 	call := func(method, path string) []byte {
@@ -36,18 +39,28 @@ func TestReloadNamesRestartOnlySettings(t *testing.T) {
 		if got := strings.Join(res.RestartNeeded, ", "); got != tc.want {
 			t.Errorf("%s: the reload answered restartNeeded %q, want %q", tc.name, got, tc.want)
 		}
+		var set adminapi.ConfigChange
+		body, _ := adminBodyCall(t, addr, password, http.MethodPut, "/admin/api/workers/CMSSigner/properties/KEYUSAGELIMIT", `{"value": "1000"}`)
+		if err := json.Unmarshal(body, &set); err != nil || set.Name != "CMSSigner" || set.RestartNeeded == nil {
+			t.Fatalf("%s: the property's edit answered %s, %v", tc.name, body, err)
+		}
+		if got := strings.Join(set.RestartNeeded, ", "); got != tc.want {
+			t.Errorf("%s: the property's edit answered restartNeeded %q, want %q", tc.name, got, tc.want)
+		}
 		var page adminapi.AuditPage
-		if err := json.Unmarshal(call(http.MethodGet, "/admin/api/audit?action=config.reload&limit=1000"), &page); err != nil {
+		if err := json.Unmarshal(call(http.MethodGet, "/admin/api/audit?action=config.&limit=1000"), &page); err != nil {
 			t.Fatal(err)
 		}
-		var last adminapi.AuditEntry // the server's own record of the reload (the admin API's names the request)
+		// The last record of each: the server's own of the edit's reload,
+		// and the admin's of the reload and of the edit.
+		last := map[string]adminapi.AuditEntry{}
 		for _, e := range page.Entries {
-			if e.Details["workers"] != "" {
-				last = e
-			}
+			last[e.Actor+" "+e.Action] = e
 		}
-		if last.Outcome != "ok" || last.Details["restartNeeded"] != tc.want {
-			t.Errorf("%s: the reload's record is %s %q, want ok with restartNeeded %q", tc.name, last.Outcome, last.Details, tc.want)
+		for _, k := range []string{"system config.reload", "admin config.reload", "admin config.set"} {
+			if e := last[k]; e.Outcome != "ok" || e.Details["restartNeeded"] != tc.want {
+				t.Errorf("%s: the %s record is %q %q, want ok with restartNeeded %q", tc.name, k, e.Outcome, e.Details, tc.want)
+			}
 		}
 	}
 }

@@ -137,11 +137,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if a.node != nil {
 		// The cluster's version in force, with the node's files.
-		if err := a.node.Apply(ctx, true, a.applyCluster); err != nil {
+		if err := a.node.Apply(ctx, true, a.applyVersion); err != nil {
 			return err
 		}
 		cfg = a.config()
-		go a.node.Watch(ctx, a.applyCluster, a.keyChanged, a.keysMissed)
+		go a.node.Watch(ctx, a.applyVersion, a.keyChanged, a.keysMissed)
 	} else {
 		a.build(cfg)
 	}

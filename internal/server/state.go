@@ -121,12 +121,19 @@ func (a *app) record(ctx context.Context, action, outcome string, details map[st
 }
 
 // applyCluster builds the workers of the cluster configuration version v
-// (the node's files with it) and swaps them in.
-func (a *app) applyCluster(cfg *config.Config, v int64) {
+// (the node's files with it) and swaps them in. It returns the settings
+// that wait for a restart, as its record names them: a reload's answer.
+func (a *app) applyCluster(cfg *config.Config, v int64) (restartNeeded []string) {
 	set := a.build(cfg)
-	a.record(a.ctx, "config.apply", "ok", a.restartPending(cfg, map[string]string{"version": strconv.FormatInt(v, 10), "workers": strconv.Itoa(len(set.Workers()))}))
+	names, details := a.restartPending(cfg, map[string]string{"version": strconv.FormatInt(v, 10), "workers": strconv.Itoa(len(set.Workers()))})
+	a.record(a.ctx, "config.apply", "ok", details)
 	a.log.Info("cluster configuration in force", "version", v, "workers", len(set.Workers()), "problems", len(cfg.Problems()), "offline", len(set.Offline()))
+	return names
 }
+
+// applyVersion is applyCluster as the node applies the versions it
+// hears of, where no one asks for the settings.
+func (a *app) applyVersion(cfg *config.Config, v int64) { a.applyCluster(cfg, v) }
 
 // keyChanged reads a key of a database keystore again after another node
 // generated it, stored its chain or removed it, so that a removed key stops

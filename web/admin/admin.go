@@ -100,7 +100,9 @@ type Options struct {
 	// returns, sorted, the YAML names of the server settings of the
 	// configuration now in force that take effect only when the server
 	// restarts (config.Server.RestartOnly against those it started with),
-	// which the answer passes on. Nil answers 409.
+	// which the answer and the audit row of POST /reload and of every
+	// configuration edit (which reloads) pass on as restartNeeded. Nil:
+	// POST /reload answers 409 and an edit is written without a reload.
 	Reload func(ctx context.Context) (restartNeeded []string, err error)
 	// Config returns the configuration in force, whose files the
 	// configuration routes edit (then calling Reload). Nil: those routes
@@ -635,28 +637,60 @@ type ReloadResult struct {
 // RestartNote is the sentence that names the settings waiting for a
 // restart, "" when none does: what signet admin reload and the web UI say
 // after a reload, in the same words.
-func (r ReloadResult) RestartNote() string {
-	if len(r.RestartNeeded) == 0 {
+func (r ReloadResult) RestartNote() string { return restartNote(r.RestartNeeded) }
+
+// restartNote is the one sentence of RestartNote, for every answer that
+// carries restartNeeded (ReloadResult, ConfigChange).
+func restartNote(names []string) string {
+	if len(names) == 0 {
 		return ""
 	}
-	return "These changed server settings take effect when the server restarts, and the ones it started with stay in force until then: " + strings.Join(r.RestartNeeded, ", ") + "."
+	return "These changed server settings take effect when the server restarts, and the ones it started with stay in force until then: " + strings.Join(names, ", ") + "."
+}
+
+// RestartDetail adds to details, an audit row's, the settings of a reload
+// that wait for a restart (restartNeeded, as Options.Reload returns them)
+// and returns it; none adds nothing. It is the one form of that detail,
+// the admin's rows of every route that reloads and the server's own
+// config.reload and config.apply rows alike.
+func RestartDetail(details map[string]string, restartNeeded []string) map[string]string {
+	if len(restartNeeded) == 0 {
+		return details
+	}
+	if details == nil {
+		details = map[string]string{}
+	}
+	details["restartNeeded"] = strings.Join(restartNeeded, ", ")
+	return details
+}
+
+// reloadConfig calls Options.Reload, for POST /reload and the edits of
+// the configuration, and returns its restartNeeded as every answer carries
+// it: the list the reload computed, empty (never nil) for none.
+func (h *Handler) reloadConfig(ctx context.Context) ([]string, error) {
+	names, err := h.opts.Reload(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if names == nil {
+		names = []string{}
+	}
+	return names, nil
 }
 
 // reload handles POST /reload.
 func (h *Handler) reload(c echo.Context) error {
 	var req struct{}
 	err := decode(c, &req, true)
-	res := ReloadResult{RestartNeeded: []string{}}
+	var res ReloadResult
 	if err == nil {
 		if h.opts.Reload == nil {
 			err = errorf(http.StatusConflict, "This server cannot reload its configuration: restart it instead.")
-		} else if names, rerr := h.opts.Reload(c.Request().Context()); rerr != nil {
-			err = errorf(http.StatusBadRequest, "The configuration was not reloaded and the running one stays: %s", oneLine(rerr.Error()))
-		} else if len(names) > 0 {
-			res.RestartNeeded = names
+		} else if res.RestartNeeded, err = h.reloadConfig(c.Request().Context()); err != nil {
+			err = errorf(http.StatusBadRequest, "The configuration was not reloaded and the running one stays: %s", oneLine(err.Error()))
 		}
 	}
-	h.record(c, "config.reload", "config", nil, err)
+	h.record(c, "config.reload", "config", RestartDetail(nil, res.RestartNeeded), err)
 	if err != nil {
 		return h.answer(c, 0, nil, err)
 	}

@@ -55,11 +55,42 @@ func (h *Handler) configWorker(c echo.Context) (*config.Config, config.Worker, e
 	return cfg, w, nil
 }
 
+// ConfigChange is the answer of the routes that edit a worker in the
+// configuration files and reload them (PUT and DELETE
+// /workers/{name}/properties/{property}, POST /workers): the worker's
+// configuration, as GET /workers/{name}/properties answers it, and the
+// settings that wait for a restart, as POST /reload answers them (an
+// edit's reload is the same reload).
+type ConfigChange struct {
+	WorkerConfig
+	// RestartNeeded is ReloadResult.RestartNeeded of the edit's reload:
+	// empty (never null) when none waits, or when the server does not
+	// reload (no Options.Reload).
+	RestartNeeded []string `json:"restartNeeded"`
+}
+
+// RestartNote is ReloadResult.RestartNote, in the same words.
+func (r ConfigChange) RestartNote() string { return restartNote(r.RestartNeeded) }
+
 // listProperties handles GET /workers/{name}/properties.
 func (h *Handler) listProperties(c echo.Context) error {
+	out, err := h.workerConfig(c)
+	return h.answer(c, http.StatusOK, out, err)
+}
+
+// changed answers an edit of the worker named in the path, whose reload
+// returned restartNeeded.
+func (h *Handler) changed(c echo.Context, restartNeeded []string) error {
+	wc, err := h.workerConfig(c)
+	return h.answer(c, http.StatusOK, ConfigChange{WorkerConfig: wc, RestartNeeded: restartNeeded}, err)
+}
+
+// workerConfig is the configuration of the worker named in the path, as
+// GET /workers/{name}/properties answers it.
+func (h *Handler) workerConfig(c echo.Context) (WorkerConfig, error) {
 	_, w, err := h.configWorker(c)
 	if err != nil {
-		return h.answer(c, 0, nil, err)
+		return WorkerConfig{}, err
 	}
 	out := WorkerConfig{Name: w.Name, ID: w.ID, Kind: w.Kind, Token: w.Token, Key: w.Key, File: w.Pos.String(), Properties: []Property{}}
 	for _, p := range w.Problems {
@@ -76,7 +107,7 @@ func (h *Handler) listProperties(c echo.Context) error {
 		}
 		out.Properties = append(out.Properties, p)
 	}
-	return c.JSON(http.StatusOK, out)
+	return out, nil
 }
 
 // PropertyRequest is the body of PUT /workers/{name}/properties/{property}.
@@ -99,35 +130,37 @@ func (h *Handler) setProperty(c echo.Context) error {
 	}
 	var w config.Worker
 	var cfg *config.Config
+	var restart []string
 	if err == nil {
 		cfg, w, err = h.configWorker(c)
 	}
 	if err == nil {
-		err = h.edit(c, cfg, w.Pos.File, config.SetProperty(w.Name, name, req.Value))
+		restart, err = h.edit(c, cfg, w.Pos.File, config.SetProperty(w.Name, name, req.Value))
 	}
-	h.record(c, "config.set", "worker/"+w.Name, map[string]string{"property": name}, err)
+	h.record(c, "config.set", "worker/"+w.Name, RestartDetail(map[string]string{"property": name}, restart), err)
 	if err != nil {
 		return h.answer(c, 0, nil, err)
 	}
-	return h.listProperties(c)
+	return h.changed(c, restart)
 }
 
 // removeProperty handles DELETE /workers/{name}/properties/{property}.
 func (h *Handler) removeProperty(c echo.Context) error {
 	name := strings.ToUpper(c.Param("property"))
 	cfg, w, err := h.configWorker(c)
+	var restart []string
 	if err == nil {
 		if !w.Properties.IsSet(name) || w.Properties.Pos(name).File != w.Pos.File {
 			err = errorf(http.StatusNotFound, "Worker %s does not set %s in its file: nothing to remove.", w.Name, clienttext.Quote(name))
 		} else {
-			err = h.edit(c, cfg, w.Pos.File, config.RemoveProperty(w.Name, name))
+			restart, err = h.edit(c, cfg, w.Pos.File, config.RemoveProperty(w.Name, name))
 		}
 	}
-	h.record(c, "config.remove", "worker/"+w.Name, map[string]string{"property": name}, err)
+	h.record(c, "config.remove", "worker/"+w.Name, RestartDetail(map[string]string{"property": name}, restart), err)
 	if err != nil {
 		return h.answer(c, 0, nil, err)
 	}
-	return h.listProperties(c)
+	return h.changed(c, restart)
 }
 
 // NewWorkerRequest is the body of POST /workers.
@@ -145,6 +178,7 @@ type NewWorkerRequest struct {
 // holds the last worker (or the first file).
 func (h *Handler) addWorker(c echo.Context) error {
 	var req NewWorkerRequest
+	var restart []string
 	err := decode(c, &req, false)
 	if err == nil && (h.opts.Config == nil || h.opts.Config() == nil) {
 		err = errorf(http.StatusConflict, "This server does not edit its configuration: edit the YAML file and reload.")
@@ -174,32 +208,31 @@ func (h *Handler) addWorker(c echo.Context) error {
 		if n := len(cfg.Workers); n > 0 {
 			file = cfg.Workers[n-1].Pos.File
 		}
-		err = h.editLocked(c, cfg, file, config.AddWorker(config.NewWorker{
+		restart, err = h.editLocked(c, cfg, file, config.AddWorker(config.NewWorker{
 			Name: strings.TrimSpace(req.Name), ID: req.ID, Kind: req.Kind, Token: req.Token, Key: req.Key, Properties: props}))
 		h.editMu.Unlock()
 	}
-	h.record(c, "config.add", "worker/"+req.Name, map[string]string{"kind": req.Kind, "id": strconv.Itoa(req.ID)}, err)
+	h.record(c, "config.add", "worker/"+req.Name, RestartDetail(map[string]string{"kind": req.Kind, "id": strconv.Itoa(req.ID)}, restart), err)
 	if err != nil {
 		return h.answer(c, 0, nil, err)
 	}
 	c.SetParamNames("name")
 	c.SetParamValues(req.Name)
-	if err := h.listProperties(c); err != nil {
-		return err
-	}
-	return nil
+	return h.changed(c, restart)
 }
 
 // edit applies an edit to file and reloads; a refused change is a 400 with
-// the problems, and nothing is written.
-func (h *Handler) edit(c echo.Context, cfg *config.Config, file string, e config.Edit) error {
+// the problems, and nothing is written. It returns the reload's
+// restartNeeded (reloadConfig), which the edit's answer and audit row
+// carry as POST /reload's do: empty when the server does not reload.
+func (h *Handler) edit(c echo.Context, cfg *config.Config, file string, e config.Edit) (restartNeeded []string, err error) {
 	h.editMu.Lock()
 	defer h.editMu.Unlock()
 	return h.editLocked(c, cfg, file, e)
 }
 
 // editLocked is edit for a caller that holds editMu.
-func (h *Handler) editLocked(c echo.Context, cfg *config.Config, file string, e config.Edit) error {
+func (h *Handler) editLocked(c echo.Context, cfg *config.Config, file string, e config.Edit) ([]string, error) {
 	ctx := c.Request().Context()
 	var err error
 	if h.opts.EditConfig != nil {
@@ -214,21 +247,22 @@ func (h *Handler) editLocked(c echo.Context, cfg *config.Config, file string, e 
 		for i, p := range refused.Problems {
 			ps[i] = p.Error()
 		}
-		return &problemsError{statusError{code: http.StatusBadRequest, msg: "The change was refused and nothing was written: " + refused.Problems[0].Error()}, ps}
+		return nil, &problemsError{statusError{code: http.StatusBadRequest, msg: "The change was refused and nothing was written: " + refused.Problems[0].Error()}, ps}
 	case errors.Is(err, config.ErrNotEditable):
-		return errorf(http.StatusConflict, "%s: edit the file by hand.", upperFirst(err.Error()))
+		return nil, errorf(http.StatusConflict, "%s: edit the file by hand.", upperFirst(err.Error()))
 	case err != nil && strings.Contains(err.Error(), "not in this file"), err != nil && strings.Contains(err.Error(), "does not set"):
-		return errorf(http.StatusNotFound, "%s.", upperFirst(err.Error()))
+		return nil, errorf(http.StatusNotFound, "%s.", upperFirst(err.Error()))
 	case err != nil:
-		return err
+		return nil, err
 	}
 	if h.opts.Reload == nil {
-		return nil
+		return []string{}, nil
 	}
-	if _, rerr := h.opts.Reload(ctx); rerr != nil {
-		return errorf(http.StatusConflict, "The file was changed but the server did not reload it: %s", oneLine(rerr.Error()))
+	restartNeeded, rerr := h.reloadConfig(ctx)
+	if rerr != nil {
+		return nil, errorf(http.StatusConflict, "The file was changed but the server did not reload it: %s", oneLine(rerr.Error()))
 	}
-	return nil
+	return restartNeeded, nil
 }
 
 func upperFirst(s string) string {

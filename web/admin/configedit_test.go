@@ -204,6 +204,13 @@ func TestAuditSearchAndVerify(t *testing.T) {
 // audit (nil: none).
 func newEditHandler(t *testing.T, audit state.Audit) (*Handler, string) {
 	t.Helper()
+	return newRestartEditHandler(t, audit, nil)
+}
+
+// newRestartEditHandler is newEditHandler whose reloads report restart
+// (restartNeeded) as the server's do.
+func newRestartEditHandler(t *testing.T, audit state.Audit, restart []string) (*Handler, string) {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "signet.yaml")
 	if err := os.WriteFile(file, []byte(editTestYAML), 0o600); err != nil {
 		t.Fatal(err)
@@ -222,8 +229,65 @@ func newEditHandler(t *testing.T, audit state.Audit) (*Handler, string) {
 	return New(Options{
 		Workers: &source{workers.NewSet(nil, nil)},
 		Config:  cfg.Load,
-		Reload:  func(ctx context.Context) ([]string, error) { return nil, load(ctx) },
+		Reload:  func(ctx context.Context) ([]string, error) { return restart, load(ctx) },
 		Audit:   audit,
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}), file
+}
+
+// TestEditsSayRestart: every admin route that reloads the configuration
+// (POST /reload and the edits of a worker: PUT and DELETE of a property,
+// POST /workers) answers restartNeeded as the reload returned it, an empty
+// list when there is none, and its audit row names them as the server's
+// own config.reload row does. Only POST /reload's answer named them: the
+// edits reloaded and said nothing, and no admin row did.
+func TestEditsSayRestart(t *testing.T) {
+	t.Parallel()
+	steps := []struct {
+		name, method, path string
+		in                 any
+		action             string
+	}{
+		{"set", http.MethodPut, "/workers/Signer/properties/KEYUSAGELIMIT", PropertyRequest{Value: "7"}, "config.set"},
+		{"remove", http.MethodDelete, "/workers/Signer/properties/KEYUSAGELIMIT", nil, "config.remove"},
+		{"add", http.MethodPost, "/workers", NewWorkerRequest{Name: "Plain", Kind: "PlainSigner", Token: "soft", Key: "signer", Properties: map[string]string{"AUTHTYPE": "NOAUTH"}}, "config.add"},
+		{"reload", http.MethodPost, "/reload", map[string]any{}, "config.reload"},
+	}
+	for _, tc := range []struct {
+		name    string
+		restart []string
+		detail  string // the audit row's restartNeeded, "": none
+	}{
+		{"none", nil, ""},
+		{"listen and a limit", []string{"listen", "maxInFlight"}, "listen, maxInFlight"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			audit := state.NewMemory()
+			h, _ := newRestartEditHandler(t, audit, tc.restart)
+			for _, st := range steps {
+				var got struct {
+					Name          string    `json:"name"`
+					RestartNeeded *[]string `json:"restartNeeded"`
+				}
+				if err := h.Call(context.Background(), Caller{User: "admin"}, st.method, st.path, st.in, &got); err != nil {
+					t.Fatalf("%s: %v", st.name, err)
+				}
+				if got.RestartNeeded == nil || strings.Join(*got.RestartNeeded, ", ") != tc.detail {
+					t.Errorf("%s answered restartNeeded %v, want [%s]", st.name, got.RestartNeeded, tc.detail)
+				}
+				if st.action != "config.reload" && got.Name == "" {
+					t.Errorf("%s: the answer no longer holds the worker's configuration", st.name)
+				}
+				es, err := audit.Entries(context.Background(), 0, 1000)
+				if err != nil || len(es) == 0 {
+					t.Fatalf("%s: no audit row (%v)", st.name, err)
+				}
+				row := es[len(es)-1]
+				if row.Action != st.action || row.Outcome != "ok" || row.Details["restartNeeded"] != tc.detail {
+					t.Errorf("%s: the audit row is %s %s %q, want %s ok with restartNeeded %q", st.name, row.Action, row.Outcome, row.Details, st.action, tc.detail)
+				}
+			}
+		})
+	}
 }

@@ -326,3 +326,68 @@ func TestReloadSaysRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestEditsSayRestart: the worker forms that change the configuration and
+// reload it (set a property, remove one, add a worker) say which changed
+// server settings wait for a restart, in the words of the dashboard's
+// reload; they said "reloaded" alone, though the reload had named them.
+func TestEditsSayRestart(t *testing.T) {
+	t.Parallel()
+	const note = " These changed server settings take effect when the server restarts, and the ones it started with stay in force until then: listen, maxInFlight."
+	for _, tc := range []struct {
+		name    string
+		restart []string
+		note    string // after each form's own sentence
+	}{
+		{"none", nil, ""},
+		{"listen and a limit", []string{"listen", "maxInFlight"}, note},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			file := filepath.Join(t.TempDir(), "signet.yaml")
+			yaml := "tokens:\n  - name: t\n    type: soft\n    properties:\n      KEYSTOREPATH: ks\nworkers:\n  - name: TSA\n    id: 1\n    kind: TimeStampSigner\n    token: t\n    key: k\n    properties:\n      AUTHTYPE: NOAUTH\n      DEFAULTTSAPOLICYOID: 1.2.3.4.1\n"
+			if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Load(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var current atomic.Pointer[config.Config]
+			current.Store(cfg)
+			u, e := serveUI(t, Options{
+				Admin: admin.New(admin.Options{
+					Workers: workerSource{workers.NewSet(nil, nil)},
+					Config:  current.Load,
+					Reload: func(context.Context) ([]string, error) {
+						c, err := config.Load(cfg.Files...)
+						if err != nil {
+							return nil, err
+						}
+						current.Store(c)
+						return tc.restart, nil
+					},
+				}),
+				Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
+			})
+			cookies, csrf := login(t, u, e)
+			for _, st := range []struct {
+				name, path string
+				form       url.Values
+				page, says string
+			}{
+				{"set", "/admin/workers/TSA/properties", url.Values{"name": {"KEYUSAGELIMIT"}, "value": {"7"}}, "/admin/workers/TSA", "KEYUSAGELIMIT was set, written to the file and the configuration reloaded."},
+				{"remove", "/admin/workers/TSA/properties/remove", url.Values{"name": {"KEYUSAGELIMIT"}}, "/admin/workers/TSA", "KEYUSAGELIMIT was removed, the file written and the configuration reloaded."},
+				{"add", "/admin/workers/new", url.Values{"name": {"Plain"}, "kind": {"PlainSigner"}, "token": {"t"}, "key": {"k"}, "more": {"AUTHTYPE=NOAUTH"}}, "/admin/workers/Plain", "Worker Plain (id 2) was added to " + file + ":16 and the configuration reloaded."},
+			} {
+				st.form.Set("csrf", csrf)
+				if w := post(e, st.path, st.form, cookies); w.Code != http.StatusSeeOther {
+					t.Fatalf("%s: %d %s", st.name, w.Code, w.Body)
+				}
+				if page, want := get(e, st.page, cookies), st.says+tc.note+"<"; !strings.Contains(page, want) {
+					t.Errorf("%s: the page does not say %q:\n%s", st.name, want, page)
+				}
+			}
+		})
+	}
+}

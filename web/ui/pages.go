@@ -103,7 +103,7 @@ func (u *UI) bulk(c echo.Context) error {
 	if action == "reload" {
 		var res admin.ReloadResult
 		err := u.call(c, http.MethodPost, "/reload", nil, &res)
-		return u.done(c, "/dashboard", strings.TrimSpace("The configuration was reloaded. "+res.RestartNote()), err)
+		return u.done(c, "/dashboard", reloaded("The configuration was reloaded.", res.RestartNote()), err)
 	}
 	if action != "activate" && action != "deactivate" {
 		return u.done(c, "/dashboard", "", &admin.APIError{Status: 400, Message: "Choose activate, deactivate or reload."})
@@ -173,14 +173,23 @@ func (u *UI) setProperty(c echo.Context) error {
 	if prop == "" {
 		return u.done(c, back, "", &admin.APIError{Status: 400, Message: "Name the property to set."})
 	}
-	err := u.call(c, http.MethodPut, "/workers/"+url.PathEscape(name)+"/properties/"+url.PathEscape(prop), admin.PropertyRequest{Value: c.FormValue("value")}, nil)
-	return u.done(c, back, fmt.Sprintf("%s was set, written to the file and the configuration reloaded.", prop), err)
+	var res admin.ConfigChange
+	err := u.call(c, http.MethodPut, "/workers/"+url.PathEscape(name)+"/properties/"+url.PathEscape(prop), admin.PropertyRequest{Value: c.FormValue("value")}, &res)
+	return u.done(c, back, reloaded(fmt.Sprintf("%s was set, written to the file and the configuration reloaded.", prop), res.RestartNote()), err)
 }
 
 func (u *UI) removeProperty(c echo.Context) error {
 	name, prop := c.Param("name"), c.FormValue("name")
-	err := u.call(c, http.MethodDelete, "/workers/"+url.PathEscape(name)+"/properties/"+url.PathEscape(prop), nil, nil)
-	return u.done(c, "/workers/"+url.PathEscape(name), fmt.Sprintf("%s was removed, the file written and the configuration reloaded.", prop), err)
+	var res admin.ConfigChange
+	err := u.call(c, http.MethodDelete, "/workers/"+url.PathEscape(name)+"/properties/"+url.PathEscape(prop), nil, &res)
+	return u.done(c, "/workers/"+url.PathEscape(name), reloaded(fmt.Sprintf("%s was removed, the file written and the configuration reloaded.", prop), res.RestartNote()), err)
+}
+
+// reloaded is the message of an action that reloaded the configuration:
+// its own sentence, then the reload's restart note (admin's RestartNote)
+// when settings wait for a restart; every such action says it alike.
+func reloaded(sentence, restartNote string) string {
+	return strings.TrimSpace(sentence + " " + restartNote)
 }
 
 // kindForm is the properties a worker kind needs, for the new-worker form.
@@ -263,11 +272,11 @@ func (u *UI) addWorker(c echo.Context) error {
 		}
 		req.Properties[strings.ToUpper(strings.TrimSpace(k))] = strings.TrimSpace(v)
 	}
-	var wc admin.WorkerConfig
+	var wc admin.ConfigChange
 	if err := u.call(c, http.MethodPost, "/workers", req, &wc); err != nil {
 		return u.done(c, "/workers/new", "", err)
 	}
-	return u.done(c, "/workers/"+url.PathEscape(wc.Name), fmt.Sprintf("Worker %s (id %d) was added to %s and the configuration reloaded.", wc.Name, wc.ID, wc.File), nil)
+	return u.done(c, "/workers/"+url.PathEscape(wc.Name), reloaded(fmt.Sprintf("Worker %s (id %d) was added to %s and the configuration reloaded.", wc.Name, wc.ID, wc.File), wc.RestartNote()), nil)
 }
 
 // keyRow is a key on the tokens page.
