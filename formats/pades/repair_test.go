@@ -91,6 +91,11 @@ func TestRepairRefused(t *testing.T) {
 	const n = 200
 	garbage := []byte("not flate data")
 	const damaged = "the PDF structure is damaged"
+	badOffset := func(n int) []byte {
+		f := newOneLine(n)
+		f.offs[n] -= len("endobj\n") - len("en") // into the "endobj" before it: "dobj\n"
+		return f.table("")
+	}
 	cases := []struct {
 		name string
 		doc  func(n int) []byte
@@ -98,11 +103,11 @@ func TestRepairRefused(t *testing.T) {
 	}{
 		{"classic table", func(n int) []byte { return newOneLine(n).table("") }, ""},
 		{"cross-reference stream", func(n int) []byte { f := newOneLine(n); return f.end(f.xrefStream("", nil)) }, ""},
-		{"an object offset points to no object header", func(n int) []byte {
+		{"hybrid: a table and its /XRefStm", func(n int) []byte {
 			f := newOneLine(n)
-			f.offs[n] -= len("endobj\n") - len("en") // into the "endobj" before it: "dobj\n"
-			return f.table("")
-		}, damaged},
+			return f.table(fmt.Sprintf(" /XRefStm %d", f.xrefStream("", nil)))
+		}, ""},
+		{"an object offset points to no object header", badOffset, damaged},
 		{"the cross-reference stream cannot be decoded", func(n int) []byte {
 			f := newOneLine(n)
 			return f.end(f.xrefStream(" /Filter /FlateDecode", garbage))
@@ -170,7 +175,7 @@ func TestRepairRefused(t *testing.T) {
 	// The repair's time: the first damage with 32,000 objects, against a
 	// deadline that a parse of the file meets many times over.
 	t.Run("32000 objects", func(t *testing.T) {
-		doc := cases[2].doc(32_000)
+		doc := badOffset(32_000)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		start := time.Now()
