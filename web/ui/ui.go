@@ -138,12 +138,12 @@ func (u *UI) Register(e *echo.Echo) {
 	// Every page answers HEAD as GET: a HEAD fell to the catch-all, and
 	// the session check took it for a form.
 	read := []string{http.MethodGet, http.MethodHead}
-	e.Match(read, BasePath+"/static/*", echo.WrapHandler(http.StripPrefix(BasePath+"/static/", http.FileServer(http.FS(static)))), u.headers)
+	e.Match(read, BasePath+"/static/*", u.static(static), u.headers)
 	e.Match(read, BasePath, u.redirect("/dashboard"), u.headers)
 	e.Match(read, BasePath+"/", u.redirect("/dashboard"), u.headers)
 	e.Match(read, BasePath+"/login", u.loginPage, u.headers)
 	e.POST(BasePath+"/login", u.login, u.headers)
-	g := e.Group(BasePath, u.headers, u.session)
+	g := e.Group(BasePath, u.headers, u.methods, u.session)
 	g.POST("/logout", u.logout)
 	g.Match(read, "/dashboard", u.dashboard)
 	g.POST("/dashboard", u.bulk)
