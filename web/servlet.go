@@ -75,14 +75,27 @@ func (s *Server) processServlet(c echo.Context) error {
 // without buffering, with request metadata in REQUEST_METADATA.<KEY> query
 // parameters. A GET takes the document from the data query parameter.
 func (s *Server) workerServlet(c echo.Context) error {
-	name := c.Param("name")
-	if u, err := url.PathUnescape(name); err == nil {
-		name = u
-	}
+	name := workerParam(c, "name")
 	if name == "" {
 		return badRequest("Name the worker in the path: /signserver/worker/NAME.")
 	}
 	return s.servlet(c, name)
+}
+
+// workerParam is the worker name or ID in the path parameter param,
+// percent-decoded once. echo's router matches the raw path, and so gives
+// a parameter as sent, when the path holds an escape that net/url keeps
+// raw (URL.RawPath: an encoded '/', hex digits in lower case), and
+// decoded otherwise, when decoding it again would read "%2541" as "A".
+func workerParam(c echo.Context, param string) string {
+	name := c.Param(param)
+	if c.Request().URL.RawPath == "" {
+		return name
+	}
+	if u, err := url.PathUnescape(name); err == nil {
+		name = u
+	}
+	return name
 }
 
 func (s *Server) servlet(c echo.Context, worker string) error {
