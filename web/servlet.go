@@ -19,6 +19,7 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/clienttext"
+	"github.com/signet-project/signet/internal/pathparam"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/workers"
 )
@@ -82,20 +83,10 @@ func (s *Server) workerServlet(c echo.Context) error {
 	return s.servlet(c, name)
 }
 
-// workerParam is the worker name or ID in the path parameter param,
-// percent-decoded once. echo's router matches the raw path, and so gives
-// a parameter as sent, when the path holds an escape that net/url keeps
-// raw (URL.RawPath: an encoded '/', hex digits in lower case), and
-// decoded otherwise, when decoding it again would read "%2541" as "A".
+// workerParam is the worker name or ID in the path parameter param, read
+// as every surface reads a name in the path (internal/pathparam).
 func workerParam(c echo.Context, param string) string {
-	name := c.Param(param)
-	if c.Request().URL.RawPath == "" {
-		return name
-	}
-	if u, err := url.PathUnescape(name); err == nil {
-		name = u
-	}
-	return name
+	return pathparam.Decode(c.Request(), c.Param(param))
 }
 
 func (s *Server) servlet(c echo.Context, worker string) error {

@@ -36,6 +36,7 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/clienttext"
+	"github.com/signet-project/signet/internal/pathparam"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/web/admin"
 	"github.com/signet-project/signet/web/auth"
@@ -469,4 +470,10 @@ func funcs() template.FuncMap {
 		"lower":   strings.ToLower,
 		"pathseg": url.PathEscape,
 	}
+}
+
+// param is the path parameter name, read as every surface reads a name in
+// the path (internal/pathparam): percent-decoded once.
+func param(c echo.Context, name string) string {
+	return pathparam.Decode(c.Request(), c.Param(name))
 }
