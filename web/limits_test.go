@@ -351,10 +351,16 @@ func TestStalledBodiesHoldNoPlace(t *testing.T) {
 // server's handlers report, observed through /metrics.
 func waitGauge(t *testing.T, addr, name string, want int) {
 	t.Helper()
+	waitGaugeAt(t, http.DefaultClient, "http://"+addr, name, want)
+}
+
+// waitGaugeAt is waitGauge for the server at base, asked through client.
+func waitGaugeAt(t *testing.T, client *http.Client, base, name string, want int) {
+	t.Helper()
 	line := fmt.Sprintf("\n%s %d\n", name, want)
 	var last string
 	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); {
-		resp, err := http.Get("http://" + addr + "/metrics")
+		resp, err := client.Get(base + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
