@@ -76,7 +76,7 @@ func FuzzEstimateObjects(f *testing.F) {
 	f.Add(padestest.ManyObjects(10, false))
 	f.Add(padestest.ManyObjects(10, true))
 	f.Add(padestest.GoPDF("x"))
-	f.Add([]byte("objendobj obj endobjobj enobj endendobj\nstartxref\n0\n"))
+	f.Add([]byte("objendobj obj endobjobj enobj endendobj\nstartxref\n0\n%%EOF\n"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		start, err := lastStartXref(raw)
 		if err != nil {

@@ -560,7 +560,26 @@ func lastStartXref(raw []byte) (int64, error) {
 	if err != nil || n < 0 || n >= int64(len(raw)) {
 		return 0, invalid("the PDF's startxref offset is outside the file; it is damaged")
 	}
+	if !hasEOF(tail[i+len("startxref")+1:]) {
+		return 0, invalid("the PDF has no %%%%EOF after its startxref; it is truncated")
+	}
 	return n, nil
+}
+
+// hasEOF reports whether the bytes after a startxref keyword and the
+// character after it hold the %%EOF marker, or end with a part of it: pdfcpu
+// takes the startxref's offset only then, and otherwise repairs the file
+// (noRepair), reading it in a time quadratic in its objects.
+func hasEOF(rest []byte) bool {
+	if bytes.Contains(rest, []byte("%%EOF")) {
+		return true
+	}
+	for _, part := range []string{"%%EO", "%%E", "%%", "%"} {
+		if bytes.HasSuffix(rest, []byte(part)) {
+			return true
+		}
+	}
+	return false
 }
 
 // deref resolves o (an indirect reference or a direct object).

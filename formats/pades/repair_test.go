@@ -90,26 +90,32 @@ func TestRepairRefused(t *testing.T) {
 	t.Parallel()
 	const n = 200
 	garbage := []byte("not flate data")
+	const damaged = "the PDF structure is damaged"
+	badOffset := func(n int) []byte {
+		f := newOneLine(n)
+		f.offs[n] -= len("endobj\n") - len("en") // into the "endobj" before it: "dobj\n"
+		return f.table("")
+	}
 	cases := []struct {
-		name    string
-		doc     func(n int) []byte
-		damaged bool
+		name string
+		doc  func(n int) []byte
+		want string // in the error; "": read
 	}{
-		{"classic table", func(n int) []byte { return newOneLine(n).table("") }, false},
-		{"cross-reference stream", func(n int) []byte { f := newOneLine(n); return f.end(f.xrefStream("", nil)) }, false},
-		{"an object offset points to no object header", func(n int) []byte {
+		{"classic table", func(n int) []byte { return newOneLine(n).table("") }, ""},
+		{"cross-reference stream", func(n int) []byte { f := newOneLine(n); return f.end(f.xrefStream("", nil)) }, ""},
+		{"hybrid: a table and its /XRefStm", func(n int) []byte {
 			f := newOneLine(n)
-			f.offs[n] -= len("endobj\n") - len("en") // into the "endobj" before it: "dobj\n"
-			return f.table("")
-		}, true},
+			return f.table(fmt.Sprintf(" /XRefStm %d", f.xrefStream("", nil)))
+		}, ""},
+		{"an object offset points to no object header", badOffset, damaged},
 		{"the cross-reference stream cannot be decoded", func(n int) []byte {
 			f := newOneLine(n)
 			return f.end(f.xrefStream(" /Filter /FlateDecode", garbage))
-		}, true},
+		}, damaged},
 		{"the cross-reference stream's /Index exceeds its /Size", func(n int) []byte {
 			f := newOneLine(n)
 			return f.end(f.xrefStream(fmt.Sprintf(" /Index [0 %d]", n+10), nil))
-		}, true},
+		}, damaged},
 		{"a /Prev points to a cross-reference stream that cannot be decoded", func(n int) []byte {
 			f := newOneLine(n)
 			prev := f.xrefStream(" /Filter /FlateDecode", garbage)
@@ -117,17 +123,28 @@ func TestRepairRefused(t *testing.T) {
 			at := f.b.Len()
 			fmt.Fprintf(&f.b, "xref\n0 1\n0000000000 65535 f\r\ntrailer\n<< /Size %d /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n", len(f.offs), prev, at)
 			return f.b.Bytes()
-		}, true},
+		}, damaged},
 		{"a trailer's /XRefStm points to a cross-reference stream that cannot be decoded", func(n int) []byte {
 			f := newOneLine(n)
 			stm := f.xrefStream(" /Filter /FlateDecode", garbage)
 			return f.table(fmt.Sprintf(" /XRefStm %d", stm))
-		}, true},
+		}, damaged},
+		// pdfcpu takes the startxref only before a %%EOF (or a part of
+		// one, at the file's end), and otherwise repairs the file.
+		{"no %%EOF after the startxref", func(n int) []byte {
+			return bytes.TrimSuffix(newOneLine(n).table(""), []byte("%%EOF\n"))
+		}, "the PDF has no %%EOF after its startxref"},
+		{"a part of %%EOF at the end", func(n int) []byte {
+			return bytes.TrimSuffix(newOneLine(n).table(""), []byte("F\n"))
+		}, ""},
+		{"data after %%EOF", func(n int) []byte {
+			return append(newOneLine(n).table(""), "\x00\x00 not PDF\n"...)
+		}, ""},
 		{"a stream's /DecodeParms refers to no object", func(n int) []byte {
 			f := newOneLine(n)
 			f.add("<< /Length 3 /Filter /FlateDecode /DecodeParms 99999 0 R >>\nstream\nabc\nendstream")
 			return f.table("")
-		}, true},
+		}, damaged},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -147,10 +164,10 @@ func TestRepairRefused(t *testing.T) {
 			} {
 				err := op.run()
 				switch {
-				case !c.damaged && err != nil:
+				case c.want == "" && err != nil:
 					t.Errorf("%s: %v", op.name, err)
-				case c.damaged && (err == nil || !strings.Contains(err.Error(), "the PDF structure is damaged")):
-					t.Errorf("%s: error %v, want the PDF refused as damaged", op.name, err)
+				case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+					t.Errorf("%s: error %v, want one saying %q", op.name, err, c.want)
 				}
 			}
 		})
@@ -158,12 +175,12 @@ func TestRepairRefused(t *testing.T) {
 	// The repair's time: the first damage with 32,000 objects, against a
 	// deadline that a parse of the file meets many times over.
 	t.Run("32000 objects", func(t *testing.T) {
-		doc := cases[2].doc(32_000)
+		doc := badOffset(32_000)
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		start := time.Now()
 		_, err := pades.Prepare(ctx, doc, pades.Options{ContentsSize: 100, Limits: pades.Limits{MaxObjects: 40000}})
-		if err == nil || !strings.Contains(err.Error(), "the PDF structure is damaged") {
+		if err == nil || !strings.Contains(err.Error(), damaged) {
 			t.Errorf("error %v after %v, want the PDF refused as damaged", err, time.Since(start))
 		}
 	})
