@@ -438,3 +438,63 @@ func TestAdmittedRequestIsServedPastTheQueueBound(t *testing.T) {
 		t.Errorf("the request that filled the queue: %d", got)
 	}
 }
+
+// TestStandAsideBounds: the requests standing aside have read at most 2 ×
+// MaxRequestMemory of body between them; a stalled request past that keeps
+// its place, so that clients cannot pin memory without bound by sending
+// bodies and stalling (1,024 of 15 MiB each would have held 15 GiB). The
+// request that stood aside and the one that kept its place are both
+// served once their bodies come.
+func TestStandAsideBounds(t *testing.T) {
+	t.Parallel()
+	lim := web.Limits{MaxInFlight: 1, MaxRequestMemory: 1024, BodyTimeout: time.Minute}
+	addr := serveLimits(t, lim, &fakeWorker{name: "W"})
+	stall := func(sent int) net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(20 * time.Second)) // a failing server, not the test's timing
+		head := "POST /signserver/worker/W HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 3000\r\n\r\n"
+		if _, err := io.WriteString(c, head+strings.Repeat("a", sent)); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	small := stall(600) // 600 of the budget's 2048 bytes: stands aside
+	waitGauge(t, addr, "signet_requests_awaiting_body", 1)
+	waitGauge(t, addr, "signet_requests_in_flight", 0)
+	large := stall(1500) // 600 + 1500 > 2048: keeps its place
+	waitGauge(t, addr, "signet_requests_in_flight", 1)
+	waitGauge(t, addr, "signet_requests_awaiting_body", 1)
+
+	resp, err := http.Post("http://"+addr+"/signserver/worker/W", "application/octet-stream", strings.NewReader("valid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || !strings.Contains(string(b), "limit of 1 requests") {
+		t.Errorf("a valid request beside a stalled one past the pool: %d %q, want 503", resp.StatusCode, b)
+	}
+
+	for _, s := range []struct {
+		c    net.Conn
+		sent int
+	}{{small, 600}, {large, 1500}} {
+		if _, err := io.WriteString(s.c, strings.Repeat("b", 3000-s.sent)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(s.c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("the request that had sent %d bytes, once its body came: %d", s.sent, resp.StatusCode)
+		}
+	}
+	waitGauge(t, addr, "signet_requests_awaiting_body", 0)
+	waitGauge(t, addr, "signet_requests_in_flight", 0)
+}
