@@ -36,11 +36,17 @@ type Limits struct {
 	// MaxConnections caps open connections; further ones wait in the
 	// listen queue.
 	MaxConnections int
-	// MaxInFlight caps the requests served at once; one more is answered
-	// 503 with Retry-After. Health and metrics are not counted.
+	// MaxInFlight caps the requests admitted at once; one more is
+	// answered 503 with Retry-After. Health and metrics are not counted,
+	// nor a request while it waits on its body within the aside pool
+	// (places, asidePool): it takes its
+	// place back unchecked once the body comes, so up to MaxConnections
+	// more may be served at once.
 	MaxInFlight int
-	// MaxWorkerQueue caps the requests one worker serves or waits on at
-	// once; one more is answered 503 with Retry-After.
+	// MaxWorkerQueue caps the requests one worker takes at once; one more
+	// is answered 503 with Retry-After. As for MaxInFlight, a request
+	// waiting on its body is not counted, and one whose body comes is
+	// served past the cap (TestAdmittedRequestIsServedPastTheQueueBound).
 	MaxWorkerQueue int
 	// MaxRequestMemory bounds what one request may hold in memory: a REST
 	// body, a document embedded in its signature, the items of a batch.
@@ -176,19 +182,35 @@ const (
 // out. Before, 130 stalled uploads filled a worker's queue, and 256 the
 // server's, each for BodyTimeout (TestStalledBodiesHoldNoPlace).
 //
-// At most MaxConnections requests stand aside at once, the most HTTP/1.1
-// can have reading a body: HTTP/2 streams, many to a connection, cannot
-// take the requests in memory past MaxInFlight + MaxConnections. One more
-// keeps its places while it reads, as every request did before.
+// The requests standing aside are bounded by an asidePool: in number, and
+// in the body they have read, which they may hold in memory.
 //
 // A mutex, not atomics alone, because a worker may read the body in a
 // goroutine of its own while the handler leaves its places.
 type places struct {
-	mu    sync.Mutex
-	held  [placeKinds]*atomic.Int64 // nil: not held
-	aside *atomic.Int64             // the server's requests standing aside
-	most  int64                     // MaxConnections
-	out   bool                      // standing aside now
+	mu      sync.Mutex
+	held    [placeKinds]*atomic.Int64 // nil: not held
+	pool    *asidePool                // nil: never stands aside
+	out     bool                      // standing aside now
+	charged int64                     // the body bytes charged to the pool while out
+}
+
+// asidePool is the server's count of the requests standing aside and of
+// the body they have read between them.
+//
+// At most MaxConnections requests stand aside, the most HTTP/1.1 can have
+// reading a body: HTTP/2 streams, many to a connection, cannot take the
+// requests in memory past MaxInFlight + MaxConnections. And they have read
+// at most 2 × MaxRequestMemory (32 MiB by default) between them: a request
+// may hold what it has read (a REST body, a batch's items), and without
+// this bound 1,024 clients that each send 15 MiB and stall would hold 15
+// GiB without a place, where the in-flight cap kept them to 256
+// (TestStandAsideBounds). A request the pool has no room for keeps its
+// places while it reads, as every request did before: stalling the server
+// again costs a client the pool's bytes, sent, and then its limits.
+type asidePool struct {
+	n, bytes     atomic.Int64
+	most, budget int64
 }
 
 // hold records a place the request has taken (its count already
@@ -212,10 +234,11 @@ func (p *places) leave(kind int) {
 	p.mu.Unlock()
 }
 
-// standAside gives the places back for a read of the body, unless the
-// most requests already stand aside or the request holds none.
-func (p *places) standAside() {
-	if p.aside == nil {
+// standAside gives the places back for a read of the body, of which read
+// bytes have come so far, unless the request holds none or the pool has
+// no room for it.
+func (p *places) standAside(read int64) {
+	if p.pool == nil {
 		return
 	}
 	p.mu.Lock()
@@ -223,8 +246,13 @@ func (p *places) standAside() {
 	if p.out || (p.held[placeInFlight] == nil && p.held[placeQueue] == nil) {
 		return
 	}
-	if p.aside.Add(1) > p.most {
-		p.aside.Add(-1)
+	if p.pool.n.Add(1) > p.pool.most {
+		p.pool.n.Add(-1)
+		return
+	}
+	if p.pool.bytes.Add(read) > p.pool.budget {
+		p.pool.bytes.Add(-read)
+		p.pool.n.Add(-1)
 		return
 	}
 	for _, n := range p.held {
@@ -232,7 +260,7 @@ func (p *places) standAside() {
 			n.Add(-1)
 		}
 	}
-	p.out = true
+	p.out, p.charged = true, read
 }
 
 // back takes the places given back by standAside again.
@@ -244,8 +272,9 @@ func (p *places) back() {
 				n.Add(1)
 			}
 		}
-		p.aside.Add(-1)
-		p.out = false
+		p.pool.bytes.Add(-p.charged)
+		p.pool.n.Add(-1)
+		p.out, p.charged = false, 0
 	}
 	p.mu.Unlock()
 }

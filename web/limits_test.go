@@ -351,10 +351,16 @@ func TestStalledBodiesHoldNoPlace(t *testing.T) {
 // server's handlers report, observed through /metrics.
 func waitGauge(t *testing.T, addr, name string, want int) {
 	t.Helper()
+	waitGaugeAt(t, http.DefaultClient, "http://"+addr, name, want)
+}
+
+// waitGaugeAt is waitGauge for the server at base, asked through client.
+func waitGaugeAt(t *testing.T, client *http.Client, base, name string, want int) {
+	t.Helper()
 	line := fmt.Sprintf("\n%s %d\n", name, want)
 	var last string
 	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); {
-		resp, err := http.Get("http://" + addr + "/metrics")
+		resp, err := client.Get(base + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -372,4 +378,123 @@ func waitGauge(t *testing.T, addr, name string, want int) {
 		}
 	}
 	t.Fatalf("%s is not in /metrics", name)
+}
+
+// TestAdmittedRequestIsServedPastTheQueueBound: a request whose body
+// arrives after its worker's queue filled in the meantime is served, not
+// refused: it was admitted on arrival, and takes its place back unchecked,
+// so a worker can serve more than MaxWorkerQueue at once (at most
+// MaxConnections more), as Limits.MaxWorkerQueue says.
+func TestAdmittedRequestIsServedPastTheQueueBound(t *testing.T) {
+	t.Parallel()
+	w := &gateWorker{name: "G", entered: make(chan struct{}), release: make(chan struct{})}
+	addr := serveLimits(t, web.Limits{MaxWorkerQueue: 1, BodyTimeout: time.Minute}, w)
+	stalled, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	stalled.SetDeadline(time.Now().Add(20 * time.Second)) // a failing server, not the test's timing
+	if _, err := io.WriteString(stalled, "POST /signserver/worker/G HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 10\r\n\r\nonly "); err != nil {
+		t.Fatal(err)
+	}
+	waitGauge(t, addr, "signet_requests_awaiting_body", 1)
+
+	done := make(chan int, 1)
+	go func() {
+		resp, err := http.Post("http://"+addr+"/signserver/worker/G", "application/octet-stream", strings.NewReader("d"))
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	<-w.entered // the queue of one is full
+
+	if _, err := io.WriteString(stalled, "half."); err != nil {
+		t.Fatal(err)
+	}
+	answer := make(chan string, 1)
+	go func() {
+		resp, err := http.ReadResponse(bufio.NewReader(stalled), nil)
+		if err != nil {
+			answer <- err.Error()
+			return
+		}
+		resp.Body.Close()
+		answer <- resp.Status
+	}()
+	select {
+	case <-w.entered: // both in the worker at once
+	case got := <-answer:
+		t.Fatalf("the admitted request, its body come, with its worker's queue full: %s", got)
+	}
+	close(w.release)
+	if got := <-answer; got != "200 OK" {
+		t.Errorf("the admitted request: %s", got)
+	}
+	if got := <-done; got != 200 {
+		t.Errorf("the request that filled the queue: %d", got)
+	}
+}
+
+// TestStandAsideBounds: the requests standing aside have read at most 2 ×
+// MaxRequestMemory of body between them; a stalled request past that keeps
+// its place, so that clients cannot pin memory without bound by sending
+// bodies and stalling (1,024 of 15 MiB each would have held 15 GiB). The
+// request that stood aside and the one that kept its place are both
+// served once their bodies come.
+func TestStandAsideBounds(t *testing.T) {
+	t.Parallel()
+	lim := web.Limits{MaxInFlight: 1, MaxRequestMemory: 1024, BodyTimeout: time.Minute}
+	addr := serveLimits(t, lim, &fakeWorker{name: "W"})
+	stall := func(sent int) net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(20 * time.Second)) // a failing server, not the test's timing
+		head := "POST /signserver/worker/W HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 3000\r\n\r\n"
+		if _, err := io.WriteString(c, head+strings.Repeat("a", sent)); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	small := stall(600) // 600 of the budget's 2048 bytes: stands aside
+	waitGauge(t, addr, "signet_requests_awaiting_body", 1)
+	waitGauge(t, addr, "signet_requests_in_flight", 0)
+	large := stall(1500) // 600 + 1500 > 2048: keeps its place
+	waitGauge(t, addr, "signet_requests_in_flight", 1)
+	waitGauge(t, addr, "signet_requests_awaiting_body", 1)
+
+	resp, err := http.Post("http://"+addr+"/signserver/worker/W", "application/octet-stream", strings.NewReader("valid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || !strings.Contains(string(b), "limit of 1 requests") {
+		t.Errorf("a valid request beside a stalled one past the pool: %d %q, want 503", resp.StatusCode, b)
+	}
+
+	for _, s := range []struct {
+		c    net.Conn
+		sent int
+	}{{small, 600}, {large, 1500}} {
+		if _, err := io.WriteString(s.c, strings.Repeat("b", 3000-s.sent)); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(s.c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("the request that had sent %d bytes, once its body came: %d", s.sent, resp.StatusCode)
+		}
+	}
+	waitGauge(t, addr, "signet_requests_awaiting_body", 0)
+	waitGauge(t, addr, "signet_requests_in_flight", 0)
 }

@@ -110,7 +110,7 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 		}
 		b.rc.SetReadDeadline(d) // an error: the conn has no deadlines to set
 	}
-	b.places.standAside()
+	b.places.standAside(b.n)
 	n, err := b.r.Read(p)
 	b.places.back()
 	b.n += int64(n)
@@ -177,7 +177,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		start := time.Now()
 		r := c.Request()
 		info := &requestInfo{id: requestID(r)}
-		info.places.aside, info.places.most = &s.aside, int64(s.limits.MaxConnections)
+		info.places.pool = &s.aside
 		c.Set(infoKey, info)
 		c.Response().Header().Set(HeaderRequestID, info.id)
 		c.Response().Header().Set("X-Content-Type-Options", "nosniff")

@@ -2,6 +2,8 @@ package web
 
 import (
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -9,63 +11,73 @@ import (
 )
 
 // TestPlaces: a request's places are given back while it stands aside and
-// taken again after, at most `most` requests stand aside, and whatever the
-// order of hold, leave, standAside and back (a worker may read the body in
-// a goroutine of its own), every count ends where it began.
+// taken again after, the pool takes no more requests than its most nor
+// more body than its budget (TestStandAsideBounds), and whatever the order
+// of hold, leave, standAside and back (a worker may read the body in a
+// goroutine of its own), every count ends where it began.
 func TestPlaces(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name string
-		most int64
-		// steps run on one request; each checks the counts after it.
+		name         string
+		most, budget int64
+		// steps run on one request; "aside:N" stands aside having read N
+		// bytes of the body.
 		steps []string
-		// the in-flight, queue and aside counts after each step
-		want [][3]int64
+		// the in-flight, queue, aside and aside bytes counts after each step
+		want [][4]int64
 	}{
-		{"read between hold and leave", 1,
-			[]string{"hold in-flight", "hold queue", "aside", "back", "leave queue", "leave in-flight"},
-			[][3]int64{{1, 0, 0}, {1, 1, 0}, {0, 0, 1}, {1, 1, 0}, {1, 0, 0}, {0, 0, 0}}},
-		{"no room aside: the places stay", 0,
-			[]string{"hold in-flight", "aside", "back", "leave in-flight"},
-			[][3]int64{{1, 0, 0}, {1, 0, 0}, {1, 0, 0}, {0, 0, 0}}},
-		{"nothing held: nothing to give", 1,
-			[]string{"aside", "back"},
-			[][3]int64{{0, 0, 0}, {0, 0, 0}}},
-		{"left while aside", 1,
-			[]string{"hold in-flight", "hold queue", "aside", "leave queue", "leave in-flight", "back"},
-			[][3]int64{{1, 0, 0}, {1, 1, 0}, {0, 0, 1}, {0, 0, 1}, {0, 0, 1}, {0, 0, 0}}},
-		{"held while aside", 1,
-			[]string{"hold in-flight", "aside", "hold queue", "back", "leave queue", "leave in-flight"},
-			[][3]int64{{1, 0, 0}, {0, 0, 1}, {0, 0, 1}, {1, 1, 0}, {1, 0, 0}, {0, 0, 0}}},
-		{"aside twice counts once", 2,
-			[]string{"hold in-flight", "aside", "aside", "back", "back", "leave in-flight"},
-			[][3]int64{{1, 0, 0}, {0, 0, 1}, {0, 0, 1}, {1, 0, 0}, {1, 0, 0}, {0, 0, 0}}},
+		{"read between hold and leave", 1, 100,
+			[]string{"hold in-flight", "hold queue", "aside:10", "back", "leave queue", "leave in-flight"},
+			[][4]int64{{1, 0, 0, 0}, {1, 1, 0, 0}, {0, 0, 1, 10}, {1, 1, 0, 0}, {1, 0, 0, 0}, {0, 0, 0, 0}}},
+		{"no room aside: the places stay", 0, 100,
+			[]string{"hold in-flight", "aside:0", "back", "leave in-flight"},
+			[][4]int64{{1, 0, 0, 0}, {1, 0, 0, 0}, {1, 0, 0, 0}, {0, 0, 0, 0}}},
+		{"more body than the budget: the places stay", 1, 100,
+			[]string{"hold in-flight", "aside:101", "back", "aside:100", "back", "leave in-flight"},
+			[][4]int64{{1, 0, 0, 0}, {1, 0, 0, 0}, {1, 0, 0, 0}, {0, 0, 1, 100}, {1, 0, 0, 0}, {0, 0, 0, 0}}},
+		{"nothing held: nothing to give", 1, 100,
+			[]string{"aside:0", "back"},
+			[][4]int64{{0, 0, 0, 0}, {0, 0, 0, 0}}},
+		{"left while aside", 1, 100,
+			[]string{"hold in-flight", "hold queue", "aside:5", "leave queue", "leave in-flight", "back"},
+			[][4]int64{{1, 0, 0, 0}, {1, 1, 0, 0}, {0, 0, 1, 5}, {0, 0, 1, 5}, {0, 0, 1, 5}, {0, 0, 0, 0}}},
+		{"held while aside", 1, 100,
+			[]string{"hold in-flight", "aside:5", "hold queue", "back", "leave queue", "leave in-flight"},
+			[][4]int64{{1, 0, 0, 0}, {0, 0, 1, 5}, {0, 0, 1, 5}, {1, 1, 0, 0}, {1, 0, 0, 0}, {0, 0, 0, 0}}},
+		{"aside twice counts once", 2, 100,
+			[]string{"hold in-flight", "aside:5", "aside:7", "back", "back", "leave in-flight"},
+			[][4]int64{{1, 0, 0, 0}, {0, 0, 1, 5}, {0, 0, 1, 5}, {1, 0, 0, 0}, {1, 0, 0, 0}, {0, 0, 0, 0}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var inFlight, queue, aside atomic.Int64
-			p := &places{aside: &aside, most: tc.most}
+			var inFlight, queue atomic.Int64
+			pool := &asidePool{most: tc.most, budget: tc.budget}
+			p := &places{pool: pool}
 			for i, step := range tc.steps {
-				switch step {
-				case "hold in-flight":
+				switch {
+				case step == "hold in-flight":
 					inFlight.Add(1) // as admit does before it holds
 					p.hold(placeInFlight, &inFlight)
-				case "hold queue":
+				case step == "hold queue":
 					queue.Add(1) // as workerQueues.enter does
 					p.hold(placeQueue, &queue)
-				case "leave in-flight":
+				case step == "leave in-flight":
 					p.leave(placeInFlight)
-				case "leave queue":
+				case step == "leave queue":
 					p.leave(placeQueue)
-				case "aside":
-					p.standAside()
-				case "back":
+				case strings.HasPrefix(step, "aside:"):
+					n, err := strconv.ParseInt(strings.TrimPrefix(step, "aside:"), 10, 64)
+					if err != nil {
+						t.Fatal(err)
+					}
+					p.standAside(n)
+				case step == "back":
 					p.back()
 				default:
 					t.Fatalf("unknown step %q", step)
 				}
-				if got := [3]int64{inFlight.Load(), queue.Load(), aside.Load()}; got != tc.want[i] {
-					t.Fatalf("after %v: in flight, queue, aside = %v, want %v", tc.steps[:i+1], got, tc.want[i])
+				if got := [4]int64{inFlight.Load(), queue.Load(), pool.n.Load(), pool.bytes.Load()}; got != tc.want[i] {
+					t.Fatalf("after %v: in flight, queue, aside, aside bytes = %v, want %v", tc.steps[:i+1], got, tc.want[i])
 				}
 			}
 		})
@@ -81,9 +93,9 @@ func TestPlacesOutsideObserve(t *testing.T) {
 	p := (&Server{}).placesOf(c)
 	n.Add(1)
 	p.hold(placeQueue, &n)
-	p.standAside()
+	p.standAside(0)
 	if n.Load() != 1 {
-		t.Errorf("stood aside without a server count: %d", n.Load())
+		t.Errorf("stood aside without a server pool: %d", n.Load())
 	}
 	p.leave(placeQueue)
 	if n.Load() != 0 {

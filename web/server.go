@@ -118,8 +118,8 @@ type Server struct {
 	metrics   *metrics
 	certs     certText // base64 of signer certificates, for REST responses
 	limits    Limits
-	inFlight  atomic.Int64 // requests being served, health and metrics aside
-	aside     atomic.Int64 // requests waiting on their body, out of inFlight (places)
+	inFlight  atomic.Int64 // requests admitted, health and metrics and those standing aside not counted
+	aside     asidePool    // requests waiting on their body, out of inFlight and their worker's queue (places)
 	queues    workerQueues
 	node      func() NodeStatus
 	authz     Authorizer
@@ -160,6 +160,7 @@ func New(opts Options) *Server {
 		authz:     opts.Authorizer,
 		onRefusal: opts.OnRefusal,
 	}
+	s.aside.most, s.aside.budget = int64(s.limits.MaxConnections), 2*s.limits.MaxRequestMemory
 	s.metrics.registry.MustRegister(opts.Collectors...)
 	s.metrics.registry.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -169,7 +170,7 @@ func New(opts Options) *Server {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "signet_requests_awaiting_body",
 			Help: "Requests waiting on their client's body, which hold no place in maxInFlight or a worker's maxWorkerQueue meanwhile.",
-		}, func() float64 { return float64(s.aside.Load()) }),
+		}, func() float64 { return float64(s.aside.n.Load()) }),
 	)
 	if s.reg == nil {
 		s.reg = workers.NewRegistry(workers.NewSet(nil, nil))
