@@ -85,7 +85,7 @@ func (s *Server) rest(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	resp, err := s.process(c, c.Param("idOrName"), bytes.NewReader(raw), int64(len(raw)), "", meta)
+	resp, err := s.process(c, workerParam(c, "idOrName"), bytes.NewReader(raw), int64(len(raw)), "", meta)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/clienttext"
+	"github.com/signet-project/signet/internal/pathparam"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/workers"
 )
@@ -75,14 +76,17 @@ func (s *Server) processServlet(c echo.Context) error {
 // without buffering, with request metadata in REQUEST_METADATA.<KEY> query
 // parameters. A GET takes the document from the data query parameter.
 func (s *Server) workerServlet(c echo.Context) error {
-	name := c.Param("name")
-	if u, err := url.PathUnescape(name); err == nil {
-		name = u
-	}
+	name := workerParam(c, "name")
 	if name == "" {
 		return badRequest("Name the worker in the path: /signserver/worker/NAME.")
 	}
 	return s.servlet(c, name)
+}
+
+// workerParam is the worker name or ID in the path parameter param, read
+// as every surface reads a name in the path (internal/pathparam).
+func workerParam(c echo.Context, param string) string {
+	return pathparam.Decode(c.Request(), c.Param(param))
 }
 
 func (s *Server) servlet(c echo.Context, worker string) error {

@@ -37,6 +37,7 @@ import (
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/internal/mediatype"
+	"github.com/signet-project/signet/internal/pathparam"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/workers"
@@ -702,4 +703,10 @@ func (h *Handler) reload(c echo.Context) error {
 // several problems) into one.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
+
+// param is the path parameter name, read as every surface reads a name in
+// the path (internal/pathparam): percent-decoded once.
+func param(c echo.Context, name string) string {
+	return pathparam.Decode(c.Request(), c.Param(name))
 }

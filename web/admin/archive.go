@@ -35,7 +35,7 @@ func (h *Handler) getArchive(c echo.Context) error {
 	if h.opts.Archive == nil {
 		return fail(c, http.StatusServiceUnavailable, "This server keeps no archive: start it with a data folder or a state database.")
 	}
-	id := c.Param("requestId")
+	id := param(c, "requestId")
 	items, err := h.opts.Archive.Get(c.Request().Context(), id)
 	if err != nil {
 		h.opts.Logger.Error("archive could not be read", "error", err)

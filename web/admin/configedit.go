@@ -48,9 +48,9 @@ func (h *Handler) configWorker(c echo.Context) (*config.Config, config.Worker, e
 		return nil, config.Worker{}, errorf(http.StatusConflict, "This server does not edit its configuration: edit the YAML file and reload.")
 	}
 	cfg := h.opts.Config()
-	w, ok := cfg.Worker(c.Param("name"))
+	w, ok := cfg.Worker(param(c, "name"))
 	if !ok {
-		return nil, config.Worker{}, errorf(http.StatusNotFound, "No worker named or numbered %s in the configuration: see GET %s/workers for the workers.", clienttext.Quote(c.Param("name")), BasePath)
+		return nil, config.Worker{}, errorf(http.StatusNotFound, "No worker named or numbered %s in the configuration: see GET %s/workers for the workers.", clienttext.Quote(param(c, "name")), BasePath)
 	}
 	return cfg, w, nil
 }
@@ -119,7 +119,7 @@ type PropertyRequest struct {
 func (h *Handler) setProperty(c echo.Context) error {
 	var req PropertyRequest
 	err := decode(c, &req, false)
-	name := strings.ToUpper(strings.TrimSpace(c.Param("property")))
+	name := strings.ToUpper(strings.TrimSpace(param(c, "property")))
 	if err == nil && name == "" {
 		err = errorf(http.StatusBadRequest, "Name the property to set.")
 	}
@@ -146,7 +146,7 @@ func (h *Handler) setProperty(c echo.Context) error {
 
 // removeProperty handles DELETE /workers/{name}/properties/{property}.
 func (h *Handler) removeProperty(c echo.Context) error {
-	name := strings.ToUpper(c.Param("property"))
+	name := strings.ToUpper(param(c, "property"))
 	cfg, w, err := h.configWorker(c)
 	var restart []string
 	if err == nil {

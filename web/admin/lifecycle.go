@@ -36,7 +36,7 @@ type ActivateRequest struct {
 
 // activate handles POST /tokens/{token}/activate.
 func (h *Handler) activate(c echo.Context) error {
-	name := c.Param("token")
+	name := param(c, "token")
 	var req ActivateRequest
 	err := decode(c, &req, false)
 	var t tokens.Token
@@ -57,7 +57,7 @@ func (h *Handler) activate(c echo.Context) error {
 
 // deactivate handles POST /tokens/{token}/deactivate.
 func (h *Handler) deactivate(c echo.Context) error {
-	name := c.Param("token")
+	name := param(c, "token")
 	var req struct{}
 	err := decode(c, &req, true)
 	var t tokens.Token
@@ -84,11 +84,11 @@ func (h *Handler) listKeys(c echo.Context) error {
 	}
 	keys, err := t.Keys(c.Request().Context())
 	if err != nil {
-		return h.answer(c, 0, nil, tokenError(c.Param("token"), "", err))
+		return h.answer(c, 0, nil, tokenError(param(c, "token"), "", err))
 	}
 	out := make([]Key, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, describeKey(k, users(set, c.Param("token"), k.Alias)))
+		out = append(out, describeKey(k, users(set, param(c, "token"), k.Alias)))
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -99,7 +99,7 @@ func (h *Handler) key(ctx context.Context, c echo.Context) (tokens.Token, Key, c
 	if err != nil {
 		return nil, Key{}, nil, err
 	}
-	name, alias := c.Param("token"), c.Param("alias")
+	name, alias := param(c, "token"), param(c, "alias")
 	if err := checkAlias(alias); err != nil {
 		return nil, Key{}, nil, err
 	}
@@ -207,7 +207,7 @@ func (r GenerateRequest) spec() (tokens.KeySpec, error) {
 // generateKey handles POST /tokens/{token}/keys.
 func (h *Handler) generateKey(c echo.Context) error {
 	ctx := c.Request().Context()
-	name := c.Param("token")
+	name := param(c, "token")
 	var req GenerateRequest
 	var spec tokens.KeySpec
 	err := decode(c, &req, false)
@@ -266,7 +266,7 @@ func keyTarget(token, alias string) string { return "token/" + token + "/key/" +
 // removeKey handles DELETE /tokens/{token}/keys/{alias}.
 func (h *Handler) removeKey(c echo.Context) error {
 	ctx := c.Request().Context()
-	name, alias := c.Param("token"), c.Param("alias")
+	name, alias := param(c, "token"), param(c, "alias")
 	set, t, err := h.token(c)
 	if err == nil {
 		err = checkAlias(alias)
@@ -321,7 +321,7 @@ func (h *Handler) testKey(c echo.Context) error {
 	// guard counts it, applies the key's policy and records it.
 	ctx := tokens.WithCaller(c.Request().Context(), tokens.Caller{Surface: "admin/test-sign", User: user(c), Client: c.RealIP(),
 		RequestID: c.Response().Header().Get(echo.HeaderXRequestID)})
-	name, alias := c.Param("token"), c.Param("alias")
+	name, alias := param(c, "token"), param(c, "alias")
 	var req struct{}
 	err := decode(c, &req, true)
 	var s crypto.Signer
@@ -416,7 +416,7 @@ func (h *Handler) csr(c echo.Context) error {
 	// records it, without the checks of the certificate it is to replace.
 	ctx := tokens.WithCaller(c.Request().Context(), tokens.Caller{Surface: "admin/csr", User: user(c), Client: c.RealIP(),
 		RequestID: c.Response().Header().Get(echo.HeaderXRequestID), Renewal: true})
-	name, alias := c.Param("token"), c.Param("alias")
+	name, alias := param(c, "token"), param(c, "alias")
 	var req CSRRequest
 	err := decode(c, &req, false)
 	var subject []byte
@@ -492,7 +492,7 @@ func (h *Handler) getChain(c echo.Context) error {
 	}
 	ch, err := t.Chain(ctx, k.Alias)
 	if err != nil {
-		return h.answer(c, 0, nil, tokenError(c.Param("token"), k.Alias, err))
+		return h.answer(c, 0, nil, tokenError(param(c, "token"), k.Alias, err))
 	}
 	return c.JSON(http.StatusOK, chainResponse(k, ch))
 }
@@ -564,7 +564,7 @@ type equaler interface {
 // putChain handles PUT /tokens/{token}/keys/{alias}/chain.
 func (h *Handler) putChain(c echo.Context) error {
 	ctx := c.Request().Context()
-	name, alias := c.Param("token"), c.Param("alias")
+	name, alias := param(c, "token"), param(c, "alias")
 	chain, err := readChain(c)
 	var store tokens.CertificateStore
 	var t tokens.Token

@@ -108,9 +108,9 @@ func (h *Handler) workerStatuses(ctx context.Context) []WorkerStatus {
 // getWorker handles GET /workers/{name}: by name or numeric ID.
 func (h *Handler) getWorker(c echo.Context) error {
 	set := h.set()
-	w, err := set.Lookup(c.Param("name"))
+	w, err := set.Lookup(param(c, "name"))
 	if err != nil {
-		return fail(c, http.StatusNotFound, fmt.Sprintf("No worker named or numbered %s: see GET %s/workers for the workers.", clienttext.Quote(c.Param("name")), BasePath))
+		return fail(c, http.StatusNotFound, fmt.Sprintf("No worker named or numbered %s: see GET %s/workers for the workers.", clienttext.Quote(param(c, "name")), BasePath))
 	}
 	return c.JSON(http.StatusOK, workerStatus(c.Request().Context(), set, w))
 }
@@ -215,7 +215,7 @@ func (h *Handler) listTokens(c echo.Context) error {
 // token returns the token named in the path, or a 404.
 func (h *Handler) token(c echo.Context) (*workers.Set, tokens.Token, error) {
 	set := h.set()
-	name := c.Param("token")
+	name := param(c, "token")
 	t, ok := set.Tokens()[name]
 	if !ok || t == nil {
 		names := make([]string, 0, len(set.Tokens()))
@@ -241,7 +241,7 @@ func (h *Handler) getToken(c echo.Context) error {
 	if err != nil {
 		return h.answer(c, 0, nil, err)
 	}
-	return c.JSON(http.StatusOK, tokenStatus(c.Request().Context(), set, c.Param("token"), t))
+	return c.JSON(http.StatusOK, tokenStatus(c.Request().Context(), set, param(c, "token"), t))
 }
 
 // tokenError maps a token error to a status code and a sentence.

@@ -144,7 +144,7 @@ type workerData struct {
 }
 
 func (u *UI) workerPage(c echo.Context) error {
-	name := c.Param("name")
+	name := param(c, "name")
 	var d workerData
 	err := u.call(c, http.MethodGet, "/workers/"+url.PathEscape(name)+"/properties", nil, &d.Config)
 	var ae *admin.APIError
@@ -167,7 +167,7 @@ func (u *UI) workerPage(c echo.Context) error {
 }
 
 func (u *UI) setProperty(c echo.Context) error {
-	name := c.Param("name")
+	name := param(c, "name")
 	prop := strings.ToUpper(strings.TrimSpace(c.FormValue("name")))
 	back := "/workers/" + url.PathEscape(name)
 	if prop == "" {
@@ -179,7 +179,7 @@ func (u *UI) setProperty(c echo.Context) error {
 }
 
 func (u *UI) removeProperty(c echo.Context) error {
-	name, prop := c.Param("name"), c.FormValue("name")
+	name, prop := param(c, "name"), c.FormValue("name")
 	var res admin.ConfigChange
 	err := u.call(c, http.MethodDelete, "/workers/"+url.PathEscape(name)+"/properties/"+url.PathEscape(prop), nil, &res)
 	return u.done(c, "/workers/"+url.PathEscape(name), reloaded(fmt.Sprintf("%s was removed, the file written and the configuration reloaded.", prop), res.RestartNote()), err)
@@ -330,19 +330,19 @@ func (u *UI) tokensPage(c echo.Context) error {
 	return u.render(c, http.StatusOK, "tokens", "Tokens and keys", out)
 }
 
-func tokenPath(c echo.Context) string { return "/tokens/" + url.PathEscape(c.Param("token")) }
+func tokenPath(c echo.Context) string { return "/tokens/" + url.PathEscape(param(c, "token")) }
 func keyPath(c echo.Context) string {
-	return tokenPath(c) + "/keys/" + url.PathEscape(c.Param("alias"))
+	return tokenPath(c) + "/keys/" + url.PathEscape(param(c, "alias"))
 }
 
 func (u *UI) activate(c echo.Context) error {
 	err := u.call(c, http.MethodPost, tokenPath(c)+"/activate", admin.ActivateRequest{PIN: c.FormValue("pin")}, nil)
-	return u.done(c, "/tokens", fmt.Sprintf("Crypto token %s is activated.", c.Param("token")), err)
+	return u.done(c, "/tokens", fmt.Sprintf("Crypto token %s is activated.", param(c, "token")), err)
 }
 
 func (u *UI) deactivate(c echo.Context) error {
 	err := u.call(c, http.MethodPost, tokenPath(c)+"/deactivate", nil, nil)
-	return u.done(c, "/tokens", fmt.Sprintf("Crypto token %s is deactivated.", c.Param("token")), err)
+	return u.done(c, "/tokens", fmt.Sprintf("Crypto token %s is deactivated.", param(c, "token")), err)
 }
 
 func (u *UI) generateKey(c echo.Context) error {
@@ -364,13 +364,13 @@ func (u *UI) generateKey(c echo.Context) error {
 	}
 	var k admin.Key
 	err := u.call(c, http.MethodPost, tokenPath(c)+"/keys", req, &k)
-	return u.done(c, "/tokens", fmt.Sprintf("Key %s (%s) was generated in crypto token %s.", req.Alias, k.Algorithm, c.Param("token")), err)
+	return u.done(c, "/tokens", fmt.Sprintf("Key %s (%s) was generated in crypto token %s.", req.Alias, k.Algorithm, param(c, "token")), err)
 }
 
 func (u *UI) testKey(c echo.Context) error {
 	var r admin.TestResult
 	err := u.call(c, http.MethodPost, keyPath(c)+"/test", nil, &r)
-	return u.done(c, "/tokens", fmt.Sprintf("Key %s signed with %s in %.1f ms and the signature verified.", c.Param("alias"), r.Algorithm, r.Duration), err)
+	return u.done(c, "/tokens", fmt.Sprintf("Key %s signed with %s in %.1f ms and the signature verified.", param(c, "alias"), r.Algorithm, r.Duration), err)
 }
 
 // csr answers with the PEM request as a download.
@@ -379,7 +379,7 @@ func (u *UI) csr(c echo.Context) error {
 	if err := u.call(c, http.MethodPost, keyPath(c)+"/csr", admin.CSRRequest{Subject: c.FormValue("subject")}, &r); err != nil {
 		return u.done(c, "/tokens", "", err)
 	}
-	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf("attachment; filename=%q", c.Param("alias")+".csr.pem"))
+	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf("attachment; filename=%q", param(c, "alias")+".csr.pem"))
 	return c.Blob(http.StatusOK, "application/pkcs10", []byte(r.CSR))
 }
 
@@ -399,17 +399,17 @@ func (u *UI) uploadChain(c echo.Context) error {
 	}
 	var r admin.ChainResponse
 	err = u.call(c, http.MethodPut, keyPath(c)+"/chain", admin.ChainRequest{Chain: string(pem)}, &r)
-	return u.done(c, "/tokens", fmt.Sprintf("The chain of key %s (%d certificates) was stored.", c.Param("alias"), len(r.Certificates)), err)
+	return u.done(c, "/tokens", fmt.Sprintf("The chain of key %s (%d certificates) was stored.", param(c, "alias"), len(r.Certificates)), err)
 }
 
 // removeKey removes a key once its name was typed; the admin API refuses
 // while a worker uses it.
 func (u *UI) removeKey(c echo.Context) error {
-	alias := c.Param("alias")
+	alias := param(c, "alias")
 	if c.FormValue("confirm") != alias {
 		sessionOf(c).SetFlash(auth.Flash{Error: true, Text: fmt.Sprintf("Key %s was not removed: type its name, %s, to confirm.", alias, alias)})
 		return c.Redirect(http.StatusSeeOther, BasePath+"/tokens")
 	}
 	err := u.call(c, http.MethodDelete, keyPath(c), nil, nil)
-	return u.done(c, "/tokens", fmt.Sprintf("Key %s was removed from crypto token %s.", alias, c.Param("token")), err)
+	return u.done(c, "/tokens", fmt.Sprintf("Key %s was removed from crypto token %s.", alias, param(c, "token")), err)
 }

@@ -36,6 +36,7 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/clienttext"
+	"github.com/signet-project/signet/internal/pathparam"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/web/admin"
 	"github.com/signet-project/signet/web/auth"
@@ -138,12 +139,12 @@ func (u *UI) Register(e *echo.Echo) {
 	// Every page answers HEAD as GET: a HEAD fell to the catch-all, and
 	// the session check took it for a form.
 	read := []string{http.MethodGet, http.MethodHead}
-	e.Match(read, BasePath+"/static/*", echo.WrapHandler(http.StripPrefix(BasePath+"/static/", http.FileServer(http.FS(static)))), u.headers)
+	e.Match(read, BasePath+"/static/*", u.static(static), u.headers)
 	e.Match(read, BasePath, u.redirect("/dashboard"), u.headers)
 	e.Match(read, BasePath+"/", u.redirect("/dashboard"), u.headers)
 	e.Match(read, BasePath+"/login", u.loginPage, u.headers)
 	e.POST(BasePath+"/login", u.login, u.headers)
-	g := e.Group(BasePath, u.headers, u.session)
+	g := e.Group(BasePath, u.headers, u.methods, u.session)
 	g.POST("/logout", u.logout)
 	g.Match(read, "/dashboard", u.dashboard)
 	g.POST("/dashboard", u.bulk)
@@ -469,4 +470,10 @@ func funcs() template.FuncMap {
 		"lower":   strings.ToLower,
 		"pathseg": url.PathEscape,
 	}
+}
+
+// param is the path parameter name, read as every surface reads a name in
+// the path (internal/pathparam): percent-decoded once.
+func param(c echo.Context, name string) string {
+	return pathparam.Decode(c.Request(), c.Param(name))
 }

@@ -1,0 +1,73 @@
+package ui
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/web/admin"
+)
+
+// TestWrongMethod: a method a UI page does not take is a 405 naming the
+// methods it takes (OPTIONS: 204 with Allow), whoever asks, and writes no
+// audit row; a missing static file, or a name no file can have, is the
+// 404 page. A wrong method fell to the session check's catch-all: 403
+// "Your session has ended", or, with a session, a ui.refused row for a
+// missing CSRF token; and /admin/static/%ff answered net/http's "500
+// Internal Server Error".
+func TestWrongMethod(t *testing.T) {
+	t.Parallel()
+	audit := state.NewMemory()
+	u, e := serveUI(t, Options{
+		Admin:        admin.New(admin.Options{}),
+		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
+		Audit:        audit,
+	})
+	cookies, _ := login(t, u, e)
+	for _, tt := range []struct {
+		name, method, path string
+		session            bool
+		code               int
+		allow, text        string
+	}{
+		{"PUT of the login page", http.MethodPut, "/admin/login", false, http.StatusMethodNotAllowed, "GET, HEAD, POST", "does not take &#34;PUT&#34;: use GET or POST."},
+		{"OPTIONS of the login page", http.MethodOptions, "/admin/login", false, http.StatusNoContent, "GET, HEAD, POST", ""},
+		{"DELETE of a page, anonymous", http.MethodDelete, "/admin/dashboard", false, http.StatusMethodNotAllowed, "GET, HEAD, POST", "use GET or POST."},
+		{"DELETE of a page, logged in", http.MethodDelete, "/admin/dashboard", true, http.StatusMethodNotAllowed, "GET, HEAD, POST", "use GET or POST."},
+		{"PUT of a form's target", http.MethodPut, "/admin/workers/W/properties", true, http.StatusMethodNotAllowed, "POST", "use POST."},
+		{"PATCH of a worker page", http.MethodPatch, "/admin/workers/W", true, http.StatusMethodNotAllowed, "GET, HEAD", "use GET."},
+		{"a static file that does not exist", http.MethodGet, "/admin/static/nothing.css", false, http.StatusNotFound, "", "There is no page"},
+		{"a static name that is not UTF-8", http.MethodGet, "/admin/static/%ff", false, http.StatusNotFound, "", "There is no page"},
+		{"a static name out of the folder", http.MethodGet, "/admin/static/..%2f..%2fgo.mod", false, http.StatusNotFound, "", "There is no page"},
+		{"the static folder", http.MethodGet, "/admin/static/", false, http.StatusNotFound, "", "There is no page"},
+	} {
+		before, _ := audit.Entries(t.Context(), 0, 0)
+		r := httptest.NewRequest(tt.method, tt.path, nil)
+		if tt.session {
+			for _, c := range cookies {
+				r.AddCookie(c)
+			}
+		}
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		if w.Code != tt.code {
+			t.Errorf("%s: %d, want %d: %.300s", tt.name, w.Code, tt.code, w.Body.String())
+			continue
+		}
+		if got := w.Header().Get("Allow"); got != tt.allow {
+			t.Errorf("%s: Allow %q, want %q", tt.name, got, tt.allow)
+		}
+		if !strings.Contains(w.Body.String(), tt.text) {
+			t.Errorf("%s: the page does not say %q: %.600s", tt.name, tt.text, w.Body.String())
+		}
+		if got := w.Header().Get("X-Frame-Options"); got != "DENY" {
+			t.Errorf("%s: no security headers", tt.name)
+		}
+		after, _ := audit.Entries(t.Context(), 0, 0)
+		for _, row := range after[len(before):] {
+			t.Errorf("%s: wrote the audit row %s %s %q", tt.name, row.Action, row.Target, row.Outcome)
+		}
+	}
+}
