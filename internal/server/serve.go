@@ -74,6 +74,7 @@ func Run(ctx context.Context, o Options) error {
 	log, stdout, paths := o.Logger, o.Stdout, o.Configs
 	demoMode := len(paths) == 0
 	var files demo.Files
+	var created bool          // the demo PKI, by this start
 	var dataLock func() error // the data folder's lock, when taken here
 	defer func() {
 		if dataLock != nil { // not handed to the app: Run failed before
@@ -99,7 +100,6 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		dataLock = unlock
-		var created bool
 		// The demo certificates name this server's CRL (PDFSignerLT embeds
 		// it): on the address it is told to listen on, or the default one.
 		// On a first start that address is bound before they are made: a
@@ -253,6 +253,17 @@ func Run(ctx context.Context, o Options) error {
 			var plain net.Listener
 			l, plain = splitPlain(l)
 			servePlainCRL(ctx, plain, demo.CRLPath, crl)
+		}
+	}
+	if demoMode && !created {
+		// Made by an earlier start, the demo certificates name the CRL at
+		// that start's address: served nowhere when this one listens on
+		// another, and PDFSignerLT then answers 503 naming a URL.
+		named, err := demo.NamedCRL(ctx, files)
+		if err != nil {
+			log.Warn("reading the CRL address the demo certificates name", "error", err)
+		} else if named != "" && named != "http://"+l.Addr().String()+demo.CRLPath && named != "http://"+o.Listen+demo.CRLPath {
+			fmt.Fprintf(stdout, "The demo certificates name their CRL at %s, made for the address of an earlier start: PDFSignerLT answers 503 and online validation cannot check them until Signet listens there again; for demo certificates of this address, stop Signet, run make clean (or delete %s with the audit key files beside it) and start again.\n", named, o.DataDir)
 		}
 	}
 	fmt.Fprintf(stdout, "Signet listening on %s\n", base)

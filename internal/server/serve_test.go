@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -65,4 +66,79 @@ func TestBusyPortNamesTheFix(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDemoCRLAddressChanged: the demo certificates name the CRL at the
+// address of the start that made them. A later start on another address
+// serves it nowhere they name (PDFSignerLT answers 503), and says so at
+// start with the way out; a start on the same address says nothing.
+func TestDemoCRLAddressChanged(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		another bool // the second start listens on another port
+	}{
+		{"same address", false},
+		{"another address", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			data := filepath.Join(t.TempDir(), "signet-data")
+			first := startDemo(t, data, "127.0.0.1:0")
+			named := "http://" + first.addr + "/crl/demo-ca.crl"
+			if strings.Contains(first.out, "name their CRL") {
+				t.Errorf("first start warned:\n%s", first.out)
+			}
+			first.stop()
+			addr := first.addr
+			if tt.another {
+				addr = "127.0.0.1:0"
+			}
+			second := startDemo(t, data, addr)
+			second.stop()
+			warned := strings.Contains(second.out, "name their CRL at "+named) && strings.Contains(second.out, "make clean")
+			if warned != tt.another {
+				t.Errorf("second start on %s (the certificates name %s): warned %v, want %v:\n%s", second.addr, named, warned, tt.another, second.out)
+			}
+		})
+	}
+}
+
+// demoRun is a demo server started by startDemo: the address it listens
+// on, what it printed up to its address, and stop.
+type demoRun struct {
+	addr, out string
+	stop      func()
+}
+
+// startDemo runs the demo configuration with its data in data on listen
+// and waits until it listens.
+func startDemo(t *testing.T, data, listen string) demoRun {
+	t.Helper()
+	r, w := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Listen: listen, DataDir: data, Logger: slog.New(slog.DiscardHandler), Stdout: w})
+		w.Close()
+	}()
+	stop := func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+	var out strings.Builder
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if a, ok := strings.CutPrefix(sc.Text(), "Signet listening on https://"); ok {
+			go io.Copy(io.Discard, r)
+			return demoRun{addr: a, out: out.String(), stop: stop}
+		}
+	}
+	stop()
+	t.Fatalf("the demo did not start:\n%s", out.String())
+	return demoRun{}
 }
