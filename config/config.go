@@ -175,8 +175,8 @@ type Server struct {
 	WriteTimeout      time.Duration // writeTimeout
 	IdleTimeout       time.Duration // idleTimeout
 	MaxConnections    int           // maxConnections
-	MaxInFlight       int           // maxInFlight: requests served at once
-	MaxWorkerQueue    int           // maxWorkerQueue: requests per worker at once
+	MaxInFlight       int           // maxInFlight: requests admitted at once (web.Limits)
+	MaxWorkerQueue    int           // maxWorkerQueue: requests a worker takes at once (web.Limits)
 	MaxRequestMemory  int64         // maxRequestMemory: bytes one request may hold
 	MemoryLimit       int64         // memoryLimit: the Go runtime's soft memory limit
 }

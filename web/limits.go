@@ -36,11 +36,16 @@ type Limits struct {
 	// MaxConnections caps open connections; further ones wait in the
 	// listen queue.
 	MaxConnections int
-	// MaxInFlight caps the requests served at once; one more is answered
-	// 503 with Retry-After. Health and metrics are not counted.
+	// MaxInFlight caps the requests admitted at once; one more is
+	// answered 503 with Retry-After. Health and metrics are not counted,
+	// nor a request while it waits on its body (places): it takes its
+	// place back unchecked once the body comes, so up to MaxConnections
+	// more may be served at once.
 	MaxInFlight int
-	// MaxWorkerQueue caps the requests one worker serves or waits on at
-	// once; one more is answered 503 with Retry-After.
+	// MaxWorkerQueue caps the requests one worker takes at once; one more
+	// is answered 503 with Retry-After. As for MaxInFlight, a request
+	// waiting on its body is not counted, and one whose body comes is
+	// served past the cap (TestAdmittedRequestIsServedPastTheQueueBound).
 	MaxWorkerQueue int
 	// MaxRequestMemory bounds what one request may hold in memory: a REST
 	// body, a document embedded in its signature, the items of a batch.

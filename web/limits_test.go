@@ -351,10 +351,16 @@ func TestStalledBodiesHoldNoPlace(t *testing.T) {
 // server's handlers report, observed through /metrics.
 func waitGauge(t *testing.T, addr, name string, want int) {
 	t.Helper()
+	waitGaugeAt(t, http.DefaultClient, "http://"+addr, name, want)
+}
+
+// waitGaugeAt is waitGauge for the server at base, asked through client.
+func waitGaugeAt(t *testing.T, client *http.Client, base, name string, want int) {
+	t.Helper()
 	line := fmt.Sprintf("\n%s %d\n", name, want)
 	var last string
 	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); {
-		resp, err := http.Get("http://" + addr + "/metrics")
+		resp, err := client.Get(base + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -372,4 +378,63 @@ func waitGauge(t *testing.T, addr, name string, want int) {
 		}
 	}
 	t.Fatalf("%s is not in /metrics", name)
+}
+
+// TestAdmittedRequestIsServedPastTheQueueBound: a request whose body
+// arrives after its worker's queue filled in the meantime is served, not
+// refused: it was admitted on arrival, and takes its place back unchecked,
+// so a worker can serve more than MaxWorkerQueue at once (at most
+// MaxConnections more), as Limits.MaxWorkerQueue says.
+func TestAdmittedRequestIsServedPastTheQueueBound(t *testing.T) {
+	t.Parallel()
+	w := &gateWorker{name: "G", entered: make(chan struct{}), release: make(chan struct{})}
+	addr := serveLimits(t, web.Limits{MaxWorkerQueue: 1, BodyTimeout: time.Minute}, w)
+	stalled, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	stalled.SetDeadline(time.Now().Add(20 * time.Second)) // a failing server, not the test's timing
+	if _, err := io.WriteString(stalled, "POST /signserver/worker/G HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 10\r\n\r\nonly "); err != nil {
+		t.Fatal(err)
+	}
+	waitGauge(t, addr, "signet_requests_awaiting_body", 1)
+
+	done := make(chan int, 1)
+	go func() {
+		resp, err := http.Post("http://"+addr+"/signserver/worker/G", "application/octet-stream", strings.NewReader("d"))
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	<-w.entered // the queue of one is full
+
+	if _, err := io.WriteString(stalled, "half."); err != nil {
+		t.Fatal(err)
+	}
+	answer := make(chan string, 1)
+	go func() {
+		resp, err := http.ReadResponse(bufio.NewReader(stalled), nil)
+		if err != nil {
+			answer <- err.Error()
+			return
+		}
+		resp.Body.Close()
+		answer <- resp.Status
+	}()
+	select {
+	case <-w.entered: // both in the worker at once
+	case got := <-answer:
+		t.Fatalf("the admitted request, its body come, with its worker's queue full: %s", got)
+	}
+	close(w.release)
+	if got := <-answer; got != "200 OK" {
+		t.Errorf("the admitted request: %s", got)
+	}
+	if got := <-done; got != 200 {
+		t.Errorf("the request that filled the queue: %d", got)
+	}
 }
