@@ -43,5 +43,7 @@ fuzz:
 soak: build
 	$(GO) run ./scripts/soak -bin $(BIN)
 
+## clean: remove the binary and the demo's data folder, with the audit key and sealed head kept beside it
+## (a data folder deleted alone is taken for a wiped audit log, and the next start is refused).
 clean:
-	rm -rf bin signet-data
+	rm -rf bin signet-data signet-data.audit-key signet-data.audit-key.head

@@ -36,6 +36,11 @@ type Seal struct {
 	head string
 }
 
+// HeadFile is the file that keeps the sealed head, beside the key: an error
+// that means "the state was deleted" names it, since deleting the state on
+// purpose (a fresh demo) takes deleting this file too.
+func (s *Seal) HeadFile() string { return s.head }
+
 // Head is a sealed chain head.
 type Head struct {
 	Seq  int64

@@ -39,9 +39,8 @@ type Limits struct {
 	// MaxInFlight caps the requests admitted at once; one more is
 	// answered 503 with Retry-After. Health and metrics are not counted,
 	// nor a request while it waits on its body within the aside pool
-	// (places, asidePool): it takes its
-	// place back unchecked once the body comes, so up to MaxConnections
-	// more may be served at once.
+	// (places, asidePool): it takes its place back unchecked once the
+	// body comes, so up to MaxConnections more may be served at once.
 	MaxInFlight int
 	// MaxWorkerQueue caps the requests one worker takes at once; one more
 	// is answered 503 with Retry-After. As for MaxInFlight, a request

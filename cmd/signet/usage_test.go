@@ -337,6 +337,28 @@ func TestAuditVerify(t *testing.T) {
 	}
 }
 
+// TestDeletedDemoFolderNamesTheHead: a demo data folder deleted for a fresh
+// start leaves the audit key and its sealed head beside it, so the next
+// start is refused as a wiped log; the refusal names the head file to
+// delete, and with it deleted (as make clean does) the demo starts afresh.
+func TestDeletedDemoFolderNamesTheHead(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "signet-data")
+	launch(t, data, "127.0.0.1:0").stop(t)
+	if err := os.RemoveAll(data); err != nil {
+		t.Fatal(err)
+	}
+	head := data + ".audit-key.head"
+	_, _, err := run2(t, "serve", "--data", data, "--listen", "127.0.0.1:0")
+	if err == nil || !strings.Contains(err.Error(), "delete "+head+" too") {
+		t.Fatalf("serve on a deleted demo folder: %v; want a refusal naming %s", err, head)
+	}
+	if err := os.Remove(head); err != nil {
+		t.Fatal(err)
+	}
+	launch(t, data, "127.0.0.1:0").stop(t)
+}
+
 // auditActions lists the audit records' actions and outcomes, read-only.
 func auditActions(t *testing.T, data string) string {
 	t.Helper()

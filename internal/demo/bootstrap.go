@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -210,6 +211,30 @@ func addSigner(ctx context.Context, tok *soft.Token, ca *CA, alias, spec string,
 		return fmt.Errorf("store demo certificate %s: %w", alias, err)
 	}
 	return nil
+}
+
+// NamedCRL returns the CRL distribution point that the demo's signer
+// certificates in f name, where PDFSignerLT and online validation fetch the
+// demo CA's CRL: the address of the start that made them. "" when they name
+// none.
+func NamedCRL(ctx context.Context, f Files) (string, error) {
+	pin, err := os.ReadFile(f.PIN)
+	if err != nil {
+		return "", err
+	}
+	tok, err := soft.Open(soft.Options{Path: f.Keystore, Type: "PKCS12", Name: "demo"})
+	if err != nil {
+		return "", err
+	}
+	if err := tok.Activate(ctx, strings.TrimSpace(string(pin))); err != nil {
+		return "", err
+	}
+	defer tok.Deactivate(ctx)
+	chain, err := tok.Chain(ctx, demoKeys[0].alias)
+	if err != nil || len(chain) == 0 || len(chain[0].CRLDistributionPoints) == 0 {
+		return "", err
+	}
+	return chain[0].CRLDistributionPoints[0], nil
 }
 
 // CRLPath is where a demo server publishes the demo CA's CRL, and

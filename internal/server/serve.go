@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -73,10 +74,18 @@ func Run(ctx context.Context, o Options) error {
 	log, stdout, paths := o.Logger, o.Stdout, o.Configs
 	demoMode := len(paths) == 0
 	var files demo.Files
+	var created bool          // the demo PKI, by this start
 	var dataLock func() error // the data folder's lock, when taken here
 	defer func() {
 		if dataLock != nil { // not handed to the app: Run failed before
 			dataLock()
+		}
+	}()
+	var l net.Listener // bound before the demo PKI is made, on a first start
+	served := false
+	defer func() {
+		if l != nil && !served { // not handed to the server: Run failed before
+			l.Close()
 		}
 	}()
 	if demoMode {
@@ -91,10 +100,24 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		dataLock = unlock
-		var created bool
 		// The demo certificates name this server's CRL (PDFSignerLT embeds
 		// it): on the address it is told to listen on, or the default one.
+		// On a first start that address is bound before they are made: a
+		// busy port then leaves no demo PKI behind that names it, which the
+		// next start, on the other address the refusal suggests, would keep
+		// (its B-LT signatures and online validation failing on a CRL that
+		// nothing serves).
 		crlURL := demo.DefaultCRLURL
+		if _, err := os.Stat(demo.FilesIn(o.DataDir).Config); errors.Is(err, fs.ErrNotExist) {
+			addr := o.Listen
+			if addr == "" {
+				addr = DefaultListen // the demo configuration names none
+			}
+			if l, err = listen(addr); err != nil {
+				return err
+			}
+			crlURL = "http://" + l.Addr().String() + demo.CRLPath
+		}
 		if _, port, err := net.SplitHostPort(o.Listen); err == nil && port != "0" {
 			crlURL = "http://" + o.Listen + demo.CRLPath
 		}
@@ -146,19 +169,17 @@ func Run(ctx context.Context, o Options) error {
 		a.build(cfg)
 	}
 
-	addr := o.Listen
-	if addr == "" {
-		addr = cfg.Server.Listen
-	}
-	if addr == "" {
-		addr = DefaultListen
-	}
-	l, err := net.Listen("tcp", addr)
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("%s is in use by another program: start Signet on another address with make run LISTEN=%s (or signet serve --listen %[2]s, or server.listen in the configuration): %w", addr, nextPort(addr), err)
-	}
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
+	if l == nil {
+		addr := o.Listen
+		if addr == "" {
+			addr = cfg.Server.Listen
+		}
+		if addr == "" {
+			addr = DefaultListen
+		}
+		if l, err = listen(addr); err != nil {
+			return err
+		}
 	}
 	limit := cfg.Server.MaxUploadSize
 	if o.MaxUpload > 0 {
@@ -173,7 +194,6 @@ func Run(ctx context.Context, o Options) error {
 	var tc *tlsconf.Server
 	if tlsFile != nil {
 		if tc, err = tlsconf.New(tlsFiles(tlsFile)); err != nil {
-			l.Close()
 			return err
 		}
 	} else {
@@ -221,7 +241,6 @@ func Run(ctx context.Context, o Options) error {
 
 	if cfg.Server.HealthListen != "" {
 		if err := a.serveHealth(ctx, cfg.Server.HealthListen, stdout); err != nil {
-			l.Close()
 			return err
 		}
 	}
@@ -236,6 +255,17 @@ func Run(ctx context.Context, o Options) error {
 			servePlainCRL(ctx, plain, demo.CRLPath, crl)
 		}
 	}
+	if demoMode && !created {
+		// Made by an earlier start, the demo certificates name the CRL at
+		// that start's address: served nowhere when this one listens on
+		// another, and PDFSignerLT then answers 503 naming a URL.
+		named, err := demo.NamedCRL(ctx, files)
+		if err != nil {
+			log.Warn("reading the CRL address the demo certificates name", "error", err)
+		} else if named != "" && named != "http://"+l.Addr().String()+demo.CRLPath && named != "http://"+o.Listen+demo.CRLPath {
+			fmt.Fprintf(stdout, "The demo certificates name their CRL at %s, made for the address of an earlier start: PDFSignerLT answers 503 and online validation cannot check them until Signet listens there again; for demo certificates of this address, stop Signet, run make clean (or delete %s with the audit key files beside it) and start again.\n", named, o.DataDir)
+		}
+	}
 	fmt.Fprintf(stdout, "Signet listening on %s\n", base)
 	// The README's examples use $SIGNET: a reader pastes this line.
 	export := "export SIGNET=" + base
@@ -248,7 +278,21 @@ func Run(ctx context.Context, o Options) error {
 		fmt.Fprintf(stdout, "Sign a file (detached CAdES, verify with openssl cms -verify -cades -binary -inform DER -CAfile %s -content FILE -in FILE.p7s):\n", files.CA)
 		fmt.Fprintf(stdout, "  curl -fsS --cacert %s --data-binary @FILE '%s/signserver/worker/CAdESSigner?REQUEST_METADATA.USING_BATCHSIGNING=false' -o FILE.p7s\n", files.CA, base)
 	}
+	served = true
 	return a.srv.ServeTLS(ctx, l, tlsConfig)
+}
+
+// listen binds addr; a busy port is refused with the sentence that says how
+// to choose another address.
+func listen(addr string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%s is in use by another program: start Signet on another address with make run LISTEN=%s (or signet serve --listen %[2]s, or server.listen in the configuration): %w", addr, nextPort(addr), err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return l, nil
 }
 
 // reloadTLS reads the TLS certificate and client CA bundle again; when they

@@ -89,7 +89,7 @@ func (a *app) openState(cfg *config.Config) error {
 		if _, err := state.CheckHead(a.ctx, store, seal); err != nil && !errors.Is(err, state.ErrNoHead) {
 			var ce *state.ChainError
 			if errors.As(err, &ce) && ce.Seq > 0 {
-				return fmt.Errorf("the state database does not end where its sealed audit head says (%w): it was cut or an older copy was put back, which would also roll back the key usage counters; run signet admin audit verify, and restore the right copy", err)
+				return fmt.Errorf("the state database does not end where its sealed audit head says (%w): it was cut or an older copy was put back, which would also roll back the key usage counters; run signet admin audit verify, and restore the right copy (if you deleted the data folder on purpose, for a fresh start, delete %s too)", err, seal.HeadFile())
 			}
 			return err
 		}

@@ -60,6 +60,12 @@ func TestRemoveUsedKeyWithForce(t *testing.T) {
 			t.Fatalf("DELETE %s removed the key: %v", path, err)
 		}
 	}
+	// Without force: 409, naming both ways to force it (the API's query
+	// parameter and the command's flag, which is what signet admin prints).
+	if code, body, _ := f.call(t, "DELETE", "/tokens/soft/keys/signer", admin, "", ""); code != http.StatusConflict ||
+		!strings.Contains(string(body), "force=true") || !strings.Contains(string(body), "signet admin keys remove --force") {
+		t.Errorf("remove a used key without force: %d %s, want 409 naming force=true and --force", code, body)
+	}
 	if code, body, _ := f.call(t, "DELETE", "/tokens/soft/keys/signer?force=true", admin, "", ""); code != http.StatusNoContent {
 		t.Fatalf("remove with force: %d %s", code, body)
 	}

@@ -283,7 +283,7 @@ func (h *Handler) removeKey(c echo.Context) error {
 		// caller names it with force=true.
 		if used := users(set, name, alias); len(used) > 0 {
 			if len(force) == 0 || force[0] != "true" {
-				err = errorf(http.StatusConflict, "Key %q is used by worker %s: point the workers at another key first, or remove it with force=true.", alias, strings.Join(used, ", "))
+				err = errorf(http.StatusConflict, "Key %q is used by worker %s: point the workers at another key first, or remove it anyway with force=true (signet admin keys remove --force).", alias, strings.Join(used, ", "))
 			} else {
 				details = map[string]string{"force": "true", "workers": strings.Join(used, ",")}
 			}

@@ -394,6 +394,18 @@ type loginData struct {
 	Next, User, Error string
 }
 
+// uiRoles names the roles that may log in, from the admin API's own list
+// (the UI checks them by the API's role check), as "admin, operator or
+// auditor": the login page and the refusal of a user without them say the
+// same, and neither goes stale when a role is added.
+func uiRoles() string {
+	r := auth.AdminRoles()
+	if len(r) < 2 {
+		return strings.Join(r, "")
+	}
+	return strings.Join(r[:len(r)-1], ", ") + " or " + r[len(r)-1]
+}
+
 // safeNext keeps a redirect after login inside the UI.
 func safeNext(next string) string {
 	if strings.HasPrefix(next, BasePath+"/") && !strings.HasPrefix(next, "//") && !strings.Contains(next, "\\") && !strings.HasPrefix(next, BasePath+"/api") {
@@ -441,7 +453,7 @@ func (u *UI) login(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, safeNext(c.FormValue("next")))
 	case admin.Forbidden:
 		u.record(c, name, "ui.login", "ui", "User has no role of the admin UI.", nil)
-		return u.forbidden(c, nil, fmt.Sprintf("User %s has no role of the admin UI: log in with a user that has the admin, operator or auditor role.", name))
+		return u.forbidden(c, nil, fmt.Sprintf("User %s has no role of the admin UI: log in with a user that has the %s role.", name, uiRoles()))
 	}
 	if ok, details := u.refused.Admit(u.opts.Now()); ok {
 		u.record(c, clienttext.Cut(name), "ui.login", "ui", "Wrong user name or password.", details)
@@ -469,6 +481,7 @@ func funcs() template.FuncMap {
 		"date":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"lower":   strings.ToLower,
 		"pathseg": url.PathEscape,
+		"uiRoles": uiRoles,
 	}
 }
 

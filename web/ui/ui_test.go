@@ -77,6 +77,33 @@ func TestSessionGate(t *testing.T) {
 	}
 }
 
+// TestLoginPageNamesEveryRole: the login page says who may log in, and a
+// user of each role of the admin API may (the UI checks the API's roles),
+// so it names them all, as the refusal of a user without any does; it said
+// "the admin role" while operators and auditors logged in.
+func TestLoginPageNamesEveryRole(t *testing.T) {
+	t.Parallel()
+	_, e := serveUI(t, Options{Admin: admin.New(admin.Options{}), Authenticate: func(string, string) admin.Decision { return admin.Forbidden }})
+	pages := []struct {
+		name, method string
+		form         url.Values
+	}{
+		{"login page", http.MethodGet, nil},
+		{"refusal of a user without a role", http.MethodPost, url.Values{"user": {"app"}, "password": {"right"}}},
+	}
+	for _, p := range pages {
+		r := httptest.NewRequest(p.method, "/admin/login", strings.NewReader(p.form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		for _, role := range auth.AdminRoles() {
+			if !strings.Contains(w.Body.String(), role) {
+				t.Errorf("%s does not name the role %s:\n%s", p.name, role, w.Body.String())
+			}
+		}
+	}
+}
+
 // TestLoginRefusals checks the login form without a browser: wrong
 // password, a user without the admin role, a cross-site post, throttling.
 func TestLoginRefusals(t *testing.T) {
