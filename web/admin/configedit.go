@@ -180,10 +180,14 @@ func (h *Handler) addWorker(c echo.Context) error {
 	var req NewWorkerRequest
 	var restart []string
 	err := decode(c, &req, false)
+	// The name as it is written (without the spaces around it), for the
+	// audit row and the answer too: the answer looked it up with them, a
+	// 404 for the worker just added.
+	req.Name = strings.TrimSpace(req.Name)
 	if err == nil && (h.opts.Config == nil || h.opts.Config() == nil) {
 		err = errorf(http.StatusConflict, "This server does not edit its configuration: edit the YAML file and reload.")
 	}
-	if err == nil && strings.TrimSpace(req.Name) == "" {
+	if err == nil && req.Name == "" {
 		err = errorf(http.StatusBadRequest, "The new worker has no name: give it one.")
 	}
 	if err == nil && !slices.Contains(config.Kinds(), req.Kind) {
@@ -209,7 +213,7 @@ func (h *Handler) addWorker(c echo.Context) error {
 			file = cfg.Workers[n-1].Pos.File
 		}
 		restart, err = h.editLocked(c, cfg, file, config.AddWorker(config.NewWorker{
-			Name: strings.TrimSpace(req.Name), ID: req.ID, Kind: req.Kind, Token: req.Token, Key: req.Key, Properties: props}))
+			Name: req.Name, ID: req.ID, Kind: req.Kind, Token: req.Token, Key: req.Key, Properties: props}))
 		h.editMu.Unlock()
 	}
 	h.record(c, "config.add", "worker/"+req.Name, RestartDetail(map[string]string{"kind": req.Kind, "id": strconv.Itoa(req.ID)}, restart), err)

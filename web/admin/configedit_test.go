@@ -74,6 +74,9 @@ func TestConfigRoutes(t *testing.T) {
 		{"remove long property", http.MethodDelete, "/workers/Signer/properties/" + strings.Repeat("P", 5000), nil, 404, `does not set "` + strings.Repeat("P", 128) + `"… in its file`, false},
 		{"add long kind", http.MethodPost, "/workers", NewWorkerRequest{Name: "X", Kind: strings.Repeat("K", 5000)}, 400, `Unknown worker kind "` + strings.Repeat("K", 128) + `"…: use`, false},
 		{"add duplicate", http.MethodPost, "/workers", NewWorkerRequest{Name: "Plain", Kind: "PlainSigner", Token: "soft", Key: "signer", Properties: map[string]string{"AUTHTYPE": "NOAUTH"}}, 400, "already used", false},
+		// The name is written without the spaces around it: the answer
+		// looked the name up with them, a 404 for the worker just added.
+		{"add name with spaces around", http.MethodPost, "/workers", NewWorkerRequest{Name: " Spaced ", Kind: "PlainSigner", Token: "soft", Key: "signer", Properties: map[string]string{"AUTHTYPE": "NOAUTH"}}, 0, "  - name: Spaced\n", true},
 	}
 	for _, tt := range tests { // in order: each step builds on the file before
 		before, _ := os.ReadFile(file)
