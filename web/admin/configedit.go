@@ -2,6 +2,7 @@ package admin
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -193,13 +194,24 @@ func (h *Handler) addWorker(c echo.Context) error {
 	if err == nil && !slices.Contains(config.Kinds(), req.Kind) {
 		err = errorf(http.StatusBadRequest, "Unknown worker kind %s: use one of %s.", clienttext.Quote(req.Kind), strings.Join(config.Kinds(), ", "))
 	}
-	if err == nil {
-		props := map[string]string{}
-		for k, v := range req.Properties {
-			if strings.TrimSpace(v) != "" {
-				props[strings.ToUpper(strings.TrimSpace(k))] = v
-			}
+	props := map[string]string{}
+	spelt := map[string]string{} // the name as sent, of each property
+	for _, k := range slices.Sorted(maps.Keys(req.Properties)) {
+		if err != nil {
+			break
 		}
+		name := strings.ToUpper(strings.TrimSpace(k))
+		if prev, dup := spelt[name]; dup {
+			// Which of the two was written depended on a map's order.
+			err = errorf(http.StatusBadRequest, "properties has both %s and %s, which name the same property: keep one.", clienttext.Quote(prev), clienttext.Quote(k))
+			break
+		}
+		spelt[name] = k
+		if v := req.Properties[k]; strings.TrimSpace(v) != "" {
+			props[name] = v
+		}
+	}
+	if err == nil {
 		// The ID and the file are chosen under the edit lock, from the
 		// configuration the last edit reloaded: chosen before it, workers
 		// added at once were given the same ID and all but one refused.
