@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -457,8 +458,6 @@ func closing(s string, q byte) int {
 	return -1
 }
 
-// plainOrQuoted returns v as a one-line YAML scalar that reads back as v:
-// plain when that is safe, otherwise double-quoted.
 // keyText is how a property name is written as a YAML key: as
 // plainOrQuoted writes a value, so that a name that is YAML syntax (#X, a
 // comment; *A, an alias; "A: B") is the key it names, which the check
@@ -477,9 +476,15 @@ type badEdit string
 
 func (e badEdit) Error() string { return string(e) }
 
+// plainOrQuoted returns v as a one-line YAML scalar that reads back as v:
+// plain when that is safe, otherwise double-quoted. Text that is not
+// UTF-8 is refused: encoding/json would write U+FFFD in its place.
 func plainOrQuoted(v string) (string, error) {
 	if strings.ContainsAny(v, "\n\r") {
 		return "", badEdit("A value must be one line: send it without line breaks.")
+	}
+	if !utf8.ValidString(v) {
+		return "", badEdit("A name or value is not valid UTF-8 text: send it in UTF-8.")
 	}
 	if v != "" && v == strings.TrimSpace(v) && !strings.ContainsAny(v[:1], "!&*-?{}[],#|>@`\"'%:") &&
 		!strings.Contains(v, ": ") && !strings.Contains(v, " #") && !strings.HasSuffix(v, ":") {
@@ -491,5 +496,30 @@ func plainOrQuoted(v string) (string, error) {
 		}
 	}
 	b, _ := json.Marshal(v) // a JSON string is a YAML double-quoted scalar
-	return string(b), nil
+	return yamlEscape(string(b)), nil
+}
+
+// yamlEscape escapes, in a JSON string, the characters encoding/json
+// writes raw that YAML does not take raw (its printable set, YAML 1.2
+// section 5.1): DEL, the C1 controls and the noncharacters U+FFFE and
+// U+FFFF. Raw, NEL (U+0085), a line break to YAML, was read back as a
+// space, with every later line one further in yaml.v3's count than in the
+// editor's; the others left a file that does not parse.
+func yamlEscape(s string) string {
+	if !strings.ContainsFunc(s, notYAMLPrintable) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if notYAMLPrintable(r) {
+			fmt.Fprintf(&b, `\u%04X`, r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func notYAMLPrintable(r rune) bool {
+	return r == 0x7f || r >= 0x80 && r <= 0x9f || r == 0xfffe || r == 0xffff
 }

@@ -112,3 +112,66 @@ func TestApply(t *testing.T) {
 		})
 	}
 }
+
+// TestValuesReadBack: a value the editor writes is read back as sent, and
+// the lines after it stay where yaml.v3 counts them. It wrote a character
+// that YAML reads as a line break (NEL, U+0085) raw inside double quotes,
+// as encoding/json leaves it: read back as a space, with every later line
+// one further in yaml.v3's count than in the editor's; and DEL, a C1 control or U+FFFE raw, which left a file that
+// does not parse (refused, blamed on the file: "fix the syntax"). Text
+// that is not UTF-8, which encoding/json writes as U+FFFD, is refused.
+func TestValuesReadBack(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, value string
+		refused     string
+	}{
+		{"next line (NEL)", "a\u0085b", ""},
+		{"delete", "a\x7fb", ""},
+		{"C1 control", "a\u009bb", ""},
+		{"noncharacter", "a\ufffeb", ""},
+		{"line separator", "a\u2028b", ""},
+		{"non-ASCII letters", "Bücher", ""},
+		{"not UTF-8", "a\xffb", "UTF-8"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := filepath.Join(t.TempDir(), "signet.yaml")
+			if err := os.WriteFile(f, []byte(editYAML), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			props := map[string]string{"AUTHTYPE": "NOAUTH", "REASON": tt.value}
+			err := Apply([]string{f}, f, AddWorker(NewWorker{Name: "New", ID: 8, Kind: "PDFSigner", Token: "demo", Key: "signer", Properties: props}))
+			if tt.refused != "" {
+				if got, _ := os.ReadFile(f); err == nil || !strings.Contains(err.Error(), tt.refused) || string(got) != editYAML {
+					t.Fatalf("Apply = %v, want a refusal naming %q and the file unchanged", err, tt.refused)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("add a worker with REASON %q: %v", tt.value, err)
+			}
+			// Edits after it land where they should.
+			for _, e := range []Edit{SetProperty("New", "LOCATION", "here"), SetProperty("New", "CONTACTINFO", tt.value), SetProperty("Plain", "KEYUSAGELIMIT", "5")} {
+				if err := Apply([]string{f}, f, e); err != nil {
+					got, _ := os.ReadFile(f)
+					t.Fatalf("an edit after it: %v\n%s", err, got)
+				}
+			}
+			cfg, err := Load(f)
+			if err != nil {
+				got, _ := os.ReadFile(f)
+				t.Fatalf("the edited file does not load: %v\n%s", err, got)
+			}
+			w, _ := cfg.Worker("New")
+			for prop, want := range map[string]string{"REASON": tt.value, "LOCATION": "here", "CONTACTINFO": tt.value} {
+				if got := w.Properties.String(prop); got != want {
+					t.Errorf("%s reads back %q, want %q", prop, got, want)
+				}
+			}
+			if p, _ := cfg.Worker("Plain"); p.Properties.String("KEYUSAGELIMIT") != "5" {
+				t.Errorf("KEYUSAGELIMIT of Plain is not 5")
+			}
+		})
+	}
+}

@@ -6,8 +6,9 @@
 // sent, when the path holds an escape that net/url keeps raw
 // (URL.RawPath: an encoded '/', hex digits in lower case), and decoded
 // otherwise. A surface that took the parameter as it came answered 404
-// for a worker named "Dept/Signer" (sent as Dept%2FSigner); one that
-// always decoded it read "x%2541", the name "x%41", as "xA".
+// for a crypto token named "hsm/1" (sent as hsm%2F1) and for a worker
+// named "Bücher" sent as B%c3%bccher; one that always decoded it read
+// "x%2541", the name "x%41", as "xA".
 //
 // The package imports nothing of Signet's, so that web/ and the surfaces
 // under it may all use it.
