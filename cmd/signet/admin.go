@@ -49,7 +49,7 @@ func adminCmd(name, args, short string, n [2]int, setup func(fs *flag.FlagSet) a
 				return usageError(err.Error())
 			}
 			c := adminclient.New(base, user, password, io.out)
-			c.HTTP.Transport = &http.Transport{TLSClientConfig: tc}
+			c.HTTP.Transport = tlsclient.Explained(&http.Transport{TLSClientConfig: tc})
 			c.JSON = asJSON
 			err = run(ctx, c, args)
 			var ue usageError

@@ -117,7 +117,7 @@ func (o *Options) httpClient() (*http.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Threads, MaxConnsPerHost: o.Threads, TLSClientConfig: tc}}, nil
+	return &http.Client{Transport: tlsclient.Explained(&http.Transport{MaxIdleConnsPerHost: o.Threads, MaxConnsPerHost: o.Threads, TLSClientConfig: tc})}, nil
 }
 
 // Sign signs each file in its own request, o.Threads at a time. Metadata

@@ -320,7 +320,11 @@ func (t *tally) drive(ctx context.Context, body *benchBody, contentType string, 
 			if ctx.Err() != nil {
 				return // the duration ended, or ^C, mid-request: not a failure
 			}
-			t.fails.add("transport", err.Error())
+			msg := err.Error()
+			if h := tlsclient.Hint(err); h != "" {
+				msg = h + ": " + msg // first: the sample is cut at 200 bytes
+			}
+			t.fails.add("transport", msg)
 			continue
 		}
 		if status != http.StatusOK {

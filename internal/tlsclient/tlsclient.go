@@ -6,9 +6,12 @@ package tlsclient
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
+	"syscall"
 )
 
 // Flags are the TLS options of the command-line clients (client,
@@ -50,4 +53,40 @@ func (f *Flags) Config() (*tls.Config, error) {
 		c.Certificates = []tls.Certificate{pair}
 	}
 	return c, nil
+}
+
+// Hint is the fix a person at the command line needs for the two errors of
+// a request to the server that a new user meets first: a server certificate
+// from a CA the client does not trust (the demo's own CA, when the line
+// make run prints was not pasted) and a refused connection (no server
+// there). "" for any other error.
+func Hint(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, new(x509.UnknownAuthorityError)):
+		return "the server's certificate is from a CA this client does not trust; give its CA with --cacert FILE or $SIGNET_CACERT (the demo's is signet-data/demo-ca.pem)"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "no server listens there; start it (make run), or give the address it printed with --url or $SIGNET"
+	}
+	return ""
+}
+
+// Explain adds its Hint to err; an error without one it returns as it is.
+func Explain(err error) error {
+	if h := Hint(err); h != "" {
+		return fmt.Errorf("%w: %s", err, h)
+	}
+	return err
+}
+
+// Explained wraps a transport so that the errors of its requests are
+// Explain'ed: what the clients print for a failed request names the fix.
+func Explained(rt http.RoundTripper) http.RoundTripper { return explained{rt} }
+
+type explained struct{ rt http.RoundTripper }
+
+func (e explained) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := e.rt.RoundTrip(r)
+	return resp, Explain(err)
 }
