@@ -173,7 +173,9 @@ func (s *Server) serveForm(c echo.Context, worker string, values url.Values, doc
 
 	if worker == "" {
 		if id := get(fieldWorkerID); id != "" {
-			if _, err := strconv.Atoi(id); err != nil {
+			// A number too large for an int is a number all the same: no
+			// worker has it (404), rather than "not a number".
+			if _, err := strconv.Atoi(id); err != nil && strings.Trim(id, "0123456789") != "" {
 				return badRequest("workerId %s is not a number: give the worker's numeric ID, or its name in workerName.", clienttext.Quote(id))
 			}
 			worker = id

@@ -396,6 +396,7 @@ func TestBadInput(t *testing.T) {
 		// Process servlet.
 		{"servlet: unknown worker", r(proc(url.Values{"workerName": {"Nope"}, "data": {"d"}})), 404, `No worker named or numbered "Nope"`},
 		{"servlet: unknown worker id", r(proc(url.Values{"workerId": {"999"}, "data": {"d"}})), 404, `No worker named or numbered "999"`},
+		{"servlet: workerId too large for a worker", r(proc(url.Values{"workerId": {"99999999999999999999"}, "data": {"d"}})), 404, `No worker named or numbered "99999999999999999999"`},
 		{"servlet: workerId not a number", r(proc(url.Values{"workerId": {"one"}, "data": {"d"}})), 400, `workerId "one" is not a number`},
 		{"servlet: no worker", r(proc(url.Values{"data": {"d"}})), 400, "workerName or workerId"},
 		{"servlet: no data", r(proc(url.Values{"workerName": {"Echo"}})), 400, "data field or as a file"},
