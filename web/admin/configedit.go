@@ -2,6 +2,7 @@ package admin
 
 import (
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -180,22 +181,37 @@ func (h *Handler) addWorker(c echo.Context) error {
 	var req NewWorkerRequest
 	var restart []string
 	err := decode(c, &req, false)
+	// The name as it is written (without the spaces around it), for the
+	// audit row and the answer too: the answer looked it up with them, a
+	// 404 for the worker just added.
+	req.Name = strings.TrimSpace(req.Name)
 	if err == nil && (h.opts.Config == nil || h.opts.Config() == nil) {
 		err = errorf(http.StatusConflict, "This server does not edit its configuration: edit the YAML file and reload.")
 	}
-	if err == nil && strings.TrimSpace(req.Name) == "" {
+	if err == nil && req.Name == "" {
 		err = errorf(http.StatusBadRequest, "The new worker has no name: give it one.")
 	}
 	if err == nil && !slices.Contains(config.Kinds(), req.Kind) {
 		err = errorf(http.StatusBadRequest, "Unknown worker kind %s: use one of %s.", clienttext.Quote(req.Kind), strings.Join(config.Kinds(), ", "))
 	}
-	if err == nil {
-		props := map[string]string{}
-		for k, v := range req.Properties {
-			if strings.TrimSpace(v) != "" {
-				props[strings.ToUpper(strings.TrimSpace(k))] = v
-			}
+	props := map[string]string{}
+	spelt := map[string]string{} // the name as sent, of each property
+	for _, k := range slices.Sorted(maps.Keys(req.Properties)) {
+		if err != nil {
+			break
 		}
+		name := strings.ToUpper(strings.TrimSpace(k))
+		if prev, dup := spelt[name]; dup {
+			// Which of the two was written depended on a map's order.
+			err = errorf(http.StatusBadRequest, "properties has both %s and %s, which name the same property: keep one.", clienttext.Quote(prev), clienttext.Quote(k))
+			break
+		}
+		spelt[name] = k
+		if v := req.Properties[k]; strings.TrimSpace(v) != "" {
+			props[name] = v
+		}
+	}
+	if err == nil {
 		// The ID and the file are chosen under the edit lock, from the
 		// configuration the last edit reloaded: chosen before it, workers
 		// added at once were given the same ID and all but one refused.
@@ -209,7 +225,7 @@ func (h *Handler) addWorker(c echo.Context) error {
 			file = cfg.Workers[n-1].Pos.File
 		}
 		restart, err = h.editLocked(c, cfg, file, config.AddWorker(config.NewWorker{
-			Name: strings.TrimSpace(req.Name), ID: req.ID, Kind: req.Kind, Token: req.Token, Key: req.Key, Properties: props}))
+			Name: req.Name, ID: req.ID, Kind: req.Kind, Token: req.Token, Key: req.Key, Properties: props}))
 		h.editMu.Unlock()
 	}
 	h.record(c, "config.add", "worker/"+req.Name, RestartDetail(map[string]string{"kind": req.Kind, "id": strconv.Itoa(req.ID)}, restart), err)
