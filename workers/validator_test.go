@@ -66,22 +66,27 @@ func TestCMSValidatorRequests(t *testing.T) {
 	for _, c := range []struct {
 		name, ind, sub, level string
 		body                  []byte
+		says                  string // in the messages, when set
 	}{
-		{"content", validate.TotalPassed, "", "CAdES-BASELINE-B", js(map[string]string{"signature": b64(detached.Data), "content": b64(doc)})},
-		{"digest", validate.TotalPassed, "", "CAdES-BASELINE-B", js(map[string]string{"signature": b64(detached.Data), "digest": b64(sum[:]), "digestAlgorithm": "SHA-256"})},
-		{"changed content", validate.TotalFailed, validate.HashFailure, "", js(map[string]string{"signature": b64(detached.Data), "content": b64([]byte("a contrast"))})},
-		{"no content", validate.Indeterminate, validate.SignedDataNotFound, "", js(map[string]string{"signature": b64(detached.Data)})},
-		{"empty content", validate.TotalPassed, "", "CAdES-BASELINE-B", js(map[string]string{"signature": b64(empty.Data), "content": ""})},
-		{"empty content, not sent", validate.Indeterminate, validate.SignedDataNotFound, "", js(map[string]string{"signature": b64(empty.Data)})},
-		{"attached, with other content", validate.TotalFailed, validate.HashFailure, "", js(map[string]string{"signature": b64(attached.Data), "content": b64([]byte("a contrast"))})},
-		{"attached", validate.TotalPassed, "", "", attached.Data},
-		{"attached PEM", validate.TotalPassed, "", "", pem.EncodeToMemory(&pem.Block{Type: "CMS", Bytes: attached.Data})},
-		{"not CMS", validate.Indeterminate, validate.FormatFailure, "", []byte("hello")},
+		{"content", validate.TotalPassed, "", "CAdES-BASELINE-B", js(map[string]string{"signature": b64(detached.Data), "content": b64(doc)}), ""},
+		{"digest", validate.TotalPassed, "", "CAdES-BASELINE-B", js(map[string]string{"signature": b64(detached.Data), "digest": b64(sum[:]), "digestAlgorithm": "SHA-256"}), ""},
+		{"changed content", validate.TotalFailed, validate.HashFailure, "", js(map[string]string{"signature": b64(detached.Data), "content": b64([]byte("a contrast"))}), ""},
+		// The message names the fix of both callers, the API and signet verify.
+		{"no content", validate.Indeterminate, validate.SignedDataNotFound, "", js(map[string]string{"signature": b64(detached.Data)}), "signet verify: -content FILE"},
+		{"empty content", validate.TotalPassed, "", "CAdES-BASELINE-B", js(map[string]string{"signature": b64(empty.Data), "content": ""}), ""},
+		{"empty content, not sent", validate.Indeterminate, validate.SignedDataNotFound, "", js(map[string]string{"signature": b64(empty.Data)}), ""},
+		{"attached, with other content", validate.TotalFailed, validate.HashFailure, "", js(map[string]string{"signature": b64(attached.Data), "content": b64([]byte("a contrast"))}), ""},
+		{"attached", validate.TotalPassed, "", "", attached.Data, ""},
+		{"attached PEM", validate.TotalPassed, "", "", pem.EncodeToMemory(&pem.Block{Type: "CMS", Bytes: attached.Data}), ""},
+		{"not CMS", validate.Indeterminate, validate.FormatFailure, "", []byte("hello"), ""},
 	} {
 		rep := report(t, v, c.body)
 		s := rep.Signatures[0]
 		if rep.Indication != c.ind || s.SubIndication != c.sub || s.Level != c.level {
 			t.Errorf("%s: %s/%s %q, want %s/%s %q (%v)", c.name, rep.Indication, s.SubIndication, s.Level, c.ind, c.sub, c.level, s.Messages)
+		}
+		if c.says != "" && !strings.Contains(strings.Join(s.Messages, " "), c.says) {
+			t.Errorf("%s: messages %q do not say %q", c.name, s.Messages, c.says)
 		}
 	}
 	long := strings.Repeat("y", 5000)

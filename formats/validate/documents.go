@@ -49,7 +49,7 @@ func CMS(ctx context.Context, sig []byte, content func() io.Reader, digest []byt
 		dig = digestReader(ctx, func() io.Reader { return bytes.NewReader(sd.Content) })
 	default:
 		dig = func(crypto.Hash) ([]byte, error) {
-			return nil, fmt.Errorf("the signature is detached; send its content or the content's digest too")
+			return nil, fmt.Errorf("the signature is detached: give its content too (CMSValidator: the content, or digest and digestAlgorithm; signet verify: -content FILE)")
 		}
 	}
 	signerCheck(ctx, &r, sd, dig, evidence{}, opts)
