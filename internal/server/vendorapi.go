@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -41,7 +42,10 @@ func (a *app) mountVendorAPIs() error {
 	e := a.srv.Echo()
 	e.Use(a.vendorLogins)
 	kc := &vendorKeyCache{ttl: vendorKeyTTL}
-	vendorKeys := func(ctx context.Context) []vendorKey { return kc.keys(ctx, a.reg.Current()) }
+	vendorKeys := func(ctx context.Context) []vendorKey { list, _ := kc.keys(ctx, a.reg.Current()); return list }
+	// The tokens whose keys are not served, offline: a key not found names
+	// them, where the answer was only "check the KeyID".
+	offline := func(ctx context.Context) []string { _, off := kc.keys(ctx, a.reg.Current()); return off }
 	d := dsm.New(dsm.Options{
 		Keys: dsm.KeySourceFunc(func(ctx context.Context) []dsm.Key {
 			var out []dsm.Key
@@ -63,8 +67,9 @@ func (a *app) mountVendorAPIs() error {
 			u, err := certOf(c)
 			return u.Name, err
 		},
-		Stamp:  a.auth.Stamp,
-		MayUse: func(user string, k dsm.Key) bool { return a.mayUseKey(user, k.Token.Name(), k.Alias) },
+		Stamp:   a.auth.Stamp,
+		MayUse:  func(user string, k dsm.Key) bool { return a.mayUseKey(user, k.Token.Name(), k.Alias) },
+		Offline: offline,
 	})
 	d.Register(e)
 	n := nethsm.New(nethsm.Options{
@@ -93,7 +98,8 @@ func (a *app) mountVendorAPIs() error {
 			}
 			return nethsm.User{Name: u.Name, Role: nethsm.RoleOperator}, nil
 		},
-		MayUse: func(u nethsm.User, k nethsm.Key) bool { return a.mayUseKey(u.Name, k.Token.Name(), k.Alias) },
+		MayUse:  func(u nethsm.User, k nethsm.Key) bool { return a.mayUseKey(u.Name, k.Token.Name(), k.Alias) },
+		Offline: offline,
 		// Every route takes NetHSM's Operator, the role Signet's operator
 		// gives: name that, as a client certificate's refusal does.
 		RoleRefusal: func(u nethsm.User, _ []string) string {
@@ -137,31 +143,50 @@ const vendorKeyTTL = 2 * time.Second
 type vendorKeyCache struct {
 	ttl time.Duration
 
-	mu   sync.Mutex
-	set  *workers.Set
-	at   time.Time
-	list []vendorKey
+	mu      sync.Mutex
+	set     *workers.Set
+	at      time.Time
+	list    []vendorKey
+	offline []string
 }
 
-// keys returns the served keys of set, listed again when set changed or the
-// list is older than the TTL.
-func (c *vendorKeyCache) keys(ctx context.Context, set *workers.Set) []vendorKey {
+// keys returns the served keys of set and the names of its offline
+// tokens, listed again when set changed, the list is older than the TTL or
+// a token offline then lists its keys now: activated, its keys are served
+// at once, not up to a TTL later.
+func (c *vendorKeyCache) keys(ctx context.Context, set *workers.Set) ([]vendorKey, []string) {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.set == set && now.Sub(c.at) < c.ttl && !now.Before(c.at) {
-		return c.list
+	if c.set == set && now.Sub(c.at) < c.ttl && !now.Before(c.at) && !c.backOnline(ctx) {
+		return c.list, c.offline
 	}
-	list := listVendorKeys(ctx, set)
+	list, offline := listVendorKeys(ctx, set)
 	if ctx.Err() == nil { // a cancelled listing may miss keys: not kept
-		c.set, c.at, c.list = set, now, list
+		c.set, c.at, c.list, c.offline = set, now, list, offline
 	}
-	return list
+	return list, offline
+}
+
+// backOnline reports whether a token that was offline at the last listing
+// lists its keys now. Only those tokens are asked: the cache spares the
+// others' listings.
+func (c *vendorKeyCache) backOnline(ctx context.Context) bool {
+	toks := c.set.Tokens()
+	for _, name := range c.offline {
+		if t, ok := toks[name]; ok {
+			if _, err := t.Keys(ctx); err == nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // listVendorKeys lists the keys of the local tokens of set, by token name
-// then alias, each alias once.
-func listVendorKeys(ctx context.Context, set *workers.Set) []vendorKey {
+// then alias, each alias once, and the names of the local tokens that
+// list none because they are offline.
+func listVendorKeys(ctx context.Context, set *workers.Set) ([]vendorKey, []string) {
 	toks := set.Tokens()
 	names := make([]string, 0, len(toks))
 	for name, t := range toks {
@@ -173,10 +198,14 @@ func listVendorKeys(ctx context.Context, set *workers.Set) []vendorKey {
 	slices.Sort(names)
 	seen := map[string]bool{}
 	var out []vendorKey
+	var offline []string
 	for _, name := range names {
 		t := toks[name]
 		infos, err := t.Keys(ctx)
 		if err != nil {
+			if errors.Is(err, tokens.ErrOffline) {
+				offline = append(offline, name)
+			}
 			continue // an offline token serves no keys
 		}
 		slices.SortFunc(infos, func(x, y tokens.KeyInfo) int { return strings.Compare(x.Alias, y.Alias) })
@@ -188,7 +217,7 @@ func listVendorKeys(ctx context.Context, set *workers.Set) []vendorKey {
 			out = append(out, vendorKey{tok: t, alias: info.Alias})
 		}
 	}
-	return out
+	return out, offline
 }
 
 // mayUseKey reports whether the user may sign with the key alias of token.

@@ -24,7 +24,8 @@ var _ tokens.Remote = remoteFake{}
 
 // TestVendorKeys checks which keys the vendor APIs serve: the local
 // tokens' keys by token name then alias, an alias once (the first token
-// wins), remote tokens left out, and a new worker set seen at once.
+// wins), remote tokens left out, a new worker set seen at once, and an
+// offline token named, its keys served as soon as it is active again.
 func TestVendorKeys(t *testing.T) {
 	keys := dsmtest.TestKeys(t)
 	tok := func(name string, aliases ...string) tokens.Token {
@@ -43,10 +44,13 @@ func TestVendorKeys(t *testing.T) {
 	guarded := (&guard.Guard{}).Wrap(remoteFake{tok("rg", "v").(*nethsmtest.Token)}, nil)
 	set1 := workers.NewSet(nil, map[string]tokens.Token{"b": tok("b", "x", "y"), "a": tok("a", "z", "y"), "r": remoteTok, "rg": guarded})
 	set2 := workers.NewSet(nil, map[string]tokens.Token{"c": tok("c", "w")})
-	render := func(ks []vendorKey) string {
+	render := func(ks []vendorKey, offline []string) string {
 		var parts []string
 		for _, k := range ks {
 			parts = append(parts, k.tok.Name()+"/"+k.alias)
+		}
+		for _, name := range offline {
+			parts = append(parts, name+" offline")
 		}
 		return strings.Join(parts, " ")
 	}
@@ -71,5 +75,17 @@ func TestVendorKeys(t *testing.T) {
 	c.keys(cancelled, set1)
 	if got := render(c.keys(ctx, set2)); got != "c/w" {
 		t.Errorf("after a cancelled listing: keys %q, want the cached c/w", got)
+	}
+	// An offline token is named, and its keys are served as soon as it is
+	// activated, not a TTL later.
+	d := tok("d", "u").(*nethsmtest.Token)
+	d.Deactivate(ctx)
+	set3 := workers.NewSet(nil, map[string]tokens.Token{"c": tok("c", "w"), "d": d})
+	if got := render(c.keys(ctx, set3)); got != "c/w d offline" {
+		t.Errorf("with d offline: %q, want c/w and d offline", got)
+	}
+	d.Activate(ctx, "")
+	if got := render(c.keys(ctx, set3)); got != "c/w d/u" {
+		t.Errorf("d activated again: %q, want its key served at once", got)
 	}
 }

@@ -117,6 +117,11 @@ type Options struct {
 	// to k.AllowedUsers; nil allows every key. A key the user may not use
 	// is left out of key listings and signs with status 403.
 	MayUse func(user string, k Key) bool
+	// Offline returns the names of the tokens whose keys Keys leaves out
+	// because they are offline (nil: none). A key not found names them:
+	// the key may be in one, and the fix is to activate it, where the
+	// answer said only "check the key descriptor".
+	Offline func(ctx context.Context) []string
 }
 
 // Handler serves the DSM API. It is safe for concurrent use.
@@ -204,9 +209,27 @@ func entityID(user string) string {
 
 // keySet is the served keys of one request.
 type keySet struct {
-	list   []Key
-	byKid  map[string]Key
-	byName map[string]Key
+	list    []Key
+	byKid   map[string]Key
+	byName  map[string]Key
+	offline func() []string // Options.Offline, asked for a key not found only
+}
+
+// notFound is the sentence of a key not found, what ("No key with kid
+// k"), naming the tokens offline that may hold it: activating them is the
+// fix as much as fix, where the answer named only fix.
+func (ks keySet) notFound(what, fix string) string {
+	var offline []string
+	if ks.offline != nil {
+		offline = ks.offline()
+	}
+	switch len(offline) {
+	case 0:
+		return what + ": " + fix + "."
+	case 1:
+		return what + " is served: crypto token " + offline[0] + " is offline and may hold it; activate it, or " + fix + "."
+	}
+	return what + " is served: crypto tokens " + strings.Join(offline, ", ") + " are offline and may hold it; activate them, or " + fix + "."
 }
 
 // keys returns the served keys with their kid and name filled in. When two
@@ -217,6 +240,9 @@ func (h *Handler) keys(ctx context.Context) keySet {
 		return ks
 	}
 	src := h.opts.Keys.DSMKeys(ctx)
+	if h.opts.Offline != nil {
+		ks.offline = func() []string { return h.opts.Offline(ctx) }
+	}
 	ks.list = make([]Key, 0, len(src))
 	ks.byKid = make(map[string]Key, len(src))
 	ks.byName = make(map[string]Key, len(src))

@@ -86,9 +86,10 @@ func (h *Handler) getKey(c echo.Context) error {
 	if err != nil {
 		return fail(c, http.StatusBadRequest, "The kid is not a UUID.")
 	}
-	k, found := h.keys(ctx).byKid[id.String()]
+	ks := h.keys(ctx)
+	k, found := ks.byKid[id.String()]
 	if !found {
-		return fail(c, http.StatusNotFound, "No key with kid "+id.String()+".")
+		return fail(c, http.StatusNotFound, ks.notFound("No key with kid "+id.String(), "check the kid"))
 	}
 	if !h.allowed(k, user) {
 		return fail(c, http.StatusForbidden, "User "+user+" is not allowed to use key "+k.Name+".")

@@ -177,7 +177,7 @@ func (h *Handler) resolve(ks keySet, d *keyDescriptor, user string) (Key, *itemE
 		return Key{}, badItem("The key descriptor is empty: name the key by kid or name.")
 	}
 	if !found {
-		return Key{}, &itemError{status: http.StatusNotFound, msg: "No key with " + what + ": check the key descriptor."}
+		return Key{}, &itemError{status: http.StatusNotFound, msg: ks.notFound("No key with "+what, "check the key descriptor")}
 	}
 	if !h.allowed(k, user) {
 		return Key{}, &itemError{status: http.StatusForbidden, msg: "User " + user + " is not allowed to use key " + k.Name + "."}

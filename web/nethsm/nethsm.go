@@ -100,6 +100,11 @@ type Options struct {
 	// other state makes key operations answer 412, as a NetHSM that is not
 	// Operational does.
 	State func(ctx context.Context) State
+	// Offline returns the names of the tokens whose keys Keys leaves out
+	// because they are offline (nil: none). A KeyID not found names them:
+	// the key may be in one, and the fix is to activate it, where the
+	// answer said only "check the KeyID".
+	Offline func(ctx context.Context) []string
 	// MayUse reports whether an authenticated operator may sign with k;
 	// nil allows every key. A key an operator may not use is left out of
 	// its key list and answers 403; the filter parameter of GET /keys
@@ -343,6 +348,27 @@ func (h *Handler) keyByID(ctx context.Context, id string) (Key, bool) {
 	return Key{}, false
 }
 
+// offline returns the names of the tokens offline (Options.Offline).
+func (h *Handler) offline(ctx context.Context) []string {
+	if h.opts.Offline == nil {
+		return nil
+	}
+	return h.opts.Offline(ctx)
+}
+
+// notServed is the sentence of a key not found, what ("No key with ID
+// k"), when the tokens offline may hold it: activating them is the fix
+// as much as fix.
+func notServed(what string, offline []string, fix string) string {
+	switch len(offline) {
+	case 0:
+		return what + ": " + fix + "."
+	case 1:
+		return what + " is served: crypto token " + offline[0] + " is offline and may hold it; activate it, or " + fix + "."
+	}
+	return what + " is served: crypto tokens " + strings.Join(offline, ", ") + " are offline and may hold it; activate them, or " + fix + "."
+}
+
 // served returns k with its NetHSM ID, and whether it is served at all.
 func served(k Key) (Key, bool) {
 	if k.Token == nil {
@@ -484,7 +510,7 @@ func (h *Handler) lookup(c echo.Context) (Key, bool, error) {
 	}
 	k, ok := h.keyByID(c.Request().Context(), id)
 	if !ok {
-		return Key{}, false, fail(c, http.StatusNotFound, "No key with ID "+id+": check the KeyID.")
+		return Key{}, false, fail(c, http.StatusNotFound, notServed("No key with ID "+id, h.offline(c.Request().Context()), "check the KeyID"))
 	}
 	if !h.usable(c, k) {
 		u, _ := c.Get(userKey).(User)
