@@ -173,7 +173,9 @@ func (s *Server) serveForm(c echo.Context, worker string, values url.Values, doc
 
 	if worker == "" {
 		if id := get(fieldWorkerID); id != "" {
-			if _, err := strconv.Atoi(id); err != nil {
+			// A number too large for an int is a number all the same: no
+			// worker has it (404), rather than "not a number".
+			if _, err := strconv.Atoi(id); err != nil && strings.Trim(id, "0123456789") != "" {
 				return badRequest("workerId %s is not a number: give the worker's numeric ID, or its name in workerName.", clienttext.Quote(id))
 			}
 			worker = id
@@ -370,11 +372,16 @@ func (s *Server) spool(p io.Reader) (*document, error) {
 }
 
 // formError maps an error reading a form: over the limit stays a 413, the
-// rest is the client's malformed body.
+// rest is the client's malformed body. A multipart body that ends before
+// its closing boundary (empty, cut, or without any boundary line) is told
+// so, where it read "(NextPart: EOF)" or "(unexpected EOF)", Go's words.
 func formError(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return err
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return badRequest("The multipart/form-data body ends before its closing boundary: start each part with --BOUNDARY and end the form with --BOUNDARY--, BOUNDARY being the boundary parameter of its Content-Type.")
 	}
 	return badRequest("The form could not be read (%s): send a valid form.", strings.TrimPrefix(err.Error(), "multipart: "))
 }

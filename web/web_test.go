@@ -396,6 +396,7 @@ func TestBadInput(t *testing.T) {
 		// Process servlet.
 		{"servlet: unknown worker", r(proc(url.Values{"workerName": {"Nope"}, "data": {"d"}})), 404, `No worker named or numbered "Nope"`},
 		{"servlet: unknown worker id", r(proc(url.Values{"workerId": {"999"}, "data": {"d"}})), 404, `No worker named or numbered "999"`},
+		{"servlet: workerId too large for a worker", r(proc(url.Values{"workerId": {"99999999999999999999"}, "data": {"d"}})), 404, `No worker named or numbered "99999999999999999999"`},
 		{"servlet: workerId not a number", r(proc(url.Values{"workerId": {"one"}, "data": {"d"}})), 400, `workerId "one" is not a number`},
 		{"servlet: no worker", r(proc(url.Values{"data": {"d"}})), 400, "workerName or workerId"},
 		{"servlet: no data", r(proc(url.Values{"workerName": {"Echo"}})), 400, "data field or as a file"},
@@ -412,7 +413,11 @@ func TestBadInput(t *testing.T) {
 		{"servlet: multipart without document", r(mp(part{name: "workerName", value: "Echo"})), 400, "data field or as a file"},
 		{"servlet: multipart two files", r(mp(part{name: "workerName", value: "Echo"}, part{name: "a", filename: "a", value: "1"}, part{name: "b", filename: "b", value: "2"})), 400, "more than one document"},
 		{"servlet: multipart without boundary", r("POST", "/signserver/process", "multipart/form-data", strings.NewReader("x")), 400, "no boundary"},
-		{"servlet: multipart truncated", r("POST", "/signserver/process", "multipart/form-data; boundary=zz", strings.NewReader("--zz\r\nContent-Disposition: form-data; name=\"workerName\"\r\n\r\nEcho")), 400, "form could not be read"},
+		// Go's words were the sentence: "(NextPart: EOF)", "(unexpected EOF)".
+		{"servlet: multipart truncated", r("POST", "/signserver/process", "multipart/form-data; boundary=zz", strings.NewReader("--zz\r\nContent-Disposition: form-data; name=\"workerName\"\r\n\r\nEcho")), 400, "ends before its closing boundary: start each part with --BOUNDARY"},
+		{"servlet: multipart empty", r("POST", "/signserver/process", "multipart/form-data; boundary=zz", strings.NewReader("")), 400, "ends before its closing boundary"},
+		{"servlet: multipart without boundary lines", r("POST", "/signserver/process", "multipart/form-data; boundary=zz", strings.NewReader("data=x")), 400, "ends before its closing boundary"},
+		{"servlet: multipart without closing boundary", r("POST", "/signserver/process", "multipart/form-data; boundary=zz", strings.NewReader("--zz\r\nContent-Disposition: form-data; name=\"workerName\"\r\n\r\nEcho\r\n--zz")), 400, "ends before its closing boundary"},
 		{"servlet: multipart bad base64 file", r(mp(part{name: "workerName", value: "Echo"}, part{name: "encoding", value: "base64"}, part{name: "f", filename: "a", value: "!!!!"})), 400, "not valid base64"},
 		{"servlet: empty metadata key", r(proc(url.Values{"workerName": {"Echo"}, "data": {"d"}, "REQUEST_METADATA.": {"v"}})), 400, "metadata key is empty"},
 		{"servlet: metadata key with space", r(proc(url.Values{"workerName": {"Echo"}, "data": {"d"}, "REQUEST_METADATA.A B": {"v"}})), 400, `key "A B" has a character`},
