@@ -13,6 +13,7 @@ import (
 
 	"github.com/signet-project/signet/internal/adminclient"
 	"github.com/signet-project/signet/internal/cluster"
+	"github.com/signet-project/signet/internal/demo"
 	srv "github.com/signet-project/signet/internal/server"
 	"github.com/signet-project/signet/internal/tlsclient"
 	"github.com/signet-project/signet/state"
@@ -314,7 +315,7 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 // With --state it checks the one chain of a cluster in PostgreSQL instead,
 // with --seal the seal of its head (the key file every node has).
 func auditVerifyCmd(fs *flag.FlagSet) runFunc {
-	dataDir := fs.String("data", "signet-data", "data `folder` of the server whose audit log to check")
+	dataDir := fs.String("data", demo.DefaultDataDir, "data `folder` of the server whose audit log to check")
 	keyFile := fs.String("audit-key", "", "`file` of the key that seals the audit head (the server's server.auditKey; default DATA.audit-key beside the data folder)")
 	url := fs.String("state", "", "check the cluster's audit log in the PostgreSQL database at `URL` instead")
 	seal := fs.String("seal", "", "with --state: the audit seal key `file` of the cluster's nodes")

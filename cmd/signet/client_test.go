@@ -142,3 +142,36 @@ func TestClientBatchAttached(t *testing.T) {
 		})
 	}
 }
+
+// TestClientPDFSigner: client sign and client batch sign a folder's PDFs with
+// the demo PDFSigner, each written as FILE.signed.pdf. A batch of documents
+// names no hashingAlgorithm unless -digest chooses one: the client sent
+// SHA-256 with every item, and PDFSigner, which signs no digest a client
+// chooses, refused the whole batch.
+func TestClientPDFSigner(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	pdf, err := os.ReadFile(filepath.Join("..", "..", "testdata", "samples", "invoice.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"sign", "batch"} {
+		t.Run(cmd, func(t *testing.T) {
+			in := t.TempDir()
+			if err := os.WriteFile(filepath.Join(in, "invoice.pdf"), pdf, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			if err := run(t.Context(), append(append([]string{"client", cmd, "-url", s.url, "-worker", "PDFSigner"}, s.tlsArgs()...), in), &stdout, &stderr); err != nil {
+				t.Fatalf("%v: %s", err, stderr.String())
+			}
+			if got := stdout.String(); got != "1 signed, 0 failed\n" {
+				t.Fatalf("client %s printed %q: %s", cmd, got, stderr.String())
+			}
+			signed, err := os.ReadFile(filepath.Join(in, "invoice.pdf.signed.pdf"))
+			if err != nil || !bytes.HasPrefix(signed, []byte("%PDF-")) || len(signed) <= len(pdf) {
+				t.Fatalf("invoice.pdf.signed.pdf: %d bytes, %v; want the PDF signed", len(signed), err)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/client"
 	"github.com/signet-project/signet/internal/cluster"
+	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/internal/loadgen"
 	srv "github.com/signet-project/signet/internal/server"
 	"github.com/signet-project/signet/internal/verify"
@@ -110,7 +111,7 @@ func serveCmd(fs *flag.FlagSet) runFunc {
 	var configs stringList
 	fs.Var(&configs, "config", "YAML configuration `file` (repeatable); default: the embedded demo configuration")
 	fs.StringVar(&o.Listen, "listen", "", "`address` to listen on (default "+srv.DefaultListen+", or server.listen from the configuration)")
-	fs.StringVar(&o.DataDir, "data", "signet-data", "data `folder` for the demo PKI and run-time state")
+	fs.StringVar(&o.DataDir, "data", demo.DefaultDataDir, "data `folder` for the demo PKI and run-time state")
 	fs.Int64Var(&o.MaxUpload, "max-upload", 0, "upload limit in `bytes` (default: server.maxUploadSize from the configuration, 100 MiB)")
 	format := logFormats[0]
 	fs.Func("log-format", "log `format`: "+strings.Join(logFormats, " or ")+" (default text)", func(v string) error {

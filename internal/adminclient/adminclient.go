@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/internal/demo"
 	adminapi "github.com/signet-project/signet/web/admin"
 	"golang.org/x/term"
 )
@@ -70,7 +71,7 @@ func PasswordFrom(file string) (string, error) {
 	if p := os.Getenv("SIGNET_ADMIN_PASSWORD"); p != "" {
 		return p, nil
 	}
-	return "", errors.New("no admin password: set SIGNET_ADMIN_PASSWORD or give --password-file")
+	return "", fmt.Errorf("no admin password: set SIGNET_ADMIN_PASSWORD or give --password-file (the demo's is in %s)", demo.FilesIn(demo.DefaultDataDir).PasswordFile)
 }
 
 // ReadPIN reads a token PIN from file, else $SIGNET_PIN, else the first

@@ -99,3 +99,33 @@ func TestReadPINAsServer(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswordFromNamesTheDemoFile: without a password file or
+// $SIGNET_ADMIN_PASSWORD, the refusal says where the demo keeps its
+// password, beside the two ways to give one.
+func TestPasswordFromNamesTheDemoFile(t *testing.T) {
+	t.Setenv("SIGNET_ADMIN_PASSWORD", "")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pw")
+	if err := os.WriteFile(file, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, file, env string
+		want, says      string // the password, or what the error says
+	}{
+		{"none", "", "", "", "signet-data/demo-password"},
+		{"environment", "", "from-env", "from-env", ""},
+		{"file", file, "from-env", "from-file", ""},
+	}
+	for _, tt := range tests {
+		t.Setenv("SIGNET_ADMIN_PASSWORD", tt.env)
+		got, err := PasswordFrom(tt.file)
+		switch {
+		case tt.says != "" && (err == nil || !strings.Contains(err.Error(), tt.says) || !strings.Contains(err.Error(), "SIGNET_ADMIN_PASSWORD")):
+			t.Errorf("%s: %q, %v; want an error naming %s", tt.name, got, err, tt.says)
+		case tt.says == "" && (err != nil || got != tt.want):
+			t.Errorf("%s: %q, %v; want %q", tt.name, got, err, tt.want)
+		}
+	}
+}

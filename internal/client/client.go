@@ -41,7 +41,10 @@ type Options struct {
 	// ClientSide hashes documents locally and sends only the digest
 	// (USING_CLIENTSUPPLIED_HASH).
 	ClientSide bool
-	// Digest names the digest algorithm of ClientSide and batch items.
+	// Digest names the digest algorithm of ClientSide (empty: SHA-256) and
+	// of the documents of a batch (empty: the worker's own, and no
+	// hashingAlgorithm sent, which a PDFSigner refuses: a PDF is not signed
+	// by a digest the client chooses).
 	Digest string
 	// Threads is the number of requests in flight.
 	Threads int
@@ -64,7 +67,7 @@ func (o *Options) Flags(fs *flag.FlagSet, batch bool) {
 	fs.StringVar(&o.Worker, "worker", "CAdESSigner", "worker `name` or id")
 	fs.Var(&o.Meta, "meta", "request metadata `KEY=VALUE` (repeatable)")
 	fs.BoolVar(&o.ClientSide, "clientside", false, "hash locally and send only the digest (USING_CLIENTSUPPLIED_HASH)")
-	fs.StringVar(&o.Digest, "digest", "SHA-256", "digest `algorithm` for -clientside and batch items")
+	fs.StringVar(&o.Digest, "digest", "", "digest `algorithm` of -clientside (default SHA-256) and of batch items (default: the worker's)")
 	fs.IntVar(&o.Threads, "threads", 4, "parallel requests")
 	fs.StringVar(&o.Out, "out", "", "output `folder` (default: beside each input)")
 	fs.BoolVar(&o.Hidden, "hidden", false, "also sign the hidden files and folders (.DS_Store, .git, dot files) of a folder; left out by default")
@@ -102,7 +105,11 @@ func (o *Options) prepare() (map[string]string, crypto.Hash, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	h, err := cms.ParseHash(o.Digest)
+	name := o.Digest
+	if name == "" {
+		name = "SHA-256"
+	}
+	h, err := cms.ParseHash(name)
 	if err != nil {
 		return nil, 0, fmt.Errorf("-digest: %w", err)
 	}
@@ -438,8 +445,10 @@ func signBatch(ctx context.Context, hc *http.Client, c *Options, meta map[string
 		}
 		req.SignatureRequests[i] = workers.BatchItem{
 			Data:             base64.StdEncoding.EncodeToString(data),
-			HashingAlgorithm: cms.HashName(h),
 			CustomIdentifier: in.Path,
+		}
+		if c.ClientSide || c.Digest != "" {
+			req.SignatureRequests[i].HashingAlgorithm = cms.HashName(h)
 		}
 	}
 	body, err := json.Marshal(req)

@@ -237,6 +237,11 @@ func NamedCRL(ctx context.Context, f Files) (string, error) {
 	return chain[0].CRLDistributionPoints[0], nil
 }
 
+// DefaultDataDir is the data folder signet serve uses without --data, where
+// make run makes the demo: the commands' defaults and the hints of the
+// clients' errors (the demo's CA, its password file) name it.
+const DefaultDataDir = "signet-data"
+
 // CRLPath is where a demo server publishes the demo CA's CRL, and
 // DefaultCRLURL the CRL distribution point the demo certificates name: the
 // path on the default listen address.

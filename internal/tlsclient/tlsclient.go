@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"syscall"
+
+	"github.com/signet-project/signet/internal/demo"
 )
 
 // Flags are the TLS options of the command-line clients (client,
@@ -65,7 +67,7 @@ func Hint(err error) string {
 	case err == nil:
 		return ""
 	case errors.As(err, new(x509.UnknownAuthorityError)):
-		return "the server's certificate is from a CA this client does not trust; give its CA with --cacert FILE or $SIGNET_CACERT (the demo's is signet-data/demo-ca.pem)"
+		return "the server's certificate is from a CA this client does not trust; give its CA with --cacert FILE or $SIGNET_CACERT (the demo's is " + demo.FilesIn(demo.DefaultDataDir).CA + ")"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "no server listens there; start it (make run), or give the address it printed with --url or $SIGNET"
 	}
