@@ -71,3 +71,36 @@ func TestWrongMethod(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginFormUnreadable: a login post that is no form, or names no user,
+// is a 400 that says what to send, and neither writes an audit row nor
+// counts as a failed login: it was "Wrong user name or password" (401),
+// written to the audit log as a refused login of the user "".
+func TestLoginFormUnreadable(t *testing.T) {
+	t.Parallel()
+	audit := state.NewMemory()
+	_, e := serveUI(t, Options{
+		Admin:        admin.New(admin.Options{}),
+		Authenticate: func(user, pass string) admin.Decision { return admin.Denied },
+		Audit:        audit,
+	})
+	for _, tt := range []struct {
+		name, ctype, body, says string
+	}{
+		{"malformed form", "application/x-www-form-urlencoded", "user=admin&password=%zz", "The login form could not be read"},
+		{"not a form", "text/plain", "user=admin", "The login form could not be read"},
+		{"no user name", "application/x-www-form-urlencoded", "password=x", "Enter a user name"},
+		{"blank user name", "application/x-www-form-urlencoded", "user=+&password=x", "Enter a user name"},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/admin/login", strings.NewReader(tt.body))
+		r.Header.Set("Content-Type", tt.ctype)
+		w := httptest.NewRecorder()
+		e.ServeHTTP(w, r)
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), tt.says) {
+			t.Errorf("%s: %d, want 400 saying %q: %.300s", tt.name, w.Code, tt.says, w.Body.String())
+		}
+	}
+	if rows, _ := audit.Entries(t.Context(), 0, 0); len(rows) != 0 {
+		t.Errorf("%d audit rows for forms that name no login, want none: %+v", len(rows), rows)
+	}
+}

@@ -27,6 +27,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -419,7 +420,22 @@ func safeNext(next string) string {
 // session ID at login keep a foreign site from logging a browser in as
 // someone else usefully.
 func (u *UI) login(c echo.Context) error {
+	// A post that is no form, or names no user, is no login attempt: 400,
+	// without an audit row or a failure counted against the throttle. It
+	// was "Wrong user name or password", and a form of which one field did
+	// not parse was counted against the user named in another.
+	ct, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
+	if _, err := c.FormParams(); err != nil || (ct != echo.MIMEApplicationForm && ct != echo.MIMEMultipartForm) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return u.render(c, http.StatusBadRequest, "login", "Log in", loginData{Error: "The login form could not be read: send it from Signet's login page."})
+	}
 	name, pass := c.FormValue("user"), c.FormValue("password")
+	if strings.TrimSpace(name) == "" {
+		return u.render(c, http.StatusBadRequest, "login", "Log in", loginData{Next: c.FormValue("next"), Error: "Enter a user name and its password."})
+	}
 	addr := c.RealIP()
 	// The claimed name is quoted as every surface quotes a client's text
 	// (clienttext.Quote, cut after MaxEcho bytes): whole, a megabyte name
