@@ -104,3 +104,33 @@ func TestLoginFormUnreadable(t *testing.T) {
 		t.Errorf("%d audit rows for forms that name no login, want none: %+v", len(rows), rows)
 	}
 }
+
+// TestFormUnreadable: a form of which a field does not parse is refused
+// whole (400), before it does anything: Go's form parser drops the field
+// and keeps the rest, so that the form's action ran on what was left (here
+// a logout, with its CSRF token intact).
+func TestFormUnreadable(t *testing.T) {
+	t.Parallel()
+	u, e := serveUI(t, Options{
+		Admin:        admin.New(admin.Options{}),
+		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
+	})
+	cookies, csrf := login(t, u, e)
+	r := httptest.NewRequest(http.MethodPost, "/admin/logout", strings.NewReader("csrf="+csrf+"&next=%zz"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	e.ServeHTTP(w, r)
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "The form could not be read") {
+		t.Errorf("%d, want 400 saying the form could not be read: %.300s", w.Code, w.Body.String())
+	}
+	r = httptest.NewRequest(http.MethodGet, "/admin/dashboard", nil)
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	if _, ok := u.opts.Sessions.Get(r); !ok {
+		t.Error("the refused form ended the session")
+	}
+}

@@ -249,6 +249,18 @@ func (u *UI) session(next echo.HandlerFunc) echo.HandlerFunc {
 			return c.Redirect(http.StatusSeeOther, BasePath+"/login?next="+url.QueryEscape(r.URL.RequestURI()))
 		}
 		c.Set(sessionKey, s)
+		if !read {
+			// A field that does not parse is dropped by Go's form parser,
+			// which keeps the rest: the form's action ran on what was
+			// left. The form is refused whole.
+			if _, err := c.FormParams(); err != nil {
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					return err
+				}
+				return u.render(c, http.StatusBadRequest, "badrequest", "Bad request", "The form could not be read: reload the page and send it again.")
+			}
+		}
 		if !read && !s.ValidCSRF(r) {
 			u.record(c, s.User, "ui.refused", clienttext.Cut(r.URL.Path), "The form has no valid CSRF token.", nil)
 			return u.forbidden(c, s, "The form was sent without its security token (CSRF): reload the page and send it again.")
