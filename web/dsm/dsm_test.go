@@ -617,6 +617,11 @@ func TestListKeys(t *testing.T) {
 	if status, _ := f.do("GET", "/crypto/v1/keys/"+dsm.KeyID("soft", "restricted"), "basic", nil); status != 404 {
 		t.Errorf("get unknown kid: %d, want 404", status)
 	}
+	// A key's name where its kid goes is told how to find the kid: the
+	// sentence was "The kid is not a UUID.", naming no fix.
+	if status, body := f.do("GET", "/crypto/v1/keys/p256", "basic", nil); status != 400 || !strings.Contains(string(body), `The kid \"p256\" is not a UUID: give the kid of a key as GET /crypto/v1/keys lists it, or find a key by name with GET /crypto/v1/keys?name=NAME.`) {
+		t.Errorf("get by name: %d %s, want 400 naming the fix", status, body)
+	}
 	if status, _ := f.do("GET", "/crypto/v1/keys/"+dsm.KeyID("soft", "p384"), "basic", nil); status != 403 {
 		t.Errorf("get a key of another user: %d, want 403", status)
 	}

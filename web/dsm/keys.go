@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+
+	"github.com/signet-project/signet/internal/clienttext"
 )
 
 // sobject is the part of DSM's Sobject schema that Signet fills in.
@@ -84,7 +86,7 @@ func (h *Handler) getKey(c echo.Context) error {
 	ctx := c.Request().Context()
 	id, err := uuid.Parse(c.Param("kid"))
 	if err != nil {
-		return fail(c, http.StatusBadRequest, "The kid is not a UUID.")
+		return fail(c, http.StatusBadRequest, "The kid "+clienttext.Quote(c.Param("kid"))+" is not a UUID: give the kid of a key as GET /crypto/v1/keys lists it, or find a key by name with GET /crypto/v1/keys?name=NAME.")
 	}
 	ks := h.keys(ctx)
 	k, found := ks.byKid[id.String()]
