@@ -261,6 +261,10 @@ func (s *Server) ServeTLS(ctx context.Context, l net.Listener, cfg *tls.Config) 
 		return err
 	case <-ctx.Done():
 	}
+	// An operator reading the log sees the stop and how long it took: the
+	// requests in flight are finished first, up to the shutdown timeout.
+	start := time.Now()
+	s.log.Info("stopping: no new requests; finishing those in flight", "timeout", s.shutdown)
 	sctx, cancel := context.WithTimeout(context.Background(), s.shutdown)
 	defer cancel()
 	err := hs.Shutdown(sctx)
@@ -271,5 +275,6 @@ func (s *Server) ServeTLS(ctx context.Context, l net.Listener, cfg *tls.Config) 
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
 		return serr
 	}
+	s.log.Info("stopped", "took", time.Since(start).Round(time.Millisecond))
 	return err
 }

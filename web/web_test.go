@@ -827,7 +827,8 @@ func TestGracefulShutdown(t *testing.T) {
 		<-release
 		return &workers.Response{Data: []byte("finished"), Items: 1}, nil
 	}}
-	srv := New(Options{Registry: workers.NewRegistry(workers.NewSet([]workers.Worker{slow}, nil)), Logger: slog.New(slog.DiscardHandler)})
+	var logged syncBuffer
+	srv := New(Options{Registry: workers.NewRegistry(workers.NewSet([]workers.Worker{slow}, nil)), Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -874,6 +875,30 @@ func TestGracefulShutdown(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
+	// The log says when the stop began and that it ended.
+	for _, want := range []string{"msg=\"stopping: no new requests; finishing those in flight\"", "msg=stopped took="} {
+		if !strings.Contains(logged.String(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, logged.String())
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // notifyingListener closes closed when it is closed: the event a test

@@ -700,9 +700,26 @@ func (h *Handler) reload(c echo.Context) error {
 }
 
 // oneLine joins the lines of a multi-line error (a configuration with
-// several problems) into one.
+// several problems, each a sentence) into one: after a line that ends a
+// sentence with a space, after another with "; ", so that no ".;" comes
+// between two problems.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+	var b strings.Builder
+	for line := range strings.Lines(s) {
+		line = strings.Join(strings.Fields(line), " ")
+		if line == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			if strings.ContainsAny(b.String()[b.Len()-1:], ".!?:") {
+				b.WriteByte(' ')
+			} else {
+				b.WriteString("; ")
+			}
+		}
+		b.WriteString(line)
+	}
+	return b.String()
 }
 
 // param is the path parameter name, read as every surface reads a name in

@@ -337,6 +337,8 @@ func TestSignErrors(t *testing.T) {
 		{"PSS wrong hash length", signCall("rsa2048", signBody("PSS_SHA384", d256)), "", 400, false},
 		{"PKCS1 input longer than key", signCall("rsa2048", signBody("PKCS1", make([]byte, 250))), "", 400, false},
 		{"ECDSA input exceeds group", signCall("p256", signBody("ECDSA", make([]byte, 48))), "", 400, false},
+		{"ECDSA MD5-length digest", signCall("p256", signBody("ECDSA", make([]byte, 16))), "", 400, false},
+		{"ECDSA input of no digest's length", signCall("p384", signBody("ECDSA", make([]byte, 2))), "", 400, false},
 		{"bad base64", signCall("rsa2048", `{"mode":"PSS_SHA256","message":"!!not base64!!"}`), "", 400, true},
 		{"base64 that only looks right", signCall("rsa2048", `{"mode":"PSS_SHA256","message":"abcde"}`), "", 400, false},
 		{"extra property", signCall("rsa2048", `{"mode":"PSS_SHA256","message":"`+base64.StdEncoding.EncodeToString(d256)+`","hash":"SHA256"}`), "", 400, false},

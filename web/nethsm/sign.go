@@ -199,7 +199,15 @@ func signOpts(mode string, pub crypto.PublicKey, msg []byte) ([]byte, crypto.Sig
 		if bits := k.Curve.Params().BitSize; len(msg)*8 > bits+7 {
 			return nil, nil, fmt.Errorf("mode ECDSA input of %d bytes exceeds the %d-bit group size", len(msg), bits)
 		}
-		return msg, ecdsaHash(len(msg)), nil
+		// The input is a digest, and its length the only sign of its hash:
+		// one of no hash's length (16 bytes: MD5's) is refused here, a
+		// SHA-1 one by the key's policy (tokens/guard), as the worker
+		// endpoints refuse both.
+		h := ecdsaHash(len(msg))
+		if h == 0 {
+			return nil, nil, fmt.Errorf("mode ECDSA signs a digest: send the SHA-256, SHA-384, SHA-512 or SHA-224 digest of the data (32, 48, 64 or 28 bytes), not %d bytes", len(msg))
+		}
+		return msg, h, nil
 	case "BIP340":
 		return nil, nil, errors.New("mode BIP340 is not supported")
 	}
