@@ -1,13 +1,20 @@
 package ui
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/soft"
 	"github.com/signet-project/signet/web/admin"
+	"github.com/signet-project/signet/workers"
 )
 
 // TestWrongMethod: a method a UI page does not take is a 405 naming the
@@ -132,5 +139,56 @@ func TestFormUnreadable(t *testing.T) {
 	}
 	if _, ok := u.opts.Sessions.Get(r); !ok {
 		t.Error("the refused form ended the session")
+	}
+}
+
+// keyedWorker is a worker of a token, as the dashboard lists it.
+type keyedWorker struct{ name, token string }
+
+func (w keyedWorker) Name() string                          { return w.name }
+func (w keyedWorker) ID() int                               { return len(w.name) }
+func (w keyedWorker) Kind() string                          { return "CMSSigner" }
+func (w keyedWorker) TokenName() string                     { return w.token }
+func (w keyedWorker) KeyAlias() string                      { return "k" }
+func (w keyedWorker) Status(context.Context) workers.Status { return workers.Status{Active: true} }
+func (keyedWorker) Process(context.Context, *workers.Request) (*workers.Response, error) {
+	return nil, errors.New("not used")
+}
+
+// stuckToken is a token that cannot be deactivated.
+type stuckToken struct{ tokens.Token }
+
+func (stuckToken) Deactivate(context.Context) error { return errors.New("the HSM did not answer") }
+
+// TestBulkPartly: when the dashboard's bulk action changed some tokens
+// before another refused, the message says which it changed: it showed
+// only the refusal, as if nothing had been done.
+func TestBulkPartly(t *testing.T) {
+	t.Parallel()
+	a, err := soft.Create(soft.Options{Path: filepath.Join(t.TempDir(), "a"), Type: soft.TypePEM, Name: "a"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := soft.Create(soft.Options{Path: filepath.Join(t.TempDir(), "b"), Type: soft.TypePEM, Name: "b"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := workers.NewSet([]workers.Worker{keyedWorker{"WA", "a"}, keyedWorker{"WB", "b"}}, map[string]tokens.Token{"a": a, "b": stuckToken{b}})
+	u, e := serveUI(t, Options{
+		Admin:        admin.New(admin.Options{Workers: workerSource{set}}),
+		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
+	})
+	cookies, csrf := login(t, u, e)
+	w := post(e, "/admin/dashboard", url.Values{"csrf": {csrf}, "action": {"deactivate"}, "worker": {"WA", "WB"}}, cookies)
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("bulk deactivate: %d", w.Code)
+	}
+	if a.Status(t.Context()).State == tokens.Active {
+		t.Fatal("token a is still active: the test does not test a partial change")
+	}
+	page := get(e, "/admin/dashboard", cookies)
+	if !strings.Contains(page, "Crypto token a: deactivated; then crypto token b:") {
+		i := strings.Index(page, "flash")
+		t.Errorf("the message does not say that token a was deactivated: %.400s", page[max(i, 0):])
 	}
 }

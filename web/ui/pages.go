@@ -129,6 +129,13 @@ func (u *UI) bulk(c echo.Context) error {
 			in = admin.ActivateRequest{PIN: form.Get("pin")}
 		}
 		if err := u.call(c, http.MethodPost, "/tokens/"+url.PathEscape(t)+"/"+action, in, nil); err != nil {
+			var ae *admin.APIError
+			if len(done) > 0 && errors.As(err, &ae) {
+				// The tokens changed before are said: the refusal alone
+				// read as if nothing had been done.
+				err = &admin.APIError{Status: ae.Status, Problems: ae.Problems,
+					Message: fmt.Sprintf("Crypto token %s: %sd; then crypto token %s: %s", strings.Join(done, ", "), action, t, ae.Message)}
+			}
 			return u.done(c, "/dashboard", "", err)
 		}
 		done = append(done, t)
