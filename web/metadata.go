@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/signet-project/signet/formats/properties"
 	"github.com/signet-project/signet/internal/clienttext"
@@ -59,6 +60,12 @@ func (m *metadata) add(name, value string) error {
 	key, err := metadataKey(strings.TrimPrefix(name, metadataPrefix+"."))
 	if err != nil {
 		return err
+	}
+	// As the REQUEST_METADATA field and the REST API's JSON: a value that
+	// is no text would otherwise be signed (a PDF's reason) with U+FFFD in
+	// place of its bytes.
+	if !utf8.ValidString(value) {
+		return badRequest("Request metadata value %s is not valid UTF-8: send it in UTF-8 (percent-encoded in a query string).", key)
 	}
 	if m.fields == nil {
 		m.fields = map[string]string{}

@@ -432,6 +432,8 @@ func TestBadInput(t *testing.T) {
 		{"worker: oversize, worker wrapped the cause", r(chunked("/signserver/worker/WrapLimit", limit+10)), 413, "upload limit of 4096 bytes"},
 		{"worker: oversize, worker returned the read error", r(chunked("/signserver/worker/BadRead", limit+10)), 413, "upload limit of 4096 bytes"},
 		{"worker: bad metadata key", r(raw("/signserver/worker/Echo?REQUEST_METADATA.%C3%A9=1", "d")), 400, "has a character other than"},
+		{"worker: metadata value not UTF-8", r(raw("/signserver/worker/Echo?REQUEST_METADATA.REASON=%ff", "d")), 400, "REASON is not valid UTF-8"},
+		{"servlet: metadata value not UTF-8", r(proc(url.Values{"workerName": {"Echo"}, "data": {"d"}, "REQUEST_METADATA.LOCATION": {"caf\xe9"}})), 400, "LOCATION is not valid UTF-8"},
 		{"worker: GET without data", r("GET", "/signserver/worker/Echo", "", nil), 400, "data field"},
 		{"worker: bad base64 body", r("POST", "/signserver/worker/Echo?encoding=base64", "text/plain", strings.NewReader("%%%%")), 400, "not valid base64"},
 		{"worker: truncated base64 body", r("POST", "/signserver/worker/Echo?encoding=base64", "text/plain", strings.NewReader("QUJD0")), 400, "not valid base64"},
