@@ -127,21 +127,20 @@ func (s *Server) admit(next echo.HandlerFunc) echo.HandlerFunc {
 		defer p.leave(placeInFlight)
 		// The request holds the worker set in force, so that a reload
 		// closes the tokens it drops only once this request is done.
+		// Its context carries it (workers.WithSet), so that what the
+		// request calls below web (a vendor API's keys, the admin API's
+		// tokens) uses the Set it holds, not one swapped in since.
 		set, release := s.reg.Acquire()
 		defer release()
-		c.Set(setKey, set)
+		r := c.Request()
+		c.SetRequest(r.WithContext(workers.WithSet(r.Context(), set)))
 		return next(c)
 	}
 }
 
-const setKey = "signet.workerSet"
-
 // setOf returns the worker set the request acquired, or the one in force.
 func (s *Server) setOf(c echo.Context) *workers.Set {
-	if set, ok := c.Get(setKey).(*workers.Set); ok {
-		return set
-	}
-	return s.reg.Current()
+	return s.reg.In(c.Request().Context())
 }
 
 // workerQueues counts the requests each worker serves or waits on.

@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -120,6 +121,32 @@ func NewRegistry(s *Set) *Registry {
 
 // Current returns the Set in force.
 func (r *Registry) Current() *Set { return r.cur.Load() }
+
+// In returns the Set a request holds, as WithSet put it in ctx, or the Set
+// in force for a context without one. A request uses its own Set
+// throughout: the Set in force may have been swapped since the request
+// acquired its own, and the tokens of a Set that no request holds are
+// closed (a PKCS#11 module finalized) under a signature still using them.
+func (r *Registry) In(ctx context.Context) *Set {
+	if s := SetFrom(ctx); s != nil {
+		return s
+	}
+	return r.Current()
+}
+
+type setKey struct{}
+
+// WithSet returns a copy of ctx that carries s, the Set the request it
+// serves has acquired (Registry.Acquire).
+func WithSet(ctx context.Context, s *Set) context.Context {
+	return context.WithValue(ctx, setKey{}, s)
+}
+
+// SetFrom returns the Set WithSet put in ctx, or nil.
+func SetFrom(ctx context.Context) *Set {
+	s, _ := ctx.Value(setKey{}).(*Set)
+	return s
+}
 
 // Acquire returns the Set in force and holds it, with its tokens open,
 // until release is called: a request acquires the Set it runs on.

@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"context"
 	"testing"
 
 	"github.com/signet-project/signet/tokens"
@@ -59,5 +60,33 @@ func TestSwapClosesDroppedTokensAfterTheirRequests(t *testing.T) {
 	release()
 	if !kept.isClosed() {
 		t.Error("shutdown left a token open")
+	}
+}
+
+// TestRegistryIn: a context that carries the Set its request acquired
+// gets that Set even after a reload swapped in another; one without gets
+// the Set in force.
+func TestRegistryIn(t *testing.T) {
+	t.Parallel()
+	s1, s2 := NewSet(nil, nil), NewSet(nil, nil)
+	reg := NewRegistry(s1)
+	held, release := reg.Acquire()
+	defer release()
+	ctx := WithSet(context.Background(), held)
+	reg.Swap(s2)
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		want *Set
+	}{
+		{"the request's own Set", ctx, s1},
+		{"no Set in the context", context.Background(), s2},
+	} {
+		if got := reg.In(tc.ctx); got != tc.want {
+			t.Errorf("%s: In returned another Set", tc.name)
+		}
+	}
+	if SetFrom(context.Background()) != nil {
+		t.Error("SetFrom of a context without a Set is not nil")
 	}
 }

@@ -42,10 +42,10 @@ func (a *app) mountVendorAPIs() error {
 	e := a.srv.Echo()
 	e.Use(a.vendorLogins)
 	kc := &vendorKeyCache{ttl: vendorKeyTTL}
-	vendorKeys := func(ctx context.Context) []vendorKey { list, _ := kc.keys(ctx, a.reg.Current()); return list }
+	vendorKeys := func(ctx context.Context) []vendorKey { list, _ := kc.keys(ctx, a.reg.In(ctx)); return list }
 	// The tokens whose keys are not served, offline: a key not found names
 	// them, where the answer was only "check the KeyID".
-	offline := func(ctx context.Context) []string { _, off := kc.keys(ctx, a.reg.Current()); return off }
+	offline := func(ctx context.Context) []string { _, off := kc.keys(ctx, a.reg.In(ctx)); return off }
 	d := dsm.New(dsm.Options{
 		Keys: dsm.KeySourceFunc(func(ctx context.Context) []dsm.Key {
 			var out []dsm.Key

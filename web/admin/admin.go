@@ -624,6 +624,19 @@ func (h *Handler) set() *workers.Set {
 	return h.opts.Workers.Current()
 }
 
+// setIn returns the Set the request of ctx holds, where a WorkerSource
+// tells it (workers.Registry.In: web's admit acquired it), or the Set in
+// force: a token the request signs with or activates is then one no
+// reload can close under it.
+func (h *Handler) setIn(ctx context.Context) *workers.Set {
+	if in, ok := h.opts.Workers.(interface {
+		In(context.Context) *workers.Set
+	}); ok {
+		return in.In(ctx)
+	}
+	return h.set()
+}
+
 // ReloadResult is POST /reload's answer.
 type ReloadResult struct {
 	// Workers are the workers now in force, as GET /workers lists them.

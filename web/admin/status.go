@@ -214,7 +214,7 @@ func (h *Handler) listTokens(c echo.Context) error {
 
 // token returns the token named in the path, or a 404.
 func (h *Handler) token(c echo.Context) (*workers.Set, tokens.Token, error) {
-	set := h.set()
+	set := h.setIn(c.Request().Context())
 	name := param(c, "token")
 	t, ok := set.Tokens()[name]
 	if !ok || t == nil {
