@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/dustin/go-humanize"
 	"gopkg.in/yaml.v3"
@@ -95,6 +96,10 @@ func (l *loader) file(name string, data []byte) {
 			l.structural.add(Pos{name, line}, "The file is not valid YAML (%s): fix the syntax on this line or just before it.", msg)
 			return
 		}
+		if line := notUTF8Line(data); line > 0 {
+			l.structural.add(Pos{name, line}, "The file is not valid YAML (%s): save the file as UTF-8; this line holds the first byte that is not.", strings.TrimPrefix(err.Error(), "yaml: "))
+			return
+		}
 		l.structural.add(Pos{File: name}, "The file is not valid YAML (%s): fix the syntax.", strings.TrimPrefix(err.Error(), "yaml: "))
 		return
 	}
@@ -145,6 +150,25 @@ func (l *loader) file(name string, data []byte) {
 			l.structural.add(e.pos, "Unknown top-level key %q: %s.", e.key, hint(e.key, []string{"server", "state", "tokens", "workers", "users"}))
 		}
 	}
+}
+
+// notUTF8Line returns the line of the first byte of data that is not
+// UTF-8, or 0. yaml.v3 names no line for it, and a file saved as Latin-1
+// (an accent in a name or a comment) would otherwise be refused without
+// saying where. A file that starts with a UTF-16 byte order mark is read
+// as UTF-16 by yaml.v3 and is not looked at here.
+func notUTF8Line(data []byte) int {
+	if bytes.HasPrefix(data, []byte{0xFE, 0xFF}) || bytes.HasPrefix(data, []byte{0xFF, 0xFE}) {
+		return 0
+	}
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size == 1 {
+			return bytes.Count(data[:i], []byte{'\n'}) + 1
+		}
+		i += size
+	}
+	return 0
 }
 
 // secondDocument returns the line where a second, non-empty YAML document

@@ -28,6 +28,10 @@ func TestSyntaxErrorLine(t *testing.T) {
 		{"reserved character", "    key: @k", "cannot start any token"},
 		{"two keys on a line", "    key: k k: x", "mapping values are not allowed"},
 		{"unterminated quote", `    key: "k`, ""},
+		// yaml.v3 names no line for bytes that are not UTF-8 (a file
+		// saved as Latin-1): the first such byte is the mistake.
+		{"not UTF-8", "    key: k\xe9", "save the file as UTF-8"},
+		{"not UTF-8 in a comment", "    key: k # r\xe9sum\xe9", "save the file as UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
