@@ -322,7 +322,7 @@ func (l *loader) server(file, dir string, e entry) {
 			}
 			l.cfg.Server.HealthListen, healthPos = v, f.pos
 		case "auditKey":
-			l.cfg.Server.AuditKey = resolvePath(dir, v)
+			l.cfg.Server.AuditKey, l.cfg.Server.AuditKeyPos = resolvePath(dir, v), f.pos
 		case "listen":
 			if !validListen(v) {
 				l.structural.add(f.pos, "The server listen address must be host:port, such as 127.0.0.1:8080 or :8080, not %q.", v)

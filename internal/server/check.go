@@ -3,10 +3,13 @@ package server
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/tsp"
+	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/soft"
 	"github.com/signet-project/signet/web/tlsconf"
@@ -45,7 +48,40 @@ func FileChecks() []config.FileCheck {
 		func(cfg *config.Config) config.Problems { return tlsProblems(cfg.Server.TLS) },
 		func(cfg *config.Config) config.Problems { return anchorProblems(cfg.Workers) },
 		tsaCertProblems,
+		stateFileProblems,
 	}
+}
+
+// stateFileProblems are the files of the run-time state that Run would
+// refuse to start on, read by its own readers, each at the line that names
+// it: a cluster node's sealKey and PostgreSQL url file (see cluster.Open),
+// and server auditKey when the file is there (openState creates a missing
+// one). A url in an environment variable is the server's environment,
+// which config check does not see.
+func stateFileProblems(cfg *config.Config) config.Problems {
+	var ps config.Problems
+	add := func(pos config.Pos, err error) {
+		ps = append(ps, config.Problem{Pos: pos, Msg: "The server cannot start: " + strings.TrimSuffix(err.Error(), ".") + "; fix the file or the path."})
+	}
+	if pg := cfg.State.Postgres; pg != nil {
+		if pg.URL.File != "" {
+			if _, err := pg.URL.Resolve(); err != nil {
+				add(pg.URLPos, err)
+			}
+		}
+		if pg.SealKey != "" {
+			if _, err := state.OpenSeal(pg.SealKey, false); err != nil {
+				add(pg.SealKeyPos, err)
+			}
+		}
+	} else if k := cfg.Server.AuditKey; k != "" {
+		if _, err := os.Stat(k); !errors.Is(err, fs.ErrNotExist) {
+			if _, err := state.OpenSeal(k, false); err != nil {
+				add(cfg.Server.AuditKeyPos, err)
+			}
+		}
+	}
+	return ps
 }
 
 // tsaCertProblems are the TimeStampSigners whose certificate the server

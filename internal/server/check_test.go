@@ -147,3 +147,57 @@ func TestCheckTimeStampingCertificate(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckStateFiles: config check reports the state files that signet
+// serve refuses to start on, read by its own reader (state.OpenSeal, the
+// secret's Resolve), at the line that names each: server auditKey when the
+// file is there but is no key (a missing one is created at start), and a
+// cluster node's sealKey and PostgreSQL url file, which must be there. A
+// url in an environment variable is the server's environment, not looked
+// at.
+func TestCheckStateFiles(t *testing.T) {
+	t.Parallel()
+	const goodKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
+	tests := []struct {
+		name  string
+		yaml  string // DIR stands for the test's folder
+		files map[string]string
+		line  int    // of the one problem; 0: none
+		says  string // in the problem
+	}{
+		{"audit key to be created", "server:\n  auditKey: DIR/new/audit.key\n", nil, 0, ""},
+		{"good audit key", "server:\n  auditKey: DIR/audit.key\n", map[string]string{"audit.key": goodKey}, 0, ""},
+		{"audit key not hex", "server:\n  auditKey: DIR/audit.key\n", map[string]string{"audit.key": "zz\n"}, 2, "not 16 or more bytes in hex"},
+		{"audit key a folder", "server:\n  listen: 127.0.0.1:0\n  auditKey: DIR\n", nil, 3, "is a directory"},
+		{"good seal key", "state:\n  postgres:\n    url: {env: SIGNET_TEST_UNSET_URL}\n    sealKey: DIR/seal.key\n", map[string]string{"seal.key": goodKey}, 0, ""},
+		{"missing seal key", "state:\n  postgres:\n    url: {env: SIGNET_TEST_UNSET_URL}\n    sealKey: DIR/seal.key\n", nil, 4, "no such file"},
+		{"seal key not hex", "state:\n  postgres:\n    url: {env: SIGNET_TEST_UNSET_URL}\n    sealKey: DIR/seal.key\n", map[string]string{"seal.key": "x"}, 4, "not 16 or more bytes in hex"},
+		{"url file", "state:\n  postgres:\n    url: {file: DIR/url}\n", map[string]string{"url": "postgres://u:p@127.0.0.1:1/db\n"}, 0, ""},
+		{"missing url file", "state:\n  postgres:\n    url: {file: DIR/url}\n", nil, 3, "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			for name, data := range tt.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg := filepath.Join(dir, "signet.yaml")
+			if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(tt.yaml, "DIR", dir)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ps := Check(cfg)
+			if tt.line == 0 {
+				if len(ps) != 0 {
+					t.Fatalf("problems of a good configuration: %v", ps)
+				}
+				return
+			}
+			if len(ps) != 1 || ps[0].Pos.Line != tt.line || !strings.Contains(ps[0].Msg, tt.says) || !strings.Contains(ps[0].Msg, "cannot start") {
+				t.Fatalf("problems %v, want one at line %d saying %q", ps, tt.line, tt.says)
+			}
+		})
+	}
+}
