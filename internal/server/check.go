@@ -11,6 +11,7 @@ import (
 	"github.com/signet-project/signet/formats/tsp"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/pkcs11"
 	"github.com/signet-project/signet/tokens/soft"
 	"github.com/signet-project/signet/web/tlsconf"
 	"github.com/signet-project/signet/workers"
@@ -49,7 +50,32 @@ func FileChecks() []config.FileCheck {
 		func(cfg *config.Config) config.Problems { return anchorProblems(cfg.Workers) },
 		tsaCertProblems,
 		stateFileProblems,
+		tokenProblems,
 	}
+}
+
+// tokenProblems are the HSM tokens the server's opener refuses, each at
+// its token: the token, and every worker on it, would be OFFLINE. The
+// opener contacts no HSM; it refuses what the token packages check of
+// their settings (a PKCS#11 slot number that is not a number, a NetHSM key
+// ID, a URL with credentials or a query) and a CA bundle it cannot read.
+// Soft tokens are left to tsaCertProblems and to the server: a keystore
+// file may be made after the check.
+func tokenProblems(cfg *config.Config) config.Problems {
+	var ps config.Problems
+	for _, tc := range cfg.Tokens {
+		if tc.Type == config.TokenSoft || len(tc.Problems) > 0 {
+			continue
+		}
+		tok, err := tokenOpener(nil, nil)(context.Background(), tc)
+		if p, ok := tok.(*pkcs11.Token); ok && err == nil {
+			err = p.ConfigError()
+		}
+		if err != nil {
+			ps = append(ps, config.Problem{Pos: tc.Pos, Msg: "Token " + tc.Name + " would be OFFLINE: " + strings.TrimSuffix(err.Error(), ".") + "."})
+		}
+	}
+	return ps
 }
 
 // stateFileProblems are the files of the run-time state that Run would

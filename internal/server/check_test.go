@@ -201,3 +201,52 @@ func TestCheckStateFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckTokenSettings: config check reports the token settings that
+// the server's opener refuses (the token, and its workers, would be
+// OFFLINE), at the token: a PKCS#11 slot number that is not a number,
+// NetHSM key IDs the NetHSM cannot have, a URL with credentials or a
+// query, a CA bundle that cannot be read. Nothing is contacted.
+func TestCheckTokenSettings(t *testing.T) {
+	t.Parallel()
+	const (
+		pkcs11 = "    type: pkcs11\n    properties:\n      SHAREDLIBRARYNAME: /nonexistent/libsofthsm2.so\n"
+		nethsm = "    type: nethsm\n    properties:\n      USER: operator\n"
+		dsm    = "    type: dsm\n    properties:\n"
+	)
+	tests := []struct {
+		name, token string
+		says        string // "": no problem
+	}{
+		{"slot number", pkcs11 + "      SLOTLABELTYPE: SLOT_NUMBER\n      SLOTLABELVALUE: 0\n", ""},
+		{"slot label", pkcs11 + "      SLOTLABELTYPE: SLOT_LABEL\n      SLOTLABELVALUE: first\n", ""},
+		{"slot number not a number", pkcs11 + "      SLOTLABELTYPE: SLOT_NUMBER\n      SLOTLABELVALUE: first\n", "must be a number"},
+		{"slot index below 0", pkcs11 + "      SLOTLABELTYPE: slot_index\n      SLOTLABELVALUE: -1\n", "must be a number"},
+		{"NetHSM", nethsm + "      URL: https://nethsm.example:8443\n      KEYIDS: signing, tsa.key\n", ""},
+		{"NetHSM key ID with a space", nethsm + "      URL: https://nethsm.example:8443\n      KEYIDS: signing, my key\n", "not a NetHSM key ID"},
+		{"NetHSM URL with credentials", nethsm + "      URL: https://operator:secret@nethsm.example:8443\n", "no credentials"},
+		{"DSM URL with a query", dsm + "      URL: https://dsm.example/?account=x\n", "query"},
+		{"DSM CA bundle missing", dsm + "      URL: https://dsm.example\n      CABUNDLE: DIR/missing.pem\n", "read CA bundle"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			y := "tokens:\n  - name: hsm\n" + strings.ReplaceAll(tt.token, "DIR", dir)
+			cfg := filepath.Join(dir, "signet.yaml")
+			if err := os.WriteFile(cfg, []byte(y), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ps := Check(cfg)
+			if tt.says == "" {
+				if len(ps) != 0 {
+					t.Fatalf("problems of a good configuration: %v", ps)
+				}
+				return
+			}
+			if len(ps) != 1 || ps[0].Pos.Line != 2 || !strings.Contains(ps[0].Msg, tt.says) || !strings.Contains(ps[0].Msg, "OFFLINE") {
+				t.Fatalf("problems %v, want one at line 2 saying %q", ps, tt.says)
+			}
+		})
+	}
+}
