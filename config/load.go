@@ -147,7 +147,7 @@ func (l *loader) file(name string, data []byte) {
 				}
 			}
 		default:
-			l.structural.add(e.pos, "Unknown top-level key %q: %s.", e.key, hint(e.key, []string{"server", "state", "tokens", "workers", "users"}))
+			l.structural.add(e.pos, "Unknown top-level key %q: %s", e.key, hint(e.key, []string{"server", "state", "tokens", "workers", "users"}))
 		}
 	}
 }
@@ -241,12 +241,13 @@ func sameListener(a, b string) bool {
 	return na == nb && na != 0 && (ha == hb || wildcard(ha) || wildcard(hb))
 }
 
-// hint is the end of a sentence about an unknown key.
+// hint is the end of a sentence about an unknown key, with its own
+// punctuation: "did you mean X?" or "use one of A, B.".
 func hint(key string, known []string) string {
 	if s := suggest(key, known, nil); s != "" {
 		return "did you mean " + s + "?"
 	}
-	return "use one of " + strings.Join(known, ", ")
+	return "use one of " + strings.Join(known, ", ") + "."
 }
 
 func (l *loader) server(file, dir string, e entry) {
@@ -330,11 +331,7 @@ func (l *loader) server(file, dir string, e entry) {
 			}
 			srv.Listen = v
 		default:
-			h := hint(f.key, known)
-			if !strings.HasSuffix(h, "?") {
-				h += "."
-			}
-			l.structural.add(f.pos, "Unknown server setting %q: %s", f.key, h)
+			l.structural.add(f.pos, "Unknown server setting %q: %s", f.key, hint(f.key, known))
 		}
 	}
 }
@@ -362,7 +359,7 @@ func (l *loader) token(file, dir string, n *yaml.Node) {
 		case "keys":
 			keys, keysPos = e.val, e.pos
 		default:
-			fieldProblems.add(e.pos, "Unknown token field %q: %s.", e.key, hint(e.key, []string{"name", "type", "properties", "pin", "keys"}))
+			fieldProblems.add(e.pos, "Unknown token field %q: %s", e.key, hint(e.key, []string{"name", "type", "properties", "pin", "keys"}))
 		}
 	}
 	if t.Name == "" {
@@ -379,7 +376,7 @@ func (l *loader) token(file, dir string, n *yaml.Node) {
 	case t.Type == "":
 		t.Problems.add(pos, "Set type to one of %s.", strings.Join(TokenTypes(), ", "))
 	case !known:
-		t.Problems.add(pos, "Unknown token type %q: %s.", t.Type, hint(t.Type, TokenTypes()))
+		t.Problems.add(pos, "Unknown token type %q: %s", t.Type, hint(t.Type, TokenTypes()))
 	default:
 		b := newPropBuilder(t.Type, dir)
 		readProperties(b, file, propsPos, props)
@@ -423,7 +420,7 @@ func (l *loader) worker(file, dir string, n *yaml.Node) {
 		case "users":
 			w.Users = workerUsers(file, e.pos, e.val, &fieldProblems)
 		default:
-			fieldProblems.add(e.pos, "Unknown worker field %q: %s.", e.key, hint(e.key, []string{"name", "id", "kind", "token", "key", "properties", FieldAuthorizedClients, "users"}))
+			fieldProblems.add(e.pos, "Unknown worker field %q: %s", e.key, hint(e.key, []string{"name", "id", "kind", "token", "key", "properties", FieldAuthorizedClients, "users"}))
 		}
 	}
 	if w.Name == "" {
@@ -557,7 +554,7 @@ func readSecret(file, dir, what string, pos Pos, n *yaml.Node, ps *Problems) Sec
 		case "file":
 			s.File = resolvePath(dir, v)
 		default:
-			ps.add(e.pos, "Unknown field %q in %s: %s.", e.key, what, hint(e.key, []string{"env", "file"}))
+			ps.add(e.pos, "Unknown field %q in %s: %s", e.key, what, hint(e.key, []string{"env", "file"}))
 		}
 	}
 	switch {

@@ -55,7 +55,7 @@ func (l *loader) state(file, dir string, e entry) {
 	}
 	for _, f := range entries(file, e.val, &l.structural) {
 		if f.key != "postgres" {
-			l.structural.add(f.pos, "Unknown state setting %q: %s.", f.key, hint(f.key, []string{"postgres"}))
+			l.structural.add(f.pos, "Unknown state setting %q: %s", f.key, hint(f.key, []string{"postgres"}))
 			continue
 		}
 		if deref(f.val).Kind != yaml.MappingNode {
@@ -82,7 +82,7 @@ func (l *loader) state(file, dir string, e entry) {
 				}
 				pg.Node = v
 			default:
-				l.structural.add(g.pos, "Unknown state postgres setting %q: %s.", g.key, hint(g.key, []string{"url", "node", "sealKey"}))
+				l.structural.add(g.pos, "Unknown state postgres setting %q: %s", g.key, hint(g.key, []string{"url", "node", "sealKey"}))
 			}
 		}
 		if pg.URL.IsZero() {
