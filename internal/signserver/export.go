@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/properties"
@@ -69,6 +70,7 @@ func Export(cfg *config.Config) ([]byte, []Skip) {
 			def, ok := config.LookupProperty(n)
 			return ok && def.Secret
 		})...)
+		skipped = append(skipped, workerAccessSkips(w)...)
 	}
 	for _, t := range cfg.Tokens {
 		class, ok := tokenClasses()[t.Type]
@@ -89,6 +91,10 @@ func Export(cfg *config.Config) ([]byte, []Skip) {
 			secret[p.Name] = p.Secret
 		}
 		skipped = append(skipped, putProperties(&b, ref, t.Name, t.Properties, func(n string) bool { return secret[n] })...)
+		for _, k := range t.Keys {
+			skipped = append(skipped, Skip{Pos: k.Pos, Worker: t.Name, Property: "keys",
+				Reason: fmt.Sprintf("SignServer has no policy per key of a crypto token: set %s on each worker that signs with key %s.", strings.Join(k.Properties.Names(), ", "), k.Alias)})
+		}
 		if !t.PIN.IsZero() {
 			what := cmp.Or(map[string]string{config.TokenSoft: "KEYSTOREPASSWORD", config.TokenPKCS11: "PIN"}[t.Type], "PIN")
 			skipped = append(skipped, Skip{Pos: t.Pos, Worker: t.Name, Property: what,
@@ -100,6 +106,37 @@ func Export(cfg *config.Config) ([]byte, []Skip) {
 			Reason: "SignServer keeps its administrators and client authorizations in its own configuration: set them up there."})
 	}
 	return b.Bytes(), skipped
+}
+
+// workerAccessSkips are a worker's authorized clients and own users, which
+// SignServer keeps outside the worker properties: each is listed with
+// what to do in SignServer (for a client, the command that adds it).
+func workerAccessSkips(w config.Worker) []Skip {
+	var skipped []Skip
+	for _, a := range w.AuthorizedClients {
+		cmd := "bin/signserver authorizedclients -worker " + shellQuote(w.Name) + " -add" +
+			" -matchSubjectWithType " + shellQuote(a.SubjectType) + " -matchSubjectWithValue " + shellQuote(a.SubjectValue) +
+			" -matchIssuerWithType " + shellQuote(a.IssuerType) + " -matchIssuerWithValue " + shellQuote(a.IssuerValue)
+		if a.Description != "" {
+			cmd += " -description " + shellQuote(a.Description)
+		}
+		skipped = append(skipped, Skip{Pos: a.Pos, Worker: w.Name, Property: config.FieldAuthorizedClients,
+			Reason: "SignServer keeps authorized clients outside the worker properties: add this one with " + cmd + "."})
+	}
+	for _, u := range w.Users {
+		skipped = append(skipped, Skip{Pos: u.Pos, Worker: w.Name, Property: "users",
+			Reason: fmt.Sprintf("SignServer's UsernamePasswordAuthorizer keeps its users as USER.NAME worker properties with its own password hashes, not bcrypt: set user %s there by hand.", u.Name)})
+	}
+	return skipped
+}
+
+// shellQuote quotes s for a POSIX shell when it holds more than letters,
+// digits and the punctuation a shell leaves alone.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:/@+") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // putProperties writes the properties a configuration sets, in the order

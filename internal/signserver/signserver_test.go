@@ -477,3 +477,42 @@ func TestImportSecretEnvNames(t *testing.T) {
 		}
 	}
 }
+
+// TestExportListsWhatIsNotProperties: what a Signet configuration holds
+// outside the properties and SignServer keeps elsewhere (a worker's
+// authorized clients and its own users, a token's per-key policy) is
+// listed as not exported, each at its line, and never dropped without a
+// word.
+func TestExportListsWhatIsNotProperties(t *testing.T) {
+	t.Parallel()
+	const hash = "$2a$10$f5lm3lnyJzc8mvscO06ac.BDwj1sFXMNFT.MkLgkDru8fSLTOgmh"
+	tests := []struct {
+		name, yaml string
+		line       int    // of the one skip
+		property   string // its Property
+		says       string // in its reason
+	}{
+		{"authorized client",
+			"workers:\n  - name: W\n    kind: CMSSigner\n    properties: {AUTHTYPE: CLIENTCERT}\n    authorizedClients:\n      - {matchSubjectWithType: CERTIFICATE_SERIALNO, matchSubjectWithValue: 0A1B, matchIssuerWithValue: 'CN=Issuer,O=X'}\n",
+			6, config.FieldAuthorizedClients, "authorizedclients -worker W -add -matchSubjectWithType CERTIFICATE_SERIALNO -matchSubjectWithValue 0A1B -matchIssuerWithType ISSUER_DN_BCSTYLE -matchIssuerWithValue 'CN=Issuer,O=X'"},
+		{"worker user",
+			"workers:\n  - name: W\n    kind: CMSSigner\n    properties: {AUTHTYPE: USERNAME_PASSWORD}\n    users:\n      - {name: alice, passwordHash: '" + hash + "'}\n",
+			6, "users", "alice"},
+		{"key policy",
+			"tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: /ks.p12}\n    keys:\n      k: {KEYUSAGELIMIT: 10}\n",
+			6, "keys", "KEYUSAGELIMIT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := config.Parse("signet.yaml", []byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, skipped := Export(cfg)
+			if len(skipped) != 1 || skipped[0].Pos.Line != tt.line || skipped[0].Property != tt.property || !strings.Contains(skipped[0].Reason, tt.says) {
+				t.Fatalf("skipped %q, want one at line %d, %s, saying %q", skipped, tt.line, tt.property, tt.says)
+			}
+		})
+	}
+}
