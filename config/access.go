@@ -219,18 +219,28 @@ func workerUsers(file string, pos Pos, n *yaml.Node, ps *Problems) []WorkerUser 
 		case yaml.ScalarNode:
 			u.Name, u.Shared = item.Value, true
 		case yaml.MappingNode:
+			var hashNode *yaml.Node
 			for _, e := range entries(file, item, ps) {
 				v, _ := scalar(e.val)
 				switch e.key {
 				case "name":
 					u.Name = v
 				case "passwordHash":
-					u.PasswordHash = v
+					u.PasswordHash, hashNode = v, e.val
 				default:
 					ps.add(e.pos, "Unknown worker user field %q: %s", e.key, hint(e.key, []string{"name", "passwordHash"}))
 				}
 			}
-			if _, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil {
+			// The users section takes {file: PATH} too; a worker's own
+			// user does not, and is told where such a user goes.
+			switch _, err := bcrypt.Cost([]byte(u.PasswordHash)); {
+			case hashNode == nil || isNull(hashNode):
+				ps.add(u.Pos, "Worker user %q has no passwordHash: add the bcrypt hash from signet admin hash-password, or declare the user in the users section and list its name here.", u.Name)
+				continue
+			case hashNode.Kind != yaml.ScalarNode:
+				ps.add(u.Pos, "The passwordHash of worker user %q must be the bcrypt hash itself: for {file: PATH}, declare %[1]s in the users section and list the name %[1]s here.", u.Name)
+				continue
+			case err != nil:
 				ps.add(u.Pos, "The passwordHash of worker user %q is not a bcrypt hash: write the hash (signet admin hash-password), never the password.", u.Name)
 				continue
 			}

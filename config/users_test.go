@@ -146,3 +146,28 @@ func parseUsers(t *testing.T, dir, yaml, wantErr string) *Config {
 	}
 	return cfg
 }
+
+// TestWorkerUserHash: a worker's own user takes the bcrypt hash itself;
+// one written as {file: PATH}, as the users section allows, is told to
+// move to that section instead of being told it wrote a password.
+func TestWorkerUserHash(t *testing.T) {
+	t.Parallel()
+	const head = "workers:\n  - name: W\n    kind: CMSSigner\n    properties: {AUTHTYPE: USERNAME_PASSWORD}\n    users:\n"
+	tests := []struct{ name, user, says string }{
+		{"a password", "      - {name: alice, passwordHash: secret}\n", "x.yaml:6: The passwordHash of worker user \"alice\" is not a bcrypt hash"},
+		{"a hash file", "      - {name: alice, passwordHash: {file: h.bcrypt}}\n", "x.yaml:6: The passwordHash of worker user \"alice\" must be the bcrypt hash itself: for {file: PATH}, declare alice in the users section and list the name alice here."},
+		{"no hash", "      - {name: alice}\n", "x.yaml:6: Worker user \"alice\" has no passwordHash"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := Parse("x.yaml", []byte(head+tt.user))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Problems().Error(); !strings.Contains(got, tt.says) {
+				t.Errorf("problems %s, want %q", got, tt.says)
+			}
+		})
+	}
+}
