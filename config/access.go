@@ -83,7 +83,7 @@ func (l *loader) serverTLS(file, dir string, e entry) {
 		case "clientCAs":
 			t.ClientCAs, t.ClientCAsPos = resolvePath(dir, v), f.pos
 		default:
-			l.structural.add(f.pos, "Unknown server tls setting %q: %s.", f.key, hint(f.key, []string{"cert", "key", "clientCAs"}))
+			l.structural.add(f.pos, "Unknown server tls setting %q: %s", f.key, hint(f.key, []string{"cert", "key", "clientCAs"}))
 		}
 	}
 	if t.Cert == "" || t.Key == "" {
@@ -192,7 +192,7 @@ func authorizedClients(file string, pos Pos, n *yaml.Node, ps *Problems) []Autho
 			case fieldDescription:
 				r.Description = v
 			default:
-				ps.add(e.pos, "Unknown authorized client field %q: %s.", e.key, hint(e.key, AuthorizedClientFields()))
+				ps.add(e.pos, "Unknown authorized client field %q: %s", e.key, hint(e.key, AuthorizedClientFields()))
 			}
 		}
 		if msg := r.check(); msg != "" {
@@ -227,7 +227,7 @@ func workerUsers(file string, pos Pos, n *yaml.Node, ps *Problems) []WorkerUser 
 				case "passwordHash":
 					u.PasswordHash = v
 				default:
-					ps.add(e.pos, "Unknown worker user field %q: %s.", e.key, hint(e.key, []string{"name", "passwordHash"}))
+					ps.add(e.pos, "Unknown worker user field %q: %s", e.key, hint(e.key, []string{"name", "passwordHash"}))
 				}
 			}
 			if _, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil {

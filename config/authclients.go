@@ -2,7 +2,9 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"math/big"
+	"slices"
 	"strings"
 
 	"github.com/signet-project/signet/formats/dn"
@@ -86,11 +88,7 @@ func (a *AuthorizedClient) check() string {
 	}
 	types := SubjectMatchTypes()
 	if _, ok := types[a.SubjectType]; !ok {
-		names := make([]string, 0, len(types))
-		for n := range types {
-			names = append(names, n)
-		}
-		return fmt.Sprintf("%s %q is not one of SignServer's: %s.", fieldSubjectType, a.SubjectType, hint(a.SubjectType, names))
+		return fmt.Sprintf("%s %q is not one of SignServer's: %s", fieldSubjectType, a.SubjectType, hint(a.SubjectType, slices.Sorted(maps.Keys(types))))
 	}
 	if strings.TrimSpace(a.SubjectValue) == "" {
 		return "Set " + fieldSubjectValue + ": the value the certificate's " + a.SubjectType + " must have."

@@ -167,7 +167,8 @@ type Server struct {
 	// AuditKey is the file of the key that seals the audit log's head; it
 	// belongs outside the data folder. Empty: DATA.audit-key next to the
 	// data folder.
-	AuditKey string
+	AuditKey    string
+	AuditKeyPos Pos // of auditKey, for the problems of its file
 
 	ReadHeaderTimeout time.Duration // readHeaderTimeout
 	BodyTimeout       time.Duration // bodyTimeout: the longest pause in a body

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/dustin/go-humanize"
 	"gopkg.in/yaml.v3"
@@ -95,6 +96,10 @@ func (l *loader) file(name string, data []byte) {
 			l.structural.add(Pos{name, line}, "The file is not valid YAML (%s): fix the syntax on this line or just before it.", msg)
 			return
 		}
+		if line := notUTF8Line(data); line > 0 {
+			l.structural.add(Pos{name, line}, "The file is not valid YAML (%s): save the file as UTF-8; this line holds the first byte that is not.", strings.TrimPrefix(err.Error(), "yaml: "))
+			return
+		}
 		l.structural.add(Pos{File: name}, "The file is not valid YAML (%s): fix the syntax.", strings.TrimPrefix(err.Error(), "yaml: "))
 		return
 	}
@@ -142,9 +147,28 @@ func (l *loader) file(name string, data []byte) {
 				}
 			}
 		default:
-			l.structural.add(e.pos, "Unknown top-level key %q: %s.", e.key, hint(e.key, []string{"server", "state", "tokens", "workers", "users"}))
+			l.structural.add(e.pos, "Unknown top-level key %q: %s", e.key, hint(e.key, []string{"server", "state", "tokens", "workers", "users"}))
 		}
 	}
+}
+
+// notUTF8Line returns the line of the first byte of data that is not
+// UTF-8, or 0. yaml.v3 names no line for it, and a file saved as Latin-1
+// (an accent in a name or a comment) would otherwise be refused without
+// saying where. A file that starts with a UTF-16 byte order mark is read
+// as UTF-16 by yaml.v3 and is not looked at here.
+func notUTF8Line(data []byte) int {
+	if bytes.HasPrefix(data, []byte{0xFE, 0xFF}) || bytes.HasPrefix(data, []byte{0xFF, 0xFE}) {
+		return 0
+	}
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size == 1 {
+			return bytes.Count(data[:i], []byte{'\n'}) + 1
+		}
+		i += size
+	}
+	return 0
 }
 
 // secondDocument returns the line where a second, non-empty YAML document
@@ -217,12 +241,13 @@ func sameListener(a, b string) bool {
 	return na == nb && na != 0 && (ha == hb || wildcard(ha) || wildcard(hb))
 }
 
-// hint is the end of a sentence about an unknown key.
+// hint is the end of a sentence about an unknown key, with its own
+// punctuation: "did you mean X?" or "use one of A, B.".
 func hint(key string, known []string) string {
 	if s := suggest(key, known, nil); s != "" {
 		return "did you mean " + s + "?"
 	}
-	return "use one of " + strings.Join(known, ", ")
+	return "use one of " + strings.Join(known, ", ") + "."
 }
 
 func (l *loader) server(file, dir string, e entry) {
@@ -298,7 +323,7 @@ func (l *loader) server(file, dir string, e entry) {
 			}
 			l.cfg.Server.HealthListen, healthPos = v, f.pos
 		case "auditKey":
-			l.cfg.Server.AuditKey = resolvePath(dir, v)
+			l.cfg.Server.AuditKey, l.cfg.Server.AuditKeyPos = resolvePath(dir, v), f.pos
 		case "listen":
 			if !validListen(v) {
 				l.structural.add(f.pos, "The server listen address must be host:port, such as 127.0.0.1:8080 or :8080, not %q.", v)
@@ -306,11 +331,7 @@ func (l *loader) server(file, dir string, e entry) {
 			}
 			srv.Listen = v
 		default:
-			h := hint(f.key, known)
-			if !strings.HasSuffix(h, "?") {
-				h += "."
-			}
-			l.structural.add(f.pos, "Unknown server setting %q: %s", f.key, h)
+			l.structural.add(f.pos, "Unknown server setting %q: %s", f.key, hint(f.key, known))
 		}
 	}
 }
@@ -338,7 +359,7 @@ func (l *loader) token(file, dir string, n *yaml.Node) {
 		case "keys":
 			keys, keysPos = e.val, e.pos
 		default:
-			fieldProblems.add(e.pos, "Unknown token field %q: %s.", e.key, hint(e.key, []string{"name", "type", "properties", "pin", "keys"}))
+			fieldProblems.add(e.pos, "Unknown token field %q: %s", e.key, hint(e.key, []string{"name", "type", "properties", "pin", "keys"}))
 		}
 	}
 	if t.Name == "" {
@@ -355,7 +376,7 @@ func (l *loader) token(file, dir string, n *yaml.Node) {
 	case t.Type == "":
 		t.Problems.add(pos, "Set type to one of %s.", strings.Join(TokenTypes(), ", "))
 	case !known:
-		t.Problems.add(pos, "Unknown token type %q: %s.", t.Type, hint(t.Type, TokenTypes()))
+		t.Problems.add(pos, "Unknown token type %q: %s", t.Type, hint(t.Type, TokenTypes()))
 	default:
 		b := newPropBuilder(t.Type, dir)
 		readProperties(b, file, propsPos, props)
@@ -399,7 +420,7 @@ func (l *loader) worker(file, dir string, n *yaml.Node) {
 		case "users":
 			w.Users = workerUsers(file, e.pos, e.val, &fieldProblems)
 		default:
-			fieldProblems.add(e.pos, "Unknown worker field %q: %s.", e.key, hint(e.key, []string{"name", "id", "kind", "token", "key", "properties", FieldAuthorizedClients, "users"}))
+			fieldProblems.add(e.pos, "Unknown worker field %q: %s", e.key, hint(e.key, []string{"name", "id", "kind", "token", "key", "properties", FieldAuthorizedClients, "users"}))
 		}
 	}
 	if w.Name == "" {
@@ -533,7 +554,7 @@ func readSecret(file, dir, what string, pos Pos, n *yaml.Node, ps *Problems) Sec
 		case "file":
 			s.File = resolvePath(dir, v)
 		default:
-			ps.add(e.pos, "Unknown field %q in %s: %s.", e.key, what, hint(e.key, []string{"env", "file"}))
+			ps.add(e.pos, "Unknown field %q in %s: %s", e.key, what, hint(e.key, []string{"env", "file"}))
 		}
 	}
 	switch {

@@ -31,6 +31,9 @@ type Postgres struct {
 	// every node, kept outside the database. Empty: the head is not
 	// sealed.
 	SealKey string
+	// URLPos and SealKeyPos are where url and sealKey are, for the
+	// problems of their files.
+	URLPos, SealKeyPos Pos
 }
 
 // KeystoreDatabase is the soft token's KEYSTORETYPE whose PKCS#12 files
@@ -52,7 +55,7 @@ func (l *loader) state(file, dir string, e entry) {
 	}
 	for _, f := range entries(file, e.val, &l.structural) {
 		if f.key != "postgres" {
-			l.structural.add(f.pos, "Unknown state setting %q: %s.", f.key, hint(f.key, []string{"postgres"}))
+			l.structural.add(f.pos, "Unknown state setting %q: %s", f.key, hint(f.key, []string{"postgres"}))
 			continue
 		}
 		if deref(f.val).Kind != yaml.MappingNode {
@@ -63,14 +66,14 @@ func (l *loader) state(file, dir string, e entry) {
 		for _, g := range entries(file, deref(f.val), &l.structural) {
 			switch g.key {
 			case "url":
-				pg.URL = readSecret(file, dir, "the PostgreSQL url", g.pos, deref(g.val), &l.structural)
+				pg.URL, pg.URLPos = readSecret(file, dir, "the PostgreSQL url", g.pos, deref(g.val), &l.structural), g.pos
 			case "sealKey":
 				v, ok := scalar(g.val)
 				if !ok || strings.TrimSpace(v) == "" {
 					l.structural.add(g.pos, "Set the state postgres sealKey to the path of the audit seal key file.")
 					continue
 				}
-				pg.SealKey = resolvePath(dir, v)
+				pg.SealKey, pg.SealKeyPos = resolvePath(dir, v), g.pos
 			case "node":
 				v, ok := scalar(g.val)
 				if !ok || strings.TrimSpace(v) == "" {
@@ -79,7 +82,7 @@ func (l *loader) state(file, dir string, e entry) {
 				}
 				pg.Node = v
 			default:
-				l.structural.add(g.pos, "Unknown state postgres setting %q: %s.", g.key, hint(g.key, []string{"url", "node", "sealKey"}))
+				l.structural.add(g.pos, "Unknown state postgres setting %q: %s", g.key, hint(g.key, []string{"url", "node", "sealKey"}))
 			}
 		}
 		if pg.URL.IsZero() {

@@ -28,6 +28,10 @@ func TestSyntaxErrorLine(t *testing.T) {
 		{"reserved character", "    key: @k", "cannot start any token"},
 		{"two keys on a line", "    key: k k: x", "mapping values are not allowed"},
 		{"unterminated quote", `    key: "k`, ""},
+		// yaml.v3 names no line for bytes that are not UTF-8 (a file
+		// saved as Latin-1): the first such byte is the mistake.
+		{"not UTF-8", "    key: k\xe9", "save the file as UTF-8"},
+		{"not UTF-8 in a comment", "    key: k # r\xe9sum\xe9", "save the file as UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,6 +46,47 @@ func TestSyntaxErrorLine(t *testing.T) {
 			if ps[0].Pos.Line != at || !strings.Contains(ps[0].Msg, "not valid YAML") || !strings.Contains(ps[0].Msg, tt.says) {
 				t.Errorf("reported %s: %s; want line %d saying %q", ps[0].Pos, ps[0].Msg, at, tt.says)
 			}
+		})
+	}
+}
+
+// TestUnknownNameSentences: every refusal of an unknown name ends as one
+// sentence, with the suggestion or the names to use, and without a stray
+// full stop after the question mark ("did you mean soft?.").
+func TestUnknownNameSentences(t *testing.T) {
+	t.Parallel()
+	const tok = "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\n"
+	tests := []struct{ name, yaml, says string }{
+		{"top-level key", "workerz: []\n", "did you mean workers?"},
+		{"top-level key, far", "zzz: []\n", "use one of server, state, tokens, workers, users."},
+		{"server setting", "server:\n  lisen: :8080\n", "did you mean listen?"},
+		{"tls setting", "server:\n  tls: {cert: c.pem, key: k.pem, clientCA: ca.pem}\n", "did you mean clientCAs?"},
+		{"state setting", "state:\n  postgress: {}\n", "did you mean postgres?"},
+		{"postgres setting", "state:\n  postgres: {url: {env: U}, nod: a}\n", "did you mean node?"},
+		{"token field", "tokens:\n  - name: t\n    typ: soft\n", "did you mean type?"},
+		{"token type", "tokens:\n  - name: t\n    type: sofd\n", "did you mean soft?"},
+		{"secret field", "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks.p12}\n    pin: {fil: p}\n", "did you mean file?"},
+		{"worker field", tok + "workers:\n  - name: W\n    kind: CMSSigner\n    tokn: t\n", "did you mean token?"},
+		{"user field", "users:\n  - {name: a, rolez: [admin], passwordHash: {file: h}}\n", "did you mean roles?"},
+		{"user role", "users:\n  - {name: a, roles: [admn], passwordHash: {file: h}}\n", "did you mean admin?"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := Parse("signet.yaml", []byte(tt.yaml))
+			ps, _ := err.(Problems)
+			if cfg != nil {
+				ps = cfg.Problems()
+			}
+			for _, p := range ps {
+				if strings.Contains(p.Msg, tt.says) {
+					if !strings.HasSuffix(p.Msg, tt.says) {
+						t.Errorf("%q does not end with %q", p.Msg, tt.says)
+					}
+					return
+				}
+			}
+			t.Errorf("problems %v, want one saying %q", ps, tt.says)
 		})
 	}
 }

@@ -121,7 +121,7 @@ func (l *loader) user(file, dir string, n *yaml.Node) {
 			// the user would have no way in.
 			certRules = e.val.Kind != yaml.SequenceNode || len(e.val.Content) > 0
 		default:
-			l.structural.add(e.pos, "Unknown user field %q: %s.", e.key, hint(e.key, fields))
+			l.structural.add(e.pos, "Unknown user field %q: %s", e.key, hint(e.key, fields))
 		}
 	}
 	if u.Name == "" {
@@ -142,7 +142,7 @@ func (l *loader) user(file, dir string, n *yaml.Node) {
 	}
 	for _, r := range u.Roles {
 		if !slices.Contains(Roles(), r) {
-			l.structural.add(pos, "User %q has the unknown role %q: %s.", u.Name, r, hint(r, Roles()))
+			l.structural.add(pos, "User %q has the unknown role %q: %s", u.Name, r, hint(r, Roles()))
 		}
 	}
 	switch {

@@ -3,11 +3,15 @@ package server
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/tsp"
+	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/pkcs11"
 	"github.com/signet-project/signet/tokens/soft"
 	"github.com/signet-project/signet/web/tlsconf"
 	"github.com/signet-project/signet/workers"
@@ -45,7 +49,65 @@ func FileChecks() []config.FileCheck {
 		func(cfg *config.Config) config.Problems { return tlsProblems(cfg.Server.TLS) },
 		func(cfg *config.Config) config.Problems { return anchorProblems(cfg.Workers) },
 		tsaCertProblems,
+		stateFileProblems,
+		tokenProblems,
 	}
+}
+
+// tokenProblems are the HSM tokens the server's opener refuses, each at
+// its token: the token, and every worker on it, would be OFFLINE. The
+// opener contacts no HSM; it refuses what the token packages check of
+// their settings (a PKCS#11 slot number that is not a number, a NetHSM key
+// ID, a URL with credentials or a query) and a CA bundle it cannot read.
+// Soft tokens are left to tsaCertProblems and to the server: a keystore
+// file may be made after the check.
+func tokenProblems(cfg *config.Config) config.Problems {
+	var ps config.Problems
+	for _, tc := range cfg.Tokens {
+		if tc.Type == config.TokenSoft || len(tc.Problems) > 0 {
+			continue
+		}
+		tok, err := tokenOpener(nil, nil)(context.Background(), tc)
+		if p, ok := tok.(*pkcs11.Token); ok && err == nil {
+			err = p.ConfigError()
+		}
+		if err != nil {
+			ps = append(ps, config.Problem{Pos: tc.Pos, Msg: "Token " + tc.Name + " would be OFFLINE: " + strings.TrimSuffix(err.Error(), ".") + "."})
+		}
+	}
+	return ps
+}
+
+// stateFileProblems are the files of the run-time state that Run would
+// refuse to start on, read by its own readers, each at the line that names
+// it: a cluster node's sealKey and PostgreSQL url file (see cluster.Open),
+// and server auditKey when the file is there (openState creates a missing
+// one). A url in an environment variable is the server's environment,
+// which config check does not see.
+func stateFileProblems(cfg *config.Config) config.Problems {
+	var ps config.Problems
+	add := func(pos config.Pos, err error) {
+		ps = append(ps, config.Problem{Pos: pos, Msg: "The server cannot start: " + strings.TrimSuffix(err.Error(), ".") + "; fix the file or the path."})
+	}
+	if pg := cfg.State.Postgres; pg != nil {
+		if pg.URL.File != "" {
+			if _, err := pg.URL.Resolve(); err != nil {
+				add(pg.URLPos, err)
+			}
+		}
+		if pg.SealKey != "" {
+			if _, err := state.OpenSeal(pg.SealKey, false); err != nil {
+				add(pg.SealKeyPos, err)
+			}
+		}
+	} else if k := cfg.Server.AuditKey; k != "" {
+		if _, err := os.Stat(k); !errors.Is(err, fs.ErrNotExist) {
+			if _, err := state.OpenSeal(k, false); err != nil {
+				add(cfg.Server.AuditKeyPos, err)
+			}
+		}
+	}
+	return ps
 }
 
 // tsaCertProblems are the TimeStampSigners whose certificate the server

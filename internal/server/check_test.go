@@ -147,3 +147,106 @@ func TestCheckTimeStampingCertificate(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckStateFiles: config check reports the state files that signet
+// serve refuses to start on, read by its own reader (state.OpenSeal, the
+// secret's Resolve), at the line that names each: server auditKey when the
+// file is there but is no key (a missing one is created at start), and a
+// cluster node's sealKey and PostgreSQL url file, which must be there. A
+// url in an environment variable is the server's environment, not looked
+// at.
+func TestCheckStateFiles(t *testing.T) {
+	t.Parallel()
+	const goodKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
+	tests := []struct {
+		name  string
+		yaml  string // DIR stands for the test's folder
+		files map[string]string
+		line  int    // of the one problem; 0: none
+		says  string // in the problem
+	}{
+		{"audit key to be created", "server:\n  auditKey: DIR/new/audit.key\n", nil, 0, ""},
+		{"good audit key", "server:\n  auditKey: DIR/audit.key\n", map[string]string{"audit.key": goodKey}, 0, ""},
+		{"audit key not hex", "server:\n  auditKey: DIR/audit.key\n", map[string]string{"audit.key": "zz\n"}, 2, "not 16 or more bytes in hex"},
+		{"audit key a folder", "server:\n  listen: 127.0.0.1:0\n  auditKey: DIR\n", nil, 3, "is a directory"},
+		{"good seal key", "state:\n  postgres:\n    url: {env: SIGNET_TEST_UNSET_URL}\n    sealKey: DIR/seal.key\n", map[string]string{"seal.key": goodKey}, 0, ""},
+		{"missing seal key", "state:\n  postgres:\n    url: {env: SIGNET_TEST_UNSET_URL}\n    sealKey: DIR/seal.key\n", nil, 4, "no such file"},
+		{"seal key not hex", "state:\n  postgres:\n    url: {env: SIGNET_TEST_UNSET_URL}\n    sealKey: DIR/seal.key\n", map[string]string{"seal.key": "x"}, 4, "not 16 or more bytes in hex"},
+		{"url file", "state:\n  postgres:\n    url: {file: DIR/url}\n", map[string]string{"url": "postgres://u:p@127.0.0.1:1/db\n"}, 0, ""},
+		{"missing url file", "state:\n  postgres:\n    url: {file: DIR/url}\n", nil, 3, "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			for name, data := range tt.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg := filepath.Join(dir, "signet.yaml")
+			if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(tt.yaml, "DIR", dir)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ps := Check(cfg)
+			if tt.line == 0 {
+				if len(ps) != 0 {
+					t.Fatalf("problems of a good configuration: %v", ps)
+				}
+				return
+			}
+			if len(ps) != 1 || ps[0].Pos.Line != tt.line || !strings.Contains(ps[0].Msg, tt.says) || !strings.Contains(ps[0].Msg, "cannot start") {
+				t.Fatalf("problems %v, want one at line %d saying %q", ps, tt.line, tt.says)
+			}
+		})
+	}
+}
+
+// TestCheckTokenSettings: config check reports the token settings that
+// the server's opener refuses (the token, and its workers, would be
+// OFFLINE), at the token: a PKCS#11 slot number that is not a number,
+// NetHSM key IDs the NetHSM cannot have, a URL with credentials or a
+// query, a CA bundle that cannot be read. Nothing is contacted.
+func TestCheckTokenSettings(t *testing.T) {
+	t.Parallel()
+	const (
+		pkcs11 = "    type: pkcs11\n    properties:\n      SHAREDLIBRARYNAME: /nonexistent/libsofthsm2.so\n"
+		nethsm = "    type: nethsm\n    properties:\n      USER: operator\n"
+		dsm    = "    type: dsm\n    properties:\n"
+	)
+	tests := []struct {
+		name, token string
+		says        string // "": no problem
+	}{
+		{"slot number", pkcs11 + "      SLOTLABELTYPE: SLOT_NUMBER\n      SLOTLABELVALUE: 0\n", ""},
+		{"slot label", pkcs11 + "      SLOTLABELTYPE: SLOT_LABEL\n      SLOTLABELVALUE: first\n", ""},
+		{"slot number not a number", pkcs11 + "      SLOTLABELTYPE: SLOT_NUMBER\n      SLOTLABELVALUE: first\n", "must be a number"},
+		{"slot index below 0", pkcs11 + "      SLOTLABELTYPE: slot_index\n      SLOTLABELVALUE: -1\n", "must be a number"},
+		{"NetHSM", nethsm + "      URL: https://nethsm.example:8443\n      KEYIDS: signing, tsa.key\n", ""},
+		{"NetHSM key ID with a space", nethsm + "      URL: https://nethsm.example:8443\n      KEYIDS: signing, my key\n", "not a NetHSM key ID"},
+		{"NetHSM URL with credentials", nethsm + "      URL: https://operator:secret@nethsm.example:8443\n", "no credentials"},
+		{"DSM URL with a query", dsm + "      URL: https://dsm.example/?account=x\n", "query"},
+		{"DSM CA bundle missing", dsm + "      URL: https://dsm.example\n      CABUNDLE: DIR/missing.pem\n", "read CA bundle"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			y := "tokens:\n  - name: hsm\n" + strings.ReplaceAll(tt.token, "DIR", dir)
+			cfg := filepath.Join(dir, "signet.yaml")
+			if err := os.WriteFile(cfg, []byte(y), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ps := Check(cfg)
+			if tt.says == "" {
+				if len(ps) != 0 {
+					t.Fatalf("problems of a good configuration: %v", ps)
+				}
+				return
+			}
+			if len(ps) != 1 || ps[0].Pos.Line != 2 || !strings.Contains(ps[0].Msg, tt.says) || !strings.Contains(ps[0].Msg, "OFFLINE") {
+				t.Fatalf("problems %v, want one at line 2 saying %q", ps, tt.says)
+			}
+		})
+	}
+}

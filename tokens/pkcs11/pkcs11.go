@@ -164,6 +164,11 @@ func (t *Token) validate() error {
 	return nil
 }
 
+// ConfigError returns what is wrong with the token's options (the module,
+// the slot), or nil: such a token stays OFFLINE whatever its PIN, so that
+// `signet config check` reports it.
+func (t *Token) ConfigError() error { return t.cfgErr }
+
 // Name returns the token's configured name.
 func (t *Token) Name() string { return t.name }
 
