@@ -41,7 +41,7 @@ func (s *Server) configVersion(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) health(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), healthTimeout)
 	defer cancel()
-	ws := s.reg.Current().Workers()
+	ws := s.setOf(c).Workers() // the Set the request holds (admit)
 	statuses := make([]workers.Status, len(ws))
 	var wg sync.WaitGroup
 	for i, w := range ws {

@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/web"
 	"github.com/signet-project/signet/workers"
 )
@@ -66,5 +68,87 @@ func TestRequestHoldsItsSet(t *testing.T) {
 	}
 	if code := <-answered; code != 200 {
 		t.Errorf("status %d", code)
+	}
+}
+
+// statusGate is a worker whose status check waits to be released, with a
+// token of the Set it is built in: the check reads the token's state.
+type statusGate struct {
+	gateWorker
+	tok     *closingToken
+	checked chan bool // whether the token was open when the check ended
+}
+
+func (w *statusGate) Status(context.Context) workers.Status {
+	w.entered <- struct{}{}
+	<-w.release
+	w.checked <- !w.tok.isClosed()
+	return workers.Status{Active: true}
+}
+
+// closingToken is a token that records its Close.
+type closingToken struct {
+	tokens.Token
+	closed chan struct{}
+}
+
+func (t *closingToken) Close() error { close(t.closed); return nil }
+
+func (t *closingToken) isClosed() bool {
+	select {
+	case <-t.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// TestHealthHoldsItsSet: the health check, which admit does not count,
+// holds the worker Set it reads as a request does: a reload during the
+// check closes the tokens it drops only once the check is done. It read
+// the Set in force unheld, and one reload closed a token (a PKCS#11
+// module finalized) under the workers' status checks, which then answered
+// "the token was closed": the node reported unhealthy for every reload.
+func TestHealthHoldsItsSet(t *testing.T) {
+	t.Parallel()
+	tok := &closingToken{closed: make(chan struct{})}
+	w := &statusGate{gateWorker: gateWorker{name: "G", entered: make(chan struct{}), release: make(chan struct{})}, tok: tok, checked: make(chan bool, 1)}
+	reg := workers.NewRegistry(workers.NewSet([]workers.Worker{w}, map[string]tokens.Token{"t": tok}))
+	srv := web.New(web.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, l) }()
+	stop := sync.OnceFunc(func() { cancel(); <-done })
+	t.Cleanup(stop)
+
+	answered := make(chan int, 1)
+	go func() {
+		resp, err := http.Get("http://" + l.Addr().String() + "/signserver/healthcheck/signserverhealth")
+		if err != nil {
+			answered <- 0
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		answered <- resp.StatusCode
+	}()
+	<-w.entered
+	reg.Swap(workers.NewSet(nil, nil)) // a reload that drops the token
+	close(w.release)
+	if !<-w.checked {
+		t.Error("the reload closed the token under the health check")
+	}
+	if code := <-answered; code != 200 {
+		t.Errorf("status %d", code)
+	}
+	stop() // the server's stop waits for the check's handler to return
+	select {
+	case <-tok.closed:
+	default:
+		t.Error("the dropped token is still open after the health check")
 	}
 }

@@ -116,7 +116,9 @@ func (s *Server) admit(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		switch c.Path() {
 		case pathHealth, pathMetrics:
-			return next(c)
+			// Not counted, but holding their Set as any request does:
+			// the health check reads its workers' tokens.
+			return s.holdSet(c, next)
 		}
 		if n := s.inFlight.Add(1); n > int64(s.limits.MaxInFlight) {
 			s.inFlight.Add(-1)
@@ -125,17 +127,22 @@ func (s *Server) admit(next echo.HandlerFunc) echo.HandlerFunc {
 		p := s.placesOf(c)
 		p.hold(placeInFlight, &s.inFlight)
 		defer p.leave(placeInFlight)
-		// The request holds the worker set in force, so that a reload
-		// closes the tokens it drops only once this request is done.
-		// Its context carries it (workers.WithSet), so that what the
-		// request calls below web (a vendor API's keys, the admin API's
-		// tokens) uses the Set it holds, not one swapped in since.
-		set, release := s.reg.Acquire()
-		defer release()
-		r := c.Request()
-		c.SetRequest(r.WithContext(workers.WithSet(r.Context(), set)))
-		return next(c)
+		return s.holdSet(c, next)
 	}
+}
+
+// holdSet serves c holding the worker set in force, so that a reload
+// closes the tokens it drops only once this request is done. Its context
+// carries it (workers.WithSet), so that what the request calls below web
+// (the health check's status checks, a vendor API's keys, the admin API's
+// tokens) uses the Set it holds, not one swapped in since
+// (TestRequestHoldsItsSet, TestHealthHoldsItsSet).
+func (s *Server) holdSet(c echo.Context, next echo.HandlerFunc) error {
+	set, release := s.reg.Acquire()
+	defer release()
+	r := c.Request()
+	c.SetRequest(r.WithContext(workers.WithSet(r.Context(), set)))
+	return next(c)
 }
 
 // setOf returns the worker set the request acquired, or the one in force.

@@ -624,10 +624,25 @@ func (h *Handler) set() *workers.Set {
 	return h.opts.Workers.Current()
 }
 
+// acquire returns the Set in force held until release, where the
+// WorkerSource can hold it (workers.Registry.Acquire), for what reads it
+// outside a request's own Set: the metrics' status checks, the workers of
+// a reload's answer. Read unheld, a Set swapped out meanwhile has its
+// dropped tokens closed under the reads.
+func (h *Handler) acquire() (set *workers.Set, release func()) {
+	if a, ok := h.opts.Workers.(interface {
+		Acquire() (*workers.Set, func())
+	}); ok {
+		return a.Acquire()
+	}
+	return h.set(), func() {}
+}
+
 // setIn returns the Set the request of ctx holds, where a WorkerSource
 // tells it (workers.Registry.In: web's admit acquired it), or the Set in
-// force: a token the request signs with or activates is then one no
-// reload can close under it.
+// force: a token the request reads, signs with or activates is then one
+// no reload can close under it. Every route that reads a token or a
+// worker's status looks it up here (TestReadsUseTheRequestsSet).
 func (h *Handler) setIn(ctx context.Context) *workers.Set {
 	if in, ok := h.opts.Workers.(interface {
 		In(context.Context) *workers.Set
@@ -708,7 +723,10 @@ func (h *Handler) reload(c echo.Context) error {
 	if err != nil {
 		return h.answer(c, 0, nil, err)
 	}
-	res.Workers = h.workerStatuses(c.Request().Context())
+	// The workers now in force, not those of the Set this request holds.
+	set, release := h.acquire()
+	defer release()
+	res.Workers = workerStatuses(c.Request().Context(), set)
 	return c.JSON(http.StatusOK, res)
 }
 

@@ -51,7 +51,8 @@ func (g *gauges) Describe(ch chan<- *prometheus.Desc) {
 func (g *gauges) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	set := g.h.set()
+	set, release := g.h.acquire() // no request holds it for a scrape
+	defer release()
 	now := g.now()
 	for _, w := range set.Workers() {
 		ws := workerStatus(ctx, set, w)

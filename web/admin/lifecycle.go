@@ -27,6 +27,7 @@ import (
 	"github.com/signet-project/signet/formats/dn"
 	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/workers"
 )
 
 // ActivateRequest is the body of POST /tokens/{token}/activate.
@@ -99,7 +100,13 @@ func (h *Handler) key(ctx context.Context, c echo.Context) (tokens.Token, Key, c
 	if err != nil {
 		return nil, Key{}, nil, err
 	}
-	name, alias := param(c, "token"), param(c, "alias")
+	return keyOf(ctx, set, t, param(c, "token"), param(c, "alias"))
+}
+
+// keyOf finds key alias of t, the token named name in set: names as read,
+// never read from the path again (a name with a '%' escape of its own
+// would be decoded twice).
+func keyOf(ctx context.Context, set *workers.Set, t tokens.Token, name, alias string) (tokens.Token, Key, crypto.Signer, error) {
 	if err := checkAlias(alias); err != nil {
 		return nil, Key{}, nil, err
 	}
@@ -215,9 +222,10 @@ func (h *Handler) generateKey(c echo.Context) error {
 		spec, err = req.spec()
 	}
 	var gen tokens.KeyGenerator
+	var set *workers.Set
 	var t tokens.Token
 	if err == nil {
-		_, t, err = h.token(c)
+		set, t, err = h.token(c)
 	}
 	if err == nil {
 		var ok bool
@@ -251,9 +259,7 @@ func (h *Handler) generateKey(c echo.Context) error {
 	if err != nil {
 		return h.answer(c, 0, nil, err)
 	}
-	c.SetParamNames("token", "alias")
-	c.SetParamValues(name, req.Alias)
-	_, k, _, err := h.key(ctx, c)
+	_, k, _, err := keyOf(ctx, set, t, name, req.Alias)
 	if err != nil {
 		// The key was made but cannot be read back; answer what we know.
 		k = Key{Alias: req.Alias, Algorithm: spec.Algorithm, Bits: spec.Bits, Curve: spec.Curve, PublicKey: publicPEM(pub)}

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -54,5 +55,31 @@ func TestNamesInPath(t *testing.T) {
 		if w.Code != http.StatusOK {
 			t.Errorf("GET %s: %d %s", path, w.Code, w.Body)
 		}
+	}
+}
+
+// TestGenerateKeyAnswersTheKey: a key generated on a token whose name,
+// decoded from the path, holds a '%' escape of its own is answered whole
+// (its workers, its public key), as GET of the key answers it. The
+// handler read the key back by setting the path's parameters to the
+// decoded name and reading them again, decoded a second time: "a/%41"
+// became "a/A", no token, and the answer fell back to a key without its
+// workers.
+func TestGenerateKeyAnswersTheKey(t *testing.T) {
+	t.Parallel()
+	const name = "a/%41" // sent as a%2F%2541
+	tok, err := soft.Create(soft.Options{Path: filepath.Join(t.TempDir(), "ks"), Type: soft.TypePEM, Name: name}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := []workers.Worker{&fakeWorker{name: "W", id: 1, tok: name, alias: "new", t: tok}}
+	h := New(Options{Workers: &source{workers.NewSet(ws, map[string]tokens.Token{name: tok})}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	code, _, body := h.Do(context.Background(), Caller{User: "admin"}, http.MethodPost, "/tokens/a%2F%2541/keys", echo.MIMEApplicationJSON, []byte(`{"alias":"new","algorithm":"ECDSA"}`))
+	var k Key
+	if err := json.Unmarshal(body, &k); err != nil || code != http.StatusCreated {
+		t.Fatalf("%d %s", code, body)
+	}
+	if len(k.Workers) != 1 || k.Workers[0] != "W" || k.PublicKey == "" {
+		t.Errorf("answer %s, want the key with its worker W", body)
 	}
 }

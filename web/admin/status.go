@@ -91,13 +91,13 @@ func workerStatus(ctx context.Context, set *workers.Set, w workers.Worker) Worke
 
 // listWorkers handles GET /workers.
 func (h *Handler) listWorkers(c echo.Context) error {
-	return c.JSON(http.StatusOK, h.workerStatuses(c.Request().Context()))
+	ctx := c.Request().Context()
+	return c.JSON(http.StatusOK, workerStatuses(ctx, h.setIn(ctx)))
 }
 
-// workerStatuses is the status of every worker in force: GET /workers,
-// and the workers of POST /reload's answer.
-func (h *Handler) workerStatuses(ctx context.Context) []WorkerStatus {
-	set := h.set()
+// workerStatuses is the status of every worker of set: GET /workers, and
+// the workers of POST /reload's answer.
+func workerStatuses(ctx context.Context, set *workers.Set) []WorkerStatus {
 	out := make([]WorkerStatus, 0, len(set.Workers()))
 	for _, w := range set.Workers() {
 		out = append(out, workerStatus(ctx, set, w))
@@ -107,7 +107,7 @@ func (h *Handler) workerStatuses(ctx context.Context) []WorkerStatus {
 
 // getWorker handles GET /workers/{name}: by name or numeric ID.
 func (h *Handler) getWorker(c echo.Context) error {
-	set := h.set()
+	set := h.setIn(c.Request().Context())
 	w, err := set.Lookup(param(c, "name"))
 	if err != nil {
 		return fail(c, http.StatusNotFound, fmt.Sprintf("No worker named or numbered %s: see GET %s/workers for the workers.", clienttext.Quote(param(c, "name")), BasePath))
@@ -199,7 +199,7 @@ func tokenStatus(ctx context.Context, set *workers.Set, name string, t tokens.To
 // listTokens handles GET /tokens.
 func (h *Handler) listTokens(c echo.Context) error {
 	ctx := c.Request().Context()
-	set := h.set()
+	set := h.setIn(ctx)
 	names := make([]string, 0, len(set.Tokens()))
 	for n := range set.Tokens() {
 		names = append(names, n)
