@@ -140,6 +140,12 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// The files Run reads at start (the TLS files, the audit and seal
+	// keys), checked as config check checks them: refused here, before
+	// anything is opened, at the line that names each.
+	if ps := append(tlsProblems(cfg.Server.TLS), stateFileProblems(cfg)...); len(ps) > 0 {
+		return ps
+	}
 	a := newApp(ctx, log, paths, o.DataDir)
 	if dataLock != nil {
 		a.onClose(dataLock)

@@ -142,3 +142,33 @@ func startDemo(t *testing.T, data, listen string) demoRun {
 	t.Fatalf("the demo did not start:\n%s", out.String())
 	return demoRun{}
 }
+
+// TestServeRefusesAtTheLine: a start refused on a file the configuration
+// names (a TLS key, the audit key, a cluster's seal key) says the line
+// that names it, as config check does, and not only the file.
+func TestServeRefusesAtTheLine(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, yaml string
+		at         string // the line the refusal names
+	}{
+		{"TLS certificate not PEM", "server:\n  listen: 127.0.0.1:0\n  tls:\n    cert: DIR/signet.yaml\n    key: DIR/key.pem\n", "signet.yaml:4"},
+		{"audit key a folder", "server:\n  listen: 127.0.0.1:0\n  auditKey: DIR\n", "signet.yaml:3"},
+		{"seal key missing", "state:\n  postgres:\n    url: {env: SIGNET_TEST_UNSET_URL}\n    sealKey: DIR/missing.key\n", "signet.yaml:4"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "signet.yaml")
+			if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(tt.yaml, "DIR", dir)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := Run(context.Background(), Options{Configs: []string{cfg}, Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, "data"),
+				Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard})
+			if err == nil || !strings.Contains(err.Error(), tt.at) || !strings.Contains(err.Error(), "cannot start") {
+				t.Fatalf("Run: %v; want a refusal at %s", err, tt.at)
+			}
+		})
+	}
+}

@@ -128,8 +128,8 @@ func TestCheckTLSFiles(t *testing.T) {
 			}
 			err := Run(t.Context(), Options{Configs: []string{cfg}, Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, "data"),
 				Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard})
-			if err == nil || !strings.Contains(ps[0].Msg, err.Error()) {
-				t.Fatalf("the server refuses with %v; config check said %q", err, ps[0].Msg)
+			if err == nil || err.Error() != ps[0].Error() {
+				t.Fatalf("the server refuses with %v; config check said %q", err, ps[0])
 			}
 		})
 	}
