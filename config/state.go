@@ -36,6 +36,20 @@ type Postgres struct {
 	URLPos, SealKeyPos Pos
 }
 
+// RestartOnly returns ["state"] when next names another run-time state
+// than s (a cluster's database added, removed or changed), and nil when it
+// names the same: the state is opened once, at start, so a reload that
+// changes it says that it waits for a restart.
+func (s State) RestartOnly(next State) []string {
+	same := func(a, b *Postgres) bool {
+		return a == nil && b == nil || a != nil && b != nil && a.URL == b.URL && a.Node == b.Node && a.SealKey == b.SealKey
+	}
+	if same(s.Postgres, next.Postgres) {
+		return nil
+	}
+	return []string{"state"}
+}
+
 // KeystoreDatabase is the soft token's KEYSTORETYPE whose PKCS#12 files
 // live in the cluster's database (no KEYSTOREPATH).
 const KeystoreDatabase = "DATABASE"

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,7 +70,10 @@ type app struct {
 	// started is the server section the server started with: what of it
 	// only a restart applies, a reload that changes it reports.
 	started config.Server
-	node    *cluster.Node // set by openState in a cluster; nil: the state is in the data folder
+	// startedState is the state section the server started with, which
+	// only a restart applies too.
+	startedState config.State
+	node         *cluster.Node // set by openState in a cluster; nil: the state is in the data folder
 }
 
 // newApp returns an app for the configuration files paths, with no workers
@@ -158,7 +162,9 @@ func (a *app) restartNeeded(cfg *config.Config) []string {
 	if a.srv == nil { // not started: a cluster node applies a version before
 		return nil
 	}
-	return a.started.RestartOnly(cfg.Server)
+	names := append(a.started.RestartOnly(cfg.Server), a.startedState.RestartOnly(cfg.State)...)
+	slices.Sort(names)
+	return names
 }
 
 // restartPending returns the server settings of cfg that wait for a

@@ -30,6 +30,9 @@ func TestReloadNamesRestartOnlySettings(t *testing.T) {
 	}{
 		{"unchanged", "  maxInFlight: 100\n", ""},
 		{"a limit and the address", "  maxInFlight: 50\n  listen: 127.0.0.1:1\n  trustedProxies: [10.0.0.1]\n", "listen, maxInFlight"},
+		// The state section is read once, at start: a cluster's database
+		// added by a reload is not joined until the restart.
+		{"a state section", "  maxInFlight: 100\nstate:\n  postgres:\n    url: {env: SIGNET_TEST_UNSET_URL}\n", "state"},
 	} {
 		setServer(tc.server)
 		var res adminapi.ReloadResult

@@ -219,7 +219,7 @@ func Run(ctx context.Context, o Options) error {
 	a.buildMu.Lock()
 	wo.TrustedProxies = a.config().Server.TrustedProxies
 	a.srv = web.New(wo)
-	a.started = a.config().Server
+	a.started, a.startedState = a.config().Server, a.config().State
 	a.buildMu.Unlock()
 	if err := a.mountAdmin(); err != nil {
 		return err
