@@ -359,6 +359,12 @@ func TestSignErrors(t *testing.T) {
 		{"locked", signCall("rsa2048", good), nethsm.Locked, 412, false},
 		{"unprovisioned", signCall("rsa2048", good), nethsm.Unprovisioned, 412, false},
 	}
+	// The sentences that name what to send instead.
+	says := map[string]string{
+		"ECDSA input exceeds group":         "send a digest of at most 32 bytes",
+		"ECDSA MD5-length digest":           "not 16 bytes",
+		"ECDSA input of no digest's length": "SHA-256, SHA-384, SHA-512 or SHA-224 digest",
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f.t = t
@@ -391,6 +397,9 @@ func TestSignErrors(t *testing.T) {
 			}
 			if f.h.SignCalls() != before {
 				t.Error("a rejected request reached the token")
+			}
+			if fix, ok := says[tc.name]; ok && !strings.Contains(e.Message, fix) {
+				t.Errorf("error %q does not name the fix %q", e.Message, fix)
 			}
 		})
 	}

@@ -197,7 +197,7 @@ func signOpts(mode string, pub crypto.PublicKey, msg []byte) ([]byte, crypto.Sig
 			return nil, nil, errors.New("mode ECDSA needs an EC key")
 		}
 		if bits := k.Curve.Params().BitSize; len(msg)*8 > bits+7 {
-			return nil, nil, fmt.Errorf("mode ECDSA input of %d bytes exceeds the %d-bit group size", len(msg), bits)
+			return nil, nil, fmt.Errorf("mode ECDSA input of %d bytes exceeds the %d-bit group size: send a digest of at most %d bytes (SHA-256 for a P-256 key, SHA-384 for P-384)", len(msg), bits, (bits+7)/8)
 		}
 		// The input is a digest, and its length the only sign of its hash:
 		// one of no hash's length (16 bytes: MD5's) is refused here, a
