@@ -245,6 +245,10 @@ func changed[T comparable](out []string, a, b map[string]*T) []string {
 // Defaults of the server section.
 const (
 	DefaultMaxUploadSize = 100 << 20 // 100MiB
+	// DefaultListen is the address served when neither signet serve
+	// --listen nor server listen says otherwise; a healthListen on its
+	// port is refused when listen is not set.
+	DefaultListen = "127.0.0.1:8080"
 )
 
 // Token is a configured crypto token.

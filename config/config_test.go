@@ -873,10 +873,18 @@ func TestHealthListenOwnPort(t *testing.T) {
 		{"127.0.0.1:8080", "127.0.0.1:8080", false},
 		{":8080", "127.0.0.1:8080", false},
 		{"127.0.0.1:8080", "0.0.0.0:8080", false},
+		// Without listen the server listens on DefaultListen.
+		{"", "127.0.0.1:8081", true},
+		{"", "127.0.0.1:8080", false},
+		{"", ":8080", false},
 	}
 	for _, tt := range tests {
-		_, err := Parse("x.yaml", []byte("server:\n  listen: \""+tt.listen+"\"\n  healthListen: \""+tt.health+"\"\n"))
-		if (err == nil) != tt.ok || err != nil && !strings.Contains(err.Error(), "x.yaml:3: The server healthListen address") {
+		y, at := "server:\n  listen: \""+tt.listen+"\"\n", "x.yaml:3: "
+		if tt.listen == "" {
+			y, at = "server:\n", "x.yaml:2: "
+		}
+		_, err := Parse("x.yaml", []byte(y+"  healthListen: \""+tt.health+"\"\n"))
+		if (err == nil) != tt.ok || err != nil && !strings.Contains(err.Error(), at+"The server healthListen address") {
 			t.Errorf("listen %s, healthListen %s: %v, want ok=%v", tt.listen, tt.health, err, tt.ok)
 		}
 	}

@@ -270,8 +270,12 @@ func (l *loader) server(file, dir string, e entry) {
 	known = append(known, slices.Sorted(maps.Keys(sizes))...)
 	var healthPos Pos
 	defer func() {
-		if srv.Listen != "" && srv.HealthListen != "" && sameListener(srv.Listen, srv.HealthListen) {
+		switch {
+		case srv.HealthListen == "":
+		case srv.Listen != "" && sameListener(srv.Listen, srv.HealthListen):
 			l.structural.add(healthPos, "The server healthListen address %s is the listen address %s too, on which the server would fail to start: give the health check a port of its own.", srv.HealthListen, srv.Listen)
+		case srv.Listen == "" && sameListener(DefaultListen, srv.HealthListen):
+			l.structural.add(healthPos, "The server healthListen address %s is the default listen address %s too (server listen is not set), on which the server would fail to start: give the health check a port of its own, or set server listen.", srv.HealthListen, DefaultListen)
 		}
 	}()
 	for _, f := range entries(file, e.val, &l.structural) {

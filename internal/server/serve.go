@@ -26,8 +26,9 @@ import (
 )
 
 // DefaultListen is the address served when neither --listen nor
-// server.listen says otherwise.
-const DefaultListen = "127.0.0.1:8080"
+// server.listen says otherwise, as config declares it (config check
+// refuses a healthListen on its port).
+const DefaultListen = config.DefaultListen
 
 // LogHandler returns the handler of the server log on w, slog's text
 // handler or, when json is set, its JSON handler, through which the web
