@@ -139,7 +139,14 @@ func (a *app) applyVersion(cfg *config.Config, v int64) { a.applyCluster(cfg, v)
 // generated it, stored its chain or removed it, so that a removed key stops
 // signing on this node too. Its error is the one that the cluster's watch
 // tries again (the database failing under it).
+//
+// It runs under buildMu, as keysMissed does: a reload building a new token
+// meanwhile could otherwise read the keystore before the change, while the
+// change reached the token it replaces, and the new one would sign on with
+// a key another node removed.
 func (a *app) keyChanged(token, alias string) error {
+	a.buildMu.Lock()
+	defer a.buildMu.Unlock()
 	tok, ok := tokens.Unwrap(a.reg.Current().Tokens()[token]).(interface {
 		Sync(ctx context.Context, alias string) error
 	})
@@ -157,6 +164,8 @@ func (a *app) keyChanged(token, alias string) error {
 // node's watch of the cluster (re)connected: the changes made through
 // other nodes while it was not listening reached no one.
 func (a *app) keysMissed() error {
+	a.buildMu.Lock()
+	defer a.buildMu.Unlock()
 	var errs []error
 	for name, t := range a.reg.Current().Tokens() {
 		tok, ok := tokens.Unwrap(t).(interface {
