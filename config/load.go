@@ -50,17 +50,20 @@ var yamlErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // syntaxErrorLine returns the line and message of a yaml.v3 syntax error.
 // yaml.v3 names the line where the enclosing block starts, which may be
 // far before the mistake (a bad indentation at line 88 reported at the
-// "workers:" of line 14). The mistake is on the last line of the shortest
-// prefix of the file, in whole lines, that fails with the same message; a
-// prefix that fails otherwise (cut inside a multi-line value) does not
-// count. Only a file that does not parse pays for the prefixes.
+// "workers:" of line 14), or no line at all (an alias of no anchor). The
+// mistake is on the last line of the shortest prefix of the file, in whole
+// lines, that fails with the same message; a prefix that fails otherwise
+// (cut inside a multi-line value) does not count. Only a file that does
+// not parse pays for the prefixes.
 func syntaxErrorLine(data []byte, err error) (int, string, bool) {
-	m := yamlErrLine.FindStringSubmatch(err.Error())
-	if m == nil {
-		return 0, "", false
+	message := func(err error) (int, string) {
+		if m := yamlErrLine.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return line, m[2]
+		}
+		return 0, strings.TrimPrefix(err.Error(), "yaml: ")
 	}
-	reported, _ := strconv.Atoi(m[1])
-	msg := m[2]
+	reported, msg := message(err)
 	end := 0
 	for n := 1; end < len(data); n++ {
 		if i := bytes.IndexByte(data[end:], '\n'); i >= 0 {
@@ -73,11 +76,11 @@ func syntaxErrorLine(data []byte, err error) (int, string, bool) {
 		if perr == nil {
 			continue
 		}
-		if pm := yamlErrLine.FindStringSubmatch(perr.Error()); pm != nil && pm[2] == msg {
+		if _, pmsg := message(perr); pmsg == msg {
 			return n, msg, true
 		}
 	}
-	return reported, msg, true
+	return reported, msg, reported > 0
 }
 
 // file loads one file's data.
@@ -92,12 +95,12 @@ func (l *loader) file(name string, data []byte) {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		if line, msg, ok := syntaxErrorLine(data, err); ok {
-			l.structural.add(Pos{name, line}, "The file is not valid YAML (%s): fix the syntax on this line or just before it.", msg)
-			return
-		}
 		if line := notUTF8Line(data); line > 0 {
 			l.structural.add(Pos{name, line}, "The file is not valid YAML (%s): save the file as UTF-8; this line holds the first byte that is not.", strings.TrimPrefix(err.Error(), "yaml: "))
+			return
+		}
+		if line, msg, ok := syntaxErrorLine(data, err); ok {
+			l.structural.add(Pos{name, line}, "The file is not valid YAML (%s): fix the syntax on this line or just before it.", msg)
 			return
 		}
 		l.structural.add(Pos{File: name}, "The file is not valid YAML (%s): fix the syntax.", strings.TrimPrefix(err.Error(), "yaml: "))

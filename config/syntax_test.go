@@ -31,6 +31,9 @@ func TestSyntaxErrorLine(t *testing.T) {
 		// yaml.v3 names no line for bytes that are not UTF-8 (a file
 		// saved as Latin-1): the first such byte is the mistake.
 		{"not UTF-8", "    key: k\xe9", "save the file as UTF-8"},
+		// Nor for an alias of no anchor: the line of its first use.
+		{"alias of no anchor", "    key: *nope", "unknown anchor 'nope'"},
+		{"alias of no anchor in a list", "    key: [k, *nope]", "unknown anchor 'nope'"},
 		{"not UTF-8 in a comment", "    key: k # r\xe9sum\xe9", "save the file as UTF-8"},
 	}
 	for _, tt := range tests {
