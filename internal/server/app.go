@@ -145,6 +145,11 @@ func (a *app) reload() ([]string, error) {
 	if err != nil {
 		return refused(err)
 	}
+	// The audit key is read at the next start: one that would stop it is
+	// refused now, as config check refuses it, not left to that start.
+	if ps := stateFileProblems(cfg); len(ps) > 0 {
+		return refused(ps)
+	}
 	set := a.build(cfg)
 	names, details := a.restartPending(cfg, map[string]string{"workers": strconv.Itoa(len(set.Workers()))})
 	a.record(a.ctx, "config.reload", "ok", details)

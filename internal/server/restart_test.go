@@ -2,7 +2,9 @@ package server
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -65,5 +67,34 @@ func TestReloadNamesRestartOnlySettings(t *testing.T) {
 				t.Errorf("%s: the %s record is %q %q, want ok with restartNeeded %q", tc.name, k, e.Outcome, e.Details, tc.want)
 			}
 		}
+	}
+}
+
+// TestReloadRefusesStateFiles: a reload refuses what config check refuses
+// of the files the server opens at start (here an audit key that is a
+// folder), at the line that names it, rather than answering ok and
+// leaving the next start to fail; the running configuration stays, and a
+// fixed file reloads.
+func TestReloadRefusesStateFiles(t *testing.T) {
+	addr, password, setServer := reloadableDemoServer(t, "  maxInFlight: 100\n")
+	reload := func() (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/admin/api/reload", strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		req.SetBasicAuth("admin", password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	setServer("  maxInFlight: 100\n  auditKey: " + t.TempDir() + "\n")
+	if code, body := reload(); code != http.StatusBadRequest || !regexp.MustCompile(`endpoint\.yaml:\d+: The server cannot start: read the audit seal key`).MatchString(body) {
+		t.Fatalf("reload with an audit key that is a folder: %d %s, want 400 at the line of endpoint.yaml that names it", code, body)
+	}
+	setServer("  maxInFlight: 100\n")
+	if code, body := reload(); code != http.StatusOK {
+		t.Fatalf("reload of the fixed file: %d %s", code, body)
 	}
 }
