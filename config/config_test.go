@@ -398,6 +398,14 @@ func TestValues(t *testing.T) {
 		{"pkcs11", "SLOTLABELTYPE", "SLOT_INDEX", true},
 		{"dsm", "MAXBATCHSIZE", "0", false},
 		{"nethsm", "TIMEOUT", "-1s", false},
+		// A pool is that many sessions or connections, made at once:
+		// 2^63-1 crashed the server at start (crypto11 makes a channel
+		// of POOLSIZE+1).
+		{"pkcs11", "POOLSIZE", "1024", true},
+		{"pkcs11", "POOLSIZE", "1025", false},
+		{"pkcs11", "POOLSIZE", "9223372036854775807", false},
+		{"nethsm", "POOLSIZE", "100000", false},
+		{"dsm", "POOLSIZE", "100000", false},
 	}
 	required := map[string]map[string]string{
 		"TimeStampSigner": {"DEFAULTTSAPOLICYOID": "1.2.3"},

@@ -459,10 +459,16 @@ func workerSchema() []Property {
 }
 
 // tokenSchemas is the table of token properties per token type.
+// MaxPoolSize is the largest POOLSIZE of a token: a pool is that many
+// sessions or connections, and crypto11 makes its session pool at once,
+// so that a huge one crashed the server at start (2^63-1) or took
+// gigabytes; HSMs allow far fewer sessions anyway.
+const MaxPoolSize = 1024
+
 func tokenSchemas() map[string][]Property {
 	poolSize := func(def string) Property {
-		return Property{Name: PropPoolSize, Type: Int, Default: def, check: atLeast(1),
-			Doc: "Signet's own: how many signatures the token computes at once (sessions or connections)."}
+		return Property{Name: PropPoolSize, Type: Int, Default: def, check: between(1, MaxPoolSize),
+			Doc: "Signet's own: how many signatures the token computes at once (sessions or connections), 1 to " + strconv.Itoa(MaxPoolSize) + "."}
 	}
 	remote := func(maxBatch bool, pool string) []Property {
 		ps := []Property{
