@@ -458,13 +458,13 @@ func workerSchema() []Property {
 	}
 }
 
-// tokenSchemas is the table of token properties per token type.
 // MaxPoolSize is the largest POOLSIZE of a token: a pool is that many
 // sessions or connections, and crypto11 makes its session pool at once,
 // so that a huge one crashed the server at start (2^63-1) or took
 // gigabytes; HSMs allow far fewer sessions anyway.
 const MaxPoolSize = 1024
 
+// tokenSchemas is the table of token properties per token type.
 func tokenSchemas() map[string][]Property {
 	poolSize := func(def string) Property {
 		return Property{Name: PropPoolSize, Type: Int, Default: def, check: between(1, MaxPoolSize),
