@@ -401,6 +401,10 @@ func TestValues(t *testing.T) {
 		// A pool is that many sessions or connections, made at once:
 		// 2^63-1 crashed the server at start (crypto11 makes a channel
 		// of POOLSIZE+1).
+		// Days that fit in a time.Duration: more wrapped round to a
+		// negative one, which turned the check off.
+		{"CMSSigner", "MINREMAININGCERTVALIDITY", "106751", true},
+		{"CMSSigner", "MINREMAININGCERTVALIDITY", "106752", false},
 		{"pkcs11", "POOLSIZE", "1024", true},
 		{"pkcs11", "POOLSIZE", "1025", false},
 		{"pkcs11", "POOLSIZE", "9223372036854775807", false},

@@ -340,7 +340,7 @@ func workerSchema() []Property {
 			Doc: "When true the key does not sign outside its signer certificate's validity period, whatever asks (worker, TSA, DSM or NetHSM API). When the key's settings disagree, the check wins."},
 		{Name: PropCheckCertPrivateKeyValidity, Type: Bool, Kinds: signerKinds(), Default: "true", Key: true,
 			Doc: "When true the key does not sign outside the PrivateKeyUsagePeriod of its signer certificate, when the certificate has one."},
-		{Name: PropMinRemainingCertValidity, Type: Int, Kinds: signerKinds(), Default: "0", Key: true, check: atLeast(0),
+		{Name: PropMinRemainingCertValidity, Type: Int, Kinds: signerKinds(), Default: "0", Key: true, check: between(0, maxDays), // more wrapped round in a time.Duration
 			Doc: "Days of validity the signer certificate must have left for the key to sign; 0 turns the check off. When the key's settings disagree, the highest wins."},
 		{Name: PropArchivers, Type: List, Kinds: signerKinds(), Values: []string{ArchiverDatabase, ArchiverDatabaseClass},
 			Doc: "Archivers that keep what the worker signs, as SignServer's ARCHIVERS: OldDatabaseArchiver keeps it in the state database, found by request ID."},
@@ -457,6 +457,9 @@ func workerSchema() []Property {
 			Doc: "When true the tsa field of each token is the subject of the signer certificate."},
 	}
 }
+
+// maxDays is the most days a time.Duration holds (about 292 years).
+const maxDays = int(math.MaxInt64 / int64(24*time.Hour))
 
 // MaxPoolSize is the largest POOLSIZE of a token: a pool is that many
 // sessions or connections, and crypto11 makes its session pool at once,
