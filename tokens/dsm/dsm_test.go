@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -209,6 +210,33 @@ func TestSignAllBatches(t *testing.T) {
 	}
 	if n := tr.RequireValid(t); n < 10 {
 		t.Errorf("%d responses checked against the description, want at least 10", n)
+	}
+}
+
+// TestSignAllBatchSizes: the batches a SignAll is cut into, for batch
+// sizes up to the largest MAXBATCHSIZE config accepts: a size near the
+// largest int overflowed the count of batches (a panic, makeslice: len
+// out of range, for any two digests).
+func TestSignAllBatchSizes(t *testing.T) {
+	tests := []struct {
+		name     string
+		maxBatch int
+		calls    int64
+	}{
+		{"one size fits all", 1000, 1},
+		{"uneven", 300, 4},
+		{"the largest int", math.MaxInt, 1},
+		{"near it", math.MaxInt - 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newServer(t)
+			tok, _, _ := client(t, s, func(o *dsm.Options) { o.MaxBatchSize = tt.maxBatch })
+			remotetest.SignAllVerified(t, tok, "p256", s.keys["p256"].Public().(*ecdsa.PublicKey), 1000)
+			if n := s.h.BatchCalls(); n != tt.calls {
+				t.Errorf("the server served %d batch calls for 1000 digests in batches of %d, want %d", n, tt.maxBatch, tt.calls)
+			}
+		})
 	}
 }
 

@@ -145,7 +145,7 @@ func (t *Token) SignBatch(ctx context.Context, alias string, inputs [][]byte, op
 	}
 	var eg errgroup.Group
 	eg.SetLimit(t.parallel)
-	nparts := (len(items) + t.maxBatch - 1) / t.maxBatch
+	nparts := (len(items)-1)/t.maxBatch + 1 // not len+maxBatch-1, which overflows for a MAXBATCHSIZE near the largest int
 	partErr := make([]error, nparts)
 	for p := range nparts {
 		lo, hi := p*t.maxBatch, min((p+1)*t.maxBatch, len(items))
