@@ -132,7 +132,14 @@ func (b *propBuilder) known(name string, pos Pos) (Property, bool) {
 		if b.token {
 			what = b.kind + " token"
 		}
-		if s := suggest(name, names, aliases()); s != "" {
+		// A worker property is named exactly in a key's or a token's
+		// section; a worker's unknown name (URL, TIMEOUT) is more likely
+		// a typo of its own (TSA_URL) than a token's property.
+		s := suggest(name, names, aliases())
+		msg := elsewhere(name, what, b.kind == keyKind, names)
+		if msg != "" && (what != "worker" || s == "") {
+			b.problems.add(pos, "%s", msg)
+		} else if s != "" {
 			b.problems.add(pos, "Unknown %s property %s: did you mean %s?", what, name, s)
 		} else {
 			b.problems.add(pos, "Unknown %s property %s: remove it or check its spelling in the property reference.", what, name)
@@ -144,6 +151,33 @@ func (b *propBuilder) known(name string, pos Pos) (Property, bool) {
 		return def, false
 	}
 	return def, true
+}
+
+// elsewhere returns the sentence for a property that belongs to another
+// section than the one it is in, what (a worker, a key of a token, a
+// token of some type) whose own property names are here: where it goes.
+// "" when name is no property of another section.
+func elsewhere(name, what string, key bool, here []string) string {
+	if def, ok := LookupProperty(name); ok && what != "worker" {
+		switch {
+		case key:
+			return fmt.Sprintf("%s is a worker property, not a key's: set it on the workers that sign with the key (a key takes %s).", name, strings.Join(here, ", "))
+		case def.Key:
+			return fmt.Sprintf("%s is a worker property, not a %s's: set it on the workers that sign with the token's keys, or per key under the token's keys.", name, what)
+		default:
+			return fmt.Sprintf("%s is a worker property, not a %s's: set it on the workers that use the token.", name, what)
+		}
+	}
+	var types []string
+	for _, typ := range TokenTypes() {
+		if what == "worker" && slices.ContainsFunc(TokenSchema(typ), func(p Property) bool { return p.Name == name }) {
+			types = append(types, typ)
+		}
+	}
+	if len(types) > 0 {
+		return fmt.Sprintf("%s is a property of %s tokens, not of a worker: set it in the token's properties.", name, strings.Join(types, " and "))
+	}
+	return ""
 }
 
 // set records a scalar value.

@@ -93,3 +93,36 @@ func TestUnknownNameSentences(t *testing.T) {
 		})
 	}
 }
+
+// TestPropertyInTheWrongPlace: a property of another section (a worker's
+// in a key's policy or a token, a token's in a worker) is told where it
+// goes, not only that it is unknown here.
+func TestPropertyInTheWrongPlace(t *testing.T) {
+	t.Parallel()
+	const token = "tokens:\n  - name: t\n    type: soft\n    properties:\n      KEYSTOREPATH: ks\n"
+	tests := []struct{ name, yaml, says string }{
+		{"worker property in a key", token + "      X: 1\n    keys:\n      k: {DETACHEDSIGNATURE: true}\n",
+			"DETACHEDSIGNATURE is a worker property, not a key's: set it on the workers that sign with the key (a key takes "},
+		{"key property in a token", token + "      KEYUSAGELIMIT: 5\n",
+			"KEYUSAGELIMIT is a worker property, not a soft token's: set it on the workers that sign with the token's keys, or per key under the token's keys."},
+		{"token property in a worker", "workers:\n  - name: W\n    kind: CMSSigner\n    properties:\n      SLOTLABELVALUE: 0\n",
+			"SLOTLABELVALUE is a property of pkcs11 tokens, not of a worker: set it in the token's properties."},
+		{"token property of two types in a worker", "workers:\n  - name: W\n    kind: CMSSigner\n    properties:\n      CABUNDLE: ca.pem\n",
+			"CABUNDLE is a property of nethsm and dsm tokens, not of a worker: set it in the token's properties."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := Parse("x.yaml", []byte(tt.yaml))
+			var got string
+			if err != nil {
+				got = err.Error()
+			} else {
+				got = cfg.Problems().Error()
+			}
+			if !strings.Contains(got, tt.says) {
+				t.Errorf("problems %s, want %q", got, tt.says)
+			}
+		})
+	}
+}
