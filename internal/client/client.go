@@ -178,9 +178,12 @@ func Batch(ctx context.Context, o Options, files []Input, errs io.Writer) (Resul
 		return Result{}, err
 	}
 	var done, failed atomic.Int64
-	n := (len(files) + o.BatchSize - 1) / o.BatchSize
+	// A size past the documents is one batch of them all; near the largest
+	// int, the count of batches overflowed and nothing was signed.
+	size := min(o.BatchSize, max(len(files), 1))
+	n := (len(files) + size - 1) / size
 	parallel(o.Threads, n, func(b int) {
-		part := files[b*o.BatchSize : min((b+1)*o.BatchSize, len(files))]
+		part := files[b*size : min((b+1)*size, len(files))]
 		items, data := make([]Input, 0, len(part)), make([][]byte, 0, len(part))
 		for _, in := range part {
 			d, err := os.ReadFile(in.Path)

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -258,34 +260,40 @@ func batchAnswering(sig []byte) http.HandlerFunc {
 }
 
 // TestBatchUnreadableDocument: a document that cannot be read when its
-// batch is sent fails alone, named; the others of its batch are signed.
+// batch is sent fails alone, named; the others of its batch are signed,
+// whatever -size (one near the largest int overflowed the count of
+// batches: a panic).
 func TestBatchUnreadableDocument(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(batchAnswering([]byte("sig")))
 	defer srv.Close()
-	dir := t.TempDir()
-	for _, f := range []string{"a.txt", "b.txt", "c.txt"} {
-		if err := os.WriteFile(filepath.Join(dir, f), []byte(f), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	files, _, err := Inputs([]string{dir}, "", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(filepath.Join(dir, "b.txt")) // gone between listing and signing
-	var errs strings.Builder
-	res, err := Batch(t.Context(), Options{URL: srv.URL, Worker: "W", Digest: "SHA-256", Threads: 1, BatchSize: 10}, files, &errs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res != (Result{Signed: 2, Failed: 1}) || !strings.Contains(errs.String(), "b.txt") {
-		t.Errorf("Batch = %+v, errors %q; want a.txt and c.txt signed, b.txt failed and named", res, errs.String())
-	}
-	for _, f := range []string{"a.txt.p7s", "c.txt.p7s"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			t.Error(err)
-		}
+	for _, size := range []int{10, 2, math.MaxInt} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			dir := t.TempDir()
+			for _, f := range []string{"a.txt", "b.txt", "c.txt"} {
+				if err := os.WriteFile(filepath.Join(dir, f), []byte(f), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			files, _, err := Inputs([]string{dir}, "", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.Remove(filepath.Join(dir, "b.txt")) // gone between listing and signing
+			var errs strings.Builder
+			res, err := Batch(t.Context(), Options{URL: srv.URL, Worker: "W", Digest: "SHA-256", Threads: 1, BatchSize: size}, files, &errs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res != (Result{Signed: 2, Failed: 1}) || !strings.Contains(errs.String(), "b.txt") {
+				t.Errorf("Batch = %+v, errors %q; want a.txt and c.txt signed, b.txt failed and named", res, errs.String())
+			}
+			for _, f := range []string{"a.txt.p7s", "c.txt.p7s"} {
+				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
 	}
 }
 
