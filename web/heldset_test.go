@@ -3,11 +3,8 @@ package web_test
 import (
 	"context"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/signet-project/signet/tokens"
@@ -38,27 +35,8 @@ func TestRequestHoldsItsSet(t *testing.T) {
 	w := &setWorker{gateWorker: gateWorker{name: "G", entered: make(chan struct{}), release: make(chan struct{})}, saw: make(chan *workers.Set, 1)}
 	first := workers.NewSet([]workers.Worker{w}, nil)
 	reg := workers.NewRegistry(first)
-	srv := web.New(web.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, l) }()
-	t.Cleanup(func() { cancel(); <-done })
-
-	answered := make(chan int, 1)
-	go func() {
-		resp, err := http.Post("http://"+l.Addr().String()+"/signserver/worker/G", "application/octet-stream", strings.NewReader("d"))
-		if err != nil {
-			answered <- 0
-			return
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		answered <- resp.StatusCode
-	}()
+	addr, _ := serveRegistry(t, reg, web.Limits{})
+	answered := statusOf(http.MethodPost, "http://"+addr+"/signserver/worker/G")
 	<-w.entered
 	reg.Swap(workers.NewSet([]workers.Worker{w}, nil)) // a reload
 	reg.Swap(workers.NewSet([]workers.Worker{w}, nil)) // and another
@@ -114,28 +92,8 @@ func TestHealthHoldsItsSet(t *testing.T) {
 	tok := &closingToken{closed: make(chan struct{})}
 	w := &statusGate{gateWorker: gateWorker{name: "G", entered: make(chan struct{}), release: make(chan struct{})}, tok: tok, checked: make(chan bool, 1)}
 	reg := workers.NewRegistry(workers.NewSet([]workers.Worker{w}, map[string]tokens.Token{"t": tok}))
-	srv := web.New(web.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, l) }()
-	stop := sync.OnceFunc(func() { cancel(); <-done })
-	t.Cleanup(stop)
-
-	answered := make(chan int, 1)
-	go func() {
-		resp, err := http.Get("http://" + l.Addr().String() + "/signserver/healthcheck/signserverhealth")
-		if err != nil {
-			answered <- 0
-			return
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		answered <- resp.StatusCode
-	}()
+	addr, stop := serveRegistry(t, reg, web.Limits{})
+	answered := statusOf(http.MethodGet, "http://"+addr+"/signserver/healthcheck/signserverhealth")
 	<-w.entered
 	reg.Swap(workers.NewSet(nil, nil)) // a reload that drops the token
 	close(w.release)
@@ -151,4 +109,31 @@ func TestHealthHoldsItsSet(t *testing.T) {
 	default:
 		t.Error("the dropped token is still open after the health check")
 	}
+}
+
+// statusOf sends a request with a small body (none for GET) in the
+// background and gives its status, 0 for a transport error.
+func statusOf(method, url string) <-chan int {
+	answered := make(chan int, 1)
+	go func() {
+		var body io.Reader
+		if method != http.MethodGet {
+			body = strings.NewReader("d")
+		}
+		req, err := http.NewRequest(method, url, body)
+		if err != nil {
+			answered <- 0
+			return
+		}
+		req.Header.Set("Content-Type", "application/octet-stream")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- 0
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		answered <- resp.StatusCode
+	}()
+	return answered
 }

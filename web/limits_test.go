@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,7 +40,14 @@ func (w *gateWorker) Process(ctx context.Context, r *workers.Request) (*workers.
 
 func serveLimits(t *testing.T, lim web.Limits, ws ...workers.Worker) string {
 	t.Helper()
-	reg := workers.NewRegistry(workers.NewSet(ws, nil))
+	addr, _ := serveRegistry(t, workers.NewRegistry(workers.NewSet(ws, nil)), lim)
+	return addr
+}
+
+// serveRegistry serves reg with lim on loopback until the test ends, or
+// until stop, which waits for the server's handlers to return.
+func serveRegistry(t *testing.T, reg *workers.Registry, lim web.Limits) (addr string, stop func()) {
+	t.Helper()
 	srv := web.New(web.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler), Limits: lim})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -48,8 +56,9 @@ func serveLimits(t *testing.T, lim web.Limits, ws ...workers.Worker) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, l) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return l.Addr().String()
+	stop = sync.OnceFunc(func() { cancel(); <-done })
+	t.Cleanup(stop)
+	return l.Addr().String(), stop
 }
 
 // TestBusyAnswers503WithRetryAfter: a server at its in-flight cap, or a
