@@ -246,8 +246,9 @@ func changed[T comparable](out []string, a, b map[string]*T) []string {
 const (
 	DefaultMaxUploadSize = 100 << 20 // 100MiB
 	// DefaultListen is the address served when neither signet serve
-	// --listen nor server listen says otherwise; a healthListen on its
-	// port is refused when listen is not set.
+	// --listen nor server listen says otherwise. A healthListen on its
+	// port is not refused when listen is not set: --listen may name
+	// another, and the configuration does not see it.
 	DefaultListen = "127.0.0.1:8080"
 )
 

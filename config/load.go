@@ -277,8 +277,6 @@ func (l *loader) server(file, dir string, e entry) {
 		case srv.HealthListen == "":
 		case srv.Listen != "" && sameListener(srv.Listen, srv.HealthListen):
 			l.structural.add(healthPos, "The server healthListen address %s is the listen address %s too, on which the server would fail to start: give the health check a port of its own.", srv.HealthListen, srv.Listen)
-		case srv.Listen == "" && sameListener(DefaultListen, srv.HealthListen):
-			l.structural.add(healthPos, "The server healthListen address %s is the default listen address %s too (server listen is not set), on which the server would fail to start: give the health check a port of its own, or set server listen.", srv.HealthListen, DefaultListen)
 		}
 	}()
 	for _, f := range entries(file, e.val, &l.structural) {
