@@ -95,7 +95,7 @@ func (l *loader) file(name string, data []byte) {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		if line := notUTF8Line(data); line > 0 {
+		if line := notUTF8Line(data); line > 0 && encodingError(err) {
 			l.structural.add(Pos{name, line}, "The file is not valid YAML (%s): save the file as UTF-8; this line holds the first byte that is not.", strings.TrimPrefix(err.Error(), "yaml: "))
 			return
 		}
@@ -153,6 +153,15 @@ func (l *loader) file(name string, data []byte) {
 			l.structural.add(e.pos, "Unknown top-level key %q: %s", e.key, hint(e.key, []string{"server", "state", "tokens", "workers", "users"}))
 		}
 	}
+}
+
+// encodingError reports whether err is yaml.v3's refusal of the file's
+// encoding (its reader's errors, which name no line), and not a syntax
+// error it met first: a large file is decoded as it is read, so a mistake
+// above a byte that is not UTF-8 is the one reported.
+func encodingError(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "UTF-8") || strings.Contains(msg, "invalid Unicode character")
 }
 
 // notUTF8Line returns the line of the first byte of data that is not

@@ -126,3 +126,30 @@ func TestPropertyInTheWrongPlace(t *testing.T) {
 		})
 	}
 }
+
+// TestSyntaxErrorBeforeNotUTF8: yaml.v3 decodes a large file as it reads
+// it, so a syntax error above a byte that is not UTF-8 is the one it
+// reports; that error is told at its own line, not as the encoding's at
+// the line of the byte.
+func TestSyntaxErrorBeforeNotUTF8(t *testing.T) {
+	t.Parallel()
+	far := strings.Repeat("# comment\n", 2000) + "# r\xe9sum\xe9\n" // the byte on line 2004
+	tests := []struct {
+		name, head string
+		line       int
+		says       string
+	}{
+		{"syntax error above", "server:\n listen: x\n  foo: y\n", 3, "mapping values are not allowed"},
+		{"no syntax error", "server:\n  listen: x\n  healthListen: y\n", 2004, "save the file as UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Parse("x.yaml", []byte(tt.head+far))
+			ps, ok := err.(Problems)
+			if !ok || len(ps) != 1 || ps[0].Pos.Line != tt.line || !strings.Contains(ps[0].Msg, tt.says) {
+				t.Fatalf("error %v, want one problem at line %d saying %q", err, tt.line, tt.says)
+			}
+		})
+	}
+}
