@@ -92,6 +92,9 @@ func Export(cfg *config.Config) ([]byte, []Skip) {
 		}
 		skipped = append(skipped, putProperties(&b, ref, t.Name, t.Properties, func(n string) bool { return secret[n] })...)
 		for _, k := range t.Keys {
+			if len(k.Properties.Names()) == 0 { // a key declared without a policy: nothing is lost
+				continue
+			}
 			skipped = append(skipped, Skip{Pos: k.Pos, Worker: t.Name, Property: "keys",
 				Reason: fmt.Sprintf("SignServer has no policy per key of a crypto token: set %s on each worker that signs with key %s.", strings.Join(k.Properties.Names(), ", "), k.Alias)})
 		}

@@ -501,6 +501,10 @@ func TestExportListsWhatIsNotProperties(t *testing.T) {
 		{"key policy",
 			"tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: /ks.p12}\n    keys:\n      k: {KEYUSAGELIMIT: 10}\n",
 			6, "keys", "KEYUSAGELIMIT"},
+		// A key declared without a policy loses nothing.
+		{"key without a policy",
+			"tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: /ks.p12}\n    keys:\n      k: {}\n",
+			0, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -510,6 +514,12 @@ func TestExportListsWhatIsNotProperties(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, skipped := Export(cfg)
+			if tt.line == 0 {
+				if len(skipped) != 0 {
+					t.Fatalf("skipped %q, want none", skipped)
+				}
+				return
+			}
 			if len(skipped) != 1 || skipped[0].Pos.Line != tt.line || skipped[0].Property != tt.property || !strings.Contains(skipped[0].Reason, tt.says) {
 				t.Fatalf("skipped %q, want one at line %d, %s, saying %q", skipped, tt.line, tt.property, tt.says)
 			}
