@@ -494,7 +494,7 @@ func (l *loader) finish() *Config {
 	for i := range c.Tokens {
 		sortProblems(c.Tokens[i].Problems, c.Files)
 	}
-	c.structural = append(l.structural, userCertRules(c)...)
+	c.structural = slices.Concat(l.structural, userCertRules(c), roleLessUsers(c))
 	return c
 }
 

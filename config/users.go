@@ -137,9 +137,6 @@ func (l *loader) user(file, dir string, n *yaml.Node) {
 		return
 	}
 	l.userNames[u.Name] = pos
-	if len(u.Roles) == 0 {
-		l.structural.add(pos, "User %q has no roles: add roles: with one or more of %s.", u.Name, strings.Join(Roles(), ", "))
-	}
 	for _, r := range u.Roles {
 		if !slices.Contains(Roles(), r) {
 			l.structural.add(pos, "User %q has the unknown role %q: %s", u.Name, r, hint(r, Roles()))
@@ -160,6 +157,30 @@ func (l *loader) user(file, dir string, n *yaml.Node) {
 		u.PasswordHashFrom = readSecret(file, dir, "passwordHash", hashPos, hashNode, &l.structural)
 	}
 	l.cfg.Users = append(l.cfg.Users, u)
+}
+
+// roleLessUsers are the problems of users without roles. A user whom a
+// worker's USERNAME_PASSWORD lists by name needs none, and with none it may
+// use no admin, DSM or NetHSM API: every role grants some of those, so a
+// user for a worker alone could not be declared here before, though a
+// worker's own user cannot keep its hash in a file. A user that no worker
+// lists and no role lets in could do nothing: a mistake.
+func roleLessUsers(c *Config) Problems {
+	listed := map[string]bool{}
+	for _, w := range c.Workers {
+		for _, u := range w.Users {
+			if u.Shared {
+				listed[u.Name] = true
+			}
+		}
+	}
+	var ps Problems
+	for _, u := range c.Users {
+		if len(u.Roles) == 0 && !listed[u.Name] {
+			ps.add(u.Pos, "User %q has no roles and no worker lists it: add roles: with one or more of %s, or name it in a worker's users.", u.Name, strings.Join(Roles(), ", "))
+		}
+	}
+	return ps
 }
 
 // userCertRules are the rules of users with client certificates: they need

@@ -280,3 +280,24 @@ func TestConcurrentChecksShareOneBcrypt(t *testing.T) {
 		}
 	})
 }
+
+// TestRoleLessUserSignsOnly: a user of the users section without roles,
+// whom a worker lists, signs with that worker and may use no API a role
+// opens (config allows such a user only when a worker lists it).
+func TestRoleLessUserSignsOnly(t *testing.T) {
+	t.Parallel()
+	users := []config.User{{Name: "app", PasswordHash: hash(t, "app-pw")}}
+	a := New(func() []config.User { return users })
+	w := &WorkerAuthorizer{Passwords: a}
+	acc := config.Access{Type: config.AuthUsernamePassword, Users: []config.WorkerUser{{Name: "app", Shared: true}}}
+	r, _ := http.NewRequest(http.MethodPost, "/signserver/worker/W", nil)
+	r.SetBasicAuth("app", "app-pw")
+	if who, err := w.Authorize(r, "192.0.2.1", "W", acc); err != nil || who != "app" {
+		t.Errorf("the worker refused its listed user: %q, %v", who, err)
+	}
+	for _, role := range config.Roles() {
+		if d := a.Decide("app", "app-pw", role); d == Allowed {
+			t.Errorf("a user without roles is allowed the %s role's API", role)
+		}
+	}
+}
