@@ -44,20 +44,7 @@ func TestCheckTrustAnchors(t *testing.T) {
 				}
 			}
 			y := "workers:\n  - name: V\n    kind: " + tt.kind + "\n    properties:\n      AUTHTYPE: NOAUTH\n      TRUSTANCHORS: roots.pem\n"
-			cfg := filepath.Join(dir, "signet.yaml")
-			if err := os.WriteFile(cfg, []byte(y), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			ps := Check(cfg)
-			if tt.says == "" {
-				if len(ps) != 0 {
-					t.Fatalf("problems of a good configuration: %v", ps)
-				}
-				return
-			}
-			if len(ps) != 1 || ps[0].Pos.Line != 6 || !strings.Contains(ps[0].Msg, tt.says) {
-				t.Fatalf("problems %v, want one at line 6 saying %q", ps, tt.says)
-			}
+			checkFile(t, filepath.Join(dir, "signet.yaml"), y, 6, tt.says)
 		})
 		// The same change made through the admin API (config.Apply with
 		// the server's file checks) to a validator whose anchors read.
@@ -120,18 +107,8 @@ func TestCheckTimeStampingCertificate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := filepath.Join(files.Dir, "check-"+tt.key+".yaml")
 			edited := y[:i] + strings.Replace(y[i:], "    key: tsa-p256\n", "    key: "+tt.key+"\n", 1)
-			if err := os.WriteFile(cfg, []byte(edited), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			ps := Check(cfg)
-			switch {
-			case tt.says == "" && len(ps) > 0:
-				t.Fatalf("problems of the demo configuration: %v", ps)
-			case tt.says != "" && (len(ps) != 1 || ps[0].Pos.Line != line || !strings.Contains(ps[0].Msg, tt.says)):
-				t.Fatalf("problems %v, want one at line %d saying %q", ps, line, tt.says)
-			}
+			checkFile(t, filepath.Join(files.Dir, "check-"+tt.key+".yaml"), edited, line, tt.says)
 		})
 	}
 	t.Run("edited", func(t *testing.T) {
@@ -184,20 +161,7 @@ func TestCheckStateFiles(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			cfg := filepath.Join(dir, "signet.yaml")
-			if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(tt.yaml, "DIR", dir)), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			ps := Check(cfg)
-			if tt.line == 0 {
-				if len(ps) != 0 {
-					t.Fatalf("problems of a good configuration: %v", ps)
-				}
-				return
-			}
-			if len(ps) != 1 || ps[0].Pos.Line != tt.line || !strings.Contains(ps[0].Msg, tt.says) || !strings.Contains(ps[0].Msg, "cannot start") {
-				t.Fatalf("problems %v, want one at line %d saying %q", ps, tt.line, tt.says)
-			}
+			checkFile(t, filepath.Join(dir, "signet.yaml"), strings.ReplaceAll(tt.yaml, "DIR", dir), tt.line, tt.says, "cannot start")
 		})
 	}
 }
@@ -233,20 +197,32 @@ func TestCheckTokenSettings(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			y := "tokens:\n  - name: hsm\n" + strings.ReplaceAll(tt.token, "DIR", dir)
-			cfg := filepath.Join(dir, "signet.yaml")
-			if err := os.WriteFile(cfg, []byte(y), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			ps := Check(cfg)
-			if tt.says == "" {
-				if len(ps) != 0 {
-					t.Fatalf("problems of a good configuration: %v", ps)
-				}
-				return
-			}
-			if len(ps) != 1 || ps[0].Pos.Line != 2 || !strings.Contains(ps[0].Msg, tt.says) || !strings.Contains(ps[0].Msg, "OFFLINE") {
-				t.Fatalf("problems %v, want one at line 2 saying %q", ps, tt.says)
-			}
+			checkFile(t, filepath.Join(dir, "signet.yaml"), y, 2, tt.says, "OFFLINE")
 		})
+	}
+}
+
+// checkFile writes the configuration y to path and holds what Check
+// reports on it to nothing (says "") or to one problem at line that says
+// says and each of also.
+func checkFile(t *testing.T, path, y string, line int, says string, also ...string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ps := Check(path)
+	if says == "" {
+		if len(ps) != 0 {
+			t.Fatalf("problems of a good configuration: %v", ps)
+		}
+		return
+	}
+	if len(ps) != 1 || ps[0].Pos.Line != line || !strings.Contains(ps[0].Msg, says) {
+		t.Fatalf("problems %v, want one at line %d saying %q", ps, line, says)
+	}
+	for _, a := range also {
+		if !strings.Contains(ps[0].Msg, a) {
+			t.Fatalf("problem %v does not say %q", ps[0], a)
+		}
 	}
 }

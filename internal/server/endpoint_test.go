@@ -76,6 +76,17 @@ func adminBodyCall(t *testing.T, addr, password, method, path, body string) ([]b
 // adminRequest is adminCall and adminBodyCall.
 func adminRequest(t *testing.T, addr, password, method, path, in string, header http.Header) ([]byte, http.Header) {
 	t.Helper()
+	code, body, h := adminAnswer(t, addr, password, method, path, in, header)
+	if code != http.StatusOK {
+		t.Fatalf("%s %s: %d %s", method, path, code, body)
+	}
+	return body, h
+}
+
+// adminAnswer sends an admin API request as admin, with the JSON body in,
+// and returns its answer whatever its status.
+func adminAnswer(t *testing.T, addr, password, method, path, in string, header http.Header) (int, []byte, http.Header) {
+	t.Helper()
 	req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(in))
 	for k, v := range header {
 		req.Header[k] = v
@@ -88,10 +99,7 @@ func adminRequest(t *testing.T, addr, password, method, path, in string, header 
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, body)
-	}
-	return body, resp.Header
+	return resp.StatusCode, body, resp.Header
 }
 
 // runServer runs Run on the configuration file cfg with its state in dir,

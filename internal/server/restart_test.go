@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -78,16 +77,8 @@ func TestReloadNamesRestartOnlySettings(t *testing.T) {
 func TestReloadRefusesStateFiles(t *testing.T) {
 	addr, password, setServer := reloadableDemoServer(t, "  maxInFlight: 100\n")
 	reload := func() (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/admin/api/reload", strings.NewReader("{}"))
-		req.Header.Set("Content-Type", "application/json")
-		req.SetBasicAuth("admin", password)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		code, body, _ := adminAnswer(t, addr, password, http.MethodPost, "/admin/api/reload", "{}", nil)
+		return code, string(body)
 	}
 	setServer("  maxInFlight: 100\n  auditKey: " + t.TempDir() + "\n")
 	if code, body := reload(); code != http.StatusBadRequest || !regexp.MustCompile(`endpoint\.yaml:\d+: The server cannot start: read the audit seal key`).MatchString(body) {
