@@ -276,6 +276,12 @@ func TestBadInput(t *testing.T) {
 		{"long unknown field", "POST", "/tokens/soft/keys", js, `{"` + long + `":1}`, 400, `unknown field "` + long[:128] + `"…: remove it.`},
 		{"truncated JSON", "POST", "/tokens/soft/keys", js, `{"alias":"k","algorithm":"RS`, 400, "not a valid JSON object (it ends early)"},
 		{"JSON syntax error", "POST", "/tokens/soft/keys", js, `{"alias" "k"}`, 400, "syntax error at byte"},
+		// POST /audit/verify takes no fields: what it does not understand is
+		// refused as every other admin body is, and runs no check.
+		{"audit verify unknown field", "POST", "/audit/verify", js, `{"from":1}`, 400, `The request has the unknown field "from": remove it.`},
+		{"audit verify array", "POST", "/audit/verify", js, `[1,2]`, 400, "The request body is a JSON array, not an object"},
+		{"audit verify garbage", "POST", "/audit/verify", js, `{garbage`, 400, "syntax error at byte"},
+		{"audit verify two objects", "POST", "/audit/verify", js, `{}{}`, 400, "more than one JSON value"},
 		{"long CSR algorithm", "POST", "/tokens/soft/keys/signer/csr", js, `{"subject":"CN=a","signatureAlgorithm":"` + long + `"}`, 400, `Signature algorithm "` + long[:128] + `"… is not offered`},
 	}
 	for _, tt := range tests {
