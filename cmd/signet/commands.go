@@ -225,31 +225,52 @@ func verifyCmd(fs *flag.FlagSet) runFunc {
 	}
 }
 
-// versionCmd prints the module version and the commit it was built from,
-// as the Go toolchain recorded them in the binary.
+// version is the build's version as `make build` sets it (-ldflags -X
+// main.version=…, from git describe of the checkout); empty when built
+// otherwise. The Go toolchain records the commit only when it builds in a
+// plain git checkout with VCS stamping on: a git worktree, GOFLAGS=
+// -buildvcs=false or a tarball leave the module at "(devel)", which tells
+// support nothing.
+var version string
+
+// versionCmd prints the version of the build and the commit it was built
+// from, as versionLine puts them.
 func versionCmd(*flag.FlagSet) runFunc {
 	return func(_ context.Context, io stdio, _ []string) error {
 		bi, ok := debug.ReadBuildInfo()
 		if !ok {
 			return errors.New("this binary carries no build information")
 		}
-		fmt.Fprintf(io.out, "signet %s %s", bi.Main.Version, bi.GoVersion)
-		settings := map[string]string{}
-		for _, s := range bi.Settings {
-			settings[s.Key] = s.Value
-		}
-		if rev := settings["vcs.revision"]; rev != "" {
-			fmt.Fprintf(io.out, " commit %s", rev)
-			if settings["vcs.modified"] == "true" {
-				fmt.Fprint(io.out, " (modified)")
-			}
-			if t := settings["vcs.time"]; t != "" {
-				fmt.Fprintf(io.out, " %s", t)
-			}
-		}
-		fmt.Fprintln(io.out)
+		fmt.Fprintln(io.out, versionLine(version, bi))
 		return nil
 	}
+}
+
+// versionLine is the line signet version prints: the version make set
+// (stamped, when not empty), else the module version the toolchain
+// recorded, then the Go version and the commit the toolchain recorded, if
+// any.
+func versionLine(stamped string, bi *debug.BuildInfo) string {
+	v := bi.Main.Version
+	if stamped != "" {
+		v = stamped
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "signet %s %s", v, bi.GoVersion)
+	settings := map[string]string{}
+	for _, s := range bi.Settings {
+		settings[s.Key] = s.Value
+	}
+	if rev := settings["vcs.revision"]; rev != "" {
+		fmt.Fprintf(&b, " commit %s", rev)
+		if settings["vcs.modified"] == "true" {
+			b.WriteString(" (modified)")
+		}
+		if t := settings["vcs.time"]; t != "" {
+			fmt.Fprintf(&b, " %s", t)
+		}
+	}
+	return b.String()
 }
 
 // stringList is a repeatable string flag.
