@@ -51,8 +51,8 @@ file that cannot be read).`},
 		{name: "config check", args: "FILE...", short: "Report every configuration error.", min: 1, max: -1, setup: checkCmd, long: `
 Loads the files together as signet serve --config does (the TLS files they
 name included) and lists each problem with its file and line on stderr.
-Exit status: 0 no problem, 1 problems found (a file that cannot be read is
-one), 2 usage error.`},
+Exit status: 0 no problem, 1 problems found (a file the configuration names
+that cannot be read is one), 2 usage error (a FILE that cannot be read).`},
 		{name: "config import-signserver", args: "FILE...", short: "Convert SignServer worker property files to Signet YAML.", min: 1, max: -1, setup: importSignServerCmd, long: `
 Reads the files that signserver dumpproperties writes (WORKERGENID<n>. and
 WORKER<id>. properties): CMSSigner, CAdESSigner, PlainSigner, TimeStampSigner
@@ -66,7 +66,7 @@ The output loads with signserver setproperties. Secrets are never written:
 activate the crypto workers in SignServer. What SignServer has no place for
 is listed on stderr.
 Exit status: 0 written, 1 the configuration has problems (listed, as config
-check lists them; a file that cannot be read is one), 2 usage error.`},
+check lists them), 2 usage error (a FILE that cannot be read).`},
 		{name: "config push", args: "FILE", short: "Check a configuration and make it the cluster's version in force.", min: 1, max: 1, setup: pushCmd, long: `
 Every node of the cluster on the database (--state, default
 $` + cluster.URLEnv + `) is told (LISTEN/NOTIFY) and runs the new version as
@@ -125,6 +125,9 @@ func serveCmd(fs *flag.FlagSet) runFunc {
 		if o.MaxUpload < 0 {
 			return usageError("--max-upload must not be negative")
 		}
+		if err := readable(configs...); err != nil {
+			return err
+		}
 		o.Configs, o.Logger, o.Stdout = configs, slog.New(srv.LogHandler(io.err, format == "json")), io.out
 		if io.reloads != nil {
 			o.Reload = io.reloads(ctx)
@@ -142,6 +145,9 @@ func serveCmd(fs *flag.FlagSet) runFunc {
 
 func checkCmd(*flag.FlagSet) runFunc {
 	return func(_ context.Context, io stdio, paths []string) error {
+		if err := readable(paths...); err != nil {
+			return err
+		}
 		problems := srv.Check(paths...)
 		for _, p := range problems {
 			fmt.Fprintln(io.err, p.Error())
@@ -306,9 +312,12 @@ func pushCmd(fs *flag.FlagSet) runFunc {
 		if who == "" {
 			who = "unknown"
 		}
+		if err := readable(args[0]); err != nil {
+			return err
+		}
 		data, err := os.ReadFile(args[0])
-		if err != nil {
-			return usageError(fmt.Sprintf("%s cannot be read: %v", args[0], err))
+		if err != nil { // gone since
+			return err
 		}
 		store, err := openCluster(ctx, *url, false)
 		if err != nil {
