@@ -84,3 +84,46 @@ func TestHealthDiskFull(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteFailure: the errors that make the store unhealthy are SQLite's
+// failures to write its files, each with the sentence of its cause; a
+// statement's own error (a constraint) is none.
+func TestWriteFailure(t *testing.T) {
+	t.Parallel()
+	s, _ := openTest(t)
+	failing := func(setup, write string) error {
+		conn, err := s.db.Conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if setup != "" {
+			if _, err := conn.ExecContext(t.Context(), setup); err != nil {
+				t.Fatal(err)
+			}
+			defer conn.ExecContext(t.Context(), "PRAGMA query_only = 0")
+		}
+		_, err = conn.ExecContext(t.Context(), write)
+		if err == nil {
+			t.Fatalf("%s: no error", write)
+		}
+		return err
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		says string // "": not a write failure
+	}{
+		{"read-only", failing("PRAGMA query_only = 1", "UPDATE signlog_indexed SET id = id"), "read-only: make them writable by the server's user"},
+		{"constraint", failing("", "INSERT INTO key_usage (key, count) VALUES ('k', -1)"), ""},
+		{"not SQLite's", errors.New("context deadline exceeded"), ""},
+	} {
+		we := writeFailure(tc.err)
+		switch {
+		case tc.says == "" && we != nil:
+			t.Errorf("%s (%v): a write failure %q", tc.name, tc.err, we)
+		case tc.says != "" && (we == nil || !strings.Contains(we.Msg, tc.says) || !errors.Is(we, tc.err)):
+			t.Errorf("%s (%v): %v, want a write failure saying %q that keeps SQLite's error", tc.name, tc.err, we, tc.says)
+		}
+	}
+}
