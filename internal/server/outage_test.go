@@ -165,6 +165,11 @@ func TestClusterDatabaseOutageUnderLoad(t *testing.T) {
 	defer load.mu.Unlock()
 	u, _ := url.Parse(dbURL)
 	load.checkRefusals(t, u.Host, ":"+u.Port(), "user=", "signet@", p.dir)
+	for body := range load.refusal {
+		if !strings.Contains(body, "database does not answer") {
+			t.Errorf("a refusal while the database is down does not name the cause: %q", body)
+		}
+	}
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)

@@ -93,11 +93,11 @@ func (s *Store) insertRecords(group []*logReq) error {
 		RETURNING id`,
 		times, cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7], hashes, from, to, s.node)
 	if err != nil {
-		return err
+		return s.hide(err) // a lost connection is the database unavailable, not the SQL
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return err
+		return s.hide(err)
 	}
 	if len(ids) != n {
 		return fmt.Errorf("%d records inserted of %d", len(ids), n)
