@@ -18,9 +18,25 @@ import (
 var ErrLimit = errors.New("key usage limit reached")
 
 // ErrUnavailable reports that the state database cannot be reached (a
-// cluster's PostgreSQL): a key whose usage limit it shares cannot sign
-// until it answers. Callers answer 503.
+// cluster's PostgreSQL) or written (WriteError): a key whose usage it
+// counts or whose signatures it records cannot sign until it is back.
+// Callers answer 503.
 var ErrUnavailable = errors.New("the state database is unreachable")
+
+// WriteError reports that the state database answers but cannot be
+// written: its disk is full, its files or folder are read-only, or the
+// disk fails. It wraps ErrUnavailable: nothing can be counted or recorded
+// until it is gone. Msg says why and what to do, for anyone (the health
+// check, a client's 503): no path; Err is the database's own error.
+type WriteError struct {
+	Msg string // "the state database cannot be written: …"
+	Err error
+}
+
+func (e *WriteError) Error() string { return e.Msg }
+
+// Unwrap returns ErrUnavailable and the database's error.
+func (e *WriteError) Unwrap() []error { return []error{ErrUnavailable, e.Err} }
 
 // Entry is one audit record. Records are append-only and hash-chained:
 // each holds the hash of the one before, so that an edited or deleted

@@ -157,6 +157,14 @@ var ErrWeakHash = errors.New("digest algorithm refused for new signatures")
 // answers as for a token that cannot sign now (503).
 var ErrNotRecorded = fmt.Errorf("the signing log could not record the signature: %w", ErrOffline)
 
+// ErrNotCounted reports that a key did not sign: its usage counter could
+// not count the signatures (the state database cannot be written, or a
+// cluster's does not answer), and a counted key signs nothing uncounted
+// (tokens/guard). Clients see 503 naming neither the database nor its
+// error; the error that wraps it keeps the state's own (a state.WriteError
+// names the cause for anyone). It wraps ErrOffline, as ErrNotRecorded does.
+var ErrNotCounted = fmt.Errorf("the key's usage count could not be stored: %w", ErrOffline)
+
 // ErrCertificateValidity reports that the key's signer certificate does not
 // allow signing now (expired, not yet valid, private key usage period
 // over, less validity left than required). Clients see 503.

@@ -169,7 +169,10 @@ func (b *base) signDocuments(ctx context.Context, inputs, docs [][]byte, docHash
 }
 
 func (b *base) tokenError(err error) error {
-	var we *Error
+	var (
+		we  *Error
+		wre *state.WriteError
+	)
 	switch {
 	case errors.As(err, &we):
 		return we // already a worker's sentence, whoever wrapped it
@@ -179,10 +182,16 @@ func (b *base) tokenError(err error) error {
 		return Illegal("Worker %s does not sign this digest: %v.", b.name, err)
 	case errors.Is(err, tokens.ErrCertificateValidity):
 		return Unavailable(err, "Worker %s cannot sign now: %v.", b.name, err)
+	case errors.As(err, &wre):
+		// The state database answers but cannot be written: its sentence
+		// names the cause and the fix, for anyone.
+		return Unavailable(err, "Worker %s cannot sign now: %s.", b.name, wre.Msg)
 	case errors.Is(err, state.ErrUnavailable):
 		return Unavailable(err, "Worker %s is offline: the usage limit of its key is shared by the cluster, whose database does not answer; try another node.", b.name)
 	case errors.Is(err, tokens.ErrNotRecorded): // before ErrOffline, which it wraps
 		return Unavailable(err, "Worker %s cannot sign now: the signing log could not record the signature, and its key's usage limit allows none unrecorded; the server log names the cause.", b.name)
+	case errors.Is(err, tokens.ErrNotCounted): // before ErrOffline, which it wraps
+		return Unavailable(err, "Worker %s cannot sign now: the usage count of its key could not be stored, and it signs nothing uncounted; the server log names the cause.", b.name)
 	case errors.Is(err, tokens.ErrOffline):
 		return Unavailable(err, "Crypto token %q of worker %s is offline: activate it or check the HSM.", b.tokName, b.name)
 	case errors.Is(err, tokens.ErrKeyNotFound):

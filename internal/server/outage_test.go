@@ -265,11 +265,13 @@ func readAllString(resp *http.Response) string {
 
 // TestStateDiskFullUnderLoad: the data folder's disk fills up under a load
 // of single and batch requests, and has room again. Meanwhile every
-// answer is a signature or a 503 of one line that names no file; the
-// health check says the server is degraded and why (it said ALLOK while
-// the limited worker refused every request); once the disk has room the
-// server signs again without a restart and is healthy; every signature the
-// limited key handed out is in the signing log and counted.
+// answer is a signature or a 503 of one line that names the full disk and
+// no file (the limited worker's said only "the server log names the
+// cause"); the health check says the server is degraded and why, and the
+// limited worker offline (it said ALLOK while the limited worker refused
+// every request); once the disk has room the server signs again without a
+// restart and is healthy; every signature the limited key handed out is in
+// the signing log and counted.
 func TestStateDiskFullUnderLoad(t *testing.T) {
 	t.Parallel()
 	p := newTLSPKI(t)
@@ -290,8 +292,9 @@ func TestStateDiskFullUnderLoad(t *testing.T) {
 		return refused >= 20
 	})
 	code, body := getHealth(t, s)
-	if code != 500 || !strings.Contains(body, "Node: Degraded: the state database cannot be written: the disk of the data folder is full") {
-		t.Errorf("health check while the disk is full: %d %q, want 500 naming the full disk", code, body)
+	if code != 500 || !strings.Contains(body, "Node: Degraded: the state database cannot be written: the disk of the data folder is full") ||
+		!strings.Contains(body, "Worker Limited (1): ") || strings.Contains(body, "Worker Free") {
+		t.Errorf("health check while the disk is full: %d %q, want 500 naming the full disk, and the limited worker offline", code, body)
 	}
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
@@ -305,6 +308,11 @@ func TestStateDiskFullUnderLoad(t *testing.T) {
 		t.Errorf("health check once the disk has room and signatures are recorded: %d %q, want 200", code, body)
 	}
 	load.checkRefusals(t, p.dir, "/tmp")
+	for body := range load.refusal {
+		if !strings.Contains(body, "the disk of the data folder is full: free space on it.") {
+			t.Errorf("a refusal while the disk is full does not name the cause: %q", body)
+		}
+	}
 
 	ro, err := sqlite.OpenReadOnly(context.Background(), filepath.Join(data, StateFile))
 	if err != nil {

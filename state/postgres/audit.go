@@ -68,7 +68,13 @@ func (s *Store) auditWriter() {
 
 // appendGroup chains and stores a group of records after the head, which
 // it locks so that the nodes of the cluster append in turn.
+//
+// While the database is known to be down it fails at once, as
+// insertRecords does.
 func (s *Store) appendGroup(group []*appendReq) error {
+	if err := s.Health(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var head state.Head

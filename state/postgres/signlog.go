@@ -49,7 +49,16 @@ func (s *Store) logWriter() {
 // insertRecords writes a group by one INSERT of its records' columns as
 // arrays, one row per element, instead of a batch of one INSERT per record
 // (each with its own execution in the server), and sets their IDs.
+//
+// While the database is known to be down it fails at once, as a lease
+// does: a database that hangs (a frozen host, a partition without a reset)
+// would hold each group for its timeout, and the records of the keys
+// without a limit, whose signatures do not wait for them, would pile up
+// behind it without bound.
 func (s *Store) insertRecords(group []*logReq) error {
+	if err := s.Health(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	n := len(group)

@@ -25,24 +25,10 @@ import (
 // probeEvery is how often a degraded store tries a write.
 const probeEvery = 250 * time.Millisecond
 
-// WriteError is Health's error, and wraps a failed write's, while the
-// state database cannot be written: its sentence says why, without the
-// database's path, for anyone (the health check); Unwrap keeps SQLite's
-// error for the server log.
-type WriteError struct {
-	Msg string // "the state database cannot be written: …"
-	Err error  // SQLite's error
-}
-
-func (e *WriteError) Error() string { return e.Msg }
-
-// Unwrap returns state.ErrUnavailable and SQLite's error.
-func (e *WriteError) Unwrap() []error { return []error{state.ErrUnavailable, e.Err} }
-
-// writeFailure returns err as a *WriteError when it is SQLite's failure to
+// writeFailure returns err as a *state.WriteError when it is SQLite's failure to
 // write the database's files (the disk, the files' or folder's mode), nil
 // for any other error (a constraint, a statement's own error).
-func writeFailure(err error) *WriteError {
+func writeFailure(err error) *state.WriteError {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return nil
@@ -58,19 +44,20 @@ func writeFailure(err error) *WriteError {
 	default:
 		return nil
 	}
-	return &WriteError{Msg: "the state database cannot be written: " + why, Err: err}
+	return &state.WriteError{Msg: "the state database cannot be written: " + why, Err: err}
 }
 
-// health is the store's health: nil, or the *WriteError of the last write.
+// health is the store's health: nil, or the *state.WriteError of the last
+// write.
 type health struct {
-	err     atomic.Pointer[WriteError]
+	err     atomic.Pointer[state.WriteError]
 	probing atomic.Bool   // a probe goroutine runs
 	mu      sync.Mutex    // guards changed
 	changed chan struct{} // closed at the next change; nil until asked for
 }
 
 // Health returns nil while the state database takes writes, and otherwise
-// a *WriteError saying why not (it wraps state.ErrUnavailable).
+// a *state.WriteError saying why not.
 func (s *Store) Health() error {
 	if e := s.health.err.Load(); e != nil {
 		return e
@@ -89,27 +76,30 @@ func (s *Store) HealthChanged() <-chan struct{} {
 }
 
 // wrote records the outcome of a write that committed (err nil) or
-// failed with err; an error that is not the disk's or the files' (a
-// constraint, a statement's own) changes nothing. On the writers' paths it
-// costs an atomic load while nothing changes.
-func (s *Store) wrote(err error) {
+// failed with err, and returns the error for its caller: err, or the
+// *state.WriteError naming the cause when err is the disk's or the files'
+// failure (which then makes the store unhealthy until a write commits);
+// another error (a constraint, a statement's own) changes nothing. On the
+// writers' paths it costs an atomic load while nothing changes.
+func (s *Store) wrote(err error) error {
 	if err == nil {
 		if s.health.err.Load() != nil {
 			s.setHealth(nil)
 		}
-		return
+		return nil
 	}
 	we := writeFailure(err)
 	if we == nil {
-		return
+		return err
 	}
 	s.setHealth(we)
 	if s.health.probing.CompareAndSwap(false, true) {
 		go s.probe()
 	}
+	return we
 }
 
-func (s *Store) setHealth(e *WriteError) {
+func (s *Store) setHealth(e *state.WriteError) {
 	if prev := s.health.err.Swap(e); (prev == nil) == (e == nil) && (prev == nil || prev.Msg == e.Msg) {
 		return
 	}

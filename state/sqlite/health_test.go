@@ -69,7 +69,7 @@ func TestHealthDiskFull(t *testing.T) {
 			t.Errorf("%s on a full disk succeeded", w.name)
 		}
 		h := s.Health()
-		var we *WriteError
+		var we *state.WriteError
 		if !errors.As(h, &we) || !errors.Is(h, state.ErrUnavailable) || !strings.Contains(h.Error(), "disk of the data folder is full") || strings.Contains(h.Error(), dir) {
 			t.Errorf("health after a %s on a full disk: %v; want a WriteError naming the full disk, not the folder", w.name, h)
 		}

@@ -448,8 +448,7 @@ func (s *Store) commit(w *counterWriter, group []*reservation) {
 	if len(targets) == 0 {
 		return
 	}
-	err := w.save(ctx, targets)
-	s.wrote(err)
+	err := s.wrote(w.save(ctx, targets))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
@@ -544,7 +543,9 @@ func (s *Store) Append(ctx context.Context, e state.Entry) (state.Entry, error) 
 	s.appendMu.Lock()
 	defer s.appendMu.Unlock()
 	e, err := s.appendTx(ctx, e)
-	s.wrote(err)
+	if werr := s.wrote(err); werr != err {
+		err = fmt.Errorf("append to the audit log: %w", werr)
+	}
 	return e, err
 }
 

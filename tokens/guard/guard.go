@@ -214,6 +214,11 @@ func (t *Token) CheckKey(ctx context.Context, alias string) error {
 	if err := t.checkCert(ctx, alias, p); err != nil {
 		return err
 	}
+	if p.UsageLimit >= 0 {
+		if err := t.g.logHealth(); err != nil {
+			return err // it signs nothing unrecorded (record)
+		}
+	}
 	if t.g.Counters == nil || p.NoCount || p.UsageLimit < 0 {
 		return nil
 	}
@@ -259,6 +264,14 @@ func (t *Token) admit(ctx context.Context, alias string, pub crypto.PublicKey, n
 			return err
 		}
 	}
+	if p.UsageLimit >= 0 {
+		// It signs nothing unrecorded (record): while the signing log's
+		// store is known not to take writes, it is not made to sign, and
+		// count, signatures that would then be withheld.
+		if err := t.g.logHealth(); err != nil {
+			return &stateError{tokens.ErrNotRecorded, err}
+		}
+	}
 	if t.g.Counters == nil || p.NoCount || n == 0 {
 		return nil
 	}
@@ -267,15 +280,38 @@ func (t *Token) admit(ctx context.Context, alias string, pub crypto.PublicKey, n
 		return err
 	}
 	if _, err := t.g.Counters.Reserve(ctx, id, int64(n), p.UsageLimit); err != nil {
-		if errors.Is(err, state.ErrLimit) {
+		switch {
+		case errors.Is(err, state.ErrLimit):
 			return fmt.Errorf("key %q reached its usage limit of %d signatures (KEYUSAGELIMIT): %w", alias, p.UsageLimit, tokens.ErrUsageLimit)
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			return err // the caller gave up before it was counted
 		}
-		if errors.Is(err, state.ErrUnavailable) {
-			// A cluster's database does not answer: the key cannot sign
-			// here for now, which every surface reports as offline.
-			return fmt.Errorf("key %q: %w: %w", alias, err, tokens.ErrOffline)
-		}
-		return err
+		// The count could not be stored (a cluster's database does not
+		// answer, the data folder's disk is full): the key cannot sign
+		// now, which every surface answers 503, naming the cause here.
+		t.g.logger().Error("key usage not counted: the key does not sign", "key", t.inner.Name()+"/"+alias, "error", err)
+		return &stateError{tokens.ErrNotCounted, fmt.Errorf("key %q: %w", alias, err)}
+	}
+	return nil
+}
+
+// stateError is a refusal of a key because the state failed under it: the
+// token error every surface answers 503 (tokens.ErrNotCounted,
+// ErrNotRecorded), and the state's own error, for errors.Is and As (a
+// state.WriteError names the cause for anyone; a cluster's
+// state.ErrUnavailable) and the server log. Its text is kind's alone: a
+// database driver's error may name the database's address and user.
+type stateError struct{ kind, cause error }
+
+func (e *stateError) Error() string   { return e.kind.Error() }
+func (e *stateError) Unwrap() []error { return []error{e.kind, e.cause} }
+
+// logHealth returns the signing log's store's health (Health, which the
+// SQLite and PostgreSQL stores have): an error while it is known not to
+// take writes.
+func (g *Guard) logHealth() error {
+	if h, ok := g.Log.(interface{ Health() error }); ok {
+		return h.Health()
 	}
 	return nil
 }
@@ -471,7 +507,7 @@ func (t *Token) record(ctx context.Context, alias string, pub crypto.PublicKey, 
 			"key", r.Key, "keyId", r.KeyID, "user", r.User, "client", r.Client, "requestId", r.RequestID,
 			"digestAlg", r.DigestAlg, "hashes", strings.Join(r.Hashes, ","), "result", r.Result)
 		if t.policy(alias).UsageLimit >= 0 {
-			return tokens.ErrNotRecorded
+			return &stateError{tokens.ErrNotRecorded, lerr}
 		}
 	}
 	return nil

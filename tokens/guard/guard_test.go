@@ -13,6 +13,7 @@ import (
 	"encoding/asn1"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"path/filepath"
@@ -383,4 +384,104 @@ type failLog struct{ state.MemoryLog }
 
 func (*failLog) Record(context.Context, state.SignRecord) (state.SignRecord, error) {
 	return state.SignRecord{}, errors.New("disk full")
+}
+
+// failCounters fails every Reserve with err, as a store that cannot write
+// or reach its database does.
+type failCounters struct{ err error }
+
+func (c failCounters) Reserve(context.Context, string, int64, int64) (int64, error) { return 0, c.err }
+func (failCounters) Count(context.Context, string) (int64, error)                   { return 0, nil }
+
+// unhealthyLog is a signing log whose store reports health, and whose
+// Record fails with its health's error while it has one.
+type unhealthyLog struct {
+	state.MemoryLog
+	err error
+}
+
+func (l *unhealthyLog) Health() error { return l.err }
+
+func (l *unhealthyLog) Record(ctx context.Context, r state.SignRecord) (state.SignRecord, error) {
+	if l.err != nil {
+		return r, l.err
+	}
+	return l.MemoryLog.Record(ctx, r)
+}
+
+// TestStateFails: a key whose usage cannot be counted, or whose signature
+// cannot be recorded, signs nothing, and says so with an error every
+// surface knows (tokens.ErrNotCounted, tokens.ErrNotRecorded: a 503),
+// keeping the state's own error (a state.WriteError names the cause for
+// the client). A usage counter's failure of its own (SQLite's "database
+// or disk is full") came back as it was: no token error at all, which the
+// key APIs answered 500. A key with a limit is refused before it signs
+// while the signing log's store is unhealthy (it was signed, counted,
+// then refused), and CheckKey, which the workers' status asks, says why.
+func TestStateFails(t *testing.T) {
+	t.Parallel()
+	full := &state.WriteError{Msg: "the state database cannot be written: the disk of the data folder is full: free space on it", Err: errors.New("database or disk is full (13)")}
+	tests := []struct {
+		name      string
+		counters  state.Counters
+		log       state.SigningLog
+		limit     int64
+		want      []error // what the error is; nil: it signs
+		cause     bool    // the error holds full
+		checkFail bool    // CheckKey fails
+	}{
+		{"count not stored", failCounters{fmt.Errorf("store the usage count of key k: %w", errors.New("database or disk is full (13)"))}, &state.MemoryLog{}, -1,
+			[]error{tokens.ErrNotCounted, tokens.ErrOffline}, false, false},
+		{"count not stored, disk full", failCounters{fmt.Errorf("store the usage count of key k: %w", full)}, &state.MemoryLog{}, 100,
+			[]error{tokens.ErrNotCounted, tokens.ErrOffline, state.ErrUnavailable}, true, false},
+		{"cluster database down", failCounters{fmt.Errorf("key k: %w", state.ErrUnavailable)}, &state.MemoryLog{}, 100,
+			[]error{tokens.ErrNotCounted, tokens.ErrOffline, state.ErrUnavailable}, false, false},
+		{"log unwritable, limited key", state.NewMemoryCounters(), &unhealthyLog{err: full}, 100,
+			[]error{tokens.ErrNotRecorded, tokens.ErrOffline, state.ErrUnavailable}, true, true},
+		{"log unwritable, unlimited key", state.NewMemoryCounters(), &unhealthyLog{err: full}, -1, nil, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			g := &Guard{Counters: tt.counters, Log: tt.log}
+			inner := newTestToken(t, time.Time{}, time.Time{})
+			tok := g.Wrap(inner, func(string) Policy { return Policy{UsageLimit: tt.limit} })
+			for _, sign := range []func() error{
+				func() error {
+					s, err := tok.Signer(t.Context(), "k")
+					if err == nil {
+						_, err = s.Sign(rand.Reader, digest, crypto.SHA256)
+					}
+					return err
+				},
+				func() error {
+					_, err := tokens.SignAll(t.Context(), tok, "k", [][]byte{digest, digest}, crypto.SHA256)
+					return err
+				},
+			} {
+				err := sign()
+				if tt.want == nil {
+					if err != nil {
+						t.Errorf("signing: %v, want a signature", err)
+					}
+					continue
+				}
+				for _, w := range tt.want {
+					if !errors.Is(err, w) {
+						t.Errorf("signing: %v, want it to be %v", err, w)
+					}
+				}
+				var we *state.WriteError
+				if tt.cause != (errors.As(err, &we) && we == full) {
+					t.Errorf("signing: %v; the state's WriteError in it: %v, want %v", err, !tt.cause, tt.cause)
+				}
+			}
+			if tt.want != nil && inner.signs.Load() != 0 {
+				t.Errorf("the key made %d signatures that could not be counted or recorded", inner.signs.Load())
+			}
+			if err := tok.(*Token).CheckKey(t.Context(), "k"); (err != nil) != tt.checkFail || tt.checkFail && !errors.Is(err, full) {
+				t.Errorf("CheckKey: %v, want an error %v", err, tt.checkFail)
+			}
+		})
+	}
 }

@@ -558,12 +558,24 @@ func TestCSRAlgorithms(t *testing.T) {
 	}
 }
 
-// A key test whose signature the signing log could not record says so,
-// not that the token is offline (ErrNotRecorded wraps ErrOffline).
-func TestTokenErrorNotRecorded(t *testing.T) {
-	err := tokenError("soft", "k", fmt.Errorf("guard: %w", tokens.ErrNotRecorded))
-	var se *statusError
-	if !errors.As(err, &se) || se.code != http.StatusServiceUnavailable || !strings.Contains(err.Error(), "signing log could not record") {
-		t.Errorf("tokenError = %v, want 503 naming the signing log", err)
+// A key test that the state failed under says so with a 503, not that the
+// token is offline (ErrNotRecorded and ErrNotCounted wrap ErrOffline), nor
+// a 500: a signature the signing log could not record, a count that could
+// not be stored, and the cause when the state names it (a full disk).
+func TestTokenErrorState(t *testing.T) {
+	full := &state.WriteError{Msg: "the state database cannot be written: the disk of the data folder is full: free space on it", Err: errors.New("database or disk is full (13)")}
+	for _, tc := range []struct {
+		err  error
+		says string
+	}{
+		{fmt.Errorf("guard: %w", tokens.ErrNotRecorded), "signing log could not record"},
+		{fmt.Errorf("guard: %w", tokens.ErrNotCounted), "usage count could not be stored"},
+		{fmt.Errorf("guard: %w: %w", tokens.ErrNotCounted, full), "the disk of the data folder is full: free space on it."},
+	} {
+		err := tokenError("soft", "k", tc.err)
+		var se *statusError
+		if !errors.As(err, &se) || se.code != http.StatusServiceUnavailable || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("tokenError(%v) = %v, want 503 saying %q", tc.err, err, tc.says)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/signet-project/signet/internal/clienttext"
+	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/workers"
 )
@@ -246,10 +247,17 @@ func (h *Handler) getToken(c echo.Context) error {
 
 // tokenError maps a token error to a status code and a sentence.
 func tokenError(token, alias string, err error) error {
-	var se *statusError
+	var (
+		se  *statusError
+		wre *state.WriteError
+	)
 	switch {
 	case errors.As(err, &se):
 		return err
+	case errors.As(err, &wre):
+		return errorf(http.StatusServiceUnavailable, "Key %s of crypto token %s cannot sign now: %s.", clienttext.Quote(alias), token, wre.Msg)
+	case errors.Is(err, tokens.ErrNotCounted): // before ErrOffline, which it wraps
+		return errorf(http.StatusServiceUnavailable, "Key %s of crypto token %s cannot sign now: its usage count could not be stored; the server log names the cause.", clienttext.Quote(alias), token)
 	case errors.Is(err, tokens.ErrNotRecorded): // before ErrOffline, which it wraps
 		return errorf(http.StatusServiceUnavailable, "Key %s of crypto token %s cannot sign now: the signing log could not record the signature; the server log names the cause.", clienttext.Quote(alias), token)
 	case errors.Is(err, tokens.ErrOffline):

@@ -304,6 +304,8 @@ func tokenItemError(k Key, err error) *itemError {
 		return &itemError{http.StatusNotFound, "Key " + k.Name + " is no longer in its token: check the configuration."}
 	case errors.Is(err, tokens.ErrNotRecorded): // before ErrOffline, which it wraps
 		return &itemError{http.StatusServiceUnavailable, "Key " + k.Name + " cannot sign now: the signing log could not record the signature; try again later."}
+	case errors.Is(err, tokens.ErrNotCounted): // before ErrOffline, which it wraps
+		return &itemError{http.StatusServiceUnavailable, "Key " + k.Name + " cannot sign now: its usage count could not be stored; try again later."}
 	case errors.Is(err, tokens.ErrOffline):
 		return &itemError{http.StatusServiceUnavailable, "The token of key " + k.Name + " is offline: activate it or try again later."}
 	case errors.Is(err, tokens.ErrUsageLimit):

@@ -21,6 +21,7 @@ func TestTokenItemError(t *testing.T) {
 		{fmt.Errorf("guard: %w", tokens.ErrNotRecorded), http.StatusServiceUnavailable, "signing log could not record"},
 		{fmt.Errorf("token soft: %w", tokens.ErrOffline), http.StatusServiceUnavailable, "is offline"},
 		{tokens.ErrUsageLimit, http.StatusServiceUnavailable, "usage limit"},
+		{fmt.Errorf("guard: %w", tokens.ErrNotCounted), http.StatusServiceUnavailable, "usage count could not be stored"},
 	} {
 		e := tokenItemError(Key{Name: "k"}, tc.err)
 		if e.status != tc.status || !strings.Contains(e.msg, tc.says) {

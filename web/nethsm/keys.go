@@ -178,6 +178,8 @@ func tokenError(c echo.Context, k Key, err error) error {
 		return fail(c, http.StatusNotFound, "No key with ID "+k.ID+": check the KeyID.")
 	case errors.Is(err, tokens.ErrNotRecorded): // before ErrOffline, which it wraps
 		return fail(c, http.StatusServiceUnavailable, "Key "+k.ID+" cannot sign now: the signing log could not record the signature; try again later.")
+	case errors.Is(err, tokens.ErrNotCounted): // before ErrOffline, which it wraps
+		return fail(c, http.StatusServiceUnavailable, "Key "+k.ID+" cannot sign now: its usage count could not be stored; try again later.")
 	case errors.Is(err, tokens.ErrOffline):
 		return fail(c, http.StatusPreconditionFailed, "The crypto token holding key "+k.ID+" is offline: activate it first.")
 	case errors.Is(err, tokens.ErrUnsupported):

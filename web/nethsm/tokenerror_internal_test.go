@@ -23,6 +23,9 @@ func TestTokenErrorStatus(t *testing.T) {
 	}{
 		{fmt.Errorf("guard: %w", tokens.ErrNotRecorded), http.StatusServiceUnavailable, "signing log could not record"},
 		{fmt.Errorf("token soft: %w", tokens.ErrOffline), http.StatusPreconditionFailed, "is offline"},
+		// The state database cannot store the key's count: a 503, not a
+		// NetHSM to activate (412), nor a failed token (500).
+		{fmt.Errorf("guard: %w", tokens.ErrNotCounted), http.StatusServiceUnavailable, "usage count could not be stored"},
 	} {
 		rec := httptest.NewRecorder()
 		c := echo.New().NewContext(httptest.NewRequest(http.MethodPost, "/", nil), rec)
