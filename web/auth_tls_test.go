@@ -97,6 +97,18 @@ func (w *accessWorker) Process(ctx context.Context, req *workers.Request) (*work
 	return &workers.Response{Data: []byte("signed")}, nil
 }
 
+// unsaidWorker is a worker that does not say how its clients are
+// authorized (no Access): it is refused, not served to everyone.
+type unsaidWorker struct{ w *accessWorker }
+
+func (u unsaidWorker) Name() string                              { return u.w.Name() }
+func (u unsaidWorker) ID() int                                   { return u.w.ID() }
+func (u unsaidWorker) Kind() string                              { return u.w.Kind() }
+func (u unsaidWorker) Status(ctx context.Context) workers.Status { return u.w.Status(ctx) }
+func (u unsaidWorker) Process(ctx context.Context, req *workers.Request) (*workers.Response, error) {
+	return u.w.Process(ctx, req)
+}
+
 // TestWorkerAuthOverTLS checks AUTHTYPE CLIENTCERT and USERNAME_PASSWORD
 // over real TLS connections: who gets in, who gets 401 (with a challenge)
 // and who 403, and that refusals are reported for the audit log.
@@ -122,12 +134,13 @@ func TestWorkerAuthOverTLS(t *testing.T) {
 	pwWorker := &accessWorker{name: "PasswordSigner", id: 2, access: config.Access{Type: config.AuthUsernamePassword,
 		Users: []config.WorkerUser{{Name: "app", PasswordHash: string(hash)}}}}
 	openWorker := &accessWorker{name: "OpenSigner", id: 3, access: config.Access{Type: config.AuthNoAuth}}
+	unsaid := unsaidWorker{&accessWorker{name: "UnsaidSigner", id: 4}}
 	var mu sync.Mutex
 	var refusals []string
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	s := New(Options{
-		Registry:   workers.NewRegistry(workers.NewSet([]workers.Worker{certWorker, pwWorker, openWorker}, nil)),
+		Registry:   workers.NewRegistry(workers.NewSet([]workers.Worker{certWorker, pwWorker, openWorker, unsaid}, nil)),
 		Authorizer: &auth.WorkerAuthorizer{ClientCAs: tc.ClientCAs, Throttle: auth.NewThrottle()},
 		OnRefusal: func(c echo.Context, surface string, err error) {
 			mu.Lock()
@@ -153,6 +166,9 @@ func TestWorkerAuthOverTLS(t *testing.T) {
 	otherSerial := clientCA.issue(t, "app3", 0x2b, time.Now().Add(time.Hour), x509.ExtKeyUsageClientAuth)
 	expired := clientCA.issue(t, "app1", 0x2a, time.Now().Add(-time.Hour), x509.ExtKeyUsageClientAuth)
 	foreign := otherCA.issue(t, "app1", 0x2a, time.Now().Add(time.Hour), x509.ExtKeyUsageClientAuth)
+	// The right subject and serial from a CA of the trusted CA's very name
+	// (another key): the rules match the issuer by name, the chain does not.
+	sameName := newTestCA(t, "Client CA").issue(t, "app1", 0x2a, time.Now().Add(time.Hour), x509.ExtKeyUsageClientAuth)
 	serverOnly := clientCA.issue(t, "app1", 0x2a, time.Now().Add(time.Hour), x509.ExtKeyUsageServerAuth)
 
 	tests := []struct {
@@ -170,6 +186,9 @@ func TestWorkerAuthOverTLS(t *testing.T) {
 		{"expired certificate", "CertSigner", &expired, "", "", 403, "expired"},
 		{"certificate of another CA", "CertSigner", &foreign, "", "", 403, "not issued by a CA this server trusts"},
 		{"certificate not for client auth", "CertSigner", &serverOnly, "", "", 403, "not for client authentication"},
+		{"certificate of a CA of the same name", "CertSigner", &sameName, "", "", 403, "not issued by a CA this server trusts"},
+		{"worker without Access, anonymous", "UnsaidSigner", nil, "", "", 401, "requires a TLS client certificate"},
+		{"worker without Access, a trusted certificate", "UnsaidSigner", &good, "", "", 403, "does not authorize"},
 		{"basic auth signs", "PasswordSigner", nil, "app", "s3cret", 200, "signed"},
 		{"no credentials", "PasswordSigner", nil, "", "", 401, "requires a user name and password"},
 		{"wrong password", "PasswordSigner", nil, "app", "nope", 401, "Wrong user name or password"},
@@ -230,7 +249,7 @@ func TestWorkerAuthOverTLS(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(refusals) != 8 {
-		t.Errorf("refusals reported: %d %q, want 8", len(refusals), refusals)
+	if len(refusals) != 11 {
+		t.Errorf("refusals reported: %d %q, want 11", len(refusals), refusals)
 	}
 }

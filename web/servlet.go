@@ -258,8 +258,12 @@ func (s *Server) process(c echo.Context, idOrName string, data io.Reader, size i
 	ctx := c.Request().Context()
 	caller := tokens.Caller{Client: c.RealIP(), RequestID: info.id}
 	if s.authz != nil {
-		acc := config.Access{Type: config.AuthNoAuth}
-		if aw, ok := w.(interface{ Access() config.Access }); ok {
+		// A worker that does not say how its clients are authorized is
+		// refused (the zero Access is no AUTHTYPE), not served to
+		// everyone: validators said nothing and were open whatever
+		// their AUTHTYPE.
+		var acc config.Access
+		if aw, ok := w.(workers.Authorized); ok {
 			acc = aw.Access()
 		}
 		who, err := s.authz.Authorize(c.Request(), caller.Client, w.Name(), acc)

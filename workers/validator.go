@@ -35,6 +35,7 @@ type Validator struct {
 	// the worker is built, as a keystore is, so not a configuration problem.
 	anchorsErr string
 	disabled   bool
+	access     config.Access // AUTHTYPE applies to validators as to signers
 	roots      []*x509.Certificate
 	online     validate.CRLSource
 	limits     pades.Limits
@@ -42,7 +43,7 @@ type Validator struct {
 }
 
 func newValidator(b base, p config.Properties, now func() time.Time) *Validator {
-	v := &Validator{name: b.name, id: b.id, kind: b.kind, problems: b.problems, disabled: b.disabled, now: now,
+	v := &Validator{name: b.name, id: b.id, kind: b.kind, problems: b.problems, disabled: b.disabled, access: b.access, now: now,
 		limits: pdfMemory.limits(pades.Limits{MaxObjects: p.Int(config.PropMaxPDFObjects)})}
 	if path := p.String(config.PropTrustAnchors); path != "" {
 		roots, err := ReadCertificates(path)
@@ -93,6 +94,9 @@ func (v *Validator) ID() int { return v.id }
 
 // Disabled reports whether the worker is configured DISABLED=true.
 func (v *Validator) Disabled() bool { return v.disabled }
+
+// Access returns the worker's client authorization.
+func (v *Validator) Access() config.Access { return v.access }
 
 // configProblems returns the worker's configuration problems, config's.
 func (v *Validator) configProblems() []string { return v.problems }

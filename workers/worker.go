@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/signet-project/signet/config"
 )
 
 // Error kinds. Errors returned by Process wrap exactly one of them.
@@ -174,9 +176,25 @@ type UsageReporter interface {
 	KeyUsage(ctx context.Context) (used, limit int64, counted bool)
 }
 
+// Authorized is a Worker whose clients are authorized by its AUTHTYPE,
+// authorizedClients and users (config.Access), which the web layer
+// enforces on every surface that reaches it. AUTHTYPE applies to every
+// kind (its default, CLIENTCERT, too): every worker kind of this package
+// is one, and the web layer refuses a worker that is not rather than
+// serve it to everyone.
+type Authorized interface {
+	Worker
+	Access() config.Access
+}
+
 // Every signing worker kind has each capability; validators, which have
-// no key, can be disabled.
+// no key, can be disabled and authorize their clients.
 var (
+	_ Authorized    = (*CMSSigner)(nil)
+	_ Authorized    = (*PlainSigner)(nil)
+	_ Authorized    = (*TimeStampSigner)(nil)
+	_ Authorized    = (*PDFSigner)(nil)
+	_ Authorized    = (*Validator)(nil)
 	_ Keyed         = (*CMSSigner)(nil)
 	_ Keyed         = (*PlainSigner)(nil)
 	_ Keyed         = (*TimeStampSigner)(nil)

@@ -13,7 +13,7 @@ func propertyTable() string {
 	var b strings.Builder
 	b.WriteString("| property | kinds | default | request override | meaning |\n|---|---|---|---|---|\n")
 	for _, p := range config.Schema() {
-		kinds := "all signers"
+		kinds := "every worker"
 		if len(p.Kinds) > 0 {
 			kinds = strings.Join(p.Kinds, ", ")
 		}

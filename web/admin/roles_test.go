@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/signet-project/signet/config"
 )
 
@@ -142,5 +144,60 @@ func TestMayLooksUp(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { h.May("op", "POST", "/tokens/:token/activate") }); n != 0 {
 		t.Errorf("May allocates %v times a call, want none", n)
+	}
+}
+
+// TestEveryRouteRefused walks every route the handler registers (not a
+// list kept beside it: a route added later is walked too) as an attacker
+// on the network would: anonymous, with a wrong password, as a user with
+// the right password but no role of the admin API, and as each user whose
+// roles are below the route's. Every one is refused (401, 403, or 429
+// once the wrong passwords are throttled) before its handler runs: no
+// audit row of an action, no state changed.
+func TestEveryRouteRefused(t *testing.T) {
+	f := newFixture(t)
+	e := echo.New()
+	f.h.Register(e)
+	params := strings.NewReplacer(":token", "soft", ":alias", "signer", ":name", "Signer", ":property", "DISABLED", ":requestId", "r1", "*", "x")
+	roleOf := map[routeKey]string{}
+	for _, r := range routes {
+		roleOf[routeKey{r.method, r.path}] = r.role
+	}
+	below := map[string][]string{ // users whose roles do not reach the role
+		config.RoleAuditor:  nil,
+		config.RoleOperator: {"auditor:secret"},
+		config.RoleAdmin:    {"auditor:secret", "op:secret"},
+	}
+	var walked int
+	for _, rt := range e.Routes() {
+		if !strings.HasPrefix(rt.Path, BasePath) || rt.Method == echo.RouteNotFound {
+			continue
+		}
+		walked++
+		path := params.Replace(strings.TrimPrefix(rt.Path, BasePath))
+		who := []string{"", "nobody:wrong", "admin:wrong", "operator:secret"}
+		if role, ok := roleOf[routeKey{rt.Method, strings.TrimPrefix(rt.Path, BasePath)}]; ok {
+			who = append(who, below[role]...)
+		} else if rt.Method == http.MethodHead {
+			who = append(who, below[roleOf[routeKey{http.MethodGet, strings.TrimPrefix(rt.Path, BasePath)}]]...)
+		}
+		for _, w := range who {
+			code, body, _ := f.call(t, rt.Method, path, w, "application/json", "{}")
+			if code != http.StatusUnauthorized && code != http.StatusForbidden && code != http.StatusTooManyRequests {
+				t.Errorf("%s %s as %q: %d %s, want it refused", rt.Method, path, w, code, body)
+			}
+		}
+	}
+	if walked < len(routes) {
+		t.Fatalf("walked %d routes, fewer than the %d of the table", walked, len(routes))
+	}
+	es, _ := f.audit.Entries(context.Background(), 0, 0)
+	for _, e := range es {
+		if e.Action != "admin.refused" {
+			t.Errorf("a refused request left the audit row %+v", e)
+		}
+	}
+	if f.reloaded != 0 {
+		t.Errorf("a refused request reloaded the configuration %d times", f.reloaded)
 	}
 }

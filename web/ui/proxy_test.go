@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -92,6 +93,57 @@ func TestFormsBehindProxy(t *testing.T) {
 		}
 		if c := w.Result().Cookies(); len(c) != 1 || c[0].MaxAge >= 0 || c[0].Secure != tt.secure {
 			t.Errorf("%s: logout cookie %v, want it cleared with Secure %v", tt.name, c, tt.secure)
+		}
+	}
+}
+
+// TestHSTS: every UI answer to an https request (over TLS to Signet, or
+// said so by a trusted proxy that terminates it) carries
+// Strict-Transport-Security, so that an attacker on the network cannot
+// later serve the login page over plain http to a browser that has seen
+// it; a plain http answer does not (a browser ignores it there), nor one
+// to a peer that only claims https. It had none.
+func TestHSTS(t *testing.T) {
+	t.Parallel()
+	_, proxy, _ := net.ParseCIDR("192.0.2.1/32") // httptest.NewRequest's RemoteAddr
+	srv := web.New(web.Options{TrustedProxies: []*net.IPNet{proxy}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	u, err := New(Options{Admin: admin.New(admin.Options{}), Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Register(srv.Echo())
+	tests := []struct {
+		name, method, path string
+		tls                bool
+		remote             string // "": httptest's, a trusted proxy
+		header             http.Header
+		hsts               bool
+	}{
+		{"login page over TLS", http.MethodGet, "/admin/login", true, "", nil, true},
+		{"redirect to login over TLS", http.MethodGet, "/admin/tokens", true, "", nil, true},
+		{"style sheet over TLS", http.MethodGet, "/admin/static/signet.css", true, "", nil, true},
+		{"refused login over TLS", http.MethodPost, "/admin/login", true, "", nil, true},
+		{"login page behind a trusted proxy of https", http.MethodGet, "/admin/login", false, "", http.Header{"X-Forwarded-Proto": {"https"}}, true},
+		{"login page over http", http.MethodGet, "/admin/login", false, "", nil, false},
+		{"login page to an untrusted peer claiming https", http.MethodGet, "/admin/login", false, "198.51.100.7:4000", http.Header{"X-Forwarded-Proto": {"https"}}, false},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(tt.method, tt.path, nil)
+		if tt.tls {
+			r.TLS = &tls.ConnectionState{HandshakeComplete: true}
+		}
+		if tt.remote != "" {
+			r.RemoteAddr = tt.remote
+		}
+		for k, v := range tt.header {
+			r.Header[k] = v
+		}
+		w := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(w, r)
+		got := w.Header().Get("Strict-Transport-Security")
+		if tt.hsts && got != strictTransportSecurity || !tt.hsts && got != "" {
+			t.Errorf("%s (%d): Strict-Transport-Security %q, want it %v", tt.name, w.Code, got, tt.hsts)
 		}
 	}
 }

@@ -181,12 +181,25 @@ func (u *UI) redirect(to string) echo.HandlerFunc {
 // ever run any of it as a script.
 const contentSecurityPolicy = "default-src 'self'; script-src 'none'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 
+// strictTransportSecurity is the HSTS header of every UI answer to an
+// https request (secure, the rule of the Secure session cookie): a
+// browser that has seen the UI over https goes on asking for it so, and
+// an attacker on the network cannot serve it a plain http page (SSL
+// stripping) that would take the login form's password. A year, as is
+// usual; not includeSubDomains, which would bind other hosts of the
+// organisation. Browsers ignore it over a connection whose certificate
+// they do not trust (RFC 6797, 8.1), so the demo's own CA binds nothing.
+const strictTransportSecurity = "max-age=31536000"
+
 // headers sets the security headers of every UI answer: no framing, no
 // script at all, no style from elsewhere, no caching of pages that hold
-// state.
+// state, https only once seen over https.
 func (u *UI) headers(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
+		if secure(c) {
+			h.Set("Strict-Transport-Security", strictTransportSecurity)
+		}
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("X-Frame-Options", "DENY")
 		// same-origin, not no-referrer: with no-referrer browsers send

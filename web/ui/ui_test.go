@@ -438,3 +438,87 @@ func TestHeadIsNoForm(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryPageGated walks every route the UI registers (not a list kept
+// beside it: a page added later is walked too) as an attacker on the
+// network would. Apart from the public ones (login, style sheet, the
+// redirects to the dashboard), a read sends an anonymous visitor to the
+// login page, and every other method is refused with the 403 page:
+// anonymous; with the session cookie but without the session's CSRF
+// token, or with another session's; and with the cookie and the token
+// from another site (Origin, Sec-Fetch-Site), as a cross-site form or
+// fetch would send them. No refused request leaves an audit row of an
+// action.
+func TestEveryPageGated(t *testing.T) {
+	t.Parallel()
+	audit := state.NewMemory()
+	u, e := serveUI(t, Options{
+		Admin:        admin.New(admin.Options{}),
+		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
+		Audit:        audit,
+	})
+	cookies, csrf := login(t, u, e)
+	_, otherCSRF := login(t, u, e)
+	public := map[string]bool{BasePath: true, BasePath + "/": true, BasePath + "/login": true, BasePath + "/static/*": true}
+	params := strings.NewReplacer(":token", "soft", ":alias", "signer", ":name", "Signer", "*", "x")
+	type attempt struct {
+		name    string
+		session bool
+		form    url.Values
+		header  http.Header
+	}
+	attempts := []attempt{
+		{"anonymous", false, url.Values{}, nil},
+		{"without the CSRF token", true, url.Values{}, nil},
+		{"with another session's CSRF token", true, url.Values{auth.CSRFField: {otherCSRF}}, nil},
+		{"cross-site form", true, url.Values{auth.CSRFField: {csrf}}, http.Header{"Origin": {"https://evil.example"}}},
+		{"cross-site fetch", true, url.Values{auth.CSRFField: {csrf}}, http.Header{"Sec-Fetch-Site": {"cross-site"}, "X-Csrf-Token": {csrf}}},
+		{"same-site fetch", true, url.Values{auth.CSRFField: {csrf}}, http.Header{"Sec-Fetch-Site": {"same-site"}, "X-Csrf-Token": {csrf}}},
+	}
+	var walked int
+	for _, rt := range e.Routes() {
+		if rt.Method == echo.RouteNotFound || public[rt.Path] && (rt.Method == http.MethodGet || rt.Method == http.MethodHead) {
+			continue
+		}
+		walked++
+		path := params.Replace(rt.Path)
+		if rt.Method == http.MethodGet || rt.Method == http.MethodHead {
+			r := httptest.NewRequest(rt.Method, path, nil)
+			w := httptest.NewRecorder()
+			e.ServeHTTP(w, r)
+			if want := BasePath + "/login?next=" + url.QueryEscape(path); w.Code != http.StatusSeeOther || w.Header().Get("Location") != want {
+				t.Errorf("anonymous %s %s: %d %q, want 303 to %s", rt.Method, path, w.Code, w.Header().Get("Location"), want)
+			}
+			continue
+		}
+		for _, a := range attempts {
+			if public[rt.Path] && !strings.HasPrefix(a.name, "cross-site") && a.name != "same-site fetch" {
+				continue // the login form takes no session: only its origin is checked
+			}
+			r := httptest.NewRequest(rt.Method, path, strings.NewReader(a.form.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			for k, v := range a.header {
+				r.Header[k] = v
+			}
+			if a.session {
+				for _, c := range cookies {
+					r.AddCookie(c)
+				}
+			}
+			w := httptest.NewRecorder()
+			e.ServeHTTP(w, r)
+			if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "<h1>Forbidden</h1>") {
+				t.Errorf("%s %s %s: %d, want the 403 page", a.name, rt.Method, path, w.Code)
+			}
+		}
+	}
+	if walked < 15 {
+		t.Fatalf("walked %d routes: the UI's routes were not found", walked)
+	}
+	es, _ := audit.Entries(t.Context(), 0, 0)
+	for _, e := range es {
+		if e.Action != "ui.login" && e.Action != "ui.refused" {
+			t.Errorf("a refused request left the audit row %+v", e)
+		}
+	}
+}
