@@ -478,3 +478,37 @@ func TestReloadAppliesNewCertPaths(t *testing.T) {
 		})
 	}
 }
+
+// TestTLSPort probes the TLS port as a client on the network would: a
+// plain HTTP request is answered 400 naming https and never served (the
+// health check that would answer it in clear included); TLS 1.0 and 1.1
+// are refused at the handshake; TLS 1.2 and 1.3 are served.
+func TestTLSPort(t *testing.T) {
+	t.Parallel()
+	_, s := startTLS(t, "")
+	addr := strings.TrimPrefix(s.url, "https://")
+	plain := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/signserver/healthcheck/signserverhealth", nil)
+	if code, body := send(t, plain, req); code != http.StatusBadRequest || !strings.Contains(body, "HTTPS") {
+		t.Errorf("plain HTTP on the TLS port: %d %q, want 400 naming HTTPS", code, body)
+	}
+	tests := []struct {
+		name     string
+		min, max uint16
+		ok       bool
+	}{
+		{"TLS 1.0", tls.VersionTLS10, tls.VersionTLS10, false},
+		{"TLS 1.1", tls.VersionTLS11, tls.VersionTLS11, false},
+		{"TLS 1.2", tls.VersionTLS12, tls.VersionTLS12, true},
+		{"TLS 1.3", tls.VersionTLS13, tls.VersionTLS13, true},
+	}
+	for _, tt := range tests {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: s.roots, ServerName: "localhost", MinVersion: tt.min, MaxVersion: tt.max})
+		if err == nil {
+			conn.Close()
+		}
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: handshake error %v, want accepted %v", tt.name, err, tt.ok)
+		}
+	}
+}

@@ -522,3 +522,41 @@ func TestEveryPageGated(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginIssuesNewSession: a login never keeps the session ID the
+// browser came with (session fixation): neither one an attacker planted
+// (unknown to the server) nor one of an earlier login, which ends.
+func TestLoginIssuesNewSession(t *testing.T) {
+	t.Parallel()
+	u, e := serveUI(t, Options{
+		Admin:        admin.New(admin.Options{}),
+		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
+	})
+	earlier, _ := login(t, u, e)
+	tests := []struct {
+		name  string
+		came  *http.Cookie
+		ended bool // the session of came no longer exists
+	}{
+		{"planted ID", &http.Cookie{Name: cookieName, Value: "attacker-chosen-id"}, true},
+		{"earlier login's ID", earlier[0], true},
+	}
+	for _, tt := range tests {
+		w := post(e, "/admin/login", url.Values{"user": {"admin"}, "password": {"x"}}, []*http.Cookie{tt.came})
+		var got *http.Cookie
+		for _, c := range w.Result().Cookies() {
+			if c.Name == cookieName && c.Value != "" {
+				got = c
+			}
+		}
+		if got == nil || got.Value == tt.came.Value {
+			t.Errorf("%s: login set %v, want a new session ID", tt.name, got)
+			continue
+		}
+		r := httptest.NewRequest(http.MethodGet, "/admin/dashboard", nil)
+		r.AddCookie(tt.came)
+		if _, ok := u.opts.Sessions.Get(r); ok == tt.ended {
+			t.Errorf("%s: the session of the ID the browser came with exists %v after the login", tt.name, ok)
+		}
+	}
+}
