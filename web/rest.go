@@ -236,11 +236,12 @@ type restMember struct {
 // into a map of the members did (decodeRESTTwoPass in the tests, which
 // FuzzDecodeRESTAgrees holds it to): syntax errors first; then a data of
 // the wrong type (encoding/json stops there); else the first other member
-// of the wrong type; then the unknown member that sorts first. Keys are
-// matched case-insensitively and a repeated member is read again, as
-// encoding/json does: the last data or encoding wins (null leaves an
-// encoding as it was, and makes data absent), metaData objects are merged
-// and a null one removes them.
+// of the wrong type; then the unknown member that sorts first; then the
+// first known member given twice. Keys are matched case-insensitively, as
+// encoding/json matches them. A member given twice ("data" and "Data"
+// too) is refused with workers.Twice, as in a batch request: encoding/json
+// would keep the last data silently, a document other than the one the
+// client meant to send first.
 func decodeREST(body []byte) (*restRequest, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, badRequest("The request body is empty: send %s.", restShape)
@@ -255,10 +256,18 @@ func decodeREST(body []byte) (*restRequest, error) {
 		enc   string
 		meta  map[string]json.RawMessage
 		saved error // the first member of the wrong type but data
+		seen  [len(restFields)]bool
+		dup   string // the first member of restFields given twice
 	)
 	for _, m := range members {
 		var err error
 		name := restField(m.key)
+		if i := slices.Index(restFields[:], name); i >= 0 {
+			if seen[i] && dup == "" {
+				dup = name
+			}
+			seen[i] = true
+		}
 		switch name {
 		case "data":
 			switch m.val[0] {
@@ -296,6 +305,9 @@ func decodeREST(body []byte) (*restRequest, error) {
 	}
 	if found {
 		return nil, badRequest("The request has an unknown field %s: use data, encoding and metaData.", clienttext.Quote(unknown))
+	}
+	if dup != "" {
+		return nil, workers.Twice("The request", dup)
 	}
 	if data == nil {
 		return nil, badRequest("The request has no data field: send the document in data.")

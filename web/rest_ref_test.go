@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"net/http"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/signet-project/signet/internal/clienttext"
+	"github.com/signet-project/signet/workers"
 )
 
 // decodeRESTTwoPass is decodeREST as it was before it read the body in one
@@ -50,6 +52,9 @@ func decodeRESTTwoPass(body []byte) (*restRequest, error) {
 			return nil, badRequest("The request has an unknown field %s: use data, encoding and metaData.", clienttext.Quote(k))
 		}
 	}
+	if k, ok := refRepeated(body); ok {
+		return nil, workers.Twice("The request", k)
+	}
 	if req.Data == nil || req.Data.lit == nil {
 		return nil, badRequest("The request has no data field: send the document in data.")
 	}
@@ -66,6 +71,34 @@ func decodeRESTTwoPass(body []byte) (*restRequest, error) {
 		out.MetaData[k] = v
 	}
 	return out, nil
+}
+
+// refRepeated reports the first of the request's fields that body (an
+// object encoding/json accepted) gives twice, matched as encoding/json
+// matches keys to fields. It is what decodeREST added to the two passes.
+func refRepeated(body []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') { // null
+		return "", false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, _ := dec.Token()
+		key, _ := t.(string)
+		for _, f := range []string{"data", "encoding", "metaData"} {
+			if strings.EqualFold(key, f) {
+				if seen[f] {
+					return f, true
+				}
+				seen[f] = true
+			}
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // refDataU is the old restData: the data member's literal, not a copy.
@@ -148,5 +181,43 @@ func TestDecodeRESTDepth(t *testing.T) {
 		} {
 			agreeREST(t, []byte(body))
 		}
+	}
+}
+
+// TestDecodeRESTDuplicateKeys: a member given twice refuses the request
+// with the batch request's sentence (workers.Twice), a 400. The last data
+// was signed silently (encoding/json keeps the last), whereas a batch item
+// with data twice was refused. Keys are one key when encoding/json takes
+// them for one: case-insensitively, as bytes.EqualFold folds them.
+func TestDecodeRESTDuplicateKeys(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, body string
+		says       string // "": accepted
+	}{
+		{"data twice", `{"data":"YQ==","data":"Yg=="}`, "The request has data twice: send it once."},
+		{"data twice in two cases", `{"Data":"YQ==","data":"Yg=="}`, "The request has data twice: send it once."},
+		{"data twice, the second null", `{"data":"YQ==","DATA":null}`, "The request has data twice: send it once."},
+		{"data twice, with an escape", `{"d\u0061ta":"YQ==","data":"Yg=="}`, "The request has data twice: send it once."},
+		{"encoding twice, one null", `{"encoding":"BASE64","encoding":null,"data":"YQ=="}`, "The request has encoding twice: send it once."},
+		{"metaData twice", `{"metaData":{"a":"1"},"metaData":{"b":"2"},"data":"x"}`, "The request has metaData twice: send it once."},
+		{"metaData twice, one null", `{"metaData":{"a":"1"},"metadata":null,"data":"x"}`, "The request has metaData twice: send it once."},
+		{"the first repeated named", `{"encoding":"NONE","data":"x","data":"y","encoding":"NONE"}`, "The request has data twice: send it once."},
+		{"a wrong type first", `{"data":"x","data":5}`, "Field \"data\" has the wrong type (number): data and encoding are strings, metaData maps names to strings."},
+		{"an unknown field first", `{"data":"x","data":"y","zz":1}`, "The request has an unknown field \"zz\": use data, encoding and metaData."},
+		{"an unknown field twice", `{"data":"x","zz":1,"zz":2}`, "The request has an unknown field \"zz\": use data, encoding and metaData."},
+		{"a metaData name twice", `{"metaData":{"a":"1","a":"2"},"data":"x"}`, ""},
+		{"each member once", `{"metaData":{"a":"1"},"encoding":"BASE64","data":"YQ=="}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := decodeREST([]byte(tc.body))
+			code, msg, _ := (&Server{}).status(err)
+			switch {
+			case tc.says == "" && err != nil:
+				t.Errorf("%v", err)
+			case tc.says != "" && (err == nil || code != http.StatusBadRequest || msg != tc.says):
+				t.Errorf("%+v, %d %v; want refused: %q", req, code, err, tc.says)
+			}
+		})
 	}
 }

@@ -166,7 +166,7 @@ func (d *batchDecoder) request(limit int) ([]BatchItem, error) {
 				return nil, Illegal("The batch request is not valid JSON of the form %s: unknown field %s.", batchShape, clienttext.Quote(key))
 			}
 			if seen {
-				return nil, twice("The batch request", "signatureRequests")
+				return nil, Twice("The batch request", "signatureRequests")
 			}
 			seen = true
 			if c, ok := d.next(); !ok || c != ':' {
@@ -365,7 +365,7 @@ func (d *batchDecoder) object() bool {
 func refusedItem(err error, i int, start int64) error {
 	switch err := err.(type) {
 	case repeatedKey:
-		return twice("Item "+strconv.Itoa(i)+" of the batch", string(err))
+		return Twice("Item "+strconv.Itoa(i)+" of the batch", string(err))
 	}
 	if err == errNoData {
 		return noData(i)
@@ -383,10 +383,11 @@ func itemErrorText(err error, start int64) string {
 	return jsonErrorText(err)
 }
 
-// twice is the refusal of a key given twice in where (the request, or one
-// of its items), the same for every key: encoding/json would keep the last
-// silently, a document other than the one the client meant to send first.
-func twice(where, key string) error {
+// Twice is the refusal of a key given twice in where (a batch request, one
+// of its items, a REST request), the same for every key and every surface:
+// encoding/json would keep the last silently, a document other than the one
+// the client meant to send first.
+func Twice(where, key string) error {
 	return Illegal("%s has %s twice: send it once.", where, key)
 }
 
