@@ -4,6 +4,12 @@ BIN     := bin/signet
 export GOTOOLCHAIN := local
 export CGO_ENABLED := 1
 
+# VERSION is what `signet version` prints: git describe of this checkout (a worktree too), or
+# nothing outside one (a tarball, even unpacked inside another repository), and then the binary
+# prints what the Go toolchain recorded. Stamped by make because the toolchain records the commit
+# only in a plain clone and never with GOFLAGS=-buildvcs=false.
+VERSION := $(shell p=$$(git rev-parse --show-prefix 2>/dev/null) && [ -z "$$p" ] && git describe --always --dirty 2>/dev/null)
+
 .PHONY: run build test deps vet lint unit bench fuzz soak clean
 
 ## run: build and start the server with the embedded demo configuration.
@@ -13,7 +19,7 @@ run: build
 
 ## build: compile the signet binary into bin/.
 build:
-	$(GO) build -o $(BIN) ./cmd/signet
+	$(GO) build $(if $(VERSION),-ldflags '-X main.version=$(VERSION)') -o $(BIN) ./cmd/signet
 
 ## test: install what the tests need (Debian packages, as root, only if missing), then vet, lint and run every test.
 test: deps vet lint unit

@@ -885,6 +885,18 @@ func TestHealthListenOwnPort(t *testing.T) {
 		{"127.0.0.1:8080", "127.0.0.1:8080", false},
 		{":8080", "127.0.0.1:8080", false},
 		{"127.0.0.1:8080", "0.0.0.0:8080", false},
+		// One address written two ways is one address to net.Listen
+		// (localhost is 127.0.0.1 to it, whatever else /etc/hosts names):
+		// config check said OK, and the server failed to start.
+		{"localhost:8080", "127.0.0.1:8080", false},
+		{"127.0.0.1:8080", "LocalHost:8080", false},
+		{"127.0.0.1:8080", "[::ffff:127.0.0.1]:8080", false},
+		{"[::1]:8080", "[0:0:0:0:0:0:0:1]:8080", false},
+		{"[::1]:8080", "[::0]:8080", false},
+		{"127.0.0.1:8080", "[::ffff:0.0.0.0]:8080", false},
+		{"signet.example:8080", "SIGNET.example:8080", false},
+		{"[::1]:8080", "localhost:8080", true},
+		{"localhost:8080", "127.0.0.2:8080", true},
 		// Without server listen, the address is signet serve --listen's,
 		// which the configuration does not know (the README's cluster
 		// nodes, make run LISTEN=): DefaultListen's port is no mistake.

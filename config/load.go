@@ -5,6 +5,7 @@ import (
 	"hash/fnv"
 	"maps"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -243,14 +244,34 @@ func validListen(v string) bool {
 
 // sameListener reports whether two valid listen addresses take the same
 // port: the same number, not 0 (any free port), on the same host or with
-// either on every address.
+// either on every address. A host is compared as net.Listen binds it, so
+// that one address written two ways is one: an IP in any of its spellings
+// (::ffff:127.0.0.1 is 127.0.0.1), localhost as 127.0.0.1 (the address
+// net.Listen takes for it), another name case-insensitively. Other names
+// are not looked up: what they resolve to where the server runs is not
+// what they resolve to where the configuration is checked.
 func sameListener(a, b string) bool {
 	ha, pa, _ := net.SplitHostPort(a)
 	hb, pb, _ := net.SplitHostPort(b)
 	na, _ := strconv.Atoi(pa)
 	nb, _ := strconv.Atoi(pb)
-	wildcard := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
-	return na == nb && na != 0 && (ha == hb || wildcard(ha) || wildcard(hb))
+	ha, hb = listenHost(ha), listenHost(hb)
+	return na == nb && na != 0 && (ha == hb || ha == "" || hb == "")
+}
+
+// listenHost is host as sameListener compares it: "" for every address.
+func listenHost(host string) string {
+	if strings.EqualFold(host, "localhost") {
+		return "127.0.0.1"
+	}
+	ip, err := netip.ParseAddr(host)
+	switch {
+	case err != nil:
+		return strings.ToLower(host)
+	case ip.Unmap().IsUnspecified():
+		return ""
+	}
+	return ip.Unmap().String()
 }
 
 // hint is the end of a sentence about an unknown key, with its own

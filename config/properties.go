@@ -81,7 +81,7 @@ func (p Properties) relativePaths() []Pos {
 	var out []Pos
 	for n, v := range p.vals {
 		rel := func(f string) bool { return f != "" && !filepath.IsAbs(f) }
-		if (p.defs[n].Type == Path && rel(v.raw)) || rel(v.secret.File) {
+		if (p.defs[n].names(v.raw) && rel(v.raw)) || rel(v.secret.File) {
 			out = append(out, v.pos)
 		}
 	}
@@ -205,7 +205,9 @@ func (b *propBuilder) set(name string, pos Pos, raw string) {
 			v.raw = c
 		}
 	case Path:
-		v.raw = resolvePath(b.dir, raw)
+		if def.names(raw) {
+			v.raw = resolvePath(b.dir, raw)
+		}
 	}
 	b.vals[name] = v
 }

@@ -65,6 +65,13 @@ func (t Type) String() string {
 	return "Type(" + strconv.Itoa(int(t)) + ")"
 }
 
+// names reports whether v, a value of p, names a file: a Path that is
+// not PEM text. PEM text is told as tokens/internal/remote tells it, by a
+// "-----BEGIN" line anywhere in the value.
+func (p Property) names(v string) bool {
+	return p.Type == Path && !(p.PEMText && strings.Contains(v, "-----BEGIN"))
+}
+
 // Property declares one property: its name as SignServer's manual spells it,
 // its type, its default and what it means.
 type Property struct {
@@ -87,6 +94,11 @@ type Property struct {
 	Secret bool
 	// Required marks a property that must be set.
 	Required bool
+	// PEMText marks a Path property whose value may be the PEM text
+	// itself instead of a file's name (a remote token's CABUNDLE, as
+	// tokens/internal/remote reads it): such a value is no path, neither
+	// resolved against the YAML file's folder nor refused as relative.
+	PEMText bool
 	// Key marks a property of a key's policy (KEYUSAGELIMIT, the
 	// certificate checks): it may be set on the key in its token's keys
 	// section, and set on a worker it applies to the worker's key, for every
@@ -479,8 +491,8 @@ func tokenSchemas() map[string][]Property {
 				Doc: "Base URL of the HSM's REST API, such as https://nethsm.example:8443."},
 			{Name: PropUser, Type: String,
 				Doc: "User (NetHSM operator user ID, or DSM app ID) to authenticate as; the secret is the token's pin."},
-			{Name: PropCABundle, Type: Path,
-				Doc: "PEM file of CA certificates to trust for the HSM's TLS certificate. Default: the system roots."},
+			{Name: PropCABundle, Type: Path, PEMText: true,
+				Doc: "PEM file of CA certificates to trust for the HSM's TLS certificate, or their PEM text. Default: the system roots."},
 			{Name: PropTimeout, Type: Duration, Default: "30s", check: positiveDuration,
 				Doc: "How long one call to the HSM may take."},
 			poolSize(pool),

@@ -43,8 +43,8 @@ func (w *partWorker) Process(_ context.Context, r *workers.Request) (*workers.Re
 // gaugeServer serves the workers under lim with an upload limit of 64
 // bytes, and a route mounted through Echo that reads its
 // JSON body as the DSM and NetHSM APIs do (under admit, no worker queue).
-// It returns the server's address and TLS client (nil over plain HTTP).
-func gaugeServer(t *testing.T, h2 bool, lim web.Limits) (string, *http.Client) {
+// It returns the server's address and its gauges, asked over TLS with h2.
+func gaugeServer(t *testing.T, h2 bool, lim web.Limits) (string, *gauges) {
 	t.Helper()
 	ws := []workers.Worker{
 		&fakeWorker{name: "W"},
@@ -54,6 +54,7 @@ func gaugeServer(t *testing.T, h2 bool, lim web.Limits) (string, *http.Client) {
 		&failWorker{name: "F", err: workers.Illegal("The document is not what F signs: send another.")},
 	}
 	srv := web.New(web.Options{Registry: workers.NewRegistry(workers.NewSet(ws, nil)), Logger: slog.New(slog.DiscardHandler), MaxUploadSize: 64, Limits: lim})
+	g := &gauges{client: http.DefaultClient, changed: srv.WatchPlaces()}
 	srv.Echo().POST("/api/v1/vendor", func(c echo.Context) error {
 		b, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, 32))
 		if err != nil {
@@ -66,21 +67,21 @@ func gaugeServer(t *testing.T, h2 bool, lim web.Limits) (string, *http.Client) {
 		t.Fatal(err)
 	}
 	var cfg *tls.Config
-	var client *http.Client
+	g.base = "http://" + l.Addr().String()
 	if h2 {
 		// httptest's certificate and a client that trusts it.
 		ts := httptest.NewUnstartedServer(nil)
 		ts.EnableHTTP2 = true
 		ts.StartTLS()
 		cfg = ts.TLS.Clone()
-		client = ts.Client()
+		g.client, g.base = ts.Client(), "https://"+l.Addr().String()
 		ts.Close()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.ServeTLS(ctx, l, cfg) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return l.Addr().String(), client
+	return l.Addr().String(), g
 }
 
 // exchange sends req on a connection of its own, closes its writing half
@@ -115,7 +116,7 @@ func exchange(t *testing.T, addr, req string, half bool) int {
 // count that leaked would refuse valid requests with 503 for good.
 func TestGaugesReadZeroAfterEveryRequest(t *testing.T) {
 	t.Parallel()
-	addr, _ := gaugeServer(t, false, web.Limits{MaxInFlight: 1, MaxWorkerQueue: 1, BodyTimeout: 200 * time.Millisecond})
+	addr, g := gaugeServer(t, false, web.Limits{MaxInFlight: 1, MaxWorkerQueue: 1, BodyTimeout: 200 * time.Millisecond})
 	post := func(path, ctype, headers, body string) string {
 		return fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: %s\r\n%s\r\n%s", path, ctype, headers, body)
 	}
@@ -153,8 +154,8 @@ func TestGaugesReadZeroAfterEveryRequest(t *testing.T) {
 				if got := exchange(t, addr, tc.req, tc.half); got != tc.want {
 					t.Errorf("request %d: status %d, want %d", i+1, got, tc.want)
 				}
-				waitGauge(t, addr, "signet_requests_in_flight", 0)
-				waitGauge(t, addr, "signet_requests_awaiting_body", 0)
+				g.wait(t, "signet_requests_in_flight", 0)
+				g.wait(t, "signet_requests_awaiting_body", 0)
 			}
 		})
 	}
@@ -167,8 +168,8 @@ func TestGaugesReadZeroAfterEveryRequest(t *testing.T) {
 // and once every stream has ended both gauges read 0.
 func TestHTTP2StreamsStandAsideUpToMaxConnections(t *testing.T) {
 	t.Parallel()
-	addr, client := gaugeServer(t, true, web.Limits{MaxConnections: 2, MaxInFlight: 3, BodyTimeout: time.Minute})
-	base := "https://" + addr
+	_, g := gaugeServer(t, true, web.Limits{MaxConnections: 2, MaxInFlight: 3, BodyTimeout: time.Minute})
+	client, base := g.client, g.base
 	type stream struct {
 		w      *io.PipeWriter
 		cancel context.CancelFunc
@@ -204,8 +205,8 @@ func TestHTTP2StreamsStandAsideUpToMaxConnections(t *testing.T) {
 			s.cancel()
 		}
 	}()
-	waitGaugeAt(t, client, base, "signet_requests_awaiting_body", 2)
-	waitGaugeAt(t, client, base, "signet_requests_in_flight", 2)
+	g.wait(t, "signet_requests_awaiting_body", 2)
+	g.wait(t, "signet_requests_in_flight", 2)
 
 	// One place of MaxInFlight is left for a valid request.
 	resp, err := client.Post(base+"/signserver/worker/W", "application/octet-stream", strings.NewReader("valid"))
@@ -229,6 +230,6 @@ func TestHTTP2StreamsStandAsideUpToMaxConnections(t *testing.T) {
 			t.Errorf("a stream once its body came: %s", got)
 		}
 	}
-	waitGaugeAt(t, client, base, "signet_requests_awaiting_body", 0)
-	waitGaugeAt(t, client, base, "signet_requests_in_flight", 0)
+	g.wait(t, "signet_requests_awaiting_body", 0)
+	g.wait(t, "signet_requests_in_flight", 0)
 }

@@ -196,6 +196,7 @@ type places struct {
 	mu      sync.Mutex
 	held    [placeKinds]*atomic.Int64 // nil: not held
 	pool    *asidePool                // nil: never stands aside
+	changed func()                    // Server.placesChanged
 	out     bool                      // standing aside now
 	charged int64                     // the body bytes charged to the pool while out
 }
@@ -227,6 +228,14 @@ func (p *places) hold(kind int, n *atomic.Int64) {
 		n.Add(-1) // taken while aside: given back with the others
 	}
 	p.mu.Unlock()
+	p.notify()
+}
+
+// notify tells Server.placesChanged, if set, that the counts changed.
+func (p *places) notify() {
+	if p.changed != nil {
+		p.changed()
+	}
 }
 
 // leave gives a place back for good.
@@ -237,6 +246,7 @@ func (p *places) leave(kind int) {
 	}
 	p.held[kind] = nil
 	p.mu.Unlock()
+	p.notify()
 }
 
 // standAside gives the places back for a read of the body, of which read
@@ -266,11 +276,13 @@ func (p *places) standAside(read int64) {
 		}
 	}
 	p.out, p.charged = true, read
+	p.notify()
 }
 
 // back takes the places given back by standAside again.
 func (p *places) back() {
 	p.mu.Lock()
+	was := p.out
 	if p.out {
 		for _, n := range p.held {
 			if n != nil {
@@ -282,6 +294,9 @@ func (p *places) back() {
 		p.out, p.charged = false, 0
 	}
 	p.mu.Unlock()
+	if was {
+		p.notify()
+	}
 }
 
 // placesOf returns the places of the request c serves; outside observe,
@@ -290,7 +305,7 @@ func (s *Server) placesOf(c echo.Context) *places {
 	if info := infoOf(c); info != nil {
 		return &info.places
 	}
-	return new(places)
+	return &places{changed: s.placesChanged}
 }
 
 // limitListener caps the connections open at once: Accept waits for a

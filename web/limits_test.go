@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -40,25 +39,41 @@ func (w *gateWorker) Process(ctx context.Context, r *workers.Request) (*workers.
 
 func serveLimits(t *testing.T, lim web.Limits, ws ...workers.Worker) string {
 	t.Helper()
-	addr, _ := serveRegistry(t, workers.NewRegistry(workers.NewSet(ws, nil)), lim)
+	addr, _ := watchLimits(t, lim, ws...)
 	return addr
+}
+
+// watchLimits is serveLimits with the server's gauges to wait on.
+func watchLimits(t *testing.T, lim web.Limits, ws ...workers.Worker) (string, *gauges) {
+	t.Helper()
+	addr, g, _ := serveWatched(t, workers.NewRegistry(workers.NewSet(ws, nil)), lim)
+	return addr, g
 }
 
 // serveRegistry serves reg with lim on loopback until the test ends, or
 // until stop, which waits for the server's handlers to return.
 func serveRegistry(t *testing.T, reg *workers.Registry, lim web.Limits) (addr string, stop func()) {
 	t.Helper()
+	addr, _, stop = serveWatched(t, reg, lim)
+	return addr, stop
+}
+
+// serveWatched is serveRegistry with the server's gauges to wait on.
+func serveWatched(t *testing.T, reg *workers.Registry, lim web.Limits) (string, *gauges, func()) {
+	t.Helper()
 	srv := web.New(web.Options{Registry: reg, Logger: slog.New(slog.DiscardHandler), Limits: lim})
+	g := &gauges{client: http.DefaultClient, changed: srv.WatchPlaces()}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	g.base = "http://" + l.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, l) }()
-	stop = sync.OnceFunc(func() { cancel(); <-done })
+	stop := sync.OnceFunc(func() { cancel(); <-done })
 	t.Cleanup(stop)
-	return l.Addr().String(), stop
+	return l.Addr().String(), g, stop
 }
 
 // TestBusyAnswers503WithRetryAfter: a server at its in-flight cap, or a
@@ -310,7 +325,7 @@ func TestStalledBodiesHoldNoPlace(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.lim.BodyTimeout = time.Minute // the stall outlasts the test
-			addr := serveLimits(t, tc.lim, &fakeWorker{name: "W"})
+			addr, g := watchLimits(t, tc.lim, &fakeWorker{name: "W"})
 			const head = "POST /signserver/worker/W HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 10\r\n\r\n"
 			var stalled []net.Conn
 			for range 2 {
@@ -325,7 +340,7 @@ func TestStalledBodiesHoldNoPlace(t *testing.T) {
 				}
 				stalled = append(stalled, c)
 			}
-			waitGauge(t, addr, "signet_requests_awaiting_body", 2)
+			g.wait(t, "signet_requests_awaiting_body", 2)
 
 			resp, err := http.Post("http://"+addr+"/signserver/worker/W", "application/octet-stream", strings.NewReader("valid"))
 			if err != nil {
@@ -350,26 +365,30 @@ func TestStalledBodiesHoldNoPlace(t *testing.T) {
 					t.Errorf("a stalled request once its body came: %d %q", resp.StatusCode, b)
 				}
 			}
-			waitGauge(t, addr, "signet_requests_awaiting_body", 0)
-			waitGauge(t, addr, "signet_requests_in_flight", 0)
+			g.wait(t, "signet_requests_awaiting_body", 0)
+			g.wait(t, "signet_requests_in_flight", 0)
 		})
 	}
 }
 
-// waitGauge waits until the server's gauge name reads want: the event the
-// server's handlers report, observed through /metrics.
-func waitGauge(t *testing.T, addr, name string, want int) {
-	t.Helper()
-	waitGaugeAt(t, http.DefaultClient, "http://"+addr, name, want)
+// gauges are a served server's gauges, as /metrics shows them, and the
+// event of their change (web.Server.WatchPlaces).
+type gauges struct {
+	client  *http.Client
+	base    string // http://host:port or https://host:port
+	changed <-chan struct{}
 }
 
-// waitGaugeAt is waitGauge for the server at base, asked through client.
-func waitGaugeAt(t *testing.T, client *http.Client, base, name string, want int) {
+// wait waits until the server's gauge name reads want on /metrics, reading
+// it again on each change of the server's places: a request's handler
+// gives its places back after its answer is sent, so the client has it
+// before the gauges read 0.
+func (g *gauges) wait(t *testing.T, name string, want int) {
 	t.Helper()
 	line := fmt.Sprintf("\n%s %d\n", name, want)
-	var last string
-	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); {
-		resp, err := client.Get(base + "/metrics")
+	timeout := time.After(20 * time.Second) // a failing server, not the test's timing
+	for {
+		resp, err := g.client.Get(g.base + "/metrics")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -378,15 +397,18 @@ func waitGaugeAt(t *testing.T, client *http.Client, base, name string, want int)
 		if strings.Contains(string(b), line) {
 			return
 		}
-		last = string(b)
-		runtime.Gosched()
-	}
-	for l := range strings.Lines(last) {
-		if strings.HasPrefix(l, name+" ") {
-			t.Fatalf("%s reads %s, want %d", name, strings.TrimSpace(l), want)
+		select {
+		case <-g.changed:
+			continue
+		case <-timeout:
 		}
+		for l := range strings.Lines(string(b)) {
+			if strings.HasPrefix(l, name+" ") {
+				t.Fatalf("%s reads %s, want %d", name, strings.TrimSpace(strings.TrimPrefix(l, name)), want)
+			}
+		}
+		t.Fatalf("%s is not in /metrics", name)
 	}
-	t.Fatalf("%s is not in /metrics", name)
 }
 
 // TestAdmittedRequestIsServedPastTheQueueBound: a request whose body
@@ -397,7 +419,7 @@ func waitGaugeAt(t *testing.T, client *http.Client, base, name string, want int)
 func TestAdmittedRequestIsServedPastTheQueueBound(t *testing.T) {
 	t.Parallel()
 	w := &gateWorker{name: "G", entered: make(chan struct{}), release: make(chan struct{})}
-	addr := serveLimits(t, web.Limits{MaxWorkerQueue: 1, BodyTimeout: time.Minute}, w)
+	addr, g := watchLimits(t, web.Limits{MaxWorkerQueue: 1, BodyTimeout: time.Minute}, w)
 	stalled, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -407,7 +429,7 @@ func TestAdmittedRequestIsServedPastTheQueueBound(t *testing.T) {
 	if _, err := io.WriteString(stalled, "POST /signserver/worker/G HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 10\r\n\r\nonly "); err != nil {
 		t.Fatal(err)
 	}
-	waitGauge(t, addr, "signet_requests_awaiting_body", 1)
+	g.wait(t, "signet_requests_awaiting_body", 1)
 
 	done := make(chan int, 1)
 	go func() {
@@ -457,7 +479,7 @@ func TestAdmittedRequestIsServedPastTheQueueBound(t *testing.T) {
 func TestStandAsideBounds(t *testing.T) {
 	t.Parallel()
 	lim := web.Limits{MaxInFlight: 1, MaxRequestMemory: 1024, BodyTimeout: time.Minute}
-	addr := serveLimits(t, lim, &fakeWorker{name: "W"})
+	addr, g := watchLimits(t, lim, &fakeWorker{name: "W"})
 	stall := func(sent int) net.Conn {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -472,11 +494,11 @@ func TestStandAsideBounds(t *testing.T) {
 		return c
 	}
 	small := stall(600) // 600 of the budget's 2048 bytes: stands aside
-	waitGauge(t, addr, "signet_requests_awaiting_body", 1)
-	waitGauge(t, addr, "signet_requests_in_flight", 0)
+	g.wait(t, "signet_requests_awaiting_body", 1)
+	g.wait(t, "signet_requests_in_flight", 0)
 	large := stall(1500) // 600 + 1500 > 2048: keeps its place
-	waitGauge(t, addr, "signet_requests_in_flight", 1)
-	waitGauge(t, addr, "signet_requests_awaiting_body", 1)
+	g.wait(t, "signet_requests_in_flight", 1)
+	g.wait(t, "signet_requests_awaiting_body", 1)
 
 	resp, err := http.Post("http://"+addr+"/signserver/worker/W", "application/octet-stream", strings.NewReader("valid"))
 	if err != nil {
@@ -504,6 +526,6 @@ func TestStandAsideBounds(t *testing.T) {
 			t.Errorf("the request that had sent %d bytes, once its body came: %d", s.sent, resp.StatusCode)
 		}
 	}
-	waitGauge(t, addr, "signet_requests_awaiting_body", 0)
-	waitGauge(t, addr, "signet_requests_in_flight", 0)
+	g.wait(t, "signet_requests_awaiting_body", 0)
+	g.wait(t, "signet_requests_in_flight", 0)
 }

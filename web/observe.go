@@ -177,7 +177,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		start := time.Now()
 		r := c.Request()
 		info := &requestInfo{id: requestID(r)}
-		info.places.pool = &s.aside
+		info.places.pool, info.places.changed = &s.aside, s.placesChanged
 		c.Set(infoKey, info)
 		c.Response().Header().Set(HeaderRequestID, info.id)
 		c.Response().Header().Set("X-Content-Type-Options", "nosniff")

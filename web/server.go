@@ -124,6 +124,12 @@ type Server struct {
 	node      func() NodeStatus
 	authz     Authorizer
 	onRefusal func(c echo.Context, surface string, err error)
+	// placesChanged, when not nil, is told after every change of a
+	// request's places (the counts behind signet_requests_in_flight,
+	// signet_requests_awaiting_body and the worker queues): the event
+	// tests wait on where they would otherwise poll /metrics. Set by
+	// tests only (export_test.go), before Serve; it must not block.
+	placesChanged func()
 	// proxies is the proxy rule in force (server trustedProxies), swapped
 	// whole by SetTrustedProxies at a reload.
 	proxies atomic.Pointer[proxies]

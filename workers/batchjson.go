@@ -38,8 +38,8 @@ const batchBlock = 64
 // as soon as it has seen more than limit items: a request of a million items
 // costs the memory of limit+1 of them, not of the whole body and its decoded
 // copy. It accepts what encoding/json accepts for BatchRequest with unknown
-// fields disallowed, with two refusals of its own: a second
-// signatureRequests key (encoding/json would keep the last), and a
+// fields disallowed, with two refusals of its own: a key given twice, of
+// the request or of an item (encoding/json would keep the last), and a
 // customIdentifier whose bytes encoding/json would alter (invalid UTF-8, a
 // lone surrogate escape), because the identifier is echoed to the client and
 // must come back byte for byte. The common item shape of plain ASCII strings
@@ -166,7 +166,7 @@ func (d *batchDecoder) request(limit int) ([]BatchItem, error) {
 				return nil, Illegal("The batch request is not valid JSON of the form %s: unknown field %s.", batchShape, clienttext.Quote(key))
 			}
 			if seen {
-				return nil, Illegal("The batch request has signatureRequests twice: send one list.")
+				return nil, twice("The batch request", "signatureRequests")
 			}
 			seen = true
 			if c, ok := d.next(); !ok || c != ':' {
@@ -308,10 +308,8 @@ func (d *batchDecoder) list(limit int) ([]BatchItem, error) {
 				return nil, d.syntax()
 			}
 			d.memory -= int64(len(d.raw)) // object kept it within d.memory
-			if err := decodeItem(d.raw, &it); err == errNoData {
-				return nil, noData(len(items))
-			} else if err != nil {
-				return nil, Illegal("The batch request is not valid JSON of the form %s: %v.", batchShape, itemErrorText(err, start))
+			if err := decodeItem(d.raw, &it); err != nil {
+				return nil, refusedItem(err, len(items), start)
 			}
 		default:
 			return nil, Illegal("The batch request is not valid JSON of the form %s: item %d is not an object.", batchShape, len(items))
@@ -361,6 +359,20 @@ func (d *batchDecoder) object() bool {
 	return true
 }
 
+// refusedItem is the refusal of the batch whose item i, starting at byte
+// start of the body, decodeItem refused with err. It is kept out of list,
+// which reads every item: only a refused item pays for it.
+func refusedItem(err error, i int, start int64) error {
+	switch err := err.(type) {
+	case repeatedKey:
+		return twice("Item "+strconv.Itoa(i)+" of the batch", string(err))
+	}
+	if err == errNoData {
+		return noData(i)
+	}
+	return Illegal("The batch request is not valid JSON of the form %s: %v.", batchShape, itemErrorText(err, start))
+}
+
 // itemErrorText words an encoding/json error on one item, with offsets
 // counted from the start of the body.
 func itemErrorText(err error, start int64) string {
@@ -370,6 +382,19 @@ func itemErrorText(err error, start int64) string {
 	}
 	return jsonErrorText(err)
 }
+
+// twice is the refusal of a key given twice in where (the request, or one
+// of its items), the same for every key: encoding/json would keep the last
+// silently, a document other than the one the client meant to send first.
+func twice(where, key string) error {
+	return Illegal("%s has %s twice: send it once.", where, key)
+}
+
+// repeatedKey is decodeItem's error for an item that gives a member (named
+// as itemKeys spells it) twice.
+type repeatedKey string
+
+func (k repeatedKey) Error() string { return "repeated key " + string(k) }
 
 // errNoData is decodeItem's error for an item without data (or with data
 // null): signing it as an empty document would answer a client's mistake
@@ -426,11 +451,46 @@ func decodeItem(raw []byte, it *BatchItem) error {
 	if err := dec.Decode(&w); err != nil {
 		return err
 	}
+	if k, ok := repeated(raw); ok {
+		return repeatedKey(k)
+	}
 	if w.Data == nil {
 		return errNoData
 	}
 	*it = BatchItem{Data: *w.Data, HashingAlgorithm: w.HashingAlgorithm, CustomIdentifier: string(w.CustomIdentifier)}
 	return nil
+}
+
+// repeated reports the first member of itemKeys that the item raw (which
+// encoding/json accepted) gives twice, as encoding/json matches keys to
+// fields: by bytes.EqualFold. Only items off the fast path are walked
+// again: fastItem takes each key once, exactly so spelt.
+func repeated(raw []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil { // '{'
+		return "", false
+	}
+	seen := make([]bool, len(itemKeys))
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		key, _ := t.(string)
+		for i, name := range itemKeys {
+			if strings.EqualFold(key, name) {
+				if seen[i] {
+					return name, true
+				}
+				seen[i] = true
+			}
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // itemKeys are the members of a batch item, as fastItem reads them.

@@ -35,6 +35,8 @@ var batchJSONSeeds = []string{
 	`{"signatureRequests":[{}]}`,
 	`{"signatureRequests":[null,{"data":"a"}]}`,
 	`{"signatureRequests":[{"data":"a","data":"b"}]}`,
+	`{"signatureRequests":[{"Data":"a","data":"b"}]}`,
+	`{"signatureRequests":[{"data":"a","customIdentifier":"\u00fc","customIdentifier":"b"}]}`,
 	`{"signatureRequests":[{"Data":"a"}]}`,
 	`{"SIGNATUREREQUESTS":[{"data":"a"}]}`,
 	`{"signatureRequests":[{"data":"a\"b"}]}`,
@@ -58,11 +60,11 @@ var batchJSONSeeds = []string{
 }
 
 // refusedOnPurpose reports whether decodeBatch may refuse a body that
-// encoding/json accepts: a repeated signatureRequests key, a
+// encoding/json accepts: a key given twice (of the request or an item), a
 // customIdentifier that encoding/json would alter, or an item without data
 // (null, {}, "data": null), which encoding/json reads as an empty document.
 func refusedOnPurpose(err error) bool {
-	return err != nil && (errors.Is(err, errInexact) || strings.Contains(err.Error(), "signatureRequests twice") || strings.Contains(err.Error(), "customIdentifier is not valid UTF-8") || strings.Contains(err.Error(), "has no data"))
+	return err != nil && (errors.Is(err, errInexact) || strings.Contains(err.Error(), " twice: send it once.") || strings.Contains(err.Error(), "customIdentifier is not valid UTF-8") || strings.Contains(err.Error(), "has no data"))
 }
 
 // agree checks decodeBatch against encoding/json on one body.
@@ -274,5 +276,40 @@ func TestDecodeBatchItemWithoutData(t *testing.T) {
 		case tc.item >= 0 && (!errors.Is(err, ErrIllegalRequest) || !strings.Contains(err.Error(), fmt.Sprintf("Item %d of the batch has no data", tc.item))):
 			t.Errorf("%s: %d items, %v; want item %d refused for having no data", body, len(items), err, tc.item)
 		}
+	}
+}
+
+// TestDecodeBatchDuplicateKeys: a key given twice, in the request or in an
+// item, refuses the batch with the same sentence, naming the item. An item
+// with data twice was signed with the last one silently (encoding/json
+// keeps the last), whereas signatureRequests twice was refused. Keys are
+// one key when encoding/json takes them for one: case-insensitively, as
+// bytes.EqualFold folds them ("ſ" is "s").
+func TestDecodeBatchDuplicateKeys(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, body string
+		says       string // "": accepted
+	}{
+		{"signatureRequests twice", `{"signatureRequests":[],"signatureRequests":[{"data":"AA=="}]}`, "The batch request has signatureRequests twice: send it once."},
+		{"signatureRequests twice in two cases", `{"signatureRequests":[],"SignatureRequests":[]}`, "The batch request has signatureRequests twice: send it once."},
+		{"data twice", `{"signatureRequests":[{"data":"AA=="},{"data":"AA==","data":"AQ=="}]}`, "Item 1 of the batch has data twice: send it once."},
+		{"data twice, the second null", `{"signatureRequests":[{"data":"AA==","data":null}]}`, "Item 0 of the batch has data twice: send it once."},
+		{"data twice in two cases", `{"signatureRequests":[{"Data":"AA==","data":"AQ=="}]}`, "Item 0 of the batch has data twice: send it once."},
+		{"data twice, with an escape", `{"signatureRequests":[{"data":"A\u0041==","data":"AQ=="}]}`, "Item 0 of the batch has data twice: send it once."},
+		{"hashingAlgorithm twice, one with a long s", `{"signatureRequests":[{"data":"AA==","hashingAlgorithm":"SHA-256","haſhingAlgorithm":"SHA-1"}]}`, "Item 0 of the batch has hashingAlgorithm twice: send it once."},
+		{"customIdentifier twice", `{"signatureRequests":[{"customIdentifier":"a","data":"AA==","customIdentifier":"b"}]}`, "Item 0 of the batch has customIdentifier twice: send it once."},
+		{"each key once", `{"signatureRequests":[{"customIdentifier":"\u00fc","data":"AA==","hashingAlgorithm":"SHA-256"}]}`, ""},
+		{"the same key in two items", `{"signatureRequests":[{"data":"AA=="},{"Data":"AQ=="}]}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			items, err := decodeBatch(strings.NewReader(tc.body), 100, 1<<20)
+			switch {
+			case tc.says == "" && err != nil:
+				t.Errorf("%v", err)
+			case tc.says != "" && (!errors.Is(err, ErrIllegalRequest) || err.Error() != tc.says):
+				t.Errorf("%d items, %v; want refused: %q", len(items), err, tc.says)
+			}
+		})
 	}
 }

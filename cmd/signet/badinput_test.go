@@ -152,6 +152,9 @@ func TestBadInput(t *testing.T) {
 func TestConfigCheck(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "ks"), 0o700); err != nil { // the keystore, empty
+		t.Fatal(err)
+	}
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks}\nworkers:\n  - name: W\n    id: 1\n    kind: CAdESSigner\n    token: t\n    key: k\n    properties:\n      AUTHTYPE: NOAUTH\n      BATCHSIGNNG: true\n"), 0o644)
 	var out, errb bytes.Buffer
@@ -303,7 +306,11 @@ func TestConfigCheckMaxPDFObjects(t *testing.T) {
 		{"99999999999999999999", "MAX_PDF_OBJECTS must be at most 9223372036854775807, not 99999999999999999999."},
 	} {
 		t.Run(c.value, func(t *testing.T) {
-			file := filepath.Join(t.TempDir(), "signet.yaml")
+			dir := t.TempDir()
+			if err := os.Mkdir(filepath.Join(dir, "ks"), 0o700); err != nil { // the keystore, empty
+				t.Fatal(err)
+			}
+			file := filepath.Join(dir, "signet.yaml")
 			os.WriteFile(file, []byte("tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks}\nworkers:\n  - name: W\n    id: 1\n    kind: PDFSigner\n    token: t\n    key: k\n    properties:\n      AUTHTYPE: NOAUTH\n      MAX_PDF_OBJECTS: "+c.value+"\n"), 0o644)
 			var out, errb bytes.Buffer
 			err := run(t.Context(), []string{"config", "check", file}, &out, &errb)

@@ -51,8 +51,8 @@ file that cannot be read).`},
 		{name: "config check", args: "FILE...", short: "Report every configuration error.", min: 1, max: -1, setup: checkCmd, long: `
 Loads the files together as signet serve --config does (the TLS files they
 name included) and lists each problem with its file and line on stderr.
-Exit status: 0 no problem, 1 problems found (a file that cannot be read is
-one), 2 usage error.`},
+Exit status: 0 no problem, 1 problems found (a file the configuration names
+that cannot be read is one), 2 usage error (a FILE that cannot be read).`},
 		{name: "config import-signserver", args: "FILE...", short: "Convert SignServer worker property files to Signet YAML.", min: 1, max: -1, setup: importSignServerCmd, long: `
 Reads the files that signserver dumpproperties writes (WORKERGENID<n>. and
 WORKER<id>. properties): CMSSigner, CAdESSigner, PlainSigner, TimeStampSigner
@@ -66,7 +66,7 @@ The output loads with signserver setproperties. Secrets are never written:
 activate the crypto workers in SignServer. What SignServer has no place for
 is listed on stderr.
 Exit status: 0 written, 1 the configuration has problems (listed, as config
-check lists them; a file that cannot be read is one), 2 usage error.`},
+check lists them), 2 usage error (a FILE that cannot be read).`},
 		{name: "config push", args: "FILE", short: "Check a configuration and make it the cluster's version in force.", min: 1, max: 1, setup: pushCmd, long: `
 Every node of the cluster on the database (--state, default
 $` + cluster.URLEnv + `) is told (LISTEN/NOTIFY) and runs the new version as
@@ -125,6 +125,9 @@ func serveCmd(fs *flag.FlagSet) runFunc {
 		if o.MaxUpload < 0 {
 			return usageError("--max-upload must not be negative")
 		}
+		if err := readable(configs...); err != nil {
+			return err
+		}
 		o.Configs, o.Logger, o.Stdout = configs, slog.New(srv.LogHandler(io.err, format == "json")), io.out
 		if io.reloads != nil {
 			o.Reload = io.reloads(ctx)
@@ -142,6 +145,9 @@ func serveCmd(fs *flag.FlagSet) runFunc {
 
 func checkCmd(*flag.FlagSet) runFunc {
 	return func(_ context.Context, io stdio, paths []string) error {
+		if err := readable(paths...); err != nil {
+			return err
+		}
 		problems := srv.Check(paths...)
 		for _, p := range problems {
 			fmt.Fprintln(io.err, p.Error())
@@ -225,31 +231,52 @@ func verifyCmd(fs *flag.FlagSet) runFunc {
 	}
 }
 
-// versionCmd prints the module version and the commit it was built from,
-// as the Go toolchain recorded them in the binary.
+// version is the build's version as `make build` sets it (-ldflags -X
+// main.version=…, from git describe of the checkout); empty when built
+// otherwise. The Go toolchain records the commit only when it builds in a
+// plain git checkout with VCS stamping on: a git worktree, GOFLAGS=
+// -buildvcs=false or a tarball leave the module at "(devel)", which tells
+// support nothing.
+var version string
+
+// versionCmd prints the version of the build and the commit it was built
+// from, as versionLine puts them.
 func versionCmd(*flag.FlagSet) runFunc {
 	return func(_ context.Context, io stdio, _ []string) error {
 		bi, ok := debug.ReadBuildInfo()
 		if !ok {
 			return errors.New("this binary carries no build information")
 		}
-		fmt.Fprintf(io.out, "signet %s %s", bi.Main.Version, bi.GoVersion)
-		settings := map[string]string{}
-		for _, s := range bi.Settings {
-			settings[s.Key] = s.Value
-		}
-		if rev := settings["vcs.revision"]; rev != "" {
-			fmt.Fprintf(io.out, " commit %s", rev)
-			if settings["vcs.modified"] == "true" {
-				fmt.Fprint(io.out, " (modified)")
-			}
-			if t := settings["vcs.time"]; t != "" {
-				fmt.Fprintf(io.out, " %s", t)
-			}
-		}
-		fmt.Fprintln(io.out)
+		fmt.Fprintln(io.out, versionLine(version, bi))
 		return nil
 	}
+}
+
+// versionLine is the line signet version prints: the version make set
+// (stamped, when not empty), else the module version the toolchain
+// recorded, then the Go version and the commit the toolchain recorded, if
+// any.
+func versionLine(stamped string, bi *debug.BuildInfo) string {
+	v := bi.Main.Version
+	if stamped != "" {
+		v = stamped
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "signet %s %s", v, bi.GoVersion)
+	settings := map[string]string{}
+	for _, s := range bi.Settings {
+		settings[s.Key] = s.Value
+	}
+	if rev := settings["vcs.revision"]; rev != "" {
+		fmt.Fprintf(&b, " commit %s", rev)
+		if settings["vcs.modified"] == "true" {
+			b.WriteString(" (modified)")
+		}
+		if t := settings["vcs.time"]; t != "" {
+			fmt.Fprintf(&b, " %s", t)
+		}
+	}
+	return b.String()
 }
 
 // stringList is a repeatable string flag.
@@ -285,9 +312,12 @@ func pushCmd(fs *flag.FlagSet) runFunc {
 		if who == "" {
 			who = "unknown"
 		}
+		if err := readable(args[0]); err != nil {
+			return err
+		}
 		data, err := os.ReadFile(args[0])
-		if err != nil {
-			return usageError(fmt.Sprintf("%s cannot be read: %v", args[0], err))
+		if err != nil { // gone since
+			return err
 		}
 		store, err := openCluster(ctx, *url, false)
 		if err != nil {

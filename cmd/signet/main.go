@@ -31,6 +31,28 @@ type usageError string
 
 func (e usageError) Error() string { return string(e) }
 
+// readable returns, as a usage error (exit 2), the first of the files
+// named on the command line that cannot be read. That is how every command
+// answers an input it was pointed at and cannot open (client sign, verify,
+// config push, a --password-file), so that a script tells a wrong path (2)
+// from what the command found in the file (1): config check and config
+// export-signserver count their problems with 1, and refuse the command
+// line first. What a configuration names itself (a keystore, TLS files) is
+// not on the command line and stays one of its problems, at its file:line.
+func readable(paths ...string) error {
+	for _, p := range paths {
+		if _, err := os.ReadFile(p); err != nil {
+			why := err.Error()
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				why = pe.Err.Error()
+			}
+			return usageError(fmt.Sprintf("%s cannot be read (%s): check the path and its permissions.", p, why))
+		}
+	}
+	return nil
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := dispatch(ctx, os.Args[1:], stdio{out: os.Stdout, err: os.Stderr, reloads: hangups})

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os/exec"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -89,6 +91,67 @@ func TestUsageErrors(t *testing.T) {
 				t.Errorf("stderr %q does not say %q", stderr.String(), tt.says)
 			}
 		})
+	}
+}
+
+// TestVersionLine checks that the version make stamps is printed in place
+// of the module version, which a worktree, GOFLAGS=-buildvcs=false or a
+// tarball leave at "(devel)", and that the toolchain's commit stays.
+func TestVersionLine(t *testing.T) {
+	t.Parallel()
+	devel := debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}
+	stamped := devel
+	stamped.Settings = []debug.BuildSetting{{Key: "vcs.revision", Value: "b324738948be"}, {Key: "vcs.modified", Value: "true"}, {Key: "vcs.time", Value: "2026-12-03T02:18:28Z"}}
+	for _, tt := range []struct {
+		name, version string
+		bi            debug.BuildInfo
+		want          string
+	}{
+		{"make in a checkout", "v1.2.0-3-gb324738-dirty", devel, "signet v1.2.0-3-gb324738-dirty go1.26.8"},
+		{"make and the toolchain's commit", "b324738-dirty", stamped, "signet b324738-dirty go1.26.8 commit b324738948be (modified) 2026-12-03T02:18:28Z"},
+		{"go build, no stamp", "", stamped, "signet (devel) go1.26.8 commit b324738948be (modified) 2026-12-03T02:18:28Z"},
+		{"tarball", "", devel, "signet (devel) go1.26.8"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := versionLine(tt.version, &tt.bi); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestMakeStampsVersion checks that make build, in a git checkout, stamps
+// the binary with git describe's version (what TestVersionLine prints), and
+// that VERSION= on the command line builds without a stamp.
+func TestMakeStampsVersion(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make")
+	}
+	// As the Makefile asks: the repository is the top of a checkout, not
+	// a tarball unpacked in another one.
+	if prefix, err := exec.Command("git", "-C", "../..", "rev-parse", "--show-prefix").Output(); err != nil || strings.TrimSpace(string(prefix)) != "" {
+		t.Skip("not the top of a git checkout")
+	}
+	describe, err := exec.Command("git", "-C", "../..", "describe", "--always", "--dirty").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamp := "-ldflags '-X main.version=" + strings.TrimSpace(string(describe)) + "'"
+	for _, tt := range []struct {
+		args    []string
+		stamped bool
+	}{
+		{nil, true},
+		{[]string{"VERSION="}, false},
+	} {
+		out, err := exec.Command("make", append([]string{"-s", "-n", "-C", "../..", "build"}, tt.args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("make -n build %s: %v\n%s", tt.args, err, out)
+		}
+		if got := strings.Contains(string(out), stamp); got != tt.stamped || strings.Contains(string(out), "main.version") != tt.stamped {
+			t.Errorf("make -n build %s runs %q: stamped with %q is %v, want %v", tt.args, out, stamp, got, tt.stamped)
+		}
 	}
 }
 

@@ -17,11 +17,14 @@ import (
 func importSignServerCmd(fs *flag.FlagSet) runFunc {
 	out := fs.String("o", "", "write the YAML to `file` (default: standard output)")
 	return func(_ context.Context, io stdio, paths []string) error {
+		if err := readable(paths...); err != nil {
+			return err
+		}
 		var files []signserver.File
 		for _, p := range paths {
 			f, err := os.Open(p)
-			if err != nil {
-				return usageError(fmt.Sprintf("%s cannot be read: %v", p, err))
+			if err != nil { // gone since
+				return err
 			}
 			defer f.Close()
 			files = append(files, signserver.File{Name: p, R: f})
@@ -56,6 +59,9 @@ func importSignServerCmd(fs *flag.FlagSet) runFunc {
 func exportSignServerCmd(fs *flag.FlagSet) runFunc {
 	out := fs.String("o", "", "write the properties to `file` (default: standard output)")
 	return func(_ context.Context, io stdio, paths []string) error {
+		if err := readable(paths...); err != nil {
+			return err
+		}
 		cfg, err := config.Load(paths...)
 		if err != nil {
 			fmt.Fprintln(io.err, err)

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/signet-project/signet/formats/pades/padestest"
 	"github.com/signet-project/signet/internal/demo"
 )
 
@@ -21,7 +23,11 @@ func TestVerifyInputErrors(t *testing.T) {
 	}
 	trust := filepath.Join(dir, "ca.pem")
 	sig := filepath.Join(dir, "doc.txt.p7s")
-	for name, data := range map[string][]byte{trust: demo.PEM(ca.Cert), sig: []byte("not a signature")} {
+	// A PDF whose trailer declares one object more than MAX_PDF_OBJECTS's
+	// default, which a PDFValidator refuses: the same limit, by default.
+	many := filepath.Join(dir, "many.pdf")
+	manyPDF := bytes.Replace(padestest.GoPDF("many"), []byte("/Size 7 "), []byte("/Size 40002 "), 1)
+	for name, data := range map[string][]byte{trust: demo.PEM(ca.Cert), sig: []byte("not a signature"), many: manyPDF} {
 		if err := os.WriteFile(name, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -35,6 +41,9 @@ func TestVerifyInputErrors(t *testing.T) {
 		{"missing content", []string{"verify", "-trust", trust, "-content", filepath.Join(dir, "missing.txt"), sig}, 2, "missing.txt"},
 		{"missing signature", []string{"verify", "-trust", trust, filepath.Join(dir, "missing.p7s")}, 2, "missing.p7s"},
 		{"not a signature", []string{"verify", "-trust", trust, sig}, 3, ""},
+		{"PDF over MAX_PDF_OBJECTS", []string{"verify", "-trust", trust, many}, 2, "many.pdf: the PDF has 40001 objects, more than the limit of 40000: raise -max-pdf-objects to verify it"},
+		{"PDF under a raised limit", []string{"verify", "-trust", trust, "-max-pdf-objects", "40001", many}, 3, ""},
+		{"limit below 1", []string{"verify", "-trust", trust, "-max-pdf-objects", "0", many}, 2, "-max-pdf-objects must be at least 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 	"github.com/signet-project/signet/internal/cluster"
 	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/state/sqlite"
 	"github.com/signet-project/signet/tokens/guard"
 	"github.com/signet-project/signet/web"
 	adminapi "github.com/signet-project/signet/web/admin"
@@ -74,6 +75,9 @@ type app struct {
 	// only a restart applies too.
 	startedState config.State
 	node         *cluster.Node // set by openState in a cluster; nil: the state is in the data folder
+	// local is the state in the data folder, set by openState outside a
+	// cluster: its health is the node's (localStatus).
+	local *sqlite.Store
 }
 
 // newApp returns an app for the configuration files paths, with no workers

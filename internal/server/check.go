@@ -54,22 +54,31 @@ func FileChecks() []config.FileCheck {
 	}
 }
 
-// tokenProblems are the HSM tokens the server's opener refuses, each at
-// its token: the token, and every worker on it, would be OFFLINE. The
-// opener contacts no HSM; it refuses what the token packages check of
-// their settings (a PKCS#11 slot number that is not a number, a NetHSM key
-// ID, a URL with credentials or a query) and a CA bundle it cannot read.
-// Soft tokens are left to tsaCertProblems and to the server: a keystore
-// file may be made after the check.
+// tokenProblems are the tokens the server's opener refuses, or opens
+// OFFLINE, each at its token: the token, and every worker on it, would be
+// OFFLINE. The opener contacts no HSM; it refuses what the token packages
+// check of their settings (a PKCS#11 slot number that is not a number, a
+// NetHSM key ID, a URL with credentials or a query) and a CA bundle it
+// cannot read. A soft token whose keystore files cannot be read is
+// refused at its KEYSTOREPATH, as a TRUSTANCHORS file is: the server starts
+// it OFFLINE ("keystore unreadable") and no PIN activates it. A cluster's
+// database keystore is the database's, not read here.
 func tokenProblems(cfg *config.Config) config.Problems {
 	var ps config.Problems
 	for _, tc := range cfg.Tokens {
-		if tc.Type == config.TokenSoft || len(tc.Problems) > 0 {
+		if len(tc.Problems) > 0 || (tc.Type == config.TokenSoft && strings.EqualFold(tc.Properties.String(config.PropKeystoreType), config.KeystoreDatabase)) {
 			continue
 		}
 		tok, err := tokenOpener(nil, nil)(context.Background(), tc)
 		if p, ok := tok.(*pkcs11.Token); ok && err == nil {
 			err = p.ConfigError()
+		}
+		if s, ok := tok.(*soft.Token); ok && err == nil {
+			if err := s.KeystoreError(); err != nil {
+				ps = append(ps, config.Problem{Pos: tc.Properties.Pos(config.PropKeystorePath),
+					Msg: "Token " + tc.Name + " would be OFFLINE: " + err.Error() + "; fix KEYSTOREPATH, or put the keystore there."})
+				continue
+			}
 		}
 		if err != nil {
 			ps = append(ps, config.Problem{Pos: tc.Pos, Msg: "Token " + tc.Name + " would be OFFLINE: " + strings.TrimSuffix(err.Error(), ".") + "."})

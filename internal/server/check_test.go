@@ -226,3 +226,54 @@ func checkFile(t *testing.T, path, y string, line int, says string, also ...stri
 		}
 	}
 }
+
+// TestCheckSoftKeystore: a soft token whose keystore cannot be read is
+// refused at its KEYSTOREPATH line, exactly when the server's opener starts
+// it OFFLINE with "keystore unreadable" (with a PIN or without: no PIN
+// activates it); a keystore folder that is there, empty or not, passes.
+func TestCheckSoftKeystore(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, props string
+		pin         bool
+		unreadable  bool
+	}{
+		{"missing file with a PIN", "KEYSTOREPATH: DIR/missing.p12, KEYSTORETYPE: PKCS12", true, true},
+		{"missing folder without a PIN", "KEYSTOREPATH: DIR/missing, KEYSTORETYPE: PEM", false, true},
+		{"missing relative path", "KEYSTOREPATH: missing, KEYSTORETYPE: PKCS12", true, true},
+		{"empty folder", "KEYSTOREPATH: DIR/keystore, KEYSTORETYPE: PKCS12", true, false},
+		{"relative folder", "KEYSTOREPATH: keystore, KEYSTORETYPE: PEM", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			if err := os.Mkdir(filepath.Join(dir, "keystore"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			y := "tokens:\n  - name: t\n    type: soft\n    properties: {" + strings.ReplaceAll(tt.props, "DIR", dir) + "}\n"
+			if tt.pin {
+				y += "    pin: {env: SIGNET_TEST_UNSET_PIN}\n"
+			}
+			path := filepath.Join(dir, "signet.yaml")
+			says := ""
+			if tt.unreadable {
+				says = "Token t would be OFFLINE: keystore unreadable"
+			}
+			checkFile(t, path, y, 4, says, "fix KEYSTOREPATH")
+
+			// What the server would do with it: the same token OFFLINE.
+			cfg, err := config.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, err := tokenOpener(nil, nil)(t.Context(), cfg.Tokens[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := tok.Status(t.Context()); strings.HasPrefix(st.Reason, "keystore unreadable") != tt.unreadable {
+				t.Errorf("the server's token is %v (%s); config check refuses it: %v", st.State, st.Reason, tt.unreadable)
+			}
+		})
+	}
+}

@@ -211,8 +211,11 @@ func Run(ctx context.Context, o Options) error {
 	SetGCPercent(log)
 	wo := web.Options{Registry: a.reg, MaxUploadSize: limit, Logger: log, Limits: serverLimits(cfg.Server),
 		Authorizer: a.workerAuthorizer(), OnRefusal: a.auditRefusal}
-	if a.node != nil {
+	switch {
+	case a.node != nil:
 		wo.Node, wo.Collectors = a.node.Status, a.node.Metrics()
+	case a.local != nil:
+		wo.Node = a.localStatus
 	}
 	// Under buildMu, from the configuration in force then: a cluster
 	// node's watch may apply a new version meanwhile, whose build sets

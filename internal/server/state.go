@@ -17,6 +17,7 @@ import (
 	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/tokens/guard"
 	"github.com/signet-project/signet/tokens/soft"
+	"github.com/signet-project/signet/web"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -78,6 +79,7 @@ func (a *app) openState(cfg *config.Config) error {
 			return err
 		}
 		a.onClose(store.Close)
+		a.local = store
 		seal, err := state.OpenSeal(AuditKeyFile(cfg.Server.AuditKey, a.dataDir), true)
 		if err != nil {
 			return err
@@ -107,6 +109,19 @@ func (a *app) openState(cfg *config.Config) error {
 		return nil
 	})
 	return nil
+}
+
+// localStatus is the health check's state of a server whose state is in
+// the data folder: degraded while the state database cannot be written (a
+// full disk, a read-only folder), as a cluster node is while its database
+// does not answer: a key with a usage limit signs nothing unrecorded, so
+// its workers answer 503 until the database takes writes again.
+func (a *app) localStatus() web.NodeStatus {
+	var st web.NodeStatus
+	if err := a.local.Health(); err != nil {
+		st.Problems = []string{fmt.Sprintf("Degraded: %v; workers with a key usage limit are offline until it can be written again.", err)}
+	}
+	return st
 }
 
 // record appends a system record to the audit log, when there is one. A

@@ -13,8 +13,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
+	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/formats/pades"
 	"github.com/signet-project/signet/formats/revocation"
 	"github.com/signet-project/signet/formats/validate"
@@ -36,8 +38,13 @@ func Flags(fs *flag.FlagSet) func(ctx context.Context, file string, stdout, stde
 	content := fs.String("content", "", "the signed content `file` of a detached CMS/CAdES signature")
 	online := fs.Bool("online", false, "fetch CRLs the signature does not carry from the certificates' distribution points")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long to wait for a CRL distribution point (with -online)")
+	maxObjects := fs.Int("max-pdf-objects", defaultMaxPDFObjects(), "refuse a PDF with more `objects` (as a PDFValidator's "+config.PropMaxPDFObjects+")")
 	return func(ctx context.Context, file string, stdout, stderr io.Writer) int {
-		rep, err := report(ctx, file, *trust, *content, *online, *timeout)
+		if *maxObjects < 1 {
+			fmt.Fprintln(stderr, "signet verify: -max-pdf-objects must be at least 1")
+			return ExitUsage
+		}
+		rep, err := report(ctx, file, *trust, *content, *online, *timeout, pades.Limits{MaxObjects: *maxObjects})
 		if err != nil {
 			fmt.Fprintln(stderr, "signet verify:", err)
 			return ExitUsage
@@ -58,7 +65,20 @@ func Flags(fs *flag.FlagSet) func(ctx context.Context, file string, stdout, stde
 	}
 }
 
-func report(ctx context.Context, name, trust, contentName string, online bool, timeout time.Duration) (*validate.Report, error) {
+// defaultMaxPDFObjects is the object limit of a PDF that signet verify
+// reads: the default of MAX_PDF_OBJECTS, declared once in config's schema,
+// which a PDFValidator worker applies to the same document. pdfcpu keeps
+// about pades.BytesPerObject per object, so that a small file declaring
+// millions of objects would take gigabytes; the server's memory budget
+// (pades.Limits.Reserve) shares its memory between the PDFs parsed at once
+// and has no use in a command that parses one.
+func defaultMaxPDFObjects() int {
+	p, _ := config.LookupProperty(config.PropMaxPDFObjects)
+	n, _ := strconv.Atoi(p.Default)
+	return n
+}
+
+func report(ctx context.Context, name, trust, contentName string, online bool, timeout time.Duration, lim pades.Limits) (*validate.Report, error) {
 	roots, err := workers.ReadCertificates(trust)
 	if err != nil {
 		return nil, fmt.Errorf("%w (give the trust anchors with -trust)", err)
@@ -72,7 +92,11 @@ func report(ctx context.Context, name, trust, contentName string, online bool, t
 		return nil, err
 	}
 	if bytes.HasPrefix(data, []byte("%PDF-")) {
-		rep, err := validate.PDF(ctx, data, opts, pades.Limits{})
+		rep, err := validate.PDF(ctx, data, opts, lim)
+		var many *pades.TooManyObjectsError
+		if errors.As(err, &many) {
+			return nil, fmt.Errorf("%s: the PDF has %d objects, more than the limit of %d: raise -max-pdf-objects to verify it", name, many.Objects, many.Limit)
+		}
 		if errors.Is(err, pades.ErrInvalidPDF) {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}

@@ -96,6 +96,7 @@ func (s *Store) logWriter(w *signWriter) {
 			return
 		}
 		err := w.insertRecords(group)
+		s.wrote(err)
 		for _, e := range group {
 			if err != nil { // rolled back: no ID, which a later record may take
 				e.rec.ID, e.err = 0, fmt.Errorf("record a signature in the signing log: %w", err)

@@ -164,6 +164,8 @@ type Store struct {
 	closeOnce sync.Once
 
 	signw *signWriter // the signing log writer's connection and state; its goroutine's
+
+	health health // whether the last write reached the disk (see Health)
 }
 
 // keyCount is a key's count in memory: used signatures granted, stored the
@@ -447,6 +449,7 @@ func (s *Store) commit(w *counterWriter, group []*reservation) {
 		return
 	}
 	err := w.save(ctx, targets)
+	s.wrote(err)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
@@ -540,6 +543,13 @@ func (s *Store) Append(ctx context.Context, e state.Entry) (state.Entry, error) 
 	}
 	s.appendMu.Lock()
 	defer s.appendMu.Unlock()
+	e, err := s.appendTx(ctx, e)
+	s.wrote(err)
+	return e, err
+}
+
+// appendTx is Append's transaction.
+func (s *Store) appendTx(ctx context.Context, e state.Entry) (state.Entry, error) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}

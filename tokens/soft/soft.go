@@ -220,6 +220,20 @@ func Create(opts Options, pin string) (*Token, error) {
 
 func unreadable(err error) string { return "keystore unreadable: " + err.Error() }
 
+// KeystoreError returns why the keystore's files cannot be read, as Open
+// reads them (the token is then Offline, "keystore unreadable: …", and no
+// PIN activates it), or nil: config check refuses such a token, whose
+// workers the server would start OFFLINE.
+func (t *Token) KeystoreError() error {
+	if t.store != nil {
+		return nil
+	}
+	if _, err := t.files(); err != nil {
+		return errors.New(unreadable(err))
+	}
+	return nil
+}
+
 // Name returns the token's name.
 func (t *Token) Name() string { return t.name }
 

@@ -267,7 +267,10 @@ func (h *Handler) editLocked(c echo.Context, cfg *config.Config, file string, e 
 	case errors.Is(err, config.ErrNotEditable):
 		return nil, errorf(http.StatusConflict, "%s: edit the file by hand.", upperFirst(err.Error()))
 	case err != nil && strings.Contains(err.Error(), "not in this file"), err != nil && strings.Contains(err.Error(), "does not set"):
-		return nil, errorf(http.StatusNotFound, "%s.", upperFirst(err.Error()))
+		// The running configuration holds what the file no longer does:
+		// the loser of two edits that both read it before the winner wrote
+		// (two DELETEs of one property), or a file edited by hand since.
+		return nil, errorf(http.StatusNotFound, "%s: it was changed since the server read it (by another request, or by hand); read the worker's properties again, after POST /reload if the file was edited by hand.", upperFirst(err.Error()))
 	case err != nil:
 		return nil, err
 	}

@@ -297,3 +297,91 @@ func TestEditsSayRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestEditOfChangedFile: an edit of what the file no longer holds (the
+// loser of two DELETEs of one property, which both read the configuration
+// before the winner wrote; or a file edited by hand since the server read
+// it) is a 404 that says what happened and what to do, and writes
+// nothing. The loser was told only "Worker Signer does not set property
+// DETACHEDSIGNATURE in its file.", which reads as a bug of the server.
+func TestEditOfChangedFile(t *testing.T) {
+	t.Parallel()
+	const removedProperty = `tokens:
+  - name: soft
+    type: soft
+    properties:
+      KEYSTOREPATH: ks
+      KEYSTORETYPE: PEM
+
+workers:
+  - name: Signer
+    id: 3
+    kind: CMSSigner
+    token: soft
+    key: signer
+`
+	const removedWorker = `tokens:
+  - name: soft
+    type: soft
+    properties:
+      KEYSTOREPATH: ks
+      KEYSTORETYPE: PEM
+`
+	tests := []struct {
+		name, since  string // since: the file as another request or a hand left it
+		method, path string
+		in           any
+		says         string
+	}{
+		{"remove a property removed since", removedProperty, http.MethodDelete, "/workers/Signer/properties/DETACHEDSIGNATURE", nil,
+			"Worker Signer does not set property DETACHEDSIGNATURE in its file: it was changed since the server read it (by another request, or by hand); read the worker's properties again, after POST /reload if the file was edited by hand."},
+		{"remove a property of a worker removed since", removedWorker, http.MethodDelete, "/workers/Signer/properties/DETACHEDSIGNATURE", nil,
+			"Worker Signer is not in this file: it was changed since the server read it"},
+		{"set a property of a worker removed since", removedWorker, http.MethodPut, "/workers/Signer/properties/KEYUSAGELIMIT", PropertyRequest{Value: "7"},
+			"Worker Signer is not in this file: it was changed since the server read it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h, file := newEditHandler(t, nil)
+			if err := os.WriteFile(file, []byte(tt.since), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := h.Call(context.Background(), Caller{User: "admin"}, tt.method, tt.path, tt.in, nil)
+			var ae *APIError
+			if !errors.As(err, &ae) || ae.Status != http.StatusNotFound || !strings.HasPrefix(ae.Message, tt.says) {
+				t.Errorf("%v, want 404 saying %q", err, tt.says)
+			}
+			if got := mustRead(t, file); got != tt.since {
+				t.Errorf("the refused edit wrote the file:\n%s", got)
+			}
+		})
+	}
+}
+
+// TestConcurrentRemoveProperty removes one property twice at once: one
+// request removes it, the other is a 404 that says nothing is left to
+// remove, whichever order they run in.
+func TestConcurrentRemoveProperty(t *testing.T) {
+	t.Parallel()
+	h, file := newEditHandler(t, nil)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() {
+			errs[i] = h.Call(context.Background(), Caller{User: "admin"}, http.MethodDelete, "/workers/Signer/properties/DETACHEDSIGNATURE", nil, nil)
+		})
+	}
+	wg.Wait()
+	if errs[0] != nil && errs[1] != nil || errs[0] == nil && errs[1] == nil {
+		t.Fatalf("want one removal and one refusal: %v, %v", errs[0], errs[1])
+	}
+	var ae *APIError
+	if loser := errors.Join(errs...); !errors.As(loser, &ae) || ae.Status != http.StatusNotFound ||
+		!strings.Contains(ae.Message, "nothing to remove") && !strings.Contains(ae.Message, "read the worker's properties again") {
+		t.Errorf("the loser: %v, want a 404 that says what happened and what to do", loser)
+	}
+	if strings.Contains(mustRead(t, file), "DETACHEDSIGNATURE") {
+		t.Error("the property is still in the file")
+	}
+}
