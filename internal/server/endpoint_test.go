@@ -35,7 +35,25 @@ func demoServer(t *testing.T, serverYAML string) (addr, password string) {
 // to read.
 func reloadableDemoServer(t *testing.T, serverYAML string) (addr, password string, setServer func(serverYAML string)) {
 	t.Helper()
-	dir := t.TempDir()
+	dir, withServer, password := demoFolder(t)
+	cfg := filepath.Join(dir, "endpoint.yaml")
+	setServer = func(serverYAML string) {
+		if err := os.WriteFile(cfg, []byte(withServer(serverYAML)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setServer(serverYAML)
+	addr, _ = runServer(t, cfg, dir, nil)
+	return addr, password, setServer
+}
+
+// demoFolder bootstraps the demo data folder and returns it, withServer,
+// which gives the demo configuration with serverYAML (indented lines) as
+// its server section in place of its TLS (plain HTTP: the tests' clients
+// trust no CA), and the demo password.
+func demoFolder(t *testing.T) (dir string, withServer func(serverYAML string) string, password string) {
+	t.Helper()
+	dir = t.TempDir()
 	files, _, err := demo.Bootstrap(t.Context(), dir)
 	if err != nil {
 		t.Fatal(err)
@@ -48,15 +66,10 @@ func reloadableDemoServer(t *testing.T, serverYAML string) (addr, password strin
 	if !strings.Contains(string(b), tlsSection) {
 		t.Fatalf("the demo configuration's server section changed: %.300s", b)
 	}
-	cfg := filepath.Join(dir, "endpoint.yaml")
-	setServer = func(serverYAML string) {
-		if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), tlsSection, "server:\n"+serverYAML, 1)), 0o600); err != nil {
-			t.Fatal(err)
-		}
+	withServer = func(serverYAML string) string {
+		return strings.Replace(string(b), tlsSection, "server:\n"+serverYAML, 1)
 	}
-	setServer(serverYAML)
-	addr, _ = runServer(t, cfg, dir, nil)
-	return addr, files.Password, setServer
+	return dir, withServer, files.Password
 }
 
 // adminCall sends a request as the demo admin to the server at addr, with

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/signet-project/signet/internal/demo"
 )
 
 // TestValidatorsAuthorizeClients: a validator's AUTHTYPE is enforced on
@@ -19,16 +17,8 @@ import (
 // validated anyone's documents, fetching the CRLs the documents named.
 func TestValidatorsAuthorizeClients(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	files, _, err := demo.Bootstrap(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(files.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	y := strings.Replace(string(b), "server:\n  tls:\n    cert: tls.pem\n    key: tls.key\n", "server:\n", 1)
+	dir, withServer, password := demoFolder(t)
+	y := withServer("")
 	for _, kind := range []string{"CMSValidator", "PDFValidator"} {
 		old := "    kind: " + kind + "\n    properties:\n      AUTHTYPE: NOAUTH\n"
 		if !strings.Contains(y, old) {
@@ -51,7 +41,7 @@ func TestValidatorsAuthorizeClients(t *testing.T) {
 		{"PDFValidator servlet, anonymous", "/signserver/worker/PDFValidator", "application/pdf", "%PDF-1.7\n", "", "", http.StatusUnauthorized},
 		{"PDFValidator process servlet, anonymous", "/signserver/process?workerName=PDFValidator&data=x", "application/x-www-form-urlencoded", "", "", "", http.StatusUnauthorized},
 		{"PDFValidator REST, anonymous", "/signserver/rest/v1/workers/PDFValidator/process", "application/json", `{"data":"JVBERi0xLjcK","encoding":"BASE64"}`, "", "", http.StatusUnauthorized},
-		{"CMSValidator servlet, admin", "/signserver/worker/CMSValidator", "application/json", `{"signature":"AA=="}`, "admin", files.Password, http.StatusOK},
+		{"CMSValidator servlet, admin", "/signserver/worker/CMSValidator", "application/json", `{"signature":"AA=="}`, "admin", password, http.StatusOK},
 	}
 	for _, tt := range tests {
 		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+tt.path, strings.NewReader(tt.body))

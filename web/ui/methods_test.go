@@ -26,12 +26,7 @@ import (
 // Internal Server Error".
 func TestWrongMethod(t *testing.T) {
 	t.Parallel()
-	audit := state.NewMemory()
-	u, e := serveUI(t, Options{
-		Admin:        admin.New(admin.Options{}),
-		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
-		Audit:        audit,
-	})
+	u, e, audit := serveAudited(t)
 	cookies, _ := login(t, u, e)
 	for _, tt := range []struct {
 		name, method, path string

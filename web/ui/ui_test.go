@@ -215,6 +215,20 @@ func serveUI(t *testing.T, opts Options) (*UI, *echo.Echo) {
 	return u, e
 }
 
+// serveAudited serves the UI of an admin API with every role, where any
+// password logs in and the audit log is in memory, which it returns: the
+// setup of the tests that check what a request leaves in the audit log.
+func serveAudited(t *testing.T) (*UI, *echo.Echo, *state.Memory) {
+	t.Helper()
+	audit := state.NewMemory()
+	u, e := serveUI(t, Options{
+		Admin:        admin.New(admin.Options{}),
+		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
+		Audit:        audit,
+	})
+	return u, e, audit
+}
+
 // TestTemplatesAskForRoutes: every button a template shows by .May names
 // a route of the admin API as it declares it: May refuses an unknown
 // route, so a misspelt or renamed one would hide its button from everyone.
@@ -407,12 +421,7 @@ func TestThrottledLoginQuotesName(t *testing.T) {
 // every HEAD.
 func TestHeadIsNoForm(t *testing.T) {
 	t.Parallel()
-	audit := state.NewMemory()
-	u, e := serveUI(t, Options{
-		Admin:        admin.New(admin.Options{}),
-		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
-		Audit:        audit,
-	})
+	u, e, audit := serveAudited(t)
 	cookies, _ := login(t, u, e)
 	for _, tt := range []struct {
 		name    string
@@ -451,12 +460,7 @@ func TestHeadIsNoForm(t *testing.T) {
 // action.
 func TestEveryPageGated(t *testing.T) {
 	t.Parallel()
-	audit := state.NewMemory()
-	u, e := serveUI(t, Options{
-		Admin:        admin.New(admin.Options{}),
-		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
-		Audit:        audit,
-	})
+	u, e, audit := serveAudited(t)
 	cookies, csrf := login(t, u, e)
 	_, otherCSRF := login(t, u, e)
 	public := map[string]bool{BasePath: true, BasePath + "/": true, BasePath + "/login": true, BasePath + "/static/*": true}
