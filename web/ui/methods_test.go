@@ -26,7 +26,7 @@ import (
 // Internal Server Error".
 func TestWrongMethod(t *testing.T) {
 	t.Parallel()
-	u, e, audit := serveAudited(t)
+	u, e, audit := serveAnyLogin(t)
 	cookies, _ := login(t, u, e)
 	for _, tt := range []struct {
 		name, method, path string
@@ -113,10 +113,7 @@ func TestLoginFormUnreadable(t *testing.T) {
 // a logout, with its CSRF token intact).
 func TestFormUnreadable(t *testing.T) {
 	t.Parallel()
-	u, e := serveUI(t, Options{
-		Admin:        admin.New(admin.Options{}),
-		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
-	})
+	u, e, _ := serveAnyLogin(t)
 	cookies, csrf := login(t, u, e)
 	r := httptest.NewRequest(http.MethodPost, "/admin/logout", strings.NewReader("csrf="+csrf+"&next=%zz"))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -27,10 +27,7 @@ import (
 // CSRF token gets the 403 page.
 func TestSessionGate(t *testing.T) {
 	t.Parallel()
-	u, e := serveUI(t, Options{
-		Admin:        admin.New(admin.Options{}),
-		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
-	})
+	u, e, _ := serveAnyLogin(t)
 	serve := func(method, path string, cookies []*http.Cookie, form url.Values) *httptest.ResponseRecorder {
 		r := httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -215,10 +212,10 @@ func serveUI(t *testing.T, opts Options) (*UI, *echo.Echo) {
 	return u, e
 }
 
-// serveAudited serves the UI of an admin API with every role, where any
-// password logs in and the audit log is in memory, which it returns: the
-// setup of the tests that check what a request leaves in the audit log.
-func serveAudited(t *testing.T) (*UI, *echo.Echo, *state.Memory) {
+// serveAnyLogin serves the UI of an admin API with every role, where any
+// password logs in, and returns its audit log (in memory) for the tests
+// that check what a request leaves in it.
+func serveAnyLogin(t *testing.T) (*UI, *echo.Echo, *state.Memory) {
 	t.Helper()
 	audit := state.NewMemory()
 	u, e := serveUI(t, Options{
@@ -331,10 +328,7 @@ func TestSessionEndsWhenUserChanges(t *testing.T) {
 // clients chose, where the UI has no script at all.
 func TestSecurityHeaders(t *testing.T) {
 	t.Parallel()
-	u, e := serveUI(t, Options{
-		Admin:        admin.New(admin.Options{}),
-		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
-	})
+	u, e, _ := serveAnyLogin(t)
 	cookies, _ := login(t, u, e)
 	tests := []struct {
 		name, method, path string
@@ -421,7 +415,7 @@ func TestThrottledLoginQuotesName(t *testing.T) {
 // every HEAD.
 func TestHeadIsNoForm(t *testing.T) {
 	t.Parallel()
-	u, e, audit := serveAudited(t)
+	u, e, audit := serveAnyLogin(t)
 	cookies, _ := login(t, u, e)
 	for _, tt := range []struct {
 		name    string
@@ -460,7 +454,7 @@ func TestHeadIsNoForm(t *testing.T) {
 // action.
 func TestEveryPageGated(t *testing.T) {
 	t.Parallel()
-	u, e, audit := serveAudited(t)
+	u, e, audit := serveAnyLogin(t)
 	cookies, csrf := login(t, u, e)
 	_, otherCSRF := login(t, u, e)
 	public := map[string]bool{BasePath: true, BasePath + "/": true, BasePath + "/login": true, BasePath + "/static/*": true}
@@ -532,10 +526,7 @@ func TestEveryPageGated(t *testing.T) {
 // (unknown to the server) nor one of an earlier login, which ends.
 func TestLoginIssuesNewSession(t *testing.T) {
 	t.Parallel()
-	u, e := serveUI(t, Options{
-		Admin:        admin.New(admin.Options{}),
-		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
-	})
+	u, e, _ := serveAnyLogin(t)
 	earlier, _ := login(t, u, e)
 	tests := []struct {
 		name  string
