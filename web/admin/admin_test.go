@@ -579,3 +579,48 @@ func TestTokenErrorState(t *testing.T) {
 		}
 	}
 }
+
+// TestActivateWithoutPIN: activating a token that has a PIN with none
+// ({} or an empty pin) is answered with what to send, not "Wrong PIN",
+// which sent the client checking a PIN it never sent; a wrong PIN is
+// still "Wrong PIN", and the right one activates.
+func TestActivateWithoutPIN(t *testing.T) {
+	t.Parallel()
+	locked, err := soft.Create(soft.Options{Path: filepath.Join(t.TempDir(), "ks"), Type: soft.TypePKCS12, Name: "locked"}, "locked-pin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A keystore of no key takes any PIN: it has nothing to decrypt.
+	if _, err := locked.GenerateKey(t.Context(), "k", tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"}); err != nil {
+		t.Fatal(err)
+	}
+	h := New(Options{
+		Workers:      &source{workers.NewSet(nil, map[string]tokens.Token{"locked": locked})},
+		Authenticate: func(user, pass string) Decision { return Allowed },
+		Roles:        func(string) []string { return []string{"admin"} },
+		Audit:        state.NewMemory(),
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	e := echo.New()
+	h.Register(e)
+	f := &fixture{srv: httptest.NewServer(e)}
+	t.Cleanup(f.srv.Close)
+	if code, body, _ := f.call(t, "POST", "/tokens/locked/deactivate", admin, "", ""); code != http.StatusOK {
+		t.Fatalf("deactivate: %d %s", code, body)
+	}
+	for _, tc := range []struct {
+		body string
+		code int
+		says string
+	}{
+		{`{}`, http.StatusBadRequest, "No PIN was given for crypto token locked, which needs one to activate: give its PIN."},
+		{`{"pin":""}`, http.StatusBadRequest, "No PIN was given for crypto token locked"},
+		{`{"pin":"wrong"}`, http.StatusBadRequest, "Wrong PIN for crypto token locked: check the PIN."},
+		{`{"pin":"locked-pin"}`, http.StatusOK, `"status":"ACTIVE"`},
+	} {
+		code, body, _ := f.call(t, "POST", "/tokens/locked/activate", admin, "application/json", tc.body)
+		if code != tc.code || !strings.Contains(string(body), tc.says) {
+			t.Errorf("activate with %s: %d %s, want %d %q", tc.body, code, body, tc.code, tc.says)
+		}
+	}
+}

@@ -45,7 +45,14 @@ func (h *Handler) activate(c echo.Context) error {
 		_, t, err = h.token(c)
 	}
 	if err == nil {
-		if aerr := t.Activate(c.Request().Context(), req.PIN); aerr != nil {
+		switch aerr := t.Activate(c.Request().Context(), req.PIN); {
+		case aerr == nil:
+		case req.PIN == "" && errors.Is(aerr, tokens.ErrBadPIN):
+			// No PIN at all ({} or "pin": ""): a token of unencrypted
+			// keys activates so, this one wants its PIN; "Wrong PIN" would
+			// send the client checking a PIN it never sent.
+			err = errorf(http.StatusBadRequest, "No PIN was given for crypto token %s, which needs one to activate: give its PIN.", name)
+		default:
 			err = tokenError(name, "", aerr)
 		}
 	}
