@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/atomicfile"
@@ -45,9 +47,9 @@ func importSignServerCmd(fs *flag.FlagSet) runFunc {
 		for _, s := range res.Skipped {
 			fmt.Fprintln(io.err, "not imported:", s)
 		}
-		fmt.Fprintf(io.err, "%d property files read; %d properties not imported (listed above).\n", len(files), len(res.Skipped))
+		fmt.Fprintf(io.err, "%s read; %s not imported (listed above).\n", count(len(files), "property file"), count(len(res.Skipped), "property"))
 		if len(res.Problems) > 0 {
-			fmt.Fprintf(io.err, "The YAML has %d problem(s) that signet config check reports, each at the property it comes from:\n%s\n", len(res.Problems), res.Problems)
+			fmt.Fprintf(io.err, "The import has %s (one of the YAML is named at the property it comes from, as signet config check reports it):\n%s\n", count(len(res.Problems), "problem"), res.Problems)
 			return exitError{1}
 		}
 		return nil
@@ -80,6 +82,17 @@ func exportSignServerCmd(fs *flag.FlagSet) runFunc {
 		}
 		return nil
 	}
+}
+
+// count is n things in a sentence: "1 problem", "2 problems", "0 properties".
+func count(n int, thing string) string {
+	switch {
+	case n == 1:
+		return "1 " + thing
+	case strings.HasSuffix(thing, "y"):
+		return strconv.Itoa(n) + " " + strings.TrimSuffix(thing, "y") + "ies"
+	}
+	return strconv.Itoa(n) + " " + thing + "s"
 }
 
 // writeOut writes b to the named file, or to standard output when the name

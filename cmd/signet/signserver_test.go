@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,4 +181,20 @@ func demoSignerCert(t *testing.T, f demo.Files, pin, alias string) *x509.Certifi
 		t.Fatalf("chain of %s: %v %v", alias, chain, err)
 	}
 	return chain[0]
+}
+
+// TestImportNothingExits1: config import-signserver of a file from which
+// nothing is imported exits 1 with the problem, not 0 as a clean import.
+func TestImportNothingExits1(t *testing.T) {
+	t.Parallel()
+	empty := filepath.Join(t.TempDir(), "empty.properties")
+	if err := os.WriteFile(empty, []byte("# nothing\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	err := run(context.Background(), []string{"config", "import-signserver", empty}, &out, &errb)
+	var ee exitError
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(errb.String(), "Nothing was imported: "+empty+" holds no SignServer worker") {
+		t.Errorf("%v, stderr %q; want exit 1 saying nothing was imported", err, errb.String())
+	}
 }

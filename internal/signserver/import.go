@@ -162,7 +162,34 @@ func Import(files ...File) (*Result, error) {
 	} else {
 		res.Problems = c.atSources(cfg, files)
 	}
+	if len(c.tokenSeq) == 0 && len(c.workers) == 0 {
+		// An empty YAML with exit status 0 would read as a clean import
+		// of nothing: the wrong file (a global configuration, a database
+		// dump), an empty one, or workers of kinds Signet does not have
+		// (listed as not imported).
+		res.Problems = append(res.Problems, config.Problem{Msg: fmt.Sprintf("Nothing was imported: %s %s no SignServer worker or crypto worker that Signet has (WORKERGENID<n>.<PROPERTY> or WORKER<id>.<PROPERTY> lines); give the file that signserver dumpproperties wrote.", fileNames(files), holds(len(files)))})
+	}
 	return res, nil
+}
+
+// fileNames names files for a sentence: "a", "a and b", "a, b and c".
+func fileNames(files []File) string {
+	names := make([]string, len(files))
+	for i, f := range files {
+		names[i] = f.Name
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+// holds is the verb of fileNames's subject of n files.
+func holds(n int) string {
+	if n == 1 {
+		return "holds"
+	}
+	return "hold"
 }
 
 // yamlName is the name the import's YAML is checked under, in the

@@ -526,3 +526,32 @@ func TestExportListsWhatIsNotProperties(t *testing.T) {
 		})
 	}
 }
+
+// TestImportNothing: files from which nothing is imported (an empty file,
+// a global configuration, workers of kinds Signet does not have) are a
+// problem, naming the file to give, where an empty YAML was written with
+// exit status 0 as a clean import.
+func TestImportNothing(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		files   []File
+		says    string
+		skipped int
+	}{
+		{"empty", []File{{Name: "a.properties", R: strings.NewReader("# nothing\n")}},
+			"Nothing was imported: a.properties holds no SignServer worker or crypto worker that Signet has (WORKERGENID<n>.<PROPERTY> or WORKER<id>.<PROPERTY> lines); give the file that signserver dumpproperties wrote.", 0},
+		{"a worker kind Signet has not", []File{{Name: "a.properties", R: strings.NewReader("GLOB.WORKER1.CLASSPATH=x\n")}, {Name: "b.properties", R: strings.NewReader("")}},
+			"Nothing was imported: a.properties and b.properties hold no SignServer worker", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Import(tc.files...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Problems) != 1 || !strings.HasPrefix(res.Problems[0].Msg, tc.says) || len(res.Skipped) != tc.skipped {
+				t.Errorf("problems %q, %d skipped; want %q and %d skipped", res.Problems, len(res.Skipped), tc.says, tc.skipped)
+			}
+		})
+	}
+}
