@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -510,5 +511,28 @@ func TestTLSPort(t *testing.T) {
 		if (err == nil) != tt.ok {
 			t.Errorf("%s: handshake error %v, want accepted %v", tt.name, err, tt.ok)
 		}
+	}
+}
+
+// TestHealthListenBusy: a healthListen address in use (by another program,
+// or by the server itself when --listen names it, which config check does
+// not see) stops the start with the sentence that names the setting and a
+// port to try, as a busy listen address does.
+func TestHealthListenBusy(t *testing.T) {
+	t.Parallel()
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	dir, withServer, _ := demoFolder(t)
+	cfg := filepath.Join(dir, "busy.yaml")
+	if err := os.WriteFile(cfg, []byte(withServer("  healthListen: "+held.Addr().String()+"\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = Run(t.Context(), Options{Configs: []string{cfg}, Listen: "127.0.0.1:0", DataDir: dir, Logger: slog.New(slog.DiscardHandler), Stdout: io.Discard})
+	want := held.Addr().String() + ", the health check's address (server.healthListen), is in use by another program or by this server's own listener: give healthListen a free port, such as 127.0.0.1:"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Run: %v; want %q…", err, want)
 	}
 }
