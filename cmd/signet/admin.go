@@ -43,11 +43,11 @@ func adminCmd(name, args, short string, n [2]int, setup func(fs *flag.FlagSet) a
 		return func(ctx context.Context, io stdio, args []string) error {
 			password, err := adminclient.PasswordFrom(passwordFile)
 			if err != nil && !tf.HasCert() { // a client certificate may stand for the user
-				return usageError(err.Error())
+				return usageFrom(err)
 			}
 			tc, err := tf.Config()
 			if err != nil {
-				return usageError(err.Error())
+				return usageFrom(err)
 			}
 			c := adminclient.New(base, user, password, io.out)
 			c.HTTP.Transport = tlsclient.Explained(&http.Transport{TLSClientConfig: tc})
@@ -132,7 +132,7 @@ func adminActivate(fs *flag.FlagSet) adminRun {
 	return func(ctx context.Context, c *adminclient.Client, args []string) error {
 		pin, err := adminclient.ReadPIN(*pinFile)
 		if err != nil {
-			return usageError(err.Error())
+			return usageFrom(err)
 		}
 		var t adminapi.TokenStatus
 		return c.Show(ctx, http.MethodPost, adminclient.TokenPath(args[0])+"/activate", adminapi.ActivateRequest{PIN: pin}, &t, func() { c.TokenTable([]adminapi.TokenStatus{t}) })
@@ -203,7 +203,7 @@ func adminRemove(fs *flag.FlagSet) adminRun {
 func adminChain(ctx context.Context, c *adminclient.Client, args []string) error {
 	pemBytes, err := adminclient.ReadFileOrStdin(args[2])
 	if err != nil {
-		return usageError(err.Error())
+		return usageFrom(err)
 	}
 	var r adminapi.ChainResponse
 	return c.Show(ctx, http.MethodPut, adminclient.KeyPath(args[0], args[1])+"/chain", adminclient.RawPEM(pemBytes), &r, func() { c.ChainTable(r) })
@@ -365,7 +365,7 @@ func hashPasswordCmd(fs *flag.FlagSet) runFunc {
 	return func(_ context.Context, io stdio, _ []string) error {
 		pw, err := adminclient.ReadSecret(adminclient.Secret{What: "password", Flag: "--password-file", File: *file})
 		if err != nil {
-			return usageError(err.Error())
+			return usageFrom(err)
 		}
 		h, err := auth.HashPassword(pw)
 		if err != nil {

@@ -178,7 +178,7 @@ func signCmd(batch bool) func(fs *flag.FlagSet) runFunc {
 		return func(ctx context.Context, io stdio, args []string) error {
 			files, left, err := client.Inputs(args, o.Out, o.Hidden)
 			if err != nil {
-				return usageError(err.Error()) // an input that is not there, or cannot be signed as named
+				return usageFrom(err) // an input that is not there, or cannot be signed as named
 			}
 			if len(left) > 0 {
 				fmt.Fprintf(io.err, "Left out %d hidden file(s) and folder(s), such as %s: -hidden signs them too.\n", len(left), left[0])
@@ -192,7 +192,7 @@ func signCmd(batch bool) func(fs *flag.FlagSet) runFunc {
 			}
 			res, err := sign(ctx, o, files, io.err)
 			if err != nil {
-				return usageError(err.Error())
+				return usageFrom(err)
 			}
 			fmt.Fprintf(io.out, "%d signed, %d failed\n", res.Signed, res.Failed)
 			if res.Failed > 0 {
@@ -208,7 +208,7 @@ func benchCmd(fs *flag.FlagSet) runFunc {
 	o.Flags(fs, defaultURL())
 	return func(ctx context.Context, io stdio, _ []string) error {
 		if err := o.Check(); err != nil {
-			return usageError(err.Error())
+			return usageFrom(err)
 		}
 		res, err := loadgen.Run(ctx, &o, io.out, io.err)
 		if err != nil {
@@ -224,6 +224,15 @@ func benchCmd(fs *flag.FlagSet) runFunc {
 func verifyCmd(fs *flag.FlagSet) runFunc {
 	check := verify.Flags(fs)
 	return func(ctx context.Context, io stdio, args []string) error {
+		// The signature and its content first, in readable's sentence;
+		// -trust, which has a default, says itself which flag to give.
+		inputs := []string{args[0]}
+		if content := fs.Lookup("content").Value.String(); content != "" {
+			inputs = append(inputs, content)
+		}
+		if err := readable(inputs...); err != nil {
+			return err
+		}
 		if code := check(ctx, args[0], io.out, io.err); code != verify.ExitPassed {
 			return exitError{code}
 		}

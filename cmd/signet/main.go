@@ -42,15 +42,34 @@ func (e usageError) Error() string { return string(e) }
 func readable(paths ...string) error {
 	for _, p := range paths {
 		if _, err := os.ReadFile(p); err != nil {
-			why := err.Error()
 			var pe *os.PathError
 			if errors.As(err, &pe) {
-				why = pe.Err.Error()
+				return cannotRead(p, pe.Err)
 			}
-			return usageError(fmt.Sprintf("%s cannot be read (%s): check the path and its permissions.", p, why))
+			return cannotRead(p, err)
 		}
 	}
 	return nil
+}
+
+// cannotRead is the one sentence of a file named on the command line that
+// cannot be read: the path as given, why, and the fix.
+func cannotRead(path string, why error) usageError {
+	return usageError(fmt.Sprintf("%s cannot be read (%s): check the path and its permissions.", path, why))
+}
+
+// usageFrom is err as a usage error (exit 2). An error that comes from
+// opening or reading a file (a flag's file, a document to sign, a folder
+// below one) is said as readable says it, whatever the command wrapped
+// around it: "lstat FILE: no such file or directory" or "read secret
+// file: open FILE: …" named the file but not what to do. Other errors, a
+// folder that cannot be made included, keep their own text.
+func usageFrom(err error) usageError {
+	var pe *os.PathError
+	if errors.As(err, &pe) && slices.Contains([]string{"open", "stat", "lstat", "read"}, pe.Op) {
+		return cannotRead(pe.Path, pe.Err)
+	}
+	return usageError(err.Error())
 }
 
 func main() {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -16,9 +17,11 @@ import (
 // not exist is a command line that cannot run, exit status 2 with the file
 // named, in every command alike (a script tells a wrong path from what a
 // command found: config check's problems, a failed signature, exit 1).
-// The one exception is admin audit verify's state database: it is what is
-// checked, not an input, and one deleted must not pass as a mistyped flag
-// (exit 1, a log it cannot vouch for).
+// Each says so in readable's one sentence, naming the fix: "lstat X: no
+// such file or directory" or "read secret file: open X: …" named the file
+// but not what to do. The one exception is admin audit verify's state
+// database: it is what is checked, not an input, and one deleted must not
+// pass as a mistyped flag (exit 1, a log it cannot vouch for).
 func TestMissingFileExitStatus(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -47,13 +50,16 @@ func TestMissingFileExitStatus(t *testing.T) {
 		{[]string{"serve", "--data", dir, "--listen", "127.0.0.1:0", "--config", missing + ".yaml"}, 2},
 		{[]string{"verify", "-trust", trust, missing + ".pdf"}, 2},
 		{[]string{"verify", "-trust", missing + ".pem", trust}, 2},
+		{[]string{"verify", "-trust", trust, "-content", missing, trust}, 2},
 		{[]string{"client", "sign", "--url", "https://127.0.0.1:1", missing + ".pdf"}, 2},
 		{[]string{"client", "batch", "--url", "https://127.0.0.1:1", missing + ".pdf"}, 2},
 		{[]string{"client", "bench", "--url", "https://127.0.0.1:1", "-file", missing + ".pdf"}, 2},
+		{[]string{"client", "sign", "--url", "https://127.0.0.1:1", "-cacert", missing + ".pem", trust}, 2},
 		{append([]string{"admin", "keys", "chain", "T", "A", missing + ".pem"}, admin...), 2},
 		{append([]string{"admin", "activate", "--pin-file", missing, "T"}, admin...), 2},
 		{[]string{"admin", "status", "--url", "https://127.0.0.1:1", "--password-file", missing}, 2},
 		{append([]string{"admin", "status", "--cacert", missing + ".pem"}, admin...), 2},
+		{append([]string{"admin", "status", "--cert", missing + ".pem", "--cert-key", missing + ".key"}, admin...), 2},
 		{[]string{"admin", "hash-password", "--password-file", missing}, 2},
 		{[]string{"admin", "audit", "verify", "--data", missing}, 1},
 	}
@@ -65,6 +71,12 @@ func TestMissingFileExitStatus(t *testing.T) {
 			var ee exitError
 			if !errors.As(err, &ee) || ee.code != tt.code || !strings.Contains(errb.String(), missing) {
 				t.Errorf("%v, stderr %q; want exit %d naming %s", err, errb.String(), tt.code, missing)
+			}
+			// -trust keeps its own sentence, which names the flag to give.
+			if tt.code == 2 && !strings.Contains(errb.String(), "give the trust anchors with -trust") {
+				if want := missing + "[^ ]* cannot be read \\(no such file or directory\\): check the path and its permissions\\.\n$"; !regexp.MustCompile(want).MatchString(errb.String()) {
+					t.Errorf("stderr %q; want one line matching %q", errb.String(), want)
+				}
 			}
 		})
 	}
