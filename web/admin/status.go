@@ -263,7 +263,7 @@ func tokenError(token, alias string, err error) error {
 	case errors.Is(err, tokens.ErrOffline):
 		return errorf(http.StatusServiceUnavailable, "Crypto token %s is offline: activate it first (signet admin activate %s).", token, token)
 	case errors.Is(err, tokens.ErrKeyNotFound):
-		return errorf(http.StatusNotFound, "Crypto token %s has no key %s: see its keys with GET %s/tokens/%s/keys.", token, clienttext.Quote(alias), BasePath, token)
+		return errorf(http.StatusNotFound, "Crypto token %s has no key %s: list its keys with signet admin keys list %s (GET %s/tokens/%s/keys).", token, clienttext.Quote(alias), token, BasePath, token)
 	case errors.Is(err, tokens.ErrBadPIN):
 		return errorf(http.StatusBadRequest, "Wrong PIN for crypto token %s: check the PIN.", token)
 	case errors.Is(err, tokens.ErrUnsupported):
