@@ -82,6 +82,9 @@ func (b *base) status(ctx context.Context, checkKey func(crypto.PublicKey) error
 		return Status{Errors: []string{fmt.Sprintf("Crypto token %q is offline: %s", b.tokName, st.Reason)}}
 	}
 	signer, err := b.tok.Signer(ctx, b.alias)
+	if errors.Is(err, tokens.ErrKeyNotFound) { // the token's own sentence names the key again, not the fix
+		return Status{Errors: []string{fmt.Sprintf("Key %q is not in crypto token %q: generate or import it there, or point worker %s at another key.", b.alias, b.tokName, b.name)}}
+	}
 	if err != nil {
 		return Status{Errors: []string{fmt.Sprintf("Key %q in crypto token %q: %v", b.alias, b.tokName, err)}}
 	}

@@ -666,6 +666,23 @@ func TestTokenOfflineIsUnavailable(t *testing.T) {
 	wantErr(t, err, workers.ErrUnavailable, "offline")
 }
 
+// TestKeyGoneNamesTheFix: a worker whose key was removed from its token is
+// OFFLINE with one sentence that names the fix; "Key "k" in crypto token
+// "t": token t has no key "k": key not found" said the same thing three
+// times and not what to do.
+func TestKeyGoneNamesTheFix(t *testing.T) {
+	f := newFixture(t)
+	w := f.worker(t, "")
+	if err := f.tok.Token.(*soft.Token).RemoveKey(context.Background(), "k"); err != nil {
+		t.Fatal(err)
+	}
+	st := w.Status(context.Background())
+	want := `Key "k" is not in crypto token "t": generate or import it there, or point worker W at another key.`
+	if st.Active || len(st.Errors) != 1 || st.Errors[0] != want {
+		t.Fatalf("status %+v, want OFFLINE with %q", st, want)
+	}
+}
+
 func TestAuthWithoutWhatItNeedsKeepsWorkerOffline(t *testing.T) {
 	f := newFixture(t)
 	for _, props := range []string{"AUTHTYPE: CLIENTCERT", "AUTHTYPE: USERNAME_PASSWORD"} {
