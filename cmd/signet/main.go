@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -62,15 +63,27 @@ func cannotRead(path string, why error) usageError {
 // opening or reading a file (a flag's file, a document to sign, a folder
 // below one) is said as readable says it, whatever the command wrapped
 // around it: "lstat FILE: no such file or directory" or "read secret
-// file: open FILE: …" named the file but not what to do. Other errors, a
-// folder that cannot be made included, keep their own text.
+// file: open FILE: …" named the file but not what to do. The flag that
+// named the file, when the wrapping says it ("read --cacert: …"), stays
+// before the path. Other errors, a folder that cannot be made included,
+// keep their own text.
 func usageFrom(err error) usageError {
 	var pe *os.PathError
-	if errors.As(err, &pe) && slices.Contains([]string{"open", "stat", "lstat", "read"}, pe.Op) {
-		return cannotRead(pe.Path, pe.Err)
+	if !errors.As(err, &pe) || !slices.Contains([]string{"open", "stat", "lstat", "read"}, pe.Op) {
+		return usageError(err.Error())
 	}
-	return usageError(err.Error())
+	path := pe.Path
+	if wrapped, _, ok := strings.Cut(err.Error(), pe.Error()); ok {
+		if f := flagName.FindStringSubmatch(wrapped); f != nil {
+			path = f[1] + " " + path
+		}
+	}
+	return cannotRead(path, pe.Err)
 }
+
+// flagName finds the flag a wrapping error names: "read --cacert: ",
+// "-file F cannot be read: ".
+var flagName = regexp.MustCompile(`(?:^|\s)(--?[a-z][a-z-]*)\b`)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

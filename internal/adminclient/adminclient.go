@@ -64,7 +64,7 @@ func PasswordFrom(file string) (string, error) {
 	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return "", fmt.Errorf("read the password file: %w", err)
+			return "", fmt.Errorf("read --password-file: %w", err)
 		}
 		return strings.TrimRight(string(b), "\r\n"), nil
 	}
@@ -81,7 +81,11 @@ func PasswordFrom(file string) (string, error) {
 // trailing blank that an HSM counts as a wrong attempt.
 func ReadPIN(file string) (string, error) {
 	if file != "" {
-		return config.Secret{File: file}.Resolve()
+		pin, err := config.Secret{File: file}.Resolve()
+		if err != nil {
+			return "", fmt.Errorf("--pin-file: %w", err)
+		}
+		return pin, nil
 	}
 	return ReadSecret(Secret{What: "PIN", Flag: "--pin-file", File: file, Env: "SIGNET_PIN"})
 }
@@ -100,7 +104,7 @@ func ReadSecret(s Secret) (string, error) {
 	if s.File != "" {
 		b, err := os.ReadFile(s.File)
 		if err != nil {
-			return "", fmt.Errorf("read the %s file: %w", s.What, err)
+			return "", fmt.Errorf("read %s: %w", s.Flag, err)
 		}
 		return strings.TrimRight(string(b), "\r\n"), nil
 	}
