@@ -28,6 +28,12 @@ var (
 	ErrKeyNotFound = errors.New("key not found")
 	// ErrBadPIN reports that activation failed because of a wrong PIN.
 	ErrBadPIN = errors.New("wrong PIN")
+	// ErrNoPIN reports that activation was given no PIN where the token
+	// needs one and has none of its own to try (a DSM token's configured
+	// API key is one: its refusal is ErrBadPIN alone). It wraps ErrBadPIN,
+	// so that a caller that does not know it answers as for a wrong PIN;
+	// the admin API tells the client that it sent none.
+	ErrNoPIN = fmt.Errorf("no PIN given: %w", ErrBadPIN)
 	// ErrUnsupported reports that the token or key cannot do what was asked
 	// (an algorithm, a padding, an operation).
 	ErrUnsupported = errors.New("not supported by this token")
