@@ -155,12 +155,14 @@ type CertificateStore interface {
 // refused: such signatures can be forged by collision. Clients see 400.
 var ErrWeakHash = errors.New("digest algorithm refused for new signatures")
 
-// ErrNotRecorded reports that signatures were made but are not handed out:
-// the signing log could not record them, and a key with a usage limit signs
-// nothing unrecorded (tokens/guard). The cause (a full disk, a cluster
-// database that does not answer) is in the server log, not in this error,
-// which clients see. It wraps ErrOffline: a caller that does not know it
-// answers as for a token that cannot sign now (503).
+// ErrNotRecorded reports that a key with a usage limit signs nothing
+// unrecorded (tokens/guard): the signing log could not record signatures
+// it made, which are not handed out, or its store is known not to take
+// writes, and the key was not made to sign. The cause (a full disk, a
+// cluster database that does not answer) is in the server log and in the
+// error that wraps it (a state.WriteError names it for anyone), not in
+// this sentence, which clients see. It wraps ErrOffline: a caller that
+// does not know it answers as for a token that cannot sign now (503).
 var ErrNotRecorded = fmt.Errorf("the signing log could not record the signature: %w", ErrOffline)
 
 // ErrNotCounted reports that a key did not sign: its usage counter could
