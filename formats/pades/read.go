@@ -547,9 +547,12 @@ func isObjectHeader(b []byte) bool {
 
 // lastStartXref finds the offset after the last "startxref" keyword.
 func lastStartXref(raw []byte) (int64, error) {
-	tail := raw[max(0, len(raw)-2048):]
+	tail := raw[max(0, len(raw)-tailSize):]
 	i := bytes.LastIndex(tail, []byte("startxref"))
 	if i < 0 {
+		if rest, ok := afterEOF(raw); ok && !bytes.Contains(rest, []byte("obj")) {
+			return 0, invalid("the PDF has %d bytes of other data after its %%%%EOF, too many for a PDF reader to find its end; remove them (cut the file after its last %%%%EOF)", len(rest))
+		}
 		return 0, invalid("the PDF has no startxref at its end; it is truncated")
 	}
 	f := bytes.Fields(tail[i+len("startxref"):])
@@ -564,6 +567,30 @@ func lastStartXref(raw []byte) (int64, error) {
 		return 0, invalid("the PDF has no %%%%EOF after its startxref; it is truncated")
 	}
 	return n, nil
+}
+
+// tailSize is how far from the end of a file lastStartXref looks for its
+// startxref: more than the 1024 bytes in which Acrobat and qpdf look for
+// %%EOF.
+const tailSize = 2048
+
+// afterEOF returns the bytes after the last %%EOF of raw that has a
+// startxref before it, less the end of that line. They are data appended
+// to a whole PDF (by a mail gateway, a download padded with zeros) when
+// they hold no object; when they do, an incremental update cut short, and
+// raw is truncated. ok is false when raw has no such %%EOF.
+func afterEOF(raw []byte) (rest []byte, ok bool) {
+	eof := bytes.LastIndex(raw, []byte("%%EOF"))
+	if eof < 0 || !bytes.Contains(raw[max(0, eof-64):eof], []byte("startxref")) {
+		return nil, false
+	}
+	rest = raw[eof+len("%%EOF"):]
+	for _, eol := range []string{"\r\n", "\n", "\r"} {
+		if bytes.HasPrefix(rest, []byte(eol)) {
+			return rest[len(eol):], true
+		}
+	}
+	return rest, true
 }
 
 // hasEOF reports whether the bytes after a startxref keyword and the
