@@ -22,6 +22,7 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
@@ -215,7 +216,7 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 		if errors.Is(err, pdfcpu.ErrWrongPassword) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidPDF, errEncrypted)
 		}
-		return nil, invalid("the PDF cannot be read: %v", err)
+		return nil, invalid("the PDF cannot be read (%s); check that it opens in a PDF reader, or rewrite it (for example qpdf in.pdf out.pdf)", parserDetail(err))
 	}
 	// pdfcpu's own bound (MaxObjectCount, a cross-reference stream's
 	// /Size) only sends it to a repair, which reads every object of the
@@ -231,7 +232,7 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 		return nil, invalid("the PDF has no document catalog (/Root)")
 	}
 	if _, err := c.Catalog(); err != nil {
-		return nil, invalid("the PDF's document catalog cannot be read: %v", err)
+		return nil, invalid("the PDF's document catalog cannot be read (%s)", parserDetail(err))
 	}
 	if err := c.EnsurePageCount(); err != nil || c.PageCount < 1 {
 		return nil, invalid("the PDF's page tree cannot be read")
@@ -547,9 +548,12 @@ func isObjectHeader(b []byte) bool {
 
 // lastStartXref finds the offset after the last "startxref" keyword.
 func lastStartXref(raw []byte) (int64, error) {
-	tail := raw[max(0, len(raw)-2048):]
+	tail := raw[max(0, len(raw)-tailSize):]
 	i := bytes.LastIndex(tail, []byte("startxref"))
 	if i < 0 {
+		if rest, ok := afterEOF(raw); ok && !bytes.Contains(rest, []byte("obj")) {
+			return 0, invalid("the PDF has %d bytes of other data after its %%%%EOF, too many for a PDF reader to find its end; remove them (cut the file after its last %%%%EOF)", len(rest))
+		}
 		return 0, invalid("the PDF has no startxref at its end; it is truncated")
 	}
 	f := bytes.Fields(tail[i+len("startxref"):])
@@ -564,6 +568,30 @@ func lastStartXref(raw []byte) (int64, error) {
 		return 0, invalid("the PDF has no %%%%EOF after its startxref; it is truncated")
 	}
 	return n, nil
+}
+
+// tailSize is how far from the end of a file lastStartXref looks for its
+// startxref: more than the 1024 bytes in which Acrobat and qpdf look for
+// %%EOF.
+const tailSize = 2048
+
+// afterEOF returns the bytes after the last %%EOF of raw that has a
+// startxref before it, less the end of that line. They are data appended
+// to a whole PDF (by a mail gateway, a download padded with zeros) when
+// they hold no object; when they do, an incremental update cut short, and
+// raw is truncated. ok is false when raw has no such %%EOF.
+func afterEOF(raw []byte) (rest []byte, ok bool) {
+	eof := bytes.LastIndex(raw, []byte("%%EOF"))
+	if eof < 0 || !bytes.Contains(raw[max(0, eof-64):eof], []byte("startxref")) {
+		return nil, false
+	}
+	rest = raw[eof+len("%%EOF"):]
+	for _, eol := range []string{"\r\n", "\n", "\r"} {
+		if bytes.HasPrefix(rest, []byte(eol)) {
+			return rest[len(eol):], true
+		}
+	}
+	return rest, true
 }
 
 // hasEOF reports whether the bytes after a startxref keyword and the
@@ -582,11 +610,42 @@ func hasEOF(rest []byte) bool {
 	return false
 }
 
+// maxDetail bounds the words of pdfcpu's error a client's sentence keeps.
+const maxDetail = 160
+
+// parserDetail is what of pdfcpu's error goes into a client's sentence:
+// where its parse stopped and why ("xref table: missing trailer Size"),
+// but not Go's words (a strconv error's "strconv.ParseInt: parsing") nor
+// the file's bytes it quotes (", line = <…>"), which are the client's
+// own, often not text, and made the answer's sentence invalid UTF-8. It is
+// printable ASCII, at most maxDetail bytes.
+func parserDetail(err error) string {
+	s := err.Error()
+	for _, cut := range []string{"strconv.", ", line =", " line = "} {
+		if i := strings.Index(s, cut); i >= 0 {
+			s = s[:i]
+		}
+	}
+	b := []byte(strings.TrimRight(strings.TrimSpace(s), ":,; "))
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '?'
+		}
+	}
+	if len(b) > maxDetail {
+		b = append(b[:maxDetail-3], "..."...)
+	}
+	if len(b) == 0 {
+		return "its structure is damaged"
+	}
+	return string(b)
+}
+
 // deref resolves o (an indirect reference or a direct object).
 func (d *document) deref(o types.Object) (types.Object, error) {
 	o, err := d.ctx.Dereference(o)
 	if err != nil {
-		return nil, invalid("an object cannot be read: %v", err)
+		return nil, invalid("an object cannot be read (%s)", parserDetail(err))
 	}
 	return o, nil
 }
@@ -636,7 +695,7 @@ func (d *document) streamBytes(o types.Object) ([]byte, error) {
 		return nil, invalid("a stream was expected but the PDF has %s", kindOf(o))
 	}
 	if err := sd.DecodeWithLimit(d.maxDecode); err != nil {
-		return nil, invalid("a stream cannot be decoded: %v", err)
+		return nil, invalid("a stream cannot be decoded (%s)", parserDetail(err))
 	}
 	return sd.Content, nil
 }
