@@ -99,13 +99,21 @@ func (e *TooManyObjectsError) Unwrap() error { return ErrInvalidPDF }
 // would have to encrypt its strings. What to do about it depends on the
 // caller: a document to sign can be decrypted first, but a signed one
 // cannot, since that rewrites it and breaks its signatures (see
-// encryptedError).
+// callerError).
 var errEncrypted = errors.New("the PDF is encrypted")
 
-// encryptedError gives open's error, when it is errEncrypted, the sentence
-// of the caller: signing (Prepare, AppendDSS) or validating (Inspect).
-func encryptedError(err error, validating bool) error {
+// callerError gives open's error, when it is errEncrypted or a
+// *damagedError, the sentence of the caller: signing (Prepare, AppendDSS)
+// or validating (Inspect). A document to sign can be decrypted or
+// rewritten first; a signed one cannot, since either rewrites it and
+// breaks its signatures.
+func callerError(err error, validating bool) error {
+	var de *damagedError
 	switch {
+	case errors.As(err, &de) && validating:
+		return invalid("%s; rewriting it would break its signatures: check them with a PDF reader such as poppler's pdfsig", de.what)
+	case errors.As(err, &de):
+		return invalid("%s; %s", de.what, de.fix)
 	case !errors.Is(err, errEncrypted):
 		return err
 	case validating:
@@ -113,6 +121,28 @@ func encryptedError(err error, validating bool) error {
 	}
 	return invalid("the PDF is encrypted; remove the encryption before signing it (for example with qpdf --decrypt)")
 }
+
+// damagedError is open's refusal of a file it cannot read as it is. What
+// to do depends on the caller (callerError): a document to sign can be
+// rewritten first (fix), a signed one cannot.
+type damagedError struct {
+	what string // what is wrong: "the PDF's cross-reference sections overlap; it is damaged"
+	fix  string // what to do before signing it: "rewrite it first (…)"
+}
+
+// Error is the signing sentence, as callerError gives it.
+func (e *damagedError) Error() string {
+	return fmt.Sprintf("%v: %s; %s", ErrInvalidPDF, e.what, e.fix)
+}
+
+func (e *damagedError) Unwrap() error { return ErrInvalidPDF }
+
+// rewriteFirst is a damaged file's fix before signing.
+const rewriteFirst = "rewrite it first (for example qpdf in.pdf out.pdf)"
+
+// readerOrRewrite is the fix before signing of a file the parser could not
+// read: it may be no PDF at all.
+const readerOrRewrite = "check that it opens in a PDF reader, or rewrite it (for example qpdf in.pdf out.pdf)"
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidPDF, fmt.Sprintf(format, args...))
@@ -156,7 +186,7 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 	at := bytes.TrimLeft(raw[start:], "\x00\t\r\n\f ")
 	xrefStm := isXRefStream(raw, start)
 	if !xrefStm && !bytes.HasPrefix(at, []byte("xref")) {
-		return nil, invalid("the startxref offset does not point to a cross-reference section; the PDF is damaged: rewrite it first (for example qpdf in.pdf out.pdf)")
+		return nil, &damagedError{"the startxref offset does not point to a cross-reference section; the PDF is damaged", rewriteFirst}
 	}
 	if lim.MaxObjects <= 0 {
 		lim.MaxObjects = model.DefaultResourceLimits().MaxObjectCount
@@ -216,7 +246,7 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 		if errors.Is(err, pdfcpu.ErrWrongPassword) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidPDF, errEncrypted)
 		}
-		return nil, invalid("the PDF cannot be read (%s); check that it opens in a PDF reader, or rewrite it (for example qpdf in.pdf out.pdf)", parserDetail(err))
+		return nil, &damagedError{"the PDF cannot be read (" + parserDetail(err) + ")", readerOrRewrite}
 	}
 	// pdfcpu's own bound (MaxObjectCount, a cross-reference stream's
 	// /Size) only sends it to a repair, which reads every object of the
@@ -347,7 +377,7 @@ func declaredSize(raw []byte, start int64) int {
 
 // errDamaged refuses a file that pdfcpu cannot read as it is: its parser
 // panicked, or it would have had to repair the file (noRepair).
-var errDamaged = invalid("the PDF structure is damaged and cannot be read; check that it opens in a PDF reader, or rewrite it (for example qpdf in.pdf out.pdf)")
+var errDamaged = &damagedError{"the PDF structure is damaged and cannot be read", readerOrRewrite}
 
 // errRepairRefused is noRepair's answer to pdfcpu's repair.
 var errRepairRefused = errors.New("pades: pdfcpu's repair of a damaged cross-reference is not run")
@@ -390,14 +420,14 @@ func (r *noRepair) Seek(offset int64, whence int) (int64, error) {
 // which those of a file, each written after the last, never do: a hostile
 // file could point its /Prev and /XRefStm at many offsets inside one large
 // table and have the scan read it as many times.
-var errOverlap = invalid("the PDF's cross-reference sections overlap; it is damaged: rewrite it first (for example qpdf in.pdf out.pdf)")
+var errOverlap = &damagedError{"the PDF's cross-reference sections overlap; it is damaged", rewriteFirst}
 
 // errNoSection refuses a file whose /Prev or /XRefStm points to no
 // cross-reference section, as open does its startxref: pdfcpu would repair
 // it for reading, in a time quadratic in the file's size that does not heed
 // the context, and an update's /Prev would point other readers at the
 // damage.
-var errNoSection = invalid("a cross-reference section's /Prev or /XRefStm does not point to a cross-reference section; the PDF is damaged: rewrite it first (for example qpdf in.pdf out.pdf)")
+var errNoSection = &damagedError{"a cross-reference section's /Prev or /XRefStm does not point to a cross-reference section; the PDF is damaged", rewriteFirst}
 
 // xrefChain follows the cross-reference sections from start along /Prev
 // (and a hybrid file's /XRefStm), and returns the entries of their classic

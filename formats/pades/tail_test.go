@@ -101,3 +101,34 @@ func TestParserErrorSentence(t *testing.T) {
 		}
 	}
 }
+
+// TestDamagedForCaller: a damaged file is refused with the fix of the
+// caller. A document to sign may be rewritten first (qpdf in.pdf
+// out.pdf); a signed one may not, since a rewrite breaks its signatures:
+// Inspect, which validation reads with, told the client to rewrite it, as
+// it already did not for an encrypted one.
+func TestDamagedForCaller(t *testing.T) {
+	t.Parallel()
+	doc := padestest.GoPDF("damaged")
+	at := bytes.LastIndex(doc, []byte("startxref\n"))
+	noSection := append(bytes.Clone(doc[:at]), "startxref\n9\n%%EOF\n"...) // the offset of no section
+	noSize := bytes.Replace(doc, []byte("/Size 7 "), nil, 1)
+	for _, c := range []struct {
+		name string
+		in   []byte
+		what string
+	}{
+		{"startxref to no section", noSection, "the startxref offset does not point to a cross-reference section; the PDF is damaged"},
+		{"a parse error", noSize, "the PDF cannot be read (xref table: missing trailer Size)"},
+	} {
+		_, err := pades.Prepare(context.Background(), c.in, pades.Options{ContentsSize: 100})
+		if err == nil || !strings.Contains(err.Error(), c.what+"; ") || !strings.Contains(err.Error(), "qpdf in.pdf out.pdf") {
+			t.Errorf("%s: Prepare: %v, want %q and a rewrite first", c.name, err, c.what)
+		}
+		_, err = pades.Inspect(context.Background(), c.in, pades.Limits{})
+		want := c.what + "; rewriting it would break its signatures: check them with a PDF reader such as poppler's pdfsig"
+		if !errors.Is(err, pades.ErrInvalidPDF) || !strings.HasSuffix(err.Error(), want) {
+			t.Errorf("%s: Inspect: %v, want …%q", c.name, err, want)
+		}
+	}
+}
