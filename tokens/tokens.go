@@ -28,6 +28,12 @@ var (
 	ErrKeyNotFound = errors.New("key not found")
 	// ErrBadPIN reports that activation failed because of a wrong PIN.
 	ErrBadPIN = errors.New("wrong PIN")
+	// ErrNoPIN reports that activation was given no PIN where the token
+	// needs one and has none of its own to try (a DSM token's configured
+	// API key is one: its refusal is ErrBadPIN alone). It wraps ErrBadPIN,
+	// so that a caller that does not know it answers as for a wrong PIN;
+	// the admin API tells the client that it sent none.
+	ErrNoPIN = fmt.Errorf("no PIN given: %w", ErrBadPIN)
 	// ErrUnsupported reports that the token or key cannot do what was asked
 	// (an algorithm, a padding, an operation).
 	ErrUnsupported = errors.New("not supported by this token")
@@ -149,12 +155,14 @@ type CertificateStore interface {
 // refused: such signatures can be forged by collision. Clients see 400.
 var ErrWeakHash = errors.New("digest algorithm refused for new signatures")
 
-// ErrNotRecorded reports that signatures were made but are not handed out:
-// the signing log could not record them, and a key with a usage limit signs
-// nothing unrecorded (tokens/guard). The cause (a full disk, a cluster
-// database that does not answer) is in the server log, not in this error,
-// which clients see. It wraps ErrOffline: a caller that does not know it
-// answers as for a token that cannot sign now (503).
+// ErrNotRecorded reports that a key with a usage limit signs nothing
+// unrecorded (tokens/guard): the signing log could not record signatures
+// it made, which are not handed out, or its store is known not to take
+// writes, and the key was not made to sign. The cause (a full disk, a
+// cluster database that does not answer) is in the server log and in the
+// error that wraps it (a state.WriteError names it for anyone), not in
+// this sentence, which clients see. It wraps ErrOffline: a caller that
+// does not know it answers as for a token that cannot sign now (503).
 var ErrNotRecorded = fmt.Errorf("the signing log could not record the signature: %w", ErrOffline)
 
 // ErrNotCounted reports that a key did not sign: its usage counter could

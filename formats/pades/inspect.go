@@ -60,7 +60,7 @@ type Inspection struct {
 func Inspect(ctx context.Context, doc []byte, lim Limits) (*Inspection, error) {
 	d, err := open(ctx, doc, lim)
 	if err != nil {
-		return nil, encryptedError(err, true)
+		return nil, callerError(err, true)
 	}
 	defer d.close()
 	fields, _, err := d.signatureFields()
@@ -307,7 +307,7 @@ func trimDER(b []byte) []byte {
 func AppendDSS(ctx context.Context, doc []byte, vd ValidationData, lim Limits) ([]byte, error) {
 	d, err := open(ctx, doc, lim)
 	if err != nil {
-		return nil, encryptedError(err, false)
+		return nil, callerError(err, false)
 	}
 	defer d.close()
 	cat := d.catalog().Clone().(types.Dict)

@@ -22,6 +22,7 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
@@ -98,13 +99,21 @@ func (e *TooManyObjectsError) Unwrap() error { return ErrInvalidPDF }
 // would have to encrypt its strings. What to do about it depends on the
 // caller: a document to sign can be decrypted first, but a signed one
 // cannot, since that rewrites it and breaks its signatures (see
-// encryptedError).
+// callerError).
 var errEncrypted = errors.New("the PDF is encrypted")
 
-// encryptedError gives open's error, when it is errEncrypted, the sentence
-// of the caller: signing (Prepare, AppendDSS) or validating (Inspect).
-func encryptedError(err error, validating bool) error {
+// callerError gives open's error, when it is errEncrypted or a
+// *damagedError, the sentence of the caller: signing (Prepare, AppendDSS)
+// or validating (Inspect). A document to sign can be decrypted or
+// rewritten first; a signed one cannot, since either rewrites it and
+// breaks its signatures.
+func callerError(err error, validating bool) error {
+	var de *damagedError
 	switch {
+	case errors.As(err, &de) && validating:
+		return invalid("%s; rewriting it would break its signatures: check them with a PDF reader such as poppler's pdfsig", de.what)
+	case errors.As(err, &de):
+		return invalid("%s; %s", de.what, de.fix)
 	case !errors.Is(err, errEncrypted):
 		return err
 	case validating:
@@ -112,6 +121,28 @@ func encryptedError(err error, validating bool) error {
 	}
 	return invalid("the PDF is encrypted; remove the encryption before signing it (for example with qpdf --decrypt)")
 }
+
+// damagedError is open's refusal of a file it cannot read as it is. What
+// to do depends on the caller (callerError): a document to sign can be
+// rewritten first (fix), a signed one cannot.
+type damagedError struct {
+	what string // what is wrong: "the PDF's cross-reference sections overlap; it is damaged"
+	fix  string // what to do before signing it: "rewrite it first (…)"
+}
+
+// Error is the signing sentence, as callerError gives it.
+func (e *damagedError) Error() string {
+	return fmt.Sprintf("%v: %s; %s", ErrInvalidPDF, e.what, e.fix)
+}
+
+func (e *damagedError) Unwrap() error { return ErrInvalidPDF }
+
+// rewriteFirst is a damaged file's fix before signing.
+const rewriteFirst = "rewrite it first (for example qpdf in.pdf out.pdf)"
+
+// readerOrRewrite is the fix before signing of a file the parser could not
+// read: it may be no PDF at all.
+const readerOrRewrite = "check that it opens in a PDF reader, or rewrite it (for example qpdf in.pdf out.pdf)"
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidPDF, fmt.Sprintf(format, args...))
@@ -155,7 +186,7 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 	at := bytes.TrimLeft(raw[start:], "\x00\t\r\n\f ")
 	xrefStm := isXRefStream(raw, start)
 	if !xrefStm && !bytes.HasPrefix(at, []byte("xref")) {
-		return nil, invalid("the startxref offset does not point to a cross-reference section; the PDF is damaged: rewrite it first (for example qpdf in.pdf out.pdf)")
+		return nil, &damagedError{"the startxref offset does not point to a cross-reference section; the PDF is damaged", rewriteFirst}
 	}
 	if lim.MaxObjects <= 0 {
 		lim.MaxObjects = model.DefaultResourceLimits().MaxObjectCount
@@ -215,7 +246,7 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 		if errors.Is(err, pdfcpu.ErrWrongPassword) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidPDF, errEncrypted)
 		}
-		return nil, invalid("the PDF cannot be read: %v", err)
+		return nil, &damagedError{"the PDF cannot be read (" + parserDetail(err) + ")", readerOrRewrite}
 	}
 	// pdfcpu's own bound (MaxObjectCount, a cross-reference stream's
 	// /Size) only sends it to a repair, which reads every object of the
@@ -231,7 +262,7 @@ func open(ctx context.Context, raw []byte, lim Limits) (d *document, err error) 
 		return nil, invalid("the PDF has no document catalog (/Root)")
 	}
 	if _, err := c.Catalog(); err != nil {
-		return nil, invalid("the PDF's document catalog cannot be read: %v", err)
+		return nil, invalid("the PDF's document catalog cannot be read (%s)", parserDetail(err))
 	}
 	if err := c.EnsurePageCount(); err != nil || c.PageCount < 1 {
 		return nil, invalid("the PDF's page tree cannot be read")
@@ -346,7 +377,7 @@ func declaredSize(raw []byte, start int64) int {
 
 // errDamaged refuses a file that pdfcpu cannot read as it is: its parser
 // panicked, or it would have had to repair the file (noRepair).
-var errDamaged = invalid("the PDF structure is damaged and cannot be read; check that it opens in a PDF reader, or rewrite it (for example qpdf in.pdf out.pdf)")
+var errDamaged = &damagedError{"the PDF structure is damaged and cannot be read", readerOrRewrite}
 
 // errRepairRefused is noRepair's answer to pdfcpu's repair.
 var errRepairRefused = errors.New("pades: pdfcpu's repair of a damaged cross-reference is not run")
@@ -389,14 +420,14 @@ func (r *noRepair) Seek(offset int64, whence int) (int64, error) {
 // which those of a file, each written after the last, never do: a hostile
 // file could point its /Prev and /XRefStm at many offsets inside one large
 // table and have the scan read it as many times.
-var errOverlap = invalid("the PDF's cross-reference sections overlap; it is damaged: rewrite it first (for example qpdf in.pdf out.pdf)")
+var errOverlap = &damagedError{"the PDF's cross-reference sections overlap; it is damaged", rewriteFirst}
 
 // errNoSection refuses a file whose /Prev or /XRefStm points to no
 // cross-reference section, as open does its startxref: pdfcpu would repair
 // it for reading, in a time quadratic in the file's size that does not heed
 // the context, and an update's /Prev would point other readers at the
 // damage.
-var errNoSection = invalid("a cross-reference section's /Prev or /XRefStm does not point to a cross-reference section; the PDF is damaged: rewrite it first (for example qpdf in.pdf out.pdf)")
+var errNoSection = &damagedError{"a cross-reference section's /Prev or /XRefStm does not point to a cross-reference section; the PDF is damaged", rewriteFirst}
 
 // xrefChain follows the cross-reference sections from start along /Prev
 // (and a hybrid file's /XRefStm), and returns the entries of their classic
@@ -547,9 +578,12 @@ func isObjectHeader(b []byte) bool {
 
 // lastStartXref finds the offset after the last "startxref" keyword.
 func lastStartXref(raw []byte) (int64, error) {
-	tail := raw[max(0, len(raw)-2048):]
+	tail := raw[max(0, len(raw)-tailSize):]
 	i := bytes.LastIndex(tail, []byte("startxref"))
 	if i < 0 {
+		if rest, ok := afterEOF(raw); ok && !bytes.Contains(rest, []byte("obj")) {
+			return 0, invalid("the PDF has %d bytes of other data after its %%%%EOF, too many for a PDF reader to find its end; remove them (cut the file after its last %%%%EOF)", len(rest))
+		}
 		return 0, invalid("the PDF has no startxref at its end; it is truncated")
 	}
 	f := bytes.Fields(tail[i+len("startxref"):])
@@ -564,6 +598,30 @@ func lastStartXref(raw []byte) (int64, error) {
 		return 0, invalid("the PDF has no %%%%EOF after its startxref; it is truncated")
 	}
 	return n, nil
+}
+
+// tailSize is how far from the end of a file lastStartXref looks for its
+// startxref: more than the 1024 bytes in which Acrobat and qpdf look for
+// %%EOF.
+const tailSize = 2048
+
+// afterEOF returns the bytes after the last %%EOF of raw that has a
+// startxref before it, less the end of that line. They are data appended
+// to a whole PDF (by a mail gateway, a download padded with zeros) when
+// they hold no object; when they do, an incremental update cut short, and
+// raw is truncated. ok is false when raw has no such %%EOF.
+func afterEOF(raw []byte) (rest []byte, ok bool) {
+	eof := bytes.LastIndex(raw, []byte("%%EOF"))
+	if eof < 0 || !bytes.Contains(raw[max(0, eof-64):eof], []byte("startxref")) {
+		return nil, false
+	}
+	rest = raw[eof+len("%%EOF"):]
+	for _, eol := range []string{"\r\n", "\n", "\r"} {
+		if bytes.HasPrefix(rest, []byte(eol)) {
+			return rest[len(eol):], true
+		}
+	}
+	return rest, true
 }
 
 // hasEOF reports whether the bytes after a startxref keyword and the
@@ -582,11 +640,42 @@ func hasEOF(rest []byte) bool {
 	return false
 }
 
+// maxDetail bounds the words of pdfcpu's error a client's sentence keeps.
+const maxDetail = 160
+
+// parserDetail is what of pdfcpu's error goes into a client's sentence:
+// where its parse stopped and why ("xref table: missing trailer Size"),
+// but not Go's words (a strconv error's "strconv.ParseInt: parsing") nor
+// the file's bytes it quotes (", line = <…>"), which are the client's
+// own, often not text, and made the answer's sentence invalid UTF-8. It is
+// printable ASCII, at most maxDetail bytes.
+func parserDetail(err error) string {
+	s := err.Error()
+	for _, cut := range []string{"strconv.", ", line =", " line = "} {
+		if i := strings.Index(s, cut); i >= 0 {
+			s = s[:i]
+		}
+	}
+	b := []byte(strings.TrimRight(strings.TrimSpace(s), ":,; "))
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '?'
+		}
+	}
+	if len(b) > maxDetail {
+		b = append(b[:maxDetail-3], "..."...)
+	}
+	if len(b) == 0 {
+		return "its structure is damaged"
+	}
+	return string(b)
+}
+
 // deref resolves o (an indirect reference or a direct object).
 func (d *document) deref(o types.Object) (types.Object, error) {
 	o, err := d.ctx.Dereference(o)
 	if err != nil {
-		return nil, invalid("an object cannot be read: %v", err)
+		return nil, invalid("an object cannot be read (%s)", parserDetail(err))
 	}
 	return o, nil
 }
@@ -636,7 +725,7 @@ func (d *document) streamBytes(o types.Object) ([]byte, error) {
 		return nil, invalid("a stream was expected but the PDF has %s", kindOf(o))
 	}
 	if err := sd.DecodeWithLimit(d.maxDecode); err != nil {
-		return nil, invalid("a stream cannot be decoded: %v", err)
+		return nil, invalid("a stream cannot be decoded (%s)", parserDetail(err))
 	}
 	return sd.Content, nil
 }

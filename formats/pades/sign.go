@@ -64,7 +64,7 @@ func Prepare(ctx context.Context, doc []byte, opts Options) (*Prepared, error) {
 	}
 	d, err := open(ctx, doc, opts.Limits)
 	if err != nil {
-		return nil, encryptedError(err, false)
+		return nil, callerError(err, false)
 	}
 	defer d.close()
 	cat := d.catalog().Clone().(types.Dict)

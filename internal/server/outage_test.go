@@ -309,8 +309,9 @@ func TestStateDiskFullUnderLoad(t *testing.T) {
 	})
 	code, body := getHealth(t, s)
 	if code != 500 || !strings.Contains(body, "Node: Degraded: the state database cannot be written: the disk of the data folder is full") ||
+		!strings.Contains(body, "and the others stop once their key's use can no longer be counted (unless DISABLEKEYUSAGECOUNTER is true)") ||
 		!strings.Contains(body, "Worker Limited (1): ") || strings.Contains(body, "Worker Free") {
-		t.Errorf("health check while the disk is full: %d %q, want 500 naming the full disk, and the limited worker offline", code, body)
+		t.Errorf("health check while the disk is full: %d %q, want 500 naming the full disk, the limited worker offline and that the others stop too", code, body)
 	}
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)

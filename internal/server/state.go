@@ -115,11 +115,13 @@ func (a *app) openState(cfg *config.Config) error {
 // the data folder: degraded while the state database cannot be written (a
 // full disk, a read-only folder), as a cluster node is while its database
 // does not answer: a key with a usage limit signs nothing unrecorded, so
-// its workers answer 503 until the database takes writes again.
+// its workers answer 503 until the database takes writes again; a key
+// without one whose use is counted signs on until its lease of counts is
+// spent (TestStateDiskFullUnderLoad), then answers 503 too.
 func (a *app) localStatus() web.NodeStatus {
 	var st web.NodeStatus
 	if err := a.local.Health(); err != nil {
-		st.Problems = []string{fmt.Sprintf("Degraded: %v; workers with a key usage limit are offline until it can be written again.", err)}
+		st.Problems = []string{fmt.Sprintf("Degraded: %v; workers with a key usage limit are offline until it can be written again, and the others stop once their key's use can no longer be counted (unless %s is true).", err, config.PropDisableKeyUsageCounter)}
 	}
 	return st
 }

@@ -271,10 +271,14 @@ func (t *Token) req(method, path string, body []byte, authz string, idempotent b
 
 // Activate sets the API key (pin; the configured APIKey when pin is empty)
 // and checks it against the DSM. A key the DSM refuses is ErrBadPIN and is
-// forgotten; an unreachable DSM is ErrOffline, and the key is kept so that
-// the token becomes Active when the DSM comes back.
+// forgotten; no key given and none configured is ErrNoPIN; an unreachable
+// DSM is ErrOffline, and the key is kept so that the token becomes Active
+// when the DSM comes back.
 func (t *Token) Activate(ctx context.Context, pin string) error {
 	if pin == "" {
+		if t.configured == "" {
+			return fmt.Errorf("dsm token %s: no API key was given and none is configured: %w", t.name, tokens.ErrNoPIN)
+		}
 		pin = t.configured
 	}
 	user, secret, err := t.parseAPIKey(pin)

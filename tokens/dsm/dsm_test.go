@@ -512,8 +512,18 @@ func TestActivate(t *testing.T) {
 	if err := tok.Activate(ctx, "app1:wrong"); !errors.Is(err, tokens.ErrBadPIN) {
 		t.Errorf("Activate with a wrong secret: %v, want ErrBadPIN", err)
 	}
-	if err := tok.Activate(ctx, "garbage"); !errors.Is(err, tokens.ErrBadPIN) {
-		t.Errorf("Activate with a malformed key: %v, want ErrBadPIN", err)
+	if err := tok.Activate(ctx, "garbage"); !errors.Is(err, tokens.ErrBadPIN) || errors.Is(err, tokens.ErrNoPIN) {
+		t.Errorf("Activate with a malformed key: %v, want ErrBadPIN, not ErrNoPIN", err)
+	}
+	if err := tok.Activate(ctx, ""); !errors.Is(err, tokens.ErrNoPIN) {
+		t.Errorf("Activate with no key and none configured: %v, want ErrNoPIN", err)
+	}
+	// Given none, a token tries its configured key: its refusal is a
+	// wrong key, not a missing one (the admin API told the client it sent
+	// no PIN).
+	refused, _, _ := client(t, s, func(o *dsm.Options) { o.APIKey = "app1:wrong" })
+	if err := refused.Activate(ctx, ""); !errors.Is(err, tokens.ErrBadPIN) || errors.Is(err, tokens.ErrNoPIN) {
+		t.Errorf("Activate with none, the configured key refused: %v, want ErrBadPIN, not ErrNoPIN", err)
 	}
 	if st := tok.Status(ctx); st.State != tokens.Offline {
 		t.Errorf("status after refused keys: %v", st.State)

@@ -186,7 +186,7 @@ func (t *Token) Status(ctx context.Context) tokens.Status {
 // token becomes Active when the NetHSM comes back.
 func (t *Token) Activate(ctx context.Context, pin string) error {
 	if pin == "" {
-		return fmt.Errorf("nethsm token %s: the passphrase is empty: %w", t.name, tokens.ErrBadPIN)
+		return fmt.Errorf("nethsm token %s: the passphrase is empty: %w", t.name, tokens.ErrNoPIN)
 	}
 	t.mu.Lock()
 	oldBasic := t.basic

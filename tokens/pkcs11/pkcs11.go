@@ -211,7 +211,7 @@ func (t *Token) Activate(ctx context.Context, pin string) error {
 		return t.cfgErr
 	}
 	if pin == "" {
-		return fmt.Errorf("pkcs11 token %s: the PIN is empty: %w", t.name, tokens.ErrBadPIN)
+		return fmt.Errorf("pkcs11 token %s: the PIN is empty: %w", t.name, tokens.ErrNoPIN)
 	}
 	// Close the current context first: the login of a PKCS#11 token is
 	// shared by all sessions of the process, so a new PIN is only checked

@@ -165,7 +165,11 @@ func readP12(file, pin string) (crypto.Signer, []*x509.Certificate, error) {
 func decodeP12(data []byte, file, pin string) (crypto.Signer, []*x509.Certificate, error) {
 	k, cert, cas, err := pkcs12.DecodeChain(data, pin)
 	if errors.Is(err, pkcs12.ErrIncorrectPassword) {
-		return nil, nil, fmt.Errorf("the PIN does not open %s: %w", filepath.Base(file), tokens.ErrBadPIN)
+		bad := tokens.ErrBadPIN
+		if pin == "" {
+			bad = tokens.ErrNoPIN // the keystore is protected, and none was given
+		}
+		return nil, nil, fmt.Errorf("the PIN does not open %s: %w", filepath.Base(file), bad)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", filepath.Base(file), err)

@@ -624,3 +624,40 @@ func TestActivateWithoutPIN(t *testing.T) {
 		}
 	}
 }
+
+// configuredKeyToken is a token that, given no PIN, tries a secret of its
+// own, which its HSM refuses (a DSM token's configured API key).
+type configuredKeyToken struct{ tokens.Token }
+
+func (configuredKeyToken) Activate(context.Context, string) error {
+	return fmt.Errorf("dsm token dsm: the DSM refused the API key of app a: %w", tokens.ErrBadPIN)
+}
+
+// TestActivateConfiguredKeyRefused: a token that activates with a secret
+// of its own when given no PIN, whose secret is refused, is a wrong PIN:
+// "No PIN was given" sent the client looking for a PIN the token does not
+// need, while the configured key was at fault.
+func TestActivateConfiguredKeyRefused(t *testing.T) {
+	t.Parallel()
+	inner, err := soft.Create(soft.Options{Path: filepath.Join(t.TempDir(), "ks"), Type: soft.TypePKCS12, Name: "dsm"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(Options{
+		Workers:      &source{workers.NewSet(nil, map[string]tokens.Token{"dsm": configuredKeyToken{inner}})},
+		Authenticate: func(user, pass string) Decision { return Allowed },
+		Roles:        func(string) []string { return []string{"admin"} },
+		Audit:        state.NewMemory(),
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	e := echo.New()
+	h.Register(e)
+	f := &fixture{srv: httptest.NewServer(e)}
+	t.Cleanup(f.srv.Close)
+	for _, body := range []string{`{}`, `{"pin":""}`} {
+		code, got, _ := f.call(t, "POST", "/tokens/dsm/activate", admin, "application/json", body)
+		if code != http.StatusBadRequest || !strings.Contains(string(got), "Wrong PIN for crypto token dsm") {
+			t.Errorf("activate with %s: %d %s, want 400 Wrong PIN", body, code, got)
+		}
+	}
+}

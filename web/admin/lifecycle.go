@@ -47,10 +47,12 @@ func (h *Handler) activate(c echo.Context) error {
 	if err == nil {
 		switch aerr := t.Activate(c.Request().Context(), req.PIN); {
 		case aerr == nil:
-		case req.PIN == "" && errors.Is(aerr, tokens.ErrBadPIN):
+		case errors.Is(aerr, tokens.ErrNoPIN):
 			// No PIN at all ({} or "pin": ""): a token of unencrypted
 			// keys activates so, this one wants its PIN; "Wrong PIN" would
-			// send the client checking a PIN it never sent.
+			// send the client checking a PIN it never sent. The token
+			// says so, not the empty PIN: a DSM token given none tries
+			// its configured API key, whose refusal is a wrong PIN.
 			err = errorf(http.StatusBadRequest, "No PIN was given for crypto token %s, which needs one to activate: give its PIN.", name)
 		default:
 			err = tokenError(name, "", aerr)
