@@ -39,6 +39,7 @@ import (
 	"github.com/signet-project/signet/internal/mediatype"
 	"github.com/signet-project/signet/internal/pathparam"
 	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/workers"
 )
@@ -303,7 +304,7 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			h.opts.Throttle.Succeeded(name, c.RealIP())
 		}
 		if d == Allowed {
-			return next(c)
+			return next(loggedIn(c, name))
 		}
 		// Refused credentials are recorded (as the user they claim to be):
 		// repeated failures are what an audit reader looks for.
@@ -318,6 +319,15 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return h.answer(c, 0, nil, err)
 	}
+}
+
+// loggedIn returns c with name as the caller of its request's context: the
+// server's request log line names the user of every admin request, as it
+// does a worker's or a key API's.
+func loggedIn(c echo.Context, name string) echo.Context {
+	r := c.Request()
+	c.SetRequest(r.WithContext(tokens.WithCaller(r.Context(), tokens.Caller{User: name})))
+	return c
 }
 
 // refusal records the refusal err of a client that proved nothing (a
@@ -377,7 +387,7 @@ func (h *Handler) certificate(c echo.Context, u config.User, err error, next ech
 		err = noAdminRole(u.Name)
 	default:
 		c.Set(userKey, u.Name)
-		return next(c)
+		return next(loggedIn(c, u.Name))
 	}
 	h.record(c, "admin.refused", refusalTarget(r), details, err)
 	return h.answer(c, 0, nil, err)

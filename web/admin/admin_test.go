@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -659,5 +660,41 @@ func TestActivateConfiguredKeyRefused(t *testing.T) {
 		if code != http.StatusBadRequest || !strings.Contains(string(got), "Wrong PIN for crypto token dsm") {
 			t.Errorf("activate with %s: %d %s, want 400 Wrong PIN", body, code, got)
 		}
+	}
+}
+
+// TestRequestLogNamesUser: the caller of an admin request's context, which
+// the server's request log line reads once the handlers are done (web's
+// observe), is the user who logged in; the log named nobody for admin
+// requests, whoever made them.
+func TestRequestLogNamesUser(t *testing.T) {
+	t.Parallel()
+	h := New(Options{
+		Workers:      &source{workers.NewSet(nil, nil)},
+		Authenticate: func(user, pass string) Decision { return Allowed },
+		Roles:        func(string) []string { return []string{"admin"} },
+		Audit:        state.NewMemory(),
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	e := echo.New()
+	var logged []string
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			err := next(c)
+			logged = append(logged, tokens.CallerFrom(c.Request().Context()).User)
+			return err
+		}
+	})
+	h.Register(e)
+	f := &fixture{srv: httptest.NewServer(e)}
+	t.Cleanup(f.srv.Close)
+	if code, body, _ := f.call(t, "GET", "/workers", "alice:pw", "", ""); code != http.StatusOK {
+		t.Fatalf("GET /workers: %d %s", code, body)
+	}
+	if code, _, _ := f.call(t, "GET", "/workers", "", "", ""); code != http.StatusUnauthorized {
+		t.Fatalf("GET /workers without credentials: %d", code)
+	}
+	if want := []string{"alice", ""}; !slices.Equal(logged, want) {
+		t.Errorf("the request log would name %q, want %q", logged, want)
 	}
 }

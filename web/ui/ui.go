@@ -39,6 +39,7 @@ import (
 	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/internal/pathparam"
 	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/web/admin"
 	"github.com/signet-project/signet/web/auth"
 )
@@ -262,6 +263,10 @@ func (u *UI) session(next echo.HandlerFunc) echo.HandlerFunc {
 			return c.Redirect(http.StatusSeeOther, BasePath+"/login?next="+url.QueryEscape(r.URL.RequestURI()))
 		}
 		c.Set(sessionKey, s)
+		// The server's request log line names the session's user, as it
+		// does a worker's.
+		c.SetRequest(r.WithContext(tokens.WithCaller(r.Context(), tokens.Caller{User: s.User})))
+		r = c.Request()
 		if !read {
 			// A field that does not parse is dropped by Go's form parser,
 			// which keeps the rest: the form's action ran on what was

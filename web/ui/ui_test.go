@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/clienttext"
 	"github.com/signet-project/signet/state"
+	"github.com/signet-project/signet/tokens"
 	"github.com/signet-project/signet/web/admin"
 	"github.com/signet-project/signet/web/auth"
 )
@@ -553,5 +555,32 @@ func TestLoginIssuesNewSession(t *testing.T) {
 		if _, ok := u.opts.Sessions.Get(r); ok == tt.ended {
 			t.Errorf("%s: the session of the ID the browser came with exists %v after the login", tt.name, ok)
 		}
+	}
+}
+
+// TestRequestLogNamesUser: the caller of a UI request's context, which the
+// server's request log line reads once the handlers are done (web's
+// observe), is the session's user; the log named nobody for UI pages.
+func TestRequestLogNamesUser(t *testing.T) {
+	t.Parallel()
+	u, e, _ := serveAnyLogin(t)
+	cookies, _ := login(t, u, e)
+	var logged []string
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			err := next(c)
+			logged = append(logged, tokens.CallerFrom(c.Request().Context()).User)
+			return err
+		}
+	})
+	for _, cs := range [][]*http.Cookie{cookies, nil} {
+		r := httptest.NewRequest(http.MethodGet, "/admin/dashboard", nil)
+		for _, c := range cs {
+			r.AddCookie(c)
+		}
+		e.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if want := []string{"admin", ""}; !slices.Equal(logged, want) {
+		t.Errorf("the request log would name %q, want %q", logged, want)
 	}
 }
