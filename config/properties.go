@@ -397,6 +397,13 @@ func aliases() map[string]string {
 	}
 }
 
+// Suggest returns the candidate closest to name (a command, a flag, a
+// property), as config's "did you mean" picks it, or "" when none is
+// close: one rule of closeness for the configuration and the command line.
+func Suggest(name string, candidates []string) string {
+	return suggest(name, candidates, nil)
+}
+
 // suggest returns the candidate closest to name: an alias, then a match
 // ignoring letter case, then the nearest by edit distance if it is close.
 func suggest(name string, candidates []string, alias map[string]string) string {

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/signet-project/signet/config"
 )
 
 // exitError carries a process exit code; what the user needs to know was
@@ -183,6 +185,10 @@ func dispatch(ctx context.Context, args []string, io stdio) error {
 		return nil
 	}
 	if err != nil { // the flag package printed the error
+		if s := suggestFlag(fs, err); s != "" {
+			fmt.Fprintf(stderr, "Did you mean -%s?\n", s)
+		}
+		fmt.Fprintln(stderr)
 		cmd.usage(stderr, fs)
 		return exitError{2}
 	}
@@ -257,7 +263,11 @@ func groupUsage(cmds []command, args []string, stdout, stderr io.Writer) error {
 		prefix := strings.Join(next, " ") + " "
 		if !slices.ContainsFunc(cmds, func(c command) bool { return strings.HasPrefix(c.name, prefix) }) {
 			where := strings.Join(append([]string{"signet"}, group...), " ")
-			fmt.Fprintf(stderr, "%s: unknown command %q\n\n", where, a)
+			fmt.Fprintf(stderr, "%s: unknown command %q", where, a)
+			if s := config.Suggest(a, subcommands(cmds, group)); s != "" {
+				fmt.Fprintf(stderr, ": did you mean %s?", s)
+			}
+			fmt.Fprint(stderr, "\n\n")
 			listCommands(stderr, cmds, strings.Join(group, " "))
 			return exitError{2}
 		}
@@ -265,6 +275,34 @@ func groupUsage(cmds []command, args []string, stdout, stderr io.Writer) error {
 	}
 	listCommands(stderr, cmds, strings.Join(group, " "))
 	return exitError{2}
+}
+
+// subcommands returns the words that may follow group ("admin keys") on
+// a command line.
+func subcommands(cmds []command, group []string) []string {
+	var words []string
+	for _, c := range cmds {
+		rest, ok := strings.CutPrefix(c.name, strings.Join(group, " ")+" ")
+		if len(group) == 0 {
+			rest, ok = c.name, true
+		}
+		if w, _, _ := strings.Cut(rest, " "); ok && !slices.Contains(words, w) {
+			words = append(words, w)
+		}
+	}
+	return words
+}
+
+// suggestFlag returns the flag of fs closest to the one err says is not
+// defined, or "".
+func suggestFlag(fs *flag.FlagSet, err error) string {
+	name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
+	if !ok {
+		return ""
+	}
+	var names []string
+	fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+	return config.Suggest(strings.TrimPrefix(name, "-"), names)
 }
 
 // listCommands prints the commands under group ("" for all).

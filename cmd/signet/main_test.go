@@ -63,7 +63,11 @@ func TestUsageErrors(t *testing.T) {
 		{nil, "Usage: signet COMMAND"},
 		{[]string{"frobnicate"}, `signet: unknown command "frobnicate"`},
 		{[]string{"client"}, "client sign"},
-		{[]string{"client", "frob"}, `signet client: unknown command "frob"`},
+		{[]string{"client", "frob"}, "signet client: unknown command \"frob\"\n"}, // nothing close: no suggestion
+		{[]string{"config", "chek", "x.yaml"}, `signet config: unknown command "chek": did you mean check?`},
+		{[]string{"admin", "kyes", "list"}, `signet admin: unknown command "kyes": did you mean keys?`},
+		{[]string{"verify", "--trsut", "ca.pem", "x.pdf"}, "flag provided but not defined: -trsut\nDid you mean -trust?\n"},
+		{[]string{"client", "sign", "-wroker", "X", "main.go"}, "Did you mean -worker?"},
 		{[]string{"serve", "--log-format", "xml"}, "use text or json"},
 		{[]string{"serve", "--max-upload", "-1"}, "--max-upload must not be negative"},
 		{[]string{"serve", "extra"}, "takes no arguments"},
