@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"strings"
@@ -80,11 +81,37 @@ func tokenProblems(cfg *config.Config) config.Problems {
 				continue
 			}
 		}
+		if err == nil {
+			if err := pinProblem(tok, tc); err != nil {
+				ps = append(ps, config.Problem{Pos: tc.PINPos,
+					Msg: "Token " + tc.Name + " would be OFFLINE: " + strings.TrimSuffix(err.Error(), ".") + "; fix the pin file or the path."})
+				continue
+			}
+		}
 		if err != nil {
 			ps = append(ps, config.Problem{Pos: tc.Pos, Msg: "Token " + tc.Name + " would be OFFLINE: " + strings.TrimSuffix(err.Error(), ".") + "."})
 		}
 	}
 	return ps
+}
+
+// pinProblem is why the server would leave tok, opened from tc, not
+// activated at start (workers.Activate, the server's own activation): a pin
+// file that cannot be read, for every token; and, for a soft token, whose
+// keystore is a file read here, a pin it refuses. An HSM is not contacted,
+// and a pin in an environment variable is the server's environment, which
+// config check does not see.
+func pinProblem(tok tokens.Token, tc config.Token) error {
+	if tc.PIN.File == "" {
+		return nil
+	}
+	if _, ok := tok.(*soft.Token); !ok {
+		if _, err := tc.PIN.Resolve(); err != nil {
+			return fmt.Errorf("its pin cannot be read: %w", err)
+		}
+		return nil
+	}
+	return workers.Activate(context.Background(), tok, tc)
 }
 
 // stateFileProblems are the files of the run-time state that Run would

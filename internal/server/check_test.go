@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/demo"
+	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/workers"
 )
 
 // TestCheckTrustAnchors: config check reports a validator's TRUSTANCHORS
@@ -277,3 +280,65 @@ func TestCheckSoftKeystore(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckTokenPIN: config check refuses a token's pin file that the
+// server's activation (workers.Activate) cannot use, at the pin line: one
+// that cannot be read or is empty, for every token type, and, for a soft
+// token whose keystore it opens, one the keystore refuses. Each passed
+// check, and the token with all its workers was OFFLINE ("not activated")
+// at start. A pin in an environment variable is the server's environment,
+// and an HSM is not contacted.
+func TestCheckTokenPIN(t *testing.T) {
+	t.Parallel()
+	files, _, err := demo.Bootstrap(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		soft   = "    type: soft\n    properties: {KEYSTOREPATH: KS, KEYSTORETYPE: PKCS12}\n"
+		pkcs11 = "    type: pkcs11\n    properties: {SHAREDLIBRARYNAME: /usr/lib/softhsm/libsofthsm2.so, SLOTLABELTYPE: SLOT_LABEL, SLOTLABELVALUE: t}\n"
+	)
+	tests := []struct {
+		name, token, pin string
+		file             *string // the pin file's contents; nil: no file
+		says             string  // "": no problem
+	}{
+		{"the keystore's pin", soft, "{file: PIN}", nil, ""},
+		{"a missing pin file", soft, "{file: DIR/missing.pin}", nil, "its pin cannot be read"},
+		{"an empty pin file", soft, "{file: DIR/test.pin}", ptr("\n"), "is empty"},
+		{"a wrong pin", soft, "{file: DIR/test.pin}", ptr("not-the-pin\n"), "wrong PIN"},
+		{"a pin in the environment", soft, "{env: SIGNET_TEST_UNSET_PIN}", nil, ""},
+		{"an HSM's pin file", pkcs11, "{file: DIR/test.pin}", ptr("1234\n"), ""},
+		{"an HSM's missing pin file", pkcs11, "{file: DIR/missing.pin}", nil, "its pin cannot be read"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			if tt.file != nil {
+				if err := os.WriteFile(filepath.Join(dir, "test.pin"), []byte(*tt.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := strings.NewReplacer("KS", files.Keystore, "PIN", files.PIN, "DIR", dir)
+			y := "tokens:\n  - name: t\n" + r.Replace(tt.token) + "    pin: " + r.Replace(tt.pin) + "\n"
+			path := filepath.Join(dir, "signet.yaml")
+			checkFile(t, path, y, 5, tt.says, "Token t would be OFFLINE")
+			if tt.token != soft || strings.Contains(tt.pin, "env") {
+				return
+			}
+			// What the server does with it: the token active exactly
+			// when config check passes it.
+			cfg, err := config.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set := workers.Build(t.Context(), cfg, workers.BuildOptions{Open: tokenOpener(nil, nil), Logger: slog.New(slog.DiscardHandler)})
+			if active := set.Tokens()["t"].Status(t.Context()).State == tokens.Active; active != (tt.says == "") {
+				t.Errorf("the server's token is active: %v; config check passes it: %v", active, tt.says == "")
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }
