@@ -59,11 +59,12 @@ func FileChecks() []config.FileCheck {
 // OFFLINE, each at its token: the token, and every worker on it, would be
 // OFFLINE. The opener contacts no HSM; it refuses what the token packages
 // check of their settings (a PKCS#11 slot number that is not a number, a
-// NetHSM key ID, a URL with credentials or a query) and a CA bundle it
-// cannot read. A soft token whose keystore files cannot be read is
-// refused at its KEYSTOREPATH, as a TRUSTANCHORS file is: the server starts
-// it OFFLINE ("keystore unreadable") and no PIN activates it. A cluster's
-// database keystore is the database's, not read here.
+// NetHSM key ID, a URL with credentials or a query), a CA bundle it
+// cannot read, and a PKCS#11 module file that is not there (retried, but
+// OFFLINE until it is installed). A soft token whose keystore files cannot
+// be read is refused at its KEYSTOREPATH, as a TRUSTANCHORS file is: the
+// server starts it OFFLINE ("keystore unreadable") and no PIN activates
+// it. A cluster's database keystore is the database's, not read here.
 func tokenProblems(cfg *config.Config) config.Problems {
 	var ps config.Problems
 	for _, tc := range cfg.Tokens {
@@ -72,7 +73,9 @@ func tokenProblems(cfg *config.Config) config.Problems {
 		}
 		tok, err := tokenOpener(nil, nil)(context.Background(), tc)
 		if p, ok := tok.(*pkcs11.Token); ok && err == nil {
-			err = p.ConfigError()
+			if err = p.ConfigError(); err == nil {
+				err = p.ModuleError()
+			}
 		}
 		if s, ok := tok.(*soft.Token); ok && err == nil {
 			if err := s.KeystoreError(); err != nil {

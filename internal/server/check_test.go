@@ -171,13 +171,14 @@ func TestCheckStateFiles(t *testing.T) {
 
 // TestCheckTokenSettings: config check reports the token settings that
 // the server's opener refuses (the token, and its workers, would be
-// OFFLINE), at the token: a PKCS#11 slot number that is not a number,
-// NetHSM key IDs the NetHSM cannot have, a URL with credentials or a
-// query, a CA bundle that cannot be read. Nothing is contacted.
+// OFFLINE), at the token: a PKCS#11 slot number that is not a number or
+// a module file that is not there (a bare name is the loader's to find),
+// NetHSM key IDs the NetHSM cannot have, a URL with credentials or a query,
+// a CA bundle that cannot be read. Nothing is contacted.
 func TestCheckTokenSettings(t *testing.T) {
 	t.Parallel()
 	const (
-		pkcs11 = "    type: pkcs11\n    properties:\n      SHAREDLIBRARYNAME: /nonexistent/libsofthsm2.so\n"
+		pkcs11 = "    type: pkcs11\n    properties:\n      SHAREDLIBRARYNAME: DIR/libmodule.so\n"
 		nethsm = "    type: nethsm\n    properties:\n      USER: operator\n"
 		dsm    = "    type: dsm\n    properties:\n"
 	)
@@ -189,6 +190,10 @@ func TestCheckTokenSettings(t *testing.T) {
 		{"slot label", pkcs11 + "      SLOTLABELTYPE: SLOT_LABEL\n      SLOTLABELVALUE: first\n", ""},
 		{"slot number not a number", pkcs11 + "      SLOTLABELTYPE: SLOT_NUMBER\n      SLOTLABELVALUE: first\n", "must be a number"},
 		{"slot index below 0", pkcs11 + "      SLOTLABELTYPE: slot_index\n      SLOTLABELVALUE: -1\n", "must be a number"},
+		// A module file that is not there kept the token OFFLINE ("PKCS#11
+		// module … cannot be read") after config check passed it.
+		{"module missing", strings.Replace(pkcs11, "libmodule.so", "missing.so", 1) + "      SLOTLABELTYPE: SLOT_LABEL\n      SLOTLABELVALUE: first\n", "PKCS#11 module DIR/missing.so cannot be read"},
+		{"module in the loader's path", strings.Replace(pkcs11, "DIR/libmodule.so", "libmodule.so", 1) + "      SLOTLABELTYPE: SLOT_LABEL\n      SLOTLABELVALUE: first\n", ""},
 		{"NetHSM", nethsm + "      URL: https://nethsm.example:8443\n      KEYIDS: signing, tsa.key\n", ""},
 		{"NetHSM key ID with a space", nethsm + "      URL: https://nethsm.example:8443\n      KEYIDS: signing, my key\n", "not a NetHSM key ID"},
 		{"NetHSM URL with credentials", nethsm + "      URL: https://operator:secret@nethsm.example:8443\n", "no credentials"},
@@ -199,8 +204,11 @@ func TestCheckTokenSettings(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "libmodule.so"), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
 			y := "tokens:\n  - name: hsm\n" + strings.ReplaceAll(tt.token, "DIR", dir)
-			checkFile(t, filepath.Join(dir, "signet.yaml"), y, 2, tt.says, "OFFLINE")
+			checkFile(t, filepath.Join(dir, "signet.yaml"), y, 2, strings.ReplaceAll(tt.says, "DIR", dir), "OFFLINE")
 		})
 	}
 }
@@ -296,7 +304,7 @@ func TestCheckTokenPIN(t *testing.T) {
 	}
 	const (
 		soft   = "    type: soft\n    properties: {KEYSTOREPATH: KS, KEYSTORETYPE: PKCS12}\n"
-		pkcs11 = "    type: pkcs11\n    properties: {SHAREDLIBRARYNAME: /usr/lib/softhsm/libsofthsm2.so, SLOTLABELTYPE: SLOT_LABEL, SLOTLABELVALUE: t}\n"
+		pkcs11 = "    type: pkcs11\n    properties: {SHAREDLIBRARYNAME: libsofthsm2.so, SLOTLABELTYPE: SLOT_LABEL, SLOTLABELVALUE: t}\n"
 	)
 	tests := []struct {
 		name, token, pin string
