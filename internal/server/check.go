@@ -52,7 +52,46 @@ func FileChecks() []config.FileCheck {
 		tsaCertProblems,
 		stateFileProblems,
 		tokenProblems,
+		secretFileProblems,
 	}
+}
+
+// secretFileProblems are the secret files, other than token pins
+// (tokenProblems), that the server reads when it needs them, each at the
+// line that names it: a user's passwordHash file that cannot be read or
+// holds no bcrypt hash (User.HashError, by which the server refuses every
+// password of the user), and the TSA_PASSWORD file of a worker that
+// time-stamps at a TSA_URL with a TSA_USERNAME (the worker is OFFLINE,
+// "TSA_PASSWORD cannot be read"). A secret in an environment variable is
+// the server's environment, which config check does not see.
+func secretFileProblems(cfg *config.Config) config.Problems {
+	var ps config.Problems
+	for _, u := range cfg.Users {
+		if u.PasswordHashFrom.File == "" {
+			continue
+		}
+		fix := "; fix the passwordHash file or the path."
+		if _, err := u.Hash(); err == nil {
+			fix = "." // the file holds no bcrypt hash: the sentence says what to write
+		}
+		if err := u.HashError(); err != nil {
+			ps = append(ps, config.Problem{Pos: u.Pos, Msg: "User " + u.Name + " could not log in with a password: " + strings.TrimSuffix(err.Error(), ".") + fix})
+		}
+	}
+	for _, w := range cfg.Workers {
+		p := w.Properties
+		pw := p.Secret(config.PropTSAPassword)
+		if len(w.Problems) > 0 || pw.File == "" || !p.IsSet(config.PropTSAURL) || !p.IsSet(config.PropTSAUsername) {
+			continue
+		}
+		if lvl := p.String(config.PropSignatureLevel); lvl != config.LevelBaselineT && lvl != config.LevelBaselineLT {
+			continue
+		}
+		if _, err := pw.Resolve(); err != nil {
+			ps = append(ps, config.Problem{Pos: p.Pos(config.PropTSAPassword), Msg: "Worker " + w.Name + " would be OFFLINE: TSA_PASSWORD cannot be read: " + err.Error() + "; fix the file or the path."})
+		}
+	}
+	return ps
 }
 
 // tokenProblems are the tokens the server's opener refuses, or opens

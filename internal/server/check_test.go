@@ -12,6 +12,7 @@ import (
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/workers"
 )
 
@@ -350,3 +351,50 @@ func TestCheckTokenPIN(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestCheckSecretFiles: config check refuses the secret files the server
+// reads when it needs them and could not use, at the line that names each:
+// a user's passwordHash file that cannot be read or holds no bcrypt hash
+// (the server refused every password of the user, so an admin locked
+// themselves out with a configuration check passed), and the TSA_PASSWORD
+// file of a B-T signer at a TSA_URL (the worker was OFFLINE). Secrets in
+// environment variables are the server's environment and pass.
+func TestCheckSecretFiles(t *testing.T) {
+	t.Parallel()
+	hash, err := auth.HashPassword("secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		user = "users:\n  - name: admin\n    roles: [admin]\n    passwordHash: @HASH@\n"
+		tsa  = "workers:\n  - name: PT\n    kind: PDFSigner\n    token: t\n    key: k\n    properties:\n      AUTHTYPE: NOAUTH\n      SIGNATURE_LEVEL: @LVL@\n      TSA_URL: https://tsa.example\n      TSA_USERNAME: signet\n      TSA_PASSWORD: @PW@\n" +
+			"tokens:\n  - name: t\n    type: soft\n    properties:\n      KEYSTOREPATH: @DIR@\n      KEYSTORETYPE: PEM\n"
+	)
+	tests := []struct {
+		name, yaml string
+		files      map[string]string
+		line       int    // of the one problem; 0: none
+		says       string // in it
+	}{
+		{"hash file", strings.Replace(user, "@HASH@", "{file: @DIR@/hash}", 1), map[string]string{"hash": hash + "\n"}, 0, ""},
+		{"missing hash file", strings.Replace(user, "@HASH@", "{file: @DIR@/hash}", 1), nil, 2, "could not log in with a password: read secret file"},
+		{"hash file holds a password", strings.Replace(user, "@HASH@", "{file: @DIR@/hash}", 1), map[string]string{"hash": "secret\n"}, 2, "is not a bcrypt hash"},
+		{"hash in the environment", strings.Replace(user, "@HASH@", "{env: SIGNET_TEST_UNSET_HASH}", 1), nil, 0, ""},
+		{"TSA password file", strings.NewReplacer("@LVL@", "BASELINE-T", "@PW@", "{file: @DIR@/pw}").Replace(tsa), map[string]string{"pw": "pw\n"}, 0, ""},
+		{"missing TSA password file", strings.NewReplacer("@LVL@", "BASELINE-T", "@PW@", "{file: @DIR@/pw}").Replace(tsa), nil, 11, "Worker PT would be OFFLINE: TSA_PASSWORD cannot be read"},
+		{"missing TSA password file at B-LT", strings.NewReplacer("@LVL@", "BASELINE-LT", "@PW@", "{file: @DIR@/pw}").Replace(tsa), nil, 11, "TSA_PASSWORD cannot be read"},
+		{"TSA password in the environment", strings.NewReplacer("@LVL@", "BASELINE-T", "@PW@", "{env: SIGNET_TEST_UNSET_PW}").Replace(tsa), nil, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			for name, data := range tt.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			checkFile(t, filepath.Join(dir, "signet.yaml"), strings.ReplaceAll(tt.yaml, "@DIR@", dir), tt.line, tt.says)
+		})
+	}
+}
