@@ -258,6 +258,7 @@ type Token struct {
 	Type       string // soft | pkcs11 | nethsm | dsm
 	Properties Properties
 	PIN        Secret // the token's secret: PIN, API key or passphrase; may be zero (activate by hand)
+	PINPos     Pos    // of the pin key, when PIN is set
 	// Keys are the policies of the token's keys (its keys section).
 	Keys []KeyPolicy
 	Pos  Pos

@@ -420,7 +420,7 @@ func (l *loader) token(file, dir string, n *yaml.Node) {
 		t.Problems = append(t.Problems, ps...)
 	}
 	if pin != nil && !isNull(pin) {
-		t.PIN = readSecret(file, dir, "pin", pinPos, pin, &t.Problems)
+		t.PIN, t.PINPos = readSecret(file, dir, "pin", pinPos, pin, &t.Problems), pinPos
 	}
 	t.Keys = tokenKeys(file, dir, keysPos, keys, &t.Problems)
 	l.cfg.Tokens = append(l.cfg.Tokens, t)

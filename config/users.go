@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -77,6 +78,24 @@ func (u User) Hash() (string, error) {
 	return u.PasswordHashFrom.Resolve()
 }
 
+// HashError returns why u could not log in with a password: its hash
+// cannot be read from its file or environment variable, or is no bcrypt
+// hash (the server compares passwords with bcrypt, so any other text
+// refuses every password); nil for a user without a passwordHash.
+func (u User) HashError() error {
+	if u.PasswordHash == "" && u.PasswordHashFrom.IsZero() {
+		return nil
+	}
+	h, err := u.Hash()
+	if err != nil {
+		return err
+	}
+	if _, err := bcrypt.Cost([]byte(h)); err != nil {
+		return fmt.Errorf("the passwordHash of user %q is not a bcrypt hash ($2a$, $2b$ or $2y$): write the hash, never the password", u.Name)
+	}
+	return nil
+}
+
 // User returns the user with the given name.
 func (c *Config) User(name string) (User, bool) {
 	for _, u := range c.Users {
@@ -148,11 +167,11 @@ func (l *loader) user(file, dir string, n *yaml.Node) {
 	case hashNode == nil || isNull(hashNode):
 		l.structural.add(pos, "User %q has no passwordHash: add a bcrypt hash from signet admin hash-password, or {file: PATH}, or authorizedClients for a client certificate.", u.Name)
 	case hashNode.Kind == yaml.ScalarNode:
-		h, _ := scalar(hashNode)
-		if _, err := bcrypt.Cost([]byte(h)); err != nil {
-			l.structural.add(hashPos, "The passwordHash of user %q is not a bcrypt hash ($2a$, $2b$ or $2y$): write the hash, never the password.", u.Name)
+		u.PasswordHash, _ = scalar(hashNode)
+		if err := u.HashError(); err != nil {
+			msg := err.Error()
+			l.structural.add(hashPos, "%s%s.", strings.ToUpper(msg[:1]), msg[1:])
 		}
-		u.PasswordHash = h
 	default:
 		u.PasswordHashFrom = readSecret(file, dir, "passwordHash", hashPos, hashNode, &l.structural)
 	}

@@ -147,21 +147,32 @@ func build(wc config.Worker, toks map[string]tokens.Token, tokErr map[string]str
 	return &offline{base: b}
 }
 
-// activate logs a token in with its configured PIN, when it has one and is
-// not active yet. A token that cannot be activated stays offline and says why
-// in its status; the server serves the other workers.
+// activate logs a token in with its configured PIN (Activate), logging
+// why it could not: a token that cannot be activated stays offline and says
+// why in its status; the server serves the other workers.
 func activate(ctx context.Context, t tokens.Token, tc config.Token, log *slog.Logger) {
-	if t.Status(ctx).State == tokens.Active || (tc.PIN.Env == "" && tc.PIN.File == "") {
-		return
+	if err := Activate(ctx, t, tc); err != nil {
+		log.Error("crypto token could not be activated", "token", tc.Name, "error", err)
+	}
+}
+
+// Activate logs t in with tc's configured PIN, when it has one and t is
+// not active yet, and returns why it could not: the PIN cannot be read, or
+// the token refuses it. Build activates every token with it, and
+// `signet config check` the keystore files it can open, so that a PIN
+// that keeps a token (and its workers) OFFLINE at start is refused there.
+func Activate(ctx context.Context, t tokens.Token, tc config.Token) error {
+	if t.Status(ctx).State == tokens.Active || tc.PIN.IsZero() {
+		return nil
 	}
 	pin, err := tc.PIN.Resolve()
 	if err != nil {
-		log.Error("crypto token PIN unavailable", "token", tc.Name, "error", err)
-		return
+		return fmt.Errorf("its pin cannot be read: %w", err)
 	}
 	if err := t.Activate(ctx, pin); err != nil {
-		log.Error("crypto token activation failed", "token", tc.Name, "error", err)
+		return fmt.Errorf("its pin does not activate it: %w", err)
 	}
+	return nil
 }
 
 // fingerprint identifies a token configuration, to reuse an open token across

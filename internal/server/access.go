@@ -84,12 +84,12 @@ func (a *app) refusalLog(surface string) *auth.RefusalLog {
 
 // serveHealth serves the health check alone over plain HTTP on addr, for
 // load balancers that do not speak TLS: nothing else is reachable there.
-func (a *app) serveHealth(ctx context.Context, addr string, stdout io.Writer) error {
+func (a *app) serveHealth(ctx context.Context, addr string, main net.Addr, stdout io.Writer) error {
 	l, err := net.Listen("tcp", addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
 		// Another program's port, or the server's own: --listen, which
 		// config check does not see, may name healthListen's.
-		return fmt.Errorf("%s, the health check's address (server.healthListen), is in use by another program or by this server's own listener: give healthListen a free port, such as %s: %w", addr, nextPort(addr), err)
+		return fmt.Errorf("%s, the health check's address (server.healthListen), is in use by another program or by this server's own listener: give healthListen a free port, such as %s: %w", addr, nextPort(addr, main), err)
 	}
 	if err != nil {
 		return fmt.Errorf("listen for the health check on %s: %w", addr, err)

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"strings"
@@ -51,18 +52,58 @@ func FileChecks() []config.FileCheck {
 		tsaCertProblems,
 		stateFileProblems,
 		tokenProblems,
+		secretFileProblems,
 	}
+}
+
+// secretFileProblems are the secret files, other than token pins
+// (tokenProblems), that the server reads when it needs them, each at the
+// line that names it: a user's passwordHash file that cannot be read or
+// holds no bcrypt hash (User.HashError, by which the server refuses every
+// password of the user), and the TSA_PASSWORD file of a worker that
+// time-stamps at a TSA_URL with a TSA_USERNAME (the worker is OFFLINE,
+// "TSA_PASSWORD cannot be read"). A secret in an environment variable is
+// the server's environment, which config check does not see.
+func secretFileProblems(cfg *config.Config) config.Problems {
+	var ps config.Problems
+	for _, u := range cfg.Users {
+		if u.PasswordHashFrom.File == "" {
+			continue
+		}
+		fix := "; fix the passwordHash file or the path."
+		if _, err := u.Hash(); err == nil {
+			fix = "." // the file holds no bcrypt hash: the sentence says what to write
+		}
+		if err := u.HashError(); err != nil {
+			ps = append(ps, config.Problem{Pos: u.Pos, Msg: "User " + u.Name + " could not log in with a password: " + strings.TrimSuffix(err.Error(), ".") + fix})
+		}
+	}
+	for _, w := range cfg.Workers {
+		p := w.Properties
+		pw := p.Secret(config.PropTSAPassword)
+		if len(w.Problems) > 0 || pw.File == "" || !p.IsSet(config.PropTSAURL) || !p.IsSet(config.PropTSAUsername) {
+			continue
+		}
+		if lvl := p.String(config.PropSignatureLevel); lvl != config.LevelBaselineT && lvl != config.LevelBaselineLT {
+			continue
+		}
+		if _, err := pw.Resolve(); err != nil {
+			ps = append(ps, config.Problem{Pos: p.Pos(config.PropTSAPassword), Msg: "Worker " + w.Name + " would be OFFLINE: TSA_PASSWORD cannot be read: " + err.Error() + "; fix the file or the path."})
+		}
+	}
+	return ps
 }
 
 // tokenProblems are the tokens the server's opener refuses, or opens
 // OFFLINE, each at its token: the token, and every worker on it, would be
 // OFFLINE. The opener contacts no HSM; it refuses what the token packages
 // check of their settings (a PKCS#11 slot number that is not a number, a
-// NetHSM key ID, a URL with credentials or a query) and a CA bundle it
-// cannot read. A soft token whose keystore files cannot be read is
-// refused at its KEYSTOREPATH, as a TRUSTANCHORS file is: the server starts
-// it OFFLINE ("keystore unreadable") and no PIN activates it. A cluster's
-// database keystore is the database's, not read here.
+// NetHSM key ID, a URL with credentials or a query), a CA bundle it
+// cannot read, and a PKCS#11 module file that is not there (retried, but
+// OFFLINE until it is installed). A soft token whose keystore files cannot
+// be read is refused at its KEYSTOREPATH, as a TRUSTANCHORS file is: the
+// server starts it OFFLINE ("keystore unreadable") and no PIN activates
+// it. A cluster's database keystore is the database's, not read here.
 func tokenProblems(cfg *config.Config) config.Problems {
 	var ps config.Problems
 	for _, tc := range cfg.Tokens {
@@ -71,7 +112,9 @@ func tokenProblems(cfg *config.Config) config.Problems {
 		}
 		tok, err := tokenOpener(nil, nil)(context.Background(), tc)
 		if p, ok := tok.(*pkcs11.Token); ok && err == nil {
-			err = p.ConfigError()
+			if err = p.ConfigError(); err == nil {
+				err = p.ModuleError()
+			}
 		}
 		if s, ok := tok.(*soft.Token); ok && err == nil {
 			if err := s.KeystoreError(); err != nil {
@@ -80,11 +123,37 @@ func tokenProblems(cfg *config.Config) config.Problems {
 				continue
 			}
 		}
+		if err == nil {
+			if err := pinProblem(tok, tc); err != nil {
+				ps = append(ps, config.Problem{Pos: tc.PINPos,
+					Msg: "Token " + tc.Name + " would be OFFLINE: " + strings.TrimSuffix(err.Error(), ".") + "; fix the pin file or the path."})
+				continue
+			}
+		}
 		if err != nil {
 			ps = append(ps, config.Problem{Pos: tc.Pos, Msg: "Token " + tc.Name + " would be OFFLINE: " + strings.TrimSuffix(err.Error(), ".") + "."})
 		}
 	}
 	return ps
+}
+
+// pinProblem is why the server would leave tok, opened from tc, not
+// activated at start (workers.Activate, the server's own activation): a pin
+// file that cannot be read, for every token; and, for a soft token, whose
+// keystore is a file read here, a pin it refuses. An HSM is not contacted,
+// and a pin in an environment variable is the server's environment, which
+// config check does not see.
+func pinProblem(tok tokens.Token, tc config.Token) error {
+	if tc.PIN.File == "" {
+		return nil
+	}
+	if _, ok := tok.(*soft.Token); !ok {
+		if _, err := tc.PIN.Resolve(); err != nil {
+			return fmt.Errorf("its pin cannot be read: %w", err)
+		}
+		return nil
+	}
+	return workers.Activate(context.Background(), tok, tc)
 }
 
 // stateFileProblems are the files of the run-time state that Run would

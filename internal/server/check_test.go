@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,9 @@ import (
 
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/demo"
+	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/web/auth"
+	"github.com/signet-project/signet/workers"
 )
 
 // TestCheckTrustAnchors: config check reports a validator's TRUSTANCHORS
@@ -168,13 +172,14 @@ func TestCheckStateFiles(t *testing.T) {
 
 // TestCheckTokenSettings: config check reports the token settings that
 // the server's opener refuses (the token, and its workers, would be
-// OFFLINE), at the token: a PKCS#11 slot number that is not a number,
-// NetHSM key IDs the NetHSM cannot have, a URL with credentials or a
-// query, a CA bundle that cannot be read. Nothing is contacted.
+// OFFLINE), at the token: a PKCS#11 slot number that is not a number or
+// a module file that is not there (a bare name is the loader's to find),
+// NetHSM key IDs the NetHSM cannot have, a URL with credentials or a query,
+// a CA bundle that cannot be read. Nothing is contacted.
 func TestCheckTokenSettings(t *testing.T) {
 	t.Parallel()
 	const (
-		pkcs11 = "    type: pkcs11\n    properties:\n      SHAREDLIBRARYNAME: /nonexistent/libsofthsm2.so\n"
+		pkcs11 = "    type: pkcs11\n    properties:\n      SHAREDLIBRARYNAME: DIR/libmodule.so\n"
 		nethsm = "    type: nethsm\n    properties:\n      USER: operator\n"
 		dsm    = "    type: dsm\n    properties:\n"
 	)
@@ -186,6 +191,10 @@ func TestCheckTokenSettings(t *testing.T) {
 		{"slot label", pkcs11 + "      SLOTLABELTYPE: SLOT_LABEL\n      SLOTLABELVALUE: first\n", ""},
 		{"slot number not a number", pkcs11 + "      SLOTLABELTYPE: SLOT_NUMBER\n      SLOTLABELVALUE: first\n", "must be a number"},
 		{"slot index below 0", pkcs11 + "      SLOTLABELTYPE: slot_index\n      SLOTLABELVALUE: -1\n", "must be a number"},
+		// A module file that is not there kept the token OFFLINE ("PKCS#11
+		// module … cannot be read") after config check passed it.
+		{"module missing", strings.Replace(pkcs11, "libmodule.so", "missing.so", 1) + "      SLOTLABELTYPE: SLOT_LABEL\n      SLOTLABELVALUE: first\n", "PKCS#11 module DIR/missing.so cannot be read"},
+		{"module in the loader's path", strings.Replace(pkcs11, "DIR/libmodule.so", "libmodule.so", 1) + "      SLOTLABELTYPE: SLOT_LABEL\n      SLOTLABELVALUE: first\n", ""},
 		{"NetHSM", nethsm + "      URL: https://nethsm.example:8443\n      KEYIDS: signing, tsa.key\n", ""},
 		{"NetHSM key ID with a space", nethsm + "      URL: https://nethsm.example:8443\n      KEYIDS: signing, my key\n", "not a NetHSM key ID"},
 		{"NetHSM URL with credentials", nethsm + "      URL: https://operator:secret@nethsm.example:8443\n", "no credentials"},
@@ -196,8 +205,11 @@ func TestCheckTokenSettings(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "libmodule.so"), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
 			y := "tokens:\n  - name: hsm\n" + strings.ReplaceAll(tt.token, "DIR", dir)
-			checkFile(t, filepath.Join(dir, "signet.yaml"), y, 2, tt.says, "OFFLINE")
+			checkFile(t, filepath.Join(dir, "signet.yaml"), y, 2, strings.ReplaceAll(tt.says, "DIR", dir), "OFFLINE")
 		})
 	}
 }
@@ -274,6 +286,115 @@ func TestCheckSoftKeystore(t *testing.T) {
 			if st := tok.Status(t.Context()); strings.HasPrefix(st.Reason, "keystore unreadable") != tt.unreadable {
 				t.Errorf("the server's token is %v (%s); config check refuses it: %v", st.State, st.Reason, tt.unreadable)
 			}
+		})
+	}
+}
+
+// TestCheckTokenPIN: config check refuses a token's pin file that the
+// server's activation (workers.Activate) cannot use, at the pin line: one
+// that cannot be read or is empty, for every token type, and, for a soft
+// token whose keystore it opens, one the keystore refuses. Each passed
+// check, and the token with all its workers was OFFLINE ("not activated")
+// at start. A pin in an environment variable is the server's environment,
+// and an HSM is not contacted.
+func TestCheckTokenPIN(t *testing.T) {
+	t.Parallel()
+	files, _, err := demo.Bootstrap(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		soft   = "    type: soft\n    properties: {KEYSTOREPATH: KS, KEYSTORETYPE: PKCS12}\n"
+		pkcs11 = "    type: pkcs11\n    properties: {SHAREDLIBRARYNAME: libsofthsm2.so, SLOTLABELTYPE: SLOT_LABEL, SLOTLABELVALUE: t}\n"
+	)
+	tests := []struct {
+		name, token, pin string
+		file             *string // the pin file's contents; nil: no file
+		says             string  // "": no problem
+	}{
+		{"the keystore's pin", soft, "{file: PIN}", nil, ""},
+		{"a missing pin file", soft, "{file: DIR/missing.pin}", nil, "its pin cannot be read"},
+		{"an empty pin file", soft, "{file: DIR/test.pin}", ptr("\n"), "is empty"},
+		{"a wrong pin", soft, "{file: DIR/test.pin}", ptr("not-the-pin\n"), "wrong PIN"},
+		{"a pin in the environment", soft, "{env: SIGNET_TEST_UNSET_PIN}", nil, ""},
+		{"an HSM's pin file", pkcs11, "{file: DIR/test.pin}", ptr("1234\n"), ""},
+		{"an HSM's missing pin file", pkcs11, "{file: DIR/missing.pin}", nil, "its pin cannot be read"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			if tt.file != nil {
+				if err := os.WriteFile(filepath.Join(dir, "test.pin"), []byte(*tt.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := strings.NewReplacer("KS", files.Keystore, "PIN", files.PIN, "DIR", dir)
+			y := "tokens:\n  - name: t\n" + r.Replace(tt.token) + "    pin: " + r.Replace(tt.pin) + "\n"
+			path := filepath.Join(dir, "signet.yaml")
+			checkFile(t, path, y, 5, tt.says, "Token t would be OFFLINE")
+			if tt.token != soft || strings.Contains(tt.pin, "env") {
+				return
+			}
+			// What the server does with it: the token active exactly
+			// when config check passes it.
+			cfg, err := config.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set := workers.Build(t.Context(), cfg, workers.BuildOptions{Open: tokenOpener(nil, nil), Logger: slog.New(slog.DiscardHandler)})
+			if active := set.Tokens()["t"].Status(t.Context()).State == tokens.Active; active != (tt.says == "") {
+				t.Errorf("the server's token is active: %v; config check passes it: %v", active, tt.says == "")
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+// TestCheckSecretFiles: config check refuses the secret files the server
+// reads when it needs them and could not use, at the line that names each:
+// a user's passwordHash file that cannot be read or holds no bcrypt hash
+// (the server refused every password of the user, so an admin locked
+// themselves out with a configuration check passed), and the TSA_PASSWORD
+// file of a B-T signer at a TSA_URL (the worker was OFFLINE). Secrets in
+// environment variables are the server's environment and pass.
+func TestCheckSecretFiles(t *testing.T) {
+	t.Parallel()
+	hash, err := auth.HashPassword("secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		user = "users:\n  - name: admin\n    roles: [admin]\n    passwordHash: @HASH@\n"
+		tsa  = "workers:\n  - name: PT\n    kind: PDFSigner\n    token: t\n    key: k\n    properties:\n      AUTHTYPE: NOAUTH\n      SIGNATURE_LEVEL: @LVL@\n      TSA_URL: https://tsa.example\n      TSA_USERNAME: signet\n      TSA_PASSWORD: @PW@\n" +
+			"tokens:\n  - name: t\n    type: soft\n    properties:\n      KEYSTOREPATH: @DIR@\n      KEYSTORETYPE: PEM\n"
+	)
+	tests := []struct {
+		name, yaml string
+		files      map[string]string
+		line       int    // of the one problem; 0: none
+		says       string // in it
+	}{
+		{"hash file", strings.Replace(user, "@HASH@", "{file: @DIR@/hash}", 1), map[string]string{"hash": hash + "\n"}, 0, ""},
+		{"missing hash file", strings.Replace(user, "@HASH@", "{file: @DIR@/hash}", 1), nil, 2, "could not log in with a password: read secret file"},
+		{"hash file holds a password", strings.Replace(user, "@HASH@", "{file: @DIR@/hash}", 1), map[string]string{"hash": "secret\n"}, 2, "is not a bcrypt hash"},
+		{"hash in the environment", strings.Replace(user, "@HASH@", "{env: SIGNET_TEST_UNSET_HASH}", 1), nil, 0, ""},
+		{"TSA password file", strings.NewReplacer("@LVL@", "BASELINE-T", "@PW@", "{file: @DIR@/pw}").Replace(tsa), map[string]string{"pw": "pw\n"}, 0, ""},
+		{"missing TSA password file", strings.NewReplacer("@LVL@", "BASELINE-T", "@PW@", "{file: @DIR@/pw}").Replace(tsa), nil, 11, "Worker PT would be OFFLINE: TSA_PASSWORD cannot be read"},
+		{"missing TSA password file at B-LT", strings.NewReplacer("@LVL@", "BASELINE-LT", "@PW@", "{file: @DIR@/pw}").Replace(tsa), nil, 11, "TSA_PASSWORD cannot be read"},
+		{"TSA password in the environment", strings.NewReplacer("@LVL@", "BASELINE-T", "@PW@", "{env: SIGNET_TEST_UNSET_PW}").Replace(tsa), nil, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			for name, data := range tt.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			checkFile(t, filepath.Join(dir, "signet.yaml"), strings.ReplaceAll(tt.yaml, "@DIR@", dir), tt.line, tt.says)
 		})
 	}
 }

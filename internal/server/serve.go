@@ -250,7 +250,7 @@ func Run(ctx context.Context, o Options) error {
 	go a.purgeArchive(ctx, tick)
 
 	if cfg.Server.HealthListen != "" {
-		if err := a.serveHealth(ctx, cfg.Server.HealthListen, stdout); err != nil {
+		if err := a.serveHealth(ctx, cfg.Server.HealthListen, l.Addr(), stdout); err != nil {
 			return err
 		}
 	}
@@ -444,12 +444,22 @@ func GOGC() (v string, fromEnv bool) {
 }
 
 // nextPort suggests the address after addr, for the message about a busy
-// port: the same host, the next port number.
-func nextPort(addr string) string {
+// port: the same host, the next port number, passing over a port of taken
+// (the server's own listener, for healthListen's).
+func nextPort(addr string, taken ...net.Addr) string {
 	host, port, err := net.SplitHostPort(addr)
 	n, perr := strconv.Atoi(port)
 	if err != nil || perr != nil || n <= 0 || n >= 65535 {
 		return "127.0.0.1:8081"
 	}
-	return net.JoinHostPort(host, strconv.Itoa(n+1))
+	n++
+	for _, t := range taken {
+		if ta, ok := t.(*net.TCPAddr); ok && ta.Port == n {
+			n++
+		}
+	}
+	if n > 65535 {
+		return "127.0.0.1:8081"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n))
 }

@@ -536,3 +536,27 @@ func TestHealthListenBusy(t *testing.T) {
 		t.Errorf("Run: %v; want %q…", err, want)
 	}
 }
+
+// TestNextPort: the address suggested for a busy port is the next one on
+// the same host, passing over the server's own listener: a healthListen
+// one below the listen port was told to try the listen port.
+func TestNextPort(t *testing.T) {
+	t.Parallel()
+	own := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8443}
+	tests := []struct {
+		addr  string
+		taken []net.Addr
+		want  string
+	}{
+		{"127.0.0.1:8080", nil, "127.0.0.1:8081"},
+		{":8442", []net.Addr{own}, ":8444"},
+		{"127.0.0.1:9000", []net.Addr{own}, "127.0.0.1:9001"},
+		{"127.0.0.1:65535", nil, "127.0.0.1:8081"},
+		{"localhost", nil, "127.0.0.1:8081"},
+	}
+	for _, tt := range tests {
+		if got := nextPort(tt.addr, tt.taken...); got != tt.want {
+			t.Errorf("nextPort(%q, %v) = %q, want %q", tt.addr, tt.taken, got, tt.want)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,14 +36,14 @@ type conn struct {
 
 // open loads the module, finds the token and logs in with pin.
 func (t *Token) open(pin string) (*conn, error) {
-	if _, err := os.Stat(t.module); err != nil {
-		return nil, fmt.Errorf("PKCS#11 module %s cannot be read: install it or fix SHAREDLIBRARYNAME: %w", t.module, tokens.ErrOffline)
+	if err := t.ModuleError(); err != nil {
+		return nil, fmt.Errorf("%w: %w", err, tokens.ErrOffline)
 	}
 	// probeH is made first: it keeps the library loaded, and its function
 	// list is that of the instance crypto11 initialises.
 	probeH := p11.New(t.module)
 	if probeH == nil {
-		return nil, fmt.Errorf("%s is not a PKCS#11 module: fix SHAREDLIBRARYNAME: %w", t.module, tokens.ErrOffline)
+		return nil, fmt.Errorf("%s cannot be loaded as a PKCS#11 module (a library name not in the dynamic loader's path, or a file that is no module): install it or fix SHAREDLIBRARYNAME: %w", t.module, tokens.ErrOffline)
 	}
 	cfg := &crypto11.Config{Path: t.module, Pin: pin, MaxSessions: t.pool + 1}
 	switch t.slotType {

@@ -41,6 +41,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -168,6 +169,21 @@ func (t *Token) validate() error {
 // the slot), or nil: such a token stays OFFLINE whatever its PIN, so that
 // `signet config check` reports it.
 func (t *Token) ConfigError() error { return t.cfgErr }
+
+// ModuleError returns why the module file cannot be read (not installed,
+// or a wrong SHAREDLIBRARYNAME), or nil: the token is OFFLINE until it
+// can, so opening the token checks it first and `signet config check`
+// reports it. A name without a '/' is the dynamic loader's to find, in its
+// own search path, when the module is loaded.
+func (t *Token) ModuleError() error {
+	if !strings.ContainsRune(t.module, '/') {
+		return nil
+	}
+	if _, err := os.Stat(t.module); err != nil {
+		return fmt.Errorf("PKCS#11 module %s cannot be read: install it or fix SHAREDLIBRARYNAME", t.module)
+	}
+	return nil
+}
 
 // Name returns the token's configured name.
 func (t *Token) Name() string { return t.name }
