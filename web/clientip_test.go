@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/tls"
 	"maps"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -135,5 +136,22 @@ func TestProxyRuleAllocatesNothing(t *testing.T) {
 	r.Header.Set("Forwarded", "for=203.0.113.9;proto=https")
 	if a := testing.AllocsPerRun(100, func() { p.clientIP(r); p.scheme(r) }); a != 0 {
 		t.Errorf("the client address and scheme allocate %v times a request", a)
+	}
+}
+
+// TestAsideBudgetLargest: the largest maxRequestMemory config takes (4
+// EiB) still gives the requests awaiting their body a positive budget of
+// twice it, at most MaxInt64: 2 × 4 EiB overflowed to a negative budget,
+// and no request stood aside.
+func TestAsideBudgetLargest(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ mem, want int64 }{
+		{1 << 20, 2 << 20},
+		{1 << 62, math.MaxInt64 - 1},
+	} {
+		s := New(Options{Limits: Limits{MaxRequestMemory: tt.mem}})
+		if s.aside.budget != tt.want {
+			t.Errorf("maxRequestMemory %d: budget %d, want %d", tt.mem, s.aside.budget, tt.want)
+		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -166,7 +167,9 @@ func New(opts Options) *Server {
 		authz:     opts.Authorizer,
 		onRefusal: opts.OnRefusal,
 	}
-	s.aside.most, s.aside.budget = int64(s.limits.MaxConnections), 2*s.limits.MaxRequestMemory
+	// Twice maxRequestMemory, which config bounds at 4 EiB: 2 × 4 EiB
+	// overflowed to a negative budget, and no request stood aside.
+	s.aside.most, s.aside.budget = int64(s.limits.MaxConnections), 2*min(s.limits.MaxRequestMemory, math.MaxInt64/2)
 	s.metrics.registry.MustRegister(opts.Collectors...)
 	s.metrics.registry.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
