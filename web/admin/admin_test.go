@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -595,17 +596,7 @@ func TestActivateWithoutPIN(t *testing.T) {
 	if _, err := locked.GenerateKey(t.Context(), "k", tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"}); err != nil {
 		t.Fatal(err)
 	}
-	h := New(Options{
-		Workers:      &source{workers.NewSet(nil, map[string]tokens.Token{"locked": locked})},
-		Authenticate: func(user, pass string) Decision { return Allowed },
-		Roles:        func(string) []string { return []string{"admin"} },
-		Audit:        state.NewMemory(),
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	e := echo.New()
-	h.Register(e)
-	f := &fixture{srv: httptest.NewServer(e)}
-	t.Cleanup(f.srv.Close)
+	f := serveAdmin(t, map[string]tokens.Token{"locked": locked})
 	if code, body, _ := f.call(t, "POST", "/tokens/locked/deactivate", admin, "", ""); code != http.StatusOK {
 		t.Fatalf("deactivate: %d %s", code, body)
 	}
@@ -644,17 +635,7 @@ func TestActivateConfiguredKeyRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := New(Options{
-		Workers:      &source{workers.NewSet(nil, map[string]tokens.Token{"dsm": configuredKeyToken{inner}})},
-		Authenticate: func(user, pass string) Decision { return Allowed },
-		Roles:        func(string) []string { return []string{"admin"} },
-		Audit:        state.NewMemory(),
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	e := echo.New()
-	h.Register(e)
-	f := &fixture{srv: httptest.NewServer(e)}
-	t.Cleanup(f.srv.Close)
+	f := serveAdmin(t, map[string]tokens.Token{"dsm": configuredKeyToken{inner}})
 	for _, body := range []string{`{}`, `{"pin":""}`} {
 		code, got, _ := f.call(t, "POST", "/tokens/dsm/activate", admin, "application/json", body)
 		if code != http.StatusBadRequest || !strings.Contains(string(got), "Wrong PIN for crypto token dsm") {
@@ -669,32 +650,50 @@ func TestActivateConfiguredKeyRefused(t *testing.T) {
 // requests, whoever made them.
 func TestRequestLogNamesUser(t *testing.T) {
 	t.Parallel()
-	h := New(Options{
-		Workers:      &source{workers.NewSet(nil, nil)},
-		Authenticate: func(user, pass string) Decision { return Allowed },
-		Roles:        func(string) []string { return []string{"admin"} },
-		Audit:        state.NewMemory(),
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	e := echo.New()
-	var logged []string
-	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+	// Appended before net/http sends the small answer, which it does once
+	// the handler chain returns; the mutex is for the race detector.
+	var (
+		mu     sync.Mutex
+		logged []string
+	)
+	f := serveAdmin(t, nil, func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			err := next(c)
+			mu.Lock()
 			logged = append(logged, tokens.CallerFrom(c.Request().Context()).User)
+			mu.Unlock()
 			return err
 		}
 	})
-	h.Register(e)
-	f := &fixture{srv: httptest.NewServer(e)}
-	t.Cleanup(f.srv.Close)
 	if code, body, _ := f.call(t, "GET", "/workers", "alice:pw", "", ""); code != http.StatusOK {
 		t.Fatalf("GET /workers: %d %s", code, body)
 	}
 	if code, _, _ := f.call(t, "GET", "/workers", "", "", ""); code != http.StatusUnauthorized {
 		t.Fatalf("GET /workers without credentials: %d", code)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if want := []string{"alice", ""}; !slices.Equal(logged, want) {
 		t.Errorf("the request log would name %q, want %q", logged, want)
 	}
+}
+
+// serveAdmin serves the admin API over toks, with no workers, where any
+// password logs in as an admin, behind the middleware mw (outermost
+// first), as the server mounts it behind web's own.
+func serveAdmin(t *testing.T, toks map[string]tokens.Token, mw ...echo.MiddlewareFunc) *fixture {
+	t.Helper()
+	h := New(Options{
+		Workers:      &source{workers.NewSet(nil, toks)},
+		Authenticate: func(user, pass string) Decision { return Allowed },
+		Roles:        func(string) []string { return []string{"admin"} },
+		Audit:        state.NewMemory(),
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	e := echo.New()
+	e.Use(mw...)
+	h.Register(e)
+	f := &fixture{srv: httptest.NewServer(e)}
+	t.Cleanup(f.srv.Close)
+	return f
 }
