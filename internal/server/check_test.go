@@ -159,12 +159,7 @@ func TestCheckStateFiles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			for name, data := range tt.files {
-				if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
+			dir := filesIn(t, tt.files)
 			checkFile(t, filepath.Join(dir, "signet.yaml"), strings.ReplaceAll(tt.yaml, "DIR", dir), tt.line, tt.says, "cannot start")
 		})
 	}
@@ -388,13 +383,21 @@ func TestCheckSecretFiles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			for name, data := range tt.files {
-				if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
+			dir := filesIn(t, tt.files)
 			checkFile(t, filepath.Join(dir, "signet.yaml"), strings.ReplaceAll(tt.yaml, "@DIR@", dir), tt.line, tt.says)
 		})
 	}
+}
+
+// filesIn writes files (name to contents) into a new temporary folder,
+// which it returns.
+func filesIn(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
