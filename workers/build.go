@@ -165,14 +165,25 @@ func Activate(ctx context.Context, t tokens.Token, tc config.Token) error {
 	if t.Status(ctx).State == tokens.Active || tc.PIN.IsZero() {
 		return nil
 	}
-	pin, err := tc.PIN.Resolve()
+	pin, err := ConfiguredPIN(tc)
 	if err != nil {
-		return fmt.Errorf("its pin cannot be read: %w", err)
+		return err
 	}
 	if err := t.Activate(ctx, pin); err != nil {
 		return fmt.Errorf("its pin does not activate it: %w", err)
 	}
 	return nil
+}
+
+// ConfiguredPIN reads tc's configured PIN, or says why it cannot be read,
+// as Activate and `signet config check` (of an HSM's token, which it does
+// not contact) both say it.
+func ConfiguredPIN(tc config.Token) (string, error) {
+	pin, err := tc.PIN.Resolve()
+	if err != nil {
+		return "", fmt.Errorf("its pin cannot be read: %w", err)
+	}
+	return pin, nil
 }
 
 // fingerprint identifies a token configuration, to reuse an open token across

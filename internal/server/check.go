@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"strings"
@@ -148,10 +147,8 @@ func pinProblem(tok tokens.Token, tc config.Token) error {
 		return nil
 	}
 	if _, ok := tok.(*soft.Token); !ok {
-		if _, err := tc.PIN.Resolve(); err != nil {
-			return fmt.Errorf("its pin cannot be read: %w", err)
-		}
-		return nil
+		_, err := workers.ConfiguredPIN(tc)
+		return err
 	}
 	return workers.Activate(context.Background(), tok, tc)
 }
