@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/signet-project/signet/config"
+	"github.com/signet-project/signet/formats/cms"
 	"github.com/signet-project/signet/state"
 	"github.com/signet-project/signet/tokens"
 )
@@ -81,17 +83,8 @@ func (b *base) status(ctx context.Context, checkKey func(crypto.PublicKey) error
 	if st := b.tok.Status(ctx); st.State != tokens.Active {
 		return Status{Errors: []string{fmt.Sprintf("Crypto token %q is offline: %s", b.tokName, st.Reason)}}
 	}
-	signer, err := b.tok.Signer(ctx, b.alias)
-	if errors.Is(err, tokens.ErrKeyNotFound) { // the token's own sentence names the key again, not the fix
-		return Status{Errors: []string{fmt.Sprintf("Key %q is not in crypto token %q: generate or import it there, or point worker %s at another key.", b.alias, b.tokName, b.name)}}
-	}
-	if err != nil {
-		return Status{Errors: []string{fmt.Sprintf("Key %q in crypto token %q: %v", b.alias, b.tokName, err)}}
-	}
-	if checkKey != nil {
-		if err := checkKey(signer.Public()); err != nil {
-			return Status{Errors: []string{err.Error()}}
-		}
+	if p := b.keyProblem(ctx, checkKey); p != "" {
+		return Status{Errors: []string{p}}
 	}
 	// The key's policy (usage limit, certificate validity) is the guard's,
 	// the same for every surface that signs with the key.
@@ -105,6 +98,45 @@ func (b *base) status(ctx context.Context, checkKey func(crypto.PublicKey) error
 	}
 	return Status{Active: true}
 }
+
+// keyProblem is the part of status that depends on the key alone, once
+// the token is active: the token holds the key, and the key fits the
+// worker (checkKey, the kind's; nil: any key). "" when it does.
+func (b *base) keyProblem(ctx context.Context, checkKey func(crypto.PublicKey) error) string {
+	signer, err := b.tok.Signer(ctx, b.alias)
+	if errors.Is(err, tokens.ErrKeyNotFound) { // the token's own sentence names the key again, not the fix
+		return fmt.Sprintf("Key %q is not in crypto token %q: generate or import it there, or point worker %s at another key.", b.alias, b.tokName, b.name)
+	}
+	if err != nil {
+		return fmt.Sprintf("Key %q in crypto token %q: %v", b.alias, b.tokName, err)
+	}
+	if checkKey != nil {
+		if err := checkKey(signer.Public()); err != nil {
+			return err.Error()
+		}
+	}
+	return ""
+}
+
+// activeKeyProblem is keyProblem of a worker whose token is there and
+// active, and "" otherwise: a token offline is not its key's problem.
+func (b *base) activeKeyProblem(ctx context.Context, checkKey func(crypto.PublicKey) error) string {
+	if !b.tokenActive(ctx) {
+		return ""
+	}
+	return b.keyProblem(ctx, checkKey)
+}
+
+// tokenActive reports whether the worker has its token and it is active.
+func (b *base) tokenActive(ctx context.Context) bool {
+	return b.tok != nil && b.tok.Status(ctx).State == tokens.Active
+}
+
+// KeyProblem says why the worker's key cannot serve it (not in its
+// token, or not fitting the worker), or "", also when its token is not
+// there or not active: the part of Status that depends on the key alone
+// (see KeyChecked).
+func (b *base) KeyProblem(ctx context.Context) string { return b.activeKeyProblem(ctx, nil) }
 
 // ready fails fast for a worker that cannot serve whatever the request.
 func (b *base) ready() error {
@@ -121,6 +153,13 @@ func (b *base) ready() error {
 		return Unavailable(nil, "Worker %s has no crypto token: token %q is not available.", b.name, b.tokName)
 	}
 	return nil
+}
+
+// misfit is misconfigured for a SIGNATUREALGORITHM that does not fit the
+// key, in cms's sentence without its "cms: unsupported: " prefix, which
+// is the package's, not the operator's.
+func (b *base) misfit(err error) error {
+	return b.misconfigured(config.PropSignatureAlgorithm + ": " + strings.TrimPrefix(err.Error(), cms.ErrUnsupported.Error()+": "))
 }
 
 // misconfigured returns the ErrMisconfigured error of a key that does not

@@ -96,7 +96,7 @@ func (w *CMSSigner) algorithm(pub crypto.PublicKey) (cms.Algorithm, error) {
 	if w.sigAlg != nil {
 		alg = *w.sigAlg
 		if err := alg.Check(pub); err != nil {
-			return alg, w.misconfigured(config.PropSignatureAlgorithm + ": " + err.Error())
+			return alg, w.misfit(err)
 		}
 	} else {
 		var err error
@@ -111,6 +111,12 @@ func (w *CMSSigner) algorithm(pub crypto.PublicKey) (cms.Algorithm, error) {
 }
 
 // checkKey is the key check of Status.
+// KeyProblem is base's with the check that the signature algorithm fits
+// the key.
+func (w *CMSSigner) KeyProblem(ctx context.Context) string {
+	return w.activeKeyProblem(ctx, w.checkKey)
+}
+
 func (w *CMSSigner) checkKey(pub crypto.PublicKey) error {
 	_, err := w.algorithm(pub)
 	return err

@@ -57,7 +57,7 @@ func (w *PlainSigner) algorithm(pub crypto.PublicKey) (cms.Algorithm, error) {
 		check.Hash = crypto.SHA512 // Check wants one; the scheme is what matters
 	}
 	if err := check.Check(pub); err != nil {
-		return *w.sigAlg, w.misconfigured(config.PropSignatureAlgorithm + ": " + err.Error())
+		return *w.sigAlg, w.misfit(err)
 	}
 	return *w.sigAlg, nil
 }
@@ -65,10 +65,19 @@ func (w *PlainSigner) algorithm(pub crypto.PublicKey) (cms.Algorithm, error) {
 // Status adds to the common status whether the signature algorithm fits
 // the key.
 func (w *PlainSigner) Status(ctx context.Context) Status {
-	return w.status(ctx, func(pub crypto.PublicKey) error {
-		_, err := w.algorithm(pub)
-		return err
-	})
+	return w.status(ctx, w.checkKey)
+}
+
+// KeyProblem is base's with the check that the signature algorithm fits
+// the key.
+func (w *PlainSigner) KeyProblem(ctx context.Context) string {
+	return w.activeKeyProblem(ctx, w.checkKey)
+}
+
+// checkKey reports whether the signature algorithm fits pub.
+func (w *PlainSigner) checkKey(pub crypto.PublicKey) error {
+	_, err := w.algorithm(pub)
+	return err
 }
 
 // opts returns the signer options for a digest made with h (0: raw input).

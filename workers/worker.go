@@ -187,6 +187,19 @@ type Authorized interface {
 	Access() config.Access
 }
 
+// KeyChecked is a Worker whose key can be checked on its own: KeyProblem
+// says why its key cannot serve it (not in its token, or a signature
+// algorithm that does not fit it), or "" (also when its token is offline,
+// which is not the key's problem). It is the part of Status that depends on
+// the key alone: `signet config check` asks it of the workers on the soft
+// keystores it can read, so that a key the server would not find at start
+// is refused at the worker's line. (A TimeStampSigner's certificate, which
+// its Status checks too, config check reads itself: tsp's rule.)
+type KeyChecked interface {
+	Worker
+	KeyProblem(ctx context.Context) string
+}
+
 // Every signing worker kind has each capability; validators, which have
 // no key, can be disabled and authorize their clients.
 var (
@@ -195,6 +208,10 @@ var (
 	_ Authorized    = (*TimeStampSigner)(nil)
 	_ Authorized    = (*PDFSigner)(nil)
 	_ Authorized    = (*Validator)(nil)
+	_ KeyChecked    = (*CMSSigner)(nil)
+	_ KeyChecked    = (*PlainSigner)(nil)
+	_ KeyChecked    = (*TimeStampSigner)(nil)
+	_ KeyChecked    = (*PDFSigner)(nil)
 	_ Keyed         = (*CMSSigner)(nil)
 	_ Keyed         = (*PlainSigner)(nil)
 	_ Keyed         = (*TimeStampSigner)(nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -52,8 +53,60 @@ func FileChecks() []config.FileCheck {
 		stateFileProblems,
 		tokenProblems,
 		secretFileProblems,
+		keyProblems,
 	}
 }
+
+// keyProblems are the workers whose key the server would not find in its
+// token, or could not use there (a SIGNATUREALGORITHM that does not fit
+// it; a TSA's certificate is tsaCertProblems'), each at its worker:
+// they would be OFFLINE at start. The workers are built as the server
+// builds them (workers.Build) and asked the part of their status that
+// depends on the key alone (workers.KeyChecked). Only soft tokens whose
+// keystore files config check reads and whose configured PIN activates
+// them are opened (tokenProblems reports the others): an HSM's or a remote
+// token's keys are not looked at, nor a disabled worker's.
+func keyProblems(cfg *config.Config) config.Problems {
+	ctx := context.Background()
+	opened := map[string]bool{}
+	open := func(ctx context.Context, tc config.Token) (tokens.Token, error) {
+		if len(tc.Problems) > 0 || tc.Type != config.TokenSoft || strings.EqualFold(tc.Properties.String(config.PropKeystoreType), config.KeystoreDatabase) {
+			return nil, errNotOpened
+		}
+		tok, err := tokenOpener(nil, nil)(ctx, tc)
+		if err != nil {
+			return nil, err
+		}
+		if s, ok := tok.(*soft.Token); !ok || s.KeystoreError() != nil || workers.Activate(ctx, tok, tc) != nil || tok.Status(ctx).State != tokens.Active {
+			return nil, errNotOpened
+		}
+		opened[tc.Name] = true
+		return tok, nil
+	}
+	// An archive, so that a worker with ARCHIVERS is built as the
+	// server, which keeps one, builds it; nothing is signed here.
+	set := workers.Build(ctx, cfg, workers.BuildOptions{Open: open, Archive: &state.MemoryArchive{}, Logger: slog.New(slog.DiscardHandler)})
+	var ps config.Problems
+	for _, wc := range cfg.Workers {
+		if len(wc.Problems) > 0 || !opened[wc.Token] || wc.Properties.Bool(config.PropDisabled) {
+			continue
+		}
+		w, err := set.Lookup(wc.Name)
+		kc, ok := w.(workers.KeyChecked)
+		if err != nil || !ok {
+			continue
+		}
+		if p := kc.KeyProblem(ctx); p != "" {
+			p = strings.TrimPrefix(p, "Worker "+wc.Name+" is misconfigured: ") // named once
+			ps = append(ps, config.Problem{Pos: wc.Pos, Msg: "Worker " + wc.Name + " would be OFFLINE: " + p})
+		}
+	}
+	return ps
+}
+
+// errNotOpened is keyProblems' opener's answer for a token it leaves
+// closed.
+var errNotOpened = errors.New("not opened by config check")
 
 // secretFileProblems are the secret files, other than token pins
 // (tokenProblems), that the server reads when it needs them, each at the

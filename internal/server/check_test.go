@@ -401,3 +401,64 @@ func filesIn(t *testing.T, files map[string]string) string {
 	}
 	return dir
 }
+
+// TestCheckWorkerKey: a worker whose key the server would not find in its
+// soft keystore, or whose SIGNATUREALGORITHM does not fit the key, is
+// refused at the worker's line, exactly when the server's worker, built
+// the same way, is OFFLINE: config check passed a mistyped key alias while
+// the server started the worker OFFLINE. A disabled worker, and one whose
+// token is activated by hand (no pin), are not looked at.
+func TestCheckWorkerKey(t *testing.T) {
+	t.Parallel()
+	files, _, err := demo.Bootstrap(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const worker = "workers:\n  - name: W\n    kind: KIND\n    token: t\n    key: KEY\n    properties:\n      AUTHTYPE: NOAUTH\nPROPS"
+	tests := []struct {
+		name, kind, key, props string
+		pin                    bool
+		says                   string // "": no problem
+	}{
+		{"a key the keystore holds", "CMSSigner", "signer-p256", "", true, ""},
+		{"a key it does not hold", "CMSSigner", "signer-p25", "", true, `Worker W would be OFFLINE: Key "signer-p25" is not in crypto token "t": generate or import it there, or point worker W at another key.`},
+		{"a PDF signer's missing key", "PDFSigner", "nope", "", true, `Key "nope" is not in crypto token "t"`},
+		{"an algorithm that fits", "PlainSigner", "signer-p256", "      SIGNATUREALGORITHM: SHA256withECDSA\n", true, ""},
+		{"an algorithm that does not fit", "PlainSigner", "signer-p256", "      SIGNATUREALGORITHM: SHA256withRSA\n", true, "Worker W would be OFFLINE: SIGNATUREALGORITHM: SHA256withRSA cannot be used with an ECDSA key; use SHAxxxwithECDSA"},
+		{"a disabled worker's missing key", "CMSSigner", "nope", "      DISABLED: true\n", true, ""},
+		{"a token activated by hand", "CMSSigner", "nope", "", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: " + files.Keystore + ", KEYSTORETYPE: PKCS12}\n"
+			if tt.pin {
+				y += "    pin: {file: " + files.PIN + "}\n"
+			}
+			y += strings.NewReplacer("KIND", tt.kind, "KEY", tt.key, "PROPS", tt.props).Replace(worker)
+			path := filepath.Join(dir, "signet.yaml")
+			line := 6 // the worker's
+			if tt.pin {
+				line = 7
+			}
+			checkFile(t, path, y, line, tt.says)
+			// What the server does with it: the worker ACTIVE exactly
+			// when config check passes it (a disabled worker and a token
+			// without its PIN aside).
+			cfg, err := config.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set := workers.Build(t.Context(), cfg, workers.BuildOptions{Open: tokenOpener(nil, nil), Logger: slog.New(slog.DiscardHandler)})
+			w, err := set.Lookup("W")
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := w.Status(t.Context())
+			if tt.pin && !strings.Contains(tt.props, "DISABLED") && st.Active != (tt.says == "") {
+				t.Errorf("the server's worker is active: %v %v; config check passes it: %v", st.Active, st.Errors, tt.says == "")
+			}
+		})
+	}
+}
