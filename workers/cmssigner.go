@@ -110,13 +110,13 @@ func (w *CMSSigner) algorithm(pub crypto.PublicKey) (cms.Algorithm, error) {
 	return alg, nil
 }
 
-// checkKey is the key check of Status.
 // KeyProblem is base's with the check that the signature algorithm fits
 // the key.
 func (w *CMSSigner) KeyProblem(ctx context.Context) string {
 	return w.activeKeyProblem(ctx, w.checkKey)
 }
 
+// checkKey is the key check of Status.
 func (w *CMSSigner) checkKey(pub crypto.PublicKey) error {
 	_, err := w.algorithm(pub)
 	return err
