@@ -140,7 +140,8 @@ var (
 	_ tokens.CertificateStore = (*Token)(nil)
 )
 
-const reasonNotActivated = "not activated"
+// reasonNotActivated says what to do, as the other tokens' reasons do.
+const reasonNotActivated = "not activated: activate the token with its keystore PIN"
 
 func (o Options) check() (Options, error) {
 	if o.Store != nil {
