@@ -584,3 +584,29 @@ func TestRequestLogNamesUser(t *testing.T) {
 		t.Errorf("the request log would name %q, want %q", logged, want)
 	}
 }
+
+// TestForbiddenLinks: the 403 page offers the dashboard only to a visitor
+// with a session (a form refused for its CSRF token); a user refused for
+// having no role of the UI, who has none, is offered the login page alone:
+// the dashboard sent them back to it.
+func TestForbiddenLinks(t *testing.T) {
+	t.Parallel()
+	_, norole := serveUI(t, Options{Admin: admin.New(admin.Options{}), Authenticate: func(string, string) admin.Decision { return admin.Forbidden }})
+	refused := post(norole, "/admin/login", url.Values{"user": {"app"}, "password": {"right"}}, nil)
+	u, e, _ := serveAnyLogin(t)
+	cookies, _ := login(t, u, e)
+	noToken := post(e, "/admin/logout", url.Values{}, cookies)
+	for _, tt := range []struct {
+		name      string
+		w         *httptest.ResponseRecorder
+		dashboard bool
+	}{
+		{"no role of the UI", refused, false},
+		{"a form without its CSRF token", noToken, true},
+	} {
+		body := tt.w.Body.String()
+		if tt.w.Code != http.StatusForbidden || !strings.Contains(body, `href="/admin/login"`) || strings.Contains(body, "Back to the dashboard") != tt.dashboard {
+			t.Errorf("%s: %d, offers the dashboard %v, want 403 with the login link, the dashboard %v:\n%s", tt.name, tt.w.Code, !tt.dashboard, tt.dashboard, body)
+		}
+	}
+}
