@@ -48,6 +48,9 @@ type Flash struct {
 	Error    bool
 	Text     string
 	Problems []string // configuration problems, file:line: …
+	// Form is what a refused form held, for its page to show again
+	// (by field name): kept with the session in memory, never in a URL.
+	Form map[string]string
 }
 
 // SetFlash keeps f for the next page.
@@ -55,6 +58,14 @@ func (s *Session) SetFlash(f Flash) {
 	s.mu.Lock()
 	s.flash = &f
 	s.mu.Unlock()
+}
+
+// PeekFlash returns the message kept for this page, leaving it for
+// TakeFlash: a page reads the refused form's values before it renders.
+func (s *Session) PeekFlash() *Flash {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flash
 }
 
 // TakeFlash returns the message kept for this page, once.

@@ -391,3 +391,62 @@ func TestEditsSayRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestRefusedPropertyKept: a property change the admin API refuses comes
+// back in the form with the refusal, to be fixed rather than retyped (the
+// fields came back empty); a secret property's value is not written into
+// the page; a change that succeeds leaves the form empty.
+func TestRefusedPropertyKept(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "signet.yaml")
+	yaml := "tokens:\n  - name: t\n    type: soft\n    properties:\n      KEYSTOREPATH: ks\nworkers:\n  - name: TSA\n    id: 1\n    kind: TimeStampSigner\n    token: t\n    key: k\n    properties:\n      AUTHTYPE: NOAUTH\n      DEFAULTTSAPOLICYOID: 1.2.3.4.1\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var current atomic.Pointer[config.Config]
+	current.Store(cfg)
+	u, e := serveUI(t, Options{
+		Admin: admin.New(admin.Options{
+			Workers: workerSource{workers.NewSet(nil, nil)},
+			Config:  current.Load,
+			Reload: func(context.Context) ([]string, error) {
+				c, err := config.Load(cfg.Files...)
+				if err == nil {
+					current.Store(c)
+				}
+				return nil, err
+			},
+		}),
+		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
+	})
+	cookies, csrf := login(t, u, e)
+	for _, tc := range []struct {
+		name, prop, value string
+		shown             []string // in the form after the redirect
+		hidden            string   // not in the page
+	}{
+		{"a refused value", "KEYUSAGELIMIT", "seven", []string{`value="KEYUSAGELIMIT"`, `value="seven"`}, ""},
+		{"an unknown property", "KEYUSAGELIMT", "7", []string{`value="KEYUSAGELIMT"`, `value="7"`}, ""},
+		{"a refused secret", "TSA_PASSWORD", "s3cret-typed", []string{`value="TSA_PASSWORD"`}, "s3cret-typed"},
+		{"a change that succeeds", "KEYUSAGELIMIT", "9", []string{`id="prop-name" name="name" list="prop-names" required value=""`}, ""},
+	} {
+		form := url.Values{"name": {tc.prop}, "value": {tc.value}, "csrf": {csrf}}
+		if w := post(e, "/admin/workers/TSA/properties", form, cookies); w.Code != http.StatusSeeOther {
+			t.Fatalf("%s: %d %s", tc.name, w.Code, w.Body)
+		}
+		page := get(e, "/admin/workers/TSA", cookies)
+		for _, s := range tc.shown {
+			if !strings.Contains(page, s) {
+				t.Errorf("%s: the form does not show %s", tc.name, s)
+			}
+		}
+		if tc.hidden != "" && strings.Contains(page, tc.hidden) {
+			i := strings.Index(page, tc.hidden)
+			t.Errorf("%s: the page holds the secret value typed: %s", tc.name, page[max(0, i-300):i+50])
+		}
+	}
+}

@@ -164,11 +164,24 @@ func (u *UI) workerPage(c echo.Context) error {
 	if err := u.call(c, http.MethodGet, "/workers/"+url.PathEscape(name), nil, &d.Status); err != nil && !errors.As(err, &ae) {
 		return err
 	}
+	edit := c.QueryParam("edit")
+	var refused map[string]string // a refused change, to show again
+	if s := sessionOf(c); s != nil {
+		if f := s.PeekFlash(); f != nil && f.Error && f.Form != nil {
+			refused, edit = f.Form, f.Form["name"]
+			d.Edit.Name = edit // a name no property has is shown as typed
+		}
+	}
 	for _, p := range d.Config.Properties {
 		d.Names = append(d.Names, p.Name)
-		if p.Name == c.QueryParam("edit") {
+		if p.Name == edit {
 			d.Edit = p
 		}
+	}
+	// A secret's value is not written into the page: a property secret
+	// for any kind (config's schema says), whether this worker has it.
+	if decl, _ := config.LookupProperty(edit); refused != nil && !d.Edit.Secret && !decl.Secret {
+		d.Edit.Value = refused["value"]
 	}
 	return u.render(c, http.StatusOK, "worker", "Worker "+d.Config.Name, d)
 }
@@ -182,7 +195,8 @@ func (u *UI) setProperty(c echo.Context) error {
 	}
 	var res admin.ConfigChange
 	err := u.call(c, http.MethodPut, "/workers/"+url.PathEscape(name)+"/properties/"+url.PathEscape(prop), admin.PropertyRequest{Value: c.FormValue("value")}, &res)
-	return u.done(c, back, reloaded(fmt.Sprintf("%s was set, written to the file and the configuration reloaded.", prop), res.RestartNote()), err)
+	return u.doneKeeping(c, back, reloaded(fmt.Sprintf("%s was set, written to the file and the configuration reloaded.", prop), res.RestartNote()), err,
+		map[string]string{"name": prop, "value": c.FormValue("value")})
 }
 
 func (u *UI) removeProperty(c echo.Context) error {

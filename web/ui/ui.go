@@ -354,6 +354,13 @@ func (u *UI) render(c echo.Context, code int, name, title string, data any) erro
 
 // done ends a POST: the outcome as a flash message, then back to a page.
 func (u *UI) done(c echo.Context, to string, okText string, err error) error {
+	return u.doneKeeping(c, to, okText, err, nil)
+}
+
+// doneKeeping is done that keeps form, what the form held, with a refusal
+// for the page to show again: an operator under pressure retyped a
+// refused value the page had dropped.
+func (u *UI) doneKeeping(c echo.Context, to string, okText string, err error, form map[string]string) error {
 	s := sessionOf(c)
 	var ae *admin.APIError
 	switch {
@@ -367,7 +374,7 @@ func (u *UI) done(c echo.Context, to string, okText string, err error) error {
 				text = strings.TrimSpace(text[:i])
 			}
 		}
-		s.SetFlash(auth.Flash{Error: true, Text: text, Problems: ae.Problems})
+		s.SetFlash(auth.Flash{Error: true, Text: text, Problems: ae.Problems, Form: form})
 	default:
 		u.opts.Logger.Error("admin UI action failed", "path", c.Request().URL.Path, "error", err)
 		s.SetFlash(auth.Flash{Error: true, Text: "The server could not complete the action: see the server log."})
