@@ -62,6 +62,12 @@ func adminCmd(name, args, short string, n [2]int, setup func(fs *flag.FlagSet) a
 				return exitError{2}
 			}
 			fmt.Fprintln(io.err, "signet admin:", err)
+			var ae *adminclient.Error
+			if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized && user == "admin" {
+				// The server's sentence is for any client; a newcomer
+				// on the demo needs to know where its password is.
+				fmt.Fprintf(io.err, "The demo's admin password is in %s (--password-file, or $SIGNET_ADMIN_PASSWORD).\n", demo.FilesIn(demo.DefaultDataDir).PasswordFile)
+			}
 			return exitError{1}
 		}
 	}}

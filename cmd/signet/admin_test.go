@@ -302,7 +302,7 @@ func TestAdminCLIErrors(t *testing.T) {
 		{"unknown token", []string{"deactivate", "nope"}, 1, "No crypto token named \"nope\""},
 		{"bad algorithm", []string{"keys", "generate", "soft", "k", "--algorithm", "DSA"}, 1, "use RSA, ECDSA or Ed25519"},
 		{"unknown worker", []string{"workers", "Nope"}, 1, "No worker named"},
-		{"wrong password", []string{"tokens", "--password-file", opPw}, 1, "Wrong user name or password"},
+		{"wrong password", []string{"tokens", "--password-file", opPw}, 1, "Wrong user name or password: check the admin credentials. (HTTP 401)\nThe demo's admin password is in signet-data/demo-password (--password-file, or $SIGNET_ADMIN_PASSWORD).\n"},
 		{"an operator may not change keys", []string{"keys", "remove", "soft", "admin-soft", "--user", "operator"}, 1, "needs the admin role"},
 	}
 	for _, tt := range tests {
