@@ -344,32 +344,7 @@ func TestEditsSayRestart(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			file := filepath.Join(t.TempDir(), "signet.yaml")
-			yaml := "tokens:\n  - name: t\n    type: soft\n    properties:\n      KEYSTOREPATH: ks\nworkers:\n  - name: TSA\n    id: 1\n    kind: TimeStampSigner\n    token: t\n    key: k\n    properties:\n      AUTHTYPE: NOAUTH\n      DEFAULTTSAPOLICYOID: 1.2.3.4.1\n"
-			if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			cfg, err := config.Load(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var current atomic.Pointer[config.Config]
-			current.Store(cfg)
-			u, e := serveUI(t, Options{
-				Admin: admin.New(admin.Options{
-					Workers: workerSource{workers.NewSet(nil, nil)},
-					Config:  current.Load,
-					Reload: func(context.Context) ([]string, error) {
-						c, err := config.Load(cfg.Files...)
-						if err != nil {
-							return nil, err
-						}
-						current.Store(c)
-						return tc.restart, nil
-					},
-				}),
-				Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
-			})
+			u, e, file := serveEditable(t, tc.restart)
 			cookies, csrf := login(t, u, e)
 			for _, st := range []struct {
 				name, path string
@@ -398,31 +373,7 @@ func TestEditsSayRestart(t *testing.T) {
 // the page; a change that succeeds leaves the form empty.
 func TestRefusedPropertyKept(t *testing.T) {
 	t.Parallel()
-	file := filepath.Join(t.TempDir(), "signet.yaml")
-	yaml := "tokens:\n  - name: t\n    type: soft\n    properties:\n      KEYSTOREPATH: ks\nworkers:\n  - name: TSA\n    id: 1\n    kind: TimeStampSigner\n    token: t\n    key: k\n    properties:\n      AUTHTYPE: NOAUTH\n      DEFAULTTSAPOLICYOID: 1.2.3.4.1\n"
-	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var current atomic.Pointer[config.Config]
-	current.Store(cfg)
-	u, e := serveUI(t, Options{
-		Admin: admin.New(admin.Options{
-			Workers: workerSource{workers.NewSet(nil, nil)},
-			Config:  current.Load,
-			Reload: func(context.Context) ([]string, error) {
-				c, err := config.Load(cfg.Files...)
-				if err == nil {
-					current.Store(c)
-				}
-				return nil, err
-			},
-		}),
-		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
-	})
+	u, e, _ := serveEditable(t, nil)
 	cookies, csrf := login(t, u, e)
 	for _, tc := range []struct {
 		name, prop, value string
@@ -449,4 +400,38 @@ func TestRefusedPropertyKept(t *testing.T) {
 			t.Errorf("%s: the page holds the secret value typed: %s", tc.name, page[max(0, i-300):i+50])
 		}
 	}
+}
+
+// serveEditable serves the UI over a configuration file of one worker, TSA,
+// which its forms edit and reload; a reload says restart needs a restart.
+// It returns the file.
+func serveEditable(t *testing.T, restart []string) (*UI, *echo.Echo, string) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "signet.yaml")
+	yaml := "tokens:\n  - name: t\n    type: soft\n    properties:\n      KEYSTOREPATH: ks\nworkers:\n  - name: TSA\n    id: 1\n    kind: TimeStampSigner\n    token: t\n    key: k\n    properties:\n      AUTHTYPE: NOAUTH\n      DEFAULTTSAPOLICYOID: 1.2.3.4.1\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var current atomic.Pointer[config.Config]
+	current.Store(cfg)
+	u, e := serveUI(t, Options{
+		Admin: admin.New(admin.Options{
+			Workers: workerSource{workers.NewSet(nil, nil)},
+			Config:  current.Load,
+			Reload: func(context.Context) ([]string, error) {
+				c, err := config.Load(cfg.Files...)
+				if err != nil {
+					return nil, err
+				}
+				current.Store(c)
+				return restart, nil
+			},
+		}),
+		Authenticate: func(user, pass string) admin.Decision { return admin.Allowed },
+	})
+	return u, e, file
 }
