@@ -298,7 +298,9 @@ func (t *Token) Activate(ctx context.Context, pin string) error {
 			// worked with, so that a typo does not take it Offline.
 			t.setKey(oldUser, oldSecret, oldStatus)
 		} else {
-			t.setKey("", "", tokens.Status{State: tokens.Offline, Reason: notActivated})
+			// Not notActivated alone: a configured key that the DSM
+			// refused at start read as a key never given.
+			t.setKey("", "", tokens.Status{State: tokens.Offline, Reason: "the DSM refused the API key of app " + user + ": activate the token with a valid DSM API key"})
 		}
 		return fmt.Errorf("dsm token %s: the DSM refused the API key of app %s: %w", t.name, user, tokens.ErrBadPIN)
 	}

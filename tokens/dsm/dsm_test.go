@@ -525,6 +525,10 @@ func TestActivate(t *testing.T) {
 	if err := refused.Activate(ctx, ""); !errors.Is(err, tokens.ErrBadPIN) || errors.Is(err, tokens.ErrNoPIN) {
 		t.Errorf("Activate with none, the configured key refused: %v, want ErrBadPIN, not ErrNoPIN", err)
 	}
+	// Its status says the DSM refused the key, not that none was given.
+	if st := refused.Status(ctx); st.State != tokens.Offline || st.Reason != "the DSM refused the API key of app app1: activate the token with a valid DSM API key" {
+		t.Errorf("status after its configured key was refused: %v %q", st.State, st.Reason)
+	}
 	if st := tok.Status(ctx); st.State != tokens.Offline {
 		t.Errorf("status after refused keys: %v", st.State)
 	}

@@ -201,7 +201,9 @@ func (t *Token) Activate(ctx context.Context, pin string) error {
 			// one it worked with, so that a typo does not take it Offline.
 			t.restorePass(oldBasic, oldStatus)
 		} else {
-			t.setPass("", tokens.Status{State: tokens.Offline, Reason: notActivated})
+			// Not notActivated alone: a configured passphrase that the
+			// NetHSM refused at start read as one never given.
+			t.setPass("", tokens.Status{State: tokens.Offline, Reason: "the NetHSM refused the passphrase of user " + t.user + ": activate the token with the operator passphrase"})
 		}
 		return fmt.Errorf("nethsm token %s: the NetHSM refused user %s: %w", t.name, t.user, tokens.ErrBadPIN)
 	}

@@ -440,6 +440,11 @@ func TestActivate(t *testing.T) {
 	} else if strings.Contains(err.Error(), "wrong-passphrase") {
 		t.Error("the error shows the passphrase")
 	}
+	// Its status says the NetHSM refused the passphrase, not that none
+	// was given, and never shows it.
+	if st := tok.Status(ctx); st.State != tokens.Offline || !strings.HasPrefix(st.Reason, "the NetHSM refused the passphrase of user "+opUser+": ") || strings.Contains(st.Reason, "wrong-passphrase") {
+		t.Errorf("status after a refused passphrase: %v %q", st.State, st.Reason)
+	}
 	if err := tok.Activate(ctx, opPass); err != nil {
 		t.Fatal(err)
 	}
