@@ -518,7 +518,7 @@ func tokenSchemas() map[string][]Property {
 			{Name: PropKeystorePath, Type: Path,
 				Doc: "Path of the keystore file, relative to the YAML file's folder unless absolute; required unless KEYSTORETYPE is DATABASE."},
 			{Name: PropKeystoreType, Type: Enum, Default: "PKCS12", Values: []string{"PKCS12", "PEM", KeystoreDatabase},
-				Doc: "Format of the keystore: PKCS12, PEM (keys and certificates in one PEM file), or DATABASE (PKCS#12 files in the cluster's PostgreSQL database, shared by every node; needs a state postgres section). The keystore password is the token's pin."},
+				Doc: "Format of the keystore: PKCS12, PEM (keys and certificates in one PEM file), or DATABASE (PKCS#12 files in the cluster's PostgreSQL database, shared by every node; needs a state postgres section). The keystore password is the token's pin; a PEM keystore's keys are not encrypted, and it is activated at start without one."},
 		},
 		TokenPKCS11: {
 			{Name: PropSharedLibraryName, Type: String, Required: true,

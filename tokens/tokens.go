@@ -203,6 +203,14 @@ type ContextSigner interface {
 	SignContext(ctx context.Context, rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error)
 }
 
+// PINless is implemented by tokens that may need no secret to activate:
+// NeedsPIN is false for one whose keys are not encrypted (a soft PEM
+// keystore), which the server then activates at start without a PIN; a
+// token without it needs one.
+type PINless interface {
+	NeedsPIN() bool
+}
+
 // KeyChecker is implemented by tokens that apply a policy to their keys: it
 // reports why the key alias may not sign now (usage limit reached,
 // certificate not valid), or nil.

@@ -157,12 +157,22 @@ func activate(ctx context.Context, t tokens.Token, tc config.Token, log *slog.Lo
 }
 
 // Activate logs t in with tc's configured PIN, when it has one and t is
-// not active yet, and returns why it could not: the PIN cannot be read, or
-// the token refuses it. Build activates every token with it, and
-// `signet config check` the keystore files it can open, so that a PIN
-// that keeps a token (and its workers) OFFLINE at start is refused there.
+// not active yet, or with none when t needs none (tokens.PINless: a PEM
+// keystore, which was left OFFLINE until someone activated it by hand),
+// and returns why it could not: the PIN cannot be read, or the token
+// refuses it. Build activates every token with it, and `signet config
+// check` the keystore files it can open, so that a PIN that keeps a token
+// (and its workers) OFFLINE at start is refused there.
 func Activate(ctx context.Context, t tokens.Token, tc config.Token) error {
-	if t.Status(ctx).State == tokens.Active || tc.PIN.IsZero() {
+	if t.Status(ctx).State == tokens.Active {
+		return nil
+	}
+	if tc.PIN.IsZero() {
+		if p, ok := t.(tokens.PINless); ok && !p.NeedsPIN() {
+			if err := t.Activate(ctx, ""); err != nil {
+				return fmt.Errorf("it needs no pin, but does not activate: %w", err)
+			}
+		}
 		return nil
 	}
 	pin, err := ConfiguredPIN(tc)

@@ -70,14 +70,8 @@ func keyProblems(cfg *config.Config) config.Problems {
 	ctx := context.Background()
 	opened := map[string]bool{}
 	open := func(ctx context.Context, tc config.Token) (tokens.Token, error) {
-		if len(tc.Problems) > 0 || tc.Type != config.TokenSoft || strings.EqualFold(tc.Properties.String(config.PropKeystoreType), config.KeystoreDatabase) {
-			return nil, errNotOpened
-		}
-		tok, err := tokenOpener(nil, nil)(ctx, tc)
-		if err != nil {
-			return nil, err
-		}
-		if s, ok := tok.(*soft.Token); !ok || s.KeystoreError() != nil || workers.Activate(ctx, tok, tc) != nil || tok.Status(ctx).State != tokens.Active {
+		tok := openKeystore(ctx, cfg, tc.Name)
+		if tok == nil {
 			return nil, errNotOpened
 		}
 		opened[tc.Name] = true
@@ -273,27 +267,18 @@ func tsaCertProblems(cfg *config.Config) config.Problems {
 	return ps
 }
 
-// openKeystore opens and activates the soft token named name from its
-// keystore files, or returns nil when it is another kind of token, has no
-// PIN configured (a PKCS#12 one) or cannot be read.
+// openKeystore opens the soft token named name from its keystore files and
+// activates it as the server does at start (workers.Activate), or returns
+// nil when it is another kind of token, a cluster's database keystore, or
+// would not be active (no PIN configured for an encrypted keystore, or one
+// that cannot be read or does not activate it: tokenProblems says why).
 func openKeystore(ctx context.Context, cfg *config.Config, name string) tokens.Token {
 	tc, ok := cfg.Token(name)
-	if !ok || tc.Type != "soft" || len(tc.Problems) > 0 || strings.EqualFold(tc.Properties.String(config.PropKeystoreType), config.KeystoreDatabase) {
+	if !ok || tc.Type != config.TokenSoft || len(tc.Problems) > 0 || strings.EqualFold(tc.Properties.String(config.PropKeystoreType), config.KeystoreDatabase) {
 		return nil
 	}
 	tok, err := tokenOpener(nil, nil)(ctx, tc)
-	if err != nil {
-		return nil
-	}
-	pin := ""
-	if tc.PIN.Env != "" || tc.PIN.File != "" {
-		if pin, err = tc.PIN.Resolve(); err != nil {
-			return nil
-		}
-	} else if !strings.EqualFold(tc.Properties.String(config.PropKeystoreType), soft.TypePEM) {
-		return nil
-	}
-	if err := tok.Activate(ctx, pin); err != nil {
+	if err != nil || workers.Activate(ctx, tok, tc) != nil || tok.Status(ctx).State != tokens.Active {
 		return nil
 	}
 	return tok

@@ -12,6 +12,7 @@ import (
 	"github.com/signet-project/signet/config"
 	"github.com/signet-project/signet/internal/demo"
 	"github.com/signet-project/signet/tokens"
+	"github.com/signet-project/signet/tokens/soft"
 	"github.com/signet-project/signet/web/auth"
 	"github.com/signet-project/signet/workers"
 )
@@ -363,7 +364,7 @@ func TestCheckSecretFiles(t *testing.T) {
 	const (
 		user = "users:\n  - name: admin\n    roles: [admin]\n    passwordHash: @HASH@\n"
 		tsa  = "workers:\n  - name: PT\n    kind: PDFSigner\n    token: t\n    key: k\n    properties:\n      AUTHTYPE: NOAUTH\n      SIGNATURE_LEVEL: @LVL@\n      TSA_URL: https://tsa.example\n      TSA_USERNAME: signet\n      TSA_PASSWORD: @PW@\n" +
-			"tokens:\n  - name: t\n    type: soft\n    properties:\n      KEYSTOREPATH: @DIR@\n      KEYSTORETYPE: PEM\n"
+			"tokens:\n  - name: t\n    type: soft\n    properties:\n      KEYSTOREPATH: @DIR@/ks\n      KEYSTORETYPE: PEM\n"
 	)
 	tests := []struct {
 		name, yaml string
@@ -384,6 +385,17 @@ func TestCheckSecretFiles(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			dir := filesIn(t, tt.files)
+			if strings.Contains(tt.yaml, "@DIR@/ks") {
+				// The worker's key, in a PEM keystore, which the server
+				// activates without a PIN.
+				ks, err := soft.Create(soft.Options{Path: filepath.Join(dir, "ks"), Type: soft.TypePEM, Name: "t"}, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := ks.GenerateKey(t.Context(), "k", tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			checkFile(t, filepath.Join(dir, "signet.yaml"), strings.ReplaceAll(tt.yaml, "@DIR@", dir), tt.line, tt.says)
 		})
 	}
@@ -460,5 +472,49 @@ func TestCheckWorkerKey(t *testing.T) {
 				t.Errorf("the server's worker is active: %v %v; config check passes it: %v", st.Active, st.Errors, tt.says == "")
 			}
 		})
+	}
+}
+
+// TestPEMKeystoreActiveAtStart: a soft token of a PEM keystore, whose keys
+// are not encrypted, is active at start without a pin, as config check
+// took it to be: the server left it OFFLINE ("not activated") until
+// someone activated it by hand with any PIN, so its workers signed nothing
+// while config check passed them. A worker on a key it does not hold is
+// refused by both.
+func TestPEMKeystoreActiveAtStart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ks, err := soft.Create(soft.Options{Path: filepath.Join(dir, "ks"), Type: soft.TypePEM, Name: "t"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ks.GenerateKey(t.Context(), "k", tokens.KeySpec{Algorithm: "ECDSA", Curve: "P-256"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		key, says string
+	}{
+		{"k", ""},
+		{"missing", `Key "missing" is not in crypto token "t"`},
+	} {
+		y := "tokens:\n  - name: t\n    type: soft\n    properties: {KEYSTOREPATH: ks, KEYSTORETYPE: PEM}\n" +
+			"workers:\n  - name: W\n    kind: PlainSigner\n    token: t\n    key: " + tt.key + "\n    properties: {AUTHTYPE: NOAUTH}\n"
+		path := filepath.Join(dir, "signet-"+tt.key+".yaml")
+		checkFile(t, path, y, 6, tt.says)
+		cfg, err := config.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set := workers.Build(t.Context(), cfg, workers.BuildOptions{Open: tokenOpener(nil, nil), Logger: slog.New(slog.DiscardHandler)})
+		if st := set.Tokens()["t"].Status(t.Context()); st.State != tokens.Active {
+			t.Errorf("key %s: the server's PEM token is %v (%s), want active", tt.key, st.State, st.Reason)
+		}
+		w, err := set.Lookup("W")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := w.Status(t.Context()); st.Active != (tt.says == "") {
+			t.Errorf("key %s: the server's worker is active: %v %v; config check passes it: %v", tt.key, st.Active, st.Errors, tt.says == "")
+		}
 	}
 }

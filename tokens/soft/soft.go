@@ -138,10 +138,21 @@ var (
 	_ tokens.Token            = (*Token)(nil)
 	_ tokens.KeyGenerator     = (*Token)(nil)
 	_ tokens.CertificateStore = (*Token)(nil)
+	_ tokens.PINless          = (*Token)(nil)
 )
 
-// reasonNotActivated says what to do, as the other tokens' reasons do.
-const reasonNotActivated = "not activated: activate the token with its keystore PIN"
+// notActivated is the reason of a token not activated yet, saying what to
+// do, as the other tokens' reasons do: a PEM keystore needs no PIN.
+func notActivated(typ string) string {
+	if typ == TypePEM {
+		return "not activated: activate the token (a PEM keystore needs no PIN)"
+	}
+	return "not activated: activate the token with its keystore PIN"
+}
+
+// NeedsPIN reports whether the keystore's keys are encrypted with the
+// token's PIN: a PEM keystore's are not (tokens.PINless).
+func (t *Token) NeedsPIN() bool { return t.typ != TypePEM }
 
 func (o Options) check() (Options, error) {
 	if o.Store != nil {
@@ -180,7 +191,7 @@ func Open(opts Options) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Token{name: opts.Name, path: opts.Path, typ: opts.Type, store: opts.Store, reason: reasonNotActivated}
+	t := &Token{name: opts.Name, path: opts.Path, typ: opts.Type, store: opts.Store, reason: notActivated(opts.Type)}
 	if t.store != nil {
 		return t, nil
 	}
@@ -205,7 +216,7 @@ func Create(opts Options, pin string) (*Token, error) {
 	if err := os.MkdirAll(opts.Path, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create keystore folder: %w", err)
 	}
-	t := &Token{name: opts.Name, path: opts.Path, typ: opts.Type, reason: reasonNotActivated}
+	t := &Token{name: opts.Name, path: opts.Path, typ: opts.Type, reason: notActivated(opts.Type)}
 	files, err := t.files()
 	if err != nil {
 		return nil, fmt.Errorf("cannot read new keystore: %w", err)
@@ -290,7 +301,7 @@ func (t *Token) Activate(ctx context.Context, pin string) error {
 func (t *Token) Deactivate(ctx context.Context) error {
 	t.mu.Lock()
 	old := t.keys
-	t.keys, t.pin, t.active, t.reason = nil, "", false, reasonNotActivated
+	t.keys, t.pin, t.active, t.reason = nil, "", false, notActivated(t.typ)
 	t.mu.Unlock()
 	kill(old)
 	return nil
